@@ -1,0 +1,118 @@
+// Lint rules that keep the architecture honest:
+// - shared/ uses neither DOM nor Node APIs and imports neither client/ nor relay/;
+// - client/ and relay/ import shared/, never each other;
+// - no floating promises, no `.only`, zero warnings (npm run lint passes --max-warnings 0).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = [
+  'node:*',
+  'fs',
+  'fs/*',
+  'path',
+  'os',
+  'http',
+  'https',
+  'net',
+  'child_process',
+  'crypto',
+  'url',
+  'events',
+  'stream',
+  'worker_threads',
+  'util',
+  'zlib',
+  'ws',
+  'better-sqlite3',
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'data/**', 'test-results/**', 'playwright-report/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['*.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'describe', property: 'only', message: 'No .only in committed tests.' },
+        { object: 'it', property: 'only', message: 'No .only in committed tests.' },
+        { object: 'test', property: 'only', message: 'No .only in committed tests.' },
+      ],
+    },
+  },
+  {
+    files: ['shared/**/*.ts'],
+    ignores: ['shared/**/*.test.ts', 'shared/testing/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: nodeBuiltins, message: 'shared/ must not use Node APIs.' },
+            { group: ['**/client/**', '**/relay/**'], message: 'shared/ must not import client/ or relay/.' },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        'window',
+        'document',
+        'navigator',
+        'localStorage',
+        'indexedDB',
+        'process',
+        'Buffer',
+        'require',
+        '__dirname',
+      ],
+    },
+  },
+  {
+    files: ['relay/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/client/**'], message: 'relay/ imports shared/, never client/.' }] },
+      ],
+    },
+  },
+  {
+    // The relay is doc-less: it works on update bytes, never on a Y.Doc (tests may use docs as clients).
+    files: ['relay/**/*.ts'],
+    ignores: ['relay/**/*.test.ts', 'relay/testing/**', 'relay/integration/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "NewExpression[callee.property.name='Doc']", message: 'No Y.Doc in the relay: it is doc-less.' },
+        { selector: "ImportSpecifier[imported.name='Doc']", message: 'No Y.Doc in the relay: it is doc-less.' },
+        {
+          selector: "MemberExpression[object.name='Y'][property.name=/^(applyUpdate|encodeStateAsUpdate|Doc)$/]",
+          message: 'No Y.Doc APIs in the relay: use the doc-less update functions.',
+        },
+      ],
+    },
+  },
+  {
+    files: ['client/**/*.ts', 'client/**/*.tsx'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/relay/**'], message: 'client/ imports shared/, never relay/.' }] },
+      ],
+    },
+  },
+  {
+    files: ['**/*.test.ts', 'e2e/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+);

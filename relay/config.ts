@@ -1,0 +1,111 @@
+/**
+ * Relay configuration: every setting is an environment variable, and the same name in
+ * lower-kebab case is a command-line flag (`PORT=0` or `--port 0` / `--port=0`); flags win.
+ * The README's configuration table lists every entry of `SETTINGS` (a test checks it).
+ */
+import { Limits } from '../shared/protocol.js';
+import type { RelayLimits } from './relay.js';
+import { LogLevel, type LogLevelName } from './log.js';
+
+const MiB = 1024 * 1024;
+
+interface Setting {
+  readonly env: string;
+  readonly default: string;
+  readonly help: string;
+}
+
+export const SETTINGS = {
+  port: { env: 'PORT', default: '8787', help: 'HTTP + websocket port (0 = pick a free one and print it)' },
+  host: { env: 'HOST', default: '127.0.0.1', help: 'listen address (0.0.0.0 for a classroom LAN)' },
+  dataDir: { env: 'DATA_DIR', default: './data', help: 'directory of the SQLite database' },
+  logLevel: { env: 'LOG_LEVEL', default: 'info', help: 'debug, info, warn, error or silent (JSON lines on stderr)' },
+  maxFrameBytes: { env: 'MAX_FRAME_BYTES', default: String(Limits.maxFrameBytes), help: 'largest frame accepted' },
+  maxSendFrameBytes: {
+    env: 'MAX_SEND_FRAME_BYTES',
+    default: String(Limits.maxSendFrameBytes),
+    help: 'largest frame sent; bigger catch-ups are streamed in several frames',
+  },
+  maxMessagesPerSecond: { env: 'MAX_MSGS_PER_SEC', default: '200', help: 'per-connection message rate' },
+  messageBurst: { env: 'MSG_BURST', default: '1000', help: 'per-connection message burst' },
+  maxBytesPerSecond: { env: 'MAX_BYTES_PER_SEC', default: String(2 * MiB), help: 'per-connection byte rate' },
+  byteBurst: { env: 'BYTE_BURST', default: String(2 * Limits.maxFrameBytes), help: 'per-connection byte burst' },
+  maxBufferedBytes: {
+    env: 'MAX_BUFFERED_BYTES',
+    default: String(16 * MiB),
+    help: 'bytes queued for a client (beyond its catch-up) before it is closed as not reading',
+  },
+  maxRooms: { env: 'MAX_ROOMS', default: '10000', help: 'rooms the relay holds; new rooms beyond are refused' },
+  maxConnections: { env: 'MAX_CONNECTIONS', default: '2000', help: 'open websockets; more are refused' },
+  maxAwarenessStateBytes: {
+    env: 'MAX_AWARENESS_STATE_BYTES',
+    default: String(Limits.maxAwarenessStateBytes),
+    help: 'largest awareness (presence) state',
+  },
+  commitDelayMs: { env: 'COMMIT_DELAY_MS', default: '2', help: 'group commit window before one fsync' },
+  idleUnloadMs: { env: 'IDLE_UNLOAD_MS', default: '30000', help: 'an idle room is dropped from memory after this' },
+} as const satisfies Record<string, Setting>;
+
+export interface RelayConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly logLevel: LogLevelName;
+  readonly limits: RelayLimits;
+  readonly commitDelayMs: number;
+  readonly idleUnloadMs: number;
+}
+
+export class ConfigError extends Error {}
+
+const flagName = (key: string): string => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+
+/** Reads settings from `env` and `argv` (flags win). Throws ConfigError naming the bad setting. */
+export const loadConfig = (env: Record<string, string | undefined>, argv: readonly string[]): RelayConfig => {
+  const raw = new Map<string, string>();
+  for (const [key, s] of Object.entries(SETTINGS)) raw.set(key, env[s.env] ?? s.default);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const entry = Object.keys(SETTINGS).find((k) => arg === flagName(k) || arg.startsWith(flagName(k) + '='));
+    if (!entry)
+      throw new ConfigError(`unknown option ${arg} (options: ${Object.keys(SETTINGS).map(flagName).join(' ')})`);
+    const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
+    if (value === undefined) throw new ConfigError(`${arg} needs a value`);
+    raw.set(entry, value);
+  }
+  const int = (key: keyof typeof SETTINGS, min: number): number => {
+    const v = raw.get(key)!;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < min) {
+      throw new ConfigError(`${SETTINGS[key].env} must be an integer ≥ ${min}, got "${v}"`);
+    }
+    return n;
+  };
+  const logLevel = raw.get('logLevel')!;
+  if (!(logLevel in LogLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${Object.keys(LogLevel).join(', ')}`);
+  const port = int('port', 0);
+  if (port > 65535) throw new ConfigError('PORT must be at most 65535');
+  return {
+    port,
+    host: raw.get('host')!,
+    dataDir: raw.get('dataDir')!,
+    logLevel: logLevel as LogLevelName,
+    commitDelayMs: int('commitDelayMs', 0),
+    idleUnloadMs: int('idleUnloadMs', 0),
+    limits: {
+      maxFrameBytes: int('maxFrameBytes', 1024),
+      maxSendFrameBytes: int('maxSendFrameBytes', 4096),
+      maxMessagesPerSecond: int('maxMessagesPerSecond', 1),
+      messageBurst: int('messageBurst', 1),
+      maxBytesPerSecond: int('maxBytesPerSecond', 1),
+      byteBurst: int('byteBurst', 1),
+      maxBufferedBytes: int('maxBufferedBytes', 1),
+      maxRooms: int('maxRooms', 1),
+      maxConnections: int('maxConnections', 1),
+      maxAwarenessStateBytes: int('maxAwarenessStateBytes', 64),
+      maxNestingDepth: Limits.maxNestingDepth,
+      maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
+      maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
+    },
+  };
+};

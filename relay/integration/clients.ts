@@ -1,0 +1,197 @@
+/**
+ * Helpers for the integration tests: stock y-websocket providers, raw `ws` clients for hostile
+ * input, a polling `waitFor`, and a `Harness` that owns every relay process, provider and socket
+ * a test creates so `afterEach(() => h.cleanup())` stops them all (and removes the data dirs).
+ *
+ * Providers are created with `disableBc: true`: every provider in this process shares one
+ * BroadcastChannel namespace, and with it on, two providers of the same room would sync through
+ * the channel instead of through the relay, which would make every test here meaningless.
+ */
+import { rmSync } from 'node:fs';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import * as decoding from 'lib0/decoding';
+import { WebsocketProvider } from 'y-websocket';
+import { MessageType, SyncType, readAckPayload } from '../../shared/protocol.js';
+import { startRelay, type RelayProcess, type StartOptions } from '../testing/relayProcess.js';
+
+/** Polls `cond` every `interval` ms until it holds; rejects after `timeout` ms with `message`. */
+export const waitFor = async (
+  cond: () => boolean | Promise<boolean>,
+  opts: { timeout?: number; interval?: number; message?: string } = {},
+): Promise<void> => {
+  const timeout = opts.timeout ?? 10_000;
+  const interval = opts.interval ?? 20;
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > deadline) throw new Error(`waitFor timed out after ${timeout} ms: ${opts.message ?? cond.toString()}`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+};
+
+export interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/** A stock `WebsocketProvider` on a real Y.Doc, plus what the test wants to observe about it. */
+export interface StockClient {
+  readonly doc: Y.Doc;
+  readonly provider: WebsocketProvider;
+  /** Highest acked clock per Yjs client id (from the relay's Ack frames, ACK-1/ACK-2). */
+  readonly acked: Map<number, number>;
+  /** Every Ack frame received, in order. */
+  readonly ackFrames: Array<Map<number, number>>;
+  /** Every 'connection-close' the provider emitted; `null` = closed locally (disconnect, watchdog). */
+  readonly closes: Array<CloseInfo | null>;
+  /** Every 'status' the provider emitted, in order. */
+  readonly statuses: string[];
+  /** The room's shared text (`doc.getText('text')`). */
+  text(): string;
+  /** True when the relay acked every struct this doc created. */
+  allOwnEditsAcked(): boolean;
+  destroy(): void;
+}
+
+export const stockClient = (wsUrl: string, room: string, opts: { doc?: Y.Doc; connect?: boolean } = {}): StockClient => {
+  const doc = opts.doc ?? new Y.Doc();
+  const provider = new WebsocketProvider(wsUrl, room, doc, {
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    disableBc: true,
+    connect: opts.connect ?? true,
+  });
+  const acked = new Map<number, number>();
+  const ackFrames: Array<Map<number, number>> = [];
+  const closes: Array<CloseInfo | null> = [];
+  const statuses: string[] = [];
+  // The stock provider copies the module's handler table per instance: this touches only ours.
+  provider.messageHandlers[MessageType.Ack] = (_encoder, decoder: decoding.Decoder) => {
+    const clocks = readAckPayload(decoder);
+    ackFrames.push(clocks);
+    for (const [client, clock] of clocks) acked.set(client, Math.max(acked.get(client) ?? 0, clock));
+  };
+  provider.on('connection-close', (event) => {
+    closes.push(event ? { code: event.code, reason: event.reason } : null);
+  });
+  provider.on('status', ({ status }) => {
+    statuses.push(status);
+  });
+  let destroyed = false;
+  return {
+    doc,
+    provider,
+    acked,
+    ackFrames,
+    closes,
+    statuses,
+    text: () => doc.getText('text').toString(),
+    allOwnEditsAcked: () => (acked.get(doc.clientID) ?? 0) >= Y.getState(doc.store, doc.clientID),
+    destroy: () => {
+      if (destroyed) return;
+      destroyed = true;
+      provider.destroy();
+      doc.destroy(); // also destroys the provider's Awareness (and its 3 s timer)
+    },
+  };
+};
+
+/** Resolves once the provider finished its handshake (got the relay's SyncStep2). */
+export const synced = (c: StockClient, timeout = 10_000): Promise<void> =>
+  waitFor(() => c.provider.synced, { timeout, message: 'provider synced' });
+
+/** A raw `ws` client: records every frame the relay sends and how the socket closed. */
+export interface RawClient {
+  readonly ws: WebSocket;
+  readonly frames: Uint8Array[];
+  /** Resolves when the socket opened; rejects if it closed or failed first. */
+  readonly opened: Promise<void>;
+  /** Resolves with the close code and reason (1006 when the TCP connection just dropped). */
+  readonly closed: Promise<CloseInfo>;
+  /** Resolves with `true` once the close event fired (for polling without awaiting). */
+  isClosed(): boolean;
+}
+
+export const rawClient = (url: string): RawClient => {
+  const ws = new WebSocket(url);
+  const frames: Uint8Array[] = [];
+  let isClosed = false;
+  ws.on('message', (data: Buffer) => frames.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
+  // Errors (e.g. ECONNRESET after the relay drops us) are expected here; 'close' follows them.
+  ws.on('error', () => {});
+  const closed = new Promise<CloseInfo>((resolve) => {
+    ws.on('close', (code: number, reason: Buffer) => {
+      isClosed = true;
+      resolve({ code, reason: reason.toString() });
+    });
+  });
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    void closed.then((c) => reject(new Error(`socket closed before opening: ${c.code} ${c.reason}`)));
+  });
+  // Callers that only look at `closed` must not see an unhandled rejection from `opened`.
+  opened.catch(() => {});
+  return { ws, frames, opened, closed, isClosed: () => isClosed };
+};
+
+/** The outer type and, for sync frames, the inner type of a frame the relay sent. */
+export const frameKind = (frame: Uint8Array): { outer: number; inner?: number } => {
+  const d = decoding.createDecoder(frame);
+  const outer = decoding.readVarUint(d);
+  return outer === MessageType.Sync ? { outer, inner: decoding.readVarUint(d) } : { outer };
+};
+
+/** The update carried by a SyncStep2 or Update frame. */
+export const frameUpdate = (frame: Uint8Array): Uint8Array => {
+  const d = decoding.createDecoder(frame);
+  decoding.readVarUint(d);
+  const inner = decoding.readVarUint(d);
+  if (inner !== SyncType.Step2 && inner !== SyncType.Update) throw new Error(`not an update frame: ${inner}`);
+  return decoding.readVarUint8Array(d);
+};
+
+export const isAlive = (relay: RelayProcess): boolean =>
+  relay.child.exitCode === null && relay.child.signalCode === null;
+
+export const healthz = async (relay: RelayProcess): Promise<{ status: number; body: Record<string, unknown> }> => {
+  const res = await fetch(relay.url + '/healthz');
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+};
+
+/**
+ * Owns everything a test starts. `cleanup()` destroys providers, terminates raw sockets,
+ * SIGKILLs relays still running and removes their data directories.
+ */
+export class Harness {
+  private readonly relays: RelayProcess[] = [];
+  private readonly clients: StockClient[] = [];
+  private readonly raws: RawClient[] = [];
+  private readonly dataDirs = new Set<string>();
+
+  async relay(opts: StartOptions = {}): Promise<RelayProcess> {
+    const r = await startRelay({ ...opts, env: { LOG_LEVEL: 'warn', ...opts.env } });
+    this.relays.push(r);
+    this.dataDirs.add(r.dataDir);
+    return r;
+  }
+
+  client(wsUrl: string, room: string, opts: { doc?: Y.Doc; connect?: boolean } = {}): StockClient {
+    const c = stockClient(wsUrl, room, opts);
+    this.clients.push(c);
+    return c;
+  }
+
+  raw(url: string): RawClient {
+    const r = rawClient(url);
+    this.raws.push(r);
+    return r;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const c of this.clients.splice(0)) c.destroy();
+    for (const r of this.raws.splice(0)) r.ws.terminate();
+    await Promise.all(this.relays.splice(0).map((r) => (isAlive(r) ? r.kill() : Promise.resolve())));
+    for (const dir of this.dataDirs) rmSync(dir, { recursive: true, force: true });
+    this.dataDirs.clear();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * `npm start`: the relay, serving the built client from dist/ when present.
+ * Prints one line with the URL; SIGTERM/SIGINT commit everything pending, close sockets with
+ * going-away, and exit 0.
+ */
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { loadConfig, ConfigError } from './config.js';
+import { createLogger } from './log.js';
+import { Relay } from './relay.js';
+import { createRelayServer } from './server.js';
+import { SqliteRoomStore } from './sqliteRoomStore.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+const main = (): void => {
+  let config;
+  try {
+    config = loadConfig(process.env, process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`converge: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const log = createLogger(config.logLevel);
+  const store = SqliteRoomStore.openDataDir(config.dataDir);
+  const relay = new Relay({
+    store,
+    limits: config.limits,
+    commitDelayMs: config.commitDelayMs,
+    idleUnloadMs: config.idleUnloadMs,
+    compaction: { minLogEntries: 256, targetBytes: 512 * 1024 },
+    log,
+  });
+  const server = createRelayServer({
+    relay,
+    log,
+    maxFrameBytes: config.limits.maxFrameBytes,
+    staticDir: join(here, '..', 'dist'),
+  });
+  server.listen(config.port, config.host, () => {
+    const { port } = server.address() as AddressInfo;
+    const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
+    process.stdout.write(`Converge relay listening on http://${shownHost}:${port} (data in ${config.dataDir})\n`);
+  });
+  server.on('error', (err) => {
+    log.error('listen-failed', { error: String(err) });
+    process.exit(1);
+  });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutdown', { signal });
+    server.close();
+    relay
+      .shutdown()
+      .then(() => {
+        server.closeAllConnections();
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        log.error('shutdown-failed', { error: String(err) });
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+};
+
+main();

@@ -1,0 +1,379 @@
+/**
+ * The relay host: rooms, connections, limits, group commit, compaction and unloading around the
+ * pure RoomCore. No sockets and no disk of its own — connections are `ConnectionSink`s and
+ * storage is a `RoomStore` — so tests and the fuzz drive it with in-memory ones.
+ *
+ * Invariants:
+ * - LOAD-1 a room answers nothing before its stored state is loaded; frames that arrive while
+ *   it loads are queued in order.
+ * - ACK-1 an ack is sent only after the store transaction holding the update resolved.
+ * - A store failure closes that batch's rooms' connections (retryable) and drops their
+ *   in-memory state; clients still hold their updates and upload them again on reconnect,
+ *   because a room reloaded from the store never claims what was not stored (SV-1).
+ * - UNLOAD-1 a room with no connections and nothing pending is dropped from memory after
+ *   `idleUnloadMs`: memory is bounded by the active rooms.
+ */
+import * as Y from 'yjs';
+import { CloseReason, UpgradeRefusal, type CloseReasonInfo } from '../shared/protocol.js';
+import { RoomCore, type ConnId, type RoomCoreLimits, type RoomEffect } from './roomCore.js';
+import type { AppendEntry, RoomStore } from './roomStore.js';
+import { TokenBucket } from './tokenBucket.js';
+import { silentLogger, type Logger } from './log.js';
+
+export interface RelayLimits extends RoomCoreLimits {
+  /** Largest frame accepted. */
+  readonly maxFrameBytes: number;
+  /** Per-connection message rate (messages per second) and burst. */
+  readonly maxMessagesPerSecond: number;
+  readonly messageBurst: number;
+  /** Per-connection byte rate and burst. */
+  readonly maxBytesPerSecond: number;
+  readonly byteBurst: number;
+  /** Bytes queued for a client beyond its last catch-up before it counts as not reading. */
+  readonly maxBufferedBytes: number;
+  /** Rooms the relay will hold (stored or loaded). */
+  readonly maxRooms: number;
+  readonly maxConnections: number;
+}
+
+export interface RelayOptions {
+  readonly store: RoomStore;
+  readonly limits: RelayLimits;
+  /** Milliseconds to collect updates into one commit; 'manual' = only `flush()` commits. */
+  readonly commitDelayMs: number | 'manual';
+  /** Idle rooms are unloaded after this long (0 = at once). */
+  readonly idleUnloadMs: number;
+  readonly compaction: { readonly minLogEntries: number; readonly targetBytes: number };
+  readonly now?: () => number;
+  readonly log?: Logger;
+}
+
+/** One client connection as the host sees it. */
+export interface ConnectionSink {
+  send(frame: Uint8Array): void;
+  close(code: number, reason: string): void;
+  /** Bytes queued but not yet written to the client. */
+  bufferedAmount(): number;
+}
+
+interface Conn {
+  readonly id: ConnId;
+  readonly room: string;
+  readonly sink: ConnectionSink;
+  readonly msgs: TokenBucket;
+  readonly bytes: TokenBucket;
+  catchUpBytes: number;
+}
+
+interface RoomSlot {
+  readonly name: string;
+  core: RoomCore | null;
+  readonly conns: Set<ConnId>;
+  /** Frames received while loading, replayed in order (LOAD-1). */
+  readonly queue: Array<{ conn: ConnId; frame: Uint8Array }>;
+  /** True when the room had nothing stored when loaded (counts toward maxRooms until stored). */
+  isNew: boolean;
+  compacting: Promise<void> | null;
+  unloadTimer: ReturnType<typeof setTimeout> | null;
+}
+
+export interface RelayStats {
+  readonly roomsLoaded: number;
+  readonly connections: number;
+}
+
+export class Relay {
+  private readonly rooms = new Map<string, RoomSlot>();
+  private readonly conns = new Map<ConnId, Conn>();
+  private readonly loads = new Set<Promise<void>>();
+  private batch: AppendEntry[] = [];
+  private batchBytes = 0;
+  private commitTimer: ReturnType<typeof setTimeout> | null = null;
+  private committing: Promise<void> | null = null;
+  private nextConnId = 1;
+  private storedRooms = -1;
+  private closing = false;
+  private readonly now: () => number;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: RelayOptions) {
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log ?? silentLogger;
+  }
+
+  stats(): RelayStats {
+    return { roomsLoaded: this.rooms.size, connections: this.conns.size };
+  }
+
+  /** Decides an HTTP upgrade before any websocket exists; null = accept. */
+  async admit(room: string): Promise<(typeof UpgradeRefusal)[keyof typeof UpgradeRefusal] | null> {
+    if (this.closing) return UpgradeRefusal.ShuttingDown;
+    if (this.conns.size >= this.opts.limits.maxConnections) return UpgradeRefusal.TooManyConnections;
+    if (this.rooms.has(room)) return null;
+    if (await this.opts.store.hasRoom(room)) return null;
+    if (this.storedRooms < 0) this.storedRooms = await this.opts.store.roomCount();
+    let fresh = 0;
+    for (const slot of this.rooms.values()) if (slot.isNew) fresh++;
+    return this.storedRooms + fresh >= this.opts.limits.maxRooms ? UpgradeRefusal.TooManyRooms : null;
+  }
+
+  /** Registers a new connection to `room` (already admitted) and returns its id. */
+  open(room: string, sink: ConnectionSink): ConnId {
+    const id = this.nextConnId++;
+    const t = this.now();
+    const l = this.opts.limits;
+    this.conns.set(id, {
+      id,
+      room,
+      sink,
+      msgs: new TokenBucket(l.maxMessagesPerSecond, l.messageBurst, t),
+      bytes: new TokenBucket(l.maxBytesPerSecond, l.byteBurst, t),
+      catchUpBytes: 0,
+    });
+    let slot = this.rooms.get(room);
+    if (!slot) {
+      slot = { name: room, core: null, conns: new Set(), queue: [], isNew: false, compacting: null, unloadTimer: null };
+      this.rooms.set(room, slot);
+      this.startLoad(slot);
+    }
+    if (slot.unloadTimer) {
+      clearTimeout(slot.unloadTimer);
+      slot.unloadTimer = null;
+    }
+    slot.conns.add(id);
+    if (slot.core) this.apply(slot, slot.core.join(id));
+    return id;
+  }
+
+  /** A websocket message from a connection. */
+  receive(id: ConnId, data: Uint8Array, isBinary: boolean): void {
+    const c = this.conns.get(id);
+    if (!c) return;
+    const l = this.opts.limits;
+    if (!isBinary) return this.closeConn(id, CloseReason.TextFrame, 'text frame');
+    if (data.length > l.maxFrameBytes) return this.closeConn(id, CloseReason.FrameTooLarge, `${data.length} bytes`);
+    const t = this.now();
+    if (!c.msgs.take(1, t) || !c.bytes.take(data.length, t)) {
+      return this.closeConn(id, CloseReason.RateLimited, 'over the message or byte rate');
+    }
+    const slot = this.rooms.get(c.room)!;
+    if (!slot.core) {
+      slot.queue.push({ conn: id, frame: data });
+      return;
+    }
+    this.apply(slot, slot.core.receive(id, data));
+  }
+
+  /** The peer closed (or the socket failed): forget the connection. */
+  closed(id: ConnId): void {
+    const c = this.conns.get(id);
+    if (!c) return;
+    this.conns.delete(id);
+    const slot = this.rooms.get(c.room);
+    if (!slot) return;
+    slot.conns.delete(id);
+    if (slot.core) this.apply(slot, slot.core.leave(id));
+    this.maybeUnload(slot);
+  }
+
+  /** Closes a connection for a protocol reason (also used by the socket layer for framing errors). */
+  closeConn(id: ConnId, reason: CloseReasonInfo, detail: string): void {
+    const c = this.conns.get(id);
+    if (!c) return;
+    this.log.info('close', { room: c.room, conn: id, reason: reason.reason, detail });
+    c.sink.close(reason.code, reason.reason);
+    this.closed(id);
+  }
+
+  /** Commits everything collected so far in one store transaction, then acks (ACK-1). */
+  async flush(): Promise<void> {
+    while (this.committing) await this.committing;
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    const run = this.commit(batch);
+    this.committing = run;
+    try {
+      await run;
+    } finally {
+      this.committing = null;
+    }
+  }
+
+  /** Resolves once no load, commit or compaction is in flight (tests and shutdown). */
+  async settled(): Promise<void> {
+    for (;;) {
+      const busy: Promise<unknown>[] = [...this.loads];
+      if (this.committing) busy.push(this.committing);
+      for (const s of this.rooms.values()) if (s.compacting) busy.push(s.compacting);
+      if (busy.length === 0) return;
+      await Promise.allSettled(busy);
+    }
+  }
+
+  /** SIGTERM: refuse new connections, commit everything, close sockets with going-away. */
+  async shutdown(): Promise<void> {
+    this.closing = true;
+    if (this.commitTimer) clearTimeout(this.commitTimer);
+    this.commitTimer = null;
+    await this.settled();
+    await this.flush();
+    await this.settled();
+    for (const id of [...this.conns.keys()]) this.closeConn(id, CloseReason.GoingAway, 'shutdown');
+    for (const slot of this.rooms.values()) if (slot.unloadTimer) clearTimeout(slot.unloadTimer);
+    this.rooms.clear();
+    await this.opts.store.close();
+  }
+
+  // --- internals ----------------------------------------------------------------------------
+
+  private startLoad(slot: RoomSlot): void {
+    const p = this.opts.store
+      .load(slot.name)
+      .then((stored) => {
+        if (this.rooms.get(slot.name) !== slot) return;
+        slot.isNew = stored.segments.length === 0 && stored.log.length === 0;
+        slot.core = new RoomCore(slot.name, stored, this.opts.limits);
+        for (const id of slot.conns) this.apply(slot, slot.core.join(id));
+        for (const { conn, frame } of slot.queue.splice(0)) {
+          if (slot.conns.has(conn)) this.apply(slot, slot.core.receive(conn, frame));
+        }
+        this.maybeUnload(slot);
+      })
+      .catch((err: unknown) => {
+        this.log.error('room-load-failed', { room: slot.name, error: String(err) });
+        this.dropRoom(slot, CloseReason.StorageUnavailable, 'load failed');
+      })
+      .finally(() => this.loads.delete(p));
+    this.loads.add(p);
+  }
+
+  private apply(slot: RoomSlot, effects: RoomEffect[]): void {
+    for (const e of effects) {
+      if (e.type === 'send') this.send(e.conn, e.frame, e.catchUp === true);
+      else if (e.type === 'close') {
+        // The core already left the connection; only the socket and bookkeeping remain.
+        const c = this.conns.get(e.conn);
+        if (!c) continue;
+        this.log.info('close', { room: slot.name, conn: e.conn, reason: e.reason.reason, detail: e.detail });
+        c.sink.close(e.reason.code, e.reason.reason);
+        this.conns.delete(e.conn);
+        slot.conns.delete(e.conn);
+        this.maybeUnload(slot);
+      } else {
+        this.batch.push({ room: slot.name, seq: e.seq, update: e.update });
+        this.batchBytes += e.update.length;
+        this.scheduleCommit();
+      }
+    }
+  }
+
+  private send(id: ConnId, frame: Uint8Array, catchUp: boolean): void {
+    const c = this.conns.get(id);
+    if (!c) return;
+    if (catchUp) c.catchUpBytes += frame.length;
+    else if (c.sink.bufferedAmount() > this.opts.limits.maxBufferedBytes + c.catchUpBytes) {
+      return this.closeConn(id, CloseReason.SlowConsumer, `${c.sink.bufferedAmount()} bytes queued`);
+    }
+    c.sink.send(frame);
+  }
+
+  private scheduleCommit(): void {
+    const delay = this.opts.commitDelayMs;
+    if (delay === 'manual' || this.commitTimer) return;
+    // A big batch goes at once: waiting would only add latency and memory.
+    const wait = this.batchBytes > 4 * 1024 * 1024 ? 0 : delay;
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = null;
+      this.flush().catch((err: unknown) => this.log.error('commit-failed', { error: String(err) }));
+    }, wait);
+  }
+
+  private async commit(batch: AppendEntry[]): Promise<void> {
+    const upTo = new Map<string, number>();
+    for (const e of batch) upTo.set(e.room, Math.max(upTo.get(e.room) ?? 0, e.seq));
+    try {
+      await this.opts.store.append(batch);
+    } catch (err) {
+      this.log.error('append-failed', { rooms: upTo.size, entries: batch.length, error: String(err) });
+      for (const room of upTo.keys()) {
+        const slot = this.rooms.get(room);
+        if (slot) this.dropRoom(slot, CloseReason.StorageUnavailable, 'store append failed');
+      }
+      return;
+    }
+    for (const [room, seq] of upTo) {
+      const slot = this.rooms.get(room);
+      if (!slot?.core) continue;
+      if (slot.isNew) {
+        slot.isNew = false;
+        if (this.storedRooms >= 0) this.storedRooms++;
+      }
+      this.apply(slot, slot.core.committed(seq));
+      this.maybeCompact(slot);
+      this.maybeUnload(slot);
+    }
+  }
+
+  /** STORE-2: merge old log entries into a segment, store it, then delete what it replaces. */
+  private maybeCompact(slot: RoomSlot): void {
+    if (slot.compacting || !slot.core || this.closing) return;
+    const core = slot.core;
+    const plan = core.compactionPlan(this.opts.compaction);
+    if (!plan) return;
+    const run = (async () => {
+      const merged = mergeInChunks(plan.updates);
+      await this.opts.store.writeSegment(slot.name, { seqLo: plan.seqLo, seqHi: plan.seqHi, update: merged });
+      if (slot.core === core) core.applyCompaction(plan.seqLo, plan.seqHi, merged);
+      await this.opts.store.deleteCovered(slot.name, plan.seqLo, plan.seqHi);
+      this.log.debug('compacted', { room: slot.name, inputs: plan.updates.length, bytes: merged.length });
+    })()
+      .catch((err: unknown) => this.log.error('compaction-failed', { room: slot.name, error: String(err) }))
+      .finally(() => {
+        slot.compacting = null;
+        this.maybeCompact(slot);
+        this.maybeUnload(slot);
+      });
+    slot.compacting = run;
+  }
+
+  private maybeUnload(slot: RoomSlot): void {
+    if (slot.conns.size > 0 || !slot.core || slot.core.hasPending || slot.compacting || slot.unloadTimer) return;
+    if (this.batch.some((e) => e.room === slot.name)) return;
+    const unload = (): void => {
+      slot.unloadTimer = null;
+      if (slot.conns.size === 0 && !slot.core?.hasPending && !slot.compacting && this.rooms.get(slot.name) === slot) {
+        this.rooms.delete(slot.name);
+      }
+    };
+    if (this.opts.idleUnloadMs <= 0) unload();
+    else slot.unloadTimer = setTimeout(unload, this.opts.idleUnloadMs);
+  }
+
+  private dropRoom(slot: RoomSlot, reason: CloseReasonInfo, detail: string): void {
+    if (this.rooms.get(slot.name) !== slot) return;
+    this.rooms.delete(slot.name);
+    if (slot.unloadTimer) clearTimeout(slot.unloadTimer);
+    this.batch = this.batch.filter((e) => e.room !== slot.name);
+    for (const id of [...slot.conns]) {
+      const c = this.conns.get(id);
+      if (!c) continue;
+      this.log.info('close', { room: slot.name, conn: id, reason: reason.reason, detail });
+      c.sink.close(reason.code, reason.reason);
+      this.conns.delete(id);
+    }
+    slot.conns.clear();
+  }
+}
+
+/** `Y.mergeUpdates` is super-linear in its number of inputs: merge in groups of at most 64. */
+export const mergeInChunks = (updates: readonly Uint8Array[]): Uint8Array => {
+  let level = [...updates];
+  while (level.length > 1) {
+    const next: Uint8Array[] = [];
+    for (let i = 0; i < level.length; i += 64) next.push(Y.mergeUpdates(level.slice(i, i + 64)));
+    level = next;
+  }
+  return level[0] ?? new Uint8Array([0, 0]);
+};

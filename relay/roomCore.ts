@@ -1,0 +1,462 @@
+/**
+ * The relay's room logic, pure: no sockets, no disk, no timers, no Y.Doc. The host
+ * (relay/relay.ts) feeds it frames and commit notifications and carries out the effects it
+ * returns; the simulated-network fuzz drives the very same code.
+ *
+ * What a room holds: the room's stored updates as opaque V1 bytes in `chunks` (compacted
+ * segments, then log entries, in sequence order) plus three summaries derived from them:
+ * `structs` (every struct clock range accepted), `deletes` (every deletion accepted) and
+ * `durable` (struct ranges whose updates are committed to the store).
+ *
+ * Rules (docs/SPEC.md): SYNC-1..SYNC-5 (handshake and catch-up), FWD-1..FWD-3 (forwarding),
+ * DEDUPE-1, ACK-1..ACK-4, AWR-1..AWR-4, VAL-* (via shared/updateV1.ts).
+ */
+import * as Y from 'yjs';
+import {
+  CloseReason,
+  FrameError,
+  decodeClientFrame,
+  decodeStateVector,
+  encodeAck,
+  encodeAwareness,
+  encodeStateVector,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeSyncUpdate,
+  type CloseReasonInfo,
+} from '../shared/protocol.js';
+import { ClockRanges } from '../shared/clockRanges.js';
+import {
+  EMPTY_UPDATE,
+  UpdateError,
+  deleteSetOnly,
+  isEmptyParsed,
+  parseUpdateV1,
+  splitUpdateV1,
+  type ParsedUpdate,
+} from '../shared/updateV1.js';
+import {
+  AwarenessError,
+  encodeAwarenessUpdate,
+  parseAwarenessUpdate,
+  type AwarenessEntry,
+} from '../shared/awarenessUpdate.js';
+import type { StoredRoom } from './roomStore.js';
+
+export type ConnId = number;
+
+export type RoomEffect =
+  | { readonly type: 'send'; readonly conn: ConnId; readonly frame: Uint8Array; readonly catchUp?: boolean }
+  | { readonly type: 'close'; readonly conn: ConnId; readonly reason: CloseReasonInfo; readonly detail: string }
+  | { readonly type: 'persist'; readonly seq: number; readonly update: Uint8Array };
+
+export interface RoomCoreLimits {
+  /** Largest frame sent (SYNC-4). */
+  readonly maxSendFrameBytes: number;
+  /** Deepest JSON/Any nesting in updates and awareness states. */
+  readonly maxNestingDepth: number;
+  readonly maxAwarenessStateBytes: number;
+  readonly maxAwarenessEntriesPerFrame: number;
+  readonly maxAwarenessClientsPerConnection: number;
+}
+
+/** Invariant: `chunks` is the segments (a prefix) then the log entries, all in sequence order. */
+interface Chunk {
+  readonly kind: 'segment' | 'log';
+  readonly seqLo: number;
+  readonly seqHi: number;
+  readonly parsed: ParsedUpdate;
+}
+
+interface Pending {
+  readonly seq: number;
+  readonly parsed: ParsedUpdate;
+  /** Connections waiting for this entry to be durable to ack it (ACK-1, DEDUPE-1). */
+  readonly waiters: Map<ConnId, Set<number>>;
+}
+
+interface AwarenessState {
+  readonly clock: number;
+  /** JSON text; 'null' when the client left. */
+  readonly state: string;
+}
+
+/** Tombstones of departed awareness clients kept to refuse stale re-announcements (AWR-3). */
+const MAX_AWARENESS_TOMBSTONES = 1024;
+
+export class RoomCore {
+  private readonly chunks: Chunk[] = [];
+  private readonly structs = new ClockRanges();
+  private readonly deletes = new ClockRanges();
+  private readonly durable = new ClockRanges();
+  private readonly pending: Pending[] = [];
+  private nextSeq = 1;
+  private readonly conns = new Map<ConnId, { readonly owned: Set<number> }>();
+  private readonly awareness = new Map<number, AwarenessState>();
+  private readonly ownerOf = new Map<number, ConnId>();
+
+  constructor(
+    readonly name: string,
+    stored: StoredRoom,
+    private readonly limits: RoomCoreLimits,
+  ) {
+    const all = [
+      ...stored.segments.map((s) => ({ kind: 'segment' as const, seqLo: s.seqLo, seqHi: s.seqHi, update: s.update })),
+      ...stored.log.map((l) => ({ kind: 'log' as const, seqLo: l.seq, seqHi: l.seq, update: l.update })),
+    ].sort((a, b) => a.seqLo - b.seqLo);
+    for (const { kind, seqLo, seqHi, update } of all) {
+      // Stored bytes were validated on the way in; parsing again only rebuilds the summaries.
+      const parsed = parseUpdateV1(update, { maxDepth: Infinity });
+      this.chunks.push({ kind, seqLo, seqHi, parsed });
+      this.summarise(parsed, true);
+      this.nextSeq = Math.max(this.nextSeq, seqHi + 1);
+    }
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  /** True while some accepted update is not yet durable. */
+  get hasPending(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Total bytes of stored updates held in memory. */
+  get byteSize(): number {
+    let n = 0;
+    for (const c of this.chunks) n += c.parsed.bytes.length;
+    return n;
+  }
+
+  /** The conservative state vector (SV-1): clocks up to the first gap of every client. */
+  stateVector(): Map<number, number> {
+    return this.structs.stateVector();
+  }
+
+  /** Clocks durably stored, up to the first gap (what ACK frames report). */
+  durableClock(client: number): number {
+    return this.durable.contiguous(client);
+  }
+
+  /**
+   * SYNC-1: on join the relay sends its SyncStep1 (so the client uploads what the relay lacks,
+   * e.g. offline edits) and the awareness states it knows (AWR-2).
+   */
+  join(conn: ConnId): RoomEffect[] {
+    this.conns.set(conn, { owned: new Set() });
+    const out: RoomEffect[] = [
+      { type: 'send', conn, frame: encodeSyncStep1(encodeStateVector(this.structs.stateVector())) },
+    ];
+    const live = this.liveAwareness();
+    if (live.length > 0) out.push({ type: 'send', conn, frame: encodeAwareness(encodeAwarenessUpdate(live)) });
+    return out;
+  }
+
+  /** Handles one binary frame from `conn`. Any invalid input closes that connection only. */
+  receive(conn: ConnId, frame: Uint8Array): RoomEffect[] {
+    if (!this.conns.has(conn)) return [];
+    try {
+      const msg = decodeClientFrame(frame);
+      switch (msg.type) {
+        case 'sync-step1':
+          return this.answerStep1(conn, msg.stateVector);
+        case 'sync-step2':
+          return this.acceptUpdate(conn, msg.update, null);
+        case 'sync-update':
+          return this.acceptUpdate(conn, msg.update, frame);
+        case 'awareness':
+          return this.acceptAwareness(conn, msg.update);
+        case 'query-awareness':
+          return [{ type: 'send', conn, frame: encodeAwareness(encodeAwarenessUpdate(this.liveAwareness())) }];
+      }
+    } catch (e) {
+      if (e instanceof FrameError) return this.fail(conn, e.closeReason, e.message);
+      if (e instanceof UpdateError) return this.fail(conn, CloseReason.InvalidUpdate, e.message);
+      if (e instanceof AwarenessError) return this.fail(conn, CloseReason.InvalidAwareness, e.message);
+      throw e;
+    }
+  }
+
+  /** The connection is gone: AWR-4, broadcast the removal of every state it announced. */
+  leave(conn: ConnId): RoomEffect[] {
+    const c = this.conns.get(conn);
+    if (!c) return [];
+    this.conns.delete(conn);
+    for (const p of this.pending) p.waiters.delete(conn);
+    const removed: AwarenessEntry[] = [];
+    for (const id of c.owned) {
+      this.ownerOf.delete(id);
+      const cur = this.awareness.get(id);
+      if (cur && cur.state !== 'null') {
+        const entry = { clientID: id, clock: cur.clock + 1, state: 'null' };
+        this.setAwareness(entry);
+        removed.push(entry);
+      }
+    }
+    return removed.length > 0 ? this.broadcast(encodeAwareness(encodeAwarenessUpdate(removed))) : [];
+  }
+
+  /**
+   * Every entry with seq ≤ `seq` is now durable (the host's store transaction committed).
+   * ACK-1: each connection that contributed (or re-sent, DEDUPE-1) one of them gets one ack
+   * with the durable clocks of the clients in what it sent.
+   */
+  committed(seq: number): RoomEffect[] {
+    const acks = new Map<ConnId, Set<number>>();
+    while (this.pending.length > 0 && this.pending[0]!.seq <= seq) {
+      const p = this.pending.shift()!;
+      for (const run of p.parsed.runs) this.durable.add(run.client, run.clock, run.length);
+      for (const [conn, clients] of p.waiters) {
+        const set = acks.get(conn) ?? new Set<number>();
+        for (const c of clients) set.add(c);
+        acks.set(conn, set);
+      }
+    }
+    const out: RoomEffect[] = [];
+    for (const [conn, clients] of acks) {
+      if (!this.conns.has(conn)) continue;
+      const frame = this.ackFrame(clients);
+      if (frame) out.push({ type: 'send', conn, frame });
+    }
+    return out;
+  }
+
+  /**
+   * The oldest committed log entries to fold into a segment, or null when the log is short.
+   * Takes consecutive durable log chunks (and the segment before them if it is still small),
+   * up to about `targetBytes` of input.
+   */
+  compactionPlan(opts: { minLogEntries: number; targetBytes: number }): {
+    seqLo: number;
+    seqHi: number;
+    updates: Uint8Array[];
+  } | null {
+    const durableSeq = this.pending.length > 0 ? this.pending[0]!.seq - 1 : this.nextSeq - 1;
+    const firstLog = this.chunks.findIndex((c) => c.kind === 'log');
+    if (firstLog < 0) return null;
+    let end = firstLog;
+    let bytes = 0;
+    while (end < this.chunks.length) {
+      const c = this.chunks[end]!;
+      if (c.seqHi > durableSeq || bytes + c.parsed.bytes.length > opts.targetBytes) break;
+      bytes += c.parsed.bytes.length;
+      end++;
+    }
+    if (end - firstLog < opts.minLogEntries && bytes < opts.targetBytes / 2) return null;
+    if (end - firstLog < 2) return null;
+    let start = firstLog;
+    const prev = this.chunks[firstLog - 1];
+    if (prev && prev.parsed.bytes.length + bytes <= opts.targetBytes) start = firstLog - 1;
+    const slice = this.chunks.slice(start, end);
+    return { seqLo: slice[0]!.seqLo, seqHi: slice[slice.length - 1]!.seqHi, updates: slice.map((c) => c.parsed.bytes) };
+  }
+
+  /** Replaces the chunks inside [seqLo, seqHi] by one segment holding the same content. */
+  applyCompaction(seqLo: number, seqHi: number, merged: Uint8Array): void {
+    const from = this.chunks.findIndex((c) => c.seqLo >= seqLo);
+    let to = from;
+    while (to < this.chunks.length && this.chunks[to]!.seqHi <= seqHi) to++;
+    if (from < 0 || to === from) return;
+    const parsed = parseUpdateV1(merged, { maxDepth: Infinity });
+    this.chunks.splice(from, to - from, { kind: 'segment', seqLo, seqHi, parsed });
+  }
+
+  // --- sync ---------------------------------------------------------------------------------
+
+  /**
+   * SYNC-2: answer a SyncStep1 with everything the client lacks, computed per chunk without a
+   * Y.Doc: a chunk the client fully covers contributes only its deletions (deletions cannot be
+   * inferred from a state vector, so they always go); a chunk it lacks entirely goes whole;
+   * otherwise `Y.diffUpdate`. SYNC-4: frames stay under `maxSendFrameBytes`: a large catch-up
+   * goes as several Update frames followed by a final SyncStep2 (the stock client only marks
+   * itself synced on SyncStep2). ACK-2: then an ack of what the relay durably holds of the
+   * clients the client knows, so a reconnecting client learns which of its edits were saved.
+   */
+  private answerStep1(conn: ConnId, svBytes: Uint8Array): RoomEffect[] {
+    const sv = decodeStateVector(svBytes);
+    const pieces: Uint8Array[] = [];
+    for (const chunk of this.chunks) {
+      let all = true;
+      let none = true;
+      for (const run of chunk.parsed.runs) {
+        const have = sv.get(run.client) ?? 0;
+        if (have < run.clock + run.length) all = false;
+        if (have > run.clock) none = false;
+      }
+      if (all) {
+        const ds = deleteSetOnly(chunk.parsed);
+        if (ds) pieces.push(ds);
+      } else if (none) pieces.push(chunk.parsed.bytes);
+      else pieces.push(Y.diffUpdate(chunk.parsed.bytes, svBytes));
+    }
+    const frames = this.packFrames(pieces);
+    const out: RoomEffect[] = frames.map((f, i) => ({
+      type: 'send' as const,
+      conn,
+      frame: i === frames.length - 1 ? encodeSyncStep2(f) : encodeSyncUpdate(f),
+      catchUp: true,
+    }));
+    const ack = this.ackFrame(sv.keys());
+    if (ack) out.push({ type: 'send', conn, frame: ack });
+    return out;
+  }
+
+  /** Groups pieces into updates of at most maxSendFrameBytes (merging small ones, splitting big ones). */
+  private packFrames(pieces: Uint8Array[]): Uint8Array[] {
+    const budget = this.limits.maxSendFrameBytes - 16; // room for the frame header
+    const out: Uint8Array[] = [];
+    let group: Uint8Array[] = [];
+    let size = 0;
+    const flush = (): void => {
+      if (group.length === 1) out.push(group[0]!);
+      else if (group.length > 1) out.push(Y.mergeUpdates(group));
+      group = [];
+      size = 0;
+    };
+    for (const piece of pieces) {
+      if (piece.length > budget) {
+        flush();
+        out.push(...splitUpdateV1(parseUpdateV1(piece, { maxDepth: Infinity }), budget));
+        continue;
+      }
+      // Merging costs grow with the number of inputs: keep groups to a few hundred.
+      if (size + piece.length > budget || group.length >= 256) flush();
+      group.push(piece);
+      size += piece.length;
+    }
+    flush();
+    return out.length > 0 ? out : [EMPTY_UPDATE];
+  }
+
+  /**
+   * FWD-1: a valid update with something new is stored (persist effect, in sequence order) and
+   * broadcast to every connection of the room, the sender included (the stock client expects
+   * the echo). DEDUPE-1: an update the relay already holds entirely is neither stored nor
+   * broadcast again; its sender is still acked once it is durable.
+   */
+  private acceptUpdate(conn: ConnId, update: Uint8Array, frame: Uint8Array | null): RoomEffect[] {
+    const parsed = parseUpdateV1(update, { maxDepth: this.limits.maxNestingDepth });
+    if (isEmptyParsed(parsed)) return [];
+    const clients = new Set(parsed.runs.map((r) => r.client));
+    if (this.isKnown(parsed)) {
+      const last = this.pending[this.pending.length - 1];
+      if (last) {
+        addWaiter(last.waiters, conn, clients);
+        return [];
+      }
+      const ack = this.ackFrame(clients);
+      return ack ? [{ type: 'send', conn, frame: ack }] : [];
+    }
+    // Copy: the frame may be a view into a larger socket buffer we must not keep alive.
+    const owned = parseUpdateV1(update.slice(), { maxDepth: Infinity });
+    const seq = this.nextSeq++;
+    this.chunks.push({ kind: 'log', seqLo: seq, seqHi: seq, parsed: owned });
+    this.summarise(owned, false);
+    const waiters = new Map<ConnId, Set<number>>();
+    addWaiter(waiters, conn, clients);
+    this.pending.push({ seq, parsed: owned, waiters });
+    return [{ type: 'persist', seq, update: owned.bytes }, ...this.broadcast(frame ?? encodeSyncUpdate(owned.bytes))];
+  }
+
+  private isKnown(p: ParsedUpdate): boolean {
+    for (const run of p.runs) if (!this.structs.covers(run.client, run.clock, run.length)) return false;
+    for (const [client, ranges] of p.deletes) {
+      for (const d of ranges) if (!this.deletes.covers(client, d.clock, d.length)) return false;
+    }
+    return true;
+  }
+
+  private summarise(p: ParsedUpdate, isDurable: boolean): void {
+    for (const run of p.runs) {
+      this.structs.add(run.client, run.clock, run.length);
+      if (isDurable) this.durable.add(run.client, run.clock, run.length);
+    }
+    for (const [client, ranges] of p.deletes) for (const d of ranges) this.deletes.add(client, d.clock, d.length);
+  }
+
+  /** ACK-3: an ack names only clients with something durable; null when there is nothing to say. */
+  private ackFrame(clients: Iterable<number>): Uint8Array | null {
+    const clocks = new Map<number, number>();
+    for (const c of clients) {
+      const d = this.durable.contiguous(c);
+      if (d > 0) clocks.set(c, d);
+    }
+    return clocks.size > 0 ? encodeAck(clocks) : null;
+  }
+
+  // --- awareness ----------------------------------------------------------------------------
+
+  /**
+   * AWR-1 validate; AWR-2 accept an entry only when its clock is newer (or it is the removal of
+   * a live state at the same clock), exactly as y-protocols does, and broadcast the accepted
+   * entries to every connection including the sender — the echo keeps a lone client's 30 s
+   * silence timer from firing. The connection that first announces a client id owns it (AWR-4).
+   */
+  private acceptAwareness(conn: ConnId, update: Uint8Array): RoomEffect[] {
+    const entries = parseAwarenessUpdate(update, {
+      maxEntries: this.limits.maxAwarenessEntriesPerFrame,
+      maxStateBytes: this.limits.maxAwarenessStateBytes,
+      maxDepth: this.limits.maxNestingDepth,
+    });
+    const c = this.conns.get(conn)!;
+    const accepted: AwarenessEntry[] = [];
+    for (const e of entries) {
+      const cur = this.awareness.get(e.clientID);
+      const curClock = cur ? cur.clock : -1;
+      const newer = curClock < e.clock || (curClock === e.clock && e.state === 'null' && cur?.state !== 'null');
+      if (!newer) continue;
+      if (e.state !== 'null' && !this.ownerOf.has(e.clientID)) {
+        if (c.owned.size >= this.limits.maxAwarenessClientsPerConnection) {
+          return this.fail(conn, CloseReason.InvalidAwareness, 'AWR-1: too many awareness clients on one connection');
+        }
+        c.owned.add(e.clientID);
+        this.ownerOf.set(e.clientID, conn);
+      } else if (e.state === 'null') {
+        const owner = this.ownerOf.get(e.clientID);
+        if (owner !== undefined) this.conns.get(owner)?.owned.delete(e.clientID);
+        this.ownerOf.delete(e.clientID);
+      }
+      this.setAwareness(e);
+      accepted.push(e);
+    }
+    return accepted.length > 0 ? this.broadcast(encodeAwareness(encodeAwarenessUpdate(accepted))) : [];
+  }
+
+  /** AWR-3: departed clients are kept as bounded tombstones so stale copies are refused. */
+  private setAwareness(e: AwarenessEntry): void {
+    this.awareness.delete(e.clientID); // re-insert: Map order = age, oldest tombstones first
+    this.awareness.set(e.clientID, { clock: e.clock, state: e.state });
+    if (e.state === 'null' && this.awareness.size > MAX_AWARENESS_TOMBSTONES) {
+      for (const [id, s] of this.awareness) {
+        if (this.awareness.size <= MAX_AWARENESS_TOMBSTONES) break;
+        if (s.state === 'null') this.awareness.delete(id);
+      }
+    }
+  }
+
+  private liveAwareness(): AwarenessEntry[] {
+    const out: AwarenessEntry[] = [];
+    for (const [clientID, s] of this.awareness) if (s.state !== 'null') out.push({ clientID, ...s });
+    return out;
+  }
+
+  // --- helpers ------------------------------------------------------------------------------
+
+  private broadcast(frame: Uint8Array): RoomEffect[] {
+    const out: RoomEffect[] = [];
+    for (const conn of this.conns.keys()) out.push({ type: 'send', conn, frame });
+    return out;
+  }
+
+  /** Closes one connection for bad input; it never affects the others beyond its departure. */
+  private fail(conn: ConnId, reason: CloseReasonInfo, detail: string): RoomEffect[] {
+    return [{ type: 'close', conn, reason, detail }, ...this.leave(conn)];
+  }
+}
+
+const addWaiter = (waiters: Map<ConnId, Set<number>>, conn: ConnId, clients: Set<number>): void => {
+  const set = waiters.get(conn);
+  if (set) for (const c of clients) set.add(c);
+  else waiters.set(conn, new Set(clients));
+};

@@ -1,0 +1,175 @@
+/**
+ * The socket layer: an HTTP server with `/healthz`, the built client (from `dist/`, when
+ * present) and websocket upgrades at `/sync/<room>`, wired to a `Relay`. Everything about
+ * rooms and frames lives in relay.ts/roomCore.ts; this file only translates sockets.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CloseReason, PROTOCOL_VERSION, SYNC_PATH, UpgradeRefusal, isValidRoomName } from '../shared/protocol.js';
+import type { Relay } from './relay.js';
+import type { Logger } from './log.js';
+
+export const VERSION = '0.1.0';
+
+export interface ServerOptions {
+  readonly relay: Relay;
+  readonly log: Logger;
+  readonly maxFrameBytes: number;
+  /** Directory of the built client; served when it exists. */
+  readonly staticDir: string;
+  /** Interval of websocket pings; a socket that missed one pong is terminated (no ghosts). */
+  readonly heartbeatMs?: number;
+}
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.webmanifest': 'application/manifest+json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+const PLACEHOLDER = `<!doctype html><html lang="en"><meta charset="utf-8"><title>Converge relay</title>
+<h1>Converge relay is up</h1><p>No client build found in <code>dist/</code>. Websocket endpoint: <code>${SYNC_PATH}/&lt;room&gt;</code>. Health: <a href="/healthz">/healthz</a>.</p></html>`;
+
+export const createRelayServer = (opts: ServerOptions): Server => {
+  const { relay, log } = opts;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes });
+  const alive = new WeakMap<WebSocket, boolean>();
+
+  const server = createServer((req, res) => {
+    handleHttp(req, res, opts).catch((err: unknown) => {
+      log.error('http-error', { error: String(err) });
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const refuse = (r: { status: number; reason: string }): void => {
+      log.info('upgrade-refused', { status: r.status, reason: r.reason.split(':')[0] });
+      socket.end(
+        `HTTP/1.1 ${r.status} ${r.reason.split(':')[0]}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(r.reason)}\r\nConnection: close\r\n\r\n${r.reason}`,
+      );
+    };
+    const path = (req.url ?? '').split('?')[0]!;
+    if (!path.startsWith(SYNC_PATH + '/')) return refuse(UpgradeRefusal.BadPath);
+    const room = path.slice(SYNC_PATH.length + 1);
+    if (!isValidRoomName(room)) return refuse(UpgradeRefusal.BadRoomName);
+    relay
+      .admit(room)
+      .then((refusal) => {
+        if (refusal) return refuse(refusal);
+        wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, room));
+      })
+      .catch((err: unknown) => {
+        log.error('admit-failed', { room, error: String(err) });
+        refuse(UpgradeRefusal.ShuttingDown);
+      });
+  });
+
+  const onSocket = (ws: WebSocket, room: string): void => {
+    // On a framing error ws closes with the RFC code (1002, 1007, 1009) before telling us.
+    // Those codes are "retryable" to the stock client, which would resend the same bad frame
+    // forever; translate them to our closed set's fatal codes.
+    const rfcClose = ws.close.bind(ws);
+    ws.close = (code?: number, data?: string | Buffer): void => {
+      const mapped =
+        code === 1009 ? CloseReason.FrameTooLarge : code === 1002 || code === 1007 ? CloseReason.ProtocolError : null;
+      if (mapped) rfcClose(mapped.code, mapped.reason);
+      else rfcClose(code, data);
+    };
+    const id = relay.open(room, {
+      send: (frame) => ws.send(frame, { binary: true }),
+      close: (code, reason) => rfcClose(code, reason),
+      bufferedAmount: () => ws.bufferedAmount,
+    });
+    alive.set(ws, true);
+    ws.on('pong', () => alive.set(ws, true));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      relay.receive(id, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), isBinary);
+    });
+    ws.on('error', (err: Error & { code?: string }) => {
+      log.info('close', { room, conn: id, reason: CloseReason.ProtocolError.reason, detail: err.code ?? err.message });
+      relay.closed(id);
+    });
+    ws.on('close', () => relay.closed(id));
+  };
+
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (alive.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, opts.heartbeatMs ?? 30_000);
+  heartbeat.unref();
+  server.on('close', () => clearInterval(heartbeat));
+  return server;
+};
+
+const handleHttp = async (req: IncomingMessage, res: ServerResponse, opts: ServerOptions): Promise<void> => {
+  const path = (req.url ?? '/').split('?')[0]!;
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+    return;
+  }
+  if (path === '/healthz') {
+    const s = opts.relay.stats();
+    const body = JSON.stringify({
+      ok: true,
+      version: VERSION,
+      protocol: PROTOCOL_VERSION,
+      roomsLoaded: s.roomsLoaded,
+      connections: s.connections,
+    });
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(body);
+    return;
+  }
+  const root = resolve(opts.staticDir);
+  const index = join(root, 'index.html');
+  if (!(await isFile(index))) {
+    if (path === '/') res.writeHead(200, { 'Content-Type': MIME['.html'] }).end(PLACEHOLDER);
+    else res.writeHead(404, { 'Content-Type': MIME['.txt'] }).end('not found');
+    return;
+  }
+  let file: string;
+  try {
+    file = resolve(root, '.' + normalize(decodeURIComponent(path)));
+  } catch {
+    res.writeHead(400).end();
+    return;
+  }
+  if (file !== root && !file.startsWith(root + sep)) {
+    res.writeHead(404).end();
+    return;
+  }
+  // Client-side routes (/r/<room>, /lab/<room>) get the app shell.
+  if (!(await isFile(file))) file = index;
+  const type = MIME[extname(file)] ?? 'application/octet-stream';
+  const immutable = file.includes(`${sep}assets${sep}`);
+  res.writeHead(200, {
+    'Content-Type': type,
+    'Cache-Control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(req.method === 'HEAD' ? undefined : await readFile(file));
+};
+
+const isFile = async (p: string): Promise<boolean> => {
+  try {
+    return (await stat(p)).isFile();
+  } catch {
+    return false;
+  }
+};

@@ -1,0 +1,228 @@
+/**
+ * A simulated network around the real `Relay` (and so the real `RoomCore`): clients are real
+ * Y.Docs speaking the y-websocket protocol through y-protocols, connections are pairs of FIFO
+ * queues (a websocket is ordered) that the test delivers one frame at a time in a seeded random
+ * interleaving. Partitions drop a connection with whatever was in flight; relay crashes drop
+ * the Relay with its uncommitted batch and build a new one on the same store.
+ *
+ * Used by relay/relayFuzz.test.ts; the Redis backplane fuzz can reuse it with another store.
+ */
+import * as Y from 'yjs';
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import * as syncProtocol from 'y-protocols/sync';
+import { Limits, MessageType, encodeSyncStep1, encodeSyncUpdate, readAckPayload } from '../../shared/protocol.js';
+import { Relay, mergeInChunks, type RelayLimits } from '../relay.js';
+import type { RoomStore } from '../roomStore.js';
+import type { ConnId } from '../roomCore.js';
+import type { Prng } from '../../shared/testing/prng.js';
+
+/** Limits high enough that rate limiting never fires in the fuzz; small frames to exercise SYNC-4. */
+export const fuzzLimits = (maxSendFrameBytes: number): RelayLimits => ({
+  maxFrameBytes: Limits.maxFrameBytes,
+  maxSendFrameBytes,
+  maxMessagesPerSecond: 1e9,
+  messageBurst: 1e9,
+  maxBytesPerSecond: 1e12,
+  byteBurst: 1e12,
+  maxBufferedBytes: 1e12,
+  maxRooms: 1000,
+  maxConnections: 1000,
+  maxNestingDepth: Limits.maxNestingDepth,
+  maxAwarenessStateBytes: Limits.maxAwarenessStateBytes,
+  maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
+  maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
+});
+
+const REMOTE = Symbol('remote');
+
+interface SimLink {
+  id: ConnId;
+  toRelay: Uint8Array[];
+  toClient: Uint8Array[];
+  closed: boolean;
+}
+
+export class SimClient {
+  doc = new Y.Doc();
+  link: SimLink | null = null;
+  /** Highest durable clock the relay acked, per Yjs client id (ACK-3). */
+  readonly acked = new Map<number, number>();
+  closeCodes: number[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly room: string,
+  ) {
+    this.listen();
+  }
+
+  private listen(): void {
+    this.doc.on('update', (update: Uint8Array, origin: unknown) => {
+      if (origin !== REMOTE && this.link && !this.link.closed) this.link.toRelay.push(encodeSyncUpdate(update));
+    });
+  }
+
+  /** A page reload: a new Y.Doc (new client id) restored from the local store, disconnected. */
+  restart(): void {
+    const state = Y.encodeStateAsUpdate(this.doc);
+    this.doc.destroy();
+    this.doc = new Y.Doc();
+    Y.applyUpdate(this.doc, state, REMOTE);
+    this.listen();
+    this.link = null;
+  }
+
+  /** Handles one frame from the relay as the stock provider would. */
+  handle(frame: Uint8Array): void {
+    const d = decoding.createDecoder(frame);
+    const type = decoding.readVarUint(d);
+    if (type === MessageType.Sync) {
+      const reply = encoding.createEncoder();
+      encoding.writeVarUint(reply, MessageType.Sync);
+      syncProtocol.readSyncMessage(d, reply, this.doc, REMOTE);
+      if (encoding.length(reply) > 1 && this.link) this.link.toRelay.push(encoding.toUint8Array(reply));
+    } else if (type === MessageType.Ack) {
+      for (const [client, clock] of readAckPayload(d)) {
+        this.acked.set(client, Math.max(this.acked.get(client) ?? 0, clock));
+      }
+    }
+    // Awareness frames are exercised by the unit tests; the fuzz checks documents.
+  }
+}
+
+export class SimNetwork {
+  relay: Relay;
+  readonly clients: SimClient[] = [];
+  /** Every ack any client ever received: client id → clock (checked against the store). */
+  readonly allAcks = new Map<string, Map<number, number>>();
+
+  constructor(
+    private readonly store: RoomStore,
+    private readonly limits: RelayLimits,
+    private readonly prng: Prng,
+    private readonly log: (line: string) => void = () => {},
+  ) {
+    this.relay = this.makeRelay();
+  }
+
+  private makeRelay(): Relay {
+    return new Relay({
+      store: this.store,
+      limits: this.limits,
+      commitDelayMs: 'manual',
+      idleUnloadMs: 0,
+      compaction: { minLogEntries: 8, targetBytes: 4096 },
+    });
+  }
+
+  async connect(c: SimClient): Promise<void> {
+    if (c.link) return;
+    const refusal = await this.relay.admit(c.room);
+    if (refusal) throw new Error(`admit refused: ${refusal.reason}`);
+    const link: SimLink = { id: 0, toRelay: [], toClient: [], closed: false };
+    c.link = link;
+    link.id = this.relay.open(c.room, {
+      send: (frame) => {
+        if (!link.closed) link.toClient.push(frame);
+      },
+      close: (code) => {
+        link.closed = true;
+        c.closeCodes.push(code);
+        if (c.link === link) c.link = null;
+      },
+      bufferedAmount: () => 0,
+    });
+    // What the stock provider sends on open.
+    link.toRelay.push(encodeSyncStep1(Y.encodeStateVector(c.doc)));
+    await this.relay.settled();
+  }
+
+  disconnect(c: SimClient): void {
+    const link = c.link;
+    if (!link) return;
+    link.closed = true;
+    c.link = null;
+    this.relay.closed(link.id);
+  }
+
+  /** Delivers the oldest in-flight frame of one direction of one link. */
+  async deliver(c: SimClient, direction: 'up' | 'down'): Promise<boolean> {
+    const link = c.link;
+    if (!link) return false;
+    if (direction === 'up') {
+      const frame = link.toRelay.shift();
+      if (!frame) return false;
+      this.relay.receive(link.id, frame, true);
+      await this.relay.settled();
+    } else {
+      const frame = link.toClient.shift();
+      if (!frame) return false;
+      c.handle(frame);
+      this.recordAcks(c);
+    }
+    return true;
+  }
+
+  private recordAcks(c: SimClient): void {
+    const acks = this.allAcks.get(c.room) ?? new Map<number, number>();
+    for (const [client, clock] of c.acked) acks.set(client, Math.max(acks.get(client) ?? 0, clock));
+    this.allAcks.set(c.room, acks);
+  }
+
+  async flush(): Promise<void> {
+    await this.relay.flush();
+    await this.relay.settled();
+  }
+
+  /** kill -9: uncommitted updates are lost, every connection drops. */
+  async crashRelay(): Promise<void> {
+    for (const c of this.clients) {
+      if (c.link) {
+        c.link.closed = true;
+        c.link = null;
+      }
+    }
+    await this.relay.settled();
+    this.relay = this.makeRelay();
+  }
+
+  /** Everything the store holds for `room`, merged. */
+  async storedUpdate(room: string): Promise<Uint8Array> {
+    const stored = await this.store.load(room);
+    return mergeInChunks([...stored.segments.map((s) => s.update), ...stored.log.map((l) => l.update)]);
+  }
+
+  /** ACK-1: every clock any client was acked for is in the store right now. */
+  async checkAcksDurable(): Promise<string[]> {
+    const problems: string[] = [];
+    for (const [room, acks] of this.allAcks) {
+      const sv = Y.decodeStateVector(Y.encodeStateVectorFromUpdate(await this.storedUpdate(room)));
+      for (const [client, clock] of acks) {
+        if ((sv.get(client) ?? 0) < clock) {
+          problems.push(`room ${room}: client ${client} acked to ${clock} but the store holds ${sv.get(client) ?? 0}`);
+        }
+      }
+    }
+    return problems;
+  }
+
+  /** Heal: everyone connects and all queues drain until quiet; then one final commit. */
+  async healAndDrain(): Promise<void> {
+    for (const c of this.clients) await this.connect(c);
+    for (let round = 0; round < 10_000; round++) {
+      let moved = false;
+      for (const c of this.prng.shuffle([...this.clients])) {
+        while (await this.deliver(c, 'up')) moved = true;
+        while (await this.deliver(c, 'down')) moved = true;
+      }
+      await this.flush();
+      for (const c of this.clients) while (await this.deliver(c, 'down')) moved = true;
+      if (!moved) return;
+    }
+    throw new Error('network did not quiesce');
+  }
+}
+
+export const contentOf = (doc: Y.Doc): string =>
+  JSON.stringify({ text: doc.getText('text').toJSON(), messages: doc.getArray('messages').toJSON() });

@@ -1,0 +1,308 @@
+/**
+ * The Converge wire protocol: every frame, close code and limit that crosses the socket.
+ *
+ * The relay speaks the y-protocols sync + awareness protocol exactly as the stock y-websocket 3
+ * client (`WebsocketProvider`) expects, and adds one frame type of its own (Ack). Each websocket
+ * message is one binary frame:
+ *
+ *     varUint(outer type) · payload
+ *
+ * | outer | name           | payload                                           | direction |
+ * |-------|----------------|---------------------------------------------------|-----------|
+ * | 0     | Sync           | varUint(inner) · varUint8Array(body)               | both      |
+ * |       |  inner 0       | SyncStep1: body = encoded state vector             | both      |
+ * |       |  inner 1       | SyncStep2: body = Yjs V1 update (what peer lacks)  | both      |
+ * |       |  inner 2       | Update:    body = Yjs V1 update                    | both      |
+ * | 1     | Awareness      | varUint8Array(awareness update)                    | both      |
+ * | 2     | Auth           | varUint(0 = denied) · varString(reason)            | relay →   |
+ * | 3     | QueryAwareness | (empty)                                            | both      |
+ * | 100   | Ack            | varUint(n) · n × (varUint client, varUint clock)   | relay →   |
+ *
+ * The room is not in any frame: it is the last path segment of the websocket URL
+ * (`/sync/<room>`), the way the stock client builds it (`serverUrl + '/' + room`).
+ *
+ * Ack (see docs/SPEC.md, ACK-1..ACK-4): each pair (client, clock) means "every Yjs struct of
+ * `client` with a clock below `clock` is on the relay's disk (fsync'd)". Pairs only ever grow.
+ * The stock client has no handler for type 100; it logs once per frame and carries on, and an
+ * app registers `provider.messageHandlers[MessageType.Ack]` to use it.
+ *
+ * Closing: the relay closes a socket with a code from `CloseReason`. Codes 4400–4499 are fatal
+ * (the stock client stops reconnecting: retrying cannot help); 4500–4599 and 1001 are
+ * retryable (the client reconnects with backoff). Reasons are short ASCII tokens a UI can map to
+ * text; `closeReasonByCode` is the reverse lookup.
+ *
+ * Changing anything in this file that changes bytes on the wire requires bumping
+ * `PROTOCOL_VERSION`; a test hashes these tables and fails until the version moves.
+ *
+ * This module uses neither DOM nor Node APIs.
+ */
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+
+/** Bumped on every wire change (see the schema-hash test in shared/protocol.test.ts). */
+export const PROTOCOL_VERSION = 1;
+
+/** Outer message types. 0–3 are y-protocols'; 100 is Converge's own. */
+export const MessageType = {
+  Sync: 0,
+  Awareness: 1,
+  Auth: 2,
+  QueryAwareness: 3,
+  Ack: 100,
+} as const;
+export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+/** Inner types of a Sync frame (y-protocols/sync). */
+export const SyncType = {
+  Step1: 0,
+  Step2: 1,
+  Update: 2,
+} as const;
+export type SyncType = (typeof SyncType)[keyof typeof SyncType];
+
+/**
+ * The closed set of reasons the relay closes a socket for. `fatal: true` → a code in 4400–4499
+ * (the stock client gives up); otherwise retryable.
+ */
+export const CloseReason = {
+  /** A frame that does not decode: unknown type, bad varint, trailing bytes. */
+  BadFrame: { code: 4400, reason: 'bad-frame', fatal: true },
+  /** A text frame: this protocol is binary only. */
+  TextFrame: { code: 4401, reason: 'text-frame', fatal: true },
+  /** A websocket framing error (bad opcode, bad UTF-8 in a close frame, unmasked frame…). */
+  ProtocolError: { code: 4402, reason: 'protocol-error', fatal: true },
+  /** A frame larger than `Limits.maxFrameBytes`. */
+  FrameTooLarge: { code: 4413, reason: 'frame-too-large', fatal: true },
+  /** A Yjs update that fails validation (see shared/updateV1.ts). */
+  InvalidUpdate: { code: 4422, reason: 'invalid-update', fatal: true },
+  /** An awareness update that fails validation (size, depth, JSON, too many clients). */
+  InvalidAwareness: { code: 4423, reason: 'invalid-awareness', fatal: true },
+  /** Over the per-connection message or byte rate. */
+  RateLimited: { code: 4529, reason: 'rate-limited', fatal: false },
+  /** The client stopped reading: too many bytes queued for it. */
+  SlowConsumer: { code: 4508, reason: 'slow-consumer', fatal: false },
+  /** The relay cannot load or store this room right now (disk error, storage down). */
+  StorageUnavailable: { code: 4503, reason: 'storage-unavailable', fatal: false },
+  /** An unexpected relay bug; the relay keeps running. */
+  InternalError: { code: 4500, reason: 'internal-error', fatal: false },
+  /** The relay is shutting down (SIGTERM/SIGINT) after flushing everything. */
+  GoingAway: { code: 1001, reason: 'going-away', fatal: false },
+} as const;
+export type CloseReasonName = keyof typeof CloseReason;
+export type CloseReasonInfo = (typeof CloseReason)[CloseReasonName];
+
+/** Reverse lookup from a close code to the reason, or undefined for codes we never send. */
+export const closeReasonByCode = (code: number): CloseReasonInfo | undefined =>
+  Object.values(CloseReason).find((r) => r.code === code);
+
+/**
+ * Reasons the relay refuses an HTTP upgrade (before any websocket exists, so the stock
+ * client's accept-then-close reconnect loop never starts). Sent as the status line's body.
+ */
+export const UpgradeRefusal = {
+  BadPath: { status: 404, reason: 'not-found: websocket endpoint is /sync/<room>' },
+  BadRoomName: {
+    status: 400,
+    reason: 'bad-room-name: 1-128 characters of A-Z a-z 0-9 - _ . ~, not starting with "."',
+  },
+  TooManyRooms: { status: 507, reason: 'too-many-rooms: the relay holds its maximum number of rooms' },
+  TooManyConnections: { status: 503, reason: 'too-many-connections: try again later' },
+  ShuttingDown: { status: 503, reason: 'shutting-down: try again later' },
+} as const;
+
+/**
+ * Room names: 1–128 characters from the URL-unreserved set, not starting with '.', so a name is
+ * one path segment that no URL normalisation (`.`, `..`, percent-encoding) can change.
+ */
+export const ROOM_NAME_PATTERN = /^[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,127}$/;
+export const isValidRoomName = (name: string): boolean => ROOM_NAME_PATTERN.test(name);
+
+/** The websocket path prefix; the stock client appends `/<room>`. */
+export const SYNC_PATH = '/sync';
+
+/** Limits both sides agree on. The relay's are configurable (relay/config.ts); these are defaults. */
+export const Limits = {
+  /** Largest frame the relay accepts. A first sync of a big offline room arrives as one frame. */
+  maxFrameBytes: 8 * 1024 * 1024,
+  /** Largest frame the relay sends: catch-ups larger than this are streamed as several frames. */
+  maxSendFrameBytes: 1024 * 1024,
+  /** Largest JSON text of one awareness state, in bytes. */
+  maxAwarenessStateBytes: 16 * 1024,
+  /** Deepest nesting of arrays/objects in an awareness state or a JSON/Any value in an update. */
+  maxNestingDepth: 32,
+  /** Most awareness client ids one connection may announce (tabs of one browser share a socket's view). */
+  maxAwarenessClientsPerConnection: 64,
+  /** Most entries in one awareness update (a client re-announces the states it learned). */
+  maxAwarenessEntriesPerFrame: 256,
+} as const;
+
+/** Thrown by the decoders below; `reason` says which rule the bytes broke. */
+export class FrameError extends Error {
+  constructor(
+    readonly closeReason: CloseReasonInfo,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FrameError';
+  }
+}
+
+/** A decoded frame from a client. Bodies are subarrays of the input (no copy). */
+export type ClientFrame =
+  | { type: 'sync-step1'; stateVector: Uint8Array }
+  | { type: 'sync-step2'; update: Uint8Array }
+  | { type: 'sync-update'; update: Uint8Array }
+  | { type: 'awareness'; update: Uint8Array }
+  | { type: 'query-awareness' };
+
+/**
+ * Decodes one client→relay frame, checking only framing (types, lengths, no trailing bytes).
+ * The update and awareness bodies are validated separately (shared/updateV1.ts,
+ * shared/awarenessUpdate.ts). Throws FrameError.
+ */
+export const decodeClientFrame = (frame: Uint8Array): ClientFrame => {
+  const bad = (why: string): never => {
+    throw new FrameError(CloseReason.BadFrame, why);
+  };
+  if (frame.length === 0) bad('empty frame');
+  const d = decoding.createDecoder(frame);
+  let result: ClientFrame;
+  try {
+    const outer = decoding.readVarUint(d);
+    switch (outer) {
+      case MessageType.Sync: {
+        const inner = decoding.readVarUint(d);
+        const body = readBytes(d);
+        if (inner === SyncType.Step1) result = { type: 'sync-step1', stateVector: body };
+        else if (inner === SyncType.Step2) result = { type: 'sync-step2', update: body };
+        else if (inner === SyncType.Update) result = { type: 'sync-update', update: body };
+        else return bad(`unknown sync type ${inner}`);
+        break;
+      }
+      case MessageType.Awareness:
+        result = { type: 'awareness', update: readBytes(d) };
+        break;
+      case MessageType.QueryAwareness:
+        result = { type: 'query-awareness' };
+        break;
+      default:
+        return bad(`unknown or relay-only message type ${outer}`);
+    }
+  } catch (e) {
+    if (e instanceof FrameError) throw e;
+    return bad('truncated frame');
+  }
+  if (decoding.hasContent(d)) bad('trailing bytes after frame');
+  return result;
+};
+
+/** A varUint8Array whose length is checked against what is left (lib0 would read past it). */
+const readBytes = (d: decoding.Decoder): Uint8Array => {
+  const len = decoding.readVarUint(d);
+  if (len > d.arr.length - d.pos) throw new FrameError(CloseReason.BadFrame, 'length past end of frame');
+  return decoding.readUint8Array(d, len);
+};
+
+const frame = (write: (e: encoding.Encoder) => void): Uint8Array => {
+  const e = encoding.createEncoder();
+  write(e);
+  return encoding.toUint8Array(e);
+};
+
+export const encodeSyncStep1 = (stateVector: Uint8Array): Uint8Array =>
+  frame((e) => {
+    encoding.writeVarUint(e, MessageType.Sync);
+    encoding.writeVarUint(e, SyncType.Step1);
+    encoding.writeVarUint8Array(e, stateVector);
+  });
+
+export const encodeSyncStep2 = (update: Uint8Array): Uint8Array =>
+  frame((e) => {
+    encoding.writeVarUint(e, MessageType.Sync);
+    encoding.writeVarUint(e, SyncType.Step2);
+    encoding.writeVarUint8Array(e, update);
+  });
+
+export const encodeSyncUpdate = (update: Uint8Array): Uint8Array =>
+  frame((e) => {
+    encoding.writeVarUint(e, MessageType.Sync);
+    encoding.writeVarUint(e, SyncType.Update);
+    encoding.writeVarUint8Array(e, update);
+  });
+
+export const encodeAwareness = (awarenessUpdate: Uint8Array): Uint8Array =>
+  frame((e) => {
+    encoding.writeVarUint(e, MessageType.Awareness);
+    encoding.writeVarUint8Array(e, awarenessUpdate);
+  });
+
+export const encodeQueryAwareness = (): Uint8Array =>
+  frame((e) => encoding.writeVarUint(e, MessageType.QueryAwareness));
+
+/** A clock per Yjs client id; the shape of a state vector and of an ack. */
+export type ClockMap = ReadonlyMap<number, number>;
+
+/** Ack frame: `(client, clock)` pairs, each meaning "structs of client below clock are durable". */
+export const encodeAck = (clocks: ClockMap): Uint8Array =>
+  frame((e) => {
+    encoding.writeVarUint(e, MessageType.Ack);
+    writeClockMap(e, clocks);
+  });
+
+/** Decodes an Ack frame (outer type included). Throws FrameError on anything else. */
+export const decodeAck = (frameBytes: Uint8Array): Map<number, number> => {
+  const d = decoding.createDecoder(frameBytes);
+  try {
+    if (decoding.readVarUint(d) !== MessageType.Ack) throw new FrameError(CloseReason.BadFrame, 'not an ack');
+    const clocks = readClockMap(d);
+    if (decoding.hasContent(d)) throw new FrameError(CloseReason.BadFrame, 'trailing bytes after ack');
+    return clocks;
+  } catch (e) {
+    if (e instanceof FrameError) throw e;
+    throw new FrameError(CloseReason.BadFrame, 'truncated ack');
+  }
+};
+
+/** Reads the payload of an Ack frame after its outer type (for `provider.messageHandlers`). */
+export const readAckPayload = (d: decoding.Decoder): Map<number, number> => readClockMap(d);
+
+/**
+ * Encodes a state vector exactly as Yjs does (`varUint(n)`, then `client, clock` pairs), so
+ * the relay can build SyncStep1 without a Y.Doc.
+ */
+export const encodeStateVector = (clocks: ClockMap): Uint8Array => frame((e) => writeClockMap(e, clocks));
+
+/** Decodes a Yjs-encoded state vector. Throws FrameError on malformed or duplicate entries. */
+export const decodeStateVector = (bytes: Uint8Array): Map<number, number> => {
+  const d = decoding.createDecoder(bytes);
+  try {
+    const clocks = readClockMap(d);
+    if (decoding.hasContent(d)) throw new FrameError(CloseReason.BadFrame, 'trailing bytes after state vector');
+    return clocks;
+  } catch (e) {
+    if (e instanceof FrameError) throw e;
+    throw new FrameError(CloseReason.BadFrame, 'truncated state vector');
+  }
+};
+
+const writeClockMap = (e: encoding.Encoder, clocks: ClockMap): void => {
+  encoding.writeVarUint(e, clocks.size);
+  for (const [client, clock] of clocks) {
+    encoding.writeVarUint(e, client);
+    encoding.writeVarUint(e, clock);
+  }
+};
+
+const readClockMap = (d: decoding.Decoder): Map<number, number> => {
+  const n = decoding.readVarUint(d);
+  // Each entry takes at least two bytes: refuse counts the frame cannot hold before allocating.
+  if (n * 2 > d.arr.length - d.pos) throw new FrameError(CloseReason.BadFrame, 'clock count past end');
+  const clocks = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const client = decoding.readVarUint(d);
+    const clock = decoding.readVarUint(d);
+    if (clocks.has(client)) throw new FrameError(CloseReason.BadFrame, `duplicate client ${client}`);
+    clocks.set(client, clock);
+  }
+  return clocks;
+};
