@@ -11,6 +11,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { constants } from 'node:os';
+import process from 'node:process';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -49,7 +50,8 @@ const findChromium = async () => {
     // playwright-core missing or no browser registry for this platform: fall through.
   }
   return {
-    error: "No Chromium found: looked at $CHROMIUM_PATH, /usr/bin/chromium, /usr/bin/chromium-browser and Playwright's own download.",
+    error:
+      "No Chromium found: looked at $CHROMIUM_PATH, /usr/bin/chromium, /usr/bin/chromium-browser and Playwright's own download.",
   };
 };
 

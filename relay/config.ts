@@ -58,7 +58,7 @@ export interface RelayConfig {
 
 export class ConfigError extends Error {}
 
-const flagName = (key: string): string => '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+const flagName = (key: keyof typeof SETTINGS): string => '--' + SETTINGS[key].env.toLowerCase().replaceAll('_', '-');
 
 /** Reads settings from `env` and `argv` (flags win). Throws ConfigError naming the bad setting. */
 export const loadConfig = (env: Record<string, string | undefined>, argv: readonly string[]): RelayConfig => {
@@ -82,9 +82,31 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     return n;
   };
   const logLevel = raw.get('logLevel')!;
-  if (!(logLevel in LogLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${Object.keys(LogLevel).join(', ')}`);
+  if (!Object.hasOwn(LogLevel, logLevel))
+    throw new ConfigError(`LOG_LEVEL must be one of ${Object.keys(LogLevel).join(', ')}`);
   const port = int('port', 0);
   if (port > 65535) throw new ConfigError('PORT must be at most 65535');
+  const limits: RelayLimits = {
+    maxFrameBytes: int('maxFrameBytes', 1024),
+    maxSendFrameBytes: int('maxSendFrameBytes', 4096),
+    maxMessagesPerSecond: int('maxMessagesPerSecond', 1),
+    messageBurst: int('messageBurst', 1),
+    maxBytesPerSecond: int('maxBytesPerSecond', 1),
+    byteBurst: int('byteBurst', 1),
+    maxBufferedBytes: int('maxBufferedBytes', 1),
+    maxRooms: int('maxRooms', 1),
+    maxConnections: int('maxConnections', 1),
+    maxAwarenessStateBytes: int('maxAwarenessStateBytes', 64),
+    maxNestingDepth: Limits.maxNestingDepth,
+    maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
+    maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
+  };
+  // A frame the burst can never pay for would be refused as "rate-limited" (retryable) forever.
+  if (limits.byteBurst < limits.maxFrameBytes) throw new ConfigError('BYTE_BURST must be at least MAX_FRAME_BYTES');
+  // One awareness state must fit in one frame the relay sends.
+  if (limits.maxAwarenessStateBytes + 64 > limits.maxSendFrameBytes) {
+    throw new ConfigError('MAX_AWARENESS_STATE_BYTES + 64 must fit in MAX_SEND_FRAME_BYTES');
+  }
   return {
     port,
     host: raw.get('host')!,
@@ -92,20 +114,6 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     logLevel: logLevel as LogLevelName,
     commitDelayMs: int('commitDelayMs', 0),
     idleUnloadMs: int('idleUnloadMs', 0),
-    limits: {
-      maxFrameBytes: int('maxFrameBytes', 1024),
-      maxSendFrameBytes: int('maxSendFrameBytes', 4096),
-      maxMessagesPerSecond: int('maxMessagesPerSecond', 1),
-      messageBurst: int('messageBurst', 1),
-      maxBytesPerSecond: int('maxBytesPerSecond', 1),
-      byteBurst: int('byteBurst', 1),
-      maxBufferedBytes: int('maxBufferedBytes', 1),
-      maxRooms: int('maxRooms', 1),
-      maxConnections: int('maxConnections', 1),
-      maxAwarenessStateBytes: int('maxAwarenessStateBytes', 64),
-      maxNestingDepth: Limits.maxNestingDepth,
-      maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
-      maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
-    },
+    limits,
   };
 };

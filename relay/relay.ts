@@ -217,9 +217,12 @@ export class Relay {
     this.closing = true;
     if (this.commitTimer) clearTimeout(this.commitTimer);
     this.commitTimer = null;
-    await this.settled();
-    await this.flush();
-    await this.settled();
+    // Frames keep arriving until the sockets close: commit until nothing is left, then close
+    // the sockets with no await in between, so nothing forwarded stays uncommitted (CLOSE-4).
+    while (this.batch.length > 0 || this.committing || this.loads.size > 0) {
+      await this.settled();
+      await this.flush();
+    }
     for (const id of [...this.conns.keys()]) this.closeConn(id, CloseReason.GoingAway, 'shutdown');
     for (const slot of this.rooms.values()) if (slot.unloadTimer) clearTimeout(slot.unloadTimer);
     this.rooms.clear();
@@ -251,7 +254,7 @@ export class Relay {
 
   private apply(slot: RoomSlot, effects: RoomEffect[]): void {
     for (const e of effects) {
-      if (e.type === 'send') this.send(e.conn, e.frame, e.catchUp === true);
+      if (e.type === 'send') this.send(e.conn, e.frame, e.catchUp);
       else if (e.type === 'close') {
         // The core already left the connection; only the socket and bookkeeping remain.
         const c = this.conns.get(e.conn);
@@ -269,13 +272,19 @@ export class Relay {
     }
   }
 
-  private send(id: ConnId, frame: Uint8Array, catchUp: boolean): void {
+  /**
+   * Slow consumers: a connection may have at most maxBufferedBytes queued beyond its latest
+   * catch-up. Catch-up frames themselves are exempt (the client asked for them), but a new
+   * catch-up first checks the queue and then replaces the allowance, never adds to it.
+   */
+  private send(id: ConnId, frame: Uint8Array, catchUp: 'start' | 'more' | undefined): void {
     const c = this.conns.get(id);
     if (!c) return;
-    if (catchUp) c.catchUpBytes += frame.length;
-    else if (c.sink.bufferedAmount() > this.opts.limits.maxBufferedBytes + c.catchUpBytes) {
+    if (catchUp !== 'more' && c.sink.bufferedAmount() > this.opts.limits.maxBufferedBytes + c.catchUpBytes) {
       return this.closeConn(id, CloseReason.SlowConsumer, `${c.sink.bufferedAmount()} bytes queued`);
     }
+    if (catchUp === 'start') c.catchUpBytes = 0;
+    if (catchUp) c.catchUpBytes += frame.length;
     c.sink.send(frame);
   }
 

@@ -39,6 +39,7 @@ import {
   AwarenessError,
   encodeAwarenessUpdate,
   parseAwarenessUpdate,
+  utf8Length,
   type AwarenessEntry,
 } from '../shared/awarenessUpdate.js';
 import type { StoredRoom } from './roomStore.js';
@@ -46,7 +47,13 @@ import type { StoredRoom } from './roomStore.js';
 export type ConnId = number;
 
 export type RoomEffect =
-  | { readonly type: 'send'; readonly conn: ConnId; readonly frame: Uint8Array; readonly catchUp?: boolean }
+  | {
+      readonly type: 'send';
+      readonly conn: ConnId;
+      readonly frame: Uint8Array;
+      /** Part of a catch-up reply ('start' = its first frame): exempt from the slow-consumer check. */
+      readonly catchUp?: 'start' | 'more';
+    }
   | { readonly type: 'close'; readonly conn: ConnId; readonly reason: CloseReasonInfo; readonly detail: string }
   | { readonly type: 'persist'; readonly seq: number; readonly update: Uint8Array };
 
@@ -148,8 +155,7 @@ export class RoomCore {
     const out: RoomEffect[] = [
       { type: 'send', conn, frame: encodeSyncStep1(encodeStateVector(this.structs.stateVector())) },
     ];
-    const live = this.liveAwareness();
-    if (live.length > 0) out.push({ type: 'send', conn, frame: encodeAwareness(encodeAwarenessUpdate(live)) });
+    for (const frame of this.awarenessFrames(this.liveAwareness())) out.push({ type: 'send', conn, frame });
     return out;
   }
 
@@ -167,8 +173,11 @@ export class RoomCore {
           return this.acceptUpdate(conn, msg.update, frame);
         case 'awareness':
           return this.acceptAwareness(conn, msg.update);
-        case 'query-awareness':
-          return [{ type: 'send', conn, frame: encodeAwareness(encodeAwarenessUpdate(this.liveAwareness())) }];
+        case 'query-awareness': {
+          const frames = this.awarenessFrames(this.liveAwareness());
+          if (frames.length === 0) frames.push(encodeAwareness(encodeAwarenessUpdate([])));
+          return frames.map((frame) => ({ type: 'send' as const, conn, frame }));
+        }
       }
     } catch (e) {
       if (e instanceof FrameError) return this.fail(conn, e.closeReason, e.message);
@@ -194,7 +203,7 @@ export class RoomCore {
         removed.push(entry);
       }
     }
-    return removed.length > 0 ? this.broadcast(encodeAwareness(encodeAwarenessUpdate(removed))) : [];
+    return this.awarenessFrames(removed).flatMap((f) => this.broadcast(f));
   }
 
   /**
@@ -239,12 +248,13 @@ export class RoomCore {
     let bytes = 0;
     while (end < this.chunks.length) {
       const c = this.chunks[end]!;
-      if (c.seqHi > durableSeq || bytes + c.parsed.bytes.length > opts.targetBytes) break;
+      // The first entry always fits: an oversized one becomes a segment of its own.
+      if (c.seqHi > durableSeq || (end > firstLog && bytes + c.parsed.bytes.length > opts.targetBytes)) break;
       bytes += c.parsed.bytes.length;
       end++;
     }
     if (end - firstLog < opts.minLogEntries && bytes < opts.targetBytes / 2) return null;
-    if (end - firstLog < 2) return null;
+    if (end === firstLog || (end - firstLog < 2 && bytes <= opts.targetBytes)) return null;
     let start = firstLog;
     const prev = this.chunks[firstLog - 1];
     if (prev && prev.parsed.bytes.length + bytes <= opts.targetBytes) start = firstLog - 1;
@@ -295,7 +305,7 @@ export class RoomCore {
       type: 'send' as const,
       conn,
       frame: i === frames.length - 1 ? encodeSyncStep2(f) : encodeSyncUpdate(f),
-      catchUp: true,
+      catchUp: i === 0 ? ('start' as const) : ('more' as const),
     }));
     const ack = this.ackFrame(sv.keys());
     if (ack) out.push({ type: 'send', conn, frame: ack });
@@ -356,7 +366,11 @@ export class RoomCore {
     const waiters = new Map<ConnId, Set<number>>();
     addWaiter(waiters, conn, clients);
     this.pending.push({ seq, parsed: owned, waiters });
-    return [{ type: 'persist', seq, update: owned.bytes }, ...this.broadcast(frame ?? encodeSyncUpdate(owned.bytes))];
+    const out: RoomEffect[] = [{ type: 'persist', seq, update: owned.bytes }];
+    const budget = this.limits.maxSendFrameBytes - 16;
+    if (owned.bytes.length <= budget) out.push(...this.broadcast(frame ?? encodeSyncUpdate(owned.bytes)));
+    else for (const piece of splitUpdateV1(owned, budget)) out.push(...this.broadcast(encodeSyncUpdate(piece)));
+    return out;
   }
 
   private isKnown(p: ParsedUpdate): boolean {
@@ -400,16 +414,22 @@ export class RoomCore {
       maxDepth: this.limits.maxNestingDepth,
     });
     const c = this.conns.get(conn)!;
-    const accepted: AwarenessEntry[] = [];
-    for (const e of entries) {
+    const isNewer = (e: AwarenessEntry): boolean => {
       const cur = this.awareness.get(e.clientID);
       const curClock = cur ? cur.clock : -1;
-      const newer = curClock < e.clock || (curClock === e.clock && e.state === 'null' && cur?.state !== 'null');
-      if (!newer) continue;
+      return curClock < e.clock || (curClock === e.clock && e.state === 'null' && cur?.state !== 'null');
+    };
+    // Check the whole frame before changing anything: a refused frame has no effect (CLOSE-2).
+    const claims = new Set<number>();
+    for (const e of entries)
+      if (e.state !== 'null' && !this.ownerOf.has(e.clientID) && isNewer(e)) claims.add(e.clientID);
+    if (c.owned.size + claims.size > this.limits.maxAwarenessClientsPerConnection) {
+      return this.fail(conn, CloseReason.InvalidAwareness, 'AWR-1: too many awareness clients on one connection');
+    }
+    const accepted: AwarenessEntry[] = [];
+    for (const e of entries) {
+      if (!isNewer(e)) continue;
       if (e.state !== 'null' && !this.ownerOf.has(e.clientID)) {
-        if (c.owned.size >= this.limits.maxAwarenessClientsPerConnection) {
-          return this.fail(conn, CloseReason.InvalidAwareness, 'AWR-1: too many awareness clients on one connection');
-        }
         c.owned.add(e.clientID);
         this.ownerOf.set(e.clientID, conn);
       } else if (e.state === 'null') {
@@ -420,7 +440,26 @@ export class RoomCore {
       this.setAwareness(e);
       accepted.push(e);
     }
-    return accepted.length > 0 ? this.broadcast(encodeAwareness(encodeAwarenessUpdate(accepted))) : [];
+    return this.awarenessFrames(accepted).flatMap((f) => this.broadcast(f));
+  }
+
+  /** SYNC-4 for awareness: entries spread over frames of at most maxSendFrameBytes. */
+  private awarenessFrames(entries: readonly AwarenessEntry[]): Uint8Array[] {
+    const frames: Uint8Array[] = [];
+    let group: AwarenessEntry[] = [];
+    let size = 0;
+    for (const e of entries) {
+      const entrySize = utf8Length(e.state) + 24; // the JSON text + three varUints
+      if (group.length > 0 && size + entrySize > this.limits.maxSendFrameBytes - 16) {
+        frames.push(encodeAwareness(encodeAwarenessUpdate(group)));
+        group = [];
+        size = 0;
+      }
+      group.push(e);
+      size += entrySize;
+    }
+    if (group.length > 0) frames.push(encodeAwareness(encodeAwarenessUpdate(group)));
+    return frames;
   }
 
   /** AWR-3: departed clients are kept as bounded tombstones so stale copies are refused. */

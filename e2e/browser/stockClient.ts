@@ -33,7 +33,7 @@ g.startClient = (url: string, room: string): void => {
   const ytext = doc.getText('t');
   g.stockClient = {
     append: (text) => ytext.insert(ytext.length, text),
-    text: () => ytext.toString(),
+    text: () => ytext.toJSON(),
     status: () => ({ connected: provider.wsconnected, synced: provider.synced }),
     disconnect: () => provider.disconnect(),
     connect: () => provider.connect(),

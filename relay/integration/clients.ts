@@ -25,7 +25,8 @@ export const waitFor = async (
   const deadline = Date.now() + timeout;
   for (;;) {
     if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`waitFor timed out after ${timeout} ms: ${opts.message ?? cond.toString()}`);
+    if (Date.now() > deadline)
+      throw new Error(`waitFor timed out after ${timeout} ms: ${opts.message ?? cond.toString()}`);
     await new Promise((r) => setTimeout(r, interval));
   }
 };
@@ -54,12 +55,16 @@ export interface StockClient {
   destroy(): void;
 }
 
-export const stockClient = (wsUrl: string, room: string, opts: { doc?: Y.Doc; connect?: boolean } = {}): StockClient => {
+export const stockClient = (
+  wsUrl: string,
+  room: string,
+  opts: { doc?: Y.Doc; connect?: boolean } = {},
+): StockClient => {
   const doc = opts.doc ?? new Y.Doc();
   const provider = new WebsocketProvider(wsUrl, room, doc, {
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
     disableBc: true,
-    connect: opts.connect ?? true,
+    connect: false, // connect below, once every listener is attached
   });
   const acked = new Map<number, number>();
   const ackFrames: Array<Map<number, number>> = [];
@@ -72,11 +77,14 @@ export const stockClient = (wsUrl: string, room: string, opts: { doc?: Y.Doc; co
     for (const [client, clock] of clocks) acked.set(client, Math.max(acked.get(client) ?? 0, clock));
   };
   provider.on('connection-close', (event) => {
-    closes.push(event ? { code: event.code, reason: event.reason } : null);
+    // A DOM CloseEvent in the provider's types (not in this project's libs); `ws`'s CloseEvent here.
+    const e = event as unknown as CloseInfo | null;
+    closes.push(e ? { code: e.code, reason: e.reason } : null);
   });
   provider.on('status', ({ status }) => {
     statuses.push(status);
   });
+  if (opts.connect ?? true) provider.connect();
   let destroyed = false;
   return {
     doc,
@@ -85,7 +93,7 @@ export const stockClient = (wsUrl: string, room: string, opts: { doc?: Y.Doc; co
     ackFrames,
     closes,
     statuses,
-    text: () => doc.getText('text').toString(),
+    text: () => doc.getText('text').toJSON(),
     allOwnEditsAcked: () => (acked.get(doc.clientID) ?? 0) >= Y.getState(doc.store, doc.clientID),
     destroy: () => {
       if (destroyed) return;
@@ -108,20 +116,16 @@ export interface RawClient {
   readonly opened: Promise<void>;
   /** Resolves with the close code and reason (1006 when the TCP connection just dropped). */
   readonly closed: Promise<CloseInfo>;
-  /** Resolves with `true` once the close event fired (for polling without awaiting). */
-  isClosed(): boolean;
 }
 
 export const rawClient = (url: string): RawClient => {
   const ws = new WebSocket(url);
   const frames: Uint8Array[] = [];
-  let isClosed = false;
   ws.on('message', (data: Buffer) => frames.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
   // Errors (e.g. ECONNRESET after the relay drops us) are expected here; 'close' follows them.
   ws.on('error', () => {});
   const closed = new Promise<CloseInfo>((resolve) => {
     ws.on('close', (code: number, reason: Buffer) => {
-      isClosed = true;
       resolve({ code, reason: reason.toString() });
     });
   });
@@ -131,7 +135,7 @@ export const rawClient = (url: string): RawClient => {
   });
   // Callers that only look at `closed` must not see an unhandled rejection from `opened`.
   opened.catch(() => {});
-  return { ws, frames, opened, closed, isClosed: () => isClosed };
+  return { ws, frames, opened, closed };
 };
 
 /** The outer type and, for sync frames, the inner type of a frame the relay sent. */
@@ -169,7 +173,7 @@ export class Harness {
   private readonly dataDirs = new Set<string>();
 
   async relay(opts: StartOptions = {}): Promise<RelayProcess> {
-    const r = await startRelay({ ...opts, env: { LOG_LEVEL: 'warn', ...opts.env } });
+    const r = await startRelay(opts);
     this.relays.push(r);
     this.dataDirs.add(r.dataDir);
     return r;
@@ -187,7 +191,19 @@ export class Harness {
     return r;
   }
 
-  async cleanup(): Promise<void> {
+  /** Pass `failed` to print the relays' logs (JSON lines) and the clients' state before stopping them. */
+  async cleanup(failed = false): Promise<void> {
+    if (failed) {
+      for (const r of this.relays)
+        console.error(`--- relay :${r.port} (${r.dataDir}) stderr ---\n${r.stderr().slice(-8000)}`);
+      for (const c of this.clients) {
+        const p = c.provider;
+        console.error(
+          `--- client ${c.doc.clientID} ${p.url}: connected=${p.wsconnected} synced=${p.synced}`,
+          `statuses=${JSON.stringify(c.statuses)} closes=${JSON.stringify(c.closes)} acked=${JSON.stringify([...c.acked])}`,
+        );
+      }
+    }
     for (const c of this.clients.splice(0)) c.destroy();
     for (const r of this.raws.splice(0)) r.ws.terminate();
     await Promise.all(this.relays.splice(0).map((r) => (isAlive(r) ? r.kill() : Promise.resolve())));

@@ -1,0 +1,169 @@
+/**
+ * Tests of relay/config.ts: defaults, environment variables, command-line flags (flags win) and
+ * errors that name the bad setting; and that the README documents every setting.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { Limits } from '../shared/protocol.js';
+import { ConfigError, SETTINGS, loadConfig, type RelayConfig } from './config.js';
+
+type Key = keyof typeof SETTINGS;
+const KEYS = Object.keys(SETTINGS) as Key[];
+
+/** The value of setting `key` in a loaded config (top-level or under `limits`). */
+const valueOf = (config: RelayConfig, key: Key): unknown =>
+  key in config
+    ? (config as unknown as Record<string, unknown>)[key]
+    : (config.limits as unknown as Record<string, unknown>)[key];
+
+/** A valid, non-default raw value for each setting, and the value it loads as. */
+const sample = (key: Key): [string, unknown] => {
+  switch (key) {
+    case 'host':
+      return ['0.0.0.0', '0.0.0.0'];
+    case 'dataDir':
+      return ['/tmp/converge-data', '/tmp/converge-data'];
+    case 'logLevel':
+      return ['warn', 'warn'];
+    default:
+      return ['5000', 5000]; // at or above every numeric setting's minimum, a valid port
+  }
+};
+
+/** `--env-name` for an env var: "the same name in lower-kebab case" (config.ts header). */
+const flagOfEnv = (env: string): string => '--' + env.toLowerCase().replace(/_/g, '-');
+
+/** Settings that must move together for one value to be valid (a small send frame needs small presence states). */
+const baseEnv = (key: string): Record<string, string> =>
+  key === 'maxSendFrameBytes'
+    ? { MAX_AWARENESS_STATE_BYTES: '1024' }
+    : key === 'byteBurst'
+      ? { MAX_FRAME_BYTES: '1024' }
+      : {};
+
+describe('loadConfig', () => {
+  it('uses the defaults when nothing is set', () => {
+    const config = loadConfig({}, []);
+    expect(config).toEqual({
+      port: 8787,
+      host: '127.0.0.1',
+      dataDir: './data',
+      logLevel: 'info',
+      commitDelayMs: 2,
+      idleUnloadMs: 30_000,
+      limits: {
+        maxFrameBytes: Limits.maxFrameBytes,
+        maxSendFrameBytes: Limits.maxSendFrameBytes,
+        maxMessagesPerSecond: 200,
+        messageBurst: 1000,
+        maxBytesPerSecond: 2 * 1024 * 1024,
+        byteBurst: 2 * Limits.maxFrameBytes,
+        maxBufferedBytes: 16 * 1024 * 1024,
+        maxRooms: 10_000,
+        maxConnections: 2000,
+        maxAwarenessStateBytes: Limits.maxAwarenessStateBytes,
+        maxNestingDepth: Limits.maxNestingDepth,
+        maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
+        maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
+      },
+    });
+    for (const key of KEYS) expect(String(valueOf(config, key))).toBe(SETTINGS[key].default);
+  });
+
+  it('reads every setting from its environment variable', () => {
+    for (const key of KEYS) {
+      const [raw, loaded] = sample(key);
+      expect(valueOf(loadConfig({ ...baseEnv(key), [SETTINGS[key].env]: raw }, []), key), key).toEqual(loaded);
+    }
+  });
+
+  it('reads PORT=0 from the environment and --port 0 / --port=0 from the flags', () => {
+    expect(loadConfig({ PORT: '0' }, []).port).toBe(0);
+    expect(loadConfig({}, ['--port', '0']).port).toBe(0);
+    expect(loadConfig({}, ['--port=0']).port).toBe(0);
+    expect(loadConfig({}, ['--port=0', '--host', '0.0.0.0', '--data-dir=/x'])).toMatchObject({
+      port: 0,
+      host: '0.0.0.0',
+      dataDir: '/x',
+    });
+  });
+
+  it('lets flags win over the environment', () => {
+    const env = { PORT: '1234', HOST: '10.0.0.1', MAX_ROOMS: '7' };
+    expect(loadConfig(env, ['--port', '0', '--max-rooms=9'])).toMatchObject({
+      port: 0,
+      host: '10.0.0.1',
+      limits: { maxRooms: 9 },
+    });
+    expect(loadConfig(env, ['--port=5', '--port=6']).port).toBe(6); // the last flag wins
+  });
+
+  it('makes every setting a flag named after its environment variable in lower-kebab case', () => {
+    for (const key of KEYS) {
+      const [raw, loaded] = sample(key);
+      const flag = flagOfEnv(SETTINGS[key].env);
+      expect(() => loadConfig(baseEnv(key), [flag, raw]), flag).not.toThrow();
+      expect(valueOf(loadConfig(baseEnv(key), [`${flag}=${raw}`]), key), flag).toEqual(loaded);
+    }
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, [], /PORT/],
+    [{ PORT: '-1' }, [], /PORT/],
+    [{ PORT: '70000' }, [], /PORT/],
+    [{ PORT: '1.5' }, [], /PORT/],
+    [{ PORT: '' }, [], /PORT/],
+    [{}, ['--port', 'x'], /PORT/],
+    [{}, ['--port=-3'], /PORT/],
+    [{ MAX_FRAME_BYTES: '1023' }, [], /MAX_FRAME_BYTES/],
+    [{ MAX_SEND_FRAME_BYTES: '4095' }, [], /MAX_SEND_FRAME_BYTES/],
+    [{ MAX_ROOMS: '0' }, [], /MAX_ROOMS/],
+    [{ MAX_AWARENESS_STATE_BYTES: '63' }, [], /MAX_AWARENESS_STATE_BYTES/],
+    [{ COMMIT_DELAY_MS: 'soon' }, [], /COMMIT_DELAY_MS/],
+    [{ IDLE_UNLOAD_MS: '1e3' }, [], /IDLE_UNLOAD_MS/],
+    [{ LOG_LEVEL: 'loud' }, [], /LOG_LEVEL/],
+    [{ LOG_LEVEL: 'constructor' }, [], /LOG_LEVEL/],
+    [{ LOG_LEVEL: 'toString' }, [], /LOG_LEVEL/],
+    [{ MAX_FRAME_BYTES: '2000000', BYTE_BURST: '1999999' }, [], /BYTE_BURST/],
+    [{ MAX_SEND_FRAME_BYTES: '8192', MAX_AWARENESS_STATE_BYTES: '8192' }, [], /MAX_AWARENESS_STATE_BYTES/],
+    [{}, ['--port'], /--port/],
+    [{}, ['--no-such-option', '1'], /--no-such-option/],
+    [{}, ['port=1'], /port=1/],
+  ] as Array<[Record<string, string>, string[], RegExp]>)(
+    'refuses %o %o with an error naming the setting',
+    (env, argv, names) => {
+      expect(() => loadConfig(env, argv)).toThrow(ConfigError);
+      expect(() => loadConfig(env, argv)).toThrow(names);
+    },
+  );
+
+  it('accepts each numeric setting at its minimum', () => {
+    expect(
+      loadConfig(
+        {
+          MAX_FRAME_BYTES: '1024',
+          MAX_SEND_FRAME_BYTES: '4096',
+          MAX_AWARENESS_STATE_BYTES: '1024',
+          COMMIT_DELAY_MS: '0',
+        },
+        [],
+      ),
+    ).toMatchObject({
+      commitDelayMs: 0,
+      limits: { maxFrameBytes: 1024, maxSendFrameBytes: 4096 },
+    });
+    expect(loadConfig({ PORT: '65535' }, []).port).toBe(65535);
+  });
+});
+
+describe('README', () => {
+  it('lists every SETTINGS environment variable in its configuration table', () => {
+    const readme = join(dirname(fileURLToPath(import.meta.url)), '..', 'README.md');
+    expect(existsSync(readme), 'README.md at the repository root').toBe(true);
+    const text = readFileSync(readme, 'utf8');
+    const missing = KEYS.map((k) => SETTINGS[k].env).filter((env) => !text.includes(env));
+    expect(missing).toEqual([]);
+  });
+});

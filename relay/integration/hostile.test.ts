@@ -1,0 +1,217 @@
+/**
+ * Hostile input against the real relay process (CLOSE-1, CLOSE-2, VAL-*, AWR-1): each attack
+ * comes from a raw `ws` client in a room where two stock clients are working. The relay must
+ * close only the offending socket with the code and reason from `CloseReason`, the stock
+ * clients keep working (a's later edit reaches c, neither was closed), the stored room stays
+ * intact (a fresh client gets exactly the good content and nothing of the attacker's), and the
+ * relay process stays alive (/healthz 200).
+ */
+import type { Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as encoding from 'lib0/encoding';
+import * as Y from 'yjs';
+import {
+  CloseReason,
+  encodeAwareness,
+  encodeQueryAwareness,
+  encodeSyncStep2,
+  encodeSyncUpdate,
+  type CloseReasonInfo,
+} from '../../shared/protocol.js';
+import { Prng } from '../../shared/testing/prng.js';
+import { Harness, healthz, isAlive, synced, waitFor, type RawClient } from './clients.js';
+
+const h = new Harness();
+afterEach(async (ctx) => h.cleanup(ctx.task.result?.state === 'fail'));
+
+/** The attacker's Yjs client id: the fresh client at the end must hold nothing of it. */
+const ATTACKER = 4242;
+
+/** A real update from the attacker's doc: "evil" inserted into the room's text. */
+const attackerUpdate = (): Uint8Array => {
+  const doc = new Y.Doc();
+  doc.clientID = ATTACKER;
+  doc.getText('text').insert(0, 'evil');
+  return Y.encodeStateAsUpdate(doc);
+};
+
+const awarenessUpdate = (clientID: number, clock: number, json: string): Uint8Array => {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 1);
+  encoding.writeVarUint(e, clientID);
+  encoding.writeVarUint(e, clock);
+  encoding.writeVarString(e, json);
+  return encoding.toUint8Array(e);
+};
+
+/** A client→server websocket frame built by hand (masked, FIN set, payload < 126 bytes). */
+const maskedFrame = (opcode: number, payload: readonly number[]): Uint8Array => {
+  const mask = [0x12, 0x34, 0x56, 0x78];
+  return Uint8Array.from([0x80 | opcode, 0x80 | payload.length, ...mask, ...payload.map((b, i) => b ^ mask[i % 4]!)]);
+};
+
+const tcpSocket = (raw: RawClient): Socket => (raw.ws as unknown as { _socket: Socket })._socket;
+
+interface Attack {
+  readonly name: string;
+  readonly expected: CloseReasonInfo;
+  /** Relay settings for this attack (small limits). */
+  readonly env?: Record<string, string>;
+  readonly run: (raw: RawClient) => void;
+}
+
+const attacks: Attack[] = [
+  {
+    name: 'CLOSE-2: random binary garbage → bad-frame',
+    expected: CloseReason.BadFrame,
+    run: (raw) => {
+      const prng = new Prng(0xbad);
+      const bytes = new Uint8Array(512).map(() => prng.int(0, 255));
+      bytes[0] = 0xde; // a varUint continuation byte: the outer type is some huge unknown number
+      raw.ws.send(bytes);
+    },
+  },
+  {
+    name: 'CLOSE-2: an empty binary frame → bad-frame',
+    expected: CloseReason.BadFrame,
+    run: (raw) => raw.ws.send(new Uint8Array(0)),
+  },
+  {
+    name: 'CLOSE-2: a truncated sync frame (body length past the end) → bad-frame',
+    expected: CloseReason.BadFrame,
+    run: (raw) => {
+      const frame = encodeSyncUpdate(attackerUpdate());
+      raw.ws.send(frame.subarray(0, frame.length - 3));
+    },
+  },
+  {
+    name: 'VAL-1: a truncated Yjs update inside a valid Update frame → invalid-update',
+    expected: CloseReason.InvalidUpdate,
+    run: (raw) => {
+      const update = attackerUpdate();
+      raw.ws.send(encodeSyncUpdate(update.subarray(0, update.length - 1)));
+    },
+  },
+  {
+    name: 'VAL-1: a Yjs update with trailing garbage inside a valid SyncStep2 frame → invalid-update',
+    expected: CloseReason.InvalidUpdate,
+    run: (raw) => {
+      const update = attackerUpdate();
+      raw.ws.send(encodeSyncStep2(Uint8Array.from([...update, 7, 7, 7])));
+    },
+  },
+  {
+    name: 'VAL-7: an update with a corrupt (overlapping) delete set → invalid-update',
+    expected: CloseReason.InvalidUpdate,
+    run: (raw) => {
+      // No structs; delete set: 1 client (ATTACKER) with ranges [5, 8) and [6, 8).
+      const e = encoding.createEncoder();
+      encoding.writeVarUint(e, 0);
+      encoding.writeVarUint(e, 1);
+      encoding.writeVarUint(e, ATTACKER);
+      encoding.writeVarUint(e, 2);
+      for (const [clock, len] of [
+        [5, 3],
+        [6, 2],
+      ] as const) {
+        encoding.writeVarUint(e, clock);
+        encoding.writeVarUint(e, len);
+      }
+      raw.ws.send(encodeSyncUpdate(encoding.toUint8Array(e)));
+    },
+  },
+  {
+    name: 'CLOSE-2: a text frame → text-frame',
+    expected: CloseReason.TextFrame,
+    run: (raw) => raw.ws.send('-1'),
+  },
+  {
+    name: 'CLOSE-1: a frame larger than MAX_FRAME_BYTES → frame-too-large',
+    expected: CloseReason.FrameTooLarge,
+    env: { MAX_FRAME_BYTES: '65536' },
+    run: (raw) => raw.ws.send(encodeSyncUpdate(new Uint8Array(100_000))),
+  },
+  {
+    name: 'CLOSE-2: a flood of messages over MAX_MSGS_PER_SEC/MSG_BURST → rate-limited',
+    expected: CloseReason.RateLimited,
+    env: { MAX_MSGS_PER_SEC: '50', MSG_BURST: '100' },
+    run: (raw) => {
+      for (let i = 0; i < 400; i++) raw.ws.send(encodeQueryAwareness());
+    },
+  },
+  {
+    name: 'AWR-1: an awareness state of 20,000 nested arrays → invalid-awareness',
+    expected: CloseReason.InvalidAwareness,
+    run: (raw) => raw.ws.send(encodeAwareness(awarenessUpdate(ATTACKER, 1, '['.repeat(20_000) + ']'.repeat(20_000)))),
+  },
+  {
+    name: 'AWR-1: a small awareness state nested 40 deep → invalid-awareness',
+    expected: CloseReason.InvalidAwareness,
+    run: (raw) => raw.ws.send(encodeAwareness(awarenessUpdate(ATTACKER, 1, '['.repeat(40) + ']'.repeat(40)))),
+  },
+  {
+    name: 'CLOSE-1: a websocket protocol error (unmasked frame written to the TCP socket) → protocol-error',
+    expected: CloseReason.ProtocolError,
+    run: (raw) => void tcpSocket(raw).write(Uint8Array.from([0x82, 0x02, 0x03, 0x00])), // FIN + binary, no MASK bit
+  },
+  {
+    name: 'CLOSE-1: a websocket protocol error (reserved opcode written to the TCP socket) → protocol-error',
+    expected: CloseReason.ProtocolError,
+    run: (raw) => void tcpSocket(raw).write(maskedFrame(0x3, [])),
+  },
+  {
+    name: 'CLOSE-1: a text frame with invalid UTF-8 (ws would close with 1007) → protocol-error',
+    expected: CloseReason.ProtocolError,
+    run: (raw) => void tcpSocket(raw).write(maskedFrame(0x1, [0xff, 0xfe, 0x2d, 0x31])),
+  },
+  {
+    name: 'CLOSE-1: a close frame with an invalid status code (ws would close with 1002) → protocol-error',
+    expected: CloseReason.ProtocolError,
+    run: (raw) => void tcpSocket(raw).write(maskedFrame(0x8, [0x03, 0xe7])), // code 999
+  },
+];
+
+describe('hostile input closes only the offending socket', () => {
+  for (const attack of attacks) {
+    it(attack.name, async () => {
+      const relay = await h.relay(attack.env ? { env: attack.env } : {});
+      const room = 'under-attack';
+      const a = h.client(relay.wsUrl, room);
+      const c = h.client(relay.wsUrl, room);
+      await Promise.all([synced(a), synced(c)]);
+      a.doc.getText('text').insert(0, 'before ');
+      await waitFor(() => c.text() === 'before ' && a.allOwnEditsAcked());
+
+      const raw = h.raw(`${relay.wsUrl}/${room}`);
+      await raw.opened;
+      attack.run(raw);
+      const closed = await raw.closed;
+      expect(closed).toEqual({ code: attack.expected.code, reason: attack.expected.reason });
+
+      // The stock clients in the same room keep working.
+      a.doc.getText('text').insert(a.text().length, 'after');
+      await waitFor(() => c.text() === 'before after', { message: 'a’s later edit reached c' });
+      await waitFor(() => a.allOwnEditsAcked());
+      expect(a.closes).toEqual([]);
+      expect(c.closes).toEqual([]);
+      expect(a.provider.wsconnected && c.provider.wsconnected).toBe(true);
+      // Nothing of the bad frame was forwarded to them either.
+      expect(a.doc.store.clients.has(ATTACKER) || c.doc.store.clients.has(ATTACKER)).toBe(false);
+
+      // The stored room is intact and holds nothing of the attacker's.
+      const fresh = h.client(relay.wsUrl, room);
+      await synced(fresh);
+      expect(fresh.text()).toBe('before after');
+      expect([...Y.decodeStateVector(Y.encodeStateVector(fresh.doc)).keys()]).toEqual([a.doc.clientID]);
+      expect(fresh.doc.store.pendingStructs).toBeNull();
+      expect(fresh.doc.store.pendingDs).toBeNull();
+      expect(fresh.provider.awareness.getStates().has(ATTACKER)).toBe(false);
+
+      // The relay process survived.
+      expect(isAlive(relay)).toBe(true);
+      const health = await healthz(relay);
+      expect(health.status).toBe(200);
+      expect(health.body.connections).toBe(3);
+    });
+  }
+});

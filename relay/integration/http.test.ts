@@ -1,0 +1,84 @@
+/**
+ * The relay's HTTP surface (CLOSE-3): /healthz, the page at /, and upgrades refused with an HTTP
+ * status and reason before any websocket exists.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { PROTOCOL_VERSION, UpgradeRefusal } from '../../shared/protocol.js';
+import { Harness, healthz, synced, waitFor } from './clients.js';
+
+const h = new Harness();
+afterEach(async (ctx) => h.cleanup(ctx.task.result?.state === 'fail'));
+
+/** Tries a websocket upgrade; resolves with the HTTP status and body of a refusal. */
+const refusal = (url: string): Promise<{ status: number; body: string }> =>
+  new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.on('open', () => {
+      ws.terminate();
+      reject(new Error(`upgrade to ${url} was accepted`));
+    });
+    ws.on('error', reject);
+  });
+
+describe('HTTP', () => {
+  it('GET /healthz returns 200 JSON with roomsLoaded, connections, version and protocol', async () => {
+    const relay = await h.relay();
+    const res = await fetch(relay.url + '/healthz');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ ok: true, roomsLoaded: 0, connections: 0, protocol: PROTOCOL_VERSION });
+    expect(typeof body.version).toBe('string');
+
+    const a = h.client(relay.wsUrl, 'health-room');
+    await synced(a);
+    await waitFor(async () => {
+      const { body: b } = await healthz(relay);
+      return b.connections === 1 && b.roomsLoaded === 1;
+    });
+    a.destroy();
+    await waitFor(async () => (await healthz(relay)).body.connections === 0);
+  });
+
+  it('GET / returns a page; other methods are refused', async () => {
+    const relay = await h.relay();
+    const res = await fetch(relay.url + '/');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await res.text()).toMatch(/<html/i);
+    expect((await fetch(relay.url + '/healthz', { method: 'POST' })).status).toBe(405);
+  });
+
+  it('CLOSE-3: upgrades to a bad room name or a bad path are refused with an HTTP status and reason', async () => {
+    const relay = await h.relay();
+    const cases: Array<[path: string, expected: { status: number; reason: string }]> = [
+      ['/sync/bad%20name', UpgradeRefusal.BadRoomName],
+      ['/sync/', UpgradeRefusal.BadRoomName],
+      ['/sync/.hidden', UpgradeRefusal.BadRoomName],
+      ['/sync/a/b', UpgradeRefusal.BadRoomName],
+      ['/sync/' + 'x'.repeat(129), UpgradeRefusal.BadRoomName],
+      ['/other', UpgradeRefusal.BadPath],
+      ['/sync', UpgradeRefusal.BadPath],
+      ['/', UpgradeRefusal.BadPath],
+    ];
+    for (const [path, expected] of cases) {
+      const r = await refusal(`ws://127.0.0.1:${relay.port}${path}`);
+      expect({ path, ...r }).toEqual({ path, status: expected.status, body: expected.reason });
+    }
+    // Query parameters (the stock client's place for tokens) are not part of the room name.
+    const ok = new WebSocket(`${relay.wsUrl}/${'x'.repeat(128)}?token=abc`);
+    await new Promise<void>((resolve, reject) => {
+      ok.on('open', () => resolve());
+      ok.on('error', reject);
+    });
+    ok.terminate();
+    expect((await healthz(relay)).status).toBe(200);
+  });
+});

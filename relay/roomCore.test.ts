@@ -1,0 +1,873 @@
+/**
+ * Unit tests of the pure room logic (relay/roomCore.ts), named after the docs/SPEC.md rule each
+ * one checks. Clients are real Y.Docs (the relay must not use one; its tests may): their updates
+ * are framed with shared/protocol.ts, fed to the core, and the frames the core sends back are
+ * decoded independently (relay/testing/fakeSink.ts) and applied to client docs.
+ */
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
+import {
+  CloseReason,
+  Limits,
+  encodeAwareness,
+  encodeQueryAwareness,
+  encodeStateVector,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeSyncUpdate,
+} from '../shared/protocol.js';
+import { RoomCore, type ConnId, type RoomCoreLimits, type RoomEffect } from './roomCore.js';
+import type { StoredRoom } from './roomStore.js';
+import { decodeRelayFrame, type AwarenessFrameEntry, type RelayFrame } from './testing/fakeSink.js';
+
+// --- helpers ------------------------------------------------------------------------------------
+
+const LIMITS: RoomCoreLimits = {
+  maxSendFrameBytes: Limits.maxSendFrameBytes,
+  maxNestingDepth: Limits.maxNestingDepth,
+  maxAwarenessStateBytes: Limits.maxAwarenessStateBytes,
+  maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
+  maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
+};
+
+const EMPTY_ROOM: StoredRoom = { segments: [], log: [] };
+
+const makeCore = (limits: Partial<RoomCoreLimits> = {}, stored: StoredRoom = EMPTY_ROOM): RoomCore =>
+  new RoomCore('room', stored, { ...LIMITS, ...limits });
+
+/** A stored room whose log holds `updates` as seq 1, 2, … (what the store returns on load). */
+const storedLog = (updates: readonly Uint8Array[]): StoredRoom => ({
+  segments: [],
+  log: updates.map((update, i) => ({ seq: i + 1, update })),
+});
+
+type SendEffect = Extract<RoomEffect, { type: 'send' }>;
+type CloseEffect = Extract<RoomEffect, { type: 'close' }>;
+type PersistEffect = Extract<RoomEffect, { type: 'persist' }>;
+
+const sendsTo = (effects: readonly RoomEffect[], conn: ConnId): SendEffect[] =>
+  effects.filter((e): e is SendEffect => e.type === 'send' && e.conn === conn);
+
+/** The frames `effects` send to `conn`, decoded. */
+const framesTo = (effects: readonly RoomEffect[], conn: ConnId): RelayFrame[] =>
+  sendsTo(effects, conn).map((e) => decodeRelayFrame(e.frame));
+
+const persists = (effects: readonly RoomEffect[]): PersistEffect[] =>
+  effects.filter((e): e is PersistEffect => e.type === 'persist');
+
+const closes = (effects: readonly RoomEffect[]): CloseEffect[] =>
+  effects.filter((e): e is CloseEffect => e.type === 'close');
+
+const acksIn = (frames: readonly RelayFrame[]): Array<Map<number, number>> =>
+  frames.flatMap((f) => (f.kind === 'ack' ? [f.clocks] : []));
+
+const kinds = (frames: readonly RelayFrame[]): string[] => frames.map((f) => f.kind);
+
+/** The Yjs update bodies of the sync frames (step 2 and update) among `frames`, in order. */
+const syncBodies = (frames: readonly RelayFrame[]): Uint8Array[] =>
+  frames.flatMap((f) => (f.kind === 'sync-step2' || f.kind === 'sync-update' ? [f.update] : []));
+
+const REMOTE = Symbol('remote');
+
+/** A client replica: a Y.Doc with a fixed client id that records every local update it makes. */
+class Editor {
+  readonly doc = new Y.Doc();
+  readonly updates: Uint8Array[] = [];
+
+  constructor(clientID: number) {
+    this.doc.clientID = clientID;
+    this.doc.on('update', (update: Uint8Array, origin: unknown) => {
+      if (origin !== REMOTE) this.updates.push(update);
+    });
+  }
+
+  /** Runs `fn` in one transaction and returns the single update it produced. */
+  edit(fn: (doc: Y.Doc) => void): Uint8Array {
+    const before = this.updates.length;
+    this.doc.transact(() => fn(this.doc));
+    expect(this.updates.length).toBe(before + 1);
+    return this.updates[before]!;
+  }
+
+  insert(index: number, text: string): Uint8Array {
+    return this.edit((d) => d.getText('t').insert(index, text));
+  }
+
+  apply(...updates: Uint8Array[]): void {
+    for (const u of updates) Y.applyUpdate(this.doc, u, REMOTE);
+  }
+
+  stateVector(): Uint8Array {
+    return Y.encodeStateVector(this.doc);
+  }
+}
+
+/** A doc holding exactly `updates`. */
+const docOf = (updates: readonly Uint8Array[]): Y.Doc => {
+  const doc = new Y.Doc();
+  for (const u of updates) Y.applyUpdate(doc, u);
+  return doc;
+};
+
+/** Same structs, same deletions, same content, nothing left pending. */
+const expectSameDoc = (actual: Y.Doc, expected: Y.Doc): void => {
+  expect(actual.store.pendingStructs).toBeNull();
+  expect(actual.store.pendingDs).toBeNull();
+  expect(actual.getText('t').toJSON()).toBe(expected.getText('t').toJSON());
+  expect(actual.getMap('m').toJSON()).toEqual(expected.getMap('m').toJSON());
+  expect(Y.decodeStateVector(Y.encodeStateVector(actual))).toEqual(Y.decodeStateVector(Y.encodeStateVector(expected)));
+  expect(Y.equalSnapshots(Y.snapshot(actual), Y.snapshot(expected))).toBe(true);
+};
+
+/** The state vector of a doc holding `updates`, as a Map. */
+const svOf = (updates: readonly Uint8Array[]): Map<number, number> =>
+  Y.decodeStateVector(Y.encodeStateVector(docOf(updates)));
+
+interface AwarenessInput {
+  readonly clientID: number;
+  readonly clock: number;
+  readonly state: unknown;
+}
+
+/** An awareness update (y-protocols encoding), written with lib0 directly. */
+const awarenessUpdate = (entries: readonly AwarenessInput[]): Uint8Array => {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, entries.length);
+  for (const x of entries) {
+    encoding.writeVarUint(e, x.clientID);
+    encoding.writeVarUint(e, x.clock);
+    encoding.writeVarString(e, JSON.stringify(x.state));
+  }
+  return encoding.toUint8Array(e);
+};
+
+const awarenessFrame = (...entries: AwarenessInput[]): Uint8Array => encodeAwareness(awarenessUpdate(entries));
+
+/** Awareness entries the effects send to `conn`, across all awareness frames. */
+const awarenessTo = (effects: readonly RoomEffect[], conn: ConnId): AwarenessFrameEntry[] =>
+  framesTo(effects, conn).flatMap((f) => (f.kind === 'awareness' ? f.entries : []));
+
+/** Joins `conns` and returns the core (join effects dropped). */
+const joined = (core: RoomCore, ...conns: ConnId[]): RoomCore => {
+  for (const c of conns) core.join(c);
+  return core;
+};
+
+// --- SYNC ---------------------------------------------------------------------------------------
+
+describe('RoomCore sync', () => {
+  it('SYNC-1: a joining connection first receives the relay SyncStep1', () => {
+    const a = new Editor(1);
+    const updates = [a.insert(0, 'hello'), a.insert(5, ' world')];
+    const b = new Editor(2);
+    updates.push(b.insert(0, 'x'));
+
+    const empty = makeCore().join(7);
+    expect(empty).toHaveLength(1);
+    expect(framesTo(empty, 7)).toEqual([expect.objectContaining({ kind: 'sync-step1', stateVector: new Map() })]);
+
+    const effects = makeCore({}, storedLog(updates)).join(7);
+    expect(effects.every((e) => e.type === 'send' && e.conn === 7)).toBe(true);
+    const frames = framesTo(effects, 7);
+    expect(kinds(frames)).toEqual(['sync-step1']);
+    expect(frames[0]).toMatchObject({ kind: 'sync-step1', stateVector: svOf(updates) });
+  });
+
+  it('SYNC-1: after its SyncStep1 a joining connection receives the live awareness states, not removed ones', () => {
+    const core = joined(makeCore(), 1);
+    core.receive(1, awarenessFrame({ clientID: 77, clock: 3, state: { name: 'ann' } }));
+    core.receive(1, awarenessFrame({ clientID: 78, clock: 1, state: { name: 'bob' } }));
+    core.receive(1, awarenessFrame({ clientID: 78, clock: 2, state: null }));
+
+    const frames = framesTo(core.join(2), 2);
+    expect(kinds(frames)).toEqual(['sync-step1', 'awareness']);
+    expect(frames[1]).toEqual({ kind: 'awareness', entries: [{ clientID: 77, clock: 3, state: { name: 'ann' } }] });
+  });
+
+  it('SYNC-2: a client holding part of the state receives exactly what it lacks and ends identical', () => {
+    const a = new Editor(1);
+    const a1 = a.insert(0, 'hello');
+    const a2 = a.insert(5, ' world');
+    const a3 = a.edit((d) => d.getMap('m').set('k', 'v'));
+    const a4 = a.edit((d) => d.getText('t').delete(0, 2)); // deletion only
+    const c = new Editor(3);
+    const c1 = c.insert(0, 'abc');
+    const c2 = c.insert(3, 'def');
+    const c3 = c.insert(6, 'ghi');
+    // Stored chunks: a1, a2 (client has them), a3 (client lacks it), c1+c2+c3 merged (client has
+    // only c1: partly covered), a4 (a deletion the client lacks, in a chunk it fully covers).
+    const stored = storedLog([a1, a2, a3, Y.mergeUpdates([c1, c2, c3]), a4]);
+    const all = [a1, a2, a3, c1, c2, c3, a4];
+
+    const x = new Editor(9);
+    x.apply(a1, a2, c1);
+    const sv = Y.decodeStateVector(x.stateVector());
+    const core = joined(makeCore({}, stored), 1);
+    const frames = framesTo(core.receive(1, encodeSyncStep1(x.stateVector())), 1);
+
+    expect(kinds(frames).filter((k) => k !== 'ack')).toEqual(['sync-step2']);
+    for (const update of syncBodies(frames)) {
+      // Nothing the client already holds is sent again.
+      for (const s of Y.decodeUpdate(update).structs) {
+        if (s instanceof Y.Skip) continue;
+        expect(s.id.clock).toBeGreaterThanOrEqual(sv.get(s.id.client) ?? 0);
+      }
+      x.apply(update);
+    }
+    expectSameDoc(x.doc, docOf(all));
+  });
+
+  it('SYNC-2: deletions reach a client that already holds every struct', () => {
+    const a = new Editor(1);
+    const insert = a.insert(0, 'hello world');
+    const del = a.edit((d) => d.getText('t').delete(5, 6));
+    const b = new Editor(2);
+    b.apply(insert); // b has every struct but not the deletion
+
+    const core = joined(makeCore({}, storedLog([insert, del])), 1);
+    const frames = framesTo(core.receive(1, encodeSyncStep1(b.stateVector())), 1);
+    expect(kinds(frames).filter((k) => k !== 'ack')).toEqual(['sync-step2']);
+    const [answer] = syncBodies(frames);
+    expect(Y.decodeUpdate(answer!).structs).toEqual([]); // only the deletion goes
+    b.apply(answer!);
+    expect(b.doc.getText('t').toJSON()).toBe('hello');
+    expectSameDoc(b.doc, a.doc);
+  });
+
+  it('SYNC-2: a client holding everything receives an empty SyncStep2', () => {
+    const a = new Editor(1);
+    const updates = [a.insert(0, 'hi'), a.insert(2, '!')];
+    const core = joined(makeCore({}, storedLog(updates)), 1);
+    const frames = framesTo(core.receive(1, encodeSyncStep1(a.stateVector())), 1);
+    expect(kinds(frames).filter((k) => k !== 'ack')).toEqual(['sync-step2']);
+    const decoded = Y.decodeUpdate(syncBodies(frames)[0]!);
+    expect(decoded.structs).toEqual([]);
+    expect(decoded.ds.clients.size).toBe(0);
+  });
+
+  it('SYNC-3: the relay SyncStep1 does not claim past a gap, and does once the gap is filled', () => {
+    const a = new Editor(1);
+    const a1 = a.insert(0, 'hello');
+    const a2 = a.insert(5, ' world'); // clocks 5..11; a1 (0..5) is its missing predecessor
+    const b = new Editor(2);
+    const b1 = b.insert(0, 'x');
+
+    const core = joined(makeCore(), 1);
+    core.receive(1, encodeSyncUpdate(a2));
+    core.receive(1, encodeSyncUpdate(b1));
+    expect(framesTo(core.join(2), 2)[0]).toMatchObject({ kind: 'sync-step1', stateVector: new Map([[2, 1]]) });
+    expect(core.stateVector()).toEqual(new Map([[2, 1]]));
+
+    core.receive(1, encodeSyncUpdate(a1));
+    expect(framesTo(core.join(3), 3)[0]).toMatchObject({
+      kind: 'sync-step1',
+      stateVector: new Map([
+        [1, 11],
+        [2, 1],
+      ]),
+    });
+  });
+
+  it('SYNC-3: a room loaded with a gap does not claim past it', () => {
+    const a = new Editor(1);
+    a.insert(0, 'hello');
+    const a2 = a.insert(5, ' world');
+    const frames = framesTo(makeCore({}, storedLog([a2])).join(1), 1);
+    expect(frames[0]).toMatchObject({ kind: 'sync-step1', stateVector: new Map() });
+  });
+
+  it('SYNC-4: a large catch-up comes as several Update frames within the limit, then one final SyncStep2', () => {
+    const maxSendFrameBytes = 4096;
+    const a = new Editor(1);
+    const updates: Uint8Array[] = [];
+    for (let i = 0; i < 300; i++) updates.push(a.insert(0, `line ${i} of many, prepended so each is a struct;`));
+    const b = new Editor(2);
+    // One update of ~30 KB made of hundreds of structs: it must be cut at struct boundaries.
+    const big = b.edit((d) => {
+      const m = d.getMap('m');
+      for (let i = 0; i < 400; i++) m.set(`key-${i}`, `value ${i} `.padEnd(60, '.'));
+    });
+    expect(big.length).toBeGreaterThan(4 * maxSendFrameBytes);
+    updates.push(
+      big,
+      a.edit((d) => d.getText('t').delete(10, 500)),
+    );
+
+    const core = joined(makeCore({ maxSendFrameBytes }, storedLog(updates)), 1);
+    const effects = core.receive(1, encodeSyncStep1(encodeStateVector(new Map())));
+    const sends = sendsTo(effects, 1);
+    const frames = sends.map((s) => decodeRelayFrame(s.frame));
+
+    expect(frames.length).toBeGreaterThan(2);
+    for (const s of sends) expect(s.frame.length).toBeLessThanOrEqual(maxSendFrameBytes);
+    const dataKinds = kinds(frames).filter((k) => k !== 'ack');
+    expect(dataKinds.slice(0, -1).every((k) => k === 'sync-update')).toBe(true);
+    expect(dataKinds[dataKinds.length - 1]).toBe('sync-step2');
+    expect(dataKinds.filter((k) => k === 'sync-step2')).toHaveLength(1);
+    for (const [i, s] of sends.filter((x) => decodeRelayFrame(x.frame).kind !== 'ack').entries()) {
+      expect(s.catchUp).toBe(i === 0 ? 'start' : 'more');
+    }
+
+    const x = new Editor(9);
+    x.apply(...syncBodies(frames));
+    expectSameDoc(x.doc, docOf(updates));
+  });
+
+  it('SYNC-4: an update broadcast to the room is cut into frames within the limit', () => {
+    const maxSendFrameBytes = 4096;
+    const b = new Editor(2);
+    const big = b.edit((d) => {
+      const m = d.getMap('m');
+      for (let i = 0; i < 400; i++) m.set(`key-${i}`, `value ${i} `.padEnd(60, '.'));
+    });
+    for (const frame of [encodeSyncUpdate(big), encodeSyncStep2(big)]) {
+      const core = joined(makeCore({ maxSendFrameBytes }), 1, 2);
+      const effects = core.receive(1, frame);
+      expect(persists(effects)).toHaveLength(1);
+      const toOther = sendsTo(effects, 2);
+      expect(toOther.length).toBeGreaterThan(0);
+      for (const s of toOther) expect(s.frame.length).toBeLessThanOrEqual(maxSendFrameBytes);
+      const x = new Editor(9);
+      x.apply(...syncBodies(toOther.map((s) => decodeRelayFrame(s.frame))));
+      expectSameDoc(x.doc, docOf([big]));
+    }
+  });
+
+  it('SYNC-4: awareness frames the relay sends (join, query answer, broadcast) stay within the limit', () => {
+    const maxSendFrameBytes = 4096;
+    const state = (i: number): unknown => ({ name: `user ${i}`, note: 'n'.repeat(1500) });
+    const core = joined(makeCore({ maxSendFrameBytes }), 1, 2, 3);
+    for (const c of [1, 2, 3]) core.receive(c, awarenessFrame({ clientID: 100 + c, clock: 1, state: state(c) }));
+
+    const expectWithin = (effects: RoomEffect[], conn: ConnId, ids: number[]): void => {
+      for (const s of sendsTo(effects, conn)) expect(s.frame.length).toBeLessThanOrEqual(maxSendFrameBytes);
+      expect(
+        awarenessTo(effects, conn)
+          .map((e) => e.clientID)
+          .sort(),
+      ).toEqual(ids);
+    };
+    expectWithin(core.join(4), 4, [101, 102, 103]);
+    expectWithin(core.receive(4, encodeQueryAwareness()), 4, [101, 102, 103]);
+    // One valid incoming frame announcing three states (each within AWR-1) is re-broadcast.
+    const incoming = awarenessFrame(
+      { clientID: 201, clock: 1, state: state(201) },
+      { clientID: 202, clock: 1, state: state(202) },
+      { clientID: 203, clock: 1, state: state(203) },
+    );
+    expectWithin(core.receive(4, incoming), 1, [201, 202, 203]);
+  });
+
+  it('SYNC-2: a room loaded from stored segments and log answers with all of it', () => {
+    const a = new Editor(1);
+    const updates = [a.insert(0, 'one '), a.insert(4, 'two '), a.insert(8, 'three '), a.insert(0, '>')];
+    const stored: StoredRoom = {
+      segments: [{ seqLo: 1, seqHi: 3, update: Y.mergeUpdates(updates.slice(0, 3)) }],
+      log: [{ seq: 4, update: updates[3]! }],
+    };
+    const core = joined(makeCore({}, stored), 1);
+    const frames = framesTo(core.receive(1, encodeSyncStep1(encodeStateVector(new Map()))), 1);
+    const x = new Editor(9);
+    x.apply(...syncBodies(frames));
+    expectSameDoc(x.doc, a.doc);
+    // The next update gets the next sequence number.
+    const effects = core.receive(1, encodeSyncUpdate(a.insert(0, '#')));
+    expect(persists(effects).map((p) => p.seq)).toEqual([5]);
+  });
+});
+
+// --- FWD / DEDUPE ---------------------------------------------------------------------------------
+
+describe('RoomCore forwarding', () => {
+  it('FWD-1: a new update is broadcast to every connection, the sender included, and persisted once', () => {
+    const core = joined(makeCore(), 1, 2, 3);
+    const a = new Editor(1);
+    const u = a.insert(0, 'hello');
+    const effects = core.receive(1, encodeSyncUpdate(u));
+
+    expect(persists(effects)).toEqual([{ type: 'persist', seq: 1, update: u }]);
+    for (const conn of [1, 2, 3]) expect(framesTo(effects, conn)).toEqual([{ kind: 'sync-update', update: u }]);
+    expect(effects.filter((e) => e.type === 'send')).toHaveLength(3);
+    expect(closes(effects)).toEqual([]);
+    expect(core.hasPending).toBe(true);
+
+    const next = core.receive(2, encodeSyncUpdate(a.insert(5, '!')));
+    expect(persists(next).map((p) => p.seq)).toEqual([2]);
+  });
+
+  it('FWD-1: an update sent as a SyncStep2 is forwarded to the room as an Update', () => {
+    const core = joined(makeCore(), 1, 2);
+    const a = new Editor(1);
+    const u = a.insert(0, 'offline work');
+    const effects = core.receive(1, encodeSyncStep2(u));
+    expect(persists(effects)).toHaveLength(1);
+    expect(framesTo(effects, 2)).toEqual([{ kind: 'sync-update', update: u }]);
+    expect(framesTo(effects, 1)).toEqual([{ kind: 'sync-update', update: u }]);
+  });
+
+  it('FWD-1: an update holding something new besides known structs is stored and broadcast', () => {
+    const core = joined(makeCore(), 1, 2);
+    const a = new Editor(1);
+    const u1 = a.insert(0, 'hello');
+    const u2 = a.insert(5, ' world');
+    core.receive(1, encodeSyncUpdate(u1));
+    const effects = core.receive(2, encodeSyncUpdate(Y.mergeUpdates([u1, u2])));
+    expect(persists(effects)).toHaveLength(1);
+    expect(framesTo(effects, 1)).toHaveLength(1);
+    expect(framesTo(effects, 2)).toHaveLength(1);
+  });
+
+  it('FWD-1: an empty update is neither stored nor broadcast', () => {
+    const core = joined(makeCore(), 1, 2);
+    expect(core.receive(1, encodeSyncUpdate(Uint8Array.of(0, 0)))).toEqual([]);
+    expect(core.receive(1, encodeSyncStep2(Uint8Array.of(0, 0)))).toEqual([]);
+  });
+
+  it('DEDUPE-1: re-sending a durable update stores and broadcasts nothing, and acks at once', () => {
+    const core = joined(makeCore(), 1, 2, 3);
+    const a = new Editor(1);
+    const u = a.insert(0, 'hello');
+    core.receive(1, encodeSyncUpdate(u));
+    core.committed(1);
+
+    const effects = core.receive(2, encodeSyncUpdate(u));
+    expect(persists(effects)).toEqual([]);
+    expect(framesTo(effects, 1)).toEqual([]);
+    expect(framesTo(effects, 3)).toEqual([]);
+    expect(framesTo(effects, 2)).toEqual([{ kind: 'ack', clocks: new Map([[1, 5]]) }]);
+    expect(core.hasPending).toBe(false);
+  });
+
+  it('DEDUPE-1: re-sending a pending update stores and broadcasts nothing, and is acked after the commit', () => {
+    const core = joined(makeCore(), 1, 2, 3);
+    const a = new Editor(1);
+    const u = a.insert(0, 'hello');
+    core.receive(1, encodeSyncUpdate(u));
+
+    expect(core.receive(2, encodeSyncUpdate(u))).toEqual([]);
+    expect(core.receive(2, encodeSyncStep2(u))).toEqual([]);
+    const effects = core.committed(1);
+    expect(framesTo(effects, 1)).toEqual([{ kind: 'ack', clocks: new Map([[1, 5]]) }]);
+    expect(framesTo(effects, 2)).toEqual([{ kind: 'ack', clocks: new Map([[1, 5]]) }]);
+    expect(framesTo(effects, 3)).toEqual([]);
+  });
+
+  it('DEDUPE-1: a re-sent deletion is neither stored nor broadcast again', () => {
+    const core = joined(makeCore(), 1, 2);
+    const a = new Editor(1);
+    const ins = a.insert(0, 'hello world');
+    const del = a.edit((d) => d.getText('t').delete(0, 6));
+    core.receive(1, encodeSyncUpdate(ins));
+    expect(persists(core.receive(1, encodeSyncUpdate(del)))).toHaveLength(1);
+    core.committed(2);
+
+    for (const again of [del, Y.mergeUpdates([ins, del])]) {
+      const effects = core.receive(2, encodeSyncUpdate(again));
+      expect(persists(effects)).toEqual([]);
+      expect(framesTo(effects, 1)).toEqual([]);
+      expect(framesTo(effects, 2).filter((f) => f.kind !== 'ack')).toEqual([]);
+    }
+  });
+});
+
+// --- ACK ------------------------------------------------------------------------------------------
+
+describe('RoomCore acks', () => {
+  it('ACK-1: no ack before committed(); after it only the contributor gets one ack with the durable clock', () => {
+    const core = joined(makeCore(), 1, 2);
+    const a = new Editor(1);
+    const effects = core.receive(1, encodeSyncUpdate(a.insert(0, 'hello')));
+    expect(acksIn(framesTo(effects, 1))).toEqual([]);
+    expect(acksIn(framesTo(effects, 2))).toEqual([]);
+
+    const done = core.committed(1);
+    expect(framesTo(done, 1)).toEqual([{ kind: 'ack', clocks: new Map([[1, 5]]) }]);
+    expect(framesTo(done, 2)).toEqual([]);
+    expect(core.hasPending).toBe(false);
+    expect(core.durableClock(1)).toBe(5);
+    expect(core.committed(1)).toEqual([]);
+  });
+
+  it('ACK-1: a connection that sent several updates of one commit gets one ack listing every client', () => {
+    const core = joined(makeCore(), 1, 2);
+    const a = new Editor(1);
+    const b = new Editor(2);
+    core.receive(1, encodeSyncUpdate(a.insert(0, 'abc')));
+    core.receive(1, encodeSyncUpdate(b.insert(0, 'xy')));
+    core.receive(2, encodeSyncUpdate(a.insert(3, 'd')));
+    const done = core.committed(3);
+    expect(framesTo(done, 1)).toEqual([
+      {
+        kind: 'ack',
+        clocks: new Map([
+          [1, 4],
+          [2, 2],
+        ]),
+      },
+    ]);
+    expect(framesTo(done, 2)).toEqual([{ kind: 'ack', clocks: new Map([[1, 4]]) }]);
+  });
+
+  it('ACK-1: committed(seq) acks only the entries up to seq', () => {
+    const core = joined(makeCore(), 1);
+    const a = new Editor(1);
+    core.receive(1, encodeSyncUpdate(a.insert(0, 'abc')));
+    core.receive(1, encodeSyncUpdate(a.insert(3, 'de')));
+    expect(framesTo(core.committed(1), 1)).toEqual([{ kind: 'ack', clocks: new Map([[1, 3]]) }]);
+    expect(core.hasPending).toBe(true);
+    expect(framesTo(core.committed(2), 1)).toEqual([{ kind: 'ack', clocks: new Map([[1, 5]]) }]);
+  });
+
+  it('ACK-1: a connection that left before the commit is not acked', () => {
+    const core = joined(makeCore(), 1, 2);
+    const a = new Editor(1);
+    core.receive(1, encodeSyncUpdate(a.insert(0, 'abc')));
+    core.leave(1);
+    expect(core.committed(1)).toEqual([]);
+  });
+
+  it('ACK-2: after answering a SyncStep1 the relay acks the durable clocks of the clients in the client SV', () => {
+    const a = new Editor(1);
+    const b = new Editor(2);
+    const c = new Editor(3);
+    const core = joined(makeCore({}, storedLog([a.insert(0, 'hello'), c.insert(0, 'c')])), 1, 2);
+    core.receive(1, encodeSyncUpdate(b.insert(0, 'pending'))); // not durable yet
+
+    const sv = encodeStateVector(
+      new Map([
+        [1, 5], // durable to 5
+        [2, 7], // only pending
+        [9, 4], // unknown to the relay
+      ]),
+    );
+    const frames = framesTo(core.receive(2, encodeSyncStep1(sv)), 2);
+    expect(kinds(frames)).toEqual(['sync-step2', 'ack']);
+    expect(frames[1]).toEqual({ kind: 'ack', clocks: new Map([[1, 5]]) }); // client 3 is not in the SV
+
+    core.committed(3); // seq 1 and 2 were loaded from the store
+    const again = framesTo(core.receive(2, encodeSyncStep1(sv)), 2);
+    expect(acksIn(again)).toEqual([
+      new Map([
+        [1, 5],
+        [2, 7],
+      ]),
+    ]);
+  });
+
+  it('ACK-2: a client with nothing durable gets no ack after its SyncStep1', () => {
+    const core = joined(makeCore(), 1);
+    const frames = framesTo(core.receive(1, encodeSyncStep1(encodeStateVector(new Map([[4, 10]])))), 1);
+    expect(kinds(frames)).toEqual(['sync-step2']);
+  });
+
+  it('ACK-3: an ack stops at the first gap and names only clients with something durable', () => {
+    const core = joined(makeCore(), 1);
+    const a = new Editor(1);
+    const a1 = a.insert(0, 'abc'); // 0..3
+    const a2 = a.insert(3, 'de'); // 3..5
+    const a3 = a.insert(5, 'fgh'); // 5..8
+    const b = new Editor(2);
+    b.insert(0, 'xy');
+    const b2 = b.insert(2, 'z'); // 2..3, its predecessor never arrives
+
+    core.receive(1, encodeSyncUpdate(a1));
+    core.receive(1, encodeSyncUpdate(a3));
+    core.receive(1, encodeSyncUpdate(b2));
+    expect(framesTo(core.committed(3), 1)).toEqual([{ kind: 'ack', clocks: new Map([[1, 3]]) }]);
+
+    core.receive(1, encodeSyncUpdate(a2));
+    expect(framesTo(core.committed(4), 1)).toEqual([{ kind: 'ack', clocks: new Map([[1, 8]]) }]);
+
+    // Only b's gapped range: nothing durable to name, so no ack frame at all.
+    const lone = joined(makeCore(), 5);
+    lone.receive(5, encodeSyncUpdate(b2));
+    expect(lone.committed(1)).toEqual([]);
+  });
+
+  it('ACK-3: ack clocks of a client never decrease', () => {
+    const core = joined(makeCore(), 1);
+    const a = new Editor(1);
+    const a1 = a.insert(0, 'abcdef');
+    const a2 = a.insert(6, 'g');
+    core.receive(1, encodeSyncUpdate(Y.mergeUpdates([a1, a2])));
+    expect(framesTo(core.committed(1), 1)).toEqual([{ kind: 'ack', clocks: new Map([[1, 7]]) }]);
+    // Re-sending an older, smaller update acks the current durable clock, not the update's end.
+    expect(framesTo(core.receive(1, encodeSyncUpdate(a1)), 1)).toEqual([{ kind: 'ack', clocks: new Map([[1, 7]]) }]);
+  });
+});
+
+// --- AWR ------------------------------------------------------------------------------------------
+
+/** Raw awareness update bytes that break AWR-1, each with what it breaks. */
+const badAwareness = (): Array<[string, Uint8Array]> => {
+  const valid = awarenessUpdate([{ clientID: 5, clock: 1, state: { a: 1 } }]);
+  const rawEntry = (stateBytes: Uint8Array): Uint8Array => {
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, 1);
+    encoding.writeVarUint(e, 5);
+    encoding.writeVarUint(e, 1);
+    encoding.writeVarUint8Array(e, stateBytes);
+    return encoding.toUint8Array(e);
+  };
+  const deep = (n: number): unknown => (n === 0 ? 1 : [deep(n - 1)]);
+  const many = Array.from({ length: Limits.maxAwarenessEntriesPerFrame + 1 }, (_, i) => ({
+    clientID: 1000 + i,
+    clock: 1,
+    state: null,
+  }));
+  return [
+    ['oversized state', awarenessUpdate([{ clientID: 5, clock: 1, state: 'x'.repeat(Limits.maxAwarenessStateBytes) }])],
+    ['too deep state', awarenessUpdate([{ clientID: 5, clock: 1, state: deep(Limits.maxNestingDepth + 1) }])],
+    ['truncated', valid.subarray(0, valid.length - 1)],
+    ['trailing byte', Uint8Array.from([...valid, 0])],
+    ['count past the entries', Uint8Array.from([2, ...valid.subarray(1)])],
+    ['invalid JSON', rawEntry(new TextEncoder().encode('{"a":'))],
+    ['invalid UTF-8', rawEntry(Uint8Array.of(0x22, 0xff, 0xfe, 0x22))],
+    ['too many entries', awarenessUpdate(many)],
+  ];
+};
+
+describe('RoomCore awareness', () => {
+  it.each(badAwareness())('AWR-1: %s closes the connection with 4423 invalid-awareness', (_, update) => {
+    const core = joined(makeCore(), 1, 2);
+    const effects = core.receive(1, encodeAwareness(update));
+    expect(closes(effects)).toEqual([
+      { type: 'close', conn: 1, reason: CloseReason.InvalidAwareness, detail: expect.any(String) as string },
+    ]);
+    expect(core.connectionCount).toBe(1);
+    expect(awarenessTo(effects, 2).filter((e) => e.state !== null)).toEqual([]);
+    // Nothing of it is kept, and the other connection carries on.
+    expect(awarenessTo(core.join(3), 3)).toEqual([]);
+    const ok = core.receive(2, awarenessFrame({ clientID: 6, clock: 1, state: {} }));
+    expect(awarenessTo(ok, 2)).toEqual([{ clientID: 6, clock: 1, state: {} }]);
+    expect(core.receive(1, awarenessFrame({ clientID: 7, clock: 1, state: {} }))).toEqual([]);
+  });
+
+  it('AWR-1: a state at the size and depth limits is accepted', () => {
+    const core = joined(makeCore(), 1);
+    const text = 'x'.repeat(Limits.maxAwarenessStateBytes - 2); // JSON adds the two quotes
+    const deep = (n: number): unknown => (n === 0 ? 1 : [deep(n - 1)]);
+    const effects = core.receive(
+      1,
+      awarenessFrame(
+        { clientID: 5, clock: 1, state: text },
+        { clientID: 6, clock: 1, state: deep(Limits.maxNestingDepth) },
+      ),
+    );
+    expect(closes(effects)).toEqual([]);
+    expect(awarenessTo(effects, 1).map((e) => e.clientID)).toEqual([5, 6]);
+  });
+
+  it('AWR-1: announcing more client ids than maxAwarenessClientsPerConnection closes with 4423', () => {
+    const core = joined(makeCore(), 1, 2);
+    const max = Limits.maxAwarenessClientsPerConnection;
+    for (let i = 0; i < max; i++) {
+      expect(closes(core.receive(1, awarenessFrame({ clientID: 100 + i, clock: 1, state: {} })))).toEqual([]);
+    }
+    // Re-announcing an owned id is fine; removing one frees a slot.
+    expect(closes(core.receive(1, awarenessFrame({ clientID: 100, clock: 2, state: { x: 1 } })))).toEqual([]);
+    expect(closes(core.receive(1, awarenessFrame({ clientID: 100, clock: 3, state: null })))).toEqual([]);
+    expect(closes(core.receive(1, awarenessFrame({ clientID: 999, clock: 1, state: {} })))).toEqual([]);
+
+    const effects = core.receive(1, awarenessFrame({ clientID: 1000, clock: 1, state: {} }));
+    expect(closes(effects)).toEqual([
+      { type: 'close', conn: 1, reason: CloseReason.InvalidAwareness, detail: expect.any(String) as string },
+    ]);
+    expect(core.connectionCount).toBe(1);
+  });
+
+  it('CLOSE-2: an awareness frame refused under AWR-1 (too many client ids) changes no state', () => {
+    const core = joined(makeCore(), 1, 2);
+    core.receive(2, awarenessFrame({ clientID: 50, clock: 1, state: { who: 'owner' } }));
+    const max = Limits.maxAwarenessClientsPerConnection;
+    const entries: AwarenessInput[] = [{ clientID: 50, clock: 2, state: { who: 'hijack' } }];
+    for (let i = 0; i <= max; i++) entries.push({ clientID: 100 + i, clock: 1, state: {} });
+    const effects = core.receive(1, awarenessFrame(...entries));
+    expect(closes(effects)).toHaveLength(1);
+    // The refused frame's entries were never broadcast, so no connection may learn them later.
+    expect(awarenessTo(effects, 2).filter((e) => e.state !== null)).toEqual([]);
+    expect(awarenessTo(core.join(3), 3)).toEqual([{ clientID: 50, clock: 1, state: { who: 'owner' } }]);
+  });
+
+  it('AWR-2, FWD-2: an older or equal clock is ignored; a newer one is broadcast to all, the sender included', () => {
+    const core = joined(makeCore(), 1, 2, 3);
+    const first = core.receive(1, awarenessFrame({ clientID: 10, clock: 5, state: { n: 1 } }));
+    for (const conn of [1, 2, 3])
+      expect(awarenessTo(first, conn)).toEqual([{ clientID: 10, clock: 5, state: { n: 1 } }]);
+
+    expect(core.receive(2, awarenessFrame({ clientID: 10, clock: 5, state: { n: 2 } }))).toEqual([]);
+    expect(core.receive(2, awarenessFrame({ clientID: 10, clock: 4, state: { n: 3 } }))).toEqual([]);
+    expect(core.receive(1, awarenessFrame({ clientID: 10, clock: 4, state: null }))).toEqual([]);
+
+    const newer = core.receive(1, awarenessFrame({ clientID: 10, clock: 6, state: { n: 4 } }));
+    for (const conn of [1, 2, 3])
+      expect(awarenessTo(newer, conn)).toEqual([{ clientID: 10, clock: 6, state: { n: 4 } }]);
+
+    // Only the accepted entries of a mixed frame are broadcast.
+    const mixed = core.receive(
+      2,
+      awarenessFrame({ clientID: 10, clock: 3, state: { n: 5 } }, { clientID: 11, clock: 1, state: { n: 6 } }),
+    );
+    expect(awarenessTo(mixed, 3)).toEqual([{ clientID: 11, clock: 1, state: { n: 6 } }]);
+  });
+
+  it('AWR-2: the removal of a live state at the same clock is accepted, once', () => {
+    const core = joined(makeCore(), 1, 2);
+    core.receive(1, awarenessFrame({ clientID: 10, clock: 5, state: { n: 1 } }));
+    const removal = core.receive(1, awarenessFrame({ clientID: 10, clock: 5, state: null }));
+    expect(awarenessTo(removal, 2)).toEqual([{ clientID: 10, clock: 5, state: null }]);
+    expect(core.receive(1, awarenessFrame({ clientID: 10, clock: 5, state: null }))).toEqual([]);
+    expect(awarenessTo(core.join(3), 3)).toEqual([]);
+  });
+
+  it('AWR-2: query-awareness is answered with the live states', () => {
+    const core = joined(makeCore(), 1, 2);
+    core.receive(
+      1,
+      awarenessFrame({ clientID: 10, clock: 1, state: { n: 1 } }, { clientID: 11, clock: 2, state: 'x' }),
+    );
+    core.receive(1, awarenessFrame({ clientID: 11, clock: 3, state: null }));
+    const effects = core.receive(2, encodeQueryAwareness());
+    expect(effects.every((e) => e.type === 'send' && e.conn === 2)).toBe(true);
+    expect(awarenessTo(effects, 2)).toEqual([{ clientID: 10, clock: 1, state: { n: 1 } }]);
+  });
+
+  it('AWR-3: a removed client cannot be resurrected by a stale copy', () => {
+    const core = joined(makeCore(), 1, 2, 3);
+    core.receive(1, awarenessFrame({ clientID: 10, clock: 3, state: { n: 1 } }));
+    core.receive(1, awarenessFrame({ clientID: 10, clock: 4, state: null })); // explicit removal
+    core.receive(1, awarenessFrame({ clientID: 20, clock: 7, state: { n: 2 } }));
+    core.leave(1); // AWR-4 removal of 20 at clock 8
+
+    // Another client re-sends the copies it learned before the removals.
+    const stale = awarenessFrame(
+      { clientID: 10, clock: 3, state: { n: 1 } },
+      { clientID: 20, clock: 7, state: { n: 2 } },
+    );
+    expect(core.receive(2, stale)).toEqual([]);
+    expect(core.receive(2, awarenessFrame({ clientID: 20, clock: 8, state: { n: 2 } }))).toEqual([]);
+    expect(awarenessTo(core.join(4), 4)).toEqual([]);
+    expect(awarenessTo(core.receive(3, encodeQueryAwareness()), 3)).toEqual([]);
+  });
+
+  it('AWR-3: 1,024 removed clients are remembered', () => {
+    const core = joined(makeCore(), 1, 2);
+    const batch = Limits.maxAwarenessClientsPerConnection;
+    for (let start = 0; start < 1024; start += batch) {
+      const ids = Array.from({ length: batch }, (_, i) => 10_000 + start + i);
+      core.receive(1, awarenessFrame(...ids.map((clientID) => ({ clientID, clock: 1, state: {} }))));
+      core.receive(1, awarenessFrame(...ids.map((clientID) => ({ clientID, clock: 2, state: null }))));
+    }
+    for (let start = 0; start < 1024; start += 128) {
+      const stale = Array.from({ length: 128 }, (_, i) => ({ clientID: 10_000 + start + i, clock: 1, state: {} }));
+      expect(core.receive(2, awarenessFrame(...stale))).toEqual([]);
+    }
+  });
+
+  it('AWR-4: leave broadcasts the removal (null, clock + 1) of the states it owns, not of ids another owns', () => {
+    const core = joined(makeCore(), 1, 2, 3);
+    core.receive(1, awarenessFrame({ clientID: 10, clock: 1, state: { n: 1 } }, { clientID: 11, clock: 5, state: {} }));
+    core.receive(1, awarenessFrame({ clientID: 11, clock: 6, state: null })); // already removed
+    core.receive(2, awarenessFrame({ clientID: 20, clock: 1, state: { n: 2 } }));
+    core.receive(2, awarenessFrame({ clientID: 10, clock: 2, state: { n: 3 } })); // 2 relays 1's client
+
+    const left = core.leave(1);
+    expect(framesTo(left, 1)).toEqual([]);
+    expect(framesTo(left, 2)).toEqual([{ kind: 'awareness', entries: [{ clientID: 10, clock: 3, state: null }] }]);
+    expect(framesTo(left, 3)).toEqual([{ kind: 'awareness', entries: [{ clientID: 10, clock: 3, state: null }] }]);
+    expect(core.leave(1)).toEqual([]);
+
+    const left2 = core.leave(2);
+    expect(framesTo(left2, 3)).toEqual([{ kind: 'awareness', entries: [{ clientID: 20, clock: 2, state: null }] }]);
+    expect(core.leave(3)).toEqual([]);
+    expect(core.connectionCount).toBe(0);
+  });
+
+  it('AWR-4: a connection closed for bad input also removes the states it owns', () => {
+    const core = joined(makeCore(), 1, 2);
+    core.receive(1, awarenessFrame({ clientID: 10, clock: 1, state: { n: 1 } }));
+    const effects = core.receive(1, Uint8Array.of(42));
+    expect(closes(effects).map((c) => c.conn)).toEqual([1]);
+    expect(awarenessTo(effects, 2)).toEqual([{ clientID: 10, clock: 2, state: null }]);
+  });
+});
+
+// --- CLOSE-2 --------------------------------------------------------------------------------------
+
+const malformedFrames: Array<[string, Uint8Array]> = [
+  ['an empty frame', new Uint8Array(0)],
+  ['an unknown outer type', Uint8Array.of(7)],
+  ['a relay-only Ack frame', Uint8Array.of(100, 0)],
+  ['a relay-only Auth frame', Uint8Array.of(2, 0, 0)],
+  ['an unknown sync type', Uint8Array.of(0, 3, 0)],
+  ['a body length past the end', Uint8Array.of(0, 2, 5, 0, 0)],
+  ['a truncated varint', Uint8Array.of(0, 0x80)],
+  ['trailing bytes', Uint8Array.of(3, 0)],
+  ['a state vector whose count is past its end', encodeSyncStep1(Uint8Array.of(5))],
+  ['a state vector with trailing bytes', encodeSyncStep1(Uint8Array.of(0, 1))],
+];
+
+describe('RoomCore bad input', () => {
+  it.each(malformedFrames)('CLOSE-2: %s closes only that connection with 4400 and stores nothing', (_, frame) => {
+    const core = joined(makeCore(), 1, 2);
+    const effects = core.receive(1, frame);
+    expect(effects).toEqual([
+      { type: 'close', conn: 1, reason: CloseReason.BadFrame, detail: expect.any(String) as string },
+    ]);
+    expect(core.connectionCount).toBe(1);
+    expect(core.hasPending).toBe(false);
+
+    const a = new Editor(1);
+    const u = a.insert(0, 'still fine');
+    expect(core.receive(1, encodeSyncUpdate(u))).toEqual([]); // the closed connection is gone
+    const ok = core.receive(2, encodeSyncUpdate(u));
+    expect(persists(ok).map((p) => p.seq)).toEqual([1]);
+    expect(framesTo(ok, 2)).toEqual([{ kind: 'sync-update', update: u }]);
+  });
+
+  it('CLOSE-2: an invalid update closes with 4422 and nothing of it is stored or forwarded', () => {
+    const a = new Editor(1);
+    const u = a.insert(0, 'hello');
+    for (const bad of [u.subarray(0, u.length - 1), Uint8Array.from([...u, 0])]) {
+      for (const frame of [encodeSyncUpdate(bad), encodeSyncStep2(bad)]) {
+        const core = joined(makeCore(), 1, 2);
+        const effects = core.receive(1, frame);
+        expect(effects).toEqual([
+          { type: 'close', conn: 1, reason: CloseReason.InvalidUpdate, detail: expect.any(String) as string },
+        ]);
+        expect(core.hasPending).toBe(false);
+        expect(core.stateVector()).toEqual(new Map());
+      }
+    }
+  });
+});
+
+// --- STORE-2 (the core's side of compaction) ------------------------------------------------------
+
+describe('RoomCore compaction', () => {
+  it('STORE-2: compactionPlan takes committed log entries only and applyCompaction keeps the content', () => {
+    const a = new Editor(1);
+    const updates = Array.from({ length: 6 }, (_, i) => a.insert(0, `#${i} `));
+    const core = joined(makeCore(), 1);
+    for (const u of updates) core.receive(1, encodeSyncUpdate(u));
+    const opts = { minLogEntries: 3, targetBytes: 1 << 20 };
+    expect(core.compactionPlan(opts)).toBeNull(); // nothing durable yet
+
+    core.committed(4);
+    const plan = core.compactionPlan(opts)!;
+    expect(plan).toMatchObject({ seqLo: 1, seqHi: 4 });
+    expect(plan.updates).toEqual(updates.slice(0, 4));
+    const sv = core.stateVector();
+    core.applyCompaction(plan.seqLo, plan.seqHi, Y.mergeUpdates(plan.updates));
+    expect(core.stateVector()).toEqual(sv);
+    expect(core.compactionPlan(opts)).toBeNull(); // seq 5 and 6 are still pending
+
+    const x = new Editor(9);
+    x.apply(...syncBodies(framesTo(core.receive(1, encodeSyncStep1(encodeStateVector(new Map()))), 1)));
+    expectSameDoc(x.doc, a.doc);
+    // A re-sent compacted update is still recognised (DEDUPE-1).
+    expect(persists(core.receive(1, encodeSyncUpdate(updates[0]!)))).toEqual([]);
+    expect(core.compactionPlan({ minLogEntries: 100, targetBytes: 1 << 20 })).toBeNull();
+  });
+});
