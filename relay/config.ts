@@ -66,9 +66,9 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
   for (const [key, s] of Object.entries(SETTINGS)) raw.set(key, env[s.env] ?? s.default);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const entry = Object.keys(SETTINGS).find((k) => arg === flagName(k) || arg.startsWith(flagName(k) + '='));
-    if (!entry)
-      throw new ConfigError(`unknown option ${arg} (options: ${Object.keys(SETTINGS).map(flagName).join(' ')})`);
+    const keys = Object.keys(SETTINGS) as Array<keyof typeof SETTINGS>;
+    const entry = keys.find((k) => arg === flagName(k) || arg.startsWith(flagName(k) + '='));
+    if (!entry) throw new ConfigError(`unknown option ${arg} (options: ${keys.map(flagName).join(' ')})`);
     const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
     if (value === undefined) throw new ConfigError(`${arg} needs a value`);
     raw.set(entry, value);

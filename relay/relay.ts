@@ -161,7 +161,19 @@ export class Relay {
       slot.queue.push({ conn: id, frame: data });
       return;
     }
-    this.apply(slot, slot.core.receive(id, data));
+    this.handle(slot, id, data);
+  }
+
+  /** Runs one frame through the room core. A relay bug closes that socket (retryable), never the process. */
+  private handle(slot: RoomSlot, id: ConnId, frame: Uint8Array): void {
+    let effects: RoomEffect[];
+    try {
+      effects = slot.core!.receive(id, frame);
+    } catch (err) {
+      this.log.error('internal-error', { room: slot.name, conn: id, error: String(err) });
+      return this.closeConn(id, CloseReason.InternalError, 'unexpected error handling a frame');
+    }
+    this.apply(slot, effects);
   }
 
   /** The peer closed (or the socket failed): forget the connection. */
@@ -240,7 +252,7 @@ export class Relay {
         slot.core = new RoomCore(slot.name, stored, this.opts.limits);
         for (const id of slot.conns) this.apply(slot, slot.core.join(id));
         for (const { conn, frame } of slot.queue.splice(0)) {
-          if (slot.conns.has(conn)) this.apply(slot, slot.core.receive(conn, frame));
+          if (slot.conns.has(conn)) this.handle(slot, conn, frame);
         }
         this.maybeUnload(slot);
       })
