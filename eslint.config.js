@@ -32,7 +32,10 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'e2e/*.mjs', 'scripts/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', 'e2e/*.mjs', 'scripts/*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -104,6 +107,23 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         { patterns: [{ group: ['**/relay/**'], message: 'client/ imports shared/, never relay/.' }] },
+      ],
+    },
+  },
+  {
+    // Client tests may start the real relay process (relay/testing/relayProcess), nothing else from relay/.
+    files: ['client/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '/relay/(?!testing/relayProcess\\.js$)',
+              message: 'client tests may import relay/testing/relayProcess.js only.',
+            },
+          ],
+        },
       ],
     },
   },

@@ -96,6 +96,11 @@ export class RoomCore {
   private readonly structs = new ClockRanges();
   private readonly deletes = new ClockRanges();
   private readonly durable = new ClockRanges();
+  /** Struct ranges that are map entries (VAL-9 across updates). */
+  private readonly mapEntries = new ClockRanges();
+  private readonly isMapEntry = (client: number, clock: number): boolean => this.mapEntries.covers(client, clock, 1);
+  /** Bytes the relay stored or built itself: parsed again only for summaries (see updateV1 skipMapEntryRule). */
+  private readonly trustedParse = { maxDepth: Infinity, skipMapEntryRule: true, isMapEntry: this.isMapEntry };
   private readonly pending: Pending[] = [];
   private nextSeq = 1;
   private readonly conns = new Map<ConnId, { readonly owned: Set<number> }>();
@@ -113,7 +118,8 @@ export class RoomCore {
     ].sort((a, b) => a.seqLo - b.seqLo);
     for (const { kind, seqLo, seqHi, update } of all) {
       // Stored bytes were validated on the way in; parsing again only rebuilds the summaries.
-      const parsed = parseUpdateV1(update, { maxDepth: Infinity });
+      const parsed = parseUpdateV1(update, this.trustedParse);
+      for (const e of parsed.mapEntries ?? []) this.mapEntries.add(e.client, e.clock, e.length);
       this.chunks.push({ kind, seqLo, seqHi, parsed });
       this.summarise(parsed, true);
       this.nextSeq = Math.max(this.nextSeq, seqHi + 1);
@@ -268,7 +274,7 @@ export class RoomCore {
     let to = from;
     while (to < this.chunks.length && this.chunks[to]!.seqHi <= seqHi) to++;
     if (from < 0 || to === from) return;
-    const parsed = parseUpdateV1(merged, { maxDepth: Infinity });
+    const parsed = parseUpdateV1(merged, this.trustedParse);
     this.chunks.splice(from, to - from, { kind: 'segment', seqLo, seqHi, parsed });
   }
 
@@ -327,7 +333,7 @@ export class RoomCore {
     for (const piece of pieces) {
       if (piece.length > budget) {
         flush();
-        out.push(...splitUpdateV1(parseUpdateV1(piece, { maxDepth: Infinity }), budget));
+        out.push(...splitUpdateV1(parseUpdateV1(piece, this.trustedParse), budget));
         continue;
       }
       // Merging costs grow with the number of inputs: keep groups to a few hundred.
@@ -346,7 +352,11 @@ export class RoomCore {
    * broadcast again; its sender is still acked once it is durable.
    */
   private acceptUpdate(conn: ConnId, update: Uint8Array, frame: Uint8Array | null): RoomEffect[] {
-    const parsed = parseUpdateV1(update, { maxDepth: this.limits.maxNestingDepth });
+    // Copy first: the frame may be a view into a larger socket buffer we must not keep alive.
+    let parsed = parseUpdateV1(update.slice(), {
+      maxDepth: this.limits.maxNestingDepth,
+      isMapEntry: this.isMapEntry, // VAL-9 across updates
+    });
     if (isEmptyParsed(parsed)) return [];
     const clients = new Set(parsed.runs.map((r) => r.client));
     if (this.isKnown(parsed)) {
@@ -358,8 +368,17 @@ export class RoomCore {
       const ack = this.ackFrame(clients);
       return ack ? [{ type: 'send', conn, frame: ack }] : [];
     }
-    // Copy: the frame may be a view into a larger socket buffer we must not keep alive.
-    const owned = parseUpdateV1(update.slice(), { maxDepth: Infinity });
+    // DEDUPE-2: structs the relay already holds up to its state vector are cut off before the
+    // update is stored or forwarded. A re-sent clock with different content (a forged or corrupt
+    // copy) would make replicas that hold the original throw.
+    if (parsed.runs.some((run) => this.structs.contiguous(run.client) > run.clock)) {
+      const trimmed = Y.diffUpdate(parsed.bytes, encodeStateVector(this.structs.stateVector()));
+      parsed = parseUpdateV1(trimmed, { maxDepth: this.limits.maxNestingDepth, isMapEntry: this.isMapEntry });
+      frame = null;
+      if (isEmptyParsed(parsed)) return [];
+    }
+    for (const e of parsed.mapEntries ?? []) this.mapEntries.add(e.client, e.clock, e.length);
+    const owned = parsed;
     const seq = this.nextSeq++;
     this.chunks.push({ kind: 'log', seqLo: seq, seqHi: seq, parsed: owned });
     this.summarise(owned, false);

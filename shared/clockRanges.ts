@@ -57,10 +57,11 @@ export class ClockRanges {
     return true;
   }
 
-  /** True when every clock in [clock, clock + length) is held. */
+  /** True when every clock in [clock, clock + length) is held (always for an empty range). */
   covers(client: number, clock: number, length: number): boolean {
+    if (length <= 0) return true;
     const list = this.byClient.get(client);
-    if (!list) return length <= 0;
+    if (!list) return false;
     const end = clock + length;
     // Binary search for the last range starting at or before `clock`.
     let lo = 0;

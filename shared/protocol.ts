@@ -294,13 +294,25 @@ const writeClockMap = (e: encoding.Encoder, clocks: ClockMap): void => {
 };
 
 const readClockMap = (d: decoding.Decoder): Map<number, number> => {
-  const n = decoding.readVarUint(d);
+  // lib0's readVarUint trusts its input (a long run of continuation bytes reads as NaN or past
+  // 2^53): every integer is checked, every failure is a FrameError.
+  const uint = (): number => {
+    let n: number;
+    try {
+      n = decoding.readVarUint(d);
+    } catch {
+      throw new FrameError(CloseReason.BadFrame, 'truncated clock map');
+    }
+    if (!Number.isSafeInteger(n)) throw new FrameError(CloseReason.BadFrame, 'integer out of range');
+    return n;
+  };
+  const n = uint();
   // Each entry takes at least two bytes: refuse counts the frame cannot hold before allocating.
   if (n * 2 > d.arr.length - d.pos) throw new FrameError(CloseReason.BadFrame, 'clock count past end');
   const clocks = new Map<number, number>();
   for (let i = 0; i < n; i++) {
-    const client = decoding.readVarUint(d);
-    const clock = decoding.readVarUint(d);
+    const client = uint();
+    const clock = uint();
     if (clocks.has(client)) throw new FrameError(CloseReason.BadFrame, `duplicate client ${client}`);
     clocks.set(client, clock);
   }

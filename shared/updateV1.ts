@@ -6,9 +6,11 @@
  * Why our own reader: a malformed update applied to a Y.Doc can throw inside yjs's transaction
  * cleanup and leave that doc silently frozen for good; truncated updates are half-applied;
  * lib0's decoders replace invalid UTF-8 instead of failing. So the grammar below is checked
- * completely, including that it consumes every byte. Rules (docs/SPEC.md VAL-1..VAL-7):
+ * completely, including that it consumes every byte. Rules (docs/SPEC.md VAL-1..VAL-9):
  *
  *   update      = varUint(nClients) · clientSec* · deleteSet            (VAL-1: nothing after)
+ *   (VAL-1 also: every varint takes at most 8 bytes — lib0 reads a longer run of continuation
+ *   bytes as NaN — and every count and length fits in the bytes that are left.)
  *   clientSec   = varUint(nStructs) · varUint(client) · varUint(clock) · struct*
  *   struct      = info:u8 · (GC: varUint len | Skip: varUint len | Item)
  *   Item        = [origin ID if info&0x80] [rightOrigin ID if info&0x40]
@@ -23,10 +25,26 @@
  * VAL-6 an item's origin, right origin and parent, when they name the item's own client, point
  *       below the item's own clock (a client can only refer to what it already made).
  * VAL-7 delete ranges of a client are sorted and do not overlap.
+ * VAL-8 a sub-document's options are an object of `gc`, `autoLoad`, `shouldLoad` (booleans) and
+ *       `meta` only (yjs spreads them into `new Doc(...)`: `null` or `undefined` made it throw,
+ *       a `guid` or `gcFilter` there would replace the doc's own).
+ * VAL-9 an item that lives under a map key (its parent key is written, or it takes its parent
+ *       from an origin — else right origin — that does) holds one value: length 1, unless its
+ *       content is Deleted or this update's own delete set deletes it whole (merged deletions
+ *       of a doc with gc: false). A live multi-value map entry, once split by a later reference
+ *       or deletion, leaves a live item left of the current value; deleting the map then throws
+ *       from yjs's garbage collection inside transaction cleanup and freezes the doc. Origins
+ *       are followed through this update, and through earlier ones when the caller passes
+ *       `isMapEntry` (and remembers each accepted update's `mapEntries`).
  *
- * Not checkable without the whole document (and so not checked): references to other clients'
- * items that do not exist. Such structs stay pending in replicas without freezing them; they
- * are also legitimate (an offline tab can reference items another tab has not uploaded yet).
+ * Not checkable without the document (and so not checked): references to items that are not in
+ * this update — whether they exist and what they are. Missing ones stay pending in replicas
+ * without freezing them, and are legitimate (an offline tab can reference items another tab has
+ * not uploaded yet). Wrong ones can still break a replica. Known: an item that re-sends clocks a
+ * replica already holds, with other origins (yjs integrates the tail next to the held part; if
+ * that part was garbage-collected, integration throws). A relay that forwards or stores only
+ * clocks it does not hold yet (ClockRanges) closes that one; without `isMapEntry`, a multi-value
+ * item whose origin is a map entry of an earlier update is the other.
  */
 import { ByteReader, ByteReaderError } from './byteReader.js';
 import { isBoundedJson } from './jsonDepth.js';
@@ -60,6 +78,13 @@ export interface DeleteRange {
   readonly length: number;
 }
 
+/** The clock range of one struct. */
+export interface StructRange {
+  readonly client: number;
+  readonly clock: number;
+  readonly length: number;
+}
+
 export interface ParsedUpdate {
   readonly bytes: Uint8Array;
   readonly runs: readonly StructRun[];
@@ -67,14 +92,77 @@ export interface ParsedUpdate {
   readonly deletes: ReadonlyMap<number, readonly DeleteRange[]>;
   /** Byte offset where the delete set starts. */
   readonly deleteSetStart: number;
+  /**
+   * Structs that are valid only together with their own deletion (VAL-9: multi-value map
+   * entries of a gc: false doc). Whoever re-packs the structs (splitUpdateV1) must send these
+   * ranges' deletions in the same update.
+   */
+  readonly deletedWithStructs: readonly StructRange[];
+  /**
+   * Only when `options.isMapEntry` was given: the clock ranges of this update's items that are
+   * map entries (adjacent ones merged), for the caller to remember.
+   */
+  readonly mapEntries?: readonly StructRange[];
 }
 
 export interface ParseOptions {
   /** Deepest JSON / Any nesting accepted (VAL-5). */
   readonly maxDepth?: number;
+  /**
+   * VAL-9 across updates: answers whether the struct at client:clock, held from an earlier
+   * update, is a map entry (e.g. `(c, k) => mapEntries.covers(c, k, 1)` over a ClockRanges fed
+   * with the `mapEntries` of every accepted update). Without it, an origin that leaves the
+   * update counts as "not a map entry". When given, the result carries `mapEntries`.
+   */
+  readonly isMapEntry?: (client: number, clock: number) => boolean;
+  /**
+   * Skips VAL-9, for bytes the caller built itself from updates it already accepted (stored
+   * segments, merges, diffs) and parses again only for their summaries. Without `isMapEntry` at
+   * acceptance (or with updates that arrived before the map entries they refer to), updates
+   * accepted one by one can form a merge that VAL-9 refuses; a relay must still be able to load
+   * and serve what it stored. `deletedWithStructs` is still filled (splitUpdateV1 needs it).
+   */
+  readonly skipMapEntryRule?: boolean;
 }
 
 const MAX_CLOCK = Number.MAX_SAFE_INTEGER;
+
+/**
+ * What readStructBody learned about one struct. A single scratch object is reused (no allocation
+ * per struct on the relay's hot path); copy what you need before the next call.
+ */
+interface StructInfo {
+  length: number;
+  kind: number;
+  /** Content ref of an item (info & 31). */
+  ref: number;
+  /** SLOT_*: whether an item lives under a map key. */
+  slot: number;
+  /** The reference an item takes its parent from when slot is SLOT_INHERIT (origin, else right origin). */
+  refClient: number;
+  refClock: number;
+}
+const KIND_GC = 0;
+const KIND_SKIP = 1;
+const KIND_ITEM = 2;
+/** The item's parent key (map key) is not written: it is in a list, or a root type's list. */
+const SLOT_LIST = 0;
+/** The item's parent key is written: it is a map entry. */
+const SLOT_MAP = 1;
+/** The item takes parent and key from its origin (or right origin). */
+const SLOT_INHERIT = 2;
+
+/** One client's structs in parse order (for resolving references within the update). */
+interface ClientTable {
+  readonly clocks: number[];
+  readonly lengths: number[];
+  /** KIND_* | SLOT_* << 2 */
+  readonly flags: number[];
+  readonly refClients: number[];
+  readonly refClocks: number[];
+  /** isMapEntry's memo (MEMO_*), filled on demand. */
+  readonly memo: number[];
+}
 
 /** Parses and validates a V1 update. Throws UpdateError naming the rule broken. */
 export const parseUpdateV1 = (bytes: Uint8Array, options: ParseOptions = {}): ParsedUpdate => {
@@ -83,24 +171,37 @@ export const parseUpdateV1 = (bytes: Uint8Array, options: ParseOptions = {}): Pa
   try {
     const runs: StructRun[] = [];
     const nClients = r.varUint();
-    // Each client section needs at least 4 bytes: refuse impossible counts before looping.
-    if (nClients * 4 > r.remaining) throw new UpdateError('VAL-1: client count past end');
-    const seen = new Set<number>();
+    // Each client section needs at least 3 bytes (and the delete set 1): refuse impossible
+    // counts before looping.
+    if (nClients * 3 + 1 > r.remaining) throw new UpdateError('VAL-1: client count past end');
+    const tables = new Map<number, ClientTable>();
+    /** Multi-value items whose map slot is still to be decided: [client, index in its table]. */
+    const candidates: number[] = [];
+    const info: StructInfo = { length: 0, kind: 0, ref: 0, slot: 0, refClient: 0, refClock: 0 };
     for (let c = 0; c < nClients; c++) {
       const nStructs = r.varUint();
       const client = r.varUint();
       let clock = r.varUint();
-      if (seen.has(client)) throw new UpdateError(`VAL-2: client ${client} has two struct sections`);
-      seen.add(client);
+      if (tables.has(client)) throw new UpdateError(`VAL-2: client ${client} has two struct sections`);
       if (nStructs * 2 > r.remaining) throw new UpdateError('VAL-1: struct count past end');
+      const table: ClientTable = { clocks: [], lengths: [], flags: [], refClients: [], refClocks: [], memo: [] };
+      tables.set(client, table);
       let run: { clock: number; length: number; structs: number; start: number } | null = null;
       for (let s = 0; s < nStructs; s++) {
         const start = r.pos;
-        const info = r.u8();
-        const { length, skip } = readStructBody(r, info, client, clock, maxDepth);
+        readStructBody(r, r.u8(), client, clock, maxDepth, info);
+        const length = info.length;
         if (length < 1) throw new UpdateError(`VAL-3: struct of length ${length}`);
         if (clock + length > MAX_CLOCK) throw new UpdateError('VAL-3: clock out of range');
-        if (skip) {
+        table.clocks.push(clock);
+        table.lengths.push(length);
+        table.flags.push(info.kind | (info.slot << 2));
+        table.refClients.push(info.refClient);
+        table.refClocks.push(info.refClock);
+        if (info.kind === KIND_ITEM && length > 1 && info.ref !== 1 && info.slot !== SLOT_LIST) {
+          candidates.push(client, table.clocks.length - 1);
+        }
+        if (info.kind === KIND_SKIP) {
           if (run) runs.push({ client, ...run, end: start });
           run = null;
         } else if (run) {
@@ -114,12 +215,130 @@ export const parseUpdateV1 = (bytes: Uint8Array, options: ParseOptions = {}): Pa
     const deleteSetStart = r.pos;
     const deletes = readDeleteSet(r);
     if (r.remaining !== 0) throw new UpdateError('VAL-1: trailing bytes after delete set');
-    return { bytes, runs, deletes, deleteSetStart };
+    const deletedWithStructs: StructRange[] = [];
+    for (let i = 0; i < candidates.length; i += 2) {
+      const client = candidates[i]!;
+      const table = tables.get(client)!;
+      const index = candidates[i + 1]!;
+      if (!isMapEntry(tables, table, index, options.isMapEntry)) continue;
+      const clock = table.clocks[index]!;
+      const length = table.lengths[index]!;
+      if (rangeCovered(deletes.get(client), clock, length)) deletedWithStructs.push({ client, clock, length });
+      else if (!options.skipMapEntryRule) {
+        throw new UpdateError(`VAL-9: live map entry ${client}:${clock} holds ${length} values`);
+      }
+    }
+    if (!options.isMapEntry) return { bytes, runs, deletes, deleteSetStart, deletedWithStructs };
+    const mapEntries: StructRange[] = [];
+    for (const [client, table] of tables) {
+      let open: { client: number; clock: number; length: number } | null = null;
+      for (let i = 0; i < table.clocks.length; i++) {
+        if (!isMapEntry(tables, table, i, options.isMapEntry)) continue;
+        const clock = table.clocks[i]!;
+        const length = table.lengths[i]!;
+        if (open && open.clock + open.length === clock) open.length += length;
+        else {
+          open = { client, clock, length };
+          mapEntries.push(open);
+        }
+      }
+    }
+    return { bytes, runs, deletes, deleteSetStart, deletedWithStructs, mapEntries };
   } catch (e) {
     if (e instanceof UpdateError) throw e;
     if (e instanceof ByteReaderError) throw new UpdateError(`VAL-1: ${e.message}`);
     throw e;
   }
+};
+
+/** Index of the struct of `table` that holds `clock`, or -1. */
+const findStruct = (table: ClientTable, clock: number): number => {
+  const { clocks, lengths } = table;
+  let lo = 0;
+  let hi = clocks.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const start = clocks[mid]!;
+    if (clock < start) hi = mid - 1;
+    else if (clock >= start + lengths[mid]!) lo = mid + 1;
+    else return mid;
+  }
+  return -1;
+};
+
+/**
+ * Whether an item is a map entry, following origins (as yjs does: an item with an origin takes
+ * its parent and key from it, else from its right origin) through this update. References that
+ * reach a Skip or a GC (the item then becomes a GC itself) or go round in a circle count as "no";
+ * those that leave the update are answered by `heldMapEntry` ("no" without it). Results are
+ * memoised, so all calls together walk each struct once.
+ */
+const isMapEntry = (
+  tables: ReadonlyMap<number, ClientTable>,
+  table: ClientTable,
+  index: number,
+  heldMapEntry: ((client: number, clock: number) => boolean) | undefined,
+): boolean => {
+  const path: Array<[ClientTable, number]> = [];
+  let t = table;
+  let i = index;
+  let answer: number = MEMO_NO;
+  for (;;) {
+    const memo = t.memo[i] ?? MEMO_UNKNOWN;
+    if (memo === MEMO_YES || memo === MEMO_NO) {
+      answer = memo;
+      break;
+    }
+    if (memo === MEMO_VISITING) break; // a circle: "no"
+    const flags = t.flags[i]!;
+    if ((flags & 3) !== KIND_ITEM) break;
+    const slot = (flags >> 2) & 3;
+    if (slot !== SLOT_INHERIT) {
+      answer = slot === SLOT_MAP ? MEMO_YES : MEMO_NO;
+      break;
+    }
+    t.memo[i] = MEMO_VISITING;
+    path.push([t, i]);
+    const refClient = t.refClients[i]!;
+    const refClock = t.refClocks[i]!;
+    const next = tables.get(refClient);
+    const j = next ? findStruct(next, refClock) : -1;
+    if (!next || j < 0) {
+      // The reference leaves the update: ask the caller what it holds there.
+      if (heldMapEntry?.(refClient, refClock)) answer = MEMO_YES;
+      break;
+    }
+    t = next;
+    i = j;
+  }
+  for (const [pt, pi] of path) pt.memo[pi] = answer;
+  return answer === MEMO_YES;
+};
+const MEMO_UNKNOWN = 0;
+const MEMO_VISITING = 1;
+const MEMO_YES = 2;
+const MEMO_NO = 3;
+
+/** True when the sorted ranges cover [clock, clock + length). */
+const rangeCovered = (ranges: readonly DeleteRange[] | undefined, clock: number, length: number): boolean => {
+  if (!ranges) return false;
+  let lo = 0;
+  let hi = ranges.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const d = ranges[mid]!;
+    if (clock < d.clock) hi = mid - 1;
+    else if (clock >= d.clock + d.length) lo = mid + 1;
+    // Ranges may be adjacent (VAL-7 allows it): extend across touching ones.
+    else {
+      let end = d.clock + d.length;
+      for (let k = mid + 1; end < clock + length && k < ranges.length && ranges[k]!.clock === end; k++) {
+        end += ranges[k]!.length;
+      }
+      return end >= clock + length;
+    }
+  }
+  return false;
 };
 
 /** True when `bytes` is a valid V1 update (see parseUpdateV1). */
@@ -133,13 +352,17 @@ export const isValidUpdateV1 = (bytes: Uint8Array, options?: ParseOptions): bool
   }
 };
 
-const readId = (r: ByteReader, client: number, clock: number, what: string): void => {
+/** Reads an ID; returns its client and stores its clock in `idClock` (no allocation). */
+const readId = (r: ByteReader, client: number, clock: number, what: string): number => {
   const refClient = r.varUint();
   const refClock = r.varUint();
   if (refClient === client && refClock >= clock) {
     throw new UpdateError(`VAL-6: ${what} ${refClient}:${refClock} is not below the item's own clock ${clock}`);
   }
+  idClock = refClock;
+  return refClient;
 };
+let idClock = 0;
 
 const readJsonString = (r: ByteReader, maxDepth: number, allowUndefined: boolean): void => {
   const text = decodeUtf8(r.varString().bytes);
@@ -147,75 +370,125 @@ const readJsonString = (r: ByteReader, maxDepth: number, allowUndefined: boolean
   if (!isBoundedJson(text, maxDepth)) throw new UpdateError('VAL-5: invalid or too deeply nested JSON');
 };
 
-/** Reads one struct after its info byte; returns its clock length and whether it is a Skip. */
+/** Reads one struct after its info byte into `out`. */
 const readStructBody = (
   r: ByteReader,
   info: number,
   client: number,
   clock: number,
   maxDepth: number,
-): { length: number; skip: boolean } => {
+  out: StructInfo,
+): void => {
   const ref = info & 0x1f;
-  if (ref === 0) return { length: r.varUint(), skip: false }; // GC
-  if (ref === 10) return { length: r.varUint(), skip: true }; // Skip
+  out.ref = ref;
+  out.slot = SLOT_LIST;
+  out.refClient = 0;
+  out.refClock = 0;
+  if (ref === 0 || ref === 10) {
+    // GC, Skip
+    out.kind = ref === 0 ? KIND_GC : KIND_SKIP;
+    out.length = r.varUint();
+    return;
+  }
   if (ref > 10) throw new UpdateError(`VAL-4: unknown content ref ${ref}`);
-  if (info & 0x80) readId(r, client, clock, 'origin');
-  if (info & 0x40) readId(r, client, clock, 'right origin');
+  out.kind = KIND_ITEM;
+  if (info & 0x80) {
+    out.refClient = readId(r, client, clock, 'origin');
+    out.refClock = idClock;
+    out.slot = SLOT_INHERIT;
+  }
+  if (info & 0x40) {
+    const rightClient = readId(r, client, clock, 'right origin');
+    if (out.slot !== SLOT_INHERIT) {
+      out.refClient = rightClient;
+      out.refClock = idClock;
+      out.slot = SLOT_INHERIT;
+    }
+  }
   if ((info & 0xc0) === 0) {
     const parentInfo = r.varUint();
     if (parentInfo === 1) r.varString();
     else if (parentInfo === 0) readId(r, client, clock, 'parent');
     else throw new UpdateError(`VAL-1: parent info ${parentInfo}`);
-    if (info & 0x20) r.varString();
+    if (info & 0x20) {
+      r.varString();
+      out.slot = SLOT_MAP;
+    }
   }
+  out.length = readContent(r, ref, maxDepth);
+};
+
+/** Reads an item's content; returns its clock length. */
+const readContent = (r: ByteReader, ref: number, maxDepth: number): number => {
   switch (ref) {
     case 1: // Deleted
-      return { length: r.varUint(), skip: false };
+      return r.varUint();
     case 2: {
       // JSON
       const n = r.varUint();
       if (n > r.remaining) throw new UpdateError('VAL-1: JSON count past end');
       for (let i = 0; i < n; i++) readJsonString(r, maxDepth, true);
-      return { length: n, skip: false };
+      return n;
     }
     case 3: // Binary
       r.varBytes();
-      return { length: 1, skip: false };
+      return 1;
     case 4: // String
-      return { length: r.varString().utf16Length, skip: false };
+      return r.varString().utf16Length;
     case 5: // Embed
       readJsonString(r, maxDepth, false);
-      return { length: 1, skip: false };
+      return 1;
     case 6: // Format
       r.varString();
       readJsonString(r, maxDepth, false);
-      return { length: 1, skip: false };
+      return 1;
     case 7: {
       // Type
       const typeRef = r.varUint();
       if (typeRef > 6) throw new UpdateError(`VAL-4: unknown type ref ${typeRef}`);
       if (typeRef === 3 || typeRef === 5) r.varString(); // XmlElement / XmlHook name
-      return { length: 1, skip: false };
+      return 1;
     }
     case 8: {
       // Any
       const n = r.varUint();
       if (n > r.remaining) throw new UpdateError('VAL-1: Any count past end');
       for (let i = 0; i < n; i++) readAny(r, maxDepth);
-      return { length: n, skip: false };
+      return n;
     }
     case 9: // Doc: guid + options
       r.varString();
-      readAny(r, maxDepth);
-      return { length: 1, skip: false };
+      readDocOptions(r, maxDepth);
+      return 1;
     default:
       throw new UpdateError(`VAL-4: unknown content ref ${ref}`);
   }
 };
 
-/** Validates one lib0 `any` value (iteratively bounded by depth). */
+/** VAL-8: the options of a sub-document (yjs writes `{ gc?: false, autoLoad?: true, meta? }`). */
+const readDocOptions = (r: ByteReader, maxDepth: number): void => {
+  if (r.u8() !== ANY_OBJECT) throw new UpdateError('VAL-8: sub-document options are not an object');
+  const n = r.varUint();
+  if (n * 2 > r.remaining) throw new UpdateError('VAL-1: object size past end');
+  for (let i = 0; i < n; i++) {
+    const key = r.string();
+    if (key === 'meta') readAny(r, maxDepth - 1);
+    else if (key === 'gc' || key === 'autoLoad' || key === 'shouldLoad') {
+      const t = r.u8();
+      if (t !== ANY_TRUE && t !== ANY_FALSE)
+        throw new UpdateError(`VAL-8: sub-document option ${key} is not a boolean`);
+    } else throw new UpdateError(`VAL-8: unknown sub-document option ${JSON.stringify(key)}`);
+  }
+};
+const ANY_OBJECT = 118;
+const ANY_TRUE = 120;
+const ANY_FALSE = 121;
+
+/**
+ * Validates one lib0 `any` value. `depthLeft` is how many more arrays/objects may nest (the same
+ * count as jsonNestingDepth: a value of depth `maxDepth` passes, one deeper fails).
+ */
 const readAny = (r: ByteReader, depthLeft: number): void => {
-  if (depthLeft < 0) throw new UpdateError('VAL-5: Any value nested too deeply');
   const t = r.u8();
   switch (t) {
     case 127:
@@ -237,6 +510,7 @@ const readAny = (r: ByteReader, depthLeft: number): void => {
       r.varString();
       return;
     case 118: {
+      if (depthLeft <= 0) throw new UpdateError('VAL-5: Any value nested too deeply');
       const n = r.varUint();
       if (n * 2 > r.remaining) throw new UpdateError('VAL-1: object size past end');
       for (let i = 0; i < n; i++) {
@@ -246,6 +520,7 @@ const readAny = (r: ByteReader, depthLeft: number): void => {
       return;
     }
     case 117: {
+      if (depthLeft <= 0) throw new UpdateError('VAL-5: Any value nested too deeply');
       const n = r.varUint();
       if (n > r.remaining) throw new UpdateError('VAL-1: array size past end');
       for (let i = 0; i < n; i++) readAny(r, depthLeft - 1);
@@ -303,96 +578,182 @@ export const deleteSetOnly = (p: ParsedUpdate): Uint8Array | null => {
 };
 
 /**
- * Splits a parsed update into valid V1 updates of at most about `maxBytes` each, which applied
- * in any order give the same document as the original. Struct runs are cut at struct
- * boundaries (V1 structs are position independent: their clock is implied by the section's
- * start clock), deletions go in pieces of their own. A single struct larger than `maxBytes`
- * becomes a piece on its own (it cannot be cut; the frame limit must allow the largest struct).
+ * Splits a parsed update into valid V1 updates of at most `maxBytes` each, which applied in any
+ * order give the same document as the original. Struct runs are cut at struct boundaries (V1
+ * structs are position independent: their clock is implied by the section's start clock); runs
+ * of one client that share a piece are joined with a Skip (a client has one section per update,
+ * VAL-2). Deletions go in pieces of their own, except those VAL-9 requires next to their
+ * structs. A single struct (or delete range) larger than `maxBytes` becomes a piece on its own:
+ * it cannot be cut, so the frame limit must allow the largest struct.
  */
 export const splitUpdateV1 = (p: ParsedUpdate, maxBytes: number): Uint8Array[] => {
   if (p.bytes.length <= maxBytes) return [p.bytes];
   const pieces: Uint8Array[] = [];
-  // Struct sections: accumulate (client, clock, structs, bytes) until the budget is reached.
-  let sections: Array<{ client: number; clock: number; structs: number; bytes: Uint8Array }> = [];
-  let size = 0;
+  const coDeleted = new Map<number, StructRange[]>();
+  for (const d of p.deletedWithStructs) {
+    const list = coDeleted.get(d.client);
+    if (list) list.push(d);
+    else coDeleted.set(d.client, [d]);
+  }
+
+  // The piece being filled. Sizes are upper bounds of the encoded bytes.
+  let sections: Section[] = [];
+  let pieceDeletes: StructRange[] = [];
+  let size = PIECE_OVERHEAD;
   const flush = (): void => {
     if (sections.length === 0) return;
-    const e = encoding.createEncoder();
-    encoding.writeVarUint(e, sections.length);
-    for (const s of sections) {
-      encoding.writeVarUint(e, s.structs);
-      encoding.writeVarUint(e, s.client);
-      encoding.writeVarUint(e, s.clock);
-      encoding.writeUint8Array(e, s.bytes);
-    }
-    encoding.writeVarUint(e, 0); // empty delete set
-    pieces.push(encoding.toUint8Array(e));
+    pieces.push(encodePiece(sections, pieceDeletes));
     sections = [];
-    size = 0;
+    pieceDeletes = [];
+    size = PIECE_OVERHEAD;
   };
-  const SECTION_OVERHEAD = 32;
+  /** Adds structs [start, end) of `client` from `clock` to the piece, flushing first if needed. */
+  const add = (client: number, clock: number, endClock: number, structs: number, start: number, end: number): void => {
+    const dels = coDeletedIn(coDeleted.get(client), clock, endClock);
+    const last = sections[sections.length - 1];
+    const joins = last !== undefined && last.client === client && last.endClock <= clock;
+    const cost = (joins ? SKIP_BYTES : SECTION_OVERHEAD) + (end - start) + dels.length * CO_DELETE_BYTES;
+    if (sections.length > 0 && (size + cost > maxBytes || (!joins && sections.some((s) => s.client === client)))) {
+      flush();
+      add(client, clock, endClock, structs, start, end);
+      return;
+    }
+    if (joins) {
+      if (clock > last.endClock) {
+        const e = encoding.createEncoder();
+        encoding.writeUint8(e, 10);
+        encoding.writeVarUint(e, clock - last.endClock);
+        last.chunks.push(encoding.toUint8Array(e));
+        last.structs++;
+      }
+      last.chunks.push(p.bytes.subarray(start, end));
+      last.structs += structs;
+      last.endClock = endClock;
+    } else sections.push({ client, clock, endClock, structs, chunks: [p.bytes.subarray(start, end)] });
+    pieceDeletes.push(...dels);
+    size += cost;
+  };
+
+  const info: StructInfo = { length: 0, kind: 0, ref: 0, slot: 0, refClient: 0, refClock: 0 };
   for (const run of p.runs) {
-    if (size + run.end - run.start + SECTION_OVERHEAD <= maxBytes) {
-      sections.push({ client: run.client, clock: run.clock, structs: run.structs, bytes: p.bytes.subarray(run.start, run.end) });
-      size += run.end - run.start + SECTION_OVERHEAD;
+    const runEnd = run.clock + run.length;
+    const runDels = coDeletedIn(coDeleted.get(run.client), run.clock, runEnd);
+    if (PIECE_OVERHEAD + SECTION_OVERHEAD + run.end - run.start + runDels.length * CO_DELETE_BYTES <= maxBytes) {
+      add(run.client, run.clock, runEnd, run.structs, run.start, run.end); // fits, here or in the next piece
       continue;
     }
-    // Cut the run at struct boundaries.
+    // Cut the run at struct boundaries: fill what is left of this piece, then whole pieces.
+    const coClocks = new Set(runDels.map((d) => d.clock));
+    const roomHere = (): number => {
+      const last = sections[sections.length - 1];
+      if (last !== undefined && last.client === run.client) return maxBytes - size - SKIP_BYTES;
+      if (sections.some((sec) => sec.client === run.client)) return 0;
+      return maxBytes - size - SECTION_OVERHEAD;
+    };
+    let room = roomHere();
     const r = new ByteReader(p.bytes);
     r.pos = run.start;
     let clock = run.clock;
     let partStart = run.start;
     let partClock = run.clock;
     let partStructs = 0;
+    let partCost = 0;
     while (r.pos < run.end) {
       const structStart = r.pos;
-      const { length } = readStructBody(r, r.u8(), run.client, clock, Infinity);
-      if (partStructs > 0 && size + r.pos - partStart + SECTION_OVERHEAD > maxBytes) {
-        sections.push({ client: run.client, clock: partClock, structs: partStructs, bytes: p.bytes.subarray(partStart, structStart) });
+      readStructBody(r, r.u8(), run.client, clock, Number.POSITIVE_INFINITY, info);
+      const cost = r.pos - structStart + (coClocks.has(clock) ? CO_DELETE_BYTES : 0);
+      if (partCost + cost > room && (partStructs > 0 || sections.length > 0)) {
+        if (partStructs > 0) add(run.client, partClock, clock, partStructs, partStart, structStart);
         flush();
+        room = maxBytes - PIECE_OVERHEAD - SECTION_OVERHEAD;
         partStart = structStart;
         partClock = clock;
         partStructs = 0;
+        partCost = 0;
       }
       partStructs++;
-      clock += length;
+      partCost += cost;
+      clock += info.length;
     }
-    sections.push({ client: run.client, clock: partClock, structs: partStructs, bytes: p.bytes.subarray(partStart, run.end) });
-    size += run.end - partStart + SECTION_OVERHEAD;
-    if (size >= maxBytes) flush();
+    add(run.client, partClock, clock, partStructs, partStart, run.end);
   }
   flush();
+
   // Deletions: whole clients per piece, ranges cut when one client alone is too big.
   let ds: Array<[number, DeleteRange[]]> = [];
-  let dsSize = 0;
+  let dsSize = PIECE_OVERHEAD;
   const flushDs = (): void => {
     if (ds.length === 0) return;
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, 0); // no structs
-    encoding.writeVarUint(e, ds.length);
-    for (const [client, ranges] of ds) {
-      encoding.writeVarUint(e, client);
-      encoding.writeVarUint(e, ranges.length);
-      for (const d of ranges) {
-        encoding.writeVarUint(e, d.clock);
-        encoding.writeVarUint(e, d.length);
-      }
-    }
+    writeDeletes(e, ds);
     pieces.push(encoding.toUint8Array(e));
     ds = [];
-    dsSize = 0;
+    dsSize = PIECE_OVERHEAD;
   };
-  const RANGE_BYTES = 16; // two varUints of at most 8 bytes each
   for (const [client, ranges] of p.deletes) {
-    for (let i = 0; i < ranges.length; ) {
-      const room = Math.max(1, Math.floor((maxBytes - dsSize - 32) / RANGE_BYTES));
+    for (let i = 0; i < ranges.length;) {
+      if (ds.length > 0 && dsSize + DS_CLIENT_BYTES + DS_RANGE_BYTES > maxBytes) flushDs();
+      const room = Math.max(1, Math.floor((maxBytes - dsSize - DS_CLIENT_BYTES) / DS_RANGE_BYTES));
       const part = ranges.slice(i, i + room);
       ds.push([client, part]);
-      dsSize += 32 + part.length * RANGE_BYTES;
+      dsSize += DS_CLIENT_BYTES + part.length * DS_RANGE_BYTES;
       i += part.length;
-      if (dsSize + 32 + RANGE_BYTES > maxBytes) flushDs();
     }
   }
   flushDs();
   return pieces;
+};
+
+interface Section {
+  readonly client: number;
+  readonly clock: number;
+  endClock: number;
+  structs: number;
+  readonly chunks: Uint8Array[];
+}
+
+/** Upper bounds of encoded sizes (a varUint of a safe integer takes at most 8 bytes). */
+const PIECE_OVERHEAD = 16; // varUint(sections) + varUint(delete set clients)
+const SECTION_OVERHEAD = 24; // varUint(structs) · varUint(client) · varUint(clock)
+const SKIP_BYTES = 9; // info · varUint(length)
+const DS_CLIENT_BYTES = 16; // varUint(client) · varUint(ranges)
+const DS_RANGE_BYTES = 16; // varUint(clock) · varUint(length)
+const CO_DELETE_BYTES = DS_CLIENT_BYTES + DS_RANGE_BYTES;
+
+/** The entries of a client's (clock-sorted) co-deleted structs inside [clock, endClock). */
+const coDeletedIn = (list: readonly StructRange[] | undefined, clock: number, endClock: number): StructRange[] =>
+  list ? list.filter((d) => d.clock >= clock && d.clock < endClock) : [];
+
+const encodePiece = (sections: readonly Section[], deletes: readonly StructRange[]): Uint8Array => {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, sections.length);
+  for (const s of sections) {
+    encoding.writeVarUint(e, s.structs);
+    encoding.writeVarUint(e, s.client);
+    encoding.writeVarUint(e, s.clock);
+    for (const c of s.chunks) encoding.writeUint8Array(e, c);
+  }
+  const byClient = new Map<number, DeleteRange[]>();
+  for (const d of deletes) {
+    const list = byClient.get(d.client);
+    const range = { clock: d.clock, length: d.length };
+    if (list) list.push(range);
+    else byClient.set(d.client, [range]);
+  }
+  for (const list of byClient.values()) list.sort((a, b) => a.clock - b.clock);
+  writeDeletes(e, [...byClient]);
+  return encoding.toUint8Array(e);
+};
+
+const writeDeletes = (e: encoding.Encoder, ds: ReadonlyArray<readonly [number, readonly DeleteRange[]]>): void => {
+  encoding.writeVarUint(e, ds.length);
+  for (const [client, ranges] of ds) {
+    encoding.writeVarUint(e, client);
+    encoding.writeVarUint(e, ranges.length);
+    for (const d of ranges) {
+      encoding.writeVarUint(e, d.clock);
+      encoding.writeVarUint(e, d.length);
+    }
+  }
 };

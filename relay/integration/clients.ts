@@ -15,21 +15,9 @@ import { WebsocketProvider } from 'y-websocket';
 import { MessageType, SyncType, readAckPayload } from '../../shared/protocol.js';
 import { startRelay, type RelayProcess, type StartOptions } from '../testing/relayProcess.js';
 
-/** Polls `cond` every `interval` ms until it holds; rejects after `timeout` ms with `message`. */
-export const waitFor = async (
-  cond: () => boolean | Promise<boolean>,
-  opts: { timeout?: number; interval?: number; message?: string } = {},
-): Promise<void> => {
-  const timeout = opts.timeout ?? 10_000;
-  const interval = opts.interval ?? 20;
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline)
-      throw new Error(`waitFor timed out after ${timeout} ms: ${opts.message ?? cond.toString()}`);
-    await new Promise((r) => setTimeout(r, interval));
-  }
-};
+import { waitFor } from '../../shared/testing/waitFor.js';
+
+export { waitFor };
 
 export interface CloseInfo {
   readonly code: number;

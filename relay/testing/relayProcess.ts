@@ -3,7 +3,7 @@
  * tests, e2e tests and benchmarks. Resolves once it printed its URL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,8 @@ export interface RelayProcess {
   kill(): Promise<void>;
   /** SIGTERM and wait for exit; resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** Stops it if still running and removes its data directory. */
+  cleanup(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -40,7 +42,17 @@ export const startRelay = (opts: StartOptions = {}): Promise<RelayProcess> => {
   });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  let running = true;
+  const exited = new Promise<number | null>((res) =>
+    child.once('exit', (code) => {
+      running = false;
+      res(code);
+    }),
+  );
+  const stop = async (): Promise<number | null> => {
+    if (running) child.kill('SIGTERM');
+    return exited;
+  };
   return new Promise((resolve, reject) => {
     let out = '';
     const onData = (d: Buffer): void => {
@@ -57,12 +69,13 @@ export const startRelay = (opts: StartOptions = {}): Promise<RelayProcess> => {
         child,
         stderr: () => err,
         kill: async () => {
-          child.kill('SIGKILL');
+          if (running) child.kill('SIGKILL');
           await exited;
         },
-        stop: async () => {
-          child.kill('SIGTERM');
-          return exited;
+        stop,
+        cleanup: async () => {
+          await stop();
+          rmSync(dataDir, { recursive: true, force: true });
         },
       });
     };

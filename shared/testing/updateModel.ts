@@ -128,7 +128,17 @@ export const decodeModel = (bytes: Uint8Array): ModelUpdate => {
         const start = r.pos;
         const length = skipContent(r, ref);
         const content = bytes.slice(start, r.pos);
-        section.structs.push({ kind: 'item', ref, origin, rightOrigin, parentKey, parentId, parentSub, content, length });
+        section.structs.push({
+          kind: 'item',
+          ref,
+          origin,
+          rightOrigin,
+          parentKey,
+          parentId,
+          parentSub,
+          content,
+          length,
+        });
       }
     }
     sections.push(section);
@@ -159,10 +169,7 @@ export const encodeStruct = (e: encoding.Encoder, s: ModelStruct): void => {
   }
   const neither = s.origin === null && s.rightOrigin === null;
   const info =
-    (s.ref & 31) |
-    (s.origin ? 0x80 : 0) |
-    (s.rightOrigin ? 0x40 : 0) |
-    (neither && s.parentSub !== null ? 0x20 : 0);
+    (s.ref & 31) | (s.origin ? 0x80 : 0) | (s.rightOrigin ? 0x40 : 0) | (neither && s.parentSub !== null ? 0x20 : 0);
   encoding.writeUint8(e, info);
   if (s.origin) writeId(e, s.origin);
   if (s.rightOrigin) writeId(e, s.rightOrigin);

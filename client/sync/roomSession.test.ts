@@ -1,0 +1,527 @@
+/**
+ * RoomSession against the real relay (a child process) with `ws` as the WebSocket and the
+ * in-memory store. Cross-tab sync is off (`crossTab: false`): every session in this process
+ * would otherwise share one BroadcastChannel namespace and sync without the relay.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import { randomBytes as nodeRandomBytes } from 'node:crypto';
+import { ChatError } from '../../shared/chat/chatRoom.js';
+import { newId } from '../../shared/ids.js';
+import { encodeSyncUpdate, MessageType } from '../../shared/protocol.js';
+import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
+import { COMPACT_AFTER_UPDATES, type RoomMetaPatch } from '../storage/roomUpdateStore.js';
+import { Transport } from '../net/transport.js';
+import type { Identity } from '../identity.js';
+import { ImportError, encodeRoomFile } from './roomFile.js';
+import { Notices, RoomSession, type RoomSessionOptions } from './roomSession.js';
+import { SYNC_META_FIELD } from './syncState.js';
+import { startRelay, type RelayProcess } from '../../relay/testing/relayProcess.js';
+import { waitFor } from '../../shared/testing/waitFor.js';
+
+const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
+const person = (name: string): Identity => ({ id: newId(randomBytes), name });
+const alice = person('Alice');
+const bob = person('Bob');
+
+let relay: RelayProcess;
+const sessions: RoomSession[] = [];
+let roomCounter = 0;
+const freshRoom = (): string => `room-${process.pid}-${Date.now()}-${roomCounter++}`;
+
+beforeAll(async () => {
+  relay = await startRelay();
+});
+afterAll(async () => {
+  await relay.cleanup();
+});
+afterEach(() => {
+  for (const s of sessions.splice(0)) s.destroy();
+});
+
+const open = async (
+  room: string,
+  identity: Identity,
+  store: MemoryRoomUpdateStore,
+  extra: Partial<RoomSessionOptions> = {},
+): Promise<RoomSession> => {
+  const s = await RoomSession.open({
+    room,
+    relayUrl: relay.wsUrl,
+    identity,
+    store,
+    persistent: false,
+    WebSocketImpl: WebSocket as unknown as typeof globalThis.WebSocket,
+    randomBytes,
+    crossTab: false,
+    transport: new Transport({
+      WebSocketImpl: WebSocket as unknown as typeof globalThis.WebSocket,
+      jitterBaseMs: 20,
+      jitterMaxMs: 100,
+    }),
+    ...extra,
+  });
+  sessions.push(s);
+  return s;
+};
+
+const online = (s: RoomSession): Promise<void> =>
+  waitFor(() => s.view().connection.status === 'online', `${s.identity.name} online`);
+const texts = (s: RoomSession): string[] => s.view().messages.map((m) => m.text);
+/** Whether RoomMeta has the `sync` field this layer persists acks, seen clocks and late ids in. */
+const storeKeepsSyncMeta = async (): Promise<boolean> => {
+  const patch = { [SYNC_META_FIELD]: '{}' } as unknown as RoomMetaPatch;
+  return new MemoryRoomUpdateStore().setMeta('probe', patch).then(
+    () => true,
+    () => false,
+  );
+};
+const storedCount = async (store: MemoryRoomUpdateStore, room: string): Promise<number> =>
+  (await store.load(room)).updates.length;
+
+describe('RoomSession with a real relay', () => {
+  it('two sessions exchange messages in both directions', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, new MemoryRoomUpdateStore());
+    const b = await open(room, bob, new MemoryRoomUpdateStore());
+    await Promise.all([online(a), online(b)]);
+    const sent = a.send('hi Bob');
+    expect(sent).toMatchObject({ text: 'hi Bob', own: true, authorName: 'Alice', late: false });
+    await waitFor(() => texts(b).includes('hi Bob'), 'b receives');
+    b.send('hi Alice', sent.id);
+    await waitFor(() => texts(a).includes('hi Alice'), 'a receives');
+    const reply = a.view().messages.find((m) => m.text === 'hi Alice')!;
+    expect(reply).toMatchObject({ own: false, state: null, replyTo: sent.id });
+    expect(texts(a)).toEqual(['hi Bob', 'hi Alice']);
+  });
+
+  it('refused input throws ChatError and changes nothing', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store);
+    const before = a.view();
+    expect(() => a.send('   ')).toThrow(ChatError);
+    expect(() => a.send('x', 'no-such-message')).toThrow(ChatError);
+    expect(() => a.edit('nope', 'x')).toThrow(ChatError);
+    expect(a.view()).toBe(before);
+    expect(await storedCount(store, room)).toBe(0);
+  });
+
+  it('STATE-1: pending → saved after the relay ack, and saved survives a reopen from the same store', async (ctx) => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store);
+    await online(a);
+    const m = a.send('durable?');
+    expect(m.state).toBe('pending');
+    expect(a.view().pendingCount).toBe(1);
+    await waitFor(() => a.view().messages[0]?.state === 'saved', 'saved');
+    expect(a.view().pendingCount).toBe(0);
+    await waitFor(() => a.view().connection.lastSyncedAt !== null, 'lastSyncedAt');
+    a.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    // Reopen with the relay: its handshake acks what it holds (ACK-2).
+    const store2 = store.reopen();
+    const viaRelay = await open(room, alice, store2);
+    await waitFor(() => viaRelay.view().messages[0]?.state === 'saved', 'saved again via ACK-2');
+    viaRelay.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    if (!(await storeKeepsSyncMeta())) {
+      ctx.skip('the store does not keep the `sync` meta field yet: saved survives a reload only online (ACK-2)');
+    }
+    // Reopen without any relay: only the store can say it was saved.
+    const again = await open(room, alice, store2.reopen(), { relayUrl: 'ws://127.0.0.1:9/sync' });
+    expect(again.view().messages.map((x) => [x.text, x.state])).toEqual([['durable?', 'saved']]);
+    expect(again.view().pendingCount).toBe(0);
+  });
+
+  it('STATE-1: saved, seen and late are read back from the `sync` meta field (store stand-in that keeps it)', async () => {
+    const room = freshRoom();
+    const metaKept = new Map<string, Record<string, unknown>>();
+    const base = new MemoryRoomUpdateStore();
+    const withSync = (inner: MemoryRoomUpdateStore): MemoryRoomUpdateStore =>
+      new Proxy(inner, {
+        get(target, prop, receiver) {
+          if (prop === 'setMeta')
+            return async (r: string, patch: Record<string, unknown>) => {
+              const { [SYNC_META_FIELD]: sync, ...rest } = patch;
+              if (sync !== undefined) metaKept.set(r, { ...metaKept.get(r), [SYNC_META_FIELD]: sync });
+              await target.setMeta(r, rest);
+            };
+          if (prop === 'getMeta') return async (r: string) => ({ ...(await target.getMeta(r)), ...metaKept.get(r) });
+          const v: unknown = Reflect.get(target, prop, receiver);
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    const a = await open(room, alice, withSync(base));
+    const b = await open(room, bob, new MemoryRoomUpdateStore());
+    await Promise.all([online(a), online(b)]);
+    a.send('saved and seen');
+    await waitFor(() => a.view().messages[0]?.state === 'seen', 'seen');
+    await new Promise((r) => setTimeout(r, 700)); // the meta save is debounced
+    a.destroy();
+    b.destroy();
+    const again = await open(room, alice, withSync(base.reopen()), { relayUrl: 'ws://127.0.0.1:9/sync' });
+    expect(again.view().messages.map((x) => [x.text, x.state])).toEqual([['saved and seen', 'seen']]);
+    expect(again.view().pendingCount).toBe(0);
+  });
+
+  it('SEEN-1: an own message becomes seen when another participant has it', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, new MemoryRoomUpdateStore());
+    const b = await open(room, bob, new MemoryRoomUpdateStore());
+    await Promise.all([online(a), online(b)]);
+    a.send('did you see this?');
+    await waitFor(() => a.view().messages[0]?.state === 'seen', 'seen', 15_000);
+    // Bob's copy is someone else's message: no state.
+    expect(b.view().messages[0]?.state).toBeNull();
+  });
+
+  it('offline switch: sent while offline stays pending; back online it is saved and the other session has it', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, new MemoryRoomUpdateStore());
+    const b = await open(room, bob, new MemoryRoomUpdateStore());
+    await Promise.all([online(a), online(b)]);
+    a.setOffline(true);
+    expect(a.view().connection).toMatchObject({ status: 'offline', manualOffline: true });
+    a.send('written offline');
+    expect(a.view().pendingCount).toBe(1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(a.view().messages[0]?.state).toBe('pending');
+    expect(texts(b)).toEqual([]);
+    a.setOffline(false);
+    await online(a);
+    await waitFor(() => texts(b).includes('written offline'), 'b receives after reconnect');
+    await waitFor(() => a.view().pendingCount === 0, 'acked after reconnect');
+    expect(a.view().messages[0]?.state).not.toBe('pending');
+  });
+
+  it('presence: names, typing that clears by itself, and a destroyed session disappears', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, new MemoryRoomUpdateStore());
+    const b = await open(room, bob, new MemoryRoomUpdateStore());
+    await Promise.all([online(a), online(b)]);
+    await waitFor(() => a.view().presence.length === 2, 'a sees two');
+    expect(a.view().presence.map((p) => [p.name, p.self])).toEqual([
+      ['Alice', true],
+      ['Bob', false],
+    ]);
+    b.setTyping(true);
+    await waitFor(() => a.view().presence.some((p) => p.name === 'Bob' && p.typing), 'typing shown');
+    await waitFor(() => a.view().presence.some((p) => p.name === 'Bob' && !p.typing), 'typing cleared', 6000);
+    b.destroy();
+    await waitFor(() => a.view().presence.length === 1, 'bob left');
+  });
+
+  it('import refuses a foreign or corrupt file and changes nothing', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store);
+    a.send('keep me');
+    await waitFor(() => a.view().messages.length === 1, 'sent');
+    await new Promise((r) => setTimeout(r, 50));
+    const count = await storedCount(store, room);
+    const before = a.view();
+    const good = a.exportUpdates();
+    const corrupt = good.slice();
+    corrupt[corrupt.length - 1] = 0x7f; // trailing garbage in the update
+    const foreign = new TextEncoder().encode('PK\u0003\u0004 not a room');
+    const wrongRoom = encodeRoomFile(
+      { format: 1, room: 'another-room', exportedAt: 1 },
+      Y.encodeStateAsUpdate(new Y.Doc()),
+    );
+    const badHeader = new TextEncoder().encode('CONVERGE-ROOM\n{"format":1,\n');
+    for (const bytes of [foreign, corrupt, wrongRoom, badHeader, good.subarray(0, good.length - 3)]) {
+      await expect(a.importFile(bytes)).rejects.toThrow(ImportError);
+    }
+    expect(a.view().messages).toBe(before.messages);
+    expect(await storedCount(store, room)).toBe(count);
+  });
+
+  it('export → import into a fresh store gives the same messages', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, new MemoryRoomUpdateStore(), { relayUrl: 'ws://127.0.0.1:9/sync' });
+    const first = a.send('one');
+    a.send('two', first.id);
+    a.edit(first.id, 'one, edited');
+    a.react(first.id, '👍', true);
+    a.setTitle('Export test');
+    const file = a.exportUpdates();
+    const store2 = new MemoryRoomUpdateStore();
+    const b = await open(room, bob, store2, { relayUrl: 'ws://127.0.0.1:9/sync' });
+    await b.importFile(file);
+    const strip = (s: RoomSession): unknown[] =>
+      s.view().messages.map((m) => [m.id, m.text, m.edited, m.replyTo, m.reactions]);
+    expect(strip(b)).toEqual(strip(a));
+    expect(b.view().title).toBe('Export test');
+    expect(await storedCount(store2, room)).toBeGreaterThan(0);
+    // A reopen from the second store shows the imported room.
+    b.destroy();
+    const c = await open(room, bob, store2.reopen(), { relayUrl: 'ws://127.0.0.1:9/sync' });
+    expect(strip(c)).toEqual(strip(a));
+    expect(a.exportTranscript()).toMatch(
+      /\] Alice: one, edited \(edited\) \[👍 1\]\n.*\] Alice \(reply to Alice\): two\n$/,
+    );
+  });
+
+  it('APPLY-1: a malformed update from the network is refused with a notice and the doc keeps working', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store);
+    await online(a);
+    const { provider } = a.internals!;
+    const frame = encodeSyncUpdate(new Uint8Array([1, 1, 5, 0, 0xff, 0xff, 0xff]));
+    const decoder = decoding.createDecoder(frame);
+    decoding.readVarUint(decoder);
+    const encoder = encoding.createEncoder();
+    provider.messageHandlers[MessageType.Sync]!(encoder, decoder, provider, true, MessageType.Sync);
+    expect(encoding.length(encoder)).toBe(0);
+    await waitFor(() => a.view().notices.some((n) => n.startsWith(Notices.refusedUpdate)), 'notice');
+    const before = await storedCount(store, room);
+    let updates = 0;
+    a.internals!.doc.on('update', () => updates++);
+    a.send('still working');
+    expect(updates).toBe(1);
+    await waitFor(() => a.view().messages[0]?.state === 'saved', 'saved');
+    expect(await storedCount(store, room)).toBe(before + 1);
+  });
+
+  it('REBUILD-1: a doc frozen by an update is rebuilt from the store, nothing typed is lost, and it reconnects', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store);
+    const b = await open(room, bob, new MemoryRoomUpdateStore());
+    await Promise.all([online(a), online(b)]);
+    a.send('typed before the freeze');
+    await waitFor(() => a.view().pendingCount === 0, 'acked');
+    const old = a.internals!;
+    // Simulate yjs's cleanup bug: an exception between the cleanup and the 'update' event
+    // leaves the cleanup queue non-empty forever.
+    old.doc.on('afterTransactionCleanup', (tr: Y.Transaction) => {
+      if (!tr.local) throw new Error('simulated yjs cleanup failure');
+    });
+    const remote = new Y.Doc();
+    remote.getMap('meta').set('title', 'poison');
+    const frame = encodeSyncUpdate(Y.encodeStateAsUpdate(remote));
+    const decoder = decoding.createDecoder(frame);
+    decoding.readVarUint(decoder);
+    old.provider.messageHandlers[MessageType.Sync]!(
+      encoding.createEncoder(),
+      decoder,
+      old.provider,
+      true,
+      MessageType.Sync,
+    );
+    expect(() => a.send('during the rebuild')).toThrow(/reloaded/);
+    await a.whenRebuilt();
+    expect(a.internals!.doc).not.toBe(old.doc);
+    expect(a.view().notices).toContain(Notices.rebuilt);
+    expect(texts(a)).toEqual(['typed before the freeze']);
+    expect(a.view().title).toBe('');
+    await online(a);
+    a.send('after the rebuild');
+    await waitFor(() => texts(b).includes('after the rebuild'), 'b receives after rebuild');
+  });
+
+  it('REFUSE-1: a fatal close from the relay becomes a refusal and is not retried', async () => {
+    const room = freshRoom();
+    const transport = new Transport({ WebSocketImpl: WebSocket as unknown as typeof globalThis.WebSocket });
+    const a = await open(room, alice, new MemoryRoomUpdateStore(), { transport });
+    await online(a);
+    // Corrupt every outgoing frame: the relay closes the socket with bad-frame (4400).
+    transport.hooks = { outgoing: (_data, forward) => forward(new Uint8Array([0x7f, 0x01])) };
+    a.setTyping(true);
+    await waitFor(() => a.view().connection.refusal !== null, 'refusal');
+    expect(a.view().connection.refusal).toMatch(/bad-frame/);
+    expect(a.view().connection.status).toBe('offline');
+    const attempts = transport.attempts;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(transport.attempts).toBe(attempts);
+    // The user can retry on purpose (offline, then online).
+    transport.hooks = {};
+    a.setOffline(true);
+    a.setOffline(false);
+    expect(a.view().connection.refusal).toBeNull();
+    await online(a);
+  });
+
+  it('REFUSE-2: an invalid room name is refused before connecting, in words', async () => {
+    const transport = new Transport({ WebSocketImpl: WebSocket as unknown as typeof globalThis.WebSocket });
+    const a = await open('../etc/passwd', alice, new MemoryRoomUpdateStore(), { transport });
+    expect(a.view().connection.refusal).toMatch(/room name .* cannot be used/);
+    expect(a.view().connection.status).toBe('offline');
+    a.setOffline(true);
+    a.setOffline(false);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(transport.attempts).toBe(0);
+    expect(a.view().connection.refusal).not.toBeNull();
+    expect(a.send('local only').text).toBe('local only');
+  });
+
+  it('LOAD-C1: opening and reloading a room writes no update to the store', async () => {
+    const room = freshRoom();
+    let store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store);
+    await online(a);
+    a.send('one');
+    a.send('two');
+    await waitFor(() => a.view().pendingCount === 0, 'acked');
+    await new Promise((r) => setTimeout(r, 50));
+    const count = await storedCount(store, room);
+    expect(count).toBe(2);
+    for (let i = 0; i < 3; i++) {
+      sessions.pop()!.destroy();
+      store = store.reopen();
+      const again = await open(room, alice, store);
+      await online(again);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(texts(again)).toEqual(['one', 'two']);
+      expect(await storedCount(store, room)).toBe(count);
+    }
+  });
+
+  it('STORE-C2: a room with more than COMPACT_AFTER_UPDATES stored updates is compacted on open', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const doc = new Y.Doc();
+    doc.on('update', (u: Uint8Array) => void store.append(room, u));
+    for (let i = 0; i < COMPACT_AFTER_UPDATES + 20; i++) doc.getMap('meta').set('title', `t${i}`);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(await storedCount(store, room)).toBe(COMPACT_AFTER_UPDATES + 20);
+    const a = await open(room, alice, store, { relayUrl: 'ws://127.0.0.1:9/sync' });
+    await waitFor(() => a.view().title === `t${COMPACT_AFTER_UPDATES + 19}`, 'title');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await storedCount(store, room)).toBe(1);
+  });
+
+  it('eviction: the store record says there was data, load finds none → evicted and a notice; the relay fills it again', async () => {
+    const room = freshRoom();
+    let store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store);
+    await online(a);
+    a.send('on the relay');
+    await waitFor(() => a.view().pendingCount === 0, 'acked');
+    await new Promise((r) => setTimeout(r, 50));
+    sessions.pop()!.destroy();
+    store.simulateEviction(room);
+    store = store.reopen();
+    const again = await open(room, alice, store);
+    expect(again.view().storage.evicted).toBe(true);
+    expect(again.view().notices).toContain(Notices.evicted);
+    await waitFor(() => texts(again).includes('on the relay'), 'refetched');
+  });
+
+  it('storage errors: a failed append is reported, the session keeps working and heals when writes work again', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store, { relayUrl: 'ws://127.0.0.1:9/sync' });
+    store.failNextWrite(new DOMException('full', 'QuotaExceededError'));
+    a.send('first');
+    await waitFor(() => a.view().storage.error !== null, 'error shown');
+    expect(a.view().storage.error).toMatch(/out of storage space/);
+    a.send('second');
+    await waitFor(() => a.view().storage.error === null, 'healed');
+    const again = await open(room, alice, store.reopen(), { relayUrl: 'ws://127.0.0.1:9/sync' });
+    expect(texts(again)).toEqual(['first', 'second']);
+  });
+
+  it('HLC: clockAheadMs for a message from a fast clock; LATE-1: a message that arrives after later ones is late', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, new MemoryRoomUpdateStore());
+    const b = await open(room, bob, new MemoryRoomUpdateStore(), { now: () => Date.now() + 5 * 60_000 });
+    await Promise.all([online(a), online(b)]);
+    // Bob's wall part comes from Date.now() in ChatRoom.send, his HLC from his fast clock.
+    b.send('from the future');
+    await waitFor(() => texts(a).includes('from the future'), 'received');
+    const fast = a.view().messages.find((m) => m.text === 'from the future')!;
+    expect(fast.clockAheadMs).toBeGreaterThan(4 * 60_000);
+
+    const c = await open(room, person('Carol'), new MemoryRoomUpdateStore(), { now: () => Date.now() - 60 * 60_000 });
+    await online(c);
+    c.setOffline(true);
+    c.send('written an hour ago (by the clock)');
+    a.send('written now');
+    await waitFor(() => texts(a).includes('written now'), 'a has own');
+    c.setOffline(false);
+    await waitFor(() => texts(a).includes('written an hour ago (by the clock)'), 'late one arrives');
+    const late = a.view().messages.find((m) => m.text.startsWith('written an hour ago'))!;
+    expect(late.late).toBe(true);
+    expect(a.view().messages.find((m) => m.text === 'written now')!.late).toBe(false);
+  });
+
+  it('view(): the same object until something changes; subscribers are notified', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, new MemoryRoomUpdateStore(), { relayUrl: 'ws://127.0.0.1:9/sync' });
+    a.setOffline(true);
+    const v1 = a.view();
+    expect(a.view()).toBe(v1);
+    let calls = 0;
+    const off = a.subscribe(() => calls++);
+    const first = a.send('x');
+    await Promise.resolve();
+    expect(calls).toBeGreaterThan(0);
+    const v2 = a.view();
+    expect(v2).not.toBe(v1);
+    expect(Object.isFrozen(v2)).toBe(true);
+    a.send('y');
+    expect(a.view().messages[0]).toBe(v2.messages[0]);
+    expect(a.view().messages[0]!.id).toBe(first.id);
+    off();
+  });
+
+  it('cross-tab: tabs sync over BroadcastChannel without the relay; the offline switch cuts that too', async () => {
+    const room = freshRoom();
+    const noRelay = { relayUrl: 'ws://127.0.0.1:9/sync', crossTab: true };
+    const a = await open(room, alice, new MemoryRoomUpdateStore(), noRelay);
+    const b = await open(room, alice, new MemoryRoomUpdateStore(), noRelay);
+    a.send('tab to tab');
+    await waitFor(() => texts(b).includes('tab to tab'), 'b receives over bc');
+    a.setOffline(true);
+    a.send('kept in tab a');
+    b.send('kept in tab b');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(texts(b)).not.toContain('kept in tab a');
+    expect(texts(a)).not.toContain('kept in tab b');
+    a.setOffline(false);
+    await waitFor(() => texts(b).includes('kept in tab a') && texts(a).includes('kept in tab b'), 'tabs resync');
+    // Both are the same user: the other tab's messages are own, and not 'seen' by a tab of the same user.
+    expect(b.view().messages.every((m) => m.own && m.state === 'pending')).toBe(true);
+  });
+
+  it('STATE-2: own messages another tab uploaded become saved here too (SyncStep1 re-sent → ACK-2)', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, new MemoryRoomUpdateStore(), { crossTab: true });
+    const b = await open(room, alice, new MemoryRoomUpdateStore(), { crossTab: true });
+    await Promise.all([online(a), online(b)]);
+    a.send('from tab a');
+    await waitFor(() => a.view().messages[0]?.state === 'saved', 'saved in a');
+    await waitFor(() => b.view().messages[0]?.state === 'saved', 'saved in b', 12_000);
+  });
+
+  it('relay restart: sessions reconnect by themselves, and what was sent meanwhile arrives', async () => {
+    const own = await startRelay();
+    const room = freshRoom();
+    try {
+      const a = await open(room, alice, new MemoryRoomUpdateStore(), { relayUrl: own.wsUrl });
+      const b = await open(room, bob, new MemoryRoomUpdateStore(), { relayUrl: own.wsUrl });
+      await Promise.all([online(a), online(b)]);
+      await own.stop();
+      await waitFor(() => a.view().connection.status !== 'online', 'a notices');
+      a.send('while the relay was down');
+      expect(a.view().pendingCount).toBe(1);
+      const again = await startRelay({ port: own.port, dataDir: own.dataDir });
+      try {
+        await Promise.all([online(a), online(b)]);
+        await waitFor(() => texts(b).includes('while the relay was down'), 'b receives', 15_000);
+        await waitFor(() => a.view().pendingCount === 0, 'acked');
+      } finally {
+        await again.cleanup();
+      }
+    } finally {
+      await own.cleanup();
+    }
+  });
+});

@@ -1,0 +1,1158 @@
+/// <reference lib="dom" />
+/**
+ * One open room: a Y.Doc loaded from the local store, synced through the relay by the stock
+ * `WebsocketProvider`, and exposed to the UI as an immutable `RoomView` snapshot.
+ *
+ * Rules (ids as in docs/SPEC.md):
+ * - LOAD-C1 the room's stored updates are applied to a fresh Y.Doc (origin `STORAGE`) before
+ *   anything connects; loading writes no update (the store does not grow on reload).
+ * - STORE-C1 every doc update not from the store (local edits, validated remote updates,
+ *   imports) is appended; an append that fails sets `storage.error`, the session keeps working
+ *   in memory and writes its full state once the store accepts writes again.
+ * - STORE-C2 compaction goes through the store's own rule (LOCAL-5): right after the load, and
+ *   later (at most once a minute) by re-loading what is stored, merging exactly that in a
+ *   scratch doc and replacing it. Never after a load that failed or skipped updates.
+ * - STATE-1 an own message is 'pending' until the relay acks its record (ack clock > record's
+ *   Yjs clock), then 'saved'; 'seen' once another participant's published state vector covers
+ *   it (SEEN-1 in ./presence.ts). Ack and seen clocks are kept in the room's meta record.
+ * - STATE-2 while own messages are pending on a synced connection, the session re-sends its
+ *   SyncStep1 every `ACK_REFRESH_MS`: the relay answers with ACK-2, which also covers own
+ *   messages another tab uploaded.
+ * - APPLY-1..3 (./defensiveSync.ts): remote updates are validated and applied defensively;
+ *   REBUILD-1 a frozen doc is replaced by a doc rebuilt from the store and the provider
+ *   reconnects; REBUILD-2 after `MAX_REBUILDS` rebuilds in `REBUILD_WINDOW_MS` the session stops
+ *   connecting (the relay would send the same poison again) and says so.
+ * - LATE-1 a message that arrives from the network (not from the store or an import) is 'late'
+ *   when a message that sorts after it was already shown; during a connection's catch-up the
+ *   comparison is against what was shown when the connection opened.
+ * - REFUSE-1/2 (./status.ts): fatal closes and invalid room names become `connection.refusal`.
+ */
+import * as Y from 'yjs';
+import * as decoding from 'lib0/decoding';
+import * as awarenessProtocol from 'y-protocols/awareness';
+import { WebsocketProvider } from 'y-websocket';
+import { ChatRoom, type ChatMessage } from '../../shared/chat/chatRoom.js';
+import { compareHlc, decodeHlc, HybridClock, type Hlc } from '../../shared/chat/hlc.js';
+import { newId, type RandomBytes } from '../../shared/ids.js';
+import { encodeSyncStep1, isValidRoomName, MessageType, readAckPayload, SyncType } from '../../shared/protocol.js';
+import {
+  COMPACT_AFTER_UPDATES,
+  detectLoss,
+  LossStatus,
+  shouldCompact,
+  StorageError,
+  StorageErrorKind,
+  toStorageError,
+  type RoomMetaPatch,
+  type RoomUpdateStore,
+  type StoredUpdates,
+} from '../storage/roomUpdateStore.js';
+import { Transport } from '../net/transport.js';
+import type { Identity } from '../identity.js';
+import { applyUpdateDefensively, createSyncHandler, isDocFrozen } from './defensiveSync.js';
+import { parsePresence, RecentClients, TYPING_TIMEOUT_MS } from './presence.js';
+import { decodeRoomFile, encodeRoomFile, ImportError, ROOM_FILE_FORMAT } from './roomFile.js';
+import {
+  deriveStatus,
+  describeFatalClose,
+  REPEATED_FREEZE_REFUSAL,
+  roomNameRefusal,
+  type ConnectionStatus,
+} from './status.js';
+import { decodeSyncState, encodeSyncState, MAX_LATE_IDS, mergeSyncStates, SYNC_META_FIELD } from './syncState.js';
+import { formatTranscript } from './transcript.js';
+
+export type { ConnectionStatus } from './status.js';
+export { ImportError } from './roomFile.js';
+export { ChatError } from '../../shared/chat/chatRoom.js';
+
+export type MessageState = 'pending' | 'saved' | 'seen';
+
+export interface MessageView extends ChatMessage {
+  /** null for others' messages. */
+  readonly state: MessageState | null;
+  readonly late: boolean;
+  /** How far the message's HLC was ahead of this device's clock when it arrived (0 if not). */
+  readonly clockAheadMs: number;
+  readonly own: boolean;
+}
+
+export interface PresenceView {
+  readonly clientId: number;
+  readonly userId: string;
+  readonly name: string;
+  readonly typing: boolean;
+  readonly self: boolean;
+}
+
+export interface RoomView {
+  readonly room: string;
+  readonly title: string;
+  /** Display order (ChatRoom.messages()). */
+  readonly messages: readonly MessageView[];
+  readonly connection: {
+    readonly status: ConnectionStatus;
+    readonly manualOffline: boolean;
+    /** Last time the relay sent a SyncStep2, an Update or an Ack (ms since the epoch). */
+    readonly lastSyncedAt: number | null;
+    /** A fatal close or a refused room name, in words; not retried automatically. */
+    readonly refusal: string | null;
+  };
+  /** Own messages not yet acked by the relay. */
+  readonly pendingCount: number;
+  readonly storage: { readonly persistent: boolean; readonly error: string | null; readonly evicted: boolean };
+  readonly presence: readonly PresenceView[];
+  readonly notices: readonly string[];
+}
+
+export interface RoomSessionOptions {
+  readonly room: string;
+  /** e.g. ws://host:port/sync (the provider appends `/<room>`). */
+  readonly relayUrl: string;
+  readonly identity: Identity;
+  readonly store: RoomUpdateStore;
+  readonly persistent: boolean;
+  readonly WebSocketImpl?: typeof WebSocket;
+  readonly now?: () => number;
+  readonly randomBytes?: RandomBytes;
+  /** Extension: a transport to use (the network lab injects faults through it). */
+  readonly transport?: Transport;
+  /** Extension: sync with other tabs over BroadcastChannel (default true). Tests in one process turn it off. */
+  readonly crossTab?: boolean;
+}
+
+/** Transaction origin of updates loaded from the local store: never appended again. */
+export const STORAGE_ORIGIN = Symbol('storage');
+/** Transaction origin of imported files. */
+export const IMPORT_ORIGIN = Symbol('import');
+
+export const MAX_BACKOFF_MS = 10_000;
+export const ACK_REFRESH_MS = 2_000;
+export const MIN_COMPACTION_INTERVAL_MS = 60_000;
+export const STORAGE_RETRY_MS = 30_000;
+export const MAX_REBUILDS = 3;
+export const REBUILD_WINDOW_MS = 10 * 60_000;
+export const MAX_NOTICES = 200;
+const SV_PUBLISH_DELAY_MS = 250;
+const REFUSED_NOTICE_INTERVAL_MS = 10_000;
+const META_SAVE_DELAY_MS = 500;
+
+export const Notices = {
+  refusedUpdate: 'A malformed update from the network was refused; nothing was applied or stored.',
+  rebuilt: 'A malformed update from the network was refused; the room was rebuilt from local storage.',
+  evicted:
+    'This device lost its saved copy of the room (the browser deleted it, probably for lack of space). It is being fetched again from the relay; messages that never reached the relay are gone.',
+  partial:
+    'Part of this device’s saved copy of the room is missing (the browser deleted some of it). Missing messages are fetched again from the relay.',
+  loadFailed: 'This room could not be read from the device’s storage; it is shown from the relay only.',
+} as const;
+
+interface Replica {
+  readonly doc: Y.Doc;
+  readonly chat: ChatRoom;
+  readonly awareness: awarenessProtocol.Awareness;
+  readonly provider: WebsocketProvider;
+  /** Set when the doc froze: no more edits, it is being replaced. */
+  frozen: boolean;
+  dispose(): void;
+}
+
+interface Loaded {
+  readonly doc: Y.Doc;
+  readonly stored: StoredUpdates | null;
+  /** Every stored update applied cleanly. */
+  readonly clean: boolean;
+}
+
+const defaultRandomBytes: RandomBytes = (n) => crypto.getRandomValues(new Uint8Array(n));
+
+const hasWindow = (): boolean => typeof window !== 'undefined' && typeof window.addEventListener === 'function';
+
+const sameReactions = (a: ChatMessage['reactions'], b: ChatMessage['reactions']): boolean =>
+  a.length === b.length &&
+  a.every((r, i) => {
+    const o = b[i]!;
+    return r.emoji === o.emoji && r.users.length === o.users.length && r.users.every((u, j) => u === o.users[j]);
+  });
+
+const sameView = (a: MessageView, b: MessageView): boolean =>
+  a.id === b.id &&
+  a.text === b.text &&
+  a.authorId === b.authorId &&
+  a.authorName === b.authorName &&
+  a.wall === b.wall &&
+  a.replyTo === b.replyTo &&
+  a.edited === b.edited &&
+  a.deleted === b.deleted &&
+  compareHlc(a.hlc, b.hlc) === 0 &&
+  a.yId?.client === b.yId?.client &&
+  a.yId?.clock === b.yId?.clock &&
+  a.state === b.state &&
+  a.late === b.late &&
+  a.clockAheadMs === b.clockAheadMs &&
+  a.own === b.own &&
+  sameReactions(a.reactions, b.reactions);
+
+const byHlcThenId = (a: { hlc: Hlc; id: string }, b: { hlc: Hlc; id: string }): number =>
+  compareHlc(a.hlc, b.hlc) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+export class RoomSession {
+  readonly room: string;
+  readonly identity: Identity;
+  readonly transport: Transport;
+  private readonly store: RoomUpdateStore;
+  private readonly persistent: boolean;
+  private readonly relayUrl: string;
+  private readonly now: () => number;
+  private readonly randomBytes: RandomBytes;
+  private readonly clock: HybridClock;
+  private readonly crossTab: boolean;
+
+  private replica: Replica | null = null;
+  private rebuilding: Promise<void> | null = null;
+  private rebuildTimes: number[] = [];
+  private destroyed = false;
+
+  // Connection
+  private manualOffline = false;
+  private refusal: string | null = null;
+  /** The refusal cannot be lifted by the user (invalid room name). */
+  private refusalPermanent = false;
+  private lastSyncedAt: number | null = null;
+  private networkOnline = true;
+
+  // Storage
+  private storageError: string | null = null;
+  private evicted = false;
+  /** A load of this session succeeded cleanly: compaction is allowed. */
+  private loadedCleanly = false;
+  private storedCount = 0;
+  private compacting = false;
+  private lastCompactionAt = -Infinity;
+  private readonly appends = new Set<Promise<void>>();
+  private needsFullWrite = false;
+  private healing = false;
+  private syncMetaSupported = true;
+
+  // Message states
+  private readonly acked = new Map<number, number>();
+  private readonly seen = new Map<number, number>();
+  private late: string[] = [];
+  private lateSet = new Set<string>();
+  private readonly aheadMs = new Map<string, number>();
+  private maxShown: { hlc: Hlc; id: string } | null = null;
+  private maxShownAtConnect: { hlc: Hlc; id: string } | null = null;
+  private readonly recentClients = new RecentClients();
+  private lastPublishedSv = '';
+  private localTyping = false;
+
+  // View
+  private readonly listeners = new Set<() => void>();
+  private cachedView: RoomView | null = null;
+  /** The last view handed out: the base for reusing unchanged parts. */
+  private lastView: RoomView | null = null;
+  /** Message states (acks, seen, late) changed since the last view. */
+  private viewMessagesStale = true;
+  private cachedMessages: ChatMessage[] | null = null;
+  private notifyScheduled = false;
+  private notices: string[] = [];
+  private lastRefusedNoticeAt = -Infinity;
+  /** Since when own messages have been pending on a synced connection (STATE-2). */
+  private pendingSince: number | null = null;
+
+  // Timers and handlers to undo
+  private typingTimer: ReturnType<typeof setTimeout> | null = null;
+  private svTimer: ReturnType<typeof setTimeout> | null = null;
+  private metaTimer: ReturnType<typeof setTimeout> | null = null;
+  private storageRetryTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly ackRefreshTimer: ReturnType<typeof setInterval>;
+  private readonly cleanups: Array<() => void> = [];
+
+  private constructor(opts: RoomSessionOptions) {
+    this.room = opts.room;
+    this.identity = opts.identity;
+    this.store = opts.store;
+    this.persistent = opts.persistent;
+    this.now = opts.now ?? Date.now;
+    this.randomBytes = opts.randomBytes ?? defaultRandomBytes;
+    this.crossTab = opts.crossTab ?? true;
+    this.relayUrl = opts.relayUrl;
+    this.transport = opts.transport ?? new Transport({ WebSocketImpl: opts.WebSocketImpl });
+    // HLC node: a short random id per session (never the user id: two tabs must not share it).
+    this.clock = new HybridClock(newId(this.randomBytes).slice(0, 10), this.now);
+    this.ackRefreshTimer = setInterval(() => this.refreshAcks(), 1000);
+  }
+
+  /** Loads the room from the store, then connects (unless the room name is refused). */
+  static async open(opts: RoomSessionOptions): Promise<RoomSession> {
+    const s = new RoomSession(opts);
+    try {
+      await s.init();
+    } catch (e) {
+      s.destroy();
+      throw e;
+    }
+    return s;
+  }
+
+  private async init(): Promise<void> {
+    if (!isValidRoomName(this.room)) {
+      this.refusal = roomNameRefusal(this.room);
+      this.refusalPermanent = true;
+    }
+    this.cleanups.push(this.store.onError((e) => this.onStorageError(e)));
+    if (hasWindow()) {
+      this.networkOnline = typeof navigator === 'undefined' || navigator.onLine !== false;
+      const online = (): void => this.onNetworkChange(true);
+      const offline = (): void => this.onNetworkChange(false);
+      window.addEventListener('online', online);
+      window.addEventListener('offline', offline);
+      this.cleanups.push(() => {
+        window.removeEventListener('online', online);
+        window.removeEventListener('offline', offline);
+      });
+    }
+    const [loaded, meta] = await Promise.all([this.loadFromStore(), this.readSyncMeta()]);
+    if (this.destroyed) {
+      loaded.doc.destroy();
+      return;
+    }
+    if (meta) {
+      for (const [c, k] of meta.acked) this.acked.set(c, k);
+      for (const [c, k] of meta.seen) this.seen.set(c, k);
+      this.late = [...meta.late];
+      this.lateSet = new Set(this.late);
+    }
+    const stored = loaded.stored;
+    if (stored) {
+      const loss = detectLoss(stored);
+      if (loss === LossStatus.evicted) {
+        this.evicted = true;
+        this.addNotice(Notices.evicted);
+      } else if (loss === LossStatus.partial) {
+        this.addNotice(Notices.partial);
+      }
+      this.loadedCleanly = loaded.clean;
+      this.storedCount = stored.updates.length;
+      // STORE-C2: the doc holds exactly the loaded updates now, so its state replaces them.
+      if (loaded.clean && shouldCompact(stored)) void this.compactWith(Y.encodeStateAsUpdate(loaded.doc), stored);
+    }
+    this.install(loaded.doc);
+    this.store.setMeta(this.room, { lastOpenedAt: this.now() }).catch(() => {});
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /** Immutable snapshot; the same object until something changes. */
+  view(): RoomView {
+    if (!this.cachedView) this.cachedView = this.computeView();
+    return this.cachedView;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Sends a message; throws ChatError (and changes nothing) when refused. */
+  send(text: string, replyTo?: string): MessageView {
+    const r = this.mutable();
+    const rec = r.chat.send(this.identity, text, replyTo !== undefined ? { replyTo } : {});
+    this.afterMutation(r);
+    this.stopTyping();
+    const v = this.view().messages.find((m) => m.id === rec.id);
+    if (!v) throw new Error('The message was sent but cannot be shown (internal error).');
+    return v;
+  }
+
+  edit(id: string, text: string): void {
+    const r = this.mutable();
+    r.chat.edit(this.identity, id, text);
+    this.afterMutation(r);
+  }
+
+  remove(id: string): void {
+    const r = this.mutable();
+    r.chat.remove(this.identity, id);
+    this.afterMutation(r);
+  }
+
+  react(id: string, emoji: string, on: boolean): void {
+    const r = this.mutable();
+    r.chat.react(this.identity, id, emoji, on);
+    this.afterMutation(r);
+  }
+
+  setTitle(title: string): void {
+    const r = this.mutable();
+    r.chat.setTitle(title);
+    this.afterMutation(r);
+  }
+
+  /** PRES-1: typing is published at once and cleared after TYPING_TIMEOUT_MS without a call. */
+  setTyping(typing: boolean): void {
+    if (!typing) {
+      this.stopTyping();
+      return;
+    }
+    if (this.typingTimer !== null) clearTimeout(this.typingTimer);
+    this.typingTimer = setTimeout(() => this.stopTyping(), TYPING_TIMEOUT_MS);
+    if (!this.localTyping) {
+      this.localTyping = true;
+      this.replica?.awareness.setLocalStateField('typing', true);
+    }
+  }
+
+  /** The "Go offline" switch: disconnects from the relay and from the other tabs, or reconnects. */
+  setOffline(offline: boolean): void {
+    if (this.destroyed || offline === this.manualOffline) return;
+    this.manualOffline = offline;
+    if (offline) {
+      this.replica?.provider.disconnect();
+    } else {
+      if (this.refusal !== null && !this.refusalPermanent) {
+        this.refusal = null;
+        this.rebuildTimes = [];
+      }
+      this.connect();
+    }
+    this.markDirty();
+  }
+
+  /** The room as a file (./roomFile.ts). */
+  exportUpdates(): Uint8Array {
+    const r = this.requireReplica();
+    return encodeRoomFile(
+      { format: ROOM_FILE_FORMAT, room: this.room, exportedAt: this.now() },
+      Y.encodeStateAsUpdate(r.doc),
+    );
+  }
+
+  exportTranscript(): string {
+    const r = this.requireReplica();
+    return formatTranscript(this.room, r.chat.title(), this.messages(), this.now());
+  }
+
+  /**
+   * Merges a room file into this room. Refuses (ImportError, nothing changes) a file that is not
+   * a valid Converge room file, or that holds another room unless `allowOtherRoom`. Resolves once
+   * the imported data is in the local store (or the store failed: see `storage.error`).
+   */
+  async importFile(bytes: Uint8Array, opts: { allowOtherRoom?: boolean } = {}): Promise<void> {
+    const file = decodeRoomFile(bytes);
+    if (file.header.room !== this.room && !opts.allowOtherRoom) {
+      throw new ImportError(
+        `This file holds the room "${file.header.room}", not this room ("${this.room}"). Open "${file.header.room}" to import it.`,
+      );
+    }
+    const r = this.replica;
+    if (!r || r.frozen || this.rebuilding) throw new ImportError('The room is being rebuilt; try again in a moment.');
+    const result = applyUpdateDefensively(r.doc, file.update, IMPORT_ORIGIN);
+    if (result.status === 'refused') {
+      throw new ImportError(`This room file does not fit this room (${result.reason}). Nothing was imported.`);
+    }
+    if (result.status === 'frozen') {
+      this.onFrozen(r);
+      throw new ImportError(
+        'This room file could not be applied; the room was reloaded from this device’s storage. Nothing was imported.',
+      );
+    }
+    this.markMessagesChanged();
+    await Promise.allSettled([...this.appends]);
+  }
+
+  /** Leaves the room: announces the departure (presence), closes the connection, stops timers. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    clearInterval(this.ackRefreshTimer);
+    for (const t of [this.typingTimer, this.svTimer, this.storageRetryTimer]) if (t !== null) clearTimeout(t);
+    if (this.metaTimer !== null) {
+      clearTimeout(this.metaTimer);
+      this.metaTimer = null;
+      this.saveSyncMeta();
+    }
+    for (const c of this.cleanups.splice(0)) c();
+    const r = this.replica;
+    this.replica = null;
+    r?.dispose();
+    this.listeners.clear();
+  }
+
+  // ---------------------------------------------------------------- loading and the replica
+
+  private async loadFromStore(): Promise<Loaded> {
+    let stored: StoredUpdates | null = null;
+    try {
+      stored = await this.store.load(this.room);
+    } catch (e) {
+      this.setStorageError(e);
+      this.addNotice(Notices.loadFailed);
+    }
+    const { doc, skipped } = buildDoc(stored?.updates ?? []);
+    if (skipped > 0) {
+      this.addNotice(
+        `${skipped} saved change${skipped === 1 ? '' : 's'} of this room could not be read from this device and ${skipped === 1 ? 'was' : 'were'} skipped.`,
+      );
+    }
+    return { doc, stored, clean: stored !== null && skipped === 0 };
+  }
+
+  private install(doc: Y.Doc): void {
+    const chat = new ChatRoom(doc, this.clock, this.randomBytes);
+    // Messages already here count as shown; their HLCs move our clock forward (HLC-1).
+    this.maxShown = null;
+    const now = this.now();
+    const existing = chat.messages();
+    for (const m of existing) {
+      this.clock.observe(m.hlc);
+      if (m.hlc.wall > now && !this.aheadMs.has(m.id)) this.aheadMs.set(m.id, m.hlc.wall - now);
+      if (!this.maxShown || byHlcThenId(m, this.maxShown) > 0) this.maxShown = { hlc: m.hlc, id: m.id };
+    }
+    for (const m of existing.slice(-100)) if (m.yId) this.recentClients.touch(m.yId.client);
+    this.maxShownAtConnect = this.maxShown;
+
+    const awareness = new awarenessProtocol.Awareness(doc);
+    awareness.setLocalState({
+      user: { id: this.identity.id, name: this.identity.name },
+      typing: false,
+      sv: this.svEntries(doc),
+    });
+    this.localTyping = false;
+    const provider = new WebsocketProvider(this.relayUrl, this.room, doc, {
+      connect: false,
+      awareness,
+      WebSocketPolyfill: this.transport.WebSocket,
+      maxBackoffTime: MAX_BACKOFF_MS,
+      disableBc: !this.crossTab,
+    });
+    const replica: Replica = {
+      doc,
+      chat,
+      awareness,
+      provider,
+      frozen: false,
+      dispose: () => {
+        try {
+          awarenessProtocol.removeAwarenessStates(awareness, [doc.clientID], 'leave');
+        } catch {
+          // nothing to announce
+        }
+        provider.destroy();
+        awareness.destroy();
+        doc.destroy();
+      },
+    };
+
+    provider.messageHandlers[MessageType.Sync] = createSyncHandler({
+      onReceived: (inner, fromSocket) => {
+        // The relay's SyncStep1 comes before its answer (SyncStep2): it is not "synced" yet.
+        if (!fromSocket || inner === SyncType.Step1) return;
+        this.lastSyncedAt = this.now();
+        this.markDirty();
+      },
+      onRefused: (reason) => {
+        // At most one such notice per REFUSED_NOTICE_INTERVAL_MS: a misbehaving peer cannot flood the list.
+        const now = this.now();
+        if (now - this.lastRefusedNoticeAt < REFUSED_NOTICE_INTERVAL_MS) return;
+        this.lastRefusedNoticeAt = now;
+        this.addNotice(`${Notices.refusedUpdate} (${reason})`);
+      },
+      onFrozen: () => this.onFrozen(replica),
+      onThrew: (e) => console.error('An observer threw while applying a remote update', e),
+    });
+    provider.messageHandlers[MessageType.Ack] = (_encoder, decoder: decoding.Decoder) => this.onAck(decoder);
+
+    doc.on('update', (update: Uint8Array, origin: unknown) => {
+      if (origin !== STORAGE_ORIGIN) this.append(update);
+      this.markMessagesChanged();
+      this.scheduleSvPublish();
+    });
+    chat.messagesMap.observe((event) => this.onMessagesChanged(chat, event));
+    awareness.on('change', () => this.onAwarenessChange(replica));
+    provider.on('status', (e) => {
+      if (e.status === 'connected') this.maxShownAtConnect = this.maxShown;
+      this.markDirty();
+    });
+    provider.on('sync', (synced) => {
+      if (synced) {
+        this.lastSyncedAt = this.now();
+        this.publishSv(replica);
+      }
+      this.markDirty();
+    });
+    provider.on('connection-close', () => this.markDirty());
+    provider.on('closed', (e) => {
+      this.refusal = describeFatalClose(e.code, e.reason);
+      this.addNotice(this.refusal);
+    });
+
+    this.replica = replica;
+    this.markMessagesChanged();
+    if (this.mayConnect()) this.connect();
+  }
+
+  private mayConnect(): boolean {
+    return !this.destroyed && !this.manualOffline && this.refusal === null && this.replica !== null;
+  }
+
+  private connect(): void {
+    const r = this.replica;
+    if (!r || !this.mayConnect()) return;
+    this.transport.connectNow();
+    r.provider.connect();
+  }
+
+  /** REBUILD-1, REBUILD-2. */
+  private onFrozen(replica: Replica): void {
+    if (replica.frozen || this.destroyed) return;
+    replica.frozen = true;
+    const now = this.now();
+    this.rebuildTimes = [...this.rebuildTimes.filter((t) => now - t < REBUILD_WINDOW_MS), now];
+    this.rebuilding = (async () => {
+      // Not inside the provider's message handler: the provider is destroyed here.
+      await Promise.resolve();
+      if (this.replica === replica) {
+        this.replica = null;
+        replica.dispose();
+      }
+      await Promise.allSettled([...this.appends]);
+      if (this.destroyed) return;
+      const loaded = await this.loadFromStore();
+      if (this.destroyed) {
+        loaded.doc.destroy();
+        return;
+      }
+      this.loadedCleanly = loaded.clean;
+      if (loaded.stored) this.storedCount = loaded.stored.updates.length;
+      this.addNotice(Notices.rebuilt);
+      if (this.rebuildTimes.length >= MAX_REBUILDS && this.refusal === null) {
+        this.refusal = REPEATED_FREEZE_REFUSAL;
+        this.addNotice(REPEATED_FREEZE_REFUSAL);
+      }
+      this.install(loaded.doc);
+    })()
+      .catch((e: unknown) => {
+        console.error(e);
+        this.addNotice('The room could not be reloaded after an error; reload the page.');
+      })
+      .finally(() => {
+        this.rebuilding = null;
+        this.markDirty();
+      });
+  }
+
+  /** Resolves when a rebuild in progress (if any) is done. For tests and the lab. */
+  async whenRebuilt(): Promise<void> {
+    while (this.rebuilding) await this.rebuilding;
+  }
+
+  private mutable(): Replica {
+    const r = this.replica;
+    if (!r || r.frozen || this.rebuilding) {
+      throw new Error('The room is being reloaded from this device’s storage; try again in a moment.');
+    }
+    return r;
+  }
+
+  private requireReplica(): Replica {
+    if (!this.replica) throw new Error('The room is being reloaded from this device’s storage; try again in a moment.');
+    return this.replica;
+  }
+
+  private afterMutation(r: Replica): void {
+    // A local edit can freeze a doc too (the same yjs cleanup path); the edit is then lost, the
+    // rest is rebuilt from the store.
+    if (isDocFrozen(r.doc)) {
+      this.onFrozen(r);
+      throw new Error('This change could not be applied; the room is being reloaded from this device’s storage.');
+    }
+  }
+
+  // ---------------------------------------------------------------- storage
+
+  private append(update: Uint8Array): void {
+    const p = this.store.append(this.room, update).then(
+      () => {
+        this.storedCount++;
+        this.onWriteOk();
+        this.maybeCompact();
+      },
+      (e: unknown) => this.onWriteFailed(e),
+    );
+    this.appends.add(p);
+    void p.finally(() => this.appends.delete(p));
+  }
+
+  private onWriteOk(): void {
+    if (this.needsFullWrite) this.heal();
+    else if (this.storageError !== null) {
+      this.storageError = null;
+      this.markDirty();
+    }
+  }
+
+  private onWriteFailed(e: unknown): void {
+    this.setStorageError(e);
+    this.needsFullWrite = true;
+    if (this.storageRetryTimer === null && !this.destroyed) {
+      this.storageRetryTimer = setTimeout(() => {
+        this.storageRetryTimer = null;
+        this.heal();
+      }, STORAGE_RETRY_MS);
+    }
+  }
+
+  /** STORE-C1: after failed writes, store the whole state once (the store then holds a superset). */
+  private heal(): void {
+    const r = this.replica;
+    if (this.healing || this.destroyed || !r || r.frozen) return;
+    this.healing = true;
+    this.needsFullWrite = false;
+    const p = this.store.append(this.room, Y.encodeStateAsUpdate(r.doc)).then(
+      () => {
+        this.storedCount++;
+        this.storageError = null;
+        this.markDirty();
+      },
+      (e: unknown) => this.onWriteFailed(e),
+    );
+    this.appends.add(p);
+    void p.finally(() => {
+      this.appends.delete(p);
+      this.healing = false;
+    });
+  }
+
+  private setStorageError(e: unknown): void {
+    if (e instanceof TypeError || e instanceof RangeError) {
+      // A programming error (LOCAL-2): report it, do not blame the device.
+      console.error(e);
+    }
+    this.storageError = toStorageError(e).message;
+    this.markDirty();
+  }
+
+  private onStorageError(e: StorageError): void {
+    if (this.destroyed) return;
+    this.storageError = e.message;
+    this.markDirty();
+    if (e.kind === StorageErrorKind.closed) void this.recheckAfterConnectionLoss();
+  }
+
+  /** LOCAL-8: after a lost connection, the room may be gone from the store: write our state back. */
+  private async recheckAfterConnectionLoss(): Promise<void> {
+    try {
+      const stored = await this.store.load(this.room);
+      const r = this.replica;
+      if (!r || this.destroyed) return;
+      if (stored.updates.length === 0 && r.doc.store.clients.size > 0) {
+        this.needsFullWrite = true;
+        this.heal();
+      } else {
+        this.storedCount = stored.updates.length;
+        if (!this.needsFullWrite) {
+          this.storageError = null;
+          this.markDirty();
+        }
+      }
+    } catch {
+      // onError already reported it.
+    }
+  }
+
+  private maybeCompact(): void {
+    if (
+      !this.loadedCleanly ||
+      this.compacting ||
+      this.destroyed ||
+      this.storedCount <= COMPACT_AFTER_UPDATES ||
+      this.now() - this.lastCompactionAt < MIN_COMPACTION_INTERVAL_MS
+    ) {
+      return;
+    }
+    void this.compactFromStore();
+  }
+
+  /** STORE-C2: re-load what is stored, merge exactly that (in a scratch doc, so deletions are GC'd) and replace it. */
+  private async compactFromStore(): Promise<void> {
+    this.compacting = true;
+    this.lastCompactionAt = this.now();
+    try {
+      const stored = await this.store.load(this.room);
+      if (!shouldCompact(stored)) {
+        this.storedCount = stored.updates.length;
+        return;
+      }
+      const { doc, skipped } = buildDoc(stored.updates);
+      const merged = Y.encodeStateAsUpdate(doc);
+      doc.destroy();
+      if (skipped > 0) return; // never replace what we could not read
+      await this.compactWith(merged, stored);
+    } catch (e) {
+      this.setStorageError(e);
+    } finally {
+      this.compacting = false;
+    }
+  }
+
+  private async compactWith(merged: Uint8Array, stored: StoredUpdates): Promise<void> {
+    this.lastCompactionAt = this.now();
+    try {
+      const applied = await this.store.compact(this.room, merged, stored.keys);
+      if (applied) this.storedCount = Math.max(1, this.storedCount - stored.keys.length + 1);
+    } catch (e) {
+      this.setStorageError(e);
+    }
+  }
+
+  private async readSyncMeta(): Promise<ReturnType<typeof decodeSyncState> | null> {
+    try {
+      const meta = (await this.store.getMeta(this.room)) as Record<string, unknown> | undefined;
+      return meta ? decodeSyncState(meta[SYNC_META_FIELD]) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private scheduleMetaSave(): void {
+    if (this.metaTimer !== null || this.destroyed || !this.syncMetaSupported) return;
+    this.metaTimer = setTimeout(() => {
+      this.metaTimer = null;
+      this.saveSyncMeta();
+    }, META_SAVE_DELAY_MS);
+  }
+
+  /**
+   * Writes acks, seen clocks and late ids to the room's meta, merged with what another tab may
+   * have written meanwhile (clocks only grow, late ids accumulate), so tabs do not undo each other.
+   */
+  private saveSyncMeta(): void {
+    if (!this.syncMetaSupported) return;
+    const own = new Set<number>();
+    for (const m of this.messages()) if (m.authorId === this.identity.id && m.yId) own.add(m.yId.client);
+    const mine = { acked: new Map(this.acked), seen: new Map(this.seen), late: [...this.late] };
+    void this.readSyncMeta()
+      .then((stored) => {
+        const merged = stored ? mergeSyncStates(stored, mine) : mine;
+        // What other tabs kept (already limited to their own clients) stays.
+        for (const c of [...(stored?.acked.keys() ?? []), ...(stored?.seen.keys() ?? [])]) own.add(c);
+        const patch = { [SYNC_META_FIELD]: encodeSyncState(merged, own) } as unknown as RoomMetaPatch;
+        return this.store.setMeta(this.room, patch);
+      })
+      .catch((e: unknown) => {
+        // A store without the field refuses the patch (TypeError): keep the states in memory.
+        if (e instanceof TypeError) this.syncMetaSupported = false;
+      });
+  }
+
+  // ---------------------------------------------------------------- acks, seen, late
+
+  private onAck(decoder: decoding.Decoder): void {
+    let clocks: Map<number, number>;
+    try {
+      clocks = readAckPayload(decoder);
+    } catch {
+      return;
+    }
+    let changed = false;
+    for (const [client, clock] of clocks) {
+      if (clock > (this.acked.get(client) ?? 0)) {
+        this.acked.set(client, clock);
+        changed = true;
+      }
+    }
+    this.lastSyncedAt = this.now();
+    if (changed) {
+      this.invalidateView();
+      this.scheduleMetaSave();
+    }
+    this.markDirty();
+  }
+
+  /** STATE-2: checked every second; asks at most every ACK_REFRESH_MS, and only for messages pending that long. */
+  private refreshAcks(): void {
+    const r = this.replica;
+    if (!r || !r.provider.wsconnected || !r.provider.synced || r.frozen || this.view().pendingCount === 0) {
+      this.pendingSince = null;
+      return;
+    }
+    const now = this.now();
+    if (this.pendingSince === null) this.pendingSince = now;
+    if (now - this.pendingSince < ACK_REFRESH_MS) return;
+    this.pendingSince = now;
+    const ws = r.provider.ws;
+    if (ws && ws.readyState === ws.OPEN) ws.send(encodeSyncStep1(Y.encodeStateVector(r.doc)));
+  }
+
+  private onAwarenessChange(replica: Replica): void {
+    let changed = false;
+    for (const [clientId, state] of replica.awareness.getStates()) {
+      if (clientId === replica.doc.clientID) continue;
+      const p = parsePresence(state);
+      if (!p || p.userId === this.identity.id) continue;
+      for (const [c, k] of p.sv) {
+        if (k > (this.seen.get(c) ?? 0)) {
+          this.seen.set(c, k);
+          changed = true;
+        }
+      }
+    }
+    if (changed) this.scheduleMetaSave();
+    this.invalidateView();
+    this.markDirty();
+  }
+
+  private onMessagesChanged(chat: ChatRoom, event: Y.YMapEvent<unknown>): void {
+    try {
+      const origin: unknown = event.transaction.origin;
+      const remote = !event.transaction.local && origin !== STORAGE_ORIGIN;
+      const mayBeLate = remote && origin !== IMPORT_ORIGIN;
+      // During a connection's catch-up (open, not yet synced) compare with what was shown when
+      // it opened: a multi-frame catch-up arrives in no particular order.
+      const p = this.replica?.provider;
+      const catchingUp = p !== undefined && p.wsconnected && !p.synced;
+      const baseline = catchingUp ? this.maxShownAtConnect : this.maxShown;
+      const added: Array<{ hlc: Hlc; id: string }> = [];
+      for (const [key, change] of event.changes.keys) {
+        if (change.action !== 'add') continue;
+        const rec = chat.record(key);
+        const hlc = rec ? decodeHlc(rec.hlc) : null;
+        if (!rec || !hlc) continue;
+        added.push({ hlc, id: key });
+        const item = chat.messagesMap._map.get(key);
+        if (item) this.recentClients.touch(item.id.client);
+        if (remote) {
+          const { aheadMs } = this.clock.observe(hlc);
+          if (aheadMs > 0) this.aheadMs.set(key, aheadMs);
+        }
+        if (mayBeLate && baseline && byHlcThenId({ hlc, id: key }, baseline) < 0 && !this.lateSet.has(key)) {
+          this.lateSet.add(key);
+          this.late.push(key);
+          if (this.late.length > MAX_LATE_IDS) this.lateSet.delete(this.late.shift()!);
+          this.scheduleMetaSave();
+        }
+      }
+      for (const a of added) if (!this.maxShown || byHlcThenId(a, this.maxShown) > 0) this.maxShown = a;
+    } catch (e) {
+      // An observer must never throw into yjs (it would surface from applyUpdate).
+      console.error(e);
+    }
+  }
+
+  // ---------------------------------------------------------------- presence
+
+  private svEntries(doc: Y.Doc): Array<[number, number]> {
+    return this.recentClients.list().map((c) => [c, Y.getState(doc.store, c)] as [number, number]);
+  }
+
+  private scheduleSvPublish(): void {
+    if (this.svTimer !== null || this.destroyed) return;
+    this.svTimer = setTimeout(() => {
+      this.svTimer = null;
+      if (this.replica) this.publishSv(this.replica);
+    }, SV_PUBLISH_DELAY_MS);
+  }
+
+  /** SEEN-1. */
+  private publishSv(r: Replica): void {
+    if (r.frozen) return;
+    const sv = this.svEntries(r.doc);
+    const key = JSON.stringify(sv);
+    if (key === this.lastPublishedSv && r.awareness.getLocalState()?.sv !== undefined) return;
+    this.lastPublishedSv = key;
+    r.awareness.setLocalStateField('sv', sv);
+  }
+
+  private stopTyping(): void {
+    if (this.typingTimer !== null) clearTimeout(this.typingTimer);
+    this.typingTimer = null;
+    if (this.localTyping) {
+      this.localTyping = false;
+      this.replica?.awareness.setLocalStateField('typing', false);
+    }
+  }
+
+  private onNetworkChange(online: boolean): void {
+    this.networkOnline = online;
+    const r = this.replica;
+    // Back online: try at once instead of waiting out the backoff.
+    if (online && r && r.provider.ws === null && this.mayConnect()) this.connect();
+    this.markDirty();
+  }
+
+  // ---------------------------------------------------------------- view
+
+  /**
+   * Notices only ever grow (the UI dismisses by count), but a notice equal to one of the last
+   * few is not repeated, so a peer that keeps sending bad data cannot flood the list.
+   */
+  private addNotice(text: string): void {
+    if (this.notices.slice(-3).includes(text) || this.notices.length >= MAX_NOTICES) return;
+    this.notices = [...this.notices, text];
+    this.markDirty();
+  }
+
+  private messages(): ChatMessage[] {
+    if (!this.cachedMessages) this.cachedMessages = this.replica ? this.replica.chat.messages() : [];
+    return this.cachedMessages;
+  }
+
+  private markMessagesChanged(): void {
+    this.cachedMessages = null;
+    this.invalidateView();
+    this.markDirty();
+  }
+
+  private invalidateView(): void {
+    this.viewMessagesStale = true;
+  }
+
+  private markDirty(): void {
+    if (this.cachedView) this.lastView = this.cachedView;
+    this.cachedView = null;
+    if (this.notifyScheduled || this.destroyed) return;
+    this.notifyScheduled = true;
+    queueMicrotask(() => {
+      this.notifyScheduled = false;
+      for (const l of [...this.listeners]) {
+        try {
+          l();
+        } catch (e) {
+          console.error(e);
+        }
+      }
+    });
+  }
+
+  private computeView(): RoomView {
+    const prev = this.lastView;
+    const r = this.replica;
+    let messages: readonly MessageView[];
+    let pendingCount = 0;
+    if (!r && prev) {
+      messages = prev.messages; // rebuilding: keep showing what was there
+      pendingCount = prev.pendingCount;
+    } else if (!this.viewMessagesStale && prev) {
+      messages = prev.messages;
+      pendingCount = prev.pendingCount;
+    } else {
+      const old = new Map((prev?.messages ?? []).map((m) => [m.id, m]));
+      let reused = prev !== null;
+      const list = this.messages().map((m, i) => {
+        const own = m.authorId === this.identity.id;
+        const acked = m.yId !== null && (this.acked.get(m.yId.client) ?? 0) > m.yId.clock;
+        const seen = m.yId !== null && (this.seen.get(m.yId.client) ?? 0) > m.yId.clock;
+        if (own && !acked) pendingCount++;
+        const v: MessageView = {
+          ...m,
+          state: own ? (seen ? 'seen' : acked ? 'saved' : 'pending') : null,
+          late: this.lateSet.has(m.id),
+          clockAheadMs: this.aheadMs.get(m.id) ?? 0,
+          own,
+        };
+        const o = old.get(m.id);
+        if (o && sameView(o, v)) {
+          if (prev?.messages[i] !== o) reused = false;
+          return o;
+        }
+        reused = false;
+        return v;
+      });
+      messages = reused && prev && prev.messages.length === list.length ? prev.messages : Object.freeze(list);
+      this.viewMessagesStale = false;
+    }
+    const status = deriveStatus({
+      manualOffline: this.manualOffline,
+      refused: this.refusal !== null,
+      networkOnline: this.networkOnline,
+      wantsConnection: r?.provider.shouldConnect ?? false,
+      socketOpen: r?.provider.wsconnected ?? false,
+      synced: r?.provider.synced ?? false,
+      failedAttempts: r?.provider.wsUnsuccessfulReconnects ?? 0,
+    });
+    const presence = r ? this.presence(r) : [];
+    const view: RoomView = {
+      room: this.room,
+      title: r ? r.chat.title() : (prev?.title ?? ''),
+      messages,
+      connection: Object.freeze({
+        status,
+        manualOffline: this.manualOffline,
+        lastSyncedAt: this.lastSyncedAt,
+        refusal: this.refusal,
+      }),
+      pendingCount,
+      storage: Object.freeze({ persistent: this.persistent, error: this.storageError, evicted: this.evicted }),
+      presence:
+        prev && JSON.stringify(prev.presence) === JSON.stringify(presence) ? prev.presence : Object.freeze(presence),
+      notices:
+        prev && prev.notices.length === this.notices.length && prev.notices.every((n, i) => n === this.notices[i])
+          ? prev.notices
+          : Object.freeze([...this.notices]),
+    };
+    if (prev && shallowSameView(prev, view)) return prev;
+    return Object.freeze(view);
+  }
+
+  private presence(r: Replica): PresenceView[] {
+    const out: PresenceView[] = [];
+    for (const [clientId, state] of r.awareness.getStates()) {
+      const p = parsePresence(state);
+      if (!p) continue;
+      const self = clientId === r.doc.clientID;
+      out.push(Object.freeze({ clientId, userId: p.userId, name: p.name, typing: p.typing, self }));
+    }
+    return out.sort(
+      (a, b) => Number(b.self) - Number(a.self) || a.name.localeCompare(b.name) || a.clientId - b.clientId,
+    );
+  }
+
+  /** @internal Test and lab seam: the live doc, provider and awareness (null while rebuilding). */
+  get internals(): {
+    doc: Y.Doc;
+    provider: WebsocketProvider;
+    awareness: awarenessProtocol.Awareness;
+    chat: ChatRoom;
+  } | null {
+    const r = this.replica;
+    return r ? { doc: r.doc, provider: r.provider, awareness: r.awareness, chat: r.chat } : null;
+  }
+}
+
+const shallowSameView = (a: RoomView, b: RoomView): boolean =>
+  a.title === b.title &&
+  a.messages === b.messages &&
+  a.pendingCount === b.pendingCount &&
+  a.presence === b.presence &&
+  a.notices === b.notices &&
+  a.connection.status === b.connection.status &&
+  a.connection.manualOffline === b.connection.manualOffline &&
+  a.connection.lastSyncedAt === b.connection.lastSyncedAt &&
+  a.connection.refusal === b.connection.refusal &&
+  a.storage.persistent === b.storage.persistent &&
+  a.storage.error === b.storage.error &&
+  a.storage.evicted === b.storage.evicted;
+
+/**
+ * LOAD-C1: a fresh doc from stored updates, each validated and applied defensively. An update
+ * that is refused or freezes the doc is skipped (the doc is rebuilt without it).
+ */
+export const buildDoc = (updates: readonly Uint8Array[]): { doc: Y.Doc; skipped: number } => {
+  const skip = new Set<number>();
+  for (;;) {
+    const doc = new Y.Doc();
+    let frozenAt = -1;
+    for (let i = 0; i < updates.length && frozenAt < 0; i++) {
+      if (skip.has(i)) continue;
+      const r = applyUpdateDefensively(doc, updates[i]!, STORAGE_ORIGIN);
+      if (r.status === 'refused') skip.add(i);
+      else if (r.status === 'frozen') frozenAt = i;
+    }
+    if (frozenAt < 0) return { doc, skipped: skip.size };
+    skip.add(frozenAt);
+    doc.destroy();
+  }
+};

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { CloseReason } from '../../shared/protocol.js';
+import {
+  deriveStatus,
+  describeFatalClose,
+  OFFLINE_AFTER_FAILURES,
+  roomNameRefusal,
+  type StatusInputs,
+} from './status.js';
+
+const base: StatusInputs = {
+  manualOffline: false,
+  refused: false,
+  networkOnline: true,
+  wantsConnection: true,
+  socketOpen: false,
+  synced: false,
+  failedAttempts: 0,
+};
+
+describe('STATUS-1 deriveStatus', () => {
+  it.each<[string, Partial<StatusInputs>, string]>([
+    ['connected and synced', { socketOpen: true, synced: true }, 'online'],
+    ['open but handshake not finished', { socketOpen: true }, 'connecting'],
+    ['first attempts', { failedAttempts: OFFLINE_AFTER_FAILURES - 1 }, 'connecting'],
+    ['many failed attempts, still retrying', { failedAttempts: OFFLINE_AFTER_FAILURES }, 'offline'],
+    ['many failed attempts but the socket just opened', { failedAttempts: 5, socketOpen: true }, 'connecting'],
+    ['manual offline wins over everything', { manualOffline: true, socketOpen: true, synced: true }, 'offline'],
+    ['refused', { refused: true }, 'offline'],
+    ['provider gave up', { wantsConnection: false }, 'offline'],
+    ['browser has no network', { networkOnline: false }, 'offline'],
+    ['browser says offline but the socket works', { networkOnline: false, socketOpen: true, synced: true }, 'online'],
+  ])('%s', (_name, patch, expected) => {
+    expect(deriveStatus({ ...base, ...patch })).toBe(expected);
+  });
+});
+
+describe('refusal texts', () => {
+  it('REFUSE-1 names the reason of every fatal close code, and unknown ones by code', () => {
+    for (const r of Object.values(CloseReason).filter((x) => x.fatal)) {
+      expect(describeFatalClose(r.code, r.reason)).toContain(r.reason);
+    }
+    expect(describeFatalClose(4499, 'whatever')).toContain('4499');
+  });
+
+  it('REFUSE-2 explains the room-name rule', () => {
+    expect(roomNameRefusal('a b')).toMatch(/"a b" cannot be used: a room name is 1-128 characters/);
+  });
+});

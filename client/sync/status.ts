@@ -1,0 +1,73 @@
+/**
+ * Connection status and refusal texts, as pure functions of what the provider and the session
+ * know (so they are unit-tested without sockets).
+ *
+ * STATUS-1: 'online' only when the socket is open AND the sync handshake finished (the relay
+ * answered our SyncStep1): before that, the client cannot know what it lacks. 'offline' when
+ * the user switched the room offline, when the relay refused us for good, when the browser says
+ * there is no network, or after `OFFLINE_AFTER_FAILURES` consecutive failed attempts (the
+ * provider keeps retrying in the background; the UI should not flicker "connecting" for hours).
+ * 'connecting' otherwise while the provider wants to connect.
+ */
+import { closeReasonByCode, CloseReason, UpgradeRefusal } from '../../shared/protocol.js';
+
+export type ConnectionStatus = 'online' | 'connecting' | 'offline';
+
+/** Consecutive failed attempts after which a retrying client shows 'offline'. */
+export const OFFLINE_AFTER_FAILURES = 3;
+
+export interface StatusInputs {
+  readonly manualOffline: boolean;
+  /** A fatal close or a refused room name: no retries. */
+  readonly refused: boolean;
+  /** `navigator.onLine` (true when unknown). */
+  readonly networkOnline: boolean;
+  /** provider.shouldConnect */
+  readonly wantsConnection: boolean;
+  /** provider.wsconnected */
+  readonly socketOpen: boolean;
+  /** provider.synced */
+  readonly synced: boolean;
+  /** provider.wsUnsuccessfulReconnects (reset when a connection syncs). */
+  readonly failedAttempts: number;
+}
+
+/** STATUS-1. */
+export const deriveStatus = (s: StatusInputs): ConnectionStatus => {
+  if (s.manualOffline || s.refused || !s.wantsConnection) return 'offline';
+  if (s.socketOpen && s.synced) return 'online';
+  if (!s.networkOnline) return 'offline';
+  if (s.failedAttempts >= OFFLINE_AFTER_FAILURES && !s.socketOpen) return 'offline';
+  return 'connecting';
+};
+
+/** REFUSE-2: the text shown for an invalid room name (checked before connecting). */
+export const roomNameRefusal = (room: string): string =>
+  `The room name "${room.length > 40 ? room.slice(0, 40) + '…' : room}" cannot be used: a room name is ` +
+  UpgradeRefusal.BadRoomName.reason.replace(/^bad-room-name: /, '') +
+  '. This room is kept on this device only and never synced.';
+
+/** REFUSE-1: the text shown after the relay closed the connection with a fatal (4400–4499) code. */
+export const describeFatalClose = (code: number, reason: string): string => {
+  const known = closeReasonByCode(code);
+  const tail = ' The app stopped reconnecting; switch the room offline and online again to retry.';
+  switch (known?.reason) {
+    case CloseReason.BadFrame.reason:
+    case CloseReason.TextFrame.reason:
+    case CloseReason.ProtocolError.reason:
+      return `The relay refused this connection because it received data it could not read (${known.reason}). This is a bug in this app; reloading the page may help.${tail}`;
+    case CloseReason.FrameTooLarge.reason:
+      return `The relay refused a change that is too large to send (${known.reason}). Very large messages or imports cannot be synced.${tail}`;
+    case CloseReason.InvalidUpdate.reason:
+      return `The relay refused a change from this device as malformed (${known.reason}). Your messages are kept on this device; export the room to keep a copy.${tail}`;
+    case CloseReason.InvalidAwareness.reason:
+      return `The relay refused this device's presence information (${known.reason}).${tail}`;
+    default:
+      return `The relay closed the connection for good (code ${code}${reason ? `, ${reason}` : ''}).${tail}`;
+  }
+};
+
+/** REBUILD-2: shown when rebuilding keeps failing, so the session stops reconnecting. */
+export const REPEATED_FREEZE_REFUSAL =
+  'This room keeps receiving data from the network that this app cannot apply, so it stopped syncing. ' +
+  'Your messages are kept on this device; export the room to keep a copy. Switch offline and online to try again.';

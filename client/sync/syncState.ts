@@ -1,0 +1,75 @@
+/**
+ * What the sync layer remembers about a room across reloads, kept in the room's meta record
+ * (one JSON string, field `sync`): relay acks and peers' "seen" clocks for the Yjs clients that
+ * authored own messages (so 'saved' and 'seen' survive a reload while offline), and the ids of
+ * messages that arrived late (LATE-1).
+ *
+ * Everything read back is validated (another version or another tab may have written it) and
+ * bounded, so the meta record stays small.
+ */
+import { isId } from '../../shared/ids.js';
+
+export const SYNC_META_FIELD = 'sync';
+export const MAX_CLOCK_ENTRIES = 512;
+export const MAX_LATE_IDS = 500;
+
+export interface SyncState {
+  /** Yjs client → clock below which the relay acked everything (ACK-3). */
+  readonly acked: ReadonlyMap<number, number>;
+  /** Yjs client → highest clock another participant's replica reported holding. */
+  readonly seen: ReadonlyMap<number, number>;
+  /** Ids of messages that arrived late, oldest first. */
+  readonly late: readonly string[];
+}
+
+export const emptySyncState = (): SyncState => ({ acked: new Map(), seen: new Map(), late: [] });
+
+const isClockPair = (v: unknown): v is [number, number] =>
+  Array.isArray(v) &&
+  v.length === 2 &&
+  Number.isSafeInteger(v[0]) &&
+  Number.isSafeInteger(v[1]) &&
+  (v[0] as number) >= 0 &&
+  (v[1] as number) >= 0;
+
+const readClocks = (v: unknown): Map<number, number> => {
+  const out = new Map<number, number>();
+  if (!Array.isArray(v)) return out;
+  for (const pair of v.slice(0, MAX_CLOCK_ENTRIES)) if (isClockPair(pair)) out.set(pair[0], pair[1]);
+  return out;
+};
+
+export const decodeSyncState = (text: unknown): SyncState => {
+  if (typeof text !== 'string') return emptySyncState();
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null) return emptySyncState();
+    const r = v as Record<string, unknown>;
+    if (r.v !== 1) return emptySyncState();
+    const late = Array.isArray(r.late) ? r.late.filter(isId).slice(-MAX_LATE_IDS) : [];
+    return { acked: readClocks(r.acked), seen: readClocks(r.seen), late };
+  } catch {
+    return emptySyncState();
+  }
+};
+
+/** Keeps only the clients in `keep` (the authors' Yjs clients of own messages), bounded. */
+export const encodeSyncState = (s: SyncState, keep: ReadonlySet<number>): string => {
+  const pick = (m: ReadonlyMap<number, number>): Array<[number, number]> =>
+    [...m]
+      .filter(([c]) => keep.has(c))
+      .slice(-MAX_CLOCK_ENTRIES)
+      .sort((a, b) => a[0] - b[0]);
+  return JSON.stringify({ v: 1, acked: pick(s.acked), seen: pick(s.seen), late: s.late.slice(-MAX_LATE_IDS) });
+};
+
+/** Another tab's state and ours: the higher clock per client, the union of late ids (oldest first). */
+export const mergeSyncStates = (a: SyncState, b: SyncState): SyncState => {
+  const max = (x: ReadonlyMap<number, number>, y: ReadonlyMap<number, number>): Map<number, number> => {
+    const out = new Map(x);
+    for (const [c, k] of y) if (k > (out.get(c) ?? 0)) out.set(c, k);
+    return out;
+  };
+  const late = [...new Set([...a.late, ...b.late])].slice(-MAX_LATE_IDS);
+  return { acked: max(a.acked, b.acked), seen: max(a.seen, b.seen), late };
+};
