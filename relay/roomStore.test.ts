@@ -13,31 +13,39 @@ function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'converge-roomstore-'));
 }
 
-roomStoreContract('MemoryRoomStore', () => {
-  let current = new MemoryRoomStore();
-  return Promise.resolve({
-    store: current,
-    reopen: () => Promise.resolve((current = current.reopen())),
-    failNextAppend: (error: Error) => current.failNextAppend(error),
-    cleanup: () => current.close(),
-  });
-});
+roomStoreContract(
+  'MemoryRoomStore',
+  () => {
+    let current = new MemoryRoomStore();
+    return Promise.resolve({
+      store: current,
+      reopen: () => Promise.resolve((current = current.reopen())),
+      failNextAppend: (error: Error) => current.failNextAppend(error),
+      cleanup: () => current.close(),
+    });
+  },
+  { failNextAppend: true, reopen: true },
+);
 
-roomStoreContract('SqliteRoomStore', () => {
-  const dir = tempDir();
-  let current = SqliteRoomStore.openDataDir(dir);
-  return Promise.resolve({
-    store: current,
-    reopen: async () => {
-      await current.close();
-      return (current = SqliteRoomStore.openDataDir(dir));
-    },
-    cleanup: async () => {
-      await current.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  });
-});
+roomStoreContract(
+  'SqliteRoomStore',
+  () => {
+    const dir = tempDir();
+    let current = SqliteRoomStore.openDataDir(dir);
+    return Promise.resolve({
+      store: current,
+      reopen: async () => {
+        await current.close();
+        return (current = SqliteRoomStore.openDataDir(dir));
+      },
+      cleanup: async () => {
+        await current.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    });
+  },
+  { failNextAppend: false, reopen: true },
+);
 
 describe('MemoryRoomStore', () => {
   it('failNextAppend arms one failure per call, consumed in order', async () => {
