@@ -13,7 +13,7 @@ import { ChatError } from '../../shared/chat/chatRoom.js';
 import { newId } from '../../shared/ids.js';
 import { encodeSyncUpdate, MessageType } from '../../shared/protocol.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
-import { COMPACT_AFTER_UPDATES, type RoomMetaPatch } from '../storage/roomUpdateStore.js';
+import { COMPACT_AFTER_UPDATES } from '../storage/roomUpdateStore.js';
 import { Transport } from '../net/transport.js';
 import type { Identity } from '../identity.js';
 import { ImportError, encodeRoomFile } from './roomFile.js';
