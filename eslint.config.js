@@ -111,6 +111,22 @@ export default tseslint.config(
     },
   },
   {
+    // The app runs in browsers: no Node APIs outside its tests.
+    files: ['client/**/*.ts', 'client/**/*.tsx'],
+    ignores: ['client/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/relay/**'], message: 'client/ imports shared/, never relay/.' },
+            { group: nodeBuiltins, message: 'client/ runs in browsers: no Node APIs.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Client tests may start the real relay process (relay/testing/relayProcess), nothing else from relay/.
     files: ['client/**/*.test.ts'],
     rules: {

@@ -264,6 +264,7 @@ export class RoomSession {
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
   private svTimer: ReturnType<typeof setTimeout> | null = null;
   private metaTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastMetaSave = Number.NEGATIVE_INFINITY;
   private storageRetryTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly ackRefreshTimer: ReturnType<typeof setInterval>;
   private readonly cleanups: Array<() => void> = [];
@@ -817,12 +818,20 @@ export class RoomSession {
     }
   }
 
+  /**
+   * Saves the sync meta at once (so a reload right after "Saved" appeared still knows it), then
+   * at most once per META_SAVE_DELAY_MS while acks keep coming.
+   */
   private scheduleMetaSave(): void {
     if (this.metaTimer !== null || this.destroyed || !this.syncMetaSupported) return;
-    this.metaTimer = setTimeout(() => {
+    const wait = this.lastMetaSave + META_SAVE_DELAY_MS - this.now();
+    const save = (): void => {
       this.metaTimer = null;
+      this.lastMetaSave = this.now();
       this.saveSyncMeta();
-    }, META_SAVE_DELAY_MS);
+    };
+    if (wait <= 0) save();
+    else this.metaTimer = setTimeout(save, wait);
   }
 
   /**

@@ -1,0 +1,177 @@
+/**
+ * The message composer: Enter sends, Shift+Enter is a new line. The draft is saved on every
+ * keystroke (localStorage, per room) so a reload, a crash or an update never loses it; a refused
+ * message (too long, empty) keeps the draft and says why.
+ */
+import {
+  useCallback,
+  useEffect,
+  useId,
+  useImperativeHandle,
+  useLayoutEffect,
+  useRef,
+  useState,
+  type ReactNode,
+  type Ref,
+} from 'react';
+import { ChatError, TEXT_LIMIT } from '../../shared/chat/chatRoom.js';
+import { draftKey, loadDraft, saveDraft, type MessageView, type RoomSession } from './services.js';
+
+export interface ComposerHandle {
+  focus(): void;
+}
+
+export const Composer = ({
+  room,
+  session,
+  replyTo,
+  onCancelReply,
+  onSent,
+  onDraftChange,
+  ref,
+}: {
+  room: string;
+  session: RoomSession;
+  replyTo: MessageView | null;
+  onCancelReply: () => void;
+  onSent: (m: MessageView) => void;
+  onDraftChange?: (draft: string) => void;
+  ref?: Ref<ComposerHandle>;
+}): ReactNode => {
+  const [draft, setDraft] = useState(() => loadDraft(room));
+  const [error, setError] = useState<string | null>(null);
+  const textareaRef = useRef<HTMLTextAreaElement>(null);
+  const typing = useRef(false);
+  const labelId = useId();
+  const counterId = useId();
+  const errorId = useId();
+  const replyId = useId();
+
+  useImperativeHandle(ref, () => ({ focus: () => textareaRef.current?.focus() }), []);
+
+  // The session clears "typing" by itself a few seconds after the last call.
+  const setTyping = useCallback(
+    (on: boolean) => {
+      if (!on && !typing.current) return;
+      typing.current = on;
+      try {
+        session.setTyping(on);
+      } catch {
+        // Presence is best effort.
+      }
+    },
+    [session],
+  );
+
+  // Another tab of this profile edited the same draft.
+  useEffect(() => {
+    const onStorage = (e: StorageEvent): void => {
+      if (e.key === draftKey(room) && document.activeElement !== textareaRef.current) setDraft(e.newValue ?? '');
+    };
+    window.addEventListener('storage', onStorage);
+    return () => window.removeEventListener('storage', onStorage);
+  }, [room]);
+
+  // Grow with the text, up to a limit (then it scrolls).
+  useLayoutEffect(() => {
+    const el = textareaRef.current;
+    if (!el) return;
+    el.style.height = 'auto';
+    el.style.height = `${Math.min(el.scrollHeight + 2, Math.round(window.innerHeight * 0.3), 320)}px`;
+  }, [draft]);
+
+  useEffect(() => {
+    if (replyTo) textareaRef.current?.focus();
+  }, [replyTo]);
+
+  const update = (text: string): void => {
+    setDraft(text);
+    saveDraft(room, text);
+    onDraftChange?.(text);
+    setError(null);
+    setTyping(text.trim().length > 0);
+  };
+
+  const send = (): void => {
+    const text = draft.replace(/\s+$/, '');
+    try {
+      const m = session.send(text, replyTo?.id);
+      setDraft('');
+      saveDraft(room, '');
+      onDraftChange?.('');
+      setError(null);
+      setTyping(false);
+      onSent(m);
+    } catch (e) {
+      // The draft stays, with the reason.
+      setError(e instanceof ChatError || e instanceof Error ? e.message : String(e));
+    }
+  };
+
+  const over = draft.length - TEXT_LIMIT;
+  const describedBy = [replyTo ? replyId : '', counterId, error ? errorId : ''].filter(Boolean).join(' ');
+
+  return (
+    <form
+      className="composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        send();
+      }}
+    >
+      {replyTo && (
+        <div className="replying" id={replyId}>
+          <span>
+            Replying to <strong>{replyTo.authorName}</strong>:{' '}
+            <span className="replying-text">
+              {replyTo.deleted ? 'message deleted' : replyTo.text.slice(0, 120)}
+              {replyTo.text.length > 120 ? '…' : ''}
+            </span>
+          </span>
+          <button type="button" className="button quiet small" onClick={onCancelReply}>
+            Cancel reply
+          </button>
+        </div>
+      )}
+      <div className="composer-row">
+        <label id={labelId} className="visually-hidden" htmlFor={`${labelId}-input`}>
+          Message
+        </label>
+        <textarea
+          id={`${labelId}-input`}
+          ref={textareaRef}
+          className="composer-input"
+          value={draft}
+          rows={1}
+          placeholder="Write a message — Enter to send, Shift+Enter for a new line"
+          aria-describedby={describedBy}
+          aria-invalid={error || over > 0 ? true : undefined}
+          onChange={(e) => update(e.target.value)}
+          onBlur={() => setTyping(false)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' && !e.shiftKey && !e.altKey && !e.nativeEvent.isComposing) {
+              e.preventDefault();
+              send();
+            } else if (e.key === 'Escape' && replyTo) {
+              e.preventDefault();
+              onCancelReply();
+            }
+          }}
+        />
+        <button type="submit" className="button primary send">
+          Send
+        </button>
+      </div>
+      <div className="composer-meta">
+        <span id={counterId} className={over > 0 ? 'counter over' : 'counter'}>
+          {draft.length} / {TEXT_LIMIT} characters{over > 0 ? ` — ${over} too many` : ''}
+        </span>
+      </div>
+      {error && (
+        <p id={errorId} className="error" role="alert">
+          {error}
+        </p>
+      )}
+    </form>
+  );
+};

@@ -1,0 +1,258 @@
+/**
+ * The lobby: your name, the rooms on this device (with unread counts and drafts), and joining or
+ * creating a room by name. Everything here is local: it works offline.
+ */
+import { useCallback, useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { isValidRoomName } from '../../shared/protocol.js';
+import { NAME_LIMIT } from '../../shared/chat/chatRoom.js';
+import { linkClick, ROOM_RULE, useApp } from './appContext.js';
+import { formatMessageTime, plural } from './format.js';
+import { summarizeRoom, type RoomSummary } from './lobbyData.js';
+import { navigate, roomPath, roomUrl } from './router.js';
+import { loadDraft, randomBytes, type RoomInfo } from './services.js';
+import { useCopy } from './useCopy.js';
+
+interface LobbyRoom {
+  readonly info: RoomInfo;
+  readonly summary: RoomSummary | null;
+}
+
+const newRoomName = (): string => {
+  const alphabet = 'abcdefghijkmnpqrstuvwxyz23456789';
+  return 'room-' + Array.from(randomBytes(8), (b) => alphabet[b % alphabet.length]).join('');
+};
+
+export const Lobby = (): ReactNode => {
+  useEffect(() => {
+    document.title = 'Converge';
+  }, []);
+  return (
+    <div className="lobby">
+      <header className="lobby-header">
+        <img src="/icon-192.png" alt="" width="40" height="40" />
+        <h1>Converge</h1>
+        <p className="tagline">Chat that keeps working offline and catches up when you are back.</p>
+      </header>
+      <main className="lobby-main">
+        <NameField />
+        <JoinRoom />
+        <RoomList />
+      </main>
+    </div>
+  );
+};
+
+const NameField = (): ReactNode => {
+  const { identity, setName } = useApp();
+  const [value, setValue] = useState(identity.name);
+  const [focused, setFocused] = useState(false);
+  const hintId = useId();
+  // Another tab renamed us: follow unless the user is typing here.
+  useEffect(() => {
+    if (!focused) setValue(identity.name);
+  }, [identity.name, focused]);
+  return (
+    <section className="card" aria-labelledby="name-heading">
+      <h2 id="name-heading">You</h2>
+      <label className="field">
+        <span className="field-label">Your name</span>
+        <input
+          type="text"
+          value={value}
+          maxLength={NAME_LIMIT}
+          autoComplete="nickname"
+          aria-describedby={hintId}
+          onFocus={() => setFocused(true)}
+          onBlur={() => {
+            setFocused(false);
+            if (!value.trim()) setValue(identity.name);
+          }}
+          onChange={(e) => {
+            setValue(e.target.value);
+            if (e.target.value.trim()) setName(e.target.value.trim());
+          }}
+        />
+      </label>
+      <p id={hintId} className="hint">
+        Shown next to your messages. It is remembered on this device; messages you already sent keep the name they were
+        sent with.
+      </p>
+    </section>
+  );
+};
+
+const JoinRoom = (): ReactNode => {
+  const [name, setName] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const ruleId = useId();
+  const errorId = useId();
+  const submit = (e: FormEvent): void => {
+    e.preventDefault();
+    const room = name.trim();
+    if (!isValidRoomName(room)) {
+      setError(room ? `“${room}” is not a valid room name: ${ROOM_RULE}` : `Type a room name first: ${ROOM_RULE}`);
+      return;
+    }
+    navigate(roomPath(room));
+  };
+  return (
+    <section className="card" aria-labelledby="join-heading">
+      <h2 id="join-heading">Join or create a room</h2>
+      <form className="join-form" onSubmit={submit} noValidate>
+        <label className="field grow">
+          <span className="field-label">Room name</span>
+          <input
+            type="text"
+            value={name}
+            autoComplete="off"
+            autoCapitalize="off"
+            spellCheck={false}
+            aria-describedby={error ? `${errorId} ${ruleId}` : ruleId}
+            aria-invalid={error ? true : undefined}
+            onChange={(e) => {
+              setName(e.target.value);
+              setError(null);
+            }}
+          />
+        </label>
+        <button type="submit" className="button primary">
+          Join room
+        </button>
+        <button type="button" className="button" onClick={() => navigate(roomPath(newRoomName()))}>
+          New room
+        </button>
+      </form>
+      <p id={ruleId} className="hint">
+        Anyone with the same room name (or its link) joins the same room. Names: 1–128 characters, letters, digits and -
+        _ . ~, not starting with a dot.
+      </p>
+      {error && (
+        <p id={errorId} className="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+};
+
+const RoomList = (): ReactNode => {
+  const { local, identity } = useApp();
+  const [rooms, setRooms] = useState<LobbyRoom[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const summaries = useRef(new Map<string, { key: string; summary: RoomSummary }>());
+
+  const refresh = useCallback(async () => {
+    try {
+      const infos = await local.store.listRooms();
+      const withSummaries: LobbyRoom[] = [];
+      for (const info of infos) {
+        // Replaying a room is not free (a big room takes a while): only when it changed.
+        const key = `${info.updates}:${info.bytes}:${info.meta.lastReadMessageId ?? ''}`;
+        const cached = summaries.current.get(info.room);
+        let summary: RoomSummary | null = cached?.key === key ? cached.summary : null;
+        if (!summary) {
+          try {
+            summary = await summarizeRoom(local.store, info.room, info.meta.lastReadMessageId, identity.id);
+            summaries.current.set(info.room, { key, summary });
+          } catch {
+            summary = null;
+          }
+        }
+        withSummaries.push({ info, summary });
+      }
+      withSummaries.sort((a, b) => (b.info.meta.lastOpenedAt ?? 0) - (a.info.meta.lastOpenedAt ?? 0));
+      setRooms(withSummaries);
+      setError(null);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+      setRooms((r) => r ?? []);
+    }
+  }, [local.store, identity.id]);
+
+  useEffect(() => {
+    void refresh();
+    const onVisible = (): void => {
+      if (document.visibilityState === 'visible') void refresh();
+    };
+    document.addEventListener('visibilitychange', onVisible);
+    window.addEventListener('focus', onVisible);
+    // Another tab of this profile may be receiving messages: keep the counts fresh.
+    const timer = setInterval(onVisible, 5000);
+    return () => {
+      document.removeEventListener('visibilitychange', onVisible);
+      window.removeEventListener('focus', onVisible);
+      clearInterval(timer);
+    };
+  }, [refresh]);
+
+  return (
+    <section className="card" aria-labelledby="rooms-heading">
+      <h2 id="rooms-heading">Your rooms</h2>
+      {!local.persistent && (
+        <p className="warning">
+          This browser is not keeping rooms on disk{local.reason ? ` (${local.reason})` : ''}: they are kept in memory
+          until you close this tab.
+        </p>
+      )}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      {rooms === null ? (
+        <p className="hint">Loading…</p>
+      ) : rooms.length === 0 ? (
+        <p className="hint">No rooms on this device yet. Join one above, or open a link someone shared.</p>
+      ) : (
+        <ul className="room-list" aria-label="Rooms on this device">
+          {rooms.map((r) => (
+            <RoomRow key={r.info.room} room={r} />
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+};
+
+const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
+  const { info, summary } = room;
+  const [copy, copied] = useCopy('Link copied');
+  const name = info.room;
+  const title = summary?.title || info.meta.title || '';
+  const draft = loadDraft(name) || info.meta.draft || '';
+  const unread = summary?.unread ?? 0;
+  return (
+    <li className="room-row">
+      <div className="room-row-main">
+        <a className="room-link" href={roomPath(name)} onClick={linkClick(roomPath(name))}>
+          <span className="room-title">{title || name}</span>
+          {title && <span className="room-name">{name}</span>}
+        </a>
+        {unread > 0 && <span className="badge">{plural(unread, 'unread', 'unread')}</span>}
+      </div>
+      <div className="room-row-detail">
+        {draft ? (
+          <span className="draft-preview">
+            <strong>Draft:</strong> {draft.slice(0, 80)}
+          </span>
+        ) : summary?.last ? (
+          <span className="last-preview">
+            {summary.last.authorName}: {summary.last.deleted ? 'message deleted' : summary.last.text.slice(0, 80)}
+            {' · '}
+            {formatMessageTime(summary.last.wall)}
+          </span>
+        ) : (
+          <span className="last-preview">No messages yet</span>
+        )}
+      </div>
+      <div className="room-row-actions">
+        <button type="button" className="button small" onClick={() => copy(roomUrl(name))}>
+          Copy link<span className="visually-hidden"> to {name}</span>
+        </button>
+        <span className="copy-feedback" aria-live="polite">
+          {copied}
+        </span>
+      </div>
+    </li>
+  );
+};

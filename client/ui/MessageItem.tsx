@@ -1,0 +1,323 @@
+/**
+ * One message: author, time, text (as text, never HTML), its state for own messages
+ * ("Pending" → "Saved" → "Seen"), flags (edited, deleted, arrived late, sender's clock ahead),
+ * the quoted parent of a reply, reactions, and the actions (reply, react, edit, delete).
+ */
+import { memo, useEffect, useId, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
+import { ChatError, REACTIONS, TEXT_LIMIT } from '../../shared/chat/chatRoom.js';
+import { formatDuration, formatFullTime, formatMessageTime, isoTime } from './format.js';
+import { RichText } from './richText.js';
+import type { MessageState, MessageView } from './services.js';
+
+export const STATE_LABEL: Record<MessageState, string> = { pending: 'Pending', saved: 'Saved', seen: 'Seen' };
+const STATE_HELP: Record<MessageState, string> = {
+  pending: 'Not on the relay yet: it is sent when you are online.',
+  saved: 'Stored on the relay’s disk.',
+  seen: 'Received by someone else in the room.',
+};
+
+export interface MessageActions {
+  readonly reply: (m: MessageView) => void;
+  /** Throws ChatError when refused. */
+  readonly edit: (id: string, text: string) => void;
+  readonly remove: (id: string) => void;
+  readonly react: (id: string, emoji: string, on: boolean) => void;
+  readonly showMessage: (id: string) => void;
+}
+
+export interface MessageItemProps {
+  readonly m: MessageView;
+  readonly parent: MessageView | null | undefined;
+  readonly selfId: string;
+  readonly names: ReadonlyMap<string, string>;
+  readonly query: string;
+  readonly highlighted: boolean;
+  /** In search results: offers to show the message in the conversation. */
+  readonly inSearch: boolean;
+  readonly actions: MessageActions;
+}
+
+const excerpt = (text: string, n = 140): string => (text.length > n ? text.slice(0, n) + '…' : text);
+
+export const MessageItem = memo(function MessageItem(props: MessageItemProps): ReactNode {
+  const { m, parent, selfId, names, query, highlighted, inSearch, actions } = props;
+  const [mode, setMode] = useState<'idle' | 'edit' | 'confirm-delete' | 'react'>('idle');
+  const own = m.own;
+  const editable = own && !m.deleted;
+  const className = ['message', own ? 'own' : '', m.deleted ? 'deleted' : '', highlighted ? 'highlighted' : '']
+    .filter(Boolean)
+    .join(' ');
+
+  return (
+    <article
+      className={className}
+      tabIndex={-1}
+      data-message-id={m.id}
+      aria-label={`${m.authorName}, ${formatMessageTime(m.wall)}`}
+    >
+      {m.replyTo !== null && <ReplyQuote parent={parent} onShow={actions.showMessage} />}
+      <header className="message-head">
+        <span className="message-author">{m.authorName}</span>
+        {own && <span className="you-tag">(you)</span>}
+        <time className="message-time" dateTime={isoTime(m.wall)} title={formatFullTime(m.wall)}>
+          {formatMessageTime(m.wall)}
+        </time>
+        {m.edited && <span className="tag">edited</span>}
+        {m.late && (
+          <span className="tag late" title="Sent while its author was offline; it arrived after later messages.">
+            arrived late
+          </span>
+        )}
+        {m.clockAheadMs > 0 && (
+          <span
+            className="tag warn"
+            title="The sender's clock was ahead of yours; its time is not trusted for ordering beyond the allowed drift."
+          >
+            ⚠ sender’s clock {formatDuration(m.clockAheadMs)} ahead
+          </span>
+        )}
+        {own && m.state && (
+          <span className={`state state-${m.state}`} title={STATE_HELP[m.state]}>
+            {STATE_LABEL[m.state]}
+          </span>
+        )}
+      </header>
+
+      {m.deleted ? (
+        <p className="message-text deleted-text">message deleted</p>
+      ) : mode === 'edit' ? (
+        <EditForm m={m} onDone={() => setMode('idle')} edit={actions.edit} />
+      ) : (
+        <p className="message-text">
+          <RichText text={m.text} query={query} />
+        </p>
+      )}
+
+      {m.reactions.length > 0 && !m.deleted && (
+        <div className="reactions" role="group" aria-label="Reactions">
+          {m.reactions.map((r) => {
+            const mine = r.users.includes(selfId);
+            const who = r.users.map((u) => (u === selfId ? 'you' : (names.get(u) ?? 'someone'))).join(', ');
+            return (
+              <button
+                key={r.emoji}
+                type="button"
+                className="reaction"
+                aria-pressed={mine}
+                aria-label={`${r.emoji} ${r.users.length}`}
+                title={`${who} reacted with ${r.emoji}`}
+                onClick={() => actions.react(m.id, r.emoji, !mine)}
+              >
+                {r.emoji} {r.users.length}
+              </button>
+            );
+          })}
+        </div>
+      )}
+
+      {mode === 'react' && (
+        <ReactionPicker
+          m={m}
+          selfId={selfId}
+          onPick={(emoji, on) => {
+            actions.react(m.id, emoji, on);
+            setMode('idle');
+          }}
+          onClose={() => setMode('idle')}
+        />
+      )}
+
+      {mode === 'confirm-delete' ? (
+        <div className="confirm" role="group" aria-label="Confirm delete">
+          <span>Delete this message for everyone?</span>
+          <button
+            type="button"
+            className="button danger small"
+            onClick={() => {
+              actions.remove(m.id);
+              setMode('idle');
+            }}
+          >
+            Delete message
+          </button>
+          <button type="button" className="button small" onClick={() => setMode('idle')}>
+            Cancel
+          </button>
+        </div>
+      ) : (
+        !m.deleted &&
+        mode !== 'edit' && (
+          <div className="message-actions">
+            {inSearch && (
+              <button type="button" className="action" onClick={() => actions.showMessage(m.id)}>
+                Show in conversation
+              </button>
+            )}
+            <button type="button" className="action" onClick={() => actions.reply(m)}>
+              Reply
+            </button>
+            <button
+              type="button"
+              className="action"
+              aria-expanded={mode === 'react'}
+              onClick={() => setMode(mode === 'react' ? 'idle' : 'react')}
+            >
+              React
+            </button>
+            {editable && (
+              <>
+                <button type="button" className="action" onClick={() => setMode('edit')}>
+                  Edit
+                </button>
+                <button type="button" className="action" onClick={() => setMode('confirm-delete')}>
+                  Delete
+                </button>
+              </>
+            )}
+          </div>
+        )
+      )}
+    </article>
+  );
+});
+
+const ReplyQuote = ({
+  parent,
+  onShow,
+}: {
+  parent: MessageView | null | undefined;
+  onShow: (id: string) => void;
+}): ReactNode => {
+  if (!parent) {
+    return <blockquote className="reply-quote missing">Reply to a message that is not here yet</blockquote>;
+  }
+  return (
+    <blockquote className="reply-quote">
+      <button type="button" className="reply-quote-button" onClick={() => onShow(parent.id)}>
+        <span className="visually-hidden">Replying to </span>
+        <span className="reply-author">{parent.authorName}</span>
+        <span className="reply-text">{parent.deleted ? 'message deleted' : excerpt(parent.text)}</span>
+      </button>
+    </blockquote>
+  );
+};
+
+const ReactionPicker = ({
+  m,
+  selfId,
+  onPick,
+  onClose,
+}: {
+  m: MessageView;
+  selfId: string;
+  onPick: (emoji: string, on: boolean) => void;
+  onClose: () => void;
+}): ReactNode => {
+  const first = useRef<HTMLButtonElement>(null);
+  useEffect(() => first.current?.focus(), []);
+  return (
+    <div
+      className="reaction-picker"
+      role="group"
+      aria-label="Choose a reaction"
+      onKeyDown={(e) => {
+        if (e.key === 'Escape') onClose();
+      }}
+    >
+      {REACTIONS.map((emoji, i) => {
+        const mine = m.reactions.some((r) => r.emoji === emoji && r.users.includes(selfId));
+        return (
+          <button
+            key={emoji}
+            ref={i === 0 ? first : undefined}
+            type="button"
+            className="reaction-choice"
+            aria-label={`React with ${emoji}`}
+            aria-pressed={mine}
+            onClick={() => onPick(emoji, !mine)}
+          >
+            {emoji}
+          </button>
+        );
+      })}
+    </div>
+  );
+};
+
+const EditForm = ({
+  m,
+  edit,
+  onDone,
+}: {
+  m: MessageView;
+  edit: (id: string, text: string) => void;
+  onDone: () => void;
+}): ReactNode => {
+  const [text, setText] = useState(m.text);
+  const [error, setError] = useState<string | null>(null);
+  const ref = useRef<HTMLTextAreaElement>(null);
+  const errorId = useId();
+  const counterId = useId();
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    el.focus();
+    el.setSelectionRange(el.value.length, el.value.length);
+  }, []);
+  const save = (): void => {
+    try {
+      edit(m.id, text);
+      onDone();
+    } catch (e) {
+      setError(e instanceof ChatError || e instanceof Error ? e.message : String(e));
+    }
+  };
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>): void => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      onDone();
+    } else if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      save();
+    }
+  };
+  return (
+    <form
+      className="edit-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        save();
+      }}
+    >
+      <textarea
+        ref={ref}
+        aria-label="Edit message"
+        aria-describedby={error ? `${counterId} ${errorId}` : counterId}
+        aria-invalid={error ? true : undefined}
+        value={text}
+        rows={Math.min(8, Math.max(2, text.split('\n').length))}
+        onChange={(e) => {
+          setText(e.target.value);
+          setError(null);
+        }}
+        onKeyDown={onKeyDown}
+      />
+      <div className="edit-row">
+        <span id={counterId} className={text.length > TEXT_LIMIT ? 'counter over' : 'counter'}>
+          {text.length} / {TEXT_LIMIT}
+        </span>
+        <button type="submit" className="button primary small">
+          Save
+        </button>
+        <button type="button" className="button small" onClick={onDone}>
+          Cancel
+        </button>
+      </div>
+      {error && (
+        <p id={errorId} className="error" role="alert">
+          {error}
+        </p>
+      )}
+    </form>
+  );
+};

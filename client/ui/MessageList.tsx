@@ -1,0 +1,159 @@
+/**
+ * The room's messages: a virtualized log (only the rows near the viewport are in the DOM, so a
+ * room of 10,000 messages opens and scrolls smoothly). It sticks to the newest message while the
+ * user is at the bottom, keeps its place when scrolled up, shows the "New messages" line, and
+ * offers "Jump to latest".
+ */
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useCallback, useEffect, useImperativeHandle, useLayoutEffect, useRef, type ReactNode, type Ref } from 'react';
+import { MessageItem, type MessageActions } from './MessageItem.js';
+import type { MessageView } from './services.js';
+
+export type Row =
+  | { readonly kind: 'message'; readonly key: string; readonly m: MessageView }
+  | { readonly kind: 'divider'; readonly key: string };
+
+export interface MessageListHandle {
+  readonly scrollToMessage: (id: string) => void;
+  /** Puts row `index` at the top of the view (as far as the list can scroll). */
+  readonly scrollToRow: (index: number) => void;
+  readonly scrollToLatest: () => void;
+}
+
+export interface MessageListProps {
+  readonly rows: readonly Row[];
+  readonly byId: ReadonlyMap<string, MessageView>;
+  readonly names: ReadonlyMap<string, string>;
+  readonly selfId: string;
+  readonly query: string;
+  readonly highlightedId: string | null;
+  readonly actions: MessageActions;
+  /** Where to start: the "New messages" line when there is one, else the bottom. */
+  readonly initialIndex: number | null;
+  readonly onAtBottomChange: (atBottom: boolean) => void;
+  readonly emptyText: string;
+  readonly ref?: Ref<MessageListHandle>;
+}
+
+const AT_BOTTOM_PX = 48;
+
+export const MessageList = (props: MessageListProps): ReactNode => {
+  const { rows, byId, names, selfId, query, highlightedId, actions, initialIndex, onAtBottomChange, emptyText } = props;
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const atBottomRef = useRef(true);
+  const onAtBottomRef = useRef(onAtBottomChange);
+  onAtBottomRef.current = onAtBottomChange;
+
+  const virtualizer = useVirtualizer<HTMLDivElement, HTMLDivElement>({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: (i) => (rows[i]?.kind === 'divider' ? 36 : 84),
+    getItemKey: (i) => rows[i]?.key ?? i,
+    overscan: 8,
+    anchorTo: 'end',
+    followOnAppend: true,
+    scrollEndThreshold: AT_BOTTOM_PX,
+    onChange: (instance) => {
+      const atBottom = instance.getDistanceFromEnd() <= AT_BOTTOM_PX;
+      if (atBottom !== atBottomRef.current) {
+        atBottomRef.current = atBottom;
+        onAtBottomRef.current(atBottom);
+      }
+    },
+  });
+
+  // The first position: the unread line, or the newest message.
+  const placed = useRef(false);
+  useLayoutEffect(() => {
+    if (placed.current || rows.length === 0) return;
+    placed.current = true;
+    if (initialIndex !== null && initialIndex > 0) virtualizer.scrollToIndex(initialIndex, { align: 'start' });
+    else virtualizer.scrollToEnd();
+  }, [rows.length, initialIndex, virtualizer]);
+
+  const indexOf = useCallback((id: string) => rows.findIndex((r) => r.kind === 'message' && r.m.id === id), [rows]);
+
+  const focusWhenRendered = useCallback((id: string) => {
+    let tries = 0;
+    const attempt = (): void => {
+      const el = scrollRef.current?.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(id)}"]`);
+      if (el) el.focus({ preventScroll: true });
+      else if (tries++ < 10) requestAnimationFrame(attempt);
+    };
+    requestAnimationFrame(attempt);
+  }, []);
+
+  useImperativeHandle(
+    props.ref,
+    () => ({
+      scrollToMessage: (id) => {
+        const i = indexOf(id);
+        if (i < 0) return;
+        virtualizer.scrollToIndex(i, { align: 'center' });
+        focusWhenRendered(id);
+      },
+      scrollToRow: (index) => virtualizer.scrollToIndex(index, { align: 'start' }),
+      scrollToLatest: () => virtualizer.scrollToEnd(),
+    }),
+    [indexOf, virtualizer, focusWhenRendered],
+  );
+
+  // Keep the reported state right when the list empties or fills without a scroll.
+  useEffect(() => {
+    const atBottom = virtualizer.getDistanceFromEnd() <= AT_BOTTOM_PX;
+    if (atBottom !== atBottomRef.current) {
+      atBottomRef.current = atBottom;
+      onAtBottomRef.current(atBottom);
+    }
+  });
+
+  const items = virtualizer.getVirtualItems();
+  return (
+    <div
+      ref={scrollRef}
+      className="message-scroller"
+      role="log"
+      aria-label="Messages"
+      // Rows come and go as the list scrolls: announcing them would be noise. New messages are
+      // announced by the room's own live region instead.
+      aria-live="off"
+      tabIndex={0}
+    >
+      {rows.length === 0 ? (
+        <p className="empty-log">{emptyText}</p>
+      ) : (
+        <div className="message-canvas" style={{ height: virtualizer.getTotalSize() }}>
+          {items.map((item) => {
+            const row = rows[item.index]!;
+            return (
+              <div
+                key={item.key}
+                data-index={item.index}
+                ref={virtualizer.measureElement}
+                className="message-row"
+                style={{ transform: `translateY(${item.start}px)` }}
+              >
+                {row.kind === 'divider' ? (
+                  <div className="unread-divider" role="separator" aria-label="New messages">
+                    <span>New messages</span>
+                  </div>
+                ) : (
+                  <MessageItem
+                    m={row.m}
+                    parent={row.m.replyTo === null ? null : byId.get(row.m.replyTo)}
+                    selfId={selfId}
+                    names={names}
+                    query={query}
+                    highlighted={highlightedId === row.m.id}
+                    inSearch={query.trim() !== ''}
+                    actions={actions}
+                  />
+                )}
+              </div>
+            );
+          })}
+        </div>
+      )}
+    </div>
+  );
+};

@@ -1,0 +1,666 @@
+/**
+ * A room: header (title, connection, offline switch), warnings, the message log, the composer,
+ * and a side panel (people here, sharing, export and import).
+ */
+import { useCallback, useEffect, useId, useMemo, useRef, useState, type ChangeEvent, type ReactNode } from 'react';
+import { TITLE_LIMIT } from '../../shared/chat/chatRoom.js';
+import { linkClick, useApp } from './appContext.js';
+import { Composer, type ComposerHandle } from './Composer.js';
+import { dateStamp, download } from './download.js';
+import { formatSyncTime, plural } from './format.js';
+import type { MessageActions } from './MessageItem.js';
+import { MessageList, type MessageListHandle, type Row } from './MessageList.js';
+import { roomUrl } from './router.js';
+import { roomFileName, type MessageView, type RoomMeta, type RoomSession, type RoomView } from './services.js';
+import { useCopy } from './useCopy.js';
+import { useRoomSession, useRoomView } from './useRoomView.js';
+
+export const RoomScreen = ({ room }: { room: string }): ReactNode => {
+  const state = useRoomSession(room);
+  useEffect(() => {
+    document.title = `${room} — Converge`;
+  }, [room]);
+  if (state.phase === 'open') return <Room room={room} session={state.session} meta={state.meta} />;
+  return (
+    <div className="room-layout">
+      <header className="room-header">
+        <a className="back-link" href="/" onClick={linkClick('/')}>
+          <span aria-hidden="true">←</span> Rooms
+        </a>
+        <h1 className="room-title">{room}</h1>
+      </header>
+      <main className="screen-center" aria-busy={state.phase === 'opening'}>
+        {state.phase === 'opening' ? (
+          <p>Opening the room…</p>
+        ) : (
+          <p className="error" role="alert">
+            This room could not be opened: {state.message}
+          </p>
+        )}
+      </main>
+    </div>
+  );
+};
+
+const useDocumentVisible = (): boolean => {
+  const [visible, setVisible] = useState(() => document.visibilityState === 'visible');
+  useEffect(() => {
+    const on = (): void => setVisible(document.visibilityState === 'visible');
+    document.addEventListener('visibilitychange', on);
+    return () => document.removeEventListener('visibilitychange', on);
+  }, []);
+  return visible;
+};
+
+/** How long after opening a room incoming messages still count as "arrived while you were away". */
+const CATCH_UP_MS = 5000;
+const READ_WRITE_DELAY_MS = 800;
+
+const Room = ({ room, session, meta }: { room: string; session: RoomSession; meta: RoomMeta }): ReactNode => {
+  const { identity, local } = useApp();
+  const view = useRoomView(session);
+  const visible = useDocumentVisible();
+  const listRef = useRef<MessageListHandle>(null);
+  const composerRef = useRef<ComposerHandle>(null);
+  const [query, setQuery] = useState('');
+  const [replyTo, setReplyTo] = useState<MessageView | null>(null);
+  const [atBottom, setAtBottom] = useState(true);
+  const [highlightedId, setHighlightedId] = useState<string | null>(null);
+  const [pendingScroll, setPendingScroll] = useState<string | null>(null);
+  const [actionError, setActionError] = useState<string | null>(null);
+  const [detailsOpen, setDetailsOpen] = useState(false);
+  const messages = view.messages;
+  const lastId = messages.at(-1)?.id ?? null;
+
+  // ---- Unread: the "New messages" line and the last-read mark ----
+  // `markId`: messages by others after this one are new in this visit. It follows the bottom of
+  // the list while the user is there, and stays put (the line stays visible) when the user was
+  // away: messages that were new on opening, or that arrived while scrolled up or hidden.
+  const [markId, setMarkId] = useState<string | null>(meta.lastReadMessageId ?? null);
+  const [pinned, setPinned] = useState(false);
+  const openedAt = useRef(Date.now());
+  const [catchingUp, setCatchingUp] = useState(true);
+  useEffect(() => {
+    const t = setTimeout(() => setCatchingUp(false), CATCH_UP_MS);
+    return () => clearTimeout(t);
+  }, []);
+  useEffect(() => {
+    const synced = view.connection.lastSyncedAt !== null && view.connection.lastSyncedAt >= openedAt.current;
+    if (catchingUp && (synced || view.connection.status === 'offline')) setCatchingUp(false);
+  }, [catchingUp, view.connection.lastSyncedAt, view.connection.status]);
+
+  const dividerBeforeId = useMemo(() => {
+    if (markId === null) return null;
+    const at = messages.findIndex((m) => m.id === markId);
+    if (at < 0) return null;
+    for (let i = at + 1; i < messages.length; i++) if (!messages[i]!.own) return messages[i]!.id;
+    return null;
+  }, [messages, markId]);
+
+  useEffect(() => {
+    if (dividerBeforeId !== null && !pinned && (catchingUp || !atBottom || !visible)) setPinned(true);
+  }, [dividerBeforeId, pinned, catchingUp, atBottom, visible]);
+
+  useEffect(() => {
+    if (!catchingUp && atBottom && visible && !pinned && lastId !== null && markId !== lastId) setMarkId(lastId);
+  }, [catchingUp, atBottom, visible, pinned, lastId, markId]);
+
+  // Persist what was read (the lobby's unread counts): at once, then at most every
+  // READ_WRITE_DELAY_MS (every meta write is fsync'd), and flushed when leaving the room.
+  const readTarget = useRef<string | null>(meta.lastReadMessageId ?? null);
+  const persistedRead = useRef(readTarget.current);
+  const lastReadWrite = useRef(0);
+  const readTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const flushRead = useCallback(() => {
+    clearTimeout(readTimer.current);
+    readTimer.current = undefined;
+    const id = readTarget.current;
+    if (id === null || id === persistedRead.current) return;
+    persistedRead.current = id;
+    lastReadWrite.current = Date.now();
+    local.store.setMeta(room, { lastReadMessageId: id }).catch(() => undefined);
+  }, [local.store, room]);
+  useEffect(() => {
+    if (!atBottom || !visible || lastId === null || readTarget.current === lastId) return;
+    readTarget.current = lastId;
+    if (readTimer.current !== undefined) return;
+    const wait = lastReadWrite.current + READ_WRITE_DELAY_MS - Date.now();
+    if (wait <= 0) flushRead();
+    else readTimer.current = setTimeout(flushRead, wait);
+  }, [atBottom, visible, lastId, flushRead]);
+  useEffect(() => {
+    window.addEventListener('pagehide', flushRead);
+    return () => {
+      window.removeEventListener('pagehide', flushRead);
+      flushRead();
+    };
+  }, [flushRead]);
+
+  // Messages by others that arrived below the viewport since the user scrolled up.
+  const seenAtBottom = useRef<string | null>(lastId);
+  if (atBottom && visible) seenAtBottom.current = lastId;
+  const newBelow = useMemo(() => {
+    if (atBottom) return 0;
+    const at = seenAtBottom.current === null ? -1 : messages.findIndex((m) => m.id === seenAtBottom.current);
+    let n = 0;
+    for (let i = at + 1; i < messages.length; i++) if (!messages[i]!.own) n++;
+    return n;
+  }, [messages, atBottom]);
+
+  // ---- Rows: search results, or every message with the "New messages" line ----
+  const trimmedQuery = query.trim().toLocaleLowerCase();
+  const rows = useMemo<Row[]>(() => {
+    if (trimmedQuery) {
+      return messages
+        .filter(
+          (m) =>
+            !m.deleted &&
+            (m.text.toLocaleLowerCase().includes(trimmedQuery) ||
+              m.authorName.toLocaleLowerCase().includes(trimmedQuery)),
+        )
+        .map((m) => ({ kind: 'message', key: m.id, m }));
+    }
+    const out: Row[] = [];
+    for (const m of messages) {
+      if (m.id === dividerBeforeId) out.push({ kind: 'divider', key: 'new-messages-divider' });
+      out.push({ kind: 'message', key: m.id, m });
+    }
+    return out;
+  }, [messages, trimmedQuery, dividerBeforeId]);
+
+  // Where the list starts (read once by MessageList, when it first has rows).
+  const initialIndex = useRef<number | null | undefined>(undefined);
+  if (initialIndex.current === undefined && rows.length > 0) {
+    const i = rows.findIndex((r) => r.kind === 'divider');
+    initialIndex.current = i >= 0 ? i : null;
+  }
+
+  // Messages that were new on arrival came in with the first sync (after the list was placed at
+  // the bottom): show the line and what follows it, not the bottom.
+  const placedAtDivider = useRef(false);
+  useEffect(() => {
+    if (placedAtDivider.current || !catchingUp || trimmedQuery || dividerBeforeId === null) return;
+    placedAtDivider.current = true;
+    if (initialIndex.current != null) return; // the list already started at the line
+    const i = rows.findIndex((r) => r.kind === 'divider');
+    if (i >= 0) listRef.current?.scrollToRow(i);
+  }, [catchingUp, trimmedQuery, dividerBeforeId, rows]);
+
+  const byId = useMemo(() => new Map(messages.map((m) => [m.id, m])), [messages]);
+  const names = useMemo(() => {
+    const map = new Map<string, string>();
+    for (const m of messages) map.set(m.authorId, m.authorName);
+    for (const p of view.presence) map.set(p.userId, p.name);
+    return map;
+  }, [messages, view.presence]);
+
+  // ---- Announce new messages from others to screen readers ----
+  const [announcement, setAnnouncement] = useState('');
+  const known = useRef<Set<string> | null>(null);
+  useEffect(() => {
+    if (known.current === null) {
+      known.current = new Set(messages.map((m) => m.id));
+      return;
+    }
+    let latest: MessageView | null = null;
+    for (const m of messages) {
+      if (known.current.has(m.id)) continue;
+      known.current.add(m.id);
+      if (!m.own && !m.deleted) latest = m;
+    }
+    if (latest) setAnnouncement(`${latest.authorName}: ${latest.text.slice(0, 200)}`);
+  }, [messages]);
+
+  // ---- Document title ----
+  const title = view.title || room;
+  const unreadForTitle = !visible && dividerBeforeId !== null ? newBelow || 1 : 0;
+  useEffect(() => {
+    document.title = `${unreadForTitle ? `(${unreadForTitle}) ` : ''}${title} — Converge`;
+  }, [title, unreadForTitle]);
+
+  // ---- Showing one message (reply quotes, search results) ----
+  const showMessage = useCallback((id: string) => {
+    setQuery('');
+    setPendingScroll(id);
+  }, []);
+  useEffect(() => {
+    if (pendingScroll === null || trimmedQuery) return;
+    listRef.current?.scrollToMessage(pendingScroll);
+    setHighlightedId(pendingScroll);
+    setPendingScroll(null);
+  }, [pendingScroll, rows, trimmedQuery]);
+  useEffect(() => {
+    if (highlightedId === null) return;
+    const t = setTimeout(() => setHighlightedId(null), 2500);
+    return () => clearTimeout(t);
+  }, [highlightedId]);
+
+  const actions = useMemo<MessageActions>(
+    () => ({
+      reply: (m) => {
+        setReplyTo(m);
+        composerRef.current?.focus();
+      },
+      edit: (id, text) => session.edit(id, text),
+      remove: (id) => {
+        try {
+          session.remove(id);
+          setReplyTo((r) => (r?.id === id ? null : r));
+        } catch (e) {
+          setActionError(e instanceof Error ? e.message : String(e));
+        }
+      },
+      react: (id, emoji, on) => {
+        try {
+          session.react(id, emoji, on);
+        } catch (e) {
+          setActionError(e instanceof Error ? e.message : String(e));
+        }
+      },
+      showMessage,
+    }),
+    [session, showMessage],
+  );
+
+  const onSent = useCallback((m: MessageView) => {
+    setReplyTo(null);
+    setQuery('');
+    setMarkId(m.id);
+    setPinned(false);
+    requestAnimationFrame(() => listRef.current?.scrollToLatest());
+  }, []);
+
+  // A reply target that got deleted meanwhile: keep the quote current.
+  const currentReply = replyTo ? (byId.get(replyTo.id) ?? replyTo) : null;
+
+  return (
+    <div className="room-layout">
+      <header className="room-header">
+        <a className="back-link" href="/" onClick={linkClick('/')}>
+          <span aria-hidden="true">←</span> Rooms
+        </a>
+        <RoomTitle room={room} title={view.title} session={session} />
+        <div className="header-controls">
+          <ConnectionIndicator view={view} />
+          <button
+            type="button"
+            className="button toggle"
+            aria-pressed={view.connection.manualOffline}
+            onClick={() => session.setOffline(!view.connection.manualOffline)}
+          >
+            Go offline
+          </button>
+          <button
+            type="button"
+            className="button details-toggle"
+            aria-expanded={detailsOpen}
+            aria-controls="room-details"
+            onClick={() => setDetailsOpen((o) => !o)}
+          >
+            Room details
+          </button>
+        </div>
+      </header>
+
+      <Banners view={view} />
+
+      <div className="room-body">
+        <main className="chat" aria-label="Conversation">
+          <SearchBar query={query} setQuery={setQuery} count={trimmedQuery ? rows.length : null} />
+          <div className="log-wrap">
+            <MessageList
+              ref={listRef}
+              rows={rows}
+              byId={byId}
+              names={names}
+              selfId={identity.id}
+              query={trimmedQuery}
+              highlightedId={highlightedId}
+              actions={actions}
+              initialIndex={initialIndex.current ?? null}
+              onAtBottomChange={setAtBottom}
+              emptyText={trimmedQuery ? 'No messages match your search.' : 'No messages yet. Say hello!'}
+            />
+            {!atBottom && !trimmedQuery && (
+              <button type="button" className="button jump" onClick={() => listRef.current?.scrollToLatest()}>
+                <span aria-hidden="true">↓</span> Jump to latest
+                {newBelow > 0 && <span className="jump-count"> · {newBelow} new</span>}
+              </button>
+            )}
+          </div>
+          {actionError && (
+            <p className="error inline-error" role="alert">
+              {actionError}{' '}
+              <button type="button" className="button quiet small" onClick={() => setActionError(null)}>
+                Dismiss
+              </button>
+            </p>
+          )}
+          <TypingLine view={view} />
+          <Composer
+            ref={composerRef}
+            room={room}
+            session={session}
+            replyTo={currentReply}
+            onCancelReply={() => setReplyTo(null)}
+            onSent={onSent}
+          />
+          <p className="visually-hidden" aria-live="polite">
+            {announcement}
+          </p>
+        </main>
+        <aside id="room-details" className={`room-aside${detailsOpen ? ' open' : ''}`} aria-label="Room details">
+          <People view={view} />
+          <ShareRoom room={room} />
+          <Transfer room={room} session={session} />
+        </aside>
+      </div>
+    </div>
+  );
+};
+
+const RoomTitle = ({ room, title, session }: { room: string; title: string; session: RoomSession }): ReactNode => {
+  const [editing, setEditing] = useState(false);
+  const [value, setValue] = useState(title);
+  const inputId = useId();
+  if (editing) {
+    return (
+      <form
+        className="title-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          session.setTitle(value);
+          setEditing(false);
+        }}
+      >
+        <label htmlFor={inputId} className="visually-hidden">
+          Room title
+        </label>
+        <input
+          id={inputId}
+          value={value}
+          maxLength={TITLE_LIMIT}
+          autoFocus
+          onChange={(e) => setValue(e.target.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Escape') setEditing(false);
+          }}
+        />
+        <button type="submit" className="button primary small">
+          Save title
+        </button>
+        <button type="button" className="button small" onClick={() => setEditing(false)}>
+          Cancel
+        </button>
+      </form>
+    );
+  }
+  return (
+    <div className="room-heading">
+      <h1 className="room-title">{title || room}</h1>
+      {title && <span className="room-name">{room}</span>}
+      <button
+        type="button"
+        className="button quiet small"
+        onClick={() => {
+          setValue(title);
+          setEditing(true);
+        }}
+      >
+        Rename<span className="visually-hidden"> room</span>
+      </button>
+    </div>
+  );
+};
+
+const STATUS_LABEL = { online: 'Online', connecting: 'Connecting…', offline: 'Offline' } as const;
+
+const ConnectionIndicator = ({ view }: { view: RoomView }): ReactNode => {
+  const { status, manualOffline, lastSyncedAt } = view.connection;
+  const pending = view.pendingCount;
+  return (
+    <div role="status" className={`connection connection-${status}`}>
+      <span className="dot" aria-hidden="true" />
+      <span className="connection-label">{STATUS_LABEL[status]}</span>
+      {manualOffline && <span className="connection-detail"> (switched off)</span>}
+      <span className="connection-detail">
+        {' · '}
+        {lastSyncedAt === null ? 'not synced yet' : `last synced ${formatSyncTime(lastSyncedAt)}`}
+      </span>
+      {pending > 0 && <span className="connection-pending"> · {pending} pending</span>}
+    </div>
+  );
+};
+
+const Banners = ({ view }: { view: RoomView }): ReactNode => {
+  const { storage, connection, notices } = view;
+  const [dismissed, setDismissed] = useState(0);
+  // A refusal is also a notice: it already has its banner.
+  const shownNotices = notices
+    .slice(dismissed)
+    .filter((n) => n !== connection.refusal)
+    .slice(-3);
+  const banners: ReactNode[] = [];
+  if (connection.refusal) {
+    banners.push(
+      <div key="refusal" className="banner error" role="alert">
+        <strong>Not syncing.</strong> {connection.refusal}
+      </div>,
+    );
+  }
+  if (!storage.persistent) {
+    banners.push(
+      <div key="memory" className="banner warning" role="alert">
+        <strong>In-memory mode.</strong> This browser is not keeping this room on disk: messages you write while offline
+        are lost if you close this tab before they are synced.
+      </div>,
+    );
+  }
+  if (storage.evicted) {
+    banners.push(
+      <div key="evicted" className="banner warning" role="alert">
+        <strong>The browser cleared this room’s saved copy.</strong> It is being restored from the relay; messages that
+        never reached the relay may be gone.
+      </div>,
+    );
+  }
+  if (storage.error) {
+    banners.push(
+      <div key="storage-error" className="banner error" role="alert">
+        <strong>Storage problem.</strong> {storage.error}
+      </div>,
+    );
+  }
+  if (banners.length === 0 && shownNotices.length === 0) return null;
+  return (
+    <div className="banners">
+      {banners}
+      {shownNotices.length > 0 && (
+        <div className="banner notice" aria-live="polite">
+          <ul className="notices">
+            {shownNotices.map((n, i) => (
+              <li key={`${dismissed}-${i}`}>{n}</li>
+            ))}
+          </ul>
+          <button type="button" className="button quiet small" onClick={() => setDismissed(notices.length)}>
+            Dismiss<span className="visually-hidden"> notices</span>
+          </button>
+        </div>
+      )}
+    </div>
+  );
+};
+
+const SearchBar = ({
+  query,
+  setQuery,
+  count,
+}: {
+  query: string;
+  setQuery: (q: string) => void;
+  count: number | null;
+}): ReactNode => {
+  const id = useId();
+  return (
+    <div className="search-bar" role="search">
+      <label htmlFor={id} className="visually-hidden">
+        Search messages
+      </label>
+      <input
+        id={id}
+        type="search"
+        placeholder="Search this room"
+        value={query}
+        onChange={(e) => setQuery(e.target.value)}
+        onKeyDown={(e) => {
+          if (e.key === 'Escape') setQuery('');
+        }}
+      />
+      <span className="search-count" aria-live="polite">
+        {count === null ? '' : count === 0 ? 'No matches' : plural(count, 'match', 'matches')}
+      </span>
+    </div>
+  );
+};
+
+const typingText = (names: string[]): string => {
+  if (names.length === 0) return '';
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  return 'Several people are typing…';
+};
+
+const TypingLine = ({ view }: { view: RoomView }): ReactNode => {
+  const names = [...new Set(view.presence.filter((p) => p.typing && !p.self).map((p) => p.name))];
+  return (
+    <p className="typing" aria-live="polite">
+      {typingText(names)}
+    </p>
+  );
+};
+
+const People = ({ view }: { view: RoomView }): ReactNode => {
+  const people = new Map<string, { name: string; self: boolean; typing: boolean }>();
+  for (const p of view.presence) {
+    const cur = people.get(p.userId);
+    people.set(p.userId, {
+      name: p.name,
+      self: p.self || (cur?.self ?? false),
+      typing: p.typing || (cur?.typing ?? false),
+    });
+  }
+  const list = [...people.values()].sort((a, b) => Number(b.self) - Number(a.self) || a.name.localeCompare(b.name));
+  return (
+    <section className="panel" aria-labelledby="people-heading">
+      <h2 id="people-heading">People here</h2>
+      {list.length === 0 ? (
+        <p className="hint">
+          {view.connection.status === 'online' ? 'Nobody else is here.' : 'Presence is shown when you are online.'}
+        </p>
+      ) : (
+        <ul className="people">
+          {list.map((p) => (
+            <li key={`${p.name}-${String(p.self)}`}>
+              <span className="presence-dot" aria-hidden="true" />
+              {p.name}
+              {p.self && <span className="you-tag"> (you)</span>}
+              {p.typing && !p.self && <span className="hint"> — typing…</span>}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+};
+
+const ShareRoom = ({ room }: { room: string }): ReactNode => {
+  const url = roomUrl(room);
+  const [copy, feedback] = useCopy('Link copied');
+  const id = useId();
+  return (
+    <section className="panel" aria-labelledby="share-heading">
+      <h2 id="share-heading">Invite people</h2>
+      <label htmlFor={id} className="field-label">
+        Room link
+      </label>
+      <div className="share-row">
+        <input id={id} type="text" readOnly value={url} onFocus={(e) => e.target.select()} />
+        <button type="button" className="button small" onClick={() => copy(url)}>
+          Copy link
+        </button>
+      </div>
+      <p className="hint" aria-live="polite">
+        {feedback ?? 'Anyone with the link can read and write in this room.'}
+      </p>
+    </section>
+  );
+};
+
+const Transfer = ({ room, session }: { room: string; session: RoomSession }): ReactNode => {
+  const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const inputId = useId();
+  const onFile = (e: ChangeEvent<HTMLInputElement>): void => {
+    const input = e.target;
+    const file = input.files?.[0];
+    if (!file) return;
+    setBusy(true);
+    setResult(null);
+    file
+      .arrayBuffer()
+      .then((buf) => session.importFile(new Uint8Array(buf)))
+      .then(
+        () => setResult({ ok: true, text: `Imported ${file.name}.` }),
+        (err: unknown) => setResult({ ok: false, text: err instanceof Error ? err.message : String(err) }),
+      )
+      .finally(() => {
+        setBusy(false);
+        input.value = '';
+      });
+  };
+  return (
+    <section className="panel" aria-labelledby="transfer-heading">
+      <h2 id="transfer-heading">Export and import</h2>
+      <div className="button-column">
+        <button
+          type="button"
+          className="button small"
+          onClick={() => download(`${room}-${dateStamp()}.txt`, session.exportTranscript(), 'text/plain;charset=utf-8')}
+        >
+          Export transcript
+        </button>
+        <button
+          type="button"
+          className="button small"
+          onClick={() => download(roomFileName(room, Date.now()), session.exportUpdates(), 'application/octet-stream')}
+        >
+          Export room file
+        </button>
+        <label htmlFor={inputId} className="button small file-button">
+          Import room file
+        </label>
+        <input
+          id={inputId}
+          className="file-input"
+          type="file"
+          accept=".converge,application/octet-stream"
+          disabled={busy}
+          onChange={onFile}
+        />
+      </div>
+      <p className="hint">
+        A room file holds the whole room; importing one merges it into this room (nothing is overwritten).
+      </p>
+      {result &&
+        (result.ok ? (
+          <p className="success" aria-live="polite">
+            {result.text}
+          </p>
+        ) : (
+          <p className="error" role="alert">
+            Import refused: {result.text}
+          </p>
+        ))}
+    </section>
+  );
+};

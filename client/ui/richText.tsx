@@ -1,0 +1,78 @@
+/**
+ * Message text as React text nodes: never HTML. URLs become links only when they parse as
+ * http(s) URLs, and open in a new tab without access to this page (rel="noopener noreferrer").
+ * An optional search query is highlighted with <mark>.
+ */
+import { Fragment, type ReactNode } from 'react';
+
+const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+const TRAILING_PUNCTUATION = /[.,;:!?'"»)\]}]+$/;
+
+export type TextPart =
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'link'; readonly text: string; readonly href: string };
+
+/** Splits `text` into plain parts and safe http(s) links. */
+export const splitLinks = (text: string): TextPart[] => {
+  const parts: TextPart[] = [];
+  let last = 0;
+  for (const match of text.matchAll(URL_PATTERN)) {
+    let candidate = match[0];
+    // Trailing punctuation usually ends the sentence, not the URL; keep a closing paren that
+    // balances one inside the URL (https://en.wikipedia.org/wiki/Foo_(bar)).
+    const trail = TRAILING_PUNCTUATION.exec(candidate);
+    if (trail) {
+      let cut = trail[0];
+      if (
+        cut.startsWith(')') &&
+        (candidate.match(/\(/g)?.length ?? 0) > (candidate.slice(0, -cut.length).match(/\)/g)?.length ?? 0)
+      ) {
+        cut = cut.slice(1);
+      }
+      candidate = candidate.slice(0, candidate.length - cut.length);
+    }
+    const start = match.index;
+    let href: string | null = null;
+    try {
+      const url = new URL(candidate);
+      if ((url.protocol === 'http:' || url.protocol === 'https:') && url.hostname) href = url.href;
+    } catch {
+      href = null;
+    }
+    if (href === null) continue;
+    if (start > last) parts.push({ kind: 'text', text: text.slice(last, start) });
+    parts.push({ kind: 'link', text: candidate, href });
+    last = start + candidate.length;
+  }
+  if (last < text.length) parts.push({ kind: 'text', text: text.slice(last) });
+  return parts;
+};
+
+/** `text` with every case-insensitive occurrence of `query` wrapped in <mark>. */
+export const highlight = (text: string, query: string): ReactNode => {
+  const q = query.trim().toLocaleLowerCase();
+  if (!q) return text;
+  const lower = text.toLocaleLowerCase();
+  // toLocaleLowerCase can change lengths for a few scripts; then highlight nothing rather than the wrong span.
+  if (lower.length !== text.length) return text;
+  const out: ReactNode[] = [];
+  let at = 0;
+  for (let i = lower.indexOf(q); i >= 0; i = lower.indexOf(q, i + q.length)) {
+    if (i > at) out.push(text.slice(at, i));
+    out.push(<mark key={i}>{text.slice(i, i + q.length)}</mark>);
+    at = i + q.length;
+  }
+  if (at < text.length) out.push(text.slice(at));
+  return out;
+};
+
+export const RichText = ({ text, query = '' }: { text: string; query?: string }): ReactNode =>
+  splitLinks(text).map((part, i) =>
+    part.kind === 'link' ? (
+      <a key={i} href={part.href} target="_blank" rel="noopener noreferrer">
+        {highlight(part.text, query)}
+      </a>
+    ) : (
+      <Fragment key={i}>{highlight(part.text, query)}</Fragment>
+    ),
+  );

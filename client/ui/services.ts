@@ -1,0 +1,102 @@
+/**
+ * Everything the UI needs from the rest of the client, in one place: the identity, the local
+ * store and room sessions. Components get these through `AppContext` (App.tsx), never by
+ * importing storage or sync modules themselves.
+ */
+import { loadIdentity, saveName } from '../identity.js';
+import { openRoomUpdateStore } from '../storage/openRoomUpdateStore.js';
+import type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
+import { RoomSession } from '../sync/roomSession.js';
+
+export type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
+export type { RoomMeta, RoomInfo } from '../storage/roomUpdateStore.js';
+export type { RoomSession, RoomView, MessageView, ConnectionStatus, MessageState } from '../sync/roomSession.js';
+export { roomFileName } from '../sync/roomFile.js';
+
+export interface IdentityInfo {
+  readonly id: string;
+  readonly name: string;
+}
+
+export interface LocalStore {
+  readonly store: RoomUpdateStore;
+  /** False when rooms are only kept in memory (private mode, IndexedDB unavailable). */
+  readonly persistent: boolean;
+  /** Why the store is not persistent, for the UI. */
+  readonly reason: string | null;
+}
+
+export const randomBytes = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
+
+/** A `Storage` kept in memory, for browsers where localStorage throws (disabled, sandboxed). */
+class MemoryStorage implements Storage {
+  private readonly items = new Map<string, string>();
+  get length(): number {
+    return this.items.size;
+  }
+  clear(): void {
+    this.items.clear();
+  }
+  getItem(key: string): string | null {
+    return this.items.get(key) ?? null;
+  }
+  key(index: number): string | null {
+    return [...this.items.keys()][index] ?? null;
+  }
+  removeItem(key: string): void {
+    this.items.delete(key);
+  }
+  setItem(key: string, value: string): void {
+    this.items.set(key, String(value));
+  }
+}
+
+const pickStorage = (): Storage => {
+  try {
+    const s = window.localStorage;
+    const probe = '__converge_probe__';
+    s.setItem(probe, '1');
+    s.removeItem(probe);
+    return s;
+  } catch {
+    return new MemoryStorage();
+  }
+};
+
+/** localStorage, or an in-memory stand-in when the browser refuses it. */
+export const kv: Storage = pickStorage();
+
+export const getIdentity = (): IdentityInfo => loadIdentity(kv, randomBytes);
+export const setIdentityName = (name: string): IdentityInfo => saveName(kv, name);
+
+export const openLocalStore = async (): Promise<LocalStore> => {
+  const { store, persistent, reason } = await openRoomUpdateStore();
+  return { store, persistent, reason: reason ?? null };
+};
+
+/** The relay's websocket base URL for this page: ws(s)://<host>/sync (the room is appended). */
+export const relayUrl = (): string => `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/sync`;
+
+export const openSession = (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> =>
+  RoomSession.open({ room, relayUrl: relayUrl(), identity, store: local.store, persistent: local.persistent });
+
+// ---- Drafts: localStorage, written on every keystroke, so a reload never loses one. ----
+
+export const draftKey = (room: string): string => `converge:draft:${room}`;
+
+export const loadDraft = (room: string): string => {
+  try {
+    return kv.getItem(draftKey(room)) ?? '';
+  } catch {
+    return '';
+  }
+};
+
+export const saveDraft = (room: string, text: string): void => {
+  try {
+    if (text) kv.setItem(draftKey(room), text);
+    else kv.removeItem(draftKey(room));
+  } catch {
+    // Quota: the draft stays in the composer; nothing else to do.
+  }
+};

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { formatDuration } from './format.js';
+import { splitLinks } from './richText.js';
+import { parseRoute } from './router.js';
+
+describe('splitLinks: only http(s) URLs become links', () => {
+  it('keeps plain text as one part', () => {
+    expect(splitLinks('hello <b>world</b>')).toEqual([{ kind: 'text', text: 'hello <b>world</b>' }]);
+  });
+
+  it('links http and https URLs and leaves sentence punctuation outside', () => {
+    expect(splitLinks('see https://example.com/a?b=1. and http://x.org!')).toEqual([
+      { kind: 'text', text: 'see ' },
+      { kind: 'link', text: 'https://example.com/a?b=1', href: 'https://example.com/a?b=1' },
+      { kind: 'text', text: '. and ' },
+      { kind: 'link', text: 'http://x.org', href: 'http://x.org/' },
+      { kind: 'text', text: '!' },
+    ]);
+  });
+
+  it('keeps a closing parenthesis that belongs to the URL', () => {
+    const parts = splitLinks('(see https://en.wikipedia.org/wiki/Foo_(bar))');
+    expect(parts[1]).toEqual({
+      kind: 'link',
+      text: 'https://en.wikipedia.org/wiki/Foo_(bar)',
+      href: 'https://en.wikipedia.org/wiki/Foo_(bar)',
+    });
+    expect(parts[2]).toEqual({ kind: 'text', text: ')' });
+  });
+
+  it('never links other schemes', () => {
+    for (const t of ['javascript:alert(1)', 'data:text/html,<script>x</script>', 'file:///etc/passwd', 'vbscript:x']) {
+      expect(splitLinks(t).every((p) => p.kind === 'text')).toBe(true);
+    }
+  });
+});
+
+describe('parseRoute', () => {
+  it('maps paths to screens', () => {
+    expect(parseRoute('/')).toEqual({ name: 'lobby' });
+    expect(parseRoute('/r/abc-1')).toEqual({ name: 'room', room: 'abc-1' });
+    expect(parseRoute('/r/abc-1/')).toEqual({ name: 'room', room: 'abc-1' });
+    expect(parseRoute('/lab/abc')).toEqual({ name: 'lab', room: 'abc' });
+    expect(parseRoute('/r/.hidden')).toEqual({ name: 'bad-room', room: '.hidden' });
+    expect(parseRoute('/r/a%20b')).toEqual({ name: 'bad-room', room: 'a b' });
+    expect(parseRoute('/elsewhere')).toEqual({ name: 'not-found', path: '/elsewhere' });
+  });
+});
+
+describe('formatDuration', () => {
+  it('picks a readable unit', () => {
+    expect(formatDuration(1000)).toBe('1 second');
+    expect(formatDuration(5 * 60_000)).toBe('5 minutes');
+    expect(formatDuration(3 * 3600_000)).toBe('3 hours');
+    expect(formatDuration(3 * 86400_000)).toBe('3 days');
+  });
+});

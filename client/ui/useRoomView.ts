@@ -1,0 +1,52 @@
+/** Opens a room session for a screen and follows its view. */
+import { useEffect, useRef, useState } from 'react';
+import { useApp } from './appContext.js';
+import { openSession, type RoomMeta, type RoomSession, type RoomView } from './services.js';
+
+export type SessionState =
+  | { readonly phase: 'opening' }
+  | { readonly phase: 'error'; readonly message: string }
+  | { readonly phase: 'open'; readonly session: RoomSession; readonly meta: RoomMeta };
+
+/** Opens `room` once per mount (destroyed on unmount) with the identity current at that time. */
+export const useRoomSession = (room: string): SessionState => {
+  const { identity, local } = useApp();
+  const identityRef = useRef(identity);
+  identityRef.current = identity;
+  const [state, setState] = useState<SessionState>({ phase: 'opening' });
+
+  useEffect(() => {
+    let cancelled = false;
+    let session: RoomSession | null = null;
+    setState({ phase: 'opening' });
+    const open = async (): Promise<void> => {
+      const meta = await local.store.getMeta(room).catch(() => undefined);
+      const s = await openSession(room, identityRef.current, local);
+      if (cancelled) {
+        s.destroy();
+        return;
+      }
+      session = s;
+      setState({ phase: 'open', session: s, meta: meta ?? {} });
+    };
+    open().catch((e: unknown) => {
+      if (!cancelled) setState({ phase: 'error', message: e instanceof Error ? e.message : String(e) });
+    });
+    return () => {
+      cancelled = true;
+      session?.destroy();
+    };
+  }, [room, local]);
+
+  return state;
+};
+
+/** The session's current view, re-rendering on every change. */
+export const useRoomView = (session: RoomSession): RoomView => {
+  const [view, setView] = useState<RoomView>(() => session.view());
+  useEffect(() => {
+    setView(session.view());
+    return session.subscribe(() => setView(session.view()));
+  }, [session]);
+  return view;
+};

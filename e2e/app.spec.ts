@@ -1,0 +1,670 @@
+/**
+ * The Converge app in real Chromium, against a real relay serving the built client (see
+ * appFixtures.ts). Each user is a separate browser profile; "offline" is either the app's own
+ * "Go offline" switch or a websocket cut by the test (Playwright's setOffline leaves open
+ * websockets alone).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AxeBuilder } from '@axe-core/playwright';
+import type { Page } from '@playwright/test';
+import * as Y from 'yjs';
+import { ChatRoom, TEXT_LIMIT, type Identity } from '../shared/chat/chatRoom.js';
+import { HybridClock } from '../shared/chat/hlc.js';
+import { newId } from '../shared/ids.js';
+import { encodeRoomFile, ROOM_FILE_FORMAT } from '../client/sync/roomFile.js';
+import { startRelay } from '../relay/testing/relayProcess.js';
+import { expect, scrollLog, test, ui, type AppUser } from './appFixtures.js';
+
+const rb = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
+
+/** Both users show exactly the same messages in the same order, and it includes `expected`. */
+const expectConverged = async (users: AppUser[], expected: string[]): Promise<void> => {
+  for (const u of users) {
+    for (const text of expected) await expect(u.message(text)).toBeVisible({ timeout: 20_000 });
+  }
+  const [first, ...rest] = users;
+  for (const u of rest) await expect.poll(() => u.messageTexts()).toEqual(await first!.messageTexts());
+};
+
+const waitForServiceWorker = async (page: Page): Promise<void> => {
+  await page.evaluate(async () => {
+    const nav = (globalThis as unknown as { navigator: { serviceWorker: { ready: Promise<unknown> } } }).navigator;
+    await nav.serviceWorker.ready;
+  });
+};
+
+test.describe('lobby', () => {
+  test('the name is remembered, room names are checked with the rule explained, joined rooms are listed', async ({
+    openUser,
+    room,
+  }) => {
+    const u = await openUser('Ada');
+    await u.page.reload();
+    await expect(u.page.getByLabel('Your name')).toHaveValue('Ada');
+
+    await u.page.getByLabel('Room name').fill('not a room!');
+    await u.page.getByRole('button', { name: 'Join room' }).click();
+    await expect(u.page.getByRole('alert')).toContainText('not a valid room name');
+    await expect(u.page.getByRole('alert')).toContainText('1 to 128 characters');
+
+    await u.page.getByLabel('Room name').fill(room);
+    await u.page.getByRole('button', { name: 'Join room' }).click();
+    await expect(u.page).toHaveURL(new RegExp(`/r/${room}$`));
+    await u.send('first words');
+    await u.page.getByRole('link', { name: 'Rooms' }).click();
+    await expect(u.page).toHaveURL(/\/$/);
+    const rooms = u.page.getByRole('list', { name: 'Rooms on this device' });
+    await expect(rooms.getByRole('link', { name: room })).toBeVisible();
+    await expect(rooms).toContainText('first words');
+
+    // Share: the room's link goes to the clipboard.
+    await u.context.grantPermissions(['clipboard-read', 'clipboard-write']);
+    await rooms.getByRole('button', { name: `Copy link to ${room}` }).click();
+    await expect(rooms).toContainText('Link copied');
+    const copied = await u.page.evaluate(() =>
+      (
+        globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }
+      ).navigator.clipboard.readText(),
+    );
+    expect(copied).toBe(`${new URL(u.page.url()).origin}/r/${room}`);
+  });
+});
+
+test.describe('two users', () => {
+  test('exchange messages; reply, edit, delete and reactions converge', async ({ openUser, room }) => {
+    const a = await openUser('Alice');
+    const b = await openUser('Bob');
+    await a.gotoRoom(room);
+    await b.gotoRoom(room);
+
+    // Presence: both are listed, and typing shows.
+    const people = b.page.getByRole('complementary', { name: 'Room details' });
+    await expect(people).toContainText('Alice');
+    await expect(people).toContainText('Bob (you)');
+    await a.composer().fill('Hello Bob');
+    await expect(b.page.getByText('Alice is typing…')).toBeVisible();
+    await a.composer().press('Enter');
+    await expect(b.message('Hello Bob')).toContainText('Alice');
+    await expect(b.page.getByText('Alice is typing…')).toBeHidden();
+    await expect(a.message('Hello Bob')).toContainText(/Saved|Seen/);
+
+    // The room's title.
+    await a.page.getByRole('button', { name: 'Rename room' }).click();
+    await a.page.getByRole('textbox', { name: 'Room title' }).fill('Plans for Friday');
+    await a.page.getByRole('button', { name: 'Save title' }).click();
+    await expect(b.page.getByRole('heading', { level: 1 })).toHaveText('Plans for Friday');
+    await expect(b.page).toHaveTitle(/Plans for Friday/);
+
+    // Reply quotes the parent.
+    await b.message('Hello Bob').getByRole('button', { name: 'Reply' }).click();
+    await expect(b.page.getByText('Replying to Alice')).toBeVisible();
+    await b.send('Hi Alice, replying');
+    await expect(a.message('Hi Alice, replying').locator('blockquote')).toContainText('Hello Bob');
+
+    // Reactions (toggle on, seen by the other, toggle off).
+    await b.message('Hello Bob').getByRole('button', { name: 'React', exact: true }).click();
+    await b.message('Hello Bob').getByRole('button', { name: 'React with 👍' }).click();
+    await expect(a.message('Hello Bob').getByRole('button', { name: /👍 1/ })).toBeVisible();
+    await a.message('Hello Bob').getByRole('button', { name: /👍 1/ }).click();
+    await expect(b.message('Hello Bob').getByRole('button', { name: /👍 2/ })).toBeVisible();
+    await b.message('Hello Bob').getByRole('button', { name: /👍 2/ }).click();
+    await expect(a.message('Hello Bob').getByRole('button', { name: /👍 1/ })).toHaveAttribute('aria-pressed', 'true');
+
+    // Edit own message.
+    await a.message('Hello Bob').getByRole('button', { name: 'Edit' }).click();
+    const editBox = a.page.getByRole('textbox', { name: 'Edit message' });
+    await editBox.fill('Hello Bob (edited text)');
+    await editBox.press('Enter');
+    await expect(b.message('Hello Bob (edited text)')).toContainText('edited');
+    // Only own messages can be edited.
+    await expect(b.message('Hello Bob (edited text)').getByRole('button', { name: 'Edit' })).toHaveCount(0);
+
+    // Delete own message.
+    await b.message('Hi Alice, replying').getByRole('button', { name: 'Delete' }).click();
+    await b.page.getByRole('button', { name: 'Delete message' }).click();
+    await expect(a.log()).toContainText('message deleted');
+    await expect(a.log()).not.toContainText('Hi Alice, replying');
+    await expect(b.log()).not.toContainText('Hi Alice, replying');
+
+    await expectConverged([a, b], ['Hello Bob (edited text)']);
+  });
+
+  test('Go offline switch: both send, reconnect, same messages in the same order; offline ones go Pending → Saved', async ({
+    openUser,
+    room,
+  }) => {
+    const a = await openUser('Alice');
+    const b = await openUser('Bob');
+    await a.gotoRoom(room);
+    await b.gotoRoom(room);
+    await a.send('before the switch');
+    await expect(b.message('before the switch')).toBeVisible();
+    await expect(a.connection()).toContainText('Online');
+
+    await a.offlineToggle().click();
+    await expect(a.offlineToggle()).toHaveAttribute('aria-pressed', 'true');
+    await expect(a.connection()).toContainText('Offline');
+    await a.send('from A offline 1');
+    await a.send('from A offline 2');
+    await b.send('from B online');
+    await expect(a.message('from A offline 1')).toContainText('Pending');
+    await expect(a.message('from A offline 2')).toContainText('Pending');
+    await expect(a.connection()).toContainText('2 pending');
+    await expect(b.message('from A offline 1')).toHaveCount(0);
+    await expect(a.message('from B online')).toHaveCount(0);
+
+    await a.offlineToggle().click();
+    await expect(a.offlineToggle()).toHaveAttribute('aria-pressed', 'false');
+    await expect(a.connection()).toContainText('Online', { timeout: 15_000 });
+    // Saved = acked by the relay after its fsync; Seen (someone else has it) implies it got through.
+    await expect(a.message('from A offline 1')).toContainText(/Saved|Seen/);
+    await expect(a.message('from A offline 2')).toContainText(/Saved|Seen/);
+    await expect(a.connection()).not.toContainText('pending');
+    await expectConverged([a, b], ['before the switch', 'from A offline 1', 'from A offline 2', 'from B online']);
+    // Written before B's message, so sorted before it, but B got them after: flagged on B's side.
+    await expect(b.message('from A offline 1')).toContainText('arrived late');
+    await expect(b.message('from B online')).not.toContainText('arrived late');
+  });
+
+  test('a cut websocket: messages stay Pending, then are Saved when it comes back, and both converge', async ({
+    openUser,
+    room,
+  }) => {
+    const a = await openUser('Alice', { network: true });
+    const b = await openUser('Bob');
+    await a.gotoRoom(room);
+    await b.gotoRoom(room);
+    await expect(a.connection()).toContainText('Online');
+
+    await a.cut();
+    await expect(a.connection()).not.toContainText('Online');
+    await a.send('sent while cut');
+    await b.send('B while A is cut');
+    await expect(a.message('sent while cut')).toContainText('Pending');
+    await expect(b.message('sent while cut')).toHaveCount(0);
+
+    a.restore();
+    await expect(a.message('sent while cut')).toContainText(/Saved|Seen/, { timeout: 20_000 });
+    await expectConverged([a, b], ['sent while cut', 'B while A is cut']);
+  });
+
+  test('reload while offline shows the history, the draft and pending messages', async ({ openUser, room }) => {
+    const a = await openUser('Alice', { network: true });
+    const b = await openUser('Bob');
+    await a.gotoRoom(room);
+    await b.gotoRoom(room);
+    await b.send('history from Bob');
+    await a.send('history from Alice');
+    await expect(a.message('history from Bob')).toBeVisible();
+    await expect(a.message('history from Alice')).toContainText(/Saved|Seen/);
+
+    await a.cut();
+    await a.send('pending across the reload');
+    await a.composer().fill('a draft\nover two lines');
+    await a.page.reload();
+
+    await expect(a.message('history from Bob')).toBeVisible();
+    await expect(a.message('history from Alice')).toBeVisible();
+    await expect(a.message('pending across the reload')).toContainText('Pending');
+    await expect(a.composer()).toHaveValue('a draft\nover two lines');
+    await expect(a.connection()).not.toContainText('Online');
+
+    a.restore();
+    await expect(a.message('pending across the reload')).toContainText(/Saved|Seen/, { timeout: 20_000 });
+    await expect(b.message('pending across the reload')).toBeVisible();
+  });
+});
+
+test('STATE-1: an own message that showed Saved still shows Saved after a reload, even offline', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice', { network: true });
+  await a.gotoRoom(room);
+  await a.send('saved, then reloaded');
+  await expect(a.message('saved, then reloaded')).toContainText('Saved');
+  await a.cut(); // nothing can re-ack it after the reload
+  await a.page.reload();
+  await expect(a.message('saved, then reloaded')).toContainText('Saved', { timeout: 5_000 });
+});
+
+test('relay killed and restarted on the same port and data dir: nothing is lost', async ({ openUser, room }) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'converge-e2e-restart-'));
+  let relay = await startRelay({ dataDir });
+  try {
+    const a = await openUser('Alice', { relay });
+    const b = await openUser('Bob', { relay });
+    await a.gotoRoom(room);
+    await b.gotoRoom(room);
+    await a.send('before the crash');
+    await expect(a.message('before the crash')).toContainText(/Saved|Seen/);
+
+    await relay.kill(); // SIGKILL: no flush, no goodbye
+    await expect(a.connection()).not.toContainText('Online');
+    await a.send('outage note from A');
+    await b.send('outage note from B');
+    await expect(a.message('outage note from A')).toContainText('Pending');
+
+    relay = await startRelay({ dataDir, port: relay.port });
+    await expect(a.message('outage note from A')).toContainText(/Saved|Seen/, { timeout: 25_000 });
+    await expect(b.message('outage note from B')).toContainText(/Saved|Seen/, { timeout: 25_000 });
+    await expectConverged([a, b], ['before the crash', 'outage note from A', 'outage note from B']);
+
+    // A newcomer gets everything from the restarted relay's disk.
+    const c = await openUser('Carol', { relay });
+    await c.gotoRoom(room);
+    await expectConverged([a, c], ['before the crash', 'outage note from A', 'outage note from B']);
+  } finally {
+    await relay.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('cold start offline from the service worker at /, /r/<room> and /lab/<room>', async ({
+  openUser,
+  room,
+  relay,
+}) => {
+  const u = await openUser('Olga');
+  await u.gotoRoom(room);
+  await u.send('kept for offline');
+  await expect(u.message('kept for offline')).toContainText(/Saved|Seen/);
+  await waitForServiceWorker(u.page);
+
+  await u.context.setOffline(true);
+  await u.page.reload();
+  await expect(u.message('kept for offline')).toBeVisible();
+  await expect(u.connection()).toContainText('Offline');
+  await u.send('written offline');
+  await expect(u.message('written offline')).toContainText('Pending');
+
+  await u.page.goto(relay.url + '/');
+  await expect(
+    u.page.getByRole('list', { name: 'Rooms on this device' }).getByRole('link', { name: room }),
+  ).toBeVisible();
+  await u.page.goto(`${relay.url}/lab/${room}`);
+  await expect(u.page.getByRole('heading', { name: `Lab: ${room}` })).toBeVisible();
+
+  // A direct link in a new tab, still offline.
+  const tab = await u.context.newPage();
+  await tab.goto(`${relay.url}/r/${room}`);
+  await expect(ui.message(tab, 'written offline')).toContainText('Pending');
+
+  await u.context.setOffline(false);
+  await expect(ui.message(tab, 'written offline')).toContainText(/Saved|Seen/, { timeout: 25_000 });
+});
+
+test('two tabs of one profile stay consistent', async ({ openUser, room }) => {
+  const u = await openUser('Tabby');
+  await u.gotoRoom(room);
+  const tab2 = await u.newTab();
+  await expect(ui.composer(tab2)).toBeVisible();
+
+  await u.send('from tab one');
+  await expect(ui.message(tab2, 'from tab one')).toBeVisible();
+  await ui.send(tab2, 'from tab two');
+  await expect(u.message('from tab two')).toBeVisible();
+
+  await ui.message(tab2, 'from tab one').getByRole('button', { name: 'Edit' }).click();
+  const box = tab2.getByRole('textbox', { name: 'Edit message' });
+  await box.fill('from tab one, edited in tab two');
+  await box.press('Enter');
+  await expect(u.message('from tab one, edited in tab two')).toContainText('edited');
+  await expect.poll(() => ui.messageTexts(tab2)).toEqual(await u.messageTexts());
+  // Both tabs' messages get saved (acks reach the tab that did not upload them on its next handshake).
+  await expect(u.message('from tab two')).toContainText(/Saved|Seen/, { timeout: 20_000 });
+  await expect(ui.message(tab2, 'from tab one')).toContainText(/Saved|Seen/, { timeout: 20_000 });
+});
+
+test('export, then import into a fresh profile, shows the same room; a bad file is refused with the reason', async ({
+  openUser,
+  room,
+}, testInfo) => {
+  const a = await openUser('Exporter');
+  await a.gotoRoom(room);
+  await a.send('exported one');
+  await a.send('exported two');
+  await a.message('exported one').getByRole('button', { name: 'React', exact: true }).click();
+  await a.message('exported one').getByRole('button', { name: 'React with 🎉' }).click();
+
+  const transcriptDownload = a.page.waitForEvent('download');
+  await a.page.getByRole('button', { name: 'Export transcript' }).click();
+  const transcript = await transcriptDownload;
+  expect(transcript.suggestedFilename()).toMatch(/\.txt$/);
+  const transcriptPath = testInfo.outputPath('transcript.txt');
+  await transcript.saveAs(transcriptPath);
+
+  const fileDownload = a.page.waitForEvent('download');
+  await a.page.getByRole('button', { name: 'Export room file' }).click();
+  const roomFile = await fileDownload;
+  expect(roomFile.suggestedFilename()).toMatch(/\.converge$/);
+  const roomFilePath = testInfo.outputPath(roomFile.suggestedFilename());
+  await roomFile.saveAs(roomFilePath);
+
+  // A fresh profile that cannot reach the relay: whatever it shows came from the file.
+  const b = await openUser('Importer', { network: true });
+  await b.cut();
+  await b.gotoRoom(room);
+  await expect(b.log()).not.toContainText('exported one');
+
+  const junk = testInfo.outputPath('junk.converge');
+  writeFileSync(junk, 'this is not a room file');
+  await b.page.getByLabel('Import room file').setInputFiles(junk);
+  await expect(b.page.getByRole('alert')).toContainText('Import refused');
+  await expect(b.page.getByRole('alert')).toContainText('not a Converge room file');
+
+  await b.page.getByLabel('Import room file').setInputFiles(roomFilePath);
+  await expect(b.page.getByText(/^Imported /)).toBeVisible();
+  await expectConverged([a, b], ['exported one', 'exported two']);
+  await expect(b.message('exported one').getByRole('button', { name: /🎉 1/ })).toBeVisible();
+});
+
+test('an over-long message is refused with the reason shown and the draft kept', async ({ openUser, room }) => {
+  const u = await openUser('Verbose');
+  await u.gotoRoom(room);
+  const long = 'x'.repeat(TEXT_LIMIT + 1);
+  await u.composer().fill(long);
+  await expect(u.page.getByText(`${TEXT_LIMIT + 1} / ${TEXT_LIMIT} characters — 1 too many`)).toBeVisible();
+  await u.composer().press('Enter');
+  await expect(u.page.getByRole('alert')).toContainText(`at most ${TEXT_LIMIT} characters`);
+  await expect(u.composer()).toHaveValue(long);
+  await u.page.getByRole('button', { name: 'Send' }).click();
+  await expect(u.composer()).toHaveValue(long);
+  await expect(u.log().getByRole('article')).toHaveCount(0);
+
+  // The draft survives a reload.
+  await u.page.reload();
+  await expect(u.composer()).toHaveValue(long);
+  // Shortened, it goes.
+  await u.composer().fill('short enough');
+  await u.composer().press('Enter');
+  await expect(u.message('short enough')).toBeVisible();
+  await expect(u.composer()).toHaveValue('');
+});
+
+test('unread: Jump to latest while scrolled up, the lobby count, and the "New messages" line', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  await a.gotoRoom(room);
+  for (let i = 1; i <= 30; i++) await a.send(`filler message ${String(i).padStart(2, '0')}`);
+  await b.gotoRoom(room);
+  await expect(b.message('filler message 30')).toBeVisible();
+
+  // Scrolled up, a new message does not move the view; the button offers the way down.
+  await scrollLog(b.log(), 0);
+  await expect(b.message('filler message 01')).toBeVisible();
+  await a.send('fresh news');
+  const jump = b.page.getByRole('button', { name: /Jump to latest/ });
+  await expect(jump).toContainText('1 new');
+  await expect(b.message('fresh news')).not.toBeInViewport();
+
+  // The lobby counts it as unread.
+  await b.page.getByRole('link', { name: 'Rooms' }).click();
+  const row = b.page.getByRole('listitem').filter({ has: b.page.getByRole('link', { name: room }) });
+  await expect(row).toContainText('1 unread');
+
+  // Back in the room: the "New messages" line sits above it, and the view starts there.
+  await row.getByRole('link', { name: room }).click();
+  await expect(b.page.getByRole('separator', { name: 'New messages' })).toBeVisible();
+  await expect(b.message('fresh news')).toBeInViewport();
+  await expect(
+    b
+      .log()
+      .locator('.message-row')
+      .filter({ has: b.page.getByRole('separator', { name: 'New messages' }) }),
+  ).toHaveCount(1);
+
+  // Jump to latest.
+  await scrollLog(b.log(), 0);
+  await expect(jump).toBeVisible();
+  await a.send('later news');
+  await expect(jump).toContainText('1 new');
+  await jump.click();
+  await expect(b.message('later news')).toBeInViewport();
+  await expect(jump).toBeHidden();
+
+  // Messages that arrive while B is not in the room at all come with the first sync on return:
+  // the view starts at the line, not at the bottom.
+  await b.page.getByRole('link', { name: 'Rooms' }).click();
+  await expect(row).toBeVisible();
+  for (let i = 1; i <= 15; i++) await a.send(`while away ${String(i).padStart(2, '0')}`);
+  await row.getByRole('link', { name: room }).click();
+  await expect(b.message('while away 01')).toBeInViewport();
+  await expect(b.page.getByRole('separator', { name: 'New messages' })).toBeInViewport();
+  await expect(jump).toBeVisible();
+  await jump.click();
+  await expect(b.message('while away 15')).toBeInViewport();
+});
+
+test('search within the room, and "Show in conversation"', async ({ openUser, room }) => {
+  const u = await openUser('Seeker');
+  await u.gotoRoom(room);
+  for (const t of ['apple pie', 'banana split', 'cherry and apple tart']) await u.send(t);
+  const search = u.page.getByRole('searchbox', { name: 'Search messages' });
+  await search.fill('APPLE');
+  await expect(u.page.getByText('2 matches')).toBeVisible();
+  await expect(u.log().getByRole('article')).toHaveCount(2);
+  await expect(u.log().locator('mark').first()).toHaveText('apple');
+  await u.message('apple pie').getByRole('button', { name: 'Show in conversation' }).click();
+  await expect(search).toHaveValue('');
+  await expect(u.log().getByRole('article')).toHaveCount(3);
+  await search.fill('no such thing');
+  await expect(u.log()).toContainText('No messages match your search.');
+});
+
+test('text is rendered as text, never HTML; only http(s) links become links, opening safely', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Mallory');
+  const b = await openUser('Victim');
+  await a.gotoRoom(room);
+  await b.gotoRoom(room);
+  const evil =
+    '<img src=x onerror="document.title=\'pwned\'"> <b>bold</b> javascript:alert(1) see https://example.com/a?b=1.';
+  await a.send(evil);
+  const m = b.message('<img src=x');
+  await expect(m).toContainText('<b>bold</b>');
+  await expect(b.log().locator('img, b')).toHaveCount(0);
+  const links = m.getByRole('link');
+  await expect(links).toHaveCount(1);
+  await expect(links).toHaveAttribute('href', 'https://example.com/a?b=1');
+  await expect(links).toHaveAttribute('target', '_blank');
+  await expect(links).toHaveAttribute('rel', 'noopener noreferrer');
+  expect(await b.page.title()).not.toBe('pwned');
+});
+
+test('composer: Enter sends, Shift+Enter adds a line, the counter counts', async ({ openUser, room }) => {
+  const u = await openUser('Typist');
+  await u.gotoRoom(room);
+  await u.composer().click();
+  await u.page.keyboard.type('line one');
+  await u.page.keyboard.press('Shift+Enter');
+  await u.page.keyboard.type('line two');
+  await expect(u.page.getByText(`17 / ${TEXT_LIMIT} characters`)).toBeVisible();
+  await u.page.keyboard.press('Enter');
+  await expect(u.message('line one')).toContainText('line one\nline two');
+  await expect(u.composer()).toHaveValue('');
+  await expect(u.page.getByText(`0 / ${TEXT_LIMIT} characters`)).toBeVisible();
+  // Whitespace only is refused with the reason.
+  await u.composer().fill('   ');
+  await u.composer().press('Enter');
+  await expect(u.page.getByRole('alert')).toContainText('cannot be empty');
+});
+
+test('a sender whose clock runs ahead is flagged', async ({ openUser, room }) => {
+  const fast = await openUser('Fast Clock', { clockAheadMs: 10 * 60_000 });
+  const b = await openUser('Normal Clock');
+  await fast.gotoRoom(room);
+  await b.gotoRoom(room);
+  await fast.send('from the future');
+  await expect(b.message('from the future')).toContainText(/sender’s clock \d+ minutes ahead/);
+});
+
+test('a relay refusal is explained and the messages stay on the device', async ({ openUser, room }) => {
+  const u = await openUser('Refused', { network: true });
+  await u.gotoRoom(room);
+  await u.send('kept locally');
+  await expect(u.message('kept locally')).toContainText(/Saved|Seen/);
+  // What the relay does when it rejects data as malformed (CloseReason.InvalidUpdate: fatal).
+  await u.closeWith(4422, 'invalid-update');
+  await expect(u.page.getByRole('alert').filter({ hasText: 'Not syncing' })).toContainText('invalid-update');
+  await expect(u.connection()).toContainText('Offline');
+  await u.send('written after the refusal');
+  await expect(u.message('written after the refusal')).toContainText('Pending');
+  // Switching offline and online again retries.
+  u.restore();
+  await u.offlineToggle().click();
+  await u.offlineToggle().click();
+  await expect(u.message('written after the refusal')).toContainText(/Saved|Seen/, { timeout: 20_000 });
+  await expect(u.page.getByRole('alert').filter({ hasText: 'Not syncing' })).toBeHidden();
+});
+
+test('without IndexedDB the app works in memory and says so', async ({ openUser, browser, relay, room }) => {
+  const context = await browser.newContext();
+  try {
+    await context.addInitScript(() => {
+      Object.defineProperty(globalThis, 'indexedDB', { value: undefined, configurable: true });
+    });
+    const page = await context.newPage();
+    await page.goto(relay.url + '/');
+    await expect(page.getByText('not keeping rooms on disk')).toBeVisible();
+    await page.goto(`${relay.url}/r/${room}`);
+    await expect(page.getByRole('alert').filter({ hasText: 'In-memory mode' })).toBeVisible();
+    await ui.send(page, 'still works');
+    await expect(ui.message(page, 'still works')).toContainText(/Saved|Seen/);
+    // And others get it through the relay.
+    const other = await openUser('Other');
+    await other.gotoRoom(room);
+    await expect(other.message('still works')).toBeVisible();
+  } finally {
+    await context.close();
+  }
+});
+
+test('a room of 10,000 messages opens, stays virtualized and scrolls end to end', async ({
+  openUser,
+  room,
+}, testInfo) => {
+  test.setTimeout(120_000);
+  const N = 10_000;
+  // The room, made in Node with the same chat model, as an export file.
+  const doc = new Y.Doc();
+  const chat = new ChatRoom(doc, new HybridClock('seed', () => Date.now()), rb);
+  const authors: Identity[] = [
+    { id: newId(rb), name: 'Ann' },
+    { id: newId(rb), name: 'Ben' },
+  ];
+  const label = (i: number): string => `bulk #${String(i).padStart(5, '0')}`;
+  doc.transact(() => {
+    for (let i = 0; i < N; i++) chat.send(authors[i % 2]!, `${label(i)} — some chatter to fill the line`);
+  });
+  const file = testInfo.outputPath('big.converge');
+  writeFileSync(
+    file,
+    encodeRoomFile({ format: ROOM_FILE_FORMAT, room, exportedAt: Date.now() }, Y.encodeStateAsUpdate(doc)),
+  );
+  doc.destroy();
+
+  const u = await openUser('Reader');
+  await u.gotoRoom(room);
+  await u.page.getByLabel('Import room file').setInputFiles(file);
+  await expect(u.message(label(N - 1))).toBeVisible({ timeout: 30_000 });
+  // Virtualized: only a window of rows is in the DOM.
+  expect(await u.log().getByRole('article').count()).toBeLessThan(80);
+
+  // Reopen from local storage: fast, at the newest message.
+  const started = Date.now();
+  await u.page.reload();
+  await expect(u.message(label(N - 1))).toBeVisible({ timeout: 15_000 });
+  const openMs = Date.now() - started;
+  testInfo.annotations.push({ type: 'open-10k-ms', description: String(openMs) });
+  expect(openMs).toBeLessThan(10_000);
+
+  // End to end.
+  await scrollLog(u.log(), 0);
+  await expect(u.message(label(0))).toBeVisible();
+  expect(await u.log().getByRole('article').count()).toBeLessThan(80);
+  await scrollLog(u.log(), 0.5);
+  await expect(u.log().getByRole('article').first()).toBeVisible();
+  await u.page.getByRole('button', { name: /Jump to latest/ }).click();
+  await expect(u.message(label(N - 1))).toBeInViewport();
+
+  // Search over all of them.
+  await u.page.getByRole('searchbox', { name: 'Search messages' }).fill(label(4321));
+  await expect(u.page.getByText('1 match')).toBeVisible();
+  await expect(u.message(label(4321))).toBeVisible();
+});
+
+test('the app is installable (no installability errors)', async ({ playwright, launchOptions, relay }, testInfo) => {
+  // Installability is never granted to incognito profiles, which is what browser.newContext() makes.
+  const profile = testInfo.outputPath('profile');
+  const context = await playwright.chromium.launchPersistentContext(profile, { ...launchOptions });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    await page.goto(relay.url + '/');
+    await expect(page.getByLabel('Your name')).toBeVisible();
+    await waitForServiceWorker(page);
+    const cdp = await context.newCDPSession(page);
+    const manifest = (await cdp.send('Page.getAppManifest')) as { errors: unknown[]; url: string };
+    expect(manifest.url).toMatch(/\/manifest\.webmanifest$/);
+    expect(manifest.errors).toEqual([]);
+    await expect
+      .poll(
+        async () =>
+          ((await cdp.send('Page.getInstallabilityErrors')) as { installabilityErrors: unknown[] })
+            .installabilityErrors,
+      )
+      .toEqual([]);
+  } finally {
+    await context.close();
+  }
+});
+
+test('axe: no serious or critical accessibility violations on the lobby and in a room', async ({ openUser, room }) => {
+  const a = await openUser('Axel');
+  const b = await openUser('Bea');
+  const check = async (page: Page, where: string): Promise<void> => {
+    const results = await new AxeBuilder({ page }).analyze();
+    const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    expect(
+      bad.map(
+        (v) => `${where}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
+      ),
+    ).toEqual([]);
+  };
+  await check(a.page, 'lobby (empty)');
+
+  await a.gotoRoom(room);
+  await b.gotoRoom(room);
+  await a.send('Hello, see https://example.com');
+  await b.message('Hello, see').getByRole('button', { name: 'Reply' }).click();
+  await b.send('A reply');
+  await b.message('Hello, see').getByRole('button', { name: 'React', exact: true }).click();
+  await b.message('Hello, see').getByRole('button', { name: 'React with ❤️' }).click();
+  await expect(a.message('Hello, see').getByRole('button', { name: /❤️ 1/ })).toBeVisible();
+  await a.composer().fill('x'.repeat(TEXT_LIMIT + 5));
+  await a.composer().press('Enter');
+  await expect(a.page.getByRole('alert')).toBeVisible();
+  await a.message('A reply').hover();
+  await check(a.page, 'room');
+  await a.page.emulateMedia({ colorScheme: 'dark' });
+  await check(a.page, 'room (dark)');
+  await a.page.emulateMedia({ colorScheme: 'light' });
+
+  await a.offlineToggle().click();
+  await expect(a.connection()).toContainText('Offline');
+  await check(a.page, 'room offline');
+
+  await a.page.getByRole('link', { name: 'Rooms' }).click();
+  await expect(a.page.getByRole('list', { name: 'Rooms on this device' })).toBeVisible();
+  await check(a.page, 'lobby');
+  await a.page.emulateMedia({ colorScheme: 'dark' });
+  await check(a.page, 'lobby (dark)');
+});

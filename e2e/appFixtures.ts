@@ -1,0 +1,223 @@
+/**
+ * Fixtures for the app's e2e tests (e2e/app.spec.ts), on top of e2e/fixtures.ts (one relay per
+ * test). The relay serves the BUILT client from dist/: the worker fixture `builtApp` builds it
+ * once (scripts/ensureBuild.mjs: only when dist/ is missing or older than the sources), under a
+ * lock so that parallel workers do not build over each other.
+ *
+ * `openUser(name)` gives each user their own browser context (own IndexedDB, localStorage and
+ * service worker), with the page on the relay's origin and the name set in the lobby. With
+ * `{ network: true }` the context's websockets go through `routeWebSocket`, so a test can cut
+ * the user's connection to the relay (`user.cut()`) and restore it (`user.restore()`):
+ * Playwright's `setOffline` does not close open websockets.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext, Locator, Page, WebSocketRoute } from '@playwright/test';
+import { expect, test as base, type RelayProcess } from './fixtures.js';
+
+export { expect };
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// Outside the repo (nothing to clean up in the tree), one per checkout.
+const LOCK = join(tmpdir(), `converge-build-lock-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`);
+const LOCK_STALE_MS = 5 * 60_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Builds the client unless dist/ is fresh; one worker at a time (mkdir is atomic). */
+const ensureBuilt = async (): Promise<void> => {
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch {
+      // Another worker is building; a lock left by a killed run goes stale.
+      try {
+        if (Date.now() - statSync(LOCK).mtimeMs > LOCK_STALE_MS) rmSync(LOCK, { recursive: true, force: true });
+      } catch {
+        // Released meanwhile.
+      }
+      await sleep(200);
+    }
+  }
+  try {
+    // Once per run: a worker starting later must not rebuild dist/ under tests already running
+    // (sources edited meanwhile wait for the next run). Workers share the runner as parent.
+    const stamp = `${LOCK}.run-${process.ppid}`;
+    if (existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < 60 * 60_000) return;
+    const result = spawnSync(process.execPath, [join(root, 'scripts', 'ensureBuild.mjs')], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    if (result.status !== 0) throw new Error(`building the client failed:\n${result.stdout}\n${result.stderr}`);
+    writeFileSync(stamp, '');
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+};
+
+/** A user: one browser profile (context) with one page, on the relay's origin. */
+export interface AppUser {
+  readonly name: string;
+  readonly context: BrowserContext;
+  readonly page: Page;
+  /** Opens a room by URL (like following a shared link). */
+  gotoRoom(room: string): Promise<void>;
+  /** The composer's textarea. */
+  composer(): Locator;
+  /** Types `text` and sends it with Enter. */
+  send(text: string): Promise<void>;
+  /** The message whose own text (not a reply quote) contains `text`. */
+  message(text: string): Locator;
+  /** The texts of every message in the log, in display order (the log renders them all when few). */
+  messageTexts(): Promise<string[]>;
+  log(): Locator;
+  connection(): Locator;
+  /** The app's own "Go offline" toggle. */
+  offlineToggle(): Locator;
+  /** Closes this user's websockets and refuses new ones (needs `{ network: true }`). */
+  cut(): Promise<void>;
+  /** Like `cut`, but closing with the relay's close `code` and `reason` (e.g. a fatal 44xx). */
+  closeWith(code: number, reason: string): Promise<void>;
+  /** Lets websockets through again. */
+  restore(): void;
+  /** Opens another tab in the same profile. */
+  newTab(): Promise<Page>;
+}
+
+export interface OpenUserOptions {
+  /** Route websockets through Playwright so the test can cut them. */
+  readonly network?: boolean;
+  /** Another relay than the test's (e.g. one the test restarts). */
+  readonly relay?: RelayProcess;
+  /** Runs this user's clock (Date.now and timers in the page) this far ahead of the real one. */
+  readonly clockAheadMs?: number;
+}
+
+/** Locators shared by tabs: every helper takes the page it works on. */
+export const ui = {
+  composer: (page: Page): Locator => page.getByRole('textbox', { name: 'Message', exact: true }),
+  log: (page: Page): Locator => page.getByRole('log', { name: 'Messages' }),
+  connection: (page: Page): Locator => page.getByRole('status').filter({ hasText: /Online|Connecting|Offline/ }),
+  message: (page: Page, text: string): Locator =>
+    page.getByRole('article').filter({ has: page.locator('.message-text', { hasText: text }) }),
+  messageTexts: (page: Page): Promise<string[]> =>
+    page.getByRole('log', { name: 'Messages' }).locator('article .message-text').allInnerTexts(),
+  send: async (page: Page, text: string): Promise<void> => {
+    const box = ui.composer(page);
+    await box.fill(text);
+    await box.press('Enter');
+    await expect(box).toHaveValue('');
+  },
+};
+
+/** Scrolls the message log to a fraction of its height (0 = top, 1 = bottom). */
+export const scrollLog = async (log: Locator, fraction: number): Promise<void> => {
+  await log.evaluate((el, f) => {
+    const box = el as unknown as { scrollTop: number; scrollHeight: number; clientHeight: number };
+    box.scrollTop = Math.round((box.scrollHeight - box.clientHeight) * f);
+  }, fraction);
+};
+
+const makeUser = async (
+  browser: Browser,
+  relay: RelayProcess,
+  name: string,
+  opts: OpenUserOptions,
+): Promise<AppUser> => {
+  const context = await browser.newContext();
+  if (opts.clockAheadMs) await context.clock.install({ time: Date.now() + opts.clockAheadMs });
+  const open = new Set<WebSocketRoute>();
+  let blocked: { code: number; reason: string } | null = null;
+  if (opts.network) {
+    await context.routeWebSocket(/\/sync\//, (ws) => {
+      if (blocked) {
+        void ws.close(blocked).catch(() => undefined);
+        return;
+      }
+      ws.connectToServer();
+      open.add(ws);
+      ws.onClose(() => open.delete(ws));
+    });
+  }
+  const page = await context.newPage();
+  await page.goto(relay.url + '/');
+  const nameField = page.getByLabel('Your name');
+  await nameField.fill(name);
+  await expect(nameField).toHaveValue(name);
+  const user: AppUser = {
+    name,
+    context,
+    page,
+    gotoRoom: async (room) => {
+      await page.goto(`${relay.url}/r/${room}`);
+      await expect(ui.composer(page)).toBeVisible();
+    },
+    composer: () => ui.composer(page),
+    send: (text) => ui.send(page, text),
+    message: (text) => ui.message(page, text),
+    messageTexts: () => ui.messageTexts(page),
+    log: () => ui.log(page),
+    connection: () => ui.connection(page),
+    offlineToggle: () => page.getByRole('button', { name: 'Go offline' }),
+    cut: () => user.closeWith(4000, 'network cut by the test'),
+    closeWith: async (code, reason) => {
+      if (!opts.network) throw new Error('cutting needs openUser(name, { network: true })');
+      blocked = { code, reason };
+      await Promise.all([...open].map((ws) => ws.close({ code, reason })));
+      open.clear();
+    },
+    restore: () => {
+      blocked = null;
+    },
+    newTab: async () => {
+      const tab = await context.newPage();
+      await tab.goto(page.url());
+      return tab;
+    },
+  };
+  return user;
+};
+
+interface AppFixtures {
+  /** A user with their own browser profile, on the test's relay (or `opts.relay`). */
+  openUser: (name: string, opts?: OpenUserOptions) => Promise<AppUser>;
+  /** A room name unique to the test. */
+  room: string;
+}
+
+interface AppWorkerFixtures {
+  builtApp: void;
+}
+
+export const test = base.extend<AppFixtures, AppWorkerFixtures>({
+  builtApp: [
+    // eslint-disable-next-line no-empty-pattern -- Playwright requires the destructuring form.
+    async ({}, use) => {
+      await ensureBuilt();
+      await use();
+    },
+    { scope: 'worker', auto: true, timeout: 180_000 },
+  ],
+
+  // eslint-disable-next-line no-empty-pattern -- Playwright requires the destructuring form.
+  room: async ({}, use, testInfo) => {
+    const slug = testInfo.title.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 40);
+    await use(`${slug}-${testInfo.workerIndex}-${Date.now().toString(36)}`);
+  },
+
+  openUser: async ({ browser, relay }, use) => {
+    const contexts: BrowserContext[] = [];
+    await use(async (name, opts = {}) => {
+      const user = await makeUser(browser, opts.relay ?? relay, name, opts);
+      contexts.push(user.context);
+      return user;
+    });
+    // Closed before the relay stops (teardown runs in reverse dependency order).
+    await Promise.all(contexts.map((c) => c.close()));
+  },
+});
