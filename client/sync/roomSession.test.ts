@@ -9,7 +9,9 @@ import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import { ChatError } from '../../shared/chat/chatRoom.js';
+import { ChatError, ChatRoom } from '../../shared/chat/chatRoom.js';
+import { HybridClock } from '../../shared/chat/hlc.js';
+import { Prng } from '../../shared/testing/prng.js';
 import { newId } from '../../shared/ids.js';
 import { encodeSyncUpdate, MessageType } from '../../shared/protocol.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
@@ -459,6 +461,79 @@ describe('RoomSession with a real relay', () => {
     expect(a.view().messages[0]).toBe(v2.messages[0]);
     expect(a.view().messages[0]!.id).toBe(first.id);
     off();
+  });
+
+  it('view(): made incrementally, it equals a view made from scratch, and unchanged messages keep their objects', async () => {
+    const room = freshRoom();
+    const rng = new Prng(7);
+    const a = await open(room, alice, new MemoryRoomUpdateStore(), { relayUrl: 'ws://127.0.0.1:9/sync' });
+    a.setOffline(true);
+    // Another participant's replica, its clock behind by a varying amount (so its messages land
+    // between ours); they come in as imports (not late, not ahead).
+    const other = new Y.Doc();
+    let lag = 0;
+    const otherChat = new ChatRoom(other, new HybridClock('other', () => Date.now() - lag), randomBytes);
+    const fromScratch = (): unknown[] =>
+      a.internals!.chat.messages().map((m) => {
+        const own = m.authorId === alice.id;
+        return { ...m, state: own ? 'pending' : null, late: false, clockAheadMs: 0, own };
+      });
+    let before = a.view();
+    let beforeChat = new Map(a.internals!.chat.messages().map((m) => [m.id, m]));
+    for (let i = 0; i < 80; i++) {
+      const ids = a.view().messages.map((m) => m.id);
+      const mine = a.view().messages.filter((m) => m.own && !m.deleted);
+      const op = rng.int(0, 6);
+      if (op <= 1 || ids.length === 0) a.send(`m${i}`, ids.length > 0 && rng.bool(0.3) ? rng.pick(ids) : undefined);
+      else if (op === 2 && mine.length > 0) a.edit(rng.pick(mine).id, `edited ${i}`);
+      else if (op === 3 && mine.length > 0) a.remove(rng.pick(mine).id);
+      else if (op === 4) a.react(rng.pick(ids), rng.pick(['👍', '🎉']), rng.bool(0.7));
+      else if (op === 5) a.setTyping(rng.bool());
+      else {
+        Y.applyUpdate(other, Y.encodeStateAsUpdate(a.internals!.doc));
+        const sv = Y.encodeStateVector(other);
+        lag = rng.int(0, 60_000);
+        for (let k = rng.int(1, 40); k > 0; k--) otherChat.send(bob, `from bob ${i}.${k}`);
+        if (rng.bool()) otherChat.react(bob, rng.pick(ids), '😂', true);
+        // A replica may also drop a record outright (not something the app does; the view copes).
+        const bobs = ids.filter((id) => otherChat.record(id)?.authorId === bob.id);
+        if (bobs.length > 3 && rng.bool(0.3)) {
+          const at = rng.int(0, bobs.length - 3);
+          for (const id of bobs.slice(at, at + rng.int(1, 3))) otherChat.messagesMap.delete(id);
+        }
+        const file = encodeRoomFile({ format: 1, room, exportedAt: 1 }, Y.encodeStateAsUpdate(other, sv));
+        await a.importFile(file);
+      }
+      const v = a.view();
+      expect(v.messages).toEqual(fromScratch());
+      expect(v.pendingCount).toBe(v.messages.filter((m) => m.own).length);
+      const oldViews = new Map(before.messages.map((m) => [m.id, m]));
+      for (const m of a.internals!.chat.messages()) {
+        const old = beforeChat.get(m.id);
+        const view = v.messages.find((x) => x.id === m.id)!;
+        if (old && JSON.stringify(old) === JSON.stringify(m)) expect(view).toBe(oldViews.get(m.id));
+        else expect(view).not.toBe(oldViews.get(m.id));
+      }
+      if (v.messages.every((m, k) => m === before.messages[k]) && v.messages.length === before.messages.length) {
+        expect(v.messages).toBe(before.messages);
+      }
+      before = v;
+      beforeChat = new Map(a.internals!.chat.messages().map((m) => [m.id, m]));
+    }
+  });
+
+  it('view(): presence and typing changes keep the messages array', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, new MemoryRoomUpdateStore(), { relayUrl: 'ws://127.0.0.1:9/sync' });
+    a.send('one');
+    const v1 = a.view();
+    a.setTyping(true);
+    await Promise.resolve();
+    const v2 = a.view();
+    expect(v2.presence).not.toBe(v1.presence);
+    expect(v2.messages).toBe(v1.messages);
+    a.setTitle('a title');
+    expect(a.view().messages).toBe(v1.messages);
   });
 
   it('cross-tab: tabs sync over BroadcastChannel without the relay; the offline switch cuts that too', async () => {

@@ -193,6 +193,18 @@ const sameView = (a: MessageView, b: MessageView): boolean =>
   a.own === b.own &&
   sameReactions(a.reactions, b.reactions);
 
+/** A message's view and what it was made from. */
+interface CachedView {
+  readonly m: ChatMessage;
+  readonly v: MessageView;
+  readonly acked: boolean;
+  readonly seen: boolean;
+  /** `statesVersion` when `acked` and `seen` were last checked. */
+  version: number;
+  /** Its place in the last view made. */
+  pos: number;
+}
+
 const byHlcThenId = (a: { hlc: Hlc; id: string }, b: { hlc: Hlc; id: string }): number =>
   compareHlc(a.hlc, b.hlc) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -251,9 +263,17 @@ export class RoomSession {
   private cachedView: RoomView | null = null;
   /** The last view handed out: the base for reusing unchanged parts. */
   private lastView: RoomView | null = null;
-  /** Message states (acks, seen, late) changed since the last view. */
+  /** Messages or their states (acks, seen, late) may have changed since the last view. */
   private viewMessagesStale = true;
-  private cachedMessages: ChatMessage[] | null = null;
+  /** Per message id, the view last made for it; made when first needed (a message moved). */
+  private viewIndex: Map<string, CachedView> | null = null;
+  /** The ordered messages the last view was made from, and the cache entries in that order. */
+  private viewSource: readonly ChatMessage[] | null = null;
+  private viewSourceCached: readonly CachedView[] = [];
+  /** Ids whose late flag or clock-ahead changed since the last view. */
+  private readonly staleViewIds = new Set<string>();
+  /** Bumped when an ack or seen clock grows: own messages' states are checked again. */
+  private statesVersion = 0;
   private notifyScheduled = false;
   private notices: string[] = [];
   private lastRefusedNoticeAt = -Infinity;
@@ -363,9 +383,10 @@ export class RoomSession {
     const rec = r.chat.send(this.identity, text, replyTo !== undefined ? { replyTo } : {});
     this.afterMutation(r);
     this.stopTyping();
-    const v = this.view().messages.find((m) => m.id === rec.id);
-    if (!v) throw new Error('The message was sent but cannot be shown (internal error).');
-    return v;
+    const list = this.view().messages;
+    // A new message is almost always the last one.
+    for (let i = list.length - 1; i >= 0; i--) if (list[i]!.id === rec.id) return list[i]!;
+    throw new Error('The message was sent but cannot be shown (internal error).');
   }
 
   edit(id: string, text: string): void {
@@ -506,12 +527,25 @@ export class RoomSession {
     // Messages already here count as shown; their HLCs move our clock forward (HLC-1).
     this.maxShown = null;
     const now = this.now();
-    const existing = chat.messages();
-    for (const m of existing) {
-      this.clock.observe(m.hlc);
-      if (m.hlc.wall > now && !this.aheadMs.has(m.id)) this.aheadMs.set(m.id, m.hlc.wall - now);
-      if (!this.maxShown || byHlcThenId(m, this.maxShown) > 0) this.maxShown = { hlc: m.hlc, id: m.id };
+    const existing = chat.orderedMessages();
+    // Newest first: observing an HLC not above the clock changes nothing, so after the first
+    // few (the newest acceptable ones) the clock is not asked again.
+    let clockAt = this.clock.peek();
+    let maxShown: ChatMessage | null = null;
+    for (let i = existing.length - 1; i >= 0; i--) {
+      const m = existing[i]!;
+      const h = m.hlc;
+      if (h.wall > clockAt.wall || (h.wall === clockAt.wall && h.counter > clockAt.counter)) {
+        this.clock.observe(h);
+        clockAt = this.clock.peek();
+      }
+      if (h.wall > now && !this.aheadMs.has(m.id)) {
+        this.aheadMs.set(m.id, h.wall - now);
+        this.staleViewIds.add(m.id);
+      }
+      if (!maxShown || byHlcThenId(m, maxShown) > 0) maxShown = m;
     }
+    this.maxShown = maxShown ? { hlc: maxShown.hlc, id: maxShown.id } : null;
     for (const m of existing.slice(-100)) if (m.yId) this.recentClients.touch(m.yId.client);
     this.maxShownAtConnect = this.maxShown;
 
@@ -875,6 +909,7 @@ export class RoomSession {
     }
     this.lastSyncedAt = this.now();
     if (changed) {
+      this.statesVersion++;
       this.invalidateView();
       this.scheduleMetaSave();
     }
@@ -909,8 +944,12 @@ export class RoomSession {
         }
       }
     }
-    if (changed) this.scheduleMetaSave();
-    this.invalidateView();
+    if (changed) {
+      this.statesVersion++;
+      this.invalidateView();
+      this.scheduleMetaSave();
+    }
+    // Presence is derived on every view; the messages only when a seen clock grew.
     this.markDirty();
   }
 
@@ -935,12 +974,20 @@ export class RoomSession {
         if (item) this.recentClients.touch(item.id.client);
         if (remote) {
           const { aheadMs } = this.clock.observe(hlc);
-          if (aheadMs > 0) this.aheadMs.set(key, aheadMs);
+          if (aheadMs > 0) {
+            this.aheadMs.set(key, aheadMs);
+            this.staleViewIds.add(key);
+          }
         }
         if (mayBeLate && baseline && byHlcThenId({ hlc, id: key }, baseline) < 0 && !this.lateSet.has(key)) {
           this.lateSet.add(key);
           this.late.push(key);
-          if (this.late.length > MAX_LATE_IDS) this.lateSet.delete(this.late.shift()!);
+          this.staleViewIds.add(key);
+          if (this.late.length > MAX_LATE_IDS) {
+            const dropped = this.late.shift()!;
+            this.lateSet.delete(dropped);
+            this.staleViewIds.add(dropped);
+          }
           this.scheduleMetaSave();
         }
       }
@@ -1004,13 +1051,12 @@ export class RoomSession {
     this.markDirty();
   }
 
-  private messages(): ChatMessage[] {
-    if (!this.cachedMessages) this.cachedMessages = this.replica ? this.replica.chat.messages() : [];
-    return this.cachedMessages;
+  /** The display order (ChatRoom keeps it, the same array until the document changes). */
+  private messages(): readonly ChatMessage[] {
+    return this.replica ? this.replica.chat.orderedMessages() : [];
   }
 
   private markMessagesChanged(): void {
-    this.cachedMessages = null;
     this.invalidateView();
     this.markDirty();
   }
@@ -1048,29 +1094,7 @@ export class RoomSession {
       messages = prev.messages;
       pendingCount = prev.pendingCount;
     } else {
-      const old = new Map((prev?.messages ?? []).map((m) => [m.id, m]));
-      let reused = prev !== null;
-      const list = this.messages().map((m, i) => {
-        const own = m.authorId === this.identity.id;
-        const acked = m.yId !== null && (this.acked.get(m.yId.client) ?? 0) > m.yId.clock;
-        const seen = m.yId !== null && (this.seen.get(m.yId.client) ?? 0) > m.yId.clock;
-        if (own && !acked) pendingCount++;
-        const v: MessageView = {
-          ...m,
-          state: own ? (seen ? 'seen' : acked ? 'saved' : 'pending') : null,
-          late: this.lateSet.has(m.id),
-          clockAheadMs: this.aheadMs.get(m.id) ?? 0,
-          own,
-        };
-        const o = old.get(m.id);
-        if (o && sameView(o, v)) {
-          if (prev?.messages[i] !== o) reused = false;
-          return o;
-        }
-        reused = false;
-        return v;
-      });
-      messages = reused && prev && prev.messages.length === list.length ? prev.messages : Object.freeze(list);
+      ({ messages, pendingCount } = this.messageViews(prev));
       this.viewMessagesStale = false;
     }
     const status = deriveStatus({
@@ -1104,6 +1128,120 @@ export class RoomSession {
     };
     if (prev && shallowSameView(prev, view)) return prev;
     return Object.freeze(view);
+  }
+
+  /**
+   * The message views, made again only for messages whose message (a new ChatMessage object),
+   * ack/seen state, late flag or clock-ahead changed; every other view is the same object as
+   * before, and the array is the previous one when no element changed.
+   *
+   * Linear in the number of messages with a small constant: the new order is walked alongside
+   * the previous one, so appended, changed, inserted and removed messages are matched without
+   * hashing; only messages that moved are looked up by id (in an index made the first time one
+   * is needed, and kept up to date from then on).
+   */
+  private messageViews(prev: RoomView | null): { messages: readonly MessageView[]; pendingCount: number } {
+    const list = this.messages();
+    const prevList = prev?.messages;
+    const stale = this.staleViewIds;
+    const version = this.statesVersion;
+    const source = this.viewSource ?? [];
+    const sourceCached = this.viewSourceCached;
+    const cached = new Array<CachedView>(list.length);
+    const out = new Array<MessageView>(list.length);
+    let same = prevList !== undefined && prevList.length === list.length;
+    let pendingCount = 0;
+    let j = 0;
+    for (let i = 0; i < list.length; i++) {
+      const m = list[i]!;
+      let c: CachedView | undefined;
+      if (j < source.length && source[j] === m) {
+        c = sourceCached[j++]; // unchanged, in its place
+      } else if (j + 1 < source.length && source[j + 1] === m) {
+        c = sourceCached[j + 1]; // unchanged; the one before it is gone
+        j += 2;
+      } else if (j < source.length && source[j]!.id === m.id) {
+        c = sourceCached[j++]; // changed, in its place
+      } else {
+        // Inserted, or moved: by id.
+        c = this.indexedView(m.id, sourceCached, cached, i);
+        if (c !== undefined && c.m === m && c.pos >= j) j = c.pos + 1;
+      }
+      if (c === undefined || c.m !== m || (stale.size > 0 && stale.has(m.id))) c = this.makeView(m, c);
+      else if (c.version !== version) {
+        if (c.v.own && (c.acked !== this.isAcked(m) || c.seen !== this.isSeen(m))) c = this.makeView(m, c);
+        else c.version = version;
+      }
+      c.pos = i;
+      cached[i] = c;
+      out[i] = c.v;
+      if (c.v.own && !c.acked) pendingCount++;
+      if (same && prevList![i] !== c.v) same = false;
+    }
+    stale.clear();
+    this.viewSource = list;
+    this.viewSourceCached = cached;
+    // Forget views of messages that are gone (only forged data removes a message).
+    if (this.viewIndex && this.viewIndex.size > list.length + 1000) this.viewIndex = null;
+    return { messages: same ? prevList! : Object.freeze(out), pendingCount };
+  }
+
+  /** The last view made for `id` (the index is made on first use from the views in use). */
+  private indexedView(
+    id: string,
+    previous: readonly CachedView[],
+    current: readonly CachedView[],
+    upTo: number,
+  ): CachedView | undefined {
+    if (!this.viewIndex) {
+      const index = new Map<string, CachedView>();
+      for (const c of previous) index.set(c.m.id, c);
+      for (let k = 0; k < upTo; k++) index.set(current[k]!.m.id, current[k]!);
+      this.viewIndex = index;
+    }
+    return this.viewIndex.get(id);
+  }
+
+  private isAcked(m: ChatMessage): boolean {
+    return m.yId !== null && (this.acked.get(m.yId.client) ?? 0) > m.yId.clock;
+  }
+
+  private isSeen(m: ChatMessage): boolean {
+    return m.yId !== null && (this.seen.get(m.yId.client) ?? 0) > m.yId.clock;
+  }
+
+  /** A view of `m`; the previous view object when nothing in it changed. */
+  private makeView(m: ChatMessage, old: CachedView | undefined): CachedView {
+    const own = m.authorId === this.identity.id;
+    const acked = own && this.isAcked(m);
+    const seen = own && this.isSeen(m);
+    const v: MessageView = {
+      id: m.id,
+      authorId: m.authorId,
+      authorName: m.authorName,
+      text: m.text,
+      hlc: m.hlc,
+      wall: m.wall,
+      replyTo: m.replyTo,
+      edited: m.edited,
+      deleted: m.deleted,
+      reactions: m.reactions,
+      yId: m.yId,
+      state: own ? (seen ? 'seen' : acked ? 'saved' : 'pending') : null,
+      late: this.lateSet.has(m.id),
+      clockAheadMs: this.aheadMs.get(m.id) ?? 0,
+      own,
+    };
+    const c: CachedView = {
+      m,
+      v: old && sameView(old.v, v) ? old.v : v,
+      acked,
+      seen,
+      version: this.statesVersion,
+      pos: -1,
+    };
+    this.viewIndex?.set(m.id, c);
+    return c;
   }
 
   private presence(r: Replica): PresenceView[] {

@@ -1,9 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { webcrypto } from 'node:crypto';
-import { ChatError, ChatRoom, TEXT_LIMIT, orderMessages, validateText, type Identity } from './chatRoom.js';
-import { HybridClock, type Hlc } from './hlc.js';
+import {
+  ChatError,
+  ChatRoom,
+  REACTIONS,
+  TEXT_LIMIT,
+  orderMessages,
+  validateText,
+  type ChatMessage,
+  type Identity,
+} from './chatRoom.js';
+import { compareHlc, decodeHlc, encodeHlc, HybridClock, type Hlc } from './hlc.js';
 import { newId } from '../ids.js';
+import { Prng } from '../testing/prng.js';
 
 const random = (n: number): Uint8Array => webcrypto.getRandomValues(new Uint8Array(n));
 const person = (name: string): Identity => ({ id: newId(random), name });
@@ -191,5 +201,279 @@ describe('chat model', () => {
     const [m] = a.room.messages();
     expect(m!.yId).toEqual({ client: a.doc.clientID, clock: expect.any(Number) as number });
     expect(m!.yId!.clock).toBeLessThan(Y.getState(a.doc.store, a.doc.clientID));
+  });
+});
+
+/**
+ * The original, non-incremental `messages()`: every message from scratch, then `orderMessages`.
+ * The reference the incremental model is checked against.
+ */
+const referenceMessages = (room: ChatRoom): ChatMessage[] => {
+  const editsBy = new Map<string, Array<{ hlc: Hlc; text: string }>>();
+  for (const [key, value] of room.edits) {
+    const at = key.indexOf('@');
+    const hlc = decodeHlc(key.slice(at + 1));
+    if (at < 0 || !hlc || typeof value !== 'string' || value.length > TEXT_LIMIT) continue;
+    const list = editsBy.get(key.slice(0, at)) ?? [];
+    list.push({ hlc, text: value });
+    editsBy.set(key.slice(0, at), list);
+  }
+  const reactionsBy = new Map<string, Map<string, string[]>>();
+  for (const key of room.reactionsMap.keys()) {
+    const [id, user, emoji] = key.split('|');
+    if (!id || !user || !emoji || !(REACTIONS as readonly string[]).includes(emoji)) continue;
+    const byEmoji = reactionsBy.get(id) ?? new Map<string, string[]>();
+    byEmoji.set(emoji, [...(byEmoji.get(emoji) ?? []), user]);
+    reactionsBy.set(id, byEmoji);
+  }
+  const out: ChatMessage[] = [];
+  for (const [id] of room.messagesMap) {
+    const rec = room.record(id);
+    if (!rec) continue;
+    const deleted = room.deletedMap.has(id);
+    const edits = editsBy.get(id) ?? [];
+    let text = rec.text;
+    if (edits.length > 0) text = edits.reduce((a, b) => (compareHlc(a.hlc, b.hlc) >= 0 ? a : b)).text;
+    const item = room.messagesMap._map.get(id);
+    const byEmoji = reactionsBy.get(id);
+    out.push({
+      id,
+      authorId: rec.authorId,
+      authorName: rec.authorName,
+      text: deleted ? '' : text,
+      hlc: decodeHlc(rec.hlc)!,
+      wall: rec.wall,
+      replyTo: rec.replyTo ?? null,
+      edited: !deleted && edits.length > 0,
+      deleted,
+      reactions: REACTIONS.filter((e) => byEmoji?.has(e)).map((emoji) => ({
+        emoji,
+        users: [...byEmoji!.get(emoji)!].sort(),
+      })),
+      yId: item ? { client: item.id.client, clock: item.id.clock } : null,
+    });
+  }
+  return orderMessages(out);
+};
+
+describe('incremental messages() (property: always equals orderMessages of every message, from scratch)', () => {
+  const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
+  const STEPS = 300;
+
+  const run = (seed: number): void => {
+    const rng = new Prng(seed);
+    const bytes = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => rng.int(0, 255));
+    const people = ['Alice', 'Bob', 'Carol'].map((name) => ({ id: newId(bytes), name }));
+    const replicas = [0, 1, 2].map((i) => {
+      const time = { now: 1_000_000 };
+      const doc = new Y.Doc();
+      doc.clientID = 100 + i;
+      const room = new ChatRoom(doc, new HybridClock(`n${i}`, () => time.now), bytes);
+      return { doc, room, time, me: people[i]! };
+    });
+    const known = new Set<string>();
+    const check = (r: (typeof replicas)[number], where: string): void => {
+      const want = referenceMessages(r.room);
+      expect(r.room.messages(), `seed ${seed} ${where}`).toEqual(want);
+      expect(r.room.orderedMessages()).toEqual(want);
+      if (rng.bool(0.2)) {
+        // From scratch on a copy of the document (a ChatRoom stays subscribed to its doc).
+        const copy = new Y.Doc();
+        Y.applyUpdate(copy, Y.encodeStateAsUpdate(r.doc));
+        expect(new ChatRoom(copy, new HybridClock('x', () => 0), bytes).messages()).toEqual(want);
+      }
+    };
+    const someId = (): string => (known.size > 0 && rng.bool(0.9) ? rng.pick([...known]) : newId(bytes));
+    /** One of the last few ids: repeated changes to the same messages. */
+    const hotId = (): string => (known.size > 0 ? rng.pick([...known].slice(-4)) : newId(bytes));
+    // HLCs from a small range, so ties, far-future parents and replies sorting first all happen.
+    const forgedHlc = (): string =>
+      encodeHlc({ wall: rng.int(0, 40), counter: rng.int(0, 2), node: rng.pick(['a', 'b']) });
+    const forge = (r: (typeof replicas)[number]): void => {
+      const id = rng.bool(0.3) && known.size > 0 ? someId() : newId(bytes);
+      known.add(id);
+      const kind = rng.int(0, 9);
+      if (kind === 0) r.room.messagesMap.set(id, { id, authorId: 'bad', text: 'x', hlc: forgedHlc(), wall: 0 });
+      else if (kind === 1) r.room.messagesMap.delete(id);
+      else {
+        const replyTo = rng.bool(0.6) ? (rng.bool(0.1) ? id : someId()) : undefined;
+        r.room.messagesMap.set(id, {
+          id,
+          authorId: rng.pick(people).id,
+          authorName: 'Forger',
+          text: `forged ${rng.int(0, 9)}`,
+          hlc: forgedHlc(),
+          wall: rng.int(0, 5),
+          ...(replyTo !== undefined ? { replyTo } : {}),
+        });
+      }
+    };
+    const step = (r: (typeof replicas)[number]): void => {
+      const op = rng.int(0, 12);
+      const own = (): string | null => {
+        const mine = [...known].filter((id) => r.room.record(id)?.authorId === r.me.id && !r.room.deletedMap.has(id));
+        return mine.length > 0 ? rng.pick(mine) : null;
+      };
+      r.time.now += rng.int(0, 3);
+      if (op <= 2) {
+        const replyTo = known.size > 0 && rng.bool(0.4) ? someId() : undefined;
+        try {
+          known.add(
+            r.room.send(r.me, `m${rng.int(0, 99)}`, replyTo && r.room.messagesMap.has(replyTo) ? { replyTo } : {}).id,
+          );
+        } catch (e) {
+          expect(e).toBeInstanceOf(ChatError);
+        }
+      } else if (op === 3) {
+        const id = own();
+        if (id) r.room.edit(r.me, id, `edit ${rng.int(0, 9)}`);
+      } else if (op === 4) {
+        const id = own();
+        if (id) r.room.remove(r.me, id);
+      } else if (op === 5 && known.size > 0) {
+        const id = someId();
+        if (r.room.messagesMap.has(id)) r.room.react(rng.pick(people), id, rng.pick(REACTIONS), rng.bool(0.7));
+      } else if (op === 6) {
+        // A clock that jumps ahead (HLC-3 territory: ChatRoom does not observe remote HLCs, so
+        // the other replicas' replies to this one's messages sort before them), or one that drifts.
+        r.time.now += rng.bool(0.3) ? 120_000 : rng.int(-5, 5);
+      } else if (op === 7) {
+        forge(r);
+      } else if (op === 8) {
+        // Forged edits, reactions and tombstones: bad values, bad keys, extra separators.
+        const id = hotId();
+        const existing = (m: Y.Map<unknown>): string | null => (m.size > 0 ? rng.pick([...m.keys()]) : null);
+        const key = rng.pick([`${id}@${forgedHlc()}`, `${id}@bad`, `${id}`, `${id}@${forgedHlc()}@x`]);
+        const edit = rng.bool(0.4) ? existing(r.room.edits) : null;
+        if (edit !== null) r.room.edits.delete(edit);
+        else
+          r.room.edits.set(
+            key,
+            rng.pick(['forged edit', 42, 'y'.repeat(TEXT_LIMIT + 1), r.room.record(id)?.text ?? 'same']),
+          );
+        const rkey = rng.pick([
+          `${id}|${rng.pick(people).id}|${rng.pick(REACTIONS)}`,
+          `${id}|u|🎉|extra`,
+          `${id}|u|nope`,
+          `|u|👍`,
+          `${id}|u|👍`,
+        ]);
+        const reaction = rng.bool(0.4) ? existing(r.room.reactionsMap) : null;
+        if (reaction !== null) r.room.reactionsMap.delete(reaction);
+        else r.room.reactionsMap.set(rkey, true);
+        const tombstone = rng.bool(0.3) ? existing(r.room.deletedMap) : null;
+        if (tombstone !== null) r.room.deletedMap.delete(tombstone);
+        else if (rng.bool(0.1)) r.room.deletedMap.set(hotId(), forgedHlc());
+      } else if (op === 9) {
+        // Several changes in one transaction, read in the middle of it and from an observer.
+        const n = rng.int(1, 60);
+        let seenInObserver: ChatMessage[] | null = null;
+        const observer = (): void => {
+          seenInObserver = r.room.messages();
+        };
+        r.room.reactionsMap.observe(observer);
+        r.doc.transact(() => {
+          for (let i = 0; i < n; i++) forge(r);
+          if (rng.bool(0.5)) expect(r.room.messages()).toEqual(referenceMessages(r.room));
+          if (known.size > 0) r.room.reactionsMap.set(`${someId()}|${r.me.id}|😮`, true);
+        });
+        r.room.reactionsMap.unobserve(observer);
+        if (seenInObserver) expect(seenInObserver).toEqual(referenceMessages(r.room));
+      } else if (op === 10) {
+        r.room.setTitle(`t${rng.int(0, 9)}`);
+      } else {
+        // A remote merge, in one direction, maybe only part of what the other has.
+        const other = rng.pick(replicas.filter((x) => x !== r));
+        Y.applyUpdate(r.doc, Y.encodeStateAsUpdate(other.doc, Y.encodeStateVector(r.doc)), 'remote');
+      }
+    };
+    for (let i = 0; i < STEPS; i++) {
+      const r = rng.pick(replicas);
+      step(r);
+      if (rng.bool(0.5)) check(r, `step ${i}`);
+    }
+    sync(...replicas.map((r) => r.doc));
+    for (const r of replicas) check(r, 'after the final sync');
+    const [a, b] = replicas;
+    expect(a!.room.messages()).toEqual(b!.room.messages());
+  };
+
+  for (const seed of SEEDS) it(`seed ${seed}`, () => run(seed));
+
+  it('a reply placed after its far-future parent, then the parent removed (forged), goes back to its HLC place', () => {
+    const a = replica('a');
+    const alice = person('Alice');
+    const parent = newId(random);
+    const h = (wall: number): string => encodeHlc({ wall, counter: 0, node: 'n' });
+    const rec = (id: string, wall: number, replyTo?: string) => ({
+      id,
+      authorId: alice.id,
+      authorName: 'Alice',
+      text: id,
+      hlc: h(wall),
+      wall,
+      ...(replyTo ? { replyTo } : {}),
+    });
+    const reply = newId(random);
+    const other = newId(random);
+    a.room.messagesMap.set(reply, rec(reply, 5, parent));
+    a.room.messagesMap.set(other, rec(other, 10));
+    expect(a.room.messages().map((m) => m.id)).toEqual([reply, other]);
+    a.room.messagesMap.set(parent, rec(parent, 99));
+    expect(a.room.messages().map((m) => m.id)).toEqual([other, parent, reply]);
+    a.room.messagesMap.delete(parent);
+    expect(a.room.messages().map((m) => m.id)).toEqual([reply, other]);
+  });
+
+  it('forged reply cycles are placed as orderMessages places them', () => {
+    const a = replica('a');
+    const alice = person('Alice');
+    const [x, y, z, w] = [newId(random), newId(random), newId(random), newId(random)];
+    const rec = (id: string, wall: number, replyTo: string) => ({
+      id,
+      authorId: alice.id,
+      authorName: 'Alice',
+      text: id,
+      hlc: encodeHlc({ wall, counter: 0, node: 'n' }),
+      wall,
+      replyTo,
+    });
+    a.room.messagesMap.set(x, rec(x, 3, y));
+    a.room.messagesMap.set(y, rec(y, 1, x));
+    a.room.messagesMap.set(z, rec(z, 2, z));
+    a.room.messagesMap.set(w, rec(w, 4, y));
+    expect(a.room.messages()).toEqual(referenceMessages(a.room));
+    a.room.messagesMap.set(y, rec(y, 5, z));
+    expect(a.room.messages()).toEqual(referenceMessages(a.room));
+  });
+
+  it('a change of only the edited or deleted flag is seen (forged: an edit to the same text, a tombstone removed)', () => {
+    const a = replica('a');
+    const alice = person('Alice');
+    const m = a.room.send(alice, 'same');
+    expect(a.room.messages()[0]).toMatchObject({ edited: false });
+    a.room.edits.set(`${m.id}@${encodeHlc({ wall: 5, counter: 0, node: 'z' })}`, 'same');
+    expect(a.room.messages()[0]).toMatchObject({ text: 'same', edited: true });
+    a.room.remove(alice, m.id);
+    expect(a.room.messages()[0]).toMatchObject({ text: '', deleted: true, edited: false });
+    a.room.deletedMap.delete(m.id);
+    expect(a.room.messages()).toEqual(referenceMessages(a.room));
+    expect(a.room.messages()[0]).toMatchObject({ text: '', deleted: false });
+  });
+
+  it('unchanged messages keep their object identity; a changed one gets a new object', () => {
+    const a = replica('a');
+    const alice = person('Alice');
+    const m1 = a.room.send(alice, 'one');
+    a.room.send(alice, 'two');
+    const before = a.room.orderedMessages();
+    expect(a.room.orderedMessages()).toBe(before);
+    a.room.react(alice, m1.id, '👍', true);
+    const after = a.room.orderedMessages();
+    expect(after).not.toBe(before);
+    expect(after[0]).not.toBe(before[0]);
+    expect(after[1]).toBe(before[1]);
+    a.room.setTitle('title only');
+    expect(a.room.orderedMessages()).toBe(after);
   });
 });

@@ -80,23 +80,86 @@ export const validateText = (text: string): ChatError | null => {
   return null;
 };
 
-const parseRecord = (id: string, v: unknown): MessageRecord | null => {
+/** A stored record that validates, and its decoded HLC; null when it does not validate. */
+const parseRecordAndHlc = (id: string, v: unknown): [MessageRecord, Hlc] | null => {
   if (typeof v !== 'object' || v === null) return null;
   const r = v as Record<string, unknown>;
   if (r.id !== id || !isId(id) || !isId(r.authorId)) return null;
   if (typeof r.authorName !== 'string' || typeof r.text !== 'string' || typeof r.wall !== 'number') return null;
-  if (r.text.length > TEXT_LIMIT || decodeHlc(r.hlc) === null) return null;
+  if (r.text.length > TEXT_LIMIT) return null;
+  const hlc = decodeHlc(r.hlc);
+  if (hlc === null) return null;
   if (r.replyTo !== undefined && !isId(r.replyTo)) return null;
-  return {
-    id,
-    authorId: r.authorId,
-    authorName: r.authorName.slice(0, NAME_LIMIT),
-    text: r.text,
-    hlc: r.hlc as string,
-    wall: r.wall,
-    ...(r.replyTo !== undefined ? { replyTo: r.replyTo } : {}),
-  };
+  const authorName = r.authorName.slice(0, NAME_LIMIT);
+  const rec: MessageRecord =
+    r.replyTo !== undefined
+      ? { id, authorId: r.authorId, authorName, text: r.text, hlc: r.hlc as string, wall: r.wall, replyTo: r.replyTo }
+      : { id, authorId: r.authorId, authorName, text: r.text, hlc: r.hlc as string, wall: r.wall };
+  return [rec, hlc];
 };
+
+const parseRecord = (id: string, v: unknown): MessageRecord | null => parseRecordAndHlc(id, v)?.[0] ?? null;
+
+const NO_REACTIONS: ChatMessage['reactions'] = Object.freeze([]);
+
+/** ORD-1: by HLC, ties by message id (the comparison `orderMessages` sorts with). */
+const byHlcThenId = (a: Pick<ChatMessage, 'id' | 'hlc'>, b: Pick<ChatMessage, 'id' | 'hlc'>): number =>
+  compareHlc(a.hlc, b.hlc) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Index of `m` in `sorted` (ordered by byHlcThenId), or where it would go. */
+const lowerBound = (sorted: readonly ChatMessage[], m: Pick<ChatMessage, 'id' | 'hlc'>): number => {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (byHlcThenId(sorted[mid]!, m) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+};
+
+/** Above this many changed messages in one batch the sorted list is merged, not spliced. */
+const SPLICE_LIMIT = 32;
+
+/** A stored message record, parsed once per Yjs item (a new value is a new item). */
+interface Entry {
+  readonly item: Y.Item;
+  readonly rec: MessageRecord | null;
+  readonly hlc: Hlc | null;
+  /** The current message (null when the record does not validate). */
+  msg: ChatMessage | null;
+}
+
+/**
+ * What `messages()` derives from the document, kept up to date per changed key (built on the
+ * first read; afterwards every transaction's changed keys are collected and applied on the next
+ * read, so a change costs work proportional to what it touched).
+ */
+interface Derived {
+  readonly entries: Map<string, Entry>;
+  /** message id → edit key → valid edit. */
+  readonly edits: Map<string, Map<string, { hlc: Hlc; text: string }>>;
+  /** message id → valid reaction key → [user, emoji]. */
+  readonly reactions: Map<string, Map<string, readonly [string, string]>>;
+  /** Every valid message, by HLC then id. */
+  sorted: ChatMessage[];
+  /** parent id → ids of valid replies to it (self-replies excluded). */
+  readonly kids: Map<string, Set<string>>;
+  /** Replies whose parent is here and sorts after them: the only places ORD-2 reorders. */
+  readonly inverted: Set<string>;
+  /** Display order, the same array until something changes; null when stale. */
+  order: readonly ChatMessage[] | null;
+  readonly dirtyIds: Set<string>;
+  readonly dirtyEdits: Set<string>;
+  readonly dirtyReactions: Set<string>;
+}
+
+const sameReactions = (a: ChatMessage['reactions'], b: ChatMessage['reactions']): boolean =>
+  a.length === b.length &&
+  a.every((r, i) => {
+    const o = b[i]!;
+    return r.emoji === o.emoji && r.users.length === o.users.length && r.users.every((u, j) => u === o.users[j]);
+  });
 
 export class ChatRoom {
   readonly messagesMap: Y.Map<unknown>;
@@ -104,6 +167,7 @@ export class ChatRoom {
   readonly deletedMap: Y.Map<unknown>;
   readonly reactionsMap: Y.Map<unknown>;
   readonly meta: Y.Map<unknown>;
+  private derived: Derived | null = null;
 
   constructor(
     readonly doc: Y.Doc,
@@ -115,6 +179,8 @@ export class ChatRoom {
     this.deletedMap = doc.getMap('deleted');
     this.reactionsMap = doc.getMap('reactions');
     this.meta = doc.getMap('meta');
+    // Before any observer runs, so a read from an observer sees the whole transaction.
+    doc.on('beforeObserverCalls', (tr: Y.Transaction) => this.collect(tr));
   }
 
   /** CHAT-1: sends a message; throws ChatError (nothing changes) when the text is refused. */
@@ -179,53 +245,19 @@ export class ChatRoom {
     return parseRecord(id, this.messagesMap.get(id));
   }
 
-  /** Every valid message, in display order (ORD-1, ORD-2; see ordering.ts). */
+  /** Every valid message, in display order (ORD-1, ORD-2: `orderMessages`). A new array per call. */
   messages(): ChatMessage[] {
-    const editsBy = new Map<string, Array<{ hlc: Hlc; text: string }>>();
-    for (const [key, value] of this.edits) {
-      const at = key.indexOf('@');
-      const hlc = decodeHlc(key.slice(at + 1));
-      if (at < 0 || !hlc || typeof value !== 'string' || value.length > TEXT_LIMIT) continue;
-      const list = editsBy.get(key.slice(0, at)) ?? [];
-      list.push({ hlc, text: value });
-      editsBy.set(key.slice(0, at), list);
-    }
-    const reactionsBy = new Map<string, Map<string, string[]>>();
-    for (const key of this.reactionsMap.keys()) {
-      const [id, user, emoji] = key.split('|');
-      if (!id || !user || !emoji || !(REACTIONS as readonly string[]).includes(emoji)) continue;
-      const byEmoji = reactionsBy.get(id) ?? new Map<string, string[]>();
-      byEmoji.set(emoji, [...(byEmoji.get(emoji) ?? []), user]);
-      reactionsBy.set(id, byEmoji);
-    }
-    const out: ChatMessage[] = [];
-    for (const [id, value] of this.messagesMap) {
-      const rec = parseRecord(id, value);
-      if (!rec) continue;
-      const deleted = this.deletedMap.has(id);
-      const edits = editsBy.get(id) ?? [];
-      let text = rec.text;
-      if (edits.length > 0) text = edits.reduce((a, b) => (compareHlc(a.hlc, b.hlc) >= 0 ? a : b)).text;
-      const item = this.messagesMap._map.get(id);
-      const byEmoji = reactionsBy.get(id);
-      out.push({
-        id,
-        authorId: rec.authorId,
-        authorName: rec.authorName,
-        text: deleted ? '' : text,
-        hlc: decodeHlc(rec.hlc)!,
-        wall: rec.wall,
-        replyTo: rec.replyTo ?? null,
-        edited: !deleted && edits.length > 0,
-        deleted,
-        reactions: REACTIONS.filter((e) => byEmoji?.has(e)).map((emoji) => ({
-          emoji,
-          users: [...byEmoji!.get(emoji)!].sort(),
-        })),
-        yId: item ? { client: item.id.client, clock: item.id.clock } : null,
-      });
-    }
-    return orderMessages(out);
+    return this.orderedMessages().slice();
+  }
+
+  /**
+   * `messages()` without the copy: the same array (and the same message objects) until the
+   * document changes, so a caller can tell by identity what changed. Do not modify it.
+   */
+  orderedMessages(): readonly ChatMessage[] {
+    const d = this.refresh();
+    if (!d.order) d.order = displayOrder(d);
+    return d.order;
   }
 
   private ownRecord(author: Identity, id: string): MessageRecord {
@@ -241,7 +273,306 @@ export class ChatRoom {
     for (const key of this.edits.keys()) if (key.startsWith(id + '@')) out.push({ key });
     return out;
   }
+
+  // ---------------------------------------------------------------- derived state
+
+  /** Notes the keys a transaction changed (once `derived` exists). */
+  private collect(tr: Y.Transaction): void {
+    const d = this.derived;
+    if (!d) return;
+    const add = (type: Y.Map<unknown>, into: Set<string>): void => {
+      const keys = tr.changed.get(type as unknown as Y.AbstractType<Y.YEvent<Y.Map<unknown>>>);
+      if (keys) for (const k of keys) if (k !== null) into.add(k);
+    };
+    add(this.messagesMap, d.dirtyIds);
+    add(this.deletedMap, d.dirtyIds);
+    add(this.edits, d.dirtyEdits);
+    add(this.reactionsMap, d.dirtyReactions);
+  }
+
+  /** The derived state, current with the document (also inside a transaction or an observer). */
+  private refresh(): Derived {
+    if (!this.derived) {
+      this.derived = this.build();
+      return this.derived;
+    }
+    const d = this.derived;
+    // Transactions not yet through their observer calls (a read inside `transact` or an observer).
+    for (const tr of this.doc._transactionCleanups) this.collect(tr);
+    if (d.dirtyIds.size === 0 && d.dirtyEdits.size === 0 && d.dirtyReactions.size === 0) return d;
+
+    for (const key of d.dirtyEdits) {
+      const id = this.applyEdit(d, key);
+      if (id !== null) d.dirtyIds.add(id);
+    }
+    d.dirtyEdits.clear();
+    for (const key of d.dirtyReactions) {
+      const id = this.applyReaction(d, key);
+      if (id !== null) d.dirtyIds.add(id);
+    }
+    d.dirtyReactions.clear();
+
+    const ids = [...d.dirtyIds];
+    d.dirtyIds.clear();
+    const removed: ChatMessage[] = [];
+    const added: ChatMessage[] = [];
+    const replaced: Array<[ChatMessage, ChatMessage]> = [];
+    const relink: Array<{ id: string; before: ChatMessage | null; after: ChatMessage | null }> = [];
+    for (const id of ids) {
+      const item = this.messagesMap._map.get(id);
+      const old = d.entries.get(id);
+      const before = old?.msg ?? null;
+      let entry: Entry | undefined = old;
+      if (!item || item.deleted) {
+        d.entries.delete(id);
+        entry = undefined;
+      } else if (!old || old.item !== item) {
+        entry = this.parse(id, item);
+        d.entries.set(id, entry);
+      }
+      const after = entry?.rec ? this.message(d, entry, before) : null;
+      if (entry) entry.msg = after;
+      if (before === after) continue;
+      if (before && after && byHlcThenId(before, after) === 0) replaced.push([before, after]);
+      else {
+        if (before) removed.push(before);
+        if (after) added.push(after);
+      }
+      if (before?.replyTo !== after?.replyTo || !before || !after || byHlcThenId(before, after) !== 0) {
+        relink.push({ id, before, after });
+      }
+    }
+    if (replaced.length + removed.length + added.length === 0) return d;
+
+    const sorted = d.sorted;
+    for (const [before, after] of replaced) sorted[lowerBound(sorted, before)] = after;
+    if (removed.length + added.length <= SPLICE_LIMIT) {
+      for (const m of removed) sorted.splice(lowerBound(sorted, m), 1);
+      for (const m of added) sorted.splice(lowerBound(sorted, m), 0, m);
+    } else {
+      const gone = new Set(removed);
+      const kept = gone.size > 0 ? sorted.filter((m) => !gone.has(m)) : sorted;
+      d.sorted = merge(kept, added.sort(byHlcThenId));
+    }
+
+    // ORD-2 bookkeeping: reply links, and which replies sort before their parent.
+    const recheck = new Set<string>();
+    for (const { id, before, after } of relink) {
+      if (before?.replyTo != null && before.replyTo !== id) d.kids.get(before.replyTo)?.delete(id);
+      if (after?.replyTo != null && after.replyTo !== id) {
+        let set = d.kids.get(after.replyTo);
+        if (!set) d.kids.set(after.replyTo, (set = new Set()));
+        set.add(id);
+      }
+      if (before?.replyTo != null && d.kids.get(before.replyTo)?.size === 0) d.kids.delete(before.replyTo);
+      recheck.add(id);
+      for (const k of d.kids.get(id) ?? []) recheck.add(k);
+    }
+    for (const id of recheck) {
+      const m = d.entries.get(id)?.msg;
+      const parent = m?.replyTo != null && m.replyTo !== id ? d.entries.get(m.replyTo)?.msg : null;
+      if (m && parent && byHlcThenId(parent, m) > 0) d.inverted.add(id);
+      else d.inverted.delete(id);
+    }
+    d.order = null;
+    return d;
+  }
+
+  /** Everything from scratch (the first read). */
+  private build(): Derived {
+    const d: Derived = {
+      entries: new Map(),
+      edits: new Map(),
+      reactions: new Map(),
+      sorted: [],
+      kids: new Map(),
+      inverted: new Set(),
+      order: null,
+      dirtyIds: new Set(),
+      dirtyEdits: new Set(),
+      dirtyReactions: new Set(),
+    };
+    for (const key of this.edits.keys()) this.applyEdit(d, key);
+    for (const key of this.reactionsMap.keys()) this.applyReaction(d, key);
+    const sorted: ChatMessage[] = [];
+    for (const [id, item] of this.messagesMap._map) {
+      if (item.deleted) continue;
+      const entry = this.parse(id, item);
+      d.entries.set(id, entry);
+      if (!entry.rec) continue;
+      const m = this.message(d, entry, null);
+      entry.msg = m;
+      sorted.push(m);
+      if (m.replyTo !== null && m.replyTo !== id) {
+        let set = d.kids.get(m.replyTo);
+        if (!set) d.kids.set(m.replyTo, (set = new Set()));
+        set.add(id);
+      }
+    }
+    d.sorted = sorted.sort(byHlcThenId);
+    for (const [parentId, kids] of d.kids) {
+      const parent = d.entries.get(parentId)?.msg;
+      if (!parent) continue;
+      for (const k of kids) if (byHlcThenId(parent, d.entries.get(k)!.msg!) > 0) d.inverted.add(k);
+    }
+    return d;
+  }
+
+  /** Takes in the edit stored under `key` (or its absence); the message id it is for, or null. */
+  private applyEdit(d: Derived, key: string): string | null {
+    const at = key.indexOf('@');
+    if (at < 0) return null;
+    const id = key.slice(0, at);
+    const value = this.edits.get(key);
+    const hlc = decodeHlc(key.slice(at + 1));
+    let byKey = d.edits.get(id);
+    if (hlc && typeof value === 'string' && value.length <= TEXT_LIMIT) {
+      if (!byKey) d.edits.set(id, (byKey = new Map<string, { hlc: Hlc; text: string }>()));
+      byKey.set(key, { hlc, text: value });
+    } else if (byKey?.delete(key) && byKey.size === 0) d.edits.delete(id);
+    return id;
+  }
+
+  /** Takes in the reaction stored under `key` (or its absence); the message id it is for, or null. */
+  private applyReaction(d: Derived, key: string): string | null {
+    const [id, user, emoji] = key.split('|');
+    if (!id || !user || !emoji || !(REACTIONS as readonly string[]).includes(emoji)) return null;
+    let byKey = d.reactions.get(id);
+    if (this.reactionsMap.has(key)) {
+      if (!byKey) d.reactions.set(id, (byKey = new Map<string, readonly [string, string]>()));
+      byKey.set(key, [user, emoji]);
+    } else if (byKey?.delete(key) && byKey.size === 0) d.reactions.delete(id);
+    return id;
+  }
+
+  private parse(id: string, item: Y.Item): Entry {
+    const content = item.content.getContent();
+    const parsed = parseRecordAndHlc(id, content[content.length - 1]);
+    return parsed ? { item, rec: parsed[0], hlc: parsed[1], msg: null } : { item, rec: null, hlc: null, msg: null };
+  }
+
+  /** The message of a valid entry; `prev` (the entry's previous message) when nothing differs. */
+  private message(d: Derived, entry: Entry, prev: ChatMessage | null): ChatMessage {
+    const rec = entry.rec!;
+    const id = rec.id;
+    const deleted = this.deletedMap.has(id);
+    const edits = d.edits.get(id);
+    let text = rec.text;
+    if (edits && edits.size > 0) {
+      let best: { hlc: Hlc; text: string } | null = null;
+      for (const e of edits.values()) if (!best || compareHlc(best.hlc, e.hlc) < 0) best = e;
+      text = best!.text;
+    }
+    let reactions = NO_REACTIONS;
+    const keys = d.reactions.get(id);
+    if (keys) {
+      const byEmoji = new Map<string, string[]>();
+      for (const [user, emoji] of keys.values()) {
+        const users = byEmoji.get(emoji);
+        if (users) users.push(user);
+        else byEmoji.set(emoji, [user]);
+      }
+      reactions = REACTIONS.filter((e) => byEmoji.has(e)).map((emoji) => ({
+        emoji,
+        users: byEmoji.get(emoji)!.sort(),
+      }));
+    }
+    text = deleted ? '' : text;
+    const edited = !deleted && edits !== undefined && edits.size > 0;
+    const item = entry.item;
+    if (
+      prev &&
+      prev.yId?.client === item.id.client &&
+      prev.yId.clock === item.id.clock &&
+      prev.text === text &&
+      prev.edited === edited &&
+      prev.deleted === deleted &&
+      sameReactions(prev.reactions, reactions)
+    ) {
+      return prev;
+    }
+    return {
+      id,
+      authorId: rec.authorId,
+      authorName: rec.authorName,
+      text,
+      hlc: entry.hlc!,
+      wall: rec.wall,
+      replyTo: rec.replyTo ?? null,
+      edited,
+      deleted,
+      reactions,
+      yId: { client: item.id.client, clock: item.id.clock },
+    };
+  }
 }
+
+/** Two lists sorted by byHlcThenId, merged. */
+const merge = (a: readonly ChatMessage[], b: readonly ChatMessage[]): ChatMessage[] => {
+  const out = new Array<ChatMessage>(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = byHlcThenId(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!;
+  while (i < a.length) out[k++] = a[i++]!;
+  while (j < b.length) out[k++] = b[j++]!;
+  return out;
+};
+
+/**
+ * `orderMessages(d.sorted)`, computed from the few messages ORD-2 can move. Only a reply whose
+ * parent sorts after it (`inverted`), and replies under such a reply, can wait for their parent;
+ * every other message is placed at its own turn, with no effect on the rest. So the algorithm of
+ * `orderMessages` runs over those messages and their parents only, and the runs of other
+ * messages between them are copied as they are.
+ */
+const displayOrder = (d: Derived): readonly ChatMessage[] => {
+  const sorted = d.sorted;
+  if (d.inverted.size === 0) return sorted.slice();
+  const msgOf = (id: string): ChatMessage | null => d.entries.get(id)?.msg ?? null;
+  const movable = new Set<string>();
+  const stack = [...d.inverted];
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (movable.has(id) || !msgOf(id)) continue;
+    movable.add(id);
+    for (const k of d.kids.get(id) ?? []) stack.push(k);
+  }
+  const involved = new Set(movable);
+  for (const id of movable) {
+    const p = msgOf(id)!.replyTo;
+    if (p !== null && p !== id && msgOf(p)) involved.add(p);
+  }
+  const list = [...involved].map((id) => msgOf(id)!).sort(byHlcThenId);
+
+  const out: ChatMessage[] = [];
+  const placed = new Set<string>();
+  const waiting = new Map<string, ChatMessage[]>();
+  const place = (m: ChatMessage): void => {
+    if (placed.has(m.id)) return; // forged reply cycles: each message appears once
+    out.push(m);
+    placed.add(m.id);
+    const kids = waiting.get(m.id);
+    if (kids) {
+      waiting.delete(m.id);
+      for (const k of kids) place(k);
+    }
+  };
+  let at = 0;
+  for (const m of list) {
+    const pos = lowerBound(sorted, m);
+    while (at < pos) out.push(sorted[at++]!);
+    at = pos + 1;
+    if (movable.has(m.id) && m.replyTo !== null && msgOf(m.replyTo) && !placed.has(m.replyTo) && m.replyTo !== m.id) {
+      const wait = waiting.get(m.replyTo) ?? [];
+      wait.push(m);
+      waiting.set(m.replyTo, wait);
+    } else place(m);
+  }
+  while (at < sorted.length) out.push(sorted[at++]!);
+  for (const wait of waiting.values()) for (const m of wait) if (!placed.has(m.id)) place(m);
+  return out;
+};
 
 /**
  * ORD-1: display order is by HLC, ties broken by message id: a total order every replica
@@ -256,6 +587,7 @@ export const orderMessages = <M extends Pick<ChatMessage, 'id' | 'hlc' | 'replyT
   const waiting = new Map<string, M[]>();
   const out: M[] = [];
   const place = (m: M): void => {
+    if (placed.has(m.id)) return; // forged reply cycles: each message appears once
     out.push(m);
     placed.add(m.id);
     const kids = waiting.get(m.id);
