@@ -263,7 +263,15 @@ export class RoomCore {
     if (end === firstLog || (end - firstLog < 2 && bytes <= opts.targetBytes)) return null;
     let start = firstLog;
     const prev = this.chunks[firstLog - 1];
-    if (prev && prev.parsed.bytes.length + bytes <= opts.targetBytes) start = firstLog - 1;
+    // Fold into the previous segment only while it is small: re-merging a big segment for every
+    // batch of new entries made compaction cost grow with the room and stall the event loop.
+    if (
+      prev &&
+      prev.parsed.bytes.length < opts.targetBytes / 8 &&
+      prev.parsed.bytes.length + bytes <= opts.targetBytes
+    ) {
+      start = firstLog - 1;
+    }
     const slice = this.chunks.slice(start, end);
     return { seqLo: slice[0]!.seqLo, seqHi: slice[slice.length - 1]!.seqHi, updates: slice.map((c) => c.parsed.bytes) };
   }
@@ -318,9 +326,15 @@ export class RoomCore {
     return out;
   }
 
-  /** Groups pieces into updates of at most maxSendFrameBytes (merging small ones, splitting big ones). */
+  /**
+   * Turns catch-up pieces into frame bodies of at most maxSendFrameBytes. Pieces of 64 KiB or
+   * more go as they are (split when over the limit): merging them would only cost time
+   * (Y.mergeUpdates runs at tens of ms per MiB). Smaller pieces — log entries, deletions-only
+   * parts — are merged in groups of up to 64 KiB so a long tail does not become hundreds of frames.
+   */
   private packFrames(pieces: Uint8Array[]): Uint8Array[] {
     const budget = this.limits.maxSendFrameBytes - 16; // room for the frame header
+    const small = Math.min(64 * 1024, budget);
     const out: Uint8Array[] = [];
     let group: Uint8Array[] = [];
     let size = 0;
@@ -331,13 +345,13 @@ export class RoomCore {
       size = 0;
     };
     for (const piece of pieces) {
-      if (piece.length > budget) {
+      if (piece.length >= small) {
         flush();
-        out.push(...splitUpdateV1(parseUpdateV1(piece, this.trustedParse), budget));
+        if (piece.length > budget) out.push(...splitUpdateV1(parseUpdateV1(piece, this.trustedParse), budget));
+        else out.push(piece);
         continue;
       }
-      // Merging costs grow with the number of inputs: keep groups to a few hundred.
-      if (size + piece.length > budget || group.length >= 256) flush();
+      if (size + piece.length > small) flush();
       group.push(piece);
       size += piece.length;
     }
