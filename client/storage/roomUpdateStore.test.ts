@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 // fake-indexeddb's globals: idb's `wrap` recognises requests and transactions by the global
 // IDB* classes. Each test still gets its own `IDBFactory`, so databases never leak between tests.
+import { waitFor } from '../../shared/testing/waitFor.js';
 import 'fake-indexeddb/auto';
 import { forceCloseDatabase, IDBFactory } from 'fake-indexeddb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -336,10 +337,17 @@ describe('IdbRoomUpdateStore', () => {
       (e: unknown) => e,
     )) as StorageError;
     expect(error.kind).toBe(StorageErrorKind.unavailable);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    // The late connection was closed: it no longer blocks another tab's delete.
-    const db = request!.result;
-    expect(() => db.transaction('updates')).toThrow();
+    // The late connection is closed once it opens: it no longer blocks another tab's delete.
+    const closed = (): boolean => {
+      try {
+        request!.result.transaction('updates');
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    await waitFor(() => request?.readyState === 'done' && closed(), 'the late connection closed');
+    expect(() => request!.result.transaction('updates')).toThrow();
     await requestResult(real.deleteDatabase(DB));
   });
 

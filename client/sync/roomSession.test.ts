@@ -20,9 +20,9 @@ import { Transport } from '../net/transport.js';
 import type { Identity } from '../identity.js';
 import { ImportError, encodeRoomFile } from './roomFile.js';
 import { Notices, RoomSession, type RoomSessionOptions } from './roomSession.js';
-import { SYNC_META_FIELD } from './syncState.js';
 import { startRelay, type RelayProcess } from '../../relay/testing/relayProcess.js';
-import { waitFor } from '../../shared/testing/waitFor.js';
+import { observeFor, waitFor } from '../../shared/testing/waitFor.js';
+import { decodeSyncState, type SyncState } from './syncState.js';
 
 const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
 const person = (name: string): Identity => ({ id: newId(randomBytes), name });
@@ -73,6 +73,16 @@ const open = async (
 const online = (s: RoomSession): Promise<void> =>
   waitFor(() => s.view().connection.status === 'online', `${s.identity.name} online`);
 const texts = (s: RoomSession): string[] => s.view().messages.map((m) => m.text);
+/** The sync meta (acks, seen clocks, late ids) the session persisted for `room`. */
+const storedSync = async (store: MemoryRoomUpdateStore, room: string): Promise<SyncState> =>
+  decodeSyncState((await store.getMeta(room))?.sync);
+/** Resolves once the store's sync meta acks `client` up to at least `clock`. */
+const syncMetaAcks = (store: MemoryRoomUpdateStore, room: string, s: RoomSession): Promise<void> =>
+  waitFor(async () => {
+    const m = s.view().messages.find((x) => x.own && x.yId);
+    if (!m?.yId) return false;
+    return ((await storedSync(store, room)).acked.get(m.yId.client) ?? 0) > m.yId.clock;
+  }, 'the ack is in the room meta');
 const storedCount = async (store: MemoryRoomUpdateStore, room: string): Promise<number> =>
   (await store.load(room)).updates.length;
 
@@ -115,47 +125,33 @@ describe('RoomSession with a real relay', () => {
     await waitFor(() => a.view().messages[0]?.state === 'saved', 'saved');
     expect(a.view().pendingCount).toBe(0);
     await waitFor(() => a.view().connection.lastSyncedAt !== null, 'lastSyncedAt');
+    await syncMetaAcks(store, room, a);
     a.destroy();
-    await new Promise((r) => setTimeout(r, 50));
     // Reopen with the relay: its handshake acks what it holds (ACK-2).
     const store2 = store.reopen();
     const viaRelay = await open(room, alice, store2);
     await waitFor(() => viaRelay.view().messages[0]?.state === 'saved', 'saved again via ACK-2');
+    await syncMetaAcks(store2, room, viaRelay);
     viaRelay.destroy();
-    await new Promise((r) => setTimeout(r, 50));
     // Reopen without any relay: only the store can say it was saved.
     const again = await open(room, alice, store2.reopen(), { relayUrl: 'ws://127.0.0.1:9/sync' });
     expect(again.view().messages.map((x) => [x.text, x.state])).toEqual([['durable?', 'saved']]);
     expect(again.view().pendingCount).toBe(0);
   });
 
-  it('STATE-1: saved, seen and late are read back from the `sync` meta field (store stand-in that keeps it)', async () => {
+  it('STATE-1: saved and seen are read back from the `sync` room meta after a reopen without a relay', async () => {
     const room = freshRoom();
-    const metaKept = new Map<string, Record<string, unknown>>();
     const base = new MemoryRoomUpdateStore();
-    const withSync = (inner: MemoryRoomUpdateStore): MemoryRoomUpdateStore =>
-      new Proxy(inner, {
-        get(target, prop, receiver) {
-          if (prop === 'setMeta')
-            return async (r: string, patch: Record<string, unknown>) => {
-              const { [SYNC_META_FIELD]: sync, ...rest } = patch;
-              if (sync !== undefined) metaKept.set(r, { ...metaKept.get(r), [SYNC_META_FIELD]: sync });
-              await target.setMeta(r, rest);
-            };
-          if (prop === 'getMeta') return async (r: string) => ({ ...(await target.getMeta(r)), ...metaKept.get(r) });
-          const v: unknown = Reflect.get(target, prop, receiver);
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        },
-      });
-    const a = await open(room, alice, withSync(base));
+    const a = await open(room, alice, base);
     const b = await open(room, bob, new MemoryRoomUpdateStore());
     await Promise.all([online(a), online(b)]);
     a.send('saved and seen');
     await waitFor(() => a.view().messages[0]?.state === 'seen', 'seen');
-    await new Promise((r) => setTimeout(r, 700)); // the meta save is debounced
+    const yId = a.view().messages[0]!.yId!;
+    await waitFor(async () => ((await storedSync(base, room)).seen.get(yId.client) ?? 0) > yId.clock, 'seen in meta');
     a.destroy();
     b.destroy();
-    const again = await open(room, alice, withSync(base.reopen()), { relayUrl: 'ws://127.0.0.1:9/sync' });
+    const again = await open(room, alice, base.reopen(), { relayUrl: 'ws://127.0.0.1:9/sync' });
     expect(again.view().messages.map((x) => [x.text, x.state])).toEqual([['saved and seen', 'seen']]);
     expect(again.view().pendingCount).toBe(0);
   });
@@ -180,7 +176,6 @@ describe('RoomSession with a real relay', () => {
     expect(a.view().connection).toMatchObject({ status: 'offline', manualOffline: true });
     a.send('written offline');
     expect(a.view().pendingCount).toBe(1);
-    await new Promise((r) => setTimeout(r, 300));
     expect(a.view().messages[0]?.state).toBe('pending');
     expect(texts(b)).toEqual([]);
     a.setOffline(false);
@@ -213,7 +208,7 @@ describe('RoomSession with a real relay', () => {
     const a = await open(room, alice, store);
     a.send('keep me');
     await waitFor(() => a.view().messages.length === 1, 'sent');
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(async () => (await storedCount(store, room)) >= 1, 'stored');
     const count = await storedCount(store, room);
     const before = a.view();
     const good = a.exportUpdates();
@@ -329,7 +324,8 @@ describe('RoomSession with a real relay', () => {
     expect(a.view().connection.refusal).toMatch(/bad-frame/);
     expect(a.view().connection.status).toBe('offline');
     const attempts = transport.attempts;
-    await new Promise((r) => setTimeout(r, 1500));
+    // REFUSE-1 is about time passing: watch for longer than the longest first reconnect delay (1 s).
+    await observeFor(1500);
     expect(transport.attempts).toBe(attempts);
     // The user can retry on purpose (offline, then online).
     transport.hooks = {};
@@ -346,7 +342,7 @@ describe('RoomSession with a real relay', () => {
     expect(a.view().connection.status).toBe('offline');
     a.setOffline(true);
     a.setOffline(false);
-    await new Promise((r) => setTimeout(r, 100));
+    await observeFor(100); // a user-initiated connect is not delayed: any attempt would show by now
     expect(transport.attempts).toBe(0);
     expect(a.view().connection.refusal).not.toBeNull();
     expect(a.send('local only').text).toBe('local only');
@@ -360,7 +356,7 @@ describe('RoomSession with a real relay', () => {
     a.send('one');
     a.send('two');
     await waitFor(() => a.view().pendingCount === 0, 'acked');
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(async () => (await storedCount(store, room)) === 2, 'both appends stored');
     const count = await storedCount(store, room);
     expect(count).toBe(2);
     for (let i = 0; i < 3; i++) {
@@ -368,7 +364,7 @@ describe('RoomSession with a real relay', () => {
       store = store.reopen();
       const again = await open(room, alice, store);
       await online(again);
-      await new Promise((r) => setTimeout(r, 100));
+      await waitFor(() => again.view().connection.lastSyncedAt !== null, 'caught up with the relay');
       expect(texts(again)).toEqual(['one', 'two']);
       expect(await storedCount(store, room)).toBe(count);
     }
@@ -380,12 +376,10 @@ describe('RoomSession with a real relay', () => {
     const doc = new Y.Doc();
     doc.on('update', (u: Uint8Array) => void store.append(room, u));
     for (let i = 0; i < COMPACT_AFTER_UPDATES + 20; i++) doc.getMap('meta').set('title', `t${i}`);
-    await new Promise((r) => setTimeout(r, 10));
-    expect(await storedCount(store, room)).toBe(COMPACT_AFTER_UPDATES + 20);
+    await waitFor(async () => (await storedCount(store, room)) === COMPACT_AFTER_UPDATES + 20, 'all appended');
     const a = await open(room, alice, store, { relayUrl: 'ws://127.0.0.1:9/sync' });
     await waitFor(() => a.view().title === `t${COMPACT_AFTER_UPDATES + 19}`, 'title');
-    await new Promise((r) => setTimeout(r, 50));
-    expect(await storedCount(store, room)).toBe(1);
+    await waitFor(async () => (await storedCount(store, room)) === 1, 'compacted to one update');
   });
 
   it('eviction: the store record says there was data, load finds none → evicted and a notice; the relay fills it again', async () => {
@@ -395,7 +389,7 @@ describe('RoomSession with a real relay', () => {
     await online(a);
     a.send('on the relay');
     await waitFor(() => a.view().pendingCount === 0, 'acked');
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(async () => (await storedCount(store, room)) >= 1, 'stored');
     sessions.pop()!.destroy();
     store.simulateEviction(room);
     store = store.reopen();
@@ -546,7 +540,7 @@ describe('RoomSession with a real relay', () => {
     a.setOffline(true);
     a.send('kept in tab a');
     b.send('kept in tab b');
-    await new Promise((r) => setTimeout(r, 100));
+    await observeFor(100); // a partitioned tab must not leak over BroadcastChannel: watch a window
     expect(texts(b)).not.toContain('kept in tab a');
     expect(texts(a)).not.toContain('kept in tab b');
     a.setOffline(false);

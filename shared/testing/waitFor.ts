@@ -18,3 +18,10 @@ export const waitFor = async (
     await new Promise((r) => setTimeout(r, interval));
   }
 };
+
+/**
+ * Lets `ms` pass. Only for asserting that something does NOT happen within a window (no retry, no
+ * message) — the behaviour under test is time passing. Never for waiting until something happens:
+ * use waitFor.
+ */
+export const observeFor = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
