@@ -145,7 +145,7 @@ test.describe('CLOSE-3: refusals before the websocket exists', () => {
           .map((l) => JSON.parse(l) as { status: number; reason: string }),
       )
       .toEqual(badNames.map(() => ({ status: 400, reason: 'bad-room-name' })).map((e) => expect.objectContaining(e)));
-    const health = await page.evaluate(async () => (await fetch('/healthz')).json());
+    const health = await page.evaluate(async () => (await (await fetch('/healthz')).json()) as unknown);
     expect(health).toMatchObject({ roomsLoaded: 0, connections: 0 });
 
     // A good name on the same relay opens (the refusal was about the name).
