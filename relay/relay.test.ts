@@ -4,6 +4,7 @@
  * Each test is named after the docs/SPEC.md rule it checks. Commits are manual
  * (`commitDelayMs: 'manual'`, `flush()`) and the tests wait with `settled()`: no sleeps.
  */
+import { unthrottledLimits } from './testing/simNetwork.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
@@ -25,21 +26,7 @@ import { FakeSink, type RelayFrame } from './testing/fakeSink.js';
 
 // --- helpers ------------------------------------------------------------------------------------
 
-const LIMITS: RelayLimits = {
-  maxFrameBytes: Limits.maxFrameBytes,
-  maxSendFrameBytes: Limits.maxSendFrameBytes,
-  maxMessagesPerSecond: 1e9,
-  messageBurst: 1e9,
-  maxBytesPerSecond: 1e12,
-  byteBurst: 1e12,
-  maxBufferedBytes: 1e12,
-  maxRooms: 1000,
-  maxConnections: 1000,
-  maxNestingDepth: Limits.maxNestingDepth,
-  maxAwarenessStateBytes: Limits.maxAwarenessStateBytes,
-  maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
-  maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
-};
+const LIMITS: RelayLimits = unthrottledLimits(Limits.maxSendFrameBytes);
 
 interface Deferred {
   readonly promise: Promise<void>;

@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { Prng, seedFromEnv } from '../shared/testing/prng.js';
 import { MemoryRoomStore } from './memoryRoomStore.js';
-import { SimClient, SimNetwork, contentOf, fuzzLimits } from './testing/simNetwork.js';
+import { SimClient, SimNetwork, contentOf, unthrottledLimits } from './testing/simNetwork.js';
 
 const extensive = process.env.FUZZ_BUDGET === 'extensive';
 const RUNS = extensive ? 200 : 6;
@@ -51,7 +51,7 @@ const runSeed = async (seed: number, steps: number): Promise<void> => {
   const prng = new Prng(seed);
   const store = new MemoryRoomStore();
   // Small frames so catch-ups are streamed (SYNC-4) and compaction runs often.
-  const net = new SimNetwork(store, fuzzLimits(prng.pick([2048, 8192, 1 << 20])), prng);
+  const net = new SimNetwork(store, unthrottledLimits(prng.pick([2048, 8192, 1 << 20])), prng);
   const rooms = ['alpha', 'beta'];
   const nClients = prng.int(2, 5);
   for (let i = 0; i < nClients; i++) net.clients.push(new SimClient(`c${i}`, rooms[i % 2]!));

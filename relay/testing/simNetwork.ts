@@ -17,8 +17,8 @@ import type { RoomStore } from '../roomStore.js';
 import type { ConnId } from '../roomCore.js';
 import type { Prng } from '../../shared/testing/prng.js';
 
-/** Limits high enough that rate limiting never fires in the fuzz; small frames to exercise SYNC-4. */
-export const fuzzLimits = (maxSendFrameBytes: number): RelayLimits => ({
+/** Limits high enough that rate limiting never fires (fuzz, unit tests); the send-frame limit is the caller's. */
+export const unthrottledLimits = (maxSendFrameBytes: number): RelayLimits => ({
   maxFrameBytes: Limits.maxFrameBytes,
   maxSendFrameBytes,
   maxMessagesPerSecond: 1e9,
