@@ -3,22 +3,13 @@
  * and passes its path as $CHROMIUM_PATH; without it Playwright uses its own downloaded browser.
  * Every test starts its own relay (e2e/fixtures.ts): there is no shared web server here.
  */
+import { chromiumArgs } from './e2e/chromiumArgs.js';
 import { defineConfig, devices } from '@playwright/test';
 
 const isCI = !!process.env.CI;
 const executablePath = process.env.CHROMIUM_PATH || undefined;
 
-// This machine's network is closed: without the background-networking flags Chromium keeps
-// trying to reach Google's hosts. The sandbox cannot start as root.
-const args = [
-  ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
+const args = chromiumArgs();
 
 export default defineConfig({
   testDir: 'e2e',

@@ -42,6 +42,7 @@
  * under bench/results/ (git ignores it). Wire it into another runner with `runClientBench()` and
  * `formatClientReport()`.
  */
+import { chromiumArgs } from '../e2e/chromiumArgs.js';
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -86,16 +87,7 @@ export const CLIENT_TARGETS_MS: Readonly<Record<number, number>> = { 10_000: 500
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 
-/** As playwright.config.ts: this machine's network is closed, the sandbox cannot start as root. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
+const CHROMIUM_ARGS = chromiumArgs();
 
 export interface ClientBenchOptions {
   /** Room sizes in messages. Default 10,000 and 100,000. */
