@@ -115,7 +115,11 @@ function latest(connections: readonly IDBDatabase[]): IDBDatabase {
   return db;
 }
 
-const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+/**
+ * One turn of the event loop (not a sleep): fake-indexeddb dispatches a forced close's events on
+ * the next turn, and the harness has no other signal to wait for.
+ */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 roomUpdateStoreContract('MemoryRoomUpdateStore', () => {
   let current = new MemoryRoomUpdateStore();
@@ -143,7 +147,7 @@ roomUpdateStoreContract('IdbRoomUpdateStore (fake-indexeddb)', async () => {
     failNextWrite: (error) => failNextCommit(latest(connections), error.name),
     loseConnection: async () => {
       forceCloseDatabase(latest(connections) as never);
-      await tick();
+      await nextTurn();
     },
     evict: (room, keys) =>
       withRaw(inner, async (db) => {
@@ -458,7 +462,7 @@ describe('MemoryRoomUpdateStore', () => {
       store.onError((error) => reported.push(error.kind));
       store.simulateConnectionLoss();
       expect(reported).toEqual(['closed']);
-      await tick();
+      await waitFor(() => uncaught.length === 1, 'the listener error surfaced as uncaught');
       expect(uncaught).toHaveLength(1);
     } finally {
       process.off('uncaughtException', onUncaught);
