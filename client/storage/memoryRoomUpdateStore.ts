@@ -136,23 +136,24 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
         assertCompaction(merged, replaces);
       },
       () => {
-        let replacedBytes = 0;
         for (const key of replaces) {
           const row = this.disk.rows.get(key);
           // Another tab compacted first: its merge already holds these rows. Change nothing.
           if (row === undefined) return false;
           if (row.room !== room) throw new RangeError(`update key ${key} belongs to another room`);
-          replacedBytes += row.update.byteLength;
         }
         const copy = copyBytes(merged);
         for (const key of replaces) this.disk.rows.delete(key);
         this.disk.rows.set(this.disk.nextKey++, { room, update: copy });
-        const record = this.record(room);
-        this.disk.records.set(room, {
-          ...record,
-          updates: record.updates - replaces.length + 1,
-          bytes: record.bytes - replacedBytes + copy.byteLength,
-        });
+        // LOCAL-6: compaction recounts what is really stored, so a loss it repaired is not reported again.
+        let updates = 0;
+        let bytes = 0;
+        for (const row of this.disk.rows.values()) {
+          if (row.room !== room) continue;
+          updates++;
+          bytes += row.update.byteLength;
+        }
+        this.disk.records.set(room, { ...this.record(room), updates, bytes });
         return true;
       },
     );

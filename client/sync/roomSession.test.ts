@@ -15,7 +15,7 @@ import { Prng } from '../../shared/testing/prng.js';
 import { newId } from '../../shared/ids.js';
 import { encodeSyncUpdate, MessageType } from '../../shared/protocol.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
-import { COMPACT_AFTER_UPDATES } from '../storage/roomUpdateStore.js';
+import { COMPACT_AFTER_UPDATES, LossStatus, detectLoss } from '../storage/roomUpdateStore.js';
 import { Transport } from '../net/transport.js';
 import type { Identity } from '../identity.js';
 import { ImportError, encodeRoomFile } from './roomFile.js';
@@ -397,6 +397,28 @@ describe('RoomSession with a real relay', () => {
     expect(again.view().storage.evicted).toBe(true);
     expect(again.view().notices).toContain(Notices.evicted);
     await waitFor(() => texts(again).includes('on the relay'), 'refetched');
+  });
+
+  it('LOCAL-6: a partial loss is reported once; the compaction on open recounts the store', async () => {
+    const room = freshRoom();
+    let store = new MemoryRoomUpdateStore();
+    const noRelay = { relayUrl: 'ws://127.0.0.1:9/sync' };
+    const a = await open(room, alice, store, noRelay);
+    a.send('first');
+    a.send('second');
+    await waitFor(async () => (await storedCount(store, room)) === 2, 'both stored');
+    sessions.pop()!.destroy();
+    const { keys } = await store.load(room);
+    store.simulateEviction(room, [keys[1]!]); // the later update vanished
+    store = store.reopen();
+    const hurt = await open(room, alice, store, noRelay);
+    expect(hurt.view().notices).toContain(Notices.partial);
+    expect(texts(hurt)).toEqual(['first']);
+    await waitFor(async () => detectLoss(await store.load(room)) === LossStatus.none, 'recounted');
+    sessions.pop()!.destroy();
+    const again = await open(room, alice, store.reopen(), noRelay);
+    expect(again.view().notices).not.toContain(Notices.partial);
+    expect(texts(again)).toEqual(['first']);
   });
 
   it('storage errors: a failed append is reported, the session keeps working and heals when writes work again', async () => {

@@ -355,8 +355,11 @@ export class RoomSession {
       }
       this.loadedCleanly = loaded.clean;
       this.storedCount = stored.updates.length;
-      // STORE-C2: the doc holds exactly the loaded updates now, so its state replaces them.
-      if (loaded.clean && shouldCompact(stored)) void this.compactWith(Y.encodeStateAsUpdate(loaded.doc), stored);
+      // STORE-C2: the doc holds exactly the loaded updates now, so its state replaces them. After a
+      // partial loss this also recounts the store (LOCAL-6), so the loss is reported once, not forever.
+      if (loaded.clean && (shouldCompact(stored) || loss === LossStatus.partial)) {
+        void this.compactWith(Y.encodeStateAsUpdate(loaded.doc), stored);
+      }
     }
     this.install(loaded.doc);
     this.store.setMeta(this.room, { lastOpenedAt: this.now() }).catch(() => {});
