@@ -247,6 +247,18 @@ const closeOf = (reason: { code: number; reason: string }) => ({ code: reason.co
 
 // --- tests ------------------------------------------------------------------------------------------
 
+/** Two connections in room 'a', one in room 'b', past their handshakes, on a ControlledStore. */
+const twoRooms = async (): Promise<{ store: ControlledStore; relay: Relay; a: Client; a2: Client; b: Client }> => {
+  const store = new ControlledStore();
+  const relay = makeRelay({ store });
+  const a = new Client(relay, 'a', 1).connect();
+  const a2 = new Client(relay, 'a', 2).connect();
+  const b = new Client(relay, 'b', 3).connect();
+  await relay.settled();
+  for (const c of [a, a2, b]) c.process();
+  return { store, relay, a, a2, b };
+};
+
 describe('Relay handshake and loading', () => {
   it('SYNC-1: a connection receives the relay SyncStep1 first, then the awareness states', async () => {
     const store = new MemoryRoomStore();
@@ -354,13 +366,7 @@ describe('Relay rooms, commits and acks', () => {
   });
 
   it('ACK-1: one group commit for every room; acks only after the append resolved, to contributors only', async () => {
-    const store = new ControlledStore();
-    const relay = makeRelay({ store });
-    const a = new Client(relay, 'a', 1).connect();
-    const a2 = new Client(relay, 'a', 2).connect();
-    const b = new Client(relay, 'b', 3).connect();
-    await relay.settled();
-    for (const c of [a, a2, b]) c.process();
+    const { store, relay, a, a2, b } = await twoRooms();
 
     a.insert(0, 'hello');
     b.insert(0, 'hi');
@@ -765,13 +771,7 @@ describe('Relay limits and bad input', () => {
 
 describe('Relay shutdown', () => {
   it('CLOSE-4: shutdown commits everything pending, acks it, and closes every connection with 1001 going-away', async () => {
-    const store = new ControlledStore();
-    const relay = makeRelay({ store });
-    const a = new Client(relay, 'a', 1).connect();
-    const a2 = new Client(relay, 'a', 2).connect();
-    const b = new Client(relay, 'b', 3).connect();
-    await relay.settled();
-    for (const c of [a, a2, b]) c.process();
+    const { store, relay, a, a2, b } = await twoRooms();
     a.insert(0, 'last words');
     b.insert(0, 'bye');
 
