@@ -1,0 +1,108 @@
+/**
+ * The "new version available" prompt (PWA update), end to end.
+ *
+ * The relay's own HTTP server (relay/server.ts, in this process, memory store) serves a copy of
+ * dist/ from a temp dir, so the test can replace the deployed files while a user has the app
+ * open, which is what deploying a new build does. Version B is version A with a marker in
+ * index.html and, in sw.js, a new precache revision for index.html: exactly the two files a
+ * rebuild changes when only the shell changed (hashed assets keep their names).
+ *
+ * What a user must see: the open app keeps running version A and offers "A new version is
+ * available"; it never reloads by itself (a draft being typed must not vanish); "Later" hides the
+ * offer; "Reload" switches to B, and the draft is still there.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from '@playwright/test';
+import { loadConfig } from '../relay/config.js';
+import { silentLogger } from '../relay/log.js';
+import { MemoryRoomStore } from '../relay/memoryRoomStore.js';
+import { Relay } from '../relay/relay.js';
+import { createRelayServer } from '../relay/server.js';
+import { expect, test, ui } from './appFixtures.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const MARKER = 'converge-e2e-build';
+
+/** Turns the deployed copy of version A into version B (see the header). */
+const deployVersionB = (site: string): void => {
+  const indexPath = join(site, 'index.html');
+  const index = readFileSync(indexPath, 'utf8');
+  if (!index.includes('</head>')) throw new Error('dist/index.html has no </head>');
+  writeFileSync(indexPath, index.replace('</head>', `<meta name="${MARKER}" content="B"></head>`));
+  const swPath = join(site, 'sw.js');
+  const sw = readFileSync(swPath, 'utf8');
+  const revision = /\{url:"index\.html",revision:"([0-9a-f]+)"\}/.exec(sw);
+  if (!revision) throw new Error('dist/sw.js does not precache index.html with a revision');
+  writeFileSync(swPath, sw.replace(revision[0], `{url:"index.html",revision:"${revision[1]}b"}`));
+};
+
+const buildMarker = (page: Page): Promise<string | null> =>
+  page.evaluate((name) => document.querySelector(`meta[name="${name}"]`)?.getAttribute('content') ?? null, MARKER);
+
+test('the app offers a new version, keeps running the old one until asked, and keeps the draft', async ({
+  browser,
+  room,
+}) => {
+  const site = mkdtempSync(join(tmpdir(), 'converge-update-'));
+  cpSync(join(root, 'dist'), site, { recursive: true });
+  const config = loadConfig({}, []);
+  const relay = new Relay({
+    store: new MemoryRoomStore(),
+    limits: config.limits,
+    commitDelayMs: config.commitDelayMs,
+    idleUnloadMs: config.idleUnloadMs,
+    compaction: { minLogEntries: 256, targetBytes: 512 * 1024 },
+    log: silentLogger,
+  });
+  const server = createRelayServer({
+    relay,
+    log: silentLogger,
+    maxFrameBytes: config.limits.maxFrameBytes,
+    staticDir: site,
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${url}/r/${room}`);
+    // Version A installed and controlling the page: what a returning user has.
+    await expect
+      .poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null), { timeout: 20_000 })
+      .toBe(true);
+    await ui.composer(page).fill('a draft typed before the update');
+    expect(await buildMarker(page)).toBeNull();
+
+    deployVersionB(site);
+    // The user comes back to the app: the browser checks sw.js on navigation and installs B,
+    // which waits. The page is still version A, served by A's worker.
+    await page.reload();
+    const prompt = page.getByRole('alert').filter({ hasText: 'A new version is available' });
+    await expect(prompt).toBeVisible({ timeout: 20_000 });
+    expect(await buildMarker(page)).toBeNull();
+    await expect(ui.composer(page)).toHaveValue('a draft typed before the update');
+
+    // "Later" hides the offer and changes nothing.
+    await prompt.getByRole('button', { name: 'Later' }).click();
+    await expect(prompt).toHaveCount(0);
+    expect(await buildMarker(page)).toBeNull();
+
+    // Coming back again offers it again; "Reload" switches to B and the draft survives.
+    await page.reload();
+    await expect(prompt).toBeVisible({ timeout: 20_000 });
+    await prompt.getByRole('button', { name: 'Reload' }).click();
+    await expect.poll(() => buildMarker(page).catch(() => null), { timeout: 20_000 }).toBe('B');
+    await expect(ui.composer(page)).toHaveValue('a draft typed before the update');
+    await expect(prompt).toHaveCount(0);
+  } finally {
+    await context.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await relay.shutdown();
+    rmSync(site, { recursive: true, force: true });
+  }
+});
