@@ -6,6 +6,14 @@
  *
  * Storage that throws (Safari private mode, disabled storage, quota) never breaks the app: the
  * identity then lives for this page only.
+ *
+ * LOCAL-11: a copy of the identity is also kept by a witness outside the browser's evictable
+ * storage (a first-party cookie: browsers evict IndexedDB, localStorage, caches and service
+ * workers of an origin together under storage pressure, but not its cookies). When the identity
+ * is gone from localStorage but the witness still has it, this profile's data was evicted (or
+ * wiped by something other than "clear site data", which clears cookies too): the app restores
+ * the same identity, so the user's earlier messages stay theirs, and says what happened. The
+ * cookie holds only what every room already sees (id and display name), never a secret.
  */
 import { NAME_LIMIT, type Identity } from '../shared/chat/chatRoom.js';
 import { isId, newId, type RandomBytes } from '../shared/ids.js';
@@ -69,14 +77,103 @@ export function loadIdentity(storage: Storage, randomBytes: RandomBytes = defaul
   return identity;
 }
 
+/** A copy of the identity kept where whole-origin storage eviction does not reach (LOCAL-11). */
+export interface IdentityWitness {
+  read(): Identity | null;
+  write(identity: Identity): void;
+}
+
+export interface StartupIdentity {
+  readonly identity: Identity;
+  /** LOCAL-11: localStorage had lost the identity the witness still had: the origin's data was evicted. */
+  readonly evicted: boolean;
+}
+
+/**
+ * The identity at app start (LOCAL-11): the stored one (the witness is refreshed), else the
+ * witness's copy (restored to storage; `evicted`), else a new one (stored in both).
+ */
+export function startIdentity(
+  storage: Storage,
+  witness: IdentityWitness,
+  randomBytes: RandomBytes = defaultRandomBytes,
+): StartupIdentity {
+  const stored = read(storage);
+  if (stored) {
+    witness.write(stored);
+    return { identity: stored, evicted: false };
+  }
+  const witnessed = witness.read();
+  if (witnessed) {
+    write(storage, witnessed);
+    witness.write(witnessed);
+    return { identity: witnessed, evicted: true };
+  }
+  const identity = loadIdentity(storage, randomBytes);
+  witness.write(identity);
+  return { identity, evicted: false };
+}
+
+export const IDENTITY_COOKIE = 'converge-identity';
+/** About 400 days, the longest lifetime Chromium keeps a cookie; every app start renews it. */
+const COOKIE_MAX_AGE_S = 400 * 24 * 60 * 60;
+
+/** The cookie value for an identity: URI-encoded JSON (names may hold any character). */
+export const encodeIdentityCookie = (identity: Identity): string =>
+  encodeURIComponent(JSON.stringify({ id: identity.id, name: identity.name }));
+
+/** The identity in a `document.cookie` string, or null when absent or damaged (never throws). */
+export const decodeIdentityCookie = (cookies: string): Identity | null => {
+  for (const part of cookies.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== IDENTITY_COOKIE) continue;
+    try {
+      const v = JSON.parse(decodeURIComponent(part.slice(eq + 1).trim())) as unknown;
+      if (typeof v !== 'object' || v === null) return null;
+      const r = v as Record<string, unknown>;
+      if (!isId(r.id)) return null;
+      const name = typeof r.name === 'string' ? normalizeName(r.name) : '';
+      return { id: r.id, name: name || defaultName(r.id) };
+    } catch {
+      return null;
+    }
+  }
+  return null;
+};
+
+/** The witness the app uses: a first-party, SameSite=Strict cookie (LOCAL-11). */
+export const cookieWitness = (doc: Document): IdentityWitness => ({
+  read: () => {
+    try {
+      return decodeIdentityCookie(doc.cookie);
+    } catch {
+      return null;
+    }
+  },
+  write: (identity) => {
+    const secure = doc.location?.protocol === 'https:' ? '; Secure' : '';
+    try {
+      doc.cookie = `${IDENTITY_COOKIE}=${encodeIdentityCookie(identity)}; Path=/; Max-Age=${COOKIE_MAX_AGE_S}; SameSite=Strict${secure}`;
+    } catch {
+      // Cookies disabled (sandboxed frame): eviction goes unnoticed, as without a witness.
+    }
+  },
+});
+
 /**
  * Sets the display name (normalized, see `normalizeName`) and returns the updated identity.
  * Throws IdentityError for a name that is empty after normalizing; nothing changes then.
  */
-export function saveName(storage: Storage, name: string, randomBytes: RandomBytes = defaultRandomBytes): Identity {
+export function saveName(
+  storage: Storage,
+  name: string,
+  randomBytes: RandomBytes = defaultRandomBytes,
+  witness?: IdentityWitness,
+): Identity {
   const normalized = normalizeName(name);
   if (normalized.length === 0) throw new IdentityError('A name cannot be empty.');
   const identity: Identity = { id: loadIdentity(storage, randomBytes).id, name: normalized };
   write(storage, identity);
+  witness?.write(identity);
   return identity;
 }

@@ -668,3 +668,36 @@ test('axe: no serious or critical accessibility violations on the lobby and in a
   await a.page.emulateMedia({ colorScheme: 'dark' });
   await check(a.page, 'lobby (dark)');
 });
+
+test('LOCAL-11: after the browser evicts the whole origin, the app says so and the same identity gets its room back', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Ada');
+  await a.gotoRoom(room);
+  await a.send('written before the eviction');
+  await expect(a.message('written before the eviction')).toContainText(/Saved|Seen/);
+  // A normal start says nothing.
+  await a.page.reload();
+  await expect(a.message('written before the eviction')).toBeVisible();
+  await expect(a.page.getByText('deleted Converge’s saved data')).toHaveCount(0);
+
+  // What Chromium's storage-pressure eviction removes: every storage of the origin but cookies.
+  const origin = new URL(a.page.url()).origin;
+  await a.page.goto('about:blank');
+  const cdp = await a.context.newCDPSession(a.page);
+  await cdp.send('Storage.clearDataForOrigin', {
+    origin,
+    storageTypes: 'indexeddb,local_storage,service_workers,cache_storage',
+  });
+  await cdp.detach();
+
+  await a.page.goto(`${origin}/r/${room}`);
+  const notice = a.page.getByRole('alert').filter({ hasText: 'deleted Converge’s saved data' });
+  await expect(notice).toBeVisible();
+  // Fetched again from the relay, and still this user's own message (own messages show a state).
+  await expect(a.message('written before the eviction')).toContainText(/Saved|Seen/, { timeout: 20_000 });
+  await expect(a.message('written before the eviction')).toContainText('Ada');
+  await notice.getByRole('button', { name: 'Dismiss' }).click();
+  await expect(notice).toHaveCount(0);
+});

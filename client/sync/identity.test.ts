@@ -2,7 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { isId } from '../../shared/ids.js';
 import { NAME_LIMIT } from '../../shared/chat/chatRoom.js';
-import { IDENTITY_KEY, IdentityError, loadIdentity, normalizeName, saveName } from '../identity.js';
+import {
+  IDENTITY_COOKIE,
+  IDENTITY_KEY,
+  IdentityError,
+  decodeIdentityCookie,
+  encodeIdentityCookie,
+  loadIdentity,
+  normalizeName,
+  saveName,
+  startIdentity,
+  type Identity,
+  type IdentityWitness,
+} from '../identity.js';
 
 class MapStorage implements Storage {
   readonly items = new Map<string, string>();
@@ -71,5 +83,58 @@ describe('identity', () => {
   it('normalizeName', () => {
     expect(normalizeName('  a\tb  ')).toBe('a b');
     expect(normalizeName('')).toBe('');
+  });
+});
+
+/** A witness in memory: what a cookie jar holds across an eviction of the origin's storage. */
+class MemoryWitness implements IdentityWitness {
+  value: Identity | null = null;
+  read(): Identity | null {
+    return this.value;
+  }
+  write(identity: Identity): void {
+    this.value = identity;
+  }
+}
+
+describe('LOCAL-11: an identity witness outside evictable storage', () => {
+  it('LOCAL-11: a first start creates an identity, stores it in both places, and is not an eviction', () => {
+    const s = new MapStorage();
+    const w = new MemoryWitness();
+    const first = startIdentity(s, w, randomBytes);
+    expect(first.evicted).toBe(false);
+    expect(w.value).toEqual(first.identity);
+    expect(loadIdentity(s, randomBytes)).toEqual(first.identity);
+    // A normal restart: same identity, no eviction, witness refreshed.
+    w.value = null;
+    expect(startIdentity(s, w, randomBytes)).toEqual({ identity: first.identity, evicted: false });
+    expect(w.value).toEqual(first.identity);
+  });
+
+  it('LOCAL-11: storage wiped but the witness kept: the same identity comes back and the start says evicted', () => {
+    const s = new MapStorage();
+    const w = new MemoryWitness();
+    const before = startIdentity(s, w, randomBytes).identity;
+    const renamed = saveName(s, 'Ada', randomBytes, w);
+    expect(renamed.id).toBe(before.id);
+    expect(w.value).toEqual(renamed);
+    const wiped = new MapStorage();
+    const after = startIdentity(wiped, w, randomBytes);
+    expect(after).toEqual({ identity: renamed, evicted: true });
+    expect(loadIdentity(wiped, randomBytes)).toEqual(renamed);
+    // Only the first start after the loss reports it.
+    expect(startIdentity(wiped, w, randomBytes)).toEqual({ identity: renamed, evicted: false });
+  });
+
+  it('LOCAL-11: the cookie value round-trips any name and ignores other cookies and damage', () => {
+    const id = loadIdentity(new MapStorage(), randomBytes).id;
+    const identity = { id, name: 'Zoë; "x"=1, \u00e9 ✓' };
+    const jar = `a=1; ${IDENTITY_COOKIE}=${encodeIdentityCookie(identity)}; b=2`;
+    expect(decodeIdentityCookie(jar)).toEqual(identity);
+    expect(encodeIdentityCookie(identity)).not.toMatch(/[;,\s"]/);
+    expect(decodeIdentityCookie('a=1; b=2')).toBeNull();
+    expect(decodeIdentityCookie(`${IDENTITY_COOKIE}=%7Bnot-json`)).toBeNull();
+    expect(decodeIdentityCookie(`${IDENTITY_COOKIE}=%E0%A4%A`)).toBeNull();
+    expect(decodeIdentityCookie(`${IDENTITY_COOKIE}=${encodeURIComponent('{"id":"nope","name":"x"}')}`)).toBeNull();
   });
 });

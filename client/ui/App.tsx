@@ -8,6 +8,7 @@ import { Lobby } from './Lobby.js';
 import { RoomScreen } from './RoomScreen.js';
 import { roomPath, useRoute } from './router.js';
 import { getIdentity, openLocalStore, setIdentityName, type IdentityInfo, type LocalStore } from './services.js';
+import { EvictionNotice } from './EvictionNotice.js';
 import { UpdatePrompt } from './UpdatePrompt.js';
 
 const useIdentity = (): [IdentityInfo, (name: string) => void] => {
@@ -49,6 +50,7 @@ export const App = (): ReactNode => {
   return (
     <>
       <UpdatePrompt />
+      <EvictionNotice />
       {fatal ? (
         <main className="screen-center">
           <h1>Converge cannot start</h1>

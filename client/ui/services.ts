@@ -3,7 +3,7 @@
  * store and room sessions. Components get these through `AppContext` (App.tsx), never by
  * importing storage or sync modules themselves.
  */
-import { loadIdentity, saveName } from '../identity.js';
+import { cookieWitness, loadIdentity, saveName, startIdentity } from '../identity.js';
 import { openRoomUpdateStore } from '../storage/openRoomUpdateStore.js';
 import type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 import { RoomSession } from '../sync/roomSession.js';
@@ -66,8 +66,14 @@ const pickStorage = (): Storage => {
 /** localStorage, or an in-memory stand-in when the browser refuses it. */
 export const kv: Storage = pickStorage();
 
+const witness = cookieWitness(document);
+/** Decided once, when the app starts (LOCAL-11): later reads find the restored identity. */
+/** True when the browser had deleted this app's saved data before this start (LOCAL-11). */
+export const originEvicted: boolean = startIdentity(kv, witness, randomBytes).evicted;
+
+/** The stored identity (re-read when another tab renamed it). */
 export const getIdentity = (): IdentityInfo => loadIdentity(kv, randomBytes);
-export const setIdentityName = (name: string): IdentityInfo => saveName(kv, name);
+export const setIdentityName = (name: string): IdentityInfo => saveName(kv, name, randomBytes, witness);
 
 export const openLocalStore = async (): Promise<LocalStore> => {
   const { store, persistent, reason } = await openRoomUpdateStore();
