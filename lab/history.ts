@@ -363,6 +363,6 @@ export class HistoryRecorder {
   }
 
   private push(e: Unstamped<HistoryEvent>): void {
-    this.events.push({ t: this.elapsed(), ...e } as HistoryEvent);
+    this.events.push({ t: this.elapsed(), ...e });
   }
 }

@@ -1,0 +1,108 @@
+/**
+ * What ordering by the senders' wall clocks would have got wrong (the app orders by HLC, ORD-1):
+ * counted, not judged — skewed clocks make these happen, and the HLC is what keeps them off the
+ * screen.
+ *
+ * - replyBeforeParent: replies whose parent has a later wall clock, so a wall-clock order would
+ *   show the answer before the question;
+ * - pairsOrderedDifferently: pairs of messages the wall-clock order puts the other way round from
+ *   the HLC order (an inversion count; both orders break ties by message id).
+ *
+ * The messages are every `send` in the history plus any message only seen in the final replicas.
+ */
+import type { History } from '../history.js';
+import { compareHlc, type Hlc } from '../../shared/chat/hlc.js';
+import type { Evidence } from './verdict.js';
+
+export interface WallClockAnomalies {
+  /** How many messages were compared. */
+  readonly messages: number;
+  readonly replyBeforeParent: number;
+  readonly pairsOrderedDifferently: number;
+  /** Up to EXAMPLE_LIMIT examples of each kind, replies first. */
+  readonly examples: readonly Evidence[];
+}
+
+export const EXAMPLE_LIMIT = 5;
+
+interface Msg {
+  readonly id: string;
+  readonly hlc: Hlc;
+  readonly wall: number;
+  readonly replyTo: string | null;
+  readonly client: string | null;
+}
+
+const byId = (a: Msg, b: Msg): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Inversions of `ranks` (pairs i < j with ranks[i] > ranks[j]), by merge sort: O(n log n). */
+const inversions = (ranks: number[]): number => {
+  if (ranks.length < 2) return 0;
+  const mid = ranks.length >> 1;
+  const left = ranks.slice(0, mid);
+  const right = ranks.slice(mid);
+  let count = inversions(left) + inversions(right);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < left.length && j < right.length) {
+    if (left[i]! <= right[j]!) ranks[k++] = left[i++]!;
+    else {
+      ranks[k++] = right[j++]!;
+      count += left.length - i;
+    }
+  }
+  while (i < left.length) ranks[k++] = left[i++]!;
+  while (j < right.length) ranks[k++] = right[j++]!;
+  return count;
+};
+
+export const countWallClockAnomalies = (h: History): WallClockAnomalies => {
+  const msgs = new Map<string, Msg>();
+  for (const e of h.events) {
+    if (e.kind === 'send' && !msgs.has(e.msgId)) {
+      msgs.set(e.msgId, { id: e.msgId, hlc: e.hlc, wall: e.wall, replyTo: e.replyTo, client: e.client });
+    }
+  }
+  for (const r of h.final?.replicas ?? []) {
+    for (const m of r.displayed) if (!msgs.has(m.id)) msgs.set(m.id, { ...m, client: null });
+  }
+  const all = [...msgs.values()];
+  const byWall = [...all].sort((a, b) => a.wall - b.wall || byId(a, b));
+  const wallRank = new Map(byWall.map((m, i) => [m.id, i]));
+  const byHlc = [...all].sort((a, b) => compareHlc(a.hlc, b.hlc) || byId(a, b));
+
+  const examples: Evidence[] = [];
+  let replyBeforeParent = 0;
+  for (const m of all) {
+    if (m.replyTo === null || m.replyTo === m.id) continue;
+    const parent = msgs.get(m.replyTo);
+    if (!parent || wallRank.get(parent.id)! < wallRank.get(m.id)!) continue;
+    replyBeforeParent++;
+    if (examples.length < EXAMPLE_LIMIT) {
+      examples.push({
+        text: `reply ${m.id} has wall clock ${m.wall}, earlier than its parent ${parent.id} (${parent.wall}): a wall-clock order shows the answer first`,
+        clients: [m.client, parent.client].filter((c): c is string => c !== null),
+        msgIds: [m.id, parent.id],
+      });
+    }
+  }
+  const ranks = byHlc.map((m) => wallRank.get(m.id)!);
+  const pairExamples: Evidence[] = [];
+  for (let i = 1; i < byHlc.length && pairExamples.length < EXAMPLE_LIMIT; i++) {
+    const a = byHlc[i - 1]!;
+    const b = byHlc[i]!;
+    if (ranks[i - 1]! < ranks[i]!) continue;
+    pairExamples.push({
+      text: `${a.id} comes before ${b.id} by HLC, but after it by wall clock (${a.wall} vs ${b.wall})`,
+      clients: [a.client, b.client].filter((c): c is string => c !== null),
+      msgIds: [a.id, b.id],
+    });
+  }
+  return {
+    messages: all.length,
+    replyBeforeParent,
+    pairsOrderedDifferently: inversions(ranks),
+    examples: [...examples, ...pairExamples],
+  };
+};
