@@ -26,6 +26,9 @@
  *   when a message that sorts after it was already shown; during a connection's catch-up the
  *   comparison is against what was shown when the connection opened.
  * - REFUSE-1/2 (./status.ts): fatal closes and invalid room names become `connection.refusal`.
+ * - LAB-1..LAB-8 (./labHooks.ts, `session.lab`): the network lab's faults, skewable clock (the
+ *   session reads time only through it, so a skew moves its HLC and its messages' `wall`),
+ *   arrival order, resync and the `lab` awareness field.
  */
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
@@ -48,6 +51,8 @@ import {
   type StoredUpdates,
 } from '../storage/roomUpdateStore.js';
 import { Transport } from '../net/transport.js';
+import { SkewableClock } from '../../shared/lab/clock.js';
+import { LabHooks } from './labHooks.js';
 import type { Identity } from '../identity.js';
 import { applyUpdateDefensively, createSyncHandler, isDocFrozen } from './defensiveSync.js';
 import { parsePresence, RecentClients, TYPING_TIMEOUT_MS } from './presence.js';
@@ -119,6 +124,8 @@ export interface RoomSessionOptions {
   readonly transport?: Transport;
   /** Extension: sync with other tabs over BroadcastChannel (default true). Tests in one process turn it off. */
   readonly crossTab?: boolean;
+  /** Extension: uniform random in [0, 1) for the lab's fault decisions (experiments seed it). */
+  readonly labRandom?: () => number;
 }
 
 /** Transaction origin of updates loaded from the local store: never appended again. */
@@ -212,6 +219,8 @@ export class RoomSession {
   readonly room: string;
   readonly identity: Identity;
   readonly transport: Transport;
+  /** The network lab's hooks (LAB-1..LAB-8). */
+  readonly lab: LabHooks;
   private readonly store: RoomUpdateStore;
   private readonly persistent: boolean;
   private readonly relayUrl: string;
@@ -294,7 +303,8 @@ export class RoomSession {
     this.identity = opts.identity;
     this.store = opts.store;
     this.persistent = opts.persistent;
-    this.now = opts.now ?? Date.now;
+    const labClock = new SkewableClock(opts.now ?? Date.now);
+    this.now = () => labClock.now();
     this.randomBytes = opts.randomBytes ?? defaultRandomBytes;
     this.crossTab = opts.crossTab ?? true;
     this.relayUrl = opts.relayUrl;
@@ -302,6 +312,24 @@ export class RoomSession {
     // HLC node: a short random id per session (never the user id: two tabs must not share it).
     this.clock = new HybridClock(newId(this.randomBytes).slice(0, 10), this.now);
     this.ackRefreshTimer = setInterval(() => this.refreshAcks(), 1000);
+    this.lab = new LabHooks(
+      {
+        crossTab: this.crossTab,
+        replica: () => this.internals,
+        acked: () => this.acked,
+        pendingCount: () => this.view().pendingCount,
+        reconnectNow: () => {
+          const r = this.replica;
+          if (r && r.provider.ws === null && this.mayConnect()) this.connect();
+        },
+        subscribe: (l) => this.subscribe(l),
+        selfName: this.identity.name,
+        selfId: this.identity.id,
+      },
+      this.transport,
+      labClock,
+      opts.labRandom,
+    );
   }
 
   /** Loads the room from the store, then connects (unless the room name is refused). */
@@ -493,6 +521,7 @@ export class RoomSession {
     if (this.destroyed) return;
     this.destroyed = true;
     clearInterval(this.ackRefreshTimer);
+    this.lab.dispose();
     for (const t of [this.typingTimer, this.svTimer, this.storageRetryTimer]) if (t !== null) clearTimeout(t);
     if (this.metaTimer !== null) {
       clearTimeout(this.metaTimer);
@@ -526,7 +555,7 @@ export class RoomSession {
   }
 
   private install(doc: Y.Doc): void {
-    const chat = new ChatRoom(doc, this.clock, this.randomBytes);
+    const chat = new ChatRoom(doc, this.clock, this.randomBytes, this.now);
     // Messages already here count as shown; their HLCs move our clock forward (HLC-1).
     this.maxShown = null;
     const now = this.now();
@@ -550,6 +579,7 @@ export class RoomSession {
     }
     this.maxShown = maxShown ? { hlc: maxShown.hlc, id: maxShown.id } : null;
     for (const m of existing.slice(-100)) if (m.yId) this.recentClients.touch(m.yId.client);
+    for (const m of existing) this.lab.noteArrival(m.id);
     this.maxShownAtConnect = this.maxShown;
 
     const awareness = new awarenessProtocol.Awareness(doc);
@@ -564,7 +594,8 @@ export class RoomSession {
       awareness,
       WebSocketPolyfill: this.transport.WebSocket,
       maxBackoffTime: MAX_BACKOFF_MS,
-      disableBc: !this.crossTab,
+      // LAB-1: a partitioned session stays out of cross-tab sync too, also after a rebuild.
+      disableBc: !this.crossTab || this.lab.partitioned,
     });
     const replica: Replica = {
       doc,
@@ -973,6 +1004,7 @@ export class RoomSession {
         const hlc = rec ? decodeHlc(rec.hlc) : null;
         if (!rec || !hlc) continue;
         added.push({ hlc, id: key });
+        this.lab.noteArrival(key);
         const item = chat.messagesMap._map.get(key);
         if (item) this.recentClients.touch(item.id.client);
         if (remote) {
