@@ -11,7 +11,7 @@ export const checkCausalOrder = (h: History): Verdict => {
   const replicas = finalReplicas(h);
   if (!replicas) return noFinalRead('CHK-4');
   const violations: Evidence[] = [];
-  let replies = 0;
+  const replies = new Set<string>();
   for (const r of replicas) {
     const position = new Map<string, number>();
     r.displayed.forEach((m, i) => {
@@ -19,7 +19,7 @@ export const checkCausalOrder = (h: History): Verdict => {
     });
     r.displayed.forEach((m, i) => {
       if (m.replyTo === null || m.replyTo === m.id) return;
-      replies++;
+      replies.add(m.id);
       const p = position.get(m.replyTo);
       if (p === undefined) {
         violations.push({
@@ -38,7 +38,7 @@ export const checkCausalOrder = (h: History): Verdict => {
   }
   const summary =
     violations.length === 0
-      ? `${replies} displayed replies are after their parent on every replica`
+      ? `${replies.size} replies are after their parent on all ${replicas.length} replicas`
       : `${violations.length} reply placement(s) break causal order`;
   return verdict('CHK-4', summary, violations);
 };

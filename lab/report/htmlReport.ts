@@ -16,6 +16,7 @@ import { escapeHtml } from './escapeHtml.js';
 import { runIntervals } from './intervals.js';
 import { latencyChart } from './latencyChart.js';
 import { spaceTimeDiagram, type SpaceTimeOptions } from './spaceTimeDiagram.js';
+import { formatMs } from './formatMs.js';
 import { num } from './svg.js';
 
 export interface HtmlReportOptions {
@@ -36,7 +37,6 @@ svg text{font-size:11px;fill:#57606a}.axis,.tick,.lane{stroke:#8c959f;stroke-wid
 `;
 
 const mark = (ok: boolean): string => (ok ? '<span class="ok">✔ pass</span>' : '<span class="fail">✘ FAIL</span>');
-const ms = (v: number | null): string => (v === null ? '—' : `${num(v)} ms`);
 
 const header = (h: History, checks: CheckReport, slis: Slis): string => {
   const ok = checks.ok && (slis.slo?.ok ?? true);
@@ -80,7 +80,7 @@ const slisSection = (slis: Slis): string => {
       : `<table><thead><tr><th>Heal at</th><th>Clients</th><th>Converged after</th></tr></thead><tbody>${slis.heals
           .map(
             (x) =>
-              `<tr><td>${ms(x.t)}</td><td>${escapeHtml(x.clients.join(', '))}</td><td>${x.ms === null ? '<span class="fail">not converged</span>' : ms(x.ms)}</td></tr>`,
+              `<tr><td>${formatMs(x.t)}</td><td>${escapeHtml(x.clients.join(', '))}</td><td>${x.ms === null ? '<span class="fail">not converged</span>' : formatMs(x.ms)}</td></tr>`,
           )
           .join('')}</tbody></table>`;
   const av = slis.availability;
@@ -95,7 +95,7 @@ const slisSection = (slis: Slis): string => {
           .join('')}</tbody></table>`;
   return `<section id="slis"><h2>Service-level indicators</h2>
 <table><thead><tr><th>Delivery latency</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>samples</th></tr></thead>
-<tbody><tr><td>send → shown on another client</td><td>${ms(l.p50)}</td><td>${ms(l.p95)}</td><td>${ms(l.p99)}</td><td>${ms(l.max)}</td><td>${l.count}</td></tr></tbody></table>
+<tbody><tr><td>send → shown on another client</td><td>${formatMs(l.p50)}</td><td>${formatMs(l.p95)}</td><td>${formatMs(l.p99)}</td><td>${formatMs(l.max)}</td><td>${l.count}</td></tr></tbody></table>
 <h3>Time to converge after each heal</h3>${heals}
 <h3>Sending while partitioned</h3><p>${av.ratio === null ? 'No client tried to send while partitioned.' : `${av.succeeded} of ${av.attempted} sends accepted locally (${num(av.ratio * 100)} %).`}</p>
 <h3>SLO</h3>${slo}</section>`;
@@ -119,7 +119,7 @@ const timeline = (h: History): string => {
                 : 'client' in e
                   ? `${e.kind} ${e.client}`
                   : e.kind;
-      return `<tr><td>${ms(e.t)}</td><td>${escapeHtml(what)}</td></tr>`;
+      return `<tr><td>${formatMs(e.t)}</td><td>${escapeHtml(what)}</td></tr>`;
     })
     .join('');
   return `<section id="timeline"><h2>Timeline</h2>${rows ? `<table><tbody>${rows}</tbody></table>` : '<p class="muted">No scenario steps recorded.</p>'}</section>`;

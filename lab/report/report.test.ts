@@ -11,6 +11,7 @@ import { runCheckers } from '../checkers/runCheckers.js';
 import { computeSlis } from '../sli.js';
 import { divergenceWindows } from './divergenceWindows.js';
 import { escapeHtml } from './escapeHtml.js';
+import { formatMs } from './formatMs.js';
 import { renderHtmlReport } from './htmlReport.js';
 import { runIntervals } from './intervals.js';
 import { formatProgress } from './progressLine.js';
@@ -179,6 +180,18 @@ describe('terminal summary', () => {
     expect(formatSummary(good, runCheckers(good), computeSlis(good), { color: true })).toContain(
       '\u001b[32mPASS\u001b[0m',
     );
+  });
+});
+
+describe('formatMs', () => {
+  it('rounds to whole ms from 10 ms, one decimal below, and never says NaN', () => {
+    expect([formatMs(2743.94), formatMs(5.04), formatMs(0), formatMs(null), formatMs(Number.NaN)]).toEqual([
+      '2744 ms',
+      '5 ms',
+      '0 ms',
+      '—',
+      '—',
+    ]);
   });
 });
 

@@ -7,6 +7,7 @@
 import type { History } from '../history.js';
 import type { CheckReport } from '../checkers/runCheckers.js';
 import type { Slis } from '../sli.js';
+import { formatMs } from './formatMs.js';
 import { num } from './svg.js';
 import { terminalText } from './terminalText.js';
 
@@ -18,8 +19,6 @@ export interface SummaryOptions {
   /** Evidence lines shown under each failing checker; default 3. */
   readonly evidenceLines?: number;
 }
-
-const ms = (v: number | null): string => (v === null ? '—' : `${num(v)} ms`);
 
 export const formatSummary = (h: History, checks: CheckReport, slis: Slis, opts: SummaryOptions = {}): string => {
   const paint = (code: number, s: string): string => (opts.color ? `\u001b[${code}m${s}\u001b[0m` : s);
@@ -42,10 +41,10 @@ export const formatSummary = (h: History, checks: CheckReport, slis: Slis, opts:
   );
   const l = slis.latency;
   lines.push(
-    `  Delivery latency p50 ${ms(l.p50)} · p95 ${ms(l.p95)} · p99 ${ms(l.p99)} · max ${ms(l.max)} (${l.count} samples)`,
+    `  Delivery latency p50 ${formatMs(l.p50)} · p95 ${formatMs(l.p95)} · p99 ${formatMs(l.p99)} · max ${formatMs(l.max)} (${l.count} samples)`,
   );
   if (slis.heals.length > 0) {
-    const heals = slis.heals.map((x) => (x.ms === null ? bad('never') : ms(x.ms)));
+    const heals = slis.heals.map((x) => (x.ms === null ? bad('never') : formatMs(x.ms)));
     lines.push(
       `  Converged after heals: ${heals.slice(0, 8).join(', ')}${heals.length > 8 ? `, … (${heals.length} heals)` : ''}`,
     );
