@@ -6,8 +6,8 @@
  * (`sv`, SEEN-1) covered the message's Yjs id for the others. A message is drawn as sent on its
  * author's lane at the earliest of those times (an upper bound of the real send time; the
  * sender's own wall-clock claim is kept as `wall` and shown beside it, so a skewed clock is
- * visible as a claim, not as a position). Messages and participants already known when
- * recording started are placed at that start and marked `before`.
+ * visible as a claim, not as a position). What was already known when recording started (the
+ * room's opening) is placed at that start and marked `before`.
  */
 import { parsePresence } from '../sync/presence.js';
 

@@ -10,6 +10,7 @@ import { Composer, type ComposerHandle } from './Composer.js';
 import { LabFaultBanner } from './lab/LabFaultBanner.js';
 import { LabPanel } from './lab/LabPanel.js';
 import { useLabPanelOpen } from './lab/useLabPanelOpen.js';
+import { useSpaceTimeRecorder } from './lab/useSpaceTimeRecorder.js';
 import { dateStamp, download } from './download.js';
 import { formatSyncTime, plural } from './format.js';
 import type { MessageActions } from './MessageItem.js';
@@ -74,6 +75,7 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
   const [actionError, setActionError] = useState<string | null>(null);
   const [detailsOpen, setDetailsOpen] = useState(false);
   const [labOpen, setLabOpen] = useLabPanelOpen(room);
+  const spaceTime = useSpaceTimeRecorder(session);
   const messages = view.messages;
   const lastId = messages.at(-1)?.id ?? null;
 
@@ -369,7 +371,9 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
           <ShareRoom room={room} />
           <Transfer room={room} session={session} />
         </aside>
-        {labOpen && <LabPanel room={room} session={session} view={view} onClose={() => setLabOpen(false)} />}
+        {labOpen && (
+          <LabPanel room={room} session={session} view={view} spaceTime={spaceTime} onClose={() => setLabOpen(false)} />
+        )}
       </div>
     </div>
   );

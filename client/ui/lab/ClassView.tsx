@@ -98,8 +98,13 @@ const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
 const CHART_W = 600;
 const CHART_H = 120;
 
+/** The chart spans what was recorded: at least a minute, at most the history kept. */
+const MIN_CHART_MS = 60_000;
+
 const ConvergenceChart = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
-  const g = chartGeometry(snap.samples, snap.now, HISTORY_MS, CHART_W, CHART_H);
+  const first = snap.samples[0]?.t ?? snap.now;
+  const windowMs = Math.min(HISTORY_MS, Math.max(MIN_CHART_MS, snap.now - first));
+  const g = chartGeometry(snap.samples, snap.now, windowMs, CHART_W, CHART_H);
   const divergedShare =
     g.bands.filter((b) => b.kind === 'diverged').reduce((n, b) => n + b.w, 0) /
     Math.max(
@@ -108,7 +113,7 @@ const ConvergenceChart = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
     );
   return (
     <section className="card class-chart" aria-labelledby="chart-heading">
-      <h2 id="chart-heading">Convergence over the last {HISTORY_MS / 60_000} minutes</h2>
+      <h2 id="chart-heading">Convergence over the last {formatElapsed(windowMs)}</h2>
       <svg
         viewBox={`0 0 ${CHART_W} ${CHART_H}`}
         preserveAspectRatio="none"

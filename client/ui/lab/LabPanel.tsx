@@ -8,7 +8,7 @@ import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } fr
 import { compareOrders, type OrderAnomaly, type OrderedEntry } from '../../../shared/lab/orders.js';
 import { formatSkew, NO_FAULTS, validateFaultConfig, type FaultConfig } from '../../../shared/lab/faults.js';
 import { toShiViz } from '../../../shared/lab/shiviz.js';
-import { othersFromAwareness, SpaceTimeRecorder } from '../../lab/spaceTime.js';
+import type { SpaceTimeRecorder } from '../../lab/spaceTime.js';
 import { dateStamp, download } from '../download.js';
 import { formatSyncTime, plural } from '../format.js';
 import { labPath } from '../router.js';
@@ -16,7 +16,7 @@ import { linkClick } from '../appContext.js';
 import type { RoomSession, RoomView } from '../services.js';
 import { SpaceTimeDiagram } from './SpaceTimeDiagram.js';
 import { formatBytes } from './labFormat.js';
-import { useLabTick } from './useLab.js';
+import { useLabFaults, useLabTick } from './useLab.js';
 
 /** Rows in the orders table and the traffic list. */
 const ORDER_ROWS = 20;
@@ -27,11 +27,13 @@ export const LabPanel = ({
   room,
   session,
   view,
+  spaceTime,
   onClose,
 }: {
   room: string;
   session: RoomSession;
   view: RoomView;
+  spaceTime: SpaceTimeRecorder;
   onClose: () => void;
 }): ReactNode => {
   useLabTick(session);
@@ -50,7 +52,7 @@ export const LabPanel = ({
       <Repair session={session} />
       <StatePanel session={session} view={view} />
       <Orders session={session} view={view} />
-      <SpaceTime session={session} view={view} room={room} />
+      <SpaceTime session={session} view={view} room={room} recorder={spaceTime} />
     </aside>
   );
 };
@@ -93,7 +95,8 @@ const NUMBER_FIELDS: ReadonlyArray<{ key: keyof FaultForm; label: string; unit: 
 
 const FaultControls = ({ session }: { session: RoomSession }): ReactNode => {
   const lab = session.lab;
-  const config = lab.config;
+  // At once, not at the panel's refresh rate: the partition switch must show its new state.
+  const config = useLabFaults(session);
   const [form, setForm] = useState<FaultForm>(() => toForm(config));
   const [error, setError] = useState<string | null>(null);
   const id = useId();
@@ -240,11 +243,15 @@ const StatePanel = ({ session, view }: { session: RoomSession; view: RoomView })
   const clients = [...new Set([...sv.keys(), ...acked.keys()])].sort((a, b) => (sv.get(b) ?? 0) - (sv.get(a) ?? 0));
   const traffic = lab.traffic;
   const stats = lab.stats();
-  const totals = { in: { n: 0, bytes: 0 }, out: { n: 0, bytes: 0 } };
+  const [showAwareness, setShowAwareness] = useState(false);
+  const totals = new Map<string, Record<'in' | 'out', { n: number; bytes: number }>>();
   for (const f of traffic) {
-    totals[f.dir].n++;
-    totals[f.dir].bytes += f.bytes;
+    let t = totals.get(f.kind);
+    if (!t) totals.set(f.kind, (t = { in: { n: 0, bytes: 0 }, out: { n: 0, bytes: 0 } }));
+    t[f.dir].n++;
+    t[f.dir].bytes += f.bytes;
   }
+  const cell = (x: { n: number; bytes: number }): string => (x.n === 0 ? '—' : `${x.n} · ${formatBytes(x.bytes)}`);
   return (
     <section className="lab-section" aria-labelledby={`${id}-h`}>
       <h3 id={`${id}-h`}>State of this replica</h3>
@@ -277,7 +284,7 @@ const StatePanel = ({ session, view }: { session: RoomSession; view: RoomView })
                   {hex(c)}
                 </th>
                 <td>{sv.get(c) ?? 0}</td>
-                <td className={(acked.get(c) ?? 0) < (sv.get(c) ?? 0) ? 'lab-behind' : undefined}>
+                <td className={acked.has(c) && acked.get(c)! < (sv.get(c) ?? 0) ? 'lab-behind' : undefined}>
                   {acked.has(c) ? acked.get(c) : '—'}
                 </td>
               </tr>
@@ -287,17 +294,40 @@ const StatePanel = ({ session, view }: { session: RoomSession; view: RoomView })
       </div>
       {clients.length > 12 && <p className="hint">and {clients.length - 12} more clients</p>}
       <h4>Traffic (after the faults)</h4>
-      <p className="lab-totals">
-        In: {plural(totals.in.n, 'frame')}, {formatBytes(totals.in.bytes)} · Out: {plural(totals.out.n, 'frame')},{' '}
-        {formatBytes(totals.out.bytes)}
-        <span className="hint">
-          {' '}
-          (last {traffic.length}) · dropped {stats.droppedIn} in, {stats.droppedOut} out · duplicated {stats.duplicated}{' '}
-          · reordered {stats.reordered}
-        </span>
+      <div className="table-scroll">
+        <table className="lab-table compact">
+          <caption className="hint">
+            Frames and bytes of the last {plural(traffic.length, 'frame')} by kind (update and sync2 carry updates)
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">Kind</th>
+              <th scope="col">In</th>
+              <th scope="col">Out</th>
+            </tr>
+          </thead>
+          <tbody>
+            {[...totals].map(([kind, t]) => (
+              <tr key={kind}>
+                <th scope="row">{kind}</th>
+                <td>{cell(t.in)}</td>
+                <td>{cell(t.out)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <p className="hint">
+        Faults so far: dropped {stats.droppedIn} in, {stats.droppedOut} out · duplicated {stats.duplicated} · reordered{' '}
+        {stats.reordered}
       </p>
+      <label className="lab-switch small">
+        <input type="checkbox" checked={showAwareness} onChange={(e) => setShowAwareness(e.target.checked)} />
+        Show presence (awareness) frames in the list
+      </label>
       <ol className="traffic-list" aria-label="Recent frames, newest first">
         {traffic
+          .filter((f) => showAwareness || f.kind !== 'awareness')
           .slice(-TRAFFIC_ROWS)
           .reverse()
           .map((f, i) => (
@@ -378,18 +408,19 @@ const OrderColumn = ({
 
 // ---------------------------------------------------------------- space-time
 
-const SpaceTime = ({ session, view, room }: { session: RoomSession; view: RoomView; room: string }): ReactNode => {
+const SpaceTime = ({
+  session,
+  view,
+  room,
+  recorder,
+}: {
+  session: RoomSession;
+  view: RoomView;
+  room: string;
+  recorder: SpaceTimeRecorder;
+}): ReactNode => {
   const id = useId();
-  const [recorder] = useState(() => new SpaceTimeRecorder(session.identity.id, Date.now()));
   const now = Date.now();
-  const states = session.internals?.awareness.getStates();
-  // Recording while rendering is safe: observing the same state again records nothing new.
-  recorder.observe(
-    now,
-    session.identity.name,
-    view.messages,
-    states ? othersFromAwareness(states, session.identity.id) : [],
-  );
   const data = recorder.data(view.messages);
   return (
     <section className="lab-section" aria-labelledby={`${id}-h`}>
