@@ -9,7 +9,7 @@ import { expect, test } from './appFixtures.js';
 import { classView, lab, simulateParticipants } from './labFixtures.js';
 
 test.describe('Lab panel', () => {
-  test('LAB-1 a partition set in the panel stops traffic both ways, the banner says so, and healing delivers', async ({
+  test('LAB-1, LAB-UI-6: a partition set in the panel stops traffic both ways, the banner says so, and healing delivers', async ({
     openUser,
     room,
   }) => {
@@ -53,7 +53,7 @@ test.describe('Lab panel', () => {
     await expect(lab.toggle(b.page)).toHaveAttribute('aria-expanded', 'false');
   });
 
-  test('LAB-3 clock skew set in the panel changes the wall-clock order but not the displayed order', async ({
+  test('LAB-3: clock skew set in the panel changes the wall-clock order but not the displayed order', async ({
     openUser,
     room,
   }) => {
@@ -90,7 +90,7 @@ test.describe('Lab panel', () => {
 });
 
 test.describe('class view', () => {
-  test('LAB-UI-1 shows a partitioned participant with different content as diverged, then convergence after the heal', async ({
+  test('LAB-UI-1, LAB-UI-3, LAB-UI-4: a partitioned participant with different content is diverged, then converged after the heal', async ({
     openUser,
     room,
     relay,
@@ -130,7 +130,7 @@ test.describe('class view', () => {
     await expect(lab.hash(a.page)).toHaveText(await hashOf('Bob'));
   });
 
-  test('30 participants: all listed, one with different content is spotted, and convergence comes back', async ({
+  test('LAB-UI-1 with 30 participants: all listed, one with different content is spotted, and convergence comes back', async ({
     openUser,
     room,
     relay,

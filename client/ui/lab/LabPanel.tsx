@@ -4,7 +4,7 @@
  * traffic), the three orders side by side, a space-time diagram and the ShiViz export. It reads
  * and drives only `session.lab` (client/sync/labHooks.ts).
  */
-import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useId, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { compareOrders, type OrderAnomaly, type OrderedEntry } from '../../../shared/lab/orders.js';
 import { formatSkew, NO_FAULTS, validateFaultConfig, type FaultConfig } from '../../../shared/lab/faults.js';
 import { toShiViz } from '../../../shared/lab/shiviz.js';
@@ -238,6 +238,8 @@ const hex = (c: number): string => (c >>> 0).toString(16).padStart(8, '0');
 const StatePanel = ({ session, view }: { session: RoomSession; view: RoomView }): ReactNode => {
   const lab = session.lab;
   const id = useId();
+  // The hash covers the whole room: computed when what it covers changed, not on every refresh.
+  const hash = useMemo(() => lab.contentHash(), [lab, view.messages, view.title]);
   const sv = lab.stateVector();
   const acked = lab.relayAcked();
   const clients = [...new Set([...sv.keys(), ...acked.keys()])].sort((a, b) => (sv.get(b) ?? 0) - (sv.get(a) ?? 0));
@@ -259,7 +261,7 @@ const StatePanel = ({ session, view }: { session: RoomSession; view: RoomView })
         <div>
           <dt>Content hash</dt>
           <dd className="mono" data-testid="lab-hash">
-            {lab.contentHash()}
+            {hash}
           </dd>
         </div>
         <div>
