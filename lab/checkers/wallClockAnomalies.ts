@@ -5,8 +5,9 @@
  *
  * - replyBeforeParent: replies whose parent has a later wall clock, so a wall-clock order would
  *   show the answer before the question;
- * - pairsOrderedDifferently: pairs of messages the wall-clock order puts the other way round from
- *   the HLC order (an inversion count; both orders break ties by message id).
+ * - pairsOrderedDifferently: pairs of messages whose wall clocks say the opposite of the HLC order
+ *   (an inversion count). Equal wall clocks never count: the wall clock does not order them, so
+ *   any tie-break would be an artefact, not an anomaly.
  *
  * The messages are every `send` in the history plus any message only seen in the final replicas.
  */
@@ -35,25 +36,25 @@ interface Msg {
 
 const byId = (a: Msg, b: Msg): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-/** Inversions of `ranks` (pairs i < j with ranks[i] > ranks[j]), by merge sort: O(n log n). */
-const inversions = (ranks: number[]): number => {
-  if (ranks.length < 2) return 0;
-  const mid = ranks.length >> 1;
-  const left = ranks.slice(0, mid);
-  const right = ranks.slice(mid);
+/** Inversions of `xs` (pairs i < j with xs[i] > xs[j], ties not counted) by merge sort, O(n log n); sorts `xs` in place. */
+const inversions = (xs: number[]): number => {
+  if (xs.length < 2) return 0;
+  const mid = xs.length >> 1;
+  const left = xs.slice(0, mid);
+  const right = xs.slice(mid);
   let count = inversions(left) + inversions(right);
   let i = 0;
   let j = 0;
   let k = 0;
   while (i < left.length && j < right.length) {
-    if (left[i]! <= right[j]!) ranks[k++] = left[i++]!;
+    if (left[i]! <= right[j]!) xs[k++] = left[i++]!;
     else {
-      ranks[k++] = right[j++]!;
+      xs[k++] = right[j++]!;
       count += left.length - i;
     }
   }
-  while (i < left.length) ranks[k++] = left[i++]!;
-  while (j < right.length) ranks[k++] = right[j++]!;
+  while (i < left.length) xs[k++] = left[i++]!;
+  while (j < right.length) xs[k++] = right[j++]!;
   return count;
 };
 
@@ -68,8 +69,6 @@ export const countWallClockAnomalies = (h: History): WallClockAnomalies => {
     for (const m of r.displayed) if (!msgs.has(m.id)) msgs.set(m.id, { ...m, client: null });
   }
   const all = [...msgs.values()];
-  const byWall = [...all].sort((a, b) => a.wall - b.wall || byId(a, b));
-  const wallRank = new Map(byWall.map((m, i) => [m.id, i]));
   const byHlc = [...all].sort((a, b) => compareHlc(a.hlc, b.hlc) || byId(a, b));
 
   const examples: Evidence[] = [];
@@ -77,7 +76,7 @@ export const countWallClockAnomalies = (h: History): WallClockAnomalies => {
   for (const m of all) {
     if (m.replyTo === null || m.replyTo === m.id) continue;
     const parent = msgs.get(m.replyTo);
-    if (!parent || wallRank.get(parent.id)! < wallRank.get(m.id)!) continue;
+    if (!parent || parent.wall <= m.wall) continue;
     replyBeforeParent++;
     if (examples.length < EXAMPLE_LIMIT) {
       examples.push({
@@ -87,12 +86,12 @@ export const countWallClockAnomalies = (h: History): WallClockAnomalies => {
       });
     }
   }
-  const ranks = byHlc.map((m) => wallRank.get(m.id)!);
+  const walls = byHlc.map((m) => m.wall);
   const pairExamples: Evidence[] = [];
   for (let i = 1; i < byHlc.length && pairExamples.length < EXAMPLE_LIMIT; i++) {
     const a = byHlc[i - 1]!;
     const b = byHlc[i]!;
-    if (ranks[i - 1]! < ranks[i]!) continue;
+    if (a.wall <= b.wall) continue;
     pairExamples.push({
       text: `${a.id} comes before ${b.id} by HLC, but after it by wall clock (${a.wall} vs ${b.wall})`,
       clients: [a.client, b.client].filter((c): c is string => c !== null),
@@ -102,7 +101,7 @@ export const countWallClockAnomalies = (h: History): WallClockAnomalies => {
   return {
     messages: all.length,
     replyBeforeParent,
-    pairsOrderedDifferently: inversions(ranks),
+    pairsOrderedDifferently: inversions(walls),
     examples: [...examples, ...pairExamples],
   };
 };
