@@ -49,7 +49,12 @@ export type Step =
       /** The fields given replace the client's current ones. */
       readonly faults: Partial<FaultConfig>;
     })
-  | (StepBase & { readonly do: 'relay-crash' | 'relay-restart' });
+  | (StepBase & { readonly do: 'relay-crash' })
+  | (StepBase & {
+      readonly do: 'relay-restart';
+      /** Start with an empty data directory: the relay lost its disk, the history must come back from the clients. */
+      readonly wipe: boolean;
+    });
 
 export type StepKind = Step['do'];
 
@@ -187,7 +192,12 @@ const parseSlo = (x: unknown, path: string): Slo => {
 const parsePartialFaults = (x: unknown, path: string): Partial<FaultConfig> => {
   if (!isRecord(x)) return fail(path, 'expected an object');
   // Validated as a whole config (every given field checked, paths named), then only the given fields kept.
-  const full = validateFaultConfig(x, path);
+  let full: FaultConfig;
+  try {
+    full = validateFaultConfig(x, path);
+  } catch (e) {
+    throw new ScenarioError(e instanceof Error ? e.message : String(e));
+  }
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(x)) out[k] = full[k as keyof FaultConfig];
   return out;
@@ -203,9 +213,12 @@ const parseStep = (x: unknown, path: string): Step => {
   }
   switch (kind as StepKind) {
     case 'relay-crash':
-    case 'relay-restart':
       onlyFields(x, path, ['at', 'do', 'note']);
-      return { at, do: kind as 'relay-crash' | 'relay-restart' };
+      return { at, do: 'relay-crash' };
+    case 'relay-restart':
+      onlyFields(x, path, ['at', 'do', 'note', 'wipe']);
+      if (x.wipe !== undefined && typeof x.wipe !== 'boolean') fail(`${path}.wipe`, 'expected true or false');
+      return { at, do: 'relay-restart', wipe: x.wipe === true };
     case 'send':
       onlyFields(x, path, ['at', 'do', 'note', 'clients', 'count', 'over', 'replyPct']);
       return {

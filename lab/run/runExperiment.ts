@@ -10,6 +10,7 @@
  * state vector — or `quiesceTimeout` passes, which is reported (the checkers then judge what is
  * there), never hidden.
  */
+import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { NO_FAULTS } from '../../shared/lab/faults.js';
@@ -180,6 +181,7 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
         case 'relay-restart':
           rec.step(a.label);
           if (relay && !relayUp) {
+            if (a.wipe) rmSync(relay.dataDir, { recursive: true, force: true });
             relay = await startRelay({ port: relay.port, dataDir: relay.dataDir });
             relayUp = true;
             rec.relayRestart();

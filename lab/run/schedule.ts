@@ -33,7 +33,8 @@ export type Action =
       readonly faults: Partial<FaultConfig>;
       readonly label: string;
     }
-  | { readonly t: number; readonly kind: 'relay-crash' | 'relay-restart'; readonly label: string }
+  | { readonly t: number; readonly kind: 'relay-crash'; readonly label: string }
+  | { readonly t: number; readonly kind: 'relay-restart'; readonly wipe: boolean; readonly label: string }
   | { readonly t: number; readonly kind: 'label'; readonly label: string };
 
 export interface Schedule {
@@ -67,8 +68,15 @@ export const buildSchedule = (scenario: Scenario, clients: number, durationMs: n
     const t = stepTime(step.at, durationMs, `${path}.at`);
     switch (step.do) {
       case 'relay-crash':
+        out.push({ t, kind: 'relay-crash', label: 'relay crash (SIGKILL)' });
+        return;
       case 'relay-restart':
-        out.push({ t, kind: step.do, label: step.do });
+        out.push({
+          t,
+          kind: 'relay-restart',
+          wipe: step.wipe,
+          label: step.wipe ? 'relay restart, disk wiped' : 'relay restart',
+        });
         return;
       case 'send': {
         const cs = resolveClients(step.clients, clients, `${path}.clients`);
