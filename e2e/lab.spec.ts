@@ -1,10 +1,14 @@
 /**
- * The classroom lab in real Chromium against a real relay: the Lab panel's partition and clock
- * skew (LAB-1, LAB-3 through the panel), the active-fault banner (LAB-UI-6), and the class view
- * (LAB-UI-1, LAB-UI-3, LAB-UI-4), also with 30 participants. Conditions are polled, never slept on.
+ * The classroom lab in real Chromium against a real relay: the Lab panel's partition, drops,
+ * resync and clock skew (LAB-1, LAB-2, LAB-3, LAB-8 through the panel), the ShiViz export
+ * (LAB-6), the active-fault banner (LAB-UI-6), and the class view
+ * (LAB-UI-1, LAB-UI-3, LAB-UI-4), also with 30 participants. Conditions are polled; the one fixed window (observeFor) checks that something does NOT happen.
  */
+import { readFileSync } from 'node:fs';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
+import { SHIVIZ_REGEX } from '../shared/lab/shiviz.js';
+import { observeFor } from '../shared/testing/waitFor.js';
 import { expect, test } from './appFixtures.js';
 import { classView, lab, simulateParticipants } from './labFixtures.js';
 
@@ -87,6 +91,46 @@ test.describe('Lab panel', () => {
     await expect(lab.order(b.page, /^By sender wall clock/)).toHaveText([/second, from Alice/, /first, from Bob/]);
     await expect(lab.order(b.page, /^By HLC/)).toHaveText([/first, from Bob/, /second, from Alice/]);
   });
+});
+
+test('LAB-2, LAB-8: a dropped update is not sent again by itself; "Resync now" repairs it; the log exports for ShiViz', async ({
+  openUser,
+  room,
+}, testInfo) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  await a.gotoRoom(room);
+  await b.gotoRoom(room);
+  await a.send('before the drops');
+  await expect(b.message('before the drops')).toBeVisible();
+
+  await lab.open(a.page);
+  await lab.field(a.page, 'Drop').fill('100');
+  await lab.apply(a.page).click();
+  await expect(lab.banner(a.page)).toContainText('drops 100 %');
+  await a.send('dropped on the way');
+  await lab.field(a.page, 'Drop').fill('0');
+  await lab.apply(a.page).click();
+  await expect(lab.banner(a.page)).toHaveCount(0);
+  // The connection stayed open and nothing re-sends the lost update (STATE-2 only asks for acks).
+  await observeFor(3000);
+  await expect(a.message('dropped on the way')).toContainText('Pending');
+  await expect(b.message('dropped on the way')).toHaveCount(0);
+
+  await a.page.getByRole('button', { name: 'Resync now' }).click();
+  await expect(lab.panel(a.page)).toContainText('Resync sent');
+  await expect(b.message('dropped on the way')).toBeVisible();
+  await expect(a.message('dropped on the way')).toContainText(/Saved|Seen/);
+
+  const download = a.page.waitForEvent('download');
+  await a.page.getByRole('button', { name: 'Export event log (ShiViz)' }).click();
+  const file = await download;
+  expect(file.suggestedFilename()).toMatch(/-shiviz\.log$/);
+  const path = testInfo.outputPath('shiviz.log');
+  await file.saveAs(path);
+  const lines = readFileSync(path, 'utf8').split('\n');
+  expect(lines[0]).toBe(SHIVIZ_REGEX);
+  expect(lines.join('\n')).toContain('send dropped on the way');
 });
 
 test.describe('class view', () => {
