@@ -1,7 +1,7 @@
 /**
  * The experiment's self-contained HTML report: one file, no external assets, no script (a
  * Content-Security-Policy forbids any), charts as inline SVG. Sections (each an element id):
- * `summary`, `verdicts`, `anomalies`, `slis`, `latency`, `divergence`, `spacetime`, `timeline`.
+ * `summary`, `verdicts`, `replicas`, `anomalies`, `slis`, `latency`, `divergence`, `spacetime`, `timeline`.
  *
  * Every string taken from the history — scenario name, options, client names, ids, message text,
  * evidence, step labels — is escaped (escapeHtml): untrusted text is never HTML.
@@ -21,6 +21,8 @@ import { num } from './svg.js';
 
 export interface HtmlReportOptions {
   readonly spaceTime?: SpaceTimeOptions;
+  /** Extra plain-text lines from the runner for the summary section (e.g. how quiesce went); escaped. */
+  readonly notes?: readonly string[];
 }
 
 const STYLE = `
@@ -38,14 +40,15 @@ svg text{font-size:11px;fill:#57606a}.axis,.tick,.lane{stroke:#8c959f;stroke-wid
 
 const mark = (ok: boolean): string => (ok ? '<span class="ok">✔ pass</span>' : '<span class="fail">✘ FAIL</span>');
 
-const header = (h: History, checks: CheckReport, slis: Slis): string => {
-  const ok = checks.ok && (slis.slo?.ok ?? true);
+/** The result is the checkers' (a failed checker is exit code 1); the SLO verdict is reported beside it. */
+const header = (h: History, checks: CheckReport, slis: Slis, notes: readonly string[]): string => {
   const opts = Object.entries(h.options)
     .map(([k, v]) => `${escapeHtml(k)}=${escapeHtml(String(v))}`)
     .join(', ');
   return `<section id="summary"><h1>Experiment: ${escapeHtml(h.scenario.name)}</h1>
 <p class="muted">seed ${escapeHtml(String(h.seed))} · ${h.clients.length} clients · started ${escapeHtml(h.startedAt)}${h.scenario.file ? ` · file ${escapeHtml(h.scenario.file)}` : ''}${opts ? ` · ${opts}` : ''}</p>
-<p>Result: ${mark(ok)} ${checks.ok ? '' : '— a checker failed'}${slis.slo && !slis.slo.ok ? ' — the SLO was not met' : ''}</p>
+<p>Result: ${mark(checks.ok)} ${checks.ok ? '— every checker passed' : '— a checker failed'}${slis.slo ? (slis.slo.ok ? '; the SLO held' : '; <span class="fail">the SLO was not met</span>') : ''}</p>
+${notes.map((n) => `<p>${escapeHtml(n)}</p>`).join('')}
 <p class="muted">Clients: ${h.clients.map((c) => `${escapeHtml(c.id)} (${escapeHtml(c.name)})`).join(', ')}</p></section>`;
 };
 
@@ -60,6 +63,19 @@ const verdicts = (checks: CheckReport): string => {
     })
     .join('');
   return `<section id="verdicts"><h2>Checkers</h2><table><thead><tr><th>Rule</th><th>Checker</th><th>Verdict</th><th>Evidence</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+};
+
+const replicas = (h: History): string => {
+  if (!h.final)
+    return '<section id="replicas"><h2>Final replicas</h2><p class="fail">The run ended before the final read.</p></section>';
+  const rows = h.final.replicas
+    .map((r) => {
+      const sv = Object.values(r.stateVector);
+      const total = sv.reduce((a, b) => a + b, 0);
+      return `<tr><td>${escapeHtml(r.client)}</td><td>${r.displayed.length}</td><td><code>${escapeHtml(r.contentHash)}</code></td><td>${sv.length} Yjs clients, ${total} updates' worth of clock</td></tr>`;
+    })
+    .join('');
+  return `<section id="replicas"><h2>Final replicas</h2><p class="muted">Read at ${formatMs(h.final.t)}, after the final heal.</p><table><thead><tr><th>Client</th><th>Messages shown</th><th>Content hash</th><th>State vector</th></tr></thead><tbody>${rows}</tbody></table></section>`;
 };
 
 const anomalies = (checks: CheckReport): string => {
@@ -135,8 +151,9 @@ export const renderHtmlReport = (h: History, checks: CheckReport, slis: Slis, op
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Converge lab: ${escapeHtml(h.scenario.name)} (seed ${escapeHtml(String(h.seed))})</title>
 <style>${STYLE}</style></head><body>
-${header(h, checks, slis)}
+${header(h, checks, slis, opts.notes ?? [])}
 ${verdicts(checks)}
+${replicas(h)}
 ${anomalies(checks)}
 ${slisSection(slis)}
 <section id="latency"><h2>Delivery latency over time</h2>${latencyChart(slis.latency, iv.end)}</section>

@@ -92,7 +92,17 @@ describe('HTML report', () => {
 
   it('contains every section', () => {
     const html = render(rich());
-    for (const id of ['summary', 'verdicts', 'anomalies', 'slis', 'latency', 'divergence', 'spacetime', 'timeline']) {
+    for (const id of [
+      'summary',
+      'verdicts',
+      'replicas',
+      'anomalies',
+      'slis',
+      'latency',
+      'divergence',
+      'spacetime',
+      'timeline',
+    ]) {
       expect(html).toContain(`<section id="${id}">`);
     }
     for (const rule of ['CHK-1', 'CHK-2', 'CHK-3', 'CHK-4', 'CHK-5']) expect(html).toContain(`<td>${rule}</td>`);
@@ -166,7 +176,7 @@ describe('terminal summary', () => {
     expect(out).toContain('    c1 has no final replica');
     expect(out).toContain('✔ CHK-5 id uniqueness');
     expect(out).toMatch(/✘ SLO deliveryP99Ms ≤ 100: 320 ✘/);
-    expect(out).toContain('FAIL: 1 checker(s) failed, SLO not met');
+    expect(out).toContain('FAIL: 1 checker(s) failed; the SLO was not met');
     expect(out).toContain('Report: out/report.html');
     expect(out).not.toContain('\u001b');
     expect(out.split('\n').length).toBeLessThanOrEqual(30);
@@ -175,10 +185,10 @@ describe('terminal summary', () => {
   it('says PASS for a good run, with colours only when asked', () => {
     const good = history(['c0'], [send(0, 'c0', 'm1')], [replica('c0', [fm('m1', 0)])]);
     const plain = formatSummary(good, runCheckers(good), computeSlis(good));
-    expect(plain.split('\n').at(-1)).toBe('PASS');
+    expect(plain.split('\n').at(-1)).toBe('PASS: every checker passed');
     expect(plain).not.toContain('\u001b');
     expect(formatSummary(good, runCheckers(good), computeSlis(good), { color: true })).toContain(
-      '\u001b[32mPASS\u001b[0m',
+      '\u001b[32mPASS: every checker passed\u001b[0m',
     );
   });
 });
@@ -192,6 +202,30 @@ describe('formatMs', () => {
       '—',
       '—',
     ]);
+  });
+});
+
+describe('result line', () => {
+  it("is the checkers' verdict; a missed SLO is said beside it, and notes come before it", () => {
+    const h = history(
+      ['c0', 'c1'],
+      [send(0, 'c0', 'm1'), deliver(900, 'c1', 'm1')],
+      [replica('c0', [fm('m1', 0)]), replica('c1', [fm('m1', 0)])],
+      {
+        deliveryP99Ms: 100,
+      },
+    );
+    const checks = runCheckers(h);
+    const slis = computeSlis(h);
+    const lines = formatSummary(h, checks, slis, { notes: ['Quiesced 7 ms after the final heal.'] }).split('\n');
+    expect(lines.slice(-3)).toEqual([
+      '✘ SLO deliveryP99Ms ≤ 100: 900 ✘',
+      '  Quiesced 7 ms after the final heal.',
+      'PASS: every checker passed; the SLO was not met',
+    ]);
+    const html = renderHtmlReport(h, checks, slis, { notes: ['<quiesce> note'] });
+    expect(html).toContain('— every checker passed; <span class="fail">the SLO was not met</span>');
+    expect(html).toContain('<p>&lt;quiesce&gt; note</p>');
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * The one-screen terminal summary printed when an experiment ends: each checker ✔/✘ with its
  * summary and (when failing) the first pieces of evidence, the wall-clock anomaly counts, the SLIs,
- * the SLO verdict, the overall result and where the files are. Text from the history is stripped
+ * the SLO verdict, the runner's notes, the overall result (the checkers') and where the files are. Text from the history is stripped
  * of control characters (terminalText); colour only when asked for.
  */
 import type { History } from '../history.js';
@@ -18,6 +18,8 @@ export interface SummaryOptions {
   readonly color?: boolean;
   /** Evidence lines shown under each failing checker; default 3. */
   readonly evidenceLines?: number;
+  /** Extra lines from the runner (e.g. how quiesce went), printed before the result. */
+  readonly notes?: readonly string[];
 }
 
 export const formatSummary = (h: History, checks: CheckReport, slis: Slis, opts: SummaryOptions = {}): string => {
@@ -60,15 +62,11 @@ export const formatSummary = (h: History, checks: CheckReport, slis: Slis, opts:
     );
     lines.push(`${slis.slo.ok ? good('✔') : bad('✘')} SLO ${parts.join(' · ')}`);
   }
+  for (const n of opts.notes ?? []) lines.push(`  ${t(n)}`);
+  // The result is the checkers' (exit code 1 when one fails); the SLO verdict is reported beside it.
   const failed = checks.verdicts.filter((v) => !v.ok).length;
-  const sloFailed = slis.slo !== null && !slis.slo.ok;
-  lines.push(
-    failed === 0 && !sloFailed
-      ? good('PASS')
-      : bad(
-          `FAIL: ${[failed > 0 ? `${failed} checker(s) failed` : '', sloFailed ? 'SLO not met' : ''].filter(Boolean).join(', ')}`,
-        ),
-  );
+  const slo = slis.slo === null ? '' : slis.slo.ok ? '; the SLO held' : '; the SLO was not met';
+  lines.push(failed === 0 ? good(`PASS: every checker passed${slo}`) : bad(`FAIL: ${failed} checker(s) failed${slo}`));
   if (opts.files?.json) lines.push(`  Result: ${t(opts.files.json)}`);
   if (opts.files?.html) lines.push(`  Report: ${t(opts.files.html)}`);
   return lines.join('\n');
