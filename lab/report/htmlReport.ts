@@ -72,7 +72,7 @@ const replicas = (h: History): string => {
     .map((r) => {
       const sv = Object.values(r.stateVector);
       const total = sv.reduce((a, b) => a + b, 0);
-      return `<tr><td>${escapeHtml(r.client)}</td><td>${r.displayed.length}</td><td><code>${escapeHtml(r.contentHash)}</code></td><td>${sv.length} Yjs clients, ${total} updates' worth of clock</td></tr>`;
+      return `<tr><td>${escapeHtml(r.client)}</td><td>${r.displayed.length}</td><td><code>${escapeHtml(r.contentHash)}</code></td><td>${sv.length} Yjs clients, clocks sum to ${total}</td></tr>`;
     })
     .join('');
   return `<section id="replicas"><h2>Final replicas</h2><p class="muted">Read at ${formatMs(h.final.t)}, after the final heal.</p><table><thead><tr><th>Client</th><th>Messages shown</th><th>Content hash</th><th>State vector</th></tr></thead><tbody>${rows}</tbody></table></section>`;
