@@ -205,6 +205,28 @@ describe('formatMs', () => {
   });
 });
 
+describe('one screen', () => {
+  it('stays within 30 lines when every checker fails with lots of evidence', () => {
+    const many = Array.from({ length: 40 }, (_, i) =>
+      fm(`m${i}`, 40 - i, { replyTo: i > 0 ? `m${i - 1}` : undefined }),
+    );
+    const events = [
+      ...many.map((m) => send(1, 'c0', m.id)),
+      ...many.map((m) => send(2, 'c1', m.id)),
+      ...many.map((m) => ({ t: 3, kind: 'ack' as const, client: 'c0', msgId: m.id })),
+    ];
+    const h = history(['c0', 'c1', 'c2'], events, [
+      replica('c0', [...many.toReversed(), ...many]),
+      replica('c1', [], { hash: 'h9' }),
+    ]);
+    const checks = runCheckers(h);
+    expect(checks.verdicts.filter((v) => v.ok).map((v) => v.rule)).toEqual([]);
+    const out = formatSummary(h, checks, computeSlis(h), { files: { json: 'a', html: 'b' } });
+    expect(out.split('\n').length).toBeLessThanOrEqual(30);
+    expect(out).toContain('FAIL: 5 checker(s) failed');
+  });
+});
+
 describe('result line', () => {
   it("is the checkers' verdict; a missed SLO is said beside it, and notes come before it", () => {
     const h = history(

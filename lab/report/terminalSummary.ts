@@ -16,18 +16,22 @@ export interface SummaryOptions {
   readonly files?: { readonly json?: string; readonly html?: string };
   /** ANSI colours (green ✔, red ✘); default false. */
   readonly color?: boolean;
-  /** Evidence lines shown under each failing checker; default 3. */
+  /** Evidence lines under each failing checker; default 3, fewer when many fail (one screen in all). */
   readonly evidenceLines?: number;
   /** Extra lines from the runner (e.g. how quiesce went), printed before the result. */
   readonly notes?: readonly string[];
 }
+
+const EVIDENCE_BUDGET = 6;
 
 export const formatSummary = (h: History, checks: CheckReport, slis: Slis, opts: SummaryOptions = {}): string => {
   const paint = (code: number, s: string): string => (opts.color ? `\u001b[${code}m${s}\u001b[0m` : s);
   const good = (s: string): string => paint(32, s);
   const bad = (s: string): string => paint(31, s);
   const t = terminalText;
-  const perVerdict = opts.evidenceLines ?? 3;
+  const failing = checks.verdicts.filter((v) => !v.ok).length;
+  // About EVIDENCE_BUDGET evidence lines in all, so five failing checkers still fit one screen.
+  const perVerdict = opts.evidenceLines ?? Math.max(1, Math.min(3, Math.floor(EVIDENCE_BUDGET / Math.max(1, failing))));
   const lines: string[] = [];
   const end = Math.max(h.final?.t ?? 0, h.events.at(-1)?.t ?? 0);
   lines.push(`Experiment ${t(h.scenario.name)} · seed ${h.seed} · ${h.clients.length} clients · ${num(end / 1000)} s`);
@@ -64,9 +68,10 @@ export const formatSummary = (h: History, checks: CheckReport, slis: Slis, opts:
   }
   for (const n of opts.notes ?? []) lines.push(`  ${t(n)}`);
   // The result is the checkers' (exit code 1 when one fails); the SLO verdict is reported beside it.
-  const failed = checks.verdicts.filter((v) => !v.ok).length;
   const slo = slis.slo === null ? '' : slis.slo.ok ? '; the SLO held' : '; the SLO was not met';
-  lines.push(failed === 0 ? good(`PASS: every checker passed${slo}`) : bad(`FAIL: ${failed} checker(s) failed${slo}`));
+  lines.push(
+    failing === 0 ? good(`PASS: every checker passed${slo}`) : bad(`FAIL: ${failing} checker(s) failed${slo}`),
+  );
   if (opts.files?.json) lines.push(`  Result: ${t(opts.files.json)}`);
   if (opts.files?.html) lines.push(`  Report: ${t(opts.files.html)}`);
   return lines.join('\n');
