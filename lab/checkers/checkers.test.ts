@@ -95,6 +95,15 @@ describe('CHK-1 convergence: all replicas identical after the final heal', () =>
       ok: false,
       says: ['before the final heal'],
     },
+    {
+      name: 'without a majority the reference is called the largest group',
+      h: history(['c0', 'c1'], [], [replica('c0', [m1]), replica('c1', [m2], { hash: 'h1' })]),
+      ok: false,
+      says: [
+        'c1 differs from the largest group (c0): hash h1 instead of h0; missing 1 message(s): m1; 1 extra message(s): m2',
+      ],
+      clients: ['c1'],
+    },
   ];
   it.each(cases)('CHK-1: $name', (c) => expectVerdict(checkConvergence(c.h), c));
 });

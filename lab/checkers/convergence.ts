@@ -4,7 +4,8 @@
  * and every client has a final replica.
  *
  * The reference is the majority: replicas are grouped by what they show, the biggest group (ties:
- * the one with the earliest client) is "the majority", and each other replica gets evidence saying
+ * the one with the earliest client) is the reference — called "the majority" only when it is more
+ * than half of the clients, else "the largest group" — and each other replica gets evidence saying
  * how it differs from it (hash, missing and extra ids, first position where the order differs,
  * state-vector entries).
  */
@@ -67,13 +68,14 @@ export const checkConvergence = (h: History): Verdict => {
   let majority: FinalReplica[] = [];
   for (const g of groups.values()) if (g.length > majority.length) majority = g;
   const ref = majority[0];
+  const refName = majority.length * 2 > h.clients.length ? 'the majority' : 'the largest group';
   if (ref) {
     for (const g of groups.values()) {
       if (g === majority) continue;
       for (const r of g) {
         const d = differences(r, ref);
         violations.push({
-          text: `${r.client} differs from the majority (${listIds(majority.map((m) => m.client))}): ${d.words.join('; ')}`,
+          text: `${r.client} differs from ${refName} (${listIds(majority.map((m) => m.client))}): ${d.words.join('; ')}`,
           clients: [r.client, ref.client],
           msgIds: d.ids.slice(0, 20),
         });
@@ -83,6 +85,6 @@ export const checkConvergence = (h: History): Verdict => {
   const summary =
     violations.length === 0
       ? `${replicas.length} replicas identical: ${ref?.displayed.length ?? 0} messages, hash ${ref?.contentHash ?? '-'}`
-      : `${replicas.length - majority.length + (h.clients.length - present.size)} of ${h.clients.length} replicas differ from the majority`;
+      : `${replicas.length - majority.length + (h.clients.length - present.size)} of ${h.clients.length} replicas differ from ${refName}`;
   return verdict('CHK-1', summary, violations);
 };
