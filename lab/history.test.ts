@@ -87,6 +87,31 @@ describe('HistoryRecorder', () => {
     expect(() => rec.finish([])).toThrow(/twice/);
   });
 
+  it('send records exactly the SendEvent fields of a richer object', () => {
+    const { rec } = recorder();
+    const view = {
+      msgId: 'm1',
+      replyTo: null,
+      wall: 5,
+      hlc: { wall: 5, counter: 1, node: 'n0', extra: 1 },
+      text: 'hi',
+      edited: false,
+    };
+    rec.send('c0', view);
+    expect(rec.history().events).toEqual([
+      {
+        t: 0,
+        kind: 'send',
+        client: 'c0',
+        msgId: 'm1',
+        replyTo: null,
+        wall: 5,
+        hlc: { wall: 5, counter: 1, node: 'n0' },
+        text: 'hi',
+      },
+    ]);
+  });
+
   it('finalMessage keeps exactly the fields the checkers read', () => {
     const m = finalMessage({
       id: 'm1',

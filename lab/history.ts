@@ -279,8 +279,18 @@ export class HistoryRecorder {
     return this.lastT;
   }
 
+  /** Copies exactly the fields of a SendEvent (so a richer object passed in leaves no extra data). */
   send(client: string, m: Omit<SendEvent, 't' | 'kind' | 'client'>): void {
-    this.push({ kind: 'send', client: this.check(client), ...m });
+    const hlc = { wall: m.hlc.wall, counter: m.hlc.counter, node: m.hlc.node };
+    this.push({
+      kind: 'send',
+      client: this.check(client),
+      msgId: m.msgId,
+      replyTo: m.replyTo,
+      wall: m.wall,
+      hlc,
+      text: m.text,
+    });
   }
 
   sendRefused(client: string, reason: string, replyTo: string | null = null): void {
