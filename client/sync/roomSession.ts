@@ -264,6 +264,7 @@ export class RoomSession {
   private maxShown: { hlc: Hlc; id: string } | null = null;
   private maxShownAtConnect: { hlc: Hlc; id: string } | null = null;
   private readonly recentClients = new RecentClients();
+  private readonly presenceCache = new WeakMap<object, ReturnType<typeof parsePresence>>();
   private lastPublishedSv = '';
   private localTyping = false;
 
@@ -640,7 +641,9 @@ export class RoomSession {
       this.scheduleSvPublish();
     });
     chat.messagesMap.observe((event) => this.onMessagesChanged(chat, event));
-    awareness.on('change', () => this.onAwarenessChange(replica));
+    awareness.on('change', (e: { added: number[]; updated: number[] }) =>
+      this.onAwarenessChange(replica, [...e.added, ...e.updated]),
+    );
     provider.on('status', (e) => {
       if (e.status === 'connected') this.maxShownAtConnect = this.maxShown;
       this.markDirty();
@@ -965,11 +968,14 @@ export class RoomSession {
     if (ws && ws.readyState === ws.OPEN) ws.send(encodeSyncStep1(Y.encodeStateVector(r.doc)));
   }
 
-  private onAwarenessChange(replica: Replica): void {
+  /** SEEN-1: only the states that were added or updated are read (a room of 30 renews ~30 a second). */
+  private onAwarenessChange(replica: Replica, clientIds: readonly number[]): void {
     let changed = false;
-    for (const [clientId, state] of replica.awareness.getStates()) {
-      if (clientId === replica.doc.clientID) continue;
-      const p = parsePresence(state);
+    const states = replica.awareness.getStates();
+    for (const clientId of clientIds) {
+      const state = states.get(clientId);
+      if (clientId === replica.doc.clientID || state === undefined) continue;
+      const p = this.parsedPresence(state);
       if (!p || p.userId === this.identity.id) continue;
       for (const [c, k] of p.sv) {
         if (k > (this.seen.get(c) ?? 0)) {
@@ -1055,6 +1061,17 @@ export class RoomSession {
     if (key === this.lastPublishedSv && r.awareness.getLocalState()?.sv !== undefined) return;
     this.lastPublishedSv = key;
     r.awareness.setLocalStateField('sv', sv);
+  }
+
+  /** parsePresence, once per state object (awareness replaces the object on every update). */
+  private parsedPresence(state: unknown): ReturnType<typeof parsePresence> {
+    if (typeof state !== 'object' || state === null) return null;
+    let p = this.presenceCache.get(state);
+    if (p === undefined) {
+      p = parsePresence(state);
+      this.presenceCache.set(state, p);
+    }
+    return p;
   }
 
   private stopTyping(): void {
@@ -1282,7 +1299,7 @@ export class RoomSession {
   private presence(r: Replica): PresenceView[] {
     const out: PresenceView[] = [];
     for (const [clientId, state] of r.awareness.getStates()) {
-      const p = parsePresence(state);
+      const p = this.parsedPresence(state);
       if (!p) continue;
       const self = clientId === r.doc.clientID;
       out.push(Object.freeze({ clientId, userId: p.userId, name: p.name, typing: p.typing, self }));

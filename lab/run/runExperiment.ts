@@ -49,6 +49,12 @@ export interface RunResult {
   readonly slis: Slis;
   readonly fingerprint: string;
   readonly quiesce: QuiesceOutcome;
+  /**
+   * How late the schedule ran: the largest delay of an action past its planned time, ms. A busy
+   * machine stretches the timeline (the history records real times, so the checkers and SLIs
+   * stay right; the run is then a different experiment than planned, and says so).
+   */
+  readonly maxLateMs: number;
   /** Every check passed and quiesce settled. */
   readonly ok: boolean;
 }
@@ -236,8 +242,10 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
     };
 
     const t0 = performance.now();
+    let maxLateMs = 0;
     for (const a of schedule.actions) {
       await sleep(t0 + a.t - performance.now());
+      maxLateMs = Math.max(maxLateMs, performance.now() - t0 - a.t);
       await act(a);
     }
     await sleep(t0 + opts.durationMs - performance.now());
@@ -286,7 +294,15 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
     const history = rec.history();
     const checks = runCheckers(history);
     const slis = computeSlis(history);
-    return { history, checks, slis, fingerprint: schedule.fingerprint, quiesce, ok: checks.ok && quiesce.ok };
+    return {
+      history,
+      checks,
+      slis,
+      fingerprint: schedule.fingerprint,
+      quiesce,
+      maxLateMs: Math.round(maxLateMs),
+      ok: checks.ok && quiesce.ok,
+    };
   } finally {
     clearInterval(progressTimer);
     if (sampleTimer !== null) clearInterval(sampleTimer);
