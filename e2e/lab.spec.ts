@@ -39,9 +39,12 @@ test.describe('Lab panel', () => {
     await expect(a.message('Bob while Alice is partitioned')).toHaveCount(0);
     await expect(b.message('sent while partitioned')).toHaveCount(0);
 
-    // The banner stays with the panel closed; the panel's state is remembered for the room.
-    await lab.toggle(a.page).click();
+    // The banner stays with the panel closed (Escape inside the panel closes it, the focus goes
+    // back to the Lab button); the panel's state is remembered for the room.
+    await lab.partition(a.page).focus();
+    await a.page.keyboard.press('Escape');
     await expect(lab.panel(a.page)).toHaveCount(0);
+    await expect(lab.toggle(a.page)).toBeFocused();
     await expect(lab.banner(a.page)).toContainText('partitioned');
     await lab.open(a.page);
 

@@ -75,6 +75,8 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
   const [actionError, setActionError] = useState<string | null>(null);
   const [detailsOpen, setDetailsOpen] = useState(false);
   const [labOpen, setLabOpen] = useLabPanelOpen(room);
+  const [labOpenedByUser, setLabOpenedByUser] = useState(false);
+  const labButton = useRef<HTMLButtonElement>(null);
   const spaceTime = useSpaceTimeRecorder(session);
   const messages = view.messages;
   const lastId = messages.at(-1)?.id ?? null;
@@ -307,11 +309,15 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
             Room details
           </button>
           <button
+            ref={labButton}
             type="button"
             className="button lab-toggle"
             aria-expanded={labOpen}
             aria-controls={labOpen ? 'lab-panel' : undefined}
-            onClick={() => setLabOpen(!labOpen)}
+            onClick={() => {
+              setLabOpenedByUser(!labOpen);
+              setLabOpen(!labOpen);
+            }}
           >
             Lab
           </button>
@@ -372,7 +378,17 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
           <Transfer room={room} session={session} />
         </aside>
         {labOpen && (
-          <LabPanel room={room} session={session} view={view} spaceTime={spaceTime} onClose={() => setLabOpen(false)} />
+          <LabPanel
+            room={room}
+            session={session}
+            view={view}
+            spaceTime={spaceTime}
+            focusOnOpen={labOpenedByUser}
+            onClose={() => {
+              setLabOpen(false);
+              labButton.current?.focus();
+            }}
+          />
         )}
       </div>
     </div>

@@ -28,19 +28,36 @@ export const LabPanel = ({
   session,
   view,
   spaceTime,
+  focusOnOpen,
   onClose,
 }: {
   room: string;
   session: RoomSession;
   view: RoomView;
   spaceTime: SpaceTimeRecorder;
+  /** Opened by the user (not restored on load): move the focus into the panel. */
+  focusOnOpen: boolean;
+  /** Also on Escape inside the panel. */
   onClose: () => void;
 }): ReactNode => {
   useLabTick(session);
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (focusOnOpen) heading.current?.focus();
+  }, [focusOnOpen]);
   return (
-    <aside id="lab-panel" className="lab-panel" aria-labelledby="lab-heading">
+    <aside
+      id="lab-panel"
+      className="lab-panel"
+      aria-labelledby="lab-heading"
+      onKeyDown={(e) => {
+        if (e.key === 'Escape' && !e.defaultPrevented) onClose();
+      }}
+    >
       <div className="lab-panel-head">
-        <h2 id="lab-heading">Lab</h2>
+        <h2 id="lab-heading" ref={heading} tabIndex={-1}>
+          Lab
+        </h2>
         <a href={labPath(room)} onClick={linkClick(labPath(room))} className="hint">
           Class view
         </a>
