@@ -12,7 +12,6 @@ import type { SpaceTimeRecorder } from '../../lab/spaceTime.js';
 import { dateStamp, download } from '../download.js';
 import { formatSyncTime, plural } from '../format.js';
 import { labPath } from '../router.js';
-import { linkClick } from '../appContext.js';
 import type { RoomSession, RoomView } from '../services.js';
 import { SpaceTimeDiagram } from './SpaceTimeDiagram.js';
 import { formatBytes } from './labFormat.js';
@@ -58,8 +57,9 @@ export const LabPanel = ({
         <h2 id="lab-heading" ref={heading} tabIndex={-1}>
           Lab
         </h2>
-        <a href={labPath(room)} onClick={linkClick(labPath(room))} className="hint">
-          Class view
+        {/* A new tab: leaving the room would take this participant out of the class view. */}
+        <a href={labPath(room)} target="_blank" rel="noopener" className="hint">
+          Class view<span className="visually-hidden"> (opens in a new tab)</span>
         </a>
         <button type="button" className="button quiet small" onClick={onClose}>
           Close<span className="visually-hidden"> the Lab panel</span>
