@@ -227,7 +227,10 @@ describe('CHK-6 wall-clock anomalies are counted, never a failure', () => {
     const a = countWallClockAnomalies(h);
     expect(a).toMatchObject({ messages: 2, replyBeforeParent: 1, pairsOrderedDifferently: 1 });
     expect(a.examples.map((e) => e.text).join('\n')).toContain(
-      'reply m2 has wall clock 500, earlier than its parent m1',
+      'reply m2 from c1 has a wall clock 500 ms earlier than its parent m1 from c0',
+    );
+    expect(a.examples.map((e) => e.text)).toContain(
+      'm1 from c0 comes before m2 from c1 by HLC, but its wall clock is 500 ms later',
     );
   });
 

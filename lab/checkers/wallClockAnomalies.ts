@@ -34,6 +34,13 @@ interface Msg {
   readonly client: string | null;
 }
 
+/** "m1 from c0" (just the id when the sender is unknown). */
+const who = (m: Msg): string => (m.client === null ? m.id : `${m.id} from ${m.client}`);
+
+/** A positive clock difference in the unit a student reads best: "250 ms", "4.5 s", "3 min". */
+const gap = (ms: number): string =>
+  ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${Math.round(ms / 100) / 10} s` : `${Math.round(ms / 60_000)} min`;
+
 const byId = (a: Msg, b: Msg): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** Inversions of `xs` (pairs i < j with xs[i] > xs[j], ties not counted) by merge sort, O(n log n); sorts `xs` in place. */
@@ -80,7 +87,7 @@ export const countWallClockAnomalies = (h: History): WallClockAnomalies => {
     replyBeforeParent++;
     if (examples.length < EXAMPLE_LIMIT) {
       examples.push({
-        text: `reply ${m.id} has wall clock ${m.wall}, earlier than its parent ${parent.id} (${parent.wall}): a wall-clock order shows the answer first`,
+        text: `reply ${who(m)} has a wall clock ${gap(parent.wall - m.wall)} earlier than its parent ${who(parent)}: a wall-clock order shows the answer first`,
         clients: [m.client, parent.client].filter((c): c is string => c !== null),
         msgIds: [m.id, parent.id],
       });
@@ -93,7 +100,7 @@ export const countWallClockAnomalies = (h: History): WallClockAnomalies => {
     const b = byHlc[i]!;
     if (a.wall <= b.wall) continue;
     pairExamples.push({
-      text: `${a.id} comes before ${b.id} by HLC, but after it by wall clock (${a.wall} vs ${b.wall})`,
+      text: `${who(a)} comes before ${who(b)} by HLC, but its wall clock is ${gap(a.wall - b.wall)} later`,
       clients: [a.client, b.client].filter((c): c is string => c !== null),
       msgIds: [a.id, b.id],
     });
