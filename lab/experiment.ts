@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from './run/args.js';
 import { historyToShiViz } from './run/historyShiViz.js';
-import { runExperiment } from './run/runExperiment.js';
+import { experimentRoom, runExperiment } from './run/runExperiment.js';
 import { parseScenario } from './scenario.js';
 import { formatProgress } from './report/progressLine.js';
 import { formatSummary } from './report/terminalSummary.js';
@@ -44,8 +44,9 @@ const main = async (): Promise<number> => {
   const durationMs = args.durationMs ?? (args.small ? scenario.small.durationMs : scenario.durationMs);
   const out = resolve(args.out ?? join('lab-results', `${scenario.name}-${seed}`));
   const tty = process.stderr.isTTY;
+  const room = experimentRoom(scenario.name, seed);
   console.error(
-    `${scenario.name}: ${clients} clients, ${durationMs / 1000} s, seed ${seed} (rerun with --seed ${seed})`,
+    `${scenario.name}: ${clients} clients, ${durationMs / 1000} s, seed ${seed} (rerun with --seed ${seed}); room ${room} (class view: /lab/${room})`,
   );
   let lastLine = 0;
   const result = await runExperiment({
@@ -54,6 +55,7 @@ const main = async (): Promise<number> => {
     seed,
     clients,
     durationMs,
+    room,
     ...(args.relay !== null ? { relayUrl: args.relay } : {}),
     onProgress: (p) => {
       const line = formatProgress(p, tty ? (process.stderr.columns ?? 120) : 120);
@@ -79,6 +81,7 @@ const main = async (): Promise<number> => {
         ok: result.ok,
         quiesce: result.quiesce,
         maxLateMs: result.maxLateMs,
+        network: result.network,
         checks: result.checks,
         slis: { ...result.slis, latency: { ...result.slis.latency, samples: undefined } },
       },
@@ -89,6 +92,12 @@ const main = async (): Promise<number> => {
   writeFileSync(files.html, renderHtmlReport(result.history, result.checks, result.slis));
   writeFileSync(join(out, 'shiviz.log'), historyToShiViz(result.history));
   console.log(formatSummary(result.history, result.checks, result.slis, { files, color: process.stdout.isTTY }));
+  const n = result.network;
+  if (n.droppedIn + n.droppedOut + n.duplicated + n.reordered > 0) {
+    console.log(
+      `Network faults: ${n.droppedOut} frames dropped on the way up, ${n.droppedIn} on the way down (partitions included), ${n.duplicated} duplicated, ${n.reordered} reordered.`,
+    );
+  }
   const q = result.quiesce;
   console.log(
     q.ok

@@ -16,6 +16,7 @@ import { Prng } from '../../shared/testing/prng.js';
 import { Transport } from '../../client/net/transport.js';
 import { MemoryRoomUpdateStore } from '../../client/storage/memoryRoomUpdateStore.js';
 import { RoomSession, type MessageView } from '../../client/sync/roomSession.js';
+import type { FaultStats } from '../../client/net/faultInjector.js';
 import type { Identity } from '../../client/identity.js';
 import {
   finalMessage,
@@ -42,6 +43,8 @@ export class LabClient {
   private lastMessages: readonly MessageView[] | null = null;
   private hashCache: { messages: readonly MessageView[]; title: string; hash: string } | null = null;
   private unsubscribe: (() => void) | null = null;
+  /** Fault counts of sessions that ended (a crash starts a new session, and new counts). */
+  private pastStats: FaultStats = { droppedIn: 0, droppedOut: 0, duplicated: 0, reordered: 0 };
 
   constructor(
     readonly name: string,
@@ -102,7 +105,31 @@ export class LabClient {
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.session = null;
+    this.keepStats(s);
     s.destroy();
+  }
+
+  /** What the fault injector did to this client's frames, over all its sessions. */
+  faultStats(): FaultStats {
+    const now = this.session?.lab.stats();
+    const p = this.pastStats;
+    return {
+      droppedIn: p.droppedIn + (now?.droppedIn ?? 0),
+      droppedOut: p.droppedOut + (now?.droppedOut ?? 0),
+      duplicated: p.duplicated + (now?.duplicated ?? 0),
+      reordered: p.reordered + (now?.reordered ?? 0),
+    };
+  }
+
+  private keepStats(s: RoomSession): void {
+    const n = s.lab.stats();
+    const p = this.pastStats;
+    this.pastStats = {
+      droppedIn: p.droppedIn + n.droppedIn,
+      droppedOut: p.droppedOut + n.droppedOut,
+      duplicated: p.duplicated + n.duplicated,
+      reordered: p.reordered + n.reordered,
+    };
   }
 
   setFaults(c: FaultConfig): void {

@@ -22,6 +22,7 @@ import type { Scenario } from '../scenario.js';
 import { LabClient } from './labClient.js';
 import { buildSchedule, type Action } from './schedule.js';
 import type { Progress } from '../report/progressLine.js';
+import type { FaultStats } from '../../client/net/faultInjector.js';
 
 export interface RunOptions {
   readonly scenario: Scenario;
@@ -31,6 +32,8 @@ export interface RunOptions {
   readonly durationMs: number;
   /** ws://host:port/sync of a running relay; default: start one. */
   readonly relayUrl?: string;
+  /** Room name; default `lab-<scenario>-<seed>-<6 random hex>`, so runs against one relay never mix. */
+  readonly room?: string;
   readonly onProgress?: (p: Progress) => void;
 }
 
@@ -55,9 +58,18 @@ export interface RunResult {
    * stay right; the run is then a different experiment than planned, and says so).
    */
   readonly maxLateMs: number;
+  /**
+   * What the fault injectors did, summed over clients (partitioned frames count as dropped).
+   * Frames are whatever the provider sent: sync, awareness and ack frames alike.
+   */
+  readonly network: FaultStats;
   /** Every check passed and quiesce settled. */
   readonly ok: boolean;
 }
+
+/** A fresh room name per run (so runs against one --relay never mix). */
+export const experimentRoom = (scenario: string, seed: number): string =>
+  `lab-${scenario}-${seed}-${randomBytes(3).toString('hex')}`;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
@@ -98,8 +110,7 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
   let relay: RelayProcess | null = null;
   let relayUp = true;
   const relayUrl = opts.relayUrl ?? (relay = await startRelay()).wsUrl;
-  // A fresh room per run, so runs against one --relay never mix.
-  const room = `lab-${scenario.name}-${seed}-${randomBytes(3).toString('hex')}`;
+  const room = opts.room ?? experimentRoom(scenario.name, seed);
   let recorder: HistoryRecorder | null = null;
   const clients = Array.from(
     { length: opts.clients },
@@ -134,6 +145,7 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
           clients: opts.clients,
           durationMs: opts.durationMs,
           relay: opts.relayUrl ?? 'started by the runner',
+          room,
           schedule: schedule.fingerprint,
           scheduledSends: schedule.sends,
           antiEntropyMs: scenario.antiEntropyMs,
@@ -290,6 +302,14 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
     step = 'checking';
     progress();
     for (const c of clients) c.track(true);
+    const network = clients
+      .map((c) => c.faultStats())
+      .reduce((a, b) => ({
+        droppedIn: a.droppedIn + b.droppedIn,
+        droppedOut: a.droppedOut + b.droppedOut,
+        duplicated: a.duplicated + b.duplicated,
+        reordered: a.reordered + b.reordered,
+      }));
     rec.finish(clients.map((c) => c.finalReplica()));
     const history = rec.history();
     const checks = runCheckers(history);
@@ -301,6 +321,7 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
       fingerprint: schedule.fingerprint,
       quiesce,
       maxLateMs: Math.round(maxLateMs),
+      network,
       ok: checks.ok && quiesce.ok,
     };
   } finally {
