@@ -34,7 +34,7 @@ th{background:#f6f8fa}.ok{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font
 svg text{font-size:11px;fill:#57606a}.axis,.tick,.lane{stroke:#8c959f;stroke-width:1}.grid{stroke:#eaeef2}
 .dot{fill:#0969da;fill-opacity:.55}.pline{stroke:#bf8700;stroke-dasharray:4 3}.plabel{fill:#9a6700}.note{font-style:italic}
 .partitioned{fill:#afb8c1;fill-opacity:.55}.crashed{fill:#424a53;fill-opacity:.6}.relaydown{fill:#ffd8b5;fill-opacity:.6}
-.diverged{fill:#cf222e;fill-opacity:.8}.msg{stroke:#0969da;stroke-opacity:.6}.arrowhead{fill:#0969da}.send{fill:#1b1f24}
+.band{fill-opacity:.25}.diverged{fill:#cf222e;fill-opacity:.8}.msg{stroke:#0969da;stroke-opacity:.6}.arrowhead{fill:#0969da}.send{fill:#1b1f24}
 .legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:-2px}
 `;
 
@@ -156,7 +156,7 @@ ${verdicts(checks)}
 ${replicas(h)}
 ${anomalies(checks)}
 ${slisSection(slis)}
-<section id="latency"><h2>Delivery latency over time</h2>${latencyChart(slis.latency, iv.end)}</section>
+<section id="latency"><h2>Delivery latency over time</h2>${latencyChart(slis.latency, iv)}</section>
 <section id="divergence"><h2>Divergence windows</h2>${legend}${divergenceChart(h, windows, iv)}
 <p class="muted">${windows.length === 0 ? 'No client ever differed from the majority in the samples.' : `${windows.length} windows in which a client's content differed from the majority's.`}</p></section>
 <section id="spacetime"><h2>Space-time diagram</h2>${legend}${spaceTimeDiagram(h, iv, opts.spaceTime)}

@@ -14,6 +14,7 @@ import { escapeHtml } from './escapeHtml.js';
 import { formatMs } from './formatMs.js';
 import { renderHtmlReport } from './htmlReport.js';
 import { runIntervals } from './intervals.js';
+import { latencyChart, mergeIntervals } from './latencyChart.js';
 import { formatProgress } from './progressLine.js';
 import { spaceTimeDiagram } from './spaceTimeDiagram.js';
 import { formatSummary } from './terminalSummary.js';
@@ -148,6 +149,25 @@ describe('report charts', () => {
     expect(iv.partitioned.get('c2')).toEqual([{ from: 120, to: 400 }]);
     expect(iv.crashed.get('c1')).toEqual([{ from: 320, to: 340 }]);
     expect(iv.relayDown).toEqual([{ from: 250, to: 300 }]);
+  });
+
+  it('latency chart: partition bands are the union over clients, relay downtime its own band', () => {
+    expect(
+      mergeIntervals([
+        { from: 5, to: 9 },
+        { from: 0, to: 2 },
+        { from: 1, to: 3 },
+        { from: 9, to: 10 },
+      ]),
+    ).toEqual([
+      { from: 0, to: 3 },
+      { from: 5, to: 10 },
+    ]);
+    const h = rich();
+    const svg = latencyChart(computeSlis(h).latency, runIntervals(h));
+    expect(svg.match(/<rect class="partitioned band"/g)).toHaveLength(1);
+    expect(svg.match(/<rect class="relaydown band"/g)).toHaveLength(1);
+    expect(svg.match(/<circle class="dot"/g)).toHaveLength(4);
   });
 
   it('space-time diagram: one arrow per delivery to another client, only for the selected messages', () => {
