@@ -100,6 +100,8 @@ export class ClassTracker {
   private lastHealToConvergeMs: number | null = null;
   private samples: Sample[] = [];
   private snap: ClassSnapshot | null = null;
+  /** Awareness replaces a state object on every update: each one is validated once. */
+  private readonly parsed = new WeakMap<object, LabPresence | null>();
 
   constructor(now: number) {
     this.since = now;
@@ -113,7 +115,7 @@ export class ClassTracker {
     let changed = false;
     const present = new Set<number>();
     for (const [clientId, raw] of states) {
-      const state = parseLabPresence(clientId, raw);
+      const state = this.parse(clientId, raw);
       if (!state) continue;
       present.add(clientId);
       const old = this.byClient.get(clientId);
@@ -158,6 +160,16 @@ export class ClassTracker {
     if (changed) this.list = Object.freeze([...this.byClient.values()].sort(byOnlineThenName));
     this.judge(computeVerdict(this.list, connected), now);
     return this.snapshot(now);
+  }
+
+  private parse(clientId: number, raw: unknown): LabPresence | null {
+    if (typeof raw !== 'object' || raw === null) return null;
+    let p = this.parsed.get(raw);
+    if (p === undefined || (p !== null && p.clientId !== clientId)) {
+      p = parseLabPresence(clientId, raw);
+      this.parsed.set(raw, p);
+    }
+    return p;
   }
 
   private judge(verdict: Verdict, now: number): void {

@@ -77,7 +77,7 @@ describe('the class view watcher', () => {
     await observeFor(300);
     for (const s of [a, b]) {
       const states = s.internals!.awareness.getStates();
-      expect([...states.keys()].sort()).toEqual(
+      expect([...states.keys()].sort((x, y) => x - y)).toEqual(
         [a.internals!.doc.clientID, b.internals!.doc.clientID].sort((x, y) => x - y),
       );
     }

@@ -140,6 +140,19 @@ export class SpaceTimeRecorder {
   }
 }
 
+/** Awareness replaces a state object on every update: each one is parsed once. */
+const parsed = new WeakMap<object, ReturnType<typeof parsePresence>>();
+
+const cachedPresence = (state: unknown): ReturnType<typeof parsePresence> => {
+  if (typeof state !== 'object' || state === null) return null;
+  let p = parsed.get(state);
+  if (p === undefined) {
+    p = parsePresence(state);
+    parsed.set(state, p);
+  }
+  return p;
+};
+
 /**
  * The other participants and their published state vectors, from the room's awareness states
  * (untrusted: read through `parsePresence`), merged per user (all tabs: the largest clock).
@@ -147,7 +160,7 @@ export class SpaceTimeRecorder {
 export const othersFromAwareness = (states: ReadonlyMap<number, unknown>, selfId: string): SpaceTimeParticipant[] => {
   const byUser = new Map<string, { name: string; sv: Map<number, number> }>();
   for (const state of states.values()) {
-    const p = parsePresence(state);
+    const p = cachedPresence(state);
     if (!p || p.userId === selfId) continue;
     let u = byUser.get(p.userId);
     if (!u) byUser.set(p.userId, (u = { name: p.name, sv: new Map() }));
