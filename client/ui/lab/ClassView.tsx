@@ -19,6 +19,11 @@ export const ClassView = ({ room }: { room: string }): ReactNode => {
   useEffect(() => {
     document.title = `Lab: ${room} — Converge`;
   }, [room]);
+  return <ClassViewContent room={room} snap={snap} />;
+};
+
+/** The view of one snapshot (pure: rendered in tests without a connection). */
+export const ClassViewContent = ({ room, snap }: { room: string; snap: ClassSnapshot }): ReactNode => {
   const online = snap.participants.filter((p) => p.offlineSince === null).length;
   return (
     <div className="class-view">
