@@ -26,6 +26,7 @@
  *   when a message that sorts after it was already shown; during a connection's catch-up the
  *   comparison is against what was shown when the connection opened.
  * - REFUSE-1/2 (./status.ts): fatal closes and invalid room names become `connection.refusal`.
+ * - PRES-2 only this replica's own awareness changes are sent (not the states it received).
  * - LAB-1..LAB-8 (./labHooks.ts, `session.lab`): the network lab's faults, skewable clock (the
  *   session reads time only through it, so a skew moves its HLC and its messages' `wall`),
  *   arrival order, resync and the `lab` awareness field.
@@ -598,6 +599,14 @@ export class RoomSession {
       // LAB-1: a partitioned session stays out of cross-tab sync too, also after a rebuild.
       disableBc: !this.crossTab || this.lab.partitioned,
     });
+    // PRES-2: the stock provider sends every awareness change to the relay, also the states it
+    // just received from it (or from another tab): in a room of n that is n echoes of every
+    // change, which the relay drops (FWD-2: not newer). Only this replica's own changes are sent.
+    awareness.off('update', provider._awarenessUpdateHandler);
+    const sendOwnAwareness = (changes: unknown, origin: unknown): void => {
+      if (origin !== provider) provider._awarenessUpdateHandler(changes, origin);
+    };
+    awareness.on('update', sendOwnAwareness);
     const replica: Replica = {
       doc,
       chat,
@@ -610,6 +619,7 @@ export class RoomSession {
         } catch {
           // nothing to announce
         }
+        awareness.off('update', sendOwnAwareness);
         provider.destroy();
         awareness.destroy();
         doc.destroy();
