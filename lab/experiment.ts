@@ -95,7 +95,7 @@ const main = async (): Promise<number> => {
   const n = result.network;
   if (n.droppedIn + n.droppedOut + n.duplicated + n.reordered > 0) {
     console.log(
-      `Network faults: ${n.droppedOut} frames dropped on the way up, ${n.droppedIn} on the way down (partitions included), ${n.duplicated} duplicated, ${n.reordered} reordered.`,
+      `Network faults: ${n.droppedOut} frames dropped on the way up, ${n.droppedIn} on the way down, ${n.duplicated} duplicated, ${n.reordered} reordered.`,
     );
   }
   const q = result.quiesce;

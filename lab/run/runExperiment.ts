@@ -59,8 +59,8 @@ export interface RunResult {
    */
   readonly maxLateMs: number;
   /**
-   * What the fault injectors did, summed over clients (partitioned frames count as dropped).
-   * Frames are whatever the provider sent: sync, awareness and ack frames alike.
+   * What the fault injectors did, summed over clients. Frames are whatever the provider sent:
+   * sync, awareness and ack frames alike. A partition closes the sockets, so it drops no frames.
    */
   readonly network: FaultStats;
   /** Every check passed and quiesce settled. */
