@@ -107,6 +107,8 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
   if (opts.relayUrl !== undefined && needsOwnRelay) {
     throw new Error(`${scenario.name} crashes the relay: it needs a relay the runner starts itself (drop --relay)`);
   }
+  // In Node every stock provider adds a process 'exit' listener (and a restarted client another).
+  process.setMaxListeners(Math.max(process.getMaxListeners(), 2 * opts.clients + 10));
   let relay: RelayProcess | null = null;
   let relayUp = true;
   const relayUrl = opts.relayUrl ?? (relay = await startRelay()).wsUrl;
