@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SHIVIZ_REGEX } from '../shared/lab/shiviz.js';
+import { parseScenario } from './scenario.js';
+import { runExperiment } from './run/runExperiment.js';
 
 const dropsNoRepair = {
   name: 'drops-no-repair',
@@ -53,4 +55,20 @@ describe('npm run experiment', () => {
       rmSync(tmp, { recursive: true, force: true });
     }
   }, 90_000);
+
+  it('a scenario that crashes the relay refuses --relay before starting anything', async () => {
+    const scenario = parseScenario(
+      JSON.parse(readFileSync(join(import.meta.dirname, 'scenarios', 'relay-crash.json'), 'utf8')),
+    );
+    await expect(
+      runExperiment({
+        scenario,
+        scenarioFile: null,
+        seed: 1,
+        clients: 2,
+        durationMs: 1000,
+        relayUrl: 'ws://127.0.0.1:9/sync',
+      }),
+    ).rejects.toThrow('relay-crash crashes the relay: it needs a relay the runner starts itself (drop --relay)');
+  });
 });
