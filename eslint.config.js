@@ -4,10 +4,39 @@
 // - no floating promises, no `.only`, zero warnings (npm run lint passes --max-warnings 0).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { dirname, join, relative, sep } from 'node:path';
 
 /** Node built-ins and Node-only packages, matched against the whole import specifier. */
 const nodeBuiltins =
   '^(node:.*|fs|fs/.*|path|os|http|https|net|child_process|crypto|url|events|stream|worker_threads|util|zlib|ws|better-sqlite3)$';
+
+/**
+ * client/ and relay/ never import the top-level lab/ (the lab drives them, not the other way).
+ * Relative paths are resolved first: a path pattern on "lab" would also match client/lab and shared/lab.
+ */
+/** @type {import('eslint').Rule.RuleModule} */
+const noLabImport = {
+  meta: {
+    type: 'problem',
+    schema: [],
+    messages: { lab: 'client/ and relay/ never import lab/ (the lab drives them).' },
+  },
+  create(context) {
+    /** @param {import('estree').Node & { source?: { value?: unknown } | null }} node */
+    const check = (node) => {
+      const spec = node.source?.value;
+      if (typeof spec !== 'string' || !spec.startsWith('.')) return;
+      const target = relative(import.meta.dirname, join(dirname(context.filename), spec));
+      if (target === 'lab' || target.startsWith(`lab${sep}`)) context.report({ node, messageId: 'lab' });
+    };
+    return {
+      ImportDeclaration: check,
+      ExportNamedDeclaration: check,
+      ExportAllDeclaration: check,
+      ImportExpression: check,
+    };
+  },
+};
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', 'data/**', 'test-results/**', 'playwright-report/**', 'bench/results/**'] },
@@ -65,6 +94,28 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         { patterns: [{ group: ['**/client/**'], message: 'relay/ imports shared/, never client/.' }] },
+      ],
+    },
+  },
+  {
+    files: ['client/**/*.{ts,tsx}', 'relay/**/*.ts'],
+    plugins: { local: { rules: { 'no-lab-import': noLabImport } } },
+    rules: { 'local/no-lab-import': 'error' },
+  },
+  {
+    // The experiment runner drives real clients and the real relay process; of relay/ only its test harness.
+    files: ['lab/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '/relay/(?!testing/relayProcess\\.js$)',
+              message: 'lab/ may import relay/testing/relayProcess.js only.',
+            },
+          ],
+        },
       ],
     },
   },

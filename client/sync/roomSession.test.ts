@@ -581,6 +581,26 @@ describe('RoomSession with a real relay', () => {
     await waitFor(() => b.view().messages[0]?.state === 'saved', 'saved in b', 12_000);
   });
 
+  it("PRES-2: others' awareness changes are not sent back to the relay; own ones are", async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, new MemoryRoomUpdateStore());
+    const b = await open(room, bob, new MemoryRoomUpdateStore());
+    await Promise.all([online(a), online(b)]);
+    const presenceOf = (s: RoomSession, name: string) => s.view().presence.find((p) => p.name === name);
+    await waitFor(() => presenceOf(b, 'Alice') !== undefined, 'b sees Alice');
+    const awarenessOut = (s: RoomSession): number =>
+      s.lab.traffic.filter((f) => f.dir === 'out' && f.kind === 'awareness').length;
+    const before = awarenessOut(b);
+    for (const typing of [true, false, true, false]) {
+      a.setTyping(typing);
+      await waitFor(() => presenceOf(b, 'Alice')?.typing === typing, `b sees Alice typing=${typing}`);
+    }
+    expect(awarenessOut(b)).toBe(before);
+    b.setTyping(true);
+    await waitFor(() => presenceOf(a, 'Bob')?.typing === true, 'a sees Bob typing');
+    expect(awarenessOut(b)).toBeGreaterThan(before);
+  });
+
   it('relay restart: sessions reconnect by themselves, and what was sent meanwhile arrives', async () => {
     const own = await startRelay();
     const room = freshRoom();

@@ -26,6 +26,10 @@
  *   when a message that sorts after it was already shown; during a connection's catch-up the
  *   comparison is against what was shown when the connection opened.
  * - REFUSE-1/2 (./status.ts): fatal closes and invalid room names become `connection.refusal`.
+ * - PRES-2 only this replica's own awareness changes are sent (not the states it received).
+ * - LAB-1..LAB-8 (./labHooks.ts, `session.lab`): the network lab's faults, skewable clock (the
+ *   session reads time only through it, so a skew moves its HLC and its messages' `wall`),
+ *   arrival order, resync and the `lab` awareness field.
  */
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
@@ -48,6 +52,8 @@ import {
   type StoredUpdates,
 } from '../storage/roomUpdateStore.js';
 import { Transport } from '../net/transport.js';
+import { SkewableClock } from '../../shared/lab/clock.js';
+import { LabHooks } from './labHooks.js';
 import type { Identity } from '../identity.js';
 import { applyUpdateDefensively, createSyncHandler, isDocFrozen } from './defensiveSync.js';
 import { parsePresence, RecentClients, TYPING_TIMEOUT_MS } from './presence.js';
@@ -119,6 +125,8 @@ export interface RoomSessionOptions {
   readonly transport?: Transport;
   /** Extension: sync with other tabs over BroadcastChannel (default true). Tests in one process turn it off. */
   readonly crossTab?: boolean;
+  /** Extension: uniform random in [0, 1) for the lab's fault decisions (experiments seed it). */
+  readonly labRandom?: () => number;
 }
 
 /** Transaction origin of updates loaded from the local store: never appended again. */
@@ -212,6 +220,8 @@ export class RoomSession {
   readonly room: string;
   readonly identity: Identity;
   readonly transport: Transport;
+  /** The network lab's hooks (LAB-1..LAB-8). */
+  readonly lab: LabHooks;
   private readonly store: RoomUpdateStore;
   private readonly persistent: boolean;
   private readonly relayUrl: string;
@@ -255,6 +265,7 @@ export class RoomSession {
   private maxShown: { hlc: Hlc; id: string } | null = null;
   private maxShownAtConnect: { hlc: Hlc; id: string } | null = null;
   private readonly recentClients = new RecentClients();
+  private readonly presenceCache = new WeakMap<object, ReturnType<typeof parsePresence>>();
   private lastPublishedSv = '';
   private localTyping = false;
 
@@ -294,7 +305,8 @@ export class RoomSession {
     this.identity = opts.identity;
     this.store = opts.store;
     this.persistent = opts.persistent;
-    this.now = opts.now ?? Date.now;
+    const labClock = new SkewableClock(opts.now ?? Date.now);
+    this.now = () => labClock.now();
     this.randomBytes = opts.randomBytes ?? defaultRandomBytes;
     this.crossTab = opts.crossTab ?? true;
     this.relayUrl = opts.relayUrl;
@@ -302,6 +314,24 @@ export class RoomSession {
     // HLC node: a short random id per session (never the user id: two tabs must not share it).
     this.clock = new HybridClock(newId(this.randomBytes).slice(0, 10), this.now);
     this.ackRefreshTimer = setInterval(() => this.refreshAcks(), 1000);
+    this.lab = new LabHooks(
+      {
+        crossTab: this.crossTab,
+        replica: () => this.internals,
+        acked: () => this.acked,
+        pendingCount: () => this.view().pendingCount,
+        reconnectNow: () => {
+          const r = this.replica;
+          if (r && r.provider.ws === null && this.mayConnect()) this.connect();
+        },
+        subscribe: (l) => this.subscribe(l),
+        selfName: this.identity.name,
+        selfId: this.identity.id,
+      },
+      this.transport,
+      labClock,
+      opts.labRandom,
+    );
   }
 
   /** Loads the room from the store, then connects (unless the room name is refused). */
@@ -493,6 +523,7 @@ export class RoomSession {
     if (this.destroyed) return;
     this.destroyed = true;
     clearInterval(this.ackRefreshTimer);
+    this.lab.dispose();
     for (const t of [this.typingTimer, this.svTimer, this.storageRetryTimer]) if (t !== null) clearTimeout(t);
     if (this.metaTimer !== null) {
       clearTimeout(this.metaTimer);
@@ -526,7 +557,7 @@ export class RoomSession {
   }
 
   private install(doc: Y.Doc): void {
-    const chat = new ChatRoom(doc, this.clock, this.randomBytes);
+    const chat = new ChatRoom(doc, this.clock, this.randomBytes, this.now);
     // Messages already here count as shown; their HLCs move our clock forward (HLC-1).
     this.maxShown = null;
     const now = this.now();
@@ -550,6 +581,7 @@ export class RoomSession {
     }
     this.maxShown = maxShown ? { hlc: maxShown.hlc, id: maxShown.id } : null;
     for (const m of existing.slice(-100)) if (m.yId) this.recentClients.touch(m.yId.client);
+    for (const m of existing) this.lab.noteArrival(m.id);
     this.maxShownAtConnect = this.maxShown;
 
     const awareness = new awarenessProtocol.Awareness(doc);
@@ -564,8 +596,17 @@ export class RoomSession {
       awareness,
       WebSocketPolyfill: this.transport.WebSocket,
       maxBackoffTime: MAX_BACKOFF_MS,
-      disableBc: !this.crossTab,
+      // LAB-1: a partitioned session stays out of cross-tab sync too, also after a rebuild.
+      disableBc: !this.crossTab || this.lab.partitioned,
     });
+    // PRES-2: the stock provider sends every awareness change to the relay, also the states it
+    // just received from it (or from another tab): in a room of n that is n echoes of every
+    // change, which the relay drops (FWD-2: not newer). Only this replica's own changes are sent.
+    awareness.off('update', provider._awarenessUpdateHandler);
+    const sendOwnAwareness = (changes: unknown, origin: unknown): void => {
+      if (origin !== provider) provider._awarenessUpdateHandler(changes, origin);
+    };
+    awareness.on('update', sendOwnAwareness);
     const replica: Replica = {
       doc,
       chat,
@@ -578,6 +619,7 @@ export class RoomSession {
         } catch {
           // nothing to announce
         }
+        awareness.off('update', sendOwnAwareness);
         provider.destroy();
         awareness.destroy();
         doc.destroy();
@@ -609,7 +651,9 @@ export class RoomSession {
       this.scheduleSvPublish();
     });
     chat.messagesMap.observe((event) => this.onMessagesChanged(chat, event));
-    awareness.on('change', () => this.onAwarenessChange(replica));
+    awareness.on('change', (e: { added: number[]; updated: number[] }) =>
+      this.onAwarenessChange(replica, [...e.added, ...e.updated]),
+    );
     provider.on('status', (e) => {
       if (e.status === 'connected') this.maxShownAtConnect = this.maxShown;
       this.markDirty();
@@ -934,11 +978,14 @@ export class RoomSession {
     if (ws && ws.readyState === ws.OPEN) ws.send(encodeSyncStep1(Y.encodeStateVector(r.doc)));
   }
 
-  private onAwarenessChange(replica: Replica): void {
+  /** SEEN-1: only the states that were added or updated are read (a room of 30 renews ~30 a second). */
+  private onAwarenessChange(replica: Replica, clientIds: readonly number[]): void {
     let changed = false;
-    for (const [clientId, state] of replica.awareness.getStates()) {
-      if (clientId === replica.doc.clientID) continue;
-      const p = parsePresence(state);
+    const states = replica.awareness.getStates();
+    for (const clientId of clientIds) {
+      const state = states.get(clientId);
+      if (clientId === replica.doc.clientID || state === undefined) continue;
+      const p = this.parsedPresence(state);
       if (!p || p.userId === this.identity.id) continue;
       for (const [c, k] of p.sv) {
         if (k > (this.seen.get(c) ?? 0)) {
@@ -973,6 +1020,7 @@ export class RoomSession {
         const hlc = rec ? decodeHlc(rec.hlc) : null;
         if (!rec || !hlc) continue;
         added.push({ hlc, id: key });
+        this.lab.noteArrival(key);
         const item = chat.messagesMap._map.get(key);
         if (item) this.recentClients.touch(item.id.client);
         if (remote) {
@@ -1023,6 +1071,17 @@ export class RoomSession {
     if (key === this.lastPublishedSv && r.awareness.getLocalState()?.sv !== undefined) return;
     this.lastPublishedSv = key;
     r.awareness.setLocalStateField('sv', sv);
+  }
+
+  /** parsePresence, once per state object (awareness replaces the object on every update). */
+  private parsedPresence(state: unknown): ReturnType<typeof parsePresence> {
+    if (typeof state !== 'object' || state === null) return null;
+    let p = this.presenceCache.get(state);
+    if (p === undefined) {
+      p = parsePresence(state);
+      this.presenceCache.set(state, p);
+    }
+    return p;
   }
 
   private stopTyping(): void {
@@ -1250,7 +1309,7 @@ export class RoomSession {
   private presence(r: Replica): PresenceView[] {
     const out: PresenceView[] = [];
     for (const [clientId, state] of r.awareness.getStates()) {
-      const p = parsePresence(state);
+      const p = this.parsedPresence(state);
       if (!p) continue;
       const self = clientId === r.doc.clientID;
       out.push(Object.freeze({ clientId, userId: p.userId, name: p.name, typing: p.typing, self }));

@@ -1,12 +1,13 @@
 /**
- * The app shell: opens the local store once, loads the identity, and routes between the lobby
- * and a room. The update prompt (new service-worker version) sits above every screen.
+ * The app shell: opens the local store once, loads the identity, and routes between the lobby,
+ * a room and a room's class view (the lab). The update prompt (new service-worker version) sits above every screen.
  */
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { AppContext, linkClick, ROOM_RULE } from './appContext.js';
+import { ClassView } from './lab/ClassView.js';
 import { Lobby } from './Lobby.js';
 import { RoomScreen } from './RoomScreen.js';
-import { roomPath, useRoute } from './router.js';
+import { useRoute } from './router.js';
 import { getIdentity, openLocalStore, setIdentityName, type IdentityInfo, type LocalStore } from './services.js';
 import { EvictionNotice } from './EvictionNotice.js';
 import { UpdatePrompt } from './UpdatePrompt.js';
@@ -77,17 +78,7 @@ const Screens = (): ReactNode => {
     case 'room':
       return <RoomScreen key={route.room} room={route.room} />;
     case 'lab':
-      return (
-        <main className="screen-center">
-          <h1>Lab: {route.room}</h1>
-          <p>The classroom lab is not part of this version of Converge yet.</p>
-          <p>
-            <a href={roomPath(route.room)} onClick={linkClick(roomPath(route.room))}>
-              Open the room {route.room}
-            </a>
-          </p>
-        </main>
-      );
+      return <ClassView key={route.room} room={route.room} />;
     case 'bad-room':
       return (
         <main className="screen-center">

@@ -1,11 +1,16 @@
 /**
- * A room: header (title, connection, offline switch), warnings, the message log, the composer,
- * and a side panel (people here, sharing, export and import).
+ * A room: header (title, connection, offline switch, Lab button), warnings (and the lab's active
+ * faults), the message log, the composer, a side panel (people here, sharing, export and
+ * import) and, when opened, the Lab panel (./lab/LabPanel.tsx).
  */
 import { useCallback, useEffect, useId, useMemo, useRef, useState, type ChangeEvent, type ReactNode } from 'react';
 import { TITLE_LIMIT } from '../../shared/chat/chatRoom.js';
 import { linkClick, useApp } from './appContext.js';
 import { Composer, type ComposerHandle } from './Composer.js';
+import { LabFaultBanner } from './lab/LabFaultBanner.js';
+import { LabPanel } from './lab/LabPanel.js';
+import { useLabPanelOpen } from './lab/useLabPanelOpen.js';
+import { useSpaceTimeRecorder } from './lab/useSpaceTimeRecorder.js';
 import { dateStamp, download } from './download.js';
 import { formatSyncTime, plural } from './format.js';
 import type { MessageActions } from './MessageItem.js';
@@ -69,6 +74,10 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
   const [pendingScroll, setPendingScroll] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
   const [detailsOpen, setDetailsOpen] = useState(false);
+  const [labOpen, setLabOpen] = useLabPanelOpen(room);
+  const [labOpenedByUser, setLabOpenedByUser] = useState(false);
+  const labButton = useRef<HTMLButtonElement>(null);
+  const spaceTime = useSpaceTimeRecorder(session);
   const messages = view.messages;
   const lastId = messages.at(-1)?.id ?? null;
 
@@ -299,12 +308,26 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
           >
             Room details
           </button>
+          <button
+            ref={labButton}
+            type="button"
+            className="button lab-toggle"
+            aria-expanded={labOpen}
+            aria-controls={labOpen ? 'lab-panel' : undefined}
+            onClick={() => {
+              setLabOpenedByUser(!labOpen);
+              setLabOpen(!labOpen);
+            }}
+          >
+            Lab
+          </button>
         </div>
       </header>
 
+      <LabFaultBanner session={session} />
       <Banners view={view} />
 
-      <div className="room-body">
+      <div className={`room-body${labOpen ? ' lab-open' : ''}`}>
         <main className="chat" aria-label="Conversation">
           <SearchBar query={query} setQuery={setQuery} count={trimmedQuery ? rows.length : null} />
           <div className="log-wrap">
@@ -354,6 +377,19 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
           <ShareRoom room={room} />
           <Transfer room={room} session={session} />
         </aside>
+        {labOpen && (
+          <LabPanel
+            room={room}
+            session={session}
+            view={view}
+            spaceTime={spaceTime}
+            focusOnOpen={labOpenedByUser}
+            onClose={() => {
+              setLabOpen(false);
+              labButton.current?.focus();
+            }}
+          />
+        )}
       </div>
     </div>
   );

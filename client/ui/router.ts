@@ -35,6 +35,7 @@ export const parseRoute = (pathname: string): Route => {
 };
 
 export const roomPath = (room: string): string => `/r/${encodeURIComponent(room)}`;
+export const labPath = (room: string): string => `/lab/${encodeURIComponent(room)}`;
 export const roomUrl = (room: string): string => new URL(roomPath(room), location.origin).href;
 
 export const navigate = (path: string, opts: { replace?: boolean } = {}): void => {

@@ -173,6 +173,8 @@ export class ChatRoom {
     readonly doc: Y.Doc,
     private readonly clock: HybridClock,
     private readonly randomBytes: RandomBytes,
+    /** The sender's wall clock for `MessageRecord.wall` (the lab skews it: LAB-3). */
+    private readonly wallNow: () => number = Date.now,
   ) {
     this.messagesMap = doc.getMap('messages');
     this.edits = doc.getMap('edits');
@@ -196,7 +198,7 @@ export class ChatRoom {
       authorName: author.name.slice(0, NAME_LIMIT),
       text,
       hlc: encodeHlc(this.clock.tick()),
-      wall: Date.now(),
+      wall: Math.floor(this.wallNow()),
       ...(opts.replyTo !== undefined ? { replyTo: opts.replyTo } : {}),
     };
     this.messagesMap.set(record.id, record);

@@ -1,0 +1,226 @@
+import { describe, expect, it } from 'vitest';
+import { ClassTracker, FORGET_MS, NOBODY, NOT_CONNECTED, type ClassSnapshot } from './classTracker.js';
+
+const userId = (n: number): string => `u${String(n).padStart(25, '0')}`;
+
+interface Lab {
+  hash?: string;
+  svTotal?: number;
+  partitioned?: boolean;
+  pending?: number;
+}
+
+const state = (n: number, lab: Lab = {}): unknown => ({
+  user: { id: userId(n), name: `Student ${n}` },
+  typing: false,
+  sv: [],
+  lab: {
+    faults: { partitioned: lab.partitioned ?? false },
+    svSummary: `${n}:1`,
+    svTotal: lab.svTotal ?? 10,
+    hash: lab.hash ?? 'aaaa0001',
+    pending: lab.pending ?? 0,
+    at: 0,
+  },
+});
+
+const room = (entries: Array<[number, unknown]>): Map<number, unknown> => new Map(entries);
+
+const names = (s: ClassSnapshot): string[] =>
+  s.participants.map((p) => `${p.state.name}${p.offlineSince === null ? '' : ' (offline)'}`);
+
+describe('LAB-UI-1: the converged verdict', () => {
+  it('is unknown with nobody, and while the class view itself is not connected', () => {
+    const t = new ClassTracker(0);
+    expect(t.observe(room([]), 0, true).verdict).toEqual({ kind: 'unknown', reason: NOBODY });
+    expect(t.observe(room([[1, state(1)]]), 1, false).verdict).toEqual({ kind: 'unknown', reason: NOT_CONNECTED });
+  });
+
+  it('is converged when every participant has the same hash and SV total', () => {
+    const t = new ClassTracker(0);
+    const s = t.observe(
+      room([
+        [1, state(1)],
+        [2, state(2)],
+      ]),
+      0,
+      true,
+    );
+    expect(s.verdict).toEqual({ kind: 'converged' });
+  });
+
+  it('a different hash or SV total is diverged; pending alone is not', () => {
+    const t = new ClassTracker(0);
+    const base: Array<[number, unknown]> = [[1, state(1)]];
+    expect(t.observe(room([...base, [2, state(2, { hash: 'bbbb0002' })]]), 0, true).verdict).toEqual({
+      kind: 'diverged',
+      reasons: ['2 different contents among 2 participants'],
+    });
+    expect(t.observe(room([...base, [2, state(2, { svTotal: 11 })]]), 1, true).verdict.kind).toBe('diverged');
+    expect(t.observe(room([...base, [2, state(2, { pending: 3 })]]), 2, true).verdict.kind).toBe('converged');
+  });
+
+  it('a partitioned participant is diverged even with the same content', () => {
+    const t = new ClassTracker(0);
+    const s = t.observe(
+      room([
+        [1, state(1)],
+        [2, state(2, { partitioned: true })],
+      ]),
+      0,
+      true,
+    );
+    expect(s.verdict).toEqual({ kind: 'diverged', reasons: ['Student 2 is partitioned'] });
+  });
+
+  it('an offline participant keeps its last state, counts as diverged for FORGET_MS, then stops counting', () => {
+    const t = new ClassTracker(0);
+    t.observe(
+      room([
+        [1, state(1)],
+        [2, state(2)],
+      ]),
+      0,
+      true,
+    );
+    let s = t.observe(room([[1, state(1)]]), 1000, true);
+    expect(names(s)).toEqual(['Student 1', 'Student 2 (offline)']);
+    expect(s.participants[1]!.offlineSince).toBe(1000);
+    expect(s.participants[1]!.state.hash).toBe('aaaa0001');
+    expect(s.verdict).toEqual({ kind: 'diverged', reasons: ['Student 2 is offline (last known state shown)'] });
+    s = t.observe(room([[1, state(1)]]), 1000 + FORGET_MS, true);
+    expect(s.verdict).toEqual({ kind: 'converged' });
+    expect(names(s)).toEqual(['Student 1', 'Student 2 (offline)']);
+  });
+
+  it('ignores malformed states (the class view publishes none and is not a participant)', () => {
+    const t = new ClassTracker(0);
+    const s = t.observe(
+      room([
+        [1, state(1)],
+        [2, { user: { id: userId(2), name: 'no lab field' } }],
+        [3, null],
+        [4, { user: { id: userId(4), name: 'x' }, lab: { hash: 'zz' } }],
+      ]),
+      0,
+      true,
+    );
+    expect(names(s)).toEqual(['Student 1']);
+    expect(s.verdict.kind).toBe('converged');
+  });
+
+  it('a reload (new client id, same user) replaces the offline entry', () => {
+    const t = new ClassTracker(0);
+    t.observe(room([[1, state(1)]]), 0, true);
+    t.observe(room([]), 10, true);
+    const s = t.observe(room([[7, state(1)]]), 20, true);
+    expect(s.participants.map((p) => p.state.clientId)).toEqual([7]);
+  });
+});
+
+describe('LAB-UI-3: divergence and heal timings', () => {
+  it('measures how long a divergence lasted and how long the last heal took to converge', () => {
+    const t = new ClassTracker(0);
+    const both = (h2: string): Map<number, unknown> =>
+      room([
+        [1, state(1, { hash: 'aaaa0002', svTotal: 11 })],
+        [2, state(2, { hash: h2, svTotal: h2 === 'aaaa0002' ? 11 : 10 })],
+      ]);
+    t.observe(
+      room([
+        [1, state(1)],
+        [2, state(2)],
+      ]),
+      0,
+      true,
+    );
+    // Student 2 is cut off (its awareness disappears); student 1 writes meanwhile.
+    t.observe(room([[1, state(1, { hash: 'aaaa0002', svTotal: 11 })]]), 1000, true);
+    let s = t.observe(room([[1, state(1, { hash: 'aaaa0002', svTotal: 11 })]]), 5000, true);
+    expect(s.verdict.kind).toBe('diverged');
+    expect(s.since).toBe(1000);
+    // Heal at 6 s: back online with the old content, then caught up at 6.8 s.
+    s = t.observe(both('aaaa0001'), 6000, true);
+    expect(s.verdict).toEqual({ kind: 'diverged', reasons: ['2 different contents among 2 participants'] });
+    s = t.observe(both('aaaa0002'), 6800, true);
+    expect(s.verdict).toEqual({ kind: 'converged' });
+    expect(s.since).toBe(6800);
+    expect(s.lastDivergence).toEqual({ endedAt: 6800, lastedMs: 5800 });
+    expect(s.lastHealToConvergeMs).toBe(800);
+  });
+
+  it('a divergence without a heal (two writers racing) records no heal time', () => {
+    const t = new ClassTracker(0);
+    t.observe(
+      room([
+        [1, state(1)],
+        [2, state(2)],
+      ]),
+      0,
+      true,
+    );
+    t.observe(
+      room([
+        [1, state(1, { hash: 'b' })],
+        [2, state(2)],
+      ]),
+      100,
+      true,
+    );
+    const s = t.observe(
+      room([
+        [1, state(1, { hash: 'b' })],
+        [2, state(2, { hash: 'b' })],
+      ]),
+      300,
+      true,
+    );
+    expect(s.lastDivergence).toEqual({ endedAt: 300, lastedMs: 200 });
+    expect(s.lastHealToConvergeMs).toBeNull();
+  });
+
+  it('chart samples: one per SAMPLE_MS at most unless the verdict changes, and bounded history', () => {
+    const t = new ClassTracker(0);
+    const two = room([
+      [1, state(1)],
+      [2, state(2)],
+    ]);
+    for (let ms = 0; ms <= 10 * 60_000; ms += 250) t.observe(two, ms, true);
+    const s = t.observe(
+      room([
+        [1, state(1)],
+        [2, state(2, { hash: 'b' })],
+      ]),
+      10 * 60_000 + 10,
+      true,
+    );
+    expect(s.samples.at(-1)).toEqual({ t: 10 * 60_000 + 10, converged: false, distinct: 2 });
+    expect(s.samples.at(-2)).toEqual({ t: 10 * 60_000, converged: true, distinct: 1 });
+    expect(s.samples.length).toBeLessThanOrEqual(5 * 60 + 3);
+    expect(s.samples[0]!.t).toBeGreaterThanOrEqual(5 * 60_000);
+  });
+});
+
+describe('30 participants: an update to one re-creates only that one (rows of the others do not re-render)', () => {
+  it('keeps participant objects of unchanged participants', () => {
+    const t = new ClassTracker(0);
+    const states = new Map<number, unknown>();
+    for (let n = 1; n <= 30; n++) states.set(n, state(n));
+    const before = t.observe(states, 0, true);
+    expect(before.participants).toHaveLength(30);
+    expect(before.verdict.kind).toBe('converged');
+
+    // Republished without change (a new `at`): nothing changes, not even the list.
+    const again = new Map(states);
+    again.set(5, { ...(state(5) as object), lab: { ...(state(5) as { lab: object }).lab, at: 99 } });
+    const same = t.observe(again, 100, true);
+    expect(same.participants).toBe(before.participants);
+
+    const changed = new Map(states);
+    changed.set(17, state(17, { hash: 'cccc0017' }));
+    const after = t.observe(changed, 200, true);
+    const recreated = after.participants.filter((p, i) => p !== before.participants[i]);
+    expect(recreated.map((p) => p.state.name)).toEqual(['Student 17']);
+    expect(after.verdict).toEqual({ kind: 'diverged', reasons: ['2 different contents among 30 participants'] });
+  });
+});

@@ -1,0 +1,219 @@
+/**
+ * The class view's model: every lab participant seen in the room's awareness, the converged /
+ * not converged verdict, and its history. Pure (time is passed in), so it is tested without a
+ * browser or a clock.
+ *
+ * LAB-UI-1 (converged). The participants that count are those online now or seen less than
+ * `FORGET_MS` ago (a participant that left longer ago no longer counts; it stays listed as
+ * offline). The room is **converged** when at least one participant counts, every counted one
+ * is online and not partitioned, and all of them published the same content hash and the same
+ * state-vector total. An offline or partitioned participant that counts is diverged: its last
+ * known state cannot show what it wrote since. While the class view itself is not connected the
+ * verdict is **unknown**. Participants publish about once a second, so a verdict lags reality by
+ * about that much.
+ *
+ * LAB-UI-3 (timings). A divergence lasts from the first not-converged verdict to the next
+ * converged one. A heal is a participant coming back online (or a new tab of a user whose last
+ * one was offline) or its partition flag clearing; "the last heal took" is the time from the
+ * last heal during a divergence to the converged verdict that ended it.
+ */
+import type { LabPresence } from './labPresence.js';
+import { parseLabPresence, sameLabPresence } from './labPresence.js';
+
+/** LAB-UI-1: how long an offline participant still counts (as diverged). */
+export const FORGET_MS = 120_000;
+/** How much history the chart keeps. */
+export const HISTORY_MS = 5 * 60_000;
+/** At most one chart sample per this interval, unless the verdict changes. */
+export const SAMPLE_MS = 1000;
+/** Participants kept in the list; beyond it the longest-offline ones are dropped. */
+export const MAX_LISTED = 200;
+
+export interface Participant {
+  readonly state: LabPresence;
+  /** null while its awareness state is present; else when it disappeared (class view's clock). */
+  readonly offlineSince: number | null;
+  /** Counts for the verdict (LAB-UI-1). */
+  readonly counted: boolean;
+}
+
+export type Verdict =
+  | { readonly kind: 'converged' }
+  | { readonly kind: 'diverged'; readonly reasons: readonly string[] }
+  | { readonly kind: 'unknown'; readonly reason: string };
+
+export interface Sample {
+  readonly t: number;
+  /** null while the verdict is unknown. */
+  readonly converged: boolean | null;
+  /** Distinct (hash, SV total) among counted participants. */
+  readonly distinct: number;
+}
+
+export interface ClassSnapshot {
+  readonly now: number;
+  /** Online first, then by name. */
+  readonly participants: readonly Participant[];
+  readonly verdict: Verdict;
+  /** Since when the verdict has had its current kind. */
+  readonly since: number;
+  /** LAB-UI-3: how long the last finished divergence lasted, and when it ended. */
+  readonly lastDivergence: { readonly endedAt: number; readonly lastedMs: number } | null;
+  readonly lastHealToConvergeMs: number | null;
+  readonly samples: readonly Sample[];
+}
+
+const stateKey = (s: LabPresence): string => `${s.hash}/${s.svTotal}`;
+
+export const NOT_CONNECTED =
+  'The class view is not connected to the relay: the states shown are the last ones it received.';
+export const NOBODY = 'Nobody with the lab is in this room yet.';
+
+/** LAB-UI-1: the verdict over `participants` (their `counted` flags already set). */
+export const computeVerdict = (participants: readonly Participant[], connected: boolean): Verdict => {
+  if (!connected) return { kind: 'unknown', reason: NOT_CONNECTED };
+  const counted = participants.filter((p) => p.counted);
+  if (counted.length === 0) return { kind: 'unknown', reason: NOBODY };
+  const reasons: string[] = [];
+  for (const p of counted) {
+    if (p.offlineSince !== null) reasons.push(`${p.state.name} is offline (last known state shown)`);
+    else if (p.state.faults.partitioned) reasons.push(`${p.state.name} is partitioned`);
+  }
+  const distinct = new Set(counted.map((p) => stateKey(p.state))).size;
+  if (distinct > 1) reasons.push(`${distinct} different contents among ${counted.length} participants`);
+  return reasons.length === 0 ? { kind: 'converged' } : { kind: 'diverged', reasons };
+};
+
+const byOnlineThenName = (a: Participant, b: Participant): number =>
+  Number(a.offlineSince !== null) - Number(b.offlineSince !== null) ||
+  a.state.name.localeCompare(b.state.name) ||
+  a.state.clientId - b.state.clientId;
+
+export class ClassTracker {
+  private readonly byClient = new Map<number, Participant>();
+  private list: readonly Participant[] = [];
+  private verdict: Verdict = { kind: 'unknown', reason: NOBODY };
+  private since: number;
+  private divergedAt: number | null = null;
+  private lastHealAt: number | null = null;
+  private lastDivergence: ClassSnapshot['lastDivergence'] = null;
+  private lastHealToConvergeMs: number | null = null;
+  private samples: Sample[] = [];
+  private snap: ClassSnapshot | null = null;
+  /** Awareness replaces a state object on every update: each one is validated once. */
+  private readonly parsed = new WeakMap<object, LabPresence | null>();
+
+  constructor(now: number) {
+    this.since = now;
+  }
+
+  /**
+   * Takes the room's current awareness states (untrusted; malformed ones are ignored) at `now`
+   * (the class view's clock). `connected`: the class view's own connection is up.
+   */
+  observe(states: ReadonlyMap<number, unknown>, now: number, connected: boolean): ClassSnapshot {
+    let changed = false;
+    const present = new Set<number>();
+    for (const [clientId, raw] of states) {
+      const state = this.parse(clientId, raw);
+      if (!state) continue;
+      present.add(clientId);
+      const old = this.byClient.get(clientId);
+      if (!old) {
+        // A new tab of a user whose previous tab is offline (e.g. a reload): it replaces that one.
+        for (const [c, p] of this.byClient) {
+          if (p.offlineSince !== null && p.state.userId === state.userId) {
+            this.byClient.delete(c);
+            this.lastHealAt = now;
+          }
+        }
+        this.byClient.set(clientId, { state, offlineSince: null, counted: true });
+        changed = true;
+        continue;
+      }
+      const healed = old.offlineSince !== null || (old.state.faults.partitioned && !state.faults.partitioned);
+      if (healed) this.lastHealAt = now;
+      if (healed || !old.counted || !sameLabPresence(old.state, state)) {
+        this.byClient.set(clientId, {
+          state: sameLabPresence(old.state, state) ? old.state : state,
+          offlineSince: null,
+          counted: true,
+        });
+        changed = true;
+      }
+    }
+    for (const [clientId, p] of this.byClient) {
+      if (present.has(clientId)) continue;
+      const offlineSince = p.offlineSince ?? now;
+      const counted = now - offlineSince < FORGET_MS;
+      if (offlineSince !== p.offlineSince || counted !== p.counted) {
+        this.byClient.set(clientId, { state: p.state, offlineSince, counted });
+        changed = true;
+      }
+    }
+    if (this.byClient.size > MAX_LISTED) {
+      const offline = [...this.byClient].filter(([, p]) => p.offlineSince !== null);
+      offline.sort((a, b) => a[1].offlineSince! - b[1].offlineSince!);
+      for (const [c] of offline.slice(0, this.byClient.size - MAX_LISTED)) this.byClient.delete(c);
+      changed = true;
+    }
+    if (changed) this.list = Object.freeze([...this.byClient.values()].sort(byOnlineThenName));
+    this.judge(computeVerdict(this.list, connected), now);
+    return this.snapshot(now);
+  }
+
+  private parse(clientId: number, raw: unknown): LabPresence | null {
+    if (typeof raw !== 'object' || raw === null) return null;
+    let p = this.parsed.get(raw);
+    if (p === undefined || (p !== null && p.clientId !== clientId)) {
+      p = parseLabPresence(clientId, raw);
+      this.parsed.set(raw, p);
+    }
+    return p;
+  }
+
+  private judge(verdict: Verdict, now: number): void {
+    const kindChanged = verdict.kind !== this.verdict.kind;
+    if (kindChanged) this.since = now;
+    if (verdict.kind === 'diverged' && this.divergedAt === null) this.divergedAt = now;
+    if (verdict.kind === 'converged' && this.divergedAt !== null) {
+      this.lastDivergence = { endedAt: now, lastedMs: now - this.divergedAt };
+      if (this.lastHealAt !== null && this.lastHealAt >= this.divergedAt) {
+        this.lastHealToConvergeMs = now - this.lastHealAt;
+      }
+      this.divergedAt = null;
+    }
+    if (verdict.kind === 'converged') this.lastHealAt = null;
+    if (kindChanged || JSON.stringify(verdict) !== JSON.stringify(this.verdict)) this.verdict = verdict;
+
+    const counted = this.list.filter((p) => p.counted);
+    const sample: Sample = {
+      t: now,
+      converged: verdict.kind === 'unknown' ? null : verdict.kind === 'converged',
+      distinct: new Set(counted.map((p) => stateKey(p.state))).size,
+    };
+    const last = this.samples.at(-1);
+    const differs = !last || last.converged !== sample.converged || last.distinct !== sample.distinct;
+    if (differs || now - last.t >= SAMPLE_MS) {
+      this.samples.push(sample);
+      let drop = 0;
+      while (drop < this.samples.length - 1 && this.samples[drop]!.t < now - HISTORY_MS) drop++;
+      if (drop > 0) this.samples = this.samples.slice(drop);
+    }
+    this.snap = null;
+  }
+
+  snapshot(now: number): ClassSnapshot {
+    if (this.snap && this.snap.now === now) return this.snap;
+    this.snap = Object.freeze({
+      now,
+      participants: this.list,
+      verdict: this.verdict,
+      since: this.since,
+      lastDivergence: this.lastDivergence,
+      lastHealToConvergeMs: this.lastHealToConvergeMs,
+      samples: Object.freeze([...this.samples]),
+    });
+    return this.snap;
+  }
+}

@@ -1,0 +1,71 @@
+/// <reference lib="dom" />
+/**
+ * The class view's connection to a room: it only watches the room's awareness states.
+ *
+ * LAB-UI-4: the class view is not a participant. It publishes no awareness state at all (local
+ * state null: no name, no typing, no `sv`, so it never marks anything "seen"), keeps no document
+ * (sync frames are ignored: it neither stores nor shows the room's content, and answers nothing),
+ * and does not join other tabs over BroadcastChannel. It reconnects like the app (the stock
+ * provider through the jittered transport, NET-1).
+ */
+import * as Y from 'yjs';
+import * as awarenessProtocol from 'y-protocols/awareness';
+import { WebsocketProvider } from 'y-websocket';
+import { MessageType } from '../../shared/protocol.js';
+import { Transport } from '../net/transport.js';
+
+export const WATCHER_MAX_BACKOFF_MS = 10_000;
+
+export class ClassWatcher {
+  private readonly doc = new Y.Doc();
+  private readonly awareness: awarenessProtocol.Awareness;
+  private readonly provider: WebsocketProvider;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(room: string, relayUrl: string, WebSocketImpl?: typeof WebSocket) {
+    this.awareness = new awarenessProtocol.Awareness(this.doc);
+    this.awareness.setLocalState(null);
+    const transport = new Transport({ WebSocketImpl });
+    this.provider = new WebsocketProvider(relayUrl, room, this.doc, {
+      connect: false,
+      awareness: this.awareness,
+      WebSocketPolyfill: transport.WebSocket,
+      maxBackoffTime: WATCHER_MAX_BACKOFF_MS,
+      disableBc: true,
+    });
+    const ignore = (): void => undefined;
+    this.provider.messageHandlers[MessageType.Sync] = ignore;
+    this.provider.messageHandlers[MessageType.Ack] = ignore;
+    this.awareness.on('change', () => this.emit());
+    this.provider.on('status', () => this.emit());
+    this.provider.on('connection-close', () => this.emit());
+    this.provider.connect();
+  }
+
+  /** Every awareness state the relay told us about (untrusted), by awareness client id. */
+  states(): ReadonlyMap<number, unknown> {
+    return this.awareness.getStates();
+  }
+
+  get connected(): boolean {
+    return this.provider.wsconnected;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  destroy(): void {
+    this.listeners.clear();
+    this.provider.destroy();
+    this.awareness.destroy();
+    this.doc.destroy();
+  }
+
+  private emit(): void {
+    for (const l of [...this.listeners]) l();
+  }
+}

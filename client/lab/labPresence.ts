@@ -1,0 +1,82 @@
+/**
+ * The `lab` field of a participant's awareness state, read for the class view.
+ *
+ *     { user: { id, name }, ..., lab: { faults, svSummary, svTotal, hash, pending, at } }
+ *
+ * LAB-UI-2: awareness states are untrusted (any client can publish anything the relay's AWR-1
+ * accepts). A state is a lab participant only when `user` is a valid presence (./../sync/
+ * presence.ts) and every `lab` field validates: `faults` passes `validateFaultConfig`, `hash` is
+ * 1–16 hex digits, `svTotal` and `pending` are non-negative safe integers, `at` is finite, and
+ * `svSummary` is a string (cut to `MAX_SV_SUMMARY` characters, control characters replaced).
+ * Anything else is ignored, never thrown on. Text is only ever rendered as text.
+ */
+import { validateFaultConfig, type FaultConfig } from '../../shared/lab/faults.js';
+import { parsePresence } from '../sync/presence.js';
+
+export const MAX_SV_SUMMARY = 160;
+
+export interface LabPresence {
+  /** The awareness client id (one per open room session: a tab). */
+  readonly clientId: number;
+  readonly userId: string;
+  readonly name: string;
+  readonly faults: FaultConfig;
+  readonly svSummary: string;
+  readonly svTotal: number;
+  readonly hash: string;
+  readonly pending: number;
+  /** The publisher's own (possibly skewed) clock when it published: shown, never compared with ours. */
+  readonly at: number;
+}
+
+const HASH_PATTERN = /^[0-9a-f]{1,16}$/;
+
+const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+
+// eslint-disable-next-line no-control-regex -- replacing control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** A validated lab participant, or null when `state` is not one (LAB-UI-2). */
+export const parseLabPresence = (clientId: number, state: unknown): LabPresence | null => {
+  if (!Number.isSafeInteger(clientId) || clientId < 0) return null;
+  const presence = parsePresence(state);
+  if (!presence) return null;
+  const lab = (state as { lab?: unknown }).lab;
+  if (typeof lab !== 'object' || lab === null || Array.isArray(lab)) return null;
+  const l = lab as Record<string, unknown>;
+  let faults: FaultConfig;
+  try {
+    faults = validateFaultConfig(l.faults);
+  } catch {
+    return null;
+  }
+  if (typeof l.hash !== 'string' || !HASH_PATTERN.test(l.hash)) return null;
+  if (!isCount(l.svTotal) || !isCount(l.pending)) return null;
+  if (typeof l.at !== 'number' || !Number.isFinite(l.at)) return null;
+  if (typeof l.svSummary !== 'string') return null;
+  return {
+    clientId,
+    userId: presence.userId,
+    name: presence.name || 'Unnamed',
+    faults,
+    svSummary: l.svSummary.slice(0, MAX_SV_SUMMARY).replace(CONTROL, ' '),
+    svTotal: l.svTotal,
+    hash: l.hash,
+    pending: l.pending,
+    at: l.at,
+  };
+};
+
+/**
+ * Same published lab state, ignoring `at` (republished without changes it would re-render every
+ * row): the class view keeps the old object, so unchanged rows do not re-render.
+ */
+export const sameLabPresence = (a: LabPresence, b: LabPresence): boolean =>
+  a.clientId === b.clientId &&
+  a.userId === b.userId &&
+  a.name === b.name &&
+  a.svSummary === b.svSummary &&
+  a.svTotal === b.svTotal &&
+  a.hash === b.hash &&
+  a.pending === b.pending &&
+  JSON.stringify(a.faults) === JSON.stringify(b.faults);

@@ -1,0 +1,208 @@
+/**
+ * The lab hooks of RoomSession (LAB-1..LAB-8) against the real relay (a child process) with `ws`
+ * as the WebSocket and the in-memory store.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { randomBytes as nodeRandomBytes } from 'node:crypto';
+import { newId } from '../../shared/ids.js';
+import { NO_FAULTS, validateFaultConfig } from '../../shared/lab/faults.js';
+import { compareOrders } from '../../shared/lab/orders.js';
+import { toShiViz } from '../../shared/lab/shiviz.js';
+import { observeFor, waitFor } from '../../shared/testing/waitFor.js';
+import { startRelay, type RelayProcess } from '../../relay/testing/relayProcess.js';
+import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
+import { Transport } from '../net/transport.js';
+import type { Identity } from '../identity.js';
+import { LAB_AWARENESS_FIELD, type LabAwareness } from './labHooks.js';
+import { RoomSession, type RoomSessionOptions } from './roomSession.js';
+
+const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
+const person = (name: string): Identity => ({ id: newId(randomBytes), name });
+const alice = person('Alice');
+const bob = person('Bob');
+const WS = WebSocket as unknown as typeof globalThis.WebSocket;
+
+let relay: RelayProcess;
+const sessions: RoomSession[] = [];
+let roomCounter = 0;
+const freshRoom = (): string => `lab-${process.pid}-${Date.now()}-${roomCounter++}`;
+
+beforeAll(async () => {
+  relay = await startRelay();
+});
+afterAll(async () => {
+  await relay.cleanup();
+});
+afterEach(() => {
+  for (const s of sessions.splice(0)) s.destroy();
+});
+
+const open = async (
+  room: string,
+  identity: Identity,
+  extra: Partial<RoomSessionOptions> = {},
+): Promise<RoomSession> => {
+  const s = await RoomSession.open({
+    room,
+    relayUrl: relay.wsUrl,
+    identity,
+    store: new MemoryRoomUpdateStore(),
+    persistent: false,
+    randomBytes,
+    crossTab: false,
+    transport: new Transport({ WebSocketImpl: WS, jitterBaseMs: 20, jitterMaxMs: 100 }),
+    ...extra,
+  });
+  sessions.push(s);
+  return s;
+};
+
+const online = (s: RoomSession): Promise<void> =>
+  waitFor(() => s.view().connection.status === 'online', `${s.identity.name} online`);
+const texts = (s: RoomSession): string[] => s.view().messages.map((m) => m.text);
+
+describe('RoomSession lab hooks with a real relay', () => {
+  it('LAB-1: a partition stops traffic both ways; healing reconnects at once and both sides converge', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice);
+    const b = await open(room, bob);
+    await Promise.all([online(a), online(b)]);
+    a.lab.setFaults(validateFaultConfig({ partitioned: true }));
+    await waitFor(() => a.view().connection.status !== 'online', 'a is cut off');
+    a.send('from the island');
+    b.send('from the mainland');
+    const framesIn = a.lab.traffic.filter((f) => f.dir === 'in').length;
+    await observeFor(500);
+    expect(texts(b)).toEqual(['from the mainland']);
+    expect(texts(a)).toEqual(['from the island']);
+    expect(a.lab.traffic.filter((f) => f.dir === 'in').length).toBe(framesIn);
+    expect(a.lab.contentHash()).not.toBe(b.lab.contentHash());
+    a.lab.setFaults(NO_FAULTS);
+    await online(a);
+    await waitFor(() => texts(a).length === 2 && texts(b).length === 2, 'both have both');
+    expect(texts(a)).toEqual(texts(b));
+    expect(a.lab.contentHash()).toBe(b.lab.contentHash());
+    expect(a.lab.traffic.some((f) => f.dir === 'in' && f.kind === 'sync2')).toBe(true);
+  });
+
+  it('LAB-1: a partition also stops cross-tab sync, and healing resumes it', async () => {
+    const room = freshRoom();
+    // Two tabs of the same user on a relay nobody can reach: only BroadcastChannel connects them.
+    const unreachable = (): Transport =>
+      new Transport({ WebSocketImpl: WS, jitterBaseMs: 20, jitterMaxMs: 100, hooks: { refuseConnect: () => true } });
+    const a = await open(room, alice, { crossTab: true, transport: unreachable() });
+    const b = await open(room, alice, { crossTab: true, transport: unreachable() });
+    a.send('tab a, before');
+    await waitFor(() => texts(b).includes('tab a, before'), 'cross-tab sync works');
+    a.lab.setFaults(validateFaultConfig({ partitioned: true }));
+    a.send('tab a, partitioned');
+    b.send('tab b, meanwhile');
+    await observeFor(300);
+    expect(texts(b)).not.toContain('tab a, partitioned');
+    expect(texts(a)).not.toContain('tab b, meanwhile');
+    a.lab.setFaults(NO_FAULTS);
+    await waitFor(
+      () => texts(b).includes('tab a, partitioned') && texts(a).includes('tab b, meanwhile'),
+      'cross-tab sync resumes',
+    );
+  });
+
+  it('LAB-3: skew moves the wall clock and the HLC of what is sent; a reply still shows after its parent', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice);
+    const b = await open(room, bob);
+    await Promise.all([online(a), online(b)]);
+    const parent = a.send('question');
+    await waitFor(() => texts(b).includes('question'), 'b has the question');
+    b.lab.setFaults(validateFaultConfig({ skewMs: -300_000 }));
+    expect(b.lab.clock.now() - Date.now()).toBeLessThanOrEqual(-299_000);
+    const reply = b.send('answer', parent.id);
+    expect(reply.wall).toBeLessThan(parent.wall - 290_000);
+    // HLC-1: the reply's HLC is past the parent's, whatever b's wall clock says.
+    expect(reply.hlc.wall).toBeGreaterThanOrEqual(parent.hlc.wall);
+    await waitFor(() => texts(a).includes('answer'), 'a has the answer');
+    for (const s of [a, b]) expect(texts(s)).toEqual(['question', 'answer']);
+    const { anomalies } = compareOrders(a.view().messages, a.lab.arrival);
+    expect(anomalies).toContainEqual({ id: reply.id, kind: 'reply-before-parent', order: 'wall' });
+    expect(anomalies.filter((x) => x.order === 'arrival')).toEqual([]);
+  });
+
+  it('LAB-8: updates lost to drops are repaired by resyncNow (both directions)', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice);
+    const b = await open(room, bob);
+    await Promise.all([online(a), online(b)]);
+    a.lab.setFaults(validateFaultConfig({ dropPct: 100 }));
+    a.send('lost on the way up');
+    b.send('lost on the way down');
+    await observeFor(300);
+    expect(texts(b)).toEqual(['lost on the way down']);
+    expect(texts(a)).toEqual(['lost on the way up']);
+    expect(a.lab.stats().droppedOut).toBeGreaterThan(0);
+    expect(a.lab.stats().droppedIn).toBeGreaterThan(0);
+    a.lab.setFaults(NO_FAULTS);
+    // The socket stayed open: nothing repairs the loss until a resync.
+    expect(a.lab.resyncNow()).toBe(true);
+    await waitFor(() => texts(a).length === 2 && texts(b).length === 2, 'repaired');
+    expect(a.lab.contentHash()).toBe(b.lab.contentHash());
+  });
+
+  it('LAB-8: periodic anti-entropy repairs drops without a resync by hand', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice);
+    const b = await open(room, bob);
+    await Promise.all([online(a), online(b)]);
+    a.lab.setFaults(validateFaultConfig({ dropPct: 100 }));
+    a.send('dropped once');
+    await observeFor(200);
+    a.lab.setFaults(NO_FAULTS);
+    a.lab.setAntiEntropyMs(200);
+    expect(a.lab.antiEntropyMs).toBe(200);
+    await waitFor(() => texts(b).includes('dropped once'), 'anti-entropy repaired it');
+    a.lab.setAntiEntropyMs(null);
+    expect(a.lab.antiEntropyMs).toBeNull();
+  });
+
+  it('LAB-7: peers see the lab awareness field (faults, state vector, hash, pending)', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice);
+    const b = await open(room, bob);
+    await Promise.all([online(a), online(b)]);
+    a.send('hello');
+    a.lab.setFaults(validateFaultConfig({ skewMs: 60_000 }));
+    const labOf = (): LabAwareness | undefined => {
+      const aw = b.internals!.awareness;
+      for (const [id, st] of aw.getStates()) {
+        if (id !== a.internals!.doc.clientID) continue;
+        return (st as Record<string, unknown>)[LAB_AWARENESS_FIELD] as LabAwareness | undefined;
+      }
+      return undefined;
+    };
+    await waitFor(() => labOf()?.faults.skewMs === 60_000 && labOf()?.hash === a.lab.contentHash(), 'b sees a');
+    const l = labOf()!;
+    expect(l.svTotal).toBeGreaterThan(0);
+    expect(l.svSummary).toMatch(/^[0-9a-f]{4}:\d+/);
+    expect(typeof l.pending).toBe('number');
+  });
+
+  it('LAB-5/LAB-6: arrival order and a ShiViz log of sends and receives', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice);
+    const b = await open(room, bob);
+    await Promise.all([online(a), online(b)]);
+    const m1 = a.send('one');
+    await waitFor(() => texts(b).includes('one'), 'b has one');
+    const m2 = b.send('two', m1.id);
+    await waitFor(() => texts(a).includes('two'), 'a has two');
+    expect([a.lab.arrival.get(m1.id), a.lab.arrival.get(m2.id)]).toEqual([0, 1]);
+    const ev = a.lab.events();
+    expect(ev.map((e) => [e.kind, e.text])).toEqual([
+      ['send', 'one'],
+      ['send', 'two'],
+      ['receive', 'two'],
+    ]);
+    expect(ev[2]!.vc).toEqual({ [ev[1]!.host]: 1, [ev[0]!.host]: 2 });
+    expect(toShiViz(ev).split('\n')).toHaveLength(2 + 2 * 3 + 1);
+  });
+});

@@ -1,0 +1,311 @@
+/// <reference lib="dom" />
+/**
+ * The network lab's hooks on one RoomSession (`session.lab`; LAB-1..LAB-8 in docs/SPEC.md): the
+ * faults of this client, its skewable clock, what it holds and what the relay acked, the frames in
+ * and out, local arrival order, an event log for ShiViz, and the `lab` awareness field the class
+ * view reads. The Lab panel (client/ui/lab) and the experiment runner (lab/run) use only this.
+ */
+import * as Y from 'yjs';
+import * as decoding from 'lib0/decoding';
+import type * as awarenessProtocol from 'y-protocols/awareness';
+import type { WebsocketProvider } from 'y-websocket';
+import type { ChatRoom } from '../../shared/chat/chatRoom.js';
+import { SkewableClock } from '../../shared/lab/clock.js';
+import { chatContentHash } from '../../shared/lab/contentHash.js';
+import type { FaultConfig } from '../../shared/lab/faults.js';
+import { VectorClocks, type LabEvent } from '../../shared/lab/shiviz.js';
+import { encodeSyncStep1, encodeSyncUpdate, MessageType, SyncType } from '../../shared/protocol.js';
+import { FaultInjector, type FaultStats, type FrameDirection } from '../net/faultInjector.js';
+import type { Transport } from '../net/transport.js';
+
+export type FrameKind = 'sync1' | 'sync2' | 'update' | 'awareness' | 'ack' | 'other';
+
+export interface TrafficEntry {
+  /** Unskewed ms since the epoch. */
+  readonly t: number;
+  readonly dir: FrameDirection;
+  readonly kind: FrameKind;
+  readonly bytes: number;
+}
+
+/** LAB-7: published in the awareness field `lab`, at most once a second when it changed. */
+export interface LabAwareness {
+  readonly faults: FaultConfig;
+  /** The state vector in short words, e.g. "3f2a:12 b1c4:7" (largest clocks first, at most 6). */
+  readonly svSummary: string;
+  /** Sum of the state vector's clocks: grows with every struct this replica holds. */
+  readonly svTotal: number;
+  readonly hash: string;
+  readonly pending: number;
+  /** Unskewed ms since the epoch when this was measured. */
+  readonly at: number;
+}
+
+export const LAB_AWARENESS_FIELD = 'lab';
+export const TRAFFIC_LIMIT = 500;
+export const LAB_PUBLISH_INTERVAL_MS = 1000;
+
+/** What the session lends its lab hooks. */
+export interface LabHost {
+  readonly crossTab: boolean;
+  replica(): {
+    doc: Y.Doc;
+    provider: WebsocketProvider;
+    awareness: awarenessProtocol.Awareness;
+    chat: ChatRoom;
+  } | null;
+  acked(): ReadonlyMap<number, number>;
+  pendingCount(): number;
+  /** Connect at once if the session wants to be connected and is not (like the browser's `online`). */
+  reconnectNow(): void;
+  subscribe(listener: () => void): () => void;
+  readonly selfName: string;
+  readonly selfId: string;
+}
+
+/** The kind of a frame from its outer (and sync's inner) message type. */
+export const frameKind = (bytes: Uint8Array): FrameKind => {
+  try {
+    const d = decoding.createDecoder(bytes);
+    const outer = decoding.readVarUint(d);
+    if (outer === MessageType.Awareness) return 'awareness';
+    if (outer === MessageType.Ack) return 'ack';
+    if (outer !== MessageType.Sync) return 'other';
+    const inner = decoding.readVarUint(d);
+    return inner === SyncType.Step1
+      ? 'sync1'
+      : inner === SyncType.Step2
+        ? 'sync2'
+        : inner === SyncType.Update
+          ? 'update'
+          : 'other';
+  } catch {
+    return 'other';
+  }
+};
+
+/** "3f2a:12 b1c4:7 …": the largest clocks first, client ids in hex (last 4 digits). */
+export const summariseStateVector = (sv: ReadonlyMap<number, number>, max = 6): string => {
+  const entries = [...sv].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  const words = entries.slice(0, max).map(([c, k]) => `${(c >>> 0).toString(16).slice(-4).padStart(4, '0')}:${k}`);
+  if (entries.length > max) words.push(`+${entries.length - max}`);
+  return words.join(' ');
+};
+
+const hostOf = (name: string, id: string): string => `${name.replace(/\s+/g, '_') || '_'}#${id.slice(0, 4)}`;
+
+export class LabHooks {
+  readonly faults: FaultInjector;
+  readonly clock: SkewableClock;
+  /** LAB-5: message id → local arrival index (0, 1, 2, … in the order messages first appeared here). */
+  readonly arrival = new Map<string, number>();
+  private readonly arrivalAt = new Map<string, number>();
+  private readonly ring: TrafficEntry[] = [];
+  private antiEntropy: { ms: number; timer: ReturnType<typeof setInterval> } | null = null;
+  private readonly listeners = new Set<() => void>();
+  private notifyScheduled = false;
+  private lastPublished = '';
+  private lastPublishedTo: awarenessProtocol.Awareness | null = null;
+  private readonly publishTimer: ReturnType<typeof setInterval>;
+  private readonly unsubscribe: () => void;
+  private disposed = false;
+
+  constructor(
+    private readonly host: LabHost,
+    transport: Transport,
+    clock: SkewableClock,
+    random?: () => number,
+  ) {
+    this.clock = clock;
+    this.faults = new FaultInjector(transport, {
+      ...(random ? { random } : {}),
+      onFrame: (dir, bytes) => this.record(dir, bytes),
+    });
+    this.unsubscribe = host.subscribe(() => this.changed());
+    this.publishTimer = setInterval(() => this.publish(), LAB_PUBLISH_INTERVAL_MS);
+  }
+
+  get config(): FaultConfig {
+    return this.faults.config;
+  }
+
+  get partitioned(): boolean {
+    return this.faults.config.partitioned;
+  }
+
+  /**
+   * LAB-1..LAB-3: applies a whole fault config. A partition also leaves cross-tab sync
+   * (BroadcastChannel) until healed; healing reconnects at once (the network came back).
+   */
+  setFaults(config: FaultConfig): void {
+    const was = this.faults.config;
+    this.faults.set(config);
+    this.clock.skewMs = config.skewMs;
+    const r = this.host.replica();
+    if (r && config.partitioned && !was.partitioned) {
+      r.provider.disconnectBc();
+      r.provider.disableBc = true;
+    } else if (r && !config.partitioned && was.partitioned) {
+      r.provider.disableBc = !this.host.crossTab;
+      if (this.host.crossTab && r.provider.shouldConnect) r.provider.connectBc();
+      this.host.reconnectNow();
+    }
+    this.publish();
+    this.changed();
+  }
+
+  /**
+   * LAB-8 "resync now": SyncStep1 again (the relay answers with what this replica lacks, so
+   * dropped incoming updates are repaired) and an Update with everything the relay has not
+   * acked (dropped outgoing updates; the relay keeps only what it lacks, DEDUPE-1/2). Both go
+   * through the faults like any frame. False when not connected.
+   */
+  resyncNow(): boolean {
+    const r = this.host.replica();
+    const ws = r?.provider.ws;
+    if (!r || !ws || !r.provider.wsconnected || ws.readyState !== ws.OPEN) return false;
+    ws.send(encodeSyncStep1(Y.encodeStateVector(r.doc)));
+    const missing = Y.encodeStateAsUpdate(r.doc, Y.encodeStateVector(new Map(this.host.acked())));
+    // An empty update is two zero bytes (no structs, no deletions).
+    if (missing.byteLength > 2) ws.send(encodeSyncUpdate(missing));
+    return true;
+  }
+
+  /** LAB-8: `resyncNow()` every `ms` (null: off). */
+  setAntiEntropyMs(ms: number | null): void {
+    if (this.antiEntropy) clearInterval(this.antiEntropy.timer);
+    this.antiEntropy = null;
+    if (ms !== null && ms > 0) this.antiEntropy = { ms, timer: setInterval(() => this.resyncNow(), ms) };
+    this.changed();
+  }
+
+  get antiEntropyMs(): number | null {
+    return this.antiEntropy?.ms ?? null;
+  }
+
+  stateVector(): Map<number, number> {
+    const r = this.host.replica();
+    return r ? Y.decodeStateVector(Y.encodeStateVector(r.doc)) : new Map<number, number>();
+  }
+
+  /** The relay's durable clocks as its ack frames told this client (ACK-3). */
+  relayAcked(): Map<number, number> {
+    return new Map(this.host.acked());
+  }
+
+  get pendingCount(): number {
+    return this.host.pendingCount();
+  }
+
+  stats(): FaultStats {
+    return this.faults.stats();
+  }
+
+  /** The last TRAFFIC_LIMIT frames in and out (after the faults), oldest first. */
+  get traffic(): readonly TrafficEntry[] {
+    return this.ring;
+  }
+
+  contentHash(): string {
+    const r = this.host.replica();
+    return r ? chatContentHash(r.chat.orderedMessages(), r.chat.title()) : '';
+  }
+
+  /** LAB-6: this client's log in arrival order — own sends, and each remote message as a send on its author's host then a receive here. */
+  events(): LabEvent[] {
+    const r = this.host.replica();
+    if (!r) return [];
+    const byId = new Map(r.chat.orderedMessages().map((m) => [m.id, m]));
+    const self = hostOf(this.host.selfName, this.host.selfId);
+    const vcs = new VectorClocks();
+    const out: LabEvent[] = [];
+    for (const [id] of [...this.arrival].sort((a, b) => a[1] - b[1])) {
+      const m = byId.get(id);
+      if (!m) continue;
+      const text = m.deleted ? '(deleted)' : m.text.slice(0, 80);
+      const author = hostOf(m.authorName, m.authorId);
+      if (author === self) {
+        out.push({ t: m.wall, host: self, kind: 'send', text, vc: vcs.send(self, id) });
+      } else {
+        out.push({ t: m.wall, host: author, kind: 'send', text, vc: vcs.send(author, id) });
+        out.push({ t: this.arrivalAt.get(id) ?? m.wall, host: self, kind: 'receive', text, vc: vcs.receive(self, id) });
+      }
+    }
+    return out;
+  }
+
+  /** Called on lab-relevant changes (faults, traffic, the room's view); coalesced per microtask. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** The awareness field as it would be published now. */
+  awarenessState(): LabAwareness {
+    const sv = this.stateVector();
+    let total = 0;
+    for (const k of sv.values()) total += k;
+    return {
+      faults: this.faults.config,
+      svSummary: summariseStateVector(sv),
+      svTotal: total,
+      hash: this.contentHash(),
+      pending: this.pendingCount,
+      at: this.clock.base(),
+    };
+  }
+
+  /** @internal The session reports each message id the first time it appears here. */
+  noteArrival(id: string): void {
+    if (this.arrival.has(id)) return;
+    this.arrival.set(id, this.arrival.size);
+    this.arrivalAt.set(id, this.clock.now());
+  }
+
+  /** @internal */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    clearInterval(this.publishTimer);
+    if (this.antiEntropy) clearInterval(this.antiEntropy.timer);
+    this.antiEntropy = null;
+    this.faults.dispose();
+    this.unsubscribe();
+    this.listeners.clear();
+  }
+
+  /** LAB-7: publishes the `lab` field when it changed (or the replica is new). */
+  private publish(): void {
+    const r = this.host.replica();
+    if (!r || this.disposed) return;
+    const state = this.awarenessState();
+    const key = JSON.stringify({ ...state, at: 0 });
+    if (key === this.lastPublished && this.lastPublishedTo === r.awareness) return;
+    this.lastPublished = key;
+    this.lastPublishedTo = r.awareness;
+    r.awareness.setLocalStateField(LAB_AWARENESS_FIELD, state);
+  }
+
+  private record(dir: FrameDirection, bytes: Uint8Array): void {
+    this.ring.push({ t: this.clock.base(), dir, kind: frameKind(bytes), bytes: bytes.byteLength });
+    if (this.ring.length > TRAFFIC_LIMIT) this.ring.splice(0, this.ring.length - TRAFFIC_LIMIT);
+    this.changed();
+  }
+
+  private changed(): void {
+    if (this.notifyScheduled || this.disposed) return;
+    this.notifyScheduled = true;
+    queueMicrotask(() => {
+      this.notifyScheduled = false;
+      for (const l of [...this.listeners]) {
+        try {
+          l();
+        } catch (e) {
+          console.error(e);
+        }
+      }
+    });
+  }
+}

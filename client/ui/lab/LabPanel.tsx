@@ -1,0 +1,463 @@
+/**
+ * The Lab panel of a room (opened with the room's "Lab" button): this client's faults, resync
+ * and anti-entropy, its state (state vector, the relay's acked clocks, pending, content hash,
+ * traffic), the three orders side by side, a space-time diagram and the ShiViz export. It reads
+ * and drives only `session.lab` (client/sync/labHooks.ts).
+ */
+import { useEffect, useId, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { compareOrders, type OrderAnomaly, type OrderedEntry } from '../../../shared/lab/orders.js';
+import { formatSkew, NO_FAULTS, validateFaultConfig, type FaultConfig } from '../../../shared/lab/faults.js';
+import { toShiViz } from '../../../shared/lab/shiviz.js';
+import type { SpaceTimeRecorder } from '../../lab/spaceTime.js';
+import { dateStamp, download } from '../download.js';
+import { formatSyncTime, plural } from '../format.js';
+import { labPath } from '../router.js';
+import type { RoomSession, RoomView } from '../services.js';
+import { SpaceTimeDiagram } from './SpaceTimeDiagram.js';
+import { formatBytes } from './labFormat.js';
+import { useLabFaults, useLabTick } from './useLab.js';
+
+/** Rows in the orders table and the traffic list. */
+const ORDER_ROWS = 20;
+const TRAFFIC_ROWS = 12;
+const ANTI_ENTROPY_CHOICES = [null, 1000, 2000, 5000, 10_000, 30_000] as const;
+
+export const LabPanel = ({
+  room,
+  session,
+  view,
+  spaceTime,
+  focusOnOpen,
+  onClose,
+}: {
+  room: string;
+  session: RoomSession;
+  view: RoomView;
+  spaceTime: SpaceTimeRecorder;
+  /** Opened by the user (not restored on load): move the focus into the panel. */
+  focusOnOpen: boolean;
+  /** Also on Escape inside the panel. */
+  onClose: () => void;
+}): ReactNode => {
+  useLabTick(session);
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (focusOnOpen) heading.current?.focus();
+  }, [focusOnOpen]);
+  return (
+    <aside
+      id="lab-panel"
+      className="lab-panel"
+      aria-labelledby="lab-heading"
+      onKeyDown={(e) => {
+        if (e.key === 'Escape' && !e.defaultPrevented) onClose();
+      }}
+    >
+      <div className="lab-panel-head">
+        <h2 id="lab-heading" ref={heading} tabIndex={-1}>
+          Lab
+        </h2>
+        {/* A new tab: leaving the room would take this participant out of the class view. */}
+        <a href={labPath(room)} target="_blank" rel="noopener" className="hint">
+          Class view<span className="visually-hidden"> (opens in a new tab)</span>
+        </a>
+        <button type="button" className="button quiet small" onClick={onClose}>
+          Close<span className="visually-hidden"> the Lab panel</span>
+        </button>
+      </div>
+      <FaultControls session={session} />
+      <Repair session={session} />
+      <StatePanel session={session} view={view} />
+      <Orders session={session} view={view} />
+      <SpaceTime session={session} view={view} room={room} recorder={spaceTime} />
+    </aside>
+  );
+};
+
+// ---------------------------------------------------------------- faults
+
+interface FaultForm {
+  upFixed: string;
+  upJitter: string;
+  downFixed: string;
+  downJitter: string;
+  drop: string;
+  duplicate: string;
+  reorder: string;
+  skewS: string;
+}
+
+const toForm = (c: FaultConfig): FaultForm => ({
+  upFixed: String(c.up.fixedMs),
+  upJitter: String(c.up.jitterMs),
+  downFixed: String(c.down.fixedMs),
+  downJitter: String(c.down.jitterMs),
+  drop: String(c.dropPct),
+  duplicate: String(c.duplicatePct),
+  reorder: String(c.reorderPct),
+  skewS: String(c.skewMs / 1000),
+});
+
+const NUMBER_FIELDS: ReadonlyArray<{ key: keyof FaultForm; label: string; unit: string; min?: number; max?: number }> =
+  [
+    { key: 'upFixed', label: 'Latency up (to the relay)', unit: 'ms', min: 0 },
+    { key: 'upJitter', label: 'Jitter up', unit: 'ms', min: 0 },
+    { key: 'downFixed', label: 'Latency down (from the relay)', unit: 'ms', min: 0 },
+    { key: 'downJitter', label: 'Jitter down', unit: 'ms', min: 0 },
+    { key: 'drop', label: 'Drop', unit: '%', min: 0, max: 100 },
+    { key: 'duplicate', label: 'Duplicate', unit: '%', min: 0, max: 100 },
+    { key: 'reorder', label: 'Reorder', unit: '%', min: 0, max: 100 },
+    { key: 'skewS', label: 'Clock skew', unit: 's' },
+  ];
+
+const FaultControls = ({ session }: { session: RoomSession }): ReactNode => {
+  const lab = session.lab;
+  // At once, not at the panel's refresh rate: the partition switch must show its new state.
+  const config = useLabFaults(session);
+  const [form, setForm] = useState<FaultForm>(() => toForm(config));
+  const [error, setError] = useState<string | null>(null);
+  const id = useId();
+  // The config changed elsewhere (another control, "Clear faults" in the banner): show it.
+  const shown = useRef(config);
+  useEffect(() => {
+    if (shown.current === config) return;
+    shown.current = config;
+    setForm(toForm(config));
+  }, [config]);
+
+  const apply = (e: FormEvent): void => {
+    e.preventDefault();
+    const n = (s: string): number => (s.trim() === '' ? 0 : Number(s));
+    try {
+      const next = validateFaultConfig({
+        partitioned: config.partitioned,
+        up: { fixedMs: n(form.upFixed), jitterMs: n(form.upJitter) },
+        down: { fixedMs: n(form.downFixed), jitterMs: n(form.downJitter) },
+        dropPct: n(form.drop),
+        duplicatePct: n(form.duplicate),
+        reorderPct: n(form.reorder),
+        skewMs: Math.round(n(form.skewS) * 1000),
+      });
+      setError(null);
+      lab.setFaults(next);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  };
+
+  return (
+    <section className="lab-section" aria-labelledby={`${id}-h`}>
+      <h3 id={`${id}-h`}>Faults on this device</h3>
+      <label className="lab-switch">
+        <input
+          type="checkbox"
+          checked={config.partitioned}
+          onChange={(e) => lab.setFaults({ ...config, partitioned: e.target.checked })}
+        />
+        Partition: no traffic to or from the relay, nor with other tabs
+      </label>
+      <form className="fault-form" onSubmit={apply} noValidate>
+        <div className="fault-grid">
+          {NUMBER_FIELDS.map((f) => (
+            <label key={f.key} className="fault-field">
+              <span>
+                {f.label} <span className="hint">({f.unit})</span>
+              </span>
+              <input
+                type="number"
+                inputMode="decimal"
+                value={form[f.key]}
+                min={f.min}
+                max={f.max}
+                step="any"
+                onChange={(e) => setForm((cur) => ({ ...cur, [f.key]: e.target.value }))}
+              />
+            </label>
+          ))}
+        </div>
+        <div className="lab-row">
+          <button type="submit" className="button primary small">
+            Apply faults
+          </button>
+          <button
+            type="button"
+            className="button small"
+            onClick={() => {
+              setError(null);
+              lab.setFaults(NO_FAULTS);
+            }}
+          >
+            Clear all faults
+          </button>
+        </div>
+        {error && (
+          <p className="error" role="alert">
+            Not applied: {error}
+          </p>
+        )}
+        <p className="hint">
+          Clock skew moves this device’s wall clock, and so its HLC and the time its messages claim (
+          {config.skewMs === 0 ? 'now none' : `now ${formatSkew(config.skewMs)}`}). Faults last until you clear them or
+          reload the page.
+        </p>
+      </form>
+    </section>
+  );
+};
+
+const Repair = ({ session }: { session: RoomSession }): ReactNode => {
+  const lab = session.lab;
+  const [result, setResult] = useState<string | null>(null);
+  const id = useId();
+  return (
+    <section className="lab-section" aria-labelledby={`${id}-h`}>
+      <h3 id={`${id}-h`}>Repair</h3>
+      <div className="lab-row">
+        <button
+          type="button"
+          className="button small"
+          onClick={() =>
+            setResult(
+              lab.resyncNow()
+                ? `Resync sent at ${formatSyncTime(Date.now())}: SyncStep1, and any update the relay has not acked.`
+                : 'Not connected: nothing sent.',
+            )
+          }
+        >
+          Resync now
+        </button>
+        <label className="fault-field inline">
+          <span>Anti-entropy</span>
+          <select
+            value={String(lab.antiEntropyMs ?? '')}
+            onChange={(e) => lab.setAntiEntropyMs(e.target.value === '' ? null : Number(e.target.value))}
+          >
+            {ANTI_ENTROPY_CHOICES.map((ms) => (
+              <option key={String(ms)} value={ms === null ? '' : String(ms)}>
+                {ms === null ? 'off' : `resync every ${ms / 1000} s`}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <p className="hint" aria-live="polite">
+        {result ??
+          'A dropped update is not sent again by itself: a resync (or a reconnect) repairs it. Anti-entropy resyncs periodically.'}
+      </p>
+    </section>
+  );
+};
+
+// ---------------------------------------------------------------- state
+
+const hex = (c: number): string => (c >>> 0).toString(16).padStart(8, '0');
+
+const StatePanel = ({ session, view }: { session: RoomSession; view: RoomView }): ReactNode => {
+  const lab = session.lab;
+  const id = useId();
+  // The hash covers the whole room: computed when what it covers changed, not on every refresh.
+  const hash = useMemo(() => lab.contentHash(), [lab, view.messages, view.title]);
+  const sv = lab.stateVector();
+  const acked = lab.relayAcked();
+  const clients = [...new Set([...sv.keys(), ...acked.keys()])].sort((a, b) => (sv.get(b) ?? 0) - (sv.get(a) ?? 0));
+  const traffic = lab.traffic;
+  const stats = lab.stats();
+  const [showAwareness, setShowAwareness] = useState(false);
+  const totals = new Map<string, Record<'in' | 'out', { n: number; bytes: number }>>();
+  for (const f of traffic) {
+    let t = totals.get(f.kind);
+    if (!t) totals.set(f.kind, (t = { in: { n: 0, bytes: 0 }, out: { n: 0, bytes: 0 } }));
+    t[f.dir].n++;
+    t[f.dir].bytes += f.bytes;
+  }
+  const cell = (x: { n: number; bytes: number }): string => (x.n === 0 ? '—' : `${x.n} · ${formatBytes(x.bytes)}`);
+  return (
+    <section className="lab-section" aria-labelledby={`${id}-h`}>
+      <h3 id={`${id}-h`}>State of this replica</h3>
+      <dl className="lab-facts">
+        <div>
+          <dt>Content hash</dt>
+          <dd className="mono" data-testid="lab-hash">
+            {hash}
+          </dd>
+        </div>
+        <div>
+          <dt>Pending</dt>
+          <dd>{plural(view.pendingCount, 'own message')} not acked by the relay</dd>
+        </div>
+      </dl>
+      <div className="table-scroll">
+        <table className="lab-table compact">
+          <caption className="hint">State vector (Yjs client → clock) and what the relay acked as durable</caption>
+          <thead>
+            <tr>
+              <th scope="col">Client</th>
+              <th scope="col">This replica</th>
+              <th scope="col">Relay acked</th>
+            </tr>
+          </thead>
+          <tbody>
+            {clients.slice(0, 12).map((c) => (
+              <tr key={c}>
+                <th scope="row" className="mono">
+                  {hex(c)}
+                </th>
+                <td>{sv.get(c) ?? 0}</td>
+                <td className={acked.has(c) && acked.get(c)! < (sv.get(c) ?? 0) ? 'lab-behind' : undefined}>
+                  {acked.has(c) ? acked.get(c) : '—'}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {clients.length > 12 && <p className="hint">and {clients.length - 12} more clients</p>}
+      <h4>Traffic (after the faults)</h4>
+      <div className="table-scroll">
+        <table className="lab-table compact">
+          <caption className="hint">
+            Frames and bytes of the last {plural(traffic.length, 'frame')} by kind (update and sync2 carry updates)
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">Kind</th>
+              <th scope="col">In</th>
+              <th scope="col">Out</th>
+            </tr>
+          </thead>
+          <tbody>
+            {[...totals].map(([kind, t]) => (
+              <tr key={kind}>
+                <th scope="row">{kind}</th>
+                <td>{cell(t.in)}</td>
+                <td>{cell(t.out)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <p className="hint">
+        Faults so far: dropped {stats.droppedIn} in, {stats.droppedOut} out · duplicated {stats.duplicated} · reordered{' '}
+        {stats.reordered}
+      </p>
+      <label className="lab-switch small">
+        <input type="checkbox" checked={showAwareness} onChange={(e) => setShowAwareness(e.target.checked)} />
+        Show presence (awareness) frames in the list
+      </label>
+      <ol className="traffic-list" aria-label="Recent frames, newest first">
+        {traffic
+          .filter((f) => showAwareness || f.kind !== 'awareness')
+          .slice(-TRAFFIC_ROWS)
+          .reverse()
+          .map((f, i) => (
+            <li key={`${f.t}-${i}`}>
+              <span className="mono">{formatSyncTime(f.t)}</span> {f.dir === 'in' ? '↓ in' : '↑ out'} {f.kind}{' '}
+              <span className="hint">{formatBytes(f.bytes)}</span>
+            </li>
+          ))}
+      </ol>
+    </section>
+  );
+};
+
+// ---------------------------------------------------------------- orders
+
+const ANOMALY_TEXT = { 'reply-before-parent': 'reply before its parent', 'position-differs': 'out of place' } as const;
+
+const Orders = ({ session, view }: { session: RoomSession; view: RoomView }): ReactNode => {
+  const id = useId();
+  const recent = view.messages.slice(-ORDER_ROWS);
+  const { rows, anomalies } = compareOrders(recent, session.lab.arrival);
+  const flags = (order: 'wall' | 'arrival'): Map<string, OrderAnomaly['kind'][]> => {
+    const m = new Map<string, OrderAnomaly['kind'][]>();
+    for (const a of anomalies) if (a.order === order) m.set(a.id, [...(m.get(a.id) ?? []), a.kind]);
+    return m;
+  };
+  const byWall = [...rows].sort((a, b) => a.wallOrder - b.wallOrder);
+  const byArrival = rows.filter((r) => r.arrivalOrder !== null).sort((a, b) => a.arrivalOrder! - b.arrivalOrder!);
+  const count = (o: 'wall' | 'arrival'): number =>
+    new Set(anomalies.filter((a) => a.order === o).map((a) => a.id)).size;
+  return (
+    <section className="lab-section" aria-labelledby={`${id}-h`}>
+      <h3 id={`${id}-h`}>Orders side by side</h3>
+      <p className="hint">
+        The last {ORDER_ROWS} messages: by HLC (what the app shows), by the sender’s wall clock, and by arrival on this
+        device. Highlighted: where the other orders would mislead.
+      </p>
+      <div className="orders">
+        <OrderColumn title="By HLC (shown)" rows={rows} flags={new Map()} />
+        <OrderColumn title={`By sender wall clock (${count('wall')} anomalies)`} rows={byWall} flags={flags('wall')} />
+        <OrderColumn
+          title={`By arrival here (${count('arrival')} anomalies)`}
+          rows={byArrival}
+          flags={flags('arrival')}
+        />
+      </div>
+    </section>
+  );
+};
+
+const OrderColumn = ({
+  title,
+  rows,
+  flags,
+}: {
+  title: string;
+  rows: readonly OrderedEntry[];
+  flags: ReadonlyMap<string, readonly OrderAnomaly['kind'][]>;
+}): ReactNode => {
+  const id = useId();
+  return (
+    <div className="order-column">
+      <h4 id={id}>{title}</h4>
+      <ol aria-labelledby={id}>
+        {rows.map((r) => {
+          const f = flags.get(r.id);
+          return (
+            <li key={r.id} className={f ? 'anomaly' : undefined}>
+              <span className="order-author">{r.authorName}:</span> {r.text.slice(0, 60) || '(deleted)'}
+              {f && <span className="tag late"> {f.map((k) => ANOMALY_TEXT[k]).join(', ')}</span>}
+            </li>
+          );
+        })}
+      </ol>
+    </div>
+  );
+};
+
+// ---------------------------------------------------------------- space-time
+
+const SpaceTime = ({
+  session,
+  view,
+  room,
+  recorder,
+}: {
+  session: RoomSession;
+  view: RoomView;
+  room: string;
+  recorder: SpaceTimeRecorder;
+}): ReactNode => {
+  const id = useId();
+  const now = Date.now();
+  const data = recorder.data(view.messages);
+  return (
+    <section className="lab-section" aria-labelledby={`${id}-h`}>
+      <h3 id={`${id}-h`}>Space-time diagram</h3>
+      <SpaceTimeDiagram data={data} now={now} />
+      <button
+        type="button"
+        className="button small"
+        onClick={() =>
+          download(`${room}-${dateStamp()}-shiviz.log`, toShiViz(session.lab.events()), 'text/plain;charset=utf-8')
+        }
+      >
+        Export event log (ShiViz)
+      </button>
+      <p className="hint">
+        Paste the file into ShiViz (bestchai.bitbucket.io/shiviz, “Try out ShiViz”, input) to draw this device’s log
+        with vector timestamps.
+      </p>
+    </section>
+  );
+};

@@ -1,0 +1,239 @@
+/**
+ * The classroom lab in real Chromium against a real relay: the Lab panel's partition, drops,
+ * resync and clock skew (LAB-1, LAB-2, LAB-3, LAB-8 through the panel), the ShiViz export
+ * (LAB-6), the active-fault banner (LAB-UI-6), and the class view
+ * (LAB-UI-1, LAB-UI-3, LAB-UI-4), also with 30 participants. Conditions are polled; the one fixed window (observeFor) checks that something does NOT happen.
+ */
+import { readFileSync } from 'node:fs';
+import { AxeBuilder } from '@axe-core/playwright';
+import type { Page } from '@playwright/test';
+import { SHIVIZ_REGEX } from '../shared/lab/shiviz.js';
+import { observeFor } from '../shared/testing/waitFor.js';
+import { expect, test } from './appFixtures.js';
+import { classView, lab, simulateParticipants } from './labFixtures.js';
+
+test.describe('Lab panel', () => {
+  test('LAB-1, LAB-UI-6: a partition set in the panel stops traffic both ways, the banner says so, and healing delivers', async ({
+    openUser,
+    room,
+  }) => {
+    const a = await openUser('Alice');
+    const b = await openUser('Bob');
+    await a.gotoRoom(room);
+    await b.gotoRoom(room);
+    await expect(lab.toggle(a.page)).toHaveAttribute('aria-expanded', 'false'); // off by default
+    await expect(lab.banner(a.page)).toHaveCount(0);
+    await a.send('before the partition');
+    await expect(b.message('before the partition')).toBeVisible();
+
+    await lab.open(a.page);
+    await lab.partition(a.page).check();
+    await expect(lab.banner(a.page)).toContainText('partitioned');
+    await expect(a.connection()).not.toContainText('Online');
+
+    await a.send('sent while partitioned');
+    await b.send('Bob while Alice is partitioned');
+    // Bob's message reached the relay's disk, yet not Alice; Alice's stays on her device.
+    await expect(b.message('Bob while Alice is partitioned')).toContainText(/Saved/);
+    await expect(a.message('sent while partitioned')).toContainText('Pending');
+    await expect(a.message('Bob while Alice is partitioned')).toHaveCount(0);
+    await expect(b.message('sent while partitioned')).toHaveCount(0);
+
+    // The banner stays with the panel closed (Escape inside the panel closes it, the focus goes
+    // back to the Lab button); the panel's state is remembered for the room.
+    await lab.partition(a.page).focus();
+    await a.page.keyboard.press('Escape');
+    await expect(lab.panel(a.page)).toHaveCount(0);
+    await expect(lab.toggle(a.page)).toBeFocused();
+    await expect(lab.banner(a.page)).toContainText('partitioned');
+    await lab.open(a.page);
+
+    await lab.partition(a.page).uncheck();
+    await expect(lab.banner(a.page)).toHaveCount(0);
+    await expect(b.message('sent while partitioned')).toBeVisible({ timeout: 20_000 });
+    await expect(a.message('Bob while Alice is partitioned')).toBeVisible();
+    await expect(a.message('sent while partitioned')).toContainText(/Saved|Seen/);
+    await expect.poll(() => b.messageTexts()).toEqual(await a.messageTexts());
+
+    await a.page.reload();
+    await expect(lab.panel(a.page)).toBeVisible();
+    await expect(lab.toggle(b.page)).toHaveAttribute('aria-expanded', 'false');
+  });
+
+  test('LAB-3: clock skew set in the panel changes the wall-clock order but not the displayed order', async ({
+    openUser,
+    room,
+  }) => {
+    const a = await openUser('Alice');
+    const b = await openUser('Bob');
+    await a.gotoRoom(room);
+    await b.gotoRoom(room);
+    await b.send('first, from Bob');
+    await expect(a.message('first, from Bob')).toBeVisible();
+
+    await lab.open(a.page);
+    await lab.field(a.page, 'Clock skew').fill('-300');
+    await lab.apply(a.page).click();
+    await expect(lab.banner(a.page)).toContainText('clock -5 min');
+
+    await a.send('second, from Alice five minutes behind');
+    await expect(b.message('second, from Alice five minutes behind')).toBeVisible();
+    // Displayed (HLC) order: the reply-in-time comes second on both sides.
+    const expected = ['first, from Bob', 'second, from Alice five minutes behind'];
+    await expect.poll(() => a.messageTexts()).toEqual(expected);
+    await expect.poll(() => b.messageTexts()).toEqual(expected);
+    const hlc = lab.order(a.page, /^By HLC/);
+    await expect(hlc).toHaveText([/first, from Bob/, /second, from Alice/]);
+    // By the senders' wall clocks, Alice's message claims to be older: flagged as out of place.
+    const wall = lab.order(a.page, /^By sender wall clock/);
+    await expect(wall).toHaveText([/second, from Alice/, /first, from Bob/]);
+    await expect(wall.first()).toContainText('out of place');
+
+    // Bob sees the same in his panel (the skew is Alice's, the orders are the room's).
+    await lab.open(b.page);
+    await expect(lab.order(b.page, /^By sender wall clock/)).toHaveText([/second, from Alice/, /first, from Bob/]);
+    await expect(lab.order(b.page, /^By HLC/)).toHaveText([/first, from Bob/, /second, from Alice/]);
+  });
+});
+
+test('LAB-2, LAB-8: a dropped update is not sent again by itself; "Resync now" repairs it; the log exports for ShiViz', async ({
+  openUser,
+  room,
+}, testInfo) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  await a.gotoRoom(room);
+  await b.gotoRoom(room);
+  await a.send('before the drops');
+  await expect(b.message('before the drops')).toBeVisible();
+
+  await lab.open(a.page);
+  await lab.field(a.page, 'Drop').fill('100');
+  await lab.apply(a.page).click();
+  await expect(lab.banner(a.page)).toContainText('drops 100 %');
+  await a.send('dropped on the way');
+  await lab.field(a.page, 'Drop').fill('0');
+  await lab.apply(a.page).click();
+  await expect(lab.banner(a.page)).toHaveCount(0);
+  // The connection stayed open and nothing re-sends the lost update (STATE-2 only asks for acks).
+  await observeFor(3000);
+  await expect(a.message('dropped on the way')).toContainText('Pending');
+  await expect(b.message('dropped on the way')).toHaveCount(0);
+
+  await a.page.getByRole('button', { name: 'Resync now' }).click();
+  await expect(lab.panel(a.page)).toContainText('Resync sent');
+  await expect(b.message('dropped on the way')).toBeVisible();
+  await expect(a.message('dropped on the way')).toContainText(/Saved|Seen/);
+
+  const download = a.page.waitForEvent('download');
+  await a.page.getByRole('button', { name: 'Export event log (ShiViz)' }).click();
+  const file = await download;
+  expect(file.suggestedFilename()).toMatch(/-shiviz\.log$/);
+  const path = testInfo.outputPath('shiviz.log');
+  await file.saveAs(path);
+  const lines = readFileSync(path, 'utf8').split('\n');
+  expect(lines[0]).toBe(SHIVIZ_REGEX);
+  expect(lines.join('\n')).toContain('send dropped on the way');
+});
+
+test.describe('class view', () => {
+  test('LAB-UI-1, LAB-UI-3, LAB-UI-4: a partitioned participant with different content is diverged, then converged after the heal', async ({
+    openUser,
+    room,
+    relay,
+  }) => {
+    const a = await openUser('Alice');
+    const b = await openUser('Bob');
+    const t = await openUser('Teacher');
+    await a.gotoRoom(room);
+    await b.gotoRoom(room);
+    await a.send('hello class');
+    await expect(b.message('hello class')).toBeVisible();
+    await t.page.goto(`${relay.url}/lab/${room}`);
+    await expect(t.page.getByRole('heading', { name: `Lab: ${room}` })).toBeVisible();
+    await expect(classView.rows(t.page)).toHaveText(['Alice', 'Bob']);
+    await expect(classView.verdict(t.page)).toHaveText('Converged');
+    // LAB-UI-4: the class view is not a participant.
+    await expect(b.page.getByRole('complementary', { name: 'Room details' })).not.toContainText('Teacher');
+
+    await lab.open(a.page);
+    await lab.partition(a.page).check();
+    await a.send('Alice alone');
+    await b.send('Bob meanwhile');
+    await expect(classView.verdict(t.page)).toHaveText('Not converged');
+    await expect(classView.row(t.page, 'Alice')).toContainText('offline for');
+    await expect(t.page.getByText('Alice is offline (last known state shown)')).toBeVisible();
+    // Bob's content moved on; Alice's last known state is the old one.
+    const hashOf = (name: string): Promise<string> => classView.row(t.page, name).locator('td.mono').innerText();
+    await expect.poll(async () => (await hashOf('Alice')) !== (await hashOf('Bob'))).toBe(true);
+    await expect(t.page.getByTestId('last-heal')).toHaveText('no heal seen yet');
+
+    await lab.partition(a.page).uncheck();
+    await expect(classView.verdict(t.page)).toHaveText('Converged', { timeout: 20_000 });
+    await expect(classView.row(t.page, 'Alice')).toContainText('online');
+    await expect(t.page.getByTestId('last-heal')).toContainText('to converge');
+    await expect(t.page.getByTestId('last-divergence')).toContainText('lasted');
+    await expect.poll(() => hashOf('Alice')).toBe(await hashOf('Bob'));
+    await expect(lab.hash(a.page)).toHaveText(await hashOf('Bob'));
+  });
+
+  test('LAB-UI-1 with 30 participants: all listed, one with different content is spotted, and convergence comes back', async ({
+    openUser,
+    room,
+    relay,
+  }) => {
+    const sims = simulateParticipants(relay.wsUrl, room, 30);
+    try {
+      const t = await openUser('Teacher');
+      await t.page.goto(`${relay.url}/lab/${room}`);
+      await expect(classView.rows(t.page)).toHaveCount(30, { timeout: 20_000 });
+      await expect(classView.verdict(t.page)).toHaveText('Converged');
+      sims[17]!.setHash('0000ffff');
+      await expect(classView.verdict(t.page)).toHaveText('Not converged');
+      await expect(t.page.getByText('2 different contents among 30 participants')).toBeVisible();
+      await expect(classView.row(t.page, 'Sim 18')).toContainText('0000ffff');
+      sims[17]!.setHash('0000abcd');
+      await expect(classView.verdict(t.page)).toHaveText('Converged');
+      await expect(t.page.getByTestId('last-divergence')).toContainText('lasted');
+    } finally {
+      for (const s of sims) s.destroy();
+    }
+  });
+});
+
+test('axe: no serious or critical accessibility violations in the Lab panel (with faults) and the class view', async ({
+  openUser,
+  room,
+  relay,
+}) => {
+  const check = async (page: Page, where: string): Promise<void> => {
+    const results = await new AxeBuilder({ page }).analyze();
+    const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    expect(
+      bad.map(
+        (v) => `${where}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
+      ),
+    ).toEqual([]);
+  };
+  const a = await openUser('Axel');
+  const b = await openUser('Bea');
+  await a.gotoRoom(room);
+  await b.gotoRoom(room);
+  await a.send('one');
+  await b.message('one').getByRole('button', { name: 'Reply' }).click();
+  await b.send('two');
+  await lab.open(a.page);
+  await lab.field(a.page, 'Drop').fill('10');
+  await lab.apply(a.page).click();
+  await expect(lab.banner(a.page)).toContainText('drops 10 %');
+  await expect(lab.order(a.page, /^By HLC/)).toHaveCount(2);
+  await check(a.page, 'room with the Lab panel');
+  await a.page.emulateMedia({ colorScheme: 'dark' });
+  await check(a.page, 'room with the Lab panel (dark)');
+
+  await b.page.goto(`${relay.url}/lab/${room}`);
+  await expect(classView.rows(b.page)).toHaveText(['Axel']);
+  await check(b.page, 'class view');
+  await b.page.emulateMedia({ colorScheme: 'dark' });
+  await check(b.page, 'class view (dark)');
+});

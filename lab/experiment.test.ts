@@ -1,0 +1,74 @@
+/**
+ * The `npm run experiment` command end to end (a child process, its own relay): the files it
+ * writes, and exit code 1 when a checker fails. The failing run is a scenario that loses frames
+ * and repairs nothing (finalResync false): replicas cannot converge.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SHIVIZ_REGEX } from '../shared/lab/shiviz.js';
+import { parseScenario } from './scenario.js';
+import { runExperiment } from './run/runExperiment.js';
+
+const dropsNoRepair = {
+  name: 'drops-no-repair',
+  description: 'Frames are lost and nothing repairs them.',
+  clients: 3,
+  duration: '3s',
+  small: { clients: 3, duration: '3s' },
+  finalResync: false,
+  quiesceTimeout: '2s',
+  chatter: { clients: ['all'], perClientPerSec: 3, replyPct: 0 },
+  timeline: [{ at: '0%', do: 'faults', clients: ['all'], faults: { dropPct: 30 } }],
+};
+
+describe('npm run experiment', () => {
+  it('EXP-5: a run whose replicas cannot converge fails with exit code 1, and still writes every file', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'converge-experiment-'));
+    try {
+      const file = join(tmp, 'drops-no-repair.json');
+      const out = join(tmp, 'out');
+      writeFileSync(file, JSON.stringify(dropsNoRepair));
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', join(import.meta.dirname, 'experiment.ts'), file, '--seed', '3', '--out', out],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(r.status, r.stdout + r.stderr).toBe(1);
+      expect(r.stderr).toContain('seed 3');
+      expect(r.stdout).toContain('Did NOT quiesce');
+      const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as {
+        ok: boolean;
+        seed: number;
+        quiesce: { ok: boolean };
+        checks: { verdicts: { rule: string; ok: boolean }[] };
+        network: { droppedIn: number; droppedOut: number };
+      };
+      expect(result).toMatchObject({ ok: false, seed: 3, quiesce: { ok: false } });
+      expect(result.checks.verdicts.find((v) => v.rule === 'CHK-1')?.ok).toBe(false);
+      expect(result.network.droppedIn + result.network.droppedOut).toBeGreaterThan(0);
+      for (const f of ['history.json', 'report.html']) expect(existsSync(join(out, f))).toBe(true);
+      expect(readFileSync(join(out, 'shiviz.log'), 'utf8').split('\n')[0]).toBe(SHIVIZ_REGEX);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it('a scenario that crashes the relay refuses --relay before starting anything', async () => {
+    const scenario = parseScenario(
+      JSON.parse(readFileSync(join(import.meta.dirname, 'scenarios', 'relay-crash.json'), 'utf8')),
+    );
+    await expect(
+      runExperiment({
+        scenario,
+        scenarioFile: null,
+        seed: 1,
+        clients: 2,
+        durationMs: 1000,
+        relayUrl: 'ws://127.0.0.1:9/sync',
+      }),
+    ).rejects.toThrow('relay-crash crashes the relay: it needs a relay the runner starts itself (drop --relay)');
+  });
+});

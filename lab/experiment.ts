@@ -1,0 +1,121 @@
+/**
+ * `npm run experiment -- <scenario file> [--seed N] [--out DIR] [--relay URL] [--clients N]
+ * [--duration 60s] [--small]`: runs one scripted experiment (lab/run/runExperiment.ts) and
+ * writes to DIR (default `lab-results/<scenario>-<seed>/`):
+ * - `result.json`: options, schedule fingerprint, quiesce outcome, verdicts, SLIs;
+ * - `history.json`: the recorded history (re-checkable);
+ * - `report.html`: the self-contained report;
+ * - `shiviz.log`: every send and delivery, for ShiViz.
+ * Prints a progress line while running and a one-screen summary; exit code 0 when every checker
+ * passed and the run quiesced, 1 when not, 2 when it could not run (bad arguments or scenario).
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from './run/args.js';
+import { historyToShiViz } from './run/historyShiViz.js';
+import { experimentRoom, runExperiment } from './run/runExperiment.js';
+import { parseScenario } from './scenario.js';
+import { formatProgress } from './report/progressLine.js';
+import { formatSummary } from './report/terminalSummary.js';
+import { renderHtmlReport } from './report/htmlReport.js';
+
+const main = async (): Promise<number> => {
+  let args;
+  let scenario;
+  try {
+    args = parseArgs(process.argv.slice(2));
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(args.file, 'utf8'));
+    } catch (e) {
+      throw new Error(`${args.file}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    try {
+      scenario = parseScenario(json);
+    } catch (e) {
+      throw new Error(`${args.file}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : String(e));
+    return 2;
+  }
+  const seed = args.seed ?? Math.floor(Math.random() * 2 ** 32);
+  const clients = args.clients ?? (args.small ? scenario.small.clients : scenario.clients);
+  const durationMs = args.durationMs ?? (args.small ? scenario.small.durationMs : scenario.durationMs);
+  const out = resolve(args.out ?? join('lab-results', `${scenario.name}-${seed}`));
+  const tty = process.stderr.isTTY;
+  const room = experimentRoom(scenario.name, seed);
+  console.error(
+    `${scenario.name}: ${clients} clients, ${durationMs / 1000} s, seed ${seed} (rerun with --seed ${seed}); room ${room} (class view: /lab/${room})`,
+  );
+  let lastLine = 0;
+  const result = await runExperiment({
+    scenario,
+    scenarioFile: args.file,
+    seed,
+    clients,
+    durationMs,
+    room,
+    ...(args.relay !== null ? { relayUrl: args.relay } : {}),
+    onProgress: (p) => {
+      const line = formatProgress(p, tty ? (process.stderr.columns ?? 120) : 120);
+      if (tty) process.stderr.write(`\r${line}\u001b[K`);
+      else if (Date.now() - lastLine >= 5000) {
+        lastLine = Date.now();
+        process.stderr.write(`${line}\n`);
+      }
+    },
+  });
+  if (tty) process.stderr.write('\n');
+  mkdirSync(out, { recursive: true });
+  const files = { json: join(out, 'result.json'), html: join(out, 'report.html') };
+  writeFileSync(join(out, 'history.json'), JSON.stringify(result.history));
+  writeFileSync(
+    files.json,
+    JSON.stringify(
+      {
+        scenario: scenario.name,
+        seed,
+        options: result.history.options,
+        schedule: result.fingerprint,
+        ok: result.ok,
+        quiesce: result.quiesce,
+        maxLateMs: result.maxLateMs,
+        network: result.network,
+        checks: result.checks,
+        slis: { ...result.slis, latency: { ...result.slis.latency, samples: undefined } },
+      },
+      null,
+      2,
+    ),
+  );
+  writeFileSync(files.html, renderHtmlReport(result.history, result.checks, result.slis));
+  writeFileSync(join(out, 'shiviz.log'), historyToShiViz(result.history));
+  console.log(formatSummary(result.history, result.checks, result.slis, { files, color: process.stdout.isTTY }));
+  const n = result.network;
+  if (n.droppedIn + n.droppedOut + n.duplicated + n.reordered > 0) {
+    console.log(
+      `Network faults: ${n.droppedOut} frames dropped on the way up, ${n.droppedIn} on the way down, ${n.duplicated} duplicated, ${n.reordered} reordered.`,
+    );
+  }
+  const q = result.quiesce;
+  console.log(
+    q.ok
+      ? `Quiesced ${q.ms} ms after the final heal.`
+      : `Did NOT quiesce within ${q.timeoutMs} ms after the final heal: ${q.unsettled.join('; ')}`,
+  );
+  if (result.maxLateMs > 1000) {
+    console.log(
+      `The schedule ran up to ${result.maxLateMs} ms late: this machine was too busy for the plan (times in the report are the real ones).`,
+    );
+  }
+  return result.ok ? 0 : 1;
+};
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(2);
+  },
+);

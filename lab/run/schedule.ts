@@ -1,0 +1,119 @@
+/**
+ * EXP-1: the whole timeline of a run, expanded before it starts into concrete actions at fixed
+ * offsets — every send (who, when, whether it replies), every fault, crash and heal — from the
+ * scenario, the number of clients, the run length and the seed alone. The same inputs give the
+ * same schedule (and the same `fingerprint`); what the network then does with the frames is
+ * decided by each client's own seeded random source (LAB-2).
+ */
+import type { FaultConfig } from '../../shared/lab/faults.js';
+import { fnv1a } from '../../shared/lab/contentHash.js';
+import { Prng } from '../../shared/testing/prng.js';
+import { resolveClients, stepTime, type Scenario } from '../scenario.js';
+
+export type Action =
+  | {
+      readonly t: number;
+      readonly kind: 'send';
+      readonly client: string;
+      readonly text: string;
+      /** Reply to a message the client shows (picked with `pick` in [0, 1) among them), if any. */
+      readonly reply: boolean;
+      readonly pick: number;
+    }
+  | {
+      readonly t: number;
+      readonly kind: 'partition' | 'heal' | 'clear-faults' | 'resync' | 'replay' | 'client-crash' | 'client-restart';
+      readonly clients: readonly string[];
+      readonly label: string;
+    }
+  | {
+      readonly t: number;
+      readonly kind: 'faults';
+      readonly clients: readonly string[];
+      readonly faults: Partial<FaultConfig>;
+      readonly label: string;
+    }
+  | { readonly t: number; readonly kind: 'relay-crash'; readonly label: string }
+  | { readonly t: number; readonly kind: 'relay-restart'; readonly wipe: boolean; readonly label: string }
+  | { readonly t: number; readonly kind: 'label'; readonly label: string };
+
+export interface Schedule {
+  readonly actions: readonly Action[];
+  readonly fingerprint: string;
+  readonly sends: number;
+}
+
+/** A 32-bit seed for stream `k` of `seed` (splitmix-style mixing, so nearby seeds differ). */
+export const subSeed = (seed: number, k: number): number => {
+  let z = (seed + Math.imul(k + 1, 0x9e3779b9)) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
+};
+
+const listClients = (cs: readonly string[]): string => (cs.length > 6 ? `${cs.length} clients` : cs.join(','));
+
+export const buildSchedule = (scenario: Scenario, clients: number, durationMs: number, seed: number): Schedule => {
+  const prng = new Prng(subSeed(seed, 0));
+  const out: Action[] = [];
+  const counters = new Map<string, number>();
+  const send = (t: number, client: string, replyPct: number): void => {
+    const k = (counters.get(client) ?? 0) + 1;
+    counters.set(client, k);
+    const reply = prng.next() * 100 < replyPct;
+    out.push({ t: Math.round(t), kind: 'send', client, text: `${client} #${k}`, reply, pick: prng.next() });
+  };
+  scenario.timeline.forEach((step, i) => {
+    const path = `timeline[${i}]`;
+    const t = stepTime(step.at, durationMs, `${path}.at`);
+    switch (step.do) {
+      case 'relay-crash':
+        out.push({ t, kind: 'relay-crash', label: 'relay crash (SIGKILL)' });
+        return;
+      case 'relay-restart':
+        out.push({
+          t,
+          kind: 'relay-restart',
+          wipe: step.wipe,
+          label: step.wipe ? 'relay restart, disk wiped' : 'relay restart',
+        });
+        return;
+      case 'send': {
+        const cs = resolveClients(step.clients, clients, `${path}.clients`);
+        out.push({ t, kind: 'label', label: `send ${step.count} each: ${listClients(cs)}` });
+        for (const c of cs) {
+          for (let n = 0; n < step.count; n++) send(t + prng.next() * step.overMs, c, step.replyPct);
+        }
+        return;
+      }
+      case 'faults': {
+        const cs = resolveClients(step.clients, clients, `${path}.clients`);
+        out.push({ t, kind: 'faults', clients: cs, faults: step.faults, label: `faults ${listClients(cs)}` });
+        return;
+      }
+      default: {
+        const cs = resolveClients(step.clients, clients, `${path}.clients`);
+        out.push({ t, kind: step.do, clients: cs, label: `${step.do} ${listClients(cs)}` });
+      }
+    }
+  });
+  if (scenario.chatter) {
+    const cs = resolveClients(scenario.chatter.clients, clients, 'chatter.clients');
+    const meanGap = 1000 / scenario.chatter.perClientPerSec;
+    for (const c of cs) {
+      for (let t = -Math.log(1 - prng.next()) * meanGap; t < durationMs; t += -Math.log(1 - prng.next()) * meanGap) {
+        send(t, c, scenario.chatter.replyPct);
+      }
+    }
+  }
+  // Stable: equal times keep the order they were listed in (timeline order, then chatter).
+  const actions = out
+    .map((a, i) => ({ a, i }))
+    .sort((x, y) => x.a.t - y.a.t || x.i - y.i)
+    .map((x) => x.a);
+  return {
+    actions,
+    fingerprint: fnv1a(JSON.stringify(actions)),
+    sends: actions.filter((a) => a.kind === 'send').length,
+  };
+};
