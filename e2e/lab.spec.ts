@@ -161,8 +161,9 @@ test.describe('class view', () => {
     await a.send('Alice alone');
     await b.send('Bob meanwhile');
     await expect(classView.verdict(t.page)).toHaveText('Not converged');
-    await expect(classView.row(t.page, 'Alice')).toContainText('offline for');
-    await expect(t.page.getByText('Alice is offline (last known state shown)')).toBeVisible();
+    // Alice announced the partition before her link went down (LAB-7).
+    await expect(classView.row(t.page, 'Alice')).toContainText('partitioned, out of reach for');
+    await expect(t.page.getByText('Alice is partitioned (last known state shown)')).toBeVisible();
     // Bob's content moved on; Alice's last known state is the old one.
     const hashOf = (name: string): Promise<string> => classView.row(t.page, name).locator('td.mono').innerText();
     await expect.poll(async () => (await hashOf('Alice')) !== (await hashOf('Bob'))).toBe(true);

@@ -93,6 +93,51 @@ describe('LAB-UI-1: the converged verdict', () => {
     expect(names(s)).toEqual(['Student 1', 'Student 2 (offline)']);
   });
 
+  it('LAB-7: a participant that announced its partition and then dropped out is shown as partitioned', () => {
+    const t = new ClassTracker(0);
+    t.observe(
+      room([
+        [1, state(1)],
+        [2, state(2)],
+      ]),
+      0,
+      true,
+    );
+    t.observe(
+      room([
+        [1, state(1)],
+        [2, state(2, { partitioned: true })],
+      ]),
+      500,
+      true,
+    );
+    const s = t.observe(room([[1, state(1)]]), 1000, true);
+    expect(s.verdict).toEqual({ kind: 'diverged', reasons: ['Student 2 is partitioned (last known state shown)'] });
+  });
+
+  it('LAB-7: a last state that came and went between two samples still counts (departed states)', () => {
+    const t = new ClassTracker(0);
+    t.observe(
+      room([
+        [1, state(1)],
+        [2, state(2)],
+      ]),
+      0,
+      true,
+    );
+    const s = t.observe(
+      room([[1, state(1)]]),
+      1000,
+      true,
+      room([[2, state(2, { partitioned: true, hash: 'bbbb0002' })]]),
+    );
+    expect(s.verdict).toEqual({
+      kind: 'diverged',
+      reasons: ['Student 2 is partitioned (last known state shown)', '2 different contents among 2 participants'],
+    });
+    expect(s.participants.find((p) => p.state.name === 'Student 2')!.state.hash).toBe('bbbb0002');
+  });
+
   it('ignores malformed states (the class view publishes none and is not a participant)', () => {
     const t = new ClassTracker(0);
     const s = t.observe(

@@ -76,7 +76,11 @@ export const computeVerdict = (participants: readonly Participant[], connected: 
   if (counted.length === 0) return { kind: 'unknown', reason: NOBODY };
   const reasons: string[] = [];
   for (const p of counted) {
-    if (p.offlineSince !== null) reasons.push(`${p.state.name} is offline (last known state shown)`);
+    // A participant announces its partition before its link goes down (LAB-7), then drops out of
+    // awareness like one that went offline.
+    if (p.offlineSince !== null && p.state.faults.partitioned)
+      reasons.push(`${p.state.name} is partitioned (last known state shown)`);
+    else if (p.offlineSince !== null) reasons.push(`${p.state.name} is offline (last known state shown)`);
     else if (p.state.faults.partitioned) reasons.push(`${p.state.name} is partitioned`);
   }
   const distinct = new Set(counted.map((p) => stateKey(p.state))).size;
@@ -109,9 +113,16 @@ export class ClassTracker {
 
   /**
    * Takes the room's current awareness states (untrusted; malformed ones are ignored) at `now`
-   * (the class view's clock). `connected`: the class view's own connection is up.
+   * (the class view's clock). `connected`: the class view's own connection is up. `departed`:
+   * the last states of clients removed since the previous call (they become the last known
+   * state of those that are now offline).
    */
-  observe(states: ReadonlyMap<number, unknown>, now: number, connected: boolean): ClassSnapshot {
+  observe(
+    states: ReadonlyMap<number, unknown>,
+    now: number,
+    connected: boolean,
+    departed: ReadonlyMap<number, unknown> = new Map(),
+  ): ClassSnapshot {
     let changed = false;
     const present = new Set<number>();
     for (const [clientId, raw] of states) {
@@ -146,8 +157,11 @@ export class ClassTracker {
       if (present.has(clientId)) continue;
       const offlineSince = p.offlineSince ?? now;
       const counted = now - offlineSince < FORGET_MS;
-      if (offlineSince !== p.offlineSince || counted !== p.counted) {
-        this.byClient.set(clientId, { state: p.state, offlineSince, counted });
+      const raw = p.offlineSince === null ? departed.get(clientId) : undefined;
+      const last = raw === undefined ? null : this.parse(clientId, raw);
+      const state = last && !sameLabPresence(p.state, last) ? last : p.state;
+      if (offlineSince !== p.offlineSince || counted !== p.counted || state !== p.state) {
+        this.byClient.set(clientId, { state, offlineSince, counted });
         changed = true;
       }
     }

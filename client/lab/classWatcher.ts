@@ -21,6 +21,9 @@ export class ClassWatcher {
   private readonly awareness: awarenessProtocol.Awareness;
   private readonly provider: WebsocketProvider;
   private readonly listeners = new Set<() => void>();
+  /** Every present state as of the last change event, so a removed one's last state is known. */
+  private readonly mirror = new Map<number, unknown>();
+  private departed = new Map<number, unknown>();
 
   constructor(room: string, relayUrl: string, WebSocketImpl?: typeof WebSocket) {
     this.awareness = new awarenessProtocol.Awareness(this.doc);
@@ -36,7 +39,15 @@ export class ClassWatcher {
     const ignore = (): void => undefined;
     this.provider.messageHandlers[MessageType.Sync] = ignore;
     this.provider.messageHandlers[MessageType.Ack] = ignore;
-    this.awareness.on('change', () => this.emit());
+    this.awareness.on('change', (c: { added: number[]; updated: number[]; removed: number[] }) => {
+      const states = this.awareness.getStates();
+      for (const id of [...c.added, ...c.updated]) this.mirror.set(id, states.get(id));
+      for (const id of c.removed) {
+        if (this.mirror.has(id)) this.departed.set(id, this.mirror.get(id));
+        this.mirror.delete(id);
+      }
+      this.emit();
+    });
     this.provider.on('status', () => this.emit());
     this.provider.on('connection-close', () => this.emit());
     this.provider.connect();
@@ -45,6 +56,17 @@ export class ClassWatcher {
   /** Every awareness state the relay told us about (untrusted), by awareness client id. */
   states(): ReadonlyMap<number, unknown> {
     return this.awareness.getStates();
+  }
+
+  /**
+   * The last states of the clients removed since the previous call. The view samples states in
+   * batches; a state that was replaced and removed within one batch (LAB-7: a participant
+   * announces its partition, then its link goes down) would otherwise never be seen.
+   */
+  takeDeparted(): ReadonlyMap<number, unknown> {
+    const d = this.departed;
+    this.departed = new Map();
+    return d;
   }
 
   get connected(): boolean {

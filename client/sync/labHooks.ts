@@ -139,6 +139,9 @@ export class LabHooks {
    */
   setFaults(config: FaultConfig): void {
     const was = this.faults.config;
+    // Tell the room before the link goes down, so the class view shows "partitioned" rather
+    // than a participant that merely went offline (the frame leaves before the socket closes).
+    if (config.partitioned && !was.partitioned) this.publish(config);
     this.faults.set(config);
     this.clock.skewMs = config.skewMs;
     const r = this.host.replica();
@@ -243,12 +246,12 @@ export class LabHooks {
   }
 
   /** The awareness field as it would be published now. */
-  awarenessState(): LabAwareness {
+  awarenessState(faults: FaultConfig = this.faults.config): LabAwareness {
     const sv = this.stateVector();
     let total = 0;
     for (const k of sv.values()) total += k;
     return {
-      faults: this.faults.config,
+      faults,
       svSummary: summariseStateVector(sv),
       svTotal: total,
       hash: this.contentHash(),
@@ -277,10 +280,10 @@ export class LabHooks {
   }
 
   /** LAB-7: publishes the `lab` field when it changed (or the replica is new). */
-  private publish(): void {
+  private publish(faults: FaultConfig = this.faults.config): void {
     const r = this.host.replica();
     if (!r || this.disposed) return;
-    const state = this.awarenessState();
+    const state = this.awarenessState(faults);
     const key = JSON.stringify({ ...state, at: 0 });
     if (key === this.lastPublished && this.lastPublishedTo === r.awareness) return;
     this.lastPublished = key;

@@ -186,7 +186,7 @@ const ParticipantRow = memo(function ParticipantRow({
   const faults = describeFaults({ ...s.faults, skewMs: 0 });
   const status =
     offlineFor !== null
-      ? `offline for ${formatElapsed(offlineFor * 1000)}${p.counted ? '' : ' (no longer counted)'}`
+      ? `${s.faults.partitioned ? 'partitioned, out of reach' : 'offline'} for ${formatElapsed(offlineFor * 1000)}${p.counted ? '' : ' (no longer counted)'}`
       : s.faults.partitioned
         ? 'partitioned'
         : 'online';

@@ -20,7 +20,7 @@ export const useClassView = (room: string): ClassSnapshot => {
     let timer: ReturnType<typeof setTimeout> | null = null;
     const update = (): void => {
       timer = null;
-      setSnapshot(tracker.observe(watcher.states(), Date.now(), watcher.connected));
+      setSnapshot(tracker.observe(watcher.states(), Date.now(), watcher.connected, watcher.takeDeparted()));
     };
     const schedule = (): void => {
       if (timer === null) timer = setTimeout(update, COALESCE_MS);
