@@ -3,7 +3,7 @@
  * store and room sessions. Components get these through `AppContext` (App.tsx), never by
  * importing storage or sync modules themselves.
  */
-import { cookieWitness, loadIdentity, saveName, startIdentity } from '../identity.js';
+import { cookieWitness, loadIdentity, saveName, startIdentity, type IdentityWitness } from '../identity.js';
 import { openRoomUpdateStore } from '../storage/openRoomUpdateStore.js';
 import type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 import { RoomSession } from '../sync/roomSession.js';
@@ -66,7 +66,9 @@ const pickStorage = (): Storage => {
 /** localStorage, or an in-memory stand-in when the browser refuses it. */
 export const kv: Storage = pickStorage();
 
-const witness = cookieWitness(document);
+// No document (the UI's modules imported by tests in Node): no witness, as with cookies disabled.
+const witness: IdentityWitness =
+  typeof document === 'undefined' ? { read: () => null, write: () => undefined } : cookieWitness(document);
 /** Decided once, when the app starts (LOCAL-11): later reads find the restored identity. */
 /** True when the browser had deleted this app's saved data before this start (LOCAL-11). */
 export const originEvicted: boolean = startIdentity(kv, witness, randomBytes).evicted;
