@@ -2,12 +2,15 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Prng, seedFromEnv } from '../shared/testing/prng.js';
 import { MemoryRoomStore } from './memoryRoomStore.js';
 import { roomStoreContract } from './roomStore.contract.js';
 import type { AppendEntry, RoomStore, StoredRoom } from './roomStore.js';
 import { ROOM_STORE_FILE_NAME, SqliteRoomStore } from './sqliteRoomStore.js';
+import { RedisRoomStore } from './redisRoomStore.js';
+import { checkDurability, connectRedis } from './redisConnection.js';
+import { startRedis, type RedisServer } from './testing/redisServer.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'converge-roomstore-'));
@@ -43,6 +46,43 @@ roomStoreContract(
         rmSync(dir, { recursive: true, force: true });
       },
     });
+  },
+  { failNextAppend: false, reopen: true },
+);
+
+/**
+ * One real redis-server for the file, emptied before each test. "reopen" is harsher than a relay
+ * restart here: it kills Redis with SIGKILL and starts it again on the same AOF, so every contract
+ * test that reopens also checks that what Redis acknowledged was on disk (REDIS-2).
+ */
+let redisServer: Promise<RedisServer> | undefined;
+afterAll(async () => {
+  await (await redisServer)?.cleanup();
+});
+
+roomStoreContract(
+  'RedisRoomStore',
+  async () => {
+    const server = await (redisServer ??= startRedis());
+    const open = async (): Promise<RedisRoomStore> => {
+      const client = await connectRedis(server.url, 'converge-test');
+      await checkDurability(client, 'verify');
+      return new RedisRoomStore(client, { ownsClient: true });
+    };
+    let current = await open();
+    const admin = await connectRedis(server.url, 'converge-test-admin');
+    await admin.flushall();
+    admin.disconnect();
+    return {
+      store: current,
+      reopen: async () => {
+        await current.close();
+        await server.kill();
+        await server.restart();
+        return (current = await open());
+      },
+      cleanup: () => current.close(),
+    };
   },
   { failNextAppend: false, reopen: true },
 );

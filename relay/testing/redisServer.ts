@@ -56,7 +56,12 @@ const freePort = (): Promise<number> =>
     });
   });
 
-const args = (port: number, dir: string): string[] => [
+export interface StartRedisOptions {
+  /** More `redis-server` arguments (e.g. `['--rename-command', 'CONFIG', '']`). */
+  readonly extraArgs?: readonly string[];
+}
+
+const args = (port: number, dir: string, extra: readonly string[]): string[] => [
   '--port',
   String(port),
   '--bind',
@@ -76,9 +81,10 @@ const args = (port: number, dir: string): string[] => [
   'yes',
   '--loglevel',
   'warning',
+  ...extra,
 ];
 
-export const startRedis = async (): Promise<RedisServer> => {
+export const startRedis = async (options: StartRedisOptions = {}): Promise<RedisServer> => {
   assertRedisServerInstalled();
   const dir = mkdtempSync(join(tmpdir(), 'converge-redis-'));
   const port = await freePort();
@@ -87,7 +93,7 @@ export const startRedis = async (): Promise<RedisServer> => {
   let output = '';
 
   const launch = async (): Promise<void> => {
-    const proc = spawn(binary(), args(port, dir), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(binary(), args(port, dir, options.extraArgs ?? []), { stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
