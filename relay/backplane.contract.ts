@@ -129,6 +129,20 @@ export function backplaneContract(name: string, make: () => Promise<BackplaneHar
       expect(rec.entries.map((e) => e.update[0])).toEqual(range(5, 30));
     });
 
+    it('REDIS-4: a live entry carries its receivedAt; one from the log does not', async () => {
+      const a = await h.relay();
+      await a.publish([{ room: 'r', update: bytes(1), receivedAt: 1_000 }]);
+      const rec = new Recorder();
+      a.subscribe('r', 0, rec);
+      await waitFor(() => rec.entries.length === 1, 'entry 1 from the log');
+      await a.publish([
+        { room: 'r', update: bytes(2), receivedAt: 2_000 },
+        { room: 'r', update: bytes(3) },
+      ]);
+      await waitFor(() => rec.entries.length === 3, 'entries 2 and 3 live');
+      expect(rec.entries.map((e) => e.receivedAt)).toEqual([undefined, 2_000, undefined]);
+    });
+
     it('REDIS-4: rooms are isolated', async () => {
       const a = await h.relay();
       const rec = new Recorder();

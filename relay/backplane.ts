@@ -30,6 +30,8 @@ export interface PublishEntry {
   readonly room: string;
   /** A validated Yjs V1 update (the relay publishes only what RoomCore accepted). */
   readonly update: Uint8Array;
+  /** When the update arrived from its client (ms since the epoch): for the delivery-latency metric. */
+  readonly receivedAt?: number;
 }
 
 export interface BackplaneEntry {
@@ -38,9 +40,11 @@ export interface BackplaneEntry {
   readonly seq: number;
   /** First seq the update covers (= seq except for a compacted segment). */
   readonly seqLo: number;
-  /** Relay that published it; '' for a segment made by compaction. */
+  /** Relay that published it; '' when it came from the log (catch-up, compacted segment). */
   readonly origin: string;
   readonly update: Uint8Array;
+  /** The publisher's `receivedAt`, when it gave one and the entry came live (not from the log). */
+  readonly receivedAt?: number;
 }
 
 export interface RoomSubscriber {

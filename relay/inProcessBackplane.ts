@@ -93,7 +93,14 @@ export class InProcessBackplaneHub {
       await this.store.append(entries.map((e, i) => ({ room: e.room, seq: seqs[i]!, update: e.update })));
       for (const [room, seq] of assigned) this.next.set(room, seq);
       entries.forEach((e, i) =>
-        this.fanOut({ room: e.room, seq: seqs[i]!, seqLo: seqs[i]!, origin: relayId, update: e.update.slice() }),
+        this.fanOut({
+          room: e.room,
+          seq: seqs[i]!,
+          seqLo: seqs[i]!,
+          origin: relayId,
+          update: e.update.slice(),
+          ...(e.receivedAt !== undefined ? { receivedAt: e.receivedAt } : {}),
+        }),
       );
       return seqs;
     });

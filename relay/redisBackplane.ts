@@ -47,7 +47,10 @@ import {
 import type { RedisObserver } from './redisRoomStore.js';
 import { RedisScript, type RedisArg } from './redisScript.js';
 
-/** KEYS: rooms, then per room log, next, fan. ARGV: relayId, window, then per room name, count, updates. */
+/**
+ * KEYS: rooms, then per room log, next, fan. ARGV: relayId, window, then per room name, count and
+ * count pairs of (update, receivedAt or '').
+ */
 const PUBLISH = new RedisScript(`
 local out = {}
 local a, k = 3, 2
@@ -59,9 +62,9 @@ while a <= #ARGV do
     local seq = redis.call('INCR', nextKey)
     local field = string.format('%d', seq)
     redis.call('HSET', log, field, ARGV[a])
-    redis.call('XADD', fan, 'MAXLEN', '~', ARGV[2], '0-' .. field, 'o', ARGV[1], 'u', ARGV[a])
+    redis.call('XADD', fan, 'MAXLEN', '~', ARGV[2], '0-' .. field, 'o', ARGV[1], 'u', ARGV[a], 't', ARGV[a + 1])
     out[#out + 1] = seq
-    a = a + 1
+    a = a + 2
   end
   redis.call('SADD', KEYS[1], name)
 end
@@ -223,7 +226,7 @@ export class RedisBackplane implements Backplane {
       const k = roomKeys(this.prefix, room);
       keys.push(k.log, k.next, k.fan);
       args.push(room, indexes.length);
-      for (const i of indexes) args.push(bytesArg(entries[i]!.update));
+      for (const i of indexes) args.push(bytesArg(entries[i]!.update), String(entries[i]!.receivedAt ?? ''));
     }
     const reply = (await this.timed('publish', () => PUBLISH.run(this.cmd, keys, args))) as number[];
     // The script returns seqs grouped by room; put them back in the caller's order.
@@ -452,12 +455,14 @@ export class RedisBackplane implements Backplane {
             if (seq <= state.lastSeq) continue;
           }
           const f = fieldMap(fields);
+          const receivedAt = f.get('t')?.toString();
           this.deliver(state, {
             room: state.room,
             seq,
             seqLo: seq,
             origin: f.get('o')?.toString() ?? '',
             update: new Uint8Array(f.get('u') ?? Buffer.alloc(0)),
+            ...(receivedAt ? { receivedAt: Number(receivedAt) } : {}),
           });
         }
       }
