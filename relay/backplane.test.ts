@@ -85,7 +85,7 @@ describe('RedisBackplane', () => {
     expect(rec.entries.map((e) => e.update[0])).toEqual(Array.from({ length: 300 }, (_, i) => i & 0xff));
   });
 
-  it('REDIS-7: room keys carry the room hash tag, so a cluster keeps a room on one shard', async () => {
+  it('REDIS-1: room keys carry the room hash tag, so a cluster keeps a room on one shard', async () => {
     harness = await redisHarness();
     const a = await harness.relay();
     await a.publish([{ room: 'math-101', update: Uint8Array.of(1) }]);
