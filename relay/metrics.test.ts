@@ -46,6 +46,8 @@ describe('RelayMetrics', () => {
     m.closed('storage-unavailable');
     m.closed('invalid-update');
     m.refused('too-many-connections');
+    m.connectionOpened();
+    m.connectionOpened();
     m.compaction('compacted');
     m.compaction('busy');
     m.redis('publish', 0.0009, true);
@@ -74,6 +76,7 @@ describe('RelayMetrics', () => {
     expect(sample(text, 'converge_closes_total{reason="storage-unavailable"}')).toBe(2);
     expect(sample(text, 'converge_closes_total{reason="invalid-update"}')).toBe(1);
     expect(sample(text, 'converge_upgrades_refused_total{reason="too-many-connections"}')).toBe(1);
+    expect(sample(text, 'converge_connections_opened_total')).toBe(2);
     expect(sample(text, 'converge_compactions_total{outcome="compacted"}')).toBe(1);
     expect(sample(text, 'converge_compactions_total{outcome="busy"}')).toBe(1);
     expect(sample(text, 'converge_redis_round_trip_seconds_count{op="publish",outcome="ok"}')).toBe(1);

@@ -82,6 +82,7 @@ export class RelayMetrics {
   private readonly catchUpFrames: Histogram;
   private readonly closes: Counter<'reason'>;
   private readonly refusals: Counter<'reason'>;
+  private readonly opened: Counter;
   private readonly compactions: Counter<'outcome'>;
   private readonly redisRoundTrips: Histogram<'op' | 'outcome'>;
   private readonly backplaneUp: Gauge;
@@ -148,6 +149,11 @@ export class RelayMetrics {
       labelNames: ['reason'] as const,
       registers,
     });
+    this.opened = new Counter({
+      name: 'converge_connections_opened_total',
+      help: 'Websocket upgrades accepted.',
+      registers,
+    });
     this.refusals = new Counter({
       name: 'converge_upgrades_refused_total',
       help: 'Websocket upgrades refused, by reason.',
@@ -207,6 +213,10 @@ export class RelayMetrics {
   /** `reason` is a CloseReason token from shared/protocol.ts. */
   closed(reason: string): void {
     this.closes.inc({ reason });
+  }
+
+  connectionOpened(): void {
+    this.opened.inc();
   }
 
   /** `reason` is the token before ':' of an UpgradeRefusal reason. */
