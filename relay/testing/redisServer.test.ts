@@ -39,10 +39,14 @@ describe('startRedis', () => {
     client = await connect(server.url);
     await client.set('k', 'acked');
     client.disconnect();
+    const first = server.pid();
+    expect(first).toBeGreaterThan(0);
     await server.kill();
     expect(server.running()).toBe(false);
+    expect(server.pid()).toBeUndefined();
     await server.restart();
     expect(server.running()).toBe(true);
+    expect(server.pid()).not.toBe(first);
     client = await connect(server.url);
     expect(await client.get('k')).toBe('acked');
   });

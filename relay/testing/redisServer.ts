@@ -26,6 +26,8 @@ export interface RedisServer {
   readonly dir: string;
   /** Whether the process is running. */
   running(): boolean;
+  /** The running process's pid (for CPU readings in benchmarks); undefined when stopped. */
+  pid(): number | undefined;
   /** SIGKILL: no shutdown save, no goodbye. What `appendfsync always` wrote survives. */
   kill(): Promise<void>;
   /** SIGTERM (Redis flushes the AOF and exits cleanly). */
@@ -118,6 +120,7 @@ export const startRedis = async (options: StartRedisOptions = {}): Promise<Redis
     port,
     dir,
     running: () => child !== null,
+    pid: () => child?.pid,
     kill: () => signal('SIGKILL'),
     stop: () => signal('SIGTERM'),
     restart: async () => {
