@@ -6,64 +6,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../shared/testing/waitFor.js';
 import { Recorder, backplaneContract } from './backplane.contract.js';
-import type { Backplane } from './backplane.js';
-import { InProcessBackplaneHub } from './inProcessBackplane.js';
-import { MemoryRoomStore } from './memoryRoomStore.js';
-import { RedisBackplane } from './redisBackplane.js';
 import { connectRedis } from './redisConnection.js';
-import { RedisRoomStore } from './redisRoomStore.js';
+import { inProcessHarness, redisHarness, type RedisHarness } from './testing/backplaneHarness.js';
 import { startRedis } from './testing/redisServer.js';
 
-backplaneContract('InProcessBackplaneHub', () => {
-  const store = new MemoryRoomStore();
-  const hub = new InProcessBackplaneHub(store);
-  return Promise.resolve({
-    relay: () => Promise.resolve(hub.connect()),
-    load: (room) => store.load(room),
-    compact: async (room, segment) => {
-      await store.writeSegment(room, segment);
-      await store.deleteCovered(room, segment.seqLo, segment.seqHi);
-    },
-    kill: (b) => Promise.resolve(hub.kill(b.relayId)),
-    outage: () => Promise.resolve(hub.outage()),
-    recover: () => Promise.resolve(hub.recover()),
-    cleanup: () => store.close(),
-  });
-});
-
-/** A Redis backplane harness; `fanoutWindow` small to exercise the catch-up from the log. */
-const redisHarness = async (fanoutWindow?: number) => {
-  const server = await startRedis();
-  const relays: RedisBackplane[] = [];
-  const storeClient = await connectRedis(server.url, 'converge-test-store');
-  const store = new RedisRoomStore(storeClient);
-  return {
-    server,
-    relay: async (): Promise<Backplane> => {
-      const b = await RedisBackplane.connect({ url: server.url, heartbeatMs: 100, fanoutWindow });
-      relays.push(b);
-      return b;
-    },
-    load: (room: string) => store.load(room),
-    compact: async (room: string, segment: { seqLo: number; seqHi: number; update: Uint8Array }) => {
-      await store.writeSegment(room, segment);
-      await store.deleteCovered(room, segment.seqLo, segment.seqHi);
-    },
-    kill: (b: Backplane) => (b as RedisBackplane).crash(),
-    outage: () => server.kill(),
-    recover: () => server.restart(),
-    cleanup: async () => {
-      for (const b of relays) await b.crash();
-      storeClient.disconnect();
-      await server.cleanup();
-    },
-  };
-};
+backplaneContract('InProcessBackplaneHub', () => Promise.resolve(inProcessHarness()));
 
 backplaneContract('RedisBackplane', () => redisHarness());
 
 describe('RedisBackplane', () => {
-  let harness: Awaited<ReturnType<typeof redisHarness>> | undefined;
+  let harness: RedisHarness | undefined;
 
   afterEach(async () => {
     await harness?.cleanup();

@@ -177,6 +177,9 @@ export class RedisBackplane implements Backplane {
   private reads = 0;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private loop: Promise<void> = Promise.resolve();
+  /** Resolves when the backplane stops (close or crash): ends every wait of the read loop. */
+  private readonly stopped: Promise<void>;
+  private resolveStopped!: () => void;
 
   private constructor(
     private readonly cmd: Redis,
@@ -188,6 +191,7 @@ export class RedisBackplane implements Backplane {
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
     this.heartbeatMs = options.heartbeatMs ?? 2000;
     this.fanoutWindow = options.fanoutWindow ?? 10_000;
+    this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
   }
 
   /** Connects its three connections (commands, blocking reads, pub/sub) and starts heartbeating. */
@@ -195,7 +199,8 @@ export class RedisBackplane implements Backplane {
     const name = `converge-relay`;
     const cmd = createRedisClient(options.url, name);
     const reader = createRedisClient(options.url, `${name}-reader`);
-    const sub = createRedisClient(options.url, `${name}-sub`);
+    // Our own resubscription (see start): ioredis's would leave a failed SUBSCRIBE unhandled.
+    const sub = createRedisClient(options.url, `${name}-sub`, { autoResubscribe: false });
     await Promise.all([cmd.connect(), reader.connect(), sub.connect()]);
     const backplane = new RedisBackplane(cmd, reader, sub, options);
     await backplane.start();
@@ -298,6 +303,10 @@ export class RedisBackplane implements Backplane {
     this.sub.on('message', (channel: string, message: string) => this.onAwarenessMessage(channel, message));
     this.cmd.on('close', () => this.setStatus('down'));
     this.cmd.on('ready', () => this.setStatus('up'));
+    // The pub/sub connection may come back after the command one: subscribe and re-read presence then too.
+    this.sub.on('ready', () => {
+      for (const state of this.rooms.values()) void this.join(state);
+    });
     this.reader.on('ready', () => {
       this.reader
         .call('CLIENT', 'ID')
@@ -315,6 +324,7 @@ export class RedisBackplane implements Backplane {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
     this.wake?.();
+    this.resolveStopped();
   }
 
   private setStatus(status: BackplaneStatus): void {
@@ -469,19 +479,16 @@ export class RedisBackplane implements Backplane {
     }
   }
 
-  /** Resolves when the reader connection is ready again (or the backplane closed). */
+  /**
+   * Resolves when the reader connection is ready again, or the backplane stopped (a stopped
+   * client may never emit another event).
+   */
   private readerBack(): Promise<void> {
-    if (this.reader.status === 'ready') return new Promise((resolve) => setTimeout(resolve, 100));
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.reader.off('ready', done);
-        this.reader.off('end', done);
-        resolve();
-      };
-      this.reader.on('ready', done);
-      this.reader.on('end', done);
-      if (this.closed) done();
-    });
+    const ready =
+      this.reader.status === 'ready'
+        ? new Promise<void>((resolve) => setTimeout(resolve, 100)) // connected but failing: back off
+        : new Promise<void>((resolve) => this.reader.once('ready', () => resolve()));
+    return Promise.race([ready, this.stopped]);
   }
 
   private onAwarenessMessage(channel: string, message: string): void {

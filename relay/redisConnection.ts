@@ -17,7 +17,7 @@
  * services often disable CONFIG: `durability: 'trust'` then skips the check, and the operator
  * vouches for the settings (the relay logs a warning saying so).
  */
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 export type RedisDurabilityMode = 'verify' | 'trust';
 
@@ -30,8 +30,9 @@ export interface RedisDurability {
   readonly verified: boolean;
 }
 
-export const createRedisClient = (url: string, name: string): Redis => {
+export const createRedisClient = (url: string, name: string, extra: RedisOptions = {}): Redis => {
   const client = new Redis(url, {
+    ...extra,
     lazyConnect: true,
     protocol: 2,
     connectionName: name,
