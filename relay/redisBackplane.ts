@@ -45,6 +45,7 @@ import {
   type RoomKeys,
 } from './redisKeys.js';
 import type { RedisObserver } from './redisRoomStore.js';
+import { silentLogger, type Logger } from './log.js';
 import { RedisScript, type RedisArg } from './redisScript.js';
 
 /**
@@ -141,6 +142,7 @@ export interface RedisBackplaneOptions {
   /** Approximate number of recent entries kept per room stream for fan-out. */
   readonly fanoutWindow?: number;
   readonly observe?: RedisObserver;
+  readonly log?: Logger;
 }
 
 interface RoomState {
@@ -164,6 +166,7 @@ export class RedisBackplane implements Backplane {
   private readonly prefix: string;
   private readonly heartbeatMs: number;
   private readonly fanoutWindow: number;
+  private readonly log: Logger;
   private readonly rooms = new Map<string, RoomState>();
   private readonly byFanKey = new Map<string, RoomState>();
   private readonly byChannel = new Map<string, RoomState>();
@@ -191,6 +194,7 @@ export class RedisBackplane implements Backplane {
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
     this.heartbeatMs = options.heartbeatMs ?? 2000;
     this.fanoutWindow = options.fanoutWindow ?? 10_000;
+    this.log = options.log ?? silentLogger;
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
   }
 
@@ -349,8 +353,9 @@ export class RedisBackplane implements Backplane {
       await this.beat();
       if (Date.now() - this.upSince < this.heartbeatMs * 3) return;
       for (const state of this.rooms.values()) await this.reapDead(state);
-    } catch {
+    } catch (err) {
       // Redis is away: the status listeners already know; the next tick tries again.
+      this.log.debug('backplane-heartbeat-failed', { error: String(err) });
     }
   }
 
@@ -368,14 +373,15 @@ export class RedisBackplane implements Backplane {
         list.push(record.entry);
         byRelay.set(record.relay, list);
       }
-      for (const [origin, list] of byRelay) if (!state.closed) state.subscriber.awareness(origin, list);
+      for (const [origin, list] of byRelay) this.deliverAwareness(state, origin, list);
       if (!state.live) {
         await this.catchUp(state);
         state.live = true;
         await this.unblockReader();
       }
-    } catch {
-      // Redis went away meanwhile: setStatus('up') runs join again.
+    } catch (err) {
+      // Redis went away meanwhile: the next 'ready' of either connection runs join again.
+      this.log.warn('backplane-join-failed', { room: state.room, error: String(err) });
     }
   }
 
@@ -399,10 +405,24 @@ export class RedisBackplane implements Backplane {
     for (const e of entries) this.deliver(state, e);
   }
 
+  /** A subscriber that throws (a relay bug) loses that entry, never the read loop. */
   private deliver(state: RoomState, entry: BackplaneEntry): void {
     if (state.closed || entry.seq <= state.lastSeq) return;
     state.lastSeq = entry.seq;
-    state.subscriber.update(entry);
+    try {
+      state.subscriber.update(entry);
+    } catch (err) {
+      this.log.error('backplane-subscriber-failed', { room: state.room, seq: entry.seq, error: String(err) });
+    }
+  }
+
+  private deliverAwareness(state: RoomState, origin: string, entries: AwarenessEntry[]): void {
+    if (state.closed) return;
+    try {
+      state.subscriber.awareness(origin, entries);
+    } catch (err) {
+      this.log.error('backplane-subscriber-failed', { room: state.room, error: String(err) });
+    }
   }
 
   /**
@@ -494,9 +514,16 @@ export class RedisBackplane implements Backplane {
   private onAwarenessMessage(channel: string, message: string): void {
     const state = this.byChannel.get(channel);
     if (!state || state.closed) return;
-    const parsed = JSON.parse(message) as { o: string; e: [number, number, string][] };
+    let parsed: { o: string; e: [number, number, string][] };
+    try {
+      parsed = JSON.parse(message) as typeof parsed;
+    } catch (err) {
+      this.log.error('backplane-bad-awareness-message', { room: state.room, error: String(err) });
+      return;
+    }
     if (parsed.o === this.relayId) return;
-    state.subscriber.awareness(
+    this.deliverAwareness(
+      state,
       parsed.o,
       parsed.e.map(([clientID, clock, s]) => ({ clientID, clock, state: s })),
     );
