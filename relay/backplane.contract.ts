@@ -248,6 +248,22 @@ export function backplaneContract(name: string, make: () => Promise<BackplaneHar
       expect(atC.presence).toEqual([]);
     });
 
+    it('REDIS-6: a relay that closes removes its presence and publishes nothing more', async () => {
+      const a = await h.relay();
+      const b = await h.relay();
+      const atB = new Recorder();
+      b.subscribe('r', 0, atB);
+      a.subscribe('r', 0, new Recorder());
+      await waitFor(async () => {
+        await a.publishAwareness('r', [{ clientID: 31, clock: 3, state: '{"u":3}' }]);
+        return atB.stateOf(31) === '{"u":3}';
+      }, 'state at b');
+      await a.close();
+      await waitFor(() => atB.stateOf(31) === 'null', 'removal at b');
+      expect(atB.presence.at(-1)).toEqual({ origin: a.relayId, entry: { clientID: 31, clock: 4, state: 'null' } });
+      await expect(a.publish([{ room: 'r', update: bytes(1) }])).rejects.toThrow();
+    });
+
     it('REDIS-5: the store going away is reported down then up; publish fails meanwhile; subscriptions resume', async () => {
       const a = await h.relay();
       const b = await h.relay();

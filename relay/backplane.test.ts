@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../shared/testing/waitFor.js';
 import { Recorder, backplaneContract } from './backplane.contract.js';
+import { RedisBackplane } from './redisBackplane.js';
 import { connectRedis } from './redisConnection.js';
 import { inProcessHarness, redisHarness, type RedisHarness } from './testing/backplaneHarness.js';
 import { startRedis } from './testing/redisServer.js';
@@ -35,6 +36,16 @@ describe('RedisBackplane', () => {
     await waitFor(() => rec.entries.length === 300, 'all 300 entries');
     expect(rec.seqs()).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
     expect(rec.entries.map((e) => e.update[0])).toEqual(Array.from({ length: 300 }, (_, i) => i & 0xff));
+  });
+
+  it('REDIS-5: connecting while Redis is down rejects (the relay does not start half-connected)', async () => {
+    harness = await redisHarness();
+    await harness.server.kill();
+    await expect(RedisBackplane.connect({ url: harness.server.url })).rejects.toThrow();
+    await harness.server.restart();
+    const b = await RedisBackplane.connect({ url: harness.server.url });
+    expect(b.status()).toBe('up');
+    await b.close();
   });
 
   it('REDIS-1: room keys carry the room hash tag, so a cluster keeps a room on one shard', async () => {

@@ -205,9 +205,16 @@ export class RedisBackplane implements Backplane {
     const reader = createRedisClient(options.url, `${name}-reader`);
     // Our own resubscription (see start): ioredis's would leave a failed SUBSCRIBE unhandled.
     const sub = createRedisClient(options.url, `${name}-sub`, { autoResubscribe: false });
-    await Promise.all([cmd.connect(), reader.connect(), sub.connect()]);
     const backplane = new RedisBackplane(cmd, reader, sub, options);
-    await backplane.start();
+    try {
+      await Promise.all([cmd.connect(), reader.connect(), sub.connect()]);
+      await backplane.start();
+    } catch (err) {
+      // Do not leave clients reconnecting in the background.
+      backplane.stop();
+      for (const c of [cmd, reader, sub]) c.disconnect();
+      throw err;
+    }
     return backplane;
   }
 
