@@ -38,6 +38,33 @@ describe('RedisBackplane', () => {
     expect(rec.entries.map((e) => e.update[0])).toEqual(Array.from({ length: 300 }, (_, i) => i & 0xff));
   });
 
+  it('REDIS-4: a live subscriber that the window left behind is caught up from the log (a seq jump)', async () => {
+    harness = await redisHarness();
+    const ops: string[] = [];
+    const a = await RedisBackplane.connect({ url: harness.server.url, fanoutWindow: 4 });
+    const b = await RedisBackplane.connect({
+      url: harness.server.url,
+      fanoutWindow: 4,
+      observe: (op) => void ops.push(op),
+    });
+    try {
+      const rec = new Recorder();
+      b.subscribe('r', 0, rec);
+      await a.publish([{ room: 'r', update: Uint8Array.of(0) }]);
+      await waitFor(() => rec.entries.length === 1, 'b is live');
+      const catchUps = ops.filter((op) => op === 'catchUp').length;
+      // One script adds 50 entries at once: the stream keeps the last 4, b's next XREAD jumps.
+      await a.publish(Array.from({ length: 50 }, (_, i) => ({ room: 'r', update: Uint8Array.of(i + 1) })));
+      await waitFor(() => rec.entries.length === 51, 'all 51 entries at b');
+      expect(rec.seqs()).toEqual(Array.from({ length: 51 }, (_, i) => i + 1));
+      expect(rec.entries.map((e) => e.update[0])).toEqual(Array.from({ length: 51 }, (_, i) => i));
+      expect(ops.filter((op) => op === 'catchUp').length).toBe(catchUps + 1);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('REDIS-5: connecting while Redis is down rejects (the relay does not start half-connected)', async () => {
     harness = await redisHarness();
     await harness.server.kill();

@@ -5,7 +5,9 @@
  *
  * - `publish` is one Lua script over every room of the batch: per update, `INCR next` gives the
  *   seq, `HSET log` stores it (the same keys as RedisRoomStore, so `load` sees it) and `XADD fan
- *   0-<seq>` fans it out (stream trimmed to about `fanoutWindow` entries). The reply arrives once
+ *   0-<seq>` fans it out (stream trimmed to exactly `fanoutWindow` entries: approximate trimming
+ *   only drops whole 100-entry nodes, which would make the window unpredictable; exact trimming
+ *   removes about one entry per add). The reply arrives once
  *   Redis fsync'd the AOF (REDIS-2). One round trip and one fsync per group commit.
  * - Subscriptions: a catch-up script reads the log after `after` (segments included), then a
  *   dedicated connection runs `XREAD BLOCK` over all subscribed rooms' streams from their last
@@ -63,7 +65,7 @@ while a <= #ARGV do
     local seq = redis.call('INCR', nextKey)
     local field = string.format('%d', seq)
     redis.call('HSET', log, field, ARGV[a])
-    redis.call('XADD', fan, 'MAXLEN', '~', ARGV[2], '0-' .. field, 'o', ARGV[1], 'u', ARGV[a], 't', ARGV[a + 1])
+    redis.call('XADD', fan, 'MAXLEN', '=', ARGV[2], '0-' .. field, 'o', ARGV[1], 'u', ARGV[a], 't', ARGV[a + 1])
     out[#out + 1] = seq
     a = a + 2
   end
