@@ -11,12 +11,17 @@ import { RedisBackplane } from '../redisBackplane.js';
 import { connectRedis } from '../redisConnection.js';
 import { RedisRoomStore } from '../redisRoomStore.js';
 import type { RoomStore } from '../roomStore.js';
+import { compactStoredRoom, planStoredCompaction, type StoreCompactionPolicy } from '../storeCompactor.js';
 import { startRedis, type RedisServer } from './redisServer.js';
 
 export interface FuzzableHarness extends BackplaneHarness {
   /** A RoomStore over the shared data (the relays' view of it). */
   readonly store: RoomStore;
+  /** Compacts the oldest log entries of `room` the way relays would (Redis: fenced, REDIS-3). */
+  compactOldest(room: string, merge: (updates: readonly Uint8Array[]) => Uint8Array): Promise<void>;
 }
+
+const policy: StoreCompactionPolicy = { minLogEntries: 2, targetBytes: 1 << 20, leaseMs: 30_000 };
 
 export const inProcessHarness = (): FuzzableHarness => {
   const store = new MemoryRoomStore();
@@ -28,6 +33,13 @@ export const inProcessHarness = (): FuzzableHarness => {
     compact: async (room, segment) => {
       await store.writeSegment(room, segment);
       await store.deleteCovered(room, segment.seqLo, segment.seqHi);
+    },
+    compactOldest: async (room, merge) => {
+      // One process: nothing runs between the load and the writes but appends above the range.
+      const plan = planStoredCompaction(await store.load(room), policy);
+      if (!plan) return;
+      await store.writeSegment(room, { seqLo: plan.seqLo, seqHi: plan.seqHi, update: merge(plan.updates) });
+      await store.deleteCovered(room, plan.seqLo, plan.seqHi);
     },
     kill: (b) => Promise.resolve(hub.kill(b.relayId)),
     outage: () => Promise.resolve(hub.outage()),
@@ -59,6 +71,9 @@ export const redisHarness = async (fanoutWindow?: number): Promise<RedisHarness>
     compact: async (room, segment) => {
       await store.writeSegment(room, segment);
       await store.deleteCovered(room, segment.seqLo, segment.seqHi);
+    },
+    compactOldest: async (room, merge) => {
+      await compactStoredRoom(store, room, policy, merge);
     },
     kill: (b) => (b as RedisBackplane).crash(),
     outage: () => server.kill(),
