@@ -27,6 +27,12 @@ const sample = (key: Key): [string, unknown] => {
       return ['/tmp/converge-data', '/tmp/converge-data'];
     case 'logLevel':
       return ['warn', 'warn'];
+    case 'redisUrl':
+      return ['redis://127.0.0.1:6380', 'redis://127.0.0.1:6380'];
+    case 'redisPrefix':
+      return ['school-7', 'school-7'];
+    case 'redisDurability':
+      return ['trust', 'trust'];
     default:
       return ['5000', 5000]; // at or above every numeric setting's minimum, a valid port
   }
@@ -53,6 +59,11 @@ describe('loadConfig', () => {
       logLevel: 'info',
       commitDelayMs: 2,
       idleUnloadMs: 30_000,
+      redisUrl: '',
+      redisPrefix: 'converge',
+      redisDurability: 'verify',
+      redisHeartbeatMs: 2000,
+      redisFanoutWindow: 10_000,
       limits: {
         maxFrameBytes: Limits.maxFrameBytes,
         maxSendFrameBytes: Limits.maxSendFrameBytes,
@@ -126,6 +137,13 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, [], /LOG_LEVEL/],
     [{ LOG_LEVEL: 'constructor' }, [], /LOG_LEVEL/],
     [{ LOG_LEVEL: 'toString' }, [], /LOG_LEVEL/],
+    [{ REDIS_URL: 'localhost:6379' }, [], /REDIS_URL/],
+    [{ REDIS_URL: 'http://localhost:6379' }, [], /REDIS_URL/],
+    [{ REDIS_PREFIX: 'a{b}' }, [], /REDIS_PREFIX/],
+    [{ REDIS_PREFIX: '' }, [], /REDIS_PREFIX/],
+    [{ REDIS_DURABILITY: 'maybe' }, [], /REDIS_DURABILITY/],
+    [{ REDIS_HEARTBEAT_MS: '99' }, [], /REDIS_HEARTBEAT_MS/],
+    [{ REDIS_FANOUT_WINDOW: '0' }, [], /REDIS_FANOUT_WINDOW/],
     [{ MAX_FRAME_BYTES: '2000000', BYTE_BURST: '1999999' }, [], /BYTE_BURST/],
     [{ MAX_SEND_FRAME_BYTES: '8192', MAX_AWARENESS_STATE_BYTES: '8192' }, [], /MAX_AWARENESS_STATE_BYTES/],
     [{}, ['--port'], /--port/],

@@ -6,6 +6,7 @@
 import { Limits } from '../shared/protocol.js';
 import type { RelayLimits } from './relay.js';
 import { LogLevel, type LogLevelName } from './log.js';
+import type { RedisDurabilityMode } from './redisConnection.js';
 
 const MiB = 1024 * 1024;
 
@@ -44,6 +45,27 @@ export const SETTINGS = {
   },
   commitDelayMs: { env: 'COMMIT_DELAY_MS', default: '2', help: 'group commit window before one fsync' },
   idleUnloadMs: { env: 'IDLE_UNLOAD_MS', default: '30000', help: 'an idle room is dropped from memory after this' },
+  redisUrl: {
+    env: 'REDIS_URL',
+    default: '',
+    help: 'scale-out mode: `redis://host:port` of the shared Redis (empty = embedded SQLite)',
+  },
+  redisPrefix: { env: 'REDIS_PREFIX', default: 'converge', help: "prefix of Converge's Redis keys" },
+  redisDurability: {
+    env: 'REDIS_DURABILITY',
+    default: 'verify',
+    help: '`verify`: refuse to start unless Redis has appendonly yes + appendfsync always; `trust`: CONFIG is disabled and the operator vouches',
+  },
+  redisHeartbeatMs: {
+    env: 'REDIS_HEARTBEAT_MS',
+    default: '2000',
+    help: 'relay heartbeat period; a relay silent for 3 periods is dead and its presence removed',
+  },
+  redisFanoutWindow: {
+    env: 'REDIS_FANOUT_WINDOW',
+    default: '10000',
+    help: 'recent updates kept per room stream for fan-out (slower relays catch up from the log)',
+  },
 } as const satisfies Record<string, Setting>;
 
 export interface RelayConfig {
@@ -54,6 +76,12 @@ export interface RelayConfig {
   readonly limits: RelayLimits;
   readonly commitDelayMs: number;
   readonly idleUnloadMs: number;
+  /** '' = embedded mode (SQLite); otherwise the shared Redis of scale-out mode. */
+  readonly redisUrl: string;
+  readonly redisPrefix: string;
+  readonly redisDurability: RedisDurabilityMode;
+  readonly redisHeartbeatMs: number;
+  readonly redisFanoutWindow: number;
 }
 
 export class ConfigError extends Error {}
@@ -107,6 +135,19 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
   if (limits.maxAwarenessStateBytes + 64 > limits.maxSendFrameBytes) {
     throw new ConfigError('MAX_AWARENESS_STATE_BYTES + 64 must fit in MAX_SEND_FRAME_BYTES');
   }
+  const redisUrl = raw.get('redisUrl')!;
+  if (redisUrl !== '' && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
+    throw new ConfigError('REDIS_URL must be empty or a redis:// or rediss:// URL');
+  }
+  const redisPrefix = raw.get('redisPrefix')!;
+  // Braces would interfere with the room hash tags (REDIS-1).
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(redisPrefix)) {
+    throw new ConfigError('REDIS_PREFIX must be 1-64 characters of A-Z a-z 0-9 _ . : -');
+  }
+  const redisDurability = raw.get('redisDurability')!;
+  if (redisDurability !== 'verify' && redisDurability !== 'trust') {
+    throw new ConfigError('REDIS_DURABILITY must be verify or trust');
+  }
   return {
     port,
     host: raw.get('host')!,
@@ -115,5 +156,10 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     commitDelayMs: int('commitDelayMs', 0),
     idleUnloadMs: int('idleUnloadMs', 0),
     limits,
+    redisUrl,
+    redisPrefix,
+    redisDurability,
+    redisHeartbeatMs: int('redisHeartbeatMs', 100),
+    redisFanoutWindow: int('redisFanoutWindow', 1),
   };
 };

@@ -2,12 +2,15 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Prng, seedFromEnv } from '../shared/testing/prng.js';
 import { MemoryRoomStore } from './memoryRoomStore.js';
 import { roomStoreContract } from './roomStore.contract.js';
 import type { AppendEntry, RoomStore, StoredRoom } from './roomStore.js';
 import { ROOM_STORE_FILE_NAME, SqliteRoomStore } from './sqliteRoomStore.js';
+import { RedisRoomStore } from './redisRoomStore.js';
+import { checkDurability, connectRedis } from './redisConnection.js';
+import { startRedis, type RedisServer } from './testing/redisServer.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'converge-roomstore-'));
@@ -43,6 +46,43 @@ roomStoreContract(
         rmSync(dir, { recursive: true, force: true });
       },
     });
+  },
+  { failNextAppend: false, reopen: true },
+);
+
+/**
+ * One real redis-server for the file, emptied before each test. "reopen" is harsher than a relay
+ * restart here: it kills Redis with SIGKILL and starts it again on the same AOF, so every contract
+ * test that reopens also checks that what Redis acknowledged was on disk (REDIS-2).
+ */
+let redisServer: Promise<RedisServer> | undefined;
+afterAll(async () => {
+  await (await redisServer)?.cleanup();
+});
+
+roomStoreContract(
+  'RedisRoomStore',
+  async () => {
+    const server = await (redisServer ??= startRedis());
+    const open = async (): Promise<RedisRoomStore> => {
+      const client = await connectRedis(server.url, 'converge-test');
+      await checkDurability(client, 'verify');
+      return new RedisRoomStore(client, { ownsClient: true });
+    };
+    let current = await open();
+    const admin = await connectRedis(server.url, 'converge-test-admin');
+    await admin.flushall();
+    admin.disconnect();
+    return {
+      store: current,
+      reopen: async () => {
+        await current.close();
+        await server.kill();
+        await server.restart();
+        return (current = await open());
+      },
+      cleanup: () => current.close(),
+    };
   },
   { failNextAppend: false, reopen: true },
 );
@@ -165,85 +205,127 @@ describe('SqliteRoomStore', () => {
   });
 });
 
+/** A store under differential test: `reopen` is its restart (a crash, for Redis). */
+interface Reopenable {
+  store: RoomStore;
+  reopen(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
 /**
- * Differential check: the SQLite store (indexed queries and a sweep) and the memory store (naive
- * scans) must agree, outcome by outcome, on a seeded random mix of valid and invalid operations,
- * restarts included. A failure prints the seed; SEED=<n> reruns it.
+ * Differential check: each durable store (SQLite: indexed queries and a sweep; Redis: Lua scripts)
+ * and the memory store (naive scans) must agree, outcome by outcome, on a seeded random mix of
+ * valid and invalid operations, restarts included. A failure prints the seed; SEED=<n> reruns it.
  */
-describe('MemoryRoomStore and SqliteRoomStore agree', () => {
-  const seed = seedFromEnv();
+const agreesWithMemory = (name: string, open: () => Promise<Reopenable>): void => {
+  describe(`MemoryRoomStore and ${name} agree`, () => {
+    const seed = seedFromEnv();
 
-  it(`random operations (seed ${seed})`, async () => {
-    const prng = new Prng(seed);
-    const dir = tempDir();
-    let memory: MemoryRoomStore = new MemoryRoomStore();
-    let sqlite = SqliteRoomStore.openDataDir(dir);
-    const rooms = ['a', 'b', 'c'];
-    const maxSeq = 40;
-    const randomSeq = (): number => prng.int(0, maxSeq);
-    const randomRange = (): [number, number] => {
-      const lo = randomSeq();
-      return [lo, Math.min(maxSeq, lo + prng.int(0, 12))];
-    };
+    it(`random operations (seed ${seed})`, async () => {
+      const prng = new Prng(seed);
+      let memory: MemoryRoomStore = new MemoryRoomStore();
+      const other = await open();
+      const rooms = ['a', 'b', 'c'];
+      const maxSeq = 40;
+      const randomSeq = (): number => prng.int(0, maxSeq);
+      const randomRange = (): [number, number] => {
+        const lo = randomSeq();
+        return [lo, Math.min(maxSeq, lo + prng.int(0, 12))];
+      };
 
-    type Outcome = { ok: true; value: unknown } | { ok: false };
-    const outcome = async (promise: Promise<unknown>): Promise<Outcome> => {
-      try {
-        const value = await promise;
-        return { ok: true, value: isStoredRoom(value) ? plain(value) : value };
-      } catch {
-        return { ok: false };
-      }
-    };
-    const both = async (label: string, op: (store: RoomStore) => Promise<unknown>): Promise<Outcome> => {
-      const [m, s] = [await outcome(op(memory)), await outcome(op(sqlite))];
-      expect(s, `seed ${seed}: ${label}`).toEqual(m);
-      return m;
-    };
-
-    try {
-      let succeeded = 0;
-      for (let step = 0; step < 600; step++) {
-        const room = prng.pick(rooms);
-        const choice = prng.next();
-        let result: Outcome;
-        if (choice < 0.4) {
-          const batch: AppendEntry[] = Array.from({ length: prng.int(1, 4) }, () => {
-            const seq = randomSeq();
-            return { room: prng.pick(rooms), seq, update: Uint8Array.of(seq, prng.int(0, 255)) };
-          });
-          result = await both(`append ${JSON.stringify(batch.map((e) => [e.room, e.seq]))}`, (s) => s.append(batch));
-        } else if (choice < 0.6) {
-          const [lo, hi] = randomRange();
-          const update = Uint8Array.of(lo, hi, prng.int(0, 255));
-          result = await both(`writeSegment ${room} [${lo}, ${hi}]`, (s) =>
-            s.writeSegment(room, { seqLo: lo, seqHi: hi, update }),
-          );
-        } else if (choice < 0.75) {
-          const [lo, hi] = randomRange();
-          result = await both(`deleteCovered ${room} [${lo}, ${hi}]`, (s) => s.deleteCovered(room, lo, hi));
-        } else if (choice < 0.95) {
-          result = await both(`load ${room}`, (s) => s.load(room));
-        } else {
-          memory = memory.reopen();
-          await sqlite.close();
-          sqlite = SqliteRoomStore.openDataDir(dir);
-          result = await both('roomCount after reopen', (s) => s.roomCount());
+      type Outcome = { ok: true; value: unknown } | { ok: false };
+      const outcome = async (promise: Promise<unknown>): Promise<Outcome> => {
+        try {
+          const value = await promise;
+          return { ok: true, value: isStoredRoom(value) ? plain(value) : value };
+        } catch {
+          return { ok: false };
         }
-        if (result.ok) succeeded++;
+      };
+      const both = async (label: string, op: (store: RoomStore) => Promise<unknown>): Promise<Outcome> => {
+        const [m, s] = [await outcome(op(memory)), await outcome(op(other.store))];
+        expect(s, `seed ${seed}: ${label}`).toEqual(m);
+        return m;
+      };
+
+      try {
+        let succeeded = 0;
+        for (let step = 0; step < 600; step++) {
+          const room = prng.pick(rooms);
+          const choice = prng.next();
+          let result: Outcome;
+          if (choice < 0.4) {
+            const batch: AppendEntry[] = Array.from({ length: prng.int(1, 4) }, () => {
+              const seq = randomSeq();
+              return { room: prng.pick(rooms), seq, update: Uint8Array.of(seq, prng.int(0, 255)) };
+            });
+            result = await both(`append ${JSON.stringify(batch.map((e) => [e.room, e.seq]))}`, (s) => s.append(batch));
+          } else if (choice < 0.6) {
+            const [lo, hi] = randomRange();
+            const update = Uint8Array.of(lo, hi, prng.int(0, 255));
+            result = await both(`writeSegment ${room} [${lo}, ${hi}]`, (s) =>
+              s.writeSegment(room, { seqLo: lo, seqHi: hi, update }),
+            );
+          } else if (choice < 0.75) {
+            const [lo, hi] = randomRange();
+            result = await both(`deleteCovered ${room} [${lo}, ${hi}]`, (s) => s.deleteCovered(room, lo, hi));
+          } else if (choice < 0.95) {
+            result = await both(`load ${room}`, (s) => s.load(room));
+          } else {
+            memory = memory.reopen();
+            await other.reopen();
+            result = await both('roomCount after reopen', (s) => s.roomCount());
+          }
+          if (result.ok) succeeded++;
+        }
+        for (const room of rooms) {
+          await both(`final load ${room}`, (s) => s.load(room));
+          await both(`final hasRoom ${room}`, (s) => s.hasRoom(room));
+        }
+        // Guard against a generator that only exercises rejections.
+        expect(succeeded, `seed ${seed}`).toBeGreaterThan(200);
+      } finally {
+        await memory.close();
+        await other.cleanup();
       }
-      for (const room of rooms) {
-        await both(`final load ${room}`, (s) => s.load(room));
-        await both(`final hasRoom ${room}`, (s) => s.hasRoom(room));
-      }
-      // Guard against a generator that only exercises rejections.
-      expect(succeeded, `seed ${seed}`).toBeGreaterThan(200);
-    } finally {
-      await memory.close();
-      await sqlite.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
+};
+
+agreesWithMemory('SqliteRoomStore', () => {
+  const dir = tempDir();
+  const handle: Reopenable = {
+    store: SqliteRoomStore.openDataDir(dir),
+    reopen: async () => {
+      await handle.store.close();
+      handle.store = SqliteRoomStore.openDataDir(dir);
+    },
+    cleanup: async () => {
+      await handle.store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return Promise.resolve(handle);
+});
+
+agreesWithMemory('RedisRoomStore', async () => {
+  const server = await startRedis();
+  const open = async (): Promise<RedisRoomStore> =>
+    new RedisRoomStore(await connectRedis(server.url, 'converge-test'), { ownsClient: true });
+  const handle: Reopenable = {
+    store: await open(),
+    reopen: async () => {
+      await handle.store.close();
+      await server.kill();
+      await server.restart();
+      handle.store = await open();
+    },
+    cleanup: async () => {
+      await handle.store.close();
+      await server.cleanup();
+    },
+  };
+  return handle;
 });
 
 function isStoredRoom(value: unknown): value is StoredRoom {

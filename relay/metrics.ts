@@ -1,0 +1,249 @@
+/**
+ * The relay's Prometheus metrics (`GET /metrics`, text format, prom-client). Each `RelayMetrics`
+ * has its own registry, so several relays in one process (tests, the fuzz) never mix their
+ * numbers. The SLIs built from these series, with their PromQL, are in docs/slo.md; a metric name
+ * changed here must change there too.
+ *
+ * What is measured where (the relay calls the small typed methods below):
+ * - frames and bytes in/out by frame kind, at the socket boundary;
+ * - ack latency: from the arrival of an update to the ack that covers it (ACK-1), i.e. what a
+ *   sender waits before its message shows "Saved";
+ * - commit latency: one store transaction (SQLite commit + fsync, or the Redis publish script
+ *   + AOF fsync), labelled with the outcome — the availability SLI counts its failures;
+ * - delivery latency: from the arrival of an update at any relay to its broadcast by this one
+ *   (`local` for its own clients' updates, `backplane` for updates from other relays);
+ * - catch-up sizes, closes by reason, refused upgrades, compactions, Redis round trips, the
+ *   backplane status, plus Node's default process metrics (CPU, memory, event-loop lag).
+ * Nothing here carries message contents or room names (labels are closed sets).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { MessageType, SyncType } from '../shared/protocol.js';
+
+export const FrameKind = {
+  SyncStep1: 'sync-step1',
+  SyncStep2: 'sync-step2',
+  SyncUpdate: 'sync-update',
+  Awareness: 'awareness',
+  QueryAwareness: 'query-awareness',
+  Ack: 'ack',
+  Other: 'other',
+} as const;
+export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+
+/**
+ * The kind of a frame from its first bytes (outer and inner types are single-byte varUints for
+ * every type the protocol defines; anything else is 'other').
+ */
+export const frameKind = (frame: Uint8Array): FrameKind => {
+  switch (frame[0]) {
+    case MessageType.Sync:
+      if (frame[1] === SyncType.Step1) return FrameKind.SyncStep1;
+      if (frame[1] === SyncType.Step2) return FrameKind.SyncStep2;
+      if (frame[1] === SyncType.Update) return FrameKind.SyncUpdate;
+      return FrameKind.Other;
+    case MessageType.Awareness:
+      return FrameKind.Awareness;
+    case MessageType.QueryAwareness:
+      return FrameKind.QueryAwareness;
+    case MessageType.Ack:
+      return FrameKind.Ack;
+    default:
+      return FrameKind.Other;
+  }
+};
+
+export type StoreBackend = 'sqlite' | 'redis' | 'memory';
+export type CommitOutcome = 'ok' | 'failed';
+export type CompactionOutcome = 'compacted' | 'busy' | 'failed';
+export type DeliveryPath = 'local' | 'backplane';
+
+/** Latency buckets (seconds) from 0.5 ms to 10 s: fsyncs are ~0.5 ms, a bad p99 is seconds. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BYTES_BUCKETS = [1024, 16 * 1024, 64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024, 16 * 1024 * 1024];
+const FRAMES_BUCKETS = [1, 2, 4, 8, 16, 64, 256];
+
+export interface RelayMetricsOptions {
+  /** Also collect Node's process metrics (CPU, memory, event-loop lag). Default true. */
+  readonly defaultMetrics?: boolean;
+  /** Read when rendering: the relay's current counts. */
+  readonly stats?: () => { readonly roomsLoaded: number; readonly connections: number };
+}
+
+export class RelayMetrics {
+  readonly registry = new Registry();
+  private readonly framesIn: Counter<'type'>;
+  private readonly framesOut: Counter<'type'>;
+  private readonly bytesIn: Counter<'type'>;
+  private readonly bytesOut: Counter<'type'>;
+  private readonly ackLatency: Histogram;
+  private readonly commitLatency: Histogram<'store' | 'outcome'>;
+  private readonly deliveryLatency: Histogram<'path'>;
+  private readonly catchUpBytes: Histogram;
+  private readonly catchUpFrames: Histogram;
+  private readonly closes: Counter<'reason'>;
+  private readonly refusals: Counter<'reason'>;
+  private readonly opened: Counter;
+  private readonly compactions: Counter<'outcome'>;
+  private readonly redisRoundTrips: Histogram<'op' | 'outcome'>;
+  private readonly backplaneUp: Gauge;
+
+  constructor(options: RelayMetricsOptions = {}) {
+    const registers = [this.registry];
+    const stats = options.stats;
+    new Gauge({
+      name: 'converge_connections',
+      help: 'Open websocket connections.',
+      registers,
+      collect() {
+        if (stats) this.set(stats().connections);
+      },
+    });
+    new Gauge({
+      name: 'converge_rooms_loaded',
+      help: 'Rooms held in memory.',
+      registers,
+      collect() {
+        if (stats) this.set(stats().roomsLoaded);
+      },
+    });
+    const byType = { labelNames: ['type'] as const, registers };
+    this.framesIn = new Counter({ name: 'converge_frames_received_total', help: 'Frames received.', ...byType });
+    this.framesOut = new Counter({ name: 'converge_frames_sent_total', help: 'Frames sent.', ...byType });
+    this.bytesIn = new Counter({ name: 'converge_bytes_received_total', help: 'Frame bytes received.', ...byType });
+    this.bytesOut = new Counter({ name: 'converge_bytes_sent_total', help: 'Frame bytes sent.', ...byType });
+    this.ackLatency = new Histogram({
+      name: 'converge_ack_latency_seconds',
+      help: 'From the arrival of an update to the ack that covers it.',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.commitLatency = new Histogram({
+      name: 'converge_commit_seconds',
+      help: 'One store commit (group commit), fsync included.',
+      labelNames: ['store', 'outcome'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.deliveryLatency = new Histogram({
+      name: 'converge_delivery_seconds',
+      help: "From an update's arrival at a relay to its broadcast by this relay.",
+      labelNames: ['path'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.catchUpBytes = new Histogram({
+      name: 'converge_catchup_bytes',
+      help: 'Bytes of one catch-up reply to a SyncStep1.',
+      buckets: BYTES_BUCKETS,
+      registers,
+    });
+    this.catchUpFrames = new Histogram({
+      name: 'converge_catchup_frames',
+      help: 'Frames of one catch-up reply to a SyncStep1.',
+      buckets: FRAMES_BUCKETS,
+      registers,
+    });
+    this.closes = new Counter({
+      name: 'converge_closes_total',
+      help: 'Connections the relay closed, by close reason.',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    this.opened = new Counter({
+      name: 'converge_connections_opened_total',
+      help: 'Websocket upgrades accepted.',
+      registers,
+    });
+    this.refusals = new Counter({
+      name: 'converge_upgrades_refused_total',
+      help: 'Websocket upgrades refused, by reason.',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    this.compactions = new Counter({
+      name: 'converge_compactions_total',
+      help: 'Compaction runs, by outcome.',
+      labelNames: ['outcome'] as const,
+      registers,
+    });
+    this.redisRoundTrips = new Histogram({
+      name: 'converge_redis_round_trip_seconds',
+      help: 'Redis round trips, by operation and outcome.',
+      labelNames: ['op', 'outcome'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.backplaneUp = new Gauge({
+      name: 'converge_backplane_up',
+      help: '1 while the shared store (Redis) is reachable, 0 while it is down; absent in embedded mode.',
+      registers,
+    });
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  frameIn(frame: Uint8Array): void {
+    const type = frameKind(frame);
+    this.framesIn.inc({ type });
+    this.bytesIn.inc({ type }, frame.length);
+  }
+
+  frameOut(frame: Uint8Array): void {
+    const type = frameKind(frame);
+    this.framesOut.inc({ type });
+    this.bytesOut.inc({ type }, frame.length);
+  }
+
+  ack(seconds: number): void {
+    this.ackLatency.observe(seconds);
+  }
+
+  commit(store: StoreBackend, outcome: CommitOutcome, seconds: number): void {
+    this.commitLatency.observe({ store, outcome }, seconds);
+  }
+
+  delivery(path: DeliveryPath, seconds: number): void {
+    this.deliveryLatency.observe({ path }, seconds);
+  }
+
+  catchUp(bytes: number, frames: number): void {
+    this.catchUpBytes.observe(bytes);
+    this.catchUpFrames.observe(frames);
+  }
+
+  /** `reason` is a CloseReason token from shared/protocol.ts. */
+  closed(reason: string): void {
+    this.closes.inc({ reason });
+  }
+
+  connectionOpened(): void {
+    this.opened.inc();
+  }
+
+  /** `reason` is the token before ':' of an UpgradeRefusal reason. */
+  refused(reason: string): void {
+    this.refusals.inc({ reason });
+  }
+
+  compaction(outcome: CompactionOutcome): void {
+    this.compactions.inc({ outcome });
+  }
+
+  /** Has the `RedisObserver` signature: pass `metrics.redis` to the Redis store and backplane. */
+  readonly redis = (op: string, seconds: number, ok: boolean): void => {
+    this.redisRoundTrips.observe({ op, outcome: ok ? 'ok' : 'failed' }, seconds);
+  };
+
+  backplane(up: boolean): void {
+    this.backplaneUp.set(up ? 1 : 0);
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** The Content-Type header for `render()`'s output. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * A real `redis-server` for tests and benchmarks: one process on a free loopback port, its data in
+ * a temporary directory, with the persistence Converge requires (AOF on, `appendfsync always`, no
+ * RDB snapshots). It can be stopped, killed with SIGKILL and restarted on the same directory and
+ * port, so tests can check what survives a Redis crash.
+ *
+ * There is no fallback and no skip: when `redis-server` is missing, `startRedis` rejects with a
+ * message naming the package to install. `REDIS_SERVER` overrides the binary's path.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { waitFor } from '../../shared/testing/waitFor.js';
+
+export const REDIS_SERVER_MISSING =
+  'redis-server not found: install it (Debian/Ubuntu: `sudo apt-get install redis-server`; ' +
+  'macOS: `brew install redis`) or set REDIS_SERVER to its path';
+
+export interface RedisServer {
+  /** redis://127.0.0.1:PORT */
+  readonly url: string;
+  readonly port: number;
+  readonly dir: string;
+  /** Whether the process is running. */
+  running(): boolean;
+  /** The running process's pid (for CPU readings in benchmarks); undefined when stopped. */
+  pid(): number | undefined;
+  /** SIGKILL: no shutdown save, no goodbye. What `appendfsync always` wrote survives. */
+  kill(): Promise<void>;
+  /** SIGTERM (Redis flushes the AOF and exits cleanly). */
+  stop(): Promise<void>;
+  /** Starts again on the same port and directory (after `kill` or `stop`). */
+  restart(): Promise<void>;
+  /** Stops it if running and removes its directory. */
+  cleanup(): Promise<void>;
+}
+
+const binary = (): string => process.env.REDIS_SERVER ?? 'redis-server';
+
+/** Throws `REDIS_SERVER_MISSING` unless the binary runs. */
+export const assertRedisServerInstalled = (): void => {
+  const probe = spawnSync(binary(), ['--version'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) throw new Error(REDIS_SERVER_MISSING);
+};
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+
+export interface StartRedisOptions {
+  /** More `redis-server` arguments (e.g. `['--rename-command', 'CONFIG', '']`). */
+  readonly extraArgs?: readonly string[];
+}
+
+const args = (port: number, dir: string, extra: readonly string[]): string[] => [
+  '--port',
+  String(port),
+  '--bind',
+  '127.0.0.1',
+  '--dir',
+  dir,
+  '--appendonly',
+  'yes',
+  '--appendfsync',
+  'always',
+  // No RDB snapshots: the AOF is the only persistence, as in production for Converge.
+  '--save',
+  '',
+  '--daemonize',
+  'no',
+  '--protected-mode',
+  'yes',
+  '--loglevel',
+  'warning',
+  ...extra,
+];
+
+export const startRedis = async (options: StartRedisOptions = {}): Promise<RedisServer> => {
+  assertRedisServerInstalled();
+  const dir = mkdtempSync(join(tmpdir(), 'converge-redis-'));
+  const port = await freePort();
+  let child: ChildProcess | null = null;
+  let exited: Promise<void> = Promise.resolve();
+  let output = '';
+
+  const launch = async (): Promise<void> => {
+    const proc = spawn(binary(), args(port, dir, options.extraArgs ?? []), { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
+    proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    exited = new Promise((resolve) =>
+      proc.once('exit', () => {
+        if (child === proc) child = null;
+        resolve();
+      }),
+    );
+    await waitUntilReady(port, exited, () => output);
+  };
+
+  const signal = async (sig: NodeJS.Signals): Promise<void> => {
+    if (!child) return;
+    child.kill(sig);
+    await exited;
+  };
+
+  await launch();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dir,
+    running: () => child !== null,
+    pid: () => child?.pid,
+    kill: () => signal('SIGKILL'),
+    stop: () => signal('SIGTERM'),
+    restart: async () => {
+      if (child) throw new Error('redis-server is still running');
+      output = '';
+      await launch();
+    },
+    cleanup: async () => {
+      await signal('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+};
+
+/** Polls PING until the server answers (it loads the AOF first) or the process exits. */
+const waitUntilReady = async (port: number, exited: Promise<void>, output: () => string): Promise<void> => {
+  let dead = false;
+  void exited.then(() => (dead = true));
+  const answers = async (): Promise<boolean> => {
+    if (dead) throw new Error(`redis-server exited while starting:\n${output()}`);
+    const client = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return (await client.ping()) === 'PONG';
+    } catch {
+      return false; // not listening yet, or still loading the AOF (-LOADING)
+    } finally {
+      client.disconnect();
+    }
+  };
+  await waitFor(answers, { timeout: 20_000, interval: 10, message: `redis-server on port ${port} ready` });
+};
