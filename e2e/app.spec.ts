@@ -701,3 +701,23 @@ test('LOCAL-11: after the browser evicts the whole origin, the app says so and t
   await notice.getByRole('button', { name: 'Dismiss' }).click();
   await expect(notice).toHaveCount(0);
 });
+
+test('PRES-3: a name changed in another tab reaches the room and the others without reopening it', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  await a.gotoRoom(room);
+  await b.gotoRoom(room);
+  const bobSees = b.page.getByRole('complementary', { name: 'Room details' });
+  await expect(bobSees).toContainText('Alice');
+
+  const lobby = await a.newTab();
+  await lobby.goto(new URL('/', a.page.url()).href);
+  await lobby.getByLabel('Your name').fill('Alice Liddell');
+  await expect(bobSees).toContainText('Alice Liddell');
+  await expect(a.page.getByRole('complementary', { name: 'Room details' })).toContainText('Alice Liddell (you)');
+  await a.send('after the rename');
+  await expect(b.message('after the rename')).toContainText('Alice Liddell');
+});

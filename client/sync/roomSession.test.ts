@@ -202,6 +202,25 @@ describe('RoomSession with a real relay', () => {
     await waitFor(() => a.view().presence.length === 1, 'bob left');
   });
 
+  it("PRES-3: a new name reaches the others' presence at once and is on later messages, not earlier ones", async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, new MemoryRoomUpdateStore());
+    const b = await open(room, bob, new MemoryRoomUpdateStore());
+    await Promise.all([online(a), online(b)]);
+    await waitFor(() => b.view().presence.some((p) => p.name === 'Alice'), 'b sees Alice');
+    a.send('as Alice');
+    a.setName('Alice L.');
+    expect(a.identity).toEqual({ id: alice.id, name: 'Alice L.' });
+    await waitFor(() => b.view().presence.some((p) => p.name === 'Alice L.'), 'b sees the new name');
+    expect(b.view().presence.map((p) => p.name)).not.toContain('Alice');
+    a.send('as Alice L.');
+    await waitFor(() => texts(b).includes('as Alice L.'), 'b receives');
+    expect(b.view().messages.map((m) => [m.text, m.authorName])).toEqual([
+      ['as Alice', 'Alice'],
+      ['as Alice L.', 'Alice L.'],
+    ]);
+  });
+
   it('import refuses a foreign or corrupt file and changes nothing', async () => {
     const room = freshRoom();
     const store = new MemoryRoomUpdateStore();

@@ -218,7 +218,7 @@ const byHlcThenId = (a: { hlc: Hlc; id: string }, b: { hlc: Hlc; id: string }): 
 
 export class RoomSession {
   readonly room: string;
-  readonly identity: Identity;
+  private me: Identity;
   readonly transport: Transport;
   /** The network lab's hooks (LAB-1..LAB-8). */
   readonly lab: LabHooks;
@@ -302,7 +302,7 @@ export class RoomSession {
 
   private constructor(opts: RoomSessionOptions) {
     this.room = opts.room;
-    this.identity = opts.identity;
+    this.me = opts.identity;
     this.store = opts.store;
     this.persistent = opts.persistent;
     const labClock = new SkewableClock(opts.now ?? Date.now);
@@ -325,8 +325,8 @@ export class RoomSession {
           if (r && r.provider.ws === null && this.mayConnect()) this.connect();
         },
         subscribe: (l) => this.subscribe(l),
-        selfName: this.identity.name,
-        selfId: this.identity.id,
+        selfName: this.me.name,
+        selfId: this.me.id,
       },
       this.transport,
       labClock,
@@ -413,7 +413,7 @@ export class RoomSession {
   /** Sends a message; throws ChatError (and changes nothing) when refused. */
   send(text: string, replyTo?: string): MessageView {
     const r = this.mutable();
-    const rec = r.chat.send(this.identity, text, replyTo !== undefined ? { replyTo } : {});
+    const rec = r.chat.send(this.me, text, replyTo !== undefined ? { replyTo } : {});
     this.afterMutation(r);
     this.stopTyping();
     const list = this.view().messages;
@@ -424,19 +424,19 @@ export class RoomSession {
 
   edit(id: string, text: string): void {
     const r = this.mutable();
-    r.chat.edit(this.identity, id, text);
+    r.chat.edit(this.me, id, text);
     this.afterMutation(r);
   }
 
   remove(id: string): void {
     const r = this.mutable();
-    r.chat.remove(this.identity, id);
+    r.chat.remove(this.me, id);
     this.afterMutation(r);
   }
 
   react(id: string, emoji: string, on: boolean): void {
     const r = this.mutable();
-    r.chat.react(this.identity, id, emoji, on);
+    r.chat.react(this.me, id, emoji, on);
     this.afterMutation(r);
   }
 
@@ -477,6 +477,22 @@ export class RoomSession {
   }
 
   /** The room as a file (./roomFile.ts). */
+  /** Who sends from this session (the profile's id; the name can change, see `setName`). */
+  get identity(): Identity {
+    return this.me;
+  }
+
+  /**
+   * PRES-3: the profile's display name changed (here or in another tab): presence shows the new
+   * name at once, and messages sent from now on carry it. Sent messages keep the name they were
+   * sent with.
+   */
+  setName(name: string): void {
+    if (name === this.me.name) return;
+    this.me = { id: this.me.id, name };
+    this.replica?.awareness.setLocalStateField('user', { id: this.me.id, name });
+  }
+
   exportUpdates(): Uint8Array {
     const r = this.requireReplica();
     return encodeRoomFile(
@@ -586,7 +602,7 @@ export class RoomSession {
 
     const awareness = new awarenessProtocol.Awareness(doc);
     awareness.setLocalState({
-      user: { id: this.identity.id, name: this.identity.name },
+      user: { id: this.me.id, name: this.me.name },
       typing: false,
       sv: this.svEntries(doc),
     });
@@ -922,7 +938,7 @@ export class RoomSession {
   private saveSyncMeta(): void {
     if (!this.syncMetaSupported) return;
     const own = new Set<number>();
-    for (const m of this.messages()) if (m.authorId === this.identity.id && m.yId) own.add(m.yId.client);
+    for (const m of this.messages()) if (m.authorId === this.me.id && m.yId) own.add(m.yId.client);
     const mine = { acked: new Map(this.acked), seen: new Map(this.seen), late: [...this.late] };
     void this.readSyncMeta()
       .then((stored) => {
@@ -986,7 +1002,7 @@ export class RoomSession {
       const state = states.get(clientId);
       if (clientId === replica.doc.clientID || state === undefined) continue;
       const p = this.parsedPresence(state);
-      if (!p || p.userId === this.identity.id) continue;
+      if (!p || p.userId === this.me.id) continue;
       for (const [c, k] of p.sv) {
         if (k > (this.seen.get(c) ?? 0)) {
           this.seen.set(c, k);
@@ -1274,7 +1290,7 @@ export class RoomSession {
 
   /** A view of `m`; the previous view object when nothing in it changed. */
   private makeView(m: ChatMessage, old: CachedView | undefined): CachedView {
-    const own = m.authorId === this.identity.id;
+    const own = m.authorId === this.me.id;
     const acked = own && this.isAcked(m);
     const seen = own && this.isSeen(m);
     const v: MessageView = {

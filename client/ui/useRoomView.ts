@@ -38,6 +38,12 @@ export const useRoomSession = (room: string): SessionState => {
     };
   }, [room, local]);
 
+  // PRES-3: a new name (typed in another tab) reaches presence without reopening the room.
+  const session = state.phase === 'open' ? state.session : null;
+  useEffect(() => {
+    session?.setName(identity.name);
+  }, [session, identity.name]);
+
   return state;
 };
 
