@@ -721,3 +721,32 @@ test('PRES-3: a name changed in another tab reaches the room and the others with
   await a.send('after the rename');
   await expect(b.message('after the rename')).toContainText('Alice Liddell');
 });
+
+test('SYNC-C1: the lobby counts messages that arrived while this device was away, without opening the room', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  await a.gotoRoom(room);
+  await a.send('hello from Alice');
+  await expect(a.message('hello from Alice')).toContainText(/Saved|Seen/);
+  // Alice leaves the app (an empty page of the same origin: no lobby, no room open).
+  const origin = new URL(a.page.url()).origin;
+  await a.page.goto(`${origin}/healthz`);
+
+  await b.gotoRoom(room);
+  await b.send('Bob, while Alice was away 1');
+  await b.send('Bob, while Alice was away 2');
+  await expect(b.message('Bob, while Alice was away 2')).toContainText(/Saved|Seen/);
+
+  await a.page.goto(`${origin}/`);
+  const row = a.page
+    .getByRole('list', { name: 'Rooms on this device' })
+    .getByRole('listitem')
+    .filter({ hasText: room });
+  await expect(row).toContainText('2 unread', { timeout: 20_000 });
+  await expect(row).toContainText('Bob, while Alice was away 2');
+  // Alice was never in the room meanwhile: Bob saw nobody arrive.
+  await expect(b.page.getByRole('complementary', { name: 'Room details' })).not.toContainText('Alice');
+});

@@ -125,6 +125,12 @@ export interface RoomSessionOptions {
   readonly transport?: Transport;
   /** Extension: sync with other tabs over BroadcastChannel (default true). Tests in one process turn it off. */
   readonly crossTab?: boolean;
+  /**
+   * SYNC-C1: a background refresh (the lobby fetching what rooms missed), not a visit: no
+   * presence (no awareness state: nobody sees this user "in" the room, nothing is marked seen),
+   * and the room's `lastOpenedAt` is left alone. Default false.
+   */
+  readonly background?: boolean;
   /** Extension: uniform random in [0, 1) for the lab's fault decisions (experiments seed it). */
   readonly labRandom?: () => number;
 }
@@ -219,6 +225,7 @@ const byHlcThenId = (a: { hlc: Hlc; id: string }, b: { hlc: Hlc; id: string }): 
 export class RoomSession {
   readonly room: string;
   private me: Identity;
+  private readonly background: boolean;
   readonly transport: Transport;
   /** The network lab's hooks (LAB-1..LAB-8). */
   readonly lab: LabHooks;
@@ -303,6 +310,7 @@ export class RoomSession {
   private constructor(opts: RoomSessionOptions) {
     this.room = opts.room;
     this.me = opts.identity;
+    this.background = opts.background ?? false;
     this.store = opts.store;
     this.persistent = opts.persistent;
     const labClock = new SkewableClock(opts.now ?? Date.now);
@@ -392,7 +400,7 @@ export class RoomSession {
       }
     }
     this.install(loaded.doc);
-    this.store.setMeta(this.room, { lastOpenedAt: this.now() }).catch(() => {});
+    if (!this.background) this.store.setMeta(this.room, { lastOpenedAt: this.now() }).catch(() => {});
   }
 
   // ---------------------------------------------------------------- public API
@@ -534,6 +542,16 @@ export class RoomSession {
     await Promise.allSettled([...this.appends]);
   }
 
+  /** True once the relay's SyncStep2 arrived on the current connection: what the relay held then is here. */
+  get synced(): boolean {
+    return this.replica?.provider.synced ?? false;
+  }
+
+  /** Resolves when every update this session has received or made so far is in the store (or failed). */
+  async whenStored(): Promise<void> {
+    await Promise.allSettled([...this.appends]);
+  }
+
   /** Leaves the room: announces the departure (presence), closes the connection, stops timers. */
   destroy(): void {
     if (this.destroyed) return;
@@ -601,11 +619,10 @@ export class RoomSession {
     this.maxShownAtConnect = this.maxShown;
 
     const awareness = new awarenessProtocol.Awareness(doc);
-    awareness.setLocalState({
-      user: { id: this.me.id, name: this.me.name },
-      typing: false,
-      sv: this.svEntries(doc),
-    });
+    // SYNC-C1: a background session has no state (setLocalStateField is then a no-op).
+    awareness.setLocalState(
+      this.background ? null : { user: { id: this.me.id, name: this.me.name }, typing: false, sv: this.svEntries(doc) },
+    );
     this.localTyping = false;
     const provider = new WebsocketProvider(this.relayUrl, this.room, doc, {
       connect: false,

@@ -9,7 +9,8 @@ import { linkClick, ROOM_RULE, useApp } from './appContext.js';
 import { formatMessageTime, plural } from './format.js';
 import { summarizeRoom, type RoomSummary } from './lobbyData.js';
 import { navigate, roomPath, roomUrl } from './router.js';
-import { loadDraft, randomBytes, type RoomInfo } from './services.js';
+import { refreshRooms } from '../sync/backgroundRefresh.js';
+import { loadDraft, openBackgroundSession, randomBytes, type RoomInfo } from './services.js';
 import { useCopy } from './useCopy.js';
 
 interface LobbyRoom {
@@ -135,9 +136,15 @@ const JoinRoom = (): ReactNode => {
   );
 };
 
+/** SYNC-C1: how many of the most recently opened rooms the lobby refreshes, and how often. */
+const REFRESH_ROOMS = 10;
+const REFRESH_EVERY_MS = 120_000;
+const REFRESH_ROOM_TIMEOUT_MS = 15_000;
+
 const RoomList = (): ReactNode => {
   const { local, identity } = useApp();
   const [rooms, setRooms] = useState<LobbyRoom[] | null>(null);
+  const [checking, setChecking] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const summaries = useRef(new Map<string, { key: string; summary: RoomSummary }>());
 
@@ -185,9 +192,49 @@ const RoomList = (): ReactNode => {
     };
   }, [refresh]);
 
+  // SYNC-C1: fetch what the recent rooms missed, so their counts include messages that arrived
+  // while this device was away (and the rooms are current for the next time offline).
+  useEffect(() => {
+    let stopped = false;
+    let running = false;
+    const run = async (): Promise<void> => {
+      if (running || stopped || !navigator.onLine) return;
+      running = true;
+      setChecking(true);
+      try {
+        const infos = await local.store.listRooms();
+        infos.sort((a, b) => (b.meta.lastOpenedAt ?? 0) - (a.meta.lastOpenedAt ?? 0));
+        await refreshRooms({
+          rooms: infos.slice(0, REFRESH_ROOMS).map((i) => i.room),
+          open: (room) => openBackgroundSession(room, identity, local),
+          timeoutMs: REFRESH_ROOM_TIMEOUT_MS,
+          cancelled: () => stopped || !navigator.onLine,
+          onRoom: () => void refresh(),
+        });
+      } finally {
+        running = false;
+        if (!stopped) setChecking(false);
+      }
+    };
+    const start = (): void => {
+      run().catch(() => undefined);
+    };
+    start();
+    window.addEventListener('online', start);
+    const timer = setInterval(start, REFRESH_EVERY_MS);
+    return () => {
+      stopped = true;
+      window.removeEventListener('online', start);
+      clearInterval(timer);
+    };
+  }, [local, identity, refresh]);
+
   return (
     <section className="card" aria-labelledby="rooms-heading">
       <h2 id="rooms-heading">Your rooms</h2>
+      <p className="hint" aria-live="polite">
+        {checking ? 'Checking your rooms for new messages…' : ''}
+      </p>
       {!local.persistent && (
         <p className="warning">
           This browser is not keeping rooms on disk{local.reason ? ` (${local.reason})` : ''}: they are kept in memory

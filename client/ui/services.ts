@@ -88,6 +88,17 @@ export const relayUrl = (): string => `${location.protocol === 'https:' ? 'wss:'
 export const openSession = (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> =>
   RoomSession.open({ room, relayUrl: relayUrl(), identity, store: local.store, persistent: local.persistent });
 
+/** A background session (SYNC-C1): fetches what the room missed, invisible to its participants. */
+export const openBackgroundSession = (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> =>
+  RoomSession.open({
+    room,
+    relayUrl: relayUrl(),
+    identity,
+    store: local.store,
+    persistent: local.persistent,
+    background: true,
+  });
+
 // ---- Drafts: localStorage, written on every keystroke, so a reload never loses one. ----
 
 export const draftKey = (room: string): string => `converge:draft:${room}`;
