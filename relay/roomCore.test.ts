@@ -17,6 +17,7 @@ import {
   encodeSyncStep2,
   encodeSyncUpdate,
 } from '../shared/protocol.js';
+import { mergeAndParse } from './mergeInChunks.js';
 import { RoomCore, type ConnId, type RoomCoreLimits, type RoomEffect } from './roomCore.js';
 import type { StoredRoom } from './roomStore.js';
 import { decodeRelayFrame, type AwarenessFrameEntry, type RelayFrame } from './testing/fakeSink.js';
@@ -859,7 +860,7 @@ describe('RoomCore compaction', () => {
     expect(plan).toMatchObject({ seqLo: 1, seqHi: 4 });
     expect(plan.updates).toEqual(updates.slice(0, 4));
     const sv = core.stateVector();
-    core.applyCompaction(plan.seqLo, plan.seqHi, Y.mergeUpdates(plan.updates));
+    core.applyCompaction(plan.seqLo, plan.seqHi, mergeAndParse(plan.updates));
     expect(core.stateVector()).toEqual(sv);
     expect(core.compactionPlan(opts)).toBeNull(); // seq 5 and 6 are still pending
 

@@ -276,14 +276,17 @@ export class RoomCore {
     return { seqLo: slice[0]!.seqLo, seqHi: slice[slice.length - 1]!.seqHi, updates: slice.map((c) => c.parsed.bytes) };
   }
 
-  /** Replaces the chunks inside [seqLo, seqHi] by one segment holding the same content. */
-  applyCompaction(seqLo: number, seqHi: number, merged: Uint8Array): void {
+  /**
+   * Replaces the chunks inside [seqLo, seqHi] by one segment holding the same content: `merged`
+   * is the parse of the merge of `compactionPlan`'s updates (relay/mergeInChunks.ts), made by the
+   * host, off the event loop in production.
+   */
+  applyCompaction(seqLo: number, seqHi: number, merged: ParsedUpdate): void {
     const from = this.chunks.findIndex((c) => c.seqLo >= seqLo);
     let to = from;
     while (to < this.chunks.length && this.chunks[to]!.seqHi <= seqHi) to++;
     if (from < 0 || to === from) return;
-    const parsed = parseUpdateV1(merged, this.trustedParse);
-    this.chunks.splice(from, to - from, { kind: 'segment', seqLo, seqHi, parsed });
+    this.chunks.splice(from, to - from, { kind: 'segment', seqLo, seqHi, parsed: merged });
   }
 
   // --- sync ---------------------------------------------------------------------------------
