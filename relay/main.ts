@@ -34,7 +34,7 @@ const main = async (): Promise<void> => {
     limits: config.limits,
     commitDelayMs: config.commitDelayMs,
     idleUnloadMs: config.idleUnloadMs,
-    compaction: { minLogEntries: 256, targetBytes: 512 * 1024 },
+    compaction: { minLogEntries: 256, targetBytes: 128 * 1024 },
     log,
   });
   const server = createRelayServer({

@@ -336,14 +336,15 @@ export class RoomCore {
   }
 
   /**
-   * Turns catch-up pieces into frame bodies of at most maxSendFrameBytes. Pieces of 64 KiB or
-   * more go as they are (split when over the limit): merging them would only cost time
-   * (Y.mergeUpdates runs at tens of ms per MiB). Smaller pieces — log entries, deletions-only
-   * parts — are merged in groups of up to 64 KiB so a long tail does not become hundreds of frames.
+   * Turns catch-up pieces into frame bodies of at most maxSendFrameBytes. Pieces of 16 KiB or
+   * more (segments) go as they are (split when over the limit): merging them would only cost
+   * time (Y.mergeUpdates runs at tens of ms per MiB). Smaller pieces — log entries,
+   * deletions-only parts — are merged in groups of up to 16 KiB so a long tail does not become
+   * hundreds of frames.
    */
   private packFrames(pieces: Uint8Array[]): Uint8Array[] {
     const budget = this.limits.maxSendFrameBytes - 16; // room for the frame header
-    const small = Math.min(64 * 1024, budget);
+    const small = Math.min(16 * 1024, budget);
     const out: Uint8Array[] = [];
     let group: Uint8Array[] = [];
     let size = 0;
