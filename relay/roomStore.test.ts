@@ -83,6 +83,24 @@ describe('WorkerRoomStore', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('STORE-4: calls issued without waiting take effect one at a time, in call order', async () => {
+    store = await WorkerRoomStore.openDataDir(dir);
+    const u = (n: number): Uint8Array => Uint8Array.of(n);
+    const calls = [
+      store.append([1, 2, 3].map((seq) => ({ room: 'r', seq, update: u(seq) }))),
+      store.writeSegment('r', { seqLo: 1, seqHi: 2, update: u(12) }),
+      store.append([{ room: 'r', seq: 2, update: u(2) }]), // inside the segment: rejected
+      store.deleteCovered('r', 1, 2),
+      store.load('r'),
+    ];
+    const settled = await Promise.allSettled(calls);
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(await calls[4]).toEqual({
+      segments: [{ seqLo: 1, seqHi: 2, update: u(12) }],
+      log: [{ seq: 3, update: u(3) }],
+    });
+  });
+
   it('runs the SQLite store in WAL with synchronous=FULL', async () => {
     store = await WorkerRoomStore.openDataDir(join(dir, 'data'));
     expect(await store.durabilitySettings()).toEqual({ journalMode: 'wal', synchronous: 'FULL' });
@@ -106,7 +124,7 @@ describe('WorkerRoomStore', () => {
     expect((await store.load('r')).log.map((e) => e.seq)).toEqual([1, 2]);
   });
 
-  it('merges and parses in the worker exactly as inline', async () => {
+  it('STORE-4: a merge in the worker gives exactly the inline result', async () => {
     store = await WorkerRoomStore.openDataDir(dir);
     const a = new Uint8Array([1, 1, 1, 0, 4, 1, 1, 97, 1, 97, 0]); // client 1 inserts "a" into text "a"
     const b = new Uint8Array([1, 1, 2, 0, 4, 1, 1, 97, 1, 98, 0]); // client 2 inserts "b"
