@@ -9,7 +9,7 @@
  * `durable` (struct ranges whose updates are committed to the store).
  *
  * Rules (docs/SPEC.md): SYNC-1..SYNC-5 (handshake and catch-up), FWD-1..FWD-3 (forwarding),
- * DEDUPE-1, ACK-1..ACK-4, AWR-1..AWR-4, VAL-* (via shared/updateV1.ts).
+ * DEDUPE-1, ACK-1..ACK-5, AWR-1..AWR-4, VAL-* (via shared/updateV1.ts).
  */
 import * as Y from 'yjs';
 import {
