@@ -57,7 +57,7 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       dataDir: './data',
       logLevel: 'info',
-      commitDelayMs: 2,
+      commitDelayMs: 10,
       idleUnloadMs: 30_000,
       redisUrl: '',
       redisPrefix: 'converge',

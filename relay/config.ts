@@ -43,7 +43,7 @@ export const SETTINGS = {
     default: String(Limits.maxAwarenessStateBytes),
     help: 'largest awareness (presence) state',
   },
-  commitDelayMs: { env: 'COMMIT_DELAY_MS', default: '2', help: 'group commit window before one fsync' },
+  commitDelayMs: { env: 'COMMIT_DELAY_MS', default: '10', help: 'group commit window before one fsync' },
   idleUnloadMs: { env: 'IDLE_UNLOAD_MS', default: '30000', help: 'an idle room is dropped from memory after this' },
   redisUrl: {
     env: 'REDIS_URL',

@@ -10,11 +10,11 @@ import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './log.js';
 import { Relay } from './relay.js';
 import { createRelayServer } from './server.js';
-import { SqliteRoomStore } from './sqliteRoomStore.js';
+import { WorkerRoomStore } from './workerRoomStore.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-const main = (): void => {
+const main = async (): Promise<void> => {
   let config;
   try {
     config = loadConfig(process.env, process.argv.slice(2));
@@ -26,13 +26,15 @@ const main = (): void => {
     throw e;
   }
   const log = createLogger(config.logLevel);
-  const store = SqliteRoomStore.openDataDir(config.dataDir);
+  // The store and compaction merges run in a worker thread: the event loop never waits on the disk.
+  const store = await WorkerRoomStore.openDataDir(config.dataDir);
   const relay = new Relay({
     store,
+    merger: store,
     limits: config.limits,
     commitDelayMs: config.commitDelayMs,
     idleUnloadMs: config.idleUnloadMs,
-    compaction: { minLogEntries: 256, targetBytes: 512 * 1024 },
+    compaction: { minLogEntries: 256, targetBytes: 128 * 1024 },
     log,
   });
   const server = createRelayServer({
@@ -71,4 +73,7 @@ const main = (): void => {
   process.on('SIGINT', () => stop('SIGINT'));
 };
 
-main();
+main().catch((err: unknown) => {
+  process.stderr.write(`converge: ${String(err)}\n`);
+  process.exit(1);
+});

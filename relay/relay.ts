@@ -13,10 +13,10 @@
  * - UNLOAD-1 a room with no connections and nothing pending is dropped from memory after
  *   `idleUnloadMs`: memory is bounded by the active rooms.
  */
-import * as Y from 'yjs';
 import { CloseReason, UpgradeRefusal, type CloseReasonInfo } from '../shared/protocol.js';
 import { RoomCore, type ConnId, type RoomCoreLimits, type RoomEffect } from './roomCore.js';
 import type { AppendEntry, RoomStore } from './roomStore.js';
+import { inlineMerger, type Merger } from './mergeInChunks.js';
 import { TokenBucket } from './tokenBucket.js';
 import { silentLogger, type Logger } from './log.js';
 
@@ -44,6 +44,8 @@ export interface RelayOptions {
   /** Idle rooms are unloaded after this long (0 = at once). */
   readonly idleUnloadMs: number;
   readonly compaction: { readonly minLogEntries: number; readonly targetBytes: number };
+  /** Where compaction merges run; default inline (tests, fuzz). Production: the store's worker. */
+  readonly merger?: Merger;
   readonly now?: () => number;
   readonly log?: Logger;
 }
@@ -344,11 +346,11 @@ export class Relay {
     const plan = core.compactionPlan(this.opts.compaction);
     if (!plan) return;
     const run = (async () => {
-      const merged = mergeInChunks(plan.updates);
-      await this.opts.store.writeSegment(slot.name, { seqLo: plan.seqLo, seqHi: plan.seqHi, update: merged });
+      const merged = await (this.opts.merger ?? inlineMerger).mergeAndParse(plan.updates);
+      await this.opts.store.writeSegment(slot.name, { seqLo: plan.seqLo, seqHi: plan.seqHi, update: merged.bytes });
       if (slot.core === core) core.applyCompaction(plan.seqLo, plan.seqHi, merged);
       await this.opts.store.deleteCovered(slot.name, plan.seqLo, plan.seqHi);
-      this.log.debug('compacted', { room: slot.name, inputs: plan.updates.length, bytes: merged.length });
+      this.log.debug('compacted', { room: slot.name, inputs: plan.updates.length, bytes: merged.bytes.length });
     })()
       .catch((err: unknown) => this.log.error('compaction-failed', { room: slot.name, error: String(err) }))
       .finally(() => {
@@ -387,14 +389,3 @@ export class Relay {
     slot.conns.clear();
   }
 }
-
-/** `Y.mergeUpdates` is super-linear in its number of inputs: merge in groups of at most 64. */
-export const mergeInChunks = (updates: readonly Uint8Array[]): Uint8Array => {
-  let level = [...updates];
-  while (level.length > 1) {
-    const next: Uint8Array[] = [];
-    for (let i = 0; i < level.length; i += 64) next.push(Y.mergeUpdates(level.slice(i, i + 64)));
-    level = next;
-  }
-  return level[0] ?? new Uint8Array([0, 0]);
-};

@@ -17,6 +17,7 @@ import {
   encodeSyncStep2,
   encodeSyncUpdate,
 } from '../shared/protocol.js';
+import { mergeAndParse } from './mergeInChunks.js';
 import { RoomCore, type ConnId, type RoomCoreLimits, type RoomEffect } from './roomCore.js';
 import type { StoredRoom } from './roomStore.js';
 import { decodeRelayFrame, type AwarenessFrameEntry, type RelayFrame } from './testing/fakeSink.js';
@@ -555,6 +556,32 @@ describe('RoomCore acks', () => {
     ]);
   });
 
+  it('ACK-5: an ack that would repeat what a connection was already acked is not sent', () => {
+    const core = joined(makeCore(), 1, 2);
+    const a = new Editor(1);
+    const u = a.insert(0, 'hello');
+    core.receive(1, encodeSyncUpdate(u));
+    expect(framesTo(core.committed(1), 1)).toEqual([{ kind: 'ack', clocks: new Map([[1, 5]]) }]);
+
+    expect(core.receive(1, encodeSyncUpdate(u))).toEqual([]); // conn 1 knows clock 5 is durable
+    expect(framesTo(core.receive(2, encodeSyncUpdate(u)), 2)).toEqual([{ kind: 'ack', clocks: new Map([[1, 5]]) }]);
+    expect(core.receive(2, encodeSyncUpdate(u))).toEqual([]);
+
+    // Only the pairs that moved: client 1 again, client 2 for the first time.
+    const b = new Editor(2);
+    core.receive(1, encodeSyncUpdate(Y.mergeUpdates([u, b.insert(0, 'xy')])));
+    expect(framesTo(core.committed(2), 1)).toEqual([{ kind: 'ack', clocks: new Map([[2, 2]]) }]);
+  });
+
+  it('ACK-5: the handshake ack (ACK-2) still lists every durable client asked about', () => {
+    const core = joined(makeCore(), 1);
+    const a = new Editor(1);
+    core.receive(1, encodeSyncUpdate(a.insert(0, 'hello')));
+    core.committed(1);
+    const frames = framesTo(core.receive(1, encodeSyncStep1(encodeStateVector(new Map([[1, 5]])))), 1);
+    expect(acksIn(frames)).toEqual([new Map([[1, 5]])]);
+  });
+
   it('ACK-2: a client with nothing durable gets no ack after its SyncStep1', () => {
     const core = joined(makeCore(), 1);
     const frames = framesTo(core.receive(1, encodeSyncStep1(encodeStateVector(new Map([[4, 10]])))), 1);
@@ -586,14 +613,15 @@ describe('RoomCore acks', () => {
   });
 
   it('ACK-3: ack clocks of a client never decrease', () => {
-    const core = joined(makeCore(), 1);
+    const core = joined(makeCore(), 1, 2);
     const a = new Editor(1);
     const a1 = a.insert(0, 'abcdef');
     const a2 = a.insert(6, 'g');
     core.receive(1, encodeSyncUpdate(Y.mergeUpdates([a1, a2])));
     expect(framesTo(core.committed(1), 1)).toEqual([{ kind: 'ack', clocks: new Map([[1, 7]]) }]);
-    // Re-sending an older, smaller update acks the current durable clock, not the update's end.
-    expect(framesTo(core.receive(1, encodeSyncUpdate(a1)), 1)).toEqual([{ kind: 'ack', clocks: new Map([[1, 7]]) }]);
+    // Re-sending an older, smaller update acks the current durable clock, not the update's end
+    // (from another connection: conn 1 was acked clock 7 already, ACK-5).
+    expect(framesTo(core.receive(2, encodeSyncUpdate(a1)), 2)).toEqual([{ kind: 'ack', clocks: new Map([[1, 7]]) }]);
   });
 });
 
@@ -859,7 +887,7 @@ describe('RoomCore compaction', () => {
     expect(plan).toMatchObject({ seqLo: 1, seqHi: 4 });
     expect(plan.updates).toEqual(updates.slice(0, 4));
     const sv = core.stateVector();
-    core.applyCompaction(plan.seqLo, plan.seqHi, Y.mergeUpdates(plan.updates));
+    core.applyCompaction(plan.seqLo, plan.seqHi, mergeAndParse(plan.updates));
     expect(core.stateVector()).toEqual(sv);
     expect(core.compactionPlan(opts)).toBeNull(); // seq 5 and 6 are still pending
 

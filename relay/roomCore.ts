@@ -9,7 +9,7 @@
  * `durable` (struct ranges whose updates are committed to the store).
  *
  * Rules (docs/SPEC.md): SYNC-1..SYNC-5 (handshake and catch-up), FWD-1..FWD-3 (forwarding),
- * DEDUPE-1, ACK-1..ACK-4, AWR-1..AWR-4, VAL-* (via shared/updateV1.ts).
+ * DEDUPE-1, ACK-1..ACK-5, AWR-1..AWR-4, VAL-* (via shared/updateV1.ts).
  */
 import * as Y from 'yjs';
 import {
@@ -93,6 +93,9 @@ const MAX_AWARENESS_TOMBSTONES = 1024;
 
 export class RoomCore {
   private readonly chunks: Chunk[] = [];
+  /** Log chunks in `chunks` and their bytes: lets `compactionPlan` return early without a scan. */
+  private logCount = 0;
+  private logBytes = 0;
   private readonly structs = new ClockRanges();
   private readonly deletes = new ClockRanges();
   private readonly durable = new ClockRanges();
@@ -103,7 +106,8 @@ export class RoomCore {
   private readonly trustedParse = { maxDepth: Infinity, skipMapEntryRule: true, isMapEntry: this.isMapEntry };
   private readonly pending: Pending[] = [];
   private nextSeq = 1;
-  private readonly conns = new Map<ConnId, { readonly owned: Set<number> }>();
+  /** `acked`: the highest clock acked to this connection per client (ACK-5). */
+  private readonly conns = new Map<ConnId, { readonly owned: Set<number>; readonly acked: Map<number, number> }>();
   private readonly awareness = new Map<number, AwarenessState>();
   private readonly ownerOf = new Map<number, ConnId>();
 
@@ -121,6 +125,7 @@ export class RoomCore {
       const parsed = parseUpdateV1(update, this.trustedParse);
       for (const e of parsed.mapEntries ?? []) this.mapEntries.add(e.client, e.clock, e.length);
       this.chunks.push({ kind, seqLo, seqHi, parsed });
+      if (kind === 'log') this.countLog(parsed, 1);
       this.summarise(parsed, true);
       this.nextSeq = Math.max(this.nextSeq, seqHi + 1);
     }
@@ -157,7 +162,7 @@ export class RoomCore {
    * e.g. offline edits) and the awareness states it knows (AWR-2).
    */
   join(conn: ConnId): RoomEffect[] {
-    this.conns.set(conn, { owned: new Set() });
+    this.conns.set(conn, { owned: new Set(), acked: new Map() });
     const out: RoomEffect[] = [
       { type: 'send', conn, frame: encodeSyncStep1(encodeStateVector(this.structs.stateVector())) },
     ];
@@ -231,7 +236,7 @@ export class RoomCore {
     const out: RoomEffect[] = [];
     for (const [conn, clients] of acks) {
       if (!this.conns.has(conn)) continue;
-      const frame = this.ackFrame(clients);
+      const frame = this.ackFrame(clients, conn, false);
       if (frame) out.push({ type: 'send', conn, frame });
     }
     return out;
@@ -247,9 +252,9 @@ export class RoomCore {
     seqHi: number;
     updates: Uint8Array[];
   } | null {
+    if (this.logCount < opts.minLogEntries && this.logBytes < opts.targetBytes / 2) return null;
     const durableSeq = this.pending.length > 0 ? this.pending[0]!.seq - 1 : this.nextSeq - 1;
-    const firstLog = this.chunks.findIndex((c) => c.kind === 'log');
-    if (firstLog < 0) return null;
+    const firstLog = this.chunks.length - this.logCount;
     let end = firstLog;
     let bytes = 0;
     while (end < this.chunks.length) {
@@ -276,14 +281,18 @@ export class RoomCore {
     return { seqLo: slice[0]!.seqLo, seqHi: slice[slice.length - 1]!.seqHi, updates: slice.map((c) => c.parsed.bytes) };
   }
 
-  /** Replaces the chunks inside [seqLo, seqHi] by one segment holding the same content. */
-  applyCompaction(seqLo: number, seqHi: number, merged: Uint8Array): void {
+  /**
+   * Replaces the chunks inside [seqLo, seqHi] by one segment holding the same content: `merged`
+   * is the parse of the merge of `compactionPlan`'s updates (relay/mergeInChunks.ts), made by the
+   * host, off the event loop in production.
+   */
+  applyCompaction(seqLo: number, seqHi: number, merged: ParsedUpdate): void {
     const from = this.chunks.findIndex((c) => c.seqLo >= seqLo);
     let to = from;
     while (to < this.chunks.length && this.chunks[to]!.seqHi <= seqHi) to++;
     if (from < 0 || to === from) return;
-    const parsed = parseUpdateV1(merged, this.trustedParse);
-    this.chunks.splice(from, to - from, { kind: 'segment', seqLo, seqHi, parsed });
+    for (let i = from; i < to; i++) if (this.chunks[i]!.kind === 'log') this.countLog(this.chunks[i]!.parsed, -1);
+    this.chunks.splice(from, to - from, { kind: 'segment', seqLo, seqHi, parsed: merged });
   }
 
   // --- sync ---------------------------------------------------------------------------------
@@ -321,20 +330,21 @@ export class RoomCore {
       frame: i === frames.length - 1 ? encodeSyncStep2(f) : encodeSyncUpdate(f),
       catchUp: i === 0 ? ('start' as const) : ('more' as const),
     }));
-    const ack = this.ackFrame(sv.keys());
+    const ack = this.ackFrame(sv.keys(), conn, true);
     if (ack) out.push({ type: 'send', conn, frame: ack });
     return out;
   }
 
   /**
-   * Turns catch-up pieces into frame bodies of at most maxSendFrameBytes. Pieces of 64 KiB or
-   * more go as they are (split when over the limit): merging them would only cost time
-   * (Y.mergeUpdates runs at tens of ms per MiB). Smaller pieces — log entries, deletions-only
-   * parts — are merged in groups of up to 64 KiB so a long tail does not become hundreds of frames.
+   * Turns catch-up pieces into frame bodies of at most maxSendFrameBytes. Pieces of 16 KiB or
+   * more (segments) go as they are (split when over the limit): merging them would only cost
+   * time (Y.mergeUpdates runs at tens of ms per MiB). Smaller pieces — log entries,
+   * deletions-only parts — are merged in groups of up to 16 KiB so a long tail does not become
+   * hundreds of frames.
    */
   private packFrames(pieces: Uint8Array[]): Uint8Array[] {
     const budget = this.limits.maxSendFrameBytes - 16; // room for the frame header
-    const small = Math.min(64 * 1024, budget);
+    const small = Math.min(16 * 1024, budget);
     const out: Uint8Array[] = [];
     let group: Uint8Array[] = [];
     let size = 0;
@@ -379,7 +389,7 @@ export class RoomCore {
         addWaiter(last.waiters, conn, clients);
         return [];
       }
-      const ack = this.ackFrame(clients);
+      const ack = this.ackFrame(clients, conn, false);
       return ack ? [{ type: 'send', conn, frame: ack }] : [];
     }
     // DEDUPE-2: structs the relay already holds up to its state vector are cut off before the
@@ -395,6 +405,7 @@ export class RoomCore {
     const owned = parsed;
     const seq = this.nextSeq++;
     this.chunks.push({ kind: 'log', seqLo: seq, seqHi: seq, parsed: owned });
+    this.countLog(owned, 1);
     this.summarise(owned, false);
     const waiters = new Map<ConnId, Set<number>>();
     addWaiter(waiters, conn, clients);
@@ -414,6 +425,11 @@ export class RoomCore {
     return true;
   }
 
+  private countLog(p: ParsedUpdate, sign: 1 | -1): void {
+    this.logCount += sign;
+    this.logBytes += sign * p.bytes.length;
+  }
+
   private summarise(p: ParsedUpdate, isDurable: boolean): void {
     for (const run of p.runs) {
       this.structs.add(run.client, run.clock, run.length);
@@ -422,12 +438,20 @@ export class RoomCore {
     for (const [client, ranges] of p.deletes) for (const d of ranges) this.deletes.add(client, d.clock, d.length);
   }
 
-  /** ACK-3: an ack names only clients with something durable; null when there is nothing to say. */
-  private ackFrame(clients: Iterable<number>): Uint8Array | null {
+  /**
+   * ACK-3: an ack names only clients with something durable; null when there is nothing to say.
+   * ACK-5: pairs the connection was already acked are left out, so a commit that adds nothing
+   * for a connection sends it nothing. The handshake ack (ACK-2, `complete`) always lists every
+   * durable client asked about: a client re-sends SyncStep1 precisely to get the whole picture.
+   */
+  private ackFrame(clients: Iterable<number>, conn: ConnId, complete: boolean): Uint8Array | null {
+    const acked = this.conns.get(conn)?.acked;
     const clocks = new Map<number, number>();
     for (const c of clients) {
       const d = this.durable.contiguous(c);
-      if (d > 0) clocks.set(c, d);
+      if (d === 0 || (!complete && d <= (acked?.get(c) ?? 0))) continue;
+      clocks.set(c, d);
+      acked?.set(c, d);
     }
     return clocks.size > 0 ? encodeAck(clocks) : null;
   }

@@ -11,6 +11,8 @@ import { ROOM_STORE_FILE_NAME, SqliteRoomStore } from './sqliteRoomStore.js';
 import { RedisRoomStore } from './redisRoomStore.js';
 import { checkDurability, connectRedis } from './redisConnection.js';
 import { startRedis, type RedisServer } from './testing/redisServer.js';
+import { WorkerRoomStore } from './workerRoomStore.js';
+import { mergeAndParse } from './mergeInChunks.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'converge-roomstore-'));
@@ -49,6 +51,89 @@ roomStoreContract(
   },
   { failNextAppend: false, reopen: true },
 );
+
+roomStoreContract(
+  'WorkerRoomStore',
+  async () => {
+    const dir = tempDir();
+    let current = await WorkerRoomStore.openDataDir(dir);
+    return {
+      store: current,
+      reopen: async () => {
+        await current.close();
+        return (current = await WorkerRoomStore.openDataDir(dir));
+      },
+      cleanup: async () => {
+        await current.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+  { failNextAppend: false, reopen: true },
+);
+
+describe('WorkerRoomStore', () => {
+  let dir: string;
+  let store: WorkerRoomStore | undefined;
+
+  beforeEach(() => {
+    dir = tempDir();
+  });
+
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('STORE-4: calls issued without waiting take effect one at a time, in call order', async () => {
+    store = await WorkerRoomStore.openDataDir(dir);
+    const u = (n: number): Uint8Array => Uint8Array.of(n);
+    const calls = [
+      store.append([1, 2, 3].map((seq) => ({ room: 'r', seq, update: u(seq) }))),
+      store.writeSegment('r', { seqLo: 1, seqHi: 2, update: u(12) }),
+      store.append([{ room: 'r', seq: 2, update: u(2) }]), // inside the segment: rejected
+      store.deleteCovered('r', 1, 2),
+      store.load('r'),
+    ];
+    const settled = await Promise.allSettled(calls);
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(await calls[4]).toEqual({
+      segments: [{ seqLo: 1, seqHi: 2, update: u(12) }],
+      log: [{ seq: 3, update: u(3) }],
+    });
+  });
+
+  it('runs the SQLite store in WAL with synchronous=FULL', async () => {
+    store = await WorkerRoomStore.openDataDir(join(dir, 'data'));
+    expect(await store.durabilitySettings()).toEqual({ journalMode: 'wal', synchronous: 'FULL' });
+  });
+
+  it('rejects opening a file with another schema version, as SqliteRoomStore throws', async () => {
+    const file = join(dir, 'rooms.db');
+    await SqliteRoomStore.open(file).close();
+    const db = new Database(file);
+    db.prepare("UPDATE meta SET value = 99 WHERE key = 'schema_version'").run();
+    db.close();
+    await expect(WorkerRoomStore.open(file)).rejects.toThrow(/schema version 99/);
+  });
+
+  it('STORE-1: an SQLite error keeps its code across the thread and the store keeps working', async () => {
+    store = await WorkerRoomStore.open(join(dir, 'rooms.db'), { maxBytes: 256 * 1024 });
+    await store.append([{ room: 'r', seq: 1, update: Uint8Array.of(1, 2, 3) }]);
+    const tooBig = [{ room: 'other', seq: 1, update: new Uint8Array(1024 * 1024) }];
+    await expect(store.append(tooBig)).rejects.toMatchObject({ code: 'SQLITE_FULL' });
+    await store.append([{ room: 'r', seq: 2, update: Uint8Array.of(4) }]);
+    expect((await store.load('r')).log.map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('STORE-4: a merge in the worker gives exactly the inline result', async () => {
+    store = await WorkerRoomStore.openDataDir(dir);
+    const a = new Uint8Array([1, 1, 1, 0, 4, 1, 1, 97, 1, 97, 0]); // client 1 inserts "a" into text "a"
+    const b = new Uint8Array([1, 1, 2, 0, 4, 1, 1, 97, 1, 98, 0]); // client 2 inserts "b"
+    expect(await store.mergeAndParse([a, b])).toEqual(mergeAndParse([a, b]));
+  });
+});
 
 /**
  * One real redis-server for the file, emptied before each test. "reopen" is harsher than a relay

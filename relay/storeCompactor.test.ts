@@ -9,7 +9,7 @@ import { Prng, seedFromEnv } from '../shared/testing/prng.js';
 import { connectRedis } from './redisConnection.js';
 import { roomKeys } from './redisKeys.js';
 import { RedisRoomStore } from './redisRoomStore.js';
-import { mergeInChunks } from './relay.js';
+import { mergeInChunks } from './mergeInChunks.js';
 import type { StoredRoom } from './roomStore.js';
 import { compactStoredRoom, planStoredCompaction, type StoreCompactionPolicy } from './storeCompactor.js';
 import { startRedis, type RedisServer } from './testing/redisServer.js';

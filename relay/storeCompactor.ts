@@ -83,7 +83,7 @@ export const planStoredCompaction = (
 
 /**
  * One compaction run of `room` (see the module comment). `merge` folds updates into one
- * (the relay's `mergeInChunks`). Rejects when a fenced write is refused; the lease is released
+ * (`mergeInChunks` from mergeInChunks.ts). Rejects when a fenced write is refused; the lease is released
  * (or left to expire) either way.
  */
 export const compactStoredRoom = async (

@@ -1,0 +1,91 @@
+/**
+ * The worker thread behind `WorkerRoomStore` (relay/workerRoomStore.ts): it owns the SQLite
+ * store and runs every store call and every compaction merge, so the relay's event loop never
+ * waits on a disk write, an fsync or a `Y.mergeUpdates`.
+ *
+ * Requests are handled one at a time in arrival order (the store is synchronous), so the
+ * store's guarantees carry over unchanged: an append's reply is sent after its transaction
+ * committed (fsync'd, STORE-1), and the two compaction steps stay ordered (STORE-2).
+ * Bytes sent back are transferred, not copied: each belongs to this reply alone.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { SqliteRoomStore, type SqliteRoomStoreOptions } from './sqliteRoomStore.js';
+import { mergeAndParse } from './mergeInChunks.js';
+import type { StoreReply, StoreRequest } from './workerRoomStore.js';
+
+const { file, options } = workerData as { file: string; options: SqliteRoomStoreOptions };
+const port = parentPort!;
+
+const errorInfo = (e: unknown): { name: string; message: string; code?: string } => {
+  if (!(e instanceof Error)) return { name: 'Error', message: String(e) };
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' ? { name: e.name, message: e.message, code } : { name: e.name, message: e.message };
+};
+
+/** A view that owns its whole buffer can be transferred; anything else is copied first. */
+const own = (bytes: Uint8Array, transfer: Set<ArrayBuffer>): Uint8Array => {
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  const out = whole && !transfer.has(bytes.buffer as ArrayBuffer) ? bytes : bytes.slice();
+  transfer.add(out.buffer as ArrayBuffer);
+  return out;
+};
+
+let store: SqliteRoomStore;
+try {
+  store = SqliteRoomStore.open(file, options);
+  port.postMessage({ id: 0, ok: true, value: null } satisfies StoreReply);
+} catch (e) {
+  port.postMessage({ id: 0, ok: false, error: errorInfo(e) } satisfies StoreReply);
+  process.exit(0);
+}
+
+const run = async (req: StoreRequest, transfer: Set<ArrayBuffer>): Promise<unknown> => {
+  switch (req.op) {
+    case 'load': {
+      const room = await store.load(req.room);
+      return {
+        segments: room.segments.map((s) => ({ seqLo: s.seqLo, seqHi: s.seqHi, update: own(s.update, transfer) })),
+        log: room.log.map((l) => ({ seq: l.seq, update: own(l.update, transfer) })),
+      };
+    }
+    case 'append':
+      return store.append(req.entries);
+    case 'writeSegment':
+      return store.writeSegment(req.room, req.segment);
+    case 'deleteCovered':
+      return store.deleteCovered(req.room, req.seqLo, req.seqHi);
+    case 'hasRoom':
+      return store.hasRoom(req.room);
+    case 'roomCount':
+      return store.roomCount();
+    case 'durabilitySettings':
+      return store.durabilitySettings();
+    case 'mergeAndParse': {
+      const parsed = mergeAndParse(req.updates);
+      return { ...parsed, bytes: own(parsed.bytes, transfer) };
+    }
+    case 'close':
+      return store.close();
+  }
+};
+
+const reply = (id: number, value: unknown, transfer: Set<ArrayBuffer>): void => {
+  try {
+    port.postMessage({ id, ok: true, value } satisfies StoreReply, [...transfer]);
+  } catch (e) {
+    port.postMessage({ id, ok: false, error: errorInfo(e) } satisfies StoreReply);
+  }
+};
+
+port.on('message', (req: StoreRequest) => {
+  const transfer = new Set<ArrayBuffer>();
+  void run(req, transfer)
+    .then(
+      (value) => reply(req.id, value, transfer),
+      (e: unknown) => port.postMessage({ id: req.id, ok: false, error: errorInfo(e) } satisfies StoreReply),
+    )
+    // After close the thread has nothing left to do: closing the port lets it end.
+    .finally(() => {
+      if (req.op === 'close') port.close();
+    });
+});
