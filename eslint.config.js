@@ -147,7 +147,7 @@ export default tseslint.config(
   {
     // The app runs in browsers: no Node APIs outside its tests.
     files: ['client/**/*.ts', 'client/**/*.tsx'],
-    ignores: ['client/**/*.test.ts'],
+    ignores: ['client/**/*.test.ts', 'client/testing/**'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -161,8 +161,8 @@ export default tseslint.config(
     },
   },
   {
-    // Client tests may start the real relay process (relay/testing/relayProcess), nothing else from relay/.
-    files: ['client/**/*.test.ts'],
+    // Client tests (and their harness) may start the real relay process (relay/testing/relayProcess), nothing else from relay/.
+    files: ['client/**/*.test.ts', 'client/testing/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -36,16 +36,10 @@ export const normalizeName = (name: string): string => name.replace(/\s+/g, ' ')
 
 const defaultName = (id: string): string => `Guest ${id.slice(-4).toUpperCase()}`;
 
-const read = (storage: Storage): Identity | null => {
-  let raw: string | null;
+/** A stored identity record (JSON of id and name), or null when damaged (never throws). */
+const parseIdentity = (json: string): Identity | null => {
   try {
-    raw = storage.getItem(IDENTITY_KEY);
-  } catch {
-    return null;
-  }
-  if (raw === null) return null;
-  try {
-    const v = JSON.parse(raw) as unknown;
+    const v = JSON.parse(json) as unknown;
     if (typeof v !== 'object' || v === null) return null;
     const r = v as Record<string, unknown>;
     if (!isId(r.id)) return null;
@@ -54,6 +48,16 @@ const read = (storage: Storage): Identity | null => {
   } catch {
     return null;
   }
+};
+
+const read = (storage: Storage): Identity | null => {
+  let raw: string | null;
+  try {
+    raw = storage.getItem(IDENTITY_KEY);
+  } catch {
+    return null;
+  }
+  return raw === null ? null : parseIdentity(raw);
 };
 
 const write = (storage: Storage, identity: Identity): void => {
@@ -128,14 +132,9 @@ export const decodeIdentityCookie = (cookies: string): Identity | null => {
     const eq = part.indexOf('=');
     if (eq < 0 || part.slice(0, eq).trim() !== IDENTITY_COOKIE) continue;
     try {
-      const v = JSON.parse(decodeURIComponent(part.slice(eq + 1).trim())) as unknown;
-      if (typeof v !== 'object' || v === null) return null;
-      const r = v as Record<string, unknown>;
-      if (!isId(r.id)) return null;
-      const name = typeof r.name === 'string' ? normalizeName(r.name) : '';
-      return { id: r.id, name: name || defaultName(r.id) };
+      return parseIdentity(decodeURIComponent(part.slice(eq + 1).trim()));
     } catch {
-      return null;
+      return null; // a malformed %-escape
     }
   }
   return null;

@@ -3,58 +3,22 @@
  * what the class view sees (LAB-UI-1, LAB-UI-2 through the tracker) and that it is not a
  * participant (LAB-UI-4).
  */
-import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { newId } from '../../shared/ids.js';
+import { describe, expect, it } from 'vitest';
 import { NO_FAULTS } from '../../shared/lab/faults.js';
 import { observeFor, waitFor } from '../../shared/testing/waitFor.js';
-import { startRelay, type RelayProcess } from '../../relay/testing/relayProcess.js';
+import { person, useRelaySessions, WS } from '../testing/relaySessions.js';
 import type { Identity } from '../identity.js';
-import { Transport } from '../net/transport.js';
-import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
-import { RoomSession } from '../sync/roomSession.js';
+import type { RoomSession } from '../sync/roomSession.js';
 import { ClassTracker, type ClassSnapshot } from './classTracker.js';
 import { ClassWatcher } from './classWatcher.js';
 
-const WS = WebSocket as unknown as typeof globalThis.WebSocket;
-const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
-const person = (name: string): Identity => ({ id: newId(randomBytes), name });
+const { freshRoom, open: openOn, relay, afterTest } = useRelaySessions('class');
 
-let relay: RelayProcess;
-const cleanups: Array<() => void> = [];
-let roomCounter = 0;
-const freshRoom = (): string => `class-${process.pid}-${Date.now()}-${roomCounter++}`;
-
-beforeAll(async () => {
-  relay = await startRelay();
-});
-afterAll(async () => {
-  await relay.cleanup();
-});
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
-
-const open = async (room: string, identity: Identity): Promise<RoomSession> => {
-  const s = await RoomSession.open({
-    room,
-    relayUrl: relay.wsUrl,
-    identity,
-    store: new MemoryRoomUpdateStore(),
-    persistent: false,
-    WebSocketImpl: WS,
-    randomBytes,
-    crossTab: false,
-    transport: new Transport({ WebSocketImpl: WS, jitterBaseMs: 20, jitterMaxMs: 100 }),
-  });
-  cleanups.push(() => s.destroy());
-  return s;
-};
+const open = (room: string, identity: Identity): Promise<RoomSession> => openOn(room, identity, { WebSocketImpl: WS });
 
 const watch = (room: string): { watcher: ClassWatcher; snap: () => ClassSnapshot } => {
-  const watcher = new ClassWatcher(room, relay.wsUrl, WS);
-  cleanups.push(() => watcher.destroy());
+  const watcher = new ClassWatcher(room, relay().wsUrl, WS);
+  afterTest(() => watcher.destroy());
   const tracker = new ClassTracker(Date.now());
   return { watcher, snap: () => tracker.observe(watcher.states(), Date.now(), watcher.connected) };
 };

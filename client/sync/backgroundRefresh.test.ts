@@ -2,61 +2,27 @@
  * SYNC-C1: the lobby's background refresh, against the real relay (a child process) with `ws`
  * and the in-memory store.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { ChatRoom } from '../../shared/chat/chatRoom.js';
 import { HybridClock } from '../../shared/chat/hlc.js';
-import { newId } from '../../shared/ids.js';
 import { waitFor } from '../../shared/testing/waitFor.js';
-import { startRelay, type RelayProcess } from '../../relay/testing/relayProcess.js';
+import { person, randomBytes, testTransport, useRelaySessions } from '../testing/relaySessions.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
-import { Transport } from '../net/transport.js';
 import type { Identity } from '../identity.js';
 import { RoomSession } from './roomSession.js';
 import { refreshRooms } from './backgroundRefresh.js';
 
-const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
-const alice: Identity = { id: newId(randomBytes), name: 'Alice' };
-const bob: Identity = { id: newId(randomBytes), name: 'Bob' };
-const WS = WebSocket as unknown as typeof globalThis.WebSocket;
+const alice = person('Alice');
+const bob = person('Bob');
+const { freshRoom, open: openOn, afterTest } = useRelaySessions('bg');
 
-let relay: RelayProcess;
-const sessions: RoomSession[] = [];
-let counter = 0;
-const freshRoom = (): string => `bg-${process.pid}-${Date.now()}-${counter++}`;
-
-beforeAll(async () => {
-  relay = await startRelay();
-});
-afterAll(async () => {
-  await relay.stop();
-});
-afterEach(() => {
-  for (const s of sessions.splice(0)) s.destroy();
-});
-
-const open = async (
+const open = (
   room: string,
   identity: Identity,
   store: MemoryRoomUpdateStore,
   background = false,
-): Promise<RoomSession> => {
-  const s = await RoomSession.open({
-    room,
-    relayUrl: relay.wsUrl,
-    identity,
-    store,
-    persistent: false,
-    randomBytes,
-    crossTab: false,
-    background,
-    transport: new Transport({ WebSocketImpl: WS, jitterBaseMs: 20, jitterMaxMs: 100 }),
-  });
-  sessions.push(s);
-  return s;
-};
+): Promise<RoomSession> => openOn(room, identity, { store, background });
 
 /** The message texts stored for `room`, in display order. */
 const storedTexts = async (store: MemoryRoomUpdateStore, room: string): Promise<string[]> => {
@@ -143,9 +109,9 @@ describe('SYNC-C1: background refresh of the lobby', () => {
         randomBytes,
         crossTab: false,
         background: true,
-        transport: new Transport({ WebSocketImpl: WS, jitterBaseMs: 20, jitterMaxMs: 100 }),
+        transport: testTransport(),
       });
-      sessions.push(s);
+      afterTest(() => s.destroy());
       return s;
     };
     const outcomes = await refreshRooms({ rooms: ['a-room'], open: unreachable, timeoutMs: 300 });

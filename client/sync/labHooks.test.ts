@@ -2,61 +2,23 @@
  * The lab hooks of RoomSession (LAB-1..LAB-8) against the real relay (a child process) with `ws`
  * as the WebSocket and the in-memory store.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import { newId } from '../../shared/ids.js';
+import { describe, expect, it } from 'vitest';
 import { NO_FAULTS, validateFaultConfig } from '../../shared/lab/faults.js';
 import { compareOrders } from '../../shared/lab/orders.js';
 import { toShiViz } from '../../shared/lab/shiviz.js';
 import { observeFor, waitFor } from '../../shared/testing/waitFor.js';
-import { startRelay, type RelayProcess } from '../../relay/testing/relayProcess.js';
-import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
+import { person, useRelaySessions, WS } from '../testing/relaySessions.js';
 import { Transport } from '../net/transport.js';
 import type { Identity } from '../identity.js';
 import { LAB_AWARENESS_FIELD, type LabAwareness } from './labHooks.js';
 import { RoomSession, type RoomSessionOptions } from './roomSession.js';
 
-const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
-const person = (name: string): Identity => ({ id: newId(randomBytes), name });
+const { freshRoom, open: openOn } = useRelaySessions('lab');
 const alice = person('Alice');
 const bob = person('Bob');
-const WS = WebSocket as unknown as typeof globalThis.WebSocket;
 
-let relay: RelayProcess;
-const sessions: RoomSession[] = [];
-let roomCounter = 0;
-const freshRoom = (): string => `lab-${process.pid}-${Date.now()}-${roomCounter++}`;
-
-beforeAll(async () => {
-  relay = await startRelay();
-});
-afterAll(async () => {
-  await relay.cleanup();
-});
-afterEach(() => {
-  for (const s of sessions.splice(0)) s.destroy();
-});
-
-const open = async (
-  room: string,
-  identity: Identity,
-  extra: Partial<RoomSessionOptions> = {},
-): Promise<RoomSession> => {
-  const s = await RoomSession.open({
-    room,
-    relayUrl: relay.wsUrl,
-    identity,
-    store: new MemoryRoomUpdateStore(),
-    persistent: false,
-    randomBytes,
-    crossTab: false,
-    transport: new Transport({ WebSocketImpl: WS, jitterBaseMs: 20, jitterMaxMs: 100 }),
-    ...extra,
-  });
-  sessions.push(s);
-  return s;
-};
+const open = (room: string, identity: Identity, extra: Partial<RoomSessionOptions> = {}): Promise<RoomSession> =>
+  openOn(room, identity, extra);
 
 const online = (s: RoomSession): Promise<void> =>
   waitFor(() => s.view().connection.status === 'online', `${s.identity.name} online`);

@@ -3,16 +3,13 @@
  * in-memory store. Cross-tab sync is off (`crossTab: false`): every session in this process
  * would otherwise share one BroadcastChannel namespace and sync without the relay.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
-import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { ChatError, ChatRoom } from '../../shared/chat/chatRoom.js';
 import { HybridClock } from '../../shared/chat/hlc.js';
 import { Prng } from '../../shared/testing/prng.js';
-import { newId } from '../../shared/ids.js';
 import { encodeSyncUpdate, MessageType } from '../../shared/protocol.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
 import { COMPACT_AFTER_UPDATES, LossStatus, detectLoss } from '../storage/roomUpdateStore.js';
@@ -20,55 +17,21 @@ import { Transport } from '../net/transport.js';
 import type { Identity } from '../identity.js';
 import { ImportError, encodeRoomFile } from './roomFile.js';
 import { Notices, RoomSession, type RoomSessionOptions } from './roomSession.js';
-import { startRelay, type RelayProcess } from '../../relay/testing/relayProcess.js';
+import { startRelay } from '../../relay/testing/relayProcess.js';
+import { person, randomBytes, useRelaySessions, WS } from '../testing/relaySessions.js';
 import { observeFor, waitFor } from '../../shared/testing/waitFor.js';
 import { decodeSyncState, type SyncState } from './syncState.js';
 
-const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
-const person = (name: string): Identity => ({ id: newId(randomBytes), name });
+const { freshRoom, open: openSession } = useRelaySessions('room');
 const alice = person('Alice');
 const bob = person('Bob');
 
-let relay: RelayProcess;
-const sessions: RoomSession[] = [];
-let roomCounter = 0;
-const freshRoom = (): string => `room-${process.pid}-${Date.now()}-${roomCounter++}`;
-
-beforeAll(async () => {
-  relay = await startRelay();
-});
-afterAll(async () => {
-  await relay.cleanup();
-});
-afterEach(() => {
-  for (const s of sessions.splice(0)) s.destroy();
-});
-
-const open = async (
+const open = (
   room: string,
   identity: Identity,
   store: MemoryRoomUpdateStore,
   extra: Partial<RoomSessionOptions> = {},
-): Promise<RoomSession> => {
-  const s = await RoomSession.open({
-    room,
-    relayUrl: relay.wsUrl,
-    identity,
-    store,
-    persistent: false,
-    WebSocketImpl: WebSocket as unknown as typeof globalThis.WebSocket,
-    randomBytes,
-    crossTab: false,
-    transport: new Transport({
-      WebSocketImpl: WebSocket as unknown as typeof globalThis.WebSocket,
-      jitterBaseMs: 20,
-      jitterMaxMs: 100,
-    }),
-    ...extra,
-  });
-  sessions.push(s);
-  return s;
-};
+): Promise<RoomSession> => openSession(room, identity, { store, WebSocketImpl: WS, ...extra });
 
 const online = (s: RoomSession): Promise<void> =>
   waitFor(() => s.view().connection.status === 'online', `${s.identity.name} online`);
@@ -333,7 +296,7 @@ describe('RoomSession with a real relay', () => {
 
   it('REFUSE-1: a fatal close from the relay becomes a refusal and is not retried', async () => {
     const room = freshRoom();
-    const transport = new Transport({ WebSocketImpl: WebSocket as unknown as typeof globalThis.WebSocket });
+    const transport = new Transport({ WebSocketImpl: WS });
     const a = await open(room, alice, new MemoryRoomUpdateStore(), { transport });
     await online(a);
     // Corrupt every outgoing frame: the relay closes the socket with bad-frame (4400).
@@ -355,7 +318,7 @@ describe('RoomSession with a real relay', () => {
   });
 
   it('REFUSE-2: an invalid room name is refused before connecting, in words', async () => {
-    const transport = new Transport({ WebSocketImpl: WebSocket as unknown as typeof globalThis.WebSocket });
+    const transport = new Transport({ WebSocketImpl: WS });
     const a = await open('../etc/passwd', alice, new MemoryRoomUpdateStore(), { transport });
     expect(a.view().connection.refusal).toMatch(/room name .* cannot be used/);
     expect(a.view().connection.status).toBe('offline');
@@ -378,10 +341,12 @@ describe('RoomSession with a real relay', () => {
     await waitFor(async () => (await storedCount(store, room)) === 2, 'both appends stored');
     const count = await storedCount(store, room);
     expect(count).toBe(2);
+    let last = a;
     for (let i = 0; i < 3; i++) {
-      sessions.pop()!.destroy();
+      last.destroy();
       store = store.reopen();
       const again = await open(room, alice, store);
+      last = again;
       await online(again);
       await waitFor(() => again.view().connection.lastSyncedAt !== null, 'caught up with the relay');
       expect(texts(again)).toEqual(['one', 'two']);
@@ -409,7 +374,7 @@ describe('RoomSession with a real relay', () => {
     a.send('on the relay');
     await waitFor(() => a.view().pendingCount === 0, 'acked');
     await waitFor(async () => (await storedCount(store, room)) >= 1, 'stored');
-    sessions.pop()!.destroy();
+    a.destroy();
     store.simulateEviction(room);
     store = store.reopen();
     const again = await open(room, alice, store);
@@ -426,7 +391,7 @@ describe('RoomSession with a real relay', () => {
     a.send('first');
     a.send('second');
     await waitFor(async () => (await storedCount(store, room)) === 2, 'both stored');
-    sessions.pop()!.destroy();
+    a.destroy();
     const { keys } = await store.load(room);
     store.simulateEviction(room, [keys[1]!]); // the later update vanished
     store = store.reopen();
@@ -434,7 +399,7 @@ describe('RoomSession with a real relay', () => {
     expect(hurt.view().notices).toContain(Notices.partial);
     expect(texts(hurt)).toEqual(['first']);
     await waitFor(async () => detectLoss(await store.load(room)) === LossStatus.none, 'recounted');
-    sessions.pop()!.destroy();
+    hurt.destroy();
     const again = await open(room, alice, store.reopen(), noRelay);
     expect(again.view().notices).not.toContain(Notices.partial);
     expect(texts(again)).toEqual(['first']);
