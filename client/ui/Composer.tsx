@@ -15,6 +15,8 @@ import {
   type Ref,
 } from 'react';
 import { ChatError, TEXT_LIMIT } from '../../shared/chat/chatRoom.js';
+import { CharCounter } from './CharCounter.js';
+import { FieldError } from './FieldError.js';
 import { draftKey, loadDraft, saveDraft, type MessageView, type RoomSession } from './services.js';
 
 export interface ComposerHandle {
@@ -163,15 +165,9 @@ export const Composer = ({
         </button>
       </div>
       <div className="composer-meta">
-        <span id={counterId} className={over > 0 ? 'counter over' : 'counter'}>
-          {draft.length} / {TEXT_LIMIT} characters{over > 0 ? ` — ${over} too many` : ''}
-        </span>
+        <CharCounter id={counterId} length={draft.length} />
       </div>
-      {error && (
-        <p id={errorId} className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <FieldError id={errorId} error={error} />
     </form>
   );
 };

@@ -4,8 +4,10 @@
  * the quoted parent of a reply, reactions, and the actions (reply, react, edit, delete).
  */
 import { memo, useEffect, useId, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
-import { ChatError, REACTIONS, TEXT_LIMIT } from '../../shared/chat/chatRoom.js';
+import { ChatError, REACTIONS } from '../../shared/chat/chatRoom.js';
 import { formatDuration, formatFullTime, formatMessageTime, isoTime } from './format.js';
+import { CharCounter } from './CharCounter.js';
+import { FieldError } from './FieldError.js';
 import { RichText } from './richText.js';
 import type { MessageState, MessageView } from './services.js';
 
@@ -303,9 +305,7 @@ const EditForm = ({
         onKeyDown={onKeyDown}
       />
       <div className="edit-row">
-        <span id={counterId} className={text.length > TEXT_LIMIT ? 'counter over' : 'counter'}>
-          {text.length} / {TEXT_LIMIT}
-        </span>
+        <CharCounter id={counterId} length={text.length} />
         <button type="submit" className="button primary small">
           Save
         </button>
@@ -313,11 +313,7 @@ const EditForm = ({
           Cancel
         </button>
       </div>
-      {error && (
-        <p id={errorId} className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <FieldError id={errorId} error={error} />
     </form>
   );
 };
