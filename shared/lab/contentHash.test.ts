@@ -36,4 +36,14 @@ describe('LAB-4 content hash', () => {
     ];
     for (const h of changed) expect(h).not.toBe(base);
   });
+
+  it('LAB-4: the per-message cache never changes a result: fresh objects, reused objects, a changed message', () => {
+    const list = [msg('x', 'hi'), msg('y', 'yo')];
+    const first = chatContentHash(list, 'room');
+    expect(chatContentHash(list, 'room')).toBe(first);
+    expect(chatContentHash([msg('x', 'hi'), msg('y', 'yo')], 'room')).toBe(first);
+    const edited = [list[0]!, { ...list[1]!, text: 'yo!', edited: true }];
+    expect(chatContentHash(edited, 'room')).not.toBe(first);
+    expect(chatContentHash(list, 'room')).toBe(first);
+  });
 });
