@@ -33,6 +33,8 @@ const sample = (key: Key): [string, unknown] => {
       return ['school-7', 'school-7'];
     case 'redisDurability':
       return ['trust', 'trust'];
+    case 'relayUrls':
+      return ['ws://10.0.0.1:8787, wss://b.example.org', ['ws://10.0.0.1:8787', 'wss://b.example.org']];
     default:
       return ['5000', 5000]; // at or above every numeric setting's minimum, a valid port
   }
@@ -64,6 +66,7 @@ describe('loadConfig', () => {
       redisDurability: 'verify',
       redisHeartbeatMs: 2000,
       redisFanoutWindow: 10_000,
+      relayUrls: [],
       limits: {
         maxFrameBytes: Limits.maxFrameBytes,
         maxSendFrameBytes: Limits.maxSendFrameBytes,

@@ -8,13 +8,15 @@ import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './log.js';
-import { Relay } from './relay.js';
+import { Relay, type RelayStats } from './relay.js';
 import { createRelayServer } from './server.js';
 import { SqliteRoomStore } from './sqliteRoomStore.js';
+import { RelayMetrics } from './metrics.js';
+import { openScaleOutStorage } from './scaleOutStorage.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-const main = (): void => {
+const main = async (): Promise<void> => {
   let config;
   try {
     config = loadConfig(process.env, process.argv.slice(2));
@@ -26,8 +28,14 @@ const main = (): void => {
     throw e;
   }
   const log = createLogger(config.logLevel);
-  const store = SqliteRoomStore.openDataDir(config.dataDir);
+  const metrics: RelayMetrics = new RelayMetrics({ stats: (): RelayStats => relay.stats() });
+  // Scale-out mode (REDIS_URL): Redis is the store, the backplane and the compaction lease.
+  const scaleOut = config.redisUrl ? await openScaleOutStorage(config, log, metrics) : null;
+  const store = scaleOut?.store ?? SqliteRoomStore.openDataDir(config.dataDir);
   const relay = new Relay({
+    backplane: scaleOut?.backplane,
+    storeCompaction: scaleOut?.storeCompaction,
+    metrics,
     store,
     limits: config.limits,
     commitDelayMs: config.commitDelayMs,
@@ -40,11 +48,16 @@ const main = (): void => {
     log,
     maxFrameBytes: config.limits.maxFrameBytes,
     staticDir: join(here, '..', 'dist'),
+    metrics,
+    backplane: scaleOut?.backplane,
+    relayUrls: config.relayUrls,
   });
   server.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
-    process.stdout.write(`Converge relay listening on http://${shownHost}:${port} (data in ${config.dataDir})\n`);
+    process.stdout.write(
+      `Converge relay listening on http://${shownHost}:${port} (${scaleOut ? `rooms in Redis, prefix ${config.redisPrefix}` : `data in ${config.dataDir}`})\n`,
+    );
   });
   server.on('error', (err) => {
     log.error('listen-failed', { error: String(err) });
@@ -71,4 +84,8 @@ const main = (): void => {
   process.on('SIGINT', () => stop('SIGINT'));
 };
 
-main();
+main().catch((err: unknown) => {
+  // Startup failures (Redis unreachable, REDIS-2 durability refused): one line, exit 1.
+  process.stderr.write(`converge: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
