@@ -60,7 +60,7 @@ describe('RoomCore.receiveRemote (REDIS-4)', () => {
     for (const conn of [1, 2]) {
       const doc = new Y.Doc();
       for (const b of updatesIn(framesTo(effects, conn))) Y.applyUpdate(doc, b);
-      expect(doc.getText('t').toString()).toBe('hello');
+      expect(doc.getText('t').toJSON()).toBe('hello');
     }
     expect(c.hasPending).toBe(false);
     // ACK-2: a client that knows client 7 learns that its clocks are durable.
