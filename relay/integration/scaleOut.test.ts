@@ -4,13 +4,15 @@
  * (REDIS-2, failover), its presence disappears at the others (REDIS-6), and a Redis restart closes
  * clients with storage-unavailable and they recover (REDIS-5).
  */
+import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { CloseReason } from '../../shared/protocol.js';
+import { CloseReason, UpgradeRefusal } from '../../shared/protocol.js';
 import { connectRedis } from '../redisConnection.js';
 import { RedisRoomStore } from '../redisRoomStore.js';
 import { startScaleOut, type ScaleOut } from '../testing/scaleOut.js';
-import { Harness, synced, waitFor, type StockClient } from './clients.js';
+import { Harness, healthz, synced, waitFor, type StockClient } from './clients.js';
+import type { RelayProcess } from '../testing/relayProcess.js';
 
 const h = new Harness();
 let bed: ScaleOut | undefined;
@@ -121,9 +123,90 @@ describe('scale-out: three relays on one Redis', () => {
       () => [a, b].every((c) => c.closes.some((e) => e?.code === CloseReason.StorageUnavailable.code)),
       'both closed with 4503',
     );
+    const relay0 = bed.relays[0]!;
+    await waitFor(async () => (await healthz(relay0)).body.backplane === 'down', '/healthz reports the backplane down');
+    // While Redis is away upgrades are refused with 503 and the retryable reason.
+    const refused = await upgradeStatus(relay0, room);
+    expect(refused).toEqual({
+      status: UpgradeRefusal.StorageUnavailable.status,
+      body: UpgradeRefusal.StorageUnavailable.reason,
+    });
     a.doc.getText('text').insert(a.doc.getText('text').length, 'offline ');
     await bed.redis.restart();
     await waitFor(() => a.text() === b.text() && a.text() === 'before offline ', 'converged after Redis came back');
     await waitFor(() => a.allOwnEditsAcked(), 'acked after Redis came back');
+    expect((await healthz(relay0)).body.backplane).toBe('up');
+  });
+
+  it('REDIS-2 / ACK-1: everything acked is in Redis after Redis itself is killed and restarted from its AOF', async () => {
+    bed = await startScaleOut({ relays: 2 });
+    const urls = bed.wsUrls();
+    const room = 'aof';
+    const a = h.client(urls[0]!, room);
+    const b = h.client(urls[1]!, room);
+    await synced(a);
+    await synced(b);
+    for (let i = 0; i < 50; i++) (i % 2 ? a : b).doc.getArray<string>('messages').push([`m${i}`]);
+    await waitFor(() => ownAcked(a) > 0 && ownAcked(b) > 0, 'both writers acked');
+    await bed.redis.kill();
+    const acked = new Map([
+      [a.doc.clientID, ownAcked(a)],
+      [b.doc.clientID, ownAcked(b)],
+    ]);
+    await bed.redis.restart();
+    const stored = await storedDoc(bed.redis.url, room);
+    for (const [client, clock] of acked) expect(Y.getState(stored.store, client)).toBeGreaterThanOrEqual(clock);
+  });
+
+  it('failover mid-traffic: a writer keeps writing while its relay is killed; nothing acked is lost', async () => {
+    bed = await startScaleOut({ relays: 3 });
+    const urls = bed.wsUrls();
+    const room = 'mid-traffic';
+    let writer = h.client(urls[1]!, room);
+    const reader = h.client(urls[0]!, room);
+    await synced(writer);
+    await synced(reader);
+    const doc = writer.doc;
+    let n = 0;
+    const tick = setInterval(() => doc.getArray<string>('messages').push([`w${n++}`]), 5);
+    try {
+      await waitFor(() => ownAcked(writer) > 20, 'some writes acked');
+      const ackedBeforeKill = ownAcked(writer);
+      await bed.killRelay(1);
+      writer.provider.destroy();
+      writer = h.client(urls[2]!, room, { doc });
+      await synced(writer);
+      await waitFor(() => n > 200, 'the writer kept writing through the failover');
+      clearInterval(tick);
+      await waitFor(() => reader.doc.getArray('messages').length === n, 'the reader on relay 0 holds every write');
+      await waitFor(() => writer.allOwnEditsAcked(), 'every write acked');
+      const stored = await storedDoc(bed.redis.url, room);
+      expect(Y.getState(stored.store, doc.clientID)).toBeGreaterThanOrEqual(ackedBeforeKill);
+      expect(stored.getArray('messages').length).toBe(n);
+    } finally {
+      clearInterval(tick);
+    }
   });
 });
+
+/** The raw HTTP answer to a websocket upgrade of `room` at `relay`. */
+const upgradeStatus = (relay: RelayProcess, room: string): Promise<{ status: number; body: string }> => {
+  return new Promise((resolve, reject) => {
+    const req = request(`${relay.url}/sync/${room}`, {
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      },
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('upgrade', () => reject(new Error('the upgrade was accepted')));
+    req.on('error', reject);
+    req.end();
+  });
+};
