@@ -73,6 +73,8 @@ export interface ScaleoutResult {
   /** Redis's CPU over the window, % of one core (0 for embedded). */
   readonly redisCpuPct: number;
   readonly redisUsPerDelivery: number;
+  /** Upper bound of the p99 of one group commit (SQLite transaction or Redis publish), from `/metrics`' buckets, ms. */
+  readonly commitP99Ms: number;
   readonly generatorCpuPct: number;
   readonly otherCpuPct: number;
   /** Window deliveries or acks still missing after the drain; server-initiated closes. */
@@ -115,6 +117,30 @@ interface Sender {
   readonly sentAt: Float64Array;
   readonly inWindow: Uint8Array;
 }
+
+/** `converge_commit_seconds` buckets (le → cumulative count of successful commits), summed over relays. */
+const commitBuckets = async (relays: readonly RelayProcess[]): Promise<Map<number, number>> => {
+  const out = new Map<number, number>();
+  for (const r of relays) {
+    const text = await (await fetch(`${r.url}/metrics`)).text();
+    for (const m of text.matchAll(/^converge_commit_seconds_bucket\{([^}]*)\} (\d+)$/gm)) {
+      const labels = m[1]!;
+      const le = /le="([^"]+)"/.exec(labels)?.[1];
+      if (!labels.includes('outcome="ok"') || le === undefined) continue;
+      const bound = le === '+Inf' ? Infinity : Number(le);
+      out.set(bound, (out.get(bound) ?? 0) + Number(m[2]));
+    }
+  }
+  return out;
+};
+
+/** The smallest bucket bound covering 99 % of the commits between two scrapes, ms. */
+const p99Bound = (before: Map<number, number>, after: Map<number, number>): number => {
+  const les = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  for (const le of les) if ((after.get(le) ?? 0) - (before.get(le) ?? 0) >= 0.99 * total) return le * 1000;
+  return NaN;
+};
 
 const scriptsFor = (o: ScaleoutOptions): SenderScript[][] => {
   const count = Math.ceil((o.warmupS + o.windowS + 2) * o.rate) + 5;
@@ -222,6 +248,7 @@ export const runScaleout = async (
       relays: relayPids.reduce((sum, pid) => sum + cpuMs(pid), 0),
       redis: redisPid === undefined ? 0 : cpuMs(redisPid),
     });
+    const commits0 = await commitBuckets(bed.relays);
     const cpu0 = cpu();
     const gen0 = process.cpuUsage();
     const other = foreignLoad(redisPid === undefined ? relayPids : [...relayPids, redisPid]);
@@ -233,6 +260,7 @@ export const runScaleout = async (
     const cpu1 = cpu();
     const gen1 = process.cpuUsage(gen0);
     const otherCpuPct = other();
+    const commits1 = await commitBuckets(bed.relays);
     clearInterval(timer);
     const drainEnd = performance.now() + o.drainS * 1000;
     while ((pendingDeliveries > 0 || pendingAcks > 0) && performance.now() < drainEnd) await sleep(50);
@@ -249,6 +277,7 @@ export const runScaleout = async (
       relayUsPerDelivery: (relayMs * 1000) / windowDeliveries,
       redisCpuPct: (redisMs / windowMs) * 100,
       redisUsPerDelivery: (redisMs * 1000) / windowDeliveries,
+      commitP99Ms: p99Bound(commits0, commits1),
       generatorCpuPct: ((gen1.user + gen1.system) / 1000 / windowMs) * 100,
       otherCpuPct,
       lost: pendingDeliveries,
@@ -283,6 +312,7 @@ export const runScaleoutBench = async (
     fmt(r.latency.p99),
     fmt(r.ackLatency.p50),
     fmt(r.ackLatency.p99),
+    `≤ ${fmt(r.commitP99Ms)}`,
     fmt(r.relayCpuPct, 0),
     fmt(r.relayUsPerDelivery, 0),
     fmt(r.redisCpuPct, 0),
@@ -298,6 +328,7 @@ export const runScaleoutBench = async (
     fmtInt(med(s, (r) => r.deliveredPerS)),
     fmt(med(s, (r) => r.latency.p99)),
     fmt(med(s, (r) => r.ackLatency.p99)),
+    `≤ ${fmt(med(s, (r) => r.commitP99Ms))}`,
     fmt(
       med(s, (r) => r.relayUsPerDelivery),
       0,
@@ -325,6 +356,7 @@ export const runScaleoutBench = async (
         'p99 ms',
         'ack p50',
         'ack p99',
+        'commit p99',
         'relay CPU %',
         'relay µs/dlv',
         'Redis CPU %',
@@ -338,7 +370,10 @@ export const runScaleoutBench = async (
     '',
     'Medians over the rounds:',
     '',
-    table(['setup', 'delivered/s', 'p99 ms', 'ack p99 ms', 'relay µs/dlv', 'Redis µs/dlv', 'total µs/dlv'], summary),
+    table(
+      ['setup', 'delivered/s', 'p99 ms', 'ack p99 ms', 'commit p99 ms', 'relay µs/dlv', 'Redis µs/dlv', 'total µs/dlv'],
+      summary,
+    ),
   ].join('\n');
   return { results, markdown };
 };
