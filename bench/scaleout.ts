@@ -49,6 +49,8 @@ export interface ScaleoutOptions {
   readonly windowS: number;
   readonly drainS: number;
   readonly rounds: number;
+  /** Default: all three. */
+  readonly setups?: readonly ScaleoutSetup[];
 }
 
 export const DEFAULT_SCALEOUT: ScaleoutOptions = {
@@ -299,7 +301,7 @@ export const runScaleoutBench = async (
   const scripts = scriptsFor(o);
   const results: ScaleoutResult[] = [];
   for (let round = 0; round < o.rounds; round++) {
-    for (const setup of SCALEOUT_SETUPS) {
+    for (const setup of o.setups ?? SCALEOUT_SETUPS) {
       progress(`scaleout ${setup} round ${round + 1}/${o.rounds}…`);
       results.push(await runScaleout(setup, o, scripts, round));
     }
@@ -323,7 +325,7 @@ export const runScaleoutBench = async (
   ]);
   const med = (setup: ScaleoutSetup, f: (r: ScaleoutResult) => number): number =>
     median(results.filter((r) => r.setup === setup).map(f));
-  const summary = SCALEOUT_SETUPS.map((s) => [
+  const summary = (o.setups ?? SCALEOUT_SETUPS).map((s) => [
     s,
     fmtInt(med(s, (r) => r.deliveredPerS)),
     fmt(med(s, (r) => r.latency.p99)),
@@ -393,6 +395,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     windowS: flag('window', d.windowS),
     drainS: d.drainS,
     rounds: flag('rounds', d.rounds),
+    setups: process.argv.includes('--setups')
+      ? (process.argv[process.argv.indexOf('--setups') + 1]!.split(',') as ScaleoutSetup[])
+      : undefined,
   };
   const { markdown } = await runScaleoutBench(o);
   process.stdout.write(markdown + '\n');
