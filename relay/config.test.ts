@@ -147,6 +147,8 @@ describe('loadConfig', () => {
     [{ REDIS_DURABILITY: 'maybe' }, [], /REDIS_DURABILITY/],
     [{ REDIS_HEARTBEAT_MS: '99' }, [], /REDIS_HEARTBEAT_MS/],
     [{ REDIS_FANOUT_WINDOW: '0' }, [], /REDIS_FANOUT_WINDOW/],
+    [{ RELAY_URLS: 'http://a:1' }, [], /RELAY_URLS/],
+    [{ RELAY_URLS: 'ws://a:1/sync' }, [], /RELAY_URLS/],
     [{ MAX_FRAME_BYTES: '2000000', BYTE_BURST: '1999999' }, [], /BYTE_BURST/],
     [{ MAX_SEND_FRAME_BYTES: '8192', MAX_AWARENESS_STATE_BYTES: '8192' }, [], /MAX_AWARENESS_STATE_BYTES/],
     [{}, ['--port'], /--port/],
