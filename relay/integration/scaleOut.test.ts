@@ -12,6 +12,7 @@ import { connectRedis } from '../redisConnection.js';
 import { RedisRoomStore } from '../redisRoomStore.js';
 import { startScaleOut, type ScaleOut } from '../testing/scaleOut.js';
 import { Harness, healthz, synced, waitFor, type StockClient } from './clients.js';
+import { observeFor } from '../../shared/testing/waitFor.js';
 import type { RelayProcess } from '../testing/relayProcess.js';
 
 const h = new Harness();
@@ -136,6 +137,32 @@ describe('scale-out: three relays on one Redis', () => {
     await waitFor(() => a.text() === b.text() && a.text() === 'before offline ', 'converged after Redis came back');
     await waitFor(() => a.allOwnEditsAcked(), 'acked after Redis came back');
     expect((await healthz(relay0)).body.backplane).toBe('up');
+  });
+
+  it('REDIS-7: a client on another relay never receives an update before it is in Redis', async () => {
+    bed = await startScaleOut({ relays: 2 });
+    const urls = bed.wsUrls();
+    const room = 'paused';
+    const writer = h.client(urls[0]!, room);
+    const sameRelay = h.client(urls[0]!, room);
+    const otherRelay = h.client(urls[1]!, room);
+    for (const c of [writer, sameRelay, otherRelay]) await synced(c);
+    const admin = await connectRedis(bed.redis.url, 'converge-test-admin');
+    try {
+      await admin.call('CLIENT', 'PAUSE', '60000', 'WRITE');
+      writer.doc.getText('text').insert(0, 'held');
+      // FWD-1: the writer's own relay forwards at once; the commit (a write) is paused.
+      await waitFor(() => sameRelay.text() === 'held', 'the same relay forwards before the commit');
+      await observeFor(500);
+      expect(otherRelay.text()).toBe('');
+      expect(ownAcked(writer)).toBe(0);
+      await admin.call('CLIENT', 'UNPAUSE');
+      await waitFor(() => otherRelay.text() === 'held', 'delivered across relays once committed');
+      await waitFor(() => writer.allOwnEditsAcked(), 'acked once committed');
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE').catch(() => undefined);
+      admin.disconnect();
+    }
   });
 
   it('REDIS-2 / ACK-1: everything acked is in Redis after Redis itself is killed and restarted from its AOF', async () => {
