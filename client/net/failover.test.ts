@@ -32,6 +32,43 @@ describe('NET-3 relay lists', () => {
     expect(withOrigin('ws://a:1/sync/room?x=1', 'wss://b.example.org')).toBe('wss://b.example.org/sync/room?x=1');
   });
 
+  it('the first attempt goes to a random relay, every later one to the next; no list = the URL as given', async () => {
+    const urls: string[] = [];
+    class Recorder {
+      readyState = 0;
+      onclose: ((e: { code: number; reason: string; wasClean: boolean }) => void) | null = null;
+      constructor(url: string) {
+        urls.push(url);
+        // Unreachable: fail at once.
+        queueMicrotask(() => this.onclose?.({ code: 1006, reason: '', wasClean: false }));
+      }
+      close(): void {}
+    }
+    const Impl = Recorder as unknown as typeof globalThis.WebSocket;
+    let relays: string[] = [];
+    const t = new Transport({
+      WebSocketImpl: Impl,
+      jitterBaseMs: 1,
+      jitterMaxMs: 1,
+      random: () => 0.5,
+      relays: () => relays,
+    });
+    const attempt = async (): Promise<void> => {
+      const s = new t.WebSocket('ws://page:1/sync/room?x=1');
+      await waitFor(() => s.readyState === s.CLOSED, 'attempt failed');
+    };
+    await attempt();
+    relays = ['ws://a:1', 'ws://b:2', 'wss://c'];
+    for (let i = 0; i < 4; i++) await attempt();
+    expect(urls).toEqual([
+      'ws://page:1/sync/room?x=1',
+      'ws://b:2/sync/room?x=1', // floor(0.5 × 3) = 1
+      'wss://c/sync/room?x=1',
+      'ws://a:1/sync/room?x=1',
+      'ws://b:2/sync/room?x=1',
+    ]);
+  });
+
   it('relayOrigins keeps only ws/wss origins', () => {
     expect(relayOrigins(['ws://a:1', 'wss://b', 'http://c', 'ws://d/path', 7, 'javascript:x'])).toEqual([
       'ws://a:1',
