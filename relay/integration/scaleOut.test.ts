@@ -109,6 +109,34 @@ describe('scale-out: three relays on one Redis', () => {
     await waitFor(() => !seen(), { timeout: 15_000, message: 'ann removed after relay 1 died' });
   });
 
+  it('REDIS-6: a client that moved off a killed relay stays present after the dead relay is reaped', async () => {
+    bed = await startScaleOut({ relays: 3 });
+    const urls = bed.wsUrls();
+    const room = 'presence-moved';
+    const watcher = h.client(urls[0]!, room);
+    let moving = h.client(urls[1]!, room);
+    await synced(watcher);
+    await synced(moving);
+    moving.provider.awareness.setLocalStateField('user', { name: 'bo' });
+    const id = moving.doc.clientID;
+    const seen = (): boolean => watcher.provider.awareness.getStates().has(id);
+    await waitFor(seen, 'bo visible through relay 0');
+    await bed.killRelay(1);
+    // The same doc and awareness state reconnect through relay 2 (same client id, same clock).
+    const { doc } = moving;
+    const state = moving.provider.awareness.getLocalState();
+    moving.provider.destroy();
+    moving = h.client(urls[2]!, room, { doc });
+    moving.provider.awareness.setLocalState(state);
+    await synced(moving);
+    // The survivors reap relay 1 (3 heartbeats) and publish the removal of bo's old entry; y-protocols
+    // renews a state removed by someone else with clock + 1, so bo must be visible afterwards.
+    await waitFor(seen, 'bo visible through relay 0 after the move');
+    await observeFor(1500); // longer than the heartbeat TTL (3 × 200 ms): the reap has happened
+    // The reap's removal may hide bo for a moment; the renewal must bring bo back.
+    await waitFor(seen, { timeout: 5000, message: 'bo visible again after the reap' });
+  });
+
   it('REDIS-5: a Redis restart closes clients with storage-unavailable; they come back and converge', async () => {
     bed = await startScaleOut({ relays: 2 });
     const urls = bed.wsUrls();
