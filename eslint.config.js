@@ -161,7 +161,8 @@ export default tseslint.config(
     },
   },
   {
-    // Client tests (and their harness) may start the real relay process (relay/testing/relayProcess), nothing else from relay/.
+    // Client tests (and their harness in client/testing) may start real relay processes
+    // (relay/testing/relayProcess, or several on one Redis with relay/testing/scaleOut), nothing else from relay/.
     files: ['client/**/*.test.ts', 'client/testing/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -169,8 +170,8 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: '/relay/(?!testing/relayProcess\\.js$)',
-              message: 'client tests may import relay/testing/relayProcess.js only.',
+              regex: '/relay/(?!testing/(relayProcess|scaleOut)\\.js$)',
+              message: 'client tests may import relay/testing/relayProcess.js and relay/testing/scaleOut.js only.',
             },
           ],
         },

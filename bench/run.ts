@@ -31,6 +31,7 @@ import {
   type FanoutResult,
 } from './fanout.js';
 import { runMemory, type MemoryResult } from './memory.js';
+import { runScaleoutBench } from './scaleout.js';
 import { machineInfo } from './proc.js';
 import { convergeOverrides, type SystemName } from './servers.js';
 import { fmt, fmtBytes, fmtInt, median, ratio, table } from './stats.js';
@@ -38,7 +39,7 @@ import { formatClientReport, runClientBench } from './client.js';
 
 const HELP = `npm run bench -- [options]
 
-  --only LIST          scenarios to run, comma-separated: fanout,catchup,memory,client (default: all)
+  --only LIST          scenarios to run, comma-separated: fanout,catchup,memory,client,scaleout (default: all)
   --quick              small smoke-test scale (< 1 minute); explicit options still win
   --levels LIST        fan-out levels ROOMSxCLIENTSxRATE (default 10x10x5,20x10x10)
   --rounds N           fan-out runs per system and level, interleaved (default 2)
@@ -106,9 +107,10 @@ const parseLevels = (s: string): FanoutLevel[] =>
     return { rooms: Number(m[1]), clients: Number(m[2]), rate: Number(m[3]) };
   });
 
-const scenarios = new Set((args.only ?? 'fanout,catchup,memory,client').split(',').map((s) => s.trim()));
+const scenarios = new Set((args.only ?? 'fanout,catchup,memory,client,scaleout').split(',').map((s) => s.trim()));
 for (const s of scenarios) {
-  if (!['fanout', 'catchup', 'memory', 'client'].includes(s)) throw new Error(`--only: unknown scenario "${s}"`);
+  if (!['fanout', 'catchup', 'memory', 'client', 'scaleout'].includes(s))
+    throw new Error(`--only: unknown scenario "${s}"`);
 }
 const levels = parseLevels(args.levels ?? (quick ? '10x10x5' : '10x10x5,20x10x10'));
 const timing = {
@@ -446,6 +448,15 @@ if (scenarios.has('client')) {
   clientResult = await runClientBench(args.quick ? { sizes: [2000, 10_000], reps: 3, sends: 3 } : {});
   print();
   print(formatClientReport(clientResult));
+}
+
+// --- scale-out: one relay vs three relays on one Redis vs embedded (bench/scaleout.ts) -----------
+if (scenarios.has('scaleout')) {
+  process.stderr.write('scaleout: relays on a real redis-server…\n');
+  print();
+  print('## Scale-out');
+  print();
+  print((await runScaleoutBench()).markdown);
 }
 
 print();

@@ -33,6 +33,8 @@ const sample = (key: Key): [string, unknown] => {
       return ['school-7', 'school-7'];
     case 'redisDurability':
       return ['trust', 'trust'];
+    case 'relayUrls':
+      return ['ws://10.0.0.1:8787, wss://b.example.org', ['ws://10.0.0.1:8787', 'wss://b.example.org']];
     default:
       return ['5000', 5000]; // at or above every numeric setting's minimum, a valid port
   }
@@ -64,6 +66,7 @@ describe('loadConfig', () => {
       redisDurability: 'verify',
       redisHeartbeatMs: 2000,
       redisFanoutWindow: 10_000,
+      relayUrls: [],
       limits: {
         maxFrameBytes: Limits.maxFrameBytes,
         maxSendFrameBytes: Limits.maxSendFrameBytes,
@@ -144,6 +147,8 @@ describe('loadConfig', () => {
     [{ REDIS_DURABILITY: 'maybe' }, [], /REDIS_DURABILITY/],
     [{ REDIS_HEARTBEAT_MS: '99' }, [], /REDIS_HEARTBEAT_MS/],
     [{ REDIS_FANOUT_WINDOW: '0' }, [], /REDIS_FANOUT_WINDOW/],
+    [{ RELAY_URLS: 'http://a:1' }, [], /RELAY_URLS/],
+    [{ RELAY_URLS: 'ws://a:1/sync' }, [], /RELAY_URLS/],
     [{ MAX_FRAME_BYTES: '2000000', BYTE_BURST: '1999999' }, [], /BYTE_BURST/],
     [{ MAX_SEND_FRAME_BYTES: '8192', MAX_AWARENESS_STATE_BYTES: '8192' }, [], /MAX_AWARENESS_STATE_BYTES/],
     [{}, ['--port'], /--port/],

@@ -66,6 +66,11 @@ export const SETTINGS = {
     default: '10000',
     help: 'recent updates kept per room stream for fan-out (slower relays catch up from the log)',
   },
+  relayUrls: {
+    env: 'RELAY_URLS',
+    default: '',
+    help: 'comma-separated `ws://`/`wss://` origins of all relays, served at `/config.json` for client failover (empty = this relay only)',
+  },
 } as const satisfies Record<string, Setting>;
 
 export interface RelayConfig {
@@ -82,6 +87,8 @@ export interface RelayConfig {
   readonly redisDurability: RedisDurabilityMode;
   readonly redisHeartbeatMs: number;
   readonly redisFanoutWindow: number;
+  /** Relay origins the client may fail over between ([] = only the one that served the page). */
+  readonly relayUrls: readonly string[];
 }
 
 export class ConfigError extends Error {}
@@ -139,6 +146,15 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
   if (redisUrl !== '' && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
     throw new ConfigError('REDIS_URL must be empty or a redis:// or rediss:// URL');
   }
+  const relayUrls = raw
+    .get('relayUrls')!
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+  for (const u of relayUrls) {
+    if (!/^wss?:\/\/[^\s/?#]+$/.test(u))
+      throw new ConfigError(`RELAY_URLS entries must be ws:// or wss:// origins, got "${u}"`);
+  }
   const redisPrefix = raw.get('redisPrefix')!;
   // Braces would interfere with the room hash tags (REDIS-1).
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(redisPrefix)) {
@@ -161,5 +177,6 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     redisDurability,
     redisHeartbeatMs: int('redisHeartbeatMs', 100),
     redisFanoutWindow: int('redisFanoutWindow', 1),
+    relayUrls,
   };
 };

@@ -8,9 +8,12 @@ import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './log.js';
-import { Relay } from './relay.js';
+import { Relay, type RelayStats } from './relay.js';
 import { createRelayServer } from './server.js';
 import { WorkerRoomStore } from './workerRoomStore.js';
+import type { RoomStore } from './roomStore.js';
+import { RelayMetrics } from './metrics.js';
+import { openScaleOutStorage } from './scaleOutStorage.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -26,11 +29,20 @@ const main = async (): Promise<void> => {
     throw e;
   }
   const log = createLogger(config.logLevel);
-  // The store and compaction merges run in a worker thread: the event loop never waits on the disk.
-  const store = await WorkerRoomStore.openDataDir(config.dataDir);
+  const metrics: RelayMetrics = new RelayMetrics({ stats: (): RelayStats => relay.stats() });
+  // Scale-out mode (REDIS_URL): Redis is the store, the backplane and the compaction lease.
+  const scaleOut = config.redisUrl ? await openScaleOutStorage(config, log, metrics) : null;
+  // Embedded: the SQLite store and the compaction merges run in a worker thread, so the event
+  // loop never waits on the disk.
+  const worker = scaleOut ? null : await WorkerRoomStore.openDataDir(config.dataDir);
+  const store: RoomStore | null = scaleOut?.store ?? worker;
+  if (!store) throw new Error('no store');
   const relay = new Relay({
+    backplane: scaleOut?.backplane,
+    storeCompaction: scaleOut?.storeCompaction,
+    metrics,
     store,
-    merger: store,
+    ...(worker ? { merger: worker } : {}),
     limits: config.limits,
     commitDelayMs: config.commitDelayMs,
     idleUnloadMs: config.idleUnloadMs,
@@ -42,11 +54,16 @@ const main = async (): Promise<void> => {
     log,
     maxFrameBytes: config.limits.maxFrameBytes,
     staticDir: join(here, '..', 'dist'),
+    metrics,
+    backplane: scaleOut?.backplane,
+    relayUrls: config.relayUrls,
   });
   server.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;
     const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
-    process.stdout.write(`Converge relay listening on http://${shownHost}:${port} (data in ${config.dataDir})\n`);
+    process.stdout.write(
+      `Converge relay listening on http://${shownHost}:${port} (${scaleOut ? `rooms in Redis, prefix ${config.redisPrefix}` : `data in ${config.dataDir}`})\n`,
+    );
   });
   server.on('error', (err) => {
     log.error('listen-failed', { error: String(err) });
@@ -74,6 +91,7 @@ const main = async (): Promise<void> => {
 };
 
 main().catch((err: unknown) => {
-  process.stderr.write(`converge: ${String(err)}\n`);
+  // Startup failures (Redis unreachable, REDIS-2 durability refused): one line, exit 1.
+  process.stderr.write(`converge: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -19,6 +19,10 @@ import type { AppendEntry, RoomStore } from './roomStore.js';
 import { inlineMerger, type Merger } from './mergeInChunks.js';
 import { TokenBucket } from './tokenBucket.js';
 import { silentLogger, type Logger } from './log.js';
+import type { Backplane, BackplaneEntry, BackplaneStatus, RoomSubscription } from './backplane.js';
+import type { AwarenessEntry } from '../shared/awarenessUpdate.js';
+import type { RelayMetrics } from './metrics.js';
+import { compactStoredRoom, type FencedCompactionStore, type StoreCompactionPolicy } from './storeCompactor.js';
 
 export interface RelayLimits extends RoomCoreLimits {
   /** Largest frame accepted. */
@@ -48,6 +52,15 @@ export interface RelayOptions {
   readonly merger?: Merger;
   readonly now?: () => number;
   readonly log?: Logger;
+  /**
+   * Scale-out mode (REDIS-4..7): the shared log and fan-out. A commit is a `publish` (acks follow
+   * it, ACK-1), each loaded room subscribes from its loaded position, and `store` is only read
+   * (loads, admission) and compacted through `storeCompaction`.
+   */
+  readonly backplane?: Backplane;
+  /** Scale-out only: store-side compaction (REDIS-3), tried every `policy.minLogEntries` publishes of a room. */
+  readonly storeCompaction?: { readonly store: FencedCompactionStore; readonly policy: StoreCompactionPolicy };
+  readonly metrics?: RelayMetrics;
 }
 
 /** One client connection as the host sees it. */
@@ -77,6 +90,12 @@ interface RoomSlot {
   isNew: boolean;
   compacting: Promise<void> | null;
   unloadTimer: ReturnType<typeof setTimeout> | null;
+  /** Scale-out: the room's backplane subscription while loaded. */
+  sub?: RoomSubscription;
+  /** Scale-out: publishes since the last store compaction attempt. */
+  publishes?: number;
+  /** Scale-out: the in-memory fold of the room's chunks in progress. */
+  merging?: Promise<void> | null;
 }
 
 export interface RelayStats {
@@ -97,10 +116,18 @@ export class Relay {
   private closing = false;
   private readonly now: () => number;
   private readonly log: Logger;
+  /** Where compaction merges run (the worker store's thread, or inline). */
+  private readonly merger: Merger;
+  /** When each batched entry was accepted (ack latency, the backplane's receivedAt). */
+  private readonly persistedAt = new WeakMap<AppendEntry, number>();
+  /** When each binary frame arrived (local delivery latency); only kept with metrics. */
+  private readonly arrivedAt = new WeakMap<Uint8Array, number>();
 
   constructor(private readonly opts: RelayOptions) {
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? silentLogger;
+    this.merger = opts.merger ?? inlineMerger;
+    opts.backplane?.onStatus((status) => this.onBackplaneStatus(status));
   }
 
   stats(): RelayStats {
@@ -111,6 +138,7 @@ export class Relay {
   async admit(room: string): Promise<(typeof UpgradeRefusal)[keyof typeof UpgradeRefusal] | null> {
     if (this.closing) return UpgradeRefusal.ShuttingDown;
     if (this.conns.size >= this.opts.limits.maxConnections) return UpgradeRefusal.TooManyConnections;
+    if (this.opts.backplane?.status() === 'down') return UpgradeRefusal.StorageUnavailable;
     if (this.rooms.has(room)) return null;
     if (await this.opts.store.hasRoom(room)) return null;
     if (this.storedRooms < 0) this.storedRooms = await this.opts.store.roomCount();
@@ -158,6 +186,7 @@ export class Relay {
     if (!c.msgs.take(1, t) || !c.bytes.take(data.length, t)) {
       return this.closeConn(id, CloseReason.RateLimited, 'over the message or byte rate');
     }
+    if (this.opts.metrics) this.arrivedAt.set(data, t);
     const slot = this.rooms.get(c.room)!;
     if (!slot.core) {
       slot.queue.push({ conn: id, frame: data });
@@ -176,6 +205,7 @@ export class Relay {
       return this.closeConn(id, CloseReason.InternalError, 'unexpected error handling a frame');
     }
     this.apply(slot, effects);
+    this.observeLocalDelivery(frame, effects);
   }
 
   /** The peer closed (or the socket failed): forget the connection. */
@@ -239,7 +269,9 @@ export class Relay {
     }
     for (const id of [...this.conns.keys()]) this.closeConn(id, CloseReason.GoingAway, 'shutdown');
     for (const slot of this.rooms.values()) if (slot.unloadTimer) clearTimeout(slot.unloadTimer);
+    for (const slot of this.rooms.values()) slot.sub?.close();
     this.rooms.clear();
+    await this.opts.backplane?.close();
     await this.opts.store.close();
   }
 
@@ -252,6 +284,7 @@ export class Relay {
         if (this.rooms.get(slot.name) !== slot) return;
         slot.isNew = stored.segments.length === 0 && stored.log.length === 0;
         slot.core = new RoomCore(slot.name, stored, this.opts.limits);
+        this.subscribe(slot, stored);
         for (const id of slot.conns) this.apply(slot, slot.core.join(id));
         for (const { conn, frame } of slot.queue.splice(0)) {
           if (slot.conns.has(conn)) this.handle(slot, conn, frame);
@@ -267,6 +300,7 @@ export class Relay {
   }
 
   private apply(slot: RoomSlot, effects: RoomEffect[]): void {
+    if (this.opts.metrics) this.observeCatchUp(effects);
     for (const e of effects) {
       if (e.type === 'send') this.send(e.conn, e.frame, e.catchUp);
       else if (e.type === 'close') {
@@ -278,8 +312,12 @@ export class Relay {
         this.conns.delete(e.conn);
         slot.conns.delete(e.conn);
         this.maybeUnload(slot);
+      } else if (e.type === 'awareness') {
+        this.publishAwareness(slot, e.entries);
       } else {
-        this.batch.push({ room: slot.name, seq: e.seq, update: e.update });
+        const entry = { room: slot.name, seq: e.seq, update: e.update };
+        this.persistedAt.set(entry, this.now());
+        this.batch.push(entry);
         this.batchBytes += e.update.length;
         this.scheduleCommit();
       }
@@ -317,7 +355,7 @@ export class Relay {
     const upTo = new Map<string, number>();
     for (const e of batch) upTo.set(e.room, Math.max(upTo.get(e.room) ?? 0, e.seq));
     try {
-      await this.opts.store.append(batch);
+      await this.appendOrPublish(batch);
     } catch (err) {
       this.log.error('append-failed', { rooms: upTo.size, entries: batch.length, error: String(err) });
       for (const room of upTo.keys()) {
@@ -341,12 +379,13 @@ export class Relay {
 
   /** STORE-2: merge old log entries into a segment, store it, then delete what it replaces. */
   private maybeCompact(slot: RoomSlot): void {
+    if (this.opts.backplane) return this.maybeCompactShared(slot);
     if (slot.compacting || !slot.core || this.closing) return;
     const core = slot.core;
     const plan = core.compactionPlan(this.opts.compaction);
     if (!plan) return;
     const run = (async () => {
-      const merged = await (this.opts.merger ?? inlineMerger).mergeAndParse(plan.updates);
+      const merged = await this.merger.mergeAndParse(plan.updates);
       await this.opts.store.writeSegment(slot.name, { seqLo: plan.seqLo, seqHi: plan.seqHi, update: merged.bytes });
       if (slot.core === core) core.applyCompaction(plan.seqLo, plan.seqHi, merged);
       await this.opts.store.deleteCovered(slot.name, plan.seqLo, plan.seqHi);
@@ -368,6 +407,7 @@ export class Relay {
       slot.unloadTimer = null;
       if (slot.conns.size === 0 && !slot.core?.hasPending && !slot.compacting && this.rooms.get(slot.name) === slot) {
         this.rooms.delete(slot.name);
+        slot.sub?.close();
       }
     };
     if (this.opts.idleUnloadMs <= 0) unload();
@@ -377,6 +417,7 @@ export class Relay {
   private dropRoom(slot: RoomSlot, reason: CloseReasonInfo, detail: string): void {
     if (this.rooms.get(slot.name) !== slot) return;
     this.rooms.delete(slot.name);
+    slot.sub?.close();
     if (slot.unloadTimer) clearTimeout(slot.unloadTimer);
     this.batch = this.batch.filter((e) => e.room !== slot.name);
     for (const id of [...slot.conns]) {
@@ -387,5 +428,172 @@ export class Relay {
       this.conns.delete(id);
     }
     slot.conns.clear();
+  }
+
+  // --- scale-out (REDIS-3..7) and metrics ------------------------------------------------------
+
+  /** The durable commit: the store's append, or in scale-out mode the backplane's publish. */
+  private async appendOrPublish(batch: AppendEntry[]): Promise<void> {
+    const started = this.now();
+    const backplane = this.opts.backplane;
+    const storeKind = backplane ? 'redis' : 'sqlite';
+    try {
+      if (backplane) {
+        await backplane.publish(
+          batch.map((e) => ({ room: e.room, update: e.update, receivedAt: this.persistedAt.get(e) })),
+        );
+      } else await this.opts.store.append(batch);
+    } catch (err) {
+      this.opts.metrics?.commit(storeKind, 'failed', (this.now() - started) / 1000);
+      throw err;
+    }
+    const done = this.now();
+    if (backplane) {
+      for (const e of batch) {
+        const slot = this.rooms.get(e.room);
+        if (slot) slot.publishes = (slot.publishes ?? 0) + 1;
+      }
+    }
+    const m = this.opts.metrics;
+    if (!m) return;
+    m.commit(storeKind, 'ok', (done - started) / 1000);
+    for (const e of batch) m.ack((done - (this.persistedAt.get(e) ?? started)) / 1000);
+  }
+
+  /**
+   * Subscribes a freshly loaded room from the position it was loaded at: the backplane delivers
+   * every later entry (catching up from the log first), so nothing committed between the load
+   * and the subscription is missed. This relay's own live entries are skipped (the room holds
+   * them already); anything else goes through RoomCore.receiveRemote (DEDUPE-1/2).
+   */
+  private subscribe(
+    slot: RoomSlot,
+    stored: { segments: readonly { seqHi: number }[]; log: readonly { seq: number }[] },
+  ): void {
+    const backplane = this.opts.backplane;
+    if (!backplane) return;
+    let position = 0;
+    for (const s of stored.segments) position = Math.max(position, s.seqHi);
+    for (const l of stored.log) position = Math.max(position, l.seq);
+    const live = (): RoomCore | null => (this.rooms.get(slot.name) === slot ? slot.core : null);
+    slot.sub = backplane.subscribe(slot.name, position, {
+      update: (entry: BackplaneEntry) => {
+        const core = live();
+        if (!core || entry.origin === backplane.relayId) return;
+        let effects: RoomEffect[];
+        try {
+          effects = core.receiveRemote(entry.update);
+        } catch (err) {
+          // The shared log is not trusted more than a socket: a bad entry is logged and skipped.
+          this.log.error('remote-update-rejected', { room: slot.name, seq: entry.seq, error: String(err) });
+          return;
+        }
+        this.apply(slot, effects);
+        if (entry.receivedAt !== undefined && effects.length > 0) {
+          this.opts.metrics?.delivery('backplane', Math.max(0, Date.now() - entry.receivedAt) / 1000);
+        }
+        this.countPublish(slot);
+      },
+      awareness: (_origin: string, entries: readonly AwarenessEntry[]) => {
+        const core = live();
+        if (core) this.apply(slot, core.receiveRemoteAwareness(entries));
+      },
+    });
+  }
+
+  private publishAwareness(slot: RoomSlot, entries: readonly AwarenessEntry[]): void {
+    const backplane = this.opts.backplane;
+    if (!backplane || backplane.status() === 'down') return;
+    backplane
+      .publishAwareness(slot.name, entries)
+      .catch((err: unknown) => this.log.warn('awareness-publish-failed', { room: slot.name, error: String(err) }));
+  }
+
+  /**
+   * REDIS-5: while the shared store is unreachable nothing can be committed, so nothing is acked:
+   * every room is dropped (its sockets closed with the retryable storage-unavailable reason, its
+   * uncommitted batch discarded unacked — the clients still hold those updates) and upgrades are
+   * refused with 503 until it is back. Clients then reconnect with backoff and rooms load again.
+   */
+  private onBackplaneStatus(status: BackplaneStatus): void {
+    this.opts.metrics?.backplane(status === 'up');
+    this.log.warn('backplane-status', { status });
+    if (status !== 'down') return;
+    for (const slot of [...this.rooms.values()]) this.dropRoom(slot, CloseReason.StorageUnavailable, 'redis down');
+  }
+
+  /**
+   * Scale-out compaction. In memory: the room's chunks are folded (their seqs are local, so
+   * nothing is written). In the shared store: every `minLogEntries` entries a room commits or
+   * receives, one fenced run (REDIS-3); 'busy' means another relay is compacting that room.
+   */
+  private maybeCompactShared(slot: RoomSlot): void {
+    const core = slot.core;
+    if (!core || this.closing) return;
+    const plan = slot.merging ? null : core.compactionPlan(this.opts.compaction);
+    if (plan) {
+      slot.merging = this.merger
+        .mergeAndParse(plan.updates)
+        .then((merged) => {
+          if (slot.core === core) core.applyCompaction(plan.seqLo, plan.seqHi, merged);
+        })
+        .catch((err: unknown) => this.log.error('compaction-failed', { room: slot.name, error: String(err) }))
+        .finally(() => {
+          slot.merging = null;
+          this.maybeCompactShared(slot);
+        });
+    }
+    this.countPublish(slot, 0);
+  }
+
+  private countPublish(slot: RoomSlot, n = 1): void {
+    const shared = this.opts.storeCompaction;
+    if (!shared) return;
+    slot.publishes = (slot.publishes ?? 0) + n;
+    if (slot.publishes < shared.policy.minLogEntries || slot.compacting || this.closing) return;
+    slot.publishes = 0;
+    const run = compactStoredRoom(
+      shared.store,
+      slot.name,
+      shared.policy,
+      async (updates) => (await this.merger.mergeAndParse(updates)).bytes,
+    )
+      .then((outcome) => {
+        if (outcome.kind !== 'nothing') this.opts.metrics?.compaction(outcome.kind);
+        if (outcome.kind === 'compacted')
+          this.log.debug('store-compacted', { room: slot.name, inputs: outcome.inputs });
+      })
+      .catch((err: unknown) => {
+        this.opts.metrics?.compaction('failed');
+        this.log.error('store-compaction-failed', { room: slot.name, error: String(err) });
+      })
+      .finally(() => {
+        slot.compacting = null;
+        this.maybeUnload(slot);
+      });
+    slot.compacting = run;
+  }
+
+  private observeCatchUp(effects: readonly RoomEffect[]): void {
+    let bytes = 0;
+    let frames = 0;
+    for (const e of effects) {
+      if (e.type !== 'send' || !e.catchUp) continue;
+      if (e.catchUp === 'start' && frames > 0) {
+        this.opts.metrics!.catchUp(bytes, frames);
+        bytes = 0;
+        frames = 0;
+      }
+      bytes += e.frame.length;
+      frames++;
+    }
+    if (frames > 0) this.opts.metrics!.catchUp(bytes, frames);
+  }
+
+  /** FWD-1 latency on this relay: from a frame's arrival to the broadcast of the update it carried. */
+  private observeLocalDelivery(frame: Uint8Array, effects: readonly RoomEffect[]): void {
+    const at = this.arrivedAt.get(frame);
+    if (at === undefined || !effects.some((e) => e.type === 'persist')) return;
+    this.opts.metrics?.delivery('local', (this.now() - at) / 1000);
   }
 }

@@ -8,6 +8,10 @@
  * at the end, after everyone reconnects and the network drains, every replica of a room and
  * the relay's stored state are identical, and nothing is left pending in any replica.
  *
+ * The same fuzz runs with three relays on one backplane (REDIS-4..6): on the in-process hub and
+ * on a real redis-server (small budget; fan-out window 4, so subscribers often catch up from the
+ * log), a crash killing one relay (no goodbye) and starting a fresh one in its place.
+ *
  * `npm test` runs a small budget with a fresh seed each run; `SEED=… npm run test:extensive`
  * reruns one seed with a large budget (FUZZ_BUDGET=extensive). A failing seed prints itself and
  * must be added to REGRESSION_SEEDS.
@@ -16,7 +20,10 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { Prng, seedFromEnv } from '../shared/testing/prng.js';
 import { MemoryRoomStore } from './memoryRoomStore.js';
-import { SimClient, SimNetwork, contentOf, unthrottledLimits } from './testing/simNetwork.js';
+import { SimClient, SimNetwork, contentOf, unthrottledLimits, type SimCluster } from './testing/simNetwork.js';
+import { inProcessHarness, redisHarness } from './testing/backplaneHarness.js';
+import type { RoomStore } from './roomStore.js';
+import type { RelayLimits } from './relay.js';
 
 const extensive = process.env.FUZZ_BUDGET === 'extensive';
 const RUNS = extensive ? 200 : 6;
@@ -47,11 +54,14 @@ const edit = (prng: Prng, c: SimClient): void => {
   }
 };
 
-const runSeed = async (seed: number, steps: number): Promise<void> => {
+type MakeNet = (limits: RelayLimits, prng: Prng) => Promise<SimNetwork>;
+
+const embedded: MakeNet = (limits, prng) => Promise.resolve(new SimNetwork(new MemoryRoomStore(), limits, prng));
+
+const runSeed = async (seed: number, steps: number, makeNet: MakeNet = embedded): Promise<void> => {
   const prng = new Prng(seed);
-  const store = new MemoryRoomStore();
   // Small frames so catch-ups are streamed (SYNC-4) and compaction runs often.
-  const net = new SimNetwork(store, unthrottledLimits(prng.pick([2048, 8192, 1 << 20])), prng);
+  const net = await makeNet(unthrottledLimits(prng.pick([2048, 8192, 1 << 20])), prng);
   const rooms = ['alpha', 'beta'];
   const nClients = prng.int(2, 5);
   for (let i = 0; i < nClients; i++) net.clients.push(new SimClient(`c${i}`, rooms[i % 2]!));
@@ -95,7 +105,14 @@ const runSeed = async (seed: number, steps: number): Promise<void> => {
     expect(Y.encodeStateVector(stored)).toEqual(Y.encodeStateVector(replicas[0]!.doc));
   }
   for (const c of net.clients) c.doc.destroy();
+  await net.stopCluster();
 };
+
+/** Three relays on one backplane over `store`. */
+const clustered =
+  (store: RoomStore, cluster: Omit<SimCluster, 'relays'>): MakeNet =>
+  (limits, prng) =>
+    SimNetwork.cluster(store, limits, prng, { relays: 3, ...cluster });
 
 describe('relay simulated-network fuzz', () => {
   for (const { seed, why } of REGRESSION_SEEDS) {
@@ -111,4 +128,32 @@ describe('relay simulated-network fuzz', () => {
       await runSeed(seed, STEPS);
     });
   }
+});
+
+describe('relay simulated-network fuzz, three relays on one backplane', () => {
+  const first = seedFromEnv();
+  for (let i = 0; i < (extensive ? 50 : 3); i++) {
+    const seed = (first + i) >>> 0;
+    it(`in-process hub: converges and loses nothing acked (seed ${seed})`, async () => {
+      const h = inProcessHarness();
+      try {
+        await runSeed(seed, STEPS, clustered(h.store, { backplane: () => h.relay(), kill: (b) => h.kill(b) }));
+      } finally {
+        await h.cleanup();
+      }
+    });
+  }
+  const seed = (first + 1000) >>> 0;
+  it(`Redis: converges and loses nothing acked (seed ${seed})`, { timeout: 120_000 }, async () => {
+    const h = await redisHarness(4);
+    try {
+      await runSeed(
+        seed,
+        extensive ? STEPS : 150,
+        clustered(h.store, { backplane: () => h.relay(), kill: (b) => h.kill(b), fencedStore: h.store }),
+      );
+    } finally {
+      await h.cleanup();
+    }
+  });
 });

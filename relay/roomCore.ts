@@ -55,7 +55,12 @@ export type RoomEffect =
       readonly catchUp?: 'start' | 'more';
     }
   | { readonly type: 'close'; readonly conn: ConnId; readonly reason: CloseReasonInfo; readonly detail: string }
-  | { readonly type: 'persist'; readonly seq: number; readonly update: Uint8Array };
+  | { readonly type: 'persist'; readonly seq: number; readonly update: Uint8Array }
+  /**
+   * Awareness entries this relay's connections announced (or whose removal AWR-4 decided): in
+   * scale-out mode the host publishes them to the other relays (REDIS-6); the embedded host ignores it.
+   */
+  | { readonly type: 'awareness'; readonly entries: readonly AwarenessEntry[] };
 
 export interface RoomCoreLimits {
   /** Largest frame sent (SYNC-4). */
@@ -214,7 +219,10 @@ export class RoomCore {
         removed.push(entry);
       }
     }
-    return this.awarenessFrames(removed).flatMap((f) => this.broadcast(f));
+    return this.withAwarenessEffect(
+      removed,
+      this.awarenessFrames(removed).flatMap((f) => this.broadcast(f)),
+    );
   }
 
   /**
@@ -497,7 +505,77 @@ export class RoomCore {
       this.setAwareness(e);
       accepted.push(e);
     }
+    return this.withAwarenessEffect(
+      accepted,
+      this.awarenessFrames(accepted).flatMap((f) => this.broadcast(f)),
+    );
+  }
+
+  /**
+   * REDIS-6: awareness from another relay. Validated like a client's (AWR-1: state size, JSON
+   * depth — Redis is shared, not trusted), then the AWR-2 clock rule and AWR-3 tombstones. A
+   * removal also ends a local connection's ownership of that client id (the client moved to
+   * another relay and left there). Never returns an 'awareness' effect: remote entries are not
+   * published again.
+   */
+  receiveRemoteAwareness(entries: readonly AwarenessEntry[]): RoomEffect[] {
+    const accepted: AwarenessEntry[] = [];
+    for (const raw of entries) {
+      let e: AwarenessEntry;
+      try {
+        [e] = parseAwarenessUpdate(encodeAwarenessUpdate([raw]), {
+          maxEntries: 1,
+          maxStateBytes: this.limits.maxAwarenessStateBytes,
+          maxDepth: this.limits.maxNestingDepth,
+        }) as [AwarenessEntry];
+      } catch (err) {
+        if (err instanceof AwarenessError) continue;
+        throw err;
+      }
+      const cur = this.awareness.get(e.clientID);
+      const curClock = cur ? cur.clock : -1;
+      if (!(curClock < e.clock || (curClock === e.clock && e.state === 'null' && cur?.state !== 'null'))) continue;
+      if (e.state === 'null') {
+        const owner = this.ownerOf.get(e.clientID);
+        if (owner !== undefined) this.conns.get(owner)?.owned.delete(e.clientID);
+        this.ownerOf.delete(e.clientID);
+      }
+      this.setAwareness(e);
+      accepted.push(e);
+    }
     return this.awarenessFrames(accepted).flatMap((f) => this.broadcast(f));
+  }
+
+  /**
+   * REDIS-4: an update another relay committed to the shared log (or a log/segment entry read
+   * during catch-up). Already durable, so no persist effect and no waiters; parsed with the same
+   * limits as a client's. DEDUPE-1 drops what is held, DEDUPE-2 cuts what is below the state
+   * vector; the rest is broadcast to this relay's connections (FWD-1) and counts as durable for
+   * ACK-2/ACK-3. Invariant kept: `pending` holds only local updates, so `committed` is unchanged;
+   * the chunk gets a local seq (ordering and in-memory compaction only), and a remote chunk after
+   * a pending one waits for it before compaction.
+   */
+  receiveRemote(update: Uint8Array): RoomEffect[] {
+    const limits = { maxDepth: this.limits.maxNestingDepth, isMapEntry: this.isMapEntry };
+    let parsed = parseUpdateV1(update, limits);
+    if (isEmptyParsed(parsed) || this.isKnown(parsed)) return [];
+    if (parsed.runs.some((run) => this.structs.contiguous(run.client) > run.clock)) {
+      parsed = parseUpdateV1(Y.diffUpdate(parsed.bytes, encodeStateVector(this.structs.stateVector())), limits);
+      if (isEmptyParsed(parsed)) return [];
+    }
+    for (const e of parsed.mapEntries ?? []) this.mapEntries.add(e.client, e.clock, e.length);
+    const seq = this.nextSeq++;
+    this.chunks.push({ kind: 'log', seqLo: seq, seqHi: seq, parsed });
+    this.countLog(parsed, 1);
+    this.summarise(parsed, true);
+    const budget = this.limits.maxSendFrameBytes - 16;
+    if (parsed.bytes.length <= budget) return this.broadcast(encodeSyncUpdate(parsed.bytes));
+    return splitUpdateV1(parsed, budget).flatMap((piece) => this.broadcast(encodeSyncUpdate(piece)));
+  }
+
+  private withAwarenessEffect(entries: readonly AwarenessEntry[], effects: RoomEffect[]): RoomEffect[] {
+    if (entries.length > 0) effects.push({ type: 'awareness', entries });
+    return effects;
   }
 
   /** SYNC-4 for awareness: entries spread over frames of at most maxSendFrameBytes. */

@@ -11,6 +11,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseReason, PROTOCOL_VERSION, SYNC_PATH, UpgradeRefusal, isValidRoomName } from '../shared/protocol.js';
 import type { Relay } from './relay.js';
 import type { Logger } from './log.js';
+import type { RelayMetrics } from './metrics.js';
+import type { Backplane } from './backplane.js';
 
 export const VERSION = '0.1.0';
 
@@ -22,6 +24,12 @@ export interface ServerOptions {
   readonly staticDir: string;
   /** Interval of websocket pings; a socket that missed one pong is terminated (no ghosts). */
   readonly heartbeatMs?: number;
+  /** Serves `GET /metrics` (Prometheus text) and counts connections, frames and closes. */
+  readonly metrics?: RelayMetrics;
+  /** Scale-out mode: its status is reported by `/healthz`. */
+  readonly backplane?: Backplane;
+  /** Relay origins for client failover, served at `/config.json` ([] = only this relay). */
+  readonly relayUrls?: readonly string[];
 }
 
 const MIME: Record<string, string> = {
@@ -40,7 +48,7 @@ const PLACEHOLDER = `<!doctype html><html lang="en"><meta charset="utf-8"><title
 <h1>Converge relay is up</h1><p>No client build found in <code>dist/</code>. Websocket endpoint: <code>${SYNC_PATH}/&lt;room&gt;</code>. Health: <a href="/healthz">/healthz</a>.</p></html>`;
 
 export const createRelayServer = (opts: ServerOptions): Server => {
-  const { relay, log } = opts;
+  const { relay, log, metrics } = opts;
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes });
   const alive = new WeakMap<WebSocket, boolean>();
 
@@ -55,6 +63,7 @@ export const createRelayServer = (opts: ServerOptions): Server => {
     socket.on('error', () => socket.destroy());
     const refuse = (r: { status: number; reason: string }): void => {
       log.info('upgrade-refused', { status: r.status, reason: r.reason.split(':')[0] });
+      metrics?.refused(r.reason.split(':')[0]!);
       socket.end(
         `HTTP/1.1 ${r.status} ${r.reason.split(':')[0]}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(r.reason)}\r\nConnection: close\r\n\r\n${r.reason}`,
       );
@@ -86,14 +95,22 @@ export const createRelayServer = (opts: ServerOptions): Server => {
       if (mapped) rfcClose(mapped.code, mapped.reason);
       else rfcClose(code, data);
     };
+    metrics?.connectionOpened();
     const id = relay.open(room, {
-      send: (frame) => ws.send(frame, { binary: true }),
-      close: (code, reason) => rfcClose(code, reason),
+      send: (frame) => {
+        metrics?.frameOut(frame);
+        ws.send(frame, { binary: true });
+      },
+      close: (code, reason) => {
+        metrics?.closed(reason);
+        rfcClose(code, reason);
+      },
       bufferedAmount: () => ws.bufferedAmount,
     });
     alive.set(ws, true);
     ws.on('pong', () => alive.set(ws, true));
     ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) metrics?.frameIn(data);
       relay.receive(id, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), isBinary);
     });
     ws.on('error', (err: Error & { code?: string }) => {
@@ -132,8 +149,20 @@ const handleHttp = async (req: IncomingMessage, res: ServerResponse, opts: Serve
       protocol: PROTOCOL_VERSION,
       roomsLoaded: s.roomsLoaded,
       connections: s.connections,
+      backplane: opts.backplane ? opts.backplane.status() : 'off',
     });
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(body);
+    return;
+  }
+  if (path === '/metrics' && opts.metrics) {
+    const text = await opts.metrics.render();
+    res.writeHead(200, { 'Content-Type': opts.metrics.contentType, 'Cache-Control': 'no-store' }).end(text);
+    return;
+  }
+  if (path === '/config.json') {
+    // NET-3: the relays a client may fail over between; [] = stay on the origin that served the page.
+    const body = JSON.stringify({ relays: opts.relayUrls ?? [] });
+    res.writeHead(200, { 'Content-Type': MIME['.json'], 'Cache-Control': 'no-store' }).end(body);
     return;
   }
   const root = resolve(opts.staticDir);

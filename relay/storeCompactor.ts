@@ -90,14 +90,14 @@ export const compactStoredRoom = async (
   store: FencedCompactionStore,
   room: string,
   policy: StoreCompactionPolicy,
-  merge: (updates: readonly Uint8Array[]) => Uint8Array,
+  merge: (updates: readonly Uint8Array[]) => Uint8Array | Promise<Uint8Array>,
 ): Promise<StoreCompactionOutcome> => {
   const token = await store.acquireCompaction(room, policy.leaseMs);
   if (token === null) return { kind: 'busy' };
   try {
     const plan = planStoredCompaction(await store.load(room), policy);
     if (!plan) return { kind: 'nothing' };
-    const segment = { seqLo: plan.seqLo, seqHi: plan.seqHi, update: merge(plan.updates) };
+    const segment = { seqLo: plan.seqLo, seqHi: plan.seqHi, update: await merge(plan.updates) };
     await store.writeSegmentFenced(room, token, segment, plan.inputs);
     await store.deleteCoveredFenced(room, token, plan.seqLo, plan.seqHi);
     return { kind: 'compacted', seqLo: plan.seqLo, seqHi: plan.seqHi, inputs: plan.updates.length };

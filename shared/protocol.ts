@@ -40,7 +40,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 
 /** Bumped on every wire change (see the schema-hash test in shared/protocol.test.ts). */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Outer message types. 0–3 are y-protocols'; 100 is Converge's own. */
 export const MessageType = {
@@ -108,6 +108,8 @@ export const UpgradeRefusal = {
   TooManyRooms: { status: 507, reason: 'too-many-rooms: the relay holds its maximum number of rooms' },
   TooManyConnections: { status: 503, reason: 'too-many-connections: try again later' },
   ShuttingDown: { status: 503, reason: 'shutting-down: try again later' },
+  /** Scale-out mode: the relay cannot reach Redis (REDIS-5); retry, possibly at another relay. */
+  StorageUnavailable: { status: 503, reason: 'storage-unavailable: try again later' },
 } as const;
 
 /**

@@ -12,6 +12,14 @@
  * rate-limiting, must not be hammered either). The session's first connection and an explicit
  * user action (`connectNow()`) are not delayed.
  *
+ * NET-3 failover: given the origins of several relays (`relays`, e.g. from the relay's
+ * `/config.json`), each attempt goes to one of them — the first to a random one so clients spread
+ * out, every later attempt to the next in the list — keeping the path (`/sync/<room>`) and query
+ * the provider asked for. A dead or Redis-less relay therefore costs one failed attempt (with the
+ * NET-1 jitter) and the client lands on another; correctness needs nothing more, since every relay
+ * answers from the shared log and never over-claims (SYNC-3). Without a list, or behind a load
+ * balancer (one URL), the URL is used as given.
+ *
  * Hooks are the seam for the network lab (fault injection: partition, latency, drop, duplicate,
  * reorder): `refuseConnect` fails attempts as if the network were down, `connectDelayMs` adds
  * latency to the handshake, and `outgoing`/`incoming` see every frame with a `forward` callback
@@ -51,7 +59,23 @@ export interface TransportOptions {
   /** Largest jitter window. Default 8000 ms. */
   readonly jitterMaxMs?: number;
   readonly hooks?: TransportHooks;
+  /**
+   * NET-3: the `ws://`/`wss://` origins of the relays to fail over between, read at every attempt
+   * (the list may arrive after the first connection). Empty: the provider's URL as given.
+   */
+  readonly relays?: () => readonly string[];
 }
+
+/** NET-3: `url` with its origin replaced by `origin` (path and query kept). */
+export const withOrigin = (url: string, origin: string): string => {
+  const u = new URL(url);
+  const o = new URL(origin);
+  return `${o.protocol}//${o.host}${u.pathname}${u.search}`;
+};
+
+/** Keeps only well-formed `ws://`/`wss://` origins (the list comes over the network). */
+export const relayOrigins = (list: unknown): string[] =>
+  Array.isArray(list) ? list.filter((u): u is string => typeof u === 'string' && /^wss?:\/\/[^\s/?#]+$/.test(u)) : [];
 
 export const DEFAULT_JITTER_BASE_MS = 1000;
 export const DEFAULT_JITTER_MAX_MS = 8000;
@@ -114,8 +138,12 @@ export class Transport {
   readonly jitterBaseMs: number;
   readonly jitterMaxMs: number;
   readonly impl: WebSocketLike | undefined;
+  private readonly relays: () => readonly string[];
+  /** Index into the relay list of the next attempt; -1 until the first (random) pick. */
+  private relayIndex = -1;
 
   constructor(opts: TransportOptions = {}) {
+    this.relays = opts.relays ?? (() => []);
     this.impl = opts.WebSocketImpl ?? (globalThis as { WebSocket?: WebSocketLike }).WebSocket;
     this.random = opts.random ?? Math.random;
     this.jitterBaseMs = opts.jitterBaseMs ?? DEFAULT_JITTER_BASE_MS;
@@ -159,6 +187,14 @@ export class Transport {
       return extra;
     }
     return extra + jitterDelayMs(this.failures, this.random, this.jitterBaseMs, this.jitterMaxMs);
+  }
+
+  /** @internal NET-3: the URL an attempt connects to. */
+  target(url: string): string {
+    const list = this.relays();
+    if (list.length === 0) return url;
+    this.relayIndex = this.relayIndex < 0 ? Math.floor(this.random() * list.length) : this.relayIndex + 1;
+    return withOrigin(url, list[this.relayIndex % list.length]!);
   }
 
   /** @internal */
@@ -288,7 +324,7 @@ export class TransportSocket {
     }
     let real: WebSocket;
     try {
-      real = new Impl(this.url, this.protocols);
+      real = new Impl(this.transport.target(this.url), this.protocols);
     } catch {
       this.emit('error', { type: 'error', target: this });
       this.finish(1006, '', false);

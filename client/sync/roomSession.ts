@@ -123,6 +123,8 @@ export interface RoomSessionOptions {
   readonly randomBytes?: RandomBytes;
   /** Extension: a transport to use (the network lab injects faults through it). */
   readonly transport?: Transport;
+  /** NET-3: relay origins to fail over between (read at every connection attempt). */
+  readonly relays?: () => readonly string[];
   /** Extension: sync with other tabs over BroadcastChannel (default true). Tests in one process turn it off. */
   readonly crossTab?: boolean;
   /**
@@ -318,7 +320,7 @@ export class RoomSession {
     this.randomBytes = opts.randomBytes ?? defaultRandomBytes;
     this.crossTab = opts.crossTab ?? true;
     this.relayUrl = opts.relayUrl;
-    this.transport = opts.transport ?? new Transport({ WebSocketImpl: opts.WebSocketImpl });
+    this.transport = opts.transport ?? new Transport({ WebSocketImpl: opts.WebSocketImpl, relays: opts.relays });
     // HLC node: a short random id per session (never the user id: two tabs must not share it).
     this.clock = new HybridClock(newId(this.randomBytes).slice(0, 10), this.now);
     this.ackRefreshTimer = setInterval(() => this.refreshAcks(), 1000);

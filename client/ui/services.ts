@@ -7,6 +7,7 @@ import { cookieWitness, loadIdentity, saveName, startIdentity, type IdentityWitn
 import { openRoomUpdateStore } from '../storage/openRoomUpdateStore.js';
 import type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 import { RoomSession } from '../sync/roomSession.js';
+import { relayOrigins } from '../net/transport.js';
 
 export type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 export type { RoomMeta, RoomInfo } from '../storage/roomUpdateStore.js';
@@ -85,8 +86,35 @@ export const openLocalStore = async (): Promise<LocalStore> => {
 /** The relay's websocket base URL for this page: ws(s)://<host>/sync (the room is appended). */
 export const relayUrl = (): string => `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/sync`;
 
-export const openSession = (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> =>
-  RoomSession.open({ room, relayUrl: relayUrl(), identity, store: local.store, persistent: local.persistent });
+/**
+ * NET-3: the relays this page may fail over between, from the serving relay's `/config.json`
+ * (its `RELAY_URLS`). Empty until it answers, when it lists none, or offline: then the page's own
+ * origin is used, as behind a load balancer.
+ */
+let relayList: readonly string[] = [];
+let relayListRequested = false;
+const loadRelayList = (): void => {
+  if (relayListRequested) return;
+  relayListRequested = true;
+  fetch('/config.json', { cache: 'no-store' })
+    .then((res) => (res.ok ? (res.json() as Promise<unknown>) : null))
+    .then((config) => {
+      relayList = relayOrigins((config as { relays?: unknown } | null)?.relays);
+    })
+    .catch(() => undefined);
+};
+
+export const openSession = (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> => {
+  loadRelayList();
+  return RoomSession.open({
+    room,
+    relayUrl: relayUrl(),
+    identity,
+    store: local.store,
+    persistent: local.persistent,
+    relays: () => relayList,
+  });
+};
 
 /** A background session (SYNC-C1): fetches what the room missed, invisible to its participants. */
 export const openBackgroundSession = (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> =>

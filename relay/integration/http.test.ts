@@ -28,13 +28,28 @@ const refusal = (url: string): Promise<{ status: number; body: string }> =>
   });
 
 describe('HTTP', () => {
+  it('NET-3: GET /config.json lists RELAY_URLS ([] when unset)', async () => {
+    const plain = await h.relay();
+    expect(await (await fetch(plain.url + '/config.json')).json()).toEqual({ relays: [] });
+    const listed = await h.relay({ env: { RELAY_URLS: 'ws://10.0.0.1:8787,wss://b.example.org' } });
+    const res = await fetch(listed.url + '/config.json');
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await res.json()).toEqual({ relays: ['ws://10.0.0.1:8787', 'wss://b.example.org'] });
+  });
+
   it('GET /healthz returns 200 JSON with roomsLoaded, connections, version and protocol', async () => {
     const relay = await h.relay();
     const res = await fetch(relay.url + '/healthz');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     const body = (await res.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ ok: true, roomsLoaded: 0, connections: 0, protocol: PROTOCOL_VERSION });
+    expect(body).toMatchObject({
+      ok: true,
+      roomsLoaded: 0,
+      connections: 0,
+      protocol: PROTOCOL_VERSION,
+      backplane: 'off',
+    });
     expect(typeof body.version).toBe('string');
 
     const a = h.client(relay.wsUrl, 'health-room');

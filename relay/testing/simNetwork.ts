@@ -5,6 +5,10 @@
  * interleaving. Partitions drop a connection with whatever was in flight; relay crashes drop
  * the Relay with its uncommitted batch and build a new one on the same store.
  *
+ * `SimNetwork.cluster` runs several relays on one backplane (in-process hub or a real Redis,
+ * relay/testing/backplaneHarness.ts): each connection goes to a relay picked at random, a crash
+ * kills one relay (its backplane dies without a goodbye) and starts a fresh one in its place.
+ *
  * Used by relay/relayFuzz.test.ts; the Redis backplane fuzz can reuse it with another store.
  */
 import * as Y from 'yjs';
@@ -17,6 +21,9 @@ import { mergeInChunks } from '../mergeInChunks.js';
 import type { RoomStore } from '../roomStore.js';
 import type { ConnId } from '../roomCore.js';
 import type { Prng } from '../../shared/testing/prng.js';
+import { waitFor } from '../../shared/testing/waitFor.js';
+import type { Backplane } from '../backplane.js';
+import type { FencedCompactionStore } from '../storeCompactor.js';
 
 /** Limits high enough that rate limiting never fires (fuzz, unit tests); the send-frame limit is the caller's. */
 export const unthrottledLimits = (maxSendFrameBytes: number): RelayLimits => ({
@@ -39,6 +46,8 @@ const REMOTE = Symbol('remote');
 
 interface SimLink {
   id: ConnId;
+  /** The relay this connection is open at. */
+  relay: Relay;
   toRelay: Uint8Array[];
   toClient: Uint8Array[];
   closed: boolean;
@@ -92,8 +101,23 @@ export class SimClient {
   }
 }
 
+/** Several relays on one backplane (see `SimNetwork.cluster`). */
+export interface SimCluster {
+  readonly relays: number;
+  /** A fresh relay's backplane (backplaneHarness's `relay`). */
+  backplane(): Promise<Backplane>;
+  /** Kills a relay's backplane without a goodbye (backplaneHarness's `kill`). */
+  kill(backplane: Backplane): Promise<void>;
+  /** When set, relays compact the shared store (REDIS-3) every 8 entries of a room. */
+  readonly fencedStore?: FencedCompactionStore;
+}
+
 export class SimNetwork {
   relay: Relay;
+  /** Every relay (one unless built by `cluster`); `relay` is the first. */
+  relays: Relay[];
+  private backplanes: Backplane[] = [];
+  private cluster: SimCluster | null = null;
   readonly clients: SimClient[] = [];
   /** Every ack any client ever received: client id → clock (checked against the store). */
   readonly allAcks = new Map<string, Map<number, number>>();
@@ -105,25 +129,50 @@ export class SimNetwork {
     private readonly log: (line: string) => void = () => {},
   ) {
     this.relay = this.makeRelay();
+    this.relays = [this.relay];
   }
 
-  private makeRelay(): Relay {
+  /** `cluster.relays` relays on one backplane over `store` (the backplane's shared store). */
+  static async cluster(store: RoomStore, limits: RelayLimits, prng: Prng, cluster: SimCluster): Promise<SimNetwork> {
+    const net = new SimNetwork(store, limits, prng);
+    net.cluster = cluster;
+    net.relays = [];
+    for (let i = 0; i < cluster.relays; i++) {
+      const backplane = await cluster.backplane();
+      net.backplanes.push(backplane);
+      net.relays.push(net.makeRelay(backplane));
+    }
+    net.relay = net.relays[0]!;
+    return net;
+  }
+
+  private makeRelay(backplane?: Backplane): Relay {
+    const fenced = this.cluster?.fencedStore;
     return new Relay({
       store: this.store,
       limits: this.limits,
       commitDelayMs: 'manual',
       idleUnloadMs: 0,
       compaction: { minLogEntries: 8, targetBytes: 4096 },
+      backplane,
+      storeCompaction: fenced
+        ? { store: fenced, policy: { minLogEntries: 8, targetBytes: 4096, leaseMs: 10_000 } }
+        : undefined,
     });
+  }
+
+  private async settled(): Promise<void> {
+    for (const r of this.relays) await r.settled();
   }
 
   async connect(c: SimClient): Promise<void> {
     if (c.link) return;
-    const refusal = await this.relay.admit(c.room);
+    const relay = this.relays.length === 1 ? this.relays[0]! : this.prng.pick(this.relays);
+    const refusal = await relay.admit(c.room);
     if (refusal) throw new Error(`admit refused: ${refusal.reason}`);
-    const link: SimLink = { id: 0, toRelay: [], toClient: [], closed: false };
+    const link: SimLink = { id: 0, relay, toRelay: [], toClient: [], closed: false };
     c.link = link;
-    link.id = this.relay.open(c.room, {
+    link.id = relay.open(c.room, {
       send: (frame) => {
         if (!link.closed) link.toClient.push(frame);
       },
@@ -136,7 +185,7 @@ export class SimNetwork {
     });
     // What the stock provider sends on open.
     link.toRelay.push(encodeSyncStep1(Y.encodeStateVector(c.doc)));
-    await this.relay.settled();
+    await this.settled();
   }
 
   disconnect(c: SimClient): void {
@@ -144,7 +193,7 @@ export class SimNetwork {
     if (!link) return;
     link.closed = true;
     c.link = null;
-    this.relay.closed(link.id);
+    link.relay.closed(link.id);
   }
 
   /** Delivers the oldest in-flight frame of one direction of one link. */
@@ -154,8 +203,8 @@ export class SimNetwork {
     if (direction === 'up') {
       const frame = link.toRelay.shift();
       if (!frame) return false;
-      this.relay.receive(link.id, frame, true);
-      await this.relay.settled();
+      link.relay.receive(link.id, frame, true);
+      await this.settled();
     } else {
       const frame = link.toClient.shift();
       if (!frame) return false;
@@ -172,20 +221,38 @@ export class SimNetwork {
   }
 
   async flush(): Promise<void> {
-    await this.relay.flush();
-    await this.relay.settled();
+    for (const r of this.relays) await r.flush();
+    await this.settled();
   }
 
-  /** kill -9: uncommitted updates are lost, every connection drops. */
+  /**
+   * kill -9: uncommitted updates are lost, every connection drops. In a cluster one relay (picked
+   * at random) dies: its backplane stops without a goodbye and a fresh relay takes its place.
+   */
   async crashRelay(): Promise<void> {
+    const i = this.relays.length === 1 ? 0 : this.prng.int(0, this.relays.length - 1);
+    const dying = this.relays[i]!;
     for (const c of this.clients) {
-      if (c.link) {
+      if (c.link && c.link.relay === dying) {
         c.link.closed = true;
         c.link = null;
       }
     }
-    await this.relay.settled();
-    this.relay = this.makeRelay();
+    await dying.settled();
+    if (!this.cluster) {
+      this.relay = this.relays[0] = this.makeRelay();
+      return;
+    }
+    await this.cluster.kill(this.backplanes[i]!);
+    this.backplanes[i] = await this.cluster.backplane();
+    this.relays[i] = this.makeRelay(this.backplanes[i]);
+    this.relay = this.relays[0]!;
+  }
+
+  /** Cluster teardown: stops every relay's backplane (the harness owns the shared store). */
+  async stopCluster(): Promise<void> {
+    await this.settled();
+    if (this.cluster) for (const b of this.backplanes) await this.cluster.kill(b);
   }
 
   /** Everything the store holds for `room`, merged. */
@@ -219,9 +286,30 @@ export class SimNetwork {
       }
       await this.flush();
       for (const c of this.clients) while (await this.deliver(c, 'down')) moved = true;
-      if (!moved) return;
+      if (moved) continue;
+      if (!this.cluster) return;
+      // Backplane deliveries are asynchronous: quiet means every replica holds what the store
+      // holds; until then wait for the next frame a relay forwards.
+      if (await this.replicasMatchStore()) return;
+      await waitFor(() => this.clients.some((c) => (c.link?.toClient.length ?? 0) > 0), {
+        message: 'a backplane delivery to some client (replicas differ from the store)',
+      });
     }
     throw new Error('network did not quiesce');
+  }
+
+  private async replicasMatchStore(): Promise<boolean> {
+    for (const room of new Set(this.clients.map((c) => c.room))) {
+      const stored = new Y.Doc();
+      Y.applyUpdate(stored, await this.storedUpdate(room));
+      const want = contentOf(stored);
+      const sv = Y.encodeStateVector(stored).toString();
+      for (const c of this.clients) {
+        if (c.room !== room) continue;
+        if (contentOf(c.doc) !== want || Y.encodeStateVector(c.doc).toString() !== sv) return false;
+      }
+    }
+    return true;
   }
 }
 

@@ -1,0 +1,274 @@
+/**
+ * Three relay processes on one real Redis: clients on different relays converge (REDIS-4),
+ * kill -9 of a relay mid-traffic loses nothing acked and its clients carry on through another relay
+ * (REDIS-2, failover), its presence disappears at the others (REDIS-6), and a Redis restart closes
+ * clients with storage-unavailable and they recover (REDIS-5).
+ */
+import { request } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { CloseReason, UpgradeRefusal } from '../../shared/protocol.js';
+import { connectRedis } from '../redisConnection.js';
+import { RedisRoomStore } from '../redisRoomStore.js';
+import { startScaleOut, type ScaleOut } from '../testing/scaleOut.js';
+import { Harness, healthz, synced, waitFor, type StockClient } from './clients.js';
+import { observeFor } from '../../shared/testing/waitFor.js';
+import type { RelayProcess } from '../testing/relayProcess.js';
+
+const h = new Harness();
+let bed: ScaleOut | undefined;
+afterEach(async (ctx) => {
+  const failed = ctx.task.result?.state === 'fail';
+  if (failed && bed)
+    for (const r of bed.relays) if (r) console.error(`--- relay :${r.port}\n${r.stderr().slice(-6000)}`);
+  await h.cleanup(failed);
+  await bed?.cleanup();
+  bed = undefined;
+});
+
+/** What Redis durably holds of `room`, as a doc (read through a fresh RedisRoomStore). */
+const storedDoc = async (url: string, room: string): Promise<Y.Doc> => {
+  const store = new RedisRoomStore(await connectRedis(url, 'converge-test-reader'), { ownsClient: true });
+  try {
+    const stored = await store.load(room);
+    const doc = new Y.Doc();
+    for (const s of stored.segments) Y.applyUpdate(doc, s.update);
+    for (const e of stored.log) Y.applyUpdate(doc, e.update);
+    return doc;
+  } finally {
+    await store.close();
+  }
+};
+
+const ownAcked = (c: StockClient): number => c.acked.get(c.doc.clientID) ?? 0;
+
+describe('scale-out: three relays on one Redis', () => {
+  it('REDIS-4: clients spread over three relays converge, and every edit is acked', async () => {
+    bed = await startScaleOut({ relays: 3 });
+    const urls = bed.wsUrls();
+    const room = 'spread';
+    const clients = urls.flatMap((url) => [h.client(url, room), h.client(url, room)]);
+    for (const c of clients) await synced(c);
+    for (const [i, c] of clients.entries()) {
+      for (let n = 0; n < 20; n++) c.doc.getArray<string>('messages').push([`c${i}-${n}`]);
+    }
+    await waitFor(
+      () => clients.every((c) => c.doc.getArray('messages').length === 120),
+      'every replica holds all 120 messages',
+    );
+    const reference = JSON.stringify(clients[0]!.doc.getArray('messages').toJSON());
+    for (const c of clients) expect(JSON.stringify(c.doc.getArray('messages').toJSON())).toBe(reference);
+    await waitFor(() => clients.every((c) => c.allOwnEditsAcked()), 'every edit acked');
+  });
+
+  it('REDIS-2 / failover: kill -9 of a relay mid-traffic loses nothing acked; its clients carry on elsewhere', async () => {
+    bed = await startScaleOut({ relays: 3 });
+    const urls = bed.wsUrls();
+    const room = 'failover';
+    let onOne = h.client(urls[1]!, room);
+    const onZero = h.client(urls[0]!, room);
+    const onTwo = h.client(urls[2]!, room);
+    for (const c of [onOne, onZero, onTwo]) await synced(c);
+    const write = (c: StockClient, tag: string, n: number): void => {
+      for (let i = 0; i < n; i++) c.doc.getArray<string>('messages').push([`${tag}-${i}`]);
+    };
+    write(onOne, 'one', 100);
+    write(onZero, 'zero', 100);
+    await waitFor(() => ownAcked(onOne) > 0, 'some of one-* acked');
+    const ackedBeforeKill = ownAcked(onOne);
+    await bed.killRelay(1);
+    // Failover: the same doc reconnects through relay 2 (the client's next URL).
+    const doc = onOne.doc;
+    onOne.provider.destroy();
+    onOne = h.client(urls[2]!, room, { doc });
+    await synced(onOne);
+    write(onOne, 'one-after', 50);
+    await waitFor(
+      () => [onOne, onZero, onTwo].every((c) => c.doc.getArray('messages').length === 250),
+      'all replicas hold 250 messages',
+    );
+    await waitFor(() => onOne.allOwnEditsAcked() && onZero.allOwnEditsAcked(), 'everything acked');
+    const stored = await storedDoc(bed.redis.url, room);
+    expect(Y.getState(stored.store, doc.clientID)).toBeGreaterThanOrEqual(ackedBeforeKill);
+    expect(stored.getArray('messages').length).toBe(250);
+  });
+
+  it('REDIS-6: the presence of a killed relay’s clients disappears at the other relays', async () => {
+    bed = await startScaleOut({ relays: 3 });
+    const urls = bed.wsUrls();
+    const room = 'presence';
+    const watcher = h.client(urls[0]!, room);
+    const leaving = h.client(urls[1]!, room);
+    await synced(watcher);
+    await synced(leaving);
+    leaving.provider.awareness.setLocalStateField('user', { name: 'ann' });
+    const seen = (): boolean => watcher.provider.awareness.getStates().has(leaving.doc.clientID);
+    await waitFor(seen, 'ann visible through relay 0');
+    await bed.killRelay(1);
+    leaving.provider.disconnect(); // the client is gone too (its tab closed with the relay)
+    await waitFor(() => !seen(), { timeout: 15_000, message: 'ann removed after relay 1 died' });
+  });
+
+  it('REDIS-6: a client that moved off a killed relay stays present after the dead relay is reaped', async () => {
+    bed = await startScaleOut({ relays: 3 });
+    const urls = bed.wsUrls();
+    const room = 'presence-moved';
+    const watcher = h.client(urls[0]!, room);
+    let moving = h.client(urls[1]!, room);
+    await synced(watcher);
+    await synced(moving);
+    moving.provider.awareness.setLocalStateField('user', { name: 'bo' });
+    const id = moving.doc.clientID;
+    const seen = (): boolean => watcher.provider.awareness.getStates().has(id);
+    await waitFor(seen, 'bo visible through relay 0');
+    await bed.killRelay(1);
+    // The same doc and awareness state reconnect through relay 2 (same client id, same clock).
+    const { doc } = moving;
+    const state = moving.provider.awareness.getLocalState();
+    moving.provider.destroy();
+    moving = h.client(urls[2]!, room, { doc });
+    moving.provider.awareness.setLocalState(state);
+    await synced(moving);
+    // The survivors reap relay 1 (3 heartbeats) and publish the removal of bo's old entry; y-protocols
+    // renews a state removed by someone else with clock + 1, so bo must be visible afterwards.
+    await waitFor(seen, 'bo visible through relay 0 after the move');
+    // Relay 1's heartbeat key expires (3 × 200 ms); the survivors reap it on their next ticks.
+    const admin = await connectRedis(bed.redis.url, 'converge-test-admin');
+    try {
+      await waitFor(async () => (await admin.keys('converge:relay:*')).length === 2, 'relay 1 counted dead');
+    } finally {
+      admin.disconnect();
+    }
+    await observeFor(1000); // a few reap ticks
+    // If the reap removed bo's old entry, y-protocols renewed it (clock + 1): bo must be visible.
+    await waitFor(seen, 'bo visible after the reap of relay 1');
+  });
+
+  it('REDIS-5: a Redis restart closes clients with storage-unavailable; they come back and converge', async () => {
+    bed = await startScaleOut({ relays: 2 });
+    const urls = bed.wsUrls();
+    const room = 'redis-restart';
+    const a = h.client(urls[0]!, room);
+    const b = h.client(urls[1]!, room);
+    await synced(a);
+    await synced(b);
+    a.doc.getText('text').insert(0, 'before ');
+    await waitFor(() => a.allOwnEditsAcked(), 'acked before the restart');
+    await bed.redis.kill();
+    await waitFor(
+      () => [a, b].every((c) => c.closes.some((e) => e?.code === CloseReason.StorageUnavailable.code)),
+      'both closed with 4503',
+    );
+    const relay0 = bed.relays[0]!;
+    await waitFor(async () => (await healthz(relay0)).body.backplane === 'down', '/healthz reports the backplane down');
+    // While Redis is away upgrades are refused with 503 and the retryable reason.
+    const refused = await upgradeStatus(relay0, room);
+    expect(refused).toEqual({
+      status: UpgradeRefusal.StorageUnavailable.status,
+      body: UpgradeRefusal.StorageUnavailable.reason,
+    });
+    a.doc.getText('text').insert(a.doc.getText('text').length, 'offline ');
+    await bed.redis.restart();
+    await waitFor(() => a.text() === b.text() && a.text() === 'before offline ', 'converged after Redis came back');
+    await waitFor(() => a.allOwnEditsAcked(), 'acked after Redis came back');
+    expect((await healthz(relay0)).body.backplane).toBe('up');
+  });
+
+  it('REDIS-7: a client on another relay never receives an update before it is in Redis', async () => {
+    bed = await startScaleOut({ relays: 2 });
+    const urls = bed.wsUrls();
+    const room = 'paused';
+    const writer = h.client(urls[0]!, room);
+    const sameRelay = h.client(urls[0]!, room);
+    const otherRelay = h.client(urls[1]!, room);
+    for (const c of [writer, sameRelay, otherRelay]) await synced(c);
+    const admin = await connectRedis(bed.redis.url, 'converge-test-admin');
+    try {
+      await admin.call('CLIENT', 'PAUSE', '60000', 'WRITE');
+      writer.doc.getText('text').insert(0, 'held');
+      // FWD-1: the writer's own relay forwards at once; the commit (a write) is paused.
+      await waitFor(() => sameRelay.text() === 'held', 'the same relay forwards before the commit');
+      await observeFor(500);
+      expect(otherRelay.text()).toBe('');
+      expect(ownAcked(writer)).toBe(0);
+      await admin.call('CLIENT', 'UNPAUSE');
+      await waitFor(() => otherRelay.text() === 'held', 'delivered across relays once committed');
+      await waitFor(() => writer.allOwnEditsAcked(), 'acked once committed');
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE').catch(() => undefined);
+      admin.disconnect();
+    }
+  });
+
+  it('REDIS-2 / ACK-1: everything acked is in Redis after Redis itself is killed and restarted from its AOF', async () => {
+    bed = await startScaleOut({ relays: 2 });
+    const urls = bed.wsUrls();
+    const room = 'aof';
+    const a = h.client(urls[0]!, room);
+    const b = h.client(urls[1]!, room);
+    await synced(a);
+    await synced(b);
+    for (let i = 0; i < 50; i++) (i % 2 ? a : b).doc.getArray<string>('messages').push([`m${i}`]);
+    await waitFor(() => ownAcked(a) > 0 && ownAcked(b) > 0, 'both writers acked');
+    await bed.redis.kill();
+    const acked = new Map([
+      [a.doc.clientID, ownAcked(a)],
+      [b.doc.clientID, ownAcked(b)],
+    ]);
+    await bed.redis.restart();
+    const stored = await storedDoc(bed.redis.url, room);
+    for (const [client, clock] of acked) expect(Y.getState(stored.store, client)).toBeGreaterThanOrEqual(clock);
+  });
+
+  it('failover mid-traffic: a writer keeps writing while its relay is killed; nothing acked is lost', async () => {
+    bed = await startScaleOut({ relays: 3 });
+    const urls = bed.wsUrls();
+    const room = 'mid-traffic';
+    let writer = h.client(urls[1]!, room);
+    const reader = h.client(urls[0]!, room);
+    await synced(writer);
+    await synced(reader);
+    const doc = writer.doc;
+    let n = 0;
+    const tick = setInterval(() => doc.getArray<string>('messages').push([`w${n++}`]), 5);
+    try {
+      await waitFor(() => ownAcked(writer) > 20, 'some writes acked');
+      const ackedBeforeKill = ownAcked(writer);
+      await bed.killRelay(1);
+      writer.provider.destroy();
+      writer = h.client(urls[2]!, room, { doc });
+      await synced(writer);
+      await waitFor(() => n > 200, 'the writer kept writing through the failover');
+      clearInterval(tick);
+      await waitFor(() => reader.doc.getArray('messages').length === n, 'the reader on relay 0 holds every write');
+      await waitFor(() => writer.allOwnEditsAcked(), 'every write acked');
+      const stored = await storedDoc(bed.redis.url, room);
+      expect(Y.getState(stored.store, doc.clientID)).toBeGreaterThanOrEqual(ackedBeforeKill);
+      expect(stored.getArray('messages').length).toBe(n);
+    } finally {
+      clearInterval(tick);
+    }
+  });
+});
+
+/** The raw HTTP answer to a websocket upgrade of `room` at `relay`. */
+const upgradeStatus = (relay: RelayProcess, room: string): Promise<{ status: number; body: string }> => {
+  return new Promise((resolve, reject) => {
+    const req = request(`${relay.url}/sync/${room}`, {
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      },
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('upgrade', () => reject(new Error('the upgrade was accepted')));
+    req.on('error', reject);
+    req.end();
+  });
+};

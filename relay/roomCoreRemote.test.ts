@@ -1,0 +1,147 @@
+/**
+ * RoomCore's scale-out entry points (REDIS-4, REDIS-6): updates and awareness another relay
+ * committed or announced. Clients are real Y.Docs; the frames the core sends back are decoded
+ * independently (relay/testing/fakeSink.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
+import { Limits, encodeAwareness, encodeStateVector, encodeSyncStep1, encodeSyncUpdate } from '../shared/protocol.js';
+import { RoomCore, type ConnId, type RoomEffect } from './roomCore.js';
+import { decodeRelayFrame, type RelayFrame } from './testing/fakeSink.js';
+
+const core = (): RoomCore =>
+  new RoomCore(
+    'room',
+    { segments: [], log: [] },
+    {
+      maxSendFrameBytes: Limits.maxSendFrameBytes,
+      maxNestingDepth: Limits.maxNestingDepth,
+      maxAwarenessStateBytes: Limits.maxAwarenessStateBytes,
+      maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
+      maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
+    },
+  );
+
+const framesTo = (effects: readonly RoomEffect[], conn: ConnId): RelayFrame[] =>
+  effects.flatMap((e) => (e.type === 'send' && e.conn === conn ? [decodeRelayFrame(e.frame)] : []));
+
+const updatesIn = (frames: readonly RelayFrame[]): Uint8Array[] =>
+  frames.flatMap((f) => (f.kind === 'sync-update' || f.kind === 'sync-step2' ? [f.update] : []));
+
+const edits = (clientID: number, ...texts: string[]): Uint8Array[] => {
+  const doc = new Y.Doc();
+  doc.clientID = clientID;
+  const out: Uint8Array[] = [];
+  doc.on('update', (u: Uint8Array) => out.push(u));
+  for (const t of texts) doc.getText('t').insert(doc.getText('t').length, t);
+  return out;
+};
+
+const awarenessFrame = (entries: ReadonlyArray<{ clientID: number; clock: number; state: unknown }>): Uint8Array => {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, entries.length);
+  for (const x of entries) {
+    encoding.writeVarUint(e, x.clientID);
+    encoding.writeVarUint(e, x.clock);
+    encoding.writeVarString(e, JSON.stringify(x.state));
+  }
+  return encodeAwareness(encoding.toUint8Array(e));
+};
+
+describe('RoomCore.receiveRemote (REDIS-4)', () => {
+  it('broadcasts a remote update to every connection, persists nothing, and counts it as durable (ACK-2)', () => {
+    const c = core();
+    c.join(1);
+    c.join(2);
+    const [u] = edits(7, 'hello');
+    const effects = c.receiveRemote(u!);
+    expect(effects.some((e) => e.type === 'persist')).toBe(false);
+    for (const conn of [1, 2]) {
+      const doc = new Y.Doc();
+      for (const b of updatesIn(framesTo(effects, conn))) Y.applyUpdate(doc, b);
+      expect(doc.getText('t').toJSON()).toBe('hello');
+    }
+    expect(c.hasPending).toBe(false);
+    // ACK-2: a client that knows client 7 learns that its clocks are durable.
+    const answer = framesTo(c.receive(1, encodeSyncStep1(encodeStateVector(new Map([[7, 5]])))), 1);
+    expect(answer.flatMap((f) => (f.kind === 'ack' ? [f.clocks.get(7)] : []))).toEqual([5]);
+  });
+
+  it('DEDUPE-1: a remote copy of an update the room holds changes nothing', () => {
+    const c = core();
+    c.join(1);
+    const [u] = edits(7, 'hello');
+    c.receive(1, encodeSyncUpdate(u!));
+    expect(c.receiveRemote(u!)).toEqual([]);
+    expect(c.receiveRemote(u!)).toEqual([]);
+  });
+
+  it('DEDUPE-2: a remote update overlapping what the room holds is cut to the new part', () => {
+    const c = core();
+    c.join(1);
+    const [a, b] = edits(7, 'ab', 'cd');
+    c.receiveRemote(a!);
+    const merged = Y.mergeUpdates([a!, b!]);
+    const forwarded = updatesIn(framesTo(c.receiveRemote(merged), 1));
+    expect(forwarded).toHaveLength(1);
+    const structs = Y.decodeUpdate(forwarded[0]!).structs;
+    expect(structs.every((s) => s.id.clock >= 2)).toBe(true);
+  });
+
+  it('ACK-1: a local update already committed by another relay is acked to its sender once durable', () => {
+    const c = core();
+    c.join(1);
+    const [u] = edits(7, 'x');
+    const local = c.receive(1, encodeSyncUpdate(u!));
+    const persist = local.find((e): e is Extract<RoomEffect, { type: 'persist' }> => e.type === 'persist');
+    expect(persist).toBeDefined();
+    // The same bytes arrive from the backplane while the local commit is in flight: not re-sent.
+    expect(c.receiveRemote(u!)).toEqual([]);
+    const acks = framesTo(c.committed(persist!.seq), 1);
+    expect(acks.flatMap((f) => (f.kind === 'ack' ? [f.clocks.get(7)] : []))).toEqual([1]);
+  });
+});
+
+describe('RoomCore.receiveRemoteAwareness (REDIS-6)', () => {
+  it('applies newer remote entries, refuses stale ones and tombstoned ones, and never re-publishes', () => {
+    const c = core();
+    c.join(1);
+    const first = c.receiveRemoteAwareness([{ clientID: 9, clock: 3, state: '{"n":"ann"}' }]);
+    expect(first.some((e) => e.type === 'awareness')).toBe(false);
+    expect(framesTo(first, 1).flatMap((f) => (f.kind === 'awareness' ? f.entries : []))).toHaveLength(1);
+    expect(c.receiveRemoteAwareness([{ clientID: 9, clock: 2, state: '{"n":"old"}' }])).toEqual([]);
+    const removal = c.receiveRemoteAwareness([{ clientID: 9, clock: 4, state: 'null' }]);
+    expect(framesTo(removal, 1)).toHaveLength(1);
+    // AWR-3: a stale copy of the departed state is refused.
+    expect(c.receiveRemoteAwareness([{ clientID: 9, clock: 3, state: '{"n":"ann"}' }])).toEqual([]);
+  });
+
+  it('AWR-1: a remote state over the size limit is dropped like a client one', () => {
+    const c = core();
+    c.join(1);
+    const huge = JSON.stringify({ s: 'x'.repeat(Limits.maxAwarenessStateBytes + 1) });
+    expect(c.receiveRemoteAwareness([{ clientID: 9, clock: 1, state: huge }])).toEqual([]);
+  });
+
+  it('local awareness and AWR-4 removals produce an awareness effect for the host to publish', () => {
+    const c = core();
+    c.join(1);
+    const announced = c.receive(1, awarenessFrame([{ clientID: 5, clock: 1, state: { n: 'bo' } }]));
+    expect(announced.filter((e) => e.type === 'awareness')).toEqual([
+      { type: 'awareness', entries: [{ clientID: 5, clock: 1, state: '{"n":"bo"}' }] },
+    ]);
+    const left = c.leave(1);
+    expect(left.filter((e) => e.type === 'awareness')).toEqual([
+      { type: 'awareness', entries: [{ clientID: 5, clock: 2, state: 'null' }] },
+    ]);
+  });
+
+  it('a remote removal ends a local connection’s ownership (no second removal on leave)', () => {
+    const c = core();
+    c.join(1);
+    c.receive(1, awarenessFrame([{ clientID: 5, clock: 1, state: { n: 'bo' } }]));
+    c.receiveRemoteAwareness([{ clientID: 5, clock: 2, state: 'null' }]);
+    expect(c.leave(1).filter((e) => e.type === 'awareness')).toEqual([]);
+  });
+});

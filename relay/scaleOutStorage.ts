@@ -1,0 +1,49 @@
+/**
+ * Scale-out mode's storage (`REDIS_URL` set): the shared store, the backplane and store-side
+ * compaction, all on one Redis. Refuses to start (throws) unless Redis fsyncs every write before
+ * replying (REDIS-2, or `REDIS_DURABILITY=trust`), because acks follow the backplane's publish.
+ */
+import type { RelayConfig } from './config.js';
+import type { Logger } from './log.js';
+import type { RelayMetrics } from './metrics.js';
+import type { Backplane } from './backplane.js';
+import { RedisBackplane } from './redisBackplane.js';
+import { checkDurability, connectRedis } from './redisConnection.js';
+import { RedisRoomStore } from './redisRoomStore.js';
+import type { StoreCompactionPolicy } from './storeCompactor.js';
+
+export interface ScaleOutStorage {
+  readonly store: RedisRoomStore;
+  readonly backplane: Backplane;
+  readonly storeCompaction: { readonly store: RedisRoomStore; readonly policy: StoreCompactionPolicy };
+}
+
+/** Store-side compaction: a segment per ~256 entries; a lease long enough for one merge of 512 KiB. */
+const POLICY: StoreCompactionPolicy = { minLogEntries: 256, targetBytes: 512 * 1024, leaseMs: 30_000 };
+
+export const openScaleOutStorage = async (
+  config: RelayConfig,
+  log: Logger,
+  metrics: RelayMetrics,
+): Promise<ScaleOutStorage> => {
+  const client = await connectRedis(config.redisUrl, 'converge-relay-store');
+  try {
+    const durability = await checkDurability(client, config.redisDurability);
+    log.info('redis', { ...durability });
+    if (!durability.verified) log.warn('redis-durability-unverified', {});
+  } catch (err) {
+    client.disconnect();
+    throw err;
+  }
+  const store = new RedisRoomStore(client, { prefix: config.redisPrefix, observe: metrics.redis, ownsClient: true });
+  const backplane = await RedisBackplane.connect({
+    url: config.redisUrl,
+    prefix: config.redisPrefix,
+    heartbeatMs: config.redisHeartbeatMs,
+    fanoutWindow: config.redisFanoutWindow,
+    observe: metrics.redis,
+    log,
+  });
+  metrics.backplane(true);
+  return { store, backplane, storeCompaction: { store, policy: POLICY } };
+};
