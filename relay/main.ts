@@ -33,7 +33,7 @@ const main = async (): Promise<void> => {
   // Scale-out mode (REDIS_URL): Redis is the store, the backplane and the compaction lease.
   const scaleOut = config.redisUrl ? await openScaleOutStorage(config, log, metrics) : null;
   // Embedded: the SQLite store and the compaction merges run in a worker thread, so the event
-  // loop never waits on the disk.
+  // loop never waits on the disk. Scale-out: a worker for the merges only (STORE-4).
   const worker = scaleOut ? null : await WorkerRoomStore.openDataDir(config.dataDir);
   const store: RoomStore | null = scaleOut?.store ?? worker;
   if (!store) throw new Error('no store');
@@ -42,7 +42,7 @@ const main = async (): Promise<void> => {
     storeCompaction: scaleOut?.storeCompaction,
     metrics,
     store,
-    ...(worker ? { merger: worker } : {}),
+    merger: worker ?? (await WorkerRoomStore.openMergeOnly()),
     limits: config.limits,
     commitDelayMs: config.commitDelayMs,
     idleUnloadMs: config.idleUnloadMs,

@@ -127,6 +127,18 @@ describe('WorkerRoomStore', () => {
     expect((await store.load('r')).log.map((e) => e.seq)).toEqual([1, 2]);
   });
 
+  it('STORE-4: a merge-only worker (scale-out) merges like inline and refuses store calls', async () => {
+    const merger = await WorkerRoomStore.openMergeOnly();
+    try {
+      const a = new Uint8Array([1, 1, 1, 0, 4, 1, 1, 97, 1, 97, 0]);
+      const b = new Uint8Array([1, 1, 2, 0, 4, 1, 1, 97, 1, 98, 0]);
+      expect(await merger.mergeAndParse([a, b])).toEqual(mergeAndParse([a, b]));
+      await expect((merger as unknown as RoomStore).load('r')).rejects.toThrow(/only merges/);
+    } finally {
+      await merger.close();
+    }
+  });
+
   it('STORE-4: a merge in the worker gives exactly the inline result', async () => {
     store = await WorkerRoomStore.openDataDir(dir);
     const a = new Uint8Array([1, 1, 1, 0, 4, 1, 1, 97, 1, 97, 0]); // client 1 inserts "a" into text "a"

@@ -13,7 +13,8 @@ import { SqliteRoomStore, type SqliteRoomStoreOptions } from './sqliteRoomStore.
 import { mergeAndParse } from './mergeInChunks.js';
 import type { StoreReply, StoreRequest } from './workerRoomStore.js';
 
-const { file, options } = workerData as { file: string; options: SqliteRoomStoreOptions };
+/** `file` null: a merge-only worker (scale-out mode, where the store is Redis): store calls fail. */
+const { file, options } = workerData as { file: string | null; options: SqliteRoomStoreOptions };
 const port = parentPort!;
 
 const errorInfo = (e: unknown): { name: string; message: string; code?: string } => {
@@ -30,9 +31,9 @@ const own = (bytes: Uint8Array, transfer: Set<ArrayBuffer>): Uint8Array => {
   return out;
 };
 
-let store: SqliteRoomStore;
+let store: SqliteRoomStore | null = null;
 try {
-  store = SqliteRoomStore.open(file, options);
+  if (file !== null) store = SqliteRoomStore.open(file, options);
   port.postMessage({ id: 0, ok: true, value: null } satisfies StoreReply);
 } catch (e) {
   port.postMessage({ id: 0, ok: false, error: errorInfo(e) } satisfies StoreReply);
@@ -40,6 +41,14 @@ try {
 }
 
 const run = async (req: StoreRequest, transfer: Set<ArrayBuffer>): Promise<unknown> => {
+  if (req.op === 'mergeAndParse') {
+    const parsed = mergeAndParse(req.updates);
+    return { ...parsed, bytes: own(parsed.bytes, transfer) };
+  }
+  if (!store) {
+    if (req.op === 'close') return;
+    throw new Error(`this worker only merges: no store for ${req.op}`);
+  }
   switch (req.op) {
     case 'load': {
       const room = await store.load(req.room);
@@ -60,10 +69,6 @@ const run = async (req: StoreRequest, transfer: Set<ArrayBuffer>): Promise<unkno
       return store.roomCount();
     case 'durabilitySettings':
       return store.durabilitySettings();
-    case 'mergeAndParse': {
-      const parsed = mergeAndParse(req.updates);
-      return { ...parsed, bytes: own(parsed.bytes, transfer) };
-    }
     case 'close':
       return store.close();
   }

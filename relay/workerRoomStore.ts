@@ -66,6 +66,10 @@ export class WorkerRoomStore implements RoomStore, Merger {
 
   /** Starts the worker and opens the database at `file`; rejects as `SqliteRoomStore.open` throws. */
   static open(file: string, options: SqliteRoomStoreOptions = {}): Promise<WorkerRoomStore> {
+    return WorkerRoomStore.start(file, options);
+  }
+
+  private static start(file: string | null, options: SqliteRoomStoreOptions): Promise<WorkerRoomStore> {
     const worker = startTsWorker(new URL('./roomStoreWorker.ts', import.meta.url), { workerData: { file, options } });
     return new Promise((resolve, reject) => {
       const onError = (e: Error): void => reject(e);
@@ -76,6 +80,14 @@ export class WorkerRoomStore implements RoomStore, Merger {
         else reject(toError(r.error));
       });
     });
+  }
+
+  /**
+   * A worker that only runs compaction merges (STORE-4 in scale-out mode, where the store is
+   * Redis and needs no thread): `mergeAndParse` and `close` work, store calls reject.
+   */
+  static openMergeOnly(): Promise<Merger & { close(): Promise<void> }> {
+    return WorkerRoomStore.start(null, {});
   }
 
   /** Opens `${dataDir}/${ROOM_STORE_FILE_NAME}`, creating the directory if needed. */
