@@ -29,7 +29,9 @@ import {
   closeSocket,
   firstStructKey,
   frameKind,
+  newSender,
   openSocket,
+  type Sender,
 } from './wire.js';
 
 export interface FanoutLevel {
@@ -100,16 +102,6 @@ export const makeFanoutScripts = (level: FanoutLevel, timing: FanoutTiming): Sen
   );
 };
 
-interface Sender {
-  readonly script: SenderScript;
-  readonly phase: number;
-  ws: WebSocket | null;
-  sent: number;
-  acked: number;
-  readonly sentAt: Float64Array;
-  readonly inWindow: Uint8Array;
-}
-
 interface Tracked {
   readonly t: number;
   readonly win: boolean;
@@ -145,15 +137,7 @@ export const runFanout = async (
     await Promise.all(
       rooms.flatMap(({ name, roomScripts }) =>
         roomScripts.map(async (script) => {
-          const s: Sender = {
-            script,
-            phase: Math.random(),
-            ws: null,
-            sent: 0,
-            acked: 0,
-            sentAt: new Float64Array(script.frames.length),
-            inWindow: new Uint8Array(script.frames.length),
-          };
+          const s = newSender(script);
           senders.push(s);
           let synced!: () => void;
           const isSynced = new Promise<void>((res) => (synced = res));

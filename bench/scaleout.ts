@@ -19,7 +19,6 @@
 import { performance } from 'node:perf_hooks';
 import { rmSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import type WebSocket from 'ws';
 import { startRelay, type RelayProcess } from '../relay/testing/relayProcess.js';
 import { startRedis, type RedisServer } from '../relay/testing/redisServer.js';
 import { makeSenderScript, type SenderScript } from './chat.js';
@@ -34,7 +33,9 @@ import {
   closeSocket,
   firstStructKey,
   frameKind,
+  newSender,
   openSocket,
+  type Sender,
 } from './wire.js';
 
 export type ScaleoutSetup = 'embedded' | 'redis×1' | 'redis×3';
@@ -110,16 +111,6 @@ const startBed = async (setup: ScaleoutSetup): Promise<Bed> => {
   };
 };
 
-interface Sender {
-  readonly script: SenderScript;
-  readonly phase: number;
-  ws: WebSocket | null;
-  sent: number;
-  acked: number;
-  readonly sentAt: Float64Array;
-  readonly inWindow: Uint8Array;
-}
-
 /** `converge_commit_seconds` buckets (le → cumulative count of successful commits), summed over relays. */
 const commitBuckets = async (relays: readonly RelayProcess[]): Promise<Map<number, number>> => {
   const out = new Map<number, number>();
@@ -173,15 +164,7 @@ export const runScaleout = async (
     await Promise.all(
       scripts.flatMap((roomScripts, r) =>
         roomScripts.map(async (script, c) => {
-          const s: Sender = {
-            script,
-            phase: Math.random(),
-            ws: null,
-            sent: 0,
-            acked: 0,
-            sentAt: new Float64Array(script.frames.length),
-            inWindow: new Uint8Array(script.frames.length),
-          };
+          const s = newSender(script);
           senders.push(s);
           let synced!: () => void;
           const isSynced = new Promise<void>((res) => (synced = res));

@@ -7,6 +7,7 @@
 import * as decoding from 'lib0/decoding';
 import WebSocket from 'ws';
 import { MessageType, SyncType, encodeSyncStep1, encodeSyncStep2 } from '../shared/protocol.js';
+import type { SenderScript } from './chat.js';
 
 /** SyncStep1 of an empty document (state vector with no clients). */
 export const STEP1_EMPTY = encodeSyncStep1(new Uint8Array([0]));
@@ -125,3 +126,27 @@ export const mapLimit = async <T, R>(items: readonly T[], limit: number, fn: (it
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 };
+
+/** One load-generator client: its script, its socket, and what it sent and got acked. */
+export interface Sender {
+  readonly script: SenderScript;
+  /** Where in its send period this client starts (0..1): clients do not send in lockstep. */
+  readonly phase: number;
+  ws: WebSocket | null;
+  sent: number;
+  acked: number;
+  /** When each frame was sent (performance.now()). */
+  readonly sentAt: Float64Array;
+  /** 1 for each frame sent inside the measured window. */
+  readonly inWindow: Uint8Array;
+}
+
+export const newSender = (script: SenderScript): Sender => ({
+  script,
+  phase: Math.random(),
+  ws: null,
+  sent: 0,
+  acked: 0,
+  sentAt: new Float64Array(script.frames.length),
+  inWindow: new Uint8Array(script.frames.length),
+});
