@@ -580,7 +580,9 @@ const People = ({ view }: { view: RoomView }): ReactNode => {
   for (const p of view.presence) {
     const cur = people.get(p.userId);
     people.set(p.userId, {
-      name: p.name,
+      // Several tabs of one user are one row. This tab's own entry (listed first) has the current
+      // name; another tab may still announce an older one (PRES-3).
+      name: cur?.self ? cur.name : p.name,
       self: p.self || (cur?.self ?? false),
       typing: p.typing || (cur?.typing ?? false),
     });
