@@ -555,6 +555,19 @@ describe('RoomSession with a real relay', () => {
     expect(b.view().messages.every((m) => m.own && m.state === 'pending')).toBe(true);
   });
 
+  it("PRES-4: a tab that leaves (pagehide) leaves the other tabs' presence at once, also when the relay never saw it", async () => {
+    const room = freshRoom();
+    const noRelay = { relayUrl: 'ws://127.0.0.1:9/sync', crossTab: true };
+    const a = await open(room, alice, new MemoryRoomUpdateStore(), noRelay);
+    const b = await open(room, alice, new MemoryRoomUpdateStore(), noRelay);
+    await waitFor(() => a.view().presence.length === 2, 'a sees tab b over BroadcastChannel');
+    b.leavePresence();
+    await waitFor(() => a.view().presence.length === 1, "tab b left a's presence");
+    // Back from the back-forward cache: announced again.
+    b.rejoinPresence();
+    await waitFor(() => a.view().presence.length === 2, 'tab b is back');
+  });
+
   it('STATE-2: own messages another tab uploaded become saved here too (SyncStep1 re-sent → ACK-2)', async () => {
     const room = freshRoom();
     const a = await open(room, alice, new MemoryRoomUpdateStore(), { crossTab: true });

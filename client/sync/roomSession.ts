@@ -368,9 +368,18 @@ export class RoomSession {
       const offline = (): void => this.onNetworkChange(false);
       window.addEventListener('online', online);
       window.addEventListener('offline', offline);
+      // PRES-4: the page is going away (closed, navigated, or into the back-forward cache).
+      const hide = (): void => this.leavePresence();
+      const show = (e: PageTransitionEvent): void => {
+        if (e.persisted) this.rejoinPresence();
+      };
+      window.addEventListener('pagehide', hide);
+      window.addEventListener('pageshow', show);
       this.cleanups.push(() => {
         window.removeEventListener('online', online);
         window.removeEventListener('offline', offline);
+        window.removeEventListener('pagehide', hide);
+        window.removeEventListener('pageshow', show);
       });
     }
     const [loaded, meta] = await Promise.all([this.loadFromStore(), this.readSyncMeta()]);
@@ -544,6 +553,30 @@ export class RoomSession {
     await Promise.allSettled([...this.appends]);
   }
 
+  /**
+   * PRES-4: announces that this session left (its awareness state removed, over the relay and
+   * to other tabs). The stock provider does this only in Node: in a browser a closed tab would
+   * stay in other tabs of the same profile, which learned it over BroadcastChannel, until the
+   * 30 s awareness timeout whenever the relay never saw it. Called on `pagehide`.
+   */
+  leavePresence(): void {
+    const r = this.replica;
+    if (!r || r.awareness.getLocalState() === null) return;
+    awarenessProtocol.removeAwarenessStates(r.awareness, [r.doc.clientID], 'leave');
+  }
+
+  /** PRES-4: back from the back-forward cache: announce this session again. */
+  rejoinPresence(): void {
+    const r = this.replica;
+    if (!r || this.background || r.awareness.getLocalState() !== null) return;
+    r.awareness.setLocalState(this.ownPresence(r.doc));
+  }
+
+  /** This session's awareness state when it (re)joins: who, not typing, the seen clocks (SEEN-1). */
+  private ownPresence(doc: Y.Doc): { user: Identity; typing: boolean; sv: ReturnType<RoomSession['svEntries']> } {
+    return { user: { id: this.me.id, name: this.me.name }, typing: false, sv: this.svEntries(doc) };
+  }
+
   /** True once the relay's SyncStep2 arrived on the current connection: what the relay held then is here. */
   get synced(): boolean {
     return this.replica?.provider.synced ?? false;
@@ -622,9 +655,7 @@ export class RoomSession {
 
     const awareness = new awarenessProtocol.Awareness(doc);
     // SYNC-C1: a background session has no state (setLocalStateField is then a no-op).
-    awareness.setLocalState(
-      this.background ? null : { user: { id: this.me.id, name: this.me.name }, typing: false, sv: this.svEntries(doc) },
-    );
+    awareness.setLocalState(this.background ? null : this.ownPresence(doc));
     this.localTyping = false;
     const provider = new WebsocketProvider(this.relayUrl, this.room, doc, {
       connect: false,
