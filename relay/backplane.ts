@@ -7,7 +7,8 @@
  * Rules (docs/SPEC.md, REDIS-4..7):
  * - `publish` is the commit: it durably appends validated updates to their rooms' logs, gives
  *   each the room's next sequence number, and only then resolves — the relay acks after it
- *   (ACK-1), never before. All entries of one call are stored, or none.
+ *   (ACK-1), never before. A room's entries in one call are all stored or none (on a single
+ *   Redis, or in process, the whole call is; a Redis Cluster stores room by room, REDIS-1).
  * - Sequence numbers are per room, assigned by the shared log, strictly increasing and without
  *   holes: they are the global order every relay agrees on (local seqs cannot be: two relays
  *   would both pick the next one).
@@ -15,7 +16,7 @@
  *   subscription, entries of this relay included (`origin` says whose). Entries compacted since
  *   arrive as their segment (`seq` = the segment's last seq, `seqLo` its first): content can
  *   repeat — at-least-once — and the relay's DEDUPE-1/2 absorb it. Nothing is ever skipped: a
- *   subscriber that fell behind the fan-out window is caught up from the log.
+ *   subscriber that missed live entries is caught up from the log.
  * - Awareness: entries a relay publishes belong to that relay until removed. Subscribers get the
  *   other relays' live entries when they subscribe, then their changes. When a relay dies (stops
  *   heartbeating) the survivors publish the removal (`null` state, clock + 1) of every entry it

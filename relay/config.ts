@@ -61,10 +61,15 @@ export const SETTINGS = {
     default: '2000',
     help: 'relay heartbeat period; a relay silent for 3 periods is dead and its presence removed',
   },
-  redisFanoutWindow: {
-    env: 'REDIS_FANOUT_WINDOW',
-    default: '10000',
-    help: 'recent updates kept per room stream for fan-out (slower relays catch up from the log)',
+  redisWaitReplicas: {
+    env: 'REDIS_WAIT_REPLICAS',
+    default: '0',
+    help: 'acks also wait until this many Redis replicas have the write (`WAIT`), so a failover to a replica loses nothing acked',
+  },
+  redisWaitTimeoutMs: {
+    env: 'REDIS_WAIT_TIMEOUT_MS',
+    default: '1000',
+    help: 'how long a commit waits for those replicas; fewer in time = no ack, clients retry',
   },
   relayUrls: {
     env: 'RELAY_URLS',
@@ -86,7 +91,9 @@ export interface RelayConfig {
   readonly redisPrefix: string;
   readonly redisDurability: RedisDurabilityMode;
   readonly redisHeartbeatMs: number;
-  readonly redisFanoutWindow: number;
+  /** REDIS-9: replicas every commit waits for (0 = none), and for how long. */
+  readonly redisWaitReplicas: number;
+  readonly redisWaitTimeoutMs: number;
   /** Relay origins the client may fail over between ([] = only the one that served the page). */
   readonly relayUrls: readonly string[];
 }
@@ -176,7 +183,8 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     redisPrefix,
     redisDurability,
     redisHeartbeatMs: int('redisHeartbeatMs', 100),
-    redisFanoutWindow: int('redisFanoutWindow', 1),
+    redisWaitReplicas: int('redisWaitReplicas', 0),
+    redisWaitTimeoutMs: int('redisWaitTimeoutMs', 1),
     relayUrls,
   };
 };

@@ -1,32 +1,39 @@
 /**
  * The backplane on Redis (scale-out mode). The contract is in relay/backplane.ts; this is how
- * Redis provides it (the design follows y-redis: a stream per room for fan-out, a shared store
- * behind it; unlike y-redis the relay acks only what Redis fsync'd and presence has an owner).
+ * Redis provides it (the design follows y-redis: a shared log per room plus a live fan-out; unlike
+ * y-redis the relay acks only what Redis fsync'd, presence has an owner, and it runs on a Redis
+ * Cluster as well as on a single server).
  *
- * - `publish` is one Lua script over every room of the batch: per update, `INCR next` gives the
- *   seq, `HSET log` stores it (the same keys as RedisRoomStore, so `load` sees it) and `XADD fan
- *   0-<seq>` fans it out (stream trimmed to exactly `fanoutWindow` entries: approximate trimming
- *   only drops whole 100-entry nodes, which would make the window unpredictable; exact trimming
- *   removes about one entry per add). The reply arrives once
- *   Redis fsync'd the AOF (REDIS-2). One round trip and one fsync per group commit.
- * - Subscriptions: a catch-up script reads the log after `after` (segments included), then a
- *   dedicated connection runs `XREAD BLOCK` over all subscribed rooms' streams from their last
- *   seq. Seqs are dense, so a jump means the window was trimmed past a slow reader: that room is
- *   caught up from the log again (REDIS-4, nothing is skipped). A new subscription wakes the
- *   blocked reader with CLIENT UNBLOCK.
+ * - `publish` is one Lua script per group commit on a single server, one per room on a Cluster
+ *   (REDIS-1): per update, `INCR next` gives the seq, `HSET log` stores it (the same keys as
+ *   RedisRoomStore, so `load` sees it) and `PUBLISH` on the room's fan-out channel sends it live
+ *   as "origin\nseq\nreceivedAt\nupdate". The reply arrives once Redis fsync'd the AOF (REDIS-2;
+ *   the pub/sub messages leave after that fsync too), and with `wait` once enough replicas
+ *   confirmed (REDIS-9). One round trip and one fsync per group commit (per shard on a Cluster).
+ * - Subscriptions (REDIS-4): the relay SUBSCRIBEs to the room's channels, then catches up from
+ *   the log after `after` (segments included); live messages that arrive meanwhile wait in the
+ *   room's queue. Seqs are dense, so a live message more than one past the last delivered seq
+ *   means messages were missed (pub/sub is fire-and-forget): the room is caught up from the log
+ *   again before going on. The last message of a burst can be missed with nothing after it to
+ *   reveal the gap, so every heartbeat also compares each room's `next` with its last seq, and
+ *   any reconnect of either connection catches every room up. Nothing is skipped; content can
+ *   repeat (at-least-once), which DEDUPE-1/2 absorb.
  * - Presence (REDIS-6): the room's `aw` hash holds each live entry with its owner relay; changes
  *   go out on a pub/sub channel per room (presence is volatile: after a reconnect the hash is
  *   read again). Every relay keeps a heartbeat key with a TTL of three heartbeats; a relay whose
  *   key expired is dead, and whichever survivor's reap script removes its entries publishes their
  *   removal — once, since a second reaper finds nothing left.
  * - Status (REDIS-5): 'down' when the command connection closes; commands then fail at once (no
- *   offline queue, see relay/redisConnection.ts). On 'ready' again, subscriptions resume from
+ *   offline queue, see relay/redisConnection.ts). On 'ready' again, subscriptions catch up from
  *   their last seq and presence is re-read. Dead relays are reaped only after this relay has been
  *   up for a whole TTL, so relays that were cut off with it can heartbeat first.
  *
+ * Classic pub/sub on a Cluster is broadcast to every node over the cluster bus; sharded pub/sub
+ * (SPUBLISH, Redis 7) would keep each room's messages on its shard — see docs/decisions.md.
+ *
  * One subscription per room per backplane (the relay has one slot per room).
  */
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { AwarenessEntry } from '../shared/awarenessUpdate.js';
 import {
   newRelayId,
@@ -37,10 +44,11 @@ import {
   type RoomSubscriber,
   type RoomSubscription,
 } from './backplane.js';
-import { createRedisClient } from './redisConnection.js';
+import { createRedisClient, isClusterServer, type RedisClient } from './redisConnection.js';
 import {
   DEFAULT_REDIS_PREFIX,
   awarenessChannel,
+  fanoutChannel,
   relayAliveKey,
   roomKeys,
   roomsKey,
@@ -48,28 +56,27 @@ import {
 } from './redisKeys.js';
 import type { RedisObserver } from './redisRoomStore.js';
 import { silentLogger, type Logger } from './log.js';
-import { RedisScript, type RedisArg } from './redisScript.js';
+import { RedisScript, type RedisArg, type ReplicaWait } from './redisScript.js';
 
 /**
- * KEYS: rooms, then per room log, next, fan. ARGV: relayId, window, then per room name, count and
- * count pairs of (update, receivedAt or '').
+ * KEYS: per room log, next. ARGV: relayId, then per room: fan-out channel, count, and count pairs
+ * of (update, receivedAt or ''). Returns the seqs, room by room.
  */
 const PUBLISH = new RedisScript(`
 local out = {}
-local a, k = 3, 2
+local a, k = 2, 1
 while a <= #ARGV do
-  local name, n = ARGV[a], tonumber(ARGV[a + 1])
-  local log, nextKey, fan = KEYS[k], KEYS[k + 1], KEYS[k + 2]
-  a, k = a + 2, k + 3
+  local channel, n = ARGV[a], tonumber(ARGV[a + 1])
+  local log, nextKey = KEYS[k], KEYS[k + 1]
+  a, k = a + 2, k + 2
   for _ = 1, n do
     local seq = redis.call('INCR', nextKey)
     local field = string.format('%d', seq)
     redis.call('HSET', log, field, ARGV[a])
-    redis.call('XADD', fan, 'MAXLEN', '=', ARGV[2], '0-' .. field, 'o', ARGV[1], 'u', ARGV[a], 't', ARGV[a + 1])
+    redis.call('PUBLISH', channel, ARGV[1] .. '\\n' .. field .. '\\n' .. ARGV[a + 1] .. '\\n' .. ARGV[a])
     out[#out + 1] = seq
     a = a + 2
   end
-  redis.call('SADD', KEYS[1], name)
 end
 return out
 `);
@@ -137,12 +144,14 @@ return out
 
 export interface RedisBackplaneOptions {
   readonly url: string;
+  /** Cluster client or single-server client; undefined = ask the server (REDIS-1). */
+  readonly cluster?: boolean;
   readonly prefix?: string;
   readonly relayId?: string;
-  /** Heartbeat period; a relay silent for three periods is dead. */
+  /** Heartbeat period; a relay silent for three periods is dead. Also the gap-check period. */
   readonly heartbeatMs?: number;
-  /** Approximate number of recent entries kept per room stream for fan-out. */
-  readonly fanoutWindow?: number;
+  /** REDIS-9: replicas that must confirm every publish (none by default). */
+  readonly wait?: ReplicaWait;
   readonly observe?: RedisObserver;
   readonly log?: Logger;
 }
@@ -150,11 +159,17 @@ export interface RedisBackplaneOptions {
 interface RoomState {
   readonly room: string;
   readonly keys: RoomKeys;
-  readonly channel: string;
+  readonly fanChannel: string;
+  readonly awChannel: string;
   readonly subscriber: RoomSubscriber;
   lastSeq: number;
-  /** True once caught up from the log; only then is the room in the XREAD. */
-  live: boolean;
+  /** Live messages not delivered yet, in arrival order. */
+  readonly queue: BackplaneEntry[];
+  /** The log may hold entries after lastSeq that no queued message covers: catch up first. */
+  behind: boolean;
+  /** SUBSCRIBEd (live messages can arrive); until then there is nothing to check. */
+  joined: boolean;
+  draining: boolean;
   closed: boolean;
 }
 
@@ -167,54 +182,43 @@ export class RedisBackplane implements Backplane {
   readonly relayId: string;
   private readonly prefix: string;
   private readonly heartbeatMs: number;
-  private readonly fanoutWindow: number;
   private readonly log: Logger;
   private readonly rooms = new Map<string, RoomState>();
-  private readonly byFanKey = new Map<string, RoomState>();
-  private readonly byChannel = new Map<string, RoomState>();
+  /** Channel name → the room it belongs to and which kind of message it carries. */
+  private readonly byChannel = new Map<string, { state: RoomState; kind: 'fan' | 'aw' }>();
   private readonly listeners = new Set<(status: BackplaneStatus) => void>();
+  /** Rooms this backplane has put in the `rooms` set. */
+  private readonly registered = new Set<string>();
   private current: BackplaneStatus = 'up';
   private upSince = Date.now();
   private closed = false;
-  private readerId: string | null = null;
-  private wake: (() => void) | null = null;
-  /** Counts XREAD calls that returned: lets `unblockReader` tell whether its wake-up landed. */
-  private reads = 0;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
-  private loop: Promise<void> = Promise.resolve();
-  /** Resolves when the backplane stops (close or crash): ends every wait of the read loop. */
-  private readonly stopped: Promise<void>;
-  private resolveStopped!: () => void;
 
   private constructor(
-    private readonly cmd: Redis,
-    private readonly reader: Redis,
-    private readonly sub: Redis,
+    private readonly cmd: RedisClient,
+    private readonly sub: RedisClient,
     private readonly options: RedisBackplaneOptions,
   ) {
     this.relayId = options.relayId ?? newRelayId();
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
     this.heartbeatMs = options.heartbeatMs ?? 2000;
-    this.fanoutWindow = options.fanoutWindow ?? 10_000;
     this.log = options.log ?? silentLogger;
-    this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
   }
 
-  /** Connects its three connections (commands, blocking reads, pub/sub) and starts heartbeating. */
+  /** Connects its two connections (commands, pub/sub) and starts heartbeating. */
   static async connect(options: RedisBackplaneOptions): Promise<RedisBackplane> {
-    const name = `converge-relay`;
-    const cmd = createRedisClient(options.url, name);
-    const reader = createRedisClient(options.url, `${name}-reader`);
+    const cluster = options.cluster ?? (await isClusterServer(options.url));
+    const cmd = createRedisClient(options.url, 'converge-relay', { cluster });
     // Our own resubscription (see start): ioredis's would leave a failed SUBSCRIBE unhandled.
-    const sub = createRedisClient(options.url, `${name}-sub`, { autoResubscribe: false });
-    const backplane = new RedisBackplane(cmd, reader, sub, options);
+    const sub = createRedisClient(options.url, 'converge-relay-sub', { cluster, extra: { autoResubscribe: false } });
+    const backplane = new RedisBackplane(cmd, sub, options);
     try {
-      await Promise.all([cmd.connect(), reader.connect(), sub.connect()]);
+      await Promise.all([cmd.connect(), sub.connect()]);
       await backplane.start();
     } catch (err) {
       // Do not leave clients reconnecting in the background.
       backplane.stop();
-      for (const c of [cmd, reader, sub]) c.disconnect();
+      for (const c of [cmd, sub]) c.disconnect();
       throw err;
     }
     return backplane;
@@ -238,47 +242,62 @@ export class RedisBackplane implements Backplane {
       if (list) list.push(i);
       else byRoom.set(e.room, [i]);
     });
-    const keys = [roomsKey(this.prefix)];
-    const args: RedisArg[] = [this.relayId, this.fanoutWindow];
-    for (const [room, indexes] of byRoom) {
-      const k = roomKeys(this.prefix, room);
-      keys.push(k.log, k.next, k.fan);
-      args.push(room, indexes.length);
-      for (const i of indexes) args.push(bytesArg(entries[i]!.update), String(entries[i]!.receivedAt ?? ''));
-    }
-    const reply = (await this.timed('publish', () => PUBLISH.run(this.cmd, keys, args))) as number[];
-    // The script returns seqs grouped by room; put them back in the caller's order.
+    // REDIS-1: one script for every room on a single server; one per room (its slot) on a cluster.
+    const groups = this.cmd instanceof Cluster ? [...byRoom].map((g) => [g]) : [[...byRoom]];
     const seqs = new Array<number>(entries.length);
-    let r = 0;
-    for (const indexes of byRoom.values()) for (const i of indexes) seqs[i] = reply[r++]!;
+    const scripts = groups.map(async (group) => {
+      const keys: string[] = [];
+      const args: RedisArg[] = [this.relayId];
+      for (const [room, indexes] of group) {
+        const k = roomKeys(this.prefix, room);
+        keys.push(k.log, k.next);
+        args.push(fanoutChannel(this.prefix, room), indexes.length);
+        for (const i of indexes) args.push(bytesArg(entries[i]!.update), String(entries[i]!.receivedAt ?? ''));
+      }
+      const reply = (await PUBLISH.run(this.cmd, keys, args, this.options.wait)) as number[];
+      // The script returns seqs grouped by room; put them back in the caller's order.
+      let r = 0;
+      for (const [, indexes] of group) for (const i of indexes) seqs[i] = reply[r++]!;
+    });
+    await this.timed('publish', () => Promise.all(scripts));
+    // The `rooms` set (roomCount) learns a room after its first successful publish from here.
+    const fresh = [...byRoom.keys()].filter((r) => !this.registered.has(r));
+    if (fresh.length > 0) {
+      await this.timed('registerRooms', () => this.cmd.sadd(roomsKey(this.prefix), ...fresh));
+      for (const r of fresh) this.registered.add(r);
+    }
     return seqs;
   }
 
   subscribe(room: string, after: number, subscriber: RoomSubscriber): RoomSubscription {
     if (this.closed) throw new Error('backplane closed');
     if (this.rooms.has(room)) throw new Error(`already subscribed to room ${JSON.stringify(room)}`);
-    const keys = roomKeys(this.prefix, room);
     const state: RoomState = {
       room,
-      keys,
-      channel: awarenessChannel(this.prefix, room),
+      keys: roomKeys(this.prefix, room),
+      fanChannel: fanoutChannel(this.prefix, room),
+      awChannel: awarenessChannel(this.prefix, room),
       subscriber,
       lastSeq: after,
-      live: false,
+      queue: [],
+      behind: true,
+      joined: false,
+      draining: false,
       closed: false,
     };
     this.rooms.set(room, state);
-    this.byFanKey.set(keys.fan, state);
-    this.byChannel.set(state.channel, state);
+    this.byChannel.set(state.fanChannel, { state, kind: 'fan' });
+    this.byChannel.set(state.awChannel, { state, kind: 'aw' });
     void this.join(state);
     return {
       close: () => {
         if (state.closed) return;
         state.closed = true;
+        state.queue.length = 0;
         this.rooms.delete(room);
-        this.byFanKey.delete(keys.fan);
-        this.byChannel.delete(state.channel);
-        this.sub.unsubscribe(state.channel).catch(() => undefined);
+        this.byChannel.delete(state.fanChannel);
+        this.byChannel.delete(state.awChannel);
+        this.sub.unsubscribe(state.fanChannel, state.awChannel).catch(() => undefined);
       },
     };
   }
@@ -298,49 +317,35 @@ export class RedisBackplane implements Backplane {
     for (const state of this.rooms.values()) await this.reap(state, this.relayId).catch(() => undefined);
     await this.cmd.del(relayAliveKey(this.prefix, this.relayId)).catch(() => undefined);
     this.stop();
-    // The reader may be blocked in XREAD for up to 5 s and has nothing to flush: a QUIT would
-    // queue behind it and delay a graceful shutdown by that long.
-    this.reader.disconnect();
     await Promise.all([this.cmd, this.sub].map((c) => c.quit().catch(() => c.disconnect())));
-    await this.loop;
   }
 
   /** What a SIGKILL leaves behind (for tests): no goodbye, the heartbeat simply stops. */
-  async crash(): Promise<void> {
+  crash(): Promise<void> {
     this.stop();
-    for (const c of [this.cmd, this.reader, this.sub]) c.disconnect();
-    await this.loop;
+    for (const c of [this.cmd, this.sub]) c.disconnect();
+    return Promise.resolve();
   }
 
   // --- internals ------------------------------------------------------------------------------
 
   private async start(): Promise<void> {
-    this.readerId = String(await this.reader.call('CLIENT', 'ID'));
-    this.sub.on('message', (channel: string, message: string) => this.onAwarenessMessage(channel, message));
+    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
     this.cmd.on('close', () => this.setStatus('down'));
     this.cmd.on('ready', () => this.setStatus('up'));
-    // The pub/sub connection may come back after the command one: subscribe and re-read presence then too.
+    // The pub/sub connection may come back after the command one: subscribe and catch up then too.
     this.sub.on('ready', () => {
       for (const state of this.rooms.values()) void this.join(state);
-    });
-    this.reader.on('ready', () => {
-      this.reader
-        .call('CLIENT', 'ID')
-        .then((id) => (this.readerId = String(id)))
-        .catch(() => undefined);
     });
     await this.beat();
     this.heartbeat = setInterval(() => void this.tick(), this.heartbeatMs);
     this.heartbeat.unref();
-    this.loop = this.readLoop();
   }
 
   private stop(): void {
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
-    this.wake?.();
-    this.resolveStopped();
   }
 
   private setStatus(status: BackplaneStatus): void {
@@ -349,7 +354,7 @@ export class RedisBackplane implements Backplane {
     if (status === 'up') {
       this.upSince = Date.now();
       void this.beat().catch(() => undefined);
-      // Presence changes published while we were away were lost (pub/sub): read it again.
+      // Presence changes and live entries published while we were away were lost: read again.
       for (const state of this.rooms.values()) void this.join(state);
     }
     for (const l of this.listeners) l(status);
@@ -359,10 +364,11 @@ export class RedisBackplane implements Backplane {
     return this.cmd.set(relayAliveKey(this.prefix, this.relayId), '1', 'PX', this.heartbeatMs * 3);
   }
 
-  /** Heartbeat, then reap the presence of dead relays in the rooms this relay serves. */
+  /** Heartbeat, the gap check of every room, then reap the presence of dead relays. */
   private async tick(): Promise<void> {
     try {
       await this.beat();
+      await this.checkPositions();
       if (Date.now() - this.upSince < this.heartbeatMs * 3) return;
       for (const state of this.rooms.values()) await this.reapDead(state);
     } catch (err) {
@@ -371,10 +377,24 @@ export class RedisBackplane implements Backplane {
     }
   }
 
-  /** Catch-up (if not live yet) and presence snapshot; on failure, retried when Redis is back. */
+  /** REDIS-4: a room whose log has gone past its last seq with no message in sight catches up. */
+  private async checkPositions(): Promise<void> {
+    const idle = [...this.rooms.values()].filter((s) => s.joined && !s.draining && s.queue.length === 0);
+    if (idle.length === 0) return;
+    const positions = await this.timed('positions', () => Promise.all(idle.map((s) => this.cmd.get(s.keys.next))));
+    idle.forEach((state, i) => {
+      if (Number(positions[i] ?? 0) > state.lastSeq) {
+        state.behind = true;
+        void this.drain(state);
+      }
+    });
+  }
+
+  /** Subscribe, presence snapshot, then catch up (REDIS-4); on failure, retried when Redis is back. */
   private async join(state: RoomState): Promise<void> {
     try {
-      await this.sub.subscribe(state.channel);
+      await this.sub.subscribe(state.fanChannel, state.awChannel);
+      state.joined = true;
       await this.reapDead(state);
       const all = await this.timed('awarenessSnapshot', () => this.cmd.hgetall(state.keys.aw));
       const byRelay = new Map<string, AwarenessEntry[]>();
@@ -386,14 +406,47 @@ export class RedisBackplane implements Backplane {
         byRelay.set(record.relay, list);
       }
       for (const [origin, list] of byRelay) this.deliverAwareness(state, origin, list);
-      if (!state.live) {
-        await this.catchUp(state);
-        state.live = true;
-        await this.unblockReader();
-      }
     } catch (err) {
       // Redis went away meanwhile: the next 'ready' of either connection runs join again.
       this.log.warn('backplane-join-failed', { room: state.room, error: String(err) });
+    }
+    // Whatever was published while we were not subscribed is in the log.
+    state.behind = true;
+    await this.drain(state);
+  }
+
+  /**
+   * Delivers the room's queue in seq order, one drain at a time per room. A catch-up comes first
+   * when the room is behind or the next message skips a seq; after a catch-up the head message is
+   * delivered whatever its seq (the log was read, nothing more is to be found). A failed catch-up
+   * leaves the room behind; the next heartbeat, message or reconnect tries again.
+   */
+  private async drain(state: RoomState): Promise<void> {
+    if (state.draining || !state.joined) return;
+    state.draining = true;
+    try {
+      let caughtUp = false;
+      while (!state.closed) {
+        if (state.behind) {
+          await this.catchUp(state);
+          state.behind = false;
+          caughtUp = true;
+          continue;
+        }
+        const entry = state.queue.shift();
+        if (!entry) return;
+        if (entry.seq > state.lastSeq + 1 && !caughtUp) {
+          state.queue.unshift(entry);
+          state.behind = true;
+          continue;
+        }
+        caughtUp = false;
+        this.deliver(state, entry);
+      }
+    } catch (err) {
+      this.log.debug('backplane-catch-up-failed', { room: state.room, error: String(err) });
+    } finally {
+      state.draining = false;
     }
   }
 
@@ -417,7 +470,7 @@ export class RedisBackplane implements Backplane {
     for (const e of entries) this.deliver(state, e);
   }
 
-  /** A subscriber that throws (a relay bug) loses that entry, never the read loop. */
+  /** A subscriber that throws (a relay bug) loses that entry, never the backplane. */
   private deliver(state: RoomState, entry: BackplaneEntry): void {
     if (state.closed || entry.seq <= state.lastSeq) return;
     state.lastSeq = entry.seq;
@@ -437,95 +490,20 @@ export class RedisBackplane implements Backplane {
     }
   }
 
-  /**
-   * Makes the read loop start a new XREAD that includes a room that just went live. The UNBLOCK
-   * can overtake the XREAD it is meant for (two connections): until some XREAD returns, retry.
-   */
-  private async unblockReader(): Promise<void> {
-    if (this.wake) {
-      this.wake();
+  private onMessage(channel: string, message: Buffer): void {
+    const target = this.byChannel.get(channel);
+    if (!target || target.state.closed) return;
+    if (target.kind === 'aw') return this.onAwarenessMessage(target.state, message.toString());
+    const entry = parseFanout(target.state.room, message);
+    if (!entry) {
+      this.log.error('backplane-bad-fanout-message', { room: target.state.room });
       return;
     }
-    const reads = this.reads;
-    while (!this.closed && this.reads === reads) {
-      if (this.readerId !== null && (await this.cmd.call('CLIENT', 'UNBLOCK', this.readerId)) === 1) return;
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
+    target.state.queue.push(entry);
+    void this.drain(target.state);
   }
 
-  /** XREAD BLOCK over every live room's stream, from its last seq; stops when closed. */
-  private async readLoop(): Promise<void> {
-    while (!this.closed) {
-      const live = [...this.rooms.values()].filter((s) => s.live);
-      if (live.length === 0) {
-        await new Promise<void>((resolve) => (this.wake = resolve));
-        this.wake = null;
-        continue;
-      }
-      let reply: unknown;
-      try {
-        reply = await this.reader.callBuffer('XREAD', [
-          'COUNT',
-          512,
-          'BLOCK',
-          5000,
-          'STREAMS',
-          ...live.map((s) => s.keys.fan),
-          ...live.map((s) => `0-${s.lastSeq}`),
-        ]);
-      } catch {
-        this.reads++;
-        if (this.closed) return;
-        await this.readerBack();
-        continue;
-      }
-      this.reads++;
-      if (reply === null) continue; // timeout or CLIENT UNBLOCK: the set of rooms may have changed
-      for (const [key, items] of reply as [Buffer, [Buffer, Buffer[]][]][]) {
-        const state = this.byFanKey.get(key.toString());
-        if (!state) continue;
-        for (const [id, fields] of items) {
-          const seq = Number(id.toString().slice(2));
-          if (seq <= state.lastSeq) continue;
-          if (seq > state.lastSeq + 1) {
-            // The window was trimmed past us (or entries came from a plain append): read the log.
-            try {
-              await this.catchUp(state);
-            } catch {
-              break; // Redis away: the next XREAD fails and waits for it
-            }
-            if (seq <= state.lastSeq) continue;
-          }
-          const f = fieldMap(fields);
-          const receivedAt = f.get('t')?.toString();
-          this.deliver(state, {
-            room: state.room,
-            seq,
-            seqLo: seq,
-            origin: f.get('o')?.toString() ?? '',
-            update: new Uint8Array(f.get('u') ?? Buffer.alloc(0)),
-            ...(receivedAt ? { receivedAt: Number(receivedAt) } : {}),
-          });
-        }
-      }
-    }
-  }
-
-  /**
-   * Resolves when the reader connection is ready again, or the backplane stopped (a stopped
-   * client may never emit another event).
-   */
-  private readerBack(): Promise<void> {
-    const ready =
-      this.reader.status === 'ready'
-        ? new Promise<void>((resolve) => setTimeout(resolve, 100)) // connected but failing: back off
-        : new Promise<void>((resolve) => this.reader.once('ready', () => resolve()));
-    return Promise.race([ready, this.stopped]);
-  }
-
-  private onAwarenessMessage(channel: string, message: string): void {
-    const state = this.byChannel.get(channel);
-    if (!state || state.closed) return;
+  private onAwarenessMessage(state: RoomState, message: string): void {
     let parsed: { o: string; e: [number, number, string][] };
     try {
       parsed = JSON.parse(message) as typeof parsed;
@@ -560,7 +538,7 @@ export class RedisBackplane implements Backplane {
     for (let i = 0; i < removed.length; i += 2) {
       entries.push([Number(removed[i]!.toString()), Number(removed[i + 1]!.toString()) + 1, 'null']);
     }
-    await this.cmd.publish(state.channel, JSON.stringify({ o: relay, e: entries }));
+    await this.cmd.publish(state.awChannel, JSON.stringify({ o: relay, e: entries }));
   }
 
   private async timed<T>(op: string, run: () => Promise<T>): Promise<T> {
@@ -578,10 +556,24 @@ export class RedisBackplane implements Backplane {
 
 const bytesArg = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
-const fieldMap = (fields: Buffer[]): Map<string, Buffer> => {
-  const m = new Map<string, Buffer>();
-  for (let i = 0; i + 1 < fields.length; i += 2) m.set(fields[i]!.toString(), fields[i + 1]!);
-  return m;
+/** A fan-out message is "origin\nseq\nreceivedAt\nupdate" (the update's bytes as they are). */
+const parseFanout = (room: string, message: Buffer): BackplaneEntry | null => {
+  const a = message.indexOf(10);
+  const b = message.indexOf(10, a + 1);
+  const c = message.indexOf(10, b + 1);
+  if (a < 0 || b < 0 || c < 0) return null;
+  const seq = Number(message.toString('latin1', a + 1, b));
+  if (!Number.isSafeInteger(seq) || seq <= 0) return null;
+  const receivedAt = message.toString('latin1', b + 1, c);
+  return {
+    room,
+    seq,
+    seqLo: seq,
+    origin: message.toString('latin1', 0, a),
+    // A copy: the message buffer is ioredis's, and subscribers may keep the bytes.
+    update: new Uint8Array(message.subarray(c + 1)),
+    ...(receivedAt ? { receivedAt: Number(receivedAt) } : {}),
+  };
 };
 
 /** `aw` hash values are "relayId\nclock\nstate". */

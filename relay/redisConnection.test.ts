@@ -2,15 +2,14 @@
  * REDIS-2 (ack only what Redis fsync'd) and REDIS-5 (fail fast while Redis is away), against a
  * real redis-server.
  */
-import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RedisDurabilityError, checkDurability, connectRedis } from './redisConnection.js';
+import { RedisDurabilityError, checkDurability, connectRedis, type RedisClient } from './redisConnection.js';
 import { RedisRoomStore } from './redisRoomStore.js';
 import { startRedis, type RedisServer } from './testing/redisServer.js';
 
 describe('Redis connection', () => {
   let server: RedisServer | undefined;
-  let client: Redis | undefined;
+  let client: RedisClient | undefined;
 
   afterEach(async () => {
     client?.disconnect();
@@ -70,5 +69,5 @@ describe('Redis connection', () => {
   });
 });
 
-const waitForReady = (c: Redis): Promise<void> =>
+const waitForReady = (c: RedisClient): Promise<void> =>
   c.status === 'ready' ? Promise.resolve() : new Promise((resolve) => c.once('ready', () => resolve()));

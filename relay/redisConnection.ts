@@ -10,14 +10,22 @@
  *   queueing — the relay must stop acking, not pile up promises (REDIS-5).
  * - RESP2: replies have one shape (flat arrays), whatever the server's version.
  *
+ * Single server or Cluster (REDIS-1): `connectRedis` asks the server at `REDIS_URL` whether it
+ * runs in cluster mode (INFO cluster) and returns an ioredis `Cluster` client if so (the URL is
+ * then one seed node; the others are discovered). A cluster client follows MOVED/ASK redirections
+ * by itself; those replies mean the command did not run, so retrying them is safe.
+ *
  * Durability (REDIS-2): an append is acknowledged only once Redis has fsync'd it. With
  * `appendonly yes` and `appendfsync always`, Redis writes and fsyncs the AOF before it sends the
  * replies of the commands of that event-loop turn, so a reply means "on disk". `checkDurability`
- * reads both settings with CONFIG GET at connect time and refuses anything weaker. Managed Redis
+ * reads both settings with CONFIG GET at connect time — on every node of a cluster, replicas
+ * included, since a replica may become the master — and refuses anything weaker. Managed Redis
  * services often disable CONFIG: `durability: 'trust'` then skips the check, and the operator
- * vouches for the settings (the relay logs a warning saying so).
+ * vouches for the settings (the relay logs a warning saying so). Replicas are asynchronous: to
+ * survive a failover, `REDIS_WAIT_REPLICAS` makes every commit also wait for that many replicas
+ * (REDIS-9, relay/redisScript.ts).
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
 export type RedisDurabilityMode = 'verify' | 'trust';
 
@@ -30,27 +38,71 @@ export interface RedisDurability {
   readonly verified: boolean;
 }
 
-export const createRedisClient = (url: string, name: string, extra: RedisOptions = {}): Redis => {
-  const client = new Redis(url, {
-    ...extra,
-    lazyConnect: true,
-    protocol: 2,
-    connectionName: name,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    enableOfflineQueue: false,
-    // Reconnect forever with a capped backoff: Redis coming back is the normal way out of "down".
-    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 10), 2000),
-  });
+/** A single-server or a cluster client: both run every command Converge uses. */
+export type RedisClient = Redis | Cluster;
+
+/** Reconnect forever with a capped backoff: Redis coming back is the normal way out of "down". */
+const backoff = (attempt: number): number => Math.min(50 * 2 ** Math.min(attempt, 10), 2000);
+
+/** Options every connection gets (a cluster client passes them to each node connection). */
+const nodeOptions = (name: string, extra: RedisOptions) => ({
+  ...extra,
+  lazyConnect: true,
+  protocol: 2 as const,
+  connectionName: name,
+  maxRetriesPerRequest: 0,
+  autoResendUnfulfilledCommands: false,
+});
+
+export interface RedisClientOptions {
+  /** A Cluster client (seeded with `url`) instead of a single-server one. */
+  readonly cluster?: boolean;
+  readonly extra?: RedisOptions;
+}
+
+export const createRedisClient = (url: string, name: string, options: RedisClientOptions = {}): RedisClient => {
+  const extra = options.extra ?? {};
+  const client = options.cluster
+    ? new Cluster([url], {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        clusterRetryStrategy: backoff,
+        // Credentials and TLS in the seed URL apply to every node.
+        redisOptions: { ...nodeOptions(name, extra), ...urlAuth(url) },
+      })
+    : new Redis(url, { ...nodeOptions(name, extra), enableOfflineQueue: false, retryStrategy: backoff });
   // Connection errors surface as 'close'/'reconnecting' (RedisHealth) and as rejected commands;
   // without a listener ioredis would print each one.
   client.on('error', () => undefined);
   return client;
 };
 
-/** Connects (resolves once the first connection is ready). */
-export const connectRedis = async (url: string, name: string): Promise<Redis> => {
-  const client = createRedisClient(url, name);
+const urlAuth = (url: string): RedisOptions => {
+  const u = new URL(url);
+  return {
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+};
+
+/** REDIS-1: whether the server at `url` runs in cluster mode (`cluster_enabled:1` in INFO cluster). */
+export const isClusterServer = async (url: string): Promise<boolean> => {
+  const probe = createRedisClient(url, 'converge-probe');
+  try {
+    await probe.connect();
+    return /^cluster_enabled:1\s*$/m.test(await probe.info('cluster'));
+  } finally {
+    probe.disconnect();
+  }
+};
+
+/**
+ * Connects (resolves once the first connection is ready). `cluster` undefined = ask the server;
+ * a cluster client is ready once it knows which node serves which slot.
+ */
+export const connectRedis = async (url: string, name: string, cluster?: boolean): Promise<RedisClient> => {
+  const client = createRedisClient(url, name, { cluster: cluster ?? (await isClusterServer(url)) });
   await client.connect();
   return client;
 };
@@ -62,8 +114,22 @@ const configValue = async (client: Redis, name: string): Promise<string> => {
   return value;
 };
 
-/** REDIS-2: throws RedisDurabilityError unless Redis fsyncs every write before replying. */
-export const checkDurability = async (client: Redis, mode: RedisDurabilityMode): Promise<RedisDurability> => {
+/**
+ * REDIS-2: throws RedisDurabilityError unless Redis fsyncs every write before replying — on every
+ * node of a cluster.
+ */
+export const checkDurability = async (client: RedisClient, mode: RedisDurabilityMode): Promise<RedisDurability> => {
+  const nodes = client instanceof Cluster ? client.nodes('all') : [client];
+  let result: RedisDurability = { appendonly: 'unknown', appendfsync: 'unknown', verified: false };
+  for (const node of nodes) {
+    result = await checkNode(node, mode);
+    if (!result.verified) return result;
+  }
+  return result;
+};
+
+const checkNode = async (client: Redis, mode: RedisDurabilityMode): Promise<RedisDurability> => {
+  const where = `${client.options.host ?? '?'}:${client.options.port ?? '?'}`;
   let appendonly: string;
   let appendfsync: string;
   try {
@@ -72,13 +138,13 @@ export const checkDurability = async (client: Redis, mode: RedisDurabilityMode):
   } catch (err) {
     if (mode === 'trust') return { appendonly: 'unknown', appendfsync: 'unknown', verified: false };
     throw new RedisDurabilityError(
-      `cannot read Redis persistence settings (${String(err)}); acks need appendonly yes and appendfsync always. ` +
+      `cannot read the persistence settings of Redis at ${where} (${String(err)}); acks need appendonly yes and appendfsync always. ` +
         'If CONFIG is disabled and the server is configured that way, set REDIS_DURABILITY=trust',
     );
   }
   if (appendonly !== 'yes' || appendfsync !== 'always') {
     throw new RedisDurabilityError(
-      `Redis has appendonly ${appendonly} and appendfsync ${appendfsync}; Converge acks only what is fsync'd, ` +
+      `Redis at ${where} has appendonly ${appendonly} and appendfsync ${appendfsync}; Converge acks only what is fsync'd, ` +
         'so it needs appendonly yes and appendfsync always',
     );
   }

@@ -9,18 +9,16 @@
  * - `log`   hash seq → update (the uncompacted log; a hash, not a stream: see docs/decisions.md)
  * - `seg`   hash "seqLo:seqHi" → merged update (compacted segments)
  * - `next`  the highest seq stored so far (the backplane assigns the next one with INCR)
- * - `fan`   stream of recent entries for fan-out, ids `0-<seq>`, trimmed to a window
  * - `aw`    hash awareness clientID → JSON {relay, clock, state} (presence held by live relays)
  * - `lease` the compaction lease (its value is the fencing token)
  * - `fence` the fencing-token counter
  * Global: `rooms` (set of room names, for `roomCount`), `relay:<id>` (a relay's heartbeat, with a
- * TTL) and `aw:<room>` pub/sub channels.
+ * TTL). Pub/sub channels per room: `fan:<tag>` (live updates) and `aw:<tag>` (presence).
  */
 export interface RoomKeys {
   readonly log: string;
   readonly seg: string;
   readonly next: string;
-  readonly fan: string;
   readonly aw: string;
   readonly lease: string;
   readonly fence: string;
@@ -36,7 +34,6 @@ export const roomKeys = (prefix: string, room: string): RoomKeys => {
     log: `${base}:log`,
     seg: `${base}:seg`,
     next: `${base}:next`,
-    fan: `${base}:fan`,
     aw: `${base}:aw`,
     lease: `${base}:lease`,
     fence: `${base}:fence`,
@@ -48,3 +45,5 @@ export const roomsKey = (prefix: string): string => `${prefix}:rooms`;
 export const relayAliveKey = (prefix: string, relayId: string): string => `${prefix}:relay:${relayId}`;
 
 export const awarenessChannel = (prefix: string, room: string): string => `${prefix}:aw:${roomTag(room)}`;
+
+export const fanoutChannel = (prefix: string, room: string): string => `${prefix}:fan:${roomTag(room)}`;

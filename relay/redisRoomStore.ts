@@ -8,10 +8,19 @@
  * - Durable (STORE-1, REDIS-2) = Redis replied to the script, and Redis runs with `appendonly
  *   yes` + `appendfsync always` (checked at connect time by `checkDurability`): the AOF holding
  *   the write was fsync'd before the reply was sent.
- * - Keys are per room and hash-tagged (relay/redisKeys.ts): one room's keys share a cluster slot.
- *   `append` of several rooms runs as one script over all their keys: atomic on a single server.
- *   (A Redis Cluster would reject a script spanning slots; there an append would have to run one
- *   script per room — see REDIS-1 in docs/SPEC.md — and this client does not speak Cluster yet.)
+ * - Keys are per room and hash-tagged (relay/redisKeys.ts): one room's keys share a cluster slot,
+ *   and no script touches two rooms' keys or a global key (a cluster refuses a script spanning
+ *   slots). On a single server `append` of several rooms is one script over all their keys:
+ *   atomic, one fsync. On a Redis Cluster it is one script per room, run concurrently on their
+ *   shards, after a read-only pass of the same checks over every room: a batch that breaks a
+ *   rule stores nothing. Each room's entries are all stored or none (REDIS-1), but a shard that
+ *   fails mid-call (or a concurrent writer between check and write) can leave other rooms'
+ *   entries stored by a rejected call. In scale-out mode the relay commits through the
+ *   backplane, never acks a rejected commit, and what was stored anyway is content its clients
+ *   hold and upload again (idempotent). The global `rooms` set (for
+ *   `roomCount`) gets a room by a separate SADD after its first successful write through this
+ *   instance: if that SADD fails, the call rejects although the data is stored, and the room is
+ *   counted on its next write.
  * - `load` finishes an interrupted compaction inside its script (STORE-3). Deleting covered rows
  *   is safe whoever runs it: a covering segment is only ever removed when a larger one covers it,
  *   so "covered" never becomes false again.
@@ -25,8 +34,9 @@
  *
  * Every returned update is a plain `Uint8Array` (the contract compares them with `toEqual`).
  */
-import type { Redis } from 'ioredis';
-import { RedisScript, type RedisArg } from './redisScript.js';
+import { Cluster } from 'ioredis';
+import type { RedisClient } from './redisConnection.js';
+import { RedisScript, type RedisArg, type ReplicaWait } from './redisScript.js';
 import { DEFAULT_REDIS_PREFIX, roomKeys, roomsKey } from './redisKeys.js';
 import type { AppendEntry, RoomStore, StoredLogEntry, StoredRoom, StoredSegment } from './roomStore.js';
 
@@ -52,12 +62,13 @@ end
 `;
 
 /**
- * KEYS: rooms set, then per room: log, seg, next. ARGV: per room: name, count, then count pairs
- * of (seq, update). Every key a script touches is in KEYS (Cluster requires it).
+ * KEYS: per room: log, seg, next. ARGV: mode ('write', or 'check': the checks only), then per
+ * room: name, count, then count pairs of (seq, update). Every key a script touches is in KEYS
+ * (Cluster requires it).
  */
 const APPEND = new RedisScript(`${LUA_SEGMENTS}
 local rooms = {}
-local a, k = 1, 2
+local a, k = 2, 1
 while a <= #ARGV do
   local room = { name = ARGV[a], log = KEYS[k], next = KEYS[k + 2], entries = {}, max = -1, maxText = nil }
   local n = tonumber(ARGV[a + 1])
@@ -80,32 +91,32 @@ while a <= #ARGV do
   end
   rooms[#rooms + 1] = room
 end
+if ARGV[1] == 'check' then return #rooms end
 for _, room in ipairs(rooms) do
   for _, e in ipairs(room.entries) do redis.call('HSET', room.log, e[1], e[2]) end
   local cur = tonumber(redis.call('GET', room.next) or '-1')
   if room.max > cur then redis.call('SET', room.next, room.maxText) end
-  redis.call('SADD', KEYS[1], room.name)
 end
 return #rooms
 `);
 
-/** KEYS: seg, rooms, lease, log. ARGV: room, lo, hi, update, token ('' = unfenced), expectedLog, expectedSegs. */
+/** KEYS: seg, lease, log. ARGV: lo, hi, update, token ('' = unfenced), expectedLog, expectedSegs. */
 const WRITE_SEGMENT = new RedisScript(`${LUA_SEGMENTS}
-local lo, hi = tonumber(ARGV[2]), tonumber(ARGV[3])
-if ARGV[5] ~= '' then
-  if redis.call('GET', KEYS[3]) ~= ARGV[5] then return redis.error_reply('REDIS-3: compaction lease lost') end
+local lo, hi = tonumber(ARGV[1]), tonumber(ARGV[2])
+if ARGV[4] ~= '' then
+  if redis.call('GET', KEYS[2]) ~= ARGV[4] then return redis.error_reply('REDIS-3: compaction lease lost') end
 end
 local segs = segments(KEYS[1])
 for _, s in ipairs(segs) do
   local overlaps = s.lo <= hi and lo <= s.hi
   local nested = (s.lo <= lo and hi <= s.hi) or (lo <= s.lo and s.hi <= hi)
   if overlaps and not nested then
-    return redis.error_reply('STORE-2: segment [' .. ARGV[2] .. ', ' .. ARGV[3] .. '] partially overlaps [' .. s.lo .. ', ' .. s.hi .. ']')
+    return redis.error_reply('STORE-2: segment [' .. ARGV[1] .. ', ' .. ARGV[2] .. '] partially overlaps [' .. s.lo .. ', ' .. s.hi .. ']')
   end
 end
-if ARGV[5] ~= '' then
+if ARGV[4] ~= '' then
   local inLog = 0
-  for _, f in ipairs(redis.call('HKEYS', KEYS[4])) do
+  for _, f in ipairs(redis.call('HKEYS', KEYS[3])) do
     local seq = tonumber(f)
     if lo <= seq and seq <= hi then inLog = inLog + 1 end
   end
@@ -113,12 +124,11 @@ if ARGV[5] ~= '' then
   for _, s in ipairs(segs) do
     if lo <= s.lo and s.hi <= hi then inSegs = inSegs + 1 end
   end
-  if inLog ~= tonumber(ARGV[6]) or inSegs ~= tonumber(ARGV[7]) then
+  if inLog ~= tonumber(ARGV[5]) or inSegs ~= tonumber(ARGV[6]) then
     return redis.error_reply('REDIS-3: the range changed since it was read')
   end
 end
-redis.call('HSET', KEYS[1], ARGV[2] .. ':' .. ARGV[3], ARGV[4])
-redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], ARGV[3])
 return 1
 `);
 
@@ -200,14 +210,18 @@ export interface RedisRoomStoreOptions {
   readonly observe?: RedisObserver;
   /** Close the Redis client when the store closes (true when the store made it). */
   readonly ownsClient?: boolean;
+  /** REDIS-9: replicas that must confirm every append (none by default). */
+  readonly wait?: ReplicaWait;
 }
 
 export class RedisRoomStore implements RoomStore {
   private closed = false;
   private readonly prefix: string;
+  /** Rooms this instance has put in the `rooms` set (SADD is skipped for them). */
+  private readonly registered = new Set<string>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: RedisRoomStoreOptions = {},
   ) {
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
@@ -244,15 +258,25 @@ export class RedisRoomStore implements RoomStore {
       if (list) list.push(e);
       else byRoom.set(e.room, [e]);
     }
-    const keys: string[] = [roomsKey(this.prefix)];
-    const args: RedisArg[] = [];
-    for (const [room, list] of byRoom) {
-      const k = roomKeys(this.prefix, room);
-      keys.push(k.log, k.seg, k.next);
-      args.push(room, list.length);
-      for (const e of list) args.push(String(e.seq), bytesArg(e.update));
-    }
-    await this.timed('append', () => APPEND.run(this.redis, keys, args));
+    // REDIS-1: one script for all rooms on a single server. On a cluster one per room (its
+    // slot), and first a check of every room, so a batch that breaks a rule stores nothing.
+    const cluster = this.redis instanceof Cluster;
+    const groups = cluster ? [...byRoom].map((g) => [g]) : [[...byRoom]];
+    const run = (mode: 'check' | 'write'): Promise<unknown>[] =>
+      groups.map((group) => {
+        const keys: string[] = [];
+        const args: RedisArg[] = [mode];
+        for (const [room, list] of group) {
+          const k = roomKeys(this.prefix, room);
+          keys.push(k.log, k.seg, k.next);
+          args.push(room, list.length);
+          for (const e of list) args.push(String(e.seq), bytesArg(e.update));
+        }
+        return APPEND.run(this.redis, keys, args, mode === 'write' ? this.options.wait : undefined);
+      });
+    if (cluster) await this.timed('appendCheck', () => Promise.all(run('check')));
+    await this.timed('append', () => Promise.all(run('write')));
+    await this.registerRooms([...byRoom.keys()]);
   }
 
   writeSegment(room: string, segment: StoredSegment): Promise<void> {
@@ -319,9 +343,8 @@ export class RedisRoomStore implements RoomStore {
     await this.timed('writeSegment', () =>
       WRITE_SEGMENT.run(
         this.redis,
-        [k.seg, roomsKey(this.prefix), k.lease, k.log],
+        [k.seg, k.lease, k.log],
         [
-          room,
           String(segment.seqLo),
           String(segment.seqHi),
           bytesArg(segment.update),
@@ -331,6 +354,7 @@ export class RedisRoomStore implements RoomStore {
         ],
       ),
     );
+    await this.registerRooms([room]);
   }
 
   private async deleteCoveredScript(room: string, seqLo: number, seqHi: number, token: string): Promise<void> {
@@ -340,6 +364,14 @@ export class RedisRoomStore implements RoomStore {
     await this.timed('deleteCovered', () =>
       DELETE_COVERED.run(this.redis, [k.log, k.seg, k.lease], [String(seqLo), String(seqHi), token]),
     );
+  }
+
+  /** Adds rooms to the `rooms` set once they hold data (once per room and store instance). */
+  private async registerRooms(rooms: readonly string[]): Promise<void> {
+    const fresh = rooms.filter((r) => !this.registered.has(r));
+    if (fresh.length === 0) return;
+    await this.timed('registerRooms', () => this.redis.sadd(roomsKey(this.prefix), ...fresh));
+    for (const r of fresh) this.registered.add(r);
   }
 
   private async timed<T>(op: string, run: () => Promise<T>): Promise<T> {

@@ -2,11 +2,26 @@
  * A Lua script run with EVALSHA, falling back to EVAL once when the server does not know it yet
  * (after a restart or SCRIPT FLUSH). A script runs atomically; its writes reach the AOF as one
  * MULTI/EXEC block, so with `appendfsync always` its reply means all of it is fsync'd.
+ *
+ * REDIS-9: with `wait`, the script is pipelined with `WAIT replicas timeout` on the same
+ * connection (so, in a cluster, to the node that ran it), and the call succeeds only if that many
+ * replicas confirmed the write. Replication is asynchronous: without this, a failover to a replica
+ * that had not received an acked write would lose it. A shortfall rejects with ReplicaWaitError —
+ * the write may well be on the master, but it is not acked (clients upload it again; Yjs updates
+ * are idempotent, DEDUPE-1/2).
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redisConnection.js';
 
 export type RedisArg = string | Buffer | number;
+
+export interface ReplicaWait {
+  /** Replicas that must confirm every write (0 = do not wait). */
+  readonly replicas: number;
+  readonly timeoutMs: number;
+}
+
+export class ReplicaWaitError extends Error {}
 
 export class RedisScript {
   private readonly sha: string;
@@ -15,12 +30,47 @@ export class RedisScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(redis: Redis, keys: readonly string[], args: readonly RedisArg[]): Promise<unknown> {
+  async run(
+    redis: RedisClient,
+    keys: readonly string[],
+    args: readonly RedisArg[],
+    wait?: ReplicaWait,
+  ): Promise<unknown> {
+    if (wait && wait.replicas > 0) return this.runAndWait(redis, keys, args, wait);
     try {
       return await redis.callBuffer('EVALSHA', [this.sha, keys.length, ...keys, ...args]);
     } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      if (!isNoScript(err)) throw err;
       return redis.callBuffer('EVAL', [this.source, keys.length, ...keys, ...args]);
     }
   }
+
+  private async runAndWait(
+    redis: RedisClient,
+    keys: readonly string[],
+    args: readonly RedisArg[],
+    wait: ReplicaWait,
+  ): Promise<unknown> {
+    const attempt = async (op: 'EVALSHA' | 'EVAL'): Promise<[Error | null, unknown, number]> => {
+      const pipeline = redis.pipeline();
+      pipeline.callBuffer(op, [op === 'EVALSHA' ? this.sha : this.source, keys.length, ...keys, ...args]);
+      pipeline.call('WAIT', wait.replicas, wait.timeoutMs);
+      const replies = await pipeline.exec();
+      const [scriptReply, waitReply] = replies ?? [];
+      if (!scriptReply || !waitReply) throw new Error('pipeline returned no replies');
+      if (waitReply[0]) throw waitReply[0];
+      return [scriptReply[0], scriptReply[1], Number(waitReply[1])];
+    };
+    let [err, result, confirmed] = await attempt('EVALSHA');
+    if (err && isNoScript(err)) [err, result, confirmed] = await attempt('EVAL');
+    if (err) throw err;
+    if (confirmed < wait.replicas) {
+      throw new ReplicaWaitError(
+        `REDIS-9: ${confirmed} of ${wait.replicas} replicas confirmed the write within ${wait.timeoutMs} ms`,
+      );
+    }
+    return result;
+  }
 }
+
+const isNoScript = (err: unknown): boolean => err instanceof Error && err.message.startsWith('NOSCRIPT');

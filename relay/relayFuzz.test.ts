@@ -145,7 +145,7 @@ describe('relay simulated-network fuzz, three relays on one backplane', () => {
   }
   const seed = (first + 1000) >>> 0;
   it(`Redis: converges and loses nothing acked (seed ${seed})`, { timeout: 120_000 }, async () => {
-    const h = await redisHarness(4);
+    const h = await redisHarness();
     try {
       await runSeed(
         seed,

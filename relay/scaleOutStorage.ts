@@ -1,6 +1,6 @@
 /**
  * Scale-out mode's storage (`REDIS_URL` set): the shared store, the backplane and store-side
- * compaction, all on one Redis. Refuses to start (throws) unless Redis fsyncs every write before
+ * compaction, all on one Redis server or one Redis Cluster (detected, REDIS-1). Refuses to start (throws) unless Redis fsyncs every write before
  * replying (REDIS-2, or `REDIS_DURABILITY=trust`), because acks follow the backplane's publish.
  */
 import type { RelayConfig } from './config.js';
@@ -8,7 +8,7 @@ import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Backplane } from './backplane.js';
 import { RedisBackplane } from './redisBackplane.js';
-import { checkDurability, connectRedis } from './redisConnection.js';
+import { checkDurability, connectRedis, isClusterServer } from './redisConnection.js';
 import { RedisRoomStore } from './redisRoomStore.js';
 import type { StoreCompactionPolicy } from './storeCompactor.js';
 
@@ -26,21 +26,29 @@ export const openScaleOutStorage = async (
   log: Logger,
   metrics: RelayMetrics,
 ): Promise<ScaleOutStorage> => {
-  const client = await connectRedis(config.redisUrl, 'converge-relay-store');
+  const cluster = await isClusterServer(config.redisUrl);
+  const client = await connectRedis(config.redisUrl, 'converge-relay-store', cluster);
+  const wait = { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs };
   try {
     const durability = await checkDurability(client, config.redisDurability);
-    log.info('redis', { ...durability });
+    log.info('redis', { mode: cluster ? 'cluster' : 'single', waitReplicas: wait.replicas, ...durability });
     if (!durability.verified) log.warn('redis-durability-unverified', {});
   } catch (err) {
     client.disconnect();
     throw err;
   }
-  const store = new RedisRoomStore(client, { prefix: config.redisPrefix, observe: metrics.redis, ownsClient: true });
+  const store = new RedisRoomStore(client, {
+    prefix: config.redisPrefix,
+    observe: metrics.redis,
+    ownsClient: true,
+    wait,
+  });
   const backplane = await RedisBackplane.connect({
     url: config.redisUrl,
     prefix: config.redisPrefix,
     heartbeatMs: config.redisHeartbeatMs,
-    fanoutWindow: config.redisFanoutWindow,
+    cluster,
+    wait,
     observe: metrics.redis,
     log,
   });

@@ -2,11 +2,10 @@
  * REDIS-3: compaction of a room on the shared Redis store, by several relays at once, with a real
  * redis-server and real Yjs updates (the merged content is checked through a Y.Doc).
  */
-import type { Redis } from 'ioredis';
 import * as Y from 'yjs';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Prng, seedFromEnv } from '../shared/testing/prng.js';
-import { connectRedis } from './redisConnection.js';
+import { connectRedis, type RedisClient } from './redisConnection.js';
 import { roomKeys } from './redisKeys.js';
 import { RedisRoomStore } from './redisRoomStore.js';
 import { mergeInChunks } from './mergeInChunks.js';
@@ -36,11 +35,11 @@ const contentOf = (stored: StoredRoom): string[] => {
 
 describe('compactStoredRoom on Redis', () => {
   let server: RedisServer;
-  let clients: Redis[] = [];
+  let clients: RedisClient[] = [];
   let a: RedisRoomStore;
   let b: RedisRoomStore;
 
-  const client = async (): Promise<Redis> => {
+  const client = async (): Promise<RedisClient> => {
     const c = await connectRedis(server.url, 'converge-compactor-test');
     clients.push(c);
     return c;

@@ -2,7 +2,8 @@
  * Three relay processes on one real Redis: clients on different relays converge (REDIS-4),
  * kill -9 of a relay mid-traffic loses nothing acked and its clients carry on through another relay
  * (REDIS-2, failover), its presence disappears at the others (REDIS-6), and a Redis restart closes
- * clients with storage-unavailable and they recover (REDIS-5).
+ * clients with storage-unavailable and they recover (REDIS-5). Then the same on a real Redis
+ * Cluster of three masters (REDIS-1): rooms on every shard, failover, the whole cluster restarted.
  */
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,13 +11,14 @@ import * as Y from 'yjs';
 import { CloseReason, UpgradeRefusal } from '../../shared/protocol.js';
 import { connectRedis } from '../redisConnection.js';
 import { RedisRoomStore } from '../redisRoomStore.js';
-import { startScaleOut, type ScaleOut } from '../testing/scaleOut.js';
+import { startRedisCluster, type RedisCluster } from '../testing/redisCluster.js';
+import { startScaleOut, type ScaleOut, type ScaleOutRedis } from '../testing/scaleOut.js';
 import { Harness, healthz, synced, waitFor, type StockClient } from './clients.js';
 import { observeFor } from '../../shared/testing/waitFor.js';
 import type { RelayProcess } from '../testing/relayProcess.js';
 
 const h = new Harness();
-let bed: ScaleOut | undefined;
+let bed: ScaleOut<ScaleOutRedis> | undefined;
 afterEach(async (ctx) => {
   const failed = ctx.task.result?.state === 'fail';
   if (failed && bed)
@@ -272,3 +274,96 @@ const upgradeStatus = (relay: RelayProcess, room: string): Promise<{ status: num
     req.end();
   });
 };
+
+describe('scale-out: three relays on a Redis Cluster (REDIS-1)', () => {
+  const startOnCluster = (relays: number): Promise<ScaleOut<RedisCluster>> =>
+    startScaleOut({ relays, redis: () => startRedisCluster(3) });
+
+  it('REDIS-1: rooms on every shard; clients spread over three relays converge and every edit is acked', async () => {
+    const cbed = await startOnCluster(3);
+    bed = cbed;
+    const urls = cbed.wsUrls();
+    const rooms = Array.from({ length: 6 }, (_, i) => `shard-room-${i}`);
+    const clients = rooms.flatMap((room) => urls.map((url) => h.client(url, room)));
+    for (const c of clients) await synced(c);
+    for (const [i, c] of clients.entries()) {
+      for (let n = 0; n < 10; n++) c.doc.getArray<string>('messages').push([`c${i}-${n}`]);
+    }
+    await waitFor(
+      () => clients.every((c) => c.doc.getArray('messages').length === 30),
+      'every replica holds its room’s 30 messages',
+    );
+    for (let r = 0; r < rooms.length; r++) {
+      const inRoom = clients.slice(r * 3, r * 3 + 3).map((c) => JSON.stringify(c.doc.getArray('messages').toJSON()));
+      expect(new Set(inRoom).size).toBe(1);
+    }
+    await waitFor(() => clients.every((c) => c.allOwnEditsAcked()), 'every edit acked');
+    // The rooms really are spread: every shard holds some room's log.
+    for (const node of cbed.redis.nodes) {
+      const admin = await connectRedis(node.url, 'converge-test-admin', false);
+      try {
+        expect(await admin.keys('converge:{r:shard-room-*}:log')).not.toHaveLength(0);
+      } finally {
+        admin.disconnect();
+      }
+    }
+    for (const room of rooms) expect((await storedDoc(cbed.redis.url, room)).getArray('messages').length).toBe(30);
+  });
+
+  it('failover mid-traffic on a cluster: kill -9 of the writer’s relay loses nothing acked', async () => {
+    const cbed = await startOnCluster(3);
+    bed = cbed;
+    const urls = cbed.wsUrls();
+    const room = 'cluster-mid-traffic';
+    let writer = h.client(urls[1]!, room);
+    const reader = h.client(urls[0]!, room);
+    await synced(writer);
+    await synced(reader);
+    const doc = writer.doc;
+    let n = 0;
+    const tick = setInterval(() => doc.getArray<string>('messages').push([`w${n++}`]), 5);
+    try {
+      await waitFor(() => ownAcked(writer) > 20, 'some writes acked');
+      const ackedBeforeKill = ownAcked(writer);
+      await cbed.killRelay(1);
+      writer.provider.destroy();
+      writer = h.client(urls[2]!, room, { doc });
+      await synced(writer);
+      await waitFor(() => n > 200, 'the writer kept writing through the failover');
+      clearInterval(tick);
+      await waitFor(() => reader.doc.getArray('messages').length === n, 'the reader on relay 0 holds every write');
+      await waitFor(() => writer.allOwnEditsAcked(), 'every write acked');
+      const stored = await storedDoc(cbed.redis.url, room);
+      expect(Y.getState(stored.store, doc.clientID)).toBeGreaterThanOrEqual(ackedBeforeKill);
+      expect(stored.getArray('messages').length).toBe(n);
+    } finally {
+      clearInterval(tick);
+    }
+  });
+
+  it('REDIS-5: the whole cluster killed and restarted: clients closed with 4503 come back, nothing acked lost', async () => {
+    const cbed = await startOnCluster(2);
+    bed = cbed;
+    const urls = cbed.wsUrls();
+    const room = 'cluster-restart';
+    const a = h.client(urls[0]!, room);
+    const b = h.client(urls[1]!, room);
+    await synced(a);
+    await synced(b);
+    for (let i = 0; i < 40; i++) (i % 2 ? a : b).doc.getArray<string>('messages').push([`m${i}`]);
+    await waitFor(() => a.allOwnEditsAcked() && b.allOwnEditsAcked(), 'acked before the outage');
+    await cbed.redis.kill();
+    await waitFor(
+      () => [a, b].every((c) => c.closes.some((e) => e?.code === CloseReason.StorageUnavailable.code)),
+      'both closed with 4503',
+    );
+    a.doc.getArray<string>('messages').push(['offline']);
+    await cbed.redis.restart();
+    await waitFor(
+      () => [a, b].every((c) => c.doc.getArray('messages').length === 41),
+      'converged after the cluster came back',
+    );
+    await waitFor(() => a.allOwnEditsAcked(), 'acked after the cluster came back');
+    expect((await storedDoc(cbed.redis.url, room)).getArray('messages').length).toBe(41);
+  });
+});

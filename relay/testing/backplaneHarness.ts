@@ -1,7 +1,7 @@
 /**
- * The two backplane set-ups the contract suite and the fuzz run against: several relays' backplanes
- * on one in-process hub (over a MemoryRoomStore), or on one real redis-server ("outage" kills it
- * with SIGKILL, "recover" restarts it on the same AOF).
+ * The backplane set-ups the contract suite and the fuzz run against: several relays' backplanes
+ * on one in-process hub (over a MemoryRoomStore), on one real redis-server, or on a real Redis
+ * Cluster ("outage" kills Redis with SIGKILL, "recover" restarts it on the same AOF).
  */
 import type { BackplaneHarness } from '../backplane.contract.js';
 import type { Backplane } from '../backplane.js';
@@ -12,6 +12,7 @@ import { connectRedis } from '../redisConnection.js';
 import { RedisRoomStore } from '../redisRoomStore.js';
 import type { RoomStore } from '../roomStore.js';
 import { compactStoredRoom, planStoredCompaction, type StoreCompactionPolicy } from '../storeCompactor.js';
+import { flushCluster, type RedisCluster } from './redisCluster.js';
 import { startRedis, type RedisServer } from './redisServer.js';
 
 export interface FuzzableHarness extends BackplaneHarness {
@@ -49,21 +50,48 @@ export const inProcessHarness = (): FuzzableHarness => {
 };
 
 export interface RedisHarness extends FuzzableHarness {
-  readonly server: RedisServer;
   readonly store: RedisRoomStore;
 }
 
-/** `fanoutWindow` small exercises the catch-up from the log. Heartbeats every 100 ms. */
-export const redisHarness = async (fanoutWindow?: number): Promise<RedisHarness> => {
+/** Where the harness's Redis runs: a single server or a cluster, killable and restartable. */
+export interface RedisTarget {
+  readonly url: string;
+  kill(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+export interface RedisServerHarness extends RedisHarness {
+  readonly server: RedisServer;
+}
+
+/** One fresh redis-server for this harness. Heartbeats every 100 ms. */
+export const redisHarness = async (): Promise<RedisServerHarness> => {
   const server = await startRedis();
+  const harness = await redisHarnessOn(server, false, () => server.cleanup());
+  return { ...harness, server };
+};
+
+/**
+ * The harness on a shared Redis Cluster (REDIS-1), emptied first; `cleanup` leaves the cluster
+ * running for the next test (its owner stops it).
+ */
+export const redisClusterHarness = async (cluster: RedisCluster): Promise<RedisHarness> => {
+  await flushCluster(cluster);
+  return redisHarnessOn(cluster, true, () => Promise.resolve());
+};
+
+const redisHarnessOn = async (
+  target: RedisTarget,
+  cluster: boolean,
+  release: () => Promise<void>,
+): Promise<RedisHarness> => {
   const relays: RedisBackplane[] = [];
-  const client = await connectRedis(server.url, 'converge-test-store');
+  const client = await connectRedis(target.url, 'converge-test-store', cluster);
   const store = new RedisRoomStore(client, { ownsClient: true });
   return {
-    server,
     store,
     relay: async (): Promise<Backplane> => {
-      const b = await RedisBackplane.connect({ url: server.url, heartbeatMs: 100, fanoutWindow });
+      const b = await RedisBackplane.connect({ url: target.url, cluster, heartbeatMs: 100 });
       relays.push(b);
       return b;
     },
@@ -76,9 +104,9 @@ export const redisHarness = async (fanoutWindow?: number): Promise<RedisHarness>
       await compactStoredRoom(store, room, policy, merge);
     },
     kill: (b) => (b as RedisBackplane).crash(),
-    outage: () => server.kill(),
+    outage: () => target.kill(),
     recover: async () => {
-      await server.restart();
+      await target.restart();
       // The harness's own store connection reconnects with a backoff; the relays' do too, and
       // tests must cope with that (their publishes fail until then).
       if (client.status !== 'ready') await new Promise<void>((resolve) => client.once('ready', () => resolve()));
@@ -86,7 +114,7 @@ export const redisHarness = async (fanoutWindow?: number): Promise<RedisHarness>
     cleanup: async () => {
       for (const b of relays) await b.crash();
       await store.close();
-      await server.cleanup();
+      await release();
     },
   };
 };

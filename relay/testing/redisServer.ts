@@ -61,6 +61,11 @@ const freePort = (): Promise<number> =>
 export interface StartRedisOptions {
   /** More `redis-server` arguments (e.g. `['--rename-command', 'CONFIG', '']`). */
   readonly extraArgs?: readonly string[];
+  /**
+   * A cluster-mode node (relay/testing/redisCluster.ts forms the cluster): its bus port is a
+   * second free port, its cluster state file lives in its directory (kept across restarts).
+   */
+  readonly clusterNode?: boolean;
 }
 
 const args = (port: number, dir: string, extra: readonly string[]): string[] => [
@@ -90,12 +95,17 @@ export const startRedis = async (options: StartRedisOptions = {}): Promise<Redis
   assertRedisServerInstalled();
   const dir = mkdtempSync(join(tmpdir(), 'converge-redis-'));
   const port = await freePort();
+  const extra = [...(options.extraArgs ?? [])];
+  if (options.clusterNode) {
+    extra.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf');
+    extra.push('--cluster-port', String(await freePort()), '--cluster-node-timeout', '2000');
+  }
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
   let output = '';
 
   const launch = async (): Promise<void> => {
-    const proc = spawn(binary(), args(port, dir, options.extraArgs ?? []), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(binary(), args(port, dir, extra), { stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (output += d.toString()));

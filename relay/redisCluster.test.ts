@@ -1,0 +1,113 @@
+/**
+ * Scale-out on a real Redis Cluster (REDIS-1): three cluster-mode redis-server masters on
+ * loopback, formed by relay/testing/redisCluster.ts, shared by this file and emptied before each
+ * test. The RoomStore and Backplane contract suites run against it unchanged ("reopen" and
+ * "outage" kill every node with SIGKILL and restart them on their AOFs), plus what only a cluster
+ * has: group commits spanning shards, and the persistence check on every node.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Recorder, backplaneContract } from './backplane.contract.js';
+import { RedisDurabilityError, checkDurability, connectRedis, isClusterServer } from './redisConnection.js';
+import { RedisRoomStore } from './redisRoomStore.js';
+import { roomStoreContract } from './roomStore.contract.js';
+import { redisClusterHarness } from './testing/backplaneHarness.js';
+import { flushCluster, startRedisCluster, type RedisCluster } from './testing/redisCluster.js';
+import { waitFor } from '../shared/testing/waitFor.js';
+
+let started: Promise<RedisCluster> | undefined;
+const cluster = (): Promise<RedisCluster> => (started ??= startRedisCluster(3));
+afterAll(async () => {
+  await (await started)?.cleanup();
+});
+
+roomStoreContract(
+  'RedisRoomStore on a Redis Cluster',
+  async () => {
+    const c = await cluster();
+    await flushCluster(c);
+    const open = async (): Promise<RedisRoomStore> => {
+      const client = await connectRedis(c.url, 'converge-test', true);
+      await checkDurability(client, 'verify');
+      return new RedisRoomStore(client, { ownsClient: true });
+    };
+    let current = await open();
+    return {
+      store: current,
+      reopen: async () => {
+        await current.close();
+        await c.kill();
+        await c.restart();
+        return (current = await open());
+      },
+      cleanup: () => current.close(),
+    };
+  },
+  { failNextAppend: false, reopen: true },
+);
+
+backplaneContract('RedisBackplane on a Redis Cluster', async () => redisClusterHarness(await cluster()));
+
+/** Which master serves `room` (its slot range), by node index. */
+const shardOf = async (c: RedisCluster, room: string): Promise<number> => {
+  const client = await connectRedis(c.nodes[0]!.url, 'converge-test-admin', false);
+  try {
+    const slot = Number(await client.call('CLUSTER', 'KEYSLOT', `converge:{r:${room}}:log`));
+    const ranges = (await client.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+    const owner = ranges.find(([lo, hi]) => lo <= slot && slot <= hi)!;
+    return c.nodes.findIndex((n) => n.port === owner[2][1]);
+  } finally {
+    client.disconnect();
+  }
+};
+
+describe('Redis Cluster', () => {
+  it('REDIS-1: the relay detects cluster mode from any node', async () => {
+    const c = await cluster();
+    for (const node of c.nodes) expect(await isClusterServer(node.url)).toBe(true);
+  });
+
+  it('REDIS-1: one group commit over rooms on every shard stores each room; another relay receives them', async () => {
+    const c = await cluster();
+    const h = await redisClusterHarness(c);
+    try {
+      const rooms = ['shard-room-0', 'shard-room-1', 'shard-room-2', 'shard-room-3'];
+      const shards = new Set(await Promise.all(rooms.map((r) => shardOf(c, r))));
+      expect(shards.size).toBe(3);
+      const a = await h.relay();
+      const b = await h.relay();
+      const recs = rooms.map((room) => {
+        const rec = new Recorder();
+        b.subscribe(room, 0, rec);
+        return rec;
+      });
+      const entries = rooms.flatMap((room, r) => [0, 1, 2].map((i) => ({ room, update: Uint8Array.of(r, i) })));
+      const seqs = await a.publish(entries);
+      expect(seqs).toEqual(entries.map((_, i) => (i % 3) + 1));
+      await waitFor(() => recs.every((rec) => rec.entries.length === 3), 'b received every room');
+      for (const [r, room] of rooms.entries()) {
+        expect(recs[r]!.entries.map((e) => [...e.update])).toEqual([0, 1, 2].map((i) => [r, i]));
+        expect((await h.load(room)).log.map((e) => e.seq)).toEqual([1, 2, 3]);
+      }
+      expect(await h.store.roomCount()).toBe(4);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it('REDIS-2: one node that does not fsync every write is refused, and named', async () => {
+    const c = await cluster();
+    const weak = c.nodes[2]!;
+    const admin = await connectRedis(weak.url, 'converge-test-admin', false);
+    const client = await connectRedis(c.url, 'converge-test', true);
+    try {
+      await admin.config('SET', 'appendfsync', 'everysec');
+      const check = checkDurability(client, 'verify');
+      await expect(check).rejects.toThrow(RedisDurabilityError);
+      await expect(checkDurability(client, 'verify')).rejects.toThrow(`127.0.0.1:${weak.port}`);
+    } finally {
+      await admin.config('SET', 'appendfsync', 'always');
+      admin.disconnect();
+      client.disconnect();
+    }
+  });
+});

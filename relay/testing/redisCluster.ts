@@ -1,0 +1,111 @@
+/**
+ * A real Redis Cluster for tests: N cluster-mode `redis-server` masters on free loopback ports
+ * (each as relay/testing/redisServer.ts starts them: AOF on, `appendfsync always`), the 16384
+ * slots split evenly, joined with CLUSTER MEET. The whole cluster can be killed with SIGKILL and
+ * restarted on the same ports and directories: each node reloads its AOF and its cluster state
+ * file, and the cluster comes back with the same slot map.
+ */
+import { Redis } from 'ioredis';
+import { waitFor } from '../../shared/testing/waitFor.js';
+import { startRedis, type RedisServer } from './redisServer.js';
+
+export interface RedisCluster {
+  /** redis://127.0.0.1:PORT of the first node: the seed a relay is given. */
+  readonly url: string;
+  readonly nodes: readonly RedisServer[];
+  /** SIGKILL every node. */
+  kill(): Promise<void>;
+  /** Starts every node again and waits until the cluster serves all slots. */
+  restart(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+const SLOTS = 16384;
+
+const admin = (node: RedisServer): Redis => {
+  const client = new Redis({ port: node.port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => undefined);
+  return client;
+};
+
+/** Every node answers cluster_state:ok and knows all the others. */
+const waitForClusterOk = async (nodes: readonly RedisServer[]): Promise<void> => {
+  const clients = nodes.map(admin);
+  try {
+    await waitFor(
+      async () => {
+        for (const c of clients) {
+          const info = await c.cluster('INFO').catch(() => '');
+          if (!/cluster_state:ok/.test(info) || !info.includes(`cluster_known_nodes:${nodes.length}`)) return false;
+        }
+        return true;
+      },
+      { timeout: 30_000, interval: 50, message: 'the Redis Cluster serves every slot' },
+    );
+  } finally {
+    for (const c of clients) c.disconnect();
+  }
+};
+
+export const startRedisCluster = async (masters = 3): Promise<RedisCluster> => {
+  const nodes: RedisServer[] = [];
+  try {
+    for (let i = 0; i < masters; i++) nodes.push(await startRedis({ clusterNode: true }));
+    const clients = nodes.map(admin);
+    try {
+      for (const [i, c] of clients.entries()) {
+        const lo = Math.floor((i * SLOTS) / masters);
+        const hi = Math.floor(((i + 1) * SLOTS) / masters) - 1;
+        await c.call('CLUSTER', 'ADDSLOTSRANGE', lo, hi);
+        // Distinct config epochs, as redis-cli --cluster create sets them.
+        await c.call('CLUSTER', 'SET-CONFIG-EPOCH', i + 1);
+      }
+      for (const node of nodes.slice(1)) {
+        const bus = await clusterBusPort(node);
+        await clients[0]!.call('CLUSTER', 'MEET', '127.0.0.1', node.port, bus);
+      }
+    } finally {
+      for (const c of clients) c.disconnect();
+    }
+    await waitForClusterOk(nodes);
+  } catch (err) {
+    for (const n of nodes) await n.cleanup();
+    throw err;
+  }
+  return {
+    url: nodes[0]!.url,
+    nodes,
+    kill: async () => {
+      for (const n of nodes) await n.kill();
+    },
+    restart: async () => {
+      for (const n of nodes) await n.restart();
+      await waitForClusterOk(nodes);
+    },
+    cleanup: async () => {
+      for (const n of nodes) await n.cleanup();
+    },
+  };
+};
+
+const clusterBusPort = async (node: RedisServer): Promise<number> => {
+  const c = admin(node);
+  try {
+    const reply = (await c.call('CONFIG', 'GET', 'cluster-port')) as string[];
+    return Number(reply[1]);
+  } finally {
+    c.disconnect();
+  }
+};
+
+/** Empties every node (FLUSHALL is per node on a cluster). */
+export const flushCluster = async (cluster: RedisCluster): Promise<void> => {
+  for (const node of cluster.nodes) {
+    const c = admin(node);
+    try {
+      await c.flushall();
+    } finally {
+      c.disconnect();
+    }
+  }
+};
