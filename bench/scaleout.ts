@@ -4,12 +4,14 @@
  *
  *   embedded   one relay on SQLite (the default mode);
  *   redis×1    one relay in scale-out mode on one Redis (AOF, appendfsync always);
- *   redis×3    three relays on that one Redis, each room's clients spread over the three.
+ *   redis×3    three relays on that one Redis, each room's clients spread over the three;
+ *   cluster×3  three relays on a Redis Cluster of three masters (REDIS-1), clients spread alike.
  *
- * Runs are interleaved (embedded, redis×1, redis×3, then again) so slow drifts of the machine hit
+ * Runs are interleaved (embedded, redis×1, redis×3, cluster×3, then again) so slow drifts of the machine hit
  * every setup alike. Reported per run: delivered updates/s inside the window, delivery latency
  * (client-measured send → receive, every receiver) and ack latency (send → the ack covering it)
- * p50/p99, relay CPU (summed over the relay processes) and Redis CPU (from /proc) as % of one core
+ * p50/p99, relay CPU (summed over the relay processes) and Redis CPU (from /proc, summed over the
+ * cluster's nodes) as % of one core
  * and µs per delivery. On a 2-core machine three relays cannot deliver more than one: the
  * comparison is CPU per delivery and latency at equal load (see docs/benchmarks.md).
  *
@@ -20,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { rmSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { startRelay, type RelayProcess } from '../relay/testing/relayProcess.js';
+import { startRedisCluster } from '../relay/testing/redisCluster.js';
 import { startRedis, type RedisServer } from '../relay/testing/redisServer.js';
 import { makeSenderScript, type SenderScript } from './chat.js';
 import { CONVERGE_BENCH_ENV } from './servers.js';
@@ -38,8 +41,8 @@ import {
   type Sender,
 } from './wire.js';
 
-export type ScaleoutSetup = 'embedded' | 'redis×1' | 'redis×3';
-export const SCALEOUT_SETUPS: readonly ScaleoutSetup[] = ['embedded', 'redis×1', 'redis×3'];
+export type ScaleoutSetup = 'embedded' | 'redis×1' | 'redis×3' | 'cluster×3';
+export const SCALEOUT_SETUPS: readonly ScaleoutSetup[] = ['embedded', 'redis×1', 'redis×3', 'cluster×3'];
 
 export interface ScaleoutOptions {
   readonly rooms: number;
@@ -50,7 +53,7 @@ export interface ScaleoutOptions {
   readonly windowS: number;
   readonly drainS: number;
   readonly rounds: number;
-  /** Default: all three. */
+  /** Default: all four. */
   readonly setups?: readonly ScaleoutSetup[];
 }
 
@@ -88,19 +91,21 @@ export interface ScaleoutResult {
 
 interface Bed {
   readonly relays: RelayProcess[];
-  readonly redis: RedisServer | null;
+  /** redis-server processes (none for embedded, three for the cluster). */
+  readonly redisPids: number[];
   stop(): Promise<void>;
 }
 
 const startBed = async (setup: ScaleoutSetup): Promise<Bed> => {
   const env = { ...CONVERGE_BENCH_ENV, LOG_LEVEL: 'warn' };
-  const redis = setup === 'embedded' ? null : await startRedis();
-  const n = setup === 'redis×3' ? 3 : 1;
+  const redis = setup === 'embedded' ? null : setup === 'cluster×3' ? await startRedisCluster(3) : await startRedis();
+  const servers: RedisServer[] = redis === null ? [] : 'nodes' in redis ? [...redis.nodes] : [redis];
+  const n = setup === 'redis×1' || setup === 'embedded' ? 1 : 3;
   const relays: RelayProcess[] = [];
   for (let i = 0; i < n; i++) relays.push(await startRelay({ env: redis ? { ...env, REDIS_URL: redis.url } : env }));
   return {
     relays,
-    redis,
+    redisPids: servers.map((s) => s.pid()!),
     stop: async () => {
       for (const r of relays) {
         await r.stop();
@@ -228,15 +233,14 @@ export const runScaleout = async (
     }, 5);
     await sleep(o.warmupS * 1000);
     const relayPids = bed.relays.map((r) => r.child.pid!);
-    const redisPid = bed.redis?.pid();
     const cpu = (): { relays: number; redis: number } => ({
       relays: relayPids.reduce((sum, pid) => sum + cpuMs(pid), 0),
-      redis: redisPid === undefined ? 0 : cpuMs(redisPid),
+      redis: bed.redisPids.reduce((sum, pid) => sum + cpuMs(pid), 0),
     });
     const commits0 = await commitBuckets(bed.relays);
     const cpu0 = cpu();
     const gen0 = process.cpuUsage();
-    const other = foreignLoad(redisPid === undefined ? relayPids : [...relayPids, redisPid]);
+    const other = foreignLoad([...relayPids, ...bed.redisPids]);
     const t0 = performance.now();
     inWindow = true;
     await sleep(o.windowS * 1000);

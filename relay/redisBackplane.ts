@@ -377,12 +377,17 @@ export class RedisBackplane implements Backplane {
     }
   }
 
-  /** REDIS-4: a room whose log has gone past its last seq with no message in sight catches up. */
+  /**
+   * REDIS-4: retries rooms whose last catch-up failed, and catches up a room whose log has gone
+   * past its last seq with no message in sight.
+   */
   private async checkPositions(): Promise<void> {
-    const idle = [...this.rooms.values()].filter((s) => s.joined && !s.draining && s.queue.length === 0);
-    if (idle.length === 0) return;
-    const positions = await this.timed('positions', () => Promise.all(idle.map((s) => this.cmd.get(s.keys.next))));
-    idle.forEach((state, i) => {
+    const idle = [...this.rooms.values()].filter((s) => s.joined && !s.draining);
+    for (const state of idle) if (state.behind || state.queue.length > 0) void this.drain(state);
+    const quiet = idle.filter((s) => !s.behind && s.queue.length === 0);
+    if (quiet.length === 0) return;
+    const positions = await this.timed('positions', () => Promise.all(quiet.map((s) => this.cmd.get(s.keys.next))));
+    quiet.forEach((state, i) => {
       if (Number(positions[i] ?? 0) > state.lastSeq) {
         state.behind = true;
         void this.drain(state);
