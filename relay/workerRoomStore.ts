@@ -390,7 +390,12 @@ export class WorkerRoomStore implements RoomStore, Merger {
    */
   private restart(): void {
     const { worker, ready } = launch({ ...this.data, mustExist: true }, (w) => {
-      if (this.status === 'closed') return false; // close() is terminating it
+      if (this.status === 'closed') {
+        // close() is terminating it; an error it might still raise is of no interest, but an
+        // 'error' event without a listener would throw in this thread.
+        w.on('error', () => undefined);
+        return false;
+      }
       this.starting = null;
       this.adopt(w);
       this.status = 'up';
