@@ -34,15 +34,18 @@ const main = async (): Promise<void> => {
   const scaleOut = config.redisUrl ? await openScaleOutStorage(config, log, metrics) : null;
   // Embedded: the SQLite store and the compaction merges run in a worker thread, so the event
   // loop never waits on the disk. Scale-out: a worker for the merges only (STORE-4).
-  const worker = scaleOut ? null : await WorkerRoomStore.openDataDir(config.dataDir);
+  // Both are supervised (STORE-5): a thread that dies is restarted, logged and counted.
+  const supervision = { log, metrics };
+  const worker = scaleOut ? null : await WorkerRoomStore.openDataDir(config.dataDir, {}, supervision);
   const store: RoomStore | null = scaleOut?.store ?? worker;
   if (!store) throw new Error('no store');
+  const merger = worker ?? (await WorkerRoomStore.openMergeOnly(supervision));
   const relay = new Relay({
     backplane: scaleOut?.backplane,
     storeCompaction: scaleOut?.storeCompaction,
     metrics,
     store,
-    merger: worker ?? (await WorkerRoomStore.openMergeOnly()),
+    merger,
     limits: config.limits,
     commitDelayMs: config.commitDelayMs,
     idleUnloadMs: config.idleUnloadMs,
@@ -56,6 +59,7 @@ const main = async (): Promise<void> => {
     staticDir: join(here, '..', 'dist'),
     metrics,
     backplane: scaleOut?.backplane,
+    storeWorker: merger,
     relayUrls: config.relayUrls,
   });
   server.listen(config.port, config.host, () => {

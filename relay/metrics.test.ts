@@ -53,6 +53,10 @@ describe('RelayMetrics', () => {
     m.redis('publish', 0.0009, true);
     m.redis('publish', 0.1, false);
     m.backplane(false);
+    m.storeWorkerRestart('failed');
+    m.storeWorkerRestart('failed');
+    m.storeWorkerRestart('ok');
+    m.storeWorkerUp(true);
     const text = await m.render();
 
     expect(sample(text, 'converge_connections')).toBe(7);
@@ -82,6 +86,9 @@ describe('RelayMetrics', () => {
     expect(sample(text, 'converge_redis_round_trip_seconds_count{op="publish",outcome="ok"}')).toBe(1);
     expect(sample(text, 'converge_redis_round_trip_seconds_count{op="publish",outcome="failed"}')).toBe(1);
     expect(sample(text, 'converge_backplane_up')).toBe(0);
+    expect(sample(text, 'converge_store_worker_restarts_total{outcome="failed"}')).toBe(2);
+    expect(sample(text, 'converge_store_worker_restarts_total{outcome="ok"}')).toBe(1);
+    expect(sample(text, 'converge_store_worker_up')).toBe(1);
     // Node's process metrics come along (CPU for the benchmark, event-loop lag for latency).
     expect(text).toMatch(/^process_cpu_seconds_total /m);
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds /m);

@@ -13,7 +13,8 @@
  * - delivery latency: from the arrival of an update at any relay to its broadcast by this one
  *   (`local` for its own clients' updates, `backplane` for updates from other relays);
  * - catch-up sizes, closes by reason, refused upgrades, compactions, Redis round trips, the
- *   backplane status, plus Node's default process metrics (CPU, memory, event-loop lag).
+ *   backplane status, the store worker's status and restarts (STORE-5), plus Node's default
+ *   process metrics (CPU, memory, event-loop lag).
  * Nothing here carries message contents or room names (labels are closed sets).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -56,6 +57,7 @@ export type StoreBackend = 'sqlite' | 'redis' | 'memory';
 export type CommitOutcome = 'ok' | 'failed';
 export type CompactionOutcome = 'compacted' | 'busy' | 'failed';
 export type DeliveryPath = 'local' | 'backplane';
+export type RestartOutcome = 'ok' | 'failed';
 
 /** Latency buckets (seconds) from 0.5 ms to 10 s: fsyncs are ~0.5 ms, a bad p99 is seconds. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -86,6 +88,8 @@ export class RelayMetrics {
   private readonly compactions: Counter<'outcome'>;
   private readonly redisRoundTrips: Histogram<'op' | 'outcome'>;
   private readonly backplaneUp: Gauge;
+  private readonly storeWorkerRestarts: Counter<'outcome'>;
+  private readonly storeWorkerUpGauge: Gauge;
 
   constructor(options: RelayMetricsOptions = {}) {
     const registers = [this.registry];
@@ -178,6 +182,17 @@ export class RelayMetrics {
       help: '1 while the shared store (Redis) is reachable, 0 while it is down; absent in embedded mode.',
       registers,
     });
+    this.storeWorkerRestarts = new Counter({
+      name: 'converge_store_worker_restarts_total',
+      help: 'Starts of a fresh store worker thread after the previous one died, by outcome (STORE-5).',
+      labelNames: ['outcome'] as const,
+      registers,
+    });
+    this.storeWorkerUpGauge = new Gauge({
+      name: 'converge_store_worker_up',
+      help: '1 while the store worker thread (SQLite, or merges only in scale-out mode) runs, 0 while it is restarting or down.',
+      registers,
+    });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -235,6 +250,15 @@ export class RelayMetrics {
 
   backplane(up: boolean): void {
     this.backplaneUp.set(up ? 1 : 0);
+  }
+
+  /** STORE-5: one attempt to start a fresh store worker after a death. */
+  storeWorkerRestart(outcome: RestartOutcome): void {
+    this.storeWorkerRestarts.inc({ outcome });
+  }
+
+  storeWorkerUp(up: boolean): void {
+    this.storeWorkerUpGauge.set(up ? 1 : 0);
   }
 
   /** The Prometheus text exposition of every metric. */

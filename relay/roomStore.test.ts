@@ -13,6 +13,7 @@ import { checkDurability, connectRedis } from './redisConnection.js';
 import { startRedis, type RedisServer } from './testing/redisServer.js';
 import { WorkerRoomStore } from './workerRoomStore.js';
 import { mergeAndParse } from './mergeInChunks.js';
+import { waitFor } from '../shared/testing/waitFor.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'converge-roomstore-'));
@@ -65,6 +66,30 @@ roomStoreContract(
       },
       cleanup: async () => {
         await current.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+  { failNextAppend: false, reopen: true },
+);
+
+// STORE-5: "reopen" kills the worker thread for real and waits for the store to restart it on
+// the same file, so every contract test that reopens also checks that a death loses nothing
+// committed and that the restarted thread keeps every rule.
+roomStoreContract(
+  'WorkerRoomStore, STORE-5: reopen = its worker terminated and restarted',
+  async () => {
+    const dir = tempDir();
+    const store = await WorkerRoomStore.openDataDir(dir, {}, { backoffMs: { initial: 1, max: 50 } });
+    return {
+      store,
+      reopen: async () => {
+        await store.workerForTests!.terminate();
+        await waitFor(() => store.health().status === 'up', 'the store worker restarted');
+        return store;
+      },
+      cleanup: async () => {
+        await store.close();
         rmSync(dir, { recursive: true, force: true });
       },
     };

@@ -7,14 +7,20 @@
  * store's guarantees carry over unchanged: an append's reply is sent after its transaction
  * committed (fsync'd, STORE-1), and the two compaction steps stay ordered (STORE-2).
  * Bytes sent back are transferred, not copied: each belongs to this reply alone.
+ *
+ * If this thread dies (an uncaught error, an out-of-memory isolate, `process.exit`, a
+ * `terminate()`), `WorkerRoomStore` starts a fresh one on the same file (STORE-5); better-sqlite3
+ * closes the connection when the thread is torn down, and anything it could not close is undone
+ * or replayed by SQLite's WAL recovery when the next thread opens the file.
  */
+import { existsSync, statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { SqliteRoomStore, type SqliteRoomStoreOptions } from './sqliteRoomStore.js';
+import { SqliteRoomStore } from './sqliteRoomStore.js';
 import { mergeAndParse } from './mergeInChunks.js';
-import type { StoreReply, StoreRequest } from './workerRoomStore.js';
+import type { StoreReply, StoreRequest, StoreWorkerData } from './workerRoomStore.js';
 
 /** `file` null: a merge-only worker (scale-out mode, where the store is Redis): store calls fail. */
-const { file, options } = workerData as { file: string | null; options: SqliteRoomStoreOptions };
+const { file, options, mustExist } = workerData as StoreWorkerData;
 const port = parentPort!;
 
 const errorInfo = (e: unknown): { name: string; message: string; code?: string } => {
@@ -33,6 +39,11 @@ const own = (bytes: Uint8Array, transfer: Set<ArrayBuffer>): Uint8Array => {
 
 let store: SqliteRoomStore | null = null;
 try {
+  // A restart (STORE-5) reopens a file that existed: if it is gone (or empty, which SQLite would
+  // take for a new database), opening it would make the relay serve rooms without what it acked.
+  if (file !== null && mustExist && (!existsSync(file) || statSync(file).size === 0)) {
+    throw new Error(`database file ${file} is gone or empty: not starting an empty store in its place`);
+  }
   if (file !== null) store = SqliteRoomStore.open(file, options);
   port.postMessage({ id: 0, ok: true, value: null } satisfies StoreReply);
 } catch (e) {

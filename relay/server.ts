@@ -13,6 +13,7 @@ import type { Relay } from './relay.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Backplane } from './backplane.js';
+import type { StoreWorkerHealth } from './workerRoomStore.js';
 
 export const VERSION = '0.1.0';
 
@@ -28,6 +29,8 @@ export interface ServerOptions {
   readonly metrics?: RelayMetrics;
   /** Scale-out mode: its status is reported by `/healthz`. */
   readonly backplane?: Backplane;
+  /** The store's worker thread (merges only in scale-out mode): its status is reported by `/healthz` (STORE-5). */
+  readonly storeWorker?: { health(): StoreWorkerHealth };
   /** Relay origins for client failover, served at `/config.json` ([] = only this relay). */
   readonly relayUrls?: readonly string[];
 }
@@ -79,8 +82,9 @@ export const createRelayServer = (opts: ServerOptions): Server => {
         wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, room));
       })
       .catch((err: unknown) => {
+        // admit fails only when a store call does (STORE-5: the store worker restarting or down).
         log.error('admit-failed', { room, error: String(err) });
-        refuse(UpgradeRefusal.ShuttingDown);
+        refuse(UpgradeRefusal.StorageUnavailable);
       });
   });
 
@@ -150,6 +154,7 @@ const handleHttp = async (req: IncomingMessage, res: ServerResponse, opts: Serve
       roomsLoaded: s.roomsLoaded,
       connections: s.connections,
       backplane: opts.backplane ? opts.backplane.status() : 'off',
+      storeWorker: opts.storeWorker ? opts.storeWorker.health().status : 'off',
     });
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(body);
     return;

@@ -6,14 +6,29 @@
  *
  * Same contract as the SQLite store (the contract suite runs against this class with real
  * SQLite): calls take effect in call order, one at a time; `append` resolves only after its
- * transaction committed with `synchronous=FULL` (STORE-1); a rejected call stored nothing.
- * Errors come back as `Error`s with the original name, message and SQLite `code`.
+ * transaction committed with `synchronous=FULL` (STORE-1); a call rejected with an error from
+ * the store stored nothing. Errors come back as `Error`s with the original name, message and
+ * SQLite `code`.
  *
  * Bytes passed in are copied into the worker when the call is made (callers may reuse them);
  * returned updates are plain `Uint8Array`s owned by the caller.
  *
- * The thread keeps the process alive only while calls are outstanding. If it dies, every
- * outstanding and later call rejects.
+ * The thread keeps the process alive only while calls are outstanding.
+ *
+ * Supervision (STORE-5). If the thread dies (an uncaught error, an out-of-memory isolate,
+ * `process.exit` inside it, `terminate()`), then:
+ * - every call in flight rejects with `STORE_WORKER_DIED`. Its outcome is unknown (an append may
+ *   have committed just before the death), which the relay already handles: a failed commit
+ *   sends no ack and drops its rooms (ACK-4), and a room reloaded from the store never claims
+ *   what was not stored. An ack follows the worker's reply, so nothing acked depends on a call
+ *   that rejected;
+ * - calls made while no thread runs fail fast with `STORE_UNAVAILABLE` (see `call` for why they
+ *   are not queued), naming the cause;
+ * - a fresh thread is started on the same file after a capped exponential backoff, and again
+ *   after every failed start (the file gone or unreadable), for as long as the store is open.
+ *   `health()` says which of these states the store is in (`/healthz` shows it), each death and
+ *   each start is logged, and restarts are counted in the metrics.
+ * A thread that hangs without dying is not detected.
  */
 import type { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
@@ -22,6 +37,8 @@ import type { Merger } from './mergeInChunks.js';
 import type { AppendEntry, RoomStore, StoredRoom, StoredSegment } from './roomStore.js';
 import { ROOM_STORE_FILE_NAME, type SqliteRoomStoreOptions, type SynchronousLevel } from './sqliteRoomStore.js';
 import { startTsWorker } from './tsWorker.js';
+import { silentLogger, type Logger } from './log.js';
+import type { RelayMetrics } from './metrics.js';
 
 export type StoreRequest = { readonly id: number } & (
   | { readonly op: 'load'; readonly room: string }
@@ -40,6 +57,48 @@ export type StoreReply =
   | { readonly id: number; readonly ok: true; readonly value: unknown }
   | { readonly id: number; readonly ok: false; readonly error: { name: string; message: string; code?: string } };
 
+/** What a thread is started with. `file` null: merge-only. `mustExist`: a restart (no new empty file). */
+export interface StoreWorkerData {
+  readonly file: string | null;
+  readonly options: SqliteRoomStoreOptions;
+  readonly mustExist: boolean;
+}
+
+/**
+ * `up`: a thread runs. `restarting`: it died and a new one is not running yet (no start failed so
+ * far). `down`: at least one start failed since the death (`error` says why); retries go on.
+ */
+export type StoreWorkerStatus = 'up' | 'restarting' | 'down' | 'closed';
+
+export interface StoreWorkerHealth {
+  readonly status: StoreWorkerStatus;
+  /** Why the store is not up: the death's cause, then the last failed start's error. */
+  readonly error?: string;
+  /** Successful restarts since the store was opened. */
+  readonly restarts: number;
+}
+
+export interface StoreWorkerSupervision {
+  readonly log?: Logger;
+  readonly metrics?: Pick<RelayMetrics, 'storeWorkerRestart' | 'storeWorkerUp'>;
+  /**
+   * Delay before a start: `min(max, initial × 2^n)` where n counts the earlier deaths and failed
+   * starts in a row; a thread that ran for at least `max` before it died starts the count again.
+   * Default 100 ms doubling up to 10 s.
+   */
+  readonly backoffMs?: { readonly initial: number; readonly max: number };
+}
+
+/** Errors of this class's own making; `code` tells them from the store's. */
+export const StoreWorkerErrorCode = {
+  /** The thread died before replying: the call may or may not have taken effect. */
+  Died: 'STORE_WORKER_DIED',
+  /** No thread runs (restarting, down, or the store closed): nothing was attempted. */
+  Unavailable: 'STORE_UNAVAILABLE',
+} as const;
+
+const DEFAULT_BACKOFF_MS = { initial: 100, max: 10_000 };
+
 type Op = StoreRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
 type Args<O extends Op> = Omit<Extract<StoreRequest, { op: O }>, 'id' | 'op'>;
 
@@ -50,49 +109,108 @@ const toError = (info: { name: string; message: string; code?: string }): Error 
   return e;
 };
 
+const storeWorkerError = (code: string, message: string): Error =>
+  Object.assign(new Error(message), { name: 'StoreWorkerError', code });
+
+const isDeath = (e: unknown): boolean => (e as { code?: unknown } | null)?.code === StoreWorkerErrorCode.Died;
+
+/**
+ * Starts a thread and resolves once it opened the database, with what `adopt` returns; rejects
+ * as the open failed, once that thread has ended (so a retry never runs beside it). `adopt` runs
+ * in the "opened" event itself, so it can attach listeners before any later event of the thread.
+ * The thread is returned at once so `close()` can stop a start in progress.
+ */
+const launch = <T>(data: StoreWorkerData, adopt: (worker: Worker) => T): { worker: Worker; ready: Promise<T> } => {
+  const worker = startTsWorker(new URL('./roomStoreWorker.ts', import.meta.url), { workerData: data });
+  const ready = new Promise<T>((resolve, reject) => {
+    let failure: Error | null = null;
+    const onError = (e: Error): void => {
+      failure ??= e;
+    };
+    const onExit = (code: number): void => {
+      worker.off('error', onError);
+      worker.off('message', onMessage);
+      reject(failure ?? new Error(`room store worker exited (code ${code}) before opening the database`));
+    };
+    const onMessage = (r: StoreReply): void => {
+      // A failed open ends the thread by itself (roomStoreWorker.ts): reject on its exit.
+      if (!r.ok) return void (failure ??= toError(r.error));
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      worker.off('message', onMessage);
+      resolve(adopt(worker));
+    };
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.on('message', onMessage);
+  });
+  return { worker, ready };
+};
+
+/** The merge-only worker of scale-out mode, as the relay and `/healthz` see it. */
+export type MergeWorker = Merger & Pick<WorkerRoomStore, 'close' | 'health' | 'workerForTests'>;
+
 export class WorkerRoomStore implements RoomStore, Merger {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextId = 1;
-  /** Set once the thread ended (closed or crashed): every later call rejects with it. */
-  private dead: Error | null = null;
+  /** The running thread; null while restarting, down or closed. */
+  private worker: Worker | null = null;
+  /** A restart's thread that has not opened the database yet. */
+  private starting: Worker | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private status: StoreWorkerStatus = 'up';
+  /** While not up: the cause (the death, then the last failed start). */
+  private cause: Error | null = null;
+  private failuresInARow = 0;
+  private upSince = 0;
+  private diedAt = 0;
+  private restarts = 0;
   private closing: Promise<void> | null = null;
+  private readonly log: Logger;
+  private readonly backoff: { readonly initial: number; readonly max: number };
+  private readonly role: 'store' | 'merge';
 
-  private constructor(private readonly worker: Worker) {
-    worker.on('message', (r: StoreReply) => this.settle(r));
-    worker.on('error', (e) => this.die(e));
-    worker.on('exit', (code) => this.die(new Error(`room store worker exited (code ${code})`)));
-    worker.unref();
+  private constructor(
+    worker: Worker,
+    private readonly data: StoreWorkerData,
+    private readonly supervision: StoreWorkerSupervision,
+  ) {
+    this.log = supervision.log ?? silentLogger;
+    this.backoff = supervision.backoffMs ?? DEFAULT_BACKOFF_MS;
+    this.role = data.file === null ? 'merge' : 'store';
+    this.adopt(worker);
+    supervision.metrics?.storeWorkerUp(true);
   }
 
   /** Starts the worker and opens the database at `file`; rejects as `SqliteRoomStore.open` throws. */
-  static open(file: string, options: SqliteRoomStoreOptions = {}): Promise<WorkerRoomStore> {
-    return WorkerRoomStore.start(file, options);
+  static open(
+    file: string,
+    options: SqliteRoomStoreOptions = {},
+    supervision: StoreWorkerSupervision = {},
+  ): Promise<WorkerRoomStore> {
+    return WorkerRoomStore.start({ file, options, mustExist: false }, supervision);
   }
 
-  private static start(file: string | null, options: SqliteRoomStoreOptions): Promise<WorkerRoomStore> {
-    const worker = startTsWorker(new URL('./roomStoreWorker.ts', import.meta.url), { workerData: { file, options } });
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error): void => reject(e);
-      worker.once('error', onError);
-      worker.once('message', (r: StoreReply) => {
-        worker.off('error', onError);
-        if (r.ok) resolve(new WorkerRoomStore(worker));
-        else reject(toError(r.error));
-      });
-    });
+  private static start(data: StoreWorkerData, supervision: StoreWorkerSupervision): Promise<WorkerRoomStore> {
+    return launch(data, (worker) => new WorkerRoomStore(worker, data, supervision)).ready;
   }
 
   /**
    * A worker that only runs compaction merges (STORE-4 in scale-out mode, where the store is
-   * Redis and needs no thread): `mergeAndParse` and `close` work, store calls reject.
+   * Redis and needs no thread): `mergeAndParse` and `close` work, store calls reject. Supervised
+   * like the store's (STORE-5).
    */
-  static openMergeOnly(): Promise<Merger & { close(): Promise<void> }> {
-    return WorkerRoomStore.start(null, {});
+  static openMergeOnly(supervision: StoreWorkerSupervision = {}): Promise<MergeWorker> {
+    return WorkerRoomStore.start({ file: null, options: {}, mustExist: false }, supervision);
   }
 
   /** Opens `${dataDir}/${ROOM_STORE_FILE_NAME}`, creating the directory if needed. */
-  static openDataDir(dataDir: string, options: SqliteRoomStoreOptions = {}): Promise<WorkerRoomStore> {
-    return WorkerRoomStore.open(join(dataDir, ROOM_STORE_FILE_NAME), options);
+  static openDataDir(
+    dataDir: string,
+    options: SqliteRoomStoreOptions = {},
+    supervision: StoreWorkerSupervision = {},
+  ): Promise<WorkerRoomStore> {
+    return WorkerRoomStore.open(join(dataDir, ROOM_STORE_FILE_NAME), options, supervision);
   }
 
   load(room: string): Promise<StoredRoom> {
@@ -129,40 +247,184 @@ export class WorkerRoomStore implements RoomStore, Merger {
     return this.call('mergeAndParse', { updates }) as Promise<ParsedUpdate>;
   }
 
-  /** Idempotent: closes the database and waits for the thread to end. Later calls reject. */
+  /** STORE-5: whether a thread runs, and if not, why. */
+  health(): StoreWorkerHealth {
+    const error = this.cause ? { error: this.cause.message } : {};
+    return { status: this.status, restarts: this.restarts, ...error };
+  }
+
+  /**
+   * For tests only (STORE-5): the running thread, so a test can kill it for real
+   * (`terminate()`); null while restarting, down or closed. Nothing else may use it.
+   */
+  get workerForTests(): Worker | null {
+    return this.worker;
+  }
+
+  /**
+   * Idempotent: closes the database and waits for the thread to end; stops a restart in
+   * progress (a thread still opening is terminated: it has written nothing). Resolves even if
+   * the thread dies meanwhile. Later calls reject.
+   */
   close(): Promise<void> {
-    if (this.dead) return Promise.resolve();
-    this.closing ??= (async () => {
-      const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-      await this.call('close', {});
-      await exited;
-    })();
+    this.closing ??= this.shutdown();
     return this.closing;
   }
 
+  private async shutdown(): Promise<void> {
+    this.status = 'closed';
+    this.cause = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const starting = this.starting;
+    this.starting = null;
+    if (starting) await starting.terminate();
+    const worker = this.worker;
+    if (!worker) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    try {
+      await this.post(worker, 'close', {});
+    } catch (e) {
+      // Died while closing: it is gone, which is what close wanted. Any other error: end it anyway.
+      if (!isDeath(e)) {
+        await worker.terminate();
+        throw e;
+      }
+    }
+    await exited;
+  }
+
+  /**
+   * Fail fast rather than queue while no thread runs: every caller already handles a rejected
+   * store call with a retryable outcome (a commit drops its rooms with `storage-unavailable` and
+   * acks nothing, a load closes its room's sockets, an upgrade is refused with 503), and clients
+   * retry with backoff. A queue would hold updates in memory for an outage of unknown length,
+   * delay the clients' retries without telling them, and hide the outage from the relay's own
+   * error paths; its calls would also have to be re-ordered around the ones that died.
+   */
   private call<O extends Op>(op: O, args: Args<O>): Promise<unknown> {
+    if (this.status !== 'up' || !this.worker) return Promise.reject(this.unavailable());
+    return this.post(this.worker, op, args);
+  }
+
+  private post<O extends Op>(worker: Worker, op: O, args: Args<O>): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      if (this.dead) return reject(this.dead);
       const id = this.nextId++;
       // Posting copies the arguments now (structured clone), or throws for bad ones.
-      this.worker.postMessage({ id, op, ...args });
-      if (this.pending.size === 0) this.worker.ref();
+      worker.postMessage({ id, op, ...args });
+      if (this.pending.size === 0) worker.ref();
       this.pending.set(id, { resolve, reject });
     });
   }
 
-  private settle(r: StoreReply): void {
+  private unavailable(): Error {
+    const why = this.status === 'closed' ? 'the store is closed' : `${this.status}: ${this.cause?.message ?? ''}`;
+    return storeWorkerError(StoreWorkerErrorCode.Unavailable, `room store worker unavailable (${why})`);
+  }
+
+  /** Makes `worker` the running thread. Runs synchronously in its "opened" event. */
+  private adopt(worker: Worker): void {
+    let cause: Error | null = null;
+    worker.on('message', (r: StoreReply) => {
+      if (worker === this.worker) this.settle(worker, r);
+    });
+    // 'error' (uncaught exception, out of memory) is always followed by 'exit'; act on 'exit'
+    // only, once the thread is really gone, so a new one never runs beside it.
+    worker.on('error', (e) => (cause ??= e));
+    worker.on('exit', (code) => this.exited(worker, cause ?? new Error(`exited with code ${code}`)));
+    worker.unref();
+    this.worker = worker;
+    this.upSince = Date.now();
+  }
+
+  private settle(worker: Worker, r: StoreReply): void {
     const p = this.pending.get(r.id);
     if (!p) return;
     this.pending.delete(r.id);
-    if (this.pending.size === 0) this.worker.unref();
+    if (this.pending.size === 0) worker.unref();
     if (r.ok) p.resolve(r.value);
     else p.reject(toError(r.error));
   }
 
-  private die(e: Error): void {
-    this.dead ??= e;
-    for (const p of this.pending.values()) p.reject(this.dead);
+  private exited(worker: Worker, cause: Error): void {
+    if (worker !== this.worker) return;
+    this.worker = null;
+    const inFlight = this.pending.size;
+    const died = storeWorkerError(
+      StoreWorkerErrorCode.Died,
+      `room store worker died before replying (${cause.message}): the call may or may not have taken effect`,
+    );
+    for (const p of this.pending.values()) p.reject(died);
     this.pending.clear();
+    if (this.status === 'closed') return;
+    this.diedAt = Date.now();
+    this.failuresInARow = this.diedAt - this.upSince >= this.backoff.max ? 0 : this.failuresInARow + 1;
+    this.status = 'restarting';
+    this.cause = cause;
+    this.supervision.metrics?.storeWorkerUp(false);
+    const retryInMs = this.scheduleStart();
+    this.log.error('store-worker-died', { role: this.role, error: String(cause), inFlight, retryInMs });
+  }
+
+  /** Schedules the next start; returns its delay. */
+  private scheduleStart(): number {
+    const delay = Math.min(this.backoff.max, this.backoff.initial * 2 ** this.failuresInARow);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.restart();
+    }, delay);
+    // A store waiting to restart must not keep an otherwise finished process alive.
+    this.retryTimer.unref();
+    return delay;
+  }
+
+  /**
+   * Starts a fresh thread on the same file. Safe because the store's durable state is only what
+   * SQLite committed: with WAL and `synchronous=FULL` every commit that replied is in the WAL on
+   * disk. A thread torn down mid-transaction never wrote its commit frame, so the next connection
+   * ignores those frames; if the dead thread's connection was not closed cleanly, the next open
+   * runs WAL recovery, which replays every committed frame and drops the rest. The new thread
+   * therefore sees exactly what was committed, acked or not (an append whose reply was lost may
+   * be there: the relay reloads rooms from the store, so it only finds that as already held).
+   * `mustExist`: the file existed, so a missing one is an error, never a fresh empty store.
+   */
+  private restart(): void {
+    const { worker, ready } = launch({ ...this.data, mustExist: true }, (w) => {
+      if (this.status === 'closed') {
+        // close() is terminating it; an error it might still raise is of no interest, but an
+        // 'error' event without a listener would throw in this thread.
+        w.on('error', () => undefined);
+        return false;
+      }
+      this.starting = null;
+      this.adopt(w);
+      this.status = 'up';
+      this.cause = null;
+      this.restarts++;
+      return true;
+    });
+    this.starting = worker;
+    ready.then(
+      (adopted) => {
+        if (!adopted) return;
+        this.supervision.metrics?.storeWorkerRestart('ok');
+        this.supervision.metrics?.storeWorkerUp(true);
+        this.log.warn('store-worker-restarted', {
+          role: this.role,
+          restarts: this.restarts,
+          downMs: this.upSince - this.diedAt,
+        });
+      },
+      (err: unknown) => {
+        if (this.status === 'closed') return;
+        this.starting = null;
+        this.failuresInARow++;
+        this.status = 'down';
+        this.cause = err instanceof Error ? err : new Error(String(err));
+        this.supervision.metrics?.storeWorkerRestart('failed');
+        const retryInMs = this.scheduleStart();
+        this.log.error('store-worker-start-failed', { role: this.role, error: String(err), retryInMs });
+      },
+    );
   }
 }
