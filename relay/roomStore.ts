@@ -12,7 +12,10 @@
  * `load` finishes an interrupted step 2 (STORE-3): it never returns a row covered by a segment.
  *
  * Durability (STORE-1): when `append` resolves, its entries are on disk (fsync'd) and survive a
- * process crash or power loss; nothing of a rejected `append` is stored.
+ * process crash or power loss; nothing of a rejected `append` is stored — except when the outcome
+ * is unknown: a worker that died mid-call (STORE-5) or a Redis Cluster shard failing mid-call
+ * (REDIS-1) rejects although some entries may be stored. Callers never ack a rejected append, so
+ * this can only store content its clients still hold and send again.
  */
 export interface StoredSegment {
   readonly seqLo: number;
