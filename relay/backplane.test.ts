@@ -93,12 +93,20 @@ describe('RedisBackplane', () => {
     const replica = await startRedis({ extraArgs: ['--replicaof', '127.0.0.1', String(harness.server.port)] });
     const wait = { replicas: 1, timeoutMs: 300 };
     const b = await RedisBackplane.connect({ url: harness.server.url, wait });
+    const other = await harness.relay();
     const reader = await connectRedis(replica.url, 'converge-test-replica', false);
     try {
       await waitFor(async () => /master_link_status:up/.test(await reader.info('replication')), 'replica linked');
-      const [seq] = await b.publish([{ room: 'r', update: Uint8Array.of(7) }]);
+      const rec = new Recorder();
+      other.subscribe('r', 0, rec);
+      await b.publish([{ room: 'r', update: Uint8Array.of(6) }]);
+      await waitFor(() => rec.entries.length === 1, 'the other relay is live');
+      const [seq] = await b.publish([{ room: 'r', update: Uint8Array.of(7), receivedAt: 1234 }]);
       // The reply came after WAIT: the replica already holds the entry, no polling needed.
       expect(await reader.hget('converge:{r:r}:log', String(seq))).toBe('\x07');
+      // Its live message went out once confirmed: origin and receivedAt say it came live.
+      await waitFor(() => rec.entries.length === 2, 'the confirmed entry reached another relay');
+      expect(rec.entries[1]).toMatchObject({ seq, origin: b.relayId, receivedAt: 1234, update: Uint8Array.of(7) });
       await replica.kill();
       await expect(b.publish([{ room: 'r', update: Uint8Array.of(8) }])).rejects.toThrow(ReplicaWaitError);
       await expect(b.publish([{ room: 'r', update: Uint8Array.of(9) }])).rejects.toThrow(/0 of 1 replicas/);

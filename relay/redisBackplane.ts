@@ -8,32 +8,39 @@
  *   (REDIS-1): per update, `INCR next` gives the seq, `HSET log` stores it (the same keys as
  *   RedisRoomStore, so `load` sees it) and `PUBLISH` on the room's fan-out channel sends it live
  *   as "origin\nseq\nreceivedAt\nupdate". The reply arrives once Redis fsync'd the AOF (REDIS-2;
- *   the pub/sub messages leave after that fsync too), and with `wait` once enough replicas
- *   confirmed (REDIS-9). One round trip and one fsync per group commit (per shard on a Cluster).
- * - Subscriptions (REDIS-4): the relay SUBSCRIBEs to the room's channels, then catches up from
- *   the log after `after` (segments included); live messages that arrive meanwhile wait in the
- *   room's queue. Seqs are dense, so a live message more than one past the last delivered seq
- *   means messages were missed (pub/sub is fire-and-forget): the room is caught up from the log
- *   again before going on. The last message of a burst can be missed with nothing after it to
- *   reveal the gap, so every heartbeat also compares each room's `next` with its last seq, and
- *   any reconnect of either connection catches every room up. Nothing is skipped; content can
+ *   the pub/sub messages leave after that fsync too). With `wait` (REDIS-9) the script does not
+ *   publish: the reply is followed by WAIT, and only once enough replicas confirmed are the
+ *   messages sent (a small script on the room's node, so one room's messages keep their order),
+ *   so no relay delivers an update a failover could still take back. One round trip and one
+ *   fsync per group commit (per shard on a Cluster).
+ * - Subscriptions (REDIS-4): the relay SUBSCRIBEs to the room's channels, then reads the log
+ *   after `after` (segments included); each room's RoomFeed (relay/roomFeed.ts) turns live
+ *   messages, which pub/sub may lose, and log reads into a gap-free delivery in seq order. The
+ *   last message of a burst can be lost with nothing after it to reveal the gap, so every
+ *   heartbeat also compares each quiet room's `next` with its last seq, and any reconnect of
+ *   the pub/sub connection makes every room read the log again. Nothing is skipped; content can
  *   repeat (at-least-once), which DEDUPE-1/2 absorb.
  * - Presence (REDIS-6): the room's `aw` hash holds each live entry with its owner relay; changes
  *   go out on a pub/sub channel per room (presence is volatile: after a reconnect the hash is
  *   read again). Every relay keeps a heartbeat key with a TTL of three heartbeats; a relay whose
  *   key expired is dead, and whichever survivor's reap script removes its entries publishes their
  *   removal — once, since a second reaper finds nothing left.
- * - Status (REDIS-5): 'down' when the command connection closes; commands then fail at once (no
- *   offline queue, see relay/redisConnection.ts). On 'ready' again, subscriptions catch up from
- *   their last seq and presence is re-read. Dead relays are reaped only after this relay has been
- *   up for a whole TTL, so relays that were cut off with it can heartbeat first.
- *
- * Classic pub/sub on a Cluster is broadcast to every node over the cluster bus; sharded pub/sub
- * (SPUBLISH, Redis 7) would keep each room's messages on its shard — see docs/decisions.md.
+ * - Status (REDIS-5): 'down' when the command connection closes or two heartbeats in a row fail
+ *   (a Cluster client stays 'ready' while nodes are unreachable); commands then fail at once (no
+ *   offline queue, see relay/redisConnection.ts). 'up' again on 'ready' or a successful
+ *   heartbeat; presence is re-read and every room reads the log. Dead relays are reaped only
+ *   after this relay has been up for a whole TTL, so relays that were cut off with it can
+ *   heartbeat first.
+ * - The pub/sub connection is a plain connection to one node, also on a Cluster: classic pub/sub
+ *   reaches every node, and a plain connection reconnects with a backoff and reports 'ready'
+ *   (ioredis's cluster subscriber retries without pause and silently). On a Cluster it moves to
+ *   another node when its node stays unreachable for three heartbeats. Sharded pub/sub (SPUBLISH)
+ *   would keep each room's messages on its shard instead of the cluster bus; see
+ *   docs/decisions.md.
  *
  * One subscription per room per backplane (the relay has one slot per room).
  */
-import { Cluster } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { AwarenessEntry } from '../shared/awarenessUpdate.js';
 import {
   newRelayId,
@@ -57,14 +64,16 @@ import {
 import type { RedisObserver } from './redisRoomStore.js';
 import { silentLogger, type Logger } from './log.js';
 import { RedisScript, type RedisArg, type ReplicaWait } from './redisScript.js';
+import { RoomFeed, type LogRead } from './roomFeed.js';
 
 /**
- * KEYS: per room log, next. ARGV: relayId, then per room: fan-out channel, count, and count pairs
- * of (update, receivedAt or ''). Returns the seqs, room by room.
+ * KEYS: per room log, next. ARGV: relayId, live ('1' = PUBLISH each entry, '0' = the caller sends
+ * the messages later), then per room: fan-out channel, count, and count pairs of (update,
+ * receivedAt or ''). Returns the seqs, room by room.
  */
 const PUBLISH = new RedisScript(`
 local out = {}
-local a, k = 2, 1
+local a, k = 3, 1
 while a <= #ARGV do
   local channel, n = ARGV[a], tonumber(ARGV[a + 1])
   local log, nextKey = KEYS[k], KEYS[k + 1]
@@ -73,12 +82,23 @@ while a <= #ARGV do
     local seq = redis.call('INCR', nextKey)
     local field = string.format('%d', seq)
     redis.call('HSET', log, field, ARGV[a])
-    redis.call('PUBLISH', channel, ARGV[1] .. '\\n' .. field .. '\\n' .. ARGV[a + 1] .. '\\n' .. ARGV[a])
+    if ARGV[2] == '1' then
+      redis.call('PUBLISH', channel, ARGV[1] .. '\\n' .. field .. '\\n' .. ARGV[a + 1] .. '\\n' .. ARGV[a])
+    end
     out[#out + 1] = seq
     a = a + 2
   end
 end
 return out
+`);
+
+/**
+ * KEYS: log (only to run on the room's node). ARGV: channel, then messages. REDIS-9: the fan-out
+ * sent after WAIT confirmed the commit.
+ */
+const FANOUT = new RedisScript(`
+for i = 2, #ARGV do redis.call('PUBLISH', ARGV[1], ARGV[i]) end
+return #ARGV - 1
 `);
 
 /**
@@ -162,14 +182,10 @@ interface RoomState {
   readonly fanChannel: string;
   readonly awChannel: string;
   readonly subscriber: RoomSubscriber;
-  lastSeq: number;
-  /** Live messages not delivered yet, in arrival order. */
-  readonly queue: BackplaneEntry[];
-  /** The log may hold entries after lastSeq that no queued message covers: catch up first. */
-  behind: boolean;
-  /** SUBSCRIBEd (live messages can arrive); until then there is nothing to check. */
+  readonly feed: RoomFeed;
+  /** SUBSCRIBEd (live messages can arrive); until then the feed is not drained. */
   joined: boolean;
-  draining: boolean;
+  joining: boolean;
   closed: boolean;
 }
 
@@ -183,6 +199,7 @@ export class RedisBackplane implements Backplane {
   private readonly prefix: string;
   private readonly heartbeatMs: number;
   private readonly log: Logger;
+  private readonly cluster: boolean;
   private readonly rooms = new Map<string, RoomState>();
   /** Channel name → the room it belongs to and which kind of message it carries. */
   private readonly byChannel = new Map<string, { state: RoomState; kind: 'fan' | 'aw' }>();
@@ -192,33 +209,37 @@ export class RedisBackplane implements Backplane {
   private current: BackplaneStatus = 'up';
   private upSince = Date.now();
   private closed = false;
+  private failedBeats = 0;
+  /** Heartbeats in a row during which the pub/sub connection was not ready. */
+  private subDownBeats = 0;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
 
   private constructor(
     private readonly cmd: RedisClient,
-    private readonly sub: RedisClient,
+    private sub: Redis,
     private readonly options: RedisBackplaneOptions,
+    cluster: boolean,
   ) {
     this.relayId = options.relayId ?? newRelayId();
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
     this.heartbeatMs = options.heartbeatMs ?? 2000;
     this.log = options.log ?? silentLogger;
+    this.cluster = cluster;
   }
 
   /** Connects its two connections (commands, pub/sub) and starts heartbeating. */
   static async connect(options: RedisBackplaneOptions): Promise<RedisBackplane> {
     const cluster = options.cluster ?? (await isClusterServer(options.url));
     const cmd = createRedisClient(options.url, 'converge-relay', { cluster });
-    // Our own resubscription (see start): ioredis's would leave a failed SUBSCRIBE unhandled.
-    const sub = createRedisClient(options.url, 'converge-relay-sub', { cluster, extra: { autoResubscribe: false } });
-    const backplane = new RedisBackplane(cmd, sub, options);
+    const sub = createSubscriber(options.url);
+    const backplane = new RedisBackplane(cmd, sub, options, cluster);
     try {
       await Promise.all([cmd.connect(), sub.connect()]);
       await backplane.start();
     } catch (err) {
       // Do not leave clients reconnecting in the background.
       backplane.stop();
-      for (const c of [cmd, sub]) c.disconnect();
+      for (const c of [cmd, backplane.sub]) c.disconnect();
       throw err;
     }
     return backplane;
@@ -243,23 +264,25 @@ export class RedisBackplane implements Backplane {
       else byRoom.set(e.room, [i]);
     });
     // REDIS-1: one script for every room on a single server; one per room (its slot) on a cluster.
-    const groups = this.cmd instanceof Cluster ? [...byRoom].map((g) => [g]) : [[...byRoom]];
+    const groups = this.cluster ? [...byRoom].map((g) => [g]) : [[...byRoom]];
+    const wait = this.options.wait && this.options.wait.replicas > 0 ? this.options.wait : undefined;
     const seqs = new Array<number>(entries.length);
     const scripts = groups.map(async (group) => {
       const keys: string[] = [];
-      const args: RedisArg[] = [this.relayId];
+      const args: RedisArg[] = [this.relayId, wait ? '0' : '1'];
       for (const [room, indexes] of group) {
         const k = roomKeys(this.prefix, room);
         keys.push(k.log, k.next);
         args.push(fanoutChannel(this.prefix, room), indexes.length);
         for (const i of indexes) args.push(bytesArg(entries[i]!.update), String(entries[i]!.receivedAt ?? ''));
       }
-      const reply = (await PUBLISH.run(this.cmd, keys, args, this.options.wait)) as number[];
+      const reply = (await PUBLISH.run(this.cmd, keys, args, wait)) as number[];
       // The script returns seqs grouped by room; put them back in the caller's order.
       let r = 0;
       for (const [, indexes] of group) for (const i of indexes) seqs[i] = reply[r++]!;
     });
     await this.timed('publish', () => Promise.all(scripts));
+    if (wait) this.fanOutConfirmed(byRoom, entries, seqs);
     // The `rooms` set (roomCount) learns a room after its first successful publish from here.
     const fresh = [...byRoom.keys()].filter((r) => !this.registered.has(r));
     if (fresh.length > 0) {
@@ -272,17 +295,28 @@ export class RedisBackplane implements Backplane {
   subscribe(room: string, after: number, subscriber: RoomSubscriber): RoomSubscription {
     if (this.closed) throw new Error('backplane closed');
     if (this.rooms.has(room)) throw new Error(`already subscribed to room ${JSON.stringify(room)}`);
+    const keys = roomKeys(this.prefix, room);
     const state: RoomState = {
       room,
-      keys: roomKeys(this.prefix, room),
+      keys,
       fanChannel: fanoutChannel(this.prefix, room),
       awChannel: awarenessChannel(this.prefix, room),
       subscriber,
-      lastSeq: after,
-      queue: [],
-      behind: true,
+      feed: new RoomFeed(after, {
+        readLog: (from) => this.readLog(room, keys, from),
+        deliver: (entry) => {
+          try {
+            subscriber.update(entry);
+          } catch (err) {
+            // A subscriber that throws (a relay bug) loses that entry, never the feed.
+            this.log.error('backplane-subscriber-failed', { room, seq: entry.seq, error: String(err) });
+          }
+        },
+        rewound: (detail) => this.log.warn('backplane-log-rewound', { room, ...detail }),
+        readFailed: (err) => this.log.debug('backplane-catch-up-failed', { room, error: String(err) }),
+      }),
       joined: false,
-      draining: false,
+      joining: false,
       closed: false,
     };
     this.rooms.set(room, state);
@@ -293,7 +327,7 @@ export class RedisBackplane implements Backplane {
       close: () => {
         if (state.closed) return;
         state.closed = true;
-        state.queue.length = 0;
+        state.feed.close();
         this.rooms.delete(room);
         this.byChannel.delete(state.fanChannel);
         this.byChannel.delete(state.awChannel);
@@ -330,16 +364,42 @@ export class RedisBackplane implements Backplane {
   // --- internals ------------------------------------------------------------------------------
 
   private async start(): Promise<void> {
-    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
+    this.attachSub(this.sub);
     this.cmd.on('close', () => this.setStatus('down'));
     this.cmd.on('ready', () => this.setStatus('up'));
-    // The pub/sub connection may come back after the command one: subscribe and catch up then too.
-    this.sub.on('ready', () => {
-      for (const state of this.rooms.values()) void this.join(state);
-    });
     await this.beat();
     this.heartbeat = setInterval(() => void this.tick(), this.heartbeatMs);
     this.heartbeat.unref();
+  }
+
+  private attachSub(sub: Redis): void {
+    sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+      if (sub === this.sub) this.onMessage(channel.toString(), message);
+    });
+    // Messages sent while it was away are lost: subscribe again and read every room's log.
+    sub.on('ready', () => {
+      if (sub !== this.sub) return;
+      for (const state of this.rooms.values()) void this.join(state);
+    });
+  }
+
+  /** On a Cluster, a pub/sub connection whose node stays away moves to another node. */
+  private moveSubscriber(): void {
+    const nodes = (this.cmd as Cluster).nodes('all');
+    const current = `${this.sub.options.host ?? ''}:${this.sub.options.port ?? ''}`;
+    const others = nodes.filter((n) => `${n.options.host ?? ''}:${n.options.port ?? ''}` !== current);
+    const next = others[Math.floor(Math.random() * others.length)];
+    if (!next) return;
+    const url = new URL(this.options.url);
+    url.hostname = next.options.host ?? url.hostname;
+    url.port = String(next.options.port ?? url.port);
+    const old = this.sub;
+    this.sub = createSubscriber(url.toString());
+    old.disconnect();
+    this.attachSub(this.sub);
+    this.log.warn('backplane-subscriber-moved', { to: `${url.hostname}:${url.port}` });
+    for (const state of this.rooms.values()) state.joined = false;
+    this.sub.connect().catch(() => undefined); // retried with its backoff; 'ready' rejoins the rooms
   }
 
   private stop(): void {
@@ -354,7 +414,7 @@ export class RedisBackplane implements Backplane {
     if (status === 'up') {
       this.upSince = Date.now();
       void this.beat().catch(() => undefined);
-      // Presence changes and live entries published while we were away were lost: read again.
+      // Presence changes published while we were away were lost: read them again, and the logs.
       for (const state of this.rooms.values()) void this.join(state);
     }
     for (const l of this.listeners) l(status);
@@ -364,39 +424,52 @@ export class RedisBackplane implements Backplane {
     return this.cmd.set(relayAliveKey(this.prefix, this.relayId), '1', 'PX', this.heartbeatMs * 3);
   }
 
-  /** Heartbeat, the gap check of every room, then reap the presence of dead relays. */
+  /** Heartbeat (and status), the subscriber's health, every room's position, dead relays. */
   private async tick(): Promise<void> {
+    if (this.sub.status === 'ready') this.subDownBeats = 0;
+    else if (++this.subDownBeats >= 3 && this.cluster) {
+      this.subDownBeats = 0;
+      this.moveSubscriber();
+    }
     try {
       await this.beat();
+      this.failedBeats = 0;
+      if (this.cmd.status === 'ready') this.setStatus('up');
+    } catch (err) {
+      // The status listeners learn it from the connection or from the second failed beat.
+      if (++this.failedBeats >= 2) this.setStatus('down');
+      this.log.debug('backplane-heartbeat-failed', { error: String(err) });
+      return;
+    }
+    try {
+      if (this.sub.status === 'ready')
+        for (const state of this.rooms.values()) if (!state.joined) void this.join(state);
       await this.checkPositions();
       if (Date.now() - this.upSince < this.heartbeatMs * 3) return;
       for (const state of this.rooms.values()) await this.reapDead(state);
     } catch (err) {
-      // Redis is away: the status listeners already know; the next tick tries again.
-      this.log.debug('backplane-heartbeat-failed', { error: String(err) });
+      this.log.debug('backplane-tick-failed', { error: String(err) });
     }
   }
 
   /**
-   * REDIS-4: retries rooms whose last catch-up failed, and catches up a room whose log has gone
-   * past its last seq with no message in sight.
+   * REDIS-4: retries feeds whose log read failed, and shows each quiet feed the log's `next`, so
+   * an entry whose message was lost with nothing after it arrives within a heartbeat.
    */
   private async checkPositions(): Promise<void> {
-    const idle = [...this.rooms.values()].filter((s) => s.joined && !s.draining);
-    for (const state of idle) if (state.behind || state.queue.length > 0) void this.drain(state);
-    const quiet = idle.filter((s) => !s.behind && s.queue.length === 0);
+    const joined = [...this.rooms.values()].filter((s) => s.joined);
+    for (const state of joined) if (state.feed.busy) void state.feed.drain();
+    const quiet = joined.filter((s) => !s.feed.busy);
     if (quiet.length === 0) return;
+    const then = quiet.map((s) => s.feed.lastSeq);
     const positions = await this.timed('positions', () => Promise.all(quiet.map((s) => this.cmd.get(s.keys.next))));
-    quiet.forEach((state, i) => {
-      if (Number(positions[i] ?? 0) > state.lastSeq) {
-        state.behind = true;
-        void this.drain(state);
-      }
-    });
+    quiet.forEach((state, i) => void state.feed.check(Number(positions[i] ?? 0), then[i]!));
   }
 
-  /** Subscribe, presence snapshot, then catch up (REDIS-4); on failure, retried when Redis is back. */
+  /** Subscribe, presence snapshot, then read the log (REDIS-4); retried by the heartbeat. */
   private async join(state: RoomState): Promise<void> {
+    if (state.joining || state.closed) return;
+    state.joining = true;
     try {
       await this.sub.subscribe(state.fanChannel, state.awChannel);
       state.joined = true;
@@ -412,77 +485,52 @@ export class RedisBackplane implements Backplane {
       }
       for (const [origin, list] of byRelay) this.deliverAwareness(state, origin, list);
     } catch (err) {
-      // Redis went away meanwhile: the next 'ready' of either connection runs join again.
+      // Redis went away meanwhile: the heartbeat or the next 'ready' runs join again.
       this.log.warn('backplane-join-failed', { room: state.room, error: String(err) });
+    } finally {
+      state.joining = false;
     }
     // Whatever was published while we were not subscribed is in the log.
-    state.behind = true;
-    await this.drain(state);
+    if (state.joined) await state.feed.markBehind();
   }
 
-  /**
-   * Delivers the room's queue in seq order, one drain at a time per room. A catch-up comes first
-   * when the room is behind or the next message skips a seq; after a catch-up the head message is
-   * delivered whatever its seq (the log was read, nothing more is to be found). A failed catch-up
-   * leaves the room behind; the next heartbeat, message or reconnect tries again.
-   */
-  private async drain(state: RoomState): Promise<void> {
-    if (state.draining || !state.joined) return;
-    state.draining = true;
-    try {
-      let caughtUp = false;
-      while (!state.closed) {
-        if (state.behind) {
-          await this.catchUp(state);
-          state.behind = false;
-          caughtUp = true;
-          continue;
-        }
-        const entry = state.queue.shift();
-        if (!entry) return;
-        if (entry.seq > state.lastSeq + 1 && !caughtUp) {
-          state.queue.unshift(entry);
-          state.behind = true;
-          continue;
-        }
-        caughtUp = false;
-        this.deliver(state, entry);
-      }
-    } catch (err) {
-      this.log.debug('backplane-catch-up-failed', { room: state.room, error: String(err) });
-    } finally {
-      state.draining = false;
-    }
-  }
-
-  /** Delivers the log after `state.lastSeq` (segments included), in seq order. */
-  private async catchUp(state: RoomState): Promise<void> {
-    const k = state.keys;
-    const [, segs, log] = (await this.timed('catchUp', () =>
-      CATCH_UP.run(this.cmd, [k.log, k.seg, k.next], [state.lastSeq]),
+  /** The log after `after` (segments included), in seq order, and the room's `next` then. */
+  private async readLog(room: string, k: RoomKeys, after: number): Promise<LogRead> {
+    const [next, segs, log] = (await this.timed('catchUp', () =>
+      CATCH_UP.run(this.cmd, [k.log, k.seg, k.next], [after]),
     )) as [number, (number | Buffer)[], (number | Buffer)[]];
     const entries: BackplaneEntry[] = [];
     for (let i = 0; i < segs.length; i += 3) {
       const seqLo = segs[i] as number;
       const seq = segs[i + 1] as number;
-      entries.push({ room: state.room, seq, seqLo, origin: '', update: new Uint8Array(segs[i + 2] as Buffer) });
+      entries.push({ room, seq, seqLo, origin: '', update: new Uint8Array(segs[i + 2] as Buffer) });
     }
     for (let i = 0; i < log.length; i += 2) {
       const seq = log[i] as number;
-      entries.push({ room: state.room, seq, seqLo: seq, origin: '', update: new Uint8Array(log[i + 1] as Buffer) });
+      entries.push({ room, seq, seqLo: seq, origin: '', update: new Uint8Array(log[i + 1] as Buffer) });
     }
     entries.sort((a, b) => a.seq - b.seq || a.seqLo - b.seqLo);
-    for (const e of entries) this.deliver(state, e);
+    return { next, entries };
   }
 
-  /** A subscriber that throws (a relay bug) loses that entry, never the backplane. */
-  private deliver(state: RoomState, entry: BackplaneEntry): void {
-    if (state.closed || entry.seq <= state.lastSeq) return;
-    state.lastSeq = entry.seq;
-    try {
-      state.subscriber.update(entry);
-    } catch (err) {
-      this.log.error('backplane-subscriber-failed', { room: state.room, seq: entry.seq, error: String(err) });
+  /**
+   * REDIS-9: the live messages of a commit WAIT confirmed, sent by a script on each room's node
+   * (in commit order per room). Fire and forget: a lost message is a gap the feeds repair.
+   */
+  private fanOutConfirmed(
+    byRoom: ReadonlyMap<string, number[]>,
+    entries: readonly PublishEntry[],
+    seqs: readonly number[],
+  ): void {
+    for (const [room, indexes] of byRoom) {
+      const args: RedisArg[] = [fanoutChannel(this.prefix, room)];
+      for (const i of indexes) {
+        const header = `${this.relayId}\n${seqs[i]!}\n${entries[i]!.receivedAt ?? ''}\n`;
+        args.push(Buffer.concat([Buffer.from(header, 'latin1'), bytesArg(entries[i]!.update)]));
+      }
+      FANOUT.run(this.cmd, [roomKeys(this.prefix, room).log], args).catch((err: unknown) =>
+        this.log.debug('backplane-fanout-failed', { room, error: String(err) }),
+      );
     }
   }
 
@@ -504,8 +552,7 @@ export class RedisBackplane implements Backplane {
       this.log.error('backplane-bad-fanout-message', { room: target.state.room });
       return;
     }
-    target.state.queue.push(entry);
-    void this.drain(target.state);
+    void target.state.feed.push(entry);
   }
 
   private onAwarenessMessage(state: RoomState, message: string): void {
@@ -558,6 +605,13 @@ export class RedisBackplane implements Backplane {
     }
   }
 }
+
+/**
+ * The pub/sub connection: a plain client to one node (see the module comment), resubscribed by
+ * the backplane itself (ioredis's own resubscription would leave a failed SUBSCRIBE unhandled).
+ */
+const createSubscriber = (url: string): Redis =>
+  createRedisClient(url, 'converge-relay-sub', { cluster: false, extra: { autoResubscribe: false } }) as Redis;
 
 const bytesArg = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 

@@ -10,6 +10,8 @@ import { Recorder, backplaneContract } from './backplane.contract.js';
 import { RedisDurabilityError, checkDurability, connectRedis, isClusterServer } from './redisConnection.js';
 import { RedisRoomStore } from './redisRoomStore.js';
 import { roomStoreContract } from './roomStore.contract.js';
+import { RedisBackplane } from './redisBackplane.js';
+import { silentLogger } from './log.js';
 import { redisClusterHarness } from './testing/backplaneHarness.js';
 import { flushCluster, startRedisCluster, type RedisCluster } from './testing/redisCluster.js';
 import { waitFor } from '../shared/testing/waitFor.js';
@@ -108,6 +110,32 @@ describe('Redis Cluster', () => {
       await admin.config('SET', 'appendfsync', 'always');
       admin.disconnect();
       client.disconnect();
+    }
+  });
+
+  it('REDIS-4: when the pub/sub connection’s node dies, it moves to another node and entries keep arriving', async () => {
+    // Its own cluster, where the other shards keep serving while one node is down.
+    const c = await startRedisCluster(3, ['--cluster-require-full-coverage', 'no']);
+    const events: string[] = [];
+    const log = { ...silentLogger, warn: (event: string) => void events.push(event) };
+    const a = await RedisBackplane.connect({ url: c.nodes[1]!.url, heartbeatMs: 100 });
+    const b = await RedisBackplane.connect({ url: c.nodes[0]!.url, heartbeatMs: 100, log });
+    try {
+      const room = 'shard-room-2'; // on node 2: unaffected by node 0 going down
+      expect(await shardOf(c, room)).toBe(2);
+      const rec = new Recorder();
+      b.subscribe(room, 0, rec);
+      await a.publish([{ room, update: Uint8Array.of(0) }]);
+      await waitFor(() => rec.entries.length === 1, 'b is live');
+      await c.nodes[0]!.kill(); // b's pub/sub connection was on node 0
+      await waitFor(() => events.includes('backplane-subscriber-moved'), 'the subscriber moved');
+      for (let i = 1; i <= 20; i++) await a.publish([{ room, update: Uint8Array.of(i) }]);
+      await waitFor(() => rec.entries.length === 21, 'every entry reached b');
+      expect(rec.seqs()).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    } finally {
+      await a.crash();
+      await b.crash();
+      await c.cleanup();
     }
   });
 });

@@ -13,7 +13,12 @@
  * Single server or Cluster (REDIS-1): `connectRedis` asks the server at `REDIS_URL` whether it
  * runs in cluster mode (INFO cluster) and returns an ioredis `Cluster` client if so (the URL is
  * then one seed node; the others are discovered). A cluster client follows MOVED/ASK redirections
- * by itself; those replies mean the command did not run, so retrying them is safe.
+ * by itself; those replies mean the command did not run, so retrying them is safe. Unlike the
+ * single-server client it also re-sends, after 100 ms, a command whose node connection was not
+ * ready or closed — the same path serves both, so it cannot be turned off for the second alone.
+ * A re-sent command may have run once already: a publish then stores its updates twice, under
+ * two seqs (harmless: Yjs updates are idempotent, DEDUPE-1/2), and a check-first store script
+ * fails its check (the call rejects with an unknown outcome, never acked).
  *
  * Durability (REDIS-2): an append is acknowledged only once Redis has fsync'd it. With
  * `appendonly yes` and `appendfsync always`, Redis writes and fsyncs the AOF before it sends the

@@ -11,6 +11,7 @@
  * are idempotent, DEDUPE-1/2).
  */
 import { createHash } from 'node:crypto';
+import { Cluster } from 'ioredis';
 import type { RedisClient } from './redisConnection.js';
 
 export type RedisArg = string | Buffer | number;
@@ -63,6 +64,13 @@ export class RedisScript {
     };
     let [err, result, confirmed] = await attempt('EVALSHA');
     if (err && isNoScript(err)) [err, result, confirmed] = await attempt('EVAL');
+    if (err && redis instanceof Cluster && /^(MOVED|ASK) /.test(err.message)) {
+      // A pipeline is not redirected by ioredis when it holds a write (WAIT counts as one): the
+      // script did not run; learn the new slot map and try once more.
+      await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+      [err, result, confirmed] = await attempt('EVALSHA');
+      if (err && isNoScript(err)) [err, result, confirmed] = await attempt('EVAL');
+    }
     if (err) throw err;
     if (confirmed < wait.replicas) {
       throw new ReplicaWaitError(

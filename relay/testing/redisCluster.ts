@@ -47,10 +47,10 @@ const waitForClusterOk = async (nodes: readonly RedisServer[]): Promise<void> =>
   }
 };
 
-export const startRedisCluster = async (masters = 3): Promise<RedisCluster> => {
+export const startRedisCluster = async (masters = 3, extraArgs: readonly string[] = []): Promise<RedisCluster> => {
   const nodes: RedisServer[] = [];
   try {
-    for (let i = 0; i < masters; i++) nodes.push(await startRedis({ clusterNode: true }));
+    for (let i = 0; i < masters; i++) nodes.push(await startRedis({ clusterNode: true, extraArgs }));
     const clients = nodes.map(admin);
     try {
       for (const [i, c] of clients.entries()) {
