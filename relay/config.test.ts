@@ -49,7 +49,9 @@ const baseEnv = (key: string): Record<string, string> =>
     ? { MAX_AWARENESS_STATE_BYTES: '1024' }
     : key === 'byteBurst'
       ? { MAX_FRAME_BYTES: '1024' }
-      : {};
+      : key === 'maxTotalBufferedBytes'
+        ? { MAX_BUFFERED_BYTES: '1024' }
+        : {};
 
 describe('loadConfig', () => {
   it('uses the defaults when nothing is set', () => {
@@ -76,6 +78,7 @@ describe('loadConfig', () => {
         maxBytesPerSecond: 2 * 1024 * 1024,
         byteBurst: 2 * Limits.maxFrameBytes,
         maxBufferedBytes: 16 * 1024 * 1024,
+        maxTotalBufferedBytes: 256 * 1024 * 1024,
         maxRooms: 10_000,
         maxConnections: 2000,
         maxAwarenessStateBytes: Limits.maxAwarenessStateBytes,
@@ -148,6 +151,7 @@ describe('loadConfig', () => {
     [{ REDIS_DURABILITY: 'maybe' }, [], /REDIS_DURABILITY/],
     [{ REDIS_HEARTBEAT_MS: '99' }, [], /REDIS_HEARTBEAT_MS/],
     [{ REDIS_WAIT_TIMEOUT_MS: '0' }, [], /REDIS_WAIT_TIMEOUT_MS/],
+    [{ MAX_BUFFERED_BYTES: '2000', MAX_TOTAL_BUFFERED_BYTES: '1000' }, [], /MAX_TOTAL_BUFFERED_BYTES/],
     [{ REDIS_WAIT_REPLICAS: '-1' }, [], /REDIS_WAIT_REPLICAS/],
     [{ RELAY_URLS: 'http://a:1' }, [], /RELAY_URLS/],
     [{ RELAY_URLS: 'ws://a:1/sync' }, [], /RELAY_URLS/],

@@ -36,6 +36,11 @@ export const SETTINGS = {
     default: String(16 * MiB),
     help: 'bytes queued for a client (beyond its catch-up) before it is closed as not reading',
   },
+  maxTotalBufferedBytes: {
+    env: 'MAX_TOTAL_BUFFERED_BYTES',
+    default: String(256 * MiB),
+    help: 'bytes queued for all clients together; above it the largest queues are closed as not reading',
+  },
   maxRooms: { env: 'MAX_ROOMS', default: '10000', help: 'rooms the relay holds; new rooms beyond are refused' },
   maxConnections: { env: 'MAX_CONNECTIONS', default: '2000', help: 'open websockets; more are refused' },
   maxAwarenessStateBytes: {
@@ -136,6 +141,7 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     maxBytesPerSecond: int('maxBytesPerSecond', 1),
     byteBurst: int('byteBurst', 1),
     maxBufferedBytes: int('maxBufferedBytes', 1),
+    maxTotalBufferedBytes: int('maxTotalBufferedBytes', 1),
     maxRooms: int('maxRooms', 1),
     maxConnections: int('maxConnections', 1),
     maxAwarenessStateBytes: int('maxAwarenessStateBytes', 64),
@@ -145,6 +151,9 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
   };
   // A frame the burst can never pay for would be refused as "rate-limited" (retryable) forever.
   if (limits.byteBurst < limits.maxFrameBytes) throw new ConfigError('BYTE_BURST must be at least MAX_FRAME_BYTES');
+  if (limits.maxTotalBufferedBytes < limits.maxBufferedBytes) {
+    throw new ConfigError('MAX_TOTAL_BUFFERED_BYTES must be at least MAX_BUFFERED_BYTES');
+  }
   // One awareness state must fit in one frame the relay sends.
   if (limits.maxAwarenessStateBytes + 64 > limits.maxSendFrameBytes) {
     throw new ConfigError('MAX_AWARENESS_STATE_BYTES + 64 must fit in MAX_SEND_FRAME_BYTES');

@@ -50,6 +50,7 @@ const main = async (): Promise<void> => {
     commitDelayMs: config.commitDelayMs,
     idleUnloadMs: config.idleUnloadMs,
     compaction: { minLogEntries: 256, targetBytes: 128 * 1024 },
+    bufferBudgetCheckMs: 250,
     log,
   });
   const server = createRelayServer({

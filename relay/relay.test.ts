@@ -705,6 +705,36 @@ describe('Relay limits and bad input', () => {
     expect(a.sink.closes).toEqual([]);
   });
 
+  it('CLOSE-5: over the relay-wide buffer budget, the largest queues are closed until it holds again', async () => {
+    const relay = makeRelay({ limits: { maxBufferedBytes: 10_000, maxTotalBufferedBytes: 10_000 } });
+    const clients = [1, 2, 3, 4].map((n) => new Client(relay, n % 2 ? 'r' : 's', n).connect());
+    await relay.settled();
+    for (const c of clients) c.process();
+    // Each queue is within CLOSE-2's per-client allowance; together they are not.
+    clients[0]!.sink.buffered = 2_000;
+    clients[1]!.sink.buffered = 6_000;
+    clients[2]!.sink.buffered = 5_000;
+    clients[3]!.sink.buffered = 100;
+    expect(relay.enforceBufferBudget()).toBe(1);
+    expect(clients.map((c) => c.sink.closes)).toEqual([[], [closeOf(CloseReason.SlowConsumer)], [], []]);
+    // 7,100 bytes left: within the budget, nobody else is closed, and the rooms keep working.
+    expect(relay.enforceBufferBudget()).toBe(0);
+    clients[2]!.insert(0, 'still here');
+    expect(kinds(clients[0]!.process())).toEqual(['sync-update']);
+  });
+
+  it('CLOSE-5: within the budget nothing is closed, catch-ups included', async () => {
+    const relay = makeRelay({ limits: { maxBufferedBytes: 1_000, maxTotalBufferedBytes: 50_000 } });
+    const a = new Client(relay, 'r', 1).connect();
+    const b = new Client(relay, 'r', 2).connect();
+    await relay.settled();
+    a.sink.buffered = 25_000;
+    b.sink.buffered = 25_000;
+    expect(relay.enforceBufferBudget()).toBe(0);
+    expect([a.sink.closes, b.sink.closes]).toEqual([[], []]);
+    expect(relay.stats().connections).toBe(2);
+  });
+
   it('CLOSE-2: a client that never reads is closed even if it keeps asking for catch-ups', async () => {
     const store = new MemoryRoomStore();
     await seedStore(store, 'r', manyUpdates(7, 400));

@@ -35,6 +35,8 @@ export interface RelayLimits extends RoomCoreLimits {
   readonly byteBurst: number;
   /** Bytes queued for a client beyond its last catch-up before it counts as not reading. */
   readonly maxBufferedBytes: number;
+  /** Bytes queued for all clients together, catch-ups included (CLOSE-5). */
+  readonly maxTotalBufferedBytes: number;
   /** Rooms the relay will hold (stored or loaded). */
   readonly maxRooms: number;
   readonly maxConnections: number;
@@ -47,6 +49,8 @@ export interface RelayOptions {
   readonly commitDelayMs: number | 'manual';
   /** Idle rooms are unloaded after this long (0 = at once). */
   readonly idleUnloadMs: number;
+  /** How often `enforceBufferBudget` runs (CLOSE-5); undefined = only when called (tests). */
+  readonly bufferBudgetCheckMs?: number;
   readonly compaction: { readonly minLogEntries: number; readonly targetBytes: number };
   /** Where compaction merges run; default inline (tests, fuzz). Production: the store's worker. */
   readonly merger?: Merger;
@@ -110,6 +114,7 @@ export class Relay {
   private batch: AppendEntry[] = [];
   private batchBytes = 0;
   private commitTimer: ReturnType<typeof setTimeout> | null = null;
+  private budgetTimer: ReturnType<typeof setInterval> | null = null;
   private committing: Promise<void> | null = null;
   private nextConnId = 1;
   private storedRooms = -1;
@@ -128,6 +133,10 @@ export class Relay {
     this.log = opts.log ?? silentLogger;
     this.merger = opts.merger ?? inlineMerger;
     opts.backplane?.onStatus((status) => this.onBackplaneStatus(status));
+    if (opts.bufferBudgetCheckMs !== undefined) {
+      this.budgetTimer = setInterval(() => this.enforceBufferBudget(), opts.bufferBudgetCheckMs);
+      this.budgetTimer.unref();
+    }
   }
 
   stats(): RelayStats {
@@ -220,6 +229,36 @@ export class Relay {
     this.maybeUnload(slot);
   }
 
+  /**
+   * CLOSE-5: the relay's memory for outgoing frames is bounded as a whole, not only per client
+   * (CLOSE-2 allows each client maxBufferedBytes beyond its catch-up, times maxConnections). When
+   * everything queued for all clients exceeds maxTotalBufferedBytes, the clients with the largest
+   * queues are closed as slow consumers (retryable: they reconnect and catch up once there is
+   * room) until the total is back under it. Runs on a timer (`bufferBudgetCheckMs`): between
+   * checks the total can only grow by what the per-connection rate limits let in. Returns how
+   * many connections it closed.
+   */
+  enforceBufferBudget(): number {
+    const limit = this.opts.limits.maxTotalBufferedBytes;
+    let total = 0;
+    const queued: [ConnId, number][] = [];
+    for (const [id, c] of this.conns) {
+      const bytes = c.sink.bufferedAmount();
+      total += bytes;
+      if (bytes > 0) queued.push([id, bytes]);
+    }
+    if (total <= limit) return 0;
+    queued.sort((a, b) => b[1] - a[1]);
+    let closed = 0;
+    for (const [id, bytes] of queued) {
+      if (total <= limit) break;
+      this.closeConn(id, CloseReason.SlowConsumer, `relay buffer budget: ${bytes} of ${total} bytes queued`);
+      total -= bytes;
+      closed++;
+    }
+    return closed;
+  }
+
   /** Closes a connection for a protocol reason (also used by the socket layer for framing errors). */
   closeConn(id: ConnId, reason: CloseReasonInfo, detail: string): void {
     const c = this.conns.get(id);
@@ -261,6 +300,7 @@ export class Relay {
     this.closing = true;
     if (this.commitTimer) clearTimeout(this.commitTimer);
     this.commitTimer = null;
+    if (this.budgetTimer) clearInterval(this.budgetTimer);
     // Frames keep arriving until the sockets close: commit until nothing is left, then close
     // the sockets with no await in between, so nothing forwarded stays uncommitted (CLOSE-4).
     while (this.batch.length > 0 || this.committing || this.loads.size > 0) {

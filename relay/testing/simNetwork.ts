@@ -34,6 +34,7 @@ export const unthrottledLimits = (maxSendFrameBytes: number): RelayLimits => ({
   maxBytesPerSecond: 1e12,
   byteBurst: 1e12,
   maxBufferedBytes: 1e12,
+  maxTotalBufferedBytes: 1e12,
   maxRooms: 1000,
   maxConnections: 1000,
   maxNestingDepth: Limits.maxNestingDepth,
