@@ -335,6 +335,26 @@ describe('RoomCore sync', () => {
     }
   });
 
+  it('VAL-10 / SYNC-4: a struct too large for any frame the relay sends is refused; one that fits is forwarded within the limit', () => {
+    const maxSendFrameBytes = 4096;
+    const b = new Editor(2);
+    const tooBig = b.edit((d) => d.getText('t').insert(0, 'x'.repeat(maxSendFrameBytes)));
+    const core = joined(makeCore({ maxSendFrameBytes }), 1, 2);
+    const refused = core.receive(1, encodeSyncUpdate(tooBig));
+    expect(persists(refused)).toEqual([]);
+    expect(sendsTo(refused, 2)).toEqual([]);
+    expect(closes(refused)).toEqual([
+      { type: 'close', conn: 1, reason: CloseReason.InvalidUpdate, detail: expect.stringMatching(/VAL-10/) as string },
+    ]);
+
+    const c = new Editor(3);
+    const fits = c.edit((d) => d.getText('t').insert(0, 'y'.repeat(maxSendFrameBytes - 100)));
+    const effects = core.receive(2, encodeSyncUpdate(fits));
+    expect(persists(effects)).toHaveLength(1);
+    for (const s of sendsTo(effects, 2)) expect(s.frame.length).toBeLessThanOrEqual(maxSendFrameBytes);
+    expect(sendsTo(effects, 2).length).toBeGreaterThan(0);
+  });
+
   it('SYNC-4: awareness frames the relay sends (join, query answer, broadcast) stay within the limit', () => {
     const maxSendFrameBytes = 4096;
     const state = (i: number): unknown => ({ name: `user ${i}`, note: 'n'.repeat(1500) });

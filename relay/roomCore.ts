@@ -44,6 +44,14 @@ import {
 } from '../shared/awarenessUpdate.js';
 import type { StoredRoom } from './roomStore.js';
 
+/** Bytes a frame's header takes beyond its update: a body may use maxSendFrameBytes minus this. */
+const FRAME_HEADROOM = 16;
+/**
+ * VAL-10: the largest struct a client may send, so that an update holding it alone (section and
+ * delete-set headers included) still fits a frame: splitUpdateV1 cannot cut a struct.
+ */
+const STRUCT_HEADROOM = 64;
+
 export type ConnId = number;
 
 export type RoomEffect =
@@ -351,7 +359,7 @@ export class RoomCore {
    * hundreds of frames.
    */
   private packFrames(pieces: Uint8Array[]): Uint8Array[] {
-    const budget = this.limits.maxSendFrameBytes - 16; // room for the frame header
+    const budget = this.limits.maxSendFrameBytes - FRAME_HEADROOM;
     const small = Math.min(16 * 1024, budget);
     const out: Uint8Array[] = [];
     let group: Uint8Array[] = [];
@@ -388,6 +396,7 @@ export class RoomCore {
     let parsed = parseUpdateV1(update.slice(), {
       maxDepth: this.limits.maxNestingDepth,
       isMapEntry: this.isMapEntry, // VAL-9 across updates
+      maxStructBytes: this.limits.maxSendFrameBytes - STRUCT_HEADROOM, // VAL-10
     });
     if (isEmptyParsed(parsed)) return [];
     const clients = new Set(parsed.runs.map((r) => r.client));
@@ -419,7 +428,7 @@ export class RoomCore {
     addWaiter(waiters, conn, clients);
     this.pending.push({ seq, parsed: owned, waiters });
     const out: RoomEffect[] = [{ type: 'persist', seq, update: owned.bytes }];
-    const budget = this.limits.maxSendFrameBytes - 16;
+    const budget = this.limits.maxSendFrameBytes - FRAME_HEADROOM;
     if (owned.bytes.length <= budget) out.push(...this.broadcast(frame ?? encodeSyncUpdate(owned.bytes)));
     else for (const piece of splitUpdateV1(owned, budget)) out.push(...this.broadcast(encodeSyncUpdate(piece)));
     return out;
@@ -568,7 +577,7 @@ export class RoomCore {
     this.chunks.push({ kind: 'log', seqLo: seq, seqHi: seq, parsed });
     this.countLog(parsed, 1);
     this.summarise(parsed, true);
-    const budget = this.limits.maxSendFrameBytes - 16;
+    const budget = this.limits.maxSendFrameBytes - FRAME_HEADROOM;
     if (parsed.bytes.length <= budget) return this.broadcast(encodeSyncUpdate(parsed.bytes));
     return splitUpdateV1(parsed, budget).flatMap((piece) => this.broadcast(encodeSyncUpdate(piece)));
   }
@@ -585,7 +594,7 @@ export class RoomCore {
     let size = 0;
     for (const e of entries) {
       const entrySize = utf8Length(e.state) + 24; // the JSON text + three varUints
-      if (group.length > 0 && size + entrySize > this.limits.maxSendFrameBytes - 16) {
+      if (group.length > 0 && size + entrySize > this.limits.maxSendFrameBytes - FRAME_HEADROOM) {
         frames.push(encodeAwareness(encodeAwarenessUpdate(group)));
         group = [];
         size = 0;

@@ -555,6 +555,28 @@ describe('parseUpdateV1 rejects malformed updates with UpdateError', () => {
   });
 });
 
+describe('VAL-10: one struct is at most maxStructBytes', () => {
+  const update = (chars: number): Uint8Array => {
+    const doc = new Y.Doc();
+    doc.clientID = 1;
+    doc.getText('t').insert(0, 'z'.repeat(chars));
+    return Y.encodeStateAsUpdate(doc);
+  };
+
+  it('refuses an update whose single struct is larger, and names the rule', () => {
+    const u = update(5000);
+    expect(() => parseUpdateV1(u, { maxStructBytes: 4000 })).toThrow(
+      /VAL-10: a struct of \d+ bytes is larger than 4000/,
+    );
+  });
+
+  it('accepts structs up to the limit, and any size without one', () => {
+    const u = update(3000);
+    expect(parseUpdateV1(u, { maxStructBytes: 4000 }).runs).toHaveLength(1);
+    expect(parseUpdateV1(update(50_000)).runs).toHaveLength(1);
+  });
+});
+
 describe('VAL-9: a live map entry holds one value', () => {
   /** Found by the mutation fuzzer (minimised): a 2-value Any under key k, split by a reference, then its map deleted. */
   const splitByReference = update(3, [

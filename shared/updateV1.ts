@@ -123,6 +123,12 @@ export interface ParseOptions {
    * and serve what it stored. `deletedWithStructs` is still filled (splitUpdateV1 needs it).
    */
   readonly skipMapEntryRule?: boolean;
+  /**
+   * VAL-10: the largest encoding of one struct accepted. A struct cannot be split across frames
+   * (splitUpdateV1), so one larger than the largest frame a relay sends could only be forwarded
+   * in an oversized frame.
+   */
+  readonly maxStructBytes?: number;
 }
 
 const MAX_CLOCK = Number.MAX_SAFE_INTEGER;
@@ -167,6 +173,7 @@ interface ClientTable {
 /** Parses and validates a V1 update. Throws UpdateError naming the rule broken. */
 export const parseUpdateV1 = (bytes: Uint8Array, options: ParseOptions = {}): ParsedUpdate => {
   const maxDepth = options.maxDepth ?? 32;
+  const maxStructBytes = options.maxStructBytes ?? Number.POSITIVE_INFINITY;
   const r = new ByteReader(bytes);
   try {
     const runs: StructRun[] = [];
@@ -190,6 +197,9 @@ export const parseUpdateV1 = (bytes: Uint8Array, options: ParseOptions = {}): Pa
       for (let s = 0; s < nStructs; s++) {
         const start = r.pos;
         readStructBody(r, r.u8(), client, clock, maxDepth, info);
+        if (r.pos - start > maxStructBytes) {
+          throw new UpdateError(`VAL-10: a struct of ${r.pos - start} bytes is larger than ${maxStructBytes}`);
+        }
         const length = info.length;
         if (length < 1) throw new UpdateError(`VAL-3: struct of length ${length}`);
         if (clock + length > MAX_CLOCK) throw new UpdateError('VAL-3: clock out of range');
