@@ -2,7 +2,7 @@
  * Broadcasts on real sockets (relay/server.ts). Payloads up to 64 KiB are framed once per
  * broadcast and written straight to each socket; larger ones go through `ws.send`. These tests
  * pin what that must not change: FWD-1 every socket of the room gets every update exactly once,
- * byte for byte and in order, whichever path it took; CLOSE-1 a client that stops reading is
+ * byte for byte and in order, whichever path it took; CLOSE-2 a client that stops reading is
  * still closed as a slow consumer (ws.bufferedAmount counts the pre-framed bytes) with its close
  * frame after the data already queued, and the other clients keep getting everything.
  */
@@ -82,7 +82,7 @@ describe('broadcast on real sockets', () => {
     }
   });
 
-  it('CLOSE-1: a socket that stops reading is closed as a slow consumer after its queued data; the others get everything', async () => {
+  it('CLOSE-2: a socket that stops reading is closed as a slow consumer after its queued data; the others get everything', async () => {
     const relay = await h.relay({ env: { ...UNTHROTTLED, MAX_BUFFERED_BYTES: String(256 * 1024) } });
     const [sender, reader, slow] = await join(relay.wsUrl, 'slow', 3);
     // The slow client stops reading: its receive buffer fills, then the kernel's send buffer on
