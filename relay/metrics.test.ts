@@ -95,6 +95,21 @@ describe('RelayMetrics', () => {
     expect(m.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
   });
 
+  it('counts frames cumulatively across renders (tallied between them)', async () => {
+    const m = new RelayMetrics({ defaultMetrics: false });
+    const update = encodeSyncUpdate(new Uint8Array(10));
+    m.frameOut(update);
+    expect(sample(await m.render(), 'converge_frames_sent_total{type="sync-update"}')).toBe(1);
+    expect(sample(await m.render(), 'converge_frames_sent_total{type="sync-update"}')).toBe(1);
+    m.frameOut(update);
+    m.frameOut(update);
+    m.frameIn(update);
+    const text = await m.render();
+    expect(sample(text, 'converge_frames_sent_total{type="sync-update"}')).toBe(3);
+    expect(sample(text, 'converge_bytes_sent_total{type="sync-update"}')).toBe(3 * update.length);
+    expect(sample(text, 'converge_frames_received_total{type="sync-update"}')).toBe(1);
+  });
+
   it('keeps relays in one process apart', async () => {
     const a = new RelayMetrics({ defaultMetrics: false });
     const b = new RelayMetrics({ defaultMetrics: false });

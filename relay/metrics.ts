@@ -30,6 +30,11 @@ export const FrameKind = {
   Other: 'other',
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+const FRAME_KINDS = Object.values(FrameKind);
+
+/** Counts per frame kind not yet added to their prom-client counter. */
+const emptyTally = (): Record<FrameKind, number> =>
+  Object.fromEntries(FRAME_KINDS.map((k) => [k, 0])) as Record<FrameKind, number>;
 
 /**
  * The kind of a frame from its first bytes (outer and inner types are single-byte varUints for
@@ -73,10 +78,10 @@ export interface RelayMetricsOptions {
 
 export class RelayMetrics {
   readonly registry = new Registry();
-  private readonly framesIn: Counter<'type'>;
-  private readonly framesOut: Counter<'type'>;
-  private readonly bytesIn: Counter<'type'>;
-  private readonly bytesOut: Counter<'type'>;
+  private readonly framesIn = emptyTally();
+  private readonly framesOut = emptyTally();
+  private readonly bytesIn = emptyTally();
+  private readonly bytesOut = emptyTally();
   private readonly ackLatency: Histogram;
   private readonly commitLatency: Histogram<'store' | 'outcome'>;
   private readonly deliveryLatency: Histogram<'path'>;
@@ -110,11 +115,27 @@ export class RelayMetrics {
         if (stats) this.set(stats().roomsLoaded);
       },
     });
-    const byType = { labelNames: ['type'] as const, registers };
-    this.framesIn = new Counter({ name: 'converge_frames_received_total', help: 'Frames received.', ...byType });
-    this.framesOut = new Counter({ name: 'converge_frames_sent_total', help: 'Frames sent.', ...byType });
-    this.bytesIn = new Counter({ name: 'converge_bytes_received_total', help: 'Frame bytes received.', ...byType });
-    this.bytesOut = new Counter({ name: 'converge_bytes_sent_total', help: 'Frame bytes sent.', ...byType });
+    // Frame counts are tallied in plain numbers (one call per frame sent: the broadcast hot path)
+    // and added to these counters when they are read.
+    const byType = (name: string, help: string, tally: Record<FrameKind, number>): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['type'] as const,
+        registers,
+        collect() {
+          for (const type of FRAME_KINDS) {
+            if (tally[type] === 0) continue;
+            this.inc({ type }, tally[type]);
+            tally[type] = 0;
+          }
+        },
+      });
+    };
+    byType('converge_frames_received_total', 'Frames received.', this.framesIn);
+    byType('converge_frames_sent_total', 'Frames sent.', this.framesOut);
+    byType('converge_bytes_received_total', 'Frame bytes received.', this.bytesIn);
+    byType('converge_bytes_sent_total', 'Frame bytes sent.', this.bytesOut);
     this.ackLatency = new Histogram({
       name: 'converge_ack_latency_seconds',
       help: 'From the arrival of an update to the ack that covers it.',
@@ -198,14 +219,14 @@ export class RelayMetrics {
 
   frameIn(frame: Uint8Array): void {
     const type = frameKind(frame);
-    this.framesIn.inc({ type });
-    this.bytesIn.inc({ type }, frame.length);
+    this.framesIn[type]++;
+    this.bytesIn[type] += frame.length;
   }
 
   frameOut(frame: Uint8Array): void {
     const type = frameKind(frame);
-    this.framesOut.inc({ type });
-    this.bytesOut.inc({ type }, frame.length);
+    this.framesOut[type]++;
+    this.bytesOut[type] += frame.length;
   }
 
   ack(seconds: number): void {

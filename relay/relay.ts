@@ -75,6 +75,11 @@ export interface ConnectionSink {
   bufferedAmount(): number;
 }
 
+/** A batched entry and when it was accepted (ack latency, the backplane's receivedAt); the store gets only the entry. */
+interface BatchEntry extends AppendEntry {
+  readonly at: number;
+}
+
 interface Conn {
   readonly id: ConnId;
   readonly room: string;
@@ -89,7 +94,7 @@ interface RoomSlot {
   core: RoomCore | null;
   readonly conns: Set<ConnId>;
   /** Frames received while loading, replayed in order (LOAD-1). */
-  readonly queue: Array<{ conn: ConnId; frame: Uint8Array }>;
+  readonly queue: Array<{ conn: ConnId; frame: Uint8Array; at: number }>;
   /** True when the room had nothing stored when loaded (counts toward maxRooms until stored). */
   isNew: boolean;
   compacting: Promise<void> | null;
@@ -111,7 +116,7 @@ export class Relay {
   private readonly rooms = new Map<string, RoomSlot>();
   private readonly conns = new Map<ConnId, Conn>();
   private readonly loads = new Set<Promise<void>>();
-  private batch: AppendEntry[] = [];
+  private batch: BatchEntry[] = [];
   private batchBytes = 0;
   private commitTimer: ReturnType<typeof setTimeout> | null = null;
   private budgetTimer: ReturnType<typeof setInterval> | null = null;
@@ -123,10 +128,6 @@ export class Relay {
   private readonly log: Logger;
   /** Where compaction merges run (the worker store's thread, or inline). */
   private readonly merger: Merger;
-  /** When each batched entry was accepted (ack latency, the backplane's receivedAt). */
-  private readonly persistedAt = new WeakMap<AppendEntry, number>();
-  /** When each binary frame arrived (local delivery latency); only kept with metrics. */
-  private readonly arrivedAt = new WeakMap<Uint8Array, number>();
 
   constructor(private readonly opts: RelayOptions) {
     this.now = opts.now ?? Date.now;
@@ -195,17 +196,16 @@ export class Relay {
     if (!c.msgs.take(1, t) || !c.bytes.take(data.length, t)) {
       return this.closeConn(id, CloseReason.RateLimited, 'over the message or byte rate');
     }
-    if (this.opts.metrics) this.arrivedAt.set(data, t);
     const slot = this.rooms.get(c.room)!;
     if (!slot.core) {
-      slot.queue.push({ conn: id, frame: data });
+      slot.queue.push({ conn: id, frame: data, at: t });
       return;
     }
-    this.handle(slot, id, data);
+    this.handle(slot, id, data, t);
   }
 
   /** Runs one frame through the room core. A relay bug closes that socket (retryable), never the process. */
-  private handle(slot: RoomSlot, id: ConnId, frame: Uint8Array): void {
+  private handle(slot: RoomSlot, id: ConnId, frame: Uint8Array, arrivedAt: number): void {
     let effects: RoomEffect[];
     try {
       effects = slot.core!.receive(id, frame);
@@ -214,7 +214,7 @@ export class Relay {
       return this.closeConn(id, CloseReason.InternalError, 'unexpected error handling a frame');
     }
     this.apply(slot, effects);
-    this.observeLocalDelivery(frame, effects);
+    this.observeLocalDelivery(arrivedAt, effects);
   }
 
   /** The peer closed (or the socket failed): forget the connection. */
@@ -326,8 +326,8 @@ export class Relay {
         slot.core = new RoomCore(slot.name, stored, this.opts.limits);
         this.subscribe(slot, stored);
         for (const id of slot.conns) this.apply(slot, slot.core.join(id));
-        for (const { conn, frame } of slot.queue.splice(0)) {
-          if (slot.conns.has(conn)) this.handle(slot, conn, frame);
+        for (const { conn, frame, at } of slot.queue.splice(0)) {
+          if (slot.conns.has(conn)) this.handle(slot, conn, frame, at);
         }
         this.maybeUnload(slot);
       })
@@ -355,9 +355,7 @@ export class Relay {
       } else if (e.type === 'awareness') {
         this.publishAwareness(slot, e.entries);
       } else {
-        const entry = { room: slot.name, seq: e.seq, update: e.update };
-        this.persistedAt.set(entry, this.now());
-        this.batch.push(entry);
+        this.batch.push({ room: slot.name, seq: e.seq, update: e.update, at: this.now() });
         this.batchBytes += e.update.length;
         this.scheduleCommit();
       }
@@ -391,7 +389,7 @@ export class Relay {
     }, wait);
   }
 
-  private async commit(batch: AppendEntry[]): Promise<void> {
+  private async commit(batch: BatchEntry[]): Promise<void> {
     const upTo = new Map<string, number>();
     for (const e of batch) upTo.set(e.room, Math.max(upTo.get(e.room) ?? 0, e.seq));
     try {
@@ -473,16 +471,14 @@ export class Relay {
   // --- scale-out (REDIS-3..7) and metrics ------------------------------------------------------
 
   /** The durable commit: the store's append, or in scale-out mode the backplane's publish. */
-  private async appendOrPublish(batch: AppendEntry[]): Promise<void> {
+  private async appendOrPublish(batch: BatchEntry[]): Promise<void> {
     const started = this.now();
     const backplane = this.opts.backplane;
     const storeKind = backplane ? 'redis' : 'sqlite';
     try {
       if (backplane) {
-        await backplane.publish(
-          batch.map((e) => ({ room: e.room, update: e.update, receivedAt: this.persistedAt.get(e) })),
-        );
-      } else await this.opts.store.append(batch);
+        await backplane.publish(batch.map((e) => ({ room: e.room, update: e.update, receivedAt: e.at })));
+      } else await this.opts.store.append(batch.map(({ room, seq, update }) => ({ room, seq, update })));
     } catch (err) {
       this.opts.metrics?.commit(storeKind, 'failed', (this.now() - started) / 1000);
       throw err;
@@ -497,7 +493,7 @@ export class Relay {
     const m = this.opts.metrics;
     if (!m) return;
     m.commit(storeKind, 'ok', (done - started) / 1000);
-    for (const e of batch) m.ack((done - (this.persistedAt.get(e) ?? started)) / 1000);
+    for (const e of batch) m.ack((done - e.at) / 1000);
   }
 
   /**
@@ -631,9 +627,8 @@ export class Relay {
   }
 
   /** FWD-1 latency on this relay: from a frame's arrival to the broadcast of the update it carried. */
-  private observeLocalDelivery(frame: Uint8Array, effects: readonly RoomEffect[]): void {
-    const at = this.arrivedAt.get(frame);
-    if (at === undefined || !effects.some((e) => e.type === 'persist')) return;
-    this.opts.metrics?.delivery('local', (this.now() - at) / 1000);
+  private observeLocalDelivery(arrivedAt: number, effects: readonly RoomEffect[]): void {
+    if (!this.opts.metrics || !effects.some((e) => e.type === 'persist')) return;
+    this.opts.metrics.delivery('local', (this.now() - arrivedAt) / 1000);
   }
 }

@@ -429,8 +429,8 @@ export class RoomCore {
     this.pending.push({ seq, parsed: owned, waiters });
     const out: RoomEffect[] = [{ type: 'persist', seq, update: owned.bytes }];
     const budget = this.limits.maxSendFrameBytes - FRAME_HEADROOM;
-    if (owned.bytes.length <= budget) out.push(...this.broadcast(frame ?? encodeSyncUpdate(owned.bytes)));
-    else for (const piece of splitUpdateV1(owned, budget)) out.push(...this.broadcast(encodeSyncUpdate(piece)));
+    if (owned.bytes.length <= budget) this.broadcastInto(out, frame ?? encodeSyncUpdate(owned.bytes));
+    else for (const piece of splitUpdateV1(owned, budget)) this.broadcastInto(out, encodeSyncUpdate(piece));
     return out;
   }
 
@@ -627,7 +627,11 @@ export class RoomCore {
   // --- helpers ------------------------------------------------------------------------------
 
   private broadcast(frame: Uint8Array): RoomEffect[] {
-    const out: RoomEffect[] = [];
+    return this.broadcastInto([], frame);
+  }
+
+  /** Appends one send effect per connection to `out` (no intermediate array on the update path). */
+  private broadcastInto(out: RoomEffect[], frame: Uint8Array): RoomEffect[] {
     for (const conn of this.conns.keys()) out.push({ type: 'send', conn, frame });
     return out;
   }

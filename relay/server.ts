@@ -7,13 +7,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { CloseReason, PROTOCOL_VERSION, SYNC_PATH, UpgradeRefusal, isValidRoomName } from '../shared/protocol.js';
 import type { Relay } from './relay.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Backplane } from './backplane.js';
 import type { StoreWorkerHealth } from './workerRoomStore.js';
+import { binaryFrame } from './binaryFrame.js';
 
 export const VERSION = '0.1.0';
 
@@ -47,13 +48,28 @@ const MIME: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
+/** Payloads up to this size are framed once and shared by all recipients; larger ones go through `ws.send` (no copy). */
+const PREFRAME_MAX_BYTES = 64 * 1024;
+
 const PLACEHOLDER = `<!doctype html><html lang="en"><meta charset="utf-8"><title>Converge relay</title>
 <h1>Converge relay is up</h1><p>No client build found in <code>dist/</code>. Websocket endpoint: <code>${SYNC_PATH}/&lt;room&gt;</code>. Health: <a href="/healthz">/healthz</a>.</p></html>`;
 
 export const createRelayServer = (opts: ServerOptions): Server => {
   const { relay, log, metrics } = opts;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes });
+  // perMessageDeflate stays off: the pre-framed sends below rely on ws never queueing a frame.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false });
   const alive = new WeakMap<WebSocket, boolean>();
+  // A broadcast hands the same payload object to every connection of the room in a row, so a
+  // one-entry cache frames it once (binaryFrame.ts) instead of once per recipient.
+  let lastPayload: Uint8Array | null = null;
+  let lastFramed: Buffer = Buffer.alloc(0);
+  const framed = (payload: Uint8Array): Buffer => {
+    if (payload !== lastPayload) {
+      lastFramed = binaryFrame(payload);
+      lastPayload = payload;
+    }
+    return lastFramed;
+  };
 
   const server = createServer((req, res) => {
     handleHttp(req, res, opts).catch((err: unknown) => {
@@ -79,7 +95,7 @@ export const createRelayServer = (opts: ServerOptions): Server => {
       .admit(room)
       .then((refusal) => {
         if (refusal) return refuse(refusal);
-        wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, room));
+        wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, socket, room));
       })
       .catch((err: unknown) => {
         // admit fails only when a store call does (STORE-5: the store worker restarting or down).
@@ -88,7 +104,8 @@ export const createRelayServer = (opts: ServerOptions): Server => {
       });
   });
 
-  const onSocket = (ws: WebSocket, room: string): void => {
+  /** `socket`: the connection ws took over in handleUpgrade (pre-framed sends are written to it). */
+  const onSocket = (ws: WebSocket, socket: Duplex, room: string): void => {
     // On a framing error ws closes with the RFC code (1002, 1007, 1009) before telling us.
     // Those codes are "retryable" to the stock client, which would resend the same bad frame
     // forever; translate them to our closed set's fatal codes.
@@ -103,7 +120,13 @@ export const createRelayServer = (opts: ServerOptions): Server => {
     const id = relay.open(room, {
       send: (frame) => {
         metrics?.frameOut(frame);
-        ws.send(frame, { binary: true });
+        if (frame.length > PREFRAME_MAX_BYTES) return ws.send(frame, { binary: true });
+        // Written straight to the socket, in order with ws's own writes: without permessage-deflate
+        // ws's Sender never queues (send, ping and close write to this socket at once), and
+        // ws.bufferedAmount is this socket's writable length, so the slow-consumer check counts these
+        // bytes. Once ws is closing nothing more goes out, as ws.send would drop it too.
+        // relay/integration/broadcast.test.ts checks order, bytes, closes and slow consumers.
+        if (ws.readyState === WebSocket.OPEN) socket.write(framed(frame));
       },
       close: (code, reason) => {
         metrics?.closed(reason);
