@@ -87,6 +87,8 @@ interface Conn {
   readonly msgs: TokenBucket;
   readonly bytes: TokenBucket;
   catchUpBytes: number;
+  /** WATCH-1: gets awareness only. */
+  readonly awarenessOnly: boolean;
 }
 
 interface RoomSlot {
@@ -158,7 +160,8 @@ export class Relay {
   }
 
   /** Registers a new connection to `room` (already admitted) and returns its id. */
-  open(room: string, sink: ConnectionSink): ConnId {
+  /** A new connection to `room`; `awarenessOnly` = WATCH-1 (an observer: awareness, no document). */
+  open(room: string, sink: ConnectionSink, mode: { readonly awarenessOnly?: boolean } = {}): ConnId {
     const id = this.nextConnId++;
     const t = this.now();
     const l = this.opts.limits;
@@ -169,6 +172,7 @@ export class Relay {
       msgs: new TokenBucket(l.maxMessagesPerSecond, l.messageBurst, t),
       bytes: new TokenBucket(l.maxBytesPerSecond, l.byteBurst, t),
       catchUpBytes: 0,
+      awarenessOnly: mode.awarenessOnly === true,
     });
     let slot = this.rooms.get(room);
     if (!slot) {
@@ -181,7 +185,7 @@ export class Relay {
       slot.unloadTimer = null;
     }
     slot.conns.add(id);
-    if (slot.core) this.apply(slot, slot.core.join(id));
+    if (slot.core) this.apply(slot, slot.core.join(id, mode));
     return id;
   }
 
@@ -325,7 +329,9 @@ export class Relay {
         slot.isNew = stored.segments.length === 0 && stored.log.length === 0;
         slot.core = new RoomCore(slot.name, stored, this.opts.limits);
         this.subscribe(slot, stored);
-        for (const id of slot.conns) this.apply(slot, slot.core.join(id));
+        for (const id of slot.conns) {
+          this.apply(slot, slot.core.join(id, { awarenessOnly: this.conns.get(id)?.awarenessOnly === true }));
+        }
         for (const { conn, frame, at } of slot.queue.splice(0)) {
           if (slot.conns.has(conn)) this.handle(slot, conn, frame, at);
         }

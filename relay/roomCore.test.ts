@@ -919,3 +919,50 @@ describe('RoomCore compaction', () => {
     expect(core.compactionPlan({ minLogEntries: 100, targetBytes: 1 << 20 })).toBeNull();
   });
 });
+
+describe('RoomCore awareness-only connections', () => {
+  it('WATCH-1: a watcher gets the awareness states on join and no SyncStep1', () => {
+    const core = joined(makeCore(), 1);
+    core.receive(1, awarenessFrame({ clientID: 11, clock: 1, state: { name: 'ann' } }));
+    const effects = core.join(9, { awarenessOnly: true });
+    expect(framesTo(effects, 9).map((f) => f.kind)).toEqual(['awareness']);
+    expect(awarenessTo(effects, 9).map((e) => e.clientID)).toEqual([11]);
+  });
+
+  it('WATCH-1: a watcher receives awareness but no document data (local or remote), and no acks', () => {
+    const core = joined(makeCore(), 1);
+    core.join(9, { awarenessOnly: true });
+    const a = new Editor(1);
+    const local = core.receive(1, encodeSyncUpdate(a.insert(0, 'hello')));
+    expect(persists(local)).toHaveLength(1);
+    expect(sendsTo(local, 1)).toHaveLength(1); // the sender still gets its echo (FWD-1)
+    expect(sendsTo(local, 9)).toEqual([]);
+    expect(sendsTo(core.committed(persists(local)[0]!.seq), 9)).toEqual([]);
+    const b = new Editor(2);
+    const remote = core.receiveRemote(b.insert(0, 'remote'));
+    expect(sendsTo(remote, 1)).toHaveLength(1);
+    expect(sendsTo(remote, 9)).toEqual([]);
+    const aw = core.receive(1, awarenessFrame({ clientID: 11, clock: 1, state: { name: 'ann' } }));
+    expect(awarenessTo(aw, 9).map((e) => e.clientID)).toEqual([11]);
+  });
+
+  it('WATCH-1: its SyncStep1 gets an empty SyncStep2; an update from it closes it, storing nothing', () => {
+    const a = new Editor(1);
+    const core = makeCore({}, { segments: [], log: [{ seq: 1, update: a.insert(0, 'stored') }] });
+    joined(core, 1);
+    core.join(9, { awarenessOnly: true });
+    const answer = framesTo(core.receive(9, encodeSyncStep1(encodeStateVector(new Map()))), 9);
+    expect(answer).toHaveLength(1);
+    expect(answer[0]!.kind).toBe('sync-step2');
+    const x = new Editor(5);
+    x.apply(...syncBodies(answer));
+    expect(x.doc.getText('t').length).toBe(0);
+
+    const refused = core.receive(9, encodeSyncUpdate(new Editor(3).insert(0, 'no')));
+    expect(persists(refused)).toEqual([]);
+    expect(sendsTo(refused, 1)).toEqual([]);
+    expect(closes(refused)).toEqual([
+      { type: 'close', conn: 9, reason: CloseReason.InvalidUpdate, detail: expect.stringMatching(/WATCH-1/) as string },
+    ]);
+  });
+});

@@ -121,6 +121,8 @@ export class RoomCore {
   private nextSeq = 1;
   /** `acked`: the highest clock acked to this connection per client (ACK-5). */
   private readonly conns = new Map<ConnId, { readonly owned: Set<number>; readonly acked: Map<number, number> }>();
+  /** WATCH-1: awareness-only connections (also in `conns`). */
+  private readonly watchers = new Set<ConnId>();
   private readonly awareness = new Map<number, AwarenessState>();
   private readonly ownerOf = new Map<number, ConnId>();
 
@@ -172,13 +174,14 @@ export class RoomCore {
 
   /**
    * SYNC-1: on join the relay sends its SyncStep1 (so the client uploads what the relay lacks,
-   * e.g. offline edits) and the awareness states it knows (AWR-2).
+   * e.g. offline edits) and the awareness states it knows (AWR-2). WATCH-1: an awareness-only
+   * connection gets the awareness states and nothing of the document, now or later.
    */
-  join(conn: ConnId): RoomEffect[] {
+  join(conn: ConnId, mode: { readonly awarenessOnly?: boolean } = {}): RoomEffect[] {
     this.conns.set(conn, { owned: new Set(), acked: new Map() });
-    const out: RoomEffect[] = [
-      { type: 'send', conn, frame: encodeSyncStep1(encodeStateVector(this.structs.stateVector())) },
-    ];
+    const out: RoomEffect[] = [];
+    if (mode.awarenessOnly) this.watchers.add(conn);
+    else out.push({ type: 'send', conn, frame: encodeSyncStep1(encodeStateVector(this.structs.stateVector())) });
     for (const frame of this.awarenessFrames(this.liveAwareness())) out.push({ type: 'send', conn, frame });
     return out;
   }
@@ -188,6 +191,11 @@ export class RoomCore {
     if (!this.conns.has(conn)) return [];
     try {
       const msg = decodeClientFrame(frame);
+      if (this.watchers.has(conn) && msg.type !== 'awareness' && msg.type !== 'query-awareness') {
+        // WATCH-1: an empty SyncStep2 lets the stock client call itself synced; no updates.
+        if (msg.type === 'sync-step1') return [{ type: 'send', conn, frame: encodeSyncStep2(EMPTY_UPDATE) }];
+        return this.fail(conn, CloseReason.InvalidUpdate, 'WATCH-1: an awareness-only connection sent an update');
+      }
       switch (msg.type) {
         case 'sync-step1':
           return this.answerStep1(conn, msg.stateVector);
@@ -216,6 +224,7 @@ export class RoomCore {
     const c = this.conns.get(conn);
     if (!c) return [];
     this.conns.delete(conn);
+    this.watchers.delete(conn);
     for (const p of this.pending) p.waiters.delete(conn);
     const removed: AwarenessEntry[] = [];
     for (const id of c.owned) {
@@ -429,8 +438,8 @@ export class RoomCore {
     this.pending.push({ seq, parsed: owned, waiters });
     const out: RoomEffect[] = [{ type: 'persist', seq, update: owned.bytes }];
     const budget = this.limits.maxSendFrameBytes - FRAME_HEADROOM;
-    if (owned.bytes.length <= budget) this.broadcastInto(out, frame ?? encodeSyncUpdate(owned.bytes));
-    else for (const piece of splitUpdateV1(owned, budget)) this.broadcastInto(out, encodeSyncUpdate(piece));
+    if (owned.bytes.length <= budget) this.broadcastSyncInto(out, frame ?? encodeSyncUpdate(owned.bytes));
+    else for (const piece of splitUpdateV1(owned, budget)) this.broadcastSyncInto(out, encodeSyncUpdate(piece));
     return out;
   }
 
@@ -578,8 +587,10 @@ export class RoomCore {
     this.countLog(parsed, 1);
     this.summarise(parsed, true);
     const budget = this.limits.maxSendFrameBytes - FRAME_HEADROOM;
-    if (parsed.bytes.length <= budget) return this.broadcast(encodeSyncUpdate(parsed.bytes));
-    return splitUpdateV1(parsed, budget).flatMap((piece) => this.broadcast(encodeSyncUpdate(piece)));
+    const out: RoomEffect[] = [];
+    if (parsed.bytes.length <= budget) return this.broadcastSyncInto(out, encodeSyncUpdate(parsed.bytes));
+    for (const piece of splitUpdateV1(parsed, budget)) this.broadcastSyncInto(out, encodeSyncUpdate(piece));
+    return out;
   }
 
   private withAwarenessEffect(entries: readonly AwarenessEntry[], effects: RoomEffect[]): RoomEffect[] {
@@ -633,6 +644,13 @@ export class RoomCore {
   /** Appends one send effect per connection to `out` (no intermediate array on the update path). */
   private broadcastInto(out: RoomEffect[], frame: Uint8Array): RoomEffect[] {
     for (const conn of this.conns.keys()) out.push({ type: 'send', conn, frame });
+    return out;
+  }
+
+  /** The same for document data: every connection but the awareness-only ones (WATCH-1). */
+  private broadcastSyncInto(out: RoomEffect[], frame: Uint8Array): RoomEffect[] {
+    if (this.watchers.size === 0) return this.broadcastInto(out, frame);
+    for (const conn of this.conns.keys()) if (!this.watchers.has(conn)) out.push({ type: 'send', conn, frame });
     return out;
   }
 

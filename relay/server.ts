@@ -8,7 +8,14 @@ import type { Duplex } from 'node:stream';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
-import { CloseReason, PROTOCOL_VERSION, SYNC_PATH, UpgradeRefusal, isValidRoomName } from '../shared/protocol.js';
+import {
+  CloseReason,
+  ConnectionMode,
+  PROTOCOL_VERSION,
+  SYNC_PATH,
+  UpgradeRefusal,
+  isValidRoomName,
+} from '../shared/protocol.js';
 import type { Relay } from './relay.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
@@ -87,15 +94,16 @@ export const createRelayServer = (opts: ServerOptions): Server => {
         `HTTP/1.1 ${r.status} ${r.reason.split(':')[0]}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(r.reason)}\r\nConnection: close\r\n\r\n${r.reason}`,
       );
     };
-    const path = (req.url ?? '').split('?')[0]!;
+    const [path = '', query = ''] = (req.url ?? '').split('?', 2);
     if (!path.startsWith(SYNC_PATH + '/')) return refuse(UpgradeRefusal.BadPath);
+    const awarenessOnly = new URLSearchParams(query).get(ConnectionMode.param) === ConnectionMode.awarenessOnly;
     const room = path.slice(SYNC_PATH.length + 1);
     if (!isValidRoomName(room)) return refuse(UpgradeRefusal.BadRoomName);
     relay
       .admit(room)
       .then((refusal) => {
         if (refusal) return refuse(refusal);
-        wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, socket, room));
+        wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, socket, room, awarenessOnly));
       })
       .catch((err: unknown) => {
         // admit fails only when a store call does (STORE-5: the store worker restarting or down).
@@ -105,7 +113,7 @@ export const createRelayServer = (opts: ServerOptions): Server => {
   });
 
   /** `socket`: the connection ws took over in handleUpgrade (pre-framed sends are written to it). */
-  const onSocket = (ws: WebSocket, socket: Duplex, room: string): void => {
+  const onSocket = (ws: WebSocket, socket: Duplex, room: string, awarenessOnly: boolean): void => {
     // On a framing error ws closes with the RFC code (1002, 1007, 1009) before telling us.
     // Those codes are "retryable" to the stock client, which would resend the same bad frame
     // forever; translate them to our closed set's fatal codes.
@@ -117,23 +125,27 @@ export const createRelayServer = (opts: ServerOptions): Server => {
       else rfcClose(code, data);
     };
     metrics?.connectionOpened();
-    const id = relay.open(room, {
-      send: (frame) => {
-        metrics?.frameOut(frame);
-        if (frame.length > PREFRAME_MAX_BYTES) return ws.send(frame, { binary: true });
-        // Written straight to the socket, in order with ws's own writes: without permessage-deflate
-        // ws's Sender never queues (send, ping and close write to this socket at once), and
-        // ws.bufferedAmount is this socket's writable length, so the slow-consumer check counts these
-        // bytes. Once ws is closing nothing more goes out, as ws.send would drop it too.
-        // relay/integration/broadcast.test.ts checks order, bytes, closes and slow consumers.
-        if (ws.readyState === WebSocket.OPEN) socket.write(framed(frame));
+    const id = relay.open(
+      room,
+      {
+        send: (frame) => {
+          metrics?.frameOut(frame);
+          if (frame.length > PREFRAME_MAX_BYTES) return ws.send(frame, { binary: true });
+          // Written straight to the socket, in order with ws's own writes: without permessage-deflate
+          // ws's Sender never queues (send, ping and close write to this socket at once), and
+          // ws.bufferedAmount is this socket's writable length, so the slow-consumer check counts these
+          // bytes. Once ws is closing nothing more goes out, as ws.send would drop it too.
+          // relay/integration/broadcast.test.ts checks order, bytes, closes and slow consumers.
+          if (ws.readyState === WebSocket.OPEN) socket.write(framed(frame));
+        },
+        close: (code, reason) => {
+          metrics?.closed(reason);
+          rfcClose(code, reason);
+        },
+        bufferedAmount: () => ws.bufferedAmount,
       },
-      close: (code, reason) => {
-        metrics?.closed(reason);
-        rfcClose(code, reason);
-      },
-      bufferedAmount: () => ws.bufferedAmount,
-    });
+      { awarenessOnly },
+    );
     alive.set(ws, true);
     ws.on('pong', () => alive.set(ws, true));
     ws.on('message', (data: Buffer, isBinary: boolean) => {

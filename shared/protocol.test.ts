@@ -22,6 +22,7 @@ import {
   Limits,
   MessageType,
   PROTOCOL_VERSION,
+  ConnectionMode,
   readAckPayload,
   ROOM_NAME_PATTERN,
   SyncType,
@@ -223,6 +224,7 @@ describe('protocol schema', () => {
   const RECORDED: Record<number, string> = {
     1: '276e936e',
     2: '205cf182',
+    3: '1e04bada',
   };
 
   it('the wire tables hash to the value recorded for PROTOCOL_VERSION', () => {
@@ -233,6 +235,7 @@ describe('protocol schema', () => {
       UpgradeRefusal,
       Limits,
       ROOM_NAME_PATTERN.source,
+      ConnectionMode,
     ]);
     expect(
       fnv1a(schema),

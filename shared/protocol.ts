@@ -21,6 +21,12 @@
  * The room is not in any frame: it is the last path segment of the websocket URL
  * (`/sync/<room>`), the way the stock client builds it (`serverUrl + '/' + room`).
  *
+ * Connection mode (WATCH-1): `?mode=awareness` (the stock client's `params: { mode: 'awareness' }`)
+ * opens an awareness-only connection, for an observer such as the class view: the relay sends it
+ * awareness frames only — no SyncStep1, no updates, no acks — answers its SyncStep1 with an
+ * empty SyncStep2 (so the stock client reports itself synced), and closes it with
+ * `invalid-update` if it sends an update.
+ *
  * Ack (see docs/SPEC.md, ACK-1..ACK-4): each pair (client, clock) means "every Yjs struct of
  * `client` with a clock below `clock` is on the relay's disk (fsync'd)". Pairs only ever grow.
  * The stock client has no handler for type 100; it logs once per frame and carries on, and an
@@ -40,7 +46,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 
 /** Bumped on every wire change (see the schema-hash test in shared/protocol.test.ts). */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Outer message types. 0–3 are y-protocols'; 100 is Converge's own. */
 export const MessageType = {
@@ -121,6 +127,9 @@ export const isValidRoomName = (name: string): boolean => ROOM_NAME_PATTERN.test
 
 /** The websocket path prefix; the stock client appends `/<room>`. */
 export const SYNC_PATH = '/sync';
+
+/** WATCH-1: the query parameter and value of an awareness-only connection. */
+export const ConnectionMode = { param: 'mode', awarenessOnly: 'awareness' } as const;
 
 /** Limits both sides agree on. The relay's are configurable (relay/config.ts); these are defaults. */
 export const Limits = {

@@ -5,13 +5,14 @@
  * LAB-UI-4: the class view is not a participant. It publishes no awareness state at all (local
  * state null: no name, no typing, no `sv`, so it never marks anything "seen"), keeps no document
  * (sync frames are ignored: it neither stores nor shows the room's content, and answers nothing),
- * and does not join other tabs over BroadcastChannel. It reconnects like the app (the stock
+ * and does not join other tabs over BroadcastChannel. It connects as an awareness-only observer
+ * (WATCH-1, `?mode=awareness`), so the relay does not send it the room it would ignore. It reconnects like the app (the stock
  * provider through the jittered transport, NET-1).
  */
 import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import { WebsocketProvider } from 'y-websocket';
-import { MessageType } from '../../shared/protocol.js';
+import { ConnectionMode, MessageType } from '../../shared/protocol.js';
 import { Transport } from '../net/transport.js';
 
 export const WATCHER_MAX_BACKOFF_MS = 10_000;
@@ -35,6 +36,7 @@ export class ClassWatcher {
       WebSocketPolyfill: transport.WebSocket,
       maxBackoffTime: WATCHER_MAX_BACKOFF_MS,
       disableBc: true,
+      params: { [ConnectionMode.param]: ConnectionMode.awarenessOnly },
     });
     const ignore = (): void => undefined;
     this.provider.messageHandlers[MessageType.Sync] = ignore;

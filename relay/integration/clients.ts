@@ -43,16 +43,20 @@ export interface StockClient {
   destroy(): void;
 }
 
-export const stockClient = (
-  wsUrl: string,
-  room: string,
-  opts: { doc?: Y.Doc; connect?: boolean } = {},
-): StockClient => {
+export interface StockClientOptions {
+  readonly doc?: Y.Doc;
+  readonly connect?: boolean;
+  /** URL query parameters (the stock provider's `params`), e.g. WATCH-1's mode. */
+  readonly params?: Record<string, string>;
+}
+
+export const stockClient = (wsUrl: string, room: string, opts: StockClientOptions = {}): StockClient => {
   const doc = opts.doc ?? new Y.Doc();
   const provider = new WebsocketProvider(wsUrl, room, doc, {
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
     disableBc: true,
     connect: false, // connect below, once every listener is attached
+    ...(opts.params ? { params: opts.params } : {}),
   });
   const acked = new Map<number, number>();
   const ackFrames: Array<Map<number, number>> = [];
@@ -167,7 +171,7 @@ export class Harness {
     return r;
   }
 
-  client(wsUrl: string, room: string, opts: { doc?: Y.Doc; connect?: boolean } = {}): StockClient {
+  client(wsUrl: string, room: string, opts: StockClientOptions = {}): StockClient {
     const c = stockClient(wsUrl, room, opts);
     this.clients.push(c);
     return c;

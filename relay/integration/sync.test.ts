@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { ConnectionMode } from '../../shared/protocol.js';
 import { Harness, synced, waitFor, type StockClient } from './clients.js';
 
 const h = new Harness();
@@ -126,5 +127,28 @@ describe('awareness', () => {
     const c = h.client(relay.wsUrl, 'awr-4-drop');
     await waitFor(() => userOf(c, b.doc.clientID) !== undefined);
     expect(c.provider.awareness.getStates().has(a.doc.clientID)).toBe(false);
+  });
+});
+
+describe('awareness-only connections', () => {
+  it('WATCH-1: a stock client opened with ?mode=awareness sees presence and gets none of the room', async () => {
+    const relay = await h.relay();
+    const writer = h.client(relay.wsUrl, 'watch-1');
+    await synced(writer);
+    writer.doc.getText('text').insert(0, 'x'.repeat(5000));
+    await waitFor(() => writer.allOwnEditsAcked(), 'the room holds data');
+    writer.provider.awareness.setLocalStateField('user', { name: 'ann' });
+
+    const watcher = h.client(relay.wsUrl, 'watch-1', {
+      params: { [ConnectionMode.param]: ConnectionMode.awarenessOnly },
+    });
+    await synced(watcher); // an empty SyncStep2 answers its SyncStep1
+    await waitFor(() => watcher.provider.awareness.getStates().has(writer.doc.clientID), 'ann visible');
+    writer.doc.getText('text').insert(0, 'more ');
+    await waitFor(() => writer.allOwnEditsAcked(), 'the edit is stored');
+    const probe = h.client(relay.wsUrl, 'watch-1');
+    await waitFor(() => probe.text().startsWith('more '), 'a normal client receives the edit');
+    expect(watcher.text()).toBe('');
+    expect(watcher.acked.size).toBe(0);
   });
 });
