@@ -44,6 +44,39 @@ const storedDoc = async (url: string, room: string): Promise<Y.Doc> => {
 
 const ownAcked = (c: StockClient): number => c.acked.get(c.doc.clientID) ?? 0;
 
+/**
+ * A writer on relay 1 writes every 5 ms; relay 1 is killed with SIGKILL and the writer's doc
+ * reconnects through relay 2. Nothing acked before the kill is lost, a reader on relay 0 gets
+ * every write, and Redis holds them all.
+ */
+const failoverMidTraffic = async (bed: ScaleOut<ScaleOutRedis>, room: string): Promise<void> => {
+  const urls = bed.wsUrls();
+  let writer = h.client(urls[1]!, room);
+  const reader = h.client(urls[0]!, room);
+  await synced(writer);
+  await synced(reader);
+  const doc = writer.doc;
+  let n = 0;
+  const tick = setInterval(() => doc.getArray<string>('messages').push([`w${n++}`]), 5);
+  try {
+    await waitFor(() => ownAcked(writer) > 20, 'some writes acked');
+    const ackedBeforeKill = ownAcked(writer);
+    await bed.killRelay(1);
+    writer.provider.destroy();
+    writer = h.client(urls[2]!, room, { doc });
+    await synced(writer);
+    await waitFor(() => n > 200, 'the writer kept writing through the failover');
+    clearInterval(tick);
+    await waitFor(() => reader.doc.getArray('messages').length === n, 'the reader on relay 0 holds every write');
+    await waitFor(() => writer.allOwnEditsAcked(), 'every write acked');
+    const stored = await storedDoc(bed.redis.url, room);
+    expect(Y.getState(stored.store, doc.clientID)).toBeGreaterThanOrEqual(ackedBeforeKill);
+    expect(stored.getArray('messages').length).toBe(n);
+  } finally {
+    clearInterval(tick);
+  }
+};
+
 describe('scale-out: three relays on one Redis', () => {
   it('REDIS-4: clients spread over three relays converge, and every edit is acked', async () => {
     bed = await startScaleOut({ relays: 3 });
@@ -224,32 +257,7 @@ describe('scale-out: three relays on one Redis', () => {
 
   it('failover mid-traffic: a writer keeps writing while its relay is killed; nothing acked is lost', async () => {
     bed = await startScaleOut({ relays: 3 });
-    const urls = bed.wsUrls();
-    const room = 'mid-traffic';
-    let writer = h.client(urls[1]!, room);
-    const reader = h.client(urls[0]!, room);
-    await synced(writer);
-    await synced(reader);
-    const doc = writer.doc;
-    let n = 0;
-    const tick = setInterval(() => doc.getArray<string>('messages').push([`w${n++}`]), 5);
-    try {
-      await waitFor(() => ownAcked(writer) > 20, 'some writes acked');
-      const ackedBeforeKill = ownAcked(writer);
-      await bed.killRelay(1);
-      writer.provider.destroy();
-      writer = h.client(urls[2]!, room, { doc });
-      await synced(writer);
-      await waitFor(() => n > 200, 'the writer kept writing through the failover');
-      clearInterval(tick);
-      await waitFor(() => reader.doc.getArray('messages').length === n, 'the reader on relay 0 holds every write');
-      await waitFor(() => writer.allOwnEditsAcked(), 'every write acked');
-      const stored = await storedDoc(bed.redis.url, room);
-      expect(Y.getState(stored.store, doc.clientID)).toBeGreaterThanOrEqual(ackedBeforeKill);
-      expect(stored.getArray('messages').length).toBe(n);
-    } finally {
-      clearInterval(tick);
-    }
+    await failoverMidTraffic(bed, 'mid-traffic');
   });
 });
 
@@ -311,34 +319,8 @@ describe('scale-out: three relays on a Redis Cluster (REDIS-1)', () => {
   });
 
   it('failover mid-traffic on a cluster: kill -9 of the writer’s relay loses nothing acked', async () => {
-    const cbed = await startOnCluster(3);
-    bed = cbed;
-    const urls = cbed.wsUrls();
-    const room = 'cluster-mid-traffic';
-    let writer = h.client(urls[1]!, room);
-    const reader = h.client(urls[0]!, room);
-    await synced(writer);
-    await synced(reader);
-    const doc = writer.doc;
-    let n = 0;
-    const tick = setInterval(() => doc.getArray<string>('messages').push([`w${n++}`]), 5);
-    try {
-      await waitFor(() => ownAcked(writer) > 20, 'some writes acked');
-      const ackedBeforeKill = ownAcked(writer);
-      await cbed.killRelay(1);
-      writer.provider.destroy();
-      writer = h.client(urls[2]!, room, { doc });
-      await synced(writer);
-      await waitFor(() => n > 200, 'the writer kept writing through the failover');
-      clearInterval(tick);
-      await waitFor(() => reader.doc.getArray('messages').length === n, 'the reader on relay 0 holds every write');
-      await waitFor(() => writer.allOwnEditsAcked(), 'every write acked');
-      const stored = await storedDoc(cbed.redis.url, room);
-      expect(Y.getState(stored.store, doc.clientID)).toBeGreaterThanOrEqual(ackedBeforeKill);
-      expect(stored.getArray('messages').length).toBe(n);
-    } finally {
-      clearInterval(tick);
-    }
+    bed = await startOnCluster(3);
+    await failoverMidTraffic(bed, 'cluster-mid-traffic');
   });
 
   it('REDIS-5: the whole cluster killed and restarted: clients closed with 4503 come back, nothing acked lost', async () => {
