@@ -98,7 +98,7 @@ interface Bed {
 
 const startBed = async (setup: ScaleoutSetup): Promise<Bed> => {
   const env = { ...CONVERGE_BENCH_ENV, LOG_LEVEL: 'warn' };
-  const redis = setup === 'embedded' ? null : setup === 'cluster×3' ? await startRedisCluster(3) : await startRedis();
+  const redis = setup === 'embedded' ? null : setup === 'cluster×3' ? await startRedisCluster() : await startRedis();
   const servers: RedisServer[] = redis === null ? [] : 'nodes' in redis ? [...redis.nodes] : [redis];
   const n = setup === 'redis×1' || setup === 'embedded' ? 1 : 3;
   const relays: RelayProcess[] = [];

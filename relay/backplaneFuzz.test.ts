@@ -190,7 +190,7 @@ describe('backplane fuzz', () => {
   });
 
   it(`Redis Cluster, rooms on two shards, every node killed and restarted (seed ${seed})`, async () => {
-    const cluster = await startRedisCluster(3);
+    const cluster = await startRedisCluster();
     const h = await redisClusterHarness(cluster);
     cleanup = async () => {
       await h.cleanup();

@@ -17,7 +17,7 @@ import { flushCluster, startRedisCluster, type RedisCluster } from './testing/re
 import { waitFor } from '../shared/testing/waitFor.js';
 
 let started: Promise<RedisCluster> | undefined;
-const cluster = (): Promise<RedisCluster> => (started ??= startRedisCluster(3));
+const cluster = (): Promise<RedisCluster> => (started ??= startRedisCluster());
 afterAll(async () => {
   await (await started)?.cleanup();
 });
@@ -115,7 +115,7 @@ describe('Redis Cluster', () => {
 
   it('REDIS-4: when the pub/sub connection’s node dies, it moves to another node and entries keep arriving', async () => {
     // Its own cluster, where the other shards keep serving while one node is down.
-    const c = await startRedisCluster(3, ['--cluster-require-full-coverage', 'no']);
+    const c = await startRedisCluster({ extraArgs: ['--cluster-require-full-coverage', 'no'] });
     const events: string[] = [];
     const log = { ...silentLogger, warn: (event: string) => void events.push(event) };
     const a = await RedisBackplane.connect({ url: c.nodes[1]!.url, heartbeatMs: 100 });
@@ -138,4 +138,62 @@ describe('Redis Cluster', () => {
       await c.cleanup();
     }
   });
+
+  it.each([
+    ['with WAIT (REDIS-9)', { replicas: 1, timeoutMs: 2000 }],
+    ['without WAIT', undefined],
+  ])(
+    'REDIS-4: a master fails over to its replica mid-traffic, %s: commits go on, nothing acked is lost, nothing skipped',
+    async (_name, wait) => {
+      const c = await startRedisCluster({ replicas: 1 });
+      const a = await RedisBackplane.connect({ url: c.url, heartbeatMs: 100, ...(wait ? { wait } : {}) });
+      const b = await RedisBackplane.connect({ url: c.url, heartbeatMs: 100 });
+      const room = 'shard-room-2'; // on master 2, whose replica is node 5
+      const replica = await connectRedis(c.nodes[5]!.url, 'converge-test-admin', false);
+      const reader = await connectRedis(c.url, 'converge-test-reader', true);
+      try {
+        expect(await shardOf(c, room)).toBe(2);
+        const rec = new Recorder();
+        b.subscribe(room, 0, rec);
+        const acked: number[] = [];
+        let failedOver = false;
+        let afterFailover = 0;
+        for (let i = 0; i < 5000 && afterFailover < 20; i++) {
+          try {
+            await a.publish([{ room, update: Uint8Array.of(i >> 8, i & 0xff) }]);
+            acked.push(i);
+            if (failedOver) afterFailover++;
+          } catch {
+            // Failing over: this commit is not acked (clients would send it again).
+          }
+          if (acked.length === 10 && !failedOver) {
+            await replica.call('CLUSTER', 'FAILOVER');
+            await waitFor(async () => /role:master/.test(await replica.info('replication')), 'the replica took over');
+            failedOver = true;
+          }
+        }
+        expect(afterFailover).toBe(20);
+        // Every acked update is in the log the new master holds, and reached the other relay.
+        const store = new RedisRoomStore(reader);
+        const logged = new Set((await store.load(room)).log.map((e) => (e.update[0]! << 8) | e.update[1]!));
+        for (const i of acked) expect(logged.has(i), `update ${i}`).toBe(true);
+        await waitFor(() => acked.every((i) => rec.entries.some((e) => ((e.update[0]! << 8) | e.update[1]!) === i)), {
+          timeout: 15_000,
+          message: 'every acked update delivered',
+        });
+        let prev = 0;
+        for (const e of rec.entries) {
+          expect(e.seqLo).toBeLessThanOrEqual(prev + 1);
+          expect(e.seq).toBeGreaterThan(prev);
+          prev = e.seq;
+        }
+      } finally {
+        replica.disconnect();
+        reader.disconnect();
+        await a.crash();
+        await b.crash();
+        await c.cleanup();
+      }
+    },
+  );
 });

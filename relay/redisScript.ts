@@ -52,26 +52,30 @@ export class RedisScript {
     args: readonly RedisArg[],
     wait: ReplicaWait,
   ): Promise<unknown> {
-    const attempt = async (op: 'EVALSHA' | 'EVAL'): Promise<[Error | null, unknown, number]> => {
+    /** [script error, script result, WAIT error, replicas confirmed] of one pipelined attempt. */
+    const attempt = async (op: 'EVALSHA' | 'EVAL'): Promise<[Error | null, unknown, Error | null, number]> => {
       const pipeline = redis.pipeline();
       pipeline.callBuffer(op, [op === 'EVALSHA' ? this.sha : this.source, keys.length, ...keys, ...args]);
       pipeline.call('WAIT', wait.replicas, wait.timeoutMs);
       const replies = await pipeline.exec();
       const [scriptReply, waitReply] = replies ?? [];
       if (!scriptReply || !waitReply) throw new Error('pipeline returned no replies');
-      if (waitReply[0]) throw waitReply[0];
-      return [scriptReply[0], scriptReply[1], Number(waitReply[1])];
+      return [scriptReply[0], scriptReply[1], waitReply[0], Number(waitReply[1])];
     };
-    let [err, result, confirmed] = await attempt('EVALSHA');
-    if (err && isNoScript(err)) [err, result, confirmed] = await attempt('EVAL');
+    const run = async (): Promise<[Error | null, unknown, Error | null, number]> => {
+      const first = await attempt('EVALSHA');
+      return first[0] && isNoScript(first[0]) ? attempt('EVAL') : first;
+    };
+    let [err, result, waitErr, confirmed] = await run();
     if (err && redis instanceof Cluster && /^(MOVED|ASK) /.test(err.message)) {
       // A pipeline is not redirected by ioredis when it holds a write (WAIT counts as one): the
-      // script did not run; learn the new slot map and try once more.
+      // script did not run (and WAIT, sent to a node that no longer masters the slot, failed
+      // too); learn the new slot map and try once more.
       await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
-      [err, result, confirmed] = await attempt('EVALSHA');
-      if (err && isNoScript(err)) [err, result, confirmed] = await attempt('EVAL');
+      [err, result, waitErr, confirmed] = await run();
     }
     if (err) throw err;
+    if (waitErr) throw waitErr;
     if (confirmed < wait.replicas) {
       throw new ReplicaWaitError(
         `REDIS-9: ${confirmed} of ${wait.replicas} replicas confirmed the write within ${wait.timeoutMs} ms`,

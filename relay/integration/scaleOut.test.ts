@@ -285,7 +285,7 @@ const upgradeStatus = (relay: RelayProcess, room: string): Promise<{ status: num
 
 describe('scale-out: three relays on a Redis Cluster (REDIS-1)', () => {
   const startOnCluster = (relays: number): Promise<ScaleOut<RedisCluster>> =>
-    startScaleOut({ relays, redis: () => startRedisCluster(3) });
+    startScaleOut({ relays, redis: () => startRedisCluster() });
 
   it('REDIS-1: rooms on every shard; clients spread over three relays converge and every edit is acked', async () => {
     const cbed = await startOnCluster(3);

@@ -12,6 +12,7 @@ import { startRedis, type RedisServer } from './redisServer.js';
 export interface RedisCluster {
   /** redis://127.0.0.1:PORT of the first node: the seed a relay is given. */
   readonly url: string;
+  /** Masters first (by slot range), then their replicas (replica i of master m at masters + m * r + i). */
   readonly nodes: readonly RedisServer[];
   /** SIGKILL every node. */
   kill(): Promise<void>;
@@ -47,13 +48,25 @@ const waitForClusterOk = async (nodes: readonly RedisServer[]): Promise<void> =>
   }
 };
 
-export const startRedisCluster = async (masters = 3, extraArgs: readonly string[] = []): Promise<RedisCluster> => {
+export interface ClusterOptions {
+  readonly masters?: number;
+  /** Replicas per master (CLUSTER REPLICATE), for failover tests. */
+  readonly replicas?: number;
+  /** More redis-server arguments for every node. */
+  readonly extraArgs?: readonly string[];
+}
+
+export const startRedisCluster = async (options: ClusterOptions = {}): Promise<RedisCluster> => {
+  const masters = options.masters ?? 3;
+  const replicas = options.replicas ?? 0;
   const nodes: RedisServer[] = [];
   try {
-    for (let i = 0; i < masters; i++) nodes.push(await startRedis({ clusterNode: true, extraArgs }));
+    for (let i = 0; i < masters * (1 + replicas); i++) {
+      nodes.push(await startRedis({ clusterNode: true, extraArgs: options.extraArgs ?? [] }));
+    }
     const clients = nodes.map(admin);
     try {
-      for (const [i, c] of clients.entries()) {
+      for (const [i, c] of clients.slice(0, masters).entries()) {
         const lo = Math.floor((i * SLOTS) / masters);
         const hi = Math.floor(((i + 1) * SLOTS) / masters) - 1;
         await c.call('CLUSTER', 'ADDSLOTSRANGE', lo, hi);
@@ -63,6 +76,24 @@ export const startRedisCluster = async (masters = 3, extraArgs: readonly string[
       for (const node of nodes.slice(1)) {
         const bus = await clusterBusPort(node);
         await clients[0]!.call('CLUSTER', 'MEET', '127.0.0.1', node.port, bus);
+      }
+      if (replicas > 0) {
+        // A replica can follow a master only once it knows it (gossip after MEET).
+        await waitForClusterOk(nodes);
+        for (let m = 0; m < masters; m++) {
+          const id = String(await clients[m]!.call('CLUSTER', 'MYID'));
+          for (let r = 0; r < replicas; r++)
+            await clients[masters + m * replicas + r]!.call('CLUSTER', 'REPLICATE', id);
+        }
+        await waitFor(
+          async () => {
+            for (const c of clients.slice(masters)) {
+              if (!/master_link_status:up/.test(await c.info('replication').catch(() => ''))) return false;
+            }
+            return true;
+          },
+          { timeout: 30_000, interval: 50, message: 'every replica linked to its master' },
+        );
       }
     } finally {
       for (const c of clients) c.disconnect();
