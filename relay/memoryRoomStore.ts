@@ -18,6 +18,7 @@
  * implementations against each other.
  */
 import type { AppendEntry, RoomStore, StoredLogEntry, StoredRoom, StoredSegment } from './roomStore.js';
+import { assertEntry, assertRange, assertSegment } from './storeArguments.js';
 
 interface MemoryRoom {
   /** seq -> update. */
@@ -199,25 +200,4 @@ function rangeKey(seqLo: number, seqHi: number): string {
 function coveringSegment(stored: MemoryRoom, seqLo: number, seqHi: number): StoredSegment | undefined {
   for (const s of stored.segments.values()) if (s.seqLo <= seqLo && seqHi <= s.seqHi) return s;
   return undefined;
-}
-
-function assertSeq(seq: number): void {
-  if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`invalid seq ${seq}`);
-}
-
-function assertRange(seqLo: number, seqHi: number): void {
-  assertSeq(seqLo);
-  assertSeq(seqHi);
-  if (seqLo > seqHi) throw new RangeError(`invalid range [${seqLo}, ${seqHi}]`);
-}
-
-function assertEntry(entry: AppendEntry): void {
-  if (typeof entry.room !== 'string') throw new TypeError('room must be a string');
-  assertSeq(entry.seq);
-  if (!(entry.update instanceof Uint8Array)) throw new TypeError('update must be a Uint8Array');
-}
-
-function assertSegment(segment: StoredSegment): void {
-  assertRange(segment.seqLo, segment.seqHi);
-  if (!(segment.update instanceof Uint8Array)) throw new TypeError('update must be a Uint8Array');
 }

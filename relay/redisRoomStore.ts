@@ -39,6 +39,7 @@ import type { RedisClient } from './redisConnection.js';
 import { RedisScript, type RedisArg, type ReplicaWait } from './redisScript.js';
 import { DEFAULT_REDIS_PREFIX, roomKeys, roomsKey } from './redisKeys.js';
 import type { AppendEntry, RoomStore, StoredLogEntry, StoredRoom, StoredSegment } from './roomStore.js';
+import { assertEntry, assertRange, assertSegment } from './storeArguments.js';
 
 /** Called after every Redis round trip (for metrics): operation name, seconds, success. */
 export type RedisObserver = (op: string, seconds: number, ok: boolean) => void;
@@ -337,8 +338,7 @@ export class RedisRoomStore implements RoomStore {
     inputs: CompactionInputs,
   ): Promise<void> {
     this.assertOpen();
-    assertRange(segment.seqLo, segment.seqHi);
-    if (!(segment.update instanceof Uint8Array)) throw new TypeError('update must be a Uint8Array');
+    assertSegment(segment);
     const k = roomKeys(this.prefix, room);
     await this.timed('writeSegment', () =>
       WRITE_SEGMENT.run(
@@ -397,19 +397,3 @@ const bytesArg = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.
 
 /** ioredis hands out a fresh Buffer per reply value; copy into a plain Uint8Array. */
 const toUint8Array = (buffer: Buffer): Uint8Array => new Uint8Array(buffer);
-
-function assertSeq(seq: number): void {
-  if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`invalid seq ${seq}`);
-}
-
-function assertRange(seqLo: number, seqHi: number): void {
-  assertSeq(seqLo);
-  assertSeq(seqHi);
-  if (seqLo > seqHi) throw new RangeError(`invalid range [${seqLo}, ${seqHi}]`);
-}
-
-function assertEntry(entry: AppendEntry): void {
-  if (typeof entry.room !== 'string') throw new TypeError('room must be a string');
-  assertSeq(entry.seq);
-  if (!(entry.update instanceof Uint8Array)) throw new TypeError('update must be a Uint8Array');
-}

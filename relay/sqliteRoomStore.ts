@@ -25,6 +25,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AppendEntry, RoomStore, StoredLogEntry, StoredRoom, StoredSegment } from './roomStore.js';
+import { assertEntry, assertRange, assertRoom, assertSegment } from './storeArguments.js';
 
 /** Bumped on any incompatible schema change; `open` refuses a file with another version. */
 export const ROOM_STORE_SCHEMA_VERSION = 1;
@@ -186,8 +187,7 @@ export class SqliteRoomStore implements RoomStore {
   writeSegment(room: string, segment: StoredSegment): Promise<void> {
     return settle(() => {
       assertRoom(room);
-      assertRange(segment.seqLo, segment.seqHi);
-      assertBytes(segment.update);
+      assertSegment(segment);
       this.writeSegmentTx(room, segment);
     });
   }
@@ -331,28 +331,4 @@ function settle<T>(fn: () => T): Promise<T> {
 /** better-sqlite3 hands out a fresh Buffer per blob; expose it as a plain Uint8Array, no copy. */
 function toUint8Array(data: Buffer): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
-
-function assertRoom(room: string): void {
-  if (typeof room !== 'string') throw new TypeError('room must be a string');
-}
-
-function assertSeq(seq: number): void {
-  if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`invalid seq ${seq}`);
-}
-
-function assertRange(seqLo: number, seqHi: number): void {
-  assertSeq(seqLo);
-  assertSeq(seqHi);
-  if (seqLo > seqHi) throw new RangeError(`invalid range [${seqLo}, ${seqHi}]`);
-}
-
-function assertBytes(update: Uint8Array): void {
-  if (!(update instanceof Uint8Array)) throw new TypeError('update must be a Uint8Array');
-}
-
-function assertEntry(entry: AppendEntry): void {
-  assertRoom(entry.room);
-  assertSeq(entry.seq);
-  assertBytes(entry.update);
 }
