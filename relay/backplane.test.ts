@@ -91,8 +91,10 @@ describe('RedisBackplane', () => {
   it('REDIS-9: with a replica to wait for, publish resolves once the replica has the write and rejects without it', async () => {
     harness = await redisHarness();
     const replica = await startRedis({ extraArgs: ['--replicaof', '127.0.0.1', String(harness.server.port)] });
-    const wait = { replicas: 1, timeoutMs: 300 };
-    const b = await RedisBackplane.connect({ url: harness.server.url, wait });
+    // A generous WAIT where the replica must confirm (a loaded CI machine fsyncs slowly), a short
+    // one where no replica can: the outcome then does not depend on the timeout.
+    const b = await RedisBackplane.connect({ url: harness.server.url, wait: { replicas: 1, timeoutMs: 20_000 } });
+    const impatient = await RedisBackplane.connect({ url: harness.server.url, wait: { replicas: 1, timeoutMs: 300 } });
     const other = await harness.relay();
     const reader = await connectRedis(replica.url, 'converge-test-replica', false);
     try {
@@ -108,11 +110,13 @@ describe('RedisBackplane', () => {
       await waitFor(() => rec.entries.length === 2, 'the confirmed entry reached another relay');
       expect(rec.entries[1]).toMatchObject({ seq, origin: b.relayId, receivedAt: 1234, update: Uint8Array.of(7) });
       await replica.kill();
-      await expect(b.publish([{ room: 'r', update: Uint8Array.of(8) }])).rejects.toThrow(ReplicaWaitError);
-      await expect(b.publish([{ room: 'r', update: Uint8Array.of(9) }])).rejects.toThrow(/0 of 1 replicas/);
+      const rejected = impatient.publish([{ room: 'r', update: Uint8Array.of(8) }]);
+      await expect(rejected).rejects.toThrow(ReplicaWaitError);
+      await expect(rejected).rejects.toThrow(/0 of 1 replicas confirmed the write within 300 ms/);
     } finally {
       reader.disconnect();
       await b.close();
+      await impatient.close();
       await replica.cleanup();
     }
   });

@@ -140,7 +140,7 @@ describe('Redis Cluster', () => {
   });
 
   it.each([
-    ['with WAIT (REDIS-9)', { replicas: 1, timeoutMs: 2000 }],
+    ['with WAIT (REDIS-9)', { replicas: 1, timeoutMs: 20_000 }],
     ['without WAIT', undefined],
   ])(
     'REDIS-4: a master fails over to its replica mid-traffic, %s: commits go on, nothing acked is lost, nothing skipped',
