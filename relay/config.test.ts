@@ -63,6 +63,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       commitDelayMs: 10,
       idleUnloadMs: 30_000,
+      storeCallTimeoutMs: 30_000,
       redisUrl: '',
       redisPrefix: 'converge',
       redisDurability: 'verify',

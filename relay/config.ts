@@ -50,6 +50,11 @@ export const SETTINGS = {
   },
   commitDelayMs: { env: 'COMMIT_DELAY_MS', default: '10', help: 'group commit window before one fsync' },
   idleUnloadMs: { env: 'IDLE_UNLOAD_MS', default: '30000', help: 'an idle room is dropped from memory after this' },
+  storeCallTimeoutMs: {
+    env: 'STORE_CALL_TIMEOUT_MS',
+    default: '30000',
+    help: 'a store worker call unanswered this long means the thread hangs: it is restarted (0 = never)',
+  },
   redisUrl: {
     env: 'REDIS_URL',
     default: '',
@@ -91,6 +96,8 @@ export interface RelayConfig {
   readonly limits: RelayLimits;
   readonly commitDelayMs: number;
   readonly idleUnloadMs: number;
+  /** STORE-6: the store worker watchdog's limit (0 = off). */
+  readonly storeCallTimeoutMs: number;
   /** '' = embedded mode (SQLite); otherwise the shared Redis of scale-out mode. */
   readonly redisUrl: string;
   readonly redisPrefix: string;
@@ -187,6 +194,7 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     logLevel: logLevel as LogLevelName,
     commitDelayMs: int('commitDelayMs', 0),
     idleUnloadMs: int('idleUnloadMs', 0),
+    storeCallTimeoutMs: int('storeCallTimeoutMs', 0),
     limits,
     redisUrl,
     redisPrefix,

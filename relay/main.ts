@@ -34,8 +34,9 @@ const main = async (): Promise<void> => {
   const scaleOut = config.redisUrl ? await openScaleOutStorage(config, log, metrics) : null;
   // Embedded: the SQLite store and the compaction merges run in a worker thread, so the event
   // loop never waits on the disk. Scale-out: a worker for the merges only (STORE-4).
-  // Both are supervised (STORE-5): a thread that dies is restarted, logged and counted.
-  const supervision = { log, metrics };
+  // Both are supervised (STORE-5): a thread that dies is restarted, logged and counted; one
+  // that stops answering is terminated and restarted (STORE-6).
+  const supervision = { log, metrics, callTimeoutMs: config.storeCallTimeoutMs };
   const worker = scaleOut ? null : await WorkerRoomStore.openDataDir(config.dataDir, {}, supervision);
   const store: RoomStore | null = scaleOut?.store ?? worker;
   if (!store) throw new Error('no store');

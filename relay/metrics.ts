@@ -95,6 +95,7 @@ export class RelayMetrics {
   private readonly backplaneUp: Gauge;
   private readonly storeWorkerRestarts: Counter<'outcome'>;
   private readonly storeWorkerUpGauge: Gauge;
+  private readonly storeWorkerHangs: Counter;
 
   constructor(options: RelayMetricsOptions = {}) {
     const registers = [this.registry];
@@ -211,7 +212,12 @@ export class RelayMetrics {
     });
     this.storeWorkerUpGauge = new Gauge({
       name: 'converge_store_worker_up',
-      help: '1 while the store worker thread (SQLite, or merges only in scale-out mode) runs, 0 while it is restarting or down.',
+      help: '1 while the store worker thread (SQLite, or merges only in scale-out mode) runs, 0 while it is hung, restarting or down.',
+      registers,
+    });
+    this.storeWorkerHangs = new Counter({
+      name: 'converge_store_worker_hangs_total',
+      help: 'Store worker threads terminated because a call got no reply within STORE_CALL_TIMEOUT_MS (STORE-6).',
       registers,
     });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -276,6 +282,10 @@ export class RelayMetrics {
   /** STORE-5: one attempt to start a fresh store worker after a death. */
   storeWorkerRestart(outcome: RestartOutcome): void {
     this.storeWorkerRestarts.inc({ outcome });
+  }
+
+  storeWorkerHung(): void {
+    this.storeWorkerHangs.inc();
   }
 
   storeWorkerUp(up: boolean): void {

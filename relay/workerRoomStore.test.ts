@@ -3,7 +3,12 @@
  * killed for real — `terminate()` through the test-only `workerForTests`, or an uncaught error
  * caused by posting the thread a message it cannot handle. The contract suite with a worker
  * killed and restarted as its "reopen" is in relay/roomStore.test.ts.
+ *
+ * STORE-6: the watchdog, with a thread that really stops answering: another connection holds the
+ * database's write lock, so the thread's append waits inside SQLite's busy handler (native code,
+ * up to better-sqlite3's 5 s busy timeout) until the test lets go of the lock.
  */
+import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -237,6 +242,66 @@ describe('WorkerRoomStore supervision (STORE-5)', () => {
     expect(s.health().status).toBe('closed');
     await expect(worker.terminate()).resolves.toBeUndefined(); // already ended
     expect(events()).toEqual([]); // a death while closing is not restarted
+  });
+
+  /** Holds the write lock of the database from another connection until the returned function is called. */
+  const holdWriteLock = (): (() => void) => {
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
+    return () => {
+      other.exec('ROLLBACK');
+      other.close();
+    };
+  };
+
+  it('STORE-6: a call unanswered past the limit makes the store hung: calls fail fast, the thread is ended and restarted', async () => {
+    const s = await WorkerRoomStore.open(file, {}, { ...supervision, callTimeoutMs: 200 });
+    store = s;
+    await s.append([entry('r', 1)]);
+    const release = holdWriteLock();
+    const stuck = s.append([entry('r', 2)]);
+    const behind = s.hasRoom('r');
+
+    await waitFor(() => s.health().status === 'hung', 'the store is hung');
+    expect(s.health().error).toMatch(/^hung: no reply to append for \d+ ms$/);
+    await expect(s.load('r')).rejects.toMatchObject({
+      code: StoreWorkerErrorCode.Unavailable,
+      message: expect.stringMatching(/hung: no reply to append/) as unknown,
+    });
+    const text = await metrics.render();
+    expect(sample(text, 'converge_store_worker_hangs_total')).toBe(1);
+    expect(sample(text, 'converge_store_worker_up')).toBe(0);
+    expect(lines[0]).toMatchObject({ event: 'store-worker-hung', level: 'error', op: 'append', inFlight: 2 });
+
+    // The thread ends once SQLite returns to JavaScript; both calls it held die with it.
+    release();
+    expect(await outcomes([stuck, behind])).toEqual([
+      { error: StoreWorkerErrorCode.Died },
+      { error: StoreWorkerErrorCode.Died },
+    ]);
+    await waitFor(() => s.health().status === 'up', 'the store worker is up again');
+    expect(s.health()).toEqual({ status: 'up', restarts: 1 });
+    expect(events()).toEqual(['store-worker-hung', 'store-worker-died', 'store-worker-restarted']);
+    expect(lines[1]).toMatchObject({ error: expect.stringMatching(/hung: no reply to append/) as unknown });
+    // The stuck append's outcome is unknown (the lock went just before the thread ended): the
+    // store holds seq 1, perhaps 2, and takes new appends.
+    expect([[1], [1, 2]]).toContainEqual((await s.load('r')).log.map((e) => e.seq));
+    await s.append([entry('r', 3)]);
+    expect((await s.load('r')).log.map((e) => e.seq).at(-1)).toBe(3);
+  });
+
+  it('STORE-6: close() on a thread that stopped answering resolves once the watchdog ended it', async () => {
+    const s = await WorkerRoomStore.open(file, {}, { ...supervision, callTimeoutMs: 200 });
+    store = s;
+    const release = holdWriteLock();
+    const stuck = s.append([entry('r', 1)]);
+    const closed = s.close();
+    await waitFor(() => events().includes('store-worker-hung'), 'the watchdog fired during close');
+    expect(s.health().status).toBe('closed');
+    release();
+    await closed;
+    await expect(stuck).rejects.toMatchObject({ code: StoreWorkerErrorCode.Died });
+    expect(events()).toEqual(['store-worker-hung']); // closed: not restarted
   });
 
   it('STORE-5: a merge-only worker (scale-out) is restarted too', async () => {

@@ -28,7 +28,16 @@
  *   after every failed start (the file gone or unreadable), for as long as the store is open.
  *   `health()` says which of these states the store is in (`/healthz` shows it), each death and
  *   each start is logged, and restarts are counted in the metrics.
- * A thread that hangs without dying is not detected.
+ *
+ * Watchdog (STORE-6). Calls are answered one at a time in call order, so the call at the head of
+ * the queue is the one the thread is working on, and it has been since the previous reply came
+ * (or since it was posted, if the queue was empty). If that call gets no reply within
+ * `callTimeoutMs`, the thread is taken for hung: the store says so (`hung`, with the call and the
+ * wait), calls fail fast, and the thread is terminated; from its exit on it is a death like any
+ * other (STORE-5). A thread blocked inside native code (a disk that stopped answering) only ends
+ * once that code returns to JavaScript; until then the store stays `hung`, which is the truth.
+ * The limit is generous (SQLite gives up on a lock after 5 s, compaction merges are chunked), so
+ * only a thread that has stopped making progress reaches it.
  */
 import type { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
@@ -65,10 +74,10 @@ export interface StoreWorkerData {
 }
 
 /**
- * `up`: a thread runs. `restarting`: it died and a new one is not running yet (no start failed so
+ * `up`: a thread runs. `hung`: it stopped answering (STORE-6) and is being terminated. `restarting`: it died and a new one is not running yet (no start failed so
  * far). `down`: at least one start failed since the death (`error` says why); retries go on.
  */
-export type StoreWorkerStatus = 'up' | 'restarting' | 'down' | 'closed';
+export type StoreWorkerStatus = 'up' | 'hung' | 'restarting' | 'down' | 'closed';
 
 export interface StoreWorkerHealth {
   readonly status: StoreWorkerStatus;
@@ -80,13 +89,15 @@ export interface StoreWorkerHealth {
 
 export interface StoreWorkerSupervision {
   readonly log?: Logger;
-  readonly metrics?: Pick<RelayMetrics, 'storeWorkerRestart' | 'storeWorkerUp'>;
+  readonly metrics?: Pick<RelayMetrics, 'storeWorkerRestart' | 'storeWorkerUp' | 'storeWorkerHung'>;
   /**
    * Delay before a start: `min(max, initial × 2^n)` where n counts the earlier deaths and failed
    * starts in a row; a thread that ran for at least `max` before it died starts the count again.
    * Default 100 ms doubling up to 10 s.
    */
   readonly backoffMs?: { readonly initial: number; readonly max: number };
+  /** STORE-6: a call unanswered for this long means the thread hangs; 0 = never. Default 30 s. */
+  readonly callTimeoutMs?: number;
 }
 
 /** Errors of this class's own making; `code` tells them from the store's. */
@@ -98,6 +109,7 @@ export const StoreWorkerErrorCode = {
 } as const;
 
 const DEFAULT_BACKOFF_MS = { initial: 100, max: 10_000 };
+export const DEFAULT_STORE_CALL_TIMEOUT_MS = 30_000;
 
 type Op = StoreRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
 type Args<O extends Op> = Omit<Extract<StoreRequest, { op: O }>, 'id' | 'op'>;
@@ -151,7 +163,15 @@ const launch = <T>(data: StoreWorkerData, adopt: (worker: Worker) => T): { worke
 export type MergeWorker = Merger & Pick<WorkerRoomStore, 'close' | 'health' | 'workerForTests'>;
 
 export class WorkerRoomStore implements RoomStore, Merger {
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  /** Calls posted and not answered, in call order (Map keeps insertion order; ids only grow). */
+  private readonly pending = new Map<
+    number,
+    { readonly op: Op; resolve: (v: unknown) => void; reject: (e: Error) => void }
+  >();
+  /** STORE-6: since when the head of `pending` has been the call the thread works on. */
+  private headSince = 0;
+  private readonly watchdog: ReturnType<typeof setInterval> | null = null;
+  private readonly callTimeoutMs: number;
   private nextId = 1;
   /** The running thread; null while restarting, down or closed. */
   private worker: Worker | null = null;
@@ -178,6 +198,13 @@ export class WorkerRoomStore implements RoomStore, Merger {
     this.log = supervision.log ?? silentLogger;
     this.backoff = supervision.backoffMs ?? DEFAULT_BACKOFF_MS;
     this.role = data.file === null ? 'merge' : 'store';
+    this.callTimeoutMs = supervision.callTimeoutMs ?? DEFAULT_STORE_CALL_TIMEOUT_MS;
+    if (this.callTimeoutMs > 0) {
+      // Checking a few times per limit bounds how late a hang is noticed (≤ 1/4 of the limit, ≤ 1 s).
+      const every = Math.max(10, Math.min(1000, this.callTimeoutMs / 4));
+      this.watchdog = setInterval(() => this.checkHung(), every);
+      this.watchdog.unref();
+    }
     this.adopt(worker);
     supervision.metrics?.storeWorkerUp(true);
   }
@@ -272,6 +299,7 @@ export class WorkerRoomStore implements RoomStore, Merger {
   }
 
   private async shutdown(): Promise<void> {
+    // The watchdog keeps running until the thread has ended: a close that hangs is ended too.
     this.status = 'closed';
     this.cause = null;
     if (this.retryTimer) clearTimeout(this.retryTimer);
@@ -280,7 +308,7 @@ export class WorkerRoomStore implements RoomStore, Merger {
     this.starting = null;
     if (starting) await starting.terminate();
     const worker = this.worker;
-    if (!worker) return;
+    if (!worker) return this.stopWatchdog();
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     try {
       await this.post(worker, 'close', {});
@@ -288,10 +316,39 @@ export class WorkerRoomStore implements RoomStore, Merger {
       // Died while closing: it is gone, which is what close wanted. Any other error: end it anyway.
       if (!isDeath(e)) {
         await worker.terminate();
+        this.stopWatchdog();
         throw e;
       }
     }
     await exited;
+    this.stopWatchdog();
+  }
+
+  private stopWatchdog(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+  }
+
+  /**
+   * STORE-6: terminates a thread whose current call has gone unanswered for `callTimeoutMs`.
+   * Also while closing, so a shutdown never waits forever on a thread that will not answer.
+   */
+  private checkHung(): void {
+    const worker = this.worker;
+    if (!worker || (this.status !== 'up' && this.status !== 'closed')) return;
+    const head = this.pending.values().next();
+    if (head.done) return;
+    const waitedMs = Date.now() - this.headSince;
+    if (waitedMs < this.callTimeoutMs) return;
+    const { op } = head.value;
+    this.log.error('store-worker-hung', { role: this.role, op, waitedMs, inFlight: this.pending.size });
+    this.supervision.metrics?.storeWorkerHung();
+    if (this.status === 'up') {
+      this.status = 'hung';
+      this.cause = new Error(`hung: no reply to ${op} for ${waitedMs} ms`);
+      this.supervision.metrics?.storeWorkerUp(false);
+    }
+    // Its exit settles the calls as died and schedules the restart (STORE-5), as for any death.
+    void worker.terminate();
   }
 
   /**
@@ -312,8 +369,11 @@ export class WorkerRoomStore implements RoomStore, Merger {
       const id = this.nextId++;
       // Posting copies the arguments now (structured clone), or throws for bad ones.
       worker.postMessage({ id, op, ...args });
-      if (this.pending.size === 0) worker.ref();
-      this.pending.set(id, { resolve, reject });
+      if (this.pending.size === 0) {
+        worker.ref();
+        this.headSince = Date.now();
+      }
+      this.pending.set(id, { op, resolve, reject });
     });
   }
 
@@ -331,7 +391,10 @@ export class WorkerRoomStore implements RoomStore, Merger {
     // 'error' (uncaught exception, out of memory) is always followed by 'exit'; act on 'exit'
     // only, once the thread is really gone, so a new one never runs beside it.
     worker.on('error', (e) => (cause ??= e));
-    worker.on('exit', (code) => this.exited(worker, cause ?? new Error(`exited with code ${code}`)));
+    worker.on('exit', (code) => {
+      const hung = this.status === 'hung' ? this.cause : null;
+      this.exited(worker, cause ?? hung ?? new Error(`exited with code ${code}`));
+    });
     worker.unref();
     this.worker = worker;
     this.upSince = Date.now();
@@ -341,6 +404,8 @@ export class WorkerRoomStore implements RoomStore, Merger {
     const p = this.pending.get(r.id);
     if (!p) return;
     this.pending.delete(r.id);
+    // The next call (if any) is the one the thread works on from now.
+    this.headSince = Date.now();
     if (this.pending.size === 0) worker.unref();
     if (r.ok) p.resolve(r.value);
     else p.reject(toError(r.error));
