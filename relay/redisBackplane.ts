@@ -58,13 +58,13 @@ import {
   fanoutChannel,
   relayAliveKey,
   roomKeys,
-  roomsKey,
   type RoomKeys,
 } from './redisKeys.js';
 import type { RedisObserver } from './redisRoomStore.js';
 import { silentLogger, type Logger } from './log.js';
 import { RedisScript, type RedisArg, type ReplicaWait } from './redisScript.js';
 import { RoomFeed, type LogRead } from './roomFeed.js';
+import { RoomRegistry } from './roomRegistry.js';
 
 /**
  * KEYS: per room log, next. ARGV: relayId, live ('1' = PUBLISH each entry, '0' = the caller sends
@@ -204,8 +204,7 @@ export class RedisBackplane implements Backplane {
   /** Channel name → the room it belongs to and which kind of message it carries. */
   private readonly byChannel = new Map<string, { state: RoomState; kind: 'fan' | 'aw' }>();
   private readonly listeners = new Set<(status: BackplaneStatus) => void>();
-  /** Rooms this backplane has put in the `rooms` set. */
-  private readonly registered = new Set<string>();
+  private readonly registry: RoomRegistry;
   private current: BackplaneStatus = 'up';
   private upSince = Date.now();
   private closed = false;
@@ -225,6 +224,7 @@ export class RedisBackplane implements Backplane {
     this.heartbeatMs = options.heartbeatMs ?? 2000;
     this.log = options.log ?? silentLogger;
     this.cluster = cluster;
+    this.registry = new RoomRegistry(cmd, this.prefix, (op, run) => this.timed(op, run));
   }
 
   /** Connects its two connections (commands, pub/sub) and starts heartbeating. */
@@ -284,11 +284,7 @@ export class RedisBackplane implements Backplane {
     await this.timed('publish', () => Promise.all(scripts));
     if (wait) this.fanOutConfirmed(byRoom, entries, seqs);
     // The `rooms` set (roomCount) learns a room after its first successful publish from here.
-    const fresh = [...byRoom.keys()].filter((r) => !this.registered.has(r));
-    if (fresh.length > 0) {
-      await this.timed('registerRooms', () => this.cmd.sadd(roomsKey(this.prefix), ...fresh));
-      for (const r of fresh) this.registered.add(r);
-    }
+    await this.registry.register(byRoom.keys());
     return seqs;
   }
 

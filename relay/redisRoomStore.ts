@@ -40,6 +40,7 @@ import { RedisScript, type RedisArg, type ReplicaWait } from './redisScript.js';
 import { DEFAULT_REDIS_PREFIX, roomKeys, roomsKey } from './redisKeys.js';
 import type { AppendEntry, RoomStore, StoredLogEntry, StoredRoom, StoredSegment } from './roomStore.js';
 import { assertEntry, assertRange, assertSegment } from './storeArguments.js';
+import { RoomRegistry } from './roomRegistry.js';
 
 /** Called after every Redis round trip (for metrics): operation name, seconds, success. */
 export type RedisObserver = (op: string, seconds: number, ok: boolean) => void;
@@ -218,14 +219,14 @@ export interface RedisRoomStoreOptions {
 export class RedisRoomStore implements RoomStore {
   private closed = false;
   private readonly prefix: string;
-  /** Rooms this instance has put in the `rooms` set (SADD is skipped for them). */
-  private readonly registered = new Set<string>();
+  private readonly registry: RoomRegistry;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly options: RedisRoomStoreOptions = {},
   ) {
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+    this.registry = new RoomRegistry(redis, this.prefix, (op, run) => this.timed(op, run));
   }
 
   async load(room: string): Promise<StoredRoom> {
@@ -277,7 +278,7 @@ export class RedisRoomStore implements RoomStore {
       });
     if (cluster) await this.timed('appendCheck', () => Promise.all(run('check')));
     await this.timed('append', () => Promise.all(run('write')));
-    await this.registerRooms([...byRoom.keys()]);
+    await this.registry.register(byRoom.keys());
   }
 
   writeSegment(room: string, segment: StoredSegment): Promise<void> {
@@ -354,7 +355,7 @@ export class RedisRoomStore implements RoomStore {
         ],
       ),
     );
-    await this.registerRooms([room]);
+    await this.registry.register([room]);
   }
 
   private async deleteCoveredScript(room: string, seqLo: number, seqHi: number, token: string): Promise<void> {
@@ -364,14 +365,6 @@ export class RedisRoomStore implements RoomStore {
     await this.timed('deleteCovered', () =>
       DELETE_COVERED.run(this.redis, [k.log, k.seg, k.lease], [String(seqLo), String(seqHi), token]),
     );
-  }
-
-  /** Adds rooms to the `rooms` set once they hold data (once per room and store instance). */
-  private async registerRooms(rooms: readonly string[]): Promise<void> {
-    const fresh = rooms.filter((r) => !this.registered.has(r));
-    if (fresh.length === 0) return;
-    await this.timed('registerRooms', () => this.redis.sadd(roomsKey(this.prefix), ...fresh));
-    for (const r of fresh) this.registered.add(r);
   }
 
   private async timed<T>(op: string, run: () => Promise<T>): Promise<T> {
