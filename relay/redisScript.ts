@@ -8,7 +8,8 @@
  * replicas confirmed the write. Replication is asynchronous: without this, a failover to a replica
  * that had not received an acked write would lose it. A shortfall rejects with ReplicaWaitError —
  * the write may well be on the master, but it is not acked (clients upload it again; Yjs updates
- * are idempotent, DEDUPE-1/2).
+ * are idempotent, DEDUPE-1/2). On a cluster such a pipeline follows MOVED, ASK and TRYAGAIN
+ * itself, since ioredis does not redirect a pipeline that writes.
  */
 import { createHash } from 'node:crypto';
 import { Cluster } from 'ioredis';
@@ -52,37 +53,77 @@ export class RedisScript {
     args: readonly RedisArg[],
     wait: ReplicaWait,
   ): Promise<unknown> {
-    /** [script error, script result, WAIT error, replicas confirmed] of one pipelined attempt. */
-    const attempt = async (op: 'EVALSHA' | 'EVAL'): Promise<[Error | null, unknown, Error | null, number]> => {
-      const pipeline = redis.pipeline();
+    /**
+     * [script error, script result, WAIT error, replicas confirmed] of one pipelined attempt on
+     * `node` (the cluster client routes it by the keys' slot; a node's own connection sends it
+     * there, after ASKING when `asking`).
+     */
+    const attempt = async (
+      node: RedisClient,
+      asking: boolean,
+      op: 'EVALSHA' | 'EVAL',
+    ): Promise<[Error | null, unknown, Error | null, number]> => {
+      const pipeline = node.pipeline();
+      if (asking) pipeline.call('ASKING');
       pipeline.callBuffer(op, [op === 'EVALSHA' ? this.sha : this.source, keys.length, ...keys, ...args]);
       pipeline.call('WAIT', wait.replicas, wait.timeoutMs);
-      const replies = await pipeline.exec();
-      const [scriptReply, waitReply] = replies ?? [];
+      const replies = (await pipeline.exec())?.slice(asking ? 1 : 0) ?? [];
+      const [scriptReply, waitReply] = replies;
       if (!scriptReply || !waitReply) throw new Error('pipeline returned no replies');
       return [scriptReply[0], scriptReply[1], waitReply[0], Number(waitReply[1])];
     };
-    const run = async (): Promise<[Error | null, unknown, Error | null, number]> => {
-      const first = await attempt('EVALSHA');
-      return first[0] && isNoScript(first[0]) ? attempt('EVAL') : first;
+    const run = async (node: RedisClient, asking: boolean): Promise<[Error | null, unknown, Error | null, number]> => {
+      const first = await attempt(node, asking, 'EVALSHA');
+      return first[0] && isNoScript(first[0]) ? attempt(node, asking, 'EVAL') : first;
     };
-    let [err, result, waitErr, confirmed] = await run();
-    if (err && redis instanceof Cluster && /^(MOVED|ASK) /.test(err.message)) {
-      // A pipeline is not redirected by ioredis when it holds a write (WAIT counts as one): the
-      // script did not run (and WAIT, sent to a node that no longer masters the slot, failed
-      // too); learn the new slot map and try once more.
-      await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
-      [err, result, waitErr, confirmed] = await run();
+    // ioredis does not redirect a pipeline that holds a write (WAIT counts as one), so this does
+    // what it does for single commands. Each error below means the script did not run (and the
+    // WAIT, sent where the slot no longer is, failed too), so trying again is safe.
+    let node: RedisClient = redis;
+    let asking = false;
+    for (let redirections = 0; ; redirections++) {
+      const [err, result, waitErr, confirmed] = await run(node, asking);
+      const redirect = err && redis instanceof Cluster ? redirection(err) : null;
+      if (redirect && redis instanceof Cluster && redirections < MAX_REDIRECTIONS) {
+        node = redis;
+        asking = false;
+        if (redirect.kind === 'MOVED') {
+          // The slot map changed (a failover, a finished resharding): learn it, go where it says.
+          await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+        } else if (redirect.kind === 'ASK') {
+          // The slot is being migrated and this room's keys are already on the importing master.
+          const target = redis.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === redirect.at);
+          if (target) [node, asking] = [target, true];
+          else await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+        } else {
+          // TRYAGAIN: the room's keys are split between the two masters of a migration in progress.
+          await new Promise<void>((resolve) => setTimeout(resolve, TRYAGAIN_DELAY_MS));
+        }
+        continue;
+      }
+      if (err) throw err;
+      if (waitErr) throw waitErr;
+      if (confirmed < wait.replicas) {
+        throw new ReplicaWaitError(
+          `REDIS-9: ${confirmed} of ${wait.replicas} replicas confirmed the write within ${wait.timeoutMs} ms`,
+        );
+      }
+      return result;
     }
-    if (err) throw err;
-    if (waitErr) throw waitErr;
-    if (confirmed < wait.replicas) {
-      throw new ReplicaWaitError(
-        `REDIS-9: ${confirmed} of ${wait.replicas} replicas confirmed the write within ${wait.timeoutMs} ms`,
-      );
-    }
-    return result;
   }
 }
+
+/** As ioredis's cluster client for single commands (its `maxRedirections`, `retryDelayOnTryAgain`). */
+const MAX_REDIRECTIONS = 16;
+const TRYAGAIN_DELAY_MS = 100;
+
+type Redirection = { readonly kind: 'MOVED' | 'ASK'; readonly at: string } | { readonly kind: 'TRYAGAIN' };
+
+/** `MOVED <slot> <host:port>`, `ASK <slot> <host:port>` or `TRYAGAIN …`; null for any other error. */
+const redirection = (err: Error): Redirection | null => {
+  const m = /^(MOVED|ASK) \d+ (\S+)/.exec(err.message);
+  if (m) return { kind: m[1] as 'MOVED' | 'ASK', at: m[2]! };
+  return err.message.startsWith('TRYAGAIN') ? { kind: 'TRYAGAIN' } : null;
+};
 
 const isNoScript = (err: unknown): boolean => err instanceof Error && err.message.startsWith('NOSCRIPT');

@@ -11,7 +11,8 @@ import * as Y from 'yjs';
 import { CloseReason, UpgradeRefusal } from '../../shared/protocol.js';
 import { connectRedis } from '../redisConnection.js';
 import { RedisRoomStore } from '../redisRoomStore.js';
-import { startRedisCluster, type RedisCluster } from '../testing/redisCluster.js';
+import { keySlot, migrateSlot, slotOwner, startRedisCluster, type RedisCluster } from '../testing/redisCluster.js';
+import { DEFAULT_REDIS_PREFIX, roomKeys } from '../redisKeys.js';
 import { startScaleOut, type ScaleOut, type ScaleOutRedis } from '../testing/scaleOut.js';
 import { Harness, healthz, synced, waitFor, type StockClient } from './clients.js';
 import { observeFor } from '../../shared/testing/waitFor.js';
@@ -283,6 +284,64 @@ const upgradeStatus = (relay: RelayProcess, room: string): Promise<{ status: num
   });
 };
 
+/**
+ * A writer on relay 1 writes every 5 ms while the room's slot moves to the other master, one key
+ * at a time with three writes between two keys (so the relays' scripts meet a slot split between
+ * two masters: ASK and TRYAGAIN). Nothing acked is lost, a reader on relay 0 gets every write,
+ * and the room's keys end up on the new master only.
+ */
+const reshardMidTraffic = async (cbed: ScaleOut<RedisCluster>, room: string): Promise<void> => {
+  const urls = cbed.wsUrls();
+  const writer = h.client(urls[1]!, room);
+  const reader = h.client(urls[0]!, room);
+  await synced(writer);
+  await synced(reader);
+  let n = 0;
+  const tick = setInterval(() => writer.doc.getArray<string>('messages').push([`w${n++}`]), 5);
+  try {
+    await waitFor(() => ownAcked(writer) > 20, 'some writes acked');
+    const keys = roomKeys(DEFAULT_REDIS_PREFIX, room);
+    const slot = await keySlot(cbed.redis, keys.log);
+    const from = await slotOwner(cbed.redis, slot);
+    const to = cbed.redis.nodes.slice(0, 2).find((node) => node !== from)!;
+    await migrateSlot(cbed.redis, slot, to, async () => {
+      const at = n;
+      await waitFor(() => n >= at + 3, 'writes go on while the slot moves');
+    });
+    expect(await slotOwner(cbed.redis, slot)).toBe(to);
+    // The relays' commands really met the half-moved slot (redirected or told to try again).
+    const source = await connectRedis(from.url, 'converge-test-admin', false);
+    try {
+      expect(await source.info('errorstats')).toMatch(/errorstat_(ASK|TRYAGAIN):count=[1-9]/);
+    } finally {
+      source.disconnect();
+    }
+    const moved = n;
+    await waitFor(() => n > moved + 50, 'writes go on after the move');
+    clearInterval(tick);
+    await waitFor(() => reader.doc.getArray('messages').length === n, 'the reader holds every write');
+    await waitFor(() => writer.allOwnEditsAcked(), 'every write acked');
+    const stored = await storedDoc(cbed.redis.url, room);
+    expect(stored.getArray('messages').length).toBe(n);
+    // No commit failed on the way: the relays followed every redirection (REDIS-9's pipeline too).
+    for (const r of cbed.relays) expect(r?.stderr()).not.toContain('"event":"append-failed"');
+    // The room's keys live on the new master only.
+    for (const [node, holds] of [
+      [to, true],
+      [from, false],
+    ] as const) {
+      const admin = await connectRedis(node.url, 'converge-test-admin', false);
+      try {
+        expect(Number(await admin.call('CLUSTER', 'COUNTKEYSINSLOT', slot)) > 0).toBe(holds);
+      } finally {
+        admin.disconnect();
+      }
+    }
+  } finally {
+    clearInterval(tick);
+  }
+};
+
 describe('scale-out: three relays on a Redis Cluster (REDIS-1)', () => {
   const startOnCluster = (relays: number): Promise<ScaleOut<RedisCluster>> =>
     startScaleOut({ relays, redis: () => startRedisCluster() });
@@ -322,6 +381,22 @@ describe('scale-out: three relays on a Redis Cluster (REDIS-1)', () => {
     bed = await startOnCluster(3);
     await failoverMidTraffic(bed, 'cluster-mid-traffic');
   });
+
+  it.each([
+    ['without WAIT', {}, {}],
+    ['with WAIT (REDIS-9)', { replicas: 1 }, { REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '20000' }],
+  ] as const)(
+    'REDIS-1: resharding mid-traffic (%s): the room’s slot moves to another master key by key; nothing acked lost, every write arrives',
+    async (_, clusterOptions, env) => {
+      const cbed = await startScaleOut({
+        relays: 2,
+        redis: () => startRedisCluster({ masters: 2, ...clusterOptions }),
+        env,
+      });
+      bed = cbed;
+      await reshardMidTraffic(cbed, 'resharded');
+    },
+  );
 
   it('REDIS-5: the whole cluster killed and restarted: clients closed with 4503 come back, nothing acked lost', async () => {
     const cbed = await startOnCluster(2);

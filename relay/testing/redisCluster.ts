@@ -140,3 +140,67 @@ export const flushCluster = async (cluster: RedisCluster): Promise<void> => {
     }
   }
 };
+
+/** The master that serves `slot` now (as `CLUSTER SLOTS` on the first node says). */
+export const slotOwner = async (cluster: RedisCluster, slot: number): Promise<RedisServer> => {
+  const c = admin(cluster.nodes[0]!);
+  try {
+    const ranges = (await c.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, ...unknown[]]]>;
+    const range = ranges.find(([lo, hi]) => lo <= slot && slot <= hi);
+    const node = cluster.nodes.find((n) => n.port === range?.[2][1]);
+    if (!node) throw new Error(`no master serves slot ${slot}`);
+    return node;
+  } finally {
+    c.disconnect();
+  }
+};
+
+/** The slot of `key` (CLUSTER KEYSLOT). */
+export const keySlot = async (cluster: RedisCluster, key: string): Promise<number> => {
+  const c = admin(cluster.nodes[0]!);
+  try {
+    return Number(await c.call('CLUSTER', 'KEYSLOT', key));
+  } finally {
+    c.disconnect();
+  }
+};
+
+/**
+ * Moves `slot` to the master `to` as `redis-cli --cluster reshard` does, but one key at a time:
+ * `to` IMPORTING, the owner MIGRATING, MIGRATE each key, then `CLUSTER SETSLOT … NODE` on every
+ * master (the new owner first). While it runs, commands on the slot get ASK redirections (a key
+ * already moved, or a new one) or TRYAGAIN (a multi-key command whose keys are on both sides).
+ * `between` is awaited after each key, so traffic can run against the half-moved slot.
+ */
+export const migrateSlot = async (
+  cluster: RedisCluster,
+  slot: number,
+  to: RedisServer,
+  between: () => Promise<void> = () => Promise.resolve(),
+): Promise<void> => {
+  const from = await slotOwner(cluster, slot);
+  if (from === to) throw new Error(`slot ${slot} is already on :${to.port}`);
+  const [src, dst] = [admin(from), admin(to)];
+  try {
+    const [fromId, toId] = [String(await src.call('CLUSTER', 'MYID')), String(await dst.call('CLUSTER', 'MYID'))];
+    await dst.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
+    await src.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
+    for (;;) {
+      const keys = (await src.call('CLUSTER', 'GETKEYSINSLOT', slot, 1)) as string[];
+      if (keys.length === 0) break;
+      await src.call('MIGRATE', '127.0.0.1', to.port, keys[0]!, 0, 5000);
+      await between();
+    }
+    await dst.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+    await src.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+    for (const n of cluster.nodes.filter((m) => m !== from && m !== to && m.running())) {
+      const c = admin(n);
+      // A replica refuses SETSLOT; it learns the new owner from its master by gossip.
+      await c.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId).catch(() => undefined);
+      c.disconnect();
+    }
+  } finally {
+    src.disconnect();
+    dst.disconnect();
+  }
+};
