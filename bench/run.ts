@@ -47,6 +47,8 @@ const HELP = `npm run bench -- [options]
   --warmup S           fan-out warm-up seconds before the window (default 3)
   --window S           fan-out measurement window, seconds (default 12)
   --drain S            fan-out wait for late deliveries after the window (default 3)
+  --floor              fan-out: also run the floor (bench/floorServer.ts: ws receiving and sending, nothing
+                       else), which splits each system's CPU per delivery into sockets and everything else
   --messages N         catch-up room size in messages (default 20000)
   --behind N           messages the "behind" client lacks (default 1 % of --messages)
   --reps N             catch-up joins per system and client kind, warm room (default 7)
@@ -82,6 +84,7 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     'converge-env': { type: 'string' },
     'cpu-profile': { type: 'boolean', default: false },
+    floor: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -184,7 +187,9 @@ if (scenarios.has('fanout')) {
   for (const level of levels) {
     const scripts = makeFanoutScripts(level, timing);
     for (let round = 0; round < rounds; round++) {
-      const order: SystemName[] = round % 2 === 0 ? ['reference', 'converge'] : ['converge', 'reference'];
+      // Each system goes first in turn (with the floor: a rotation of the three).
+      const systems: SystemName[] = args.floor ? ['reference', 'converge', 'floor'] : ['reference', 'converge'];
+      const order = systems.map((_, i) => systems[(i + round) % systems.length]!);
       for (const system of order) {
         process.stderr.write(`fanout ${levelName(level)} ${system} round ${round + 1}/${rounds}…\n`);
         const profileFile = args['cpu-profile']
@@ -259,7 +264,11 @@ if (scenarios.has('fanout')) {
     ),
   );
   print();
-  print(`Summary (median over rounds; ratio = Converge / reference; target from the issue):`);
+  print(
+    `Summary (median over rounds; ratio = Converge / reference; target from the issue` +
+      (args.floor ? `; floor: ws receiving and sending only, and its ratio to the reference` : '') +
+      `):`,
+  );
   print();
   const rows: string[][] = [];
   for (const level of levels) {
@@ -269,16 +278,19 @@ if (scenarios.has('fanout')) {
       const ref = of('reference', f);
       const conv = of('converge', f);
       const f2 = (v: number): string => (digits === 0 ? fmtInt(v) : fmt(v, digits));
-      rows.push([levelName(level), metric, f2(ref), f2(conv), ratio(conv, ref), target]);
+      const floor = args.floor ? [f2(of('floor', f)), ratio(of('floor', f), ref)] : [];
+      rows.push([levelName(level), metric, f2(ref), f2(conv), ratio(conv, ref), target, ...floor]);
     };
-    rows.push([levelName(level), 'offered deliveries/s', fmtInt(offeredDeliveries(level)), '', '', '']);
+    const blank = args.floor ? ['', ''] : [];
+    rows.push([levelName(level), 'offered deliveries/s', fmtInt(offeredDeliveries(level)), '', '', '', ...blank]);
     row('delivered deliveries/s', (r) => r.deliveredPerS, 0, '');
     row('server CPU µs/delivery', (r) => r.cpuUsPerDelivery, 1, '≤ 0.67×');
     row('latency p50 ms', (r) => r.latency.p50, 2, '');
     row('latency p99 ms', (r) => r.latency.p99, 1, '≤ 1.00×');
     row('server RSS MiB', (r) => r.rssMiB, 0, '');
   }
-  print(table(['level', 'metric', 'reference', 'converge', 'ratio', 'target'], rows));
+  const floorColumns = args.floor ? ['floor', 'floor ratio'] : [];
+  print(table(['level', 'metric', 'reference', 'converge', 'ratio', 'target', ...floorColumns], rows));
 }
 
 // --- catch-up ----------------------------------------------------------------------------

@@ -8,18 +8,21 @@
  * - converge: relay/main.ts through relay/testing/relayProcess.ts, SQLite in a fresh temp
  *   DATA_DIR, default COMMIT_DELAY_MS (acks after fsync), rate limits raised so the load
  *   generator is never throttled.
+ * - floor (fan-out only, `--floor`): bench/floorServer.ts, `ws` receiving and sending and nothing
+ *   else: what the sockets alone cost.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startRelay } from '../relay/testing/relayProcess.js';
 import { SYNC_PATH } from '../shared/protocol.js';
 import WebSocket from 'ws';
 import { cpuMs, cpuTimes, memInfo, sleep, type MemInfo } from './proc.js';
 
-export type SystemName = 'reference' | 'converge';
+export type SystemName = 'reference' | 'converge' | 'floor';
 
 export interface BenchServer {
   readonly name: SystemName;
@@ -171,7 +174,20 @@ const referenceBin = join(
 );
 
 /** `nodeOptions`: extra Node flags, e.g. `--max-old-space-size=12288` (the memory scenario's). */
-export const startReference = async (nodeOptions = ''): Promise<BenchServer> => {
+export const startReference = (nodeOptions = ''): Promise<BenchServer> =>
+  startPlainServer('reference', [referenceBin], nodeOptions);
+
+const floorBin = join(dirname(fileURLToPath(import.meta.url)), 'floorServer.ts');
+
+/** The fan-out floor (bench/floorServer.ts). */
+export const startFloor = (): Promise<BenchServer> => startPlainServer('floor', ['--import', 'tsx', floorBin]);
+
+/** A server that takes PORT from the environment, prints "running at" and serves rooms at `/<room>`. */
+const startPlainServer = async (
+  name: 'reference' | 'floor',
+  argv: readonly string[],
+  nodeOptions = '',
+): Promise<BenchServer> => {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -181,7 +197,7 @@ export const startReference = async (nodeOptions = ''): Promise<BenchServer> => 
   };
   delete env.YPERSISTENCE;
   delete env.CALLBACK_URL;
-  const child = spawn(process.execPath, [referenceBin], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = watchExit(child);
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -195,13 +211,13 @@ export const startReference = async (nodeOptions = ''): Promise<BenchServer> => 
       resolve();
     };
     child.stdout.on('data', onData);
-    void exit.then((code) => reject(new Error(`reference server exited with ${code}:\n${err}`)));
+    void exit.then((code) => reject(new Error(`${name} server exited with ${code}:\n${err}`)));
   });
   const pid = child.pid!;
   return {
-    name: 'reference',
+    name,
     pid,
-    // The reference takes the whole path (minus the leading '/') as the document name.
+    // The reference takes the whole path (minus the leading '/') as the document name; so does the floor.
     roomUrl: (room) => `ws://127.0.0.1:${port}/${room}`,
     cpuMs: () => cpuMs(pid),
     cpuTimes: () => cpuTimes(pid),
@@ -255,7 +271,11 @@ export interface StartOptions {
 }
 
 export const startServer = (name: SystemName, opts: StartOptions = {}): Promise<BenchServer> =>
-  name === 'reference' ? startReference(opts.referenceNodeOptions) : startConverge(opts.converge);
+  name === 'reference'
+    ? startReference(opts.referenceNodeOptions)
+    : name === 'floor'
+      ? startFloor()
+      : startConverge(opts.converge);
 
 /** Lines of Converge's JSON log (or the reference's stderr) worth reporting: warnings, errors, closes. */
 export const serverComplaints = (server: BenchServer): string[] =>
