@@ -65,6 +65,7 @@ import { silentLogger, type Logger } from './log.js';
 import { RedisScript, type RedisArg, type ReplicaWait } from './redisScript.js';
 import { RoomFeed, type LogRead } from './roomFeed.js';
 import { RoomRegistry } from './roomRegistry.js';
+import type { DurabilityGuard } from './durabilityWatch.js';
 
 /**
  * KEYS: per room log, next. ARGV: relayId, live ('1' = PUBLISH each entry, '0' = the caller sends
@@ -174,6 +175,8 @@ export interface RedisBackplaneOptions {
   readonly wait?: ReplicaWait;
   readonly observe?: RedisObserver;
   readonly log?: Logger;
+  /** REDIS-10: consulted before every publish (a commit); throws while Redis is not durable. */
+  readonly durability?: DurabilityGuard;
 }
 
 interface RoomState {
@@ -255,6 +258,7 @@ export class RedisBackplane implements Backplane {
   }
 
   async publish(entries: readonly PublishEntry[]): Promise<number[]> {
+    this.options.durability?.assertDurable();
     if (this.closed) throw new Error('backplane closed');
     if (entries.length === 0) return [];
     const byRoom = new Map<string, number[]>();

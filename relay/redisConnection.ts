@@ -133,7 +133,8 @@ export const checkDurability = async (client: RedisClient, mode: RedisDurability
   return result;
 };
 
-const checkNode = async (client: Redis, mode: RedisDurabilityMode): Promise<RedisDurability> => {
+/** REDIS-2 for one node: its settings, or RedisDurabilityError (see `checkDurability`). */
+export const checkNode = async (client: Redis, mode: RedisDurabilityMode): Promise<RedisDurability> => {
   const where = `${client.options.host ?? '?'}:${client.options.port ?? '?'}`;
   let appendonly: string;
   let appendfsync: string;

@@ -41,6 +41,7 @@ import { DEFAULT_REDIS_PREFIX, roomKeys, roomsKey } from './redisKeys.js';
 import type { AppendEntry, RoomStore, StoredLogEntry, StoredRoom, StoredSegment } from './roomStore.js';
 import { assertEntry, assertRange, assertSegment } from './storeArguments.js';
 import { RoomRegistry } from './roomRegistry.js';
+import type { DurabilityGuard } from './durabilityWatch.js';
 
 /** Called after every Redis round trip (for metrics): operation name, seconds, success. */
 export type RedisObserver = (op: string, seconds: number, ok: boolean) => void;
@@ -214,6 +215,8 @@ export interface RedisRoomStoreOptions {
   readonly ownsClient?: boolean;
   /** REDIS-9: replicas that must confirm every append (none by default). */
   readonly wait?: ReplicaWait;
+  /** REDIS-10: consulted before every append; throws while Redis is not durable. */
+  readonly durability?: DurabilityGuard;
 }
 
 export class RedisRoomStore implements RoomStore {
@@ -254,6 +257,7 @@ export class RedisRoomStore implements RoomStore {
     this.assertOpen();
     entries.forEach(assertEntry);
     if (entries.length === 0) return;
+    this.options.durability?.assertDurable();
     const byRoom = new Map<string, AppendEntry[]>();
     for (const e of entries) {
       const list = byRoom.get(e.room);

@@ -1,7 +1,8 @@
 /**
  * Scale-out mode's storage (`REDIS_URL` set): the shared store, the backplane and store-side
  * compaction, all on one Redis server or one Redis Cluster (detected, REDIS-1). Refuses to start (throws) unless Redis fsyncs every write before
- * replying (REDIS-2, or `REDIS_DURABILITY=trust`), because acks follow the backplane's publish.
+ * replying (REDIS-2, or `REDIS_DURABILITY=trust`), because acks follow the backplane's publish,
+ * and stops committing while a later check finds that no longer true (REDIS-10).
  */
 import type { RelayConfig } from './config.js';
 import type { Logger } from './log.js';
@@ -9,6 +10,7 @@ import type { RelayMetrics } from './metrics.js';
 import type { Backplane } from './backplane.js';
 import { RedisBackplane } from './redisBackplane.js';
 import { checkDurability, connectRedis, isClusterServer } from './redisConnection.js';
+import { DurabilityWatch } from './durabilityWatch.js';
 import { RedisRoomStore } from './redisRoomStore.js';
 import type { StoreCompactionPolicy } from './storeCompactor.js';
 
@@ -29,19 +31,24 @@ export const openScaleOutStorage = async (
   const cluster = await isClusterServer(config.redisUrl);
   const client = await connectRedis(config.redisUrl, 'converge-relay-store', cluster);
   const wait = { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs };
+  let verified: boolean;
   try {
     const durability = await checkDurability(client, config.redisDurability);
     log.info('redis', { mode: cluster ? 'cluster' : 'single', waitReplicas: wait.replicas, ...durability });
     if (!durability.verified) log.warn('redis-durability-unverified', {});
+    verified = durability.verified;
   } catch (err) {
     client.disconnect();
     throw err;
   }
+  // REDIS-10: checked again with every heartbeat period, on every node known by then.
+  const durability = verified ? new DurabilityWatch(client, config.redisHeartbeatMs, log) : undefined;
   const store = new RedisRoomStore(client, {
     prefix: config.redisPrefix,
     observe: metrics.redis,
     ownsClient: true,
     wait,
+    durability,
   });
   const backplane = await RedisBackplane.connect({
     url: config.redisUrl,
@@ -51,6 +58,7 @@ export const openScaleOutStorage = async (
     wait,
     observe: metrics.redis,
     log,
+    durability,
   });
   metrics.backplane(true);
   return { store, backplane, storeCompaction: { store, policy: POLICY } };

@@ -210,6 +210,31 @@ describe('scale-out: three relays on one Redis', () => {
     expect((await healthz(relay0)).body.backplane).toBe('up');
   });
 
+  it('REDIS-10: appendfsync weakened while a relay runs: nothing more is acked until it is restored, then everything is', async () => {
+    bed = await startScaleOut({ relays: 1 });
+    const relay = bed.relays[0]!;
+    const c = h.client(bed.wsUrls()[0]!, 'weakened');
+    await synced(c);
+    const messages = c.doc.getArray<string>('messages');
+    messages.push(['before']);
+    await waitFor(() => c.allOwnEditsAcked(), 'the first edit acked');
+    const admin = await connectRedis(bed.redis.url, 'converge-test-admin', false);
+    try {
+      await admin.config('SET', 'appendfsync', 'everysec');
+      await waitFor(() => relay.stderr().includes('"event":"redis-not-durable"'), 'the relay noticed');
+      const acked = ownAcked(c);
+      messages.push(['during']);
+      await waitFor(() => /"event":"append-failed".*appendfsync everysec/.test(relay.stderr()), 'the commit refused');
+      expect(ownAcked(c)).toBe(acked);
+      expect(c.allOwnEditsAcked()).toBe(false);
+      await admin.config('SET', 'appendfsync', 'always');
+      await waitFor(() => c.allOwnEditsAcked(), 'acked once Redis is durable again');
+    } finally {
+      admin.disconnect();
+    }
+    expect((await storedDoc(bed.redis.url, 'weakened')).getArray('messages').toJSON()).toEqual(['before', 'during']);
+  });
+
   it('REDIS-7: a client on another relay never receives an update before it is in Redis', async () => {
     bed = await startScaleOut({ relays: 2 });
     const urls = bed.wsUrls();
