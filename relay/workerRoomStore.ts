@@ -171,6 +171,8 @@ export class WorkerRoomStore implements RoomStore, Merger {
   /** STORE-6: since when the head of `pending` has been the call the thread works on. */
   private headSince = 0;
   private readonly watchdog: ReturnType<typeof setInterval> | null = null;
+  /** The thread the watchdog is ending (it may take a while to stop): judged once. */
+  private terminating: Worker | null = null;
   private readonly callTimeoutMs: number;
   private nextId = 1;
   /** The running thread; null while restarting, down or closed. */
@@ -334,7 +336,7 @@ export class WorkerRoomStore implements RoomStore, Merger {
    */
   private checkHung(): void {
     const worker = this.worker;
-    if (!worker || (this.status !== 'up' && this.status !== 'closed')) return;
+    if (!worker || worker === this.terminating || (this.status !== 'up' && this.status !== 'closed')) return;
     const head = this.pending.values().next();
     if (head.done) return;
     const waitedMs = Date.now() - this.headSince;
@@ -348,6 +350,7 @@ export class WorkerRoomStore implements RoomStore, Merger {
       this.supervision.metrics?.storeWorkerUp(false);
     }
     // Its exit settles the calls as died and schedules the restart (STORE-5), as for any death.
+    this.terminating = worker;
     void worker.terminate();
   }
 
