@@ -31,6 +31,7 @@ import {
   type StorageUsage,
   type StoredUpdates,
 } from './roomUpdateStore.js';
+import { HeldRanges, parseForRanges, type HeldRecord } from './heldRanges.js';
 
 interface MemoryRow {
   readonly room: string;
@@ -48,10 +49,12 @@ interface MemoryDisk {
   nextKey: number;
   readonly rows: Map<number, MemoryRow>;
   readonly records: Map<string, MemoryRecord>;
+  /** LOCAL-12. */
+  readonly held: Map<string, HeldRecord>;
 }
 
 export class MemoryRoomUpdateStore implements RoomUpdateStore {
-  private disk: MemoryDisk = { nextKey: 1, rows: new Map(), records: new Map() };
+  private disk: MemoryDisk = { nextKey: 1, rows: new Map(), records: new Map(), held: new Map() };
   private closed = false;
   private readonly listeners = new ErrorListeners();
   /** Armed failures, consumed one per write call (FIFO). */
@@ -159,6 +162,51 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
     );
   }
 
+  held(room: string): Promise<HeldRanges | undefined> {
+    return this.write(
+      () => assertRoom(room),
+      () => {
+        const held = this.foldIn(room);
+        this.disk.held.set(room, held.toRecord(room));
+        let stored = 0;
+        for (const row of this.disk.rows.values()) if (row.room === room) stored++;
+        // LOCAL-6: rows vanished behind the store's back; the ranges could claim them.
+        return stored === (this.disk.records.get(room)?.updates ?? 0) ? held : undefined;
+      },
+    );
+  }
+
+  appendMissing(room: string, updates: readonly Uint8Array[]): Promise<number> {
+    return this.write(
+      () => {
+        assertRoom(room);
+        for (const update of updates) assertUpdate(update);
+      },
+      () => {
+        const held = this.foldIn(room);
+        let appended = 0;
+        for (const update of updates) {
+          const parsed = parseForRanges(update);
+          if (parsed && held.holds(parsed)) continue;
+          const copy = copyBytes(update);
+          const key = this.disk.nextKey++;
+          this.disk.rows.set(key, { room, update: copy });
+          if (parsed) held.add(parsed);
+          held.upTo = key;
+          const record = this.record(room);
+          this.disk.records.set(room, {
+            ...record,
+            updates: record.updates + 1,
+            bytes: record.bytes + copy.byteLength,
+          });
+          appended++;
+        }
+        this.disk.held.set(room, held.toRecord(room));
+        return appended;
+      },
+    );
+  }
+
   listRooms(): Promise<RoomInfo[]> {
     return this.op(() =>
       [...this.disk.records.entries()]
@@ -194,6 +242,7 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
       () => {
         this.simulateEviction(room);
         this.disk.records.delete(room);
+        this.disk.held.delete(room);
       },
     );
   }
@@ -216,6 +265,13 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
   close(): Promise<void> {
     this.closed = true;
     return Promise.resolve();
+  }
+
+  /** LOCAL-12: the room's held ranges with every row appended since the last fold added. */
+  private foldIn(room: string): HeldRanges {
+    const held = new HeldRanges(this.disk.held.get(room));
+    for (const [key, row] of this.disk.rows) if (row.room === room && key > held.upTo) held.foldRow(key, row.update);
+    return held;
   }
 
   private record(room: string): MemoryRecord {
