@@ -10,7 +10,7 @@ import { formatMessageTime, plural } from './format.js';
 import { summarizeRoom, type RoomSummary } from './lobbyData.js';
 import { navigate, roomPath, roomUrl } from './router.js';
 import { refreshRooms } from '../sync/backgroundRefresh.js';
-import { loadDraft, openBackgroundSession, randomBytes, type RoomInfo } from './services.js';
+import { catchUpInBackground, loadDraft, openBackgroundSession, randomBytes, type RoomInfo } from './services.js';
 import { useCopy } from './useCopy.js';
 
 interface LobbyRoom {
@@ -206,10 +206,13 @@ const RoomList = (): ReactNode => {
         infos.sort((a, b) => (b.meta.lastOpenedAt ?? 0) - (a.meta.lastOpenedAt ?? 0));
         await refreshRooms({
           rooms: infos.slice(0, REFRESH_ROOMS).map((i) => i.room),
+          catchUp: (room, timeoutMs) => catchUpInBackground(room, local, timeoutMs),
           open: (room) => openBackgroundSession(room, identity, local),
           timeoutMs: REFRESH_ROOM_TIMEOUT_MS,
           cancelled: () => stopped || !navigator.onLine,
-          onRoom: () => void refresh(),
+          onRoom: (_room, _outcome, changed) => {
+            if (changed) void refresh();
+          },
         });
       } finally {
         running = false;
