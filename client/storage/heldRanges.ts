@@ -85,6 +85,36 @@ export class HeldRanges {
     return this.structs.stateVector();
   }
 
+  /**
+   * LOCAL-12's selection for `appendMissing`: the updates that hold something not held yet (each
+   * is added to the ranges as it is chosen, so a repeat in the same batch is dropped), and
+   * whether one of them deletes something that was stored before the batch (or is unknown
+   * here): a deletion that is not only of the batch's own new structs.
+   */
+  selectMissing(updates: readonly Uint8Array[]): { missing: Uint8Array[]; deletesOlder: boolean } {
+    const missing: Uint8Array[] = [];
+    const newDeletions: Array<[number, number, number]> = [];
+    const brought = new ClockRanges();
+    for (const update of updates) {
+      const parsed = parseForRanges(update);
+      if (parsed === null) {
+        missing.push(update);
+        continue;
+      }
+      if (this.holds(parsed)) continue;
+      for (const [client, list] of parsed.deletes) {
+        for (const d of list)
+          if (!this.deletes.covers(client, d.clock, d.length)) newDeletions.push([client, d.clock, d.length]);
+      }
+      for (const run of parsed.runs)
+        if (!this.structs.covers(run.client, run.clock, run.length)) brought.add(run.client, run.clock, run.length);
+      this.add(parsed);
+      missing.push(update);
+    }
+    const deletesOlder = newDeletions.some(([client, clock, length]) => !brought.covers(client, clock, length));
+    return { missing, deletesOlder };
+  }
+
   toRecord(room: string): HeldRecord {
     return { room, upTo: this.upTo, structs: toStored(this.structs), deletes: toStored(this.deletes) };
   }

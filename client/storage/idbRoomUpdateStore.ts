@@ -36,6 +36,7 @@ import {
   StorageError,
   StorageErrorKind,
   toStorageError,
+  type AppendedMissing,
   type RoomInfo,
   type RoomMeta,
   type RoomMetaPatch,
@@ -44,7 +45,7 @@ import {
   type StorageUsage,
   type StoredUpdates,
 } from './roomUpdateStore.js';
-import { HeldRanges, parseForRanges, type HeldRecord } from './heldRanges.js';
+import { HeldRanges, type HeldRecord } from './heldRanges.js';
 
 export const DEFAULT_DB_NAME = 'converge';
 export const SCHEMA_VERSION = 2;
@@ -217,31 +218,31 @@ export class IdbRoomUpdateStore implements RoomUpdateStore {
     });
   }
 
-  async appendMissing(room: string, updates: readonly Uint8Array[]): Promise<number> {
+  async appendMissing(room: string, updates: readonly Uint8Array[]): Promise<AppendedMissing> {
     assertRoom(room);
     for (const update of updates) assertUpdate(update);
     return this.transact('readwrite', async (tx) => {
       const held = await foldIn(tx, room);
+      const rooms = tx.objectStore('rooms');
+      const record = (await rooms.get(room)) ?? emptyRecord(room);
+      const { missing, deletesOlder } = held.selectMissing(updates);
+      const appended = missing.map(copyBytes);
       const rows = tx.objectStore('updates');
-      let appended = 0;
       let bytes = 0;
-      for (const update of updates) {
-        const parsed = parseForRanges(update);
-        if (parsed && held.holds(parsed)) continue;
-        const copy = copyBytes(update);
+      for (const copy of appended) {
         // The transaction holds every store: no other row can get a key between the fold and this.
         held.upTo = await rows.add({ room, update: copy });
-        if (parsed) held.add(parsed);
-        appended++;
         bytes += copy.byteLength;
       }
-      const rooms = tx.objectStore('rooms');
-      if (appended > 0) {
-        const record = (await rooms.get(room)) ?? emptyRecord(room);
-        await rooms.put({ ...record, updates: record.updates + appended, bytes: record.bytes + bytes });
+      if (appended.length > 0) {
+        await rooms.put({ ...record, updates: record.updates + appended.length, bytes: record.bytes + bytes });
       }
       await tx.objectStore('held').put(held.toRecord(room));
-      return appended;
+      return {
+        appended: appended.map(copyBytes),
+        before: { updates: record.updates, bytes: record.bytes },
+        deletesOlder,
+      };
     });
   }
 

@@ -23,6 +23,7 @@ import {
   StorageError,
   StorageErrorKind,
   toStorageError,
+  type AppendedMissing,
   type RoomInfo,
   type RoomMeta,
   type RoomMetaPatch,
@@ -31,7 +32,7 @@ import {
   type StorageUsage,
   type StoredUpdates,
 } from './roomUpdateStore.js';
-import { HeldRanges, parseForRanges, type HeldRecord } from './heldRanges.js';
+import { HeldRanges, type HeldRecord } from './heldRanges.js';
 
 interface MemoryRow {
   readonly room: string;
@@ -176,7 +177,7 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
     );
   }
 
-  appendMissing(room: string, updates: readonly Uint8Array[]): Promise<number> {
+  appendMissing(room: string, updates: readonly Uint8Array[]): Promise<AppendedMissing> {
     return this.write(
       () => {
         assertRoom(room);
@@ -184,25 +185,28 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
       },
       () => {
         const held = this.foldIn(room);
-        let appended = 0;
-        for (const update of updates) {
-          const parsed = parseForRanges(update);
-          if (parsed && held.holds(parsed)) continue;
-          const copy = copyBytes(update);
-          const key = this.disk.nextKey++;
-          this.disk.rows.set(key, { room, update: copy });
-          if (parsed) held.add(parsed);
-          held.upTo = key;
-          const record = this.record(room);
+        const before = this.record(room);
+        const { missing, deletesOlder } = held.selectMissing(updates);
+        const appended = missing.map(copyBytes);
+        let bytes = 0;
+        for (const copy of appended) {
+          held.upTo = this.disk.nextKey++;
+          this.disk.rows.set(held.upTo, { room, update: copy });
+          bytes += copy.byteLength;
+        }
+        if (appended.length > 0) {
           this.disk.records.set(room, {
-            ...record,
-            updates: record.updates + 1,
-            bytes: record.bytes + copy.byteLength,
+            ...before,
+            updates: before.updates + appended.length,
+            bytes: before.bytes + bytes,
           });
-          appended++;
         }
         this.disk.held.set(room, held.toRecord(room));
-        return appended;
+        return {
+          appended: appended.map(copyBytes),
+          before: { updates: before.updates, bytes: before.bytes },
+          deletesOlder,
+        };
       },
     );
   }

@@ -468,7 +468,9 @@ export function roomUpdateStoreContract(name: string, make: () => Promise<RoomUp
       expect((await store.held('r'))?.stateVector()).toEqual(storedStateVector(updates.slice(0, 2)));
       // Another tab appends meanwhile: folded in on the next read.
       await store.append('r', updates[2]!);
-      expect(await store.appendMissing('r', updates.slice(1))).toBe(updates.length - 3);
+      const result = await store.appendMissing('r', updates.slice(1));
+      expect(plain(result.appended)).toEqual(plain(updates.slice(3)));
+      expect(result.before).toEqual({ updates: 3, bytes: sum(updates.slice(0, 3)) });
       expect((await store.load('r')).updates.length).toBe(updates.length);
       expect((await store.held('r'))?.stateVector()).toEqual(decodeSv(Y.encodeStateVector(doc)));
       const loaded = await store.load('r');
@@ -477,22 +479,29 @@ export function roomUpdateStoreContract(name: string, make: () => Promise<RoomUp
       expect((await store.held('r'))?.stateVector()).toEqual(decodeSv(Y.encodeStateVector(doc)));
     });
 
-    it('LOCAL-12: appendMissing stores nothing that is held (nor a repeated deletion) and counts what it stored', async () => {
+    it('LOCAL-12: appendMissing stores nothing that is held (nor a repeated deletion) and says what it stored', async () => {
       const { updates } = yjsUpdates(2, 4);
       for (const u of updates) await store.append('r', u);
       const before = await store.load('r');
-      expect(await store.appendMissing('r', [...updates, Y.mergeUpdates(updates)])).toBe(0);
-      expect(await store.appendMissing('r', [])).toBe(0);
+      const counters = { updates: updates.length, bytes: sum(updates) };
+      const none = { appended: [], before: counters, deletesOlder: false };
+      expect(await store.appendMissing('r', [...updates, Y.mergeUpdates(updates)])).toEqual(none);
+      expect(await store.appendMissing('r', [])).toEqual(none);
       expect(await store.load('r')).toEqual(before);
-      expect(before.recorded).toEqual({ updates: updates.length, bytes: sum(updates) });
+      expect(before.recorded).toEqual(counters);
       const doc = new Y.Doc();
       for (const u of updates) Y.applyUpdate(doc, u);
+      // A new entry deleted in the same batch deletes nothing older; deleting a stored entry does.
+      const added = captureUpdate(doc, () => doc.getMap('m').set('fresh', 1));
+      const removed = captureUpdate(doc, () => doc.getMap('m').delete('fresh'));
+      const own = await store.appendMissing('r', [added, removed]);
+      expect(own).toEqual({ appended: [added, removed], before: counters, deletesOlder: false });
       const deletion = captureUpdate(doc, () => doc.getMap('m').delete('k0'));
-      expect(await store.appendMissing('r', [deletion])).toBe(1);
-      expect(await store.appendMissing('r', [deletion])).toBe(0);
+      expect((await store.appendMissing('r', [deletion])).deletesOlder).toBe(true);
+      expect((await store.appendMissing('r', [deletion])).appended).toEqual([]);
       expect((await store.load('r')).recorded).toEqual({
-        updates: updates.length + 1,
-        bytes: sum(updates) + deletion.length,
+        updates: updates.length + 3,
+        bytes: sum(updates) + added.length + removed.length + deletion.length,
       });
     });
 

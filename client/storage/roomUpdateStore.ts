@@ -158,6 +158,20 @@ export interface StoredUpdates {
   readonly recorded: { readonly updates: number; readonly bytes: number } | undefined;
 }
 
+/** What `appendMissing` did (LOCAL-12). */
+export interface AppendedMissing {
+  /** The updates appended, in order: a copy of each one that held something new. */
+  readonly appended: readonly Uint8Array[];
+  /** The room record's counters just before them, from the same transaction. */
+  readonly before: { readonly updates: number; readonly bytes: number };
+  /**
+   * True when an appended update deletes something other than the structs the appended updates
+   * bring (something stored before, or unknown here): a reader that keeps a summary of the room
+   * cannot derive the change from the appended updates alone.
+   */
+  readonly deletesOlder: boolean;
+}
+
 /** Small per-room data for the lobby, owned by the caller (LOCAL-7). */
 export interface RoomMeta {
   readonly title?: string;
@@ -196,10 +210,9 @@ export interface RoomUpdateStore {
   held(room: string): Promise<HeldRanges | undefined>;
   /**
    * LOCAL-12: appends (durably, LOCAL-1, all in one transaction) those of `updates` that hold
-   * something the stored ones do not; resolves with how many were appended. Like `append`: only
-   * for updates the caller validated.
+   * something the stored ones do not. Like `append`: only for updates the caller validated.
    */
-  appendMissing(room: string, updates: readonly Uint8Array[]): Promise<number>;
+  appendMissing(room: string, updates: readonly Uint8Array[]): Promise<AppendedMissing>;
   /** Every stored update of the room (LOCAL-3); an unknown room loads empty. Writes nothing. */
   load(room: string): Promise<StoredUpdates>;
   /** Stores one update durably (LOCAL-1). `update` must be non-empty. */

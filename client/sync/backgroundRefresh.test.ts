@@ -92,9 +92,10 @@ const fakeRelay = async (onConnection: (socket: ServerSocket) => void, frames: U
 };
 
 /** An update adding one message by Bob to `doc` (a copy of what Alice holds), as a relay would send it. */
+const bobClock = new HybridClock('bob', () => Date.now());
 const bobMessageUpdate = (doc: Y.Doc, text: string): Uint8Array => {
   const before = Y.encodeStateVector(doc);
-  new ChatRoom(doc, new HybridClock('bob', () => Date.now()), randomBytes).send(bob, text);
+  new ChatRoom(doc, bobClock, randomBytes).send(bob, text);
   return Y.encodeStateAsUpdate(doc, before);
 };
 
@@ -132,7 +133,7 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     watch(bob2);
     let concurrent = 0;
     let maxConcurrent = 0;
-    const done: Array<[string, boolean]> = [];
+    const done: Array<[string, string]> = [];
     const catchUp = catchUpOn(aliceStore);
     const outcomes = await refreshRooms({
       rooms: [r1, r2],
@@ -147,7 +148,7 @@ describe('SYNC-C1: background refresh of the lobby', () => {
       },
       open: noFullPath,
       timeoutMs: 20_000,
-      onRoom: (room, _outcome, changed) => done.push([room, changed]),
+      onRoom: (room, _outcome, change) => done.push([room, change.kind]),
     });
 
     expect([...outcomes]).toEqual([
@@ -155,8 +156,8 @@ describe('SYNC-C1: background refresh of the lobby', () => {
       [r2, 'synced'],
     ]);
     expect(done).toEqual([
-      [r1, true],
-      [r2, true],
+      [r1, 'stored'],
+      [r2, 'stored'],
     ]);
     expect(maxConcurrent).toBe(1);
     expect(await storedTexts(aliceStore, r1)).toEqual(['Alice was here', 'Bob in r1 while Alice was away']);
@@ -167,15 +168,15 @@ describe('SYNC-C1: background refresh of the lobby', () => {
 
     // CATCH-4: a refresh that brings nothing new stores nothing and reports no change.
     const rows = (await aliceStore.load(r1)).keys;
-    const again: Array<[string, boolean]> = [];
+    const again: Array<[string, string]> = [];
     await refreshRooms({
       rooms: [r1],
       catchUp,
       open: noFullPath,
       timeoutMs: 20_000,
-      onRoom: (room, _outcome, changed) => again.push([room, changed]),
+      onRoom: (room, _outcome, change) => again.push([room, change.kind]),
     });
-    expect(again).toEqual([[r1, false]]);
+    expect(again).toEqual([[r1, 'none']]);
     expect((await aliceStore.load(r1)).keys).toEqual(rows);
 
     // The watch does see a visit: a normal session shows up in Bob's presence.
@@ -200,7 +201,8 @@ describe('SYNC-C1: background refresh of the lobby', () => {
 
     const counting = countingWebSocket();
     const result = await catchUpOn(aliceStore, relay().wsUrl, counting.impl)(room, 20_000);
-    expect(result).toEqual({ outcome: 'synced', appended: 1 });
+    expect(result.outcome).toBe('synced');
+    expect(result.stored?.appended.length).toBe(1);
     expect((await storedTexts(aliceStore, room)).slice(-2)).toEqual(['one', 'two']);
     // The relay's handshake plus two messages, not the room (≈ 20 KB here).
     expect(counting.received()).toBeLessThan(roomBytes / 10);
@@ -269,7 +271,9 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     }, sent);
     const heldSv = (await aliceStore.held(room))!.stateVector();
     const result = await catchUpOn(aliceStore, url)(room, 20_000);
-    expect(result).toEqual({ outcome: 'synced', appended: 3 });
+    expect(result.outcome).toBe('synced');
+    expect(result.stored?.appended).toEqual(pieces);
+    expect(result.stored?.deletesOlder).toBe(false);
     // CATCH-2: the client sent its SyncStep1 with the held state vector, and nothing else (no awareness).
     expect(sent).toEqual([encodeSyncStep1(encodeStateVector(heldSv))]);
     expect(await storedTexts(aliceStore, room)).toEqual(['before', 'streamed 1', 'streamed 2', 'streamed 3']);
@@ -282,7 +286,7 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     const held = Y.mergeUpdates((await aliceStore.load(room)).updates);
     const url = await fakeRelay((socket) => socket.send(encodeSyncStep2(held)));
     const before = aliceStore.dump();
-    expect(await catchUpOn(aliceStore, url)(room, 20_000)).toEqual({ outcome: 'unsure', appended: 0 });
+    expect(await catchUpOn(aliceStore, url)(room, 20_000)).toEqual({ outcome: 'unsure' });
     expect(aliceStore.dump()).toEqual(before);
   });
 
@@ -291,10 +295,10 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     const fatal = await fakeRelay((socket) => socket.close(4422, 'invalid-update'));
     const denied = await fakeRelay((socket) => socket.send(new Uint8Array([MessageType.Auth, 0, 0])));
     const silent = await fakeRelay(() => undefined);
-    expect(await catchUpOn(aliceStore, fatal)('a-room', 20_000)).toEqual({ outcome: 'refused', appended: 0 });
-    expect(await catchUpOn(aliceStore, denied)('a-room', 20_000)).toEqual({ outcome: 'refused', appended: 0 });
-    expect(await catchUpOn(aliceStore, silent)('a-room', 300)).toEqual({ outcome: 'timeout', appended: 0 });
-    expect(await catchUpOn(aliceStore, silent)('.bad-name', 300)).toEqual({ outcome: 'refused', appended: 0 });
+    expect(await catchUpOn(aliceStore, fatal)('a-room', 20_000)).toEqual({ outcome: 'refused' });
+    expect(await catchUpOn(aliceStore, denied)('a-room', 20_000)).toEqual({ outcome: 'refused' });
+    expect(await catchUpOn(aliceStore, silent)('a-room', 300)).toEqual({ outcome: 'timeout' });
+    expect(await catchUpOn(aliceStore, silent)('.bad-name', 300)).toEqual({ outcome: 'refused' });
     expect(aliceStore.dump()).toEqual({ rows: [], records: [] });
   });
 
@@ -332,7 +336,7 @@ describe('SYNC-C1: background refresh of the lobby', () => {
       afterTest(() => s.destroy());
       return s;
     };
-    const unsure = (): Promise<CatchUpResult> => Promise.resolve({ outcome: 'unsure', appended: 0 });
+    const unsure = (): Promise<CatchUpResult> => Promise.resolve({ outcome: 'unsure' });
     const viaSession = await refreshRooms({ rooms: ['a-room'], catchUp: unsure, open: unreachable, timeoutMs: 300 });
     expect([...viaSession]).toEqual([['a-room', 'timeout']]);
     const failing = await refreshRooms({

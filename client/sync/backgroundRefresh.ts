@@ -13,10 +13,20 @@
  * One room at a time keeps the relay's and this device's work small; a room that does not answer
  * within `timeoutMs` is left for the next round.
  */
+import type { AppendedMissing } from '../storage/roomUpdateStore.js';
 import type { CatchUpResult } from './catchUp.js';
 import type { RoomSession } from './roomSession.js';
 
 export type RefreshOutcome = 'synced' | 'refused' | 'timeout' | 'failed';
+
+/**
+ * What a refresh changed in the room's store: nothing, exactly the updates the catch-up stored
+ * (a summary can be advanced by them), or unknown (the full path ran: recount).
+ */
+export type RoomChange =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'stored'; readonly stored: AppendedMissing }
+  | { readonly kind: 'unknown' };
 
 export interface RefreshOptions {
   readonly rooms: readonly string[];
@@ -28,8 +38,8 @@ export interface RefreshOptions {
   readonly timeoutMs: number;
   /** Checked before each room: the lobby went away or the network went down. */
   readonly cancelled?: () => boolean;
-  /** After each room, once what arrived is stored; `changed` when something was stored. */
-  readonly onRoom?: (room: string, outcome: RefreshOutcome, changed: boolean) => void;
+  /** After each room, once what arrived is stored. */
+  readonly onRoom?: (room: string, outcome: RefreshOutcome, change: RoomChange) => void;
 }
 
 const waitSynced = (s: RoomSession, timeoutMs: number): Promise<RefreshOutcome> =>
@@ -73,17 +83,19 @@ export const refreshRooms = async (opts: RefreshOptions): Promise<Map<string, Re
     try {
       result = await opts.catchUp(room, opts.timeoutMs);
     } catch {
-      result = { outcome: 'failed', appended: 0 };
+      result = { outcome: 'failed' };
     }
     let outcome: RefreshOutcome;
-    let changed = result.appended > 0;
+    let change: RoomChange = { kind: 'none' };
     if (result.outcome === 'unsure') {
       outcome = await refreshWithSession(room, opts);
-      // The session may have stored anything: the lobby recounts.
-      changed = true;
-    } else outcome = result.outcome;
+      change = { kind: 'unknown' };
+    } else {
+      outcome = result.outcome;
+      if (result.stored && result.stored.appended.length > 0) change = { kind: 'stored', stored: result.stored };
+    }
     outcomes.set(room, outcome);
-    opts.onRoom?.(room, outcome, changed);
+    opts.onRoom?.(room, outcome, change);
   }
   return outcomes;
 };

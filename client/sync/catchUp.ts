@@ -35,14 +35,14 @@ import { ClockRanges } from '../../shared/clockRanges.js';
 import { encodeStateVector, encodeSyncStep1, isValidRoomName, MessageType, SyncType } from '../../shared/protocol.js';
 import { parseUpdateV1, type ParsedUpdate } from '../../shared/updateV1.js';
 import type { HeldRanges } from '../storage/heldRanges.js';
-import type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
+import type { AppendedMissing, RoomUpdateStore } from '../storage/roomUpdateStore.js';
 
 export type CatchUpOutcome = 'synced' | 'refused' | 'timeout' | 'failed' | 'unsure';
 
 export interface CatchUpResult {
   readonly outcome: CatchUpOutcome;
-  /** Updates received and appended (only when `synced`; empty when nothing was new). */
-  readonly appended: number;
+  /** What was stored (only when `synced`): the store's `appendMissing` answer. */
+  readonly stored?: AppendedMissing;
 }
 
 export interface CatchUpOptions {
@@ -91,21 +91,20 @@ const check = (update: Uint8Array, held: HeldRanges, brought: ClockRanges): Verd
 
 /** Fetches and stores what `room` missed (CATCH-1..5). Never rejects. */
 export const catchUpRoom = async (opts: CatchUpOptions): Promise<CatchUpResult> => {
-  if (!isValidRoomName(opts.room)) return { outcome: 'refused', appended: 0 };
+  if (!isValidRoomName(opts.room)) return { outcome: 'refused' };
   let held: HeldRanges | undefined;
   try {
     held = await opts.store.held(opts.room);
   } catch {
-    return { outcome: 'failed', appended: 0 };
+    return { outcome: 'failed' };
   }
-  if (!held) return { outcome: 'unsure', appended: 0 };
-  const heldNow = held;
-  const received = await receiveCatchUp(opts, heldNow);
-  if (received.outcome !== 'synced') return { outcome: received.outcome, appended: 0 };
+  if (!held) return { outcome: 'unsure' };
+  const received = await receiveCatchUp(opts, held);
+  if (received.outcome !== 'synced') return { outcome: received.outcome };
   try {
-    return { outcome: 'synced', appended: await opts.store.appendMissing(opts.room, received.updates) };
+    return { outcome: 'synced', stored: await opts.store.appendMissing(opts.room, received.updates) };
   } catch {
-    return { outcome: 'failed', appended: 0 };
+    return { outcome: 'failed' };
   }
 };
 

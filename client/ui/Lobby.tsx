@@ -7,9 +7,9 @@ import { isValidRoomName } from '../../shared/protocol.js';
 import { NAME_LIMIT } from '../../shared/chat/chatRoom.js';
 import { linkClick, ROOM_RULE, useApp } from './appContext.js';
 import { formatMessageTime, plural } from './format.js';
-import { summarizeRoom, type RoomSummary } from './lobbyData.js';
+import { advanceSummary, summarizeRoom, type CountedRoom, type RoomSummary } from './lobbyData.js';
 import { navigate, roomPath, roomUrl } from './router.js';
-import { refreshRooms } from '../sync/backgroundRefresh.js';
+import { refreshRooms, type RoomChange } from '../sync/backgroundRefresh.js';
 import { catchUpInBackground, loadDraft, openBackgroundSession, randomBytes, type RoomInfo } from './services.js';
 import { useCopy } from './useCopy.js';
 
@@ -141,26 +141,41 @@ const REFRESH_ROOMS = 10;
 const REFRESH_EVERY_MS = 120_000;
 const REFRESH_ROOM_TIMEOUT_MS = 15_000;
 
+/** A summary is valid for the store's counters and the last read message it was counted at. */
+const summaryKey = (
+  counters: { readonly updates: number; readonly bytes: number },
+  lastRead: string | undefined,
+): string => `${counters.updates}:${counters.bytes}:${lastRead ?? ''}`;
+
+interface CachedSummary {
+  readonly key: string;
+  readonly lastRead: string | undefined;
+  readonly counted: CountedRoom;
+}
+
 const RoomList = (): ReactNode => {
   const { local, identity } = useApp();
   const [rooms, setRooms] = useState<LobbyRoom[] | null>(null);
   const [checking, setChecking] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const summaries = useRef(new Map<string, { key: string; summary: RoomSummary }>());
+  const summaries = useRef(new Map<string, CachedSummary>());
 
   const refresh = useCallback(async () => {
     try {
       const infos = await local.store.listRooms();
       const withSummaries: LobbyRoom[] = [];
       for (const info of infos) {
-        // Replaying a room is not free (a big room takes a while): only when it changed.
-        const key = `${info.updates}:${info.bytes}:${info.meta.lastReadMessageId ?? ''}`;
+        // Replaying a room is not free (a big room takes a while): only when it changed and the
+        // change could not be counted from what the refresh stored (LOBBY-1, `advance` below).
+        const lastRead = info.meta.lastReadMessageId;
+        const key = summaryKey(info, lastRead);
         const cached = summaries.current.get(info.room);
-        let summary: RoomSummary | null = cached?.key === key ? cached.summary : null;
+        let summary: RoomSummary | null = cached?.key === key ? cached.counted.summary : null;
         if (!summary) {
           try {
-            summary = await summarizeRoom(local.store, info.room, info.meta.lastReadMessageId, identity.id);
-            summaries.current.set(info.room, { key, summary });
+            const counted = await summarizeRoom(local.store, info.room, lastRead, identity.id);
+            summaries.current.set(info.room, { key, lastRead, counted });
+            summary = counted.summary;
           } catch {
             summary = null;
           }
@@ -175,6 +190,24 @@ const RoomList = (): ReactNode => {
       setRooms((r) => r ?? []);
     }
   }, [local.store, identity.id]);
+
+  /** LOBBY-1: counts what a refresh stored into the room's cached summary, when it can. */
+  const advance = useCallback(
+    (room: string, change: RoomChange): void => {
+      if (change.kind !== 'stored') return;
+      const { appended, before, deletesOlder } = change.stored;
+      const cached = summaries.current.get(room);
+      if (cached?.key !== summaryKey(before, cached?.lastRead)) return;
+      const counted = advanceSummary(cached.counted, appended, deletesOlder, cached.lastRead, identity.id);
+      if (!counted) return;
+      const after = {
+        updates: before.updates + appended.length,
+        bytes: before.bytes + appended.reduce((n, u) => n + u.byteLength, 0),
+      };
+      summaries.current.set(room, { key: summaryKey(after, cached.lastRead), lastRead: cached.lastRead, counted });
+    },
+    [identity.id],
+  );
 
   useEffect(() => {
     void refresh();
@@ -210,8 +243,10 @@ const RoomList = (): ReactNode => {
           open: (room) => openBackgroundSession(room, identity, local),
           timeoutMs: REFRESH_ROOM_TIMEOUT_MS,
           cancelled: () => stopped || !navigator.onLine,
-          onRoom: (_room, _outcome, changed) => {
-            if (changed) void refresh();
+          onRoom: (room, _outcome, change) => {
+            if (change.kind === 'none') return;
+            advance(room, change);
+            void refresh();
           },
         });
       } finally {
@@ -230,7 +265,7 @@ const RoomList = (): ReactNode => {
       window.removeEventListener('online', start);
       clearInterval(timer);
     };
-  }, [local, identity, refresh]);
+  }, [local, identity, refresh, advance]);
 
   return (
     <section className="card" aria-labelledby="rooms-heading">
