@@ -49,6 +49,8 @@ export const parseForRanges = (update: Uint8Array): ParsedUpdate | null => {
 export class HeldRanges {
   readonly structs: ClockRanges;
   readonly deletes: ClockRanges;
+  /** Rows folded in since this object was made from its record: when 0, the record is unchanged. */
+  folded = 0;
 
   constructor(
     record?: HeldRecord,
@@ -64,6 +66,7 @@ export class HeldRanges {
     const parsed = parseForRanges(update);
     if (parsed) this.add(parsed);
     if (key > this.upTo) this.upTo = key;
+    this.folded++;
   }
 
   add(parsed: ParsedUpdate): void {

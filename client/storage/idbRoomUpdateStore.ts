@@ -211,7 +211,7 @@ export class IdbRoomUpdateStore implements RoomUpdateStore {
       const [stored, record] = await Promise.all([
         tx.objectStore('updates').index('room').count(room),
         tx.objectStore('rooms').get(room),
-        tx.objectStore('held').put(held.toRecord(room)),
+        held.folded > 0 ? tx.objectStore('held').put(held.toRecord(room)) : undefined,
       ]);
       // LOCAL-6: rows vanished behind the store's back; the ranges could claim them.
       return stored === (record?.updates ?? 0) ? held : undefined;

@@ -62,8 +62,8 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
   private readonly writeFailures: unknown[] = [];
 
   /**
-   * Test hook: the next write (append, compact, setMeta, deleteRoom; after any earlier armed
-   * ones) rejects with `toStorageError(error)` and stores nothing. A
+   * Test hook: the next write (append, appendMissing, held — it saves what it folded in —,
+   * compact, setMeta, deleteRoom; after any earlier armed ones) rejects with `toStorageError(error)` and stores nothing. A
    * `DOMException('…', 'QuotaExceededError')` becomes kind `quota`.
    */
   failNextWrite(error: unknown): void {
@@ -168,7 +168,7 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
       () => assertRoom(room),
       () => {
         const held = this.foldIn(room);
-        this.disk.held.set(room, held.toRecord(room));
+        if (held.folded > 0) this.disk.held.set(room, held.toRecord(room));
         let stored = 0;
         for (const row of this.disk.rows.values()) if (row.room === room) stored++;
         // LOCAL-6: rows vanished behind the store's back; the ranges could claim them.
