@@ -195,8 +195,7 @@ const main = async (): Promise<void> => {
       if (change.kind !== 'stored') throw new Error('catch-up stored nothing');
       rows['count (LOBBY-1)']!.push(
         await mainThread(() => {
-          const { appended, deletesOlder } = change.stored;
-          out.advanced = advanceSummary(counted, appended, deletesOlder, undefined, alice.id);
+          out.advanced = advanceSummary(counted, change.stored, undefined, alice.id);
           return Promise.resolve();
         }),
       );

@@ -174,7 +174,8 @@ const RoomList = (): ReactNode => {
         if (!summary) {
           try {
             const counted = await summarizeRoom(local.store, info.room, lastRead, identity.id);
-            summaries.current.set(info.room, { key, lastRead, counted });
+            // Keyed by the counted snapshot's own counters: a write after `listRooms` is not in `key`.
+            summaries.current.set(info.room, { key: summaryKey(counted.at, lastRead), lastRead, counted });
             summary = counted.summary;
           } catch {
             summary = null;
@@ -194,17 +195,15 @@ const RoomList = (): ReactNode => {
   /** LOBBY-1: counts what a refresh stored into the room's cached summary, when it can. */
   const advance = useCallback(
     (room: string, change: RoomChange): void => {
-      if (change.kind !== 'stored') return;
-      const { appended, before, deletesOlder } = change.stored;
       const cached = summaries.current.get(room);
-      if (cached?.key !== summaryKey(before, cached?.lastRead)) return;
-      const counted = advanceSummary(cached.counted, appended, deletesOlder, cached.lastRead, identity.id);
-      if (!counted) return;
-      const after = {
-        updates: before.updates + appended.length,
-        bytes: before.bytes + appended.reduce((n, u) => n + u.byteLength, 0),
-      };
-      summaries.current.set(room, { key: summaryKey(after, cached.lastRead), lastRead: cached.lastRead, counted });
+      if (change.kind !== 'stored' || !cached) return;
+      const counted = advanceSummary(cached.counted, change.stored, cached.lastRead, identity.id);
+      if (counted)
+        summaries.current.set(room, {
+          key: summaryKey(counted.at, cached.lastRead),
+          lastRead: cached.lastRead,
+          counted,
+        });
     },
     [identity.id],
   );

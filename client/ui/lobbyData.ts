@@ -25,7 +25,7 @@ import * as encoding from 'lib0/encoding';
 import { ClockRanges } from '../../shared/clockRanges.js';
 import { ChatRoom, type ChatMessage } from '../../shared/chat/chatRoom.js';
 import { compareHlc, HybridClock } from '../../shared/chat/hlc.js';
-import type { RoomUpdateStore } from './services.js';
+import type { AppendedMissing, RoomUpdateStore } from './services.js';
 import { randomBytes } from './services.js';
 
 export interface RoomSummary {
@@ -57,6 +57,8 @@ export interface SummaryBasis {
 export interface CountedRoom {
   readonly summary: RoomSummary;
   readonly basis: SummaryBasis;
+  /** The store's counters for the room (LOCAL-6) in the snapshot that was counted. */
+  readonly at: { readonly updates: number; readonly bytes: number };
 }
 
 const byHlcThenId = (a: Pick<ChatMessage, 'id' | 'hlc'>, b: Pick<ChatMessage, 'id' | 'hlc'>): number =>
@@ -131,7 +133,7 @@ export const summarizeRoom = async (
   lastReadMessageId: string | undefined,
   selfId: string,
 ): Promise<CountedRoom> => {
-  const { updates } = await store.load(room);
+  const { updates, bytes, recorded } = await store.load(room);
   const doc = new Y.Doc();
   try {
     doc.transact(() => {
@@ -161,6 +163,7 @@ export const summarizeRoom = async (
     return {
       summary: { title: chat.title(), messages: messages.length, unread, last: lastOf(messages.at(-1)) },
       basis: { maxByHlc, readFound, awaitedParents, titleSet: chat.meta.has('title') },
+      at: recorded ?? { updates: updates.length, bytes },
     };
   } finally {
     doc.destroy();
@@ -168,18 +171,17 @@ export const summarizeRoom = async (
 };
 
 /**
- * LOBBY-1: `counted` advanced by `appended`, the updates a refresh appended right after the state
- * `counted` was counted from (the caller checks the store's counters); null when the room must
- * be recounted.
+ * LOBBY-1: `counted` advanced by what `appendMissing` stored; null when the room must be
+ * recounted (also when the append did not follow the counted snapshot directly).
  */
 export const advanceSummary = (
   counted: CountedRoom,
-  appended: readonly Uint8Array[],
-  deletesOlder: boolean,
+  stored: AppendedMissing,
   lastReadMessageId: string | undefined,
   selfId: string,
 ): CountedRoom | null => {
-  if (deletesOlder) return null;
+  const { appended, before, deletesOlder } = stored;
+  if (deletesOlder || before.updates !== counted.at.updates || before.bytes !== counted.at.bytes) return null;
   const { summary, basis } = counted;
   const doc = new Y.Doc();
   try {
@@ -223,6 +225,10 @@ export const advanceSummary = (
         last: fresh.length > 0 ? lastOf(fresh.at(-1)) : summary.last,
       },
       basis: { maxByHlc, readFound: basis.readFound, awaitedParents, titleSet: titleSet || basis.titleSet },
+      at: {
+        updates: before.updates + appended.length,
+        bytes: before.bytes + appended.reduce((n, u) => n + u.byteLength, 0),
+      },
     };
   } finally {
     doc.destroy();

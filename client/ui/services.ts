@@ -11,7 +11,7 @@ import { catchUpRoom, type CatchUpResult } from '../sync/catchUp.js';
 import { relayOrigins } from '../net/transport.js';
 
 export type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
-export type { RoomMeta, RoomInfo } from '../storage/roomUpdateStore.js';
+export type { AppendedMissing, RoomMeta, RoomInfo } from '../storage/roomUpdateStore.js';
 export type { RoomSession, RoomView, MessageView, ConnectionStatus, MessageState } from '../sync/roomSession.js';
 export { roomFileName } from '../sync/roomFile.js';
 
