@@ -19,6 +19,7 @@ import {
 import { waitFor } from '../../shared/testing/waitFor.js';
 import { person, randomBytes, testTransport, useRelaySessions, WS } from '../testing/relaySessions.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
+import { startRelay } from '../../relay/testing/relayProcess.js';
 import type { Identity } from '../identity.js';
 import { RoomSession } from './roomSession.js';
 import { refreshRooms } from './backgroundRefresh.js';
@@ -42,18 +43,21 @@ const storedTexts = async (store: MemoryRoomUpdateStore, room: string): Promise<
   return new ChatRoom(doc, new HybridClock('test', () => Date.now()), randomBytes).messages().map((m) => m.text);
 };
 
-/** A `ws` WebSocket that counts the bytes it receives. */
-const countingWebSocket = (): { impl: typeof WebSocket; received: () => number } => {
+/** A `ws` WebSocket that counts the bytes and the Sync frames it receives. */
+const countingWebSocket = (): { impl: typeof WebSocket; received: () => number; syncFrames: () => number } => {
   let bytes = 0;
+  let syncFrames = 0;
   class Counting extends WS {
     constructor(url: string | URL) {
       super(url);
       this.addEventListener('message', (event: MessageEvent) => {
-        if (event.data instanceof ArrayBuffer) bytes += event.data.byteLength;
+        if (!(event.data instanceof ArrayBuffer)) return;
+        bytes += event.data.byteLength;
+        if (new Uint8Array(event.data)[0] === MessageType.Sync) syncFrames++;
       });
     }
   }
-  return { impl: Counting, received: () => bytes };
+  return { impl: Counting, received: () => bytes, syncFrames: () => syncFrames };
 };
 
 const catchUpOn =
@@ -277,6 +281,31 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     // CATCH-2: the client sent its SyncStep1 with the held state vector, and nothing else (no awareness).
     expect(sent).toEqual([encodeSyncStep1(encodeStateVector(heldSv))]);
     expect(await storedTexts(aliceStore, room)).toEqual(['before', 'streamed 1', 'streamed 2', 'streamed 3']);
+  });
+
+  it('CATCH-2/SYNC-4: the real relay streams a large catch-up in several frames; every message is stored', async () => {
+    // A relay whose frames are at most 4 KiB: sixty messages do not fit in one.
+    const small = await startRelay({ env: { MAX_SEND_FRAME_BYTES: '4096', MAX_AWARENESS_STATE_BYTES: '2048' } });
+    afterTest(() => void small.cleanup());
+    const room = freshRoom();
+    const aliceStore = new MemoryRoomUpdateStore();
+    const a = await openOn(room, alice, { store: aliceStore, relayUrl: small.wsUrl });
+    await waitFor(() => a.synced, 'alice synced');
+    a.send('before');
+    await waitFor(() => a.view().pendingCount === 0, 'alice saved');
+    a.destroy();
+    const b = await openOn(room, bob, { relayUrl: small.wsUrl });
+    await waitFor(() => b.synced, 'bob synced');
+    const texts = Array.from({ length: 60 }, (_, i) => `Bob's message ${i} while Alice was away, long enough to weigh`);
+    for (const text of texts) b.send(text);
+    await waitFor(() => b.view().pendingCount === 0, 'bob saved');
+
+    const counting = countingWebSocket();
+    const result = await catchUpOn(aliceStore, small.wsUrl, counting.impl)(room, 20_000);
+    expect(result.outcome).toBe('synced');
+    // The relay's SyncStep1, then more than one catch-up frame.
+    expect(counting.syncFrames()).toBeGreaterThan(2);
+    expect(await storedTexts(aliceStore, room)).toEqual(['before', ...texts]);
   });
 
   it('CATCH-3: an update re-sending clocks this device holds sends the room to the full path, which decides', async () => {
