@@ -267,13 +267,15 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     const doc = await docOf(aliceStore, room);
     const pieces = ['1', '2', '3'].map((n) => bobMessageUpdate(doc, `streamed ${n}`));
     const sent: Uint8Array[] = [];
+    const heldSv = (await aliceStore.held(room))!.stateVector();
     const url = await fakeRelay((socket) => {
+      // As a relay does on join (SYNC-1): its SyncStep1, holding all Alice holds (CATCH-6).
+      socket.send(encodeSyncStep1(Y.encodeStateVector(doc)));
       socket.send(encodeSyncUpdate(pieces[0]!));
       socket.send(encodeSyncUpdate(pieces[1]!));
       socket.send(new Uint8Array([MessageType.Ack, 0]));
       socket.send(encodeSyncStep2(pieces[2]!));
     }, sent);
-    const heldSv = (await aliceStore.held(room))!.stateVector();
     const result = await catchUpOn(aliceStore, url)(room, 20_000);
     expect(result.outcome).toBe('synced');
     expect(result.stored?.appended).toEqual(pieces);
@@ -281,6 +283,38 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     // CATCH-2: the client sent its SyncStep1 with the held state vector, and nothing else (no awareness).
     expect(sent).toEqual([encodeSyncStep1(encodeStateVector(heldSv))]);
     expect(await storedTexts(aliceStore, room)).toEqual(['before', 'streamed 1', 'streamed 2', 'streamed 3']);
+  });
+
+  it('CATCH-6: an edit this device made offline goes to the full path, which uploads it; a relay without SyncStep1 does too', async () => {
+    const room = freshRoom();
+    const aliceStore = new MemoryRoomUpdateStore();
+    await aliceSends(room, aliceStore, ['online']);
+    // Written to Alice's store while the relay could not hear it (an offline edit).
+    await aliceStore.append(room, bobMessageUpdate(await docOf(aliceStore, room), 'made offline'));
+    const fullPath: string[] = [];
+    const outcomes = await refreshRooms({
+      rooms: [room],
+      catchUp: catchUpOn(aliceStore),
+      open: (r) => {
+        fullPath.push(r);
+        return open(r, alice, aliceStore, true);
+      },
+      timeoutMs: 20_000,
+    });
+    expect([...outcomes]).toEqual([[room, 'synced']]);
+    expect(fullPath).toEqual([room]);
+    // Another device's refresh gets it from the relay; nothing is left to upload, so no full path.
+    const bobStore = new MemoryRoomUpdateStore();
+    await waitFor(async () => {
+      await refreshRooms({ rooms: [room], catchUp: catchUpOn(bobStore), open: noFullPath, timeoutMs: 20_000 });
+      return (await storedTexts(bobStore, room)).includes('made offline');
+    }, 'the offline edit reached the relay');
+    expect(await storedTexts(bobStore, room)).toEqual(['online', 'made offline']);
+    expect((await catchUpOn(aliceStore)(room, 20_000)).outcome).toBe('synced');
+
+    // A relay that never says what it holds cannot show that nothing is missing.
+    const url = await fakeRelay((socket) => socket.send(encodeSyncStep2(new Uint8Array([0, 0]))));
+    expect((await catchUpOn(aliceStore, url)(room, 20_000)).outcome).toBe('unsure');
   });
 
   it('CATCH-2/SYNC-4: the real relay streams a large catch-up in several frames; every message is stored', async () => {

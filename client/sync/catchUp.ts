@@ -9,8 +9,8 @@
  * CATCH-2 One plain websocket to the room's sync URL, like the stock client's: SyncStep1, then
  *         every Update frame of the relay's catch-up (SYNC-4 streams a large one) up to its
  *         SyncStep2. Nothing else is sent — no awareness (nobody sees this user in the room,
- *         nothing is marked seen) and no SyncStep2 of our own (what this device made offline is
- *         uploaded when the room is opened). Awareness, QueryAwareness and Ack frames are ignored.
+ *         nothing is marked seen) and no SyncStep2 of our own (uploading needs the room: CATCH-6).
+ *         Awareness, QueryAwareness and Ack frames are ignored.
  * CATCH-3 Every received update passes APPLY-1's `parseUpdateV1` before anything is stored, with
  *         VAL-9's question about earlier updates answered "map entry" (the strictest answer: what
  *         passes it passes the session's answer from the live doc). An update that fails under
@@ -24,6 +24,12 @@
  * CATCH-5 A fatal close (4400–4499) or an Auth "permission denied" is `refused`; any other close
  *         before the SyncStep2, a text frame or an undecodable frame is `failed`; no SyncStep2
  *         within `timeoutMs` is `timeout`. None of them stores anything.
+ * CATCH-6 The relay's own SyncStep1 (sent when a socket joins, before it answers one) says what
+ *         it holds. If this device holds structs past it (edits made offline, never uploaded),
+ *         or no SyncStep1 came before the SyncStep2, the room goes to the full path (`unsure`),
+ *         whose session uploads them as it always did: the lobby never leaves an offline edit
+ *         waiting for the room to be opened. Compared by state vector, so an offline edit made
+ *         only of deletions is not seen here; it goes up when the room is opened.
  *
  * Not checked without the room's doc (the full path checks them by applying): whether the
  * structs an update references exist and what they are. The relay validated each update before
@@ -32,7 +38,14 @@
  */
 import * as decoding from 'lib0/decoding';
 import { ClockRanges } from '../../shared/clockRanges.js';
-import { encodeStateVector, encodeSyncStep1, isValidRoomName, MessageType, SyncType } from '../../shared/protocol.js';
+import {
+  decodeStateVector,
+  encodeStateVector,
+  encodeSyncStep1,
+  isValidRoomName,
+  MessageType,
+  SyncType,
+} from '../../shared/protocol.js';
 import { parseUpdateV1, type ParsedUpdate } from '../../shared/updateV1.js';
 import type { HeldRanges } from '../storage/heldRanges.js';
 import type { AppendedMissing, RoomUpdateStore } from '../storage/roomUpdateStore.js';
@@ -64,6 +77,15 @@ type Verdict =
 /** True when some clock of [clock, clock + length) of `client` is in `ranges`. */
 const overlaps = (ranges: ClockRanges, client: number, clock: number, length: number): boolean =>
   ranges.ranges(client).some(([start, end]) => start < clock + length && clock < end);
+
+/** CATCH-6: whether this device holds structs the relay's state vector does not cover. */
+const holdsMoreThan = (held: HeldRanges, relay: ReadonlyMap<number, number>): boolean => {
+  for (const client of held.structs.clients()) {
+    const last = held.structs.ranges(client).at(-1);
+    if (last && last[1] > (relay.get(client) ?? 0)) return true;
+  }
+  return false;
+};
 
 /** CATCH-3. `brought` holds the struct ranges of the frames accepted before this one. */
 const check = (update: Uint8Array, held: HeldRanges, brought: ClockRanges): Verdict => {
@@ -115,6 +137,8 @@ const receiveCatchUp = (
   new Promise((resolve) => {
     const updates: Uint8Array[] = [];
     const brought = new ClockRanges();
+    /** CATCH-6: the relay's state vector, from its SyncStep1. */
+    let relayHolds: Map<number, number> | null = null;
     const WebSocketImpl = opts.WebSocketImpl ?? WebSocket;
     let ws: WebSocket;
     try {
@@ -154,8 +178,10 @@ const receiveCatchUp = (
         }
         if (outer !== MessageType.Sync) return;
         const inner = decoding.readVarUint(d);
-        // The relay's own SyncStep1 asks for what this device made offline: left to the room (CATCH-2).
-        if (inner === SyncType.Step1) return;
+        if (inner === SyncType.Step1) {
+          relayHolds = decodeStateVector(decoding.readVarUint8Array(d));
+          return;
+        }
         if (inner !== SyncType.Step2 && inner !== SyncType.Update) {
           finish('failed');
           return;
@@ -173,7 +199,9 @@ const receiveCatchUp = (
         }
         for (const run of verdict.parsed.runs) brought.add(run.client, run.clock, run.length);
         updates.push(update);
-        if (inner === SyncType.Step2) finish('synced');
+        if (inner !== SyncType.Step2) return;
+        // CATCH-6: something to upload (or no way to tell): the full path's session does it.
+        finish(relayHolds && !holdsMoreThan(held, relayHolds) ? 'synced' : 'unsure');
       } catch {
         finish('failed');
       }
