@@ -2,11 +2,14 @@
 /**
  * `RoomUpdateStore` on IndexedDB (rules LOCAL-1..9 in ./roomUpdateStore.ts).
  *
- * Schema (version 1):
+ * Schema (version 2):
  *   updates  autoIncrement key -> { room, update }, index `room` on `room`. An index orders equal
  *            room names by primary key, so a room's rows come back in append order (LOCAL-3).
  *   rooms    keyPath `room` -> { room, meta, updates, bytes }: the lobby's meta plus counters
  *            kept in the same transaction as the rows they count (LOCAL-6).
+ *   held     keyPath `room` -> HeldRecord (./heldRanges.ts, LOCAL-12; added in version 2): the
+ *            clock ranges the room's rows hold, up to a row key. Version 1 databases get the
+ *            store on upgrade, empty: each room's ranges are computed once, on first use.
  *
  * Every operation is one transaction over both stores; writes are opened with
  * `{durability: 'strict'}` (Chrome defaults to relaxed since 121) and an operation resolves only
@@ -33,6 +36,7 @@ import {
   StorageError,
   StorageErrorKind,
   toStorageError,
+  type AppendedMissing,
   type RoomInfo,
   type RoomMeta,
   type RoomMetaPatch,
@@ -41,9 +45,10 @@ import {
   type StorageUsage,
   type StoredUpdates,
 } from './roomUpdateStore.js';
+import { HeldRanges, type HeldRecord } from './heldRanges.js';
 
 export const DEFAULT_DB_NAME = 'converge';
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 /**
  * How long opening may take before the store gives up (LOCAL-2). Opening waits for other tabs
  * to close old connections when it upgrades, and Safari has shipped versions whose first open
@@ -59,7 +64,7 @@ export const DEFAULT_OPEN_TIMEOUT_MS = 5_000;
  */
 const KEY_START_RANGE = 2 ** 40;
 
-const STORES = ['updates', 'rooms'] as const;
+const STORES = ['updates', 'rooms', 'held'] as const;
 type Stores = typeof STORES;
 
 interface UpdateRow {
@@ -77,6 +82,7 @@ interface RoomRecord {
 interface ConvergeSchema extends DBSchema {
   updates: { key: number; value: UpdateRow; indexes: { room: string } };
   rooms: { key: string; value: RoomRecord };
+  held: { key: string; value: HeldRecord };
 }
 
 type Tx<Mode extends IDBTransactionMode> = IDBPTransaction<ConvergeSchema, Stores, Mode>;
@@ -198,6 +204,48 @@ export class IdbRoomUpdateStore implements RoomUpdateStore {
     });
   }
 
+  async held(room: string): Promise<HeldRanges | undefined> {
+    assertRoom(room);
+    return this.transact('readwrite', async (tx) => {
+      const held = await foldIn(tx, room);
+      const [stored, record] = await Promise.all([
+        tx.objectStore('updates').index('room').count(room),
+        tx.objectStore('rooms').get(room),
+        held.folded > 0 ? tx.objectStore('held').put(held.toRecord(room)) : undefined,
+      ]);
+      // LOCAL-6: rows vanished behind the store's back; the ranges could claim them.
+      return stored === (record?.updates ?? 0) ? held : undefined;
+    });
+  }
+
+  async appendMissing(room: string, updates: readonly Uint8Array[]): Promise<AppendedMissing> {
+    assertRoom(room);
+    for (const update of updates) assertUpdate(update);
+    return this.transact('readwrite', async (tx) => {
+      const held = await foldIn(tx, room);
+      const rooms = tx.objectStore('rooms');
+      const record = (await rooms.get(room)) ?? emptyRecord(room);
+      const { missing, deletesOlder } = held.selectMissing(updates);
+      const appended = missing.map(copyBytes);
+      const rows = tx.objectStore('updates');
+      let bytes = 0;
+      for (const copy of appended) {
+        // The transaction holds every store: no other row can get a key between the fold and this.
+        held.upTo = await rows.add({ room, update: copy });
+        bytes += copy.byteLength;
+      }
+      if (appended.length > 0) {
+        await rooms.put({ ...record, updates: record.updates + appended.length, bytes: record.bytes + bytes });
+      }
+      await tx.objectStore('held').put(held.toRecord(room));
+      return {
+        appended: appended.map(copyBytes),
+        before: { updates: record.updates, bytes: record.bytes },
+        deletesOlder,
+      };
+    });
+  }
+
   listRooms(): Promise<RoomInfo[]> {
     return this.transact('readonly', async (tx) => {
       const records = await tx.objectStore('rooms').getAll();
@@ -226,7 +274,11 @@ export class IdbRoomUpdateStore implements RoomUpdateStore {
     return this.transact('readwrite', async (tx) => {
       const updates = tx.objectStore('updates');
       const keys = await updates.index('room').getAllKeys(room);
-      await Promise.all([...keys.map((key) => updates.delete(key)), tx.objectStore('rooms').delete(room)]);
+      await Promise.all([
+        ...keys.map((key) => updates.delete(key)),
+        tx.objectStore('rooms').delete(room),
+        tx.objectStore('held').delete(room),
+      ]);
     });
   }
 
@@ -424,6 +476,19 @@ export class IdbRoomUpdateStore implements RoomUpdateStore {
   }
 }
 
+/** LOCAL-12: the room's held ranges with the rows appended since the last fold added (not saved). */
+async function foldIn(tx: Tx<'readwrite'>, room: string): Promise<HeldRanges> {
+  const held = new HeldRanges(await tx.objectStore('held').get(room));
+  let cursor = await tx.objectStore('updates').index('room').openCursor(room);
+  // Index entries of one room are ordered by primary key: jump past the rows already folded.
+  if (cursor && cursor.primaryKey <= held.upTo) cursor = await cursor.continuePrimaryKey(room, held.upTo + 1);
+  while (cursor) {
+    held.foldRow(cursor.primaryKey, cursor.value.update);
+    cursor = await cursor.continue();
+  }
+  return held;
+}
+
 function emptyRecord(room: string): RoomRecord {
   return { room, meta: {}, updates: 0, bytes: 0 };
 }
@@ -442,6 +507,7 @@ function upgrade(db: IDBDatabase, oldVersion: number): void {
     updates.add({ room: '', update: new Uint8Array(1) } satisfies UpdateRow, start);
     updates.delete(start);
   }
+  if (oldVersion < 2) db.createObjectStore('held', { keyPath: 'room' });
 }
 
 function isNamed(error: unknown): error is { name: string } {

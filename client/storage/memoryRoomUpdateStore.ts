@@ -23,6 +23,7 @@ import {
   StorageError,
   StorageErrorKind,
   toStorageError,
+  type AppendedMissing,
   type RoomInfo,
   type RoomMeta,
   type RoomMetaPatch,
@@ -31,6 +32,7 @@ import {
   type StorageUsage,
   type StoredUpdates,
 } from './roomUpdateStore.js';
+import { HeldRanges, type HeldRecord } from './heldRanges.js';
 
 interface MemoryRow {
   readonly room: string;
@@ -48,18 +50,20 @@ interface MemoryDisk {
   nextKey: number;
   readonly rows: Map<number, MemoryRow>;
   readonly records: Map<string, MemoryRecord>;
+  /** LOCAL-12. */
+  readonly held: Map<string, HeldRecord>;
 }
 
 export class MemoryRoomUpdateStore implements RoomUpdateStore {
-  private disk: MemoryDisk = { nextKey: 1, rows: new Map(), records: new Map() };
+  private disk: MemoryDisk = { nextKey: 1, rows: new Map(), records: new Map(), held: new Map() };
   private closed = false;
   private readonly listeners = new ErrorListeners();
   /** Armed failures, consumed one per write call (FIFO). */
   private readonly writeFailures: unknown[] = [];
 
   /**
-   * Test hook: the next write (append, compact, setMeta, deleteRoom; after any earlier armed
-   * ones) rejects with `toStorageError(error)` and stores nothing. A
+   * Test hook: the next write (append, appendMissing, held — it saves what it folded in —,
+   * compact, setMeta, deleteRoom; after any earlier armed ones) rejects with `toStorageError(error)` and stores nothing. A
    * `DOMException('…', 'QuotaExceededError')` becomes kind `quota`.
    */
   failNextWrite(error: unknown): void {
@@ -159,6 +163,54 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
     );
   }
 
+  held(room: string): Promise<HeldRanges | undefined> {
+    return this.write(
+      () => assertRoom(room),
+      () => {
+        const held = this.foldIn(room);
+        if (held.folded > 0) this.disk.held.set(room, held.toRecord(room));
+        let stored = 0;
+        for (const row of this.disk.rows.values()) if (row.room === room) stored++;
+        // LOCAL-6: rows vanished behind the store's back; the ranges could claim them.
+        return stored === (this.disk.records.get(room)?.updates ?? 0) ? held : undefined;
+      },
+    );
+  }
+
+  appendMissing(room: string, updates: readonly Uint8Array[]): Promise<AppendedMissing> {
+    return this.write(
+      () => {
+        assertRoom(room);
+        for (const update of updates) assertUpdate(update);
+      },
+      () => {
+        const held = this.foldIn(room);
+        const before = this.record(room);
+        const { missing, deletesOlder } = held.selectMissing(updates);
+        const appended = missing.map(copyBytes);
+        let bytes = 0;
+        for (const copy of appended) {
+          held.upTo = this.disk.nextKey++;
+          this.disk.rows.set(held.upTo, { room, update: copy });
+          bytes += copy.byteLength;
+        }
+        if (appended.length > 0) {
+          this.disk.records.set(room, {
+            ...before,
+            updates: before.updates + appended.length,
+            bytes: before.bytes + bytes,
+          });
+        }
+        this.disk.held.set(room, held.toRecord(room));
+        return {
+          appended: appended.map(copyBytes),
+          before: { updates: before.updates, bytes: before.bytes },
+          deletesOlder,
+        };
+      },
+    );
+  }
+
   listRooms(): Promise<RoomInfo[]> {
     return this.op(() =>
       [...this.disk.records.entries()]
@@ -194,6 +246,7 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
       () => {
         this.simulateEviction(room);
         this.disk.records.delete(room);
+        this.disk.held.delete(room);
       },
     );
   }
@@ -216,6 +269,13 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
   close(): Promise<void> {
     this.closed = true;
     return Promise.resolve();
+  }
+
+  /** LOCAL-12: the room's held ranges with every row appended since the last fold added. */
+  private foldIn(room: string): HeldRanges {
+    const held = new HeldRanges(this.disk.held.get(room));
+    for (const [key, row] of this.disk.rows) if (row.room === room && key > held.upTo) held.foldRow(key, row.update);
+    return held;
   }
 
   private record(room: string): MemoryRecord {

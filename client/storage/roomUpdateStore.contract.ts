@@ -18,6 +18,7 @@ import {
   StorageErrorKind,
   type RoomUpdateStore,
 } from './roomUpdateStore.js';
+import { Prng, seedFromEnv } from '../../shared/testing/prng.js';
 
 export interface RoomUpdateStoreHarness {
   readonly store: RoomUpdateStore;
@@ -459,6 +460,95 @@ export function roomUpdateStoreContract(name: string, make: () => Promise<RoomUp
       expect(plain((await store.load('r')).updates)).toEqual(plain([update(1), update(2)]));
     });
 
+    it('LOCAL-12: held ranges of an unknown room are empty; they follow append, appendMissing and compact', async () => {
+      expect((await store.held('r'))?.stateVector()).toEqual(new Map());
+      const { updates, doc } = yjsUpdates(3, 5);
+      await store.append('r', updates[0]!);
+      await store.append('r', updates[1]!);
+      expect((await store.held('r'))?.stateVector()).toEqual(storedStateVector(updates.slice(0, 2)));
+      // Another tab appends meanwhile: folded in on the next read.
+      await store.append('r', updates[2]!);
+      const result = await store.appendMissing('r', updates.slice(1));
+      expect(plain(result.appended)).toEqual(plain(updates.slice(3)));
+      expect(result.before).toEqual({ updates: 3, bytes: sum(updates.slice(0, 3)) });
+      expect((await store.load('r')).updates.length).toBe(updates.length);
+      expect((await store.held('r'))?.stateVector()).toEqual(decodeSv(Y.encodeStateVector(doc)));
+      const loaded = await store.load('r');
+      expect(await store.compact('r', Y.mergeUpdates(loaded.updates), loaded.keys)).toBe(true);
+      await reload();
+      expect((await store.held('r'))?.stateVector()).toEqual(decodeSv(Y.encodeStateVector(doc)));
+    });
+
+    it('LOCAL-12: appendMissing stores nothing that is held (nor a repeated deletion) and says what it stored', async () => {
+      const { updates } = yjsUpdates(2, 4);
+      for (const u of updates) await store.append('r', u);
+      const before = await store.load('r');
+      const counters = { updates: updates.length, bytes: sum(updates) };
+      const none = { appended: [], before: counters, deletesOlder: false };
+      expect(await store.appendMissing('r', [...updates, Y.mergeUpdates(updates)])).toEqual(none);
+      expect(await store.appendMissing('r', [])).toEqual(none);
+      expect(await store.load('r')).toEqual(before);
+      expect(before.recorded).toEqual(counters);
+      const doc = new Y.Doc();
+      for (const u of updates) Y.applyUpdate(doc, u);
+      // A new entry deleted in the same batch deletes nothing older; deleting a stored entry does.
+      const added = captureUpdate(doc, () => doc.getMap('m').set('fresh', 1));
+      const removed = captureUpdate(doc, () => doc.getMap('m').delete('fresh'));
+      const own = await store.appendMissing('r', [added, removed]);
+      expect(own).toEqual({ appended: [added, removed], before: counters, deletesOlder: false });
+      const deletion = captureUpdate(doc, () => doc.getMap('m').delete('k0'));
+      expect((await store.appendMissing('r', [deletion])).deletesOlder).toBe(true);
+      expect((await store.appendMissing('r', [deletion])).appended).toEqual([]);
+      expect((await store.load('r')).recorded).toEqual({
+        updates: updates.length + 3,
+        bytes: sum(updates) + added.length + removed.length + deletion.length,
+      });
+    });
+
+    it('LOCAL-12: held never claims past a gap, and refuses to answer after rows vanished (LOCAL-6)', async () => {
+      const { updates } = yjsUpdates(1, 4);
+      await store.append('r', updates[0]!);
+      await store.append('r', updates[2]!);
+      expect((await store.held('r'))?.stateVector()).toEqual(storedStateVector([updates[0]!]));
+      const keys = (await store.load('r')).keys;
+      await harness.evict('r', [keys[0]!]);
+      expect(await store.held('r')).toBeUndefined();
+      await store.deleteRoom('r');
+      expect((await store.held('r'))?.stateVector()).toEqual(new Map());
+    });
+
+    it('LOCAL-12: held never over-claims under random interleavings of tab appends, refreshes and compactions (seeded)', async () => {
+      const seed = seedFromEnv();
+      const rng = new Prng(seed);
+      try {
+        for (let round = 0; round < 8; round++) {
+          const room = `r${round}`;
+          const { updates } = yjsUpdates(rng.int(1, 4), rng.int(5, 20), rng);
+          for (let step = 0; step < 40; step++) {
+            const action = rng.int(0, 3);
+            if (action === 0) await store.append(room, rng.pick(updates));
+            else if (action === 1) {
+              await store.appendMissing(
+                room,
+                Array.from({ length: rng.int(0, 3) }, () => rng.pick(updates)),
+              );
+            } else if (action === 2) {
+              const loaded = await store.load(room);
+              if (loaded.keys.length > 1) await store.compact(room, Y.mergeUpdates(loaded.updates), loaded.keys);
+            } else {
+              const held = await store.held(room);
+              expect(held?.stateVector()).toEqual(storedStateVector((await store.load(room)).updates));
+            }
+          }
+          const held = await store.held(room);
+          expect(held?.stateVector()).toEqual(storedStateVector((await store.load(room)).updates));
+        }
+      } catch (error) {
+        console.error(`LOCAL-12 interleavings failed with SEED=${seed}`);
+        throw error;
+      }
+    });
+
     it('deleteRoom removes the updates and record of that room only; an unknown room is fine', async () => {
       await store.append('r', update(1));
       await store.setMeta('r', { title: 'R' });
@@ -488,4 +578,70 @@ export function roomUpdateStoreContract(name: string, make: () => Promise<RoomUp
       expect(reported).toEqual([]);
     });
   });
+}
+
+/**
+ * Updates of `clients` Y.Docs making `edits` map edits each (sets and deletes), exchanged between
+ * them at random: some updates depend on others of another client, and any subset of them leaves
+ * gaps. `doc` holds all of them.
+ */
+function yjsUpdates(clients: number, edits: number, rng = new Prng(1)): { updates: Uint8Array[]; doc: Y.Doc } {
+  const docs = Array.from({ length: clients }, () => new Y.Doc());
+  const updates: Uint8Array[] = [];
+  for (let i = 0; i < edits; i++) {
+    for (const d of docs) {
+      const m = d.getMap<number>('m');
+      const key = `k${rng.int(0, 5)}`;
+      const u = captureUpdate(d, () => (rng.bool(0.2) && m.has(key) ? m.delete(key) : m.set(key, i)));
+      if (u.length > 2) updates.push(u);
+      // Share it with one other doc sometimes, so later edits reference it.
+      if (rng.bool(0.5)) Y.applyUpdate(rng.pick(docs), u);
+    }
+  }
+  const doc = new Y.Doc();
+  for (const u of updates) Y.applyUpdate(doc, u);
+  return { updates, doc };
+}
+
+function captureUpdate(doc: Y.Doc, edit: () => void): Uint8Array {
+  let captured: Uint8Array = new Uint8Array([0, 0]);
+  const listener = (u: Uint8Array): void => {
+    captured = u;
+  };
+  doc.on('update', listener);
+  edit();
+  doc.off('update', listener);
+  return captured;
+}
+
+/**
+ * The conservative state vector of stored updates, computed independently of the store: each
+ * client's clocks contiguous from 0 over the structs `Y.decodeUpdate` finds (Skips hold nothing).
+ */
+function storedStateVector(updates: readonly Uint8Array[]): Map<number, number> {
+  const ranges = new Map<number, Array<[number, number]>>();
+  for (const u of updates) {
+    for (const struct of Y.decodeUpdate(u).structs) {
+      if (struct instanceof Y.Skip) continue;
+      const list = ranges.get(struct.id.client) ?? [];
+      list.push([struct.id.clock, struct.id.clock + struct.length]);
+      ranges.set(struct.id.client, list);
+    }
+  }
+  const sv = new Map<number, number>();
+  for (const [client, list] of ranges) {
+    list.sort((a, b) => a[0] - b[0]);
+    let end = 0;
+    for (const [start, stop] of list) if (start <= end) end = Math.max(end, stop);
+    if (end > 0) sv.set(client, end);
+  }
+  return sv;
+}
+
+function decodeSv(bytes: Uint8Array): Map<number, number> {
+  return Y.decodeStateVector(bytes);
+}
+
+function sum(updates: readonly Uint8Array[]): number {
+  return updates.reduce((n, u) => n + u.length, 0);
 }

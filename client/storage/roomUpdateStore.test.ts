@@ -5,6 +5,7 @@ import { waitFor } from '../../shared/testing/waitFor.js';
 import 'fake-indexeddb/auto';
 import { forceCloseDatabase, IDBFactory } from 'fake-indexeddb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import * as Y from 'yjs';
 import { IdbRoomUpdateStore, SCHEMA_VERSION } from './idbRoomUpdateStore.js';
 import { MemoryRoomUpdateStore } from './memoryRoomUpdateStore.js';
 import { openRoomUpdateStore } from './openRoomUpdateStore.js';
@@ -248,6 +249,32 @@ describe('IdbRoomUpdateStore', () => {
     expect((await s.load('r')).updates).toEqual([]);
     await s.append('r', Uint8Array.of(2));
     expect((await s.load('r')).updates).toEqual([Uint8Array.of(2)]);
+  });
+
+  it('LOCAL-12: a version 1 database (no held store) upgrades with its rows kept; held ranges are computed on first use', async () => {
+    const factory = new IDBFactory();
+    const doc = new Y.Doc();
+    doc.getMap('m').set('k', 1);
+    const update = Y.encodeStateAsUpdate(doc);
+    // The version 1 schema, as the previous release created it, with one room.
+    const request = factory.open(DB, 1);
+    request.onupgradeneeded = () => {
+      const updates = request.result.createObjectStore('updates', { autoIncrement: true });
+      updates.createIndex('room', 'room');
+      request.result.createObjectStore('rooms', { keyPath: 'room' });
+    };
+    const v1 = await requestResult(request);
+    const tx = v1.transaction(['updates', 'rooms'], 'readwrite');
+    tx.objectStore('updates').add({ room: 'r', update });
+    tx.objectStore('rooms').put({ room: 'r', meta: { title: 'T' }, updates: 1, bytes: update.length });
+    await transactionDone(tx);
+    v1.close();
+
+    const s = await open(factory);
+    expect((await s.load('r')).updates).toEqual([update]);
+    expect(await s.getMeta('r')).toEqual({ title: 'T' });
+    expect((await s.held('r'))?.stateVector()).toEqual(Y.decodeStateVector(Y.encodeStateVector(doc)));
+    expect((await s.appendMissing('r', [update])).appended).toEqual([]);
   });
 
   it('LOCAL-8: another tab upgrading the database is not blocked; this tab is told to reload and never hangs', async () => {

@@ -54,9 +54,21 @@
  *
  * LOCAL-10 (falling back to memory when IndexedDB is unusable) is stated in ./openRoomUpdateStore.ts.
  *
+ * LOCAL-12 Held ranges (./heldRanges.ts). `held` answers what the room's stored updates hold
+ *          (struct and deletion clock ranges, and from them a state vector that never claims
+ *          past a gap) without loading them: it folds in only the rows appended since it last
+ *          ran (by any tab) and saves the result, in one strict transaction. It resolves
+ *          `undefined` when the room's record counts other than the rows stored (LOCAL-6: rows
+ *          vanished, the ranges could over-claim). `appendMissing` appends, in one strict
+ *          transaction, only those updates that hold a struct or deletion not yet held, and
+ *          records them as held: a refresh that brings nothing new writes no row. Neither changes
+ *          what `load`, `listRooms` or `getMeta` return beyond the rows appended (LOCAL-4 holds).
+ *
  * The store holds opaque bytes: validating remote updates (shared/updateV1.ts) before they are
  * applied or appended is the caller's job.
  */
+
+import type { HeldRanges } from './heldRanges.js';
 
 /** Compact a room once it has more than this many stored updates (see `shouldCompact`). */
 export const COMPACT_AFTER_UPDATES = 100;
@@ -146,6 +158,20 @@ export interface StoredUpdates {
   readonly recorded: { readonly updates: number; readonly bytes: number } | undefined;
 }
 
+/** What `appendMissing` did (LOCAL-12). */
+export interface AppendedMissing {
+  /** The updates appended, in order: a copy of each one that held something new. */
+  readonly appended: readonly Uint8Array[];
+  /** The room record's counters just before them, from the same transaction. */
+  readonly before: { readonly updates: number; readonly bytes: number };
+  /**
+   * True when an appended update deletes something other than the structs the appended updates
+   * bring (something stored before, or unknown here): a reader that keeps a summary of the room
+   * cannot derive the change from the appended updates alone.
+   */
+  readonly deletesOlder: boolean;
+}
+
 /** Small per-room data for the lobby, owned by the caller (LOCAL-7). */
 export interface RoomMeta {
   readonly title?: string;
@@ -180,6 +206,13 @@ export interface StorageUsage {
 export type StorageErrorListener = (error: StorageError) => void;
 
 export interface RoomUpdateStore {
+  /** LOCAL-12: what the room's stored updates hold; `undefined` when rows vanished (LOCAL-6). */
+  held(room: string): Promise<HeldRanges | undefined>;
+  /**
+   * LOCAL-12: appends (durably, LOCAL-1, all in one transaction) those of `updates` that hold
+   * something the stored ones do not. Like `append`: only for updates the caller validated.
+   */
+  appendMissing(room: string, updates: readonly Uint8Array[]): Promise<AppendedMissing>;
   /** Every stored update of the room (LOCAL-3); an unknown room loads empty. Writes nothing. */
   load(room: string): Promise<StoredUpdates>;
   /** Stores one update durably (LOCAL-1). `update` must be non-empty. */

@@ -1,21 +1,33 @@
 /**
- * SYNC-C1: the lobby's background refresh, against the real relay (a child process) with `ws`
- * and the in-memory store.
+ * SYNC-C1 / CATCH-1..5: the lobby's background refresh, against the real relay (a child process)
+ * with `ws` and the in-memory store; a fake relay (an in-test `ws` server) plays a relay that
+ * misbehaves.
  */
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
+import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
+import type { AddressInfo } from 'node:net';
 import { ChatRoom } from '../../shared/chat/chatRoom.js';
 import { HybridClock } from '../../shared/chat/hlc.js';
+import {
+  encodeStateVector,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeSyncUpdate,
+  MessageType,
+} from '../../shared/protocol.js';
 import { waitFor } from '../../shared/testing/waitFor.js';
-import { person, randomBytes, testTransport, useRelaySessions } from '../testing/relaySessions.js';
+import { person, randomBytes, testTransport, useRelaySessions, WS } from '../testing/relaySessions.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
+import { startRelay } from '../../relay/testing/relayProcess.js';
 import type { Identity } from '../identity.js';
 import { RoomSession } from './roomSession.js';
 import { refreshRooms } from './backgroundRefresh.js';
+import { catchUpRoom, type CatchUpResult } from './catchUp.js';
 
 const alice = person('Alice');
 const bob = person('Bob');
-const { freshRoom, open: openOn, afterTest } = useRelaySessions('bg');
+const { freshRoom, open: openOn, relay, afterTest } = useRelaySessions('bg');
 
 const open = (
   room: string,
@@ -31,19 +43,81 @@ const storedTexts = async (store: MemoryRoomUpdateStore, room: string): Promise<
   return new ChatRoom(doc, new HybridClock('test', () => Date.now()), randomBytes).messages().map((m) => m.text);
 };
 
+/** A `ws` WebSocket that counts the bytes and the Sync frames it receives. */
+const countingWebSocket = (): { impl: typeof WebSocket; received: () => number; syncFrames: () => number } => {
+  let bytes = 0;
+  let syncFrames = 0;
+  class Counting extends WS {
+    constructor(url: string | URL) {
+      super(url);
+      this.addEventListener('message', (event: MessageEvent) => {
+        if (!(event.data instanceof ArrayBuffer)) return;
+        bytes += event.data.byteLength;
+        if (new Uint8Array(event.data)[0] === MessageType.Sync) syncFrames++;
+      });
+    }
+  }
+  return { impl: Counting, received: () => bytes, syncFrames: () => syncFrames };
+};
+
+const catchUpOn =
+  (store: MemoryRoomUpdateStore, relayUrl = relay().wsUrl, WebSocketImpl: typeof WebSocket = WS) =>
+  (room: string, timeoutMs: number): Promise<CatchUpResult> =>
+    catchUpRoom({ room, relayUrl, store, timeoutMs, WebSocketImpl });
+
+const noFullPath = (): Promise<RoomSession> => Promise.reject(new Error('the full path was not expected'));
+
+/** Alice's session in `room` sends `texts`, waits until they are saved, and leaves. */
+const aliceSends = async (room: string, store: MemoryRoomUpdateStore, texts: readonly string[]): Promise<void> => {
+  const s = await open(room, alice, store);
+  await waitFor(() => s.synced, 'alice synced');
+  for (const text of texts) s.send(text);
+  await s.whenStored();
+  await waitFor(() => s.view().pendingCount === 0, 'saved');
+  s.destroy();
+};
+
+/**
+ * A fake relay: calls `onConnection` for every socket once its first frame (the client's
+ * SyncStep1) arrived, and keeps every frame clients send in `frames`; closed after the test.
+ */
+const fakeRelay = async (onConnection: (socket: ServerSocket) => void, frames: Uint8Array[] = []): Promise<string> => {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise<void>((resolve) => wss.once('listening', resolve));
+  wss.on('connection', (socket) => {
+    socket.on('message', (data: Buffer) => frames.push(new Uint8Array(data)));
+    socket.once('message', () => onConnection(socket));
+  });
+  afterTest(() => {
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+  });
+  return `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/sync`;
+};
+
+/** An update adding one message by Bob to `doc` (a copy of what Alice holds), as a relay would send it. */
+const bobClock = new HybridClock('bob', () => Date.now());
+const bobMessageUpdate = (doc: Y.Doc, text: string): Uint8Array => {
+  const before = Y.encodeStateVector(doc);
+  new ChatRoom(doc, bobClock, randomBytes).send(bob, text);
+  return Y.encodeStateAsUpdate(doc, before);
+};
+
+const docOf = async (store: MemoryRoomUpdateStore, room: string): Promise<Y.Doc> => {
+  const doc = new Y.Doc();
+  for (const u of (await store.load(room)).updates) Y.applyUpdate(doc, u);
+  return doc;
+};
+
 describe('SYNC-C1: background refresh of the lobby', () => {
-  it('SYNC-C1: fetches and stores what rooms missed, one room at a time, invisibly and without "opening" them', async () => {
+  it('SYNC-C1: fetches and stores what rooms missed, one room at a time, invisibly and without "opening" or loading them', async () => {
     const [r1, r2] = [freshRoom(), freshRoom()];
     const aliceStore = new MemoryRoomUpdateStore();
     // Alice visited r1 once and left; r2 she knows only by name (nothing stored).
-    const first = await open(r1, alice, aliceStore);
-    await waitFor(() => first.synced, 'alice synced');
-    first.send('Alice was here');
-    await first.whenStored();
-    await waitFor(() => first.view().pendingCount === 0, 'saved');
-    first.destroy();
+    await aliceSends(r1, aliceStore, ['Alice was here']);
     const openedAt = (await aliceStore.getMeta(r1))?.lastOpenedAt;
     expect(openedAt).toBeDefined();
+    await aliceStore.setMeta(r2, { title: 'known by name' });
 
     const bob1 = await open(r1, bob, new MemoryRoomUpdateStore());
     const bob2 = await open(r2, bob, new MemoryRoomUpdateStore());
@@ -63,42 +137,253 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     watch(bob2);
     let concurrent = 0;
     let maxConcurrent = 0;
-    const done: string[] = [];
+    const done: Array<[string, string]> = [];
+    const catchUp = catchUpOn(aliceStore);
     const outcomes = await refreshRooms({
       rooms: [r1, r2],
-      open: async (room) => {
+      catchUp: async (room, timeoutMs) => {
         concurrent++;
         maxConcurrent = Math.max(maxConcurrent, concurrent);
-        const s = await open(room, alice, aliceStore, true);
-        const destroy = s.destroy.bind(s);
-        s.destroy = () => {
+        try {
+          return await catchUp(room, timeoutMs);
+        } finally {
           concurrent--;
-          destroy();
-        };
-        return s;
+        }
       },
+      open: noFullPath,
       timeoutMs: 20_000,
-      onRoom: (room) => done.push(room),
+      onRoom: (room, _outcome, change) => done.push([room, change.kind]),
     });
 
     expect([...outcomes]).toEqual([
       [r1, 'synced'],
       [r2, 'synced'],
     ]);
-    expect(done).toEqual([r1, r2]);
+    expect(done).toEqual([
+      [r1, 'stored'],
+      [r2, 'stored'],
+    ]);
     expect(maxConcurrent).toBe(1);
     expect(await storedTexts(aliceStore, r1)).toEqual(['Alice was here', 'Bob in r1 while Alice was away']);
     expect(await storedTexts(aliceStore, r2)).toEqual(['Bob in r2']);
     expect([...seenByBob].filter((name) => name !== 'Bob')).toEqual([]);
     expect((await aliceStore.getMeta(r1))?.lastOpenedAt).toBe(openedAt);
     expect((await aliceStore.getMeta(r2))?.lastOpenedAt).toBeUndefined();
+
+    // CATCH-4: a refresh that brings nothing new stores nothing and reports no change.
+    const rows = (await aliceStore.load(r1)).keys;
+    const again: Array<[string, string]> = [];
+    await refreshRooms({
+      rooms: [r1],
+      catchUp,
+      open: noFullPath,
+      timeoutMs: 20_000,
+      onRoom: (room, _outcome, change) => again.push([room, change.kind]),
+    });
+    expect(again).toEqual([[r1, 'none']]);
+    expect((await aliceStore.load(r1)).keys).toEqual(rows);
+
     // The watch does see a visit: a normal session shows up in Bob's presence.
     await open(r1, alice, aliceStore);
     await waitFor(() => seenByBob.has('Alice'), 'bob sees a visiting Alice');
   });
 
+  it('CATCH-1: a room that missed a few messages costs what it missed: the relay sends only those', async () => {
+    const room = freshRoom();
+    const aliceStore = new MemoryRoomUpdateStore();
+    await aliceSends(
+      room,
+      aliceStore,
+      Array.from({ length: 200 }, (_, i) => `Alice's message number ${i}, with some words to give it weight`),
+    );
+    const roomBytes = (await aliceStore.load(room)).bytes;
+    const b = await open(room, bob, new MemoryRoomUpdateStore());
+    await waitFor(() => b.synced, 'bob synced');
+    b.send('one');
+    b.send('two');
+    await waitFor(() => b.view().pendingCount === 0, 'bob saved');
+
+    const counting = countingWebSocket();
+    const result = await catchUpOn(aliceStore, relay().wsUrl, counting.impl)(room, 20_000);
+    expect(result.outcome).toBe('synced');
+    expect(result.stored?.appended.length).toBe(1);
+    expect((await storedTexts(aliceStore, room)).slice(-2)).toEqual(['one', 'two']);
+    // The relay's handshake plus two messages, not the room (≈ 20 KB here).
+    expect(counting.received()).toBeLessThan(roomBytes / 10);
+  });
+
+  it('CATCH-1: a store that lost rows (LOCAL-6) sends the room to the full path, which fetches everything', async () => {
+    const room = freshRoom();
+    const aliceStore = new MemoryRoomUpdateStore();
+    await aliceSends(room, aliceStore, ['first', 'second']);
+    aliceStore.simulateEviction(room);
+    const fullPath: string[] = [];
+    const outcomes = await refreshRooms({
+      rooms: [room],
+      catchUp: catchUpOn(aliceStore),
+      open: (r) => {
+        fullPath.push(r);
+        return open(r, alice, aliceStore, true);
+      },
+      timeoutMs: 20_000,
+    });
+    expect([...outcomes]).toEqual([[room, 'synced']]);
+    expect(fullPath).toEqual([room]);
+    expect(await storedTexts(aliceStore, room)).toEqual(['first', 'second']);
+  });
+
+  it('CATCH-3: a malformed update from the relay fails the refresh and nothing is stored', async () => {
+    const room = freshRoom();
+    const aliceStore = new MemoryRoomUpdateStore();
+    await aliceSends(room, aliceStore, ['before']);
+    const doc = await docOf(aliceStore, room);
+    const good = bobMessageUpdate(doc, 'valid, in the same catch-up');
+    // A valid update with its final byte cut off (the truncated delete set of the relay notes).
+    const truncated = bobMessageUpdate(doc, 'truncated').slice(0, -1);
+    const url = await fakeRelay((socket) => {
+      socket.send(encodeSyncUpdate(good));
+      socket.send(encodeSyncStep2(truncated));
+    });
+    const before = aliceStore.dump();
+    const fullPath: string[] = [];
+    const outcomes = await refreshRooms({
+      rooms: [room],
+      catchUp: catchUpOn(aliceStore, url),
+      open: (r) => {
+        fullPath.push(r);
+        return noFullPath();
+      },
+      timeoutMs: 20_000,
+    });
+    expect([...outcomes]).toEqual([[room, 'failed']]);
+    expect(fullPath).toEqual([]);
+    expect(aliceStore.dump()).toEqual(before);
+  });
+
+  it('CATCH-2/SYNC-4: a catch-up streamed as several Update frames is stored whole at the SyncStep2, in one go', async () => {
+    const room = freshRoom();
+    const aliceStore = new MemoryRoomUpdateStore();
+    await aliceSends(room, aliceStore, ['before']);
+    const doc = await docOf(aliceStore, room);
+    const pieces = ['1', '2', '3'].map((n) => bobMessageUpdate(doc, `streamed ${n}`));
+    const sent: Uint8Array[] = [];
+    const heldSv = (await aliceStore.held(room))!.stateVector();
+    const url = await fakeRelay((socket) => {
+      // As a relay does on join (SYNC-1): its SyncStep1, holding all Alice holds (CATCH-6).
+      socket.send(encodeSyncStep1(Y.encodeStateVector(doc)));
+      socket.send(encodeSyncUpdate(pieces[0]!));
+      socket.send(encodeSyncUpdate(pieces[1]!));
+      socket.send(new Uint8Array([MessageType.Ack, 0]));
+      socket.send(encodeSyncStep2(pieces[2]!));
+    }, sent);
+    const result = await catchUpOn(aliceStore, url)(room, 20_000);
+    expect(result.outcome).toBe('synced');
+    expect(result.stored?.appended).toEqual(pieces);
+    expect(result.stored?.deletesOlder).toBe(false);
+    // CATCH-2: the client sent its SyncStep1 with the held state vector, and nothing else (no awareness).
+    expect(sent).toEqual([encodeSyncStep1(encodeStateVector(heldSv))]);
+    expect(await storedTexts(aliceStore, room)).toEqual(['before', 'streamed 1', 'streamed 2', 'streamed 3']);
+  });
+
+  it('CATCH-6: an edit this device made offline goes to the full path, which uploads it; a relay without SyncStep1 does too', async () => {
+    const room = freshRoom();
+    const aliceStore = new MemoryRoomUpdateStore();
+    await aliceSends(room, aliceStore, ['online']);
+    // Written to Alice's store while the relay could not hear it (an offline edit).
+    await aliceStore.append(room, bobMessageUpdate(await docOf(aliceStore, room), 'made offline'));
+    const fullPath: string[] = [];
+    const outcomes = await refreshRooms({
+      rooms: [room],
+      catchUp: catchUpOn(aliceStore),
+      open: (r) => {
+        fullPath.push(r);
+        return open(r, alice, aliceStore, true);
+      },
+      timeoutMs: 20_000,
+    });
+    expect([...outcomes]).toEqual([[room, 'synced']]);
+    expect(fullPath).toEqual([room]);
+    // Another device's refresh gets it from the relay; nothing is left to upload, so no full path.
+    const bobStore = new MemoryRoomUpdateStore();
+    await waitFor(async () => {
+      await refreshRooms({ rooms: [room], catchUp: catchUpOn(bobStore), open: noFullPath, timeoutMs: 20_000 });
+      return (await storedTexts(bobStore, room)).includes('made offline');
+    }, 'the offline edit reached the relay');
+    expect(await storedTexts(bobStore, room)).toEqual(['online', 'made offline']);
+    expect((await catchUpOn(aliceStore)(room, 20_000)).outcome).toBe('synced');
+
+    // A relay that never says what it holds cannot show that nothing is missing.
+    const url = await fakeRelay((socket) => socket.send(encodeSyncStep2(new Uint8Array([0, 0]))));
+    expect((await catchUpOn(aliceStore, url)(room, 20_000)).outcome).toBe('unsure');
+  });
+
+  it('CATCH-2/SYNC-4: the real relay streams a large catch-up in several frames; every message is stored', async () => {
+    // A relay whose frames are at most 4 KiB: sixty messages do not fit in one.
+    const small = await startRelay({ env: { MAX_SEND_FRAME_BYTES: '4096', MAX_AWARENESS_STATE_BYTES: '2048' } });
+    afterTest(() => void small.cleanup());
+    const room = freshRoom();
+    const aliceStore = new MemoryRoomUpdateStore();
+    const a = await openOn(room, alice, { store: aliceStore, relayUrl: small.wsUrl });
+    await waitFor(() => a.synced, 'alice synced');
+    a.send('before');
+    await waitFor(() => a.view().pendingCount === 0, 'alice saved');
+    a.destroy();
+    const b = await openOn(room, bob, { relayUrl: small.wsUrl });
+    await waitFor(() => b.synced, 'bob synced');
+    const texts = Array.from({ length: 60 }, (_, i) => `Bob's message ${i} while Alice was away, long enough to weigh`);
+    for (const text of texts) b.send(text);
+    await waitFor(() => b.view().pendingCount === 0, 'bob saved');
+
+    const counting = countingWebSocket();
+    const result = await catchUpOn(aliceStore, small.wsUrl, counting.impl)(room, 20_000);
+    expect(result.outcome).toBe('synced');
+    // The relay's SyncStep1, then more than one catch-up frame.
+    expect(counting.syncFrames()).toBeGreaterThan(2);
+    expect(await storedTexts(aliceStore, room)).toEqual(['before', ...texts]);
+  });
+
+  it('CATCH-3: an update re-sending clocks this device holds sends the room to the full path, which decides', async () => {
+    const room = freshRoom();
+    const aliceStore = new MemoryRoomUpdateStore();
+    await aliceSends(room, aliceStore, ['held already']);
+    const held = Y.mergeUpdates((await aliceStore.load(room)).updates);
+    const url = await fakeRelay((socket) => socket.send(encodeSyncStep2(held)));
+    const before = aliceStore.dump();
+    expect(await catchUpOn(aliceStore, url)(room, 20_000)).toEqual({ outcome: 'unsure' });
+    expect(aliceStore.dump()).toEqual(before);
+  });
+
+  it('CATCH-5: a fatal close or a denied Auth is refused; a silent relay times out; nothing is stored', async () => {
+    const aliceStore = new MemoryRoomUpdateStore();
+    const fatal = await fakeRelay((socket) => socket.close(4422, 'invalid-update'));
+    const denied = await fakeRelay((socket) => socket.send(new Uint8Array([MessageType.Auth, 0, 0])));
+    const silent = await fakeRelay(() => undefined);
+    expect(await catchUpOn(aliceStore, fatal)('a-room', 20_000)).toEqual({ outcome: 'refused' });
+    expect(await catchUpOn(aliceStore, denied)('a-room', 20_000)).toEqual({ outcome: 'refused' });
+    expect(await catchUpOn(aliceStore, silent)('a-room', 300)).toEqual({ outcome: 'timeout' });
+    expect(await catchUpOn(aliceStore, silent)('.bad-name', 300)).toEqual({ outcome: 'refused' });
+    expect(aliceStore.dump()).toEqual({ rows: [], records: [] });
+  });
+
   it('SYNC-C1: a relay that does not answer is given up on after the timeout, and a cancelled refresh stops', async () => {
     const aliceStore = new MemoryRoomUpdateStore();
+    const silent = await fakeRelay(() => undefined);
+    const outcomes = await refreshRooms({
+      rooms: ['a-room'],
+      catchUp: catchUpOn(aliceStore, silent),
+      open: noFullPath,
+      timeoutMs: 300,
+    });
+    expect([...outcomes]).toEqual([['a-room', 'timeout']]);
+    const none = await refreshRooms({
+      rooms: ['a', 'b'],
+      catchUp: catchUpOn(aliceStore, silent),
+      open: noFullPath,
+      timeoutMs: 300,
+      cancelled: () => true,
+    });
+    expect(none.size).toBe(0);
+    // The full path keeps its timeout too: an unreachable relay, for a room the catch-up left unsure.
     const unreachable = async (room: string): Promise<RoomSession> => {
       const s = await RoomSession.open({
         room,
@@ -114,13 +399,13 @@ describe('SYNC-C1: background refresh of the lobby', () => {
       afterTest(() => s.destroy());
       return s;
     };
-    const outcomes = await refreshRooms({ rooms: ['a-room'], open: unreachable, timeoutMs: 300 });
-    expect([...outcomes]).toEqual([['a-room', 'timeout']]);
-    const none = await refreshRooms({ rooms: ['a', 'b'], open: unreachable, timeoutMs: 300, cancelled: () => true });
-    expect(none.size).toBe(0);
+    const unsure = (): Promise<CatchUpResult> => Promise.resolve({ outcome: 'unsure' });
+    const viaSession = await refreshRooms({ rooms: ['a-room'], catchUp: unsure, open: unreachable, timeoutMs: 300 });
+    expect([...viaSession]).toEqual([['a-room', 'timeout']]);
     const failing = await refreshRooms({
       rooms: ['x'],
-      open: () => Promise.reject(new Error('no store')),
+      catchUp: () => Promise.reject(new Error('no store')),
+      open: noFullPath,
       timeoutMs: 300,
     });
     expect([...failing]).toEqual([['x', 'failed']]);

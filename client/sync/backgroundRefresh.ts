@@ -1,28 +1,45 @@
 /**
  * SYNC-C1: the lobby's background refresh. Rooms are only synced while open, so a room's unread
  * count in the lobby would only know what this device already stored. While the lobby is shown
- * and the network is up, it visits the most recently opened rooms one at a time with a
- * background session (no presence, `lastOpenedAt` untouched): connect, wait for the relay's
- * SyncStep2 (everything the relay held is then here), wait until it is stored, leave. The lobby
- * recounts from the store afterwards, and the rooms are up to date for the next time offline.
+ * and the network is up, it visits the most recently opened rooms one at a time: a catch-up
+ * (./catchUp.ts) sends the relay the state vector the store keeps for the room, validates what
+ * comes back up to the relay's SyncStep2 (everything the relay held is then here), stores it and
+ * leaves — without loading the room, so a refresh costs what the room missed. A room the
+ * catch-up cannot decide alone (`unsure`: no trustworthy state vector, or an update only the
+ * room's doc can judge) gets the full path once: a background session (no presence,
+ * `lastOpenedAt` untouched) that loads the room, syncs, waits for the store, and leaves. The
+ * lobby recounts afterwards, and the rooms are up to date for the next time offline.
  *
  * One room at a time keeps the relay's and this device's work small; a room that does not answer
  * within `timeoutMs` is left for the next round.
  */
+import type { AppendedMissing } from '../storage/roomUpdateStore.js';
+import type { CatchUpResult } from './catchUp.js';
 import type { RoomSession } from './roomSession.js';
 
 export type RefreshOutcome = 'synced' | 'refused' | 'timeout' | 'failed';
 
+/**
+ * What a refresh changed in the room's store: nothing, exactly the updates the catch-up stored
+ * (a summary can be advanced by them), or unknown (the full path ran: recount).
+ */
+export type RoomChange =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'stored'; readonly stored: AppendedMissing }
+  | { readonly kind: 'unknown' };
+
 export interface RefreshOptions {
   readonly rooms: readonly string[];
-  /** Opens a background session (RoomSessionOptions.background) for a room. */
+  /** Fetches what a room missed without loading it (`catchUpRoom`). */
+  readonly catchUp: (room: string, timeoutMs: number) => Promise<CatchUpResult>;
+  /** The full path, for a room the catch-up leaves `unsure`: a background session (RoomSessionOptions.background). */
   readonly open: (room: string) => Promise<RoomSession>;
   /** How long to wait for one room's SyncStep2. */
   readonly timeoutMs: number;
   /** Checked before each room: the lobby went away or the network went down. */
   readonly cancelled?: () => boolean;
   /** After each room, once what arrived is stored. */
-  readonly onRoom?: (room: string, outcome: RefreshOutcome) => void;
+  readonly onRoom?: (room: string, outcome: RefreshOutcome, change: RoomChange) => void;
 }
 
 const waitSynced = (s: RoomSession, timeoutMs: number): Promise<RefreshOutcome> =>
@@ -42,24 +59,43 @@ const waitSynced = (s: RoomSession, timeoutMs: number): Promise<RefreshOutcome> 
     check();
   });
 
+/** The full path for one room: a background session, until synced and stored. */
+const refreshWithSession = async (room: string, opts: RefreshOptions): Promise<RefreshOutcome> => {
+  let session: RoomSession | null = null;
+  try {
+    session = await opts.open(room);
+    const outcome = await waitSynced(session, opts.timeoutMs);
+    await session.whenStored();
+    return outcome;
+  } catch {
+    return 'failed';
+  } finally {
+    session?.destroy();
+  }
+};
+
 /** Refreshes `rooms` in order, one at a time (SYNC-C1); resolves with each room's outcome. */
 export const refreshRooms = async (opts: RefreshOptions): Promise<Map<string, RefreshOutcome>> => {
   const outcomes = new Map<string, RefreshOutcome>();
   for (const room of opts.rooms) {
     if (opts.cancelled?.()) break;
-    let outcome: RefreshOutcome = 'failed';
-    let session: RoomSession | null = null;
+    let result: CatchUpResult;
     try {
-      session = await opts.open(room);
-      outcome = await waitSynced(session, opts.timeoutMs);
-      await session.whenStored();
+      result = await opts.catchUp(room, opts.timeoutMs);
     } catch {
-      outcome = 'failed';
-    } finally {
-      session?.destroy();
+      result = { outcome: 'failed' };
+    }
+    let outcome: RefreshOutcome;
+    let change: RoomChange = { kind: 'none' };
+    if (result.outcome === 'unsure') {
+      outcome = await refreshWithSession(room, opts);
+      change = { kind: 'unknown' };
+    } else {
+      outcome = result.outcome;
+      if (result.stored && result.stored.appended.length > 0) change = { kind: 'stored', stored: result.stored };
     }
     outcomes.set(room, outcome);
-    opts.onRoom?.(room, outcome);
+    opts.onRoom?.(room, outcome, change);
   }
   return outcomes;
 };

@@ -7,10 +7,10 @@ import { isValidRoomName } from '../../shared/protocol.js';
 import { NAME_LIMIT } from '../../shared/chat/chatRoom.js';
 import { linkClick, ROOM_RULE, useApp } from './appContext.js';
 import { formatMessageTime, plural } from './format.js';
-import { summarizeRoom, type RoomSummary } from './lobbyData.js';
+import { advanceSummary, summarizeRoom, type CountedRoom, type RoomSummary } from './lobbyData.js';
 import { navigate, roomPath, roomUrl } from './router.js';
-import { refreshRooms } from '../sync/backgroundRefresh.js';
-import { loadDraft, openBackgroundSession, randomBytes, type RoomInfo } from './services.js';
+import { refreshRooms, type RoomChange } from '../sync/backgroundRefresh.js';
+import { catchUpInBackground, loadDraft, openBackgroundSession, randomBytes, type RoomInfo } from './services.js';
 import { useCopy } from './useCopy.js';
 
 interface LobbyRoom {
@@ -141,26 +141,42 @@ const REFRESH_ROOMS = 10;
 const REFRESH_EVERY_MS = 120_000;
 const REFRESH_ROOM_TIMEOUT_MS = 15_000;
 
+/** A summary is valid for the store's counters and the last read message it was counted at. */
+const summaryKey = (
+  counters: { readonly updates: number; readonly bytes: number },
+  lastRead: string | undefined,
+): string => `${counters.updates}:${counters.bytes}:${lastRead ?? ''}`;
+
+interface CachedSummary {
+  readonly key: string;
+  readonly lastRead: string | undefined;
+  readonly counted: CountedRoom;
+}
+
 const RoomList = (): ReactNode => {
   const { local, identity } = useApp();
   const [rooms, setRooms] = useState<LobbyRoom[] | null>(null);
   const [checking, setChecking] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const summaries = useRef(new Map<string, { key: string; summary: RoomSummary }>());
+  const summaries = useRef(new Map<string, CachedSummary>());
 
   const refresh = useCallback(async () => {
     try {
       const infos = await local.store.listRooms();
       const withSummaries: LobbyRoom[] = [];
       for (const info of infos) {
-        // Replaying a room is not free (a big room takes a while): only when it changed.
-        const key = `${info.updates}:${info.bytes}:${info.meta.lastReadMessageId ?? ''}`;
+        // Replaying a room is not free (a big room takes a while): only when it changed and the
+        // change could not be counted from what the refresh stored (LOBBY-1, `advance` below).
+        const lastRead = info.meta.lastReadMessageId;
+        const key = summaryKey(info, lastRead);
         const cached = summaries.current.get(info.room);
-        let summary: RoomSummary | null = cached?.key === key ? cached.summary : null;
+        let summary: RoomSummary | null = cached?.key === key ? cached.counted.summary : null;
         if (!summary) {
           try {
-            summary = await summarizeRoom(local.store, info.room, info.meta.lastReadMessageId, identity.id);
-            summaries.current.set(info.room, { key, summary });
+            const counted = await summarizeRoom(local.store, info.room, lastRead, identity.id);
+            // Keyed by the counted snapshot's own counters: a write after `listRooms` is not in `key`.
+            summaries.current.set(info.room, { key: summaryKey(counted.at, lastRead), lastRead, counted });
+            summary = counted.summary;
           } catch {
             summary = null;
           }
@@ -175,6 +191,22 @@ const RoomList = (): ReactNode => {
       setRooms((r) => r ?? []);
     }
   }, [local.store, identity.id]);
+
+  /** LOBBY-1: counts what a refresh stored into the room's cached summary, when it can. */
+  const advance = useCallback(
+    (room: string, change: RoomChange): void => {
+      const cached = summaries.current.get(room);
+      if (change.kind !== 'stored' || !cached) return;
+      const counted = advanceSummary(cached.counted, change.stored, cached.lastRead, identity.id);
+      if (counted)
+        summaries.current.set(room, {
+          key: summaryKey(counted.at, cached.lastRead),
+          lastRead: cached.lastRead,
+          counted,
+        });
+    },
+    [identity.id],
+  );
 
   useEffect(() => {
     void refresh();
@@ -206,10 +238,15 @@ const RoomList = (): ReactNode => {
         infos.sort((a, b) => (b.meta.lastOpenedAt ?? 0) - (a.meta.lastOpenedAt ?? 0));
         await refreshRooms({
           rooms: infos.slice(0, REFRESH_ROOMS).map((i) => i.room),
+          catchUp: (room, timeoutMs) => catchUpInBackground(room, local, timeoutMs),
           open: (room) => openBackgroundSession(room, identity, local),
           timeoutMs: REFRESH_ROOM_TIMEOUT_MS,
           cancelled: () => stopped || !navigator.onLine,
-          onRoom: () => void refresh(),
+          onRoom: (room, _outcome, change) => {
+            if (change.kind === 'none') return;
+            advance(room, change);
+            void refresh();
+          },
         });
       } finally {
         running = false;
@@ -227,7 +264,7 @@ const RoomList = (): ReactNode => {
       window.removeEventListener('online', start);
       clearInterval(timer);
     };
-  }, [local, identity, refresh]);
+  }, [local, identity, refresh, advance]);
 
   return (
     <section className="card" aria-labelledby="rooms-heading">

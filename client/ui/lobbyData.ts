@@ -1,11 +1,31 @@
 /**
  * What the lobby shows about a room it does not have open: read from the local store only
- * (no network), by replaying the room's stored updates into a throwaway Y.Doc.
+ * (no network). `summarizeRoom` replays the room's stored updates into a throwaway Y.Doc (work
+ * that grows with the room); `advanceSummary` (LOBBY-1) derives the next summary from the
+ * updates a background refresh appended (work that grows with what arrived), or says it cannot.
+ *
+ * LOBBY-1 A summary is advanced, never recounted, only when the appended updates are exactly what
+ *         changed since it was counted (the store's counters before the append equal those the
+ *         summary was counted at, LOCAL-12's `before`) and they only add: no struct of theirs
+ *         refers to a struct they do not bring (a new value for a key already set would), nothing
+ *         older is deleted (`deletesOlder`), no message that was there is marked deleted, the
+ *         last one shown is not edited, and no title is set when one was (two concurrent sets
+ *         do not refer to each other; Yjs picks the winner); every new message sorts
+ *         (ORD-1) after every message that was there, none is the parent an earlier reply was
+ *         waiting for (ORD-2), and none is the last one read. Then the room's display order is the
+ *         old order followed by the new messages' own order, and the counts add up. The updates are
+ *         replayed into a doc that holds only placeholders (garbage-collected structs) for the
+ *         clocks before theirs, so they integrate without the room. Anything else
+ *         is recounted. Not seen by the rule, because only forged data does it: a new message
+ *         that reuses the id of a message that was there (ids are random 128-bit) and reply
+ *         cycles; the next recount (the lobby opening again) corrects them.
  */
 import * as Y from 'yjs';
-import { ChatRoom } from '../../shared/chat/chatRoom.js';
-import { HybridClock } from '../../shared/chat/hlc.js';
-import type { RoomUpdateStore } from './services.js';
+import * as encoding from 'lib0/encoding';
+import { ClockRanges } from '../../shared/clockRanges.js';
+import { ChatRoom, type ChatMessage } from '../../shared/chat/chatRoom.js';
+import { compareHlc, HybridClock } from '../../shared/chat/hlc.js';
+import type { AppendedMissing, RoomUpdateStore } from './services.js';
 import { randomBytes } from './services.js';
 
 export interface RoomSummary {
@@ -14,6 +34,7 @@ export interface RoomSummary {
   /** Messages by others after the last one read (meta.lastReadMessageId). */
   readonly unread: number;
   readonly last: {
+    readonly id: string;
     readonly authorName: string;
     readonly text: string;
     readonly wall: number;
@@ -21,13 +42,98 @@ export interface RoomSummary {
   } | null;
 }
 
+/** What LOBBY-1 needs to know about the counted room besides its summary. */
+export interface SummaryBasis {
+  /** The message that sorts last by HLC then id (ORD-1), if any. */
+  readonly maxByHlc: Pick<ChatMessage, 'id' | 'hlc'> | null;
+  /** The last read message was found (or none is set): unread counts from there. */
+  readonly readFound: boolean;
+  /** Ids that replies point to but that are not in the room (yet); may also hold ids that are. */
+  readonly awaitedParents: ReadonlySet<string>;
+  /** A title was ever set: a new one without a reference to it is a concurrent set, won by Yjs's rule. */
+  readonly titleSet: boolean;
+}
+
+export interface CountedRoom {
+  readonly summary: RoomSummary;
+  readonly basis: SummaryBasis;
+  /** The store's counters for the room (LOCAL-6) in the snapshot that was counted. */
+  readonly at: { readonly updates: number; readonly bytes: number };
+}
+
+const byHlcThenId = (a: Pick<ChatMessage, 'id' | 'hlc'>, b: Pick<ChatMessage, 'id' | 'hlc'>): number =>
+  compareHlc(a.hlc, b.hlc) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+const lastOf = (m: ChatMessage | undefined): RoomSummary['last'] =>
+  m ? { id: m.id, authorName: m.authorName, text: m.text, wall: m.wall, deleted: m.deleted } : null;
+
+/** Messages by others, not deleted: what counts as unread. */
+const countsAsUnread = (m: ChatMessage, selfId: string): boolean => m.authorId !== selfId && !m.deleted;
+
+const chatOf = (doc: Y.Doc): ChatRoom => new ChatRoom(doc, new HybridClock('lobby', () => Date.now()), randomBytes);
+
+/**
+ * The struct ranges `appended` bring, or null when one of their items refers (origin, right
+ * origin or parent) to a struct they do not bring.
+ */
+const selfContained = (appended: readonly Uint8Array[]): ClockRanges | null => {
+  const decoded = appended.map((u) => Y.decodeUpdate(u).structs);
+  const brought = new ClockRanges();
+  for (const structs of decoded) {
+    for (const s of structs) if (!(s instanceof Y.Skip)) brought.add(s.id.client, s.id.clock, s.length);
+  }
+  const inside = (id: Y.ID | null): boolean => id === null || brought.covers(id.client, id.clock, 1);
+  for (const structs of decoded) {
+    for (const s of structs) {
+      if (!(s instanceof Y.Item)) continue;
+      const parent = s.parent instanceof Y.ID ? s.parent : null;
+      if (!inside(s.origin) || !inside(s.rightOrigin) || !inside(parent)) return null;
+    }
+  }
+  return brought;
+};
+
+/**
+ * A V1 update of placeholders: for every client of `brought`, garbage-collected structs (V1 info
+ * 0) over the clocks before and between its ranges, the ranges themselves skipped (info 10), so
+ * the brought structs find their clocks' predecessors and integrate.
+ */
+const placeholdersFor = (brought: ClockRanges): Uint8Array => {
+  const sections: Array<{ client: number; structs: Array<[number, number]> }> = [];
+  for (const client of brought.clients()) {
+    const structs: Array<[number, number]> = [];
+    let at = 0;
+    for (const [start, end] of brought.ranges(client)) {
+      if (start > at) structs.push([0, start - at]);
+      structs.push([10, end - start]);
+      at = end;
+    }
+    structs.pop();
+    if (structs.length > 0) sections.push({ client, structs });
+  }
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, sections.length);
+  for (const { client, structs } of sections) {
+    encoding.writeVarUint(e, structs.length);
+    encoding.writeVarUint(e, client);
+    encoding.writeVarUint(e, 0);
+    for (const [info, length] of structs) {
+      encoding.writeUint8(e, info);
+      encoding.writeVarUint(e, length);
+    }
+  }
+  encoding.writeVarUint(e, 0);
+  return encoding.toUint8Array(e);
+};
+
+/** The full count: replays every stored update of the room. */
 export const summarizeRoom = async (
   store: RoomUpdateStore,
   room: string,
   lastReadMessageId: string | undefined,
   selfId: string,
-): Promise<RoomSummary> => {
-  const { updates } = await store.load(room);
+): Promise<CountedRoom> => {
+  const { updates, bytes, recorded } = await store.load(room);
   const doc = new Y.Doc();
   try {
     doc.transact(() => {
@@ -39,24 +145,90 @@ export const summarizeRoom = async (
         }
       }
     });
-    const chat = new ChatRoom(doc, new HybridClock('lobby', () => Date.now()), randomBytes);
+    const chat = chatOf(doc);
     const messages = chat.messages();
     const readAt = lastReadMessageId === undefined ? -1 : messages.findIndex((m) => m.id === lastReadMessageId);
+    const readFound = readAt >= 0 || lastReadMessageId === undefined;
     let unread = 0;
-    if (readAt >= 0 || lastReadMessageId === undefined) {
-      for (let i = readAt + 1; i < messages.length; i++) {
-        const m = messages[i]!;
-        if (m.authorId !== selfId && !m.deleted) unread++;
-      }
+    if (readFound) {
+      for (let i = readAt + 1; i < messages.length; i++) if (countsAsUnread(messages[i]!, selfId)) unread++;
     }
-    const lastMsg = messages.at(-1);
+    const ids = new Set(messages.map((m) => m.id));
+    const awaitedParents = new Set<string>();
+    let maxByHlc: ChatMessage | null = null;
+    for (const m of messages) {
+      if (m.replyTo !== null && m.replyTo !== m.id && !ids.has(m.replyTo)) awaitedParents.add(m.replyTo);
+      if (!maxByHlc || byHlcThenId(m, maxByHlc) > 0) maxByHlc = m;
+    }
     return {
-      title: chat.title(),
-      messages: messages.length,
-      unread,
-      last: lastMsg
-        ? { authorName: lastMsg.authorName, text: lastMsg.text, wall: lastMsg.wall, deleted: lastMsg.deleted }
-        : null,
+      summary: { title: chat.title(), messages: messages.length, unread, last: lastOf(messages.at(-1)) },
+      basis: { maxByHlc, readFound, awaitedParents, titleSet: chat.meta.has('title') },
+      at: recorded ?? { updates: updates.length, bytes },
+    };
+  } finally {
+    doc.destroy();
+  }
+};
+
+/**
+ * LOBBY-1: `counted` advanced by what `appendMissing` stored; null when the room must be
+ * recounted (also when the append did not follow the counted snapshot directly).
+ */
+export const advanceSummary = (
+  counted: CountedRoom,
+  stored: AppendedMissing,
+  lastReadMessageId: string | undefined,
+  selfId: string,
+): CountedRoom | null => {
+  const { appended, before, deletesOlder } = stored;
+  if (deletesOlder || before.updates !== counted.at.updates || before.bytes !== counted.at.bytes) return null;
+  const { summary, basis } = counted;
+  const doc = new Y.Doc();
+  try {
+    try {
+      const brought = selfContained(appended);
+      if (!brought) return null;
+      doc.transact(() => {
+        Y.applyUpdate(doc, placeholdersFor(brought));
+        for (const u of appended) Y.applyUpdate(doc, u);
+      });
+    } catch {
+      return null;
+    }
+    if (doc.store.pendingStructs !== null) return null;
+    const chat = chatOf(doc);
+    const fresh = chat.messages();
+    const freshIds = new Set(fresh.map((m) => m.id));
+    for (const id of chat.deletedMap.keys()) if (!freshIds.has(id)) return null;
+    for (const key of chat.edits.keys()) {
+      const id = key.slice(0, key.indexOf('@'));
+      if (!freshIds.has(id) && id === summary.last?.id) return null;
+    }
+    if (lastReadMessageId !== undefined && freshIds.has(lastReadMessageId)) return null;
+    const titleSet = chat.meta.has('title');
+    if (titleSet && basis.titleSet) return null;
+    let maxByHlc = basis.maxByHlc;
+    const awaitedParents = new Set(basis.awaitedParents);
+    let unread = summary.unread;
+    for (const m of fresh) {
+      if (basis.maxByHlc && byHlcThenId(m, basis.maxByHlc) <= 0) return null;
+      if (basis.awaitedParents.has(m.id)) return null;
+      if (basis.readFound && countsAsUnread(m, selfId)) unread++;
+      if (m.replyTo !== null && m.replyTo !== m.id && !freshIds.has(m.replyTo)) awaitedParents.add(m.replyTo);
+      if (!maxByHlc || byHlcThenId(m, maxByHlc) > 0) maxByHlc = m;
+    }
+    return {
+      summary: {
+        title: titleSet ? chat.title() : summary.title,
+        messages: summary.messages + fresh.length,
+        unread,
+        last: fresh.length > 0 ? lastOf(fresh.at(-1)) : summary.last,
+      },
+      basis: { maxByHlc, readFound: basis.readFound, awaitedParents, titleSet: titleSet || basis.titleSet },
+      at: {
+        updates: before.updates + appended.length,
+        bytes: before.bytes + appended.reduce((n, u) => n + u.byteLength, 0),
+      },
     };
   } finally {
     doc.destroy();

@@ -7,10 +7,11 @@ import { cookieWitness, loadIdentity, saveName, startIdentity, type IdentityWitn
 import { openRoomUpdateStore } from '../storage/openRoomUpdateStore.js';
 import type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 import { RoomSession } from '../sync/roomSession.js';
+import { catchUpRoom, type CatchUpResult } from '../sync/catchUp.js';
 import { relayOrigins } from '../net/transport.js';
 
 export type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
-export type { RoomMeta, RoomInfo } from '../storage/roomUpdateStore.js';
+export type { AppendedMissing, RoomMeta, RoomInfo } from '../storage/roomUpdateStore.js';
 export type { RoomSession, RoomView, MessageView, ConnectionStatus, MessageState } from '../sync/roomSession.js';
 export { roomFileName } from '../sync/roomFile.js';
 
@@ -116,7 +117,14 @@ export const openSession = (room: string, identity: IdentityInfo, local: LocalSt
   });
 };
 
-/** A background session (SYNC-C1): fetches what the room missed, invisible to its participants. */
+/** SYNC-C1: fetches and stores what the room missed, without loading it (./catchUp.ts). */
+export const catchUpInBackground = (room: string, local: LocalStore, timeoutMs: number): Promise<CatchUpResult> =>
+  catchUpRoom({ room, relayUrl: relayUrl(), store: local.store, timeoutMs });
+
+/**
+ * A background session (SYNC-C1's full path, for a room the catch-up leaves unsure): fetches what
+ * the room missed, invisible to its participants.
+ */
 export const openBackgroundSession = (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> =>
   RoomSession.open({
     room,

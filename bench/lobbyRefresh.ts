@@ -1,0 +1,220 @@
+/**
+ * Lobby refresh (SYNC-C1): main-thread time of refreshing one big room that missed a few
+ * messages, the full background session (the refresh before CATCH-1..5) against the catch-up.
+ *
+ *   npx tsx bench/lobbyRefresh.ts [--messages 100000] [--missed 10] [--reps 3]
+ *
+ * In Node, against a real relay (child process; byte-rate limits raised so seeding needs no
+ * pacing), with the in-memory store (IndexedDB's own read cost is left out: it only adds to the
+ * full path, which reads the whole room). The room is made with the app's chat model, uploaded,
+ * and stored on "Alice's device" as one compacted update; Bob then sends `--missed` messages.
+ * Each rep refreshes a fresh copy of Alice's store:
+ *   - session: `refreshRooms` whose catch-up says `unsure`, so the full path runs (RoomSession
+ *     open = load + validate + apply, SyncStep2, store, destroy);
+ *   - catch-up, first: the store's held ranges are computed on this call (once per room, LOCAL-12);
+ *   - catch-up: held ranges already kept (every later refresh);
+ *   - recount: the lobby's summary afterwards by replaying the room (`summarizeRoom`, what the
+ *     lobby did after every refresh that changed the room);
+ *   - count (LOBBY-1): the same summary advanced from what the catch-up stored (`advanceSummary`),
+ *     checked equal to the recount.
+ * Main thread = the event loop's active time (`performance.eventLoopUtilization`) over the call.
+ */
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { randomBytes as nodeRandomBytes } from 'node:crypto';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { startRelay, type RelayProcess } from '../relay/testing/relayProcess.js';
+import { ChatRoom, type Identity } from '../shared/chat/chatRoom.js';
+import { HybridClock } from '../shared/chat/hlc.js';
+import { newId } from '../shared/ids.js';
+import { decodeAck, encodeSyncStep1, encodeSyncUpdate, MessageType } from '../shared/protocol.js';
+import { MemoryRoomUpdateStore } from '../client/storage/memoryRoomUpdateStore.js';
+import { refreshRooms, type RoomChange } from '../client/sync/backgroundRefresh.js';
+import { catchUpRoom } from '../client/sync/catchUp.js';
+import { RoomSession } from '../client/sync/roomSession.js';
+import { Transport } from '../client/net/transport.js';
+import { advanceSummary, summarizeRoom, type CountedRoom } from '../client/ui/lobbyData.js';
+
+const WS = WebSocket as unknown as typeof globalThis.WebSocket;
+const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
+
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '100000' },
+    missed: { type: 'string', default: '10' },
+    reps: { type: 'string', default: '3' },
+  },
+});
+const MESSAGES = Number(values.messages);
+const MISSED = Number(values.missed);
+const REPS = Number(values.reps);
+const ROOM = 'lobby-refresh';
+const alice: Identity = { id: newId(randomBytes), name: 'Alice' };
+const bob: Identity = { id: newId(randomBytes), name: 'Bob' };
+
+/** The room as one update per 2,000 messages (each upload frame well under 8 MiB), and merged. */
+const makeRoom = (): { chunks: Uint8Array[]; full: Uint8Array } => {
+  const doc = new Y.Doc();
+  let i = 0;
+  const chat = new ChatRoom(doc, new HybridClock('seed', () => 1_700_000_000_000 + i * 1000), randomBytes);
+  const chunks: Uint8Array[] = [];
+  doc.on('update', (u: Uint8Array) => chunks.push(u));
+  while (i < MESSAGES) {
+    doc.transact(() => {
+      for (const end = Math.min(MESSAGES, i + 2000); i < end; i++) {
+        chat.send(i % 3 ? bob : alice, `message ${i}: some words to give it the weight of a chat line`);
+      }
+    });
+  }
+  return { chunks, full: Y.encodeStateAsUpdate(doc) };
+};
+
+/** Uploads `chunks` as Update frames and waits until the relay acked all of them. */
+const seed = async (relay: RelayProcess, chunks: readonly Uint8Array[], full: Uint8Array): Promise<void> => {
+  const want = Y.decodeStateVector(Y.encodeStateVectorFromUpdate(full));
+  const ws = new WebSocket(`${relay.wsUrl}/${ROOM}`);
+  const acked = new Map<number, number>();
+  await new Promise<void>((resolve, reject) => {
+    ws.on('message', (raw: Buffer) => {
+      const f = new Uint8Array(raw);
+      if (f[0] !== MessageType.Ack) return;
+      for (const [c, k] of decodeAck(f)) acked.set(c, Math.max(k, acked.get(c) ?? 0));
+      if ([...want].every(([c, k]) => (acked.get(c) ?? 0) >= k)) resolve();
+    });
+    ws.once('close', (code) => reject(new Error(`seeding socket closed: ${code}`)));
+    ws.once('open', () => {
+      ws.send(encodeSyncStep1(new Uint8Array([0])));
+      for (const chunk of chunks) ws.send(encodeSyncUpdate(chunk));
+    });
+  });
+  ws.removeAllListeners('close');
+  ws.close();
+};
+
+const storeWith = async (full: Uint8Array): Promise<MemoryRoomUpdateStore> => {
+  const store = new MemoryRoomUpdateStore();
+  await store.append(ROOM, full);
+  await store.setMeta(ROOM, { lastOpenedAt: 1 });
+  return store;
+};
+
+const mainThread = async (f: () => Promise<void>): Promise<{ active: number; wall: number }> => {
+  const e0 = performance.eventLoopUtilization();
+  const t0 = performance.now();
+  await f();
+  const wall = performance.now() - t0;
+  const active = performance.eventLoopUtilization(e0).active;
+  return { active, wall };
+};
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const main = async (): Promise<void> => {
+  const relay = await startRelay({ env: { MAX_BYTES_PER_SEC: String(2 ** 30), BYTE_BURST: String(2 ** 30) } });
+  try {
+    const room = makeRoom();
+    console.log(`${MESSAGES} messages, ${(room.full.length / 1024 / 1024).toFixed(1)} MiB; uploading`);
+    await seed(relay, room.chunks, room.full);
+    // Bob sends what Alice's device misses.
+    const bobStore = await storeWith(room.full);
+    const b = await RoomSession.open({
+      room: ROOM,
+      relayUrl: relay.wsUrl,
+      identity: bob,
+      store: bobStore,
+      persistent: false,
+      randomBytes,
+      crossTab: false,
+      transport: new Transport({ WebSocketImpl: WS }),
+    });
+    while (!b.synced) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < MISSED; i++) b.send(`missed ${i}`);
+    while (b.view().pendingCount > 0) await new Promise((r) => setTimeout(r, 50));
+    b.destroy();
+
+    const rows: Record<string, Array<{ active: number; wall: number }>> = {
+      session: [],
+      'catch-up, first': [],
+      'catch-up': [],
+      recount: [],
+      'count (LOBBY-1)': [],
+    };
+    const check = async (store: MemoryRoomUpdateStore): Promise<number> =>
+      (await summarizeRoom(store, ROOM, undefined, alice.id)).summary.messages;
+    for (let rep = 0; rep < REPS; rep++) {
+      const s1 = await storeWith(room.full);
+      rows.session!.push(
+        await mainThread(async () => {
+          await refreshRooms({
+            rooms: [ROOM],
+            catchUp: () => Promise.resolve({ outcome: 'unsure' }),
+            open: (r) =>
+              RoomSession.open({
+                room: r,
+                relayUrl: relay.wsUrl,
+                identity: alice,
+                store: s1,
+                persistent: false,
+                randomBytes,
+                crossTab: false,
+                background: true,
+                transport: new Transport({ WebSocketImpl: WS }),
+              }),
+            timeoutMs: 60_000,
+          });
+        }),
+      );
+      if ((await check(s1)) !== MESSAGES + MISSED) throw new Error('session: messages missing');
+      const seen: { change: RoomChange } = { change: { kind: 'none' } };
+      const catchUp = (store: MemoryRoomUpdateStore) => async (): Promise<void> => {
+        const outcomes = await refreshRooms({
+          onRoom: (_room, _outcome, c) => (seen.change = c),
+          rooms: [ROOM],
+          catchUp: (r, timeoutMs) =>
+            catchUpRoom({ room: r, relayUrl: relay.wsUrl, store, timeoutMs, WebSocketImpl: WS }),
+          open: () => Promise.reject(new Error('full path not expected')),
+          timeoutMs: 60_000,
+        });
+        if (outcomes.get(ROOM) !== 'synced') throw new Error(`catch-up: ${outcomes.get(ROOM)}`);
+      };
+      const s2 = await storeWith(room.full);
+      rows['catch-up, first']!.push(await mainThread(catchUp(s2)));
+      const s3 = await storeWith(room.full);
+      await s3.held(ROOM);
+      const counted = await summarizeRoom(s3, ROOM, undefined, alice.id);
+      rows['catch-up']!.push(await mainThread(catchUp(s3)));
+      if ((await check(s3)) !== MESSAGES + MISSED) throw new Error('catch-up: messages missing');
+      const out: { recounted?: CountedRoom; advanced?: CountedRoom | null } = {};
+      rows.recount!.push(
+        await mainThread(async () => {
+          out.recounted = await summarizeRoom(s3, ROOM, undefined, alice.id);
+        }),
+      );
+      const change = seen.change;
+      if (change.kind !== 'stored') throw new Error('catch-up stored nothing');
+      rows['count (LOBBY-1)']!.push(
+        await mainThread(() => {
+          out.advanced = advanceSummary(counted, change.stored, undefined, alice.id);
+          return Promise.resolve();
+        }),
+      );
+      if (JSON.stringify(out.advanced?.summary) !== JSON.stringify(out.recounted?.summary)) {
+        throw new Error('LOBBY-1 disagrees with the recount');
+      }
+    }
+    console.log(
+      `\n| refresh of a ${MESSAGES}-message room that missed ${MISSED} | main thread (median of ${REPS}) | wall |`,
+    );
+    console.log('| --- | ---: | ---: |');
+    for (const [name, xs] of Object.entries(rows)) {
+      const active = median(xs.map((x) => x.active));
+      const wall = median(xs.map((x) => x.wall));
+      console.log(`| ${name} | ${active.toFixed(1)} ms | ${wall.toFixed(1)} ms |`);
+    }
+  } finally {
+    await relay.cleanup();
+  }
+};
+
+await main();
