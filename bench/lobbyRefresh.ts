@@ -2,6 +2,7 @@
  * Lobby refresh (SYNC-C1): main-thread time of refreshing one big room that missed a few
  * messages, the full background session (the refresh before CATCH-1..5) against the catch-up.
  *
+ *   npm run bench -- --only lobby        (or standalone:)
  *   npx tsx bench/lobbyRefresh.ts [--messages 100000] [--missed 10] [--reps 3]
  *
  * In Node, against a real relay (child process; byte-rate limits raised so seeding needs no
@@ -21,6 +22,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
@@ -39,30 +41,30 @@ import { advanceSummary, summarizeRoom, type CountedRoom } from '../client/ui/lo
 const WS = WebSocket as unknown as typeof globalThis.WebSocket;
 const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
 
-const { values } = parseArgs({
-  options: {
-    messages: { type: 'string', default: '100000' },
-    missed: { type: 'string', default: '10' },
-    reps: { type: 'string', default: '3' },
-  },
-});
-const MESSAGES = Number(values.messages);
-const MISSED = Number(values.missed);
-const REPS = Number(values.reps);
+export interface LobbyRefreshOptions {
+  /** Messages in the room. */
+  readonly messages: number;
+  /** Messages Alice's device misses. */
+  readonly missed: number;
+  readonly reps: number;
+}
+
+export const DEFAULT_LOBBY_REFRESH: LobbyRefreshOptions = { messages: 100_000, missed: 10, reps: 3 };
+
 const ROOM = 'lobby-refresh';
 const alice: Identity = { id: newId(randomBytes), name: 'Alice' };
 const bob: Identity = { id: newId(randomBytes), name: 'Bob' };
 
 /** The room as one update per 2,000 messages (each upload frame well under 8 MiB), and merged. */
-const makeRoom = (): { chunks: Uint8Array[]; full: Uint8Array } => {
+const makeRoom = (messages: number): { chunks: Uint8Array[]; full: Uint8Array } => {
   const doc = new Y.Doc();
   let i = 0;
   const chat = new ChatRoom(doc, new HybridClock('seed', () => 1_700_000_000_000 + i * 1000), randomBytes);
   const chunks: Uint8Array[] = [];
   doc.on('update', (u: Uint8Array) => chunks.push(u));
-  while (i < MESSAGES) {
+  while (i < messages) {
     doc.transact(() => {
-      for (const end = Math.min(MESSAGES, i + 2000); i < end; i++) {
+      for (const end = Math.min(messages, i + 2000); i < end; i++) {
         chat.send(i % 3 ? bob : alice, `message ${i}: some words to give it the weight of a chat line`);
       }
     });
@@ -110,11 +112,15 @@ const mainThread = async (f: () => Promise<void>): Promise<{ active: number; wal
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const main = async (): Promise<void> => {
+/** Runs the measurement; resolves with a Markdown table (progress goes to stderr). */
+export const runLobbyRefreshBench = async (opts: LobbyRefreshOptions = DEFAULT_LOBBY_REFRESH): Promise<string> => {
+  const { messages: MESSAGES, missed: MISSED, reps: REPS } = opts;
   const relay = await startRelay({ env: { MAX_BYTES_PER_SEC: String(2 ** 30), BYTE_BURST: String(2 ** 30) } });
   try {
-    const room = makeRoom();
-    console.log(`${MESSAGES} messages, ${(room.full.length / 1024 / 1024).toFixed(1)} MiB; uploading`);
+    const room = makeRoom(MESSAGES);
+    process.stderr.write(
+      `lobby: ${MESSAGES} messages, ${(room.full.length / 1024 / 1024).toFixed(1)} MiB; uploading\n`,
+    );
     await seed(relay, room.chunks, room.full);
     // Bob sends what Alice's device misses.
     const bobStore = await storeWith(room.full);
@@ -203,18 +209,34 @@ const main = async (): Promise<void> => {
         throw new Error('LOBBY-1 disagrees with the recount');
       }
     }
-    console.log(
-      `\n| refresh of a ${MESSAGES}-message room that missed ${MISSED} | main thread (median of ${REPS}) | wall |`,
-    );
-    console.log('| --- | ---: | ---: |');
+    const lines = [
+      `| refresh of a ${MESSAGES}-message room that missed ${MISSED} | main thread (median of ${REPS}) | wall |`,
+      '| --- | ---: | ---: |',
+    ];
     for (const [name, xs] of Object.entries(rows)) {
       const active = median(xs.map((x) => x.active));
       const wall = median(xs.map((x) => x.wall));
-      console.log(`| ${name} | ${active.toFixed(1)} ms | ${wall.toFixed(1)} ms |`);
+      lines.push(`| ${name} | ${active.toFixed(1)} ms | ${wall.toFixed(1)} ms |`);
     }
+    return lines.join('\n');
   } finally {
     await relay.cleanup();
   }
 };
 
-await main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { values } = parseArgs({
+    options: {
+      messages: { type: 'string', default: String(DEFAULT_LOBBY_REFRESH.messages) },
+      missed: { type: 'string', default: String(DEFAULT_LOBBY_REFRESH.missed) },
+      reps: { type: 'string', default: String(DEFAULT_LOBBY_REFRESH.reps) },
+    },
+  });
+  console.log(
+    await runLobbyRefreshBench({
+      messages: Number(values.messages),
+      missed: Number(values.missed),
+      reps: Number(values.reps),
+    }),
+  );
+}

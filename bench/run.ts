@@ -8,6 +8,8 @@
  *   catchup  a 20,000-message room: time to SyncStep2 for a fresh and a 1 %-behind client,
  *            largest frame (bench/catchup.ts)
  *   memory   1,000 rooms × 2,000 messages loaded, then idle: server RSS (bench/memory.ts)
+ *   lobby    the lobby's refresh of a 100,000-message room that missed 10 messages: main-thread
+ *            time of the catch-up against the full background session (bench/lobbyRefresh.ts)
  *   client   headless Chromium, IndexedDB seeded with 10,000 and 100,000 messages: time to the first
  *            messages painted, time for a sent message to appear, bytes per message; y-indexeddb
  *            side by side (bench/client.ts)
@@ -32,6 +34,7 @@ import {
 } from './fanout.js';
 import { runMemory, type MemoryResult } from './memory.js';
 import { runScaleoutBench } from './scaleout.js';
+import { DEFAULT_LOBBY_REFRESH, runLobbyRefreshBench } from './lobbyRefresh.js';
 import { machineInfo } from './proc.js';
 import { convergeOverrides, type SystemName } from './servers.js';
 import { fmt, fmtBytes, fmtInt, median, ratio, table } from './stats.js';
@@ -39,7 +42,7 @@ import { formatClientReport, runClientBench } from './client.js';
 
 const HELP = `npm run bench -- [options]
 
-  --only LIST          scenarios to run, comma-separated: fanout,catchup,memory,client,scaleout (default: all)
+  --only LIST          scenarios to run, comma-separated: fanout,catchup,memory,lobby,client,scaleout (default: all)
   --quick              small smoke-test scale (< 1 minute); explicit options still win
   --levels LIST        fan-out levels ROOMSxCLIENTSxRATE (default 10x10x5,20x10x10)
   --rounds N           fan-out runs per system and level, interleaved (default 2)
@@ -110,9 +113,9 @@ const parseLevels = (s: string): FanoutLevel[] =>
     return { rooms: Number(m[1]), clients: Number(m[2]), rate: Number(m[3]) };
   });
 
-const scenarios = new Set((args.only ?? 'fanout,catchup,memory,client,scaleout').split(',').map((s) => s.trim()));
+const scenarios = new Set((args.only ?? 'fanout,catchup,memory,lobby,client,scaleout').split(',').map((s) => s.trim()));
 for (const s of scenarios) {
-  if (!['fanout', 'catchup', 'memory', 'client', 'scaleout'].includes(s))
+  if (!['fanout', 'catchup', 'memory', 'lobby', 'client', 'scaleout'].includes(s))
     throw new Error(`--only: unknown scenario "${s}"`);
 }
 const levels = parseLevels(args.levels ?? (quick ? '10x10x5' : '10x10x5,20x10x10'));
@@ -455,6 +458,14 @@ if (scenarios.has('memory')) {
 
 // --- client: opening a room from IndexedDB (bench/client.ts) ---------------------------------
 let clientResult: Awaited<ReturnType<typeof runClientBench>> | null = null;
+if (scenarios.has('lobby')) {
+  process.stderr.write('lobby: a big room refreshed by the catch-up and by the full session…\n');
+  print();
+  print('## Lobby refresh (SYNC-C1)');
+  print();
+  print(await runLobbyRefreshBench(args.quick ? { messages: 10_000, missed: 10, reps: 2 } : DEFAULT_LOBBY_REFRESH));
+}
+
 if (scenarios.has('client')) {
   process.stderr.write('client: seeding IndexedDB and opening rooms in Chromium…\n');
   clientResult = await runClientBench(args.quick ? { sizes: [2000, 10_000], reps: 3, sends: 3 } : {});
