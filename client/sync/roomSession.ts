@@ -1421,10 +1421,12 @@ export class RoomSession {
     const seen = own && this.isSeen(m);
     const c: CachedView = { m, v: old && sameView(old.v, v) ? old.v : v, acked, seen, epoch };
     this.viewById.set(m.id, c);
+    // Only an id made before as an own message can be in these (opening a room of 100,000 others'
+    // messages then costs no lookups here).
     if (own && !(acked && seen)) this.openOwn.set(m.id, c);
-    else this.openOwn.delete(m.id);
+    else if (old?.v.own) this.openOwn.delete(m.id);
     if (own && !acked) this.pendingIds.add(m.id);
-    else this.pendingIds.delete(m.id);
+    else if (old?.v.own) this.pendingIds.delete(m.id);
     return c;
   }
 
