@@ -416,9 +416,6 @@ export class RoomSession {
       for (const [c, k] of meta.seen) this.seen.set(c, k);
       this.late = [...meta.late];
       this.lateSet = new Set(this.late);
-      for (const id of this.late) this.staleViewIds.add(id);
-      this.statesChanged = true;
-      this.invalidateView();
     }
     const stored = loaded.stored;
     if (stored) {
