@@ -215,14 +215,30 @@ interface CachedView {
   readonly v: MessageView;
   readonly acked: boolean;
   readonly seen: boolean;
-  /** `statesVersion` when `acked` and `seen` were last checked. */
-  version: number;
-  /** Its place in the last view made. */
-  pos: number;
+  /** `viewEpoch` of the messageViews call that made it. */
+  readonly epoch: number;
 }
 
 const byHlcThenId = (a: { hlc: Hlc; id: string }, b: { hlc: Hlc; id: string }): number =>
   compareHlc(a.hlc, b.hlc) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * Where `m` is in `order` (a display order), -1 if not there. Display order is ORD-1's sort except
+ * where ORD-2 moved a reply under its parent, so a binary search finds almost every message; a
+ * moved one is looked for from the end (recent messages are the ones that change).
+ */
+const indexInOrder = (order: readonly ChatMessage[], m: ChatMessage): number => {
+  let lo = 0;
+  let hi = order.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (byHlcThenId(order[mid]!, m) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  if (order[lo] === m) return lo;
+  for (let i = order.length - 1; i >= 0; i--) if (order[i] === m) return i;
+  return -1;
+};
 
 export class RoomSession {
   readonly room: string;
@@ -285,15 +301,23 @@ export class RoomSession {
   private lastView: RoomView | null = null;
   /** Messages or their states (acks, seen, late) may have changed since the last view. */
   private viewMessagesStale = true;
-  /** Per message id, the view last made for it; made when first needed (a message moved). */
-  private viewIndex: Map<string, CachedView> | null = null;
-  /** The ordered messages the last view was made from, and the cache entries in that order. */
-  private viewSource: readonly ChatMessage[] | null = null;
-  private viewSourceCached: readonly CachedView[] = [];
+  /**
+   * The message views (see `messageViews`). Invariants between calls: `viewSource` is the display
+   * order the last views were made from and `viewOut[i]` is the view of `viewSource[i]`; `viewById`
+   * holds exactly the ids in `viewOut`, each with the CachedView that made its view; `openOwn`
+   * holds the own messages not both acked and seen yet (their state can still change; a message
+   * can be seen before its ack arrives), `pendingIds` the own messages not acked.
+   */
+  private viewSource: readonly ChatMessage[] = [];
+  private viewOut: readonly MessageView[] = [];
+  private readonly viewById = new Map<string, CachedView>();
+  private readonly openOwn = new Map<string, CachedView>();
+  private readonly pendingIds = new Set<string>();
+  private viewEpoch = 0;
   /** Ids whose late flag or clock-ahead changed since the last view. */
   private readonly staleViewIds = new Set<string>();
-  /** Bumped when an ack or seen clock grows: own messages' states are checked again. */
-  private statesVersion = 0;
+  /** An ack or seen clock grew since the last view: the `openOwn` messages are checked again. */
+  private statesChanged = false;
   private notifyScheduled = false;
   private notices: string[] = [];
   private lastRefusedNoticeAt = -Infinity;
@@ -1022,7 +1046,7 @@ export class RoomSession {
     }
     this.lastSyncedAt = this.now();
     if (changed) {
-      this.statesVersion++;
+      this.statesChanged = true;
       this.invalidateView();
       this.scheduleMetaSave();
     }
@@ -1061,7 +1085,7 @@ export class RoomSession {
       }
     }
     if (changed) {
-      this.statesVersion++;
+      this.statesChanged = true;
       this.invalidateView();
       this.scheduleMetaSave();
     }
@@ -1222,7 +1246,7 @@ export class RoomSession {
       messages = prev.messages;
       pendingCount = prev.pendingCount;
     } else {
-      ({ messages, pendingCount } = this.messageViews(prev));
+      ({ messages, pendingCount } = this.messageViews());
       this.viewMessagesStale = false;
     }
     const status = deriveStatus({
@@ -1263,71 +1287,89 @@ export class RoomSession {
    * ack/seen state, late flag or clock-ahead changed; every other view is the same object as
    * before, and the array is the previous one when no element changed.
    *
-   * Linear in the number of messages with a small constant: the new order is walked alongside
-   * the previous one, so appended, changed, inserted and removed messages are matched without
-   * hashing; only messages that moved are looked up by id (in an index made the first time one
-   * is needed, and kept up to date from then on).
+   * Per change this costs one walk over the new display order alongside the previous one that
+   * compares elements by identity (contiguous arrays, no hashing, no per-message objects touched)
+   * and one array of views; only the messages that differ are looked up by id and made again. A
+   * state change (an ack, a seen clock) re-checks the own messages not settled yet, and a view made
+   * stale by id (late, clock-ahead, state) is found by binary search in the display order.
+   * Neither array is frozen: V8 reads a frozen array of 100,000 elements several times slower.
    */
-  private messageViews(prev: RoomView | null): { messages: readonly MessageView[]; pendingCount: number } {
+  private messageViews(): { messages: readonly MessageView[]; pendingCount: number } {
     const list = this.messages();
-    const prevList = prev?.messages;
+    const source = this.viewSource;
+    const prevOut = this.viewOut;
+    const epoch = ++this.viewEpoch;
     const stale = this.staleViewIds;
-    const version = this.statesVersion;
-    const source = this.viewSource ?? [];
-    const sourceCached = this.viewSourceCached;
-    const cached = new Array<CachedView>(list.length);
-    const out = new Array<MessageView>(list.length);
-    let same = prevList !== undefined && prevList.length === list.length;
-    let pendingCount = 0;
-    let j = 0;
-    for (let i = 0; i < list.length; i++) {
-      const m = list[i]!;
-      let c: CachedView | undefined;
-      if (j < source.length && source[j] === m) {
-        c = sourceCached[j++]; // unchanged, in its place
-      } else if (j + 1 < source.length && source[j + 1] === m) {
-        c = sourceCached[j + 1]; // unchanged; the one before it is gone
-        j += 2;
-      } else if (j < source.length && source[j]!.id === m.id) {
-        c = sourceCached[j++]; // changed, in its place
-      } else {
-        // Inserted, or moved: by id.
-        c = this.indexedView(m.id, sourceCached, cached, i);
-        if (c !== undefined && c.m === m && c.pos >= j) j = c.pos + 1;
+    if (this.statesChanged) {
+      this.statesChanged = false;
+      for (const [id, c] of this.openOwn)
+        if (c.acked !== this.isAcked(c.m) || c.seen !== this.isSeen(c.m)) stale.add(id);
+    }
+    let out: MessageView[] | null = null;
+    if (list !== source) {
+      const views: MessageView[] = [];
+      out = views;
+      let same = list.length === prevOut.length;
+      let j = 0;
+      for (let i = 0; i < list.length; i++) {
+        const m = list[i]!;
+        if (j < source.length && source[j] === m) {
+          // Unchanged, and still in order.
+          views.push(prevOut[j]!);
+          if (i !== j) same = false;
+          j++;
+          continue;
+        }
+        if (j + 1 < source.length && source[j + 1] === m) {
+          // Unchanged; the one before it is gone (or moved).
+          views.push(prevOut[j + 1]!);
+          if (same && prevOut[i] !== prevOut[j + 1]) same = false;
+          j += 2;
+          continue;
+        }
+        const old = this.viewById.get(m.id);
+        const moved = old !== undefined && old.m === m;
+        const c = moved ? old : this.makeView(m, old, epoch);
+        if (j < source.length && source[j]!.id === m.id)
+          j++; // changed in its place
+        else if (moved) {
+          // Unchanged but elsewhere before: carry on from there.
+          const at = indexInOrder(source, m);
+          if (at >= j) j = at + 1;
+        }
+        views.push(c.v);
+        if (same && prevOut[i] !== c.v) same = false;
       }
-      if (c === undefined || c.m !== m || (stale.size > 0 && stale.has(m.id))) c = this.makeView(m, c);
-      else if (c.version !== version) {
-        if (c.v.own && (c.acked !== this.isAcked(m) || c.seen !== this.isSeen(m))) c = this.makeView(m, c);
-        else c.version = version;
-      }
-      c.pos = i;
-      cached[i] = c;
-      out[i] = c.v;
-      if (c.v.own && !c.acked) pendingCount++;
-      if (same && prevList![i] !== c.v) same = false;
+      // Only forged data removes a message: then forget the ids that are gone.
+      if (this.viewById.size > list.length) this.forgetGone(list);
+      if (same) out = null;
+    }
+    for (const id of stale) {
+      const c = this.viewById.get(id);
+      if (c === undefined || c.epoch === epoch) continue; // gone, or made in this call
+      const at = indexInOrder(list, c.m);
+      if (at < 0) continue;
+      const v = this.makeView(c.m, c, epoch).v;
+      if (v === (out ?? prevOut)[at]) continue;
+      out ??= prevOut.slice();
+      out[at] = v;
     }
     stale.clear();
     this.viewSource = list;
-    this.viewSourceCached = cached;
-    // Forget views of messages that are gone (only forged data removes a message).
-    if (this.viewIndex && this.viewIndex.size > list.length + 1000) this.viewIndex = null;
-    return { messages: same ? prevList! : Object.freeze(out), pendingCount };
+    if (out !== null) this.viewOut = out;
+    return { messages: this.viewOut, pendingCount: this.pendingIds.size };
   }
 
-  /** The last view made for `id` (the index is made on first use from the views in use). */
-  private indexedView(
-    id: string,
-    previous: readonly CachedView[],
-    current: readonly CachedView[],
-    upTo: number,
-  ): CachedView | undefined {
-    if (!this.viewIndex) {
-      const index = new Map<string, CachedView>();
-      for (const c of previous) index.set(c.m.id, c);
-      for (let k = 0; k < upTo; k++) index.set(current[k]!.m.id, current[k]!);
-      this.viewIndex = index;
+  /** Drops what is kept for messages no longer in `list`. */
+  private forgetGone(list: readonly ChatMessage[]): void {
+    const ids = new Set<string>();
+    for (const m of list) ids.add(m.id);
+    for (const id of [...this.viewById.keys()]) {
+      if (ids.has(id)) continue;
+      this.viewById.delete(id);
+      this.openOwn.delete(id);
+      this.pendingIds.delete(id);
     }
-    return this.viewIndex.get(id);
   }
 
   private isAcked(m: ChatMessage): boolean {
@@ -1338,12 +1380,12 @@ export class RoomSession {
     return m.yId !== null && (this.seen.get(m.yId.client) ?? 0) > m.yId.clock;
   }
 
-  /** A view of `m`; the previous view object when nothing in it changed. */
-  private makeView(m: ChatMessage, old: CachedView | undefined): CachedView {
+  /** The view of `m` as the states are now (STATE-1, LATE-1, HLC clock-ahead). */
+  private viewOf(m: ChatMessage): MessageView {
     const own = m.authorId === this.me.id;
     const acked = own && this.isAcked(m);
     const seen = own && this.isSeen(m);
-    const v: MessageView = {
+    return {
       id: m.id,
       authorId: m.authorId,
       authorName: m.authorName,
@@ -1360,15 +1402,28 @@ export class RoomSession {
       clockAheadMs: this.aheadMs.get(m.id) ?? 0,
       own,
     };
-    const c: CachedView = {
-      m,
-      v: old && sameView(old.v, v) ? old.v : v,
-      acked,
-      seen,
-      version: this.statesVersion,
-      pos: -1,
-    };
-    this.viewIndex?.set(m.id, c);
+  }
+
+  /** @internal Test seam: the message views made from scratch, which `view().messages` must equal. */
+  messageViewsFromScratch(): MessageView[] {
+    return this.messages().map((m) => this.viewOf(m));
+  }
+
+  /** A view of `m` (the previous view object when nothing in it changed), recorded by id. */
+  private makeView(m: ChatMessage, old: CachedView | undefined, epoch: number): CachedView {
+    const v = this.viewOf(m);
+    const own = v.own;
+    // Both as read, not as shown: a message can be seen (by a peer) before its ack arrives.
+    const acked = own && this.isAcked(m);
+    const seen = own && this.isSeen(m);
+    const c: CachedView = { m, v: old && sameView(old.v, v) ? old.v : v, acked, seen, epoch };
+    this.viewById.set(m.id, c);
+    // Only an id made before as an own message can be in these (opening a room of 100,000 others'
+    // messages then costs no lookups here).
+    if (own && !(acked && seen)) this.openOwn.set(m.id, c);
+    else if (old?.v.own) this.openOwn.delete(m.id);
+    if (own && !acked) this.pendingIds.add(m.id);
+    else if (old?.v.own) this.pendingIds.delete(m.id);
     return c;
   }
 

@@ -31,7 +31,7 @@ export interface MessageItemProps {
   readonly m: MessageView;
   readonly parent: MessageView | null | undefined;
   readonly selfId: string;
-  readonly names: ReadonlyMap<string, string>;
+  readonly names: { get(userId: string): string | undefined };
   readonly query: string;
   readonly highlighted: boolean;
   /** In search results: offers to show the message in the conversation. */

@@ -7,11 +7,8 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useImperativeHandle, useLayoutEffect, useRef, type ReactNode, type Ref } from 'react';
 import { MessageItem, type MessageActions } from './MessageItem.js';
+import type { Rows } from './rows.js';
 import type { MessageView } from './services.js';
-
-export type Row =
-  | { readonly kind: 'message'; readonly key: string; readonly m: MessageView }
-  | { readonly kind: 'divider'; readonly key: string };
 
 export interface MessageListHandle {
   readonly scrollToMessage: (id: string) => void;
@@ -21,9 +18,10 @@ export interface MessageListHandle {
 }
 
 export interface MessageListProps {
-  readonly rows: readonly Row[];
-  readonly byId: ReadonlyMap<string, MessageView>;
-  readonly names: ReadonlyMap<string, string>;
+  readonly rows: Rows;
+  readonly byId: { get(id: string): MessageView | undefined };
+  /** A user's display name by id (for reactions). */
+  readonly names: { get(userId: string): string | undefined };
   readonly selfId: string;
   readonly query: string;
   readonly highlightedId: string | null;
@@ -44,11 +42,22 @@ export const MessageList = (props: MessageListProps): ReactNode => {
   const onAtBottomRef = useRef(onAtBottomChange);
   onAtBottomRef.current = onAtBottomChange;
 
+  // The virtualizer measures every row again whenever `getItemKey` is a new function: it stays
+  // the same function while the keys are the same (an ack or an edit changes a row, not the keys).
+  const rowsRef = useRef(rows);
+  rowsRef.current = rows;
+  const shape = rows.shape;
+  const getItemKey = useCallback(
+    (i: number): string | number => (i < rowsRef.current.length ? rowsRef.current.key(i) : i),
+    [shape], // not read: a new shape is what makes a new function
+  );
+  const estimateSize = useCallback((i: number) => (rowsRef.current.isDivider(i) ? 36 : 84), []);
+
   const virtualizer = useVirtualizer<HTMLDivElement, HTMLDivElement>({
     count: rows.length,
     getScrollElement: () => scrollRef.current,
-    estimateSize: (i) => (rows[i]?.kind === 'divider' ? 36 : 84),
-    getItemKey: (i) => rows[i]?.key ?? i,
+    estimateSize,
+    getItemKey,
     overscan: 8,
     anchorTo: 'end',
     followOnAppend: true,
@@ -71,7 +80,7 @@ export const MessageList = (props: MessageListProps): ReactNode => {
     else virtualizer.scrollToEnd();
   }, [rows.length, initialIndex, virtualizer]);
 
-  const indexOf = useCallback((id: string) => rows.findIndex((r) => r.kind === 'message' && r.m.id === id), [rows]);
+  const indexOf = useCallback((id: string) => rows.indexOfMessage(id), [rows]);
 
   const focusWhenRendered = useCallback((id: string) => {
     let tries = 0;
@@ -124,7 +133,7 @@ export const MessageList = (props: MessageListProps): ReactNode => {
       ) : (
         <div className="message-canvas" style={{ height: virtualizer.getTotalSize() }}>
           {items.map((item) => {
-            const row = rows[item.index]!;
+            const row = rows.at(item.index);
             return (
               <div
                 key={item.key}

@@ -14,7 +14,9 @@ import { useSpaceTimeRecorder } from './lab/useSpaceTimeRecorder.js';
 import { dateStamp, download } from './download.js';
 import { formatSyncTime, plural } from './format.js';
 import type { MessageActions } from './MessageItem.js';
-import { MessageList, type MessageListHandle, type Row } from './MessageList.js';
+import { MessageIndex } from './messageIndex.js';
+import { MessageList, type MessageListHandle } from './MessageList.js';
+import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
 import { roomUrl } from './router.js';
 import { roomFileName, type MessageView, type RoomMeta, type RoomSession, type RoomView } from './services.js';
 import { useCopy } from './useCopy.js';
@@ -80,6 +82,11 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
   const spaceTime = useSpaceTimeRecorder(session);
   const messages = view.messages;
   const lastId = messages.at(-1)?.id ?? null;
+  // Lookups over `messages`, brought up to date with each new list (./messageIndex.ts): nothing
+  // below walks every message on a change, except a search.
+  const [index] = useState(() => new MessageIndex());
+  index.update(messages);
+  const { structureVersion, namesVersion } = index;
 
   // ---- Unread: the "New messages" line and the last-read mark ----
   // `markId`: messages by others after this one are new in this visit. It follows the bottom of
@@ -98,13 +105,16 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
     if (catchingUp && (synced || view.connection.status === 'offline')) setCatchingUp(false);
   }, [catchingUp, view.connection.lastSyncedAt, view.connection.status]);
 
-  const dividerBeforeId = useMemo(() => {
+  // The line goes before the first message by others after the mark. Both searches start at the
+  // mark, found from the end: the mark is usually the last message or close to it.
+  const divider = useMemo(() => {
     if (markId === null) return null;
-    const at = messages.findIndex((m) => m.id === markId);
+    const at = lastIndexOfMessage(messages, markId);
     if (at < 0) return null;
-    for (let i = at + 1; i < messages.length; i++) if (!messages[i]!.own) return messages[i]!.id;
+    for (let i = at + 1; i < messages.length; i++) if (!messages[i]!.own) return { id: messages[i]!.id, index: i };
     return null;
   }, [messages, markId]);
+  const dividerBeforeId = divider?.id ?? null;
 
   useEffect(() => {
     if (dividerBeforeId !== null && !pinned && (catchingUp || !atBottom || !visible)) setPinned(true);
@@ -150,7 +160,7 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
   if (atBottom && visible) seenAtBottom.current = lastId;
   const newBelow = useMemo(() => {
     if (atBottom) return 0;
-    const at = seenAtBottom.current === null ? -1 : messages.findIndex((m) => m.id === seenAtBottom.current);
+    const at = seenAtBottom.current === null ? -1 : lastIndexOfMessage(messages, seenAtBottom.current);
     let n = 0;
     for (let i = at + 1; i < messages.length; i++) if (!messages[i]!.own) n++;
     return n;
@@ -158,30 +168,25 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
 
   // ---- Rows: search results, or every message with the "New messages" line ----
   const trimmedQuery = query.trim().toLocaleLowerCase();
-  const rows = useMemo<Row[]>(() => {
+  const dividerIndex = divider?.index ?? -1;
+  const rows = useMemo<Rows>(() => {
     if (trimmedQuery) {
-      return messages
-        .filter(
+      return searchRows(
+        messages.filter(
           (m) =>
             !m.deleted &&
             (m.text.toLocaleLowerCase().includes(trimmedQuery) ||
               m.authorName.toLocaleLowerCase().includes(trimmedQuery)),
-        )
-        .map((m) => ({ kind: 'message', key: m.id, m }));
+        ),
+      );
     }
-    const out: Row[] = [];
-    for (const m of messages) {
-      if (m.id === dividerBeforeId) out.push({ kind: 'divider', key: 'new-messages-divider' });
-      out.push({ kind: 'message', key: m.id, m });
-    }
-    return out;
-  }, [messages, trimmedQuery, dividerBeforeId]);
+    return messageRows(messages, dividerIndex, structureVersion);
+  }, [messages, trimmedQuery, dividerIndex, structureVersion]);
 
   // Where the list starts (read once by MessageList, when it first has rows).
   const initialIndex = useRef<number | null | undefined>(undefined);
   if (initialIndex.current === undefined && rows.length > 0) {
-    const i = rows.findIndex((r) => r.kind === 'divider');
-    initialIndex.current = i >= 0 ? i : null;
+    initialIndex.current = rows.dividerIndex >= 0 ? rows.dividerIndex : null;
   }
 
   // Messages that were new on arrival came in with the first sync (after the list was placed at
@@ -191,34 +196,34 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
     if (placedAtDivider.current || !catchingUp || trimmedQuery || dividerBeforeId === null) return;
     placedAtDivider.current = true;
     if (initialIndex.current != null) return; // the list already started at the line
-    const i = rows.findIndex((r) => r.kind === 'divider');
+    const i = rows.dividerIndex;
     if (i >= 0) listRef.current?.scrollToRow(i);
   }, [catchingUp, trimmedQuery, dividerBeforeId, rows]);
 
-  const byId = useMemo(() => new Map(messages.map((m) => [m.id, m])), [messages]);
+  // A user's name: what presence says, else the name on their last message.
   const names = useMemo(() => {
-    const map = new Map<string, string>();
-    for (const m of messages) map.set(m.authorId, m.authorName);
-    for (const p of view.presence) map.set(p.userId, p.name);
-    return map;
-  }, [messages, view.presence]);
+    const present = new Map<string, string>();
+    for (const p of view.presence) present.set(p.userId, p.name);
+    return { get: (userId: string) => present.get(userId) ?? index.authorName(userId) };
+  }, [index, namesVersion, view.presence]); // a new namesVersion: a new object, so rows see new names
 
   // ---- Announce new messages from others to screen readers ----
+  // The messages that were there when the room opened are not new.
   const [announcement, setAnnouncement] = useState('');
-  const known = useRef<Set<string> | null>(null);
+  const announcing = useRef(false);
   useEffect(() => {
-    if (known.current === null) {
-      known.current = new Set(messages.map((m) => m.id));
+    const added = index.takeAdded();
+    if (!announcing.current) {
+      announcing.current = true;
       return;
     }
     let latest: MessageView | null = null;
-    for (const m of messages) {
-      if (known.current.has(m.id)) continue;
-      known.current.add(m.id);
-      if (!m.own && !m.deleted) latest = m;
+    for (const a of added) {
+      const m = index.get(a.id);
+      if (m && !m.own && !m.deleted) latest = m;
     }
     if (latest) setAnnouncement(`${latest.authorName}: ${latest.text.slice(0, 200)}`);
-  }, [messages]);
+  }, [index, messages]);
 
   // ---- Document title ----
   const title = view.title || room;
@@ -280,7 +285,7 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
   }, []);
 
   // A reply target that got deleted meanwhile: keep the quote current.
-  const currentReply = replyTo ? (byId.get(replyTo.id) ?? replyTo) : null;
+  const currentReply = replyTo ? (index.get(replyTo.id) ?? replyTo) : null;
 
   return (
     <div className="room-layout">
@@ -334,7 +339,7 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
             <MessageList
               ref={listRef}
               rows={rows}
-              byId={byId}
+              byId={index}
               names={names}
               selfId={identity.id}
               query={trimmedQuery}

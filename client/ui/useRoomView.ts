@@ -1,5 +1,5 @@
 /** Opens a room session for a screen and follows its view. */
-import { useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { useApp } from './appContext.js';
 import { openSession, type RoomMeta, type RoomSession, type RoomView } from './services.js';
 
@@ -47,12 +47,13 @@ export const useRoomSession = (room: string): SessionState => {
   return state;
 };
 
-/** The session's current view, re-rendering on every change. */
+/**
+ * The session's current view, re-rendering on every change. Read when rendering (the view is the
+ * same object until something changes), so the render that follows a send already shows the new
+ * message: no render of the old list first, and no second render once the session notifies.
+ */
 export const useRoomView = (session: RoomSession): RoomView => {
-  const [view, setView] = useState<RoomView>(() => session.view());
-  useEffect(() => {
-    setView(session.view());
-    return session.subscribe(() => setView(session.view()));
-  }, [session]);
-  return view;
+  const subscribe = useCallback((onChange: () => void) => session.subscribe(onChange), [session]);
+  const current = useCallback(() => session.view(), [session]);
+  return useSyncExternalStore(subscribe, current);
 };
