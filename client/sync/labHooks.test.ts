@@ -126,6 +126,30 @@ describe('RoomSession lab hooks with a real relay', () => {
     expect(a.lab.antiEntropyMs).toBeNull();
   });
 
+  it('LAB-7: the content hash follows every change (a send, an edit, a reaction, the title), read between changes too', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice);
+    const b = await open(room, bob);
+    await Promise.all([online(a), online(b)]);
+    const hashes = new Set([a.lab.contentHash()]);
+    const step = async (what: string, change: () => void): Promise<void> => {
+      const before = a.lab.contentHash();
+      expect(a.lab.contentHash()).toBe(before); // no change, the same hash
+      change();
+      await waitFor(
+        () => a.lab.contentHash() !== before && a.lab.contentHash() === b.lab.contentHash(),
+        `${what}: a new hash, the same on both sides`,
+      );
+      hashes.add(a.lab.contentHash());
+    };
+    let id = '';
+    await step('send', () => (id = a.send('first').id));
+    await step('edit', () => a.edit(id, 'first, edited'));
+    await step('reaction', () => b.react(id, '👍', true));
+    await step('title', () => b.setTitle('a title'));
+    expect(hashes.size).toBe(5);
+  });
+
   it('LAB-7: peers see the lab awareness field (faults, state vector, hash, pending)', async () => {
     const room = freshRoom();
     const a = await open(room, alice);

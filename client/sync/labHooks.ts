@@ -109,6 +109,13 @@ export class LabHooks {
   private readonly publishTimer: ReturnType<typeof setInterval>;
   private readonly unsubscribe: () => void;
   private disposed = false;
+  /**
+   * The last content hash and what it was computed from. `ChatRoom.orderedMessages()` returns
+   * the same array until the document changes, so while the array and the title are the same the
+   * hash is too: the once-a-second publish (LAB-7) no longer walks every message of a big room.
+   */
+  private hashed: { readonly messages: readonly unknown[]; readonly title: string; readonly hash: string } | null =
+    null;
 
   constructor(
     private readonly host: LabHost,
@@ -211,7 +218,13 @@ export class LabHooks {
 
   contentHash(): string {
     const r = this.host.replica();
-    return r ? chatContentHash(r.chat.orderedMessages(), r.chat.title()) : '';
+    if (!r) return '';
+    const messages = r.chat.orderedMessages();
+    const title = r.chat.title();
+    if (this.hashed?.messages !== messages || this.hashed.title !== title) {
+      this.hashed = { messages, title, hash: chatContentHash(messages, title) };
+    }
+    return this.hashed.hash;
   }
 
   /** LAB-6: this client's log in arrival order — own sends, and each remote message as a send on its author's host then a receive here. */
