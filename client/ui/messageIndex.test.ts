@@ -2,25 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { Prng, seedFromEnv } from '../../shared/testing/prng.js';
 import { MessageIndex } from './messageIndex.js';
 import type { MessageView } from './services.js';
+import { messageView } from '../testing/messageView.js';
 
 /** Only the fields MessageIndex reads matter; the rest is filler. */
-const view = (id: string, authorId: string, authorName: string): MessageView => ({
-  id,
-  authorId,
-  authorName,
-  text: `text of ${id}`,
-  hlc: { wall: 0, counter: 0, node: 'n' },
-  wall: 0,
-  replyTo: null,
-  edited: false,
-  deleted: false,
-  reactions: [],
-  yId: null,
-  state: null,
-  late: false,
-  clockAheadMs: 0,
-  own: false,
-});
+const view = (id: string, authorId: string, authorName: string): MessageView =>
+  messageView(id, { authorId, authorName });
 
 const AUTHORS = ['u1', 'u2', 'u3', 'u4'];
 

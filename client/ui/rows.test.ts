@@ -2,24 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { Prng, seedFromEnv } from '../../shared/testing/prng.js';
 import { messageRows, searchRows, type Row } from './rows.js';
 import type { MessageView } from './services.js';
+import { messageView } from '../testing/messageView.js';
 
-const view = (id: string): MessageView => ({
-  id,
-  authorId: 'u',
-  authorName: 'U',
-  text: id,
-  hlc: { wall: 0, counter: 0, node: 'n' },
-  wall: 0,
-  replyTo: null,
-  edited: false,
-  deleted: false,
-  reactions: [],
-  yId: null,
-  state: null,
-  late: false,
-  clockAheadMs: 0,
-  own: false,
-});
+const view = (id: string): MessageView => messageView(id, { text: id });
 
 /** The array the room screen made on every change before `Rows`. */
 const rowArray = (messages: readonly MessageView[], dividerBeforeId: string | null): Row[] => {
