@@ -109,6 +109,24 @@ const docOf = async (store: MemoryRoomUpdateStore, room: string): Promise<Y.Doc>
   return doc;
 };
 
+/** Refreshes `room` for Alice; the full path, when taken, is her background session on `store`. */
+const refreshAlice = async (
+  room: string,
+  store: MemoryRoomUpdateStore,
+): Promise<{ outcomes: Array<[string, string]>; fullPath: string[] }> => {
+  const fullPath: string[] = [];
+  const outcomes = await refreshRooms({
+    rooms: [room],
+    catchUp: catchUpOn(store),
+    open: (r) => {
+      fullPath.push(r);
+      return open(r, alice, store, true);
+    },
+    timeoutMs: 20_000,
+  });
+  return { outcomes: [...outcomes], fullPath };
+};
+
 describe('SYNC-C1: background refresh of the lobby', () => {
   it('SYNC-C1: fetches and stores what rooms missed, one room at a time, invisibly and without "opening" or loading them', async () => {
     const [r1, r2] = [freshRoom(), freshRoom()];
@@ -217,18 +235,7 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     const aliceStore = new MemoryRoomUpdateStore();
     await aliceSends(room, aliceStore, ['first', 'second']);
     aliceStore.simulateEviction(room);
-    const fullPath: string[] = [];
-    const outcomes = await refreshRooms({
-      rooms: [room],
-      catchUp: catchUpOn(aliceStore),
-      open: (r) => {
-        fullPath.push(r);
-        return open(r, alice, aliceStore, true);
-      },
-      timeoutMs: 20_000,
-    });
-    expect([...outcomes]).toEqual([[room, 'synced']]);
-    expect(fullPath).toEqual([room]);
+    expect(await refreshAlice(room, aliceStore)).toEqual({ outcomes: [[room, 'synced']], fullPath: [room] });
     expect(await storedTexts(aliceStore, room)).toEqual(['first', 'second']);
   });
 
@@ -291,18 +298,7 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     await aliceSends(room, aliceStore, ['online']);
     // Written to Alice's store while the relay could not hear it (an offline edit).
     await aliceStore.append(room, bobMessageUpdate(await docOf(aliceStore, room), 'made offline'));
-    const fullPath: string[] = [];
-    const outcomes = await refreshRooms({
-      rooms: [room],
-      catchUp: catchUpOn(aliceStore),
-      open: (r) => {
-        fullPath.push(r);
-        return open(r, alice, aliceStore, true);
-      },
-      timeoutMs: 20_000,
-    });
-    expect([...outcomes]).toEqual([[room, 'synced']]);
-    expect(fullPath).toEqual([room]);
+    expect(await refreshAlice(room, aliceStore)).toEqual({ outcomes: [[room, 'synced']], fullPath: [room] });
     // Another device's refresh gets it from the relay; nothing is left to upload, so no full path.
     const bobStore = new MemoryRoomUpdateStore();
     await waitFor(async () => {
