@@ -312,6 +312,8 @@ export class RoomSession {
   private viewOut: readonly MessageView[] = [];
   private readonly viewById = new Map<string, CachedView>();
   private readonly openOwn = new Map<string, CachedView>();
+  /** Yjs clients of the own messages viewed so far: whose clocks the sync meta keeps. Only grows. */
+  private readonly ownClients = new Set<number>();
   private readonly pendingIds = new Set<string>();
   private viewEpoch = 0;
   /** Ids whose late flag or clock-ahead changed since the last view. */
@@ -1011,8 +1013,10 @@ export class RoomSession {
    */
   private saveSyncMeta(): void {
     if (!this.syncMetaSupported) return;
-    const own = new Set<number>();
-    for (const m of this.messages()) if (m.authorId === this.me.id && m.yId) own.add(m.yId.client);
+    // Bringing the view up to date makes a view of every message not viewed yet, which notes its
+    // client if it is own (makeView): no walk over every message of a big room after each ack.
+    this.view();
+    const own = new Set(this.ownClients);
     const mine = { acked: new Map(this.acked), seen: new Map(this.seen), late: [...this.late] };
     void this.readSyncMeta()
       .then((stored) => {
@@ -1418,6 +1422,7 @@ export class RoomSession {
     const seen = own && this.isSeen(m);
     const c: CachedView = { m, v: old && sameView(old.v, v) ? old.v : v, acked, seen, epoch };
     this.viewById.set(m.id, c);
+    if (own && m.yId) this.ownClients.add(m.yId.client);
     // Only an id made before as an own message can be in these (opening a room of 100,000 others'
     // messages then costs no lookups here).
     if (own && !(acked && seen)) this.openOwn.set(m.id, c);
