@@ -2,14 +2,15 @@
  * The lobby: your name, the rooms on this device (with unread counts and drafts), and joining or
  * creating a room by name. Everything here is local: it works offline.
  */
-import { useCallback, useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useCallback, useEffect, useId, useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import { isValidRoomName } from '../../shared/protocol.js';
 import { NAME_LIMIT } from '../../shared/chat/chatRoom.js';
 import { linkClick, ROOM_RULE, useApp } from './appContext.js';
 import { formatMessageTime, plural } from './format.js';
-import { advanceSummary, summarizeRoom, type CountedRoom, type RoomSummary } from './lobbyData.js';
+import type { RoomSummary } from './lobbyData.js';
+import { lobbySummariesFor } from './lobbySummaries.js';
 import { navigate, roomPath, roomUrl } from './router.js';
-import { refreshRooms, type RoomChange } from '../sync/backgroundRefresh.js';
+import { refreshRooms } from '../sync/backgroundRefresh.js';
 import { catchUpInBackground, loadDraft, openBackgroundSession, randomBytes, type RoomInfo } from './services.js';
 import { useCopy } from './useCopy.js';
 
@@ -141,24 +142,13 @@ const REFRESH_ROOMS = 10;
 const REFRESH_EVERY_MS = 120_000;
 const REFRESH_ROOM_TIMEOUT_MS = 15_000;
 
-/** A summary is valid for the store's counters and the last read message it was counted at. */
-const summaryKey = (
-  counters: { readonly updates: number; readonly bytes: number },
-  lastRead: string | undefined,
-): string => `${counters.updates}:${counters.bytes}:${lastRead ?? ''}`;
-
-interface CachedSummary {
-  readonly key: string;
-  readonly lastRead: string | undefined;
-  readonly counted: CountedRoom;
-}
-
 const RoomList = (): ReactNode => {
   const { local, identity } = useApp();
   const [rooms, setRooms] = useState<LobbyRoom[] | null>(null);
   const [checking, setChecking] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const summaries = useRef(new Map<string, CachedSummary>());
+  // Kept across visits to rooms: showing the lobby again counts only the rooms that changed.
+  const summaries = useMemo(() => lobbySummariesFor(local.store, identity.id), [local.store, identity.id]);
 
   const refresh = useCallback(async () => {
     try {
@@ -166,20 +156,12 @@ const RoomList = (): ReactNode => {
       const withSummaries: LobbyRoom[] = [];
       for (const info of infos) {
         // Replaying a room is not free (a big room takes a while): only when it changed and the
-        // change could not be counted from what the refresh stored (LOBBY-1, `advance` below).
-        const lastRead = info.meta.lastReadMessageId;
-        const key = summaryKey(info, lastRead);
-        const cached = summaries.current.get(info.room);
-        let summary: RoomSummary | null = cached?.key === key ? cached.counted.summary : null;
-        if (!summary) {
-          try {
-            const counted = await summarizeRoom(local.store, info.room, lastRead, identity.id);
-            // Keyed by the counted snapshot's own counters: a write after `listRooms` is not in `key`.
-            summaries.current.set(info.room, { key: summaryKey(counted.at, lastRead), lastRead, counted });
-            summary = counted.summary;
-          } catch {
-            summary = null;
-          }
+        // change could not be counted from what a refresh stored (LOBBY-1, `summaries.advance`).
+        let summary: RoomSummary | null;
+        try {
+          summary = await summaries.summary(info);
+        } catch {
+          summary = null;
         }
         withSummaries.push({ info, summary });
       }
@@ -190,23 +172,7 @@ const RoomList = (): ReactNode => {
       setError(e instanceof Error ? e.message : String(e));
       setRooms((r) => r ?? []);
     }
-  }, [local.store, identity.id]);
-
-  /** LOBBY-1: counts what a refresh stored into the room's cached summary, when it can. */
-  const advance = useCallback(
-    (room: string, change: RoomChange): void => {
-      const cached = summaries.current.get(room);
-      if (change.kind !== 'stored' || !cached) return;
-      const counted = advanceSummary(cached.counted, change.stored, cached.lastRead, identity.id);
-      if (counted)
-        summaries.current.set(room, {
-          key: summaryKey(counted.at, cached.lastRead),
-          lastRead: cached.lastRead,
-          counted,
-        });
-    },
-    [identity.id],
-  );
+  }, [local.store, summaries]);
 
   useEffect(() => {
     void refresh();
@@ -244,7 +210,7 @@ const RoomList = (): ReactNode => {
           cancelled: () => stopped || !navigator.onLine,
           onRoom: (room, _outcome, change) => {
             if (change.kind === 'none') return;
-            advance(room, change);
+            summaries.advance(room, change);
             void refresh();
           },
         });
@@ -264,7 +230,7 @@ const RoomList = (): ReactNode => {
       window.removeEventListener('online', start);
       clearInterval(timer);
     };
-  }, [local, identity, refresh, advance]);
+  }, [local, identity, refresh, summaries]);
 
   return (
     <section className="card" aria-labelledby="rooms-heading">
