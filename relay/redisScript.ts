@@ -89,12 +89,12 @@ export class RedisScript {
         asking = false;
         if (redirect.kind === 'MOVED') {
           // The slot map changed (a failover, a finished resharding): learn it, go where it says.
-          await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+          await refreshSlots(redis);
         } else if (redirect.kind === 'ASK') {
           // The slot is being migrated and this room's keys are already on the importing master.
           const target = redis.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === redirect.at);
           if (target) [node, asking] = [target, true];
-          else await new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
+          else await refreshSlots(redis);
         } else {
           // TRYAGAIN: the room's keys are split between the two masters of a migration in progress.
           await new Promise<void>((resolve) => setTimeout(resolve, TRYAGAIN_DELAY_MS));
@@ -112,6 +112,10 @@ export class RedisScript {
     }
   }
 }
+
+/** Reloads the cluster's slot map (after MOVED, or an ASK to a node the client does not know yet). */
+const refreshSlots = (redis: Cluster): Promise<void> =>
+  new Promise<void>((resolve) => redis.refreshSlotsCache(() => resolve()));
 
 /** As ioredis's cluster client for single commands (its `maxRedirections`, `retryDelayOnTryAgain`). */
 const MAX_REDIRECTIONS = 16;
