@@ -424,28 +424,37 @@ export class RedisBackplane implements Backplane {
     return this.cmd.set(relayAliveKey(this.prefix, this.relayId), '1', 'PX', this.heartbeatMs * 3);
   }
 
-  /** Heartbeat (and status), the subscriber's health, every room's position, dead relays. */
+  /**
+   * Heartbeat (and status), the subscriber's health, every room's position, dead relays. The
+   * rooms' work does not wait for the heartbeat: on a cluster the heartbeat key lives on one
+   * shard, and with that shard down (`cluster-require-full-coverage no`) the rooms on the others
+   * must still be rejoined and checked (REDIS-4). Reaping other relays' presence needs our own
+   * heartbeat to have worked, so it waits for it.
+   */
   private async tick(): Promise<void> {
     if (this.sub.status === 'ready') this.subDownBeats = 0;
     else if (++this.subDownBeats >= 3 && this.cluster) {
       this.subDownBeats = 0;
       this.moveSubscriber();
     }
-    try {
-      await this.beat();
-      this.failedBeats = 0;
-      if (this.cmd.status === 'ready') this.setStatus('up');
-    } catch (err) {
-      // The status listeners learn it from the connection or from the second failed beat.
-      if (++this.failedBeats >= 2) this.setStatus('down');
-      this.log.debug('backplane-heartbeat-failed', { error: String(err) });
-      return;
-    }
+    const beating = this.beat().then(
+      () => {
+        this.failedBeats = 0;
+        if (this.cmd.status === 'ready') this.setStatus('up');
+        return true;
+      },
+      (err: unknown) => {
+        // The status listeners learn it from the connection or from the second failed beat.
+        if (++this.failedBeats >= 2) this.setStatus('down');
+        this.log.debug('backplane-heartbeat-failed', { error: String(err) });
+        return false;
+      },
+    );
     try {
       if (this.sub.status === 'ready')
         for (const state of this.rooms.values()) if (!state.joined) void this.join(state);
       await this.checkPositions();
-      if (Date.now() - this.upSince < this.heartbeatMs * 3) return;
+      if (!(await beating) || Date.now() - this.upSince < this.heartbeatMs * 3) return;
       for (const state of this.rooms.values()) await this.reapDead(state);
     } catch (err) {
       this.log.debug('backplane-tick-failed', { error: String(err) });

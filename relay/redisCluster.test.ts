@@ -13,7 +13,8 @@ import { roomStoreContract } from './roomStore.contract.js';
 import { RedisBackplane } from './redisBackplane.js';
 import { silentLogger } from './log.js';
 import { redisClusterHarness } from './testing/backplaneHarness.js';
-import { flushCluster, startRedisCluster, type RedisCluster } from './testing/redisCluster.js';
+import { flushCluster, keySlot, slotOwner, startRedisCluster, type RedisCluster } from './testing/redisCluster.js';
+import { DEFAULT_REDIS_PREFIX, relayAliveKey, roomKeys } from './redisKeys.js';
 import { waitFor } from '../shared/testing/waitFor.js';
 
 let started: Promise<RedisCluster> | undefined;
@@ -50,17 +51,8 @@ roomStoreContract(
 backplaneContract('RedisBackplane on a Redis Cluster', async () => redisClusterHarness(await cluster()));
 
 /** Which master serves `room` (its slot range), by node index. */
-const shardOf = async (c: RedisCluster, room: string): Promise<number> => {
-  const client = await connectRedis(c.nodes[0]!.url, 'converge-test-admin', false);
-  try {
-    const slot = Number(await client.call('CLUSTER', 'KEYSLOT', `converge:{r:${room}}:log`));
-    const ranges = (await client.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
-    const owner = ranges.find(([lo, hi]) => lo <= slot && slot <= hi)!;
-    return c.nodes.findIndex((n) => n.port === owner[2][1]);
-  } finally {
-    client.disconnect();
-  }
-};
+const shardOf = async (c: RedisCluster, room: string): Promise<number> =>
+  c.nodes.indexOf(await slotOwner(c, await keySlot(c, roomKeys(DEFAULT_REDIS_PREFIX, room).log)));
 
 describe('Redis Cluster', () => {
   it('REDIS-1: the relay detects cluster mode from any node', async () => {
@@ -134,6 +126,37 @@ describe('Redis Cluster', () => {
       expect(rec.seqs()).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
     } finally {
       await a.crash();
+      await b.crash();
+      await c.cleanup();
+    }
+  });
+
+  it('REDIS-4: with the shard of its heartbeat key down, a relay still checks the positions of rooms on the other shards', async () => {
+    const c = await startRedisCluster({ extraArgs: ['--cluster-require-full-coverage', 'no'] });
+    // A relay id whose heartbeat key lives on node 0, the node that dies.
+    let relayId = '';
+    for (let i = 0; relayId === ''; i++) {
+      const slot = await keySlot(c, relayAliveKey(DEFAULT_REDIS_PREFIX, `relay-${i}`));
+      if ((await slotOwner(c, slot)) === c.nodes[0]) relayId = `relay-${i}`;
+    }
+    const b = await RedisBackplane.connect({ url: c.nodes[1]!.url, heartbeatMs: 100, relayId });
+    const store = new RedisRoomStore(await connectRedis(c.nodes[1]!.url, 'converge-test-store', true), {
+      ownsClient: true,
+    });
+    try {
+      const room = 'shard-room-2'; // on node 2
+      expect(await shardOf(c, room)).toBe(2);
+      const rec = new Recorder();
+      b.subscribe(room, 0, rec);
+      await store.append([{ room, seq: 1, update: Uint8Array.of(1) }]);
+      await waitFor(() => rec.entries.length === 1, 'the first entry reached b');
+      await c.nodes[0]!.kill();
+      // In the log with no live message: only the heartbeat's position check can bring it.
+      await store.append([{ room, seq: 2, update: Uint8Array.of(2) }]);
+      await waitFor(() => rec.entries.length === 2, 'the entry reached b');
+      expect(rec.seqs()).toEqual([1, 2]);
+    } finally {
+      await store.close();
       await b.crash();
       await c.cleanup();
     }
