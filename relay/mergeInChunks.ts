@@ -1,9 +1,11 @@
 /**
- * Merging stored updates for compaction, without a Y.Doc. Runs in the store's worker thread
- * (relay/roomStoreWorker.ts) in production, inline in tests and the fuzz.
+ * Merging stored updates for compaction, without a Y.Doc. Most merges are a concatenation
+ * (CONCAT-1: `concatUpdatesV1`, a copy of the bytes), done where the parts' parses already are;
+ * the rest — parts that hold the same clocks — go through `Y.mergeUpdates`, in the store's worker
+ * thread (relay/roomStoreWorker.ts) in production, inline in tests and the fuzz.
  */
 import * as Y from 'yjs';
-import { parseUpdateV1, type ParsedUpdate } from '../shared/updateV1.js';
+import { concatUpdatesV1, parseUpdateV1, type ParsedUpdate } from '../shared/updateV1.js';
 
 /** `Y.mergeUpdates` is super-linear in its number of inputs: merge in groups of at most 64. */
 export const mergeInChunks = (updates: readonly Uint8Array[]): Uint8Array => {
@@ -17,12 +19,22 @@ export const mergeInChunks = (updates: readonly Uint8Array[]): Uint8Array => {
 };
 
 /**
- * Merges updates the relay accepted earlier and parses the result for its summaries only
+ * Parses bytes the relay built itself from updates it accepted earlier, for their summaries only
  * (skipMapEntryRule: see shared/updateV1.ts; the map entries were recorded when each input
  * was accepted).
  */
+const parseTrusted = (bytes: Uint8Array): ParsedUpdate =>
+  parseUpdateV1(bytes, { maxDepth: Infinity, skipMapEntryRule: true });
+
+/** The merge of `parts` (CONCAT-1), parsed, or null when they overlap. */
+export const concatAndParse = (parts: readonly ParsedUpdate[]): ParsedUpdate | null => {
+  const bytes = concatUpdatesV1(parts);
+  return bytes && parseTrusted(bytes);
+};
+
+/** Merges updates the relay accepted earlier (concatenated when they do not overlap) and parses the result. */
 export const mergeAndParse = (updates: readonly Uint8Array[]): ParsedUpdate =>
-  parseUpdateV1(mergeInChunks(updates), { maxDepth: Infinity, skipMapEntryRule: true });
+  concatAndParse(updates.map(parseTrusted)) ?? parseTrusted(mergeInChunks(updates));
 
 /** Where compaction merges run: inline (`inlineMerger`) or off the event loop (WorkerRoomStore). */
 export interface Merger {
@@ -31,4 +43,13 @@ export interface Merger {
 
 export const inlineMerger: Merger = {
   mergeAndParse: (updates) => new Promise((resolve) => resolve(mergeAndParse(updates))),
+};
+
+/**
+ * A compaction's merge: on the calling thread when the parts (already parsed by the caller) can
+ * be concatenated, which costs less than handing them to a worker; else `merger.mergeAndParse`.
+ */
+export const mergeParsed = (merger: Merger, parts: readonly ParsedUpdate[]): Promise<ParsedUpdate> => {
+  const concatenated = concatAndParse(parts);
+  return concatenated ? Promise.resolve(concatenated) : merger.mergeAndParse(parts.map((p) => p.bytes));
 };

@@ -16,7 +16,7 @@
 import { CloseReason, UpgradeRefusal, type CloseReasonInfo } from '../shared/protocol.js';
 import { RoomCore, type ConnId, type RoomCoreLimits, type RoomEffect } from './roomCore.js';
 import type { AppendEntry, RoomStore } from './roomStore.js';
-import { inlineMerger, type Merger } from './mergeInChunks.js';
+import { inlineMerger, mergeParsed, type Merger } from './mergeInChunks.js';
 import { TokenBucket } from './tokenBucket.js';
 import { silentLogger, type Logger } from './log.js';
 import type { Backplane, BackplaneEntry, BackplaneStatus, RoomSubscription } from './backplane.js';
@@ -429,11 +429,11 @@ export class Relay {
     const plan = core.compactionPlan(this.opts.compaction);
     if (!plan) return;
     const run = (async () => {
-      const merged = await this.merger.mergeAndParse(plan.updates);
+      const merged = await mergeParsed(this.merger, plan.parts);
       await this.opts.store.writeSegment(slot.name, { seqLo: plan.seqLo, seqHi: plan.seqHi, update: merged.bytes });
       if (slot.core === core) core.applyCompaction(plan.seqLo, plan.seqHi, merged);
       await this.opts.store.deleteCovered(slot.name, plan.seqLo, plan.seqHi);
-      this.log.debug('compacted', { room: slot.name, inputs: plan.updates.length, bytes: merged.bytes.length });
+      this.log.debug('compacted', { room: slot.name, inputs: plan.parts.length, bytes: merged.bytes.length });
     })()
       .catch((err: unknown) => this.log.error('compaction-failed', { room: slot.name, error: String(err) }))
       .finally(() => {
@@ -574,8 +574,7 @@ export class Relay {
     if (!core || this.closing) return;
     const plan = slot.merging ? null : core.compactionPlan(this.opts.compaction);
     if (plan) {
-      slot.merging = this.merger
-        .mergeAndParse(plan.updates)
+      slot.merging = mergeParsed(this.merger, plan.parts)
         .then((merged) => {
           if (slot.core === core) core.applyCompaction(plan.seqLo, plan.seqHi, merged);
         })

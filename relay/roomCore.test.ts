@@ -905,9 +905,9 @@ describe('RoomCore compaction', () => {
     core.committed(4);
     const plan = core.compactionPlan(opts)!;
     expect(plan).toMatchObject({ seqLo: 1, seqHi: 4 });
-    expect(plan.updates).toEqual(updates.slice(0, 4));
+    expect(plan.parts.map((p) => p.bytes)).toEqual(updates.slice(0, 4));
     const sv = core.stateVector();
-    core.applyCompaction(plan.seqLo, plan.seqHi, mergeAndParse(plan.updates));
+    core.applyCompaction(plan.seqLo, plan.seqHi, mergeAndParse(plan.parts.map((p) => p.bytes)));
     expect(core.stateVector()).toEqual(sv);
     expect(core.compactionPlan(opts)).toBeNull(); // seq 5 and 6 are still pending
 

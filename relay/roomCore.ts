@@ -275,7 +275,8 @@ export class RoomCore {
   compactionPlan(opts: { minLogEntries: number; targetBytes: number }): {
     seqLo: number;
     seqHi: number;
-    updates: Uint8Array[];
+    /** The chunks' parses, in seq order (relay/mergeInChunks.ts `mergeParsed` merges them). */
+    parts: ParsedUpdate[];
   } | null {
     if (this.logCount < opts.minLogEntries && this.logBytes < opts.targetBytes / 2) return null;
     const durableSeq = this.pending.length > 0 ? this.pending[0]!.seq - 1 : this.nextSeq - 1;
@@ -303,13 +304,13 @@ export class RoomCore {
       start = firstLog - 1;
     }
     const slice = this.chunks.slice(start, end);
-    return { seqLo: slice[0]!.seqLo, seqHi: slice[slice.length - 1]!.seqHi, updates: slice.map((c) => c.parsed.bytes) };
+    return { seqLo: slice[0]!.seqLo, seqHi: slice[slice.length - 1]!.seqHi, parts: slice.map((c) => c.parsed) };
   }
 
   /**
    * Replaces the chunks inside [seqLo, seqHi] by one segment holding the same content: `merged`
-   * is the parse of the merge of `compactionPlan`'s updates (relay/mergeInChunks.ts), made by the
-   * host, off the event loop in production.
+   * is the parse of the merge of `compactionPlan`'s parts (relay/mergeInChunks.ts `mergeParsed`),
+   * made by the host.
    */
   applyCompaction(seqLo: number, seqHi: number, merged: ParsedUpdate): void {
     const from = this.chunks.findIndex((c) => c.seqLo >= seqLo);

@@ -7,6 +7,7 @@ import { applyBreaks, byteMutate, docBroken, structMutate, synthUpdate } from '.
 import { docContent, randomDocs } from './testing/randomEdits.js';
 import { content, encodeModel, rootItem, type ModelStruct, type ModelUpdate } from './testing/updateModel.js';
 import {
+  concatUpdatesV1,
   deleteSetOnly,
   EMPTY_UPDATE,
   isEmptyParsed,
@@ -317,6 +318,151 @@ describe('splitUpdateV1', () => {
       [20, 10],
       [40, 10],
     ]);
+  });
+});
+
+describe('concatUpdatesV1 (CONCAT-1)', () => {
+  const parseAll = (updates: readonly Uint8Array[]): ParsedUpdate[] =>
+    updates.map((u) => parseUpdateV1(u, { maxDepth: Infinity, skipMapEntryRule: true }));
+
+  /** Whether two of `updates` hold the same clock of a client (what Y.decodeUpdate sees). */
+  const overlap = (updates: readonly Uint8Array[]): boolean => {
+    const held = new ClockRanges();
+    for (const u of updates) {
+      for (const s of Y.decodeUpdate(u).structs) {
+        if (!(s instanceof Y.Skip) && !held.add(s.id.client, s.id.clock, s.length)) return true;
+      }
+    }
+    return false;
+  };
+
+  /** The clocks an update covers per client, Skips left out and runs joined (GC joins do not show). */
+  const coverage = (u: Uint8Array): Array<[number, number, number]> =>
+    yjsView(u)
+      .runs.map((r) => [r.client, r.clock, r.length] as [number, number, number])
+      .sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+
+  /**
+   * `ours` is a valid update with the same structs and deletions as Y.mergeUpdates(parts), and
+   * a fresh replica that applies it ends like one that applies Y's merge (content, state vector,
+   * what stays pending).
+   */
+  const expectSameAsYjsMerge = (ours: Uint8Array, parts: readonly Uint8Array[], ctx: string): void => {
+    expect(isValidUpdateV1(ours, { maxDepth: Infinity, skipMapEntryRule: true }), ctx).toBe(true);
+    const theirs = Y.mergeUpdates([...parts]);
+    expect(coverage(ours), ctx).toEqual(coverage(theirs));
+    expect(yjsView(ours).deletes, ctx).toEqual(yjsView(theirs).deletes);
+    const apply = (u: Uint8Array): Y.Doc => {
+      const doc = new Y.Doc();
+      doc.getText('text');
+      Y.applyUpdate(doc, u);
+      return doc;
+    };
+    const a = apply(ours);
+    const b = apply(theirs);
+    expect(Y.encodeStateVector(a), ctx).toEqual(Y.encodeStateVector(b));
+    expect(heldStateVector(a), ctx).toEqual(heldStateVector(b));
+    expect(a.store.pendingStructs === null, ctx).toBe(b.store.pendingStructs === null);
+    expect(docContent(a), ctx).toBe(docContent(b));
+  };
+
+  /** One case: what a relay's log holds (updates with new clocks only), in windows and with gaps. */
+  const concatCase = (prngSeed: number): void => {
+    const prng = new Prng(prngSeed);
+    const { updates: events } = randomDocs(prng, { transactions: 40, docs: 3 });
+    // As the relay stores them (DEDUPE): an update holding a clock already held is not in the log.
+    const held = new ClockRanges();
+    const log = events.filter((u) => {
+      const structs = Y.decodeUpdate(u).structs.filter((s) => !(s instanceof Y.Skip));
+      if (structs.some((s) => held.covers(s.id.client, s.id.clock, 1))) return false;
+      for (const s of structs) held.add(s.id.client, s.id.clock, s.length);
+      return true;
+    });
+    for (let k = 0; k < 4; k++) {
+      const from = prng.int(0, Math.max(0, log.length - 2));
+      const window = log.slice(from, from + prng.int(2, 20));
+      const gapped = log.filter(() => prng.bool(0.6));
+      for (const [kind, parts] of [
+        ['window', window],
+        ['gapped', gapped],
+      ] as const) {
+        const ctx = `prng seed ${prngSeed}, ${kind} ${k}`;
+        const ours = concatUpdatesV1(parseAll(prng.shuffle([...parts])));
+        expect(ours, ctx).not.toBeNull();
+        expectSameAsYjsMerge(ours!, parts, ctx);
+      }
+    }
+    // Raw events (replicas re-emit what they receive): concatenated exactly when nothing overlaps.
+    for (let k = 0; k < 4; k++) {
+      const parts = events.filter(() => prng.bool(0.3));
+      const ours = concatUpdatesV1(parseAll(parts));
+      const ctx = `prng seed ${prngSeed}, events ${k}`;
+      expect(ours === null, ctx).toBe(overlap(parts));
+      if (ours) expectSameAsYjsMerge(ours, parts, ctx);
+    }
+  };
+
+  it(`merges non-overlapping updates like Y.mergeUpdates, in any order of the parts (seed ${SEED})`, () => {
+    for (let k = 0; k < (EXTENSIVE ? 60 : 6); k++) concatCase((SEED * 13 + k) >>> 0);
+  });
+
+  it('lays runs of a client end to end with a Skip over each gap, and copies struct bytes as they are', () => {
+    const doc = new Y.Doc();
+    doc.clientID = 5;
+    const events: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => events.push(u));
+    for (let i = 0; i < 6; i++) doc.getText('t').insert(0, `${i}`.repeat(10));
+    const parts = [events[4]!, events[0]!, events[1]!];
+    const ours = concatUpdatesV1(parseAll(parts))!;
+    const { structs } = Y.decodeUpdate(ours);
+    expect(structs.map((s) => [s.constructor.name, s.id.clock, s.length])).toEqual([
+      ['Item', 0, 10],
+      ['Item', 10, 10],
+      ['Skip', 20, 20],
+      ['Item', 40, 10],
+    ]);
+    expect(ours).toEqual(Y.mergeUpdates(parts));
+  });
+
+  it('unites delete sets, joining overlapping and touching ranges (VAL-7)', () => {
+    const ds = (ranges: Array<[number, number]>): Uint8Array =>
+      encodeModel({ sections: [], deletes: [{ client: 7, ranges }] });
+    const parts = [
+      ds([[0, 2]]),
+      ds([
+        [1, 3],
+        [10, 1],
+      ]),
+      ds([
+        [4, 2],
+        [20, 5],
+      ]),
+    ];
+    const ours = concatUpdatesV1(parseAll(parts))!;
+    expect(parseUpdateV1(ours).deletes.get(7)).toEqual([
+      { clock: 0, length: 6 },
+      { clock: 10, length: 1 },
+      { clock: 20, length: 5 },
+    ]);
+    expect(yjsView(ours).deletes).toEqual(yjsView(Y.mergeUpdates(parts)).deletes);
+  });
+
+  it('refuses parts that hold the same clock of a client (Y.mergeUpdates must drop the duplicate)', () => {
+    const doc = new Y.Doc();
+    const events: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => events.push(u));
+    doc.getText('t').insert(0, 'abc');
+    doc.getText('t').insert(3, 'def');
+    expect(concatUpdatesV1(parseAll([events[0]!, Y.encodeStateAsUpdate(doc)]))).toBeNull();
+    expect(concatUpdatesV1(parseAll([events[1]!, events[0]!, events[1]!]))).toBeNull();
+  });
+
+  it('returns a single part as it is, and the empty update for none', () => {
+    const doc = new Y.Doc();
+    doc.getText('t').insert(0, 'hello');
+    const u = Y.encodeStateAsUpdate(doc);
+    expect(concatUpdatesV1(parseAll([u]))).toBe(u);
+    expect(concatUpdatesV1([])).toEqual(EMPTY_UPDATE);
   });
 });
 
