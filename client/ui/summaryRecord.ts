@@ -13,7 +13,18 @@
  * The basis LOBBY-1 advances from is kept too, so a restored summary advances like a counted
  * one. All of it is bounded except `awaitedParents` (ids replies point to that are not in the
  * room, normally none): above `MAX_AWAITED_PARENTS` the record keeps no basis, and the restored
- * summary is shown but never advanced (the next change recounts it).
+ * summary is shown but never advanced (the next change recounts it). So a record is small and
+ * bounded: about 0.5 KB for a room of short messages, at most a few KB (the last message's text,
+ * ≤ 4,000 characters by the chat model, and 64 ids); `listRooms` reads it with the room's meta.
+ *
+ * Trusted as far as its shape: only this app writes it, and a record that does not parse or has
+ * a field of the wrong type is ignored. Not seen: a well-formed record someone edited by hand
+ * with the right counters (the device's owner can edit what the device shows anyway), and a
+ * room whose counters came back to exactly the values it was counted at (LOCAL-6's counters are
+ * not a version: appends only raise them, but a compaction sets them to what remains) — which
+ * needs a compaction, in an opened room, that leaves exactly as many rows and bytes as were
+ * counted, with other content; the in-page kept summaries have always relied on the same
+ * counters.
  */
 import type { RoomCounters } from '../storage/roomUpdateStore.js';
 import type { CountedRoom, RoomSummary, SummaryBasis } from './lobbyData.js';
