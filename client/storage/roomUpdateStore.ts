@@ -52,12 +52,6 @@
  * LOCAL-9  Bytes are copied: the store keeps exactly the bytes of the view it was given (never
  *          the rest of its buffer) and returns fresh `Uint8Array`s the caller may mutate.
  *
- * LOCAL-13 Conditional meta. `setMetaIf(room, patch, at)` merges `patch` like `setMeta`, in one
- *          strict transaction, only when the room's record exists and its counters (LOCAL-6) are
- *          exactly `at`; otherwise it writes nothing and resolves `false`. A value derived from
- *          the room's rows (LOBBY-2's kept summary) is then never stored beside rows it was not
- *          derived from by a tab that lost a race, and never recreates a room another tab deleted.
- *
  * LOCAL-10 (falling back to memory when IndexedDB is unusable) is stated in ./openRoomUpdateStore.ts.
  *
  * LOCAL-12 Held ranges (./heldRanges.ts). `held` answers what the room's stored updates hold
@@ -69,6 +63,12 @@
  *          transaction, only those updates that hold a struct or deletion not yet held, and
  *          records them as held: a refresh that brings nothing new writes no row. Neither changes
  *          what `load`, `listRooms` or `getMeta` return beyond the rows appended (LOCAL-4 holds).
+ *
+ * LOCAL-13 Conditional meta. `setMetaIf(room, patch, at)` merges `patch` like `setMeta`, in one
+ *          strict transaction, only when the room's record exists and its counters (LOCAL-6) are
+ *          exactly `at`; otherwise it writes nothing and resolves `false`. A value derived from
+ *          the room's rows (LOBBY-2's kept summary) is then never stored beside rows it was not
+ *          derived from by a tab that lost a race, and never recreates a room another tab deleted.
  *
  * The store holds opaque bytes: validating remote updates (shared/updateV1.ts) before they are
  * applied or appended is the caller's job.
