@@ -19,6 +19,12 @@
  *   - count (LOBBY-1): the same summary advanced from what the catch-up stored (`advanceSummary`),
  *     checked equal to the recount.
  * Main thread = the event loop's active time (`performance.eventLoopUtilization`) over the call.
+ *
+ * Then, without the relay, the lobby's first count of the room after a page load (LOBBY-2) at
+ * 10,000 messages and at `--messages`: `listRooms` plus a new `LobbySummaries`' `summary`, over a
+ * store that holds no persisted summary (before: a replay) and over one where an earlier page
+ * persisted it (after: the record read from the room's meta; checked equal to the replay's
+ * summary, and made without reading the room's updates). `--reload-only` runs just this part.
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -36,7 +42,9 @@ import { refreshRooms, type RoomChange } from '../client/sync/backgroundRefresh.
 import { catchUpRoom } from '../client/sync/catchUp.js';
 import { RoomSession } from '../client/sync/roomSession.js';
 import { Transport } from '../client/net/transport.js';
-import { advanceSummary, summarizeRoom, type CountedRoom } from '../client/ui/lobbyData.js';
+import { advanceSummary, summarizeRoom, type CountedRoom, type RoomSummary } from '../client/ui/lobbyData.js';
+import { LobbySummaries } from '../client/ui/lobbySummaries.js';
+import type { StoredUpdates } from '../client/storage/roomUpdateStore.js';
 
 const WS = WebSocket as unknown as typeof globalThis.WebSocket;
 const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
@@ -111,6 +119,58 @@ const mainThread = async (f: () => Promise<void>): Promise<{ active: number; wal
 };
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** The in-memory store, counting reads of a room's updates (a replay starts with one). */
+class CountingStore extends MemoryRoomUpdateStore {
+  loads = 0;
+
+  override load(room: string): Promise<StoredUpdates> {
+    this.loads++;
+    return super.load(room);
+  }
+}
+
+/** What the lobby does for the room on its first showing after a page load. */
+const firstCount = async (store: MemoryRoomUpdateStore): Promise<RoomSummary> => {
+  const [info] = await store.listRooms();
+  return new LobbySummaries(store, alice.id).summary(info!);
+};
+
+/**
+ * LOBBY-2: main thread of the lobby's first count of a `messages`-message room after a page
+ * load, without (before) and with (after) a persisted summary; Markdown rows.
+ */
+export const runFirstCountBench = async (sizes: readonly number[], reps: number): Promise<string> => {
+  const lines = [
+    `| first count after reload (median of ${reps}) | before: replay | after: persisted summary (LOBBY-2) | record |`,
+    '| --- | ---: | ---: | ---: |',
+  ];
+  for (const messages of sizes) {
+    const { full } = makeRoom(messages);
+    const before: Array<{ active: number; wall: number }> = [];
+    const after: Array<{ active: number; wall: number }> = [];
+    let record = 0;
+    for (let rep = 0; rep < reps; rep++) {
+      const store = new CountingStore();
+      await store.append(ROOM, full);
+      await store.setMeta(ROOM, { lastOpenedAt: 1 });
+      const out: { replayed?: RoomSummary; restored?: RoomSummary } = {};
+      // The page that counts (and persists; the lobby does not wait for the write).
+      before.push(await mainThread(async () => void (out.replayed = await firstCount(store))));
+      while ((await store.getMeta(ROOM))?.lobby === undefined) await new Promise((r) => setTimeout(r, 5));
+      record = (await store.getMeta(ROOM))!.lobby!.length;
+      // The next page load.
+      store.loads = 0;
+      after.push(await mainThread(async () => void (out.restored = await firstCount(store))));
+      if (store.loads !== 0) throw new Error('LOBBY-2: the reload replayed the room');
+      if (JSON.stringify(out.restored) !== JSON.stringify(out.replayed)) throw new Error('LOBBY-2 disagrees');
+    }
+    const cell = (xs: Array<{ active: number; wall: number }>): string =>
+      `${median(xs.map((x) => x.active)).toFixed(2)} ms (wall ${median(xs.map((x) => x.wall)).toFixed(2)} ms)`;
+    lines.push(`| ${messages} messages | ${cell(before)} | ${cell(after)} | ${record} B |`);
+  }
+  return lines.join('\n');
+};
 
 /** Runs the measurement; resolves with a Markdown table (progress goes to stderr). */
 export const runLobbyRefreshBench = async (opts: LobbyRefreshOptions = DEFAULT_LOBBY_REFRESH): Promise<string> => {
@@ -218,7 +278,8 @@ export const runLobbyRefreshBench = async (opts: LobbyRefreshOptions = DEFAULT_L
       const wall = median(xs.map((x) => x.wall));
       lines.push(`| ${name} | ${active.toFixed(1)} ms | ${wall.toFixed(1)} ms |`);
     }
-    return lines.join('\n');
+    const sizes = [...new Set([10_000, MESSAGES])].sort((a, b) => a - b);
+    return `${lines.join('\n')}\n\n${await runFirstCountBench(sizes, REPS)}`;
   } finally {
     await relay.cleanup();
   }
@@ -230,13 +291,14 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       messages: { type: 'string', default: String(DEFAULT_LOBBY_REFRESH.messages) },
       missed: { type: 'string', default: String(DEFAULT_LOBBY_REFRESH.missed) },
       reps: { type: 'string', default: String(DEFAULT_LOBBY_REFRESH.reps) },
+      'reload-only': { type: 'boolean', default: false },
     },
   });
+  const messages = Number(values.messages);
+  const reps = Number(values.reps);
   console.log(
-    await runLobbyRefreshBench({
-      messages: Number(values.messages),
-      missed: Number(values.missed),
-      reps: Number(values.reps),
-    }),
+    values['reload-only']
+      ? await runFirstCountBench([...new Set([10_000, messages])], reps)
+      : await runLobbyRefreshBench({ messages, missed: Number(values.missed), reps }),
   );
 }

@@ -9,7 +9,9 @@
  *            largest frame (bench/catchup.ts)
  *   memory   1,000 rooms × 2,000 messages loaded, then idle: server RSS (bench/memory.ts)
  *   lobby    the lobby's refresh of a 100,000-message room that missed 10 messages: main-thread
- *            time of the catch-up against the full background session (bench/lobbyRefresh.ts)
+ *            time of the catch-up against the full background session, and the lobby's first
+ *            count of a 10,000 and a 100,000-message room after a page load, replay against the
+ *            persisted summary (LOBBY-2) (bench/lobbyRefresh.ts)
  *   client   headless Chromium, IndexedDB seeded with 10,000 and 100,000 messages: time to the first
  *            messages painted, time for a sent message to appear, bytes per message; y-indexeddb
  *            side by side (bench/client.ts)

@@ -750,3 +750,96 @@ test('SYNC-C1: the lobby counts messages that arrived while this device was away
   // Alice was never in the room meanwhile: Bob saw nobody arrive.
   await expect(b.page.getByRole('complementary', { name: 'Room details' })).not.toContainText('Alice');
 });
+
+/**
+ * LOBBY-2: the lobby summary of `room` persisted in the page's real IndexedDB (the `rooms`
+ * record's meta), read over a connection of its own; with `unread`, first rewritten to claim that
+ * many unread messages (same counters: a record that still matches the stored rows).
+ */
+const lobbyRecord = (page: Page, room: string, unread?: number): Promise<{ unread: number } | null> =>
+  page.evaluate(
+    async ({ room, unread }) => {
+      interface Req<T> {
+        readonly result: T;
+        readonly error: Error | null;
+        onsuccess: (() => void) | null;
+        onerror: (() => void) | null;
+      }
+      interface RoomRecord {
+        readonly meta: { readonly lobby?: string };
+      }
+      interface Db {
+        transaction(
+          store: string,
+          mode: string,
+        ): {
+          objectStore(name: string): { get(k: string): Req<RoomRecord | undefined>; put(v: unknown): Req<unknown> };
+        };
+        close(): void;
+      }
+      const settled = <T>(r: Req<T>): Promise<T> =>
+        new Promise((resolve, reject) => {
+          r.onsuccess = () => resolve(r.result);
+          r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
+        });
+      const idb = (globalThis as unknown as { indexedDB: { open(name: string): Req<Db> } }).indexedDB;
+      const db = await settled(idb.open('converge'));
+      try {
+        const rooms = db.transaction('rooms', unread === undefined ? 'readonly' : 'readwrite').objectStore('rooms');
+        const record = await settled(rooms.get(room));
+        if (record?.meta.lobby === undefined) return null;
+        const parsed = JSON.parse(record.meta.lobby) as { summary: { unread: number } };
+        if (unread === undefined) return { unread: parsed.summary.unread };
+        const lobby = JSON.stringify({ ...parsed, summary: { ...parsed.summary, unread } });
+        await settled(rooms.put({ ...record, meta: { ...record.meta, lobby } }));
+        return { unread };
+      } finally {
+        db.close();
+      }
+    },
+    { room, unread },
+  );
+
+test('LOBBY-2: after a reload the lobby shows the summary kept in IndexedDB without replaying the room; reading it recounts', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  await a.gotoRoom(room);
+  await a.send('hello from Alice');
+  await expect(a.message('hello from Alice')).toContainText(/Saved|Seen/);
+  const origin = new URL(a.page.url()).origin;
+  await a.page.goto(`${origin}/healthz`);
+  await b.gotoRoom(room);
+  await b.send('Bob 1');
+  await b.send('Bob 2');
+  await expect(b.message('Bob 2')).toContainText(/Saved|Seen/);
+
+  await a.page.goto(`${origin}/`);
+  const row = a.page
+    .getByRole('list', { name: 'Rooms on this device' })
+    .getByRole('listitem')
+    .filter({ hasText: room });
+  await expect(row).toContainText('2 unread', { timeout: 20_000 });
+  // The summary the lobby counted (or advanced, LOBBY-1) is written to the room's record.
+  await expect.poll(() => lobbyRecord(a.page, room)).toEqual({ unread: 2 });
+
+  // A record that claims 3 (Alice's own message too; the stored rows unchanged): what the
+  // reloaded lobby shows can only come from the record, never from a replay of the room.
+  await lobbyRecord(a.page, room, 3);
+  await a.page.reload();
+  await expect(row).toContainText('3 unread');
+
+  // Reading the room moves the last-read message: the record no longer matches and the room is
+  // counted again, and the new count is kept.
+  await row.getByRole('link', { name: room }).click();
+  await expect(a.message('Bob 2')).toBeVisible();
+  await a.page.getByRole('link', { name: 'Rooms' }).click();
+  await expect(row).toContainText('Bob: Bob 2');
+  await expect(row).not.toContainText('unread');
+  await expect.poll(() => lobbyRecord(a.page, room)).toEqual({ unread: 0 });
+  await a.page.reload();
+  await expect(row).toContainText('Bob: Bob 2');
+  await expect(row).not.toContainText('unread');
+});

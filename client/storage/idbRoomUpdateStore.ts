@@ -29,6 +29,7 @@ import { wrap, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'id
 import {
   applyMetaPatch,
   assertCompaction,
+  assertCounters,
   assertRoom,
   assertUpdate,
   copyBytes,
@@ -37,6 +38,7 @@ import {
   StorageErrorKind,
   toStorageError,
   type AppendedMissing,
+  type RoomCounters,
   type RoomInfo,
   type RoomMeta,
   type RoomMetaPatch,
@@ -266,6 +268,19 @@ export class IdbRoomUpdateStore implements RoomUpdateStore {
       const rooms = tx.objectStore('rooms');
       const record = (await rooms.get(room)) ?? emptyRecord(room);
       await rooms.put({ ...record, meta: applyMetaPatch(record.meta, patch) });
+    });
+  }
+
+  async setMetaIf(room: string, patch: RoomMetaPatch, at: RoomCounters): Promise<boolean> {
+    assertRoom(room);
+    assertCounters(at);
+    applyMetaPatch({}, patch);
+    return this.transact('readwrite', async (tx) => {
+      const rooms = tx.objectStore('rooms');
+      const record = await rooms.get(room);
+      if (record === undefined || record.updates !== at.updates || record.bytes !== at.bytes) return false;
+      await rooms.put({ ...record, meta: applyMetaPatch(record.meta, patch) });
+      return true;
     });
   }
 

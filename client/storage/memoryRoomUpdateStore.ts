@@ -16,6 +16,7 @@
 import {
   applyMetaPatch,
   assertCompaction,
+  assertCounters,
   assertRoom,
   assertUpdate,
   copyBytes,
@@ -24,6 +25,7 @@ import {
   StorageErrorKind,
   toStorageError,
   type AppendedMissing,
+  type RoomCounters,
   type RoomInfo,
   type RoomMeta,
   type RoomMetaPatch,
@@ -63,7 +65,7 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
 
   /**
    * Test hook: the next write (append, appendMissing, held — it saves what it folded in —,
-   * compact, setMeta, deleteRoom; after any earlier armed ones) rejects with `toStorageError(error)` and stores nothing. A
+   * compact, setMeta, setMetaIf, deleteRoom; after any earlier armed ones) rejects with `toStorageError(error)` and stores nothing. A
    * `DOMException('…', 'QuotaExceededError')` becomes kind `quota`.
    */
   failNextWrite(error: unknown): void {
@@ -236,6 +238,22 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
       () => {
         const record = this.record(room);
         this.disk.records.set(room, { ...record, meta: applyMetaPatch(record.meta, patch) });
+      },
+    );
+  }
+
+  setMetaIf(room: string, patch: RoomMetaPatch, at: RoomCounters): Promise<boolean> {
+    return this.write(
+      () => {
+        assertRoom(room);
+        assertCounters(at);
+        applyMetaPatch({}, patch);
+      },
+      () => {
+        const record = this.disk.records.get(room);
+        if (record === undefined || record.updates !== at.updates || record.bytes !== at.bytes) return false;
+        this.disk.records.set(room, { ...record, meta: applyMetaPatch(record.meta, patch) });
+        return true;
       },
     );
   }

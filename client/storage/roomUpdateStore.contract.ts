@@ -1,5 +1,5 @@
 /**
- * The acceptance suite every `RoomUpdateStore` must pass (rules LOCAL-1..9, see
+ * The acceptance suite every `RoomUpdateStore` must pass (rules LOCAL-1..9, 12, 13, see
  * ./roomUpdateStore.ts). Call `roomUpdateStoreContract` from a test file once per
  * implementation; tests are named after the rule they check.
  *
@@ -352,6 +352,37 @@ export function roomUpdateStoreContract(name: string, make: () => Promise<RoomUp
         expect(await rejection(store.setMeta('r', patch as never))).toBeInstanceOf(TypeError);
       }
       expect(await harness.dump()).toEqual(before);
+    });
+
+    it('LOCAL-13: setMetaIf writes only over the exact counters of an existing record; never creates one', async () => {
+      await store.append('r', update(1));
+      await store.setMeta('r', { title: 'Room' });
+      const info = (await store.listRooms())[0]!;
+      expect(await store.setMetaIf('r', { lobby: 'one' }, { updates: info.updates, bytes: info.bytes })).toBe(true);
+      expect(await store.getMeta('r')).toEqual({ title: 'Room', lobby: 'one' });
+      // Counters moved (another tab appended): nothing is written.
+      await store.append('r', update(2));
+      const before = await harness.dump();
+      expect(await store.setMetaIf('r', { lobby: 'two' }, { updates: info.updates, bytes: info.bytes })).toBe(false);
+      expect(await store.setMetaIf('r', { lobby: 'two' }, { updates: 2, bytes: 4 * 2 + 1 })).toBe(false);
+      // A room that is not stored (or another tab deleted) is not recreated.
+      expect(await store.setMetaIf('gone', { lobby: 'x' }, { updates: 0, bytes: 0 })).toBe(false);
+      expect(await harness.dump()).toEqual(before);
+      expect(await store.setMetaIf('r', { lobby: undefined, draft: 'd' }, { updates: 2, bytes: 8 })).toBe(true);
+      expect(await store.getMeta('r')).toEqual({ title: 'Room', draft: 'd' });
+      // Invalid arguments reject as programming errors and write nothing.
+      const after = await harness.dump();
+      for (const at of [null, { updates: -1, bytes: 0 }, { updates: 1 }, { updates: 1.5, bytes: 0 }]) {
+        expect(await rejection(store.setMetaIf('r', { draft: 'e' }, at as never))).toBeInstanceOf(TypeError);
+      }
+      expect(
+        await rejection(store.setMetaIf('r', { colour: 'red' } as never, { updates: 2, bytes: 8 })),
+      ).toBeInstanceOf(TypeError);
+      harness.failNextWrite(quota());
+      expect(
+        ((await rejection(store.setMetaIf('r', { draft: 'e' }, { updates: 2, bytes: 8 }))) as StorageError).kind,
+      ).toBe(StorageErrorKind.quota);
+      expect(await harness.dump()).toEqual(after);
     });
 
     it('LOCAL-2: a failed append rejects with StorageError(quota), stores nothing, is reported, and the store keeps working', async () => {

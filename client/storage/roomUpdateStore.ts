@@ -64,6 +64,12 @@
  *          records them as held: a refresh that brings nothing new writes no row. Neither changes
  *          what `load`, `listRooms` or `getMeta` return beyond the rows appended (LOCAL-4 holds).
  *
+ * LOCAL-13 Conditional meta. `setMetaIf(room, patch, at)` merges `patch` like `setMeta`, in one
+ *          strict transaction, only when the room's record exists and its counters (LOCAL-6) are
+ *          exactly `at`; otherwise it writes nothing and resolves `false`. A value derived from
+ *          the room's rows (LOBBY-2's kept summary) is then never stored beside rows it was not
+ *          derived from by a tab that lost a race, and never recreates a room another tab deleted.
+ *
  * The store holds opaque bytes: validating remote updates (shared/updateV1.ts) before they are
  * applied or appended is the caller's job.
  */
@@ -146,6 +152,12 @@ const kindByName: Record<string, StorageErrorKind> = {
   TimeoutError: StorageErrorKind.unavailable,
 };
 
+/** A room record's counters (LOCAL-6). */
+export interface RoomCounters {
+  readonly updates: number;
+  readonly bytes: number;
+}
+
 /** What `load` returns (LOCAL-3, LOCAL-6). */
 export interface StoredUpdates {
   /** Every stored update of the room, in the order stored. Fresh copies (LOCAL-9). */
@@ -183,6 +195,8 @@ export interface RoomMeta {
   readonly draft?: string;
   /** Owned by client/sync: a small JSON of acked and seen clocks and late message ids (STATE-1, LATE-1). */
   readonly sync?: string;
+  /** Owned by client/ui: the lobby's last summary of the room, JSON, written with `setMetaIf` (LOBBY-2). */
+  readonly lobby?: string;
 }
 
 /** A patch for `setMeta`: keys that are present replace, keys set to `undefined` are removed. */
@@ -228,6 +242,11 @@ export interface RoomUpdateStore {
   getMeta(room: string): Promise<RoomMeta | undefined>;
   /** Merges `patch` into the room's meta (LOCAL-7); creates the room's record if needed. */
   setMeta(room: string, patch: RoomMetaPatch): Promise<void>;
+  /**
+   * LOCAL-13: merges `patch` only when the room's record exists with exactly the counters `at`;
+   * resolves whether it did. Never creates a record.
+   */
+  setMetaIf(room: string, patch: RoomMetaPatch, at: RoomCounters): Promise<boolean>;
   /** Deletes the room's updates and record in one transaction. An unknown room is fine. */
   deleteRoom(room: string): Promise<void>;
   /** Storage usage, when the browser reports it; never rejects. */
@@ -287,6 +306,18 @@ export function assertUpdate(update: unknown): asserts update is Uint8Array {
   if (update.byteLength === 0) throw new RangeError('update must not be empty');
 }
 
+export function assertCounters(at: unknown): asserts at is RoomCounters {
+  const count = (n: unknown): boolean => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  if (
+    typeof at !== 'object' ||
+    at === null ||
+    !count((at as RoomCounters).updates) ||
+    !count((at as RoomCounters).bytes)
+  ) {
+    throw new TypeError('counters must be { updates, bytes } of non-negative integers');
+  }
+}
+
 export function assertCompaction(merged: unknown, replaces: unknown): asserts replaces is readonly number[] {
   assertUpdate(merged);
   if (!Array.isArray(replaces) || replaces.length === 0) throw new RangeError('compact needs keys to replace');
@@ -306,6 +337,7 @@ const metaTypes: Record<keyof RoomMeta, 'string' | 'number'> = {
   lastReadMessageId: 'string',
   draft: 'string',
   sync: 'string',
+  lobby: 'string',
 };
 
 /** LOCAL-7: the patch applied to `meta`; validates first, so a bad patch changes nothing. */

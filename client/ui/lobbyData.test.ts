@@ -13,6 +13,7 @@ import { newId } from '../../shared/ids.js';
 import { Prng, seedFromEnv } from '../../shared/testing/prng.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
 import { advanceSummary, summarizeRoom } from './lobbyData.js';
+import { fromSummaryRecord, toSummaryRecord } from './summaryRecord.js';
 
 const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
 const ROOM = 'room';
@@ -139,5 +140,66 @@ describe('LOBBY-1: advancing the lobby summary from appended updates', () => {
     const deletion = await store.appendMissing(ROOM, updates.splice(0));
     expect(deletion.appended.length).toBe(1);
     expect(advanceSummary(recounted, deletion, read.id, me.id)).toBeNull();
+  });
+});
+
+/**
+ * LOBBY-2's property: a summary restored from its record (what a reload reads from the room's
+ * meta) is the counted summary, and advances (LOBBY-1) exactly as the counted one does.
+ */
+const restoredAdvancesAsCounted = async (seed: number, rounds: number): Promise<void> => {
+  const rng = new Prng(seed);
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const { updates, peers } = history(rng, rng.int(5, 40));
+      const store = new MemoryRoomUpdateStore();
+      const cut = rng.int(1, updates.length);
+      for (const u of updates.slice(0, cut)) await store.append(ROOM, u);
+      const self = rng.pick(peers).who.id;
+      const held = (await summarizeRoom(store, ROOM, undefined, self)).summary;
+      const lastRead = held.messages > 0 && rng.bool(0.7) ? held.last?.id : undefined;
+      const counted = await summarizeRoom(store, ROOM, lastRead, self);
+      const key = { room: ROOM, selfId: self, lastRead };
+      const restored = fromSummaryRecord(toSummaryRecord(counted, key), { ...key, at: counted.at });
+      expect(restored?.summary).toEqual(counted.summary);
+      const stored = await store.appendMissing(ROOM, updates.slice(cut));
+      const fromCount = advanceSummary(counted, stored, lastRead, self);
+      const fromRecord = advanceSummary(restored!, stored, lastRead, self);
+      expect(fromRecord?.summary).toEqual(fromCount?.summary);
+      expect(fromRecord?.at).toEqual(fromCount?.at);
+    }
+  } catch (error) {
+    console.error(`LOBBY-2 failed with SEED=${seed}`);
+    throw error;
+  }
+};
+
+describe('LOBBY-2: a summary restored from its record', () => {
+  it('LOBBY-2: is the counted summary and advances exactly as the counted one (seeded)', async () => {
+    await restoredAdvancesAsCounted(seedFromEnv(), 60);
+  });
+
+  it('LOBBY-2: is used only for the room, identity, last-read message and counters it was counted for', async () => {
+    const store = new MemoryRoomUpdateStore();
+    const doc = new Y.Doc();
+    doc.on('update', (u: Uint8Array) => void store.append(ROOM, u));
+    const chat = new ChatRoom(doc, new HybridClock('x', () => Date.now()), randomBytes);
+    const me: Identity = { id: newId(randomBytes), name: 'Me' };
+    const read = chat.send(me, 'read').id;
+    chat.send(me, 'after');
+    const counted = await summarizeRoom(store, ROOM, read, me.id);
+    const key = { room: ROOM, selfId: me.id, lastRead: read, at: counted.at };
+    const record = toSummaryRecord(counted, key);
+    expect(fromSummaryRecord(record, key)?.summary).toEqual(counted.summary);
+    const others = [
+      { ...key, room: 'other' },
+      { ...key, selfId: newId(randomBytes) },
+      { ...key, lastRead: undefined },
+      { ...key, lastRead: 'another' },
+      { ...key, at: { updates: counted.at.updates + 1, bytes: counted.at.bytes } },
+      { ...key, at: { updates: counted.at.updates, bytes: counted.at.bytes - 1 } },
+    ];
+    for (const other of others) expect(fromSummaryRecord(record, other)).toBeNull();
+    expect(fromSummaryRecord(undefined, key)).toBeNull();
   });
 });

@@ -56,7 +56,8 @@ export interface SummaryBasis {
 
 export interface CountedRoom {
   readonly summary: RoomSummary;
-  readonly basis: SummaryBasis;
+  /** Null when it was not kept (LOBBY-2: too large to persist): such a summary is never advanced. */
+  readonly basis: SummaryBasis | null;
   /** The store's counters for the room (LOCAL-6) in the snapshot that was counted. */
   readonly at: { readonly updates: number; readonly bytes: number };
 }
@@ -181,8 +182,15 @@ export const advanceSummary = (
   selfId: string,
 ): CountedRoom | null => {
   const { appended, before, deletesOlder } = stored;
-  if (deletesOlder || before.updates !== counted.at.updates || before.bytes !== counted.at.bytes) return null;
-  const { summary, basis } = counted;
+  if (
+    counted.basis === null ||
+    deletesOlder ||
+    before.updates !== counted.at.updates ||
+    before.bytes !== counted.at.bytes
+  )
+    return null;
+  const { summary } = counted;
+  const basis = counted.basis;
   const doc = new Y.Doc();
   try {
     try {

@@ -1,7 +1,8 @@
 /**
  * The lobby's kept summaries: showing the lobby again reuses the summary of a room that did not
- * change, and counts again one whose stored updates or last-read message changed. Real chat
- * updates in the in-memory store.
+ * change, and counts again one whose stored updates or last-read message changed; after a page
+ * load the summary persisted in the room's meta is reused on the same terms (LOBBY-2). Real chat
+ * updates in the in-memory store; a replay is observed as the store's read of the room's updates.
  */
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
@@ -9,9 +10,12 @@ import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { ChatRoom, type Identity } from '../../shared/chat/chatRoom.js';
 import { HybridClock } from '../../shared/chat/hlc.js';
 import { newId } from '../../shared/ids.js';
+import { waitFor } from '../../shared/testing/waitFor.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
-import type { RoomInfo } from '../storage/roomUpdateStore.js';
+import type { RoomCounters, RoomInfo, RoomMetaPatch, StoredUpdates } from '../storage/roomUpdateStore.js';
+import { summarizeRoom } from './lobbyData.js';
 import { LobbySummaries, lobbySummariesFor } from './lobbySummaries.js';
+import { MAX_AWAITED_PARENTS } from './summaryRecord.js';
 
 const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
 const me: Identity = { id: newId(randomBytes), name: 'Me' };
@@ -33,6 +37,38 @@ const annWrites = (store: MemoryRoomUpdateStore, room: string): { send: (text: s
     },
   };
 };
+
+/**
+ * The real in-memory store, counting the reads of a room's updates (every replay starts with
+ * one; showing a kept or persisted summary makes none) and the lobby's summary writes.
+ */
+class CountingStore extends MemoryRoomUpdateStore {
+  loads = 0;
+  summaryWrites = 0;
+
+  override load(room: string): Promise<StoredUpdates> {
+    this.loads++;
+    return super.load(room);
+  }
+
+  override setMetaIf(room: string, patch: RoomMetaPatch, at: RoomCounters): Promise<boolean> {
+    if (patch.lobby !== undefined) this.summaryWrites++;
+    return super.setMetaIf(room, patch, at);
+  }
+}
+
+/** Waits until the lobby's summary of `room` in the store's meta is a new one (the write is not awaited). */
+const persistedOver = async (store: MemoryRoomUpdateStore, room: string, previous?: string): Promise<string> => {
+  await waitFor(async () => {
+    const lobby = (await store.getMeta(room))?.lobby;
+    return lobby !== undefined && lobby !== previous;
+  }, `summary of ${room} persisted`);
+  return (await store.getMeta(room))!.lobby!;
+};
+
+/** What a fresh count (a replay of the whole room) says now. */
+const freshCount = async (store: MemoryRoomUpdateStore, room: string, selfId = me.id) =>
+  (await summarizeRoom(store, room, (await infoOf(store, room)).meta.lastReadMessageId, selfId)).summary;
 
 const infoOf = async (store: MemoryRoomUpdateStore, room: string): Promise<RoomInfo> =>
   (await store.listRooms()).find((i) => i.room === room)!;
@@ -70,5 +106,173 @@ describe('LobbySummaries', () => {
     expect(lobbySummariesFor(store, me.id)).toBe(a);
     expect(lobbySummariesFor(store, ann.id)).not.toBe(a);
     expect(lobbySummariesFor(new MemoryRoomUpdateStore(), me.id)).not.toBe(a);
+  });
+});
+
+describe('LOBBY-2: summaries persisted in the room meta survive a page load', () => {
+  /** Two rooms counted and persisted by a first page; r1 has a last-read message. */
+  const counted = async () => {
+    const store = new CountingStore();
+    const ann1 = annWrites(store, 'r1');
+    const ann2 = annWrites(store, 'r2');
+    const read = await ann1.send('one');
+    await ann1.send('two');
+    await ann1.send('three');
+    await ann2.send('elsewhere');
+    await store.setMeta('r1', { lastReadMessageId: read });
+    const page = new LobbySummaries(store, me.id);
+    const r1 = await page.summary(await infoOf(store, 'r1'));
+    const r2 = await page.summary(await infoOf(store, 'r2'));
+    expect(r1).toMatchObject({ messages: 3, unread: 2, last: { text: 'three' } });
+    const records = { r1: await persistedOver(store, 'r1'), r2: await persistedOver(store, 'r2') };
+    return { store, ann1, ann2, read, r1, r2, records };
+  };
+
+  it('LOBBY-2: after a reload an unchanged room is not replayed, and its summary is what a fresh count gives', async () => {
+    const { store, r1, r2 } = await counted();
+    expect(store.summaryWrites).toBe(2);
+    store.loads = 0;
+    const reloaded = new LobbySummaries(store, me.id);
+    const again1 = await reloaded.summary(await infoOf(store, 'r1'));
+    const again2 = await reloaded.summary(await infoOf(store, 'r2'));
+    expect(store.loads).toBe(0);
+    expect(again1).toEqual(r1);
+    expect(again2).toEqual(r2);
+    // Shown again on that page: the same object, still no replay, and nothing written.
+    expect(await reloaded.summary(await infoOf(store, 'r1'))).toBe(again1);
+    expect(store.loads).toBe(0);
+    expect(store.summaryWrites).toBe(2);
+    // The check of the claim: a replay says the same.
+    expect(await freshCount(store, 'r1')).toEqual(again1);
+    expect(await freshCount(store, 'r2')).toEqual(again2);
+  });
+
+  it("LOBBY-2: another tab's write, a new last-read message or another identity is recounted, as a fresh count", async () => {
+    const { store, ann1, records } = await counted();
+    // Another tab stored a message after the summary was persisted.
+    await ann1.send('four');
+    store.loads = 0;
+    const afterWrite = await new LobbySummaries(store, me.id).summary(await infoOf(store, 'r1'));
+    expect(store.loads).toBe(1);
+    expect(afterWrite).toMatchObject({ messages: 4, unread: 3, last: { text: 'four' } });
+    expect(afterWrite).toEqual(await freshCount(store, 'r1'));
+    const afterWriteRecord = await persistedOver(store, 'r1', records.r1);
+
+    // The room was read (in another tab, or before the reload).
+    const last = (await freshCount(store, 'r1')).last!.id;
+    await store.setMeta('r1', { lastReadMessageId: last });
+    store.loads = 0;
+    const afterRead = await new LobbySummaries(store, me.id).summary(await infoOf(store, 'r1'));
+    expect(store.loads).toBe(1);
+    expect(afterRead).toMatchObject({ messages: 4, unread: 0 });
+    expect(afterRead).toEqual(await freshCount(store, 'r1'));
+    const afterReadRecord = await persistedOver(store, 'r1', afterWriteRecord);
+
+    // Another identity on this device: unread counts differ (Ann wrote them all).
+    store.loads = 0;
+    const asAnn = await new LobbySummaries(store, ann.id).summary(await infoOf(store, 'r1'));
+    expect(store.loads).toBe(1);
+    expect(asAnn).toEqual(await freshCount(store, 'r1', ann.id));
+    await persistedOver(store, 'r1', afterReadRecord);
+    // And back: the record is Ann's now, so mine is counted again.
+    store.loads = 0;
+    expect(await new LobbySummaries(store, me.id).summary(await infoOf(store, 'r1'))).toEqual(afterRead);
+    expect(store.loads).toBe(1);
+  });
+
+  it('LOBBY-2: a corrupt, foreign-format, stale or misplaced record is recounted, as a fresh count', async () => {
+    const { store, records } = await counted();
+    const record = JSON.parse(records.r1) as Record<string, unknown>;
+    const tampered = (patch: Record<string, unknown>): string => JSON.stringify({ ...record, ...patch });
+    const bad: Record<string, string> = {
+      'not JSON': records.r1.slice(0, -3),
+      'another format version': tampered({ v: (record.v as number) + 1 }),
+      'a field of the wrong type': tampered({ summary: { ...(record.summary as object), unread: '2' } }),
+      'counted at other counters (stale)': tampered({ at: { updates: 2, bytes: (record.at as RoomCounters).bytes } }),
+      'another last-read message': tampered({ read: null }),
+      'another room’s record': records.r2,
+      'not an object': '[]',
+    };
+    const fresh = await freshCount(store, 'r1');
+    for (const [what, lobby] of Object.entries(bad)) {
+      // setMeta changes no counters: the planted record sits beside the very rows it claims.
+      await store.setMeta('r1', { lobby });
+      store.loads = 0;
+      const shown = await new LobbySummaries(store, me.id).summary(await infoOf(store, 'r1'));
+      expect(store.loads, what).toBe(1);
+      expect(shown, what).toEqual(fresh);
+      // The recount replaced the bad record with a good one.
+      expect(await persistedOver(store, 'r1', lobby), what).toBe(records.r1);
+    }
+  });
+
+  it('LOBBY-2: an advanced summary (LOBBY-1) is persisted; after a reload it is reused and advances again', async () => {
+    const store = new CountingStore();
+    const doc = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => updates.push(u));
+    let now = 1_700_000_000_000;
+    const chat = new ChatRoom(doc, new HybridClock('x', () => (now += 1000)), randomBytes);
+    chat.send(ann, 'first');
+    for (const u of updates.splice(0)) await store.append('r', u);
+    const page = new LobbySummaries(store, me.id);
+    await page.summary(await infoOf(store, 'r'));
+    const firstRecord = await persistedOver(store, 'r');
+
+    chat.send(ann, 'second');
+    page.advance('r', { kind: 'stored', stored: await store.appendMissing('r', updates.splice(0)) });
+    const advancedRecord = await persistedOver(store, 'r', firstRecord);
+    store.loads = 0;
+    expect(await page.summary(await infoOf(store, 'r'))).toMatchObject({ messages: 2, unread: 2 });
+    expect(store.loads).toBe(0);
+
+    const reloaded = new LobbySummaries(store, me.id);
+    const restored = await reloaded.summary(await infoOf(store, 'r'));
+    expect(store.loads).toBe(0);
+    expect(restored).toEqual(await freshCount(store, 'r'));
+    chat.send(ann, 'third');
+    store.loads = 0;
+    reloaded.advance('r', { kind: 'stored', stored: await store.appendMissing('r', updates.splice(0)) });
+    await persistedOver(store, 'r', advancedRecord);
+    const shown = await reloaded.summary(await infoOf(store, 'r'));
+    expect(store.loads).toBe(0);
+    expect(shown).toMatchObject({ messages: 3, unread: 3, last: { text: 'third' } });
+    expect(shown).toEqual(await freshCount(store, 'r'));
+  });
+
+  it('LOBBY-2: a room awaiting more reply parents than a record keeps is reused after a reload, then recounted on a change', async () => {
+    const store = new CountingStore();
+    // Replies to messages this device never got (Ann saw them elsewhere): each parent is awaited
+    // (LOBBY-1's basis). Only Ann's own updates are stored.
+    const elsewhere = new ChatRoom(new Y.Doc(), new HybridClock('ben', () => Date.now()), randomBytes);
+    const doc = new Y.Doc();
+    const chat = new ChatRoom(doc, new HybridClock('ann', () => Date.now()), randomBytes);
+    const own: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array, origin: unknown) => {
+      if (origin !== 'elsewhere') own.push(u);
+    });
+    for (let i = 0; i <= MAX_AWAITED_PARENTS; i++) {
+      const parent = elsewhere.send(ann, `never here ${i}`).id;
+      Y.applyUpdate(doc, Y.encodeStateAsUpdate(elsewhere.doc), 'elsewhere');
+      chat.send(ann, `reply ${i}`, { replyTo: parent });
+    }
+    for (const u of own.splice(0)) await store.append('r', u);
+    await new LobbySummaries(store, me.id).summary(await infoOf(store, 'r'));
+    await persistedOver(store, 'r');
+    chat.send(ann, 'arrived by a refresh');
+    const missed = own.splice(0);
+
+    store.loads = 0;
+    const reloaded = new LobbySummaries(store, me.id);
+    const restored = await reloaded.summary(await infoOf(store, 'r'));
+    expect(store.loads).toBe(0);
+    expect(restored).toEqual(await freshCount(store, 'r'));
+    // Without its basis the restored summary cannot advance: the refresh's change is recounted.
+    reloaded.advance('r', { kind: 'stored', stored: await store.appendMissing('r', missed) });
+    store.loads = 0;
+    const shown = await reloaded.summary(await infoOf(store, 'r'));
+    expect(store.loads).toBe(1);
+    expect(shown).toMatchObject({ messages: MAX_AWAITED_PARENTS + 2, last: { text: 'arrived by a refresh' } });
+    expect(shown).toEqual(await freshCount(store, 'r'));
   });
 });

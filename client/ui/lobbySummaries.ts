@@ -7,11 +7,19 @@
  * A summary is valid for the store counters (LOCAL-6: every write, by any tab, changes them) and
  * the last read message it was counted at; anything else is counted again. LOBBY-1: a refresh
  * that only added updates advances the kept summary instead of a replay.
+ *
+ * LOBBY-2: every summary counted or advanced is also written to the room's meta
+ * (./summaryRecord.ts, with `setMetaIf`, LOCAL-13), so after a page load a room whose counters,
+ * last-read message and identity match what was written is not replayed. The write is started,
+ * never awaited (the lobby does not wait for an fsync), and it is made only when a summary was
+ * counted or advanced, never when one is shown again or restored. A failed write only costs the
+ * next page load a replay.
  */
 import type { RoomChange } from '../sync/backgroundRefresh.js';
 import type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 import { advanceSummary, summarizeRoom, type CountedRoom, type RoomSummary } from './lobbyData.js';
 import type { RoomInfo } from './services.js';
+import { fromSummaryRecord, toSummaryRecord } from './summaryRecord.js';
 
 interface Kept {
   readonly key: string;
@@ -30,14 +38,23 @@ export class LobbySummaries {
     private readonly selfId: string,
   ) {}
 
-  /** The room's summary: the kept one when `info` shows no change since, else a fresh count. */
+  /**
+   * The room's summary: the kept one when `info` shows no change since, else the one persisted in
+   * the room's meta when it was counted at `info`'s state (LOBBY-2), else a fresh count.
+   */
   async summary(info: RoomInfo): Promise<RoomSummary> {
     const lastRead = info.meta.lastReadMessageId;
     const kept = this.byRoom.get(info.room);
     if (kept?.key === keyOf(info, lastRead)) return kept.counted.summary;
+    const key = { room: info.room, selfId: this.selfId, lastRead };
+    const restored = fromSummaryRecord(info.meta.lobby, { ...key, at: info });
+    if (restored) {
+      this.byRoom.set(info.room, { key: keyOf(restored.at, lastRead), lastRead, counted: restored });
+      return restored.summary;
+    }
     const counted = await summarizeRoom(this.store, info.room, lastRead, this.selfId);
     // Keyed by the counted snapshot's own counters: a write after `listRooms` is not in `info`.
-    this.byRoom.set(info.room, { key: keyOf(counted.at, lastRead), lastRead, counted });
+    this.keep(info.room, lastRead, counted);
     return counted.summary;
   }
 
@@ -46,7 +63,16 @@ export class LobbySummaries {
     const kept = this.byRoom.get(room);
     if (change.kind !== 'stored' || !kept) return;
     const counted = advanceSummary(kept.counted, change.stored, kept.lastRead, this.selfId);
-    if (counted) this.byRoom.set(room, { key: keyOf(counted.at, kept.lastRead), lastRead: kept.lastRead, counted });
+    if (counted) this.keep(room, kept.lastRead, counted);
+  }
+
+  /** Keeps `counted` for the page and starts writing it to the room's meta (LOBBY-2). */
+  private keep(room: string, lastRead: string | undefined, counted: CountedRoom): void {
+    this.byRoom.set(room, { key: keyOf(counted.at, lastRead), lastRead, counted });
+    const record = toSummaryRecord(counted, { room, selfId: this.selfId, lastRead });
+    // Only over the counters it was counted at (LOCAL-13): if another tab wrote since, nothing is
+    // stored and the next page load recounts. Store errors also reach the store's listeners.
+    this.store.setMetaIf(room, { lobby: record }, counted.at).catch(() => undefined);
   }
 }
 

@@ -1,0 +1,150 @@
+/**
+ * LOBBY-2: a counted room summary as kept in the room's meta (`RoomMeta.lobby`, JSON), so the
+ * lobby's first count of a room after a page load is a read, not a replay.
+ *
+ * A record is used only when it says it describes exactly what is asked: the same format
+ * version, room, identity (unread counts depend on who is reading), last-read message, and the
+ * store counters (LOCAL-6) the room has now. Every write to a room's rows, by any tab, changes
+ * its counters; a record is written with `setMetaIf` (LOCAL-13) over the counters it was counted
+ * at, so it is never stored beside rows it was not counted from. Anything else — no record,
+ * another format, a field of the wrong type, other counters — is not a summary: the room is
+ * recounted. Only the fields are read, never evaluated or rendered as HTML.
+ *
+ * The basis LOBBY-1 advances from is kept too, so a restored summary advances like a counted
+ * one. All of it is bounded except `awaitedParents` (ids replies point to that are not in the
+ * room, normally none): above `MAX_AWAITED_PARENTS` the record keeps no basis, and the restored
+ * summary is shown but never advanced (the next change recounts it). So a record is small and
+ * bounded: about 0.5 KB for a room of short messages, at most a few KB (the last message's text,
+ * ≤ 4,000 characters by the chat model, and 64 ids); `listRooms` reads it with the room's meta.
+ *
+ * Trusted as far as its shape: only this app writes it, and a record that does not parse or has
+ * a field of the wrong type is ignored. Not seen: a well-formed record someone edited by hand
+ * with the right counters (the device's owner can edit what the device shows anyway), and a
+ * room whose counters came back to exactly the values it was counted at (LOCAL-6's counters are
+ * not a version: appends only raise them, but a compaction sets them to what remains) — which
+ * needs a compaction, in an opened room, that leaves exactly as many rows and bytes as were
+ * counted, with other content; the in-page kept summaries have always relied on the same
+ * counters.
+ */
+import type { RoomCounters } from '../storage/roomUpdateStore.js';
+import type { CountedRoom, RoomSummary, SummaryBasis } from './lobbyData.js';
+
+/** Bumped whenever the record or the meaning of a summary changes: older records are recounted. */
+export const SUMMARY_FORMAT = 1;
+
+/** The most awaited parent ids a record keeps its basis with. */
+export const MAX_AWAITED_PARENTS = 64;
+
+/** What a record must have been counted for to be used. */
+export interface SummaryKey {
+  readonly room: string;
+  readonly selfId: string;
+  readonly lastRead: string | undefined;
+  readonly at: RoomCounters;
+}
+
+interface StoredRecord {
+  readonly v: number;
+  readonly room: string;
+  readonly self: string;
+  readonly read: string | null;
+  readonly at: RoomCounters;
+  readonly summary: RoomSummary;
+  readonly basis: {
+    readonly maxByHlc: { readonly id: string; readonly hlc: { wall: number; counter: number; node: string } } | null;
+    readonly readFound: boolean;
+    readonly awaitedParents: readonly string[];
+    readonly titleSet: boolean;
+  } | null;
+}
+
+/** The record of `counted`, counted for `key` (its `at` is `counted.at`). */
+export const toSummaryRecord = (counted: CountedRoom, key: Omit<SummaryKey, 'at'>): string => {
+  const { basis, summary } = counted;
+  const record: StoredRecord = {
+    v: SUMMARY_FORMAT,
+    room: key.room,
+    self: key.selfId,
+    read: key.lastRead ?? null,
+    at: { updates: counted.at.updates, bytes: counted.at.bytes },
+    summary: {
+      title: summary.title,
+      messages: summary.messages,
+      unread: summary.unread,
+      last: summary.last && { ...summary.last },
+    },
+    basis:
+      basis === null || basis.awaitedParents.size > MAX_AWAITED_PARENTS
+        ? null
+        : {
+            maxByHlc: basis.maxByHlc && { id: basis.maxByHlc.id, hlc: { ...basis.maxByHlc.hlc } },
+            readFound: basis.readFound,
+            awaitedParents: [...basis.awaitedParents],
+            titleSet: basis.titleSet,
+          },
+  };
+  return JSON.stringify(record);
+};
+
+type Obj = Record<string, unknown>;
+const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+const isStr = (x: unknown): x is string => typeof x === 'string';
+
+const lastOf = (x: unknown): RoomSummary['last'] | undefined => {
+  if (x === null) return null;
+  if (!isObj(x) || !isStr(x.id) || !isStr(x.authorName) || !isStr(x.text) || typeof x.deleted !== 'boolean') {
+    return undefined;
+  }
+  if (typeof x.wall !== 'number' || !Number.isFinite(x.wall)) return undefined;
+  return { id: x.id, authorName: x.authorName, text: x.text, wall: x.wall, deleted: x.deleted };
+};
+
+const summaryOf = (x: unknown): RoomSummary | undefined => {
+  if (!isObj(x) || !isStr(x.title) || !isCount(x.messages) || !isCount(x.unread) || x.unread > x.messages) {
+    return undefined;
+  }
+  const last = lastOf(x.last);
+  if (last === undefined || (last === null) !== (x.messages === 0)) return undefined;
+  return { title: x.title, messages: x.messages, unread: x.unread, last };
+};
+
+const maxOf = (x: unknown): SummaryBasis['maxByHlc'] | undefined => {
+  if (x === null) return null;
+  if (!isObj(x) || !isStr(x.id) || !isObj(x.hlc)) return undefined;
+  const { wall, counter, node } = x.hlc;
+  if (!isCount(wall) || !isCount(counter) || !isStr(node)) return undefined;
+  return { id: x.id, hlc: { wall, counter, node } };
+};
+
+/** `null` is a record kept without its basis; `undefined` is not a valid basis. */
+const basisOf = (x: unknown): SummaryBasis | null | undefined => {
+  if (x === null) return null;
+  if (!isObj(x) || typeof x.readFound !== 'boolean' || typeof x.titleSet !== 'boolean') return undefined;
+  const maxByHlc = maxOf(x.maxByHlc);
+  const parents = x.awaitedParents;
+  if (maxByHlc === undefined || !Array.isArray(parents) || parents.length > MAX_AWAITED_PARENTS) return undefined;
+  if (!parents.every(isStr)) return undefined;
+  return { maxByHlc, readFound: x.readFound, awaitedParents: new Set(parents), titleSet: x.titleSet };
+};
+
+/**
+ * The summary `text` (a `RoomMeta.lobby`) holds, when it was counted for exactly `key`; else
+ * null (the room must be recounted).
+ */
+export const fromSummaryRecord = (text: string | undefined, key: SummaryKey): CountedRoom | null => {
+  if (text === undefined) return null;
+  let x: unknown;
+  try {
+    x = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isObj(x) || x.v !== SUMMARY_FORMAT || x.room !== key.room || x.self !== key.selfId) return null;
+  if (x.read !== (key.lastRead ?? null)) return null;
+  if (!isObj(x.at) || x.at.updates !== key.at.updates || x.at.bytes !== key.at.bytes) return null;
+  const summary = summaryOf(x.summary);
+  const basis = basisOf(x.basis);
+  if (summary === undefined || basis === undefined) return null;
+  return { summary, basis, at: { updates: key.at.updates, bytes: key.at.bytes } };
+};
