@@ -1,13 +1,15 @@
 /**
  * `npm run bench [-- options]`: Converge against the reference y-websocket server
  * (@y/websocket-server 0.1.1, in-memory), side by side in one session, runs of the two systems
- * interleaved, plus the client benchmark. Four scenarios (see each module's header for the method):
+ * interleaved, plus the client benchmark. Scenarios (see each module's header for the method):
  *
  *   fanout   rooms × clients × updates/s: delivered updates/s, delivery latency p50/p99,
  *            server CPU per delivery, server RSS (bench/fanout.ts)
  *   catchup  a 20,000-message room: time to SyncStep2 for a fresh and a 1 %-behind client,
  *            largest frame (bench/catchup.ts)
  *   memory   1,000 rooms × 2,000 messages loaded, then idle: server RSS (bench/memory.ts)
+ *   merge    a compaction of 256 chat updates: CPU per input of the relay's concatenation
+ *            (CONCAT-1) against Y.mergeUpdates (bench/compactionMerge.ts)
  *   lobby    the lobby's refresh of a 100,000-message room that missed 10 messages: main-thread
  *            time of the catch-up against the full background session, and the lobby's first
  *            count of a 10,000 and a 100,000-message room after a page load, replay against the
@@ -37,6 +39,7 @@ import {
 import { runMemory, type MemoryResult } from './memory.js';
 import { runScaleoutBench } from './scaleout.js';
 import { DEFAULT_LOBBY_REFRESH, runLobbyRefreshBench } from './lobbyRefresh.js';
+import { DEFAULT_COMPACTION_MERGE, runCompactionMergeBench } from './compactionMerge.js';
 import { machineInfo } from './proc.js';
 import { convergeOverrides, type SystemName } from './servers.js';
 import { fmt, fmtBytes, fmtInt, median, ratio, table } from './stats.js';
@@ -44,7 +47,7 @@ import { formatClientReport, runClientBench } from './client.js';
 
 const HELP = `npm run bench -- [options]
 
-  --only LIST          scenarios to run, comma-separated: fanout,catchup,memory,lobby,client,scaleout (default: all)
+  --only LIST          scenarios to run, comma-separated: fanout,catchup,memory,merge,lobby,client,scaleout (default: all)
   --quick              small smoke-test scale (< 1 minute); explicit options still win
   --levels LIST        fan-out levels ROOMSxCLIENTSxRATE (default 10x10x5,20x10x10)
   --rounds N           fan-out runs per system and level, interleaved (default 2)
@@ -115,9 +118,11 @@ const parseLevels = (s: string): FanoutLevel[] =>
     return { rooms: Number(m[1]), clients: Number(m[2]), rate: Number(m[3]) };
   });
 
-const scenarios = new Set((args.only ?? 'fanout,catchup,memory,lobby,client,scaleout').split(',').map((s) => s.trim()));
+const scenarios = new Set(
+  (args.only ?? 'fanout,catchup,memory,merge,lobby,client,scaleout').split(',').map((s) => s.trim()),
+);
 for (const s of scenarios) {
-  if (!['fanout', 'catchup', 'memory', 'lobby', 'client', 'scaleout'].includes(s))
+  if (!['fanout', 'catchup', 'memory', 'merge', 'lobby', 'client', 'scaleout'].includes(s))
     throw new Error(`--only: unknown scenario "${s}"`);
 }
 const levels = parseLevels(args.levels ?? (quick ? '10x10x5' : '10x10x5,20x10x10'));
@@ -460,6 +465,14 @@ if (scenarios.has('memory')) {
 
 // --- client: opening a room from IndexedDB (bench/client.ts) ---------------------------------
 let clientResult: Awaited<ReturnType<typeof runClientBench>> | null = null;
+if (scenarios.has('merge')) {
+  process.stderr.write('merge: compaction merges, concatenation against Y.mergeUpdates…\n');
+  print();
+  print('## Compaction merges (CONCAT-1)');
+  print();
+  print(runCompactionMergeBench(args.quick ? { ...DEFAULT_COMPACTION_MERGE, reps: 10 } : DEFAULT_COMPACTION_MERGE));
+}
+
 if (scenarios.has('lobby')) {
   process.stderr.write('lobby: a big room refreshed by the catch-up and by the full session…\n');
   print();
