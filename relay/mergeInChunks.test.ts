@@ -41,6 +41,14 @@ describe('compaction merges (CONCAT-1)', () => {
     expect(mergeAndParse(events)).toEqual(merged);
   });
 
+  it('CONCAT-1: a single part (an oversized log entry becoming a segment) is its own merge, not parsed again', async () => {
+    const { events } = chat();
+    const part = trusted(events[0]!);
+    const merger = countingMerger();
+    expect(await mergeParsed(merger, [part])).toBe(part);
+    expect(merger.calls).toBe(0);
+  });
+
   it('CONCAT-1: parts that hold the same clocks go to the merger (Y.mergeUpdates), with the same result', async () => {
     const { doc, events } = chat();
     const parts = [...events.slice(0, 6), Y.encodeStateAsUpdate(doc)].map(trusted);

@@ -26,8 +26,13 @@ export const mergeInChunks = (updates: readonly Uint8Array[]): Uint8Array => {
 const parseTrusted = (bytes: Uint8Array): ParsedUpdate =>
   parseUpdateV1(bytes, { maxDepth: Infinity, skipMapEntryRule: true });
 
-/** The merge of `parts` (CONCAT-1), parsed, or null when they overlap. */
+/**
+ * The merge of `parts` (CONCAT-1), parsed, or null when they overlap. A single part is its own
+ * merge: it is returned as it is, not parsed again (an oversized log entry becomes a segment of
+ * its own, and may be megabytes).
+ */
 export const concatAndParse = (parts: readonly ParsedUpdate[]): ParsedUpdate | null => {
+  if (parts.length === 1) return parts[0]!;
   const bytes = concatUpdatesV1(parts);
   return bytes && parseTrusted(bytes);
 };
