@@ -30,7 +30,7 @@ describe('HistoryRecorder', () => {
     expect(rec.history().events.map((e) => e.t)).toEqual([10, 10, 25]);
   });
 
-  it('keeps only the first deliver of a message to a client', () => {
+  it('EXP-3: keeps only the first deliver of a message to a client', () => {
     const { rec, advance } = recorder();
     rec.deliver('c1', 'm1');
     advance(5);

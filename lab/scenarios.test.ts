@@ -87,7 +87,7 @@ describe('EXP-6 every shipped scenario passes with its small budget', () => {
     );
   }
 
-  it('regression, seed 2563797597: reconnect-gap chatter hits c1 while it is crashed (refused, not lost)', async () => {
+  it('EXP-4 regression, seed 2563797597: reconnect-gap chatter hits c1 while it is crashed (refused, not lost)', async () => {
     const r = await expectPasses(scenario('reconnect-gap'), 2563797597);
     expect(r.history.events.some((e) => e.kind === 'send-refused' && e.client === 'c1')).toBe(true);
   }, 90_000);

@@ -49,8 +49,8 @@ const awarenessFrame = (entries: ReadonlyArray<{ clientID: number; clock: number
   return encodeAwareness(encoding.toUint8Array(e));
 };
 
-describe('RoomCore.receiveRemote (REDIS-4)', () => {
-  it('broadcasts a remote update to every connection, persists nothing, and counts it as durable (ACK-2)', () => {
+describe('RoomCore.receiveRemote (REDIS-4, REDIS-8)', () => {
+  it('REDIS-8: broadcasts a remote update to every connection, persists nothing, and counts it as durable (ACK-2)', () => {
     const c = core();
     c.join(1);
     c.join(2);

@@ -128,7 +128,7 @@ const refreshAlice = async (
 };
 
 describe('SYNC-C1: background refresh of the lobby', () => {
-  it('SYNC-C1: fetches and stores what rooms missed, one room at a time, invisibly and without "opening" or loading them', async () => {
+  it('SYNC-C1, CATCH-4: fetches and stores what rooms missed, one room at a time, invisibly and without "opening" or loading them; a refresh that brings nothing writes no row', async () => {
     const [r1, r2] = [freshRoom(), freshRoom()];
     const aliceStore = new MemoryRoomUpdateStore();
     // Alice visited r1 once and left; r2 she knows only by name (nothing stored).

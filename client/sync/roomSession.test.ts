@@ -17,7 +17,15 @@ import { COMPACT_AFTER_UPDATES, LossStatus, detectLoss } from '../storage/roomUp
 import { Transport } from '../net/transport.js';
 import type { Identity } from '../identity.js';
 import { ImportError, encodeRoomFile } from './roomFile.js';
-import { Notices, RoomSession, type MessageView, type RoomSessionOptions } from './roomSession.js';
+import {
+  MAX_REBUILDS,
+  Notices,
+  REBUILD_WINDOW_MS,
+  RoomSession,
+  type MessageView,
+  type RoomSessionOptions,
+} from './roomSession.js';
+import { REPEATED_FREEZE_REFUSAL } from './status.js';
 import { startRelay } from '../../relay/testing/relayProcess.js';
 import { person, randomBytes, useRelaySessions, WS } from '../testing/relaySessions.js';
 import { observeFor, waitFor } from '../../shared/testing/waitFor.js';
@@ -149,7 +157,7 @@ describe('RoomSession with a real relay', () => {
     expect(a.view().messages[0]?.state).not.toBe('pending');
   });
 
-  it('presence: names, typing that clears by itself, and a destroyed session disappears', async () => {
+  it('PRES-1: presence: names, typing that clears by itself, and a destroyed session disappears', async () => {
     const room = freshRoom();
     const a = await open(room, alice, new MemoryRoomUpdateStore());
     const b = await open(room, bob, new MemoryRoomUpdateStore());
@@ -258,6 +266,29 @@ describe('RoomSession with a real relay', () => {
     expect(await storedCount(store, room)).toBe(before + 1);
   });
 
+  /**
+   * Freezes the session's doc the way yjs's cleanup bug does (an exception between the cleanup
+   * and the 'update' event leaves the cleanup queue non-empty forever), by delivering a remote
+   * update through the provider's own handler.
+   */
+  const freeze = (s: RoomSession): void => {
+    const r = s.internals!;
+    r.doc.on('afterTransactionCleanup', (tr: Y.Transaction) => {
+      if (!tr.local) throw new Error('simulated yjs cleanup failure');
+    });
+    const remote = new Y.Doc();
+    remote.getMap('meta').set('title', 'poison');
+    const decoder = decoding.createDecoder(encodeSyncUpdate(Y.encodeStateAsUpdate(remote)));
+    decoding.readVarUint(decoder);
+    r.provider.messageHandlers[MessageType.Sync]!(
+      encoding.createEncoder(),
+      decoder,
+      r.provider,
+      true,
+      MessageType.Sync,
+    );
+  };
+
   it('REBUILD-1: a doc frozen by an update is rebuilt from the store, nothing typed is lost, and it reconnects', async () => {
     const room = freshRoom();
     const store = new MemoryRoomUpdateStore();
@@ -267,23 +298,7 @@ describe('RoomSession with a real relay', () => {
     a.send('typed before the freeze');
     await waitFor(() => a.view().pendingCount === 0, 'acked');
     const old = a.internals!;
-    // Simulate yjs's cleanup bug: an exception between the cleanup and the 'update' event
-    // leaves the cleanup queue non-empty forever.
-    old.doc.on('afterTransactionCleanup', (tr: Y.Transaction) => {
-      if (!tr.local) throw new Error('simulated yjs cleanup failure');
-    });
-    const remote = new Y.Doc();
-    remote.getMap('meta').set('title', 'poison');
-    const frame = encodeSyncUpdate(Y.encodeStateAsUpdate(remote));
-    const decoder = decoding.createDecoder(frame);
-    decoding.readVarUint(decoder);
-    old.provider.messageHandlers[MessageType.Sync]!(
-      encoding.createEncoder(),
-      decoder,
-      old.provider,
-      true,
-      MessageType.Sync,
-    );
+    freeze(a);
     expect(() => a.send('during the rebuild')).toThrow(/reloaded/);
     await a.whenRebuilt();
     expect(a.internals!.doc).not.toBe(old.doc);
@@ -293,6 +308,41 @@ describe('RoomSession with a real relay', () => {
     await online(a);
     a.send('after the rebuild');
     await waitFor(() => texts(b).includes('after the rebuild'), 'b receives after rebuild');
+  });
+
+  it(`REBUILD-2: ${MAX_REBUILDS} rebuilds within ${REBUILD_WINDOW_MS / 60_000} minutes stop syncing with an explanation; spread out, they do not`, async () => {
+    let now = Date.UTC(2026, 10, 26, 12);
+    const a = await open(freshRoom(), alice, new MemoryRoomUpdateStore(), { now: () => now });
+    await online(a);
+    a.send('kept through every rebuild');
+    await waitFor(() => a.view().pendingCount === 0, 'acked');
+    const rebuildOnce = async (): Promise<void> => {
+      freeze(a);
+      await a.whenRebuilt();
+    };
+    // Spread out: every rebuild falls outside the window of the ones before the last.
+    for (let i = 0; i < MAX_REBUILDS; i++) {
+      await rebuildOnce();
+      await online(a);
+      now += REBUILD_WINDOW_MS / (MAX_REBUILDS - 1) + 1;
+    }
+    expect(a.view().connection.refusal).toBeNull();
+    now += REBUILD_WINDOW_MS;
+    // Close together: the last of MAX_REBUILDS within the window stops syncing.
+    for (let i = 0; i < MAX_REBUILDS; i++) {
+      expect(a.view().connection.refusal, `before rebuild ${i + 1}`).toBeNull();
+      await rebuildOnce();
+      now += 60_000;
+    }
+    expect(a.view().connection.refusal).toBe(REPEATED_FREEZE_REFUSAL);
+    expect(a.view().notices).toContain(REPEATED_FREEZE_REFUSAL);
+    expect(a.view().connection.status).toBe('offline');
+    expect(texts(a)).toEqual(['kept through every rebuild']);
+    // The explicit retry (offline, then online) syncs again.
+    a.setOffline(true);
+    a.setOffline(false);
+    expect(a.view().connection.refusal).toBeNull();
+    await online(a);
   });
 
   it('REFUSE-1: a fatal close from the relay becomes a refusal and is not retried', async () => {
@@ -406,7 +456,7 @@ describe('RoomSession with a real relay', () => {
     expect(texts(again)).toEqual(['first']);
   });
 
-  it('storage errors: a failed append is reported, the session keeps working and heals when writes work again', async () => {
+  it('STORE-C1: storage errors: a failed append is reported, the session keeps working and heals when writes work again', async () => {
     const room = freshRoom();
     const store = new MemoryRoomUpdateStore();
     const a = await open(room, alice, store, { relayUrl: 'ws://127.0.0.1:9/sync' });
