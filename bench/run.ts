@@ -22,8 +22,8 @@
  * bench/results/, which git ignores). Never part of `npm test`. `--quick` finishes in under a
  * minute for a smoke test; the default run takes about 10 minutes on 2 cores.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runCatchup, type CatchupResult, type CatchupSample } from './catchup.js';
@@ -41,20 +41,24 @@ import { runScaleoutBench } from './scaleout.js';
 import { DEFAULT_LOBBY_REFRESH, runLobbyRefreshBench } from './lobbyRefresh.js';
 import { DEFAULT_COMPACTION_MERGE, runCompactionMergeBench } from './compactionMerge.js';
 import { machineInfo } from './proc.js';
-import { convergeOverrides, type SystemName } from './servers.js';
+import { baseline, convergeOverrides, type SystemName } from './servers.js';
 import { fmt, fmtBytes, fmtInt, median, ratio, table } from './stats.js';
 import { formatClientReport, runClientBench } from './client.js';
 
 const HELP = `npm run bench -- [options]
 
   --only LIST          scenarios to run, comma-separated: fanout,catchup,memory,merge,lobby,client,scaleout (default: all)
-  --quick              small smoke-test scale (< 1 minute); explicit options still win
+  --quick              smaller relay and client scenarios (a few minutes: scaleout keeps its full scale); explicit
+                       options still win. scaleout needs redis-server and client needs Chromium: --only skips them
   --levels LIST        fan-out levels ROOMSxCLIENTSxRATE (default 10x10x5,20x10x10)
   --rounds N           fan-out runs per system and level, interleaved (default 2)
   --retries N          fan-out: repeat a run disturbed by other programs (> 15 % of a core) up to N times (default 2)
   --warmup S           fan-out warm-up seconds before the window (default 3)
   --window S           fan-out measurement window, seconds (default 12)
   --drain S            fan-out wait for late deliveries after the window (default 3)
+  --baseline DIR       fan-out only: run the relay of another checkout of this repository (DIR, e.g. a git worktree of an
+                       older commit, with node_modules) in the reference's slot, labelled "baseline": a before/after
+                       of the relay in one run
   --floor              fan-out: also run the floor (bench/floorServer.ts: ws receiving and sending, nothing
                        else), which splits each system's CPU per delivery into sockets and everything else
   --messages N         catch-up room size in messages (default 20000)
@@ -93,6 +97,7 @@ const { values: args } = parseArgs({
     'converge-env': { type: 'string' },
     'cpu-profile': { type: 'boolean', default: false },
     floor: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -156,6 +161,16 @@ for (const pair of (args['converge-env'] ?? '').split(',').filter((p) => p.trim(
   convergeOverrides[m[1]!] = m[2]!.trim();
 }
 
+if (args.baseline !== undefined) {
+  if ([...scenarios].some((s) => s !== 'fanout')) throw new Error('--baseline: only with --only fanout');
+  if (!existsSync(join(args.baseline, 'relay', 'main.ts'))) {
+    throw new Error(`--baseline: ${args.baseline} is not a checkout of this repository (no relay/main.ts)`);
+  }
+  baseline.dir = resolve(args.baseline);
+}
+/** How a system is labelled in the tables: with --baseline, the reference's slot runs the older relay. */
+const label = (system: SystemName): string => (system === 'reference' && baseline.dir ? 'baseline' : system);
+
 const here = dirname(fileURLToPath(import.meta.url));
 const started = Date.now();
 const machine = machineInfo();
@@ -176,10 +191,13 @@ print(`- node: ${machine.node}; CLK_TCK ${machine.clkTck} (server CPU resolution
 print(`- command: npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`);
 print(
   `- Converge: default COMMIT_DELAY_MS (acks after fsync), rate limits raised; reference: no persistence. ` +
-    `Load generator: this process (shares the 2 cores with the server under test).`,
+    `Load generator: this process (shares the ${machine.cores} cores with the server under test).`,
 );
 if (Object.keys(convergeOverrides).length > 0) {
   print(`- **Converge overrides (not the defaults):** ${JSON.stringify(convergeOverrides)}`);
+}
+if (baseline.dir) {
+  print(`- **Baseline:** the reference's slot runs the relay of ${baseline.dir}, not the reference server.`);
 }
 
 // --- fan-out -----------------------------------------------------------------------------
@@ -256,7 +274,7 @@ if (scenarios.has('fanout')) {
       ],
       fanoutResults.map((r) => [
         levelName(r.level),
-        r.system,
+        label(r.system),
         String(r.round),
         fmtInt(r.deliveredPerS),
         fmt(r.latency.p50, 2),
@@ -289,7 +307,7 @@ if (scenarios.has('fanout')) {
       const conv = of('converge', f);
       const f2 = (v: number): string => (digits === 0 ? fmtInt(v) : fmt(v, digits));
       const floor = args.floor ? [f2(of('floor', f)), ratio(of('floor', f), ref)] : [];
-      rows.push([levelName(level), metric, f2(ref), f2(conv), ratio(conv, ref), target, ...floor]);
+      rows.push([levelName(level), metric, f2(ref), f2(conv), ratio(conv, ref), baseline.dir ? '' : target, ...floor]);
     };
     const blank = args.floor ? ['', ''] : [];
     rows.push([levelName(level), 'offered deliveries/s', fmtInt(offeredDeliveries(level)), '', '', '', ...blank]);
@@ -300,7 +318,7 @@ if (scenarios.has('fanout')) {
     row('server RSS MiB', (r) => r.rssMiB, 0, '');
   }
   const floorColumns = args.floor ? ['floor', 'floor ratio'] : [];
-  print(table(['level', 'metric', 'reference', 'converge', 'ratio', 'target', ...floorColumns], rows));
+  print(table(['level', 'metric', label('reference'), 'converge', 'ratio', 'target', ...floorColumns], rows));
 }
 
 // --- catch-up ----------------------------------------------------------------------------

@@ -156,6 +156,13 @@ export const startCpuProfile = async (pid: number, stderr: () => string): Promis
 /** Extra Converge settings from `--converge-env` (experiments); they win over everything above. */
 export const convergeOverrides: Record<string, string> = {};
 
+/**
+ * `--baseline DIR`: another checkout of this repository (e.g. `git worktree add DIR <commit>`
+ * with its own node_modules) whose relay runs in the reference's slot, for a before/after of the
+ * relay in one run (fan-out only).
+ */
+export const baseline: { dir: string | null } = { dir: null };
+
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const s = createServer();
@@ -234,14 +241,19 @@ const startPlainServer = async (
   };
 };
 
-export const startConverge = async (env: Record<string, string> = {}): Promise<BenchServer> => {
+export const startConverge = async (
+  env: Record<string, string> = {},
+  root?: string,
+  name: SystemName = 'converge',
+): Promise<BenchServer> => {
   const relay = await startRelay({
     env: { ...CONVERGE_BENCH_ENV, NODE_OPTIONS: inspectable(), ...env, ...convergeOverrides },
+    ...(root ? { root } : {}),
   });
   const pid = relay.child.pid!;
   const exited = watchExit(relay.child);
   return {
-    name: 'converge',
+    name,
     pid,
     roomUrl: (room) => `ws://127.0.0.1:${relay.port}${SYNC_PATH}/${room}`,
     cpuMs: () => cpuMs(pid),
@@ -272,7 +284,9 @@ export interface StartOptions {
 
 export const startServer = (name: SystemName, opts: StartOptions = {}): Promise<BenchServer> =>
   name === 'reference'
-    ? startReference(opts.referenceNodeOptions)
+    ? baseline.dir
+      ? startConverge(opts.converge, baseline.dir, 'reference')
+      : startReference(opts.referenceNodeOptions)
     : name === 'floor'
       ? startFloor()
       : startConverge(opts.converge);

@@ -31,12 +31,15 @@ export interface StartOptions {
   /** Fixed port (to restart on the same one); default 0 = any free port. */
   readonly port?: number;
   readonly env?: Record<string, string>;
+  /** Another checkout of this repository to run the relay from (the bench's `--baseline`); default this one. */
+  readonly root?: string;
 }
 
 export const startRelay = (opts: StartOptions = {}): Promise<RelayProcess> => {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'converge-relay-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'relay', 'main.ts')], {
-    cwd: root,
+  const from = opts.root ?? root;
+  const child = spawn(process.execPath, ['--import', 'tsx', join(from, 'relay', 'main.ts')], {
+    cwd: from,
     env: { ...process.env, PORT: String(opts.port ?? 0), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
