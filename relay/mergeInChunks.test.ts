@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { parseUpdateV1, type ParsedUpdate } from '../shared/updateV1.js';
+import { parseUpdateV1, UpdateError, type ParsedUpdate } from '../shared/updateV1.js';
 import { inlineMerger, mergeAndParse, mergeInChunks, mergeParsed, type Merger } from './mergeInChunks.js';
 
 const trusted = (u: Uint8Array): ParsedUpdate => parseUpdateV1(u, { maxDepth: Infinity, skipMapEntryRule: true });
@@ -47,6 +47,16 @@ describe('compaction merges (CONCAT-1)', () => {
     const merger = countingMerger();
     expect(await mergeParsed(merger, [part])).toBe(part);
     expect(merger.calls).toBe(0);
+  });
+
+  it('CONCAT-1: a merge that fails rejects, never throws (callers run it inside the commit loop)', async () => {
+    const { events } = chat();
+    const good = trusted(events[0]!);
+    // A parse whose run points at bytes that are not structs: the concatenation does not parse.
+    const bad: ParsedUpdate = { ...good, bytes: new Uint8Array(good.bytes.length).fill(0xff) };
+    let merging: Promise<ParsedUpdate> | null = null;
+    expect(() => (merging = mergeParsed(countingMerger(), [bad, trusted(events[1]!)]))).not.toThrow();
+    await expect(merging).rejects.toThrow(UpdateError);
   });
 
   it('CONCAT-1: parts that hold the same clocks go to the merger (Y.mergeUpdates), with the same result', async () => {

@@ -54,7 +54,7 @@ export const inlineMerger: Merger = {
  * A compaction's merge: on the calling thread when the parts (already parsed by the caller) can
  * be concatenated, which costs less than handing them to a worker; else `merger.mergeAndParse`.
  */
-export const mergeParsed = (merger: Merger, parts: readonly ParsedUpdate[]): Promise<ParsedUpdate> => {
-  const concatenated = concatAndParse(parts);
-  return concatenated ? Promise.resolve(concatenated) : merger.mergeAndParse(parts.map((p) => p.bytes));
-};
+export const mergeParsed = async (merger: Merger, parts: readonly ParsedUpdate[]): Promise<ParsedUpdate> =>
+  // async: a throw becomes a rejection, which every caller handles (the scale-out caller would
+  // otherwise throw inside the commit loop, before the acks of later rooms).
+  concatAndParse(parts) ?? (await merger.mergeAndParse(parts.map((p) => p.bytes)));

@@ -16,6 +16,7 @@ import {
   splitUpdateV1,
   UpdateError,
   type ParsedUpdate,
+  type StructRange,
 } from './updateV1.js';
 
 const SEED = seedFromEnv();
@@ -325,12 +326,15 @@ describe('concatUpdatesV1 (CONCAT-1)', () => {
   const parseAll = (updates: readonly Uint8Array[]): ParsedUpdate[] =>
     updates.map((u) => parseUpdateV1(u, { maxDepth: Infinity, skipMapEntryRule: true }));
 
-  /** Whether two of `updates` hold the same clock of a client (what Y.decodeUpdate sees). */
+  /** Whether two of `updates` hold a same clock of a client (what Y.decodeUpdate sees), in whole or in part. */
   const overlap = (updates: readonly Uint8Array[]): boolean => {
-    const held = new ClockRanges();
+    const seen: Array<{ client: number; from: number; to: number }> = [];
     for (const u of updates) {
       for (const s of Y.decodeUpdate(u).structs) {
-        if (!(s instanceof Y.Skip) && !held.add(s.id.client, s.id.clock, s.length)) return true;
+        if (s instanceof Y.Skip) continue;
+        const [from, to] = [s.id.clock, s.id.clock + s.length];
+        if (seen.some((r) => r.client === s.id.client && r.from < to && from < r.to)) return true;
+        seen.push({ client: s.id.client, from, to });
       }
     }
     return false;
@@ -342,28 +346,47 @@ describe('concatUpdatesV1 (CONCAT-1)', () => {
       .runs.map((r) => [r.client, r.clock, r.length] as [number, number, number])
       .sort((a, b) => b[0] - a[0] || a[1] - b[1]);
 
+  const byClock = (a: StructRange, b: StructRange): number => b.client - a.client || a.clock - b.clock;
+
   /**
-   * `ours` is a valid update with the same structs and deletions as Y.mergeUpdates(parts), and
-   * a fresh replica that applies it ends like one that applies Y's merge (content, state vector,
-   * what stays pending).
+   * `ours` is a valid update with the same structs, deletions and co-deleted map entries (VAL-9)
+   * as Y.mergeUpdates(parts), and replicas that apply it end like ones that apply Y's merge
+   * (content, state vector, what stays pending): a fresh one, one with gc off, and one that
+   * already holds `held`.
    */
-  const expectSameAsYjsMerge = (ours: Uint8Array, parts: readonly Uint8Array[], ctx: string): void => {
-    expect(isValidUpdateV1(ours, { maxDepth: Infinity, skipMapEntryRule: true }), ctx).toBe(true);
+  const expectSameAsYjsMerge = (
+    ours: Uint8Array,
+    parts: readonly Uint8Array[],
+    held: Uint8Array,
+    ctx: string,
+  ): void => {
+    const trusted = { maxDepth: Infinity, skipMapEntryRule: true };
+    expect(isValidUpdateV1(ours, trusted), ctx).toBe(true);
     const theirs = Y.mergeUpdates([...parts]);
     expect(coverage(ours), ctx).toEqual(coverage(theirs));
     expect(yjsView(ours).deletes, ctx).toEqual(yjsView(theirs).deletes);
-    const apply = (u: Uint8Array): Y.Doc => {
-      const doc = new Y.Doc();
-      doc.getText('text');
-      Y.applyUpdate(doc, u);
-      return doc;
-    };
-    const a = apply(ours);
-    const b = apply(theirs);
-    expect(Y.encodeStateVector(a), ctx).toEqual(Y.encodeStateVector(b));
-    expect(heldStateVector(a), ctx).toEqual(heldStateVector(b));
-    expect(a.store.pendingStructs === null, ctx).toBe(b.store.pendingStructs === null);
-    expect(docContent(a), ctx).toBe(docContent(b));
+    expect([...parseUpdateV1(ours, trusted).deletedWithStructs].sort(byClock), ctx).toEqual(
+      [...parseUpdateV1(theirs, trusted).deletedWithStructs].sort(byClock),
+    );
+    for (const [replica, options, before] of [
+      ['fresh', {}, null],
+      ['gc off', { gc: false }, null],
+      ['holding some', {}, held],
+    ] as const) {
+      const apply = (u: Uint8Array): Y.Doc => {
+        const doc = new Y.Doc(options);
+        doc.getText('text');
+        if (before) Y.applyUpdate(doc, before);
+        Y.applyUpdate(doc, u);
+        return doc;
+      };
+      const [a, b] = [apply(ours), apply(theirs)];
+      const c = `${ctx}, ${replica} replica`;
+      expect(Y.encodeStateVector(a), c).toEqual(Y.encodeStateVector(b));
+      expect(heldStateVector(a), c).toEqual(heldStateVector(b));
+      expect(a.store.pendingStructs === null, c).toBe(b.store.pendingStructs === null);
+      expect(docContent(a), c).toBe(docContent(b));
+    }
   };
 
   /** One case: what a relay's log holds (updates with new clocks only), in windows and with gaps. */
@@ -389,7 +412,16 @@ describe('concatUpdatesV1 (CONCAT-1)', () => {
         const ctx = `prng seed ${prngSeed}, ${kind} ${k}`;
         const ours = concatUpdatesV1(parseAll(prng.shuffle([...parts])));
         expect(ours, ctx).not.toBeNull();
-        expectSameAsYjsMerge(ours!, parts, ctx);
+        expectSameAsYjsMerge(ours!, parts, prng.pick(log), ctx);
+        // Folding: concatenations of concatenations, and of the pieces splitUpdateV1 cuts.
+        const half = prng.int(1, Math.max(1, parts.length - 1));
+        const left = concatUpdatesV1(parseAll(parts.slice(0, half)))!;
+        const right = concatUpdatesV1(parseAll(parts.slice(half)))!;
+        expectSameAsYjsMerge(concatUpdatesV1(parseAll([right, left]))!, parts, prng.pick(log), `${ctx}, folded`);
+        const pieces = splitUpdateV1(parseUpdateV1(ours!, { maxDepth: Infinity, skipMapEntryRule: true }), 200);
+        const rejoined = concatUpdatesV1(parseAll(prng.shuffle(pieces)));
+        expect(rejoined, `${ctx}, split`).not.toBeNull();
+        expectSameAsYjsMerge(rejoined!, parts, prng.pick(log), `${ctx}, split and rejoined`);
       }
     }
     // Raw events (replicas re-emit what they receive): concatenated exactly when nothing overlaps.
@@ -398,7 +430,7 @@ describe('concatUpdatesV1 (CONCAT-1)', () => {
       const ours = concatUpdatesV1(parseAll(parts));
       const ctx = `prng seed ${prngSeed}, events ${k}`;
       expect(ours === null, ctx).toBe(overlap(parts));
-      if (ours) expectSameAsYjsMerge(ours, parts, ctx);
+      if (ours) expectSameAsYjsMerge(ours, parts, prng.pick(events), ctx);
     }
   };
 
