@@ -29,7 +29,9 @@ import { ClockRanges } from '../shared/clockRanges.js';
 import {
   EMPTY_UPDATE,
   UpdateError,
+  concatUpdatesV1,
   deleteSetOnly,
+  diffUpdateV1,
   isEmptyParsed,
   parseUpdateV1,
   splitUpdateV1,
@@ -103,6 +105,12 @@ interface AwarenessState {
 
 /** Tombstones of departed awareness clients kept to refuse stale re-announcements (AWR-3). */
 const MAX_AWARENESS_TOMBSTONES = 1024;
+
+/** A piece of a catch-up answer, with its parse when the relay holds one (a whole chunk). */
+interface Piece {
+  readonly bytes: Uint8Array;
+  readonly parsed: ParsedUpdate | null;
+}
 
 export class RoomCore {
   private readonly chunks: Chunk[] = [];
@@ -327,14 +335,15 @@ export class RoomCore {
    * SYNC-2: answer a SyncStep1 with everything the client lacks, computed per chunk without a
    * Y.Doc: a chunk the client fully covers contributes only its deletions (deletions cannot be
    * inferred from a state vector, so they always go); a chunk it lacks entirely goes whole;
-   * otherwise `Y.diffUpdate`. SYNC-4: frames stay under `maxSendFrameBytes`: a large catch-up
+   * otherwise its structs past the client's clocks (SYNC-6: cut by `diffUpdateV1`, else
+   * `Y.diffUpdate`). SYNC-4: frames stay under `maxSendFrameBytes`: a large catch-up
    * goes as several Update frames followed by a final SyncStep2 (the stock client only marks
    * itself synced on SyncStep2). ACK-2: then an ack of what the relay durably holds of the
    * clients the client knows, so a reconnecting client learns which of its edits were saved.
    */
   private answerStep1(conn: ConnId, svBytes: Uint8Array): RoomEffect[] {
     const sv = decodeStateVector(svBytes);
-    const pieces: Uint8Array[] = [];
+    const pieces: Piece[] = [];
     for (const chunk of this.chunks) {
       let all = true;
       let none = true;
@@ -345,9 +354,13 @@ export class RoomCore {
       }
       if (all) {
         const ds = deleteSetOnly(chunk.parsed);
-        if (ds) pieces.push(ds);
-      } else if (none) pieces.push(chunk.parsed.bytes);
-      else pieces.push(Y.diffUpdate(chunk.parsed.bytes, svBytes));
+        if (ds) pieces.push({ bytes: ds, parsed: null });
+      } else if (none) pieces.push({ bytes: chunk.parsed.bytes, parsed: chunk.parsed });
+      else
+        pieces.push({
+          bytes: diffUpdateV1(chunk.parsed, sv) ?? Y.diffUpdate(chunk.parsed.bytes, svBytes),
+          parsed: null,
+        });
     }
     const frames = this.packFrames(pieces);
     const out: RoomEffect[] = frames.map((f, i) => ({
@@ -364,23 +377,26 @@ export class RoomCore {
   /**
    * Turns catch-up pieces into frame bodies of at most maxSendFrameBytes. Pieces of 16 KiB or
    * more (segments) go as they are (split when over the limit): merging them would only cost
-   * time (Y.mergeUpdates runs at tens of ms per MiB). Smaller pieces — log entries,
-   * deletions-only parts — are merged in groups of up to 16 KiB so a long tail does not become
-   * hundreds of frames.
+   * time. Smaller pieces — log entries, deletions-only parts — are merged in groups of up to
+   * 16 KiB so a long tail does not become hundreds of frames: concatenated (CONCAT-1), or with
+   * `Y.mergeUpdates` when they overlap.
    */
-  private packFrames(pieces: Uint8Array[]): Uint8Array[] {
+  private packFrames(all: readonly Piece[]): Uint8Array[] {
     const budget = this.limits.maxSendFrameBytes - FRAME_HEADROOM;
     const small = Math.min(16 * 1024, budget);
     const out: Uint8Array[] = [];
-    let group: Uint8Array[] = [];
+    let group: Piece[] = [];
     let size = 0;
     const flush = (): void => {
-      if (group.length === 1) out.push(group[0]!);
-      else if (group.length > 1) out.push(Y.mergeUpdates(group));
+      if (group.length === 1) out.push(group[0]!.bytes);
+      else if (group.length > 1) {
+        const parts = group.map((p) => p.parsed ?? parseUpdateV1(p.bytes, this.trustedParse));
+        out.push(concatUpdatesV1(parts) ?? Y.mergeUpdates(group.map((p) => p.bytes)));
+      }
       group = [];
       size = 0;
     };
-    for (const piece of pieces) {
+    for (const { bytes: piece, parsed } of all) {
       if (piece.length >= small) {
         flush();
         if (piece.length > budget) out.push(...splitUpdateV1(parseUpdateV1(piece, this.trustedParse), budget));
@@ -388,7 +404,7 @@ export class RoomCore {
         continue;
       }
       if (size + piece.length > small) flush();
-      group.push(piece);
+      group.push({ bytes: piece, parsed });
       size += piece.length;
     }
     flush();

@@ -9,6 +9,7 @@ import { content, encodeModel, rootItem, type ModelStruct, type ModelUpdate } fr
 import {
   concatUpdatesV1,
   deleteSetOnly,
+  diffUpdateV1,
   EMPTY_UPDATE,
   isEmptyParsed,
   isValidUpdateV1,
@@ -348,21 +349,19 @@ describe('concatUpdatesV1 (CONCAT-1)', () => {
 
   const byClock = (a: StructRange, b: StructRange): number => b.client - a.client || a.clock - b.clock;
 
+  /** `ours` is the same update as Y.mergeUpdates(parts) (see expectSameUpdate). */
+  const expectSameAsYjsMerge = (ours: Uint8Array, parts: readonly Uint8Array[], held: Uint8Array, ctx: string): void =>
+    expectSameUpdate(ours, Y.mergeUpdates([...parts]), held, ctx);
+
   /**
    * `ours` is a valid update with the same structs, deletions and co-deleted map entries (VAL-9)
-   * as Y.mergeUpdates(parts), and replicas that apply it end like ones that apply Y's merge
+   * as `theirs` (what yjs makes), and replicas that apply it end like ones that apply `theirs`
    * (content, state vector, what stays pending): a fresh one, one with gc off, and one that
    * already holds `held`.
    */
-  const expectSameAsYjsMerge = (
-    ours: Uint8Array,
-    parts: readonly Uint8Array[],
-    held: Uint8Array,
-    ctx: string,
-  ): void => {
+  const expectSameUpdate = (ours: Uint8Array, theirs: Uint8Array, held: Uint8Array, ctx: string): void => {
     const trusted = { maxDepth: Infinity, skipMapEntryRule: true };
     expect(isValidUpdateV1(ours, trusted), ctx).toBe(true);
-    const theirs = Y.mergeUpdates([...parts]);
     expect(coverage(ours), ctx).toEqual(coverage(theirs));
     expect(yjsView(ours).deletes, ctx).toEqual(yjsView(theirs).deletes);
     expect([...parseUpdateV1(ours, trusted).deletedWithStructs].sort(byClock), ctx).toEqual(
@@ -436,6 +435,40 @@ describe('concatUpdatesV1 (CONCAT-1)', () => {
 
   it(`merges non-overlapping updates like Y.mergeUpdates, in any order of the parts (seed ${SEED})`, () => {
     for (let k = 0; k < (EXTENSIVE ? 60 : 6); k++) concatCase((SEED * 13 + k) >>> 0);
+  });
+
+  /** Whether some struct of `u` holds clock sv[client] without starting there (Y.diffUpdate slices it). */
+  const cutInsideStruct = (u: Uint8Array, sv: ReadonlyMap<number, number>): boolean =>
+    Y.decodeUpdate(u).structs.some((s) => {
+      const have = sv.get(s.id.client) ?? 0;
+      return !(s instanceof Y.Skip) && s.id.clock < have && have < s.id.clock + s.length;
+    });
+
+  it(`SYNC-6: diffUpdateV1 gives what Y.diffUpdate gives, copying the structs past the state vector (seed ${SEED})`, () => {
+    for (let k = 0; k < (EXTENSIVE ? 60 : 6); k++) {
+      const prngSeed = (SEED * 17 + k) >>> 0;
+      const prng = new Prng(prngSeed);
+      const { docs, updates: events } = randomDocs(prng, { transactions: 40, docs: 3 });
+      const sources = [
+        Y.encodeStateAsUpdate(prng.pick(docs)),
+        Y.mergeUpdates(events.filter(() => prng.bool(0.7))), // gaps: several runs of a client
+      ];
+      for (const [s, u] of sources.entries()) {
+        const p = parseUpdateV1(u, { maxDepth: Infinity, skipMapEntryRule: true });
+        // A replica's state vector (cuts at struct boundaries, mostly), and random clocks.
+        const other = prng.pick(docs);
+        const random = new Map(p.runs.map((r) => [r.client, prng.int(0, r.clock + r.length + 1)]));
+        for (const [kind, sv, held] of [
+          ['replica', Y.decodeStateVector(Y.encodeStateVector(other)), Y.encodeStateAsUpdate(other)],
+          ['random clocks', random, prng.pick(events)],
+        ] as const) {
+          const ctx = `prng seed ${prngSeed}, source ${s}, ${kind}`;
+          const ours = diffUpdateV1(p, sv);
+          expect(ours === null, ctx).toBe(cutInsideStruct(u, sv));
+          if (ours) expectSameUpdate(ours, Y.diffUpdate(u, Y.encodeStateVector(sv)), held, ctx);
+        }
+      }
+    }
   });
 
   it('lays runs of a client end to end with a Skip over each gap, and copies struct bytes as they are', () => {
