@@ -48,7 +48,7 @@ import { formatClientReport, runClientBench } from './client.js';
 const HELP = `npm run bench -- [options]
 
   --only LIST          scenarios to run, comma-separated: fanout,catchup,memory,merge,lobby,client,scaleout (default: all)
-  --quick              smaller relay and client scenarios (a few minutes: scaleout keeps its full scale); explicit
+  --quick              smaller relay and client scenarios (about 3.5 minutes: scaleout keeps its full scale); explicit
                        options still win. scaleout needs redis-server and client needs Chromium: --only skips them
   --levels LIST        fan-out levels ROOMSxCLIENTSxRATE (default 10x10x5,20x10x10)
   --rounds N           fan-out runs per system and level, interleaved (default 2)
