@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
-import type { Page } from '@playwright/test';
+import type { Locator, Page } from '@playwright/test';
 import * as Y from 'yjs';
 import { ChatRoom, TEXT_LIMIT, type Identity } from '../shared/chat/chatRoom.js';
 import { HybridClock } from '../shared/chat/hlc.js';
@@ -722,30 +722,45 @@ test('PRES-3: a name changed in another tab reaches the room and the others with
   await expect(b.message('after the rename')).toContainText('Alice Liddell');
 });
 
-test('SYNC-C1: the lobby counts messages that arrived while this device was away, without opening the room', async ({
-  openUser,
-  room,
-}) => {
+/**
+ * Alice sends in `room` and leaves the app (an empty page of the same origin: no lobby, no room
+ * open); Bob sends `texts` meanwhile; Alice comes back to the lobby, whose row for the room is
+ * returned once it counts them.
+ */
+const awayWhileBobSends = async (
+  openUser: (name: string) => Promise<AppUser>,
+  room: string,
+  texts: readonly string[],
+): Promise<{ a: AppUser; b: AppUser; row: Locator }> => {
   const a = await openUser('Alice');
   const b = await openUser('Bob');
   await a.gotoRoom(room);
   await a.send('hello from Alice');
   await expect(a.message('hello from Alice')).toContainText(/Saved|Seen/);
-  // Alice leaves the app (an empty page of the same origin: no lobby, no room open).
   const origin = new URL(a.page.url()).origin;
   await a.page.goto(`${origin}/healthz`);
 
   await b.gotoRoom(room);
-  await b.send('Bob, while Alice was away 1');
-  await b.send('Bob, while Alice was away 2');
-  await expect(b.message('Bob, while Alice was away 2')).toContainText(/Saved|Seen/);
+  for (const text of texts) await b.send(text);
+  await expect(b.message(texts[texts.length - 1]!)).toContainText(/Saved|Seen/);
 
   await a.page.goto(`${origin}/`);
   const row = a.page
     .getByRole('list', { name: 'Rooms on this device' })
     .getByRole('listitem')
     .filter({ hasText: room });
-  await expect(row).toContainText('2 unread', { timeout: 20_000 });
+  await expect(row).toContainText(`${texts.length} unread`, { timeout: 20_000 });
+  return { a, b, row };
+};
+
+test('SYNC-C1: the lobby counts messages that arrived while this device was away, without opening the room', async ({
+  openUser,
+  room,
+}) => {
+  const { b, row } = await awayWhileBobSends(openUser, room, [
+    'Bob, while Alice was away 1',
+    'Bob, while Alice was away 2',
+  ]);
   await expect(row).toContainText('Bob, while Alice was away 2');
   // Alice was never in the room meanwhile: Bob saw nobody arrive.
   await expect(b.page.getByRole('complementary', { name: 'Room details' })).not.toContainText('Alice');
@@ -804,24 +819,7 @@ test('LOBBY-2: after a reload the lobby shows the summary kept in IndexedDB with
   openUser,
   room,
 }) => {
-  const a = await openUser('Alice');
-  const b = await openUser('Bob');
-  await a.gotoRoom(room);
-  await a.send('hello from Alice');
-  await expect(a.message('hello from Alice')).toContainText(/Saved|Seen/);
-  const origin = new URL(a.page.url()).origin;
-  await a.page.goto(`${origin}/healthz`);
-  await b.gotoRoom(room);
-  await b.send('Bob 1');
-  await b.send('Bob 2');
-  await expect(b.message('Bob 2')).toContainText(/Saved|Seen/);
-
-  await a.page.goto(`${origin}/`);
-  const row = a.page
-    .getByRole('list', { name: 'Rooms on this device' })
-    .getByRole('listitem')
-    .filter({ hasText: room });
-  await expect(row).toContainText('2 unread', { timeout: 20_000 });
+  const { a, row } = await awayWhileBobSends(openUser, room, ['Bob 1', 'Bob 2']);
   // The summary the lobby counted (or advanced, LOBBY-1) is written to the room's record.
   await expect.poll(() => lobbyRecord(a.page, room)).toEqual({ unread: 2 });
 

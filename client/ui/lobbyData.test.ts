@@ -62,6 +62,22 @@ const history = (rng: Prng, steps: number): { updates: Uint8Array[]; peers: Peer
 };
 
 /**
+ * A random history stored up to a random cut and counted by one of its peers, with a last-read
+ * message (the newest, 70 % of the time): what the lobby holds before a refresh.
+ */
+const countedAtRandomCut = async (rng: Prng) => {
+  const { updates, peers } = history(rng, rng.int(5, 40));
+  const store = new MemoryRoomUpdateStore();
+  const cut = rng.int(1, updates.length);
+  for (const u of updates.slice(0, cut)) await store.append(ROOM, u);
+  const self = rng.pick(peers).who.id;
+  const held = (await summarizeRoom(store, ROOM, undefined, self)).summary;
+  const lastRead = held.messages > 0 && rng.bool(0.7) ? held.last?.id : undefined;
+  const counted = await summarizeRoom(store, ROOM, lastRead, self);
+  return { updates, store, cut, self, lastRead, counted };
+};
+
+/**
  * The property: for `rounds` random histories cut at a random point, the advanced summary (when
  * the advance does not decline) equals the recount. Returns how many advanced.
  */
@@ -72,14 +88,7 @@ const advancedMatchesRecount = async (seed: number, rounds: number): Promise<num
   let advanced = 0;
   try {
     for (let round = 0; round < rounds; round++) {
-      const { updates, peers } = history(rng, rng.int(5, 40));
-      const store = new MemoryRoomUpdateStore();
-      const cut = rng.int(1, updates.length);
-      for (const u of updates.slice(0, cut)) await store.append(ROOM, u);
-      const self = rng.pick(peers).who.id;
-      const held = (await summarizeRoom(store, ROOM, undefined, self)).summary;
-      const lastRead = held.messages > 0 && rng.bool(0.7) ? held.last?.id : undefined;
-      const counted = await summarizeRoom(store, ROOM, lastRead, self);
+      const { updates, store, cut, self, lastRead, counted } = await countedAtRandomCut(rng);
       // Sometimes a tab of the room appends between the count and the refresh's append.
       if (cut < updates.length && tabRng.bool(0.2)) await store.append(ROOM, updates[cut]!);
       const stored = await store.appendMissing(ROOM, updates.slice(cut));
@@ -151,14 +160,7 @@ const restoredAdvancesAsCounted = async (seed: number, rounds: number): Promise<
   const rng = new Prng(seed);
   try {
     for (let round = 0; round < rounds; round++) {
-      const { updates, peers } = history(rng, rng.int(5, 40));
-      const store = new MemoryRoomUpdateStore();
-      const cut = rng.int(1, updates.length);
-      for (const u of updates.slice(0, cut)) await store.append(ROOM, u);
-      const self = rng.pick(peers).who.id;
-      const held = (await summarizeRoom(store, ROOM, undefined, self)).summary;
-      const lastRead = held.messages > 0 && rng.bool(0.7) ? held.last?.id : undefined;
-      const counted = await summarizeRoom(store, ROOM, lastRead, self);
+      const { updates, store, cut, self, lastRead, counted } = await countedAtRandomCut(rng);
       const key = { room: ROOM, selfId: self, lastRead };
       const restored = fromSummaryRecord(toSummaryRecord(counted, key), { ...key, at: counted.at });
       expect(restored?.summary).toEqual(counted.summary);
