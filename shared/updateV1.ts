@@ -487,7 +487,10 @@ const readDocOptions = (r: ByteReader, maxDepth: number): void => {
       const t = r.u8();
       if (t !== ANY_TRUE && t !== ANY_FALSE)
         throw new UpdateError(`VAL-8: sub-document option ${key} is not a boolean`);
-    } else throw new UpdateError(`VAL-8: unknown sub-document option ${JSON.stringify(key)}`);
+    } else {
+      // The key is update content of any length: it is not put in the message (which is logged).
+      throw new UpdateError(`VAL-8: unknown sub-document option (a key of ${key.length} characters)`);
+    }
   }
 };
 const ANY_OBJECT = 118;

@@ -27,6 +27,9 @@ afterEach(async (ctx) => h.cleanup(ctx.task.result?.state === 'fail'));
 /** The attacker's Yjs client id: the fresh client at the end must hold nothing of it. */
 const ATTACKER = 4242;
 
+/** Update content that must never reach the relay's log (README: logs never contain message contents). */
+const ATTACKER_SECRET = 'attacker-secret-7f3a';
+
 /** A real update from the attacker's doc: "evil" inserted into the room's text. */
 const attackerUpdate = (): Uint8Array => {
   const doc = new Y.Doc();
@@ -121,6 +124,26 @@ const attacks: Attack[] = [
     },
   },
   {
+    name: 'VAL-8: a sub-document with an unknown option → invalid-update, and the option (content) is not logged',
+    expected: CloseReason.InvalidUpdate,
+    run: (raw) => {
+      // One struct of ATTACKER at clock 0: a ContentDoc (ref 9) under root 't', guid 'g', options
+      // { [ATTACKER_SECRET]: true } (Any object 118, true 120); empty delete set.
+      const e = encoding.createEncoder();
+      for (const n of [1, 1, ATTACKER, 0]) encoding.writeVarUint(e, n);
+      encoding.writeUint8(e, 9);
+      encoding.writeVarUint(e, 1);
+      encoding.writeVarString(e, 't');
+      encoding.writeVarString(e, 'g');
+      encoding.writeUint8(e, 118);
+      encoding.writeVarUint(e, 1);
+      encoding.writeVarString(e, ATTACKER_SECRET);
+      encoding.writeUint8(e, 120);
+      encoding.writeVarUint(e, 0);
+      raw.ws.send(encodeSyncUpdate(encoding.toUint8Array(e)));
+    },
+  },
+  {
     name: 'CLOSE-2: a text frame → text-frame',
     expected: CloseReason.TextFrame,
     run: (raw) => raw.ws.send('-1'),
@@ -206,6 +229,8 @@ describe('hostile input closes only the offending socket', () => {
       expect(fresh.doc.store.pendingStructs).toBeNull();
       expect(fresh.doc.store.pendingDs).toBeNull();
       expect(fresh.provider.awareness.getStates().has(ATTACKER)).toBe(false);
+
+      expect(relay.stderr()).not.toContain(ATTACKER_SECRET);
 
       // The relay process survived.
       expect(isAlive(relay)).toBe(true);
