@@ -106,6 +106,15 @@ interface AwarenessState {
 /** Tombstones of departed awareness clients kept to refuse stale re-announcements (AWR-3). */
 const MAX_AWARENESS_TOMBSTONES = 1024;
 
+/**
+ * AWR-5: entries with a higher awareness clock are ignored. Clocks grow by one (a client's
+ * renewal, the relay's removal at clock + 1 by AWR-4), and nobody reads one above 2^53 − 1 back
+ * (AWR-1, lib0): a state at 2^53 − 1 whose removal went out at 2^53 was echoed by every stock
+ * client of the room, and each was closed for it with the fatal invalid-awareness. Ignored, not
+ * refused: the echo of a removal at this clock + 1 comes from honest clients.
+ */
+export const MAX_AWARENESS_CLOCK = Number.MAX_SAFE_INTEGER - 2 ** 32;
+
 /** A piece of a catch-up answer, with its parse when the relay holds one (a whole chunk). */
 interface Piece {
   readonly bytes: Uint8Array;
@@ -512,7 +521,7 @@ export class RoomCore {
       maxEntries: this.limits.maxAwarenessEntriesPerFrame,
       maxStateBytes: this.limits.maxAwarenessStateBytes,
       maxDepth: this.limits.maxNestingDepth,
-    });
+    }).filter((e) => e.clock <= MAX_AWARENESS_CLOCK);
     const c = this.conns.get(conn)!;
     const isNewer = (e: AwarenessEntry): boolean => {
       const cur = this.awareness.get(e.clientID);
@@ -567,6 +576,7 @@ export class RoomCore {
         if (err instanceof AwarenessError) continue;
         throw err;
       }
+      if (e.clock > MAX_AWARENESS_CLOCK) continue;
       const cur = this.awareness.get(e.clientID);
       const curClock = cur ? cur.clock : -1;
       if (!(curClock < e.clock || (curClock === e.clock && e.state === 'null' && cur?.state !== 'null'))) continue;

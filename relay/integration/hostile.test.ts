@@ -19,6 +19,7 @@ import {
   type CloseReasonInfo,
 } from '../../shared/protocol.js';
 import { Prng } from '../../shared/testing/prng.js';
+import { MAX_AWARENESS_CLOCK } from '../roomCore.js';
 import { Harness, healthz, isAlive, synced, waitFor, type RawClient } from './clients.js';
 
 const h = new Harness();
@@ -239,4 +240,36 @@ describe('hostile input closes only the offending socket', () => {
       expect(health.body.connections).toBe(3);
     });
   }
+});
+
+describe('awareness clocks near 2^53', () => {
+  it('AWR-5: a state above MAX_AWARENESS_CLOCK is ignored, and removing one at it closes no stock client', async () => {
+    const relay = await h.relay();
+    const room = 'clocks';
+    const a = h.client(relay.wsUrl, room);
+    const c = h.client(relay.wsUrl, room);
+    await Promise.all([synced(a), synced(c)]);
+    const states = (x: typeof a): Map<number, Record<string, unknown>> => x.provider.awareness.getStates();
+    const raw = h.raw(`${relay.wsUrl}/${room}`);
+    await raw.opened;
+    raw.ws.send(encodeAwareness(awarenessUpdate(ATTACKER, 2 ** 53 - 1, '{"user":"over"}')));
+    raw.ws.send(encodeAwareness(awarenessUpdate(ATTACKER + 1, MAX_AWARENESS_CLOCK, '{"user":"at"}')));
+    await waitFor(() => states(a).has(ATTACKER + 1) && states(c).has(ATTACKER + 1), 'the state at the limit arrived');
+    expect(states(a).has(ATTACKER) || states(c).has(ATTACKER)).toBe(false);
+
+    // The attacker leaves: the relay removes its state at MAX_AWARENESS_CLOCK + 1 (AWR-4) and
+    // both stock clients echo that removal back to the relay.
+    raw.ws.close();
+    await waitFor(() => !states(a).has(ATTACKER + 1) && !states(c).has(ATTACKER + 1), 'the removal arrived');
+    // Each client's next presence change, sent after its echo, still reaches the other.
+    a.provider.awareness.setLocalStateField('user', 'a');
+    c.provider.awareness.setLocalStateField('user', 'c');
+    await waitFor(
+      () => states(c).get(a.doc.clientID)?.user === 'a' && states(a).get(c.doc.clientID)?.user === 'c',
+      'presence after the echoes',
+    );
+    expect(a.closes).toEqual([]);
+    expect(c.closes).toEqual([]);
+    expect(a.provider.wsconnected && c.provider.wsconnected).toBe(true);
+  });
 });
