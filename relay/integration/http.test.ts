@@ -2,6 +2,7 @@
  * The relay's HTTP surface (CLOSE-3): /healthz, the page at /, and upgrades refused with an HTTP
  * status and reason before any websocket exists.
  */
+import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
@@ -107,6 +108,17 @@ describe('HTTP', () => {
 
   it('CLOSE-3: a burst of upgrades to new rooms admits no more than MAX_ROOMS, and the rooms it stored count', async () => {
     const relay = await h.relay({ env: { MAX_ROOMS: '3' } });
+    // Admitted, then refused by ws (no Sec-WebSocket-Key): such a handshake must free its place.
+    for (let i = 0; i < 5; i++) {
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        const headers = { Connection: 'Upgrade', Upgrade: 'websocket' };
+        const req = request(`${relay.url}/sync/keyless-${i}`, { headers });
+        req.on('response', (res) => resolve(res.statusCode));
+        req.on('error', reject);
+        req.end();
+      });
+      expect(status).toBe(400);
+    }
     const opened = await burst(relay.wsUrl, 'burst', 20);
     expect(opened).toHaveLength(3);
     // Each admitted room stores an update (acked = on disk); the relay then holds its maximum.
