@@ -155,7 +155,7 @@ export class RoomCore {
     for (const { kind, seqLo, seqHi, update } of all) {
       // Stored bytes were validated on the way in; parsing again only rebuilds the summaries.
       const parsed = parseUpdateV1(update, this.trustedParse);
-      for (const e of parsed.mapEntries ?? []) this.mapEntries.add(e.client, e.clock, e.length);
+      this.mapEntries.addRuns(parsed.mapEntries ?? []);
       this.chunks.push({ kind, seqLo, seqHi, parsed });
       if (kind === 'log') this.countLog(parsed, 1);
       this.summarise(parsed, true);
@@ -268,7 +268,7 @@ export class RoomCore {
     const acks = new Map<ConnId, Set<number>>();
     while (this.pending.length > 0 && this.pending[0]!.seq <= seq) {
       const p = this.pending.shift()!;
-      for (const run of p.parsed.runs) this.durable.add(run.client, run.clock, run.length);
+      this.durable.addRuns(p.parsed.runs);
       for (const [conn, clients] of p.waiters) {
         const set = acks.get(conn) ?? new Set<number>();
         for (const c of clients) set.add(c);
@@ -453,7 +453,7 @@ export class RoomCore {
       frame = null;
       if (isEmptyParsed(parsed)) return [];
     }
-    for (const e of parsed.mapEntries ?? []) this.mapEntries.add(e.client, e.clock, e.length);
+    this.mapEntries.addRuns(parsed.mapEntries ?? []);
     const owned = parsed;
     const seq = this.nextSeq++;
     this.chunks.push({ kind: 'log', seqLo: seq, seqHi: seq, parsed: owned });
@@ -483,11 +483,9 @@ export class RoomCore {
   }
 
   private summarise(p: ParsedUpdate, isDurable: boolean): void {
-    for (const run of p.runs) {
-      this.structs.add(run.client, run.clock, run.length);
-      if (isDurable) this.durable.add(run.client, run.clock, run.length);
-    }
-    for (const [client, ranges] of p.deletes) for (const d of ranges) this.deletes.add(client, d.clock, d.length);
+    this.structs.addRuns(p.runs);
+    if (isDurable) this.durable.addRuns(p.runs);
+    for (const [client, ranges] of p.deletes) this.deletes.addAll(client, ranges);
   }
 
   /**
@@ -608,7 +606,7 @@ export class RoomCore {
       parsed = parseUpdateV1(Y.diffUpdate(parsed.bytes, encodeStateVector(this.structs.stateVector())), limits);
       if (isEmptyParsed(parsed)) return [];
     }
-    for (const e of parsed.mapEntries ?? []) this.mapEntries.add(e.client, e.clock, e.length);
+    this.mapEntries.addRuns(parsed.mapEntries ?? []);
     const seq = this.nextSeq++;
     this.chunks.push({ kind: 'log', seqLo: seq, seqHi: seq, parsed });
     this.countLog(parsed, 1);

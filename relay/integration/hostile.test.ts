@@ -273,3 +273,33 @@ describe('awareness clocks near 2^53', () => {
     expect(a.provider.wsconnected && c.provider.wsconnected).toBe(true);
   });
 });
+
+describe('held ranges out of order', () => {
+  it('regression: a delete set of 100,000 ranges below a held range is handled in one pass; other rooms keep working', async () => {
+    const relay = await h.relay();
+    const other = h.client(relay.wsUrl, 'elsewhere');
+    await synced(other);
+    const raw = h.raw(`${relay.wsUrl}/ranges`);
+    await raw.opened;
+    // Delete-only updates of client ATTACKER: first one range high up, then 100,000 below it.
+    const deleteSet = (ranges: ReadonlyArray<readonly [number, number]>): Uint8Array => {
+      const e = encoding.createEncoder();
+      for (const n of [0, 1, ATTACKER, ranges.length]) encoding.writeVarUint(e, n);
+      for (const [clock, length] of ranges) {
+        encoding.writeVarUint(e, clock);
+        encoding.writeVarUint(e, length);
+      }
+      return encoding.toUint8Array(e);
+    };
+    raw.ws.send(encodeSyncUpdate(deleteSet([[1e9, 1]])));
+    raw.ws.send(encodeSyncUpdate(deleteSet(Array.from({ length: 100_000 }, (_, i) => [2 * i, 1] as const))));
+    // Frames are handled in order: the answer to this query comes after the big update was taken.
+    const before = raw.frames.length;
+    raw.ws.send(encodeQueryAwareness());
+    await waitFor(() => raw.frames.length > before, 'the answer after the big delete set');
+    other.doc.getText('text').insert(0, 'still here');
+    await waitFor(() => other.allOwnEditsAcked(), 'another room still acks');
+    expect(raw.ws.readyState).toBe(raw.ws.OPEN);
+    expect(other.closes).toEqual([]);
+  });
+});
