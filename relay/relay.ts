@@ -13,7 +13,7 @@
  * - UNLOAD-1 a room with no connections and nothing pending is dropped from memory after
  *   `idleUnloadMs`: memory is bounded by the active rooms.
  */
-import { CloseReason, UpgradeRefusal, type CloseReasonInfo } from '../shared/protocol.js';
+import { CloseReason, MessageType, UpgradeRefusal, type CloseReasonInfo } from '../shared/protocol.js';
 import { RoomCore, type ConnId, type RoomCoreLimits, type RoomEffect } from './roomCore.js';
 import type { AppendEntry, RoomStore } from './roomStore.js';
 import { inlineMerger, mergeParsed, type Merger } from './mergeInChunks.js';
@@ -243,6 +243,20 @@ export class Relay {
     } catch (err) {
       this.log.error('internal-error', { room: slot.name, conn: id, error: String(err) });
       return this.closeConn(id, CloseReason.InternalError, 'unexpected error handling a frame');
+    }
+    // AWR-6: a query-awareness (one byte) is answered with every presence state of the room; the
+    // answer is paid from the asker's byte allowance, else one socket could draw the room's states
+    // (up to 64 × 16 KiB per connection in it) 200 times a second. Stock clients never send one.
+    if (frame.length === 1 && frame[0] === MessageType.QueryAwareness) {
+      let bytes = 0;
+      for (const e of effects) if (e.type === 'send' && e.conn === id) bytes += e.frame.length;
+      if (!this.conns.get(id)!.bytes.take(bytes, this.now())) {
+        return this.closeConn(
+          id,
+          CloseReason.RateLimited,
+          `query-awareness answer of ${bytes} bytes over the byte rate`,
+        );
+      }
     }
     this.apply(slot, effects);
     this.observeLocalDelivery(arrivedAt, effects);

@@ -145,6 +145,16 @@ const attacks: Attack[] = [
     },
   },
   {
+    name: 'AWR-6: query-awareness answers beyond the byte rate → rate-limited',
+    expected: CloseReason.RateLimited,
+    env: { MAX_FRAME_BYTES: '20000', BYTE_BURST: '40000', MAX_BYTES_PER_SEC: '1000' },
+    run: (raw) => {
+      // 15 KB of presence (paid once), then one-byte queries each answered with it.
+      raw.ws.send(encodeAwareness(awarenessUpdate(ATTACKER, 1, JSON.stringify({ pad: 'x'.repeat(15_000) }))));
+      for (let i = 0; i < 5; i++) raw.ws.send(encodeQueryAwareness());
+    },
+  },
+  {
     name: 'CLOSE-2: a text frame → text-frame',
     expected: CloseReason.TextFrame,
     run: (raw) => raw.ws.send('-1'),
