@@ -142,6 +142,12 @@ describe('loadConfig', () => {
     [{ MAX_AWARENESS_STATE_BYTES: '63' }, [], /MAX_AWARENESS_STATE_BYTES/],
     [{ COMMIT_DELAY_MS: 'soon' }, [], /COMMIT_DELAY_MS/],
     [{ IDLE_UNLOAD_MS: '1e3' }, [], /IDLE_UNLOAD_MS/],
+    // Longer than Node.js timers hold: they would fire after 1 ms (rooms unloaded at once).
+    [{ IDLE_UNLOAD_MS: '3000000000' }, [], /IDLE_UNLOAD_MS must be at most 2147483647/],
+    [{ COMMIT_DELAY_MS: '2147483648' }, [], /COMMIT_DELAY_MS/],
+    [{ STORE_CALL_TIMEOUT_MS: '99999999999' }, [], /STORE_CALL_TIMEOUT_MS/],
+    [{ REDIS_HEARTBEAT_MS: '2147483648' }, [], /REDIS_HEARTBEAT_MS/],
+    [{ REDIS_WAIT_TIMEOUT_MS: '2147483648' }, [], /REDIS_WAIT_TIMEOUT_MS/],
     [{ LOG_LEVEL: 'loud' }, [], /LOG_LEVEL/],
     [{ LOG_LEVEL: 'constructor' }, [], /LOG_LEVEL/],
     [{ LOG_LEVEL: 'toString' }, [], /LOG_LEVEL/],
@@ -169,7 +175,7 @@ describe('loadConfig', () => {
     },
   );
 
-  it('accepts each numeric setting at its minimum', () => {
+  it('accepts each numeric setting at its minimum, and durations up to 2^31 − 1 ms', () => {
     expect(
       loadConfig(
         {
@@ -185,6 +191,7 @@ describe('loadConfig', () => {
       limits: { maxFrameBytes: 1024, maxSendFrameBytes: 4096 },
     });
     expect(loadConfig({ PORT: '65535' }, []).port).toBe(65535);
+    expect(loadConfig({ IDLE_UNLOAD_MS: '2147483647' }, []).idleUnloadMs).toBe(2147483647);
   });
 });
 

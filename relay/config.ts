@@ -9,6 +9,8 @@ import { LogLevel, type LogLevelName } from './log.js';
 import type { RedisDurabilityMode } from './redisConnection.js';
 
 const MiB = 1024 * 1024;
+/** The longest delay `setTimeout`/`setInterval` honour (2^31 − 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface Setting {
   readonly env: string;
@@ -135,6 +137,12 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     }
     return n;
   };
+  /** A duration: Node.js runs a longer timer after 1 ms (IDLE_UNLOAD_MS=3000000000 unloaded rooms at once). */
+  const ms = (key: keyof typeof SETTINGS, min: number): number => {
+    const n = int(key, min);
+    if (n > MAX_TIMER_MS) throw new ConfigError(`${SETTINGS[key].env} must be at most ${MAX_TIMER_MS} ms, got "${n}"`);
+    return n;
+  };
   const logLevel = raw.get('logLevel')!;
   if (!Object.hasOwn(LogLevel, logLevel))
     throw new ConfigError(`LOG_LEVEL must be one of ${Object.keys(LogLevel).join(', ')}`);
@@ -192,16 +200,16 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     host: raw.get('host')!,
     dataDir: raw.get('dataDir')!,
     logLevel: logLevel as LogLevelName,
-    commitDelayMs: int('commitDelayMs', 0),
-    idleUnloadMs: int('idleUnloadMs', 0),
-    storeCallTimeoutMs: int('storeCallTimeoutMs', 0),
+    commitDelayMs: ms('commitDelayMs', 0),
+    idleUnloadMs: ms('idleUnloadMs', 0),
+    storeCallTimeoutMs: ms('storeCallTimeoutMs', 0),
     limits,
     redisUrl,
     redisPrefix,
     redisDurability,
-    redisHeartbeatMs: int('redisHeartbeatMs', 100),
+    redisHeartbeatMs: ms('redisHeartbeatMs', 100),
     redisWaitReplicas: int('redisWaitReplicas', 0),
-    redisWaitTimeoutMs: int('redisWaitTimeoutMs', 1),
+    redisWaitTimeoutMs: ms('redisWaitTimeoutMs', 1),
     relayUrls,
   };
 };

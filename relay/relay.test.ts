@@ -781,6 +781,20 @@ describe('Relay limits and bad input', () => {
     expect(await relay.admit('stored')).toBe(UpgradeRefusal.ShuttingDown);
   });
 
+  it('CLOSE-3: concurrent admissions of new rooms reserve their places: no more than maxRooms pass', async () => {
+    const relay = makeRelay({ limits: { maxRooms: 2 } });
+    const rooms = ['n1', 'n2', 'n3', 'n4', 'n5'];
+    const refusals = await Promise.all(rooms.map((r) => relay.admit(r)));
+    expect(refusals.filter((r) => r === null)).toHaveLength(2);
+    // Until they open (or are cancelled) the two admitted rooms hold their places.
+    expect(await relay.admit('n6')).toBe(UpgradeRefusal.TooManyRooms);
+    const admitted = rooms.filter((_, i) => refusals[i] === null);
+    const a = new Client(relay, admitted[0]!, 1).connect();
+    relay.cancelAdmission(admitted[1]!);
+    expect(await relay.admit('n6')).toBeNull();
+    relay.closed(a.id);
+  });
+
   it('CLOSE-3: a new room stored by a commit counts toward maxRooms', async () => {
     const relay = makeRelay({ limits: { maxRooms: 2 }, idleUnloadMs: 0 });
     expect(await relay.admit('one')).toBeNull(); // reads the stored room count (0)

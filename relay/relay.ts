@@ -13,7 +13,7 @@
  * - UNLOAD-1 a room with no connections and nothing pending is dropped from memory after
  *   `idleUnloadMs`: memory is bounded by the active rooms.
  */
-import { CloseReason, UpgradeRefusal, type CloseReasonInfo } from '../shared/protocol.js';
+import { CloseReason, MessageType, UpgradeRefusal, type CloseReasonInfo } from '../shared/protocol.js';
 import { RoomCore, type ConnId, type RoomCoreLimits, type RoomEffect } from './roomCore.js';
 import type { AppendEntry, RoomStore } from './roomStore.js';
 import { inlineMerger, mergeParsed, type Merger } from './mergeInChunks.js';
@@ -125,6 +125,8 @@ export class Relay {
   private committing: Promise<void> | null = null;
   private nextConnId = 1;
   private storedRooms = -1;
+  /** New rooms admitted whose first connection has not opened yet (see `admit`). */
+  private readonly admittedNew = new Set<string>();
   private closing = false;
   private readonly now: () => number;
   private readonly log: Logger;
@@ -146,17 +148,40 @@ export class Relay {
     return { roomsLoaded: this.rooms.size, connections: this.conns.size };
   }
 
-  /** Decides an HTTP upgrade before any websocket exists; null = accept. */
+  /**
+   * Decides an HTTP upgrade before any websocket exists; null = accept. The limits are checked
+   * again after the store calls, with no await between that check and the caller's `open`, so a
+   * burst of concurrent upgrades cannot all pass on the same stale count (CLOSE-3). A new room
+   * admitted here counts toward maxRooms at once (`admittedNew`), not only once its load says it
+   * is new: until `open` (or `cancelAdmission` for an upgrade that never opened).
+   */
   async admit(room: string): Promise<(typeof UpgradeRefusal)[keyof typeof UpgradeRefusal] | null> {
+    const limits = this.opts.limits;
+    if (this.closing) return UpgradeRefusal.ShuttingDown;
+    if (this.conns.size >= limits.maxConnections) return UpgradeRefusal.TooManyConnections;
+    if (this.opts.backplane?.status() === 'down') return UpgradeRefusal.StorageUnavailable;
+    if (this.rooms.has(room) || this.admittedNew.has(room)) return null;
+    if (await this.opts.store.hasRoom(room)) return this.recheck();
+    if (this.storedRooms < 0) this.storedRooms = await this.opts.store.roomCount();
+    const refusal = this.recheck();
+    if (refusal || this.rooms.has(room) || this.admittedNew.has(room)) return refusal;
+    let fresh = this.admittedNew.size;
+    for (const slot of this.rooms.values()) if (slot.isNew) fresh++;
+    if (this.storedRooms + fresh >= limits.maxRooms) return UpgradeRefusal.TooManyRooms;
+    this.admittedNew.add(room);
+    return null;
+  }
+
+  /** An admitted upgrade that will not `open` (the client hung up during the handshake). */
+  cancelAdmission(room: string): void {
+    this.admittedNew.delete(room);
+  }
+
+  /** The checks of `admit` that may have changed while it awaited the store. */
+  private recheck(): (typeof UpgradeRefusal)[keyof typeof UpgradeRefusal] | null {
     if (this.closing) return UpgradeRefusal.ShuttingDown;
     if (this.conns.size >= this.opts.limits.maxConnections) return UpgradeRefusal.TooManyConnections;
-    if (this.opts.backplane?.status() === 'down') return UpgradeRefusal.StorageUnavailable;
-    if (this.rooms.has(room)) return null;
-    if (await this.opts.store.hasRoom(room)) return null;
-    if (this.storedRooms < 0) this.storedRooms = await this.opts.store.roomCount();
-    let fresh = 0;
-    for (const slot of this.rooms.values()) if (slot.isNew) fresh++;
-    return this.storedRooms + fresh >= this.opts.limits.maxRooms ? UpgradeRefusal.TooManyRooms : null;
+    return null;
   }
 
   /** Registers a new connection to `room` (already admitted) and returns its id. */
@@ -175,8 +200,10 @@ export class Relay {
       awarenessOnly: mode.awarenessOnly === true,
     });
     let slot = this.rooms.get(room);
+    // Admitted as new: counts toward maxRooms while it loads (the load then says for sure).
+    const isNew = this.admittedNew.delete(room);
     if (!slot) {
-      slot = { name: room, core: null, conns: new Set(), queue: [], isNew: false, compacting: null, unloadTimer: null };
+      slot = { name: room, core: null, conns: new Set(), queue: [], isNew, compacting: null, unloadTimer: null };
       this.rooms.set(room, slot);
       this.startLoad(slot);
     }
@@ -216,6 +243,20 @@ export class Relay {
     } catch (err) {
       this.log.error('internal-error', { room: slot.name, conn: id, error: String(err) });
       return this.closeConn(id, CloseReason.InternalError, 'unexpected error handling a frame');
+    }
+    // AWR-6: a query-awareness (one byte) is answered with every presence state of the room; the
+    // answer is paid from the asker's byte allowance, else one socket could draw the room's states
+    // (up to 64 × 16 KiB per connection in it) 200 times a second. Stock clients never send one.
+    if (frame.length === 1 && frame[0] === MessageType.QueryAwareness) {
+      let bytes = 0;
+      for (const e of effects) if (e.type === 'send' && e.conn === id) bytes += e.frame.length;
+      if (!this.conns.get(id)!.bytes.take(bytes, this.now())) {
+        return this.closeConn(
+          id,
+          CloseReason.RateLimited,
+          `query-awareness answer of ${bytes} bytes over the byte rate`,
+        );
+      }
     }
     this.apply(slot, effects);
     this.observeLocalDelivery(arrivedAt, effects);

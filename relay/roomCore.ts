@@ -106,6 +106,15 @@ interface AwarenessState {
 /** Tombstones of departed awareness clients kept to refuse stale re-announcements (AWR-3). */
 const MAX_AWARENESS_TOMBSTONES = 1024;
 
+/**
+ * AWR-5: entries with a higher awareness clock are ignored. Clocks grow by one (a client's
+ * renewal, the relay's removal at clock + 1 by AWR-4), and nobody reads one above 2^53 − 1 back
+ * (AWR-1, lib0): a state at 2^53 − 1 whose removal went out at 2^53 was echoed by every stock
+ * client of the room, and each was closed for it with the fatal invalid-awareness. Ignored, not
+ * refused: the echo of a removal at this clock + 1 comes from honest clients.
+ */
+export const MAX_AWARENESS_CLOCK = Number.MAX_SAFE_INTEGER - 2 ** 32;
+
 /** A piece of a catch-up answer, with its parse when the relay holds one (a whole chunk). */
 interface Piece {
   readonly bytes: Uint8Array;
@@ -146,7 +155,7 @@ export class RoomCore {
     for (const { kind, seqLo, seqHi, update } of all) {
       // Stored bytes were validated on the way in; parsing again only rebuilds the summaries.
       const parsed = parseUpdateV1(update, this.trustedParse);
-      for (const e of parsed.mapEntries ?? []) this.mapEntries.add(e.client, e.clock, e.length);
+      this.mapEntries.addRuns(parsed.mapEntries ?? []);
       this.chunks.push({ kind, seqLo, seqHi, parsed });
       if (kind === 'log') this.countLog(parsed, 1);
       this.summarise(parsed, true);
@@ -259,7 +268,7 @@ export class RoomCore {
     const acks = new Map<ConnId, Set<number>>();
     while (this.pending.length > 0 && this.pending[0]!.seq <= seq) {
       const p = this.pending.shift()!;
-      for (const run of p.parsed.runs) this.durable.add(run.client, run.clock, run.length);
+      this.durable.addRuns(p.parsed.runs);
       for (const [conn, clients] of p.waiters) {
         const set = acks.get(conn) ?? new Set<number>();
         for (const c of clients) set.add(c);
@@ -444,7 +453,7 @@ export class RoomCore {
       frame = null;
       if (isEmptyParsed(parsed)) return [];
     }
-    for (const e of parsed.mapEntries ?? []) this.mapEntries.add(e.client, e.clock, e.length);
+    this.mapEntries.addRuns(parsed.mapEntries ?? []);
     const owned = parsed;
     const seq = this.nextSeq++;
     this.chunks.push({ kind: 'log', seqLo: seq, seqHi: seq, parsed: owned });
@@ -474,11 +483,9 @@ export class RoomCore {
   }
 
   private summarise(p: ParsedUpdate, isDurable: boolean): void {
-    for (const run of p.runs) {
-      this.structs.add(run.client, run.clock, run.length);
-      if (isDurable) this.durable.add(run.client, run.clock, run.length);
-    }
-    for (const [client, ranges] of p.deletes) for (const d of ranges) this.deletes.add(client, d.clock, d.length);
+    this.structs.addRuns(p.runs);
+    if (isDurable) this.durable.addRuns(p.runs);
+    for (const [client, ranges] of p.deletes) this.deletes.addAll(client, ranges);
   }
 
   /**
@@ -512,7 +519,7 @@ export class RoomCore {
       maxEntries: this.limits.maxAwarenessEntriesPerFrame,
       maxStateBytes: this.limits.maxAwarenessStateBytes,
       maxDepth: this.limits.maxNestingDepth,
-    });
+    }).filter((e) => e.clock <= MAX_AWARENESS_CLOCK);
     const c = this.conns.get(conn)!;
     const isNewer = (e: AwarenessEntry): boolean => {
       const cur = this.awareness.get(e.clientID);
@@ -567,6 +574,7 @@ export class RoomCore {
         if (err instanceof AwarenessError) continue;
         throw err;
       }
+      if (e.clock > MAX_AWARENESS_CLOCK) continue;
       const cur = this.awareness.get(e.clientID);
       const curClock = cur ? cur.clock : -1;
       if (!(curClock < e.clock || (curClock === e.clock && e.state === 'null' && cur?.state !== 'null'))) continue;
@@ -598,7 +606,7 @@ export class RoomCore {
       parsed = parseUpdateV1(Y.diffUpdate(parsed.bytes, encodeStateVector(this.structs.stateVector())), limits);
       if (isEmptyParsed(parsed)) return [];
     }
-    for (const e of parsed.mapEntries ?? []) this.mapEntries.add(e.client, e.clock, e.length);
+    this.mapEntries.addRuns(parsed.mapEntries ?? []);
     const seq = this.nextSeq++;
     this.chunks.push({ kind: 'log', seqLo: seq, seqHi: seq, parsed });
     this.countLog(parsed, 1);

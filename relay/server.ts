@@ -103,7 +103,13 @@ export const createRelayServer = (opts: ServerOptions): Server => {
       .admit(room)
       .then((refusal) => {
         if (refusal) return refuse(refusal);
-        wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, socket, room, awarenessOnly));
+        let opened = false;
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          opened = true;
+          onSocket(ws, socket, room, awarenessOnly);
+        });
+        // ws calls back at once or never (a bad handshake, a client that hung up): free the admission.
+        if (!opened) relay.cancelAdmission(room);
       })
       .catch((err: unknown) => {
         // admit fails only when a store call does (STORE-5: the store worker restarting or down).

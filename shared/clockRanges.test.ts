@@ -211,6 +211,45 @@ describe('ClockRanges against a naive model', () => {
   });
 });
 
+describe('ClockRanges.addAll and addRuns', () => {
+  it(`hold exactly what adding the same ranges one by one holds (seed ${SEED})`, () => {
+    const prng = new Prng(SEED);
+    for (let round = 0; round < 200; round++) {
+      const ctx = `seed ${SEED}, round ${round}`;
+      const batch = new ClockRanges();
+      const oneByOne = new ClockRanges();
+      for (let step = 0; step < 6; step++) {
+        // Runs of up to 3 clients, each client's together and ascending (as an update lists them),
+        // sometimes out of order (the one-by-one path), lengths 0..4 (0 adds nothing).
+        const runs: Array<{ client: number; clock: number; length: number }> = [];
+        for (const client of [1, 2, 3]) {
+          let clock = prng.int(0, 40);
+          for (let i = prng.int(0, 20); i > 0; i--) {
+            runs.push({ client, clock, length: prng.int(0, 4) });
+            clock = prng.int(0, 9) === 0 ? prng.int(0, 80) : clock + prng.int(0, 6);
+          }
+        }
+        batch.addRuns(runs);
+        for (const r of runs) oneByOne.add(r.client, r.clock, r.length);
+        for (const client of [1, 2, 3])
+          expect(batch.ranges(client), `${ctx}, client ${client}`).toEqual(oneByOne.ranges(client));
+      }
+    }
+  });
+
+  it('regression: 100,000 ranges below a held one merge in one pass, with the same result', () => {
+    const r = new ClockRanges();
+    r.add(7, 1e9, 1);
+    const ranges = Array.from({ length: 100_000 }, (_, i) => ({ clock: 2 * i, length: 1 }));
+    r.addAll(7, ranges);
+    const held = r.ranges(7);
+    expect(held).toHaveLength(100_001);
+    expect(held[0]).toEqual([0, 1]);
+    expect(held[99_999]).toEqual([199_998, 199_999]);
+    expect(held[100_000]).toEqual([1e9, 1e9 + 1]);
+  });
+});
+
 describe('SV-1: the state vector never over-claims', () => {
   const rangesOf = (stored: readonly Uint8Array[]): ClockRanges => {
     const r = new ClockRanges();

@@ -31,30 +31,87 @@ export class ClockRanges {
       list[list.length - 1] = end;
       return true;
     }
-    if (this.covers(client, clock, length)) return false;
-    // General case: merge into the sorted list.
+    // General case: replace the held ranges that overlap or touch [clock, end) by their union,
+    // found by binary search, in one splice (a loop over the whole list per range made a delete
+    // set of 20,000 ranges below a held one cost 6 s of the relay's event loop).
+    const first = this.firstEndingAtOrAfter(list, clock);
+    const last = this.lastStartingAtOrBefore(list, end);
+    if (first > last) {
+      list.splice(first * 2, 0, clock, end);
+      return true;
+    }
+    if (first === last && list[first * 2]! <= clock && list[first * 2 + 1]! >= end) return false;
+    const s = Math.min(clock, list[first * 2]!);
+    const e = Math.max(end, list[last * 2 + 1]!);
+    list.splice(first * 2, (last - first + 1) * 2, s, e);
+    return true;
+  }
+
+  /**
+   * Adds ranges of one client in ascending clock order (as an update lists them): one merge pass
+   * over what is held, O(held + added), instead of one splice per range (O(held × added) when they
+   * all fall below a held range).
+   */
+  addAll(client: number, ranges: readonly { readonly clock: number; readonly length: number }[]): void {
+    const list = this.byClient.get(client);
+    const sorted = ranges.every((r, i) => i === 0 || r.clock >= ranges[i - 1]!.clock);
+    // A few ranges, or all past what is held: splices and appends, without copying the list.
+    if (!list || ranges.length < 8 || !sorted || ranges[0]!.clock > list[list.length - 1]!) {
+      for (const r of ranges) this.add(client, r.clock, r.length);
+      return;
+    }
     const out: number[] = [];
-    let s = clock;
-    let e = end;
-    let placed = false;
-    for (let i = 0; i < list.length; i += 2) {
-      const a = list[i]!;
-      const b = list[i + 1]!;
-      if (b < s) out.push(a, b);
-      else if (a > e) {
-        if (!placed) {
-          out.push(s, e);
-          placed = true;
-        }
-        out.push(a, b);
+    const push = (a: number, b: number): void => {
+      if (b <= a) return;
+      if (out.length > 0 && a <= out[out.length - 1]!) out[out.length - 1] = Math.max(out[out.length - 1]!, b);
+      else out.push(a, b);
+    };
+    let i = 0;
+    let j = 0;
+    while (i < list.length || j < ranges.length) {
+      if (j >= ranges.length || (i < list.length && list[i]! <= ranges[j]!.clock)) {
+        push(list[i]!, list[i + 1]!);
+        i += 2;
       } else {
-        s = Math.min(s, a);
-        e = Math.max(e, b);
+        push(ranges[j]!.clock, ranges[j]!.clock + ranges[j]!.length);
+        j++;
       }
     }
-    if (!placed) out.push(s, e);
     this.byClient.set(client, out);
-    return true;
+  }
+
+  /** `addAll` for runs of several clients, each client's runs together and ascending (as in an update). */
+  addRuns(runs: readonly { readonly client: number; readonly clock: number; readonly length: number }[]): void {
+    let from = 0;
+    for (let i = 1; i <= runs.length; i++) {
+      if (i < runs.length && runs[i]!.client === runs[from]!.client) continue;
+      this.addAll(runs[from]!.client, runs.slice(from, i));
+      from = i;
+    }
+  }
+
+  /** Index of the first range of `list` whose end is at or after `clock` (list.length / 2 if none). */
+  private firstEndingAtOrAfter(list: readonly number[], clock: number): number {
+    let lo = 0;
+    let hi = list.length / 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid * 2 + 1]! < clock) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Index of the last range of `list` starting at or before `clock` (−1 if none). */
+  private lastStartingAtOrBefore(list: readonly number[], clock: number): number {
+    let lo = 0;
+    let hi = list.length / 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid * 2]! <= clock) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo - 1;
   }
 
   /** True when every clock in [clock, clock + length) is held (always for an empty range). */

@@ -487,7 +487,10 @@ const readDocOptions = (r: ByteReader, maxDepth: number): void => {
       const t = r.u8();
       if (t !== ANY_TRUE && t !== ANY_FALSE)
         throw new UpdateError(`VAL-8: sub-document option ${key} is not a boolean`);
-    } else throw new UpdateError(`VAL-8: unknown sub-document option ${JSON.stringify(key)}`);
+    } else {
+      // The key is update content of any length: it is not put in the message (which is logged).
+      throw new UpdateError(`VAL-8: unknown sub-document option (a key of ${key.length} characters)`);
+    }
   }
 };
 const ANY_OBJECT = 118;
@@ -608,12 +611,16 @@ export const splitUpdateV1 = (p: ParsedUpdate, maxBytes: number): Uint8Array[] =
 
   // The piece being filled. Sizes are upper bounds of the encoded bytes.
   let sections: Section[] = [];
+  // The clients of `sections` (a scan of them per run made an update of 200,000 one-struct
+  // clients take 43 s to split).
+  let sectionClients = new Set<number>();
   let pieceDeletes: StructRange[] = [];
   let size = PIECE_OVERHEAD;
   const flush = (): void => {
     if (sections.length === 0) return;
     pieces.push(encodePiece(sections, pieceDeletes));
     sections = [];
+    sectionClients = new Set();
     pieceDeletes = [];
     size = PIECE_OVERHEAD;
   };
@@ -623,7 +630,7 @@ export const splitUpdateV1 = (p: ParsedUpdate, maxBytes: number): Uint8Array[] =
     const last = sections[sections.length - 1];
     const joins = last !== undefined && last.client === client && last.endClock <= clock;
     const cost = (joins ? SKIP_BYTES : SECTION_OVERHEAD) + (end - start) + dels.length * CO_DELETE_BYTES;
-    if (sections.length > 0 && (size + cost > maxBytes || (!joins && sections.some((s) => s.client === client)))) {
+    if (sections.length > 0 && (size + cost > maxBytes || (!joins && sectionClients.has(client)))) {
       flush();
       add(client, clock, endClock, structs, start, end);
       return;
@@ -636,7 +643,10 @@ export const splitUpdateV1 = (p: ParsedUpdate, maxBytes: number): Uint8Array[] =
       last.chunks.push(p.bytes.subarray(start, end));
       last.structs += structs;
       last.endClock = endClock;
-    } else sections.push({ client, clock, endClock, structs, chunks: [p.bytes.subarray(start, end)] });
+    } else {
+      sections.push({ client, clock, endClock, structs, chunks: [p.bytes.subarray(start, end)] });
+      sectionClients.add(client);
+    }
     pieceDeletes.push(...dels);
     size += cost;
   };
@@ -654,7 +664,7 @@ export const splitUpdateV1 = (p: ParsedUpdate, maxBytes: number): Uint8Array[] =
     const roomHere = (): number => {
       const last = sections[sections.length - 1];
       if (last !== undefined && last.client === run.client) return maxBytes - size - SKIP_BYTES;
-      if (sections.some((sec) => sec.client === run.client)) return 0;
+      if (sectionClients.has(run.client)) return 0;
       return maxBytes - size - SECTION_OVERHEAD;
     };
     let room = roomHere();

@@ -19,6 +19,7 @@ import {
   type CloseReasonInfo,
 } from '../../shared/protocol.js';
 import { Prng } from '../../shared/testing/prng.js';
+import { MAX_AWARENESS_CLOCK } from '../roomCore.js';
 import { Harness, healthz, isAlive, synced, waitFor, type RawClient } from './clients.js';
 
 const h = new Harness();
@@ -26,6 +27,9 @@ afterEach(async (ctx) => h.cleanup(ctx.task.result?.state === 'fail'));
 
 /** The attacker's Yjs client id: the fresh client at the end must hold nothing of it. */
 const ATTACKER = 4242;
+
+/** Update content that must never reach the relay's log (README: logs never contain message contents). */
+const ATTACKER_SECRET = 'attacker-secret-7f3a';
 
 /** A real update from the attacker's doc: "evil" inserted into the room's text. */
 const attackerUpdate = (): Uint8Array => {
@@ -121,6 +125,36 @@ const attacks: Attack[] = [
     },
   },
   {
+    name: 'VAL-8: a sub-document with an unknown option → invalid-update, and the option (content) is not logged',
+    expected: CloseReason.InvalidUpdate,
+    run: (raw) => {
+      // One struct of ATTACKER at clock 0: a ContentDoc (ref 9) under root 't', guid 'g', options
+      // { [ATTACKER_SECRET]: true } (Any object 118, true 120); empty delete set.
+      const e = encoding.createEncoder();
+      for (const n of [1, 1, ATTACKER, 0]) encoding.writeVarUint(e, n);
+      encoding.writeUint8(e, 9);
+      encoding.writeVarUint(e, 1);
+      encoding.writeVarString(e, 't');
+      encoding.writeVarString(e, 'g');
+      encoding.writeUint8(e, 118);
+      encoding.writeVarUint(e, 1);
+      encoding.writeVarString(e, ATTACKER_SECRET);
+      encoding.writeUint8(e, 120);
+      encoding.writeVarUint(e, 0);
+      raw.ws.send(encodeSyncUpdate(encoding.toUint8Array(e)));
+    },
+  },
+  {
+    name: 'AWR-6: query-awareness answers beyond the byte rate → rate-limited',
+    expected: CloseReason.RateLimited,
+    env: { MAX_FRAME_BYTES: '20000', BYTE_BURST: '40000', MAX_BYTES_PER_SEC: '1000' },
+    run: (raw) => {
+      // 15 KB of presence (paid once), then one-byte queries each answered with it.
+      raw.ws.send(encodeAwareness(awarenessUpdate(ATTACKER, 1, JSON.stringify({ pad: 'x'.repeat(15_000) }))));
+      for (let i = 0; i < 5; i++) raw.ws.send(encodeQueryAwareness());
+    },
+  },
+  {
     name: 'CLOSE-2: a text frame → text-frame',
     expected: CloseReason.TextFrame,
     run: (raw) => raw.ws.send('-1'),
@@ -207,6 +241,8 @@ describe('hostile input closes only the offending socket', () => {
       expect(fresh.doc.store.pendingDs).toBeNull();
       expect(fresh.provider.awareness.getStates().has(ATTACKER)).toBe(false);
 
+      expect(relay.stderr()).not.toContain(ATTACKER_SECRET);
+
       // The relay process survived.
       expect(isAlive(relay)).toBe(true);
       const health = await healthz(relay);
@@ -214,4 +250,66 @@ describe('hostile input closes only the offending socket', () => {
       expect(health.body.connections).toBe(3);
     });
   }
+});
+
+describe('awareness clocks near 2^53', () => {
+  it('AWR-5: a state above MAX_AWARENESS_CLOCK is ignored, and removing one at it closes no stock client', async () => {
+    const relay = await h.relay();
+    const room = 'clocks';
+    const a = h.client(relay.wsUrl, room);
+    const c = h.client(relay.wsUrl, room);
+    await Promise.all([synced(a), synced(c)]);
+    const states = (x: typeof a): Map<number, Record<string, unknown>> => x.provider.awareness.getStates();
+    const raw = h.raw(`${relay.wsUrl}/${room}`);
+    await raw.opened;
+    raw.ws.send(encodeAwareness(awarenessUpdate(ATTACKER, 2 ** 53 - 1, '{"user":"over"}')));
+    raw.ws.send(encodeAwareness(awarenessUpdate(ATTACKER + 1, MAX_AWARENESS_CLOCK, '{"user":"at"}')));
+    await waitFor(() => states(a).has(ATTACKER + 1) && states(c).has(ATTACKER + 1), 'the state at the limit arrived');
+    expect(states(a).has(ATTACKER) || states(c).has(ATTACKER)).toBe(false);
+
+    // The attacker leaves: the relay removes its state at MAX_AWARENESS_CLOCK + 1 (AWR-4) and
+    // both stock clients echo that removal back to the relay.
+    raw.ws.close();
+    await waitFor(() => !states(a).has(ATTACKER + 1) && !states(c).has(ATTACKER + 1), 'the removal arrived');
+    // Each client's next presence change, sent after its echo, still reaches the other.
+    a.provider.awareness.setLocalStateField('user', 'a');
+    c.provider.awareness.setLocalStateField('user', 'c');
+    await waitFor(
+      () => states(c).get(a.doc.clientID)?.user === 'a' && states(a).get(c.doc.clientID)?.user === 'c',
+      'presence after the echoes',
+    );
+    expect(a.closes).toEqual([]);
+    expect(c.closes).toEqual([]);
+    expect(a.provider.wsconnected && c.provider.wsconnected).toBe(true);
+  });
+});
+
+describe('held ranges out of order', () => {
+  it('regression: a delete set of 100,000 ranges below a held range is handled in one pass; other rooms keep working', async () => {
+    const relay = await h.relay();
+    const other = h.client(relay.wsUrl, 'elsewhere');
+    await synced(other);
+    const raw = h.raw(`${relay.wsUrl}/ranges`);
+    await raw.opened;
+    // Delete-only updates of client ATTACKER: first one range high up, then 100,000 below it.
+    const deleteSet = (ranges: ReadonlyArray<readonly [number, number]>): Uint8Array => {
+      const e = encoding.createEncoder();
+      for (const n of [0, 1, ATTACKER, ranges.length]) encoding.writeVarUint(e, n);
+      for (const [clock, length] of ranges) {
+        encoding.writeVarUint(e, clock);
+        encoding.writeVarUint(e, length);
+      }
+      return encoding.toUint8Array(e);
+    };
+    raw.ws.send(encodeSyncUpdate(deleteSet([[1e9, 1]])));
+    raw.ws.send(encodeSyncUpdate(deleteSet(Array.from({ length: 100_000 }, (_, i) => [2 * i, 1] as const))));
+    // Frames are handled in order: the answer to this query comes after the big update was taken.
+    const before = raw.frames.length;
+    raw.ws.send(encodeQueryAwareness());
+    await waitFor(() => raw.frames.length > before, 'the answer after the big delete set');
+    other.doc.getText('text').insert(0, 'still here');
+    await waitFor(() => other.allOwnEditsAcked(), 'another room still acks');
+    expect(raw.ws.readyState).toBe(raw.ws.OPEN);
+    expect(other.closes).toEqual([]);
+  });
 });

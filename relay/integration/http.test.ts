@@ -2,10 +2,12 @@
  * The relay's HTTP surface (CLOSE-3): /healthz, the page at /, and upgrades refused with an HTTP
  * status and reason before any websocket exists.
  */
+import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { PROTOCOL_VERSION, UpgradeRefusal } from '../../shared/protocol.js';
-import { Harness, healthz, synced, waitFor } from './clients.js';
+import * as Y from 'yjs';
+import { MessageType, PROTOCOL_VERSION, UpgradeRefusal, encodeSyncUpdate } from '../../shared/protocol.js';
+import { Harness, frameKind, healthz, synced, waitFor, type RawClient } from './clients.js';
 
 const h = new Harness();
 afterEach(async (ctx) => h.cleanup(ctx.task.result?.state === 'fail'));
@@ -95,5 +97,51 @@ describe('HTTP', () => {
     });
     ok.terminate();
     expect((await healthz(relay)).status).toBe(200);
+  });
+
+  /** `n` upgrades to distinct rooms started at once; resolves with the sockets that opened. */
+  const burst = async (wsUrl: string, prefix: string, n: number): Promise<RawClient[]> => {
+    const raws = Array.from({ length: n }, (_, i) => h.raw(`${wsUrl}/${prefix}-${i}`));
+    const outcomes = await Promise.allSettled(raws.map((r) => r.opened));
+    return raws.filter((_, i) => outcomes[i]!.status === 'fulfilled');
+  };
+
+  it('CLOSE-3: a burst of upgrades to new rooms admits no more than MAX_ROOMS, and the rooms it stored count', async () => {
+    const relay = await h.relay({ env: { MAX_ROOMS: '3' } });
+    // Admitted, then refused by ws (no Sec-WebSocket-Key): such a handshake must free its place.
+    for (let i = 0; i < 5; i++) {
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        const headers = { Connection: 'Upgrade', Upgrade: 'websocket' };
+        const req = request(`${relay.url}/sync/keyless-${i}`, { headers });
+        req.on('response', (res) => resolve(res.statusCode));
+        req.on('error', reject);
+        req.end();
+      });
+      expect(status).toBe(400);
+    }
+    const opened = await burst(relay.wsUrl, 'burst', 20);
+    expect(opened).toHaveLength(3);
+    // Each admitted room stores an update (acked = on disk); the relay then holds its maximum.
+    for (const [i, raw] of opened.entries()) {
+      const doc = new Y.Doc();
+      doc.getText('t').insert(0, `room ${i}`);
+      const before = raw.frames.length;
+      raw.ws.send(encodeSyncUpdate(Y.encodeStateAsUpdate(doc)));
+      await waitFor(() => raw.frames.slice(before).some((f) => frameKind(f).outer === MessageType.Ack), 'the ack');
+    }
+    const r = await refusal(`${relay.wsUrl}/one-more`);
+    expect(r).toEqual({ status: UpgradeRefusal.TooManyRooms.status, body: UpgradeRefusal.TooManyRooms.reason });
+  });
+
+  it('CLOSE-3: a burst of upgrades admits no more than MAX_CONNECTIONS', async () => {
+    const relay = await h.relay({ env: { MAX_CONNECTIONS: '4' } });
+    const opened = await burst(relay.wsUrl, 'conn', 100);
+    expect(opened).toHaveLength(4);
+    expect((await healthz(relay)).body.connections).toBe(4);
+    const r = await refusal(`${relay.wsUrl}/conn-0`);
+    expect(r).toEqual({
+      status: UpgradeRefusal.TooManyConnections.status,
+      body: UpgradeRefusal.TooManyConnections.reason,
+    });
   });
 });
