@@ -56,6 +56,37 @@ describe('npm run experiment', () => {
     }
   }, 90_000);
 
+  it('a scenario that does not fit the run asked for (--small, --clients, --duration) is a bad argument: exit code 2, one line naming the field', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'converge-experiment-'));
+    try {
+      const file = join(tmp, 'six-clients.json');
+      const scenario = {
+        name: 'six-clients',
+        clients: 6,
+        duration: '20s',
+        small: { clients: 2, duration: '2s' },
+        timeline: [{ at: '2s', do: 'partition', clients: ['c5'] }],
+      };
+      writeFileSync(file, JSON.stringify(scenario));
+      const run = (...args: string[]): ReturnType<typeof spawnSync> =>
+        spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'experiment.ts'), file, ...args], {
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+      const small = run('--small', '--out', join(tmp, 'out'));
+      expect(small.status, String(small.stderr)).toBe(2);
+      expect(small.stderr).toBe(
+        `${file}: timeline[0].clients[0]: there is no client c5 in a run with 2 clients (c0..c1)\n`,
+      );
+      const short = run('--duration', '1s', '--out', join(tmp, 'out'));
+      expect(short.status, String(short.stderr)).toBe(2);
+      expect(short.stderr).toBe(`${file}: timeline[0].at: 2000 ms is after the end of the run (1000 ms)\n`);
+      expect(existsSync(join(tmp, 'out'))).toBe(false);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 90_000);
+
   it('a scenario that crashes the relay refuses --relay before starting anything', async () => {
     const scenario = parseScenario(
       JSON.parse(readFileSync(join(import.meta.dirname, 'scenarios', 'relay-crash.json'), 'utf8')),

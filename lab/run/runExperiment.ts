@@ -18,9 +18,9 @@ import { startRelay, type RelayProcess } from '../../relay/testing/relayProcess.
 import { HistoryRecorder, type History } from '../history.js';
 import { runCheckers, type CheckReport } from '../checkers/runCheckers.js';
 import { computeSlis, type Slis } from '../sli.js';
-import type { Scenario } from '../scenario.js';
+import { ScenarioError, type Scenario } from '../scenario.js';
 import { LabClient } from './labClient.js';
-import { buildSchedule, type Action } from './schedule.js';
+import { buildSchedule, type Action, type Schedule } from './schedule.js';
 import type { Progress } from '../report/progressLine.js';
 import type { FaultStats } from '../../client/net/faultInjector.js';
 
@@ -100,13 +100,28 @@ const unsettled = (clients: readonly LabClient[]): string[] => {
   return out;
 };
 
-export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
-  const { scenario, seed } = opts;
-  const schedule = buildSchedule(scenario, opts.clients, opts.durationMs, seed);
+/**
+ * The run's schedule, or a ScenarioError saying why this scenario cannot run with these options
+ * (a step after the end of the run, a client the run does not have, --relay for a relay crash):
+ * checked before anything starts, so the command can report it as a bad argument.
+ */
+export const planRun = (
+  opts: Pick<RunOptions, 'scenario' | 'seed' | 'clients' | 'durationMs' | 'relayUrl'>,
+): Schedule => {
+  const { scenario } = opts;
+  const schedule = buildSchedule(scenario, opts.clients, opts.durationMs, opts.seed);
   const needsOwnRelay = schedule.actions.some((a) => a.kind === 'relay-crash' || a.kind === 'relay-restart');
   if (opts.relayUrl !== undefined && needsOwnRelay) {
-    throw new Error(`${scenario.name} crashes the relay: it needs a relay the runner starts itself (drop --relay)`);
+    throw new ScenarioError(
+      `${scenario.name} crashes the relay: it needs a relay the runner starts itself (drop --relay)`,
+    );
   }
+  return schedule;
+};
+
+export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
+  const { scenario, seed } = opts;
+  const schedule = planRun(opts);
   // In Node every stock provider adds a process 'exit' listener (and a restarted client another).
   process.setMaxListeners(Math.max(process.getMaxListeners(), 2 * opts.clients + 10));
   let relay: RelayProcess | null = null;
