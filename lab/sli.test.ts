@@ -43,6 +43,7 @@ describe('SLI-1 delivery latency', () => {
         deliver(400, 'c2', 'm1'),
         send(500, 'c1', 'm2'),
         deliver(520, 'c0', 'm2'),
+        deliver(600, 'c2', 'm2'),
       ],
       null,
     );
@@ -51,8 +52,28 @@ describe('SLI-1 delivery latency', () => {
       ['c1', 30],
       ['c2', 300],
       ['c0', 20],
+      ['c2', 100],
     ]);
-    expect(l).toMatchObject({ count: 3, p50: 30, p95: 300, p99: 300, max: 300 });
+    expect(l).toMatchObject({ count: 4, undelivered: 0, p50: 30, p95: 300, p99: 300, max: 300 });
+  });
+
+  it('SLI-1: a message a client never shows counts as infinitely slow: a percentile that falls on it is not reached, and a latency SLO on it is not met', () => {
+    const events = [
+      send(0, 'c0', 'm1'),
+      deliver(10, 'c1', 'm1'),
+      deliver(20, 'c2', 'm1'),
+      send(100, 'c1', 'm2'),
+      deliver(130, 'c0', 'm2'), // c2 never shows m2 (a dropped frame nothing repaired)
+    ];
+    const s = computeSlis(history(c3, events, null, { deliveryP50Ms: 100, deliveryP95Ms: 1000 }));
+    expect(s.latency).toMatchObject({ count: 3, undelivered: 1, p50: 20, p95: null, p99: null, max: 30 });
+    expect(s.slo).toEqual({
+      ok: false,
+      checks: [
+        { name: 'deliveryP50Ms', target: 100, actual: 20, ok: true },
+        { name: 'deliveryP95Ms', target: 1000, actual: null, ok: false },
+      ],
+    });
   });
 
   it('SLI-1: no deliveries gives null percentiles, not NaN', () => {

@@ -3,7 +3,10 @@
  * (docs/lab/checkers.md, SLI-1..SLI-4):
  *
  * - SLI-1 delivery latency: for every message and every client other than its sender that
- *   displayed it, deliver t − send t; p50/p95/p99 by nearest rank over all those samples.
+ *   displayed it, deliver t − send t; p50/p95/p99 by nearest rank over all (message, other
+ *   client) pairs, a pair that never displayed the message counting as infinitely slow (a
+ *   percentile that lands on one is null: not reached). Otherwise lost messages would vanish
+ *   from the SLI and a latency SLO would hold while most messages never arrived.
  * - SLI-2 time to converge after each heal: heal t → the first state sample where every healed
  *   client is online and every online client shows the same content hash. Null when that never
  *   happens before one of the healed clients is cut off or crashes again, or the run ends.
@@ -26,10 +29,15 @@ export interface LatencySample {
 }
 
 export interface LatencySli {
+  /** Deliveries measured. */
   readonly count: number;
+  /** (message, other client) pairs where the message was never displayed. */
+  readonly undelivered: number;
+  /** Null when nothing was delivered, or when the rank falls among the undelivered pairs. */
   readonly p50: number | null;
   readonly p95: number | null;
   readonly p99: number | null;
+  /** The slowest delivery measured. */
   readonly max: number | null;
   /** Every sample, in delivery order (the report's latency-over-time chart). */
   readonly samples: readonly LatencySample[];
@@ -89,13 +97,21 @@ export const deliveryLatency = (h: History): LatencySli => {
     if (!s || s.client === e.client) continue;
     samples.push({ t: e.t, sentAt: s.t, ms: e.t - s.t, from: s.client, to: e.client, msgId: e.msgId });
   }
-  const sorted = samples.map((s) => s.ms).sort((a, b) => a - b);
+  const delivered = samples.map((s) => s.ms).sort((a, b) => a - b);
+  const expected = sent.size * Math.max(0, h.clients.length - 1);
+  const undelivered = Math.max(0, expected - samples.length);
+  const all = [...delivered, ...Array<number>(undelivered).fill(Infinity)];
+  const reached = (p: number): number | null => {
+    const v = percentile(all, p);
+    return v === null || v === Infinity ? null : v;
+  };
   return {
     count: samples.length,
-    p50: percentile(sorted, 50),
-    p95: percentile(sorted, 95),
-    p99: percentile(sorted, 99),
-    max: sorted.at(-1) ?? null,
+    undelivered,
+    p50: reached(50),
+    p95: reached(95),
+    p99: reached(99),
+    max: delivered.at(-1) ?? null,
     samples,
   };
 };

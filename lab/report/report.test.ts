@@ -202,6 +202,23 @@ describe('terminal summary', () => {
     expect(out.split('\n').length).toBeLessThanOrEqual(30);
   });
 
+  it('SLI-1: says how many deliveries never happened, and a latency target that falls on them as never delivered', () => {
+    const h = history(
+      ['c0', 'c1', 'c2'],
+      [send(0, 'c0', 'm1'), deliver(5, 'c1', 'm1')],
+      [replica('c0', [fm('m1', 0)]), replica('c1', [fm('m1', 0)]), replica('c2', [])],
+      { deliveryP95Ms: 1000 },
+    );
+    const checks = runCheckers(h);
+    const slis = computeSlis(h);
+    const out = formatSummary(h, checks, slis);
+    expect(out).toContain('Delivery latency p50 5 ms · p95 — · p99 — · max 5 ms (1 samples; 1 never delivered)');
+    expect(out).toContain('✘ SLO deliveryP95Ms ≤ 1000: never delivered ✘');
+    const html = renderHtmlReport(h, checks, slis);
+    expect(html).toContain('<td class="fail">1</td>');
+    expect(html).toContain('<td>never delivered</td>');
+  });
+
   it('says PASS for a good run, with colours only when asked', () => {
     const good = history(['c0'], [send(0, 'c0', 'm1')], [replica('c0', [fm('m1', 0)])]);
     const plain = formatSummary(good, runCheckers(good), computeSlis(good));
