@@ -143,6 +143,24 @@ describe('report charts', () => {
     expect(divergenceWindows(open)).toEqual([{ client: 'c2', from: 0, to: 9, open: true }]);
   });
 
+  it('divergence windows: with no single most-shown content (each client its own, a 2/2 split) every client is diverged', () => {
+    const split = history(
+      ['c0', 'c1', 'c2', 'c3'],
+      [
+        sample(0, { c0: 'a', c1: 'b', c2: 'c', c3: null }),
+        sample(5, { c0: 'a', c1: 'a', c2: 'b', c3: 'b' }),
+        sample(9, { c0: 'a', c1: 'a', c2: 'a', c3: 'b' }),
+      ],
+      null,
+    );
+    expect(divergenceWindows(split)).toEqual([
+      { client: 'c0', from: 0, to: 9, open: false },
+      { client: 'c1', from: 0, to: 9, open: false },
+      { client: 'c2', from: 0, to: 9, open: false },
+      { client: 'c3', from: 5, to: 9, open: true },
+    ]);
+  });
+
   it('intervals: partitions, crashes and relay downtime', () => {
     const iv = runIntervals(rich());
     expect(iv.end).toBe(500);
