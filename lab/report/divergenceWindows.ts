@@ -31,7 +31,8 @@ export const divergenceWindows = (h: History): DivergenceWindow[] => {
       if (s.contentHash !== null) counts.set(s.contentHash, (counts.get(s.contentHash) ?? 0) + 1);
     const best = Math.max(0, ...counts.values());
     const tied = [...counts].filter(([, n]) => n === best).map(([hash]) => hash);
-    const majority = tied.length === 1 ? tied[0]! : previous !== null && tied.includes(previous) ? previous : null;
+    const majority: string | null =
+      tied.length === 1 ? tied[0]! : previous !== null && tied.includes(previous) ? previous : null;
     previous = majority;
     for (const s of e.clients) {
       const diverged = s.contentHash !== null && s.contentHash !== majority;
