@@ -118,6 +118,38 @@ describe('SLI-2 time to converge after each heal', () => {
   });
 });
 
+describe('SLI-2 heals by faults', () => {
+  it('SLI-2: lifting a partition by faults (clear-faults, or partitioned: false) is a heal; one step over several clients is one heal', () => {
+    const faults = (t: number, client: string, partitioned: boolean): HistoryEvent => ({
+      t,
+      kind: 'faults',
+      client,
+      config: { ...NO_FAULTS, partitioned },
+    });
+    const h = history(
+      c3,
+      [
+        faults(0, 'c0', true),
+        partition(0, 'c1'),
+        faults(10, 'c2', false), // c2 was not partitioned: not a heal
+        faults(100, 'c0', false),
+        faults(101, 'c1', false),
+        sample(150, { c0: 'a', c1: null, c2: 'a' }),
+        sample(250, { c0: 'a', c1: 'a', c2: 'a' }),
+        faults(300, 'c2', true),
+        faults(400, 'c2', false),
+        faults(450, 'c2', true), // cut off again before any agreeing sample: never converged
+        sample(500, { c0: 'a', c1: 'a', c2: null }),
+      ],
+      null,
+    );
+    expect(healConvergence(h)).toEqual([
+      { t: 100, clients: ['c0', 'c1'], convergedAt: 250, ms: 150 },
+      { t: 400, clients: ['c2'], convergedAt: null, ms: null },
+    ]);
+  });
+});
+
 describe('SLI-3 availability of sending during partitions', () => {
   it('SLI-3: counts only sends by clients partitioned at that moment (partition/heal and fault events)', () => {
     const refused = (t: number, client: string): HistoryEvent => ({

@@ -7,8 +7,9 @@
  *   client) pairs, a pair that never displayed the message counting as infinitely slow (a
  *   percentile that lands on one is null: not reached). Otherwise lost messages would vanish
  *   from the SLI and a latency SLO would hold while most messages never arrived.
- * - SLI-2 time to converge after each heal: heal t → the first state sample where every healed
- *   client is online and every online client shows the same content hash. Null when that never
+ * - SLI-2 time to converge after each heal (a `heal`, or faults lifting a client's partition):
+ *   heal t → the first state sample where every healed client is online and every online client
+ *   shows the same content hash. Null when that never
  *   happens before one of the healed clients is cut off or crashes again, or the run ends.
  * - SLI-3 availability of sending during partitions: of the sends attempted by a client while it
  *   was partitioned, the share the client accepted locally (offline-first: should be 1).
@@ -116,14 +117,45 @@ export const deliveryLatency = (h: History): LatencySli => {
   };
 };
 
+/**
+ * The heals of a history: `heal` events, and `faults` events that lift the partition of a
+ * partitioned client (a `clear-faults` step, or `faults` with `partitioned: false`); adjacent ones
+ * of the latter (one step over several clients) are one heal. `at` is the index of its last event.
+ */
+const heals = (h: History): { t: number; clients: string[]; at: number }[] => {
+  const out: { t: number; clients: string[]; at: number }[] = [];
+  const partitioned = new Set<string>();
+  let previousWasFaultHeal = false;
+  h.events.forEach((e, i) => {
+    let faultHeal = false;
+    if (e.kind === 'partition') for (const c of e.clients) partitioned.add(c);
+    else if (e.kind === 'heal') {
+      for (const c of e.clients) partitioned.delete(c);
+      out.push({ t: e.t, clients: [...e.clients], at: i });
+    } else if (e.kind === 'faults') {
+      if (e.config.partitioned) partitioned.add(e.client);
+      else if (partitioned.delete(e.client)) {
+        faultHeal = true;
+        const last = out.at(-1);
+        if (previousWasFaultHeal && last) {
+          last.clients.push(e.client);
+          last.at = i;
+        } else out.push({ t: e.t, clients: [e.client], at: i });
+      }
+    }
+    previousWasFaultHeal = faultHeal;
+  });
+  return out;
+};
+
 export const healConvergence = (h: History): HealConvergence[] => {
   const out: HealConvergence[] = [];
-  h.events.forEach((e, i) => {
-    if (e.kind !== 'heal') return;
-    const healed = new Set(e.clients);
+  for (const heal of heals(h)) {
+    const healed = new Set(heal.clients);
     let convergedAt: number | null = null;
-    for (const later of h.events.slice(i + 1)) {
+    for (const later of h.events.slice(heal.at + 1)) {
       if (later.kind === 'partition' && later.clients.some((c) => healed.has(c))) break;
+      if (later.kind === 'faults' && later.config.partitioned && healed.has(later.client)) break;
       if (later.kind === 'client-crash' && healed.has(later.client)) break;
       if (later.kind !== 'sample') continue;
       const online = later.clients.filter((s) => s.online);
@@ -134,8 +166,13 @@ export const healConvergence = (h: History): HealConvergence[] => {
         break;
       }
     }
-    out.push({ t: e.t, clients: e.clients, convergedAt, ms: convergedAt === null ? null : convergedAt - e.t });
-  });
+    out.push({
+      t: heal.t,
+      clients: heal.clients,
+      convergedAt,
+      ms: convergedAt === null ? null : convergedAt - heal.t,
+    });
+  }
   return out;
 };
 
