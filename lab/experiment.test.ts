@@ -87,6 +87,30 @@ describe('npm run experiment', () => {
     }
   }, 90_000);
 
+  it('EXP-5: the final resync repairs a client whose handshake was lost to drops (socket open, never synced), seeds 1-2', async () => {
+    // c0 restarts while 95 % of its frames are dropped: its SyncStep1 or the relay's SyncStep2 is
+    // lost and the open socket never syncs. The final resync used to wait for "online", which
+    // such a client never reaches: the run did not quiesce and CHK-1/CHK-2 failed.
+    const scenario = parseScenario({
+      name: 'lost-handshake',
+      clients: 2,
+      duration: '3s',
+      small: { clients: 2, duration: '3s' },
+      quiesceTimeout: '10s',
+      chatter: { clients: ['all'], perClientPerSec: 2 },
+      timeline: [
+        { at: '10%', do: 'faults', clients: ['c0'], faults: { dropPct: 95 } },
+        { at: '20%', do: 'client-crash', clients: ['c0'] },
+        { at: '30%', do: 'client-restart', clients: ['c0'] },
+      ],
+    });
+    for (const seed of [1, 2]) {
+      const r = await runExperiment({ scenario, scenarioFile: null, seed, clients: 2, durationMs: 3000 });
+      expect(r.quiesce, `seed ${seed}`).toMatchObject({ ok: true });
+      expect(r.ok, `seed ${seed}: ${r.checks.verdicts.map((v) => `${v.rule} ${v.summary}`).join('; ')}`).toBe(true);
+    }
+  }, 90_000);
+
   it('a scenario that crashes the relay refuses --relay before starting anything', async () => {
     const scenario = parseScenario(
       JSON.parse(readFileSync(join(import.meta.dirname, 'scenarios', 'relay-crash.json'), 'utf8')),

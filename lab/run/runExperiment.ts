@@ -5,7 +5,8 @@
  *
  * EXP-5 final heal: the relay is up, every crashed client restarted from its store, every fault
  * cleared; then (unless the scenario says `finalResync: false`) each client resyncs once
- * (LAB-8) as soon as it is online, so frames lost to drops are repaired. Quiesce: polled until
+ * (LAB-8) as soon as its socket is open, so frames lost to drops are repaired, handshake frames
+ * included (a lost SyncStep2 leaves an open socket that never syncs). Quiesce: polled until
  * every client is online, nothing is pending, and all show the same content and hold the same
  * state vector — or `quiesceTimeout` passes, which is reported (the checkers then judge what is
  * there), never hidden.
@@ -303,7 +304,10 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
     const resynced = new Set<LabClient>();
     const quiet = await pollUntil(() => {
       if (scenario.finalResync) {
-        for (const c of clients) if (!resynced.has(c) && c.online && c.resync()) resynced.add(c);
+        // As soon as the socket is open, not once "online": a handshake frame lost to a drop
+        // (the relay's SyncStep2, our SyncStep1) leaves an open socket that never syncs, and
+        // only this resync repairs it. `resync()` is false until the socket is open.
+        for (const c of clients) if (!resynced.has(c) && c.resync()) resynced.add(c);
       }
       return unsettled(clients).length === 0;
     }, scenario.quiesceTimeoutMs);
