@@ -148,6 +148,20 @@ describe('SLI-2 heals by faults', () => {
       { t: 400, clients: ['c2'], convergedAt: null, ms: null },
     ]);
   });
+
+  it("SLI-2: the runner's final heal (faults cleared, then everyone healed) is one heal", () => {
+    const h = history(
+      c3,
+      [
+        partition(0, 'c1'),
+        { t: 100, kind: 'faults', client: 'c1', config: NO_FAULTS },
+        heal(101, 'c0', 'c1', 'c2'),
+        sample(200, { c0: 'a', c1: 'a', c2: 'a' }),
+      ],
+      null,
+    );
+    expect(healConvergence(h)).toEqual([{ t: 100, clients: ['c1', 'c0', 'c2'], convergedAt: 200, ms: 100 }]);
+  });
 });
 
 describe('SLI-3 availability of sending during partitions', () => {

@@ -120,7 +120,8 @@ export const deliveryLatency = (h: History): LatencySli => {
 /**
  * The heals of a history: `heal` events, and `faults` events that lift the partition of a
  * partitioned client (a `clear-faults` step, or `faults` with `partitioned: false`); adjacent ones
- * of the latter (one step over several clients) are one heal. `at` is the index of its last event.
+ * of the latter (one step over several clients), and those right before a `heal`, are one heal.
+ * `at` is the index of its last event.
  */
 const heals = (h: History): { t: number; clients: string[]; at: number }[] => {
   const out: { t: number; clients: string[]; at: number }[] = [];
@@ -131,7 +132,9 @@ const heals = (h: History): { t: number; clients: string[]; at: number }[] => {
     if (e.kind === 'partition') for (const c of e.clients) partitioned.add(c);
     else if (e.kind === 'heal') {
       for (const c of e.clients) partitioned.delete(c);
-      out.push({ t: e.t, clients: [...e.clients], at: i });
+      // The runner's final heal clears faults first (lifting partitions), then heals everyone: one heal.
+      const lifted = previousWasFaultHeal ? out.pop() : undefined;
+      out.push({ t: lifted?.t ?? e.t, clients: [...new Set([...(lifted?.clients ?? []), ...e.clients])], at: i });
     } else if (e.kind === 'faults') {
       if (e.config.partitioned) partitioned.add(e.client);
       else if (partitioned.delete(e.client)) {
