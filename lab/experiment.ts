@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from './run/args.js';
 import { historyToShiViz } from './run/historyShiViz.js';
-import { experimentRoom, runExperiment } from './run/runExperiment.js';
+import { experimentRoom, planRun, runExperiment } from './run/runExperiment.js';
 import { parseScenario } from './scenario.js';
 import { formatProgress } from './report/progressLine.js';
 import { formatSummary } from './report/terminalSummary.js';
@@ -22,6 +22,9 @@ import { renderHtmlReport } from './report/htmlReport.js';
 const main = async (): Promise<number> => {
   let args;
   let scenario;
+  let seed: number;
+  let clients: number;
+  let durationMs: number;
   try {
     args = parseArgs(process.argv.slice(2));
     let json: unknown;
@@ -32,6 +35,12 @@ const main = async (): Promise<number> => {
     }
     try {
       scenario = parseScenario(json);
+      seed = args.seed ?? Math.floor(Math.random() * 2 ** 32);
+      clients = args.clients ?? (args.small ? scenario.small.clients : scenario.clients);
+      durationMs = args.durationMs ?? (args.small ? scenario.small.durationMs : scenario.durationMs);
+      // A step after the end of this run's length or a client it does not have (--small,
+      // --clients, --duration) is a bad argument too, reported before anything starts.
+      planRun({ scenario, seed, clients, durationMs, ...(args.relay !== null ? { relayUrl: args.relay } : {}) });
     } catch (e) {
       throw new Error(`${args.file}: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -39,9 +48,6 @@ const main = async (): Promise<number> => {
     console.error(e instanceof Error ? e.message : String(e));
     return 2;
   }
-  const seed = args.seed ?? Math.floor(Math.random() * 2 ** 32);
-  const clients = args.clients ?? (args.small ? scenario.small.clients : scenario.clients);
-  const durationMs = args.durationMs ?? (args.small ? scenario.small.durationMs : scenario.durationMs);
   const out = resolve(args.out ?? join('lab-results', `${scenario.name}-${seed}`));
   const tty = process.stderr.isTTY;
   const room = experimentRoom(scenario.name, seed);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDuration, parseScenario, resolveClients, ScenarioError, stepTime } from './scenario.js';
-import { buildSchedule } from './run/schedule.js';
+import { buildSchedule, MAX_SENDS } from './run/schedule.js';
 import { parseArgs } from './run/args.js';
 
 const dir = join(import.meta.dirname, 'scenarios');
@@ -93,6 +93,21 @@ describe('EXP-2 scenario files', () => {
     expect([parseDuration('1.5s', 'd'), parseDuration('2min', 'd'), parseDuration(250, 'd')]).toEqual([
       1500, 120_000, 250,
     ]);
+  });
+
+  it('a run that would send more than MAX_SENDS messages is refused with a ScenarioError, before the plan is built', () => {
+    const s = parseScenario({
+      ...base,
+      clients: 200,
+      duration: '10min',
+      chatter: { clients: ['all'], perClientPerSec: 50 },
+      timeline: [{ at: '1%', do: 'send', clients: ['all'], count: 100_000 }],
+    });
+    expect(() => buildSchedule(s, 200, 600_000, 1)).toThrow(
+      new ScenarioError(
+        `this run would send more than ${MAX_SENDS} messages (200 clients, 600 s): use fewer clients, a shorter duration, a lower count or chatter.perClientPerSec`,
+      ),
+    );
   });
 
   it('EXP-1: the schedule is a function of the scenario, the budget and the seed', () => {

@@ -43,6 +43,7 @@ describe('SLI-1 delivery latency', () => {
         deliver(400, 'c2', 'm1'),
         send(500, 'c1', 'm2'),
         deliver(520, 'c0', 'm2'),
+        deliver(600, 'c2', 'm2'),
       ],
       null,
     );
@@ -51,8 +52,28 @@ describe('SLI-1 delivery latency', () => {
       ['c1', 30],
       ['c2', 300],
       ['c0', 20],
+      ['c2', 100],
     ]);
-    expect(l).toMatchObject({ count: 3, p50: 30, p95: 300, p99: 300, max: 300 });
+    expect(l).toMatchObject({ count: 4, undelivered: 0, p50: 30, p95: 300, p99: 300, max: 300 });
+  });
+
+  it('SLI-1: a message a client never shows counts as infinitely slow: a percentile that falls on it is not reached, and a latency SLO on it is not met', () => {
+    const events = [
+      send(0, 'c0', 'm1'),
+      deliver(10, 'c1', 'm1'),
+      deliver(20, 'c2', 'm1'),
+      send(100, 'c1', 'm2'),
+      deliver(130, 'c0', 'm2'), // c2 never shows m2 (a dropped frame nothing repaired)
+    ];
+    const s = computeSlis(history(c3, events, null, { deliveryP50Ms: 100, deliveryP95Ms: 1000 }));
+    expect(s.latency).toMatchObject({ count: 3, undelivered: 1, p50: 20, p95: null, p99: null, max: 30 });
+    expect(s.slo).toEqual({
+      ok: false,
+      checks: [
+        { name: 'deliveryP50Ms', target: 100, actual: 20, ok: true },
+        { name: 'deliveryP95Ms', target: 1000, actual: null, ok: false },
+      ],
+    });
   });
 
   it('SLI-1: no deliveries gives null percentiles, not NaN', () => {
@@ -94,6 +115,52 @@ describe('SLI-2 time to converge after each heal', () => {
       null,
     );
     expect(healConvergence(h)).toEqual([{ t: 100, clients: ['c2'], convergedAt: null, ms: null }]);
+  });
+});
+
+describe('SLI-2 heals by faults', () => {
+  it('SLI-2: lifting a partition by faults (clear-faults, or partitioned: false) is a heal; one step over several clients is one heal', () => {
+    const faults = (t: number, client: string, partitioned: boolean): HistoryEvent => ({
+      t,
+      kind: 'faults',
+      client,
+      config: { ...NO_FAULTS, partitioned },
+    });
+    const h = history(
+      c3,
+      [
+        faults(0, 'c0', true),
+        partition(0, 'c1'),
+        faults(10, 'c2', false), // c2 was not partitioned: not a heal
+        faults(100, 'c0', false),
+        faults(101, 'c1', false),
+        sample(150, { c0: 'a', c1: null, c2: 'a' }),
+        sample(250, { c0: 'a', c1: 'a', c2: 'a' }),
+        faults(300, 'c2', true),
+        faults(400, 'c2', false),
+        faults(450, 'c2', true), // cut off again before any agreeing sample: never converged
+        sample(500, { c0: 'a', c1: 'a', c2: null }),
+      ],
+      null,
+    );
+    expect(healConvergence(h)).toEqual([
+      { t: 100, clients: ['c0', 'c1'], convergedAt: 250, ms: 150 },
+      { t: 400, clients: ['c2'], convergedAt: null, ms: null },
+    ]);
+  });
+
+  it("SLI-2: the runner's final heal (faults cleared, then everyone healed) is one heal", () => {
+    const h = history(
+      c3,
+      [
+        partition(0, 'c1'),
+        { t: 100, kind: 'faults', client: 'c1', config: NO_FAULTS },
+        heal(101, 'c0', 'c1', 'c2'),
+        sample(200, { c0: 'a', c1: 'a', c2: 'a' }),
+      ],
+      null,
+    );
+    expect(healConvergence(h)).toEqual([{ t: 100, clients: ['c1', 'c0', 'c2'], convergedAt: 200, ms: 100 }]);
   });
 });
 

@@ -3,9 +3,13 @@
  * (docs/lab/checkers.md, SLI-1..SLI-4):
  *
  * - SLI-1 delivery latency: for every message and every client other than its sender that
- *   displayed it, deliver t − send t; p50/p95/p99 by nearest rank over all those samples.
- * - SLI-2 time to converge after each heal: heal t → the first state sample where every healed
- *   client is online and every online client shows the same content hash. Null when that never
+ *   displayed it, deliver t − send t; p50/p95/p99 by nearest rank over all (message, other
+ *   client) pairs, a pair that never displayed the message counting as infinitely slow (a
+ *   percentile that lands on one is null: not reached). Otherwise lost messages would vanish
+ *   from the SLI and a latency SLO would hold while most messages never arrived.
+ * - SLI-2 time to converge after each heal (a `heal`, or faults lifting a client's partition):
+ *   heal t → the first state sample where every healed client is online and every online client
+ *   shows the same content hash. Null when that never
  *   happens before one of the healed clients is cut off or crashes again, or the run ends.
  * - SLI-3 availability of sending during partitions: of the sends attempted by a client while it
  *   was partitioned, the share the client accepted locally (offline-first: should be 1).
@@ -26,10 +30,15 @@ export interface LatencySample {
 }
 
 export interface LatencySli {
+  /** Deliveries measured. */
   readonly count: number;
+  /** (message, other client) pairs where the message was never displayed. */
+  readonly undelivered: number;
+  /** Null when nothing was delivered, or when the rank falls among the undelivered pairs. */
   readonly p50: number | null;
   readonly p95: number | null;
   readonly p99: number | null;
+  /** The slowest delivery measured. */
   readonly max: number | null;
   /** Every sample, in delivery order (the report's latency-over-time chart). */
   readonly samples: readonly LatencySample[];
@@ -89,25 +98,67 @@ export const deliveryLatency = (h: History): LatencySli => {
     if (!s || s.client === e.client) continue;
     samples.push({ t: e.t, sentAt: s.t, ms: e.t - s.t, from: s.client, to: e.client, msgId: e.msgId });
   }
-  const sorted = samples.map((s) => s.ms).sort((a, b) => a - b);
+  const delivered = samples.map((s) => s.ms).sort((a, b) => a - b);
+  const expected = sent.size * Math.max(0, h.clients.length - 1);
+  const undelivered = Math.max(0, expected - samples.length);
+  const all = [...delivered, ...Array<number>(undelivered).fill(Infinity)];
+  const reached = (p: number): number | null => {
+    const v = percentile(all, p);
+    return v === null || v === Infinity ? null : v;
+  };
   return {
     count: samples.length,
-    p50: percentile(sorted, 50),
-    p95: percentile(sorted, 95),
-    p99: percentile(sorted, 99),
-    max: sorted.at(-1) ?? null,
+    undelivered,
+    p50: reached(50),
+    p95: reached(95),
+    p99: reached(99),
+    max: delivered.at(-1) ?? null,
     samples,
   };
 };
 
+/**
+ * The heals of a history: `heal` events, and `faults` events that lift the partition of a
+ * partitioned client (a `clear-faults` step, or `faults` with `partitioned: false`); adjacent ones
+ * of the latter (one step over several clients), and those right before a `heal`, are one heal.
+ * `at` is the index of its last event.
+ */
+const heals = (h: History): { t: number; clients: string[]; at: number }[] => {
+  const out: { t: number; clients: string[]; at: number }[] = [];
+  const partitioned = new Set<string>();
+  let previousWasFaultHeal = false;
+  h.events.forEach((e, i) => {
+    let faultHeal = false;
+    if (e.kind === 'partition') for (const c of e.clients) partitioned.add(c);
+    else if (e.kind === 'heal') {
+      for (const c of e.clients) partitioned.delete(c);
+      // The runner's final heal clears faults first (lifting partitions), then heals everyone: one heal.
+      const lifted = previousWasFaultHeal ? out.pop() : undefined;
+      out.push({ t: lifted?.t ?? e.t, clients: [...new Set([...(lifted?.clients ?? []), ...e.clients])], at: i });
+    } else if (e.kind === 'faults') {
+      if (e.config.partitioned) partitioned.add(e.client);
+      else if (partitioned.delete(e.client)) {
+        faultHeal = true;
+        const last = out.at(-1);
+        if (previousWasFaultHeal && last) {
+          last.clients.push(e.client);
+          last.at = i;
+        } else out.push({ t: e.t, clients: [e.client], at: i });
+      }
+    }
+    previousWasFaultHeal = faultHeal;
+  });
+  return out;
+};
+
 export const healConvergence = (h: History): HealConvergence[] => {
   const out: HealConvergence[] = [];
-  h.events.forEach((e, i) => {
-    if (e.kind !== 'heal') return;
-    const healed = new Set(e.clients);
+  for (const heal of heals(h)) {
+    const healed = new Set(heal.clients);
     let convergedAt: number | null = null;
-    for (const later of h.events.slice(i + 1)) {
+    for (const later of h.events.slice(heal.at + 1)) {
       if (later.kind === 'partition' && later.clients.some((c) => healed.has(c))) break;
+      if (later.kind === 'faults' && later.config.partitioned && healed.has(later.client)) break;
       if (later.kind === 'client-crash' && healed.has(later.client)) break;
       if (later.kind !== 'sample') continue;
       const online = later.clients.filter((s) => s.online);
@@ -118,8 +169,13 @@ export const healConvergence = (h: History): HealConvergence[] => {
         break;
       }
     }
-    out.push({ t: e.t, clients: e.clients, convergedAt, ms: convergedAt === null ? null : convergedAt - e.t });
-  });
+    out.push({
+      t: heal.t,
+      clients: heal.clients,
+      convergedAt,
+      ms: convergedAt === null ? null : convergedAt - heal.t,
+    });
+  }
   return out;
 };
 

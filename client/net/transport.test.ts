@@ -232,6 +232,33 @@ describe('hooks (the network lab seam)', () => {
     expect(FakeSocket.instances).toHaveLength(2);
   });
 
+  it('LAB-1: heal() starts an attempt waiting out the jitter the partition grew, at once (the connect delay still applies)', async () => {
+    let delay = 0;
+    const t = new Transport({ WebSocketImpl: Impl, random: () => 0.99, hooks: { connectDelayMs: () => delay } });
+    t.partition();
+    for (let i = 0; i < 4; i++) {
+      make(t);
+      await vi.advanceTimersByTimeAsync(8000);
+    }
+    expect(FakeSocket.instances).toHaveLength(0);
+    expect(jitterWindowMs(t.failures, t.jitterBaseMs, t.jitterMaxMs)).toBe(8000);
+    make(t); // waits ~7.9 s of jitter
+    await vi.advanceTimersByTimeAsync(100);
+    t.heal();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeSocket.instances).toHaveLength(1);
+
+    t.partition();
+    make(t);
+    await vi.advanceTimersByTimeAsync(100);
+    delay = 300;
+    t.heal();
+    await vi.advanceTimersByTimeAsync(299);
+    expect(FakeSocket.instances).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(FakeSocket.instances).toHaveLength(2);
+  });
+
   it('connectDelayMs adds latency to the handshake', async () => {
     const t = new Transport({ WebSocketImpl: Impl, hooks: { connectDelayMs: () => 300 } });
     make(t);

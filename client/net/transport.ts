@@ -170,8 +170,14 @@ export class Transport {
     for (const s of [...this.sockets]) s.fail();
   }
 
+  /**
+   * The network is back. An attempt still waiting out its NET-1 jitter (a window the partition's
+   * refused attempts grew to 8 s) starts now, as one the user asked for: healing reconnects at
+   * once, so a heal's time to converge is the sync's, not a leftover random wait.
+   */
   heal(): void {
     this.partitioned = false;
+    for (const s of this.sockets) s.startSoon();
   }
 
   get isPartitioned(): boolean {
@@ -181,12 +187,17 @@ export class Transport {
   /** @internal The delay before the real socket of a new attempt is created. */
   nextDelay(): number {
     this.attempts++;
-    const extra = Math.max(0, this.hooks.connectDelayMs?.(this.attempts) ?? 0);
+    const extra = this.connectDelay();
     if (this.skipJitter) {
       this.skipJitter = false;
       return extra;
     }
     return extra + jitterDelayMs(this.failures, this.random, this.jitterBaseMs, this.jitterMaxMs);
+  }
+
+  /** @internal The hooks' added handshake latency for the latest attempt (no jitter). */
+  connectDelay(): number {
+    return Math.max(0, this.hooks.connectDelayMs?.(this.attempts) ?? 0);
   }
 
   /** @internal NET-3: the URL an attempt connects to. */
@@ -304,6 +315,13 @@ export class TransportSocket {
 
   removeEventListener(type: EventName, listener: Listener): void {
     this.listeners.get(type)?.delete(listener);
+  }
+
+  /** @internal Waiting to start: restart the wait with no jitter (the connect delay hook still applies). */
+  startSoon(): void {
+    if (this.timer === null) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.start(), this.transport.connectDelay());
   }
 
   /** @internal The network went away under this socket (partition). */

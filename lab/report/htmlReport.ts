@@ -18,6 +18,7 @@ import { latencyChart } from './latencyChart.js';
 import { spaceTimeDiagram, type SpaceTimeOptions } from './spaceTimeDiagram.js';
 import { formatMs } from './formatMs.js';
 import { num } from './svg.js';
+import { sloActual } from './sloActual.js';
 
 export interface HtmlReportOptions {
   readonly spaceTime?: SpaceTimeOptions;
@@ -106,12 +107,12 @@ const slisSection = (slis: Slis): string => {
       : `<table><thead><tr><th>SLO target</th><th>Limit</th><th>Measured</th><th>Verdict</th></tr></thead><tbody>${slis.slo.checks
           .map(
             (c) =>
-              `<tr><td>${escapeHtml(c.name)}</td><td>${num(c.target)}</td><td>${c.actual === null ? 'not measured' : num(c.actual)}</td><td>${mark(c.ok)}</td></tr>`,
+              `<tr><td>${escapeHtml(c.name)}</td><td>${num(c.target)}</td><td>${sloActual(c, slis.latency, num)}</td><td>${mark(c.ok)}</td></tr>`,
           )
           .join('')}</tbody></table>`;
   return `<section id="slis"><h2>Service-level indicators</h2>
-<table><thead><tr><th>Delivery latency</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>samples</th></tr></thead>
-<tbody><tr><td>send → shown on another client</td><td>${formatMs(l.p50)}</td><td>${formatMs(l.p95)}</td><td>${formatMs(l.p99)}</td><td>${formatMs(l.max)}</td><td>${l.count}</td></tr></tbody></table>
+<table><thead><tr><th>Delivery latency</th><th>p50</th><th>p95</th><th>p99</th><th>max</th><th>samples</th><th>never delivered</th></tr></thead>
+<tbody><tr><td>send → shown on another client</td><td>${formatMs(l.p50)}</td><td>${formatMs(l.p95)}</td><td>${formatMs(l.p99)}</td><td>${formatMs(l.max)}</td><td>${l.count}</td><td${l.undelivered > 0 ? ' class="fail"' : ''}>${l.undelivered}</td></tr></tbody></table>
 <h3>Time to converge after each heal</h3>${heals}
 <h3>Sending while partitioned</h3><p>${av.ratio === null ? 'No client tried to send while partitioned.' : `${av.succeeded} of ${av.attempted} sends accepted locally (${num(av.ratio * 100)} %).`}</p>
 <h3>SLO</h3>${slo}</section>`;

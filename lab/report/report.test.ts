@@ -143,6 +143,24 @@ describe('report charts', () => {
     expect(divergenceWindows(open)).toEqual([{ client: 'c2', from: 0, to: 9, open: true }]);
   });
 
+  it('divergence windows: with no single most-shown content (each client its own, a 2/2 split) every client is diverged', () => {
+    const split = history(
+      ['c0', 'c1', 'c2', 'c3'],
+      [
+        sample(0, { c0: 'a', c1: 'b', c2: 'c', c3: null }),
+        sample(5, { c0: 'a', c1: 'a', c2: 'b', c3: 'b' }),
+        sample(9, { c0: 'a', c1: 'a', c2: 'a', c3: 'b' }),
+      ],
+      null,
+    );
+    expect(divergenceWindows(split)).toEqual([
+      { client: 'c0', from: 0, to: 9, open: false },
+      { client: 'c1', from: 0, to: 9, open: false },
+      { client: 'c2', from: 0, to: 9, open: false },
+      { client: 'c3', from: 5, to: 9, open: true },
+    ]);
+  });
+
   it('intervals: partitions, crashes and relay downtime', () => {
     const iv = runIntervals(rich());
     expect(iv.end).toBe(500);
@@ -200,6 +218,23 @@ describe('terminal summary', () => {
     expect(out).toContain('Report: out/report.html');
     expect(out).not.toContain('\u001b');
     expect(out.split('\n').length).toBeLessThanOrEqual(30);
+  });
+
+  it('SLI-1: says how many deliveries never happened, and a latency target that falls on them as never delivered', () => {
+    const h = history(
+      ['c0', 'c1', 'c2'],
+      [send(0, 'c0', 'm1'), deliver(5, 'c1', 'm1')],
+      [replica('c0', [fm('m1', 0)]), replica('c1', [fm('m1', 0)]), replica('c2', [])],
+      { deliveryP95Ms: 1000 },
+    );
+    const checks = runCheckers(h);
+    const slis = computeSlis(h);
+    const out = formatSummary(h, checks, slis);
+    expect(out).toContain('Delivery latency p50 5 ms · p95 — · p99 — · max 5 ms (1 samples; 1 never delivered)');
+    expect(out).toContain('✘ SLO deliveryP95Ms ≤ 1000: never delivered ✘');
+    const html = renderHtmlReport(h, checks, slis);
+    expect(html).toContain('<td class="fail">1</td>');
+    expect(html).toContain('<td>never delivered</td>');
   });
 
   it('says PASS for a good run, with colours only when asked', () => {

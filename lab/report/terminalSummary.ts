@@ -9,6 +9,7 @@ import type { CheckReport } from '../checkers/runCheckers.js';
 import type { Slis } from '../sli.js';
 import { formatMs } from './formatMs.js';
 import { num } from './svg.js';
+import { sloActual } from './sloActual.js';
 import { terminalText } from './terminalText.js';
 
 export interface SummaryOptions {
@@ -47,7 +48,7 @@ export const formatSummary = (h: History, checks: CheckReport, slis: Slis, opts:
   );
   const l = slis.latency;
   lines.push(
-    `  Delivery latency p50 ${formatMs(l.p50)} · p95 ${formatMs(l.p95)} · p99 ${formatMs(l.p99)} · max ${formatMs(l.max)} (${l.count} samples)`,
+    `  Delivery latency p50 ${formatMs(l.p50)} · p95 ${formatMs(l.p95)} · p99 ${formatMs(l.p99)} · max ${formatMs(l.max)} (${l.count} samples${l.undelivered > 0 ? bad(`; ${l.undelivered} never delivered`) : ''})`,
   );
   if (slis.heals.length > 0) {
     const heals = slis.heals.map((x) => (x.ms === null ? bad('never') : formatMs(x.ms)));
@@ -62,7 +63,7 @@ export const formatSummary = (h: History, checks: CheckReport, slis: Slis, opts:
   if (slis.slo) {
     const parts = slis.slo.checks.map(
       (c) =>
-        `${c.name} ${c.name === 'partitionedSendAvailability' ? '≥' : '≤'} ${num(c.target)}: ${c.actual === null ? 'not measured' : num(c.actual)} ${c.ok ? good('✔') : bad('✘')}`,
+        `${c.name} ${c.name === 'partitionedSendAvailability' ? '≥' : '≤'} ${num(c.target)}: ${sloActual(c, slis.latency, num)} ${c.ok ? good('✔') : bad('✘')}`,
     );
     lines.push(`${slis.slo.ok ? good('✔') : bad('✘')} SLO ${parts.join(' · ')}`);
   }

@@ -5,7 +5,8 @@
  *
  * EXP-5 final heal: the relay is up, every crashed client restarted from its store, every fault
  * cleared; then (unless the scenario says `finalResync: false`) each client resyncs once
- * (LAB-8) as soon as it is online, so frames lost to drops are repaired. Quiesce: polled until
+ * (LAB-8) as soon as its socket is open, so frames lost to drops are repaired, handshake frames
+ * included (a lost SyncStep2 leaves an open socket that never syncs). Quiesce: polled until
  * every client is online, nothing is pending, and all show the same content and hold the same
  * state vector — or `quiesceTimeout` passes, which is reported (the checkers then judge what is
  * there), never hidden.
@@ -18,9 +19,9 @@ import { startRelay, type RelayProcess } from '../../relay/testing/relayProcess.
 import { HistoryRecorder, type History } from '../history.js';
 import { runCheckers, type CheckReport } from '../checkers/runCheckers.js';
 import { computeSlis, type Slis } from '../sli.js';
-import type { Scenario } from '../scenario.js';
+import { ScenarioError, type Scenario } from '../scenario.js';
 import { LabClient } from './labClient.js';
-import { buildSchedule, type Action } from './schedule.js';
+import { buildSchedule, type Action, type Schedule } from './schedule.js';
 import type { Progress } from '../report/progressLine.js';
 import type { FaultStats } from '../../client/net/faultInjector.js';
 
@@ -100,13 +101,28 @@ const unsettled = (clients: readonly LabClient[]): string[] => {
   return out;
 };
 
-export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
-  const { scenario, seed } = opts;
-  const schedule = buildSchedule(scenario, opts.clients, opts.durationMs, seed);
+/**
+ * The run's schedule, or a ScenarioError saying why this scenario cannot run with these options
+ * (a step after the end of the run, a client the run does not have, --relay for a relay crash):
+ * checked before anything starts, so the command can report it as a bad argument.
+ */
+export const planRun = (
+  opts: Pick<RunOptions, 'scenario' | 'seed' | 'clients' | 'durationMs' | 'relayUrl'>,
+): Schedule => {
+  const { scenario } = opts;
+  const schedule = buildSchedule(scenario, opts.clients, opts.durationMs, opts.seed);
   const needsOwnRelay = schedule.actions.some((a) => a.kind === 'relay-crash' || a.kind === 'relay-restart');
   if (opts.relayUrl !== undefined && needsOwnRelay) {
-    throw new Error(`${scenario.name} crashes the relay: it needs a relay the runner starts itself (drop --relay)`);
+    throw new ScenarioError(
+      `${scenario.name} crashes the relay: it needs a relay the runner starts itself (drop --relay)`,
+    );
   }
+  return schedule;
+};
+
+export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
+  const { scenario, seed } = opts;
+  const schedule = planRun(opts);
   // In Node every stock provider adds a process 'exit' listener (and a restarted client another).
   process.setMaxListeners(Math.max(process.getMaxListeners(), 2 * opts.clients + 10));
   let relay: RelayProcess | null = null;
@@ -288,7 +304,10 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
     const resynced = new Set<LabClient>();
     const quiet = await pollUntil(() => {
       if (scenario.finalResync) {
-        for (const c of clients) if (!resynced.has(c) && c.online && c.resync()) resynced.add(c);
+        // As soon as the socket is open, not once "online": a handshake frame lost to a drop
+        // (the relay's SyncStep2, our SyncStep1) leaves an open socket that never syncs, and
+        // only this resync repairs it. `resync()` is false until the socket is open.
+        for (const c of clients) if (!resynced.has(c) && c.resync()) resynced.add(c);
       }
       return unsettled(clients).length === 0;
     }, scenario.quiesceTimeoutMs);

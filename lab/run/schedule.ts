@@ -8,7 +8,7 @@
 import type { FaultConfig } from '../../shared/lab/faults.js';
 import { fnv1a } from '../../shared/lab/contentHash.js';
 import { Prng } from '../../shared/testing/prng.js';
-import { resolveClients, stepTime, type Scenario } from '../scenario.js';
+import { resolveClients, ScenarioError, stepTime, type Scenario } from '../scenario.js';
 
 export type Action =
   | {
@@ -53,11 +53,25 @@ export const subSeed = (seed: number, k: number): number => {
 
 const listClients = (cs: readonly string[]): string => (cs.length > 6 ? `${cs.length} clients` : cs.join(','));
 
+/**
+ * Most sends one run may schedule. Every field of a scenario has its own limit, but together
+ * (200 clients, `count` 100000, 50 messages a second for an hour) they would build a plan of
+ * millions of sends and exhaust the memory before a clear word could be said; the shipped
+ * scenarios' largest documented run sends about 1500.
+ */
+export const MAX_SENDS = 50_000;
+
 export const buildSchedule = (scenario: Scenario, clients: number, durationMs: number, seed: number): Schedule => {
   const prng = new Prng(subSeed(seed, 0));
   const out: Action[] = [];
   const counters = new Map<string, number>();
+  let sends = 0;
   const send = (t: number, client: string, replyPct: number): void => {
+    if (++sends > MAX_SENDS) {
+      throw new ScenarioError(
+        `this run would send more than ${MAX_SENDS} messages (${clients} clients, ${durationMs / 1000} s): use fewer clients, a shorter duration, a lower count or chatter.perClientPerSec`,
+      );
+    }
     const k = (counters.get(client) ?? 0) + 1;
     counters.set(client, k);
     const reply = prng.next() * 100 < replyPct;

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { describeFaults, formatSkew, hasFaults, NO_FAULTS, validateFaultConfig } from './faults.js';
+import {
+  describeFaultEffects,
+  describeFaults,
+  formatSkew,
+  hasFaults,
+  NO_FAULTS,
+  validateFaultConfig,
+} from './faults.js';
 
 describe('LAB-1 fault config', () => {
   it('fills missing fields from NO_FAULTS and round-trips a full config', () => {
@@ -51,5 +58,20 @@ describe('LAB-1 fault config', () => {
       'clock +5 min',
     ]);
     expect([formatSkew(-30_000), formatSkew(250), formatSkew(90_500)]).toEqual(['-30 s', '+250 ms', '+90500 ms']);
+  });
+
+  it('LAB-UI-6: the banner says only what the active faults can do (a skewed clock alone loses nothing)', () => {
+    const effects = (x: unknown): string => describeFaultEffects(validateFaultConfig(x));
+    expect(describeFaultEffects(NO_FAULTS)).toBe('');
+    expect(effects({ skewMs: -120_000 })).toBe(
+      'This device’s clock is off on purpose, and so are the times its messages claim.',
+    );
+    expect(effects({ dropPct: 10 })).toBe('Messages may be lost on purpose.');
+    expect(effects({ up: { fixedMs: 100 }, dropPct: 1, duplicatePct: 1, reorderPct: 1, skewMs: 5000 })).toBe(
+      'Messages may be slow, lost, repeated or out of order on purpose. This device’s clock is off on purpose, and so are the times its messages claim.',
+    );
+    expect(effects({ partitioned: true, skewMs: 5000 })).toBe(
+      'Nothing is sent or received until the partition is lifted; messages you write stay Pending.',
+    );
   });
 });

@@ -122,3 +122,25 @@ export const describeFaults = (c: FaultConfig): string[] => {
   if (c.skewMs !== 0) out.push(`clock ${formatSkew(c.skewMs)}`);
   return out;
 };
+
+/**
+ * LAB-UI-6: what the active faults do, in one or two sentences for the banner ('' when none).
+ * Only effects the faults can have: a skewed clock alone loses and delays nothing, it only makes
+ * this device's messages claim other times.
+ */
+export const describeFaultEffects = (c: FaultConfig): string => {
+  if (c.partitioned)
+    return 'Nothing is sent or received until the partition is lifted; messages you write stay Pending.';
+  const effects: string[] = [];
+  if (!sameLink(c.up, NO_LINK_FAULT) || !sameLink(c.down, NO_LINK_FAULT)) effects.push('slow');
+  if (c.dropPct > 0) effects.push('lost');
+  if (c.duplicatePct > 0) effects.push('repeated');
+  if (c.reorderPct > 0) effects.push('out of order');
+  const out: string[] = [];
+  if (effects.length > 0) {
+    const list = effects.length === 1 ? effects[0]! : `${effects.slice(0, -1).join(', ')} or ${effects.at(-1)!}`;
+    out.push(`Messages may be ${list} on purpose.`);
+  }
+  if (c.skewMs !== 0) out.push('This device’s clock is off on purpose, and so are the times its messages claim.');
+  return out.join(' ');
+};

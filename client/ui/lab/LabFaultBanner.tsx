@@ -3,7 +3,7 @@
  * whether the Lab panel is open or not, so nobody mistakes a lab fault for a bug.
  */
 import type { ReactNode } from 'react';
-import { describeFaults, hasFaults, NO_FAULTS } from '../../../shared/lab/faults.js';
+import { describeFaultEffects, describeFaults, hasFaults, NO_FAULTS } from '../../../shared/lab/faults.js';
 import type { RoomSession } from '../services.js';
 import { useLabFaults } from './useLab.js';
 
@@ -13,10 +13,7 @@ export const LabFaultBanner = ({ session }: { session: RoomSession }): ReactNode
   return (
     <div className="banner lab-banner" role="status" data-testid="lab-fault-banner">
       <span>
-        <strong>Lab faults on this device:</strong> {describeFaults(faults).join(', ')}.{' '}
-        {faults.partitioned
-          ? 'Nothing is sent or received until the partition is lifted; messages you write stay Pending.'
-          : 'Messages may be slow, lost, repeated or out of order on purpose.'}
+        <strong>Lab faults on this device:</strong> {describeFaults(faults).join(', ')}. {describeFaultEffects(faults)}
       </span>
       <button type="button" className="button quiet small" onClick={() => session.lab.setFaults(NO_FAULTS)}>
         Clear faults
