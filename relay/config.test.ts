@@ -27,6 +27,8 @@ const sample = (key: Key): [string, unknown] => {
       return ['/tmp/converge-data', '/tmp/converge-data'];
     case 'logLevel':
       return ['warn', 'warn'];
+    case 'maxDbBytes':
+      return ['1073741824', 1073741824];
     case 'redisUrl':
       return ['redis://127.0.0.1:6380', 'redis://127.0.0.1:6380'];
     case 'redisPrefix':
@@ -60,6 +62,7 @@ describe('loadConfig', () => {
       port: 8787,
       host: '127.0.0.1',
       dataDir: './data',
+      maxDbBytes: 0,
       logLevel: 'info',
       commitDelayMs: 10,
       idleUnloadMs: 30_000,
@@ -137,6 +140,8 @@ describe('loadConfig', () => {
     [{}, ['--port', 'x'], /PORT/],
     [{}, ['--port=-3'], /PORT/],
     [{ MAX_FRAME_BYTES: '1023' }, [], /MAX_FRAME_BYTES/],
+    [{ MAX_DB_BYTES: '65535' }, [], /MAX_DB_BYTES must be 0 or at least 65536/],
+    [{ MAX_DB_BYTES: '-1' }, [], /MAX_DB_BYTES/],
     [{ MAX_SEND_FRAME_BYTES: '4095' }, [], /MAX_SEND_FRAME_BYTES/],
     [{ MAX_ROOMS: '0' }, [], /MAX_ROOMS/],
     [{ MAX_AWARENESS_STATE_BYTES: '63' }, [], /MAX_AWARENESS_STATE_BYTES/],

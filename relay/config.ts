@@ -22,6 +22,11 @@ export const SETTINGS = {
   port: { env: 'PORT', default: '8787', help: 'HTTP + websocket port (0 = pick a free one and print it)' },
   host: { env: 'HOST', default: '127.0.0.1', help: 'listen address (0.0.0.0 for a classroom LAN)' },
   dataDir: { env: 'DATA_DIR', default: './data', help: 'directory of the SQLite database' },
+  maxDbBytes: {
+    env: 'MAX_DB_BYTES',
+    default: '0',
+    help: 'largest size of the SQLite database (0 = no limit but the disk); past it commits fail, nothing more is acked and clients are closed with storage-unavailable until space is freed',
+  },
   logLevel: { env: 'LOG_LEVEL', default: 'info', help: 'debug, info, warn, error or silent (JSON lines on stderr)' },
   maxFrameBytes: { env: 'MAX_FRAME_BYTES', default: String(Limits.maxFrameBytes), help: 'largest frame accepted' },
   maxSendFrameBytes: {
@@ -94,6 +99,8 @@ export interface RelayConfig {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
+  /** Upper bound on the SQLite database's size in bytes (0 = none; embedded mode only). */
+  readonly maxDbBytes: number;
   readonly logLevel: LogLevelName;
   readonly limits: RelayLimits;
   readonly commitDelayMs: number;
@@ -173,6 +180,9 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
   if (limits.maxAwarenessStateBytes + 64 > limits.maxSendFrameBytes) {
     throw new ConfigError('MAX_AWARENESS_STATE_BYTES + 64 must fit in MAX_SEND_FRAME_BYTES');
   }
+  const maxDbBytes = int('maxDbBytes', 0);
+  // Smaller than a few pages, not even the schema would fit.
+  if (maxDbBytes !== 0 && maxDbBytes < 64 * 1024) throw new ConfigError('MAX_DB_BYTES must be 0 or at least 65536');
   const redisUrl = raw.get('redisUrl')!;
   if (redisUrl !== '' && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
     throw new ConfigError('REDIS_URL must be empty or a redis:// or rediss:// URL');
@@ -199,6 +209,7 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     port,
     host: raw.get('host')!,
     dataDir: raw.get('dataDir')!,
+    maxDbBytes,
     logLevel: logLevel as LogLevelName,
     commitDelayMs: ms('commitDelayMs', 0),
     idleUnloadMs: ms('idleUnloadMs', 0),

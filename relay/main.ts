@@ -37,7 +37,13 @@ const main = async (): Promise<void> => {
   // Both are supervised (STORE-5): a thread that dies is restarted, logged and counted; one
   // that stops answering is terminated and restarted (STORE-6).
   const supervision = { log, metrics, callTimeoutMs: config.storeCallTimeoutMs };
-  const worker = scaleOut ? null : await WorkerRoomStore.openDataDir(config.dataDir, {}, supervision);
+  const worker = scaleOut
+    ? null
+    : await WorkerRoomStore.openDataDir(
+        config.dataDir,
+        config.maxDbBytes === 0 ? {} : { maxBytes: config.maxDbBytes },
+        supervision,
+      );
   const store: RoomStore | null = scaleOut?.store ?? worker;
   if (!store) throw new Error('no store');
   const merger = worker ?? (await WorkerRoomStore.openMergeOnly(supervision));

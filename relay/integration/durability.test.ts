@@ -2,12 +2,13 @@
  * Durability across relay crashes and restarts, with the real relay process and its SQLite
  * store: ACK-1/ACK-2/STORE-1 (an acked edit survives SIGKILL), SYNC-1/SYNC-3 (clients that
  * kept editing while the relay was down converge after it comes back on the same port) and
- * CLOSE-4 (SIGTERM commits and acks what is pending, closes with 1001 and exits 0).
+ * CLOSE-4 (SIGTERM commits and acks what is pending, closes with 1001 and exits 0), and ACK-4
+ * with a real full database (`MAX_DB_BYTES`).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { CloseReason } from '../../shared/protocol.js';
-import { Harness, isAlive, synced, waitFor } from './clients.js';
+import { Harness, healthz, isAlive, synced, waitFor } from './clients.js';
 
 const h = new Harness();
 afterEach(async (ctx) => h.cleanup(ctx.task.result?.state === 'fail'));
@@ -112,5 +113,43 @@ describe('durability', () => {
     const fresh = h.client(restarted.wsUrl, room);
     await synced(fresh);
     expect(fresh.text()).toBe('sent just before SIGTERM');
+  });
+
+  it('ACK-4 / MAX_DB_BYTES: a full database closes with storage-unavailable and acks nothing more; nothing acked is lost and the rest goes up once there is room', async () => {
+    const relay = await h.relay({ env: { MAX_DB_BYTES: String(256 * 1024) } });
+    const room = 'full';
+    const a = h.client(relay.wsUrl, room);
+    await synced(a);
+    const text = a.doc.getText('text');
+    // 16 KiB at a time, each waited for, until the relay runs out of room.
+    let ackedText = '';
+    for (let i = 0; a.closes.length === 0; i++) {
+      expect(i, 'the database never filled up').toBeLessThan(64);
+      text.insert(text.length, `[${i}]`.padEnd(16 * 1024, '.'));
+      await waitFor(() => a.allOwnEditsAcked() || a.closes.length > 0, { message: `edit ${i} acked or refused` });
+      if (a.closes.length === 0) ackedText = text.toJSON();
+    }
+    expect(ackedText.length).toBeGreaterThan(0);
+    expect(a.closes[0]).toEqual({
+      code: CloseReason.StorageUnavailable.code,
+      reason: CloseReason.StorageUnavailable.reason,
+    });
+    expect(a.allOwnEditsAcked()).toBe(false);
+    // Surfaced, not swallowed: the operator's log says why; the process keeps serving.
+    expect(relay.stderr()).toMatch(/"event":"append-failed".*full/);
+    expect((await healthz(relay)).status).toBe(200);
+    a.provider.disconnect(); // it would keep re-uploading into the full database
+
+    // Space freed (here: the limit lifted): what was acked is there, and the rest uploads.
+    await relay.kill();
+    const roomy = await h.relay({ dataDir: relay.dataDir });
+    const fresh = h.client(roomy.wsUrl, room);
+    await synced(fresh);
+    expect(fresh.text().startsWith(ackedText)).toBe(true);
+    const again = h.client(roomy.wsUrl, room, { doc: a.doc });
+    await synced(again);
+    await waitFor(() => again.allOwnEditsAcked() && fresh.text() === text.toJSON(), {
+      message: 'the refused edits uploaded, acked and forwarded',
+    });
   });
 });
