@@ -702,6 +702,25 @@ test('LOCAL-11: after the browser evicts the whole origin, the app says so and t
   await expect(notice).toHaveCount(0);
 });
 
+test('LOCAL-11: a second Converge on the same host but another port is not taken for an eviction', async ({
+  openUser,
+}) => {
+  // Cookies are shared by every port of a host; localStorage is not.
+  const other = await startRelay();
+  try {
+    const a = await openUser('Ada');
+    await a.page.goto(other.url + '/');
+    await expect(a.page.getByLabel('Your name')).toBeVisible();
+    await expect(a.page.getByText('deleted Converge’s saved data')).toHaveCount(0);
+    await a.page.reload();
+    await expect(a.page.getByLabel('Your name')).toBeVisible();
+    await expect(a.page.getByText('deleted Converge’s saved data')).toHaveCount(0);
+  } finally {
+    await other.stop();
+    rmSync(other.dataDir, { recursive: true, force: true });
+  }
+});
+
 test('PRES-3: a name changed in another tab reaches the room and the others without reopening it', async ({
   openUser,
   room,
