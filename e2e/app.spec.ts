@@ -169,6 +169,33 @@ test.describe('two users', () => {
     await expect(b.message('from B online')).not.toContainText('arrived late');
   });
 
+  test('STATE-1: an edit made offline shows Pending until the relay has it, not the earlier Seen', async ({
+    openUser,
+    room,
+  }) => {
+    const a = await openUser('Alice');
+    const b = await openUser('Bob');
+    await a.gotoRoom(room);
+    await b.gotoRoom(room);
+    await a.send('first version');
+    await expect(a.message('first version')).toContainText('Seen');
+
+    await a.offlineToggle().click();
+    await expect(a.connection()).toContainText('Offline');
+    await a.message('first version').getByRole('button', { name: 'Edit' }).click();
+    const editBox = a.page.getByRole('textbox', { name: 'Edit message' });
+    await editBox.fill('second version');
+    await editBox.press('Enter');
+    await expect(a.message('second version')).toContainText('Pending');
+    await expect(a.connection()).toContainText('1 pending');
+    await expect(b.message('first version')).toBeVisible();
+
+    await a.offlineToggle().click();
+    await expect(b.message('second version')).toBeVisible({ timeout: 15_000 });
+    await expect(a.message('second version')).toContainText('Seen');
+    await expect(a.connection()).not.toContainText('pending');
+  });
+
   test('a cut websocket: messages stay Pending, then are Saved when it comes back, and both converge', async ({
     openUser,
     room,

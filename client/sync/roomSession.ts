@@ -203,11 +203,19 @@ const sameView = (a: MessageView, b: MessageView): boolean =>
   compareHlc(a.hlc, b.hlc) === 0 &&
   a.yId?.client === b.yId?.client &&
   a.yId?.clock === b.yId?.clock &&
+  a.editYId?.client === b.editYId?.client &&
+  a.editYId?.clock === b.editYId?.clock &&
   a.state === b.state &&
   a.late === b.late &&
   a.clockAheadMs === b.clockAheadMs &&
   a.own === b.own &&
   sameReactions(a.reactions, b.reactions);
+
+/** Whether `clocks` (client → clock below which everything is held) covers the item `id`. */
+const covered = (
+  clocks: ReadonlyMap<number, number>,
+  id: { readonly client: number; readonly clock: number } | null,
+): boolean => id !== null && (clocks.get(id.client) ?? 0) > id.clock;
 
 /** A message's view and what it was made from. */
 interface CachedView {
@@ -1376,12 +1384,13 @@ export class RoomSession {
     }
   }
 
+  /** STATE-1: the record and, once edited, the edit shown (an edit made offline is not saved yet). */
   private isAcked(m: ChatMessage): boolean {
-    return m.yId !== null && (this.acked.get(m.yId.client) ?? 0) > m.yId.clock;
+    return covered(this.acked, m.yId) && (m.editYId === null || covered(this.acked, m.editYId));
   }
 
   private isSeen(m: ChatMessage): boolean {
-    return m.yId !== null && (this.seen.get(m.yId.client) ?? 0) > m.yId.clock;
+    return covered(this.seen, m.yId) && (m.editYId === null || covered(this.seen, m.editYId));
   }
 
   /** The view of `m` as the states are now (STATE-1, LATE-1, HLC clock-ahead). */
@@ -1401,6 +1410,7 @@ export class RoomSession {
       deleted: m.deleted,
       reactions: m.reactions,
       yId: m.yId,
+      editYId: m.editYId,
       state: own ? (seen ? 'seen' : acked ? 'saved' : 'pending') : null,
       late: this.lateSet.has(m.id),
       clockAheadMs: this.aheadMs.get(m.id) ?? 0,
@@ -1423,6 +1433,7 @@ export class RoomSession {
     const c: CachedView = { m, v: old && sameView(old.v, v) ? old.v : v, acked, seen, epoch };
     this.viewById.set(m.id, c);
     if (own && m.yId) this.ownClients.add(m.yId.client);
+    if (own && m.editYId) this.ownClients.add(m.editYId.client);
     // Only an id made before as an own message can be in these (opening a room of 100,000 others'
     // messages then costs no lookups here).
     if (own && !(acked && seen)) this.openOwn.set(m.id, c);
