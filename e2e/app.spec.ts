@@ -485,6 +485,62 @@ test('search within the room, and "Show in conversation"', async ({ openUser, ro
   await expect(u.log()).toContainText('No messages match your search.');
 });
 
+/**
+ * Where the text nodes of `el` are on screen: for each string in `texts`, the box of the first text
+ * node under `el` that contains it (bidi reordering moves boxes, not nodes).
+ */
+const textBoxes = (el: Locator, texts: string[]): Promise<Array<{ left: number; right: number }>> =>
+  el.evaluate((root, wanted) => {
+    const d = (root as unknown as { ownerDocument: { createRange(): { selectNodeContents(n: unknown): void } } })
+      .ownerDocument;
+    const nodes: Array<{ textContent: string | null }> = [];
+    const walk = (n: { nodeType: number; childNodes: ArrayLike<unknown>; textContent: string | null }): void => {
+      if (n.nodeType === 3) nodes.push(n);
+      for (const c of Array.from(n.childNodes)) walk(c as typeof n);
+    };
+    walk(root as unknown as Parameters<typeof walk>[0]);
+    return wanted.map((t) => {
+      const node = nodes.find((n) => n.textContent?.includes(t));
+      if (!node) throw new Error(`no text node with ${t}`);
+      const range = d.createRange();
+      range.selectNodeContents(node);
+      const box = (
+        range as unknown as { getBoundingClientRect(): { left: number; right: number } }
+      ).getBoundingClientRect();
+      return { left: box.left, right: box.right };
+    });
+  }, texts);
+
+test('untrusted text is isolated: a right-to-left override in a message does not reorder the text around it', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  await a.gotoRoom(room);
+  await b.gotoRoom(room);
+  // U+202E RIGHT-TO-LEFT OVERRIDE, never closed: it shows as "reversed", and must reach no further.
+  await b.send('\u202Edesrever');
+  await expect(a.message('desrever')).toBeVisible();
+
+  // The reply bar: "Replying to Bob: reversed", in that order.
+  await a.message('desrever').getByRole('button', { name: 'Reply' }).click();
+  const replying = a.page.locator('.replying');
+  await expect(replying).toContainText('Replying to Bob');
+  const [intro, author, text] = await textBoxes(replying, ['Replying to', 'Bob', 'desrever']);
+  expect(intro!.right).toBeLessThanOrEqual(author!.left + 1);
+  expect(author!.right).toBeLessThanOrEqual(text!.left + 1);
+  await a.page.getByRole('button', { name: 'Cancel reply' }).click();
+
+  // The lobby's preview: "Bob: reversed · 10:42", the separator and the time last.
+  await a.page.getByRole('link', { name: 'Rooms' }).click();
+  const row = a.page.getByRole('list', { name: 'Rooms on this device' }).getByRole('listitem');
+  await expect(row).toContainText('desrever');
+  const [who, said, separator] = await textBoxes(row, ['Bob', 'desrever', '·']);
+  expect(who!.right).toBeLessThanOrEqual(said!.left + 1);
+  expect(said!.right).toBeLessThanOrEqual(separator!.left + 1);
+});
+
 test('text is rendered as text, never HTML; only http(s) links become links, opening safely', async ({
   openUser,
   room,

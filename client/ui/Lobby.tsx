@@ -275,7 +275,7 @@ const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
     <li className="room-row">
       <div className="room-row-main">
         <a className="room-link" href={roomPath(name)} onClick={linkClick(roomPath(name))}>
-          <span className="room-title">{title || name}</span>
+          <bdi className="room-title">{title || name}</bdi>
           {title && <span className="room-name">{name}</span>}
         </a>
         {unread > 0 && <span className="badge">{plural(unread, 'unread', 'unread')}</span>}
@@ -283,11 +283,12 @@ const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
       <div className="room-row-detail">
         {draft ? (
           <span className="draft-preview">
-            <strong>Draft:</strong> {draft.slice(0, 80)}
+            <strong>Draft:</strong> <bdi>{draft.slice(0, 80)}</bdi>
           </span>
         ) : summary?.last ? (
           <span className="last-preview">
-            {summary.last.authorName}: {summary.last.deleted ? 'message deleted' : summary.last.text.slice(0, 80)}
+            <bdi>{summary.last.authorName}</bdi>:{' '}
+            <bdi>{summary.last.deleted ? 'message deleted' : summary.last.text.slice(0, 80)}</bdi>
             {' · '}
             {formatMessageTime(summary.last.wall)}
           </span>

@@ -59,7 +59,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
     >
       {m.replyTo !== null && <ReplyQuote parent={parent} onShow={actions.showMessage} />}
       <header className="message-head">
-        <span className="message-author">{m.authorName}</span>
+        <bdi className="message-author">{m.authorName}</bdi>
         {own && <span className="you-tag">(you)</span>}
         <time className="message-time" dateTime={isoTime(m.wall)} title={formatFullTime(m.wall)}>
           {formatMessageTime(m.wall)}
@@ -197,8 +197,8 @@ const ReplyQuote = ({
     <blockquote className="reply-quote">
       <button type="button" className="reply-quote-button" onClick={() => onShow(parent.id)}>
         <span className="visually-hidden">Replying to </span>
-        <span className="reply-author">{parent.authorName}</span>
-        <span className="reply-text">{parent.deleted ? 'message deleted' : excerpt(parent.text)}</span>
+        <bdi className="reply-author">{parent.authorName}</bdi>
+        <bdi className="reply-text">{parent.deleted ? 'message deleted' : excerpt(parent.text)}</bdi>
       </button>
     </blockquote>
   );
