@@ -71,6 +71,18 @@ test.describe('lobby', () => {
     );
     expect(copied).toBe(`${new URL(u.page.url()).origin}/r/${room}`);
   });
+
+  test('a pasted room link joins that room; a link to another server says so', async ({ openUser, room, relay }) => {
+    const u = await openUser('Ada');
+    const field = u.page.getByLabel('Room name');
+    await field.fill(`http://elsewhere.example:8787/r/${room}`);
+    await field.press('Enter');
+    await expect(u.page.getByRole('alert')).toContainText('a room on another server (http://elsewhere.example:8787)');
+    await field.fill(` ${relay.url}/r/${room} `);
+    await field.press('Enter');
+    await expect(u.page).toHaveURL(`${relay.url}/r/${room}`);
+    await expect(u.composer()).toBeVisible();
+  });
 });
 
 test.describe('two users', () => {

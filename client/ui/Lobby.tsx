@@ -9,7 +9,7 @@ import { linkClick, ROOM_RULE, useApp } from './appContext.js';
 import { formatMessageTime, plural } from './format.js';
 import type { RoomSummary } from './lobbyData.js';
 import { lobbySummariesFor } from './lobbySummaries.js';
-import { navigate, roomPath, roomUrl } from './router.js';
+import { navigate, roomOfLink, roomPath, roomUrl } from './router.js';
 import { refreshRooms } from '../sync/backgroundRefresh.js';
 import { catchUpInBackground, loadDraft, openBackgroundSession, randomBytes, type RoomInfo } from './services.js';
 import { useCopy } from './useCopy.js';
@@ -90,7 +90,13 @@ const JoinRoom = (): ReactNode => {
   const errorId = useId();
   const submit = (e: FormEvent): void => {
     e.preventDefault();
-    const room = name.trim();
+    const typed = name.trim();
+    const link = roomOfLink(typed, location.origin);
+    if (link && 'otherOrigin' in link) {
+      setError(`That is a link to a room on another server (${link.otherOrigin}): open it in the address bar.`);
+      return;
+    }
+    const room = link ? link.room : typed;
     if (!isValidRoomName(room)) {
       setError(room ? `“${room}” is not a valid room name: ${ROOM_RULE}` : `Type a room name first: ${ROOM_RULE}`);
       return;
@@ -125,8 +131,8 @@ const JoinRoom = (): ReactNode => {
         </button>
       </form>
       <p id={ruleId} className="hint">
-        Anyone with the same room name (or its link) joins the same room. Names: 1–128 characters, letters, digits and -
-        _ . ~, not starting with a dot.
+        Anyone with the same room name (or its link, which you can paste here) joins the same room. Names: 1–128
+        characters, letters, digits and - _ . ~, not starting with a dot.
       </p>
       {error && (
         <p id={errorId} className="error" role="alert">
