@@ -553,6 +553,33 @@ test('untrusted text is isolated: a right-to-left override in a message does not
   expect(said!.right).toBeLessThanOrEqual(separator!.left + 1);
 });
 
+test('a narrow screen: one-word names and room names wrap instead of widening the page; Rename stays reachable', async ({
+  openUser,
+}) => {
+  const u = await openUser('A'.repeat(60));
+  await u.page.setViewportSize({ width: 375, height: 667 });
+  // 128 characters with no break opportunity, as a generated id may be.
+  await u.gotoRoom('x'.repeat(128));
+  await u.page.getByRole('button', { name: 'Rename room' }).click();
+  await u.page.getByRole('textbox', { name: 'Room title' }).fill('W'.repeat(120));
+  await u.page.getByRole('button', { name: 'Save title' }).click();
+  await u.send('a message under a very long name');
+  await expect(u.message('a message under a very long name')).toBeVisible();
+  const pageWidth = (): Promise<{ scroll: number; client: number }> =>
+    u.page.evaluate(() => {
+      const root = (
+        globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }
+      ).document.documentElement;
+      return { scroll: root.scrollWidth, client: root.clientWidth };
+    });
+  const room = await pageWidth();
+  expect(room.scroll).toBeLessThanOrEqual(room.client);
+  const rename = u.page.getByRole('button', { name: 'Rename room' });
+  await expect(rename).toBeInViewport();
+  await rename.click();
+  await expect(u.page.getByRole('textbox', { name: 'Room title' })).toBeVisible();
+});
+
 test('text is rendered as text, never HTML; only http(s) links become links, opening safely', async ({
   openUser,
   room,
