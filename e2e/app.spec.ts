@@ -620,6 +620,40 @@ test('composer: Enter sends, Shift+Enter adds a line, the counter counts', async
   await expect(u.page.getByRole('alert')).toContainText('cannot be empty');
 });
 
+test('focus stays where the user works: after Send, after an edit, and around a delete (Escape cancels it)', async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('Keys');
+  await u.gotoRoom(room);
+  await u.composer().fill('sent with the button');
+  await u.page.getByRole('button', { name: 'Send', exact: true }).click();
+  await expect(u.message('sent with the button')).toBeVisible();
+  await expect(u.composer()).toBeFocused();
+  await u.page.keyboard.type('typed straight after');
+  await expect(u.composer()).toHaveValue('typed straight after');
+
+  const m = u.message('sent with the button');
+  await m.getByRole('button', { name: 'Edit' }).click();
+  await u.page.getByRole('textbox', { name: 'Edit message' }).press('Escape');
+  await expect(m.getByRole('button', { name: 'Edit' })).toBeFocused();
+  await u.page.keyboard.press('Enter');
+  await u.page.getByRole('textbox', { name: 'Edit message' }).fill('sent with the button, edited');
+  await u.page.keyboard.press('Enter');
+  const edited = u.message('sent with the button, edited');
+  await expect(edited.getByRole('button', { name: 'Edit' })).toBeFocused();
+
+  // The confirmation takes the focus on its safe choice; Escape keeps the message.
+  await edited.getByRole('button', { name: 'Delete' }).click();
+  await expect(edited.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await u.page.keyboard.press('Escape');
+  await expect(edited.getByRole('button', { name: 'Delete' })).toBeFocused();
+  await u.page.keyboard.press('Enter');
+  await u.page.getByRole('button', { name: 'Delete message' }).click();
+  await expect(u.log()).toContainText('message deleted');
+  await expect(u.log().getByRole('article').filter({ hasText: 'message deleted' })).toBeFocused();
+});
+
 test('a sender whose clock runs ahead is flagged', async ({ openUser, room }) => {
   const fast = await openUser('Fast Clock', { clockAheadMs: 10 * 60_000 });
   const b = await openUser('Normal Clock');

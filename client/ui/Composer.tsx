@@ -103,6 +103,8 @@ export const Composer = ({
       onDraftChange?.('');
       setError(null);
       setTyping(false);
+      // Sent with the button: the next message is typed here, as after Enter.
+      textareaRef.current?.focus();
       onSent(m);
     } catch (e) {
       // The draft stays, with the reason.
