@@ -510,7 +510,7 @@ const textBoxes = (el: Locator, texts: string[]): Promise<Array<{ left: number; 
       if (n.nodeType === 3) nodes.push(n);
       for (const c of Array.from(n.childNodes)) walk(c as typeof n);
     };
-    walk(root as unknown as Parameters<typeof walk>[0]);
+    walk(root);
     return wanted.map((t) => {
       const node = nodes.find((n) => n.textContent?.includes(t));
       if (!node) throw new Error(`no text node with ${t}`);
