@@ -268,6 +268,9 @@ test('STATE-1: an own message that showed Saved still shows Saved after a reload
   await a.cut(); // nothing can re-ack it after the reload
   await a.page.reload();
   await expect(a.message('saved, then reloaded')).toContainText('Saved', { timeout: 5_000 });
+  // STATE-3: it did sync before this page: the header does not say it never did.
+  await expect(a.connection()).toContainText('last synced');
+  await expect(a.connection()).not.toContainText('not synced yet');
 });
 
 test('relay killed and restarted on the same port and data dir: nothing is lost', async ({ openUser, room }) => {

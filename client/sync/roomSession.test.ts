@@ -128,6 +128,20 @@ describe('RoomSession with a real relay', () => {
     expect(again.view().pendingCount).toBe(0);
   });
 
+  it('STATE-3: "last synced" is read back after a reopen without a relay, not "never synced"', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store);
+    await online(a);
+    a.send('acked, so the sync meta is saved');
+    await waitFor(async () => (await storedSync(store, room)).syncedAt !== null, 'syncedAt in meta');
+    const kept = (await storedSync(store, room)).syncedAt!;
+    expect(kept).toBeLessThanOrEqual(a.view().connection.lastSyncedAt!);
+    a.destroy();
+    const again = await open(room, alice, store.reopen(), { relayUrl: 'ws://127.0.0.1:9/sync' });
+    expect(again.view().connection.lastSyncedAt).toBe(kept);
+  });
+
   it('SEEN-1: an own message becomes seen when another participant has it', async () => {
     const room = freshRoom();
     const a = await open(room, alice, new MemoryRoomUpdateStore());

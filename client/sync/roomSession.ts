@@ -426,6 +426,8 @@ export class RoomSession {
       for (const [c, k] of meta.seen) this.seen.set(c, k);
       this.late = [...meta.late];
       this.lateSet = new Set(this.late);
+      // STATE-3: "last synced" is what this room last did, not only this page.
+      if (meta.syncedAt !== null && (this.lastSyncedAt ?? 0) < meta.syncedAt) this.lastSyncedAt = meta.syncedAt;
     }
     const stored = loaded.stored;
     if (stored) {
@@ -1025,7 +1027,12 @@ export class RoomSession {
     // client if it is own (makeView): no walk over every message of a big room after each ack.
     this.view();
     const own = new Set(this.ownClients);
-    const mine = { acked: new Map(this.acked), seen: new Map(this.seen), late: [...this.late] };
+    const mine = {
+      acked: new Map(this.acked),
+      seen: new Map(this.seen),
+      late: [...this.late],
+      syncedAt: this.lastSyncedAt === null ? null : Math.round(this.lastSyncedAt),
+    };
     void this.readSyncMeta()
       .then((stored) => {
         const merged = stored ? mergeSyncStates(stored, mine) : mine;
