@@ -142,6 +142,23 @@ describe('RoomSession with a real relay', () => {
     expect(again.view().connection.lastSyncedAt).toBe(kept);
   });
 
+  it('SEEN-1: an edit made after a reopen (a new Yjs client, which wrote no message) becomes seen', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store);
+    const b = await open(room, bob, new MemoryRoomUpdateStore());
+    await Promise.all([online(a), online(b)]);
+    const m = a.send('before the reload');
+    await waitFor(() => a.view().messages[0]?.state === 'seen', 'seen');
+    a.destroy();
+    const again = await open(room, alice, store.reopen());
+    await online(again);
+    again.edit(m.id, 'edited after the reload');
+    expect(again.view().messages[0]?.state).toBe('pending');
+    await waitFor(() => texts(b).includes('edited after the reload'), 'b has the edit');
+    await waitFor(() => again.view().messages[0]?.state === 'seen', 'the edit seen', 15_000);
+  });
+
   it('SEEN-1: an own message becomes seen when another participant has it', async () => {
     const room = freshRoom();
     const a = await open(room, alice, new MemoryRoomUpdateStore());

@@ -685,7 +685,10 @@ export class RoomSession {
       if (!maxShown || byHlcThenId(m, maxShown) > 0) maxShown = m;
     }
     this.maxShown = maxShown ? { hlc: maxShown.hlc, id: maxShown.id } : null;
-    for (const m of existing.slice(-100)) if (m.yId) this.recentClients.touch(m.yId.client);
+    for (const m of existing.slice(-100)) {
+      if (m.yId) this.recentClients.touch(m.yId.client);
+      if (m.editYId) this.recentClients.touch(m.editYId.client);
+    }
     for (const m of existing) this.lab.noteArrival(m.id);
     this.maxShownAtConnect = this.maxShown;
 
@@ -753,6 +756,7 @@ export class RoomSession {
       this.scheduleSvPublish();
     });
     chat.messagesMap.observe((event) => this.onMessagesChanged(chat, event));
+    chat.edits.observe((event) => this.onEditsChanged(chat, event));
     awareness.on('change', (e: { added: number[]; updated: number[] }) =>
       this.onAwarenessChange(replica, [...e.added, ...e.updated]),
     );
@@ -1124,6 +1128,11 @@ export class RoomSession {
       const baseline = catchingUp ? this.maxShownAtConnect : this.maxShown;
       const added: Array<{ hlc: Hlc; id: string }> = [];
       for (const [key, change] of event.changes.keys) {
+        if (change.action === 'update') {
+          // A deletion rewrites the record (CHAT-5): its client is recent too (SEEN-1).
+          const item = chat.messagesMap._map.get(key);
+          if (item) this.recentClients.touch(item.id.client);
+        }
         if (change.action !== 'add') continue;
         const rec = chat.record(key);
         const hlc = rec ? decodeHlc(rec.hlc) : null;
@@ -1155,6 +1164,19 @@ export class RoomSession {
     } catch (e) {
       // An observer must never throw into yjs (it would surface from applyUpdate).
       console.error(e);
+    }
+  }
+
+  /**
+   * SEEN-1: an edit's client is recent too. An edit is often made by a Yjs client that wrote no
+   * message (another tab, or this one after a reload): without it in the published state vectors,
+   * the edit could never be seen (STATE-1).
+   */
+  private onEditsChanged(chat: ChatRoom, event: Y.YMapEvent<unknown>): void {
+    for (const [key, change] of event.changes.keys) {
+      if (change.action === 'delete') continue;
+      const item = chat.edits._map.get(key);
+      if (item) this.recentClients.touch(item.id.client);
     }
   }
 
