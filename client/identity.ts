@@ -118,7 +118,14 @@ export function startIdentity(
   return { identity, evicted: false };
 }
 
-export const IDENTITY_COOKIE = 'converge-identity';
+/**
+ * The witness cookie's name for a page's origin. Cookies are scoped by host, not by port (RFC 6265
+ * §8.5), while localStorage is per origin: two Converge origins on one host (relays on ports 8787
+ * and 8788, as a classroom runs them) would read each other's cookie, and the second one's first
+ * start would look like an eviction. The port in the name keeps each origin's witness its own.
+ */
+export const identityCookieName = (location: { readonly protocol: string; readonly port: string }): string =>
+  `converge-identity-${location.port || (location.protocol === 'https:' ? '443' : '80')}`;
 /** About 400 days, the longest lifetime Chromium keeps a cookie; every app start renews it. */
 const COOKIE_MAX_AGE_S = 400 * 24 * 60 * 60;
 
@@ -126,11 +133,11 @@ const COOKIE_MAX_AGE_S = 400 * 24 * 60 * 60;
 export const encodeIdentityCookie = (identity: Identity): string =>
   encodeURIComponent(JSON.stringify({ id: identity.id, name: identity.name }));
 
-/** The identity in a `document.cookie` string, or null when absent or damaged (never throws). */
-export const decodeIdentityCookie = (cookies: string): Identity | null => {
+/** The identity in cookie `name` of a `document.cookie` string, or null when absent or damaged (never throws). */
+export const decodeIdentityCookie = (cookies: string, name: string): Identity | null => {
   for (const part of cookies.split(';')) {
     const eq = part.indexOf('=');
-    if (eq < 0 || part.slice(0, eq).trim() !== IDENTITY_COOKIE) continue;
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
     try {
       return parseIdentity(decodeURIComponent(part.slice(eq + 1).trim()));
     } catch {
@@ -140,24 +147,27 @@ export const decodeIdentityCookie = (cookies: string): Identity | null => {
   return null;
 };
 
-/** The witness the app uses: a first-party, SameSite=Strict cookie (LOCAL-11). */
-export const cookieWitness = (doc: Document): IdentityWitness => ({
-  read: () => {
-    try {
-      return decodeIdentityCookie(doc.cookie);
-    } catch {
-      return null;
-    }
-  },
-  write: (identity) => {
-    const secure = doc.location?.protocol === 'https:' ? '; Secure' : '';
-    try {
-      doc.cookie = `${IDENTITY_COOKIE}=${encodeIdentityCookie(identity)}; Path=/; Max-Age=${COOKIE_MAX_AGE_S}; SameSite=Strict${secure}`;
-    } catch {
-      // Cookies disabled (sandboxed frame): eviction goes unnoticed, as without a witness.
-    }
-  },
-});
+/** The witness the app uses: a first-party, SameSite=Strict cookie named for the origin's port (LOCAL-11). */
+export const cookieWitness = (doc: Document): IdentityWitness => {
+  const name = identityCookieName(doc.location ?? { protocol: 'http:', port: '' });
+  return {
+    read: () => {
+      try {
+        return decodeIdentityCookie(doc.cookie, name);
+      } catch {
+        return null;
+      }
+    },
+    write: (identity) => {
+      const secure = doc.location?.protocol === 'https:' ? '; Secure' : '';
+      try {
+        doc.cookie = `${name}=${encodeIdentityCookie(identity)}; Path=/; Max-Age=${COOKIE_MAX_AGE_S}; SameSite=Strict${secure}`;
+      } catch {
+        // Cookies disabled (sandboxed frame): eviction goes unnoticed, as without a witness.
+      }
+    },
+  };
+};
 
 /**
  * Sets the display name (normalized, see `normalizeName`) and returns the updated identity.

@@ -71,6 +71,18 @@ test.describe('lobby', () => {
     );
     expect(copied).toBe(`${new URL(u.page.url()).origin}/r/${room}`);
   });
+
+  test('a pasted room link joins that room; a link to another server says so', async ({ openUser, room, relay }) => {
+    const u = await openUser('Ada');
+    const field = u.page.getByLabel('Room name');
+    await field.fill(`http://elsewhere.example:8787/r/${room}`);
+    await field.press('Enter');
+    await expect(u.page.getByRole('alert')).toContainText('a room on another server (http://elsewhere.example:8787)');
+    await field.fill(` ${relay.url}/r/${room} `);
+    await field.press('Enter');
+    await expect(u.page).toHaveURL(`${relay.url}/r/${room}`);
+    await expect(u.composer()).toBeVisible();
+  });
 });
 
 test.describe('two users', () => {
@@ -169,6 +181,33 @@ test.describe('two users', () => {
     await expect(b.message('from B online')).not.toContainText('arrived late');
   });
 
+  test('STATE-1: an edit made offline shows Pending until the relay has it, not the earlier Seen', async ({
+    openUser,
+    room,
+  }) => {
+    const a = await openUser('Alice');
+    const b = await openUser('Bob');
+    await a.gotoRoom(room);
+    await b.gotoRoom(room);
+    await a.send('first version');
+    await expect(a.message('first version')).toContainText('Seen');
+
+    await a.offlineToggle().click();
+    await expect(a.connection()).toContainText('Offline');
+    await a.message('first version').getByRole('button', { name: 'Edit' }).click();
+    const editBox = a.page.getByRole('textbox', { name: 'Edit message' });
+    await editBox.fill('second version');
+    await editBox.press('Enter');
+    await expect(a.message('second version')).toContainText('Pending');
+    await expect(a.connection()).toContainText('1 pending');
+    await expect(b.message('first version')).toBeVisible();
+
+    await a.offlineToggle().click();
+    await expect(b.message('second version')).toBeVisible({ timeout: 15_000 });
+    await expect(a.message('second version')).toContainText('Seen');
+    await expect(a.connection()).not.toContainText('pending');
+  });
+
   test('a cut websocket: messages stay Pending, then are Saved when it comes back, and both converge', async ({
     openUser,
     room,
@@ -229,6 +268,9 @@ test('STATE-1: an own message that showed Saved still shows Saved after a reload
   await a.cut(); // nothing can re-ack it after the reload
   await a.page.reload();
   await expect(a.message('saved, then reloaded')).toContainText('Saved', { timeout: 5_000 });
+  // STATE-3: it did sync before this page: the header does not say it never did.
+  await expect(a.connection()).toContainText('last synced');
+  await expect(a.connection()).not.toContainText('not synced yet');
 });
 
 test('relay killed and restarted on the same port and data dir: nothing is lost', async ({ openUser, room }) => {
@@ -458,6 +500,89 @@ test('search within the room, and "Show in conversation"', async ({ openUser, ro
   await expect(u.log()).toContainText('No messages match your search.');
 });
 
+/**
+ * Where the text nodes of `el` are on screen: for each string in `texts`, the box of the first text
+ * node under `el` that contains it (bidi reordering moves boxes, not nodes).
+ */
+const textBoxes = (el: Locator, texts: string[]): Promise<Array<{ left: number; right: number }>> =>
+  el.evaluate((root, wanted) => {
+    const d = (root as unknown as { ownerDocument: { createRange(): { selectNodeContents(n: unknown): void } } })
+      .ownerDocument;
+    const nodes: Array<{ textContent: string | null }> = [];
+    const walk = (n: { nodeType: number; childNodes: ArrayLike<unknown>; textContent: string | null }): void => {
+      if (n.nodeType === 3) nodes.push(n);
+      for (const c of Array.from(n.childNodes)) walk(c as typeof n);
+    };
+    walk(root);
+    return wanted.map((t) => {
+      const node = nodes.find((n) => n.textContent?.includes(t));
+      if (!node) throw new Error(`no text node with ${t}`);
+      const range = d.createRange();
+      range.selectNodeContents(node);
+      const box = (
+        range as unknown as { getBoundingClientRect(): { left: number; right: number } }
+      ).getBoundingClientRect();
+      return { left: box.left, right: box.right };
+    });
+  }, texts);
+
+test('untrusted text is isolated: a right-to-left override in a message does not reorder the text around it', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  await a.gotoRoom(room);
+  await b.gotoRoom(room);
+  // U+202E RIGHT-TO-LEFT OVERRIDE, never closed: it shows as "reversed", and must reach no further.
+  await b.send('\u202Edesrever');
+  await expect(a.message('desrever')).toBeVisible();
+
+  // The reply bar: "Replying to Bob: reversed", in that order.
+  await a.message('desrever').getByRole('button', { name: 'Reply' }).click();
+  const replying = a.page.locator('.replying');
+  await expect(replying).toContainText('Replying to Bob');
+  const [intro, author, text] = await textBoxes(replying, ['Replying to', 'Bob', 'desrever']);
+  expect(intro!.right).toBeLessThanOrEqual(author!.left + 1);
+  expect(author!.right).toBeLessThanOrEqual(text!.left + 1);
+  await a.page.getByRole('button', { name: 'Cancel reply' }).click();
+
+  // The lobby's preview: "Bob: reversed · 10:42", the separator and the time last.
+  await a.page.getByRole('link', { name: 'Rooms' }).click();
+  const row = a.page.getByRole('list', { name: 'Rooms on this device' }).getByRole('listitem');
+  await expect(row).toContainText('desrever');
+  const [who, said, separator] = await textBoxes(row, ['Bob', 'desrever', '·']);
+  expect(who!.right).toBeLessThanOrEqual(said!.left + 1);
+  expect(said!.right).toBeLessThanOrEqual(separator!.left + 1);
+});
+
+test('a narrow screen: one-word names and room names wrap instead of widening the page; Rename stays reachable', async ({
+  openUser,
+}) => {
+  const u = await openUser('A'.repeat(60));
+  await u.page.setViewportSize({ width: 375, height: 667 });
+  // 128 characters with no break opportunity, as a generated id may be.
+  await u.gotoRoom('x'.repeat(128));
+  await u.page.getByRole('button', { name: 'Rename room' }).click();
+  await u.page.getByRole('textbox', { name: 'Room title' }).fill('W'.repeat(120));
+  await u.page.getByRole('button', { name: 'Save title' }).click();
+  await u.send('a message under a very long name');
+  await expect(u.message('a message under a very long name')).toBeVisible();
+  const pageWidth = (): Promise<{ scroll: number; client: number }> =>
+    u.page.evaluate(() => {
+      const root = (
+        globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }
+      ).document.documentElement;
+      return { scroll: root.scrollWidth, client: root.clientWidth };
+    });
+  const room = await pageWidth();
+  expect(room.scroll).toBeLessThanOrEqual(room.client);
+  const rename = u.page.getByRole('button', { name: 'Rename room' });
+  await expect(rename).toBeInViewport();
+  await rename.click();
+  await expect(u.page.getByRole('textbox', { name: 'Room title' })).toBeVisible();
+});
+
 test('text is rendered as text, never HTML; only http(s) links become links, opening safely', async ({
   openUser,
   room,
@@ -496,6 +621,40 @@ test('composer: Enter sends, Shift+Enter adds a line, the counter counts', async
   await u.composer().fill('   ');
   await u.composer().press('Enter');
   await expect(u.page.getByRole('alert')).toContainText('cannot be empty');
+});
+
+test('focus stays where the user works: after Send, after an edit, and around a delete (Escape cancels it)', async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('Keys');
+  await u.gotoRoom(room);
+  await u.composer().fill('sent with the button');
+  await u.page.getByRole('button', { name: 'Send', exact: true }).click();
+  await expect(u.message('sent with the button')).toBeVisible();
+  await expect(u.composer()).toBeFocused();
+  await u.page.keyboard.type('typed straight after');
+  await expect(u.composer()).toHaveValue('typed straight after');
+
+  const m = u.message('sent with the button');
+  await m.getByRole('button', { name: 'Edit' }).click();
+  await u.page.getByRole('textbox', { name: 'Edit message' }).press('Escape');
+  await expect(m.getByRole('button', { name: 'Edit' })).toBeFocused();
+  await u.page.keyboard.press('Enter');
+  await u.page.getByRole('textbox', { name: 'Edit message' }).fill('sent with the button, edited');
+  await u.page.keyboard.press('Enter');
+  const edited = u.message('sent with the button, edited');
+  await expect(edited.getByRole('button', { name: 'Edit' })).toBeFocused();
+
+  // The confirmation takes the focus on its safe choice; Escape keeps the message.
+  await edited.getByRole('button', { name: 'Delete' }).click();
+  await expect(edited.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await u.page.keyboard.press('Escape');
+  await expect(edited.getByRole('button', { name: 'Delete' })).toBeFocused();
+  await u.page.keyboard.press('Enter');
+  await u.page.getByRole('button', { name: 'Delete message' }).click();
+  await expect(u.log()).toContainText('message deleted');
+  await expect(u.log().getByRole('article').filter({ hasText: 'message deleted' })).toBeFocused();
 });
 
 test('a sender whose clock runs ahead is flagged', async ({ openUser, room }) => {
@@ -700,6 +859,25 @@ test('LOCAL-11: after the browser evicts the whole origin, the app says so and t
   await expect(a.message('written before the eviction')).toContainText('Ada');
   await notice.getByRole('button', { name: 'Dismiss' }).click();
   await expect(notice).toHaveCount(0);
+});
+
+test('LOCAL-11: a second Converge on the same host but another port is not taken for an eviction', async ({
+  openUser,
+}) => {
+  // Cookies are shared by every port of a host; localStorage is not.
+  const other = await startRelay();
+  try {
+    const a = await openUser('Ada');
+    await a.page.goto(other.url + '/');
+    await expect(a.page.getByLabel('Your name')).toBeVisible();
+    await expect(a.page.getByText('deleted Converge’s saved data')).toHaveCount(0);
+    await a.page.reload();
+    await expect(a.page.getByLabel('Your name')).toBeVisible();
+    await expect(a.page.getByText('deleted Converge’s saved data')).toHaveCount(0);
+  } finally {
+    await other.stop();
+    rmSync(other.dataDir, { recursive: true, force: true });
+  }
 });
 
 test('PRES-3: a name changed in another tab reaches the room and the others without reopening it', async ({

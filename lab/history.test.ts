@@ -125,6 +125,7 @@ describe('HistoryRecorder', () => {
       deleted: false,
       reactions: [],
       yId: null,
+      editYId: null,
     });
     expect(m).toEqual({ id: 'm1', hlc: { wall: 1, counter: 2, node: 'n' }, wall: 1, authorId: 'a0', replyTo: null });
   });

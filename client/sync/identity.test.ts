@@ -3,11 +3,11 @@ import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { isId } from '../../shared/ids.js';
 import { NAME_LIMIT } from '../../shared/chat/chatRoom.js';
 import {
-  IDENTITY_COOKIE,
   IDENTITY_KEY,
   IdentityError,
   decodeIdentityCookie,
   encodeIdentityCookie,
+  identityCookieName,
   loadIdentity,
   normalizeName,
   saveName,
@@ -129,12 +129,30 @@ describe('LOCAL-11: an identity witness outside evictable storage', () => {
   it('LOCAL-11: the cookie value round-trips any name and ignores other cookies and damage', () => {
     const id = loadIdentity(new MapStorage(), randomBytes).id;
     const identity = { id, name: 'Zoë; "x"=1, \u00e9 ✓' };
-    const jar = `a=1; ${IDENTITY_COOKIE}=${encodeIdentityCookie(identity)}; b=2`;
-    expect(decodeIdentityCookie(jar)).toEqual(identity);
+    const name = identityCookieName({ protocol: 'http:', port: '8787' });
+    const jar = `a=1; ${name}=${encodeIdentityCookie(identity)}; b=2`;
+    expect(decodeIdentityCookie(jar, name)).toEqual(identity);
     expect(encodeIdentityCookie(identity)).not.toMatch(/[;,\s"]/);
-    expect(decodeIdentityCookie('a=1; b=2')).toBeNull();
-    expect(decodeIdentityCookie(`${IDENTITY_COOKIE}=%7Bnot-json`)).toBeNull();
-    expect(decodeIdentityCookie(`${IDENTITY_COOKIE}=%E0%A4%A`)).toBeNull();
-    expect(decodeIdentityCookie(`${IDENTITY_COOKIE}=${encodeURIComponent('{"id":"nope","name":"x"}')}`)).toBeNull();
+    expect(decodeIdentityCookie('a=1; b=2', name)).toBeNull();
+    expect(decodeIdentityCookie(`${name}=%7Bnot-json`, name)).toBeNull();
+    expect(decodeIdentityCookie(`${name}=%E0%A4%A`, name)).toBeNull();
+    expect(decodeIdentityCookie(`${name}=${encodeURIComponent('{"id":"nope","name":"x"}')}`, name)).toBeNull();
+  });
+
+  it('LOCAL-11: origins on one host but other ports (cookies are shared across ports) have their own cookie', () => {
+    const id = loadIdentity(new MapStorage(), randomBytes).id;
+    const a = identityCookieName({ protocol: 'http:', port: '8787' });
+    const b = identityCookieName({ protocol: 'http:', port: '8788' });
+    expect(a).not.toEqual(b);
+    // The default ports are named too: http://host and https://host are different origins.
+    expect(identityCookieName({ protocol: 'http:', port: '' })).toEqual(
+      identityCookieName({ protocol: 'http:', port: '80' }),
+    );
+    expect(identityCookieName({ protocol: 'https:', port: '' })).not.toEqual(
+      identityCookieName({ protocol: 'http:', port: '' }),
+    );
+    // The host's jar, as a page on port 8788 sees it, holds only the 8787 origin's cookie.
+    const jar = `${a}=${encodeIdentityCookie({ id, name: 'Ada' })}`;
+    expect(decodeIdentityCookie(jar, b)).toBeNull();
   });
 });

@@ -61,9 +61,16 @@ describe('sync state in room meta', () => {
       ]),
       seen: new Map([[1, 3]]),
       late: [id],
+      syncedAt: 1_764_000_000_000,
     };
     const back = decodeSyncState(encodeSyncState(s, new Set([1])));
-    expect(back).toEqual({ acked: new Map([[1, 5]]), seen: new Map([[1, 3]]), late: [id] });
+    expect(back).toEqual({
+      acked: new Map([[1, 5]]),
+      seen: new Map([[1, 3]]),
+      late: [id],
+      syncedAt: 1_764_000_000_000,
+    });
+    expect(decodeSyncState(encodeSyncState({ ...s, syncedAt: null }, new Set([1]))).syncedAt).toBeNull();
   });
 
   it.each([undefined, 5, 'not json', '{"v":2}', '[]'])('reads %j as empty', (v) => {
@@ -76,8 +83,10 @@ describe('sync state in room meta', () => {
       acked: [[1, 2], [-1, 2], 'x'],
       seen: 'x',
       late: [...Array(MAX_LATE_IDS + 3).fill(id), 'bad'],
+      syncedAt: -5,
     });
     const s = decodeSyncState(text);
+    expect(s.syncedAt).toBeNull();
     expect(s.acked).toEqual(new Map([[1, 2]]));
     expect(s.seen.size).toBe(0);
     expect(s.late).toHaveLength(MAX_LATE_IDS);
@@ -95,6 +104,7 @@ describe('mergeSyncStates', () => {
         ]),
         seen: new Map(),
         late: [id],
+        syncedAt: 20,
       },
       {
         acked: new Map([
@@ -103,8 +113,10 @@ describe('mergeSyncStates', () => {
         ]),
         seen: new Map([[1, 1]]),
         late: [other, id],
+        syncedAt: 10,
       },
     );
+    expect(m.syncedAt).toBe(20);
     expect(m.acked).toEqual(
       new Map([
         [1, 5],

@@ -128,6 +128,37 @@ describe('RoomSession with a real relay', () => {
     expect(again.view().pendingCount).toBe(0);
   });
 
+  it('STATE-3: "last synced" is read back after a reopen without a relay, not "never synced"', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store);
+    await online(a);
+    a.send('acked, so the sync meta is saved');
+    await waitFor(async () => (await storedSync(store, room)).syncedAt !== null, 'syncedAt in meta');
+    const kept = (await storedSync(store, room)).syncedAt!;
+    expect(kept).toBeLessThanOrEqual(a.view().connection.lastSyncedAt!);
+    a.destroy();
+    const again = await open(room, alice, store.reopen(), { relayUrl: 'ws://127.0.0.1:9/sync' });
+    expect(again.view().connection.lastSyncedAt).toBe(kept);
+  });
+
+  it('SEEN-1: an edit made after a reopen (a new Yjs client, which wrote no message) becomes seen', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store);
+    const b = await open(room, bob, new MemoryRoomUpdateStore());
+    await Promise.all([online(a), online(b)]);
+    const m = a.send('before the reload');
+    await waitFor(() => a.view().messages[0]?.state === 'seen', 'seen');
+    a.destroy();
+    const again = await open(room, alice, store.reopen());
+    await online(again);
+    again.edit(m.id, 'edited after the reload');
+    expect(again.view().messages[0]?.state).toBe('pending');
+    await waitFor(() => texts(b).includes('edited after the reload'), 'b has the edit');
+    await waitFor(() => again.view().messages[0]?.state === 'seen', 'the edit seen', 15_000);
+  });
+
   it('SEEN-1: an own message becomes seen when another participant has it', async () => {
     const room = freshRoom();
     const a = await open(room, alice, new MemoryRoomUpdateStore());
@@ -155,6 +186,31 @@ describe('RoomSession with a real relay', () => {
     await waitFor(() => texts(b).includes('written offline'), 'b receives after reconnect');
     await waitFor(() => a.view().pendingCount === 0, 'acked after reconnect');
     expect(a.view().messages[0]?.state).not.toBe('pending');
+  });
+
+  it('STATE-1: an edit made offline is pending (not the earlier "seen"); back online it is saved, seen, and survives a reopen', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store);
+    const b = await open(room, bob, new MemoryRoomUpdateStore());
+    await Promise.all([online(a), online(b)]);
+    const m = a.send('first version');
+    await waitFor(() => a.view().messages[0]?.state === 'seen', 'seen');
+    a.setOffline(true);
+    a.edit(m.id, 'second version');
+    expect(a.view().messages[0]).toMatchObject({ text: 'second version', edited: true, state: 'pending' });
+    expect(a.view().pendingCount).toBe(1);
+    a.setOffline(false);
+    await waitFor(() => a.view().messages[0]?.state === 'seen', 'the edit seen', 15_000);
+    expect(texts(b)).toEqual(['second version']);
+    expect(a.view().pendingCount).toBe(0);
+    const editYId = a.view().messages[0]!.editYId!;
+    await waitFor(async () => ((await storedSync(store, room)).seen.get(editYId.client) ?? 0) > editYId.clock, 'meta');
+    a.destroy();
+    b.destroy();
+    // The edit was made by this session's Yjs client; a reopen (a new client) still reads it as seen.
+    const again = await open(room, alice, store.reopen(), { relayUrl: 'ws://127.0.0.1:9/sync' });
+    expect(again.view().messages.map((x) => [x.text, x.state])).toEqual([['second version', 'seen']]);
   });
 
   it('PRES-1: presence: names, typing that clears by itself, and a destroyed session disappears', async () => {
@@ -663,7 +719,11 @@ describe('RoomSession with a real relay', () => {
       const v = a.view();
       const scratch = a.messageViewsFromScratch();
       expect(v.messages, ctx).toEqual(scratch);
-      const pending = v.messages.filter((m) => m.own && !(m.yId && (acked.get(m.yId.client) ?? 0) > m.yId.clock));
+      // STATE-1: the record and the edit shown, both acked.
+      const isAcked = (id: MessageView['yId']): boolean => id !== null && (acked.get(id.client) ?? 0) > id.clock;
+      const pending = v.messages.filter(
+        (m) => m.own && !(isAcked(m.yId) && (m.editYId === null || isAcked(m.editYId))),
+      );
       expect(v.pendingCount, ctx).toBe(pending.length);
       // Unchanged views keep their objects; the array too when no element changed.
       const oldViews = new Map(before.messages.map((m) => [m.id, m]));

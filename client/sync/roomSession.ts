@@ -203,11 +203,19 @@ const sameView = (a: MessageView, b: MessageView): boolean =>
   compareHlc(a.hlc, b.hlc) === 0 &&
   a.yId?.client === b.yId?.client &&
   a.yId?.clock === b.yId?.clock &&
+  a.editYId?.client === b.editYId?.client &&
+  a.editYId?.clock === b.editYId?.clock &&
   a.state === b.state &&
   a.late === b.late &&
   a.clockAheadMs === b.clockAheadMs &&
   a.own === b.own &&
   sameReactions(a.reactions, b.reactions);
+
+/** Whether `clocks` (client → clock below which everything is held) covers the item `id`. */
+const covered = (
+  clocks: ReadonlyMap<number, number>,
+  id: { readonly client: number; readonly clock: number } | null,
+): boolean => id !== null && (clocks.get(id.client) ?? 0) > id.clock;
 
 /** A message's view and what it was made from. */
 interface CachedView {
@@ -418,6 +426,8 @@ export class RoomSession {
       for (const [c, k] of meta.seen) this.seen.set(c, k);
       this.late = [...meta.late];
       this.lateSet = new Set(this.late);
+      // STATE-3: "last synced" is what this room last did, not only this page.
+      if (meta.syncedAt !== null && (this.lastSyncedAt ?? 0) < meta.syncedAt) this.lastSyncedAt = meta.syncedAt;
     }
     const stored = loaded.stored;
     if (stored) {
@@ -675,7 +685,10 @@ export class RoomSession {
       if (!maxShown || byHlcThenId(m, maxShown) > 0) maxShown = m;
     }
     this.maxShown = maxShown ? { hlc: maxShown.hlc, id: maxShown.id } : null;
-    for (const m of existing.slice(-100)) if (m.yId) this.recentClients.touch(m.yId.client);
+    for (const m of existing.slice(-100)) {
+      if (m.yId) this.recentClients.touch(m.yId.client);
+      if (m.editYId) this.recentClients.touch(m.editYId.client);
+    }
     for (const m of existing) this.lab.noteArrival(m.id);
     this.maxShownAtConnect = this.maxShown;
 
@@ -743,6 +756,7 @@ export class RoomSession {
       this.scheduleSvPublish();
     });
     chat.messagesMap.observe((event) => this.onMessagesChanged(chat, event));
+    chat.edits.observe((event) => this.onEditsChanged(chat, event));
     awareness.on('change', (e: { added: number[]; updated: number[] }) =>
       this.onAwarenessChange(replica, [...e.added, ...e.updated]),
     );
@@ -1017,7 +1031,12 @@ export class RoomSession {
     // client if it is own (makeView): no walk over every message of a big room after each ack.
     this.view();
     const own = new Set(this.ownClients);
-    const mine = { acked: new Map(this.acked), seen: new Map(this.seen), late: [...this.late] };
+    const mine = {
+      acked: new Map(this.acked),
+      seen: new Map(this.seen),
+      late: [...this.late],
+      syncedAt: this.lastSyncedAt === null ? null : Math.round(this.lastSyncedAt),
+    };
     void this.readSyncMeta()
       .then((stored) => {
         const merged = stored ? mergeSyncStates(stored, mine) : mine;
@@ -1109,6 +1128,11 @@ export class RoomSession {
       const baseline = catchingUp ? this.maxShownAtConnect : this.maxShown;
       const added: Array<{ hlc: Hlc; id: string }> = [];
       for (const [key, change] of event.changes.keys) {
+        if (change.action === 'update') {
+          // A deletion rewrites the record (CHAT-5): its client is recent too (SEEN-1).
+          const item = chat.messagesMap._map.get(key);
+          if (item) this.recentClients.touch(item.id.client);
+        }
         if (change.action !== 'add') continue;
         const rec = chat.record(key);
         const hlc = rec ? decodeHlc(rec.hlc) : null;
@@ -1140,6 +1164,19 @@ export class RoomSession {
     } catch (e) {
       // An observer must never throw into yjs (it would surface from applyUpdate).
       console.error(e);
+    }
+  }
+
+  /**
+   * SEEN-1: an edit's client is recent too. An edit is often made by a Yjs client that wrote no
+   * message (another tab, or this one after a reload): without it in the published state vectors,
+   * the edit could never be seen (STATE-1).
+   */
+  private onEditsChanged(chat: ChatRoom, event: Y.YMapEvent<unknown>): void {
+    for (const [key, change] of event.changes.keys) {
+      if (change.action === 'delete') continue;
+      const item = chat.edits._map.get(key);
+      if (item) this.recentClients.touch(item.id.client);
     }
   }
 
@@ -1376,12 +1413,13 @@ export class RoomSession {
     }
   }
 
+  /** STATE-1: the record and, once edited, the edit shown (an edit made offline is not saved yet). */
   private isAcked(m: ChatMessage): boolean {
-    return m.yId !== null && (this.acked.get(m.yId.client) ?? 0) > m.yId.clock;
+    return covered(this.acked, m.yId) && (m.editYId === null || covered(this.acked, m.editYId));
   }
 
   private isSeen(m: ChatMessage): boolean {
-    return m.yId !== null && (this.seen.get(m.yId.client) ?? 0) > m.yId.clock;
+    return covered(this.seen, m.yId) && (m.editYId === null || covered(this.seen, m.editYId));
   }
 
   /** The view of `m` as the states are now (STATE-1, LATE-1, HLC clock-ahead). */
@@ -1401,6 +1439,7 @@ export class RoomSession {
       deleted: m.deleted,
       reactions: m.reactions,
       yId: m.yId,
+      editYId: m.editYId,
       state: own ? (seen ? 'seen' : acked ? 'saved' : 'pending') : null,
       late: this.lateSet.has(m.id),
       clockAheadMs: this.aheadMs.get(m.id) ?? 0,
@@ -1423,6 +1462,7 @@ export class RoomSession {
     const c: CachedView = { m, v: old && sameView(old.v, v) ? old.v : v, acked, seen, epoch };
     this.viewById.set(m.id, c);
     if (own && m.yId) this.ownClients.add(m.yId.client);
+    if (own && m.editYId) this.ownClients.add(m.editYId.client);
     // Only an id made before as an own message can be in these (opening a room of 100,000 others'
     // messages then costs no lookups here).
     if (own && !(acked && seen)) this.openOwn.set(m.id, c);

@@ -1,8 +1,8 @@
 /**
  * What the sync layer remembers about a room across reloads, kept in the room's meta record
  * (one JSON string, field `sync`): relay acks and peers' "seen" clocks for the Yjs clients that
- * authored own messages (so 'saved' and 'seen' survive a reload while offline), and the ids of
- * messages that arrived late (LATE-1).
+ * authored own messages (so 'saved' and 'seen' survive a reload while offline), the ids of
+ * messages that arrived late (LATE-1), and when the relay was last heard from (STATE-3).
  *
  * Everything read back is validated (another version or another tab may have written it) and
  * bounded, so the meta record stays small.
@@ -20,9 +20,13 @@ export interface SyncState {
   readonly seen: ReadonlyMap<number, number>;
   /** Ids of messages that arrived late, oldest first. */
   readonly late: readonly string[];
+  /** STATE-3: when this room last synced with the relay (ms since the epoch), null if never. */
+  readonly syncedAt: number | null;
 }
 
-export const emptySyncState = (): SyncState => ({ acked: new Map(), seen: new Map(), late: [] });
+export const emptySyncState = (): SyncState => ({ acked: new Map(), seen: new Map(), late: [], syncedAt: null });
+
+const readTime = (v: unknown): number | null => (Number.isSafeInteger(v) && (v as number) > 0 ? (v as number) : null);
 
 const isClockPair = (v: unknown): v is [number, number] =>
   Array.isArray(v) &&
@@ -47,7 +51,7 @@ export const decodeSyncState = (text: unknown): SyncState => {
     const r = v as Record<string, unknown>;
     if (r.v !== 1) return emptySyncState();
     const late = Array.isArray(r.late) ? r.late.filter(isId).slice(-MAX_LATE_IDS) : [];
-    return { acked: readClocks(r.acked), seen: readClocks(r.seen), late };
+    return { acked: readClocks(r.acked), seen: readClocks(r.seen), late, syncedAt: readTime(r.syncedAt) };
   } catch {
     return emptySyncState();
   }
@@ -60,10 +64,16 @@ export const encodeSyncState = (s: SyncState, keep: ReadonlySet<number>): string
       .filter(([c]) => keep.has(c))
       .slice(-MAX_CLOCK_ENTRIES)
       .sort((a, b) => a[0] - b[0]);
-  return JSON.stringify({ v: 1, acked: pick(s.acked), seen: pick(s.seen), late: s.late.slice(-MAX_LATE_IDS) });
+  return JSON.stringify({
+    v: 1,
+    acked: pick(s.acked),
+    seen: pick(s.seen),
+    late: s.late.slice(-MAX_LATE_IDS),
+    ...(s.syncedAt !== null ? { syncedAt: s.syncedAt } : {}),
+  });
 };
 
-/** Another tab's state and ours: the higher clock per client, the union of late ids (oldest first). */
+/** Another tab's state and ours: the higher clock per client, the union of late ids (oldest first), the later sync. */
 export const mergeSyncStates = (a: SyncState, b: SyncState): SyncState => {
   const max = (x: ReadonlyMap<number, number>, y: ReadonlyMap<number, number>): Map<number, number> => {
     const out = new Map(x);
@@ -71,5 +81,7 @@ export const mergeSyncStates = (a: SyncState, b: SyncState): SyncState => {
     return out;
   };
   const late = [...new Set([...a.late, ...b.late])].slice(-MAX_LATE_IDS);
-  return { acked: max(a.acked, b.acked), seen: max(a.seen, b.seen), late };
+  const syncedAt =
+    a.syncedAt === null || b.syncedAt === null ? (a.syncedAt ?? b.syncedAt) : Math.max(a.syncedAt, b.syncedAt);
+  return { acked: max(a.acked, b.acked), seen: max(a.seen, b.seen), late, syncedAt };
 };

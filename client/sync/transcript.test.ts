@@ -15,6 +15,7 @@ const msg = (over: Partial<ChatMessage>): ChatMessage => ({
   deleted: false,
   reactions: [],
   yId: null,
+  editYId: null,
   ...over,
 });
 

@@ -16,6 +16,7 @@ export const messageView = (id: string, fields: Partial<MessageView> = {}): Mess
   deleted: false,
   reactions: [],
   yId: null,
+  editYId: null,
   state: null,
   late: false,
   clockAheadMs: 0,

@@ -103,6 +103,8 @@ export const Composer = ({
       onDraftChange?.('');
       setError(null);
       setTyping(false);
+      // Sent with the button: the next message is typed here, as after Enter.
+      textareaRef.current?.focus();
       onSent(m);
     } catch (e) {
       // The draft stays, with the reason.
@@ -124,11 +126,15 @@ export const Composer = ({
       {replyTo && (
         <div className="replying" id={replyId}>
           <span>
-            Replying to <strong>{replyTo.authorName}</strong>:{' '}
-            <span className="replying-text">
+            Replying to{' '}
+            <strong>
+              <bdi>{replyTo.authorName}</bdi>
+            </strong>
+            :{' '}
+            <bdi className="replying-text">
               {replyTo.deleted ? 'message deleted' : replyTo.text.slice(0, 120)}
               {replyTo.text.length > 120 ? '…' : ''}
-            </span>
+            </bdi>
           </span>
           <button type="button" className="button quiet small" onClick={onCancelReply}>
             Cancel reply

@@ -9,7 +9,7 @@ import { linkClick, ROOM_RULE, useApp } from './appContext.js';
 import { formatMessageTime, plural } from './format.js';
 import type { RoomSummary } from './lobbyData.js';
 import { lobbySummariesFor } from './lobbySummaries.js';
-import { navigate, roomPath, roomUrl } from './router.js';
+import { navigate, roomOfLink, roomPath, roomUrl } from './router.js';
 import { refreshRooms } from '../sync/backgroundRefresh.js';
 import { catchUpInBackground, loadDraft, openBackgroundSession, randomBytes, type RoomInfo } from './services.js';
 import { useCopy } from './useCopy.js';
@@ -90,7 +90,13 @@ const JoinRoom = (): ReactNode => {
   const errorId = useId();
   const submit = (e: FormEvent): void => {
     e.preventDefault();
-    const room = name.trim();
+    const typed = name.trim();
+    const link = roomOfLink(typed, location.origin);
+    if (link && 'otherOrigin' in link) {
+      setError(`That is a link to a room on another server (${link.otherOrigin}): open it in the address bar.`);
+      return;
+    }
+    const room = link ? link.room : typed;
     if (!isValidRoomName(room)) {
       setError(room ? `“${room}” is not a valid room name: ${ROOM_RULE}` : `Type a room name first: ${ROOM_RULE}`);
       return;
@@ -125,8 +131,8 @@ const JoinRoom = (): ReactNode => {
         </button>
       </form>
       <p id={ruleId} className="hint">
-        Anyone with the same room name (or its link) joins the same room. Names: 1–128 characters, letters, digits and -
-        _ . ~, not starting with a dot.
+        Anyone with the same room name (or its link, which you can paste here) joins the same room. Names: 1–128
+        characters, letters, digits and - _ . ~, not starting with a dot.
       </p>
       {error && (
         <p id={errorId} className="error" role="alert">
@@ -275,7 +281,7 @@ const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
     <li className="room-row">
       <div className="room-row-main">
         <a className="room-link" href={roomPath(name)} onClick={linkClick(roomPath(name))}>
-          <span className="room-title">{title || name}</span>
+          <bdi className="room-title">{title || name}</bdi>
           {title && <span className="room-name">{name}</span>}
         </a>
         {unread > 0 && <span className="badge">{plural(unread, 'unread', 'unread')}</span>}
@@ -283,11 +289,12 @@ const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
       <div className="room-row-detail">
         {draft ? (
           <span className="draft-preview">
-            <strong>Draft:</strong> {draft.slice(0, 80)}
+            <strong>Draft:</strong> <bdi>{draft.slice(0, 80)}</bdi>
           </span>
         ) : summary?.last ? (
           <span className="last-preview">
-            {summary.last.authorName}: {summary.last.deleted ? 'message deleted' : summary.last.text.slice(0, 80)}
+            <bdi>{summary.last.authorName}</bdi>:{' '}
+            <bdi>{summary.last.deleted ? 'message deleted' : summary.last.text.slice(0, 80)}</bdi>
             {' · '}
             {formatMessageTime(summary.last.wall)}
           </span>

@@ -44,6 +44,24 @@ const excerpt = (text: string, n = 140): string => (text.length > n ? text.slice
 export const MessageItem = memo(function MessageItem(props: MessageItemProps): ReactNode {
   const { m, parent, selfId, names, query, highlighted, inSearch, actions } = props;
   const [mode, setMode] = useState<'idle' | 'edit' | 'confirm-delete' | 'react'>('idle');
+  const articleRef = useRef<HTMLElement>(null);
+  const editRef = useRef<HTMLButtonElement>(null);
+  const deleteRef = useRef<HTMLButtonElement>(null);
+  const keepRef = useRef<HTMLButtonElement>(null);
+  // The Edit and Delete buttons are gone while their form is open, so focus would fall to the page
+  // when it closes: it goes back to the button (the message itself once deleted).
+  const backTo = useRef<'edit' | 'delete' | null>(null);
+  const close = (from: 'edit' | 'delete'): void => {
+    backTo.current = from;
+    setMode('idle');
+  };
+  useEffect(() => {
+    if (mode === 'confirm-delete') keepRef.current?.focus();
+    if (mode !== 'idle' || backTo.current === null) return;
+    const button = backTo.current === 'edit' ? editRef.current : deleteRef.current;
+    backTo.current = null;
+    (button ?? articleRef.current)?.focus();
+  }, [mode]);
   const own = m.own;
   const editable = own && !m.deleted;
   const className = ['message', own ? 'own' : '', m.deleted ? 'deleted' : '', highlighted ? 'highlighted' : '']
@@ -52,6 +70,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
 
   return (
     <article
+      ref={articleRef}
       className={className}
       tabIndex={-1}
       data-message-id={m.id}
@@ -59,7 +78,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
     >
       {m.replyTo !== null && <ReplyQuote parent={parent} onShow={actions.showMessage} />}
       <header className="message-head">
-        <span className="message-author">{m.authorName}</span>
+        <bdi className="message-author">{m.authorName}</bdi>
         {own && <span className="you-tag">(you)</span>}
         <time className="message-time" dateTime={isoTime(m.wall)} title={formatFullTime(m.wall)}>
           {formatMessageTime(m.wall)}
@@ -88,7 +107,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
       {m.deleted ? (
         <p className="message-text deleted-text">message deleted</p>
       ) : mode === 'edit' ? (
-        <EditForm m={m} onDone={() => setMode('idle')} edit={actions.edit} />
+        <EditForm m={m} onDone={() => close('edit')} edit={actions.edit} />
       ) : (
         <p className="message-text">
           <RichText text={m.text} query={query} />
@@ -130,19 +149,26 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
       )}
 
       {mode === 'confirm-delete' ? (
-        <div className="confirm" role="group" aria-label="Confirm delete">
+        <div
+          className="confirm"
+          role="group"
+          aria-label="Confirm delete"
+          onKeyDown={(e) => {
+            if (e.key === 'Escape') close('delete');
+          }}
+        >
           <span>Delete this message for everyone?</span>
           <button
             type="button"
             className="button danger small"
             onClick={() => {
               actions.remove(m.id);
-              setMode('idle');
+              close('delete');
             }}
           >
             Delete message
           </button>
-          <button type="button" className="button small" onClick={() => setMode('idle')}>
+          <button ref={keepRef} type="button" className="button small" onClick={() => close('delete')}>
             Cancel
           </button>
         </div>
@@ -168,10 +194,10 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
             </button>
             {editable && (
               <>
-                <button type="button" className="action" onClick={() => setMode('edit')}>
+                <button ref={editRef} type="button" className="action" onClick={() => setMode('edit')}>
                   Edit
                 </button>
-                <button type="button" className="action" onClick={() => setMode('confirm-delete')}>
+                <button ref={deleteRef} type="button" className="action" onClick={() => setMode('confirm-delete')}>
                   Delete
                 </button>
               </>
@@ -197,8 +223,8 @@ const ReplyQuote = ({
     <blockquote className="reply-quote">
       <button type="button" className="reply-quote-button" onClick={() => onShow(parent.id)}>
         <span className="visually-hidden">Replying to </span>
-        <span className="reply-author">{parent.authorName}</span>
-        <span className="reply-text">{parent.deleted ? 'message deleted' : excerpt(parent.text)}</span>
+        <bdi className="reply-author">{parent.authorName}</bdi>
+        <bdi className="reply-text">{parent.deleted ? 'message deleted' : excerpt(parent.text)}</bdi>
       </button>
     </blockquote>
   );

@@ -564,10 +564,20 @@ const SearchBar = ({
   );
 };
 
-const typingText = (names: string[]): string => {
+const typingText = (names: string[]): ReactNode => {
   if (names.length === 0) return '';
-  if (names.length === 1) return `${names[0]} is typing…`;
-  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  if (names.length === 1)
+    return (
+      <>
+        <bdi>{names[0]}</bdi> is typing…
+      </>
+    );
+  if (names.length === 2)
+    return (
+      <>
+        <bdi>{names[0]}</bdi> and <bdi>{names[1]}</bdi> are typing…
+      </>
+    );
   return 'Several people are typing…';
 };
 
@@ -605,7 +615,7 @@ const People = ({ view }: { view: RoomView }): ReactNode => {
           {list.map((p) => (
             <li key={`${p.name}-${String(p.self)}`}>
               <span className="presence-dot" aria-hidden="true" />
-              {p.name}
+              <bdi>{p.name}</bdi>
               {p.self && <span className="you-tag"> (you)</span>}
               {p.typing && !p.self && <span className="hint"> — typing…</span>}
             </li>

@@ -34,6 +34,24 @@ export const parseRoute = (pathname: string): Route => {
   return { name: 'not-found', path: pathname };
 };
 
+/**
+ * The room a pasted link leads to ("Copy link" gives `<origin>/r/<room>`; a lab link works too), so
+ * the lobby's room field takes a link as well as a name. A link to another origin is another relay,
+ * whose room of that name is not this one's: `otherOrigin` then. Null when `text` is no such link.
+ */
+export const roomOfLink = (text: string, origin: string): { room: string } | { otherOrigin: string } | null => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  const route = parseRoute(url.pathname);
+  if (route.name !== 'room' && route.name !== 'lab') return null;
+  return url.origin === origin ? { room: route.room } : { otherOrigin: url.origin };
+};
+
 export const roomPath = (room: string): string => `/r/${encodeURIComponent(room)}`;
 export const labPath = (room: string): string => `/lab/${encodeURIComponent(room)}`;
 export const roomUrl = (room: string): string => new URL(roomPath(room), location.origin).href;

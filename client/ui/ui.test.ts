@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration } from './format.js';
 import { splitLinks } from './richText.js';
-import { parseRoute } from './router.js';
+import { parseRoute, roomOfLink } from './router.js';
 
 describe('splitLinks: only http(s) URLs become links', () => {
   it('keeps plain text as one part', () => {
@@ -44,6 +44,24 @@ describe('parseRoute', () => {
     expect(parseRoute('/r/.hidden')).toEqual({ name: 'bad-room', room: '.hidden' });
     expect(parseRoute('/r/a%20b')).toEqual({ name: 'bad-room', room: 'a b' });
     expect(parseRoute('/elsewhere')).toEqual({ name: 'not-found', path: '/elsewhere' });
+  });
+});
+
+describe('roomOfLink: the lobby takes a pasted room link', () => {
+  const origin = 'http://127.0.0.1:8787';
+  it('a link to a room (or its lab) of this origin is that room', () => {
+    expect(roomOfLink(`${origin}/r/abc-1`, origin)).toEqual({ room: 'abc-1' });
+    expect(roomOfLink(`${origin}/r/abc-1/?x=1#y`, origin)).toEqual({ room: 'abc-1' });
+    expect(roomOfLink(`${origin}/lab/abc`, origin)).toEqual({ room: 'abc' });
+  });
+  it('a link to another origin is named, not followed', () => {
+    expect(roomOfLink('http://127.0.0.1:8788/r/abc', origin)).toEqual({ otherOrigin: 'http://127.0.0.1:8788' });
+    expect(roomOfLink('https://example.com/r/abc', origin)).toEqual({ otherOrigin: 'https://example.com' });
+  });
+  it('anything else is no link: a plain name, another path, a bad room, another scheme', () => {
+    for (const text of ['abc', 'my room', `${origin}/`, `${origin}/r/.x`, `${origin}/r/a/b`, 'javascript:alert(1)']) {
+      expect(roomOfLink(text, origin), text).toBeNull();
+    }
   });
 });
 

@@ -209,13 +209,14 @@ describe('chat model', () => {
  * The reference the incremental model is checked against.
  */
 const referenceMessages = (room: ChatRoom): ChatMessage[] => {
-  const editsBy = new Map<string, Array<{ hlc: Hlc; text: string }>>();
+  const editsBy = new Map<string, Array<{ hlc: Hlc; text: string; yId: { client: number; clock: number } }>>();
   for (const [key, value] of room.edits) {
+    const entry = room.edits._map.get(key)!;
     const at = key.indexOf('@');
     const hlc = decodeHlc(key.slice(at + 1));
     if (at < 0 || !hlc || typeof value !== 'string' || value.length > TEXT_LIMIT) continue;
     const list = editsBy.get(key.slice(0, at)) ?? [];
-    list.push({ hlc, text: value });
+    list.push({ hlc, text: value, yId: { client: entry.id.client, clock: entry.id.clock } });
     editsBy.set(key.slice(0, at), list);
   }
   const reactionsBy = new Map<string, Map<string, string[]>>();
@@ -232,8 +233,8 @@ const referenceMessages = (room: ChatRoom): ChatMessage[] => {
     if (!rec) continue;
     const deleted = room.deletedMap.has(id);
     const edits = editsBy.get(id) ?? [];
-    let text = rec.text;
-    if (edits.length > 0) text = edits.reduce((a, b) => (compareHlc(a.hlc, b.hlc) >= 0 ? a : b)).text;
+    const shown = edits.length > 0 ? edits.reduce((a, b) => (compareHlc(a.hlc, b.hlc) >= 0 ? a : b)) : null;
+    const text = shown?.text ?? rec.text;
     const item = room.messagesMap._map.get(id);
     const byEmoji = reactionsBy.get(id);
     out.push({
@@ -251,6 +252,7 @@ const referenceMessages = (room: ChatRoom): ChatMessage[] => {
         users: [...byEmoji!.get(emoji)!].sort(),
       })),
       yId: item ? { client: item.id.client, clock: item.id.clock } : null,
+      editYId: shown?.yId ?? null,
     });
   }
   return orderMessages(out);

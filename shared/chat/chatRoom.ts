@@ -56,6 +56,11 @@ export interface ChatMessage {
   readonly reactions: ReadonlyArray<{ emoji: string; users: readonly string[] }>;
   /** The Yjs id of the stored record: for "saved" (relay ack) and "seen" (peers' state vectors). */
   readonly yId: { readonly client: number; readonly clock: number } | null;
+  /**
+   * The Yjs id of the edit whose text is shown, null when none: an edited message is saved (seen)
+   * only once this edit is too (STATE-1), not merely its first version.
+   */
+  readonly editYId: { readonly client: number; readonly clock: number } | null;
 }
 
 export class ChatError extends Error {
@@ -135,10 +140,17 @@ interface Entry {
  * first read; afterwards every transaction's changed keys are collected and applied on the next
  * read, so a change costs work proportional to what it touched).
  */
+/** A valid edit and the Yjs id of the map entry holding it. */
+interface Edit {
+  readonly hlc: Hlc;
+  readonly text: string;
+  readonly yId: { readonly client: number; readonly clock: number };
+}
+
 interface Derived {
   readonly entries: Map<string, Entry>;
   /** message id → edit key → valid edit. */
-  readonly edits: Map<string, Map<string, { hlc: Hlc; text: string }>>;
+  readonly edits: Map<string, Map<string, Edit>>;
   /** message id → valid reaction key → [user, emoji]. */
   readonly reactions: Map<string, Map<string, readonly [string, string]>>;
   /** Every valid message, by HLC then id. */
@@ -426,11 +438,12 @@ export class ChatRoom {
     if (at < 0) return null;
     const id = key.slice(0, at);
     const value = this.edits.get(key);
+    const item = this.edits._map.get(key);
     const hlc = decodeHlc(key.slice(at + 1));
     let byKey = d.edits.get(id);
-    if (hlc && typeof value === 'string' && value.length <= TEXT_LIMIT) {
-      if (!byKey) d.edits.set(id, (byKey = new Map<string, { hlc: Hlc; text: string }>()));
-      byKey.set(key, { hlc, text: value });
+    if (hlc && item && typeof value === 'string' && value.length <= TEXT_LIMIT) {
+      if (!byKey) d.edits.set(id, (byKey = new Map<string, Edit>()));
+      byKey.set(key, { hlc, text: value, yId: { client: item.id.client, clock: item.id.clock } });
     } else if (byKey?.delete(key) && byKey.size === 0) d.edits.delete(id);
     return id;
   }
@@ -460,11 +473,9 @@ export class ChatRoom {
     const deleted = this.deletedMap.has(id);
     const edits = d.edits.get(id);
     let text = rec.text;
-    if (edits && edits.size > 0) {
-      let best: { hlc: Hlc; text: string } | null = null;
-      for (const e of edits.values()) if (!best || compareHlc(best.hlc, e.hlc) < 0) best = e;
-      text = best!.text;
-    }
+    let best: Edit | null = null;
+    if (edits) for (const e of edits.values()) if (!best || compareHlc(best.hlc, e.hlc) < 0) best = e;
+    if (best) text = best.text;
     let reactions = NO_REACTIONS;
     const keys = d.reactions.get(id);
     if (keys) {
@@ -482,10 +493,13 @@ export class ChatRoom {
     text = deleted ? '' : text;
     const edited = !deleted && edits !== undefined && edits.size > 0;
     const item = entry.item;
+    const editYId = best?.yId ?? null;
     if (
       prev &&
       prev.yId?.client === item.id.client &&
       prev.yId.clock === item.id.clock &&
+      prev.editYId?.client === editYId?.client &&
+      prev.editYId?.clock === editYId?.clock &&
       prev.text === text &&
       prev.edited === edited &&
       prev.deleted === deleted &&
@@ -505,6 +519,7 @@ export class ChatRoom {
       deleted,
       reactions,
       yId: { client: item.id.client, clock: item.id.clock },
+      editYId,
     };
   }
 }

@@ -14,6 +14,7 @@ const msg = (id: string, text: string, extra: Partial<ChatMessage> = {}): ChatMe
   deleted: false,
   reactions: [],
   yId: { client: 1, clock: 0 },
+  editYId: null,
   ...extra,
 });
 

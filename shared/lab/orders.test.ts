@@ -14,6 +14,7 @@ const msg = (id: string, wall: number, replyTo: string | null = null): ChatMessa
   deleted: false,
   reactions: [],
   yId: null,
+  editYId: null,
 });
 
 describe('LAB-5 orders side by side', () => {

@@ -415,7 +415,10 @@ const OrderColumn = ({
           const f = flags.get(r.id);
           return (
             <li key={r.id} className={f ? 'anomaly' : undefined}>
-              <span className="order-author">{r.authorName}:</span> {r.text.slice(0, 60) || '(deleted)'}
+              <span className="order-author">
+                <bdi>{r.authorName}</bdi>:
+              </span>{' '}
+              <bdi>{r.text.slice(0, 60) || '(deleted)'}</bdi>
               {f && <span className="tag late"> {f.map((k) => ANOMALY_TEXT[k]).join(', ')}</span>}
             </li>
           );
