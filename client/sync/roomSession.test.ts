@@ -7,11 +7,11 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
-import { ChatError, ChatRoom } from '../../shared/chat/chatRoom.js';
+import { ChatError, ChatRoom, TEXT_LIMIT } from '../../shared/chat/chatRoom.js';
 import { HybridClock } from '../../shared/chat/hlc.js';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import { Prng, seedFromEnv } from '../../shared/testing/prng.js';
-import { encodeAck, encodeSyncUpdate, MessageType } from '../../shared/protocol.js';
+import { CloseReason, encodeAck, encodeSyncUpdate, MessageType } from '../../shared/protocol.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
 import { COMPACT_AFTER_UPDATES, LossStatus, detectLoss } from '../storage/roomUpdateStore.js';
 import { Transport } from '../net/transport.js';
@@ -25,7 +25,7 @@ import {
   type MessageView,
   type RoomSessionOptions,
 } from './roomSession.js';
-import { REPEATED_FREEZE_REFUSAL } from './status.js';
+import { describeRetryableClose, REPEATED_FREEZE_REFUSAL } from './status.js';
 import { startRelay } from '../../relay/testing/relayProcess.js';
 import { person, randomBytes, useRelaySessions, WS } from '../testing/relaySessions.js';
 import { observeFor, waitFor } from '../../shared/testing/waitFor.js';
@@ -422,6 +422,34 @@ describe('RoomSession with a real relay', () => {
     a.setOffline(false);
     expect(a.view().connection.refusal).toBeNull();
     await online(a);
+  });
+
+  it('REFUSE-3: a relay whose storage is full says so; the messages stay pending and the app keeps retrying', async () => {
+    const full = await startRelay({ env: { MAX_DB_BYTES: String(256 * 1024) } });
+    try {
+      const transport = new Transport({ WebSocketImpl: WS, jitterBaseMs: 20, jitterMaxMs: 100 });
+      const a = await open(freshRoom(), alice, new MemoryRoomUpdateStore(), { relayUrl: full.wsUrl, transport });
+      await online(a);
+      const notice = describeRetryableClose(CloseReason.StorageUnavailable.code)!;
+      const last = (): MessageView => a.view().messages.at(-1)!;
+      // About 4 KB per message: the 256 KiB database fills up within a hundred.
+      for (let i = 0; !a.view().notices.includes(notice); i++) {
+        expect(i, 'the relay never ran out of room').toBeLessThan(100);
+        a.send(`${i} `.padEnd(TEXT_LIMIT, '.'));
+        await waitFor(
+          () => last().state !== 'pending' || a.view().notices.includes(notice),
+          `message ${i} saved or refused`,
+        );
+      }
+      expect(last().state).toBe('pending');
+      expect(a.view().connection.refusal).toBeNull(); // retryable: no "Not syncing" banner
+      const attempts = transport.attempts;
+      await waitFor(() => transport.attempts >= attempts + 2, 'it keeps retrying');
+      expect(a.view().notices.filter((n) => n === notice)).toHaveLength(1); // one notice, not one per retry
+      expect(last().state).toBe('pending');
+    } finally {
+      await full.cleanup();
+    }
   });
 
   it('REFUSE-2: an invalid room name is refused before connecting, in words', async () => {

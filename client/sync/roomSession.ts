@@ -61,6 +61,7 @@ import { decodeRoomFile, encodeRoomFile, ImportError, ROOM_FILE_FORMAT } from '.
 import {
   deriveStatus,
   describeFatalClose,
+  describeRetryableClose,
   REPEATED_FREEZE_REFUSAL,
   roomNameRefusal,
   type ConnectionStatus,
@@ -771,7 +772,11 @@ export class RoomSession {
       }
       this.markDirty();
     });
-    provider.on('connection-close', () => this.markDirty());
+    provider.on('connection-close', (event) => {
+      const notice = event ? describeRetryableClose(event.code) : null;
+      if (notice) this.addNotice(notice);
+      this.markDirty();
+    });
     provider.on('closed', (e) => {
       this.refusal = describeFatalClose(e.code, e.reason);
       this.addNotice(this.refusal);

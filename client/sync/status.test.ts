@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CloseReason } from '../../shared/protocol.js';
 import {
+  describeRetryableClose,
   deriveStatus,
   describeFatalClose,
   OFFLINE_AFTER_FAILURES,
@@ -45,5 +46,26 @@ describe('refusal texts', () => {
 
   it('REFUSE-2 explains the room-name rule', () => {
     expect(roomNameRefusal('a b')).toMatch(/"a b" cannot be used: a room name is 1-128 characters/);
+  });
+});
+
+describe('REFUSE-3 describeRetryableClose', () => {
+  it('explains storage-unavailable, rate-limited and internal-error, naming the reason', () => {
+    for (const r of [CloseReason.StorageUnavailable, CloseReason.RateLimited, CloseReason.InternalError]) {
+      expect(describeRetryableClose(r.code)).toContain(r.reason);
+    }
+    expect(describeRetryableClose(CloseReason.StorageUnavailable.code)).toMatch(/stay Pending/);
+  });
+
+  it('says nothing for ordinary reconnects, fatal closes and codes the relay never sends', () => {
+    for (const code of [
+      CloseReason.GoingAway.code,
+      CloseReason.SlowConsumer.code,
+      CloseReason.BadFrame.code,
+      1006,
+      4999,
+    ]) {
+      expect(describeRetryableClose(code)).toBeNull();
+    }
   });
 });

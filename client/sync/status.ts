@@ -67,6 +67,24 @@ export const describeFatalClose = (code: number, reason: string): string => {
   }
 };
 
+/**
+ * REFUSE-3: the notice shown after the relay closed the connection, for a retryable reason the
+ * user should know about (their messages stay Pending meanwhile, and the app keeps retrying);
+ * null for the others (going-away and slow-consumer are ordinary reconnects).
+ */
+export const describeRetryableClose = (code: number): string | null => {
+  switch (closeReasonByCode(code)?.reason) {
+    case CloseReason.StorageUnavailable.reason:
+      return `The relay could not save to its storage (${CloseReason.StorageUnavailable.reason}: full or failing). Messages stay Pending on this device and are sent again until the relay can store them.`;
+    case CloseReason.RateLimited.reason:
+      return `This device sent faster than the relay accepts (${CloseReason.RateLimited.reason}); the connection was reset and what is not saved yet is sent again.`;
+    case CloseReason.InternalError.reason:
+      return `The relay hit an internal error (${CloseReason.InternalError.reason}) and reset the connection; the app reconnects by itself.`;
+    default:
+      return null;
+  }
+};
+
 /** REBUILD-2: shown when rebuilding keeps failing, so the session stops reconnecting. */
 export const REPEATED_FREEZE_REFUSAL =
   'This room keeps receiving data from the network that this app cannot apply, so it stopped syncing. ' +
