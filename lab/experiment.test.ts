@@ -7,10 +7,22 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { SHIVIZ_REGEX } from '../shared/lab/shiviz.js';
 import { parseScenario } from './scenario.js';
 import { runExperiment } from './run/runExperiment.js';
+
+/** A TCP port nothing listens on (free when this resolves). */
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 
 const dropsNoRepair = {
   name: 'drops-no-repair',
@@ -56,7 +68,7 @@ describe('npm run experiment', () => {
     }
   }, 90_000);
 
-  it('a scenario that does not fit the run asked for (--small, --clients, --duration) is a bad argument: exit code 2, one line naming the field', () => {
+  it('a scenario that does not fit the run asked for (--small, --clients, --duration), or a --relay nobody answers at, is a bad argument: exit code 2, one line naming it', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'converge-experiment-'));
     try {
       const file = join(tmp, 'six-clients.json');
@@ -81,6 +93,23 @@ describe('npm run experiment', () => {
       const short = run('--duration', '1s', '--out', join(tmp, 'out'));
       expect(short.status, String(short.stderr)).toBe(2);
       expect(short.stderr).toBe(`${file}: timeline[0].at: 2000 ms is after the end of the run (1000 ms)\n`);
+      // A --relay nobody answers at is a bad argument too (a port that was free a moment ago).
+      const port = await freePort();
+      const dead = run(
+        '--small',
+        '--clients',
+        '6',
+        '--relay',
+        `ws://127.0.0.1:${port}/sync`,
+        '--out',
+        join(tmp, 'out'),
+      );
+      expect(dead.status, String(dead.stderr)).toBe(2);
+      expect(dead.stderr).toMatch(
+        new RegExp(
+          `^--relay ws://127\\.0\\.0\\.1:${port}/sync: no relay answers at http://127\\.0\\.0\\.1:${port}/healthz \\(.*ECONNREFUSED.*\\); start one`,
+        ),
+      );
       expect(existsSync(join(tmp, 'out'))).toBe(false);
     } finally {
       rmSync(tmp, { recursive: true, force: true });

@@ -19,6 +19,21 @@ import { formatProgress } from './report/progressLine.js';
 import { formatSummary } from './report/terminalSummary.js';
 import { renderHtmlReport } from './report/htmlReport.js';
 
+/**
+ * Why `--relay` cannot be used, or null: its `/healthz` must answer within 5 s. Without this check
+ * every client would retry for the whole handshake timeout and the run end in a stack trace.
+ */
+const relayProblem = async (wsUrl: string): Promise<string | null> => {
+  const health = wsUrl.replace(/^ws/, 'http').replace(/\/sync$/, '/healthz');
+  try {
+    const res = await fetch(health, { signal: AbortSignal.timeout(5000) });
+    return res.ok ? null : `${health} answered ${res.status}: is it a Converge relay?`;
+  } catch (e) {
+    const cause = e instanceof Error && e.cause instanceof Error ? e.cause.message : String(e);
+    return `no relay answers at ${health} (${cause}); start one (npm start) or drop --relay to let the runner start its own`;
+  }
+};
+
 const main = async (): Promise<number> => {
   let args;
   let scenario;
@@ -47,6 +62,13 @@ const main = async (): Promise<number> => {
   } catch (e) {
     console.error(e instanceof Error ? e.message : String(e));
     return 2;
+  }
+  if (args.relay !== null) {
+    const problem = await relayProblem(args.relay);
+    if (problem) {
+      console.error(`--relay ${args.relay}: ${problem}`);
+      return 2;
+    }
   }
   const out = resolve(args.out ?? join('lab-results', `${scenario.name}-${seed}`));
   const tty = process.stderr.isTTY;

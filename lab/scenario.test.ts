@@ -110,6 +110,34 @@ describe('EXP-2 scenario files', () => {
     );
   });
 
+  it('a relay-restart with no relay-crash before it, or a second crash without a restart, is refused naming the step', () => {
+    const run = (timeline: unknown[]) => () => buildSchedule(parseScenario({ ...base, timeline }), 3, 10_000, 1);
+    expect(run([{ at: '50%', do: 'relay-restart' }])).toThrow(
+      new ScenarioError('timeline[0]: relay-restart at 5000 ms, but the relay is not down (no relay-crash before it)'),
+    );
+    // Listed out of order: the times decide (the restart at 20% comes before the crash at 40%).
+    expect(
+      run([
+        { at: '40%', do: 'relay-crash' },
+        { at: '20%', do: 'relay-restart' },
+      ]),
+    ).toThrow(/^timeline\[1\]: relay-restart at 2000 ms, but the relay is not down/);
+    expect(
+      run([
+        { at: '10%', do: 'relay-crash' },
+        { at: '30%', do: 'relay-crash' },
+      ]),
+    ).toThrow(/^timeline\[1\]: relay-crash at 3000 ms, but the relay is already down/);
+    expect(
+      run([
+        { at: '10%', do: 'relay-crash' },
+        { at: '30%', do: 'relay-restart' },
+        { at: '50%', do: 'relay-crash' },
+      ]),
+    ).not.toThrow();
+    expect(run([{ at: '10%', do: 'relay-crash' }])).not.toThrow(); // down until the runner's final heal
+  });
+
   it('EXP-1: the schedule is a function of the scenario, the budget and the seed', () => {
     const s = parseScenario(load('partition-and-heal.json'));
     const a = buildSchedule(s, 6, 20_000, 99);

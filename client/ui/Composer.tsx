@@ -1,7 +1,9 @@
 /**
  * The message composer: Enter sends, Shift+Enter is a new line. The draft is saved on every
- * keystroke (localStorage, per room) so a reload, a crash or an update never loses it; a refused
- * message (too long, empty) keeps the draft and says why.
+ * keystroke (localStorage, per room) so a reload or an update never loses it; after a crash of the
+ * browser itself the last seconds of typing may be gone (Chromium writes localStorage to disk
+ * lazily), while sent messages are in IndexedDB. A refused message (too long, empty) keeps the
+ * draft and says why.
  */
 import {
   useCallback,

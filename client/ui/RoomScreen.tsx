@@ -591,10 +591,11 @@ const TypingLine = ({ view }: { view: RoomView }): ReactNode => {
 };
 
 const People = ({ view }: { view: RoomView }): ReactNode => {
-  const people = new Map<string, { name: string; self: boolean; typing: boolean }>();
+  const people = new Map<string, { userId: string; name: string; self: boolean; typing: boolean }>();
   for (const p of view.presence) {
     const cur = people.get(p.userId);
     people.set(p.userId, {
+      userId: p.userId,
       // Several tabs of one user are one row. This tab's own entry (listed first) has the current
       // name; another tab may still announce an older one (PRES-3).
       name: cur?.self ? cur.name : p.name,
@@ -613,7 +614,7 @@ const People = ({ view }: { view: RoomView }): ReactNode => {
       ) : (
         <ul className="people">
           {list.map((p) => (
-            <li key={`${p.name}-${String(p.self)}`}>
+            <li key={p.userId}>
               <span className="presence-dot" aria-hidden="true" />
               <bdi>{p.name}</bdi>
               {p.self && <span className="you-tag"> (you)</span>}

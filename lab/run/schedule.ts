@@ -61,6 +61,28 @@ const listClients = (cs: readonly string[]): string => (cs.length > 6 ? `${cs.le
  */
 export const MAX_SENDS = 50_000;
 
+/**
+ * The relay is up when a run starts; a crash needs it up and a restart needs it down. Either step
+ * out of turn would do nothing (runExperiment skips it), so a scenario that asks for one is refused
+ * with the step named rather than run without the fault the teacher planned.
+ */
+const checkRelaySteps = (steps: ReadonlyArray<{ t: number; path: string; crash: boolean }>): void => {
+  let up = true;
+  for (const s of [...steps].sort((x, y) => x.t - y.t)) {
+    if (s.crash && !up) {
+      throw new ScenarioError(
+        `${s.path}: relay-crash at ${s.t} ms, but the relay is already down (no relay-restart since the last crash)`,
+      );
+    }
+    if (!s.crash && up) {
+      throw new ScenarioError(
+        `${s.path}: relay-restart at ${s.t} ms, but the relay is not down (no relay-crash before it)`,
+      );
+    }
+    up = !s.crash;
+  }
+};
+
 export const buildSchedule = (scenario: Scenario, clients: number, durationMs: number, seed: number): Schedule => {
   const prng = new Prng(subSeed(seed, 0));
   const out: Action[] = [];
@@ -77,14 +99,17 @@ export const buildSchedule = (scenario: Scenario, clients: number, durationMs: n
     const reply = prng.next() * 100 < replyPct;
     out.push({ t: Math.round(t), kind: 'send', client, text: `${client} #${k}`, reply, pick: prng.next() });
   };
+  const relaySteps: Array<{ t: number; path: string; crash: boolean }> = [];
   scenario.timeline.forEach((step, i) => {
     const path = `timeline[${i}]`;
     const t = stepTime(step.at, durationMs, `${path}.at`);
     switch (step.do) {
       case 'relay-crash':
+        relaySteps.push({ t, path, crash: true });
         out.push({ t, kind: 'relay-crash', label: 'relay crash (SIGKILL)' });
         return;
       case 'relay-restart':
+        relaySteps.push({ t, path, crash: false });
         out.push({
           t,
           kind: 'relay-restart',
@@ -111,6 +136,7 @@ export const buildSchedule = (scenario: Scenario, clients: number, durationMs: n
       }
     }
   });
+  checkRelaySteps(relaySteps);
   if (scenario.chatter) {
     const cs = resolveClients(scenario.chatter.clients, clients, 'chatter.clients');
     const meanGap = 1000 / scenario.chatter.perClientPerSec;

@@ -386,9 +386,13 @@ const Orders = ({ session, view }: { session: RoomSession; view: RoomView }): Re
       </p>
       <div className="orders">
         <OrderColumn title="By HLC (shown)" rows={rows} flags={new Map()} />
-        <OrderColumn title={`By sender wall clock (${count('wall')} anomalies)`} rows={byWall} flags={flags('wall')} />
         <OrderColumn
-          title={`By arrival here (${count('arrival')} anomalies)`}
+          title={`By sender wall clock (${anomalyCount(count('wall'))})`}
+          rows={byWall}
+          flags={flags('wall')}
+        />
+        <OrderColumn
+          title={`By arrival here (${anomalyCount(count('arrival'))})`}
           rows={byArrival}
           flags={flags('arrival')}
         />
@@ -396,6 +400,8 @@ const Orders = ({ session, view }: { session: RoomSession; view: RoomView }): Re
     </section>
   );
 };
+
+const anomalyCount = (n: number): string => `${n} ${n === 1 ? 'anomaly' : 'anomalies'}`;
 
 const OrderColumn = ({
   title,
