@@ -18,7 +18,7 @@ import {
   encodeSyncStep2,
   encodeSyncUpdate,
 } from '../shared/protocol.js';
-import { Relay, type RelayLimits } from './relay.js';
+import { loadQueueBytes, Relay, type RelayLimits } from './relay.js';
 import { MemoryRoomStore } from './memoryRoomStore.js';
 import type { AppendEntry, RoomStore, StoredRoom, StoredSegment } from './roomStore.js';
 import type { ConnId } from './roomCore.js';
@@ -319,6 +319,43 @@ describe('Relay handshake and loading', () => {
     ]);
   });
 
+  it('LOAD-2: a loading room holds at most 2 × maxFrameBytes for its connections; the sender beyond it is closed, the rest is handled', async () => {
+    const store = new ControlledStore();
+    const gate = deferred();
+    store.loadGate = gate.promise;
+    const maxFrameBytes = 4096;
+    const relay = makeRelay({ store, limits: { maxFrameBytes } });
+    expect(loadQueueBytes({ maxFrameBytes })).toBe(8192);
+    const a = new Client(relay, 'r', 1).connect();
+    const flooder = new Client(relay, 'r', 2).connect();
+    const c = new Client(relay, 'r', 3).connect();
+    const u1 = a.insert(0, 'kept ');
+    const garbage = new Uint8Array(4000).fill(0xff);
+    flooder.send(garbage);
+    flooder.send(garbage); // 8000 + u1 bytes held: still within 8192
+    expect(flooder.sink.closes).toEqual([]);
+    flooder.send(garbage);
+    expect(flooder.sink.closes).toEqual([closeOf(CloseReason.RateLimited)]);
+    const u2 = a.insert(5, 'too'); // small enough to fit what is left
+    expect(a.sink.closes).toEqual([]);
+
+    gate.resolve();
+    await relay.settled();
+    expect(c.sink.take().filter((f) => f.kind === 'sync-update')).toEqual([
+      { kind: 'sync-update', update: u1 },
+      { kind: 'sync-update', update: u2 },
+    ]);
+    await relay.flush();
+    // Nothing of the flooder's frames was handled or stored.
+    expect(store.appends).toEqual([
+      [
+        { room: 'r', seq: 1, update: u1 },
+        { room: 'r', seq: 2, update: u2 },
+      ],
+    ]);
+    expect(a.sink.closes).toEqual([]);
+    expect(c.sink.closes).toEqual([]);
+  });
   it('ACK-4: a room whose load fails closes its connections with 4503 storage-unavailable', async () => {
     const store = new ControlledStore();
     store.loadError = new Error('disk on fire');

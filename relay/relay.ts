@@ -5,7 +5,7 @@
  *
  * Invariants:
  * - LOAD-1 a room answers nothing before its stored state is loaded; frames that arrive while
- *   it loads are queued in order.
+ *   it loads are queued in order, at most `loadQueueBytes` of them per room (LOAD-2).
  * - ACK-1 an ack is sent only after the store transaction holding the update resolved.
  * - A store failure closes that batch's rooms' connections (retryable) and drops their
  *   in-memory state; clients still hold their updates and upload them again on reconnect,
@@ -23,6 +23,13 @@ import type { Backplane, BackplaneEntry, BackplaneStatus, RoomSubscription } fro
 import type { AwarenessEntry } from '../shared/awarenessUpdate.js';
 import type { RelayMetrics } from './metrics.js';
 import { compactStoredRoom, type FencedCompactionStore, type StoreCompactionPolicy } from './storeCompactor.js';
+
+/**
+ * LOAD-2: the most bytes a loading room holds for its connections before it can validate them:
+ * room for two frames of the largest size, so honest clients (a SyncStep1, awareness, a few edits
+ * or one big upload) never meet it.
+ */
+export const loadQueueBytes = (l: Pick<RelayLimits, 'maxFrameBytes'>): number => 2 * l.maxFrameBytes;
 
 export interface RelayLimits extends RoomCoreLimits {
   /** Largest frame accepted. */
@@ -95,8 +102,9 @@ interface RoomSlot {
   readonly name: string;
   core: RoomCore | null;
   readonly conns: Set<ConnId>;
-  /** Frames received while loading, replayed in order (LOAD-1). */
+  /** Frames received while loading, replayed in order (LOAD-1); at most `loadQueueBytes` (LOAD-2). */
   readonly queue: Array<{ conn: ConnId; frame: Uint8Array; at: number }>;
+  queueBytes: number;
   /** True when the room had nothing stored when loaded (counts toward maxRooms until stored). */
   isNew: boolean;
   compacting: Promise<void> | null;
@@ -203,7 +211,16 @@ export class Relay {
     // Admitted as new: counts toward maxRooms while it loads (the load then says for sure).
     const isNew = this.admittedNew.delete(room);
     if (!slot) {
-      slot = { name: room, core: null, conns: new Set(), queue: [], isNew, compacting: null, unloadTimer: null };
+      slot = {
+        name: room,
+        core: null,
+        conns: new Set(),
+        queue: [],
+        queueBytes: 0,
+        isNew,
+        compacting: null,
+        unloadTimer: null,
+      };
       this.rooms.set(room, slot);
       this.startLoad(slot);
     }
@@ -229,6 +246,16 @@ export class Relay {
     }
     const slot = this.rooms.get(c.room)!;
     if (!slot.core) {
+      // LOAD-2: unvalidated bytes held for a loading room are bounded per room, not only by
+      // every connection's byte burst (100 sockets × 16 MiB of garbage into one slow load).
+      if (slot.queueBytes + data.length > loadQueueBytes(l)) {
+        return this.closeConn(
+          id,
+          CloseReason.RateLimited,
+          `${slot.queueBytes} bytes already queued while the room loads`,
+        );
+      }
+      slot.queueBytes += data.length;
       slot.queue.push({ conn: id, frame: data, at: t });
       return;
     }
@@ -373,6 +400,7 @@ export class Relay {
         for (const id of slot.conns) {
           this.apply(slot, slot.core.join(id, { awarenessOnly: this.conns.get(id)?.awarenessOnly === true }));
         }
+        slot.queueBytes = 0;
         for (const { conn, frame, at } of slot.queue.splice(0)) {
           if (slot.conns.has(conn)) this.handle(slot, conn, frame, at);
         }
