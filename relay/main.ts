@@ -1,7 +1,7 @@
 /**
  * `npm start`: the relay, serving the built client from dist/ when present.
  * Prints one line with the URL; SIGTERM/SIGINT commit everything pending, close sockets with
- * going-away, and exit 0.
+ * going-away, and exit 0 (1 when a commit failed on the way, CLOSE-4).
  */
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';

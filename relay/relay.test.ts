@@ -871,6 +871,19 @@ describe('Relay shutdown', () => {
     expectSameDoc(await storedDoc(store.inner, 'b'), b.doc);
   });
 
+  it('CLOSE-4 / ACK-4: a shutdown whose commit fails closes with storage-unavailable, acks nothing and rejects', async () => {
+    const { store, relay, a, a2, b } = await twoRooms();
+    a.insert(0, 'not stored');
+    store.inner.failNextAppend(new Error('database or disk is full'));
+
+    await expect(relay.shutdown()).rejects.toThrow('1 group commit(s) failed while shutting down');
+    expect(store.closed).toBe(true);
+    for (const c of [a, a2]) expect(c.sink.closes).toEqual([closeOf(CloseReason.StorageUnavailable)]);
+    expect(b.sink.closes).toEqual([goingAway]); // nothing of room b was in the failed commit
+    expect(a.process().filter((f) => f.kind === 'ack')).toEqual([]);
+    expect((await store.inner.load('a')).log).toEqual([]);
+  });
+
   it('CLOSE-4: an update received while the shutdown commit is in flight is not left uncommitted', async () => {
     const store = new ControlledStore();
     const relay = makeRelay({ store });

@@ -131,6 +131,8 @@ export class Relay {
   private commitTimer: ReturnType<typeof setTimeout> | null = null;
   private budgetTimer: ReturnType<typeof setInterval> | null = null;
   private committing: Promise<void> | null = null;
+  /** Group commits whose append failed (ACK-4), for shutdown to report. */
+  private failedCommits = 0;
   private nextConnId = 1;
   private storedRooms = -1;
   /** New rooms admitted whose first connection has not opened yet (see `admit`). */
@@ -367,9 +369,15 @@ export class Relay {
     }
   }
 
-  /** SIGTERM: refuse new connections, commit everything, close sockets with going-away. */
+  /**
+   * SIGTERM (CLOSE-4): refuse new connections, commit everything, close sockets with going-away.
+   * Rejects, after closing everything, when a group commit failed on the way (a full or
+   * failing disk): those clients were closed with storage-unavailable, not going-away, and upload
+   * again on reconnect, but the process must not report a clean stop.
+   */
   async shutdown(): Promise<void> {
     this.closing = true;
+    const failedBefore = this.failedCommits;
     if (this.commitTimer) clearTimeout(this.commitTimer);
     this.commitTimer = null;
     if (this.budgetTimer) clearInterval(this.budgetTimer);
@@ -385,6 +393,12 @@ export class Relay {
     this.rooms.clear();
     await this.opts.backplane?.close();
     await this.opts.store.close();
+    const failed = this.failedCommits - failedBefore;
+    if (failed > 0) {
+      throw new Error(
+        `${failed} group commit(s) failed while shutting down; their clients were closed with storage-unavailable`,
+      );
+    }
   }
 
   // --- internals ----------------------------------------------------------------------------
@@ -470,6 +484,7 @@ export class Relay {
     try {
       await this.appendOrPublish(batch);
     } catch (err) {
+      this.failedCommits++;
       this.log.error('append-failed', { rooms: upTo.size, entries: batch.length, error: String(err) });
       for (const room of upTo.keys()) {
         const slot = this.rooms.get(room);
