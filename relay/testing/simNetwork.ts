@@ -55,17 +55,30 @@ interface SimLink {
 }
 
 export class SimClient {
-  doc = new Y.Doc();
+  doc: Y.Doc;
   link: SimLink | null = null;
   /** Highest durable clock the relay acked, per Yjs client id (ACK-3). */
   readonly acked = new Map<number, number>();
   closeCodes: number[] = [];
 
+  /**
+   * `newClientId` gives every Y.Doc of this client (one per restart) its Yjs client id: drawn
+   * from the fuzz's seed, so a seed replays the same history (ids decide the order of concurrent
+   * inserts and of the structs in every update).
+   */
   constructor(
     readonly name: string,
     readonly room: string,
+    private readonly newClientId: () => number,
   ) {
+    this.doc = this.newDoc();
     this.listen();
+  }
+
+  private newDoc(): Y.Doc {
+    const doc = new Y.Doc();
+    doc.clientID = this.newClientId();
+    return doc;
   }
 
   private listen(): void {
@@ -78,7 +91,7 @@ export class SimClient {
   restart(): void {
     const state = Y.encodeStateAsUpdate(this.doc);
     this.doc.destroy();
-    this.doc = new Y.Doc();
+    this.doc = this.newDoc();
     Y.applyUpdate(this.doc, state, REMOTE);
     this.listen();
     this.link = null;
@@ -314,5 +327,16 @@ export class SimNetwork {
   }
 }
 
+/**
+ * A replica's content as canonical JSON. Map keys are sorted: a Y.Map's `toJSON` lists keys in
+ * the order this replica first integrated them, which differs between converged replicas (a key
+ * whose first entry was garbage-collected is first seen with its overwrite, from another client).
+ */
 export const contentOf = (doc: Y.Doc): string =>
-  JSON.stringify({ text: doc.getText('text').toJSON(), messages: doc.getArray('messages').toJSON() });
+  JSON.stringify(
+    { text: doc.getText('text').toJSON(), messages: doc.getArray('messages').toJSON() },
+    (_key, value: unknown) =>
+      value !== null && typeof value === 'object' && !Array.isArray(value)
+        ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        : value,
+  );
