@@ -16,7 +16,7 @@ import { HybridClock } from '../shared/chat/hlc.js';
 import { newId } from '../shared/ids.js';
 import { encodeRoomFile, ROOM_FILE_FORMAT } from '../client/sync/roomFile.js';
 import { startRelay } from '../relay/testing/relayProcess.js';
-import { expect, scrollLog, test, ui, type AppUser } from './appFixtures.js';
+import { aliceAndBobIn, expect, scrollLog, test, ui, type AppUser } from './appFixtures.js';
 
 const rb = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
@@ -87,10 +87,7 @@ test.describe('lobby', () => {
 
 test.describe('two users', () => {
   test('exchange messages; reply, edit, delete and reactions converge', async ({ openUser, room }) => {
-    const a = await openUser('Alice');
-    const b = await openUser('Bob');
-    await a.gotoRoom(room);
-    await b.gotoRoom(room);
+    const [a, b] = await aliceAndBobIn(openUser, room);
 
     // Presence: both are listed, and typing shows.
     const people = b.page.getByRole('complementary', { name: 'Room details' });
@@ -148,10 +145,7 @@ test.describe('two users', () => {
     openUser,
     room,
   }) => {
-    const a = await openUser('Alice');
-    const b = await openUser('Bob');
-    await a.gotoRoom(room);
-    await b.gotoRoom(room);
+    const [a, b] = await aliceAndBobIn(openUser, room);
     await a.send('before the switch');
     await expect(b.message('before the switch')).toBeVisible();
     await expect(a.connection()).toContainText('Online');
@@ -185,10 +179,7 @@ test.describe('two users', () => {
     openUser,
     room,
   }) => {
-    const a = await openUser('Alice');
-    const b = await openUser('Bob');
-    await a.gotoRoom(room);
-    await b.gotoRoom(room);
+    const [a, b] = await aliceAndBobIn(openUser, room);
     await a.send('first version');
     await expect(a.message('first version')).toContainText('Seen');
 
@@ -530,10 +521,7 @@ test('untrusted text is isolated: a right-to-left override in a message does not
   openUser,
   room,
 }) => {
-  const a = await openUser('Alice');
-  const b = await openUser('Bob');
-  await a.gotoRoom(room);
-  await b.gotoRoom(room);
+  const [a, b] = await aliceAndBobIn(openUser, room);
   // U+202E RIGHT-TO-LEFT OVERRIDE, never closed: it shows as "reversed", and must reach no further.
   await b.send('\u202Edesrever');
   await expect(a.message('desrever')).toBeVisible();
@@ -884,10 +872,7 @@ test('PRES-3: a name changed in another tab reaches the room and the others with
   openUser,
   room,
 }) => {
-  const a = await openUser('Alice');
-  const b = await openUser('Bob');
-  await a.gotoRoom(room);
-  await b.gotoRoom(room);
+  const [a, b] = await aliceAndBobIn(openUser, room);
   const bobSees = b.page.getByRole('complementary', { name: 'Room details' });
   await expect(bobSees).toContainText('Alice');
 

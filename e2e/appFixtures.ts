@@ -190,6 +190,15 @@ interface AppFixtures {
   room: string;
 }
 
+/** Alice and Bob, each with their own browser profile, both in `room` (the usual two-user start). */
+export const aliceAndBobIn = async (openUser: AppFixtures['openUser'], room: string): Promise<[AppUser, AppUser]> => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  await a.gotoRoom(room);
+  await b.gotoRoom(room);
+  return [a, b];
+};
+
 interface AppWorkerFixtures {
   builtApp: void;
 }

@@ -9,7 +9,7 @@ import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 import { SHIVIZ_REGEX } from '../shared/lab/shiviz.js';
 import { observeFor } from '../shared/testing/waitFor.js';
-import { expect, test } from './appFixtures.js';
+import { aliceAndBobIn, expect, test } from './appFixtures.js';
 import { classView, lab, simulateParticipants } from './labFixtures.js';
 
 test.describe('Lab panel', () => {
@@ -17,10 +17,7 @@ test.describe('Lab panel', () => {
     openUser,
     room,
   }) => {
-    const a = await openUser('Alice');
-    const b = await openUser('Bob');
-    await a.gotoRoom(room);
-    await b.gotoRoom(room);
+    const [a, b] = await aliceAndBobIn(openUser, room);
     await expect(lab.toggle(a.page)).toHaveAttribute('aria-expanded', 'false'); // off by default
     await expect(lab.banner(a.page)).toHaveCount(0);
     await a.send('before the partition');
@@ -64,10 +61,7 @@ test.describe('Lab panel', () => {
     openUser,
     room,
   }) => {
-    const a = await openUser('Alice');
-    const b = await openUser('Bob');
-    await a.gotoRoom(room);
-    await b.gotoRoom(room);
+    const [a, b] = await aliceAndBobIn(openUser, room);
     await b.send('first, from Bob');
     await expect(a.message('first, from Bob')).toBeVisible();
 
@@ -100,10 +94,7 @@ test('LAB-2, LAB-8: a dropped update is not sent again by itself; "Resync now" r
   openUser,
   room,
 }, testInfo) => {
-  const a = await openUser('Alice');
-  const b = await openUser('Bob');
-  await a.gotoRoom(room);
-  await b.gotoRoom(room);
+  const [a, b] = await aliceAndBobIn(openUser, room);
   await a.send('before the drops');
   await expect(b.message('before the drops')).toBeVisible();
 
