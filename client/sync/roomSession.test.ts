@@ -44,6 +44,20 @@ const open = (
 
 const online = (s: RoomSession): Promise<void> =>
   waitFor(() => s.view().connection.status === 'online', `${s.identity.name} online`);
+/** Alice (with `store`, kept for reopening) and Bob, both online in a fresh room: the usual two-user start. */
+const aliceAndBobOnline = async (): Promise<{
+  room: string;
+  store: MemoryRoomUpdateStore;
+  a: RoomSession;
+  b: RoomSession;
+}> => {
+  const room = freshRoom();
+  const store = new MemoryRoomUpdateStore();
+  const a = await open(room, alice, store);
+  const b = await open(room, bob, new MemoryRoomUpdateStore());
+  await Promise.all([online(a), online(b)]);
+  return { room, store, a, b };
+};
 const texts = (s: RoomSession): string[] => s.view().messages.map((m) => m.text);
 /** The sync meta (acks, seen clocks, late ids) the session persisted for `room`. */
 const storedSync = async (store: MemoryRoomUpdateStore, room: string): Promise<SyncState> =>
@@ -60,10 +74,7 @@ const storedCount = async (store: MemoryRoomUpdateStore, room: string): Promise<
 
 describe('RoomSession with a real relay', () => {
   it('two sessions exchange messages in both directions', async () => {
-    const room = freshRoom();
-    const a = await open(room, alice, new MemoryRoomUpdateStore());
-    const b = await open(room, bob, new MemoryRoomUpdateStore());
-    await Promise.all([online(a), online(b)]);
+    const { a, b } = await aliceAndBobOnline();
     const sent = a.send('hi Bob');
     expect(sent).toMatchObject({ text: 'hi Bob', own: true, authorName: 'Alice', late: false });
     await waitFor(() => texts(b).includes('hi Bob'), 'b receives');
@@ -143,11 +154,7 @@ describe('RoomSession with a real relay', () => {
   });
 
   it('SEEN-1: an edit made after a reopen (a new Yjs client, which wrote no message) becomes seen', async () => {
-    const room = freshRoom();
-    const store = new MemoryRoomUpdateStore();
-    const a = await open(room, alice, store);
-    const b = await open(room, bob, new MemoryRoomUpdateStore());
-    await Promise.all([online(a), online(b)]);
+    const { room, store, a, b } = await aliceAndBobOnline();
     const m = a.send('before the reload');
     await waitFor(() => a.view().messages[0]?.state === 'seen', 'seen');
     a.destroy();
@@ -160,10 +167,7 @@ describe('RoomSession with a real relay', () => {
   });
 
   it('SEEN-1: an own message becomes seen when another participant has it', async () => {
-    const room = freshRoom();
-    const a = await open(room, alice, new MemoryRoomUpdateStore());
-    const b = await open(room, bob, new MemoryRoomUpdateStore());
-    await Promise.all([online(a), online(b)]);
+    const { a, b } = await aliceAndBobOnline();
     a.send('did you see this?');
     await waitFor(() => a.view().messages[0]?.state === 'seen', 'seen', 15_000);
     // Bob's copy is someone else's message: no state.
@@ -171,10 +175,7 @@ describe('RoomSession with a real relay', () => {
   });
 
   it('offline switch: sent while offline stays pending; back online it is saved and the other session has it', async () => {
-    const room = freshRoom();
-    const a = await open(room, alice, new MemoryRoomUpdateStore());
-    const b = await open(room, bob, new MemoryRoomUpdateStore());
-    await Promise.all([online(a), online(b)]);
+    const { a, b } = await aliceAndBobOnline();
     a.setOffline(true);
     expect(a.view().connection).toMatchObject({ status: 'offline', manualOffline: true });
     a.send('written offline');
@@ -189,11 +190,7 @@ describe('RoomSession with a real relay', () => {
   });
 
   it('STATE-1: an edit made offline is pending (not the earlier "seen"); back online it is saved, seen, and survives a reopen', async () => {
-    const room = freshRoom();
-    const store = new MemoryRoomUpdateStore();
-    const a = await open(room, alice, store);
-    const b = await open(room, bob, new MemoryRoomUpdateStore());
-    await Promise.all([online(a), online(b)]);
+    const { room, store, a, b } = await aliceAndBobOnline();
     const m = a.send('first version');
     await waitFor(() => a.view().messages[0]?.state === 'seen', 'seen');
     a.setOffline(true);
@@ -214,10 +211,7 @@ describe('RoomSession with a real relay', () => {
   });
 
   it('PRES-1: presence: names, typing that clears by itself, and a destroyed session disappears', async () => {
-    const room = freshRoom();
-    const a = await open(room, alice, new MemoryRoomUpdateStore());
-    const b = await open(room, bob, new MemoryRoomUpdateStore());
-    await Promise.all([online(a), online(b)]);
+    const { a, b } = await aliceAndBobOnline();
     await waitFor(() => a.view().presence.length === 2, 'a sees two');
     expect(a.view().presence.map((p) => [p.name, p.self])).toEqual([
       ['Alice', true],
@@ -231,10 +225,7 @@ describe('RoomSession with a real relay', () => {
   });
 
   it("PRES-3: a new name reaches the others' presence at once and is on later messages, not earlier ones", async () => {
-    const room = freshRoom();
-    const a = await open(room, alice, new MemoryRoomUpdateStore());
-    const b = await open(room, bob, new MemoryRoomUpdateStore());
-    await Promise.all([online(a), online(b)]);
+    const { a, b } = await aliceAndBobOnline();
     await waitFor(() => b.view().presence.some((p) => p.name === 'Alice'), 'b sees Alice');
     a.send('as Alice');
     a.setName('Alice L.');
@@ -346,11 +337,7 @@ describe('RoomSession with a real relay', () => {
   };
 
   it('REBUILD-1: a doc frozen by an update is rebuilt from the store, nothing typed is lost, and it reconnects', async () => {
-    const room = freshRoom();
-    const store = new MemoryRoomUpdateStore();
-    const a = await open(room, alice, store);
-    const b = await open(room, bob, new MemoryRoomUpdateStore());
-    await Promise.all([online(a), online(b)]);
+    const { a, b } = await aliceAndBobOnline();
     a.send('typed before the freeze');
     await waitFor(() => a.view().pendingCount === 0, 'acked');
     const old = a.internals!;
@@ -838,10 +825,7 @@ describe('RoomSession with a real relay', () => {
   });
 
   it("PRES-2: others' awareness changes are not sent back to the relay; own ones are", async () => {
-    const room = freshRoom();
-    const a = await open(room, alice, new MemoryRoomUpdateStore());
-    const b = await open(room, bob, new MemoryRoomUpdateStore());
-    await Promise.all([online(a), online(b)]);
+    const { a, b } = await aliceAndBobOnline();
     const presenceOf = (s: RoomSession, name: string) => s.view().presence.find((p) => p.name === name);
     await waitFor(() => presenceOf(b, 'Alice') !== undefined, 'b sees Alice');
     const awarenessOut = (s: RoomSession): number =>
