@@ -103,8 +103,10 @@ describe('RoomSession with a real relay', () => {
     const a = await open(room, alice, store);
     await online(a);
     const m = a.send('durable?');
-    expect(m.state).toBe('pending');
+    expect(m.state).toBe('storing'); // STATE-4
     expect(a.view().pendingCount).toBe(1);
+    await a.whenStored();
+    expect(a.view().messages[0]?.state).toMatch(/pending|saved/); // the ack may have come first
     await waitFor(() => a.view().messages[0]?.state === 'saved', 'saved');
     expect(a.view().pendingCount).toBe(0);
     await waitFor(() => a.view().connection.lastSyncedAt !== null, 'lastSyncedAt');
@@ -161,7 +163,9 @@ describe('RoomSession with a real relay', () => {
     const again = await open(room, alice, store.reopen());
     await online(again);
     again.edit(m.id, 'edited after the reload');
-    expect(again.view().messages[0]?.state).toBe('pending');
+    expect(again.view().messages[0]?.state).toBe('storing');
+    await again.whenStored();
+    expect(again.view().messages[0]?.state).toMatch(/pending|saved/);
     await waitFor(() => texts(b).includes('edited after the reload'), 'b has the edit');
     await waitFor(() => again.view().messages[0]?.state === 'seen', 'the edit seen', 15_000);
   });
@@ -180,6 +184,7 @@ describe('RoomSession with a real relay', () => {
     expect(a.view().connection).toMatchObject({ status: 'offline', manualOffline: true });
     a.send('written offline');
     expect(a.view().pendingCount).toBe(1);
+    await a.whenStored();
     expect(a.view().messages[0]?.state).toBe('pending');
     expect(texts(b)).toEqual([]);
     a.setOffline(false);
@@ -195,6 +200,7 @@ describe('RoomSession with a real relay', () => {
     await waitFor(() => a.view().messages[0]?.state === 'seen', 'seen');
     a.setOffline(true);
     a.edit(m.id, 'second version');
+    await a.whenStored();
     expect(a.view().messages[0]).toMatchObject({ text: 'second version', edited: true, state: 'pending' });
     expect(a.view().pendingCount).toBe(1);
     a.setOffline(false);
@@ -424,7 +430,7 @@ describe('RoomSession with a real relay', () => {
         expect(i, 'the relay never ran out of room').toBeLessThan(100);
         a.send(`${i} `.padEnd(TEXT_LIMIT, '.'));
         await waitFor(
-          () => last().state !== 'pending' || a.view().notices.includes(notice),
+          () => last().state === 'saved' || last().state === 'seen' || a.view().notices.includes(notice),
           `message ${i} saved or refused`,
         );
       }
@@ -541,6 +547,26 @@ describe('RoomSession with a real relay', () => {
     expect(texts(again)).toEqual(['first', 'second']);
   });
 
+  it('STATE-4: a message is "storing" until the store holds it, also after a failed write, until the full write', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store, { relayUrl: 'ws://127.0.0.1:9/sync' });
+    store.failNextWrite(new DOMException('full', 'QuotaExceededError'));
+    a.send('first');
+    expect(a.view().messages[0]?.state).toBe('storing');
+    await waitFor(() => a.view().storage.error !== null, 'error shown');
+    await a.whenStored();
+    expect(a.view().messages[0]?.state).toBe('storing'); // its write failed: not on this device
+    a.send('second');
+    await waitFor(() => a.view().messages.every((m) => m.state === 'pending'), 'both stored by the full write');
+    expect(a.view().storage.error).toBeNull();
+    const again = await open(room, alice, store.reopen(), { relayUrl: 'ws://127.0.0.1:9/sync' });
+    expect(again.view().messages.map((m) => [m.text, m.state])).toEqual([
+      ['first', 'pending'],
+      ['second', 'pending'],
+    ]);
+  });
+
   it('HLC: clockAheadMs for a message from a fast clock; LATE-1: a message that arrives after later ones is late', async () => {
     const room = freshRoom();
     const a = await open(room, alice, new MemoryRoomUpdateStore());
@@ -626,6 +652,7 @@ describe('RoomSession with a real relay', () => {
         const file = encodeRoomFile({ format: 1, room, exportedAt: 1 }, Y.encodeStateAsUpdate(other, sv));
         await a.importFile(file);
       }
+      await a.whenStored(); // STATE-4: from 'storing' to 'pending' within the step
       const v = a.view();
       expect(v.messages).toEqual(fromScratch());
       expect(v.pendingCount).toBe(v.messages.filter((m) => m.own).length);

@@ -15,6 +15,8 @@
  * - STATE-1 an own message is 'pending' until the relay acks its record (ack clock > record's
  *   Yjs clock), then 'saved'; 'seen' once another participant's published state vector covers
  *   it (SEEN-1 in ./presence.ts). Ack and seen clocks are kept in the room's meta record.
+ * - STATE-4 (./localWrites.ts) before 'pending', a message this session made is 'storing' until
+ *   the local store holds it (record and shown edit): closing the page before then loses it.
  * - STATE-2 while own messages are pending on a synced connection, the session re-sends its
  *   SyncStep1 every `ACK_REFRESH_MS`: the relay answers with ACK-2, which also covers own
  *   messages another tab uploaded.
@@ -68,12 +70,13 @@ import {
 } from './status.js';
 import { decodeSyncState, encodeSyncState, MAX_LATE_IDS, mergeSyncStates, SYNC_META_FIELD } from './syncState.js';
 import { formatTranscript } from './transcript.js';
+import { LocalWrites } from './localWrites.js';
 
 export type { ConnectionStatus } from './status.js';
 export { ImportError } from './roomFile.js';
 export { ChatError } from '../../shared/chat/chatRoom.js';
 
-export type MessageState = 'pending' | 'saved' | 'seen';
+export type MessageState = 'storing' | 'pending' | 'saved' | 'seen';
 
 export interface MessageView extends ChatMessage {
   /** null for others' messages. */
@@ -224,6 +227,7 @@ interface CachedView {
   readonly v: MessageView;
   readonly acked: boolean;
   readonly seen: boolean;
+  readonly stored: boolean;
   /** `viewEpoch` of the messageViews call that made it. */
   readonly epoch: number;
 }
@@ -286,6 +290,8 @@ export class RoomSession {
   private compacting = false;
   private lastCompactionAt = -Infinity;
   private readonly appends = new Set<Promise<void>>();
+  /** STATE-4: which of this session's own edits the store holds. */
+  private readonly localWrites = new LocalWrites();
   private needsFullWrite = false;
   private healing = false;
   private syncMetaSupported = true;
@@ -751,8 +757,10 @@ export class RoomSession {
     });
     provider.messageHandlers[MessageType.Ack] = (_encoder, decoder: decoding.Decoder) => this.onAck(decoder);
 
-    doc.on('update', (update: Uint8Array, origin: unknown) => {
-      if (origin !== STORAGE_ORIGIN) this.append(update);
+    doc.on('update', (update: Uint8Array, origin: unknown, _doc: Y.Doc, tr: Y.Transaction) => {
+      // yjs picks a new client id only after a remote transaction: a local one used this one.
+      if (tr.local) this.localWrites.track(doc.clientID);
+      if (origin !== STORAGE_ORIGIN) this.append(update, doc);
       this.markMessagesChanged();
       this.scheduleSvPublish();
     });
@@ -821,6 +829,8 @@ export class RoomSession {
       this.loadedCleanly = loaded.clean;
       if (loaded.stored) this.storedCount = loaded.stored.updates.length;
       this.addNotice(Notices.rebuilt);
+      // What the rebuilt doc shows came from the store.
+      this.localWrites.reset();
       if (this.rebuildTimes.length >= MAX_REBUILDS && this.refusal === null) {
         this.refusal = REPEATED_FREEZE_REFUSAL;
         this.addNotice(REPEATED_FREEZE_REFUSAL);
@@ -866,17 +876,30 @@ export class RoomSession {
 
   // ---------------------------------------------------------------- storage
 
-  private append(update: Uint8Array): void {
+  private append(update: Uint8Array, doc: Y.Doc): void {
+    const settle = this.localWrites.issue((client) => Y.getState(doc.store, client), false);
     const p = this.store.append(this.room, update).then(
       () => {
         this.storedCount++;
+        this.onLocalWriteSettled(settle(true));
         this.onWriteOk();
         this.maybeCompact();
       },
-      (e: unknown) => this.onWriteFailed(e),
+      (e: unknown) => {
+        this.onLocalWriteSettled(settle(false));
+        this.onWriteFailed(e);
+      },
     );
     this.appends.add(p);
     void p.finally(() => this.appends.delete(p));
+  }
+
+  /** STATE-4: own messages the store now holds go from 'storing' to 'pending'. */
+  private onLocalWriteSettled(grew: boolean): void {
+    if (!grew) return;
+    this.statesChanged = true;
+    this.invalidateView();
+    this.markDirty();
   }
 
   private onWriteOk(): void {
@@ -904,13 +927,18 @@ export class RoomSession {
     if (this.healing || this.destroyed || !r || r.frozen) return;
     this.healing = true;
     this.needsFullWrite = false;
+    const settle = this.localWrites.issue((client) => Y.getState(r.doc.store, client), true);
     const p = this.store.append(this.room, Y.encodeStateAsUpdate(r.doc)).then(
       () => {
         this.storedCount++;
         this.storageError = null;
+        this.onLocalWriteSettled(settle(true));
         this.markDirty();
       },
-      (e: unknown) => this.onWriteFailed(e),
+      (e: unknown) => {
+        this.onLocalWriteSettled(settle(false));
+        this.onWriteFailed(e);
+      },
     );
     this.appends.add(p);
     void p.finally(() => {
@@ -1349,7 +1377,8 @@ export class RoomSession {
     if (this.statesChanged) {
       this.statesChanged = false;
       for (const [id, c] of this.openOwn)
-        if (c.acked !== this.isAcked(c.m) || c.seen !== this.isSeen(c.m)) stale.add(id);
+        if (c.acked !== this.isAcked(c.m) || c.seen !== this.isSeen(c.m) || c.stored !== this.isStored(c.m))
+          stale.add(id);
     }
     let out: MessageView[] | null = null;
     if (list !== source) {
@@ -1427,6 +1456,11 @@ export class RoomSession {
     return covered(this.seen, m.yId) && (m.editYId === null || covered(this.seen, m.editYId));
   }
 
+  /** STATE-4: the record and the edit shown are in the local store. */
+  private isStored(m: ChatMessage): boolean {
+    return this.localWrites.holds(m.yId) && this.localWrites.holds(m.editYId);
+  }
+
   /** The view of `m` as the states are now (STATE-1, LATE-1, HLC clock-ahead). */
   private viewOf(m: ChatMessage): MessageView {
     const own = m.authorId === this.me.id;
@@ -1445,7 +1479,7 @@ export class RoomSession {
       reactions: m.reactions,
       yId: m.yId,
       editYId: m.editYId,
-      state: own ? (seen ? 'seen' : acked ? 'saved' : 'pending') : null,
+      state: own ? (seen ? 'seen' : acked ? 'saved' : this.isStored(m) ? 'pending' : 'storing') : null,
       late: this.lateSet.has(m.id),
       clockAheadMs: this.aheadMs.get(m.id) ?? 0,
       own,
@@ -1464,7 +1498,8 @@ export class RoomSession {
     // Both as read, not as shown: a message can be seen (by a peer) before its ack arrives.
     const acked = own && this.isAcked(m);
     const seen = own && this.isSeen(m);
-    const c: CachedView = { m, v: old && sameView(old.v, v) ? old.v : v, acked, seen, epoch };
+    const stored = own && this.isStored(m);
+    const c: CachedView = { m, v: old && sameView(old.v, v) ? old.v : v, acked, seen, stored, epoch };
     this.viewById.set(m.id, c);
     if (own && m.yId) this.ownClients.add(m.yId.client);
     if (own && m.editYId) this.ownClients.add(m.editYId.client);

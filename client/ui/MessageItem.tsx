@@ -1,6 +1,6 @@
 /**
  * One message: author, time, text (as text, never HTML), its state for own messages
- * ("Pending" → "Saved" → "Seen"), flags (edited, deleted, arrived late, sender's clock ahead),
+ * ("Storing…" → "Pending" → "Saved" → "Seen"), flags (edited, deleted, arrived late, sender's clock ahead),
  * the quoted parent of a reply, reactions, and the actions (reply, react, edit, delete).
  */
 import { memo, useEffect, useId, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
@@ -11,9 +11,15 @@ import { FieldError } from './FieldError.js';
 import { RichText } from './richText.js';
 import type { MessageState, MessageView } from './services.js';
 
-export const STATE_LABEL: Record<MessageState, string> = { pending: 'Pending', saved: 'Saved', seen: 'Seen' };
+export const STATE_LABEL: Record<MessageState, string> = {
+  storing: 'Storing…',
+  pending: 'Pending',
+  saved: 'Saved',
+  seen: 'Seen',
+};
 const STATE_HELP: Record<MessageState, string> = {
-  pending: 'Not on the relay yet: it is sent when you are online.',
+  storing: 'Being written to this device’s storage; closing the page before it is done would lose it.',
+  pending: 'Kept on this device, not on the relay yet: it is sent when you are online.',
   saved: 'Stored on the relay’s disk.',
   seen: 'Received by someone else in the room.',
 };
