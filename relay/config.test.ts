@@ -47,7 +47,7 @@ const flagOfEnv = (env: string): string => '--' + env.toLowerCase().replace(/_/g
 
 /** Settings that must move together for one value to be valid (a small send frame needs small presence states). */
 const baseEnv = (key: string): Record<string, string> =>
-  key === 'maxSendFrameBytes'
+  key === 'maxSendFrameBytes' || key === 'maxAwarenessBytesPerConnection'
     ? { MAX_AWARENESS_STATE_BYTES: '1024' }
     : key === 'byteBurst'
       ? { MAX_FRAME_BYTES: '1024' }
@@ -89,6 +89,7 @@ describe('loadConfig', () => {
         maxNestingDepth: Limits.maxNestingDepth,
         maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
         maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
+        maxAwarenessBytesPerConnection: Limits.maxAwarenessBytesPerConnection,
       },
     });
     for (const key of KEYS) expect(String(valueOf(config, key))).toBe(SETTINGS[key].default);
@@ -141,6 +142,7 @@ describe('loadConfig', () => {
     [{}, ['--port=-3'], /PORT/],
     [{ MAX_FRAME_BYTES: '1023' }, [], /MAX_FRAME_BYTES/],
     [{ MAX_DB_BYTES: '65535' }, [], /MAX_DB_BYTES must be 0 or at least 65536/],
+    [{ MAX_AWARENESS_BYTES_PER_CONNECTION: '16383' }, [], /MAX_AWARENESS_BYTES_PER_CONNECTION must be at least/],
     [{ MAX_DB_BYTES: '-1' }, [], /MAX_DB_BYTES/],
     [{ MAX_SEND_FRAME_BYTES: '4095' }, [], /MAX_SEND_FRAME_BYTES/],
     [{ MAX_ROOMS: '0' }, [], /MAX_ROOMS/],

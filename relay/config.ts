@@ -55,6 +55,11 @@ export const SETTINGS = {
     default: String(Limits.maxAwarenessStateBytes),
     help: 'largest awareness (presence) state',
   },
+  maxAwarenessBytesPerConnection: {
+    env: 'MAX_AWARENESS_BYTES_PER_CONNECTION',
+    default: String(Limits.maxAwarenessBytesPerConnection),
+    help: 'awareness (presence) bytes one connection may hold on the relay, all its states together',
+  },
   commitDelayMs: { env: 'COMMIT_DELAY_MS', default: '10', help: 'group commit window before one fsync' },
   idleUnloadMs: { env: 'IDLE_UNLOAD_MS', default: '30000', help: 'an idle room is dropped from memory after this' },
   storeCallTimeoutMs: {
@@ -170,6 +175,7 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     maxNestingDepth: Limits.maxNestingDepth,
     maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
     maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
+    maxAwarenessBytesPerConnection: int('maxAwarenessBytesPerConnection', 64),
   };
   // A frame the burst can never pay for would be refused as "rate-limited" (retryable) forever.
   if (limits.byteBurst < limits.maxFrameBytes) throw new ConfigError('BYTE_BURST must be at least MAX_FRAME_BYTES');
@@ -179,6 +185,10 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
   // One awareness state must fit in one frame the relay sends.
   if (limits.maxAwarenessStateBytes + 64 > limits.maxSendFrameBytes) {
     throw new ConfigError('MAX_AWARENESS_STATE_BYTES + 64 must fit in MAX_SEND_FRAME_BYTES');
+  }
+  // Else a connection could never announce one state of the largest size.
+  if (limits.maxAwarenessBytesPerConnection < limits.maxAwarenessStateBytes) {
+    throw new ConfigError('MAX_AWARENESS_BYTES_PER_CONNECTION must be at least MAX_AWARENESS_STATE_BYTES');
   }
   const maxDbBytes = int('maxDbBytes', 0);
   // Smaller than a few pages, not even the schema would fit.

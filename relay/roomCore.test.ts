@@ -30,6 +30,7 @@ const LIMITS: RoomCoreLimits = {
   maxAwarenessStateBytes: Limits.maxAwarenessStateBytes,
   maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
   maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
+  maxAwarenessBytesPerConnection: Limits.maxAwarenessBytesPerConnection,
 };
 
 const EMPTY_ROOM: StoredRoom = { segments: [], log: [] };
@@ -723,6 +724,47 @@ describe('RoomCore awareness', () => {
       { type: 'close', conn: 1, reason: CloseReason.InvalidAwareness, detail: expect.any(String) as string },
     ]);
     expect(core.connectionCount).toBe(1);
+  });
+
+  describe('AWR-7: the live states a connection owns total at most maxAwarenessBytesPerConnection', () => {
+    const budget = 1000;
+    /** A state whose JSON text is exactly `bytes` long: {"p":"xxx…"}. */
+    const sized = (bytes: number): { p: string } => ({ p: 'x'.repeat(bytes - 8) });
+    const refused = (effects: readonly RoomEffect[], conn: ConnId): void =>
+      expect(closes(effects)).toEqual([
+        { type: 'close', conn, reason: CloseReason.InvalidAwareness, detail: expect.stringMatching(/AWR-7/) as string },
+      ]);
+
+    it('up to the budget is fine, over it closes the sender with 4423 and changes nothing', () => {
+      const core = joined(makeCore({ maxAwarenessBytesPerConnection: budget }), 1, 2);
+      expect(closes(core.receive(1, awarenessFrame({ clientID: 10, clock: 1, state: sized(600) })))).toEqual([]);
+      expect(closes(core.receive(1, awarenessFrame({ clientID: 11, clock: 1, state: sized(400) })))).toEqual([]);
+      // A renewal replaces its own bytes (not counted twice); a removal frees them.
+      expect(closes(core.receive(1, awarenessFrame({ clientID: 10, clock: 2, state: sized(600) })))).toEqual([]);
+      const over = core.receive(1, awarenessFrame({ clientID: 12, clock: 1, state: sized(9) }));
+      refused(over, 1);
+      // Never broadcast (the sender's own states are removed as it leaves, AWR-4).
+      expect(awarenessTo(over, 2).filter((e) => e.clientID === 12)).toEqual([]);
+    });
+
+    it('a removal frees its bytes', () => {
+      const core = joined(makeCore({ maxAwarenessBytesPerConnection: budget }), 1);
+      core.receive(1, awarenessFrame({ clientID: 10, clock: 1, state: sized(900) }));
+      expect(closes(core.receive(1, awarenessFrame({ clientID: 10, clock: 2, state: null })))).toEqual([]);
+      expect(closes(core.receive(1, awarenessFrame({ clientID: 11, clock: 1, state: sized(900) })))).toEqual([]);
+    });
+
+    it('counts against the owner whoever sends: another connection cannot grow the states it does not own', () => {
+      const core = joined(makeCore({ maxAwarenessBytesPerConnection: budget }), 1, 2);
+      core.receive(2, awarenessFrame({ clientID: 20, clock: 1, state: sized(500) }));
+      core.receive(2, awarenessFrame({ clientID: 21, clock: 1, state: sized(400) }));
+      // Connection 1 owns nothing, yet growing 2's states past 2's budget is refused.
+      refused(core.receive(1, awarenessFrame({ clientID: 21, clock: 2, state: sized(600) })), 1);
+      expect(awarenessTo(core.join(3), 3)).toEqual([
+        { clientID: 20, clock: 1, state: sized(500) },
+        { clientID: 21, clock: 1, state: sized(400) },
+      ]);
+    });
   });
 
   it('CLOSE-2: an awareness frame refused under AWR-1 (too many client ids) changes no state', () => {

@@ -80,6 +80,8 @@ export interface RoomCoreLimits {
   readonly maxAwarenessStateBytes: number;
   readonly maxAwarenessEntriesPerFrame: number;
   readonly maxAwarenessClientsPerConnection: number;
+  /** AWR-7: total UTF-8 bytes of the live states one connection owns. */
+  readonly maxAwarenessBytesPerConnection: number;
 }
 
 /** Invariant: `chunks` is the segments (a prefix) then the log entries, all in sequence order. */
@@ -101,6 +103,8 @@ interface AwarenessState {
   readonly clock: number;
   /** JSON text; 'null' when the client left. */
   readonly state: string;
+  /** UTF-8 length of `state` (AWR-7 sums these per connection). */
+  readonly bytes: number;
 }
 
 /** Tombstones of departed awareness clients kept to refuse stale re-announcements (AWR-3). */
@@ -533,6 +537,9 @@ export class RoomCore {
     if (c.owned.size + claims.size > this.limits.maxAwarenessClientsPerConnection) {
       return this.fail(conn, CloseReason.InvalidAwareness, 'AWR-1: too many awareness clients on one connection');
     }
+    if (this.overAwarenessBudget(conn, entries, isNewer)) {
+      return this.fail(conn, CloseReason.InvalidAwareness, 'AWR-7: awareness states over the per-connection budget');
+    }
     const accepted: AwarenessEntry[] = [];
     for (const e of entries) {
       if (!isNewer(e)) continue;
@@ -643,9 +650,43 @@ export class RoomCore {
   }
 
   /** AWR-3: departed clients are kept as bounded tombstones so stale copies are refused. */
+  /**
+   * AWR-7: whether accepting `entries` from `conn` would take some connection's owned live states
+   * past maxAwarenessBytesPerConnection. Counted against the owner, whoever sends: a connection
+   * updating states another one owns could otherwise grow every state of the room to the
+   * maximum. A client id listed twice is counted twice (an honest frame lists each once).
+   */
+  private overAwarenessBudget(
+    conn: ConnId,
+    entries: readonly AwarenessEntry[],
+    isNewer: (e: AwarenessEntry) => boolean,
+  ): boolean {
+    const projected = new Map<ConnId, number>();
+    for (const e of entries) {
+      if (e.state === 'null' || !isNewer(e)) continue;
+      const owner = this.ownerOf.get(e.clientID) ?? conn;
+      const cur = this.awareness.get(e.clientID);
+      const replaced = cur !== undefined && this.ownerOf.get(e.clientID) === owner ? cur.bytes : 0;
+      const total = (projected.get(owner) ?? this.ownedBytes(owner)) - replaced + utf8Length(e.state);
+      if (total > this.limits.maxAwarenessBytesPerConnection) return true;
+      projected.set(owner, total);
+    }
+    return false;
+  }
+
+  private ownedBytes(conn: ConnId): number {
+    let n = 0;
+    for (const id of this.conns.get(conn)?.owned ?? []) n += this.awareness.get(id)?.bytes ?? 0;
+    return n;
+  }
+
   private setAwareness(e: AwarenessEntry): void {
     this.awareness.delete(e.clientID); // re-insert: Map order = age, oldest tombstones first
-    this.awareness.set(e.clientID, { clock: e.clock, state: e.state });
+    this.awareness.set(e.clientID, {
+      clock: e.clock,
+      state: e.state,
+      bytes: e.state === 'null' ? 0 : utf8Length(e.state),
+    });
     if (e.state === 'null' && this.awareness.size > MAX_AWARENESS_TOMBSTONES) {
       for (const [id, s] of this.awareness) {
         if (this.awareness.size <= MAX_AWARENESS_TOMBSTONES) break;
@@ -656,7 +697,8 @@ export class RoomCore {
 
   private liveAwareness(): AwarenessEntry[] {
     const out: AwarenessEntry[] = [];
-    for (const [clientID, s] of this.awareness) if (s.state !== 'null') out.push({ clientID, ...s });
+    for (const [clientID, s] of this.awareness)
+      if (s.state !== 'null') out.push({ clientID, clock: s.clock, state: s.state });
     return out;
   }
 

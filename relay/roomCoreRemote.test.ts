@@ -20,6 +20,7 @@ const core = (): RoomCore =>
       maxAwarenessStateBytes: Limits.maxAwarenessStateBytes,
       maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
       maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
+      maxAwarenessBytesPerConnection: Limits.maxAwarenessBytesPerConnection,
     },
   );
 

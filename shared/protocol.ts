@@ -143,6 +143,11 @@ export const Limits = {
   maxNestingDepth: 32,
   /** Most awareness client ids one connection may announce (tabs of one browser share a socket's view). */
   maxAwarenessClientsPerConnection: 64,
+  /**
+   * Most bytes of live awareness states one connection may own (AWR-7): keeps the relay's presence
+   * memory within MAX_CONNECTIONS × this, where 64 clients × the largest state would allow 1 MiB each.
+   */
+  maxAwarenessBytesPerConnection: 32 * 1024,
   /** Most entries in one awareness update (a client re-announces the states it learned). */
   maxAwarenessEntriesPerFrame: 256,
 } as const;

@@ -41,6 +41,7 @@ export const unthrottledLimits = (maxSendFrameBytes: number): RelayLimits => ({
   maxAwarenessStateBytes: Limits.maxAwarenessStateBytes,
   maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
   maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
+  maxAwarenessBytesPerConnection: Limits.maxAwarenessBytesPerConnection,
 });
 
 const REMOTE = Symbol('remote');
