@@ -50,7 +50,7 @@ const baseEnv = (key: string): Record<string, string> =>
   key === 'maxSendFrameBytes' || key === 'maxAwarenessBytesPerConnection'
     ? { MAX_AWARENESS_STATE_BYTES: '1024' }
     : key === 'byteBurst'
-      ? { MAX_FRAME_BYTES: '1024' }
+      ? { MAX_FRAME_BYTES: '1024', MAX_CLIENTS_PER_UPDATE: '1' }
       : key === 'maxTotalBufferedBytes'
         ? { MAX_BUFFERED_BYTES: '1024' }
         : {};
@@ -90,6 +90,7 @@ describe('loadConfig', () => {
         maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
         maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
         maxAwarenessBytesPerConnection: Limits.maxAwarenessBytesPerConnection,
+        maxClientsPerUpdate: Limits.maxClientsPerUpdate,
       },
     });
     for (const key of KEYS) expect(String(valueOf(config, key))).toBe(SETTINGS[key].default);
@@ -170,6 +171,8 @@ describe('loadConfig', () => {
     [{ RELAY_URLS: 'http://a:1' }, [], /RELAY_URLS/],
     [{ RELAY_URLS: 'ws://a:1/sync' }, [], /RELAY_URLS/],
     [{ MAX_FRAME_BYTES: '2000000', BYTE_BURST: '1999999' }, [], /BYTE_BURST/],
+    // RATE-1: the largest frame with the most clients must be payable (8 MiB + 32,768 × 256 = 16 MiB).
+    [{ MAX_CLIENTS_PER_UPDATE: '32769' }, [], /BYTE_BURST must be at least MAX_FRAME_BYTES \+ MAX_CLIENTS_PER_UPDATE/],
     [{ MAX_SEND_FRAME_BYTES: '8192', MAX_AWARENESS_STATE_BYTES: '8192' }, [], /MAX_AWARENESS_STATE_BYTES/],
     [{}, ['--port'], /--port/],
     [{}, ['--no-such-option', '1'], /--no-such-option/],

@@ -5,6 +5,7 @@
  */
 import { Limits } from '../shared/protocol.js';
 import type { RelayLimits } from './relay.js';
+import { CLIENT_CHARGE_BYTES } from './updateCharge.js';
 import { LogLevel, type LogLevelName } from './log.js';
 import type { RedisDurabilityMode } from './redisConnection.js';
 
@@ -54,6 +55,11 @@ export const SETTINGS = {
     env: 'MAX_AWARENESS_STATE_BYTES',
     default: String(Limits.maxAwarenessStateBytes),
     help: 'largest awareness (presence) state',
+  },
+  maxClientsPerUpdate: {
+    env: 'MAX_CLIENTS_PER_UPDATE',
+    default: String(Limits.maxClientsPerUpdate),
+    help: 'Yjs clients (writing sessions) one update may hold; each is also charged 256 bytes of the byte rate',
   },
   maxAwarenessBytesPerConnection: {
     env: 'MAX_AWARENESS_BYTES_PER_CONNECTION',
@@ -176,9 +182,15 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
     maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
     maxAwarenessBytesPerConnection: int('maxAwarenessBytesPerConnection', 64),
+    maxClientsPerUpdate: int('maxClientsPerUpdate', 1),
   };
   // A frame the burst can never pay for would be refused as "rate-limited" (retryable) forever.
-  if (limits.byteBurst < limits.maxFrameBytes) throw new ConfigError('BYTE_BURST must be at least MAX_FRAME_BYTES');
+  // RATE-1: the largest frame with the most clients must be payable.
+  if (limits.byteBurst < limits.maxFrameBytes + limits.maxClientsPerUpdate * CLIENT_CHARGE_BYTES) {
+    throw new ConfigError(
+      `BYTE_BURST must be at least MAX_FRAME_BYTES + MAX_CLIENTS_PER_UPDATE × ${CLIENT_CHARGE_BYTES} (RATE-1)`,
+    );
+  }
   if (limits.maxTotalBufferedBytes < limits.maxBufferedBytes) {
     throw new ConfigError('MAX_TOTAL_BUFFERED_BYTES must be at least MAX_BUFFERED_BYTES');
   }

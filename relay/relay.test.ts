@@ -23,6 +23,8 @@ import { MemoryRoomStore } from './memoryRoomStore.js';
 import type { AppendEntry, RoomStore, StoredRoom, StoredSegment } from './roomStore.js';
 import type { ConnId } from './roomCore.js';
 import { FakeSink, type RelayFrame } from './testing/fakeSink.js';
+import { CLIENT_CHARGE_BYTES } from './updateCharge.js';
+import { encodeModel } from '../shared/testing/updateModel.js';
 
 // --- helpers ------------------------------------------------------------------------------------
 
@@ -691,6 +693,48 @@ describe('Relay limits and bad input', () => {
     a.send(awarenessFrame(5, 3, 'x'.repeat(580)));
     expect(a.sink.closes).toEqual([closeOf(CloseReason.RateLimited)]);
     expect(b.sink.closes).toEqual([]);
+  });
+
+  it('RATE-1: an update is charged 256 bytes per Yjs client on top of its size', async () => {
+    let now = 0;
+    const relay = makeRelay({ now: () => now, limits: { maxBytesPerSecond: 20_000, byteBurst: 20_000 } });
+    const a = new Client(relay, 'r', 1).connect();
+    const b = new Client(relay, 'r', 2).connect();
+    await relay.settled();
+    const clients = (n: number, from: number): Uint8Array =>
+      encodeSyncUpdate(
+        encodeModel({
+          sections: Array.from({ length: n }, (_, i) => ({
+            client: from + i,
+            clock: 0,
+            structs: [{ kind: 'gc', length: 1 }],
+          })),
+          deletes: [],
+        }),
+      );
+    // 50 clients: about 500 bytes on the wire, charged 50 × 256 more; twice is over the burst.
+    const first = clients(50, 100);
+    expect(first.length + 50 * CLIENT_CHARGE_BYTES).toBeLessThan(20_000);
+    a.send(first);
+    expect(a.sink.closes).toEqual([]);
+    a.send(clients(50, 200));
+    expect(a.sink.closes).toEqual([closeOf(CloseReason.RateLimited)]);
+    // As many bytes in one client's update are charged as bytes only.
+    const oneClient = (client: number): Uint8Array => {
+      const doc = new Y.Doc();
+      doc.clientID = client;
+      doc.getText('t').insert(0, 'x'.repeat(first.length));
+      return encodeSyncUpdate(Y.encodeStateAsUpdate(doc));
+    };
+    b.send(oneClient(7));
+    b.send(oneClient(8));
+    expect(b.sink.closes).toEqual([]);
+    // The allowance refills with time.
+    now += 1000;
+    const c = new Client(relay, 'r', 3).connect();
+    await relay.settled();
+    c.send(clients(50, 300));
+    expect(c.sink.closes).toEqual([]);
   });
 
   it('CLOSE-2: a client that stops reading is closed with 4508 on the next broadcast, not during its catch-up', async () => {

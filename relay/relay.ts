@@ -18,6 +18,7 @@ import { RoomCore, type ConnId, type RoomCoreLimits, type RoomEffect } from './r
 import type { AppendEntry, RoomStore } from './roomStore.js';
 import { inlineMerger, mergeParsed, type Merger } from './mergeInChunks.js';
 import { TokenBucket } from './tokenBucket.js';
+import { updateCharge } from './updateCharge.js';
 import { silentLogger, type Logger } from './log.js';
 import type { Backplane, BackplaneEntry, BackplaneStatus, RoomSubscription } from './backplane.js';
 import type { AwarenessEntry } from '../shared/awarenessUpdate.js';
@@ -243,7 +244,7 @@ export class Relay {
     if (!isBinary) return this.closeConn(id, CloseReason.TextFrame, 'text frame');
     if (data.length > l.maxFrameBytes) return this.closeConn(id, CloseReason.FrameTooLarge, `${data.length} bytes`);
     const t = this.now();
-    if (!c.msgs.take(1, t) || !c.bytes.take(data.length, t)) {
+    if (!c.msgs.take(1, t) || !c.bytes.take(data.length + updateCharge(data, l.maxClientsPerUpdate), t)) {
       return this.closeConn(id, CloseReason.RateLimited, 'over the message or byte rate');
     }
     const slot = this.rooms.get(c.room)!;

@@ -18,6 +18,7 @@ import {
   encodeSyncUpdate,
 } from '../shared/protocol.js';
 import { mergeAndParse } from './mergeInChunks.js';
+import { encodeModel } from '../shared/testing/updateModel.js';
 import { RoomCore, type ConnId, type RoomCoreLimits, type RoomEffect } from './roomCore.js';
 import type { StoredRoom } from './roomStore.js';
 import { decodeRelayFrame, type AwarenessFrameEntry, type RelayFrame } from './testing/fakeSink.js';
@@ -31,6 +32,7 @@ const LIMITS: RoomCoreLimits = {
   maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
   maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
   maxAwarenessBytesPerConnection: Limits.maxAwarenessBytesPerConnection,
+  maxClientsPerUpdate: Limits.maxClientsPerUpdate,
 };
 
 const EMPTY_ROOM: StoredRoom = { segments: [], log: [] };
@@ -354,6 +356,28 @@ describe('RoomCore sync', () => {
     expect(persists(effects)).toHaveLength(1);
     for (const s of sendsTo(effects, 2)) expect(s.frame.length).toBeLessThanOrEqual(maxSendFrameBytes);
     expect(sendsTo(effects, 2).length).toBeGreaterThan(0);
+  });
+
+  it('VAL-11: an update of more Yjs clients than maxClientsPerUpdate is refused and stores nothing; one at the limit is taken', () => {
+    const clients = (n: number, from: number): Uint8Array =>
+      encodeModel({
+        sections: Array.from({ length: n }, (_, i) => ({
+          client: from + i,
+          clock: 0,
+          structs: [{ kind: 'gc', length: 1 }],
+        })),
+        deletes: [],
+      });
+    const core = joined(makeCore({ maxClientsPerUpdate: 10 }), 1, 2);
+    const refused = core.receive(1, encodeSyncUpdate(clients(11, 100)));
+    expect(persists(refused)).toEqual([]);
+    expect(sendsTo(refused, 2)).toEqual([]);
+    expect(closes(refused)).toEqual([
+      { type: 'close', conn: 1, reason: CloseReason.InvalidUpdate, detail: expect.stringMatching(/VAL-11/) as string },
+    ]);
+    const taken = core.receive(2, encodeSyncUpdate(clients(10, 200)));
+    expect(closes(taken)).toEqual([]);
+    expect(persists(taken)).toHaveLength(1);
   });
 
   it('SYNC-4: awareness frames the relay sends (join, query answer, broadcast) stay within the limit', () => {

@@ -80,6 +80,8 @@ export interface RoomCoreLimits {
   readonly maxAwarenessStateBytes: number;
   readonly maxAwarenessEntriesPerFrame: number;
   readonly maxAwarenessClientsPerConnection: number;
+  /** VAL-11: most Yjs clients among an update's struct sections, and among its delete set. */
+  readonly maxClientsPerUpdate: number;
   /** AWR-7: total UTF-8 bytes of the live states one connection owns. */
   readonly maxAwarenessBytesPerConnection: number;
 }
@@ -436,6 +438,7 @@ export class RoomCore {
       maxDepth: this.limits.maxNestingDepth,
       isMapEntry: this.isMapEntry, // VAL-9 across updates
       maxStructBytes: this.limits.maxSendFrameBytes - STRUCT_HEADROOM, // VAL-10
+      maxClients: this.limits.maxClientsPerUpdate, // VAL-11
     });
     if (isEmptyParsed(parsed)) return [];
     const clients = new Set(parsed.runs.map((r) => r.client));

@@ -21,6 +21,7 @@ const core = (): RoomCore =>
       maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
       maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
       maxAwarenessBytesPerConnection: Limits.maxAwarenessBytesPerConnection,
+      maxClientsPerUpdate: Limits.maxClientsPerUpdate,
     },
   );
 

@@ -225,7 +225,7 @@ describe('protocol schema', () => {
     1: '276e936e',
     2: '205cf182',
     3: '1e04bada',
-    4: '351d7727', // AWR-7: maxAwarenessBytesPerConnection
+    4: '6b569951', // AWR-7 maxAwarenessBytesPerConnection, VAL-11 maxClientsPerUpdate
   };
 
   it('the wire tables hash to the value recorded for PROTOCOL_VERSION', () => {

@@ -148,6 +148,11 @@ export const Limits = {
    * memory within MAX_CONNECTIONS × this, where 64 clients × the largest state would allow 1 MiB each.
    */
   maxAwarenessBytesPerConnection: 32 * 1024,
+  /**
+   * Most Yjs clients among one update's struct sections, and among its delete set (VAL-11). Every
+   * session that writes is a new client; a re-upload of a whole room holds all of them.
+   */
+  maxClientsPerUpdate: 32_768,
   /** Most entries in one awareness update (a client re-announces the states it learned). */
   maxAwarenessEntriesPerFrame: 256,
 } as const;

@@ -807,6 +807,35 @@ describe('VAL-10: one struct is at most maxStructBytes', () => {
   });
 });
 
+describe('VAL-11: at most maxClients clients among the struct sections, and among the delete set', () => {
+  /** `n` clients with one GC struct each, and `d` clients with one delete range each. */
+  const manyClients = (n: number, d: number): Uint8Array =>
+    encodeModel({
+      sections: Array.from({ length: n }, (_, i) => ({
+        client: 100 + i,
+        clock: 0,
+        structs: [{ kind: 'gc', length: 1 }],
+      })),
+      deletes: Array.from({ length: d }, (_, i) => ({ client: 100 + i, ranges: [[0, 1]] })),
+    });
+
+  it('accepts exactly maxClients in each, and any number without the option', () => {
+    expect(parseUpdateV1(manyClients(50, 50), { maxClients: 50 }).runs).toHaveLength(50);
+    expect(parseUpdateV1(manyClients(500, 500)).runs).toHaveLength(500);
+  });
+
+  it('refuses one more, naming the rule, whether in the structs or the delete set', () => {
+    expect(() => parseUpdateV1(manyClients(51, 0), { maxClients: 50 })).toThrow(/VAL-11: 51 clients in the structs/);
+    expect(() => parseUpdateV1(manyClients(0, 51), { maxClients: 50 })).toThrow(/VAL-11: 51 clients in the delete set/);
+  });
+
+  it('refuses a count above the limit before reading any section (the claim alone, with no sections behind it)', () => {
+    const claim = new Uint8Array([0xff, 0xff, 0x03, 0, 0]); // varUint 65535, then an empty delete set
+    expect(() => parseUpdateV1(claim, { maxClients: 50 })).toThrow(/VAL-11/);
+    expect(() => parseUpdateV1(claim)).toThrow(/VAL-1/);
+  });
+});
+
 describe('VAL-9: a live map entry holds one value', () => {
   /** Found by the mutation fuzzer (minimised): a 2-value Any under key k, split by a reference, then its map deleted. */
   const splitByReference = update(3, [

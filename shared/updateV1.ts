@@ -36,6 +36,9 @@
  *       from yjs's garbage collection inside transaction cleanup and freezes the doc. Origins
  *       are followed through this update, and through earlier ones when the caller passes
  *       `isMapEntry` (and remembers each accepted update's `mapEntries`).
+ * VAL-10 (optional, `maxStructBytes`) one struct is at most that many bytes encoded.
+ * VAL-11 (optional, `maxClients`) at most that many clients among the struct sections, and
+ *       among the delete set.
  *
  * Not checkable without the document (and so not checked): references to items that are not in
  * this update — whether they exist and what they are. Missing ones stay pending in replicas
@@ -129,6 +132,13 @@ export interface ParseOptions {
    * in an oversized frame.
    */
   readonly maxStructBytes?: number;
+  /**
+   * VAL-11: the most Yjs clients among the struct sections, and among the delete set. Checked
+   * when each count is read, before any work: a relay's cost per client (the parse, the clock
+   * ranges it keeps) is several microseconds, so an 8 MiB frame of a million one-struct clients
+   * would hold the process for seconds.
+   */
+  readonly maxClients?: number;
 }
 
 const MAX_CLOCK = Number.MAX_SAFE_INTEGER;
@@ -174,10 +184,13 @@ interface ClientTable {
 export const parseUpdateV1 = (bytes: Uint8Array, options: ParseOptions = {}): ParsedUpdate => {
   const maxDepth = options.maxDepth ?? 32;
   const maxStructBytes = options.maxStructBytes ?? Number.POSITIVE_INFINITY;
+  const maxClients = options.maxClients ?? Number.POSITIVE_INFINITY;
   const r = new ByteReader(bytes);
   try {
     const runs: StructRun[] = [];
     const nClients = r.varUint();
+    if (nClients > maxClients)
+      throw new UpdateError(`VAL-11: ${nClients} clients in the structs (at most ${maxClients})`);
     // Each client section needs at least 3 bytes (and the delete set 1): refuse impossible
     // counts before looping.
     if (nClients * 3 + 1 > r.remaining) throw new UpdateError('VAL-1: client count past end');
@@ -223,7 +236,7 @@ export const parseUpdateV1 = (bytes: Uint8Array, options: ParseOptions = {}): Pa
       if (run) runs.push({ client, ...run, end: r.pos });
     }
     const deleteSetStart = r.pos;
-    const deletes = readDeleteSet(r);
+    const deletes = readDeleteSet(r, maxClients);
     if (r.remaining !== 0) throw new UpdateError('VAL-1: trailing bytes after delete set');
     const deletedWithStructs: StructRange[] = [];
     for (let i = 0; i < candidates.length; i += 2) {
@@ -547,9 +560,10 @@ const readAny = (r: ByteReader, depthLeft: number): void => {
   }
 };
 
-const readDeleteSet = (r: ByteReader): Map<number, DeleteRange[]> => {
+const readDeleteSet = (r: ByteReader, maxClients: number): Map<number, DeleteRange[]> => {
   const deletes = new Map<number, DeleteRange[]>();
   const n = r.varUint();
+  if (n > maxClients) throw new UpdateError(`VAL-11: ${n} clients in the delete set (at most ${maxClients})`);
   if (n * 2 > r.remaining) throw new UpdateError('VAL-1: delete set size past end');
   const seen = new Set<number>();
   for (let i = 0; i < n; i++) {

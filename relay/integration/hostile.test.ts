@@ -147,11 +147,29 @@ const attacks: Attack[] = [
   {
     name: 'AWR-6: query-awareness answers beyond the byte rate → rate-limited',
     expected: CloseReason.RateLimited,
-    env: { MAX_FRAME_BYTES: '20000', BYTE_BURST: '40000', MAX_BYTES_PER_SEC: '1000' },
+    // RATE-1 wants BYTE_BURST ≥ MAX_FRAME_BYTES + MAX_CLIENTS_PER_UPDATE × 256.
+    env: { MAX_FRAME_BYTES: '20000', BYTE_BURST: '40000', MAX_BYTES_PER_SEC: '1000', MAX_CLIENTS_PER_UPDATE: '64' },
     run: (raw) => {
       // 15 KB of presence (paid once), then one-byte queries each answered with it.
       raw.ws.send(encodeAwareness(awarenessUpdate(ATTACKER, 1, JSON.stringify({ pad: 'x'.repeat(15_000) }))));
       for (let i = 0; i < 5; i++) raw.ws.send(encodeQueryAwareness());
+    },
+  },
+  {
+    name: 'VAL-11: an update of more Yjs clients than MAX_CLIENTS_PER_UPDATE → invalid-update',
+    expected: CloseReason.InvalidUpdate,
+    env: { MAX_CLIENTS_PER_UPDATE: '100' },
+    run: (raw) => {
+      // 101 clients with one GC struct each; the same with 100 would be stored.
+      const e = encoding.createEncoder();
+      encoding.writeVarUint(e, 101);
+      for (let i = 0; i < 101; i++) {
+        for (const n of [1, ATTACKER + i, 0]) encoding.writeVarUint(e, n);
+        encoding.writeUint8(e, 0);
+        encoding.writeVarUint(e, 1);
+      }
+      encoding.writeVarUint(e, 0);
+      raw.ws.send(encodeSyncUpdate(encoding.toUint8Array(e)));
     },
   },
   {

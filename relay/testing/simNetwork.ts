@@ -42,6 +42,7 @@ export const unthrottledLimits = (maxSendFrameBytes: number): RelayLimits => ({
   maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
   maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
   maxAwarenessBytesPerConnection: Limits.maxAwarenessBytesPerConnection,
+  maxClientsPerUpdate: Limits.maxClientsPerUpdate,
 });
 
 const REMOTE = Symbol('remote');
