@@ -16,6 +16,7 @@ import { HybridClock } from '../shared/chat/hlc.js';
 import { newId } from '../shared/ids.js';
 import { encodeRoomFile, ROOM_FILE_FORMAT } from '../client/sync/roomFile.js';
 import { startRelay } from '../relay/testing/relayProcess.js';
+import { observeFor } from '../shared/testing/waitFor.js';
 import { aliceAndBobIn, expect, scrollLog, test, ui, type AppUser } from './appFixtures.js';
 
 const rb = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
@@ -173,6 +174,47 @@ test.describe('two users', () => {
     // Written before B's message, so sorted before it, but B got them after: flagged on B's side.
     await expect(b.message('from A offline 1')).toContainText('arrived late');
     await expect(b.message('from B online')).not.toContainText('arrived late');
+  });
+
+  test('OFF-1: "Go offline" stays on across a reload of the tab, and the lobby does not send that room meanwhile', async ({
+    openUser,
+    relay,
+    room,
+  }) => {
+    const other = `${room}-other`;
+    const a = await openUser('Alice');
+    const b = await openUser('Bob');
+    await a.gotoRoom(other); // a recent room, for the lobby's refresh to visit
+    await a.gotoRoom(room);
+    await b.gotoRoom(room);
+    await a.offlineToggle().click();
+    await expect(a.offlineToggle()).toHaveAttribute('aria-pressed', 'true');
+    await a.send('held back');
+    await expect(a.message('held back')).toContainText('Pending');
+
+    await a.page.reload();
+    await expect(a.composer()).toBeVisible();
+    await expect(a.offlineToggle()).toHaveAttribute('aria-pressed', 'true');
+    await expect(a.connection()).toContainText('Offline');
+    await expect(a.message('held back')).toContainText('Pending');
+
+    // News in the other room: once Alice's lobby counts it, its refresh has run.
+    const bOther = await b.context.newPage();
+    await bOther.goto(`${relay.url}/r/${other}`);
+    await ui.send(bOther, 'news elsewhere');
+    await a.page.getByRole('link', { name: 'Rooms' }).click();
+    const row = a.page.getByRole('listitem').filter({ has: a.page.getByRole('link', { name: other, exact: true }) });
+    await expect(row).toContainText('1 unread', { timeout: 20_000 });
+    // Not sent by the refresh (the one fixed window: something that must NOT happen).
+    await observeFor(1500);
+    await expect(b.message('held back')).toHaveCount(0);
+
+    // Back in the room the switch is still on; switched off, the message goes up.
+    await a.page.getByRole('link', { name: room, exact: true }).click();
+    await expect(a.offlineToggle()).toHaveAttribute('aria-pressed', 'true');
+    await a.offlineToggle().click();
+    await expect(a.message('held back')).toContainText(/Saved|Seen/, { timeout: 15_000 });
+    await expect(b.message('held back')).toBeVisible();
   });
 
   test('STATE-1: an edit made offline shows Pending until the relay has it, not the earlier Seen', async ({

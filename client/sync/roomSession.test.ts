@@ -194,6 +194,20 @@ describe('RoomSession with a real relay', () => {
     expect(a.view().messages[0]?.state).not.toBe('pending');
   });
 
+  it('OFF-1: a session opened with the switch on does not connect until it is switched off', async () => {
+    const room = freshRoom();
+    const transport = new Transport({ WebSocketImpl: WS });
+    const a = await open(room, alice, new MemoryRoomUpdateStore(), { transport, offline: true });
+    expect(a.view().connection).toMatchObject({ status: 'offline', manualOffline: true });
+    a.send('held back');
+    await a.whenStored();
+    expect(transport.attempts).toBe(0);
+    expect(a.view().messages[0]?.state).toBe('pending');
+    a.setOffline(false);
+    await waitFor(() => a.view().messages[0]?.state === 'saved', 'saved once switched on');
+    expect(transport.attempts).toBeGreaterThan(0);
+  });
+
   it('STATE-1: an edit made offline is pending (not the earlier "seen"); back online it is saved, seen, and survives a reopen', async () => {
     const { room, store, a, b } = await aliceAndBobOnline();
     const m = a.send('first version');

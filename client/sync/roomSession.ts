@@ -137,6 +137,8 @@ export interface RoomSessionOptions {
    * and the room's `lastOpenedAt` is left alone. Default false.
    */
   readonly background?: boolean;
+  /** OFF-1: the "Go offline" switch starts on (the tab switched it on before a reload): nothing connects. */
+  readonly offline?: boolean;
   /** Extension: uniform random in [0, 1) for the lab's fault decisions (experiments seed it). */
   readonly labRandom?: () => number;
 }
@@ -354,6 +356,7 @@ export class RoomSession {
     this.room = opts.room;
     this.me = opts.identity;
     this.background = opts.background ?? false;
+    this.manualOffline = opts.offline ?? false;
     this.store = opts.store;
     this.persistent = opts.persistent;
     const labClock = new SkewableClock(opts.now ?? Date.now);

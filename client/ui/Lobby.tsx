@@ -11,7 +11,14 @@ import type { RoomSummary } from './lobbyData.js';
 import { lobbySummariesFor } from './lobbySummaries.js';
 import { navigate, roomOfLink, roomPath, roomUrl } from './router.js';
 import { refreshRooms } from '../sync/backgroundRefresh.js';
-import { catchUpInBackground, loadDraft, openBackgroundSession, randomBytes, type RoomInfo } from './services.js';
+import {
+  catchUpInBackground,
+  isSwitchedOff,
+  loadDraft,
+  openBackgroundSession,
+  randomBytes,
+  type RoomInfo,
+} from './services.js';
 import { useCopy } from './useCopy.js';
 
 interface LobbyRoom {
@@ -209,7 +216,11 @@ const RoomList = (): ReactNode => {
         const infos = await local.store.listRooms();
         infos.sort((a, b) => (b.meta.lastOpenedAt ?? 0) - (a.meta.lastOpenedAt ?? 0));
         await refreshRooms({
-          rooms: infos.slice(0, REFRESH_ROOMS).map((i) => i.room),
+          // OFF-1: a room switched off in this tab is not synced from here either.
+          rooms: infos
+            .map((i) => i.room)
+            .filter((room) => !isSwitchedOff(room))
+            .slice(0, REFRESH_ROOMS),
           catchUp: (room, timeoutMs) => catchUpInBackground(room, local, timeoutMs),
           open: (room) => openBackgroundSession(room, identity, local),
           timeoutMs: REFRESH_ROOM_TIMEOUT_MS,

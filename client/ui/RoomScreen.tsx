@@ -18,7 +18,14 @@ import { MessageIndex } from './messageIndex.js';
 import { MessageList, type MessageListHandle } from './MessageList.js';
 import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
 import { roomUrl } from './router.js';
-import { roomFileName, type MessageView, type RoomMeta, type RoomSession, type RoomView } from './services.js';
+import {
+  roomFileName,
+  setSwitchedOff,
+  type MessageView,
+  type RoomMeta,
+  type RoomSession,
+  type RoomView,
+} from './services.js';
 import { useCopy } from './useCopy.js';
 import { useRoomSession, useRoomView } from './useRoomView.js';
 
@@ -300,7 +307,11 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
             type="button"
             className="button toggle"
             aria-pressed={view.connection.manualOffline}
-            onClick={() => session.setOffline(!view.connection.manualOffline)}
+            onClick={() => {
+              const off = !view.connection.manualOffline;
+              setSwitchedOff(room, off);
+              session.setOffline(off);
+            }}
           >
             Go offline
           </button>

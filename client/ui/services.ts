@@ -53,9 +53,9 @@ class MemoryStorage implements Storage {
   }
 }
 
-const pickStorage = (): Storage => {
+const pickStorage = (which: 'localStorage' | 'sessionStorage'): Storage => {
   try {
-    const s = window.localStorage;
+    const s = window[which];
     const probe = '__converge_probe__';
     s.setItem(probe, '1');
     s.removeItem(probe);
@@ -66,7 +66,31 @@ const pickStorage = (): Storage => {
 };
 
 /** localStorage, or an in-memory stand-in when the browser refuses it. */
-export const kv: Storage = pickStorage();
+export const kv: Storage = pickStorage('localStorage');
+
+/** sessionStorage (this tab only, kept across its reloads), or an in-memory stand-in. */
+const tabKv: Storage = pickStorage('sessionStorage');
+
+/**
+ * OFF-1: the rooms whose "Go offline" switch is on in this tab. Kept across reloads of the tab
+ * (a reload is not a reason to send what the user held back); a new tab starts online.
+ */
+const offlineKey = (room: string): string => `converge:offline:${room}`;
+export const isSwitchedOff = (room: string): boolean => {
+  try {
+    return tabKv.getItem(offlineKey(room)) === '1';
+  } catch {
+    return false;
+  }
+};
+export const setSwitchedOff = (room: string, off: boolean): void => {
+  try {
+    if (off) tabKv.setItem(offlineKey(room), '1');
+    else tabKv.removeItem(offlineKey(room));
+  } catch {
+    // Full or refused: the switch then lasts until the page is reloaded.
+  }
+};
 
 // No document (the UI's modules imported by tests in Node): no witness, as with cookies disabled.
 const witness: IdentityWitness =
@@ -114,6 +138,7 @@ export const openSession = (room: string, identity: IdentityInfo, local: LocalSt
     store: local.store,
     persistent: local.persistent,
     relays: () => relayList,
+    offline: isSwitchedOff(room),
   });
 };
 
