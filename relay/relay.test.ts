@@ -74,7 +74,16 @@ class ControlledStore implements RoomStore {
     return gate.then(() => this.inner.append(entries));
   }
 
+  /** Segment writes so far, and how many more of them fail (at once, like a store worker that is down). */
+  segmentWrites = 0;
+  segmentFailures = 0;
+
   writeSegment(room: string, segment: StoredSegment): Promise<void> {
+    this.segmentWrites++;
+    if (this.segmentFailures > 0) {
+      this.segmentFailures--;
+      return Promise.reject(new Error('the store worker is restarting'));
+    }
     return this.inner.writeSegment(room, segment);
   }
 
@@ -607,6 +616,34 @@ describe('Relay unloading and compaction', () => {
     b.hello();
     b.process();
     expectSameDoc(b.doc, a.doc);
+  });
+});
+
+describe('STORE-7: a failed compaction', () => {
+  it('is not retried at once: the room compacts again after its next commit', async () => {
+    const store = new ControlledStore();
+    const relay = makeRelay({ store, compaction: { minLogEntries: 4, targetBytes: 2048 } });
+    const a = new Client(relay, 'r', 1).connect();
+    await relay.settled();
+    // Retried at once, the compaction would use up these failures in one burst of promise
+    // callbacks (the test would not even hang: the 1,001st write succeeds).
+    store.segmentFailures = 1000;
+    for (let i = 0; i < 6; i++) a.insert(0, `line ${i} `);
+    await relay.flush();
+    await relay.settled();
+    expect(store.segmentWrites).toBe(1);
+    a.insert(0, 'one more ');
+    await relay.flush();
+    await relay.settled();
+    expect(store.segmentWrites).toBe(2);
+
+    // Working again: the next commit compacts, and the stored room is whole.
+    store.segmentFailures = 0;
+    a.insert(0, 'and another ');
+    await relay.flush();
+    await relay.settled();
+    expect((await store.inner.load('r')).segments.length).toBeGreaterThan(0);
+    expectSameDoc(await storedDoc(store.inner, 'r'), a.doc);
   });
 });
 

@@ -513,17 +513,22 @@ export class Relay {
     const core = slot.core;
     const plan = core.compactionPlan(this.opts.compaction);
     if (!plan) return;
+    let done = false;
     const run = (async () => {
       const merged = await mergeParsed(this.merger, plan.parts);
       await this.opts.store.writeSegment(slot.name, { seqLo: plan.seqLo, seqHi: plan.seqHi, update: merged.bytes });
       if (slot.core === core) core.applyCompaction(plan.seqLo, plan.seqHi, merged);
       await this.opts.store.deleteCovered(slot.name, plan.seqLo, plan.seqHi);
       this.log.debug('compacted', { room: slot.name, inputs: plan.parts.length, bytes: merged.bytes.length });
+      done = true;
     })()
       .catch((err: unknown) => this.log.error('compaction-failed', { room: slot.name, error: String(err) }))
       .finally(() => {
         slot.compacting = null;
-        this.maybeCompact(slot);
+        // STORE-7: more only after a success. Retried at once, a failing store (a store worker
+        // restarting rejects at once) made this a loop of promise callbacks that starved the
+        // event loop, so the worker never came back. The room's next commit tries again.
+        if (done) this.maybeCompact(slot);
         this.maybeUnload(slot);
       });
     slot.compacting = run;
@@ -659,14 +664,16 @@ export class Relay {
     if (!core || this.closing) return;
     const plan = slot.merging ? null : core.compactionPlan(this.opts.compaction);
     if (plan) {
+      let done = false;
       slot.merging = mergeParsed(this.merger, plan.parts)
         .then((merged) => {
           if (slot.core === core) core.applyCompaction(plan.seqLo, plan.seqHi, merged);
+          done = true;
         })
         .catch((err: unknown) => this.log.error('compaction-failed', { room: slot.name, error: String(err) }))
         .finally(() => {
           slot.merging = null;
-          this.maybeCompactShared(slot);
+          if (done) this.maybeCompactShared(slot); // STORE-7
         });
     }
     this.countPublish(slot, 0);
