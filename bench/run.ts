@@ -10,6 +10,8 @@
  *   memory   1,000 rooms × 2,000 messages loaded, then idle: server RSS (bench/memory.ts)
  *   merge    a compaction of 256 chat updates: CPU per input of the relay's concatenation
  *            (CONCAT-1) against Y.mergeUpdates (bench/compactionMerge.ts)
+ *   clients  one update of 1,000 / 32,768 / 200,000 one-struct Yjs clients into a room (VAL-11,
+ *            RATE-1) against one client's update of the same size (bench/manyClients.ts)
  *   lobby    the lobby's refresh of a 100,000-message room that missed 10 messages: main-thread
  *            time of the catch-up against the full background session, and the lobby's first
  *            count of a 10,000 and a 100,000-message room after a page load, replay against the
@@ -40,6 +42,7 @@ import { runMemory, type MemoryResult } from './memory.js';
 import { runScaleoutBench } from './scaleout.js';
 import { DEFAULT_LOBBY_REFRESH, runLobbyRefreshBench } from './lobbyRefresh.js';
 import { DEFAULT_COMPACTION_MERGE, runCompactionMergeBench } from './compactionMerge.js';
+import { DEFAULT_MANY_CLIENTS, runManyClientsBench } from './manyClients.js';
 import { machineInfo } from './proc.js';
 import { baseline, convergeOverrides, type SystemName } from './servers.js';
 import { fmt, fmtBytes, fmtInt, median, ratio, table } from './stats.js';
@@ -47,7 +50,7 @@ import { formatClientReport, runClientBench } from './client.js';
 
 const HELP = `npm run bench -- [options]
 
-  --only LIST          scenarios to run, comma-separated: fanout,catchup,memory,merge,lobby,client,scaleout (default: all)
+  --only LIST          scenarios to run, comma-separated: fanout,catchup,memory,merge,clients,lobby,client,scaleout (default: all)
   --quick              smaller relay and client scenarios (about 3.5 minutes: scaleout keeps its full scale); explicit
                        options still win. scaleout needs redis-server and client needs Chromium: --only skips them
   --levels LIST        fan-out levels ROOMSxCLIENTSxRATE (default 10x10x5,20x10x10)
@@ -124,10 +127,10 @@ const parseLevels = (s: string): FanoutLevel[] =>
   });
 
 const scenarios = new Set(
-  (args.only ?? 'fanout,catchup,memory,merge,lobby,client,scaleout').split(',').map((s) => s.trim()),
+  (args.only ?? 'fanout,catchup,memory,merge,clients,lobby,client,scaleout').split(',').map((s) => s.trim()),
 );
 for (const s of scenarios) {
-  if (!['fanout', 'catchup', 'memory', 'merge', 'lobby', 'client', 'scaleout'].includes(s))
+  if (!['fanout', 'catchup', 'memory', 'merge', 'clients', 'lobby', 'client', 'scaleout'].includes(s))
     throw new Error(`--only: unknown scenario "${s}"`);
 }
 const levels = parseLevels(args.levels ?? (quick ? '10x10x5' : '10x10x5,20x10x10'));
@@ -489,6 +492,14 @@ if (scenarios.has('merge')) {
   print('## Compaction merges (CONCAT-1)');
   print();
   print(runCompactionMergeBench(args.quick ? { ...DEFAULT_COMPACTION_MERGE, reps: 10 } : DEFAULT_COMPACTION_MERGE));
+}
+
+if (scenarios.has('clients')) {
+  process.stderr.write('clients: updates of many Yjs clients against one client’s update…\n');
+  print();
+  print('## Updates of many Yjs clients (VAL-11, RATE-1)');
+  print();
+  print(runManyClientsBench(args.quick ? { reps: 1 } : DEFAULT_MANY_CLIENTS));
 }
 
 if (scenarios.has('lobby')) {
