@@ -27,7 +27,12 @@ const relayProblem = async (wsUrl: string): Promise<string | null> => {
   const health = wsUrl.replace(/^ws/, 'http').replace(/\/sync$/, '/healthz');
   try {
     const res = await fetch(health, { signal: AbortSignal.timeout(5000) });
-    return res.ok ? null : `${health} answered ${res.status}: is it a Converge relay?`;
+    if (res.ok) return null;
+    const body = (await res.json().catch(() => null)) as Record<string, unknown> | null;
+    if (res.status === 503 && body?.ok === false) {
+      return `the relay at ${health} cannot store now (storage ${String(body.storage)}, store worker ${String(body.storeWorker)}, backplane ${String(body.backplane)})`;
+    }
+    return `${health} answered ${res.status}: is it a Converge relay?`;
   } catch (e) {
     const cause = e instanceof Error && e.cause instanceof Error ? e.cause.message : String(e);
     return `no relay answers at ${health} (${cause}); start one (npm start) or drop --relay to let the runner start its own`;

@@ -619,6 +619,26 @@ describe('Relay unloading and compaction', () => {
   });
 });
 
+describe('HEALTH-1: storage health', () => {
+  it("is 'failing' from a failed store call until one succeeds", async () => {
+    const store = new ControlledStore();
+    const relay = makeRelay({ store });
+    const a = new Client(relay, 'r', 1).connect();
+    await relay.settled();
+    expect(relay.stats().storage).toBe('ok');
+    store.inner.failNextAppend(new Error('database or disk is full'));
+    a.insert(0, 'not stored');
+    await relay.flush();
+    expect(relay.stats().storage).toBe('failing');
+    // The client reconnects (the room was dropped) and its edit is committed this time.
+    const again = new Client(relay, 'r', 2).connect();
+    await relay.settled();
+    again.insert(0, 'stored');
+    await relay.flush();
+    expect(relay.stats().storage).toBe('ok');
+  });
+});
+
 describe('STORE-7: a failed compaction', () => {
   it('is not retried at once: the room compacts again after its next commit', async () => {
     const store = new ControlledStore();

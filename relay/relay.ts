@@ -121,6 +121,11 @@ interface RoomSlot {
 export interface RelayStats {
   readonly roomsLoaded: number;
   readonly connections: number;
+  /**
+   * HEALTH-1: 'failing' while the latest store call failed (a load, a commit, an admission's
+   * lookup, a compaction), until one succeeds: a full disk or a damaged database.
+   */
+  readonly storage: 'ok' | 'failing';
 }
 
 export class Relay {
@@ -129,6 +134,8 @@ export class Relay {
   private readonly loads = new Set<Promise<void>>();
   private batch: BatchEntry[] = [];
   private batchBytes = 0;
+  /** HEALTH-1: the latest store call failed. */
+  private storeFailing = false;
   private commitTimer: ReturnType<typeof setTimeout> | null = null;
   private budgetTimer: ReturnType<typeof setInterval> | null = null;
   private committing: Promise<void> | null = null;
@@ -156,7 +163,25 @@ export class Relay {
   }
 
   stats(): RelayStats {
-    return { roomsLoaded: this.rooms.size, connections: this.conns.size };
+    return {
+      roomsLoaded: this.rooms.size,
+      connections: this.conns.size,
+      storage: this.storeFailing ? 'failing' : 'ok',
+    };
+  }
+
+  /** HEALTH-1: records the outcome of a store call. */
+  private storeOutcome<T>(call: Promise<T>): Promise<T> {
+    return call.then(
+      (value) => {
+        this.storeFailing = false;
+        return value;
+      },
+      (err: unknown) => {
+        this.storeFailing = true;
+        throw err;
+      },
+    );
   }
 
   /**
@@ -172,8 +197,8 @@ export class Relay {
     if (this.conns.size >= limits.maxConnections) return UpgradeRefusal.TooManyConnections;
     if (this.opts.backplane?.status() === 'down') return UpgradeRefusal.StorageUnavailable;
     if (this.rooms.has(room) || this.admittedNew.has(room)) return null;
-    if (await this.opts.store.hasRoom(room)) return this.recheck();
-    if (this.storedRooms < 0) this.storedRooms = await this.opts.store.roomCount();
+    if (await this.storeOutcome(this.opts.store.hasRoom(room))) return this.recheck();
+    if (this.storedRooms < 0) this.storedRooms = await this.storeOutcome(this.opts.store.roomCount());
     const refusal = this.recheck();
     if (refusal || this.rooms.has(room) || this.admittedNew.has(room)) return refusal;
     let fresh = this.admittedNew.size;
@@ -405,8 +430,7 @@ export class Relay {
   // --- internals ----------------------------------------------------------------------------
 
   private startLoad(slot: RoomSlot): void {
-    const p = this.opts.store
-      .load(slot.name)
+    const p = this.storeOutcome(this.opts.store.load(slot.name))
       .then((stored) => {
         if (this.rooms.get(slot.name) !== slot) return;
         slot.isNew = stored.segments.length === 0 && stored.log.length === 0;
@@ -483,7 +507,7 @@ export class Relay {
     const upTo = new Map<string, number>();
     for (const e of batch) upTo.set(e.room, Math.max(upTo.get(e.room) ?? 0, e.seq));
     try {
-      await this.appendOrPublish(batch);
+      await this.storeOutcome(this.appendOrPublish(batch));
     } catch (err) {
       this.failedCommits++;
       this.log.error('append-failed', { rooms: upTo.size, entries: batch.length, error: String(err) });
@@ -516,9 +540,11 @@ export class Relay {
     let done = false;
     const run = (async () => {
       const merged = await mergeParsed(this.merger, plan.parts);
-      await this.opts.store.writeSegment(slot.name, { seqLo: plan.seqLo, seqHi: plan.seqHi, update: merged.bytes });
+      await this.storeOutcome(
+        this.opts.store.writeSegment(slot.name, { seqLo: plan.seqLo, seqHi: plan.seqHi, update: merged.bytes }),
+      );
       if (slot.core === core) core.applyCompaction(plan.seqLo, plan.seqHi, merged);
-      await this.opts.store.deleteCovered(slot.name, plan.seqLo, plan.seqHi);
+      await this.storeOutcome(this.opts.store.deleteCovered(slot.name, plan.seqLo, plan.seqHi));
       this.log.debug('compacted', { room: slot.name, inputs: plan.parts.length, bytes: merged.bytes.length });
       done = true;
     })()

@@ -188,16 +188,21 @@ const handleHttp = async (req: IncomingMessage, res: ServerResponse, opts: Serve
   }
   if (path === '/healthz') {
     const s = opts.relay.stats();
+    const backplane = opts.backplane ? opts.backplane.status() : 'off';
+    const storeWorker = opts.storeWorker ? opts.storeWorker.health().status : 'off';
+    // HEALTH-1: not ok while nothing can be stored (a load balancer or a monitor should know).
+    const ok = s.storage === 'ok' && backplane !== 'down' && storeWorker !== 'down' && storeWorker !== 'hung';
     const body = JSON.stringify({
-      ok: true,
+      ok,
       version: VERSION,
       protocol: PROTOCOL_VERSION,
       roomsLoaded: s.roomsLoaded,
       connections: s.connections,
-      backplane: opts.backplane ? opts.backplane.status() : 'off',
-      storeWorker: opts.storeWorker ? opts.storeWorker.health().status : 'off',
+      storage: s.storage,
+      backplane,
+      storeWorker,
     });
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(body);
+    res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(body);
     return;
   }
   if (path === '/metrics' && opts.metrics) {

@@ -137,7 +137,8 @@ describe('durability', () => {
     expect(a.allOwnEditsAcked()).toBe(false);
     // Surfaced, not swallowed: the operator's log says why; the process keeps serving.
     expect(relay.stderr()).toMatch(/"event":"append-failed".*full/);
-    expect((await healthz(relay)).status).toBe(200);
+    // HEALTH-1: the process keeps serving, and /healthz tells a monitor that it cannot store.
+    expect(await healthz(relay)).toMatchObject({ status: 503, body: { ok: false, storage: 'failing' } });
     a.provider.disconnect(); // it would keep re-uploading into the full database
 
     // Space freed (here: the limit lifted): what was acked is there, and the rest uploads.
@@ -151,5 +152,6 @@ describe('durability', () => {
     await waitFor(() => again.allOwnEditsAcked() && fresh.text() === text.toJSON(), {
       message: 'the refused edits uploaded, acked and forwarded',
     });
+    expect(await healthz(roomy)).toMatchObject({ status: 200, body: { ok: true, storage: 'ok' } });
   });
 });
