@@ -178,6 +178,7 @@ describe('the relay when its store worker dies (STORE-5)', () => {
     );
     for (const c of clients) expectOnlyRetryableCloses(c);
     await waitFor(async () => (await storeWorkerStatus(r.url)) === 'down', '/healthz down');
+    expect((await fetch(r.url + '/healthz')).status).toBe(503); // HEALTH-1
     expect(r.store.health().error).toMatch(/is gone/);
     // Reconnects are refused before the upgrade while the store cannot answer.
     await waitFor(
@@ -218,6 +219,7 @@ describe('the relay when its store worker dies (STORE-5)', () => {
     await synced(late);
     expect(late.text()).toBe(a1.text());
     expect(await storeWorkerStatus(r.url)).toBe('up');
+    expect((await fetch(r.url + '/healthz')).status).toBe(200);
     const text = await r.metrics.render();
     expect(sample(text, 'converge_store_worker_restarts_total{outcome="ok"}')).toBe(1);
     expect(sample(text, 'converge_store_worker_restarts_total{outcome="failed"}')).toBeGreaterThan(0);
