@@ -152,7 +152,9 @@ const JoinRoom = (): ReactNode => {
 
 /** SYNC-C1: how many of the most recently opened rooms the lobby refreshes, and how often. */
 const REFRESH_ROOMS = 10;
-const REFRESH_EVERY_MS = 120_000;
+// A refresh of a room that missed nothing is one short websocket (CATCH-1: the relay answers a
+// state vector with nothing): every 30 s costs a relay little, where 2 min left counts stale.
+const REFRESH_EVERY_MS = 30_000;
 const REFRESH_ROOM_TIMEOUT_MS = 15_000;
 
 const RoomList = (): ReactNode => {
