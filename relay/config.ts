@@ -50,7 +50,11 @@ export const SETTINGS = {
     help: 'bytes queued for all clients together; above it the largest queues are closed as not reading',
   },
   maxRooms: { env: 'MAX_ROOMS', default: '10000', help: 'rooms the relay holds; new rooms beyond are refused' },
-  maxConnections: { env: 'MAX_CONNECTIONS', default: '2000', help: 'open websockets; more are refused' },
+  maxConnections: {
+    env: 'MAX_CONNECTIONS',
+    default: '2000',
+    help: 'open websockets; more are refused (TCP connections in all: this + 256)',
+  },
   maxAwarenessStateBytes: {
     env: 'MAX_AWARENESS_STATE_BYTES',
     default: String(Limits.maxAwarenessStateBytes),

@@ -64,6 +64,7 @@ const main = async (): Promise<void> => {
     relay,
     log,
     maxFrameBytes: config.limits.maxFrameBytes,
+    maxConnections: config.limits.maxConnections,
     staticDir: join(here, '..', 'dist'),
     metrics,
     backplane: scaleOut?.backplane,

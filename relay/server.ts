@@ -29,6 +29,8 @@ export interface ServerOptions {
   readonly relay: Relay;
   readonly log: Logger;
   readonly maxFrameBytes: number;
+  /** CLOSE-6: the websockets the relay admits (MAX_CONNECTIONS); sockets are capped a little above it. */
+  readonly maxConnections?: number;
   /** Directory of the built client; served when it exists. */
   readonly staticDir: string;
   /** Interval of websocket pings; a socket that missed one pong is terminated (no ghosts). */
@@ -42,6 +44,16 @@ export interface ServerOptions {
   /** Relay origins for client failover, served at `/config.json` ([] = only this relay). */
   readonly relayUrls?: readonly string[];
 }
+
+/**
+ * CLOSE-6: TCP connections the server keeps beyond the websockets `maxConnections` admits: page
+ * and asset loads, and upgrades still in their handshake. Without a cap, connections that never
+ * upgrade (or never finish their headers) were bounded by nothing but the process's file
+ * descriptors, which SQLite needs too.
+ */
+export const HTTP_SOCKET_HEADROOM = 256;
+/** CLOSE-6: a connection that has not sent its request headers by then is dropped. */
+const HEADERS_TIMEOUT_MS = 10_000;
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -84,6 +96,10 @@ export const createRelayServer = (opts: ServerOptions): Server => {
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
+
+  // Node closes a connection beyond maxConnections as soon as it is accepted.
+  if (opts.maxConnections !== undefined) server.maxConnections = opts.maxConnections + HTTP_SOCKET_HEADROOM;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());

@@ -3,11 +3,13 @@
  * status and reason before any websocket exists.
  */
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { MessageType, PROTOCOL_VERSION, UpgradeRefusal, encodeSyncUpdate } from '../../shared/protocol.js';
 import { Harness, frameKind, healthz, synced, waitFor, type RawClient } from './clients.js';
+import { HTTP_SOCKET_HEADROOM } from '../server.js';
 
 const h = new Harness();
 afterEach(async (ctx) => h.cleanup(ctx.task.result?.state === 'fail'));
@@ -143,5 +145,31 @@ describe('HTTP', () => {
       status: UpgradeRefusal.TooManyConnections.status,
       body: UpgradeRefusal.TooManyConnections.reason,
     });
+  });
+
+  it('CLOSE-6: connections that never upgrade are capped at MAX_CONNECTIONS + 256; one more is closed at once', async () => {
+    const relay = await h.relay({ env: { MAX_CONNECTIONS: '2' } });
+    const port = Number(new URL(relay.url).port);
+    const idle: Socket[] = [];
+    try {
+      const open = (): Promise<Socket> =>
+        new Promise((resolve, reject) => {
+          const s = connect(port, '127.0.0.1', () => resolve(s));
+          s.once('error', reject);
+        });
+      for (let i = 0; i < 2 + HTTP_SOCKET_HEADROOM; i++) idle.push(await open());
+      // Each of them silent; the server holds them all (accepted in order, none closed).
+      const extra = await open();
+      let closed = false;
+      extra.on('error', () => undefined);
+      extra.once('close', () => (closed = true));
+      await waitFor(() => closed, 'the connection beyond the cap closed');
+      expect(idle.filter((s) => s.destroyed || s.readableEnded)).toEqual([]);
+      // Room again once some go: a stock client gets in.
+      for (const s of idle.splice(0, 8)) s.destroy();
+      await synced(h.client(relay.wsUrl, 'after-the-cap'));
+    } finally {
+      for (const s of idle) s.destroy();
+    }
   });
 });
