@@ -66,9 +66,11 @@ describe('LAB-1 fault config', () => {
     expect(effects({ skewMs: -120_000 })).toBe(
       'This device’s clock is off on purpose, and so are the times its messages claim.',
     );
-    expect(effects({ dropPct: 10 })).toBe('Messages may be lost on purpose.');
+    expect(effects({ dropPct: 10 })).toBe(
+      'Messages may be lost on purpose. A lost message is not sent again by itself: use “Resync now”.',
+    );
     expect(effects({ up: { fixedMs: 100 }, dropPct: 1, duplicatePct: 1, reorderPct: 1, skewMs: 5000 })).toBe(
-      'Messages may be slow, lost, repeated or out of order on purpose. This device’s clock is off on purpose, and so are the times its messages claim.',
+      'Messages may be slow, lost, repeated or out of order on purpose. A lost message is not sent again by itself: use “Resync now”. This device’s clock is off on purpose, and so are the times its messages claim.',
     );
     expect(effects({ partitioned: true, skewMs: 5000 })).toBe(
       'Nothing is sent or received until the partition is lifted; messages you write stay Pending.',

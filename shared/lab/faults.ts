@@ -141,6 +141,9 @@ export const describeFaultEffects = (c: FaultConfig): string => {
     const list = effects.length === 1 ? effects[0]! : `${effects.slice(0, -1).join(', ')} or ${effects.at(-1)!}`;
     out.push(`Messages may be ${list} on purpose.`);
   }
+  // LAB-8: nothing re-sends a lost frame, not even the handshake, which would leave the room
+  // "Connecting" with its socket open for as long as the connection lasts.
+  if (c.dropPct > 0) out.push('A lost message is not sent again by itself: use “Resync now”.');
   if (c.skewMs !== 0) out.push('This device’s clock is off on purpose, and so are the times its messages claim.');
   return out.join(' ');
 };
