@@ -778,15 +778,33 @@ describe('RoomCore awareness', () => {
       expect(closes(core.receive(1, awarenessFrame({ clientID: 11, clock: 1, state: sized(900) })))).toEqual([]);
     });
 
-    it('counts against the owner whoever sends: another connection cannot grow the states it does not own', () => {
+    it('another connection cannot grow a state it does not own: the entry is ignored and nobody is closed', () => {
       const core = joined(makeCore({ maxAwarenessBytesPerConnection: budget }), 1, 2);
-      core.receive(2, awarenessFrame({ clientID: 20, clock: 1, state: sized(500) }));
-      core.receive(2, awarenessFrame({ clientID: 21, clock: 1, state: sized(400) }));
-      // Connection 1 owns nothing, yet growing 2's states past 2's budget is refused.
-      refused(core.receive(1, awarenessFrame({ clientID: 21, clock: 2, state: sized(600) })), 1);
-      expect(awarenessTo(core.join(3), 3)).toEqual([
-        { clientID: 20, clock: 1, state: sized(500) },
-        { clientID: 21, clock: 1, state: sized(400) },
+      core.receive(2, awarenessFrame({ clientID: 20, clock: 1, state: sized(100) }));
+      const grown = core.receive(1, awarenessFrame({ clientID: 20, clock: 2, state: sized(900) }));
+      expect(closes(grown)).toEqual([]);
+      expect(awarenessTo(grown, 2)).toEqual([]);
+      // The same size or smaller (a tab relaying another's state) is taken as before.
+      const relayed = core.receive(1, awarenessFrame({ clientID: 20, clock: 3, state: sized(100) }));
+      expect(awarenessTo(relayed, 2)).toEqual([{ clientID: 20, clock: 3, state: sized(100) }]);
+      // The owner's budget is its own: it can still announce up to it.
+      expect(closes(core.receive(2, awarenessFrame({ clientID: 21, clock: 1, state: sized(900) })))).toEqual([]);
+    });
+
+    it('AWR-1: a client id listed twice in one update closes the sender (each repeat would be counted again)', () => {
+      const core = joined(makeCore({ maxAwarenessBytesPerConnection: budget }), 1, 2);
+      core.receive(1, awarenessFrame({ clientID: 10, clock: 1, state: sized(900) }));
+      const twice = core.receive(
+        1,
+        awarenessFrame({ clientID: 10, clock: 2, state: sized(10) }, { clientID: 10, clock: 3, state: sized(900) }),
+      );
+      expect(closes(twice)).toEqual([
+        {
+          type: 'close',
+          conn: 1,
+          reason: CloseReason.InvalidAwareness,
+          detail: expect.stringMatching(/listed twice/) as string,
+        },
       ]);
     });
   });

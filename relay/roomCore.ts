@@ -534,6 +534,14 @@ export class RoomCore {
       return curClock < e.clock || (curClock === e.clock && e.state === 'null' && cur?.state !== 'null');
     };
     // Check the whole frame before changing anything: a refused frame has no effect (CLOSE-2).
+    // y-protocols lists a client once per update; a repeat would be counted twice (AWR-7).
+    const ids = new Set<number>();
+    for (const e of entries) {
+      if (ids.has(e.clientID)) {
+        return this.fail(conn, CloseReason.InvalidAwareness, `AWR-1: client ${e.clientID} listed twice in one update`);
+      }
+      ids.add(e.clientID);
+    }
     const claims = new Set<number>();
     for (const e of entries)
       if (e.state !== 'null' && !this.ownerOf.has(e.clientID) && isNewer(e)) claims.add(e.clientID);
@@ -546,6 +554,7 @@ export class RoomCore {
     const accepted: AwarenessEntry[] = [];
     for (const e of entries) {
       if (!isNewer(e)) continue;
+      if (this.growsOthersState(conn, e)) continue;
       if (e.state !== 'null' && !this.ownerOf.has(e.clientID)) {
         c.owned.add(e.clientID);
         this.ownerOf.set(e.clientID, conn);
@@ -654,27 +663,37 @@ export class RoomCore {
 
   /** AWR-3: departed clients are kept as bounded tombstones so stale copies are refused. */
   /**
-   * AWR-7: whether accepting `entries` from `conn` would take some connection's owned live states
-   * past maxAwarenessBytesPerConnection. Counted against the owner, whoever sends: a connection
-   * updating states another one owns could otherwise grow every state of the room to the
-   * maximum. A client id listed twice is counted twice (an honest frame lists each once).
+   * AWR-7: whether the live states `conn` owns would pass maxAwarenessBytesPerConnection once
+   * `entries` (each client id once, checked before) are taken: its own entries replace or add
+   * to what it owns; entries for ids another connection owns do not count (they cannot grow
+   * those, see `growsOthersState`).
    */
   private overAwarenessBudget(
     conn: ConnId,
     entries: readonly AwarenessEntry[],
     isNewer: (e: AwarenessEntry) => boolean,
   ): boolean {
-    const projected = new Map<ConnId, number>();
+    let total = this.ownedBytes(conn);
     for (const e of entries) {
-      if (e.state === 'null' || !isNewer(e)) continue;
-      const owner = this.ownerOf.get(e.clientID) ?? conn;
-      const cur = this.awareness.get(e.clientID);
-      const replaced = cur !== undefined && this.ownerOf.get(e.clientID) === owner ? cur.bytes : 0;
-      const total = (projected.get(owner) ?? this.ownedBytes(owner)) - replaced + utf8Length(e.state);
-      if (total > this.limits.maxAwarenessBytesPerConnection) return true;
-      projected.set(owner, total);
+      if (!isNewer(e)) continue;
+      const owner = this.ownerOf.get(e.clientID);
+      if (owner === conn) total -= this.awareness.get(e.clientID)?.bytes ?? 0;
+      else if (owner !== undefined) continue;
+      if (e.state !== 'null') total += utf8Length(e.state);
     }
-    return false;
+    return total > this.limits.maxAwarenessBytesPerConnection;
+  }
+
+  /**
+   * AWR-7: an entry that would make a state another connection owns larger is ignored (neither
+   * stored nor forwarded; its owner sends its own). Else a room member could grow everyone's
+   * states, or fill a victim's budget so that its next honest state got it closed. A tab that
+   * relays another tab's state (BroadcastChannel) sends what that tab sends itself.
+   */
+  private growsOthersState(conn: ConnId, e: AwarenessEntry): boolean {
+    const owner = this.ownerOf.get(e.clientID);
+    if (owner === undefined || owner === conn || e.state === 'null') return false;
+    return utf8Length(e.state) > (this.awareness.get(e.clientID)?.bytes ?? 0);
   }
 
   private ownedBytes(conn: ConnId): number {
