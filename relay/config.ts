@@ -5,7 +5,7 @@
  */
 import { Limits } from '../shared/protocol.js';
 import type { RelayLimits } from './relay.js';
-import { CLIENT_CHARGE_BYTES } from './updateCharge.js';
+import { CLIENT_CHARGE_BYTES } from './clientCharge.js';
 import { LogLevel, type LogLevelName } from './log.js';
 import type { RedisDurabilityMode } from './redisConnection.js';
 

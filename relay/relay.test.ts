@@ -23,7 +23,7 @@ import { MemoryRoomStore } from './memoryRoomStore.js';
 import type { AppendEntry, RoomStore, StoredRoom, StoredSegment } from './roomStore.js';
 import type { ConnId } from './roomCore.js';
 import { FakeSink, type RelayFrame } from './testing/fakeSink.js';
-import { CLIENT_CHARGE_BYTES } from './updateCharge.js';
+import { CLIENT_CHARGE_BYTES } from './clientCharge.js';
 import { encodeModel } from '../shared/testing/updateModel.js';
 
 // --- helpers ------------------------------------------------------------------------------------
@@ -776,6 +776,20 @@ describe('Relay limits and bad input', () => {
     expect(a.sink.closes).toEqual([]);
     a.send(clients(50, 200));
     expect(a.sink.closes).toEqual([closeOf(CloseReason.RateLimited)]);
+    // Clients named only in the delete set count the same.
+    const deletes = (n: number, from: number): Uint8Array =>
+      encodeSyncUpdate(
+        encodeModel({
+          sections: [],
+          deletes: Array.from({ length: n }, (_, i) => ({ client: from + i, ranges: [[0, 1]] })),
+        }),
+      );
+    const d = new Client(relay, 'r', 4).connect();
+    await relay.settled();
+    d.send(deletes(50, 500));
+    expect(d.sink.closes).toEqual([]);
+    d.send(deletes(50, 600));
+    expect(d.sink.closes).toEqual([closeOf(CloseReason.RateLimited)]);
     // As many bytes in one client's update are charged as bytes only.
     const oneClient = (client: number): Uint8Array => {
       const doc = new Y.Doc();
@@ -787,10 +801,11 @@ describe('Relay limits and bad input', () => {
     b.send(oneClient(8));
     expect(b.sink.closes).toEqual([]);
     // The allowance refills with time.
-    now += 1000;
     const c = new Client(relay, 'r', 3).connect();
     await relay.settled();
     c.send(clients(50, 300));
+    now += 1000;
+    c.send(clients(50, 400));
     expect(c.sink.closes).toEqual([]);
   });
 

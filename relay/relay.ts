@@ -18,7 +18,7 @@ import { RoomCore, type ConnId, type RoomCoreLimits, type RoomEffect } from './r
 import type { AppendEntry, RoomStore } from './roomStore.js';
 import { inlineMerger, mergeParsed, type Merger } from './mergeInChunks.js';
 import { TokenBucket } from './tokenBucket.js';
-import { updateCharge } from './updateCharge.js';
+import { CLIENT_CHARGE_BYTES } from './clientCharge.js';
 import { silentLogger, type Logger } from './log.js';
 import type { Backplane, BackplaneEntry, BackplaneStatus, RoomSubscription } from './backplane.js';
 import type { AwarenessEntry } from '../shared/awarenessUpdate.js';
@@ -269,7 +269,7 @@ export class Relay {
     if (!isBinary) return this.closeConn(id, CloseReason.TextFrame, 'text frame');
     if (data.length > l.maxFrameBytes) return this.closeConn(id, CloseReason.FrameTooLarge, `${data.length} bytes`);
     const t = this.now();
-    if (!c.msgs.take(1, t) || !c.bytes.take(data.length + updateCharge(data, l.maxClientsPerUpdate), t)) {
+    if (!c.msgs.take(1, t) || !c.bytes.take(data.length, t)) {
       return this.closeConn(id, CloseReason.RateLimited, 'over the message or byte rate');
     }
     const slot = this.rooms.get(c.room)!;
@@ -468,6 +468,12 @@ export class Relay {
         this.maybeUnload(slot);
       } else if (e.type === 'awareness') {
         this.publishAwareness(slot, e.entries);
+      } else if (e.type === 'clients') {
+        // RATE-1 (the core lists this effect last, after the update's own effects).
+        const c = this.conns.get(e.conn);
+        if (c && !c.bytes.take(e.count * CLIENT_CHARGE_BYTES, this.now())) {
+          this.closeConn(e.conn, CloseReason.RateLimited, `an update of ${e.count} clients over the byte rate`);
+        }
       } else {
         this.batch.push({ room: slot.name, seq: e.seq, update: e.update, at: this.now() });
         this.batchBytes += e.update.length;

@@ -60,6 +60,9 @@ const framesTo = (effects: readonly RoomEffect[], conn: ConnId): RelayFrame[] =>
 const persists = (effects: readonly RoomEffect[]): PersistEffect[] =>
   effects.filter((e): e is PersistEffect => e.type === 'persist');
 
+/** The effects without RATE-1's 'clients' charge. */
+const uncharged = (effects: readonly RoomEffect[]): RoomEffect[] => effects.filter((e) => e.type !== 'clients');
+
 const closes = (effects: readonly RoomEffect[]): CloseEffect[] =>
   effects.filter((e): e is CloseEffect => e.type === 'close');
 
@@ -491,8 +494,9 @@ describe('RoomCore forwarding', () => {
     const u = a.insert(0, 'hello');
     core.receive(1, encodeSyncUpdate(u));
 
-    expect(core.receive(2, encodeSyncUpdate(u))).toEqual([]);
-    expect(core.receive(2, encodeSyncStep2(u))).toEqual([]);
+    // Nothing but RATE-1's charge (the parse was the cost).
+    expect(core.receive(2, encodeSyncUpdate(u))).toEqual([{ type: 'clients', conn: 2, count: 1 }]);
+    expect(uncharged(core.receive(2, encodeSyncStep2(u)))).toEqual([]);
     const effects = core.committed(1);
     expect(framesTo(effects, 1)).toEqual([{ kind: 'ack', clocks: new Map([[1, 5]]) }]);
     expect(framesTo(effects, 2)).toEqual([{ kind: 'ack', clocks: new Map([[1, 5]]) }]);
@@ -608,9 +612,9 @@ describe('RoomCore acks', () => {
     core.receive(1, encodeSyncUpdate(u));
     expect(framesTo(core.committed(1), 1)).toEqual([{ kind: 'ack', clocks: new Map([[1, 5]]) }]);
 
-    expect(core.receive(1, encodeSyncUpdate(u))).toEqual([]); // conn 1 knows clock 5 is durable
+    expect(uncharged(core.receive(1, encodeSyncUpdate(u)))).toEqual([]); // conn 1 knows clock 5 is durable
     expect(framesTo(core.receive(2, encodeSyncUpdate(u)), 2)).toEqual([{ kind: 'ack', clocks: new Map([[1, 5]]) }]);
-    expect(core.receive(2, encodeSyncUpdate(u))).toEqual([]);
+    expect(uncharged(core.receive(2, encodeSyncUpdate(u)))).toEqual([]);
 
     // Only the pairs that moved: client 1 again, client 2 for the first time.
     const b = new Editor(2);

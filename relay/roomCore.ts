@@ -70,7 +70,12 @@ export type RoomEffect =
    * Awareness entries this relay's connections announced (or whose removal AWR-4 decided): in
    * scale-out mode the host publishes them to the other relays (REDIS-6); the embedded host ignores it.
    */
-  | { readonly type: 'awareness'; readonly entries: readonly AwarenessEntry[] };
+  | { readonly type: 'awareness'; readonly entries: readonly AwarenessEntry[] }
+  /**
+   * RATE-1: `conn` sent an update naming this many Yjs clients (the larger of its struct
+   * sections and its delete set): the host charges it to the sender's byte allowance.
+   */
+  | { readonly type: 'clients'; readonly conn: ConnId; readonly count: number };
 
 export interface RoomCoreLimits {
   /** Largest frame sent (SYNC-4). */
@@ -434,14 +439,22 @@ export class RoomCore {
    */
   private acceptUpdate(conn: ConnId, update: Uint8Array, frame: Uint8Array | null): RoomEffect[] {
     // Copy first: the frame may be a view into a larger socket buffer we must not keep alive.
-    let parsed = parseUpdateV1(update.slice(), {
+    const parsed = parseUpdateV1(update.slice(), {
       maxDepth: this.limits.maxNestingDepth,
       isMapEntry: this.isMapEntry, // VAL-9 across updates
       maxStructBytes: this.limits.maxSendFrameBytes - STRUCT_HEADROOM, // VAL-10
       maxClients: this.limits.maxClientsPerUpdate, // VAL-11
     });
-    if (isEmptyParsed(parsed)) return [];
     const clients = new Set(parsed.runs.map((r) => r.client));
+    const out = this.takeUpdate(conn, parsed, clients, frame);
+    // RATE-1: charged whether the update was new or known: the parse is the cost.
+    const count = Math.max(clients.size, parsed.deletes.size);
+    if (count > 0) out.push({ type: 'clients', conn, count });
+    return out;
+  }
+
+  private takeUpdate(conn: ConnId, parsed: ParsedUpdate, clients: Set<number>, frame: Uint8Array | null): RoomEffect[] {
+    if (isEmptyParsed(parsed)) return [];
     if (this.isKnown(parsed)) {
       const last = this.pending[this.pending.length - 1];
       if (last) {
