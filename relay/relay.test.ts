@@ -18,7 +18,7 @@ import {
   encodeSyncStep2,
   encodeSyncUpdate,
 } from '../shared/protocol.js';
-import { loadQueueBytes, Relay, type RelayLimits } from './relay.js';
+import { loadQueueBytes, Relay, STORAGE_FAILURE_MS, type RelayLimits } from './relay.js';
 import { MemoryRoomStore } from './memoryRoomStore.js';
 import type { AppendEntry, RoomStore, StoredRoom, StoredSegment } from './roomStore.js';
 import type { ConnId } from './roomCore.js';
@@ -620,9 +620,10 @@ describe('Relay unloading and compaction', () => {
 });
 
 describe('HEALTH-1: storage health', () => {
-  it("is 'failing' from a failed store call until one succeeds", async () => {
+  it("is 'failing' after a failed store call, until a write succeeds or STORAGE_FAILURE_MS pass", async () => {
+    let now = 1_000_000;
     const store = new ControlledStore();
-    const relay = makeRelay({ store });
+    const relay = makeRelay({ store, now: () => now });
     const a = new Client(relay, 'r', 1).connect();
     await relay.settled();
     expect(relay.stats().storage).toBe('ok');
@@ -630,11 +631,26 @@ describe('HEALTH-1: storage health', () => {
     a.insert(0, 'not stored');
     await relay.flush();
     expect(relay.stats().storage).toBe('failing');
-    // The client reconnects (the room was dropped) and its edit is committed this time.
-    const again = new Client(relay, 'r', 2).connect();
+    // Reads still work on a full disk: a reader joining (admission, load) does not clear it.
+    expect(await relay.admit('other')).toBeNull();
+    const reader = new Client(relay, 'other', 2).connect();
     await relay.settled();
-    again.insert(0, 'stored');
+    reader.process();
+    expect(relay.stats().storage).toBe('failing');
+    // A write that succeeds does.
+    const writer = new Client(relay, 'r', 3).connect();
+    await relay.settled();
+    writer.insert(0, 'stored');
     await relay.flush();
+    expect(relay.stats().storage).toBe('ok');
+    // With no traffic after a failure, it fades (a relay taken out of service gets to try again).
+    store.inner.failNextAppend(new Error('database or disk is full'));
+    writer.insert(0, 'not stored either');
+    await relay.flush();
+    expect(relay.stats().storage).toBe('failing');
+    now += STORAGE_FAILURE_MS - 1;
+    expect(relay.stats().storage).toBe('failing');
+    now += 1;
     expect(relay.stats().storage).toBe('ok');
   });
 });

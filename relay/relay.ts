@@ -118,12 +118,16 @@ interface RoomSlot {
   merging?: Promise<void> | null;
 }
 
+/** HEALTH-1: how long a failed store call keeps `/healthz` at 503 when no write succeeds after it. */
+export const STORAGE_FAILURE_MS = 60_000;
+
 export interface RelayStats {
   readonly roomsLoaded: number;
   readonly connections: number;
   /**
-   * HEALTH-1: 'failing' while the latest store call failed (a load, a commit, an admission's
-   * lookup, a compaction), until one succeeds: a full disk or a damaged database.
+   * HEALTH-1: 'failing' for `STORAGE_FAILURE_MS` after a store call failed (a load, a commit, an
+   * admission's lookup, a compaction), unless a write (a commit, a compaction) succeeded since:
+   * a full disk or a damaged database.
    */
   readonly storage: 'ok' | 'failing';
 }
@@ -134,8 +138,8 @@ export class Relay {
   private readonly loads = new Set<Promise<void>>();
   private batch: BatchEntry[] = [];
   private batchBytes = 0;
-  /** HEALTH-1: the latest store call failed. */
-  private storeFailing = false;
+  /** HEALTH-1: when a store call last failed, if no write succeeded after it. */
+  private storeFailedAt: number | null = null;
   private commitTimer: ReturnType<typeof setTimeout> | null = null;
   private budgetTimer: ReturnType<typeof setInterval> | null = null;
   private committing: Promise<void> | null = null;
@@ -163,22 +167,24 @@ export class Relay {
   }
 
   stats(): RelayStats {
-    return {
-      roomsLoaded: this.rooms.size,
-      connections: this.conns.size,
-      storage: this.storeFailing ? 'failing' : 'ok',
-    };
+    const failed = this.storeFailedAt;
+    const failing = failed !== null && this.now() - failed < STORAGE_FAILURE_MS;
+    return { roomsLoaded: this.rooms.size, connections: this.conns.size, storage: failing ? 'failing' : 'ok' };
   }
 
-  /** HEALTH-1: records the outcome of a store call. */
-  private storeOutcome<T>(call: Promise<T>): Promise<T> {
+  /**
+   * HEALTH-1: records the outcome of a store call. Only a write's success clears a failure: with
+   * a full disk, reads go on succeeding. A failure also fades after STORAGE_FAILURE_MS, so a relay
+   * taken out of service for it (a load balancer's health check) gets traffic to try again.
+   */
+  private storeOutcome<T>(call: Promise<T>, kind: 'read' | 'write'): Promise<T> {
     return call.then(
       (value) => {
-        this.storeFailing = false;
+        if (kind === 'write') this.storeFailedAt = null;
         return value;
       },
       (err: unknown) => {
-        this.storeFailing = true;
+        this.storeFailedAt = this.now();
         throw err;
       },
     );
@@ -197,8 +203,8 @@ export class Relay {
     if (this.conns.size >= limits.maxConnections) return UpgradeRefusal.TooManyConnections;
     if (this.opts.backplane?.status() === 'down') return UpgradeRefusal.StorageUnavailable;
     if (this.rooms.has(room) || this.admittedNew.has(room)) return null;
-    if (await this.storeOutcome(this.opts.store.hasRoom(room))) return this.recheck();
-    if (this.storedRooms < 0) this.storedRooms = await this.storeOutcome(this.opts.store.roomCount());
+    if (await this.storeOutcome(this.opts.store.hasRoom(room), 'read')) return this.recheck();
+    if (this.storedRooms < 0) this.storedRooms = await this.storeOutcome(this.opts.store.roomCount(), 'read');
     const refusal = this.recheck();
     if (refusal || this.rooms.has(room) || this.admittedNew.has(room)) return refusal;
     let fresh = this.admittedNew.size;
@@ -430,7 +436,7 @@ export class Relay {
   // --- internals ----------------------------------------------------------------------------
 
   private startLoad(slot: RoomSlot): void {
-    const p = this.storeOutcome(this.opts.store.load(slot.name))
+    const p = this.storeOutcome(this.opts.store.load(slot.name), 'read')
       .then((stored) => {
         if (this.rooms.get(slot.name) !== slot) return;
         slot.isNew = stored.segments.length === 0 && stored.log.length === 0;
@@ -513,7 +519,7 @@ export class Relay {
     const upTo = new Map<string, number>();
     for (const e of batch) upTo.set(e.room, Math.max(upTo.get(e.room) ?? 0, e.seq));
     try {
-      await this.storeOutcome(this.appendOrPublish(batch));
+      await this.storeOutcome(this.appendOrPublish(batch), 'write');
     } catch (err) {
       this.failedCommits++;
       this.log.error('append-failed', { rooms: upTo.size, entries: batch.length, error: String(err) });
@@ -548,9 +554,10 @@ export class Relay {
       const merged = await mergeParsed(this.merger, plan.parts);
       await this.storeOutcome(
         this.opts.store.writeSegment(slot.name, { seqLo: plan.seqLo, seqHi: plan.seqHi, update: merged.bytes }),
+        'write',
       );
       if (slot.core === core) core.applyCompaction(plan.seqLo, plan.seqHi, merged);
-      await this.storeOutcome(this.opts.store.deleteCovered(slot.name, plan.seqLo, plan.seqHi));
+      await this.storeOutcome(this.opts.store.deleteCovered(slot.name, plan.seqLo, plan.seqHi), 'write');
       this.log.debug('compacted', { room: slot.name, inputs: plan.parts.length, bytes: merged.bytes.length });
       done = true;
     })()

@@ -206,8 +206,11 @@ const handleHttp = async (req: IncomingMessage, res: ServerResponse, opts: Serve
     const s = opts.relay.stats();
     const backplane = opts.backplane ? opts.backplane.status() : 'off';
     const storeWorker = opts.storeWorker ? opts.storeWorker.health().status : 'off';
-    // HEALTH-1: not ok while nothing can be stored (a load balancer or a monitor should know).
-    const ok = s.storage === 'ok' && backplane !== 'down' && storeWorker !== 'down' && storeWorker !== 'hung';
+    // HEALTH-1: not ok while nothing can be stored (a load balancer or a monitor should know). In
+    // scale-out mode the worker only merges: Redis stores, and the backplane's status says so.
+    const workerStores = !opts.backplane;
+    const workerDown = storeWorker === 'down' || storeWorker === 'hung' || storeWorker === 'restarting';
+    const ok = s.storage === 'ok' && backplane !== 'down' && !(workerStores && workerDown);
     const body = JSON.stringify({
       ok,
       version: VERSION,
