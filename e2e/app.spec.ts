@@ -176,7 +176,7 @@ test.describe('two users', () => {
     await expect(b.message('from B online')).not.toContainText('arrived late');
   });
 
-  test('OFF-1: "Go offline" stays on across a reload of the tab, and the lobby does not send that room meanwhile', async ({
+  test('OFF-1: "Go offline" holds back a room in every tab and across a reload, and no lobby sends it meanwhile', async ({
     openUser,
     relay,
     room,
@@ -198,23 +198,29 @@ test.describe('two users', () => {
     await expect(a.connection()).toContainText('Offline');
     await expect(a.message('held back')).toContainText('Pending');
 
-    // News in the other room: once Alice's lobby counts it, its refresh has run.
+    // Another tab of Alice's shows the lobby. News in the other room: once that lobby counts it,
+    // its refresh has run.
     const bOther = await b.context.newPage();
     await bOther.goto(`${relay.url}/r/${other}`);
     await ui.send(bOther, 'news elsewhere');
-    await a.page.getByRole('link', { name: 'Rooms' }).click();
-    const row = a.page.getByRole('listitem').filter({ has: a.page.getByRole('link', { name: other, exact: true }) });
+    await expect(ui.message(bOther, 'news elsewhere')).toContainText(/Saved|Seen/);
+    const lobby = await a.context.newPage();
+    await lobby.goto(`${relay.url}/`);
+    const row = lobby.getByRole('listitem').filter({ has: lobby.getByRole('link', { name: other, exact: true }) });
     await expect(row).toContainText('1 unread', { timeout: 20_000 });
-    // Not sent by the refresh (the one fixed window: something that must NOT happen).
+    // Not sent by that refresh (the one fixed window: something that must NOT happen).
     await observeFor(1500);
     await expect(b.message('held back')).toHaveCount(0);
 
-    // Back in the room the switch is still on; switched off, the message goes up.
-    await a.page.getByRole('link', { name: room, exact: true }).click();
-    await expect(a.offlineToggle()).toHaveAttribute('aria-pressed', 'true');
+    // The room in another tab is switched off too, and follows when Alice switches it back on.
+    const second = await a.context.newPage();
+    await second.goto(`${relay.url}/r/${room}`);
+    const secondToggle = second.getByRole('button', { name: 'Go offline' });
+    await expect(secondToggle).toHaveAttribute('aria-pressed', 'true');
     await a.offlineToggle().click();
     await expect(a.message('held back')).toContainText(/Saved|Seen/, { timeout: 15_000 });
     await expect(b.message('held back')).toBeVisible();
+    await expect(secondToggle).toHaveAttribute('aria-pressed', 'false');
   });
 
   test('STATE-1: an edit made offline shows Pending until the relay has it, not the earlier Seen', async ({

@@ -19,6 +19,7 @@ import { MessageList, type MessageListHandle } from './MessageList.js';
 import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
 import { roomUrl } from './router.js';
 import {
+  onSwitchedOffChange,
   roomFileName,
   setSwitchedOff,
   type MessageView,
@@ -73,6 +74,8 @@ const READ_WRITE_DELAY_MS = 800;
 const Room = ({ room, session, meta }: { room: string; session: RoomSession; meta: RoomMeta }): ReactNode => {
   const { identity, local } = useApp();
   const view = useRoomView(session);
+  // OFF-1: another tab switched this room on or off.
+  useEffect(() => onSwitchedOffChange(room, (off) => session.setOffline(off)), [room, session]);
   const visible = useDocumentVisible();
   const listRef = useRef<MessageListHandle>(null);
   const composerRef = useRef<ComposerHandle>(null);

@@ -53,9 +53,9 @@ class MemoryStorage implements Storage {
   }
 }
 
-const pickStorage = (which: 'localStorage' | 'sessionStorage'): Storage => {
+const pickStorage = (): Storage => {
   try {
-    const s = window[which];
+    const s = window.localStorage;
     const probe = '__converge_probe__';
     s.setItem(probe, '1');
     s.removeItem(probe);
@@ -66,30 +66,36 @@ const pickStorage = (which: 'localStorage' | 'sessionStorage'): Storage => {
 };
 
 /** localStorage, or an in-memory stand-in when the browser refuses it. */
-export const kv: Storage = pickStorage('localStorage');
-
-/** sessionStorage (this tab only, kept across its reloads), or an in-memory stand-in. */
-const tabKv: Storage = pickStorage('sessionStorage');
+export const kv: Storage = pickStorage();
 
 /**
- * OFF-1: the rooms whose "Go offline" switch is on in this tab. Kept across reloads of the tab
- * (a reload is not a reason to send what the user held back); a new tab starts online.
+ * OFF-1: the rooms whose "Go offline" switch is on, for every tab of this profile (localStorage):
+ * what the user held back stays back across reloads, and no other tab (its open room, its
+ * lobby's refresh) sends it, until the user switches it off.
  */
 const offlineKey = (room: string): string => `converge:offline:${room}`;
 export const isSwitchedOff = (room: string): boolean => {
   try {
-    return tabKv.getItem(offlineKey(room)) === '1';
+    return kv.getItem(offlineKey(room)) === '1';
   } catch {
     return false;
   }
 };
 export const setSwitchedOff = (room: string, off: boolean): void => {
   try {
-    if (off) tabKv.setItem(offlineKey(room), '1');
-    else tabKv.removeItem(offlineKey(room));
+    if (off) kv.setItem(offlineKey(room), '1');
+    else kv.removeItem(offlineKey(room));
   } catch {
-    // Full or refused: the switch then lasts until the page is reloaded.
+    // Full or refused: the switch then holds for this page only.
   }
+};
+/** Calls `changed` when another tab switches `room` on or off; returns the unsubscribe. */
+export const onSwitchedOffChange = (room: string, changed: (off: boolean) => void): (() => void) => {
+  const listener = (e: StorageEvent): void => {
+    if (e.key === offlineKey(room) || e.key === null) changed(isSwitchedOff(room));
+  };
+  window.addEventListener('storage', listener);
+  return () => window.removeEventListener('storage', listener);
 };
 
 // No document (the UI's modules imported by tests in Node): no witness, as with cookies disabled.
