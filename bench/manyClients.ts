@@ -14,11 +14,12 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import { RoomCore, type RoomCoreLimits } from '../relay/roomCore.js';
+import { defaultRoomCoreLimits } from '../relay/testing/roomCoreLimits.js';
 import { encodeSyncUpdate, Limits } from '../shared/protocol.js';
 import { fmt, median, table } from './stats.js';
+import { manyClientsUpdate } from '../shared/testing/updateModel.js';
 
 export interface ManyClientsOptions {
   readonly reps: number;
@@ -26,28 +27,7 @@ export interface ManyClientsOptions {
 
 export const DEFAULT_MANY_CLIENTS: ManyClientsOptions = { reps: 3 };
 
-const LIMITS: RoomCoreLimits = {
-  maxSendFrameBytes: Limits.maxSendFrameBytes,
-  maxNestingDepth: Limits.maxNestingDepth,
-  maxAwarenessStateBytes: Limits.maxAwarenessStateBytes,
-  maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
-  maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
-  maxAwarenessBytesPerConnection: Limits.maxAwarenessBytesPerConnection,
-  maxClientsPerUpdate: Number.MAX_SAFE_INTEGER,
-};
-
-/** `n` clients with one garbage-collected struct each: the fewest bytes per client. */
-const manyClientsUpdate = (n: number): Uint8Array => {
-  const e = encoding.createEncoder();
-  encoding.writeVarUint(e, n);
-  for (let i = 0; i < n; i++) {
-    for (const v of [1, 1_000_000 + i, 0]) encoding.writeVarUint(e, v); // one struct, client, clock 0
-    encoding.writeUint8(e, 0); // GC
-    encoding.writeVarUint(e, 1);
-  }
-  encoding.writeVarUint(e, 0);
-  return encoding.toUint8Array(e);
-};
+const LIMITS: RoomCoreLimits = { ...defaultRoomCoreLimits, maxClientsPerUpdate: Number.MAX_SAFE_INTEGER };
 
 /** One client's text inserts, about `bytes` bytes in all (4 KiB each: one struct must fit a frame, VAL-10). */
 const oneClientUpdate = (bytes: number): Uint8Array => {
@@ -74,9 +54,9 @@ const receiveMs = (update: Uint8Array): number => {
 
 export const runManyClientsBench = (opts: ManyClientsOptions = DEFAULT_MANY_CLIENTS): string => {
   const rows: string[][] = [];
-  receiveMs(manyClientsUpdate(1000)); // warm-up
+  receiveMs(manyClientsUpdate(1000, 0, 1_000_000)); // warm-up
   for (const n of [1000, Limits.maxClientsPerUpdate, 200_000]) {
-    const many = manyClientsUpdate(n);
+    const many = manyClientsUpdate(n, 0, 1_000_000);
     const one = oneClientUpdate(many.length);
     const manyMs = median(Array.from({ length: opts.reps }, () => receiveMs(many)));
     const oneMs = median(Array.from({ length: opts.reps }, () => receiveMs(one)));

@@ -24,7 +24,7 @@ import type { AppendEntry, RoomStore, StoredRoom, StoredSegment } from './roomSt
 import type { ConnId } from './roomCore.js';
 import { FakeSink, type RelayFrame } from './testing/fakeSink.js';
 import { CLIENT_CHARGE_BYTES } from './clientCharge.js';
-import { encodeModel } from '../shared/testing/updateModel.js';
+import { manyClientsUpdate } from '../shared/testing/updateModel.js';
 
 // --- helpers ------------------------------------------------------------------------------------
 
@@ -774,17 +774,7 @@ describe('Relay limits and bad input', () => {
     const a = new Client(relay, 'r', 1).connect();
     const b = new Client(relay, 'r', 2).connect();
     await relay.settled();
-    const clients = (n: number, from: number): Uint8Array =>
-      encodeSyncUpdate(
-        encodeModel({
-          sections: Array.from({ length: n }, (_, i) => ({
-            client: from + i,
-            clock: 0,
-            structs: [{ kind: 'gc', length: 1 }],
-          })),
-          deletes: [],
-        }),
-      );
+    const clients = (n: number, from: number): Uint8Array => encodeSyncUpdate(manyClientsUpdate(n, 0, from));
     // 50 clients: about 500 bytes on the wire, charged 50 × 256 more; twice is over the burst.
     const first = clients(50, 100);
     expect(first.length + 50 * CLIENT_CHARGE_BYTES).toBeLessThan(20_000);
@@ -793,13 +783,7 @@ describe('Relay limits and bad input', () => {
     a.send(clients(50, 200));
     expect(a.sink.closes).toEqual([closeOf(CloseReason.RateLimited)]);
     // Clients named only in the delete set count the same.
-    const deletes = (n: number, from: number): Uint8Array =>
-      encodeSyncUpdate(
-        encodeModel({
-          sections: [],
-          deletes: Array.from({ length: n }, (_, i) => ({ client: from + i, ranges: [[0, 1]] })),
-        }),
-      );
+    const deletes = (n: number, from: number): Uint8Array => encodeSyncUpdate(manyClientsUpdate(0, n, from));
     const d = new Client(relay, 'r', 4).connect();
     await relay.settled();
     d.send(deletes(50, 500));

@@ -18,22 +18,15 @@ import {
   encodeSyncUpdate,
 } from '../shared/protocol.js';
 import { mergeAndParse } from './mergeInChunks.js';
-import { encodeModel } from '../shared/testing/updateModel.js';
+import { manyClientsUpdate } from '../shared/testing/updateModel.js';
 import { RoomCore, type ConnId, type RoomCoreLimits, type RoomEffect } from './roomCore.js';
 import type { StoredRoom } from './roomStore.js';
 import { decodeRelayFrame, type AwarenessFrameEntry, type RelayFrame } from './testing/fakeSink.js';
+import { defaultRoomCoreLimits } from './testing/roomCoreLimits.js';
 
 // --- helpers ------------------------------------------------------------------------------------
 
-const LIMITS: RoomCoreLimits = {
-  maxSendFrameBytes: Limits.maxSendFrameBytes,
-  maxNestingDepth: Limits.maxNestingDepth,
-  maxAwarenessStateBytes: Limits.maxAwarenessStateBytes,
-  maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
-  maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
-  maxAwarenessBytesPerConnection: Limits.maxAwarenessBytesPerConnection,
-  maxClientsPerUpdate: Limits.maxClientsPerUpdate,
-};
+const LIMITS: RoomCoreLimits = defaultRoomCoreLimits;
 
 const EMPTY_ROOM: StoredRoom = { segments: [], log: [] };
 
@@ -362,15 +355,7 @@ describe('RoomCore sync', () => {
   });
 
   it('VAL-11: an update of more Yjs clients than maxClientsPerUpdate is refused and stores nothing; one at the limit is taken', () => {
-    const clients = (n: number, from: number): Uint8Array =>
-      encodeModel({
-        sections: Array.from({ length: n }, (_, i) => ({
-          client: from + i,
-          clock: 0,
-          structs: [{ kind: 'gc', length: 1 }],
-        })),
-        deletes: [],
-      });
+    const clients = (n: number, from: number): Uint8Array => manyClientsUpdate(n, 0, from);
     const core = joined(makeCore({ maxClientsPerUpdate: 10 }), 1, 2);
     const refused = core.receive(1, encodeSyncUpdate(clients(11, 100)));
     expect(persists(refused)).toEqual([]);

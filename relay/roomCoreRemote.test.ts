@@ -7,23 +7,11 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { Limits, encodeAwareness, encodeStateVector, encodeSyncStep1, encodeSyncUpdate } from '../shared/protocol.js';
+import { defaultRoomCoreLimits } from './testing/roomCoreLimits.js';
 import { RoomCore, type ConnId, type RoomEffect } from './roomCore.js';
 import { decodeRelayFrame, type RelayFrame } from './testing/fakeSink.js';
 
-const core = (): RoomCore =>
-  new RoomCore(
-    'room',
-    { segments: [], log: [] },
-    {
-      maxSendFrameBytes: Limits.maxSendFrameBytes,
-      maxNestingDepth: Limits.maxNestingDepth,
-      maxAwarenessStateBytes: Limits.maxAwarenessStateBytes,
-      maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
-      maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
-      maxAwarenessBytesPerConnection: Limits.maxAwarenessBytesPerConnection,
-      maxClientsPerUpdate: Limits.maxClientsPerUpdate,
-    },
-  );
+const core = (): RoomCore => new RoomCore('room', { segments: [], log: [] }, defaultRoomCoreLimits);
 
 const framesTo = (effects: readonly RoomEffect[], conn: ConnId): RelayFrame[] =>
   effects.flatMap((e) => (e.type === 'send' && e.conn === conn ? [decodeRelayFrame(e.frame)] : []));

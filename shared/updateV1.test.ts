@@ -5,7 +5,14 @@ import { ClockRanges } from './clockRanges.js';
 import { Prng, seedFromEnv } from './testing/prng.js';
 import { applyBreaks, byteMutate, docBroken, structMutate, synthUpdate } from './testing/mutate.js';
 import { docContent, randomDocs } from './testing/randomEdits.js';
-import { content, encodeModel, rootItem, type ModelStruct, type ModelUpdate } from './testing/updateModel.js';
+import {
+  content,
+  encodeModel,
+  manyClientsUpdate,
+  rootItem,
+  type ModelStruct,
+  type ModelUpdate,
+} from './testing/updateModel.js';
 import {
   concatUpdatesV1,
   deleteSetOnly,
@@ -808,16 +815,7 @@ describe('VAL-10: one struct is at most maxStructBytes', () => {
 });
 
 describe('VAL-11: at most maxClients clients among the struct sections, and among the delete set', () => {
-  /** `n` clients with one GC struct each, and `d` clients with one delete range each. */
-  const manyClients = (n: number, d: number): Uint8Array =>
-    encodeModel({
-      sections: Array.from({ length: n }, (_, i) => ({
-        client: 100 + i,
-        clock: 0,
-        structs: [{ kind: 'gc', length: 1 }],
-      })),
-      deletes: Array.from({ length: d }, (_, i) => ({ client: 100 + i, ranges: [[0, 1]] })),
-    });
+  const manyClients = (n: number, d: number): Uint8Array => manyClientsUpdate(n, d);
 
   it('accepts exactly maxClients in each, and any number without the option', () => {
     expect(parseUpdateV1(manyClients(50, 50), { maxClients: 50 }).runs).toHaveLength(50);

@@ -246,6 +246,21 @@ export const content = {
   },
 };
 
+/**
+ * An update of many Yjs clients, the fewest bytes each (VAL-11, RATE-1): `structs` clients with
+ * one garbage-collected struct at clock 0, and `deletes` clients with one delete range, numbered
+ * from `from`.
+ */
+export const manyClientsUpdate = (structs: number, deletes = 0, from = 100): Uint8Array =>
+  encodeModel({
+    sections: Array.from({ length: structs }, (_, i) => ({
+      client: from + i,
+      clock: 0,
+      structs: [{ kind: 'gc' as const, length: 1 }],
+    })),
+    deletes: Array.from({ length: deletes }, (_, i) => ({ client: from + i, ranges: [[0, 1] as [number, number]] })),
+  });
+
 /** A text item appended to root type `key` (the shape of a first insert). */
 export const rootItem = (key: string, ref: number, bytes: Uint8Array, length: number): ModelStruct => ({
   kind: 'item',
