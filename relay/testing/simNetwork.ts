@@ -17,6 +17,7 @@ import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import { Limits, MessageType, encodeSyncStep1, encodeSyncUpdate, readAckPayload } from '../../shared/protocol.js';
 import { Relay, type RelayLimits } from '../relay.js';
+import { defaultRoomCoreLimits } from './roomCoreLimits.js';
 import { mergeInChunks } from '../mergeInChunks.js';
 import type { RoomStore } from '../roomStore.js';
 import type { ConnId } from '../roomCore.js';
@@ -27,6 +28,7 @@ import type { FencedCompactionStore } from '../storeCompactor.js';
 
 /** Limits high enough that rate limiting never fires (fuzz, unit tests); the send-frame limit is the caller's. */
 export const unthrottledLimits = (maxSendFrameBytes: number): RelayLimits => ({
+  ...defaultRoomCoreLimits,
   maxFrameBytes: Limits.maxFrameBytes,
   maxSendFrameBytes,
   maxMessagesPerSecond: 1e9,
@@ -37,12 +39,6 @@ export const unthrottledLimits = (maxSendFrameBytes: number): RelayLimits => ({
   maxTotalBufferedBytes: 1e12,
   maxRooms: 1000,
   maxConnections: 1000,
-  maxNestingDepth: Limits.maxNestingDepth,
-  maxAwarenessStateBytes: Limits.maxAwarenessStateBytes,
-  maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
-  maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
-  maxAwarenessBytesPerConnection: Limits.maxAwarenessBytesPerConnection,
-  maxClientsPerUpdate: Limits.maxClientsPerUpdate,
 });
 
 const REMOTE = Symbol('remote');
