@@ -88,15 +88,29 @@ describe('RoomFeed', () => {
     expect(h.seqs()).toEqual([11]);
   });
 
-  it('REDIS-4: the heartbeat check reads the log when next is past lastSeq (a lost last message)', async () => {
+  it('REDIS-4: the heartbeat check reads the log when next was past lastSeq at two checks in a row (a lost last message)', async () => {
     const h = harness(3);
     const first = h.feed.markBehind();
     h.reads[0]!.answer(h.log(3));
     await first;
-    const checked = h.feed.check(4, 3);
+    await h.feed.check(4, 3); // entry 4's message may be on its way
+    expect(h.reads).toHaveLength(1);
+    const checked = h.feed.check(4, 3); // still missing: lost
     h.reads[1]!.answer(h.log(4, 4));
     await checked;
     expect(h.seqs()).toEqual([4]);
+  });
+
+  it('REDIS-4: an entry whose live message arrives after the first check is delivered live, with its origin', async () => {
+    const h = harness(3);
+    const first = h.feed.markBehind();
+    h.reads[0]!.answer(h.log(3));
+    await first;
+    await h.feed.check(4, 3);
+    await h.feed.push({ ...entry(4), origin: 'relay-b' });
+    await h.feed.check(4, 4);
+    expect(h.reads).toHaveLength(1);
+    expect(h.delivered.map((e) => [e.seq, e.origin])).toEqual([[4, 'relay-b']]);
   });
 
   it('REDIS-4: a log rewound below lastSeq (failover to a replica that missed writes) is followed from there', async () => {

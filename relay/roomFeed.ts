@@ -47,6 +47,8 @@ export class RoomFeed {
   private readonly queue: Queued[] = [];
   private arrivals = 0;
   private behind = true;
+  /** The log's `next` at the previous check, when it was past `lastSeq` then (see `check`). */
+  private seenAhead: number | null = null;
   private draining = false;
   private closed = false;
 
@@ -82,6 +84,9 @@ export class RoomFeed {
   /**
    * The heartbeat's look at the log's `next`, read while the feed stood at `lastSeqThen`. Ignored
    * if the feed moved or got busy since: a newer delivery may legitimately be past that `next`.
+   * An entry past `lastSeq` is read from the log only if it was already past at the previous
+   * check: its live message may still be on its way (behind a replica's WAIT, REDIS-9, or the
+   * cluster bus), and read from the log it would arrive without its origin.
    */
   check(next: number, lastSeqThen: number): Promise<void> {
     if (this.busy || this.closed || this.last !== lastSeqThen) return Promise.resolve();
@@ -89,7 +94,11 @@ export class RoomFeed {
       this.hooks.rewound({ lastSeq: this.last, next });
       this.last = next;
       this.behind = true;
-    } else if (next > this.last) this.behind = true;
+      this.seenAhead = null;
+    } else if (next > this.last) {
+      if (this.seenAhead !== null && this.seenAhead > this.last) this.behind = true;
+      this.seenAhead = next;
+    } else this.seenAhead = null;
     return this.drain();
   }
 
