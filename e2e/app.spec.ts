@@ -4,6 +4,7 @@
  * "Go offline" switch or a websocket cut by the test (Playwright's setOffline leaves open
  * websockets alone).
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -819,6 +820,73 @@ test('the app is installable (no installability errors)', async ({ playwright, l
       .toEqual([]);
   } finally {
     await context.close();
+  }
+});
+
+/** The browser process of a persistent profile: the one process whose arguments name it and no `--type`. */
+const browserPid = (profile: string): number => {
+  const ps = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  const pids = ps.stdout
+    .split('\n')
+    .filter((line) => line.includes(`--user-data-dir=${profile}`) && !line.includes('--type='))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
+  if (pids.length !== 1) throw new Error(`expected one browser process for ${profile}, found ${pids.length}`);
+  return pids[0]!;
+};
+
+test('DRAFT-1: a draft typed just before the browser itself crashes is there when it starts again', async ({
+  playwright,
+  launchOptions,
+  relay,
+  room,
+}, testInfo) => {
+  const profile = testInfo.outputPath('profile');
+  const text = 'typed a moment before the crash';
+  const first = await playwright.chromium.launchPersistentContext(profile, { ...launchOptions });
+  const page = first.pages()[0] ?? (await first.newPage());
+  await page.goto(relay.url + '/');
+  await page.getByLabel('Your name').fill('Dora');
+  await page.goto(`${relay.url}/r/${room}`);
+  await ui.composer(page).fill(text);
+  // The copy in the room's IndexedDB meta is committed (the transaction completed)...
+  await expect
+    .poll(() =>
+      page.evaluate(
+        (name) =>
+          new Promise<unknown>((resolve, reject) => {
+            const open = indexedDB.open('converge');
+            open.onerror = () => reject(new Error(String(open.error)));
+            open.onsuccess = () => {
+              const db = open.result;
+              const get = db.transaction('rooms').objectStore('rooms').get(name);
+              get.onsuccess = () => {
+                db.close();
+                resolve((get.result as { meta?: { draft?: string } } | undefined)?.meta?.draft ?? null);
+              };
+              get.onerror = () => reject(new Error(String(get.error)));
+            };
+          }),
+        room,
+      ),
+    )
+    .toBe(text);
+  // ...and the browser dies at once: no unload, no flush of localStorage (written seconds later).
+  process.kill(browserPid(profile), 'SIGKILL');
+  await first.close().catch(() => undefined);
+
+  const second = await playwright.chromium.launchPersistentContext(profile, { ...launchOptions });
+  try {
+    const again = second.pages()[0] ?? (await second.newPage());
+    await again.goto(`${relay.url}/r/${room}`);
+    await expect(ui.composer(again)).toHaveValue(text);
+    // Sent, it does not come back on a reload.
+    await ui.composer(again).press('Enter');
+    await expect(ui.message(again, text)).toBeVisible();
+    await again.reload();
+    await expect(ui.message(again, text)).toBeVisible();
+    await expect(ui.composer(again)).toHaveValue('');
+  } finally {
+    await second.close();
   }
 });
 

@@ -315,14 +315,15 @@ export function roomUpdateStoreContract(name: string, make: () => Promise<RoomUp
 
     it('LOCAL-7: meta round trip; a patch merges, undefined removes; meta-only rooms are listed', async () => {
       await store.setMeta('r', { title: 'Room', lastOpenedAt: 1000 });
-      await store.setMeta('r', { draft: 'hello', lastReadMessageId: 'm-1' });
+      await store.setMeta('r', { draft: 'hello', draftAt: 900, lastReadMessageId: 'm-1' });
       expect(await store.getMeta('r')).toEqual({
         title: 'Room',
         lastOpenedAt: 1000,
         draft: 'hello',
+        draftAt: 900,
         lastReadMessageId: 'm-1',
       });
-      await store.setMeta('r', { draft: undefined, lastOpenedAt: 2000 });
+      await store.setMeta('r', { draft: undefined, draftAt: undefined, lastOpenedAt: 2000 });
       expect(await store.getMeta('r')).toEqual({ title: 'Room', lastOpenedAt: 2000, lastReadMessageId: 'm-1' });
       expect(await store.listRooms()).toEqual([
         { room: 'r', meta: { title: 'Room', lastOpenedAt: 2000, lastReadMessageId: 'm-1' }, updates: 0, bytes: 0 },

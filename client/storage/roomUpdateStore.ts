@@ -193,6 +193,8 @@ export interface RoomMeta {
   readonly lastReadMessageId?: string;
   /** Unsent composer text. Callers debounce it: every setMeta is a strict (fsync'd) write. */
   readonly draft?: string;
+  /** When `draft` was typed (ms since the epoch; also when it was cleared): DRAFT-1's newer copy wins. */
+  readonly draftAt?: number;
   /** Owned by client/sync: a small JSON of acked and seen clocks and late message ids (STATE-1, LATE-1). */
   readonly sync?: string;
   /** Owned by client/ui: the lobby's last summary of the room, JSON, written with `setMetaIf` (LOBBY-2). */
@@ -336,6 +338,7 @@ const metaTypes: Record<keyof RoomMeta, 'string' | 'number'> = {
   lastOpenedAt: 'number',
   lastReadMessageId: 'string',
   draft: 'string',
+  draftAt: 'number',
   sync: 'string',
   lobby: 'string',
 };

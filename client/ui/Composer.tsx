@@ -1,8 +1,6 @@
 /**
- * The message composer: Enter sends, Shift+Enter is a new line. The draft is saved on every
- * keystroke (localStorage, per room) so a reload or an update never loses it; after a crash of the
- * browser itself the last seconds of typing may be gone (Chromium writes localStorage to disk
- * lazily), while sent messages are in IndexedDB. A refused message (too long, empty) keeps the
+ * The message composer: Enter sends, Shift+Enter is a new line. The draft survives a reload and a
+ * crash of the browser (DRAFT-1, ./draftKeeper.ts). A refused message (too long, empty) keeps the
  * draft and says why.
  */
 import {
@@ -19,7 +17,9 @@ import {
 import { ChatError, TEXT_LIMIT } from '../../shared/chat/chatRoom.js';
 import { CharCounter } from './CharCounter.js';
 import { FieldError } from './FieldError.js';
-import { draftKey, loadDraft, saveDraft, type MessageView, type RoomSession } from './services.js';
+import { currentDraft, draftKey, DraftKeeper } from './draftKeeper.js';
+import { kv, type MessageView, type RoomSession } from './services.js';
+import type { RoomMeta, RoomUpdateStore } from '../storage/roomUpdateStore.js';
 
 export interface ComposerHandle {
   focus(): void;
@@ -28,6 +28,8 @@ export interface ComposerHandle {
 export const Composer = ({
   room,
   session,
+  store,
+  meta,
   replyTo,
   onCancelReply,
   onSent,
@@ -36,14 +38,39 @@ export const Composer = ({
 }: {
   room: string;
   session: RoomSession;
+  /** Where the draft's crash-proof copy goes (the room's meta). */
+  store: Pick<RoomUpdateStore, 'setMeta'>;
+  /** The room's meta as read when it was opened. */
+  meta: RoomMeta;
   replyTo: MessageView | null;
   onCancelReply: () => void;
   onSent: (m: MessageView) => void;
   onDraftChange?: (draft: string) => void;
   ref?: Ref<ComposerHandle>;
 }): ReactNode => {
-  const [draft, setDraft] = useState(() => loadDraft(room));
+  const [draft, setDraft] = useState(() => currentDraft(kv, room, meta).text);
   const [error, setError] = useState<string | null>(null);
+  const [keeper] = useState(
+    () =>
+      new DraftKeeper(room, store, kv, meta, Date.now, (e) =>
+        setError(`This draft could not be saved on this device (${e instanceof Error ? e.message : String(e)}).`),
+      ),
+  );
+  // Typed text goes to IndexedDB when the page is hidden (often the last chance on a phone) or the
+  // composer goes away.
+  useEffect(() => {
+    const hidden = (): void => {
+      if (document.visibilityState === 'hidden') keeper.flush();
+    };
+    const flush = (): void => keeper.flush();
+    document.addEventListener('visibilitychange', hidden);
+    window.addEventListener('pagehide', flush);
+    return () => {
+      document.removeEventListener('visibilitychange', hidden);
+      window.removeEventListener('pagehide', flush);
+      keeper.flush();
+    };
+  }, [keeper]);
   const textareaRef = useRef<HTMLTextAreaElement>(null);
   const typing = useRef(false);
   const labelId = useId();
@@ -90,7 +117,7 @@ export const Composer = ({
 
   const update = (text: string): void => {
     setDraft(text);
-    saveDraft(room, text);
+    keeper.change(text);
     onDraftChange?.(text);
     setError(null);
     setTyping(text.trim().length > 0);
@@ -101,7 +128,7 @@ export const Composer = ({
     try {
       const m = session.send(text, replyTo?.id);
       setDraft('');
-      saveDraft(room, '');
+      keeper.change('');
       onDraftChange?.('');
       setError(null);
       setTyping(false);

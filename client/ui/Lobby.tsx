@@ -14,12 +14,13 @@ import { refreshRooms } from '../sync/backgroundRefresh.js';
 import {
   catchUpInBackground,
   isSwitchedOff,
-  loadDraft,
+  kv,
   openBackgroundSession,
   randomBytes,
   type RoomInfo,
 } from './services.js';
 import { useCopy } from './useCopy.js';
+import { currentDraft } from './draftKeeper.js';
 
 interface LobbyRoom {
   readonly info: RoomInfo;
@@ -288,7 +289,7 @@ const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
   const [copy, copied] = useCopy('Link copied');
   const name = info.room;
   const title = summary?.title || info.meta.title || '';
-  const draft = loadDraft(name) || info.meta.draft || '';
+  const draft = currentDraft(kv, name, info.meta).text;
   const unread = summary?.unread ?? 0;
   return (
     <li className="room-row">

@@ -383,6 +383,8 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
             ref={composerRef}
             room={room}
             session={session}
+            store={local.store}
+            meta={meta}
             replyTo={currentReply}
             onCancelReply={() => setReplyTo(null)}
             onSent={onSent}

@@ -9,6 +9,7 @@ import type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 import { RoomSession } from '../sync/roomSession.js';
 import { catchUpRoom, type CatchUpResult } from '../sync/catchUp.js';
 import { relayOrigins } from '../net/transport.js';
+import { MemoryStorage } from './memoryStorage.js';
 
 export type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 export type { AppendedMissing, RoomMeta, RoomInfo } from '../storage/roomUpdateStore.js';
@@ -29,29 +30,6 @@ export interface LocalStore {
 }
 
 export const randomBytes = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
-
-/** A `Storage` kept in memory, for browsers where localStorage throws (disabled, sandboxed). */
-class MemoryStorage implements Storage {
-  private readonly items = new Map<string, string>();
-  get length(): number {
-    return this.items.size;
-  }
-  clear(): void {
-    this.items.clear();
-  }
-  getItem(key: string): string | null {
-    return this.items.get(key) ?? null;
-  }
-  key(index: number): string | null {
-    return [...this.items.keys()][index] ?? null;
-  }
-  removeItem(key: string): void {
-    this.items.delete(key);
-  }
-  setItem(key: string, value: string): void {
-    this.items.set(key, String(value));
-  }
-}
 
 const pickStorage = (): Storage => {
   try {
@@ -165,24 +143,3 @@ export const openBackgroundSession = (room: string, identity: IdentityInfo, loca
     persistent: local.persistent,
     background: true,
   });
-
-// ---- Drafts: localStorage, written on every keystroke, so a reload never loses one. ----
-
-export const draftKey = (room: string): string => `converge:draft:${room}`;
-
-export const loadDraft = (room: string): string => {
-  try {
-    return kv.getItem(draftKey(room)) ?? '';
-  } catch {
-    return '';
-  }
-};
-
-export const saveDraft = (room: string, text: string): void => {
-  try {
-    if (text) kv.setItem(draftKey(room), text);
-    else kv.removeItem(draftKey(room));
-  } catch {
-    // Quota: the draft stays in the composer; nothing else to do.
-  }
-};
