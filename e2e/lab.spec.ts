@@ -2,7 +2,7 @@
  * The classroom lab in real Chromium against a real relay: the Lab panel's partition, drops,
  * resync and clock skew (LAB-1, LAB-2, LAB-3, LAB-8 through the panel), the ShiViz export
  * (LAB-6), the active-fault banner (LAB-UI-6), and the class view
- * (LAB-UI-1, LAB-UI-3, LAB-UI-4), also with 30 participants. Conditions are polled; the one fixed window (observeFor) checks that something does NOT happen.
+ * (LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7), also with 30 participants. Conditions are polled; the one fixed window (observeFor) checks that something does NOT happen.
  */
 import { readFileSync } from 'node:fs';
 import { AxeBuilder } from '@axe-core/playwright';
@@ -128,7 +128,7 @@ test('LAB-2, LAB-8: a dropped update is not sent again by itself; "Resync now" r
 });
 
 test.describe('class view', () => {
-  test('LAB-UI-1, LAB-UI-3, LAB-UI-4: a partitioned participant with different content is diverged, then converged after the heal', async ({
+  test('LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7: a partitioned participant with different content is diverged and behind, then converged after the heal', async ({
     openUser,
     room,
     relay,
@@ -159,6 +159,9 @@ test.describe('class view', () => {
     const hashOf = (name: string): Promise<string> => classView.row(t.page, name).locator('td.mono').innerText();
     await expect.poll(async () => (await hashOf('Alice')) !== (await hashOf('Bob'))).toBe(true);
     await expect(t.page.getByTestId('last-heal')).toHaveText('no heal seen yet');
+    // LAB-UI-7: in Bob's client's column Alice's last known clock is behind Bob's own.
+    await expect(classView.row(t.page, 'Alice')).toContainText('behind by');
+    await expect(classView.row(t.page, 'Bob')).not.toContainText('behind by');
 
     await lab.partition(a.page).uncheck();
     await expect(classView.verdict(t.page)).toHaveText('Converged', { timeout: 20_000 });
@@ -167,6 +170,11 @@ test.describe('class view', () => {
     await expect(t.page.getByTestId('last-divergence')).toContainText('lasted');
     await expect.poll(() => hashOf('Alice')).toBe(await hashOf('Bob'));
     await expect(lab.hash(a.page)).toHaveText(await hashOf('Bob'));
+    // LAB-UI-7: the same clocks in the same columns (Alice's and Bob's clients, and the total).
+    const clocksOf = (name: string): Promise<string[]> => classView.svClocks(t.page, name).allTextContents();
+    await expect.poll(async () => (await clocksOf('Alice')).length).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => clocksOf('Alice')).toEqual(await clocksOf('Bob'));
+    await expect(classView.table(t.page)).not.toContainText('behind by');
   });
 
   test('LAB-UI-1 with 30 participants: all listed, one with different content is spotted, and convergence comes back', async ({

@@ -36,6 +36,8 @@ export const classView = {
   row: (page: Page, name: string): Locator =>
     page.getByRole('row').filter({ has: page.getByRole('rowheader', { name }) }),
   rows: (page: Page): Locator => page.getByRole('table').getByRole('rowheader'),
+  /** One participant's state-vector cells (LAB-UI-7): a clock per column, then the total. */
+  svClocks: (page: Page, name: string): Locator => classView.row(page, name).locator('td.sv-clock'),
 };
 
 export interface SimulatedParticipant {

@@ -38,3 +38,30 @@ describe('the class view with 30 simulated awareness states', () => {
     expect(html).toContain('offline for 0 ms');
   });
 });
+
+describe('LAB-UI-7: the class view aligns the state vectors in columns', () => {
+  const withSummary = (n: number, svSummary: string): unknown => {
+    const s = state(n) as { lab: object };
+    return { ...s, lab: { ...s.lab, svSummary } };
+  };
+
+  it('shows each client in one column, marks lagging clocks in words, and unknown ones apart', () => {
+    const states = new Map<number, unknown>([
+      [1, withSummary(1, 'aaaa:9 bbbb:4')],
+      [2, withSummary(2, 'bbbb:7 aaaa:2 +1')],
+      [3, withSummary(3, 'bbbb:7 <img src=x onerror=alert(1)>')],
+    ]);
+    const html = render(states, 0, new ClassTracker(0));
+    expect(html).toContain('<th scope="colgroup" colSpan="3"');
+    expect(html.match(/<th scope="col" class="sv-clock">/g)).toHaveLength(3); // aaaa, bbbb, Total
+    const row = (n: number): string => html.split(`Student &lt;b&gt;${n}&lt;/b&gt;</th>`)[1]!.split('</tr>')[0]!;
+    expect(row(1)).toContain('<td class="sv-clock">9</td>');
+    expect(row(1)).toContain('4 <span aria-hidden="true">↓3</span><span class="visually-hidden">, behind by 3</span>');
+    expect(row(2)).toContain('2 <span aria-hidden="true">↓7</span>');
+    expect(row(2)).toContain('<td class="sv-clock">7</td>');
+    // Participant 3's summary has a token that does not parse: aaaa is unknown, not 0.
+    expect(row(3)).toContain('<td class="sv-clock sv-unknown">');
+    expect(row(3)).toContain('<td class="sv-clock">12</td>'); // the total
+    expect(html).not.toContain('<img');
+  });
+});

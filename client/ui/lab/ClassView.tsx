@@ -1,12 +1,14 @@
 /**
  * `/lab/<room>`: the teacher's projector view. Every lab participant of the room (from
  * awareness), a big converged / not converged indicator (LAB-UI-1, defined on screen), how long
- * ago the last divergence ended and how long the last heal took to converge (LAB-UI-3), and a
- * live chart. The view itself is not a participant (LAB-UI-4).
+ * ago the last divergence ended and how long the last heal took to converge (LAB-UI-3), a live
+ * chart, and the participants' state vectors aligned in columns (LAB-UI-7). The view itself is not
+ * a participant (LAB-UI-4).
  */
-import { memo, useEffect, type ReactNode } from 'react';
+import { memo, useEffect, useId, useMemo, type ReactNode } from 'react';
 import { describeFaults, formatSkew } from '../../../shared/lab/faults.js';
 import { FORGET_MS, HISTORY_MS, type ClassSnapshot, type Participant } from '../../lab/classTracker.js';
+import { sameSvRow, svMatrix, type SvCell } from '../../lab/svMatrix.js';
 import { linkClick } from '../appContext.js';
 import { plural } from '../format.js';
 import { roomPath } from '../router.js';
@@ -140,67 +142,146 @@ const ConvergenceChart = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
   );
 };
 
-const Participants = ({ snap }: { snap: ClassSnapshot }): ReactNode => (
-  <section className="card class-participants" aria-labelledby="participants-heading">
-    <h2 id="participants-heading">Participants</h2>
-    {snap.participants.length === 0 ? (
-      <p className="hint">Nobody with the lab is in this room yet. Participants appear here when they open the room.</p>
-    ) : (
-      <div className="table-scroll">
-        <table className="lab-table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Status</th>
-              <th scope="col">Faults</th>
-              <th scope="col">Clock skew</th>
-              <th scope="col">State vector</th>
-              <th scope="col">Content hash</th>
-              <th scope="col">Pending</th>
-            </tr>
-          </thead>
-          <tbody>
-            {snap.participants.map((p) => (
-              <ParticipantRow
-                key={p.state.clientId}
-                p={p}
-                offlineFor={p.offlineSince === null ? null : Math.floor((snap.now - p.offlineSince) / 1000)}
-              />
-            ))}
-          </tbody>
-        </table>
-      </div>
-    )}
-  </section>
+const Participants = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
+  // The list keeps its identity while no participant changed: the one-second tick reuses the matrix.
+  const sv = useMemo(
+    () => svMatrix(snap.participants.map((p) => ({ svSummary: p.state.svSummary, counted: p.counted }))),
+    [snap.participants],
+  );
+  const legendId = useId();
+  return (
+    <section className="card class-participants" aria-labelledby="participants-heading">
+      <h2 id="participants-heading">Participants</h2>
+      {snap.participants.length === 0 ? (
+        <p className="hint">
+          Nobody with the lab is in this room yet. Participants appear here when they open the room.
+        </p>
+      ) : (
+        <>
+          <div className="table-scroll">
+            <table className="lab-table" aria-describedby={legendId}>
+              <caption className="hint">
+                Each participant&rsquo;s state, and its state vector: the clock it published for each Yjs client, one
+                column per client
+              </caption>
+              <colgroup span={4} />
+              <colgroup span={sv.columns.length + 1} className="sv-group" />
+              <colgroup span={2} />
+              <thead>
+                <tr>
+                  <th scope="col" rowSpan={2}>
+                    Name
+                  </th>
+                  <th scope="col" rowSpan={2}>
+                    Status
+                  </th>
+                  <th scope="col" rowSpan={2}>
+                    Faults
+                  </th>
+                  <th scope="col" rowSpan={2}>
+                    Clock skew
+                  </th>
+                  <th scope="colgroup" colSpan={sv.columns.length + 1} className="sv-group-head">
+                    State vector: clock per Yjs client
+                  </th>
+                  <th scope="col" rowSpan={2}>
+                    Content hash
+                  </th>
+                  <th scope="col" rowSpan={2}>
+                    Pending
+                  </th>
+                </tr>
+                <tr>
+                  {sv.columns.map((c) => (
+                    <th scope="col" key={c.client} className="sv-clock">
+                      <span className="visually-hidden">client </span>
+                      {c.client}
+                    </th>
+                  ))}
+                  {/* Last, beside the content hash: the two values "converged" compares. */}
+                  <th scope="col" className="sv-clock">
+                    Total
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {snap.participants.map((p, i) => (
+                  <ParticipantRow
+                    key={p.state.clientId}
+                    p={p}
+                    cells={sv.rows[i]!}
+                    offlineFor={p.offlineSince === null ? null : Math.floor((snap.now - p.offlineSince) / 1000)}
+                  />
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <p className="hint" id={legendId}>
+            State vector: one column per Yjs client (the last 4 hex digits of its id), ordered by its largest clock.{' '}
+            <span className="lab-behind">↓n</span>: behind by n, below the largest clock a counted participant published
+            for that client. <span className="sv-unknown">·</span> (a dot): unknown, not necessarily 0: a participant
+            publishes only its 6 largest clocks, and this one was not among them.
+            {sv.hidden > 0 && ` ${plural(sv.hidden, 'more client')} with smaller clocks not shown.`} Total: the sum of
+            all its clocks.
+          </p>
+        </>
+      )}
+    </section>
+  );
+};
+
+/**
+ * Re-renders only when its participant or its state-vector cells changed (the tracker keeps
+ * unchanged participants) or, offline, each second.
+ */
+const ParticipantRow = memo(
+  function ParticipantRow({
+    p,
+    cells,
+    offlineFor,
+  }: {
+    p: Participant;
+    cells: readonly SvCell[];
+    offlineFor: number | null;
+  }): ReactNode {
+    const s = p.state;
+    const faults = describeFaults({ ...s.faults, skewMs: 0 });
+    const status =
+      offlineFor !== null
+        ? `${s.faults.partitioned ? 'partitioned, out of reach' : 'offline'} for ${formatElapsed(offlineFor * 1000)}${p.counted ? '' : ' (no longer counted)'}`
+        : s.faults.partitioned
+          ? 'partitioned'
+          : 'online';
+    return (
+      <tr className={offlineFor !== null ? 'offline' : s.faults.partitioned ? 'partitioned' : undefined}>
+        <th scope="row">{s.name}</th>
+        <td>{status}</td>
+        <td>{faults.length ? faults.join(', ') : 'none'}</td>
+        <td>{s.faults.skewMs === 0 ? '0' : formatSkew(s.faults.skewMs)}</td>
+        {cells.map((cell, i) => (
+          <SvClock key={i} cell={cell} />
+        ))}
+        <td className="sv-clock">{s.svTotal}</td>
+        <td className="mono">{s.hash}</td>
+        <td>{s.pending}</td>
+      </tr>
+    );
+  },
+  (a, b) => a.p === b.p && a.offlineFor === b.offlineFor && sameSvRow(a.cells, b.cells),
 );
 
-/** Re-renders only when its participant changed (the tracker keeps unchanged ones) or, offline, each second. */
-const ParticipantRow = memo(function ParticipantRow({
-  p,
-  offlineFor,
-}: {
-  p: Participant;
-  offlineFor: number | null;
-}): ReactNode {
-  const s = p.state;
-  const faults = describeFaults({ ...s.faults, skewMs: 0 });
-  const status =
-    offlineFor !== null
-      ? `${s.faults.partitioned ? 'partitioned, out of reach' : 'offline'} for ${formatElapsed(offlineFor * 1000)}${p.counted ? '' : ' (no longer counted)'}`
-      : s.faults.partitioned
-        ? 'partitioned'
-        : 'online';
-  return (
-    <tr className={offlineFor !== null ? 'offline' : s.faults.partitioned ? 'partitioned' : undefined}>
-      <th scope="row">{s.name}</th>
-      <td>{status}</td>
-      <td>{faults.length ? faults.join(', ') : 'none'}</td>
-      <td>{s.faults.skewMs === 0 ? '0' : formatSkew(s.faults.skewMs)}</td>
-      <td>
-        <span className="mono">{s.svSummary || '—'}</span> <span className="hint">(total {s.svTotal})</span>
-      </td>
-      <td className="mono">{s.hash}</td>
-      <td>{s.pending}</td>
-    </tr>
+/** Lagging and unknown are said in words for screen readers; the marks and colour are for the eye. */
+const SvClock = ({ cell }: { cell: SvCell }): ReactNode =>
+  cell === null ? (
+    <td className="sv-clock sv-unknown">
+      <span aria-hidden="true">·</span>
+      <span className="visually-hidden">unknown</span>
+    </td>
+  ) : cell.behind > 0 ? (
+    <td className="sv-clock lab-behind">
+      {cell.clock} <span aria-hidden="true">↓{cell.behind}</span>
+      <span className="visually-hidden">, behind by {cell.behind}</span>
+    </td>
+  ) : (
+    <td className="sv-clock">{cell.clock}</td>
   );
-});

@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { Prng, seedFromEnv } from '../../shared/testing/prng.js';
+import { summariseStateVector } from '../sync/labHooks.js';
+import { MAX_SV_SUMMARY } from './labPresence.js';
+import { parseSvSummary, sameSvRow, svMatrix } from './svMatrix.js';
+
+const counted = (svSummary: string): { svSummary: string; counted: boolean } => ({ svSummary, counted: true });
+
+describe('LAB-UI-7: the class view aligns the published state-vector summaries in columns', () => {
+  it('reads what the publisher writes: top clocks by client, and whether entries were left out', () => {
+    const sv = new Map([
+      [0x1234abcd, 12],
+      [0x0000_0007, 3],
+    ]);
+    expect(parseSvSummary(summariseStateVector(sv))).toEqual({
+      clocks: new Map([
+        ['abcd', 12],
+        ['0007', 3],
+      ]),
+      complete: true,
+    });
+    const big = new Map(Array.from({ length: 9 }, (_, i) => [0x1000 + i, 100 - i] as const));
+    const parsed = parseSvSummary(summariseStateVector(big));
+    expect(parsed.clocks.size).toBe(6);
+    expect(parsed.complete).toBe(false);
+  });
+
+  it('puts the same client in the same column whatever its place in each summary', () => {
+    const m = svMatrix([counted('aaaa:9 bbbb:4'), counted('bbbb:7 aaaa:2'), counted('aaaa:9 bbbb:7')]);
+    expect(m.columns).toEqual([
+      { client: 'aaaa', max: 9 },
+      { client: 'bbbb', max: 7 },
+    ]);
+    expect(m.rows).toEqual([
+      [
+        { clock: 9, behind: 0 },
+        { clock: 4, behind: 3 },
+      ],
+      [
+        { clock: 2, behind: 7 },
+        { clock: 7, behind: 0 },
+      ],
+      [
+        { clock: 9, behind: 0 },
+        { clock: 7, behind: 0 },
+      ],
+    ]);
+    expect(m.hidden).toBe(0);
+  });
+
+  it('a client left out of a complete summary is 0, left out of a summary with "+n" it is unknown', () => {
+    const m = svMatrix([counted('aaaa:5 cccc:1'), counted('aaaa:5'), counted('aaaa:5 +2'), counted('')]);
+    expect(m.rows.map((r) => r[1])).toEqual([
+      { clock: 1, behind: 0 },
+      { clock: 0, behind: 1 },
+      null,
+      { clock: 0, behind: 1 },
+    ]);
+  });
+
+  it('orders columns by the largest clock, then id, and counts the clients beyond the cap', () => {
+    const m = svMatrix([counted('0003:5 0001:5 0002:9'), counted('0004:1 0005:2')], 3);
+    expect(m.columns.map((c) => c.client)).toEqual(['0002', '0001', '0003']);
+    expect(m.hidden).toBe(2);
+    expect(m.rows[1]).toEqual([
+      { clock: 0, behind: 9 },
+      { clock: 0, behind: 5 },
+      { clock: 0, behind: 5 },
+    ]);
+  });
+
+  it('only counted participants make columns and maxima; the others are still aligned', () => {
+    const m = svMatrix([counted('aaaa:3'), { svSummary: 'aaaa:8 dddd:4', counted: false }]);
+    expect(m.columns).toEqual([{ client: 'aaaa', max: 3 }]);
+    expect(m.rows[1]).toEqual([{ clock: 8, behind: 0 }]);
+  });
+
+  it('ignores tokens that do not parse, and no longer treats what is left out as 0 (LAB-UI-2)', () => {
+    const junk =
+      '<b>aaaa:1</b> AAAA:2 aaaa:-1 aaaa:1.5 aaaa:99999999999999999 aaaa:9999999999999999 abc:1 bbbb:2 bbbb:6 :: +';
+    expect(parseSvSummary(junk)).toEqual({ clocks: new Map([['bbbb', 6]]), complete: false });
+    // A summary cut at its limit may have lost entries.
+    const cut = Array.from({ length: 40 }, (_, i) => `${String(1000 + i)}:1`)
+      .join(' ')
+      .slice(0, MAX_SV_SUMMARY);
+    expect(parseSvSummary(cut).complete).toBe(false);
+  });
+
+  it('never throws on random summaries, and every cell is a clock at most its column max away (seeded)', () => {
+    const seed = seedFromEnv();
+    const rng = new Prng(seed);
+    const alphabet = ['a', 'f', '0', '9', ':', ' ', '+', '-', '\u00a0', 'é', '<'];
+    const token = (): string =>
+      rng.bool(0.5)
+        ? `${rng.pick(['aaaa', 'bbbb', 'cccc', '0001'])}:${rng.int(0, 50)}`
+        : Array.from({ length: rng.int(0, 8) }, () => rng.pick(alphabet)).join('');
+    for (let i = 0; i < 500; i++) {
+      const ps = Array.from({ length: rng.int(0, 5) }, () => ({
+        svSummary: Array.from({ length: rng.int(0, 8) }, token).join(rng.pick([' ', '  '])),
+        counted: rng.bool(0.8),
+      }));
+      const m = svMatrix(ps, 3);
+      expect(m.rows.length, `seed ${seed}`).toBe(ps.length);
+      m.rows.forEach((row, r) => {
+        expect(row.length, `seed ${seed}`).toBe(m.columns.length);
+        row.forEach((cell, c) => {
+          if (cell === null) return;
+          if (ps[r]!.counted) expect(cell.clock + cell.behind, `seed ${seed}`).toBe(m.columns[c]!.max);
+        });
+      });
+    }
+  });
+
+  it('sameSvRow compares cells by value', () => {
+    const a = svMatrix([counted('aaaa:3 +1'), counted('bbbb:1 aaaa:2')]);
+    const b = svMatrix([counted('aaaa:3 +1'), counted('bbbb:1 aaaa:2')]);
+    expect(sameSvRow(a.rows[0]!, b.rows[0]!)).toBe(true);
+    expect(sameSvRow(a.rows[1]!, b.rows[1]!)).toBe(true);
+    expect(sameSvRow(a.rows[0]!, a.rows[1]!)).toBe(false);
+    const c = svMatrix([counted('aaaa:4'), counted('bbbb:1 aaaa:2')]);
+    expect(sameSvRow(a.rows[1]!, c.rows[1]!)).toBe(false);
+  });
+});

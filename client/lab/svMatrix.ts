@@ -1,0 +1,101 @@
+/**
+ * LAB-UI-7: the class view's state vectors aligned in columns. Each participant publishes only a
+ * summary of its state vector (LAB-7, `summariseStateVector` in ../sync/labHooks.ts):
+ *
+ *     "3f2a:12 b1c4:7 +3"   its 6 largest clocks, Yjs client ids as their last 4 hex digits,
+ *                           then how many entries were left out
+ *
+ * Each summary is sorted by its own clocks, so the same client sits in different places in
+ * different rows. The matrix gives every client named by a counted participant (LAB-UI-1) one
+ * column, ordered by the largest clock a counted participant published for it, then id, and
+ * gives every participant one cell per column: the clock it published for that client and how far
+ * that is below the column's largest. A client a complete summary does not name is 0 (the
+ * replica holds nothing from it); one a summary with entries left out does not name is unknown,
+ * not 0: it may be among the entries left out.
+ *
+ * The summary is untrusted (LAB-UI-2): a token that does not parse is ignored; nothing here throws.
+ */
+import { MAX_SV_SUMMARY } from './labPresence.js';
+
+/** Columns shown; the clients with the smallest clocks beyond it are only counted. */
+export const MAX_SV_COLUMNS = 8;
+
+export interface SvSummaryInput {
+  readonly svSummary: string;
+  /** Counts for the verdict (LAB-UI-1): only counted participants make columns and maxima. */
+  readonly counted: boolean;
+}
+
+export interface SvColumn {
+  /** The Yjs client id's last 4 hex digits, as published. */
+  readonly client: string;
+  /** The largest clock a counted participant published for this client. */
+  readonly max: number;
+}
+
+/** null: unknown (left out of a summary that left entries out). */
+export type SvCell = { readonly clock: number; readonly behind: number } | null;
+
+export interface SvMatrix {
+  readonly columns: readonly SvColumn[];
+  /** Clients named by counted participants that got no column (beyond `MAX_SV_COLUMNS`). */
+  readonly hidden: number;
+  /** One row per participant, in the order given; one cell per column. */
+  readonly rows: readonly (readonly SvCell[])[];
+}
+
+export interface ParsedSvSummary {
+  readonly clocks: ReadonlyMap<string, number>;
+  /** It names every entry of the state vector: a client it does not name has clock 0. */
+  readonly complete: boolean;
+}
+
+const ENTRY = /^([0-9a-f]{4}):(\d{1,16})$/;
+
+export const parseSvSummary = (summary: string): ParsedSvSummary => {
+  const clocks = new Map<string, number>();
+  // A summary cut at LAB-UI-2's limit may have lost entries (and cut its last token short).
+  let complete = summary.length < MAX_SV_SUMMARY;
+  for (const token of summary.split(/\s+/)) {
+    if (token === '') continue;
+    const m = ENTRY.exec(token);
+    const clock = m ? Number(m[2]) : NaN;
+    if (m && Number.isSafeInteger(clock)) {
+      // Two clients can share their last 4 hex digits; their column shows the larger clock.
+      clocks.set(m[1]!, Math.max(clock, clocks.get(m[1]!) ?? 0));
+    } else {
+      // "+n" (entries left out) or a token that is not ours to read: either may hide entries.
+      complete = false;
+    }
+  }
+  return { clocks, complete };
+};
+
+export const svMatrix = (participants: readonly SvSummaryInput[], maxColumns = MAX_SV_COLUMNS): SvMatrix => {
+  const parsed = participants.map((p) => parseSvSummary(p.svSummary));
+  const maxima = new Map<string, number>();
+  participants.forEach((p, i) => {
+    if (!p.counted) return;
+    for (const [client, clock] of parsed[i]!.clocks) maxima.set(client, Math.max(clock, maxima.get(client) ?? 0));
+  });
+  const all = [...maxima]
+    .map(([client, max]) => ({ client, max }))
+    .sort((a, b) => b.max - a.max || (a.client < b.client ? -1 : 1));
+  const columns = all.slice(0, maxColumns);
+  const rows = parsed.map(({ clocks, complete }) =>
+    columns.map(({ client, max }): SvCell => {
+      const clock = clocks.get(client) ?? (complete ? 0 : null);
+      return clock === null ? null : { clock, behind: Math.max(0, max - clock) };
+    }),
+  );
+  return { columns, hidden: all.length - columns.length, rows };
+};
+
+/** Same cells: a row whose participant and cells did not change need not re-render. */
+export const sameSvRow = (a: readonly SvCell[], b: readonly SvCell[]): boolean =>
+  a === b ||
+  (a.length === b.length &&
+    a.every((c, i) => {
+      const d = b[i]!;
+      return c === null || d === null ? c === d : c.clock === d.clock && c.behind === d.behind;
+    }));
