@@ -35,6 +35,9 @@ test.describe('Lab panel', () => {
     await expect(a.message('sent while partitioned')).toContainText('Pending');
     await expect(a.message('Bob while Alice is partitioned')).toHaveCount(0);
     await expect(b.message('sent while partitioned')).toHaveCount(0);
+    // The panel's state-vector table says in words that Alice's own client is ahead of the relay's acks.
+    const acks = lab.panel(a.page).getByRole('table', { name: /what the relay acked/ });
+    await expect(acks).toContainText(/\d+ not yet acked/);
 
     // The banner stays with the panel closed (Escape inside the panel closes it, the focus goes
     // back to the Lab button); the panel's state is remembered for the room.
@@ -51,6 +54,7 @@ test.describe('Lab panel', () => {
     await expect(a.message('Bob while Alice is partitioned')).toBeVisible();
     await expect(a.message('sent while partitioned')).toContainText(/Saved|Seen/);
     await expect.poll(() => b.messageTexts()).toEqual(await a.messageTexts());
+    await expect(acks).not.toContainText('not yet acked');
 
     await a.page.reload();
     await expect(lab.panel(a.page)).toBeVisible();

@@ -297,17 +297,28 @@ const StatePanel = ({ session, view }: { session: RoomSession; view: RoomView })
             </tr>
           </thead>
           <tbody>
-            {clients.slice(0, 12).map((c) => (
-              <tr key={c}>
-                <th scope="row" className="mono">
-                  {hex(c)}
-                </th>
-                <td>{sv.get(c) ?? 0}</td>
-                <td className={acked.has(c) && acked.get(c)! < (sv.get(c) ?? 0) ? 'lab-behind' : undefined}>
-                  {acked.has(c) ? acked.get(c) : '—'}
-                </td>
-              </tr>
-            ))}
+            {clients.slice(0, 12).map((c) => {
+              const held = sv.get(c) ?? 0;
+              const durable = acked.get(c);
+              // Behind is said in words too (↓n), not by colour alone, as in the class view.
+              const behind = durable === undefined ? 0 : held - durable;
+              return (
+                <tr key={c}>
+                  <th scope="row" className="mono">
+                    {hex(c)}
+                  </th>
+                  <td>{held}</td>
+                  {behind > 0 ? (
+                    <td className="lab-behind">
+                      {durable} <span aria-hidden="true">↓{behind}</span>
+                      <span className="visually-hidden">, {behind} not yet acked</span>
+                    </td>
+                  ) : (
+                    <td>{durable ?? '—'}</td>
+                  )}
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       </div>
