@@ -37,6 +37,8 @@ const sample = (key: Key): [string, unknown] => {
       return ['trust', 'trust'];
     case 'relayUrls':
       return ['ws://10.0.0.1:8787, wss://b.example.org', ['ws://10.0.0.1:8787', 'wss://b.example.org']];
+    case 'trustProxy':
+      return ['127.0.0.1, ::1', ['127.0.0.1', '::1']];
     default:
       return ['5000', 5000]; // at or above every numeric setting's minimum, a valid port
   }
@@ -74,6 +76,9 @@ describe('loadConfig', () => {
       redisWaitReplicas: 0,
       redisWaitTimeoutMs: 1000,
       relayUrls: [],
+      maxConnectionsPerIp: 128,
+      maxUpgradesPerIpPerMinute: 600,
+      trustProxy: [],
       limits: {
         maxFrameBytes: Limits.maxFrameBytes,
         maxSendFrameBytes: Limits.maxSendFrameBytes,
@@ -170,6 +175,10 @@ describe('loadConfig', () => {
     [{ REDIS_WAIT_REPLICAS: '-1' }, [], /REDIS_WAIT_REPLICAS/],
     [{ RELAY_URLS: 'http://a:1' }, [], /RELAY_URLS/],
     [{ RELAY_URLS: 'ws://a:1/sync' }, [], /RELAY_URLS/],
+    [{ MAX_CONNECTIONS_PER_IP: '-1' }, [], /MAX_CONNECTIONS_PER_IP/],
+    [{ MAX_UPGRADES_PER_IP_PER_MINUTE: '1.5' }, [], /MAX_UPGRADES_PER_IP_PER_MINUTE/],
+    [{ TRUST_PROXY: 'proxy.example.org' }, [], /TRUST_PROXY entries must be IP addresses/],
+    [{ TRUST_PROXY: '10.0.0.0/8' }, [], /TRUST_PROXY/],
     [{ MAX_FRAME_BYTES: '2000000', BYTE_BURST: '1999999' }, [], /BYTE_BURST/],
     // RATE-1: the largest frame with the most clients must be payable (8 MiB + 32,768 × 256 = 16 MiB).
     [{ MAX_CLIENTS_PER_UPDATE: '32769' }, [], /BYTE_BURST must be at least MAX_FRAME_BYTES \+ MAX_CLIENTS_PER_UPDATE/],
@@ -199,6 +208,10 @@ describe('loadConfig', () => {
     ).toMatchObject({
       commitDelayMs: 0,
       limits: { maxFrameBytes: 1024, maxSendFrameBytes: 4096 },
+    });
+    expect(loadConfig({ MAX_CONNECTIONS_PER_IP: '0', MAX_UPGRADES_PER_IP_PER_MINUTE: '0' }, [])).toMatchObject({
+      maxConnectionsPerIp: 0,
+      maxUpgradesPerIpPerMinute: 0,
     });
     expect(loadConfig({ PORT: '65535' }, []).port).toBe(65535);
     expect(loadConfig({ IDLE_UNLOAD_MS: '2147483647' }, []).idleUnloadMs).toBe(2147483647);

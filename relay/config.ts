@@ -6,6 +6,7 @@
 import { Limits } from '../shared/protocol.js';
 import type { RelayLimits } from './relay.js';
 import { CLIENT_CHARGE_BYTES } from './clientCharge.js';
+import { canonicalAddress } from './clientAddress.js';
 import { LogLevel, type LogLevelName } from './log.js';
 import type { RedisDurabilityMode } from './redisConnection.js';
 
@@ -54,6 +55,21 @@ export const SETTINGS = {
     env: 'MAX_CONNECTIONS',
     default: '2000',
     help: 'open websockets; more are refused (TCP connections in all: this + 256)',
+  },
+  maxConnectionsPerIp: {
+    env: 'MAX_CONNECTIONS_PER_IP',
+    default: '128',
+    help: 'websockets one client address (an IPv6 /64) may hold; more are refused with 429 (0 = no limit). A class behind one NAT shares one address: 128 fits 30–40 pupils with a room tab, a second tab and a lobby refresh each, and at the defaults it takes 16 addresses to fill MAX_CONNECTIONS',
+  },
+  maxUpgradesPerIpPerMinute: {
+    env: 'MAX_UPGRADES_PER_IP_PER_MINUTE',
+    default: '600',
+    help: "websocket upgrade attempts one client address may make per minute, at once or spread out; more are refused with 429 (0 = no limit). Room for a full MAX_CONNECTIONS_PER_IP reconnecting after a restart and a class's lobbies refreshing at once; bounds how often reconnecting resets a connection's rate allowance",
+  },
+  trustProxy: {
+    env: 'TRUST_PROXY',
+    default: '',
+    help: 'comma-separated IP addresses of reverse proxies: an upgrade from one of them is counted under the last address of its X-Forwarded-For (empty = the header is ignored and loopback clients are not counted)',
   },
   maxAwarenessStateBytes: {
     env: 'MAX_AWARENESS_STATE_BYTES',
@@ -132,6 +148,12 @@ export interface RelayConfig {
   readonly redisWaitTimeoutMs: number;
   /** Relay origins the client may fail over between ([] = only the one that served the page). */
   readonly relayUrls: readonly string[];
+  /** CLOSE-7: websockets one client address may hold (0 = no limit). */
+  readonly maxConnectionsPerIp: number;
+  /** CLOSE-7: upgrade attempts one client address may make per minute (0 = no limit). */
+  readonly maxUpgradesPerIpPerMinute: number;
+  /** CLOSE-7: addresses of reverse proxies whose X-Forwarded-For is believed ([] = none). */
+  readonly trustProxy: readonly string[];
 }
 
 export class ConfigError extends Error {}
@@ -222,6 +244,14 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     if (!/^wss?:\/\/[^\s/?#]+$/.test(u))
       throw new ConfigError(`RELAY_URLS entries must be ws:// or wss:// origins, got "${u}"`);
   }
+  const trustProxy = raw
+    .get('trustProxy')!
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+  for (const a of trustProxy) {
+    if (canonicalAddress(a) === null) throw new ConfigError(`TRUST_PROXY entries must be IP addresses, got "${a}"`);
+  }
   const redisPrefix = raw.get('redisPrefix')!;
   // Braces would interfere with the room hash tags (REDIS-1).
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(redisPrefix)) {
@@ -248,5 +278,8 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     redisWaitReplicas: int('redisWaitReplicas', 0),
     redisWaitTimeoutMs: ms('redisWaitTimeoutMs', 1),
     relayUrls,
+    maxConnectionsPerIp: int('maxConnectionsPerIp', 0),
+    maxUpgradesPerIpPerMinute: int('maxUpgradesPerIpPerMinute', 0),
+    trustProxy,
   };
 };

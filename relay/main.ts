@@ -14,6 +14,7 @@ import { WorkerRoomStore } from './workerRoomStore.js';
 import type { RoomStore } from './roomStore.js';
 import { RelayMetrics } from './metrics.js';
 import { openScaleOutStorage } from './scaleOutStorage.js';
+import { PerIpLimits } from './perIpLimits.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -29,7 +30,14 @@ const main = async (): Promise<void> => {
     throw e;
   }
   const log = createLogger(config.logLevel);
-  const metrics: RelayMetrics = new RelayMetrics({ stats: (): RelayStats => relay.stats() });
+  const perIpLimits = new PerIpLimits({
+    maxConnections: config.maxConnectionsPerIp,
+    maxUpgradesPerMinute: config.maxUpgradesPerIpPerMinute,
+  });
+  const metrics: RelayMetrics = new RelayMetrics({
+    stats: (): RelayStats => relay.stats(),
+    trackedAddresses: () => perIpLimits.size,
+  });
   // Scale-out mode (REDIS_URL): Redis is the store, the backplane and the compaction lease.
   const scaleOut = config.redisUrl ? await openScaleOutStorage(config, log, metrics) : null;
   // Embedded: the SQLite store and the compaction merges run in a worker thread, so the event
@@ -70,6 +78,8 @@ const main = async (): Promise<void> => {
     backplane: scaleOut?.backplane,
     storeWorker: merger,
     relayUrls: config.relayUrls,
+    perIpLimits,
+    trustProxy: config.trustProxy,
   });
   server.listen(config.port, config.host, () => {
     const { port } = server.address() as AddressInfo;

@@ -28,7 +28,7 @@ describe('frameKind', () => {
 
 describe('RelayMetrics', () => {
   it('renders every metric with its labels and the recorded values', async () => {
-    const m = new RelayMetrics({ stats: () => ({ roomsLoaded: 3, connections: 7 }) });
+    const m = new RelayMetrics({ stats: () => ({ roomsLoaded: 3, connections: 7 }), trackedAddresses: () => 4 });
     const update = encodeSyncUpdate(new Uint8Array(100));
     m.frameIn(update);
     m.frameIn(update);
@@ -61,6 +61,7 @@ describe('RelayMetrics', () => {
 
     expect(sample(text, 'converge_connections')).toBe(7);
     expect(sample(text, 'converge_rooms_loaded')).toBe(3);
+    expect(sample(text, 'converge_tracked_addresses')).toBe(4);
     expect(sample(text, 'converge_frames_received_total{type="sync-update"}')).toBe(2);
     expect(sample(text, 'converge_frames_received_total{type="sync-step1"}')).toBe(1);
     expect(sample(text, 'converge_bytes_received_total{type="sync-update"}')).toBe(2 * update.length);

@@ -12,10 +12,11 @@
  *   + AOF fsync), labelled with the outcome — the availability SLI counts its failures;
  * - delivery latency: from the arrival of an update at any relay to its broadcast by this one
  *   (`local` for its own clients' updates, `backplane` for updates from other relays);
- * - catch-up sizes, closes by reason, refused upgrades, compactions, Redis round trips, the
- *   backplane status, the store worker's status and restarts (STORE-5), plus Node's default
- *   process metrics (CPU, memory, event-loop lag).
- * Nothing here carries message contents or room names (labels are closed sets).
+ * - catch-up sizes, closes by reason, refused upgrades, how many client addresses the per-IP
+ *   limits track (CLOSE-7), compactions, Redis round trips, the backplane status, the store
+ *   worker's status and restarts (STORE-5), plus Node's default process metrics (CPU, memory,
+ *   event-loop lag).
+ * Nothing here carries message contents, room names or client addresses (labels are closed sets).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { MessageType, SyncType } from '../shared/protocol.js';
@@ -74,6 +75,8 @@ export interface RelayMetricsOptions {
   readonly defaultMetrics?: boolean;
   /** Read when rendering: the relay's current counts. */
   readonly stats?: () => { readonly roomsLoaded: number; readonly connections: number };
+  /** Read when rendering: client addresses the per-IP limits hold an entry for (CLOSE-7). */
+  readonly trackedAddresses?: () => number;
 }
 
 export class RelayMetrics {
@@ -106,6 +109,15 @@ export class RelayMetrics {
       registers,
       collect() {
         if (stats) this.set(stats().connections);
+      },
+    });
+    const trackedAddresses = options.trackedAddresses;
+    new Gauge({
+      name: 'converge_tracked_addresses',
+      help: 'Client addresses the per-IP limits keep an entry for: with an open websocket or an upgrade attempt in the last minute (CLOSE-7).',
+      registers,
+      collect() {
+        if (trackedAddresses) this.set(trackedAddresses());
       },
     });
     new Gauge({

@@ -22,6 +22,8 @@ import type { RelayMetrics } from './metrics.js';
 import type { Backplane } from './backplane.js';
 import type { StoreWorkerHealth } from './workerRoomStore.js';
 import { binaryFrame } from './binaryFrame.js';
+import { canonicalAddress, clientAddress } from './clientAddress.js';
+import type { PerIpLimits } from './perIpLimits.js';
 
 export const VERSION = '0.1.0';
 
@@ -43,6 +45,10 @@ export interface ServerOptions {
   readonly storeWorker?: { health(): StoreWorkerHealth };
   /** Relay origins for client failover, served at `/config.json` ([] = only this relay). */
   readonly relayUrls?: readonly string[];
+  /** CLOSE-7: connections and upgrade attempts per client address (MAX_CONNECTIONS_PER_IP, …). */
+  readonly perIpLimits?: PerIpLimits;
+  /** CLOSE-7: reverse proxies whose `X-Forwarded-For` names the client (TRUST_PROXY). */
+  readonly trustProxy?: readonly string[];
 }
 
 /**
@@ -74,7 +80,8 @@ const PLACEHOLDER = `<!doctype html><html lang="en"><meta charset="utf-8"><title
 <h1>Converge relay is up</h1><p>No client build found in <code>dist/</code>. Websocket endpoint: <code>${SYNC_PATH}/&lt;room&gt;</code>. Health: <a href="/healthz">/healthz</a>.</p></html>`;
 
 export const createRelayServer = (opts: ServerOptions): Server => {
-  const { relay, log, metrics } = opts;
+  const { relay, log, metrics, perIpLimits } = opts;
+  const trustedProxies = new Set((opts.trustProxy ?? []).map((a) => canonicalAddress(a) ?? a));
   // perMessageDeflate stays off: the pre-framed sends below rely on ws never queueing a frame.
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false });
   const alive = new WeakMap<WebSocket, boolean>();
@@ -103,13 +110,27 @@ export const createRelayServer = (opts: ServerOptions): Server => {
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    // CLOSE-7: checked first, so every attempt counts (a bad path too) and costs no store call.
+    const address = perIpLimits
+      ? clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustedProxies)
+      : null;
+    const perIpRefusal = perIpLimits?.admit(address) ?? null;
+    // The address's connection count holds this upgrade until it is refused, fails or closes.
+    let counted = perIpLimits !== undefined && perIpRefusal === null;
+    const uncount = (): void => {
+      if (!counted) return;
+      counted = false;
+      perIpLimits!.release(address);
+    };
     const refuse = (r: { status: number; reason: string }): void => {
+      uncount();
       log.info('upgrade-refused', { status: r.status, reason: r.reason.split(':')[0] });
       metrics?.refused(r.reason.split(':')[0]!);
       socket.end(
         `HTTP/1.1 ${r.status} ${r.reason.split(':')[0]}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(r.reason)}\r\nConnection: close\r\n\r\n${r.reason}`,
       );
     };
+    if (perIpRefusal) return refuse(perIpRefusal);
     const [path = '', query = ''] = (req.url ?? '').split('?', 2);
     if (!path.startsWith(SYNC_PATH + '/')) return refuse(UpgradeRefusal.BadPath);
     const awarenessOnly = new URLSearchParams(query).get(ConnectionMode.param) === ConnectionMode.awarenessOnly;
@@ -122,10 +143,14 @@ export const createRelayServer = (opts: ServerOptions): Server => {
         let opened = false;
         wss.handleUpgrade(req, socket, head, (ws) => {
           opened = true;
+          ws.on('close', uncount);
           onSocket(ws, socket, room, awarenessOnly);
         });
         // ws calls back at once or never (a bad handshake, a client that hung up): free the admission.
-        if (!opened) relay.cancelAdmission(room);
+        if (!opened) {
+          relay.cancelAdmission(room);
+          uncount();
+        }
       })
       .catch((err: unknown) => {
         // admit fails only when a store call does (STORE-5: the store worker restarting or down).
@@ -182,6 +207,8 @@ export const createRelayServer = (opts: ServerOptions): Server => {
   };
 
   const heartbeat = setInterval(() => {
+    // CLOSE-7: entries kept only by an attempt over a minute old go here (and on their release).
+    perIpLimits?.sweep();
     for (const ws of wss.clients) {
       if (alive.get(ws) === false) {
         ws.terminate();

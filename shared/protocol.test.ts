@@ -226,6 +226,7 @@ describe('protocol schema', () => {
     2: '205cf182',
     3: '1e04bada',
     4: '6b569951', // AWR-7 maxAwarenessBytesPerConnection, VAL-11 maxClientsPerUpdate
+    5: '962661cd', // CLOSE-7 upgrade refusals too-many-connections-per-ip, too-many-upgrades-per-ip
   };
 
   it('the wire tables hash to the value recorded for PROTOCOL_VERSION', () => {

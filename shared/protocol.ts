@@ -46,7 +46,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 
 /** Bumped on every wire change (see the schema-hash test in shared/protocol.test.ts). */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** Outer message types. 0–3 are y-protocols'; 100 is Converge's own. */
 export const MessageType = {
@@ -116,6 +116,13 @@ export const UpgradeRefusal = {
   ShuttingDown: { status: 503, reason: 'shutting-down: try again later' },
   /** Scale-out mode: the relay cannot reach Redis (REDIS-5); retry, possibly at another relay. */
   StorageUnavailable: { status: 503, reason: 'storage-unavailable: try again later' },
+  /** CLOSE-7: the client's address holds MAX_CONNECTIONS_PER_IP websockets already. */
+  TooManyConnectionsPerIp: {
+    status: 429,
+    reason: 'too-many-connections-per-ip: this address holds its maximum number of connections',
+  },
+  /** CLOSE-7: the client's address made MAX_UPGRADES_PER_IP_PER_MINUTE upgrade attempts within the last minute. */
+  TooManyUpgradesPerIp: { status: 429, reason: 'too-many-upgrades-per-ip: try again later' },
 } as const;
 
 /**

@@ -110,8 +110,9 @@ export interface RawClient {
   readonly closed: Promise<CloseInfo>;
 }
 
-export const rawClient = (url: string): RawClient => {
-  const ws = new WebSocket(url);
+/** `headers`: extra request headers of the upgrade (e.g. CLOSE-7's `X-Forwarded-For`). */
+export const rawClient = (url: string, headers?: Record<string, string>): RawClient => {
+  const ws = new WebSocket(url, headers ? { headers } : {});
   const frames: Uint8Array[] = [];
   ws.on('message', (data: Buffer) => frames.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
   // Errors (e.g. ECONNRESET after the relay drops us) are expected here; 'close' follows them.
@@ -129,6 +130,23 @@ export const rawClient = (url: string): RawClient => {
   opened.catch(() => {});
   return { ws, frames, opened, closed };
 };
+
+/** Tries a websocket upgrade; resolves with the HTTP status and body of a refusal (rejects if it opened). */
+export const refusal = (url: string, headers?: Record<string, string>): Promise<{ status: number; body: string }> =>
+  new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, headers ? { headers } : {});
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.on('open', () => {
+      ws.terminate();
+      reject(new Error(`upgrade to ${url} was accepted`));
+    });
+    ws.on('error', reject);
+  });
 
 /** The outer type and, for sync frames, the inner type of a frame the relay sent. */
 export const frameKind = (frame: Uint8Array): { outer: number; inner?: number } => {
@@ -148,6 +166,13 @@ export const frameUpdate = (frame: Uint8Array): Uint8Array => {
 
 export const isAlive = (relay: RelayProcess): boolean =>
   relay.child.exitCode === null && relay.child.signalCode === null;
+
+/** The value of `series` (a name plus its exact label set) in the relay's `/metrics`; 0 when absent. */
+export const metric = async (relay: RelayProcess, series: string): Promise<number> => {
+  const text = await (await fetch(relay.url + '/metrics')).text();
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+};
 
 export const healthz = async (relay: RelayProcess): Promise<{ status: number; body: Record<string, unknown> }> => {
   const res = await fetch(relay.url + '/healthz');
@@ -177,8 +202,8 @@ export class Harness {
     return c;
   }
 
-  raw(url: string): RawClient {
-    const r = rawClient(url);
+  raw(url: string, headers?: Record<string, string>): RawClient {
+    const r = rawClient(url, headers);
     this.raws.push(r);
     return r;
   }

@@ -8,28 +8,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { MessageType, PROTOCOL_VERSION, UpgradeRefusal, encodeSyncUpdate } from '../../shared/protocol.js';
-import { Harness, frameKind, healthz, synced, waitFor, type RawClient } from './clients.js';
+import { Harness, frameKind, healthz, refusal, synced, waitFor, type RawClient } from './clients.js';
 import { HTTP_SOCKET_HEADROOM } from '../server.js';
 
 const h = new Harness();
 afterEach(async (ctx) => h.cleanup(ctx.task.result?.state === 'fail'));
-
-/** Tries a websocket upgrade; resolves with the HTTP status and body of a refusal. */
-const refusal = (url: string): Promise<{ status: number; body: string }> =>
-  new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    ws.on('open', () => {
-      ws.terminate();
-      reject(new Error(`upgrade to ${url} was accepted`));
-    });
-    ws.on('error', reject);
-  });
 
 describe('HTTP', () => {
   it('NET-3: GET /config.json lists RELAY_URLS ([] when unset)', async () => {

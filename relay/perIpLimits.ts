@@ -1,0 +1,94 @@
+/**
+ * CLOSE-7: limits per client address (./clientAddress.ts says which address an upgrade counts
+ * under). Every other limit is per connection (RATE-1, AWR-7, …) and starts afresh when a client
+ * reconnects, and MAX_CONNECTIONS is one pool for everybody: without these, one address could
+ * hold every websocket of the relay and reset its allowances by reconnecting.
+ *
+ * - `maxConnections`: websockets one address may hold, counted from the upgrade's admission (so a
+ *   burst of concurrent upgrades cannot all pass on the same count, as in CLOSE-3) until the
+ *   socket closes or the upgrade fails.
+ * - `maxUpgradesPerMinute`: upgrade attempts one address may make, refused or not: a token bucket
+ *   holding that many, refilled at that many per minute.
+ *
+ * Memory: an address has an entry only while it holds a connection or attempted an upgrade less
+ * than a minute ago (after a minute its bucket is full again, the same as a new one). An entry is
+ * dropped on its last `release` when nothing else keeps it, else by `sweep`.
+ */
+import { UpgradeRefusal } from '../shared/protocol.js';
+import { TokenBucket } from './tokenBucket.js';
+
+type Refusal = (typeof UpgradeRefusal)[keyof typeof UpgradeRefusal];
+
+const MINUTE_MS = 60_000;
+
+export interface PerIpLimitsOptions {
+  /** Websockets one address may hold (0 = no limit). */
+  readonly maxConnections: number;
+  /** Upgrade attempts one address may make per minute (0 = no limit). */
+  readonly maxUpgradesPerMinute: number;
+  /** Milliseconds; `Date.now` unless a test drives the clock. */
+  readonly now?: () => number;
+}
+
+interface Entry {
+  connections: number;
+  /** null when attempts are not limited. */
+  readonly attempts: TokenBucket | null;
+  lastAttemptAt: number;
+}
+
+export class PerIpLimits {
+  private readonly entries = new Map<string, Entry>();
+  private readonly now: () => number;
+
+  constructor(private readonly opts: PerIpLimitsOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Addresses with an entry (for `/metrics`: the bookkeeping stays bounded). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * An upgrade attempt from `address` (null = not counted, see clientAddress.ts). null = allowed:
+   * the address then holds one more connection until `release(address)`.
+   */
+  admit(address: string | null): Refusal | null {
+    const { maxConnections, maxUpgradesPerMinute } = this.opts;
+    if (address === null || (maxConnections === 0 && maxUpgradesPerMinute === 0)) return null;
+    const now = this.now();
+    let entry = this.entries.get(address);
+    if (!entry) {
+      const attempts =
+        maxUpgradesPerMinute === 0 ? null : new TokenBucket(maxUpgradesPerMinute / 60, maxUpgradesPerMinute, now);
+      entry = { connections: 0, attempts, lastAttemptAt: now };
+      this.entries.set(address, entry);
+    }
+    entry.lastAttemptAt = now;
+    if (entry.attempts && !entry.attempts.take(1, now)) return UpgradeRefusal.TooManyUpgradesPerIp;
+    if (maxConnections !== 0 && entry.connections >= maxConnections) return UpgradeRefusal.TooManyConnectionsPerIp;
+    entry.connections++;
+    return null;
+  }
+
+  /** The connection `admit` allowed has closed, or its upgrade failed. Call once per allowed `admit`. */
+  release(address: string | null): void {
+    const entry = address === null ? undefined : this.entries.get(address);
+    if (!entry || entry.connections === 0) return;
+    entry.connections--;
+    this.dropIfIdle(address!, entry, this.now());
+  }
+
+  /** Drops the entries nothing keeps any more (attempts older than a minute, no connection). */
+  sweep(): void {
+    const now = this.now();
+    for (const [address, entry] of this.entries) this.dropIfIdle(address, entry, now);
+  }
+
+  private dropIfIdle(address: string, entry: Entry, now: number): void {
+    if (entry.connections > 0) return;
+    if (entry.attempts && now - entry.lastAttemptAt < MINUTE_MS) return;
+    this.entries.delete(address);
+  }
+}
