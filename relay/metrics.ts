@@ -92,6 +92,7 @@ export class RelayMetrics {
   private readonly catchUpFrames: Histogram;
   private readonly closes: Counter<'reason'>;
   private readonly refusals: Counter<'reason'>;
+  private readonly socketsRefused: Counter;
   private readonly opened: Counter;
   private readonly compactions: Counter<'outcome'>;
   private readonly redisRoundTrips: Histogram<'op' | 'outcome'>;
@@ -198,6 +199,11 @@ export class RelayMetrics {
       labelNames: ['reason'] as const,
       registers,
     });
+    this.socketsRefused = new Counter({
+      name: 'converge_sockets_refused_total',
+      help: 'TCP connections closed as accepted: their address held MAX_CONNECTIONS_PER_IP + 32 already (CLOSE-7).',
+      registers,
+    });
     this.compactions = new Counter({
       name: 'converge_compactions_total',
       help: 'Compaction runs, by outcome.',
@@ -276,6 +282,10 @@ export class RelayMetrics {
   /** `reason` is the token before ':' of an UpgradeRefusal reason. */
   refused(reason: string): void {
     this.refusals.inc({ reason });
+  }
+
+  socketRefused(): void {
+    this.socketsRefused.inc();
   }
 
   compaction(outcome: CompactionOutcome): void {

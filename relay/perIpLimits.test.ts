@@ -1,7 +1,7 @@
 /** CLOSE-7: the per-address counts of relay/perIpLimits.ts, on a clock the test drives. */
 import { describe, expect, it } from 'vitest';
 import { UpgradeRefusal } from '../shared/protocol.js';
-import { PerIpLimits } from './perIpLimits.js';
+import { PerIpLimits, SOCKET_HEADROOM_PER_IP } from './perIpLimits.js';
 
 const clock = (): { now: () => number; advance: (ms: number) => void } => {
   let t = 1_000_000;
@@ -92,5 +92,29 @@ describe('PerIpLimits', () => {
     expect(limits.size).toBe(0);
     // A fresh entry starts with a full allowance, as the dropped one had again.
     for (let i = 0; i < 4; i++) expect(limits.admit('192.0.2.1')).toBeNull();
+  });
+
+  it('CLOSE-7: an address holds at most maxConnections + SOCKET_HEADROOM_PER_IP sockets, upgraded or not; entries kept by sockets go with them', () => {
+    const limits = new PerIpLimits({ maxConnections: 2, maxUpgradesPerMinute: 10, now: clock().now });
+    const cap = 2 + SOCKET_HEADROOM_PER_IP;
+    for (let i = 0; i < cap; i++) expect(limits.socketOpened('192.0.2.1')).toBe(true);
+    expect(limits.socketOpened('192.0.2.1')).toBe(false);
+    expect(limits.socketOpened('192.0.2.2')).toBe(true);
+    // Sockets and websockets count apart: a held socket does not use up an upgrade.
+    expect(limits.admit('192.0.2.1')).toBeNull();
+    limits.socketClosed('192.0.2.1');
+    expect(limits.socketOpened('192.0.2.1')).toBe(true);
+    expect(limits.size).toBe(2);
+    // An address that only opened sockets (no attempt) is dropped with its last one.
+    limits.socketClosed('192.0.2.2');
+    expect(limits.size).toBe(1);
+    // Closing more than was opened never makes room beyond the cap.
+    limits.socketClosed('192.0.2.2');
+    for (let i = 0; i < cap; i++) expect(limits.socketOpened('192.0.2.2')).toBe(true);
+    expect(limits.socketOpened('192.0.2.2')).toBe(false);
+    // Uncounted peers (null) and no connection limit: always accepted, no entry.
+    const off = new PerIpLimits({ maxConnections: 0, maxUpgradesPerMinute: 10 });
+    for (let i = 0; i < 1000; i++) expect(off.socketOpened('192.0.2.1') && limits.socketOpened(null)).toBe(true);
+    expect(off.size).toBe(0);
   });
 });

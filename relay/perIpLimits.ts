@@ -9,6 +9,10 @@
  *   socket closes or the upgrade fails.
  * - `maxUpgradesPerMinute`: upgrade attempts one address may make, refused or not: a token bucket
  *   holding that many, refilled at that many per minute.
+ * - TCP connections one peer may hold: `maxConnections` + `SOCKET_HEADROOM_PER_IP`, counted from
+ *   accept to close, whatever they carry (a websocket, page loads, nothing yet: CLOSE-6's idle
+ *   sockets). Without it one address could take every socket CLOSE-6 allows and lock everybody
+ *   out without ever upgrading. Not for a trusted proxy's own sockets (they carry everybody's).
  *
  * Memory: an address has an entry only while it holds a connection or attempted an upgrade less
  * than a minute ago (after a minute its bucket is full again, the same as a new one). An entry is
@@ -21,6 +25,9 @@ type Refusal = (typeof UpgradeRefusal)[keyof typeof UpgradeRefusal];
 
 const MINUTE_MS = 60_000;
 
+/** Sockets one address may hold beyond its websockets: a browser's page and asset loads (about 6 per origin) in a few tabs. */
+export const SOCKET_HEADROOM_PER_IP = 32;
+
 export interface PerIpLimitsOptions {
   /** Websockets one address may hold (0 = no limit). */
   readonly maxConnections: number;
@@ -32,6 +39,7 @@ export interface PerIpLimitsOptions {
 
 interface Entry {
   connections: number;
+  sockets: number;
   /** null when attempts are not limited. */
   readonly attempts: TokenBucket | null;
   lastAttemptAt: number;
@@ -58,13 +66,7 @@ export class PerIpLimits {
     const { maxConnections, maxUpgradesPerMinute } = this.opts;
     if (address === null || (maxConnections === 0 && maxUpgradesPerMinute === 0)) return null;
     const now = this.now();
-    let entry = this.entries.get(address);
-    if (!entry) {
-      const attempts =
-        maxUpgradesPerMinute === 0 ? null : new TokenBucket(maxUpgradesPerMinute / 60, maxUpgradesPerMinute, now);
-      entry = { connections: 0, attempts, lastAttemptAt: now };
-      this.entries.set(address, entry);
-    }
+    const entry = this.entryFor(address, now);
     entry.lastAttemptAt = now;
     if (entry.attempts && !entry.attempts.take(1, now)) return UpgradeRefusal.TooManyUpgradesPerIp;
     if (maxConnections !== 0 && entry.connections >= maxConnections) return UpgradeRefusal.TooManyConnectionsPerIp;
@@ -80,14 +82,52 @@ export class PerIpLimits {
     this.dropIfIdle(address!, entry, this.now());
   }
 
+  /**
+   * A TCP connection from peer `address` was accepted (null = not counted). false: over
+   * `maxConnections` + `SOCKET_HEADROOM_PER_IP`, to be closed at once; true: counted until
+   * `socketClosed(address)`.
+   */
+  socketOpened(address: string | null): boolean {
+    const { maxConnections } = this.opts;
+    if (address === null || maxConnections === 0) return true;
+    const entry = this.entryFor(address, this.now());
+    if (entry.sockets >= maxConnections + SOCKET_HEADROOM_PER_IP) return false;
+    entry.sockets++;
+    return true;
+  }
+
+  /** Call once per `socketOpened` that returned true, when that socket closes. */
+  socketClosed(address: string | null): void {
+    const entry = address === null ? undefined : this.entries.get(address);
+    if (!entry || entry.sockets === 0) return;
+    entry.sockets--;
+    this.dropIfIdle(address!, entry, this.now());
+  }
+
   /** Drops the entries nothing keeps any more (attempts older than a minute, no connection). */
   sweep(): void {
     const now = this.now();
     for (const [address, entry] of this.entries) this.dropIfIdle(address, entry, now);
   }
 
+  private entryFor(address: string, now: number): Entry {
+    let entry = this.entries.get(address);
+    if (!entry) {
+      const max = this.opts.maxUpgradesPerMinute;
+      // No attempt yet (-Infinity): nothing but its connections and sockets keeps the entry.
+      entry = {
+        connections: 0,
+        sockets: 0,
+        attempts: max === 0 ? null : new TokenBucket(max / 60, max, now),
+        lastAttemptAt: -Infinity,
+      };
+      this.entries.set(address, entry);
+    }
+    return entry;
+  }
+
   private dropIfIdle(address: string, entry: Entry, now: number): void {
-    if (entry.connections > 0) return;
+    if (entry.connections > 0 || entry.sockets > 0) return;
     if (entry.attempts && now - entry.lastAttemptAt < MINUTE_MS) return;
     this.entries.delete(address);
   }

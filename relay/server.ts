@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -107,6 +108,20 @@ export const createRelayServer = (opts: ServerOptions): Server => {
   // Node closes a connection beyond maxConnections as soon as it is accepted.
   if (opts.maxConnections !== undefined) server.maxConnections = opts.maxConnections + HTTP_SOCKET_HEADROOM;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
+
+  // CLOSE-7: sockets per peer address, from accept (a trusted proxy's carry everybody's: not counted).
+  if (perIpLimits) {
+    server.on('connection', (socket: Socket) => {
+      const peer = canonicalAddress(socket.remoteAddress ?? '');
+      const address = peer === null || trustedProxies.has(peer) ? null : clientAddress(peer, undefined, trustedProxies);
+      if (!perIpLimits.socketOpened(address)) {
+        metrics?.socketRefused();
+        socket.destroy();
+        return;
+      }
+      socket.once('close', () => perIpLimits.socketClosed(address));
+    });
+  }
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());

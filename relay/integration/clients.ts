@@ -8,6 +8,7 @@
  * the channel instead of through the relay, which would make every test here meaningless.
  */
 import { rmSync } from 'node:fs';
+import { request } from 'node:http';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
@@ -167,16 +168,37 @@ export const frameUpdate = (frame: Uint8Array): Uint8Array => {
 export const isAlive = (relay: RelayProcess): boolean =>
   relay.child.exitCode === null && relay.child.signalCode === null;
 
+/**
+ * GET `path` on the relay on a socket of its own, closed after the reply (no pooled keep-alive
+ * socket stays counted by CLOSE-7), from the local address `from` when given (127.0.0.0/8 is all
+ * this host's).
+ */
+const get = (relay: RelayProcess, path: string, from?: string): Promise<{ status: number; text: string }> =>
+  new Promise((resolve, reject) => {
+    const req = request(relay.url + path, { agent: false, localAddress: from }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+
 /** The value of `series` (a name plus its exact label set) in the relay's `/metrics`; 0 when absent. */
-export const metric = async (relay: RelayProcess, series: string): Promise<number> => {
-  const text = await (await fetch(relay.url + '/metrics')).text();
+export const metric = async (relay: RelayProcess, series: string, from?: string): Promise<number> => {
+  const { text } = await get(relay, '/metrics', from);
   const line = text.split('\n').find((l) => l.startsWith(series + ' '));
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 };
 
-export const healthz = async (relay: RelayProcess): Promise<{ status: number; body: Record<string, unknown> }> => {
-  const res = await fetch(relay.url + '/healthz');
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+export const healthz = async (
+  relay: RelayProcess,
+  from?: string,
+): Promise<{ status: number; body: Record<string, unknown> }> => {
+  const { status, text } = await get(relay, '/healthz', from);
+  return { status, body: JSON.parse(text) as Record<string, unknown> };
 };
 
 /**

@@ -4,12 +4,15 @@
  * connections close (`converge_tracked_addresses`).
  *
  * The tests connect from 127.0.0.1, which is not counted while TRUST_PROXY is empty; where they
- * need it counted, they set TRUST_PROXY to an address that is not theirs (192.0.2.1): the
- * relay then counts loopback like any address, and believes no header from it.
+ * need it counted, they set TRUST_PROXY to READER (127.0.0.2), the address they read `/metrics`
+ * and `/healthz` from: the relay then counts 127.0.0.1 like any address and believes no header
+ * from it, and the reader's own sockets (a trusted proxy's) are not counted.
  */
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpgradeRefusal } from '../../shared/protocol.js';
+import { SOCKET_HEADROOM_PER_IP } from '../perIpLimits.js';
 import { Harness, healthz, metric, refusal, synced, waitFor, type RawClient } from './clients.js';
 
 const h = new Harness();
@@ -21,6 +24,7 @@ const expectedRefusal = (r: { status: number; reason: string }): { status: numbe
 });
 const refused = (reason: string): string => `converge_upgrades_refused_total{reason="${reason}"}`;
 const TRACKED = 'converge_tracked_addresses';
+const READER = '127.0.0.2';
 
 /** Raw sockets to `url`, each with `X-Forwarded-For: forwardedFor` (none when undefined); resolves once all opened. */
 const openAll = async (url: string, n: number, forwardedFor?: string): Promise<RawClient[]> => {
@@ -34,7 +38,7 @@ const openAll = async (url: string, n: number, forwardedFor?: string): Promise<R
 describe('per-IP limits (CLOSE-7)', () => {
   it('CLOSE-7: the (N+1)th websocket from one address is refused with 429 and a reason, the first N keep working, and a close admits a new one', async () => {
     const relay = await h.relay({
-      env: { MAX_CONNECTIONS_PER_IP: '3', MAX_UPGRADES_PER_IP_PER_MINUTE: '0', TRUST_PROXY: '192.0.2.1' },
+      env: { MAX_CONNECTIONS_PER_IP: '3', MAX_UPGRADES_PER_IP_PER_MINUTE: '0', TRUST_PROXY: READER },
     });
     const clients = [0, 1, 2].map(() => h.client(relay.wsUrl, 'per-ip'));
     for (const c of clients) await synced(c);
@@ -43,8 +47,8 @@ describe('per-IP limits (CLOSE-7)', () => {
     expect(await refusal(relay.wsUrl + '/another-room', { 'X-Forwarded-For': '198.51.100.7' })).toEqual(
       expectedRefusal(UpgradeRefusal.TooManyConnectionsPerIp),
     );
-    expect(await metric(relay, refused('too-many-connections-per-ip'))).toBe(2);
-    expect(await metric(relay, TRACKED)).toBe(1);
+    expect(await metric(relay, refused('too-many-connections-per-ip'), READER)).toBe(2);
+    expect(await metric(relay, TRACKED, READER)).toBe(1);
 
     // The admitted ones are untouched: an edit reaches the others and is acked.
     const [a, b, c] = clients as [(typeof clients)[0], (typeof clients)[0], (typeof clients)[0]];
@@ -54,7 +58,7 @@ describe('per-IP limits (CLOSE-7)', () => {
 
     // One closes: its count is released and the next upgrade from the address gets in.
     a.destroy();
-    await waitFor(async () => (await healthz(relay)).body.connections === 2, 'the close seen');
+    await waitFor(async () => (await healthz(relay, READER)).body.connections === 2, 'the close seen');
     const d = h.client(relay.wsUrl, 'per-ip');
     await synced(d);
     expect(d.text()).toBe('still here');
@@ -62,12 +66,12 @@ describe('per-IP limits (CLOSE-7)', () => {
 
     // All closed: the address's entry is gone.
     for (const x of [b, c, d]) x.destroy();
-    await waitFor(async () => (await metric(relay, TRACKED)) === 0, 'no address tracked');
+    await waitFor(async () => (await metric(relay, TRACKED, READER)) === 0, 'no address tracked');
   });
 
   it('CLOSE-7: refused and failed upgrades give their place back', async () => {
     const relay = await h.relay({
-      env: { MAX_CONNECTIONS_PER_IP: '2', MAX_UPGRADES_PER_IP_PER_MINUTE: '0', TRUST_PROXY: '192.0.2.1' },
+      env: { MAX_CONNECTIONS_PER_IP: '2', MAX_UPGRADES_PER_IP_PER_MINUTE: '0', TRUST_PROXY: READER },
     });
     // Each is counted on arrival and refused later (bad path, bad room name, or by ws for a
     // handshake without Sec-WebSocket-Key after the relay admitted it): none may keep its place.
@@ -87,7 +91,7 @@ describe('per-IP limits (CLOSE-7)', () => {
     const raws = await openAll(relay.wsUrl + '/room', 2);
     expect(await refusal(relay.wsUrl + '/room')).toEqual(expectedRefusal(UpgradeRefusal.TooManyConnectionsPerIp));
     for (const r of raws) r.ws.close();
-    await waitFor(async () => (await metric(relay, TRACKED)) === 0, 'no address tracked');
+    await waitFor(async () => (await metric(relay, TRACKED, READER)) === 0, 'no address tracked');
     await openAll(relay.wsUrl + '/room', 2);
   });
 
@@ -96,13 +100,13 @@ describe('per-IP limits (CLOSE-7)', () => {
     // Were the header believed, the third would be refused (and the second by the attempt limit).
     await openAll(relay.wsUrl + '/loopback', 4, '198.51.100.7');
     await openAll(relay.wsUrl + '/loopback', 2);
-    expect((await healthz(relay)).body.connections).toBe(6);
-    expect(await metric(relay, TRACKED)).toBe(0);
+    expect((await healthz(relay, READER)).body.connections).toBe(6);
+    expect(await metric(relay, TRACKED, READER)).toBe(0);
   });
 
   it('CLOSE-7: behind a trusted proxy, each address of X-Forwarded-For (its last hop) is counted apart', async () => {
     const relay = await h.relay({
-      env: { MAX_CONNECTIONS_PER_IP: '2', MAX_UPGRADES_PER_IP_PER_MINUTE: '0', TRUST_PROXY: '127.0.0.1' },
+      env: { MAX_CONNECTIONS_PER_IP: '2', MAX_UPGRADES_PER_IP_PER_MINUTE: '0', TRUST_PROXY: `127.0.0.1,${READER}` },
     });
     const url = relay.wsUrl + '/proxied';
     const one = await openAll(url, 2, '198.51.100.1');
@@ -119,33 +123,68 @@ describe('per-IP limits (CLOSE-7)', () => {
     // No header from the proxy: counted as the proxy.
     const bare = await openAll(url, 2);
     expect(await refusal(url)).toEqual(expectedRefusal(UpgradeRefusal.TooManyConnectionsPerIp));
-    expect(await metric(relay, TRACKED)).toBe(4);
-    expect(await metric(relay, refused('too-many-connections-per-ip'))).toBe(3);
+    expect(await metric(relay, TRACKED, READER)).toBe(4);
+    expect(await metric(relay, refused('too-many-connections-per-ip'), READER)).toBe(3);
 
     for (const r of one) r.ws.close();
-    await waitFor(async () => (await metric(relay, TRACKED)) === 3, 'the first address released');
+    await waitFor(async () => (await metric(relay, TRACKED, READER)) === 3, 'the first address released');
     await openAll(url, 2, '198.51.100.1');
     for (const r of [...two, ...v6, ...bare]) r.ws.close();
-    await waitFor(async () => (await metric(relay, TRACKED)) === 1, 'only the first address still tracked');
+    await waitFor(async () => (await metric(relay, TRACKED, READER)) === 1, 'only the first address still tracked');
   });
 
   it('CLOSE-7: an address makes at most MAX_UPGRADES_PER_IP_PER_MINUTE upgrade attempts; others are unaffected', async () => {
     // One attempt a minute: the refill takes as long as the test may run (vitest's 60 s), so it
     // cannot come in between.
     const relay = await h.relay({
-      env: { MAX_CONNECTIONS_PER_IP: '0', MAX_UPGRADES_PER_IP_PER_MINUTE: '1', TRUST_PROXY: '127.0.0.1' },
+      env: { MAX_CONNECTIONS_PER_IP: '0', MAX_UPGRADES_PER_IP_PER_MINUTE: '1', TRUST_PROXY: `127.0.0.1,${READER}` },
     });
     const url = relay.wsUrl + '/attempts';
     const [first] = await openAll(url, 1, '198.51.100.1');
     first!.ws.close();
-    await waitFor(async () => (await healthz(relay)).body.connections === 0, 'closed');
+    await waitFor(async () => (await healthz(relay, READER)).body.connections === 0, 'closed');
     // Reconnecting does not start afresh: the address used its attempt.
     expect(await refusal(url, { 'X-Forwarded-For': '198.51.100.1' })).toEqual(
       expectedRefusal(UpgradeRefusal.TooManyUpgradesPerIp),
     );
     await openAll(url, 1, '198.51.100.2');
-    expect(await metric(relay, refused('too-many-upgrades-per-ip'))).toBe(1);
+    expect(await metric(relay, refused('too-many-upgrades-per-ip'), READER)).toBe(1);
     // Kept for a minute after their last attempt, connected or not.
-    expect(await metric(relay, TRACKED)).toBe(2);
+    expect(await metric(relay, TRACKED, READER)).toBe(2);
+  });
+
+  it('CLOSE-7: one address holds at most MAX_CONNECTIONS_PER_IP + 32 TCP connections, upgraded or not; others still get in', async () => {
+    const relay = await h.relay({
+      env: { MAX_CONNECTIONS_PER_IP: '2', MAX_UPGRADES_PER_IP_PER_MINUTE: '0', TRUST_PROXY: READER },
+    });
+    const port = Number(new URL(relay.url).port);
+    const open = (from: string): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const s = connect({ port, host: '127.0.0.1', localAddress: from }, () => resolve(s));
+        s.once('error', reject);
+      });
+    const idle: Socket[] = [];
+    try {
+      // Silent sockets (CLOSE-6 would keep 2 + 256 of them): this address gets its share only.
+      for (let i = 0; i < 2 + SOCKET_HEADROOM_PER_IP; i++) idle.push(await open('127.0.0.1'));
+      const extra = await open('127.0.0.1');
+      let closed = false;
+      extra.on('error', () => undefined);
+      extra.once('close', () => (closed = true));
+      await waitFor(() => closed, 'the socket beyond the address’s share closed');
+      expect(idle.filter((s) => s.destroyed || s.readableEnded)).toEqual([]);
+      expect(await metric(relay, 'converge_sockets_refused_total', READER)).toBe(1);
+      // Another address is not affected.
+      const other = await open('127.0.0.3');
+      idle.push(other);
+      expect((await healthz(relay, '127.0.0.3')).status).toBe(200);
+      // A socket gone makes room: a stock client from the address gets in.
+      for (const s of idle.splice(0, 1)) s.destroy();
+      await synced(h.client(relay.wsUrl, 'after-the-share'));
+    } finally {
+      for (const s of idle) s.destroy();
+    }
+    // Only the client's websocket is left: 127.0.0.1 is tracked, nothing else.
+    await waitFor(async () => (await metric(relay, TRACKED, READER)) === 1, 'the sockets released');
   });
 });
