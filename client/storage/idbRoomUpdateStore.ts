@@ -42,6 +42,7 @@ import {
   type RoomInfo,
   type RoomMeta,
   type RoomMetaPatch,
+  type MetaDurability,
   type RoomUpdateStore,
   type StorageErrorListener,
   type StorageUsage,
@@ -260,15 +261,19 @@ export class IdbRoomUpdateStore implements RoomUpdateStore {
     return this.transact('readonly', async (tx) => (await tx.objectStore('rooms').get(room))?.meta);
   }
 
-  async setMeta(room: string, patch: RoomMetaPatch): Promise<void> {
+  async setMeta(room: string, patch: RoomMetaPatch, durability: MetaDurability = 'strict'): Promise<void> {
     assertRoom(room);
     // Validates the whole patch before any transaction starts.
     applyMetaPatch({}, patch);
-    return this.transact('readwrite', async (tx) => {
-      const rooms = tx.objectStore('rooms');
-      const record = (await rooms.get(room)) ?? emptyRecord(room);
-      await rooms.put({ ...record, meta: applyMetaPatch(record.meta, patch) });
-    });
+    return this.transact(
+      'readwrite',
+      async (tx) => {
+        const rooms = tx.objectStore('rooms');
+        const record = (await rooms.get(room)) ?? emptyRecord(room);
+        await rooms.put({ ...record, meta: applyMetaPatch(record.meta, patch) });
+      },
+      durability,
+    );
   }
 
   async setMetaIf(room: string, patch: RoomMetaPatch, at: RoomCounters): Promise<boolean> {
@@ -425,10 +430,11 @@ export class IdbRoomUpdateStore implements RoomUpdateStore {
   private async transact<Mode extends 'readonly' | 'readwrite', T>(
     mode: Mode,
     body: (tx: Tx<Mode>) => Promise<T>,
+    durability: MetaDurability = 'strict',
   ): Promise<T> {
     let tx: Tx<Mode>;
     try {
-      tx = await this.begin(mode);
+      tx = await this.begin(mode, durability);
     } catch (error) {
       throw this.fail(error);
     }
@@ -460,8 +466,11 @@ export class IdbRoomUpdateStore implements RoomUpdateStore {
   }
 
   /** A transaction on the current connection; reopens once if the connection turned out closed. */
-  private async begin<Mode extends 'readonly' | 'readwrite'>(mode: Mode): Promise<Tx<Mode>> {
-    const options: IDBTransactionOptions = mode === 'readwrite' ? { durability: 'strict' } : {};
+  private async begin<Mode extends 'readonly' | 'readwrite'>(
+    mode: Mode,
+    durability: MetaDurability,
+  ): Promise<Tx<Mode>> {
+    const options: IDBTransactionOptions = mode === 'readwrite' ? { durability } : {};
     const connection = await this.connection();
     try {
       return connection.db.transaction(STORES, mode, options);

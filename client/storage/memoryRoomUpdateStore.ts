@@ -29,6 +29,7 @@ import {
   type RoomInfo,
   type RoomMeta,
   type RoomMetaPatch,
+  type MetaDurability,
   type RoomUpdateStore,
   type StorageErrorListener,
   type StorageUsage,
@@ -229,7 +230,8 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
     });
   }
 
-  setMeta(room: string, patch: RoomMetaPatch): Promise<void> {
+  /** `durability` is moot in memory: every write survives exactly as long as this object. */
+  setMeta(room: string, patch: RoomMetaPatch, _durability?: MetaDurability): Promise<void> {
     return this.write(
       () => {
         assertRoom(room);

@@ -323,6 +323,9 @@ export function roomUpdateStoreContract(name: string, make: () => Promise<RoomUp
         draftAt: 900,
         lastReadMessageId: 'm-1',
       });
+      // Relaxed durability (DRAFT-1) writes the same, only without waiting for the disk.
+      await store.setMeta('r', { draft: 'hello again', draftAt: 950 }, 'relaxed');
+      expect(await store.getMeta('r')).toMatchObject({ draft: 'hello again', draftAt: 950, title: 'Room' });
       await store.setMeta('r', { draft: undefined, draftAt: undefined, lastOpenedAt: 2000 });
       expect(await store.getMeta('r')).toEqual({ title: 'Room', lastOpenedAt: 2000, lastReadMessageId: 'm-1' });
       expect(await store.listRooms()).toEqual([

@@ -201,6 +201,8 @@ export interface RoomMeta {
   readonly lobby?: string;
 }
 
+export type MetaDurability = 'strict' | 'relaxed';
+
 /** A patch for `setMeta`: keys that are present replace, keys set to `undefined` are removed. */
 export type RoomMetaPatch = { readonly [K in keyof RoomMeta]?: RoomMeta[K] | undefined };
 
@@ -242,8 +244,12 @@ export interface RoomUpdateStore {
   /** Every room with updates or meta, sorted by room name. */
   listRooms(): Promise<RoomInfo[]>;
   getMeta(room: string): Promise<RoomMeta | undefined>;
-  /** Merges `patch` into the room's meta (LOCAL-7); creates the room's record if needed. */
-  setMeta(room: string, patch: RoomMetaPatch): Promise<void>;
+  /**
+   * Merges `patch` into the room's meta (LOCAL-7); creates the room's record if needed. Strict
+   * (fsync'd) unless `durability` is 'relaxed': written when the promise resolves, so it survives
+   * a crash of the browser, but not necessarily of the system (power loss); for drafts (DRAFT-1).
+   */
+  setMeta(room: string, patch: RoomMetaPatch, durability?: MetaDurability): Promise<void>;
   /**
    * LOCAL-13: merges `patch` only when the room's record exists with exactly the counters `at`;
    * resolves whether it did. Never creates a record.

@@ -48,13 +48,16 @@ export const Composer = ({
   onDraftChange?: (draft: string) => void;
   ref?: Ref<ComposerHandle>;
 }): ReactNode => {
-  const [draft, setDraft] = useState(() => currentDraft(kv, room, meta).text);
+  const [opened] = useState(() => currentDraft(kv, room, meta));
+  const [draft, setDraft] = useState(opened.text);
   const [error, setError] = useState<string | null>(null);
   const [keeper] = useState(
     () =>
-      new DraftKeeper(room, store, kv, meta, Date.now, (e) =>
-        setError(`This draft could not be saved on this device (${e instanceof Error ? e.message : String(e)}).`),
-      ),
+      new DraftKeeper(room, store, kv, opened.at, Date.now, (e, failed) => {
+        // A failed clear after a send is not this composer's to explain (the room's storage notice is).
+        if (failed.text)
+          setError(`This draft could not be saved on this device (${e instanceof Error ? e.message : String(e)}).`);
+      }),
   );
   // Typed text goes to IndexedDB when the page is hidden (often the last chance on a phone) or the
   // composer goes away.
@@ -97,7 +100,9 @@ export const Composer = ({
   // Another tab of this profile edited the same draft.
   useEffect(() => {
     const onStorage = (e: StorageEvent): void => {
-      if (e.key === draftKey(room) && document.activeElement !== textareaRef.current) setDraft(e.newValue ?? '');
+      // Not while the user types here; a tab in the background takes the other tab's text.
+      const typingHere = document.hasFocus() && document.activeElement === textareaRef.current;
+      if (e.key === draftKey(room) && !typingHere) setDraft(e.newValue ?? '');
     };
     window.addEventListener('storage', onStorage);
     return () => window.removeEventListener('storage', onStorage);

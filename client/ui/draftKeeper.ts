@@ -4,14 +4,16 @@
  * Two copies, because neither alone does both:
  * - localStorage, written on every keystroke: synchronous (the composer opens with it), shared by
  *   the profile's tabs (`storage` events), but Chromium writes it to disk lazily — a browser crash
- *   loses the last seconds of typing;
- * - the room's IndexedDB meta (`draft`, `draftAt`), written `DRAFT_WRITE_DELAY_MS` after the last
- *   keystroke, at once when the text is sent or cleared (if the meta holds text), and when the page
- *   is hidden or closed: on disk when the transaction completes (every meta write is strict).
+ *   loses the last seconds of typing, or brings back a text already sent;
+ * - the room's IndexedDB meta (`draft`, `draftAt`), written `DRAFT_WRITE_DELAY_MS` after typing
+ *   pauses and at least every `DRAFT_MAX_WAIT_MS` while it goes on, at once when the text is sent
+ *   or cleared, and when the page is hidden or closed. Relaxed durability: on disk as far as a
+ *   crash of the browser goes when the write resolves, without an fsync per pause (a power loss
+ *   may still lose the last of it).
  *
- * Each copy carries the time it was typed (`at`, ms since the epoch); a room opens with the newer
- * one, so a draft cleared by sending is not brought back by an older copy that outlived it.
- * Invariant: the meta copy is never newer than what the user last typed in this profile.
+ * Each copy carries the time it was typed (`at`, ms since the epoch, strictly increasing here even
+ * if the clock steps back); a room opens with the newer one, so a draft cleared by sending is not
+ * brought back by an older copy that outlived it.
  */
 import type { RoomMeta, RoomMetaPatch, RoomUpdateStore } from '../storage/roomUpdateStore.js';
 
@@ -21,8 +23,10 @@ export interface Draft {
   readonly at: number;
 }
 
-/** Typing pauses shorter than this cost no IndexedDB write (each one is fsync'd). */
+/** Typing pauses shorter than this cost no IndexedDB write... */
 export const DRAFT_WRITE_DELAY_MS = 400;
+/** ...but text typed without such a pause is written at least this often. */
+export const DRAFT_MAX_WAIT_MS = 1000;
 
 export const draftKey = (room: string): string => `converge:draft:${room}`;
 const draftAtKey = (room: string): string => `converge:draftAt:${room}`;
@@ -65,52 +69,49 @@ type MetaWriter = Pick<RoomUpdateStore, 'setMeta'>;
 /** One room's draft while its composer is shown. */
 export class DraftKeeper {
   private timer: ReturnType<typeof setTimeout> | null = null;
-  /** Typed here and not yet handed to IndexedDB. */
-  private unsaved: Draft | null = null;
-  /**
-   * The meta may hold text (it did when the room was opened, or this keeper wrote some since): only
-   * then is clearing it worth a write of its own. A text sent before it reached the meta costs none.
-   */
-  private metaHasText: boolean;
+  /** Typed here and not yet handed to IndexedDB, and when the oldest such change was made. */
+  private unsaved: { draft: Draft; since: number } | null = null;
+  /** The time of the last change; the next is later even if the clock stepped back. */
+  private lastAt: number;
 
   constructor(
     private readonly room: string,
     private readonly store: MetaWriter,
     private readonly kv: Storage,
-    openedWith: RoomMeta | undefined,
+    /** `at` of the draft the composer opened with. */
+    openedAt: number,
     private readonly now: () => number = Date.now,
-    private readonly onError: (e: unknown) => void = () => {},
+    /** A failed IndexedDB write of `draft` (quota, a closed database); localStorage still has it. */
+    private readonly onError: (e: unknown, draft: Draft) => void = () => {},
   ) {
-    this.metaHasText = Boolean(openedWith?.draft);
+    this.lastAt = openedAt;
   }
 
-  /** The user changed the text: localStorage now, IndexedDB after a pause. */
+  /** The user changed the text: localStorage now, IndexedDB after a pause (or at once when emptied). */
   change(text: string): void {
-    const draft = { text, at: this.now() };
+    const now = this.now();
+    this.lastAt = Math.max(now, this.lastAt + 1);
+    const draft = { text, at: this.lastAt };
     writeLocalDraft(this.kv, this.room, draft);
-    this.unsaved = draft;
+    this.unsaved = { draft, since: this.unsaved?.since ?? now };
     if (this.timer !== null) clearTimeout(this.timer);
-    if (!text) {
-      // Sent or cleared: at once, so a crash cannot leave an older copy in the meta to bring the
-      // text back.
-      if (this.metaHasText) this.flush();
-      else this.unsaved = null;
-      return;
-    }
-    this.timer = setTimeout(() => this.flush(), DRAFT_WRITE_DELAY_MS);
+    this.timer = null;
+    // Sent or cleared: at once, so that no older copy (localStorage's, written lazily, or the
+    // meta's, maybe from another tab) can bring the text back after a crash.
+    if (!text || now - this.unsaved.since >= DRAFT_MAX_WAIT_MS) this.flush();
+    else this.timer = setTimeout(() => this.flush(), DRAFT_WRITE_DELAY_MS);
   }
 
   /** Hands what was typed to IndexedDB now (page hidden or closed, composer gone). */
   flush(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    const draft = this.unsaved;
-    if (!draft) return;
+    const pending = this.unsaved;
+    if (!pending) return;
     this.unsaved = null;
-    this.metaHasText = draft.text !== '';
+    const { draft } = pending;
     const patch: RoomMetaPatch = { draft: draft.text || undefined, draftAt: draft.at };
-    // A failed write (quota, a closed database) leaves the localStorage copy; the next keystroke
-    // tries again. The error is reported: the same store's message writes fail too and say so.
-    this.store.setMeta(this.room, patch).catch(this.onError);
+    // A failed write leaves the localStorage copy; the next change tries again.
+    this.store.setMeta(this.room, patch, 'relaxed').catch((e: unknown) => this.onError(e, draft));
   }
 }
