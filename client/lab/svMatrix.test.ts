@@ -18,6 +18,7 @@ describe('LAB-UI-7: the class view aligns the published state-vector summaries i
         ['0007', 3],
       ]),
       complete: true,
+      bound: null,
     });
     const big = new Map(Array.from({ length: 9 }, (_, i) => [0x1000 + i, 100 - i] as const));
     const parsed = parseSvSummary(summariseStateVector(big));
@@ -33,16 +34,16 @@ describe('LAB-UI-7: the class view aligns the published state-vector summaries i
     ]);
     expect(m.rows).toEqual([
       [
-        { clock: 9, behind: 0 },
-        { clock: 4, behind: 3 },
+        { clock: 9, behind: 0, exact: true },
+        { clock: 4, behind: 3, exact: true },
       ],
       [
-        { clock: 2, behind: 7 },
-        { clock: 7, behind: 0 },
+        { clock: 2, behind: 7, exact: true },
+        { clock: 7, behind: 0, exact: true },
       ],
       [
-        { clock: 9, behind: 0 },
-        { clock: 7, behind: 0 },
+        { clock: 9, behind: 0, exact: true },
+        { clock: 7, behind: 0, exact: true },
       ],
     ]);
     expect(m.hidden).toBe(0);
@@ -51,11 +52,35 @@ describe('LAB-UI-7: the class view aligns the published state-vector summaries i
   it('a client left out of a complete summary is 0, left out of a summary with "+n" it is unknown', () => {
     const m = svMatrix([counted('aaaa:5 cccc:1'), counted('aaaa:5'), counted('aaaa:5 +2'), counted('')]);
     expect(m.rows.map((r) => r[1])).toEqual([
-      { clock: 1, behind: 0 },
-      { clock: 0, behind: 1 },
+      { clock: 1, behind: 0, exact: true },
+      { clock: 0, behind: 1, exact: true },
       null,
-      { clock: 0, behind: 1 },
+      { clock: 0, behind: 1, exact: true },
     ]);
+  });
+
+  it('a client left out of a summary with "+n" has at most its smallest clock: behind by at least the rest', () => {
+    // A named its 6 largest; P did not name aaaa, so P holds at most 10 of its 100.
+    const a = 'aaaa:100 bbbb:50 cccc:40 dddd:30 eeee:25 ffff:20 +1';
+    const p = 'bbbb:50 cccc:40 dddd:30 eeee:25 ffff:20 1111:10 +1';
+    expect(parseSvSummary(p).bound).toBe(10);
+    const m = svMatrix([counted(a), counted(p)]);
+    expect(m.columns[0]).toEqual({ client: 'aaaa', max: 100 });
+    expect(m.rows[1]![0]).toEqual({ clock: 10, behind: 90, exact: false });
+    // 1111 (max 10) left out of A's summary, whose smallest is 20: it may hold all of it.
+    const at1111 = m.columns.findIndex((c) => c.client === '1111');
+    expect(m.rows[0]![at1111]).toBeNull();
+    // A token not ours to read leaves the bound open.
+    expect(parseSvSummary('bbbb:50 1111:10 what? +1').bound).toBeNull();
+  });
+
+  it('drops the last token of a summary cut at its limit (it may be cut short)', () => {
+    const full = Array.from({ length: 20 }, (_, i) => `${(0x1000 + i).toString(16)}:123456789`).join(' ');
+    const cut = full.slice(0, MAX_SV_SUMMARY);
+    const parsed = parseSvSummary(cut);
+    expect([...parsed.clocks.values()].every((k) => k === 123456789)).toBe(true);
+    expect(parsed.complete).toBe(false);
+    expect(parsed.bound).toBe(123456789);
   });
 
   it('orders columns by the largest clock, then id, and counts the clients beyond the cap', () => {
@@ -63,22 +88,22 @@ describe('LAB-UI-7: the class view aligns the published state-vector summaries i
     expect(m.columns.map((c) => c.client)).toEqual(['0002', '0001', '0003']);
     expect(m.hidden).toBe(2);
     expect(m.rows[1]).toEqual([
-      { clock: 0, behind: 9 },
-      { clock: 0, behind: 5 },
-      { clock: 0, behind: 5 },
+      { clock: 0, behind: 9, exact: true },
+      { clock: 0, behind: 5, exact: true },
+      { clock: 0, behind: 5, exact: true },
     ]);
   });
 
   it('only counted participants make columns and maxima; the others are still aligned', () => {
     const m = svMatrix([counted('aaaa:3'), { svSummary: 'aaaa:8 dddd:4', counted: false }]);
     expect(m.columns).toEqual([{ client: 'aaaa', max: 3 }]);
-    expect(m.rows[1]).toEqual([{ clock: 8, behind: 0 }]);
+    expect(m.rows[1]).toEqual([{ clock: 8, behind: 0, exact: true }]);
   });
 
   it('ignores tokens that do not parse, and no longer treats what is left out as 0 (LAB-UI-2)', () => {
     const junk =
       '<b>aaaa:1</b> AAAA:2 aaaa:-1 aaaa:1.5 aaaa:99999999999999999 aaaa:9999999999999999 abc:1 bbbb:2 bbbb:6 :: +';
-    expect(parseSvSummary(junk)).toEqual({ clocks: new Map([['bbbb', 6]]), complete: false });
+    expect(parseSvSummary(junk)).toEqual({ clocks: new Map([['bbbb', 6]]), complete: false, bound: null });
     // A summary cut at its limit may have lost entries.
     const cut = Array.from({ length: 40 }, (_, i) => `${String(1000 + i)}:1`)
       .join(' ')

@@ -10,8 +10,10 @@
  * column, ordered by the largest clock a counted participant published for it, then id, and
  * gives every participant one cell per column: the clock it published for that client and how far
  * that is below the column's largest. A client a complete summary does not name is 0 (the
- * replica holds nothing from it); one a summary with entries left out does not name is unknown,
- * not 0: it may be among the entries left out.
+ * replica holds nothing from it). One a summary with entries left out does not name is not 0: it
+ * may be among the entries left out, whose clocks are at most the smallest clock the summary
+ * names (it names the largest). Its cell says "at most that, so behind by at least max − that"
+ * when the column's largest is above it, else unknown.
  *
  * The summary is untrusted (LAB-UI-2): a token that does not parse is ignored; nothing here throws.
  */
@@ -33,8 +35,11 @@ export interface SvColumn {
   readonly max: number;
 }
 
-/** null: unknown (left out of a summary that left entries out). */
-export type SvCell = { readonly clock: number; readonly behind: number } | null;
+/**
+ * `exact`: the clock published, `behind` the column's largest minus it. Not exact: left out of
+ * a summary, which bounds it: at most `clock`, behind by at least `behind`. null: unknown.
+ */
+export type SvCell = { readonly clock: number; readonly behind: number; readonly exact: boolean } | null;
 
 export interface SvMatrix {
   readonly columns: readonly SvColumn[];
@@ -48,27 +53,39 @@ export interface ParsedSvSummary {
   readonly clocks: ReadonlyMap<string, number>;
   /** It names every entry of the state vector: a client it does not name has clock 0. */
   readonly complete: boolean;
+  /**
+   * Not complete: the largest clock a client it does not name can have (the smallest it names,
+   * the publisher naming the largest); null when a token not ours to read leaves that open.
+   */
+  readonly bound: number | null;
 }
 
 const ENTRY = /^([0-9a-f]{4}):(\d{1,16})$/;
+const LEFT_OUT = /^\+\d{1,16}$/;
 
 export const parseSvSummary = (summary: string): ParsedSvSummary => {
   const clocks = new Map<string, number>();
-  // A summary cut at LAB-UI-2's limit may have lost entries (and cut its last token short).
-  let complete = summary.length < MAX_SV_SUMMARY;
-  for (const token of summary.split(/\s+/)) {
-    if (token === '') continue;
+  const tokens = summary.split(/\s+/).filter((token) => token !== '');
+  // A summary cut at LAB-UI-2's limit may have lost entries, and its last token may be cut short.
+  const cut = summary.length >= MAX_SV_SUMMARY;
+  if (cut) tokens.pop();
+  let complete = !cut;
+  let readable = true;
+  let smallest = Infinity;
+  for (const token of tokens) {
     const m = ENTRY.exec(token);
     const clock = m ? Number(m[2]) : NaN;
     if (m && Number.isSafeInteger(clock)) {
       // Two clients can share their last 4 hex digits; their column shows the larger clock.
       clocks.set(m[1]!, Math.max(clock, clocks.get(m[1]!) ?? 0));
+      smallest = Math.min(smallest, clock);
     } else {
-      // "+n" (entries left out) or a token that is not ours to read: either may hide entries.
+      // "+n": entries left out; anything else is not ours to read, and may hide entries too.
       complete = false;
+      if (!LEFT_OUT.test(token)) readable = false;
     }
   }
-  return { clocks, complete };
+  return { clocks, complete, bound: complete || !readable || smallest === Infinity ? null : smallest };
 };
 
 export const svMatrix = (participants: readonly SvSummaryInput[], maxColumns = MAX_SV_COLUMNS): SvMatrix => {
@@ -82,10 +99,11 @@ export const svMatrix = (participants: readonly SvSummaryInput[], maxColumns = M
     .map(([client, max]) => ({ client, max }))
     .sort((a, b) => b.max - a.max || (a.client < b.client ? -1 : 1));
   const columns = all.slice(0, maxColumns);
-  const rows = parsed.map(({ clocks, complete }) =>
+  const rows = parsed.map(({ clocks, complete, bound }) =>
     columns.map(({ client, max }): SvCell => {
-      const clock = clocks.get(client) ?? (complete ? 0 : null);
-      return clock === null ? null : { clock, behind: Math.max(0, max - clock) };
+      const clock = clocks.get(client) ?? (complete ? 0 : undefined);
+      if (clock !== undefined) return { clock, behind: Math.max(0, max - clock), exact: true };
+      return bound !== null && max > bound ? { clock: bound, behind: max - bound, exact: false } : null;
     }),
   );
   return { columns, hidden: all.length - columns.length, rows };
@@ -97,5 +115,5 @@ export const sameSvRow = (a: readonly SvCell[], b: readonly SvCell[]): boolean =
   (a.length === b.length &&
     a.every((c, i) => {
       const d = b[i]!;
-      return c === null || d === null ? c === d : c.clock === d.clock && c.behind === d.behind;
+      return c === null || d === null ? c === d : c.clock === d.clock && c.behind === d.behind && c.exact === d.exact;
     }));

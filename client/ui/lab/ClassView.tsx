@@ -219,8 +219,10 @@ const Participants = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
           <p className="hint" id={legendId}>
             State vector: one column per Yjs client (the last 4 hex digits of its id), ordered by its largest clock.{' '}
             <span className="lab-behind">↓n</span>: behind by n, below the largest clock a counted participant published
-            for that client. <span className="sv-unknown">·</span> (a dot): unknown, not necessarily 0: a participant
-            publishes only its 6 largest clocks, and this one was not among them.
+            for that client. A participant publishes only its 6 largest clocks: a client left out has at most the
+            smallest of them (<span className="lab-behind">≤k ↓≥n</span> when that is behind), else{' '}
+            <span className="sv-unknown">·</span> (a dot): unknown, not necessarily 0. Two clients whose ids end alike
+            share a column.
             {sv.hidden > 0 && ` ${plural(sv.hidden, 'more client')} with smaller clocks not shown.`} Total: the sum of
             all its clocks.
           </p>
@@ -276,6 +278,15 @@ const SvClock = ({ cell }: { cell: SvCell }): ReactNode =>
     <td className="sv-clock sv-unknown">
       <span aria-hidden="true">·</span>
       <span className="visually-hidden">unknown</span>
+    </td>
+  ) : !cell.exact ? (
+    <td className="sv-clock lab-behind">
+      <span aria-hidden="true">
+        ≤{cell.clock} ↓≥{cell.behind}
+      </span>
+      <span className="visually-hidden">
+        at most {cell.clock}, behind by at least {cell.behind}
+      </span>
     </td>
   ) : cell.behind > 0 ? (
     <td className="sv-clock lab-behind">
