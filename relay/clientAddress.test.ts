@@ -47,6 +47,11 @@ describe('clientAddress', () => {
     expect(clientAddress('::ffff:127.0.0.1', '203.0.113.9, 198.51.100.7', proxies)).toBe('198.51.100.7');
     expect(clientAddress('::1', ['203.0.113.9', '198.51.100.8'], proxies)).toBe('198.51.100.8');
     expect(clientAddress('127.0.0.1', '2001:db8:1:2::9', proxies)).toBe('2001:db8:1:2::/64');
+    // A port some load balancers add, and IPv6 in brackets, are the address alone.
+    expect(clientAddress('127.0.0.1', '198.51.100.7:51234', proxies)).toBe('198.51.100.7');
+    expect(clientAddress('127.0.0.1', '[2001:db8:1:2::9]:443', proxies)).toBe('2001:db8:1:2::/64');
+    expect(clientAddress('127.0.0.1', ' [2001:db8:1:3::9] ', proxies)).toBe('2001:db8:1:3::/64');
+    expect(clientAddress('127.0.0.1', '198.51.100.7:99999999', proxies)).toBe('127.0.0.1');
     // No usable header: counted as the proxy itself (loopback is counted once a proxy is trusted).
     expect(clientAddress('127.0.0.1', undefined, proxies)).toBe('127.0.0.1');
     expect(clientAddress('127.0.0.1', '198.51.100.7, unknown', proxies)).toBe('127.0.0.1');

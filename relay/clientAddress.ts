@@ -53,11 +53,20 @@ const isLoopback = (canonical: string): boolean => canonical.startsWith('127.') 
 const countedAs = (canonical: string): string =>
   canonical.includes(':') ? canonical.split(':').slice(0, 4).join(':') + '::/64' : canonical;
 
+/** `[v6]`, `[v6]:port` and `v4:port` (some load balancers add the client's port) as the address alone. */
+const withoutPort = (hop: string): string => {
+  const t = hop.trim();
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(t);
+  if (bracketed) return bracketed[1]!;
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(t);
+  return v4 ? v4[1]! : t;
+};
+
 /** The last address of an `X-Forwarded-For` header (Node joins repeated headers with ", "). */
 const lastHop = (header: string | readonly string[] | undefined): string | null => {
   if (header === undefined) return null;
   const hops = (typeof header === 'string' ? header : header.join(',')).split(',');
-  return canonicalAddress(hops[hops.length - 1]!);
+  return canonicalAddress(withoutPort(hops[hops.length - 1]!));
 };
 
 /**

@@ -77,7 +77,7 @@ describe('loadConfig', () => {
       redisWaitTimeoutMs: 1000,
       relayUrls: [],
       maxConnectionsPerIp: 128,
-      maxUpgradesPerIpPerMinute: 600,
+      maxUpgradesPerIpPerMinute: 1200,
       trustProxy: [],
       limits: {
         maxFrameBytes: Limits.maxFrameBytes,

@@ -63,7 +63,7 @@ export const SETTINGS = {
   },
   maxUpgradesPerIpPerMinute: {
     env: 'MAX_UPGRADES_PER_IP_PER_MINUTE',
-    default: '600',
+    default: '1200',
     help: "websocket upgrade attempts one client address may make per minute, at once or spread out; more are refused with 429 (0 = no limit). Room for a full MAX_CONNECTIONS_PER_IP reconnecting after a restart and a class's lobbies refreshing at once; bounds how often reconnecting resets a connection's rate allowance",
   },
   trustProxy: {

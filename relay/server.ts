@@ -24,6 +24,7 @@ import type { Backplane } from './backplane.js';
 import type { StoreWorkerHealth } from './workerRoomStore.js';
 import { binaryFrame } from './binaryFrame.js';
 import { canonicalAddress, clientAddress } from './clientAddress.js';
+import { LogThrottle } from './logThrottle.js';
 import type { PerIpLimits } from './perIpLimits.js';
 
 export const VERSION = '0.1.0';
@@ -82,6 +83,7 @@ const PLACEHOLDER = `<!doctype html><html lang="en"><meta charset="utf-8"><title
 
 export const createRelayServer = (opts: ServerOptions): Server => {
   const { relay, log, metrics, perIpLimits } = opts;
+  const refusalLog = new LogThrottle();
   const trustedProxies = new Set((opts.trustProxy ?? []).map((a) => canonicalAddress(a) ?? a));
   // perMessageDeflate stays off: the pre-framed sends below rely on ws never queueing a frame.
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false });
@@ -139,8 +141,11 @@ export const createRelayServer = (opts: ServerOptions): Server => {
     };
     const refuse = (r: { status: number; reason: string }): void => {
       uncount();
-      log.info('upgrade-refused', { status: r.status, reason: r.reason.split(':')[0] });
-      metrics?.refused(r.reason.split(':')[0]!);
+      const token = r.reason.split(':')[0]!;
+      // Anybody can cause these at will: throttled per reason (the metric counts them all).
+      const line = refusalLog.allow(token);
+      if (line) log.info('upgrade-refused', { status: r.status, reason: token, ...(line.suppressed ? line : {}) });
+      metrics?.refused(token);
       socket.end(
         `HTTP/1.1 ${r.status} ${r.reason.split(':')[0]}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(r.reason)}\r\nConnection: close\r\n\r\n${r.reason}`,
       );

@@ -21,6 +21,7 @@ import {
 } from './services.js';
 import { useCopy } from './useCopy.js';
 import { currentDraft } from './draftKeeper.js';
+import { browserRefreshEnv, startRefreshLoop } from './refreshLoop.js';
 
 interface LobbyRoom {
   readonly info: RoomInfo;
@@ -210,10 +211,7 @@ const RoomList = (): ReactNode => {
   // while this device was away (and the rooms are current for the next time offline).
   useEffect(() => {
     let stopped = false;
-    let running = false;
     const run = async (): Promise<void> => {
-      if (running || stopped || !navigator.onLine) return;
-      running = true;
       setChecking(true);
       try {
         const infos = await local.store.listRooms();
@@ -235,20 +233,13 @@ const RoomList = (): ReactNode => {
           },
         });
       } finally {
-        running = false;
         if (!stopped) setChecking(false);
       }
     };
-    const start = (): void => {
-      run().catch(() => undefined);
-    };
-    start();
-    window.addEventListener('online', start);
-    const timer = setInterval(start, REFRESH_EVERY_MS);
+    const stop = startRefreshLoop(run, REFRESH_EVERY_MS, browserRefreshEnv);
     return () => {
       stopped = true;
-      window.removeEventListener('online', start);
-      clearInterval(timer);
+      stop();
     };
   }, [local, identity, refresh, summaries]);
 
