@@ -117,4 +117,22 @@ describe('PerIpLimits', () => {
     for (let i = 0; i < 1000; i++) expect(off.socketOpened('192.0.2.1') && limits.socketOpened(null)).toBe(true);
     expect(off.size).toBe(0);
   });
+
+  it('CLOSE-7: at most maxEntries addresses are tracked; the oldest kept only by attempts are forgotten first', () => {
+    const limits = new PerIpLimits({ maxConnections: 2, maxUpgradesPerMinute: 1, maxEntries: 100, now: clock().now });
+    // Two addresses holding a connection, then many that only tried (their one attempt used up).
+    expect(limits.admit('198.51.100.1')).toBeNull();
+    expect(limits.socketOpened('198.51.100.2')).toBe(true);
+    const tried = (i: number): string => `2001:db8:${i.toString(16)}::/64`;
+    for (let i = 0; i < 1_000; i++) {
+      expect(limits.admit(tried(i))).toBeNull();
+      limits.release(tried(i)); // closed at once: the entry stays for its attempt
+      expect(limits.size).toBeLessThanOrEqual(100);
+    }
+    // The holders are kept; the newest of the others are still limited, the oldest start afresh.
+    expect(limits.admit('198.51.100.1')).toBe(UpgradeRefusal.TooManyUpgradesPerIp);
+    expect(limits.socketOpened('198.51.100.2')).toBe(true);
+    expect(limits.admit(tried(999))).toBe(UpgradeRefusal.TooManyUpgradesPerIp);
+    expect(limits.admit(tried(0))).toBeNull();
+  });
 });

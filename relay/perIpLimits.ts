@@ -16,7 +16,12 @@
  *
  * Memory: an address has an entry only while it holds a connection or attempted an upgrade less
  * than a minute ago (after a minute its bucket is full again, the same as a new one). An entry is
- * dropped on its last `release` when nothing else keeps it, else by `sweep`.
+ * dropped on its last `release` when nothing else keeps it, else by `sweep`. Addresses are cheap
+ * to an attacker with IPv6 (a /48 holds 65,536 /64s), so entries are also capped at
+ * `MAX_TRACKED_ADDRESSES`: at the cap, the oldest entries kept only by attempts are forgotten
+ * (those addresses start afresh, as they would a minute later) down to 90 % of it. Entries that
+ * hold connections or sockets are never forgotten; there are at most as many as the server's
+ * sockets (CLOSE-6), far below the cap.
  */
 import { UpgradeRefusal } from '../shared/protocol.js';
 import { TokenBucket } from './tokenBucket.js';
@@ -24,6 +29,9 @@ import { TokenBucket } from './tokenBucket.js';
 type Refusal = (typeof UpgradeRefusal)[keyof typeof UpgradeRefusal];
 
 const MINUTE_MS = 60_000;
+
+/** About 30 MB of bookkeeping at most. */
+export const MAX_TRACKED_ADDRESSES = 100_000;
 
 /** Sockets one address may hold beyond its websockets: a browser's page and asset loads (about 6 per origin) in a few tabs. */
 export const SOCKET_HEADROOM_PER_IP = 32;
@@ -33,6 +41,8 @@ export interface PerIpLimitsOptions {
   readonly maxConnections: number;
   /** Upgrade attempts one address may make per minute (0 = no limit). */
   readonly maxUpgradesPerMinute: number;
+  /** Entries kept at most (`MAX_TRACKED_ADDRESSES` unless a test sets a smaller one). */
+  readonly maxEntries?: number;
   /** Milliseconds; `Date.now` unless a test drives the clock. */
   readonly now?: () => number;
 }
@@ -113,6 +123,7 @@ export class PerIpLimits {
   private entryFor(address: string, now: number): Entry {
     let entry = this.entries.get(address);
     if (!entry) {
+      if (this.entries.size >= (this.opts.maxEntries ?? MAX_TRACKED_ADDRESSES)) this.forgetOldest();
       const max = this.opts.maxUpgradesPerMinute;
       // No attempt yet (-Infinity): nothing but its connections and sockets keeps the entry.
       entry = {
@@ -124,6 +135,15 @@ export class PerIpLimits {
       this.entries.set(address, entry);
     }
     return entry;
+  }
+
+  /** At the cap: the oldest entries kept only by attempts go, down to 90 % of it (Maps iterate oldest first). */
+  private forgetOldest(): void {
+    const target = Math.floor((this.opts.maxEntries ?? MAX_TRACKED_ADDRESSES) * 0.9);
+    for (const [address, entry] of this.entries) {
+      if (this.entries.size <= target) return;
+      if (entry.connections === 0 && entry.sockets === 0) this.entries.delete(address);
+    }
   }
 
   private dropIfIdle(address: string, entry: Entry, now: number): void {
