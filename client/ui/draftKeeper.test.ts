@@ -3,6 +3,7 @@ import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
 import type { MetaDurability, RoomMetaPatch } from '../storage/roomUpdateStore.js';
 import {
   currentDraft,
+  DRAFT_KEPT_CHARS,
   DRAFT_MAX_WAIT_MS,
   DRAFT_WRITE_DELAY_MS,
   draftKey,
@@ -178,5 +179,13 @@ describe('DRAFT-1: a draft is kept in localStorage at once and in the room meta 
     k.change('still kept');
     await settled();
     expect(await store.getMeta('r')).toEqual({ draft: 'still kept', draftAt: 7 });
+  });
+
+  it('DRAFT-1: a draft is kept up to DRAFT_KEPT_CHARS', async () => {
+    const huge = 'y'.repeat(DRAFT_KEPT_CHARS + 10);
+    keeper.change(huge);
+    await settled();
+    expect(readLocalDraft(kv, 'r').text).toBe(huge.slice(0, DRAFT_KEPT_CHARS));
+    expect((await store.getMeta('r'))?.draft).toBe(huge.slice(0, DRAFT_KEPT_CHARS));
   });
 });

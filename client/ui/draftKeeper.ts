@@ -15,6 +15,7 @@
  * if the clock steps back); a room opens with the newer one, so a draft cleared by sending is not
  * brought back by an older copy that outlived it.
  */
+import { TEXT_LIMIT } from '../../shared/chat/chatRoom.js';
 import type { RoomMeta, RoomMetaPatch, RoomUpdateStore } from '../storage/roomUpdateStore.js';
 
 export interface Draft {
@@ -27,6 +28,12 @@ export interface Draft {
 export const DRAFT_WRITE_DELAY_MS = 400;
 /** ...but text typed without such a pause is written at least this often. */
 export const DRAFT_MAX_WAIT_MS = 1000;
+
+/**
+ * Kept at most (16 times what can be sent, TEXT_LIMIT): a huge paste would fill localStorage's
+ * quota (other keys could then not be written) and be rewritten to IndexedDB every second.
+ */
+export const DRAFT_KEPT_CHARS = 16 * TEXT_LIMIT;
 
 export const draftKey = (room: string): string => `converge:draft:${room}`;
 const draftAtKey = (room: string): string => `converge:draftAt:${room}`;
@@ -91,7 +98,7 @@ export class DraftKeeper {
   change(text: string): void {
     const now = this.now();
     this.lastAt = Math.max(now, this.lastAt + 1);
-    const draft = { text, at: this.lastAt };
+    const draft = { text: text.slice(0, DRAFT_KEPT_CHARS), at: this.lastAt };
     writeLocalDraft(this.kv, this.room, draft);
     this.unsaved = { draft, since: this.unsaved?.since ?? now };
     if (this.timer !== null) clearTimeout(this.timer);
