@@ -235,20 +235,19 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
   if (redisUrl !== '' && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
     throw new ConfigError('REDIS_URL must be empty or a redis:// or rediss:// URL');
   }
-  const relayUrls = raw
-    .get('relayUrls')!
-    .split(',')
-    .map((u) => u.trim())
-    .filter((u) => u !== '');
+  /** A comma-separated list, blanks ignored. */
+  const list = (key: string): string[] =>
+    raw
+      .get(key)!
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+  const relayUrls = list('relayUrls');
   for (const u of relayUrls) {
     if (!/^wss?:\/\/[^\s/?#]+$/.test(u))
       throw new ConfigError(`RELAY_URLS entries must be ws:// or wss:// origins, got "${u}"`);
   }
-  const trustProxy = raw
-    .get('trustProxy')!
-    .split(',')
-    .map((a) => a.trim())
-    .filter((a) => a !== '');
+  const trustProxy = list('trustProxy');
   for (const a of trustProxy) {
     if (canonicalAddress(a) === null) throw new ConfigError(`TRUST_PROXY entries must be IP addresses, got "${a}"`);
   }

@@ -86,10 +86,7 @@ export class PerIpLimits {
 
   /** The connection `admit` allowed has closed, or its upgrade failed. Call once per allowed `admit`. */
   release(address: string | null): void {
-    const entry = address === null ? undefined : this.entries.get(address);
-    if (!entry || entry.connections === 0) return;
-    entry.connections--;
-    this.dropIfIdle(address!, entry, this.now());
+    this.decrement(address, 'connections');
   }
 
   /**
@@ -108,9 +105,14 @@ export class PerIpLimits {
 
   /** Call once per `socketOpened` that returned true, when that socket closes. */
   socketClosed(address: string | null): void {
+    this.decrement(address, 'sockets');
+  }
+
+  /** Never below 0: a release with nothing held must not make room beyond the limit. */
+  private decrement(address: string | null, count: 'connections' | 'sockets'): void {
     const entry = address === null ? undefined : this.entries.get(address);
-    if (!entry || entry.sockets === 0) return;
-    entry.sockets--;
+    if (!entry || entry[count] === 0) return;
+    entry[count]--;
     this.dropIfIdle(address!, entry, this.now());
   }
 

@@ -15,28 +15,14 @@ import {
   type Identity,
   type IdentityWitness,
 } from '../identity.js';
+import { MemoryStorage } from '../ui/memoryStorage.js';
 
-class MapStorage implements Storage {
-  readonly items = new Map<string, string>();
+/** A Storage whose writes can be made to fail, as a full quota does. */
+class MapStorage extends MemoryStorage {
   failWrites = false;
-  get length(): number {
-    return this.items.size;
-  }
-  clear(): void {
-    this.items.clear();
-  }
-  getItem(k: string): string | null {
-    return this.items.get(k) ?? null;
-  }
-  key(i: number): string | null {
-    return [...this.items.keys()][i] ?? null;
-  }
-  removeItem(k: string): void {
-    this.items.delete(k);
-  }
-  setItem(k: string, v: string): void {
+  override setItem(k: string, v: string): void {
     if (this.failWrites) throw new DOMException('full', 'QuotaExceededError');
-    this.items.set(k, v);
+    super.setItem(k, v);
   }
 }
 
@@ -70,9 +56,9 @@ describe('identity', () => {
 
   it('a damaged record is replaced; storage that throws still yields an identity', () => {
     const s = new MapStorage();
-    s.items.set(IDENTITY_KEY, '{"id":"not-an-id","name":"x"}');
+    s.setItem(IDENTITY_KEY, '{"id":"not-an-id","name":"x"}');
     expect(isId(loadIdentity(s, randomBytes).id)).toBe(true);
-    s.items.set(IDENTITY_KEY, 'garbage{');
+    s.setItem(IDENTITY_KEY, 'garbage{');
     expect(isId(loadIdentity(s, randomBytes).id)).toBe(true);
     const full = new MapStorage();
     full.failWrites = true;
