@@ -213,15 +213,24 @@ test.describe('two users', () => {
     await observeFor(1500);
     await expect(b.message('held back')).toHaveCount(0);
 
-    // The room in another tab is switched off too, and follows when Alice switches it back on.
+    // The room in another tab is switched off too, and the tabs still share what they write: a
+    // message from that tab, closed before the switch goes off, is uploaded by the one that stays.
     const second = await a.context.newPage();
     await second.goto(`${relay.url}/r/${room}`);
     const secondToggle = second.getByRole('button', { name: 'Go offline' });
     await expect(secondToggle).toHaveAttribute('aria-pressed', 'true');
+    await ui.send(second, 'from a tab closed while switched off');
+    await expect(a.message('from a tab closed while switched off')).toContainText('Pending');
+    const third = await a.context.newPage();
+    await third.goto(`${relay.url}/r/${room}`);
+    const thirdToggle = third.getByRole('button', { name: 'Go offline' });
+    await second.close();
     await a.offlineToggle().click();
     await expect(a.message('held back')).toContainText(/Saved|Seen/, { timeout: 15_000 });
+    await expect(a.message('from a tab closed while switched off')).toContainText(/Saved|Seen/);
     await expect(b.message('held back')).toBeVisible();
-    await expect(secondToggle).toHaveAttribute('aria-pressed', 'false');
+    await expect(b.message('from a tab closed while switched off')).toBeVisible();
+    await expect(thirdToggle).toHaveAttribute('aria-pressed', 'false');
   });
 
   test('STATE-1: an edit made offline shows Pending until the relay has it, not the earlier Seen', async ({

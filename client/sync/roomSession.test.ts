@@ -823,23 +823,41 @@ describe('RoomSession with a real relay', () => {
     expect(a.view().messages).toBe(v1.messages);
   });
 
-  it('cross-tab: tabs sync over BroadcastChannel without the relay; the offline switch cuts that too', async () => {
+  it('cross-tab: tabs sync over BroadcastChannel without the relay', async () => {
     const room = freshRoom();
     const noRelay = { relayUrl: 'ws://127.0.0.1:9/sync', crossTab: true };
     const a = await open(room, alice, new MemoryRoomUpdateStore(), noRelay);
     const b = await open(room, alice, new MemoryRoomUpdateStore(), noRelay);
     a.send('tab to tab');
     await waitFor(() => texts(b).includes('tab to tab'), 'b receives over bc');
-    a.setOffline(true);
-    a.send('kept in tab a');
-    b.send('kept in tab b');
-    await observeFor(100); // a partitioned tab must not leak over BroadcastChannel: watch a window
-    expect(texts(b)).not.toContain('kept in tab a');
-    expect(texts(a)).not.toContain('kept in tab b');
-    a.setOffline(false);
-    await waitFor(() => texts(b).includes('kept in tab a') && texts(a).includes('kept in tab b'), 'tabs resync');
+    b.send('and back');
+    await waitFor(() => texts(a).includes('and back'), 'a receives over bc');
     // Both are the same user: the other tab's messages are own, and not 'seen' by a tab of the same user.
     expect(b.view().messages.every((m) => m.own && m.state === 'pending')).toBe(true);
+  });
+
+  it('OFF-1: switched off, tabs still share what they write, the relay gets none of it, and a tab that stays uploads what a closed one wrote', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, new MemoryRoomUpdateStore(), { crossTab: true });
+    const b = await open(room, alice, new MemoryRoomUpdateStore(), { crossTab: true, offline: true });
+    const c = await open(room, bob, new MemoryRoomUpdateStore());
+    await Promise.all([online(a), online(c)]);
+    // b opened switched off (a reload with the switch on); a follows the switch (the storage event).
+    a.setOffline(true);
+    a.send('written in tab a, switched off');
+    await waitFor(() => texts(b).includes('written in tab a, switched off'), 'b receives over bc');
+    b.send('written in tab b, switched off');
+    await waitFor(() => texts(a).includes('written in tab b, switched off'), 'a receives over bc');
+    await observeFor(200); // held back: nothing may reach the relay, so watch a window
+    expect(texts(c)).toEqual([]);
+    // Tab a is closed; tab b is switched on and uploads both.
+    a.destroy();
+    b.setOffline(false);
+    await waitFor(
+      () => texts(c).includes('written in tab a, switched off') && texts(c).includes('written in tab b, switched off'),
+      'c receives both',
+    );
+    await waitFor(() => b.view().pendingCount === 0, 'both saved');
   });
 
   it("PRES-4: a tab that leaves (pagehide) leaves the other tabs' presence at once, also when the relay never saw it", async () => {

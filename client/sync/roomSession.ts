@@ -525,12 +525,14 @@ export class RoomSession {
     }
   }
 
-  /** The "Go offline" switch: disconnects from the relay and from the other tabs, or reconnects. */
+  /** The "Go offline" switch (OFF-1): disconnects from the relay, not from the other tabs; or reconnects. */
   setOffline(offline: boolean): void {
     if (this.destroyed || offline === this.manualOffline) return;
     this.manualOffline = offline;
     if (offline) {
+      // The stock provider leaves cross-tab sync too.
       this.replica?.provider.disconnect();
+      this.joinTabs();
     } else {
       if (this.refusal !== null && !this.refusalPermanent) {
         this.refusal = null;
@@ -796,6 +798,19 @@ export class RoomSession {
     this.replica = replica;
     this.markMessagesChanged();
     if (this.mayConnect()) this.connect();
+    else this.joinTabs();
+  }
+
+  /**
+   * OFF-1: switched off, a session still syncs with the profile's other tabs of the room over
+   * BroadcastChannel. They are one device, switched off together; a message written in a tab that
+   * is then closed must reach the tabs that stay, which upload it when switched on (cut off from
+   * each other, it waited in IndexedDB for a reload). Never while partitioned (LAB-1).
+   */
+  private joinTabs(): void {
+    const r = this.replica;
+    if (!r || this.destroyed || !this.crossTab || this.lab.partitioned) return;
+    r.provider.connectBc();
   }
 
   private mayConnect(): boolean {
