@@ -257,6 +257,23 @@ test.describe('two users', () => {
     await expect(a.connection()).not.toContainText('pending');
   });
 
+  test('STATUS-2: the browser losing its network shows Offline at once, though the socket still looked open', async ({
+    openUser,
+    room,
+  }) => {
+    const [a, b] = await aliceAndBobIn(openUser, room);
+    await expect(a.connection()).toContainText('Online');
+    // Playwright's offline emulation leaves open websockets open, as a dead link can look.
+    await a.context.setOffline(true);
+    await expect(a.connection()).toContainText('Offline');
+    await a.send('written without a network');
+    await expect(a.message('written without a network')).toContainText('Pending');
+    await a.context.setOffline(false);
+    await expect(a.connection()).toContainText('Online');
+    await expect(a.message('written without a network')).toContainText(/Saved|Seen/);
+    await expect(b.message('written without a network')).toBeVisible();
+  });
+
   test('a cut websocket: messages stay Pending, then are Saved when it comes back, and both converge', async ({
     openUser,
     room,

@@ -1280,6 +1280,10 @@ export class RoomSession {
     const r = this.replica;
     // Back online: try at once instead of waiting out the backoff.
     if (online && r && r.provider.ws === null && this.mayConnect()) this.connect();
+    // STATUS-2: the browser lost its network, yet a socket may look open for a while (a dead
+    // link is noticed only by the stock client's 30 s silence timeout): close it. The provider
+    // retries as usual; if the network is really there, that is one reconnect.
+    if (!online) r?.provider.ws?.close();
     this.markDirty();
   }
 
