@@ -1,6 +1,6 @@
 /**
  * One message: author, time, text (as text, never HTML), its state for own messages
- * ("Storing…" → "Pending" → "Saved" → "Seen"), flags (edited, deleted, arrived late, sender's clock ahead),
+ * ("Storing…" → "Pending" → "Saved" → "Seen"), flags (edited, deleted, arrived late, time ahead of this device's clock),
  * the quoted parent of a reply, reactions, and the actions (reply, react, edit, delete).
  */
 import { memo, useEffect, useId, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
@@ -91,16 +91,19 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
         </time>
         {m.edited && <span className="tag">edited</span>}
         {m.late && (
-          <span className="tag late" title="Sent while its author was offline; it arrived after later messages.">
+          <span
+            className="tag late"
+            title="It arrived here after messages that come after it in the conversation: its sender was offline, or it was delayed on the way."
+          >
             arrived late
           </span>
         )}
         {m.clockAheadMs > 0 && (
           <span
             className="tag warn"
-            title="The sender's clock was ahead of yours; its time is not trusted for ordering beyond the allowed drift."
+            title="Its time was later than this device's clock when it arrived: the sender's clock is ahead, or this device's is behind. Its time is not trusted for ordering beyond the allowed drift."
           >
-            ⚠ sender’s clock {formatDuration(m.clockAheadMs)} ahead
+            ⚠ sent {formatDuration(m.clockAheadMs)} ahead of this device’s clock
           </span>
         )}
         {own && m.state && (
