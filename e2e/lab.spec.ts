@@ -240,4 +240,9 @@ test('axe: no serious or critical accessibility violations in the Lab panel (wit
   await check(b.page, 'class view');
   await b.page.emulateMedia({ colorScheme: 'dark' });
   await check(b.page, 'class view (dark)');
+  // On a phone the participants table scrolls sideways: it must be reachable by keyboard.
+  await b.page.setViewportSize({ width: 390, height: 844 });
+  await check(b.page, 'class view (phone)');
+  await a.page.setViewportSize({ width: 390, height: 844 });
+  await check(a.page, 'room with the Lab panel (phone)');
 });

@@ -171,7 +171,7 @@ describe('LAB-UI-3: divergence and heal timings', () => {
         [1, state(1, { hash: 'aaaa0002', svTotal: 11 })],
         [2, state(2, { hash: h2, svTotal: h2 === 'aaaa0002' ? 11 : 10 })],
       ]);
-    t.observe(
+    const first = t.observe(
       room([
         [1, state(1)],
         [2, state(2)],
@@ -179,11 +179,15 @@ describe('LAB-UI-3: divergence and heal timings', () => {
       0,
       true,
     );
+    // The first verdict this view saw: converged for as long as it has been watching, maybe longer.
+    expect(first.verdict.kind).toBe('converged');
+    expect(first.sinceWatching).toBe(true);
     // Student 2 is cut off (its awareness disappears); student 1 writes meanwhile.
     t.observe(room([[1, state(1, { hash: 'aaaa0002', svTotal: 11 })]]), 1000, true);
     let s = t.observe(room([[1, state(1, { hash: 'aaaa0002', svTotal: 11 })]]), 5000, true);
     expect(s.verdict.kind).toBe('diverged');
     expect(s.since).toBe(1000);
+    expect(s.sinceWatching).toBe(false);
     // Heal at 6 s: back online with the old content, then caught up at 6.8 s.
     s = t.observe(both('aaaa0001'), 6000, true);
     expect(s.verdict).toEqual({ kind: 'diverged', reasons: ['2 different contents among 2 participants'] });

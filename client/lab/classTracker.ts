@@ -57,6 +57,8 @@ export interface ClassSnapshot {
   readonly verdict: Verdict;
   /** Since when the verdict has had its current kind. */
   readonly since: number;
+  /** The current kind is the first this view saw (from 'unknown' at its start): it may have held long before `since`. */
+  readonly sinceWatching: boolean;
   /** LAB-UI-3: how long the last finished divergence lasted, and when it ended. */
   readonly lastDivergence: { readonly endedAt: number; readonly lastedMs: number } | null;
   readonly lastHealToConvergeMs: number | null;
@@ -98,6 +100,8 @@ export class ClassTracker {
   private list: readonly Participant[] = [];
   private verdict: Verdict = { kind: 'unknown', reason: NOBODY };
   private since: number;
+  /** Verdict kinds seen after the initial 'unknown'. */
+  private kindsSeen = 0;
   private divergedAt: number | null = null;
   private lastHealAt: number | null = null;
   private lastDivergence: ClassSnapshot['lastDivergence'] = null;
@@ -188,7 +192,10 @@ export class ClassTracker {
 
   private judge(verdict: Verdict, now: number): void {
     const kindChanged = verdict.kind !== this.verdict.kind;
-    if (kindChanged) this.since = now;
+    if (kindChanged) {
+      this.since = now;
+      this.kindsSeen++;
+    }
     if (verdict.kind === 'diverged' && this.divergedAt === null) this.divergedAt = now;
     if (verdict.kind === 'converged' && this.divergedAt !== null) {
       this.lastDivergence = { endedAt: now, lastedMs: now - this.divergedAt };
@@ -224,6 +231,7 @@ export class ClassTracker {
       participants: this.list,
       verdict: this.verdict,
       since: this.since,
+      sinceWatching: this.kindsSeen <= 1,
       lastDivergence: this.lastDivergence,
       lastHealToConvergeMs: this.lastHealToConvergeMs,
       samples: Object.freeze([...this.samples]),

@@ -60,7 +60,10 @@ const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
       <p className="verdict" role="status" aria-live="polite" data-testid="verdict">
         {VERDICT_TEXT[verdict.kind]}
       </p>
-      <p className="verdict-since">for {formatElapsed(now - snap.since)}</p>
+      <p className="verdict-since">
+        for {formatElapsed(now - snap.since)}
+        {snap.sinceWatching && verdict.kind !== 'unknown' ? ', since this view opened' : ''}
+      </p>
       {verdict.kind === 'diverged' && (
         <ul className="verdict-reasons">
           {verdict.reasons.map((r) => (
@@ -158,7 +161,8 @@ const Participants = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
         </p>
       ) : (
         <>
-          <div className="table-scroll">
+          {/* Focusable, so a keyboard can scroll it when it is wider than the screen. */}
+          <div className="table-scroll" tabIndex={0} role="region" aria-label="Participants table">
             <table className="lab-table" aria-describedby={legendId}>
               <caption className="hint">
                 Each participant&rsquo;s state, and its state vector: the clock it published for each Yjs client, one
