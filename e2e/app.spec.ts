@@ -649,6 +649,29 @@ test('a narrow screen: one-word names and room names wrap instead of widening th
   await expect(u.page.getByRole('textbox', { name: 'Room title' })).toBeVisible();
 });
 
+test('a narrow screen: Room details is a drawer that Escape and its Close button shut, the focus back on its button', async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('Narrow');
+  await u.page.setViewportSize({ width: 390, height: 844 });
+  await u.gotoRoom(room);
+  const toggle = u.page.getByRole('button', { name: 'Room details' });
+  const drawer = u.page.getByRole('complementary', { name: 'Room details' });
+  await expect(drawer).toBeHidden();
+  await toggle.click();
+  await expect(drawer).toBeVisible();
+  await drawer.getByRole('button', { name: 'Copy link' }).focus();
+  await u.page.keyboard.press('Escape');
+  await expect(drawer).toBeHidden();
+  await expect(toggle).toBeFocused();
+  await toggle.click();
+  await drawer.getByRole('button', { name: 'Close room details' }).click();
+  await expect(drawer).toBeHidden();
+  await expect(toggle).toBeFocused();
+  await expect(toggle).toHaveAttribute('aria-expanded', 'false');
+});
+
 test('text is rendered as text, never HTML; only http(s) links become links, opening safely', async ({
   openUser,
   room,

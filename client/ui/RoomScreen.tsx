@@ -86,6 +86,11 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
   const [pendingScroll, setPendingScroll] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
   const [detailsOpen, setDetailsOpen] = useState(false);
+  const detailsButton = useRef<HTMLButtonElement>(null);
+  const closeDetails = useCallback(() => {
+    setDetailsOpen(false);
+    detailsButton.current?.focus();
+  }, []);
   const [labOpen, setLabOpen] = useLabPanelOpen(room);
   const [labOpenedByUser, setLabOpenedByUser] = useState(false);
   const labButton = useRef<HTMLButtonElement>(null);
@@ -319,6 +324,7 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
             Go offline
           </button>
           <button
+            ref={detailsButton}
             type="button"
             className="button details-toggle"
             aria-expanded={detailsOpen}
@@ -393,7 +399,20 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
             {announcement}
           </p>
         </main>
-        <aside id="room-details" className={`room-aside${detailsOpen ? ' open' : ''}`} aria-label="Room details">
+        <aside
+          id="room-details"
+          className={`room-aside${detailsOpen ? ' open' : ''}`}
+          aria-label="Room details"
+          onKeyDown={(e) => {
+            // On a narrow screen the details are a drawer over the messages: Escape closes it, as it does the Lab panel.
+            if (e.key === 'Escape' && detailsOpen && !e.defaultPrevented) closeDetails();
+          }}
+        >
+          {detailsOpen && (
+            <button type="button" className="button small details-close" onClick={closeDetails}>
+              Close<span className="visually-hidden"> room details</span>
+            </button>
+          )}
           <People view={view} />
           <ShareRoom room={room} />
           <Transfer room={room} session={session} />
