@@ -266,10 +266,15 @@ test.describe('two users', () => {
     // Playwright's offline emulation leaves open websockets open, as a dead link can look.
     await a.context.setOffline(true);
     await expect(a.connection()).toContainText('Offline');
+    // Presence is what was known when last connected, and says so.
+    const people = a.page.getByRole('complementary', { name: 'Room details' });
+    await expect(people).toContainText('Alice (you, offline)');
+    await expect(people).toContainText('who was here when it last was');
     await a.send('written without a network');
     await expect(a.message('written without a network')).toContainText('Pending');
     await a.context.setOffline(false);
     await expect(a.connection()).toContainText('Online');
+    await expect(people).toContainText('Alice (you)');
     await expect(a.message('written without a network')).toContainText(/Saved|Seen/);
     await expect(b.message('written without a network')).toBeVisible();
   });

@@ -639,6 +639,8 @@ const People = ({ view }: { view: RoomView }): ReactNode => {
     });
   }
   const list = [...people.values()].sort((a, b) => Number(b.self) - Number(a.self) || a.name.localeCompare(b.name));
+  // Not connected: the list is what was known then (others time out after 30 s); no green dots.
+  const online = view.connection.status === 'online';
   return (
     <section className="panel" aria-labelledby="people-heading">
       <h2 id="people-heading">People here</h2>
@@ -650,13 +652,16 @@ const People = ({ view }: { view: RoomView }): ReactNode => {
         <ul className="people">
           {list.map((p) => (
             <li key={p.userId}>
-              <span className="presence-dot" aria-hidden="true" />
+              <span className={`presence-dot${online ? '' : ' away'}`} aria-hidden="true" />
               <bdi>{p.name}</bdi>
-              {p.self && <span className="you-tag"> (you)</span>}
+              {p.self && <span className="you-tag"> (you{online ? '' : ', offline'})</span>}
               {p.typing && !p.self && <span className="hint"> — typing…</span>}
             </li>
           ))}
         </ul>
+      )}
+      {list.length > 0 && !online && (
+        <p className="hint">While this device is not connected, this is who was here when it last was.</p>
       )}
     </section>
   );
