@@ -32,7 +32,7 @@ describe('transcript', () => {
       [
         first,
         msg({ id: 'c'.repeat(26), authorName: 'Bob', text: 'hello\nworld', replyTo: first.id, edited: true }),
-        msg({ id: 'd'.repeat(26), text: '', deleted: true }),
+        msg({ id: 'd'.repeat(26), text: '', deleted: true, reactions: [{ emoji: '❤️', users: ['x'] }] }),
         msg({ id: 'e'.repeat(26), text: 'yay', reactions: [{ emoji: '👍', users: ['x', 'y'] }] }),
       ],
       at,
@@ -48,5 +48,10 @@ describe('transcript', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it("a message's time is its sender's wall clock, as the room shows it, not its HLC", () => {
+    const skewed = msg({ hlc: { wall: at + 5 * 60_000, counter: 0, node: 'n' }, wall: at - 5 * 60_000 });
+    expect(formatTranscript('r', '', [skewed], at).split('\n')[2]).toBe('[2026-11-25 19:56] Alice: hi');
   });
 });

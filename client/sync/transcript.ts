@@ -5,8 +5,10 @@
  *     [2026-11-25 20:02] Bob (reply to Alice): hello (edited)
  *     [2026-11-25 20:03] Alice: (message deleted)
  *
- * Times are the message's HLC wall time in the reader's local time zone. Continuation lines of a
- * multi-line message are indented so every message still starts with "[".
+ * Times are the sender's wall clock when sending, in the reader's local time zone: the time the
+ * room shows (a sender with a skewed clock gives out-of-order times; the order is the display's,
+ * by HLC). A deleted message has no text, edits or reactions. Continuation lines of a multi-line
+ * message are indented so every message still starts with "[".
  */
 import type { ChatMessage } from '../../shared/chat/chatRoom.js';
 
@@ -35,8 +37,10 @@ export const formatTranscript = (
     const body = m.deleted ? '(message deleted)' : m.text.replace(/\r\n?/g, '\n').split('\n').join('\n    ');
     const edited = m.edited && !m.deleted ? ' (edited)' : '';
     const reactions =
-      m.reactions.length > 0 ? ` [${m.reactions.map((r) => `${r.emoji} ${r.users.length}`).join(', ')}]` : '';
-    lines.push(`[${formatLocalMinute(m.hlc.wall)}] ${m.authorName}${reply}: ${body}${edited}${reactions}`);
+      !m.deleted && m.reactions.length > 0
+        ? ` [${m.reactions.map((r) => `${r.emoji} ${r.users.length}`).join(', ')}]`
+        : '';
+    lines.push(`[${formatLocalMinute(m.wall)}] ${m.authorName}${reply}: ${body}${edited}${reactions}`);
   }
   return lines.join('\n') + '\n';
 };
