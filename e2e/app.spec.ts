@@ -677,6 +677,20 @@ test('a narrow screen: Room details is a drawer that Escape and its Close button
   await expect(toggle).toHaveAttribute('aria-expanded', 'false');
 });
 
+test("the room's first Tab stop skips every message's buttons to the message box", async ({ openUser, room }) => {
+  const u = await openUser('Keyboard');
+  await u.gotoRoom(room);
+  for (const t of ['one', 'two', 'three']) await u.send(t);
+  // Just before the first link of the page.
+  await u.page.getByRole('link', { name: 'Rooms' }).focus();
+  await u.page.keyboard.press('Shift+Tab');
+  const skip = u.page.getByRole('button', { name: 'Skip to the message box' });
+  await expect(skip).toBeFocused();
+  await expect(skip).toBeInViewport();
+  await u.page.keyboard.press('Enter');
+  await expect(u.composer()).toBeFocused();
+});
+
 test('text is rendered as text, never HTML; only http(s) links become links, opening safely', async ({
   openUser,
   room,
@@ -1093,13 +1107,19 @@ test('SYNC-C1: the lobby counts messages that arrived while this device was away
   openUser,
   room,
 }) => {
-  const { b, row } = await awayWhileBobSends(openUser, room, [
+  const { a, b, row } = await awayWhileBobSends(openUser, room, [
     'Bob, while Alice was away 1',
     'Bob, while Alice was away 2',
   ]);
   await expect(row).toContainText('Bob, while Alice was away 2');
   // Alice was never in the room meanwhile: Bob saw nobody arrive.
   await expect(b.page.getByRole('complementary', { name: 'Room details' })).not.toContainText('Alice');
+  // Without a network the lobby says its counts may be behind.
+  const stale = a.page.getByText('Offline: the counts are what this device knew when it was last online');
+  await a.context.setOffline(true);
+  await expect(stale).toBeVisible();
+  await a.context.setOffline(false);
+  await expect(stale).toHaveCount(0);
 });
 
 /**

@@ -163,6 +163,7 @@ const RoomList = (): ReactNode => {
   const { local, identity } = useApp();
   const [rooms, setRooms] = useState<LobbyRoom[] | null>(null);
   const [checking, setChecking] = useState(false);
+  const online = useNetworkOnline();
   const [error, setError] = useState<string | null>(null);
   // Kept across visits to rooms: showing the lobby again counts only the rooms that changed.
   const summaries = useMemo(() => lobbySummariesFor(local.store, identity.id), [local.store, identity.id]);
@@ -247,7 +248,11 @@ const RoomList = (): ReactNode => {
     <section className="card" aria-labelledby="rooms-heading">
       <h2 id="rooms-heading">Your rooms</h2>
       <p className="hint" aria-live="polite">
-        {checking ? 'Checking your rooms for new messages…' : ''}
+        {!online
+          ? 'Offline: the counts are what this device knew when it was last online; rooms are checked again when the network is back.'
+          : checking
+            ? 'Checking your rooms for new messages…'
+            : ''}
       </p>
       {!local.persistent && (
         <p className="warning">
@@ -317,4 +322,19 @@ const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
       </div>
     </li>
   );
+};
+
+/** The browser's `navigator.onLine`, kept current by its `online` and `offline` events. */
+const useNetworkOnline = (): boolean => {
+  const [online, setOnline] = useState(() => navigator.onLine);
+  useEffect(() => {
+    const update = (): void => setOnline(navigator.onLine);
+    window.addEventListener('online', update);
+    window.addEventListener('offline', update);
+    return () => {
+      window.removeEventListener('online', update);
+      window.removeEventListener('offline', update);
+    };
+  }, []);
+  return online;
 };

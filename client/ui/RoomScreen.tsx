@@ -304,6 +304,10 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
 
   return (
     <div className="room-layout">
+      {/* Every message has its own buttons: without this a keyboard crosses them all to write. */}
+      <button type="button" className="skip-link" onClick={() => composerRef.current?.focus()}>
+        Skip to the message box
+      </button>
       <header className="room-header">
         <a className="back-link" href="/" onClick={linkClick('/')}>
           <span aria-hidden="true">←</span> Rooms
