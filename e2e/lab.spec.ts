@@ -38,6 +38,9 @@ test.describe('Lab panel', () => {
     // The panel's state-vector table says in words that Alice's own client is ahead of the relay's acks.
     const acks = lab.panel(a.page).getByRole('table', { name: /what the relay acked/ });
     await expect(acks).toContainText(/\d+ not yet acked/);
+    // Each client is shown with who wrote with it here (nothing of Bob's has reached Alice yet).
+    await expect(acks.getByRole('rowheader').filter({ hasText: 'Alice' })).not.toHaveCount(0);
+    await expect(acks.getByRole('rowheader').filter({ hasText: 'Bob' })).toHaveCount(0);
 
     // The banner stays with the panel closed (Escape inside the panel closes it, the focus goes
     // back to the Lab button); the panel's state is remembered for the room.
@@ -55,6 +58,7 @@ test.describe('Lab panel', () => {
     await expect(a.message('sent while partitioned')).toContainText(/Saved|Seen/);
     await expect.poll(() => b.messageTexts()).toEqual(await a.messageTexts());
     await expect(acks).not.toContainText('not yet acked');
+    await expect(acks.getByRole('rowheader').filter({ hasText: 'Bob' })).not.toHaveCount(0);
 
     await a.page.reload();
     await expect(lab.panel(a.page)).toBeVisible();

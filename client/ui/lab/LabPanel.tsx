@@ -260,6 +260,19 @@ const StatePanel = ({ session, view }: { session: RoomSession; view: RoomView })
   const sv = lab.stateVector();
   const acked = lab.relayAcked();
   const clients = [...new Set([...sv.keys(), ...acked.keys()])].sort((a, b) => (sv.get(b) ?? 0) - (sv.get(a) ?? 0));
+  // Who wrote with each Yjs client (its messages and their edits): a bare id means nothing to a student.
+  const writers = useMemo(() => {
+    const names = new Map<number, Set<string>>();
+    for (const m of view.messages) {
+      for (const yId of [m.yId, m.editYId]) {
+        if (!yId) continue;
+        let set = names.get(yId.client);
+        if (!set) names.set(yId.client, (set = new Set()));
+        set.add(m.authorName);
+      }
+    }
+    return names;
+  }, [view.messages]);
   const traffic = lab.traffic;
   const stats = lab.stats();
   const [showAwareness, setShowAwareness] = useState(false);
@@ -288,7 +301,9 @@ const StatePanel = ({ session, view }: { session: RoomSession; view: RoomView })
       </dl>
       <div className="table-scroll">
         <table className="lab-table compact">
-          <caption className="hint">State vector (Yjs client → clock) and what the relay acked as durable</caption>
+          <caption className="hint">
+            State vector (Yjs client, and who wrote with it here → clock) and what the relay acked as durable
+          </caption>
           <thead>
             <tr>
               <th scope="col">Client</th>
@@ -304,8 +319,14 @@ const StatePanel = ({ session, view }: { session: RoomSession; view: RoomView })
               const behind = durable === undefined ? 0 : held - durable;
               return (
                 <tr key={c}>
-                  <th scope="row" className="mono">
-                    {hex(c)}
+                  <th scope="row">
+                    <span className="mono">{hex(c)}</span>
+                    {writers.has(c) && (
+                      <span className="hint">
+                        {' '}
+                        <bdi>{[...writers.get(c)!].join(', ')}</bdi>
+                      </span>
+                    )}
                   </th>
                   <td>{held}</td>
                   {behind > 0 ? (
