@@ -84,7 +84,8 @@ test.describe('Lab panel', () => {
     const expected = ['first, from Bob', 'second, from Alice five minutes behind'];
     await expect.poll(() => a.messageTexts()).toEqual(expected);
     await expect.poll(() => b.messageTexts()).toEqual(expected);
-    const hlc = lab.order(a.page, /^By HLC/);
+    // Alice's HLC took Bob's timestamp before her clock moved (HLC-2: it never goes back).
+    const hlc = lab.order(a.page, /^By HLC \(shown\) \(0 anomalies\)/);
     await expect(hlc).toHaveText([/first, from Bob/, /second, from Alice/]);
     // By the senders' wall clocks, Alice's message claims to be older: flagged as out of place.
     const wall = lab.order(a.page, /^By sender wall clock/);
@@ -95,6 +96,34 @@ test.describe('Lab panel', () => {
     await lab.open(b.page);
     await expect(lab.order(b.page, /^By sender wall clock/)).toHaveText([/second, from Alice/, /first, from Bob/]);
     await expect(lab.order(b.page, /^By HLC/)).toHaveText([/first, from Bob/, /second, from Alice/]);
+  });
+
+  test('LAB-5, CHAT-8, HLC-3: beyond 60 s of skew an answer is shown before the question its sender saw, and the shown order is flagged', async ({
+    openUser,
+    room,
+  }) => {
+    const [a, b] = await aliceAndBobIn(openUser, room);
+    // Alice's clock goes 5 min behind before she has seen anything: Bob's question is then too far
+    // ahead for her HLC to take (HLC-3), so her answer gets an earlier timestamp.
+    await lab.open(a.page);
+    await lab.field(a.page, 'Clock skew').fill('-300');
+    await lab.apply(a.page).click();
+    await expect(lab.banner(a.page)).toContainText('clock -5 min');
+    await b.send('lunch at noon?');
+    await expect(a.message('lunch at noon?')).toBeVisible();
+    await a.send('yes, see you there');
+    await expect(b.message('yes, see you there')).toBeVisible();
+
+    const expected = ['yes, see you there', 'lunch at noon?'];
+    await expect.poll(() => a.messageTexts()).toEqual(expected);
+    await expect.poll(() => b.messageTexts()).toEqual(expected);
+    await lab.open(b.page);
+    for (const page of [a.page, b.page]) {
+      const hlc = lab.order(page, /^By HLC \(shown\) \(1 anomaly\)/);
+      await expect(hlc).toHaveText([/yes, see you there/, /lunch at noon\?/]);
+      await expect(hlc.first()).toContainText('before a message its sender had already seen');
+      await expect(page.getByRole('note').filter({ hasText: 'The shown order breaks causality here' })).toBeVisible();
+    }
   });
 });
 

@@ -71,7 +71,9 @@ describe('HistoryRecorder', () => {
     rec.finish([
       {
         client: 'c0',
-        displayed: [{ id: 'm1', hlc: { wall: 5, counter: 0, node: 'n0' }, wall: 5, authorId: 'a0', replyTo: null }],
+        displayed: [
+          { id: 'm1', hlc: { wall: 5, counter: 0, node: 'n0' }, wall: 5, authorId: 'a0', replyTo: null, after: null },
+        ],
         contentHash: 'abcd1234',
         stateVector: stateVectorRecord(
           new Map([
@@ -121,12 +123,20 @@ describe('HistoryRecorder', () => {
       hlc: { wall: 1, counter: 2, node: 'n' },
       wall: 1,
       replyTo: null,
+      after: 'm0',
       edited: false,
       deleted: false,
       reactions: [],
       yId: null,
       editYId: null,
     });
-    expect(m).toEqual({ id: 'm1', hlc: { wall: 1, counter: 2, node: 'n' }, wall: 1, authorId: 'a0', replyTo: null });
+    expect(m).toEqual({
+      id: 'm1',
+      hlc: { wall: 1, counter: 2, node: 'n' },
+      wall: 1,
+      authorId: 'a0',
+      replyTo: null,
+      after: 'm0',
+    });
   });
 });

@@ -19,7 +19,7 @@ import type { ChatMessage } from '../shared/chat/chatRoom.js';
 import type { Hlc } from '../shared/chat/hlc.js';
 import type { FaultConfig } from '../shared/lab/faults.js';
 
-export const HISTORY_VERSION = 1;
+export const HISTORY_VERSION = 2;
 
 /** A service-level objective a scenario may declare; every field optional, all must hold. */
 export interface Slo {
@@ -193,6 +193,8 @@ export interface FinalMessage {
   readonly wall: number;
   readonly authorId: string;
   readonly replyTo: string | null;
+  /** CHAT-8: the message its sender displayed last when sending it (CHK-7), null when none. */
+  readonly after: string | null;
 }
 
 /** One client's replica after the final heal and quiesce: runner, once, at the end. */
@@ -244,6 +246,7 @@ export const finalMessage = (m: ChatMessage): FinalMessage => ({
   wall: m.wall,
   authorId: m.authorId,
   replyTo: m.replyTo,
+  after: m.after,
 });
 
 /** A Yjs state vector (Y.decodeStateVector) as plain JSON. */

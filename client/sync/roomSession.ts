@@ -1496,6 +1496,7 @@ export class RoomSession {
       hlc: m.hlc,
       wall: m.wall,
       replyTo: m.replyTo,
+      after: m.after,
       edited: m.edited,
       deleted: m.deleted,
       reactions: m.reactions,

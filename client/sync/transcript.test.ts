@@ -11,6 +11,7 @@ const msg = (over: Partial<ChatMessage>): ChatMessage => ({
   hlc: { wall: at, counter: 0, node: 'n' },
   wall: at,
   replyTo: null,
+  after: null,
   edited: false,
   deleted: false,
   reactions: [],

@@ -12,6 +12,7 @@ export const messageView = (id: string, fields: Partial<MessageView> = {}): Mess
   hlc: { wall: 0, counter: 0, node: 'n' },
   wall: 0,
   replyTo: null,
+  after: null,
   edited: false,
   deleted: false,
   reactions: [],

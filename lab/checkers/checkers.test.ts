@@ -15,6 +15,7 @@ import { checkIdUniqueness } from './idUniqueness.js';
 import { checkNoDuplicates } from './noDuplicates.js';
 import { runCheckers } from './runCheckers.js';
 import { EVIDENCE_LIMIT, type Verdict } from './verdict.js';
+import { countShownBeforeSeen } from './shownBeforeSeen.js';
 import { countWallClockAnomalies } from './wallClockAnomalies.js';
 
 interface Case {
@@ -213,6 +214,40 @@ describe('CHK-5 id uniqueness: no two distinct sends with one id', () => {
     },
   ];
   it.each(cases)('CHK-5: $name', (c) => expectVerdict(checkIdUniqueness(c.h), c));
+});
+
+describe('CHK-7 messages shown before one their sender had seen are counted, never a failure', () => {
+  it('CHK-7: a message shown before the one its sender displayed last is counted once, with evidence', () => {
+    // c1 saw m1 and wrote m2; c1's clock was 2 min behind, so m2 is shown first on both replicas.
+    const shown = [fm('m2', 500, { after: 'm1' }), fm('m1', 120_500)];
+    const h = history(
+      ['c0', 'c1'],
+      [send(100, 'c0', 'm1', { wall: 120_500 }), send(150, 'c1', 'm2', { wall: 500 })],
+      [replica('c0', shown), replica('c1', shown)],
+    );
+    const s = countShownBeforeSeen(h);
+    expect(s).toMatchObject({ withContext: 1, count: 1 });
+    expect(s.examples.map((e) => e.text)).toEqual([
+      'c0 shows m2 from c1 at position 1, before m1 from c0 at position 2, which its sender had already seen',
+    ]);
+    expect(runCheckers(h).ok).toBe(true);
+  });
+
+  it('CHK-7: a message after what its sender saw, a reply whose `after` is its parent, and no context count nothing', () => {
+    const h = history(
+      ['c0'],
+      [],
+      [
+        replica('c0', [
+          fm('m1', 1),
+          fm('m2', 2, { after: 'm1' }),
+          fm('m4', 3, { replyTo: 'm3', after: 'm3' }),
+          fm('m3', 4, { after: 'm2' }),
+        ]),
+      ],
+    );
+    expect(countShownBeforeSeen(h)).toEqual({ withContext: 2, count: 0, examples: [] });
+  });
 });
 
 describe('CHK-6 wall-clock anomalies are counted, never a failure', () => {

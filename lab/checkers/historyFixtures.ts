@@ -9,13 +9,14 @@ import { HISTORY_VERSION } from '../history.js';
 export const fm = (
   id: string,
   at: number,
-  opts: { replyTo?: string; hlcWall?: number; author?: string } = {},
+  opts: { replyTo?: string; hlcWall?: number; author?: string; after?: string } = {},
 ): FinalMessage => ({
   id,
   hlc: { wall: opts.hlcWall ?? at, counter: 0, node: 'n' },
   wall: at,
   authorId: opts.author ?? 'a0',
   replyTo: opts.replyTo ?? null,
+  after: opts.after ?? null,
 });
 
 export const replica = (

@@ -1,6 +1,7 @@
 /**
- * Runs every checker (CHK-1..CHK-5, docs/lab/checkers.md) on a recorded history. The run passes
- * when every verdict is ok; the wall-clock anomalies are counts for the student, never a failure.
+ * Runs every checker (CHK-1..CHK-7, docs/lab/checkers.md) on a recorded history. The run passes
+ * when every verdict is ok; the wall-clock anomalies (CHK-6) and the messages shown before one their
+ * sender had seen (CHK-7) are counts for the student, never a failure.
  */
 import type { History } from '../history.js';
 import { checkAckedNotLost } from './ackedNotLost.js';
@@ -9,6 +10,7 @@ import { checkConvergence } from './convergence.js';
 import { checkIdUniqueness } from './idUniqueness.js';
 import { checkNoDuplicates } from './noDuplicates.js';
 import type { Verdict } from './verdict.js';
+import { countShownBeforeSeen, type ShownBeforeSeen } from './shownBeforeSeen.js';
 import { countWallClockAnomalies, type WallClockAnomalies } from './wallClockAnomalies.js';
 
 export interface CheckReport {
@@ -17,6 +19,7 @@ export interface CheckReport {
   /** CHK-1..CHK-5, in rule order. */
   readonly verdicts: readonly Verdict[];
   readonly wallClock: WallClockAnomalies;
+  readonly shownBeforeSeen: ShownBeforeSeen;
 }
 
 export const runCheckers = (h: History): CheckReport => {
@@ -27,5 +30,10 @@ export const runCheckers = (h: History): CheckReport => {
     checkCausalOrder(h),
     checkIdUniqueness(h),
   ];
-  return { ok: verdicts.every((v) => v.ok), verdicts, wallClock: countWallClockAnomalies(h) };
+  return {
+    ok: verdicts.every((v) => v.ok),
+    verdicts,
+    wallClock: countWallClockAnomalies(h),
+    shownBeforeSeen: countShownBeforeSeen(h),
+  };
 };

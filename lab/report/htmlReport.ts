@@ -85,8 +85,14 @@ const anomalies = (checks: CheckReport): string => {
     a.examples.length === 0
       ? ''
       : `<ul class="evidence">${a.examples.map((e) => `<li>${escapeHtml(e.text)}</li>`).join('')}</ul>`;
+  const s = checks.shownBeforeSeen;
+  const sEx =
+    s.examples.length === 0
+      ? ''
+      : `<ul class="evidence">${s.examples.map((e) => `<li>${escapeHtml(e.text)}</li>`).join('')}</ul>`;
   return `<section id="anomalies"><h2>What the wall-clock order would have got wrong</h2>
-<p>Of ${a.messages} messages, ordering by the senders' wall clocks instead of the HLC would have shown <strong>${a.replyBeforeParent}</strong> replies before the message they answer and put <strong>${a.pairsOrderedDifferently}</strong> pairs of messages the other way round.</p>${ex}</section>`;
+<p>Of ${a.messages} messages, ordering by the senders' wall clocks instead of the HLC would have shown <strong>${a.replyBeforeParent}</strong> replies before the message they answer and put <strong>${a.pairsOrderedDifferently}</strong> pairs of messages the other way round.</p>${ex}
+<p>The HLC order itself (what the app shows) put <strong>${s.count}</strong> of ${s.withContext} messages before a message their sender had already seen. The HLC prevents this unless two senders' clocks are more than 60 s apart: a replica then refuses a timestamp that far ahead of its own clock (HLC-3), so its next message is stamped earlier.</p>${sEx}</section>`;
 };
 
 const slisSection = (slis: Slis): string => {

@@ -46,6 +46,10 @@ export const formatSummary = (h: History, checks: CheckReport, slis: Slis, opts:
   lines.push(
     `  Wall-clock order would have shown ${a.replyBeforeParent} replies before their parent and ${a.pairsOrderedDifferently} pairs out of HLC order (${a.messages} messages)`,
   );
+  const s = checks.shownBeforeSeen;
+  lines.push(
+    `  Shown order put ${s.count} of ${s.withContext} messages before one their sender had already seen${s.count > 0 ? ' (clocks more than 60 s apart: HLC-3)' : ''}`,
+  );
   const l = slis.latency;
   lines.push(
     `  Delivery latency p50 ${formatMs(l.p50)} · p95 ${formatMs(l.p95)} · p99 ${formatMs(l.p99)} · max ${formatMs(l.max)} (${l.count} samples${l.undelivered > 0 ? bad(`; ${l.undelivered} never delivered`) : ''})`,

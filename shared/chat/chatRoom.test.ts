@@ -185,6 +185,43 @@ describe('chat model', () => {
     expect(b.room.title()).toBe('Distributed Systems');
   });
 
+  it('CHAT-8: a message names the last message its sender displayed; none in an empty room', () => {
+    const a = replica('a');
+    const b = replica('b');
+    const alice = person('Alice');
+    const first = a.room.send(alice, 'first');
+    expect(first.after).toBeUndefined();
+    const second = a.room.send(alice, 'second');
+    expect(second.after).toBe(first.id);
+    sync(a.doc, b.doc);
+    b.time.now += 1000; // (this test's replicas do not merge each other's HLCs as a session does)
+    const reply = b.room.send(person('Bob'), 'an answer to the first', { replyTo: first.id });
+    // What b displayed last, not what it replies to.
+    expect(reply.after).toBe(second.id);
+    sync(a.doc, b.doc);
+    expect(a.room.messages().map((m) => m.after)).toEqual([null, first.id, second.id]);
+    // CHAT-5: the tombstone keeps it.
+    a.room.remove(alice, second.id);
+    expect(a.room.record(second.id)?.after).toBe(first.id);
+  });
+
+  it('CHAT-8: a record whose `after` is not an id is ignored', () => {
+    const a = replica('a');
+    const id = newId(random);
+    const rec = {
+      id,
+      authorId: newId(random),
+      authorName: 'x',
+      text: 'x',
+      hlc: encodeHlc({ wall: 1, counter: 0, node: 'n' }),
+      wall: 1,
+    };
+    a.room.messagesMap.set(id, { ...rec, after: '<img>' });
+    expect(a.room.messages()).toEqual([]);
+    a.room.messagesMap.set(id, rec);
+    expect(a.room.messages().map((m) => m.id)).toEqual([id]);
+  });
+
   it('untrusted records that do not validate are ignored, not thrown on', () => {
     const a = replica('a');
     a.room.messagesMap.set('not-an-id', { text: 'x' });
@@ -245,6 +282,7 @@ const referenceMessages = (room: ChatRoom): ChatMessage[] => {
       hlc: decodeHlc(rec.hlc)!,
       wall: rec.wall,
       replyTo: rec.replyTo ?? null,
+      after: rec.after ?? null,
       edited: !deleted && edits.length > 0,
       deleted,
       reactions: REACTIONS.filter((e) => byEmoji?.has(e)).map((emoji) => ({

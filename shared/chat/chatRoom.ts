@@ -39,6 +39,12 @@ export interface MessageRecord {
   /** The sender's wall clock when sending (for the lab's wall-clock order). */
   readonly wall: number;
   readonly replyTo?: string;
+  /**
+   * CHAT-8: the last message the sender's replica displayed when this one was sent (absent when
+   * it displayed none): the sender had seen it, so showing this message before it breaks
+   * causality (LAB-5 flags that; HLC-3 lets it happen under a skew beyond 60 s).
+   */
+  readonly after?: string;
 }
 
 export interface ChatMessage {
@@ -50,6 +56,8 @@ export interface ChatMessage {
   readonly hlc: Hlc;
   readonly wall: number;
   readonly replyTo: string | null;
+  /** CHAT-8: `MessageRecord.after`, null when absent. */
+  readonly after: string | null;
   readonly edited: boolean;
   readonly deleted: boolean;
   /** emoji → user ids, in a stable order. */
@@ -95,11 +103,17 @@ const parseRecordAndHlc = (id: string, v: unknown): [MessageRecord, Hlc] | null 
   const hlc = decodeHlc(r.hlc);
   if (hlc === null) return null;
   if (r.replyTo !== undefined && !isId(r.replyTo)) return null;
-  const authorName = r.authorName.slice(0, NAME_LIMIT);
-  const rec: MessageRecord =
-    r.replyTo !== undefined
-      ? { id, authorId: r.authorId, authorName, text: r.text, hlc: r.hlc as string, wall: r.wall, replyTo: r.replyTo }
-      : { id, authorId: r.authorId, authorName, text: r.text, hlc: r.hlc as string, wall: r.wall };
+  if (r.after !== undefined && !isId(r.after)) return null;
+  const rec: MessageRecord = {
+    id,
+    authorId: r.authorId,
+    authorName: r.authorName.slice(0, NAME_LIMIT),
+    text: r.text,
+    hlc: r.hlc as string,
+    wall: r.wall,
+    ...(r.replyTo !== undefined ? { replyTo: r.replyTo } : {}),
+    ...(r.after !== undefined ? { after: r.after } : {}),
+  };
   return [rec, hlc];
 };
 
@@ -204,6 +218,7 @@ export class ChatRoom {
     if (opts.replyTo !== undefined && !this.messagesMap.has(opts.replyTo)) {
       throw new ChatError('not-found', 'The message you reply to does not exist.');
     }
+    const after = this.orderedMessages().at(-1)?.id;
     const record: MessageRecord = {
       id: newId(this.randomBytes),
       authorId: author.id,
@@ -212,6 +227,7 @@ export class ChatRoom {
       hlc: encodeHlc(this.clock.tick()),
       wall: Math.floor(this.wallNow()),
       ...(opts.replyTo !== undefined ? { replyTo: opts.replyTo } : {}),
+      ...(after !== undefined ? { after } : {}),
     };
     this.messagesMap.set(record.id, record);
     return record;
@@ -515,6 +531,7 @@ export class ChatRoom {
       hlc: entry.hlc!,
       wall: rec.wall,
       replyTo: rec.replyTo ?? null,
+      after: rec.after ?? null,
       edited,
       deleted,
       reactions,

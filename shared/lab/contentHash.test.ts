@@ -10,6 +10,7 @@ const msg = (id: string, text: string, extra: Partial<ChatMessage> = {}): ChatMe
   hlc: { wall: 1, counter: 0, node: 'n' },
   wall: 1,
   replyTo: null,
+  after: null,
   edited: false,
   deleted: false,
   reactions: [],

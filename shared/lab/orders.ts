@@ -3,9 +3,15 @@
  * and ORD-2), by the sender's wall clock, and by local arrival — and the anomalies the other two
  * would show:
  * - `reply-before-parent`: in that order a reply comes before the message it answers;
+ * - `before-what-sender-saw`: a message comes before the one its sender's replica displayed last
+ *   when sending it (CHAT-8 `after`): its sender had seen that one, so this order breaks causality.
+ *   Checked in the displayed order too: the HLC keeps it off the screen (HLC-1) unless a clock was
+ *   skewed by more than HLC-3's 60 s, and then this is how a student sees it happen. Not repeated
+ *   for a reply whose `after` is its parent (that is `reply-before-parent`);
  * - `position-differs`: the message is out of place relative to the displayed order. The set is
  *   minimal: every message outside one longest run the two orders agree on (a longest increasing
- *   subsequence), so one late message counts once, not once per message it jumped over.
+ *   subsequence), so one late message counts once, not once per message it jumped over. Never in
+ *   the displayed order, which is the reference.
  */
 import type { ChatMessage } from '../chat/chatRoom.js';
 
@@ -22,11 +28,11 @@ export interface OrderedEntry {
   readonly arrivalOrder: number | null;
 }
 
-export type OrderName = 'wall' | 'arrival';
+export type OrderName = 'hlc' | 'wall' | 'arrival';
 
 export interface OrderAnomaly {
   readonly id: string;
-  readonly kind: 'reply-before-parent' | 'position-differs';
+  readonly kind: 'reply-before-parent' | 'before-what-sender-saw' | 'position-differs';
   readonly order: OrderName;
 }
 
@@ -86,13 +92,21 @@ export const compareOrders = (
     sequence: readonly { m: ChatMessage; i: number }[],
     pos: Map<string, number>,
   ): void => {
-    const keep = longestIncreasing(sequence.map((x) => x.i));
+    const keep = order === 'hlc' ? null : longestIncreasing(sequence.map((x) => x.i));
     sequence.forEach((x, k) => {
       const parent = x.m.replyTo !== null ? pos.get(x.m.replyTo) : undefined;
       if (parent !== undefined && parent > k) anomalies.push({ id: x.m.id, kind: 'reply-before-parent', order });
-      if (!keep.has(k)) anomalies.push({ id: x.m.id, kind: 'position-differs', order });
+      const seen = x.m.after !== null && x.m.after !== x.m.replyTo ? pos.get(x.m.after) : undefined;
+      if (seen !== undefined && seen > k) anomalies.push({ id: x.m.id, kind: 'before-what-sender-saw', order });
+      if (keep && !keep.has(k)) anomalies.push({ id: x.m.id, kind: 'position-differs', order });
     });
   };
+  const shownPos = new Map(messages.map((m, i) => [m.id, i]));
+  check(
+    'hlc',
+    messages.map((m, i) => ({ m, i })),
+    shownPos,
+  );
   check('wall', byWall, wallPos);
   check('arrival', arrived, arrivalPos);
   return { rows, anomalies };

@@ -5,7 +5,7 @@
  * and drives only `session.lab` (client/sync/labHooks.ts).
  */
 import { useEffect, useId, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
-import { compareOrders, type OrderAnomaly, type OrderedEntry } from '../../../shared/lab/orders.js';
+import { compareOrders, type OrderAnomaly, type OrderName, type OrderedEntry } from '../../../shared/lab/orders.js';
 import { formatSkew, NO_FAULTS, validateFaultConfig, type FaultConfig } from '../../../shared/lab/faults.js';
 import { toShiViz } from '../../../shared/lab/shiviz.js';
 import type { SpaceTimeRecorder } from '../../lab/spaceTime.js';
@@ -394,21 +394,24 @@ const StatePanel = ({ session, view }: { session: RoomSession; view: RoomView })
 
 // ---------------------------------------------------------------- orders
 
-const ANOMALY_TEXT = { 'reply-before-parent': 'reply before its parent', 'position-differs': 'out of place' } as const;
+const ANOMALY_TEXT = {
+  'reply-before-parent': 'reply before its parent',
+  'before-what-sender-saw': 'before a message its sender had already seen',
+  'position-differs': 'out of place',
+} as const;
 
 const Orders = ({ session, view }: { session: RoomSession; view: RoomView }): ReactNode => {
   const id = useId();
   const recent = view.messages.slice(-ORDER_ROWS);
   const { rows, anomalies } = compareOrders(recent, session.lab.arrival);
-  const flags = (order: 'wall' | 'arrival'): Map<string, OrderAnomaly['kind'][]> => {
+  const flags = (order: OrderName): Map<string, OrderAnomaly['kind'][]> => {
     const m = new Map<string, OrderAnomaly['kind'][]>();
     for (const a of anomalies) if (a.order === order) m.set(a.id, [...(m.get(a.id) ?? []), a.kind]);
     return m;
   };
   const byWall = [...rows].sort((a, b) => a.wallOrder - b.wallOrder);
   const byArrival = rows.filter((r) => r.arrivalOrder !== null).sort((a, b) => a.arrivalOrder! - b.arrivalOrder!);
-  const count = (o: 'wall' | 'arrival'): number =>
-    new Set(anomalies.filter((a) => a.order === o).map((a) => a.id)).size;
+  const count = (o: OrderName): number => new Set(anomalies.filter((a) => a.order === o).map((a) => a.id)).size;
   return (
     <section className="lab-section" aria-labelledby={`${id}-h`}>
       <h3 id={`${id}-h`}>Orders side by side</h3>
@@ -416,8 +419,15 @@ const Orders = ({ session, view }: { session: RoomSession; view: RoomView }): Re
         The last {ORDER_ROWS} messages: by HLC (what the app shows), by the sender’s wall clock, and by arrival on this
         device. Highlighted: where the other orders would mislead.
       </p>
+      {count('hlc') > 0 && (
+        <p className="hint" role="note">
+          The shown order breaks causality here: a message is shown before one its sender had already seen. The HLC
+          prevents this (HLC-1) unless the two senders’ clocks differ by more than 60 s (HLC-3): the later sender’s
+          replica then refuses the earlier message’s timestamp as too far ahead, and stamps its own message earlier.
+        </p>
+      )}
       <div className="orders">
-        <OrderColumn title="By HLC (shown)" rows={rows} flags={new Map()} />
+        <OrderColumn title={`By HLC (shown) (${anomalyCount(count('hlc'))})`} rows={rows} flags={flags('hlc')} />
         <OrderColumn
           title={`By sender wall clock (${anomalyCount(count('wall'))})`}
           rows={byWall}
