@@ -212,6 +212,14 @@ test.describe('class view', () => {
     await expect.poll(async () => (await clocksOf('Alice')).length).toBeGreaterThanOrEqual(3);
     await expect.poll(() => clocksOf('Alice')).toEqual(await clocksOf('Bob'));
     await expect(classView.table(t.page)).not.toContainText('behind by');
+    // LAB-UI-7: the column of each participant's Yjs client is named after them.
+    for (const name of ['Alice', 'Bob']) {
+      const header = classView
+        .table(t.page)
+        .getByRole('columnheader')
+        .filter({ hasText: new RegExp(`^client [0-9a-f]{4}, ${name}$`) });
+      await expect(header).toHaveCount(1);
+    }
   });
 
   test('LAB-UI-1 with 30 participants: all listed, one with different content is spotted, and convergence comes back', async ({

@@ -2,9 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { Prng, seedFromEnv } from '../../shared/testing/prng.js';
 import { summariseStateVector } from '../sync/labHooks.js';
 import { MAX_SV_SUMMARY } from './labPresence.js';
-import { parseSvSummary, sameSvRow, svMatrix } from './svMatrix.js';
+import { parseSvSummary, sameSvRow, shortClientId, svMatrix, type SvSummaryInput } from './svMatrix.js';
 
-const counted = (svSummary: string): { svSummary: string; counted: boolean } => ({ svSummary, counted: true });
+/** A participant whose own client id (1, 2, ...) owns no column of these tests unless given. */
+let nextId = 1;
+const counted = (svSummary: string, more: Partial<SvSummaryInput> = {}): SvSummaryInput => ({
+  svSummary,
+  counted: true,
+  clientId: nextId++,
+  name: 'P',
+  ...more,
+});
 
 describe('LAB-UI-7: the class view aligns the published state-vector summaries in columns', () => {
   it('reads what the publisher writes: top clocks by client, and whether entries were left out', () => {
@@ -29,8 +37,8 @@ describe('LAB-UI-7: the class view aligns the published state-vector summaries i
   it('puts the same client in the same column whatever its place in each summary', () => {
     const m = svMatrix([counted('aaaa:9 bbbb:4'), counted('bbbb:7 aaaa:2'), counted('aaaa:9 bbbb:7')]);
     expect(m.columns).toEqual([
-      { client: 'aaaa', max: 9 },
-      { client: 'bbbb', max: 7 },
+      { client: 'aaaa', max: 9, owners: [] },
+      { client: 'bbbb', max: 7, owners: [] },
     ]);
     expect(m.rows).toEqual([
       [
@@ -65,7 +73,7 @@ describe('LAB-UI-7: the class view aligns the published state-vector summaries i
     const p = 'bbbb:50 cccc:40 dddd:30 eeee:25 ffff:20 1111:10 +1';
     expect(parseSvSummary(p).bound).toBe(10);
     const m = svMatrix([counted(a), counted(p)]);
-    expect(m.columns[0]).toEqual({ client: 'aaaa', max: 100 });
+    expect(m.columns[0]).toEqual({ client: 'aaaa', max: 100, owners: [] });
     expect(m.rows[1]![0]).toEqual({ clock: 10, behind: 90, exact: false });
     // 1111 (max 10) left out of A's summary, whose smallest is 20: it may hold all of it.
     const at1111 = m.columns.findIndex((c) => c.client === '1111');
@@ -95,8 +103,8 @@ describe('LAB-UI-7: the class view aligns the published state-vector summaries i
   });
 
   it('only counted participants make columns and maxima; the others are still aligned', () => {
-    const m = svMatrix([counted('aaaa:3'), { svSummary: 'aaaa:8 dddd:4', counted: false }]);
-    expect(m.columns).toEqual([{ client: 'aaaa', max: 3 }]);
+    const m = svMatrix([counted('aaaa:3'), counted('aaaa:8 dddd:4', { counted: false })]);
+    expect(m.columns).toEqual([{ client: 'aaaa', max: 3, owners: [] }]);
     expect(m.rows[1]).toEqual([{ clock: 8, behind: 0, exact: true }]);
   });
 
@@ -120,10 +128,12 @@ describe('LAB-UI-7: the class view aligns the published state-vector summaries i
         ? `${rng.pick(['aaaa', 'bbbb', 'cccc', '0001'])}:${rng.int(0, 50)}`
         : Array.from({ length: rng.int(0, 8) }, () => rng.pick(alphabet)).join('');
     for (let i = 0; i < 500; i++) {
-      const ps = Array.from({ length: rng.int(0, 5) }, () => ({
-        svSummary: Array.from({ length: rng.int(0, 8) }, token).join(rng.pick([' ', '  '])),
-        counted: rng.bool(0.8),
-      }));
+      const ps = Array.from({ length: rng.int(0, 5) }, () =>
+        counted(Array.from({ length: rng.int(0, 8) }, token).join(rng.pick([' ', '  '])), {
+          counted: rng.bool(0.8),
+          clientId: rng.pick([0xaaaa, 0xbbbb, 0x10001]),
+        }),
+      );
       const m = svMatrix(ps, 3);
       expect(m.rows.length, `seed ${seed}`).toBe(ps.length);
       m.rows.forEach((row, r) => {
@@ -144,5 +154,32 @@ describe('LAB-UI-7: the class view aligns the published state-vector summaries i
     expect(sameSvRow(a.rows[0]!, a.rows[1]!)).toBe(false);
     const c = svMatrix([counted('aaaa:4'), counted('bbbb:1 aaaa:2')]);
     expect(sameSvRow(a.rows[1]!, c.rows[1]!)).toBe(false);
+  });
+
+  it('a column names the participants writing with that client (their awareness id is their Yjs client id); a gone tab owns none', () => {
+    const alice = 0x1234abcd;
+    const bob = 0x0000_0007;
+    const summary = summariseStateVector(
+      new Map([
+        [alice, 12],
+        [bob, 3],
+        [0x0999_5555, 1], // a tab that has gone
+      ]),
+    );
+    const m = svMatrix([
+      counted(summary, { clientId: alice, name: 'Alice' }),
+      counted(summary, { clientId: bob, name: 'Bob', counted: false }),
+    ]);
+    expect(m.columns.map((c) => [c.client, c.owners])).toEqual([
+      [shortClientId(alice), ['Alice']],
+      [shortClientId(bob), ['Bob']],
+      ['5555', []],
+    ]);
+    // Ids that end alike share a column, and it names both.
+    const twins = svMatrix([
+      counted('abcd:2', { clientId: 0x1111abcd, name: 'Ann' }),
+      counted('abcd:2', { clientId: 0x2222abcd, name: 'Ben' }),
+    ]);
+    expect(twins.columns[0]!.owners).toEqual(['Ann', 'Ben']);
   });
 });

@@ -15,6 +15,10 @@
  * names (it names the largest). Its cell says "at most that, so behind by at least max − that"
  * when the column's largest is above it, else unknown.
  *
+ * A column names the participants writing with that client: a session's awareness client id is its
+ * document's Yjs client id (y-protocols' Awareness takes `doc.clientID`), so a participant owns the
+ * column of its own id. A column nobody owns is a tab that has gone (a reload gets a new client id).
+ *
  * The summary is untrusted (LAB-UI-2): a token that does not parse is ignored; nothing here throws.
  */
 import { MAX_SV_SUMMARY } from './labPresence.js';
@@ -22,10 +26,16 @@ import { MAX_SV_SUMMARY } from './labPresence.js';
 /** Columns shown; the clients with the smallest clocks beyond it are only counted. */
 export const MAX_SV_COLUMNS = 8;
 
+/** A Yjs client id as summaries publish it: its last 4 hex digits. */
+export const shortClientId = (id: number): string => (id >>> 0).toString(16).slice(-4).padStart(4, '0');
+
 export interface SvSummaryInput {
   readonly svSummary: string;
   /** Counts for the verdict (LAB-UI-1): only counted participants make columns and maxima. */
   readonly counted: boolean;
+  /** Its awareness client id, which is its document's Yjs client id. */
+  readonly clientId: number;
+  readonly name: string;
 }
 
 export interface SvColumn {
@@ -33,6 +43,8 @@ export interface SvColumn {
   readonly client: string;
   /** The largest clock a counted participant published for this client. */
   readonly max: number;
+  /** The names of the participants (counted or not) whose client id ends so, in participant order. */
+  readonly owners: readonly string[];
 }
 
 /**
@@ -96,9 +108,13 @@ export const svMatrix = (participants: readonly SvSummaryInput[], maxColumns = M
     for (const [client, clock] of parsed[i]!.clocks) maxima.set(client, Math.max(clock, maxima.get(client) ?? 0));
   });
   const all = [...maxima]
-    .map(([client, max]) => ({ client, max }))
+    .map(([client, max]) => ({
+      client,
+      max,
+      owners: participants.filter((p) => shortClientId(p.clientId) === client).map((p) => p.name),
+    }))
     .sort((a, b) => b.max - a.max || (a.client < b.client ? -1 : 1));
-  const columns = all.slice(0, maxColumns);
+  const columns: SvColumn[] = all.slice(0, maxColumns);
   const rows = parsed.map(({ clocks, complete, bound }) =>
     columns.map(({ client, max }): SvCell => {
       const clock = clocks.get(client) ?? (complete ? 0 : undefined);

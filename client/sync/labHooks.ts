@@ -15,6 +15,7 @@ import { chatContentHash } from '../../shared/lab/contentHash.js';
 import type { FaultConfig } from '../../shared/lab/faults.js';
 import { VectorClocks, type LabEvent } from '../../shared/lab/shiviz.js';
 import { encodeSyncStep1, encodeSyncUpdate, MessageType, SyncType } from '../../shared/protocol.js';
+import { shortClientId } from '../lab/svMatrix.js';
 import { FaultInjector, type FaultStats, type FrameDirection } from '../net/faultInjector.js';
 import type { Transport } from '../net/transport.js';
 
@@ -87,7 +88,7 @@ export const frameKind = (bytes: Uint8Array): FrameKind => {
 /** "3f2a:12 b1c4:7 …": the largest clocks first, client ids in hex (last 4 digits). */
 export const summariseStateVector = (sv: ReadonlyMap<number, number>, max = 6): string => {
   const entries = [...sv].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-  const words = entries.slice(0, max).map(([c, k]) => `${(c >>> 0).toString(16).slice(-4).padStart(4, '0')}:${k}`);
+  const words = entries.slice(0, max).map(([c, k]) => `${shortClientId(c)}:${k}`);
   if (entries.length > max) words.push(`+${entries.length - max}`);
   return words.join(' ');
 };

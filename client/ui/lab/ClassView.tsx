@@ -148,7 +148,15 @@ const ConvergenceChart = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
 const Participants = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
   // The list keeps its identity while no participant changed: the one-second tick reuses the matrix.
   const sv = useMemo(
-    () => svMatrix(snap.participants.map((p) => ({ svSummary: p.state.svSummary, counted: p.counted }))),
+    () =>
+      svMatrix(
+        snap.participants.map((p) => ({
+          svSummary: p.state.svSummary,
+          counted: p.counted,
+          clientId: p.state.clientId,
+          name: p.state.name,
+        })),
+      ),
     [snap.participants],
   );
   const legendId = useId();
@@ -200,6 +208,10 @@ const Participants = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
                     <th scope="col" key={c.client} className="sv-clock">
                       <span className="visually-hidden">client </span>
                       {c.client}
+                      <span className="sv-owner">
+                        <span className="visually-hidden">, </span>
+                        {c.owners.length > 0 ? <bdi>{c.owners.join(', ')}</bdi> : 'gone'}
+                      </span>
                     </th>
                   ))}
                   {/* Last, beside the content hash: the two values "converged" compares. */}
@@ -221,12 +233,13 @@ const Participants = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
             </table>
           </div>
           <p className="hint" id={legendId}>
-            State vector: one column per Yjs client (the last 4 hex digits of its id), ordered by its largest clock.{' '}
-            <span className="lab-behind">↓n</span>: behind by n, below the largest clock a counted participant published
-            for that client. A participant publishes only its 6 largest clocks: a client left out has at most the
-            smallest of them (<span className="lab-behind">≤k ↓≥n</span> when that is behind), else{' '}
-            <span className="sv-unknown">·</span> (a dot): unknown, not necessarily 0. Two clients whose ids end alike
-            share a column.
+            State vector: one column per Yjs client (the last 4 hex digits of its id), ordered by its largest clock.
+            Under the id: the participant writing with it, or &ldquo;gone&rdquo; for a tab that is no longer here (a
+            reload starts a new client). <span className="lab-behind">↓n</span>: behind by n, below the largest clock a
+            counted participant published for that client. A participant publishes only its 6 largest clocks: a client
+            left out has at most the smallest of them (<span className="lab-behind">≤k ↓≥n</span> when that is behind),
+            else <span className="sv-unknown">·</span> (a dot): unknown, not necessarily 0. Two clients whose ids end
+            alike share a column.
             {sv.hidden > 0 && ` ${plural(sv.hidden, 'more client')} with smaller clocks not shown.`} Total: the sum of
             all its clocks.
           </p>
