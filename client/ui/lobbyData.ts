@@ -25,6 +25,7 @@ import * as encoding from 'lib0/encoding';
 import { ClockRanges } from '../../shared/clockRanges.js';
 import { ChatRoom, type ChatMessage } from '../../shared/chat/chatRoom.js';
 import { compareHlc, HybridClock } from '../../shared/chat/hlc.js';
+import { coversMessage, type MessageWrites } from '../sync/syncState.js';
 import type { AppendedMissing, RoomUpdateStore } from './services.js';
 import { randomBytes } from './services.js';
 
@@ -33,6 +34,12 @@ export interface RoomSummary {
   readonly messages: number;
   /** Messages by others after the last one read (meta.lastReadMessageId). */
   readonly unread: number;
+  /**
+   * LOBBY-3: own messages the relay had not acked (STATE-1) by the acks known when they were
+   * counted; `notSentCount` tells how many are still not acked. Acks only grow, so one acked then
+   * stays acked: the list can only hold more than is pending, never less.
+   */
+  readonly unacked: readonly MessageWrites[];
   readonly last: {
     readonly id: string;
     readonly authorName: string;
@@ -70,6 +77,15 @@ const lastOf = (m: ChatMessage | undefined): RoomSummary['last'] =>
 
 /** Messages by others, not deleted: what counts as unread. */
 const countsAsUnread = (m: ChatMessage, selfId: string): boolean => m.authorId !== selfId && !m.deleted;
+
+const writesOf = (m: ChatMessage): MessageWrites => ({ yId: m.yId, editYId: m.editYId });
+
+/**
+ * LOBBY-3: how many of the room's own messages the relay has not acked (STATE-1), by `acked`
+ * (the room's sync meta now, `decodeSyncState`): what the room screen shows as pending.
+ */
+export const notSentCount = (summary: RoomSummary, acked: ReadonlyMap<number, number>): number =>
+  summary.unacked.reduce((n, m) => (coversMessage(acked, m) ? n : n + 1), 0);
 
 const chatOf = (doc: Y.Doc): ChatRoom => new ChatRoom(doc, new HybridClock('lobby', () => Date.now()), randomBytes);
 
@@ -127,12 +143,17 @@ const placeholdersFor = (brought: ClockRanges): Uint8Array => {
   return encoding.toUint8Array(e);
 };
 
-/** The full count: replays every stored update of the room. */
+/**
+ * The full count: replays every stored update of the room. `acked` is the relay's acks known
+ * for the room (its sync meta, read no later than now): own messages they cover are not kept
+ * in `unacked`.
+ */
 export const summarizeRoom = async (
   store: RoomUpdateStore,
   room: string,
   lastReadMessageId: string | undefined,
   selfId: string,
+  acked: ReadonlyMap<number, number>,
 ): Promise<CountedRoom> => {
   const { updates, bytes, recorded } = await store.load(room);
   const doc = new Y.Doc();
@@ -156,13 +177,15 @@ export const summarizeRoom = async (
     }
     const ids = new Set(messages.map((m) => m.id));
     const awaitedParents = new Set<string>();
+    const unacked: MessageWrites[] = [];
     let maxByHlc: ChatMessage | null = null;
     for (const m of messages) {
       if (m.replyTo !== null && m.replyTo !== m.id && !ids.has(m.replyTo)) awaitedParents.add(m.replyTo);
       if (!maxByHlc || byHlcThenId(m, maxByHlc) > 0) maxByHlc = m;
+      if (m.authorId === selfId && !coversMessage(acked, m)) unacked.push(writesOf(m));
     }
     return {
-      summary: { title: chat.title(), messages: messages.length, unread, last: lastOf(messages.at(-1)) },
+      summary: { title: chat.title(), messages: messages.length, unread, unacked, last: lastOf(messages.at(-1)) },
       basis: { maxByHlc, readFound, awaitedParents, titleSet: chat.meta.has('title') },
       at: recorded ?? { updates: updates.length, bytes },
     };
@@ -218,10 +241,13 @@ export const advanceSummary = (
     let maxByHlc = basis.maxByHlc;
     const awaitedParents = new Set(basis.awaitedParents);
     let unread = summary.unread;
+    const unacked = [...summary.unacked];
     for (const m of fresh) {
       if (basis.maxByHlc && byHlcThenId(m, basis.maxByHlc) <= 0) return null;
       if (basis.awaitedParents.has(m.id)) return null;
       if (basis.readFound && countsAsUnread(m, selfId)) unread++;
+      // LOBBY-3: the relay sent it, but only its ack makes it saved (STATE-1): kept, as a recount would.
+      if (m.authorId === selfId) unacked.push(writesOf(m));
       if (m.replyTo !== null && m.replyTo !== m.id && !freshIds.has(m.replyTo)) awaitedParents.add(m.replyTo);
       if (!maxByHlc || byHlcThenId(m, maxByHlc) > 0) maxByHlc = m;
     }
@@ -230,6 +256,7 @@ export const advanceSummary = (
         title: titleSet ? chat.title() : summary.title,
         messages: summary.messages + fresh.length,
         unread,
+        unacked,
         last: fresh.length > 0 ? lastOf(fresh.at(-1)) : summary.last,
       },
       basis: { maxByHlc, readFound: basis.readFound, awaitedParents, titleSet: titleSet || basis.titleSet },

@@ -18,6 +18,8 @@ import { LobbySummaries, lobbySummariesFor } from './lobbySummaries.js';
 import { MAX_AWAITED_PARENTS } from './summaryRecord.js';
 
 const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
+/** No relay ack known: every own message counts as not acked (LOBBY-3). */
+const NO_ACKS: ReadonlyMap<number, number> = new Map();
 const me: Identity = { id: newId(randomBytes), name: 'Me' };
 const ann: Identity = { id: newId(randomBytes), name: 'Ann' };
 
@@ -68,7 +70,7 @@ const persistedOver = async (store: MemoryRoomUpdateStore, room: string, previou
 
 /** What a fresh count (a replay of the whole room) says now. */
 const freshCount = async (store: MemoryRoomUpdateStore, room: string, selfId = me.id) =>
-  (await summarizeRoom(store, room, (await infoOf(store, room)).meta.lastReadMessageId, selfId)).summary;
+  (await summarizeRoom(store, room, (await infoOf(store, room)).meta.lastReadMessageId, selfId, NO_ACKS)).summary;
 
 const infoOf = async (store: MemoryRoomUpdateStore, room: string): Promise<RoomInfo> =>
   (await store.listRooms()).find((i) => i.room === room)!;
