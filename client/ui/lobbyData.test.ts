@@ -12,8 +12,8 @@ import { HybridClock } from '../../shared/chat/hlc.js';
 import { newId } from '../../shared/ids.js';
 import { Prng, seedFromEnv } from '../../shared/testing/prng.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
-import { advanceSummary, summarizeRoom } from './lobbyData.js';
-import { fromSummaryRecord, toSummaryRecord } from './summaryRecord.js';
+import { advanceSummary, notSentCount, summarizeRoom } from './lobbyData.js';
+import { fromSummaryRecord, MAX_UNACKED, toSummaryRecord } from './summaryRecord.js';
 
 const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
 /** No relay ack known: every own message counts as not acked (LOBBY-3). */
@@ -205,5 +205,54 @@ describe('LOBBY-2: a summary restored from its record', () => {
     ];
     for (const other of others) expect(fromSummaryRecord(record, other)).toBeNull();
     expect(fromSummaryRecord(undefined, key)).toBeNull();
+  });
+});
+
+describe('LOBBY-3: own messages not acked, in the record', () => {
+  it('LOBBY-3: a record keeps the own messages not acked, up to MAX_UNACKED; a damaged list is recounted', async () => {
+    const store = new MemoryRoomUpdateStore();
+    const doc = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => updates.push(u));
+    const chat = new ChatRoom(doc, new HybridClock('x', () => Date.now()), randomBytes);
+    const me: Identity = { id: newId(randomBytes), name: 'Me' };
+    const other: Identity = { id: newId(randomBytes), name: 'Other' };
+    chat.send(other, 'not mine');
+    const edited = chat.send(me, 'mine').id;
+    chat.send(me, 'mine too');
+    chat.edit(me, edited, 'mine, edited');
+    for (const u of updates.splice(0)) await store.append(ROOM, u);
+    const counted = await summarizeRoom(store, ROOM, undefined, me.id, NO_ACKS);
+    const mine = chat.messages().filter((m) => m.authorId === me.id);
+    expect(counted.summary.unacked).toEqual(mine.map((m) => ({ yId: m.yId, editYId: m.editYId })));
+    expect(notSentCount(counted.summary, NO_ACKS)).toBe(2);
+    // Acks known when counting leave out what they cover.
+    const upToFirst = new Map([[mine[1]!.yId!.client, mine[1]!.yId!.clock]]);
+    expect((await summarizeRoom(store, ROOM, undefined, me.id, upToFirst)).summary.unacked).toHaveLength(2);
+    const all = new Map([[doc.clientID, Y.getState(doc.store, doc.clientID)]]);
+    expect((await summarizeRoom(store, ROOM, undefined, me.id, all)).summary.unacked).toEqual([]);
+
+    const key = { room: ROOM, selfId: me.id, lastRead: undefined, at: counted.at };
+    const record = toSummaryRecord(counted, key)!;
+    expect(fromSummaryRecord(record, key)?.summary).toEqual(counted.summary);
+    const damaged = (unacked: unknown): string => {
+      const parsed = JSON.parse(record) as { summary: object };
+      return JSON.stringify({ ...parsed, summary: { ...parsed.summary, unacked } });
+    };
+    for (const bad of [
+      [[1, 2, 3]],
+      [[-1, 0, -1, -1]],
+      [[1.5, 0, -1, -1]],
+      'none',
+      [[1, 0, -1, -1]].concat([[2, 0, -1, -1]], [[3, 0, -1, -1]], [[4, 0, -1, -1]]),
+    ]) {
+      expect(fromSummaryRecord(damaged(bad), key)).toBeNull();
+    }
+    // One more than a record keeps: none is written (dropping some would under-count).
+    for (let i = 0; i < MAX_UNACKED - 1; i++) chat.send(me, `more ${i}`);
+    for (const u of updates.splice(0)) await store.append(ROOM, u);
+    const many = await summarizeRoom(store, ROOM, undefined, me.id, NO_ACKS);
+    expect(many.summary.unacked).toHaveLength(MAX_UNACKED + 1);
+    expect(toSummaryRecord(many, key)).toBeNull();
   });
 });
