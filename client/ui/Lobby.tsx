@@ -1,6 +1,6 @@
 /**
- * The lobby: your name, the rooms on this device (with unread counts and drafts), and joining or
- * creating a room by name. Everything here is local: it works offline.
+ * The lobby: your name, the rooms on this device (with unread counts, drafts and what is not sent
+ * yet, LOBBY-3), and joining or creating a room by name. Everything here is local: it works offline.
  */
 import { useCallback, useEffect, useId, useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import { isValidRoomName } from '../../shared/protocol.js';
