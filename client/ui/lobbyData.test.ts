@@ -118,6 +118,10 @@ describe('LOBBY-1: advancing the lobby summary from appended updates', () => {
     await advancedMatchesRecount(2763340851, 60);
   });
 
+  it('LOBBY-1 regression, SEED=1758436240: an edit of an older own message is recounted (LOBBY-3: pending again)', async () => {
+    await advancedMatchesRecount(1758436240, 60);
+  });
+
   it('LOBBY-1: new messages from others after the last read one are counted without a recount', async () => {
     const store = new MemoryRoomUpdateStore();
     const doc = new Y.Doc();

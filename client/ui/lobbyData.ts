@@ -8,12 +8,13 @@
  *         changed since it was counted (the store's counters before the append equal those the
  *         summary was counted at, LOCAL-12's `before`) and they only add: no struct of theirs
  *         refers to a struct they do not bring (a new value for a key already set would), nothing
- *         older is deleted (`deletesOlder`), no message that was there is marked deleted, the
- *         last one shown is not edited, and no title is set when one was (two concurrent sets
- *         do not refer to each other; Yjs picks the winner); every new message sorts
- *         (ORD-1) after every message that was there, none is the parent an earlier reply was
- *         waiting for (ORD-2), and none is the last one read. Then the room's display order is the
- *         old order followed by the new messages' own order, and the counts add up. The updates are
+ *         older is deleted (`deletesOlder`), no message that was there is marked deleted or
+ *         edited (LOBBY-3: an own one is not acked until its edit is), and no title is set when
+ *         one was (two concurrent sets do not refer to each other; Yjs picks the winner); every
+ *         new message sorts (ORD-1) after every message that was there, none is the parent an
+ *         earlier reply was waiting for (ORD-2), and none is the last one read. Then the room's
+ *         display order is the old order followed by the new messages' own order, and the counts
+ *         add up. The updates are
  *         replayed into a doc that holds only placeholders (garbage-collected structs) for the
  *         clocks before theirs, so they integrate without the room. Anything else
  *         is recounted. Not seen by the rule, because only forged data does it: a new message
@@ -231,10 +232,9 @@ export const advanceSummary = (
     const fresh = chat.messages();
     const freshIds = new Set(fresh.map((m) => m.id));
     for (const id of chat.deletedMap.keys()) if (!freshIds.has(id)) return null;
-    for (const key of chat.edits.keys()) {
-      const id = key.slice(0, key.indexOf('@'));
-      if (!freshIds.has(id) && id === summary.last?.id) return null;
-    }
+    // An edit of a message that was there changes its text if it is the last one shown, and its
+    // STATE-1 state if it is own (LOBBY-3: not acked until its edit is); which are own is not kept.
+    for (const key of chat.edits.keys()) if (!freshIds.has(key.slice(0, key.indexOf('@')))) return null;
     if (lastReadMessageId !== undefined && freshIds.has(lastReadMessageId)) return null;
     const titleSet = chat.meta.has('title');
     if (titleSet && basis.titleSet) return null;
