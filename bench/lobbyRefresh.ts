@@ -207,7 +207,7 @@ export const runLobbyRefreshBench = async (opts: LobbyRefreshOptions = DEFAULT_L
       'count (LOBBY-1)': [],
     };
     const check = async (store: MemoryRoomUpdateStore): Promise<number> =>
-      (await summarizeRoom(store, ROOM, undefined, alice.id)).summary.messages;
+      (await summarizeRoom(store, ROOM, undefined, alice.id, new Map())).summary.messages;
     for (let rep = 0; rep < REPS; rep++) {
       const s1 = await storeWith(room.full);
       rows.session!.push(
@@ -248,13 +248,13 @@ export const runLobbyRefreshBench = async (opts: LobbyRefreshOptions = DEFAULT_L
       rows['catch-up, first']!.push(await mainThread(catchUp(s2)));
       const s3 = await storeWith(room.full);
       await s3.held(ROOM);
-      const counted = await summarizeRoom(s3, ROOM, undefined, alice.id);
+      const counted = await summarizeRoom(s3, ROOM, undefined, alice.id, new Map());
       rows['catch-up']!.push(await mainThread(catchUp(s3)));
       if ((await check(s3)) !== MESSAGES + MISSED) throw new Error('catch-up: messages missing');
       const out: { recounted?: CountedRoom; advanced?: CountedRoom | null } = {};
       rows.recount!.push(
         await mainThread(async () => {
-          out.recounted = await summarizeRoom(s3, ROOM, undefined, alice.id);
+          out.recounted = await summarizeRoom(s3, ROOM, undefined, alice.id, new Map());
         }),
       );
       const change = seen.change;

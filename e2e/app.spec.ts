@@ -1122,6 +1122,69 @@ test('SYNC-C1: the lobby counts messages that arrived while this device was away
   await expect(stale).toHaveCount(0);
 });
 
+/** Alice's row for `room` in the lobby shown on `page`. */
+const lobbyRow = (page: Page, room: string): Locator =>
+  page.getByRole('list', { name: 'Rooms on this device' }).getByRole('listitem').filter({ hasText: room });
+
+test('LOBBY-3: the lobby shows what a room still holds unsent, until its refresh uploads it or another tab does', async ({
+  openUser,
+  relay,
+  room,
+}) => {
+  const [a, b] = await aliceAndBobIn(openUser, room);
+  await a.send('sent online');
+  await expect(a.message('sent online')).toContainText(/Saved|Seen/);
+  // The browser loses its network (STATUS-2: the room leaves its socket at once).
+  await a.context.setOffline(true);
+  await expect(a.connection()).toContainText('Offline');
+  await a.send('written offline');
+  await expect(a.message('written offline')).toContainText('Pending');
+  await a.page.getByRole('link', { name: 'Rooms', exact: true }).click();
+  const row = lobbyRow(a.page, room);
+  await expect(row).toContainText('1 not sent yet');
+  await expect(row).toContainText('1 message of yours kept on this device, not on the relay yet');
+  // The network is back: the lobby's refresh uploads it (CATCH-6), and the relay's ack ends it.
+  await a.context.setOffline(false);
+  await expect(row).not.toContainText('not sent yet', { timeout: 20_000 });
+  await expect(b.message('written offline')).toBeVisible();
+
+  // Another tab of Alice's holds the room back ("Go offline", OFF-1: no lobby visits it) and
+  // writes two: the lobby follows that tab, and its upload once switched back on.
+  const tab = await a.newTab();
+  await tab.goto(`${relay.url}/r/${room}`);
+  const toggle = tab.getByRole('button', { name: 'Go offline' });
+  await toggle.click();
+  await expect(toggle).toHaveAttribute('aria-pressed', 'true');
+  await ui.send(tab, 'held back 1');
+  await ui.send(tab, 'held back 2');
+  await expect(ui.message(tab, 'held back 2')).toContainText('Pending');
+  await expect(row).toContainText('2 not sent yet', { timeout: 20_000 });
+  await toggle.click();
+  await expect(ui.message(tab, 'held back 2')).toContainText(/Saved|Seen/, { timeout: 15_000 });
+  await expect(row).not.toContainText('not sent yet', { timeout: 20_000 });
+  await expect(row).toBeVisible();
+});
+
+test('CATCH-7: a reaction removed offline reaches the others through the lobby, without opening the room', async ({
+  openUser,
+  room,
+}) => {
+  const [a, b] = await aliceAndBobIn(openUser, room);
+  await b.send('react to me');
+  await a.message('react to me').getByRole('button', { name: 'React', exact: true }).click();
+  await a.message('react to me').getByRole('button', { name: 'React with 👍' }).click();
+  await expect(b.message('react to me').getByRole('button', { name: /👍 1/ })).toBeVisible();
+  await a.context.setOffline(true);
+  await expect(a.connection()).toContainText('Offline');
+  // Un-reacting only deletes: nothing new for a state vector to show.
+  await a.message('react to me').getByRole('button', { name: /👍 1/ }).click();
+  await expect(a.message('react to me').getByRole('button', { name: /👍/ })).toHaveCount(0);
+  await a.page.getByRole('link', { name: 'Rooms', exact: true }).click();
+  await expect(lobbyRow(a.page, room)).toBeVisible();
+  await a.context.setOffline(false);
+  await expect(b.message('react to me').getByRole('button', { name: /👍/ })).toHaveCount(0, { timeout: 20_000 });
+});
+
 /**
  * LOBBY-2: the lobby summary of `room` persisted in the page's real IndexedDB (the `rooms`
  * record's meta), read over a connection of its own; with `unread`, first rewritten to claim that

@@ -1,5 +1,5 @@
 /**
- * SYNC-C1 / CATCH-1..5: the lobby's background refresh, against the real relay (a child process)
+ * SYNC-C1 / CATCH-1..7 / LOBBY-3: the lobby's background refresh, against the real relay (a child process)
  * with `ws` and the in-memory store; a fake relay (an in-test `ws` server) plays a relay that
  * misbehaves.
  */
@@ -22,8 +22,10 @@ import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
 import { startRelay } from '../../relay/testing/relayProcess.js';
 import type { Identity } from '../identity.js';
 import { RoomSession } from './roomSession.js';
-import { refreshRooms } from './backgroundRefresh.js';
+import { refreshRooms, type RefreshOptions } from './backgroundRefresh.js';
 import { catchUpRoom, type CatchUpResult } from './catchUp.js';
+import { decodeSyncState } from './syncState.js';
+import { notSentCount, summarizeRoom } from '../ui/lobbyData.js';
 
 const alice = person('Alice');
 const bob = person('Bob');
@@ -34,7 +36,8 @@ const open = (
   identity: Identity,
   store: MemoryRoomUpdateStore,
   background = false,
-): Promise<RoomSession> => openOn(room, identity, { store, background });
+  offline = false,
+): Promise<RoomSession> => openOn(room, identity, { store, background, offline });
 
 /** The message texts stored for `room`, in display order. */
 const storedTexts = async (store: MemoryRoomUpdateStore, room: string): Promise<string[]> => {
@@ -113,6 +116,7 @@ const docOf = async (store: MemoryRoomUpdateStore, room: string): Promise<Y.Doc>
 const refreshAlice = async (
   room: string,
   store: MemoryRoomUpdateStore,
+  onRoom?: RefreshOptions['onRoom'],
 ): Promise<{ outcomes: Array<[string, string]>; fullPath: string[] }> => {
   const fullPath: string[] = [];
   const outcomes = await refreshRooms({
@@ -123,6 +127,7 @@ const refreshAlice = async (
       return open(r, alice, store, true);
     },
     timeoutMs: 20_000,
+    ...(onRoom ? { onRoom } : {}),
   });
   return { outcomes: [...outcomes], fullPath };
 };
@@ -311,6 +316,68 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     // A relay that never says what it holds cannot show that nothing is missing.
     const url = await fakeRelay((socket) => socket.send(encodeSyncStep2(new Uint8Array([0, 0]))));
     expect((await catchUpOn(aliceStore, url)(room, 20_000)).outcome).toBe('unsure');
+  });
+
+  it('LOBBY-3: the full path waits for the relay to ack what it uploaded; the acks are in the sync meta when the room is reported', async () => {
+    const room = freshRoom();
+    const aliceStore = new MemoryRoomUpdateStore();
+    await aliceSends(room, aliceStore, ['online']);
+    // Alice writes with the room held back ("Go offline"): kept on her device only.
+    const offline = await open(room, alice, aliceStore, false, true);
+    offline.send('written offline 1');
+    offline.edit(offline.send('written offline 2').id, 'written offline 2, edited');
+    await offline.whenStored();
+    expect(offline.view().pendingCount).toBe(2);
+    offline.destroy();
+    const notSent = async (): Promise<number> => {
+      const info = (await aliceStore.listRooms()).find((i) => i.room === room)!;
+      const { summary } = await summarizeRoom(aliceStore, room, undefined, alice.id, new Map());
+      return notSentCount(summary, decodeSyncState(info.meta.sync).acked);
+    };
+    expect(await notSent()).toBe(2);
+
+    const reported: number[] = [];
+    // The lobby recounts when a room is reported (Lobby.tsx): what it reads then is what it shows.
+    const refreshed = await refreshAlice(room, aliceStore, () => void notSent().then((n) => reported.push(n)));
+    expect(refreshed).toEqual({ outcomes: [[room, 'synced']], fullPath: [room] });
+    await waitFor(() => reported.length === 1, 'counted after the refresh');
+    expect(reported).toEqual([0]);
+  });
+
+  it('CATCH-7: a reaction removed offline (deletions only) goes to the full path, which uploads it; then the catch-up alone decides again', async () => {
+    const room = freshRoom();
+    const aliceStore = new MemoryRoomUpdateStore();
+    await aliceSends(room, aliceStore, ['react to me']);
+    const online = await open(room, alice, aliceStore);
+    await waitFor(() => online.synced, 'alice synced');
+    const id = online.view().messages[0]!.id;
+    online.react(id, '👍', true);
+    await waitFor(() => online.view().pendingCount === 0, 'saved');
+    await online.whenStored();
+    online.destroy();
+    const bobStore = new MemoryRoomUpdateStore();
+    const reactions = async (): Promise<number> => {
+      const doc = await docOf(bobStore, room);
+      return new ChatRoom(doc, bobClock, randomBytes).messages()[0]?.reactions.length ?? -1;
+    };
+    await refreshRooms({ rooms: [room], catchUp: catchUpOn(bobStore), open: noFullPath, timeoutMs: 20_000 });
+    expect(await reactions()).toBe(1);
+
+    // Un-reacting while the room is held back deletes and adds nothing: the state vector is unchanged.
+    const offline = await open(room, alice, aliceStore, false, true);
+    const held = (await aliceStore.held(room))!.stateVector();
+    offline.react(id, '👍', false);
+    await offline.whenStored();
+    offline.destroy();
+    expect((await aliceStore.held(room))!.stateVector()).toEqual(held);
+
+    expect(await refreshAlice(room, aliceStore)).toEqual({ outcomes: [[room, 'synced']], fullPath: [room] });
+    await waitFor(async () => {
+      await refreshRooms({ rooms: [room], catchUp: catchUpOn(bobStore), open: noFullPath, timeoutMs: 20_000 });
+      return (await reactions()) === 0;
+    }, 'the un-react reached the relay');
+    // The relay's answer now carries the deletion: no full path on the next refresh.
+    expect((await catchUpOn(aliceStore)(room, 20_000)).outcome).toBe('synced');
   });
 
   it('CATCH-2/SYNC-4: the real relay streams a large catch-up in several frames; every message is stored', async () => {

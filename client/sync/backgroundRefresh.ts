@@ -7,7 +7,8 @@
  * leaves — without loading the room, so a refresh costs what the room missed. A room the
  * catch-up cannot decide alone (`unsure`: no trustworthy state vector, or an update only the
  * room's doc can judge) gets the full path once: a background session (no presence,
- * `lastOpenedAt` untouched) that loads the room, syncs, waits for the store, and leaves. The
+ * `lastOpenedAt` untouched) that loads the room, syncs (uploading what this device made offline,
+ * CATCH-6/7), waits for the relay's acks of it (LOBBY-3) and for the store, and leaves. The
  * lobby recounts afterwards, and the rooms are up to date for the next time offline.
  *
  * One room at a time keeps the relay's and this device's work small; a room that does not answer
@@ -42,35 +43,51 @@ export interface RefreshOptions {
   readonly onRoom?: (room: string, outcome: RefreshOutcome, change: RoomChange) => void;
 }
 
-const waitSynced = (s: RoomSession, timeoutMs: number): Promise<RefreshOutcome> =>
+/**
+ * Resolves with `done(s)` once it is not null, or `'timeout'` at `deadline` (ms, `Date.now()`);
+ * checked at once and after every change of the session.
+ */
+const waitUntil = <T>(s: RoomSession, done: (s: RoomSession) => T | null, deadline: number): Promise<T | 'timeout'> =>
   new Promise((resolve) => {
     let unsubscribe = (): void => undefined;
-    const finish = (outcome: RefreshOutcome): void => {
+    const finish = (outcome: T | 'timeout'): void => {
       clearTimeout(timer);
       unsubscribe();
       resolve(outcome);
     };
     const check = (): void => {
-      if (s.synced) finish('synced');
-      else if (s.view().connection.refusal !== null) finish('refused');
+      const outcome = done(s);
+      if (outcome !== null) finish(outcome);
     };
-    const timer = setTimeout(() => finish('timeout'), timeoutMs);
+    const timer = setTimeout(() => finish('timeout'), Math.max(0, deadline - Date.now()));
     unsubscribe = s.subscribe(check);
     check();
   });
 
-/** The full path for one room: a background session, until synced and stored. */
+const syncedOrRefused = (s: RoomSession): RefreshOutcome | null =>
+  s.synced ? 'synced' : s.view().connection.refusal !== null ? 'refused' : null;
+
+/**
+ * The full path for one room: a background session, until synced and stored. LOBBY-3: when it
+ * holds own messages the relay has not acked (it uploads them on connecting, CATCH-6), it also
+ * waits for those acks, within the same `timeoutMs`, and the acks are in the room's sync meta
+ * when it resolves: the lobby's "not sent yet" then goes as soon as they are on the relay.
+ */
 const refreshWithSession = async (room: string, opts: RefreshOptions): Promise<RefreshOutcome> => {
+  const deadline = Date.now() + opts.timeoutMs;
   let session: RoomSession | null = null;
   try {
     session = await opts.open(room);
-    const outcome = await waitSynced(session, opts.timeoutMs);
-    await session.whenStored();
+    const outcome = await waitUntil(session, syncedOrRefused, deadline);
+    if (outcome === 'synced') await waitUntil(session, (s) => s.view().pendingCount === 0 || null, deadline);
     return outcome;
   } catch {
     return 'failed';
   } finally {
     session?.destroy();
+    // Everything it received is stored, and destroy() flushed the acks not written yet to the
+    // sync meta: both are in the store before the lobby recounts.
+    await session?.whenStored();
   }
 };
 

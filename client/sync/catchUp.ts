@@ -28,8 +28,13 @@
  *         it holds. If this device holds structs past it (edits made offline, never uploaded),
  *         or no SyncStep1 came before the SyncStep2, the room goes to the full path (`unsure`),
  *         whose session uploads them as it always did: the lobby never leaves an offline edit
- *         waiting for the room to be opened. Compared by state vector, so an offline edit made
- *         only of deletions is not seen here; it goes up when the room is opened.
+ *         waiting for the room to be opened.
+ * CATCH-7 A state vector says nothing about deletions, so the relay's answer carries every
+ *         deletion it holds (SYNC-2: a chunk this device covers still sends its delete set). If
+ *         the store holds a deletion none of the received updates carries (an offline edit made
+ *         only of deletions: an un-react), the room goes to the full path too: the session's
+ *         SyncStep2 always carries its whole delete set, so it uploads it. Once the relay has it,
+ *         its answer carries it and the catch-up alone decides the room again.
  *
  * Not checked without the room's doc (the full path checks them by applying): whether the
  * structs an update references exist and what they are. The relay validated each update before
@@ -87,6 +92,14 @@ const holdsMoreThan = (held: HeldRanges, relay: ReadonlyMap<number, number>): bo
   return false;
 };
 
+/** CATCH-7: whether this device holds a deletion that is not among `relay`'s. */
+const deletesMoreThan = (held: HeldRanges, relay: ClockRanges): boolean => {
+  for (const client of held.deletes.clients()) {
+    for (const [start, end] of held.deletes.ranges(client)) if (!relay.covers(client, start, end - start)) return true;
+  }
+  return false;
+};
+
 /** CATCH-3. `brought` holds the struct ranges of the frames accepted before this one. */
 const check = (update: Uint8Array, held: HeldRanges, brought: ClockRanges): Verdict => {
   let parsed: ParsedUpdate;
@@ -111,7 +124,7 @@ const check = (update: Uint8Array, held: HeldRanges, brought: ClockRanges): Verd
   return { ok: true, parsed };
 };
 
-/** Fetches and stores what `room` missed (CATCH-1..5). Never rejects. */
+/** Fetches and stores what `room` missed (CATCH-1..7). Never rejects. */
 export const catchUpRoom = async (opts: CatchUpOptions): Promise<CatchUpResult> => {
   if (!isValidRoomName(opts.room)) return { outcome: 'refused' };
   let held: HeldRanges | undefined;
@@ -137,6 +150,8 @@ const receiveCatchUp = (
   new Promise((resolve) => {
     const updates: Uint8Array[] = [];
     const brought = new ClockRanges();
+    /** CATCH-7: the deletions the relay's answer carried. */
+    const relayDeletes = new ClockRanges();
     /** CATCH-6: the relay's state vector, from its SyncStep1. */
     let relayHolds: Map<number, number> | null = null;
     const WebSocketImpl = opts.WebSocketImpl ?? WebSocket;
@@ -198,10 +213,12 @@ const receiveCatchUp = (
           return;
         }
         for (const run of verdict.parsed.runs) brought.add(run.client, run.clock, run.length);
+        for (const [client, ranges] of verdict.parsed.deletes) relayDeletes.addAll(client, ranges);
         updates.push(update);
         if (inner !== SyncType.Step2) return;
-        // CATCH-6: something to upload (or no way to tell): the full path's session does it.
-        finish(relayHolds && !holdsMoreThan(held, relayHolds) ? 'synced' : 'unsure');
+        // CATCH-6/7: something to upload (or no way to tell): the full path's session does it.
+        const uploads = !relayHolds || holdsMoreThan(held, relayHolds) || deletesMoreThan(held, relayDeletes);
+        finish(uploads ? 'unsure' : 'synced');
       } catch {
         finish('failed');
       }

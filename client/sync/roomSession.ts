@@ -68,7 +68,14 @@ import {
   roomNameRefusal,
   type ConnectionStatus,
 } from './status.js';
-import { decodeSyncState, encodeSyncState, MAX_LATE_IDS, mergeSyncStates, SYNC_META_FIELD } from './syncState.js';
+import {
+  coversMessage,
+  decodeSyncState,
+  encodeSyncState,
+  MAX_LATE_IDS,
+  mergeSyncStates,
+  SYNC_META_FIELD,
+} from './syncState.js';
 import { formatTranscript } from './transcript.js';
 import { LocalWrites } from './localWrites.js';
 
@@ -217,12 +224,6 @@ const sameView = (a: MessageView, b: MessageView): boolean =>
   a.own === b.own &&
   sameReactions(a.reactions, b.reactions);
 
-/** Whether `clocks` (client → clock below which everything is held) covers the item `id`. */
-const covered = (
-  clocks: ReadonlyMap<number, number>,
-  id: { readonly client: number; readonly clock: number } | null,
-): boolean => id !== null && (clocks.get(id.client) ?? 0) > id.clock;
-
 /** A message's view and what it was made from. */
 interface CachedView {
   readonly m: ChatMessage;
@@ -292,6 +293,8 @@ export class RoomSession {
   private compacting = false;
   private lastCompactionAt = -Infinity;
   private readonly appends = new Set<Promise<void>>();
+  /** Sync meta writes in flight (`saveSyncMeta`). */
+  private readonly metaWrites = new Set<Promise<void>>();
   /** STATE-4: which of this session's own edits the store holds. */
   private readonly localWrites = new LocalWrites();
   private needsFullWrite = false;
@@ -630,9 +633,13 @@ export class RoomSession {
     return this.replica?.provider.synced ?? false;
   }
 
-  /** Resolves when every update this session has received or made so far is in the store (or failed). */
+  /**
+   * Resolves when every update this session has received or made so far is in the store, and
+   * every sync meta write started so far (acks, seen clocks: STATE-1) is done (or failed). After
+   * `destroy`, that includes the acks it flushed: the lobby reads them right after (LOBBY-3).
+   */
   async whenStored(): Promise<void> {
-    await Promise.allSettled([...this.appends]);
+    await Promise.allSettled([...this.appends, ...this.metaWrites]);
   }
 
   /** Leaves the room: announces the departure (presence), closes the connection, stops timers. */
@@ -1088,7 +1095,7 @@ export class RoomSession {
       late: [...this.late],
       syncedAt: this.lastSyncedAt === null ? null : Math.round(this.lastSyncedAt),
     };
-    void this.readSyncMeta()
+    const write = this.readSyncMeta()
       .then((stored) => {
         const merged = stored ? mergeSyncStates(stored, mine) : mine;
         // What other tabs kept (already limited to their own clients) stays.
@@ -1100,6 +1107,8 @@ export class RoomSession {
         // A store without the field refuses the patch (TypeError): keep the states in memory.
         if (e instanceof TypeError) this.syncMetaSupported = false;
       });
+    this.metaWrites.add(write);
+    void write.finally(() => this.metaWrites.delete(write));
   }
 
   // ---------------------------------------------------------------- acks, seen, late
@@ -1469,13 +1478,13 @@ export class RoomSession {
     }
   }
 
-  /** STATE-1: the record and, once edited, the edit shown (an edit made offline is not saved yet). */
+  /** STATE-1 (`coversMessage`): the record and, once edited, the edit shown. */
   private isAcked(m: ChatMessage): boolean {
-    return covered(this.acked, m.yId) && (m.editYId === null || covered(this.acked, m.editYId));
+    return coversMessage(this.acked, m);
   }
 
   private isSeen(m: ChatMessage): boolean {
-    return covered(this.seen, m.yId) && (m.editYId === null || covered(this.seen, m.editYId));
+    return coversMessage(this.seen, m);
   }
 
   /** STATE-4: the record and the edit shown are in the local store. */

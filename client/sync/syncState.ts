@@ -73,6 +73,29 @@ export const encodeSyncState = (s: SyncState, keep: ReadonlySet<number>): string
   });
 };
 
+/** A Yjs item id (`Y.ID`'s fields). */
+export interface ItemId {
+  readonly client: number;
+  readonly clock: number;
+}
+
+/** What STATE-1 judges of a message: its record's Yjs id and, once edited, the id of the edit it shows. */
+export interface MessageWrites {
+  readonly yId: ItemId | null;
+  readonly editYId: ItemId | null;
+}
+
+/** Whether `clocks` (client → clock below which everything is held) covers the item `id`. */
+export const coversItem = (clocks: ReadonlyMap<number, number>, id: ItemId | null): boolean =>
+  id !== null && (clocks.get(id.client) ?? 0) > id.clock;
+
+/**
+ * STATE-1: whether `clocks` (the relay's acks, or another user's "seen" clocks) cover the message:
+ * its record and, once edited, the edit it shows (an edit made offline is not saved yet).
+ */
+export const coversMessage = (clocks: ReadonlyMap<number, number>, m: MessageWrites): boolean =>
+  coversItem(clocks, m.yId) && (m.editYId === null || coversItem(clocks, m.editYId));
+
 /** Another tab's state and ours: the higher clock per client, the union of late ids (oldest first), the later sync. */
 export const mergeSyncStates = (a: SyncState, b: SyncState): SyncState => {
   const max = (x: ReadonlyMap<number, number>, y: ReadonlyMap<number, number>): Map<number, number> => {

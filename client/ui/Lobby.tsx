@@ -1,16 +1,17 @@
 /**
- * The lobby: your name, the rooms on this device (with unread counts and drafts), and joining or
- * creating a room by name. Everything here is local: it works offline.
+ * The lobby: your name, the rooms on this device (with unread counts, drafts and what is not sent
+ * yet, LOBBY-3), and joining or creating a room by name. Everything here is local: it works offline.
  */
 import { useCallback, useEffect, useId, useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import { isValidRoomName } from '../../shared/protocol.js';
 import { NAME_LIMIT } from '../../shared/chat/chatRoom.js';
 import { linkClick, ROOM_RULE, useApp } from './appContext.js';
 import { formatMessageTime, plural } from './format.js';
-import type { RoomSummary } from './lobbyData.js';
+import { notSentCount, type RoomSummary } from './lobbyData.js';
 import { lobbySummariesFor } from './lobbySummaries.js';
 import { navigate, roomOfLink, roomPath, roomUrl } from './router.js';
 import { refreshRooms } from '../sync/backgroundRefresh.js';
+import { decodeSyncState } from '../sync/syncState.js';
 import {
   catchUpInBackground,
   isSwitchedOff,
@@ -26,6 +27,8 @@ import { browserRefreshEnv, startRefreshLoop } from './refreshLoop.js';
 interface LobbyRoom {
   readonly info: RoomInfo;
   readonly summary: RoomSummary | null;
+  /** LOBBY-3: own messages the relay has not acked, by the acks in the room's meta now. */
+  readonly notSent: number;
 }
 
 const newRoomName = (): string => {
@@ -181,7 +184,10 @@ const RoomList = (): ReactNode => {
         } catch {
           summary = null;
         }
-        withSummaries.push({ info, summary });
+        // LOBBY-3: acks arrive without a write to the rows (a tab of the room, this lobby's
+        // refresh): read from the meta each time, so the count follows them without a recount.
+        const notSent = summary ? notSentCount(summary, decodeSyncState(info.meta.sync).acked) : 0;
+        withSummaries.push({ info, summary, notSent });
       }
       withSummaries.sort((a, b) => (b.info.meta.lastOpenedAt ?? 0) - (a.info.meta.lastOpenedAt ?? 0));
       setRooms(withSummaries);
@@ -281,7 +287,7 @@ const RoomList = (): ReactNode => {
 };
 
 const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
-  const { info, summary } = room;
+  const { info, summary, notSent } = room;
   const [copy, copied] = useCopy('Link copied');
   const name = info.room;
   const title = summary?.title || info.meta.title || '';
@@ -295,6 +301,14 @@ const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
           {title && <span className="room-name">{name}</span>}
         </a>
         {unread > 0 && <span className="badge">{plural(unread, 'unread', 'unread')}</span>}
+        {notSent > 0 && (
+          <span className="badge not-sent">
+            {notSent} not sent yet
+            <span className="visually-hidden">
+              : {plural(notSent, 'message')} of yours kept on this device, not on the relay yet
+            </span>
+          </span>
+        )}
       </div>
       <div className="room-row-detail">
         {draft ? (

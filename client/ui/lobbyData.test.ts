@@ -12,10 +12,12 @@ import { HybridClock } from '../../shared/chat/hlc.js';
 import { newId } from '../../shared/ids.js';
 import { Prng, seedFromEnv } from '../../shared/testing/prng.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
-import { advanceSummary, summarizeRoom } from './lobbyData.js';
-import { fromSummaryRecord, toSummaryRecord } from './summaryRecord.js';
+import { advanceSummary, notSentCount, summarizeRoom } from './lobbyData.js';
+import { fromSummaryRecord, MAX_UNACKED, toSummaryRecord } from './summaryRecord.js';
 
 const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
+/** No relay ack known: every own message counts as not acked (LOBBY-3). */
+const NO_ACKS: ReadonlyMap<number, number> = new Map();
 const ROOM = 'room';
 
 interface Peer {
@@ -71,9 +73,9 @@ const countedAtRandomCut = async (rng: Prng) => {
   const cut = rng.int(1, updates.length);
   for (const u of updates.slice(0, cut)) await store.append(ROOM, u);
   const self = rng.pick(peers).who.id;
-  const held = (await summarizeRoom(store, ROOM, undefined, self)).summary;
+  const held = (await summarizeRoom(store, ROOM, undefined, self, NO_ACKS)).summary;
   const lastRead = held.messages > 0 && rng.bool(0.7) ? held.last?.id : undefined;
-  const counted = await summarizeRoom(store, ROOM, lastRead, self);
+  const counted = await summarizeRoom(store, ROOM, lastRead, self, NO_ACKS);
   return { updates, store, cut, self, lastRead, counted };
 };
 
@@ -93,7 +95,7 @@ const advancedMatchesRecount = async (seed: number, rounds: number): Promise<num
       if (cut < updates.length && tabRng.bool(0.2)) await store.append(ROOM, updates[cut]!);
       const stored = await store.appendMissing(ROOM, updates.slice(cut));
       const next = advanceSummary(counted, stored, lastRead, self);
-      const recount = await summarizeRoom(store, ROOM, lastRead, self);
+      const recount = await summarizeRoom(store, ROOM, lastRead, self, NO_ACKS);
       if (next) {
         advanced++;
         expect(next.summary).toEqual(recount.summary);
@@ -116,6 +118,10 @@ describe('LOBBY-1: advancing the lobby summary from appended updates', () => {
     await advancedMatchesRecount(2763340851, 60);
   });
 
+  it('LOBBY-1 regression, SEED=1758436240: an edit of an older own message is recounted (LOBBY-3: pending again)', async () => {
+    await advancedMatchesRecount(1758436240, 60);
+  });
+
   it('LOBBY-1: new messages from others after the last read one are counted without a recount', async () => {
     const store = new MemoryRoomUpdateStore();
     const doc = new Y.Doc();
@@ -128,7 +134,7 @@ describe('LOBBY-1: advancing the lobby summary from appended updates', () => {
     const read = chat.send(me, 'mine, read');
     chat.send(other, 'unread 1');
     for (const u of updates.splice(0)) await store.append(ROOM, u);
-    const counted = await summarizeRoom(store, ROOM, read.id, me.id);
+    const counted = await summarizeRoom(store, ROOM, read.id, me.id, NO_ACKS);
     expect(counted.summary.unread).toBe(1);
     chat.send(other, 'unread 2');
     chat.send(me, 'mine again');
@@ -136,7 +142,7 @@ describe('LOBBY-1: advancing the lobby summary from appended updates', () => {
     const stored = await store.appendMissing(ROOM, updates.splice(0));
     const next = advanceSummary(counted, stored, read.id, me.id);
     expect(next?.summary).toMatchObject({ messages: 5, unread: 3, last: { authorName: 'Other', text: 'unread 3' } });
-    expect(next?.summary).toEqual((await summarizeRoom(store, ROOM, read.id, me.id)).summary);
+    expect(next?.summary).toEqual((await summarizeRoom(store, ROOM, read.id, me.id, NO_ACKS)).summary);
     // An append that did not directly follow the counted snapshot (another tab wrote) is recounted.
     chat.send(other, 'from a tab');
     await store.append(ROOM, updates[0]!);
@@ -144,7 +150,7 @@ describe('LOBBY-1: advancing the lobby summary from appended updates', () => {
     expect(late.appended).toEqual([]);
     expect(advanceSummary(next!, late, read.id, me.id)).toBeNull();
     // A deletion of a message that was there is recounted.
-    const recounted = await summarizeRoom(store, ROOM, read.id, me.id);
+    const recounted = await summarizeRoom(store, ROOM, read.id, me.id, NO_ACKS);
     chat.remove(other, chat.messages()[1]!.id);
     const deletion = await store.appendMissing(ROOM, updates.splice(0));
     expect(deletion.appended.length).toBe(1);
@@ -162,7 +168,7 @@ const restoredAdvancesAsCounted = async (seed: number, rounds: number): Promise<
     for (let round = 0; round < rounds; round++) {
       const { updates, store, cut, self, lastRead, counted } = await countedAtRandomCut(rng);
       const key = { room: ROOM, selfId: self, lastRead };
-      const restored = fromSummaryRecord(toSummaryRecord(counted, key), { ...key, at: counted.at });
+      const restored = fromSummaryRecord(toSummaryRecord(counted, key)!, { ...key, at: counted.at });
       expect(restored?.summary).toEqual(counted.summary);
       const stored = await store.appendMissing(ROOM, updates.slice(cut));
       const fromCount = advanceSummary(counted, stored, lastRead, self);
@@ -189,9 +195,9 @@ describe('LOBBY-2: a summary restored from its record', () => {
     const me: Identity = { id: newId(randomBytes), name: 'Me' };
     const read = chat.send(me, 'read').id;
     chat.send(me, 'after');
-    const counted = await summarizeRoom(store, ROOM, read, me.id);
+    const counted = await summarizeRoom(store, ROOM, read, me.id, NO_ACKS);
     const key = { room: ROOM, selfId: me.id, lastRead: read, at: counted.at };
-    const record = toSummaryRecord(counted, key);
+    const record = toSummaryRecord(counted, key)!;
     expect(fromSummaryRecord(record, key)?.summary).toEqual(counted.summary);
     const others = [
       { ...key, room: 'other' },
@@ -203,5 +209,54 @@ describe('LOBBY-2: a summary restored from its record', () => {
     ];
     for (const other of others) expect(fromSummaryRecord(record, other)).toBeNull();
     expect(fromSummaryRecord(undefined, key)).toBeNull();
+  });
+});
+
+describe('LOBBY-3: own messages not acked, in the record', () => {
+  it('LOBBY-3: a record keeps the own messages not acked, up to MAX_UNACKED; a damaged list is recounted', async () => {
+    const store = new MemoryRoomUpdateStore();
+    const doc = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => updates.push(u));
+    const chat = new ChatRoom(doc, new HybridClock('x', () => Date.now()), randomBytes);
+    const me: Identity = { id: newId(randomBytes), name: 'Me' };
+    const other: Identity = { id: newId(randomBytes), name: 'Other' };
+    chat.send(other, 'not mine');
+    const edited = chat.send(me, 'mine').id;
+    chat.send(me, 'mine too');
+    chat.edit(me, edited, 'mine, edited');
+    for (const u of updates.splice(0)) await store.append(ROOM, u);
+    const counted = await summarizeRoom(store, ROOM, undefined, me.id, NO_ACKS);
+    const mine = chat.messages().filter((m) => m.authorId === me.id);
+    expect(counted.summary.unacked).toEqual(mine.map((m) => ({ yId: m.yId, editYId: m.editYId })));
+    expect(notSentCount(counted.summary, NO_ACKS)).toBe(2);
+    // Acks known when counting leave out what they cover.
+    const upToFirst = new Map([[mine[1]!.yId!.client, mine[1]!.yId!.clock]]);
+    expect((await summarizeRoom(store, ROOM, undefined, me.id, upToFirst)).summary.unacked).toHaveLength(2);
+    const all = new Map([[doc.clientID, Y.getState(doc.store, doc.clientID)]]);
+    expect((await summarizeRoom(store, ROOM, undefined, me.id, all)).summary.unacked).toEqual([]);
+
+    const key = { room: ROOM, selfId: me.id, lastRead: undefined, at: counted.at };
+    const record = toSummaryRecord(counted, key)!;
+    expect(fromSummaryRecord(record, key)?.summary).toEqual(counted.summary);
+    const damaged = (unacked: unknown): string => {
+      const parsed = JSON.parse(record) as { summary: object };
+      return JSON.stringify({ ...parsed, summary: { ...parsed.summary, unacked } });
+    };
+    for (const bad of [
+      [[1, 2, 3]],
+      [[-1, 0, -1, -1]],
+      [[1.5, 0, -1, -1]],
+      'none',
+      [[1, 0, -1, -1]].concat([[2, 0, -1, -1]], [[3, 0, -1, -1]], [[4, 0, -1, -1]]),
+    ]) {
+      expect(fromSummaryRecord(damaged(bad), key)).toBeNull();
+    }
+    // One more than a record keeps: none is written (dropping some would under-count).
+    for (let i = 0; i < MAX_UNACKED - 1; i++) chat.send(me, `more ${i}`);
+    for (const u of updates.splice(0)) await store.append(ROOM, u);
+    const many = await summarizeRoom(store, ROOM, undefined, me.id, NO_ACKS);
+    expect(many.summary.unacked).toHaveLength(MAX_UNACKED + 1);
+    expect(toSummaryRecord(many, key)).toBeNull();
   });
 });

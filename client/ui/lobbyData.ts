@@ -8,12 +8,13 @@
  *         changed since it was counted (the store's counters before the append equal those the
  *         summary was counted at, LOCAL-12's `before`) and they only add: no struct of theirs
  *         refers to a struct they do not bring (a new value for a key already set would), nothing
- *         older is deleted (`deletesOlder`), no message that was there is marked deleted, the
- *         last one shown is not edited, and no title is set when one was (two concurrent sets
- *         do not refer to each other; Yjs picks the winner); every new message sorts
- *         (ORD-1) after every message that was there, none is the parent an earlier reply was
- *         waiting for (ORD-2), and none is the last one read. Then the room's display order is the
- *         old order followed by the new messages' own order, and the counts add up. The updates are
+ *         older is deleted (`deletesOlder`), no message that was there is marked deleted or
+ *         edited (LOBBY-3: an own one is not acked until its edit is), and no title is set when
+ *         one was (two concurrent sets do not refer to each other; Yjs picks the winner); every
+ *         new message sorts (ORD-1) after every message that was there, none is the parent an
+ *         earlier reply was waiting for (ORD-2), and none is the last one read. Then the room's
+ *         display order is the old order followed by the new messages' own order, and the counts
+ *         add up. The updates are
  *         replayed into a doc that holds only placeholders (garbage-collected structs) for the
  *         clocks before theirs, so they integrate without the room. Anything else
  *         is recounted. Not seen by the rule, because only forged data does it: a new message
@@ -25,6 +26,7 @@ import * as encoding from 'lib0/encoding';
 import { ClockRanges } from '../../shared/clockRanges.js';
 import { ChatRoom, type ChatMessage } from '../../shared/chat/chatRoom.js';
 import { compareHlc, HybridClock } from '../../shared/chat/hlc.js';
+import { coversMessage, type MessageWrites } from '../sync/syncState.js';
 import type { AppendedMissing, RoomUpdateStore } from './services.js';
 import { randomBytes } from './services.js';
 
@@ -33,6 +35,12 @@ export interface RoomSummary {
   readonly messages: number;
   /** Messages by others after the last one read (meta.lastReadMessageId). */
   readonly unread: number;
+  /**
+   * LOBBY-3: own messages the relay had not acked (STATE-1) by the acks known when they were
+   * counted; `notSentCount` tells how many are still not acked. Acks only grow, so one acked then
+   * stays acked: the list can only hold more than is pending, never less.
+   */
+  readonly unacked: readonly MessageWrites[];
   readonly last: {
     readonly id: string;
     readonly authorName: string;
@@ -70,6 +78,15 @@ const lastOf = (m: ChatMessage | undefined): RoomSummary['last'] =>
 
 /** Messages by others, not deleted: what counts as unread. */
 const countsAsUnread = (m: ChatMessage, selfId: string): boolean => m.authorId !== selfId && !m.deleted;
+
+const writesOf = (m: ChatMessage): MessageWrites => ({ yId: m.yId, editYId: m.editYId });
+
+/**
+ * LOBBY-3: how many of the room's own messages the relay has not acked (STATE-1), by `acked`
+ * (the room's sync meta now, `decodeSyncState`): what the room screen shows as pending.
+ */
+export const notSentCount = (summary: RoomSummary, acked: ReadonlyMap<number, number>): number =>
+  summary.unacked.reduce((n, m) => (coversMessage(acked, m) ? n : n + 1), 0);
 
 const chatOf = (doc: Y.Doc): ChatRoom => new ChatRoom(doc, new HybridClock('lobby', () => Date.now()), randomBytes);
 
@@ -127,12 +144,17 @@ const placeholdersFor = (brought: ClockRanges): Uint8Array => {
   return encoding.toUint8Array(e);
 };
 
-/** The full count: replays every stored update of the room. */
+/**
+ * The full count: replays every stored update of the room. `acked` is the relay's acks known
+ * for the room (its sync meta, read no later than now): own messages they cover are not kept
+ * in `unacked`.
+ */
 export const summarizeRoom = async (
   store: RoomUpdateStore,
   room: string,
   lastReadMessageId: string | undefined,
   selfId: string,
+  acked: ReadonlyMap<number, number>,
 ): Promise<CountedRoom> => {
   const { updates, bytes, recorded } = await store.load(room);
   const doc = new Y.Doc();
@@ -156,13 +178,15 @@ export const summarizeRoom = async (
     }
     const ids = new Set(messages.map((m) => m.id));
     const awaitedParents = new Set<string>();
+    const unacked: MessageWrites[] = [];
     let maxByHlc: ChatMessage | null = null;
     for (const m of messages) {
       if (m.replyTo !== null && m.replyTo !== m.id && !ids.has(m.replyTo)) awaitedParents.add(m.replyTo);
       if (!maxByHlc || byHlcThenId(m, maxByHlc) > 0) maxByHlc = m;
+      if (m.authorId === selfId && !coversMessage(acked, m)) unacked.push(writesOf(m));
     }
     return {
-      summary: { title: chat.title(), messages: messages.length, unread, last: lastOf(messages.at(-1)) },
+      summary: { title: chat.title(), messages: messages.length, unread, unacked, last: lastOf(messages.at(-1)) },
       basis: { maxByHlc, readFound, awaitedParents, titleSet: chat.meta.has('title') },
       at: recorded ?? { updates: updates.length, bytes },
     };
@@ -208,20 +232,22 @@ export const advanceSummary = (
     const fresh = chat.messages();
     const freshIds = new Set(fresh.map((m) => m.id));
     for (const id of chat.deletedMap.keys()) if (!freshIds.has(id)) return null;
-    for (const key of chat.edits.keys()) {
-      const id = key.slice(0, key.indexOf('@'));
-      if (!freshIds.has(id) && id === summary.last?.id) return null;
-    }
+    // An edit of a message that was there changes its text if it is the last one shown, and its
+    // STATE-1 state if it is own (LOBBY-3: not acked until its edit is); which are own is not kept.
+    for (const key of chat.edits.keys()) if (!freshIds.has(key.slice(0, key.indexOf('@')))) return null;
     if (lastReadMessageId !== undefined && freshIds.has(lastReadMessageId)) return null;
     const titleSet = chat.meta.has('title');
     if (titleSet && basis.titleSet) return null;
     let maxByHlc = basis.maxByHlc;
     const awaitedParents = new Set(basis.awaitedParents);
     let unread = summary.unread;
+    const unacked = [...summary.unacked];
     for (const m of fresh) {
       if (basis.maxByHlc && byHlcThenId(m, basis.maxByHlc) <= 0) return null;
       if (basis.awaitedParents.has(m.id)) return null;
       if (basis.readFound && countsAsUnread(m, selfId)) unread++;
+      // LOBBY-3: the relay sent it, but only its ack makes it saved (STATE-1): kept, as a recount would.
+      if (m.authorId === selfId) unacked.push(writesOf(m));
       if (m.replyTo !== null && m.replyTo !== m.id && !freshIds.has(m.replyTo)) awaitedParents.add(m.replyTo);
       if (!maxByHlc || byHlcThenId(m, maxByHlc) > 0) maxByHlc = m;
     }
@@ -230,6 +256,7 @@ export const advanceSummary = (
         title: titleSet ? chat.title() : summary.title,
         messages: summary.messages + fresh.length,
         unread,
+        unacked,
         last: fresh.length > 0 ? lastOf(fresh.at(-1)) : summary.last,
       },
       basis: { maxByHlc, readFound: basis.readFound, awaitedParents, titleSet: titleSet || basis.titleSet },

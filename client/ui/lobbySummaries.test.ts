@@ -13,11 +13,15 @@ import { newId } from '../../shared/ids.js';
 import { waitFor } from '../../shared/testing/waitFor.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
 import type { RoomCounters, RoomInfo, RoomMetaPatch, StoredUpdates } from '../storage/roomUpdateStore.js';
-import { summarizeRoom } from './lobbyData.js';
+import { RoomSession } from '../sync/roomSession.js';
+import { decodeSyncState, emptySyncState, encodeSyncState } from '../sync/syncState.js';
+import { notSentCount, summarizeRoom } from './lobbyData.js';
 import { LobbySummaries, lobbySummariesFor } from './lobbySummaries.js';
 import { MAX_AWAITED_PARENTS } from './summaryRecord.js';
 
 const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
+/** No relay ack known: every own message counts as not acked (LOBBY-3). */
+const NO_ACKS: ReadonlyMap<number, number> = new Map();
 const me: Identity = { id: newId(randomBytes), name: 'Me' };
 const ann: Identity = { id: newId(randomBytes), name: 'Ann' };
 
@@ -68,7 +72,7 @@ const persistedOver = async (store: MemoryRoomUpdateStore, room: string, previou
 
 /** What a fresh count (a replay of the whole room) says now. */
 const freshCount = async (store: MemoryRoomUpdateStore, room: string, selfId = me.id) =>
-  (await summarizeRoom(store, room, (await infoOf(store, room)).meta.lastReadMessageId, selfId)).summary;
+  (await summarizeRoom(store, room, (await infoOf(store, room)).meta.lastReadMessageId, selfId, NO_ACKS)).summary;
 
 const infoOf = async (store: MemoryRoomUpdateStore, room: string): Promise<RoomInfo> =>
   (await store.listRooms()).find((i) => i.room === room)!;
@@ -274,5 +278,73 @@ describe('LOBBY-2: summaries persisted in the room meta survive a page load', ()
     expect(store.loads).toBe(1);
     expect(shown).toMatchObject({ messages: MAX_AWAITED_PARENTS + 2, last: { text: 'arrived by a refresh' } });
     expect(shown).toEqual(await freshCount(store, 'r'));
+  });
+});
+
+describe('LOBBY-3: own messages the relay has not acked', () => {
+  /** What the room screen shows as pending: `me`'s session on `store`, held back (nothing connects). */
+  const roomScreenPending = async (store: MemoryRoomUpdateStore, room: string): Promise<number> => {
+    const s = await RoomSession.open({
+      room,
+      relayUrl: 'ws://127.0.0.1:9/sync',
+      identity: me,
+      store,
+      persistent: false,
+      randomBytes,
+      crossTab: false,
+      offline: true,
+    });
+    try {
+      return s.view().pendingCount;
+    } finally {
+      s.destroy();
+    }
+  };
+
+  /** What the lobby shows for `room` (Lobby.tsx): the summary's count by the acks in the room's meta now. */
+  const lobbyNotSent = async (summaries: LobbySummaries, store: MemoryRoomUpdateStore, room: string) => {
+    const info = await infoOf(store, room);
+    return notSentCount(await summaries.summary(info), decodeSyncState(info.meta.sync).acked);
+  };
+
+  /** The relay's acks as a session keeps them in the room's meta (STATE-1). */
+  const acked = (store: MemoryRoomUpdateStore, room: string, clocks: Map<number, number>): Promise<void> =>
+    store.setMeta(room, { sync: encodeSyncState({ ...emptySyncState(), acked: clocks }, new Set(clocks.keys())) });
+
+  it('LOBBY-3: own messages and edits not acked are counted as the room screen counts them, following new acks without a recount or a replay after a reload', async () => {
+    const store = new CountingStore();
+    const doc = new Y.Doc();
+    const chat = new ChatRoom(doc, new HybridClock('me', () => Date.now()), randomBytes);
+    let stored = Promise.resolve();
+    doc.on('update', (u: Uint8Array) => {
+      stored = stored.then(() => store.append('r', u));
+    });
+    const first = chat.send(me, 'first').id;
+    chat.send(me, 'second');
+    await annWrites(store, 'r').send("Ann's, never counted");
+    chat.edit(me, first, 'first, edited');
+    await stored;
+    const edit = chat.messages().find((m) => m.id === first)!.editYId!;
+    const summaries = new LobbySummaries(store, me.id);
+    expect(await lobbyNotSent(summaries, store, 'r')).toBe(2);
+    expect(await roomScreenPending(store, 'r')).toBe(2);
+    const loads = store.loads;
+
+    // Both records acked, not the edit the first one shows: it is not saved yet.
+    await acked(store, 'r', new Map([[edit.client, edit.clock]]));
+    expect(await lobbyNotSent(summaries, store, 'r')).toBe(1);
+    expect(await roomScreenPending(store, 'r')).toBe(1);
+
+    // A page load restores the summary kept in the meta (LOBBY-2): the same count, no replay.
+    await persistedOver(store, 'r');
+    const reloaded = new LobbySummaries(store, me.id);
+    expect(await lobbyNotSent(reloaded, store, 'r')).toBe(1);
+
+    await acked(store, 'r', new Map([[edit.client, edit.clock + 1]]));
+    expect(await lobbyNotSent(summaries, store, 'r')).toBe(0);
+    expect(await lobbyNotSent(reloaded, store, 'r')).toBe(0);
+    expect(await roomScreenPending(store, 'r')).toBe(0);
+    // Only the room screen's sessions read the rows: the lobby counted once, before.
+    expect(store.loads - loads).toBe(2);
   });
 });

@@ -16,6 +16,7 @@
  * next page load a replay.
  */
 import type { RoomChange } from '../sync/backgroundRefresh.js';
+import { decodeSyncState } from '../sync/syncState.js';
 import type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 import { advanceSummary, summarizeRoom, type CountedRoom, type RoomSummary } from './lobbyData.js';
 import type { RoomInfo } from './services.js';
@@ -52,7 +53,9 @@ export class LobbySummaries {
       this.byRoom.set(info.room, { key: keyOf(restored.at, lastRead), lastRead, counted: restored });
       return restored.summary;
     }
-    const counted = await summarizeRoom(this.store, info.room, lastRead, this.selfId);
+    // LOBBY-3: the acks as `info` read them, no later than the count: they can only have grown since.
+    const { acked } = decodeSyncState(info.meta.sync);
+    const counted = await summarizeRoom(this.store, info.room, lastRead, this.selfId, acked);
     // Keyed by the counted snapshot's own counters: a write after `listRooms` is not in `info`.
     this.keep(info.room, lastRead, counted);
     return counted.summary;
@@ -70,6 +73,8 @@ export class LobbySummaries {
   private keep(room: string, lastRead: string | undefined, counted: CountedRoom): void {
     this.byRoom.set(room, { key: keyOf(counted.at, lastRead), lastRead, counted });
     const record = toSummaryRecord(counted, { room, selfId: this.selfId, lastRead });
+    // Too large to keep (LOBBY-2): the next page load recounts.
+    if (record === null) return;
     // Only over the counters it was counted at (LOCAL-13): if another tab wrote since, nothing is
     // stored and the next page load recounts. Store errors also reach the store's listeners.
     this.store.setMetaIf(room, { lobby: record }, counted.at).catch(() => undefined);

@@ -13,7 +13,8 @@
  * The basis LOBBY-1 advances from is kept too, so a restored summary advances like a counted
  * one. All of it is bounded except `awaitedParents` (ids replies point to that are not in the
  * room, normally none): above `MAX_AWAITED_PARENTS` the record keeps no basis, and the restored
- * summary is shown but never advanced (the next change recounts it). So a record is small and
+ * summary is shown but never advanced (the next change recounts it); and the own messages not
+ * acked (LOBBY-3, normally none): above `MAX_UNACKED` no record is written. So a record is small and
  * bounded: about 0.5 KB for a room of short messages, at most a few KB (the last message's text,
  * ≤ 4,000 characters by the chat model, and 64 ids); `listRooms` reads it with the room's meta.
  *
@@ -27,13 +28,20 @@
  * counters.
  */
 import type { RoomCounters } from '../storage/roomUpdateStore.js';
+import type { ItemId, MessageWrites } from '../sync/syncState.js';
 import type { CountedRoom, RoomSummary, SummaryBasis } from './lobbyData.js';
 
 /** Bumped whenever the record or the meaning of a summary changes: older records are recounted. */
-export const SUMMARY_FORMAT = 1;
+export const SUMMARY_FORMAT = 2;
 
 /** The most awaited parent ids a record keeps its basis with. */
 export const MAX_AWAITED_PARENTS = 64;
+
+/**
+ * LOBBY-3: the most own messages not acked (`RoomSummary.unacked`) a record is written with;
+ * beyond, none is written (dropping some would under-count), and the next page load recounts.
+ */
+export const MAX_UNACKED = 256;
 
 /** What a record must have been counted for to be used. */
 export interface SummaryKey {
@@ -49,7 +57,10 @@ interface StoredRecord {
   readonly self: string;
   readonly read: string | null;
   readonly at: RoomCounters;
-  readonly summary: RoomSummary;
+  readonly summary: Omit<RoomSummary, 'unacked'> & {
+    /** `[client, clock, editClient, editClock]`, the edit's -1 when unedited; a null record id as -1 too. */
+    readonly unacked: ReadonlyArray<readonly [number, number, number, number]>;
+  };
   readonly basis: {
     readonly maxByHlc: { readonly id: string; readonly hlc: { wall: number; counter: number; node: string } } | null;
     readonly readFound: boolean;
@@ -58,9 +69,12 @@ interface StoredRecord {
   } | null;
 }
 
-/** The record of `counted`, counted for `key` (its `at` is `counted.at`). */
-export const toSummaryRecord = (counted: CountedRoom, key: Omit<SummaryKey, 'at'>): string => {
+const NONE = -1;
+
+/** The record of `counted`, counted for `key` (its `at` is `counted.at`); null when too large to keep. */
+export const toSummaryRecord = (counted: CountedRoom, key: Omit<SummaryKey, 'at'>): string | null => {
   const { basis, summary } = counted;
+  if (summary.unacked.length > MAX_UNACKED) return null;
   const record: StoredRecord = {
     v: SUMMARY_FORMAT,
     room: key.room,
@@ -71,6 +85,12 @@ export const toSummaryRecord = (counted: CountedRoom, key: Omit<SummaryKey, 'at'
       title: summary.title,
       messages: summary.messages,
       unread: summary.unread,
+      unacked: summary.unacked.map(({ yId, editYId }) => [
+        yId?.client ?? NONE,
+        yId?.clock ?? NONE,
+        editYId?.client ?? NONE,
+        editYId?.clock ?? NONE,
+      ]),
       last: summary.last && { ...summary.last },
     },
     basis:
@@ -100,13 +120,33 @@ const lastOf = (x: unknown): RoomSummary['last'] | undefined => {
   return { id: x.id, authorName: x.authorName, text: x.text, wall: x.wall, deleted: x.deleted };
 };
 
+/** An item id, `undefined` when the pair is neither one nor (NONE, NONE). */
+const itemOf = (client: unknown, clock: unknown): ItemId | null | undefined => {
+  if (client === NONE && clock === NONE) return null;
+  return isCount(client) && isCount(clock) ? { client, clock } : undefined;
+};
+
+const unackedOf = (x: unknown, messages: number): MessageWrites[] | undefined => {
+  if (!Array.isArray(x) || x.length > Math.min(MAX_UNACKED, messages)) return undefined;
+  const out: MessageWrites[] = [];
+  for (const w of x as unknown[]) {
+    if (!Array.isArray(w) || w.length !== 4) return undefined;
+    const yId = itemOf(w[0], w[1]);
+    const editYId = itemOf(w[2], w[3]);
+    if (yId === undefined || editYId === undefined) return undefined;
+    out.push({ yId, editYId });
+  }
+  return out;
+};
+
 const summaryOf = (x: unknown): RoomSummary | undefined => {
   if (!isObj(x) || !isStr(x.title) || !isCount(x.messages) || !isCount(x.unread) || x.unread > x.messages) {
     return undefined;
   }
   const last = lastOf(x.last);
-  if (last === undefined || (last === null) !== (x.messages === 0)) return undefined;
-  return { title: x.title, messages: x.messages, unread: x.unread, last };
+  const unacked = unackedOf(x.unacked, x.messages);
+  if (last === undefined || unacked === undefined || (last === null) !== (x.messages === 0)) return undefined;
+  return { title: x.title, messages: x.messages, unread: x.unread, unacked, last };
 };
 
 const maxOf = (x: unknown): SummaryBasis['maxByHlc'] | undefined => {
