@@ -155,6 +155,18 @@ describe('RoomSession with a real relay', () => {
     expect(again.view().connection.lastSyncedAt).toBe(kept);
   });
 
+  it('STATE-3: a session that only synced (sent nothing, so no ack came) still keeps "last synced" for a reopen', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store);
+    await online(a);
+    await waitFor(() => a.synced, 'synced');
+    await waitFor(async () => (await storedSync(store, room)).syncedAt !== null, 'syncedAt in meta');
+    a.destroy();
+    const again = await open(room, alice, store.reopen(), { relayUrl: 'ws://127.0.0.1:9/sync' });
+    expect(again.view().connection.lastSyncedAt).not.toBeNull();
+  });
+
   it('SEEN-1: an edit made after a reopen (a new Yjs client, which wrote no message) becomes seen', async () => {
     const { room, store, a, b } = await aliceAndBobOnline();
     const m = a.send('before the reload');

@@ -350,6 +350,8 @@ export class RoomSession {
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
   private svTimer: ReturnType<typeof setTimeout> | null = null;
   private metaTimer: ReturnType<typeof setTimeout> | null = null;
+  /** STATE-3: the sync meta was saved after this session's first sync. */
+  private savedFirstSync = false;
   private lastMetaSave = Number.NEGATIVE_INFINITY;
   private storageRetryTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly ackRefreshTimer: ReturnType<typeof setInterval>;
@@ -789,6 +791,12 @@ export class RoomSession {
       if (synced) {
         this.lastSyncedAt = this.now();
         this.publishSv(replica);
+        // STATE-3: a session that syncs but never gets an ack (it sent nothing) would otherwise
+        // leave "last synced" unsaved: a reload offline right after would say "not synced yet".
+        if (!this.savedFirstSync) {
+          this.savedFirstSync = true;
+          this.scheduleMetaSave();
+        }
       }
       this.markDirty();
     });
