@@ -803,6 +803,7 @@ test('without IndexedDB the app works in memory and says so', async ({ openUser,
     await page.goto(relay.url + '/');
     await expect(page.getByText('not keeping rooms on disk')).toBeVisible();
     await page.goto(`${relay.url}/r/${room}`);
+    await ui.chooseName(page, 'Memo');
     await expect(page.getByRole('alert').filter({ hasText: 'In-memory mode' })).toBeVisible();
     await ui.send(page, 'still works');
     await expect(ui.message(page, 'still works')).toContainText(/Saved|Seen/);
@@ -913,10 +914,16 @@ test('DRAFT-1: a draft typed just before the browser itself crashes is there whe
 }, testInfo) => {
   const profile = testInfo.outputPath('profile');
   const text = 'typed a moment before the crash';
+  // A person who chose their name in an earlier session (the browser closed normally, so it is on
+  // disk): the crash below may only take what was typed in the room.
+  const naming = await playwright.chromium.launchPersistentContext(profile, { ...launchOptions });
+  const lobby = naming.pages()[0] ?? (await naming.newPage());
+  await lobby.goto(relay.url + '/');
+  await lobby.getByLabel('Your name').fill('Dora');
+  await naming.close();
+
   const first = await playwright.chromium.launchPersistentContext(profile, { ...launchOptions });
   const page = first.pages()[0] ?? (await first.newPage());
-  await page.goto(relay.url + '/');
-  await page.getByLabel('Your name').fill('Dora');
   await page.goto(`${relay.url}/r/${room}`);
   await ui.composer(page).fill(text);
   // The copy in the room's IndexedDB meta is committed (the transaction completed)...
@@ -1070,6 +1077,78 @@ test('PRES-3: a name changed in another tab reaches the room and the others with
   await expect(a.page.getByRole('complementary', { name: 'Room details' })).toContainText('Alice Liddell (you)');
   await a.send('after the rename');
   await expect(b.message('after the rename')).toContainText('Alice Liddell');
+});
+
+test('PRES-5: a room link opened in a profile that never chose a name asks for one first; a named profile is not asked', async ({
+  openUser,
+  browser,
+  relay,
+  room,
+}) => {
+  // Bob chose his name in the lobby (openUser): the link opens the room without a question.
+  const bob = await openUser('Bob');
+  await bob.gotoRoom(room);
+  await expect(ui.namePrompt(bob.page)).toHaveCount(0);
+  await bob.send('hello from Bob');
+
+  const fresh = await browser.newContext();
+  try {
+    const page = await fresh.newPage();
+    await page.goto(`${relay.url}/r/${room}`);
+    const field = ui.namePrompt(page).getByLabel('Your name');
+    await expect(field).toBeFocused();
+    await expect(field).toHaveValue(/^Guest [0-9A-Z]{4}$/);
+    // The room waits for the answer.
+    await expect(ui.composer(page)).toHaveCount(0);
+    // A second tab of the same profile, asked too and left alone: the first tab's answer is its answer.
+    const tab2 = await fresh.newPage();
+    await tab2.goto(page.url());
+    await expect(ui.namePrompt(tab2)).toBeVisible();
+
+    await ui.chooseName(page, 'Carol');
+    await expect(ui.composer(page)).toBeFocused();
+    await expect(ui.message(page, 'hello from Bob')).toBeVisible();
+    await expect(ui.composer(tab2)).toBeVisible();
+    await ui.send(page, 'hi, Carol here');
+    await expect(bob.message('hi, Carol here')).toContainText('Carol');
+    await expect(bob.page.getByRole('complementary', { name: 'Room details' })).toContainText('Carol');
+
+    // Not asked again.
+    await page.reload();
+    await expect(ui.composer(page)).toBeVisible();
+    await expect(ui.namePrompt(page)).toHaveCount(0);
+  } finally {
+    await fresh.close();
+  }
+});
+
+test('PRES-5: offline, Enter keeps the suggested name, which counts as chosen', async ({ browser, relay, room }) => {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    // The app was loaded once (its service worker is installed); no name was chosen.
+    await page.goto(relay.url + '/');
+    const suggested = await page.getByLabel('Your name').inputValue();
+    expect(suggested).toMatch(/^Guest /);
+    await waitForServiceWorker(page);
+    await context.setOffline(true);
+
+    await page.goto(`${relay.url}/r/${room}`);
+    const field = ui.namePrompt(page).getByLabel('Your name');
+    await expect(field).toBeFocused();
+    await expect(field).toHaveValue(suggested);
+    await page.keyboard.press('Enter');
+    await expect(ui.composer(page)).toBeFocused();
+    await expect(ui.connection(page)).toContainText('Offline');
+    await ui.send(page, 'written offline under the suggested name');
+    await expect(ui.message(page, 'written offline under the suggested name')).toContainText(suggested);
+
+    await page.reload();
+    await expect(ui.composer(page)).toBeVisible();
+    await expect(ui.namePrompt(page)).toHaveCount(0);
+  } finally {
+    await context.close();
+  }
 });
 
 /**

@@ -16,6 +16,7 @@ import { formatSyncTime, plural } from './format.js';
 import type { MessageActions } from './MessageItem.js';
 import { MessageIndex } from './messageIndex.js';
 import { MessageList, type MessageListHandle } from './MessageList.js';
+import { NamePrompt } from './NamePrompt.js';
 import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
 import { roomUrl } from './router.js';
 import {
@@ -31,11 +32,24 @@ import { useCopy } from './useCopy.js';
 import { useRoomSession, useRoomView } from './useRoomView.js';
 
 export const RoomScreen = ({ room }: { room: string }): ReactNode => {
-  const state = useRoomSession(room);
+  const { identity } = useApp();
   useEffect(() => {
     document.title = `${room} — Converge`;
   }, [room]);
-  if (state.phase === 'open') return <Room room={room} session={state.session} meta={state.meta} />;
+  // PRES-5: decided when the room is entered; only the prompt's answer (or another tab's) ends it.
+  const [asked] = useState(!identity.named);
+  const [asking, setAsking] = useState(asked);
+  const answered = useCallback(() => setAsking(false), []);
+  if (asking) return <NamePrompt room={room} onDone={answered} />;
+  // Where the person goes next after answering: the prompt's field is gone, and they came to write.
+  return <OpeningRoom room={room} focusComposer={asked} />;
+};
+
+const OpeningRoom = ({ room, focusComposer }: { room: string; focusComposer: boolean }): ReactNode => {
+  const state = useRoomSession(room);
+  if (state.phase === 'open') {
+    return <Room room={room} session={state.session} meta={state.meta} focusComposer={focusComposer} />;
+  }
   return (
     <div className="room-layout">
       <header className="room-header">
@@ -71,7 +85,17 @@ const useDocumentVisible = (): boolean => {
 const CATCH_UP_MS = 5000;
 const READ_WRITE_DELAY_MS = 800;
 
-const Room = ({ room, session, meta }: { room: string; session: RoomSession; meta: RoomMeta }): ReactNode => {
+const Room = ({
+  room,
+  session,
+  meta,
+  focusComposer,
+}: {
+  room: string;
+  session: RoomSession;
+  meta: RoomMeta;
+  focusComposer: boolean;
+}): ReactNode => {
   const { identity, local } = useApp();
   const view = useRoomView(session);
   // OFF-1: another tab switched this room on or off.
@@ -79,6 +103,11 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
   const visible = useDocumentVisible();
   const listRef = useRef<MessageListHandle>(null);
   const composerRef = useRef<ComposerHandle>(null);
+  // Only when the room first shows (the Composer is mounted by then: effects run after children's).
+  const focusComposerOnOpen = useRef(focusComposer);
+  useEffect(() => {
+    if (focusComposerOnOpen.current) composerRef.current?.focus();
+  }, []);
   const [query, setQuery] = useState('');
   const [replyTo, setReplyTo] = useState<MessageView | null>(null);
   const [atBottom, setAtBottom] = useState(true);

@@ -19,6 +19,8 @@ export { roomFileName } from '../sync/roomFile.js';
 export interface IdentityInfo {
   readonly id: string;
   readonly name: string;
+  /** PRES-5: the person chose the name; until then it is a "Guest" stand-in and a room asks for one. */
+  readonly named: boolean;
 }
 
 export interface LocalStore {
