@@ -654,6 +654,55 @@ test('a narrow screen: one-word names and room names wrap instead of widening th
   await expect(u.page.getByRole('textbox', { name: 'Room title' })).toBeVisible();
 });
 
+test('HEADER-1: on a phone the room header is two rows at most, with the title, the status and every control in view', async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('Phone');
+  await u.page.setViewportSize({ width: 390, height: 844 });
+  await u.gotoRoom(room);
+  await u.page.getByRole('button', { name: 'Rename room' }).click();
+  await u.page.getByRole('textbox', { name: 'Room title' }).fill('Planning the class trip to the mountains');
+  await u.page.getByRole('button', { name: 'Save title' }).click();
+  // The longest status: switched off, with a message waiting.
+  await u.offlineToggle().click();
+  await u.send('waiting to be sent');
+  await expect(u.connection()).toContainText('1 pending');
+
+  const header = u.page.getByRole('banner');
+  const title = header.getByRole('heading', { level: 1 });
+  const items = [
+    header.getByRole('link', { name: 'Rooms' }),
+    title,
+    header.getByRole('button', { name: 'Rename room' }),
+    u.connection(),
+    header.getByRole('button', { name: 'Go offline' }),
+    header.getByRole('button', { name: 'Room details' }),
+    header.getByRole('button', { name: 'Lab', exact: true }),
+  ];
+  for (const item of items) await expect(item).toBeInViewport({ ratio: 1 });
+  await expect(title).toContainText('Planning');
+
+  // Rows: an item starts a new row when it is wholly below the row so far.
+  const boxes = await Promise.all(items.map(async (item) => (await item.boundingBox())!));
+  boxes.sort((a, b) => a.y - b.y);
+  let rows = 0;
+  let rowBottom = -Infinity;
+  for (const box of boxes) {
+    if (box.y >= rowBottom - 1) rows++;
+    rowBottom = Math.max(rowBottom, box.y + box.height);
+  }
+  expect(rows).toBeLessThanOrEqual(2);
+  // Measured against the header's own controls, not in pixels: three rows of them could not fit.
+  const headerBox = (await header.boundingBox())!;
+  const buttonBox = (await header.getByRole('button', { name: 'Go offline' }).boundingBox())!;
+  expect(headerBox.height).toBeLessThan(3 * buttonBox.height);
+  // The pending count is never the part of the status cut short.
+  const statusBox = (await u.connection().boundingBox())!;
+  const pendingBox = (await u.connection().getByText('1 pending').boundingBox())!;
+  expect(pendingBox.x + pendingBox.width).toBeLessThanOrEqual(statusBox.x + statusBox.width + 1);
+});
+
 test('a narrow screen: Room details is a drawer that Escape and its Close button shut, the focus back on its button', async ({
   openUser,
   room,

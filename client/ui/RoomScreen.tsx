@@ -528,15 +528,32 @@ const ConnectionIndicator = ({ view }: { view: RoomView }): ReactNode => {
   const { status, manualOffline, lastSyncedAt } = view.connection;
   const pending = view.pendingCount;
   return (
+    // Two parts: on a phone they are two short lines beside the header's buttons (HEADER-1), the
+    // pending count first in the second so that it is never the part cut short.
     <div role="status" className={`connection connection-${status}`}>
-      <span className="dot" aria-hidden="true" />
-      <span className="connection-label">{STATUS_LABEL[status]}</span>
-      {manualOffline && <span className="connection-detail"> (switched off)</span>}
-      <span className="connection-detail">
-        {' · '}
-        {lastSyncedAt === null ? 'not synced yet' : `last synced ${formatSyncTime(lastSyncedAt)}`}
+      <span className="connection-state">
+        <span className="dot" aria-hidden="true" />
+        <span className="connection-label">{STATUS_LABEL[status]}</span>
+        {manualOffline && <span className="connection-detail"> (switched off)</span>}
       </span>
-      {pending > 0 && <span className="connection-pending"> · {pending} pending</span>}
+      <span className="connection-more">
+        {pending > 0 && (
+          <span className="connection-pending">
+            <span className="connection-sep"> · </span>
+            {pending} pending
+          </span>
+        )}
+        <span className="connection-detail">
+          <span className="connection-sep"> · </span>
+          {lastSyncedAt === null ? (
+            'not synced yet'
+          ) : (
+            <>
+              <span className="connection-wordy">last </span>synced {formatSyncTime(lastSyncedAt)}
+            </>
+          )}
+        </span>
+      </span>
     </div>
   );
 };
