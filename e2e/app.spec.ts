@@ -432,7 +432,7 @@ test('two tabs of one profile stay consistent', async ({ openUser, room }) => {
   await expect(ui.message(tab2, 'from tab one')).toContainText(/Saved|Seen/, { timeout: 20_000 });
 });
 
-test('export, then import into a fresh profile, shows the same room; a bad file is refused with the reason', async ({
+test('export, then import into a fresh profile, shows the same room; a bad file is refused with the reason; FILE-2: the import says what it merged', async ({
   openUser,
   room,
 }, testInfo) => {
@@ -469,10 +469,18 @@ test('export, then import into a fresh profile, shows the same room; a bad file 
   await expect(b.page.getByRole('alert')).toContainText('Import refused');
   await expect(b.page.getByRole('alert')).toContainText('not a Converge room file');
 
+  const fileName = roomFile.suggestedFilename();
   await b.page.getByLabel('Import room file').setInputFiles(roomFilePath);
-  await expect(b.page.getByText(/^Imported /)).toBeVisible();
+  await expect(b.page.getByText(`Imported ${fileName}: 2 new messages.`, { exact: true })).toBeVisible();
   await expectConverged([a, b], ['exported one', 'exported two']);
   await expect(b.message('exported one').getByRole('button', { name: /🎉 1/ })).toBeVisible();
+  // The same file again: nothing new, and it says so.
+  await b.page.getByLabel('Import room file').setInputFiles(roomFilePath);
+  await expect(
+    b.page.getByText(`Imported ${fileName}: nothing new — this device already had everything in the file.`, {
+      exact: true,
+    }),
+  ).toBeVisible();
 });
 
 test('an over-long message is refused with the reason shown and the draft kept', async ({ openUser, room }) => {

@@ -20,6 +20,7 @@ import { NamePrompt } from './NamePrompt.js';
 import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
 import { roomUrl } from './router.js';
 import {
+  describeImport,
   onSwitchedOffChange,
   roomFileName,
   setSwitchedOff,
@@ -754,7 +755,7 @@ const Transfer = ({ room, session }: { room: string; session: RoomSession }): Re
       .arrayBuffer()
       .then((buf) => session.importFile(new Uint8Array(buf)))
       .then(
-        () => setResult({ ok: true, text: `Imported ${file.name}.` }),
+        (summary) => setResult({ ok: true, text: describeImport(file.name, summary) }),
         (err: unknown) => setResult({ ok: false, text: err instanceof Error ? err.message : String(err) }),
       )
       .finally(() => {
