@@ -1025,7 +1025,12 @@ test('DRAFT-1: a draft typed just before the browser itself crashes is there whe
   }
 });
 
-test('axe: no serious or critical accessibility violations on the lobby and in a room', async ({ openUser, room }) => {
+test('axe: no serious or critical accessibility violations on the lobby and in a room', async ({
+  openUser,
+  browser,
+  relay,
+  room,
+}) => {
   const a = await openUser('Axel');
   const b = await openUser('Bea');
   const check = async (page: Page, where: string): Promise<void> => {
@@ -1059,12 +1064,27 @@ test('axe: no serious or critical accessibility violations on the lobby and in a
   await a.offlineToggle().click();
   await expect(a.connection()).toContainText('Offline');
   await check(a.page, 'room offline');
+  // HEADER-1's compact header.
+  await a.page.setViewportSize({ width: 390, height: 844 });
+  await check(a.page, 'room offline (phone)');
+  await a.page.setViewportSize({ width: 1280, height: 720 });
 
   await a.page.getByRole('link', { name: 'Rooms' }).click();
   await expect(a.page.getByRole('list', { name: 'Rooms on this device' })).toBeVisible();
   await check(a.page, 'lobby');
   await a.page.emulateMedia({ colorScheme: 'dark' });
   await check(a.page, 'lobby (dark)');
+
+  // PRES-5's question, in a profile that never chose a name.
+  const fresh = await browser.newContext();
+  try {
+    const page = await fresh.newPage();
+    await page.goto(`${relay.url}/r/${room}`);
+    await expect(ui.namePrompt(page)).toBeVisible();
+    await check(page, 'name prompt');
+  } finally {
+    await fresh.close();
+  }
 });
 
 test('LOCAL-11: after the browser evicts the whole origin, the app says so and the same identity gets its room back', async ({
