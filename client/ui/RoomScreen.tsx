@@ -42,7 +42,7 @@ export const RoomScreen = ({ room }: { room: string }): ReactNode => {
   const [asking, setAsking] = useState(asked);
   const answered = useCallback(() => setAsking(false), []);
   if (asking) return <NamePrompt room={room} onDone={answered} />;
-  // Where the person goes next after answering: the prompt's field is gone, and they came to write.
+  // Answered here: the focus goes to the message box (the field it was in is gone; they came to write).
   return <OpeningRoom room={room} focusComposer={asked} />;
 };
 
