@@ -14,11 +14,19 @@
  * wiped by something other than "clear site data", which clears cookies too): the app restores
  * the same identity, so the user's earlier messages stay theirs, and says what happened. The
  * cookie holds only what every room already sees (id and display name), never a secret.
+ *
+ * PRES-5: the record also says whether the person chose the name (`named`). Until they do, the
+ * name is a "Guest XXXX" stand-in, and opening a room asks for one first.
  */
 import { NAME_LIMIT, type Identity } from '../shared/chat/chatRoom.js';
 import { isId, newId, type RandomBytes } from '../shared/ids.js';
 
 export type { Identity } from '../shared/chat/chatRoom.js';
+
+/** This profile's identity, and whether its name was chosen by the person (PRES-5) or is the "Guest" stand-in. */
+export interface LocalIdentity extends Identity {
+  readonly named: boolean;
+}
 
 export const IDENTITY_KEY = 'converge:identity:v1';
 
@@ -36,21 +44,29 @@ export const normalizeName = (name: string): string => name.replace(/\s+/g, ' ')
 
 const defaultName = (id: string): string => `Guest ${id.slice(-4).toUpperCase()}`;
 
-/** A stored identity record (JSON of id and name), or null when damaged (never throws). */
-const parseIdentity = (json: string): Identity | null => {
+/**
+ * A stored identity record (JSON of id, name and `named`), or null when damaged (never throws).
+ * Records written before `named` existed count as named when their name is not the default one:
+ * only a person typing in the lobby could have changed it.
+ */
+const parseIdentity = (json: string): LocalIdentity | null => {
   try {
     const v = JSON.parse(json) as unknown;
     if (typeof v !== 'object' || v === null) return null;
     const r = v as Record<string, unknown>;
     if (!isId(r.id)) return null;
     const name = typeof r.name === 'string' ? normalizeName(r.name) : '';
-    return { id: r.id, name: name || defaultName(r.id) };
+    if (!name) return { id: r.id, name: defaultName(r.id), named: false };
+    return { id: r.id, name, named: typeof r.named === 'boolean' ? r.named : name !== defaultName(r.id) };
   } catch {
     return null;
   }
 };
 
-const read = (storage: Storage): Identity | null => {
+const toJson = (identity: LocalIdentity): string =>
+  JSON.stringify({ id: identity.id, name: identity.name, named: identity.named });
+
+const read = (storage: Storage): LocalIdentity | null => {
   let raw: string | null;
   try {
     raw = storage.getItem(IDENTITY_KEY);
@@ -60,35 +76,35 @@ const read = (storage: Storage): Identity | null => {
   return raw === null ? null : parseIdentity(raw);
 };
 
-const write = (storage: Storage, identity: Identity): void => {
+const write = (storage: Storage, identity: LocalIdentity): void => {
   try {
-    storage.setItem(IDENTITY_KEY, JSON.stringify({ id: identity.id, name: identity.name }));
+    storage.setItem(IDENTITY_KEY, toJson(identity));
   } catch {
     // Quota or disabled storage: the identity lasts for this page only.
   }
 };
 
 /**
- * The stored identity, or a new one (random id, a "Guest XXXX" name) that is stored at once.
- * A damaged record is replaced by a new identity.
+ * The stored identity, or a new one (random id, a "Guest XXXX" name, not `named`) that is stored
+ * at once. A damaged record is replaced by a new identity.
  */
-export function loadIdentity(storage: Storage, randomBytes: RandomBytes = defaultRandomBytes): Identity {
+export function loadIdentity(storage: Storage, randomBytes: RandomBytes = defaultRandomBytes): LocalIdentity {
   const found = read(storage);
   if (found) return found;
   const id = newId(randomBytes);
-  const identity: Identity = { id, name: defaultName(id) };
+  const identity: LocalIdentity = { id, name: defaultName(id), named: false };
   write(storage, identity);
   return identity;
 }
 
 /** A copy of the identity kept where whole-origin storage eviction does not reach (LOCAL-11). */
 export interface IdentityWitness {
-  read(): Identity | null;
-  write(identity: Identity): void;
+  read(): LocalIdentity | null;
+  write(identity: LocalIdentity): void;
 }
 
 export interface StartupIdentity {
-  readonly identity: Identity;
+  readonly identity: LocalIdentity;
   /** LOCAL-11: localStorage had lost the identity the witness still had: the origin's data was evicted. */
   readonly evicted: boolean;
 }
@@ -130,11 +146,10 @@ export const identityCookieName = (location: { readonly protocol: string; readon
 const COOKIE_MAX_AGE_S = 400 * 24 * 60 * 60;
 
 /** The cookie value for an identity: URI-encoded JSON (names may hold any character). */
-export const encodeIdentityCookie = (identity: Identity): string =>
-  encodeURIComponent(JSON.stringify({ id: identity.id, name: identity.name }));
+export const encodeIdentityCookie = (identity: LocalIdentity): string => encodeURIComponent(toJson(identity));
 
 /** The identity in cookie `name` of a `document.cookie` string, or null when absent or damaged (never throws). */
-export const decodeIdentityCookie = (cookies: string, name: string): Identity | null => {
+export const decodeIdentityCookie = (cookies: string, name: string): LocalIdentity | null => {
   for (const part of cookies.split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
@@ -170,7 +185,8 @@ export const cookieWitness = (doc: Document): IdentityWitness => {
 };
 
 /**
- * Sets the display name (normalized, see `normalizeName`) and returns the updated identity.
+ * Sets the display name (normalized, see `normalizeName`), from now on `named` (PRES-5: the person
+ * chose it, even when they kept the suggested "Guest" name), and returns the updated identity.
  * Throws IdentityError for a name that is empty after normalizing; nothing changes then.
  */
 export function saveName(
@@ -178,10 +194,10 @@ export function saveName(
   name: string,
   randomBytes: RandomBytes = defaultRandomBytes,
   witness?: IdentityWitness,
-): Identity {
+): LocalIdentity {
   const normalized = normalizeName(name);
   if (normalized.length === 0) throw new IdentityError('A name cannot be empty.');
-  const identity: Identity = { id: loadIdentity(storage, randomBytes).id, name: normalized };
+  const identity: LocalIdentity = { id: loadIdentity(storage, randomBytes).id, name: normalized, named: true };
   write(storage, identity);
   witness?.write(identity);
   return identity;

@@ -432,7 +432,7 @@ test('two tabs of one profile stay consistent', async ({ openUser, room }) => {
   await expect(ui.message(tab2, 'from tab one')).toContainText(/Saved|Seen/, { timeout: 20_000 });
 });
 
-test('export, then import into a fresh profile, shows the same room; a bad file is refused with the reason', async ({
+test('export, then import into a fresh profile, shows the same room; a bad file is refused with the reason; FILE-2: the import says what it merged', async ({
   openUser,
   room,
 }, testInfo) => {
@@ -469,10 +469,18 @@ test('export, then import into a fresh profile, shows the same room; a bad file 
   await expect(b.page.getByRole('alert')).toContainText('Import refused');
   await expect(b.page.getByRole('alert')).toContainText('not a Converge room file');
 
+  const fileName = roomFile.suggestedFilename();
   await b.page.getByLabel('Import room file').setInputFiles(roomFilePath);
-  await expect(b.page.getByText(/^Imported /)).toBeVisible();
+  await expect(b.page.getByText(`Imported ${fileName}: 2 new messages.`, { exact: true })).toBeVisible();
   await expectConverged([a, b], ['exported one', 'exported two']);
   await expect(b.message('exported one').getByRole('button', { name: /🎉 1/ })).toBeVisible();
+  // The same file again: nothing new, and it says so.
+  await b.page.getByLabel('Import room file').setInputFiles(roomFilePath);
+  await expect(
+    b.page.getByText(`Imported ${fileName}: nothing new — this device already had everything in the file.`, {
+      exact: true,
+    }),
+  ).toBeVisible();
 });
 
 test('an over-long message is refused with the reason shown and the draft kept', async ({ openUser, room }) => {
@@ -654,6 +662,55 @@ test('a narrow screen: one-word names and room names wrap instead of widening th
   await expect(u.page.getByRole('textbox', { name: 'Room title' })).toBeVisible();
 });
 
+test('HEADER-1: on a phone the room header is two rows at most, with the title, the status and every control in view', async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('Phone');
+  await u.page.setViewportSize({ width: 390, height: 844 });
+  await u.gotoRoom(room);
+  await u.page.getByRole('button', { name: 'Rename room' }).click();
+  await u.page.getByRole('textbox', { name: 'Room title' }).fill('Planning the class trip to the mountains');
+  await u.page.getByRole('button', { name: 'Save title' }).click();
+  // The longest status: switched off, with a message waiting.
+  await u.offlineToggle().click();
+  await u.send('waiting to be sent');
+  await expect(u.connection()).toContainText('1 pending');
+
+  const header = u.page.getByRole('banner');
+  const title = header.getByRole('heading', { level: 1 });
+  const items = [
+    header.getByRole('link', { name: 'Rooms' }),
+    title,
+    header.getByRole('button', { name: 'Rename room' }),
+    u.connection(),
+    header.getByRole('button', { name: 'Go offline' }),
+    header.getByRole('button', { name: 'Room details' }),
+    header.getByRole('button', { name: 'Lab', exact: true }),
+  ];
+  for (const item of items) await expect(item).toBeInViewport({ ratio: 1 });
+  await expect(title).toContainText('Planning');
+
+  // Rows: an item starts a new row when it is wholly below the row so far.
+  const boxes = await Promise.all(items.map(async (item) => (await item.boundingBox())!));
+  boxes.sort((a, b) => a.y - b.y);
+  let rows = 0;
+  let rowBottom = -Infinity;
+  for (const box of boxes) {
+    if (box.y >= rowBottom - 1) rows++;
+    rowBottom = Math.max(rowBottom, box.y + box.height);
+  }
+  expect(rows).toBeLessThanOrEqual(2);
+  // Measured against the header's own controls, not in pixels: three rows of them could not fit.
+  const headerBox = (await header.boundingBox())!;
+  const buttonBox = (await header.getByRole('button', { name: 'Go offline' }).boundingBox())!;
+  expect(headerBox.height).toBeLessThan(3 * buttonBox.height);
+  // The pending count is never the part of the status cut short.
+  const statusBox = (await u.connection().boundingBox())!;
+  const pendingBox = (await u.connection().getByText('1 pending').boundingBox())!;
+  expect(pendingBox.x + pendingBox.width).toBeLessThanOrEqual(statusBox.x + statusBox.width + 1);
+});
+
 test('a narrow screen: Room details is a drawer that Escape and its Close button shut, the focus back on its button', async ({
   openUser,
   room,
@@ -803,6 +860,7 @@ test('without IndexedDB the app works in memory and says so', async ({ openUser,
     await page.goto(relay.url + '/');
     await expect(page.getByText('not keeping rooms on disk')).toBeVisible();
     await page.goto(`${relay.url}/r/${room}`);
+    await ui.chooseName(page, 'Memo');
     await expect(page.getByRole('alert').filter({ hasText: 'In-memory mode' })).toBeVisible();
     await ui.send(page, 'still works');
     await expect(ui.message(page, 'still works')).toContainText(/Saved|Seen/);
@@ -913,10 +971,16 @@ test('DRAFT-1: a draft typed just before the browser itself crashes is there whe
 }, testInfo) => {
   const profile = testInfo.outputPath('profile');
   const text = 'typed a moment before the crash';
+  // A person who chose their name in an earlier session (the browser closed normally, so it is on
+  // disk): the crash below may only take what was typed in the room.
+  const naming = await playwright.chromium.launchPersistentContext(profile, { ...launchOptions });
+  const lobby = naming.pages()[0] ?? (await naming.newPage());
+  await lobby.goto(relay.url + '/');
+  await lobby.getByLabel('Your name').fill('Dora');
+  await naming.close();
+
   const first = await playwright.chromium.launchPersistentContext(profile, { ...launchOptions });
   const page = first.pages()[0] ?? (await first.newPage());
-  await page.goto(relay.url + '/');
-  await page.getByLabel('Your name').fill('Dora');
   await page.goto(`${relay.url}/r/${room}`);
   await ui.composer(page).fill(text);
   // The copy in the room's IndexedDB meta is committed (the transaction completed)...
@@ -961,7 +1025,12 @@ test('DRAFT-1: a draft typed just before the browser itself crashes is there whe
   }
 });
 
-test('axe: no serious or critical accessibility violations on the lobby and in a room', async ({ openUser, room }) => {
+test('axe: no serious or critical accessibility violations on the lobby and in a room', async ({
+  openUser,
+  browser,
+  relay,
+  room,
+}) => {
   const a = await openUser('Axel');
   const b = await openUser('Bea');
   const check = async (page: Page, where: string): Promise<void> => {
@@ -995,12 +1064,27 @@ test('axe: no serious or critical accessibility violations on the lobby and in a
   await a.offlineToggle().click();
   await expect(a.connection()).toContainText('Offline');
   await check(a.page, 'room offline');
+  // HEADER-1's compact header.
+  await a.page.setViewportSize({ width: 390, height: 844 });
+  await check(a.page, 'room offline (phone)');
+  await a.page.setViewportSize({ width: 1280, height: 720 });
 
   await a.page.getByRole('link', { name: 'Rooms' }).click();
   await expect(a.page.getByRole('list', { name: 'Rooms on this device' })).toBeVisible();
   await check(a.page, 'lobby');
   await a.page.emulateMedia({ colorScheme: 'dark' });
   await check(a.page, 'lobby (dark)');
+
+  // PRES-5's question, in a profile that never chose a name.
+  const fresh = await browser.newContext();
+  try {
+    const page = await fresh.newPage();
+    await page.goto(`${relay.url}/r/${room}`);
+    await expect(ui.namePrompt(page)).toBeVisible();
+    await check(page, 'name prompt');
+  } finally {
+    await fresh.close();
+  }
 });
 
 test('LOCAL-11: after the browser evicts the whole origin, the app says so and the same identity gets its room back', async ({
@@ -1070,6 +1154,78 @@ test('PRES-3: a name changed in another tab reaches the room and the others with
   await expect(a.page.getByRole('complementary', { name: 'Room details' })).toContainText('Alice Liddell (you)');
   await a.send('after the rename');
   await expect(b.message('after the rename')).toContainText('Alice Liddell');
+});
+
+test('PRES-5: a room link opened in a profile that never chose a name asks for one first; a named profile is not asked', async ({
+  openUser,
+  browser,
+  relay,
+  room,
+}) => {
+  // Bob chose his name in the lobby (openUser): the link opens the room without a question.
+  const bob = await openUser('Bob');
+  await bob.gotoRoom(room);
+  await expect(ui.namePrompt(bob.page)).toHaveCount(0);
+  await bob.send('hello from Bob');
+
+  const fresh = await browser.newContext();
+  try {
+    const page = await fresh.newPage();
+    await page.goto(`${relay.url}/r/${room}`);
+    const field = ui.namePrompt(page).getByLabel('Your name');
+    await expect(field).toBeFocused();
+    await expect(field).toHaveValue(/^Guest [0-9A-Z]{4}$/);
+    // The room waits for the answer.
+    await expect(ui.composer(page)).toHaveCount(0);
+    // A second tab of the same profile, asked too and left alone: the first tab's answer is its answer.
+    const tab2 = await fresh.newPage();
+    await tab2.goto(page.url());
+    await expect(ui.namePrompt(tab2)).toBeVisible();
+
+    await ui.chooseName(page, 'Carol');
+    await expect(ui.composer(page)).toBeFocused();
+    await expect(ui.message(page, 'hello from Bob')).toBeVisible();
+    await expect(ui.composer(tab2)).toBeVisible();
+    await ui.send(page, 'hi, Carol here');
+    await expect(bob.message('hi, Carol here')).toContainText('Carol');
+    await expect(bob.page.getByRole('complementary', { name: 'Room details' })).toContainText('Carol');
+
+    // Not asked again.
+    await page.reload();
+    await expect(ui.composer(page)).toBeVisible();
+    await expect(ui.namePrompt(page)).toHaveCount(0);
+  } finally {
+    await fresh.close();
+  }
+});
+
+test('PRES-5: offline, Enter keeps the suggested name, which counts as chosen', async ({ browser, relay, room }) => {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    // The app was loaded once (its service worker is installed); no name was chosen.
+    await page.goto(relay.url + '/');
+    const suggested = await page.getByLabel('Your name').inputValue();
+    expect(suggested).toMatch(/^Guest /);
+    await waitForServiceWorker(page);
+    await context.setOffline(true);
+
+    await page.goto(`${relay.url}/r/${room}`);
+    const field = ui.namePrompt(page).getByLabel('Your name');
+    await expect(field).toBeFocused();
+    await expect(field).toHaveValue(suggested);
+    await page.keyboard.press('Enter');
+    await expect(ui.composer(page)).toBeFocused();
+    await expect(ui.connection(page)).toContainText('Offline');
+    await ui.send(page, 'written offline under the suggested name');
+    await expect(ui.message(page, 'written offline under the suggested name')).toContainText(suggested);
+
+    await page.reload();
+    await expect(ui.composer(page)).toBeVisible();
+    await expect(ui.namePrompt(page)).toHaveCount(0);
+  } finally {
+    await context.close();
+  }
 });
 
 /**

@@ -5,7 +5,8 @@
  * lock so that parallel workers do not build over each other.
  *
  * `openUser(name)` gives each user their own browser context (own IndexedDB, localStorage and
- * service worker), with the page on the relay's origin and the name set in the lobby. With
+ * service worker), with the page on the relay's origin and the name typed in the lobby's "Your
+ * name", as a person does: rooms then open without asking for one (PRES-5). With
  * `{ network: true }` the context's websockets go through `routeWebSocket`, so a test can cut
  * the user's connection to the relay (`user.cut()`) and restore it (`user.restore()`):
  * Playwright's `setOffline` does not close open websockets.
@@ -107,6 +108,17 @@ export const ui = {
     page.getByRole('article').filter({ has: page.locator('.message-text', { hasText: text }) }),
   messageTexts: (page: Page): Promise<string[]> =>
     page.getByRole('log', { name: 'Messages' }).locator('article .message-text').allInnerTexts(),
+  /** PRES-5: the question a room asks a profile that never chose a name, before it opens. */
+  namePrompt: (page: Page): Locator => page.getByRole('form', { name: 'What name should people in this room see?' }),
+  /** Answers the name question as a person does: types over the suggestion, then Enter. */
+  chooseName: async (page: Page, name: string): Promise<void> => {
+    const field = ui.namePrompt(page).getByLabel('Your name');
+    await expect(field).toBeFocused();
+    await page.keyboard.type(name);
+    await expect(field).toHaveValue(name);
+    await page.keyboard.press('Enter');
+    await expect(ui.composer(page)).toBeVisible();
+  },
   send: async (page: Page, text: string): Promise<void> => {
     const box = ui.composer(page);
     await box.fill(text);

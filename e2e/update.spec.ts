@@ -70,6 +70,7 @@ test('the app offers a new version, keeps running the old one until asked, and k
   try {
     const page = await context.newPage();
     await page.goto(`${url}/r/${room}`);
+    await ui.chooseName(page, 'Una');
     // Version A installed and controlling the page: what a returning user has.
     await expect
       .poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null), { timeout: 20_000 })

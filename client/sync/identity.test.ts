@@ -12,8 +12,8 @@ import {
   normalizeName,
   saveName,
   startIdentity,
-  type Identity,
   type IdentityWitness,
+  type LocalIdentity,
 } from '../identity.js';
 import { MemoryStorage } from '../ui/memoryStorage.js';
 
@@ -42,7 +42,7 @@ describe('identity', () => {
     const s = new MapStorage();
     const a = loadIdentity(s, randomBytes);
     const b = saveName(s, '  Ada \n Lovelace  ');
-    expect(b).toEqual({ id: a.id, name: 'Ada Lovelace' });
+    expect(b).toEqual({ id: a.id, name: 'Ada Lovelace', named: true });
     expect(loadIdentity(s, randomBytes)).toEqual(b);
     expect(saveName(s, 'x'.repeat(200)).name).toHaveLength(NAME_LIMIT);
   });
@@ -66,6 +66,33 @@ describe('identity', () => {
     expect(saveName(full, 'Ada', randomBytes).name).toBe('Ada');
   });
 
+  it('PRES-5: a new identity is not named; saving a name (even the suggested one) names it, for good', () => {
+    const s = new MapStorage();
+    const fresh = loadIdentity(s, randomBytes);
+    expect(fresh.named).toBe(false);
+    expect(loadIdentity(s, randomBytes).named).toBe(false);
+    // Keeping the suggestion is a choice too: not asked again.
+    expect(saveName(s, fresh.name, randomBytes)).toEqual({ id: fresh.id, name: fresh.name, named: true });
+    expect(loadIdentity(s, randomBytes)).toEqual({ id: fresh.id, name: fresh.name, named: true });
+    // A refused (empty) name leaves a fresh profile unnamed.
+    const t = new MapStorage();
+    loadIdentity(t, randomBytes);
+    expect(() => saveName(t, '   ', randomBytes)).toThrow(IdentityError);
+    expect(loadIdentity(t, randomBytes).named).toBe(false);
+  });
+
+  it('PRES-5: a record from before `named` existed is named unless it holds the default name', () => {
+    const s = new MapStorage();
+    const { id, name } = loadIdentity(s, randomBytes);
+    s.setItem(IDENTITY_KEY, JSON.stringify({ id, name }));
+    expect(loadIdentity(s, randomBytes)).toEqual({ id, name, named: false });
+    s.setItem(IDENTITY_KEY, JSON.stringify({ id, name: 'Ada' }));
+    expect(loadIdentity(s, randomBytes)).toEqual({ id, name: 'Ada', named: true });
+    // A damaged name falls back to the default, which nobody chose.
+    s.setItem(IDENTITY_KEY, JSON.stringify({ id, name: ' \n ', named: true }));
+    expect(loadIdentity(s, randomBytes)).toEqual({ id, name, named: false });
+  });
+
   it('normalizeName', () => {
     expect(normalizeName('  a\tb  ')).toBe('a b');
     expect(normalizeName('')).toBe('');
@@ -74,11 +101,11 @@ describe('identity', () => {
 
 /** A witness in memory: what a cookie jar holds across an eviction of the origin's storage. */
 class MemoryWitness implements IdentityWitness {
-  value: Identity | null = null;
-  read(): Identity | null {
+  value: LocalIdentity | null = null;
+  read(): LocalIdentity | null {
     return this.value;
   }
-  write(identity: Identity): void {
+  write(identity: LocalIdentity): void {
     this.value = identity;
   }
 }
@@ -108,13 +135,14 @@ describe('LOCAL-11: an identity witness outside evictable storage', () => {
     const after = startIdentity(wiped, w, randomBytes);
     expect(after).toEqual({ identity: renamed, evicted: true });
     expect(loadIdentity(wiped, randomBytes)).toEqual(renamed);
+    expect(after.identity.named).toBe(true);
     // Only the first start after the loss reports it.
     expect(startIdentity(wiped, w, randomBytes)).toEqual({ identity: renamed, evicted: false });
   });
 
   it('LOCAL-11: the cookie value round-trips any name and ignores other cookies and damage', () => {
     const id = loadIdentity(new MapStorage(), randomBytes).id;
-    const identity = { id, name: 'Zoë; "x"=1, \u00e9 ✓' };
+    const identity = { id, name: 'Zoë; "x"=1, \u00e9 ✓', named: true };
     const name = identityCookieName({ protocol: 'http:', port: '8787' });
     const jar = `a=1; ${name}=${encodeIdentityCookie(identity)}; b=2`;
     expect(decodeIdentityCookie(jar, name)).toEqual(identity);
@@ -138,7 +166,7 @@ describe('LOCAL-11: an identity witness outside evictable storage', () => {
       identityCookieName({ protocol: 'http:', port: '' }),
     );
     // The host's jar, as a page on port 8788 sees it, holds only the 8787 origin's cookie.
-    const jar = `${a}=${encodeIdentityCookie({ id, name: 'Ada' })}`;
+    const jar = `${a}=${encodeIdentityCookie({ id, name: 'Ada', named: true })}`;
     expect(decodeIdentityCookie(jar, b)).toBeNull();
   });
 });

@@ -297,7 +297,7 @@ describe('RoomSession with a real relay', () => {
     expect(await storedCount(store, room)).toBe(count);
   });
 
-  it('export → import into a fresh store gives the same messages', async () => {
+  it('export → import into a fresh store gives the same messages; FILE-2: the import says what it brought', async () => {
     const room = freshRoom();
     const a = await open(room, alice, new MemoryRoomUpdateStore(), { relayUrl: 'ws://127.0.0.1:9/sync' });
     const first = a.send('one');
@@ -308,7 +308,19 @@ describe('RoomSession with a real relay', () => {
     const file = a.exportUpdates();
     const store2 = new MemoryRoomUpdateStore();
     const b = await open(room, bob, store2, { relayUrl: 'ws://127.0.0.1:9/sync' });
-    await b.importFile(file);
+    // FILE-2: what it brought, and on a second import that it brought nothing.
+    expect(await b.importFile(file)).toEqual({
+      newMessages: 2,
+      changedMessages: 0,
+      titleChanged: true,
+      anythingNew: true,
+    });
+    expect(await b.importFile(file)).toEqual({
+      newMessages: 0,
+      changedMessages: 0,
+      titleChanged: false,
+      anythingNew: false,
+    });
     const strip = (s: RoomSession): unknown[] =>
       s.view().messages.map((m) => [m.id, m.text, m.edited, m.replyTo, m.reactions]);
     expect(strip(b)).toEqual(strip(a));

@@ -60,6 +60,7 @@ import type { Identity } from '../identity.js';
 import { applyUpdateDefensively, createSyncHandler, isDocFrozen } from './defensiveSync.js';
 import { parsePresence, RecentClients, TYPING_TIMEOUT_MS } from './presence.js';
 import { decodeRoomFile, encodeRoomFile, ImportError, ROOM_FILE_FORMAT } from './roomFile.js';
+import { beginImport, type ImportSummary } from './importSummary.js';
 import {
   deriveStatus,
   describeFatalClose,
@@ -580,10 +581,11 @@ export class RoomSession {
 
   /**
    * Merges a room file into this room. Refuses (ImportError, nothing changes) a file that is not
-   * a valid Converge room file, or that holds another room unless `allowOtherRoom`. Resolves once
-   * the imported data is in the local store (or the store failed: see `storage.error`).
+   * a valid Converge room file, or that holds another room unless `allowOtherRoom`. Resolves, with
+   * what the file brought (FILE-2), once the imported data is in the local store (or the store
+   * failed: see `storage.error`).
    */
-  async importFile(bytes: Uint8Array, opts: { allowOtherRoom?: boolean } = {}): Promise<void> {
+  async importFile(bytes: Uint8Array, opts: { allowOtherRoom?: boolean } = {}): Promise<ImportSummary> {
     const file = decodeRoomFile(bytes);
     if (file.header.room !== this.room && !opts.allowOtherRoom) {
       throw new ImportError(
@@ -592,6 +594,7 @@ export class RoomSession {
     }
     const r = this.replica;
     if (!r || r.frozen || this.rebuilding) throw new ImportError('The room is being rebuilt; try again in a moment.');
+    const measure = beginImport(r.chat);
     const result = applyUpdateDefensively(r.doc, file.update, IMPORT_ORIGIN);
     if (result.status === 'refused') {
       throw new ImportError(`This room file does not fit this room (${result.reason}). Nothing was imported.`);
@@ -602,8 +605,11 @@ export class RoomSession {
         'This room file could not be applied; the room was reloaded from this device’s storage. Nothing was imported.',
       );
     }
+    // FILE-2: measured at once: what the relay sends while the import is stored is not the file's.
+    const summary = measure.finish();
     this.markMessagesChanged();
     await Promise.allSettled([...this.appends]);
+    return summary;
   }
 
   /**

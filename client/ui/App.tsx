@@ -18,7 +18,7 @@ const useIdentity = (): [IdentityInfo, (name: string) => void] => {
     // Another tab of this profile changed the name.
     const onStorage = (): void => {
       const next = getIdentity();
-      setIdentity((cur) => (cur.id === next.id && cur.name === next.name ? cur : next));
+      setIdentity((cur) => (cur.id === next.id && cur.name === next.name && cur.named === next.named ? cur : next));
     };
     window.addEventListener('storage', onStorage);
     return () => window.removeEventListener('storage', onStorage);

@@ -16,9 +16,11 @@ import { formatSyncTime, plural } from './format.js';
 import type { MessageActions } from './MessageItem.js';
 import { MessageIndex } from './messageIndex.js';
 import { MessageList, type MessageListHandle } from './MessageList.js';
+import { NamePrompt } from './NamePrompt.js';
 import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
 import { roomUrl } from './router.js';
 import {
+  describeImport,
   onSwitchedOffChange,
   roomFileName,
   setSwitchedOff,
@@ -31,11 +33,24 @@ import { useCopy } from './useCopy.js';
 import { useRoomSession, useRoomView } from './useRoomView.js';
 
 export const RoomScreen = ({ room }: { room: string }): ReactNode => {
-  const state = useRoomSession(room);
+  const { identity } = useApp();
   useEffect(() => {
     document.title = `${room} — Converge`;
   }, [room]);
-  if (state.phase === 'open') return <Room room={room} session={state.session} meta={state.meta} />;
+  // PRES-5: decided when the room is entered; only the prompt's answer (or another tab's) ends it.
+  const [asked] = useState(!identity.named);
+  const [asking, setAsking] = useState(asked);
+  const answered = useCallback(() => setAsking(false), []);
+  if (asking) return <NamePrompt room={room} onDone={answered} />;
+  // Answered here: the focus goes to the message box (the field it was in is gone; they came to write).
+  return <OpeningRoom room={room} focusComposer={asked} />;
+};
+
+const OpeningRoom = ({ room, focusComposer }: { room: string; focusComposer: boolean }): ReactNode => {
+  const state = useRoomSession(room);
+  if (state.phase === 'open') {
+    return <Room room={room} session={state.session} meta={state.meta} focusComposer={focusComposer} />;
+  }
   return (
     <div className="room-layout">
       <header className="room-header">
@@ -71,7 +86,17 @@ const useDocumentVisible = (): boolean => {
 const CATCH_UP_MS = 5000;
 const READ_WRITE_DELAY_MS = 800;
 
-const Room = ({ room, session, meta }: { room: string; session: RoomSession; meta: RoomMeta }): ReactNode => {
+const Room = ({
+  room,
+  session,
+  meta,
+  focusComposer,
+}: {
+  room: string;
+  session: RoomSession;
+  meta: RoomMeta;
+  focusComposer: boolean;
+}): ReactNode => {
   const { identity, local } = useApp();
   const view = useRoomView(session);
   // OFF-1: another tab switched this room on or off.
@@ -79,6 +104,11 @@ const Room = ({ room, session, meta }: { room: string; session: RoomSession; met
   const visible = useDocumentVisible();
   const listRef = useRef<MessageListHandle>(null);
   const composerRef = useRef<ComposerHandle>(null);
+  // Only when the room first shows (the Composer is mounted by then: effects run after children's).
+  const focusComposerOnOpen = useRef(focusComposer);
+  useEffect(() => {
+    if (focusComposerOnOpen.current) composerRef.current?.focus();
+  }, []);
   const [query, setQuery] = useState('');
   const [replyTo, setReplyTo] = useState<MessageView | null>(null);
   const [atBottom, setAtBottom] = useState(true);
@@ -499,15 +529,32 @@ const ConnectionIndicator = ({ view }: { view: RoomView }): ReactNode => {
   const { status, manualOffline, lastSyncedAt } = view.connection;
   const pending = view.pendingCount;
   return (
+    // Two parts: on a phone they are two short lines beside the header's buttons (HEADER-1), the
+    // pending count first in the second so that it is never the part cut short.
     <div role="status" className={`connection connection-${status}`}>
-      <span className="dot" aria-hidden="true" />
-      <span className="connection-label">{STATUS_LABEL[status]}</span>
-      {manualOffline && <span className="connection-detail"> (switched off)</span>}
-      <span className="connection-detail">
-        {' · '}
-        {lastSyncedAt === null ? 'not synced yet' : `last synced ${formatSyncTime(lastSyncedAt)}`}
+      <span className="connection-state">
+        <span className="dot" aria-hidden="true" />
+        <span className="connection-label">{STATUS_LABEL[status]}</span>
+        {manualOffline && <span className="connection-detail"> (switched off)</span>}
       </span>
-      {pending > 0 && <span className="connection-pending"> · {pending} pending</span>}
+      <span className="connection-more">
+        {pending > 0 && (
+          <span className="connection-pending">
+            <span className="connection-sep"> · </span>
+            {pending} pending
+          </span>
+        )}
+        <span className="connection-detail">
+          <span className="connection-sep"> · </span>
+          {lastSyncedAt === null ? (
+            'not synced yet'
+          ) : (
+            <>
+              <span className="connection-wordy">last </span>synced {formatSyncTime(lastSyncedAt)}
+            </>
+          )}
+        </span>
+      </span>
     </div>
   );
 };
@@ -708,7 +755,7 @@ const Transfer = ({ room, session }: { room: string; session: RoomSession }): Re
       .arrayBuffer()
       .then((buf) => session.importFile(new Uint8Array(buf)))
       .then(
-        () => setResult({ ok: true, text: `Imported ${file.name}.` }),
+        (summary) => setResult({ ok: true, text: describeImport(file.name, summary) }),
         (err: unknown) => setResult({ ok: false, text: err instanceof Error ? err.message : String(err) }),
       )
       .finally(() => {

@@ -15,10 +15,13 @@ export type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 export type { AppendedMissing, RoomMeta, RoomInfo } from '../storage/roomUpdateStore.js';
 export type { RoomSession, RoomView, MessageView, ConnectionStatus, MessageState } from '../sync/roomSession.js';
 export { roomFileName } from '../sync/roomFile.js';
+export { describeImport } from '../sync/importSummary.js';
 
 export interface IdentityInfo {
   readonly id: string;
   readonly name: string;
+  /** PRES-5: the person chose the name; until then it is a "Guest" stand-in and a room asks for one. */
+  readonly named: boolean;
 }
 
 export interface LocalStore {
