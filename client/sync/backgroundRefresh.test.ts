@@ -78,6 +78,7 @@ const aliceSends = async (room: string, store: MemoryRoomUpdateStore, texts: rea
   await s.whenStored();
   await waitFor(() => s.view().pendingCount === 0, 'saved');
   s.destroy();
+  await s.whenStored();
 };
 
 /**

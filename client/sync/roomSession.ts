@@ -799,9 +799,10 @@ export class RoomSession {
         this.publishSv(replica);
         // STATE-3: a session that syncs but never gets an ack (it sent nothing) would otherwise
         // leave "last synced" unsaved: a reload offline right after would say "not synced yet".
+        // Saved outside scheduleMetaSave's pacing, so the first ack is still saved at once.
         if (!this.savedFirstSync) {
           this.savedFirstSync = true;
-          this.scheduleMetaSave();
+          this.saveSyncMeta();
         }
       }
       this.markDirty();
