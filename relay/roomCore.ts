@@ -358,8 +358,9 @@ export class RoomCore {
    * otherwise its structs past the client's clocks (SYNC-6: cut by `diffUpdateV1`, else
    * `Y.diffUpdate`). SYNC-4: frames stay under `maxSendFrameBytes`: a large catch-up
    * goes as several Update frames followed by a final SyncStep2 (the stock client only marks
-   * itself synced on SyncStep2). ACK-2: then an ack of what the relay durably holds of the
-   * clients the client knows, so a reconnecting client learns which of its edits were saved.
+   * itself synced on SyncStep2). ACK-2: first an ack of what the relay durably holds of the
+   * clients the client knows, so a reconnecting client learns which of its edits were saved; first,
+   * so a client that leaves at the SyncStep2 (the lobby's catch-up, CATCH-8) has it by then.
    */
   private answerStep1(conn: ConnId, svBytes: Uint8Array): RoomEffect[] {
     const sv = decodeStateVector(svBytes);
@@ -383,14 +384,16 @@ export class RoomCore {
         });
     }
     const frames = this.packFrames(pieces);
-    const out: RoomEffect[] = frames.map((f, i) => ({
-      type: 'send' as const,
-      conn,
-      frame: i === frames.length - 1 ? encodeSyncStep2(f) : encodeSyncUpdate(f),
-      catchUp: i === 0 ? ('start' as const) : ('more' as const),
-    }));
     const ack = this.ackFrame(sv.keys(), conn, true);
-    if (ack) out.push({ type: 'send', conn, frame: ack });
+    const out: RoomEffect[] = ack ? [{ type: 'send', conn, frame: ack }] : [];
+    frames.forEach((f, i) =>
+      out.push({
+        type: 'send',
+        conn,
+        frame: i === frames.length - 1 ? encodeSyncStep2(f) : encodeSyncUpdate(f),
+        catchUp: i === 0 ? 'start' : 'more',
+      }),
+    );
     return out;
   }
 

@@ -22,7 +22,7 @@ import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
 import { startRelay } from '../../relay/testing/relayProcess.js';
 import type { Identity } from '../identity.js';
 import { RoomSession } from './roomSession.js';
-import { refreshRooms, type RefreshOptions } from './backgroundRefresh.js';
+import { refreshRooms, type RefreshOptions, type RoomChange } from './backgroundRefresh.js';
 import { catchUpRoom, type CatchUpResult } from './catchUp.js';
 import { decodeSyncState } from './syncState.js';
 import { notSentCount, summarizeRoom } from '../ui/lobbyData.js';
@@ -343,6 +343,55 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     expect(refreshed).toEqual({ outcomes: [[room, 'synced']], fullPath: [room] });
     await waitFor(() => reported.length === 1, 'counted after the refresh');
     expect(reported).toEqual([0]);
+  });
+
+  it('CATCH-8: a message the relay saved whose ack never reached the sync meta stops counting as not sent after a catch-up', async () => {
+    const room = freshRoom();
+    const aliceStore = new MemoryRoomUpdateStore();
+    await aliceSends(room, aliceStore, ['saved, but the ack was lost']);
+    // The ack's write is lost (the tab closed first, or another tab's write went over it).
+    await aliceStore.setMeta(room, { sync: undefined });
+    const counted = async (): Promise<{ notSent: number; clients: Set<number> }> => {
+      const info = (await aliceStore.listRooms()).find((i) => i.room === room)!;
+      const { acked } = decodeSyncState(info.meta.sync);
+      const { summary } = await summarizeRoom(aliceStore, room, undefined, alice.id, acked);
+      const clients = new Set(summary.unacked.map((m) => m.yId!.client));
+      return { notSent: notSentCount(summary, acked), clients };
+    };
+    const before = await counted();
+    expect(before.notSent).toBe(1);
+
+    // The relay holds it, so nothing is uploaded: only the catch-up runs, and it keeps the relay's
+    // handshake ack (ACK-2, before its SyncStep2) for the clients it is asked about.
+    const change: RoomChange[] = [];
+    const outcomes = await refreshRooms({
+      rooms: [room],
+      catchUp: (r, timeoutMs) =>
+        catchUpRoom({
+          room: r,
+          relayUrl: relay().wsUrl,
+          store: aliceStore,
+          timeoutMs,
+          WebSocketImpl: WS,
+          recordAcksOf: before.clients,
+        }),
+      open: noFullPath,
+      timeoutMs: 20_000,
+      onRoom: (_r, _o, c) => change.push(c),
+    });
+    expect([...outcomes]).toEqual([[room, 'synced']]);
+    expect(change).toEqual([{ kind: 'acked' }]);
+    expect((await counted()).notSent).toBe(0);
+    // Known acks are not written again.
+    const again = await catchUpRoom({
+      room,
+      relayUrl: relay().wsUrl,
+      store: aliceStore,
+      timeoutMs: 20_000,
+      WebSocketImpl: WS,
+      recordAcksOf: before.clients,
+    });
+    expect(again).toMatchObject({ outcome: 'synced', acksRecorded: false });
   });
 
   it('CATCH-7: a reaction removed offline (deletions only) goes to the full path, which uploads it; then the catch-up alone decides again', async () => {

@@ -27,6 +27,8 @@ export type RefreshOutcome = 'synced' | 'refused' | 'timeout' | 'failed';
 export type RoomChange =
   | { readonly kind: 'none' }
   | { readonly kind: 'stored'; readonly stored: AppendedMissing }
+  /** Nothing stored, but the catch-up recorded acks in the room's sync meta (CATCH-8). */
+  | { readonly kind: 'acked' }
   | { readonly kind: 'unknown' };
 
 export interface RefreshOptions {
@@ -110,6 +112,7 @@ export const refreshRooms = async (opts: RefreshOptions): Promise<Map<string, Re
     } else {
       outcome = result.outcome;
       if (result.stored && result.stored.appended.length > 0) change = { kind: 'stored', stored: result.stored };
+      else if (result.acksRecorded) change = { kind: 'acked' };
     }
     outcomes.set(room, outcome);
     opts.onRoom?.(room, outcome, change);

@@ -10,7 +10,7 @@
  *         every Update frame of the relay's catch-up (SYNC-4 streams a large one) up to its
  *         SyncStep2. Nothing else is sent — no awareness (nobody sees this user in the room,
  *         nothing is marked seen) and no SyncStep2 of our own (uploading needs the room: CATCH-6).
- *         Awareness, QueryAwareness and Ack frames are ignored.
+ *         Awareness and QueryAwareness frames are ignored; Ack frames are kept (CATCH-8).
  * CATCH-3 Every received update passes APPLY-1's `parseUpdateV1` before anything is stored, with
  *         VAL-9's question about earlier updates answered "map entry" (the strictest answer: what
  *         passes it passes the session's answer from the live doc). An update that fails under
@@ -35,6 +35,12 @@
  *         only of deletions: an un-react), the room goes to the full path too: the session's
  *         SyncStep2 always carries its whole delete set, so it uploads it. Once the relay has it,
  *         its answer carries it and the catch-up alone decides the room again.
+ * CATCH-8 The relay's handshake ack (ACK-2, sent before its answer) says which of this device's
+ *         edits are durable there. For the clients the caller names (`recordAcksOf`: those of
+ *         own messages the lobby counts as not sent, LOBBY-3), acks above the room's sync meta
+ *         are merged into it (clocks only grow) before the catch-up resolves, and `acksRecorded`
+ *         says so. The lobby's "not sent yet" then goes even when the session that uploaded the
+ *         messages never got or never saved their ack (closed at once, or another tab's write).
  *
  * Not checked without the room's doc (the full path checks them by applying): whether the
  * structs an update references exist and what they are. The relay validated each update before
@@ -49,11 +55,14 @@ import {
   encodeSyncStep1,
   isValidRoomName,
   MessageType,
+  readAckPayload,
   SyncType,
 } from '../../shared/protocol.js';
 import { parseUpdateV1, type ParsedUpdate } from '../../shared/updateV1.js';
 import type { HeldRanges } from '../storage/heldRanges.js';
 import type { AppendedMissing, RoomUpdateStore } from '../storage/roomUpdateStore.js';
+import { mergeSyncMeta, readSyncMeta } from './syncMeta.js';
+import { emptySyncState } from './syncState.js';
 
 export type CatchUpOutcome = 'synced' | 'refused' | 'timeout' | 'failed' | 'unsure';
 
@@ -61,6 +70,8 @@ export interface CatchUpResult {
   readonly outcome: CatchUpOutcome;
   /** What was stored (only when `synced`): the store's `appendMissing` answer. */
   readonly stored?: AppendedMissing;
+  /** CATCH-8: acks of `recordAcksOf` clients were merged into the room's sync meta. */
+  readonly acksRecorded?: boolean;
 }
 
 export interface CatchUpOptions {
@@ -70,6 +81,8 @@ export interface CatchUpOptions {
   readonly store: RoomUpdateStore;
   /** How long to wait for the relay's SyncStep2. */
   readonly timeoutMs: number;
+  /** CATCH-8: the Yjs clients whose acks to record in the room's sync meta (none when absent). */
+  readonly recordAcksOf?: ReadonlySet<number>;
   readonly WebSocketImpl?: typeof WebSocket;
 }
 
@@ -137,18 +150,34 @@ export const catchUpRoom = async (opts: CatchUpOptions): Promise<CatchUpResult> 
   const received = await receiveCatchUp(opts, held);
   if (received.outcome !== 'synced') return { outcome: received.outcome };
   try {
-    return { outcome: 'synced', stored: await opts.store.appendMissing(opts.room, received.updates) };
+    const stored = await opts.store.appendMissing(opts.room, received.updates);
+    // The updates are stored: a failed meta write only leaves the acks to the next refresh.
+    const acksRecorded = await recordAcks(opts, received.acked).catch(() => false);
+    return { outcome: 'synced', stored, acksRecorded };
   } catch {
     return { outcome: 'failed' };
   }
 };
 
+/** CATCH-8: merges the acks of `opts.recordAcksOf` clients that are above the stored ones. */
+const recordAcks = async (opts: CatchUpOptions, acked: ReadonlyMap<number, number>): Promise<boolean> => {
+  const clients = opts.recordAcksOf ?? new Set<number>();
+  const mine = new Map([...acked].filter(([client]) => clients.has(client)));
+  if (mine.size === 0) return false;
+  const stored = (await readSyncMeta(opts.store, opts.room))?.acked;
+  if ([...mine].every(([client, clock]) => clock <= (stored?.get(client) ?? 0))) return false;
+  await mergeSyncMeta(opts.store, opts.room, { ...emptySyncState(), acked: mine }, mine.keys());
+  return true;
+};
+
 const receiveCatchUp = (
   opts: CatchUpOptions,
   held: HeldRanges,
-): Promise<{ outcome: CatchUpOutcome; updates: Uint8Array[] }> =>
+): Promise<{ outcome: CatchUpOutcome; updates: Uint8Array[]; acked: Map<number, number> }> =>
   new Promise((resolve) => {
     const updates: Uint8Array[] = [];
+    /** CATCH-8: the relay's acks (its handshake ack comes before its SyncStep2). */
+    const acked = new Map<number, number>();
     const brought = new ClockRanges();
     /** CATCH-7: the deletions the relay's answer carried. */
     const relayDeletes = new ClockRanges();
@@ -159,7 +188,7 @@ const receiveCatchUp = (
     try {
       ws = new WebSocketImpl(`${opts.relayUrl}/${opts.room}`);
     } catch {
-      resolve({ outcome: 'failed', updates: [] });
+      resolve({ outcome: 'failed', updates: [], acked });
       return;
     }
     ws.binaryType = 'arraybuffer';
@@ -174,7 +203,7 @@ const receiveCatchUp = (
       } catch {
         // already closing
       }
-      resolve({ outcome, updates: outcome === 'synced' ? updates : [] });
+      resolve({ outcome, updates: outcome === 'synced' ? updates : [], acked });
     };
     const timer = setTimeout(() => finish('timeout'), opts.timeoutMs);
     ws.onopen = () => ws.send(encodeSyncStep1(encodeStateVector(held.stateVector())));
@@ -189,6 +218,10 @@ const receiveCatchUp = (
         const outer = decoding.readVarUint(d);
         if (outer === MessageType.Auth) {
           if (decoding.readVarUint(d) === AUTH_DENIED) finish('refused');
+          return;
+        }
+        if (outer === MessageType.Ack) {
+          for (const [client, clock] of readAckPayload(d)) acked.set(client, Math.max(clock, acked.get(client) ?? 0));
           return;
         }
         if (outer !== MessageType.Sync) return;

@@ -49,7 +49,6 @@ import {
   StorageError,
   StorageErrorKind,
   toStorageError,
-  type RoomMetaPatch,
   type RoomUpdateStore,
   type StoredUpdates,
 } from '../storage/roomUpdateStore.js';
@@ -69,14 +68,8 @@ import {
   roomNameRefusal,
   type ConnectionStatus,
 } from './status.js';
-import {
-  coversMessage,
-  decodeSyncState,
-  encodeSyncState,
-  MAX_LATE_IDS,
-  mergeSyncStates,
-  SYNC_META_FIELD,
-} from './syncState.js';
+import { coversMessage, MAX_LATE_IDS } from './syncState.js';
+import { mergeSyncMeta, readSyncMeta } from './syncMeta.js';
 import { formatTranscript } from './transcript.js';
 import { LocalWrites } from './localWrites.js';
 
@@ -432,7 +425,7 @@ export class RoomSession {
         window.removeEventListener('pageshow', show);
       });
     }
-    const [loaded, meta] = await Promise.all([this.loadFromStore(), this.readSyncMeta()]);
+    const [loaded, meta] = await Promise.all([this.loadFromStore(), readSyncMeta(this.store, this.room)]);
     if (this.destroyed) {
       loaded.doc.destroy();
       return;
@@ -1069,15 +1062,6 @@ export class RoomSession {
     }
   }
 
-  private async readSyncMeta(): Promise<ReturnType<typeof decodeSyncState> | null> {
-    try {
-      const meta = (await this.store.getMeta(this.room)) as Record<string, unknown> | undefined;
-      return meta ? decodeSyncState(meta[SYNC_META_FIELD]) : null;
-    } catch {
-      return null;
-    }
-  }
-
   /**
    * Saves the sync meta at once (so a reload right after "Saved" appeared still knows it), then
    * at most once per META_SAVE_DELAY_MS while acks keep coming.
@@ -1103,25 +1087,16 @@ export class RoomSession {
     // Bringing the view up to date makes a view of every message not viewed yet, which notes its
     // client if it is own (makeView): no walk over every message of a big room after each ack.
     this.view();
-    const own = new Set(this.ownClients);
     const mine = {
       acked: new Map(this.acked),
       seen: new Map(this.seen),
       late: [...this.late],
       syncedAt: this.lastSyncedAt === null ? null : Math.round(this.lastSyncedAt),
     };
-    const write = this.readSyncMeta()
-      .then((stored) => {
-        const merged = stored ? mergeSyncStates(stored, mine) : mine;
-        // What other tabs kept (already limited to their own clients) stays.
-        for (const c of [...(stored?.acked.keys() ?? []), ...(stored?.seen.keys() ?? [])]) own.add(c);
-        const patch = { [SYNC_META_FIELD]: encodeSyncState(merged, own) } as unknown as RoomMetaPatch;
-        return this.store.setMeta(this.room, patch);
-      })
-      .catch((e: unknown) => {
-        // A store without the field refuses the patch (TypeError): keep the states in memory.
-        if (e instanceof TypeError) this.syncMetaSupported = false;
-      });
+    const write = mergeSyncMeta(this.store, this.room, mine, new Set(this.ownClients)).catch((e: unknown) => {
+      // A store without the field refuses the patch (TypeError): keep the states in memory.
+      if (e instanceof TypeError) this.syncMetaSupported = false;
+    });
     this.metaWrites.add(write);
     void write.finally(() => this.metaWrites.delete(write));
   }

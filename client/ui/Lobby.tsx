@@ -229,7 +229,7 @@ const RoomList = (): ReactNode => {
             .map((i) => i.room)
             .filter((room) => !isSwitchedOff(room))
             .slice(0, REFRESH_ROOMS),
-          catchUp: (room, timeoutMs) => catchUpInBackground(room, local, timeoutMs),
+          catchUp: (room, timeoutMs) => catchUpInBackground(room, local, timeoutMs, summaries.unackedClients(room)),
           open: (room) => openBackgroundSession(room, identity, local),
           timeoutMs: REFRESH_ROOM_TIMEOUT_MS,
           cancelled: () => stopped || !navigator.onLine,

@@ -61,6 +61,19 @@ export class LobbySummaries {
     return counted.summary;
   }
 
+  /**
+   * CATCH-8: the Yjs clients of the room's own messages not acked when it was counted (LOBBY-3),
+   * whose acks the catch-up records; none before the room was counted on this page.
+   */
+  unackedClients(room: string): Set<number> {
+    const clients = new Set<number>();
+    for (const m of this.byRoom.get(room)?.counted.summary.unacked ?? []) {
+      if (m.yId) clients.add(m.yId.client);
+      if (m.editYId) clients.add(m.editYId.client);
+    }
+    return clients;
+  }
+
   /** LOBBY-1: counts what a refresh stored into the room's kept summary, when it can. */
   advance(room: string, change: RoomChange): void {
     const kept = this.byRoom.get(room);

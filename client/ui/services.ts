@@ -130,8 +130,12 @@ export const openSession = (room: string, identity: IdentityInfo, local: LocalSt
 };
 
 /** SYNC-C1: fetches and stores what the room missed, without loading it (./catchUp.ts). */
-export const catchUpInBackground = (room: string, local: LocalStore, timeoutMs: number): Promise<CatchUpResult> =>
-  catchUpRoom({ room, relayUrl: relayUrl(), store: local.store, timeoutMs });
+export const catchUpInBackground = (
+  room: string,
+  local: LocalStore,
+  timeoutMs: number,
+  recordAcksOf: ReadonlySet<number>,
+): Promise<CatchUpResult> => catchUpRoom({ room, relayUrl: relayUrl(), store: local.store, timeoutMs, recordAcksOf });
 
 /**
  * A background session (SYNC-C1's full path, for a room the catch-up leaves unsure): fetches what
