@@ -1298,7 +1298,7 @@ test('LOBBY-3: the lobby shows what a room still holds unsent, until its refresh
   await a.page.getByRole('link', { name: 'Rooms', exact: true }).click();
   const row = lobbyRow(a.page, room);
   await expect(row).toContainText('1 not sent yet');
-  await expect(row).toContainText('1 message of yours kept on this device, not on the relay yet');
+  await expect(row).toContainText('1 not sent yet: kept on this device, not on the relay yet');
   // The network is back: the lobby's refresh uploads it (CATCH-6), and the relay's ack ends it.
   await a.context.setOffline(false);
   await expect(row).not.toContainText('not sent yet', { timeout: 20_000 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Prng, seedFromEnv } from '../../shared/testing/prng.js';
-import { summariseStateVector } from '../sync/labHooks.js';
+import { shortClientId, summariseStateVector } from '../sync/labHooks.js';
 import { MAX_SV_SUMMARY } from './labPresence.js';
-import { parseSvSummary, sameSvRow, shortClientId, svMatrix, type SvSummaryInput } from './svMatrix.js';
+import { parseSvSummary, sameSvRow, svMatrix, type SvSummaryInput } from './svMatrix.js';
 
 /** A participant whose own client id (1, 2, ...) owns no column of these tests unless given. */
 let nextId = 1;

@@ -17,17 +17,16 @@
  *
  * A column names the participants writing with that client: a session's awareness client id is its
  * document's Yjs client id (y-protocols' Awareness takes `doc.clientID`), so a participant owns the
- * column of its own id. A column nobody owns is a tab that has gone (a reload gets a new client id).
+ * column of its own id. A column no participant owns is a tab that is not here now (closed, or
+ * reloaded: a reload gets a new client id), or one that publishes no lab state.
  *
  * The summary is untrusted (LAB-UI-2): a token that does not parse is ignored; nothing here throws.
  */
+import { shortClientId } from '../sync/labHooks.js';
 import { MAX_SV_SUMMARY } from './labPresence.js';
 
 /** Columns shown; the clients with the smallest clocks beyond it are only counted. */
 export const MAX_SV_COLUMNS = 8;
-
-/** A Yjs client id as summaries publish it: its last 4 hex digits. */
-export const shortClientId = (id: number): string => (id >>> 0).toString(16).slice(-4).padStart(4, '0');
 
 export interface SvSummaryInput {
   readonly svSummary: string;

@@ -4,7 +4,8 @@ import * as Y from 'yjs';
 import { ChatRoom, type Identity } from '../../shared/chat/chatRoom.js';
 import { HybridClock } from '../../shared/chat/hlc.js';
 import { newId } from '../../shared/ids.js';
-import { beginImport, describeImport, type ImportSummary } from './importSummary.js';
+import { describeImport } from '../ui/describeImport.js';
+import { beginImport, type ImportSummary } from './importSummary.js';
 
 const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
 const ann: Identity = { id: newId(randomBytes), name: 'Ann' };

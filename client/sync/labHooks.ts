@@ -15,7 +15,6 @@ import { chatContentHash } from '../../shared/lab/contentHash.js';
 import type { FaultConfig } from '../../shared/lab/faults.js';
 import { VectorClocks, type LabEvent } from '../../shared/lab/shiviz.js';
 import { encodeSyncStep1, encodeSyncUpdate, MessageType, SyncType } from '../../shared/protocol.js';
-import { shortClientId } from '../lab/svMatrix.js';
 import { FaultInjector, type FaultStats, type FrameDirection } from '../net/faultInjector.js';
 import type { Transport } from '../net/transport.js';
 
@@ -86,6 +85,9 @@ export const frameKind = (bytes: Uint8Array): FrameKind => {
 };
 
 /** "3f2a:12 b1c4:7 …": the largest clocks first, client ids in hex (last 4 digits). */
+/** A Yjs client id as summaries publish it: its last 4 hex digits (LAB-UI-7 reads them back). */
+export const shortClientId = (id: number): string => (id >>> 0).toString(16).slice(-4).padStart(4, '0');
+
 export const summariseStateVector = (sv: ReadonlyMap<number, number>, max = 6): string => {
   const entries = [...sv].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
   const words = entries.slice(0, max).map(([c, k]) => `${shortClientId(c)}:${k}`);

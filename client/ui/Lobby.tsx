@@ -304,9 +304,7 @@ const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
         {notSent > 0 && (
           <span className="badge not-sent">
             {notSent} not sent yet
-            <span className="visually-hidden">
-              : {plural(notSent, 'message')} of yours kept on this device, not on the relay yet
-            </span>
+            <span className="visually-hidden">: kept on this device, not on the relay yet</span>
           </span>
         )}
       </div>

@@ -17,10 +17,10 @@ import type { MessageActions } from './MessageItem.js';
 import { MessageIndex } from './messageIndex.js';
 import { MessageList, type MessageListHandle } from './MessageList.js';
 import { NamePrompt } from './NamePrompt.js';
+import { describeImport } from './describeImport.js';
 import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
 import { roomUrl } from './router.js';
 import {
-  describeImport,
   onSwitchedOffChange,
   roomFileName,
   setSwitchedOff,

@@ -15,7 +15,6 @@ export type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 export type { AppendedMissing, RoomMeta, RoomInfo } from '../storage/roomUpdateStore.js';
 export type { RoomSession, RoomView, MessageView, ConnectionStatus, MessageState } from '../sync/roomSession.js';
 export { roomFileName } from '../sync/roomFile.js';
-export { describeImport } from '../sync/importSummary.js';
 
 export interface IdentityInfo {
   readonly id: string;

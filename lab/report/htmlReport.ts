@@ -1,7 +1,8 @@
 /**
  * The experiment's self-contained HTML report: one file, no external assets, no script (a
  * Content-Security-Policy forbids any), charts as inline SVG. Sections (each an element id):
- * `summary`, `verdicts`, `replicas`, `anomalies`, `slis`, `latency`, `divergence`, `spacetime`, `timeline`.
+ * `summary`, `verdicts`, `replicas`, `anomalies`, `causality`, `slis`, `latency`, `divergence`, `spacetime`,
+ * `timeline`.
  *
  * Every string taken from the history — scenario name, options, client names, ids, message text,
  * evidence, step labels — is escaped (escapeHtml): untrusted text is never HTML.
@@ -79,20 +80,23 @@ const replicas = (h: History): string => {
   return `<section id="replicas"><h2>Final replicas</h2><p class="muted">Read at ${formatMs(h.final.t)}, after the final heal.</p><table><thead><tr><th>Client</th><th>Messages shown</th><th>Content hash</th><th>State vector</th></tr></thead><tbody>${rows}</tbody></table></section>`;
 };
 
+/** Counted examples (CHK-6, CHK-7) as an evidence list; nothing when there are none. */
+const examplesList = (examples: readonly { readonly text: string }[]): string =>
+  examples.length === 0
+    ? ''
+    : `<ul class="evidence">${examples.map((e) => `<li>${escapeHtml(e.text)}</li>`).join('')}</ul>`;
+
 const anomalies = (checks: CheckReport): string => {
   const a = checks.wallClock;
-  const ex =
-    a.examples.length === 0
-      ? ''
-      : `<ul class="evidence">${a.examples.map((e) => `<li>${escapeHtml(e.text)}</li>`).join('')}</ul>`;
-  const s = checks.shownBeforeSeen;
-  const sEx =
-    s.examples.length === 0
-      ? ''
-      : `<ul class="evidence">${s.examples.map((e) => `<li>${escapeHtml(e.text)}</li>`).join('')}</ul>`;
   return `<section id="anomalies"><h2>What the wall-clock order would have got wrong</h2>
-<p>Of ${a.messages} messages, ordering by the senders' wall clocks instead of the HLC would have shown <strong>${a.replyBeforeParent}</strong> replies before the message they answer and put <strong>${a.pairsOrderedDifferently}</strong> pairs of messages the other way round.</p>${ex}
-<p>The HLC order itself (what the app shows) put <strong>${s.count}</strong> of ${s.withContext} messages before a message their sender had already seen. The HLC prevents this unless two senders' clocks are more than 60 s apart: a replica then refuses a timestamp that far ahead of its own clock (HLC-3), so its next message is stamped earlier.</p>${sEx}</section>`;
+<p>Of ${a.messages} messages, ordering by the senders' wall clocks instead of the HLC would have shown <strong>${a.replyBeforeParent}</strong> replies before the message they answer and put <strong>${a.pairsOrderedDifferently}</strong> pairs of messages the other way round.</p>${examplesList(a.examples)}</section>`;
+};
+
+/** CHK-7: what the shown (HLC) order itself got wrong about causality. */
+const shownBeforeSeen = (checks: CheckReport): string => {
+  const s = checks.shownBeforeSeen;
+  return `<section id="causality"><h2>What the shown order got wrong</h2>
+<p>The HLC order itself (what the app shows) put <strong>${s.count}</strong> of ${s.withContext} messages before a message their sender had already seen. The HLC prevents this unless two senders' clocks are more than 60 s apart: a replica then refuses a timestamp that far ahead of its own clock (HLC-3), so its next message is stamped earlier.</p>${examplesList(s.examples)}</section>`;
 };
 
 const slisSection = (slis: Slis): string => {
@@ -162,6 +166,7 @@ ${header(h, checks, slis, opts.notes ?? [])}
 ${verdicts(checks)}
 ${replicas(h)}
 ${anomalies(checks)}
+${shownBeforeSeen(checks)}
 ${slisSection(slis)}
 <section id="latency"><h2>Delivery latency over time</h2>${latencyChart(slis.latency, iv)}</section>
 <section id="divergence"><h2>Divergence windows</h2>${legend}${divergenceChart(h, windows, iv)}

@@ -98,6 +98,7 @@ describe('HTML report', () => {
       'verdicts',
       'replicas',
       'anomalies',
+      'causality',
       'slis',
       'latency',
       'divergence',

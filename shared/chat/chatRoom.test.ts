@@ -205,7 +205,7 @@ describe('chat model', () => {
     expect(a.room.record(second.id)?.after).toBe(first.id);
   });
 
-  it('CHAT-8: a record whose `after` is not an id is ignored', () => {
+  it('CHAT-8: an `after` that is not an id is dropped, not the message', () => {
     const a = replica('a');
     const id = newId(random);
     const rec = {
@@ -217,9 +217,8 @@ describe('chat model', () => {
       wall: 1,
     };
     a.room.messagesMap.set(id, { ...rec, after: '<img>' });
-    expect(a.room.messages()).toEqual([]);
-    a.room.messagesMap.set(id, rec);
-    expect(a.room.messages().map((m) => m.id)).toEqual([id]);
+    expect(a.room.messages().map((m) => [m.id, m.after])).toEqual([[id, null]]);
+    expect(a.room.record(id)).toEqual(rec);
   });
 
   it('untrusted records that do not validate are ignored, not thrown on', () => {

@@ -103,7 +103,6 @@ const parseRecordAndHlc = (id: string, v: unknown): [MessageRecord, Hlc] | null 
   const hlc = decodeHlc(r.hlc);
   if (hlc === null) return null;
   if (r.replyTo !== undefined && !isId(r.replyTo)) return null;
-  if (r.after !== undefined && !isId(r.after)) return null;
   const rec: MessageRecord = {
     id,
     authorId: r.authorId,
@@ -112,7 +111,9 @@ const parseRecordAndHlc = (id: string, v: unknown): [MessageRecord, Hlc] | null 
     hlc: r.hlc as string,
     wall: r.wall,
     ...(r.replyTo !== undefined ? { replyTo: r.replyTo } : {}),
-    ...(r.after !== undefined ? { after: r.after } : {}),
+    // A hint for the lab, not part of what the room shows: one that is not an id is dropped, not
+    // the message (versions that ignore the field show it, and replicas must agree, LAB-4).
+    ...(isId(r.after) ? { after: r.after } : {}),
   };
   return [rec, hlc];
 };

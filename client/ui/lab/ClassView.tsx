@@ -208,9 +208,9 @@ const Participants = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
                     <th scope="col" key={c.client} className="sv-clock">
                       <span className="visually-hidden">client </span>
                       {c.client}
-                      <span className="sv-owner">
+                      <span className="sv-owner" title={c.owners.join(', ') || undefined}>
                         <span className="visually-hidden">, </span>
-                        {c.owners.length > 0 ? <bdi>{c.owners.join(', ')}</bdi> : 'gone'}
+                        {c.owners.length > 0 ? <bdi>{c.owners.join(', ')}</bdi> : 'not here'}
                       </span>
                     </th>
                   ))}
@@ -234,9 +234,9 @@ const Participants = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
           </div>
           <p className="hint" id={legendId}>
             State vector: one column per Yjs client (the last 4 hex digits of its id), ordered by its largest clock.
-            Under the id: the participant writing with it, or &ldquo;gone&rdquo; for a tab that is no longer here (a
-            reload starts a new client). <span className="lab-behind">↓n</span>: behind by n, below the largest clock a
-            counted participant published for that client. A participant publishes only its 6 largest clocks: a client
+            Under the id: the participant writing with it, or &ldquo;not here&rdquo; for a tab that closed or reloaded
+            (a reload starts a new client). <span className="lab-behind">↓n</span>: behind by n, below the largest clock
+            a counted participant published for that client. A participant publishes only its 6 largest clocks: a client
             left out has at most the smallest of them (<span className="lab-behind">≤k ↓≥n</span> when that is behind),
             else <span className="sv-unknown">·</span> (a dot): unknown, not necessarily 0. Two clients whose ids end
             alike share a column.
