@@ -1064,6 +1064,9 @@ test('axe: no serious or critical accessibility violations on the lobby and in a
   await a.offlineToggle().click();
   await expect(a.connection()).toContainText('Offline');
   await check(a.page, 'room offline');
+  // A pending count in the header, and LOBBY-3's mark in the lobby.
+  await a.send('kept here while offline');
+  await expect(a.connection()).toContainText('1 pending');
   // HEADER-1's compact header.
   await a.page.setViewportSize({ width: 390, height: 844 });
   await check(a.page, 'room offline (phone)');
@@ -1071,6 +1074,7 @@ test('axe: no serious or critical accessibility violations on the lobby and in a
 
   await a.page.getByRole('link', { name: 'Rooms' }).click();
   await expect(a.page.getByRole('list', { name: 'Rooms on this device' })).toBeVisible();
+  await expect(a.page.getByText('1 not sent yet')).toBeVisible();
   await check(a.page, 'lobby');
   await a.page.emulateMedia({ colorScheme: 'dark' });
   await check(a.page, 'lobby (dark)');
