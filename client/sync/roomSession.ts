@@ -1117,7 +1117,9 @@ export class RoomSession {
         changed = true;
       }
     }
-    this.lastSyncedAt = this.now();
+    // The handshake ack comes before the relay's answer (ACK-2): "synced" only once that answer
+    // came, or the room screen would end its catch-up before the missed messages are in.
+    if (this.synced) this.lastSyncedAt = this.now();
     if (changed) {
       this.statesChanged = true;
       this.invalidateView();
