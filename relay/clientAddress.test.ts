@@ -1,9 +1,14 @@
 /** CLOSE-7: which address an upgrade is counted under (relay/clientAddress.ts). */
 import { describe, expect, it } from 'vitest';
-import { canonicalAddress, clientAddress } from './clientAddress.js';
+import { addressRange, canonicalAddress, clientAddress, inRanges, type AddressRange } from './clientAddress.js';
 
-const none: ReadonlySet<string> = new Set();
-const trusting = (...proxies: string[]): ReadonlySet<string> => new Set(proxies.map((p) => canonicalAddress(p)!));
+const range = (entry: string): AddressRange => {
+  const r = addressRange(entry);
+  if (typeof r === 'string') throw new Error(`${entry} ${r}`);
+  return r;
+};
+const none: readonly AddressRange[] = [];
+const trusting = (...proxies: string[]): readonly AddressRange[] => proxies.map(range);
 
 describe('canonicalAddress', () => {
   it('spells each address one way, and refuses what is not an IP address', () => {
@@ -58,5 +63,107 @@ describe('clientAddress', () => {
     // Not a trusted proxy: the header is ignored, loopback included.
     expect(clientAddress('192.0.2.1', '198.51.100.7', proxies)).toBe('192.0.2.1');
     expect(clientAddress('127.0.0.2', '198.51.100.7', proxies)).toBe('127.0.0.2');
+  });
+});
+
+describe('addressRange and inRanges', () => {
+  it.each([
+    // IPv4: the range's own edges in, the neighbours on either side out.
+    ['10.0.0.0/8', '10.0.0.0', true],
+    ['10.0.0.0/8', '10.255.255.255', true],
+    ['10.0.0.0/8', '9.255.255.255', false],
+    ['10.0.0.0/8', '11.0.0.0', false],
+    ['172.16.0.0/12', '172.31.255.254', true],
+    ['172.16.0.0/12', '172.32.0.1', false],
+    ['127.0.0.0/29', '127.0.0.7', true],
+    ['127.0.0.0/29', '127.0.0.8', false],
+    ['192.0.2.7/32', '192.0.2.7', true],
+    ['192.0.2.7/32', '192.0.2.6', false],
+    ['192.0.2.7', '192.0.2.7', true],
+    ['192.0.2.7', '192.0.2.8', false],
+    ['0.0.0.0/0', '255.255.255.255', true],
+    ['0.0.0.0/0', '2001:db8::1', false],
+    // IPv4-mapped IPv6, as a dual-stack listener reports an IPv4 peer, is matched as IPv4.
+    ['10.0.0.0/8', '::ffff:10.1.2.3', true],
+    ['10.0.0.0/8', '::ffff:a01:203', true],
+    ['10.0.0.0/8', '::ffff:11.1.2.3', false],
+    ['::ffff:10.0.0.0/104', '10.1.2.3', true],
+    ['::ffff:10.0.0.0/104', '11.1.2.3', false],
+    ['::ffff:0.0.0.0/96', '203.0.113.1', true],
+    ['::ffff:10.1.2.3', '10.1.2.3', true],
+    // IPv6: spelled any way, matched by bits.
+    ['fd00::/8', 'fd12:3456::1', true],
+    ['fd00::/8', 'FDFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF', true],
+    ['fd00::/8', 'fc00::1', false],
+    ['fd00::/8', 'fe00::', false],
+    ['2001:db8:0:1::/64', '2001:db8:0:1:ffff:ffff:ffff:ffff', true],
+    ['2001:db8:0:1::/64', '2001:db8:0:2::', false],
+    ['2001:db8::1/128', '2001:0db8:0:0:0:0:0:1', true],
+    ['2001:db8::1/128', '2001:db8::2', false],
+    ['::1', '::1', true],
+    ['::/0', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', true],
+    // An IPv4 peer is IPv4, whatever an IPv6 range spans.
+    ['::/0', '::ffff:10.1.2.3', false],
+    ['::/0', '10.1.2.3', false],
+  ])('CLOSE-7: %s holds %s: %s', (entry, peer, expected) => {
+    expect(inRanges(canonicalAddress(peer)!, [range(entry)])).toBe(expected);
+  });
+
+  it('CLOSE-7: a peer is trusted when any of the ranges holds it, IPv4 and IPv6 mixed', () => {
+    const ranges = trusting('10.0.0.0/8', 'fd00::/8', '192.0.2.7');
+    for (const peer of ['10.9.9.9', '::ffff:10.9.9.9', 'fd00::9', '192.0.2.7']) {
+      expect(inRanges(canonicalAddress(peer)!, ranges), peer).toBe(true);
+    }
+    for (const peer of ['11.0.0.0', 'fe00::', '192.0.2.8', '::ffff:192.0.2.8']) {
+      expect(inRanges(canonicalAddress(peer)!, ranges), peer).toBe(false);
+    }
+    expect(inRanges('10.0.0.1', none)).toBe(false);
+  });
+
+  it.each([
+    ['proxy.example.org', /is not an IP address or CIDR range/],
+    ['10.0.0.0/', /prefix length that is not 0–32/],
+    ['10.0.0.0/33', /prefix length that is not 0–32/],
+    ['10.0.0.0/-1', /prefix length that is not 0–32/],
+    ['10.0.0.0/08', /prefix length that is not 0–32/],
+    ['10.0.0.0/8/8', /prefix length that is not 0–32/],
+    ['10.0.0.0/ 8', /prefix length that is not 0–32/],
+    ['fd00::/129', /prefix length that is not 0–128/],
+    ['::ffff:10.0.0.0/129', /prefix length that is not 0–128/],
+    ['::ffff:0.0.0.0/95', /covers more than IPv4-mapped addresses/],
+    ['10.0.0.0.0/8', /is not an IP address/],
+    ['/8', /is not an IP address/],
+    ['10/8', /is not an IP address/],
+    // Host bits set: refused, naming the range it would be and how to write one address.
+    ['10.0.0.1/8', /host bits set \(the range is 10\.0\.0\.0\/8; one address is \/32\)/],
+    ['172.17.0.1/16', /the range is 172\.17\.0\.0\/16/],
+    ['fd00::1/8', /host bits set \(the range is fd00:0:0:0:0:0:0:0\/8; one address is \/128\)/],
+    ['::ffff:10.0.0.1/104', /the range is 10\.0\.0\.0\/8/],
+    ['0.0.0.1/0', /the range is 0\.0\.0\.0\/0/],
+  ])('CLOSE-7: refuses %s, saying why', (entry, why) => {
+    const r = addressRange(entry);
+    expect(typeof r, entry).toBe('string');
+    expect(r).toMatch(why);
+  });
+
+  it('CLOSE-7: a single address is its /32 or /128', () => {
+    expect(addressRange('192.0.2.1')).toEqual({ family: 4, network: 0xc0000201n, prefix: 32 });
+    expect(addressRange('::ffff:192.0.2.1')).toEqual({ family: 4, network: 0xc0000201n, prefix: 32 });
+    expect(addressRange('::1')).toEqual({ family: 6, network: 1n, prefix: 128 });
+    expect(addressRange('0.0.0.0/0')).toEqual({ family: 4, network: 0n, prefix: 0 });
+  });
+});
+
+describe('clientAddress behind a range (CLOSE-7)', () => {
+  it('CLOSE-7: from any peer of a trusted range the last hop is counted; from a neighbour the header is ignored', () => {
+    const proxies = trusting('172.16.0.0/12', 'fd00::/8');
+    expect(clientAddress('172.17.0.2', '198.51.100.7', proxies)).toBe('198.51.100.7');
+    expect(clientAddress('::ffff:172.31.255.255', '203.0.113.9, 198.51.100.8', proxies)).toBe('198.51.100.8');
+    expect(clientAddress('fd00:1::5', '[2001:db8:1:2::9]:443', proxies)).toBe('2001:db8:1:2::/64');
+    expect(clientAddress('172.32.0.1', '198.51.100.7', proxies)).toBe('172.32.0.1');
+    expect(clientAddress('fe00::1', '198.51.100.7', proxies)).toBe('fe00:0:0:0::/64');
+    // No usable header: counted as the proxy itself; and loopback counts once any range is trusted.
+    expect(clientAddress('172.17.0.2', undefined, proxies)).toBe('172.17.0.2');
+    expect(clientAddress('127.0.0.1', '198.51.100.7', proxies)).toBe('127.0.0.1');
   });
 });

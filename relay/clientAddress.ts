@@ -11,6 +11,8 @@
  * - An IPv6 address counts as its /64: a host is usually given a whole /64 and picks addresses in
  *   it at will, as one IPv4 NAT address stands for all of a LAN.
  * - IPv4-mapped IPv6 (`::ffff:10.0.0.1`, what a dual-stack listener reports) is the IPv4 address.
+ * - TRUST_PROXY entries are addresses or CIDR ranges (`addressRange`): proxies sit in a subnet
+ *   (a Docker bridge, a Kubernetes pod range, a load balancer pool) whose members come and go.
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
@@ -47,6 +49,71 @@ export const canonicalAddress = (text: string): string | null => {
   return g.map((x) => x.toString(16)).join(':');
 };
 
+/**
+ * A TRUST_PROXY entry: the addresses whose first `prefix` bits are `network`'s. A single address
+ * is its /32 or /128. IPv4 peers, IPv4-mapped ones included, match IPv4 ranges only, as they are
+ * counted as IPv4.
+ */
+export interface AddressRange {
+  readonly family: 4 | 6;
+  readonly network: bigint;
+  readonly prefix: number;
+}
+
+const widthOf = (family: 4 | 6): number => (family === 4 ? 32 : 128);
+
+/** A canonical address (`canonicalAddress`) as its family and number. */
+const numbered = (canonical: string): { family: 4 | 6; value: bigint } =>
+  canonical.includes(':')
+    ? { family: 6, value: canonical.split(':').reduce((n, g) => (n << 16n) | BigInt(parseInt(g, 16)), 0n) }
+    : { family: 4, value: canonical.split('.').reduce((n, o) => (n << 8n) | BigInt(o), 0n) };
+
+/** The canonical spelling of `value`, for the error that suggests a range's network. */
+const spelled = (family: 4 | 6, value: bigint): string =>
+  family === 4
+    ? [24n, 16n, 8n, 0n].map((s) => (value >> s) & 0xffn).join('.')
+    : Array.from({ length: 8 }, (_, i) => ((value >> BigInt(112 - 16 * i)) & 0xffffn).toString(16)).join(':');
+
+/**
+ * The range an `address` or `address/prefix` entry stands for, or why it stands for none. An
+ * entry with host bits set (`10.0.0.1/8`) is refused rather than read as its network: it is as
+ * likely a single address with a stray prefix (an interface's `ip addr` line pasted), and a
+ * guess here would widen whom the relay believes. `::ffff:a.b.c.d/n` is the IPv4 range /(n − 96).
+ */
+export const addressRange = (entry: string): AddressRange | string => {
+  const slash = entry.indexOf('/');
+  const address = slash < 0 ? entry : entry.slice(0, slash);
+  const canonical = canonicalAddress(address);
+  if (canonical === null) return 'is not an IP address or CIDR range';
+  const { family, value } = numbered(canonical);
+  const width = widthOf(family);
+  if (slash < 0) return { family, network: value, prefix: width };
+  const prefixText = entry.slice(slash + 1);
+  // Written as IPv4-mapped IPv6 but canonical as IPv4: its prefix counts the 96 bits of `::ffff:`.
+  const mapped = family === 4 && address.includes(':');
+  const written = mapped ? 128 : width;
+  if (!/^(?:0|[1-9]\d{0,2})$/.test(prefixText) || Number(prefixText) > written) {
+    return `has a prefix length that is not 0–${written}`;
+  }
+  const prefix = Number(prefixText) - (mapped ? 96 : 0);
+  if (prefix < 0) return 'covers more than IPv4-mapped addresses: list IPv4 and IPv6 ranges apart';
+  const hostBits = (1n << BigInt(width - prefix)) - 1n;
+  if ((value & hostBits) !== 0n) {
+    return `has host bits set (the range is ${spelled(family, value & ~hostBits)}/${prefix}; one address is /${width})`;
+  }
+  return { family, network: value, prefix };
+};
+
+/** True when the canonical address `canonical` is in one of `ranges`. */
+export const inRanges = (canonical: string, ranges: readonly AddressRange[]): boolean => {
+  const { family, value } = numbered(canonical);
+  return ranges.some((r) => {
+    if (r.family !== family) return false;
+    const hostWidth = BigInt(widthOf(family) - r.prefix);
+    return value >> hostWidth === r.network >> hostWidth;
+  });
+};
+
 const isLoopback = (canonical: string): boolean => canonical.startsWith('127.') || canonical === '0:0:0:0:0:0:0:1';
 
 /** The key a canonical address is counted under: IPv4 itself, IPv6 its /64. */
@@ -69,20 +136,17 @@ const lastHop = (header: string | readonly string[] | undefined): string | null 
   return canonicalAddress(withoutPort(hops[hops.length - 1]!));
 };
 
-/**
- * The key the per-IP limits count this upgrade under, or null when it is not counted.
- * `trustedProxies` holds canonical addresses (`canonicalAddress`).
- */
+/** The key the per-IP limits count this upgrade under, or null when it is not counted. */
 export const clientAddress = (
   peer: string | undefined,
   forwardedFor: string | readonly string[] | undefined,
-  trustedProxies: ReadonlySet<string>,
+  trustedProxies: readonly AddressRange[],
 ): string | null => {
   const from = peer === undefined ? null : canonicalAddress(peer);
   // No peer address: the socket is gone already, and the upgrade will fail anyway.
   if (from === null) return null;
-  if (trustedProxies.size === 0) return isLoopback(from) ? null : countedAs(from);
+  if (trustedProxies.length === 0) return isLoopback(from) ? null : countedAs(from);
   // A trusted proxy that sent no usable header is counted as itself.
-  const forwarded = trustedProxies.has(from) ? lastHop(forwardedFor) : null;
+  const forwarded = inRanges(from, trustedProxies) ? lastHop(forwardedFor) : null;
   return countedAs(forwarded ?? from);
 };

@@ -38,7 +38,16 @@ const sample = (key: Key): [string, unknown] => {
     case 'relayUrls':
       return ['ws://10.0.0.1:8787, wss://b.example.org', ['ws://10.0.0.1:8787', 'wss://b.example.org']];
     case 'trustProxy':
-      return ['127.0.0.1, ::1', ['127.0.0.1', '::1']];
+      return [
+        '127.0.0.1, ::1, 10.0.0.0/8, ::ffff:172.16.0.0/108, fd00::/8',
+        [
+          { family: 4, network: 0x7f000001n, prefix: 32 },
+          { family: 6, network: 1n, prefix: 128 },
+          { family: 4, network: 0x0a000000n, prefix: 8 },
+          { family: 4, network: 0xac100000n, prefix: 12 },
+          { family: 6, network: 0xfdn << 120n, prefix: 8 },
+        ],
+      ];
     default:
       return ['5000', 5000]; // at or above every numeric setting's minimum, a valid port
   }
@@ -177,8 +186,16 @@ describe('loadConfig', () => {
     [{ RELAY_URLS: 'ws://a:1/sync' }, [], /RELAY_URLS/],
     [{ MAX_CONNECTIONS_PER_IP: '-1' }, [], /MAX_CONNECTIONS_PER_IP/],
     [{ MAX_UPGRADES_PER_IP_PER_MINUTE: '1.5' }, [], /MAX_UPGRADES_PER_IP_PER_MINUTE/],
-    [{ TRUST_PROXY: 'proxy.example.org' }, [], /TRUST_PROXY entries must be IP addresses/],
-    [{ TRUST_PROXY: '10.0.0.0/8' }, [], /TRUST_PROXY/],
+    // CLOSE-7: one bad entry refuses the whole list, naming it.
+    [{ TRUST_PROXY: '10.0.0.1, proxy.example.org' }, [], /TRUST_PROXY entry "proxy.example.org" is not an IP address/],
+    [
+      { TRUST_PROXY: '10.0.0.0/8, 10.0.0.0/33' },
+      [],
+      /TRUST_PROXY entry "10.0.0.0\/33" has a prefix length that is not 0–32/,
+    ],
+    [{ TRUST_PROXY: 'fd00::/129' }, [], /TRUST_PROXY entry "fd00::\/129" has a prefix length that is not 0–128/],
+    [{ TRUST_PROXY: '172.17.0.1/16' }, [], /TRUST_PROXY entry "172.17.0.1\/16" has host bits set .*172\.17\.0\.0\/16/],
+    [{}, ['--trust-proxy=10.0.0.0/8,fd00::1/8'], /TRUST_PROXY entry "fd00::1\/8" has host bits set/],
     [{ MAX_FRAME_BYTES: '2000000', BYTE_BURST: '1999999' }, [], /BYTE_BURST/],
     // RATE-1: the largest frame with the most clients must be payable (8 MiB + 32,768 × 256 = 16 MiB).
     [{ MAX_CLIENTS_PER_UPDATE: '32769' }, [], /BYTE_BURST must be at least MAX_FRAME_BYTES \+ MAX_CLIENTS_PER_UPDATE/],

@@ -6,7 +6,7 @@
 import { Limits } from '../shared/protocol.js';
 import type { RelayLimits } from './relay.js';
 import { CLIENT_CHARGE_BYTES } from './clientCharge.js';
-import { canonicalAddress } from './clientAddress.js';
+import { addressRange, type AddressRange } from './clientAddress.js';
 import { LogLevel, type LogLevelName } from './log.js';
 import type { RedisDurabilityMode } from './redisConnection.js';
 
@@ -69,7 +69,7 @@ export const SETTINGS = {
   trustProxy: {
     env: 'TRUST_PROXY',
     default: '',
-    help: 'comma-separated IP addresses of reverse proxies: an upgrade from one of them is counted under the last address of its X-Forwarded-For (empty = the header is ignored and loopback clients are not counted)',
+    help: 'comma-separated IP addresses or CIDR ranges (10.0.0.0/8, fd00::/8; no host bits set) of reverse proxies: an upgrade from one of them is counted under the last address of its X-Forwarded-For (empty = the header is ignored and loopback clients are not counted)',
   },
   maxAwarenessStateBytes: {
     env: 'MAX_AWARENESS_STATE_BYTES',
@@ -152,8 +152,8 @@ export interface RelayConfig {
   readonly maxConnectionsPerIp: number;
   /** CLOSE-7: upgrade attempts one client address may make per minute (0 = no limit). */
   readonly maxUpgradesPerIpPerMinute: number;
-  /** CLOSE-7: addresses of reverse proxies whose X-Forwarded-For is believed ([] = none). */
-  readonly trustProxy: readonly string[];
+  /** CLOSE-7: addresses and ranges of reverse proxies whose X-Forwarded-For is believed ([] = none). */
+  readonly trustProxy: readonly AddressRange[];
 }
 
 export class ConfigError extends Error {}
@@ -247,10 +247,12 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     if (!/^wss?:\/\/[^\s/?#]+$/.test(u))
       throw new ConfigError(`RELAY_URLS entries must be ws:// or wss:// origins, got "${u}"`);
   }
-  const trustProxy = list('trustProxy');
-  for (const a of trustProxy) {
-    if (canonicalAddress(a) === null) throw new ConfigError(`TRUST_PROXY entries must be IP addresses, got "${a}"`);
-  }
+  // Every entry or none: a relay that skipped one would count that proxy's clients as one address.
+  const trustProxy = list('trustProxy').map((entry) => {
+    const range = addressRange(entry);
+    if (typeof range === 'string') throw new ConfigError(`TRUST_PROXY entry "${entry}" ${range}`);
+    return range;
+  });
   const redisPrefix = raw.get('redisPrefix')!;
   // Braces would interfere with the room hash tags (REDIS-1).
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(redisPrefix)) {

@@ -23,7 +23,7 @@ import type { RelayMetrics } from './metrics.js';
 import type { Backplane } from './backplane.js';
 import type { StoreWorkerHealth } from './workerRoomStore.js';
 import { binaryFrame } from './binaryFrame.js';
-import { canonicalAddress, clientAddress } from './clientAddress.js';
+import { canonicalAddress, clientAddress, inRanges, type AddressRange } from './clientAddress.js';
 import { LogThrottle } from './logThrottle.js';
 import type { PerIpLimits } from './perIpLimits.js';
 
@@ -50,7 +50,7 @@ export interface ServerOptions {
   /** CLOSE-7: connections and upgrade attempts per client address (MAX_CONNECTIONS_PER_IP, …). */
   readonly perIpLimits?: PerIpLimits;
   /** CLOSE-7: reverse proxies whose `X-Forwarded-For` names the client (TRUST_PROXY). */
-  readonly trustProxy?: readonly string[];
+  readonly trustProxy?: readonly AddressRange[];
 }
 
 /**
@@ -84,7 +84,7 @@ const PLACEHOLDER = `<!doctype html><html lang="en"><meta charset="utf-8"><title
 export const createRelayServer = (opts: ServerOptions): Server => {
   const { relay, log, metrics, perIpLimits } = opts;
   const refusalLog = new LogThrottle();
-  const trustedProxies = new Set((opts.trustProxy ?? []).map((a) => canonicalAddress(a) ?? a));
+  const trustedProxies = opts.trustProxy ?? [];
   // perMessageDeflate stays off: the pre-framed sends below rely on ws never queueing a frame.
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false });
   const alive = new WeakMap<WebSocket, boolean>();
@@ -115,7 +115,8 @@ export const createRelayServer = (opts: ServerOptions): Server => {
   if (perIpLimits) {
     server.on('connection', (socket: Socket) => {
       const peer = canonicalAddress(socket.remoteAddress ?? '');
-      const address = peer === null || trustedProxies.has(peer) ? null : clientAddress(peer, undefined, trustedProxies);
+      const address =
+        peer === null || inRanges(peer, trustedProxies) ? null : clientAddress(peer, undefined, trustedProxies);
       if (!perIpLimits.socketOpened(address)) {
         metrics?.socketRefused();
         socket.destroy();

@@ -111,9 +111,12 @@ export interface RawClient {
   readonly closed: Promise<CloseInfo>;
 }
 
-/** `headers`: extra request headers of the upgrade (e.g. CLOSE-7's `X-Forwarded-For`). */
-export const rawClient = (url: string, headers?: Record<string, string>): RawClient => {
-  const ws = new WebSocket(url, headers ? { headers } : {});
+/**
+ * `headers`: extra request headers of the upgrade (e.g. CLOSE-7's `X-Forwarded-For`); `from`: the
+ * local address to connect from (127.0.0.0/8 is all this host's).
+ */
+export const rawClient = (url: string, headers?: Record<string, string>, from?: string): RawClient => {
+  const ws = new WebSocket(url, { headers, localAddress: from });
   const frames: Uint8Array[] = [];
   ws.on('message', (data: Buffer) => frames.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
   // Errors (e.g. ECONNRESET after the relay drops us) are expected here; 'close' follows them.
@@ -132,10 +135,17 @@ export const rawClient = (url: string, headers?: Record<string, string>): RawCli
   return { ws, frames, opened, closed };
 };
 
-/** Tries a websocket upgrade; resolves with the HTTP status and body of a refusal (rejects if it opened). */
-export const refusal = (url: string, headers?: Record<string, string>): Promise<{ status: number; body: string }> =>
+/**
+ * Tries a websocket upgrade (from the local address `from` when given); resolves with the HTTP
+ * status and body of a refusal (rejects if it opened).
+ */
+export const refusal = (
+  url: string,
+  headers?: Record<string, string>,
+  from?: string,
+): Promise<{ status: number; body: string }> =>
   new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, headers ? { headers } : {});
+    const ws = new WebSocket(url, { headers, localAddress: from });
     ws.on('unexpected-response', (_req, res) => {
       let body = '';
       res.setEncoding('utf8');
@@ -224,8 +234,8 @@ export class Harness {
     return c;
   }
 
-  raw(url: string, headers?: Record<string, string>): RawClient {
-    const r = rawClient(url, headers);
+  raw(url: string, headers?: Record<string, string>, from?: string): RawClient {
+    const r = rawClient(url, headers, from);
     this.raws.push(r);
     return r;
   }

@@ -8,11 +8,15 @@
  * and `/healthz` from: the relay then counts 127.0.0.1 like any address and believes no header
  * from it, and the reader's own sockets (a trusted proxy's) are not counted.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpgradeRefusal } from '../../shared/protocol.js';
 import { SOCKET_HEADROOM_PER_IP } from '../perIpLimits.js';
+import { startRelay } from '../testing/relayProcess.js';
 import { Harness, healthz, metric, refusal, synced, waitFor, type RawClient } from './clients.js';
 
 const h = new Harness();
@@ -26,10 +30,13 @@ const refused = (reason: string): string => `converge_upgrades_refused_total{rea
 const TRACKED = 'converge_tracked_addresses';
 const READER = '127.0.0.2';
 
-/** Raw sockets to `url`, each with `X-Forwarded-For: forwardedFor` (none when undefined); resolves once all opened. */
-const openAll = async (url: string, n: number, forwardedFor?: string): Promise<RawClient[]> => {
+/**
+ * Raw sockets to `url` from the local address `from` (default 127.0.0.1), each with
+ * `X-Forwarded-For: forwardedFor` (none when undefined); resolves once all opened.
+ */
+const openAll = async (url: string, n: number, forwardedFor?: string, from?: string): Promise<RawClient[]> => {
   const raws = Array.from({ length: n }, () =>
-    h.raw(url, forwardedFor === undefined ? undefined : { 'X-Forwarded-For': forwardedFor }),
+    h.raw(url, forwardedFor === undefined ? undefined : { 'X-Forwarded-For': forwardedFor }, from),
   );
   await Promise.all(raws.map((r) => r.opened));
   return raws;
@@ -131,6 +138,39 @@ describe('per-IP limits (CLOSE-7)', () => {
     await openAll(url, 2, '198.51.100.1');
     for (const r of [...two, ...v6, ...bare]) r.ws.close();
     await waitFor(async () => (await metric(relay, TRACKED, READER)) === 1, 'only the first address still tracked');
+  });
+
+  it('CLOSE-7: TRUST_PROXY as a range: from any peer in it the last X-Forwarded-For hop is counted, from a neighbour outside it the header is ignored', async () => {
+    // 127.0.0.0/29 is 127.0.0.0–127.0.0.7: READER and the proxies below are in it, 127.0.0.8 is not.
+    const relay = await h.relay({
+      env: { MAX_CONNECTIONS_PER_IP: '2', MAX_UPGRADES_PER_IP_PER_MINUTE: '0', TRUST_PROXY: '127.0.0.0/29' },
+    });
+    const url = relay.wsUrl + '/ranged';
+    const tooMany = expectedRefusal(UpgradeRefusal.TooManyConnectionsPerIp);
+    // One client through two proxies of the range (127.0.0.7 is its last address): counted once, as itself.
+    await openAll(url, 1, '198.51.100.1', READER);
+    await openAll(url, 1, '203.0.113.5, 198.51.100.1', '127.0.0.7');
+    expect(await refusal(url, { 'X-Forwarded-For': '198.51.100.1' }, READER)).toEqual(tooMany);
+    // Another client through the same proxy is counted apart; the proxy itself is not counted.
+    await openAll(url, 2, '198.51.100.2', READER);
+    // Past the range, the header is the sender's word: the peer counts as itself, whatever it claims.
+    await openAll(url, 1, '198.51.100.3', '127.0.0.8');
+    await openAll(url, 1, '198.51.100.4', '127.0.0.8');
+    expect(await refusal(url, { 'X-Forwarded-For': '198.51.100.5' }, '127.0.0.8')).toEqual(tooMany);
+    expect(await metric(relay, refused('too-many-connections-per-ip'), READER)).toBe(2);
+    // 198.51.100.1, 198.51.100.2 and 127.0.0.8: no proxy of the range.
+    expect(await metric(relay, TRACKED, READER)).toBe(3);
+  });
+
+  it('CLOSE-7: a relay with a TRUST_PROXY entry it cannot read does not start, and says which entry', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'converge-relay-'));
+    try {
+      await expect(startRelay({ dataDir, env: { TRUST_PROXY: '127.0.0.0/8, 172.17.0.1/16' } })).rejects.toThrow(
+        /exited with 2 before listening:\nconverge: TRUST_PROXY entry "172\.17\.0\.1\/16" has host bits set/,
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('CLOSE-7: an address makes at most MAX_UPGRADES_PER_IP_PER_MINUTE upgrade attempts; others are unaffected', async () => {
