@@ -1,7 +1,7 @@
 /**
  * The classroom lab in real Chromium against a real relay: the Lab panel's partition, drops,
  * resync and clock skew (LAB-1, LAB-2, LAB-3, LAB-8 through the panel), the ShiViz export
- * (LAB-6), the active-fault banner (LAB-UI-6), and the class view
+ * (LAB-6), the active-fault banner (LAB-UI-6), the space-time diagram on a phone (LAB-UI-5), and the class view
  * (LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7), also with 30 participants. Conditions are polled; the one fixed window (observeFor) checks that something does NOT happen.
  */
 import { readFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import type { Page } from '@playwright/test';
 import { SHIVIZ_REGEX } from '../shared/lab/shiviz.js';
 import { observeFor } from '../shared/testing/waitFor.js';
 import { aliceAndBobIn, expect, test } from './appFixtures.js';
-import { classView, lab, simulateParticipants } from './labFixtures.js';
+import { boxesOf, classView, intersect, lab, simulateParticipants } from './labFixtures.js';
 
 test.describe('Lab panel', () => {
   test('LAB-1, LAB-UI-6: a partition set in the panel stops traffic both ways, the banner says so, and healing delivers', async ({
@@ -162,6 +162,51 @@ test('LAB-2, LAB-8: a dropped update is not sent again by itself; "Resync now" r
   const lines = readFileSync(path, 'utf8').split('\n');
   expect(lines[0]).toBe(SHIVIZ_REGEX);
   expect(lines.join('\n')).toContain('send dropped on the way');
+});
+
+test('LAB-UI-5: on a phone the space-time diagram keeps names and message numbers apart, and scrolls by keyboard when narrower still', async ({
+  openUser,
+  room,
+}) => {
+  const long = 'Maximiliana Montgomery-Featherstonehaugh';
+  const a = await openUser(long);
+  const b = await openUser('Bob');
+  await a.page.setViewportSize({ width: 390, height: 844 });
+  await a.gotoRoom(room);
+  await b.gotoRoom(room);
+  await lab.open(a.page);
+  // Back to back from each: their dots crowd together on the time axis.
+  for (const n of [1, 2, 3, 4]) await a.send(`from Maximiliana ${n}`);
+  for (const n of [1, 2, 3, 4]) await b.send(`from Bob ${n}`);
+  const diagram = lab.spaceTime(a.page);
+  const numbers = diagram.locator('text').filter({ hasText: /^\d+$/ });
+  await expect(numbers).toHaveCount(8);
+  await expect(diagram.locator('text.st-lane-name')).toHaveCount(2);
+
+  const names = await boxesOf(diagram.locator('text.st-lane-name'));
+  const lanesStart = Math.min(...(await boxesOf(diagram.locator('line.st-lane'))).map((l) => l.x));
+  for (const name of names) expect(name.x + name.width).toBeLessThanOrEqual(lanesStart);
+  const labels = [...names, ...(await boxesOf(numbers))];
+  const overlapping = labels.flatMap((p, i) =>
+    labels
+      .slice(i + 1)
+      .filter((q) => intersect(p, q))
+      .map((q) => [p, q]),
+  );
+  expect(overlapping).toEqual([]);
+  // The shortened name is whole in its tooltip.
+  await expect(diagram.locator('text.st-lane-name title').first()).toHaveText(`${long} (you)`);
+
+  // It fits a phone's width; narrower, it scrolls sideways in a region the keyboard can reach.
+  const region = lab.panel(a.page).getByRole('region', { name: 'Space-time diagram drawing' });
+  const overflows = (): Promise<boolean> => region.evaluate((el) => el.scrollWidth > el.clientWidth);
+  expect(await overflows()).toBe(false);
+  await a.page.setViewportSize({ width: 300, height: 700 });
+  await expect.poll(overflows).toBe(true);
+  await region.focus();
+  await expect(region).toBeFocused();
+  await a.page.keyboard.press('ArrowRight');
+  await expect.poll(() => region.evaluate((el) => el.scrollLeft)).toBeGreaterThan(0);
 });
 
 test.describe('class view', () => {

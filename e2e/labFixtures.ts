@@ -28,7 +28,18 @@ export const lab = {
   order: (page: Page, title: RegExp): Locator =>
     lab.panel(page).getByRole('list', { name: title }).getByRole('listitem'),
   hash: (page: Page): Locator => page.getByTestId('lab-hash'),
+  /** LAB-UI-5: the space-time diagram's SVG. */
+  spaceTime: (page: Page): Locator => lab.panel(page).getByRole('img', { name: /^Space-time diagram/ }),
 };
+
+export type Box = { x: number; y: number; width: number; height: number };
+
+/** The rendered boxes of every element `locator` matches. */
+export const boxesOf = async (locator: Locator): Promise<Box[]> =>
+  Promise.all((await locator.all()).map(async (e) => (await e.boundingBox())!));
+
+export const intersect = (a: Box, b: Box): boolean =>
+  a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
 
 export const classView = {
   verdict: (page: Page): Locator => page.getByTestId('verdict'),

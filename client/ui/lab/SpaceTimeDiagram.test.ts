@@ -20,4 +20,14 @@ describe('LAB-UI-5: the space-time diagram', () => {
     expect(html).toContain('&lt;img');
     expect(html).toContain('<svg');
   });
+
+  it('shortens a long name with an ellipsis, keeps it whole as the tooltip, and scrolls in a focusable, named region', () => {
+    const long = 'Maximiliana Montgomery-Featherstonehaugh';
+    const r = new SpaceTimeRecorder(ME, 0);
+    r.observe(0, long, [], []);
+    const html = renderToStaticMarkup(createElement(SpaceTimeDiagram, { data: r.data([]), now: 1000 }));
+    expect(html).toMatch(/<div class="st-scroll" tabindex="0" role="region" aria-label="Space-time diagram drawing">/);
+    expect(html).toContain(`<title>${long} (you)</title>Maximil`);
+    expect(html).toMatch(/<title>[^<]*<\/title>Maximil[^<]*…<tspan[^>]*>\(you\)<\/tspan>/);
+  });
 });
