@@ -7,8 +7,9 @@
  */
 import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { NAME_LIMIT } from '../../shared/chat/chatRoom.js';
-import { linkClick, useApp } from './appContext.js';
+import { useApp } from './appContext.js';
 import { FieldError } from './FieldError.js';
+import { RoomFrame } from './RoomFrame.js';
 
 export const NamePrompt = ({ room, onDone }: { room: string; onDone: () => void }): ReactNode => {
   const { identity, setName } = useApp();
@@ -43,43 +44,35 @@ export const NamePrompt = ({ room, onDone }: { room: string; onDone: () => void 
   };
 
   return (
-    <div className="room-layout">
-      <header className="room-header">
-        <a className="back-link" href="/" onClick={linkClick('/')}>
-          <span aria-hidden="true">←</span> Rooms
-        </a>
-        <h1 className="room-title">{room}</h1>
-      </header>
-      <main className="screen-center">
-        <form className="card name-prompt" aria-labelledby={headingId} onSubmit={submit} noValidate>
-          <h2 id={headingId}>What name should people in this room see?</h2>
-          <label className="field">
-            <span className="field-label">Your name</span>
-            <input
-              ref={input}
-              type="text"
-              value={value}
-              maxLength={NAME_LIMIT}
-              autoComplete="nickname"
-              aria-describedby={error ? `${errorId} ${hintId}` : hintId}
-              aria-invalid={error ? true : undefined}
-              onChange={(e) => {
-                setValue(e.target.value);
-                setEdited(true);
-                setError(null);
-              }}
-            />
-          </label>
-          <FieldError id={errorId} error={error} />
-          <p id={hintId} className="hint">
-            Shown next to your messages and in the room’s list of people. It is remembered on this device; you can
-            change it later in the lobby.
-          </p>
-          <button type="submit" className="button primary">
-            Join the room
-          </button>
-        </form>
-      </main>
-    </div>
+    <RoomFrame room={room}>
+      <form className="card name-prompt" aria-labelledby={headingId} onSubmit={submit} noValidate>
+        <h2 id={headingId}>What name should people in this room see?</h2>
+        <label className="field">
+          <span className="field-label">Your name</span>
+          <input
+            ref={input}
+            type="text"
+            value={value}
+            maxLength={NAME_LIMIT}
+            autoComplete="nickname"
+            aria-describedby={error ? `${errorId} ${hintId}` : hintId}
+            aria-invalid={error ? true : undefined}
+            onChange={(e) => {
+              setValue(e.target.value);
+              setEdited(true);
+              setError(null);
+            }}
+          />
+        </label>
+        <FieldError id={errorId} error={error} />
+        <p id={hintId} className="hint">
+          Shown next to your messages and in the room’s list of people. It is remembered on this device; you can change
+          it later in the lobby.
+        </p>
+        <button type="submit" className="button primary">
+          Join the room
+        </button>
+      </form>
+    </RoomFrame>
   );
 };

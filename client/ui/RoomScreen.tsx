@@ -17,6 +17,7 @@ import type { MessageActions } from './MessageItem.js';
 import { MessageIndex } from './messageIndex.js';
 import { MessageList, type MessageListHandle } from './MessageList.js';
 import { NamePrompt } from './NamePrompt.js';
+import { RoomFrame } from './RoomFrame.js';
 import { describeImport } from './describeImport.js';
 import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
 import { roomUrl } from './router.js';
@@ -52,23 +53,15 @@ const OpeningRoom = ({ room, focusComposer }: { room: string; focusComposer: boo
     return <Room room={room} session={state.session} meta={state.meta} focusComposer={focusComposer} />;
   }
   return (
-    <div className="room-layout">
-      <header className="room-header">
-        <a className="back-link" href="/" onClick={linkClick('/')}>
-          <span aria-hidden="true">←</span> Rooms
-        </a>
-        <h1 className="room-title">{room}</h1>
-      </header>
-      <main className="screen-center" aria-busy={state.phase === 'opening'}>
-        {state.phase === 'opening' ? (
-          <p>Opening the room…</p>
-        ) : (
-          <p className="error" role="alert">
-            This room could not be opened: {state.message}
-          </p>
-        )}
-      </main>
-    </div>
+    <RoomFrame room={room} busy={state.phase === 'opening'}>
+      {state.phase === 'opening' ? (
+        <p>Opening the room…</p>
+      ) : (
+        <p className="error" role="alert">
+          This room could not be opened: {state.message}
+        </p>
+      )}
+    </RoomFrame>
   );
 };
 
