@@ -477,7 +477,7 @@ export class RoomSession {
   /** Sends a message; throws ChatError (and changes nothing) when refused. */
   send(text: string, replyTo?: string): MessageView {
     const r = this.mutable();
-    const rec = r.chat.send(this.me, text, replyTo !== undefined ? { replyTo } : {});
+    const rec = r.chat.send(this.me, text, { ...(replyTo !== undefined ? { replyTo } : {}), shownMax: this.maxShown });
     this.afterMutation(r);
     this.stopTyping();
     const list = this.view().messages;

@@ -226,7 +226,7 @@ describe('CHK-7 messages shown before one their sender had seen are counted, nev
       [replica('c0', shown), replica('c1', shown)],
     );
     const s = countShownBeforeSeen(h);
-    expect(s).toMatchObject({ withContext: 1, count: 1 });
+    expect(s).toMatchObject({ stampedBelow: 1, count: 1 });
     expect(s.examples.map((e) => e.text)).toEqual([
       'c0 shows m2 from c1 at position 1, before m1 from c0 at position 2, which its sender had already seen',
     ]);
@@ -246,7 +246,7 @@ describe('CHK-7 messages shown before one their sender had seen are counted, nev
         ]),
       ],
     );
-    expect(countShownBeforeSeen(h)).toEqual({ withContext: 2, count: 0, examples: [] });
+    expect(countShownBeforeSeen(h)).toEqual({ stampedBelow: 2, count: 0, examples: [] });
   });
 });
 

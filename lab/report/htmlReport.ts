@@ -96,7 +96,7 @@ const anomalies = (checks: CheckReport): string => {
 const shownBeforeSeen = (checks: CheckReport): string => {
   const s = checks.shownBeforeSeen;
   return `<section id="causality"><h2>What the shown order got wrong</h2>
-<p>The HLC order itself (what the app shows) put <strong>${s.count}</strong> of ${s.withContext} messages before a message their sender had already seen. The HLC prevents this unless two senders' clocks are more than 60 s apart: a replica then refuses a timestamp that far ahead of its own clock (HLC-3), so its next message is stamped earlier.</p>${examplesList(s.examples)}</section>`;
+<p>The HLC order itself (what the app shows) put <strong>${s.count}</strong> messages before a message their sender had already seen (${s.stampedBelow} were stamped below a message their sender had seen). The HLC prevents this unless two senders' clocks are more than 60 s apart: a replica then refuses a timestamp that far ahead of its own clock (HLC-3), so its next message is stamped earlier.</p>${examplesList(s.examples)}</section>`;
 };
 
 const slisSection = (slis: Slis): string => {

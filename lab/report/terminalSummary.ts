@@ -48,7 +48,7 @@ export const formatSummary = (h: History, checks: CheckReport, slis: Slis, opts:
   );
   const s = checks.shownBeforeSeen;
   lines.push(
-    `  Shown order put ${s.count} of ${s.withContext} messages before one their sender had already seen${s.count > 0 ? ' (clocks more than 60 s apart: HLC-3)' : ''}`,
+    `  Shown order put ${s.count} messages before one their sender had already seen${s.stampedBelow > 0 ? ` (${s.stampedBelow} stamped below what their sender had seen: clocks more than 60 s apart, HLC-3)` : ''}`,
   );
   const l = slis.latency;
   lines.push(

@@ -185,24 +185,28 @@ describe('chat model', () => {
     expect(b.room.title()).toBe('Distributed Systems');
   });
 
-  it('CHAT-8: a message names the last message its sender displayed; none in an empty room', () => {
+  it('CHAT-8: a message stamped below the greatest one its sender displayed names it; otherwise nothing is added', () => {
     const a = replica('a');
     const b = replica('b');
     const alice = person('Alice');
-    const first = a.room.send(alice, 'first');
+    const bob = person('Bob');
+    const greatest = (room: ChatRoom): ChatMessage | null =>
+      room.messages().reduce<ChatMessage | null>((m, x) => (m === null || compareHlc(x.hlc, m.hlc) > 0 ? x : m), null);
+    const first = a.room.send(alice, 'first', { shownMax: greatest(a.room) });
     expect(first.after).toBeUndefined();
-    const second = a.room.send(alice, 'second');
-    expect(second.after).toBe(first.id);
     sync(a.doc, b.doc);
-    b.time.now += 1000; // (this test's replicas do not merge each other's HLCs as a session does)
-    const reply = b.room.send(person('Bob'), 'an answer to the first', { replyTo: first.id });
-    // What b displayed last, not what it replies to.
-    expect(reply.after).toBe(second.id);
+    // b's clock is ahead: its HLC is above everything it displays (HLC-1), nothing to record.
+    b.time.now += 1000;
+    expect(b.room.send(bob, 'in order', { shownMax: greatest(b.room) }).after).toBeUndefined();
     sync(a.doc, b.doc);
-    expect(a.room.messages().map((m) => m.after)).toEqual([null, first.id, second.id]);
+    // a's clock is now far behind what it displays, as when HLC-3 refused a timestamp.
+    const max = greatest(a.room)!;
+    a.time.now -= 120_000;
+    const early = a.room.send(alice, 'stamped early', { shownMax: max });
+    expect(early.after).toBe(max.id);
     // CHAT-5: the tombstone keeps it.
-    a.room.remove(alice, second.id);
-    expect(a.room.record(second.id)?.after).toBe(first.id);
+    a.room.remove(alice, early.id);
+    expect(a.room.record(early.id)?.after).toBe(max.id);
   });
 
   it('CHAT-8: an `after` that is not an id is dropped, not the message', () => {

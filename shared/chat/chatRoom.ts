@@ -40,9 +40,11 @@ export interface MessageRecord {
   readonly wall: number;
   readonly replyTo?: string;
   /**
-   * CHAT-8: the last message the sender's replica displayed when this one was sent (absent when
-   * it displayed none): the sender had seen it, so showing this message before it breaks
-   * causality (LAB-5 flags that; HLC-3 lets it happen under a skew beyond 60 s).
+   * CHAT-8: present only when this message's HLC sorts below a message its sender's replica
+   * displayed when sending it (HLC-3 refused that one's timestamp as too far ahead): the id of
+   * the greatest such message. The sender had seen it, so this message shown before it breaks
+   * causality; LAB-5 and CHK-7 show that. Absent in the normal case, which HLC-1 keeps causal,
+   * so it costs nothing there.
    */
   readonly after?: string;
 }
@@ -212,20 +214,31 @@ export class ChatRoom {
     doc.on('beforeObserverCalls', (tr: Y.Transaction) => this.collect(tr));
   }
 
-  /** CHAT-1: sends a message; throws ChatError (nothing changes) when the text is refused. */
-  send(author: Identity, text: string, opts: { replyTo?: string } = {}): MessageRecord {
+  /**
+   * CHAT-1: sends a message; throws ChatError (nothing changes) when the text is refused.
+   * `shownMax`: the greatest message (by HLC, then id) the caller's replica displays, for CHAT-8
+   * (the caller keeps it as messages come: finding it here would be a pass over every message).
+   */
+  send(
+    author: Identity,
+    text: string,
+    opts: { replyTo?: string; shownMax?: Pick<ChatMessage, 'id' | 'hlc'> | null } = {},
+  ): MessageRecord {
     const err = validateText(text);
     if (err) throw err;
     if (opts.replyTo !== undefined && !this.messagesMap.has(opts.replyTo)) {
       throw new ChatError('not-found', 'The message you reply to does not exist.');
     }
-    const after = this.orderedMessages().at(-1)?.id;
+    const id = newId(this.randomBytes);
+    const hlc = this.clock.tick();
+    const max = opts.shownMax;
+    const after = max && byHlcThenId({ id, hlc }, max) < 0 ? max.id : undefined;
     const record: MessageRecord = {
-      id: newId(this.randomBytes),
+      id,
       authorId: author.id,
       authorName: author.name.slice(0, NAME_LIMIT),
       text,
-      hlc: encodeHlc(this.clock.tick()),
+      hlc: encodeHlc(hlc),
       wall: Math.floor(this.wallNow()),
       ...(opts.replyTo !== undefined ? { replyTo: opts.replyTo } : {}),
       ...(after !== undefined ? { after } : {}),
