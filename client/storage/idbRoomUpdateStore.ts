@@ -41,6 +41,7 @@ import {
   type RoomCounters,
   type RoomInfo,
   type RoomMeta,
+  type MetaPatchOrUpdate,
   type RoomMetaPatch,
   type MetaDurability,
   type RoomUpdateStore,
@@ -261,16 +262,18 @@ export class IdbRoomUpdateStore implements RoomUpdateStore {
     return this.transact('readonly', async (tx) => (await tx.objectStore('rooms').get(room))?.meta);
   }
 
-  async setMeta(room: string, patch: RoomMetaPatch, durability: MetaDurability = 'strict'): Promise<void> {
+  async setMeta(room: string, patch: MetaPatchOrUpdate, durability: MetaDurability = 'strict'): Promise<void> {
     assertRoom(room);
-    // Validates the whole patch before any transaction starts.
-    applyMetaPatch({}, patch);
+    // Validates a whole patch before any transaction starts (a function's, inside: an invalid one
+    // throws there and aborts the transaction, which stores nothing).
+    if (typeof patch !== 'function') applyMetaPatch({}, patch);
     return this.transact(
       'readwrite',
       async (tx) => {
         const rooms = tx.objectStore('rooms');
         const record = (await rooms.get(room)) ?? emptyRecord(room);
-        await rooms.put({ ...record, meta: applyMetaPatch(record.meta, patch) });
+        const made = typeof patch === 'function' ? patch({ ...record.meta }) : patch;
+        await rooms.put({ ...record, meta: applyMetaPatch(record.meta, made) });
       },
       durability,
     );

@@ -28,6 +28,7 @@ import {
   type RoomCounters,
   type RoomInfo,
   type RoomMeta,
+  type MetaPatchOrUpdate,
   type RoomMetaPatch,
   type MetaDurability,
   type RoomUpdateStore,
@@ -231,15 +232,16 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
   }
 
   /** `durability` is moot in memory: every write survives exactly as long as this object. */
-  setMeta(room: string, patch: RoomMetaPatch, _durability?: MetaDurability): Promise<void> {
+  setMeta(room: string, patch: MetaPatchOrUpdate, _durability?: MetaDurability): Promise<void> {
     return this.write(
       () => {
         assertRoom(room);
-        applyMetaPatch({}, patch);
+        if (typeof patch !== 'function') applyMetaPatch({}, patch);
       },
       () => {
         const record = this.record(room);
-        this.disk.records.set(room, { ...record, meta: applyMetaPatch(record.meta, patch) });
+        const made = typeof patch === 'function' ? patch({ ...record.meta }) : patch;
+        this.disk.records.set(room, { ...record, meta: applyMetaPatch(record.meta, made) });
       },
     );
   }

@@ -358,6 +358,23 @@ export function roomUpdateStoreContract(name: string, make: () => Promise<RoomUp
       expect(await harness.dump()).toEqual(before);
     });
 
+    it('LOCAL-7: a patch made from the stored meta is made in the write: concurrent merges into one field lose nothing', async () => {
+      await store.setMeta('r', { title: 'Room' });
+      // Twenty writers each add their mark to the same field without awaiting the others: as two
+      // tabs merging their sync clocks do. A read, then a separate write, would lose most marks.
+      const add = (mark: number) => (meta: { readonly sync?: string }) => ({
+        sync: JSON.stringify([...(JSON.parse(meta.sync ?? '[]') as number[]), mark]),
+      });
+      await Promise.all(Array.from({ length: 20 }, (_, i) => store.setMeta('r', add(i))));
+      const marks = JSON.parse((await store.getMeta('r'))!.sync!) as number[];
+      expect([...marks].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      expect((await store.getMeta('r'))?.title).toBe('Room');
+      // One that makes an invalid patch rejects and changes nothing.
+      const before = await harness.dump();
+      expect(await rejection(store.setMeta('r', () => ({ title: 5 }) as never))).toBeInstanceOf(TypeError);
+      expect(await harness.dump()).toEqual(before);
+    });
+
     it('LOCAL-13: setMetaIf writes only over the exact counters of an existing record; never creates one', async () => {
       await store.append('r', update(1));
       await store.setMeta('r', { title: 'Room' });

@@ -40,8 +40,10 @@
  *          store's back (`detectLoss`: `evicted` or `partial`). Limit: when the browser evicts
  *          the whole origin, the records go too; this rule cannot see that.
  * LOCAL-7  Meta. `setMeta` merges a patch into the room's meta in one transaction (a key set to
- *          `undefined` is removed), so two tabs updating different fields lose neither. Meta
- *          never touches updates; `listRooms` returns every room with an update or meta.
+ *          `undefined` is removed), so two tabs updating different fields lose neither; a patch
+ *          given as a function of the stored meta is computed in that transaction, so two tabs
+ *          merging into the same field lose neither either. Meta never touches updates;
+ *          `listRooms` returns every room with an update or meta.
  * LOCAL-8  Connection loss. On `versionchange` (another tab deletes or upgrades the database)
  *          the store closes its connection at once, so it never blocks the other tab; on the
  *          browser's `close` it drops the connection too. Either way it reports a
@@ -206,6 +208,9 @@ export type MetaDurability = 'strict' | 'relaxed';
 /** A patch for `setMeta`: keys that are present replace, keys set to `undefined` are removed. */
 export type RoomMetaPatch = { readonly [K in keyof RoomMeta]?: RoomMeta[K] | undefined };
 
+/** A patch, or how to make one from the meta stored now (LOCAL-7). */
+export type MetaPatchOrUpdate = RoomMetaPatch | ((meta: RoomMeta) => RoomMetaPatch);
+
 export interface RoomInfo {
   readonly room: string;
   readonly meta: RoomMeta;
@@ -248,8 +253,10 @@ export interface RoomUpdateStore {
    * Merges `patch` into the room's meta (LOCAL-7); creates the room's record if needed. Strict
    * (fsync'd) unless `durability` is 'relaxed': written when the promise resolves, so it survives
    * a crash of the browser, but not necessarily of the system (power loss); for drafts (DRAFT-1).
+   * A function patch is computed from the meta in the same transaction (synchronously, so keep it
+   * small): a read-merge-write that no other tab's write can slip into (the sync meta's clocks).
    */
-  setMeta(room: string, patch: RoomMetaPatch, durability?: MetaDurability): Promise<void>;
+  setMeta(room: string, patch: MetaPatchOrUpdate, durability?: MetaDurability): Promise<void>;
   /**
    * LOCAL-13: merges `patch` only when the room's record exists with exactly the counters `at`;
    * resolves whether it did. Never creates a record.
