@@ -37,7 +37,7 @@ import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import { WebsocketProvider } from 'y-websocket';
-import { ChatRoom, type ChatMessage } from '../../shared/chat/chatRoom.js';
+import { byHlcThenId, ChatRoom, type ChatMessage } from '../../shared/chat/chatRoom.js';
 import { compareHlc, decodeHlc, HybridClock, type Hlc } from '../../shared/chat/hlc.js';
 import { newId, type RandomBytes } from '../../shared/ids.js';
 import { encodeSyncStep1, isValidRoomName, MessageType, readAckPayload, SyncType } from '../../shared/protocol.js';
@@ -228,9 +228,6 @@ interface CachedView {
   /** `viewEpoch` of the messageViews call that made it. */
   readonly epoch: number;
 }
-
-const byHlcThenId = (a: { hlc: Hlc; id: string }, b: { hlc: Hlc; id: string }): number =>
-  compareHlc(a.hlc, b.hlc) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /**
  * Where `m` is in `order` (a display order), -1 if not there. Display order is ORD-1's sort except

@@ -24,8 +24,8 @@
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { ClockRanges } from '../../shared/clockRanges.js';
-import { ChatRoom, type ChatMessage } from '../../shared/chat/chatRoom.js';
-import { compareHlc, HybridClock } from '../../shared/chat/hlc.js';
+import { byHlcThenId, ChatRoom, type ChatMessage } from '../../shared/chat/chatRoom.js';
+import { HybridClock } from '../../shared/chat/hlc.js';
 import { coversMessage, type MessageWrites } from '../sync/syncState.js';
 import type { AppendedMissing, RoomUpdateStore } from './services.js';
 import { randomBytes } from './services.js';
@@ -69,9 +69,6 @@ export interface CountedRoom {
   /** The store's counters for the room (LOCAL-6) in the snapshot that was counted. */
   readonly at: { readonly updates: number; readonly bytes: number };
 }
-
-const byHlcThenId = (a: Pick<ChatMessage, 'id' | 'hlc'>, b: Pick<ChatMessage, 'id' | 'hlc'>): number =>
-  compareHlc(a.hlc, b.hlc) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 const lastOf = (m: ChatMessage | undefined): RoomSummary['last'] =>
   m ? { id: m.id, authorName: m.authorName, text: m.text, wall: m.wall, deleted: m.deleted } : null;

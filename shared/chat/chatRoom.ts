@@ -125,7 +125,7 @@ const parseRecord = (id: string, v: unknown): MessageRecord | null => parseRecor
 const NO_REACTIONS: ChatMessage['reactions'] = Object.freeze([]);
 
 /** ORD-1: by HLC, ties by message id (the comparison `orderMessages` sorts with). */
-const byHlcThenId = (a: Pick<ChatMessage, 'id' | 'hlc'>, b: Pick<ChatMessage, 'id' | 'hlc'>): number =>
+export const byHlcThenId = (a: Pick<ChatMessage, 'id' | 'hlc'>, b: Pick<ChatMessage, 'id' | 'hlc'>): number =>
   compareHlc(a.hlc, b.hlc) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** Index of `m` in `sorted` (ordered by byHlcThenId), or where it would go. */
