@@ -259,6 +259,31 @@ describe('hooks (the network lab seam)', () => {
     expect(FakeSocket.instances).toHaveLength(2);
   });
 
+  it('STATUS-2: while the browser reports no network attempts fail as a lost network; back up, a waiting one starts at once; a partition stays', async () => {
+    const t = new Transport({ WebSocketImpl: Impl, random: () => 0.99 });
+    t.setNetworkDown(true);
+    const closes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      make(t).onclose = (e) => closes.push((e as { code: number }).code);
+      await vi.advanceTimersByTimeAsync(8000);
+    }
+    expect(FakeSocket.instances).toHaveLength(0);
+    expect(closes).toEqual([1006, 1006, 1006]);
+    make(t); // waits out the jitter the failures grew
+    await vi.advanceTimersByTimeAsync(100);
+    t.setNetworkDown(false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeSocket.instances).toHaveLength(1);
+
+    // The browser's network coming back does not heal a lab partition.
+    t.partition();
+    t.setNetworkDown(true);
+    t.setNetworkDown(false);
+    make(t);
+    await vi.advanceTimersByTimeAsync(8000);
+    expect(FakeSocket.instances).toHaveLength(1);
+  });
+
   it('connectDelayMs adds latency to the handshake', async () => {
     const t = new Transport({ WebSocketImpl: Impl, hooks: { connectDelayMs: () => 300 } });
     make(t);

@@ -26,6 +26,10 @@
  * that may be called later, never, or several times. `partition()`/`heal()` cut and restore
  * every socket of this transport. Frames forwarded after their socket closed are dropped.
  *
+ * STATUS-2: `setNetworkDown(true)` (the browser reports no network) fails new attempts as a lost
+ * network until `setNetworkDown(false)`, which starts a waiting attempt at once. It is apart from
+ * the lab's partition, so the browser's `online` event never heals a partition.
+ *
  * Browser code: no Node APIs. `ws` (Node) works as the real implementation in tests.
  */
 
@@ -133,6 +137,7 @@ export class Transport {
   hooks: TransportHooks;
   private skipJitter = true;
   private partitioned = false;
+  private networkDown = false;
   private readonly sockets = new Set<TransportSocket>();
   readonly random: () => number;
   readonly jitterBaseMs: number;
@@ -180,6 +185,13 @@ export class Transport {
     for (const s of this.sockets) s.startSoon();
   }
 
+  /** STATUS-2: see the header. Open sockets are left to the caller (the session closes them). */
+  setNetworkDown(down: boolean): void {
+    if (this.networkDown === down) return;
+    this.networkDown = down;
+    if (!down) for (const s of this.sockets) s.startSoon();
+  }
+
   get isPartitioned(): boolean {
     return this.partitioned;
   }
@@ -210,7 +222,7 @@ export class Transport {
 
   /** @internal */
   refuses(url: string): boolean {
-    return this.partitioned || (this.hooks.refuseConnect?.(url) ?? false);
+    return this.partitioned || this.networkDown || (this.hooks.refuseConnect?.(url) ?? false);
   }
 
   /** @internal */

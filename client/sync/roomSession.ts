@@ -404,6 +404,7 @@ export class RoomSession {
     this.cleanups.push(this.store.onError((e) => this.onStorageError(e)));
     if (hasWindow()) {
       this.networkOnline = typeof navigator === 'undefined' || navigator.onLine !== false;
+      this.transport.setNetworkDown(!this.networkOnline);
       const online = (): void => this.onNetworkChange(true);
       const offline = (): void => this.onNetworkChange(false);
       window.addEventListener('online', online);
@@ -1275,12 +1276,14 @@ export class RoomSession {
 
   private onNetworkChange(online: boolean): void {
     this.networkOnline = online;
+    this.transport.setNetworkDown(!online);
     const r = this.replica;
     // Back online: try at once instead of waiting out the backoff.
     if (online && r && r.provider.ws === null && this.mayConnect()) this.connect();
     // STATUS-2: the browser lost its network, yet a socket may look open for a while (a dead
-    // link is noticed only by the stock client's 30 s silence timeout): close it. The provider
-    // retries as usual; if the network is really there, that is one reconnect.
+    // link is noticed only by the stock client's 30 s silence timeout): close it. Attempts fail
+    // as a lost network until the browser reports it back (the transport refuses them), so the
+    // status says Offline rather than racing a reconnect that may slip through.
     if (!online) r?.provider.ws?.close();
     this.markDirty();
   }
