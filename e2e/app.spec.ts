@@ -977,6 +977,8 @@ test('DRAFT-1: a draft typed just before the browser itself crashes is there whe
   const lobby = naming.pages()[0] ?? (await naming.newPage());
   await lobby.goto(relay.url + '/');
   await lobby.getByLabel('Your name').fill('Dora');
+  await lobby.getByLabel('Your name').press('Enter');
+  await expect(lobby.getByText('Saved.')).toBeVisible();
   await naming.close();
 
   const first = await playwright.chromium.launchPersistentContext(profile, { ...launchOptions });
@@ -1143,7 +1145,7 @@ test('LOCAL-11: a second Converge on the same host but another port is not taken
   }
 });
 
-test('PRES-3: a name changed in another tab reaches the room and the others without reopening it', async ({
+test('PRES-3, PRES-6: a name changed in another tab reaches the room and the others once saved, without reopening it', async ({
   openUser,
   room,
 }) => {
@@ -1153,11 +1155,28 @@ test('PRES-3: a name changed in another tab reaches the room and the others with
 
   const lobby = await a.newTab();
   await lobby.goto(new URL('/', a.page.url()).href);
-  await lobby.getByLabel('Your name').fill('Alice Liddell');
+  const field = lobby.getByLabel('Your name');
+  await field.pressSequentially(' Liddell');
+  // PRES-6: typing saves nothing yet (the old field saved each keystroke, synchronously)...
+  await expect(lobby.getByText('Not saved yet')).toBeVisible();
+  expect(await lobby.evaluate(() => localStorage.getItem('converge:identity:v1'))).toContain('"name":"Alice"');
+  // ...Escape puts the saved name back, and leaving the field then saves nothing...
+  await field.press('Escape');
+  await expect(field).toHaveValue('Alice');
+  await field.blur();
+  expect(await lobby.evaluate(() => localStorage.getItem('converge:identity:v1'))).toContain('"name":"Alice"');
+  // ...Enter saves it, and every open room of this profile shows the new name.
+  await field.fill('Alice Liddell');
+  await field.press('Enter');
   await expect(bobSees).toContainText('Alice Liddell');
   await expect(a.page.getByRole('complementary', { name: 'Room details' })).toContainText('Alice Liddell (you)');
   await a.send('after the rename');
   await expect(b.message('after the rename')).toContainText('Alice Liddell');
+
+  // PRES-6: a name typed and not committed is kept when the page is left (no blur comes then).
+  await field.fill('Alice L.');
+  await lobby.goto(a.page.url());
+  await expect(bobSees).toContainText('Alice L.');
 });
 
 test('PRES-5: a room link opened in a profile that never chose a name asks for one first; a named profile is not asked', async ({

@@ -160,7 +160,8 @@ const makeUser = async (
   await page.goto(relay.url + '/');
   const nameField = page.getByLabel('Your name');
   await nameField.fill(name);
-  await expect(nameField).toHaveValue(name);
+  await nameField.press('Enter');
+  await expect(page.getByText('Saved.')).toBeVisible();
   const user: AppUser = {
     name,
     context,

@@ -2,13 +2,14 @@
  * The lobby: your name, the rooms on this device (with unread counts, drafts and what is not sent
  * yet, LOBBY-3), and joining or creating a room by name. Everything here is local: it works offline.
  */
-import { useCallback, useEffect, useId, useMemo, useState, type FormEvent, type ReactNode } from 'react';
+import { useCallback, useEffect, useId, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { isValidRoomName } from '../../shared/protocol.js';
 import { NAME_LIMIT } from '../../shared/chat/chatRoom.js';
 import { linkClick, ROOM_RULE, useApp } from './appContext.js';
 import { formatMessageTime, plural } from './format.js';
 import { notSentCount, type RoomSummary } from './lobbyData.js';
 import { lobbySummariesFor } from './lobbySummaries.js';
+import { normalizeName } from '../identity.js';
 import { navigate, roomOfLink, roomPath, roomUrl } from './router.js';
 import { refreshRooms } from '../sync/backgroundRefresh.js';
 import { decodeSyncState } from '../sync/syncState.js';
@@ -56,15 +57,42 @@ export const Lobby = (): ReactNode => {
   );
 };
 
+/**
+ * PRES-6: the name is saved when the person is done with it (Enter, leaving the field, leaving the
+ * page), not on every keystroke: a rename reaches every open room of this profile (other tabs, their
+ * presence) as one change, never as each prefix typed on the way. Escape puts the saved name back.
+ */
 const NameField = (): ReactNode => {
   const { identity, setName } = useApp();
   const [value, setValue] = useState(identity.name);
   const [focused, setFocused] = useState(false);
+  const [saved, setSaved] = useState(false);
   const hintId = useId();
+  const statusId = useId();
+  const unsaved = normalizeName(value) !== '' && normalizeName(value) !== identity.name;
   // Another tab renamed us: follow unless the user is typing here.
   useEffect(() => {
     if (!focused) setValue(identity.name);
   }, [identity.name, focused]);
+  const commit = (): void => {
+    if (!normalizeName(value)) {
+      setValue(identity.name);
+      return;
+    }
+    if (!unsaved) return;
+    setName(value);
+    setSaved(true);
+  };
+  // Closing or leaving the page while typing keeps what was typed: no blur comes then.
+  const pending = useRef<string | null>(null);
+  pending.current = unsaved ? value : null;
+  useEffect(() => {
+    const keep = (): void => {
+      if (pending.current !== null) setName(pending.current);
+    };
+    addEventListener('pagehide', keep);
+    return () => removeEventListener('pagehide', keep);
+  }, [setName]);
   return (
     <section className="card" aria-labelledby="name-heading">
       <h2 id="name-heading">You</h2>
@@ -75,18 +103,30 @@ const NameField = (): ReactNode => {
           value={value}
           maxLength={NAME_LIMIT}
           autoComplete="nickname"
-          aria-describedby={hintId}
+          enterKeyHint="done"
+          aria-describedby={`${statusId} ${hintId}`}
           onFocus={() => setFocused(true)}
           onBlur={() => {
             setFocused(false);
-            if (!value.trim()) setValue(identity.name);
+            commit();
+          }}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter') {
+              e.preventDefault();
+              commit();
+            } else if (e.key === 'Escape') {
+              setValue(identity.name);
+            }
           }}
           onChange={(e) => {
             setValue(e.target.value);
-            if (e.target.value.trim()) setName(e.target.value.trim());
+            setSaved(false);
           }}
         />
       </label>
+      <p id={statusId} className="hint" aria-live="polite">
+        {unsaved ? 'Not saved yet: press Enter to save it (Escape undoes).' : saved ? 'Saved.' : ''}
+      </p>
       <p id={hintId} className="hint">
         Shown next to your messages. It is remembered on this device; messages you already sent keep the name they were
         sent with.
