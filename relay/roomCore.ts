@@ -23,6 +23,7 @@ import {
   encodeSyncStep1,
   encodeSyncStep2,
   encodeSyncUpdate,
+  FRAME_HEADROOM,
   type CloseReasonInfo,
 } from '../shared/protocol.js';
 import { ClockRanges } from '../shared/clockRanges.js';
@@ -46,8 +47,6 @@ import {
 } from '../shared/awarenessUpdate.js';
 import type { StoredRoom } from './roomStore.js';
 
-/** Bytes a frame's header takes beyond its update: a body may use maxSendFrameBytes minus this. */
-const FRAME_HEADROOM = 16;
 /**
  * VAL-10: the largest struct a client may send, so that an update holding it alone (section and
  * delete-set headers included) still fits a frame: splitUpdateV1 cannot cut a struct.

@@ -138,11 +138,20 @@ export const SYNC_PATH = '/sync';
 /** WATCH-1: the query parameter and value of an awareness-only connection. */
 export const ConnectionMode = { param: 'mode', awarenessOnly: 'awareness' } as const;
 
+/** Bytes a sync frame's header takes beyond its update: an update may use a frame limit minus this. */
+export const FRAME_HEADROOM = 16;
+
 /** Limits both sides agree on. The relay's are configurable (relay/config.ts); these are defaults. */
 export const Limits = {
-  /** Largest frame the relay accepts. A first sync of a big offline room arrives as one frame. */
+  /**
+   * Largest frame the relay accepts. The stock client sends a first sync of a big offline room as
+   * one frame; Converge's client sends it in frames of at most `maxSendFrameBytes` (UP-1).
+   */
   maxFrameBytes: 8 * 1024 * 1024,
-  /** Largest frame the relay sends: catch-ups larger than this are streamed as several frames. */
+  /**
+   * Largest frame the relay sends: catch-ups larger than this are streamed as several frames
+   * (SYNC-4). Also the largest upload frame Converge's client sends (UP-1).
+   */
   maxSendFrameBytes: 1024 * 1024,
   /** Largest JSON text of one awareness state, in bytes. */
   maxAwarenessStateBytes: 16 * 1024,
@@ -160,6 +169,11 @@ export const Limits = {
    * session that writes is a new client; a re-upload of a whole room holds all of them.
    */
   maxClientsPerUpdate: 32_768,
+  /**
+   * Most Yjs clients Converge's client names in one upload frame (UP-1), well below
+   * `maxClientsPerUpdate`: a relay configured below this refuses such an upload (VAL-11).
+   */
+  maxUploadClientsPerFrame: 1024,
   /** Most entries in one awareness update (a client re-announces the states it learned). */
   maxAwarenessEntriesPerFrame: 256,
 } as const;

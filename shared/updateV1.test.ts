@@ -22,6 +22,7 @@ import {
   isValidUpdateV1,
   parseUpdateV1,
   splitUpdateV1,
+  clientsIn,
   UpdateError,
   type ParsedUpdate,
   type StructRange,
@@ -301,6 +302,51 @@ describe('splitUpdateV1', () => {
     expect(shuffled.store.pendingStructs).not.toBeNull(); // the stall (if yjs fixes it, drop this line)
     expect(heldStateVector(shuffled)).toEqual(Y.decodeStateVector(Y.encodeStateVector(whole)));
     expectRebuilds(original, pieces, prng, 'SEED=10 regression');
+  });
+
+  it(`UP-1: with maxClients, no piece names more clients among its structs or its deletions, and the pieces rebuild the doc (seed ${SEED})`, () => {
+    for (let k = 0; k < 4; k++) {
+      const prngSeed = (SEED * 11 + k) >>> 0;
+      const prng = new Prng(prngSeed);
+      const { docs, updates: events } = randomDocs(prng, { transactions: 60, docs: 8, syncProbability: 0.5 });
+      const original = prng.bool(0.5) ? Y.encodeStateAsUpdate(prng.pick(docs)) : Y.mergeUpdates(events);
+      const p = parseUpdateV1(original);
+      const maxClients = prng.pick([1, 2, 3, 5]);
+      const budget = prng.pick([200, 1500, 1 << 20]);
+      const ctx = `prng seed ${prngSeed}, ${clientsIn(p)} clients, at most ${maxClients} a piece, budget ${budget}`;
+      const pieces = splitUpdateV1(p, budget, maxClients);
+      if (clientsIn(p) > maxClients) expect(pieces.length, ctx).toBeGreaterThan(1);
+      for (const piece of pieces) {
+        expect(isValidUpdateV1(piece), ctx).toBe(true);
+        expect(clientsIn(parseUpdateV1(piece)), ctx).toBeLessThanOrEqual(maxClients);
+        if (piece.length > budget) expect(atomic(piece), ctx).toBe(true);
+      }
+      expectRebuilds(original, pieces, prng, ctx);
+    }
+  });
+
+  it('UP-1: an update within the byte budget but over maxClients is cut, deletions included', () => {
+    const clients = 40;
+    const docs = Array.from({ length: clients }, (_, i) => {
+      const doc = new Y.Doc();
+      doc.clientID = 100 + i;
+      doc.getArray('a').insert(0, [i, i + 1]);
+      return doc;
+    });
+    const merged = Y.mergeUpdates(docs.map((d) => Y.encodeStateAsUpdate(d)));
+    const all = new Y.Doc();
+    Y.applyUpdate(all, merged);
+    // Delete one element of every client's: the delete set names all 40 clients too.
+    const before = Y.encodeStateVector(all);
+    const arr = all.getArray('a');
+    for (let i = arr.length - 1; i >= 0; i -= 2) arr.delete(i, 1);
+    const original = Y.mergeUpdates([merged, Y.encodeStateAsUpdate(all, before)]);
+    const p = parseUpdateV1(original);
+    expect(p.deletes.size).toBe(clients);
+    const pieces = splitUpdateV1(p, 1 << 20, 16);
+    expect(pieces.length).toBeGreaterThanOrEqual(3);
+    for (const piece of pieces) expect(clientsIn(parseUpdateV1(piece))).toBeLessThanOrEqual(16);
+    expectRebuilds(original, pieces, new Prng(SEED), 'UP-1 deletions');
   });
 
   it('returns a small update unchanged', () => {

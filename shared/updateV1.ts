@@ -591,6 +591,10 @@ const readDeleteSet = (r: ByteReader, maxClients: number): Map<number, DeleteRan
 /** The update with no structs and no deletions (what Yjs encodes for "nothing"). */
 export const EMPTY_UPDATE: Uint8Array = new Uint8Array([0, 0]);
 
+/** The most Yjs clients `p` names: among its struct sections, or among its delete set (VAL-11). */
+export const clientsIn = (p: ParsedUpdate): number =>
+  Math.max(new Set(p.runs.map((r) => r.client)).size, p.deletes.size);
+
 /** True when the update carries neither structs nor deletions. */
 export const isEmptyParsed = (p: ParsedUpdate): boolean => p.runs.length === 0 && p.deletes.size === 0;
 
@@ -611,10 +615,16 @@ export const deleteSetOnly = (p: ParsedUpdate): Uint8Array | null => {
  * of one client that share a piece are joined with a Skip (a client has one section per update,
  * VAL-2). Deletions go in pieces of their own, except those VAL-9 requires next to their
  * structs. A single struct (or delete range) larger than `maxBytes` becomes a piece on its own:
- * it cannot be cut, so the frame limit must allow the largest struct.
+ * it cannot be cut, so the frame limit must allow the largest struct. With `maxClients`, no piece
+ * names more Yjs clients than that among its struct sections, nor among its delete set (VAL-11:
+ * what a relay accepts in one update, UP-1).
  */
-export const splitUpdateV1 = (p: ParsedUpdate, maxBytes: number): Uint8Array[] => {
-  if (p.bytes.length <= maxBytes) return [p.bytes];
+export const splitUpdateV1 = (
+  p: ParsedUpdate,
+  maxBytes: number,
+  maxClients: number = Number.POSITIVE_INFINITY,
+): Uint8Array[] => {
+  if (p.bytes.length <= maxBytes && clientsIn(p) <= maxClients) return [p.bytes];
   const pieces: Uint8Array[] = [];
   const coDeleted = new Map<number, StructRange[]>();
   for (const d of p.deletedWithStructs) {
@@ -644,7 +654,8 @@ export const splitUpdateV1 = (p: ParsedUpdate, maxBytes: number): Uint8Array[] =
     const last = sections[sections.length - 1];
     const joins = last !== undefined && last.client === client && last.endClock <= clock;
     const cost = (joins ? SKIP_BYTES : SECTION_OVERHEAD) + (end - start) + dels.length * CO_DELETE_BYTES;
-    if (sections.length > 0 && (size + cost > maxBytes || (!joins && sectionClients.has(client)))) {
+    const newClientFull = !joins && (sectionClients.has(client) || sectionClients.size >= maxClients);
+    if (sections.length > 0 && (size + cost > maxBytes || newClientFull)) {
       flush();
       add(client, clock, endClock, structs, start, end);
       return;
@@ -678,7 +689,7 @@ export const splitUpdateV1 = (p: ParsedUpdate, maxBytes: number): Uint8Array[] =
     const roomHere = (): number => {
       const last = sections[sections.length - 1];
       if (last !== undefined && last.client === run.client) return maxBytes - size - SKIP_BYTES;
-      if (sectionClients.has(run.client)) return 0;
+      if (sectionClients.has(run.client) || sectionClients.size >= maxClients) return 0;
       return maxBytes - size - SECTION_OVERHEAD;
     };
     let room = roomHere();
@@ -724,7 +735,7 @@ export const splitUpdateV1 = (p: ParsedUpdate, maxBytes: number): Uint8Array[] =
   };
   for (const [client, ranges] of p.deletes) {
     for (let i = 0; i < ranges.length;) {
-      if (ds.length > 0 && dsSize + DS_CLIENT_BYTES + DS_RANGE_BYTES > maxBytes) flushDs();
+      if (ds.length > 0 && (dsSize + DS_CLIENT_BYTES + DS_RANGE_BYTES > maxBytes || ds.length >= maxClients)) flushDs();
       const room = Math.max(1, Math.floor((maxBytes - dsSize - DS_CLIENT_BYTES) / DS_RANGE_BYTES));
       const part = ranges.slice(i, i + room);
       ds.push([client, part]);

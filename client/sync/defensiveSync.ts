@@ -12,7 +12,7 @@
  *         (`isDocFrozen`). A frozen doc is thrown away and rebuilt from the local store, which
  *         never received the bad update (yjs emits 'update' after the cleanup that threw).
  * APPLY-3 the replacement sync handler keeps the stock semantics: SyncStep1 is answered with
- *         SyncStep2 (what the peer lacks), and the provider becomes `synced` on the first
+ *         SyncStep2 (what the peer lacks; over the socket in pieces a relay accepts, UP-1), and the provider becomes `synced` on the first
  *         SyncStep2 received over the websocket (`emitSynced`), unless that SyncStep2 was refused.
  */
 import * as Y from 'yjs';
@@ -20,8 +20,9 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import type { WebsocketProvider } from 'y-websocket';
-import { MessageType, SyncType } from '../../shared/protocol.js';
+import { encodeSyncUpdate, MessageType, SyncType } from '../../shared/protocol.js';
 import { parseUpdateV1, UpdateError } from '../../shared/updateV1.js';
+import { uploadPieces } from './uploadPieces.js';
 
 /** True when a doc is stuck with a non-empty cleanup queue outside any transaction (APPLY-2). */
 export const isDocFrozen = (doc: Y.Doc): boolean => doc._transaction === null && doc._transactionCleanups.length > 0;
@@ -97,6 +98,14 @@ export const createSyncHandler =
       } catch {
         events.onRefused('a malformed state vector', emitSynced);
         return;
+      }
+      // UP-1: over the socket, in pieces a relay accepts; the last one is the SyncStep2, which the
+      // provider sends after this returns (other tabs, over BroadcastChannel, take it whole).
+      const ws = emitSynced ? provider.ws : null;
+      if (ws) {
+        const pieces = uploadPieces(reply);
+        reply = pieces.pop()!;
+        for (const piece of pieces) ws.send(encodeSyncUpdate(piece));
       }
       encoding.writeVarUint(encoder, MessageType.Sync);
       encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2);

@@ -11,7 +11,7 @@ import { ChatError, ChatRoom, TEXT_LIMIT } from '../../shared/chat/chatRoom.js';
 import { HybridClock } from '../../shared/chat/hlc.js';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import { Prng, seedFromEnv } from '../../shared/testing/prng.js';
-import { CloseReason, encodeAck, encodeSyncUpdate, MessageType } from '../../shared/protocol.js';
+import { CloseReason, encodeAck, encodeSyncUpdate, Limits, MessageType } from '../../shared/protocol.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
 import { COMPACT_AFTER_UPDATES, LossStatus, detectLoss } from '../storage/roomUpdateStore.js';
 import { Transport } from '../net/transport.js';
@@ -453,6 +453,50 @@ describe('RoomSession with a real relay', () => {
     a.setOffline(false);
     expect(a.view().connection.refusal).toBeNull();
     await online(a);
+  });
+
+  it("UP-1: a room written offline past the relay's frame limit is uploaded in pieces it accepts, and acked", async () => {
+    // The stock client would send all of it as one SyncStep2, refused for good (frame-too-large, fatal).
+    const small = await startRelay({ env: { MAX_FRAME_BYTES: String(1.25 * 1024 * 1024) } });
+    try {
+      const room = freshRoom();
+      const a = await open(room, alice, new MemoryRoomUpdateStore(), { relayUrl: small.wsUrl, offline: true });
+      const count = 800; // about 3.2 MB of text
+      for (let i = 0; i < count; i++) a.send(`${i} `.padEnd(TEXT_LIMIT, '.'));
+      await a.whenStored();
+      a.setOffline(false);
+      await waitFor(() => a.view().pendingCount === 0, 'every message acked', 30_000);
+      expect(a.view().connection.refusal).toBeNull();
+      const b = await open(room, bob, new MemoryRoomUpdateStore(), { relayUrl: small.wsUrl });
+      await waitFor(() => b.view().messages.length === count, 'Bob has them all', 30_000);
+    } finally {
+      await small.cleanup();
+    }
+  });
+
+  it('UP-1: a room of more writing sessions than the relay takes in one update is uploaded in pieces (VAL-11)', async () => {
+    const cap = Limits.maxUploadClientsPerFrame;
+    const strict = await startRelay({ env: { MAX_CLIENTS_PER_UPDATE: String(cap) } });
+    try {
+      // A room this device holds, written by more sessions than the cap, that the relay does not
+      // have (new, or lost): the whole of it goes up on connecting.
+      const room = freshRoom();
+      const store = new MemoryRoomUpdateStore();
+      const sessions = cap + 100;
+      const updates = Array.from({ length: sessions }, (_, i) => {
+        const doc = new Y.Doc();
+        new ChatRoom(doc, new HybridClock(`s${i}`, () => Date.now()), randomBytes).send(bob, `session ${i}`);
+        return Y.encodeStateAsUpdate(doc);
+      });
+      await store.append(room, Y.mergeUpdates(updates));
+      const a = await open(room, alice, store, { relayUrl: strict.wsUrl });
+      expect(a.view().messages).toHaveLength(sessions);
+      const b = await open(room, bob, new MemoryRoomUpdateStore(), { relayUrl: strict.wsUrl });
+      await waitFor(() => b.view().messages.length === sessions, 'the other device has them all', 30_000);
+      expect(a.view().connection.refusal).toBeNull();
+    } finally {
+      await strict.cleanup();
+    }
   });
 
   it('REFUSE-3: a relay whose storage is full says so; the messages stay pending and the app keeps retrying', async () => {
