@@ -210,7 +210,7 @@ test('LAB-UI-5: on a phone the space-time diagram keeps names and message number
 });
 
 test.describe('class view', () => {
-  test('LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7: a partitioned participant with different content is diverged and behind, then converged after the heal', async ({
+  test('LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7: a partitioned participant makes the verdict unknown, last seen behind, then converged after the heal', async ({
     openUser,
     room,
     relay,
@@ -233,13 +233,18 @@ test.describe('class view', () => {
     await lab.partition(a.page).check();
     await a.send('Alice alone');
     await b.send('Bob meanwhile');
-    await expect(classView.verdict(t.page)).toHaveText('Not converged');
+    // LAB-UI-1: Bob, the only one reachable, agrees with himself; what Alice holds now is unknown.
+    await expect(classView.verdict(t.page)).toHaveText('Unknown: 1 unreachable');
     // Alice announced the partition before her link went down (LAB-7).
     await expect(classView.row(t.page, 'Alice')).toContainText('partitioned, out of reach for');
-    await expect(t.page.getByText('Alice is partitioned (last known state shown)')).toBeVisible();
     // Bob's content moved on; Alice's last known state is the old one.
+    await expect(
+      t.page.getByText('Alice is partitioned — last seen behind (missing updates the others have)'),
+    ).toBeVisible();
     const hashOf = (name: string): Promise<string> => classView.row(t.page, name).locator('td.mono').innerText();
     await expect.poll(async () => (await hashOf('Alice')) !== (await hashOf('Bob'))).toBe(true);
+    await expect(classView.verdict(t.page)).toHaveText('Unknown: 1 unreachable');
+    await expect(classView.chart(t.page)).toHaveAttribute('aria-label', /unknown with someone unreachable [1-9]/);
     await expect(t.page.getByTestId('last-heal')).toHaveText('no heal seen yet');
     // LAB-UI-7: in Bob's client's column Alice's last known clock is behind Bob's own.
     await expect(classView.row(t.page, 'Alice')).toContainText('behind by');
@@ -249,7 +254,7 @@ test.describe('class view', () => {
     await expect(classView.verdict(t.page)).toHaveText('Converged', { timeout: 20_000 });
     await expect(classView.row(t.page, 'Alice')).toContainText('online');
     await expect(t.page.getByTestId('last-heal')).toContainText('to converge');
-    await expect(t.page.getByTestId('last-divergence')).toContainText('lasted');
+    await expect(t.page.getByTestId('last-not-converged')).toContainText('lasted');
     await expect.poll(() => hashOf('Alice')).toBe(await hashOf('Bob'));
     await expect(lab.hash(a.page)).toHaveText(await hashOf('Bob'));
     // LAB-UI-7: the same clocks in the same columns (Alice's and Bob's clients, and the total).
@@ -284,7 +289,7 @@ test.describe('class view', () => {
       await expect(classView.row(t.page, 'Sim 18')).toContainText('0000ffff');
       sims[17]!.setHash('0000abcd');
       await expect(classView.verdict(t.page)).toHaveText('Converged');
-      await expect(t.page.getByTestId('last-divergence')).toContainText('lasted');
+      await expect(t.page.getByTestId('last-not-converged')).toContainText('lasted');
     } finally {
       for (const s of sims) s.destroy();
     }

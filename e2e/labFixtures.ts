@@ -43,6 +43,8 @@ export const intersect = (a: Box, b: Box): boolean =>
 
 export const classView = {
   verdict: (page: Page): Locator => page.getByTestId('verdict'),
+  /** The convergence chart (its aria-label gives each verdict's share of the time shown). */
+  chart: (page: Page): Locator => page.getByRole('img', { name: /^(Of the time shown|Nothing recorded yet)/ }),
   table: (page: Page): Locator => page.getByRole('table'),
   row: (page: Page, name: string): Locator =>
     page.getByRole('row').filter({ has: page.getByRole('rowheader', { name }) }),

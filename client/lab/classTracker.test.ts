@@ -29,14 +29,18 @@ const room = (entries: Array<[number, unknown]>): Map<number, unknown> => new Ma
 const names = (s: ClassSnapshot): string[] =>
   s.participants.map((p) => `${p.state.name}${p.offlineSince === null ? '' : ' (offline)'}`);
 
-describe('LAB-UI-1: the converged verdict', () => {
-  it('is unknown with nobody, and while the class view itself is not connected', () => {
+describe('LAB-UI-1: the verdict', () => {
+  it('LAB-UI-1 unknown (the view): with nobody, and while the class view itself is not connected', () => {
     const t = new ClassTracker(0);
-    expect(t.observe(room([]), 0, true).verdict).toEqual({ kind: 'unknown', reason: NOBODY });
-    expect(t.observe(room([[1, state(1)]]), 1, false).verdict).toEqual({ kind: 'unknown', reason: NOT_CONNECTED });
+    expect(t.observe(room([]), 0, true).verdict).toEqual({ kind: 'unknown', cause: 'nobody', reason: NOBODY });
+    expect(t.observe(room([[1, state(1)]]), 1, false).verdict).toEqual({
+      kind: 'unknown',
+      cause: 'not-connected',
+      reason: NOT_CONNECTED,
+    });
   });
 
-  it('is converged when every participant has the same hash and SV total', () => {
+  it('LAB-UI-1 converged: every participant reachable with the same hash and SV total', () => {
     const t = new ClassTracker(0);
     const s = t.observe(
       room([
@@ -49,7 +53,7 @@ describe('LAB-UI-1: the converged verdict', () => {
     expect(s.verdict).toEqual({ kind: 'converged' });
   });
 
-  it('a different hash or SV total is diverged; pending alone is not', () => {
+  it('LAB-UI-1 not converged: a different hash or SV total among reachable ones; pending alone is not', () => {
     const t = new ClassTracker(0);
     const base: Array<[number, unknown]> = [[1, state(1)]];
     expect(t.observe(room([...base, [2, state(2, { hash: 'bbbb0002' })]]), 0, true).verdict).toEqual({
@@ -60,20 +64,86 @@ describe('LAB-UI-1: the converged verdict', () => {
     expect(t.observe(room([...base, [2, state(2, { pending: 3 })]]), 2, true).verdict.kind).toBe('converged');
   });
 
-  it('a partitioned participant is diverged even with the same content', () => {
+  it('LAB-UI-1 not converged: two reachable ones differ, whatever an unreachable one last showed', () => {
     const t = new ClassTracker(0);
     const s = t.observe(
       room([
         [1, state(1)],
-        [2, state(2, { partitioned: true })],
+        [2, state(2, { hash: 'bbbb0002', svTotal: 11 })],
+        [3, state(3, { partitioned: true })],
       ]),
       0,
       true,
     );
-    expect(s.verdict).toEqual({ kind: 'diverged', reasons: ['Student 2 is partitioned'] });
+    expect(s.verdict).toEqual({
+      kind: 'diverged',
+      reasons: [
+        '2 different contents among the 2 reachable participants',
+        'Student 3 is partitioned (last known state shown)',
+      ],
+    });
   });
 
-  it('an offline participant keeps its last state, counts as diverged for FORGET_MS, then stops counting', () => {
+  it('LAB-UI-1 unknown, unreachable: a partitioned participant with the same content is neither converged nor not', () => {
+    const t = new ClassTracker(0);
+    const s = t.observe(
+      room([
+        [1, state(1)],
+        [2, state(2)],
+        [3, state(3, { partitioned: true })],
+      ]),
+      0,
+      true,
+    );
+    expect(s.verdict).toEqual({
+      kind: 'unreachable',
+      unreachable: 1,
+      reasons: [
+        'Student 3 is partitioned — last seen with the same content',
+        'The 2 reachable participants show the same content. What Student 3 holds now cannot be known until they are back.',
+      ],
+    });
+  });
+
+  it('LAB-UI-1 unknown, unreachable: each one last seen behind, ahead or with different content than the reachable ones', () => {
+    const t = new ClassTracker(0);
+    const s = t.observe(
+      room([
+        [1, state(1, { hash: 'aaaa0005', svTotal: 12 })],
+        [2, state(2, { partitioned: true, svTotal: 10 })],
+        [3, state(3, { partitioned: true, hash: 'aaaa0007', svTotal: 14 })],
+        [4, state(4, { partitioned: true, hash: 'aaaa0009', svTotal: 12 })],
+      ]),
+      0,
+      true,
+    );
+    expect(s.verdict).toEqual({
+      kind: 'unreachable',
+      unreachable: 3,
+      reasons: [
+        'Student 2 is partitioned — last seen behind (missing updates the others have)',
+        'Student 3 is partitioned — last seen ahead (with updates the others lack)',
+        'Student 4 is partitioned — last seen with different content',
+        'Only Student 1 is reachable. What the 3 unreachable participants hold now cannot be known until they are back.',
+      ],
+    });
+  });
+
+  it('LAB-UI-1 unknown, unreachable: with nobody reachable there is nothing to compare with', () => {
+    const t = new ClassTracker(0);
+    t.observe(room([[1, state(1)]]), 0, true);
+    const s = t.observe(room([]), 1000, true);
+    expect(s.verdict).toEqual({
+      kind: 'unreachable',
+      unreachable: 1,
+      reasons: [
+        'Student 1 is offline (last known state shown)',
+        'Nobody is reachable. What Student 1 holds now cannot be known until they are back.',
+      ],
+    });
+  });
+
+  it('LAB-UI-1 unknown, unreachable: an offline participant keeps its last state for FORGET_MS, then stops counting', () => {
     const t = new ClassTracker(0);
     t.observe(
       room([
@@ -87,13 +157,16 @@ describe('LAB-UI-1: the converged verdict', () => {
     expect(names(s)).toEqual(['Student 1', 'Student 2 (offline)']);
     expect(s.participants[1]!.offlineSince).toBe(1000);
     expect(s.participants[1]!.state.hash).toBe('aaaa0001');
-    expect(s.verdict).toEqual({ kind: 'diverged', reasons: ['Student 2 is offline (last known state shown)'] });
+    expect(s.verdict.kind).toBe('unreachable');
+    expect(s.verdict.kind === 'unreachable' && s.verdict.reasons[0]).toBe(
+      'Student 2 is offline — last seen with the same content',
+    );
     s = t.observe(room([[1, state(1)]]), 1000 + FORGET_MS, true);
     expect(s.verdict).toEqual({ kind: 'converged' });
     expect(names(s)).toEqual(['Student 1', 'Student 2 (offline)']);
   });
 
-  it('LAB-7: a participant that announced its partition and then dropped out is shown as partitioned', () => {
+  it('LAB-UI-1, LAB-7: a participant that announced its partition and then dropped out is shown as partitioned', () => {
     const t = new ClassTracker(0);
     t.observe(
       room([
@@ -111,11 +184,23 @@ describe('LAB-UI-1: the converged verdict', () => {
       500,
       true,
     );
-    const s = t.observe(room([[1, state(1)]]), 1000, true);
-    expect(s.verdict).toEqual({ kind: 'diverged', reasons: ['Student 2 is partitioned (last known state shown)'] });
+    let s = t.observe(room([[1, state(1)]]), 1000, true);
+    expect(s.verdict.kind === 'unreachable' && s.verdict.reasons[0]).toBe(
+      'Student 2 is partitioned — last seen with the same content',
+    );
+    // Student 1 writes meanwhile: Student 2's last state is behind, and the verdict stays unknown.
+    s = t.observe(room([[1, state(1, { hash: 'aaaa0002', svTotal: 11 })]]), 2000, true);
+    expect(s.verdict).toEqual({
+      kind: 'unreachable',
+      unreachable: 1,
+      reasons: [
+        'Student 2 is partitioned — last seen behind (missing updates the others have)',
+        'Only Student 1 is reachable. What Student 2 holds now cannot be known until they are back.',
+      ],
+    });
   });
 
-  it('LAB-7: a last state that came and went between two samples still counts (departed states)', () => {
+  it('LAB-UI-1, LAB-7: a last state that came and went between two samples still counts (departed states)', () => {
     const t = new ClassTracker(0);
     t.observe(
       room([
@@ -131,10 +216,9 @@ describe('LAB-UI-1: the converged verdict', () => {
       true,
       room([[2, state(2, { partitioned: true, hash: 'bbbb0002' })]]),
     );
-    expect(s.verdict).toEqual({
-      kind: 'diverged',
-      reasons: ['Student 2 is partitioned (last known state shown)', '2 different contents among 2 participants'],
-    });
+    expect(s.verdict.kind === 'unreachable' && s.verdict.reasons[0]).toBe(
+      'Student 2 is partitioned — last seen with different content',
+    );
     expect(s.participants.find((p) => p.state.name === 'Student 2')!.state.hash).toBe('bbbb0002');
   });
 
@@ -164,7 +248,7 @@ describe('LAB-UI-1: the converged verdict', () => {
 });
 
 describe('LAB-UI-3: divergence and heal timings', () => {
-  it('measures how long a divergence lasted and how long the last heal took to converge', () => {
+  it('measures how long a time not converged lasted and how long the last heal took to converge', () => {
     const t = new ClassTracker(0);
     const both = (h2: string): Map<number, unknown> =>
       room([
@@ -185,7 +269,7 @@ describe('LAB-UI-3: divergence and heal timings', () => {
     // Student 2 is cut off (its awareness disappears); student 1 writes meanwhile.
     t.observe(room([[1, state(1, { hash: 'aaaa0002', svTotal: 11 })]]), 1000, true);
     let s = t.observe(room([[1, state(1, { hash: 'aaaa0002', svTotal: 11 })]]), 5000, true);
-    expect(s.verdict.kind).toBe('diverged');
+    expect(s.verdict.kind).toBe('unreachable');
     expect(s.since).toBe(1000);
     expect(s.sinceWatching).toBe(false);
     // Heal at 6 s: back online with the old content, then caught up at 6.8 s.
@@ -194,8 +278,39 @@ describe('LAB-UI-3: divergence and heal timings', () => {
     s = t.observe(both('aaaa0002'), 6800, true);
     expect(s.verdict).toEqual({ kind: 'converged' });
     expect(s.since).toBe(6800);
-    expect(s.lastDivergence).toEqual({ endedAt: 6800, lastedMs: 5800 });
+    expect(s.lastNotConverged).toEqual({ endedAt: 6800, lastedMs: 5800 });
     expect(s.lastHealToConvergeMs).toBe(800);
+  });
+
+  it('LAB-UI-1 unknown, unreachable starts a time not converged: a partition healed with no content change records the heal', () => {
+    const t = new ClassTracker(0);
+    const two = (partitioned: boolean): Map<number, unknown> =>
+      room([
+        [1, state(1)],
+        [2, state(2, { partitioned })],
+      ]);
+    t.observe(two(false), 0, true);
+    let s = t.observe(two(true), 1000, true);
+    expect(s.verdict.kind).toBe('unreachable');
+    expect(s.since).toBe(1000);
+    s = t.observe(two(false), 4000, true);
+    expect(s.verdict).toEqual({ kind: 'converged' });
+    expect(s.lastNotConverged).toEqual({ endedAt: 4000, lastedMs: 3000 });
+    expect(s.lastHealToConvergeMs).toBe(0);
+  });
+
+  it("the view's own unknown (not connected) neither starts nor ends a time not converged", () => {
+    const t = new ClassTracker(0);
+    const one = room([[1, state(1)]]);
+    t.observe(one, 0, true);
+    t.observe(one, 1000, false);
+    let s = t.observe(one, 2000, true);
+    expect(s.verdict).toEqual({ kind: 'converged' });
+    expect(s.lastNotConverged).toBeNull();
+    t.observe(room([[1, state(1, { partitioned: true })]]), 3000, true);
+    t.observe(one, 4000, false);
+    s = t.observe(one, 5000, true);
+    expect(s.lastNotConverged).toEqual({ endedAt: 5000, lastedMs: 2000 });
   });
 
   it('a divergence without a heal (two writers racing) records no heal time', () => {
@@ -224,7 +339,7 @@ describe('LAB-UI-3: divergence and heal timings', () => {
       300,
       true,
     );
-    expect(s.lastDivergence).toEqual({ endedAt: 300, lastedMs: 200 });
+    expect(s.lastNotConverged).toEqual({ endedAt: 300, lastedMs: 200 });
     expect(s.lastHealToConvergeMs).toBeNull();
   });
 
@@ -243,10 +358,27 @@ describe('LAB-UI-3: divergence and heal timings', () => {
       10 * 60_000 + 10,
       true,
     );
-    expect(s.samples.at(-1)).toEqual({ t: 10 * 60_000 + 10, converged: false, distinct: 2 });
-    expect(s.samples.at(-2)).toEqual({ t: 10 * 60_000, converged: true, distinct: 1 });
+    expect(s.samples.at(-1)).toEqual({ t: 10 * 60_000 + 10, kind: 'diverged', distinct: 2 });
+    expect(s.samples.at(-2)).toEqual({ t: 10 * 60_000, kind: 'converged', distinct: 1 });
     expect(s.samples.length).toBeLessThanOrEqual(5 * 60 + 3);
     expect(s.samples[0]!.t).toBeGreaterThanOrEqual(5 * 60_000);
+  });
+
+  it('LAB-UI-1 unknown, unreachable: chart samples record it as its own kind, apart from the view not connected', () => {
+    const t = new ClassTracker(0);
+    t.observe(room([[1, state(1)]]), 0, true);
+    t.observe(
+      room([
+        [1, state(1)],
+        [2, state(2, { partitioned: true, svTotal: 9 })],
+      ]),
+      10,
+      true,
+    );
+    const s = t.observe(room([[1, state(1)]]), 20, false);
+    expect(s.samples.map((x) => x.kind)).toEqual(['converged', 'unreachable', 'unknown']);
+    // The line counts an unreachable participant's last known content.
+    expect(s.samples[1]!.distinct).toBe(2);
   });
 });
 

@@ -1,26 +1,36 @@
 /**
- * The class view's model: every lab participant seen in the room's awareness, the converged /
- * not converged verdict, and its history. Pure (time is passed in), so it is tested without a
- * browser or a clock.
+ * The class view's model: every lab participant seen in the room's awareness, the verdict
+ * (converged, not converged, unknown because someone is unreachable), and its history. Pure
+ * (time is passed in), so it is tested without a browser or a clock.
  *
- * LAB-UI-1 (converged). The participants that count are those online now or seen less than
+ * LAB-UI-1 (the verdict). The participants that count are those online now or seen less than
  * `FORGET_MS` ago (a participant that left longer ago no longer counts; it stays listed as
- * offline). The room is **converged** when at least one participant counts, every counted one
- * is online and not partitioned, and all of them published the same content hash and the same
- * state-vector total. An offline or partitioned participant that counts is diverged: its last
- * known state cannot show what it wrote since. While the class view itself is not connected the
- * verdict is **unknown**. Participants publish about once a second, so a verdict lags reality by
- * about that much.
+ * offline). A counted participant is reachable when it is online and not partitioned; one that is
+ * not is shown with the last state it published. The room is
+ * - **converged** when at least one participant counts, every counted one is reachable, and all
+ *   of them published the same content hash and the same state-vector total;
+ * - **not converged** (`diverged`) when two reachable participants published different contents:
+ *   that is known now, whatever the unreachable ones hold;
+ * - **unknown: n unreachable** (`unreachable`) when some counted participant is unreachable and
+ *   the reachable ones agree: nobody can know what an unreachable replica holds now (it may have
+ *   written, or received, since its last state), so the view says neither converged nor not.
+ *   Each unreachable one is compared with the reachable ones' common state, as last seen: same
+ *   content, behind (a lower state-vector total: it lacked an update they have), ahead (higher:
+ *   they lacked one of its), or different content.
+ * While the class view itself is not connected, or nobody counts, the verdict is **unknown**
+ * (`unknown`, with its cause): the view has nothing current to judge. Participants publish about
+ * once a second, so a verdict lags reality by about that much.
  *
- * LAB-UI-3 (timings). A divergence lasts from the first not-converged verdict to the next
- * converged one. A heal is a participant coming back online (or a new tab of a user whose last
- * one was offline) or its partition flag clearing; "the last heal took" is the time from the
- * last heal during a divergence to the converged verdict that ended it.
+ * LAB-UI-3 (timings). A time not converged lasts from the first verdict that is not converged or
+ * unknown because someone is unreachable, to the next converged one (the view's own `unknown`
+ * neither starts nor ends it). A heal is a participant coming back online (or a new tab of a user
+ * whose last one was offline) or its partition flag clearing; "the last heal took" is the time
+ * from the last heal during a time not converged to the converged verdict that ended it.
  */
 import type { LabPresence } from './labPresence.js';
 import { parseLabPresence, sameLabPresence } from './labPresence.js';
 
-/** LAB-UI-1: how long an offline participant still counts (as diverged). */
+/** LAB-UI-1: how long an offline participant still counts (as unreachable). */
 export const FORGET_MS = 120_000;
 /** How much history the chart keeps. */
 export const HISTORY_MS = 5 * 60_000;
@@ -40,13 +50,23 @@ export interface Participant {
 export type Verdict =
   | { readonly kind: 'converged' }
   | { readonly kind: 'diverged'; readonly reasons: readonly string[] }
-  | { readonly kind: 'unknown'; readonly reason: string };
+  | {
+      readonly kind: 'unreachable';
+      /** Counted participants that are offline or partitioned (at least one). */
+      readonly unreachable: number;
+      readonly reasons: readonly string[];
+    }
+  | { readonly kind: 'unknown'; readonly cause: UnknownCause; readonly reason: string };
+
+export type VerdictKind = Verdict['kind'];
+
+/** Why the view has no verdict of its own to give. */
+export type UnknownCause = 'not-connected' | 'nobody';
 
 export interface Sample {
   readonly t: number;
-  /** null while the verdict is unknown. */
-  readonly converged: boolean | null;
-  /** Distinct (hash, SV total) among counted participants. */
+  readonly kind: VerdictKind;
+  /** Distinct (hash, SV total) among counted participants, unreachable ones' last known included. */
   readonly distinct: number;
 }
 
@@ -59,8 +79,8 @@ export interface ClassSnapshot {
   readonly since: number;
   /** The current kind is the first this view saw (from 'unknown' at its start): it may have held long before `since`. */
   readonly sinceWatching: boolean;
-  /** LAB-UI-3: how long the last finished divergence lasted, and when it ended. */
-  readonly lastDivergence: { readonly endedAt: number; readonly lastedMs: number } | null;
+  /** LAB-UI-3: how long the last finished time not converged lasted, and when it ended. */
+  readonly lastNotConverged: { readonly endedAt: number; readonly lastedMs: number } | null;
   readonly lastHealToConvergeMs: number | null;
   readonly samples: readonly Sample[];
 }
@@ -71,23 +91,57 @@ export const NOT_CONNECTED =
   'The class view is not connected to the relay: the states shown are the last ones it received.';
 export const NOBODY = 'Nobody with the lab is in this room yet.';
 
+const isReachable = (p: Participant): boolean => p.offlineSince === null && !p.state.faults.partitioned;
+
+/** Why `p` (counted, not reachable) is out of reach, in words. */
+const outOfReach = (p: Participant): string =>
+  // A participant announces its partition before its link goes down (LAB-7), then drops out of
+  // awareness like one that went offline: its last state still says partitioned.
+  `${p.state.name} is ${p.state.faults.partitioned ? 'partitioned' : 'offline'}`;
+
+/** LAB-UI-1: how `last` (an unreachable participant's last state) compares with `ref` (the reachable ones' common state). */
+const lastSeen = (last: LabPresence, ref: LabPresence): string =>
+  stateKey(last) === stateKey(ref)
+    ? 'last seen with the same content'
+    : last.svTotal < ref.svTotal
+      ? 'last seen behind (missing updates the others have)'
+      : last.svTotal > ref.svTotal
+        ? 'last seen ahead (with updates the others lack)'
+        : 'last seen with different content';
+
 /** LAB-UI-1: the verdict over `participants` (their `counted` flags already set). */
 export const computeVerdict = (participants: readonly Participant[], connected: boolean): Verdict => {
-  if (!connected) return { kind: 'unknown', reason: NOT_CONNECTED };
+  if (!connected) return { kind: 'unknown', cause: 'not-connected', reason: NOT_CONNECTED };
   const counted = participants.filter((p) => p.counted);
-  if (counted.length === 0) return { kind: 'unknown', reason: NOBODY };
-  const reasons: string[] = [];
-  for (const p of counted) {
-    // A participant announces its partition before its link goes down (LAB-7), then drops out of
-    // awareness like one that went offline.
-    if (p.offlineSince !== null && p.state.faults.partitioned)
-      reasons.push(`${p.state.name} is partitioned (last known state shown)`);
-    else if (p.offlineSince !== null) reasons.push(`${p.state.name} is offline (last known state shown)`);
-    else if (p.state.faults.partitioned) reasons.push(`${p.state.name} is partitioned`);
+  if (counted.length === 0) return { kind: 'unknown', cause: 'nobody', reason: NOBODY };
+  const reachable = counted.filter(isReachable);
+  const away = counted.filter((p) => !isReachable(p));
+  const distinct = new Set(reachable.map((p) => stateKey(p.state))).size;
+  if (distinct > 1) {
+    const among =
+      away.length === 0 ? `${counted.length} participants` : `the ${reachable.length} reachable participants`;
+    return {
+      kind: 'diverged',
+      reasons: [
+        `${distinct} different contents among ${among}`,
+        ...away.map((p) => `${outOfReach(p)} (last known state shown)`),
+      ],
+    };
   }
-  const distinct = new Set(counted.map((p) => stateKey(p.state))).size;
-  if (distinct > 1) reasons.push(`${distinct} different contents among ${counted.length} participants`);
-  return reasons.length === 0 ? { kind: 'converged' } : { kind: 'diverged', reasons };
+  if (away.length === 0) return { kind: 'converged' };
+  const ref = reachable[0]?.state;
+  const reasons = away.map((p) =>
+    ref ? `${outOfReach(p)} — ${lastSeen(p.state, ref)}` : `${outOfReach(p)} (last known state shown)`,
+  );
+  const who = away.length === 1 ? `${away[0]!.state.name} holds` : `the ${away.length} unreachable participants hold`;
+  const agree =
+    reachable.length === 0
+      ? 'Nobody is reachable.'
+      : reachable.length === 1
+        ? `Only ${reachable[0]!.state.name} is reachable.`
+        : `The ${reachable.length} reachable participants show the same content.`;
+  reasons.push(`${agree} What ${who} now cannot be known until they are back.`);
+  return { kind: 'unreachable', unreachable: away.length, reasons };
 };
 
 const byOnlineThenName = (a: Participant, b: Participant): number =>
@@ -98,13 +152,14 @@ const byOnlineThenName = (a: Participant, b: Participant): number =>
 export class ClassTracker {
   private readonly byClient = new Map<number, Participant>();
   private list: readonly Participant[] = [];
-  private verdict: Verdict = { kind: 'unknown', reason: NOBODY };
+  private verdict: Verdict = { kind: 'unknown', cause: 'nobody', reason: NOBODY };
   private since: number;
   /** Verdict kinds seen after the initial 'unknown'. */
   private kindsSeen = 0;
-  private divergedAt: number | null = null;
+  /** LAB-UI-3: when the current time not converged began (null while there is none). */
+  private notConvergedAt: number | null = null;
   private lastHealAt: number | null = null;
-  private lastDivergence: ClassSnapshot['lastDivergence'] = null;
+  private lastNotConverged: ClassSnapshot['lastNotConverged'] = null;
   private lastHealToConvergeMs: number | null = null;
   private samples: Sample[] = [];
   private snap: ClassSnapshot | null = null;
@@ -196,13 +251,17 @@ export class ClassTracker {
       this.since = now;
       this.kindsSeen++;
     }
-    if (verdict.kind === 'diverged' && this.divergedAt === null) this.divergedAt = now;
-    if (verdict.kind === 'converged' && this.divergedAt !== null) {
-      this.lastDivergence = { endedAt: now, lastedMs: now - this.divergedAt };
-      if (this.lastHealAt !== null && this.lastHealAt >= this.divergedAt) {
+    // An unreachable participant starts one too: a partition is the usual start of the exercise,
+    // and the heal that ends it is what "last heal took" measures, content differing or not.
+    if ((verdict.kind === 'diverged' || verdict.kind === 'unreachable') && this.notConvergedAt === null) {
+      this.notConvergedAt = now;
+    }
+    if (verdict.kind === 'converged' && this.notConvergedAt !== null) {
+      this.lastNotConverged = { endedAt: now, lastedMs: now - this.notConvergedAt };
+      if (this.lastHealAt !== null && this.lastHealAt >= this.notConvergedAt) {
         this.lastHealToConvergeMs = now - this.lastHealAt;
       }
-      this.divergedAt = null;
+      this.notConvergedAt = null;
     }
     if (verdict.kind === 'converged') this.lastHealAt = null;
     if (kindChanged || JSON.stringify(verdict) !== JSON.stringify(this.verdict)) this.verdict = verdict;
@@ -210,11 +269,11 @@ export class ClassTracker {
     const counted = this.list.filter((p) => p.counted);
     const sample: Sample = {
       t: now,
-      converged: verdict.kind === 'unknown' ? null : verdict.kind === 'converged',
+      kind: verdict.kind,
       distinct: new Set(counted.map((p) => stateKey(p.state))).size,
     };
     const last = this.samples.at(-1);
-    const differs = !last || last.converged !== sample.converged || last.distinct !== sample.distinct;
+    const differs = !last || last.kind !== sample.kind || last.distinct !== sample.distinct;
     if (differs || now - last.t >= SAMPLE_MS) {
       this.samples.push(sample);
       let drop = 0;
@@ -232,7 +291,7 @@ export class ClassTracker {
       verdict: this.verdict,
       since: this.since,
       sinceWatching: this.kindsSeen <= 1,
-      lastDivergence: this.lastDivergence,
+      lastNotConverged: this.lastNotConverged,
       lastHealToConvergeMs: this.lastHealToConvergeMs,
       samples: Object.freeze([...this.samples]),
     });

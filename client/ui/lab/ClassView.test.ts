@@ -11,8 +11,21 @@ const state = (n: number, hash = '0000abcd'): unknown => ({
   lab: { faults: { skewMs: n === 3 ? -300_000 : 0 }, svSummary: 'abcd:12', svTotal: 12, hash, pending: 0, at: 0 },
 });
 
-const render = (states: Map<number, unknown>, now: number, tracker: ClassTracker): string =>
-  renderToStaticMarkup(createElement(ClassViewContent, { room: 'maths', snap: tracker.observe(states, now, true) }));
+const render = (states: Map<number, unknown>, now: number, tracker: ClassTracker, connected = true): string =>
+  renderToStaticMarkup(
+    createElement(ClassViewContent, { room: 'maths', snap: tracker.observe(states, now, connected) }),
+  );
+
+/** The text of the element whose opening tag contains `marker` (no nested element of the same tag). */
+const textAt = (html: string, marker: string): string => {
+  const start = html.indexOf(marker);
+  const open = html.lastIndexOf('<', start);
+  const tag = /^<(\w+)/.exec(html.slice(open))![1]!;
+  const body = html.slice(html.indexOf('>', start) + 1, html.indexOf(`</${tag}>`, start));
+  return body.replace(/<[^>]*>/g, '');
+};
+
+const chartLabel = (html: string): string => /role="img" aria-label="([^"]*)"/.exec(html)![1]!;
 
 describe('the class view with 30 simulated awareness states', () => {
   it('lists every participant once with its state, ignores malformed states, and shows the verdict', () => {
@@ -34,8 +47,49 @@ describe('the class view with 30 simulated awareness states', () => {
     states.delete(4);
     html = render(states, 1000, tracker);
     expect(html).toContain('>Not converged<');
-    expect(html).toContain('2 different contents among 30 participants');
+    expect(html).toContain('2 different contents among the 29 reachable participants');
+    expect(html).toContain('Student &lt;b&gt;4&lt;/b&gt; is offline (last known state shown)');
     expect(html).toContain('offline for 0 ms');
+  });
+});
+
+describe('LAB-UI-1: the indicator and the chart say which verdict, the two unknowns apart', () => {
+  it('LAB-UI-1 unknown, unreachable: says how many, who, and how their last state compared; the chart counts it apart', () => {
+    const tracker = new ClassTracker(0);
+    const states = new Map<number, unknown>([
+      [1, state(1)],
+      [2, state(2)],
+    ]);
+    let html = render(states, 0, tracker);
+    expect(textAt(html, 'data-testid="verdict"')).toBe('Converged');
+    states.delete(2);
+    html = render(states, 1000, tracker);
+    expect(textAt(html, 'data-testid="verdict"')).toBe('Unknown: 1 unreachable');
+    expect(html).toContain('class="card class-indicator verdict-unreachable"');
+    expect(html).toContain('<li>Student &lt;b&gt;2&lt;/b&gt; is offline — last seen with the same content</li>');
+    expect(chartLabel(html)).toBe(
+      'Of the time shown: converged 100 %, not converged 0 %, unknown with someone unreachable 0 %, ' +
+        'unknown with the view not connected or nobody here 0 %. The line is the number of different contents, last known ones included.',
+    );
+    html = render(states, 4000, tracker);
+    expect(chartLabel(html)).toMatch(
+      /^Of the time shown: converged 25 %, not converged 0 %, unknown with someone unreachable 75 %,/,
+    );
+    expect(html).toContain('<rect class="band band-unreachable"');
+  });
+
+  it('LAB-UI-1 unknown (the view): "view not connected" is not "unreachable", in the indicator and the chart', () => {
+    const tracker = new ClassTracker(0);
+    const states = new Map<number, unknown>([[1, state(1)]]);
+    render(states, 0, tracker);
+    const html = render(states, 1000, tracker, false);
+    expect(textAt(html, 'data-testid="verdict"')).toBe('Unknown: view not connected');
+    expect(html).toContain('class="card class-indicator verdict-unknown"');
+    expect(html).toContain('The class view is not connected to the relay');
+    expect(chartLabel(html)).toMatch(
+      /unknown with someone unreachable 0 %, unknown with the view not connected or nobody here 0 %/,
+    );
+    expect(textAt(render(new Map(), 0, new ClassTracker(0)), 'data-testid="verdict"')).toBe('Unknown: nobody here');
   });
 });
 

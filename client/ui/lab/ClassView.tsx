@@ -1,18 +1,19 @@
 /**
  * `/lab/<room>`: the teacher's projector view. Every lab participant of the room (from
- * awareness), a big converged / not converged indicator (LAB-UI-1, defined on screen), how long
- * ago the last divergence ended and how long the last heal took to converge (LAB-UI-3), a live
+ * awareness), a big indicator (LAB-UI-1, defined on screen: converged, not converged, or unknown
+ * because someone is unreachable, with who and how their last state compared), how long ago the
+ * last time not converged ended and how long the last heal took to converge (LAB-UI-3), a live
  * chart, and the participants' state vectors aligned in columns (LAB-UI-7). The view itself is not
  * a participant (LAB-UI-4).
  */
 import { memo, useEffect, useId, useMemo, type ReactNode } from 'react';
 import { describeFaults, formatSkew } from '../../../shared/lab/faults.js';
-import { FORGET_MS, HISTORY_MS, type ClassSnapshot, type Participant } from '../../lab/classTracker.js';
+import { FORGET_MS, HISTORY_MS, type ClassSnapshot, type Participant, type Verdict } from '../../lab/classTracker.js';
 import { sameSvRow, svMatrix, type SvCell } from '../../lab/svMatrix.js';
 import { linkClick } from '../appContext.js';
 import { plural } from '../format.js';
 import { roomPath } from '../router.js';
-import { chartGeometry } from './chartGeometry.js';
+import { chartGeometry, timeShares } from './chartGeometry.js';
 import { formatElapsed } from './labFormat.js';
 import { useClassView } from './useClassView.js';
 
@@ -48,7 +49,22 @@ export const ClassViewContent = ({ room, snap }: { room: string; snap: ClassSnap
   );
 };
 
-const VERDICT_TEXT = { converged: 'Converged', diverged: 'Not converged', unknown: 'Unknown' } as const;
+/**
+ * The indicator's words. The two unknowns say why: someone unreachable (the room may or may not
+ * agree) is not the view having nothing to judge (not connected, or nobody counts).
+ */
+const verdictText = (v: Verdict): string => {
+  switch (v.kind) {
+    case 'converged':
+      return 'Converged';
+    case 'diverged':
+      return 'Not converged';
+    case 'unreachable':
+      return `Unknown: ${v.unreachable} unreachable`;
+    case 'unknown':
+      return v.cause === 'not-connected' ? 'Unknown: view not connected' : 'Unknown: nobody here';
+  }
+};
 
 const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
   const { verdict, now } = snap;
@@ -58,13 +74,13 @@ const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
         Convergence
       </h2>
       <p className="verdict" role="status" aria-live="polite" data-testid="verdict">
-        {VERDICT_TEXT[verdict.kind]}
+        {verdictText(verdict)}
       </p>
       <p className="verdict-since">
         for {formatElapsed(now - snap.since)}
         {snap.sinceWatching && verdict.kind !== 'unknown' ? ', since this view opened' : ''}
       </p>
-      {verdict.kind === 'diverged' && (
+      {(verdict.kind === 'diverged' || verdict.kind === 'unreachable') && (
         <ul className="verdict-reasons">
           {verdict.reasons.map((r) => (
             <li key={r}>{r}</li>
@@ -74,10 +90,10 @@ const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
       {verdict.kind === 'unknown' && <p className="verdict-reasons">{verdict.reason}</p>}
       <dl className="class-stats">
         <div>
-          <dt>Last divergence</dt>
-          <dd data-testid="last-divergence">
-            {snap.lastDivergence
-              ? `ended ${formatElapsed(now - snap.lastDivergence.endedAt)} ago, lasted ${formatElapsed(snap.lastDivergence.lastedMs)}`
+          <dt>Last time not converged</dt>
+          <dd data-testid="last-not-converged">
+            {snap.lastNotConverged
+              ? `ended ${formatElapsed(now - snap.lastNotConverged.endedAt)} ago, lasted ${formatElapsed(snap.lastNotConverged.lastedMs)}`
               : 'none seen yet'}
           </dd>
         </div>
@@ -93,12 +109,17 @@ const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
       <details className="definition">
         <summary>What “converged” means here</summary>
         <p>
-          Everyone online now or seen in the last {FORGET_MS / 1000} s counts. The room is converged when every one of
-          them is online, not partitioned, and shows the same content (same content hash and same state-vector total).
-          Someone offline or partitioned counts as not converged: their last known state cannot show what they wrote
-          since. Participants publish their state about once a second, so the indicator lags by about that much. A heal
-          is someone coming back online or lifting their partition; “last heal took” is the time from the last heal to
-          the moment everyone matched again.
+          Everyone online now or seen in the last {FORGET_MS / 1000} s counts. Someone offline or partitioned is
+          unreachable: they are shown with the last state they published. <strong>Converged</strong>: everyone who
+          counts is reachable and shows the same content (same content hash and same state-vector total).{' '}
+          <strong>Not converged</strong>: two reachable participants show different content; that is known now.{' '}
+          <strong>Unknown: n unreachable</strong>: the reachable participants agree, but nobody can know what an
+          unreachable replica holds until it is back (it may have written, or received, something since). Its last state
+          is compared with the others&rsquo;: the same content, behind (missing updates they have), ahead (with updates
+          they lack), or different. Participants publish their state about once a second, so the indicator lags by about
+          that much. A heal is someone coming back online or lifting their partition; &ldquo;last heal took&rdquo; is
+          the time from the last heal to the moment everyone matched again. &ldquo;Last time not converged&rdquo; runs
+          from Not converged or Unknown (someone unreachable) to the next Converged.
         </p>
       </details>
     </section>
@@ -115,12 +136,15 @@ const ConvergenceChart = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
   const first = snap.samples[0]?.t ?? snap.now;
   const windowMs = Math.min(HISTORY_MS, Math.max(MIN_CHART_MS, snap.now - first));
   const g = chartGeometry(snap.samples, snap.now, windowMs, CHART_W, CHART_H);
-  const divergedShare =
-    g.bands.filter((b) => b.kind === 'diverged').reduce((n, b) => n + b.w, 0) /
-    Math.max(
-      1,
-      g.bands.reduce((n, b) => n + b.w, 0),
-    );
+  const share = timeShares(g.bands);
+  const pc = (x: number): string => `${Math.round(x * 100)} %`;
+  // Every verdict apart, so the label stays true whatever the mix (they add up to 100 % but for rounding).
+  const summary =
+    g.bands.length === 0
+      ? 'Nothing recorded yet.'
+      : `Of the time shown: converged ${pc(share.converged)}, not converged ${pc(share.diverged)}, ` +
+        `unknown with someone unreachable ${pc(share.unreachable)}, ` +
+        `unknown with the view not connected or nobody here ${pc(share.unknown)}.`;
   return (
     <section className="card class-chart" aria-labelledby="chart-heading">
       <h2 id="chart-heading">Convergence over the last {formatElapsed(windowMs)}</h2>
@@ -128,7 +152,7 @@ const ConvergenceChart = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
         viewBox={`0 0 ${CHART_W} ${CHART_H}`}
         preserveAspectRatio="none"
         role="img"
-        aria-label={`Not converged ${Math.round(divergedShare * 100)} % of the time shown. The line is the number of different contents.`}
+        aria-label={`${summary} The line is the number of different contents, last known ones included.`}
       >
         {g.bands.map((b) => (
           <rect key={b.x} className={`band band-${b.kind}`} x={b.x} y={0} width={Math.max(b.w, 0.5)} height={CHART_H} />
@@ -138,8 +162,9 @@ const ConvergenceChart = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
       <p className="hint chart-legend">
         <span className="swatch band-converged" aria-hidden="true" /> converged{' '}
         <span className="swatch band-diverged" aria-hidden="true" /> not converged{' '}
-        <span className="swatch band-unknown" aria-hidden="true" /> unknown · line: different contents (0–{g.yMax}) ·
-        now at the right
+        <span className="swatch band-unreachable" aria-hidden="true" /> unknown: someone unreachable{' '}
+        <span className="swatch band-unknown" aria-hidden="true" /> unknown: view not connected or nobody here · line:
+        different contents among those counted, last known ones included (0–{g.yMax}) · now at the right
       </p>
     </section>
   );

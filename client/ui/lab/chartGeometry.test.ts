@@ -9,16 +9,17 @@ import {
   SPACE_TIME_MIN_WIDTH,
   spaceTimeLayout,
   textWidth,
+  timeShares,
 } from './chartGeometry.js';
 
 describe('class view chart geometry', () => {
   it('merges equal neighbouring samples into one band and ends at now', () => {
     const g = chartGeometry(
       [
-        { t: 0, converged: true, distinct: 1 },
-        { t: 50, converged: true, distinct: 1 },
-        { t: 100, converged: false, distinct: 2 },
-        { t: 150, converged: null, distinct: 2 },
+        { t: 0, kind: 'converged', distinct: 1 },
+        { t: 50, kind: 'converged', distinct: 1 },
+        { t: 100, kind: 'diverged', distinct: 2 },
+        { t: 150, kind: 'unknown', distinct: 2 },
       ],
       200,
       200,
@@ -38,8 +39,8 @@ describe('class view chart geometry', () => {
   it('clips samples older than the window to its left edge', () => {
     const g = chartGeometry(
       [
-        { t: 0, converged: false, distinct: 3 },
-        { t: 900, converged: true, distinct: 1 },
+        { t: 0, kind: 'diverged', distinct: 3 },
+        { t: 900, kind: 'converged', distinct: 1 },
       ],
       1000,
       200,
@@ -54,6 +55,30 @@ describe('class view chart geometry', () => {
 
   it('draws nothing without samples', () => {
     expect(chartGeometry([], 10, 10, 10, 10)).toEqual({ bands: [], line: '', yMax: 2 });
+    expect(timeShares([])).toEqual({ converged: 0, diverged: 0, unreachable: 0, unknown: 0 });
+  });
+
+  it('LAB-UI-1 unknown, unreachable: a band of its own, its time counted apart from converged and not converged', () => {
+    const g = chartGeometry(
+      [
+        { t: 0, kind: 'converged', distinct: 1 },
+        { t: 100, kind: 'unreachable', distinct: 2 },
+        { t: 150, kind: 'unreachable', distinct: 2 },
+        { t: 300, kind: 'diverged', distinct: 2 },
+        { t: 350, kind: 'unknown', distinct: 2 },
+      ],
+      400,
+      400,
+      400,
+      100,
+    );
+    expect(g.bands).toEqual([
+      { x: 0, w: 100, kind: 'converged' },
+      { x: 100, w: 200, kind: 'unreachable' },
+      { x: 300, w: 50, kind: 'diverged' },
+      { x: 350, w: 50, kind: 'unknown' },
+    ]);
+    expect(timeShares(g.bands)).toEqual({ converged: 0.25, diverged: 0.125, unreachable: 0.5, unknown: 0.125 });
   });
 });
 

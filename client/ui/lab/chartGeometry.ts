@@ -2,16 +2,17 @@
  * The lab's charts as geometry (pure, tested), in viewBox coordinates; time runs left to right.
  *
  * The class view's chart: over the last `windowMs`, one band per stretch of equal verdict
- * (converged / diverged / unknown) and a step line of the number of distinct contents among the
- * participants that count, in a `width` × `height` viewBox, `now` at the right edge.
+ * (converged / diverged / unreachable / unknown, LAB-UI-1) and a step line of the number of
+ * distinct contents among the participants that count, in a `width` × `height` viewBox, `now` at
+ * the right edge; and the share of the time shown each verdict held.
  *
  * The space-time diagram's layout (LAB-UI-5): participant names in a column of their own,
  * shortened with an ellipsis to fit it, and the messages' numbers placed apart on their lane.
  */
-import type { Sample } from '../../lab/classTracker.js';
+import type { Sample, VerdictKind } from '../../lab/classTracker.js';
 import type { SpaceTimeData } from '../../lab/spaceTime.js';
 
-export type BandKind = 'converged' | 'diverged' | 'unknown';
+export type BandKind = VerdictKind;
 
 export interface ChartGeometry {
   readonly bands: ReadonlyArray<{ readonly x: number; readonly w: number; readonly kind: BandKind }>;
@@ -20,8 +21,6 @@ export interface ChartGeometry {
   /** The top of the y axis (distinct contents). */
   readonly yMax: number;
 }
-
-const kindOf = (s: Sample): BandKind => (s.converged === null ? 'unknown' : s.converged ? 'converged' : 'diverged');
 
 export const chartGeometry = (
   samples: readonly Sample[],
@@ -41,7 +40,7 @@ export const chartGeometry = (
     if (end < start) return;
     const x0 = x(s.t);
     const x1 = x(end);
-    const kind = kindOf(s);
+    const kind = s.kind;
     const last = bands.at(-1);
     if (last && last.kind === kind && Math.abs(last.x + last.w - x0) < 1e-9) last.w = x1 - last.x;
     else bands.push({ x: x0, w: x1 - x0, kind });
@@ -49,6 +48,18 @@ export const chartGeometry = (
     points.push(`${x0.toFixed(1)},${yy}`, `${x1.toFixed(1)},${yy}`);
   });
   return { bands, line: points.join(' '), yMax };
+};
+
+/**
+ * The share (0–1) of the bands' width each verdict held; all 0 without bands. The four verdicts
+ * are counted apart: "unknown, someone unreachable" is neither converged nor not converged.
+ */
+export const timeShares = (bands: ChartGeometry['bands']): Record<BandKind, number> => {
+  const shares: Record<BandKind, number> = { converged: 0, diverged: 0, unreachable: 0, unknown: 0 };
+  const total = bands.reduce((n, b) => n + b.w, 0);
+  if (total <= 0) return shares;
+  for (const b of bands) shares[b.kind] += b.w / total;
+  return shares;
 };
 
 // ---------------------------------------------------------------- space-time diagram
