@@ -1,5 +1,5 @@
 /**
- * SYNC-C1 / CATCH-1..7 / LOBBY-3: the lobby's background refresh, against the real relay (a child process)
+ * SYNC-C1 / CATCH-1..8 / LOBBY-3..4: the lobby's background refresh, against the real relay (a child process)
  * with `ws` and the in-memory store; a fake relay (an in-test `ws` server) plays a relay that
  * misbehaves.
  */
@@ -17,6 +17,7 @@ import {
   MessageType,
 } from '../../shared/protocol.js';
 import { waitFor } from '../../shared/testing/waitFor.js';
+import { parseUpdateV1 } from '../../shared/updateV1.js';
 import { person, randomBytes, testTransport, useRelaySessions, WS } from '../testing/relaySessions.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
 import { startRelay } from '../../relay/testing/relayProcess.js';
@@ -111,6 +112,29 @@ const docOf = async (store: MemoryRoomUpdateStore, room: string): Promise<Y.Doc>
   const doc = new Y.Doc();
   for (const u of (await store.load(room)).updates) Y.applyUpdate(doc, u);
   return doc;
+};
+
+/** LOBBY-3: how many of Alice's messages in `room` the lobby counts as not sent, as it recounts after a refresh. */
+const notSentIn = async (store: MemoryRoomUpdateStore, room: string): Promise<number> => {
+  const info = (await store.listRooms()).find((i) => i.room === room)!;
+  const { summary } = await summarizeRoom(store, room, undefined, alice.id, new Map());
+  return notSentCount(summary, decodeSyncState(info.meta.sync).acked);
+};
+
+/** Alice writes `texts` in `room` with it held back ("Go offline"): kept on her device only, one row each. */
+const aliceWritesOffline = async (
+  room: string,
+  store: MemoryRoomUpdateStore,
+  texts: readonly string[],
+  relayUrl = relay().wsUrl,
+): Promise<void> => {
+  const s = await openOn(room, alice, { store, offline: true, relayUrl });
+  for (const text of texts) {
+    s.send(text);
+    await s.whenStored();
+  }
+  s.destroy();
+  await s.whenStored();
 };
 
 /** Refreshes `room` for Alice; the full path, when taken, is her background session on `store`. */
@@ -330,11 +354,7 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     await offline.whenStored();
     expect(offline.view().pendingCount).toBe(2);
     offline.destroy();
-    const notSent = async (): Promise<number> => {
-      const info = (await aliceStore.listRooms()).find((i) => i.room === room)!;
-      const { summary } = await summarizeRoom(aliceStore, room, undefined, alice.id, new Map());
-      return notSentCount(summary, decodeSyncState(info.meta.sync).acked);
-    };
+    const notSent = (): Promise<number> => notSentIn(aliceStore, room);
     expect(await notSent()).toBe(2);
 
     const reported: number[] = [];
@@ -343,6 +363,81 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     expect(refreshed).toEqual({ outcomes: [[room, 'synced']], fullPath: [room] });
     await waitFor(() => reported.length === 1, 'counted after the refresh');
     expect(reported).toEqual([0]);
+  });
+
+  it('LOBBY-4: a room whose upload the relay refuses after the sync (VAL-10) is reported refused when the relay closes, not at the timeout; the next room still waits for its acks', async () => {
+    // A relay whose frames are at most 4 KiB: a message of 4,000 characters is one struct over
+    // VAL-10's limit, so the upload carrying it is refused with the fatal invalid-update.
+    const small = await startRelay({ env: { MAX_SEND_FRAME_BYTES: '4096', MAX_AWARENESS_STATE_BYTES: '2048' } });
+    afterTest(() => void small.cleanup());
+    const [refused, next] = [freshRoom(), freshRoom()];
+    const aliceStore = new MemoryRoomUpdateStore();
+    await aliceWritesOffline(refused, aliceStore, ['x'.repeat(4000)], small.wsUrl);
+    await aliceWritesOffline(next, aliceStore, ['short enough'], small.wsUrl);
+
+    // Far beyond what a refresh takes: a wait that ran to its timer would be reported after it.
+    const timeoutMs = 45_000;
+    const started = Date.now();
+    const reported: Array<{ room: string; afterMs: number; notSent: number }> = [];
+    const outcomes = await refreshRooms({
+      rooms: [refused, next],
+      catchUp: catchUpOn(aliceStore, small.wsUrl),
+      open: (r) => openOn(r, alice, { store: aliceStore, background: true, relayUrl: small.wsUrl }),
+      timeoutMs,
+      onRoom: (room) => {
+        const afterMs = Date.now() - started;
+        void notSentIn(aliceStore, room).then((notSent) => reported.push({ room, afterMs, notSent }));
+      },
+    });
+    await waitFor(() => reported.length === 2, 'both rooms counted');
+    // The refused room's wait ended before its timer could fire; its message is kept, not sent yet.
+    expect(reported[0]!.afterMs).toBeLessThan(timeoutMs);
+    expect(reported[0]).toMatchObject({ room: refused, notSent: 1 });
+    expect([...outcomes]).toEqual([
+      [refused, 'refused'],
+      [next, 'synced'],
+    ]);
+    // The next room's acks do come, and the refresh waited for them (LOBBY-3).
+    expect(reported[1]).toMatchObject({ room: next, notSent: 0 });
+  }, 120_000);
+
+  it("LOBBY-4: an own message past a gap in this device's structs (its earlier row lost), which the relay can never ack (ACK-3), is neither shown nor counted: the full path does not wait for it", async () => {
+    const room = freshRoom();
+    const aliceStore = new MemoryRoomUpdateStore();
+    await aliceWritesOffline(room, aliceStore, ['lost with its row', 'past the gap']);
+    const { keys } = await aliceStore.load(room);
+    expect(keys.length).toBe(2);
+    aliceStore.simulateEviction(room, [keys[0]!]); // LOCAL-6: the earlier row vanished
+    const [kept] = parseUpdateV1((await aliceStore.load(room)).updates[0]!).runs;
+    expect(kept!.clock).toBeGreaterThan(0);
+
+    const timeoutMs = 45_000;
+    const started = Date.now();
+    let reportedAfterMs = -1;
+    const fullPath: string[] = [];
+    const outcomes = await refreshRooms({
+      rooms: [room],
+      catchUp: catchUpOn(aliceStore),
+      open: (r) => {
+        fullPath.push(r); // CATCH-1: the store cannot vouch for its state vector
+        return open(r, alice, aliceStore, true);
+      },
+      timeoutMs,
+      onRoom: () => (reportedAfterMs = Date.now() - started),
+    });
+    expect([...outcomes]).toEqual([[room, 'synced']]);
+    expect(fullPath).toEqual([room]);
+    // Reported before the wait's timer could fire.
+    expect(reportedAfterMs).toBeGreaterThanOrEqual(0);
+    expect(reportedAfterMs).toBeLessThan(timeoutMs);
+    // Never shown, never counted as not sent.
+    expect(await storedTexts(aliceStore, room)).toEqual([]);
+    expect(await notSentIn(aliceStore, room)).toBe(0);
+    // It was uploaded all the same: the relay holds it, past a gap nobody can fill (its ack stops before, ACK-3).
+    const bobStore = new MemoryRoomUpdateStore();
+    expect((await catchUpOn(bobStore)(room, 20_000)).outcome).toBe('synced');
+    const held = (await bobStore.load(room)).updates.flatMap((u) => parseUpdateV1(u).runs);
+    expect(held.filter((r) => r.client === kept!.client)).toEqual([kept]);
   });
 
   it('CATCH-8: a message the relay saved whose ack never reached the sync meta stops counting as not sent after a catch-up', async () => {

@@ -8,8 +8,9 @@
  * catch-up cannot decide alone (`unsure`: no trustworthy state vector, or an update only the
  * room's doc can judge) gets the full path once: a background session (no presence,
  * `lastOpenedAt` untouched) that loads the room, syncs (uploading what this device made offline,
- * CATCH-6/7), waits for the relay's acks of it (LOBBY-3) and for the store, and leaves. The
- * lobby recounts afterwards, and the rooms are up to date for the next time offline.
+ * CATCH-6/7), waits for the relay's acks of it (LOBBY-3) while they can still come (LOBBY-4) and
+ * for the store, and leaves. The lobby recounts afterwards, and the rooms are up to date for the
+ * next time offline.
  *
  * One room at a time keeps the relay's and this device's work small; a room that does not answer
  * within `timeoutMs` is left for the next round.
@@ -70,10 +71,36 @@ const syncedOrRefused = (s: RoomSession): RefreshOutcome | null =>
   s.synced ? 'synced' : s.view().connection.refusal !== null ? 'refused' : null;
 
 /**
+ * LOBBY-4: the wait for acks is over when every own message is acked, or when no ack can come
+ * any more: the session was refused (a fatal close, REFUSE-1; or REBUILD-2). The relay acks an
+ * update only on the connection that sent it, after its commit (ACK-1), or in answer to a
+ * SyncStep1 (ACK-2); a refused session never connects again, so nothing more can come. A fatal
+ * close right after the relay's answer is the relay refusing the upload itself (VAL-10, VAL-11,
+ * frame-too-large), and it stores nothing of that frame (CLOSE-2).
+ *
+ * No other case is needed, and the relay gives no signal that would tell one apart: an upload
+ * gets no ack frame when it holds nothing new or moves no ack pair (ACK-5), nor for structs past
+ * a gap (ACK-3), and the handshake ack comes before the relay's answer (ACK-2), so none of them
+ * says "your upload is committed". But every message counted here can be acked: the session
+ * shows a message only once its doc holds every earlier struct of the message's Yjs client
+ * (Yjs integrates a client's structs in clock order), it uploads every struct from the relay's
+ * SyncStep1 clocks on (SYNC-1, APPLY-3), and the relay's SyncStep1 never claims past a gap
+ * (SYNC-3); so the relay's contiguous durable clock passes the message once that upload is
+ * committed, and the ack follows (ACK-1, or STATE-2's handshake ack). A message past a gap in
+ * this device's structs (a lost row) is neither shown nor counted: it costs no wait. Short of a
+ * refusal, acks that do not come mean a connection that is down or a relay that cannot commit
+ * (ACK-4: it closes the room's connections, which reconnect and upload again): they can still
+ * come, so the wait goes on, within `timeoutMs`.
+ */
+const ackedOrRefused = (s: RoomSession): RefreshOutcome | null =>
+  s.view().pendingCount === 0 ? 'synced' : s.view().connection.refusal !== null ? 'refused' : null;
+
+/**
  * The full path for one room: a background session, until synced and stored. LOBBY-3: when it
  * holds own messages the relay has not acked (it uploads them on connecting, CATCH-6), it also
  * waits for those acks, within the same `timeoutMs`, and the acks are in the room's sync meta
  * when it resolves: the lobby's "not sent yet" then goes as soon as they are on the relay.
+ * LOBBY-4: a session refused after it synced ends that wait at once and reports `refused`.
  */
 const refreshWithSession = async (room: string, opts: RefreshOptions): Promise<RefreshOutcome> => {
   const deadline = Date.now() + opts.timeoutMs;
@@ -81,8 +108,9 @@ const refreshWithSession = async (room: string, opts: RefreshOptions): Promise<R
   try {
     session = await opts.open(room);
     const outcome = await waitUntil(session, syncedOrRefused, deadline);
-    if (outcome === 'synced') await waitUntil(session, (s) => s.view().pendingCount === 0 || null, deadline);
-    return outcome;
+    if (outcome !== 'synced') return outcome;
+    // Acks still missing at the deadline: the room is synced; its messages stay "not sent yet".
+    return (await waitUntil(session, ackedOrRefused, deadline)) === 'refused' ? 'refused' : 'synced';
   } catch {
     return 'failed';
   } finally {
