@@ -331,6 +331,12 @@ test('axe: no serious or critical accessibility violations in the Lab panel (wit
   await check(b.page, 'class view');
   await b.page.emulateMedia({ colorScheme: 'dark' });
   await check(b.page, 'class view (dark)');
+  // LAB-UI-1's amber verdict and its reasons, in both schemes.
+  await lab.partition(a.page).check();
+  await expect(classView.verdict(b.page)).toHaveText('Unknown: 1 unreachable');
+  await check(b.page, 'class view, someone unreachable (dark)');
+  await b.page.emulateMedia({ colorScheme: 'light' });
+  await check(b.page, 'class view, someone unreachable');
   // On a phone the participants table scrolls sideways: it must be reachable by keyboard.
   await b.page.setViewportSize({ width: 390, height: 844 });
   await check(b.page, 'class view (phone)');
