@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClassTracker, FORGET_MS, NOBODY, NOT_CONNECTED, type ClassSnapshot } from './classTracker.js';
+import { ClassTracker, FORGET_MS, NOBODY, NOBODY_NOW, NOT_CONNECTED, type ClassSnapshot } from './classTracker.js';
 
 const userId = (n: number): string => `u${String(n).padStart(25, '0')}`;
 
@@ -164,6 +164,16 @@ describe('LAB-UI-1: the verdict', () => {
     s = t.observe(room([[1, state(1)]]), 1000 + FORGET_MS, true);
     expect(s.verdict).toEqual({ kind: 'converged' });
     expect(names(s)).toEqual(['Student 1', 'Student 2 (offline)']);
+  });
+
+  it('LAB-UI-1 unknown (the view): once everybody listed left FORGET_MS ago it says so, not "yet"', () => {
+    const t = new ClassTracker(0);
+    t.observe(room([[1, state(1)]]), 0, true);
+    let s = t.observe(room([]), 1000, true);
+    expect(s.verdict.kind).toBe('unreachable');
+    s = t.observe(room([]), 1000 + FORGET_MS, true);
+    expect(names(s)).toEqual(['Student 1 (offline)']);
+    expect(s.verdict).toEqual({ kind: 'unknown', cause: 'nobody', reason: NOBODY_NOW });
   });
 
   it('LAB-UI-1, LAB-7: a participant that announced its partition and then dropped out is shown as partitioned', () => {

@@ -90,6 +90,8 @@ const stateKey = (s: LabPresence): string => `${s.hash}/${s.svTotal}`;
 export const NOT_CONNECTED =
   'The class view is not connected to the relay: the states shown are the last ones it received.';
 export const NOBODY = 'Nobody with the lab is in this room yet.';
+/** Everybody listed left more than FORGET_MS ago. */
+export const NOBODY_NOW = `Nobody with the lab has been in this room for ${FORGET_MS / 60_000} minutes.`;
 
 const isReachable = (p: Participant): boolean => p.offlineSince === null && !p.state.faults.partitioned;
 
@@ -113,7 +115,8 @@ const lastSeen = (last: LabPresence, ref: LabPresence): string =>
 export const computeVerdict = (participants: readonly Participant[], connected: boolean): Verdict => {
   if (!connected) return { kind: 'unknown', cause: 'not-connected', reason: NOT_CONNECTED };
   const counted = participants.filter((p) => p.counted);
-  if (counted.length === 0) return { kind: 'unknown', cause: 'nobody', reason: NOBODY };
+  if (counted.length === 0)
+    return { kind: 'unknown', cause: 'nobody', reason: participants.length === 0 ? NOBODY : NOBODY_NOW };
   const reachable = counted.filter(isReachable);
   const away = counted.filter((p) => !isReachable(p));
   const distinct = new Set(reachable.map((p) => stateKey(p.state))).size;
