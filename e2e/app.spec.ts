@@ -1177,6 +1177,12 @@ test('PRES-3, PRES-6: a name changed in another tab reaches the room and the oth
   await field.fill('Alice L.');
   await lobby.goto(a.page.url());
   await expect(bobSees).toContainText('Alice L.');
+  // ...and when the app leaves the lobby without a blur (back to the room in the app's history).
+  await lobby.getByRole('link', { name: 'Rooms' }).click();
+  await field.fill('Alice P.');
+  await lobby.goBack();
+  await expect(ui.composer(lobby)).toBeVisible();
+  await expect(bobSees).toContainText('Alice P.');
 });
 
 test('PRES-5: a room link opened in a profile that never chose a name asks for one first; a named profile is not asked', async ({

@@ -375,33 +375,29 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     await aliceWritesOffline(refused, aliceStore, ['x'.repeat(4000)], small.wsUrl);
     await aliceWritesOffline(next, aliceStore, ['short enough'], small.wsUrl);
 
-    // Far beyond what a refresh takes: a wait that ran to its timer would be reported after it.
-    const timeoutMs = 45_000;
-    const started = Date.now();
-    const reported: Array<{ room: string; afterMs: number; notSent: number }> = [];
+    const reported: string[] = [];
     const outcomes = await refreshRooms({
       rooms: [refused, next],
       catchUp: catchUpOn(aliceStore, small.wsUrl),
       open: (r) => openOn(r, alice, { store: aliceStore, background: true, relayUrl: small.wsUrl }),
-      timeoutMs,
-      onRoom: (room) => {
-        const afterMs = Date.now() - started;
-        void notSentIn(aliceStore, room).then((notSent) => reported.push({ room, afterMs, notSent }));
-      },
+      timeoutMs: 20_000,
+      onRoom: (room) => reported.push(room),
     });
-    await waitFor(() => reported.length === 2, 'both rooms counted');
-    // The refused room's wait ended before its timer could fire; its message is kept, not sent yet.
-    expect(reported[0]!.afterMs).toBeLessThan(timeoutMs);
-    expect(reported[0]).toMatchObject({ room: refused, notSent: 1 });
+    // Before LOBBY-4 the synced session waited out its timer for acks that could not come, and
+    // the room was reported `synced`.
     expect([...outcomes]).toEqual([
       [refused, 'refused'],
       [next, 'synced'],
     ]);
-    // The next room's acks do come, and the refresh waited for them (LOBBY-3).
-    expect(reported[1]).toMatchObject({ room: next, notSent: 0 });
-  }, 120_000);
+    expect(reported).toEqual([refused, next]);
+    // The refused room's message is kept, not sent yet; the next room's acks did come, and the
+    // refresh waited for them (LOBBY-3).
+    expect(await notSentIn(aliceStore, refused)).toBe(1);
+    expect(await notSentIn(aliceStore, next)).toBe(0);
+  }, 60_000);
 
-  it("LOBBY-4: an own message past a gap in this device's structs (its earlier row lost), which the relay can never ack (ACK-3), is neither shown nor counted: the full path does not wait for it", async () => {
+  // Why LOBBY-4 needs no case for ACK-3's gaps: the counting rule (LOBBY-3, as the room's) leaves them out.
+  it("LOBBY-3: an own message past a gap in this device's structs (its earlier row lost), which the relay can never ack (ACK-3), is neither shown nor counted as not sent", async () => {
     const room = freshRoom();
     const aliceStore = new MemoryRoomUpdateStore();
     await aliceWritesOffline(room, aliceStore, ['lost with its row', 'past the gap']);
@@ -411,9 +407,6 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     const [kept] = parseUpdateV1((await aliceStore.load(room)).updates[0]!).runs;
     expect(kept!.clock).toBeGreaterThan(0);
 
-    const timeoutMs = 45_000;
-    const started = Date.now();
-    let reportedAfterMs = -1;
     const fullPath: string[] = [];
     const outcomes = await refreshRooms({
       rooms: [room],
@@ -422,14 +415,10 @@ describe('SYNC-C1: background refresh of the lobby', () => {
         fullPath.push(r); // CATCH-1: the store cannot vouch for its state vector
         return open(r, alice, aliceStore, true);
       },
-      timeoutMs,
-      onRoom: () => (reportedAfterMs = Date.now() - started),
+      timeoutMs: 20_000,
     });
     expect([...outcomes]).toEqual([[room, 'synced']]);
     expect(fullPath).toEqual([room]);
-    // Reported before the wait's timer could fire.
-    expect(reportedAfterMs).toBeGreaterThanOrEqual(0);
-    expect(reportedAfterMs).toBeLessThan(timeoutMs);
     // Never shown, never counted as not sent.
     expect(await storedTexts(aliceStore, room)).toEqual([]);
     expect(await notSentIn(aliceStore, room)).toBe(0);

@@ -75,8 +75,8 @@ const syncedOrRefused = (s: RoomSession): RefreshOutcome | null =>
  * any more: the session was refused (a fatal close, REFUSE-1; or REBUILD-2). The relay acks an
  * update only on the connection that sent it, after its commit (ACK-1), or in answer to a
  * SyncStep1 (ACK-2); a refused session never connects again, so nothing more can come. A fatal
- * close right after the relay's answer is the relay refusing the upload itself (VAL-10, VAL-11,
- * frame-too-large), and it stores nothing of that frame (CLOSE-2).
+ * close right after the relay's answer is the relay refusing the upload itself (VAL-10, or limits
+ * set below UP-1's pieces), and it stores nothing of that frame (CLOSE-2).
  *
  * No other case is needed, and the relay gives no signal that would tell one apart: an upload
  * gets no ack frame when it holds nothing new or moves no ack pair (ACK-5), nor for structs past

@@ -12,8 +12,9 @@
  *         (`isDocFrozen`). A frozen doc is thrown away and rebuilt from the local store, which
  *         never received the bad update (yjs emits 'update' after the cleanup that threw).
  * APPLY-3 the replacement sync handler keeps the stock semantics: SyncStep1 is answered with
- *         SyncStep2 (what the peer lacks; over the socket in pieces a relay accepts, UP-1), and the provider becomes `synced` on the first
- *         SyncStep2 received over the websocket (`emitSynced`), unless that SyncStep2 was refused.
+ *         SyncStep2 (what the peer lacks; to the relay in pieces it accepts, UP-1), and the
+ *         provider becomes `synced` on the first SyncStep2 received over the websocket
+ *         (`emitSynced`), unless that SyncStep2 was refused.
  */
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
@@ -103,7 +104,7 @@ export const createSyncHandler =
       // provider sends after this returns (other tabs, over BroadcastChannel, take it whole).
       const ws = emitSynced ? provider.ws : null;
       if (ws) {
-        const pieces = uploadPieces(reply);
+        const pieces = uploadPieces(reply, mapEntryLookup(doc));
         reply = pieces.pop()!;
         for (const piece of pieces) ws.send(encodeSyncUpdate(piece));
       }

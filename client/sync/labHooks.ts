@@ -14,7 +14,9 @@ import { SkewableClock } from '../../shared/lab/clock.js';
 import { chatContentHash } from '../../shared/lab/contentHash.js';
 import type { FaultConfig } from '../../shared/lab/faults.js';
 import { VectorClocks, type LabEvent } from '../../shared/lab/shiviz.js';
-import { encodeSyncStep1, encodeSyncUpdate, MessageType, SyncType } from '../../shared/protocol.js';
+import { encodeSyncStep1, MessageType, SyncType } from '../../shared/protocol.js';
+import { mapEntryLookup } from './defensiveSync.js';
+import { sendInPieces } from './uploadPieces.js';
 import { FaultInjector, type FaultStats, type FrameDirection } from '../net/faultInjector.js';
 import type { Transport } from '../net/transport.js';
 
@@ -180,7 +182,7 @@ export class LabHooks {
     ws.send(encodeSyncStep1(Y.encodeStateVector(r.doc)));
     const missing = Y.encodeStateAsUpdate(r.doc, Y.encodeStateVector(new Map(this.host.acked())));
     // An empty update is two zero bytes (no structs, no deletions).
-    if (missing.byteLength > 2) ws.send(encodeSyncUpdate(missing));
+    if (missing.byteLength > 2) sendInPieces(ws, missing, mapEntryLookup(r.doc)); // UP-1
     return true;
   }
 

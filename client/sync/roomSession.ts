@@ -34,13 +34,21 @@
  *   arrival order, resync and the `lab` awareness field.
  */
 import * as Y from 'yjs';
+import * as bc from 'lib0/broadcastchannel';
 import * as decoding from 'lib0/decoding';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import { WebsocketProvider } from 'y-websocket';
 import { byHlcThenId, ChatRoom, type ChatMessage } from '../../shared/chat/chatRoom.js';
 import { compareHlc, decodeHlc, HybridClock, type Hlc } from '../../shared/chat/hlc.js';
 import { newId, type RandomBytes } from '../../shared/ids.js';
-import { encodeSyncStep1, isValidRoomName, MessageType, readAckPayload, SyncType } from '../../shared/protocol.js';
+import {
+  encodeSyncStep1,
+  encodeSyncUpdate,
+  isValidRoomName,
+  MessageType,
+  readAckPayload,
+  SyncType,
+} from '../../shared/protocol.js';
 import {
   COMPACT_AFTER_UPDATES,
   detectLoss,
@@ -56,7 +64,8 @@ import { Transport } from '../net/transport.js';
 import { SkewableClock } from '../../shared/lab/clock.js';
 import { LabHooks } from './labHooks.js';
 import type { Identity } from '../identity.js';
-import { applyUpdateDefensively, createSyncHandler, isDocFrozen } from './defensiveSync.js';
+import { applyUpdateDefensively, createSyncHandler, isDocFrozen, mapEntryLookup } from './defensiveSync.js';
+import { sendInPieces } from './uploadPieces.js';
 import { parsePresence, RecentClients, TYPING_TIMEOUT_MS } from './presence.js';
 import { decodeRoomFile, encodeRoomFile, ImportError, ROOM_FILE_FORMAT } from './roomFile.js';
 import { beginImport, type ImportSummary } from './importSummary.js';
@@ -730,6 +739,17 @@ export class RoomSession {
       if (origin !== provider) provider._awarenessUpdateHandler(changes, origin);
     };
     awareness.on('update', sendOwnAwareness);
+    // UP-1: the stock provider sends every update of the doc as one frame; an imported room file
+    // (up to 64 MiB) must reach the relay in pieces it accepts. Other tabs take it whole.
+    // provider.destroy() removes the handler it holds then.
+    doc.off('update', provider._updateHandler);
+    provider._updateHandler = (update: Uint8Array, origin: unknown) => {
+      if (origin === provider) return;
+      const ws = provider.ws;
+      if (provider.wsconnected && ws && ws.readyState === ws.OPEN) sendInPieces(ws, update, mapEntryLookup(doc));
+      if (provider.bcconnected) bc.publish(provider.bcChannel, encodeSyncUpdate(update), provider);
+    };
+    doc.on('update', provider._updateHandler);
     const replica: Replica = {
       doc,
       chat,

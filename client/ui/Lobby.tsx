@@ -83,15 +83,25 @@ const NameField = (): ReactNode => {
     setName(value);
     setSaved(true);
   };
-  // Closing or leaving the page while typing keeps what was typed: no blur comes then.
+  // Leaving while typing keeps what was typed, as no blur comes then: closing or leaving the page,
+  // hiding it (a phone may kill a hidden PWA without a pagehide), or leaving the lobby in the app.
   const pending = useRef<string | null>(null);
   pending.current = unsaved ? value : null;
   useEffect(() => {
     const keep = (): void => {
       if (pending.current !== null) setName(pending.current);
+      pending.current = null;
+    };
+    const keepIfHidden = (): void => {
+      if (document.visibilityState === 'hidden') keep();
     };
     addEventListener('pagehide', keep);
-    return () => removeEventListener('pagehide', keep);
+    document.addEventListener('visibilitychange', keepIfHidden);
+    return () => {
+      removeEventListener('pagehide', keep);
+      document.removeEventListener('visibilitychange', keepIfHidden);
+      keep();
+    };
   }, [setName]);
   return (
     <section className="card" aria-labelledby="name-heading">
@@ -111,6 +121,8 @@ const NameField = (): ReactNode => {
             commit();
           }}
           onKeyDown={(e) => {
+            // Enter and Escape also confirm or cancel an input method's composition (CJK): not the name.
+            if (e.nativeEvent.isComposing) return;
             if (e.key === 'Enter') {
               e.preventDefault();
               commit();

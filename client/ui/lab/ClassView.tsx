@@ -82,8 +82,9 @@ const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
       </p>
       {(verdict.kind === 'diverged' || verdict.kind === 'unreachable') && (
         <ul className="verdict-reasons">
-          {verdict.reasons.map((r) => (
-            <li key={r}>{r}</li>
+          {/* Two tabs of one student can give the same words: the index is the key. */}
+          {verdict.reasons.map((r, i) => (
+            <li key={i}>{r}</li>
           ))}
         </ul>
       )}
