@@ -476,6 +476,44 @@ describe('RoomSession with a real relay', () => {
     }
   });
 
+  it("UP-1: an upload past the relay's byte burst is closed part-way (rate-limited, retryable) and finishes over the next connections", async () => {
+    // RATE-1 wants BYTE_BURST ≥ MAX_FRAME_BYTES + MAX_CLIENTS_PER_UPDATE × 256.
+    const env = {
+      MAX_FRAME_BYTES: String(1.25 * 1024 * 1024),
+      MAX_CLIENTS_PER_UPDATE: String(Limits.maxUploadClientsPerFrame),
+      BYTE_BURST: String(2 * 1024 * 1024),
+      MAX_BYTES_PER_SEC: String(1024 * 1024),
+    };
+    const slow = await startRelay({ env });
+    try {
+      const room = freshRoom();
+      const transport = new Transport({ WebSocketImpl: WS, jitterBaseMs: 20, jitterMaxMs: 100 });
+      const a = await open(room, alice, new MemoryRoomUpdateStore(), {
+        relayUrl: slow.wsUrl,
+        offline: true,
+        transport,
+      });
+      const count = 800; // about 3.2 MB of text: more than one connection's burst
+      for (let i = 0; i < count; i++) a.send(`${i} `.padEnd(TEXT_LIMIT, '.'));
+      await a.whenStored();
+      a.setOffline(false);
+      const notice = describeRetryableClose(CloseReason.RateLimited.code)!;
+      await waitFor(() => a.view().notices.includes(notice), 'closed part-way by the byte rate', 30_000);
+      await waitFor(
+        () => a.view().pendingCount === 0 || a.view().connection.refusal !== null,
+        'every message acked',
+        30_000,
+      );
+      expect(a.view().connection.refusal).toBeNull();
+      expect(a.view().pendingCount).toBe(0);
+      expect(transport.attempts).toBeGreaterThan(1);
+      const b = await open(room, bob, new MemoryRoomUpdateStore(), { relayUrl: slow.wsUrl });
+      await waitFor(() => b.view().messages.length === count, 'Bob has them all', 30_000);
+    } finally {
+      await slow.cleanup();
+    }
+  });
+
   it('UP-1: a room file imported while online reaches the relay in pieces it accepts', async () => {
     const small = await startRelay({ env: { MAX_FRAME_BYTES: String(1.25 * 1024 * 1024) } });
     try {
