@@ -88,6 +88,7 @@ describe('loadConfig', () => {
       maxConnectionsPerIp: 128,
       maxUpgradesPerIpPerMinute: 1200,
       trustProxy: [],
+      warnings: [],
       limits: {
         maxFrameBytes: Limits.maxFrameBytes,
         maxSendFrameBytes: Limits.maxSendFrameBytes,
@@ -232,6 +233,23 @@ describe('loadConfig', () => {
     });
     expect(loadConfig({ PORT: '65535' }, []).port).toBe(65535);
     expect(loadConfig({ IDLE_UNLOAD_MS: '2147483647' }, []).idleUnloadMs).toBe(2147483647);
+  });
+});
+
+describe('UP-1 warnings', () => {
+  it('UP-1: a frame limit or client cap below what Converge clients upload in is allowed, and said', () => {
+    const low = loadConfig(
+      { MAX_FRAME_BYTES: String(Limits.maxSendFrameBytes - 1), MAX_CLIENTS_PER_UPDATE: '100' },
+      [],
+    );
+    expect(low.warnings).toHaveLength(2);
+    expect(low.warnings[0]).toMatch(/^MAX_FRAME_BYTES \(1048575\) is below .* frame-too-large/);
+    expect(low.warnings[1]).toMatch(/^MAX_CLIENTS_PER_UPDATE \(100\) is below .* invalid-update/);
+    const atThem = {
+      MAX_FRAME_BYTES: String(Limits.maxSendFrameBytes),
+      MAX_CLIENTS_PER_UPDATE: String(Limits.maxUploadClientsPerFrame),
+    };
+    expect(loadConfig(atThem, []).warnings).toEqual([]);
   });
 });
 

@@ -154,9 +154,33 @@ export interface RelayConfig {
   readonly maxUpgradesPerIpPerMinute: number;
   /** CLOSE-7: addresses and ranges of reverse proxies whose X-Forwarded-For is believed ([] = none). */
   readonly trustProxy: readonly AddressRange[];
+  /** Settings that work but break a promise, in words; logged at start. */
+  readonly warnings: readonly string[];
 }
 
 export class ConfigError extends Error {}
+
+/**
+ * UP-1: Converge's client uploads in frames of up to `Limits.maxSendFrameBytes` naming up to
+ * `Limits.maxUploadClientsPerFrame` Yjs clients. A relay set below either refuses such a frame
+ * with a fatal close, so a device holding that much the relay lacks (a long offline stretch, a
+ * room file, a room the relay lost) could never sync it. Allowed (a relay for small rooms, tests
+ * of the refusals), but said at start.
+ */
+const uploadWarnings = (limits: { maxFrameBytes: number; maxClientsPerUpdate: number }): string[] => {
+  const warnings: string[] = [];
+  if (limits.maxFrameBytes < Limits.maxSendFrameBytes) {
+    warnings.push(
+      `MAX_FRAME_BYTES (${limits.maxFrameBytes}) is below the ${Limits.maxSendFrameBytes}-byte frames Converge clients upload in (UP-1): a device with more than that to upload (a long offline stretch, a room file) is refused with frame-too-large and cannot sync that room`,
+    );
+  }
+  if (limits.maxClientsPerUpdate < Limits.maxUploadClientsPerFrame) {
+    warnings.push(
+      `MAX_CLIENTS_PER_UPDATE (${limits.maxClientsPerUpdate}) is below the ${Limits.maxUploadClientsPerFrame} Yjs clients a Converge client's upload frame may name (UP-1): a device re-uploading a room of more writing sessions is refused with invalid-update and cannot sync that room`,
+    );
+  }
+  return warnings;
+};
 
 const flagName = (key: keyof typeof SETTINGS): string => '--' + SETTINGS[key].env.toLowerCase().replaceAll('_', '-');
 
@@ -263,6 +287,7 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     throw new ConfigError('REDIS_DURABILITY must be verify or trust');
   }
   return {
+    warnings: uploadWarnings(limits),
     port,
     host: raw.get('host')!,
     dataDir: raw.get('dataDir')!,

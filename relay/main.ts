@@ -30,6 +30,7 @@ const main = async (): Promise<void> => {
     throw e;
   }
   const log = createLogger(config.logLevel);
+  for (const warning of config.warnings) log.warn('config', { warning });
   const perIpLimits = new PerIpLimits({
     maxConnections: config.maxConnectionsPerIp,
     maxUpgradesPerMinute: config.maxUpgradesPerIpPerMinute,

@@ -260,6 +260,9 @@ describe('hostile input closes only the offending socket', () => {
       expect(fresh.provider.awareness.getStates().has(ATTACKER)).toBe(false);
 
       expect(relay.stderr()).not.toContain(ATTACKER_SECRET);
+      // UP-1: a frame limit below what Converge clients upload in is said at start.
+      if (attack.env?.MAX_FRAME_BYTES)
+        expect(relay.stderr()).toMatch(/"event":"config".*MAX_FRAME_BYTES \(\d+\) is below/);
 
       // The relay process survived.
       expect(isAlive(relay)).toBe(true);
