@@ -227,6 +227,7 @@ describe('protocol schema', () => {
     3: '1e04bada',
     4: '6b569951', // AWR-7 maxAwarenessBytesPerConnection, VAL-11 maxClientsPerUpdate
     5: '962661cd', // CLOSE-7 upgrade refusals too-many-connections-per-ip, too-many-upgrades-per-ip
+    6: 'e84937e9', // UP-1 maxUploadClientsPerFrame: what a Converge client's upload frame may name
   };
 
   it('the wire tables hash to the value recorded for PROTOCOL_VERSION', () => {
