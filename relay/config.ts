@@ -59,12 +59,12 @@ export const SETTINGS = {
   maxConnectionsPerIp: {
     env: 'MAX_CONNECTIONS_PER_IP',
     default: '128',
-    help: 'websockets one client address (an IPv6 /64) may hold; more are refused with 429 (0 = no limit). A class behind one NAT shares one address: 128 fits 30–40 pupils with a room tab, a second tab and a lobby refresh each, and at the defaults it takes 16 addresses to fill MAX_CONNECTIONS',
+    help: 'websockets one client address (an IPv6 /64) may hold; more are refused with 429 (0 = no limit). A class behind one NAT shares one address: 128 fits 30–40 pupils with a room tab, a second tab and a lobby refresh each, and at the defaults it takes 16 addresses to fill MAX_CONNECTIONS. With REDIS_URL, counted across all relays on that Redis (REDIS-11)',
   },
   maxUpgradesPerIpPerMinute: {
     env: 'MAX_UPGRADES_PER_IP_PER_MINUTE',
     default: '1200',
-    help: "websocket upgrade attempts one client address may make per minute, at once or spread out; more are refused with 429 (0 = no limit). Room for a full MAX_CONNECTIONS_PER_IP reconnecting after a restart and a class's lobbies refreshing at once; bounds how often reconnecting resets a connection's rate allowance",
+    help: "websocket upgrade attempts one client address may make per minute, at once or spread out; more are refused with 429 (0 = no limit). Room for a full MAX_CONNECTIONS_PER_IP reconnecting after a restart and a class's lobbies refreshing at once; bounds how often reconnecting resets a connection's rate allowance. With REDIS_URL, counted across all relays on that Redis (REDIS-11)",
   },
   trustProxy: {
     env: 'TRUST_PROXY',
@@ -148,9 +148,9 @@ export interface RelayConfig {
   readonly redisWaitTimeoutMs: number;
   /** Relay origins the client may fail over between ([] = only the one that served the page). */
   readonly relayUrls: readonly string[];
-  /** CLOSE-7: websockets one client address may hold (0 = no limit). */
+  /** CLOSE-7: websockets one client address may hold (0 = no limit); across all relays in scale-out mode (REDIS-11). */
   readonly maxConnectionsPerIp: number;
-  /** CLOSE-7: upgrade attempts one client address may make per minute (0 = no limit). */
+  /** CLOSE-7: upgrade attempts one client address may make per minute (0 = no limit); across all relays too. */
   readonly maxUpgradesPerIpPerMinute: number;
   /** CLOSE-7: addresses and ranges of reverse proxies whose X-Forwarded-For is believed ([] = none). */
   readonly trustProxy: readonly AddressRange[];

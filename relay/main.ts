@@ -80,6 +80,7 @@ const main = async (): Promise<void> => {
     storeWorker: merger,
     relayUrls: config.relayUrls,
     perIpLimits,
+    sharedPerIpLimits: scaleOut?.addressLimiter ?? undefined,
     trustProxy: config.trustProxy,
   });
   server.listen(config.port, config.host, () => {
@@ -101,6 +102,8 @@ const main = async (): Promise<void> => {
     server.close();
     relay
       .shutdown()
+      // REDIS-11: this relay's connections stop counting at once, not three heartbeats later.
+      .then(() => scaleOut?.addressLimiter?.close())
       .then(() => {
         server.closeAllConnections();
         process.exit(0);

@@ -22,6 +22,10 @@
  * (those addresses start afresh, as they would a minute later) down to 90 % of it. Entries that
  * hold connections or sockets are never forgotten; there are at most as many as the server's
  * sockets (CLOSE-6), far below the cap.
+ *
+ * All of this is per process. In scale-out mode the relay checks these counts first, then the
+ * websockets and attempts again across every relay on the Redis (./redisAddressLimiter.ts,
+ * REDIS-11); sockets stay per process.
  */
 import { UpgradeRefusal } from '../shared/protocol.js';
 import { TokenBucket } from './tokenBucket.js';

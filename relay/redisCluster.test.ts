@@ -2,11 +2,14 @@
  * Scale-out on a real Redis Cluster (REDIS-1): three cluster-mode redis-server masters on
  * loopback, formed by relay/testing/redisCluster.ts, shared by this file and emptied before each
  * test. The RoomStore and Backplane contract suites run against it unchanged ("reopen" and
- * "outage" kill every node with SIGKILL and restart them on their AOFs), plus what only a cluster
- * has: group commits spanning shards, and the persistence check on every node.
+ * "outage" kill every node with SIGKILL and restart them on their AOFs), and so does the
+ * AddressLimiter contract (REDIS-11), plus what only a cluster has: group commits spanning
+ * shards, and the persistence check on every node.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Recorder, backplaneContract } from './backplane.contract.js';
+import { addressLimiterContract } from './addressLimiter.contract.js';
+import { redisLimiterHarness } from './testing/addressLimiterHarness.js';
 import { RedisDurabilityError, checkDurability, connectRedis, isClusterServer } from './redisConnection.js';
 import { RedisRoomStore } from './redisRoomStore.js';
 import { roomStoreContract } from './roomStore.contract.js';
@@ -49,6 +52,12 @@ roomStoreContract(
 );
 
 backplaneContract('RedisBackplane on a Redis Cluster', async () => redisClusterHarness(await cluster()));
+
+addressLimiterContract('RedisAddressLimiter on a Redis Cluster', async (limits) => {
+  const c = await cluster();
+  await flushCluster(c);
+  return redisLimiterHarness(c.url, true, limits, () => Promise.resolve());
+});
 
 /** Which master serves `room` (its slot range), by node index. */
 const shardOf = async (c: RedisCluster, room: string): Promise<number> =>

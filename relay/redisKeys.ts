@@ -14,6 +14,11 @@
  * - `fence` the fencing-token counter
  * Global: `rooms` (set of room names, for `roomCount`), `relay:<id>` (a relay's heartbeat, with a
  * TTL). Pub/sub channels per room: `fan:<tag>` (live updates) and `aw:<tag>` (presence).
+ *
+ * Per client address (REDIS-11, relay/redisAddressLimiter.ts): one hash `{a:<address>}` with its
+ * own hash tag, so each address's script touches one slot. The address is a canonical one from
+ * clientAddress.ts (an IPv4 address or an IPv6 /64), which holds no brace; the `a:` keeps it
+ * apart from every room tag.
  */
 export interface RoomKeys {
   readonly log: string;
@@ -47,3 +52,6 @@ export const relayAliveKey = (prefix: string, relayId: string): string => `${pre
 export const awarenessChannel = (prefix: string, room: string): string => `${prefix}:aw:${roomTag(room)}`;
 
 export const fanoutChannel = (prefix: string, room: string): string => `${prefix}:fan:${roomTag(room)}`;
+
+/** REDIS-11: the hash holding one client address's attempt budget and the connections it holds. */
+export const addressKey = (prefix: string, address: string): string => `${prefix}:{a:${address}}`;

@@ -1,6 +1,7 @@
 /**
  * Scale-out mode's storage (`REDIS_URL` set): the shared store, the backplane and store-side
- * compaction, all on one Redis server or one Redis Cluster (detected, REDIS-1). Refuses to start (throws) unless Redis fsyncs every write before
+ * compaction, all on one Redis server or one Redis Cluster (detected, REDIS-1), and the per-address
+ * limits counted across relays (REDIS-11). Refuses to start (throws) unless Redis fsyncs every write before
  * replying (REDIS-2, or `REDIS_DURABILITY=trust`), because acks follow the backplane's publish,
  * and stops committing while a later check finds that no longer true (REDIS-10).
  */
@@ -9,6 +10,7 @@ import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Backplane } from './backplane.js';
 import { RedisBackplane } from './redisBackplane.js';
+import { RedisAddressLimiter } from './redisAddressLimiter.js';
 import { checkDurability, connectRedis, isClusterServer } from './redisConnection.js';
 import { DurabilityWatch } from './durabilityWatch.js';
 import { RedisRoomStore } from './redisRoomStore.js';
@@ -18,6 +20,8 @@ export interface ScaleOutStorage {
   readonly store: RedisRoomStore;
   readonly backplane: Backplane;
   readonly storeCompaction: { readonly store: RedisRoomStore; readonly policy: StoreCompactionPolicy };
+  /** REDIS-11: MAX_CONNECTIONS_PER_IP and MAX_UPGRADES_PER_IP_PER_MINUTE across relays; null when both are 0. */
+  readonly addressLimiter: RedisAddressLimiter | null;
 }
 
 /** Store-side compaction: a segment per ~256 entries; a lease long enough for one merge of 512 KiB. */
@@ -60,6 +64,21 @@ export const openScaleOutStorage = async (
     log,
     durability,
   });
+  const { maxConnectionsPerIp, maxUpgradesPerIpPerMinute } = config;
+  const addressLimiter =
+    maxConnectionsPerIp === 0 && maxUpgradesPerIpPerMinute === 0
+      ? null
+      : await RedisAddressLimiter.connect({
+          url: config.redisUrl,
+          cluster,
+          prefix: config.redisPrefix,
+          relayId: backplane.relayId,
+          heartbeatMs: config.redisHeartbeatMs,
+          maxConnections: maxConnectionsPerIp,
+          maxUpgradesPerMinute: maxUpgradesPerIpPerMinute,
+          observe: metrics.redis,
+          log,
+        });
   metrics.backplane(true);
-  return { store, backplane, storeCompaction: { store, policy: POLICY } };
+  return { store, backplane, storeCompaction: { store, policy: POLICY }, addressLimiter };
 };

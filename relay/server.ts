@@ -26,6 +26,7 @@ import { binaryFrame } from './binaryFrame.js';
 import { canonicalAddress, clientAddress, inRanges, type AddressRange } from './clientAddress.js';
 import { LogThrottle } from './logThrottle.js';
 import type { PerIpLimits } from './perIpLimits.js';
+import type { AddressLimiter } from './addressLimiter.js';
 
 export const VERSION = '0.1.0';
 
@@ -47,8 +48,13 @@ export interface ServerOptions {
   readonly storeWorker?: { health(): StoreWorkerHealth };
   /** Relay origins for client failover, served at `/config.json` ([] = only this relay). */
   readonly relayUrls?: readonly string[];
-  /** CLOSE-7: connections and upgrade attempts per client address (MAX_CONNECTIONS_PER_IP, …). */
+  /** CLOSE-7: connections and upgrade attempts per client address (MAX_CONNECTIONS_PER_IP, …), in this process. */
   readonly perIpLimits?: PerIpLimits;
+  /**
+   * REDIS-11: the same limits counted across every relay (scale-out mode), checked after
+   * `perIpLimits` passed, for the addresses it counts.
+   */
+  readonly sharedPerIpLimits?: AddressLimiter;
   /** CLOSE-7: reverse proxies whose `X-Forwarded-For` names the client (TRUST_PROXY). */
   readonly trustProxy?: readonly AddressRange[];
 }
@@ -82,7 +88,7 @@ const PLACEHOLDER = `<!doctype html><html lang="en"><meta charset="utf-8"><title
 <h1>Converge relay is up</h1><p>No client build found in <code>dist/</code>. Websocket endpoint: <code>${SYNC_PATH}/&lt;room&gt;</code>. Health: <a href="/healthz">/healthz</a>.</p></html>`;
 
 export const createRelayServer = (opts: ServerOptions): Server => {
-  const { relay, log, metrics, perIpLimits } = opts;
+  const { relay, log, metrics, perIpLimits, sharedPerIpLimits } = opts;
   const refusalLog = new LogThrottle();
   const trustedProxies = opts.trustProxy ?? [];
   // perMessageDeflate stays off: the pre-framed sends below rely on ws never queueing a frame.
@@ -129,13 +135,18 @@ export const createRelayServer = (opts: ServerOptions): Server => {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     // CLOSE-7: checked first, so every attempt counts (a bad path too) and costs no store call.
-    const address = perIpLimits
-      ? clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustedProxies)
-      : null;
+    const address =
+      perIpLimits || sharedPerIpLimits
+        ? clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustedProxies)
+        : null;
     const perIpRefusal = perIpLimits?.admit(address) ?? null;
     // The address's connection count holds this upgrade until it is refused, fails or closes.
     let counted = perIpLimits !== undefined && perIpRefusal === null;
+    // REDIS-11: the shared count's slot, once it admitted this upgrade.
+    let releaseShared: (() => Promise<void>) | null = null;
     const uncount = (): void => {
+      void releaseShared?.();
+      releaseShared = null;
       if (!counted) return;
       counted = false;
       perIpLimits!.release(address);
@@ -152,32 +163,44 @@ export const createRelayServer = (opts: ServerOptions): Server => {
       );
     };
     if (perIpRefusal) return refuse(perIpRefusal);
-    const [path = '', query = ''] = (req.url ?? '').split('?', 2);
-    if (!path.startsWith(SYNC_PATH + '/')) return refuse(UpgradeRefusal.BadPath);
-    const awarenessOnly = new URLSearchParams(query).get(ConnectionMode.param) === ConnectionMode.awarenessOnly;
-    const room = path.slice(SYNC_PATH.length + 1);
-    if (!isValidRoomName(room)) return refuse(UpgradeRefusal.BadRoomName);
-    relay
-      .admit(room)
-      .then((refusal) => {
-        if (refusal) return refuse(refusal);
-        let opened = false;
-        wss.handleUpgrade(req, socket, head, (ws) => {
-          opened = true;
-          ws.on('close', uncount);
-          onSocket(ws, socket, room, awarenessOnly);
+    const upgrade = (): void => {
+      const [path = '', query = ''] = (req.url ?? '').split('?', 2);
+      if (!path.startsWith(SYNC_PATH + '/')) return refuse(UpgradeRefusal.BadPath);
+      const awarenessOnly = new URLSearchParams(query).get(ConnectionMode.param) === ConnectionMode.awarenessOnly;
+      const room = path.slice(SYNC_PATH.length + 1);
+      if (!isValidRoomName(room)) return refuse(UpgradeRefusal.BadRoomName);
+      relay
+        .admit(room)
+        .then((refusal) => {
+          if (refusal) return refuse(refusal);
+          let opened = false;
+          wss.handleUpgrade(req, socket, head, (ws) => {
+            opened = true;
+            ws.on('close', uncount);
+            onSocket(ws, socket, room, awarenessOnly);
+          });
+          // ws calls back at once or never (a bad handshake, a client that hung up): free the admission.
+          if (!opened) {
+            relay.cancelAdmission(room);
+            uncount();
+          }
+        })
+        .catch((err: unknown) => {
+          // admit fails only when a store call does (STORE-5: the store worker restarting or down).
+          log.error('admit-failed', { room, error: String(err) });
+          refuse(UpgradeRefusal.StorageUnavailable);
         });
-        // ws calls back at once or never (a bad handshake, a client that hung up): free the admission.
-        if (!opened) {
-          relay.cancelAdmission(room);
-          uncount();
-        }
-      })
-      .catch((err: unknown) => {
-        // admit fails only when a store call does (STORE-5: the store worker restarting or down).
-        log.error('admit-failed', { room, error: String(err) });
-        refuse(UpgradeRefusal.StorageUnavailable);
-      });
+    };
+    if (!sharedPerIpLimits || address === null) return upgrade();
+    // One round trip; it never rejects (fail-open, relay/redisAddressLimiter.ts). A bad path
+    // counts here too: the budget counts attempts, whatever they ask for.
+    void sharedPerIpLimits.admit(address).then((admission) => {
+      if (admission.refusal) return refuse(admission.refusal);
+      releaseShared = admission.release;
+      // The client hung up while Redis answered: no room load for it.
+      if (socket.destroyed) return uncount();
+      upgrade();
+    });
   });
 
   /** `socket`: the connection ws took over in handleUpgrade (pre-framed sends are written to it). */
