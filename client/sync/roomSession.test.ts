@@ -1042,6 +1042,72 @@ describe('RoomSession with a real relay', () => {
     expect(awarenessOut(b)).toBeGreaterThan(before);
   });
 
+  /**
+   * PRES-7 end to end (the rule itself is shown against the relay's room logic in
+   * awarenessClocks.test.ts; here the lab's own state, republished after changes, can also bump a
+   * clock). Each waits well under the 15 s after which y-protocols renews an unchanged state: both
+   * states changed just before (the message each replica publishes its state vector for).
+   */
+  const seesEachOther = (a: RoomSession, b: RoomSession): boolean =>
+    a.view().presence.length === 2 && b.view().presence.length === 2;
+
+  it('PRES-7: after a relay restart the participants see each other again without changing their state', async () => {
+    const own = await startRelay();
+    const room = freshRoom();
+    try {
+      const a = await open(room, alice, new MemoryRoomUpdateStore(), { relayUrl: own.wsUrl });
+      const b = await open(room, bob, new MemoryRoomUpdateStore(), { relayUrl: own.wsUrl });
+      await waitFor(() => seesEachOther(a, b), 'each sees the other');
+      a.send('just before');
+      await waitFor(() => texts(b).includes('just before') && a.view().pendingCount === 0, 'b has it, acked');
+      await own.stop();
+      await waitFor(
+        () => a.view().connection.status !== 'online' && b.view().connection.status !== 'online',
+        'both notice',
+      );
+      const again = await startRelay({ port: own.port, dataDir: own.dataDir });
+      try {
+        await Promise.all([online(a), online(b)]);
+        await waitFor(() => seesEachOther(a, b), 'each sees the other again', 8_000);
+      } finally {
+        await again.cleanup();
+      }
+    } finally {
+      await own.cleanup();
+    }
+  });
+
+  it('PRES-7: a participant whose connection dropped is seen again when it reconnects, although the relay announced its removal', async () => {
+    const room = freshRoom();
+    const transport = new Transport({ WebSocketImpl: WS, jitterBaseMs: 20, jitterMaxMs: 100 });
+    const a = await open(room, alice, new MemoryRoomUpdateStore());
+    const b = await open(room, bob, new MemoryRoomUpdateStore(), { transport });
+    await waitFor(() => seesEachOther(a, b), 'each sees the other');
+    b.send('just before');
+    await waitFor(() => texts(a).includes('just before') && b.view().pendingCount === 0, 'a has it, acked');
+    transport.partition(); // the network drops: the relay tells Alice that Bob left (AWR-4)
+    await waitFor(() => a.view().presence.length === 1, 'Alice sees Bob leave');
+    transport.heal();
+    await online(b);
+    await waitFor(() => seesEachOther(a, b), 'each sees the other again', 8_000);
+  });
+
+  it('PRES-7: a participant whose own connection dropped sees the others again when it reconnects, though their states did not change', async () => {
+    const room = freshRoom();
+    const transport = new Transport({ WebSocketImpl: WS, jitterBaseMs: 20, jitterMaxMs: 100 });
+    const a = await open(room, alice, new MemoryRoomUpdateStore(), { transport });
+    const b = await open(room, bob, new MemoryRoomUpdateStore());
+    await waitFor(() => seesEachOther(a, b), 'each sees the other');
+    b.send('just before');
+    await waitFor(() => texts(a).includes('just before') && b.view().pendingCount === 0, 'a has it, acked');
+    transport.partition(); // Alice's network drops; Bob stays
+    await waitFor(() => a.view().presence.length === 1, 'Alice no longer lists Bob');
+    transport.heal();
+    await online(a);
+    // The relay sends Bob's state as it holds it, at the clock Alice last saw.
+    await waitFor(() => seesEachOther(a, b), 'each sees the other again', 8_000);
+  });
+
   it('relay restart: sessions reconnect by themselves, and what was sent meanwhile arrives', async () => {
     const own = await startRelay();
     const room = freshRoom();

@@ -66,6 +66,7 @@ import { LabHooks } from './labHooks.js';
 import type { Identity } from '../identity.js';
 import { applyUpdateDefensively, createSyncHandler, isDocFrozen, mapEntryLookup } from './defensiveSync.js';
 import { sendInPieces } from './uploadPieces.js';
+import { announceAfresh, forgetRemoteClocks } from './awarenessClocks.js';
 import { parsePresence, RecentClients, TYPING_TIMEOUT_MS } from './presence.js';
 import { decodeRoomFile, encodeRoomFile, ImportError, ROOM_FILE_FORMAT } from './roomFile.js';
 import { beginImport, type ImportSummary } from './importSummary.js';
@@ -801,7 +802,12 @@ export class RoomSession {
       this.onAwarenessChange(replica, [...e.added, ...e.updated]),
     );
     provider.on('status', (e) => {
-      if (e.status === 'connected') this.maxShownAtConnect = this.maxShown;
+      if (e.status === 'connected') {
+        this.maxShownAtConnect = this.maxShown;
+        announceAfresh(awareness);
+      } else if (e.status === 'disconnected') {
+        forgetRemoteClocks(awareness);
+      }
       this.markDirty();
     });
     provider.on('sync', (synced) => {
