@@ -35,8 +35,10 @@ export interface StatusInputs {
 /** STATUS-1. */
 export const deriveStatus = (s: StatusInputs): ConnectionStatus => {
   if (s.manualOffline || s.refused || !s.wantsConnection) return 'offline';
-  if (s.socketOpen && s.synced) return 'online';
+  // Before the socket: the session is closing it (STATUS-2), and a close on a dead link may take
+  // seconds to complete; until then the socket still looks open and synced.
   if (!s.networkOnline) return 'offline';
+  if (s.socketOpen && s.synced) return 'online';
   if (s.failedAttempts >= OFFLINE_AFTER_FAILURES && !s.socketOpen) return 'offline';
   return 'connecting';
 };
