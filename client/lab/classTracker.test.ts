@@ -210,6 +210,40 @@ describe('LAB-UI-1: the verdict', () => {
     });
   });
 
+  it('LAB-UI-1, LAB-7: a participant dropping every frame is out of reach, and its drop going down is a heal', () => {
+    const t = new ClassTracker(0);
+    t.observe(
+      room([
+        [1, state(1)],
+        [2, state(2)],
+      ]),
+      0,
+      true,
+    );
+    const dropping = { partitioned: false, dropPct: 100 };
+    let s = t.observe(
+      room([
+        [1, state(1, { hash: 'aaaa0002', svTotal: 11 })],
+        [2, { ...(state(2) as object), lab: { ...(state(2) as { lab: object }).lab, faults: dropping } }],
+      ]),
+      1000,
+      true,
+    );
+    expect(s.verdict.kind === 'unreachable' && s.verdict.reasons[0]).toBe(
+      'Student 2 is dropping every frame — last seen behind (missing updates the others have)',
+    );
+    s = t.observe(
+      room([
+        [1, state(1, { hash: 'aaaa0002', svTotal: 11 })],
+        [2, state(2, { hash: 'aaaa0002', svTotal: 11 })],
+      ]),
+      3000,
+      true,
+    );
+    expect(s.verdict).toEqual({ kind: 'converged' });
+    expect(s.lastHealToConvergeMs).toBe(0);
+  });
+
   it('LAB-UI-1, LAB-7: a last state that came and went between two samples still counts (departed states)', () => {
     const t = new ClassTracker(0);
     t.observe(

@@ -5,7 +5,8 @@
  *
  * LAB-UI-1 (the verdict). The participants that count are those online now or seen less than
  * `FORGET_MS` ago (a participant that left longer ago no longer counts; it stays listed as
- * offline). A counted participant is reachable when it is online and not partitioned; one that is
+ * offline). A counted participant is reachable when it is online and not cut off (partitioned, or
+ * dropping every frame: `cutOff`; it announced that before its frames stopped, LAB-7); one that is
  * not is shown with the last state it published. The room is
  * - **converged** when at least one participant counts, every counted one is reachable, and all
  *   of them published the same content hash and the same state-vector total;
@@ -27,6 +28,7 @@
  * whose last one was offline) or its partition flag clearing; "the last heal took" is the time
  * from the last heal during a time not converged to the converged verdict that ended it.
  */
+import { cutOff } from '../../shared/lab/faults.js';
 import type { LabPresence } from './labPresence.js';
 import { parseLabPresence, sameLabPresence } from './labPresence.js';
 
@@ -93,13 +95,13 @@ export const NOBODY = 'Nobody with the lab is in this room yet.';
 /** Everybody listed left more than FORGET_MS ago. */
 export const NOBODY_NOW = `Nobody with the lab has been in this room for ${FORGET_MS / 60_000} minutes.`;
 
-const isReachable = (p: Participant): boolean => p.offlineSince === null && !p.state.faults.partitioned;
+const isReachable = (p: Participant): boolean => p.offlineSince === null && !cutOff(p.state.faults);
 
 /** Why `p` (counted, not reachable) is out of reach, in words. */
 const outOfReach = (p: Participant): string =>
   // A participant announces its partition before its link goes down (LAB-7), then drops out of
   // awareness like one that went offline: its last state still says partitioned.
-  `${p.state.name} is ${p.state.faults.partitioned ? 'partitioned' : 'offline'}`;
+  `${p.state.name} is ${p.state.faults.partitioned ? 'partitioned' : cutOff(p.state.faults) ? 'dropping every frame' : 'offline'}`;
 
 /** LAB-UI-1: how `last` (an unreachable participant's last state) compares with `ref` (the reachable ones' common state). */
 const lastSeen = (last: LabPresence, ref: LabPresence): string =>
@@ -204,7 +206,7 @@ export class ClassTracker {
         changed = true;
         continue;
       }
-      const healed = old.offlineSince !== null || (old.state.faults.partitioned && !state.faults.partitioned);
+      const healed = old.offlineSince !== null || (cutOff(old.state.faults) && !cutOff(state.faults));
       if (healed) this.lastHealAt = now;
       if (healed || !old.counted || !sameLabPresence(old.state, state)) {
         this.byClient.set(clientId, {

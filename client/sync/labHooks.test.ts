@@ -172,6 +172,20 @@ describe('RoomSession lab hooks with a real relay', () => {
     expect(typeof l.pending).toBe('number');
   });
 
+  it('LAB-7: a session about to drop every frame tells the room first, so the class view can say it is out of reach', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice);
+    const b = await open(room, bob);
+    await Promise.all([online(a), online(b)]);
+    const dropOf = (): number | undefined => {
+      const st = b.internals!.awareness.getStates().get(a.internals!.doc.clientID);
+      return (st?.[LAB_AWARENESS_FIELD] as LabAwareness | undefined)?.faults.dropPct;
+    };
+    await waitFor(() => dropOf() === 0, 'b sees a');
+    a.lab.setFaults(validateFaultConfig({ dropPct: 100 }));
+    await waitFor(() => dropOf() === 100, 'b learns that a drops every frame');
+  });
+
   it('LAB-5/LAB-6: arrival order and a ShiViz log of sends and receives', async () => {
     const room = freshRoom();
     const a = await open(room, alice);

@@ -12,7 +12,7 @@ import type { WebsocketProvider } from 'y-websocket';
 import type { ChatRoom } from '../../shared/chat/chatRoom.js';
 import { SkewableClock } from '../../shared/lab/clock.js';
 import { chatContentHash } from '../../shared/lab/contentHash.js';
-import type { FaultConfig } from '../../shared/lab/faults.js';
+import { cutOff, type FaultConfig } from '../../shared/lab/faults.js';
 import { VectorClocks, type LabEvent } from '../../shared/lab/shiviz.js';
 import { encodeSyncStep1, MessageType, SyncType } from '../../shared/protocol.js';
 import { mapEntryLookup } from './defensiveSync.js';
@@ -153,7 +153,8 @@ export class LabHooks {
     const was = this.faults.config;
     // Tell the room before the link goes down, so the class view shows "partitioned" rather
     // than a participant that merely went offline (the frame leaves before the socket closes).
-    if (config.partitioned && !was.partitioned) this.publish(config);
+    // Likewise before every frame is dropped (LAB-UI-1: out of reach).
+    if (cutOff(config) && !cutOff(was)) this.publish(config);
     this.faults.set(config);
     this.clock.skewMs = config.skewMs;
     const r = this.host.replica();

@@ -98,6 +98,9 @@ export const sameFaults = (a: FaultConfig, b: FaultConfig): boolean =>
 
 export const hasFaults = (c: FaultConfig): boolean => !sameFaults(c, NO_FAULTS);
 
+/** No frame gets through either way: partitioned, or every frame dropped (LAB-UI-1 counts both as out of reach). */
+export const cutOff = (c: FaultConfig): boolean => c.partitioned || c.dropPct >= 100;
+
 const latency = (dir: string, l: LinkFault): string =>
   `latency ${dir} ${l.fixedMs}${l.jitterMs > 0 ? `±${l.jitterMs}` : ''} ms`;
 

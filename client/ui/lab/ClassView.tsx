@@ -7,7 +7,7 @@
  * a participant (LAB-UI-4).
  */
 import { memo, useEffect, useId, useMemo, type ReactNode } from 'react';
-import { describeFaults, formatSkew } from '../../../shared/lab/faults.js';
+import { cutOff, describeFaults, formatSkew } from '../../../shared/lab/faults.js';
 import { FORGET_MS, HISTORY_MS, type ClassSnapshot, type Participant, type Verdict } from '../../lab/classTracker.js';
 import { sameSvRow, svMatrix, type SvCell } from '../../lab/svMatrix.js';
 import { linkClick } from '../appContext.js';
@@ -296,7 +296,9 @@ const ParticipantRow = memo(
         ? `${s.faults.partitioned ? 'partitioned, out of reach' : 'offline'} for ${formatElapsed(offlineFor * 1000)}${p.counted ? '' : ' (no longer counted)'}`
         : s.faults.partitioned
           ? 'partitioned'
-          : 'online';
+          : cutOff(s.faults)
+            ? 'dropping every frame'
+            : 'online';
     return (
       <tr className={offlineFor !== null ? 'offline' : s.faults.partitioned ? 'partitioned' : undefined}>
         <th scope="row">{s.name}</th>
