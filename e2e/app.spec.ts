@@ -506,6 +506,29 @@ test('an over-long message is refused with the reason shown and the draft kept',
   await expect(u.composer()).toHaveValue('');
 });
 
+test('LIST-1: a backlog that arrives late, sorted above the newest message, keeps a reader who was at the bottom there', async ({
+  openUser,
+  room,
+}) => {
+  test.setTimeout(60_000);
+  const [a, b] = await aliceAndBobIn(openUser, room);
+  // A history taller than Bob's screen: his view is scrolled, at the bottom.
+  for (let i = 1; i <= 15; i++) await a.send(`earlier ${String(i).padStart(2, '0')}`);
+  await expect(b.message('earlier 15')).toBeInViewport();
+  await a.offlineToggle().click();
+  await expect(a.connection()).toContainText('Offline');
+  // Enough to fill Bob's screen several times over.
+  for (let i = 1; i <= 20; i++) await a.send(`written offline ${String(i).padStart(2, '0')}`);
+  await b.send('Bob meanwhile');
+  await b.send('Bob still at the bottom');
+  await expect(b.message('Bob still at the bottom')).toBeInViewport();
+  await a.offlineToggle().click();
+  // ORD-1: Alice's messages sort before Bob's two, which stay the newest.
+  await expect(b.message('written offline 20')).toBeVisible({ timeout: 15_000 });
+  await expect(b.message('Bob still at the bottom')).toBeInViewport();
+  await expect(b.page.getByRole('button', { name: /Jump to latest/ })).toHaveCount(0);
+});
+
 test('unread: Jump to latest while scrolled up, the lobby count, and the "New messages" line', async ({
   openUser,
   room,

@@ -80,6 +80,18 @@ export const MessageList = (props: MessageListProps): ReactNode => {
     else virtualizer.scrollToEnd();
   }, [rows.length, initialIndex, virtualizer]);
 
+  // Messages that arrive late sort by their time (ORD-1), above the newest one: the list grows
+  // without an append, which `followOnAppend` does not follow, and the anchor kept the view where
+  // it was, no longer at the newest message. A user who was at the bottom stays there.
+  // `atBottomRef` is read while rendering: before this update's measurements move it.
+  const wasAtBottom = atBottomRef.current;
+  const lastShape = useRef(shape);
+  useLayoutEffect(() => {
+    if (lastShape.current === shape) return;
+    lastShape.current = shape;
+    if (wasAtBottom && placed.current && virtualizer.getDistanceFromEnd() > AT_BOTTOM_PX) virtualizer.scrollToEnd();
+  }, [shape, wasAtBottom, virtualizer]);
+
   const indexOf = useCallback((id: string) => rows.indexOfMessage(id), [rows]);
 
   const focusWhenRendered = useCallback((id: string) => {
