@@ -245,6 +245,11 @@ test.describe('class view', () => {
     await expect.poll(async () => (await hashOf('Alice')) !== (await hashOf('Bob'))).toBe(true);
     await expect(classView.verdict(t.page)).toHaveText('Unknown: 1 unreachable');
     await expect(classView.chart(t.page)).toHaveAttribute('aria-label', /unknown with someone unreachable [1-9]/);
+    // The big verdict stays inside its card, on a laptop and a wide screen.
+    for (const width of [1024, 1280]) {
+      await t.page.setViewportSize({ width, height: 800 });
+      await expect.poll(() => verdictOverflow(t.page), `at ${width} px`).toBeLessThanOrEqual(0);
+    }
     await expect(t.page.getByTestId('last-heal')).toHaveText('no heal seen yet');
     // LAB-UI-7: in Bob's client's column Alice's last known clock is behind Bob's own.
     await expect(classView.row(t.page, 'Alice')).toContainText('behind by');
@@ -296,6 +301,16 @@ test.describe('class view', () => {
   });
 });
 
+/** How far the verdict's text reaches past its card's content box (px; ≤ 0 when it fits). */
+const verdictOverflow = (page: Page): Promise<number> =>
+  classView.verdict(page).evaluate((p) => {
+    const card = p.closest('.card')!;
+    const range = document.createRange();
+    range.selectNodeContents(p);
+    const style = getComputedStyle(card);
+    return range.getBoundingClientRect().right - (card.getBoundingClientRect().right - parseFloat(style.paddingRight));
+  });
+
 test('axe: no serious or critical accessibility violations in the Lab panel (with faults) and the class view', async ({
   openUser,
   room,
@@ -340,6 +355,9 @@ test('axe: no serious or critical accessibility violations in the Lab panel (wit
   // On a phone the participants table scrolls sideways: it must be reachable by keyboard.
   await b.page.setViewportSize({ width: 390, height: 844 });
   await check(b.page, 'class view (phone)');
+  // Only the participants table scrolls sideways, not the page.
+  expect(await b.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await expect.poll(() => verdictOverflow(b.page)).toBeLessThanOrEqual(0);
   await a.page.setViewportSize({ width: 390, height: 844 });
   await check(a.page, 'room with the Lab panel (phone)');
 });
