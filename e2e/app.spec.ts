@@ -46,6 +46,16 @@ test.describe('lobby', () => {
     const u = await openUser('Ada');
     await u.page.reload();
     await expect(u.page.getByLabel('Your name')).toHaveValue('Ada');
+    // PRES-6: saved as shown (trimmed, spaces collapsed); an empty name is refused in words.
+    const name = u.page.getByLabel('Your name');
+    await name.fill('  Ada   Lovelace ');
+    await name.press('Enter');
+    await expect(name).toHaveValue('Ada Lovelace');
+    await expect(u.page.getByText('Saved.')).toBeVisible();
+    await name.fill('');
+    await name.press('Enter');
+    await expect(name).toHaveValue('Ada Lovelace');
+    await expect(u.page.getByText('A name cannot be empty: the saved one is kept.')).toBeVisible();
 
     await u.page.getByLabel('Room name').fill('not a room!');
     await u.page.getByRole('button', { name: 'Join room' }).click();

@@ -66,7 +66,8 @@ const NameField = (): ReactNode => {
   const { identity, setName } = useApp();
   const [value, setValue] = useState(identity.name);
   const [focused, setFocused] = useState(false);
-  const [saved, setSaved] = useState(false);
+  /** What the status line says about the last commit here, until the next edit or rename. */
+  const [outcome, setOutcome] = useState<{ readonly saved: string } | 'empty' | null>(null);
   const hintId = useId();
   const statusId = useId();
   const unsaved = normalizeName(value) !== '' && normalizeName(value) !== identity.name;
@@ -74,14 +75,20 @@ const NameField = (): ReactNode => {
   useEffect(() => {
     if (!focused) setValue(identity.name);
   }, [identity.name, focused]);
+  // "Saved." is about the name saved here: not once another tab renamed us.
+  if (outcome !== null && outcome !== 'empty' && outcome.saved !== identity.name) setOutcome(null);
   const commit = (): void => {
-    if (!normalizeName(value)) {
+    const name = normalizeName(value);
+    if (!name) {
       setValue(identity.name);
+      setOutcome('empty');
       return;
     }
+    // Shown as saved: trimmed, inner spaces collapsed.
+    setValue(name);
     if (!unsaved) return;
-    setName(value);
-    setSaved(true);
+    setName(name);
+    setOutcome({ saved: name });
   };
   // Leaving while typing keeps what was typed, as no blur comes then: closing or leaving the page,
   // hiding it (a phone may kill a hidden PWA without a pagehide), or leaving the lobby in the app.
@@ -132,12 +139,18 @@ const NameField = (): ReactNode => {
           }}
           onChange={(e) => {
             setValue(e.target.value);
-            setSaved(false);
+            setOutcome(null);
           }}
         />
       </label>
       <p id={statusId} className="hint" aria-live="polite">
-        {unsaved ? 'Not saved yet: press Enter to save it (Escape undoes).' : saved ? 'Saved.' : ''}
+        {unsaved
+          ? 'Not saved yet: press Enter to save it (Escape undoes).'
+          : outcome === 'empty'
+            ? 'A name cannot be empty: the saved one is kept.'
+            : outcome !== null
+              ? 'Saved.'
+              : ''}
       </p>
       <p id={hintId} className="hint">
         Shown next to your messages. It is remembered on this device; messages you already sent keep the name they were
