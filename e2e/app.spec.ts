@@ -821,7 +821,7 @@ test('composer: Enter sends, Shift+Enter adds a line, the counter counts', async
   await expect(u.page.getByRole('alert')).toContainText('cannot be empty');
 });
 
-test('focus stays where the user works: after Send, after an edit, and around a delete (Escape cancels it)', async ({
+test('focus stays where the user works: after Send, after an edit, around a delete (Escape cancels it), after a reaction and a rename', async ({
   openUser,
   room,
 }) => {
@@ -853,6 +853,29 @@ test('focus stays where the user works: after Send, after an edit, and around a 
   await u.page.getByRole('button', { name: 'Delete message' }).click();
   await expect(u.log()).toContainText('message deleted');
   await expect(u.log().getByRole('article').filter({ hasText: 'message deleted' })).toBeFocused();
+
+  // The reaction picker and the title form give the focus back to the button that opened them.
+  await u.send('react to this');
+  const r = u.message('react to this');
+  const reactButton = r.getByRole('button', { name: 'React', exact: true });
+  await reactButton.focus();
+  await u.page.keyboard.press('Enter');
+  await expect(r.getByRole('button', { name: 'React with 👍' })).toBeFocused();
+  await u.page.keyboard.press('Enter');
+  await expect(r.getByRole('button', { name: /👍 1/ })).toBeVisible();
+  await expect(reactButton).toBeFocused();
+  await u.page.keyboard.press('Enter');
+  await u.page.keyboard.press('Escape');
+  await expect(reactButton).toBeFocused();
+  const rename = u.page.getByRole('button', { name: 'Rename room' });
+  await rename.click();
+  await u.page.getByRole('textbox', { name: 'Room title' }).press('Escape');
+  await expect(rename).toBeFocused();
+  await u.page.keyboard.press('Enter');
+  await u.page.getByRole('textbox', { name: 'Room title' }).fill('Keyboard room');
+  await u.page.keyboard.press('Enter');
+  await expect(u.page.getByRole('heading', { name: 'Keyboard room' })).toBeVisible();
+  await expect(rename).toBeFocused();
 });
 
 test('a sender whose clock runs ahead is flagged', async ({ openUser, room }) => {

@@ -53,18 +53,20 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
   const articleRef = useRef<HTMLElement>(null);
   const editRef = useRef<HTMLButtonElement>(null);
   const deleteRef = useRef<HTMLButtonElement>(null);
+  const reactRef = useRef<HTMLButtonElement>(null);
   const keepRef = useRef<HTMLButtonElement>(null);
-  // The Edit and Delete buttons are gone while their form is open, so focus would fall to the page
-  // when it closes: it goes back to the button (the message itself once deleted).
-  const backTo = useRef<'edit' | 'delete' | null>(null);
-  const close = (from: 'edit' | 'delete'): void => {
+  // The Edit and Delete buttons are gone while their form is open, and the reaction picker's
+  // buttons go with it, so focus would fall to the page when it closes: it goes back to the button
+  // that opened it (the message itself once deleted).
+  const backTo = useRef<'edit' | 'delete' | 'react' | null>(null);
+  const close = (from: 'edit' | 'delete' | 'react'): void => {
     backTo.current = from;
     setMode('idle');
   };
   useEffect(() => {
     if (mode === 'confirm-delete') keepRef.current?.focus();
     if (mode !== 'idle' || backTo.current === null) return;
-    const button = backTo.current === 'edit' ? editRef.current : deleteRef.current;
+    const button = { edit: editRef, delete: deleteRef, react: reactRef }[backTo.current].current;
     backTo.current = null;
     (button ?? articleRef.current)?.focus();
   }, [mode]);
@@ -151,9 +153,9 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
           selfId={selfId}
           onPick={(emoji, on) => {
             actions.react(m.id, emoji, on);
-            setMode('idle');
+            close('react');
           }}
-          onClose={() => setMode('idle')}
+          onClose={() => close('react')}
         />
       )}
 
@@ -194,6 +196,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
               Reply
             </button>
             <button
+              ref={reactRef}
               type="button"
               className="action"
               aria-expanded={mode === 'react'}

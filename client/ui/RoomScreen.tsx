@@ -466,6 +466,18 @@ const RoomTitle = ({ room, title, session }: { room: string; title: string; sess
   const [editing, setEditing] = useState(false);
   const [value, setValue] = useState(title);
   const inputId = useId();
+  // The form's buttons go when it closes: focus goes back to Rename instead of falling to the page.
+  const renameRef = useRef<HTMLButtonElement>(null);
+  const refocus = useRef(false);
+  const stopEditing = (): void => {
+    refocus.current = true;
+    setEditing(false);
+  };
+  useEffect(() => {
+    if (editing || !refocus.current) return;
+    refocus.current = false;
+    renameRef.current?.focus();
+  }, [editing]);
   if (editing) {
     return (
       <form
@@ -473,7 +485,7 @@ const RoomTitle = ({ room, title, session }: { room: string; title: string; sess
         onSubmit={(e) => {
           e.preventDefault();
           session.setTitle(value);
-          setEditing(false);
+          stopEditing();
         }}
       >
         <label htmlFor={inputId} className="visually-hidden">
@@ -486,13 +498,13 @@ const RoomTitle = ({ room, title, session }: { room: string; title: string; sess
           autoFocus
           onChange={(e) => setValue(e.target.value)}
           onKeyDown={(e) => {
-            if (e.key === 'Escape') setEditing(false);
+            if (e.key === 'Escape') stopEditing();
           }}
         />
         <button type="submit" className="button primary small">
           Save title
         </button>
-        <button type="button" className="button small" onClick={() => setEditing(false)}>
+        <button type="button" className="button small" onClick={stopEditing}>
           Cancel
         </button>
       </form>
@@ -503,6 +515,7 @@ const RoomTitle = ({ room, title, session }: { room: string; title: string; sess
       <h1 className="room-title">{title || room}</h1>
       {title && <span className="room-name">{room}</span>}
       <button
+        ref={renameRef}
         type="button"
         className="button quiet small"
         onClick={() => {
