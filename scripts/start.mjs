@@ -5,7 +5,8 @@
  * npm (a container's stop, a process manager) reaches the relay itself, which stops gracefully
  * (README). With `ensureBuild && tsx relay/main.ts` a shell sat between them and did not pass the
  * signal on: npm exited and the relay kept running, holding the port.
- * Run as `node --import tsx scripts/start.mjs` (the relay is TypeScript); arguments are the relay's flags.
+ * Run as `exec node --import tsx scripts/start.mjs` (the relay is TypeScript; `exec` replaces the
+ * shell npm runs scripts in, POSIX only); arguments are the relay's flags.
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -14,5 +15,6 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const built = spawnSync(process.execPath, [join(here, 'ensureBuild.mjs')], { stdio: 'inherit' });
+if (built.error) process.stderr.write(`converge: could not run the build check: ${built.error.message}\n`);
 if (built.status !== 0) process.exit(built.status ?? 1);
 await import('../relay/main.ts');

@@ -4,7 +4,7 @@
  * between npm and the relay (`a && b` in the script), npm and the shell exited on SIGTERM and the
  * relay kept running, holding the port.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,11 +22,21 @@ const answers = async (url: string): Promise<boolean> => {
   }
 };
 
-let dataDir = '';
+let dataDir: string | null = null;
+let npm: ChildProcess | null = null;
 afterEach(() => {
-  // A relay left running (the failure this test looks for) is found by its data directory.
-  spawnSync('pkill', ['-f', dataDir]);
-  rmSync(dataDir, { recursive: true, force: true });
+  // npm runs in a process group of its own: a relay left running (the failure this test looks
+  // for) goes with the group.
+  if (npm?.pid !== undefined) {
+    try {
+      process.kill(-npm.pid, 'SIGKILL');
+    } catch {
+      // the group is gone
+    }
+  }
+  npm = null;
+  if (dataDir !== null) rmSync(dataDir, { recursive: true, force: true });
+  dataDir = null;
 });
 
 describe('npm start', () => {
@@ -34,24 +44,27 @@ describe('npm start', () => {
     '%s sent to npm stops the relay gracefully, and npm exits 0',
     async (signal) => {
       dataDir = mkdtempSync(join(tmpdir(), 'converge-npm-start-'));
-      const npm = spawn('npm', ['start', '--', '--port', '0', '--data-dir', dataDir], {
+      const child = spawn('npm', ['start', '--', '--port', '0', '--data-dir', dataDir], {
         cwd: root,
         env: { ...process.env, SKIP_CLIENT_BUILD: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
       });
+      npm = child;
       let out = '';
       let err = '';
-      npm.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      npm.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       await waitFor(() => /listening on (http:\/\/\S+)/.test(out), 'the relay prints its URL', 30_000);
       const url = /listening on (http:\/\/\S+)/.exec(out)![1]!;
       expect(await answers(url)).toBe(true);
 
-      npm.kill(signal);
+      child.kill(signal);
       expect(await exited).toBe(0);
       expect(err).toContain(`"event":"shutdown","signal":"${signal}"`);
       await waitFor(async () => !(await answers(url)), 'the port is closed', 10_000);
     },
+    60_000,
   );
 });
