@@ -100,6 +100,18 @@ describe('RedisAddressLimiter', () => {
     expect(await b.admit(ADDRESS)).toEqual(TOO_MANY_CONNECTIONS);
   });
 
+  it('REDIS-11: closing (the relay shutting down) does not wait on a stalled Redis', async () => {
+    const { server } = await setUp();
+    const a = await relay({ maxConnections: 1, timeoutMs: 200 });
+    expect(isAdmitted(await a.admit(ADDRESS))).toBe(true);
+    process.kill(server.pid()!, 'SIGSTOP');
+    try {
+      await a.close(); // resolves: before the bound it waited for a reply that could not come
+    } finally {
+      process.kill(server.pid()!, 'SIGCONT');
+    }
+  });
+
   it('REDIS-11: counts Redis lost (a failover to a replica that missed them) are back within a heartbeat', async () => {
     const { admin } = await setUp();
     const a = await relay();

@@ -250,8 +250,17 @@ export class RedisAddressLimiter implements AddressLimiter {
     // Leaving: this relay's part of every address it held is nothing (HELD with empty lists).
     const addresses = [...this.slots.keys()];
     this.slots.clear();
-    await this.held(addresses).catch(() => undefined);
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    // Bounded like an admission: a stalled Redis must not hold up the shutdown (CLOSE-4); the
+    // deadlines expire those slots within three heartbeats anyway.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.timeoutMs)));
+    const goodbye = async (): Promise<void> => {
+      await this.held(addresses).catch(() => undefined);
+      await this.redis.quit().catch(() => undefined);
+    };
+    await Promise.race([goodbye(), late]);
+    clearTimeout(timer);
+    this.redis.disconnect();
   }
 
   /** What a SIGKILL leaves behind (for tests): no goodbye, the renewals simply stop. */

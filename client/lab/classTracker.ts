@@ -25,7 +25,8 @@
  * LAB-UI-3 (timings). A time not converged lasts from the first verdict that is not converged or
  * unknown because someone is unreachable, to the next converged one (the view's own `unknown`
  * neither starts nor ends it). A heal is a participant coming back online (or a new tab of a user
- * whose last one was offline) or its partition flag clearing; "the last heal took" is the time
+ * whose last one was offline) or it no longer being cut off (a partition lifted, or a drop of every
+ * frame lowered, `cutOff`); "the last heal took" is the time
  * from the last heal during a time not converged to the converged verdict that ended it.
  */
 import { cutOff } from '../../shared/lab/faults.js';
@@ -54,7 +55,7 @@ export type Verdict =
   | { readonly kind: 'diverged'; readonly reasons: readonly string[] }
   | {
       readonly kind: 'unreachable';
-      /** Counted participants that are offline or partitioned (at least one). */
+      /** Counted participants that are offline or cut off (at least one). */
       readonly unreachable: number;
       readonly reasons: readonly string[];
     }

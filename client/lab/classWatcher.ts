@@ -14,6 +14,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import { WebsocketProvider } from 'y-websocket';
 import { ConnectionMode, MessageType } from '../../shared/protocol.js';
 import { Transport } from '../net/transport.js';
+import { keepPresenceAcrossReconnects } from '../sync/awarenessClocks.js';
 
 export const WATCHER_MAX_BACKOFF_MS = 10_000;
 
@@ -21,6 +22,7 @@ export class ClassWatcher {
   private readonly doc = new Y.Doc();
   private readonly awareness: awarenessProtocol.Awareness;
   private readonly provider: WebsocketProvider;
+  private readonly stopKeepingPresence: () => void;
   private readonly listeners = new Set<() => void>();
   /** Every present state as of the last change event, so a removed one's last state is known. */
   private readonly mirror = new Map<number, unknown>();
@@ -41,6 +43,9 @@ export class ClassWatcher {
     const ignore = (): void => undefined;
     this.provider.messageHandlers[MessageType.Sync] = ignore;
     this.provider.messageHandlers[MessageType.Ack] = ignore;
+    // PRES-7: after its own reconnect the view takes the states the relay re-sends at the clocks it
+    // had seen; else everyone looked unreachable until their state changed.
+    this.stopKeepingPresence = keepPresenceAcrossReconnects(this.provider, this.awareness);
     this.awareness.on('change', (c: { added: number[]; updated: number[]; removed: number[] }) => {
       const states = this.awareness.getStates();
       for (const id of [...c.added, ...c.updated]) this.mirror.set(id, states.get(id));
@@ -83,6 +88,7 @@ export class ClassWatcher {
   }
 
   destroy(): void {
+    this.stopKeepingPresence();
     this.listeners.clear();
     this.provider.destroy();
     this.awareness.destroy();

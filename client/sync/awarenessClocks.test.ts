@@ -8,10 +8,17 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import * as awarenessProtocol from 'y-protocols/awareness';
+import { WebsocketProvider } from 'y-websocket';
 import { encodeAwareness, MessageType } from '../../shared/protocol.js';
 import { startRelay, type RelayProcess } from '../../relay/testing/relayProcess.js';
 import { waitFor } from '../../shared/testing/waitFor.js';
-import { announceAfresh, forgetRemoteClocks } from './awarenessClocks.js';
+import {
+  announceAfresh,
+  keepPresenceAcrossReconnects,
+  ownStateToSend,
+  type AwarenessChanges,
+} from './awarenessClocks.js';
+import { WS } from '../testing/relaySessions.js';
 
 let relay: RelayProcess;
 beforeAll(async () => {
@@ -97,28 +104,76 @@ describe('PRES-7', () => {
     await Promise.all([close(a), close(b)]);
   });
 
-  it('PRES-7: a reconnected session takes the states the relay sends on joining, at the clocks it had seen', async () => {
+  it('PRES-7: after its own socket closed, a provider takes the states the relay sends on joining, at the clocks it had seen', async () => {
+    const room = freshRoom();
+    const bob = person('Bob');
+    const b = await link(room, new awarenessProtocol.Awareness(new Y.Doc()));
+    announce(b, bob); // and Bob never changes his state again
+
+    /** Alice on a stock provider; with PRES-7 or without. */
+    const alice = (withRule: boolean) => {
+      const awareness = person('Alice');
+      const provider = new WebsocketProvider(relay.wsUrl, room, awareness.doc, {
+        WebSocketPolyfill: WS,
+        awareness,
+        disableBc: true,
+      });
+      const stop = withRule ? keepPresenceAcrossReconnects(provider, awareness) : () => undefined;
+      return { awareness, provider, stop };
+    };
+    /** Drops the socket and waits until the provider is back and has the relay's join frames. */
+    const reconnect = async (a: ReturnType<typeof alice>): Promise<void> => {
+      a.provider.ws!.close();
+      await waitFor(() => !a.provider.wsconnected, 'closed');
+      await waitFor(() => a.provider.wsconnected, 'connected again');
+      // Someone new announces after the rejoin: once Alice has them, the join frames were handled.
+      const marker = person('marker');
+      announce(b, marker);
+      await waitFor(() => a.awareness.getStates().has(marker.clientID), 'the marker');
+    };
+
+    const stock = alice(false);
+    await waitFor(() => stock.awareness.getStates().has(bob.clientID), 'stock sees Bob');
+    await reconnect(stock);
+    expect(stock.awareness.getStates().has(bob.clientID)).toBe(false);
+    stock.provider.destroy();
+
+    const kept = alice(true);
+    await waitFor(() => kept.awareness.getStates().has(bob.clientID), 'Alice sees Bob');
+    await reconnect(kept);
+    expect(kept.awareness.getStates().get(bob.clientID)).toEqual({ user: { name: 'Bob' } });
+    kept.stop();
+    kept.provider.destroy();
+    await close(b);
+  });
+
+  it('PRES-7: a session on a new socket answers the removal of its state when the relay drops its old one', async () => {
     const room = freshRoom();
     const alice = person('Alice');
     const bob = person('Bob');
-    let a = await link(room, alice);
-    const b = await link(room, new awarenessProtocol.Awareness(new Y.Doc()));
-    announce(b, bob);
+    const a = await link(room, alice);
+    const old = await link(room, new awarenessProtocol.Awareness(new Y.Doc()));
+    announce(old, bob);
     await waitFor(() => alice.getStates().has(bob.clientID), 'Alice sees Bob');
-    // Alice's socket closes: the provider drops the remote states and keeps their clocks.
-    await close(a);
-    awarenessProtocol.removeAwarenessStates(alice, [bob.clientID], 'provider');
-
-    // Stock: the relay sends Bob's state on joining, at the same clock: ignored.
-    a = await link(room, alice);
-    await waitFor(() => a.seen.has(bob.clientID), "the relay sent Bob's state");
-    expect(alice.getStates().has(bob.clientID)).toBe(false);
-    await close(a);
-
-    forgetRemoteClocks(alice);
-    expect(alice.meta.has(alice.clientID)).toBe(true); // its own clock is kept
-    a = await link(room, alice);
+    // Bob is back on a new socket while the relay still holds the old one (a Wi-Fi switch).
+    const fresh = await link(room, bob);
+    const sent: string[] = [];
+    bob.on('update', (changes: AwarenessChanges, origin: unknown) => {
+      const send = ownStateToSend(changes, origin === 'relay', bob);
+      if (send) {
+        sent.push(origin === 'relay' ? 'answer' : 'own');
+        announce(fresh, bob, [...send.added, ...send.updated, ...send.removed]);
+      }
+    });
+    announceAfresh(bob);
+    let removals = 0;
+    alice.on('change', ({ removed }: AwarenessChanges) => {
+      if (removed.includes(bob.clientID)) removals++;
+    });
+    await close(old); // the relay removes Bob's state, which that socket owned (AWR-4)
+    await waitFor(() => removals > 0, 'Alice saw Bob removed');
     await waitFor(() => alice.getStates().has(bob.clientID), 'Alice sees Bob again');
-    await Promise.all([close(a), close(b)]);
+    expect(sent).toEqual(['own', 'answer']);
+    await Promise.all([close(a), close(fresh)]);
   });
 });

@@ -66,7 +66,7 @@ import { LabHooks } from './labHooks.js';
 import type { Identity } from '../identity.js';
 import { applyUpdateDefensively, createSyncHandler, isDocFrozen, mapEntryLookup } from './defensiveSync.js';
 import { sendInPieces } from './uploadPieces.js';
-import { announceAfresh, forgetRemoteClocks } from './awarenessClocks.js';
+import { keepPresenceAcrossReconnects, ownStateToSend, type AwarenessChanges } from './awarenessClocks.js';
 import { parsePresence, RecentClients, TYPING_TIMEOUT_MS } from './presence.js';
 import { decodeRoomFile, encodeRoomFile, ImportError, ROOM_FILE_FORMAT } from './roomFile.js';
 import { beginImport, type ImportSummary } from './importSummary.js';
@@ -734,12 +734,20 @@ export class RoomSession {
     });
     // PRES-2: the stock provider sends every awareness change to the relay, also the states it
     // just received from it (or from another tab): in a room of n that is n echoes of every
-    // change, which the relay drops (FWD-2: not newer). Only this replica's own changes are sent.
+    // change, which the relay drops (FWD-2: not newer). Only this replica's own changes are sent
+    // (and its answer to a removal of its own state, PRES-7).
     awareness.off('update', provider._awarenessUpdateHandler);
-    const sendOwnAwareness = (changes: unknown, origin: unknown): void => {
-      if (origin !== provider) provider._awarenessUpdateHandler(changes, origin);
+    const sendOwnAwareness = (changes: AwarenessChanges, origin: unknown): void => {
+      const send = ownStateToSend(changes, origin === provider, awareness);
+      if (send)
+        provider._awarenessUpdateHandler(
+          { added: [...send.added], updated: [...send.updated], removed: [...send.removed] },
+          origin,
+        );
     };
     awareness.on('update', sendOwnAwareness);
+    // PRES-7: seen again after a reconnect, and seeing the others again.
+    const stopKeepingPresence = keepPresenceAcrossReconnects(provider, awareness);
     // UP-1: the stock provider sends every update of the doc as one frame; an imported room file
     // (up to 64 MiB) must reach the relay in pieces it accepts. Other tabs take it whole.
     // provider.destroy() removes the handler it holds then.
@@ -764,6 +772,7 @@ export class RoomSession {
           // nothing to announce
         }
         awareness.off('update', sendOwnAwareness);
+        stopKeepingPresence();
         provider.destroy();
         awareness.destroy();
         doc.destroy();
@@ -802,12 +811,7 @@ export class RoomSession {
       this.onAwarenessChange(replica, [...e.added, ...e.updated]),
     );
     provider.on('status', (e) => {
-      if (e.status === 'connected') {
-        this.maxShownAtConnect = this.maxShown;
-        announceAfresh(awareness);
-      } else if (e.status === 'disconnected') {
-        forgetRemoteClocks(awareness);
-      }
+      if (e.status === 'connected') this.maxShownAtConnect = this.maxShown;
       this.markDirty();
     });
     provider.on('sync', (synced) => {

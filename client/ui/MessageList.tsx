@@ -73,19 +73,21 @@ export const MessageList = (props: MessageListProps): ReactNode => {
 
   // The first position: the unread line, or the newest message.
   const placed = useRef(false);
+  const lastShape = useRef(shape);
   useLayoutEffect(() => {
     if (placed.current || rows.length === 0) return;
     placed.current = true;
+    // LIST-1 below must not take this first placement for a later change (its effect runs next).
+    lastShape.current = shape;
     if (initialIndex !== null && initialIndex > 0) virtualizer.scrollToIndex(initialIndex, { align: 'start' });
     else virtualizer.scrollToEnd();
-  }, [rows.length, initialIndex, virtualizer]);
+  }, [rows.length, initialIndex, virtualizer, shape]);
 
   // Messages that arrive late sort by their time (ORD-1), above the newest one: the list grows
   // without an append, which `followOnAppend` does not follow, and the anchor kept the view where
   // it was, no longer at the newest message. A user who was at the bottom stays there.
   // `atBottomRef` is read while rendering: before this update's measurements move it.
   const wasAtBottom = atBottomRef.current;
-  const lastShape = useRef(shape);
   useLayoutEffect(() => {
     if (lastShape.current === shape) return;
     lastShape.current = shape;

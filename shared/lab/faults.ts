@@ -98,7 +98,10 @@ export const sameFaults = (a: FaultConfig, b: FaultConfig): boolean =>
 
 export const hasFaults = (c: FaultConfig): boolean => !sameFaults(c, NO_FAULTS);
 
-/** No frame gets through either way: partitioned, or every frame dropped (LAB-UI-1 counts both as out of reach). */
+/**
+ * No frame to or from the relay gets through: partitioned, or every frame dropped (LAB-UI-1 counts
+ * both as out of reach). A drop leaves cross-tab sync alone; a partition does not (LAB-1).
+ */
 export const cutOff = (c: FaultConfig): boolean => c.partitioned || c.dropPct >= 100;
 
 const latency = (dir: string, l: LinkFault): string =>

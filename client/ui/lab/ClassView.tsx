@@ -110,17 +110,17 @@ const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
       <details className="definition">
         <summary>What “converged” means here</summary>
         <p>
-          Everyone online now or seen in the last {FORGET_MS / 1000} s counts. Someone offline or partitioned is
-          unreachable: they are shown with the last state they published. <strong>Converged</strong>: everyone who
-          counts is reachable and shows the same content (same content hash and same state-vector total).{' '}
+          Everyone online now or seen in the last {FORGET_MS / 1000} s counts. Someone offline, partitioned or dropping
+          every frame is unreachable: they are shown with the last state they published. <strong>Converged</strong>:
+          everyone who counts is reachable and shows the same content (same content hash and same state-vector total).{' '}
           <strong>Not converged</strong>: two reachable participants show different content; that is known now.{' '}
           <strong>Unknown: n unreachable</strong>: the reachable participants agree, but nobody can know what an
           unreachable replica holds until it is back (it may have written, or received, something since). Its last state
           is compared with the others&rsquo;: the same content, behind (missing updates they have), ahead (with updates
           they lack), or different. Participants publish their state about once a second, so the indicator lags by about
-          that much. A heal is someone coming back online or lifting their partition; &ldquo;last heal took&rdquo; is
-          the time from the last heal to the moment everyone matched again. &ldquo;Last time not converged&rdquo; runs
-          from Not converged or Unknown (someone unreachable) to the next Converged.
+          that much. A heal is someone coming back online or lifting their partition (or their drop of every frame);
+          &ldquo;last heal took&rdquo; is the time from the last heal to the moment everyone matched again. &ldquo;Last
+          time not converged&rdquo; runs from Not converged or Unknown (someone unreachable) to the next Converged.
         </p>
       </details>
     </section>
@@ -293,14 +293,14 @@ const ParticipantRow = memo(
     const faults = describeFaults({ ...s.faults, skewMs: 0 });
     const status =
       offlineFor !== null
-        ? `${s.faults.partitioned ? 'partitioned, out of reach' : 'offline'} for ${formatElapsed(offlineFor * 1000)}${p.counted ? '' : ' (no longer counted)'}`
+        ? `${s.faults.partitioned ? 'partitioned, out of reach' : cutOff(s.faults) ? 'dropping every frame, out of reach' : 'offline'} for ${formatElapsed(offlineFor * 1000)}${p.counted ? '' : ' (no longer counted)'}`
         : s.faults.partitioned
           ? 'partitioned'
           : cutOff(s.faults)
             ? 'dropping every frame'
             : 'online';
     return (
-      <tr className={offlineFor !== null ? 'offline' : s.faults.partitioned ? 'partitioned' : undefined}>
+      <tr className={offlineFor !== null ? 'offline' : cutOff(s.faults) ? 'partitioned' : undefined}>
         <th scope="row">{s.name}</th>
         <td>{status}</td>
         <td>{faults.length ? faults.join(', ') : 'none'}</td>
