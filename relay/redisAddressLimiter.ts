@@ -41,7 +41,7 @@ import { UNCOUNTED, type AddressAdmission, type AddressLimiter, type AddressLimi
 import { silentLogger, type Logger } from './log.js';
 import { createRedisClient, isClusterServer, type RedisClient } from './redisConnection.js';
 import { DEFAULT_REDIS_PREFIX, addressKey } from './redisKeys.js';
-import type { RedisObserver } from './redisRoomStore.js';
+import { observed, type RedisObserver } from './redisRoomStore.js';
 import { RedisScript, type RedisArg } from './redisScript.js';
 import { LogThrottle } from './logThrottle.js';
 
@@ -342,15 +342,7 @@ export class RedisAddressLimiter implements AddressLimiter {
     await Promise.all(runs);
   }
 
-  private async timed<T>(op: string, run: () => Promise<T>): Promise<T> {
-    const start = performance.now();
-    try {
-      const result = await run();
-      this.options.observe?.(op, (performance.now() - start) / 1000, true);
-      return result;
-    } catch (err) {
-      this.options.observe?.(op, (performance.now() - start) / 1000, false);
-      throw err;
-    }
+  private timed<T>(op: string, run: () => Promise<T>): Promise<T> {
+    return observed(this.options.observe, op, run);
   }
 }

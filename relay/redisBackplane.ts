@@ -60,7 +60,7 @@ import {
   roomKeys,
   type RoomKeys,
 } from './redisKeys.js';
-import type { RedisObserver } from './redisRoomStore.js';
+import { observed, type RedisObserver } from './redisRoomStore.js';
 import { silentLogger, type Logger } from './log.js';
 import { RedisScript, type RedisArg, type ReplicaWait } from './redisScript.js';
 import { RoomFeed, type LogRead } from './roomFeed.js';
@@ -602,16 +602,8 @@ export class RedisBackplane implements Backplane {
     await this.cmd.publish(state.awChannel, JSON.stringify({ o: relay, e: entries }));
   }
 
-  private async timed<T>(op: string, run: () => Promise<T>): Promise<T> {
-    const start = performance.now();
-    try {
-      const result = await run();
-      this.options.observe?.(op, (performance.now() - start) / 1000, true);
-      return result;
-    } catch (err) {
-      this.options.observe?.(op, (performance.now() - start) / 1000, false);
-      throw err;
-    }
+  private timed<T>(op: string, run: () => Promise<T>): Promise<T> {
+    return observed(this.options.observe, op, run);
   }
 }
 

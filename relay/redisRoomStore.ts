@@ -46,6 +46,23 @@ import type { DurabilityGuard } from './durabilityWatch.js';
 /** Called after every Redis round trip (for metrics): operation name, seconds, success. */
 export type RedisObserver = (op: string, seconds: number, ok: boolean) => void;
 
+/** Runs one Redis call, reporting its duration and outcome to `observe` (`/metrics`). */
+export const observed = async <T>(
+  observe: RedisObserver | undefined,
+  op: string,
+  run: () => Promise<T>,
+): Promise<T> => {
+  const start = performance.now();
+  try {
+    const result = await run();
+    observe?.(op, (performance.now() - start) / 1000, true);
+    return result;
+  } catch (err) {
+    observe?.(op, (performance.now() - start) / 1000, false);
+    throw err;
+  }
+};
+
 /** Lua helpers shared by the scripts: segments are hash fields "lo:hi". */
 const LUA_SEGMENTS = `
 local function segments(segKey)
@@ -371,17 +388,10 @@ export class RedisRoomStore implements RoomStore {
     );
   }
 
+  // Async: a closed store rejects (never throws synchronously to a caller that chains on it).
   private async timed<T>(op: string, run: () => Promise<T>): Promise<T> {
     this.assertOpen();
-    const start = performance.now();
-    try {
-      const result = await run();
-      this.options.observe?.(op, (performance.now() - start) / 1000, true);
-      return result;
-    } catch (err) {
-      this.options.observe?.(op, (performance.now() - start) / 1000, false);
-      throw err;
-    }
+    return observed(this.options.observe, op, run);
   }
 
   private assertOpen(): void {
