@@ -7,6 +7,7 @@ interface Lab {
   hash?: string;
   svTotal?: number;
   partitioned?: boolean;
+  dropPct?: number;
   pending?: number;
 }
 
@@ -15,7 +16,7 @@ const state = (n: number, lab: Lab = {}): unknown => ({
   typing: false,
   sv: [],
   lab: {
-    faults: { partitioned: lab.partitioned ?? false },
+    faults: { partitioned: lab.partitioned ?? false, dropPct: lab.dropPct ?? 0 },
     svSummary: `${n}:1`,
     svTotal: lab.svTotal ?? 10,
     hash: lab.hash ?? 'aaaa0001',
@@ -25,6 +26,20 @@ const state = (n: number, lab: Lab = {}): unknown => ({
 });
 
 const room = (entries: Array<[number, unknown]>): Map<number, unknown> => new Map(entries);
+
+/** A tracker that saw Students 1 and 2 online with the same content at 0 ms. */
+const seenTwo = (): ClassTracker => {
+  const t = new ClassTracker(0);
+  t.observe(
+    room([
+      [1, state(1)],
+      [2, state(2)],
+    ]),
+    0,
+    true,
+  );
+  return t;
+};
 
 const names = (s: ClassSnapshot): string[] =>
   s.participants.map((p) => `${p.state.name}${p.offlineSince === null ? '' : ' (offline)'}`);
@@ -144,15 +159,7 @@ describe('LAB-UI-1: the verdict', () => {
   });
 
   it('LAB-UI-1 unknown, unreachable: an offline participant keeps its last state for FORGET_MS, then stops counting', () => {
-    const t = new ClassTracker(0);
-    t.observe(
-      room([
-        [1, state(1)],
-        [2, state(2)],
-      ]),
-      0,
-      true,
-    );
+    const t = seenTwo();
     let s = t.observe(room([[1, state(1)]]), 1000, true);
     expect(names(s)).toEqual(['Student 1', 'Student 2 (offline)']);
     expect(s.participants[1]!.offlineSince).toBe(1000);
@@ -177,15 +184,7 @@ describe('LAB-UI-1: the verdict', () => {
   });
 
   it('LAB-UI-1, LAB-7: a participant that announced its partition and then dropped out is shown as partitioned', () => {
-    const t = new ClassTracker(0);
-    t.observe(
-      room([
-        [1, state(1)],
-        [2, state(2)],
-      ]),
-      0,
-      true,
-    );
+    const t = seenTwo();
     t.observe(
       room([
         [1, state(1)],
@@ -211,20 +210,11 @@ describe('LAB-UI-1: the verdict', () => {
   });
 
   it('LAB-UI-1, LAB-7: a participant dropping every frame is out of reach, and its drop going down is a heal', () => {
-    const t = new ClassTracker(0);
-    t.observe(
-      room([
-        [1, state(1)],
-        [2, state(2)],
-      ]),
-      0,
-      true,
-    );
-    const dropping = { partitioned: false, dropPct: 100 };
+    const t = seenTwo();
     let s = t.observe(
       room([
         [1, state(1, { hash: 'aaaa0002', svTotal: 11 })],
-        [2, { ...(state(2) as object), lab: { ...(state(2) as { lab: object }).lab, faults: dropping } }],
+        [2, state(2, { dropPct: 100 })],
       ]),
       1000,
       true,
@@ -245,15 +235,7 @@ describe('LAB-UI-1: the verdict', () => {
   });
 
   it('LAB-UI-1, LAB-7: a last state that came and went between two samples still counts (departed states)', () => {
-    const t = new ClassTracker(0);
-    t.observe(
-      room([
-        [1, state(1)],
-        [2, state(2)],
-      ]),
-      0,
-      true,
-    );
+    const t = seenTwo();
     const s = t.observe(
       room([[1, state(1)]]),
       1000,
@@ -358,15 +340,7 @@ describe('LAB-UI-3: divergence and heal timings', () => {
   });
 
   it('a divergence without a heal (two writers racing) records no heal time', () => {
-    const t = new ClassTracker(0);
-    t.observe(
-      room([
-        [1, state(1)],
-        [2, state(2)],
-      ]),
-      0,
-      true,
-    );
+    const t = seenTwo();
     t.observe(
       room([
         [1, state(1, { hash: 'b' })],
