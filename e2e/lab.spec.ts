@@ -2,7 +2,7 @@
  * The classroom lab in real Chromium against a real relay: the Lab panel's partition, drops,
  * resync and clock skew (LAB-1, LAB-2, LAB-3, LAB-8 through the panel), the ShiViz export
  * (LAB-6), the active-fault banner (LAB-UI-6), the space-time diagram on a phone (LAB-UI-5), and the class view
- * (LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7), also with 30 participants. Conditions are polled; the one fixed window (observeFor) checks that something does NOT happen.
+ * (LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7, LAB-UI-8), also with 30 participants. Conditions are polled; the one fixed window (observeFor) checks that something does NOT happen.
  */
 import { readFileSync } from 'node:fs';
 import { AxeBuilder } from '@axe-core/playwright';
@@ -210,7 +210,7 @@ test('LAB-UI-5: on a phone the space-time diagram keeps names and message number
 });
 
 test.describe('class view', () => {
-  test('LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7: a partitioned participant makes the verdict unknown, last seen behind, then converged after the heal', async ({
+  test('LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7, LAB-UI-8: a partitioned participant makes the verdict unknown, last seen behind, also in a view reloaded meanwhile, then converged after the heal', async ({
     openUser,
     room,
     relay,
@@ -254,6 +254,11 @@ test.describe('class view', () => {
     // LAB-UI-7: in Bob's client's column Alice's last known clock is behind Bob's own.
     await expect(classView.row(t.page, 'Alice')).toContainText('behind by');
     await expect(classView.row(t.page, 'Bob')).not.toContainText('behind by');
+    // LAB-UI-8: reloaded during the partition, the view never gets Alice's own state: Bob reports her (LAB-9).
+    await t.page.reload();
+    await expect(classView.row(t.page, 'Alice')).toContainText('reported by Bob');
+    await expect(classView.verdict(t.page)).toHaveText('Unknown: 1 unreachable');
+    await expect(classView.row(t.page, 'Alice')).toContainText('behind by');
 
     await lab.partition(a.page).uncheck();
     await expect(classView.verdict(t.page)).toHaveText('Converged', { timeout: 20_000 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ClassTracker, FORGET_MS, NOBODY, NOBODY_NOW, NOT_CONNECTED, type ClassSnapshot } from './classTracker.js';
+import { ClassTracker, NOBODY, NOBODY_NOW, NOT_CONNECTED, type ClassSnapshot } from './classTracker.js';
+import { FORGET_MS } from './labPresence.js';
 
 const userId = (n: number): string => `u${String(n).padStart(25, '0')}`;
 
@@ -270,6 +271,131 @@ describe('LAB-UI-1: the verdict', () => {
     t.observe(room([]), 10, true);
     const s = t.observe(room([[7, state(1)]]), 20, true);
     expect(s.participants.map((p) => p.state.clientId)).toEqual([7]);
+  });
+});
+
+/** Student n's state reporting `peers` (client id → [user, left]) cut off (LAB-9), published at `at` on its clock. */
+const reporting = (n: number, peers: Array<[number, number, number]>, at = 10_000, lab: Lab = {}): unknown => {
+  const s = state(n, lab) as { lab: object };
+  return {
+    ...s,
+    lab: {
+      ...s.lab,
+      at,
+      cutOffPeers: peers.map(([id, user, left]) => {
+        const p = state(user, { partitioned: true }) as { user: unknown; lab: object };
+        return { id, user: p.user, lab: p.lab, left };
+      }),
+    },
+  };
+};
+
+describe('LAB-UI-8: participants who left cut off before the view opened, as reported (LAB-9)', () => {
+  it('LAB-UI-8 a fresh view lists a reported partitioned participant as unreachable, not "Converged"', () => {
+    const t = new ClassTracker(50_000);
+    const s = t.observe(room([[1, reporting(1, [[2, 2, 4000]])]]), 50_000, true);
+    expect(names(s)).toEqual(['Student 1', 'Student 2 (offline)']);
+    const p = s.participants[1]!;
+    expect(p.reportedBy).toBe('Student 1');
+    // Away for at − left = 6 s when the report was published (on the reporter's clock).
+    expect(p.offlineSince).toBe(44_000);
+    expect(p.counted).toBe(true);
+    expect(s.verdict).toMatchObject({ kind: 'unreachable', unreachable: 1 });
+    expect(s.verdict.kind === 'unreachable' && s.verdict.reasons[0]).toBe(
+      'Student 2 is partitioned — last seen with the same content',
+    );
+  });
+
+  it('LAB-UI-8 a reported participant coming back is a heal; the verdict converges', () => {
+    const t = new ClassTracker(0);
+    t.observe(room([[1, reporting(1, [[2, 2, 4000]])]]), 1000, true);
+    const s = t.observe(
+      room([
+        [1, state(1)],
+        [2, state(2)],
+      ]),
+      3000,
+      true,
+    );
+    expect(s.verdict).toEqual({ kind: 'converged' });
+    expect(s.participants.map((p) => [p.state.name, p.offlineSince, p.reportedBy])).toEqual([
+      ['Student 1', null, null],
+      ['Student 2', null, null],
+    ]);
+    expect(s.lastHealToConvergeMs).toBe(0);
+  });
+
+  it('LAB-UI-8 what the view saw itself outranks a report: a present client, or one it saw leave', () => {
+    const t = seenTwo();
+    t.observe(
+      room([
+        [1, state(1)],
+        [2, state(2, { partitioned: true })],
+      ]),
+      500,
+      true,
+    );
+    t.observe(room([[1, state(1)]]), 1000, true);
+    // Student 1 reports Student 2 (and a present Student 3) with other timings: the view keeps its own.
+    const s = t.observe(
+      room([
+        [
+          1,
+          reporting(1, [
+            [2, 2, 0],
+            [3, 3, 0],
+          ]),
+        ],
+        [3, state(3)],
+      ]),
+      2000,
+      true,
+    );
+    expect(s.participants.map((p) => [p.state.name, p.offlineSince, p.reportedBy])).toEqual([
+      ['Student 1', null, null],
+      ['Student 3', null, null],
+      ['Student 2', 1000, null],
+    ]);
+  });
+
+  it('LAB-UI-8 an entry is listed only while someone reports it, and a reload outranks a stale report', () => {
+    const t = new ClassTracker(0);
+    t.observe(room([[1, reporting(1, [[2, 2, 9000]])]]), 1000, true);
+    let s = t.observe(room([[1, state(1)]]), 2000, true); // Student 1 no longer reports it (forgotten, LAB-9)
+    expect(names(s)).toEqual(['Student 1']);
+    expect(s.verdict).toEqual({ kind: 'converged' });
+
+    t.observe(room([[1, reporting(1, [[2, 2, 9000]])]]), 3000, true);
+    // Student 2 reloaded (client 7) before Student 1's report caught up: client 2 is gone for good.
+    s = t.observe(
+      room([
+        [1, reporting(1, [[2, 2, 9000]])],
+        [7, state(2)],
+      ]),
+      4000,
+      true,
+    );
+    expect(s.participants.map((p) => p.state.clientId)).toEqual([1, 7]);
+    expect(s.verdict).toEqual({ kind: 'converged' });
+  });
+
+  it('LAB-UI-8 two reports of one participant: its latest state (its own clock) wins; the time away is capped at FORGET_MS', () => {
+    const t = new ClassTracker(0);
+    const older = reporting(1, [[2, 2, 0]], 10_000);
+    const newer = reporting(3, [[2, 2, 0]], FORGET_MS * 2) as { lab: { cutOffPeers: Array<{ lab: { at: number } }> } };
+    newer.lab.cutOffPeers[0]!.lab.at = 900;
+    const s = t.observe(
+      room([
+        [1, older],
+        [3, newer],
+      ]),
+      FORGET_MS * 3,
+      true,
+    );
+    const p = s.participants.find((x) => x.state.clientId === 2)!;
+    expect([p.reportedBy, p.state.at]).toEqual(['Student 3', 900]);
+    expect(p.offlineSince).toBe(FORGET_MS * 2);
+    expect(p.counted).toBe(false);
   });
 });
 

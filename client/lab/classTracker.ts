@@ -22,6 +22,11 @@
  * (`unknown`, with its cause): the view has nothing current to judge. Participants publish about
  * once a second, so a verdict lags reality by about that much.
  *
+ * LAB-UI-8 (reported). A view opened after someone left cut off never saw them: a participant
+ * that the present ones report cut off (LAB-9, ./cutOffPeers.ts) is listed as offline with its
+ * reported state and who reported it, its time away estimated from the report, and counts like
+ * one the view saw leave, while someone reports it. What the view saw itself outranks a report.
+ *
  * LAB-UI-3 (timings). A time not converged lasts from the first verdict that is not converged or
  * unknown because someone is unreachable, to the next converged one (the view's own `unknown`
  * neither starts nor ends it). A heal is a participant coming back online (or a new tab of a user
@@ -30,17 +35,18 @@
  * from the last heal during a time not converged to the converged verdict that ended it.
  */
 import { cutOff } from '../../shared/lab/faults.js';
+import { parseCutOffReports, type CutOffReport } from './cutOffPeers.js';
 import type { LabPresence } from './labPresence.js';
-import { parseLabPresence, sameLabPresence } from './labPresence.js';
+import { FORGET_MS, parseLabPresence, sameLabPresence } from './labPresence.js';
 
-/** LAB-UI-1: how long an offline participant still counts (as unreachable). */
-export const FORGET_MS = 120_000;
 /** How much history the chart keeps. */
 export const HISTORY_MS = 5 * 60_000;
 /** At most one chart sample per this interval, unless the verdict changes. */
 export const SAMPLE_MS = 1000;
 /** Participants kept in the list; beyond it the longest-offline ones are dropped. */
 export const MAX_LISTED = 200;
+/** Client ids remembered as replaced by a new tab of their user (bounded; LAB-UI-8). */
+const MAX_REPLACED = 1024;
 
 export interface Participant {
   readonly state: LabPresence;
@@ -48,6 +54,11 @@ export interface Participant {
   readonly offlineSince: number | null;
   /** Counts for the verdict (LAB-UI-1). */
   readonly counted: boolean;
+  /**
+   * LAB-UI-8: the name of a participant reporting this one cut off, when this view never saw it
+   * itself (it left before the view opened); its `offlineSince` is then an estimate.
+   */
+  readonly reportedBy: string | null;
 }
 
 export type Verdict =
@@ -171,6 +182,9 @@ export class ClassTracker {
   private snap: ClassSnapshot | null = null;
   /** Awareness replaces a state object on every update: each one is validated once. */
   private readonly parsed = new WeakMap<object, LabPresence | null>();
+  private readonly reports = new WeakMap<object, CutOffReport[]>();
+  /** Offline tabs replaced by a new tab of their user: reports of them are stale (LAB-UI-8). */
+  private readonly replaced = new Set<number>();
 
   constructor(now: number) {
     this.since = now;
@@ -190,20 +204,31 @@ export class ClassTracker {
   ): ClassSnapshot {
     let changed = false;
     const present = new Set<number>();
+    /** LAB-UI-8: who the present participants report cut off, by client id, with the reporter's name. */
+    const reported = new Map<number, { report: CutOffReport; by: string }>();
     for (const [clientId, raw] of states) {
       const state = this.parse(clientId, raw);
       if (!state) continue;
       present.add(clientId);
+      for (const report of this.reportsIn(raw as object, state)) {
+        const other = reported.get(report.state.clientId);
+        // The same peer's states compare by its own clock; the latest known state wins.
+        if (!other || report.state.at > other.report.state.at) {
+          reported.set(report.state.clientId, { report, by: state.name });
+        }
+      }
       const old = this.byClient.get(clientId);
       if (!old) {
         // A new tab of a user whose previous tab is offline (e.g. a reload): it replaces that one.
         for (const [c, p] of this.byClient) {
           if (p.offlineSince !== null && p.state.userId === state.userId) {
             this.byClient.delete(c);
+            this.replaced.add(c);
+            if (this.replaced.size > MAX_REPLACED) this.replaced.delete(this.replaced.values().next().value!);
             this.lastHealAt = now;
           }
         }
-        this.byClient.set(clientId, { state, offlineSince: null, counted: true });
+        this.byClient.set(clientId, { state, offlineSince: null, counted: true, reportedBy: null });
         changed = true;
         continue;
       }
@@ -214,19 +239,41 @@ export class ClassTracker {
           state: sameLabPresence(old.state, state) ? old.state : state,
           offlineSince: null,
           counted: true,
+          reportedBy: null,
         });
         changed = true;
       }
     }
+    for (const [clientId, { report, by }] of reported) {
+      // What this view saw itself, or saw replaced by a new tab, outranks any report.
+      if (present.has(clientId) || this.replaced.has(clientId)) continue;
+      const old = this.byClient.get(clientId);
+      if (old && old.reportedBy === null) continue;
+      if (old && old.reportedBy === by && sameLabPresence(old.state, report.state)) continue;
+      this.byClient.set(clientId, {
+        state: old && sameLabPresence(old.state, report.state) ? old.state : report.state,
+        // Estimated once, when first reported: later reports would only move it by their delays.
+        offlineSince: old?.offlineSince ?? now - Math.min(report.awayMs, FORGET_MS),
+        counted: true,
+        reportedBy: by,
+      });
+      changed = true;
+    }
     for (const [clientId, p] of this.byClient) {
       if (present.has(clientId)) continue;
+      if (p.reportedBy !== null && !reported.has(clientId)) {
+        // Nobody here reports it any more: it is back under a new tab, or forgotten (LAB-9).
+        this.byClient.delete(clientId);
+        changed = true;
+        continue;
+      }
       const offlineSince = p.offlineSince ?? now;
       const counted = now - offlineSince < FORGET_MS;
       const raw = p.offlineSince === null ? departed.get(clientId) : undefined;
       const last = raw === undefined ? null : this.parse(clientId, raw);
       const state = last && !sameLabPresence(p.state, last) ? last : p.state;
       if (offlineSince !== p.offlineSince || counted !== p.counted || state !== p.state) {
-        this.byClient.set(clientId, { state, offlineSince, counted });
+        this.byClient.set(clientId, { state, offlineSince, counted, reportedBy: p.reportedBy });
         changed = true;
       }
     }
@@ -249,6 +296,15 @@ export class ClassTracker {
       this.parsed.set(raw, p);
     }
     return p;
+  }
+
+  private reportsIn(raw: object, reporter: LabPresence): CutOffReport[] {
+    let r = this.reports.get(raw);
+    if (r === undefined) {
+      r = parseCutOffReports(raw, reporter);
+      this.reports.set(raw, r);
+    }
+    return r;
   }
 
   private judge(verdict: Verdict, now: number): void {

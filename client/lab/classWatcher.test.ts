@@ -11,6 +11,7 @@ import type { Identity } from '../identity.js';
 import type { RoomSession } from '../sync/roomSession.js';
 import { ClassTracker, type ClassSnapshot } from './classTracker.js';
 import { ClassWatcher } from './classWatcher.js';
+import { CUT_OFF_REFRESH_MS } from './cutOffPeers.js';
 
 const { freshRoom, open: openOn, relay, afterTest } = useRelaySessions('class');
 
@@ -79,5 +80,38 @@ describe('the class view watcher', () => {
     await waitFor(() => snap().verdict.kind === 'converged', 'converged after the heal', 20_000);
     expect(row(snap(), 'Bob')?.offlineSince).toBeNull();
     expect(snap().lastHealToConvergeMs).not.toBeNull();
+  });
+  it('LAB-9, LAB-UI-8: a view opened during a partition lists the partitioned participant, as Alice reports it', async () => {
+    const room = freshRoom();
+    const a = await open(room, person('Alice'));
+    const b = await open(room, person('Bob'));
+    const bob = b.internals!.doc.clientID;
+    const aliceSees = (): Map<number, unknown> => a.internals!.awareness.getStates();
+    await waitFor(() => (aliceSees().get(bob) as { lab?: unknown } | undefined)?.lab !== undefined, 'Alice sees Bob');
+
+    b.lab.setFaults({ ...NO_FAULTS, partitioned: true });
+    await waitFor(() => !aliceSees().has(bob), 'Bob gone from Alice');
+    // Opened after Bob left: the view never sees Bob's own state.
+    const { snap } = watch(room);
+    await waitFor(() => row(snap(), 'Bob')?.reportedBy === 'Alice', 'Bob listed, as reported by Alice');
+    expect(row(snap(), 'Bob')?.state.faults.partitioned).toBe(true);
+    expect(snap().verdict).toMatchObject({ kind: 'unreachable', unreachable: 1 });
+    // A later view reads the report's age from its `at`: while reporting, Alice republishes it unchanged.
+    const aliceLab = (): { at: number; cutOffPeers?: unknown[] } =>
+      (a.internals!.awareness.getLocalState() as { lab: { at: number; cutOffPeers?: unknown[] } }).lab;
+    const at = aliceLab().at;
+    await waitFor(() => aliceLab().at > at, 'Alice republished', 3 * CUT_OFF_REFRESH_MS);
+    expect(aliceLab().cutOffPeers).toHaveLength(1);
+
+    a.send('while Bob is away');
+    await waitFor(() => row(snap(), 'Alice')?.state.hash === a.lab.contentHash(), 'Alice wrote');
+    const v = snap().verdict;
+    expect(v.kind === 'unreachable' && v.reasons[0]).toBe(
+      'Bob is partitioned — last seen behind (missing updates the others have)',
+    );
+
+    b.lab.setFaults(NO_FAULTS);
+    await waitFor(() => snap().verdict.kind === 'converged', 'converged after the heal', 20_000);
+    expect(row(snap(), 'Bob')).toMatchObject({ offlineSince: null, reportedBy: null });
   });
 });

@@ -14,6 +14,11 @@ import { validateFaultConfig, type FaultConfig } from '../../shared/lab/faults.j
 import { parsePresence } from '../sync/presence.js';
 
 export const MAX_SV_SUMMARY = 160;
+/**
+ * LAB-UI-1: how long an offline participant still counts (as unreachable); LAB-9: how long a
+ * participant reports one that left cut off.
+ */
+export const FORGET_MS = 120_000;
 
 export interface LabPresence {
   /** The awareness client id (one per open room session: a tab). */

@@ -17,6 +17,7 @@ import { VectorClocks, type LabEvent } from '../../shared/lab/shiviz.js';
 import { encodeSyncStep1, MessageType, SyncType } from '../../shared/protocol.js';
 import { mapEntryLookup } from './defensiveSync.js';
 import { sendInPieces } from './uploadPieces.js';
+import { CUT_OFF_REFRESH_MS, CutOffPeers, type AwarenessChange, type CutOffPeerWire } from '../lab/cutOffPeers.js';
 import { FaultInjector, type FaultStats, type FrameDirection } from '../net/faultInjector.js';
 import type { Transport } from '../net/transport.js';
 
@@ -41,6 +42,8 @@ export interface LabAwareness {
   readonly pending: number;
   /** Unskewed ms since the epoch when this was measured. */
   readonly at: number;
+  /** LAB-9: who this session saw leave while cut off (absent when nobody). */
+  readonly cutOffPeers?: readonly CutOffPeerWire[];
 }
 
 export const LAB_AWARENESS_FIELD = 'lab';
@@ -111,6 +114,9 @@ export class LabHooks {
   private notifyScheduled = false;
   private lastPublished = '';
   private lastPublishedTo: awarenessProtocol.Awareness | null = null;
+  private lastPublishedAt = 0;
+  /** LAB-9: the replica's awareness being followed, and what it saw leave cut off. */
+  private watched: { awareness: awarenessProtocol.Awareness; peers: CutOffPeers; stop: () => void } | null = null;
   private readonly publishTimer: ReturnType<typeof setInterval>;
   private readonly unsubscribe: () => void;
   private disposed = false;
@@ -133,7 +139,10 @@ export class LabHooks {
       ...(random ? { random } : {}),
       onFrame: (dir, bytes) => this.record(dir, bytes),
     });
-    this.unsubscribe = host.subscribe(() => this.changed());
+    this.unsubscribe = host.subscribe(() => {
+      this.watch();
+      this.changed();
+    });
     this.publishTimer = setInterval(() => this.publish(), LAB_PUBLISH_INTERVAL_MS);
   }
 
@@ -269,13 +278,16 @@ export class LabHooks {
     const sv = this.stateVector();
     let total = 0;
     for (const k of sv.values()) total += k;
+    const at = this.clock.base();
+    const cutOffPeers = this.watch()?.list(at) ?? [];
     return {
       faults,
       svSummary: summariseStateVector(sv),
       svTotal: total,
       hash: this.contentHash(),
       pending: this.pendingCount,
-      at: this.clock.base(),
+      at,
+      ...(cutOffPeers.length > 0 ? { cutOffPeers } : {}),
     };
   }
 
@@ -294,6 +306,8 @@ export class LabHooks {
     if (this.antiEntropy) clearInterval(this.antiEntropy.timer);
     this.antiEntropy = null;
     this.faults.dispose();
+    this.watched?.stop();
+    this.watched = null;
     this.unsubscribe();
     this.listeners.clear();
   }
@@ -304,10 +318,28 @@ export class LabHooks {
     if (!r || this.disposed) return;
     const state = this.awarenessState(faults);
     const key = JSON.stringify({ ...state, at: 0 });
-    if (key === this.lastPublished && this.lastPublishedTo === r.awareness) return;
+    // LAB-9: a report's age is read from `at`, and a view may first get it long after it was published.
+    const refresh = state.cutOffPeers !== undefined && state.at - this.lastPublishedAt >= CUT_OFF_REFRESH_MS;
+    if (key === this.lastPublished && this.lastPublishedTo === r.awareness && !refresh) return;
     this.lastPublished = key;
     this.lastPublishedTo = r.awareness;
+    this.lastPublishedAt = state.at;
     r.awareness.setLocalStateField(LAB_AWARENESS_FIELD, state);
+  }
+
+  /** LAB-9: follows the replica's awareness (a rebuilt replica has a new one), and returns what it saw leave cut off. */
+  private watch(): CutOffPeers | null {
+    const r = this.host.replica();
+    if (!r || this.disposed) return null;
+    if (this.watched?.awareness === r.awareness) return this.watched.peers;
+    this.watched?.stop();
+    const { awareness } = r;
+    const peers = new CutOffPeers(awareness.clientID);
+    peers.seed(awareness.getStates());
+    const onChange = (c: AwarenessChange): void => peers.change(c, awareness.getStates(), this.clock.base());
+    awareness.on('change', onChange);
+    this.watched = { awareness, peers, stop: () => awareness.off('change', onChange) };
+    return peers;
   }
 
   private record(dir: FrameDirection, bytes: Uint8Array): void {

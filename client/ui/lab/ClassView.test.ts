@@ -93,6 +93,50 @@ describe('LAB-UI-1: the indicator and the chart say which verdict, the two unkno
   });
 });
 
+describe("the header and LAB-UI-8: who is where, in the rows' own words", () => {
+  const withFaults = (n: number, faults: object, extra: object = {}): unknown => {
+    const s = state(n) as { lab: object };
+    return { ...s, lab: { ...s.lab, faults, ...extra } };
+  };
+
+  it('counts a partitioned participant as partitioned, not as offline (nor one just cut off as online)', () => {
+    const tracker = new ClassTracker(0);
+    const states = new Map<number, unknown>([
+      [1, state(1)],
+      [2, state(2)],
+      [3, state(3)],
+      [4, state(4)],
+    ]);
+    render(states, 0, tracker);
+    states.set(2, withFaults(2, { partitioned: true }));
+    states.set(3, withFaults(3, { dropPct: 100 }));
+    render(states, 500, tracker);
+    states.delete(2);
+    states.delete(4);
+    const html = render(states, 1000, tracker);
+    expect(textAt(html, 'class="hint"')).toBe(
+      '4 participants: 1 online, 1 partitioned, 1 dropping every frame, 1 offline · Open the room maths',
+    );
+  });
+
+  it('LAB-UI-8 a participant reported cut off says so, with its approximate time away and who reported it', () => {
+    const tracker = new ClassTracker(0);
+    const reported = withFaults(2, { partitioned: true }) as { user: unknown; lab: unknown };
+    const states = new Map<number, unknown>([
+      [
+        1,
+        withFaults(1, {}, { at: 9000, cutOffPeers: [{ id: 2, user: reported.user, lab: reported.lab, left: 4000 }] }),
+      ],
+    ]);
+    const html = render(states, 60_000, tracker);
+    expect(textAt(html, 'class="hint"')).toBe('2 participants: 1 online, 1 partitioned · Open the room maths');
+    expect(textAt(html, 'data-testid="verdict"')).toBe('Unknown: 1 unreachable');
+    expect(html).toContain(
+      '<td>partitioned, out of reach for about 5.0 s (left before this view opened; reported by Student &lt;b&gt;1&lt;/b&gt;)</td>',
+    );
+  });
+});
+
 describe('LAB-UI-7: the class view aligns the state vectors in columns', () => {
   const withSummary = (n: number, svSummary: string): unknown => {
     const s = state(n) as { lab: object };

@@ -8,7 +8,8 @@
  */
 import { memo, useEffect, useId, useMemo, type ReactNode } from 'react';
 import { cutOff, describeFaults, formatSkew } from '../../../shared/lab/faults.js';
-import { FORGET_MS, HISTORY_MS, type ClassSnapshot, type Participant, type Verdict } from '../../lab/classTracker.js';
+import { HISTORY_MS, type ClassSnapshot, type Participant, type Verdict } from '../../lab/classTracker.js';
+import { FORGET_MS } from '../../lab/labPresence.js';
 import { sameSvRow, svMatrix, type SvCell } from '../../lab/svMatrix.js';
 import { linkClick } from '../appContext.js';
 import { plural } from '../format.js';
@@ -27,14 +28,12 @@ export const ClassView = ({ room }: { room: string }): ReactNode => {
 
 /** The view of one snapshot (pure: rendered in tests without a connection). */
 export const ClassViewContent = ({ room, snap }: { room: string; snap: ClassSnapshot }): ReactNode => {
-  const online = snap.participants.filter((p) => p.offlineSince === null).length;
   return (
     <div className="class-view">
       <header className="class-header">
         <h1>Lab: {room}</h1>
         <p className="hint">
-          {plural(online, 'participant')} online
-          {snap.participants.length > online && `, ${snap.participants.length - online} offline`} ·{' '}
+          {headcount(snap.participants)} ·{' '}
           <a href={roomPath(room)} onClick={linkClick(roomPath(room))}>
             Open the room {room}
           </a>
@@ -47,6 +46,29 @@ export const ClassViewContent = ({ room, snap }: { room: string; snap: ClassSnap
       </main>
     </div>
   );
+};
+
+/** What a participant is, in the words its row's status starts with. */
+const reach = (p: Participant): 'online' | 'partitioned' | 'dropping every frame' | 'offline' =>
+  p.state.faults.partitioned
+    ? 'partitioned'
+    : cutOff(p.state.faults)
+      ? 'dropping every frame'
+      : p.offlineSince === null
+        ? 'online'
+        : 'offline';
+
+/**
+ * "3 participants: 1 online, 1 partitioned, 1 offline", in the rows' own words: a partitioned
+ * participant is not counted as merely offline, nor one just cut off as online.
+ */
+export const headcount = (participants: readonly Participant[]): string => {
+  const by = new Map<string, number>();
+  for (const p of participants) by.set(reach(p), (by.get(reach(p)) ?? 0) + 1);
+  const parts = (['online', 'partitioned', 'dropping every frame', 'offline'] as const)
+    .filter((k) => by.has(k))
+    .map((k) => `${by.get(k)} ${k}`);
+  return `${plural(participants.length, 'participant')}${parts.length > 0 ? `: ${parts.join(', ')}` : ''}`;
 };
 
 /**
@@ -117,10 +139,12 @@ const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
           <strong>Unknown: n unreachable</strong>: the reachable participants agree, but nobody can know what an
           unreachable replica holds until it is back (it may have written, or received, something since). Its last state
           is compared with the others&rsquo;: the same content, behind (missing updates they have), ahead (with updates
-          they lack), or different. Participants publish their state about once a second, so the indicator lags by about
-          that much. A heal is someone coming back online or lifting their partition (or their drop of every frame);
-          &ldquo;last heal took&rdquo; is the time from the last heal to the moment everyone matched again. &ldquo;Last
-          time not converged&rdquo; runs from Not converged or Unknown (someone unreachable) to the next Converged.
+          they lack), or different. Someone who went out of reach before this view opened is listed too when a
+          participant here saw them go; how long ago is then approximate. Participants publish their state about once a
+          second, so the indicator lags by about that much. A heal is someone coming back online or lifting their
+          partition (or their drop of every frame); &ldquo;last heal took&rdquo; is the time from the last heal to the
+          moment everyone matched again. &ldquo;Last time not converged&rdquo; runs from Not converged or Unknown
+          (someone unreachable) to the next Converged.
         </p>
       </details>
     </section>
@@ -291,14 +315,12 @@ const ParticipantRow = memo(
   }): ReactNode {
     const s = p.state;
     const faults = describeFaults({ ...s.faults, skewMs: 0 });
+    const state = reach(p);
+    // LAB-UI-8: a reported time away is an estimate (the report's age), and the view says whose report it is.
     const status =
       offlineFor !== null
-        ? `${s.faults.partitioned ? 'partitioned, out of reach' : cutOff(s.faults) ? 'dropping every frame, out of reach' : 'offline'} for ${formatElapsed(offlineFor * 1000)}${p.counted ? '' : ' (no longer counted)'}`
-        : s.faults.partitioned
-          ? 'partitioned'
-          : cutOff(s.faults)
-            ? 'dropping every frame'
-            : 'online';
+        ? `${state === 'offline' ? state : `${state}, out of reach`} for ${p.reportedBy === null ? '' : 'about '}${formatElapsed(offlineFor * 1000)}${p.counted ? '' : ' (no longer counted)'}${p.reportedBy === null ? '' : ` (left before this view opened; reported by ${p.reportedBy})`}`
+        : state;
     return (
       <tr className={offlineFor !== null ? 'offline' : cutOff(s.faults) ? 'partitioned' : undefined}>
         <th scope="row">{s.name}</th>

@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { NO_FAULTS } from '../../shared/lab/faults.js';
+import { CutOffPeers, MAX_CUT_OFF_PEERS, parseCutOffReports, type CutOffPeerWire } from './cutOffPeers.js';
+import { FORGET_MS, parseLabPresence } from './labPresence.js';
+
+const userId = (n: number): string => `u${String(n).padStart(25, '0')}`;
+
+const state = (user: number, faults: Partial<typeof NO_FAULTS> = {}, svTotal = 10): unknown => ({
+  user: { id: userId(user), name: `Student ${user}` },
+  typing: false,
+  sv: [],
+  lab: { faults: { ...NO_FAULTS, ...faults }, svSummary: `${user}:1`, svTotal, hash: 'aaaa0001', pending: 1, at: 500 },
+});
+
+const SELF = 100;
+
+/** A participant (client SELF) that watched clients 1 and 2 (users 1 and 2) arrive. */
+const watching = (): { peers: CutOffPeers; states: Map<number, unknown> } => {
+  const states = new Map<number, unknown>([
+    [SELF, state(100)],
+    [1, state(1)],
+    [2, state(2)],
+  ]);
+  const peers = new CutOffPeers(SELF);
+  peers.seed(states);
+  return { peers, states };
+};
+
+const update = (peers: CutOffPeers, states: Map<number, unknown>, id: number, s: unknown, now: number): void => {
+  const added = !states.has(id);
+  states.set(id, s);
+  peers.change({ added: added ? [id] : [], updated: added ? [] : [id], removed: [] }, states, now);
+};
+
+const remove = (peers: CutOffPeers, states: Map<number, unknown>, id: number, now: number): void => {
+  states.delete(id);
+  peers.change({ added: [], updated: [], removed: [id] }, states, now);
+};
+
+describe('LAB-9: a participant reports the peers it saw leave while cut off', () => {
+  it('LAB-9 reports a peer removed after announcing its partition, with its last state and when it left', () => {
+    const { peers, states } = watching();
+    update(peers, states, 2, state(2, { partitioned: true }, 12), 900);
+    remove(peers, states, 2, 1000);
+    expect(peers.list(1500)).toEqual<CutOffPeerWire[]>([
+      {
+        id: 2,
+        user: { id: userId(2), name: 'Student 2' },
+        lab: {
+          faults: { ...NO_FAULTS, partitioned: true },
+          svSummary: '2:1',
+          svTotal: 12,
+          hash: 'aaaa0001',
+          pending: 1,
+          at: 500,
+        },
+        left: 1000,
+      },
+    ]);
+  });
+
+  it('LAB-9 reports one that left dropping every frame, not one that merely left or lost some frames', () => {
+    const { peers, states } = watching();
+    update(peers, states, 1, state(1, { dropPct: 50 }), 900);
+    update(peers, states, 2, state(2, { dropPct: 100 }), 900);
+    remove(peers, states, 1, 1000);
+    remove(peers, states, 2, 1000);
+    expect(peers.list(1000).map((p) => p.id)).toEqual([2]);
+  });
+
+  it('LAB-9 forgets a peer FORGET_MS after it left, as a class view stops counting one', () => {
+    const { peers, states } = watching();
+    update(peers, states, 2, state(2, { partitioned: true }), 900);
+    remove(peers, states, 2, 1000);
+    expect(peers.list(1000 + FORGET_MS - 1)).toHaveLength(1);
+    expect(peers.list(1000 + FORGET_MS)).toEqual([]);
+  });
+
+  it('LAB-9 stops reporting a peer when it is back, or when a new tab of its user appears (a reload)', () => {
+    const { peers, states } = watching();
+    for (const id of [1, 2]) update(peers, states, id, state(id, { partitioned: true }), 900);
+    remove(peers, states, 1, 1000);
+    remove(peers, states, 2, 1000);
+    update(peers, states, 1, state(1), 2000); // the partition lifted: the same client is back
+    expect(peers.list(2000).map((p) => p.id)).toEqual([2]);
+    update(peers, states, 7, state(2), 3000); // user 2 reloaded: a new client id
+    expect(peers.list(3000)).toEqual([]);
+  });
+
+  it('LAB-9 a known client of the same user coming back (after this session reconnected) does not clear the report', () => {
+    const states = new Map<number, unknown>([
+      [SELF, state(100)],
+      [1, state(1, { partitioned: true })],
+      [3, state(1)], // user 1's second tab
+    ]);
+    const peers = new CutOffPeers(SELF);
+    peers.seed(states);
+    remove(peers, states, 1, 1000);
+    // This session's own socket closed and reopened: the provider dropped and re-added the others.
+    remove(peers, states, 3, 1500);
+    update(peers, states, 3, state(1), 2000);
+    expect(peers.list(2000).map((p) => p.id)).toEqual([1]);
+  });
+
+  it(`LAB-9 lists at most ${MAX_CUT_OFF_PEERS}, the latest to leave first, and never itself`, () => {
+    const states = new Map<number, unknown>();
+    const peers = new CutOffPeers(SELF);
+    for (let id = 1; id <= MAX_CUT_OFF_PEERS + 4; id++) update(peers, states, id, state(id, { partitioned: true }), 0);
+    update(peers, states, SELF, state(100, { partitioned: true }), 0);
+    for (let id = 1; id <= MAX_CUT_OFF_PEERS + 4; id++) remove(peers, states, id, id * 10);
+    remove(peers, states, SELF, 1000);
+    const ids = peers.list(1000).map((p) => p.id);
+    expect(ids).toHaveLength(MAX_CUT_OFF_PEERS);
+    expect(ids[0]).toBe(MAX_CUT_OFF_PEERS + 4);
+    expect(ids.at(-1)).toBe(5);
+    expect(ids).not.toContain(SELF);
+  });
+});
+
+describe('LAB-UI-8: reading reports (untrusted awareness)', () => {
+  const reporterState = (cutOffPeers: unknown, at = 5000): Record<string, unknown> => {
+    const s = state(9) as { lab: Record<string, unknown> };
+    return { ...s, lab: { ...s.lab, at, cutOffPeers } };
+  };
+  const entry = (id: number, left: number): unknown => {
+    const s = state(id, { partitioned: true }) as { user: unknown; lab: unknown };
+    return { id, user: s.user, lab: s.lab, left };
+  };
+  const read = (raw: Record<string, unknown>, clientId = 9): ReturnType<typeof parseCutOffReports> =>
+    parseCutOffReports(raw, parseLabPresence(clientId, raw)!);
+
+  it('reads each valid entry with how long the peer had been away when the report was published (reporter clock)', () => {
+    const reports = read(reporterState([entry(1, 2000), entry(2, 6000)]));
+    expect(reports.map((r) => [r.state.clientId, r.state.name, r.state.faults.partitioned, r.awayMs])).toEqual([
+      [1, 'Student 1', true, 3000],
+      [2, 'Student 2', true, 0], // a `left` after the reporter's `at` is no time at all
+    ]);
+  });
+
+  it('skips malformed entries and the reporter itself, and reads no field (an older client) as none', () => {
+    const bad = [
+      null,
+      'x',
+      { ...(entry(3, 1) as object), left: 'soon' },
+      { ...(entry(4, 1) as object), id: -4 },
+      { ...(entry(5, 1) as object), lab: { hash: '<b>' } },
+      { ...(entry(6, 1) as object), user: { id: 'short', name: 'x' } },
+      entry(9, 1),
+    ];
+    expect(read(reporterState([...bad, entry(1, 1)])).map((r) => r.state.clientId)).toEqual([1]);
+    expect(read(reporterState('junk'))).toEqual([]);
+    expect(read(state(9) as Record<string, unknown>)).toEqual([]);
+  });
+
+  it(`reads at most ${MAX_CUT_OFF_PEERS} entries of one report`, () => {
+    const many = Array.from({ length: 40 }, (_, i) => entry(i + 10, 1));
+    expect(read(reporterState(many))).toHaveLength(MAX_CUT_OFF_PEERS);
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * LAB-9 and LAB-UI-8: participants report who went out of reach, so a class view opened (or
+ * reloaded) during a partition still lists the partitioned ones.
+ *
+ * Why: a partitioned participant announces its faults (LAB-7), then its link goes down and the
+ * relay removes its awareness state. A class view that was open keeps its last state and says
+ * "Unknown: n unreachable" (LAB-UI-1); one opened afterwards never saw it, listed only the others,
+ * and said "Converged" while a replica was cut off. The reachable participants did see it go, so
+ * each one remembers the participants whose state was removed while they were cut off and
+ * publishes them in its own `lab` field:
+ *
+ *     lab.cutOffPeers = [{ id, user: { id, name }, lab: { faults, svSummary, svTotal, hash, pending, at }, left }]
+ *
+ * `id` is the peer's awareness client id, `user` and `lab` its last published presence, `left`
+ * when the reporter saw it removed, on the reporter's unskewed clock (the same clock as the
+ * reporter's own `lab.at`). A view estimates how long the peer has been away as `at − left` of
+ * the report, never comparing a publisher's clock with its own (LAB-UI-2); because a view can
+ * first receive a report long after it was published (the relay keeps the last state), a
+ * reporter republishes at least every `CUT_OFF_REFRESH_MS` while it reports anyone.
+ *
+ * Only peers cut off when they left are reported (partitioned, or dropping every frame: `cutOff`),
+ * so a room where people just come and go costs nothing extra. A peer is reported for `FORGET_MS`
+ * (as long as a view counts one it saw leave), and no longer once it, or a new tab of its user
+ * (a reload clears faults), is back: a view replaces an offline tab by its user's new one too.
+ */
+import { cutOff } from '../../shared/lab/faults.js';
+import { FORGET_MS, parseLabPresence, type LabPresence } from './labPresence.js';
+
+/** At most this many peers per report, the latest to leave first (keeps a state well under AWR-7's limits). */
+export const MAX_CUT_OFF_PEERS = 16;
+/** While reporting anyone, a participant republishes at least this often (the age's error bound). */
+export const CUT_OFF_REFRESH_MS = 10_000;
+/** Client ids remembered as once present (a new tab is a client id never seen before). */
+const MAX_KNOWN = 1024;
+
+/** One entry of `lab.cutOffPeers`, as published. */
+export interface CutOffPeerWire {
+  readonly id: number;
+  readonly user: { readonly id: string; readonly name: string };
+  readonly lab: {
+    readonly faults: LabPresence['faults'];
+    readonly svSummary: string;
+    readonly svTotal: number;
+    readonly hash: string;
+    readonly pending: number;
+    readonly at: number;
+  };
+  readonly left: number;
+}
+
+/** A validated report: the peer's last state, and how long it had been away when the report was published. */
+export interface CutOffReport {
+  readonly state: LabPresence;
+  readonly awayMs: number;
+}
+
+export interface AwarenessChange {
+  readonly added: readonly number[];
+  readonly updated: readonly number[];
+  readonly removed: readonly number[];
+}
+
+/** LAB-9: what one participant saw leave while cut off. Pure: time is passed in. */
+export class CutOffPeers {
+  /** Lab participants present now, by awareness client id: a removed one's last state. */
+  private readonly present = new Map<number, LabPresence>();
+  private readonly gone = new Map<number, { readonly state: LabPresence; readonly left: number }>();
+  /** Client ids once present, oldest first (bounded): one not here is a new tab. */
+  private readonly known = new Set<number>();
+
+  /** @param self this participant's own awareness client id (never reported). */
+  constructor(private readonly self: number) {}
+
+  /** Takes the states already there when watching starts. */
+  seed(states: ReadonlyMap<number, unknown>): void {
+    this.change({ added: [...states.keys()], updated: [], removed: [] }, states, 0);
+  }
+
+  /** Takes one awareness change event; `states` is the awareness's map after it, `now` the unskewed clock. */
+  change(c: AwarenessChange, states: ReadonlyMap<number, unknown>, now: number): void {
+    for (const id of c.removed) {
+      const last = this.present.get(id);
+      this.present.delete(id);
+      if (last && cutOff(last.faults)) this.gone.set(id, { state: last, left: now });
+    }
+    for (const id of [...c.added, ...c.updated]) {
+      if (id === this.self) continue;
+      const state = parseLabPresence(id, states.get(id));
+      if (!state) continue;
+      this.present.set(id, state);
+      this.gone.delete(id);
+      if (this.known.has(id)) continue;
+      // A new tab of a user: their tab that left cut off is replaced (as the class view does).
+      for (const [g, p] of this.gone) if (p.state.userId === state.userId) this.gone.delete(g);
+      this.known.add(id);
+      if (this.known.size > MAX_KNOWN) this.known.delete(this.known.values().next().value!);
+    }
+  }
+
+  /** What to publish at `now`: the latest to leave first, those gone `FORGET_MS` or more forgotten. */
+  list(now: number): CutOffPeerWire[] {
+    for (const [id, g] of this.gone) if (now - g.left >= FORGET_MS) this.gone.delete(id);
+    return [...this.gone]
+      .sort((a, b) => b[1].left - a[1].left || a[0] - b[0])
+      .slice(0, MAX_CUT_OFF_PEERS)
+      .map(([id, { state: s, left }]) => ({
+        id,
+        user: { id: s.userId, name: s.name },
+        lab: {
+          faults: s.faults,
+          svSummary: s.svSummary,
+          svTotal: s.svTotal,
+          hash: s.hash,
+          pending: s.pending,
+          at: s.at,
+        },
+        left,
+      }));
+  }
+}
+
+/**
+ * LAB-UI-8: the reports in one (untrusted) awareness state whose own `lab` parsed as `reporter`.
+ * A malformed entry is skipped, never thrown on; the field itself is optional (older clients).
+ */
+export const parseCutOffReports = (raw: unknown, reporter: LabPresence): CutOffReport[] => {
+  const list = (raw as { lab?: { cutOffPeers?: unknown } } | null)?.lab?.cutOffPeers;
+  if (!Array.isArray(list)) return [];
+  const reports: CutOffReport[] = [];
+  for (const entry of list.slice(0, MAX_CUT_OFF_PEERS)) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const e = entry as Record<string, unknown>;
+    if (typeof e.left !== 'number' || !Number.isFinite(e.left)) continue;
+    const state = parseLabPresence(e.id as number, { user: e.user, lab: e.lab });
+    if (!state || state.clientId === reporter.clientId) continue;
+    reports.push({ state, awayMs: Math.max(0, reporter.at - e.left) });
+  }
+  return reports;
+};
