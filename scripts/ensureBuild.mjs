@@ -4,13 +4,15 @@
  * missing or older than the client's sources, so the relay always serves the current app.
  * Sources: client/ (tests excluded), shared/ (the client bundles it), vite.config.ts and
  * package-lock.json (dependency changes). Set SKIP_CLIENT_BUILD=1 to skip the check.
+ * A SIGTERM or SIGINT during the build is passed on to vite; once vite has exited this process
+ * ends by the same signal, saying nothing: start.mjs, which runs this, says it.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { exitBySignal, runNode } from './runChild.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const builtIndex = join(root, 'dist', 'index.html');
@@ -64,8 +66,10 @@ try {
   process.exit(0);
 }
 process.stdout.write(`converge: building the client (${reason})…\n`);
-const result = spawnSync(process.execPath, [viteBin, 'build', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
-if (result.status !== 0) {
-  process.stderr.write('converge: the client build failed (see above).\n');
-  process.exit(result.status ?? 1);
+const result = await runNode([viteBin, 'build', '--logLevel', 'warn'], { cwd: root });
+if (result.interrupted) exitBySignal(result.interrupted);
+else if (result.code !== 0) {
+  const why = result.error ? result.error.message : 'see above';
+  process.stderr.write(`converge: the client build failed (${why}).\n`);
+  process.exit(result.code ?? 1);
 }

@@ -5,16 +5,29 @@
  * npm (a container's stop, a process manager) reaches the relay itself, which stops gracefully
  * (README). With `ensureBuild && tsx relay/main.ts` a shell sat between them and did not pass the
  * signal on: npm exited and the relay kept running, holding the port.
+ * A SIGTERM or SIGINT that arrives during the build check or the build is passed on to
+ * ensureBuild.mjs (which passes it on to vite): once they have exited, this process says that
+ * the start was interrupted and ends by the same signal, without starting the relay. The build
+ * runs asynchronously for that: under spawnSync no handler could run, and a signal that ended
+ * this process left the build running, orphaned.
  * Run as `exec node --import tsx scripts/start.mjs` (the relay is TypeScript; `exec` replaces the
  * shell npm runs scripts in, POSIX only); arguments are the relay's flags.
  */
-import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { exitBySignal, runNode } from './runChild.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const built = spawnSync(process.execPath, [join(here, 'ensureBuild.mjs')], { stdio: 'inherit' });
-if (built.error) process.stderr.write(`converge: could not run the build check: ${built.error.message}\n`);
-if (built.status !== 0) process.exit(built.status ?? 1);
-await import('../relay/main.ts');
+const built = await runNode([join(here, 'ensureBuild.mjs')]);
+if (built.interrupted) {
+  // Whatever the build's own outcome: the stop was asked for before the relay started.
+  process.stderr.write(
+    `converge: start interrupted by ${built.interrupted} during the client build; the relay was not started.\n`,
+  );
+  exitBySignal(built.interrupted);
+} else {
+  if (built.error) process.stderr.write(`converge: could not run the build check: ${built.error.message}\n`);
+  if (built.code !== 0) process.exit(built.code ?? 1);
+  await import('../relay/main.ts');
+}
