@@ -9,7 +9,7 @@ import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 import { SHIVIZ_REGEX } from '../shared/lab/shiviz.js';
 import { observeFor } from '../shared/testing/waitFor.js';
-import { aliceAndBobIn, expect, test } from './appFixtures.js';
+import { aliceAndBobIn, expect, test, ui } from './appFixtures.js';
 import { boxesOf, classView, intersect, lab, simulateParticipants } from './labFixtures.js';
 
 test.describe('Lab panel', () => {
@@ -63,6 +63,43 @@ test.describe('Lab panel', () => {
     await a.page.reload();
     await expect(lab.panel(a.page)).toBeVisible();
     await expect(lab.toggle(b.page)).toHaveAttribute('aria-expanded', 'false');
+  });
+
+  test("LAB-10: a partition outlasts a visit to the lobby, and holds the room back from another tab's lobby and a new tab of the room", async ({
+    openUser,
+    room,
+    relay,
+  }) => {
+    const [a, b] = await aliceAndBobIn(openUser, room);
+    await a.send('before the partition');
+    await expect(b.message('before the partition')).toBeVisible();
+    await lab.open(a.page);
+    await lab.partition(a.page).check();
+    await a.send('behind the partition');
+    await expect(a.message('behind the partition')).toContainText('Pending');
+
+    // A lobby in another tab of Alice's browser checks her rooms, but not this one.
+    const lobby = await a.context.newPage();
+    await lobby.goto(`${relay.url}/`);
+    await expect(lobby.getByRole('heading', { name: 'Your rooms' })).toBeVisible();
+    await expect(lobby.getByText('Checking your rooms for new messages…')).toHaveCount(0);
+    // A new tab on the room starts partitioned too: it would upload from the shared IndexedDB.
+    const tab = await a.newTab();
+    await expect(lab.banner(tab)).toContainText('partitioned');
+    await expect(ui.message(tab, 'behind the partition')).toContainText('Pending');
+    // To the lobby and back in the same tab: the partition is still on.
+    await a.page.getByRole('link', { name: 'Rooms' }).click();
+    await expect(a.page.getByRole('heading', { name: 'Your rooms' })).toBeVisible();
+    await expect(a.page.getByText('Checking your rooms for new messages…')).toHaveCount(0);
+    await a.page.goBack();
+    await expect(lab.banner(a.page)).toContainText('partitioned');
+    await expect(a.message('behind the partition')).toContainText('Pending');
+    await observeFor(1500);
+    await expect(b.message('behind the partition')).toHaveCount(0);
+
+    await a.page.getByRole('button', { name: 'Clear faults' }).click();
+    await expect(b.message('behind the partition')).toBeVisible({ timeout: 20_000 });
+    await expect(lab.banner(tab)).toContainText('partitioned'); // that tab's own, until cleared there
   });
 
   test('LAB-3: clock skew set in the panel changes the wall-clock order but not the displayed order', async ({

@@ -62,6 +62,7 @@ import {
 } from '../storage/roomUpdateStore.js';
 import { Transport } from '../net/transport.js';
 import { SkewableClock } from '../../shared/lab/clock.js';
+import type { FaultConfig } from '../../shared/lab/faults.js';
 import { LabHooks } from './labHooks.js';
 import type { Identity } from '../identity.js';
 import { applyUpdateDefensively, createSyncHandler, isDocFrozen, mapEntryLookup } from './defensiveSync.js';
@@ -150,6 +151,8 @@ export interface RoomSessionOptions {
   readonly background?: boolean;
   /** OFF-1: the "Go offline" switch starts on (the tab switched it on before a reload): nothing connects. */
   readonly offline?: boolean;
+  /** LAB-1: the lab's faults to start with, applied before anything connects (a tab's remembered ones, LAB-10). */
+  readonly faults?: FaultConfig;
   /** Extension: uniform random in [0, 1) for the lab's fault decisions (experiments seed it). */
   readonly labRandom?: () => number;
 }
@@ -392,6 +395,7 @@ export class RoomSession {
       labClock,
       opts.labRandom,
     );
+    if (opts.faults) this.lab.setFaults(opts.faults);
   }
 
   /** Loads the room from the store, then connects (unless the room name is refused). */

@@ -16,6 +16,7 @@ import { decodeSyncState } from '../sync/syncState.js';
 import {
   catchUpInBackground,
   isSwitchedOff,
+  tabFaults,
   kv,
   openBackgroundSession,
   randomBytes,
@@ -289,10 +290,11 @@ const RoomList = (): ReactNode => {
         const infos = await local.store.listRooms();
         infos.sort((a, b) => (b.meta.lastOpenedAt ?? 0) - (a.meta.lastOpenedAt ?? 0));
         await refreshRooms({
-          // OFF-1: a room switched off in this tab is not synced from here either.
+          // OFF-1: a room switched off in this tab is not synced from here either; LAB-10: nor
+          // one a Lab partition holds back, in this tab or another.
           rooms: infos
             .map((i) => i.room)
-            .filter((room) => !isSwitchedOff(room))
+            .filter((room) => !isSwitchedOff(room) && !tabFaults.partitionedHere(room))
             .slice(0, REFRESH_ROOMS),
           catchUp: (room, timeoutMs) => catchUpInBackground(room, local, timeoutMs, summaries.unackedClients(room)),
           open: (room) => openBackgroundSession(room, identity, local),

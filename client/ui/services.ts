@@ -10,6 +10,7 @@ import { RoomSession } from '../sync/roomSession.js';
 import { catchUpRoom, type CatchUpResult } from '../sync/catchUp.js';
 import { relayOrigins } from '../net/transport.js';
 import { MemoryStorage } from './memoryStorage.js';
+import { PartitionMarks, RENEW_MS, TabFaults } from './tabFaults.js';
 
 export type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 export type { AppendedMissing, RoomMeta, RoomInfo } from '../storage/roomUpdateStore.js';
@@ -78,6 +79,17 @@ export const onSwitchedOffChange = (room: string, changed: (off: boolean) => voi
   return () => window.removeEventListener('storage', listener);
 };
 
+const hex = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+
+/** LAB-10 (./tabFaults.ts): this tab's Lab faults per room, and the partitions held on this device. */
+export const tabFaults = new TabFaults(new PartitionMarks(kv, hex(randomBytes(8))), Date.now);
+if (typeof window !== 'undefined') {
+  setInterval(() => tabFaults.renew(), RENEW_MS);
+  window.addEventListener('pagehide', () => tabFaults.release());
+  // Back from the back-forward cache: the tab and its faults are back.
+  window.addEventListener('pageshow', () => tabFaults.renew());
+}
+
 // No document (the UI's modules imported by tests in Node): no witness, as with cookies disabled.
 const witness: IdentityWitness =
   typeof document === 'undefined' ? { read: () => null, write: () => undefined } : cookieWitness(document);
@@ -115,9 +127,9 @@ const loadRelayList = (): void => {
     .catch(() => undefined);
 };
 
-export const openSession = (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> => {
+export const openSession = async (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> => {
   loadRelayList();
-  return RoomSession.open({
+  const session = await RoomSession.open({
     room,
     relayUrl: relayUrl(),
     identity,
@@ -125,7 +137,11 @@ export const openSession = (room: string, identity: IdentityInfo, local: LocalSt
     persistent: local.persistent,
     relays: () => relayList,
     offline: isSwitchedOff(room),
+    faults: tabFaults.startingFaults(room),
   });
+  // LAB-10: the tab keeps the room's faults when the session goes (its listeners go with it).
+  session.lab.onChange(() => tabFaults.remember(room, session.lab.config));
+  return session;
 };
 
 /** SYNC-C1: fetches and stores what the room missed, without loading it (./catchUp.ts). */
