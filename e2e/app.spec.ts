@@ -695,7 +695,7 @@ test('a narrow screen: one-word names and room names wrap instead of widening th
   await expect(u.page.getByRole('textbox', { name: 'Room title' })).toBeVisible();
 });
 
-test('HEADER-1: on a phone the room header is two rows at most, with the title, the status and every control in view', async ({
+test('HEADER-1: on a phone the room header is two rows at most, with the title, the status (its state whole) and every control in view', async ({
   openUser,
   room,
 }) => {
@@ -705,10 +705,19 @@ test('HEADER-1: on a phone the room header is two rows at most, with the title, 
   await u.page.getByRole('button', { name: 'Rename room' }).click();
   await u.page.getByRole('textbox', { name: 'Room title' }).fill('Planning the class trip to the mountains');
   await u.page.getByRole('button', { name: 'Save title' }).click();
-  // The longest status: switched off, with a message waiting.
+  // For each of the status's two lines (its state, then the rest): is it cut short, wider than its box?
+  const cut = (): Promise<boolean[]> =>
+    u.connection().evaluate((status) => Array.from(status.children, (line) => line.scrollWidth > line.clientWidth));
+  // Switched off, the status says so and why, and all of it is read: nothing cut short.
   await u.offlineToggle().click();
+  await expect(u.connection()).toContainText('Offline (switched off)');
+  await expect(u.connection()).toContainText('synced');
+  expect(await cut()).toEqual([false, false]);
+  // The longest status: switched off, with a message waiting.
   await u.send('waiting to be sent');
   await expect(u.connection()).toContainText('1 pending');
+  // The state and why stay whole; only the second line's last-sync time may be cut.
+  expect((await cut())[0]).toBe(false);
 
   const header = u.page.getByRole('banner');
   const title = header.getByRole('heading', { level: 1 });

@@ -246,6 +246,86 @@ test('LAB-UI-5: on a phone the space-time diagram keeps names and message number
   await expect.poll(() => region.evaluate((el) => el.scrollLeft)).toBeGreaterThan(0);
 });
 
+test("the fault fields' labels each sit on one line, at 1280 and 1024 px wide and on a phone", async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  await a.gotoRoom(room);
+  await lab.open(a.page);
+  const fields = lab.panel(a.page).getByRole('spinbutton');
+  await expect(fields).toHaveCount(8);
+  // Each label's text (the field's label, before its input) as lines of its own line height.
+  const lines = (): Promise<Record<string, number>> =>
+    fields.evaluateAll((inputs) =>
+      Object.fromEntries(
+        inputs.map((input) => {
+          const text = (input as HTMLInputElement).labels![0]!.firstElementChild!;
+          const height = text.getBoundingClientRect().height;
+          return [text.textContent, Math.round(height / parseFloat(getComputedStyle(text).lineHeight))];
+        }),
+      ),
+    );
+  for (const [width, height] of [
+    [1280, 720],
+    [1024, 768],
+    [390, 844],
+  ] as const) {
+    await a.page.setViewportSize({ width, height });
+    await expect(fields.first()).toBeInViewport();
+    const measured = await lines();
+    expect(Object.keys(measured)).toHaveLength(8);
+    expect(measured, `at ${width}×${height}`).toEqual(
+      Object.fromEntries(Object.keys(measured).map((label) => [label, 1])),
+    );
+  }
+  // Which way up and down go is said once, and read with each of the four link fields.
+  await expect(lab.field(a.page, 'Latency up')).toHaveAccessibleDescription(
+    'Up: from this device to the relay. Down: from the relay to this device.',
+  );
+  await expect(lab.field(a.page, 'Jitter down')).toHaveAccessibleDescription(/^Up: from this device to the relay/);
+});
+
+test("LAB-UI-6: with the fault banner shown at 1280×720 and 1024×768 the composer's placeholder fits, the keys said below it", async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  await a.page.setViewportSize({ width: 1280, height: 720 });
+  // Opened before the panel, as a person does: the composer is sized for the wide chat first.
+  await a.gotoRoom(room);
+  await lab.open(a.page);
+  await lab.field(a.page, 'Drop').fill('10');
+  await lab.apply(a.page).click();
+  await expect(lab.banner(a.page)).toContainText('drops 10 %');
+  // The placeholder's width against the textarea's content box, and nothing of it below the fold.
+  const fit = (): Promise<{ text: number; box: number; hiddenBelow: number }> =>
+    a.composer().evaluate((el) => {
+      const area = el as HTMLTextAreaElement;
+      const style = getComputedStyle(area);
+      const ctx = document.createElement('canvas').getContext('2d')!;
+      ctx.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+      return {
+        text: ctx.measureText(area.placeholder).width,
+        box: area.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight),
+        hiddenBelow: area.scrollHeight - area.clientHeight,
+      };
+    });
+  for (const [width, height] of [
+    [1280, 720],
+    [1024, 768],
+  ] as const) {
+    await a.page.setViewportSize({ width, height });
+    await expect(a.composer()).toBeInViewport({ ratio: 1 });
+    const measured = await fit();
+    expect(measured.text, `at ${width}×${height}`).toBeLessThanOrEqual(measured.box);
+    expect(measured.hiddenBelow, `at ${width}×${height}`).toBeLessThanOrEqual(0);
+  }
+  // How to send and add a line stays said while typing, and is read with the field.
+  await expect(a.page.getByText('Enter to send, Shift+Enter for a new line')).toBeVisible();
+  await expect(a.composer()).toHaveAccessibleDescription(/^Enter to send, Shift\+Enter for a new line/);
+});
+
 test.describe('class view', () => {
   test('LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7, LAB-UI-8: a partitioned participant makes the verdict unknown, last seen behind, also in a view reloaded meanwhile, then converged after the heal', async ({
     openUser,

@@ -80,6 +80,7 @@ export const Composer = ({
   const counterId = useId();
   const errorId = useId();
   const replyId = useId();
+  const keysId = useId();
 
   useImperativeHandle(ref, () => ({ focus: () => textareaRef.current?.focus() }), []);
 
@@ -147,7 +148,7 @@ export const Composer = ({
   };
 
   const over = draft.length - TEXT_LIMIT;
-  const describedBy = [replyTo ? replyId : '', counterId, error ? errorId : ''].filter(Boolean).join(' ');
+  const describedBy = [replyTo ? replyId : '', keysId, counterId, error ? errorId : ''].filter(Boolean).join(' ');
 
   return (
     <form
@@ -185,7 +186,9 @@ export const Composer = ({
           className="composer-input"
           value={draft}
           rows={1}
-          placeholder="Write a message — Enter to send, Shift+Enter for a new line"
+          // Short enough for one line of the narrowest composer (the Lab panel open beside it): the
+          // keys are said below, where they stay while typing.
+          placeholder="Write a message"
           aria-describedby={describedBy}
           aria-invalid={error || over > 0 ? true : undefined}
           onChange={(e) => update(e.target.value)}
@@ -205,6 +208,9 @@ export const Composer = ({
         </button>
       </div>
       <div className="composer-meta">
+        <span id={keysId} className="composer-keys">
+          Enter to send, Shift+Enter for a new line
+        </span>
         <CharCounter id={counterId} length={draft.length} />
       </div>
       <FieldError id={errorId} error={error} />

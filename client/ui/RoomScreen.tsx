@@ -356,9 +356,11 @@ const Room = ({
             className="button details-toggle"
             aria-expanded={detailsOpen}
             aria-controls="room-details"
+            aria-label="Room details"
             onClick={() => setDetailsOpen((o) => !o)}
           >
-            Room details
+            {/* Shown only in the narrow layout (HEADER-1), where the status beside it needs the room. */}
+            Details
           </button>
           <button
             ref={labButton}
@@ -541,7 +543,13 @@ const ConnectionIndicator = ({ view }: { view: RoomView }): ReactNode => {
       <span className="connection-state">
         <span className="dot" aria-hidden="true" />
         <span className="connection-label">{STATUS_LABEL[status]}</span>
-        {manualOffline && <span className="connection-detail"> (switched off)</span>}
+        {/* The space outside the reason: where a phone's status line may break (HEADER-1). */}
+        {manualOffline && (
+          <>
+            {' '}
+            <span className="connection-detail">(switched off)</span>
+          </>
+        )}
       </span>
       <span className="connection-more">
         {pending > 0 && (

@@ -98,17 +98,27 @@ const toForm = (c: FaultConfig): FaultForm => ({
   skewS: String(c.skewMs / 1000),
 });
 
-const NUMBER_FIELDS: ReadonlyArray<{ key: keyof FaultForm; label: string; unit: string; min?: number; max?: number }> =
-  [
-    { key: 'upFixed', label: 'Latency up (to the relay)', unit: 'ms', min: 0 },
-    { key: 'upJitter', label: 'Jitter up', unit: 'ms', min: 0 },
-    { key: 'downFixed', label: 'Latency down (from the relay)', unit: 'ms', min: 0 },
-    { key: 'downJitter', label: 'Jitter down', unit: 'ms', min: 0 },
-    { key: 'drop', label: 'Drop', unit: '%', min: 0, max: 100 },
-    { key: 'duplicate', label: 'Duplicate', unit: '%', min: 0, max: 100 },
-    { key: 'reorder', label: 'Reorder', unit: '%', min: 0, max: 100 },
-    { key: 'skewS', label: 'Clock skew', unit: 's' },
-  ];
+/**
+ * Each label fits one line of the grid's narrowest column (9.5rem): which way "up" and "down" go is
+ * said once, in a note the four link fields are described by, not in their labels.
+ */
+const NUMBER_FIELDS: ReadonlyArray<{
+  key: keyof FaultForm;
+  label: string;
+  unit: string;
+  min?: number;
+  max?: number;
+  link?: true;
+}> = [
+  { key: 'upFixed', label: 'Latency up', unit: 'ms', min: 0, link: true },
+  { key: 'upJitter', label: 'Jitter up', unit: 'ms', min: 0, link: true },
+  { key: 'downFixed', label: 'Latency down', unit: 'ms', min: 0, link: true },
+  { key: 'downJitter', label: 'Jitter down', unit: 'ms', min: 0, link: true },
+  { key: 'drop', label: 'Drop', unit: '%', min: 0, max: 100 },
+  { key: 'duplicate', label: 'Duplicate', unit: '%', min: 0, max: 100 },
+  { key: 'reorder', label: 'Reorder', unit: '%', min: 0, max: 100 },
+  { key: 'skewS', label: 'Clock skew', unit: 's' },
+];
 
 const FaultControls = ({ session }: { session: RoomSession }): ReactNode => {
   const lab = session.lab;
@@ -157,6 +167,9 @@ const FaultControls = ({ session }: { session: RoomSession }): ReactNode => {
         Partition: no traffic to or from the relay, nor with other tabs
       </label>
       <form className="fault-form" onSubmit={apply} noValidate>
+        <p className="hint fault-links" id={`${id}-links`}>
+          Up: from this device to the relay. Down: from the relay to this device.
+        </p>
         <div className="fault-grid">
           {NUMBER_FIELDS.map((f) => (
             <label key={f.key} className="fault-field">
@@ -170,6 +183,7 @@ const FaultControls = ({ session }: { session: RoomSession }): ReactNode => {
                 min={f.min}
                 max={f.max}
                 step="any"
+                aria-describedby={f.link ? `${id}-links` : undefined}
                 onChange={(e) => setForm((cur) => ({ ...cur, [f.key]: e.target.value }))}
               />
             </label>
