@@ -763,6 +763,12 @@ test('a narrow screen: Room details is a drawer that Escape and its Close button
   const toggle = u.page.getByRole('button', { name: 'Room details' });
   const drawer = u.page.getByRole('complementary', { name: 'Room details' });
   await expect(drawer).toBeHidden();
+  // Opened, the drawer has the focus: Escape closes it at once.
+  await toggle.click();
+  await expect(drawer.getByRole('button', { name: 'Close room details' })).toBeFocused();
+  await u.page.keyboard.press('Escape');
+  await expect(drawer).toBeHidden();
+  await expect(toggle).toBeFocused();
   await toggle.click();
   await expect(drawer).toBeVisible();
   await drawer.getByRole('button', { name: 'Copy link' }).focus();
@@ -774,6 +780,39 @@ test('a narrow screen: Room details is a drawer that Escape and its Close button
   await expect(drawer).toBeHidden();
   await expect(toggle).toBeFocused();
   await expect(toggle).toHaveAttribute('aria-expanded', 'false');
+});
+
+test('a room opened with a keyboard and mouse is ready to write: what is typed goes into the message box', async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('Typist');
+  await u.gotoRoom(room);
+  await u.page.getByRole('link', { name: 'Rooms' }).click();
+  const roomField = u.page.getByLabel('Room name');
+  await roomField.fill(room);
+  await roomField.press('Enter');
+  await expect(u.composer()).toBeFocused();
+  await u.page.keyboard.type('hello by keyboard');
+  await u.page.keyboard.press('Enter');
+  await expect(u.message('hello by keyboard')).toBeVisible();
+});
+
+test("a message in a right-to-left script reads right to left (its own direction, not the page's)", async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('Layla');
+  await u.gotoRoom(room);
+  await u.send('مرحبا بالجميع');
+  await u.send('hello everyone');
+  const direction = (text: string): Promise<string> =>
+    u
+      .message(text)
+      .locator('.message-text')
+      .evaluate((e) => getComputedStyle(e).direction);
+  await expect.poll(() => direction('مرحبا بالجميع')).toBe('rtl');
+  expect(await direction('hello everyone')).toBe('ltr');
 });
 
 test("the room's first Tab stop skips every message's buttons to the message box", async ({ openUser, room }) => {

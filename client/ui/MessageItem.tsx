@@ -120,7 +120,9 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
       ) : mode === 'edit' ? (
         <EditForm m={m} onDone={() => close('edit')} edit={actions.edit} />
       ) : (
-        <p className="message-text">
+        // Each message takes its direction from its own first strong character: an Arabic or Hebrew
+        // message reads right to left, whatever the page's direction.
+        <p className="message-text" dir="auto">
           <RichText text={m.text} query={query} />
         </p>
       )}

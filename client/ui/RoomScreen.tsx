@@ -98,7 +98,9 @@ const Room = ({
   const listRef = useRef<MessageListHandle>(null);
   const composerRef = useRef<ComposerHandle>(null);
   // Only when the room first shows (the Composer is mounted by then: effects run after children's).
-  const focusComposerOnOpen = useRef(focusComposer);
+  // With a mouse or keyboard the room opens ready to write (else what was typed went nowhere); on a
+  // touch screen only after the name prompt, as focusing would raise the keyboard over the messages.
+  const focusComposerOnOpen = useRef(focusComposer || window.matchMedia('(pointer: fine)').matches);
   useEffect(() => {
     if (focusComposerOnOpen.current) composerRef.current?.focus();
   }, []);
@@ -114,6 +116,11 @@ const Room = ({
     setDetailsOpen(false);
     detailsButton.current?.focus();
   }, []);
+  const detailsClose = useRef<HTMLButtonElement>(null);
+  // The drawer opened over the messages takes the focus, so Escape (heard inside it) closes it.
+  useEffect(() => {
+    if (detailsOpen) detailsClose.current?.focus();
+  }, [detailsOpen]);
   const [labOpen, setLabOpen] = useLabPanelOpen(room);
   const [labOpenedByUser, setLabOpenedByUser] = useState(false);
   const labButton = useRef<HTMLButtonElement>(null);
@@ -438,7 +445,7 @@ const Room = ({
           }}
         >
           {detailsOpen && (
-            <button type="button" className="button small details-close" onClick={closeDetails}>
+            <button ref={detailsClose} type="button" className="button small details-close" onClick={closeDetails}>
               Close<span className="visually-hidden"> room details</span>
             </button>
           )}
