@@ -214,6 +214,13 @@ describe('terminal summary', () => {
     expect(out).toContain('✘ CHK-1 convergence');
     expect(out).toContain('    c1 has no final replica');
     expect(out).toContain('✔ CHK-5 id uniqueness');
+    // The counted checkers are named by rule id too, as the exercises (docs/lab/) refer to them.
+    expect(out).toContain(
+      '\n  CHK-6 wall-clock anomalies (counted): wall-clock order would have shown 0 replies before their parent and 0 pairs out of HLC order (2 messages)\n',
+    );
+    expect(out).toContain(
+      '\n  CHK-7 shown before seen (counted): shown order put 0 messages before one their sender had already seen\n',
+    );
     expect(out).toMatch(/✘ SLO deliveryP99Ms ≤ 100: 320 ✘/);
     expect(out).toContain('FAIL: 1 checker(s) failed; the SLO was not met');
     expect(out).toContain('Report: out/report.html');
