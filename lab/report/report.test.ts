@@ -15,7 +15,7 @@ import { formatMs } from './formatMs.js';
 import { renderHtmlReport } from './htmlReport.js';
 import { runIntervals } from './intervals.js';
 import { latencyChart, mergeIntervals } from './latencyChart.js';
-import { formatProgress } from './progressLine.js';
+import { formatProgress, sampledStates } from './progressLine.js';
 import { spaceTimeDiagram } from './spaceTimeDiagram.js';
 import { formatSummary } from './terminalSummary.js';
 
@@ -214,6 +214,13 @@ describe('terminal summary', () => {
     expect(out).toContain('✘ CHK-1 convergence');
     expect(out).toContain('    c1 has no final replica');
     expect(out).toContain('✔ CHK-5 id uniqueness');
+    // The counted checkers are named by rule id too, as the exercises (docs/lab/) refer to them.
+    expect(out).toContain(
+      '\n  CHK-6 wall-clock anomalies (counted): wall-clock order would have shown 0 replies before their parent and 0 pairs out of HLC order (2 messages)\n',
+    );
+    expect(out).toContain(
+      '\n  CHK-7 shown before seen (counted): shown order put 0 messages before one their sender had already seen\n',
+    );
     expect(out).toMatch(/✘ SLO deliveryP99Ms ≤ 100: 320 ✘/);
     expect(out).toContain('FAIL: 1 checker(s) failed; the SLO was not met');
     expect(out).toContain('Report: out/report.html');
@@ -316,16 +323,57 @@ describe('progress line', () => {
     online: 28,
     sent: 120,
     delivered: 3400,
-    distinctStates: 2,
+    states: { distinct: 1, unreachable: 2 },
   };
 
   it('shows time, bar, step and counts on one line', () => {
     expect(formatProgress(p)).toBe(
-      '[ 12.0/60.0 s ██░░░░░░░░░░  20%] 28/30 online · 120 sent · 3400 delivered · 2 states · partition c0,c1',
+      '[ 12.0/60.0 s ██░░░░░░░░░░  20%] 28/30 online · 120 sent · 3400 delivered · unknown: 2 unreachable · partition c0,c1',
     );
-    expect(formatProgress({ ...p, totalMs: 0, step: null, distinctStates: 1 })).toBe(
-      '[ 12.0 s] 28/30 online · 120 sent · 3400 delivered · converged',
+    expect(formatProgress({ ...p, totalMs: 0, step: null, online: 30, states: { distinct: 1, unreachable: 0 } })).toBe(
+      '[ 12.0 s] 30/30 online · 120 sent · 3400 delivered · converged',
     );
+    expect(formatProgress({ ...p, step: null, states: null })).toBe(
+      '[ 12.0/60.0 s ██░░░░░░░░░░  20%] 28/30 online · 120 sent · 3400 delivered',
+    );
+  });
+
+  // LAB-UI-1's verdict words: agreement among the reachable says nothing of the unreachable ones.
+  it('says converged only when every client is reachable and they agree', () => {
+    const verdict = (states: { distinct: number; unreachable: number }, online = 3): string =>
+      formatProgress({ ...p, clients: 3, online, step: null, states }).split(' delivered · ')[1]!;
+    expect(verdict({ distinct: 1, unreachable: 0 })).toBe('converged');
+    // The relay is down: nobody is online, so nothing is known.
+    expect(verdict({ distinct: 0, unreachable: 3 }, 0)).toBe('unknown: 3 unreachable');
+    // One online client agrees with itself only.
+    expect(verdict({ distinct: 1, unreachable: 2 }, 1)).toBe('unknown: 2 unreachable');
+    // Two reachable ones differ: known now, whatever the unreachable one holds.
+    expect(verdict({ distinct: 2, unreachable: 1 }, 2)).toBe('not converged (2 states)');
+    expect(verdict({ distinct: 3, unreachable: 0 })).toBe('not converged (3 states)');
+  });
+
+  it('counts states among the reachable clients: online and not dropping every frame', () => {
+    const at = (online: boolean, contentHash: string | null, svTotal = 1, cutOff = false) => ({
+      client: 'c',
+      online,
+      contentHash,
+      svTotal,
+      pending: 0,
+      messages: 1,
+      cutOff,
+    });
+    expect(sampledStates([at(true, 'a'), at(true, 'a'), at(true, 'a')])).toEqual({ distinct: 1, unreachable: 0 });
+    expect(sampledStates([at(false, 'a'), at(false, null, 0), at(false, 'a')])).toEqual({
+      distinct: 0,
+      unreachable: 3,
+    });
+    // Online but dropping every frame: as unreachable as an offline one; its state is not counted.
+    expect(sampledStates([at(true, 'a'), at(true, 'b', 1, true), at(false, 'c')])).toEqual({
+      distinct: 1,
+      unreachable: 2,
+    });
+    // Same content, a different state-vector total: not the same state (as in the class view).
+    expect(sampledStates([at(true, 'a', 4), at(true, 'a', 5)])).toEqual({ distinct: 2, unreachable: 0 });
   });
 
   it('never exceeds the width and has no newline or control character', () => {

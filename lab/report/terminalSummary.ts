@@ -1,6 +1,6 @@
 /**
  * The one-screen terminal summary printed when an experiment ends: each checker ✔/✘ with its
- * summary and (when failing) the first pieces of evidence, the wall-clock anomaly counts, the SLIs,
+ * summary and (when failing) the first pieces of evidence, the counted checkers (CHK-6, CHK-7), the SLIs,
  * the SLO verdict, the runner's notes, the overall result (the checkers') and where the files are. Text from the history is stripped
  * of control characters (terminalText); colour only when asked for.
  */
@@ -42,13 +42,14 @@ export const formatSummary = (h: History, checks: CheckReport, slis: Slis, opts:
     for (const e of v.evidence.slice(0, perVerdict)) lines.push(`    ${t(e.text)}`);
     if (v.evidenceTotal > perVerdict) lines.push(`    … and ${v.evidenceTotal - perVerdict} more (see the report)`);
   }
+  // The counted checkers (never ✔/✘) carry their rule ids too: the exercises name them (docs/lab/).
   const a = checks.wallClock;
   lines.push(
-    `  Wall-clock order would have shown ${a.replyBeforeParent} replies before their parent and ${a.pairsOrderedDifferently} pairs out of HLC order (${a.messages} messages)`,
+    `  CHK-6 wall-clock anomalies (counted): wall-clock order would have shown ${a.replyBeforeParent} replies before their parent and ${a.pairsOrderedDifferently} pairs out of HLC order (${a.messages} messages)`,
   );
   const s = checks.shownBeforeSeen;
   lines.push(
-    `  Shown order put ${s.count} messages before one their sender had already seen${s.stampedBelow > 0 ? ` (${s.stampedBelow} stamped below what their sender had seen: clocks more than 60 s apart, HLC-3)` : ''}`,
+    `  CHK-7 shown before seen (counted): shown order put ${s.count} messages before one their sender had already seen${s.stampedBelow > 0 ? ` (${s.stampedBelow} stamped below what their sender had seen: clocks more than 60 s apart, HLC-3)` : ''}`,
   );
   const l = slis.latency;
   lines.push(

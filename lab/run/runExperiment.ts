@@ -14,7 +14,7 @@
 import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import { NO_FAULTS } from '../../shared/lab/faults.js';
+import { NO_FAULTS, cutOff } from '../../shared/lab/faults.js';
 import { startRelay, type RelayProcess } from '../../relay/testing/relayProcess.js';
 import { HistoryRecorder, type History } from '../history.js';
 import { runCheckers, type CheckReport } from '../checkers/runCheckers.js';
@@ -22,7 +22,7 @@ import { computeSlis, type Slis } from '../sli.js';
 import { ScenarioError, type Scenario } from '../scenario.js';
 import { LabClient } from './labClient.js';
 import { buildSchedule, type Action, type Schedule } from './schedule.js';
-import type { Progress } from '../report/progressLine.js';
+import { sampledStates, type Progress, type SampledStates } from '../report/progressLine.js';
 import type { FaultStats } from '../../client/net/faultInjector.js';
 
 export interface RunOptions {
@@ -136,7 +136,7 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
   );
   let sent = 0;
   let step: string | null = 'starting';
-  let distinctStates: number | null = null;
+  let states: SampledStates | null = null;
   const progress = (): void =>
     opts.onProgress?.({
       elapsedMs: recorder?.elapsed() ?? 0,
@@ -146,7 +146,7 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
       online: clients.filter((c) => c.online).length,
       sent,
       delivered: clients.reduce((n, c) => n + c.shownCount, 0),
-      distinctStates,
+      states,
     });
   const progressTimer = setInterval(progress, 1000);
   let sampleTimer: ReturnType<typeof setInterval> | null = null;
@@ -176,7 +176,7 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
     const rec = recorder;
     const sample = (): void => {
       const samples = clients.map((c) => c.sample());
-      distinctStates = new Set(samples.filter((x) => x.online).map((x) => x.contentHash)).size;
+      states = sampledStates(samples.map((x, i) => ({ ...x, cutOff: cutOff(clients[i]!.faults) })));
       rec.sample(samples);
     };
     sampleTimer = setInterval(sample, scenario.sampleMs);

@@ -93,6 +93,29 @@ describe('LAB-UI-1: the indicator and the chart say which verdict, the two unkno
   });
 });
 
+describe('LAB-UI-3: the time measured and its label', () => {
+  it('times Unknown (someone unreachable) as well as Not converged, and the label says both', () => {
+    const tracker = new ClassTracker(0);
+    const states = new Map<number, unknown>([
+      [1, state(1)],
+      [2, state(2)],
+    ]);
+    render(states, 0, tracker);
+    // Offline for 3 s and back with the same content: never Not converged, only Unknown.
+    states.delete(2);
+    expect(textAt(render(states, 1000, tracker), 'data-testid="verdict"')).toBe('Unknown: 1 unreachable');
+    states.set(2, state(2));
+    const html = render(states, 4000, tracker);
+    expect(textAt(html, 'data-testid="verdict"')).toBe('Converged');
+    expect(html).toContain(
+      '<dt>Last time not converged or unknown</dt><dd data-testid="last-not-converged">ended 0 ms ago, lasted 3.0 s</dd>',
+    );
+    expect(textAt(html, 'class="definition"')).toContain(
+      '“Last time not converged or unknown” runs from the first Not converged or Unknown (someone unreachable) to the next Converged',
+    );
+  });
+});
+
 describe("the header and LAB-UI-8: who is where, in the rows' own words", () => {
   const withFaults = (n: number, faults: object, extra: object = {}): unknown => {
     const s = state(n) as { lab: object };

@@ -2,7 +2,7 @@
  * `/lab/<room>`: the teacher's projector view. Every lab participant of the room (from
  * awareness), a big indicator (LAB-UI-1, defined on screen: converged, not converged, or unknown
  * because someone is unreachable, with who and how their last state compared), how long ago the
- * last time not converged ended and how long the last heal took to converge (LAB-UI-3), a live
+ * last time not converged or unknown ended and how long the last heal took to converge (LAB-UI-3), a live
  * chart, and the participants' state vectors aligned in columns (LAB-UI-7). The view itself is not
  * a participant (LAB-UI-4).
  */
@@ -113,7 +113,8 @@ const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
       {verdict.kind === 'unknown' && <p className="verdict-reasons">{verdict.reason}</p>}
       <dl className="class-stats">
         <div>
-          <dt>Last time not converged</dt>
+          {/* LAB-UI-3 times Unknown (someone unreachable) as well as Not converged: the label says both. */}
+          <dt>Last time not converged or unknown</dt>
           <dd data-testid="last-not-converged">
             {snap.lastNotConverged
               ? `ended ${formatElapsed(now - snap.lastNotConverged.endedAt)} ago, lasted ${formatElapsed(snap.lastNotConverged.lastedMs)}`
@@ -143,8 +144,9 @@ const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
           participant here saw them go; how long ago is then approximate. Participants publish their state about once a
           second, so the indicator lags by about that much. A heal is someone coming back online or lifting their
           partition (or their drop of every frame); &ldquo;last heal took&rdquo; is the time from the last heal to the
-          moment everyone matched again. &ldquo;Last time not converged&rdquo; runs from Not converged or Unknown
-          (someone unreachable) to the next Converged.
+          moment everyone matched again. &ldquo;Last time not converged or unknown&rdquo; runs from the first Not
+          converged or Unknown (someone unreachable) to the next Converged; this view&rsquo;s own Unknown (not
+          connected) neither starts nor ends it.
         </p>
       </details>
     </section>
