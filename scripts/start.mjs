@@ -22,10 +22,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 const built = await runNode([join(here, 'ensureBuild.mjs')]);
 if (built.interrupted) {
   // Whatever the build's own outcome: the stop was asked for before the relay started.
+  const signal = built.interrupted;
+  // Ended by the signal only once the line is written (a pipe is written asynchronously).
   process.stderr.write(
-    `converge: start interrupted by ${built.interrupted} during the client build; the relay was not started.\n`,
+    `converge: start interrupted by ${signal} during the client build; the relay was not started.\n`,
+    () => exitBySignal(signal),
   );
-  exitBySignal(built.interrupted);
 } else {
   if (built.error) process.stderr.write(`converge: could not run the build check: ${built.error.message}\n`);
   if (built.code !== 0) process.exit(built.code ?? 1);

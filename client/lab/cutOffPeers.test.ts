@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { NO_FAULTS } from '../../shared/lab/faults.js';
-import { CutOffPeers, MAX_CUT_OFF_PEERS, parseCutOffReports, type CutOffPeerWire } from './cutOffPeers.js';
+import { Limits } from '../../shared/protocol.js';
+import {
+  CutOffPeers,
+  MAX_CUT_OFF_PEERS,
+  MAX_REPORT_BYTES,
+  parseCutOffReports,
+  type CutOffPeerWire,
+} from './cutOffPeers.js';
 import { FORGET_MS, parseLabPresence } from './labPresence.js';
 
 const userId = (n: number): string => `u${String(n).padStart(25, '0')}`;
@@ -115,6 +122,28 @@ describe('LAB-9: a participant reports the peers it saw leave while cut off', ()
     expect(ids.at(-1)).toBe(5);
     expect(ids).not.toContain(SELF);
   });
+});
+
+it('LAB-9 a report stays within MAX_REPORT_BYTES whatever the peers published, so the reporter is never refused (AWR-1)', () => {
+  const states = new Map<number, unknown>();
+  const peers = new CutOffPeers(SELF);
+  // Crafted peers: the longest names and summaries the parser lets through, in characters that
+  // JSON text makes largest (a lone surrogate is 6 bytes there, '€' 3, '"' 2).
+  for (const [i, ch] of ['\ud800', '€', '"', '\udfff'].entries()) {
+    for (let k = 0; k < 8; k++) {
+      const id = i * 8 + k + 1;
+      const s = state(id, { partitioned: true }) as { user: { id: string; name: string }; lab: { svSummary: string } };
+      s.user.name = ch.repeat(64);
+      s.lab.svSummary = ch.repeat(500);
+      update(peers, states, id, s, 0);
+      remove(peers, states, id, id);
+    }
+  }
+  const list = peers.list(100);
+  expect(list.length).toBeGreaterThan(0);
+  expect(new TextEncoder().encode(JSON.stringify(list)).byteLength).toBeLessThanOrEqual(MAX_REPORT_BYTES);
+  const whole = { ...(state(SELF) as object), lab: { ...(state(SELF) as { lab: object }).lab, cutOffPeers: list } };
+  expect(new TextEncoder().encode(JSON.stringify(whole)).byteLength).toBeLessThan(Limits.maxAwarenessStateBytes / 2);
 });
 
 describe('LAB-UI-8: reading reports (untrusted awareness)', () => {

@@ -26,12 +26,25 @@
 import { cutOff } from '../../shared/lab/faults.js';
 import { FORGET_MS, parseLabPresence, type LabPresence } from './labPresence.js';
 
-/** At most this many peers per report, the latest to leave first (keeps a state well under AWR-7's limits). */
+/** At most this many peers per report, the latest to leave first. */
 export const MAX_CUT_OFF_PEERS = 16;
+/**
+ * The report's budget in bytes of JSON text: the peers' names and summaries are anyone's input, and
+ * the reporter's whole state must stay under the relay's `MAX_AWARENESS_STATE_BYTES` (16 KiB by
+ * default, AWR-1) or the relay closes the reporter for good. A peer's entry is at most
+ * `MAX_ENTRY_BYTES` once its summary is cut to `REPORTED_SV_SUMMARY` characters (a name is at
+ * most 64); an entry still larger is left out.
+ */
+export const MAX_REPORT_BYTES = 6144;
+const MAX_ENTRY_BYTES = 1024;
+const REPORTED_SV_SUMMARY = 64;
+/** Peers remembered at once (a member adding and removing cut-off client ids cannot grow it). */
+const MAX_GONE = 4 * MAX_CUT_OFF_PEERS;
 /** While reporting anyone, a participant republishes at least this often (the age's error bound). */
 export const CUT_OFF_REFRESH_MS = 10_000;
 /** Client ids remembered as once present (a new tab is a client id never seen before). */
 const MAX_KNOWN = 1024;
+const utf8 = new TextEncoder();
 
 /** One entry of `lab.cutOffPeers`, as published. */
 export interface CutOffPeerWire {
@@ -81,7 +94,11 @@ export class CutOffPeers {
     for (const id of c.removed) {
       const last = this.present.get(id);
       this.present.delete(id);
-      if (last && cutOff(last.faults)) this.gone.set(id, { state: last, left: now });
+      if (last && cutOff(last.faults)) {
+        this.gone.set(id, { state: last, left: now });
+        // Insertion order is the order they left: the first is the longest gone.
+        if (this.gone.size > MAX_GONE) this.gone.delete(this.gone.keys().next().value!);
+      }
     }
     for (const id of [...c.added, ...c.updated]) {
       if (id === this.self) continue;
@@ -97,25 +114,36 @@ export class CutOffPeers {
     }
   }
 
-  /** What to publish at `now`: the latest to leave first, those gone `FORGET_MS` or more forgotten. */
+  /**
+   * What to publish at `now`: the latest to leave first, at most `MAX_CUT_OFF_PEERS` within
+   * `MAX_REPORT_BYTES`; those gone `FORGET_MS` or more are forgotten.
+   */
   list(now: number): CutOffPeerWire[] {
     for (const [id, g] of this.gone) if (now - g.left >= FORGET_MS) this.gone.delete(id);
-    return [...this.gone]
-      .sort((a, b) => b[1].left - a[1].left || a[0] - b[0])
-      .slice(0, MAX_CUT_OFF_PEERS)
-      .map(([id, { state: s, left }]) => ({
+    const out: CutOffPeerWire[] = [];
+    let bytes = 2; // the brackets
+    for (const [id, { state: s, left }] of [...this.gone].sort((a, b) => b[1].left - a[1].left || a[0] - b[0])) {
+      if (out.length === MAX_CUT_OFF_PEERS) break;
+      const entry: CutOffPeerWire = {
         id,
         user: { id: s.userId, name: s.name },
         lab: {
           faults: s.faults,
-          svSummary: s.svSummary,
+          svSummary: s.svSummary.slice(0, REPORTED_SV_SUMMARY),
           svTotal: s.svTotal,
           hash: s.hash,
           pending: s.pending,
           at: s.at,
         },
         left,
-      }));
+      };
+      // JSON text as the awareness update carries it (a lone surrogate is 6 bytes there), plus a comma.
+      const size = utf8.encode(JSON.stringify(entry)).byteLength + 1;
+      if (size > MAX_ENTRY_BYTES || bytes + size > MAX_REPORT_BYTES) continue;
+      bytes += size;
+      out.push(entry);
+    }
+    return out;
   }
 }
 

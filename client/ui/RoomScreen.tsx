@@ -100,10 +100,10 @@ const Room = ({
   // Only when the room first shows (the Composer is mounted by then: effects run after children's).
   // With a mouse or keyboard the room opens ready to write (else what was typed went nowhere); on a
   // touch screen only after the name prompt, as focusing would raise the keyboard over the messages.
-  const focusComposerOnOpen = useRef(focusComposer || window.matchMedia('(pointer: fine)').matches);
+  const [focusComposerOnOpen] = useState(() => focusComposer || window.matchMedia('(pointer: fine)').matches);
   useEffect(() => {
-    if (focusComposerOnOpen.current) composerRef.current?.focus();
-  }, []);
+    if (focusComposerOnOpen) composerRef.current?.focus();
+  }, [focusComposerOnOpen]);
   const [query, setQuery] = useState('');
   const [replyTo, setReplyTo] = useState<MessageView | null>(null);
   const [atBottom, setAtBottom] = useState(true);

@@ -139,7 +139,9 @@ export const openSession = async (room: string, identity: IdentityInfo, local: L
     offline: isSwitchedOff(room),
     faults: tabFaults.startingFaults(room),
   });
-  // LAB-10: the tab keeps the room's faults when the session goes (its listeners go with it).
+  // LAB-10: the tab keeps the room's faults when the session goes (its listeners go with it); also
+  // those it started with (a partition taken over from another tab is held by this one too).
+  tabFaults.remember(room, session.lab.config);
   session.lab.onChange(() => tabFaults.remember(room, session.lab.config));
   return session;
 };
@@ -164,4 +166,6 @@ export const openBackgroundSession = (room: string, identity: IdentityInfo, loca
     store: local.store,
     persistent: local.persistent,
     background: true,
+    // LAB-10: partitioned meanwhile (a lobby's round takes a while): it uploads nothing.
+    faults: tabFaults.startingFaults(room),
   });

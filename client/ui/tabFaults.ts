@@ -16,10 +16,14 @@
  *   room out of every lobby's refresh, and a session opened on it in another tab starts
  *   partitioned too (its banner says so; clearing it there is that person's choice).
  */
-import { NO_FAULTS, type FaultConfig } from '../../shared/lab/faults.js';
+import { hasFaults, NO_FAULTS, sameFaults, type FaultConfig } from '../../shared/lab/faults.js';
 
-export const MARK_TTL_MS = 10_000;
-export const RENEW_MS = 3_000;
+/**
+ * A browser may run a hidden tab's timers once a minute only (Chrome's intensive throttling): a
+ * mark outlives two such minutes. A tab that crashed holds the room back that long.
+ */
+export const MARK_TTL_MS = 150_000;
+export const RENEW_MS = 30_000;
 const PREFIX = 'converge:partitioned:';
 
 /** The partition marks of one tab in one `Storage` (pure apart from it: time is passed in). */
@@ -85,9 +89,11 @@ export class TabFaults {
     private readonly now: () => number,
   ) {}
 
+  /** Takes the room's faults as they are now (called on every lab change: only a change of faults costs anything). */
   remember(room: string, config: FaultConfig): void {
-    if (JSON.stringify(config) === JSON.stringify(NO_FAULTS)) this.faults.delete(room);
-    else this.faults.set(room, config);
+    if (sameFaults(this.faults.get(room) ?? NO_FAULTS, config)) return;
+    if (hasFaults(config)) this.faults.set(room, config);
+    else this.faults.delete(room);
     this.renew();
   }
 
