@@ -1137,6 +1137,8 @@ test('axe: no serious or critical accessibility violations on the lobby and in a
   relay,
   room,
 }) => {
+  // Eight axe scans, each taking seconds on two shared cores: twice the default time.
+  test.setTimeout(60_000);
   const a = await openUser('Axel');
   const b = await openUser('Bea');
   const check = async (page: Page, where: string): Promise<void> => {
