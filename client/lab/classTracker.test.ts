@@ -42,6 +42,20 @@ const seenTwo = (): ClassTracker => {
   return t;
 };
 
+/** seenTwo, then Student 2 announced a partition at 500 ms (LAB-7), still present. */
+const seenTwoThenPartitioned = (): ClassTracker => {
+  const t = seenTwo();
+  t.observe(
+    room([
+      [1, state(1)],
+      [2, state(2, { partitioned: true })],
+    ]),
+    500,
+    true,
+  );
+  return t;
+};
+
 const names = (s: ClassSnapshot): string[] =>
   s.participants.map((p) => `${p.state.name}${p.offlineSince === null ? '' : ' (offline)'}`);
 
@@ -185,15 +199,7 @@ describe('LAB-UI-1: the verdict', () => {
   });
 
   it('LAB-UI-1, LAB-7: a participant that announced its partition and then dropped out is shown as partitioned', () => {
-    const t = seenTwo();
-    t.observe(
-      room([
-        [1, state(1)],
-        [2, state(2, { partitioned: true })],
-      ]),
-      500,
-      true,
-    );
+    const t = seenTwoThenPartitioned();
     let s = t.observe(room([[1, state(1)]]), 1000, true);
     expect(s.verdict.kind === 'unreachable' && s.verdict.reasons[0]).toBe(
       'Student 2 is partitioned — last seen with the same content',
@@ -326,15 +332,7 @@ describe('LAB-UI-8: participants who left cut off before the view opened, as rep
   });
 
   it('LAB-UI-8 what the view saw itself outranks a report: a present client, or one it saw leave', () => {
-    const t = seenTwo();
-    t.observe(
-      room([
-        [1, state(1)],
-        [2, state(2, { partitioned: true })],
-      ]),
-      500,
-      true,
-    );
+    const t = seenTwoThenPartitioned();
     t.observe(room([[1, state(1)]]), 1000, true);
     // Student 1 reports Student 2 (and a present Student 3) with other timings: the view keeps its own.
     const s = t.observe(
