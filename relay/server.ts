@@ -11,6 +11,7 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
   CloseReason,
+  type CloseReasonInfo,
   ConnectionMode,
   PROTOCOL_VERSION,
   SYNC_PATH,
@@ -208,10 +209,16 @@ export const createRelayServer = (opts: ServerOptions): Server => {
     // On a framing error ws closes with the RFC code (1002, 1007, 1009) before telling us.
     // Those codes are "retryable" to the stock client, which would resend the same bad frame
     // forever; translate them to our closed set's fatal codes.
+    // The reason is logged and counted as the client gets it (an oversize frame is frame-too-large).
     const rfcClose = ws.close.bind(ws);
+    let framingClose: CloseReasonInfo | null = null;
     ws.close = (code?: number, data?: string | Buffer): void => {
       const mapped =
         code === 1009 ? CloseReason.FrameTooLarge : code === 1002 || code === 1007 ? CloseReason.ProtocolError : null;
+      if (mapped && framingClose === null) {
+        framingClose = mapped;
+        metrics?.closed(mapped.reason);
+      }
       if (mapped) rfcClose(mapped.code, mapped.reason);
       else rfcClose(code, data);
     };
@@ -244,7 +251,8 @@ export const createRelayServer = (opts: ServerOptions): Server => {
       relay.receive(id, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), isBinary);
     });
     ws.on('error', (err: Error & { code?: string }) => {
-      log.info('close', { room, conn: id, reason: CloseReason.ProtocolError.reason, detail: err.code ?? err.message });
+      const reason = (framingClose ?? CloseReason.ProtocolError).reason;
+      log.info('close', { room, conn: id, reason, detail: err.code ?? err.message });
       relay.closed(id);
     });
     ws.on('close', () => relay.closed(id));

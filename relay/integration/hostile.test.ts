@@ -239,6 +239,13 @@ describe('hostile input closes only the offending socket', () => {
       attack.run(raw);
       const closed = await raw.closed;
       expect(closed).toEqual({ code: attack.expected.code, reason: attack.expected.reason });
+      // Logged and counted under the reason the client got, framing errors included.
+      const why = attack.expected.reason;
+      await waitFor(() => relay.stderr().includes(`"event":"close","room":"${room}","conn":3,"reason":"${why}"`), {
+        message: `the close logged as ${why}`,
+      });
+      const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+      expect(metrics).toMatch(new RegExp(`^converge_closes_total\\{reason="${why}"\\} 1$`, 'm'));
 
       // The stock clients in the same room keep working.
       a.doc.getText('text').insert(a.text().length, 'after');
