@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ClassTracker, NOBODY, NOBODY_NOW, NOT_CONNECTED, type ClassSnapshot } from './classTracker.js';
-import { FORGET_MS } from './labPresence.js';
+import { CUT_OFF_FORGET_MS, FORGET_MS } from './labPresence.js';
 
 const userId = (n: number): string => `u${String(n).padStart(25, '0')}`;
 
@@ -186,6 +186,18 @@ describe('LAB-UI-1: the verdict', () => {
     s = t.observe(room([[1, state(1)]]), 1000 + FORGET_MS, true);
     expect(s.verdict).toEqual({ kind: 'converged' });
     expect(names(s)).toEqual(['Student 1', 'Student 2 (offline)']);
+  });
+
+  it('LAB-UI-1 unknown, unreachable: one that left partitioned counts for CUT_OFF_FORGET_MS, not FORGET_MS (a partition lasts minutes)', () => {
+    const t = seenTwoThenPartitioned();
+    t.observe(room([[1, state(1)]]), 1000, true);
+    let s = t.observe(room([[1, state(1, { svTotal: 11, hash: 'bbbb0002' })]]), 1000 + FORGET_MS, true);
+    expect(s.verdict.kind === 'unreachable' && s.verdict.reasons[0]).toBe(
+      'Student 2 is partitioned — last seen behind (missing updates the others have)',
+    );
+    s = t.observe(room([[1, state(1, { svTotal: 11, hash: 'bbbb0002' })]]), 1000 + CUT_OFF_FORGET_MS, true);
+    expect(s.verdict).toEqual({ kind: 'converged' });
+    expect(s.participants[1]).toMatchObject({ counted: false });
   });
 
   it('LAB-UI-1 unknown (the view): once everybody listed left FORGET_MS ago it says so, not "yet"', () => {
@@ -377,22 +389,24 @@ describe('LAB-UI-8: participants who left cut off before the view opened, as rep
     expect(s.verdict).toEqual({ kind: 'converged' });
   });
 
-  it('LAB-UI-8 two reports of one participant: its latest state (its own clock) wins; the time away is capped at FORGET_MS', () => {
+  it('LAB-UI-8 two reports of one participant: its latest state (its own clock) wins; the time away is capped at CUT_OFF_FORGET_MS', () => {
     const t = new ClassTracker(0);
     const older = reporting(1, [[2, 2, 0]], 10_000);
-    const newer = reporting(3, [[2, 2, 0]], FORGET_MS * 2) as { lab: { cutOffPeers: Array<{ lab: { at: number } }> } };
+    const newer = reporting(3, [[2, 2, 0]], CUT_OFF_FORGET_MS * 2) as {
+      lab: { cutOffPeers: Array<{ lab: { at: number } }> };
+    };
     newer.lab.cutOffPeers[0]!.lab.at = 900;
     const s = t.observe(
       room([
         [1, older],
         [3, newer],
       ]),
-      FORGET_MS * 3,
+      CUT_OFF_FORGET_MS * 3,
       true,
     );
     const p = s.participants.find((x) => x.state.clientId === 2)!;
     expect([p.reportedBy, p.state.at]).toEqual(['Student 3', 900]);
-    expect(p.offlineSince).toBe(FORGET_MS * 2);
+    expect(p.offlineSince).toBe(CUT_OFF_FORGET_MS * 2);
     expect(p.counted).toBe(false);
   });
 });

@@ -4,8 +4,8 @@
  * (time is passed in), so it is tested without a browser or a clock.
  *
  * LAB-UI-1 (the verdict). The participants that count are those online now or seen less than
- * `FORGET_MS` ago (a participant that left longer ago no longer counts; it stays listed as
- * offline). A counted participant is reachable when it is online and not cut off (partitioned, or
+ * `FORGET_MS` ago, `CUT_OFF_FORGET_MS` for one that left cut off (a participant that left longer
+ * ago no longer counts; it stays listed as offline). A counted participant is reachable when it is online and not cut off (partitioned, or
  * dropping every frame: `cutOff`; it announced that before its frames stopped, LAB-7); one that is
  * not is shown with the last state it published. The room is
  * - **converged** when at least one participant counts, every counted one is reachable, and all
@@ -37,7 +37,7 @@
 import { cutOff } from '../../shared/lab/faults.js';
 import { parseCutOffReports, type CutOffReport } from './cutOffPeers.js';
 import type { LabPresence } from './labPresence.js';
-import { FORGET_MS, parseLabPresence, sameLabPresence } from './labPresence.js';
+import { FORGET_MS, forgetAfterMs, parseLabPresence, sameLabPresence } from './labPresence.js';
 
 /** How much history the chart keeps. */
 export const HISTORY_MS = 5 * 60_000;
@@ -253,7 +253,7 @@ export class ClassTracker {
       this.byClient.set(clientId, {
         state: old && sameLabPresence(old.state, report.state) ? old.state : report.state,
         // Estimated once, when first reported: later reports would only move it by their delays.
-        offlineSince: old?.offlineSince ?? now - Math.min(report.awayMs, FORGET_MS),
+        offlineSince: old?.offlineSince ?? now - Math.min(report.awayMs, forgetAfterMs(report.state)),
         counted: true,
         reportedBy: by,
       });
@@ -268,7 +268,7 @@ export class ClassTracker {
         continue;
       }
       const offlineSince = p.offlineSince ?? now;
-      const counted = now - offlineSince < FORGET_MS;
+      const counted = now - offlineSince < forgetAfterMs(p.state);
       const raw = p.offlineSince === null ? departed.get(clientId) : undefined;
       const last = raw === undefined ? null : this.parse(clientId, raw);
       const state = last && !sameLabPresence(p.state, last) ? last : p.state;

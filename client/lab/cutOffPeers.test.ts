@@ -8,7 +8,7 @@ import {
   parseCutOffReports,
   type CutOffPeerWire,
 } from './cutOffPeers.js';
-import { FORGET_MS, parseLabPresence } from './labPresence.js';
+import { CUT_OFF_FORGET_MS, parseLabPresence } from './labPresence.js';
 
 const userId = (n: number): string => `u${String(n).padStart(25, '0')}`;
 
@@ -75,12 +75,12 @@ describe('LAB-9: a participant reports the peers it saw leave while cut off', ()
     expect(peers.list(1000).map((p) => p.id)).toEqual([2]);
   });
 
-  it('LAB-9 forgets a peer FORGET_MS after it left, as a class view stops counting one', () => {
+  it('LAB-9 forgets a peer CUT_OFF_FORGET_MS after it left, as a class view stops counting one', () => {
     const { peers, states } = watching();
     update(peers, states, 2, state(2, { partitioned: true }), 900);
     remove(peers, states, 2, 1000);
-    expect(peers.list(1000 + FORGET_MS - 1)).toHaveLength(1);
-    expect(peers.list(1000 + FORGET_MS)).toEqual([]);
+    expect(peers.list(1000 + CUT_OFF_FORGET_MS - 1)).toHaveLength(1);
+    expect(peers.list(1000 + CUT_OFF_FORGET_MS)).toEqual([]);
   });
 
   it('LAB-9 stops reporting a peer when it is back, or when a new tab of its user appears (a reload)', () => {

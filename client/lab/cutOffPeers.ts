@@ -19,12 +19,12 @@
  * reporter republishes at least every `CUT_OFF_REFRESH_MS` while it reports anyone.
  *
  * Only peers cut off when they left are reported (partitioned, or dropping every frame: `cutOff`),
- * so a room where people just come and go costs nothing extra. A peer is reported for `FORGET_MS`
+ * so a room where people just come and go costs nothing extra. A peer is reported for `CUT_OFF_FORGET_MS`
  * (as long as a view counts one it saw leave), and no longer once it, or a new tab of its user
  * (a reload clears faults), is back: a view replaces an offline tab by its user's new one too.
  */
 import { cutOff } from '../../shared/lab/faults.js';
-import { FORGET_MS, parseLabPresence, type LabPresence } from './labPresence.js';
+import { CUT_OFF_FORGET_MS, parseLabPresence, type LabPresence } from './labPresence.js';
 
 /** At most this many peers per report, the latest to leave first. */
 export const MAX_CUT_OFF_PEERS = 16;
@@ -116,10 +116,10 @@ export class CutOffPeers {
 
   /**
    * What to publish at `now`: the latest to leave first, at most `MAX_CUT_OFF_PEERS` within
-   * `MAX_REPORT_BYTES`; those gone `FORGET_MS` or more are forgotten.
+   * `MAX_REPORT_BYTES`; those gone `CUT_OFF_FORGET_MS` or more are forgotten.
    */
   list(now: number): CutOffPeerWire[] {
-    for (const [id, g] of this.gone) if (now - g.left >= FORGET_MS) this.gone.delete(id);
+    for (const [id, g] of this.gone) if (now - g.left >= CUT_OFF_FORGET_MS) this.gone.delete(id);
     const out: CutOffPeerWire[] = [];
     let bytes = 2; // the brackets
     for (const [id, { state: s, left }] of [...this.gone].sort((a, b) => b[1].left - a[1].left || a[0] - b[0])) {

@@ -10,15 +10,21 @@
  * `svSummary` is a string (cut to `MAX_SV_SUMMARY` characters, control characters replaced).
  * Anything else is ignored, never thrown on. Text is only ever rendered as text.
  */
-import { validateFaultConfig, type FaultConfig } from '../../shared/lab/faults.js';
+import { cutOff, validateFaultConfig, type FaultConfig } from '../../shared/lab/faults.js';
 import { parsePresence } from '../sync/presence.js';
 
 export const MAX_SV_SUMMARY = 160;
-/**
- * LAB-UI-1: how long an offline participant still counts (as unreachable); LAB-9: how long a
- * participant reports one that left cut off.
- */
+/** LAB-UI-1: how long a participant that went offline still counts (as unreachable). */
 export const FORGET_MS = 120_000;
+/**
+ * LAB-UI-1: how long one that left cut off (partitioned, or dropping every frame) still counts; LAB-9:
+ * how long a participant reports it. A partition exercise lasts minutes: with `FORGET_MS` the view
+ * said "Converged" two minutes into a partition, the student still cut off and behind.
+ */
+export const CUT_OFF_FORGET_MS = 10 * 60_000;
+
+/** How long a participant whose last state was `s` still counts once offline (LAB-UI-1). */
+export const forgetAfterMs = (s: LabPresence): number => (cutOff(s.faults) ? CUT_OFF_FORGET_MS : FORGET_MS);
 
 export interface LabPresence {
   /** The awareness client id (one per open room session: a tab). */

@@ -9,7 +9,7 @@
 import { memo, useEffect, useId, useMemo, type ReactNode } from 'react';
 import { cutOff, describeFaults, formatSkew } from '../../../shared/lab/faults.js';
 import { HISTORY_MS, type ClassSnapshot, type Participant, type Verdict } from '../../lab/classTracker.js';
-import { FORGET_MS } from '../../lab/labPresence.js';
+import { CUT_OFF_FORGET_MS, FORGET_MS } from '../../lab/labPresence.js';
 import { sameSvRow, svMatrix, type SvCell } from '../../lab/svMatrix.js';
 import { linkClick } from '../appContext.js';
 import { plural } from '../format.js';
@@ -133,9 +133,10 @@ const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
       <details className="definition">
         <summary>What “converged” means here</summary>
         <p>
-          Everyone online now or seen in the last {FORGET_MS / 1000} s counts. Someone offline, partitioned or dropping
-          every frame is unreachable: they are shown with the last state they published. <strong>Converged</strong>:
-          everyone who counts is reachable and shows the same content (same content hash and same state-vector total).{' '}
+          Everyone online now or seen in the last {FORGET_MS / 1000} s counts ({CUT_OFF_FORGET_MS / 60_000} minutes for
+          someone who left partitioned or dropping every frame). Someone offline, partitioned or dropping every frame is
+          unreachable: they are shown with the last state they published. <strong>Converged</strong>: everyone who
+          counts is reachable and shows the same content (same content hash and same state-vector total).{' '}
           <strong>Not converged</strong>: two reachable participants show different content; that is known now.{' '}
           <strong>Unknown: n unreachable</strong>: the reachable participants agree, but nobody can know what an
           unreachable replica holds until it is back (it may have written, or received, something since). Its last state
