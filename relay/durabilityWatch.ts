@@ -21,6 +21,8 @@ import { RedisDurabilityError, checkNode, type RedisClient } from './redisConnec
 export interface DurabilityGuard {
   /** Throws RedisDurabilityError while the last check found a node that is not durable. */
   assertDurable(): void;
+  /** False while the last check found a node that is not durable (HEALTH-1). */
+  durable(): boolean;
 }
 
 export class DurabilityWatch implements DurabilityGuard {
@@ -41,6 +43,10 @@ export class DurabilityWatch implements DurabilityGuard {
 
   assertDurable(): void {
     if (this.failure) throw this.failure;
+  }
+
+  durable(): boolean {
+    return this.failure === null;
   }
 
   /** One round over the nodes (the timer runs it; tests may too). Never rejects. */

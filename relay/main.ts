@@ -77,6 +77,7 @@ const main = async (): Promise<void> => {
     staticDir: join(here, '..', 'dist'),
     metrics,
     backplane: scaleOut?.backplane,
+    redisDurability: scaleOut?.durability,
     storeWorker: merger,
     relayUrls: config.relayUrls,
     perIpLimits,

@@ -22,6 +22,8 @@ export interface ScaleOutStorage {
   readonly storeCompaction: { readonly store: RedisRoomStore; readonly policy: StoreCompactionPolicy };
   /** REDIS-11: MAX_CONNECTIONS_PER_IP and MAX_UPGRADES_PER_IP_PER_MINUTE across relays; null when both are 0. */
   readonly addressLimiter: RedisAddressLimiter | null;
+  /** REDIS-10: the running durability check; undefined when REDIS_DURABILITY left it unverified. */
+  readonly durability: DurabilityWatch | undefined;
 }
 
 /** Store-side compaction: a segment per ~256 entries; a lease long enough for one merge of 512 KiB. */
@@ -80,5 +82,5 @@ export const openScaleOutStorage = async (
           log,
         });
   metrics.backplane(true);
-  return { store, backplane, storeCompaction: { store, policy: POLICY }, addressLimiter };
+  return { store, backplane, storeCompaction: { store, policy: POLICY }, addressLimiter, durability };
 };

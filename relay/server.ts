@@ -45,6 +45,8 @@ export interface ServerOptions {
   readonly metrics?: RelayMetrics;
   /** Scale-out mode: its status is reported by `/healthz`. */
   readonly backplane?: Backplane;
+  /** Scale-out mode, REDIS-10: whether Redis is durable now, reported by `/healthz` (HEALTH-1). */
+  readonly redisDurability?: { durable(): boolean };
   /** The store's worker thread (merges only in scale-out mode): its status is reported by `/healthz` (STORE-5). */
   readonly storeWorker?: { health(): StoreWorkerHealth };
   /** Relay origins for client failover, served at `/config.json` ([] = only this relay). */
@@ -289,7 +291,10 @@ const handleHttp = async (req: IncomingMessage, res: ServerResponse, opts: Serve
     // scale-out mode the worker only merges: Redis stores, and the backplane's status says so.
     const workerStores = !opts.backplane;
     const workerDown = storeWorker === 'down' || storeWorker === 'hung' || storeWorker === 'restarting';
-    const ok = s.storage === 'ok' && backplane !== 'down' && !(workerStores && workerDown);
+    // REDIS-10 refuses every commit while a node is not durable, traffic or not.
+    const redisDurability = opts.redisDurability ? (opts.redisDurability.durable() ? 'ok' : 'weakened') : 'off';
+    const ok =
+      s.storage === 'ok' && backplane !== 'down' && redisDurability !== 'weakened' && !(workerStores && workerDown);
     const body = JSON.stringify({
       ok,
       version: VERSION,
@@ -298,6 +303,7 @@ const handleHttp = async (req: IncomingMessage, res: ServerResponse, opts: Serve
       connections: s.connections,
       storage: s.storage,
       backplane,
+      redisDurability,
       storeWorker,
     });
     res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(body);

@@ -220,8 +220,12 @@ describe('scale-out: three relays on one Redis', () => {
     await waitFor(() => c.allOwnEditsAcked(), 'the first edit acked');
     const admin = await connectRedis(bed.redis.url, 'converge-test-admin', false);
     try {
+      expect((await healthz(relay)).body).toMatchObject({ ok: true, redisDurability: 'ok' });
       await admin.config('SET', 'appendfsync', 'everysec');
       await waitFor(() => relay.stderr().includes('"event":"redis-not-durable"'), 'the relay noticed');
+      // HEALTH-1: not ok while nothing can be stored, before any commit fails too.
+      const weakened = await healthz(relay);
+      expect([weakened.status, weakened.body.ok, weakened.body.redisDurability]).toEqual([503, false, 'weakened']);
       const acked = ownAcked(c);
       messages.push(['during']);
       await waitFor(() => /"event":"append-failed".*appendfsync everysec/.test(relay.stderr()), 'the commit refused');
@@ -229,6 +233,7 @@ describe('scale-out: three relays on one Redis', () => {
       expect(c.allOwnEditsAcked()).toBe(false);
       await admin.config('SET', 'appendfsync', 'always');
       await waitFor(() => c.allOwnEditsAcked(), 'acked once Redis is durable again');
+      expect((await healthz(relay)).status).toBe(200);
     } finally {
       admin.disconnect();
     }
