@@ -17,7 +17,7 @@ import process from 'node:process';
  * @property {number | null} code exit code, null when the child was ended by a signal or never ran
  * @property {NodeJS.Signals | null} signal the signal that ended the child
  * @property {Error | null} error why the child could not be run
- * @property {StopSignal | null} interrupted the first stop signal this process got while the child ran
+ * @property {StopSignal | null} interrupted the first stop signal this process got while the child ran, or the one that ended the child
  */
 
 /**
@@ -46,7 +46,12 @@ export const runNode = (args, options = {}) =>
       resolve({ ...outcome, interrupted });
     };
     child.once('error', (error) => done({ code: null, signal: null, error }));
-    child.once('exit', (code, signal) => done({ code, signal, error: null }));
+    child.once('exit', (code, signal) => {
+      // A Ctrl-C signals the whole process group: the child may be gone before this process's own
+      // handler ran. A child ended by a stop signal was stopped from outside: an interruption too.
+      if (signal === 'SIGTERM' || signal === 'SIGINT') interrupted ??= signal;
+      done({ code, signal, error: null });
+    });
   });
 
 /**
