@@ -87,30 +87,45 @@ afterEach(() => {
   copyDir = null;
 });
 
+/**
+ * Runs `npm start` in `cwd` on a free port, in a process group of its own (afterEach kills it),
+ * collecting its output. `exited`: the signal that ended npm, else its exit code.
+ */
+const startNpm = (
+  cwd: string,
+  relayDataDir: string,
+  skipBuild: boolean,
+): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<NodeJS.Signals | number | null> } => {
+  const child = spawn('npm', ['start', '--', '--port', '0', '--data-dir', relayDataDir], {
+    cwd,
+    env: { ...process.env, SKIP_CLIENT_BUILD: skipBuild ? '1' : '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  npm = child;
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.on('exit', (code, sig) => resolve(sig ?? code)),
+  );
+  return { child, out: () => out, err: () => err, exited };
+};
+
 describe('npm start', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)(
     '%s sent to npm stops the relay gracefully, and npm exits 0',
     async (signal) => {
       dataDir = mkdtempSync(join(tmpdir(), 'converge-npm-start-'));
-      const child = spawn('npm', ['start', '--', '--port', '0', '--data-dir', dataDir], {
-        cwd: root,
-        env: { ...process.env, SKIP_CLIENT_BUILD: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true,
-      });
-      npm = child;
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      await waitFor(() => /listening on (http:\/\/\S+)/.test(out), 'the relay prints its URL', 30_000);
-      const url = /listening on (http:\/\/\S+)/.exec(out)![1]!;
+      const { child, out, err, exited } = startNpm(root, dataDir, true);
+      await waitFor(() => /listening on (http:\/\/\S+)/.test(out()), 'the relay prints its URL', 30_000);
+      const url = /listening on (http:\/\/\S+)/.exec(out())![1]!;
       expect(await answers(url)).toBe(true);
 
       child.kill(signal);
       expect(await exited).toBe(0);
-      expect(err).toContain(`"event":"shutdown","signal":"${signal}"`);
+      expect(err()).toContain(`"event":"shutdown","signal":"${signal}"`);
       await waitFor(async () => !(await answers(url)), 'the port is closed', 10_000);
     },
     60_000,
@@ -127,24 +142,11 @@ describe('npm start', () => {
       const copy = copyWithoutBuild();
       copyDir = copy;
       const relayDataDir = join(copy, 'data');
-      const child = spawn('npm', ['start', '--', '--port', '0', '--data-dir', relayDataDir], {
-        cwd: copy,
-        env: { ...process.env, SKIP_CLIENT_BUILD: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true,
-      });
-      npm = child;
+      const { child, out, err, exited } = startNpm(copy, relayDataDir, false);
       const pgid = child.pid!;
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
-        child.on('exit', (code, sig) => resolve(sig ?? code)),
-      );
       // The pipes close once every process that shares them has ended and all they wrote is read.
-      const outputRead = Promise.all([once(child.stdout, 'close'), once(child.stderr, 'close')]);
-      await waitFor(() => out.includes('converge: building the client'), 'ensureBuild starts the build', 60_000);
+      const outputRead = Promise.all([once(child.stdout!, 'close'), once(child.stderr!, 'close')]);
+      await waitFor(() => out().includes('converge: building the client'), 'ensureBuild starts the build', 60_000);
       await waitFor(
         () => liveInGroup(pgid).some((cmd) => cmd.includes('vite.js build')),
         'the vite build runs',
@@ -159,8 +161,12 @@ describe('npm start', () => {
       await outputRead;
 
       const interrupted = `converge: start interrupted by ${signal} during the client build; the relay was not started.`;
-      expect(err.split('\n').filter((line) => line.startsWith('converge:'))).toEqual([interrupted]);
-      expect(out).not.toContain('listening on');
+      expect(
+        err()
+          .split('\n')
+          .filter((line) => line.startsWith('converge:')),
+      ).toEqual([interrupted]);
+      expect(out()).not.toContain('listening on');
       // The relay creates its data directory first thing.
       expect(existsSync(relayDataDir)).toBe(false);
     },
