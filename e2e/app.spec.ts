@@ -869,6 +869,33 @@ test('composer: Enter sends, Shift+Enter adds a line, the counter counts', async
   await expect(u.page.getByRole('alert')).toContainText('cannot be empty');
 });
 
+test('composer: a draft that wraps grows to fit its text again when the box gets narrower or wider', async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('Resizer');
+  await u.page.setViewportSize({ width: 1280, height: 800 });
+  await u.gotoRoom(room);
+  // Three lines at 1280 px, more once the box is narrower (no line breaks: only the wrapping changes).
+  await u.composer().fill('a sentence long enough to wrap over several lines of the message box '.repeat(4));
+  const fit = (): Promise<{ hidden: number; spare: number }> =>
+    u.composer().evaluate((el) => {
+      const box = el as HTMLTextAreaElement;
+      const before = box.style.height;
+      box.style.height = 'auto';
+      const needed = box.scrollHeight; // the text's height, measured without the box's own height
+      box.style.height = before;
+      return { hidden: box.scrollHeight - box.clientHeight, spare: box.clientHeight - needed };
+    });
+  await expect.poll(fit).toEqual({ hidden: 0, spare: 0 });
+  // A phone's width re-wraps the text into more lines: the box grows, nothing scrolls out of sight.
+  await u.page.setViewportSize({ width: 390, height: 800 });
+  await expect.poll(fit).toEqual({ hidden: 0, spare: 0 });
+  // Back to wide: fewer lines, and the box shrinks to them.
+  await u.page.setViewportSize({ width: 1280, height: 800 });
+  await expect.poll(fit).toEqual({ hidden: 0, spare: 0 });
+});
+
 test('focus stays where the user works: after Send, after an edit, around a delete (Escape cancels it), after a reaction and a rename', async ({
   openUser,
   room,

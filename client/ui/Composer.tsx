@@ -21,6 +21,13 @@ import { currentDraft, draftKey, DraftKeeper } from './draftKeeper.js';
 import { kv, type MessageView, type RoomSession } from './services.js';
 import type { RoomMeta, RoomUpdateStore } from '../storage/roomUpdateStore.js';
 
+/** The box as tall as its text (plus its 2 px of border), at most 30 % of the window or 320 px. */
+const fitToText = (el: HTMLTextAreaElement | null): void => {
+  if (!el) return;
+  el.style.height = 'auto';
+  el.style.height = `${Math.min(el.scrollHeight + 2, Math.round(window.innerHeight * 0.3), 320)}px`;
+};
+
 export interface ComposerHandle {
   focus(): void;
 }
@@ -109,13 +116,27 @@ export const Composer = ({
     return () => window.removeEventListener('storage', onStorage);
   }, [room]);
 
-  // Grow with the text, up to a limit (then it scrolls).
-  useLayoutEffect(() => {
+  // Grow with the text, up to a limit (then it scrolls); again when the box's width or the window's
+  // height changes (a rotated phone, a wider window, the Lab panel opened), which re-wraps the text.
+  useLayoutEffect(() => fitToText(textareaRef.current), [draft]);
+  useEffect(() => {
     const el = textareaRef.current;
     if (!el) return;
-    el.style.height = 'auto';
-    el.style.height = `${Math.min(el.scrollHeight + 2, Math.round(window.innerHeight * 0.3), 320)}px`;
-  }, [draft]);
+    let width = el.clientWidth;
+    // Only a change of width: the height is what fitToText itself sets.
+    const observer = new ResizeObserver(() => {
+      if (el.clientWidth === width) return;
+      width = el.clientWidth;
+      fitToText(el);
+    });
+    observer.observe(el);
+    const onResize = (): void => fitToText(el);
+    window.addEventListener('resize', onResize);
+    return () => {
+      observer.disconnect();
+      window.removeEventListener('resize', onResize);
+    };
+  }, []);
 
   useEffect(() => {
     if (replyTo) textareaRef.current?.focus();
