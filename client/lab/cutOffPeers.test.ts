@@ -6,6 +6,7 @@ import {
   MAX_CUT_OFF_PEERS,
   MAX_REPORT_BYTES,
   parseCutOffReports,
+  REPORTERS_PER_PEER,
   type CutOffPeerWire,
 } from './cutOffPeers.js';
 import { CUT_OFF_FORGET_MS, parseLabPresence } from './labPresence.js';
@@ -107,6 +108,45 @@ describe('LAB-9: a participant reports the peers it saw leave while cut off', ()
     remove(peers, states, 3, 1500);
     update(peers, states, 3, state(1), 2000);
     expect(peers.list(2000).map((p) => p.id)).toEqual([1]);
+  });
+
+  it(`LAB-11 only the ${REPORTERS_PER_PEER} lowest-id witnesses report a peer; the next takes over when one leaves or is cut off`, () => {
+    // This participant (100) and members 1, 2, 3 saw member 4 leave partitioned; member 5 was partitioned too.
+    const states = new Map<number, unknown>([[SELF, state(100)]]);
+    const peers = new CutOffPeers(SELF);
+    peers.seed(states);
+    for (const id of [1, 2, 3]) update(peers, states, id, state(id), 0);
+    update(peers, states, 4, state(4, { partitioned: true }), 0);
+    update(peers, states, 5, state(5, { dropPct: 100 }), 0);
+    remove(peers, states, 4, 1000);
+    // Members 1 and 2 report it: not every member.
+    expect(peers.list(1000)).toEqual([]);
+    // A member that came later (0, the lowest id) did not see it leave: it takes no reporter's place.
+    update(peers, states, 0, state(0), 1100);
+    remove(peers, states, 1, 1200);
+    expect(peers.list(1200)).toEqual([]); // 2 and 3 report it now
+    // A reporter cut off itself cannot reach a view: the next witness, this participant, reports it.
+    update(peers, states, 2, state(2, { partitioned: true }), 1300);
+    expect(peers.list(1300).map((p) => p.id)).toEqual([4]);
+    // Its partition lifted, member 2 reports it again, and this participant no longer does.
+    update(peers, states, 2, state(2), 1400);
+    expect(peers.list(1400)).toEqual([]);
+    remove(peers, states, 3, 1500);
+    expect(peers.list(1500).map((p) => p.id)).toEqual([4]);
+  });
+
+  it('LAB-11 a member cut off when the peer left is no witness: it saw nothing, and takes no reporter slot', () => {
+    const states = new Map<number, unknown>([[SELF, state(100)]]);
+    const peers = new CutOffPeers(SELF);
+    peers.seed(states);
+    update(peers, states, 1, state(1, { partitioned: true }), 0);
+    update(peers, states, 2, state(2, { dropPct: 100 }), 0);
+    update(peers, states, 4, state(4, { partitioned: true }), 0);
+    remove(peers, states, 4, 1000);
+    // Members 1 and 2 were cut off: they reconnect later, but did not see 4 leave.
+    update(peers, states, 1, state(1), 2000);
+    update(peers, states, 2, state(2), 2000);
+    expect(peers.list(2000).map((p) => p.id)).toEqual([4]);
   });
 
   it(`LAB-9 lists at most ${MAX_CUT_OFF_PEERS}, the latest to leave first, and never itself`, () => {

@@ -19,9 +19,11 @@
  * reporter republishes at least every `CUT_OFF_REFRESH_MS` while it reports anyone.
  *
  * Only peers cut off when they left are reported (partitioned, or dropping every frame: `cutOff`),
- * so a room where people just come and go costs nothing extra. A peer is reported for `CUT_OFF_FORGET_MS`
- * (as long as a view counts one it saw leave), and no longer once it, or a new tab of its user
- * (a reload clears faults), is back: a view replaces an offline tab by its user's new one too.
+ * so a room where people just come and go costs nothing extra, and only `REPORTERS_PER_PEER` of
+ * the members that saw a peer leave report it (LAB-11), so the cost does not grow with the class.
+ * A peer is reported for `CUT_OFF_FORGET_MS` (as long as a view counts one it saw leave), and no
+ * longer once it, or a new tab of its user (a reload clears faults), is back: a view replaces an
+ * offline tab by its user's new one too.
  */
 import { cutOff } from '../../shared/lab/faults.js';
 import { CUT_OFF_FORGET_MS, parseLabPresence, type LabPresence } from './labPresence.js';
@@ -42,6 +44,12 @@ const REPORTED_SV_SUMMARY = 64;
 const MAX_GONE = 4 * MAX_CUT_OFF_PEERS;
 /** While reporting anyone, a participant republishes at least this often (the age's error bound). */
 export const CUT_OFF_REFRESH_MS = 10_000;
+/**
+ * Members reporting each peer: of those that saw it leave, the lowest client ids still present
+ * and reachable. One per member would cost every member's state the entries (a room of 30 with 5
+ * cut off: about 3× LAB-7's presence traffic); two keep a report up while one of them leaves.
+ */
+export const REPORTERS_PER_PEER = 2;
 /** Client ids remembered as once present (a new tab is a client id never seen before). */
 const MAX_KNOWN = 1024;
 const utf8 = new TextEncoder();
@@ -77,7 +85,15 @@ export interface AwarenessChange {
 export class CutOffPeers {
   /** Lab participants present now, by awareness client id: a removed one's last state. */
   private readonly present = new Map<number, LabPresence>();
-  private readonly gone = new Map<number, { readonly state: LabPresence; readonly left: number }>();
+  /**
+   * Peers that left cut off: their last state, when, and the witnesses (ascending client ids: this
+   * participant and the reachable ones present then, who saw it leave too; a member that came
+   * later did not, and cannot report it).
+   */
+  private readonly gone = new Map<
+    number,
+    { readonly state: LabPresence; readonly left: number; readonly witnesses: readonly number[] }
+  >();
   /** Client ids once present, oldest first (bounded): one not here is a new tab. */
   private readonly known = new Set<number>();
 
@@ -95,7 +111,9 @@ export class CutOffPeers {
       const last = this.present.get(id);
       this.present.delete(id);
       if (last && cutOff(last.faults)) {
-        this.gone.set(id, { state: last, left: now });
+        const witnesses = [this.self];
+        for (const [w, p] of this.present) if (!cutOff(p.faults)) witnesses.push(w);
+        this.gone.set(id, { state: last, left: now, witnesses: witnesses.sort((a, b) => a - b) });
         // Insertion order is the order they left: the first is the longest gone.
         if (this.gone.size > MAX_GONE) this.gone.delete(this.gone.keys().next().value!);
       }
@@ -115,15 +133,24 @@ export class CutOffPeers {
   }
 
   /**
-   * What to publish at `now`: the latest to leave first, at most `MAX_CUT_OFF_PEERS` within
+   * What to publish at `now`: the peers this participant is one of the `REPORTERS_PER_PEER`
+   * reporters of, the latest to leave first, at most `MAX_CUT_OFF_PEERS` within
    * `MAX_REPORT_BYTES`; those gone `CUT_OFF_FORGET_MS` or more are forgotten.
    */
   list(now: number): CutOffPeerWire[] {
     for (const [id, g] of this.gone) if (now - g.left >= CUT_OFF_FORGET_MS) this.gone.delete(id);
+    // A witness reports while present and not cut off itself (its state could not reach a view).
+    const reporting = (w: number): boolean => {
+      const p = this.present.get(w);
+      return w === this.self || (p !== undefined && !cutOff(p.faults));
+    };
     const out: CutOffPeerWire[] = [];
     let bytes = 2; // the brackets
-    for (const [id, { state: s, left }] of [...this.gone].sort((a, b) => b[1].left - a[1].left || a[0] - b[0])) {
+    for (const [id, { state: s, left, witnesses }] of [...this.gone].sort(
+      (a, b) => b[1].left - a[1].left || a[0] - b[0],
+    )) {
       if (out.length === MAX_CUT_OFF_PEERS) break;
+      if (!witnesses.filter(reporting).slice(0, REPORTERS_PER_PEER).includes(this.self)) continue;
       const entry: CutOffPeerWire = {
         id,
         user: { id: s.userId, name: s.name },
