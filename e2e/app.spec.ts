@@ -782,6 +782,40 @@ test('a narrow screen: Room details is a drawer that Escape and its Close button
   await expect(toggle).toHaveAttribute('aria-expanded', 'false');
 });
 
+test("Room details: the room's sync in full, the phone header's cut last-sync time whole, and what a message's mark means", async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('Phone');
+  await u.page.setViewportSize({ width: 390, height: 844 });
+  await u.gotoRoom(room);
+  await u.send('saved before going offline');
+  await expect(u.message('saved before going offline')).toContainText(/Saved|Seen/);
+  await u.offlineToggle().click();
+  await u.send('written offline');
+  await expect(u.connection()).toContainText('1 pending');
+  // The header's last-sync time, as the status line holds it (on a phone, cut short on screen).
+  const headerTime = (await u.connection().innerText()).match(/synced (\S+)/)![1]!;
+  await u.page.getByRole('button', { name: 'Room details' }).click();
+  const sync = u.page.getByRole('complementary', { name: 'Room details' }).getByRole('region', { name: 'Sync' });
+  await expect(sync).toContainText('Offline (switched off: nothing is sent or received until you go online)');
+  await expect(sync).toContainText('1 message kept on this device, sent when the relay can be reached');
+  await expect(sync).toContainText(headerTime);
+  // Whole on a phone: no line of it is cut short or wider than the drawer.
+  expect(await sync.evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true);
+  // The marks' meanings, which a touch screen never shows as tooltips.
+  await sync.getByText('What the marks on your messages mean').click();
+  await expect(sync).toContainText('Kept on this device, not on the relay yet: it is sent when you are online.');
+  await expect(sync).toContainText('Stored on the relay’s disk.');
+  // Back online, the count and the status follow.
+  await u.page.getByRole('button', { name: 'Close room details' }).click();
+  await u.offlineToggle().click();
+  await expect(u.message('written offline')).toContainText(/Saved|Seen/);
+  await u.page.getByRole('button', { name: 'Room details' }).click();
+  await expect(sync).toContainText('Online');
+  await expect(sync).toContainText('No message waiting to be sent');
+});
+
 test('a room opened with a keyboard and mouse is ready to write: what is typed goes into the message box', async ({
   openUser,
   room,

@@ -17,7 +17,7 @@ export const STATE_LABEL: Record<MessageState, string> = {
   saved: 'Saved',
   seen: 'Seen',
 };
-const STATE_HELP: Record<MessageState, string> = {
+export const STATE_HELP: Record<MessageState, string> = {
   storing: 'Being written to this device’s storage; closing the page before it is done would lose it.',
   pending: 'Kept on this device, not on the relay yet: it is sent when you are online.',
   saved: 'Stored on the relay’s disk.',

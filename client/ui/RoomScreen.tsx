@@ -18,6 +18,7 @@ import { MessageIndex } from './messageIndex.js';
 import { MessageList, type MessageListHandle } from './MessageList.js';
 import { NamePrompt } from './NamePrompt.js';
 import { RoomFrame } from './RoomFrame.js';
+import { STATUS_LABEL, SyncDetails } from './SyncDetails.js';
 import { describeImport } from './describeImport.js';
 import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
 import { roomUrl } from './router.js';
@@ -449,6 +450,7 @@ const Room = ({
               Close<span className="visually-hidden"> room details</span>
             </button>
           )}
+          <SyncDetails view={view} />
           <People view={view} />
           <ShareRoom room={room} />
           <Transfer room={room} session={session} />
@@ -537,8 +539,6 @@ const RoomTitle = ({ room, title, session }: { room: string; title: string; sess
     </div>
   );
 };
-
-const STATUS_LABEL = { online: 'Online', connecting: 'Connecting…', offline: 'Offline' } as const;
 
 const ConnectionIndicator = ({ view }: { view: RoomView }): ReactNode => {
   const { status, manualOffline, lastSyncedAt } = view.connection;

@@ -1,0 +1,56 @@
+/**
+ * The room's sync in full, first in Room details. The header's status is one short line, and on a
+ * phone its last-sync time is the part cut short (HEADER-1); a message's state is explained only in
+ * its tooltip, which a touch screen never shows. Here both are whole, in words.
+ */
+import { useId, type ReactNode } from 'react';
+import { formatFullTime, plural } from './format.js';
+import { STATE_HELP, STATE_LABEL } from './MessageItem.js';
+import type { MessageState, RoomView } from './services.js';
+
+export const STATUS_LABEL = { online: 'Online', connecting: 'Connecting…', offline: 'Offline' } as const;
+
+const STATES: readonly MessageState[] = ['storing', 'pending', 'saved', 'seen'];
+
+export const SyncDetails = ({ view }: { view: RoomView }): ReactNode => {
+  const { status, manualOffline, lastSyncedAt } = view.connection;
+  const pending = view.pendingCount;
+  const headingId = useId();
+  return (
+    <section className="panel" aria-labelledby={headingId}>
+      <h2 id={headingId}>Sync</h2>
+      <dl className="sync-facts">
+        <div>
+          <dt>Connection</dt>
+          <dd>
+            {STATUS_LABEL[status]}
+            {manualOffline && ' (switched off: nothing is sent or received until you go online)'}
+          </dd>
+        </div>
+        <div>
+          <dt>Pending</dt>
+          <dd>
+            {pending === 0
+              ? 'No message waiting to be sent'
+              : `${plural(pending, 'message')} kept on this device, sent when the relay can be reached`}
+          </dd>
+        </div>
+        <div>
+          <dt>Last synced with the relay</dt>
+          <dd>{lastSyncedAt === null ? 'Not yet on this device' : formatFullTime(lastSyncedAt)}</dd>
+        </div>
+      </dl>
+      <details className="state-legend">
+        <summary>What the marks on your messages mean</summary>
+        <dl>
+          {STATES.map((s) => (
+            <div key={s}>
+              <dt>{STATE_LABEL[s]}</dt>
+              <dd>{STATE_HELP[s]}</dd>
+            </div>
+          ))}
+        </dl>
+      </details>
+    </section>
+  );
+};
