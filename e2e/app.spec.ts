@@ -613,6 +613,11 @@ test('search within the room, and "Show in conversation"', async ({ openUser, ro
   await expect(u.log().getByRole('article')).toHaveCount(3);
   await search.fill('no such thing');
   await expect(u.log()).toContainText('No messages match your search.');
+  // SEARCH-1: accents and case are ignored, and the match is marked over the original letters.
+  await u.send('Rendez-vous au Café de la Gare');
+  await search.fill('cafe');
+  await expect(u.page.getByText('1 match')).toBeVisible();
+  await expect(u.log().locator('mark')).toHaveText('Café');
 });
 
 /**

@@ -22,6 +22,7 @@ import { STATUS_LABEL, SyncDetails } from './SyncDetails.js';
 import { describeImport } from './describeImport.js';
 import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
 import { roomUrl } from './router.js';
+import { foldForSearch } from './searchText.js';
 import {
   onSwitchedOffChange,
   roomFileName,
@@ -33,6 +34,21 @@ import {
 } from './services.js';
 import { useCopy } from './useCopy.js';
 import { useRoomSession, useRoomView } from './useRoomView.js';
+
+/**
+ * SEARCH-1: a message's text and author as search compares them, folded once per message view
+ * (the session keeps the same view object while the message is unchanged), not on every keystroke.
+ */
+const foldedViews = new WeakMap<MessageView, string>();
+const foldedForSearch = (m: MessageView): string => {
+  let f = foldedViews.get(m);
+  if (f === undefined) {
+    // A line break between them: a query cannot match across the text's end and the name.
+    f = `${foldForSearch(m.text)}\n${foldForSearch(m.authorName)}`;
+    foldedViews.set(m, f);
+  }
+  return f;
+};
 
 export const RoomScreen = ({ room }: { room: string }): ReactNode => {
   const { identity } = useApp();
@@ -213,18 +229,12 @@ const Room = ({
   }, [messages, atBottom]);
 
   // ---- Rows: search results, or every message with the "New messages" line ----
-  const trimmedQuery = query.trim().toLocaleLowerCase();
+  const trimmedQuery = query.trim();
   const dividerIndex = divider?.index ?? -1;
   const rows = useMemo<Rows>(() => {
     if (trimmedQuery) {
-      return searchRows(
-        messages.filter(
-          (m) =>
-            !m.deleted &&
-            (m.text.toLocaleLowerCase().includes(trimmedQuery) ||
-              m.authorName.toLocaleLowerCase().includes(trimmedQuery)),
-        ),
-      );
+      const q = foldForSearch(trimmedQuery);
+      return searchRows(messages.filter((m) => !m.deleted && foldedForSearch(m).includes(q)));
     }
     return messageRows(messages, dividerIndex, structureVersion);
   }, [messages, trimmedQuery, dividerIndex, structureVersion]);

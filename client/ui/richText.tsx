@@ -4,6 +4,7 @@
  * An optional search query is highlighted with <mark>.
  */
 import { Fragment, type ReactNode } from 'react';
+import { matchRanges } from './searchText.js';
 
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
 const TRAILING_PUNCTUATION = /[.,;:!?'"»)\]}]+$/;
@@ -48,19 +49,16 @@ export const splitLinks = (text: string): TextPart[] => {
   return parts;
 };
 
-/** `text` with every case-insensitive occurrence of `query` wrapped in <mark>. */
+/** `text` with every occurrence of `query` (SEARCH-1: ignoring case and accents) wrapped in <mark>. */
 export const highlight = (text: string, query: string): ReactNode => {
-  const q = query.trim().toLocaleLowerCase();
-  if (!q) return text;
-  const lower = text.toLocaleLowerCase();
-  // toLocaleLowerCase can change lengths for a few scripts; then highlight nothing rather than the wrong span.
-  if (lower.length !== text.length) return text;
+  const ranges = matchRanges(text, query);
+  if (ranges.length === 0) return text;
   const out: ReactNode[] = [];
   let at = 0;
-  for (let i = lower.indexOf(q); i >= 0; i = lower.indexOf(q, i + q.length)) {
-    if (i > at) out.push(text.slice(at, i));
-    out.push(<mark key={i}>{text.slice(i, i + q.length)}</mark>);
-    at = i + q.length;
+  for (const [start, end] of ranges) {
+    if (start > at) out.push(text.slice(at, start));
+    out.push(<mark key={start}>{text.slice(start, end)}</mark>);
+    at = end;
   }
   if (at < text.length) out.push(text.slice(at));
   return out;
