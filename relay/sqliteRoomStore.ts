@@ -22,7 +22,7 @@
  * A room therefore never becomes empty once created, which is what lets `rooms` track it.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { makeDirectory } from './makeDirectory.js';
 import { dirname, join } from 'node:path';
 import type { AppendEntry, RoomStore, StoredLogEntry, StoredRoom, StoredSegment } from './roomStore.js';
 import { assertEntry, assertRange, assertRoom, assertSegment } from './storeArguments.js';
@@ -155,7 +155,7 @@ export class SqliteRoomStore implements RoomStore {
    * cannot be opened, cannot use WAL, or has another schema version.
    */
   static open(file: string, options: SqliteRoomStoreOptions = {}): SqliteRoomStore {
-    mkdirSync(dirname(file), { recursive: true });
+    makeDirectory(dirname(file));
     const db = new Database(file);
     try {
       configure(db, options);
