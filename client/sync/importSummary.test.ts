@@ -33,6 +33,7 @@ describe('FILE-2: what an import brought', () => {
     file.setTitle('Trip');
     expect(importInto(replica(), file)).toEqual({
       newMessages: 3,
+      newDeleted: 0,
       changedMessages: 0,
       titleChanged: true,
       anythingNew: true,
@@ -47,7 +48,7 @@ describe('FILE-2: what an import brought', () => {
     file.react(ann, file.messages()[0]!.id, '👍', true);
     const device = replica();
     copy(file, device);
-    const nothing = { newMessages: 0, changedMessages: 0, titleChanged: false, anythingNew: false };
+    const nothing = { newMessages: 0, newDeleted: 0, changedMessages: 0, titleChanged: false, anythingNew: false };
     expect(importInto(device, file)).toEqual(nothing);
     expect(importInto(device, older)).toEqual(nothing);
   });
@@ -71,7 +72,13 @@ describe('FILE-2: what an import brought', () => {
     device.send(ben, 'written here after the export');
 
     const summary = importInto(device, file);
-    expect(summary).toEqual({ newMessages: 2, changedMessages: 4, titleChanged: false, anythingNew: true });
+    expect(summary).toEqual({
+      newMessages: 2,
+      newDeleted: 1,
+      changedMessages: 3,
+      titleChanged: false,
+      anythingNew: true,
+    });
     expect(device.messages().find((m) => m.id === kept.id)?.text).toBe('kept as is');
   });
 
@@ -87,6 +94,7 @@ describe('FILE-2: what an import brought', () => {
     copy(tabLate, device);
     expect(importInto(device, tabEarly)).toEqual({
       newMessages: 0,
+      newDeleted: 0,
       changedMessages: 0,
       titleChanged: false,
       anythingNew: true,
@@ -103,6 +111,7 @@ describe('FILE-2: what an import brought', () => {
     file.messagesMap.delete(gone.id);
     expect(importInto(device, file)).toEqual({
       newMessages: 0,
+      newDeleted: 0,
       changedMessages: 1,
       titleChanged: false,
       anythingNew: true,
@@ -110,7 +119,7 @@ describe('FILE-2: what an import brought', () => {
   });
 
   it('FILE-2: the sentence says what was merged, or that the device had it all', () => {
-    const none = { newMessages: 0, changedMessages: 0, titleChanged: false, anythingNew: false };
+    const none = { newMessages: 0, newDeleted: 0, changedMessages: 0, titleChanged: false, anythingNew: false };
     expect(describeImport('trip.converge', none)).toBe(
       'Imported trip.converge: nothing new — this device already had everything in the file.',
     );
@@ -121,8 +130,17 @@ describe('FILE-2: what an import brought', () => {
       'Imported trip.converge: 1 new message.',
     );
     expect(
-      describeImport('t.converge', { newMessages: 3, changedMessages: 2, titleChanged: true, anythingNew: true }),
+      describeImport('t.converge', {
+        ...none,
+        newMessages: 3,
+        changedMessages: 2,
+        titleChanged: true,
+        anythingNew: true,
+      }),
     ).toBe('Imported t.converge: 3 new messages; 2 messages edited, deleted or reacted to; a new room title.');
+    expect(describeImport('t.converge', { ...none, newMessages: 3, newDeleted: 1, anythingNew: true })).toBe(
+      'Imported t.converge: 3 new messages; 1 message already deleted.',
+    );
     expect(describeImport('t.converge', { ...none, changedMessages: 1, anythingNew: true })).toBe(
       'Imported t.converge: no new messages; 1 message edited, deleted or reacted to.',
     );

@@ -14,7 +14,9 @@ import type { ChatMessage, ChatRoom } from '../../shared/chat/chatRoom.js';
 export interface ImportSummary {
   /** Messages the room shows now that it did not before, not counting those that arrived deleted. */
   readonly newMessages: number;
-  /** Messages the room showed whose text, edit mark, deletion or reactions changed, or arrived deleted. */
+  /** Messages new to the room that arrived already deleted (shown as deleted, nothing to read). */
+  readonly newDeleted: number;
+  /** Messages the room showed whose text, edit mark, deletion or reactions changed, or that are gone. */
   readonly changedMessages: number;
   readonly titleChanged: boolean;
   /** The document got anything at all this device lacked (false: it already had the whole file). */
@@ -33,12 +35,13 @@ export const beginImport = (chat: ChatRoom): { finish(): ImportSummary } => {
   return {
     finish: () => {
       let newMessages = 0;
+      let newDeleted = 0;
       let changedMessages = 0;
       let kept = 0;
       for (const m of chat.orderedMessages()) {
         const was = before.get(m.id);
         if (was === undefined) {
-          if (m.deleted) changedMessages++;
+          if (m.deleted) newDeleted++;
           else newMessages++;
         } else {
           kept++;
@@ -49,6 +52,7 @@ export const beginImport = (chat: ChatRoom): { finish(): ImportSummary } => {
       changedMessages += before.size - kept;
       return {
         newMessages,
+        newDeleted,
         changedMessages,
         titleChanged: chat.title() !== title,
         anythingNew: !Y.equalSnapshots(snapshot, Y.snapshot(chat.doc)),

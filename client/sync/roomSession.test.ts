@@ -311,12 +311,14 @@ describe('RoomSession with a real relay', () => {
     // FILE-2: what it brought, and on a second import that it brought nothing.
     expect(await b.importFile(file)).toEqual({
       newMessages: 2,
+      newDeleted: 0,
       changedMessages: 0,
       titleChanged: true,
       anythingNew: true,
     });
     expect(await b.importFile(file)).toEqual({
       newMessages: 0,
+      newDeleted: 0,
       changedMessages: 0,
       titleChanged: false,
       anythingNew: false,
