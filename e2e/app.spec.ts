@@ -539,6 +539,23 @@ test('LIST-1: a backlog that arrives late, sorted above the newest message, keep
   await expect(b.page.getByRole('button', { name: /Jump to latest/ })).toHaveCount(0);
 });
 
+test('LIST-2: a reader at the newest message keeps it in view while the message box grows with a long draft', async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('Drafter');
+  await u.page.setViewportSize({ width: 1280, height: 720 });
+  await u.gotoRoom(room);
+  for (let i = 1; i <= 12; i++) await u.send(`message ${i}`);
+  const newest = u.message('message 12');
+  await expect(newest).toBeInViewport({ ratio: 0.9 });
+  // Twelve lines: the box grows to its limit, and the list above gets shorter.
+  await u.composer().fill(Array.from({ length: 12 }, (_, i) => `draft line ${i + 1}`).join('\n'));
+  await expect.poll(() => u.composer().evaluate((el) => el.clientHeight)).toBeGreaterThan(150);
+  await expect(newest).toBeInViewport({ ratio: 0.9 });
+  await expect(u.page.getByRole('button', { name: /Jump to latest/ })).toHaveCount(0);
+});
+
 test('unread: Jump to latest while scrolled up, the lobby count, and the "New messages" line', async ({
   openUser,
   room,

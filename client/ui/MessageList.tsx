@@ -94,6 +94,24 @@ export const MessageList = (props: MessageListProps): ReactNode => {
     if (wasAtBottom && placed.current && virtualizer.getDistanceFromEnd() > AT_BOTTOM_PX) virtualizer.scrollToEnd();
   }, [shape, wasAtBottom, virtualizer]);
 
+  // LIST-2: the list's box shrinking (the message box growing with a long draft, a phone's keyboard
+  // opening) keeps its top where it was, so a reader at the newest message lost it below the fold.
+  // Read from before the resize: a shrink moves neither scrollTop nor scrollHeight, only the end.
+  useEffect(() => {
+    const el = scrollRef.current;
+    if (!el) return;
+    let height = el.clientHeight;
+    const observer = new ResizeObserver(() => {
+      const shrunk = height - el.clientHeight;
+      height = el.clientHeight;
+      if (shrunk <= 0 || !placed.current) return;
+      const fromEndBefore = el.scrollHeight - el.scrollTop - (el.clientHeight + shrunk);
+      if (fromEndBefore <= AT_BOTTOM_PX) virtualizer.scrollToEnd();
+    });
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [virtualizer]);
+
   const indexOf = useCallback((id: string) => rows.indexOfMessage(id), [rows]);
 
   const focusWhenRendered = useCallback((id: string) => {
