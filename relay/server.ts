@@ -283,6 +283,13 @@ const handleHttp = async (req: IncomingMessage, res: ServerResponse, opts: Serve
     res.writeHead(405, { Allow: 'GET, HEAD' }).end();
     return;
   }
+  if (path === SYNC_PATH || path.startsWith(SYNC_PATH + '/')) {
+    // A browser or curl at the websocket endpoint: say what it is, not the app's page with 200.
+    res
+      .writeHead(426, { 'Content-Type': MIME['.txt'], Upgrade: 'websocket', Connection: 'Upgrade' })
+      .end(`upgrade-required: ${SYNC_PATH}/<room> is the websocket endpoint; open the app at /r/<room>`);
+    return;
+  }
   if (path === '/healthz') {
     const s = opts.relay.stats();
     const backplane = opts.backplane ? opts.backplane.status() : 'off';

@@ -58,6 +58,18 @@ describe('HTTP', () => {
     expect((await fetch(relay.url + '/healthz', { method: 'POST' })).status).toBe(405);
   });
 
+  it('a plain GET of the websocket endpoint is 426 Upgrade Required with what it is, not the app page', async () => {
+    const relay = await h.relay();
+    for (const path of ['/sync/some-room', '/sync']) {
+      const res = await fetch(relay.url + path);
+      expect(res.status).toBe(426);
+      expect(res.headers.get('upgrade')).toBe('websocket');
+      expect(await res.text()).toBe(
+        'upgrade-required: /sync/<room> is the websocket endpoint; open the app at /r/<room>',
+      );
+    }
+  });
+
   it('CLOSE-3: upgrades to a bad room name or a bad path are refused with an HTTP status and reason', async () => {
     const relay = await h.relay();
     const cases: Array<[path: string, expected: { status: number; reason: string }]> = [
