@@ -775,6 +775,40 @@ test('HEADER-1: on a phone the room header is two rows at most, with the title, 
   expect(pendingBox.x + pendingBox.width).toBeLessThanOrEqual(statusBox.x + statusBox.width + 1);
 });
 
+test('a narrow screen: Room details and the Lab panel take the same place, so the one opened last is the one shown', async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('Narrow');
+  await u.page.setViewportSize({ width: 700, height: 844 });
+  await u.gotoRoom(room);
+  const details = u.page.getByRole('button', { name: 'Room details' });
+  const lab = u.page.getByRole('button', { name: 'Lab', exact: true });
+  const drawer = u.page.getByRole('complementary', { name: 'Room details' });
+  const panel = u.page.locator('#lab-panel');
+  /** Whether `el`'s centre shows `el` itself (not something drawn over it). */
+  const onTop = (el: Locator): Promise<boolean> =>
+    el.evaluate((node) => {
+      const r = node.getBoundingClientRect();
+      const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+      return hit !== null && node.contains(hit);
+    });
+  await lab.click();
+  await expect(panel).toBeVisible();
+  // Details asked for while the Lab is open: the drawer shows, its Close button focused and not under the Lab.
+  await details.click();
+  const close = drawer.getByRole('button', { name: 'Close room details' });
+  await expect(close).toBeFocused();
+  await expect(panel).toBeHidden();
+  await expect(lab).toHaveAttribute('aria-expanded', 'false');
+  expect(await onTop(close)).toBe(true);
+  // And the other way round.
+  await lab.click();
+  await expect(panel).toBeVisible();
+  await expect(drawer).toBeHidden();
+  await expect(details).toHaveAttribute('aria-expanded', 'false');
+});
+
 test('a narrow screen: Room details is a drawer that Escape and its Close button shut, the focus back on its button', async ({
   openUser,
   room,

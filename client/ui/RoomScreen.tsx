@@ -375,7 +375,11 @@ const Room = ({
             aria-expanded={detailsOpen}
             aria-controls="room-details"
             aria-label="Room details"
-            onClick={() => setDetailsOpen((o) => !o)}
+            onClick={() => {
+              // Narrow, the drawer and the Lab panel take the same place: the one asked for shows.
+              if (!detailsOpen) setLabOpen(false);
+              setDetailsOpen(!detailsOpen);
+            }}
           >
             {/* Shown only in the narrow layout (HEADER-1), where the status beside it needs the room. */}
             Details
@@ -388,6 +392,7 @@ const Room = ({
             aria-controls={labOpen ? 'lab-panel' : undefined}
             onClick={() => {
               setLabOpenedByUser(!labOpen);
+              if (!labOpen) setDetailsOpen(false);
               setLabOpen(!labOpen);
             }}
           >
