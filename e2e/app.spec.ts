@@ -187,6 +187,37 @@ test.describe('two users', () => {
     await expect(b.message('from B online')).not.toContainText('arrived late');
   });
 
+  test("LIVE-1: screen readers hear each message from others, a repeated one too, and a catch-up's count", async ({
+    openUser,
+    room,
+  }) => {
+    const [a, b] = await aliceAndBobIn(openUser, room);
+    // What the live region says, each time it says something (a node added to it).
+    await b.page.evaluate(() => {
+      const w = window as unknown as { heard: string[] };
+      w.heard = [];
+      const region = document.querySelector('.message-announcer')!;
+      new MutationObserver((records) => {
+        for (const r of records) for (const n of Array.from(r.addedNodes)) w.heard.push(n.textContent ?? '');
+      }).observe(region, { childList: true, subtree: true });
+    });
+    const heard = (): Promise<string[]> => b.page.evaluate(() => (window as unknown as { heard: string[] }).heard);
+    await a.send('ok');
+    await expect.poll(heard).toEqual(['Alice: ok']);
+    await a.send('ok');
+    await expect.poll(heard).toEqual(['Alice: ok', 'Alice: ok']);
+    // Bob away while Alice writes three: back, he hears one announcement with the count.
+    await b.offlineToggle().click();
+    await expect(b.connection()).toContainText('Offline');
+    for (const t of ['one', 'two', 'three']) await a.send(t);
+    await expect(a.message('three')).toContainText(/Saved|Seen/);
+    await b.offlineToggle().click();
+    await expect(b.message('three')).toBeVisible();
+    await expect.poll(heard).toEqual(['Alice: ok', 'Alice: ok', '3 new messages. Latest, Alice: three']);
+    // Typing is shown, not announced: it came before nearly every message read out.
+    await expect(b.page.locator('.typing')).not.toHaveAttribute('aria-live');
+  });
+
   test('OFF-1: "Go offline" holds back a room in every tab and across a reload, and no lobby sends it meanwhile', async ({
     openUser,
     relay,

@@ -263,9 +263,11 @@ const Room = ({
     return { get: (userId: string) => present.get(userId) ?? index.authorName(userId) };
   }, [index, namesVersion, view.presence]); // a new namesVersion: a new object, so rows see new names
 
-  // ---- Announce new messages from others to screen readers ----
-  // The messages that were there when the room opened are not new.
-  const [announcement, setAnnouncement] = useState('');
+  // ---- Announce new messages from others to screen readers (LIVE-1) ----
+  // The messages that were there when the room opened are not new. A batch (a catch-up) is one
+  // announcement that says how many came; each announcement is a new node (`seq` as its key), so
+  // a message with the same text as the one before ("ok", "ok") is announced too.
+  const [announcement, setAnnouncement] = useState({ text: '', seq: 0 });
   const announcing = useRef(false);
   useEffect(() => {
     const added = index.takeAdded();
@@ -274,11 +276,17 @@ const Room = ({
       return;
     }
     let latest: MessageView | null = null;
+    let count = 0;
     for (const a of added) {
       const m = index.get(a.id);
-      if (m && !m.own && !m.deleted) latest = m;
+      if (m && !m.own && !m.deleted) {
+        latest = m;
+        count++;
+      }
     }
-    if (latest) setAnnouncement(`${latest.authorName}: ${latest.text.slice(0, 200)}`);
+    if (!latest) return;
+    const text = `${latest.authorName}: ${latest.text.slice(0, 200)}`;
+    setAnnouncement((a) => ({ text: count > 1 ? `${count} new messages. Latest, ${text}` : text, seq: a.seq + 1 }));
   }, [index, messages]);
 
   // ---- Document title ----
@@ -447,8 +455,8 @@ const Room = ({
             onCancelReply={() => setReplyTo(null)}
             onSent={onSent}
           />
-          <p className="visually-hidden" aria-live="polite">
-            {announcement}
+          <p className="visually-hidden message-announcer" aria-live="polite">
+            {announcement.seq > 0 && <span key={announcement.seq}>{announcement.text}</span>}
           </p>
         </main>
         <aside
@@ -706,9 +714,8 @@ const typingText = (names: string[]): ReactNode => {
 const TypingLine = ({ view }: { view: RoomView }): ReactNode => {
   const names = [...new Set(view.presence.filter((p) => p.typing && !p.self).map((p) => p.name))];
   return (
-    <p className="typing" aria-live="polite">
-      {typingText(names)}
-    </p>
+    // Not a live region: announced, "Ann is typing…" came before nearly every message read out.
+    <p className="typing">{typingText(names)}</p>
   );
 };
 
@@ -832,16 +839,15 @@ const Transfer = ({ room, session }: { room: string; session: RoomSession }): Re
       <p className="hint">
         A room file holds the whole room; importing one merges it into this room (nothing is overwritten).
       </p>
-      {result &&
-        (result.ok ? (
-          <p className="success" aria-live="polite">
-            {result.text}
-          </p>
-        ) : (
-          <p className="error" role="alert">
-            Import refused: {result.text}
-          </p>
-        ))}
+      {/* There before the result, so that screen readers announce it when it comes. */}
+      <p className={result?.ok ? 'success' : 'visually-hidden'} aria-live="polite">
+        {result?.ok ? result.text : ''}
+      </p>
+      {result && !result.ok && (
+        <p className="error" role="alert">
+          Import refused: {result.text}
+        </p>
+      )}
     </section>
   );
 };
