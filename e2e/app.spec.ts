@@ -511,7 +511,11 @@ test('export, then import into a fresh profile, shows the same room; a bad file 
   await expect(b.page.getByRole('alert')).toContainText('not a Converge room file');
 
   const fileName = roomFile.suggestedFilename();
+  // LIVE-1: the result's live region is there, empty, before the result (one inserted with its text may go unheard).
+  const result = b.page.getByRole('region', { name: 'Export and import' }).locator('[aria-live="polite"]');
+  await expect(result).toHaveText('');
   await b.page.getByLabel('Import room file').setInputFiles(roomFilePath);
+  await expect(result).toHaveText(`Imported ${fileName}: 2 new messages.`);
   await expect(b.page.getByText(`Imported ${fileName}: 2 new messages.`, { exact: true })).toBeVisible();
   await expectConverged([a, b], ['exported one', 'exported two']);
   await expect(b.message('exported one').getByRole('button', { name: /🎉 1/ })).toBeVisible();
