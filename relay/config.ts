@@ -3,9 +3,8 @@
  * lower-kebab case is a command-line flag (`PORT=0` or `--port 0` / `--port=0`); flags win.
  * The README's configuration table lists every entry of `SETTINGS` (a test checks it).
  */
-import { Limits } from '../shared/protocol.js';
+import { CLIENT_CHARGE_BYTES, Limits, type PublishedLimits } from '../shared/protocol.js';
 import type { RelayLimits } from './relay.js';
-import { CLIENT_CHARGE_BYTES } from './clientCharge.js';
 import { addressRange, type AddressRange } from './clientAddress.js';
 import { LogLevel, type LogLevelName } from './log.js';
 import type { RedisDurabilityMode } from './redisConnection.js';
@@ -182,6 +181,20 @@ const uploadWarnings = (limits: { maxFrameBytes: number; maxClientsPerUpdate: nu
   return warnings;
 };
 
+/**
+ * UP-2: what `/config.json` tells clients this relay charges a connection. Relays behind one
+ * address or one relay list (NET-3) should be configured alike: a client paces by the limits of
+ * the relay that served its page.
+ */
+export const publishedLimits = (limits: RelayLimits): PublishedLimits => ({
+  maxBytesPerSecond: limits.maxBytesPerSecond,
+  byteBurst: limits.byteBurst,
+  maxMessagesPerSecond: limits.maxMessagesPerSecond,
+  messageBurst: limits.messageBurst,
+  maxFrameBytes: limits.maxFrameBytes,
+  maxClientsPerUpdate: limits.maxClientsPerUpdate,
+});
+
 const flagName = (key: keyof typeof SETTINGS): string => '--' + SETTINGS[key].env.toLowerCase().replaceAll('_', '-');
 
 /** Reads settings from `env` and `argv` (flags win). Throws ConfigError naming the bad setting. */
@@ -236,9 +249,11 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
   };
   // A frame the burst can never pay for would be refused as "rate-limited" (retryable) forever.
   // RATE-1: the largest frame with the most clients must be payable.
-  if (limits.byteBurst < limits.maxFrameBytes + limits.maxClientsPerUpdate * CLIENT_CHARGE_BYTES) {
+  const minByteBurst = limits.maxFrameBytes + limits.maxClientsPerUpdate * CLIENT_CHARGE_BYTES;
+  if (limits.byteBurst < minByteBurst) {
     throw new ConfigError(
-      `BYTE_BURST must be at least MAX_FRAME_BYTES + MAX_CLIENTS_PER_UPDATE × ${CLIENT_CHARGE_BYTES} (RATE-1)`,
+      `BYTE_BURST must be at least MAX_FRAME_BYTES + MAX_CLIENTS_PER_UPDATE × ${CLIENT_CHARGE_BYTES} = ` +
+        `${limits.maxFrameBytes} + ${limits.maxClientsPerUpdate} × ${CLIENT_CHARGE_BYTES} = ${minByteBurst} (RATE-1), got ${limits.byteBurst}`,
     );
   }
   if (limits.maxTotalBufferedBytes < limits.maxBufferedBytes) {

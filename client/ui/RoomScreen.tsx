@@ -19,6 +19,7 @@ import { MessageList, type MessageListHandle } from './MessageList.js';
 import { NamePrompt } from './NamePrompt.js';
 import { RoomFrame } from './RoomFrame.js';
 import { describeImport } from './describeImport.js';
+import { describeUpload } from './describeUpload.js';
 import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
 import { roomUrl } from './router.js';
 import {
@@ -616,6 +617,14 @@ const Banners = ({ view }: { view: RoomView }): ReactNode => {
     banners.push(
       <div key="storage-error" className="banner error" role="alert">
         <strong>Storage problem.</strong> {storage.error}
+      </div>,
+    );
+  }
+  if (connection.upload) {
+    // UP-2: a large upload paced to the relay's rate; polite, it changes with every piece sent.
+    banners.push(
+      <div key="upload" className="banner notice" role="status">
+        <strong>Uploading.</strong> {describeUpload(connection.upload)}
       </div>,
     );
   }
