@@ -249,7 +249,7 @@ describe('UP-1 warnings', () => {
     );
     expect(low.warnings).toHaveLength(2);
     expect(low.warnings[0]).toMatch(/^MAX_FRAME_BYTES \(1048575\) is below .* frame-too-large/);
-    expect(low.warnings[1]).toMatch(/^MAX_CLIENTS_PER_UPDATE \(100\) is below .* invalid-update/);
+    expect(low.warnings[1]).toMatch(/^MAX_CLIENTS_PER_UPDATE \(100\) is below .* too-many-clients/);
     const atThem = {
       MAX_FRAME_BYTES: String(Limits.maxSendFrameBytes),
       MAX_CLIENTS_PER_UPDATE: String(Limits.maxUploadClientsPerFrame),

@@ -161,21 +161,22 @@ export class ConfigError extends Error {}
 
 /**
  * UP-1: Converge's client uploads in frames of up to `Limits.maxSendFrameBytes` naming up to
- * `Limits.maxUploadClientsPerFrame` Yjs clients. A relay set below either refuses such a frame
- * with a fatal close, so a device holding that much the relay lacks (a long offline stretch, a
- * room file, a room the relay lost) could never sync it. Allowed (a relay for small rooms, tests
+ * `Limits.maxUploadClientsPerFrame` Yjs clients, smaller only when it read this relay's limits
+ * from `/config.json` (UP-2). A relay set below either refuses such a frame with a fatal close, so
+ * a device that could not read them and holds that much the relay lacks (a long offline stretch,
+ * a room file, a room the relay lost) could never sync it. Allowed (a relay for small rooms, tests
  * of the refusals), but said at start.
  */
 const uploadWarnings = (limits: { maxFrameBytes: number; maxClientsPerUpdate: number }): string[] => {
   const warnings: string[] = [];
   if (limits.maxFrameBytes < Limits.maxSendFrameBytes) {
     warnings.push(
-      `MAX_FRAME_BYTES (${limits.maxFrameBytes}) is below the ${Limits.maxSendFrameBytes}-byte frames Converge clients upload in (UP-1): a device with more than that to upload (a long offline stretch, a room file) is refused with frame-too-large and cannot sync that room`,
+      `MAX_FRAME_BYTES (${limits.maxFrameBytes}) is below the ${Limits.maxSendFrameBytes}-byte frames Converge clients upload in (UP-1) unless they read this relay's /config.json (UP-2): a device that did not (a page served elsewhere, a stock client) with more than that to upload (a long offline stretch, a room file) is refused with frame-too-large and cannot sync that room`,
     );
   }
   if (limits.maxClientsPerUpdate < Limits.maxUploadClientsPerFrame) {
     warnings.push(
-      `MAX_CLIENTS_PER_UPDATE (${limits.maxClientsPerUpdate}) is below the ${Limits.maxUploadClientsPerFrame} Yjs clients a Converge client's upload frame may name (UP-1): a device re-uploading a room of more writing sessions is refused with invalid-update and cannot sync that room`,
+      `MAX_CLIENTS_PER_UPDATE (${limits.maxClientsPerUpdate}) is below the ${Limits.maxUploadClientsPerFrame} Yjs clients a Converge client's upload frame may name (UP-1) unless it read this relay's /config.json (UP-2): a device that did not, re-uploading a room of more writing sessions, is refused with too-many-clients and cannot sync that room`,
     );
   }
   return warnings;
