@@ -16,6 +16,7 @@ import { ChatRoom, TEXT_LIMIT, type Identity } from '../shared/chat/chatRoom.js'
 import { HybridClock } from '../shared/chat/hlc.js';
 import { newId } from '../shared/ids.js';
 import { encodeRoomFile, ROOM_FILE_FORMAT } from '../client/sync/roomFile.js';
+import { CLIENT_CHARGE_BYTES, CloseReason, Limits } from '../shared/protocol.js';
 import { startRelay } from '../relay/testing/relayProcess.js';
 import { observeFor } from '../shared/testing/waitFor.js';
 import { aliceAndBobIn, expect, scrollLog, test, ui, type AppUser } from './appFixtures.js';
@@ -1104,6 +1105,70 @@ test('a relay refusal is explained and the messages stay on the device', async (
   await u.offlineToggle().click();
   await expect(u.message('written after the refusal')).toContainText(/Saved|Seen/, { timeout: 20_000 });
   await expect(u.page.getByRole('alert').filter({ hasText: 'Not syncing' })).toBeHidden();
+});
+
+test('REFUSE-4: a refusal for one of the relay limits says which, in plain words', async ({ openUser, room }) => {
+  const u = await openUser('Many Writers', { network: true });
+  await u.gotoRoom(room);
+  // What the relay does with an upload naming more Yjs clients than its MAX_CLIENTS_PER_UPDATE (VAL-11).
+  await u.closeWith(CloseReason.TooManyClients.code, CloseReason.TooManyClients.reason);
+  const alert = u.page.getByRole('alert').filter({ hasText: 'Not syncing' });
+  await expect(alert).toContainText('The relay refused an upload naming too many writers (too-many-clients)');
+  await expect(alert).toContainText('ask whoever runs the relay to raise that limit');
+  await expect(alert).not.toContainText('malformed');
+});
+
+test("UP-2: a large import goes at the relay's pace, says so while it lasts, and is never reset for rate", async ({
+  openUser,
+  room,
+}, testInfo) => {
+  const MiB = 1024 * 1024;
+  // A relay whose byte burst is the least RATE-1 allows for the client's 1 MiB pieces, and slow.
+  const maxFrame = 1.25 * MiB;
+  const slow = await startRelay({
+    env: {
+      MAX_FRAME_BYTES: String(maxFrame),
+      MAX_CLIENTS_PER_UPDATE: String(Limits.maxUploadClientsPerFrame),
+      BYTE_BURST: String(maxFrame + Limits.maxUploadClientsPerFrame * CLIENT_CHARGE_BYTES),
+      MAX_BYTES_PER_SEC: String(768 * 1024),
+    },
+  });
+  try {
+    // About 3 MB of messages written elsewhere, in a room file.
+    const doc = new Y.Doc();
+    const chat = new ChatRoom(doc, new HybridClock('bulk', () => Date.now()), rb);
+    const author: Identity = { id: newId(rb), name: 'Ann' };
+    const N = 750;
+    const label = (i: number): string => `paced #${String(i).padStart(4, '0')} `;
+    doc.transact(() => {
+      for (let i = 0; i < N; i++) chat.send(author, label(i).padEnd(TEXT_LIMIT, '.'));
+    });
+    const file = testInfo.outputPath('paced.converge');
+    writeFileSync(
+      file,
+      encodeRoomFile({ format: ROOM_FILE_FORMAT, room, exportedAt: Date.now() }, Y.encodeStateAsUpdate(doc)),
+    );
+    doc.destroy();
+
+    const u = await openUser('Importer', { relay: slow });
+    await u.gotoRoom(room);
+    await expect(u.connection()).toContainText('Online');
+    await u.page.getByLabel('Import room file').setInputFiles(file);
+    const banner = u.page.getByRole('status').filter({ hasText: 'Uploading.' });
+    await expect(banner).toContainText(
+      /Sending what the relay does not have yet: [\d.]+ MiB of [\d.]+ MiB, about \d+ seconds? left\. The relay takes 0\.8 MiB a second/,
+      { timeout: 15_000 },
+    );
+    await expect(banner).toBeHidden({ timeout: 30_000 });
+    const reader = await openUser('Reader', { relay: slow });
+    await reader.gotoRoom(room);
+    await expect(reader.message(label(N - 1))).toBeVisible({ timeout: 30_000 });
+    await expect(u.page.getByText('sent faster than the relay accepts')).toHaveCount(0);
+    const metrics = await (await fetch(`${slow.url}/metrics`)).text();
+    expect(metrics).not.toMatch(/^converge_closes_total\{reason="rate-limited"\} [1-9]/m);
+  } finally {
+    await slow.cleanup();
+  }
 });
 
 test('without IndexedDB the app works in memory and says so', async ({ openUser, browser, relay, room }) => {

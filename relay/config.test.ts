@@ -199,7 +199,12 @@ describe('loadConfig', () => {
     [{}, ['--trust-proxy=10.0.0.0/8,fd00::1/8'], /TRUST_PROXY entry "fd00::1\/8" has host bits set/],
     [{ MAX_FRAME_BYTES: '2000000', BYTE_BURST: '1999999' }, [], /BYTE_BURST/],
     // RATE-1: the largest frame with the most clients must be payable (8 MiB + 32,768 × 256 = 16 MiB).
-    [{ MAX_CLIENTS_PER_UPDATE: '32769' }, [], /BYTE_BURST must be at least MAX_FRAME_BYTES \+ MAX_CLIENTS_PER_UPDATE/],
+    // The message says the number it needs, from the values used (8 MiB default frame).
+    [
+      { MAX_CLIENTS_PER_UPDATE: '32769' },
+      [],
+      /BYTE_BURST must be at least MAX_FRAME_BYTES \+ MAX_CLIENTS_PER_UPDATE × 256 = 8388608 \+ 32769 × 256 = 16777472 \(RATE-1\), got 16777216/,
+    ],
     [{ MAX_SEND_FRAME_BYTES: '8192', MAX_AWARENESS_STATE_BYTES: '8192' }, [], /MAX_AWARENESS_STATE_BYTES/],
     [{}, ['--port'], /--port/],
     [{}, ['--no-such-option', '1'], /--no-such-option/],
@@ -244,7 +249,7 @@ describe('UP-1 warnings', () => {
     );
     expect(low.warnings).toHaveLength(2);
     expect(low.warnings[0]).toMatch(/^MAX_FRAME_BYTES \(1048575\) is below .* frame-too-large/);
-    expect(low.warnings[1]).toMatch(/^MAX_CLIENTS_PER_UPDATE \(100\) is below .* invalid-update/);
+    expect(low.warnings[1]).toMatch(/^MAX_CLIENTS_PER_UPDATE \(100\) is below .* too-many-clients/);
     const atThem = {
       MAX_FRAME_BYTES: String(Limits.maxSendFrameBytes),
       MAX_CLIENTS_PER_UPDATE: String(Limits.maxUploadClientsPerFrame),

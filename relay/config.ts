@@ -3,9 +3,8 @@
  * lower-kebab case is a command-line flag (`PORT=0` or `--port 0` / `--port=0`); flags win.
  * The README's configuration table lists every entry of `SETTINGS` (a test checks it).
  */
-import { Limits } from '../shared/protocol.js';
+import { CLIENT_CHARGE_BYTES, Limits, type PublishedLimits } from '../shared/protocol.js';
 import type { RelayLimits } from './relay.js';
-import { CLIENT_CHARGE_BYTES } from './clientCharge.js';
 import { addressRange, type AddressRange } from './clientAddress.js';
 import { LogLevel, type LogLevelName } from './log.js';
 import type { RedisDurabilityMode } from './redisConnection.js';
@@ -162,25 +161,40 @@ export class ConfigError extends Error {}
 
 /**
  * UP-1: Converge's client uploads in frames of up to `Limits.maxSendFrameBytes` naming up to
- * `Limits.maxUploadClientsPerFrame` Yjs clients. A relay set below either refuses such a frame
- * with a fatal close, so a device holding that much the relay lacks (a long offline stretch, a
- * room file, a room the relay lost) could never sync it. Allowed (a relay for small rooms, tests
+ * `Limits.maxUploadClientsPerFrame` Yjs clients, smaller only when it read this relay's limits
+ * from `/config.json` (UP-2). A relay set below either refuses such a frame with a fatal close, so
+ * a device that could not read them and holds that much the relay lacks (a long offline stretch,
+ * a room file, a room the relay lost) could never sync it. Allowed (a relay for small rooms, tests
  * of the refusals), but said at start.
  */
 const uploadWarnings = (limits: { maxFrameBytes: number; maxClientsPerUpdate: number }): string[] => {
   const warnings: string[] = [];
   if (limits.maxFrameBytes < Limits.maxSendFrameBytes) {
     warnings.push(
-      `MAX_FRAME_BYTES (${limits.maxFrameBytes}) is below the ${Limits.maxSendFrameBytes}-byte frames Converge clients upload in (UP-1): a device with more than that to upload (a long offline stretch, a room file) is refused with frame-too-large and cannot sync that room`,
+      `MAX_FRAME_BYTES (${limits.maxFrameBytes}) is below the ${Limits.maxSendFrameBytes}-byte frames Converge clients upload in (UP-1) unless they read this relay's /config.json (UP-2): a device that did not (a page served elsewhere, a stock client) with more than that to upload (a long offline stretch, a room file) is refused with frame-too-large and cannot sync that room`,
     );
   }
   if (limits.maxClientsPerUpdate < Limits.maxUploadClientsPerFrame) {
     warnings.push(
-      `MAX_CLIENTS_PER_UPDATE (${limits.maxClientsPerUpdate}) is below the ${Limits.maxUploadClientsPerFrame} Yjs clients a Converge client's upload frame may name (UP-1): a device re-uploading a room of more writing sessions is refused with invalid-update and cannot sync that room`,
+      `MAX_CLIENTS_PER_UPDATE (${limits.maxClientsPerUpdate}) is below the ${Limits.maxUploadClientsPerFrame} Yjs clients a Converge client's upload frame may name (UP-1) unless it read this relay's /config.json (UP-2): a device that did not, re-uploading a room of more writing sessions, is refused with too-many-clients and cannot sync that room`,
     );
   }
   return warnings;
 };
+
+/**
+ * UP-2: what `/config.json` tells clients this relay charges a connection. Relays behind one
+ * address or one relay list (NET-3) should be configured alike: a client paces by the limits of
+ * the relay that served its page.
+ */
+export const publishedLimits = (limits: RelayLimits): PublishedLimits => ({
+  maxBytesPerSecond: limits.maxBytesPerSecond,
+  byteBurst: limits.byteBurst,
+  maxMessagesPerSecond: limits.maxMessagesPerSecond,
+  messageBurst: limits.messageBurst,
+  maxFrameBytes: limits.maxFrameBytes,
+  maxClientsPerUpdate: limits.maxClientsPerUpdate,
+});
 
 const flagName = (key: keyof typeof SETTINGS): string => '--' + SETTINGS[key].env.toLowerCase().replaceAll('_', '-');
 
@@ -236,9 +250,11 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
   };
   // A frame the burst can never pay for would be refused as "rate-limited" (retryable) forever.
   // RATE-1: the largest frame with the most clients must be payable.
-  if (limits.byteBurst < limits.maxFrameBytes + limits.maxClientsPerUpdate * CLIENT_CHARGE_BYTES) {
+  const minByteBurst = limits.maxFrameBytes + limits.maxClientsPerUpdate * CLIENT_CHARGE_BYTES;
+  if (limits.byteBurst < minByteBurst) {
     throw new ConfigError(
-      `BYTE_BURST must be at least MAX_FRAME_BYTES + MAX_CLIENTS_PER_UPDATE × ${CLIENT_CHARGE_BYTES} (RATE-1)`,
+      `BYTE_BURST must be at least MAX_FRAME_BYTES + MAX_CLIENTS_PER_UPDATE × ${CLIENT_CHARGE_BYTES} = ` +
+        `${limits.maxFrameBytes} + ${limits.maxClientsPerUpdate} × ${CLIENT_CHARGE_BYTES} = ${minByteBurst} (RATE-1), got ${limits.byteBurst}`,
     );
   }
   if (limits.maxTotalBufferedBytes < limits.maxBufferedBytes) {

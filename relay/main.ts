@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { loadConfig, ConfigError } from './config.js';
+import { loadConfig, ConfigError, publishedLimits } from './config.js';
 import { createLogger } from './log.js';
 import { Relay, type RelayStats } from './relay.js';
 import { createRelayServer } from './server.js';
@@ -80,6 +80,7 @@ const main = async (): Promise<void> => {
     redisDurability: scaleOut?.durability,
     storeWorker: merger,
     relayUrls: config.relayUrls,
+    publishedLimits: publishedLimits(config.limits),
     perIpLimits,
     sharedPerIpLimits: scaleOut?.addressLimiter ?? undefined,
     trustProxy: config.trustProxy,

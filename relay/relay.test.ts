@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import {
+  CLIENT_CHARGE_BYTES,
   CloseReason,
   Limits,
   UpgradeRefusal,
@@ -23,7 +24,6 @@ import { MemoryRoomStore } from './memoryRoomStore.js';
 import type { AppendEntry, RoomStore, StoredRoom, StoredSegment } from './roomStore.js';
 import type { ConnId } from './roomCore.js';
 import { FakeSink, type RelayFrame } from './testing/fakeSink.js';
-import { CLIENT_CHARGE_BYTES } from './clientCharge.js';
 import { manyClientsUpdate } from '../shared/testing/updateModel.js';
 
 // --- helpers ------------------------------------------------------------------------------------

@@ -13,12 +13,17 @@
  * - UNLOAD-1 a room with no connections and nothing pending is dropped from memory after
  *   `idleUnloadMs`: memory is bounded by the active rooms.
  */
-import { CloseReason, MessageType, UpgradeRefusal, type CloseReasonInfo } from '../shared/protocol.js';
+import {
+  CLIENT_CHARGE_BYTES,
+  CloseReason,
+  MessageType,
+  UpgradeRefusal,
+  type CloseReasonInfo,
+} from '../shared/protocol.js';
 import { RoomCore, type ConnId, type RoomCoreLimits, type RoomEffect } from './roomCore.js';
 import type { AppendEntry, RoomStore } from './roomStore.js';
 import { inlineMerger, mergeParsed, type Merger } from './mergeInChunks.js';
 import { TokenBucket } from './tokenBucket.js';
-import { CLIENT_CHARGE_BYTES } from './clientCharge.js';
 import { silentLogger, type Logger } from './log.js';
 import type { Backplane, BackplaneEntry, BackplaneStatus, RoomSubscription } from './backplane.js';
 import type { AwarenessEntry } from '../shared/awarenessUpdate.js';

@@ -334,7 +334,7 @@ describe('RoomCore sync', () => {
     }
   });
 
-  it('VAL-10 / SYNC-4: a struct too large for any frame the relay sends is refused; one that fits is forwarded within the limit', () => {
+  it('VAL-10 / SYNC-4, REFUSE-4: a struct too large for any frame the relay sends is refused (struct-too-large); one that fits is forwarded within the limit', () => {
     const maxSendFrameBytes = 4096;
     const b = new Editor(2);
     const tooBig = b.edit((d) => d.getText('t').insert(0, 'x'.repeat(maxSendFrameBytes)));
@@ -343,7 +343,7 @@ describe('RoomCore sync', () => {
     expect(persists(refused)).toEqual([]);
     expect(sendsTo(refused, 2)).toEqual([]);
     expect(closes(refused)).toEqual([
-      { type: 'close', conn: 1, reason: CloseReason.InvalidUpdate, detail: expect.stringMatching(/VAL-10/) as string },
+      { type: 'close', conn: 1, reason: CloseReason.StructTooLarge, detail: expect.stringMatching(/VAL-10/) as string },
     ]);
 
     const c = new Editor(3);
@@ -354,14 +354,14 @@ describe('RoomCore sync', () => {
     expect(sendsTo(effects, 2).length).toBeGreaterThan(0);
   });
 
-  it('VAL-11: an update of more Yjs clients than maxClientsPerUpdate is refused and stores nothing; one at the limit is taken', () => {
+  it('VAL-11, REFUSE-4: an update of more Yjs clients than maxClientsPerUpdate is refused (too-many-clients) and stores nothing; one at the limit is taken', () => {
     const clients = (n: number, from: number): Uint8Array => manyClientsUpdate(n, 0, from);
     const core = joined(makeCore({ maxClientsPerUpdate: 10 }), 1, 2);
     const refused = core.receive(1, encodeSyncUpdate(clients(11, 100)));
     expect(persists(refused)).toEqual([]);
     expect(sendsTo(refused, 2)).toEqual([]);
     expect(closes(refused)).toEqual([
-      { type: 'close', conn: 1, reason: CloseReason.InvalidUpdate, detail: expect.stringMatching(/VAL-11/) as string },
+      { type: 'close', conn: 1, reason: CloseReason.TooManyClients, detail: expect.stringMatching(/VAL-11/) as string },
     ]);
     const taken = core.receive(2, encodeSyncUpdate(clients(10, 200)));
     expect(closes(taken)).toEqual([]);

@@ -125,6 +125,18 @@ const MAX_AWARENESS_TOMBSTONES = 1024;
  */
 export const MAX_AWARENESS_CLOCK = Number.MAX_SAFE_INTEGER - 2 ** 32;
 
+/**
+ * REFUSE-4: the close reason of a refused update. Over one of the relay's limits (VAL-10, VAL-11)
+ * the update is well formed, and the client is told which limit: "malformed" would be untrue and
+ * would hide what the user or the operator can do about it.
+ */
+const updateRefusal = (e: UpdateError): CloseReasonInfo =>
+  e.limit === 'VAL-10'
+    ? CloseReason.StructTooLarge
+    : e.limit === 'VAL-11'
+      ? CloseReason.TooManyClients
+      : CloseReason.InvalidUpdate;
+
 /** A piece of a catch-up answer, with its parse when the relay holds one (a whole chunk). */
 interface Piece {
   readonly bytes: Uint8Array;
@@ -240,7 +252,7 @@ export class RoomCore {
       }
     } catch (e) {
       if (e instanceof FrameError) return this.fail(conn, e.closeReason, e.message);
-      if (e instanceof UpdateError) return this.fail(conn, CloseReason.InvalidUpdate, e.message);
+      if (e instanceof UpdateError) return this.fail(conn, updateRefusal(e), e.message);
       if (e instanceof AwarenessError) return this.fail(conn, CloseReason.InvalidAwareness, e.message);
       throw e;
     }

@@ -14,7 +14,9 @@ import {
   type CloseReasonInfo,
   ConnectionMode,
   PROTOCOL_VERSION,
+  RELAY_CONFIG_PATH,
   SYNC_PATH,
+  type PublishedLimits,
   UpgradeRefusal,
   isValidRoomName,
 } from '../shared/protocol.js';
@@ -51,6 +53,8 @@ export interface ServerOptions {
   readonly storeWorker?: { health(): StoreWorkerHealth };
   /** Relay origins for client failover, served at `/config.json` ([] = only this relay). */
   readonly relayUrls?: readonly string[];
+  /** UP-2: the per-connection allowance clients pace big uploads by, served at `/config.json`. */
+  readonly publishedLimits?: PublishedLimits;
   /** CLOSE-7: connections and upgrade attempts per client address (MAX_CONNECTIONS_PER_IP, …), in this process. */
   readonly perIpLimits?: PerIpLimits;
   /**
@@ -321,9 +325,10 @@ const handleHttp = async (req: IncomingMessage, res: ServerResponse, opts: Serve
     res.writeHead(200, { 'Content-Type': opts.metrics.contentType, 'Cache-Control': 'no-store' }).end(text);
     return;
   }
-  if (path === '/config.json') {
+  if (path === RELAY_CONFIG_PATH) {
     // NET-3: the relays a client may fail over between; [] = stay on the origin that served the page.
-    const body = JSON.stringify({ relays: opts.relayUrls ?? [] });
+    // UP-2: what this relay charges a connection, so that a client paces a big upload within it.
+    const body = JSON.stringify({ relays: opts.relayUrls ?? [], limits: opts.publishedLimits ?? null });
     res.writeHead(200, { 'Content-Type': MIME['.json'], 'Cache-Control': 'no-store' }).end(body);
     return;
   }

@@ -5,6 +5,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import {
+  CLIENT_CHARGE_BYTES,
   CloseReason,
   closeReasonByCode,
   decodeAck,
@@ -24,6 +25,7 @@ import {
   PROTOCOL_VERSION,
   ConnectionMode,
   readAckPayload,
+  readPublishedLimits,
   ROOM_NAME_PATTERN,
   SyncType,
   UpgradeRefusal,
@@ -228,6 +230,7 @@ describe('protocol schema', () => {
     4: '6b569951', // AWR-7 maxAwarenessBytesPerConnection, VAL-11 maxClientsPerUpdate
     5: '962661cd', // CLOSE-7 upgrade refusals too-many-connections-per-ip, too-many-upgrades-per-ip
     6: 'e84937e9', // UP-1 maxUploadClientsPerFrame: what a Converge client's upload frame may name
+    7: 'a31eaffa', // REFUSE-4 close reasons struct-too-large (VAL-10), too-many-clients (VAL-11)
   };
 
   it('the wire tables hash to the value recorded for PROTOCOL_VERSION', () => {
@@ -268,5 +271,42 @@ describe('protocol schema', () => {
     for (const r of Object.values(UpgradeRefusal)) {
       expect(r.status >= 400 && r.status <= 599, r.reason).toBe(true);
     }
+  });
+});
+
+describe('readPublishedLimits (UP-2)', () => {
+  const good = {
+    maxBytesPerSecond: 2 * 1024 * 1024,
+    byteBurst: 16 * 1024 * 1024,
+    maxMessagesPerSecond: 200,
+    messageBurst: 1000,
+    maxFrameBytes: 8 * 1024 * 1024,
+    maxClientsPerUpdate: 32_768,
+  };
+
+  it('UP-2: takes what a relay publishes, and ignores fields it does not know', () => {
+    expect(readPublishedLimits(good)).toEqual(good);
+    expect(readPublishedLimits({ ...good, future: 'x' })).toEqual(good);
+  });
+
+  it('UP-2: anything else is unknown (null): missing, not a positive safe integer, or a burst RATE-1 forbids', () => {
+    const bad: unknown[] = [
+      null,
+      undefined,
+      'limits',
+      [good],
+      {},
+      { ...good, byteBurst: undefined },
+      { ...good, byteBurst: '16777216' },
+      { ...good, maxBytesPerSecond: 0 },
+      { ...good, maxBytesPerSecond: -5 },
+      { ...good, messageBurst: 1.5 },
+      { ...good, maxBytesPerSecond: Number.POSITIVE_INFINITY },
+      { ...good, maxBytesPerSecond: Number.NaN },
+      { ...good, maxBytesPerSecond: 2 ** 53 },
+      // RATE-1: the burst must pay for the largest frame with the most clients.
+      { ...good, byteBurst: good.maxFrameBytes + good.maxClientsPerUpdate * CLIENT_CHARGE_BYTES - 1 },
+    ];
+    for (const value of bad) expect(readPublishedLimits(value), JSON.stringify(value)).toBeNull();
   });
 });

@@ -35,7 +35,13 @@
  * Closing: the relay closes a socket with a code from `CloseReason`. Codes 4400–4499 are fatal
  * (the stock client stops reconnecting: retrying cannot help); 4500–4599 and 1001 are
  * retryable (the client reconnects with backoff). Reasons are short ASCII tokens a UI can map to
- * text; `closeReasonByCode` is the reverse lookup.
+ * text; `closeReasonByCode` is the reverse lookup. A client that does not know a code (an older
+ * one, after a reason was added) treats it by its range: 4400–4499 stop, others reconnect.
+ *
+ * Besides the socket, the relay serves `GET /config.json` (`RELAY_CONFIG_PATH`): `relays`, the
+ * origins a client may fail over between (NET-3), and `limits`, its per-connection allowance
+ * (`PublishedLimits`, UP-2), which a Converge client paces big uploads by. A relay that
+ * publishes no limits (older than protocol 7) leaves the client sending as fast as it can.
  *
  * Changing anything in this file that changes bytes on the wire requires bumping
  * `PROTOCOL_VERSION`; a test hashes these tables and fails until the version moves.
@@ -46,7 +52,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 
 /** Bumped on every wire change (see the schema-hash test in shared/protocol.test.ts). */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 /** Outer message types. 0–3 are y-protocols'; 100 is Converge's own. */
 export const MessageType = {
@@ -81,6 +87,17 @@ export const CloseReason = {
   FrameTooLarge: { code: 4413, reason: 'frame-too-large', fatal: true },
   /** A Yjs update that fails validation (see shared/updateV1.ts). */
   InvalidUpdate: { code: 4422, reason: 'invalid-update', fatal: true },
+  /**
+   * VAL-10: a well-formed update holding one struct larger than the relay's frames can carry
+   * (MAX_SEND_FRAME_BYTES − 64). Its own code, not `invalid-update` (REFUSE-4): the data is not
+   * malformed, it is too large for this relay.
+   */
+  StructTooLarge: { code: 4424, reason: 'struct-too-large', fatal: true },
+  /**
+   * VAL-11: a well-formed update naming more Yjs clients (writing sessions) than the relay's
+   * MAX_CLIENTS_PER_UPDATE (REFUSE-4).
+   */
+  TooManyClients: { code: 4425, reason: 'too-many-clients', fatal: true },
   /** An awareness update that fails validation (size, depth, JSON, too many clients). */
   InvalidAwareness: { code: 4423, reason: 'invalid-awareness', fatal: true },
   /** Over the per-connection message or byte rate. */
@@ -140,6 +157,75 @@ export const ConnectionMode = { param: 'mode', awarenessOnly: 'awareness' } as c
 
 /** Bytes a sync frame's header takes beyond its update: an update may use a frame limit minus this. */
 export const FRAME_HEADROOM = 16;
+
+/**
+ * RATE-1: an update is charged to its sender's byte allowance (`MAX_BYTES_PER_SEC`, `BYTE_BURST`)
+ * for its size and, once parsed, this many bytes for each Yjs client it names: the larger of its
+ * struct sections' clients and its delete set's (the room core reports the count,
+ * relay/roomCore.ts effect 'clients'; known updates too, the parse is the cost). A Converge
+ * client counts the same when it paces an upload (UP-2).
+ *
+ * Why: the relay's work per client (the parse, the clock ranges it keeps while the room is
+ * loaded) is several microseconds, against nanoseconds per byte of content (bench/manyClients.ts):
+ * one socket sending frames of tens of thousands of one-struct clients, or of one-range delete
+ * sets, within its byte rate would keep the process busy. At 256 bytes a client, the default
+ * 2 MiB/s allows about 8,000 clients a second per connection (a few tens of milliseconds of
+ * work). VAL-11 (`MAX_CLIENTS_PER_UPDATE`) bounds one frame, and the configuration requires
+ * `BYTE_BURST` to pay for the largest frame with the most clients, so an honest frame never
+ * gets its sender closed. Over the allowance, the sender is closed with `rate-limited`.
+ */
+export const CLIENT_CHARGE_BYTES = 256;
+
+/** The relay's HTTP path of its client configuration (NET-3's relay list, UP-2's limits). */
+export const RELAY_CONFIG_PATH = '/config.json';
+
+/**
+ * UP-2: what a relay charges one connection, as `/config.json` publishes it under `limits`
+ * (the relay's settings of the same names, relay/config.ts). Every frame costs one message and
+ * its bytes; an update also `CLIENT_CHARGE_BYTES` per Yjs client it names (RATE-1). Over either
+ * allowance the relay closes the connection with `rate-limited`.
+ */
+export interface PublishedLimits {
+  /** MAX_BYTES_PER_SEC and BYTE_BURST: the byte allowance's rate and size. */
+  readonly maxBytesPerSecond: number;
+  readonly byteBurst: number;
+  /** MAX_MSGS_PER_SEC and MSG_BURST: the message allowance's. */
+  readonly maxMessagesPerSecond: number;
+  readonly messageBurst: number;
+  /** MAX_FRAME_BYTES: the largest frame accepted. */
+  readonly maxFrameBytes: number;
+  /** MAX_CLIENTS_PER_UPDATE: the most Yjs clients one update may name (VAL-11). */
+  readonly maxClientsPerUpdate: number;
+}
+
+const PUBLISHED_LIMIT_KEYS = [
+  'maxBytesPerSecond',
+  'byteBurst',
+  'maxMessagesPerSecond',
+  'messageBurst',
+  'maxFrameBytes',
+  'maxClientsPerUpdate',
+] as const satisfies ReadonlyArray<keyof PublishedLimits>;
+
+/**
+ * UP-2: `value` (the `limits` of a `/config.json`, untrusted) as PublishedLimits, or null when it
+ * is missing or not what a relay publishes: every field a positive safe integer, and the byte
+ * burst paying for the largest frame with the most clients (RATE-1; a relay refuses to start
+ * otherwise). Null means "unknown": the client then sends as it did before UP-2.
+ */
+export const readPublishedLimits = (value: unknown): PublishedLimits | null => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const record = value as Record<string, unknown>;
+  const out: Record<string, number> = {};
+  for (const key of PUBLISHED_LIMIT_KEYS) {
+    const n = record[key];
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) return null;
+    out[key] = n;
+  }
+  const limits = out as unknown as PublishedLimits;
+  if (limits.byteBurst < limits.maxFrameBytes + limits.maxClientsPerUpdate * CLIENT_CHARGE_BYTES) return null;
+  return limits;
+};
 
 /** Limits both sides agree on. The relay's are configurable (relay/config.ts); these are defaults. */
 export const Limits = {

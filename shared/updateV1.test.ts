@@ -21,6 +21,7 @@ import {
   isEmptyParsed,
   isValidUpdateV1,
   parseUpdateV1,
+  splitPieceClients,
   splitUpdateV1,
   clientsIn,
   UpdateError,
@@ -877,6 +878,39 @@ describe('VAL-11: at most maxClients clients among the struct sections, and amon
     const claim = new Uint8Array([0xff, 0xff, 0x03, 0, 0]); // varUint 65535, then an empty delete set
     expect(() => parseUpdateV1(claim, { maxClients: 50 })).toThrow(/VAL-11/);
     expect(() => parseUpdateV1(claim)).toThrow(/VAL-1/);
+  });
+});
+
+describe("REFUSE-4: an UpdateError says when only one of the relay's limits was broken", () => {
+  const refusal = (run: () => unknown): UpdateError => {
+    try {
+      run();
+    } catch (e) {
+      if (e instanceof UpdateError) return e;
+      throw e;
+    }
+    throw new Error('accepted');
+  };
+
+  it('REFUSE-4: VAL-10 and VAL-11 (both counts) carry their rule; malformed updates carry none', () => {
+    const doc = new Y.Doc();
+    doc.getText('t').insert(0, 'z'.repeat(5000));
+    expect(refusal(() => parseUpdateV1(Y.encodeStateAsUpdate(doc), { maxStructBytes: 4000 })).limit).toBe('VAL-10');
+    expect(refusal(() => parseUpdateV1(manyClientsUpdate(51, 0), { maxClients: 50 })).limit).toBe('VAL-11');
+    expect(refusal(() => parseUpdateV1(manyClientsUpdate(0, 51), { maxClients: 50 })).limit).toBe('VAL-11');
+    expect(refusal(() => parseUpdateV1(new Uint8Array([1, 1]))).limit).toBeNull(); // truncated (VAL-1)
+  });
+});
+
+describe('splitPieceClients (RATE-1 for UP-2)', () => {
+  it(`reads from its first bytes the count of clients the relay charges for each piece of a split (seed ${SEED})`, () => {
+    const rng = new Prng(SEED);
+    for (let round = 0; round < 5; round++) {
+      const update = manyClientsUpdate(rng.int(50, 250), rng.int(0, 300));
+      const pieces = splitUpdateV1(parseUpdateV1(update), rng.int(200, 2200), rng.int(1, 60));
+      expect(pieces.length).toBeGreaterThan(1);
+      for (const piece of pieces) expect(splitPieceClients(piece)).toBe(clientsIn(parseUpdateV1(piece)));
+    }
   });
 });
 

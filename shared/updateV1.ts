@@ -54,8 +54,18 @@ import { isBoundedJson } from './jsonDepth.js';
 import { decodeUtf8 } from './byteReader.js';
 import * as encoding from 'lib0/encoding';
 
+/**
+ * The relay's configurable limits an update can break while being well formed (REFUSE-4): a
+ * refusal for one of them says which (the relay's close reason), not "malformed".
+ */
+export type UpdateLimit = 'VAL-10' | 'VAL-11';
+
 export class UpdateError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Set when the update is well formed so far and only over one of the relay's limits. */
+    readonly limit: UpdateLimit | null = null,
+  ) {
     super(message);
     this.name = 'UpdateError';
   }
@@ -190,7 +200,7 @@ export const parseUpdateV1 = (bytes: Uint8Array, options: ParseOptions = {}): Pa
     const runs: StructRun[] = [];
     const nClients = r.varUint();
     if (nClients > maxClients)
-      throw new UpdateError(`VAL-11: ${nClients} clients in the structs (at most ${maxClients})`);
+      throw new UpdateError(`VAL-11: ${nClients} clients in the structs (at most ${maxClients})`, 'VAL-11');
     // Each client section needs at least 3 bytes (and the delete set 1): refuse impossible
     // counts before looping.
     if (nClients * 3 + 1 > r.remaining) throw new UpdateError('VAL-1: client count past end');
@@ -211,7 +221,10 @@ export const parseUpdateV1 = (bytes: Uint8Array, options: ParseOptions = {}): Pa
         const start = r.pos;
         readStructBody(r, r.u8(), client, clock, maxDepth, info);
         if (r.pos - start > maxStructBytes) {
-          throw new UpdateError(`VAL-10: a struct of ${r.pos - start} bytes is larger than ${maxStructBytes}`);
+          throw new UpdateError(
+            `VAL-10: a struct of ${r.pos - start} bytes is larger than ${maxStructBytes}`,
+            'VAL-10',
+          );
         }
         const length = info.length;
         if (length < 1) throw new UpdateError(`VAL-3: struct of length ${length}`);
@@ -563,7 +576,7 @@ const readAny = (r: ByteReader, depthLeft: number): void => {
 const readDeleteSet = (r: ByteReader, maxClients: number): Map<number, DeleteRange[]> => {
   const deletes = new Map<number, DeleteRange[]>();
   const n = r.varUint();
-  if (n > maxClients) throw new UpdateError(`VAL-11: ${n} clients in the delete set (at most ${maxClients})`);
+  if (n > maxClients) throw new UpdateError(`VAL-11: ${n} clients in the delete set (at most ${maxClients})`, 'VAL-11');
   if (n * 2 > r.remaining) throw new UpdateError('VAL-1: delete set size past end');
   const seen = new Set<number>();
   for (let i = 0; i < n; i++) {
@@ -745,6 +758,21 @@ export const splitUpdateV1 = (
   }
   flushDs();
   return pieces;
+};
+
+/**
+ * RATE-1's count of Yjs clients for a piece of `splitUpdateV1`, read from its first bytes: a
+ * piece with struct sections deletes only within its own sections' clients (VAL-9's co-deleted
+ * ranges), and a piece of deletions has no sections. For any other update it is a lower bound.
+ */
+export const splitPieceClients = (piece: Uint8Array): number => {
+  const r = new ByteReader(piece);
+  try {
+    const sections = r.varUint();
+    return sections > 0 ? sections : r.varUint();
+  } catch {
+    return 0;
+  }
 };
 
 /**

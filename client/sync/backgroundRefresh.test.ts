@@ -367,7 +367,7 @@ describe('SYNC-C1: background refresh of the lobby', () => {
 
   it('LOBBY-4: a room whose upload the relay refuses after the sync (VAL-10) is reported refused when the relay closes, not at the timeout; the next room still waits for its acks', async () => {
     // A relay whose frames are at most 4 KiB: a message of 4,000 characters is one struct over
-    // VAL-10's limit, so the upload carrying it is refused with the fatal invalid-update.
+    // VAL-10's limit, so the upload carrying it is refused with the fatal struct-too-large (REFUSE-4).
     const small = await startRelay({ env: { MAX_SEND_FRAME_BYTES: '4096', MAX_AWARENESS_STATE_BYTES: '2048' } });
     afterTest(() => void small.cleanup());
     const [refused, next] = [freshRoom(), freshRoom()];

@@ -12,7 +12,8 @@
  *         (`isDocFrozen`). A frozen doc is thrown away and rebuilt from the local store, which
  *         never received the bad update (yjs emits 'update' after the cleanup that threw).
  * APPLY-3 the replacement sync handler keeps the stock semantics: SyncStep1 is answered with
- *         SyncStep2 (what the peer lacks; to the relay in pieces it accepts, UP-1), and the
+ *         SyncStep2 (what the peer lacks; to the relay in pieces it accepts, UP-1, no faster
+ *         than it accepts them, UP-2), and the
  *         provider becomes `synced` on the first SyncStep2 received over the websocket
  *         (`emitSynced`), unless that SyncStep2 was refused.
  */
@@ -21,9 +22,9 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
 import type { WebsocketProvider } from 'y-websocket';
-import { encodeSyncUpdate, MessageType, SyncType } from '../../shared/protocol.js';
+import { MessageType, SyncType } from '../../shared/protocol.js';
 import { parseUpdateV1, UpdateError } from '../../shared/updateV1.js';
-import { uploadPieces } from './uploadPieces.js';
+import { unpacedUploader, type Uploader } from './uploadPacer.js';
 
 /** True when a doc is stuck with a non-empty cleanup queue outside any transaction (APPLY-2). */
 export const isDocFrozen = (doc: Y.Doc): boolean => doc._transaction === null && doc._transactionCleanups.length > 0;
@@ -75,6 +76,8 @@ export interface SyncHandlerEvents {
   readonly onRefused: (reason: string, fromSocket: boolean) => void;
   readonly onFrozen: (error: unknown) => void;
   readonly onThrew?: (error: unknown) => void;
+  /** UP-2: sends the answer to the relay's SyncStep1 (default: all pieces at once, UP-1). */
+  readonly uploader?: Uploader;
 }
 
 type Handler = WebsocketProvider['messageHandlers'][number];
@@ -100,17 +103,17 @@ export const createSyncHandler =
         events.onRefused('a malformed state vector', emitSynced);
         return;
       }
-      // UP-1: over the socket, in pieces a relay accepts; the last one is the SyncStep2, which the
-      // provider sends after this returns (other tabs, over BroadcastChannel, take it whole).
+      // UP-1, UP-2: over the socket, in pieces a relay accepts, the last one the SyncStep2, paced
+      // when the relay's limits are known; the encoder stays empty, so the provider sends nothing
+      // more. Other tabs, over BroadcastChannel, take it whole from the encoder.
       const ws = emitSynced ? provider.ws : null;
       if (ws) {
-        const pieces = uploadPieces(reply, mapEntryLookup(doc));
-        reply = pieces.pop()!;
-        for (const piece of pieces) ws.send(encodeSyncUpdate(piece));
+        (events.uploader ?? unpacedUploader).step2(ws, reply, mapEntryLookup(doc));
+      } else {
+        encoding.writeVarUint(encoder, MessageType.Sync);
+        encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2);
+        encoding.writeVarUint8Array(encoder, reply);
       }
-      encoding.writeVarUint(encoder, MessageType.Sync);
-      encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2);
-      encoding.writeVarUint8Array(encoder, reply);
       events.onReceived?.(inner, emitSynced);
       return;
     }

@@ -16,7 +16,7 @@ import { cutOff, type FaultConfig } from '../../shared/lab/faults.js';
 import { VectorClocks, type LabEvent } from '../../shared/lab/shiviz.js';
 import { encodeSyncStep1, MessageType, SyncType } from '../../shared/protocol.js';
 import { mapEntryLookup } from './defensiveSync.js';
-import { sendInPieces } from './uploadPieces.js';
+import type { Uploader } from './uploadPacer.js';
 import { CUT_OFF_REFRESH_MS, CutOffPeers, type AwarenessChange, type CutOffPeerWire } from '../lab/cutOffPeers.js';
 import { FaultInjector, type FaultStats, type FrameDirection } from '../net/faultInjector.js';
 import type { Transport } from '../net/transport.js';
@@ -66,6 +66,8 @@ export interface LabHost {
   subscribe(listener: () => void): () => void;
   readonly selfName: string;
   readonly selfId: string;
+  /** UP-1, UP-2: sends an update to the relay in pieces it accepts, no faster than it accepts them. */
+  readonly uploader: Uploader;
 }
 
 /** The kind of a frame from its outer (and sync's inner) message type. */
@@ -192,7 +194,7 @@ export class LabHooks {
     ws.send(encodeSyncStep1(Y.encodeStateVector(r.doc)));
     const missing = Y.encodeStateAsUpdate(r.doc, Y.encodeStateVector(new Map(this.host.acked())));
     // An empty update is two zero bytes (no structs, no deletions).
-    if (missing.byteLength > 2) sendInPieces(ws, missing, mapEntryLookup(r.doc)); // UP-1
+    if (missing.byteLength > 2) this.host.uploader.update(ws, missing, mapEntryLookup(r.doc)); // UP-1, UP-2
     return true;
   }
 

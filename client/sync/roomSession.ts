@@ -48,6 +48,7 @@ import {
   MessageType,
   readAckPayload,
   SyncType,
+  type PublishedLimits,
 } from '../../shared/protocol.js';
 import {
   COMPACT_AFTER_UPDATES,
@@ -66,7 +67,7 @@ import type { FaultConfig } from '../../shared/lab/faults.js';
 import { LabHooks } from './labHooks.js';
 import type { Identity } from '../identity.js';
 import { applyUpdateDefensively, createSyncHandler, isDocFrozen, mapEntryLookup } from './defensiveSync.js';
-import { sendInPieces } from './uploadPieces.js';
+import { Uploads, type UploadProgress } from './uploadPacer.js';
 import { keepPresenceAcrossReconnects, ownStateToSend, type AwarenessChanges } from './awarenessClocks.js';
 import { parsePresence, RecentClients, TYPING_TIMEOUT_MS } from './presence.js';
 import { decodeRoomFile, encodeRoomFile, ImportError, ROOM_FILE_FORMAT } from './roomFile.js';
@@ -119,6 +120,8 @@ export interface RoomView {
     readonly lastSyncedAt: number | null;
     /** A fatal close or a refused room name, in words; not retried automatically. */
     readonly refusal: string | null;
+    /** UP-2: an upload paced to the relay's rate that is expected to take a while; else null. */
+    readonly upload: UploadProgress | null;
   };
   /** Own messages not yet acked by the relay. */
   readonly pendingCount: number;
@@ -141,6 +144,8 @@ export interface RoomSessionOptions {
   readonly transport?: Transport;
   /** NET-3: relay origins to fail over between (read at every connection attempt). */
   readonly relays?: () => readonly string[];
+  /** UP-2: the relay's published per-connection limits (null while unknown: uploads are not paced). */
+  readonly relayLimits?: () => PublishedLimits | null;
   /** Extension: sync with other tabs over BroadcastChannel (default true). Tests in one process turn it off. */
   readonly crossTab?: boolean;
   /**
@@ -267,6 +272,8 @@ export class RoomSession {
   readonly transport: Transport;
   /** The network lab's hooks (LAB-1..LAB-8). */
   readonly lab: LabHooks;
+  /** UP-1, UP-2: every update to the relay goes through here. */
+  private readonly uploads: Uploads;
   private readonly store: RoomUpdateStore;
   private readonly persistent: boolean;
   private readonly relayUrl: string;
@@ -377,6 +384,15 @@ export class RoomSession {
     // HLC node: a short random id per session (never the user id: two tabs must not share it).
     this.clock = new HybridClock(newId(this.randomBytes).slice(0, 10), this.now);
     this.ackRefreshTimer = setInterval(() => this.refreshAcks(), 1000);
+    this.uploads = new Uploads({
+      limits: opts.relayLimits ?? (() => null),
+      isCurrent: (ws) => {
+        const provider = this.replica?.provider;
+        const open = provider?.ws;
+        return !!open && open === ws && provider.wsconnected && open.readyState === open.OPEN;
+      },
+      changed: () => this.markDirty(),
+    });
     this.lab = new LabHooks(
       {
         crossTab: this.crossTab,
@@ -390,6 +406,7 @@ export class RoomSession {
         subscribe: (l) => this.subscribe(l),
         selfName: this.me.name,
         selfId: this.me.id,
+        uploader: this.uploads,
       },
       this.transport,
       labClock,
@@ -660,6 +677,7 @@ export class RoomSession {
     if (this.destroyed) return;
     this.destroyed = true;
     clearInterval(this.ackRefreshTimer);
+    this.uploads.stop();
     this.lab.dispose();
     for (const t of [this.typingTimer, this.svTimer, this.storageRetryTimer]) if (t !== null) clearTimeout(t);
     if (this.metaTimer !== null) {
@@ -753,13 +771,13 @@ export class RoomSession {
     // PRES-7: seen again after a reconnect, and seeing the others again.
     const stopKeepingPresence = keepPresenceAcrossReconnects(provider, awareness);
     // UP-1: the stock provider sends every update of the doc as one frame; an imported room file
-    // (up to 64 MiB) must reach the relay in pieces it accepts. Other tabs take it whole.
-    // provider.destroy() removes the handler it holds then.
+    // (up to 64 MiB) must reach the relay in pieces it accepts, UP-2: no faster than it accepts
+    // them. Other tabs take it whole. provider.destroy() removes the handler it holds then.
     doc.off('update', provider._updateHandler);
     provider._updateHandler = (update: Uint8Array, origin: unknown) => {
       if (origin === provider) return;
       const ws = provider.ws;
-      if (provider.wsconnected && ws && ws.readyState === ws.OPEN) sendInPieces(ws, update, mapEntryLookup(doc));
+      if (provider.wsconnected && ws && ws.readyState === ws.OPEN) this.uploads.update(ws, update, mapEntryLookup(doc));
       if (provider.bcconnected) bc.publish(provider.bcChannel, encodeSyncUpdate(update), provider);
     };
     doc.on('update', provider._updateHandler);
@@ -799,6 +817,7 @@ export class RoomSession {
       },
       onFrozen: () => this.onFrozen(replica),
       onThrew: (e) => console.error('An observer threw while applying a remote update', e),
+      uploader: this.uploads,
     });
     provider.messageHandlers[MessageType.Ack] = (_encoder, decoder: decoding.Decoder) => this.onAck(decoder);
 
@@ -816,6 +835,8 @@ export class RoomSession {
     );
     provider.on('status', (e) => {
       if (e.status === 'connected') this.maxShownAtConnect = this.maxShown;
+      // UP-2: what was queued for the closed socket is dropped; the next SyncStep1 asks again.
+      if (e.status === 'disconnected') this.uploads.stop();
       this.markDirty();
     });
     provider.on('sync', (synced) => {
@@ -1399,6 +1420,7 @@ export class RoomSession {
         manualOffline: this.manualOffline,
         lastSyncedAt: this.lastSyncedAt,
         refusal: this.refusal,
+        upload: this.uploads.progress(),
       }),
       pendingCount,
       storage: Object.freeze({ persistent: this.persistent, error: this.storageError, evicted: this.evicted }),

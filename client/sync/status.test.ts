@@ -49,6 +49,21 @@ describe('refusal texts', () => {
     expect(describeFatalClose(4499, 'whatever')).toContain('4499');
   });
 
+  it('REFUSE-4: a refusal for one of the relay limits says which, in plain words, and what to do; never "malformed"', () => {
+    const tooLarge = describeFatalClose(CloseReason.StructTooLarge.code, CloseReason.StructTooLarge.reason);
+    expect(tooLarge).toMatch(/^The relay refused a change too large for this relay \(struct-too-large\)/);
+    expect(tooLarge).toMatch(/export the room.*MAX_SEND_FRAME_BYTES/);
+    const writers = describeFatalClose(CloseReason.TooManyClients.code, CloseReason.TooManyClients.reason);
+    expect(writers).toMatch(/^The relay refused an upload naming too many writers \(too-many-clients\)/);
+    expect(writers).toMatch(/MAX_CLIENTS_PER_UPDATE.*export the room.*raise that limit/);
+    for (const text of [tooLarge, writers]) {
+      expect(text).not.toMatch(/malformed/);
+      expect(text).toMatch(/switch the room offline and online again to retry/);
+    }
+    // A malformed update is still called so.
+    expect(describeFatalClose(CloseReason.InvalidUpdate.code, CloseReason.InvalidUpdate.reason)).toMatch(/malformed/);
+  });
+
   it('REFUSE-2 explains the room-name rule', () => {
     expect(roomNameRefusal('a b')).toMatch(/"a b" cannot be used: a room name is 1-128 characters/);
   });

@@ -62,6 +62,11 @@ export const describeFatalClose = (code: number, reason: string): string => {
       return `The relay refused a change that is too large to send (${known.reason}). Very large messages or imports cannot be synced.${tail}`;
     case CloseReason.InvalidUpdate.reason:
       return `The relay refused a change from this device as malformed (${known.reason}). Your messages are kept on this device; export the room to keep a copy.${tail}`;
+    // REFUSE-4: well-formed data over one of this relay's limits: say which, and what can be done.
+    case CloseReason.StructTooLarge.reason:
+      return `The relay refused a change too large for this relay (${known.reason}): one item in it, such as a very long message or something in an imported room file, is bigger than the largest piece this relay passes on, so this room cannot sync through it. Your messages are kept on this device; export the room to keep a copy, and ask whoever runs the relay to raise MAX_SEND_FRAME_BYTES.${tail}`;
+    case CloseReason.TooManyClients.reason:
+      return `The relay refused an upload naming too many writers (${known.reason}): this room was written in more sessions than this relay accepts in one change (its MAX_CLIENTS_PER_UPDATE). Your messages are kept on this device; export the room to keep a copy, and ask whoever runs the relay to raise that limit.${tail}`;
     case CloseReason.InvalidAwareness.reason:
       return `The relay refused this device's presence information (${known.reason}).${tail}`;
     default:

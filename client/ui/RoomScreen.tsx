@@ -20,6 +20,7 @@ import { NamePrompt } from './NamePrompt.js';
 import { RoomFrame } from './RoomFrame.js';
 import { STATUS_LABEL, SyncDetails } from './SyncDetails.js';
 import { describeImport } from './describeImport.js';
+import { describeUpload } from './describeUpload.js';
 import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
 import { roomUrl } from './router.js';
 import { foldForSearch } from './searchText.js';
@@ -639,6 +640,14 @@ const Banners = ({ view }: { view: RoomView }): ReactNode => {
     banners.push(
       <div key="storage-error" className="banner error" role="alert">
         <strong>Storage problem.</strong> {storage.error}
+      </div>,
+    );
+  }
+  if (connection.upload) {
+    // UP-2: a large upload paced to the relay's rate; polite, it changes with every piece sent.
+    banners.push(
+      <div key="upload" className="banner notice" role="status">
+        <strong>Uploading.</strong> {describeUpload(connection.upload)}
       </div>,
     );
   }

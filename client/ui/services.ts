@@ -8,7 +8,7 @@ import { openRoomUpdateStore } from '../storage/openRoomUpdateStore.js';
 import type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 import { RoomSession } from '../sync/roomSession.js';
 import { catchUpRoom, type CatchUpResult } from '../sync/catchUp.js';
-import { relayOrigins } from '../net/transport.js';
+import { fetchRelayConfig, NO_RELAY_CONFIG, type RelayConfig } from '../net/relayConfig.js';
 import { MemoryStorage } from './memoryStorage.js';
 import { PartitionMarks, RENEW_MS, TabFaults } from './tabFaults.js';
 
@@ -110,32 +110,31 @@ export const openLocalStore = async (): Promise<LocalStore> => {
 export const relayUrl = (): string => `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/sync`;
 
 /**
- * NET-3: the relays this page may fail over between, from the serving relay's `/config.json`
- * (its `RELAY_URLS`). Empty until it answers, when it lists none, or offline: then the page's own
- * origin is used, as behind a load balancer.
+ * The serving relay's `/config.json`: NET-3, the relays this page may fail over between (its
+ * `RELAY_URLS`); UP-2, the per-connection limits uploads are paced by. None until it answers,
+ * when it lists none, or offline: then the page's own origin is used, as behind a load
+ * balancer, and uploads go as fast as they can (as before UP-2).
  */
-let relayList: readonly string[] = [];
-let relayListRequested = false;
-const loadRelayList = (): void => {
-  if (relayListRequested) return;
-  relayListRequested = true;
-  fetch('/config.json', { cache: 'no-store' })
-    .then((res) => (res.ok ? (res.json() as Promise<unknown>) : null))
-    .then((config) => {
-      relayList = relayOrigins((config as { relays?: unknown } | null)?.relays);
-    })
-    .catch(() => undefined);
+let relayConfig: RelayConfig = NO_RELAY_CONFIG;
+let relayConfigRequested = false;
+const loadRelayConfig = (): void => {
+  if (relayConfigRequested) return;
+  relayConfigRequested = true;
+  void fetchRelayConfig().then((config) => {
+    relayConfig = config;
+  });
 };
 
 export const openSession = async (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> => {
-  loadRelayList();
+  loadRelayConfig();
   const session = await RoomSession.open({
     room,
     relayUrl: relayUrl(),
     identity,
     store: local.store,
     persistent: local.persistent,
-    relays: () => relayList,
+    relays: () => relayConfig.relays,
+    relayLimits: () => relayConfig.limits,
     offline: isSwitchedOff(room),
     faults: tabFaults.startingFaults(room),
   });
@@ -158,14 +157,22 @@ export const catchUpInBackground = (
  * A background session (SYNC-C1's full path, for a room the catch-up leaves unsure): fetches what
  * the room missed, invisible to its participants.
  */
-export const openBackgroundSession = (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> =>
-  RoomSession.open({
+export const openBackgroundSession = (
+  room: string,
+  identity: IdentityInfo,
+  local: LocalStore,
+): Promise<RoomSession> => {
+  loadRelayConfig();
+  return RoomSession.open({
     room,
     relayUrl: relayUrl(),
     identity,
     store: local.store,
     persistent: local.persistent,
     background: true,
+    // UP-2: what it uploads (edits made offline) is paced like a visit's.
+    relayLimits: () => relayConfig.limits,
     // LAB-10: partitioned meanwhile (a lobby's round takes a while): it uploads nothing.
     faults: tabFaults.startingFaults(room),
   });
+};

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration } from './format.js';
+import { describeUpload } from './describeUpload.js';
 import { splitLinks } from './richText.js';
 import { parseRoute, roomOfLink } from './router.js';
 
@@ -71,5 +72,22 @@ describe('formatDuration', () => {
     expect(formatDuration(5 * 60_000)).toBe('5 minutes');
     expect(formatDuration(3 * 3600_000)).toBe('3 hours');
     expect(formatDuration(3 * 86400_000)).toBe('3 days');
+  });
+});
+
+describe('describeUpload (UP-2)', () => {
+  it('UP-2: says how much of what is sent, for about how long, and why not faster', () => {
+    const MiB = 1024 * 1024;
+    expect(
+      describeUpload({ sentBytes: 3 * MiB, totalBytes: 40.4 * MiB, remainingMs: 23_400, bytesPerSecond: 2 * MiB }),
+    ).toBe(
+      'Sending what the relay does not have yet: 3 MiB of 40 MiB, about 23 seconds left. The relay takes 2 MiB a ' +
+        'second from one connection; if the connection ends first, the rest is sent on the next one.',
+    );
+    expect(
+      describeUpload({ sentBytes: 0.25 * MiB, totalBytes: 5 * MiB, remainingMs: 0, bytesPerSecond: 256 * 1024 }),
+    ).toMatch(
+      /^Sending what the relay does not have yet: 0\.3 MiB of 5 MiB, about 1 second left\. The relay takes 0\.3 MiB a second/,
+    );
   });
 });

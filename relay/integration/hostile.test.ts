@@ -145,6 +145,19 @@ const attacks: Attack[] = [
     },
   },
   {
+    name: 'VAL-10, REFUSE-4: an update holding one struct larger than MAX_SEND_FRAME_BYTES − 64 → struct-too-large',
+    expected: CloseReason.StructTooLarge,
+    // The smallest frames the relay sends; an awareness state must still fit one.
+    env: { MAX_SEND_FRAME_BYTES: '4096', MAX_AWARENESS_STATE_BYTES: '2048' },
+    run: (raw) => {
+      // One insert of 5,000 characters is one struct: it cannot be cut to fit a 4 KiB frame.
+      const d = new Y.Doc();
+      d.clientID = ATTACKER;
+      d.getText('big').insert(0, 'x'.repeat(5000));
+      raw.ws.send(encodeSyncUpdate(Y.encodeStateAsUpdate(d)));
+    },
+  },
+  {
     name: 'AWR-6: query-awareness answers beyond the byte rate → rate-limited',
     expected: CloseReason.RateLimited,
     // RATE-1 wants BYTE_BURST ≥ MAX_FRAME_BYTES + MAX_CLIENTS_PER_UPDATE × 256.
@@ -156,8 +169,8 @@ const attacks: Attack[] = [
     },
   },
   {
-    name: 'VAL-11: an update of more Yjs clients than MAX_CLIENTS_PER_UPDATE → invalid-update',
-    expected: CloseReason.InvalidUpdate,
+    name: 'VAL-11, REFUSE-4: an update of more Yjs clients than MAX_CLIENTS_PER_UPDATE → too-many-clients',
+    expected: CloseReason.TooManyClients,
     env: { MAX_CLIENTS_PER_UPDATE: '100' },
     run: (raw) => {
       // 101 clients with one GC struct each; the same with 100 would be stored.

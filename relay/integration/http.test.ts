@@ -1,13 +1,19 @@
 /**
- * The relay's HTTP surface (CLOSE-3): /healthz, the page at /, and upgrades refused with an HTTP
- * status and reason before any websocket exists.
+ * The relay's HTTP surface (CLOSE-3): /healthz, /config.json (NET-3, UP-2), the page at /, and
+ * upgrades refused with an HTTP status and reason before any websocket exists.
  */
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { MessageType, PROTOCOL_VERSION, UpgradeRefusal, encodeSyncUpdate } from '../../shared/protocol.js';
+import {
+  MessageType,
+  PROTOCOL_VERSION,
+  UpgradeRefusal,
+  encodeSyncUpdate,
+  readPublishedLimits,
+} from '../../shared/protocol.js';
 import { Harness, frameKind, healthz, refusal, synced, waitFor, type RawClient } from './clients.js';
 import { HTTP_SOCKET_HEADROOM } from '../server.js';
 
@@ -15,13 +21,29 @@ const h = new Harness();
 afterEach(async (ctx) => h.cleanup(ctx.task.result?.state === 'fail'));
 
 describe('HTTP', () => {
-  it('NET-3: GET /config.json lists RELAY_URLS ([] when unset)', async () => {
+  it('NET-3, UP-2: GET /config.json lists RELAY_URLS ([] when unset) and the per-connection limits', async () => {
+    const defaults = {
+      maxBytesPerSecond: 2 * 1024 * 1024,
+      byteBurst: 16 * 1024 * 1024,
+      maxMessagesPerSecond: 200,
+      messageBurst: 1000,
+      maxFrameBytes: 8 * 1024 * 1024,
+      maxClientsPerUpdate: 32_768,
+    };
     const plain = await h.relay();
-    expect(await (await fetch(plain.url + '/config.json')).json()).toEqual({ relays: [] });
-    const listed = await h.relay({ env: { RELAY_URLS: 'ws://10.0.0.1:8787,wss://b.example.org' } });
+    expect(await (await fetch(plain.url + '/config.json')).json()).toEqual({ relays: [], limits: defaults });
+    const listed = await h.relay({
+      env: { RELAY_URLS: 'ws://10.0.0.1:8787,wss://b.example.org', MAX_BYTES_PER_SEC: '100000', MSG_BURST: '50' },
+    });
     const res = await fetch(listed.url + '/config.json');
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(await res.json()).toEqual({ relays: ['ws://10.0.0.1:8787', 'wss://b.example.org'] });
+    const body = (await res.json()) as { relays: unknown; limits: unknown };
+    expect(body).toEqual({
+      relays: ['ws://10.0.0.1:8787', 'wss://b.example.org'],
+      limits: { ...defaults, maxBytesPerSecond: 100_000, messageBurst: 50 },
+    });
+    // What the client reads as valid limits (UP-2).
+    expect(readPublishedLimits(body.limits)).toEqual(body.limits);
   });
 
   it('GET /healthz returns 200 JSON with roomsLoaded, connections, version and protocol', async () => {

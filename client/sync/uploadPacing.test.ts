@@ -1,0 +1,147 @@
+/**
+ * UP-2 against the real relay (a child process with a small byte rate and burst, real `ws`): a
+ * session that read the relay's `/config.json` uploads a room written offline, and an imported
+ * room file, without ever being closed for rate, also when its socket changes mid-upload; the
+ * relay's own count of rate-limited closes stays at zero. Without the limits (an older relay),
+ * roomSession.test.ts shows the same upload finishing over several rate-limited connections.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEXT_LIMIT } from '../../shared/chat/chatRoom.js';
+import { CLIENT_CHARGE_BYTES, CloseReason, Limits } from '../../shared/protocol.js';
+import { waitFor } from '../../shared/testing/waitFor.js';
+import { startRelay, type RelayProcess } from '../../relay/testing/relayProcess.js';
+import { person, randomBytes, WS } from '../testing/relaySessions.js';
+import { fetchRelayConfig, type RelayConfig } from '../net/relayConfig.js';
+import { Transport } from '../net/transport.js';
+import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
+import { RoomSession, type RoomSessionOptions } from './roomSession.js';
+import { describeRetryableClose } from './status.js';
+
+const MiB = 1024 * 1024;
+/** Frames the client's pieces fit in; the smallest burst RATE-1 allows for them; a slow rate. */
+const MAX_FRAME_BYTES = 1.25 * MiB;
+const BYTE_BURST = MAX_FRAME_BYTES + Limits.maxUploadClientsPerFrame * CLIENT_CHARGE_BYTES;
+const MAX_BYTES_PER_SEC = 768 * 1024;
+
+let relay: RelayProcess;
+let config: RelayConfig;
+beforeAll(async () => {
+  relay = await startRelay({
+    env: {
+      MAX_FRAME_BYTES: String(MAX_FRAME_BYTES),
+      MAX_CLIENTS_PER_UPDATE: String(Limits.maxUploadClientsPerFrame),
+      BYTE_BURST: String(BYTE_BURST),
+      MAX_BYTES_PER_SEC: String(MAX_BYTES_PER_SEC),
+    },
+  });
+  config = await fetchRelayConfig(relay.url);
+});
+afterAll(async () => {
+  await relay.cleanup();
+});
+
+const sessions: RoomSession[] = [];
+afterAll(() => {
+  for (const s of sessions.splice(0)) s.destroy();
+});
+
+let rooms = 0;
+const freshRoom = (): string => `pacing-${process.pid}-${rooms++}`;
+
+const open = async (room: string, name: string, extra: Partial<RoomSessionOptions> = {}): Promise<RoomSession> => {
+  const s = await RoomSession.open({
+    room,
+    relayUrl: relay.wsUrl,
+    identity: person(name),
+    store: new MemoryRoomUpdateStore(),
+    persistent: false,
+    randomBytes,
+    crossTab: false,
+    transport: new Transport({ WebSocketImpl: WS, jitterBaseMs: 20, jitterMaxMs: 100 }),
+    relayLimits: () => config.limits,
+    ...extra,
+  });
+  sessions.push(s);
+  return s;
+};
+
+/** The relay's count of connections it closed for rate, since it started. */
+const rateLimitedCloses = async (): Promise<number> => {
+  const text = await (await fetch(`${relay.url}/metrics`)).text();
+  const series = `converge_closes_total{reason="${CloseReason.RateLimited.reason}"}`;
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+};
+
+/** Records whether the session ever showed upload progress (UP-2's banner). */
+const watchProgress = (s: RoomSession): { shown: boolean; sentBefore: number[] } => {
+  const seen = { shown: false, sentBefore: [] as number[] };
+  s.subscribe(() => {
+    const p = s.view().connection.upload;
+    if (!p) return;
+    seen.shown = true;
+    seen.sentBefore.push(p.sentBytes);
+  });
+  return seen;
+};
+
+describe('UP-2 with the real relay', () => {
+  it('UP-2: the relay publishes its per-connection limits in /config.json, and the client reads them', () => {
+    expect(config.limits).toEqual({
+      maxBytesPerSecond: MAX_BYTES_PER_SEC,
+      byteBurst: BYTE_BURST,
+      maxMessagesPerSecond: 200,
+      messageBurst: 1000,
+      maxFrameBytes: MAX_FRAME_BYTES,
+      maxClientsPerUpdate: Limits.maxUploadClientsPerFrame,
+    });
+  });
+
+  it('UP-2: a room written offline, 3 MB over a 1.5 MiB burst at 768 KiB/s, is uploaded on one connection with no rate-limited close', async () => {
+    const closesBefore = await rateLimitedCloses();
+    const room = freshRoom();
+    const a = await open(room, 'Alice', { offline: true });
+    const count = 750; // about 3 MB of text
+    for (let i = 0; i < count; i++) a.send(`${i} `.padEnd(TEXT_LIMIT, '.'));
+    await a.whenStored();
+    const progress = watchProgress(a);
+    a.setOffline(false);
+    const refusal = (): string | null => a.view().connection.refusal;
+    await waitFor(() => a.view().pendingCount === 0 || refusal() !== null, 'every message acked', 60_000);
+    expect(refusal()).toBeNull();
+    expect(a.view().pendingCount).toBe(0);
+    expect(a.view().notices).not.toContain(describeRetryableClose(CloseReason.RateLimited.code));
+    expect(a.transport.attempts).toBe(1);
+    expect(await rateLimitedCloses()).toBe(closesBefore);
+    // It took several seconds at this rate: the session said so while it lasted, then stopped.
+    expect(progress.shown).toBe(true);
+    expect(a.view().connection.upload).toBeNull();
+    const b = await open(room, 'Bob');
+    await waitFor(() => b.view().messages.length === count, 'Bob has them all', 30_000);
+  });
+
+  it('UP-2: a room file imported online, with the socket cut mid-upload, finishes on the next one with no rate-limited close', async () => {
+    const closesBefore = await rateLimitedCloses();
+    const room = freshRoom();
+    const carol = await open(room, 'Carol', { relayUrl: 'ws://127.0.0.1:9/sync', relayLimits: () => null });
+    const count = 750;
+    for (let i = 0; i < count; i++) carol.send(`${i} `.padEnd(TEXT_LIMIT, '.'));
+    const file = carol.exportUpdates();
+    const a = await open(room, 'Alice');
+    const b = await open(room, 'Bob');
+    await waitFor(() => a.view().connection.status === 'online', 'Alice online');
+    const progress = watchProgress(a);
+    expect((await a.importFile(file)).newMessages).toBe(count);
+    await waitFor(() => (a.view().connection.upload?.sentBytes ?? 0) > 0, 'part of it sent', 30_000);
+    // The link drops and comes back: the rest goes on the new socket, paced by a fresh allowance.
+    a.transport.partition();
+    a.transport.heal();
+    const refusal = (): string | null => a.view().connection.refusal;
+    await waitFor(() => b.view().messages.length === count || refusal() !== null, 'Bob has them all', 60_000);
+    expect(refusal()).toBeNull();
+    expect(a.transport.attempts).toBeGreaterThanOrEqual(2);
+    expect(a.view().notices).not.toContain(describeRetryableClose(CloseReason.RateLimited.code));
+    expect(await rateLimitedCloses()).toBe(closesBefore);
+    expect(progress.shown).toBe(true);
+  });
+});
