@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Limits } from '../shared/protocol.js';
-import { ConfigError, SETTINGS, loadConfig, type RelayConfig } from './config.js';
+import { ConfigError, SETTINGS, loadConfig, publishedLimits, type RelayConfig } from './config.js';
 
 type Key = keyof typeof SETTINGS;
 const KEYS = Object.keys(SETTINGS) as Key[];
@@ -255,6 +255,24 @@ describe('UP-1 warnings', () => {
       MAX_CLIENTS_PER_UPDATE: String(Limits.maxUploadClientsPerFrame),
     };
     expect(loadConfig(atThem, []).warnings).toEqual([]);
+  });
+
+  it('STRUCT-1: frames that cannot carry a message at its length limit are allowed, and said', () => {
+    const env = (bytes: number): Record<string, string> => ({
+      MAX_SEND_FRAME_BYTES: String(bytes),
+      MAX_AWARENESS_STATE_BYTES: '2048',
+    });
+    const small = loadConfig(env(4096), []);
+    expect(small.warnings).toHaveLength(1);
+    expect(small.warnings[0]).toMatch(
+      new RegExp(
+        `^MAX_SEND_FRAME_BYTES \\(4096\\) passes on structs of at most 4032 bytes .* ${Limits.clientStructBytes} bytes`,
+      ),
+    );
+    // Just enough: a struct of clientStructBytes fits (VAL-10 keeps 64 bytes for the headers).
+    expect(loadConfig(env(Limits.clientStructBytes + 64), []).warnings).toEqual([]);
+    expect(loadConfig(env(Limits.clientStructBytes + 63), []).warnings).toHaveLength(1);
+    expect(publishedLimits(small.limits).maxStructBytes).toBe(4032);
   });
 });
 

@@ -3,7 +3,7 @@
  * lower-kebab case is a command-line flag (`PORT=0` or `--port 0` / `--port=0`); flags win.
  * The README's configuration table lists every entry of `SETTINGS` (a test checks it).
  */
-import { CLIENT_CHARGE_BYTES, Limits, type PublishedLimits } from '../shared/protocol.js';
+import { CLIENT_CHARGE_BYTES, Limits, maxStructBytes, type PublishedLimits } from '../shared/protocol.js';
 import type { RelayLimits } from './relay.js';
 import { addressRange, type AddressRange } from './clientAddress.js';
 import { LogLevel, type LogLevelName } from './log.js';
@@ -164,11 +164,22 @@ export class ConfigError extends Error {}
  * `Limits.maxUploadClientsPerFrame` Yjs clients, smaller only when it read this relay's limits
  * from `/config.json` (UP-2). A relay set below either refuses such a frame with a fatal close, so
  * a device that could not read them and holds that much the relay lacks (a long offline stretch,
- * a room file, a room the relay lost) could never sync it. Allowed (a relay for small rooms, tests
- * of the refusals), but said at start.
+ * a room file, a room the relay lost) could never sync it. The same for a relay whose frames
+ * cannot carry a message at its length limit (VAL-10, STRUCT-1). Allowed (a relay for small
+ * rooms, tests of the refusals), but said at start.
  */
-const uploadWarnings = (limits: { maxFrameBytes: number; maxClientsPerUpdate: number }): string[] => {
+const uploadWarnings = (limits: {
+  maxFrameBytes: number;
+  maxClientsPerUpdate: number;
+  maxSendFrameBytes: number;
+}): string[] => {
   const warnings: string[] = [];
+  const structs = maxStructBytes(limits.maxSendFrameBytes);
+  if (structs < Limits.clientStructBytes) {
+    warnings.push(
+      `MAX_SEND_FRAME_BYTES (${limits.maxSendFrameBytes}) passes on structs of at most ${structs} bytes (VAL-10), below the ${Limits.clientStructBytes} bytes of a Converge message at its length limit: clients that read this relay's /config.json refuse longer messages when they are written (STRUCT-1), others (a page served elsewhere, an older client) are refused with struct-too-large for such a message and cannot sync that room`,
+    );
+  }
   if (limits.maxFrameBytes < Limits.maxSendFrameBytes) {
     warnings.push(
       `MAX_FRAME_BYTES (${limits.maxFrameBytes}) is below the ${Limits.maxSendFrameBytes}-byte frames Converge clients upload in (UP-1) unless they read this relay's /config.json (UP-2): a device that did not (a page served elsewhere, a stock client) with more than that to upload (a long offline stretch, a room file) is refused with frame-too-large and cannot sync that room`,
@@ -194,6 +205,7 @@ export const publishedLimits = (limits: RelayLimits): PublishedLimits => ({
   messageBurst: limits.messageBurst,
   maxFrameBytes: limits.maxFrameBytes,
   maxClientsPerUpdate: limits.maxClientsPerUpdate,
+  maxStructBytes: maxStructBytes(limits.maxSendFrameBytes),
 });
 
 const flagName = (key: keyof typeof SETTINGS): string => '--' + SETTINGS[key].env.toLowerCase().replaceAll('_', '-');

@@ -24,6 +24,7 @@ import {
   encodeSyncStep2,
   encodeSyncUpdate,
   FRAME_HEADROOM,
+  maxStructBytes,
   type CloseReasonInfo,
 } from '../shared/protocol.js';
 import { ClockRanges } from '../shared/clockRanges.js';
@@ -46,12 +47,6 @@ import {
   type AwarenessEntry,
 } from '../shared/awarenessUpdate.js';
 import type { StoredRoom } from './roomStore.js';
-
-/**
- * VAL-10: the largest struct a client may send, so that an update holding it alone (section and
- * delete-set headers included) still fits a frame: splitUpdateV1 cannot cut a struct.
- */
-const STRUCT_HEADROOM = 64;
 
 export type ConnId = number;
 
@@ -456,7 +451,7 @@ export class RoomCore {
     const parsed = parseUpdateV1(update.slice(), {
       maxDepth: this.limits.maxNestingDepth,
       isMapEntry: this.isMapEntry, // VAL-9 across updates
-      maxStructBytes: this.limits.maxSendFrameBytes - STRUCT_HEADROOM, // VAL-10
+      maxStructBytes: maxStructBytes(this.limits.maxSendFrameBytes), // VAL-10
       maxClients: this.limits.maxClientsPerUpdate, // VAL-11
     });
     const clients = new Set(parsed.runs.map((r) => r.client));

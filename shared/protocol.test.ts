@@ -230,7 +230,7 @@ describe('protocol schema', () => {
     4: '6b569951', // AWR-7 maxAwarenessBytesPerConnection, VAL-11 maxClientsPerUpdate
     5: '962661cd', // CLOSE-7 upgrade refusals too-many-connections-per-ip, too-many-upgrades-per-ip
     6: 'e84937e9', // UP-1 maxUploadClientsPerFrame: what a Converge client's upload frame may name
-    7: 'a31eaffa', // REFUSE-4 close reasons struct-too-large (VAL-10), too-many-clients (VAL-11)
+    7: 'aa90697a', // REFUSE-4 struct-too-large (VAL-10), too-many-clients (VAL-11); STRUCT-1 clientStructBytes
   };
 
   it('the wire tables hash to the value recorded for PROTOCOL_VERSION', () => {
@@ -282,6 +282,7 @@ describe('readPublishedLimits (UP-2)', () => {
     messageBurst: 1000,
     maxFrameBytes: 8 * 1024 * 1024,
     maxClientsPerUpdate: 32_768,
+    maxStructBytes: 1_048_512,
   };
 
   it('UP-2: takes what a relay publishes, and ignores fields it does not know', () => {

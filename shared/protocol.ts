@@ -196,6 +196,12 @@ export interface PublishedLimits {
   readonly maxFrameBytes: number;
   /** MAX_CLIENTS_PER_UPDATE: the most Yjs clients one update may name (VAL-11). */
   readonly maxClientsPerUpdate: number;
+  /**
+   * VAL-10: the largest struct passed on (`maxStructBytes(MAX_SEND_FRAME_BYTES)`). STRUCT-1: a
+   * client refuses to write a message text larger than this holds, instead of storing a struct
+   * the relay refuses for good.
+   */
+  readonly maxStructBytes: number;
 }
 
 const PUBLISHED_LIMIT_KEYS = [
@@ -205,6 +211,7 @@ const PUBLISHED_LIMIT_KEYS = [
   'messageBurst',
   'maxFrameBytes',
   'maxClientsPerUpdate',
+  'maxStructBytes',
 ] as const satisfies ReadonlyArray<keyof PublishedLimits>;
 
 /**
@@ -226,6 +233,13 @@ export const readPublishedLimits = (value: unknown): PublishedLimits | null => {
   if (limits.byteBurst < limits.maxFrameBytes + limits.maxClientsPerUpdate * CLIENT_CHARGE_BYTES) return null;
   return limits;
 };
+
+/**
+ * VAL-10: the largest struct a relay sending frames of at most `maxSendFrameBytes` passes on, so
+ * that an update holding it alone (section and delete-set headers included) still fits a frame:
+ * splitUpdateV1 cannot cut a struct.
+ */
+export const maxStructBytes = (maxSendFrameBytes: number): number => maxSendFrameBytes - 64;
 
 /** Limits both sides agree on. The relay's are configurable (relay/config.ts); these are defaults. */
 export const Limits = {
@@ -262,6 +276,13 @@ export const Limits = {
   maxUploadClientsPerFrame: 1024,
   /** Most entries in one awareness update (a client re-announces the states it learned). */
   maxAwarenessEntriesPerFrame: 256,
+  /**
+   * STRUCT-1: the largest single struct Converge's client writes: a message record with its text
+   * at the limit (4,000 UTF-16 units, at most 3 bytes each in UTF-8) and the rest of the record
+   * (shared/chat's `TEXT_STRUCT_OVERHEAD`; its tests check both). A relay passing on less
+   * (`maxStructBytes`) warns at start.
+   */
+  clientStructBytes: 12_512,
 } as const;
 
 /** Thrown by the decoders below; `reason` says which rule the bytes broke. */

@@ -8,6 +8,7 @@ const limits = {
   messageBurst: 20,
   maxFrameBytes: 4096,
   maxClientsPerUpdate: 16,
+  maxStructBytes: 4032,
 };
 
 describe('relay config (NET-3, UP-2)', () => {

@@ -38,7 +38,7 @@ import * as bc from 'lib0/broadcastchannel';
 import * as decoding from 'lib0/decoding';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import { WebsocketProvider } from 'y-websocket';
-import { byHlcThenId, ChatRoom, type ChatMessage } from '../../shared/chat/chatRoom.js';
+import { byHlcThenId, ChatRoom, validateText, validateTextSize, type ChatMessage } from '../../shared/chat/chatRoom.js';
 import { compareHlc, decodeHlc, HybridClock, type Hlc } from '../../shared/chat/hlc.js';
 import { newId, type RandomBytes } from '../../shared/ids.js';
 import {
@@ -274,6 +274,8 @@ export class RoomSession {
   readonly lab: LabHooks;
   /** UP-1, UP-2: every update to the relay goes through here. */
   private readonly uploads: Uploads;
+  /** UP-2's limits of the relay that served the page (null: unknown), for STRUCT-1. */
+  private readonly relayLimits: () => PublishedLimits | null;
   private readonly store: RoomUpdateStore;
   private readonly persistent: boolean;
   private readonly relayUrl: string;
@@ -384,8 +386,9 @@ export class RoomSession {
     // HLC node: a short random id per session (never the user id: two tabs must not share it).
     this.clock = new HybridClock(newId(this.randomBytes).slice(0, 10), this.now);
     this.ackRefreshTimer = setInterval(() => this.refreshAcks(), 1000);
+    this.relayLimits = opts.relayLimits ?? (() => null);
     this.uploads = new Uploads({
-      limits: opts.relayLimits ?? (() => null),
+      limits: this.relayLimits,
       isCurrent: (ws) => {
         const provider = this.replica?.provider;
         const open = provider?.ws;
@@ -505,6 +508,7 @@ export class RoomSession {
 
   /** Sends a message; throws ChatError (and changes nothing) when refused. */
   send(text: string, replyTo?: string): MessageView {
+    this.checkTextSize(text);
     const r = this.mutable();
     const rec = r.chat.send(this.me, text, { ...(replyTo !== undefined ? { replyTo } : {}), shownMax: this.maxShown });
     this.afterMutation(r);
@@ -516,9 +520,21 @@ export class RoomSession {
   }
 
   edit(id: string, text: string): void {
+    this.checkTextSize(text);
     const r = this.mutable();
     r.chat.edit(this.me, id, text);
     this.afterMutation(r);
+  }
+
+  /**
+   * STRUCT-1: a text the relay would refuse for good (VAL-10: larger than the structs it passes
+   * on) is refused here, while it is still a draft; unknown limits refuse nothing.
+   */
+  private checkTextSize(text: string): void {
+    const limits = this.relayLimits();
+    // An empty or over-long text gets CHAT-2's reason, from ChatRoom.
+    const refusal = limits && !validateText(text) ? validateTextSize(text, limits.maxStructBytes) : null;
+    if (refusal) throw refusal;
   }
 
   remove(id: string): void {

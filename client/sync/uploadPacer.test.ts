@@ -91,6 +91,7 @@ const limits: PublishedLimits = {
   messageBurst: 100,
   maxFrameBytes: 200 * KiB,
   maxClientsPerUpdate: 400,
+  maxStructBytes: 1_048_512,
 };
 
 /** `n` frames of `bytes` bytes each, naming `clients` Yjs clients each; the first byte numbers them. */

@@ -94,6 +94,7 @@ describe('UP-2 with the real relay', () => {
       messageBurst: 1000,
       maxFrameBytes: MAX_FRAME_BYTES,
       maxClientsPerUpdate: Limits.maxUploadClientsPerFrame,
+      maxStructBytes: 1_048_512,
     });
   });
 

@@ -108,6 +108,7 @@ describe('uploadPieces (UP-1)', () => {
       messageBurst: 1000,
       maxFrameBytes: 64 * 1024,
       maxClientsPerUpdate: 200,
+      maxStructBytes: 1_048_512,
     };
     const sized = pieceLimits(limits);
     expect(sized.clients).toBeLessThanOrEqual(200);

@@ -29,6 +29,7 @@ describe('HTTP', () => {
       messageBurst: 1000,
       maxFrameBytes: 8 * 1024 * 1024,
       maxClientsPerUpdate: 32_768,
+      maxStructBytes: 1_048_512,
     };
     const plain = await h.relay();
     expect(await (await fetch(plain.url + '/config.json')).json()).toEqual({ relays: [], limits: defaults });

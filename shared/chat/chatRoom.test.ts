@@ -4,8 +4,12 @@ import { webcrypto } from 'node:crypto';
 import {
   ChatError,
   ChatRoom,
+  NAME_LIMIT,
   REACTIONS,
   TEXT_LIMIT,
+  TEXT_STRUCT_OVERHEAD,
+  utf8Length,
+  validateTextSize,
   orderMessages,
   validateText,
   type ChatMessage,
@@ -14,6 +18,8 @@ import {
 import { compareHlc, decodeHlc, encodeHlc, HybridClock, type Hlc } from './hlc.js';
 import { newId } from '../ids.js';
 import { Prng } from '../testing/prng.js';
+import { Limits } from '../protocol.js';
+import { parseUpdateV1 } from '../updateV1.js';
 
 const random = (n: number): Uint8Array => webcrypto.getRandomValues(new Uint8Array(n));
 const person = (name: string): Identity => ({ id: newId(random), name });
@@ -518,5 +524,60 @@ describe('incremental messages() (property: always equals orderMessages of every
     expect(after[1]).toBe(before[1]);
     a.room.setTitle('title only');
     expect(a.room.orderedMessages()).toBe(after);
+  });
+});
+
+describe('STRUCT-1: a message fits the structs a relay passes on', () => {
+  /** The largest struct in `update` (VAL-10's measure), by bisection over parseUpdateV1's limit. */
+  const largestStruct = (update: Uint8Array): number => {
+    let lo = 0;
+    let hi = update.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      try {
+        parseUpdateV1(update, { maxStructBytes: mid });
+        hi = mid;
+      } catch {
+        lo = mid + 1;
+      }
+    }
+    return lo;
+  };
+
+  it('STRUCT-1 the largest record (text and name at their limits, 3-byte letters, a reply) is within TEXT_STRUCT_OVERHEAD of its text', () => {
+    const r = replica('node-abcde');
+    const me: Identity = { id: newId(random), name: '€'.repeat(NAME_LIMIT) };
+    const first = r.room.send(me, 'x');
+    for (const write of [
+      () => r.room.send(me, '€'.repeat(TEXT_LIMIT), { replyTo: first.id }),
+      () => r.room.edit(me, first.id, '€'.repeat(TEXT_LIMIT)),
+    ]) {
+      const before = Y.encodeStateVector(r.doc);
+      write();
+      const struct = largestStruct(Y.encodeStateAsUpdate(r.doc, before));
+      expect(struct).toBeGreaterThan(3 * TEXT_LIMIT);
+      expect(struct).toBeLessThanOrEqual(3 * TEXT_LIMIT + TEXT_STRUCT_OVERHEAD);
+    }
+    // What a relay must pass on for Converge's longest message (its start-up warning's threshold).
+    expect(Limits.clientStructBytes).toBe(3 * TEXT_LIMIT + TEXT_STRUCT_OVERHEAD);
+  });
+
+  it('STRUCT-1 counts UTF-8 bytes as TextEncoder does', () => {
+    for (const s of ['', 'plain', 'Café', '€€', '👍👨‍👩‍👧', '\ud800 lone', 'x\udc00']) {
+      expect(utf8Length(s), JSON.stringify(s)).toBe(new TextEncoder().encode(s).length);
+    }
+  });
+
+  it('STRUCT-1 refuses a text over what the relay passes on, saying both sizes', () => {
+    const max = 4032;
+    const fits = 'a'.repeat(max - TEXT_STRUCT_OVERHEAD);
+    expect(validateTextSize(fits, max)).toBeNull();
+    const refusal = validateTextSize('€'.repeat(3000), max);
+    expect(refusal).toBeInstanceOf(ChatError);
+    expect(refusal?.code).toBe('too-long');
+    expect(refusal?.message).toBe(
+      `This relay passes on messages of at most ${max - TEXT_STRUCT_OVERHEAD} bytes; this one takes 9000 (a letter outside basic Latin takes 2 or 3 bytes, an emoji 4). Shorten it or send it in parts.`,
+    );
+    expect(validateTextSize(fits + 'a', max)).not.toBeNull();
   });
 });

@@ -83,6 +83,44 @@ export class ChatError extends Error {
   }
 }
 
+/**
+ * STRUCT-1: bytes a message's largest struct (its record: text, author name, ids, HLC, reply)
+ * takes beyond its text's UTF-8, at most: 412 measured with a 64-character name of 3-byte
+ * letters and a reply. The tests check the bound, and that `Limits.clientStructBytes` is
+ * `3 × TEXT_LIMIT` plus this.
+ */
+export const TEXT_STRUCT_OVERHEAD = 512;
+
+/** UTF-8 bytes of `s` (a lone surrogate counts 3, as TextEncoder writes U+FFFD for it). */
+export const utf8Length = (s: string): number => {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+};
+
+/**
+ * STRUCT-1: the reason a message or edit of `text` cannot go through a relay passing on structs
+ * of at most `maxStructBytes` (VAL-10, from its /config.json), or null when it can. Refused when
+ * written, the text stays a draft; stored, the relay would refuse the room's upload for good.
+ */
+export const validateTextSize = (text: string, maxStructBytes: number): ChatError | null => {
+  const bytes = utf8Length(text);
+  const room = maxStructBytes - TEXT_STRUCT_OVERHEAD;
+  if (bytes <= room) return null;
+  return new ChatError(
+    'too-long',
+    `This relay passes on messages of at most ${Math.max(0, room)} bytes; this one takes ${bytes} (a letter outside basic Latin takes 2 or 3 bytes, an emoji 4). Shorten it or send it in parts.`,
+  );
+};
+
 /** CHAT-2: the reason a text cannot be sent, or null when it can. */
 export const validateText = (text: string): ChatError | null => {
   if (text.trim().length === 0) return new ChatError('empty', 'A message cannot be empty.');
