@@ -386,6 +386,54 @@ test('STATE-1: an own message that showed Saved still shows Saved after a reload
   await expect(a.connection()).not.toContainText('not synced yet');
 });
 
+test('STATE-5: an own reaction the relay does not have yet is marked Pending on its chip and counted in the header, also after a reload offline', async ({
+  openUser,
+  room,
+}) => {
+  // Two users, a reload and a reconnect: on two shared cores that can outlast the default 30 s.
+  test.setTimeout(60_000);
+  const a = await openUser('Alice', { network: true });
+  const b = await openUser('Bob');
+  await a.gotoRoom(room);
+  await b.gotoRoom(room);
+  await b.send('react to me');
+  await expect(a.message('react to me')).toBeVisible();
+
+  await a.cut();
+  await expect(a.connection()).not.toContainText('Online');
+  const message = a.message('react to me');
+  await message.getByRole('button', { name: 'React', exact: true }).click();
+  await message.getByRole('button', { name: 'React with 👍' }).click();
+  const chip = message.getByRole('button', { name: /^👍 1/ });
+  await expect(chip).toHaveAccessibleName('👍 1, yours pending: not on the relay yet');
+  await expect(chip).toContainText('Pending');
+  await expect(chip).toHaveAttribute('aria-pressed', 'true');
+  await expect(a.connection()).toContainText('1 pending (1 reaction)');
+  await a.send('and a message');
+  await expect(a.message('and a message')).toContainText('Pending');
+  await expect(a.connection()).toContainText('2 pending (1 message, 1 reaction)');
+  // HEADER-1: on a phone the count stays whole; what is pending is left to the chip and the message.
+  await a.page.setViewportSize({ width: 390, height: 844 });
+  const pending = a.connection().locator('.connection-pending');
+  await expect(pending).toHaveText(/2 pending/);
+  await expect(pending.locator('.connection-wordy')).toBeHidden();
+  const statusBox = (await a.connection().boundingBox())!;
+  const pendingBox = (await pending.boundingBox())!;
+  expect(pendingBox.x + pendingBox.width).toBeLessThanOrEqual(statusBox.x + statusBox.width + 1);
+  await a.page.setViewportSize({ width: 1280, height: 720 });
+
+  // Reloaded while still cut off: the acks it knows say nothing of the reaction, so it is still pending.
+  await a.page.reload();
+  await expect(chip).toHaveAccessibleName('👍 1, yours pending: not on the relay yet');
+  await expect(a.connection()).toContainText('2 pending (1 message, 1 reaction)');
+
+  a.restore();
+  await expect(chip).toHaveAccessibleName('👍 1', { timeout: 20_000 });
+  await expect(chip).not.toContainText('Pending');
+  await expect(a.connection()).not.toContainText('pending');
+  await expect(b.message('react to me').getByRole('button', { name: '👍 1' })).toBeVisible();
+});
+
 test('relay killed and restarted on the same port and data dir: nothing is lost', async ({ openUser, room }) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'converge-e2e-restart-'));
   let relay = await startRelay({ dataDir });
@@ -1388,10 +1436,14 @@ test('axe: no serious or critical accessibility violations on the lobby and in a
 
   await a.offlineToggle().click();
   await expect(a.connection()).toContainText('Offline');
+  // STATE-5: a reaction the relay does not have yet, marked on its chip.
+  await a.message('A reply').getByRole('button', { name: 'React', exact: true }).click();
+  await a.message('A reply').getByRole('button', { name: 'React with 👍' }).click();
+  await expect(a.message('A reply').getByRole('button', { name: /yours pending/ })).toBeVisible();
   await check(a.page, 'room offline');
   // A pending count in the header, and LOBBY-3's mark in the lobby.
   await a.send('kept here while offline');
-  await expect(a.connection()).toContainText('1 pending');
+  await expect(a.connection()).toContainText('2 pending (1 message, 1 reaction)');
   // HEADER-1's compact header.
   await a.page.setViewportSize({ width: 390, height: 844 });
   await check(a.page, 'room offline (phone)');

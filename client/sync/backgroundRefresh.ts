@@ -71,8 +71,9 @@ const syncedOrRefused = (s: RoomSession): RefreshOutcome | null =>
   s.synced ? 'synced' : s.view().connection.refusal !== null ? 'refused' : null;
 
 /**
- * LOBBY-4: the wait for acks is over when every own message is acked, or when no ack can come
- * any more: the session was refused (a fatal close, REFUSE-1; or REBUILD-2). The relay acks an
+ * LOBBY-4: the wait for acks is over when every own message and every own reaction (STATE-5: its
+ * ack is then in the sync meta when the room is next opened offline) is acked, or when no ack can
+ * come any more: the session was refused (a fatal close, REFUSE-1; or REBUILD-2). The relay acks an
  * update only on the connection that sent it, after its commit (ACK-1), or in answer to a
  * SyncStep1 (ACK-2); a refused session never connects again, so nothing more can come. A fatal
  * close right after the relay's answer is the relay refusing the upload itself (VAL-10, or limits
@@ -92,8 +93,10 @@ const syncedOrRefused = (s: RoomSession): RefreshOutcome | null =>
  * (ACK-4: it closes the room's connections, which reconnect and upload again): they can still
  * come, so the wait goes on, within `timeoutMs`.
  */
-const ackedOrRefused = (s: RoomSession): RefreshOutcome | null =>
-  s.view().pendingCount === 0 ? 'synced' : s.view().connection.refusal !== null ? 'refused' : null;
+const ackedOrRefused = (s: RoomSession): RefreshOutcome | null => {
+  const v = s.view();
+  return v.pendingCount + v.pendingReactionCount === 0 ? 'synced' : v.connection.refusal !== null ? 'refused' : null;
+};
 
 /**
  * The full path for one room: a background session, until synced and stored. LOBBY-3: when it

@@ -725,6 +725,112 @@ describe('RoomSession with a real relay', () => {
     ]);
   });
 
+  /** Bob's message, in Alice's view: what she reacts to (so her reacting Yjs client wrote no message). */
+  const bobsMessage = async (a: RoomSession, b: RoomSession): Promise<string> => {
+    const { id } = b.send('react to me');
+    await waitFor(() => a.view().messages.some((m) => m.id === id), 'a has it');
+    return id;
+  };
+  const pendingReactionsOf = (s: RoomSession, id: string): MessageView['pendingReactions'] | undefined =>
+    s.view().messages.find((m) => m.id === id)?.pendingReactions;
+
+  it('STATE-5: a reaction made offline is storing, then pending and counted; back online it is saved; a removal is not tracked', async () => {
+    const { a, b } = await aliceAndBobOnline();
+    const id = await bobsMessage(a, b);
+    a.setOffline(true);
+    a.react(id, '👍', true);
+    expect(pendingReactionsOf(a, id)).toEqual([{ emoji: '👍', state: 'storing' }]); // STATE-4
+    expect(a.view().pendingReactionCount).toBe(1);
+    await a.whenStored();
+    expect(pendingReactionsOf(a, id)).toEqual([{ emoji: '👍', state: 'pending' }]);
+    expect(a.view()).toMatchObject({ pendingCount: 0, pendingReactionCount: 1 });
+    a.setOffline(false);
+    await waitFor(() => a.view().pendingReactionCount === 0, 'acked after reconnect');
+    expect(pendingReactionsOf(a, id)).toEqual([]);
+    await waitFor(() => b.view().messages[0]?.reactions[0]?.users.includes(alice.id) === true, 'b has it');
+    // Set again while set (as another tab may): a new value, not acked yet.
+    a.setOffline(true);
+    a.react(id, '👍', true);
+    expect(pendingReactionsOf(a, id)).toEqual([{ emoji: '👍', state: 'storing' }]);
+    expect(a.view().pendingReactionCount).toBe(1);
+    // A removal only deletes: no clock for an ack to cover, so nothing about it is claimed.
+    a.react(id, '👍', false);
+    await a.whenStored();
+    expect(a.view().messages[0]).toMatchObject({ reactions: [], pendingReactions: [] });
+    expect(a.view().pendingReactionCount).toBe(0);
+  });
+
+  it('STATE-5: a reaction made offline is still pending after a reopen offline, saved once acked after reconnecting, and saved after the next reopen offline', async () => {
+    const { room, store, a, b } = await aliceAndBobOnline();
+    const id = await bobsMessage(a, b);
+    a.setOffline(true);
+    a.react(id, '🎉', true);
+    await a.whenStored();
+    a.destroy();
+    const noRelay = { relayUrl: 'ws://127.0.0.1:9/sync' };
+    const offline = await open(room, alice, store.reopen(), noRelay);
+    expect(pendingReactionsOf(offline, id)).toEqual([{ emoji: '🎉', state: 'pending' }]);
+    expect(offline.view().pendingReactionCount).toBe(1);
+    offline.destroy();
+    // Back online (a new Yjs client, which writes nothing): the relay's handshake ack covers it.
+    const store2 = store.reopen();
+    const again = await open(room, alice, store2);
+    await waitFor(() => again.view().pendingReactionCount === 0, 'acked after reconnect');
+    expect(pendingReactionsOf(again, id)).toEqual([]);
+    await waitFor(() => b.view().messages[0]?.reactions[0]?.emoji === '🎉', 'b has it');
+    // The reacting client wrote no message: its ack is kept all the same (it counts as own).
+    const yId = again.internals!.chat.reactionYId(`${id}|${alice.id}|🎉`)!;
+    await waitFor(async () => ((await storedSync(store2, room)).acked.get(yId.client) ?? 0) > yId.clock, 'ack in meta');
+    again.destroy();
+    const later = await open(room, alice, store2.reopen(), noRelay);
+    expect(later.view().messages[0]?.reactions).toEqual([{ emoji: '🎉', users: [alice.id] }]);
+    expect(pendingReactionsOf(later, id)).toEqual([]);
+    expect(later.view().pendingReactionCount).toBe(0);
+  });
+
+  it('STATE-5: an online reaction of a Yjs client that wrote no message is saved after a reopen offline', async () => {
+    const { room, store, a, b } = await aliceAndBobOnline();
+    const id = await bobsMessage(a, b);
+    a.react(id, '❤️', true);
+    await waitFor(() => a.view().pendingReactionCount === 0, 'acked');
+    const yId = a.internals!.chat.reactionYId(`${id}|${alice.id}|❤️`)!;
+    await waitFor(async () => ((await storedSync(store, room)).acked.get(yId.client) ?? 0) > yId.clock, 'ack in meta');
+    a.destroy();
+    const again = await open(room, alice, store.reopen(), { relayUrl: 'ws://127.0.0.1:9/sync' });
+    expect(pendingReactionsOf(again, id)).toEqual([]);
+    expect(again.view().pendingReactionCount).toBe(0);
+  });
+
+  it('STATE-5 (STATE-4): a reaction whose write failed stays "storing" until the full write holds it', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store, { relayUrl: 'ws://127.0.0.1:9/sync' });
+    const { id } = a.send('first');
+    await a.whenStored();
+    store.failNextWrite(new DOMException('full', 'QuotaExceededError'));
+    a.react(id, '😮', true);
+    await waitFor(() => a.view().storage.error !== null, 'error shown');
+    await a.whenStored();
+    expect(pendingReactionsOf(a, id)).toEqual([{ emoji: '😮', state: 'storing' }]);
+    a.send('second');
+    await waitFor(() => pendingReactionsOf(a, id)?.[0]?.state === 'pending', 'stored by the full write');
+    expect(a.view().pendingReactionCount).toBe(1);
+  });
+
+  it('STATE-5 (STATE-2): an own reaction another tab uploaded becomes saved here too', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, new MemoryRoomUpdateStore(), { crossTab: true });
+    const b = await open(room, alice, new MemoryRoomUpdateStore(), { crossTab: true });
+    await Promise.all([online(a), online(b)]);
+    const { id } = a.send('from tab a');
+    await waitFor(() => b.view().messages[0]?.state === 'saved', 'saved in b', 12_000);
+    b.react(id, '😂', true);
+    await waitFor(() => pendingReactionsOf(a, id)?.[0]?.emoji === '😂', 'a has it, pending');
+    await waitFor(() => b.view().pendingReactionCount === 0, 'saved in b');
+    await waitFor(() => a.view().pendingReactionCount === 0, 'saved in a', 12_000);
+    expect(pendingReactionsOf(a, id)).toEqual([]);
+  });
+
   it('HLC: clockAheadMs for a message from a fast clock; LATE-1: a message that arrives after later ones is late', async () => {
     const room = freshRoom();
     const a = await open(room, alice, new MemoryRoomUpdateStore());
@@ -779,11 +885,17 @@ describe('RoomSession with a real relay', () => {
     const other = new Y.Doc();
     let lag = 0;
     const otherChat = new ChatRoom(other, new HybridClock('other', () => Date.now() - lag), randomBytes);
+    // Nothing is acked (no relay): every own message and reaction is pending once stored (STATE-5).
     const fromScratch = (): unknown[] =>
       a.internals!.chat.messages().map((m) => {
         const own = m.authorId === alice.id;
-        return { ...m, state: own ? 'pending' : null, late: false, clockAheadMs: 0, own };
+        const pendingReactions = m.reactions
+          .filter((r) => r.users.includes(alice.id))
+          .map((r) => ({ emoji: r.emoji, state: 'pending' }));
+        return { ...m, state: own ? 'pending' : null, pendingReactions, late: false, clockAheadMs: 0, own };
       });
+    const ownReactionKeys = (): string[] =>
+      [...a.internals!.chat.reactionsMap.keys()].filter((k) => k.split('|')[1] === alice.id);
     let before = a.view();
     let beforeChat = new Map(a.internals!.chat.messages().map((m) => [m.id, m]));
     for (let i = 0; i < 80; i++) {
@@ -814,6 +926,7 @@ describe('RoomSession with a real relay', () => {
       const v = a.view();
       expect(v.messages).toEqual(fromScratch());
       expect(v.pendingCount).toBe(v.messages.filter((m) => m.own).length);
+      expect(v.pendingReactionCount).toBe(ownReactionKeys().length);
       const oldViews = new Map(before.messages.map((m) => [m.id, m]));
       for (const m of a.internals!.chat.messages()) {
         const old = beforeChat.get(m.id);
@@ -858,8 +971,8 @@ describe('RoomSession with a real relay', () => {
     let before = a.view();
     let scratchBefore = new Map(a.messageViewsFromScratch().map((m) => [m.id, JSON.stringify(m)]));
     // 150 random steps, then a fixed tail that makes sure every kind of change happened once:
-    // send, ack it, a late arrival, a clock-ahead arrival, send, seen.
-    const tail = [0, 5, 7, 8, 0, 6];
+    // react, send, ack it (and the reaction: STATE-5), a late arrival, a clock-ahead arrival, send, seen.
+    const tail = [4, 0, 5, 7, 8, 0, 6];
     for (let step = 0; step < 150 + tail.length; step++) {
       const ctx = `seed ${seed}, step ${step}`;
       const ids = a.view().messages.map((m) => m.id);
@@ -872,7 +985,7 @@ describe('RoomSession with a real relay', () => {
       if (op <= 1 || ids.length === 0) a.send(`m${step}`, ids.length > 0 && rng.bool(0.3) ? rng.pick(ids) : undefined);
       else if (op === 2 && mine.length > 0) a.edit(rng.pick(mine).id, `edited ${step}`);
       else if (op === 3 && mine.length > 0) a.remove(rng.pick(mine).id);
-      else if (op === 4) a.react(rng.pick(ids), rng.pick(['👍', '🎉']), rng.bool(0.7));
+      else if (op === 4) a.react(rng.pick(ids), rng.pick(['👍', '🎉']), rng.bool(0.7) || fixed);
       else if (op === 5 && withYId.length > 0) {
         // STATE-1: the relay acks up to some own message (sometimes an old clock: no change).
         const { client, clock } = ownPick();
@@ -925,6 +1038,20 @@ describe('RoomSession with a real relay', () => {
         (m) => m.own && !(isAcked(m.yId) && (m.editYId === null || isAcked(m.editYId))),
       );
       expect(v.pendingCount, ctx).toBe(pending.length);
+      // STATE-5: an own reaction is pending until the item its key holds is acked; counted in the header.
+      const chat = internals.chat;
+      const ownKeys = [...chat.reactionsMap.keys()].filter((k) => k.split('|')[1] === alice.id);
+      expect(v.pendingReactionCount, ctx).toBe(ownKeys.filter((k) => !isAcked(chat.reactionYId(k))).length);
+      for (const m of v.messages) {
+        const mine = m.reactions.filter((r) => r.users.includes(alice.id));
+        const unacked = mine.filter((r) => !isAcked(chat.reactionYId(`${m.id}|${alice.id}|${r.emoji}`)));
+        expect(
+          m.pendingReactions.map((r) => r.emoji),
+          `${ctx}, ${m.id}`,
+        ).toEqual(unacked.map((r) => r.emoji));
+        if (mine.length > unacked.length) kinds.add('reaction saved');
+        if (unacked.length > 0) kinds.add('reaction pending');
+      }
       // Unchanged views keep their objects; the array too when no element changed.
       const oldViews = new Map(before.messages.map((m) => [m.id, m]));
       for (const m of v.messages) {
@@ -941,7 +1068,7 @@ describe('RoomSession with a real relay', () => {
       scratchBefore = new Map(scratch.map((m) => [m.id, JSON.stringify(m)]));
     }
     // The run exercised every kind of change it is meant to.
-    for (const kind of ['pending', 'saved', 'seen', 'null late', 'null ahead']) {
+    for (const kind of ['pending', 'saved', 'seen', 'null late', 'null ahead', 'reaction pending', 'reaction saved']) {
       expect([...kinds], `seed ${seed}`).toContain(kind);
     }
   };

@@ -17,9 +17,13 @@
  *   it (SEEN-1 in ./presence.ts). Ack and seen clocks are kept in the room's meta record.
  * - STATE-4 (./localWrites.ts) before 'pending', a message this session made is 'storing' until
  *   the local store holds it (record and shown edit): closing the page before then loses it.
- * - STATE-2 while own messages are pending on a synced connection, the session re-sends its
- *   SyncStep1 every `ACK_REFRESH_MS`: the relay answers with ACK-2, which also covers own
- *   messages another tab uploaded.
+ * - STATE-5 an own reaction is 'pending' (after 'storing', as STATE-4) until the relay acks the Yjs
+ *   item its key holds now; the view says so per message (`pendingReactions`) and counts them
+ *   (`pendingReactionCount`). Removing a reaction only deletes (no clock an ack could cover), so a
+ *   removal is not tracked: the chip goes at once and nothing claims it reached the relay.
+ * - STATE-2 while own messages or reactions are pending on a synced connection, the session
+ *   re-sends its SyncStep1 every `ACK_REFRESH_MS`: the relay answers with ACK-2, which also covers
+ *   own messages and reactions another tab uploaded.
  * - APPLY-1..3 (./defensiveSync.ts): remote updates are validated and applied defensively;
  *   REBUILD-1 a frozen doc is replaced by a doc rebuilt from the store and the provider
  *   reconnects; REBUILD-2 after `MAX_REBUILDS` rebuilds in `REBUILD_WINDOW_MS` the session stops
@@ -38,7 +42,15 @@ import * as bc from 'lib0/broadcastchannel';
 import * as decoding from 'lib0/decoding';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import { WebsocketProvider } from 'y-websocket';
-import { byHlcThenId, ChatRoom, validateText, validateTextSize, type ChatMessage } from '../../shared/chat/chatRoom.js';
+import {
+  byHlcThenId,
+  ChatRoom,
+  parseReactionKey,
+  reactionKey,
+  validateText,
+  validateTextSize,
+  type ChatMessage,
+} from '../../shared/chat/chatRoom.js';
 import { compareHlc, decodeHlc, HybridClock, type Hlc } from '../../shared/chat/hlc.js';
 import { newId, type RandomBytes } from '../../shared/ids.js';
 import {
@@ -80,20 +92,24 @@ import {
   roomNameRefusal,
   type ConnectionStatus,
 } from './status.js';
-import { coversMessage, MAX_LATE_IDS } from './syncState.js';
+import { coversItem, coversMessage, MAX_LATE_IDS, type ItemId } from './syncState.js';
 import { mergeSyncMeta, readSyncMeta } from './syncMeta.js';
 import { formatTranscript } from './transcript.js';
 import { LocalWrites } from './localWrites.js';
+import { OpenReactions, type ReactionState } from './openReactions.js';
 
 export type { ConnectionStatus } from './status.js';
 export { ImportError } from './roomFile.js';
 export { ChatError } from '../../shared/chat/chatRoom.js';
 
 export type MessageState = 'storing' | 'pending' | 'saved' | 'seen';
+export type { ReactionState } from './openReactions.js';
 
 export interface MessageView extends ChatMessage {
   /** null for others' messages. */
   readonly state: MessageState | null;
+  /** STATE-5: this user's reactions on the message the relay has not acked, in `reactions`' order. */
+  readonly pendingReactions: ReadonlyArray<{ readonly emoji: string; readonly state: ReactionState }>;
   readonly late: boolean;
   /** How far the message's HLC was ahead of this device's clock when it arrived (0 if not). */
   readonly clockAheadMs: number;
@@ -125,6 +141,8 @@ export interface RoomView {
   };
   /** Own messages not yet acked by the relay. */
   readonly pendingCount: number;
+  /** STATE-5: own reactions not yet acked by the relay (removals are not tracked). */
+  readonly pendingReactionCount: number;
   readonly storage: { readonly persistent: boolean; readonly error: string | null; readonly evicted: boolean };
   readonly presence: readonly PresenceView[];
   readonly notices: readonly string[];
@@ -216,6 +234,11 @@ const sameReactions = (a: ChatMessage['reactions'], b: ChatMessage['reactions'])
     return r.emoji === o.emoji && r.users.length === o.users.length && r.users.every((u, j) => u === o.users[j]);
   });
 
+const NO_PENDING_REACTIONS: MessageView['pendingReactions'] = Object.freeze([]);
+
+const samePendingReactions = (a: MessageView['pendingReactions'], b: MessageView['pendingReactions']): boolean =>
+  a.length === b.length && a.every((r, i) => r.emoji === b[i]!.emoji && r.state === b[i]!.state);
+
 const sameView = (a: MessageView, b: MessageView): boolean =>
   a.id === b.id &&
   a.text === b.text &&
@@ -234,7 +257,8 @@ const sameView = (a: MessageView, b: MessageView): boolean =>
   a.late === b.late &&
   a.clockAheadMs === b.clockAheadMs &&
   a.own === b.own &&
-  sameReactions(a.reactions, b.reactions);
+  sameReactions(a.reactions, b.reactions) &&
+  samePendingReactions(a.pendingReactions, b.pendingReactions);
 
 /** A message's view and what it was made from. */
 interface CachedView {
@@ -345,14 +369,26 @@ export class RoomSession {
   private viewOut: readonly MessageView[] = [];
   private readonly viewById = new Map<string, CachedView>();
   private readonly openOwn = new Map<string, CachedView>();
-  /** Yjs clients of the own messages viewed so far: whose clocks the sync meta keeps. Only grows. */
+  /**
+   * Yjs clients of the own messages viewed so far and of own reactions tracked (STATE-5): whose
+   * clocks the sync meta keeps, so 'saved' survives a reload offline. Only grows.
+   */
   private readonly ownClients = new Set<number>();
   private readonly pendingIds = new Set<string>();
+  /**
+   * STATE-5: own reactions (by their key, in the form ChatRoom.react writes) whose current value
+   * the relay has not acked. Kept by the reactions map's observer (and a scan of the loaded doc),
+   * re-checked only when acks or the store grow (./openReactions.ts), so no view walks the
+   * reactions of every message.
+   */
+  private readonly openReactions = new OpenReactions();
   private viewEpoch = 0;
-  /** Ids whose late flag or clock-ahead changed since the last view. */
+  /** Ids whose late flag, clock-ahead or own reactions (STATE-5) changed since the last view. */
   private readonly staleViewIds = new Set<string>();
   /** An ack or seen clock grew since the last view: the `openOwn` messages are checked again. */
   private statesChanged = false;
+  /** An ack or the store grew since the last view: the `openReactions` are checked again (not for a seen clock). */
+  private reactionStatesChanged = false;
   private notifyScheduled = false;
   private notices: string[] = [];
   private lastRefusedNoticeAt = -Infinity;
@@ -846,6 +882,11 @@ export class RoomSession {
     });
     chat.messagesMap.observe((event) => this.onMessagesChanged(chat, event));
     chat.edits.observe((event) => this.onEditsChanged(chat, event));
+    // STATE-5: the own reactions the loaded doc holds (one pass over its keys), then every change.
+    this.openReactions.clear();
+    const ownPart = `|${this.me.id}|`;
+    for (const key of chat.reactionsMap.keys()) if (key.includes(ownPart)) this.trackReaction(chat, key);
+    chat.reactionsMap.observe((event) => this.onReactionsChanged(chat, event));
     awareness.on('change', (e: { added: number[]; updated: number[] }) =>
       this.onAwarenessChange(replica, [...e.added, ...e.updated]),
     );
@@ -996,10 +1037,11 @@ export class RoomSession {
     void p.finally(() => this.appends.delete(p));
   }
 
-  /** STATE-4: own messages the store now holds go from 'storing' to 'pending'. */
+  /** STATE-4: own messages (and reactions, STATE-5) the store now holds go from 'storing' to 'pending'. */
   private onLocalWriteSettled(grew: boolean): void {
     if (!grew) return;
     this.statesChanged = true;
+    this.reactionStatesChanged = true;
     this.invalidateView();
     this.markDirty();
   }
@@ -1191,16 +1233,18 @@ export class RoomSession {
     if (this.synced) this.lastSyncedAt = this.now();
     if (changed) {
       this.statesChanged = true;
+      this.reactionStatesChanged = true;
       this.invalidateView();
       this.scheduleMetaSave();
     }
     this.markDirty();
   }
 
-  /** STATE-2: checked every second; asks at most every ACK_REFRESH_MS, and only for messages pending that long. */
+  /** STATE-2: checked every second; asks at most every ACK_REFRESH_MS, only for what was pending that long. */
   private refreshAcks(): void {
     const r = this.replica;
-    if (!r || !r.provider.wsconnected || !r.provider.synced || r.frozen || this.view().pendingCount === 0) {
+    const pending = (): number => this.view().pendingCount + this.view().pendingReactionCount;
+    if (!r || !r.provider.wsconnected || !r.provider.synced || r.frozen || pending() === 0) {
       this.pendingSince = null;
       return;
     }
@@ -1407,14 +1451,15 @@ export class RoomSession {
     const r = this.replica;
     let messages: readonly MessageView[];
     let pendingCount = 0;
+    let pendingReactionCount = 0;
     if (!r && prev) {
       messages = prev.messages; // rebuilding: keep showing what was there
-      pendingCount = prev.pendingCount;
+      ({ pendingCount, pendingReactionCount } = prev);
     } else if (!this.viewMessagesStale && prev) {
       messages = prev.messages;
-      pendingCount = prev.pendingCount;
+      ({ pendingCount, pendingReactionCount } = prev);
     } else {
-      ({ messages, pendingCount } = this.messageViews());
+      ({ messages, pendingCount, pendingReactionCount } = this.messageViews());
       this.viewMessagesStale = false;
     }
     const status = deriveStatus({
@@ -1439,6 +1484,7 @@ export class RoomSession {
         upload: this.uploads.progress(),
       }),
       pendingCount,
+      pendingReactionCount,
       storage: Object.freeze({ persistent: this.persistent, error: this.storageError, evicted: this.evicted }),
       presence:
         prev && JSON.stringify(prev.presence) === JSON.stringify(presence) ? prev.presence : Object.freeze(presence),
@@ -1459,11 +1505,12 @@ export class RoomSession {
    * Per change this costs one walk over the new display order alongside the previous one that
    * compares elements by identity (contiguous arrays, no hashing, no per-message objects touched)
    * and one array of views; only the messages that differ are looked up by id and made again. A
-   * state change (an ack, a seen clock) re-checks the own messages not settled yet, and a view made
-   * stale by id (late, clock-ahead, state) is found by binary search in the display order.
+   * state change (an ack, a seen clock, a store write) re-checks the own messages not settled yet
+   * and the own reactions not acked (STATE-5), and a view made stale by id (late, clock-ahead,
+   * state, an own reaction set or removed) is found by binary search in the display order.
    * Neither array is frozen: V8 reads a frozen array of 100,000 elements several times slower.
    */
-  private messageViews(): { messages: readonly MessageView[]; pendingCount: number } {
+  private messageViews(): { messages: readonly MessageView[]; pendingCount: number; pendingReactionCount: number } {
     const list = this.messages();
     const source = this.viewSource;
     const prevOut = this.viewOut;
@@ -1474,6 +1521,10 @@ export class RoomSession {
       for (const [id, c] of this.openOwn)
         if (c.acked !== this.isAcked(c.m) || c.seen !== this.isSeen(c.m) || c.stored !== this.isStored(c.m))
           stale.add(id);
+    }
+    if (this.reactionStatesChanged) {
+      this.reactionStatesChanged = false;
+      this.recheckReactions(stale);
     }
     let out: MessageView[] | null = null;
     if (list !== source) {
@@ -1527,7 +1578,72 @@ export class RoomSession {
     stale.clear();
     this.viewSource = list;
     if (out !== null) this.viewOut = out;
-    return { messages: this.viewOut, pendingCount: this.pendingIds.size };
+    return {
+      messages: this.viewOut,
+      pendingCount: this.pendingIds.size,
+      pendingReactionCount: this.openReactions.size,
+    };
+  }
+
+  /**
+   * STATE-5 after an ack or a store write: an own reaction now acked is no longer tracked, and a
+   * message whose view shows another state for one of its own reactions than it has now is stale.
+   */
+  private recheckReactions(stale: Set<string>): void {
+    this.openReactions.recheck(
+      (client) => this.acked.get(client) ?? 0,
+      (r) => this.reactionState(r.yId),
+      ({ messageId, emoji }, state) => {
+        const shown = this.viewById.get(messageId)?.v.pendingReactions.find((r) => r.emoji === emoji);
+        if ((shown?.state ?? null) !== state) stale.add(messageId);
+      },
+    );
+  }
+
+  /** STATE-5: the state of an own reaction whose key holds the Yjs item `yId` (null once acked). */
+  private reactionState(yId: ItemId): ReactionState | null {
+    if (coversItem(this.acked, yId)) return null;
+    return this.localWrites.holds(yId) ? 'pending' : 'storing';
+  }
+
+  /** STATE-5: this user's reactions on `m` the relay has not acked, read from the doc. */
+  private pendingReactionsOf(m: ChatMessage): MessageView['pendingReactions'] {
+    const chat = this.replica?.chat;
+    if (!chat || m.reactions.length === 0) return NO_PENDING_REACTIONS;
+    let out: Array<MessageView['pendingReactions'][number]> | null = null;
+    for (const { emoji, users } of m.reactions) {
+      if (!users.includes(this.me.id)) continue;
+      const yId = chat.reactionYId(reactionKey(m.id, this.me.id, emoji));
+      const state = yId && this.reactionState(yId);
+      if (state) (out ??= []).push({ emoji, state });
+    }
+    return out ?? NO_PENDING_REACTIONS;
+  }
+
+  /**
+   * STATE-5: takes in the own reaction `key` as the doc holds it now: tracked while set and not
+   * acked, its Yjs client kept as own (ownClients), and its message's view made again. A key
+   * another way than ChatRoom.react writes it (only forged data) is not tracked, nor shown pending.
+   */
+  private trackReaction(chat: ChatRoom, key: string): void {
+    const parts = parseReactionKey(key);
+    if (!parts || parts.userId !== this.me.id || key !== reactionKey(parts.id, parts.userId, parts.emoji)) return;
+    const yId = chat.reactionYId(key);
+    if (yId !== null && !coversItem(this.acked, yId)) {
+      this.openReactions.set(key, { messageId: parts.id, emoji: parts.emoji, yId });
+      this.ownClients.add(yId.client);
+    } else this.openReactions.delete(key);
+    this.staleViewIds.add(parts.id);
+  }
+
+  /** STATE-5: the reactions map changed (any origin: this tab, another, the relay, an import). */
+  private onReactionsChanged(chat: ChatRoom, event: Y.YMapEvent<unknown>): void {
+    try {
+      for (const key of event.changes.keys.keys()) this.trackReaction(chat, key);
+    } catch (e) {
+      // An observer must never throw into yjs (it would surface from applyUpdate).
+      console.error(e);
+    }
   }
 
   /** Drops what is kept for messages no longer in `list`. */
@@ -1576,6 +1692,7 @@ export class RoomSession {
       yId: m.yId,
       editYId: m.editYId,
       state: own ? (seen ? 'seen' : acked ? 'saved' : this.isStored(m) ? 'pending' : 'storing') : null,
+      pendingReactions: this.pendingReactionsOf(m),
       late: this.lateSet.has(m.id),
       clockAheadMs: this.aheadMs.get(m.id) ?? 0,
       own,
@@ -1637,6 +1754,7 @@ const shallowSameView = (a: RoomView, b: RoomView): boolean =>
   a.title === b.title &&
   a.messages === b.messages &&
   a.pendingCount === b.pendingCount &&
+  a.pendingReactionCount === b.pendingReactionCount &&
   a.presence === b.presence &&
   a.notices === b.notices &&
   a.connection.status === b.connection.status &&

@@ -19,6 +19,7 @@ export const messageView = (id: string, fields: Partial<MessageView> = {}): Mess
   yId: null,
   editYId: null,
   state: null,
+  pendingReactions: [],
   late: false,
   clockAheadMs: 0,
   own: false,

@@ -1,7 +1,8 @@
 /**
  * One message: author, time, text (as text, never HTML), its state for own messages
  * ("Storing…" → "Pending" → "Saved" → "Seen"), flags (edited, deleted, arrived late, time ahead of this device's clock),
- * the quoted parent of a reply, reactions, and the actions (reply, react, edit, delete).
+ * the quoted parent of a reply, reactions (this user's own one marked "Storing…" or "Pending" until the relay has it:
+ * STATE-5), and the actions (reply, react, edit, delete).
  */
 import { memo, useEffect, useId, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import { ChatError, REACTIONS } from '../../shared/chat/chatRoom.js';
@@ -9,7 +10,7 @@ import { formatDuration, formatFullTime, formatMessageTime, isoTime } from './fo
 import { CharCounter } from './CharCounter.js';
 import { FieldError } from './FieldError.js';
 import { RichText } from './richText.js';
-import type { MessageState, MessageView } from './services.js';
+import type { MessageState, MessageView, ReactionState } from './services.js';
 
 export const STATE_LABEL: Record<MessageState, string> = {
   storing: 'Storing…',
@@ -22,6 +23,15 @@ export const STATE_HELP: Record<MessageState, string> = {
   pending: 'Kept on this device, not on the relay yet: it is sent when you are online.',
   saved: 'Stored on the relay’s disk.',
   seen: 'Received by someone else in the room.',
+};
+/** STATE-5: what an own reaction's chip says while the relay does not have it (its accessible name and title). */
+const REACTION_STATE_NAME: Record<ReactionState, string> = {
+  storing: 'yours storing: not saved on this device yet',
+  pending: 'yours pending: not on the relay yet',
+};
+const REACTION_STATE_HELP: Record<ReactionState, string> = {
+  storing: 'Yours is being written to this device’s storage; closing the page before it is done would lose it.',
+  pending: 'Yours is kept on this device, not on the relay yet: it is sent when you are online.',
 };
 
 export interface MessageActions {
@@ -132,17 +142,20 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
           {m.reactions.map((r) => {
             const mine = r.users.includes(selfId);
             const who = r.users.map((u) => (u === selfId ? 'you' : (names.get(u) ?? 'someone'))).join(', ');
+            // STATE-5: own and marked until the relay acks it (a removal leaves no chip to mark).
+            const unsaved = mine ? m.pendingReactions.find((p) => p.emoji === r.emoji)?.state : undefined;
             return (
               <button
                 key={r.emoji}
                 type="button"
-                className="reaction"
+                className={unsaved ? 'reaction reaction-unsaved' : 'reaction'}
                 aria-pressed={mine}
-                aria-label={`${r.emoji} ${r.users.length}`}
-                title={`${who} reacted with ${r.emoji}`}
+                aria-label={`${r.emoji} ${r.users.length}${unsaved ? `, ${REACTION_STATE_NAME[unsaved]}` : ''}`}
+                title={`${who} reacted with ${r.emoji}${unsaved ? `. ${REACTION_STATE_HELP[unsaved]}` : ''}`}
                 onClick={() => actions.react(m.id, r.emoji, !mine)}
               >
                 {r.emoji} {r.users.length}
+                {unsaved && <span className={`reaction-state state-${unsaved}`}>{STATE_LABEL[unsaved]}</span>}
               </button>
             );
           })}

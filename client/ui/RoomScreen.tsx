@@ -566,10 +566,20 @@ const RoomTitle = ({ room, title, session }: { room: string; title: string; sess
 
 const ConnectionIndicator = ({ view }: { view: RoomView }): ReactNode => {
   const { status, manualOffline, lastSyncedAt } = view.connection;
-  const pending = view.pendingCount;
+  // STATE-1 and STATE-5: own messages and reactions the relay does not have yet, counted together;
+  // what they are is said when reactions are among them ("2 pending (1 message, 1 reaction)").
+  const { pendingCount: messages, pendingReactionCount: reactions } = view;
+  const pending = messages + reactions;
+  const what =
+    reactions === 0
+      ? plural(messages, 'message')
+      : messages === 0
+        ? plural(reactions, 'reaction')
+        : `${plural(messages, 'message')}, ${plural(reactions, 'reaction')}`;
   return (
     // Two parts: on a phone they are two short lines beside the header's buttons (HEADER-1), the
-    // pending count first in the second so that it is never the part cut short.
+    // pending count first in the second so that it is never the part cut short (what is pending,
+    // wordy, is left out there: each message and reaction says it too).
     <div role="status" className={`connection connection-${status}`}>
       <span className="connection-state">
         <span className="dot" aria-hidden="true" />
@@ -584,9 +594,10 @@ const ConnectionIndicator = ({ view }: { view: RoomView }): ReactNode => {
       </span>
       <span className="connection-more">
         {pending > 0 && (
-          <span className="connection-pending">
+          <span className="connection-pending" title={`Not on the relay yet: ${what}.`}>
             <span className="connection-sep"> · </span>
             {pending} pending
+            {reactions > 0 && <span className="connection-wordy"> ({what})</span>}
           </span>
         )}
         <span className="connection-detail">

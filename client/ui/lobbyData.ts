@@ -80,7 +80,8 @@ const writesOf = (m: ChatMessage): MessageWrites => ({ yId: m.yId, editYId: m.ed
 
 /**
  * LOBBY-3: how many of the room's own messages the relay has not acked (STATE-1), by `acked`
- * (the room's sync meta now, `decodeSyncState`): what the room screen shows as pending.
+ * (the room's sync meta now, `decodeSyncState`): the messages the room screen shows as pending
+ * (not its reactions, STATE-5).
  */
 export const notSentCount = (summary: RoomSummary, acked: ReadonlyMap<number, number>): number =>
   summary.unacked.reduce((n, m) => (coversMessage(acked, m) ? n : n + 1), 0);

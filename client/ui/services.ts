@@ -14,7 +14,14 @@ import { PartitionMarks, RENEW_MS, TabFaults } from './tabFaults.js';
 
 export type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 export type { AppendedMissing, RoomMeta, RoomInfo } from '../storage/roomUpdateStore.js';
-export type { RoomSession, RoomView, MessageView, ConnectionStatus, MessageState } from '../sync/roomSession.js';
+export type {
+  RoomSession,
+  RoomView,
+  MessageView,
+  ConnectionStatus,
+  MessageState,
+  ReactionState,
+} from '../sync/roomSession.js';
 export { roomFileName } from '../sync/roomFile.js';
 
 export interface IdentityInfo {

@@ -11,6 +11,8 @@ import {
   utf8Length,
   validateTextSize,
   orderMessages,
+  parseReactionKey,
+  reactionKey,
   validateText,
   type ChatMessage,
   type Identity,
@@ -181,6 +183,27 @@ describe('chat model', () => {
     sync(a.doc, b.doc);
     expect(a.room.messages()[0]!.reactions.map((r) => r.emoji)).toEqual(['🎉']);
     expect(() => a.room.react(alice, m.id, '<script>', true)).toThrow(ChatError);
+  });
+
+  it('CHAT-6, STATE-5: a reaction key names the Yjs item its value is now: a new one when set again, none once removed', () => {
+    const a = replica('a');
+    const b = replica('b');
+    const alice = person('Alice');
+    const m = a.room.send(alice, 'party');
+    const key = reactionKey(m.id, alice.id, '🎉');
+    expect(parseReactionKey(key)).toEqual({ id: m.id, userId: alice.id, emoji: '🎉' });
+    expect(parseReactionKey(`${m.id}|${alice.id}|<b>`)).toBeNull();
+    expect(a.room.reactionYId(key)).toBeNull();
+    a.room.react(alice, m.id, '🎉', true);
+    const first = a.room.reactionYId(key)!;
+    expect(first.client).toBe(a.doc.clientID);
+    a.room.react(alice, m.id, '🎉', true);
+    const second = a.room.reactionYId(key)!;
+    expect(second.clock).toBeGreaterThan(first.clock);
+    sync(a.doc, b.doc);
+    expect(b.room.reactionYId(key)).toEqual(second);
+    a.room.react(alice, m.id, '🎉', false);
+    expect(a.room.reactionYId(key)).toBeNull();
   });
 
   it('CHAT-7: the title converges', () => {

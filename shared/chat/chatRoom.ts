@@ -121,6 +121,19 @@ export const validateTextSize = (text: string, maxStructBytes: number): ChatErro
   );
 };
 
+/** CHAT-6: the key of `userId`'s reaction `emoji` to message `id`. */
+export const reactionKey = (id: string, userId: string, emoji: string): string => `${id}|${userId}|${emoji}`;
+
+/**
+ * CHAT-6: the parts of a key of the `reactions` map, null when the room does not show it (a part
+ * missing, an emoji not in REACTIONS). Parts after the third are ignored, as every version does.
+ */
+export const parseReactionKey = (key: string): { id: string; userId: string; emoji: string } | null => {
+  const [id, userId, emoji] = key.split('|');
+  if (!id || !userId || !emoji || !(REACTIONS as readonly string[]).includes(emoji)) return null;
+  return { id, userId, emoji };
+};
+
 /** CHAT-2: the reason a text cannot be sent, or null when it can. */
 export const validateText = (text: string): ChatError | null => {
   if (text.trim().length === 0) return new ChatError('empty', 'A message cannot be empty.');
@@ -308,9 +321,18 @@ export class ChatRoom {
   react(author: Identity, id: string, emoji: string, on: boolean): void {
     if (!(REACTIONS as readonly string[]).includes(emoji)) throw new ChatError('bad-reaction', 'Unknown reaction.');
     if (!this.messagesMap.has(id)) throw new ChatError('not-found', 'No such message.');
-    const key = `${id}|${author.id}|${emoji}`;
+    const key = reactionKey(id, author.id, emoji);
     if (on) this.reactionsMap.set(key, true);
     else this.reactionsMap.delete(key);
+  }
+
+  /**
+   * The Yjs id of the value the reaction `key` holds now (each set is a new item), null when the
+   * key is not set: what the relay's acks must cover for the reaction to be on the relay (STATE-5).
+   */
+  reactionYId(key: string): { readonly client: number; readonly clock: number } | null {
+    const item = this.reactionsMap._map.get(key);
+    return item && !item.deleted ? { client: item.id.client, clock: item.id.clock } : null;
   }
 
   /** CHAT-7: the room's title. */
@@ -518,8 +540,9 @@ export class ChatRoom {
 
   /** Takes in the reaction stored under `key` (or its absence); the message id it is for, or null. */
   private applyReaction(d: Derived, key: string): string | null {
-    const [id, user, emoji] = key.split('|');
-    if (!id || !user || !emoji || !(REACTIONS as readonly string[]).includes(emoji)) return null;
+    const parts = parseReactionKey(key);
+    if (!parts) return null;
+    const { id, userId: user, emoji } = parts;
     let byKey = d.reactions.get(id);
     if (this.reactionsMap.has(key)) {
       if (!byKey) d.reactions.set(id, (byKey = new Map<string, readonly [string, string]>()));
