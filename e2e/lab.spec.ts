@@ -1,7 +1,8 @@
 /**
  * The classroom lab in real Chromium against a real relay: the Lab panel's partition, drops,
  * resync and clock skew (LAB-1, LAB-2, LAB-3, LAB-8 through the panel), the ShiViz export
- * (LAB-6), the active-fault banner (LAB-UI-6), the space-time diagram on a phone (LAB-UI-5), and the class view
+ * (LAB-6), the active-fault banner (LAB-UI-6), the fault form's errors (LAB-UI-9), the HLC left ahead by a cleared skew
+ * (LAB-13, HLC-4), the space-time diagram on a phone (LAB-UI-5), and the class view
  * (LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7, LAB-UI-8), also with 30 participants. Conditions are polled; the one fixed window (observeFor) checks that something does NOT happen.
  */
 import { readFileSync } from 'node:fs';
@@ -284,6 +285,66 @@ test("the fault fields' labels each sit on one line, at 1280 and 1024 px wide an
     'Up: from this device to the relay. Down: from the relay to this device.',
   );
   await expect(lab.field(a.page, 'Jitter down')).toHaveAccessibleDescription(/^Up: from this device to the relay/);
+});
+
+test('LAB-UI-9: a refused fault names the field as labelled, in its unit, marks and focuses it; "Clear all faults" resets the fields', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  await a.gotoRoom(room);
+  await lab.open(a.page);
+  const alert = lab.panel(a.page).getByRole('alert');
+  const latency = lab.field(a.page, 'Latency up');
+  const skew = lab.field(a.page, 'Clock skew');
+  await latency.fill('-50');
+  await lab.apply(a.page).click();
+  await expect(alert).toHaveText('Not applied. Latency up: a number of milliseconds from 0 to 60,000.');
+  await expect(latency).toHaveAttribute('aria-invalid', 'true');
+  await expect(latency).toBeFocused();
+  await expect(latency).toHaveAccessibleDescription(/Latency up: a number of milliseconds from 0 to 60,000/);
+
+  await latency.fill('0');
+  await skew.fill('1e9');
+  await lab.apply(a.page).click();
+  await expect(alert).toHaveText('Not applied. Clock skew: a number of seconds from -86,400 to 86,400.');
+  await expect(skew).toHaveAttribute('aria-invalid', 'true');
+  await expect(skew).toBeFocused();
+  await expect(latency).not.toHaveAttribute('aria-invalid');
+
+  // Nothing was in effect, so clearing changes no fault: the fields still show what is in effect.
+  await a.page.getByRole('button', { name: 'Clear all faults' }).click();
+  await expect(alert).toHaveCount(0);
+  await expect(skew).toHaveValue('0');
+  await expect(skew).not.toHaveAttribute('aria-invalid');
+  await expect(lab.banner(a.page)).toHaveCount(0);
+});
+
+test('LAB-13, HLC-4: after a skew of a day ahead is cleared the panel says the HLC is still ahead, and the next message is "ordered as if sent" a day ahead', async ({
+  openUser,
+  room,
+}) => {
+  const [a, b] = await aliceAndBobIn(openUser, room);
+  await lab.open(a.page);
+  await lab.field(a.page, 'Clock skew').fill('86400');
+  await lab.apply(a.page).click();
+  await expect(lab.banner(a.page)).toBeVisible();
+  await expect(a.page.getByTestId('lab-hlc-ahead')).toHaveCount(0);
+  await a.send('from tomorrow');
+  const aDay = '(1 day|23 hours 59 minutes \\d+ seconds)';
+  // Its own time says so too: "sent" that far ahead.
+  await expect(b.message('from tomorrow')).toContainText(new RegExp(`⚠ sent ${aDay} ahead of this device’s clock`));
+
+  await a.page.getByRole('button', { name: 'Clear all faults' }).click();
+  await expect(lab.banner(a.page)).toHaveCount(0);
+  await expect(a.page.getByTestId('lab-hlc-ahead')).toHaveText(
+    new RegExp(`^This device’s HLC is ${aDay} ahead of its clock: your messages keep sorting as if sent ${aDay} ahead`),
+  );
+  await a.send('back on the real clock');
+  const ordered = new RegExp(`⚠ ordered as if sent ${aDay} ahead of this device’s clock`);
+  await expect(b.message('back on the real clock')).toContainText(ordered);
+  await expect(a.message('back on the real clock')).toContainText(ordered);
+  await expect.poll(() => b.messageTexts()).toEqual(['from tomorrow', 'back on the real clock']);
 });
 
 test("LAB-UI-6: with the fault banner shown at 1280×720 and 1024×768 the composer's placeholder fits, the keys said below it", async ({

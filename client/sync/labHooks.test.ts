@@ -10,6 +10,9 @@ import { observeFor, waitFor } from '../../shared/testing/waitFor.js';
 import { person, useRelaySessions, WS } from '../testing/relaySessions.js';
 import { Transport } from '../net/transport.js';
 import type { Identity } from '../identity.js';
+import type { LabEvent } from '../../shared/lab/shiviz.js';
+import { formatPreciseDuration } from '../ui/format.js';
+import { hlcAheadNote } from '../ui/lab/labFormat.js';
 import { LAB_AWARENESS_FIELD, type LabAwareness } from './labHooks.js';
 import { RoomSession, type RoomSessionOptions } from './roomSession.js';
 
@@ -88,6 +91,33 @@ describe('RoomSession lab hooks with a real relay', () => {
     const { anomalies } = compareOrders(a.view().messages, a.lab.arrival);
     expect(anomalies).toContainEqual({ id: reply.id, kind: 'reply-before-parent', order: 'wall' });
     expect(anomalies.filter((x) => x.order === 'arrival')).toEqual([]);
+  });
+
+  it('LAB-13: after a skew ahead is cleared the HLC stays ahead of the clock, and the lab says by how much', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice);
+    await online(a);
+    const hour = 3_600_000;
+    a.lab.setFaults(validateFaultConfig({ skewMs: hour }));
+    // A skew alone moves no HLC: only a timestamp it issues does.
+    expect(a.lab.hlcAhead().ms).toBe(0);
+    a.send('an hour ahead');
+    expect(a.lab.hlcAhead().ms).toBe(0);
+    a.lab.setFaults(validateFaultConfig({ skewMs: hour / 2 }));
+    const reduced = a.lab.hlcAhead();
+    expect(reduced.afterSkew).toBe(true);
+    expect(reduced.ms).toBeGreaterThan(hour / 2 - 60_000);
+    expect(reduced.ms).toBeLessThanOrEqual(hour / 2);
+    a.lab.setFaults(NO_FAULTS);
+    const cleared = a.lab.hlcAhead();
+    expect(cleared.ms).toBeGreaterThan(hour - 60_000);
+    const d = formatPreciseDuration(cleared.ms);
+    expect(hlcAheadNote(cleared)).toBe(
+      `This device’s HLC is ${d} ahead of its clock: your messages keep sorting as if sent ${d} ahead, until real time catches up. An HLC never goes back (HLC-2): it keeps the time it gave messages while the clock was skewed further ahead.`,
+    );
+    // Its next message takes that time (HLC-2), whatever the clock says.
+    const next = a.send('after the skew was cleared');
+    expect(next.hlc.wall - Date.now()).toBeGreaterThan(hour - 60_000);
   });
 
   it('LAB-8: updates lost to drops are repaired by resyncNow (both directions)', async () => {
@@ -204,5 +234,29 @@ describe('RoomSession lab hooks with a real relay', () => {
     ]);
     expect(ev[2]!.vc).toEqual({ [ev[1]!.host]: 1, [ev[0]!.host]: 2 });
     expect(toShiViz(ev).split('\n')).toHaveLength(2 + 2 * 3 + 1);
+  });
+
+  it('LAB-12: in the exported log a reply from another participant dominates the message it answers, down a chain of replies', async () => {
+    const room = freshRoom();
+    const [ann, zed, yul] = await Promise.all([
+      open(room, person('Ann')),
+      open(room, person('Zed')),
+      open(room, person('Yul')),
+    ]);
+    await Promise.all([online(ann), online(zed), online(yul)]);
+    const question = ann.send('question from Ann');
+    await waitFor(() => texts(zed).includes('question from Ann'), 'Zed has the question');
+    const answer = zed.send('Zed replies to Ann', question.id);
+    await waitFor(() => texts(yul).includes('Zed replies to Ann'), 'Yul has the answer');
+    const thanks = yul.send('Yul replies to Zed', answer.id);
+    const ev = yul.lab.events();
+    const sendOf = (text: string): LabEvent => ev.find((e) => e.kind === 'send' && e.text === text)!;
+    const dominates = (a: LabEvent, b: LabEvent): boolean =>
+      Object.entries(b.vc).every(([h, n]) => (a.vc[h] ?? 0) >= n) && a.vc[a.host]! > (b.vc[a.host] ?? 0);
+    // Zed's send is stamped on Yul's device, which never saw Zed receive the question: the reply
+    // itself proves he had it.
+    expect(dominates(sendOf(answer.text), sendOf(question.text))).toBe(true);
+    expect(dominates(sendOf(thanks.text), sendOf(answer.text))).toBe(true);
+    expect(sendOf(answer.text).vc).toEqual({ [sendOf(question.text).host]: 1, [sendOf(answer.text).host]: 1 });
   });
 });

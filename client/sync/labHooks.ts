@@ -9,11 +9,11 @@ import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import type * as awarenessProtocol from 'y-protocols/awareness';
 import type { WebsocketProvider } from 'y-websocket';
-import type { ChatRoom } from '../../shared/chat/chatRoom.js';
+import type { ChatMessage, ChatRoom } from '../../shared/chat/chatRoom.js';
 import { SkewableClock } from '../../shared/lab/clock.js';
 import { chatContentHash } from '../../shared/lab/contentHash.js';
 import { cutOff, type FaultConfig } from '../../shared/lab/faults.js';
-import { VectorClocks, type LabEvent } from '../../shared/lab/shiviz.js';
+import { replicaLog, type LabEvent, type LoggedMessage } from '../../shared/lab/shiviz.js';
 import { encodeSyncStep1, MessageType, SyncType } from '../../shared/protocol.js';
 import { mapEntryLookup } from './defensiveSync.js';
 import type { Uploader } from './uploadPacer.js';
@@ -63,6 +63,8 @@ export interface LabHost {
   pendingCount(): number;
   /** Connect at once if the session wants to be connected and is not (like the browser's `online`). */
   reconnectNow(): void;
+  /** The wall part of the session's HLC (the latest time it issued or merged). */
+  hlcWall(): number;
   subscribe(listener: () => void): () => void;
   readonly selfName: string;
   readonly selfId: string;
@@ -122,6 +124,8 @@ export class LabHooks {
   private readonly publishTimer: ReturnType<typeof setInterval>;
   private readonly unsubscribe: () => void;
   private disposed = false;
+  /** LAB-13: the largest clock skew this session has had. */
+  private highestSkewMs = 0;
   /**
    * The last content hash and what it was computed from. `ChatRoom.orderedMessages()` returns
    * the same array until the document changes, so while the array and the title are the same the
@@ -168,6 +172,7 @@ export class LabHooks {
     if (cutOff(config) && !cutOff(was)) this.publish(config);
     this.faults.set(config);
     this.clock.skewMs = config.skewMs;
+    this.highestSkewMs = Math.max(this.highestSkewMs, config.skewMs);
     const r = this.host.replica();
     if (r && config.partitioned && !was.partitioned) {
       r.provider.disconnectBc();
@@ -196,6 +201,19 @@ export class LabHooks {
     // An empty update is two zero bytes (no structs, no deletions).
     if (missing.byteLength > 2) this.host.uploader.update(ws, missing, mapEntryLookup(r.doc)); // UP-1, UP-2
     return true;
+  }
+
+  /**
+   * LAB-13: how far the session's HLC is ahead of its clock (0 when not), and whether a higher
+   * clock skew was set before. A skew set ahead, then cleared or reduced, leaves the HLC at the
+   * time it gave messages meanwhile: it never goes back (HLC-2), so this device's next messages
+   * take that time until real time catches up. (Up to 60 s can also come from another's message.)
+   */
+  hlcAhead(): { ms: number; afterSkew: boolean } {
+    return {
+      ms: Math.max(0, this.host.hlcWall() - Math.floor(this.clock.now())),
+      afterSkew: this.highestSkewMs > this.faults.config.skewMs,
+    };
   }
 
   /** LAB-8: `resyncNow()` every `ms` (null: off). */
@@ -244,27 +262,46 @@ export class LabHooks {
     return this.hashed.hash;
   }
 
-  /** LAB-6: this client's log in arrival order — own sends, and each remote message as a send on its author's host then a receive here. */
+  /**
+   * LAB-6, LAB-12: this client's log in arrival order — own sends, and each remote message as a
+   * send on its author's host then a receive here. A remote send is stamped with what the message
+   * proves its author held (`replicaLog`): its parent, its CHAT-8 `after`, and the author's
+   * previous message from the same Yjs client (a client's structs are numbered in the order it
+   * made them). A message's Yjs item says nothing more: a new key of a Y.Map has no origin.
+   */
   events(): LabEvent[] {
     const r = this.host.replica();
     if (!r) return [];
-    const byId = new Map(r.chat.orderedMessages().map((m) => [m.id, m]));
-    const self = hostOf(this.host.selfName, this.host.selfId);
-    const vcs = new VectorClocks();
-    const out: LabEvent[] = [];
+    const messages = r.chat.orderedMessages();
+    // The previous message from each message's Yjs client. A deleted message's record was
+    // rewritten (CHAT-5), so its Yjs id no longer dates the send: it is left out of the chain.
+    const previous = new Map<string, string>();
+    const byClient = new Map<number, ChatMessage[]>();
+    for (const m of messages) {
+      if (!m.yId || m.deleted) continue;
+      let list = byClient.get(m.yId.client);
+      if (!list) byClient.set(m.yId.client, (list = []));
+      list.push(m);
+    }
+    for (const list of byClient.values()) {
+      list.sort((a, b) => a.yId!.clock - b.yId!.clock);
+      for (let i = 1; i < list.length; i++) previous.set(list[i]!.id, list[i - 1]!.id);
+    }
+    const byId = new Map(messages.map((m) => [m.id, m]));
+    const logged: LoggedMessage[] = [];
     for (const [id] of [...this.arrival].sort((a, b) => a[1] - b[1])) {
       const m = byId.get(id);
       if (!m) continue;
-      const text = m.deleted ? '(deleted)' : m.text.slice(0, 80);
-      const author = hostOf(m.authorName, m.authorId);
-      if (author === self) {
-        out.push({ t: m.wall, host: self, kind: 'send', text, vc: vcs.send(self, id) });
-      } else {
-        out.push({ t: m.wall, host: author, kind: 'send', text, vc: vcs.send(author, id) });
-        out.push({ t: this.arrivalAt.get(id) ?? m.wall, host: self, kind: 'receive', text, vc: vcs.receive(self, id) });
-      }
+      logged.push({
+        id,
+        host: hostOf(m.authorName, m.authorId),
+        text: m.deleted ? '(deleted)' : m.text.slice(0, 80),
+        sentAt: m.wall,
+        arrivedAt: this.arrivalAt.get(id) ?? m.wall,
+        saw: [m.replyTo, m.after, previous.get(id)].filter((x): x is string => x != null),
+      });
     }
-    return out;
+    return replicaLog(hostOf(this.host.selfName, this.host.selfId), logged);
   }
 
   /** Called on lab-relevant changes (faults, traffic, the room's view); coalesced per microtask. */

@@ -61,6 +61,7 @@ describe('sync state in room meta', () => {
       ]),
       seen: new Map([[1, 3]]),
       late: [id],
+      ahead: new Map([[id, 86_400_000]]),
       syncedAt: 1_764_000_000_000,
     };
     const back = decodeSyncState(encodeSyncState(s, new Set([1])));
@@ -68,6 +69,7 @@ describe('sync state in room meta', () => {
       acked: new Map([[1, 5]]),
       seen: new Map([[1, 3]]),
       late: [id],
+      ahead: new Map([[id, 86_400_000]]),
       syncedAt: 1_764_000_000_000,
     });
     expect(decodeSyncState(encodeSyncState({ ...s, syncedAt: null }, new Set([1]))).syncedAt).toBeNull();
@@ -83,6 +85,7 @@ describe('sync state in room meta', () => {
       acked: [[1, 2], [-1, 2], 'x'],
       seen: 'x',
       late: [...Array(MAX_LATE_IDS + 3).fill(id), 'bad'],
+      ahead: [[id, 5000], ['bad', 5000], [id, -1], [id], 'x'],
       syncedAt: -5,
     });
     const s = decodeSyncState(text);
@@ -90,6 +93,7 @@ describe('sync state in room meta', () => {
     expect(s.acked).toEqual(new Map([[1, 2]]));
     expect(s.seen.size).toBe(0);
     expect(s.late).toHaveLength(MAX_LATE_IDS);
+    expect(s.ahead).toEqual(new Map([[id, 5000]]));
   });
 });
 
@@ -104,6 +108,7 @@ describe('mergeSyncStates', () => {
         ]),
         seen: new Map(),
         late: [id],
+        ahead: new Map([[id, 5000]]),
         syncedAt: 20,
       },
       {
@@ -113,6 +118,10 @@ describe('mergeSyncStates', () => {
         ]),
         seen: new Map([[1, 1]]),
         late: [other, id],
+        ahead: new Map([
+          [other, 2000],
+          [id, 7000],
+        ]),
         syncedAt: 10,
       },
     );
@@ -126,5 +135,12 @@ describe('mergeSyncStates', () => {
     );
     expect(m.seen).toEqual(new Map([[1, 1]]));
     expect(m.late).toEqual([id, other]);
+    // HLC-4: the first measure of a message's lead is kept.
+    expect(m.ahead).toEqual(
+      new Map([
+        [id, 5000],
+        [other, 2000],
+      ]),
+    );
   });
 });

@@ -9,6 +9,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { ChatError, ChatRoom, TEXT_LIMIT } from '../../shared/chat/chatRoom.js';
 import { HybridClock } from '../../shared/chat/hlc.js';
+import { NO_FAULTS, validateFaultConfig } from '../../shared/lab/faults.js';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import { Prng, seedFromEnv } from '../../shared/testing/prng.js';
 import { CloseReason, encodeAck, encodeSyncUpdate, Limits, MessageType } from '../../shared/protocol.js';
@@ -855,6 +856,42 @@ describe('RoomSession with a real relay', () => {
     expect(a.view().messages.find((m) => m.text === 'written now')!.late).toBe(false);
   });
 
+  it('HLC-4: a clock less than a second ahead is not flagged; a flagged message keeps its lead across a reopen', async () => {
+    const { room, store, a } = await aliceAndBobOnline();
+    const drift = await open(room, person('Drift'), new MemoryRoomUpdateStore(), { now: () => Date.now() + 900 });
+    const fast = await open(room, person('Fast'), new MemoryRoomUpdateStore(), { now: () => Date.now() + 5 * 60_000 });
+    await Promise.all([online(drift), online(fast)]);
+    drift.send('within NTP drift');
+    fast.send('from the future');
+    await waitFor(() => texts(a).includes('within NTP drift') && texts(a).includes('from the future'), 'received');
+    const shown = (s: RoomSession, text: string): MessageView => s.view().messages.find((m) => m.text === text)!;
+    // At most 900 ms ahead when it arrives, whatever the transit took.
+    expect(shown(a, 'within NTP drift').clockAheadMs).toBe(0);
+    const lead = shown(a, 'from the future').clockAheadMs;
+    expect(lead).toBeGreaterThan(4 * 60_000);
+    await waitFor(async () => (await storedSync(store, room)).ahead.has(shown(a, 'from the future').id), 'lead saved');
+    // Reopened when this device's clock has passed that message's time: it was ahead when it came.
+    const again = await open(room, alice, store.reopen(), {
+      relayUrl: 'ws://127.0.0.1:9/sync',
+      now: () => Date.now() + 10 * 60_000,
+    });
+    expect(shown(again, 'from the future').clockAheadMs).toBe(lead);
+  });
+
+  it('HLC-4: an own message sent while the HLC is ahead of the clock (a skew cleared) is flagged here and there', async () => {
+    const { a, b } = await aliceAndBobOnline();
+    const day = 86_400_000;
+    a.lab.setFaults(validateFaultConfig({ skewMs: day }));
+    a.send('sent with the clock a day ahead');
+    a.lab.setFaults(NO_FAULTS);
+    const after = a.send('sent after the skew was cleared');
+    // The HLC kept its time (HLC-2): the message is ordered a day ahead, its wall clock is not.
+    expect(after.hlc.wall - after.wall).toBeGreaterThan(day - 60_000);
+    expect(after.clockAheadMs).toBeGreaterThan(day - 60_000);
+    await waitFor(() => texts(b).includes('sent after the skew was cleared'), 'b has it');
+    expect(b.view().messages.find((m) => m.id === after.id)!.clockAheadMs).toBeGreaterThan(day - 60_000);
+  });
+
   it('view(): the same object until something changes; subscribers are notified', async () => {
     const room = freshRoom();
     const a = await open(room, alice, new MemoryRoomUpdateStore(), { relayUrl: 'ws://127.0.0.1:9/sync' });
@@ -1062,6 +1099,8 @@ describe('RoomSession with a real relay', () => {
         expect(v.messages, ctx).toBe(before.messages);
       }
       for (const m of v.messages) {
+        // An own message is ahead too when Bob's clock-ahead timestamp moved our HLC (HLC-4).
+        kinds.add(String(m.state));
         kinds.add(`${String(m.state)}${m.late ? ' late' : ''}${m.clockAheadMs > 0 ? ' ahead' : ''}`);
       }
       before = v;

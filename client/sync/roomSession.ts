@@ -31,6 +31,9 @@
  * - LATE-1 a message that arrives from the network (not from the store or an import) is 'late'
  *   when a message that sorts after it was already shown; during a connection's catch-up the
  *   comparison is against what was shown when the connection opened.
+ * - HLC-4 a message is 'clock ahead' when its HLC is more than `CLOCK_AHEAD_TOLERANCE_MS` ahead of
+ *   this device's clock when it first appears here (also an own message, sent while this HLC is
+ *   ahead); the amount is kept in the sync meta, so a reload shows the same.
  * - REFUSE-1/2 (./status.ts): fatal closes and invalid room names become `connection.refusal`.
  * - PRES-2 only this replica's own awareness changes are sent (not the states it received).
  * - LAB-1..LAB-8 (./labHooks.ts, `session.lab`): the network lab's faults, skewable clock (the
@@ -51,7 +54,7 @@ import {
   validateTextSize,
   type ChatMessage,
 } from '../../shared/chat/chatRoom.js';
-import { compareHlc, decodeHlc, HybridClock, type Hlc } from '../../shared/chat/hlc.js';
+import { CLOCK_AHEAD_TOLERANCE_MS, compareHlc, decodeHlc, HybridClock, type Hlc } from '../../shared/chat/hlc.js';
 import { newId, type RandomBytes } from '../../shared/ids.js';
 import {
   encodeSyncStep1,
@@ -442,6 +445,7 @@ export class RoomSession {
           const r = this.replica;
           if (r && r.provider.ws === null && this.mayConnect()) this.connect();
         },
+        hlcWall: () => this.clock.peek().wall,
         subscribe: (l) => this.subscribe(l),
         selfName: this.me.name,
         selfId: this.me.id,
@@ -503,6 +507,7 @@ export class RoomSession {
       for (const [c, k] of meta.seen) this.seen.set(c, k);
       this.late = [...meta.late];
       this.lateSet = new Set(this.late);
+      for (const [id, ms] of meta.ahead) this.aheadMs.set(id, ms);
       // STATE-3: "last synced" is what this room last did, not only this page.
       if (meta.syncedAt !== null && (this.lastSyncedAt ?? 0) < meta.syncedAt) this.lastSyncedAt = meta.syncedAt;
     }
@@ -773,6 +778,7 @@ export class RoomSession {
     // few (the newest acceptable ones) the clock is not asked again.
     let clockAt = this.clock.peek();
     let maxShown: ChatMessage | null = null;
+    let aheadNoted = false;
     for (let i = existing.length - 1; i >= 0; i--) {
       const m = existing[i]!;
       const h = m.hlc;
@@ -780,10 +786,7 @@ export class RoomSession {
         this.clock.observe(h);
         clockAt = this.clock.peek();
       }
-      if (h.wall > now && !this.aheadMs.has(m.id)) {
-        this.aheadMs.set(m.id, h.wall - now);
-        this.staleViewIds.add(m.id);
-      }
+      if (this.noteAhead(m.id, h.wall - now)) aheadNoted = true;
       if (!maxShown || byHlcThenId(m, maxShown) > 0) maxShown = m;
     }
     this.maxShown = maxShown ? { hlc: maxShown.hlc, id: maxShown.id } : null;
@@ -922,6 +925,7 @@ export class RoomSession {
 
     this.replica = replica;
     this.markMessagesChanged();
+    if (aheadNoted) this.scheduleMetaSave();
     if (this.mayConnect()) this.connect();
     else this.joinTabs();
   }
@@ -1190,8 +1194,21 @@ export class RoomSession {
   }
 
   /**
-   * Writes acks, seen clocks and late ids to the room's meta, merged with what another tab may
-   * have written meanwhile (clocks only grow, late ids accumulate), so tabs do not undo each other.
+   * HLC-4: records how far ahead of this device's clock a message was when it first appeared here,
+   * when beyond the tolerance; the first measure is kept (also across reloads, from the meta).
+   * True when newly recorded: the caller saves the meta.
+   */
+  private noteAhead(id: string, aheadMs: number): boolean {
+    if (aheadMs <= CLOCK_AHEAD_TOLERANCE_MS || this.aheadMs.has(id)) return false;
+    this.aheadMs.set(id, aheadMs);
+    this.staleViewIds.add(id);
+    return true;
+  }
+
+  /**
+   * Writes acks, seen clocks, late ids and clock-ahead amounts to the room's meta, merged with what
+   * another tab may have written meanwhile (clocks only grow, late ids and amounts accumulate), so
+   * tabs do not undo each other.
    */
   private saveSyncMeta(): void {
     if (!this.syncMetaSupported) return;
@@ -1202,6 +1219,7 @@ export class RoomSession {
       acked: new Map(this.acked),
       seen: new Map(this.seen),
       late: [...this.late],
+      ahead: new Map(this.aheadMs),
       syncedAt: this.lastSyncedAt === null ? null : Math.round(this.lastSyncedAt),
     };
     const write = mergeSyncMeta(this.store, this.room, mine, new Set(this.ownClients)).catch((e: unknown) => {
@@ -1306,13 +1324,10 @@ export class RoomSession {
         this.lab.noteArrival(key);
         const item = chat.messagesMap._map.get(key);
         if (item) this.recentClients.touch(item.id.client);
-        if (remote) {
-          const { aheadMs } = this.clock.observe(hlc);
-          if (aheadMs > 0) {
-            this.aheadMs.set(key, aheadMs);
-            this.staleViewIds.add(key);
-          }
-        }
+        // An own message is ahead when this HLC is ahead of this clock: it never goes back (HLC-2),
+        // so a skew cleared after sending, or a timestamp up to 60 s ahead it took, leaves it there.
+        const ahead = remote ? this.clock.observe(hlc).aheadMs : hlc.wall - Math.floor(this.now());
+        if (this.noteAhead(key, ahead)) this.scheduleMetaSave();
         if (mayBeLate && baseline && byHlcThenId({ hlc, id: key }, baseline) < 0 && !this.lateSet.has(key)) {
           this.lateSet.add(key);
           this.late.push(key);

@@ -6,7 +6,8 @@
  */
 import { memo, useEffect, useId, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import { ChatError, REACTIONS } from '../../shared/chat/chatRoom.js';
-import { formatDuration, formatFullTime, formatMessageTime, isoTime } from './format.js';
+import { CLOCK_AHEAD_TOLERANCE_MS } from '../../shared/chat/hlc.js';
+import { formatFullTime, formatMessageTime, formatPreciseDuration, isoTime } from './format.js';
 import { CharCounter } from './CharCounter.js';
 import { FieldError } from './FieldError.js';
 import { RichText } from './richText.js';
@@ -55,6 +56,33 @@ export interface MessageItemProps {
   readonly actions: MessageActions;
 }
 
+/**
+ * HLC-4: the "clock ahead" tag, null when the message is not flagged. Its place in the
+ * conversation comes from its HLC, the time shown from its sender's clock (`wall`). Usually
+ * the two agree and the sender's clock was ahead; when the HLC is ahead of its own sender's clock
+ * too (an HLC never goes back: HLC-2, e.g. after a skew was cleared), the tag says it is ordered
+ * as if sent then, which is true, rather than that it was sent then, which the time shown denies.
+ */
+export const clockAheadTag = (
+  m: Pick<MessageView, 'clockAheadMs' | 'hlc' | 'wall' | 'own'>,
+): { label: string; title: string } | null => {
+  if (m.clockAheadMs <= CLOCK_AHEAD_TOLERANCE_MS) return null;
+  const ahead = formatPreciseDuration(m.clockAheadMs);
+  const behindHlc = m.hlc.wall - m.wall;
+  if (behindHlc <= CLOCK_AHEAD_TOLERANCE_MS) {
+    return {
+      label: `⚠ sent ${ahead} ahead of this device’s clock`,
+      title:
+        'Its time was later than this device’s clock when it arrived: the sender’s clock is ahead, or this device’s is behind. It is placed by that time (its HLC); more than 60 s ahead, this device’s clock does not take it (HLC-3).',
+    };
+  }
+  const whose = m.own ? 'this device’s' : 'its sender’s';
+  return {
+    label: `⚠ ordered as if sent ${ahead} ahead of this device’s clock`,
+    title: `Its timestamp (HLC), which places it in the conversation, was ${ahead} ahead of this device’s clock when it appeared here, and ${formatPreciseDuration(behindHlc)} ahead of the time shown (${whose} clock): ${whose} HLC had kept a later time, taken from a clock that was ahead (another sender’s, or its own before a skew was cleared), and an HLC never goes back. Messages written before the clocks reach that time are shown before it.`,
+  };
+};
+
 const excerpt = (text: string, n = 140): string => (text.length > n ? text.slice(0, n) + '…' : text);
 
 export const MessageItem = memo(function MessageItem(props: MessageItemProps): ReactNode {
@@ -81,6 +109,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
     (button ?? articleRef.current)?.focus();
   }, [mode]);
   const own = m.own;
+  const ahead = clockAheadTag(m);
   const editable = own && !m.deleted;
   const className = ['message', own ? 'own' : '', m.deleted ? 'deleted' : '', highlighted ? 'highlighted' : '']
     .filter(Boolean)
@@ -110,12 +139,9 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
             arrived late
           </span>
         )}
-        {m.clockAheadMs > 0 && (
-          <span
-            className="tag warn"
-            title="Its time was later than this device's clock when it arrived: the sender's clock is ahead, or this device's is behind. Its time is not trusted for ordering beyond the allowed drift."
-          >
-            ⚠ sent {formatDuration(m.clockAheadMs)} ahead of this device’s clock
+        {ahead && (
+          <span className="tag warn" title={ahead.title}>
+            {ahead.label}
           </span>
         )}
         {own && m.state && (

@@ -50,4 +50,26 @@ export const formatDuration = (ms: number): string => {
   return unit(Math.round(h / 24), 'day');
 };
 
+const PRECISE_UNITS = [
+  [86_400, 'day'],
+  [3600, 'hour'],
+  [60, 'minute'],
+  [1, 'second'],
+] as const;
+
+/**
+ * "1 minute 30 seconds", "1 day", "23 hours 59 minutes 59 seconds": every unit down to the
+ * second, nothing rounded away but the milliseconds (`formatDuration` rounds to one unit).
+ */
+export const formatPreciseDuration = (ms: number): string => {
+  let rest = Math.round(Math.abs(ms) / 1000);
+  const parts: string[] = [];
+  for (const [size, word] of PRECISE_UNITS) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0) parts.push(`${n} ${word}${n === 1 ? '' : 's'}`);
+  }
+  return parts.length > 0 ? parts.join(' ') : '0 seconds';
+};
+
 export const plural = (n: number, one: string, many = one + 's'): string => `${n} ${n === 1 ? one : many}`;

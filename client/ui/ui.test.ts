@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration } from './format.js';
+import { CLOCK_AHEAD_TOLERANCE_MS } from '../../shared/chat/hlc.js';
+import { formatDuration, formatPreciseDuration } from './format.js';
 import { describeUpload } from './describeUpload.js';
+import { clockAheadTag } from './MessageItem.js';
 import { splitLinks } from './richText.js';
 import { parseRoute, roomOfLink } from './router.js';
 
@@ -89,5 +91,37 @@ describe('describeUpload (UP-2)', () => {
     ).toMatch(
       /^Sending what the relay does not have yet: 0\.3 MiB of 5 MiB, about 1 second left\. The relay takes 0\.3 MiB a second/,
     );
+  });
+});
+
+describe('HLC-4: the "clock ahead" tag', () => {
+  const at = (wall: number, hlcWall: number, clockAheadMs: number, own = false) => ({
+    wall,
+    hlc: { wall: hlcWall, counter: 0, node: 'n' },
+    clockAheadMs,
+    own,
+  });
+
+  it('says nothing for a message up to the tolerance ahead (clock drift)', () => {
+    expect(clockAheadTag(at(1000, 1000, 300))).toBeNull();
+    expect(clockAheadTag(at(1000, 1000, CLOCK_AHEAD_TOLERANCE_MS))).toBeNull();
+  });
+
+  it('states the amount precisely: 90 s is 1 minute 30 seconds', () => {
+    expect(formatPreciseDuration(90_000)).toBe('1 minute 30 seconds');
+    expect(formatPreciseDuration(86_399_800)).toBe('1 day');
+    expect(formatPreciseDuration(86_399_000)).toBe('23 hours 59 minutes 59 seconds');
+    expect(formatPreciseDuration(2_000)).toBe('2 seconds');
+    expect(clockAheadTag(at(1000, 1000, 90_000))!.label).toBe(
+      '⚠ sent 1 minute 30 seconds ahead of this device’s clock',
+    );
+  });
+
+  it('a message whose HLC is ahead of its own sender’s clock is "ordered as if sent" that far ahead, not "sent"', () => {
+    const day = 86_400_000;
+    const t = clockAheadTag(at(1000, 1000 + day, day))!;
+    expect(t.label).toBe('⚠ ordered as if sent 1 day ahead of this device’s clock');
+    expect(t.title).toContain('1 day ahead of the time shown (its sender’s clock)');
+    expect(clockAheadTag(at(1000, 1000 + day, day, true))!.title).toContain('(this device’s clock): this device’s HLC');
   });
 });

@@ -20,6 +20,13 @@ export interface Hlc {
 
 export const MAX_DRIFT_MS = 60_000;
 
+/**
+ * HLC-4: a message is flagged "clock ahead" only beyond this. NTP keeps clocks within tens of
+ * milliseconds of each other, and a message arrives later than it was stamped, so an HLC a few
+ * hundred ms ahead is ordinary drift, not a clock to warn about; a second is not.
+ */
+export const CLOCK_AHEAD_TOLERANCE_MS = 1000;
+
 const WALL_DIGITS = 15;
 const COUNTER_DIGITS = 6;
 

@@ -51,7 +51,12 @@ export class VectorClocks {
     return vc;
   }
 
-  send(host: string, messageId: string): Readonly<Record<string, number>> {
+  /**
+   * Stamps a send; `saw` are messages the sender held by then (LAB-12), merged first like
+   * receives. A message not stamped yet is merged as nothing.
+   */
+  send(host: string, messageId: string, saw: Iterable<string> = []): Readonly<Record<string, number>> {
+    for (const id of saw) this.merge(host, id);
     const vc = this.tick(host);
     this.stamps.set(messageId, vc);
     return vc;
@@ -59,13 +64,85 @@ export class VectorClocks {
 
   /** The receiver's new timestamp; a message never sent here is merged as nothing. */
   receive(host: string, messageId: string): Readonly<Record<string, number>> {
+    this.merge(host, messageId);
+    return this.tick(host);
+  }
+
+  sent(messageId: string): boolean {
+    return this.stamps.has(messageId);
+  }
+
+  private merge(host: string, messageId: string): void {
     const own = { ...(this.clocks.get(host) ?? {}) };
     for (const [h, n] of Object.entries(this.stamps.get(messageId) ?? {})) own[h] = Math.max(own[h] ?? 0, n);
     this.clocks.set(host, own);
-    return this.tick(host);
   }
 
   local(host: string): Readonly<Record<string, number>> {
     return this.tick(host);
   }
 }
+
+/** A message as one replica's log knows it (LAB-12). */
+export interface LoggedMessage {
+  readonly id: string;
+  /** Its author's host. */
+  readonly host: string;
+  readonly text: string;
+  /** When its author sent it, by the author's clock. */
+  readonly sentAt: number;
+  /** When it arrived at the replica whose log this is. */
+  readonly arrivedAt: number;
+  /**
+   * Messages its author provably held when sending it: the one it replies to, the one it names
+   * as seen (CHAT-8 `after`), the author's previous message from the same Yjs client. Ids not in
+   * the log are ignored.
+   */
+  readonly saw: readonly string[];
+}
+
+/**
+ * LAB-6, LAB-12: the event log of the replica whose host is `self`, from the messages in their
+ * order of arrival there. Its own messages are sends on `self`; every other one is a send on its
+ * author's host, then a receive on `self`. That replica saw only the sends of others, not their
+ * receives, so another host's vector holds what its messages prove (`saw`, transitively) and
+ * nothing more: a lower bound of the real one. Each send is stamped after everything it saw,
+ * pulled forward when it arrived later (a reply may arrive before its parent), so a send always
+ * dominates what its author had seen and no dependency is drawn as concurrent. A cycle (only
+ * forged data makes one) is cut where it closes.
+ */
+export const replicaLog = (self: string, arrived: readonly LoggedMessage[]): LabEvent[] => {
+  const byId = new Map(arrived.map((m) => [m.id, m]));
+  const vcs = new VectorClocks();
+  const out: LabEvent[] = [];
+  const send = (m: LoggedMessage): void => {
+    out.push({ t: m.sentAt, host: m.host, kind: 'send', text: m.text, vc: vcs.send(m.host, m.id, m.saw) });
+  };
+  // Depth first without recursion: a long chain of replies that arrived newest first must not
+  // exhaust the stack.
+  const sendWithWhatItSaw = (root: LoggedMessage): void => {
+    if (vcs.sent(root.id)) return;
+    const onPath = new Set([root.id]);
+    const stack = [{ m: root, next: 0 }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const depId = top.m.saw[top.next++];
+      if (depId === undefined) {
+        stack.pop();
+        onPath.delete(top.m.id);
+        send(top.m);
+        continue;
+      }
+      const dep = byId.get(depId);
+      if (!dep || vcs.sent(depId) || onPath.has(depId)) continue;
+      onPath.add(depId);
+      stack.push({ m: dep, next: 0 });
+    }
+  };
+  for (const m of arrived) {
+    sendWithWhatItSaw(m);
+    if (m.host !== self)
+      out.push({ t: m.arrivedAt, host: self, kind: 'receive', text: m.text, vc: vcs.receive(self, m.id) });
+  }
+  return out;
+};

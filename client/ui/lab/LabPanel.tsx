@@ -6,7 +6,7 @@
  */
 import { useEffect, useId, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { compareOrders, type OrderAnomaly, type OrderName, type OrderedEntry } from '../../../shared/lab/orders.js';
-import { formatSkew, NO_FAULTS, validateFaultConfig, type FaultConfig } from '../../../shared/lab/faults.js';
+import { formatSkew, NO_FAULTS } from '../../../shared/lab/faults.js';
 import { toShiViz } from '../../../shared/lab/shiviz.js';
 import type { SpaceTimeRecorder } from '../../lab/spaceTime.js';
 import { dateStamp, download } from '../download.js';
@@ -14,7 +14,8 @@ import { formatSyncTime, plural } from '../format.js';
 import { labPath } from '../router.js';
 import type { RoomSession, RoomView } from '../services.js';
 import { SpaceTimeDiagram } from './SpaceTimeDiagram.js';
-import { formatBytes } from './labFormat.js';
+import { FAULT_FIELDS, readFaultForm, toFaultForm, type FaultField, type FaultForm } from './faultForm.js';
+import { formatBytes, hlcAheadNote } from './labFormat.js';
 import { useLabFaults, useLabTick } from './useLab.js';
 
 /** Rows in the orders table and the traffic list. */
@@ -76,85 +77,37 @@ export const LabPanel = ({
 
 // ---------------------------------------------------------------- faults
 
-interface FaultForm {
-  upFixed: string;
-  upJitter: string;
-  downFixed: string;
-  downJitter: string;
-  drop: string;
-  duplicate: string;
-  reorder: string;
-  skewS: string;
-}
-
-const toForm = (c: FaultConfig): FaultForm => ({
-  upFixed: String(c.up.fixedMs),
-  upJitter: String(c.up.jitterMs),
-  downFixed: String(c.down.fixedMs),
-  downJitter: String(c.down.jitterMs),
-  drop: String(c.dropPct),
-  duplicate: String(c.duplicatePct),
-  reorder: String(c.reorderPct),
-  skewS: String(c.skewMs / 1000),
-});
-
-/**
- * Each label fits one line of the grid's narrowest column (9.5rem): which way "up" and "down" go is
- * said once, in a note the four link fields are described by, not in their labels.
- */
-const NUMBER_FIELDS: ReadonlyArray<{
-  key: keyof FaultForm;
-  label: string;
-  unit: string;
-  min?: number;
-  max?: number;
-  link?: true;
-}> = [
-  { key: 'upFixed', label: 'Latency up', unit: 'ms', min: 0, link: true },
-  { key: 'upJitter', label: 'Jitter up', unit: 'ms', min: 0, link: true },
-  { key: 'downFixed', label: 'Latency down', unit: 'ms', min: 0, link: true },
-  { key: 'downJitter', label: 'Jitter down', unit: 'ms', min: 0, link: true },
-  { key: 'drop', label: 'Drop', unit: '%', min: 0, max: 100 },
-  { key: 'duplicate', label: 'Duplicate', unit: '%', min: 0, max: 100 },
-  { key: 'reorder', label: 'Reorder', unit: '%', min: 0, max: 100 },
-  { key: 'skewS', label: 'Clock skew', unit: 's' },
-];
-
 const FaultControls = ({ session }: { session: RoomSession }): ReactNode => {
   const lab = session.lab;
   // At once, not at the panel's refresh rate: the partition switch must show its new state.
   const config = useLabFaults(session);
-  const [form, setForm] = useState<FaultForm>(() => toForm(config));
-  const [error, setError] = useState<string | null>(null);
+  const [form, setForm] = useState<FaultForm>(() => toFaultForm(config));
+  const [error, setError] = useState<{ field: FaultField; message: string } | null>(null);
+  const inputs = useRef(new Map<FaultField, HTMLInputElement>());
   const id = useId();
   // The config changed elsewhere (another control, "Clear faults" in the banner): show it.
   const shown = useRef(config);
   useEffect(() => {
     if (shown.current === config) return;
     shown.current = config;
-    setForm(toForm(config));
+    setForm(toFaultForm(config));
+    setError(null);
   }, [config]);
 
   const apply = (e: FormEvent): void => {
     e.preventDefault();
-    const n = (s: string): number => (s.trim() === '' ? 0 : Number(s));
-    try {
-      const next = validateFaultConfig({
-        partitioned: config.partitioned,
-        up: { fixedMs: n(form.upFixed), jitterMs: n(form.upJitter) },
-        down: { fixedMs: n(form.downFixed), jitterMs: n(form.downJitter) },
-        dropPct: n(form.drop),
-        duplicatePct: n(form.duplicate),
-        reorderPct: n(form.reorder),
-        skewMs: Math.round(n(form.skewS) * 1000),
-      });
-      setError(null);
-      lab.setFaults(next);
-    } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+    const read = readFaultForm(form, config.partitioned);
+    if (!read.ok) {
+      // LAB-UI-9: the field as labelled, in its unit; marked invalid and focused.
+      setError({ field: read.field, message: read.message });
+      inputs.current.get(read.field)?.focus();
+      return;
     }
+    setError(null);
+    lab.setFaults(read.config);
   };
 
+  const hlcAhead = hlcAheadNote(lab.hlcAhead());
   return (
     <section className="lab-section" aria-labelledby={`${id}-h`}>
       <h3 id={`${id}-h`}>Faults on this device</h3>
@@ -171,23 +124,32 @@ const FaultControls = ({ session }: { session: RoomSession }): ReactNode => {
           Up: from this device to the relay. Down: from the relay to this device.
         </p>
         <div className="fault-grid">
-          {NUMBER_FIELDS.map((f) => (
-            <label key={f.key} className="fault-field">
-              <span>
-                {f.label} <span className="hint">({f.unit})</span>
-              </span>
-              <input
-                type="number"
-                inputMode="decimal"
-                value={form[f.key]}
-                min={f.min}
-                max={f.max}
-                step="any"
-                aria-describedby={f.link ? `${id}-links` : undefined}
-                onChange={(e) => setForm((cur) => ({ ...cur, [f.key]: e.target.value }))}
-              />
-            </label>
-          ))}
+          {FAULT_FIELDS.map((f) => {
+            const invalid = error?.field === f.key;
+            const describedBy = [f.link ? `${id}-links` : '', invalid ? `${id}-error` : ''].filter(Boolean).join(' ');
+            return (
+              <label key={f.key} className="fault-field">
+                <span>
+                  {f.label} <span className="hint">({f.unit})</span>
+                </span>
+                <input
+                  ref={(el) => {
+                    if (el) inputs.current.set(f.key, el);
+                    else inputs.current.delete(f.key);
+                  }}
+                  type="number"
+                  inputMode="decimal"
+                  value={form[f.key]}
+                  min={f.min}
+                  max={f.max}
+                  step="any"
+                  aria-invalid={invalid || undefined}
+                  aria-describedby={describedBy || undefined}
+                  onChange={(e) => setForm((cur) => ({ ...cur, [f.key]: e.target.value }))}
+                />
+              </label>
+            );
+          })}
         </div>
         <div className="lab-row">
           <button type="submit" className="button primary small">
@@ -198,6 +160,8 @@ const FaultControls = ({ session }: { session: RoomSession }): ReactNode => {
             className="button small"
             onClick={() => {
               setError(null);
+              // The fields show what is in effect, also when nothing was in effect to clear.
+              setForm(toFaultForm(NO_FAULTS));
               lab.setFaults(NO_FAULTS);
             }}
           >
@@ -205,8 +169,8 @@ const FaultControls = ({ session }: { session: RoomSession }): ReactNode => {
           </button>
         </div>
         {error && (
-          <p className="error" role="alert">
-            Not applied: {error}
+          <p className="error" role="alert" id={`${id}-error`}>
+            Not applied. {error.message}.
           </p>
         )}
         <p className="hint">
@@ -214,6 +178,11 @@ const FaultControls = ({ session }: { session: RoomSession }): ReactNode => {
           {config.skewMs === 0 ? 'now none' : `now ${formatSkew(config.skewMs)}`}). Faults last until you clear them or
           reload the page.
         </p>
+        {hlcAhead && (
+          <p className="hint" role="note" data-testid="lab-hlc-ahead">
+            {hlcAhead}
+          </p>
+        )}
       </form>
     </section>
   );
@@ -522,6 +491,13 @@ const SpaceTime = ({
       <p className="hint">
         Paste the file into ShiViz (bestchai.bitbucket.io/shiviz, “Try out ShiViz”, input) to draw this device’s log
         with vector timestamps.
+      </p>
+      {/* LAB-12: this device never saw the others' receives, so their vectors are lower bounds. */}
+      <p className="hint">
+        Others’ lines hold only their messages that reached this device, each stamped with what it proves its sender had
+        seen: the message it answers, one it names as already seen, their earlier messages from the same tab. So an
+        order ShiViz draws is real (though a person’s tabs share one line), but two messages drawn as concurrent may not
+        have been. A scripted experiment’s shiviz.log has every client’s full vectors.
       </p>
     </section>
   );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { labPath, parseRoute } from '../router.js';
-import { formatBytes, formatElapsed } from './labFormat.js';
+import { formatBytes, formatElapsed, hlcAheadNote } from './labFormat.js';
 
 describe('lab formatting and the class view route', () => {
   it('formats heal times with sub-second precision, longer ones in words', () => {
@@ -19,5 +19,17 @@ describe('lab formatting and the class view route', () => {
   it('labPath leads to the class view of the same room', () => {
     expect(parseRoute(labPath('maths-101'))).toEqual({ name: 'lab', room: 'maths-101' });
     expect(parseRoute(labPath('a.b~c_d'))).toEqual({ name: 'lab', room: 'a.b~c_d' });
+  });
+});
+
+describe('LAB-13: the note while the HLC is ahead of the clock', () => {
+  it('says nothing within the tolerance, then how far, what it does and why', () => {
+    expect(hlcAheadNote({ ms: 800, afterSkew: true })).toBeNull();
+    expect(hlcAheadNote({ ms: 86_400_000, afterSkew: true })).toBe(
+      'This device’s HLC is 1 day ahead of its clock: your messages keep sorting as if sent 1 day ahead, until real time catches up. An HLC never goes back (HLC-2): it keeps the time it gave messages while the clock was skewed further ahead.',
+    );
+    expect(hlcAheadNote({ ms: 45_000, afterSkew: false })).toContain(
+      'it keeps the latest time it used or took from a message (up to 60 s ahead, HLC-3)',
+    );
   });
 });

@@ -1,5 +1,6 @@
 /** Formatting for the lab's times and sizes. */
-import { formatDuration } from '../format.js';
+import { CLOCK_AHEAD_TOLERANCE_MS } from '../../../shared/chat/hlc.js';
+import { formatDuration, formatPreciseDuration } from '../format.js';
 
 /** "0.8 s", "12.4 s" under a minute (heals are short), then "3 minutes". */
 export const formatElapsed = (ms: number): string => {
@@ -14,4 +15,17 @@ export const formatBytes = (n: number): string => {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
   return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+};
+
+/**
+ * LAB-13: what the Lab panel says while this device's HLC is ahead of its clock (null within the
+ * tolerance of HLC-4): how far, what it does to this device's messages, and why, in one sentence.
+ */
+export const hlcAheadNote = (ahead: { ms: number; afterSkew: boolean }): string | null => {
+  if (ahead.ms <= CLOCK_AHEAD_TOLERANCE_MS) return null;
+  const d = formatPreciseDuration(ahead.ms);
+  const why = ahead.afterSkew
+    ? 'An HLC never goes back (HLC-2): it keeps the time it gave messages while the clock was skewed further ahead.'
+    : 'An HLC never goes back (HLC-2): it keeps the latest time it used or took from a message (up to 60 s ahead, HLC-3).';
+  return `This device’s HLC is ${d} ahead of its clock: your messages keep sorting as if sent ${d} ahead, until real time catches up. ${why}`;
 };
