@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Locator, Page } from '@playwright/test';
 import * as Y from 'yjs';
-import { ChatRoom, TEXT_LIMIT, type Identity } from '../shared/chat/chatRoom.js';
+import { ChatRoom, TEXT_LIMIT, TITLE_LIMIT, type Identity } from '../shared/chat/chatRoom.js';
 import { HybridClock } from '../shared/chat/hlc.js';
 import { newId } from '../shared/ids.js';
 import { encodeRoomFile, ROOM_FILE_FORMAT } from '../client/sync/roomFile.js';
@@ -954,6 +954,37 @@ test("Room details: the room's sync in full, the phone header's cut last-sync ti
   await u.page.getByRole('button', { name: 'Room details' }).click();
   await expect(sync).toContainText('Online');
   await expect(sync).toContainText('No message waiting to be sent');
+});
+
+test('HEADER-2: a title and a room name the phone header cuts short can be read whole in Room details', async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('Phone');
+  await u.page.setViewportSize({ width: 390, height: 844 });
+  // The longest of each, with no break opportunity (a dash is one).
+  const name = room.replace(/[^A-Za-z0-9]/g, '').padEnd(128, 'x');
+  const title = 'W'.repeat(TITLE_LIMIT);
+  await u.gotoRoom(name);
+  await u.page.getByRole('button', { name: 'Rename room' }).click();
+  await u.page.getByRole('textbox', { name: 'Room title' }).fill(title);
+  await u.page.getByRole('button', { name: 'Save title' }).click();
+  const heading = u.page.getByRole('banner').getByRole('heading', { level: 1 });
+  await expect(heading).toHaveText(title);
+  // The header shows only the start of it.
+  expect(await heading.evaluate((el) => el.scrollWidth > el.clientWidth)).toBe(true);
+  await u.page.getByRole('button', { name: 'Room details' }).click();
+  const invite = u.page
+    .getByRole('complementary', { name: 'Room details' })
+    .getByRole('region', { name: 'Invite people' });
+  for (const whole of [invite.getByText(title, { exact: true }), invite.getByText(name, { exact: true })]) {
+    await expect(whole).toBeVisible();
+    // Wrapped within the drawer: nothing of it cut off or out of view.
+    expect(await whole.evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true);
+    const box = (await whole.boundingBox())!;
+    expect(box.x).toBeGreaterThanOrEqual(0);
+    expect(box.x + box.width).toBeLessThanOrEqual(390);
+  }
 });
 
 test('a room opened with a keyboard and mouse is ready to write: what is typed goes into the message box', async ({

@@ -3,11 +3,12 @@
  * resync and clock skew (LAB-1, LAB-2, LAB-3, LAB-8 through the panel), the ShiViz export
  * (LAB-6), the active-fault banner (LAB-UI-6), the fault form's errors (LAB-UI-9), the HLC left ahead by a cleared skew
  * (LAB-13, HLC-4), the space-time diagram on a phone (LAB-UI-5), and the class view
- * (LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7, LAB-UI-8), also with 30 participants. Conditions are polled; the one fixed window (observeFor) checks that something does NOT happen.
+ * (LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7, LAB-UI-8, LAB-UI-13), also with 30 participants. Conditions are polled; the one fixed window (observeFor) checks that something does NOT happen.
  */
 import { readFileSync } from 'node:fs';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
+import { NAME_LIMIT } from '../shared/chat/chatRoom.js';
 import { SHIVIZ_REGEX } from '../shared/lab/shiviz.js';
 import { observeFor } from '../shared/testing/waitFor.js';
 import { aliceAndBobIn, expect, test, ui } from './appFixtures.js';
@@ -457,6 +458,37 @@ test.describe('class view', () => {
         .getByRole('columnheader')
         .filter({ hasText: new RegExp(`^client [0-9a-f]{4}, ${name}$`) });
       await expect(header).toHaveCount(1);
+    }
+  });
+
+  test('LAB-UI-13: a room name of 128 characters (the most) and a long name with no break wrap: the class view is no wider than the screen', async ({
+    openUser,
+    room,
+    relay,
+  }) => {
+    // No break opportunity anywhere in it (a dash is one).
+    const long = room.replace(/[^A-Za-z0-9]/g, '').padEnd(128, 'x');
+    const name = 'N'.repeat(NAME_LIMIT);
+    const a = await openUser(name);
+    const b = await openUser('Bea');
+    await a.gotoRoom(long);
+    await b.gotoRoom(long);
+    const t = await openUser('Teacher');
+    await t.page.goto(`${relay.url}/lab/${long}`);
+    await expect(t.page.getByRole('heading', { name: `Lab: ${long}` })).toBeVisible();
+    await expect(classView.verdict(t.page)).toHaveText('Converged');
+    // The verdict's reasons name the one out of reach.
+    await lab.open(a.page);
+    await lab.partition(a.page).check();
+    await expect(classView.verdict(t.page)).toHaveText('Unknown: 1 unreachable');
+    await expect(t.page.getByText(`${name} is partitioned`)).toBeVisible();
+    const overflow = (): Promise<number> =>
+      t.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    for (const width of [1280, 390]) {
+      await t.page.setViewportSize({ width, height: 800 });
+      // Only the participants table may scroll sideways, inside its own region.
+      await expect.poll(overflow, `at ${width} px`).toBeLessThanOrEqual(0);
+      await expect(t.page.getByRole('link', { name: `Open the room ${long}` })).toBeInViewport();
     }
   });
 

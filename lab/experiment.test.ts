@@ -11,7 +11,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { SHIVIZ_REGEX } from '../shared/lab/shiviz.js';
 import { parseScenario } from './scenario.js';
-import { runExperiment } from './run/runExperiment.js';
+import { MIN_RELAY_UP_MS, runExperiment } from './run/runExperiment.js';
 
 /** A TCP port nothing listens on (free when this resolves). */
 const freePort = (): Promise<number> =>
@@ -138,6 +138,37 @@ describe('npm run experiment', () => {
       expect(r.quiesce, `seed ${seed}`).toMatchObject({ ok: true });
       expect(r.ok, `seed ${seed}: ${r.checks.verdicts.map((v) => `${v.rule} ${v.summary}`).join('; ')}`).toBe(true);
     }
+  }, 90_000);
+
+  it('EXP-7: a relay crash soon after a restart waits until the relay has been up MIN_RELAY_UP_MS: two down windows, not one', async () => {
+    // The second crash is planned 150 ms after the restart starts; a restart takes longer than that.
+    const scenario = parseScenario({
+      name: 'quick-crashes',
+      clients: 2,
+      duration: '3s',
+      small: { clients: 2, duration: '3s' },
+      chatter: { clients: ['all'], perClientPerSec: 2 },
+      timeline: [
+        { at: '10%', do: 'relay-crash' },
+        { at: '20%', do: 'relay-restart' },
+        { at: '25%', do: 'relay-crash' },
+        { at: '30%', do: 'relay-restart' },
+      ],
+    });
+    const r = await runExperiment({ scenario, scenarioFile: null, seed: 1, clients: 2, durationMs: 3000 });
+    expect(r.ok, r.checks.verdicts.map((v) => `${v.rule} ${v.summary}`).join('; ')).toBe(true);
+    const relay = r.history.events.filter((e) => e.kind === 'relay-crash' || e.kind === 'relay-restart');
+    expect(relay.map((e) => e.kind)).toEqual(['relay-crash', 'relay-restart', 'relay-crash', 'relay-restart']);
+    expect(relay[2]!.t - relay[1]!.t).toBeGreaterThanOrEqual(MIN_RELAY_UP_MS);
+    const steps = r.history.events.flatMap((e) => (e.kind === 'step' ? [e.label] : []));
+    expect(steps.filter((l) => l.startsWith('relay'))).toEqual([
+      'relay crash (SIGKILL)',
+      'relay restart started',
+      expect.stringMatching(
+        /^relay crash \(SIGKILL\), held back \d+ ms: the relay had not been up 2000 ms since its restart$/,
+      ),
+      'relay restart started',
+    ]);
   }, 90_000);
 
   it('a scenario that crashes the relay refuses --relay before starting anything', async () => {

@@ -292,6 +292,121 @@ describe('LAB-UI-1: the verdict', () => {
   });
 });
 
+describe('LAB-UI-10: tabs of one user are told apart', () => {
+  const labels = (s: ClassSnapshot): string[] =>
+    s.participants.map((p) => `${p.label}${p.offlineSince === null ? '' : ' (offline)'}`);
+
+  it('LAB-UI-10 four tabs of one student, one partitioned: rows and verdict name the tab, and count the tabs as tabs', () => {
+    const t = new ClassTracker(0);
+    const quad = (tab: number, lab: Lab = {}): [number, unknown] => [10 + tab, state(1, lab)];
+    const all = (partitioned: boolean): Map<number, unknown> =>
+      room([quad(1), quad(2), quad(3, { partitioned }), quad(4), [2, state(2)]]);
+    t.observe(all(false), 0, true);
+    t.observe(all(true), 500, true);
+    const s = t.observe(room([quad(1), quad(2), quad(4), [2, state(2)]]), 1000, true);
+    expect(labels(s)).toEqual([
+      'Student 1 (tab 1)',
+      'Student 1 (tab 2)',
+      'Student 1 (tab 4)',
+      'Student 2',
+      'Student 1 (tab 3) (offline)',
+    ]);
+    expect(s.verdict).toEqual({
+      kind: 'unreachable',
+      unreachable: 1,
+      reasons: [
+        'Student 1 (tab 3) is partitioned — last seen with the same content',
+        'The 4 reachable participants (3 of them tabs of Student 1) show the same content. What Student 1 (tab 3) holds now cannot be known until they are back.',
+      ],
+    });
+  });
+
+  it('LAB-UI-10 a tab keeps its number while the view is open; a lone tab goes by its name; a reload takes the number of the tab it replaces', () => {
+    const t = new ClassTracker(0);
+    const tabs = (...ids: number[]): Map<number, unknown> => room(ids.map((id) => [id, state(1)]));
+    const byId = (s: ClassSnapshot): Array<[number, string]> =>
+      s.participants.map((p) => [p.state.clientId, `${p.label}${p.offlineSince === null ? '' : ' (offline)'}`]);
+    expect(byId(t.observe(tabs(11), 0, true))).toEqual([[11, 'Student 1']]);
+    expect(byId(t.observe(tabs(11, 12, 13), 10, true))).toEqual([
+      [11, 'Student 1 (tab 1)'],
+      [12, 'Student 1 (tab 2)'],
+      [13, 'Student 1 (tab 3)'],
+    ]);
+    // Tab 2 reloads: client 12 leaves, client 14 comes and goes by tab 2's number.
+    expect(byId(t.observe(tabs(11, 13), 20, true))).toEqual([
+      [11, 'Student 1 (tab 1)'],
+      [13, 'Student 1 (tab 3)'],
+      [12, 'Student 1 (tab 2) (offline)'],
+    ]);
+    expect(byId(t.observe(tabs(11, 13, 14), 30, true))).toEqual([
+      [11, 'Student 1 (tab 1)'],
+      [14, 'Student 1 (tab 2)'],
+      [13, 'Student 1 (tab 3)'],
+    ]);
+    // A tab opened next to them is the fourth; the others keep their numbers when one leaves.
+    expect(byId(t.observe(tabs(13, 14, 15), 40, true))).toEqual([
+      [14, 'Student 1 (tab 2)'],
+      [13, 'Student 1 (tab 3)'],
+      [15, 'Student 1 (tab 4)'],
+      [11, 'Student 1 (tab 1) (offline)'],
+    ]);
+
+    // Another student's lone tab, reloaded: still named alone.
+    t.observe(room([[21, state(2)]]), 50, true);
+    t.observe(room([]), 60, true);
+    const s = t.observe(room([[22, state(2)]]), 70, true);
+    expect(s.participants.filter((p) => p.state.userId === userId(2)).map((p) => p.label)).toEqual(['Student 2']);
+  });
+
+  it('LAB-UI-10, LAB-UI-8: a tab reported cut off is numbered too, and a report says which tab made it', () => {
+    const t = new ClassTracker(0);
+    const s = t.observe(
+      room([
+        [11, reporting(1, [[13, 1, 4000]])],
+        [12, state(1)],
+      ]),
+      10_000,
+      true,
+    );
+    expect(s.participants.map((p) => [p.label, p.reportedBy])).toEqual([
+      ['Student 1 (tab 1)', null],
+      ['Student 1 (tab 2)', null],
+      ['Student 1 (tab 3)', 'Student 1 (tab 1)'],
+    ]);
+    expect(s.verdict.kind === 'unreachable' && s.verdict.reasons).toEqual([
+      'Student 1 (tab 3) is partitioned — last seen with the same content',
+      'The 2 reachable participants (both tabs of Student 1) show the same content. What Student 1 (tab 3) holds now cannot be known until they are back.',
+    ]);
+  });
+
+  it('LAB-UI-10 counts say how many are tabs of one user, several users summed up beyond three', () => {
+    const t = new ClassTracker(0);
+    const s = t.observe(
+      room([
+        [11, state(1, { hash: 'bbbb0002' })],
+        [12, state(1)],
+        [21, state(2)],
+        [22, state(2)],
+        [3, state(3)],
+      ]),
+      0,
+      true,
+    );
+    expect(s.verdict).toEqual({
+      kind: 'diverged',
+      reasons: ['2 different contents among 5 participants (2 of them tabs of Student 1, 2 of Student 2)'],
+    });
+    const many = new Map<number, unknown>();
+    for (let u = 1; u <= 4; u++)
+      for (let tab = 1; tab <= 2; tab++) many.set(u * 10 + tab, state(u, { partitioned: true }));
+    many.set(5, state(5));
+    const v = new ClassTracker(0).observe(many, 0, true).verdict;
+    expect(v.kind === 'unreachable' && v.reasons.at(-1)).toBe(
+      'Only Student 5 is reachable. What the 8 unreachable participants (tabs of 4 people) hold now cannot be known until they are back.',
+    );
+  });
+});
+
 /** Student n's state reporting `peers` (client id → [user, left]) cut off (LAB-9), published at `at` on its clock. */
 const reporting = (n: number, peers: Array<[number, number, number]>, at = 10_000, lab: Lab = {}): unknown => {
   const s = state(n, lab) as { lab: object };

@@ -27,6 +27,14 @@
  * reported state and who reported it, its time away estimated from the report, and counts like
  * one the view saw leave, while someone reports it. What the view saw itself outranks a report.
  *
+ * LAB-UI-10 (tabs). Each tab of a user is a participant of its own (its own replica, its own awareness
+ * client id), so a user with several listed tabs is named with a tab number in the rows and the
+ * verdict: "Quad (tab 2)". A client id keeps its number while the view is open; the first tab of a
+ * user seen is 1, a new tab takes the next number, and one that replaces offline tabs of its user (a
+ * reload) takes the lowest of theirs. A user with one listed tab is named without it. A count of
+ * participants that includes several tabs of one user says so: "The 4 reachable participants (3 of
+ * them tabs of Quad)".
+ *
  * LAB-UI-3 (timings). A time not converged lasts from the first verdict that is not converged or
  * unknown because someone is unreachable, to the next converged one (the view's own `unknown`
  * neither starts nor ends it). A heal is a participant coming back online (or a new tab of a user
@@ -47,18 +55,33 @@ export const SAMPLE_MS = 1000;
 export const MAX_LISTED = 200;
 /** Client ids remembered as replaced by a new tab of their user (bounded; LAB-UI-8). */
 const MAX_REPLACED = 1024;
+/** Tab numbers remembered (LAB-UI-10); beyond, those of client ids no longer listed are forgotten. */
+const MAX_TAB_NUMBERS = 1024;
 
 export interface Participant {
   readonly state: LabPresence;
+  /** LAB-UI-10: the name, with the tab number when its user has more than one tab listed. */
+  readonly label: string;
+  /** LAB-UI-10: this tab's number among its user's tabs (stable while the view is open). */
+  readonly tab: number;
   /** null while its awareness state is present; else when it disappeared (class view's clock). */
   readonly offlineSince: number | null;
   /** Counts for the verdict (LAB-UI-1). */
   readonly counted: boolean;
   /**
-   * LAB-UI-8: the name of a participant reporting this one cut off, when this view never saw it
+   * LAB-UI-8: the label of a participant reporting this one cut off, when this view never saw it
    * itself (it left before the view opened); its `offlineSince` is then an estimate.
    */
   readonly reportedBy: string | null;
+}
+
+/** What the tracker keeps per client id; labels are given when the list is built (LAB-UI-10). */
+interface Tracked {
+  readonly state: LabPresence;
+  readonly offlineSince: number | null;
+  readonly counted: boolean;
+  /** LAB-UI-8: the client id of the participant reporting it, null when the view saw it itself. */
+  readonly reporter: number | null;
 }
 
 export type Verdict =
@@ -107,13 +130,41 @@ export const NOBODY = 'Nobody with the lab is in this room yet.';
 /** Everybody listed left more than FORGET_MS ago. */
 export const NOBODY_NOW = `Nobody with the lab has been in this room for ${FORGET_MS / 60_000} minutes.`;
 
-const isReachable = (p: Participant): boolean => p.offlineSince === null && !cutOff(p.state.faults);
+const isReachable = (p: Pick<Tracked, 'offlineSince' | 'state'>): boolean =>
+  p.offlineSince === null && !cutOff(p.state.faults);
 
 /** Why `p` (counted, not reachable) is out of reach, in words. */
 const outOfReach = (p: Participant): string =>
   // A participant announces its partition before its link goes down (LAB-7), then drops out of
   // awareness like one that went offline: its last state still says partitioned.
-  `${p.state.name} is ${p.state.faults.partitioned ? 'partitioned' : cutOff(p.state.faults) ? 'dropping every frame' : 'offline'}`;
+  `${p.label} is ${p.state.faults.partitioned ? 'partitioned' : cutOff(p.state.faults) ? 'dropping every frame' : 'offline'}`;
+
+/** Users named in a note on tabs before it sums them up instead (LAB-UI-10). */
+const MAX_TAB_NOTE_USERS = 3;
+
+/**
+ * LAB-UI-10: what a count of `ps` hides when some are tabs of one user, as a parenthesis to put
+ * after it: " (3 of them tabs of Quad)", " (2 of them tabs of Quad, 2 of Bea)", " (all 3 tabs of
+ * Quad)", beyond three such users " (8 of them tabs of 4 people)"; '' when each is a different user's.
+ */
+export const tabsNote = (ps: readonly Participant[]): string => {
+  const byUser = new Map<string, { name: string; tabs: number }>();
+  for (const p of ps) {
+    const u = byUser.get(p.state.userId);
+    if (u) u.tabs++;
+    else byUser.set(p.state.userId, { name: p.state.name, tabs: 1 });
+  }
+  const several = [...byUser.values()].filter((u) => u.tabs > 1);
+  if (several.length === 0) return '';
+  const tabs = several.reduce((n, u) => n + u.tabs, 0);
+  if (several.length === 1 && tabs === ps.length) {
+    return ` (${tabs === 2 ? 'both' : `all ${tabs}`} tabs of ${several[0]!.name})`;
+  }
+  if (several.length > MAX_TAB_NOTE_USERS) {
+    return ` (${tabs === ps.length ? '' : `${tabs} of them `}tabs of ${several.length} people)`;
+  }
+  return ` (${several.map((u, i) => `${u.tabs} of ${i === 0 ? 'them tabs of ' : ''}${u.name}`).join(', ')})`;
+};
 
 /** LAB-UI-1: how `last` (an unreachable participant's last state) compares with `ref` (the reachable ones' common state). */
 const lastSeen = (last: LabPresence, ref: LabPresence): string =>
@@ -136,7 +187,9 @@ export const computeVerdict = (participants: readonly Participant[], connected: 
   const distinct = new Set(reachable.map((p) => stateKey(p.state))).size;
   if (distinct > 1) {
     const among =
-      away.length === 0 ? `${counted.length} participants` : `the ${reachable.length} reachable participants`;
+      away.length === 0
+        ? `${counted.length} participants${tabsNote(counted)}`
+        : `the ${reachable.length} reachable participants${tabsNote(reachable)}`;
     return {
       kind: 'diverged',
       reasons: [
@@ -150,24 +203,28 @@ export const computeVerdict = (participants: readonly Participant[], connected: 
   const reasons = away.map((p) =>
     ref ? `${outOfReach(p)} — ${lastSeen(p.state, ref)}` : `${outOfReach(p)} (last known state shown)`,
   );
-  const who = away.length === 1 ? `${away[0]!.state.name} holds` : `the ${away.length} unreachable participants hold`;
+  const who =
+    away.length === 1 ? `${away[0]!.label} holds` : `the ${away.length} unreachable participants${tabsNote(away)} hold`;
   const agree =
     reachable.length === 0
       ? 'Nobody is reachable.'
       : reachable.length === 1
-        ? `Only ${reachable[0]!.state.name} is reachable.`
-        : `The ${reachable.length} reachable participants show the same content.`;
+        ? `Only ${reachable[0]!.label} is reachable.`
+        : `The ${reachable.length} reachable participants${tabsNote(reachable)} show the same content.`;
   reasons.push(`${agree} What ${who} now cannot be known until they are back.`);
   return { kind: 'unreachable', unreachable: away.length, reasons };
 };
 
+/** Online first, then by name (one user's tabs together, by number). */
 const byOnlineThenName = (a: Participant, b: Participant): number =>
   Number(a.offlineSince !== null) - Number(b.offlineSince !== null) ||
   a.state.name.localeCompare(b.state.name) ||
+  (a.state.userId < b.state.userId ? -1 : a.state.userId > b.state.userId ? 1 : 0) ||
+  a.tab - b.tab ||
   a.state.clientId - b.state.clientId;
 
 export class ClassTracker {
-  private readonly byClient = new Map<number, Participant>();
+  private readonly byClient = new Map<number, Tracked>();
   private list: readonly Participant[] = [];
   private verdict: Verdict = { kind: 'unknown', cause: 'nobody', reason: NOBODY };
   private since: number;
@@ -185,6 +242,8 @@ export class ClassTracker {
   private readonly reports = new WeakMap<object, CutOffReport[]>();
   /** Offline tabs replaced by a new tab of their user: reports of them are stale (LAB-UI-8). */
   private readonly replaced = new Set<number>();
+  /** LAB-UI-10: each client id's tab number among its user's tabs (bounded by MAX_TAB_NUMBERS). */
+  private readonly tabs = new Map<number, { readonly userId: string; readonly n: number }>();
 
   constructor(now: number) {
     this.since = now;
@@ -204,8 +263,8 @@ export class ClassTracker {
   ): ClassSnapshot {
     let changed = false;
     const present = new Set<number>();
-    /** LAB-UI-8: who the present participants report cut off, by client id, with the reporter's name. */
-    const reported = new Map<number, { report: CutOffReport; by: string }>();
+    /** LAB-UI-8: who the present participants report cut off, by client id, with the reporter's client id. */
+    const reported = new Map<number, { report: CutOffReport; by: number }>();
     for (const [clientId, raw] of states) {
       const state = this.parse(clientId, raw);
       if (!state) continue;
@@ -214,21 +273,28 @@ export class ClassTracker {
         const other = reported.get(report.state.clientId);
         // The same peer's states compare by its own clock; the latest known state wins.
         if (!other || report.state.at > other.report.state.at) {
-          reported.set(report.state.clientId, { report, by: state.name });
+          reported.set(report.state.clientId, { report, by: clientId });
         }
       }
       const old = this.byClient.get(clientId);
       if (!old) {
-        // A new tab of a user whose previous tab is offline (e.g. a reload): it replaces that one.
+        // A new tab of a user whose previous tab is offline (e.g. a reload): it replaces that one,
+        // and goes by its number (the lowest, if it replaces several).
+        let inherited: number | null = null;
         for (const [c, p] of this.byClient) {
           if (p.offlineSince !== null && p.state.userId === state.userId) {
             this.byClient.delete(c);
             this.replaced.add(c);
             if (this.replaced.size > MAX_REPLACED) this.replaced.delete(this.replaced.values().next().value!);
+            const n = this.tabs.get(c)?.n;
+            if (n !== undefined && (inherited === null || n < inherited)) inherited = n;
+            // Should that client id ever come back, it is a tab of its own: no number shared.
+            this.tabs.delete(c);
             this.lastHealAt = now;
           }
         }
-        this.byClient.set(clientId, { state, offlineSince: null, counted: true, reportedBy: null });
+        this.numberTab(clientId, state.userId, inherited);
+        this.byClient.set(clientId, { state, offlineSince: null, counted: true, reporter: null });
         changed = true;
         continue;
       }
@@ -239,7 +305,7 @@ export class ClassTracker {
           state: sameLabPresence(old.state, state) ? old.state : state,
           offlineSince: null,
           counted: true,
-          reportedBy: null,
+          reporter: null,
         });
         changed = true;
       }
@@ -248,20 +314,21 @@ export class ClassTracker {
       // What this view saw itself, or saw replaced by a new tab, outranks any report.
       if (present.has(clientId) || this.replaced.has(clientId)) continue;
       const old = this.byClient.get(clientId);
-      if (old && old.reportedBy === null) continue;
-      if (old && old.reportedBy === by && sameLabPresence(old.state, report.state)) continue;
+      if (old && old.reporter === null) continue;
+      if (old && old.reporter === by && sameLabPresence(old.state, report.state)) continue;
+      if (!old) this.numberTab(clientId, report.state.userId, null);
       this.byClient.set(clientId, {
         state: old && sameLabPresence(old.state, report.state) ? old.state : report.state,
         // Estimated once, when first reported: later reports would only move it by their delays.
         offlineSince: old?.offlineSince ?? now - Math.min(report.awayMs, forgetAfterMs(report.state)),
         counted: true,
-        reportedBy: by,
+        reporter: by,
       });
       changed = true;
     }
     for (const [clientId, p] of this.byClient) {
       if (present.has(clientId)) continue;
-      if (p.reportedBy !== null && !reported.has(clientId)) {
+      if (p.reporter !== null && !reported.has(clientId)) {
         // Nobody here reports it any more: it is back under a new tab, or forgotten (LAB-9).
         this.byClient.delete(clientId);
         changed = true;
@@ -273,7 +340,7 @@ export class ClassTracker {
       const last = raw === undefined ? null : this.parse(clientId, raw);
       const state = last && !sameLabPresence(p.state, last) ? last : p.state;
       if (offlineSince !== p.offlineSince || counted !== p.counted || state !== p.state) {
-        this.byClient.set(clientId, { state, offlineSince, counted, reportedBy: p.reportedBy });
+        this.byClient.set(clientId, { state, offlineSince, counted, reporter: p.reporter });
         changed = true;
       }
     }
@@ -283,9 +350,62 @@ export class ClassTracker {
       for (const [c] of offline.slice(0, this.byClient.size - MAX_LISTED)) this.byClient.delete(c);
       changed = true;
     }
-    if (changed) this.list = Object.freeze([...this.byClient.values()].sort(byOnlineThenName));
+    if (changed) this.list = this.buildList();
     this.judge(computeVerdict(this.list, connected), now);
     return this.snapshot(now);
+  }
+
+  /**
+   * LAB-UI-10: gives `clientId` its tab number, unless it has one: `inherited` (it replaces tabs of
+   * its user), else one more than the highest its user's tabs have had.
+   */
+  private numberTab(clientId: number, userId: string, inherited: number | null): void {
+    if (this.tabs.has(clientId)) return;
+    let n = inherited;
+    if (n === null) {
+      n = 1;
+      for (const t of this.tabs.values()) if (t.userId === userId && t.n >= n) n = t.n + 1;
+    }
+    this.tabs.set(clientId, { userId, n });
+    if (this.tabs.size > MAX_TAB_NUMBERS) {
+      for (const c of this.tabs.keys()) if (!this.byClient.has(c) && c !== clientId) this.tabs.delete(c);
+    }
+  }
+
+  /**
+   * The listed participants, labelled (LAB-UI-10), sorted. A participant whose fields are all as
+   * before keeps its object, so its row does not re-render.
+   */
+  private buildList(): readonly Participant[] {
+    const listedTabs = new Map<string, number>();
+    for (const t of this.byClient.values()) listedTabs.set(t.state.userId, (listedTabs.get(t.state.userId) ?? 0) + 1);
+    const tabOf = (clientId: number): number => this.tabs.get(clientId)?.n ?? 1;
+    const label = (clientId: number, s: LabPresence): string =>
+      (listedTabs.get(s.userId) ?? 0) > 1 ? `${s.name} (tab ${tabOf(clientId)})` : s.name;
+    const before = new Map(this.list.map((p) => [p.state.clientId, p]));
+    const list: Participant[] = [];
+    for (const [clientId, t] of this.byClient) {
+      const p: Participant = {
+        state: t.state,
+        label: label(clientId, t.state),
+        tab: tabOf(clientId),
+        offlineSince: t.offlineSince,
+        counted: t.counted,
+        // A reporter is present (LAB-UI-8), so listed: only offline ones are ever dropped.
+        reportedBy: t.reporter === null ? null : label(t.reporter, this.byClient.get(t.reporter)!.state),
+      };
+      const old = before.get(clientId);
+      const same =
+        old !== undefined &&
+        old.state === p.state &&
+        old.label === p.label &&
+        old.tab === p.tab &&
+        old.offlineSince === p.offlineSince &&
+        old.counted === p.counted &&
+        old.reportedBy === p.reportedBy;
+      list.push(same ? old : p);
+    }
+    return Object.freeze(list.sort(byOnlineThenName));
   }
 
   private parse(clientId: number, raw: unknown): LabPresence | null {

@@ -1,9 +1,10 @@
 /**
  * The class view's watcher against a real relay (child process) and real sessions over `ws`:
  * what the class view sees (LAB-UI-1, LAB-UI-2 through the tracker) and that it is not a
- * participant (LAB-UI-4).
+ * participant (LAB-UI-4), and how soon it reconnects (LAB-UI-12).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { startRelay } from '../../relay/testing/relayProcess.js';
 import { NO_FAULTS } from '../../shared/lab/faults.js';
 import { observeFor, waitFor } from '../../shared/testing/waitFor.js';
 import { person, useRelaySessions, WS } from '../testing/relaySessions.js';
@@ -113,5 +114,38 @@ describe('the class view watcher', () => {
     b.lab.setFaults(NO_FAULTS);
     await waitFor(() => snap().verdict.kind === 'converged', 'converged after the heal', 20_000);
     expect(row(snap(), 'Bob')).toMatchObject({ offlineSince: null, reportedBy: null });
+  });
+
+  it('LAB-UI-12: however long its relay was down, the view is back within its longest wait (2 s) once the relay is', async () => {
+    const room = freshRoom();
+    const down = await startRelay();
+    await down.kill();
+    // Timers are faked so that minutes pass in no time; the sockets stay real. Between steps the
+    // event loop turns, so each refused connection's failure comes in before the next step.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+    const pass = async (ms: number): Promise<void> => {
+      for (let t = 0; t < ms; t += 100) {
+        await vi.advanceTimersByTimeAsync(100);
+        for (let i = 0; i < 3; i++) await turn();
+      }
+    };
+    const watcher = new ClassWatcher(room, down.wsUrl, WS);
+    let up: Awaited<ReturnType<typeof startRelay>> | null = null;
+    try {
+      await pass(60_000);
+      expect(watcher.connected).toBe(false);
+      up = await startRelay({ port: down.port, dataDir: down.dataDir });
+      // LAB-UI-12's longest wait (2 s), and as long again for an attempt under way when the relay came back.
+      await pass(2 * 2000);
+      // Every wait of the view that was due has run; what is left of the connection is real I/O.
+      vi.useRealTimers();
+      await waitFor(() => watcher.connected, 'the view connected');
+    } finally {
+      vi.useRealTimers();
+      watcher.destroy();
+      await up?.cleanup();
+      await down.cleanup();
+    }
   });
 });

@@ -6,8 +6,8 @@
  * state null: no name, no typing, no `sv`, so it never marks anything "seen"), keeps no document
  * (sync frames are ignored: it neither stores nor shows the room's content, and answers nothing),
  * and does not join other tabs over BroadcastChannel. It connects as an awareness-only observer
- * (WATCH-1, `?mode=awareness`), so the relay does not send it the room it would ignore. It reconnects like the app (the stock
- * provider through the jittered transport, NET-1).
+ * (WATCH-1, `?mode=awareness`), so the relay does not send it the room it would ignore. It reconnects through the
+ * stock provider and the jittered transport (NET-1), as the app does, but with shorter waits (LAB-UI-12).
  */
 import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
@@ -16,7 +16,19 @@ import { ConnectionMode, MessageType } from '../../shared/protocol.js';
 import { Transport } from '../net/transport.js';
 import { keepPresenceAcrossReconnects } from '../sync/awarenessClocks.js';
 
-export const WATCHER_MAX_BACKOFF_MS = 10_000;
+/**
+ * LAB-UI-12: the view's reconnect waits. The app's (a 10 s backoff plus up to 8 s of NET-1 jitter)
+ * kept a projector on "view not connected" for up to 18 s after its relay came back. Here an
+ * attempt waits at most WATCHER_MAX_BACKOFF_MS + WATCHER_JITTER_MAX_MS: back within about 2 s. A
+ * steady retry waits at least WATCHER_MAX_BACKOFF_MS, so one view makes at most about 60 attempts a
+ * minute while its relay refuses it (one that is down takes none: the TCP connection fails):
+ * a twentieth of MAX_UPGRADES_PER_IP_PER_MINUTE's default 1200, so a view alone cannot get its
+ * address refused (CLOSE-7). The jitter stays: many views (every student can open one) still
+ * spread out after a relay restart.
+ */
+export const WATCHER_MAX_BACKOFF_MS = 1000;
+export const WATCHER_JITTER_BASE_MS = 250;
+export const WATCHER_JITTER_MAX_MS = 1000;
 
 export class ClassWatcher {
   private readonly doc = new Y.Doc();
@@ -31,7 +43,11 @@ export class ClassWatcher {
   constructor(room: string, relayUrl: string, WebSocketImpl?: typeof WebSocket) {
     this.awareness = new awarenessProtocol.Awareness(this.doc);
     this.awareness.setLocalState(null);
-    const transport = new Transport({ WebSocketImpl });
+    const transport = new Transport({
+      WebSocketImpl,
+      jitterBaseMs: WATCHER_JITTER_BASE_MS,
+      jitterMaxMs: WATCHER_JITTER_MAX_MS,
+    });
     this.provider = new WebsocketProvider(relayUrl, room, this.doc, {
       connect: false,
       awareness: this.awareness,

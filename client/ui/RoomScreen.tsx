@@ -476,7 +476,7 @@ const Room = ({
           )}
           <SyncDetails view={view} />
           <People view={view} />
-          <ShareRoom room={room} />
+          <ShareRoom room={room} title={view.title} />
           <Transfer room={room} session={session} />
         </aside>
         {labOpen && (
@@ -781,13 +781,26 @@ const People = ({ view }: { view: RoomView }): ReactNode => {
   );
 };
 
-const ShareRoom = ({ room }: { room: string }): ReactNode => {
+/** HEADER-2: the title and room name the header cuts short are whole here (a tooltip never shows on a touch screen). */
+const ShareRoom = ({ room, title }: { room: string; title: string }): ReactNode => {
   const url = roomUrl(room);
   const [copy, feedback] = useCopy('Link copied');
   const id = useId();
   return (
     <section className="panel" aria-labelledby="share-heading">
       <h2 id="share-heading">Invite people</h2>
+      <dl className="sync-facts room-names">
+        {title && (
+          <div>
+            <dt>Title</dt>
+            <dd dir="auto">{title}</dd>
+          </div>
+        )}
+        <div>
+          <dt>Room name</dt>
+          <dd>{room}</dd>
+        </div>
+      </dl>
       <label htmlFor={id} className="field-label">
         Room link
       </label>

@@ -1,7 +1,7 @@
 /**
  * SVG timeline, one lane per client: when it was partitioned (grey), crashed (dark), the relay was
- * down (band across all lanes), and when its content hash differed from the majority's (red bars:
- * the divergence windows).
+ * down (band across all lanes), and when its content hash differed from the one most clients showed
+ * (red bars: the divergence windows; on a tie with none ahead, every client's).
  */
 import type { History } from '../history.js';
 import type { DivergenceWindow } from './divergenceWindows.js';

@@ -7,7 +7,7 @@
  * Every string taken from the history — scenario name, options, client names, ids, message text,
  * evidence, step labels — is escaped (escapeHtml): untrusted text is never HTML.
  */
-import type { History } from '../history.js';
+import type { History, HistoryEvent } from '../history.js';
 import { describeFaults } from '../../shared/lab/faults.js';
 import type { CheckReport } from '../checkers/runCheckers.js';
 import type { Slis } from '../sli.js';
@@ -128,34 +128,46 @@ const slisSection = (slis: Slis): string => {
 <h3>SLO</h3>${slo}</section>`;
 };
 
+type TimelineEvent = Exclude<HistoryEvent, { kind: 'send' | 'deliver' | 'ack' | 'sample' }>;
+
+/**
+ * A timeline row's words. A crash or restart event says what happened, apart from the step that
+ * asked for it ("relay restart started"): a restart takes seconds, and both used to read alike.
+ */
+const timelineText = (e: TimelineEvent): string => {
+  switch (e.kind) {
+    case 'step':
+      return e.label;
+    case 'partition':
+    case 'heal':
+      return `${e.kind} ${e.clients.join(', ')}`;
+    case 'faults':
+      return `faults ${e.client}: ${describeFaults(e.config).join(', ') || 'none'}`;
+    case 'send-refused':
+      return `send refused on ${e.client}: ${e.reason}`;
+    case 'relay-crash':
+      return 'relay down (killed)';
+    case 'relay-restart':
+      return 'relay restart done: relay up';
+    case 'client-crash':
+      return `${e.client} down (crashed)`;
+    case 'client-restart':
+      return `client-restart ${e.client} done`;
+  }
+};
+
 const timeline = (h: History): string => {
   const steps = h.events.filter(
-    (e) => e.kind !== 'send' && e.kind !== 'deliver' && e.kind !== 'ack' && e.kind !== 'sample',
+    (e): e is TimelineEvent => e.kind !== 'send' && e.kind !== 'deliver' && e.kind !== 'ack' && e.kind !== 'sample',
   );
-  const rows = steps
-    .map((e) => {
-      const what =
-        e.kind === 'step'
-          ? e.label
-          : e.kind === 'partition' || e.kind === 'heal'
-            ? `${e.kind} ${e.clients.join(', ')}`
-            : e.kind === 'faults'
-              ? `faults ${e.client}: ${describeFaults(e.config).join(', ') || 'none'}`
-              : e.kind === 'send-refused'
-                ? `send refused on ${e.client}: ${e.reason}`
-                : 'client' in e
-                  ? `${e.kind} ${e.client}`
-                  : e.kind;
-      return `<tr><td>${formatMs(e.t)}</td><td>${escapeHtml(what)}</td></tr>`;
-    })
-    .join('');
+  const rows = steps.map((e) => `<tr><td>${formatMs(e.t)}</td><td>${escapeHtml(timelineText(e))}</td></tr>`).join('');
   return `<section id="timeline"><h2>Timeline</h2>${rows ? `<table><tbody>${rows}</tbody></table>` : '<p class="muted">No scenario steps recorded.</p>'}</section>`;
 };
 
 export const renderHtmlReport = (h: History, checks: CheckReport, slis: Slis, opts: HtmlReportOptions = {}): string => {
   const iv = runIntervals(h);
   const windows = divergenceWindows(h);
-  const legend = `<p class="legend muted"><span style="background:#afb8c1"></span>partitioned<span style="background:#424a53"></span>crashed<span style="background:#ffd8b5"></span>relay down<span style="background:#cf222e"></span>diverged from the majority</p>`;
+  const legend = `<p class="legend muted"><span style="background:#afb8c1"></span>partitioned<span style="background:#424a53"></span>crashed<span style="background:#ffd8b5"></span>relay down<span style="background:#cf222e"></span>diverged: unlike the content most clients showed (with none ahead of the others, a tie: every client)</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
@@ -170,7 +182,7 @@ ${shownBeforeSeen(checks)}
 ${slisSection(slis)}
 <section id="latency"><h2>Delivery latency over time</h2>${latencyChart(slis.latency, iv)}</section>
 <section id="divergence"><h2>Divergence windows</h2>${legend}${divergenceChart(h, windows, iv)}
-<p class="muted">${windows.length === 0 ? 'No client ever differed from the majority in the samples.' : `${windows.length} windows in which a client's content differed from the majority's.`}</p></section>
+<p class="muted">${windows.length === 0 ? 'No client ever differed from the content most clients showed in the samples.' : `${windows.length} windows in which a client's content differed from the content most clients showed. Where no content was shown by more clients than every other (after a relay crash each client may hold its own), none is taken as the right one and every client counts as diverged, unless the tie includes what most showed just before.`}</p></section>
 <section id="spacetime"><h2>Space-time diagram</h2>${legend}${spaceTimeDiagram(h, iv, opts.spaceTime)}
 <p class="muted">Each dot is a send; each arrow is that message appearing on another client. Hover for ids, text and latency.</p></section>
 ${timeline(h)}

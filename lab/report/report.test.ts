@@ -111,6 +111,26 @@ describe('HTML report', () => {
     expect(html.match(/<svg /g)).toHaveLength(3);
   });
 
+  it('EXP-7: the timeline tells a crash or restart that happened from the step that asked for it', () => {
+    const h = rich();
+    const events: HistoryEvent[] = [
+      { t: 240, kind: 'step', label: 'relay crash (SIGKILL)' },
+      ...h.events.filter((e) => e.t <= 250),
+      { t: 260, kind: 'step', label: 'relay restart started' },
+      ...h.events.filter((e) => e.t > 250),
+    ];
+    const timeline = render({ ...h, events }).split('<section id="timeline">')[1]!;
+    const rows = [...timeline.matchAll(/<td>([^<]*)<\/td><td>([^<]*)<\/td>/g)].map((m) => `${m[1]} ${m[2]}`);
+    expect(rows.filter((r) => /relay|c1 |client/.test(r))).toEqual([
+      '240 ms relay crash (SIGKILL)',
+      '250 ms relay down (killed)',
+      '260 ms relay restart started',
+      '300 ms relay restart done: relay up',
+      '320 ms c1 down (crashed)',
+      '340 ms client-restart c1 done',
+    ]);
+  });
+
   it('shows failures with their evidence, and the SLO verdict', () => {
     const html = render(rich());
     expect(html).toContain('✘ FAIL');
@@ -160,6 +180,23 @@ describe('report charts', () => {
       { client: 'c2', from: 0, to: 9, open: false },
       { client: 'c3', from: 5, to: 9, open: true },
     ]);
+  });
+
+  it('divergence windows: the legend and the text say what diverged means when no content is shown by most clients', () => {
+    // After a relay crash each of three clients holds its own content: no majority, all diverged.
+    const split = history(
+      ['c0', 'c1', 'c2'],
+      [sample(0, { c0: 'a', c1: 'b', c2: 'c' }), sample(9, { c0: 'd', c1: 'd', c2: 'd' })],
+      null,
+    );
+    const html = render(split);
+    expect(html).not.toContain('majority');
+    expect(html).toContain(
+      'diverged: unlike the content most clients showed (with none ahead of the others, a tie: every client)',
+    );
+    expect(html).toContain(
+      "3 windows in which a client's content differed from the content most clients showed. Where no content was shown by more clients than every other (after a relay crash each client may hold its own), none is taken as the right one and every client counts as diverged",
+    );
   });
 
   it('intervals: partitions, crashes and relay downtime', () => {

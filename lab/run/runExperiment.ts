@@ -22,6 +22,7 @@ import { computeSlis, type Slis } from '../sli.js';
 import { ScenarioError, type Scenario } from '../scenario.js';
 import { LabClient } from './labClient.js';
 import { buildSchedule, type Action, type Schedule } from './schedule.js';
+import { formatMs } from '../report/formatMs.js';
 import { sampledStates, type Progress, type SampledStates } from '../report/progressLine.js';
 import type { FaultStats } from '../../client/net/faultInjector.js';
 
@@ -59,6 +60,8 @@ export interface RunResult {
    * stay right; the run is then a different experiment than planned, and says so).
    */
   readonly maxLateMs: number;
+  /** EXP-7: how long relay crashes were held back in all, part of `maxLateMs`'s lateness. */
+  readonly heldBackMs: number;
   /**
    * What the fault injectors did, summed over clients. Frames are whatever the provider sent:
    * sync, awareness and ack frames alike. A partition closes the sockets, so it drops no frames.
@@ -67,6 +70,14 @@ export interface RunResult {
   /** Every check passed and quiesce settled. */
   readonly ok: boolean;
 }
+
+/**
+ * EXP-7: a relay crash that follows a restart waits until the relay has been up this long. A
+ * restart takes from a fraction of a second to several on a loaded machine, and the steps after
+ * it wait for it: a crash planned a few seconds later came as the restart finished, and the
+ * report drew one relay-down window where the scenario has two, with nothing between them.
+ */
+export const MIN_RELAY_UP_MS = 2000;
 
 /** A fresh room name per run (so runs against one --relay never mix). */
 export const experimentRoom = (scenario: string, seed: number): string =>
@@ -127,6 +138,9 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
   process.setMaxListeners(Math.max(process.getMaxListeners(), 2 * opts.clients + 10));
   let relay: RelayProcess | null = null;
   let relayUp = true;
+  /** When the timeline's last relay-restart finished (EXP-7); null before any. */
+  let restartedAt: number | null = null;
+  let heldBackMs = 0;
   const relayUrl = opts.relayUrl ?? (relay = await startRelay()).wsUrl;
   const room = opts.room ?? experimentRoom(scenario.name, seed);
   let recorder: HistoryRecorder | null = null;
@@ -206,20 +220,32 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
           } else rec.sendRefused(c.name, r.reason, r.replyTo);
           return;
         }
-        case 'relay-crash':
-          rec.step(a.label);
+        case 'relay-crash': {
+          const hold = restartedAt === null ? 0 : restartedAt + MIN_RELAY_UP_MS - performance.now();
+          const label =
+            hold > 0
+              ? `${a.label}, held back ${formatMs(hold)}: the relay had not been up ${formatMs(MIN_RELAY_UP_MS)} since its restart`
+              : a.label;
+          if (hold > 0) {
+            step = label; // the progress line says why nothing happens meanwhile
+            await sleep(hold);
+            heldBackMs += hold;
+          }
+          rec.step(label);
           if (relay && relayUp) {
             await relay.kill();
             relayUp = false;
             rec.relayCrash();
           }
           return;
+        }
         case 'relay-restart':
           rec.step(a.label);
           if (relay && !relayUp) {
             if (a.wipe) rmSync(relay.dataDir, { recursive: true, force: true });
             relay = await startRelay({ port: relay.port, dataDir: relay.dataDir });
             relayUp = true;
+            restartedAt = performance.now();
             rec.relayRestart();
           }
           return;
@@ -342,6 +368,7 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
       fingerprint: schedule.fingerprint,
       quiesce,
       maxLateMs: Math.round(maxLateMs),
+      heldBackMs: Math.round(heldBackMs),
       network,
       ok: checks.ok && quiesce.ok,
     };

@@ -114,7 +114,8 @@ export const buildSchedule = (scenario: Scenario, clients: number, durationMs: n
           t,
           kind: 'relay-restart',
           wipe: step.wipe,
-          label: step.wipe ? 'relay restart, disk wiped' : 'relay restart',
+          // Started here; the history's relay-restart event is when it is done (EXP-7).
+          label: step.wipe ? 'relay restart started, disk wiped' : 'relay restart started',
         });
         return;
       case 'send': {
@@ -132,7 +133,9 @@ export const buildSchedule = (scenario: Scenario, clients: number, durationMs: n
       }
       default: {
         const cs = resolveClients(step.clients, clients, `${path}.clients`);
-        out.push({ t, kind: step.do, clients: cs, label: `${step.do} ${listClients(cs)}` });
+        // A restart takes a while: the history's client-restart event is when it is done.
+        const label = `${step.do} ${listClients(cs)}${step.do === 'client-restart' ? ' started' : ''}`;
+        out.push({ t, kind: step.do, clients: cs, label });
       }
     }
   });

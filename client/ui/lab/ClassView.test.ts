@@ -186,3 +186,60 @@ describe('LAB-UI-7: the class view aligns the state vectors in columns', () => {
     expect(html).not.toContain('<img');
   });
 });
+
+describe('LAB-UI-10: tabs of one user in the header, the rows and the state-vector columns', () => {
+  it("LAB-UI-10 names each tab of a user with several, in its row and its client's column, and the header counts them as tabs", () => {
+    const tracker = new ClassTracker(0);
+    // Four tabs of Student 1, one of Student 2. The first tab writes with Yjs client …abcd.
+    const states = new Map<number, unknown>([
+      [0x1abcd, state(1)],
+      [0xa2, state(1)],
+      [0xa3, state(1)],
+      [0xa4, state(1)],
+      [0xb1, state(2)],
+    ]);
+    const html = render(states, 0, tracker);
+    expect(textAt(html, 'class="hint"')).toBe(
+      '5 participants (4 of them tabs of Student &lt;b&gt;1&lt;/b&gt;): 5 online · Open the room maths',
+    );
+    expect(html.match(/<th scope="row">[^<]*<\/th>/g)).toEqual([
+      '<th scope="row">Student &lt;b&gt;1&lt;/b&gt; (tab 1)</th>',
+      '<th scope="row">Student &lt;b&gt;1&lt;/b&gt; (tab 2)</th>',
+      '<th scope="row">Student &lt;b&gt;1&lt;/b&gt; (tab 3)</th>',
+      '<th scope="row">Student &lt;b&gt;1&lt;/b&gt; (tab 4)</th>',
+      '<th scope="row">Student &lt;b&gt;2&lt;/b&gt;</th>',
+    ]);
+    // The state-vector column of that client names the tab writing with it.
+    expect(html).toContain('<bdi>Student &lt;b&gt;1&lt;/b&gt; (tab 1)</bdi>');
+  });
+});
+
+describe('LAB-UI-11: what the view cannot know of someone out of reach', () => {
+  it('LAB-UI-11 the clock skew of a participant out of reach is not known, with what it was when last seen', () => {
+    const tracker = new ClassTracker(0);
+    const partitioned = (n: number): unknown => {
+      const s = state(n) as { lab: { faults: object } };
+      return { ...s, lab: { ...s.lab, faults: { ...s.lab.faults, partitioned: true } } };
+    };
+    const states = new Map<number, unknown>([
+      [1, state(1)],
+      [2, state(2)],
+      [3, state(3)],
+    ]);
+    render(states, 0, tracker);
+    states.set(2, partitioned(2));
+    render(states, 500, tracker);
+    states.delete(2);
+    states.delete(3);
+    const html = render(states, 1000, tracker);
+    const skewOf = (n: number): string =>
+      html
+        .split(`Student &lt;b&gt;${n}&lt;/b&gt;</th>`)[1]!
+        .split('</td>')[2]!
+        .replace(/<[^>]*>/g, '');
+    expect(skewOf(1)).toBe('0');
+    // Student 2 left partitioned: a skew set since could not reach the view. Student 3 (-5 min) closed its tab.
+    expect(skewOf(2)).toBe('not known (last seen: 0)');
+    expect(skewOf(3)).toBe('not known (last seen: -5 min)');
+  });
+});

@@ -4,11 +4,12 @@
  * because someone is unreachable, with who and how their last state compared), how long ago the
  * last time not converged or unknown ended and how long the last heal took to converge (LAB-UI-3), a live
  * chart, and the participants' state vectors aligned in columns (LAB-UI-7). The view itself is not
- * a participant (LAB-UI-4).
+ * a participant (LAB-UI-4). Tabs of one user are told apart (LAB-UI-10); what someone out of reach
+ * changed since is not known (LAB-UI-11); a long room or participant name wraps (LAB-UI-13).
  */
 import { memo, useEffect, useId, useMemo, type ReactNode } from 'react';
 import { cutOff, describeFaults, formatSkew } from '../../../shared/lab/faults.js';
-import { HISTORY_MS, type ClassSnapshot, type Participant, type Verdict } from '../../lab/classTracker.js';
+import { HISTORY_MS, tabsNote, type ClassSnapshot, type Participant, type Verdict } from '../../lab/classTracker.js';
 import { CUT_OFF_FORGET_MS, FORGET_MS } from '../../lab/labPresence.js';
 import { sameSvRow, svMatrix, type SvCell } from '../../lab/svMatrix.js';
 import { linkClick } from '../appContext.js';
@@ -60,7 +61,8 @@ const reach = (p: Participant): 'online' | 'partitioned' | 'dropping every frame
 
 /**
  * "3 participants: 1 online, 1 partitioned, 1 offline", in the rows' own words: a partitioned
- * participant is not counted as merely offline, nor one just cut off as online.
+ * participant is not counted as merely offline, nor one just cut off as online. Several tabs of
+ * one user are several participants, and the count says so (LAB-UI-10).
  */
 export const headcount = (participants: readonly Participant[]): string => {
   const by = new Map<string, number>();
@@ -68,7 +70,7 @@ export const headcount = (participants: readonly Participant[]): string => {
   const parts = (['online', 'partitioned', 'dropping every frame', 'offline'] as const)
     .filter((k) => by.has(k))
     .map((k) => `${by.get(k)} ${k}`);
-  return `${plural(participants.length, 'participant')}${parts.length > 0 ? `: ${parts.join(', ')}` : ''}`;
+  return `${plural(participants.length, 'participant')}${tabsNote(participants)}${parts.length > 0 ? `: ${parts.join(', ')}` : ''}`;
 };
 
 /**
@@ -141,9 +143,12 @@ const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
           <strong>Unknown: n unreachable</strong>: the reachable participants agree, but nobody can know what an
           unreachable replica holds until it is back (it may have written, or received, something since). Its last state
           is compared with the others&rsquo;: the same content, behind (missing updates they have), ahead (with updates
-          they lack), or different. Someone who went out of reach before this view opened is listed too when a
-          participant here saw them go; how long ago is then approximate. Participants publish their state about once a
-          second, so the indicator lags by about that much. A heal is someone coming back online or lifting their
+          they lack), or different. What someone out of reach changed since, their clock skew included, is not known:
+          their row shows what it was when last seen. Each tab is a participant of its own (with its own copy of the
+          room): a student with several tabs is listed once per tab, numbered (&ldquo;Quad (tab 2)&rdquo;), a number
+          each tab keeps while this view is open. Someone who went out of reach before this view opened is listed too
+          when a participant here saw them go; how long ago is then approximate. Participants publish their state about
+          once a second, so the indicator lags by about that much. A heal is someone coming back online or lifting their
           partition (or their drop of every frame); &ldquo;last heal took&rdquo; is the time from the last heal to the
           moment everyone matched again. &ldquo;Last time not converged or unknown&rdquo; runs from the first Not
           converged or Unknown (someone unreachable) to the next Converged; this view&rsquo;s own Unknown (not
@@ -207,7 +212,7 @@ const Participants = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
           svSummary: p.state.svSummary,
           counted: p.counted,
           clientId: p.state.clientId,
-          name: p.state.name,
+          name: p.label,
         })),
       ),
     [snap.participants],
@@ -319,6 +324,7 @@ const ParticipantRow = memo(
     const s = p.state;
     const faults = describeFaults({ ...s.faults, skewMs: 0 });
     const state = reach(p);
+    const skew = s.faults.skewMs === 0 ? '0' : formatSkew(s.faults.skewMs);
     // LAB-UI-8: a reported time away is an estimate (the report's age), and the view says whose report it is.
     const status =
       offlineFor !== null
@@ -326,10 +332,11 @@ const ParticipantRow = memo(
         : state;
     return (
       <tr className={offlineFor !== null ? 'offline' : cutOff(s.faults) ? 'partitioned' : undefined}>
-        <th scope="row">{s.name}</th>
+        <th scope="row">{p.label}</th>
         <td>{status}</td>
         <td>{faults.length ? faults.join(', ') : 'none'}</td>
-        <td>{s.faults.skewMs === 0 ? '0' : formatSkew(s.faults.skewMs)}</td>
+        {/* LAB-UI-11: out of reach, its clock may have been moved since: that is not known, only what it was. */}
+        <td>{offlineFor === null && !cutOff(s.faults) ? skew : `not known (last seen: ${skew})`}</td>
         {cells.map((cell, i) => (
           <SvClock key={i} cell={cell} />
         ))}
