@@ -421,6 +421,10 @@ test('STATE-5: an own reaction the relay does not have yet is marked Pending on 
   const pendingBox = (await pending.boundingBox())!;
   expect(pendingBox.x + pendingBox.width).toBeLessThanOrEqual(statusBox.x + statusBox.width + 1);
   await a.page.setViewportSize({ width: 1280, height: 720 });
+  // Room details' Sync section says the same in words.
+  await expect(a.page.getByRole('region', { name: 'Sync' })).toContainText(
+    '1 message and 1 reaction kept on this device, sent when the relay can be reached',
+  );
 
   // Reloaded while still cut off: the acks it knows say nothing of the reaction, so it is still pending.
   await a.page.reload();
@@ -953,7 +957,7 @@ test("Room details: the room's sync in full, the phone header's cut last-sync ti
   await expect(u.message('written offline')).toContainText(/Saved|Seen/);
   await u.page.getByRole('button', { name: 'Room details' }).click();
   await expect(sync).toContainText('Online');
-  await expect(sync).toContainText('No message waiting to be sent');
+  await expect(sync).toContainText('Nothing waiting to be sent');
 });
 
 test('HEADER-2: a title and a room name the phone header cuts short can be read whole in Room details', async ({

@@ -14,7 +14,11 @@ const STATES: readonly MessageState[] = ['storing', 'pending', 'saved', 'seen'];
 
 export const SyncDetails = ({ view }: { view: RoomView }): ReactNode => {
   const { status, manualOffline, lastSyncedAt } = view.connection;
-  const pending = view.pendingCount;
+  const { pendingCount: messages, pendingReactionCount: reactions } = view;
+  const waiting = [
+    ...(messages > 0 ? [plural(messages, 'message')] : []),
+    ...(reactions > 0 ? [plural(reactions, 'reaction')] : []),
+  ].join(' and ');
   const headingId = useId();
   return (
     <section className="panel" aria-labelledby={headingId}>
@@ -30,9 +34,9 @@ export const SyncDetails = ({ view }: { view: RoomView }): ReactNode => {
         <div>
           <dt>Pending</dt>
           <dd>
-            {pending === 0
-              ? 'No message waiting to be sent'
-              : `${plural(pending, 'message')} kept on this device, sent when the relay can be reached`}
+            {waiting === ''
+              ? 'Nothing waiting to be sent'
+              : `${waiting} kept on this device, sent when the relay can be reached`}
           </dd>
         </div>
         <div>
