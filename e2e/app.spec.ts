@@ -939,12 +939,15 @@ test("Room details: the room's sync in full, the phone header's cut last-sync ti
   await u.send('written offline');
   await expect(u.connection()).toContainText('1 pending');
   // The header's last-sync time, as the status line holds it (on a phone, cut short on screen).
-  const headerTime = (await u.connection().innerText()).match(/synced (\S+)/)![1]!;
+  const headerTime = await u.connection().locator('time').getAttribute('datetime');
+  expect(headerTime).toBeTruthy();
   await u.page.getByRole('button', { name: 'Room details' }).click();
   const sync = u.page.getByRole('complementary', { name: 'Room details' }).getByRole('region', { name: 'Sync' });
   await expect(sync).toContainText('Offline (switched off: nothing is sent or received until you go online)');
   await expect(sync).toContainText('1 message kept on this device, sent when the relay can be reached');
-  await expect(sync).toContainText(headerTime);
+  // The same moment, whole: to the second, with the date.
+  await expect(sync.locator('time')).toHaveAttribute('datetime', headerTime!);
+  await expect(sync.locator('time')).toHaveText(/\d{4}.*\d:\d\d:\d\d/);
   // Whole on a phone: no line of it is cut short or wider than the drawer.
   expect(await sync.evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true);
   // The marks' meanings, which a touch screen never shows as tooltips.

@@ -12,7 +12,7 @@ import { LabPanel } from './lab/LabPanel.js';
 import { useLabPanelOpen } from './lab/useLabPanelOpen.js';
 import { useSpaceTimeRecorder } from './lab/useSpaceTimeRecorder.js';
 import { dateStamp, download } from './download.js';
-import { formatSyncTime, plural } from './format.js';
+import { formatSyncTime, isoTime, plural } from './format.js';
 import type { MessageActions } from './MessageItem.js';
 import { MessageIndex } from './messageIndex.js';
 import { MessageList, type MessageListHandle } from './MessageList.js';
@@ -606,7 +606,8 @@ const ConnectionIndicator = ({ view }: { view: RoomView }): ReactNode => {
             'not synced yet'
           ) : (
             <>
-              <span className="connection-wordy">last </span>synced {formatSyncTime(lastSyncedAt)}
+              <span className="connection-wordy">last </span>synced{' '}
+              <time dateTime={isoTime(lastSyncedAt)}>{formatSyncTime(lastSyncedAt)}</time>
             </>
           )}
         </span>

@@ -4,7 +4,7 @@
  * its tooltip, which a touch screen never shows. Here both are whole, in words.
  */
 import { useId, type ReactNode } from 'react';
-import { formatFullTime, plural } from './format.js';
+import { formatFullTime, isoTime, plural } from './format.js';
 import { STATE_HELP, STATE_LABEL } from './MessageItem.js';
 import type { MessageState, RoomView } from './services.js';
 
@@ -41,7 +41,13 @@ export const SyncDetails = ({ view }: { view: RoomView }): ReactNode => {
         </div>
         <div>
           <dt>Last synced with the relay</dt>
-          <dd>{lastSyncedAt === null ? 'Not yet on this device' : formatFullTime(lastSyncedAt)}</dd>
+          <dd>
+            {lastSyncedAt === null ? (
+              'Not yet on this device'
+            ) : (
+              <time dateTime={isoTime(lastSyncedAt)}>{formatFullTime(lastSyncedAt)}</time>
+            )}
+          </dd>
         </div>
       </dl>
       <details className="state-legend">
