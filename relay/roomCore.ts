@@ -43,9 +43,9 @@ import {
   AwarenessError,
   encodeAwarenessUpdate,
   parseAwarenessUpdate,
-  utf8Length,
   type AwarenessEntry,
 } from '../shared/awarenessUpdate.js';
+import { utf8Length } from '../shared/utf8Length.js';
 import type { StoredRoom } from './roomStore.js';
 
 export type ConnId = number;

@@ -67,18 +67,3 @@ export const encodeAwarenessUpdate = (entries: readonly AwarenessEntry[]): Uint8
   }
   return encoding.toUint8Array(e);
 };
-
-/** UTF-8 length of a string, without encoding it. */
-export const utf8Length = (s: string): number => {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-};

@@ -16,6 +16,7 @@
 import * as Y from 'yjs';
 import { compareHlc, decodeHlc, encodeHlc, type Hlc, type HybridClock } from './hlc.js';
 import { isId, newId, type RandomBytes } from '../ids.js';
+import { utf8Length } from '../utf8Length.js';
 
 /** CHAT-2: longest message text, in characters (UTF-16 code units, what a textarea counts). */
 export const TEXT_LIMIT = 4000;
@@ -90,21 +91,6 @@ export class ChatError extends Error {
  * `3 × TEXT_LIMIT` plus this.
  */
 export const TEXT_STRUCT_OVERHEAD = 512;
-
-/** UTF-8 bytes of `s` (a lone surrogate counts 3, as TextEncoder writes U+FFFD for it). */
-export const utf8Length = (s: string): number => {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-};
 
 /**
  * STRUCT-1: the reason a message or edit of `text` cannot go through a relay passing on structs
