@@ -1776,6 +1776,9 @@ const shallowSameView = (a: RoomView, b: RoomView): boolean =>
   a.connection.manualOffline === b.connection.manualOffline &&
   a.connection.lastSyncedAt === b.connection.lastSyncedAt &&
   a.connection.refusal === b.connection.refusal &&
+  // UP-2's progress is a new object on every read: the same when the same bytes are sent of the same upload.
+  a.connection.upload?.sentBytes === b.connection.upload?.sentBytes &&
+  a.connection.upload?.totalBytes === b.connection.upload?.totalBytes &&
   a.storage.persistent === b.storage.persistent &&
   a.storage.error === b.storage.error &&
   a.storage.evicted === b.storage.evicted;

@@ -233,10 +233,9 @@ const Room = ({
   const trimmedQuery = query.trim();
   const dividerIndex = divider?.index ?? -1;
   const rows = useMemo<Rows>(() => {
-    if (trimmedQuery) {
-      const q = foldForSearch(trimmedQuery);
-      return searchRows(messages.filter((m) => !m.deleted && foldedForSearch(m).includes(q)));
-    }
+    // A query of nothing but accents (a dead key pressed alone) folds to nothing: it matches nothing.
+    const q = foldForSearch(trimmedQuery);
+    if (trimmedQuery) return searchRows(q ? messages.filter((m) => !m.deleted && foldedForSearch(m).includes(q)) : []);
     return messageRows(messages, dividerIndex, structureVersion);
   }, [messages, trimmedQuery, dividerIndex, structureVersion]);
 

@@ -37,6 +37,17 @@ describe('SEARCH-1: search ignores case and accents', () => {
     expect(marked('aßb', 'as')).toBe('[aß]b');
   });
 
+  it('SEARCH-1 Greek final sigma folds as sigma, in a whole text and letter by letter alike', () => {
+    expect(foldForSearch('ΟΔΟΣ')).toBe(foldForSearch('οδοσ'));
+    expect(foldForSearch('ΟΔΟΣ')).toContain(foldForSearch('οδός'));
+    expect(marked('ΟΔΟΣ ΑΘΗΝΩΝ', 'οδος')).toBe('[ΟΔΟΣ] ΑΘΗΝΩΝ');
+  });
+
+  it('SEARCH-1 a query of nothing but an accent folds to nothing', () => {
+    expect(foldForSearch('\u0301')).toBe('');
+    expect(matchRanges('café', '\u0301')).toEqual([]);
+  });
+
   it('SEARCH-1 an empty or blank query matches nothing', () => {
     expect(matchRanges('anything', '')).toEqual([]);
     expect(matchRanges('anything', '   ')).toEqual([]);

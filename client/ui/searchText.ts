@@ -1,7 +1,7 @@
 /**
  * SEARCH-1: search ignores case and accents: "cafe" finds "Café", "strasse" finds "Straße", and
  * "ANGSTROM" finds "Ångström". Both sides are folded the same way (`foldForSearch`): decomposed
- * (NFD), combining marks dropped, lower-cased, ß as "ss". A match is highlighted over the original
+ * (NFD), combining marks dropped, lower-cased, ß as "ss", ς as σ. A match is highlighted over the original
  * characters it came from (`matchRanges`), marks included, whatever lengths folding changed.
  */
 
@@ -11,7 +11,11 @@ const ASCII = /^[^\u0080-\uffff]*$/;
 
 /** `s` as search compares it. */
 export const foldForSearch = (s: string): string =>
-  ASCII.test(s) ? s.toLowerCase() : s.normalize('NFD').replace(MARKS, '').toLowerCase().replace(/ß/g, 'ss');
+  ASCII.test(s)
+    ? s.toLowerCase()
+    : // Final sigma as sigma: lower-cased, Σ is ς at a word's end but σ alone, so a whole text
+      // and its letters one by one (matchRanges) would fold apart.
+      s.normalize('NFD').replace(MARKS, '').toLowerCase().replace(/ß/g, 'ss').replace(/ς/g, 'σ');
 
 /**
  * Where `query` (folded here) occurs in `text`: [start, end) ranges of `text`, in order, not

@@ -129,6 +129,9 @@ const loadRelayConfig = (): void => {
   relayConfigRequested = true;
   void fetchRelayConfig().then((config) => {
     relayConfig = config;
+    // Offline or a failed fetch (an offline-first app is often opened so): asked again by the next
+    // room opened, so STRUCT-1 and UP-2 do not wait for a reload to know the relay's limits.
+    if (config.limits === null) relayConfigRequested = false;
   });
 };
 
