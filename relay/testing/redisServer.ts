@@ -94,18 +94,21 @@ const args = (port: number, dir: string, extra: readonly string[]): string[] => 
 export const startRedis = async (options: StartRedisOptions = {}): Promise<RedisServer> => {
   assertRedisServerInstalled();
   const dir = mkdtempSync(join(tmpdir(), 'converge-redis-'));
-  const port = await freePort();
-  const extra = [...(options.extraArgs ?? [])];
-  if (options.clusterNode) {
-    extra.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf');
-    extra.push('--cluster-port', String(await freePort()), '--cluster-node-timeout', '2000');
-  }
+  let port = await freePort();
+  let busPort = options.clusterNode ? await freePort() : 0;
+  const extra = (): string[] => [
+    ...(options.extraArgs ?? []),
+    ...(options.clusterNode
+      ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort)]
+      : []),
+    ...(options.clusterNode ? ['--cluster-node-timeout', '2000'] : []),
+  ];
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
   let output = '';
 
   const launch = async (): Promise<void> => {
-    const proc = spawn(binary(), args(port, dir, extra), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(binary(), args(port, dir, extra()), { stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -124,7 +127,21 @@ export const startRedis = async (options: StartRedisOptions = {}): Promise<Redis
     await exited;
   };
 
-  await launch();
+  // The ports were free when picked, but another process can take one before redis-server binds
+  // it (every client connection of a parallel test takes an ephemeral port): a start that failed
+  // to bind picks new ones, a few times. Restarts keep the ports (clients and nodes.conf name them).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (error) {
+      if (attempt === 5 || !output.includes('Address already in use')) throw error;
+      output = '';
+      rmSync(join(dir, 'nodes.conf'), { force: true }); // it may name the ports given up
+      port = await freePort();
+      if (options.clusterNode) busPort = await freePort();
+    }
+  }
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
