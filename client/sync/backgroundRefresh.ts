@@ -95,8 +95,9 @@ const syncedOrRefused = (s: RoomSession): RefreshOutcome | null =>
  */
 const ackedOrRefused = (s: RoomSession): RefreshOutcome | null => {
   const v = s.view();
-  // UP-5: and nothing is left in the upload queue (pieces acks do not count, such as deletions,
-  // or another's messages from an imported file): the session's end would drop it.
+  // UP-5: and the upload queue is empty. The acks stand for own messages and reactions only:
+  // pieces queued behind a big upload (deletions, another's messages from an imported file)
+  // would be dropped when the session ends.
   if (s.queuedUploadBytes > 0 && v.connection.refusal === null) return null;
   return v.pendingCount + v.pendingReactionCount === 0 ? 'synced' : v.connection.refusal !== null ? 'refused' : null;
 };

@@ -20,8 +20,9 @@
  *   the model holds their cost: they may spend the reserve, never more, so a burst of them waits
  *   for the refill instead of overdrawing the relay's allowance (which would close the socket);
  * - UP-4: a resync's upload (LAB-8: everything the relay has not acked, `Uploader.resync`)
- *   replaces the part of the previous one still queued, which it holds in full: a periodic
- *   resync behind a slow backlog does not pile up copies of it;
+ *   replaces the part of the previous one still queued, which it holds but for what the relay
+ *   acked since: a periodic resync behind a slow backlog does not pile up copies of it. The rest
+ *   of the queue stays (docs/decisions.md says why);
  * - the model starts full when the socket opens: the relay's buckets started full when it admitted
  *   the socket, earlier, so they hold at least as much;
  * - a piece is sent only on the socket it was queued for, while that is the provider's open
