@@ -5,7 +5,7 @@
  * relay's own count of rate-limited closes stays at zero. Without the limits (an older relay),
  * roomSession.test.ts shows the same upload finishing over several rate-limited connections.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TEXT_LIMIT } from '../../shared/chat/chatRoom.js';
 import { CLIENT_CHARGE_BYTES, CloseReason, Limits } from '../../shared/protocol.js';
 import { waitFor } from '../../shared/testing/waitFor.js';
@@ -42,8 +42,9 @@ afterAll(async () => {
   await relay.cleanup();
 });
 
+// Each test's sessions end with it: every live provider holds a process 'exit' listener (y-websocket).
 const sessions: RoomSession[] = [];
-afterAll(() => {
+afterEach(() => {
   for (const s of sessions.splice(0)) s.destroy();
 });
 
