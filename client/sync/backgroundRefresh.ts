@@ -95,6 +95,10 @@ const syncedOrRefused = (s: RoomSession): RefreshOutcome | null =>
  */
 const ackedOrRefused = (s: RoomSession): RefreshOutcome | null => {
   const v = s.view();
+  // UP-5: and the upload queue is empty. The acks stand for own messages and reactions only:
+  // pieces queued behind a big upload (deletions, another's messages from an imported file)
+  // would be dropped when the session ends.
+  if (s.queuedUploadBytes > 0 && v.connection.refusal === null) return null;
   return v.pendingCount + v.pendingReactionCount === 0 ? 'synced' : v.connection.refusal !== null ? 'refused' : null;
 };
 

@@ -199,7 +199,8 @@ export class LabHooks {
     ws.send(encodeSyncStep1(Y.encodeStateVector(r.doc)));
     const missing = Y.encodeStateAsUpdate(r.doc, Y.encodeStateVector(new Map(this.host.acked())));
     // An empty update is two zero bytes (no structs, no deletions).
-    if (missing.byteLength > 2) this.host.uploader.update(ws, missing, mapEntryLookup(r.doc)); // UP-1, UP-2
+    // UP-1, UP-2; UP-4: it replaces what is still queued of the last resync (which it holds).
+    if (missing.byteLength > 2) this.host.uploader.resync(ws, missing, mapEntryLookup(r.doc));
     return true;
   }
 

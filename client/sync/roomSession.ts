@@ -721,6 +721,14 @@ export class RoomSession {
   }
 
   /**
+   * UP-5: bytes queued for the relay and not yet handed to its socket (UP-2's pacing; 0 when nothing
+   * waits). Subscribers hear when a queue that had to wait empties.
+   */
+  get queuedUploadBytes(): number {
+    return this.uploads.queuedBytes();
+  }
+
+  /**
    * Resolves when every update this session has received or made so far is in the store, and
    * every sync meta write started so far (acks, seen clocks: STATE-1) is done (or failed). After
    * `destroy`, that includes the acks it flushed: the lobby reads them right after (LOBBY-3).
@@ -827,12 +835,16 @@ export class RoomSession {
     const stopKeepingPresence = keepPresenceAcrossReconnects(provider, awareness);
     // UP-1: the stock provider sends every update of the doc as one frame; an imported room file
     // (up to 64 MiB) must reach the relay in pieces it accepts, UP-2: no faster than it accepts
-    // them. Other tabs take it whole. provider.destroy() removes the handler it holds then.
+    // them. UP-3: the user's own edits (local transactions) go before any queued upload. Other
+    // tabs take it whole. provider.destroy() removes the handler it holds then.
     doc.off('update', provider._updateHandler);
-    provider._updateHandler = (update: Uint8Array, origin: unknown) => {
+    provider._updateHandler = (update: Uint8Array, origin: unknown, _doc?: Y.Doc, tr?: Y.Transaction) => {
       if (origin === provider) return;
       const ws = provider.ws;
-      if (provider.wsconnected && ws && ws.readyState === ws.OPEN) this.uploads.update(ws, update, mapEntryLookup(doc));
+      if (provider.wsconnected && ws && ws.readyState === ws.OPEN) {
+        if (tr?.local) this.uploads.live(ws, update, mapEntryLookup(doc));
+        else this.uploads.update(ws, update, mapEntryLookup(doc));
+      }
       if (provider.bcconnected) bc.publish(provider.bcChannel, encodeSyncUpdate(update), provider);
     };
     doc.on('update', provider._updateHandler);

@@ -6,9 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { CLIENT_CHARGE_BYTES, type PublishedLimits } from '../../shared/protocol.js';
+import { CLIENT_CHARGE_BYTES, encodeSyncUpdate, type PublishedLimits } from '../../shared/protocol.js';
 import {
-  IMMEDIATE_BYTES,
   PACE_RATE_SHARE,
   PROGRESS_AFTER_MS,
   RelayAllowance,
@@ -170,31 +169,100 @@ describe('UP-2 upload pacing', () => {
     expect(socket.sent).toHaveLength(600);
   });
 
-  it('UP-2: a small edit goes at once while an upload waits, is charged, and the upload still never overdraws', () => {
+  it("UP-3: the user's edits, over 16 KiB too, go at once while an upload waits, spend the reserve, and nothing overdraws", () => {
     const clock = new FakeClock();
     const relay = new RelayModel(limits, clock.now());
     const socket = socketTo(relay, clock, () => 1);
+    const uploads = new Uploads({ limits: () => limits, isCurrent: () => true, changed: () => undefined, clock });
+    uploads.update(socket, bigUpdate(2 * 1024 * KiB)); // an import: its pieces are queued
+    expect(uploads.queuedBytes()).toBeGreaterThan(0);
+    // Edits typed during the upload, each of one long message (~20 KiB): sent the moment each is
+    // made, not after the queue.
+    for (let k = 0; k < 20; k++) {
+      clock.run(clock.now() + 250);
+      const edit = localEdit(20 * KiB);
+      const count = socket.sent.length;
+      uploads.live(socket, edit);
+      expect(socket.sent.length).toBe(count + 1);
+      expect(carries(socket.sent[socket.sent.length - 1]!, edit)).toBe(true);
+    }
+    expect(uploads.queuedBytes()).toBeGreaterThan(0);
+    clock.run();
+    expect(uploads.queuedBytes()).toBe(0);
+    expect(relay.refused).toBe(0);
+  });
+
+  it('UP-3: a run of edits worth more than the reserve waits for the refill, still ahead of the queue, and nothing overdraws', () => {
+    const clock = new FakeClock();
+    const relay = new RelayModel(limits, clock.now());
+    const socket = socketTo(relay, clock, () => 1);
+    const uploads = new Uploads({ limits: () => limits, isCurrent: () => true, changed: () => undefined, clock });
+    uploads.update(socket, bigUpdate(2 * 1024 * KiB));
+    const before = socket.sent.length;
+    // 40 edits of 12 KiB at once (a script pasting messages): 480 KiB, over the whole 320 KiB burst.
+    const edits = Array.from({ length: 40 }, () => localEdit(12 * KiB));
+    for (const edit of edits) uploads.live(socket, edit);
+    expect(socket.sent.length - before).toBeGreaterThan(0);
+    expect(socket.sent.length - before).toBeLessThan(edits.length);
+    clock.run();
+    expect(relay.refused).toBe(0);
+    // Every edit went before the rest of the upload, in the order made.
+    const sentEdits = socket.sent.slice(before, before + edits.length);
+    expect(sentEdits.every((f, i) => carries(f, edits[i]!))).toBe(true);
+    expect(socket.sent.length).toBeGreaterThan(before + edits.length);
+  });
+
+  it('UP-4: a resync every 100 ms behind a slow upload replaces its queued remainder: the queue stays within twice the backlog', () => {
+    const clock = new FakeClock();
+    const relay = new RelayModel(limits, clock.now());
+    const socket = socketTo(relay, clock, () => 1);
+    const uploads = new Uploads({ limits: () => limits, isCurrent: () => true, changed: () => undefined, clock });
+    const backlog = bigUpdate(1024 * KiB);
+    uploads.step2(socket, backlog); // the answer to the relay's SyncStep1
+    let most = 0;
+    // Nothing is acked meanwhile (the worst case): each resync is the whole backlog again. The
+    // backlog alone takes over 4 s at this rate.
+    for (let k = 0; k < 30; k++) {
+      clock.run(clock.now() + 100);
+      uploads.resync(socket, backlog);
+      most = Math.max(most, uploads.queuedBytes());
+    }
+    expect(most).toBeLessThanOrEqual(2 * backlog.length);
+    clock.run();
+    expect(uploads.queuedBytes()).toBe(0);
+    expect(relay.refused).toBe(0);
+  });
+
+  it('UP-5: a queue that had to wait tells when it is empty, and when it is dropped', () => {
+    const clock = new FakeClock();
+    const relay = new RelayModel(limits, clock.now());
+    const socket = socketTo(relay, clock, () => 1);
+    let changes = 0;
+    let current = true;
     const pacer = new UploadPacer(
       socket,
       limits,
-      () => true,
+      () => current,
       clock,
-      () => undefined,
+      () => changes++,
     );
-    pacer.enqueue(frames(30, 100 * KiB, 1));
+    // Within 3 s: no progress shown, so no change for the pieces; but one once it is empty.
+    pacer.enqueue(frames(4, 100 * KiB));
     expect(pacer.pending()).toBeGreaterThan(0);
-    // Edits typed during the upload: each is sent the moment it is made, not after the queue.
-    for (let k = 0; k < 20; k++) {
-      clock.run(clock.now() + 250);
-      const edit = new Uint8Array(IMMEDIATE_BYTES - CLIENT_CHARGE_BYTES);
-      const count = socket.sent.length;
-      pacer.sendNow(edit, 1);
-      expect(socket.sent.length).toBe(count + 1);
-      expect(socket.sent[socket.sent.length - 1]).toBe(edit);
-    }
+    expect(pacer.progress()).toBeNull();
+    expect(changes).toBe(0);
     clock.run();
-    expect(socket.sent.length).toBe(30 + 20);
-    expect(relay.refused).toBe(0);
+    expect(pacer.pending()).toBe(0);
+    expect(changes).toBe(1);
+    // A queue sent at once was never seen waiting: no change.
+    clock.run(clock.now() + 10_000);
+    pacer.enqueue(frames(1, 10));
+    expect(changes).toBe(1);
+    pacer.enqueue(frames(4, 100 * KiB));
+    current = false;
+    clock.run();
+    expect(pacer.pending()).toBe(0);
+    expect(changes).toBe(2);
   });
 
   it('UP-2: when the socket is no longer current, what is queued is dropped and nothing more goes on it', () => {
@@ -217,7 +285,7 @@ describe('UP-2 upload pacing', () => {
     expect(socket.sent.length).toBe(sentBefore);
     expect(pacer.pending()).toBe(0);
     expect(pacer.progress()).toBeNull();
-    pacer.sendNow(new Uint8Array(10), 1);
+    pacer.sendLive(frames(1, 10));
     pacer.enqueue(frames(2, 10));
     expect(socket.sent.length).toBe(sentBefore);
   });
@@ -328,3 +396,15 @@ const bigUpdate = (bytes: number): Uint8Array => {
   for (let i = 0; i < bytes / 4000; i++) map.set(`k${i}`, 'x'.repeat(4000));
   return Y.encodeStateAsUpdate(doc);
 };
+
+/** A local edit's update: one Yjs struct holding a string of `bytes` bytes. */
+const localEdit = (bytes: number): Uint8Array => {
+  const doc = new Y.Doc();
+  let update: Uint8Array | null = null;
+  doc.on('update', (u: Uint8Array) => (update = u));
+  doc.getMap('m').set('text', 'x'.repeat(bytes));
+  return update!;
+};
+
+/** Whether `frame` is the Update frame of `update` (compared as buffers: a deep compare of KiBs is slow). */
+const carries = (frame: Uint8Array, update: Uint8Array): boolean => Buffer.from(frame).equals(encodeSyncUpdate(update));

@@ -13,9 +13,16 @@
  *
  * - the model refills at `PACE_RATE_SHARE` of the relay's rates, and keeps `RESERVE_SHARE` of each
  *   burst (pieces cost at most the rest, `pieceLimits`). The reserve pays for what is sent
- *   meanwhile without waiting (small local edits, presence, the provider's SyncStep1: they are
- *   charged to the model when known, never delayed), and for frames the network delivers closer
- *   together than they were sent (a stalled link releasing several at once);
+ *   meanwhile ahead of the queue (the user's own edits, UP-3), or outside it (presence, the
+ *   provider's SyncStep1), and for frames the network delivers closer together than they were
+ *   sent (a stalled link releasing several at once);
+ * - UP-3: the user's own edits (`Uploader.live`, any size) go before every queued piece, as soon as
+ *   the model holds their cost: they may spend the reserve, never more, so a burst of them waits
+ *   for the refill instead of overdrawing the relay's allowance (which would close the socket);
+ * - UP-4: a resync's upload (LAB-8: everything the relay has not acked, `Uploader.resync`)
+ *   replaces the part of the previous one still queued, which it holds but for what the relay
+ *   acked since: a periodic resync behind a slow backlog does not pile up copies of it. The rest
+ *   of the queue stays (docs/decisions.md says why);
  * - the model starts full when the socket opens: the relay's buckets started full when it admitted
  *   the socket, earlier, so they hold at least as much;
  * - a piece is sent only on the socket it was queued for, while that is the provider's open
@@ -79,10 +86,10 @@ class Bucket {
     this.tokens -= n;
   }
 
-  /** Milliseconds until the bucket holds `n` and its reserve (0 = now). */
-  waitMs(n: number, now: number): number {
+  /** Milliseconds until the bucket holds `n`, and its reserve when `keepReserve` (0 = now). */
+  waitMs(n: number, now: number, keepReserve: boolean): number {
     this.refill(now);
-    const need = Math.min(this.burst, n + this.burst * RESERVE_SHARE);
+    const need = Math.min(this.burst, n + (keepReserve ? this.burst * RESERVE_SHARE : 0));
     return need <= this.tokens ? 0 : Math.ceil((need - this.tokens) / this.perMs);
   }
 
@@ -109,9 +116,12 @@ export class RelayAllowance {
     this.messages.spend(1, now);
   }
 
-  /** Milliseconds until a frame of `cost` bytes may be sent keeping the reserve (0 = now). */
-  waitMs(cost: number, now: number): number {
-    return Math.max(this.bytes.waitMs(cost, now), this.messages.waitMs(1, now));
+  /**
+   * Milliseconds until a frame of `cost` bytes may be sent (0 = now): keeping the reserve (a queued
+   * piece), or spending it (the user's own edit, UP-3).
+   */
+  waitMs(cost: number, now: number, keepReserve = true): number {
+    return Math.max(this.bytes.waitMs(cost, now, keepReserve), this.messages.waitMs(1, now, keepReserve));
   }
 
   /** Milliseconds until `frames` frames of `cost` bytes in all could be sent: an estimate for progress. */
@@ -140,19 +150,34 @@ export interface PacerSocket {
 interface Queued {
   readonly frame: Uint8Array;
   readonly cost: number;
+  /** A piece of a resync's upload (UP-4): dropped while queued when the next resync comes. */
+  readonly resync: boolean;
 }
 
-/** UP-2: the frames queued for one socket, sent as the model of the relay's allowance permits. */
+export type PacerFrames = ReadonlyArray<{ readonly frame: Uint8Array; readonly clients: number }>;
+
+/**
+ * UP-2: the frames queued for one socket, sent as the model of the relay's allowance permits: the
+ * user's own edits first (UP-3), then the bulk (uploads, answers to the relay's SyncStep1), each
+ * in order.
+ */
 export class UploadPacer {
   private readonly allowance: RelayAllowance;
-  private queue: Queued[] = [];
+  /** The user's own edits (UP-3): sent before anything in `bulk`. */
+  private live: Queued[] = [];
+  private bulk: Queued[] = [];
+  /** The next piece of `bulk` to send. */
   private head = 0;
-  private queuedCost = 0;
+  private bulkCost = 0;
+  /** Bytes queued in both lanes. */
+  private queued = 0;
   private timer: unknown = null;
   private sentBytes = 0;
   private totalBytes = 0;
   /** This upload was expected to take long: its progress is shown until it ends. */
   private long = false;
+  /** A frame waited, so the queue could be seen non-empty: `changed` is called once it is empty. */
+  private waited = false;
   private stopped = false;
 
   constructor(
@@ -161,30 +186,38 @@ export class UploadPacer {
     /** False once the socket is no longer the provider's open one (checked before every send). */
     private readonly isCurrent: () => boolean,
     private readonly clock: PacerClock,
-    /** Called when progress changes (a piece sent, the upload done or dropped). */
+    /** Called when progress changes (a piece sent, the upload done or dropped), and when a queue that waited empties. */
     private readonly changed: () => void,
   ) {
     this.allowance = new RelayAllowance(limits, clock.now());
   }
 
-  /** A frame that must not wait (a small local edit): sent now, charged to the model. */
-  sendNow(frame: Uint8Array, clients: number): void {
-    if (this.stopped || !this.isCurrent()) return;
-    this.allowance.charge(frameCost(frame, clients), this.clock.now());
-    this.socket.send(frame);
-  }
-
-  /** Frames sent in order as the allowance permits (at once while it does). */
-  enqueue(frames: ReadonlyArray<{ readonly frame: Uint8Array; readonly clients: number }>): void {
+  /** UP-3: the user's own edit, whatever its size: before every queued piece, once the model holds its cost. */
+  sendLive(frames: PacerFrames): void {
     if (this.stopped) return;
     for (const { frame, clients } of frames) {
+      this.live.push({ frame, cost: frameCost(frame, clients), resync: false });
+      this.queued += frame.length;
+    }
+    this.pump();
+  }
+
+  /**
+   * Frames sent in order after what is queued, as the allowance permits (at once while it does).
+   * `resync` (UP-4): they are a resync's upload, which replaces the previous one's queued remainder.
+   */
+  enqueue(frames: PacerFrames, resync = false): void {
+    if (this.stopped) return;
+    if (resync) this.dropQueuedResync();
+    for (const { frame, clients } of frames) {
       const cost = frameCost(frame, clients);
-      this.queue.push({ frame, cost });
-      this.queuedCost += cost;
+      this.bulk.push({ frame, cost, resync });
+      this.bulkCost += cost;
+      this.queued += frame.length;
       this.totalBytes += frame.length;
     }
     this.pump();
-    if (!this.long && this.pending() && this.estimateMs() > PROGRESS_AFTER_MS) {
+    if (!this.long && this.bulkPending() > 0 && this.estimateMs() > PROGRESS_AFTER_MS) {
       this.long = true;
       this.changed();
     }
@@ -195,14 +228,14 @@ export class UploadPacer {
     if (this.stopped) return;
     this.stopped = true;
     this.clearTimer();
-    const hadProgress = this.long;
+    const notify = this.long || this.waited;
     this.reset();
-    if (hadProgress) this.changed();
+    if (notify) this.changed();
   }
 
   /** The upload under way, when it was expected to take more than `PROGRESS_AFTER_MS`; else null. */
   progress(): UploadProgress | null {
-    if (!this.long || !this.pending()) return null;
+    if (!this.long || this.bulkPending() === 0) return null;
     return {
       sentBytes: this.sentBytes,
       totalBytes: this.totalBytes,
@@ -213,49 +246,90 @@ export class UploadPacer {
 
   /** Frames still queued. */
   pending(): number {
-    return this.queue.length - this.head;
+    return this.live.length + this.bulkPending();
+  }
+
+  /** Bytes still queued. */
+  queuedBytes(): number {
+    return this.queued;
+  }
+
+  private bulkPending(): number {
+    return this.bulk.length - this.head;
   }
 
   private estimateMs(): number {
-    return this.allowance.drainMs(this.queuedCost, this.pending(), this.clock.now());
+    return this.allowance.drainMs(this.bulkCost, this.bulkPending(), this.clock.now());
+  }
+
+  /**
+   * UP-4: a resync's upload is everything the relay has not acked (`Y.encodeStateAsUpdate` against
+   * the acked clocks, with the whole delete set), so the next one holds all that the queued pieces
+   * of this one would still send, but what the relay acked meanwhile.
+   */
+  private dropQueuedResync(): void {
+    const kept: Queued[] = [];
+    for (const q of this.bulk.slice(this.head)) {
+      if (!q.resync) {
+        kept.push(q);
+        continue;
+      }
+      this.bulkCost -= q.cost;
+      this.queued -= q.frame.length;
+      this.totalBytes -= q.frame.length;
+    }
+    this.bulk = kept;
+    this.head = 0;
   }
 
   private pump(): void {
     this.clearTimer();
-    while (this.pending() > 0) {
+    for (;;) {
+      const live = this.live.length > 0;
+      const next = live ? this.live[0] : this.bulk[this.head];
+      if (!next) break;
       if (!this.isCurrent()) {
         this.stop();
         return;
       }
-      const next = this.queue[this.head]!;
       const now = this.clock.now();
-      const wait = this.allowance.waitMs(next.cost, now);
+      // UP-3: the user's edits may spend the reserve; queued pieces keep it for them.
+      const wait = this.allowance.waitMs(next.cost, now, !live);
       if (wait > 0) {
+        this.waited = true;
         this.timer = this.clock.setTimeout(() => {
           this.timer = null;
           this.pump();
         }, wait);
         return;
       }
-      this.head++;
-      this.queuedCost -= next.cost;
+      if (live) {
+        this.live.shift();
+      } else {
+        this.head++;
+        this.bulkCost -= next.cost;
+        this.sentBytes += next.frame.length;
+      }
+      this.queued -= next.frame.length;
       this.allowance.charge(next.cost, now);
       this.socket.send(next.frame);
-      this.sentBytes += next.frame.length;
-      if (this.long) this.changed();
+      if (!live && this.long) this.changed();
     }
-    const wasLong = this.long;
+    const notify = this.long || this.waited;
     this.reset();
-    if (wasLong) this.changed();
+    if (notify) this.changed();
   }
 
   private reset(): void {
-    this.queue = [];
+    this.live = [];
+    this.bulk = [];
     this.head = 0;
-    this.queuedCost = 0;
+    this.bulkCost = 0;
+    this.queued = 0;
     this.sentBytes = 0;
     this.totalBytes = 0;
     this.long = false;
+    this.waited = false;
   }
 
   private clearTimer(): void {
@@ -265,13 +339,14 @@ export class UploadPacer {
   }
 }
 
-/** A lone frame at most this costly goes without waiting (a chat message with its edit, a reaction). */
-export const IMMEDIATE_BYTES = 16 * 1024;
-
 /** UP-1 and UP-2: how updates go to the relay. */
 export interface Uploader {
-  /** `update` over `ws` as Update frames. */
+  /** UP-3: the user's own edit (a local transaction) over `ws` as Update frames, before any queued upload. */
+  live(ws: PacerSocket, update: Uint8Array, isMapEntry?: MapEntryLookup): void;
+  /** `update` (an imported file, rows another tab stored) over `ws` as Update frames, after what is queued. */
   update(ws: PacerSocket, update: Uint8Array, isMapEntry?: MapEntryLookup): void;
+  /** UP-4: everything the relay has not acked (LAB-8's resync), replacing the last resync's queued remainder. */
+  resync(ws: PacerSocket, update: Uint8Array, isMapEntry?: MapEntryLookup): void;
   /** The answer to the relay's SyncStep1 over `ws`: Update frames, the last piece as the SyncStep2. */
   step2(ws: PacerSocket, reply: Uint8Array, isMapEntry?: MapEntryLookup): void;
 }
@@ -290,15 +365,21 @@ const uploadFrames = (
   }));
 };
 
+const sendUnpaced = (ws: PacerSocket, update: Uint8Array, isMapEntry?: MapEntryLookup): void => {
+  for (const f of uploadFrames(update, isMapEntry, null, false)) ws.send(f.frame);
+};
+
 /** UP-1 only: every piece at once (no relay limits known; other tabs' and tests' sockets). */
 export const unpacedUploader: Uploader = {
-  update: (ws, update, isMapEntry) => {
-    for (const f of uploadFrames(update, isMapEntry, null, false)) ws.send(f.frame);
-  },
+  live: sendUnpaced,
+  update: sendUnpaced,
+  resync: sendUnpaced,
   step2: (ws, reply, isMapEntry) => {
     for (const f of uploadFrames(reply, isMapEntry, null, true)) ws.send(f.frame);
   },
 };
+
+type UploadKind = 'live' | 'bulk' | 'resync' | 'step2';
 
 export interface UploadsOptions {
   /** The relay's published limits; null while unknown (then nothing is paced). */
@@ -322,12 +403,25 @@ export class Uploads implements Uploader {
     this.clock = opts.clock ?? realClock;
   }
 
+  live(ws: PacerSocket, update: Uint8Array, isMapEntry?: MapEntryLookup): void {
+    this.send(ws, update, isMapEntry, 'live');
+  }
+
   update(ws: PacerSocket, update: Uint8Array, isMapEntry?: MapEntryLookup): void {
-    this.send(ws, update, isMapEntry, false);
+    this.send(ws, update, isMapEntry, 'bulk');
+  }
+
+  resync(ws: PacerSocket, update: Uint8Array, isMapEntry?: MapEntryLookup): void {
+    this.send(ws, update, isMapEntry, 'resync');
   }
 
   step2(ws: PacerSocket, reply: Uint8Array, isMapEntry?: MapEntryLookup): void {
-    this.send(ws, reply, isMapEntry, true);
+    this.send(ws, reply, isMapEntry, 'step2');
+  }
+
+  /** Bytes queued and not yet handed to the socket (0 when nothing waits, or nothing is paced). */
+  queuedBytes(): number {
+    return this.current?.pacer.queuedBytes() ?? 0;
   }
 
   /** The upload under way, when it is expected to take more than `PROGRESS_AFTER_MS`. */
@@ -341,18 +435,17 @@ export class Uploads implements Uploader {
     this.current = null;
   }
 
-  private send(ws: PacerSocket, update: Uint8Array, isMapEntry: MapEntryLookup | undefined, step2: boolean): void {
+  private send(ws: PacerSocket, update: Uint8Array, isMapEntry: MapEntryLookup | undefined, kind: UploadKind): void {
     const limits = this.opts.limits();
     if (!limits) {
-      if (step2) unpacedUploader.step2(ws, update, isMapEntry);
-      else unpacedUploader.update(ws, update, isMapEntry);
+      if (kind === 'step2') unpacedUploader.step2(ws, update, isMapEntry);
+      else sendUnpaced(ws, update, isMapEntry);
       return;
     }
-    const frames = uploadFrames(update, isMapEntry, limits, step2);
+    const frames = uploadFrames(update, isMapEntry, limits, kind === 'step2');
     const pacer = this.pacerFor(ws, limits);
-    const only = frames.length === 1 ? frames[0]! : null;
-    if (only && frameCost(only.frame, only.clients) <= IMMEDIATE_BYTES) pacer.sendNow(only.frame, only.clients);
-    else pacer.enqueue(frames);
+    if (kind === 'live') pacer.sendLive(frames);
+    else pacer.enqueue(frames, kind === 'resync');
   }
 
   private pacerFor(ws: PacerSocket, limits: PublishedLimits): UploadPacer {

@@ -5,7 +5,7 @@
  * relay's own count of rate-limited closes stays at zero. Without the limits (an older relay),
  * roomSession.test.ts shows the same upload finishing over several rate-limited connections.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TEXT_LIMIT } from '../../shared/chat/chatRoom.js';
 import { CLIENT_CHARGE_BYTES, CloseReason, Limits } from '../../shared/protocol.js';
 import { waitFor } from '../../shared/testing/waitFor.js';
@@ -14,6 +14,8 @@ import { person, randomBytes, WS } from '../testing/relaySessions.js';
 import { fetchRelayConfig, type RelayConfig } from '../net/relayConfig.js';
 import { Transport } from '../net/transport.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
+import { catchUpRoom } from './catchUp.js';
+import { refreshRooms } from './backgroundRefresh.js';
 import { RoomSession, type RoomSessionOptions } from './roomSession.js';
 import { describeRetryableClose } from './status.js';
 
@@ -40,8 +42,9 @@ afterAll(async () => {
   await relay.cleanup();
 });
 
+// Each test's sessions end with it: every live provider holds a process 'exit' listener (y-websocket).
 const sessions: RoomSession[] = [];
-afterAll(() => {
+afterEach(() => {
   for (const s of sessions.splice(0)) s.destroy();
 });
 
@@ -71,6 +74,13 @@ const rateLimitedCloses = async (): Promise<number> => {
   const series = `converge_closes_total{reason="${CloseReason.RateLimited.reason}"}`;
   const line = text.split('\n').find((l) => l.startsWith(series + ' '));
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
+};
+
+/** A room file of Carol's: `count` messages of `TEXT_LIMIT` characters (about 4 KB each), written with no relay. */
+const carolsFile = async (room: string, count: number): Promise<Uint8Array> => {
+  const carol = await open(room, 'Carol', { relayUrl: 'ws://127.0.0.1:9/sync', relayLimits: () => null });
+  for (let i = 0; i < count; i++) carol.send(`${i} `.padEnd(TEXT_LIMIT, '.'));
+  return carol.exportUpdates();
 };
 
 /** Records whether the session ever showed upload progress (UP-2's banner). */
@@ -144,5 +154,87 @@ describe('UP-2 with the real relay', () => {
     expect(a.view().notices).not.toContain(describeRetryableClose(CloseReason.RateLimited.code));
     expect(await rateLimitedCloses()).toBe(closesBefore);
     expect(progress.shown).toBe(true);
+  });
+
+  it('UP-3: a message sent while an imported room file is paced reaches the others before the rest of the file', async () => {
+    const room = freshRoom();
+    const count = 750;
+    const file = await carolsFile(room, count);
+    const a = await open(room, 'Alice');
+    const b = await open(room, 'Bob');
+    await waitFor(() => a.synced && b.synced, 'both synced');
+    const long = '漢'.repeat(TEXT_LIMIT); // the longest message: 12 KB of UTF-8
+    let importedBefore = -1;
+    b.subscribe(() => {
+      const messages = b.view().messages;
+      if (importedBefore < 0 && messages.some((m) => m.text === long)) importedBefore = messages.length - 1;
+    });
+    expect((await a.importFile(file)).newMessages).toBe(count);
+    expect(a.queuedUploadBytes).toBeGreaterThan(0);
+    a.send(long);
+    await waitFor(() => b.view().messages.length === count + 1, 'Bob has them all', 60_000);
+    // The message went ahead of the import's queued pieces: Bob had only part of the file then.
+    expect(importedBefore).toBeGreaterThanOrEqual(0);
+    expect(importedBefore).toBeLessThan(count);
+  });
+
+  it('UP-4: anti-entropy every 100 ms while a 3 MB backlog is paced keeps the queue within twice the backlog, with no rate-limited close', async () => {
+    const closesBefore = await rateLimitedCloses();
+    const room = freshRoom();
+    const a = await open(room, 'Alice', { offline: true });
+    const count = 750;
+    for (let i = 0; i < count; i++) a.send(`${i} `.padEnd(TEXT_LIMIT, '.'));
+    await a.whenStored();
+    const backlog = a.exportUpdates().length; // the whole room: the relay has none of it
+    let most = 0;
+    a.subscribe(() => (most = Math.max(most, a.queuedUploadBytes)));
+    a.lab.setAntiEntropyMs(100);
+    a.setOffline(false);
+    const refusal = (): string | null => a.view().connection.refusal;
+    await waitFor(() => a.view().pendingCount === 0 || refusal() !== null, 'every message acked', 60_000);
+    a.lab.setAntiEntropyMs(null);
+    expect(refusal()).toBeNull();
+    // Before UP-4 each resync queued the whole unacked backlog again, behind the rest: ~40 copies.
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(2 * backlog);
+    expect(a.transport.attempts).toBe(1);
+    expect(await rateLimitedCloses()).toBe(closesBefore);
+  });
+
+  it("UP-5: the lobby's refresh of a room holding a big import and an un-react made offline ends once its upload queue is sent", async () => {
+    const room = freshRoom();
+    const alice = person('Alice');
+    const store = new MemoryRoomUpdateStore();
+    const online = await open(room, 'Alice', { identity: alice, store });
+    await waitFor(() => online.synced, 'Alice synced');
+    const id = online.send('react to me').id;
+    online.react(id, '👍', true);
+    await waitFor(() => online.view().pendingCount + online.view().pendingReactionCount === 0, 'saved');
+    online.destroy();
+    await online.whenStored();
+    // Offline, Alice imports Carol's file (no own message: the refresh's acks do not wait for it)
+    // and takes her reaction back (a deletion: no ack at all).
+    const count = 750;
+    const file = await carolsFile(room, count);
+    const offline = await open(room, 'Alice', { identity: alice, store, offline: true });
+    expect((await offline.importFile(file)).newMessages).toBe(count);
+    offline.react(id, '👍', false);
+    await offline.whenStored();
+    offline.destroy();
+    await offline.whenStored();
+
+    const outcomes = await refreshRooms({
+      rooms: [room],
+      catchUp: (r, timeoutMs) => catchUpRoom({ room: r, relayUrl: relay.wsUrl, store, timeoutMs, WebSocketImpl: WS }),
+      open: (r) => open(r, 'Alice', { identity: alice, store, background: true }),
+      timeoutMs: 60_000,
+    });
+    expect([...outcomes]).toEqual([[room, 'synced']]);
+    // The session is gone: what the relay has now is all it gets. Before UP-5 the refresh ended at
+    // the relay's SyncStep2 (no own message unacked) and dropped the queued rest.
+    const b = await open(room, 'Bob');
+    const whole = (): boolean =>
+      b.view().messages.length === count + 1 && b.view().messages.every((m) => m.reactions.length === 0);
+    await waitFor(whole, 'Bob has the file and the un-react', 20_000);
   });
 });
