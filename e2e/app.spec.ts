@@ -32,6 +32,41 @@ const expectConverged = async (users: AppUser[], expected: string[]): Promise<vo
   for (const u of rest) await expect.poll(() => u.messageTexts()).toEqual(await first!.messageTexts());
 };
 
+/**
+ * What `page`'s elements matching `selector` say as they change, as a screen reader hears a live
+ * region: the element's text after each batch of changes inside it (text, nodes or attributes),
+ * and on its insertion. Returns a function that reads what was recorded so far.
+ */
+let recorders = 0;
+const recordChanges = async (page: Page, selector: string): Promise<() => Promise<string[]>> => {
+  const key = `recordedChanges${++recorders}`;
+  await page.evaluate(
+    ([key, selector]) => {
+      const heard: string[] = [];
+      (window as unknown as Record<string, string[]>)[key] = heard;
+      new MutationObserver((records) => {
+        const changed = new Set<Element>();
+        for (const r of records) {
+          const at = r.target instanceof Element ? r.target : r.target.parentElement;
+          const region = at?.closest(selector);
+          if (region) changed.add(region);
+          for (const n of Array.from(r.addedNodes)) {
+            if (!(n instanceof Element)) continue;
+            if (n.matches(selector)) changed.add(n);
+            for (const inner of Array.from(n.querySelectorAll(selector))) changed.add(inner);
+          }
+        }
+        for (const region of changed) heard.push(region.textContent ?? '');
+      }).observe(document.body, { childList: true, subtree: true, characterData: true, attributes: true });
+    },
+    [key, selector] as const,
+  );
+  return () => page.evaluate((key) => (window as unknown as Record<string, string[]>)[key]!, key);
+};
+
+/** Live regions (the message log is `aria-live="off"`: LIVE-1 announces through a region of its own). */
+const LIVE_REGION = '[role="status"], [role="alert"], [aria-live]:not([aria-live="off"])';
+
 const waitForServiceWorker = async (page: Page): Promise<void> => {
   await page.evaluate(async () => {
     const nav = (globalThis as unknown as { navigator: { serviceWorker: { ready: Promise<unknown> } } }).navigator;
@@ -217,6 +252,38 @@ test.describe('two users', () => {
     await expect.poll(heard).toEqual(['Alice: ok', 'Alice: ok', '3 new messages. Latest, Alice: three']);
     // Typing is shown, not announced: it came before nearly every message read out.
     await expect(b.page.locator('.typing')).not.toHaveAttribute('aria-live');
+  });
+
+  test("LIVE-2: the header's live region changes with the connection's state, never with a sync or an ack", async ({
+    openUser,
+    room,
+  }) => {
+    const [a, b] = await aliceAndBobIn(openUser, room);
+    await expect(a.connection()).toContainText('Online');
+    const heard = await recordChanges(
+      a.page,
+      LIVE_REGION.split(', ')
+        .map((live) => `.room-header ${live}`)
+        .join(', '),
+    );
+    const lastSync = (): Promise<string | null> => a.connection().locator('time').getAttribute('datetime');
+    const before = await lastSync();
+    // An ack of Alice's message and an update from Bob: the header shows the new last-sync time,
+    // and nothing in its live region changed.
+    await a.send('acked');
+    await expect(a.message('acked')).toContainText(/Saved|Seen/);
+    await b.send('received');
+    await expect(a.message('received')).toBeVisible();
+    await expect.poll(lastSync).not.toBe(before);
+    expect(await heard()).toEqual([]);
+    // The connection's state is announced, and nothing else: switched off, then on again.
+    await a.offlineToggle().click();
+    await expect.poll(heard).toEqual(['Offline (switched off)']);
+    await a.offlineToggle().click();
+    await expect.poll(async () => (await heard()).at(-1)).toBe('Online');
+    for (const said of await heard()) expect(said).toMatch(/^(Online|Connecting…|Offline)( \(switched off\))?$/);
+    // Still shown: the last sync is in the header, outside the live region.
+    await expect(a.connection()).toContainText('last synced');
   });
 
   test('OFF-1: "Go offline" holds back a room in every tab and across a reload, and no lobby sends it meanwhile', async ({
@@ -1209,7 +1276,7 @@ test('REFUSE-4: a refusal for one of the relay limits says which, in plain words
   await expect(alert).not.toContainText('malformed');
 });
 
-test("UP-2: a large import goes at the relay's pace, says so while it lasts, and is never reset for rate", async ({
+test("UP-2, LIVE-3: a large import goes at the relay's pace, says so while it lasts (announced as it starts and ends), and is never reset for rate", async ({
   openUser,
   room,
 }, testInfo) => {
@@ -1244,8 +1311,11 @@ test("UP-2: a large import goes at the relay's pace, says so while it lasts, and
     const u = await openUser('Importer', { relay: slow });
     await u.gotoRoom(room);
     await expect(u.connection()).toContainText('Online');
+    // LIVE-3: what the banner shows as the upload goes, and what live regions say about it.
+    const shown = await recordChanges(u.page, '.banner');
+    const heard = await recordChanges(u.page, LIVE_REGION);
     await u.page.getByLabel('Import room file').setInputFiles(file);
-    const banner = u.page.getByRole('status').filter({ hasText: 'Uploading.' });
+    const banner = u.page.locator('.banner').filter({ hasText: 'Uploading.' });
     await expect(banner).toContainText(
       /Sending what the relay does not have yet: [\d.]+ MiB of [\d.]+ MiB, about \d+ seconds? left\. The relay takes 0\.8 MiB a second/,
       { timeout: 15_000 },
@@ -1257,6 +1327,13 @@ test("UP-2: a large import goes at the relay's pace, says so while it lasts, and
     await expect(u.page.getByText('sent faster than the relay accepts')).toHaveCount(0);
     const metrics = await (await fetch(`${slow.url}/metrics`)).text();
     expect(metrics).not.toMatch(/^converge_closes_total\{reason="rate-limited"\} [1-9]/m);
+    // The figures on screen followed the pieces sent; a screen reader heard the start and the end only.
+    const figures = new Set((await shown()).filter((t) => t.startsWith('Uploading.')));
+    expect(figures.size).toBeGreaterThan(1);
+    expect((await heard()).filter((t) => /upload|MiB/i.test(t))).toEqual([
+      expect.stringMatching(/^Uploading [\d.]+ MiB the relay does not have yet, about \d+ seconds?\.$/),
+      'Upload sent.',
+    ]);
   } finally {
     await slow.cleanup();
   }

@@ -103,7 +103,8 @@ export interface OpenUserOptions {
 export const ui = {
   composer: (page: Page): Locator => page.getByRole('textbox', { name: 'Message', exact: true }),
   log: (page: Page): Locator => page.getByRole('log', { name: 'Messages' }),
-  connection: (page: Page): Locator => page.getByRole('status').filter({ hasText: /Online|Connecting|Offline/ }),
+  /** The header's connection status, all of it (LIVE-2: only its state is a live region). */
+  connection: (page: Page): Locator => page.locator('.room-header .connection'),
   message: (page: Page, text: string): Locator =>
     page.getByRole('article').filter({ has: page.locator('.message-text', { hasText: text }) }),
   messageTexts: (page: Page): Promise<string[]> =>

@@ -173,9 +173,16 @@ export const createRelayServer = (opts: ServerOptions): Server => {
     const upgrade = (): void => {
       const [path = '', query = ''] = (req.url ?? '').split('?', 2);
       if (!path.startsWith(SYNC_PATH + '/')) return refuse(UpgradeRefusal.BadPath);
-      const awarenessOnly = new URLSearchParams(query).get(ConnectionMode.param) === ConnectionMode.awarenessOnly;
       const room = path.slice(SYNC_PATH.length + 1);
       if (!isValidRoomName(room)) return refuse(UpgradeRefusal.BadRoomName);
+      // WATCH-2: no mode is a full connection, one mode=awareness an observer; anything else is a
+      // mode this relay does not know, and serving it as a full connection would send a room to a
+      // client that asked for something else.
+      const modes = new URLSearchParams(query).getAll(ConnectionMode.param);
+      if (modes.length > 1 || (modes.length === 1 && modes[0] !== ConnectionMode.awarenessOnly)) {
+        return refuse(UpgradeRefusal.BadMode);
+      }
+      const awarenessOnly = modes.length === 1;
       relay
         .admit(room)
         .then((refusal) => {

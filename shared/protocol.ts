@@ -25,7 +25,9 @@
  * opens an awareness-only connection, for an observer such as the class view: the relay sends it
  * awareness frames only — no SyncStep1, no updates, no acks — answers its SyncStep1 with an
  * empty SyncStep2 (so the stock client reports itself synced), and closes it with
- * `invalid-update` if it sends an update.
+ * `invalid-update` if it sends an update. Any other `mode` (another value, or the parameter twice)
+ * is refused at the upgrade with 400 `bad-mode` (WATCH-2): a client asking for a mode this relay
+ * does not know must not be served as a full connection it did not ask for.
  *
  * Ack (see docs/SPEC.md, ACK-1..ACK-4): each pair (client, clock) means "every Yjs struct of
  * `client` with a clock below `clock` is on the relay's disk (fsync'd)". Pairs only ever grow.
@@ -52,7 +54,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 
 /** Bumped on every wire change (see the schema-hash test in shared/protocol.test.ts). */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 
 /** Outer message types. 0–3 are y-protocols'; 100 is Converge's own. */
 export const MessageType = {
@@ -128,6 +130,8 @@ export const UpgradeRefusal = {
     status: 400,
     reason: 'bad-room-name: 1-128 characters of A-Z a-z 0-9 - _ . ~, not starting with "."',
   },
+  /** WATCH-2: a `mode` query parameter other than one `mode=awareness` (`ConnectionMode`). */
+  BadMode: { status: 400, reason: 'bad-mode: the only mode is mode=awareness; leave mode out for a full connection' },
   TooManyRooms: { status: 507, reason: 'too-many-rooms: the relay holds its maximum number of rooms' },
   TooManyConnections: { status: 503, reason: 'too-many-connections: try again later' },
   ShuttingDown: { status: 503, reason: 'shutting-down: try again later' },

@@ -20,7 +20,7 @@ import { NamePrompt } from './NamePrompt.js';
 import { RoomFrame } from './RoomFrame.js';
 import { STATUS_LABEL, SyncDetails } from './SyncDetails.js';
 import { describeImport } from './describeImport.js';
-import { describeUpload } from './describeUpload.js';
+import { announceUploadEnd, announceUploadStart, describeUpload } from './describeUpload.js';
 import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
 import { roomUrl } from './router.js';
 import { foldForSearch } from './searchText.js';
@@ -411,6 +411,7 @@ const Room = ({
 
       <LabFaultBanner session={session} />
       <Banners view={view} />
+      <UploadAnnouncer connection={view.connection} />
 
       <div className={`room-body${labOpen ? ' lab-open' : ''}`}>
         <main className="chat" aria-label="Conversation">
@@ -579,8 +580,10 @@ const ConnectionIndicator = ({ view }: { view: RoomView }): ReactNode => {
     // Two parts: on a phone they are two short lines beside the header's buttons (HEADER-1), the
     // pending count first in the second so that it is never the part cut short (what is pending,
     // wordy, is left out there: each message and reaction says it too).
-    <div role="status" className={`connection connection-${status}`}>
-      <span className="connection-state">
+    // LIVE-2: only the first is a live region. The second changes with every send, ack and sync: a
+    // screen reader read the whole status out each time. Both stay on screen; Room details has them too.
+    <div className={`connection connection-${status}`}>
+      <span role="status" className="connection-state">
         <span className="dot" aria-hidden="true" />
         <span className="connection-label">{STATUS_LABEL[status]}</span>
         {/* The space outside the reason: where a phone's status line may break (HEADER-1). */}
@@ -655,9 +658,11 @@ const Banners = ({ view }: { view: RoomView }): ReactNode => {
     );
   }
   if (connection.upload) {
-    // UP-2: a large upload paced to the relay's rate; polite, it changes with every piece sent.
+    // UP-2: a large upload paced to the relay's rate. Not a live region: its figures change with
+    // every piece sent, and a screen reader read it all out each time; UploadAnnouncer says when
+    // it starts and ends (LIVE-3).
     banners.push(
-      <div key="upload" className="banner notice" role="status">
+      <div key="upload" className="banner notice">
         <strong>Uploading.</strong> {describeUpload(connection.upload)}
       </div>,
     );
@@ -679,6 +684,31 @@ const Banners = ({ view }: { view: RoomView }): ReactNode => {
         </div>
       )}
     </div>
+  );
+};
+
+/**
+ * LIVE-3: a live region that says when UP-2's upload banner comes and when it goes, never the
+ * figures it shows in between. Always there, so that the first announcement is heard (a region
+ * inserted with its text may not be).
+ */
+const UploadAnnouncer = ({ connection }: { connection: RoomView['connection'] }): ReactNode => {
+  const uploading = connection.upload !== null;
+  const [said, setSaid] = useState({ uploading: false, text: '' });
+  // Set while rendering (React's "state from the previous render"): a change is said once, with
+  // the figures of the render that showed it first.
+  if (uploading !== said.uploading) {
+    setSaid({
+      uploading,
+      text: connection.upload
+        ? announceUploadStart(connection.upload)
+        : announceUploadEnd(connection.status === 'online'),
+    });
+  }
+  return (
+    <p className="visually-hidden" role="status">
+      {said.text}
+    </p>
   );
 };
 

@@ -17,3 +17,18 @@ export const describeUpload = (p: UploadProgress): string =>
   `Sending what the relay does not have yet: ${mib(p.sentBytes)} of ${mib(p.totalBytes)}, about ` +
   `${formatDuration(Math.max(p.remainingMs, 1000))} left. The relay takes ${mib(p.bytesPerSecond)} a second ` +
   'from one connection; if the connection ends first, the rest is sent on the next one.';
+
+/**
+ * LIVE-3: what a screen reader hears when such an upload starts, short; the figures that change
+ * with every piece are in the banner (`describeUpload`), shown and not announced.
+ */
+export const announceUploadStart = (p: UploadProgress): string =>
+  `Uploading ${mib(p.totalBytes)} the relay does not have yet, about ${formatDuration(Math.max(p.remainingMs, 1000))}.`;
+
+/**
+ * LIVE-3: what it hears when the banner goes. With the connection still up, everything was handed
+ * to it (the relay's acks then turn messages Saved); else the connection ended first, and its
+ * next one sends the rest (UP-2).
+ */
+export const announceUploadEnd = (connected: boolean): string =>
+  connected ? 'Upload sent.' : 'Upload stopped with the connection; the rest is sent on the next one.';

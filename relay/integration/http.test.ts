@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import {
+  ConnectionMode,
   MessageType,
   PROTOCOL_VERSION,
   UpgradeRefusal,
@@ -117,6 +118,39 @@ describe('HTTP', () => {
     });
     ok.terminate();
     expect((await healthz(relay)).status).toBe(200);
+  });
+
+  it('WATCH-2: a mode other than one mode=awareness is refused at the upgrade with 400 bad-mode; the stock client still opens with mode=awareness or none', async () => {
+    const relay = await h.relay();
+    for (const query of [
+      'mode=full',
+      'mode=',
+      'mode=Awareness',
+      'mode=awareness&mode=awareness',
+      'mode=awareness&mode=full',
+      'token=abc&mode=sync',
+    ]) {
+      const r = await refusal(`${relay.wsUrl}/watch-2?${query}`);
+      expect({ query, ...r }).toEqual({ query, status: 400, body: UpgradeRefusal.BadMode.reason });
+    }
+    const writer = h.client(relay.wsUrl, 'watch-2');
+    await synced(writer);
+    writer.doc.getText('text').insert(0, 'the room');
+    await waitFor(() => writer.allOwnEditsAcked(), 'the room holds data');
+    const reader = h.client(relay.wsUrl, 'watch-2', { params: { token: 'abc' } });
+    await waitFor(() => reader.text() === 'the room', 'a client with no mode gets the room');
+    const watcher = h.client(relay.wsUrl, 'watch-2', {
+      params: { [ConnectionMode.param]: ConnectionMode.awarenessOnly },
+    });
+    await synced(watcher);
+    // A stock client asking for a mode the relay does not know is never served the room as a full
+    // connection: every attempt is refused before a websocket exists (it retries, as for a bad room name).
+    const unknown = h.client(relay.wsUrl, 'watch-2', { params: { [ConnectionMode.param]: 'full' } });
+    await waitFor(() => unknown.closes.length >= 2, 'two refused attempts');
+    expect(unknown.statuses).not.toContain('connected');
+    expect(unknown.provider.synced).toBe(false);
+    expect(unknown.text()).toBe('');
+    expect(watcher.text()).toBe('');
   });
 
   /** `n` upgrades to distinct rooms started at once; resolves with the sockets that opened. */
