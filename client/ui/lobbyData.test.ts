@@ -53,7 +53,7 @@ const history = (rng: Prng, steps: number): { updates: Uint8Array[]; peers: Peer
     } else if (op === 5 && mine.length > 0) p.chat.edit(p.who, rng.pick(mine).id, `edited ${step}`);
     else if (op === 6 && mine.length > 0) p.chat.remove(p.who, rng.pick(mine).id);
     else if (op === 7) p.chat.react(p.who, rng.pick(all).id, rng.pick(REACTIONS), rng.bool(0.7));
-    else if (op === 8) p.chat.setTitle(`title ${step}`);
+    else if (op === 8) p.chat.setTitle(p.who, `title ${step}`);
     // Peers hear of each other only sometimes: replies and edits may refer to what another lacks.
     if (rng.bool(0.6)) {
       const to = rng.pick(peers);
