@@ -470,6 +470,11 @@ test('STATE-6: an own title change the relay does not have yet is counted in the
   await a.page.reload();
   await expect(a.page.getByRole('heading', { level: 1 })).toHaveText('Renamed offline');
   await expect(a.connection()).toContainText('2 pending (1 message, the title)');
+  // The lobby says the same of the room (LOBBY-3).
+  await a.page.getByRole('link', { name: 'Rooms', exact: true }).click();
+  await expect(lobbyRow(a.page, room)).toContainText('2 not sent yet (1 message, the title)');
+  await lobbyRow(a.page, room).locator('a.room-link').click();
+  await expect(a.connection()).toContainText('2 pending (1 message, the title)');
 
   a.restore();
   await expect(a.connection()).not.toContainText('pending', { timeout: 20_000 });

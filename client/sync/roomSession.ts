@@ -50,6 +50,7 @@ import { WebsocketProvider } from 'y-websocket';
 import {
   byHlcThenId,
   ChatRoom,
+  isOwnReactionKey,
   parseReactionKey,
   reactionKey,
   validateText,
@@ -1667,7 +1668,7 @@ export class RoomSession {
    */
   private trackReaction(chat: ChatRoom, key: string): void {
     const parts = parseReactionKey(key);
-    if (!parts || parts.userId !== this.me.id || key !== reactionKey(parts.id, parts.userId, parts.emoji)) return;
+    if (!parts || !isOwnReactionKey(key, this.me.id)) return;
     const yId = chat.reactionYId(key);
     if (yId !== null && !coversItem(this.acked, yId)) {
       this.openReactions.set(key, { messageId: parts.id, emoji: parts.emoji, yId });

@@ -121,6 +121,15 @@ export const parseReactionKey = (key: string): { id: string; userId: string; emo
   return { id, userId, emoji };
 };
 
+/**
+ * STATE-5: whether `key` is `userId`'s reaction exactly as `react` writes it (only forged data
+ * writes one another way: it is not claimed as theirs).
+ */
+export const isOwnReactionKey = (key: string, userId: string): boolean => {
+  const parts = parseReactionKey(key);
+  return parts !== null && parts.userId === userId && key === reactionKey(parts.id, parts.userId, parts.emoji);
+};
+
 /** CHAT-2: the reason a text cannot be sent, or null when it can. */
 export const validateText = (text: string): ChatError | null => {
   if (text.trim().length === 0) return new ChatError('empty', 'A message cannot be empty.');
