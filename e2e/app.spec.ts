@@ -508,6 +508,45 @@ test('STATE-5: an own reaction the relay does not have yet is marked Pending on 
   await expect(b.message('react to me').getByRole('button', { name: '👍 1' })).toBeVisible();
 });
 
+test('STATE-6: an own title change the relay does not have yet is counted in the header and Room details, also after a reload offline', async ({
+  openUser,
+  room,
+}) => {
+  // A reload and a reconnect: on two shared cores that can outlast the default 30 s.
+  test.setTimeout(60_000);
+  const a = await openUser('Alice', { network: true });
+  await a.gotoRoom(room);
+  await a.send('before the cut');
+  await expect(a.message('before the cut')).toContainText(/Saved|Seen/);
+
+  await a.cut();
+  await expect(a.connection()).not.toContainText('Online');
+  await a.page.getByRole('button', { name: 'Rename room' }).click();
+  await a.page.getByRole('textbox', { name: 'Room title' }).fill('Renamed offline');
+  await a.page.getByRole('button', { name: 'Save title' }).click();
+  await expect(a.page.getByRole('heading', { level: 1 })).toHaveText('Renamed offline');
+  await expect(a.connection()).toContainText('1 pending (the title)');
+  await a.send('and a message');
+  await expect(a.connection()).toContainText('2 pending (1 message, the title)');
+  // Room details' Sync section says the same in words.
+  await expect(a.page.getByRole('region', { name: 'Sync' })).toContainText(
+    '1 message and the title kept on this device, sent when the relay can be reached',
+  );
+
+  // Reloaded while still cut off: the acks it knows do not cover the title, so it is still pending.
+  await a.page.reload();
+  await expect(a.page.getByRole('heading', { level: 1 })).toHaveText('Renamed offline');
+  await expect(a.connection()).toContainText('2 pending (1 message, the title)');
+  // The lobby says the same of the room (LOBBY-3).
+  await a.page.getByRole('link', { name: 'Rooms', exact: true }).click();
+  await expect(lobbyRow(a.page, room)).toContainText('2 not sent yet (1 message, the title)');
+  await lobbyRow(a.page, room).locator('a.room-link').click();
+  await expect(a.connection()).toContainText('2 pending (1 message, the title)');
+
+  a.restore();
+  await expect(a.connection()).not.toContainText('pending', { timeout: 20_000 });
+});
+
 test('relay killed and restarted on the same port and data dir: nothing is lost', async ({ openUser, room }) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'converge-e2e-restart-'));
   let relay = await startRelay({ dataDir });

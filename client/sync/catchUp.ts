@@ -37,7 +37,7 @@
  *         its answer carries it and the catch-up alone decides the room again.
  * CATCH-8 The relay's handshake ack (ACK-2, sent before its answer) says which of this device's
  *         edits are durable there. For the clients the caller names (`recordAcksOf`: those of
- *         own messages the lobby counts as not sent, LOBBY-3), acks above the room's sync meta
+ *         own writes the lobby counts as not sent, LOBBY-3), acks above the room's sync meta
  *         are merged into it (clocks only grow) before the catch-up resolves, and `acksRecorded`
  *         says so. The lobby's "not sent yet" then goes even when the session that uploaded the
  *         messages never got or never saved their ack (closed at once, or another tab's write).

@@ -30,7 +30,7 @@ describe('FILE-2: what an import brought', () => {
     file.send(ann, 'one');
     file.send(ben, 'two');
     file.send(ann, 'three');
-    file.setTitle('Trip');
+    file.setTitle(ann, 'Trip');
     expect(importInto(replica(), file)).toEqual({
       newMessages: 3,
       newDeleted: 0,

@@ -202,6 +202,23 @@ describe('RoomSession lab hooks with a real relay', () => {
     expect(typeof l.pending).toBe('number');
   });
 
+  it('LAB-7 (STATE-5, STATE-6): the pending count includes own reactions and the title the relay has not acked', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice);
+    await online(a);
+    const { id } = a.send('react to me');
+    await waitFor(() => a.lab.pendingCount === 0, 'the message acked');
+    a.lab.setFaults(validateFaultConfig({ partitioned: true }));
+    await waitFor(() => a.view().connection.status !== 'online', 'a is cut off');
+    a.react(id, '👍', true);
+    expect(a.lab.pendingCount).toBe(1);
+    a.setTitle('cut off');
+    expect(a.lab.pendingCount).toBe(2);
+    expect(a.lab.awarenessState().pending).toBe(2);
+    a.lab.setFaults(NO_FAULTS);
+    await waitFor(() => a.lab.pendingCount === 0, 'both acked after healing');
+  });
+
   it('LAB-7: a session about to drop every frame tells the room first, so the class view can say it is out of reach', async () => {
     const room = freshRoom();
     const a = await open(room, alice);

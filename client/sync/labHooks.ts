@@ -60,6 +60,7 @@ export interface LabHost {
     chat: ChatRoom;
   } | null;
   acked(): ReadonlyMap<number, number>;
+  /** Own writes the relay has not acked: messages, reactions and the title (`pendingWrites`). */
   pendingCount(): number;
   /** Connect at once if the session wants to be connected and is not (like the browser's `online`). */
   reconnectNow(): void;

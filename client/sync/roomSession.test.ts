@@ -22,6 +22,7 @@ import {
   MAX_REBUILDS,
   Notices,
   REBUILD_WINDOW_MS,
+  pendingWrites,
   RoomSession,
   type MessageView,
   type RoomSessionOptions,
@@ -830,6 +831,62 @@ describe('RoomSession with a real relay', () => {
     await waitFor(() => b.view().pendingReactionCount === 0, 'saved in b');
     await waitFor(() => a.view().pendingReactionCount === 0, 'saved in a', 12_000);
     expect(pendingReactionsOf(a, id)).toEqual([]);
+  });
+
+  it("STATE-6: a title set offline is pending and counted with the messages; back online it is saved; another user's title is not own", async () => {
+    const { a, b } = await aliceAndBobOnline();
+    a.setOffline(true);
+    a.send('offline message');
+    a.setTitle('Renamed offline');
+    expect(a.view()).toMatchObject({ title: 'Renamed offline', pendingCount: 1, pendingTitle: true });
+    expect(pendingWrites(a.view())).toBe(2);
+    a.setOffline(false);
+    await waitFor(() => !a.view().pendingTitle && a.view().pendingCount === 0, 'acked after reconnect');
+    expect(pendingWrites(a.view())).toBe(0);
+    await waitFor(() => b.view().title === 'Renamed offline', 'b has it');
+    // Bob's title is not pending for him once acked, and never Alice's.
+    expect(b.view().pendingTitle).toBe(false);
+    b.setOffline(true);
+    b.setTitle('Bob was here');
+    expect(b.view().pendingTitle).toBe(true);
+    b.setOffline(false);
+    await waitFor(() => a.view().title === 'Bob was here', 'a has it');
+    expect(a.view().pendingTitle).toBe(false);
+    await waitFor(() => !b.view().pendingTitle, 'acked for b');
+  });
+
+  it('STATE-6: a title set offline is still pending after a reopen offline, saved once acked, and saved after the next reopen offline', async () => {
+    const { room, store, a, b } = await aliceAndBobOnline();
+    a.setOffline(true);
+    a.setTitle('Trip');
+    await a.whenStored();
+    a.destroy();
+    const noRelay = { relayUrl: 'ws://127.0.0.1:9/sync' };
+    const offline = await open(room, alice, store.reopen(), noRelay);
+    expect(offline.view()).toMatchObject({ title: 'Trip', pendingTitle: true, pendingCount: 0 });
+    offline.destroy();
+    // Back online (a new Yjs client, which writes nothing): the relay's handshake ack covers it.
+    const store2 = store.reopen();
+    const again = await open(room, alice, store2);
+    await waitFor(() => !again.view().pendingTitle, 'acked after reconnect');
+    await waitFor(() => b.view().title === 'Trip', 'b has it');
+    // The renaming client wrote no message: its ack is kept all the same (it counts as own).
+    const yId = again.internals!.chat.ownTitleYId(alice.id)!;
+    await waitFor(async () => ((await storedSync(store2, room)).acked.get(yId.client) ?? 0) > yId.clock, 'ack in meta');
+    again.destroy();
+    const later = await open(room, alice, store2.reopen(), noRelay);
+    expect(later.view()).toMatchObject({ title: 'Trip', pendingTitle: false });
+  });
+
+  it('STATE-6 (STATE-2): an own title another tab uploaded becomes saved here too', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, new MemoryRoomUpdateStore(), { crossTab: true });
+    const b = await open(room, alice, new MemoryRoomUpdateStore(), { crossTab: true });
+    await Promise.all([online(a), online(b)]);
+    b.setTitle('From tab b');
+    await waitFor(() => a.view().title === 'From tab b', 'a has it');
+    await waitFor(() => !b.view().pendingTitle, 'saved in b');
+    await waitFor(() => !a.view().pendingTitle, 'saved in a', 12_000);
   });
 
   it('HLC: clockAheadMs for a message from a fast clock; LATE-1: a message that arrives after later ones is late', async () => {

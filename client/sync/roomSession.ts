@@ -21,9 +21,11 @@
  *   item its key holds now; the view says so per message (`pendingReactions`) and counts them
  *   (`pendingReactionCount`). Removing a reaction only deletes (no clock an ack could cover), so a
  *   removal is not tracked: the chip goes at once and nothing claims it reached the relay.
- * - STATE-2 while own messages or reactions are pending on a synced connection, the session
- *   re-sends its SyncStep1 every `ACK_REFRESH_MS`: the relay answers with ACK-2, which also covers
- *   own messages and reactions another tab uploaded.
+ * - STATE-6 the room's title, when this user set the one it shows (ChatRoom.ownTitleYId), is
+ *   'pending' until the relay acks its Yjs item (`pendingTitle`), as a reaction is.
+ * - STATE-2 while own messages, reactions or the title are pending on a synced connection, the
+ *   session re-sends its SyncStep1 every `ACK_REFRESH_MS`: the relay answers with ACK-2, which also
+ *   covers own writes another tab uploaded.
  * - APPLY-1..3 (./defensiveSync.ts): remote updates are validated and applied defensively;
  *   REBUILD-1 a frozen doc is replaced by a doc rebuilt from the store and the provider
  *   reconnects; REBUILD-2 after `MAX_REBUILDS` rebuilds in `REBUILD_WINDOW_MS` the session stops
@@ -48,6 +50,7 @@ import { WebsocketProvider } from 'y-websocket';
 import {
   byHlcThenId,
   ChatRoom,
+  isOwnReactionKey,
   parseReactionKey,
   reactionKey,
   validateText,
@@ -146,10 +149,19 @@ export interface RoomView {
   readonly pendingCount: number;
   /** STATE-5: own reactions not yet acked by the relay (removals are not tracked). */
   readonly pendingReactionCount: number;
+  /** STATE-6: the title shown is this user's and not yet acked by the relay. */
+  readonly pendingTitle: boolean;
   readonly storage: { readonly persistent: boolean; readonly error: string | null; readonly evicted: boolean };
   readonly presence: readonly PresenceView[];
   readonly notices: readonly string[];
 }
+
+/**
+ * How many own writes the relay has not acked (what the header counts): messages (STATE-1),
+ * reactions (STATE-5) and the title (STATE-6). "Nothing pending" is this being 0.
+ */
+export const pendingWrites = (v: Pick<RoomView, 'pendingCount' | 'pendingReactionCount' | 'pendingTitle'>): number =>
+  v.pendingCount + v.pendingReactionCount + (v.pendingTitle ? 1 : 0);
 
 export interface RoomSessionOptions {
   readonly room: string;
@@ -373,8 +385,9 @@ export class RoomSession {
   private readonly viewById = new Map<string, CachedView>();
   private readonly openOwn = new Map<string, CachedView>();
   /**
-   * Yjs clients of the own messages viewed so far and of own reactions tracked (STATE-5): whose
-   * clocks the sync meta keeps, so 'saved' survives a reload offline. Only grows.
+   * Yjs clients of the own messages viewed so far, of own reactions tracked (STATE-5) and of the
+   * own title (STATE-6): whose clocks the sync meta keeps, so 'saved' survives a reload offline.
+   * Only grows.
    */
   private readonly ownClients = new Set<number>();
   private readonly pendingIds = new Set<string>();
@@ -440,7 +453,7 @@ export class RoomSession {
         crossTab: this.crossTab,
         replica: () => this.internals,
         acked: () => this.acked,
-        pendingCount: () => this.view().pendingCount,
+        pendingCount: () => pendingWrites(this.view()),
         reconnectNow: () => {
           const r = this.replica;
           if (r && r.provider.ws === null && this.mayConnect()) this.connect();
@@ -592,7 +605,7 @@ export class RoomSession {
 
   setTitle(title: string): void {
     const r = this.mutable();
-    r.chat.setTitle(title);
+    r.chat.setTitle(this.me, title);
     this.afterMutation(r);
   }
 
@@ -1273,8 +1286,7 @@ export class RoomSession {
   /** STATE-2: checked every second; asks at most every ACK_REFRESH_MS, only for what was pending that long. */
   private refreshAcks(): void {
     const r = this.replica;
-    const pending = (): number => this.view().pendingCount + this.view().pendingReactionCount;
-    if (!r || !r.provider.wsconnected || !r.provider.synced || r.frozen || pending() === 0) {
+    if (!r || !r.provider.wsconnected || !r.provider.synced || r.frozen || pendingWrites(this.view()) === 0) {
       this.pendingSince = null;
       return;
     }
@@ -1499,6 +1511,7 @@ export class RoomSession {
       failedAttempts: r?.provider.wsUnsuccessfulReconnects ?? 0,
     });
     const presence = r ? this.presence(r) : [];
+    const pendingTitle = r ? this.titlePending(r.chat) : (prev?.pendingTitle ?? false);
     const view: RoomView = {
       room: this.room,
       title: r ? r.chat.title() : (prev?.title ?? ''),
@@ -1512,6 +1525,7 @@ export class RoomSession {
       }),
       pendingCount,
       pendingReactionCount,
+      pendingTitle,
       storage: Object.freeze({ persistent: this.persistent, error: this.storageError, evicted: this.evicted }),
       presence:
         prev && JSON.stringify(prev.presence) === JSON.stringify(presence) ? prev.presence : Object.freeze(presence),
@@ -1627,6 +1641,18 @@ export class RoomSession {
     );
   }
 
+  /**
+   * STATE-6: the title shown is this user's and the relay has not acked it. Two map lookups, so
+   * made on every view. Its client is kept as own (ownClients) acked or not, so the sync meta
+   * keeps the ack and a reload offline still tells pending from saved.
+   */
+  private titlePending(chat: ChatRoom): boolean {
+    const yId = chat.ownTitleYId(this.me.id);
+    if (yId === null) return false;
+    this.ownClients.add(yId.client);
+    return !coversItem(this.acked, yId);
+  }
+
   /** STATE-5: the state of an own reaction whose key holds the Yjs item `yId` (null once acked). */
   private reactionState(yId: ItemId): ReactionState | null {
     if (coversItem(this.acked, yId)) return null;
@@ -1654,7 +1680,7 @@ export class RoomSession {
    */
   private trackReaction(chat: ChatRoom, key: string): void {
     const parts = parseReactionKey(key);
-    if (!parts || parts.userId !== this.me.id || key !== reactionKey(parts.id, parts.userId, parts.emoji)) return;
+    if (!parts || !isOwnReactionKey(key, this.me.id)) return;
     const yId = chat.reactionYId(key);
     if (yId !== null && !coversItem(this.acked, yId)) {
       this.openReactions.set(key, { messageId: parts.id, emoji: parts.emoji, yId });
@@ -1782,6 +1808,7 @@ const shallowSameView = (a: RoomView, b: RoomView): boolean =>
   a.messages === b.messages &&
   a.pendingCount === b.pendingCount &&
   a.pendingReactionCount === b.pendingReactionCount &&
+  a.pendingTitle === b.pendingTitle &&
   a.presence === b.presence &&
   a.notices === b.notices &&
   a.connection.status === b.connection.status &&

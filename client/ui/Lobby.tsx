@@ -7,7 +7,7 @@ import { isValidRoomName } from '../../shared/protocol.js';
 import { NAME_LIMIT } from '../../shared/chat/chatRoom.js';
 import { linkClick, ROOM_RULE, useApp } from './appContext.js';
 import { formatMessageTime, plural } from './format.js';
-import { notSentCount, type RoomSummary } from './lobbyData.js';
+import { notSent as notSentOf, type NotSent, type RoomSummary } from './lobbyData.js';
 import { lobbySummariesFor } from './lobbySummaries.js';
 import { normalizeName } from '../identity.js';
 import { navigate, roomOfLink, roomPath, roomUrl } from './router.js';
@@ -23,14 +23,15 @@ import {
   type RoomInfo,
 } from './services.js';
 import { useCopy } from './useCopy.js';
+import { describePending } from './SyncDetails.js';
 import { currentDraft } from './draftKeeper.js';
 import { browserRefreshEnv, startRefreshLoop } from './refreshLoop.js';
 
 interface LobbyRoom {
   readonly info: RoomInfo;
   readonly summary: RoomSummary | null;
-  /** LOBBY-3: own messages the relay has not acked, by the acks in the room's meta now. */
-  readonly notSent: number;
+  /** LOBBY-3: own messages, reactions and title the relay has not acked, by the acks in the room's meta now. */
+  readonly notSent: NotSent;
 }
 
 const newRoomName = (): string => {
@@ -228,6 +229,8 @@ const REFRESH_ROOMS = 10;
 const REFRESH_EVERY_MS = 30_000;
 const REFRESH_ROOM_TIMEOUT_MS = 15_000;
 
+const NOTHING_NOT_SENT: NotSent = { count: 0, messages: 0, reactions: 0, title: false };
+
 const RoomList = (): ReactNode => {
   const { local, identity } = useApp();
   const [rooms, setRooms] = useState<LobbyRoom[] | null>(null);
@@ -252,7 +255,7 @@ const RoomList = (): ReactNode => {
         }
         // LOBBY-3: acks arrive without a write to the rows (a tab of the room, this lobby's
         // refresh): read from the meta each time, so the count follows them without a recount.
-        const notSent = summary ? notSentCount(summary, decodeSyncState(info.meta.sync).acked) : 0;
+        const notSent = summary ? notSentOf(summary, decodeSyncState(info.meta.sync).acked) : NOTHING_NOT_SENT;
         withSummaries.push({ info, summary, notSent });
       }
       withSummaries.sort((a, b) => (b.info.meta.lastOpenedAt ?? 0) - (a.info.meta.lastOpenedAt ?? 0));
@@ -355,6 +358,11 @@ const RoomList = (): ReactNode => {
 
 const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
   const { info, summary, notSent } = room;
+  const what = describePending({
+    pendingCount: notSent.messages,
+    pendingReactionCount: notSent.reactions,
+    pendingTitle: notSent.title,
+  });
   const [copy, copied] = useCopy('Link copied');
   const name = info.room;
   const title = summary?.title || info.meta.title || '';
@@ -368,9 +376,11 @@ const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
           {title && <span className="room-name">{name}</span>}
         </a>
         {unread > 0 && <span className="badge">{plural(unread, 'unread', 'unread')}</span>}
-        {notSent > 0 && (
+        {notSent.count > 0 && (
           <span className="badge not-sent">
-            {notSent} not sent yet
+            {notSent.count} not sent yet
+            {/* What they are, when not only messages (STATE-5, STATE-6), as the room's header says it. */}
+            {!what.onlyMessages && ` (${what.parts.join(', ')})`}
             <span className="visually-hidden">: kept on this device, not on the relay yet</span>
           </span>
         )}

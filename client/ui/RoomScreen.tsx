@@ -18,7 +18,7 @@ import { MessageIndex } from './messageIndex.js';
 import { MessageList, type MessageListHandle } from './MessageList.js';
 import { NamePrompt } from './NamePrompt.js';
 import { RoomFrame } from './RoomFrame.js';
-import { STATUS_LABEL, SyncDetails } from './SyncDetails.js';
+import { describePending, STATUS_LABEL, SyncDetails } from './SyncDetails.js';
 import { describeImport } from './describeImport.js';
 import { announceUploadEnd, announceUploadStart, describeUpload } from './describeUpload.js';
 import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
@@ -566,16 +566,10 @@ const RoomTitle = ({ room, title, session }: { room: string; title: string; sess
 
 const ConnectionIndicator = ({ view }: { view: RoomView }): ReactNode => {
   const { status, manualOffline, lastSyncedAt } = view.connection;
-  // STATE-1 and STATE-5: own messages and reactions the relay does not have yet, counted together;
-  // what they are is said when reactions are among them ("2 pending (1 message, 1 reaction)").
-  const { pendingCount: messages, pendingReactionCount: reactions } = view;
-  const pending = messages + reactions;
-  const what =
-    reactions === 0
-      ? plural(messages, 'message')
-      : messages === 0
-        ? plural(reactions, 'reaction')
-        : `${plural(messages, 'message')}, ${plural(reactions, 'reaction')}`;
+  // STATE-1, STATE-5 and STATE-6: own writes the relay does not have yet, counted together; what
+  // they are is said when not only messages are among them ("2 pending (1 message, the title)").
+  const { count: pending, parts, onlyMessages } = describePending(view);
+  const what = parts.join(', ');
   return (
     // Two parts: on a phone they are two short lines beside the header's buttons (HEADER-1), the
     // pending count first in the second so that it is never the part cut short (what is pending,
@@ -599,7 +593,7 @@ const ConnectionIndicator = ({ view }: { view: RoomView }): ReactNode => {
           <span className="connection-pending" title={`Not on the relay yet: ${what}.`}>
             <span className="connection-sep"> · </span>
             {pending} pending
-            {reactions > 0 && <span className="connection-wordy"> ({what})</span>}
+            {!onlyMessages && <span className="connection-wordy"> ({what})</span>}
           </span>
         )}
         <span className="connection-detail">

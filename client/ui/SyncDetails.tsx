@@ -6,19 +6,36 @@
 import { useId, type ReactNode } from 'react';
 import { formatFullTime, isoTime, plural } from './format.js';
 import { STATE_HELP, STATE_LABEL } from './MessageItem.js';
-import type { MessageState, RoomView } from './services.js';
+import { pendingWrites, type MessageState, type RoomView } from './services.js';
 
 export const STATUS_LABEL = { online: 'Online', connecting: 'Connecting…', offline: 'Offline' } as const;
 
 const STATES: readonly MessageState[] = ['storing', 'pending', 'saved', 'seen'];
 
-export const SyncDetails = ({ view }: { view: RoomView }): ReactNode => {
-  const { status, manualOffline, lastSyncedAt } = view.connection;
-  const { pendingCount: messages, pendingReactionCount: reactions } = view;
-  const waiting = [
+/**
+ * STATE-1, STATE-5 and STATE-6: the own writes the relay does not have yet, counted together
+ * (`pendingWrites`), and what they are in words ("1 message", "2 reactions", "the title");
+ * `onlyMessages` when there is nothing else, so that the header need not say what they are.
+ */
+export const describePending = (
+  view: Pick<RoomView, 'pendingCount' | 'pendingReactionCount' | 'pendingTitle'>,
+): { count: number; parts: string[]; onlyMessages: boolean } => {
+  const { pendingCount: messages, pendingReactionCount: reactions, pendingTitle: title } = view;
+  const parts = [
     ...(messages > 0 ? [plural(messages, 'message')] : []),
     ...(reactions > 0 ? [plural(reactions, 'reaction')] : []),
-  ].join(' and ');
+    ...(title ? ['the title'] : []),
+  ];
+  return { count: pendingWrites(view), parts, onlyMessages: reactions === 0 && !title };
+};
+
+/** "a, b and c". */
+const listInWords = (parts: readonly string[]): string =>
+  parts.length <= 1 ? (parts[0] ?? '') : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)!}`;
+
+export const SyncDetails = ({ view }: { view: RoomView }): ReactNode => {
+  const { status, manualOffline, lastSyncedAt } = view.connection;
+  const waiting = listInWords(describePending(view).parts);
   const headingId = useId();
   return (
     <section className="panel" aria-labelledby={headingId}>
@@ -36,7 +53,7 @@ export const SyncDetails = ({ view }: { view: RoomView }): ReactNode => {
           <dd>
             {waiting === ''
               ? 'Nothing waiting to be sent'
-              : `${waiting} kept on this device, sent when the relay can be reached`}
+              : `${waiting.charAt(0).toUpperCase()}${waiting.slice(1)} kept on this device, sent when the relay can be reached`}
           </dd>
         </div>
         <div>

@@ -7,12 +7,12 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import { ChatRoom, REACTIONS, type Identity } from '../../shared/chat/chatRoom.js';
+import { ChatRoom, reactionKey, REACTIONS, type Identity } from '../../shared/chat/chatRoom.js';
 import { HybridClock } from '../../shared/chat/hlc.js';
 import { newId } from '../../shared/ids.js';
 import { Prng, seedFromEnv } from '../../shared/testing/prng.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
-import { advanceSummary, notSentCount, summarizeRoom } from './lobbyData.js';
+import { advanceSummary, notSent, notSentCount, summarizeRoom } from './lobbyData.js';
 import { fromSummaryRecord, MAX_UNACKED, toSummaryRecord } from './summaryRecord.js';
 
 const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
@@ -53,7 +53,7 @@ const history = (rng: Prng, steps: number): { updates: Uint8Array[]; peers: Peer
     } else if (op === 5 && mine.length > 0) p.chat.edit(p.who, rng.pick(mine).id, `edited ${step}`);
     else if (op === 6 && mine.length > 0) p.chat.remove(p.who, rng.pick(mine).id);
     else if (op === 7) p.chat.react(p.who, rng.pick(all).id, rng.pick(REACTIONS), rng.bool(0.7));
-    else if (op === 8) p.chat.setTitle(`title ${step}`);
+    else if (op === 8) p.chat.setTitle(p.who, `title ${step}`);
     // Peers hear of each other only sometimes: replies and edits may refer to what another lacks.
     if (rng.bool(0.6)) {
       const to = rng.pick(peers);
@@ -257,6 +257,66 @@ describe('LOBBY-3: own messages not acked, in the record', () => {
     for (const u of updates.splice(0)) await store.append(ROOM, u);
     const many = await summarizeRoom(store, ROOM, undefined, me.id, NO_ACKS);
     expect(many.summary.unacked).toHaveLength(MAX_UNACKED + 1);
+    expect(toSummaryRecord(many, key)).toBeNull();
+  });
+
+  it('LOBBY-3 (STATE-5, STATE-6): a record keeps the own reactions and the own title not acked; damaged ones are recounted', async () => {
+    const store = new MemoryRoomUpdateStore();
+    const doc = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => updates.push(u));
+    const chat = new ChatRoom(doc, new HybridClock('x', () => Date.now()), randomBytes);
+    const me: Identity = { id: newId(randomBytes), name: 'Me' };
+    const other: Identity = { id: newId(randomBytes), name: 'Other' };
+    const id = chat.send(other, 'not mine').id;
+    chat.react(other, id, '🎉', true);
+    chat.react(me, id, '👍', true);
+    chat.react(me, id, '😮', true);
+    chat.react(me, id, '😮', false);
+    // A key not as `react` writes it (forged) is not claimed.
+    chat.reactionsMap.set(`${id}|${me.id}|👍|extra`, true);
+    chat.setTitle(me, 'Mine');
+    for (const u of updates.splice(0)) await store.append(ROOM, u);
+    const counted = await summarizeRoom(store, ROOM, undefined, me.id, NO_ACKS);
+    const reaction = chat.reactionYId(reactionKey(id, me.id, '👍'))!;
+    const title = chat.ownTitleYId(me.id)!;
+    expect(counted.summary).toMatchObject({ unacked: [], unackedReactions: [reaction], unackedTitle: title });
+    expect(notSent(counted.summary, NO_ACKS)).toEqual({ count: 2, messages: 0, reactions: 1, title: true });
+    expect(notSent(counted.summary, new Map([[title.client, title.clock + 1]])).count).toBe(0);
+    // Acks known when counting leave out what they cover; another user's view claims neither.
+    const all = new Map([[doc.clientID, Y.getState(doc.store, doc.clientID)]]);
+    expect((await summarizeRoom(store, ROOM, undefined, me.id, all)).summary).toMatchObject({
+      unackedReactions: [],
+      unackedTitle: null,
+    });
+    expect((await summarizeRoom(store, ROOM, undefined, other.id, NO_ACKS)).summary).toMatchObject({
+      unackedReactions: [chat.reactionYId(reactionKey(id, other.id, '🎉'))],
+      unackedTitle: null,
+    });
+
+    const key = { room: ROOM, selfId: me.id, lastRead: undefined, at: counted.at };
+    const record = toSummaryRecord(counted, key)!;
+    expect(fromSummaryRecord(record, key)?.summary).toEqual(counted.summary);
+    const damaged = (patch: object): string => {
+      const parsed = JSON.parse(record) as { summary: object };
+      return JSON.stringify({ ...parsed, summary: { ...parsed.summary, ...patch } });
+    };
+    for (const bad of [
+      { unackedReactions: [[1, 2, 3]] },
+      { unackedReactions: [[-1, 0]] },
+      { unackedReactions: 'none' },
+      { unackedReactions: undefined },
+      { unackedTitle: [1] },
+      { unackedTitle: [1.5, 0] },
+      { unackedTitle: undefined },
+    ]) {
+      expect(fromSummaryRecord(damaged(bad), key)).toBeNull();
+    }
+    // More own reactions not acked than a record keeps: none is written.
+    for (let i = 0; i <= MAX_UNACKED; i++) chat.react(me, chat.send(other, `more ${i}`).id, '❤️', true);
+    for (const u of updates.splice(0)) await store.append(ROOM, u);
+    const many = await summarizeRoom(store, ROOM, undefined, me.id, NO_ACKS);
+    expect(many.summary.unackedReactions).toHaveLength(MAX_UNACKED + 2);
     expect(toSummaryRecord(many, key)).toBeNull();
   });
 });

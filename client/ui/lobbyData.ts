@@ -24,9 +24,9 @@
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { ClockRanges } from '../../shared/clockRanges.js';
-import { byHlcThenId, ChatRoom, type ChatMessage } from '../../shared/chat/chatRoom.js';
+import { byHlcThenId, ChatRoom, isOwnReactionKey, type ChatMessage } from '../../shared/chat/chatRoom.js';
 import { HybridClock } from '../../shared/chat/hlc.js';
-import { coversMessage, type MessageWrites } from '../sync/syncState.js';
+import { coversItem, coversMessage, type ItemId, type MessageWrites } from '../sync/syncState.js';
 import type { AppendedMissing, RoomUpdateStore } from './services.js';
 import { randomBytes } from './services.js';
 
@@ -41,6 +41,10 @@ export interface RoomSummary {
    * stays acked: the list can only hold more than is pending, never less.
    */
   readonly unacked: readonly MessageWrites[];
+  /** LOBBY-3: the Yjs items of own reactions (STATE-5) not acked when counted, as `unacked`. */
+  readonly unackedReactions: readonly ItemId[];
+  /** LOBBY-3: the title's Yjs item when it was own (STATE-6) and not acked when counted, else null. */
+  readonly unackedTitle: ItemId | null;
   readonly last: {
     readonly id: string;
     readonly authorName: string;
@@ -78,13 +82,46 @@ const countsAsUnread = (m: ChatMessage, selfId: string): boolean => m.authorId !
 
 const writesOf = (m: ChatMessage): MessageWrites => ({ yId: m.yId, editYId: m.editYId });
 
+/** LOBBY-3: what of a room the relay has not acked, by kind, and in all (`count`). */
+export interface NotSent {
+  readonly count: number;
+  readonly messages: number;
+  readonly reactions: number;
+  readonly title: boolean;
+}
+
 /**
- * LOBBY-3: how many of the room's own messages the relay has not acked (STATE-1), by `acked`
- * (the room's sync meta now, `decodeSyncState`): the messages the room screen shows as pending
- * (not its reactions, STATE-5).
+ * LOBBY-3: the room's own writes the relay has not acked, by `acked` (the room's sync meta now,
+ * `decodeSyncState`): what the room screen counts as pending, messages (STATE-1), reactions
+ * (STATE-5) and the title (STATE-6).
  */
+export const notSent = (summary: RoomSummary, acked: ReadonlyMap<number, number>): NotSent => {
+  const messages = summary.unacked.reduce((n, m) => (coversMessage(acked, m) ? n : n + 1), 0);
+  const reactions = summary.unackedReactions.reduce((n, r) => (coversItem(acked, r) ? n : n + 1), 0);
+  const title = summary.unackedTitle !== null && !coversItem(acked, summary.unackedTitle);
+  return { count: messages + reactions + (title ? 1 : 0), messages, reactions, title };
+};
+
+/** LOBBY-3: `notSent`'s `count`. */
 export const notSentCount = (summary: RoomSummary, acked: ReadonlyMap<number, number>): number =>
-  summary.unacked.reduce((n, m) => (coversMessage(acked, m) ? n : n + 1), 0);
+  notSent(summary, acked).count;
+
+/** LOBBY-3: the Yjs items of `chat`'s reactions by `selfId` that `acked` does not cover (STATE-5's own keys). */
+const ownReactionsNotAcked = (chat: ChatRoom, selfId: string, acked: ReadonlyMap<number, number>): ItemId[] => {
+  const out: ItemId[] = [];
+  for (const key of chat.reactionsMap.keys()) {
+    if (!isOwnReactionKey(key, selfId)) continue;
+    const yId = chat.reactionYId(key);
+    if (yId && !coversItem(acked, yId)) out.push(yId);
+  }
+  return out;
+};
+
+/** LOBBY-3: the title's Yjs item when it is `selfId`'s (STATE-6) and `acked` does not cover it. */
+const ownTitleNotAcked = (chat: ChatRoom, selfId: string, acked: ReadonlyMap<number, number>): ItemId | null => {
+  const yId = chat.ownTitleYId(selfId);
+  return yId && !coversItem(acked, yId) ? yId : null;
+};
 
 const chatOf = (doc: Y.Doc): ChatRoom => new ChatRoom(doc, new HybridClock('lobby', () => Date.now()), randomBytes);
 
@@ -184,7 +221,15 @@ export const summarizeRoom = async (
       if (m.authorId === selfId && !coversMessage(acked, m)) unacked.push(writesOf(m));
     }
     return {
-      summary: { title: chat.title(), messages: messages.length, unread, unacked, last: lastOf(messages.at(-1)) },
+      summary: {
+        title: chat.title(),
+        messages: messages.length,
+        unread,
+        unacked,
+        unackedReactions: ownReactionsNotAcked(chat, selfId, acked),
+        unackedTitle: ownTitleNotAcked(chat, selfId, acked),
+        last: lastOf(messages.at(-1)),
+      },
       basis: { maxByHlc, readFound, awaitedParents, titleSet: chat.meta.has('title') },
       at: recorded ?? { updates: updates.length, bytes },
     };
@@ -249,12 +294,16 @@ export const advanceSummary = (
       if (m.replyTo !== null && m.replyTo !== m.id && !freshIds.has(m.replyTo)) awaitedParents.add(m.replyTo);
       if (!maxByHlc || byHlcThenId(m, maxByHlc) > 0) maxByHlc = m;
     }
+    // LOBBY-3: as for a message, only an ack makes them saved; `fresh`'s doc holds only the new keys.
+    const noAcks = new Map<number, number>();
     return {
       summary: {
         title: titleSet ? chat.title() : summary.title,
         messages: summary.messages + fresh.length,
         unread,
         unacked,
+        unackedReactions: [...summary.unackedReactions, ...ownReactionsNotAcked(chat, selfId, noAcks)],
+        unackedTitle: titleSet ? ownTitleNotAcked(chat, selfId, noAcks) : summary.unackedTitle,
         last: fresh.length > 0 ? lastOf(fresh.at(-1)) : summary.last,
       },
       basis: { maxByHlc, readFound: basis.readFound, awaitedParents, titleSet: titleSet || basis.titleSet },

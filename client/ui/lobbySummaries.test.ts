@@ -13,9 +13,9 @@ import { newId } from '../../shared/ids.js';
 import { waitFor } from '../../shared/testing/waitFor.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
 import type { RoomCounters, RoomInfo, RoomMetaPatch, StoredUpdates } from '../storage/roomUpdateStore.js';
-import { RoomSession } from '../sync/roomSession.js';
+import { pendingWrites, RoomSession } from '../sync/roomSession.js';
 import { decodeSyncState, emptySyncState, encodeSyncState } from '../sync/syncState.js';
-import { notSentCount, summarizeRoom } from './lobbyData.js';
+import { notSent, notSentCount, summarizeRoom } from './lobbyData.js';
 import { LobbySummaries, lobbySummariesFor } from './lobbySummaries.js';
 import { MAX_AWAITED_PARENTS } from './summaryRecord.js';
 
@@ -282,7 +282,7 @@ describe('LOBBY-2: summaries persisted in the room meta survive a page load', ()
 });
 
 describe('LOBBY-3: own messages the relay has not acked', () => {
-  /** What the room screen shows as pending: `me`'s session on `store`, held back (nothing connects). */
+  /** What the room screen counts as pending (`pendingWrites`): `me`'s session on `store`, held back (nothing connects). */
   const roomScreenPending = async (store: MemoryRoomUpdateStore, room: string): Promise<number> => {
     const s = await RoomSession.open({
       room,
@@ -295,7 +295,7 @@ describe('LOBBY-3: own messages the relay has not acked', () => {
       offline: true,
     });
     try {
-      return s.view().pendingCount;
+      return pendingWrites(s.view());
     } finally {
       s.destroy();
     }
@@ -346,5 +346,45 @@ describe('LOBBY-3: own messages the relay has not acked', () => {
     expect(await roomScreenPending(store, 'r')).toBe(0);
     // Only the room screen's sessions read the rows: the lobby counted once, before.
     expect(store.loads - loads).toBe(2);
+  });
+
+  it('LOBBY-3 (STATE-5, STATE-6): own reactions and the title not acked are counted as the room screen counts them, after a reload too, until acked', async () => {
+    const store = new CountingStore();
+    const doc = new Y.Doc();
+    const chat = new ChatRoom(doc, new HybridClock('me', () => Date.now()), randomBytes);
+    let stored = Promise.resolve();
+    doc.on('update', (u: Uint8Array) => {
+      stored = stored.then(() => store.append('r', u));
+    });
+    await annWrites(store, 'r').send("Ann's");
+    const mine = chat.send(me, 'mine').id;
+    // Everything so far acked; then a reaction and a rename, not acked.
+    await stored;
+    await acked(store, 'r', new Map([[doc.clientID, Y.getState(doc.store, doc.clientID)]]));
+    chat.react(me, mine, '👍', true);
+    chat.setTitle(me, 'Renamed');
+    await stored;
+    const summaries = new LobbySummaries(store, me.id);
+    const info = await infoOf(store, 'r');
+    const counted = notSent(await summaries.summary(info), decodeSyncState(info.meta.sync).acked);
+    expect(counted).toEqual({ count: 2, messages: 0, reactions: 1, title: true });
+    expect(await roomScreenPending(store, 'r')).toBe(2);
+
+    // A page load restores the summary kept in the meta (LOBBY-2): the same count.
+    await persistedOver(store, 'r');
+    const reloaded = new LobbySummaries(store, me.id);
+    expect(await lobbyNotSent(reloaded, store, 'r')).toBe(2);
+    // CATCH-8 records the acks of their client.
+    expect(reloaded.unackedClients('r')).toEqual(new Set([doc.clientID]));
+
+    // The reaction acked (it was written first), not the title.
+    const title = chat.ownTitleYId(me.id)!;
+    await acked(store, 'r', new Map([[doc.clientID, title.clock]]));
+    expect(await lobbyNotSent(reloaded, store, 'r')).toBe(1);
+    expect(await roomScreenPending(store, 'r')).toBe(1);
+    await acked(store, 'r', new Map([[doc.clientID, Y.getState(doc.store, doc.clientID)]]));
+    expect(await lobbyNotSent(summaries, store, 'r')).toBe(0);
+    expect(await lobbyNotSent(reloaded, store, 'r')).toBe(0);
+    expect(await roomScreenPending(store, 'r')).toBe(0);
   });
 });

@@ -62,15 +62,19 @@ export class LobbySummaries {
   }
 
   /**
-   * CATCH-8: the Yjs clients of the room's own messages not acked when it was counted (LOBBY-3),
-   * whose acks the catch-up records; none before the room was counted on this page.
+   * CATCH-8: the Yjs clients of the room's own messages, reactions and title not acked when it was
+   * counted (LOBBY-3), whose acks the catch-up records; none before the room was counted on this page.
    */
   unackedClients(room: string): Set<number> {
     const clients = new Set<number>();
-    for (const m of this.byRoom.get(room)?.counted.summary.unacked ?? []) {
+    const summary = this.byRoom.get(room)?.counted.summary;
+    if (!summary) return clients;
+    for (const m of summary.unacked) {
       if (m.yId) clients.add(m.yId.client);
       if (m.editYId) clients.add(m.editYId.client);
     }
+    for (const r of summary.unackedReactions) clients.add(r.client);
+    if (summary.unackedTitle) clients.add(summary.unackedTitle.client);
     return clients;
   }
 

@@ -22,6 +22,7 @@ export type {
   MessageState,
   ReactionState,
 } from '../sync/roomSession.js';
+export { pendingWrites } from '../sync/roomSession.js';
 export { roomFileName } from '../sync/roomFile.js';
 
 export interface IdentityInfo {

@@ -14,7 +14,8 @@
  * one. All of it is bounded except `awaitedParents` (ids replies point to that are not in the
  * room, normally none): above `MAX_AWAITED_PARENTS` the record keeps no basis, and the restored
  * summary is shown but never advanced (the next change recounts it); and the own messages not
- * acked (LOBBY-3, normally none): above `MAX_UNACKED` no record is written. So a record is small and
+ * acked and the own reactions not acked (LOBBY-3, normally none): above `MAX_UNACKED` of either no
+ * record is written. So a record is small and
  * bounded: about 0.5 KB for a room of short messages, at most a few KB (the last message's text,
  * ≤ 4,000 characters by the chat model, and 64 ids); `listRooms` reads it with the room's meta.
  *
@@ -32,14 +33,15 @@ import type { ItemId, MessageWrites } from '../sync/syncState.js';
 import type { CountedRoom, RoomSummary, SummaryBasis } from './lobbyData.js';
 
 /** Bumped whenever the record or the meaning of a summary changes: older records are recounted. */
-export const SUMMARY_FORMAT = 2;
+export const SUMMARY_FORMAT = 3;
 
 /** The most awaited parent ids a record keeps its basis with. */
 export const MAX_AWAITED_PARENTS = 64;
 
 /**
- * LOBBY-3: the most own messages not acked (`RoomSummary.unacked`) a record is written with;
- * beyond, none is written (dropping some would under-count), and the next page load recounts.
+ * LOBBY-3: the most own messages not acked (`RoomSummary.unacked`), and the most own reactions not
+ * acked (`unackedReactions`), a record is written with; beyond, none is written (dropping some
+ * would under-count), and the next page load recounts.
  */
 export const MAX_UNACKED = 256;
 
@@ -57,9 +59,12 @@ interface StoredRecord {
   readonly self: string;
   readonly read: string | null;
   readonly at: RoomCounters;
-  readonly summary: Omit<RoomSummary, 'unacked'> & {
+  readonly summary: Omit<RoomSummary, 'unacked' | 'unackedReactions' | 'unackedTitle'> & {
     /** `[client, clock, editClient, editClock]`, the edit's -1 when unedited; a null record id as -1 too. */
     readonly unacked: ReadonlyArray<readonly [number, number, number, number]>;
+    /** `[client, clock]` of each. */
+    readonly unackedReactions: ReadonlyArray<readonly [number, number]>;
+    readonly unackedTitle: readonly [number, number] | null;
   };
   readonly basis: {
     readonly maxByHlc: { readonly id: string; readonly hlc: { wall: number; counter: number; node: string } } | null;
@@ -74,7 +79,7 @@ const NONE = -1;
 /** The record of `counted`, counted for `key` (its `at` is `counted.at`); null when too large to keep. */
 export const toSummaryRecord = (counted: CountedRoom, key: Omit<SummaryKey, 'at'>): string | null => {
   const { basis, summary } = counted;
-  if (summary.unacked.length > MAX_UNACKED) return null;
+  if (summary.unacked.length > MAX_UNACKED || summary.unackedReactions.length > MAX_UNACKED) return null;
   const record: StoredRecord = {
     v: SUMMARY_FORMAT,
     room: key.room,
@@ -91,6 +96,8 @@ export const toSummaryRecord = (counted: CountedRoom, key: Omit<SummaryKey, 'at'
         editYId?.client ?? NONE,
         editYId?.clock ?? NONE,
       ]),
+      unackedReactions: summary.unackedReactions.map(({ client, clock }) => [client, clock]),
+      unackedTitle: summary.unackedTitle && [summary.unackedTitle.client, summary.unackedTitle.clock],
       last: summary.last && { ...summary.last },
     },
     basis:
@@ -139,14 +146,31 @@ const unackedOf = (x: unknown, messages: number): MessageWrites[] | undefined =>
   return out;
 };
 
+/** `[client, clock]` pairs, at most MAX_UNACKED; `undefined` when not that. */
+const itemsOf = (x: unknown): ItemId[] | undefined => {
+  if (!Array.isArray(x) || x.length > MAX_UNACKED) return undefined;
+  const out: ItemId[] = [];
+  for (const w of x as unknown[]) {
+    if (!Array.isArray(w) || w.length !== 2 || !isCount(w[0]) || !isCount(w[1])) return undefined;
+    out.push({ client: w[0], clock: w[1] });
+  }
+  return out;
+};
+
+/** A `[client, clock]` pair or null; `undefined` when neither. */
+const titleItemOf = (x: unknown): ItemId | null | undefined => (x === null ? null : itemsOf([x])?.[0]);
+
 const summaryOf = (x: unknown): RoomSummary | undefined => {
   if (!isObj(x) || !isStr(x.title) || !isCount(x.messages) || !isCount(x.unread) || x.unread > x.messages) {
     return undefined;
   }
   const last = lastOf(x.last);
   const unacked = unackedOf(x.unacked, x.messages);
+  const unackedReactions = itemsOf(x.unackedReactions);
+  const unackedTitle = titleItemOf(x.unackedTitle);
   if (last === undefined || unacked === undefined || (last === null) !== (x.messages === 0)) return undefined;
-  return { title: x.title, messages: x.messages, unread: x.unread, unacked, last };
+  if (unackedReactions === undefined || unackedTitle === undefined) return undefined;
+  return { title: x.title, messages: x.messages, unread: x.unread, unacked, unackedReactions, unackedTitle, last };
 };
 
 const maxOf = (x: unknown): SummaryBasis['maxByHlc'] | undefined => {

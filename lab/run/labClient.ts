@@ -15,7 +15,7 @@ import { encodeSyncUpdate } from '../../shared/protocol.js';
 import { Prng } from '../../shared/testing/prng.js';
 import { Transport } from '../../client/net/transport.js';
 import { MemoryRoomUpdateStore } from '../../client/storage/memoryRoomUpdateStore.js';
-import { RoomSession, type MessageView } from '../../client/sync/roomSession.js';
+import { pendingWrites, RoomSession, type MessageView } from '../../client/sync/roomSession.js';
 import type { FaultStats } from '../../client/net/faultInjector.js';
 import type { Identity } from '../../client/identity.js';
 import {
@@ -173,8 +173,10 @@ export class LabClient {
     return true;
   }
 
+  /** EXP-5: own writes the relay has not acked: messages, reactions and the title (STATE-1, -5, -6). */
   pending(): number {
-    return this.session?.view().pendingCount ?? 0;
+    const s = this.session;
+    return s ? pendingWrites(s.view()) : 0;
   }
 
   contentHash(): string | null {

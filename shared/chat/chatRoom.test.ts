@@ -208,9 +208,35 @@ describe('chat model', () => {
   it('CHAT-7: the title converges', () => {
     const a = replica('a');
     const b = replica('b');
-    a.room.setTitle('  Distributed Systems  ');
+    a.room.setTitle(person('Ann'), '  Distributed Systems  ');
     sync(a.doc, b.doc);
     expect(b.room.title()).toBe('Distributed Systems');
+  });
+
+  it('STATE-6: the title shown is own only for the user who set it, as setTitle writes it', () => {
+    const a = replica('a');
+    const b = replica('b');
+    const ann = person('Ann');
+    const ben = person('Ben');
+    expect(a.room.ownTitleYId(ann.id)).toBeNull();
+    a.room.setTitle(ann, 'one');
+    const first = a.room.ownTitleYId(ann.id)!;
+    expect(first.client).toBe(a.doc.clientID);
+    expect(a.room.ownTitleYId(ben.id)).toBeNull();
+    sync(a.doc, b.doc);
+    expect(b.room.ownTitleYId(ann.id)).toEqual(first);
+    // Set again: a new item, own again.
+    a.room.setTitle(ann, 'two');
+    expect(a.room.ownTitleYId(ann.id)!.clock).toBeGreaterThan(first.clock);
+    sync(a.doc, b.doc);
+    b.room.setTitle(ben, 'three');
+    sync(a.doc, b.doc);
+    expect(a.room.ownTitleYId(ann.id)).toBeNull();
+    expect(a.room.ownTitleYId(ben.id)).toEqual({ client: b.doc.clientID, clock: expect.any(Number) as number });
+    // A title set without `titleBy` (another version, forged data) keeps no earlier setter's claim.
+    a.room.meta.set('title', 'bare');
+    expect(a.room.ownTitleYId(ben.id)).toBeNull();
+    expect(a.room.ownTitleYId(ann.id)).toBeNull();
   });
 
   it('CHAT-8: a message stamped below the greatest one its sender displayed names it; otherwise nothing is added', () => {
@@ -451,7 +477,7 @@ describe('incremental messages() (property: always equals orderMessages of every
         r.room.reactionsMap.unobserve(observer);
         if (seenInObserver) expect(seenInObserver).toEqual(referenceMessages(r.room));
       } else if (op === 10) {
-        r.room.setTitle(`t${rng.int(0, 9)}`);
+        r.room.setTitle(r.me, `t${rng.int(0, 9)}`);
       } else {
         // A remote merge, in one direction, maybe only part of what the other has.
         const other = rng.pick(replicas.filter((x) => x !== r));
@@ -544,7 +570,7 @@ describe('incremental messages() (property: always equals orderMessages of every
     expect(after).not.toBe(before);
     expect(after[0]).not.toBe(before[0]);
     expect(after[1]).toBe(before[1]);
-    a.room.setTitle('title only');
+    a.room.setTitle(person('Ann'), 'title only');
     expect(a.room.orderedMessages()).toBe(after);
   });
 });

@@ -8,7 +8,8 @@
  * - `deleted`   id → hlc of the delete (CHAT-5: tombstone; the record's text and all edits are
  *               removed from the document, so the text is gone, not hidden)
  * - `reactions` `${id}|${userId}|${emoji}` → true; removing the key un-reacts (CHAT-6)
- * - `meta`      'title' → string (CHAT-7)
+ * - `meta`      'title' → string (CHAT-7); 'titleBy' → the id of the user who set it, written in
+ *               the same transaction (STATE-6: whose title change is pending)
  *
  * Data from other replicas is untrusted: records that do not validate are ignored, never thrown
  * on, and text is only ever data (the UI renders it as text, never as HTML).
@@ -118,6 +119,15 @@ export const parseReactionKey = (key: string): { id: string; userId: string; emo
   const [id, userId, emoji] = key.split('|');
   if (!id || !userId || !emoji || !(REACTIONS as readonly string[]).includes(emoji)) return null;
   return { id, userId, emoji };
+};
+
+/**
+ * STATE-5: whether `key` is `userId`'s reaction exactly as `react` writes it (only forged data
+ * writes one another way: it is not claimed as theirs).
+ */
+export const isOwnReactionKey = (key: string, userId: string): boolean => {
+  const parts = parseReactionKey(key);
+  return parts !== null && parts.userId === userId && key === reactionKey(parts.id, parts.userId, parts.emoji);
 };
 
 /** CHAT-2: the reason a text cannot be sent, or null when it can. */
@@ -321,9 +331,27 @@ export class ChatRoom {
     return item && !item.deleted ? { client: item.id.client, clock: item.id.clock } : null;
   }
 
-  /** CHAT-7: the room's title. */
-  setTitle(title: string): void {
-    this.meta.set('title', title.trim().slice(0, TITLE_LIMIT));
+  /** CHAT-7: `author` sets the room's title; `titleBy` names them (STATE-6), written right after it. */
+  setTitle(author: Identity, title: string): void {
+    this.doc.transact(() => {
+      this.meta.set('title', title.trim().slice(0, TITLE_LIMIT));
+      this.meta.set('titleBy', author.id);
+    });
+  }
+
+  /**
+   * STATE-6: the Yjs id of the title value the room shows when `userId` set it (what the relay's
+   * acks must cover for the title change to be on the relay), else null: no title, another user's,
+   * or one set without `titleBy`. Written in one transaction, `titleBy` is the item right after
+   * the title's (the same client, the next clock); a `titleBy` left by an earlier set, or the
+   * other half of a concurrent set that won only one of the two keys, does not match.
+   */
+  ownTitleYId(userId: string): { readonly client: number; readonly clock: number } | null {
+    const title = this.meta._map.get('title');
+    const by = this.meta._map.get('titleBy');
+    if (!title || title.deleted || !by || by.deleted || this.meta.get('titleBy') !== userId) return null;
+    if (by.id.client !== title.id.client || by.id.clock !== title.id.clock + title.length) return null;
+    return { client: title.id.client, clock: title.id.clock };
   }
 
   title(): string {

@@ -12,6 +12,7 @@ import type { SpaceTimeRecorder } from '../../lab/spaceTime.js';
 import { dateStamp, download } from '../download.js';
 import { formatSyncTime, plural } from '../format.js';
 import { labPath } from '../router.js';
+import { describePending } from '../SyncDetails.js';
 import type { RoomSession, RoomView } from '../services.js';
 import { SpaceTimeDiagram } from './SpaceTimeDiagram.js';
 import { FAULT_FIELDS, readFaultForm, toFaultForm, type FaultField, type FaultForm } from './faultForm.js';
@@ -235,6 +236,12 @@ const Repair = ({ session }: { session: RoomSession }): ReactNode => {
 
 const hex = (c: number): string => (c >>> 0).toString(16).padStart(8, '0');
 
+/** The own writes not acked, counted as LAB-7 and EXP-5 count them (STATE-1, STATE-5, STATE-6), and what they are. */
+const pendingText = (view: RoomView): string => {
+  const { count, parts } = describePending(view);
+  return `${plural(count, 'own write')} not acked by the relay${count > 0 ? ` (${parts.join(', ')})` : ''}`;
+};
+
 const StatePanel = ({ session, view }: { session: RoomSession; view: RoomView }): ReactNode => {
   const lab = session.lab;
   const id = useId();
@@ -279,7 +286,7 @@ const StatePanel = ({ session, view }: { session: RoomSession; view: RoomView })
         </div>
         <div>
           <dt>Pending</dt>
-          <dd>{plural(view.pendingCount, 'own message')} not acked by the relay</dd>
+          <dd>{pendingText(view)}</dd>
         </div>
       </dl>
       <div className="table-scroll">
