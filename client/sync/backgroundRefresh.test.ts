@@ -383,6 +383,23 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     expect(again.view().pendingReactionCount).toBe(0);
   });
 
+  it('STATE-6 (LOBBY-4): the full path waits for the ack of a title renamed offline too; a reopen offline then shows it saved', async () => {
+    const room = freshRoom();
+    const aliceStore = new MemoryRoomUpdateStore();
+    await aliceSends(room, aliceStore, ['online']);
+    // Alice renames the room with it held back: the title is kept on her device only.
+    const offline = await open(room, alice, aliceStore, false, true);
+    offline.setTitle('Renamed offline');
+    await offline.whenStored();
+    expect(offline.view().pendingTitle).toBe(true);
+    offline.destroy();
+    await offline.whenStored();
+
+    expect(await refreshAlice(room, aliceStore)).toEqual({ outcomes: [[room, 'synced']], fullPath: [room] });
+    const again = await openOn(room, alice, { store: aliceStore.reopen(), relayUrl: 'ws://127.0.0.1:9/sync' });
+    expect(again.view()).toMatchObject({ title: 'Renamed offline', pendingTitle: false });
+  });
+
   it('LOBBY-4: a room whose upload the relay refuses after the sync (VAL-10) is reported refused when the relay closes, not at the timeout; the next room still waits for its acks', async () => {
     // A relay whose frames are at most 4 KiB: a message of 4,000 characters is one struct over
     // VAL-10's limit, so the upload carrying it is refused with the fatal struct-too-large (REFUSE-4).

@@ -17,7 +17,7 @@
  */
 import type { AppendedMissing } from '../storage/roomUpdateStore.js';
 import type { CatchUpResult } from './catchUp.js';
-import type { RoomSession } from './roomSession.js';
+import { pendingWrites, type RoomSession } from './roomSession.js';
 
 export type RefreshOutcome = 'synced' | 'refused' | 'timeout' | 'failed';
 
@@ -71,8 +71,9 @@ const syncedOrRefused = (s: RoomSession): RefreshOutcome | null =>
   s.synced ? 'synced' : s.view().connection.refusal !== null ? 'refused' : null;
 
 /**
- * LOBBY-4: the wait for acks is over when every own message and every own reaction (STATE-5: its
- * ack is then in the sync meta when the room is next opened offline) is acked, or when no ack can
+ * LOBBY-4: the wait for acks is over when every own write (`pendingWrites`: messages, reactions
+ * (STATE-5) and the title (STATE-6), whose acks are then in the sync meta when the room is next
+ * opened offline) is acked, or when no ack can
  * come any more: the session was refused (a fatal close, REFUSE-1; or REBUILD-2). The relay acks an
  * update only on the connection that sent it, after its commit (ACK-1), or in answer to a
  * SyncStep1 (ACK-2); a refused session never connects again, so nothing more can come. A fatal
@@ -95,11 +96,11 @@ const syncedOrRefused = (s: RoomSession): RefreshOutcome | null =>
  */
 const ackedOrRefused = (s: RoomSession): RefreshOutcome | null => {
   const v = s.view();
-  // UP-5: and the upload queue is empty. The acks stand for own messages and reactions only:
-  // pieces queued behind a big upload (deletions, another's messages from an imported file)
-  // would be dropped when the session ends.
+  // UP-5: and the upload queue is empty. The acks stand for own writes only (messages, reactions,
+  // the title): pieces queued behind a big upload (deletions, another's messages from an imported
+  // file) would be dropped when the session ends.
   if (s.queuedUploadBytes > 0 && v.connection.refusal === null) return null;
-  return v.pendingCount + v.pendingReactionCount === 0 ? 'synced' : v.connection.refusal !== null ? 'refused' : null;
+  return pendingWrites(v) === 0 ? 'synced' : v.connection.refusal !== null ? 'refused' : null;
 };
 
 /**
