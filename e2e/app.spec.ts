@@ -1053,7 +1053,7 @@ test("Room details: the room's sync in full, the phone header's cut last-sync ti
   await u.page.getByRole('button', { name: 'Room details' }).click();
   const sync = u.page.getByRole('complementary', { name: 'Room details' }).getByRole('region', { name: 'Sync' });
   await expect(sync).toContainText('Offline (switched off: nothing is sent or received until you go online)');
-  await expect(sync).toContainText('1 message kept on this device, sent when the relay can be reached');
+  await expect(sync).toContainText('1 message kept on this device, sent when you go online');
   // The same moment, whole: to the second, with the date.
   await expect(sync.locator('time')).toHaveAttribute('datetime', headerTime!);
   await expect(sync.locator('time')).toHaveText(/\d{4}.*\d:\d\d:\d\d/);

@@ -23,7 +23,8 @@ import {
   type RoomInfo,
 } from './services.js';
 import { useCopy } from './useCopy.js';
-import { describePending } from './SyncDetails.js';
+import { useNetworkOnline } from './useNetworkOnline.js';
+import { describePending } from './describePending.js';
 import { currentDraft } from './draftKeeper.js';
 import { browserRefreshEnv, startRefreshLoop } from './refreshLoop.js';
 
@@ -411,19 +412,4 @@ const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
       </div>
     </li>
   );
-};
-
-/** The browser's `navigator.onLine`, kept current by its `online` and `offline` events. */
-const useNetworkOnline = (): boolean => {
-  const [online, setOnline] = useState(() => navigator.onLine);
-  useEffect(() => {
-    const update = (): void => setOnline(navigator.onLine);
-    window.addEventListener('online', update);
-    window.addEventListener('offline', update);
-    return () => {
-      window.removeEventListener('online', update);
-      window.removeEventListener('offline', update);
-    };
-  }, []);
-  return online;
 };

@@ -12,7 +12,7 @@ import type { SpaceTimeRecorder } from '../../lab/spaceTime.js';
 import { dateStamp, download } from '../download.js';
 import { formatSyncTime, plural } from '../format.js';
 import { labPath } from '../router.js';
-import { describePending } from '../SyncDetails.js';
+import { describePending } from '../describePending.js';
 import type { RoomSession, RoomView } from '../services.js';
 import { SpaceTimeDiagram } from './SpaceTimeDiagram.js';
 import { FAULT_FIELDS, readFaultForm, toFaultForm, type FaultField, type FaultForm } from './faultForm.js';

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import type { RoomView } from '../sync/roomSession.js';
+import { describeSync } from './describeSync.js';
+
+type SyncInput = Parameters<typeof describeSync>[0];
+
+const view = (
+  connection: Partial<RoomView['connection']>,
+  pending: Partial<Pick<RoomView, 'pendingCount' | 'pendingReactionCount' | 'pendingTitle'>> = {},
+): SyncInput => ({
+  connection: { status: 'online', manualOffline: false, lastSyncedAt: 0, refusal: null, upload: null, ...connection },
+  pendingCount: 0,
+  pendingReactionCount: 0,
+  pendingTitle: false,
+  ...pending,
+});
+
+const oneMessage = { pendingCount: 1 };
+const upload = { sentBytes: 1024 * 1024, totalBytes: 3 * 1024 * 1024, remainingMs: 4000, bytesPerSecond: 512 * 1024 };
+
+describe('SYNC-D1: Room details says what is true now and what happens next', () => {
+  it('a refused room: not syncing, with the reason, and nothing is sent until the user acts', () => {
+    const refusal = 'The relay refused a change too large for this relay (struct-too-large).';
+    const words = describeSync(view({ status: 'offline', refusal }, oneMessage), true);
+    expect(words.connection).toBe(`Not syncing. ${refusal}`);
+    expect(words.pending).toBe('1 message kept on this device, not sent while the relay refuses this room');
+  });
+
+  it('switched off: the writes wait for the user, not the relay', () => {
+    const words = describeSync(view({ status: 'offline', manualOffline: true }, oneMessage), true);
+    expect(words.connection).toBe('Offline (switched off: nothing is sent or received until you go online)');
+    expect(words.pending).toBe('1 message kept on this device, sent when you go online');
+  });
+
+  it('no network is told apart from a relay that cannot be reached', () => {
+    expect(describeSync(view({ status: 'offline' }, oneMessage), false)).toMatchObject({
+      connection: 'Offline: this device has no network',
+      pending: '1 message kept on this device, sent when this device is back on a network',
+    });
+    expect(describeSync(view({ status: 'offline' }, oneMessage), true)).toMatchObject({
+      connection: 'Offline: the relay cannot be reached; trying again',
+      pending: '1 message kept on this device, sent when the relay can be reached',
+    });
+    expect(describeSync(view({ status: 'connecting' }, oneMessage), true).pending).toBe(
+      '1 message kept on this device, sent when the relay can be reached',
+    );
+  });
+
+  it('online with writes still pending: they are being sent, not waiting for the relay', () => {
+    const words = describeSync(view({ status: 'online' }, { pendingCount: 2, pendingTitle: true }), true);
+    expect(words.connection).toBe('Online');
+    expect(words.pending).toBe(
+      '2 messages and the title kept on this device, being sent to the relay, which confirms each once it has saved it',
+    );
+  });
+
+  it('an upload in progress is listed, also when none of it is the user’s own writes', () => {
+    const words = describeSync(view({ upload }), true);
+    expect(words.pending).toBe('Nothing of your own waiting to be sent');
+    expect(words.upload).toMatch(/^Sending what the relay does not have yet: 1 MiB of 3 MiB/);
+    expect(describeSync(view({}), true)).toMatchObject({ pending: 'Nothing waiting to be sent', upload: null });
+  });
+});
