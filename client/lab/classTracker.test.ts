@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClassTracker, NOBODY, NOBODY_NOW, NOT_CONNECTED, type ClassSnapshot } from './classTracker.js';
+import { ClassTracker, NOBODY, NOBODY_NOW, NOT_CONNECTED, type ClassSnapshot, userNames } from './classTracker.js';
 import { CUT_OFF_FORGET_MS, FORGET_MS } from './labPresence.js';
 
 const userId = (n: number): string => `u${String(n).padStart(25, '0')}`;
@@ -404,6 +404,70 @@ describe('LAB-UI-10: tabs of one user are told apart', () => {
     expect(v.kind === 'unreachable' && v.reasons.at(-1)).toBe(
       'Only Student 5 is reachable. What the 8 unreachable participants (tabs of 4 people) hold now cannot be known until they are back.',
     );
+  });
+});
+
+describe('LAB-UI-14: namesakes are told apart', () => {
+  /** User `id`'s state under `name`. */
+  const named = (id: string, name: string, lab: Lab = {}): unknown => ({
+    ...(state(1, lab) as object),
+    user: { id, name },
+  });
+
+  it('LAB-UI-14 two students named alike are named with the end of their user id, in rows, reports and counts', () => {
+    const a = 'a'.repeat(22) + 'k3f2';
+    const b = 'b'.repeat(22) + '9q0d';
+    const t = new ClassTracker(0);
+    t.observe(
+      room([
+        [1, named(a, 'Sam')],
+        [2, named(b, 'sam')],
+        [3, named(b, 'sam')],
+        [4, state(4)],
+      ]),
+      0,
+      true,
+    );
+    t.observe(
+      room([
+        [1, named(a, 'Sam', { partitioned: true })],
+        [2, named(b, 'sam')],
+        [3, named(b, 'sam')],
+        [4, state(4)],
+      ]),
+      500,
+      true,
+    );
+    const s = t.observe(
+      room([
+        [2, named(b, 'sam')],
+        [3, named(b, 'sam')],
+        [4, state(4)],
+      ]),
+      1000,
+      true,
+    );
+    expect(s.participants.map((p) => p.label)).toEqual([
+      'sam #9q0d (tab 1)',
+      'sam #9q0d (tab 2)',
+      'Student 4',
+      'Sam #k3f2',
+    ]);
+    expect(s.verdict.kind === 'unreachable' && s.verdict.reasons).toEqual([
+      'Sam #k3f2 is partitioned — last seen with the same content',
+      'The 3 reachable participants (2 of them tabs of sam #9q0d) show the same content. What Sam #k3f2 holds now cannot be known until they are back.',
+    ]);
+  });
+
+  it('LAB-UI-14 ids that end alike are told apart by as much of their end as it takes; a lone name stays as it is', () => {
+    const names = userNames(
+      new Map([
+        ['x'.repeat(20) + 'ab1234', 'Quad'],
+        ['y'.repeat(20) + 'ac1234', 'QUAD'],
+        ['z'.repeat(26), 'Bea'],
+      ]),
+    );
+    expect([...names.values()]).toEqual(['Quad #b1234', 'QUAD #c1234', 'Bea']);
   });
 });
 
