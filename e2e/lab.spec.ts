@@ -529,7 +529,7 @@ test.describe('class view', () => {
         ths.map((th) => {
           const range = document.createRange();
           range.selectNodeContents(th);
-          return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+          return new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top))).size;
         }),
       );
       expect(lines).toEqual([1, 1, 1, 1, 1, 1]);
