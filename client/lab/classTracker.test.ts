@@ -10,6 +10,7 @@ interface Lab {
   partitioned?: boolean;
   dropPct?: number;
   pending?: number;
+  tab?: string;
 }
 
 const state = (n: number, lab: Lab = {}): unknown => ({
@@ -23,6 +24,7 @@ const state = (n: number, lab: Lab = {}): unknown => ({
     hash: lab.hash ?? 'aaaa0001',
     pending: lab.pending ?? 0,
     at: 0,
+    ...(lab.tab !== undefined ? { tab: lab.tab } : {}),
   },
 });
 
@@ -356,6 +358,38 @@ describe('LAB-UI-10: tabs of one user are told apart', () => {
     t.observe(room([]), 60, true);
     const s = t.observe(room([[22, state(2)]]), 70, true);
     expect(s.participants.filter((p) => p.state.userId === userId(2)).map((p) => p.label)).toEqual(['Student 2']);
+  });
+
+  it('LAB-14 a tab opened beside a partitioned one is listed with it; a reload of the partitioned tab replaces it', () => {
+    const t = new ClassTracker(0);
+    const byId = (s: ClassSnapshot): Array<[number, string]> =>
+      s.participants.map((p) => [p.state.clientId, `${p.label}${p.offlineSince === null ? '' : ' (offline)'}`]);
+    t.observe(room([[11, state(1, { tab: 'aa' })]]), 0, true);
+    t.observe(room([[11, state(1, { tab: 'aa', partitioned: true })]]), 500, true);
+    t.observe(room([]), 1000, true);
+    // A second tab of the student, its first one still open behind its partition.
+    const s = t.observe(room([[12, state(1, { tab: 'bb' })]]), 2000, true);
+    expect(byId(s)).toEqual([
+      [12, 'Student 1 (tab 2)'],
+      [11, 'Student 1 (tab 1) (offline)'],
+    ]);
+    expect(s.verdict.kind === 'unreachable' && s.verdict.reasons[0]).toBe(
+      'Student 1 (tab 1) is partitioned — last seen with the same content',
+    );
+    // The first tab reloads (a reload clears faults): its new session replaces it, by its number.
+    const r = t.observe(
+      room([
+        [12, state(1, { tab: 'bb' })],
+        [13, state(1, { tab: 'aa' })],
+      ]),
+      3000,
+      true,
+    );
+    expect(byId(r)).toEqual([
+      [13, 'Student 1 (tab 1)'],
+      [12, 'Student 1 (tab 2)'],
+    ]);
+    expect(r.verdict.kind).toBe('converged');
   });
 
   it('LAB-UI-10, LAB-UI-8: a tab reported cut off is numbered too, and a report says which tab made it', () => {

@@ -315,10 +315,16 @@ export class ClassTracker {
       const old = this.byClient.get(clientId);
       if (!old) {
         // A new tab of a user whose previous tab is offline (e.g. a reload): it replaces that one,
-        // and goes by its number (the lowest, if it replaces several).
+        // and goes by its number (the lowest, if it replaces several). LAB-14: one that left cut
+        // off is replaced by a reload of its own browser tab only (the same `tab`): a tab opened
+        // beside it does not make it go away, it may still be open behind its partition.
         let inherited: number | null = null;
         for (const [c, p] of this.byClient) {
-          if (p.offlineSince !== null && p.state.userId === state.userId) {
+          if (
+            p.offlineSince !== null &&
+            p.state.userId === state.userId &&
+            (!cutOff(p.state.faults) || p.state.tab === state.tab)
+          ) {
             this.byClient.delete(c);
             this.replaced.add(c);
             if (this.replaced.size > MAX_REPLACED) this.replaced.delete(this.replaced.values().next().value!);

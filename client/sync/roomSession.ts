@@ -181,6 +181,8 @@ export interface RoomSessionOptions {
   readonly faults?: FaultConfig;
   /** Extension: uniform random in [0, 1) for the lab's fault decisions (experiments seed it). */
   readonly labRandom?: () => number;
+  /** LAB-14: this browser tab's id, the same across its reloads (published in `lab.tab`). */
+  readonly labTab?: string;
 }
 
 /** Transaction origin of updates loaded from the local store: never appended again. */
@@ -450,6 +452,7 @@ export class RoomSession {
         selfName: this.me.name,
         selfId: this.me.id,
         uploader: this.uploads,
+        tab: opts.labTab ?? null,
       },
       this.transport,
       labClock,
