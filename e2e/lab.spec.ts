@@ -3,7 +3,7 @@
  * resync and clock skew (LAB-1, LAB-2, LAB-3, LAB-8 through the panel), the ShiViz export
  * (LAB-6), the active-fault banner (LAB-UI-6), the fault form's errors (LAB-UI-9), the HLC left ahead by a cleared skew
  * (LAB-13, HLC-4), the space-time diagram on a phone (LAB-UI-5), and the class view
- * (LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7, LAB-UI-8, LAB-UI-13), also with 30 participants. Conditions are polled; the one fixed window (observeFor) checks that something does NOT happen.
+ * (LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7, LAB-UI-8, LAB-UI-13, LAB-UI-15), also with 30 participants. Conditions are polled; the one fixed window (observeFor) checks that something does NOT happen.
  */
 import { readFileSync } from 'node:fs';
 import { AxeBuilder } from '@axe-core/playwright';
@@ -489,6 +489,52 @@ test.describe('class view', () => {
       // Only the participants table may scroll sideways, inside its own region.
       await expect.poll(overflow, `at ${width} px`).toBeLessThanOrEqual(0);
       await expect(t.page.getByRole('link', { name: `Open the room ${long}` })).toBeInViewport();
+    }
+  });
+
+  test('LAB-UI-15: at 1280 px a tab\'s name, "Quad (tab 1)", stays on one line in the participants table', async ({
+    openUser,
+    room,
+    relay,
+  }) => {
+    // A class: others whose state vectors name six more clients, so the table has its 8 columns.
+    const sims = simulateParticipants(relay.wsUrl, room, 3, 'a001:9 a002:8 a003:7 a004:6 a005:5 a006:4');
+    try {
+      const q = await openUser('Quad');
+      await q.gotoRoom(room);
+      const b = await openUser('Bea');
+      await b.gotoRoom(room);
+      await b.send('from Bea');
+      const tabs = [q.page, await q.newTab()];
+      // Each tab writes with a Yjs client of its own: a state-vector column each.
+      for (const [i, page] of tabs.entries()) await ui.send(page, `from tab ${i + 1}`);
+      const t = await openUser('Teacher');
+      await t.page.setViewportSize({ width: 1280, height: 800 });
+      await t.page.goto(`${relay.url}/lab/${room}`);
+      await expect(classView.svClocks(t.page, 'Quad (tab 1)')).toHaveCount(9);
+      // Someone partitioned: their row's cells say so at length.
+      await lab.open(b.page);
+      await lab.partition(b.page).check();
+      await expect(classView.row(t.page, 'Bea')).toContainText('partitioned, out of reach');
+      await expect(classView.rows(t.page)).toHaveText([
+        'Quad (tab 1)',
+        'Quad (tab 2)',
+        'Sim 01',
+        'Sim 02',
+        'Sim 03',
+        'Bea',
+      ]);
+      // The lines a row header's text takes: the distinct tops of its text's boxes.
+      const lines = await classView.rows(t.page).evaluateAll((ths) =>
+        ths.map((th) => {
+          const range = document.createRange();
+          range.selectNodeContents(th);
+          return new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top))).size;
+        }),
+      );
+      expect(lines).toEqual([1, 1, 1, 1, 1, 1]);
+    } finally {
+      for (const s of sims) s.destroy();
     }
   });
 

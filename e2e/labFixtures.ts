@@ -58,8 +58,17 @@ export interface SimulatedParticipant {
   destroy(): void;
 }
 
-/** `n` simulated lab participants in `room`, all with the same content (hash 0000abcd). */
-export const simulateParticipants = (wsUrl: string, room: string, n: number): SimulatedParticipant[] => {
+/**
+ * `n` simulated lab participants in `room`, all with the same content (hash 0000abcd) and the same
+ * state-vector summary (LAB-7: `svSummary`, one client "abcd" unless given).
+ */
+export const simulateParticipants = (
+  wsUrl: string,
+  room: string,
+  n: number,
+  svSummary = 'abcd:12',
+): SimulatedParticipant[] => {
+  const svTotal = svSummary.split(' ').reduce((sum, token) => sum + Number(token.split(':')[1]), 0);
   // Each stock provider in Node adds a process 'exit' listener (to announce leaving).
   process.setMaxListeners(process.getMaxListeners() + n);
   return Array.from({ length: n }, (_, i) => {
@@ -68,8 +77,8 @@ export const simulateParticipants = (wsUrl: string, room: string, n: number): Si
     const id = `sim${String(i).padStart(23, '0')}`;
     const labState = (hash: string): unknown => ({
       faults: { partitioned: false },
-      svSummary: 'abcd:12',
-      svTotal: 12,
+      svSummary,
+      svTotal,
       hash,
       pending: 0,
       at: Date.now(),

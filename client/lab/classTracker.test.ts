@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClassTracker, NOBODY, NOBODY_NOW, NOT_CONNECTED, type ClassSnapshot } from './classTracker.js';
+import { ClassTracker, NOBODY, NOBODY_NOW, NOT_CONNECTED, type ClassSnapshot, userNames } from './classTracker.js';
 import { CUT_OFF_FORGET_MS, FORGET_MS } from './labPresence.js';
 
 const userId = (n: number): string => `u${String(n).padStart(25, '0')}`;
@@ -10,6 +10,7 @@ interface Lab {
   partitioned?: boolean;
   dropPct?: number;
   pending?: number;
+  tab?: string;
 }
 
 const state = (n: number, lab: Lab = {}): unknown => ({
@@ -23,6 +24,7 @@ const state = (n: number, lab: Lab = {}): unknown => ({
     hash: lab.hash ?? 'aaaa0001',
     pending: lab.pending ?? 0,
     at: 0,
+    ...(lab.tab !== undefined ? { tab: lab.tab } : {}),
   },
 });
 
@@ -358,6 +360,38 @@ describe('LAB-UI-10: tabs of one user are told apart', () => {
     expect(s.participants.filter((p) => p.state.userId === userId(2)).map((p) => p.label)).toEqual(['Student 2']);
   });
 
+  it('LAB-14 a tab opened beside a partitioned one is listed with it; a reload of the partitioned tab replaces it', () => {
+    const t = new ClassTracker(0);
+    const byId = (s: ClassSnapshot): Array<[number, string]> =>
+      s.participants.map((p) => [p.state.clientId, `${p.label}${p.offlineSince === null ? '' : ' (offline)'}`]);
+    t.observe(room([[11, state(1, { tab: 'aa' })]]), 0, true);
+    t.observe(room([[11, state(1, { tab: 'aa', partitioned: true })]]), 500, true);
+    t.observe(room([]), 1000, true);
+    // A second tab of the student, its first one still open behind its partition.
+    const s = t.observe(room([[12, state(1, { tab: 'bb' })]]), 2000, true);
+    expect(byId(s)).toEqual([
+      [12, 'Student 1 (tab 2)'],
+      [11, 'Student 1 (tab 1) (offline)'],
+    ]);
+    expect(s.verdict.kind === 'unreachable' && s.verdict.reasons[0]).toBe(
+      'Student 1 (tab 1) is partitioned — last seen with the same content',
+    );
+    // The first tab reloads (a reload clears faults): its new session replaces it, by its number.
+    const r = t.observe(
+      room([
+        [12, state(1, { tab: 'bb' })],
+        [13, state(1, { tab: 'aa' })],
+      ]),
+      3000,
+      true,
+    );
+    expect(byId(r)).toEqual([
+      [13, 'Student 1 (tab 1)'],
+      [12, 'Student 1 (tab 2)'],
+    ]);
+    expect(r.verdict.kind).toBe('converged');
+  });
+
   it('LAB-UI-10, LAB-UI-8: a tab reported cut off is numbered too, and a report says which tab made it', () => {
     const t = new ClassTracker(0);
     const s = t.observe(
@@ -404,6 +438,70 @@ describe('LAB-UI-10: tabs of one user are told apart', () => {
     expect(v.kind === 'unreachable' && v.reasons.at(-1)).toBe(
       'Only Student 5 is reachable. What the 8 unreachable participants (tabs of 4 people) hold now cannot be known until they are back.',
     );
+  });
+});
+
+describe('LAB-UI-14: namesakes are told apart', () => {
+  /** User `id`'s state under `name`. */
+  const named = (id: string, name: string, lab: Lab = {}): unknown => ({
+    ...(state(1, lab) as object),
+    user: { id, name },
+  });
+
+  it('LAB-UI-14 two students named alike are named with the end of their user id, in rows, reports and counts', () => {
+    const a = 'a'.repeat(22) + 'k3f2';
+    const b = 'b'.repeat(22) + '9q0d';
+    const t = new ClassTracker(0);
+    t.observe(
+      room([
+        [1, named(a, 'Sam')],
+        [2, named(b, 'sam')],
+        [3, named(b, 'sam')],
+        [4, state(4)],
+      ]),
+      0,
+      true,
+    );
+    t.observe(
+      room([
+        [1, named(a, 'Sam', { partitioned: true })],
+        [2, named(b, 'sam')],
+        [3, named(b, 'sam')],
+        [4, state(4)],
+      ]),
+      500,
+      true,
+    );
+    const s = t.observe(
+      room([
+        [2, named(b, 'sam')],
+        [3, named(b, 'sam')],
+        [4, state(4)],
+      ]),
+      1000,
+      true,
+    );
+    expect(s.participants.map((p) => p.label)).toEqual([
+      'sam #9q0d (tab 1)',
+      'sam #9q0d (tab 2)',
+      'Student 4',
+      'Sam #k3f2',
+    ]);
+    expect(s.verdict.kind === 'unreachable' && s.verdict.reasons).toEqual([
+      'Sam #k3f2 is partitioned — last seen with the same content',
+      'The 3 reachable participants (2 of them tabs of sam #9q0d) show the same content. What Sam #k3f2 holds now cannot be known until they are back.',
+    ]);
+  });
+
+  it('LAB-UI-14 ids that end alike are told apart by as much of their end as it takes; a lone name stays as it is', () => {
+    const names = userNames(
+      new Map([
+        ['x'.repeat(20) + 'ab1234', 'Quad'],
+        ['y'.repeat(20) + 'ac1234', 'QUAD'],
+        ['z'.repeat(26), 'Bea'],
+      ]),
+    );
+    expect([...names.values()]).toEqual(['Quad #b1234', 'QUAD #c1234', 'Bea']);
   });
 });
 

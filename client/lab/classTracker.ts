@@ -35,6 +35,10 @@
  * participants that includes several tabs of one user says so: "The 4 reachable participants (3 of
  * them tabs of Quad)".
  *
+ * LAB-UI-14 (namesakes). Display names are anyone's choice: two students may both be "Sam". A user
+ * whose name another listed user has too (ignoring case and spacing) is named with the end of their
+ * stable user id, "Sam #k3f2" (4 characters, more when two ids end alike), everywhere a name is shown.
+ *
  * LAB-UI-3 (timings). A time not converged lasts from the first verdict that is not converged or
  * unknown because someone is unreachable, to the next converged one (the view's own `unknown`
  * neither starts nor ends it). A heal is a participant coming back online (or a new tab of a user
@@ -62,6 +66,8 @@ export interface Participant {
   readonly state: LabPresence;
   /** LAB-UI-10: the name, with the tab number when its user has more than one tab listed. */
   readonly label: string;
+  /** LAB-UI-14: its user's name, with a part of their id when another listed user goes by the same name. */
+  readonly user: string;
   /** LAB-UI-10: this tab's number among its user's tabs (stable while the view is open). */
   readonly tab: number;
   /** null while its awareness state is present; else when it disappeared (class view's clock). */
@@ -152,7 +158,7 @@ export const tabsNote = (ps: readonly Participant[]): string => {
   for (const p of ps) {
     const u = byUser.get(p.state.userId);
     if (u) u.tabs++;
-    else byUser.set(p.state.userId, { name: p.state.name, tabs: 1 });
+    else byUser.set(p.state.userId, { name: p.user, tabs: 1 });
   }
   const several = [...byUser.values()].filter((u) => u.tabs > 1);
   if (several.length === 0) return '';
@@ -213,6 +219,36 @@ export const computeVerdict = (participants: readonly Participant[], connected: 
         : `The ${reachable.length} reachable participants${tabsNote(reachable)} show the same content.`;
   reasons.push(`${agree} What ${who} now cannot be known until they are back.`);
   return { kind: 'unreachable', unreachable: away.length, reasons };
+};
+
+/** Shortest end of a user id told apart from the others' (ids are distinct, so at most all of it). */
+const MIN_ID_SUFFIX = 4;
+
+/** LAB-UI-14: names that read alike (a trailing space or a capital is not a difference on a projector). */
+const nameKey = (name: string): string => name.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+
+/**
+ * LAB-UI-14: each user's name as shown, by user id: their name, followed by the end of their id
+ * ("Sam #k3f2") when another of `users` (user id → name) has a name that reads alike.
+ */
+export const userNames = (users: ReadonlyMap<string, string>): Map<string, string> => {
+  const byName = new Map<string, string[]>();
+  for (const [id, name] of users) {
+    const ids = byName.get(nameKey(name));
+    if (ids) ids.push(id);
+    else byName.set(nameKey(name), [id]);
+  }
+  const out = new Map<string, string>();
+  for (const ids of byName.values()) {
+    if (ids.length === 1) {
+      out.set(ids[0]!, users.get(ids[0]!)!);
+      continue;
+    }
+    let n = MIN_ID_SUFFIX;
+    while (new Set(ids.map((id) => id.slice(-n))).size < ids.length) n++;
+    for (const id of ids) out.set(id, `${users.get(id)!} #${id.slice(-n)}`);
+  }
+  return out;
 };
 
 /** Online first, then by name (one user's tabs together, by number). */
@@ -279,10 +315,16 @@ export class ClassTracker {
       const old = this.byClient.get(clientId);
       if (!old) {
         // A new tab of a user whose previous tab is offline (e.g. a reload): it replaces that one,
-        // and goes by its number (the lowest, if it replaces several).
+        // and goes by its number (the lowest, if it replaces several). LAB-14: one that left cut
+        // off is replaced by a reload of its own browser tab only (the same `tab`): a tab opened
+        // beside it does not make it go away, it may still be open behind its partition.
         let inherited: number | null = null;
         for (const [c, p] of this.byClient) {
-          if (p.offlineSince !== null && p.state.userId === state.userId) {
+          if (
+            p.offlineSince !== null &&
+            p.state.userId === state.userId &&
+            (!cutOff(p.state.faults) || p.state.tab === state.tab)
+          ) {
             this.byClient.delete(c);
             this.replaced.add(c);
             if (this.replaced.size > MAX_REPLACED) this.replaced.delete(this.replaced.values().next().value!);
@@ -378,16 +420,23 @@ export class ClassTracker {
    */
   private buildList(): readonly Participant[] {
     const listedTabs = new Map<string, number>();
-    for (const t of this.byClient.values()) listedTabs.set(t.state.userId, (listedTabs.get(t.state.userId) ?? 0) + 1);
+    // A user's tabs may publish different names (one renamed since): the one listed first names them.
+    const users = new Map<string, string>();
+    for (const t of this.byClient.values()) {
+      listedTabs.set(t.state.userId, (listedTabs.get(t.state.userId) ?? 0) + 1);
+      if (!users.has(t.state.userId)) users.set(t.state.userId, t.state.name);
+    }
+    const shown = userNames(users);
     const tabOf = (clientId: number): number => this.tabs.get(clientId)?.n ?? 1;
     const label = (clientId: number, s: LabPresence): string =>
-      (listedTabs.get(s.userId) ?? 0) > 1 ? `${s.name} (tab ${tabOf(clientId)})` : s.name;
+      (listedTabs.get(s.userId) ?? 0) > 1 ? `${shown.get(s.userId)!} (tab ${tabOf(clientId)})` : shown.get(s.userId)!;
     const before = new Map(this.list.map((p) => [p.state.clientId, p]));
     const list: Participant[] = [];
     for (const [clientId, t] of this.byClient) {
       const p: Participant = {
         state: t.state,
         label: label(clientId, t.state),
+        user: shown.get(t.state.userId)!,
         tab: tabOf(clientId),
         offlineSince: t.offlineSince,
         counted: t.counted,
@@ -399,6 +448,7 @@ export class ClassTracker {
         old !== undefined &&
         old.state === p.state &&
         old.label === p.label &&
+        old.user === p.user &&
         old.tab === p.tab &&
         old.offlineSince === p.offlineSince &&
         old.counted === p.counted &&

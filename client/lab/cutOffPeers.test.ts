@@ -95,6 +95,20 @@ describe('LAB-9: a participant reports the peers it saw leave while cut off', ()
     expect(peers.list(3000)).toEqual([]);
   });
 
+  it('LAB-14 a tab opened beside one that left cut off does not clear its report; a reload of that tab does', () => {
+    const inTab = (s: unknown, tab: string): unknown => {
+      const o = s as { lab: object };
+      return { ...o, lab: { ...o.lab, tab } };
+    };
+    const { peers, states } = watching();
+    update(peers, states, 1, inTab(state(1, { partitioned: true }), 'aa'), 900);
+    remove(peers, states, 1, 1000);
+    update(peers, states, 7, inTab(state(1), 'bb'), 2000); // a second tab of user 1, the first still open
+    expect(peers.list(2000).map((p) => [p.id, p.lab.tab])).toEqual([[1, 'aa']]);
+    update(peers, states, 8, inTab(state(1), 'aa'), 3000); // the first tab reloaded
+    expect(peers.list(3000)).toEqual([]);
+  });
+
   it('LAB-9 a known client of the same user coming back (after this session reconnected) does not clear the report', () => {
     const states = new Map<number, unknown>([
       [SELF, state(100)],

@@ -9,7 +9,7 @@
  * each one remembers the participants whose state was removed while they were cut off and
  * publishes them in its own `lab` field:
  *
- *     lab.cutOffPeers = [{ id, user: { id, name }, lab: { faults, svSummary, svTotal, hash, pending, at }, left }]
+ *     lab.cutOffPeers = [{ id, user: { id, name }, lab: { faults, svSummary, svTotal, hash, pending, at, tab? }, left }]
  *
  * `id` is the peer's awareness client id, `user` and `lab` its last published presence, `left`
  * when the reporter saw it removed, on the reporter's unskewed clock (the same clock as the
@@ -22,8 +22,9 @@
  * so a room where people just come and go costs nothing extra, and only `REPORTERS_PER_PEER` of
  * the members that saw a peer leave report it (LAB-11), so the cost does not grow with the class.
  * A peer is reported for `CUT_OFF_FORGET_MS` (as long as a view counts one it saw leave), and no
- * longer once it, or a new tab of its user (a reload clears faults), is back: a view replaces an
- * offline tab by its user's new one too.
+ * longer once it, or a reload of its tab (a reload clears faults; LAB-14: a new session with the
+ * same `lab.tab` and user), is back: a view replaces such an offline tab by the new one too. A new
+ * tab opened beside it is another tab: the one cut off may still be open, and stays reported.
  */
 import { cutOff } from '../../shared/lab/faults.js';
 import { CUT_OFF_FORGET_MS, parseLabPresence, type LabPresence } from './labPresence.js';
@@ -65,6 +66,7 @@ export interface CutOffPeerWire {
     readonly hash: string;
     readonly pending: number;
     readonly at: number;
+    readonly tab?: string;
   };
   readonly left: number;
 }
@@ -125,8 +127,10 @@ export class CutOffPeers {
       this.present.set(id, state);
       this.gone.delete(id);
       if (this.known.has(id)) continue;
-      // A new tab of a user: their tab that left cut off is replaced (as the class view does).
-      for (const [g, p] of this.gone) if (p.state.userId === state.userId) this.gone.delete(g);
+      // LAB-14: a reload of a tab that left cut off replaces it (as the class view does); a new tab
+      // opened beside it does not: that one may still be open behind its partition.
+      for (const [g, p] of this.gone)
+        if (p.state.userId === state.userId && p.state.tab === state.tab) this.gone.delete(g);
       this.known.add(id);
       if (this.known.size > MAX_KNOWN) this.known.delete(this.known.values().next().value!);
     }
@@ -161,6 +165,7 @@ export class CutOffPeers {
           hash: s.hash,
           pending: s.pending,
           at: s.at,
+          ...(s.tab !== null ? { tab: s.tab } : {}),
         },
         left,
       };

@@ -26,7 +26,9 @@ describe('LAB-UI-2: parseLabPresence reads the untrusted `lab` awareness field',
       hash: '0badf00d',
       pending: 2,
       at: 1,
+      tab: null,
     });
+    expect(parseLabPresence(42, { user: USER, lab: { ...LAB, tab: '0a1b' } })?.tab).toBe('0a1b');
   });
 
   it('ignores states that are not lab participants or have a malformed field', () => {
@@ -48,6 +50,8 @@ describe('LAB-UI-2: parseLabPresence reads the untrusted `lab` awareness field',
       { user: USER, lab: { ...LAB, pending: '2' } },
       { user: USER, lab: { ...LAB, at: Number.NaN } },
       { user: USER, lab: { ...LAB, svSummary: 5 } },
+      { user: USER, lab: { ...LAB, tab: 7 } },
+      { user: USER, lab: { ...LAB, tab: 'f'.repeat(33) } },
     ];
     for (const s of bad) expect(parseLabPresence(1, s), JSON.stringify(s)).toBeNull();
     expect(parseLabPresence(-1, { user: USER, lab: LAB })).toBeNull();

@@ -7,7 +7,8 @@
  * accepts). A state is a lab participant only when `user` is a valid presence (./../sync/
  * presence.ts) and every `lab` field validates: `faults` passes `validateFaultConfig`, `hash` is
  * 1–16 hex digits, `svTotal` and `pending` are non-negative safe integers, `at` is finite, and
- * `svSummary` is a string (cut to `MAX_SV_SUMMARY` characters, control characters replaced).
+ * `svSummary` is a string (cut to `MAX_SV_SUMMARY` characters, control characters replaced), and
+ * `tab`, when present, is 1–32 hex digits (LAB-14).
  * Anything else is ignored, never thrown on. Text is only ever rendered as text.
  */
 import { cutOff, validateFaultConfig, type FaultConfig } from '../../shared/lab/faults.js';
@@ -38,9 +39,12 @@ export interface LabPresence {
   readonly pending: number;
   /** The publisher's own (possibly skewed) clock when it published: shown, never compared with ours. */
   readonly at: number;
+  /** LAB-14: its browser tab's id, the same across the tab's reloads; null when not published. */
+  readonly tab: string | null;
 }
 
 const HASH_PATTERN = /^[0-9a-f]{1,16}$/;
+const TAB_PATTERN = /^[0-9a-f]{1,32}$/;
 
 const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
 
@@ -65,6 +69,7 @@ export const parseLabPresence = (clientId: number, state: unknown): LabPresence 
   if (!isCount(l.svTotal) || !isCount(l.pending)) return null;
   if (typeof l.at !== 'number' || !Number.isFinite(l.at)) return null;
   if (typeof l.svSummary !== 'string') return null;
+  if (l.tab !== undefined && (typeof l.tab !== 'string' || !TAB_PATTERN.test(l.tab))) return null;
   return {
     clientId,
     userId: presence.userId,
@@ -75,6 +80,7 @@ export const parseLabPresence = (clientId: number, state: unknown): LabPresence 
     hash: l.hash,
     pending: l.pending,
     at: l.at,
+    tab: typeof l.tab === 'string' ? l.tab : null,
   };
 };
 
@@ -90,4 +96,5 @@ export const sameLabPresence = (a: LabPresence, b: LabPresence): boolean =>
   a.svTotal === b.svTotal &&
   a.hash === b.hash &&
   a.pending === b.pending &&
+  a.tab === b.tab &&
   JSON.stringify(a.faults) === JSON.stringify(b.faults);

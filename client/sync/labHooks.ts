@@ -44,6 +44,8 @@ export interface LabAwareness {
   readonly at: number;
   /** LAB-9: who this session saw leave while cut off (absent when nobody). */
   readonly cutOffPeers?: readonly CutOffPeerWire[];
+  /** LAB-14: the browser tab's id, kept across its reloads (absent when unknown). */
+  readonly tab?: string;
 }
 
 export const LAB_AWARENESS_FIELD = 'lab';
@@ -71,6 +73,8 @@ export interface LabHost {
   readonly selfId: string;
   /** UP-1, UP-2: sends an update to the relay in pieces it accepts, no faster than it accepts them. */
   readonly uploader: Uploader;
+  /** LAB-14: the browser tab's id, kept across its reloads; null when unknown. */
+  readonly tab: string | null;
 }
 
 /** The kind of a frame from its outer (and sync's inner) message type. */
@@ -328,6 +332,7 @@ export class LabHooks {
       hash: this.contentHash(),
       pending: this.pendingCount,
       at,
+      ...(this.host.tab !== null ? { tab: this.host.tab } : {}),
       ...(cutOffPeers.length > 0 ? { cutOffPeers } : {}),
     };
   }

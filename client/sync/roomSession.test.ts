@@ -31,7 +31,7 @@ import { describeRetryableClose, REPEATED_FREEZE_REFUSAL } from './status.js';
 import { startRelay } from '../../relay/testing/relayProcess.js';
 import { person, randomBytes, useRelaySessions, WS } from '../testing/relaySessions.js';
 import { observeFor, waitFor } from '../../shared/testing/waitFor.js';
-import { decodeSyncState, type SyncState } from './syncState.js';
+import { decodeSyncState, MAX_AHEAD_IDS, type SyncState } from './syncState.js';
 
 const { freshRoom, open: openSession } = useRelaySessions('room');
 const alice = person('Alice');
@@ -947,6 +947,22 @@ describe('RoomSession with a real relay', () => {
     expect(after.clockAheadMs).toBeGreaterThan(day - 60_000);
     await waitFor(() => texts(b).includes('sent after the skew was cleared'), 'b has it');
     expect(b.view().messages.find((m) => m.id === after.id)!.clockAheadMs).toBeGreaterThan(day - 60_000);
+  });
+
+  it('HLC-4: the clock-ahead amounts are kept for the last MAX_AHEAD_IDS messages in memory, as the meta keeps them', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store, { relayUrl: 'ws://127.0.0.1:9/sync' });
+    a.setOffline(true);
+    a.lab.setFaults(validateFaultConfig({ skewMs: 86_400_000 }));
+    a.send('sent with the clock a day ahead');
+    a.lab.setFaults(NO_FAULTS);
+    // Each is ordered a day ahead of the clock (HLC-2), so recorded: one more than the bound.
+    const ids = Array.from({ length: MAX_AHEAD_IDS + 1 }, (_, i) => a.send(`after ${i}`).id);
+    const flagged = a.view().messages.filter((m) => m.clockAheadMs > 0);
+    expect(flagged.map((m) => m.id)).toEqual(ids.slice(1));
+    await waitFor(async () => (await storedSync(store, room)).ahead.has(ids.at(-1)!), 'saved');
+    expect([...(await storedSync(store, room)).ahead.keys()]).toEqual(ids.slice(1));
   });
 
   it('view(): the same object until something changes; subscribers are notified', async () => {

@@ -98,7 +98,7 @@ import {
   roomNameRefusal,
   type ConnectionStatus,
 } from './status.js';
-import { coversItem, coversMessage, MAX_LATE_IDS, type ItemId } from './syncState.js';
+import { coversItem, coversMessage, MAX_AHEAD_IDS, MAX_LATE_IDS, type ItemId } from './syncState.js';
 import { mergeSyncMeta, readSyncMeta } from './syncMeta.js';
 import { formatTranscript } from './transcript.js';
 import { LocalWrites } from './localWrites.js';
@@ -193,6 +193,8 @@ export interface RoomSessionOptions {
   readonly faults?: FaultConfig;
   /** Extension: uniform random in [0, 1) for the lab's fault decisions (experiments seed it). */
   readonly labRandom?: () => number;
+  /** LAB-14: this browser tab's id, the same across its reloads (published in `lab.tab`). */
+  readonly labTab?: string;
 }
 
 /** Transaction origin of updates loaded from the local store: never appended again. */
@@ -463,6 +465,7 @@ export class RoomSession {
         selfName: this.me.name,
         selfId: this.me.id,
         uploader: this.uploads,
+        tab: opts.labTab ?? null,
       },
       this.transport,
       labClock,
@@ -1220,13 +1223,21 @@ export class RoomSession {
 
   /**
    * HLC-4: records how far ahead of this device's clock a message was when it first appeared here,
-   * when beyond the tolerance; the first measure is kept (also across reloads, from the meta).
+   * when beyond the tolerance; the first measure is kept (also across reloads, from the meta), for
+   * the last `MAX_AHEAD_IDS` messages recorded.
    * True when newly recorded: the caller saves the meta.
    */
   private noteAhead(id: string, aheadMs: number): boolean {
     if (aheadMs <= CLOCK_AHEAD_TOLERANCE_MS || this.aheadMs.has(id)) return false;
     this.aheadMs.set(id, aheadMs);
     this.staleViewIds.add(id);
+    // The last MAX_AHEAD_IDS, as the meta keeps them (what a reload shows): a catch-up of many
+    // messages from a fast clock neither grows the map nor copies more of it at each meta save.
+    if (this.aheadMs.size > MAX_AHEAD_IDS) {
+      const dropped = this.aheadMs.keys().next().value!;
+      this.aheadMs.delete(dropped);
+      this.staleViewIds.add(dropped);
+    }
     return true;
   }
 

@@ -89,6 +89,24 @@ export const onSwitchedOffChange = (room: string, changed: (off: boolean) => voi
 
 const hex = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 
+/**
+ * LAB-14: this browser tab's id, kept in sessionStorage, so the same across the tab's reloads and
+ * another in each other tab: a class view tells a reload of a partitioned tab (it replaces that tab)
+ * from a new tab opened beside it (both are listed). Without sessionStorage, one per page load.
+ */
+const labTab = ((): string => {
+  const key = 'converge:lab-tab';
+  try {
+    const kept = window.sessionStorage.getItem(key);
+    if (kept !== null && /^[0-9a-f]{16}$/.test(kept)) return kept;
+    const made = hex(randomBytes(8));
+    window.sessionStorage.setItem(key, made);
+    return made;
+  } catch {
+    return hex(randomBytes(8));
+  }
+})();
+
 /** LAB-10 (./tabFaults.ts): this tab's Lab faults per room, and the partitions held on this device. */
 export const tabFaults = new TabFaults(new PartitionMarks(kv, hex(randomBytes(8))), Date.now);
 if (typeof window !== 'undefined') {
@@ -148,6 +166,7 @@ export const openSession = async (room: string, identity: IdentityInfo, local: L
     relayLimits: () => relayConfig.limits,
     offline: isSwitchedOff(room),
     faults: tabFaults.startingFaults(room),
+    labTab,
   });
   // LAB-10: the tab keeps the room's faults when the session goes (its listeners go with it); also
   // those it started with (a partition taken over from another tab is held by this one too).

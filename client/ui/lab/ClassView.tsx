@@ -4,7 +4,7 @@
  * because someone is unreachable, with who and how their last state compared), how long ago the
  * last time not converged or unknown ended and how long the last heal took to converge (LAB-UI-3), a live
  * chart, and the participants' state vectors aligned in columns (LAB-UI-7). The view itself is not
- * a participant (LAB-UI-4). Tabs of one user are told apart (LAB-UI-10); what someone out of reach
+ * a participant (LAB-UI-4). Tabs of one user are told apart (LAB-UI-10), and namesakes (LAB-UI-14); what someone out of reach
  * changed since is not known (LAB-UI-11); a long room or participant name wraps (LAB-UI-13).
  */
 import { memo, useEffect, useId, useMemo, type ReactNode } from 'react';
@@ -146,9 +146,10 @@ const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
           they lack), or different. What someone out of reach changed since, their clock skew included, is not known:
           their row shows what it was when last seen. Each tab is a participant of its own (with its own copy of the
           room): a student with several tabs is listed once per tab, numbered (&ldquo;Quad (tab 2)&rdquo;), a number
-          each tab keeps while this view is open. Someone who went out of reach before this view opened is listed too
-          when a participant here saw them go; how long ago is then approximate. Participants publish their state about
-          once a second, so the indicator lags by about that much. A heal is someone coming back online or lifting their
+          each tab keeps while this view is open. Two students with the same name are told apart by the end of their
+          user id (&ldquo;Sam #k3f2&rdquo;). Someone who went out of reach before this view opened is listed too when a
+          participant here saw them go; how long ago is then approximate. Participants publish their state about once a
+          second, so the indicator lags by about that much. A heal is someone coming back online or lifting their
           partition (or their drop of every frame); &ldquo;last heal took&rdquo; is the time from the last heal to the
           moment everyone matched again. &ldquo;Last time not converged or unknown&rdquo; runs from the first Not
           converged or Unknown (someone unreachable) to the next Converged; this view&rsquo;s own Unknown (not
