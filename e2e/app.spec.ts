@@ -1762,6 +1762,86 @@ test('PRES-5: a room link opened in a profile that never chose a name asks for o
   }
 });
 
+/**
+ * STRUCT-2..4 on a relay passing on structs of at most 4,032 bytes (VAL-10): 3,990 bytes of text
+ * fit CHAT-2 but not the relay (3,520 bytes of text at most, STRUCT-1).
+ */
+const LONG_FOR_RELAY = 'y'.repeat(3990);
+const startSmallFrameRelay = (): ReturnType<typeof startRelay> =>
+  startRelay({ env: { MAX_SEND_FRAME_BYTES: '4096', MAX_AWARENESS_STATE_BYTES: '2048' } });
+
+test("STRUCT-2: a page started offline knows the relay's limits: a message too large for it stays a draft", async ({
+  openUser,
+  room,
+}) => {
+  const relay = await startSmallFrameRelay();
+  try {
+    const u = await openUser('Writer', { relay });
+    await u.gotoRoom(room);
+    await u.send('short one');
+    await expect(u.connection()).not.toContainText('pending');
+    await waitForServiceWorker(u.page);
+    await u.context.setOffline(true);
+    await u.page.reload(); // served by the service worker; /config.json cannot be fetched
+    await expect(u.composer()).toBeVisible();
+    await u.composer().fill(LONG_FOR_RELAY);
+    await u.composer().press('Enter');
+    await expect(
+      u.page.getByText('This relay passes on messages of at most 3520 bytes; this one takes 3990'),
+    ).toBeVisible();
+    await expect(u.composer()).toHaveValue(LONG_FOR_RELAY);
+    await expect(u.connection()).not.toContainText('pending');
+    expect(await u.messageTexts()).toEqual(['short one']);
+  } finally {
+    await relay.cleanup();
+  }
+});
+
+test('STRUCT-3, STRUCT-4: a message stored offline without the limits is named when back online; deleted when confirmed, the room syncs', async ({
+  openUser,
+  room,
+}) => {
+  test.setTimeout(60_000);
+  const relay = await startSmallFrameRelay();
+  try {
+    const u = await openUser('Writer', { relay });
+    await u.gotoRoom(room);
+    await u.send('short one');
+    await expect(u.connection()).not.toContainText('pending');
+    await waitForServiceWorker(u.page);
+    await u.context.setOffline(true);
+    // A device that never kept the limits (a message stored before STRUCT-2).
+    await u.page.evaluate(() => {
+      for (const key of Object.keys(localStorage))
+        if (key.startsWith('converge:relayLimits:')) localStorage.removeItem(key);
+    });
+    await u.page.reload();
+    await expect(u.composer()).toBeVisible();
+    await u.send(LONG_FOR_RELAY);
+    await expect(u.connection()).toContainText('1 pending');
+    await u.context.setOffline(false);
+    const alert = u.page.getByRole('alert').filter({ hasText: 'Not syncing' });
+    const item = alert.getByRole('listitem').filter({ hasText: '(3990 bytes)' });
+    await expect(item).toContainText('“yyyyyyyyyyyyyyyyyyyyyyyyyyyyyy…”');
+    await item.getByRole('button', { name: /^Delete…/ }).click();
+    await item.getByRole('button', { name: 'Cancel' }).click();
+    await expect(u.connection()).toContainText('1 pending'); // nothing deleted unasked
+    await item.getByRole('button', { name: /^Delete…/ }).click();
+    await item.getByRole('button', { name: 'Delete message and sync' }).click();
+    await expect(alert).toHaveCount(0);
+    await expect(u.connection()).toContainText('Online');
+    await expect(u.connection()).not.toContainText('pending');
+    await u.send('after the long one');
+    await expect(u.connection()).not.toContainText('pending');
+    const reader = await openUser('Reader', { relay });
+    await reader.gotoRoom(room);
+    await expect(reader.message('after the long one')).toBeVisible();
+    expect(await reader.messageTexts()).toEqual(['short one', 'message deleted', 'after the long one']);
+  } finally {
+    await relay.cleanup();
+  }
+});
+
 test('PRES-5: offline, Enter keeps the suggested name, which counts as chosen', async ({ browser, relay, room }) => {
   const context = await browser.newContext();
   try {

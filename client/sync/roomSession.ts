@@ -55,10 +55,12 @@ import {
   reactionKey,
   validateText,
   validateTextSize,
+  TEXT_STRUCT_OVERHEAD,
   type ChatMessage,
 } from '../../shared/chat/chatRoom.js';
 import { CLOCK_AHEAD_TOLERANCE_MS, compareHlc, decodeHlc, HybridClock, type Hlc } from '../../shared/chat/hlc.js';
 import { newId, type RandomBytes } from '../../shared/ids.js';
+import { utf8Length } from '../../shared/utf8Length.js';
 import {
   encodeSyncStep1,
   encodeSyncUpdate,
@@ -94,9 +96,11 @@ import {
   deriveStatus,
   describeFatalClose,
   describeRetryableClose,
+  oversizedRefusal,
   REPEATED_FREEZE_REFUSAL,
   roomNameRefusal,
   type ConnectionStatus,
+  type OversizedMessage,
 } from './status.js';
 import { coversItem, coversMessage, MAX_AHEAD_IDS, MAX_LATE_IDS, type ItemId } from './syncState.js';
 import { mergeSyncMeta, readSyncMeta } from './syncMeta.js';
@@ -104,7 +108,7 @@ import { formatTranscript } from './transcript.js';
 import { LocalWrites } from './localWrites.js';
 import { OpenReactions, type ReactionState } from './openReactions.js';
 
-export type { ConnectionStatus } from './status.js';
+export type { ConnectionStatus, OversizedMessage } from './status.js';
 export { ImportError } from './roomFile.js';
 export { ChatError } from '../../shared/chat/chatRoom.js';
 
@@ -144,6 +148,8 @@ export interface RoomView {
     readonly refusal: string | null;
     /** UP-2: an upload paced to the relay's rate that is expected to take a while; else null. */
     readonly upload: UploadProgress | null;
+    /** STRUCT-4: refused, the own messages not sent yet that are too large for the relay's known limits. */
+    readonly oversized: readonly OversizedMessage[];
   };
   /** Own messages not yet acked by the relay. */
   readonly pendingCount: number;
@@ -179,6 +185,10 @@ export interface RoomSessionOptions {
   readonly relays?: () => readonly string[];
   /** UP-2: the relay's published per-connection limits (null while unknown: uploads are not paced). */
   readonly relayLimits?: () => PublishedLimits | null;
+  /** STRUCT-2: calls `changed` when `relayLimits` changes; returns the unsubscribe. */
+  readonly watchRelayLimits?: (changed: () => void) => () => void;
+  /** STRUCT-3: called before every connection the session starts (the limits are fetched again if unknown). */
+  readonly connecting?: () => void;
   /** Extension: sync with other tabs over BroadcastChannel (default true). Tests in one process turn it off. */
   readonly crossTab?: boolean;
   /**
@@ -317,6 +327,7 @@ export class RoomSession {
   private readonly uploads: Uploads;
   /** UP-2's limits of the relay that served the page (null: unknown), for STRUCT-1. */
   private readonly relayLimits: () => PublishedLimits | null;
+  private readonly connecting: () => void;
   private readonly store: RoomUpdateStore;
   private readonly persistent: boolean;
   private readonly relayUrl: string;
@@ -441,6 +452,9 @@ export class RoomSession {
     this.clock = new HybridClock(newId(this.randomBytes).slice(0, 10), this.now);
     this.ackRefreshTimer = setInterval(() => this.refreshAcks(), 1000);
     this.relayLimits = opts.relayLimits ?? (() => null);
+    this.connecting = opts.connecting ?? (() => undefined);
+    // STRUCT-4: a refusal's oversized messages are measured against the limits known now.
+    if (opts.watchRelayLimits) this.cleanups.push(opts.watchRelayLimits(() => this.markDirty()));
     this.uploads = new Uploads({
       limits: this.relayLimits,
       isCurrent: (ws) => {
@@ -624,6 +638,20 @@ export class RoomSession {
       this.localTyping = true;
       this.replica?.awareness.setLocalStateField('typing', true);
     }
+  }
+
+  /**
+   * STRUCT-4: tries again after a refusal the user may have lifted (an oversized message deleted),
+   * as switching the room offline and online does (REFUSE-1); the relay or the next check refuses
+   * again if not.
+   */
+  retry(): void {
+    if (this.destroyed || this.refusal === null || this.refusalPermanent) return;
+    this.refusal = null;
+    this.rebuildTimes = [];
+    this.replica?.provider.disconnect();
+    this.connect();
+    this.markDirty();
   }
 
   /** The "Go offline" switch (OFF-1): disconnects from the relay, not from the other tabs; or reconnects. */
@@ -970,6 +998,25 @@ export class RoomSession {
     r.provider.connectBc();
   }
 
+  /**
+   * STRUCT-4: own messages the relay has not acked with a stored text (first version or edit) over
+   * the relay's known struct limit, in display order; none while the limits are unknown. A
+   * deleted message holds no text (CHAT-5): its old structs go as deleted, a few bytes each.
+   */
+  private oversizedOwn(): readonly OversizedMessage[] {
+    const limits = this.relayLimits();
+    const chat = this.replica?.chat;
+    if (!limits || !chat) return NONE_OVERSIZED;
+    const maxBytes = Math.max(0, limits.maxStructBytes - TEXT_STRUCT_OVERHEAD);
+    const out: OversizedMessage[] = [];
+    for (const m of chat.orderedMessages()) {
+      if (m.authorId !== this.me.id || m.deleted || this.isAcked(m)) continue;
+      const bytes = Math.max(...chat.storedTexts(m.id).map(utf8Length));
+      if (bytes > maxBytes) out.push({ id: m.id, text: m.text, bytes, maxBytes });
+    }
+    return out.length > 0 ? out : NONE_OVERSIZED;
+  }
+
   private mayConnect(): boolean {
     return !this.destroyed && !this.manualOffline && this.refusal === null && this.replica !== null;
   }
@@ -977,6 +1024,17 @@ export class RoomSession {
   private connect(): void {
     const r = this.replica;
     if (!r || !this.mayConnect()) return;
+    this.connecting();
+    // STRUCT-4: an own message stored before the relay's limits were known (written offline) that
+    // they do not let through: the relay would refuse the room's upload for good. Refused here,
+    // naming it, without sending anything.
+    const oversized = this.oversizedOwn();
+    if (oversized.length > 0) {
+      this.refusal = oversizedRefusal(oversized);
+      this.addNotice(this.refusal);
+      this.markDirty();
+      return;
+    }
     this.transport.connectNow();
     r.provider.connect();
   }
@@ -1533,6 +1591,10 @@ export class RoomSession {
         lastSyncedAt: this.lastSyncedAt,
         refusal: this.refusal,
         upload: this.uploads.progress(),
+        oversized:
+          this.refusal === null || this.refusalPermanent
+            ? NONE_OVERSIZED
+            : sameOversized(prev?.connection.oversized ?? NONE_OVERSIZED, this.oversizedOwn()),
       }),
       pendingCount,
       pendingReactionCount,
@@ -1814,6 +1876,24 @@ export class RoomSession {
   }
 }
 
+const NONE_OVERSIZED: readonly OversizedMessage[] = Object.freeze([]);
+
+/** `next`, or `prev` when it lists the same (so an unchanged view stays the same object). */
+const sameOversized = (
+  prev: readonly OversizedMessage[],
+  next: readonly OversizedMessage[],
+): readonly OversizedMessage[] =>
+  prev.length === next.length &&
+  prev.every(
+    (p, i) =>
+      p.id === next[i]!.id &&
+      p.text === next[i]!.text &&
+      p.bytes === next[i]!.bytes &&
+      p.maxBytes === next[i]!.maxBytes,
+  )
+    ? prev
+    : next;
+
 const shallowSameView = (a: RoomView, b: RoomView): boolean =>
   a.title === b.title &&
   a.messages === b.messages &&
@@ -1826,6 +1906,7 @@ const shallowSameView = (a: RoomView, b: RoomView): boolean =>
   a.connection.manualOffline === b.connection.manualOffline &&
   a.connection.lastSyncedAt === b.connection.lastSyncedAt &&
   a.connection.refusal === b.connection.refusal &&
+  a.connection.oversized === b.connection.oversized &&
   // UP-2's progress is a new object on every read: the same when the same bytes are sent of the same upload.
   a.connection.upload?.sentBytes === b.connection.upload?.sentBytes &&
   a.connection.upload?.totalBytes === b.connection.upload?.totalBytes &&

@@ -64,7 +64,7 @@ export const describeFatalClose = (code: number, reason: string): string => {
       return `The relay refused a change from this device as malformed (${known.reason}). Your messages are kept on this device; export the room to keep a copy.${tail}`;
     // REFUSE-4: well-formed data over one of this relay's limits: say which, and what can be done.
     case CloseReason.StructTooLarge.reason:
-      return `The relay refused a change too large for this relay (${known.reason}): one item in it, such as a very long message or something in an imported room file, is bigger than the largest piece this relay passes on, so this room cannot sync through it. Your messages are kept on this device; export the room to keep a copy, and ask whoever runs the relay to raise MAX_SEND_FRAME_BYTES.${tail}`;
+      return `The relay refused a change too large for this relay (${known.reason}): one item in it, such as a very long message or something in an imported room file, is bigger than the largest piece this relay passes on, so this room cannot sync through it. Your messages are kept on this device; export the room to keep a copy, and ask whoever runs the relay to raise MAX_SEND_FRAME_BYTES. If it is a long message of yours written offline, deleting it (copy its text first) lets the room sync.${tail}`;
     case CloseReason.TooManyClients.reason:
       return `The relay refused an upload naming too many writers (${known.reason}): this room was written in more sessions than this relay accepts in one change (its MAX_CLIENTS_PER_UPDATE). Your messages are kept on this device; export the room to keep a copy, and ask whoever runs the relay to raise that limit.${tail}`;
     case CloseReason.InvalidAwareness.reason:
@@ -90,6 +90,38 @@ export const describeRetryableClose = (code: number): string | null => {
     default:
       return null;
   }
+};
+
+/** STRUCT-4: an own message not sent yet that this relay would refuse for good (VAL-10). */
+export interface OversizedMessage {
+  readonly id: string;
+  /** The text shown (to copy before deleting it). */
+  readonly text: string;
+  /** UTF-8 bytes of the message's largest stored text (its first version or an edit). */
+  readonly bytes: number;
+  /** The most this relay passes on (`maxStructBytes` − TEXT_STRUCT_OVERHEAD). */
+  readonly maxBytes: number;
+}
+
+/** STRUCT-4: the start of a message's text, on one line, to name it in a sentence. */
+export const quoteStart = (text: string): string => {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return `“${line.length > 30 ? line.slice(0, 30) + '…' : line}”`;
+};
+
+/**
+ * STRUCT-4: the refusal shown, before anything is sent, when own messages not sent yet are too
+ * large for the relay's known limits (written offline before this device knew them, or the
+ * limit was lowered since): which, and what the user can do.
+ */
+export const oversizedRefusal = (oversized: readonly OversizedMessage[]): string => {
+  const max = oversized[0]?.maxBytes ?? 0;
+  const which =
+    oversized.length === 1
+      ? `Your message ${quoteStart(oversized[0]!.text)} takes ${oversized[0]!.bytes} bytes, more than the ${max} this relay passes on`
+      : `${oversized.length} of your messages are larger than the ${max} bytes this relay passes on: ${oversized.map((m) => `${quoteStart(m.text)} (${m.bytes} bytes)`).join(', ')}`;
+  const it = oversized.length === 1 ? 'it' : 'them';
+  return `${which}. The relay would refuse this room's changes for good, so nothing is sent (struct-too-large). Delete ${it} (copy the text first to keep it, and send it in parts) and the room syncs again; or ask whoever runs the relay to raise MAX_SEND_FRAME_BYTES.`;
 };
 
 /** REBUILD-2: shown when rebuilding keeps failing, so the session stops reconnecting. */

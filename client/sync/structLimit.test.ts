@@ -84,3 +84,99 @@ describe('STRUCT-1 with the real relay', () => {
     expect(s.view().connection.refusal).toContain(CloseReason.StructTooLarge.reason);
   });
 });
+
+/** A session whose relay limits are unknown until `learn()` (a page started offline, STRUCT-2/3). */
+const openUnknowing = async (
+  offline: boolean,
+  room = `struct-${process.pid}-${rooms++}`,
+): Promise<{ s: RoomSession; learn: () => void }> => {
+  let known = false;
+  const watchers = new Set<() => void>();
+  const s = await RoomSession.open({
+    room,
+    relayUrl: relay.wsUrl,
+    identity: person('Writer'),
+    store: new MemoryRoomUpdateStore(),
+    persistent: false,
+    randomBytes,
+    crossTab: false,
+    offline,
+    transport: new Transport({ WebSocketImpl: WS, jitterBaseMs: 20, jitterMaxMs: 100 }),
+    relayLimits: () => (known ? config.limits : null),
+    watchRelayLimits: (changed) => {
+      watchers.add(changed);
+      return () => watchers.delete(changed);
+    },
+  });
+  sessions.push(s);
+  return {
+    s,
+    learn: () => {
+      known = true;
+      for (const w of watchers) w();
+    },
+  };
+};
+
+/** Another device reading `room` from the relay: the texts it shows once `count` messages arrived. */
+const readByPeer = async (room: string, count: number): Promise<string[]> => {
+  const peer = await RoomSession.open({
+    room,
+    relayUrl: relay.wsUrl,
+    identity: person('Reader'),
+    store: new MemoryRoomUpdateStore(),
+    persistent: false,
+    randomBytes,
+    crossTab: false,
+    transport: new Transport({ WebSocketImpl: WS, jitterBaseMs: 20, jitterMaxMs: 100 }),
+  });
+  sessions.push(peer);
+  await waitFor(() => peer.view().messages.length === count, `${count} messages at the peer`);
+  return peer.view().messages.map((m) => (m.deleted ? '(deleted)' : m.text));
+};
+
+describe('STRUCT-4 with the real relay: a device holding a message too large for the relay', () => {
+  it('STRUCT-4: written offline, the message is named before anything is sent; deleting it lets the room sync', async () => {
+    const { s, learn } = await openUnknowing(true);
+    s.send('a short one');
+    const long = s.send(LONG); // limits unknown: accepted, as before STRUCT-2 kept them
+    learn();
+    s.setOffline(false);
+    const refusal = s.view().connection.refusal;
+    expect(refusal).toMatch(/^Your message “€+…” takes 9000 bytes, more than the 3520 this relay passes on\./);
+    expect(s.view().connection.oversized).toEqual([{ id: long.id, text: LONG, bytes: 9000, maxBytes: 3520 }]);
+    expect(s.view().connection.status).toBe('offline');
+    // The user deletes it (confirmed in the UI) and the room syncs.
+    s.remove(long.id);
+    s.retry();
+    await waitFor(() => s.view().pendingCount === 0 && s.view().connection.status === 'online', 'synced');
+    expect(s.view().connection.refusal).toBeNull();
+    expect(s.view().connection.oversized).toEqual([]);
+    expect(await readByPeer(s.view().room, 2)).toEqual(['a short one', '(deleted)']);
+  });
+
+  it('STRUCT-4: refused by the relay before the limits were known, the message is named once they are', async () => {
+    const { s, learn } = await openUnknowing(false);
+    const long = s.send(LONG);
+    await waitFor(() => s.view().connection.refusal !== null, 'the relay refuses the upload');
+    expect(s.view().connection.refusal).toContain(CloseReason.StructTooLarge.reason);
+    expect(s.view().connection.refusal).toContain('deleting it (copy its text first) lets the room sync');
+    expect(s.view().connection.oversized).toEqual([]);
+    learn();
+    expect(s.view().connection.oversized.map((m) => m.id)).toEqual([long.id]);
+    s.remove(long.id);
+    s.retry();
+    await waitFor(() => s.view().pendingCount === 0 && s.view().connection.status === 'online', 'synced');
+    expect(await readByPeer(s.view().room, 1)).toEqual(['(deleted)']);
+  });
+
+  it('STRUCT-4: a long edit is a struct of its own: the message is named by it', async () => {
+    const { s, learn } = await openUnknowing(true);
+    const m = s.send('short');
+    s.edit(m.id, LONG);
+    s.edit(m.id, 'short again');
+    learn();
+    s.setOffline(false);
+    expect(s.view().connection.oversized).toEqual([{ id: m.id, text: 'short again', bytes: 9000, maxBytes: 3520 }]);
+  });
+});

@@ -34,6 +34,8 @@ import {
   type RoomMeta,
   type RoomSession,
   type RoomView,
+  type OversizedMessage,
+  quoteStart,
 } from './services.js';
 import { useCopy } from './useCopy.js';
 import { useRoomSession, useRoomView } from './useRoomView.js';
@@ -412,7 +414,7 @@ const Room = ({
       </header>
 
       <LabFaultBanner session={session} />
-      <Banners view={view} />
+      <Banners view={view} session={session} />
       <UploadAnnouncer connection={view.connection} />
 
       <div className={`room-body${labOpen ? ' lab-open' : ''}`}>
@@ -614,7 +616,7 @@ const ConnectionIndicator = ({ view }: { view: RoomView }): ReactNode => {
   );
 };
 
-const Banners = ({ view }: { view: RoomView }): ReactNode => {
+const Banners = ({ view, session }: { view: RoomView; session: RoomSession }): ReactNode => {
   const { storage, connection, notices } = view;
   const [dismissed, setDismissed] = useState(0);
   // A refusal is also a notice: it already has its banner.
@@ -627,6 +629,13 @@ const Banners = ({ view }: { view: RoomView }): ReactNode => {
     banners.push(
       <div key="refusal" className="banner error" role="alert">
         <strong>Not syncing.</strong> {connection.refusal}
+        {connection.oversized.length > 0 && (
+          <ul className="oversized">
+            {connection.oversized.map((m) => (
+              <OversizedItem key={m.id} message={m} session={session} />
+            ))}
+          </ul>
+        )}
       </div>,
     );
   }
@@ -680,6 +689,54 @@ const Banners = ({ view }: { view: RoomView }): ReactNode => {
         </div>
       )}
     </div>
+  );
+};
+
+/**
+ * STRUCT-4: one own message the relay would refuse for good, with what can be done: copy its
+ * text, and delete it for everyone, confirmed, which lets the room sync (`RoomSession.retry`).
+ */
+const OversizedItem = ({ message, session }: { message: OversizedMessage; session: RoomSession }): ReactNode => {
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [copy, feedback] = useCopy('Text copied');
+  const name = quoteStart(message.text);
+  return (
+    <li>
+      {name} ({message.bytes} bytes){' '}
+      <button type="button" className="button small" onClick={() => copy(message.text)}>
+        Copy text<span className="visually-hidden"> of {name}</span>
+      </button>{' '}
+      {confirming ? (
+        <span className="confirm" role="group" aria-label="Confirm delete">
+          <span>Delete this message for everyone? Its text is gone unless you copied it.</span>
+          <button
+            type="button"
+            className="button danger small"
+            onClick={() => {
+              try {
+                session.remove(message.id);
+                session.retry();
+              } catch (e) {
+                setError(e instanceof Error ? e.message : String(e));
+              }
+              setConfirming(false);
+            }}
+          >
+            Delete message and sync
+          </button>
+          <button type="button" className="button small" onClick={() => setConfirming(false)}>
+            Cancel
+          </button>
+        </span>
+      ) : (
+        <button type="button" className="button small" onClick={() => setConfirming(true)}>
+          Delete…<span className="visually-hidden"> {name}</span>
+        </button>
+      )}
+      {feedback && <span role="status"> {feedback}</span>}
+      {error && <span> {error}</span>}
+    </li>
   );
 };
 

@@ -8,7 +8,7 @@ import { openRoomUpdateStore } from '../storage/openRoomUpdateStore.js';
 import type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 import { RoomSession } from '../sync/roomSession.js';
 import { catchUpRoom, type CatchUpResult } from '../sync/catchUp.js';
-import { fetchRelayConfig, NO_RELAY_CONFIG, type RelayConfig } from '../net/relayConfig.js';
+import { RelayConfigSource } from '../net/relayConfig.js';
 import { MemoryStorage } from './memoryStorage.js';
 import { PartitionMarks, RENEW_MS, TabFaults } from './tabFaults.js';
 
@@ -21,9 +21,11 @@ export type {
   ConnectionStatus,
   MessageState,
   ReactionState,
+  OversizedMessage,
 } from '../sync/roomSession.js';
 export { pendingWrites } from '../sync/roomSession.js';
 export { roomFileName } from '../sync/roomFile.js';
+export { quoteStart } from '../sync/status.js';
 
 export interface IdentityInfo {
   readonly id: string;
@@ -137,22 +139,15 @@ export const relayUrl = (): string => `${location.protocol === 'https:' ? 'wss:'
 
 /**
  * The serving relay's `/config.json`: NET-3, the relays this page may fail over between (its
- * `RELAY_URLS`); UP-2, the per-connection limits uploads are paced by. None until it answers,
- * when it lists none, or offline: then the page's own origin is used, as behind a load
- * balancer, and uploads go as fast as they can (as before UP-2).
+ * `RELAY_URLS`); UP-2, the per-connection limits uploads are paced by, and STRUCT-1's struct
+ * limit. STRUCT-2: its limits are kept in localStorage, so a page started offline knows them.
+ * Without a list (none fetched yet, or offline) the page's own origin is used, as behind a load
+ * balancer; without limits, uploads go as fast as they can (as before UP-2).
  */
-let relayConfig: RelayConfig = NO_RELAY_CONFIG;
-let relayConfigRequested = false;
-const loadRelayConfig = (): void => {
-  if (relayConfigRequested) return;
-  relayConfigRequested = true;
-  void fetchRelayConfig().then((config) => {
-    relayConfig = config;
-    // Offline or a failed fetch (an offline-first app is often opened so): asked again by the next
-    // room opened, so STRUCT-1 and UP-2 do not wait for a reload to know the relay's limits.
-    if (config.limits === null) relayConfigRequested = false;
-  });
-};
+const relayConfig = new RelayConfigSource(kv, typeof location === 'undefined' ? '' : location.origin);
+/** STRUCT-3: fetched by the first room opened and again whenever the network comes back. */
+const loadRelayConfig = (): void => void relayConfig.refreshUnlessFresh();
+if (typeof window !== 'undefined') window.addEventListener('online', () => void relayConfig.refresh());
 
 export const openSession = async (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> => {
   loadRelayConfig();
@@ -162,8 +157,10 @@ export const openSession = async (room: string, identity: IdentityInfo, local: L
     identity,
     store: local.store,
     persistent: local.persistent,
-    relays: () => relayConfig.relays,
-    relayLimits: () => relayConfig.limits,
+    relays: () => relayConfig.current.relays,
+    relayLimits: () => relayConfig.current.limits,
+    watchRelayLimits: (changed) => relayConfig.subscribe(changed),
+    connecting: loadRelayConfig,
     offline: isSwitchedOff(room),
     faults: tabFaults.startingFaults(room),
     labTab,
@@ -201,7 +198,9 @@ export const openBackgroundSession = (
     persistent: local.persistent,
     background: true,
     // UP-2: what it uploads (edits made offline) is paced like a visit's.
-    relayLimits: () => relayConfig.limits,
+    relayLimits: () => relayConfig.current.limits,
+    watchRelayLimits: (changed) => relayConfig.subscribe(changed),
+    connecting: loadRelayConfig,
     // LAB-10: partitioned meanwhile (a lobby's round takes a while): it uploads nothing.
     faults: tabFaults.startingFaults(room),
   });

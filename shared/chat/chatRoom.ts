@@ -378,6 +378,21 @@ export class ChatRoom {
     return d.order;
   }
 
+  /**
+   * STRUCT-4: every text the document holds for message `id`, each a struct of its own: its
+   * record's and every edit's (an edit adds one; only a delete removes them, CHAT-5).
+   */
+  storedTexts(id: string): string[] {
+    const texts: string[] = [];
+    const rec = this.record(id);
+    if (rec) texts.push(rec.text);
+    for (const { key } of this.editsOf(id)) {
+      const text = this.edits.get(key);
+      if (typeof text === 'string') texts.push(text);
+    }
+    return texts;
+  }
+
   private ownRecord(author: Identity, id: string): MessageRecord {
     const rec = this.record(id);
     if (!rec) throw new ChatError('not-found', 'No such message.');
