@@ -8,7 +8,15 @@ const view = (
   connection: Partial<RoomView['connection']>,
   pending: Partial<Pick<RoomView, 'pendingCount' | 'pendingReactionCount' | 'pendingTitle'>> = {},
 ): SyncInput => ({
-  connection: { status: 'online', manualOffline: false, lastSyncedAt: 0, refusal: null, upload: null, ...connection },
+  connection: {
+    status: 'online',
+    manualOffline: false,
+    lastSyncedAt: 0,
+    refusal: null,
+    upload: null,
+    oversized: [],
+    ...connection,
+  },
   pendingCount: 0,
   pendingReactionCount: 0,
   pendingTitle: false,
