@@ -813,6 +813,35 @@ test('unread: Jump to latest while scrolled up, the lobby count, and the "New me
   await expect(b.message('while away 15')).toBeInViewport();
 });
 
+test('UNREAD-1, LATE-2: messages written offline that sort before what was read count as unread in the lobby and arrive late', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  await a.gotoRoom(room);
+  await b.gotoRoom(room);
+  await a.send('alice first');
+  await expect(b.message('alice first')).toBeVisible();
+  await b.offlineToggle().click();
+  for (let i = 1; i <= 3; i++) await b.send(`bob offline ${i}`);
+  await expect(b.message('bob offline 3')).toContainText('Pending');
+  // Later than Bob's three: it sorts after them. Alice reads it, then is elsewhere.
+  await a.send('alice latest');
+  await expect(a.message('alice latest')).toContainText(/Saved|Seen/);
+  await a.gotoRoom(`${room}-elsewhere`);
+
+  await b.offlineToggle().click();
+  await expect(b.message('bob offline 3')).toContainText(/Saved|Seen/);
+  // The lobby's refresh (at its start) stores Bob's three without the room: three unread.
+  await a.page.getByRole('link', { name: 'Rooms' }).click();
+  const row = a.page.getByRole('listitem').filter({ has: a.page.getByRole('link', { name: room, exact: true }) });
+  await expect(row).toContainText('3 unread', { timeout: 20_000 });
+  await row.getByRole('link', { name: room, exact: true }).click();
+  for (let i = 1; i <= 3; i++) await expect(a.message(`bob offline ${i}`)).toContainText('arrived late');
+  await expect(a.message('alice latest')).not.toContainText('arrived late');
+});
+
 test('search within the room, and "Show in conversation"', async ({ openUser, room }) => {
   const u = await openUser('Seeker');
   await u.gotoRoom(room);

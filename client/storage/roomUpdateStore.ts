@@ -193,6 +193,11 @@ export interface RoomMeta {
   readonly lastOpenedAt?: number;
   /** Id of the last message the user has seen: the unread marker. */
   readonly lastReadMessageId?: string;
+  /**
+   * What the room's doc held when `lastReadMessageId` was read: its state vector, base64 (UNREAD-1,
+   * client/sync/readMark.ts). Written with it; absent in marks older than the rule.
+   */
+  readonly readSv?: string;
   /** Unsent composer text. Callers debounce it: every setMeta is a strict (fsync'd) write. */
   readonly draft?: string;
   /** When `draft` was typed (ms since the epoch; also when it was cleared): DRAFT-1's newer copy wins. */
@@ -350,6 +355,7 @@ const metaTypes: Record<keyof RoomMeta, 'string' | 'number'> = {
   title: 'string',
   lastOpenedAt: 'number',
   lastReadMessageId: 'string',
+  readSv: 'string',
   draft: 'string',
   draftAt: 'number',
   sync: 'string',

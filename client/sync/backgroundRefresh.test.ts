@@ -25,6 +25,7 @@ import type { Identity } from '../identity.js';
 import { RoomSession } from './roomSession.js';
 import { refreshRooms, type RefreshOptions, type RoomChange } from './backgroundRefresh.js';
 import { catchUpRoom, type CatchUpResult } from './catchUp.js';
+import { decodeReadSv } from './readMark.js';
 import { decodeSyncState } from './syncState.js';
 import { notSentCount, summarizeRoom } from '../ui/lobbyData.js';
 
@@ -234,6 +235,58 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     // The watch does see a visit: a normal session shows up in Bob's presence.
     await open(r1, alice, aliceStore);
     await waitFor(() => seenByBob.has('Alice'), 'bob sees a visiting Alice');
+  });
+
+  it('LATE-2, UNREAD-1: messages written offline that sort before what was read, stored by the catch-up, are unread and marked late when the room opens', async () => {
+    const room = freshRoom();
+    const aliceStore = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, aliceStore);
+    const b = await open(room, bob, new MemoryRoomUpdateStore());
+    await waitFor(() => a.synced && b.synced, 'both synced');
+    a.send('alice first');
+    await waitFor(() => b.view().messages.length === 1, 'bob has it');
+    b.setOffline(true);
+    for (let i = 1; i <= 3; i++) b.send(`bob offline ${i}`);
+    await b.whenStored();
+    // Sent after Bob's three (a later time), so it sorts after them; Alice reads it, as the room
+    // screen marks it when she is at the newest message (UNREAD-1), and leaves.
+    const latest = a.send('alice latest').id;
+    await waitFor(() => a.view().pendingCount === 0, 'alice saved');
+    await aliceStore.setMeta(room, { lastReadMessageId: latest, readSv: a.readStateVector()! });
+    a.destroy();
+
+    b.setOffline(false);
+    await waitFor(() => b.view().pendingCount === 0, 'bob uploaded');
+    const result = await catchUpOn(aliceStore)(room, 20_000);
+    expect(result.outcome).toBe('synced');
+    expect(await storedTexts(aliceStore, room)).toEqual([
+      'alice first',
+      'bob offline 1',
+      'bob offline 2',
+      'bob offline 3',
+      'alice latest',
+    ]);
+    const meta = (await aliceStore.getMeta(room))!;
+    const { summary } = await summarizeRoom(
+      aliceStore,
+      room,
+      meta.lastReadMessageId,
+      alice.id,
+      new Map(),
+      decodeReadSv(meta.readSv),
+    );
+    expect(summary.unread).toBe(3);
+
+    // Opened offline: nothing arrives from the network, so only LATE-2 can mark them.
+    const again = await open(room, alice, aliceStore, false, true);
+    const late = again.view().messages.map((m) => [m.text, m.late]);
+    expect(late).toEqual([
+      ['alice first', false],
+      ['bob offline 1', true],
+      ['bob offline 2', true],
+      ['bob offline 3', true],
+      ['alice latest', false],
+    ]);
   });
 
   it('CATCH-1: a room that missed a few messages costs what it missed: the relay sends only those', async () => {

@@ -104,6 +104,7 @@ import {
 } from './status.js';
 import { coversItem, coversMessage, MAX_AHEAD_IDS, MAX_LATE_IDS, type ItemId } from './syncState.js';
 import { mergeSyncMeta, readSyncMeta } from './syncMeta.js';
+import { arrivedSince, decodeReadSv, encodeReadSv } from './readMark.js';
 import { formatTranscript } from './transcript.js';
 import { LocalWrites } from './localWrites.js';
 import { OpenReactions, type ReactionState } from './openReactions.js';
@@ -527,7 +528,11 @@ export class RoomSession {
         window.removeEventListener('pageshow', show);
       });
     }
-    const [loaded, meta] = await Promise.all([this.loadFromStore(), readSyncMeta(this.store, this.room)]);
+    const [loaded, meta, roomMeta] = await Promise.all([
+      this.loadFromStore(),
+      readSyncMeta(this.store, this.room),
+      this.store.getMeta(this.room).catch(() => undefined),
+    ]);
     if (this.destroyed) {
       loaded.doc.destroy();
       return;
@@ -558,7 +563,9 @@ export class RoomSession {
         void this.compactWith(Y.encodeStateAsUpdate(loaded.doc), stored);
       }
     }
-    this.install(loaded.doc);
+    const readSv = decodeReadSv(roomMeta?.readSv);
+    const readId = roomMeta?.lastReadMessageId;
+    this.install(loaded.doc, readSv && readId !== undefined ? { id: readId, sv: readSv } : null);
     if (!this.background) this.store.setMeta(this.room, { lastOpenedAt: this.now() }).catch(() => {});
   }
 
@@ -760,6 +767,14 @@ export class RoomSession {
   }
 
   /** True once the relay's SyncStep2 arrived on the current connection: what the relay held then is here. */
+  /**
+   * UNREAD-1: what the doc holds now, as the read mark's state vector (`RoomMeta.readSv`); null
+   * before it is loaded. The room screen takes it when the reader is at the newest message.
+   */
+  readStateVector(): string | null {
+    return this.replica ? encodeReadSv(Y.encodeStateVector(this.replica.doc)) : null;
+  }
+
   get synced(): boolean {
     return this.replica?.provider.synced ?? false;
   }
@@ -820,8 +835,17 @@ export class RoomSession {
     return { doc, stored, clean: stored !== null && skipped === 0 };
   }
 
-  private install(doc: Y.Doc): void {
+  /**
+   * `read` (LATE-2, on open only): the read mark stored for the room (UNREAD-1). Messages by others
+   * it does not cover that sort before its message arrived after it was read, by the lobby's
+   * refresh or another tab, out of this session's sight: they are marked late as LATE-1 would have.
+   * Checked in the walk over the loaded messages that install makes anyway (a map lookup each).
+   */
+  private install(doc: Y.Doc, read: { id: string; sv: ReadonlyMap<number, number> } | null = null): void {
     const chat = new ChatRoom(doc, this.clock, this.randomBytes, this.now);
+    const readRecord = read && chat.record(read.id);
+    const readHlc = readRecord ? decodeHlc(readRecord.hlc) : null;
+    let lateNoted = false;
     // Messages already here count as shown; their HLCs move our clock forward (HLC-1).
     this.maxShown = null;
     const now = this.now();
@@ -839,6 +863,16 @@ export class RoomSession {
         clockAt = this.clock.peek();
       }
       if (this.noteAhead(m.id, h.wall - now)) aheadNoted = true;
+      if (
+        read &&
+        readHlc &&
+        m.authorId !== this.me.id &&
+        arrivedSince(read.sv, m.yId) &&
+        byHlcThenId(m, { hlc: readHlc, id: read.id }) < 0 &&
+        this.noteLate(m.id)
+      ) {
+        lateNoted = true;
+      }
       if (!maxShown || byHlcThenId(m, maxShown) > 0) maxShown = m;
     }
     this.maxShown = maxShown ? { hlc: maxShown.hlc, id: maxShown.id } : null;
@@ -981,7 +1015,7 @@ export class RoomSession {
 
     this.replica = replica;
     this.markMessagesChanged();
-    if (aheadNoted) this.scheduleMetaSave();
+    if (aheadNoted || lateNoted) this.scheduleMetaSave();
     if (this.mayConnect()) this.connect();
     else this.joinTabs();
   }
@@ -1326,6 +1360,20 @@ export class RoomSession {
 
   // ---------------------------------------------------------------- acks, seen, late
 
+  /** Marks `key` late (LATE-1, LATE-2), keeping the newest MAX_LATE_IDS; false when it already was. */
+  private noteLate(key: string): boolean {
+    if (this.lateSet.has(key)) return false;
+    this.lateSet.add(key);
+    this.late.push(key);
+    this.staleViewIds.add(key);
+    if (this.late.length > MAX_LATE_IDS) {
+      const dropped = this.late.shift()!;
+      this.lateSet.delete(dropped);
+      this.staleViewIds.add(dropped);
+    }
+    return true;
+  }
+
   private onAck(decoder: decoding.Decoder): void {
     let clocks: Map<number, number>;
     try {
@@ -1421,15 +1469,7 @@ export class RoomSession {
         // so a skew cleared after sending, or a timestamp up to 60 s ahead it took, leaves it there.
         const ahead = remote ? this.clock.observe(hlc).aheadMs : hlc.wall - Math.floor(this.now());
         if (this.noteAhead(key, ahead)) this.scheduleMetaSave();
-        if (mayBeLate && baseline && byHlcThenId({ hlc, id: key }, baseline) < 0 && !this.lateSet.has(key)) {
-          this.lateSet.add(key);
-          this.late.push(key);
-          this.staleViewIds.add(key);
-          if (this.late.length > MAX_LATE_IDS) {
-            const dropped = this.late.shift()!;
-            this.lateSet.delete(dropped);
-            this.staleViewIds.add(dropped);
-          }
+        if (mayBeLate && baseline && byHlcThenId({ hlc, id: key }, baseline) < 0 && this.noteLate(key)) {
           this.scheduleMetaSave();
         }
       }

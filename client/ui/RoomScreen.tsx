@@ -193,27 +193,36 @@ const Room = ({
 
   // Persist what was read (the lobby's unread counts): at once, then at most every
   // READ_WRITE_DELAY_MS (every meta write is fsync'd), and flushed when leaving the room.
-  const readTarget = useRef<string | null>(meta.lastReadMessageId ?? null);
+  // UNREAD-1: the mark is the newest message and what the doc held then (its state vector), taken
+  // together while the reader is at the newest message; also when messages arrive that sort above
+  // it (a new list, same newest message), so those shown are not counted unread by the lobby.
+  const readTarget = useRef<{ id: string | null; sv: string | undefined }>({
+    id: meta.lastReadMessageId ?? null,
+    sv: meta.readSv,
+  });
   const persistedRead = useRef(readTarget.current);
   const lastReadWrite = useRef(0);
   const readTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const flushRead = useCallback(() => {
     clearTimeout(readTimer.current);
     readTimer.current = undefined;
-    const id = readTarget.current;
-    if (id === null || id === persistedRead.current) return;
-    persistedRead.current = id;
+    const target = readTarget.current;
+    if (target.id === null || target === persistedRead.current) return;
+    persistedRead.current = target;
     lastReadWrite.current = Date.now();
-    local.store.setMeta(room, { lastReadMessageId: id }).catch(() => undefined);
+    // Both fields at once: an id with an older state vector would count as unread what was read.
+    local.store.setMeta(room, { lastReadMessageId: target.id, readSv: target.sv }).catch(() => undefined);
   }, [local.store, room]);
   useEffect(() => {
-    if (!atBottom || !visible || lastId === null || readTarget.current === lastId) return;
-    readTarget.current = lastId;
+    if (!atBottom || !visible || lastId === null) return;
+    const sv = session.readStateVector() ?? undefined;
+    if (readTarget.current.id === lastId && readTarget.current.sv === sv) return;
+    readTarget.current = { id: lastId, sv };
     if (readTimer.current !== undefined) return;
     const wait = lastReadWrite.current + READ_WRITE_DELAY_MS - Date.now();
     if (wait <= 0) flushRead();
     else readTimer.current = setTimeout(flushRead, wait);
-  }, [atBottom, visible, lastId, flushRead]);
+  }, [atBottom, visible, lastId, structureVersion, session, flushRead]);
   useEffect(() => {
     window.addEventListener('pagehide', flushRead);
     return () => {

@@ -14,6 +14,7 @@ import { Prng, seedFromEnv } from '../../shared/testing/prng.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
 import { advanceSummary, notSent, notSentCount, summarizeRoom } from './lobbyData.js';
 import { fromSummaryRecord, MAX_UNACKED, toSummaryRecord } from './summaryRecord.js';
+import { decodeReadSv, encodeReadSv } from '../sync/readMark.js';
 
 const randomBytes = (n: number): Uint8Array => new Uint8Array(nodeRandomBytes(n));
 /** No relay ack known: every own message counts as not acked (LOBBY-3). */
@@ -318,5 +319,71 @@ describe('LOBBY-3: own messages not acked, in the record', () => {
     const many = await summarizeRoom(store, ROOM, undefined, me.id, NO_ACKS);
     expect(many.summary.unackedReactions).toHaveLength(MAX_UNACKED + 2);
     expect(toSummaryRecord(many, key)).toBeNull();
+  });
+});
+
+/**
+ * t28's room: Me sent "first", Ann (who had it) wrote three messages offline, Me then sent "latest"
+ * and read it. Ann's three sort before "latest" (their times are earlier) but arrive after it was
+ * read. `mine` and `annsLate` are the updates each made; `readSv` is Me's doc when it read "latest".
+ */
+const lateOfflineRoom = () => {
+  let now = 1_700_000_000_000;
+  const meDoc = new Y.Doc();
+  const annDoc = new Y.Doc();
+  const me: Identity = { id: newId(randomBytes), name: 'Me' };
+  const ann: Identity = { id: newId(randomBytes), name: 'Ann' };
+  const mine: Uint8Array[] = [];
+  const annsLate: Uint8Array[] = [];
+  const meChat = new ChatRoom(meDoc, new HybridClock('me', () => now), randomBytes);
+  const annChat = new ChatRoom(annDoc, new HybridClock('ann', () => now), randomBytes);
+  meDoc.on('update', (u: Uint8Array) => mine.push(u));
+  meChat.send(me, 'first');
+  Y.applyUpdate(annDoc, Y.encodeStateAsUpdate(meDoc));
+  annDoc.on('update', (u: Uint8Array) => annsLate.push(u));
+  for (let i = 1; i <= 3; i++) {
+    now += 1000;
+    annChat.send(ann, `ann offline ${i}`);
+  }
+  now += 1000;
+  const latest = meChat.send(me, 'latest').id;
+  return { me, ann, mine, annsLate, latest, readSv: encodeReadSv(Y.encodeStateVector(meDoc)) };
+};
+
+describe('UNREAD-1: unread is what arrived since the read mark, wherever it sorts', () => {
+  it('UNREAD-1: messages by others that sort before the last read one but arrived after it count as unread', async () => {
+    const room = lateOfflineRoom();
+    const store = new MemoryRoomUpdateStore();
+    for (const u of room.mine) await store.append(ROOM, u);
+    const readSv = decodeReadSv(room.readSv);
+    const before = await summarizeRoom(store, ROOM, room.latest, room.me.id, NO_ACKS, readSv);
+    expect(before.summary).toMatchObject({ messages: 2, unread: 0 });
+
+    // The lobby's catch-up stores Ann's three: they sort before "latest", the last one read.
+    for (const u of room.annsLate) await store.append(ROOM, u);
+    const after = await summarizeRoom(store, ROOM, room.latest, room.me.id, NO_ACKS, readSv);
+    expect(after.summary).toMatchObject({ messages: 5, unread: 3, last: { text: 'latest' } });
+
+    // Read again once they were shown (the mark now covers them): none is unread.
+    const doc = new Y.Doc();
+    for (const u of [...room.mine, ...room.annsLate]) Y.applyUpdate(doc, u);
+    const shown = decodeReadSv(encodeReadSv(Y.encodeStateVector(doc)));
+    const read = await summarizeRoom(store, ROOM, room.latest, room.me.id, NO_ACKS, shown);
+    expect(read.summary.unread).toBe(0);
+    // A mark without its state vector (older than the rule) counts by the display order alone.
+    expect((await summarizeRoom(store, ROOM, room.latest, room.me.id, NO_ACKS)).summary.unread).toBe(0);
+  });
+
+  it('UNREAD-1: a record is used only for the read state vector it was counted with (LOBBY-2)', async () => {
+    const room = lateOfflineRoom();
+    const store = new MemoryRoomUpdateStore();
+    for (const u of [...room.mine, ...room.annsLate]) await store.append(ROOM, u);
+    const counted = await summarizeRoom(store, ROOM, room.latest, room.me.id, NO_ACKS, decodeReadSv(room.readSv));
+    const key = { room: ROOM, selfId: room.me.id, lastRead: room.latest, readSv: room.readSv };
+    const record = toSummaryRecord(counted, key)!;
+    expect(fromSummaryRecord(record, { ...key, at: counted.at })?.summary.unread).toBe(3);
+    for (const readSv of [undefined, encodeReadSv(Y.encodeStateVector(new Y.Doc()))]) {
+      expect(fromSummaryRecord(record, { ...key, readSv, at: counted.at })).toBeNull();
+    }
   });
 });

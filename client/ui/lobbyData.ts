@@ -26,6 +26,7 @@ import * as encoding from 'lib0/encoding';
 import { ClockRanges } from '../../shared/clockRanges.js';
 import { byHlcThenId, ChatRoom, isOwnReactionKey, type ChatMessage } from '../../shared/chat/chatRoom.js';
 import { HybridClock } from '../../shared/chat/hlc.js';
+import { arrivedSince } from '../sync/readMark.js';
 import { coversItem, coversMessage, type ItemId, type MessageWrites } from '../sync/syncState.js';
 import type { AppendedMissing, RoomUpdateStore } from './services.js';
 import { randomBytes } from './services.js';
@@ -33,7 +34,10 @@ import { randomBytes } from './services.js';
 export interface RoomSummary {
   readonly title: string;
   readonly messages: number;
-  /** Messages by others after the last one read (meta.lastReadMessageId). */
+  /**
+   * UNREAD-1: messages by others, not deleted, that sort after the last one read
+   * (meta.lastReadMessageId) or that arrived since it was read (not covered by meta.readSv).
+   */
   readonly unread: number;
   /**
    * LOBBY-3: own messages the relay had not acked (STATE-1) by the acks known when they were
@@ -190,6 +194,7 @@ export const summarizeRoom = async (
   lastReadMessageId: string | undefined,
   selfId: string,
   acked: ReadonlyMap<number, number>,
+  readSv: ReadonlyMap<number, number> | null = null,
 ): Promise<CountedRoom> => {
   const { updates, bytes, recorded } = await store.load(room);
   const doc = new Y.Doc();
@@ -209,6 +214,14 @@ export const summarizeRoom = async (
     const readFound = readAt >= 0 || lastReadMessageId === undefined;
     let unread = 0;
     if (readFound) {
+      // UNREAD-1: before the last read one, only what arrived since it was read (written offline,
+      // sorting by its time); the lobby's catch-up stores such messages without the room.
+      if (readSv !== null && readAt > 0) {
+        for (let i = 0; i < readAt; i++) {
+          const m = messages[i]!;
+          if (countsAsUnread(m, selfId) && arrivedSince(readSv, m.yId)) unread++;
+        }
+      }
       for (let i = readAt + 1; i < messages.length; i++) if (countsAsUnread(messages[i]!, selfId)) unread++;
     }
     const ids = new Set(messages.map((m) => m.id));

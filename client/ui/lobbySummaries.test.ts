@@ -14,6 +14,7 @@ import { waitFor } from '../../shared/testing/waitFor.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
 import type { RoomCounters, RoomInfo, RoomMetaPatch, StoredUpdates } from '../storage/roomUpdateStore.js';
 import { pendingWrites, RoomSession } from '../sync/roomSession.js';
+import { encodeReadSv } from '../sync/readMark.js';
 import { decodeSyncState, emptySyncState, encodeSyncState } from '../sync/syncState.js';
 import { notSent, notSentCount, summarizeRoom } from './lobbyData.js';
 import { LobbySummaries, lobbySummariesFor } from './lobbySummaries.js';
@@ -102,6 +103,33 @@ describe('LobbySummaries', () => {
     // Reading the room moves its last-read message: counted again.
     await store.setMeta('r1', { lastReadMessageId: two });
     expect(await summaries.summary(await infoOf(store, 'r1'))).toMatchObject({ messages: 2, unread: 0 });
+  });
+
+  it('UNREAD-1: messages stored since the read mark count as unread though they sort before it; reading them again is counted again', async () => {
+    // Ann's clock is a minute behind: her messages, stored after Me read "latest", sort before it.
+    const store = new MemoryRoomUpdateStore();
+    const meDoc = new Y.Doc();
+    const meChat = new ChatRoom(meDoc, new HybridClock('me', () => Date.now()), randomBytes);
+    const annDoc = new Y.Doc();
+    const annChat = new ChatRoom(annDoc, new HybridClock('ann', () => Date.now() - 60_000), randomBytes);
+    meDoc.on('update', (u: Uint8Array) => void store.append('r', u));
+    const latest = meChat.send(me, 'latest').id;
+    const readSv = encodeReadSv(Y.encodeStateVector(meDoc));
+    await store.setMeta('r', { lastReadMessageId: latest, readSv });
+    const summaries = new LobbySummaries(store, me.id);
+    expect(await summaries.summary(await infoOf(store, 'r'))).toMatchObject({ messages: 1, unread: 0 });
+
+    annDoc.on('update', (u: Uint8Array) => void store.append('r', u));
+    for (let i = 1; i <= 3; i++) annChat.send(ann, `late ${i}`);
+    await waitFor(async () => (await infoOf(store, 'r')).updates === 4, 'late messages stored');
+    expect(await summaries.summary(await infoOf(store, 'r'))).toMatchObject({ messages: 4, unread: 3 });
+
+    // The room showed them (its doc now holds them): a new mark, the same last-read message.
+    Y.applyUpdate(meDoc, Y.encodeStateAsUpdate(annDoc));
+    await store.setMeta('r', { readSv: encodeReadSv(Y.encodeStateVector(meDoc)) });
+    expect(await summaries.summary(await infoOf(store, 'r'))).toMatchObject({ messages: 4, unread: 0 });
+    // After a page load too (LOBBY-2: the record names the mark it was counted for).
+    expect(await new LobbySummaries(store, me.id).summary(await infoOf(store, 'r'))).toMatchObject({ unread: 0 });
   });
 
   it('is the same object for the same store and identity each time the lobby is shown', () => {

@@ -5,7 +5,8 @@
  * replay is not free (about 0.9 s of main thread for a 100,000-message room).
  *
  * A summary is valid for the store counters (LOCAL-6: every write, by any tab, changes them) and
- * the last read message it was counted at; anything else is counted again. LOBBY-1: a refresh
+ * the read mark it was counted at (the last read message and what had arrived then, UNREAD-1);
+ * anything else is counted again. LOBBY-1: a refresh
  * that only added updates advances the kept summary instead of a replay.
  *
  * LOBBY-2: every summary counted or advanced is also written to the room's meta
@@ -16,20 +17,27 @@
  * next page load a replay.
  */
 import type { RoomChange } from '../sync/backgroundRefresh.js';
+import { decodeReadSv } from '../sync/readMark.js';
 import { decodeSyncState } from '../sync/syncState.js';
 import type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 import { advanceSummary, summarizeRoom, type CountedRoom, type RoomSummary } from './lobbyData.js';
 import type { RoomInfo } from './services.js';
 import { fromSummaryRecord, toSummaryRecord } from './summaryRecord.js';
 
+/** The read mark a summary is counted for: the last-read message and what had arrived then (UNREAD-1). */
+interface ReadMark {
+  readonly lastRead: string | undefined;
+  readonly readSv: string | undefined;
+}
+
 interface Kept {
   readonly key: string;
-  readonly lastRead: string | undefined;
+  readonly read: ReadMark;
   readonly counted: CountedRoom;
 }
 
-const keyOf = (counters: { readonly updates: number; readonly bytes: number }, lastRead: string | undefined): string =>
-  `${counters.updates}:${counters.bytes}:${lastRead ?? ''}`;
+const keyOf = (counters: { readonly updates: number; readonly bytes: number }, read: ReadMark): string =>
+  `${counters.updates}:${counters.bytes}:${read.lastRead ?? ''}:${read.readSv ?? ''}`;
 
 export class LobbySummaries {
   private readonly byRoom = new Map<string, Kept>();
@@ -44,20 +52,21 @@ export class LobbySummaries {
    * the room's meta when it was counted at `info`'s state (LOBBY-2), else a fresh count.
    */
   async summary(info: RoomInfo): Promise<RoomSummary> {
-    const lastRead = info.meta.lastReadMessageId;
+    const read: ReadMark = { lastRead: info.meta.lastReadMessageId, readSv: info.meta.readSv };
     const kept = this.byRoom.get(info.room);
-    if (kept?.key === keyOf(info, lastRead)) return kept.counted.summary;
-    const key = { room: info.room, selfId: this.selfId, lastRead };
+    if (kept?.key === keyOf(info, read)) return kept.counted.summary;
+    const key = { room: info.room, selfId: this.selfId, ...read };
     const restored = fromSummaryRecord(info.meta.lobby, { ...key, at: info });
     if (restored) {
-      this.byRoom.set(info.room, { key: keyOf(restored.at, lastRead), lastRead, counted: restored });
+      this.byRoom.set(info.room, { key: keyOf(restored.at, read), read, counted: restored });
       return restored.summary;
     }
     // LOBBY-3: the acks as `info` read them, no later than the count: they can only have grown since.
     const { acked } = decodeSyncState(info.meta.sync);
-    const counted = await summarizeRoom(this.store, info.room, lastRead, this.selfId, acked);
+    const readSv = decodeReadSv(read.readSv);
+    const counted = await summarizeRoom(this.store, info.room, read.lastRead, this.selfId, acked, readSv);
     // Keyed by the counted snapshot's own counters: a write after `listRooms` is not in `info`.
-    this.keep(info.room, lastRead, counted);
+    this.keep(info.room, read, counted);
     return counted.summary;
   }
 
@@ -82,14 +91,16 @@ export class LobbySummaries {
   advance(room: string, change: RoomChange): void {
     const kept = this.byRoom.get(room);
     if (change.kind !== 'stored' || !kept) return;
-    const counted = advanceSummary(kept.counted, change.stored, kept.lastRead, this.selfId);
-    if (counted) this.keep(room, kept.lastRead, counted);
+    // What it appends sorts after every message counted (LOBBY-1), so after the last read one:
+    // unread by the display order alone, whatever the read state vector says (UNREAD-1).
+    const counted = advanceSummary(kept.counted, change.stored, kept.read.lastRead, this.selfId);
+    if (counted) this.keep(room, kept.read, counted);
   }
 
   /** Keeps `counted` for the page and starts writing it to the room's meta (LOBBY-2). */
-  private keep(room: string, lastRead: string | undefined, counted: CountedRoom): void {
-    this.byRoom.set(room, { key: keyOf(counted.at, lastRead), lastRead, counted });
-    const record = toSummaryRecord(counted, { room, selfId: this.selfId, lastRead });
+  private keep(room: string, read: ReadMark, counted: CountedRoom): void {
+    this.byRoom.set(room, { key: keyOf(counted.at, read), read, counted });
+    const record = toSummaryRecord(counted, { room, selfId: this.selfId, ...read });
     // Too large to keep (LOBBY-2): the next page load recounts.
     if (record === null) return;
     // Only over the counters it was counted at (LOCAL-13): if another tab wrote since, nothing is

@@ -3,7 +3,8 @@
  * lobby's first count of a room after a page load is a read, not a replay.
  *
  * A record is used only when it says it describes exactly what is asked: the same format
- * version, room, identity (unread counts depend on who is reading), last-read message, and the
+ * version, room, identity (unread counts depend on who is reading), read mark (last-read message
+ * and, by its digest, read state vector: UNREAD-1), and the
  * store counters (LOCAL-6) the room has now. Every write to a room's rows, by any tab, changes
  * its counters; a record is written with `setMetaIf` (LOCAL-13) over the counters it was counted
  * at, so it is never stored beside rows it was not counted from. Anything else — no record,
@@ -33,7 +34,7 @@ import type { ItemId, MessageWrites } from '../sync/syncState.js';
 import type { CountedRoom, RoomSummary, SummaryBasis } from './lobbyData.js';
 
 /** Bumped whenever the record or the meaning of a summary changes: older records are recounted. */
-export const SUMMARY_FORMAT = 3;
+export const SUMMARY_FORMAT = 4;
 
 /** The most awaited parent ids a record keeps its basis with. */
 export const MAX_AWAITED_PARENTS = 64;
@@ -50,6 +51,8 @@ export interface SummaryKey {
   readonly room: string;
   readonly selfId: string;
   readonly lastRead: string | undefined;
+  /** The read state vector (`RoomMeta.readSv`, UNREAD-1) the unread count was counted with. */
+  readonly readSv?: string | undefined;
   readonly at: RoomCounters;
 }
 
@@ -58,6 +61,8 @@ interface StoredRecord {
   readonly room: string;
   readonly self: string;
   readonly read: string | null;
+  /** `readSvDigest` of the key's `readSv` (one entry per Yjs client: not kept whole), null when none. */
+  readonly readSv: string | null;
   readonly at: RoomCounters;
   readonly summary: Omit<RoomSummary, 'unacked' | 'unackedReactions' | 'unackedTitle'> & {
     /** `[client, clock, editClient, editClock]`, the edit's -1 when unedited; a null record id as -1 too. */
@@ -76,6 +81,22 @@ interface StoredRecord {
 
 const NONE = -1;
 
+/**
+ * A 64-bit digest of a read state vector (two FNV-1a 32 passes with different offsets): the
+ * record matches the read mark by it, as it matches the rows by their counters.
+ */
+export const readSvDigest = (text: string | undefined): string | null => {
+  if (text === undefined) return null;
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193) >>> 0;
+    b = Math.imul(b ^ c, 0x01000193) >>> 0;
+  }
+  return `${a.toString(16).padStart(8, '0')}${b.toString(16).padStart(8, '0')}${text.length.toString(16)}`;
+};
+
 /** The record of `counted`, counted for `key` (its `at` is `counted.at`); null when too large to keep. */
 export const toSummaryRecord = (counted: CountedRoom, key: Omit<SummaryKey, 'at'>): string | null => {
   const { basis, summary } = counted;
@@ -85,6 +106,7 @@ export const toSummaryRecord = (counted: CountedRoom, key: Omit<SummaryKey, 'at'
     room: key.room,
     self: key.selfId,
     read: key.lastRead ?? null,
+    readSv: readSvDigest(key.readSv),
     at: { updates: counted.at.updates, bytes: counted.at.bytes },
     summary: {
       title: summary.title,
@@ -205,7 +227,7 @@ export const fromSummaryRecord = (text: string | undefined, key: SummaryKey): Co
     return null;
   }
   if (!isObj(x) || x.v !== SUMMARY_FORMAT || x.room !== key.room || x.self !== key.selfId) return null;
-  if (x.read !== (key.lastRead ?? null)) return null;
+  if (x.read !== (key.lastRead ?? null) || x.readSv !== readSvDigest(key.readSv)) return null;
   if (!isObj(x.at) || x.at.updates !== key.at.updates || x.at.bytes !== key.at.bytes) return null;
   const summary = summaryOf(x.summary);
   const basis = basisOf(x.basis);
