@@ -1689,6 +1689,32 @@ test('LOCAL-11: after the browser evicts the whole origin, the app says so and t
   await expect(notice).toHaveCount(0);
 });
 
+test('STATE-2: a tab cut off from the relay writes and is closed; the tab of the room that stays online uploads it', async ({
+  openUser,
+  room,
+}) => {
+  const [a, bob] = await aliceAndBobIn(openUser, room);
+  const tab = await a.context.newPage();
+  await tab.goto(a.page.url());
+  await expect(ui.composer(tab)).toBeVisible();
+  // Only the first tab's network goes (per page): its BroadcastChannel to the other tab stays.
+  const cdp = await a.context.newCDPSession(a.page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: true,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: -1,
+  });
+  await expect(ui.connection(a.page)).toContainText('Offline', { timeout: 20_000 });
+  await a.send('written in a tab cut off');
+  await expect(ui.message(tab, 'written in a tab cut off')).toBeVisible();
+  await a.page.close();
+  // The tab that stays never reconnects: its handshake is long past.
+  await expect(bob.message('written in a tab cut off')).toBeVisible({ timeout: 20_000 });
+  await expect(ui.connection(tab)).not.toContainText('pending');
+});
+
 test('LOCAL-11: a second Converge on the same host but another port is not taken for an eviction', async ({
   openUser,
 }) => {

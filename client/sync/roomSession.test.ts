@@ -1264,6 +1264,26 @@ describe('RoomSession with a real relay', () => {
     a.send('from tab a');
     await waitFor(() => a.view().messages[0]?.state === 'saved', 'saved in a');
     await waitFor(() => b.view().messages[0]?.state === 'saved', 'saved in b', 12_000);
+    // The relay held it: b's re-check found it acked and b uploaded no copy of it.
+    expect(b.lab.traffic.filter((f) => f.dir === 'out' && f.kind === 'update')).toEqual([]);
+  });
+
+  it('STATE-2: what a tab cut off from the relay wrote and was then closed reaches the relay through a tab that stays online', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, new MemoryRoomUpdateStore(), { crossTab: true });
+    const b = await open(room, alice, new MemoryRoomUpdateStore(), { crossTab: true });
+    const c = await open(room, bob, new MemoryRoomUpdateStore());
+    await Promise.all([online(a), online(b), online(c)]);
+    // Only tab a loses the relay (as a page whose network alone is off); it stays in cross-tab sync (OFF-1).
+    a.setOffline(true);
+    a.send('written in tab a, cut off');
+    await waitFor(() => texts(b).includes('written in tab a, cut off'), 'b receives over bc');
+    expect(b.view().pendingCount).toBe(1);
+    await a.whenStored();
+    a.destroy();
+    // b never reconnects: its connection's handshake (the relay's SyncStep1) is long past.
+    await waitFor(() => texts(c).includes('written in tab a, cut off'), 'bob receives it from the relay', 15_000);
+    await waitFor(() => b.view().pendingCount === 0, 'saved in b');
   });
 
   it("PRES-2: others' awareness changes are not sent back to the relay; own ones are", async () => {

@@ -25,7 +25,9 @@
  *   'pending' until the relay acks its Yjs item (`pendingTitle`), as a reaction is.
  * - STATE-2 while own messages, reactions or the title are pending on a synced connection, the
  *   session re-sends its SyncStep1 every `ACK_REFRESH_MS`: the relay answers with ACK-2, which also
- *   covers own writes another tab uploaded.
+ *   covers own writes another tab uploaded. When no ack grows for a while, nobody is uploading
+ *   them (a tab cut off from the relay wrote them): the session uploads what the relay has not
+ *   acked.
  * - APPLY-1..3 (./defensiveSync.ts): remote updates are validated and applied defensively;
  *   REBUILD-1 a frozen doc is replaced by a doc rebuilt from the store and the provider
  *   reconnects; REBUILD-2 after `MAX_REBUILDS` rebuilds in `REBUILD_WINDOW_MS` the session stops
@@ -87,7 +89,7 @@ import type { FaultConfig } from '../../shared/lab/faults.js';
 import { LabHooks } from './labHooks.js';
 import type { Identity } from '../identity.js';
 import { applyUpdateDefensively, createSyncHandler, isDocFrozen, mapEntryLookup } from './defensiveSync.js';
-import { Uploads, type UploadProgress } from './uploadPacer.js';
+import { longestPieceGapMs, Uploads, type UploadProgress } from './uploadPacer.js';
 import { keepPresenceAcrossReconnects, ownStateToSend, type AwarenessChanges } from './awarenessClocks.js';
 import { parsePresence, RecentClients, TYPING_TIMEOUT_MS } from './presence.js';
 import { decodeRoomFile, encodeRoomFile, ImportError, ROOM_FILE_FORMAT } from './roomFile.js';
@@ -424,6 +426,13 @@ export class RoomSession {
   private lastRefusedNoticeAt = -Infinity;
   /** Since when own messages have been pending on a synced connection (STATE-2). */
   private pendingSince: number | null = null;
+  /** Times an ack grew a clock of `acked` (STATE-2: a re-check that brought none finds the relay lacking). */
+  private ackGrowths = 0;
+  /**
+   * STATE-2: the socket re-checks (SyncStep1) go on, `ackGrowths` when the first of them since an
+   * ack last grew (or since the last upload of what the relay lacks) was sent, and when.
+   */
+  private quietSince: { readonly ws: WebSocket; readonly ackGrowths: number; readonly at: number } | null = null;
 
   // Timers and handlers to undo
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
@@ -1392,6 +1401,7 @@ export class RoomSession {
     // came, or the room screen would end its catch-up before the missed messages are in.
     if (this.synced) this.lastSyncedAt = this.now();
     if (changed) {
+      this.ackGrowths++;
       this.statesChanged = true;
       this.reactionStatesChanged = true;
       this.invalidateView();
@@ -1400,11 +1410,19 @@ export class RoomSession {
     this.markDirty();
   }
 
-  /** STATE-2: checked every second; asks at most every ACK_REFRESH_MS, only for what was pending that long. */
+  /**
+   * STATE-2: checked every second; asks at most every ACK_REFRESH_MS, only for what was pending that
+   * long. When re-checks on this socket brought no ack at all for longer than another tab's paced
+   * upload waits between two pieces, the relay lacks what is pending and nobody is sending it:
+   * another tab wrote it while cut off from the relay, and this tab got it over BroadcastChannel,
+   * from where nothing is forwarded to the relay (which asks for what it lacks only when a
+   * connection joins). Then this tab uploads what the relay has not acked.
+   */
   private refreshAcks(): void {
     const r = this.replica;
     if (!r || !r.provider.wsconnected || !r.provider.synced || r.frozen || pendingWrites(this.view()) === 0) {
       this.pendingSince = null;
+      this.quietSince = null;
       return;
     }
     const now = this.now();
@@ -1412,7 +1430,23 @@ export class RoomSession {
     if (now - this.pendingSince < ACK_REFRESH_MS) return;
     this.pendingSince = now;
     const ws = r.provider.ws;
-    if (ws && ws.readyState === ws.OPEN) ws.send(encodeSyncStep1(Y.encodeStateVector(r.doc)));
+    if (!ws || ws.readyState !== ws.OPEN) return;
+    // An ack that grew (another tab's upload under way, seen through a re-check's ACK-2, or this
+    // tab's own), or pieces still queued here, mean the relay is getting it: no copy. ACK-2 is
+    // complete for every client of this doc's state vector, so what lies above `acked` is what the
+    // relay does not hold durably.
+    let quiet = this.quietSince?.ws === ws && this.quietSince.ackGrowths === this.ackGrowths ? this.quietSince : null;
+    const quietFor = ACK_REFRESH_MS + longestPieceGapMs(this.relayLimits());
+    if (quiet && now - quiet.at >= quietFor && this.uploads.queuedBytes() === 0) {
+      const missing = Y.encodeStateAsUpdate(r.doc, Y.encodeStateVector(this.acked));
+      // UP-1, UP-2 (paced); UP-4: it replaces what is still queued of the previous one, which it
+      // holds. An empty update is two zero bytes. The next one waits for another quiet spell.
+      if (missing.byteLength > 2) this.uploads.resync(ws, missing, mapEntryLookup(r.doc));
+      quiet = null;
+    }
+    ws.send(encodeSyncStep1(Y.encodeStateVector(r.doc)));
+    // A quiet spell starts with this re-check unless one is running.
+    this.quietSince = quiet ?? { ws, ackGrowths: this.ackGrowths, at: now };
   }
 
   /** SEEN-1: only the states that were added or updated are read (a room of 30 renews ~30 a second). */

@@ -35,7 +35,7 @@
  * fake clock).
  */
 import { CLIENT_CHARGE_BYTES, encodeSyncStep2, encodeSyncUpdate, type PublishedLimits } from '../../shared/protocol.js';
-import { pieceLimits, uploadPieces, type MapEntryLookup } from './uploadPieces.js';
+import { PIECE_BURST_SHARE, pieceLimits, uploadPieces, type MapEntryLookup } from './uploadPieces.js';
 
 /** The share of the relay's rates the model refills at. */
 export const PACE_RATE_SHARE = 0.8;
@@ -56,6 +56,15 @@ export const realClock: PacerClock = {
   setTimeout: (run, ms) => setTimeout(run, ms),
   clearTimeout: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
 };
+
+/**
+ * STATE-2: the longest a paced upload (of this session or another tab) waits between two pieces:
+ * a piece's largest cost refilled at the model's byte rate. 0 when nothing is paced.
+ */
+export const longestPieceGapMs = (limits: PublishedLimits | null): number =>
+  limits === null
+    ? 0
+    : Math.ceil((limits.byteBurst * PIECE_BURST_SHARE * 1000) / (limits.maxBytesPerSecond * PACE_RATE_SHARE));
 
 /** What one frame costs the relay's byte allowance (RATE-1). */
 export const frameCost = (frame: Uint8Array, clients: number): number => frame.length + clients * CLIENT_CHARGE_BYTES;

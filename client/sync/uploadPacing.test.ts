@@ -237,4 +237,29 @@ describe('UP-2 with the real relay', () => {
       b.view().messages.length === count + 1 && b.view().messages.every((m) => m.reactions.length === 0);
     await waitFor(whole, 'Bob has the file and the un-react', 20_000);
   });
+
+  it('STATE-2: a tab that got a paced import of own messages from another tab (cross-tab) uploads no copy of it while that upload goes on', async () => {
+    const room = freshRoom();
+    const alice = person('Alice');
+    const count = 2000; // about 8 MB: pieces for about 12 s, each waiting for the model’s refill
+    const writer = await open(room, 'Alice', {
+      identity: alice,
+      relayUrl: 'ws://127.0.0.1:9/sync',
+      relayLimits: () => null,
+    });
+    for (let i = 0; i < count; i++) writer.send(`${i} `.padEnd(TEXT_LIMIT, '.'));
+    const file = writer.exportUpdates();
+    const a = await open(room, 'Alice', { identity: alice, crossTab: true });
+    const b = await open(room, 'Alice', { identity: alice, crossTab: true });
+    await waitFor(() => a.synced && b.synced, 'both synced');
+    const uploadsOf = (s: RoomSession, since: number) =>
+      s.lab.traffic.filter((f) => f.t >= since && f.dir === 'out' && (f.kind === 'update' || f.kind === 'sync2'));
+    const importedAt = Date.now();
+    expect((await a.importFile(file)).newMessages).toBe(count);
+    await waitFor(() => b.view().pendingCount === count, 'b has them over BroadcastChannel, pending');
+    await waitFor(() => b.view().pendingCount === 0, 'saved in b (its re-checks see a upload them)', 60_000);
+    // b's re-checks saw the acks grow while a's pieces waited for the allowance: b sent none of it.
+    expect(uploadsOf(a, importedAt).length).toBeGreaterThan(1);
+    expect(uploadsOf(b, importedAt)).toEqual([]);
+  });
 });
