@@ -795,6 +795,16 @@ test('search within the room, and "Show in conversation"', async ({ openUser, ro
   await expect(u.log().locator('mark')).toHaveText('Café');
 });
 
+test('SEARCH-1 a message found by its author name has the name marked', async ({ openUser, room }) => {
+  const u = await openUser('Zoë');
+  await u.gotoRoom(room);
+  await u.send('nothing to find here');
+  await u.page.getByRole('searchbox', { name: 'Search messages' }).fill('zoe');
+  await expect(u.page.getByText('1 match')).toBeVisible();
+  await expect(u.log().locator('mark')).toHaveText(['Zoë']);
+  await expect(u.log().locator('.message-author mark')).toHaveText('Zoë');
+});
+
 /**
  * Where the text nodes of `el` are on screen: for each string in `texts`, the box of the first text
  * node under `el` that contains it (bidi reordering moves boxes, not nodes).

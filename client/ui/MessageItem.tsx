@@ -10,7 +10,7 @@ import { CLOCK_AHEAD_TOLERANCE_MS } from '../../shared/chat/hlc.js';
 import { formatFullTime, formatMessageTime, formatPreciseDuration, isoTime } from './format.js';
 import { CharCounter } from './CharCounter.js';
 import { FieldError } from './FieldError.js';
-import { RichText } from './richText.js';
+import { highlight, RichText } from './richText.js';
 import type { MessageState, MessageView, ReactionState } from './services.js';
 
 export const STATE_LABEL: Record<MessageState, string> = {
@@ -125,7 +125,8 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
     >
       {m.replyTo !== null && <ReplyQuote parent={parent} onShow={actions.showMessage} />}
       <header className="message-head">
-        <bdi className="message-author">{m.authorName}</bdi>
+        {/* SEARCH-1: a message found by its author's name shows where the match is. */}
+        <bdi className="message-author">{highlight(m.authorName, query)}</bdi>
         {own && <span className="you-tag">(you)</span>}
         <time className="message-time" dateTime={isoTime(m.wall)} title={formatFullTime(m.wall)}>
           {formatMessageTime(m.wall)}

@@ -23,7 +23,7 @@ import { describeImport } from './describeImport.js';
 import { announceUploadEnd, announceUploadStart, describeUpload } from './describeUpload.js';
 import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
 import { roomUrl } from './router.js';
-import { foldForSearch } from './searchText.js';
+import { foldForSearch, foldQuery, indexOfFolded } from './searchText.js';
 import {
   onSwitchedOffChange,
   roomFileName,
@@ -234,8 +234,10 @@ const Room = ({
   const dividerIndex = divider?.index ?? -1;
   const rows = useMemo<Rows>(() => {
     // A query of nothing but accents (a dead key pressed alone) folds to nothing: it matches nothing.
-    const q = foldForSearch(trimmedQuery);
-    if (trimmedQuery) return searchRows(q ? messages.filter((m) => !m.deleted && foldedForSearch(m).includes(q)) : []);
+    const q = foldQuery(trimmedQuery);
+    if (trimmedQuery) {
+      return searchRows(q ? messages.filter((m) => !m.deleted && indexOfFolded(foldedForSearch(m), q) >= 0) : []);
+    }
     return messageRows(messages, dividerIndex, structureVersion);
   }, [messages, trimmedQuery, dividerIndex, structureVersion]);
 
