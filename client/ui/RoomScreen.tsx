@@ -360,10 +360,14 @@ const Room = ({
         Skip to the message box
       </button>
       <header className="room-header">
-        <a className="back-link" href="/" onClick={linkClick('/')}>
-          <span aria-hidden="true">←</span> Rooms
-        </a>
-        <RoomTitle room={room} title={view.title} session={session} />
+        {/* HEADER-1, HEADER-3: one flex item, so that a title too long for the row takes the first row
+            with the back link, never a row of its own below the link's. */}
+        <div className="header-main">
+          <a className="back-link" href="/" onClick={linkClick('/')}>
+            <span aria-hidden="true">←</span> Rooms
+          </a>
+          <RoomTitle room={room} title={view.title} session={session} />
+        </div>
         <div className="header-controls">
           <ConnectionIndicator view={view} />
           <button
