@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Locator, Page } from '@playwright/test';
 import * as Y from 'yjs';
-import { ChatRoom, TEXT_LIMIT, TITLE_LIMIT, type Identity } from '../shared/chat/chatRoom.js';
+import { ChatRoom, TEXT_LIMIT, TEXT_STRUCT_OVERHEAD, TITLE_LIMIT, type Identity } from '../shared/chat/chatRoom.js';
 import { HybridClock } from '../shared/chat/hlc.js';
 import { newId } from '../shared/ids.js';
 import { encodeRoomFile, ROOM_FILE_FORMAT } from '../client/sync/roomFile.js';
@@ -649,6 +649,41 @@ test('export, then import into a fresh profile, shows the same room; a bad file 
       exact: true,
     }),
   ).toBeVisible();
+});
+
+test('STRUCT-1: on a relay passing on fewer bytes than a message may have, the composer and the edit form count them', async ({
+  openUser,
+  room,
+}) => {
+  // Frames of 4096 bytes: structs of at most 4032, so texts of at most 4032 − 512 bytes.
+  const small = await startRelay({ env: { MAX_SEND_FRAME_BYTES: '4096', MAX_AWARENESS_STATE_BYTES: '2048' } });
+  try {
+    const u = await openUser('Writer', { relay: small });
+    await u.gotoRoom(room);
+    const limit = 4032 - TEXT_STRUCT_OVERHEAD;
+    // 3,600 characters: within CHAT-2's limit, not within this relay's bytes. The relay's limits come with
+    // its /config.json, after the room opens: typed again until the counter has them.
+    const long = 'x'.repeat(3600);
+    const counted = u.page.getByText(
+      `3600 / ${TEXT_LIMIT} characters, 3600 / ${limit} bytes — ${3600 - limit} bytes too many`,
+    );
+    await expect(async () => {
+      await u.composer().fill('');
+      await u.composer().fill(long);
+      await expect(counted).toBeVisible({ timeout: 1000 });
+    }).toPass();
+    await u.composer().press('Enter');
+    await expect(u.page.getByRole('alert')).toContainText(`at most ${limit} bytes; this one takes 3600`);
+    await expect(u.composer()).toHaveValue(long);
+    // The edit form counts the same way.
+    await u.composer().fill('short');
+    await u.composer().press('Enter');
+    await u.message('short').getByRole('button', { name: 'Edit' }).click();
+    await u.page.getByRole('textbox', { name: 'Edit message' }).fill('€'.repeat(1000));
+    await expect(u.page.getByText(`1000 / ${TEXT_LIMIT} characters, 3000 / ${limit} bytes`)).toBeVisible();
+  } finally {
+    await small.stop();
+  }
 });
 
 test('an over-long message is refused with the reason shown and the draft kept', async ({ openUser, room }) => {

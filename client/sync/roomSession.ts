@@ -50,6 +50,7 @@ import {
   ChatRoom,
   parseReactionKey,
   reactionKey,
+  textByteLimit,
   validateText,
   validateTextSize,
   type ChatMessage,
@@ -565,6 +566,12 @@ export class RoomSession {
     const r = this.mutable();
     r.chat.edit(this.me, id, text);
     this.afterMutation(r);
+  }
+
+  /** STRUCT-1: the most UTF-8 bytes a text may take to be sent or saved here; null while the limits are unknown. */
+  textByteLimit(): number | null {
+    const limits = this.relayLimits();
+    return limits ? textByteLimit(limits.maxStructBytes) : null;
   }
 
   /**

@@ -42,6 +42,8 @@ export interface MessageActions {
   readonly remove: (id: string) => void;
   readonly react: (id: string, emoji: string, on: boolean) => void;
   readonly showMessage: (id: string) => void;
+  /** STRUCT-1: the most bytes the relay passes on for a text (RoomSession.textByteLimit); null while unknown. */
+  readonly textByteLimit: () => number | null;
 }
 
 export interface MessageItemProps {
@@ -155,7 +157,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
       {m.deleted ? (
         <p className="message-text deleted-text">message deleted</p>
       ) : mode === 'edit' ? (
-        <EditForm m={m} onDone={() => close('edit')} edit={actions.edit} />
+        <EditForm m={m} onDone={() => close('edit')} edit={actions.edit} byteLimit={actions.textByteLimit} />
       ) : (
         // Each message takes its direction from its own first strong character: an Arabic or Hebrew
         // message reads right to left, whatever the page's direction.
@@ -329,10 +331,12 @@ const ReactionPicker = ({
 const EditForm = ({
   m,
   edit,
+  byteLimit,
   onDone,
 }: {
   m: MessageView;
   edit: (id: string, text: string) => void;
+  byteLimit: () => number | null;
   onDone: () => void;
 }): ReactNode => {
   const [text, setText] = useState(m.text);
@@ -385,7 +389,7 @@ const EditForm = ({
         onKeyDown={onKeyDown}
       />
       <div className="edit-row">
-        <CharCounter id={counterId} length={text.length} />
+        <CharCounter id={counterId} text={text} byteLimit={byteLimit()} />
         <button type="submit" className="button primary small">
           Save
         </button>

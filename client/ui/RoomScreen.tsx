@@ -338,6 +338,7 @@ const Room = ({
         }
       },
       showMessage,
+      textByteLimit: () => session.textByteLimit(),
     }),
     [session, showMessage],
   );
