@@ -683,7 +683,7 @@ export class RoomSession {
     const measure = beginImport(r.chat);
     const result = applyUpdateDefensively(r.doc, file.update, IMPORT_ORIGIN);
     if (result.status === 'refused') {
-      throw new ImportError(`This room file does not fit this room (${result.reason}). Nothing was imported.`);
+      throw new ImportError('This room file does not fit this room. Nothing was imported.', result.reason);
     }
     if (result.status === 'frozen') {
       this.onFrozen(r);

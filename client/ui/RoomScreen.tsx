@@ -22,6 +22,7 @@ import { STATUS_LABEL, SyncDetails } from './SyncDetails.js';
 import { describeImport } from './describeImport.js';
 import { announceUploadEnd, announceUploadStart, describeUpload } from './describeUpload.js';
 import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
+import { ImportError } from '../sync/roomFile.js';
 import { roomUrl } from './router.js';
 import { foldForSearch, foldQuery, indexOfFolded } from './searchText.js';
 import {
@@ -869,7 +870,11 @@ const Transfer = ({ room, session }: { room: string; session: RoomSession }): Re
       .then((buf) => session.importFile(new Uint8Array(buf)))
       .then(
         (summary) => setResult({ ok: true, text: describeImport(file.name, summary) }),
-        (err: unknown) => setResult({ ok: false, text: err instanceof Error ? err.message : String(err) }),
+        (err: unknown) => {
+          // The parser's reason (with its rule id) is for the console, not the sentence shown.
+          if (err instanceof ImportError && err.detail !== null) console.warn(`Import of ${file.name}: ${err.detail}`);
+          setResult({ ok: false, text: err instanceof Error ? err.message : String(err) });
+        },
       )
       .finally(() => {
         setBusy(false);
