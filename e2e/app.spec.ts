@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Locator, Page } from '@playwright/test';
 import * as Y from 'yjs';
-import { ChatRoom, TEXT_LIMIT, TITLE_LIMIT, type Identity } from '../shared/chat/chatRoom.js';
+import { ChatRoom, TEXT_LIMIT, TEXT_STRUCT_OVERHEAD, TITLE_LIMIT, type Identity } from '../shared/chat/chatRoom.js';
 import { HybridClock } from '../shared/chat/hlc.js';
 import { newId } from '../shared/ids.js';
 import { encodeRoomFile, ROOM_FILE_FORMAT } from '../client/sync/roomFile.js';
@@ -690,6 +690,41 @@ test('export, then import into a fresh profile, shows the same room; a bad file 
   ).toBeVisible();
 });
 
+test('STRUCT-1: on a relay passing on fewer bytes than a message may have, the composer and the edit form count them', async ({
+  openUser,
+  room,
+}) => {
+  // Frames of 4096 bytes: structs of at most 4032, so texts of at most 4032 − 512 bytes.
+  const small = await startRelay({ env: { MAX_SEND_FRAME_BYTES: '4096', MAX_AWARENESS_STATE_BYTES: '2048' } });
+  try {
+    const u = await openUser('Writer', { relay: small });
+    await u.gotoRoom(room);
+    const limit = 4032 - TEXT_STRUCT_OVERHEAD;
+    // 3,600 characters: within CHAT-2's limit, not within this relay's bytes. The relay's limits come with
+    // its /config.json, after the room opens: typed again until the counter has them.
+    const long = 'x'.repeat(3600);
+    const counted = u.page.getByText(
+      `3600 / ${TEXT_LIMIT} characters, 3600 / ${limit} bytes — ${3600 - limit} bytes too many`,
+    );
+    await expect(async () => {
+      await u.composer().fill('');
+      await u.composer().fill(long);
+      await expect(counted).toBeVisible({ timeout: 1000 });
+    }).toPass();
+    await u.composer().press('Enter');
+    await expect(u.page.getByRole('alert')).toContainText(`at most ${limit} bytes; this one takes 3600`);
+    await expect(u.composer()).toHaveValue(long);
+    // The edit form counts the same way.
+    await u.composer().fill('short');
+    await u.composer().press('Enter');
+    await u.message('short').getByRole('button', { name: 'Edit' }).click();
+    await u.page.getByRole('textbox', { name: 'Edit message' }).fill('€'.repeat(1000));
+    await expect(u.page.getByText(`1000 / ${TEXT_LIMIT} characters, 3000 / ${limit} bytes`)).toBeVisible();
+  } finally {
+    await small.stop();
+  }
+});
+
 test('an over-long message is refused with the reason shown and the draft kept', async ({ openUser, room }) => {
   const u = await openUser('Verbose');
   await u.gotoRoom(room);
@@ -861,6 +896,16 @@ test('search within the room, and "Show in conversation"', async ({ openUser, ro
   await search.fill('cafe');
   await expect(u.page.getByText('1 match')).toBeVisible();
   await expect(u.log().locator('mark')).toHaveText('Café');
+});
+
+test('SEARCH-1 a message found by its author name has the name marked', async ({ openUser, room }) => {
+  const u = await openUser('Zoë');
+  await u.gotoRoom(room);
+  await u.send('nothing to find here');
+  await u.page.getByRole('searchbox', { name: 'Search messages' }).fill('zoe');
+  await expect(u.page.getByText('1 match')).toBeVisible();
+  await expect(u.log().locator('mark')).toHaveText(['Zoë']);
+  await expect(u.log().locator('.message-author mark')).toHaveText('Zoë');
 });
 
 /**
@@ -1130,6 +1175,90 @@ test('HEADER-2: a title and a room name the phone header cuts short can be read 
     expect(box.x).toBeGreaterThanOrEqual(0);
     expect(box.x + box.width).toBeLessThanOrEqual(390);
   }
+});
+
+test('HEADER-3: wider than a phone, a long title stays whole beside Rename, the room name on one line, the status and buttons on a second row at most', async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('Alice');
+  await u.page.setViewportSize({ width: 1280, height: 800 });
+  // A room name with a long run of no break opportunity, a title, and the longest status (STATE-5's).
+  await u.gotoRoom(`${room}-${'q'.repeat(60)}`.slice(0, 128));
+  await u.page.getByRole('button', { name: 'Rename room' }).click();
+  await u.page.getByRole('textbox', { name: 'Room title' }).fill('A fairly long room title for the header to show');
+  await u.page.getByRole('button', { name: 'Save title' }).click();
+  await u.send('one');
+  await u.offlineToggle().click();
+  await u.send('two');
+  await u.send('three');
+  await u.message('one').getByRole('button', { name: 'React', exact: true }).click();
+  await u.message('one').getByRole('button', { name: 'React with 👍' }).click();
+  await expect(u.connection()).toContainText('3 pending (2 messages, 1 reaction)');
+
+  const header = u.page.getByRole('banner');
+  const title = header.getByRole('heading', { level: 1 });
+  const name = header.locator('.room-name');
+  const rename = header.getByRole('button', { name: 'Rename room' });
+  const items = [
+    header.getByRole('link', { name: 'Rooms' }),
+    title,
+    name,
+    rename,
+    u.connection(),
+    header.getByRole('button', { name: 'Go offline' }),
+    header.getByRole('button', { name: 'Lab', exact: true }),
+  ];
+  for (const width of [1100, 1280]) {
+    await u.page.setViewportSize({ width, height: 800 });
+    for (const item of items) await expect(item, `at ${width} px`).toBeInViewport({ ratio: 1 });
+    // The title whole, not cut short.
+    expect(await title.evaluate((el) => el.scrollWidth <= el.clientWidth), `at ${width} px`).toBe(true);
+    const titleBox = (await title.boundingBox())!;
+    // The room name one line (no taller than the larger title), Rename on the title's row.
+    expect((await name.boundingBox())!.height, `at ${width} px`).toBeLessThanOrEqual(titleBox.height);
+    expect((await rename.boundingBox())!.y, `at ${width} px`).toBeLessThan(titleBox.y + titleBox.height);
+    // Rows: an item starts a new row when it is wholly below the row so far.
+    const boxes = await Promise.all(items.map(async (item) => (await item.boundingBox())!));
+    boxes.sort((a, b) => a.y - b.y);
+    let rows = 0;
+    let rowBottom = -Infinity;
+    for (const box of boxes) {
+      if (box.y >= rowBottom - 1) rows++;
+      rowBottom = Math.max(rowBottom, box.y + box.height);
+    }
+    expect(rows, `at ${width} px`).toBeLessThanOrEqual(2);
+    const headerBox = (await header.boundingBox())!;
+    const buttonBox = (await header.getByRole('button', { name: 'Go offline' }).boundingBox())!;
+    expect(headerBox.height, `at ${width} px`).toBeLessThan(3 * buttonBox.height);
+  }
+});
+
+test('HEADER-3 People here: a long name with no break wraps within the panel, "(you)" in view beside it, wide and on a phone', async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('W'.repeat(64));
+  await u.page.setViewportSize({ width: 1280, height: 800 });
+  await u.gotoRoom(room);
+  const people = u.page.getByRole('region', { name: 'People here' });
+  const you = people.getByRole('listitem').filter({ hasText: '(you)' });
+  const within = async (width: number): Promise<void> => {
+    await expect(you, `at ${width} px`).toBeVisible();
+    const panel = (await people.boundingBox())!;
+    for (const part of [you.locator('bdi'), you.locator('.you-tag')]) {
+      const box = (await part.boundingBox())!;
+      expect(box.x, `at ${width} px`).toBeGreaterThanOrEqual(panel.x);
+      expect(box.x + box.width, `at ${width} px`).toBeLessThanOrEqual(panel.x + panel.width + 0.5);
+    }
+    // The whole name shown, none of it cut off.
+    await expect(you.locator('bdi')).toHaveText('W'.repeat(64));
+    expect(await you.locator('bdi').evaluate((el) => el.scrollWidth <= el.clientWidth), `at ${width} px`).toBe(true);
+  };
+  await within(1280);
+  await u.page.setViewportSize({ width: 360, height: 740 });
+  await u.page.getByRole('button', { name: 'Room details' }).click();
+  await within(360);
 });
 
 test('a room opened with a keyboard and mouse is ready to write: what is typed goes into the message box', async ({

@@ -71,6 +71,30 @@ describe('FILE-1 room file', () => {
     expect(() => decodeRoomFile(bytes)).toThrow(message);
   });
 
+  it('FILE-1 a refusal says what is wrong in words, without a spec rule id; the parser reason is kept as its detail', () => {
+    const padded = concat(
+      enc.encode('CONVERGE-ROOM\n{"format":1,"room":"r","exportedAt":1}\n'),
+      update(),
+      new Uint8Array([0]),
+    );
+    let refusal: unknown = null;
+    try {
+      decodeRoomFile(padded);
+    } catch (e) {
+      refusal = e;
+    }
+    expect(refusal).toBeInstanceOf(ImportError);
+    expect((refusal as ImportError).message).toBe(
+      'This room file is damaged: its room data is not a valid update. Nothing was imported.',
+    );
+    expect((refusal as ImportError).detail).toMatch(/^VAL-\d+: /);
+    for (const [, bytes] of refusals) {
+      expect(() => decodeRoomFile(bytes)).toThrow(
+        expect.objectContaining({ message: expect.not.stringMatching(/\b[A-Z]+-\d+\b/) }),
+      );
+    }
+  });
+
   it('file name', () => {
     expect(roomFileName('class-7b', new Date(2026, 10, 25, 20, 1).getTime())).toBe('class-7b-2026-11-25.converge');
   });

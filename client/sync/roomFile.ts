@@ -34,8 +34,15 @@ export interface RoomFile {
   readonly update: Uint8Array;
 }
 
+/**
+ * A refused import. `message` is for the person importing, in their words: no spec rule ids. The
+ * parser's reason, rule id included, is `detail`, for the console and bug reports.
+ */
 export class ImportError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly detail: string | null = null,
+  ) {
     super(message);
     this.name = 'ImportError';
   }
@@ -80,9 +87,9 @@ export const decodeRoomFile = (bytes: Uint8Array): RoomFile => {
   try {
     parseUpdateV1(update);
   } catch (e) {
-    const why = e instanceof UpdateError ? ` (${e.message})` : '';
     throw new ImportError(
-      `This room file is damaged: its room data is not a valid update${why}. Nothing was imported.`,
+      'This room file is damaged: its room data is not a valid update. Nothing was imported.',
+      e instanceof UpdateError ? e.message : String(e),
     );
   }
   return { header, update };

@@ -55,6 +55,7 @@ import {
   isOwnReactionKey,
   parseReactionKey,
   reactionKey,
+  textByteLimit,
   validateText,
   validateTextSize,
   TEXT_STRUCT_OVERHEAD,
@@ -613,6 +614,12 @@ export class RoomSession {
     this.afterMutation(r);
   }
 
+  /** STRUCT-1: the most UTF-8 bytes a text may take to be sent or saved here; null while the limits are unknown. */
+  textByteLimit(): number | null {
+    const limits = this.relayLimits();
+    return limits ? textByteLimit(limits.maxStructBytes) : null;
+  }
+
   /**
    * STRUCT-1: a text the relay would refuse for good (VAL-10: larger than the structs it passes
    * on) is refused here, while it is still a draft; unknown limits refuse nothing.
@@ -736,7 +743,7 @@ export class RoomSession {
     const measure = beginImport(r.chat);
     const result = applyUpdateDefensively(r.doc, file.update, IMPORT_ORIGIN);
     if (result.status === 'refused') {
-      throw new ImportError(`This room file does not fit this room (${result.reason}). Nothing was imported.`);
+      throw new ImportError('This room file does not fit this room. Nothing was imported.', result.reason);
     }
     if (result.status === 'frozen') {
       this.onFrozen(r);

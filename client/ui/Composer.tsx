@@ -232,7 +232,8 @@ export const Composer = ({
         <span id={keysId} className="composer-keys">
           Enter to send, Shift+Enter for a new line
         </span>
-        <CharCounter id={counterId} length={draft.length} />
+        {/* STRUCT-1: read on every render, so once the relay's limits arrive the next keystroke counts by them. */}
+        <CharCounter id={counterId} text={draft} byteLimit={session.textByteLimit()} />
       </div>
       <FieldError id={errorId} error={error} />
     </form>

@@ -10,7 +10,7 @@ import { CLOCK_AHEAD_TOLERANCE_MS } from '../../shared/chat/hlc.js';
 import { formatFullTime, formatMessageTime, formatPreciseDuration, isoTime } from './format.js';
 import { CharCounter } from './CharCounter.js';
 import { FieldError } from './FieldError.js';
-import { RichText } from './richText.js';
+import { highlight, RichText } from './richText.js';
 import type { MessageState, MessageView, ReactionState } from './services.js';
 
 export const STATE_LABEL: Record<MessageState, string> = {
@@ -42,6 +42,8 @@ export interface MessageActions {
   readonly remove: (id: string) => void;
   readonly react: (id: string, emoji: string, on: boolean) => void;
   readonly showMessage: (id: string) => void;
+  /** STRUCT-1: the most bytes the relay passes on for a text (RoomSession.textByteLimit); null while unknown. */
+  readonly textByteLimit: () => number | null;
 }
 
 export interface MessageItemProps {
@@ -125,7 +127,8 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
     >
       {m.replyTo !== null && <ReplyQuote parent={parent} onShow={actions.showMessage} />}
       <header className="message-head">
-        <bdi className="message-author">{m.authorName}</bdi>
+        {/* SEARCH-1: a message found by its author's name shows where the match is. */}
+        <bdi className="message-author">{highlight(m.authorName, query)}</bdi>
         {own && <span className="you-tag">(you)</span>}
         <time className="message-time" dateTime={isoTime(m.wall)} title={formatFullTime(m.wall)}>
           {formatMessageTime(m.wall)}
@@ -154,7 +157,7 @@ export const MessageItem = memo(function MessageItem(props: MessageItemProps): R
       {m.deleted ? (
         <p className="message-text deleted-text">message deleted</p>
       ) : mode === 'edit' ? (
-        <EditForm m={m} onDone={() => close('edit')} edit={actions.edit} />
+        <EditForm m={m} onDone={() => close('edit')} edit={actions.edit} byteLimit={actions.textByteLimit} />
       ) : (
         // Each message takes its direction from its own first strong character: an Arabic or Hebrew
         // message reads right to left, whatever the page's direction.
@@ -328,10 +331,12 @@ const ReactionPicker = ({
 const EditForm = ({
   m,
   edit,
+  byteLimit,
   onDone,
 }: {
   m: MessageView;
   edit: (id: string, text: string) => void;
+  byteLimit: () => number | null;
   onDone: () => void;
 }): ReactNode => {
   const [text, setText] = useState(m.text);
@@ -384,7 +389,7 @@ const EditForm = ({
         onKeyDown={onKeyDown}
       />
       <div className="edit-row">
-        <CharCounter id={counterId} length={text.length} />
+        <CharCounter id={counterId} text={text} byteLimit={byteLimit()} />
         <button type="submit" className="button primary small">
           Save
         </button>

@@ -24,8 +24,9 @@ import { STATUS_LABEL } from './describeSync.js';
 import { describeImport } from './describeImport.js';
 import { announceUploadEnd, announceUploadStart, describeUpload } from './describeUpload.js';
 import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.js';
+import { ImportError } from '../sync/roomFile.js';
 import { roomUrl } from './router.js';
-import { foldForSearch } from './searchText.js';
+import { foldForSearch, foldQuery, indexOfFolded } from './searchText.js';
 import {
   onSwitchedOffChange,
   roomFileName,
@@ -247,8 +248,10 @@ const Room = ({
   const dividerIndex = divider?.index ?? -1;
   const rows = useMemo<Rows>(() => {
     // A query of nothing but accents (a dead key pressed alone) folds to nothing: it matches nothing.
-    const q = foldForSearch(trimmedQuery);
-    if (trimmedQuery) return searchRows(q ? messages.filter((m) => !m.deleted && foldedForSearch(m).includes(q)) : []);
+    const q = foldQuery(trimmedQuery);
+    if (trimmedQuery) {
+      return searchRows(q ? messages.filter((m) => !m.deleted && indexOfFolded(foldedForSearch(m), q) >= 0) : []);
+    }
     return messageRows(messages, dividerIndex, structureVersion);
   }, [messages, trimmedQuery, dividerIndex, structureVersion]);
 
@@ -349,6 +352,7 @@ const Room = ({
         }
       },
       showMessage,
+      textByteLimit: () => session.textByteLimit(),
     }),
     [session, showMessage],
   );
@@ -371,10 +375,14 @@ const Room = ({
         Skip to the message box
       </button>
       <header className="room-header">
-        <a className="back-link" href="/" onClick={linkClick('/')}>
-          <span aria-hidden="true">←</span> Rooms
-        </a>
-        <RoomTitle room={room} title={view.title} session={session} />
+        {/* HEADER-1, HEADER-3: one flex item, so that a title too long for the row takes the first row
+            with the back link, never a row of its own below the link's. */}
+        <div className="header-main">
+          <a className="back-link" href="/" onClick={linkClick('/')}>
+            <span aria-hidden="true">←</span> Rooms
+          </a>
+          <RoomTitle room={room} title={view.title} session={session} />
+        </div>
         <div className="header-controls">
           <ConnectionIndicator view={view} />
           <button
@@ -924,7 +932,11 @@ const Transfer = ({ room, session }: { room: string; session: RoomSession }): Re
       .then((buf) => session.importFile(new Uint8Array(buf)))
       .then(
         (summary) => setResult({ ok: true, text: describeImport(file.name, summary) }),
-        (err: unknown) => setResult({ ok: false, text: err instanceof Error ? err.message : String(err) }),
+        (err: unknown) => {
+          // The parser's reason (with its rule id) is for the console, not the sentence shown.
+          if (err instanceof ImportError && err.detail !== null) console.warn(`Import of ${file.name}: ${err.detail}`);
+          setResult({ ok: false, text: err instanceof Error ? err.message : String(err) });
+        },
       )
       .finally(() => {
         setBusy(false);

@@ -49,28 +49,47 @@ export const splitLinks = (text: string): TextPart[] => {
   return parts;
 };
 
-/** `text` with every occurrence of `query` (SEARCH-1: ignoring case and accents) wrapped in <mark>. */
-export const highlight = (text: string, query: string): ReactNode => {
-  const ranges = matchRanges(text, query);
-  if (ranges.length === 0) return text;
+type Ranges = ReadonlyArray<readonly [number, number]>;
+
+/** `text[from, to)` with the parts in `ranges` (ranges of the whole text) wrapped in <mark>. */
+const marked = (text: string, from: number, to: number, ranges: Ranges): ReactNode => {
   const out: ReactNode[] = [];
-  let at = 0;
+  let at = from;
   for (const [start, end] of ranges) {
-    if (start > at) out.push(text.slice(at, start));
-    out.push(<mark key={start}>{text.slice(start, end)}</mark>);
-    at = end;
+    const s = Math.max(start, from);
+    const e = Math.min(end, to);
+    if (s >= e) continue;
+    if (s > at) out.push(text.slice(at, s));
+    out.push(<mark key={s}>{text.slice(s, e)}</mark>);
+    at = e;
   }
-  if (at < text.length) out.push(text.slice(at));
+  if (out.length === 0) return text.slice(from, to);
+  if (at < to) out.push(text.slice(at, to));
   return out;
 };
 
-export const RichText = ({ text, query = '' }: { text: string; query?: string }): ReactNode =>
-  splitLinks(text).map((part, i) =>
-    part.kind === 'link' ? (
+/** `text` with every occurrence of `query` (SEARCH-1: ignoring case and accents) wrapped in <mark>. */
+export const highlight = (text: string, query: string): ReactNode =>
+  marked(text, 0, text.length, matchRanges(text, query));
+
+/**
+ * SEARCH-1: matches are found in the whole text, as the search filter finds them, then marked part by
+ * part: a match running into or out of a link ("see https") is marked on both sides of its edge.
+ */
+export const RichText = ({ text, query = '' }: { text: string; query?: string }): ReactNode => {
+  const ranges = matchRanges(text, query);
+  // The parts cover the text in order, end to end.
+  let at = 0;
+  return splitLinks(text).map((part, i) => {
+    const from = at;
+    at += part.text.length;
+    const shown = marked(text, from, at, ranges);
+    return part.kind === 'link' ? (
       <a key={i} href={part.href} target="_blank" rel="noopener noreferrer">
-        {highlight(part.text, query)}
+        {shown}
       </a>
     ) : (
-      <Fragment key={i}>{highlight(part.text, query)}</Fragment>
-    ),
-  );
+      <Fragment key={i}>{shown}</Fragment>
+    );
+  });
+};

@@ -1,5 +1,9 @@
+import { createElement } from 'react';
+import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
-import { foldForSearch, matchRanges } from './searchText.js';
+import { Prng, seedFromEnv } from '../../shared/testing/prng.js';
+import { RichText } from './richText.js';
+import { foldForSearch, foldQuery, indexOfFolded, matchRanges } from './searchText.js';
 
 const marked = (text: string, query: string): string => {
   let out = '';
@@ -51,5 +55,71 @@ describe('SEARCH-1: search ignores case and accents', () => {
   it('SEARCH-1 an empty or blank query matches nothing', () => {
     expect(matchRanges('anything', '')).toEqual([]);
     expect(matchRanges('anything', '   ')).toEqual([]);
+  });
+
+  it('SEARCH-1 only accents on Latin, Greek and Cyrillic letters are dropped: other marks make another letter', () => {
+    // Devanagari vowel signs: "का" (kā) is not "कि" (ki), and "कता" is not in "किताब" (kitāb).
+    expect(marked('किताब', 'का')).toBe('किताब');
+    expect(marked('किताब', 'कता')).toBe('किताब');
+    expect(marked('किताब', 'किता')).toBe('[किता]ब');
+    // Hangul syllables stay whole: "하" is not "한".
+    expect(marked('한국어 공부', '하')).toBe('한국어 공부');
+    expect(marked('한국어 공부', '한국')).toBe('[한국]어 공부');
+    // Kana voicing marks: "はか" is not "ばか".
+    expect(marked('ばかな', 'はか')).toBe('ばかな');
+    expect(marked('ばかな', 'ばか')).toBe('[ばか]な');
+    // A decomposed syllable or kana is the same letter as its composed form.
+    expect(foldForSearch('\u1112\u1161\u11ab')).toBe(foldForSearch('한'));
+    expect(marked('\u306f\u3099かな', 'ばか')).toBe('[\u306f\u3099か]な');
+    // Cyrillic and Greek accents do go.
+    expect(marked('Ёлка', 'елка')).toBe('[Ёлка]');
+    expect(marked('Αθήνα', 'αθηνα')).toBe('[Αθήνα]');
+  });
+
+  it('SEARCH-1 a match does not part a letter from a mark kept on it, nor begin with one', () => {
+    // Thai: the tone mark makes "ไก่" (chicken) another word than "ไก".
+    expect(marked('ไก่ ไก', 'ไก')).toBe('ไก่ [ไก]');
+    expect(marked('ไก่ ไก', 'ไก่')).toBe('[ไก่] ไก');
+    expect(marked('किताब', 'क')).toBe('किताब');
+    expect(marked('ไก่', '\u0e48')).toBe('ไก่');
+    expect(indexOfFolded(foldForSearch('ไก่ ไก'), foldQuery('ไก'))).toBe(4);
+  });
+
+  it('SEARCH-1 compatibility forms fold to their plain letters, marked over the original characters', () => {
+    expect(marked('office ﬁle', 'file')).toBe('office [ﬁle]');
+    expect(marked('ＦＵＬＬ width', 'full')).toBe('[ＦＵＬＬ] width');
+    expect(marked('ﾊﾞｶ', 'バカ')).toBe('[ﾊﾞｶ]');
+    // A spacing accent is a space and an accent: alone, it is a query of nothing.
+    expect(foldQuery('¨')).toBe('');
+    expect(matchRanges('a ¨ b', '¨')).toEqual([]);
+  });
+
+  it('SEARCH-1 the filter and the highlight agree (seeded)', () => {
+    const seed = seedFromEnv();
+    const rng = new Prng(seed);
+    const pieces = [
+      ...['a', 'e', 'E', '\u0301', 'é', 'ß', 's', 'S', 'ς', 'Σ', 'ﬁ', 'f', 'i', 'İ', 'ё', 'е', '\u0308', '¨'],
+      ...['क', 'ि', 'ा', 'त', '한', '하', '\u1112', '\u1161', '\u11ab', 'は', '\u3099', 'ば', 'ﾊ', 'ﾞ'],
+      ...['ไ', 'ก', '\u0e48', ' ', '\n', '🎉'],
+    ];
+    const word = (n: number): string => Array.from({ length: n }, () => rng.pick(pieces)).join('');
+    const disagree: Array<{ text: string; query: string; found: boolean }> = [];
+    for (let i = 0; i < 2000 && disagree.length === 0; i++) {
+      const text = word(rng.int(0, 12));
+      const query = word(rng.int(1, 3));
+      const found = indexOfFolded(foldForSearch(text), foldQuery(query)) >= 0;
+      if (found !== matchRanges(text, query).length > 0) disagree.push({ text, query, found });
+    }
+    if (disagree.length > 0) console.error(`SEARCH-1 agreement failed with SEED=${seed}`);
+    expect(disagree).toEqual([]);
+  });
+
+  it('SEARCH-1 a match across the edge of a link is marked on both sides', () => {
+    const html = renderToStaticMarkup(
+      createElement(RichText, { text: 'see https://example.com/x now', query: 'SEE HTTPS' }),
+    );
+    expect(html).toBe(
+      '<mark>see </mark><a href="https://example.com/x" target="_blank" rel="noopener noreferrer"><mark>https</mark>://example.com/x</a> now',
+    );
   });
 });

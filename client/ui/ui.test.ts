@@ -1,5 +1,9 @@
+import { createElement } from 'react';
+import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
+import { TEXT_LIMIT } from '../../shared/chat/chatRoom.js';
 import { CLOCK_AHEAD_TOLERANCE_MS } from '../../shared/chat/hlc.js';
+import { CharCounter } from './CharCounter.js';
 import { formatDuration, formatPreciseDuration } from './format.js';
 import { describeUpload } from './describeUpload.js';
 import { clockAheadTag } from './MessageItem.js';
@@ -123,5 +127,28 @@ describe('HLC-4: the "clock ahead" tag', () => {
     expect(t.label).toBe('⚠ ordered as if sent 1 day ahead of this device’s clock');
     expect(t.title).toContain('1 day ahead of the time shown (its sender’s clock)');
     expect(clockAheadTag(at(1000, 1000 + day, day, true))!.title).toContain('(this device’s clock): this device’s HLC');
+  });
+});
+
+describe('STRUCT-1: the message counter counts against what sending checks', () => {
+  const counter = (text: string, byteLimit: number | null): string =>
+    renderToStaticMarkup(createElement(CharCounter, { id: 'c', text, byteLimit })).replace(/<[^>]*>/g, '');
+
+  it('STRUCT-1 counts characters alone while the relay limits are unknown or cannot be reached', () => {
+    expect(counter('a'.repeat(3600), null)).toBe(`3600 / ${TEXT_LIMIT} characters`);
+    expect(counter('a'.repeat(TEXT_LIMIT + 2), 12_000)).toBe(
+      `${TEXT_LIMIT + 2} / ${TEXT_LIMIT} characters — 2 too many`,
+    );
+  });
+
+  it('STRUCT-1 counts bytes too when the relay passes on fewer than a message within the limit can take', () => {
+    // 3,600 characters are within CHAT-2's limit, not within this relay's 3,520 bytes.
+    expect(counter('a'.repeat(3600), 3520)).toBe(
+      `3600 / ${TEXT_LIMIT} characters, 3600 / 3520 bytes — 80 bytes too many`,
+    );
+    expect(counter('€'.repeat(1000), 3520)).toBe(`1000 / ${TEXT_LIMIT} characters, 3000 / 3520 bytes`);
+    expect(counter('a'.repeat(TEXT_LIMIT + 1), 3520)).toBe(
+      `${TEXT_LIMIT + 1} / ${TEXT_LIMIT} characters, ${TEXT_LIMIT + 1} / 3520 bytes — 1 character and ${TEXT_LIMIT + 1 - 3520} bytes too many`,
+    );
   });
 });

@@ -100,13 +100,16 @@ export const TEXT_STRUCT_OVERHEAD = 512;
  */
 export const validateTextSize = (text: string, maxStructBytes: number): ChatError | null => {
   const bytes = utf8Length(text);
-  const room = maxStructBytes - TEXT_STRUCT_OVERHEAD;
+  const room = textByteLimit(maxStructBytes);
   if (bytes <= room) return null;
   return new ChatError(
     'too-long',
-    `This relay passes on messages of at most ${Math.max(0, room)} bytes; this one takes ${bytes} (a letter outside basic Latin takes 2 or 3 bytes, an emoji 4). Shorten it or send it in parts.`,
+    `This relay passes on messages of at most ${room} bytes; this one takes ${bytes} (a letter outside basic Latin takes 2 or 3 bytes, an emoji 4). Shorten it or send it in parts.`,
   );
 };
+
+/** STRUCT-1: the most UTF-8 bytes a message's text may take through a relay passing on structs of `maxStructBytes`. */
+export const textByteLimit = (maxStructBytes: number): number => Math.max(0, maxStructBytes - TEXT_STRUCT_OVERHEAD);
 
 /** CHAT-6: the key of `userId`'s reaction `emoji` to message `id`. */
 export const reactionKey = (id: string, userId: string, emoji: string): string => `${id}|${userId}|${emoji}`;
