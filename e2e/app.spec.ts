@@ -1768,7 +1768,7 @@ test('axe: no serious or critical accessibility violations on the lobby and in a
 
   await a.page.getByRole('link', { name: 'Rooms' }).click();
   await expect(a.page.getByRole('list', { name: 'Rooms on this device' })).toBeVisible();
-  await expect(a.page.getByText('1 not sent yet')).toBeVisible();
+  await expect(a.page.getByText('2 not sent yet (1 message, 1 reaction)')).toBeVisible();
   await check(a.page, 'lobby');
   await a.page.emulateMedia({ colorScheme: 'dark' });
   await check(a.page, 'lobby (dark)');
