@@ -15,9 +15,9 @@ import { refreshRooms } from '../sync/backgroundRefresh.js';
 import { decodeSyncState } from '../sync/syncState.js';
 import {
   catchUpInBackground,
-  isSwitchedOff,
   tabFaults,
   kv,
+  offlineSwitch,
   openBackgroundSession,
   randomBytes,
   type RoomInfo,
@@ -298,7 +298,7 @@ const RoomList = (): ReactNode => {
           // one a Lab partition holds back, in this tab or another.
           rooms: infos
             .map((i) => i.room)
-            .filter((room) => !isSwitchedOff(room) && !tabFaults.partitionedHere(room))
+            .filter((room) => !offlineSwitch.isOff(room) && !tabFaults.partitionedHere(room))
             .slice(0, REFRESH_ROOMS),
           catchUp: (room, timeoutMs) => catchUpInBackground(room, local, timeoutMs, summaries.unackedClients(room)),
           open: (room) => openBackgroundSession(room, identity, local),

@@ -28,9 +28,8 @@ import { ImportError } from '../sync/roomFile.js';
 import { roomUrl } from './router.js';
 import { foldForSearch, foldQuery, indexOfFolded } from './searchText.js';
 import {
-  onSwitchedOffChange,
+  offlineSwitch,
   roomFileName,
-  setSwitchedOff,
   type MessageView,
   type RoomMeta,
   type RoomSession,
@@ -116,7 +115,7 @@ const Room = ({
   const { identity, local } = useApp();
   const view = useRoomView(session);
   // OFF-1: another tab switched this room on or off.
-  useEffect(() => onSwitchedOffChange(room, (off) => session.setOffline(off)), [room, session]);
+  useEffect(() => offlineSwitch.watch(room, (off) => session.setOffline(off)), [room, session]);
   const visible = useDocumentVisible();
   const listRef = useRef<MessageListHandle>(null);
   const composerRef = useRef<ComposerHandle>(null);
@@ -391,7 +390,7 @@ const Room = ({
             aria-pressed={view.connection.manualOffline}
             onClick={() => {
               const off = !view.connection.manualOffline;
-              setSwitchedOff(room, off);
+              offlineSwitch.set(room, off);
               session.setOffline(off);
             }}
           >
@@ -495,7 +494,7 @@ const Room = ({
               Close<span className="visually-hidden"> room details</span>
             </button>
           )}
-          <SyncDetails view={view} />
+          <SyncDetails session={session} view={view} />
           <People view={view} />
           <ShareRoom room={room} title={view.title} />
           <Transfer room={room} session={session} />

@@ -8,13 +8,17 @@ import { formatFullTime, isoTime } from './format.js';
 import { STATE_HELP, STATE_LABEL } from './MessageItem.js';
 import { describeSync } from './describeSync.js';
 import { useNetworkOnline } from './useNetworkOnline.js';
-import type { MessageState, RoomView } from './services.js';
+import type { MessageState, RoomSession, RoomView } from './services.js';
+import { useLabFaults } from './lab/useLab.js';
 
 const STATES: readonly MessageState[] = ['storing', 'pending', 'saved', 'seen'];
 
-export const SyncDetails = ({ view }: { view: RoomView }): ReactNode => {
+export const SyncDetails = ({ session, view }: { session: RoomSession; view: RoomView }): ReactNode => {
   const { lastSyncedAt } = view.connection;
-  const words = describeSync(view, useNetworkOnline());
+  const words = describeSync(view, {
+    networkOnline: useNetworkOnline(),
+    labPartitioned: useLabFaults(session).partitioned,
+  });
   const headingId = useId();
   return (
     <section className="panel" aria-labelledby={headingId}>

@@ -10,6 +10,7 @@ import { RoomSession } from '../sync/roomSession.js';
 import { catchUpRoom, type CatchUpResult } from '../sync/catchUp.js';
 import { RelayConfigSource } from '../net/relayConfig.js';
 import { MemoryStorage } from './memoryStorage.js';
+import { OfflineSwitch } from './offlineSwitch.js';
 import { PartitionMarks, RENEW_MS, TabFaults } from './tabFaults.js';
 
 export type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
@@ -59,35 +60,8 @@ const pickStorage = (): Storage => {
 /** localStorage, or an in-memory stand-in when the browser refuses it. */
 export const kv: Storage = pickStorage();
 
-/**
- * OFF-1: the rooms whose "Go offline" switch is on, for every tab of this profile (localStorage):
- * what the user held back stays back across reloads, and no other tab (its open room, its
- * lobby's refresh) sends it, until the user switches it off.
- */
-const offlineKey = (room: string): string => `converge:offline:${room}`;
-export const isSwitchedOff = (room: string): boolean => {
-  try {
-    return kv.getItem(offlineKey(room)) === '1';
-  } catch {
-    return false;
-  }
-};
-export const setSwitchedOff = (room: string, off: boolean): void => {
-  try {
-    if (off) kv.setItem(offlineKey(room), '1');
-    else kv.removeItem(offlineKey(room));
-  } catch {
-    // Full or refused: the switch then holds for this page only.
-  }
-};
-/** Calls `changed` when another tab switches `room` on or off; returns the unsubscribe. */
-export const onSwitchedOffChange = (room: string, changed: (off: boolean) => void): (() => void) => {
-  const listener = (e: StorageEvent): void => {
-    if (e.key === offlineKey(room) || e.key === null) changed(isSwitchedOff(room));
-  };
-  window.addEventListener('storage', listener);
-  return () => window.removeEventListener('storage', listener);
-};
+/** OFF-1 (./offlineSwitch.ts): the rooms whose "Go offline" switch is on, for every tab of this profile. */
+export const offlineSwitch = new OfflineSwitch(kv, typeof window === 'undefined' ? new EventTarget() : window);
 
 const hex = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 
@@ -149,19 +123,31 @@ const relayConfig = new RelayConfigSource(kv, typeof location === 'undefined' ? 
 const loadRelayConfig = (): void => void relayConfig.refreshUnlessFresh();
 if (typeof window !== 'undefined') window.addEventListener('online', () => void relayConfig.refresh());
 
-export const openSession = async (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> => {
+/**
+ * The relay and what the session knows of its limits, the same for a visit and a background
+ * session: UP-2 paces what either uploads (a background one uploads edits made offline), STRUCT-2
+ * keeps either from sending what the relay would refuse, STRUCT-3 fetches the limits when unknown.
+ */
+const relayOptions = () => {
   loadRelayConfig();
-  const session = await RoomSession.open({
-    room,
+  return {
     relayUrl: relayUrl(),
+    relayLimits: () => relayConfig.current.limits,
+    watchRelayLimits: (changed: () => void) => relayConfig.subscribe(changed),
+    connecting: loadRelayConfig,
+  };
+};
+
+export const openSession = async (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> => {
+  const session = await RoomSession.open({
+    ...relayOptions(),
+    room,
     identity,
     store: local.store,
     persistent: local.persistent,
+    // NET-3: a visit fails over to the relays the config lists; the lobby's refresh stays on this page's.
     relays: () => relayConfig.current.relays,
-    relayLimits: () => relayConfig.current.limits,
-    watchRelayLimits: (changed) => relayConfig.subscribe(changed),
-    connecting: loadRelayConfig,
-    offline: isSwitchedOff(room),
+    offline: offlineSwitch.isOff(room),
     faults: tabFaults.startingFaults(room),
     labTab,
   });
@@ -184,24 +170,14 @@ export const catchUpInBackground = (
  * A background session (SYNC-C1's full path, for a room the catch-up leaves unsure): fetches what
  * the room missed, invisible to its participants.
  */
-export const openBackgroundSession = (
-  room: string,
-  identity: IdentityInfo,
-  local: LocalStore,
-): Promise<RoomSession> => {
-  loadRelayConfig();
-  return RoomSession.open({
+export const openBackgroundSession = (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> =>
+  RoomSession.open({
+    ...relayOptions(),
     room,
-    relayUrl: relayUrl(),
     identity,
     store: local.store,
     persistent: local.persistent,
     background: true,
-    // UP-2: what it uploads (edits made offline) is paced like a visit's.
-    relayLimits: () => relayConfig.current.limits,
-    watchRelayLimits: (changed) => relayConfig.subscribe(changed),
-    connecting: loadRelayConfig,
     // LAB-10: partitioned meanwhile (a lobby's round takes a while): it uploads nothing.
     faults: tabFaults.startingFaults(room),
   });
-};

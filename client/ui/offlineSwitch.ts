@@ -1,0 +1,49 @@
+/**
+ * OFF-1: the rooms whose "Go offline" switch is on, for every tab of this profile (localStorage):
+ * what the user held back stays back across reloads, and no other tab (its open room, its
+ * lobby's refresh) sends it, until the user switches it off.
+ *
+ * OFF-2: `watch` calls back at once with the switch as it is when the watch starts, then on every
+ * change another tab makes. A room reads the switch when its session opens and watches it only
+ * once it shows, later (IndexedDB is read in between); a change another tab made in that gap fires
+ * no `storage` event afterwards, so without the first call the tab stayed switched off for good.
+ */
+export class OfflineSwitch {
+  constructor(
+    private readonly kv: Storage,
+    /** Where the browser fires `storage` events for changes made by other tabs (the window). */
+    private readonly events: Pick<EventTarget, 'addEventListener' | 'removeEventListener'>,
+  ) {}
+
+  private static key(room: string): string {
+    return `converge:offline:${room}`;
+  }
+
+  isOff(room: string): boolean {
+    try {
+      return this.kv.getItem(OfflineSwitch.key(room)) === '1';
+    } catch {
+      return false;
+    }
+  }
+
+  set(room: string, off: boolean): void {
+    try {
+      if (off) this.kv.setItem(OfflineSwitch.key(room), '1');
+      else this.kv.removeItem(OfflineSwitch.key(room));
+    } catch {
+      // Full or refused: the switch then holds for this page only.
+    }
+  }
+
+  /** Calls `changed` now and whenever another tab switches `room` on or off; returns the unsubscribe. */
+  watch(room: string, changed: (off: boolean) => void): () => void {
+    const listener = (e: Event): void => {
+      const key = (e as StorageEvent).key;
+      if (key === OfflineSwitch.key(room) || key === null) changed(this.isOff(room));
+    };
+    this.events.addEventListener('storage', listener);
+    changed(this.isOff(room));
+    return () => this.events.removeEventListener('storage', listener);
+  }
+}
