@@ -16,7 +16,7 @@ import {
   encodeSyncUpdate,
   MessageType,
 } from '../../shared/protocol.js';
-import { waitFor } from '../../shared/testing/waitFor.js';
+import { observeFor, waitFor } from '../../shared/testing/waitFor.js';
 import { parseUpdateV1 } from '../../shared/updateV1.js';
 import { person, randomBytes, testTransport, useRelaySessions, WS } from '../testing/relaySessions.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
@@ -648,6 +648,107 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     expect(await catchUpOn(aliceStore, silent)('a-room', 300)).toEqual({ outcome: 'timeout' });
     expect(await catchUpOn(aliceStore, silent)('.bad-name', 300)).toEqual({ outcome: 'refused' });
     expect(aliceStore.dump()).toEqual({ rows: [], records: [] });
+  });
+
+  it('OFF-1: a room switched off (or partitioned) after the round started is not visited when its turn comes', async () => {
+    const [r1, r2] = [freshRoom(), freshRoom()];
+    const aliceStore = new MemoryRoomUpdateStore();
+    await aliceWritesOffline(r2, aliceStore, ['held back']);
+    const held = new Set<string>();
+    const caughtUp: string[] = [];
+    const catchUp = catchUpOn(aliceStore);
+    const outcomes = await refreshRooms({
+      rooms: [r1, r2],
+      catchUp: (room, timeoutMs) => {
+        caughtUp.push(room);
+        held.add(r2); // the user switches r2 off while the round is at r1
+        return catchUp(room, timeoutMs);
+      },
+      open: (room) => openOn(room, alice, { store: aliceStore, background: true }),
+      heldBack: (room) => held.has(room),
+      timeoutMs: 20_000,
+    });
+    expect([...outcomes]).toEqual([
+      [r1, 'synced'],
+      [r2, 'held-back'],
+    ]);
+    expect(caughtUp).toEqual([r1]);
+    // Between its catch-up and its session: a catch-up that leaves it unsure opens no session.
+    const opened: string[] = [];
+    const late = await refreshRooms({
+      rooms: [r2],
+      catchUp: (room) => {
+        held.add(room);
+        return Promise.resolve({ outcome: 'unsure' });
+      },
+      open: (room) => {
+        opened.push(room);
+        return noFullPath();
+      },
+      heldBack: (room) => held.has(room) && caughtUp.length > 0,
+      timeoutMs: 20_000,
+    });
+    expect([...late]).toEqual([[r2, 'held-back']]);
+    expect(opened).toEqual([]);
+  });
+
+  it('OFF-2: a background session switched off while it runs stops, uploads nothing a switched-off tab wrote, and its wait ends', async () => {
+    const room = freshRoom();
+    const aliceStore = new MemoryRoomUpdateStore();
+    const bobS = await openOn(room, bob, { store: new MemoryRoomUpdateStore() });
+    // The profile's switch, as client/ui/offlineSwitch.ts keeps it: watched from the session's start.
+    let off = false;
+    const watchers = new Set<(off: boolean) => void>();
+    const turn = (to: boolean): void => {
+      off = to;
+      for (const w of watchers) w(off);
+    };
+    const watchOffline = (changed: (off: boolean) => void): (() => void) => {
+      watchers.add(changed);
+      return () => watchers.delete(changed);
+    };
+    // Its wait ends with the switch, not at the timeout (a relay that cannot be reached: it would wait 60 s).
+    let waiting: RoomSession | null = null;
+    const refreshed = refreshRooms({
+      rooms: [room],
+      catchUp: () => Promise.resolve({ outcome: 'unsure' }),
+      open: async (r) => {
+        waiting = await openOn(r, alice, {
+          store: aliceStore,
+          background: true,
+          relayUrl: 'ws://127.0.0.1:1/sync',
+          offline: off,
+          watchOffline,
+        });
+        return waiting;
+      },
+      timeoutMs: 60_000,
+    });
+    await waitFor(() => waiting !== null, 'the background session opened');
+    turn(true);
+    expect([...(await refreshed)]).toEqual([[room, 'held-back']]);
+
+    // Switched off while it runs, a background session uploads nothing: not a tab's message held
+    // back by the switch, which reaches it over BroadcastChannel (OFF-1). The tab stays switched off.
+    turn(false);
+    const bg = await openOn(room, alice, {
+      store: aliceStore,
+      background: true,
+      crossTab: true,
+      offline: off,
+      watchOffline,
+    });
+    await waitFor(() => bg.synced, 'the background session synced');
+    turn(true);
+    await waitFor(() => bg.view().connection.status === 'offline', 'the background session went offline');
+    const tab = await openOn(room, alice, { store: aliceStore, crossTab: true, offline: true });
+    tab.send('held back by the switch');
+    await waitFor(() => bg.view().messages.some((m) => m.text === 'held back by the switch'), 'it reached the session');
+    await observeFor(5000); // STATE-2's quiet spell would have uploaded it by now
+    expect(bobS.view().messages.map((m) => m.text)).not.toContain('held back by the switch');
+    // Switched on again: it goes.
+    turn(false);
+    await waitFor(() => bobS.view().messages.some((m) => m.text === 'held back by the switch'), 'bob has it');
   });
 
   it('SYNC-C1: a relay that does not answer is given up on after the timeout, and a cancelled refresh stops', async () => {

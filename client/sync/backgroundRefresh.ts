@@ -19,7 +19,8 @@ import type { AppendedMissing } from '../storage/roomUpdateStore.js';
 import type { CatchUpResult } from './catchUp.js';
 import { pendingWrites, type RoomSession } from './roomSession.js';
 
-export type RefreshOutcome = 'synced' | 'refused' | 'timeout' | 'failed';
+/** `held-back`: OFF-1's switch or LAB-10's partition holds the room back (`heldBack`); nothing more was fetched or sent. */
+export type RefreshOutcome = 'synced' | 'refused' | 'timeout' | 'failed' | 'held-back';
 
 /**
  * What a refresh changed in the room's store: nothing, exactly the updates the catch-up stored
@@ -42,6 +43,13 @@ export interface RefreshOptions {
   readonly timeoutMs: number;
   /** Checked before each room: the lobby went away or the network went down. */
   readonly cancelled?: () => boolean;
+  /**
+   * OFF-1, LAB-10: the room is held back from the relay (the "Go offline" switch, a partition held
+   * on this device). Checked when its turn comes and again before its background session opens:
+   * a round takes a while, and the user may turn the switch meanwhile. The session itself follows
+   * the switch once open (OFF-2), and its wait ends when it is switched off.
+   */
+  readonly heldBack?: (room: string) => boolean;
   /** After each room, once what arrived is stored. */
   readonly onRoom?: (room: string, outcome: RefreshOutcome, change: RoomChange) => void;
 }
@@ -68,7 +76,13 @@ const waitUntil = <T>(s: RoomSession, done: (s: RoomSession) => T | null, deadli
   });
 
 const syncedOrRefused = (s: RoomSession): RefreshOutcome | null =>
-  s.synced ? 'synced' : s.view().connection.refusal !== null ? 'refused' : null;
+  s.view().connection.manualOffline
+    ? 'held-back'
+    : s.synced
+      ? 'synced'
+      : s.view().connection.refusal !== null
+        ? 'refused'
+        : null;
 
 /**
  * LOBBY-4: the wait for acks is over when every own write (`pendingWrites`: messages, reactions
@@ -96,6 +110,7 @@ const syncedOrRefused = (s: RoomSession): RefreshOutcome | null =>
  */
 const ackedOrRefused = (s: RoomSession): RefreshOutcome | null => {
   const v = s.view();
+  if (v.connection.manualOffline) return 'held-back';
   // UP-5: and the upload queue is empty. The acks stand for own writes only (messages, reactions,
   // the title): pieces queued behind a big upload (deletions, another's messages from an imported
   // file) would be dropped when the session ends.
@@ -114,11 +129,13 @@ const refreshWithSession = async (room: string, opts: RefreshOptions): Promise<R
   const deadline = Date.now() + opts.timeoutMs;
   let session: RoomSession | null = null;
   try {
+    if (opts.heldBack?.(room)) return 'held-back';
     session = await opts.open(room);
     const outcome = await waitUntil(session, syncedOrRefused, deadline);
     if (outcome !== 'synced') return outcome;
     // Acks still missing at the deadline: the room is synced; its messages stay "not sent yet".
-    return (await waitUntil(session, ackedOrRefused, deadline)) === 'refused' ? 'refused' : 'synced';
+    const acked = await waitUntil(session, ackedOrRefused, deadline);
+    return acked === 'refused' || acked === 'held-back' ? acked : 'synced';
   } catch {
     return 'failed';
   } finally {
@@ -134,6 +151,10 @@ export const refreshRooms = async (opts: RefreshOptions): Promise<Map<string, Re
   const outcomes = new Map<string, RefreshOutcome>();
   for (const room of opts.rooms) {
     if (opts.cancelled?.()) break;
+    if (opts.heldBack?.(room)) {
+      outcomes.set(room, 'held-back');
+      continue;
+    }
     let result: CatchUpResult;
     try {
       result = await opts.catchUp(room, opts.timeoutMs);

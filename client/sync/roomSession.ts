@@ -203,6 +203,12 @@ export interface RoomSessionOptions {
   readonly background?: boolean;
   /** OFF-1: the "Go offline" switch starts on (the tab switched it on before a reload): nothing connects. */
   readonly offline?: boolean;
+  /**
+   * OFF-2: calls `changed` when another tab switches the room on or off (and may call it at once
+   * with the switch as it is); returns the unsubscribe. Watched from the start, before the store
+   * is read, so a switch turned while the session opens is followed before anything connects.
+   */
+  readonly watchOffline?: (changed: (off: boolean) => void) => () => void;
   /** LAB-1: the lab's faults to start with, applied before anything connects (a tab's remembered ones, LAB-10). */
   readonly faults?: FaultConfig;
   /** Extension: uniform random in [0, 1) for the lab's fault decisions (experiments seed it). */
@@ -466,6 +472,7 @@ export class RoomSession {
     this.connecting = opts.connecting ?? (() => undefined);
     // STRUCT-4: a refusal's oversized messages are measured against the limits known now.
     if (opts.watchRelayLimits) this.cleanups.push(opts.watchRelayLimits(() => this.markDirty()));
+    if (opts.watchOffline) this.cleanups.push(opts.watchOffline((off) => this.setOffline(off)));
     this.uploads = new Uploads({
       limits: this.relayLimits,
       isCurrent: (ws) => {

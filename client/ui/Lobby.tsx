@@ -229,6 +229,8 @@ const REFRESH_ROOMS = 10;
 // state vector with nothing): every 30 s costs a relay little, where 2 min left counts stale.
 const REFRESH_EVERY_MS = 30_000;
 const REFRESH_ROOM_TIMEOUT_MS = 15_000;
+/** OFF-1, LAB-10: rooms the user holds back from the relay, which no lobby syncs. */
+const heldBack = (room: string): boolean => offlineSwitch.isOff(room) || tabFaults.partitionedHere(room);
 
 const NOTHING_NOT_SENT: NotSent = { count: 0, messages: 0, reactions: 0, title: false };
 
@@ -295,11 +297,12 @@ const RoomList = (): ReactNode => {
         infos.sort((a, b) => (b.meta.lastOpenedAt ?? 0) - (a.meta.lastOpenedAt ?? 0));
         await refreshRooms({
           // OFF-1: a room switched off in this tab is not synced from here either; LAB-10: nor
-          // one a Lab partition holds back, in this tab or another.
+          // one a Lab partition holds back, in this tab or another (also once the round started).
           rooms: infos
             .map((i) => i.room)
-            .filter((room) => !offlineSwitch.isOff(room) && !tabFaults.partitionedHere(room))
+            .filter((room) => !heldBack(room))
             .slice(0, REFRESH_ROOMS),
+          heldBack,
           catchUp: (room, timeoutMs) => catchUpInBackground(room, local, timeoutMs, summaries.unackedClients(room)),
           open: (room) => openBackgroundSession(room, identity, local),
           timeoutMs: REFRESH_ROOM_TIMEOUT_MS,

@@ -114,8 +114,6 @@ const Room = ({
 }): ReactNode => {
   const { identity, local } = useApp();
   const view = useRoomView(session);
-  // OFF-1: another tab switched this room on or off.
-  useEffect(() => offlineSwitch.watch(room, (off) => session.setOffline(off)), [room, session]);
   const visible = useDocumentVisible();
   const listRef = useRef<MessageListHandle>(null);
   const composerRef = useRef<ComposerHandle>(null);

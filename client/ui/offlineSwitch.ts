@@ -4,9 +4,9 @@
  * lobby's refresh) sends it, until the user switches it off.
  *
  * OFF-2: `watch` calls back at once with the switch as it is when the watch starts, then on every
- * change another tab makes. A room reads the switch when its session opens and watches it only
- * once it shows, later (IndexedDB is read in between); a change another tab made in that gap fires
- * no `storage` event afterwards, so without the first call the tab stayed switched off for good.
+ * change another tab makes: a session reads the switch, then watches it; a change another tab made
+ * in between fires no `storage` event afterwards (a room that watched only once it showed, after
+ * reading IndexedDB, stayed switched off for good).
  */
 export class OfflineSwitch {
   constructor(

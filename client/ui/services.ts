@@ -124,31 +124,34 @@ const loadRelayConfig = (): void => void relayConfig.refreshUnlessFresh();
 if (typeof window !== 'undefined') window.addEventListener('online', () => void relayConfig.refresh());
 
 /**
- * The relay and what the session knows of its limits, the same for a visit and a background
- * session: UP-2 paces what either uploads (a background one uploads edits made offline), STRUCT-2
- * keeps either from sending what the relay would refuse, STRUCT-3 fetches the limits when unknown.
+ * What a visit and a background session share, so they cannot drift apart: UP-2 paces what either
+ * uploads (a background one uploads edits made offline), STRUCT-2 keeps either from sending what
+ * the relay would refuse, STRUCT-3 fetches the limits when unknown; OFF-1/OFF-2: either follows the
+ * "Go offline" switch from the start, also when another tab turns it while the room loads or a
+ * lobby's refresh is under way; LAB-10: either starts with the partition held on this device.
  */
-const relayOptions = () => {
+const sessionOptions = (room: string, identity: IdentityInfo, local: LocalStore) => {
   loadRelayConfig();
   return {
+    room,
+    identity,
+    store: local.store,
+    persistent: local.persistent,
     relayUrl: relayUrl(),
     relayLimits: () => relayConfig.current.limits,
     watchRelayLimits: (changed: () => void) => relayConfig.subscribe(changed),
     connecting: loadRelayConfig,
+    offline: offlineSwitch.isOff(room),
+    watchOffline: (changed: (off: boolean) => void) => offlineSwitch.watch(room, changed),
+    faults: tabFaults.startingFaults(room),
   };
 };
 
 export const openSession = async (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> => {
   const session = await RoomSession.open({
-    ...relayOptions(),
-    room,
-    identity,
-    store: local.store,
-    persistent: local.persistent,
+    ...sessionOptions(room, identity, local),
     // NET-3: a visit fails over to the relays the config lists; the lobby's refresh stays on this page's.
     relays: () => relayConfig.current.relays,
-    offline: offlineSwitch.isOff(room),
-    faults: tabFaults.startingFaults(room),
     labTab,
   });
   // LAB-10: the tab keeps the room's faults when the session goes (its listeners go with it); also
@@ -171,13 +174,4 @@ export const catchUpInBackground = (
  * the room missed, invisible to its participants.
  */
 export const openBackgroundSession = (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> =>
-  RoomSession.open({
-    ...relayOptions(),
-    room,
-    identity,
-    store: local.store,
-    persistent: local.persistent,
-    background: true,
-    // LAB-10: partitioned meanwhile (a lobby's round takes a while): it uploads nothing.
-    faults: tabFaults.startingFaults(room),
-  });
+  RoomSession.open({ ...sessionOptions(room, identity, local), background: true });
