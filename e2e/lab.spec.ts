@@ -3,11 +3,13 @@
  * resync and clock skew (LAB-1, LAB-2, LAB-3, LAB-8 through the panel), the ShiViz export
  * (LAB-6), the active-fault banner (LAB-UI-6), the fault form's errors (LAB-UI-9), the HLC left ahead by a cleared skew
  * (LAB-13, HLC-4), the space-time diagram on a phone (LAB-UI-5), and the class view
- * (LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7, LAB-UI-8, LAB-UI-13, LAB-UI-15), also with 30 participants. Conditions are polled; the one fixed window (observeFor) checks that something does NOT happen.
+ * (LAB-UI-1, LAB-UI-3, LAB-UI-4, LAB-UI-7, LAB-UI-8, LAB-UI-13, LAB-UI-15), also with 30 participants and with
+ * several tabs of one profile (LAB-UI-10, LAB-14; LAB-7's announcement of a partition behind latency).
+ * Conditions are polled; the one fixed window (observeFor) checks that something does NOT happen.
  */
 import { readFileSync } from 'node:fs';
 import { AxeBuilder } from '@axe-core/playwright';
-import type { Page } from '@playwright/test';
+import type { Locator, Page } from '@playwright/test';
 import { NAME_LIMIT } from '../shared/chat/chatRoom.js';
 import { SHIVIZ_REGEX } from '../shared/lab/shiviz.js';
 import { observeFor } from '../shared/testing/waitFor.js';
@@ -543,6 +545,70 @@ test.describe('class view', () => {
     } finally {
       for (const s of sims) s.destroy();
     }
+  });
+
+  test("LAB-7, LAB-14, LAB-UI-10: a second tab's latency, then partition, shows in its own row; a tab opened beside it does not replace it, its reload does", async ({
+    openUser,
+    room,
+    relay,
+  }) => {
+    // Three tabs, a partition twice, a reload: more than the default 30 s on two shared cores.
+    test.setTimeout(90_000);
+    // The view first, then the tabs one by one: each tab's number is the order the view saw them in.
+    const t = await openUser('Teacher');
+    await t.page.goto(`${relay.url}/lab/${room}`);
+    await expect(t.page.getByRole('heading', { name: `Lab: ${room}` })).toBeVisible();
+    const q = await openUser('Quad');
+    await q.gotoRoom(room);
+    await expect(classView.rows(t.page)).toHaveText(['Quad']);
+    const tab2 = await q.newTab();
+    await expect(ui.composer(tab2)).toBeVisible();
+    await expect(classView.rows(t.page)).toHaveText(['Quad (tab 1)', 'Quad (tab 2)']);
+    const status = (name: string): Locator => classView.row(t.page, name).locator('td').nth(0);
+    const faults = (name: string): Locator => classView.row(t.page, name).locator('td').nth(1);
+    const firstTabUntouched = async (): Promise<void> => {
+      await expect(status('Quad (tab 1)')).toHaveText('online');
+      await expect(faults('Quad (tab 1)')).toHaveText('none');
+    };
+
+    await lab.open(tab2);
+    await lab.field(tab2, 'Latency up').fill('200');
+    await lab.apply(tab2).click();
+    await expect(faults('Quad (tab 2)')).toHaveText('latency up 200 ms');
+    await expect(status('Quad (tab 2)')).toHaveText('online');
+    await firstTabUntouched();
+    // LAB-7: the partition is announced past the latency, before the socket closes (it was lost in
+    // the latency's queue: the row said "offline" with the latency only).
+    await lab.partition(tab2).check();
+    await expect(faults('Quad (tab 2)')).toHaveText('partitioned, latency up 200 ms');
+    await expect(status('Quad (tab 2)')).toContainText('partitioned, out of reach for');
+    await expect(classView.verdict(t.page)).toHaveText('Unknown: 1 unreachable');
+    await firstTabUntouched();
+    await tab2.getByRole('button', { name: 'Clear faults' }).click();
+    await expect(status('Quad (tab 2)')).toHaveText('online', { timeout: 20_000 });
+    await expect(faults('Quad (tab 2)')).toHaveText('none');
+    await expect(classView.verdict(t.page)).toHaveText('Converged');
+    await firstTabUntouched();
+
+    // LAB-14: a third tab opened while the second is partitioned is listed beside it, not in its place.
+    await lab.partition(tab2).check();
+    await expect(status('Quad (tab 2)')).toContainText('partitioned, out of reach for');
+    const tab3 = await q.newTab();
+    // LAB-10: it starts partitioned too (the second tab holds the room partitioned on this device).
+    await expect(lab.banner(tab3)).toContainText('partitioned');
+    await tab3.getByRole('button', { name: 'Clear faults' }).click();
+    await expect(classView.rows(t.page)).toHaveText(['Quad (tab 1)', 'Quad (tab 3)', 'Quad (tab 2)']);
+    await expect(status('Quad (tab 2)')).toContainText('partitioned, out of reach for');
+    await expect(status('Quad (tab 3)')).toHaveText('online');
+    // The second tab's reload (the same tab id, in its sessionStorage) replaces it, and goes by its number.
+    await tab2.reload();
+    await expect(ui.composer(tab2)).toBeVisible();
+    await expect(classView.rows(t.page)).toHaveText(['Quad (tab 1)', 'Quad (tab 2)', 'Quad (tab 3)']);
+    // A reload clears the tab's faults (LAB-UI-6).
+    await expect(status('Quad (tab 2)')).toHaveText('online');
+    await expect(faults('Quad (tab 2)')).toHaveText('none');
+    await expect(classView.verdict(t.page)).toHaveText('Converged', { timeout: 20_000 });
+    await firstTabUntouched();
   });
 
   test('LAB-UI-1 with 30 participants: all listed, one with different content is spotted, and convergence comes back', async ({

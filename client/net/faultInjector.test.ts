@@ -98,4 +98,32 @@ describe('LAB-2 fault injection', () => {
     vi.advanceTimersByTime(500);
     expect(got.out).toEqual([...Array(20).keys()]);
   });
+
+  it('LAB-7: what is sent `unfaulted` goes out at once, past drops, a reorder hold and latency, with no draw; incoming frames and later sends keep their faults', () => {
+    let draws = 0;
+    const { got, send, recv, inj } = setup(
+      { dropPct: 50, reorderPct: 50, up: { fixedMs: 1000 }, down: { fixedMs: 1000 } },
+      () => {
+        draws++;
+        return 0.6; // never dropped (60 ≥ 50), never duplicated, never held for reordering
+      },
+    );
+    send(1); // queued behind the latency
+    const before = draws;
+    inj.unfaulted(() => {
+      send(2);
+      recv(3);
+    });
+    expect(got.out).toEqual([2]);
+    expect(draws - before).toBe(3); // the incoming frame's drop, duplicate and reorder draws only
+    send(4);
+    expect(got).toEqual({ out: [2], in: [] });
+    vi.advanceTimersByTime(1000);
+    expect(got).toEqual({ out: [2, 1, 4], in: [3] });
+    // With every frame dropped, still nothing else passes.
+    inj.set(validateFaultConfig({ dropPct: 100 }));
+    inj.unfaulted(() => send(5));
+    send(6);
+    expect(got.out).toEqual([2, 1, 4, 5]);
+  });
 });

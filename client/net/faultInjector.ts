@@ -13,7 +13,8 @@
  *    late, never lost);
  * 5. latency: fixed + uniform jitter; deliveries in one direction stay in order (FIFO, as on
  *    a TCP connection: jitter delays, it does not reorder).
- * Frames already queued when the config changes are delivered as scheduled.
+ * Frames already queued when the config changes are delivered as scheduled (or dropped with their
+ * socket, when a partition closes it). `unfaulted` sends past all of this (LAB-7's announcement).
  */
 import { NO_FAULTS, type FaultConfig, type LinkFault } from '../../shared/lab/faults.js';
 import type { Transport } from './transport.js';
@@ -65,6 +66,8 @@ export class FaultInjector {
   private readonly onFrame: ((dir: FrameDirection, bytes: Uint8Array) => void) | undefined;
   private readonly reorderHoldMs: number;
   private readonly links: Record<FrameDirection, Link> = { in: new Link(), out: new Link() };
+  /** True while `unfaulted` runs: outgoing frames are handed on at once. */
+  private passing = false;
 
   constructor(
     readonly transport: Transport,
@@ -95,6 +98,23 @@ export class FaultInjector {
     else if (!config.partitioned && was) this.transport.heal();
   }
 
+  /**
+   * LAB-7: runs `send`, handing on the frames it sends at once, past every fault in effect (no
+   * drop, reorder hold or latency, no random draw), ahead of frames queued earlier. For the faults
+   * a session announces as it goes cut off: through the faults the announcement could be dropped,
+   * or held in a queue the partition's closing socket then empties, and the room would never learn
+   * why the session went quiet. Frames `send` does not send synchronously are not covered.
+   */
+  unfaulted(send: () => void): void {
+    const was = this.passing;
+    this.passing = true;
+    try {
+      send();
+    } finally {
+      this.passing = was;
+    }
+  }
+
   stats(): FaultStats {
     return { ...this.counts };
   }
@@ -110,6 +130,10 @@ export class FaultInjector {
   }
 
   private frame(dir: FrameDirection, data: Uint8Array, forward: Forward): void {
+    if (this.passing && dir === 'out') {
+      this.deliver(dir, data, forward);
+      return;
+    }
     const c = this.cfg;
     if (c.partitioned || this.random() * 100 < c.dropPct) {
       if (dir === 'in') this.counts.droppedIn++;

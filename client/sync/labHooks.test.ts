@@ -3,7 +3,7 @@
  * as the WebSocket and the in-memory store.
  */
 import { describe, expect, it } from 'vitest';
-import { NO_FAULTS, validateFaultConfig } from '../../shared/lab/faults.js';
+import { NO_FAULTS, sameFaults, validateFaultConfig } from '../../shared/lab/faults.js';
 import { compareOrders } from '../../shared/lab/orders.js';
 import { toShiViz } from '../../shared/lab/shiviz.js';
 import { observeFor, waitFor } from '../../shared/testing/waitFor.js';
@@ -231,6 +231,35 @@ describe('RoomSession lab hooks with a real relay', () => {
     await waitFor(() => dropOf() === 0, 'b sees a');
     a.lab.setFaults(validateFaultConfig({ dropPct: 100 }));
     await waitFor(() => dropOf() === 100, 'b learns that a drops every frame');
+  });
+
+  it.each([
+    ['latency of 500 ms up', { up: { fixedMs: 500 } }, true],
+    // Bob sees the reorder once its publication was released: nothing is held when the partition comes.
+    ['a reorder of every frame', { reorderPct: 100 }, true],
+    // The drop's own publication is dropped: Bob never sees it.
+    ['a drop of half the frames, this one dropped', { dropPct: 50 }, false],
+  ])('LAB-7: a session going into a partition behind %s still tells the room first', async (_, faults, shown) => {
+    const room = freshRoom();
+    // 0.3: a frame is dropped under dropPct 50, held under reorderPct 100, never duplicated.
+    const a = await open(room, alice, { labRandom: () => 0.3 });
+    const b = await open(room, bob);
+    await Promise.all([online(a), online(b)]);
+    const aId = a.internals!.doc.clientID;
+    // Every state of Alice's that Bob received, until the relay removes hers (AWR-4).
+    const seen: LabAwareness[] = [];
+    const bAwareness = b.internals!.awareness;
+    bAwareness.on('change', () => {
+      const lab = bAwareness.getStates().get(aId)?.[LAB_AWARENESS_FIELD] as LabAwareness | undefined;
+      if (lab) seen.push(lab);
+    });
+    await waitFor(() => bAwareness.getStates().get(aId)?.[LAB_AWARENESS_FIELD] !== undefined, 'b sees a');
+    const config = validateFaultConfig(faults);
+    a.lab.setFaults(config);
+    if (shown) await waitFor(() => seen.some((l) => sameFaults(l.faults, config)), 'b sees the faults');
+    a.lab.setFaults({ ...config, partitioned: true });
+    await waitFor(() => !bAwareness.getStates().has(aId), "a's state removed when its socket closed");
+    expect(seen.at(-1)?.faults.partitioned).toBe(true);
   });
 
   it('LAB-5/LAB-6: arrival order and a ShiViz log of sends and receives', async () => {

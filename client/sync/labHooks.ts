@@ -173,8 +173,9 @@ export class LabHooks {
     const was = this.faults.config;
     // Tell the room before the link goes down, so the class view shows "partitioned" rather
     // than a participant that merely went offline (the frame leaves before the socket closes).
-    // Likewise before every frame is dropped (LAB-UI-1: out of reach).
-    if (cutOff(config) && !cutOff(was)) this.publish(config);
+    // Likewise before every frame is dropped (LAB-UI-1: out of reach). Past the faults in effect:
+    // a drop would lose it, latency or a reorder hold would keep it until the socket closed.
+    if (cutOff(config) && !cutOff(was)) this.faults.unfaulted(() => this.publish(config));
     this.faults.set(config);
     this.clock.skewMs = config.skewMs;
     this.highestSkewMs = Math.max(this.highestSkewMs, config.skewMs);
