@@ -154,6 +154,11 @@ export interface RoomView {
     readonly upload: UploadProgress | null;
     /** STRUCT-4: refused, the own messages not sent yet that are too large for the relay's known limits. */
     readonly oversized: readonly OversizedMessage[];
+    /**
+     * STRUCT-1: `textByteLimit()` as of this view: the view changes when the relay's limits
+     * arrive, so a counter shown meanwhile (a draft typed before them) is brought up to date.
+     */
+    readonly textByteLimit: number | null;
   };
   /** Own messages not yet acked by the relay. */
   readonly pendingCount: number;
@@ -1683,6 +1688,7 @@ export class RoomSession {
           this.refusal === null || this.refusalPermanent
             ? NONE_OVERSIZED
             : sameOversized(prev?.connection.oversized ?? NONE_OVERSIZED, this.oversizedOwn()),
+        textByteLimit: this.textByteLimit(),
       }),
       pendingCount,
       pendingReactionCount,
@@ -1995,6 +2001,7 @@ const shallowSameView = (a: RoomView, b: RoomView): boolean =>
   a.connection.lastSyncedAt === b.connection.lastSyncedAt &&
   a.connection.refusal === b.connection.refusal &&
   a.connection.oversized === b.connection.oversized &&
+  a.connection.textByteLimit === b.connection.textByteLimit &&
   // UP-2's progress is a new object on every read: the same when the same bytes are sent of the same upload.
   a.connection.upload?.sentBytes === b.connection.upload?.sentBytes &&
   a.connection.upload?.totalBytes === b.connection.upload?.totalBytes &&

@@ -77,6 +77,36 @@ describe('STRUCT-1 with the real relay', () => {
     expect(s.view().messages.map((m) => m.text)).toEqual(['a short one']);
   });
 
+  it('STRUCT-1: the view carries the text byte limit and changes when the limits arrive (a counter shown meanwhile follows)', async () => {
+    let known: RelayConfig['limits'] = null;
+    const watchers = new Set<() => void>();
+    const s = await RoomSession.open({
+      room: `struct-${process.pid}-${rooms++}`,
+      relayUrl: relay.wsUrl,
+      identity: person('Writer'),
+      store: new MemoryRoomUpdateStore(),
+      persistent: false,
+      randomBytes,
+      crossTab: false,
+      transport: new Transport({ WebSocketImpl: WS }),
+      relayLimits: () => known,
+      watchRelayLimits: (changed) => {
+        watchers.add(changed);
+        return () => watchers.delete(changed);
+      },
+    });
+    sessions.push(s);
+    const before = s.view();
+    expect(before.connection.textByteLimit).toBeNull();
+    let notified = 0;
+    s.subscribe(() => notified++);
+    known = config.limits;
+    for (const w of watchers) w();
+    await waitFor(() => notified > 0, 'the view changed');
+    expect(s.view()).not.toBe(before);
+    expect(s.view().connection.textByteLimit).toBe(4032 - TEXT_STRUCT_OVERHEAD);
+  });
+
   it('STRUCT-1: without the limits the message is stored and the relay refuses the room for good (what it prevents)', async () => {
     const s = await open(false);
     s.send(LONG);

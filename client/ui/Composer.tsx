@@ -41,6 +41,7 @@ export const Composer = ({
   onCancelReply,
   onSent,
   onDraftChange,
+  byteLimit,
   ref,
 }: {
   room: string;
@@ -53,6 +54,8 @@ export const Composer = ({
   onCancelReply: () => void;
   onSent: (m: MessageView) => void;
   onDraftChange?: (draft: string) => void;
+  /** STRUCT-1: the view's `connection.textByteLimit`, so the counter follows the relay's limits as they arrive. */
+  byteLimit: number | null;
   ref?: Ref<ComposerHandle>;
 }): ReactNode => {
   const [opened] = useState(() => currentDraft(kv, room, meta));
@@ -233,7 +236,7 @@ export const Composer = ({
           Enter to send, Shift+Enter for a new line
         </span>
         {/* STRUCT-1: read on every render, so once the relay's limits arrive the next keystroke counts by them. */}
-        <CharCounter id={counterId} text={draft} byteLimit={session.textByteLimit()} />
+        <CharCounter id={counterId} text={draft} byteLimit={byteLimit} />
       </div>
       <FieldError id={errorId} error={error} />
     </form>

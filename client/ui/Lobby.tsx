@@ -327,7 +327,8 @@ const RoomList = (): ReactNode => {
   return (
     <section className="card" aria-labelledby="rooms-heading">
       <h2 id="rooms-heading">Your rooms</h2>
-      <p className="hint" aria-live="polite">
+      {/* LOBBY-5: the line is kept when empty, so the list below does not move as checks start and end. */}
+      <p className="hint status-line" aria-live="polite">
         {!online
           ? 'Offline: the counts are what this device knew when it was last online; rooms are checked again when the network is back.'
           : checking

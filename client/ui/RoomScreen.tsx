@@ -470,6 +470,7 @@ const Room = ({
             session={session}
             store={local.store}
             meta={meta}
+            byteLimit={view.connection.textByteLimit}
             replyTo={currentReply}
             onCancelReply={() => setReplyTo(null)}
             onSent={onSent}

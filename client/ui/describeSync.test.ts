@@ -15,6 +15,7 @@ const view = (
     refusal: null,
     upload: null,
     oversized: [],
+    textByteLimit: null,
     ...connection,
   },
   pendingCount: 0,
