@@ -119,4 +119,20 @@ describe('kept relay limits (STRUCT-2, STRUCT-3)', () => {
     // The same limits again: no change to tell.
     expect(changes).toEqual([limits]);
   });
+  it('STRUCT-3: fetched anew when the network comes back, also while a fetch started before it is in flight', async () => {
+    let up = false;
+    let release: () => void = () => undefined;
+    const fetchImpl: typeof fetch = (input, init) => {
+      if (up) return answering(() => ({ limits }))(input, init);
+      // Started offline: fails, but only later (a fetch waiting on a dead network).
+      return new Promise<void>((r) => (release = r)).then(() => offline(input, init));
+    };
+    const source = new RelayConfigSource(new MemoryStorage(), 'http://relay:1', '', fetchImpl);
+    const stale = source.refresh();
+    up = true; // the network is back while that fetch hangs
+    const anew = source.refreshAnew();
+    release();
+    await Promise.all([stale, anew]);
+    expect(source.current.limits).toEqual(limits);
+  });
 });

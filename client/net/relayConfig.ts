@@ -93,6 +93,15 @@ export class RelayConfigSource {
     return this.inFlight;
   }
 
+  /**
+   * Fetches the config once more after the fetch in flight, if any (STRUCT-3: the network came
+   * back, and a fetch started before it would fail).
+   */
+  refreshAnew(): Promise<void> {
+    const current = this.inFlight;
+    return current === null ? this.refresh() : current.then(() => this.refresh());
+  }
+
   /** Fetches the config unless a fetch already answered. */
   refreshUnlessFresh(): Promise<void> {
     return this.fetched ? Promise.resolve() : this.refresh();

@@ -83,6 +83,19 @@ describe('SYNC-C1: the lobby refreshes recent rooms only while it is shown and o
     expect(runs).toBe(1);
   });
 
+  it('SYNC-C1: the network coming back during a run runs again once that run ends', async () => {
+    stop = startRefreshLoop(run, EVERY, env);
+    expect(runs).toBe(1);
+    // The run in progress may be stuck on a room the network left: another one follows it.
+    handlers!.online();
+    handlers!.online();
+    expect(runs).toBe(1);
+    await endRun();
+    expect(runs).toBe(2);
+    await endRun();
+    expect(runs).toBe(2);
+  });
+
   it('SYNC-C1: stopped, it runs no more and lets go of its listeners; a failed run does not stop it', async () => {
     let fail = true;
     stop = startRefreshLoop(

@@ -121,7 +121,7 @@ export const relayUrl = (): string => `${location.protocol === 'https:' ? 'wss:'
 const relayConfig = new RelayConfigSource(kv, typeof location === 'undefined' ? '' : location.origin);
 /** STRUCT-3: fetched by the first room opened and again whenever the network comes back. */
 const loadRelayConfig = (): void => void relayConfig.refreshUnlessFresh();
-if (typeof window !== 'undefined') window.addEventListener('online', () => void relayConfig.refresh());
+if (typeof window !== 'undefined') window.addEventListener('online', () => void relayConfig.refreshAnew());
 
 /**
  * What a visit and a background session share, so they cannot drift apart: UP-2 paces what either
