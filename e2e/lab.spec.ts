@@ -103,14 +103,102 @@ test.describe('Lab panel', () => {
     await expect(a.message('behind the partition')).toContainText('Pending');
     await observeFor(1500);
     await expect(b.message('behind the partition')).toHaveCount(0);
-    // The reopened session says Connecting… until its third refused attempt, then Offline (STATUS-1).
-    // The header is a row shorter with the shorter status (HEADER-3), so the banner moves up: wait
-    // for it to settle, or the click lands where the button was.
+    // The reopened session says Connecting… until its third refused attempt, then Offline (STATUS-1);
+    // the header keeps its height at that turn (HEADER-4), so the banner's button stays under the click.
     await expect(a.connection()).toContainText('Offline', { timeout: 20_000 });
 
     await a.page.getByRole('button', { name: 'Clear faults' }).click();
     await expect(b.message('behind the partition')).toBeVisible({ timeout: 20_000 });
     await expect(lab.banner(tab)).toContainText('partitioned'); // that tab's own, until cleared there
+  });
+
+  test('HEADER-4: the room header keeps its height while only the status words change, on a phone, at 1024 and at 1280 with both side panels open', async ({
+    openUser,
+    room,
+  }) => {
+    // Six states, each measured at 22 widths: 30 to 45 s on two shared cores.
+    test.setTimeout(90_000);
+    const u = await openUser('Alice', { network: true });
+    // Phones, the narrow layout's widest, then every 32 px from the wide layout's start, through 1024 and 1280:
+    // where the header's first row stops holding the status and buttons depends on the room name's length.
+    const widths = [320, 360, 390, 896, ...Array.from({ length: 18 }, (_, i) => 928 + 32 * i)];
+    /** Per status (all its words), per width: where the header ends, so where what follows it starts. */
+    const seen = new Map<string, Map<number, number>>();
+    const measure = async (): Promise<void> => {
+      for (const width of widths) {
+        await u.page.setViewportSize({ width, height: 800 });
+        // Read together: a status that changed between two reads would be filed under the wrong words.
+        const { words, bottom } = await u.page.evaluate(() => {
+          const header = document.querySelector('.room-header')!;
+          return {
+            words: header.querySelector('.connection')!.textContent,
+            bottom: header.getBoundingClientRect().bottom,
+          };
+        });
+        if (!seen.has(words)) seen.set(words, new Map());
+        seen.get(words)!.set(width, bottom);
+      }
+      await u.page.setViewportSize({ width: 1280, height: 800 });
+    };
+    const states: RegExp[] = [];
+    const reached = async (words: RegExp): Promise<void> => {
+      states.push(words);
+      await expect(u.connection()).toHaveText(words, { timeout: 20_000 });
+    };
+
+    // The relay out of reach from the start: nothing synced yet.
+    await u.cut();
+    await u.gotoRoom(room);
+    await reached(/^Offline · not synced yet$/);
+    await measure();
+    u.restore();
+    await reached(/^Online · last synced/);
+    await u.send('one');
+    await expect(u.message('one')).toContainText(/Saved|Seen/);
+    // Both side panels open from 1024 px on: Room details (always, that wide) and the Lab.
+    await lab.open(u.page);
+    await expect(u.page.getByRole('complementary', { name: 'Room details' })).toBeVisible();
+    await measure();
+    // Online, with a write the relay never got (LAB-2: a dropped frame is not sent again by itself).
+    await lab.field(u.page, 'Drop').fill('100');
+    await lab.apply(u.page).click();
+    await u.send('two');
+    await reached(/^Online · 1 pending · last synced/);
+    await measure();
+    // Connecting…: a new socket open, the relay's answer a minute on its way.
+    await lab.field(u.page, 'Drop').fill('0');
+    await lab.field(u.page, 'Latency down').fill('60000');
+    await lab.apply(u.page).click();
+    await u.offlineToggle().click();
+    await u.offlineToggle().click();
+    await reached(/^Connecting… · 1 pending · last synced/);
+    await measure();
+    // Partitioned: Connecting… until the third refused attempt, then Offline (STATUS-1).
+    await lab.partition(u.page).check();
+    await reached(/^Offline · 1 pending · last synced/);
+    await measure();
+    // The longest: switched off, with messages and a reaction waiting (STATE-5).
+    await lab.partition(u.page).uncheck();
+    await u.offlineToggle().click();
+    await u.message('one').getByRole('button', { name: 'React', exact: true }).click();
+    await u.message('one').getByRole('button', { name: 'React with 👍' }).click();
+    await u.send('three');
+    await reached(/^Offline \(switched off\) · 3 pending \(2 messages, 1 reaction\) · last synced/);
+    await measure();
+
+    for (const words of states)
+      expect(
+        [...seen.keys()].some((w) => words.test(w)),
+        `${words}`,
+      ).toBe(true);
+    // Every width where the header's bottom edge moved with the words, and where it was for each.
+    const moved: Record<number, Record<string, number>> = {};
+    for (const width of widths) {
+      const at = [...seen].filter(([, byWidth]) => byWidth.has(width));
+      if (new Set(at.map(([, byWidth]) => byWidth.get(width))).size > 1)
+        moved[width] = Object.fromEntries(at.map(([words, byWidth]) => [words, byWidth.get(width)!]));
+    }
+    expect(moved).toEqual({});
   });
 
   test('LAB-3: clock skew set in the panel changes the wall-clock order but not the displayed order', async ({

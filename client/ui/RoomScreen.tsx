@@ -583,6 +583,13 @@ const RoomTitle = ({ room, title, session }: { room: string; title: string; sess
   );
 };
 
+const SWITCHED_OFF = '(switched off)';
+/**
+ * The state line's longest words, its reason unbreakable as on screen: a phone's status keeps the
+ * room they take (HEADER-4), so the header does not grow when the state turns to them.
+ */
+const WIDEST_STATE = `${STATUS_LABEL.offline} ${SWITCHED_OFF.replaceAll(' ', '\u00a0')}`;
+
 const ConnectionIndicator = ({ view }: { view: RoomView }): ReactNode => {
   const { status, manualOffline, lastSyncedAt } = view.connection;
   // STATE-1, STATE-5 and STATE-6: own writes the relay does not have yet, counted together; what
@@ -595,15 +602,19 @@ const ConnectionIndicator = ({ view }: { view: RoomView }): ReactNode => {
     // wordy, is left out there: each message and reaction says it too).
     // LIVE-2: only the first is a live region. The second changes with every send, ack and sync: a
     // screen reader read the whole status out each time. Both stay on screen; Room details has them too.
-    <div className={`connection connection-${status}`}>
+    // HEADER-4: the phone layout reserves the lines its widest state takes (styles.css).
+    <div className={`connection connection-${status}`} data-widest-state={WIDEST_STATE}>
       <span role="status" className="connection-state">
-        <span className="dot" aria-hidden="true" />
-        <span className="connection-label">{STATUS_LABEL[status]}</span>
+        {/* The dot and the state word stay together: a line never breaks between them. */}
+        <span className="connection-label">
+          <span className="dot" aria-hidden="true" />
+          {STATUS_LABEL[status]}
+        </span>
         {/* The space outside the reason: where a phone's status line may break (HEADER-1). */}
         {manualOffline && (
           <>
             {' '}
-            <span className="connection-detail">(switched off)</span>
+            <span className="connection-detail">{SWITCHED_OFF}</span>
           </>
         )}
       </span>
