@@ -450,7 +450,7 @@ test('STATE-1: an own message that showed Saved still shows Saved after a reload
   await expect(a.message('saved, then reloaded')).toContainText('Saved');
   await a.cut(); // nothing can re-ack it after the reload
   await a.page.reload();
-  await expect(a.message('saved, then reloaded')).toContainText('Saved', { timeout: 5_000 });
+  await expect(a.message('saved, then reloaded')).toContainText('Saved');
   // STATE-3: it did sync before this page: the header does not say it never did.
   await expect(a.connection()).toContainText('last synced');
   await expect(a.connection()).not.toContainText('not synced yet');
