@@ -21,6 +21,8 @@ const useIdentity = (): [IdentityInfo, (name: string) => void] => {
       setIdentity((cur) => (cur.id === next.id && cur.name === next.name && cur.named === next.named ? cur : next));
     };
     window.addEventListener('storage', onStorage);
+    // Read again once listening: a name changed between the first render and now fired its event already.
+    onStorage();
     return () => window.removeEventListener('storage', onStorage);
   }, []);
   const setName = useCallback((name: string) => setIdentity(setIdentityName(name)), []);

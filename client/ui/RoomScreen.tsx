@@ -3,7 +3,17 @@
  * faults), the message log, the composer, a side panel (people here, sharing, export and
  * import) and, when opened, the Lab panel (./lab/LabPanel.tsx).
  */
-import { useCallback, useEffect, useId, useMemo, useRef, useState, type ChangeEvent, type ReactNode } from 'react';
+import {
+  useCallback,
+  useEffect,
+  useId,
+  useMemo,
+  useRef,
+  useState,
+  useSyncExternalStore,
+  type ChangeEvent,
+  type ReactNode,
+} from 'react';
 import { TITLE_LIMIT } from '../../shared/chat/chatRoom.js';
 import { linkClick, useApp } from './appContext.js';
 import { Composer, type ComposerHandle } from './Composer.js';
@@ -87,15 +97,14 @@ const OpeningRoom = ({ room, focusComposer }: { room: string; focusComposer: boo
   );
 };
 
-const useDocumentVisible = (): boolean => {
-  const [visible, setVisible] = useState(() => document.visibilityState === 'visible');
-  useEffect(() => {
-    const on = (): void => setVisible(document.visibilityState === 'visible');
-    document.addEventListener('visibilitychange', on);
-    return () => document.removeEventListener('visibilitychange', on);
-  }, []);
-  return visible;
+const subscribeVisibility = (changed: () => void): (() => void) => {
+  document.addEventListener('visibilitychange', changed);
+  return () => document.removeEventListener('visibilitychange', changed);
 };
+
+/** The page is shown; read again once subscribed (`useSyncExternalStore`), so no change is lost. */
+const useDocumentVisible = (): boolean =>
+  useSyncExternalStore(subscribeVisibility, () => document.visibilityState === 'visible');
 
 /** How long after opening a room incoming messages still count as "arrived while you were away". */
 const CATCH_UP_MS = 5000;

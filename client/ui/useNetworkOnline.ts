@@ -1,16 +1,17 @@
-import { useEffect, useState } from 'react';
+import { useSyncExternalStore } from 'react';
 
-/** The browser's `navigator.onLine`, kept current by its `online` and `offline` events. */
-export const useNetworkOnline = (): boolean => {
-  const [online, setOnline] = useState(() => navigator.onLine);
-  useEffect(() => {
-    const update = (): void => setOnline(navigator.onLine);
-    window.addEventListener('online', update);
-    window.addEventListener('offline', update);
-    return () => {
-      window.removeEventListener('online', update);
-      window.removeEventListener('offline', update);
-    };
-  }, []);
-  return online;
+const subscribe = (changed: () => void): (() => void) => {
+  window.addEventListener('online', changed);
+  window.addEventListener('offline', changed);
+  return () => {
+    window.removeEventListener('online', changed);
+    window.removeEventListener('offline', changed);
+  };
 };
+
+/**
+ * The browser's `navigator.onLine`, kept current by its `online` and `offline` events. Through
+ * `useSyncExternalStore`, which reads it again once subscribed: a change between the first render
+ * and the subscription is not lost.
+ */
+export const useNetworkOnline = (): boolean => useSyncExternalStore(subscribe, () => navigator.onLine);
