@@ -76,9 +76,11 @@ export const RESERVE_SHARE = 0.25;
 export const PROGRESS_AFTER_MS = 3000;
 /**
  * UP-6: frames waiting on the relay's answer with none for this long ask again (see the header).
- * An answer takes a round trip and the relay's work on what came before: milliseconds.
+ * An answer takes a round trip and the relay's work on what came before: milliseconds, but seconds
+ * on a loaded machine (a stalled event loop at either end); giving up closes the socket, which
+ * costs a reconnect and the upload again, while only a frame the lab dropped needs it at all.
  */
-export const ANSWER_WAIT_MS = 3000;
+export const ANSWER_WAIT_MS = 10_000;
 
 export interface PacerClock {
   /** Milliseconds, monotonic (never the lab's skewed clock). */
