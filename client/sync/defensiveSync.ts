@@ -78,6 +78,11 @@ export interface SyncHandlerEvents {
   readonly onThrew?: (error: unknown) => void;
   /** UP-2: sends the answer to the relay's SyncStep1 (default: all pieces at once, UP-1). */
   readonly uploader?: Uploader;
+  /**
+   * UP-6: a SyncStep2 came over the socket: the relay's answer to a SyncStep1 sent on it. Called
+   * before it is applied, refused or not (the relay received what came before it all the same).
+   */
+  readonly answered?: () => void;
 }
 
 type Handler = WebsocketProvider['messageHandlers'][number];
@@ -117,6 +122,7 @@ export const createSyncHandler =
       events.onReceived?.(inner, emitSynced);
       return;
     }
+    if (inner === SyncType.Step2 && emitSynced) events.answered?.();
     if (inner !== SyncType.Step2 && inner !== SyncType.Update) {
       events.onRefused(`an unknown sync message type ${inner}`, emitSynced);
       return;

@@ -14,7 +14,7 @@ import { SkewableClock } from '../../shared/lab/clock.js';
 import { chatContentHash } from '../../shared/lab/contentHash.js';
 import { cutOff, type FaultConfig } from '../../shared/lab/faults.js';
 import { replicaLog, type LabEvent, type LoggedMessage } from '../../shared/lab/shiviz.js';
-import { encodeSyncStep1, MessageType, SyncType } from '../../shared/protocol.js';
+import { MessageType, SyncType } from '../../shared/protocol.js';
 import { mapEntryLookup } from './defensiveSync.js';
 import type { Uploader } from './uploadPacer.js';
 import { CUT_OFF_REFRESH_MS, CutOffPeers, type AwarenessChange, type CutOffPeerWire } from '../lab/cutOffPeers.js';
@@ -202,7 +202,7 @@ export class LabHooks {
     const r = this.host.replica();
     const ws = r?.provider.ws;
     if (!r || !ws || !r.provider.wsconnected || ws.readyState !== ws.OPEN) return false;
-    ws.send(encodeSyncStep1(Y.encodeStateVector(r.doc)));
+    this.host.uploader.syncStep1(ws, Y.encodeStateVector(r.doc));
     const missing = Y.encodeStateAsUpdate(r.doc, Y.encodeStateVector(new Map(this.host.acked())));
     // An empty update is two zero bytes (no structs, no deletions).
     // UP-1, UP-2; UP-4: it replaces what is still queued of the last resync (which it holds).

@@ -65,7 +65,6 @@ import { CLOCK_AHEAD_TOLERANCE_MS, compareHlc, decodeHlc, HybridClock, type Hlc 
 import { newId, type RandomBytes } from '../../shared/ids.js';
 import { utf8Length } from '../../shared/utf8Length.js';
 import {
-  encodeSyncStep1,
   encodeSyncUpdate,
   isValidRoomName,
   MessageType,
@@ -237,6 +236,8 @@ export const MAX_NOTICES = 200;
 const SV_PUBLISH_DELAY_MS = 250;
 const REFUSED_NOTICE_INTERVAL_MS = 10_000;
 const META_SAVE_DELAY_MS = 500;
+/** A state vector of no client (varUint 0). */
+const EMPTY_STATE_VECTOR = new Uint8Array([0]);
 
 export const Notices = {
   refusedUpdate: 'A malformed update from the network was refused; nothing was applied or stored.',
@@ -486,6 +487,8 @@ export class RoomSession {
         return !!open && open === ws && provider.wsconnected && open.readyState === open.OPEN;
       },
       changed: () => this.markDirty(),
+      // UP-6: the pacer's SyncStep1s; it sends them only on this replica's open socket.
+      stateVector: () => (this.replica ? Y.encodeStateVector(this.replica.doc) : EMPTY_STATE_VECTOR),
     });
     this.lab = new LabHooks(
       {
@@ -815,6 +818,11 @@ export class RoomSession {
     return this.uploads.queuedBytes();
   }
 
+  /** UP-6: the upload's next frame waits for the relay to answer for those in flight (it may be stalled). */
+  get uploadHeldForRelay(): boolean {
+    return this.uploads.heldForRelay();
+  }
+
   /**
    * Resolves when every update this session has received or made so far is in the store, and
    * every sync meta write started so far (acks, seen clocks: STATE-1) is done (or failed). After
@@ -991,6 +999,9 @@ export class RoomSession {
       onFrozen: () => this.onFrozen(replica),
       onThrew: (e) => console.error('An observer threw while applying a remote update', e),
       uploader: this.uploads,
+      answered: () => {
+        if (provider.ws) this.uploads.answered(provider.ws);
+      },
     });
     provider.messageHandlers[MessageType.Ack] = (_encoder, decoder: decoding.Decoder) => this.onAck(decoder);
 
@@ -1012,7 +1023,11 @@ export class RoomSession {
       this.onAwarenessChange(replica, [...e.added, ...e.updated]),
     );
     provider.on('status', (e) => {
-      if (e.status === 'connected') this.maxShownAtConnect = this.maxShown;
+      if (e.status === 'connected') {
+        this.maxShownAtConnect = this.maxShown;
+        // UP-6: y-websocket sends its SyncStep1 right after this event; the relay's answers count from here.
+        if (provider.ws) this.uploads.opened(provider.ws);
+      }
       // UP-2: what was queued for the closed socket is dropped; the next SyncStep1 asks again.
       if (e.status === 'disconnected') this.uploads.stop();
       this.markDirty();
@@ -1463,7 +1478,8 @@ export class RoomSession {
       if (missing.byteLength > 2) this.uploads.resync(ws, missing, mapEntryLookup(r.doc));
       quiet = null;
     }
-    ws.send(encodeSyncStep1(Y.encodeStateVector(r.doc)));
+    // UP-6: counted, and paced with the user's edits.
+    this.uploads.syncStep1(ws, Y.encodeStateVector(r.doc));
     // A quiet spell starts with this re-check unless one is running.
     this.quietSince = quiet ?? { ws, ackGrowths: this.ackGrowths, at: now };
   }

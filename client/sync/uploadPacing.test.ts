@@ -263,3 +263,67 @@ describe('UP-2 with the real relay', () => {
     expect(uploadsOf(b, importedAt)).toEqual([]);
   });
 });
+
+describe('UP-6 with the real relay stalled', () => {
+  it('UP-6: frames sent into a stopped relay (SIGSTOP) reach it at once when it resumes, and never more than its burst: no rate-limited close', async () => {
+    // A relay with a small burst (64 KiB frames, 64 clients: 80 KiB) and a slow rate, so an
+    // upload takes many bursts.
+    const KiB = 1024;
+    const stalled = await startRelay({
+      env: {
+        MAX_FRAME_BYTES: String(64 * KiB),
+        MAX_CLIENTS_PER_UPDATE: '64',
+        BYTE_BURST: String(64 * KiB + 64 * CLIENT_CHARGE_BYTES),
+        MAX_BYTES_PER_SEC: String(64 * KiB),
+      },
+    });
+    let stopped = false;
+    try {
+      const limits = (await fetchRelayConfig(stalled.url)).limits!;
+      expect(limits.byteBurst).toBe(80 * KiB);
+      const closes = async (): Promise<number> => {
+        const text = await (await fetch(`${stalled.url}/metrics`)).text();
+        const series = `converge_closes_total{reason="${CloseReason.RateLimited.reason}"}`;
+        const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+        return line === undefined ? 0 : Number(line.slice(series.length + 1));
+      };
+      const room = freshRoom();
+      const count = 100; // about 400 KB: five times the burst
+      const file = await carolsFile(room, count);
+      const here = { relayUrl: stalled.wsUrl, relayLimits: () => limits };
+      const a = await open(room, 'Alice', here);
+      const b = await open(room, 'Bob', here);
+      await waitFor(() => a.synced && b.synced, 'both synced');
+      // The relay's event loop stops (as under heavy load): Alice's socket still takes frames (the
+      // kernel's buffers), which all reach the relay at once when it goes on.
+      const stoppedAt = Date.now();
+      stalled.child.kill('SIGSTOP');
+      stopped = true;
+      expect((await a.importFile(file)).newMessages).toBe(count);
+      const sentSinceStop = (): number =>
+        a.lab.traffic.filter((f) => f.dir === 'out' && f.t >= stoppedAt).reduce((n, f) => n + f.bytes, 0);
+      // Before UP-6 the pacer went on at its model's pace: more than the relay's whole burst went
+      // into the stalled socket. With it, the pacer holds the rest until the relay answers.
+      await waitFor(
+        () => sentSinceStop() > limits.byteBurst || a.uploadHeldForRelay,
+        'more than the burst sent into the stopped relay, or the upload held for its answer',
+        30_000,
+      );
+      const sent = sentSinceStop();
+      stalled.child.kill('SIGCONT');
+      stopped = false;
+      const refusal = (): string | null => a.view().connection.refusal;
+      await waitFor(() => b.view().messages.length === count || refusal() !== null, 'Bob has them all', 60_000);
+      expect(refusal()).toBeNull();
+      expect(await closes()).toBe(0);
+      expect(a.transport.attempts).toBe(1);
+      expect(a.view().notices).not.toContain(describeRetryableClose(CloseReason.RateLimited.code));
+      // What went into the stalled socket was a bunch, within the burst.
+      expect(sent).toBeGreaterThan(0);
+      expect(sent).toBeLessThanOrEqual(limits.byteBurst);
+    } finally {
+      if (stopped) stalled.child.kill('SIGCONT');
+      await stalled.cleanup();
+    }
+  });
+});
