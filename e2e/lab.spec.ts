@@ -699,6 +699,53 @@ test.describe('class view', () => {
     await firstTabUntouched();
   });
 
+  test('LAB-14: a window opened from a tab (a copy of its sessionStorage, as a duplicated tab) is a tab of its own: its reload replaces only its own row', async ({
+    openUser,
+    room,
+    relay,
+  }) => {
+    // Two tabs, a partition, two reloads: more than the default 30 s on two shared cores.
+    test.setTimeout(60_000);
+    const t = await openUser('Teacher');
+    await t.page.goto(`${relay.url}/lab/${room}`);
+    await expect(t.page.getByRole('heading', { name: `Lab: ${room}` })).toBeVisible();
+    const q = await openUser('Quad');
+    await q.gotoRoom(room);
+    await expect(classView.rows(t.page)).toHaveText(['Quad']);
+    // Opened without noopener, the window gets a copy of the opener's sessionStorage (tab id and all).
+    await q.page.evaluate(() => sessionStorage.setItem('e2e-copied', 'yes'));
+    const [copy] = await Promise.all([
+      q.page.waitForEvent('popup'),
+      q.page.evaluate(() => {
+        window.open(location.href);
+      }),
+    ]);
+    await expect(ui.composer(copy)).toBeVisible();
+    expect(await copy.evaluate(() => sessionStorage.getItem('e2e-copied'))).toBe('yes');
+    await expect(classView.rows(t.page)).toHaveText(['Quad (tab 1)', 'Quad (tab 2)']);
+    const status = (name: string): Locator => classView.row(t.page, name).locator('td').nth(0);
+
+    await lab.open(q.page);
+    await lab.partition(q.page).check();
+    await expect(status('Quad (tab 1)')).toContainText('partitioned, out of reach for');
+    // The copy's reload replaces the copy's row only: the first tab, cut off, stays listed.
+    await copy.reload();
+    // LAB-10: it starts partitioned (the first tab holds the room partitioned on this device).
+    await expect(lab.banner(copy)).toContainText('partitioned');
+    // Not connected yet: the row still listed as the copy's is its page before the reload.
+    await expect(status('Quad (tab 2)')).toContainText('offline');
+    await copy.getByRole('button', { name: 'Clear faults' }).click();
+    await expect(status('Quad (tab 2)')).toHaveText('online');
+    await expect(classView.rows(t.page)).toHaveText(['Quad (tab 2)', 'Quad (tab 1)']);
+    await expect(status('Quad (tab 1)')).toContainText('partitioned, out of reach for');
+    // The first tab's reload keeps its id: it replaces its own row, cut off, and no other.
+    await q.page.reload();
+    await expect(ui.composer(q.page)).toBeVisible();
+    await expect(status('Quad (tab 1)')).toHaveText('online');
+    await expect(classView.rows(t.page)).toHaveText(['Quad (tab 1)', 'Quad (tab 2)']);
+    await expect(classView.verdict(t.page)).toHaveText('Converged', { timeout: 20_000 });
+  });
+
   test('LAB-UI-1 with 30 participants: all listed, one with different content is spotted, and convergence comes back', async ({
     openUser,
     room,

@@ -13,7 +13,7 @@ import type { Identity } from '../identity.js';
 import type { LabEvent } from '../../shared/lab/shiviz.js';
 import { formatPreciseDuration } from '../ui/format.js';
 import { hlcAheadNote } from '../ui/lab/labFormat.js';
-import { LAB_AWARENESS_FIELD, type LabAwareness } from './labHooks.js';
+import { LAB_AWARENESS_FIELD, LAB_PUBLISH_INTERVAL_MS, type LabAwareness } from './labHooks.js';
 import { RoomSession, type RoomSessionOptions } from './roomSession.js';
 
 const { freshRoom, open: openOn } = useRelaySessions('lab');
@@ -231,6 +231,30 @@ describe('RoomSession lab hooks with a real relay', () => {
     await waitFor(() => dropOf() === 0, 'b sees a');
     a.lab.setFaults(validateFaultConfig({ dropPct: 100 }));
     await waitFor(() => dropOf() === 100, 'b learns that a drops every frame');
+  });
+
+  it("LAB-14: the lab field waits for the tab's id: the first state a peer sees carries it", async () => {
+    const room = freshRoom();
+    let settle: (tab: string) => void = () => undefined;
+    const labTab = new Promise<string>((resolve) => (settle = resolve));
+    const a = await open(room, alice, { labTab });
+    const b = await open(room, bob);
+    await Promise.all([online(a), online(b)]);
+    const aId = a.internals!.doc.clientID;
+    const bAwareness = b.internals!.awareness;
+    const seen: LabAwareness[] = [];
+    bAwareness.on('change', () => {
+      const lab = bAwareness.getStates().get(aId)?.[LAB_AWARENESS_FIELD] as LabAwareness | undefined;
+      if (lab) seen.push(lab);
+    });
+    await waitFor(() => bAwareness.getStates().get(aId)?.user !== undefined, "b sees a's presence");
+    a.send('hello');
+    // Past a publication period and a change: nothing of the lab's may reach the room meanwhile.
+    await observeFor(LAB_PUBLISH_INTERVAL_MS + 500);
+    expect(seen).toEqual([]);
+    settle('0123456789abcdef');
+    await waitFor(() => seen.length > 0, "b sees a's lab field");
+    expect(seen.map((l) => l.tab)).toEqual(seen.map(() => '0123456789abcdef'));
   });
 
   it.each([

@@ -73,8 +73,12 @@ export interface LabHost {
   readonly selfId: string;
   /** UP-1, UP-2: sends an update to the relay in pieces it accepts, no faster than it accepts them. */
   readonly uploader: Uploader;
-  /** LAB-14: the browser tab's id, kept across its reloads; null when unknown. */
-  readonly tab: string | null;
+  /**
+   * LAB-14: the browser tab's id, kept across its reloads; null when there is none. Nothing is
+   * published before it resolves: a first state with another id (or none) could replace the wrong
+   * tab in a class view, which decides that when it first sees a participant.
+   */
+  readonly tab: Promise<string> | null;
 }
 
 /** The kind of a frame from its outer (and sync's inner) message type. */
@@ -129,6 +133,8 @@ export class LabHooks {
   private readonly publishTimer: ReturnType<typeof setInterval>;
   private readonly unsubscribe: () => void;
   private disposed = false;
+  /** LAB-14: the tab's id to publish; undefined until known. */
+  private tab: string | null | undefined;
   /** LAB-13: the largest clock skew this session has had. */
   private highestSkewMs = 0;
   /**
@@ -155,6 +161,12 @@ export class LabHooks {
       this.changed();
     });
     this.publishTimer = setInterval(() => this.publish(), LAB_PUBLISH_INTERVAL_MS);
+    if (host.tab === null) this.tab = null;
+    else
+      void host.tab.then((tab) => {
+        this.tab = tab;
+        this.publish();
+      });
   }
 
   get config(): FaultConfig {
@@ -333,7 +345,7 @@ export class LabHooks {
       hash: this.contentHash(),
       pending: this.pendingCount,
       at,
-      ...(this.host.tab !== null ? { tab: this.host.tab } : {}),
+      ...(typeof this.tab === 'string' ? { tab: this.tab } : {}),
       ...(cutOffPeers.length > 0 ? { cutOffPeers } : {}),
     };
   }
@@ -362,7 +374,7 @@ export class LabHooks {
   /** LAB-7: publishes the `lab` field when it changed (or the replica is new). */
   private publish(faults: FaultConfig = this.faults.config): void {
     const r = this.host.replica();
-    if (!r || this.disposed) return;
+    if (!r || this.disposed || this.tab === undefined) return;
     const state = this.awarenessState(faults);
     const key = JSON.stringify({ ...state, at: 0 });
     // LAB-9: a report's age is read from `at`, and a view may first get it long after it was published.

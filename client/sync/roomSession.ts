@@ -217,8 +217,11 @@ export interface RoomSessionOptions {
   readonly faults?: FaultConfig;
   /** Extension: uniform random in [0, 1) for the lab's fault decisions (experiments seed it). */
   readonly labRandom?: () => number;
-  /** LAB-14: this browser tab's id, the same across its reloads (published in `lab.tab`). */
-  readonly labTab?: string;
+  /**
+   * LAB-14: this browser tab's id, the same across its reloads (published in `lab.tab`). It
+   * resolves once no other live tab holds it: the `lab` field is published only then.
+   */
+  readonly labTab?: Promise<string>;
 }
 
 /** Transaction origin of updates loaded from the local store: never appended again. */

@@ -12,6 +12,7 @@ import { RelayConfigSource } from '../net/relayConfig.js';
 import { MemoryStorage } from './memoryStorage.js';
 import { OfflineSwitch } from './offlineSwitch.js';
 import { PartitionMarks, RENEW_MS, TabFaults } from './tabFaults.js';
+import { TAB_ID_CHANNEL, TAB_ID_CLAIM_MS, TabId } from './tabId.js';
 
 export type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 export type { AppendedMissing, RoomMeta, RoomInfo } from '../storage/roomUpdateStore.js';
@@ -65,23 +66,36 @@ export const offlineSwitch = new OfflineSwitch(kv, typeof window === 'undefined'
 
 const hex = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 
-/**
- * LAB-14: this browser tab's id, kept in sessionStorage, so the same across the tab's reloads and
- * another in each other tab: a class view tells a reload of a partitioned tab (it replaces that tab)
- * from a new tab opened beside it (both are listed). Without sessionStorage, one per page load.
- */
-const labTab = ((): string => {
-  const key = 'converge:lab-tab';
+/** sessionStorage, or null where reading it throws (storage disabled, a sandboxed page) or there is no window. */
+const sessionStorageOrNull = (): Storage | null => {
   try {
-    const kept = window.sessionStorage.getItem(key);
-    if (kept !== null && /^[0-9a-f]{16}$/.test(kept)) return kept;
-    const made = hex(randomBytes(8));
-    window.sessionStorage.setItem(key, made);
-    return made;
+    return window.sessionStorage;
   } catch {
-    return hex(randomBytes(8));
+    return null;
   }
-})();
+};
+
+/**
+ * LAB-14 (./tabId.ts): this browser tab's id, kept across its reloads and claimed from the other
+ * live tabs of the profile, which a duplicated tab or an opened window copied it from. The wait for
+ * their answer delays only the Lab's awareness field, never the room (`RoomSession`'s `labTab`).
+ * Without a window (the UI's modules imported by tests in Node): an id of its own, no channel.
+ */
+const tabId = new TabId({
+  storage: sessionStorageOrNull(),
+  channel:
+    typeof window === 'undefined' || typeof BroadcastChannel === 'undefined'
+      ? null
+      : new BroadcastChannel(TAB_ID_CHANNEL),
+  fresh: () => hex(randomBytes(8)),
+  deadline: () => new Promise((resolve) => setTimeout(resolve, TAB_ID_CLAIM_MS)),
+});
+if (typeof window !== 'undefined') {
+  window.addEventListener('pagehide', () => tabId.hide());
+  window.addEventListener('pageshow', (e) => {
+    if (e.persisted) tabId.show();
+  });
+}
 
 /** LAB-10 (./tabFaults.ts): this tab's Lab faults per room, and the partitions held on this device. */
 export const tabFaults = new TabFaults(new PartitionMarks(kv, hex(randomBytes(8))), Date.now);
@@ -152,7 +166,7 @@ export const openSession = async (room: string, identity: IdentityInfo, local: L
     ...sessionOptions(room, identity, local),
     // NET-3: a visit fails over to the relays the config lists; the lobby's refresh stays on this page's.
     relays: () => relayConfig.current.relays,
-    labTab,
+    labTab: tabId.id,
   });
   // LAB-10: the tab keeps the room's faults when the session goes (its listeners go with it); also
   // those it started with (a partition taken over from another tab is held by this one too).
