@@ -1105,6 +1105,33 @@ test('a narrow screen: Room details is a drawer that Escape and its Close button
   await expect(toggle).toHaveAttribute('aria-expanded', 'false');
 });
 
+test('LAYOUT-1: the room fits the window: the page itself never scrolls (its header stays in view), wide and on a phone, Room details open or not', async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('Fits');
+  await u.gotoRoom(room);
+  await u.send('one message');
+  const pageOverflow = (): Promise<number> =>
+    u.page.evaluate(() => document.documentElement.scrollHeight - window.innerHeight);
+  for (const size of [
+    { width: 1280, height: 720 },
+    { width: 1024, height: 768 },
+    { width: 390, height: 844 },
+  ]) {
+    await u.page.setViewportSize(size);
+    await expect.poll(pageOverflow, `${size.width}×${size.height}`).toBeLessThanOrEqual(0);
+    const details = u.page.getByRole('complementary', { name: 'Room details' });
+    if (size.width < 900) {
+      await u.page.getByRole('button', { name: 'Room details' }).click();
+      await expect(details).toBeVisible();
+    }
+    await expect(details.getByRole('region', { name: 'Sync' })).toBeVisible();
+    await expect.poll(pageOverflow, `${size.width}×${size.height}, Room details open`).toBeLessThanOrEqual(0);
+    if (size.width < 900) await details.getByRole('button', { name: /Close/ }).click();
+  }
+});
+
 test("Room details: the room's sync in full, the phone header's cut last-sync time whole, and what a message's mark means", async ({
   openUser,
   room,
