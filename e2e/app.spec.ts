@@ -400,9 +400,13 @@ test.describe('two users', () => {
     await a.gotoRoom(room);
     await b.gotoRoom(room);
     await expect(a.connection()).toContainText('Online');
+    const bobsPeople = b.page.getByRole('complementary', { name: 'Room details' }).getByRole('listitem');
+    await expect(bobsPeople.filter({ hasText: 'Alice' })).toHaveCount(1);
 
     await a.cut();
     await expect(a.connection()).not.toContainText('Online');
+    // The relay sees her socket go too, as with a real cut, and tells Bob (AWR: no ghost of her).
+    await expect(bobsPeople.filter({ hasText: 'Alice' })).toHaveCount(0);
     await a.send('sent while cut');
     await b.send('B while A is cut');
     await expect(a.message('sent while cut')).toContainText('Pending');

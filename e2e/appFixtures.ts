@@ -144,7 +144,8 @@ const makeUser = async (
 ): Promise<AppUser> => {
   const context = await browser.newContext();
   if (opts.clockAheadMs) await context.clock.install({ time: Date.now() + opts.clockAheadMs });
-  const open = new Set<WebSocketRoute>();
+  /** Each routed socket's page side, with its server side. */
+  const open = new Map<WebSocketRoute, WebSocketRoute>();
   let blocked: { code: number; reason: string } | null = null;
   if (opts.network) {
     await context.routeWebSocket(/\/sync\//, (ws) => {
@@ -152,9 +153,19 @@ const makeUser = async (
         void ws.close(blocked).catch(() => undefined);
         return;
       }
-      ws.connectToServer();
-      open.add(ws);
-      ws.onClose(() => open.delete(ws));
+      const server = ws.connectToServer();
+      open.set(ws, server);
+      // A close handler turns Playwright's forwarding of closes off (its docs): forwarded here, so
+      // a socket the page closes (a reconnect, a Lab partition) closes at the relay too, as in a
+      // browser, and one the relay closes closes in the page.
+      ws.onClose((code, reason) => {
+        open.delete(ws);
+        void server.close({ code, reason }).catch(() => undefined);
+      });
+      server.onClose((code, reason) => {
+        open.delete(ws);
+        void ws.close({ code, reason }).catch(() => undefined);
+      });
     });
   }
   const page = await context.newPage();
@@ -182,8 +193,14 @@ const makeUser = async (
     closeWith: async (code, reason) => {
       if (!opts.network) throw new Error('cutting needs openUser(name, { network: true })');
       blocked = { code, reason };
-      await Promise.all([...open].map((ws) => ws.close({ code, reason })));
+      // Both ends, as a network that went away: the page gets the test's code, the relay its socket closed.
+      const routes = [...open];
       open.clear();
+      await Promise.all(
+        routes.map(([page, server]) =>
+          Promise.all([page.close({ code, reason }), server.close({ code, reason }).catch(() => undefined)]),
+        ),
+      );
     },
     restore: () => {
       blocked = null;
