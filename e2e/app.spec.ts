@@ -369,6 +369,24 @@ test.describe('two users', () => {
     await expect(a.connection()).not.toContainText('pending');
   });
 
+  test('PRES-8: switched off (the socket closed), People here still lists who was here, and says so', async ({
+    openUser,
+    room,
+  }) => {
+    const [a] = await aliceAndBobIn(openUser, room);
+    const people = a.page.getByRole('complementary', { name: 'Room details' }).getByRole('listitem');
+    await expect(people.filter({ hasText: 'Bob' })).toHaveCount(1);
+    await a.offlineToggle().click();
+    await expect(a.connection()).toContainText('Offline');
+    await expect(people.filter({ hasText: 'Alice (you, offline)' })).toHaveCount(1);
+    await expect(people.filter({ hasText: 'Bob' })).toHaveCount(1);
+    await expect(a.page.getByText('who was here when it last was')).toBeVisible();
+    await a.offlineToggle().click();
+    await expect(a.connection()).toContainText('Online');
+    await expect(people.filter({ hasText: 'Bob' })).toHaveCount(1);
+    await expect(a.page.getByText('who was here when it last was')).toBeHidden();
+  });
+
   test('STATUS-2: the browser losing its network shows Offline at once, though the socket still looked open', async ({
     openUser,
     room,

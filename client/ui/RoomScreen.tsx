@@ -857,9 +857,23 @@ const TypingLine = ({ view }: { view: RoomView }): ReactNode => {
   );
 };
 
+/**
+ * PRES-8: who else was here when this device was last connected. The stock provider drops the
+ * other participants' states when its socket closes (going offline, a partition, the relay gone),
+ * so without this the list shrank to "you" while its hint said it showed who was here.
+ */
+const useLastSeenOthers = (view: RoomView): RoomView['presence'] => {
+  const kept = useRef<RoomView['presence']>([]);
+  if (view.connection.status === 'online')
+    kept.current = view.presence.filter((p) => !p.self).map((p) => ({ ...p, typing: false }));
+  return view.connection.status === 'online' ? [] : kept.current;
+};
+
 const People = ({ view }: { view: RoomView }): ReactNode => {
   const people = new Map<string, { userId: string; name: string; self: boolean; typing: boolean }>();
-  for (const p of view.presence) {
+  const lastSeen = useLastSeenOthers(view);
+  const shown = [...view.presence, ...lastSeen.filter((p) => !view.presence.some((q) => q.userId === p.userId))];
+  for (const p of shown) {
     const cur = people.get(p.userId);
     people.set(p.userId, {
       userId: p.userId,
@@ -871,7 +885,7 @@ const People = ({ view }: { view: RoomView }): ReactNode => {
     });
   }
   const list = [...people.values()].sort((a, b) => Number(b.self) - Number(a.self) || a.name.localeCompare(b.name));
-  // Not connected: the list is what was known then (others time out after 30 s); no green dots.
+  // Not connected: the list is who was here when it last was (PRES-8), typing cleared; no green dots.
   const online = view.connection.status === 'online';
   return (
     <section className="panel" aria-labelledby="people-heading">
