@@ -45,6 +45,10 @@ test.describe('Lab panel', () => {
     // Each client is shown with who wrote with it here (nothing of Bob's has reached Alice yet).
     await expect(acks.getByRole('rowheader').filter({ hasText: 'Alice' })).not.toHaveCount(0);
     await expect(acks.getByRole('rowheader').filter({ hasText: 'Bob' })).toHaveCount(0);
+    // SYNC-D1: Room details names the partition, not a relay that cannot be reached.
+    const sync = a.page.getByRole('complementary', { name: 'Room details' }).getByRole('region', { name: 'Sync' });
+    await expect(sync).toContainText('cut off by a Lab partition on this device');
+    await expect(sync).toContainText('sent when the partition is lifted');
 
     // The banner stays with the panel closed (Escape inside the panel closes it, the focus goes
     // back to the Lab button); the panel's state is remembered for the room.
