@@ -283,7 +283,8 @@ test('LAB-2, LAB-8: a dropped update is not sent again by itself; "Resync now" r
   await lab.field(a.page, 'Drop').fill('0');
   await lab.apply(a.page).click();
   await expect(lab.banner(a.page)).toHaveCount(0);
-  // The connection stayed open and nothing re-sends the lost update (STATE-2 only asks for acks).
+  // The connection stayed open and nothing re-sends the lost update (LAB-2: STATE-2 leaves it to the
+  // lab; client/sync/labHooks.test.ts watches past STATE-2's quiet spell, longer than is cheap here).
   await observeFor(3000);
   await expect(a.message('dropped on the way')).toContainText('Pending');
   await expect(b.message('dropped on the way')).toHaveCount(0);

@@ -36,6 +36,8 @@ export interface FaultInjectorOptions {
   readonly clearTimeout?: (handle: unknown) => void;
   /** Every frame as it is handed on (after the faults), for the lab's traffic log. */
   readonly onFrame?: (dir: FrameDirection, bytes: Uint8Array) => void;
+  /** Every frame the drop fault or a partition drops, as it is dropped (LAB-2: the lab owns its repair). */
+  readonly onDrop?: (dir: FrameDirection, bytes: Uint8Array) => void;
   /** Default 200 ms. */
   readonly reorderHoldMs?: number;
 }
@@ -64,6 +66,7 @@ export class FaultInjector {
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (handle: unknown) => void;
   private readonly onFrame: ((dir: FrameDirection, bytes: Uint8Array) => void) | undefined;
+  private readonly onDrop: ((dir: FrameDirection, bytes: Uint8Array) => void) | undefined;
   private readonly reorderHoldMs: number;
   private readonly links: Record<FrameDirection, Link> = { in: new Link(), out: new Link() };
   /** True while `unfaulted` runs: outgoing frames are handed on at once. */
@@ -78,6 +81,7 @@ export class FaultInjector {
     this.setTimer = opts.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
     this.clearTimer = opts.clearTimeout ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
     this.onFrame = opts.onFrame;
+    this.onDrop = opts.onDrop;
     this.reorderHoldMs = opts.reorderHoldMs ?? 200;
     transport.hooks = {
       ...transport.hooks,
@@ -138,6 +142,7 @@ export class FaultInjector {
     if (c.partitioned || this.random() * 100 < c.dropPct) {
       if (dir === 'in') this.counts.droppedIn++;
       else this.counts.droppedOut++;
+      this.onDrop?.(dir, data);
       return;
     }
     const copies = this.random() * 100 < c.duplicatePct ? 2 : 1;

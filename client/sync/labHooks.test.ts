@@ -14,7 +14,8 @@ import type { LabEvent } from '../../shared/lab/shiviz.js';
 import { formatPreciseDuration } from '../ui/format.js';
 import { hlcAheadNote } from '../ui/lab/labFormat.js';
 import { LAB_AWARENESS_FIELD, LAB_PUBLISH_INTERVAL_MS, type LabAwareness } from './labHooks.js';
-import { RoomSession, type RoomSessionOptions } from './roomSession.js';
+import { longestPieceGapMs } from './uploadPacer.js';
+import { ACK_REFRESH_MS, ACK_REFRESH_TICK_MS, RoomSession, type RoomSessionOptions } from './roomSession.js';
 
 const { freshRoom, open: openOn } = useRelaySessions('lab');
 const alice = person('Alice');
@@ -138,6 +139,30 @@ describe('RoomSession lab hooks with a real relay', () => {
     expect(a.lab.resyncNow()).toBe(true);
     await waitFor(() => texts(a).length === 2 && texts(b).length === 2, 'repaired');
     expect(a.lab.contentHash()).toBe(b.lab.contentHash());
+  });
+
+  it('LAB-2, STATE-2: an update dropped on the way up stays missing past STATE-2 quiet spells; resyncNow repairs it', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice);
+    const b = await open(room, bob);
+    await Promise.all([online(a), online(b)]);
+    a.lab.setFaults(validateFaultConfig({ dropPct: 100 }));
+    a.send('x-lost');
+    await waitFor(() => a.lab.stats().droppedOut > 0, 'the update was dropped');
+    a.lab.setFaults(NO_FAULTS);
+    // Without the lab, STATE-2 would upload it by itself: its first re-check comes a refresh period
+    // (plus a tick) after the write became pending, the upload at the first refresh a quiet spell
+    // (the sessions here have no relay limits: no pacing gap) after that. One refresh period more
+    // is the margin.
+    const refreshPeriod = ACK_REFRESH_MS + ACK_REFRESH_TICK_MS;
+    const quietSpell = ACK_REFRESH_MS + longestPieceGapMs(null);
+    await observeFor(refreshPeriod + quietSpell + ACK_REFRESH_TICK_MS + refreshPeriod);
+    expect(a.view().connection.status).toBe('online');
+    expect(texts(b)).toEqual([]);
+    expect(a.lab.pendingCount).toBe(1);
+    expect(a.lab.resyncNow()).toBe(true);
+    await waitFor(() => texts(b).includes('x-lost'), 'the resync repaired it');
+    await waitFor(() => a.lab.pendingCount === 0, 'the relay acked it');
   });
 
   it('LAB-8: periodic anti-entropy repairs drops without a resync by hand', async () => {

@@ -123,6 +123,13 @@ export class LabHooks {
   private readonly arrivalAt = new Map<string, number>();
   private readonly ring: TrafficEntry[] = [];
   private antiEntropy: { ms: number; timer: ReturnType<typeof setInterval> } | null = null;
+  /**
+   * LAB-2: the socket an outgoing frame carrying document content (an update, or the answer to the
+   * relay's SyncStep1) was dropped on since the last repair (LAB-8's resync); null when none. A new
+   * socket repairs too (the relay's SyncStep1 at its join asks for what it lacks), so only that one
+   * socket is remembered.
+   */
+  private unrepairedOn: WebSocket | null = null;
   private readonly listeners = new Set<() => void>();
   private notifyScheduled = false;
   private lastPublished = '';
@@ -155,6 +162,12 @@ export class LabHooks {
     this.faults = new FaultInjector(transport, {
       ...(random ? { random } : {}),
       onFrame: (dir, bytes) => this.record(dir, bytes),
+      onDrop: (dir, bytes) => {
+        const kind = frameKind(bytes);
+        // An outgoing frame is dropped as the provider sends it on its socket: that is `provider.ws`.
+        if (dir === 'out' && (kind === 'update' || kind === 'sync2'))
+          this.unrepairedOn = this.host.replica()?.provider.ws ?? null;
+      },
     });
     this.unsubscribe = host.subscribe(() => {
       this.watch();
@@ -214,12 +227,25 @@ export class LabHooks {
     const r = this.host.replica();
     const ws = r?.provider.ws;
     if (!r || !ws || !r.provider.wsconnected || ws.readyState !== ws.OPEN) return false;
+    // LAB-2: repaired from here on; a frame of this resync the faults drop marks the socket again.
+    this.unrepairedOn = null;
     this.host.uploader.syncStep1(ws, Y.encodeStateVector(r.doc));
     const missing = Y.encodeStateAsUpdate(r.doc, Y.encodeStateVector(new Map(this.host.acked())));
     // An empty update is two zero bytes (no structs, no deletions).
     // UP-1, UP-2; UP-4: it replaces what is still queued of the last resync (which it holds).
     if (missing.byteLength > 2) this.host.uploader.resync(ws, missing, mapEntryLookup(r.doc));
     return true;
+  }
+
+  /**
+   * LAB-2: whether repairing what this session's socket `ws` failed to upload is left to the lab
+   * (LAB-8's resync, anti-entropy, a reconnect): while a drop fault is set, and on a socket an
+   * outgoing update was dropped on until a resync. STATE-2 then uploads nothing by itself after a
+   * quiet spell: a dropped frame is not sent again by itself, which is what the lab shows. Outside
+   * the lab nothing is ever dropped, so this is false.
+   */
+  ownsRepair(ws: WebSocket): boolean {
+    return this.faults.config.dropPct > 0 || this.unrepairedOn === ws;
   }
 
   /**

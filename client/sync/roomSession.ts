@@ -27,7 +27,7 @@
  *   session re-sends its SyncStep1 every `ACK_REFRESH_MS`: the relay answers with ACK-2, which also
  *   covers own writes another tab uploaded. When no ack grows for a while, nobody is uploading
  *   them (a tab cut off from the relay wrote them): the session uploads what the relay has not
- *   acked.
+ *   acked, unless the lab owns that repair (LAB-2: it dropped the upload, `lab.ownsRepair`).
  * - APPLY-1..3 (./defensiveSync.ts): remote updates are validated and applied defensively;
  *   REBUILD-1 a frozen doc is replaced by a doc rebuilt from the store and the provider
  *   reconnects; REBUILD-2 after `MAX_REBUILDS` rebuilds in `REBUILD_WINDOW_MS` the session stops
@@ -231,6 +231,8 @@ export const IMPORT_ORIGIN = Symbol('import');
 
 export const MAX_BACKOFF_MS = 10_000;
 export const ACK_REFRESH_MS = 2_000;
+/** STATE-2: how often the session checks whether to re-check (so a re-check comes up to this late). */
+export const ACK_REFRESH_TICK_MS = 1_000;
 export const MIN_COMPACTION_INTERVAL_MS = 60_000;
 export const STORAGE_RETRY_MS = 30_000;
 export const MAX_REBUILDS = 3;
@@ -476,7 +478,7 @@ export class RoomSession {
     this.transport = opts.transport ?? new Transport({ WebSocketImpl: opts.WebSocketImpl, relays: opts.relays });
     // HLC node: a short random id per session (never the user id: two tabs must not share it).
     this.clock = new HybridClock(newId(this.randomBytes).slice(0, 10), this.now);
-    this.ackRefreshTimer = setInterval(() => this.refreshAcks(), 1000);
+    this.ackRefreshTimer = setInterval(() => this.refreshAcks(), ACK_REFRESH_TICK_MS);
     this.relayLimits = opts.relayLimits ?? (() => null);
     this.connecting = opts.connecting ?? (() => undefined);
     // STRUCT-4: a refusal's oversized messages are measured against the limits known now.
@@ -1474,7 +1476,8 @@ export class RoomSession {
     // relay does not hold durably.
     let quiet = this.quietSince?.ws === ws && this.quietSince.ackGrowths === this.ackGrowths ? this.quietSince : null;
     const quietFor = ACK_REFRESH_MS + longestPieceGapMs(this.relayLimits());
-    if (quiet && now - quiet.at >= quietFor && this.uploads.queuedBytes() === 0) {
+    // LAB-2: not where the lab dropped an upload; its quiet spell goes on, for when the lab lets go.
+    if (quiet && now - quiet.at >= quietFor && this.uploads.queuedBytes() === 0 && !this.lab.ownsRepair(ws)) {
       const missing = Y.encodeStateAsUpdate(r.doc, Y.encodeStateVector(this.acked));
       // UP-1, UP-2 (paced); UP-4: it replaces what is still queued of the previous one, which it
       // holds. An empty update is two zero bytes. The next one waits for another quiet spell.
