@@ -345,6 +345,24 @@ test.describe('two users', () => {
     await expect(thirdToggle).toHaveAttribute('aria-pressed', 'false');
   });
 
+  test("STATE-7: a tab switched off right after another tab's send knows the ack: no pending beside a Seen mark", async ({
+    openUser,
+    room,
+  }) => {
+    const [a, b] = await aliceAndBobIn(openUser, room);
+    const tabB = await a.newTab();
+    await expect(ui.composer(tabB)).toBeVisible();
+    await a.send('m1');
+    await expect(ui.message(tabB, 'm1')).toContainText('Seen');
+    // Before tab B's re-check (STATE-2, after 2 s pending) could bring the ack: the switch turns
+    // both tabs off (OFF-1), so only tab A's ack, passed on over BroadcastChannel, can.
+    await a.offlineToggle().click();
+    await expect(ui.connection(tabB)).toContainText('Offline');
+    await expect(ui.connection(tabB)).not.toContainText('pending');
+    await expect(ui.message(tabB, 'm1')).toContainText('Seen');
+    await expect(b.message('m1')).toBeVisible();
+  });
+
   test('STATE-1: an edit made offline shows Pending until the relay has it, not the earlier Seen', async ({
     openUser,
     room,

@@ -28,6 +28,8 @@
  *   covers own writes another tab uploaded. When no ack grows for a while, nobody is uploading
  *   them (a tab cut off from the relay wrote them): the session uploads what the relay has not
  *   acked, unless the lab owns that repair (LAB-2: it dropped the upload, `lab.ownsRepair`).
+ * - STATE-7 (./ackShare.ts) every ack the relay sends this tab is passed to the profile's other
+ *   tabs of the room, which merge it as the relay's: the relay acks only the uploading socket.
  * - APPLY-1..3 (./defensiveSync.ts): remote updates are validated and applied defensively;
  *   REBUILD-1 a frozen doc is replaced by a doc rebuilt from the store and the provider
  *   reconnects; REBUILD-2 after `MAX_REBUILDS` rebuilds in `REBUILD_WINDOW_MS` the session stops
@@ -87,6 +89,7 @@ import { Transport } from '../net/transport.js';
 import { SkewableClock } from '../../shared/lab/clock.js';
 import type { FaultConfig } from '../../shared/lab/faults.js';
 import { LabHooks } from './labHooks.js';
+import { AckShare, type AckChannelFactory } from './ackShare.js';
 import type { Identity } from '../identity.js';
 import { applyUpdateDefensively, createSyncHandler, isDocFrozen, mapEntryLookup } from './defensiveSync.js';
 import { longestPieceGapMs, Uploads, type UploadProgress } from './uploadPacer.js';
@@ -199,6 +202,8 @@ export interface RoomSessionOptions {
   readonly connecting?: () => void;
   /** Extension: sync with other tabs over BroadcastChannel (default true). Tests in one process turn it off. */
   readonly crossTab?: boolean;
+  /** STATE-7: opens the channel acks are shared over with other tabs (default: BroadcastChannel). */
+  readonly ackChannel?: AckChannelFactory;
   /**
    * SYNC-C1: a background refresh (the lobby fetching what rooms missed), not a visit: no
    * presence (no awareness state: nobody sees this user "in" the room, nothing is marked seen),
@@ -389,6 +394,8 @@ export class RoomSession {
 
   // Message states
   private readonly acked = new Map<number, number>();
+  /** STATE-7: the relay's acks, passed to and from the profile's other tabs of the room (null: crossTab off). */
+  private readonly ackShare: AckShare | null;
   private readonly seen = new Map<number, number>();
   private late: string[] = [];
   private lateSet = new Set<string>();
@@ -517,6 +524,19 @@ export class RoomSession {
       opts.labRandom,
     );
     if (opts.faults) this.lab.setFaults(opts.faults);
+    // STATE-7: only while this replica is in cross-tab sync (not partitioned, LAB-1), so acks go
+    // where the updates they cover go.
+    this.ackShare = this.crossTab
+      ? new AckShare(
+          this.room,
+          {
+            active: () => !this.destroyed && this.replica?.provider.bcconnected === true,
+            known: () => this.acked,
+            merge: (clocks) => this.mergeAcks(clocks),
+          },
+          opts.ackChannel,
+        )
+      : null;
   }
 
   /** Loads the room from the store, then connects (unless the room name is refused). */
@@ -842,6 +862,7 @@ export class RoomSession {
     if (this.destroyed) return;
     this.destroyed = true;
     clearInterval(this.ackRefreshTimer);
+    this.ackShare?.close();
     this.uploads.stop();
     this.lab.dispose();
     for (const t of [this.typingTimer, this.svTimer, this.storageRetryTimer]) if (t !== null) clearTimeout(t);
@@ -1066,6 +1087,8 @@ export class RoomSession {
     if (aheadNoted || lateNoted) this.scheduleMetaSave();
     if (this.mayConnect()) this.connect();
     else this.joinTabs();
+    // STATE-7: acks another tab got since this one read the sync meta (saved at a pace).
+    this.ackShare?.ask();
   }
 
   /**
@@ -1429,6 +1452,19 @@ export class RoomSession {
     } catch {
       return;
     }
+    // STATE-7: the other tabs of the room learn it too (the relay acks only this socket).
+    this.ackShare?.publish(clocks);
+    // The handshake ack comes before the relay's answer (ACK-2): "synced" only once that answer
+    // came, or the room screen would end its catch-up before the missed messages are in.
+    if (this.synced) this.lastSyncedAt = this.now();
+    this.mergeAcks(clocks);
+  }
+
+  /**
+   * Takes in ack pairs (ACK-3), the relay's or passed on by another tab (STATE-7, which is not the
+   * relay heard from: "last synced" stays). Pairs only grow.
+   */
+  private mergeAcks(clocks: ReadonlyMap<number, number>): void {
     let changed = false;
     for (const [client, clock] of clocks) {
       if (clock > (this.acked.get(client) ?? 0)) {
@@ -1436,9 +1472,6 @@ export class RoomSession {
         changed = true;
       }
     }
-    // The handshake ack comes before the relay's answer (ACK-2): "synced" only once that answer
-    // came, or the room screen would end its catch-up before the missed messages are in.
-    if (this.synced) this.lastSyncedAt = this.now();
     if (changed) {
       this.ackGrowths++;
       this.statesChanged = true;
