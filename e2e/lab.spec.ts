@@ -563,6 +563,35 @@ test.describe('class view', () => {
     }
   });
 
+  test('LAB-UI-17: cut off itself, the view calls nobody offline: each row as last known, then online again once it is back', async ({
+    openUser,
+    room,
+    relay,
+  }) => {
+    const a = await openUser('Alice');
+    const b = await openUser('Bob');
+    const t = await openUser('Teacher', { network: true });
+    await a.gotoRoom(room);
+    await b.gotoRoom(room);
+    await t.page.goto(`${relay.url}/lab/${room}`);
+    await expect(classView.verdict(t.page)).toHaveText('Converged');
+    await t.cut();
+    await expect(classView.verdict(t.page)).toHaveText('Unknown: view not connected');
+    // Both stay online and chatting: the view does not know that, and does not say otherwise.
+    await a.send('still here');
+    await expect(b.message('still here')).toBeVisible();
+    for (const name of ['Alice', 'Bob']) {
+      await expect(classView.row(t.page, name)).toContainText('not known, view not connected (last known: online)');
+    }
+    await expect(t.page.getByText('2 participants: not known while this view is not connected')).toBeVisible();
+    await expect(classView.table(t.page)).not.toContainText('offline');
+    t.restore();
+    await expect(classView.verdict(t.page)).toHaveText('Converged', { timeout: 20_000 });
+    for (const name of ['Alice', 'Bob']) {
+      await expect(classView.row(t.page, name).getByRole('cell').first()).toHaveText('online');
+    }
+  });
+
   test('LAB-UI-13: a room name of 128 characters (the most) and a long name with no break wrap: the class view is no wider than the screen', async ({
     openUser,
     room,

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ClassTracker, NOBODY, NOBODY_NOW, NOT_CONNECTED, type ClassSnapshot, userNames } from './classTracker.js';
+import {
+  ClassTracker,
+  NOBODY,
+  NOBODY_NOW,
+  NOT_CONNECTED,
+  SETTLE_MS,
+  type ClassSnapshot,
+  userNames,
+} from './classTracker.js';
 import { CUT_OFF_FORGET_MS, FORGET_MS } from './labPresence.js';
 
 const userId = (n: number): string => `u${String(n).padStart(25, '0')}`;
@@ -88,25 +96,30 @@ describe('LAB-UI-1: the verdict', () => {
   it('LAB-UI-1 not converged: a different hash or SV total among reachable ones; pending alone is not', () => {
     const t = new ClassTracker(0);
     const base: Array<[number, unknown]> = [[1, state(1)]];
-    expect(t.observe(room([...base, [2, state(2, { hash: 'bbbb0002' })]]), 0, true).verdict).toEqual({
+    // Held for SETTLE_MS: no longer an update in flight.
+    const differ = room([...base, [2, state(2, { hash: 'bbbb0002' })]]);
+    t.observe(differ, 0, true);
+    expect(t.observe(differ, SETTLE_MS, true).verdict).toEqual({
       kind: 'diverged',
       reasons: ['2 different contents among 2 participants'],
     });
-    expect(t.observe(room([...base, [2, state(2, { svTotal: 11 })]]), 1, true).verdict.kind).toBe('diverged');
-    expect(t.observe(room([...base, [2, state(2, { pending: 3 })]]), 2, true).verdict.kind).toBe('converged');
+    const ahead = room([...base, [2, state(2, { svTotal: 11 })]]);
+    t.observe(ahead, SETTLE_MS + 1, true);
+    expect(t.observe(ahead, 2 * SETTLE_MS + 1, true).verdict.kind).toBe('diverged');
+    expect(t.observe(room([...base, [2, state(2, { pending: 3 })]]), 2 * SETTLE_MS + 2, true).verdict.kind).toBe(
+      'converged',
+    );
   });
 
   it('LAB-UI-1 not converged: two reachable ones differ, whatever an unreachable one last showed', () => {
     const t = new ClassTracker(0);
-    const s = t.observe(
-      room([
-        [1, state(1)],
-        [2, state(2, { hash: 'bbbb0002', svTotal: 11 })],
-        [3, state(3, { partitioned: true })],
-      ]),
-      0,
-      true,
-    );
+    const states = room([
+      [1, state(1)],
+      [2, state(2, { hash: 'bbbb0002', svTotal: 11 })],
+      [3, state(3, { partitioned: true })],
+    ]);
+    t.observe(states, 0, true);
+    const s = t.observe(states, SETTLE_MS, true);
     expect(s.verdict).toEqual({
       kind: 'diverged',
       reasons: [
@@ -415,17 +428,15 @@ describe('LAB-UI-10: tabs of one user are told apart', () => {
 
   it('LAB-UI-10 counts say how many are tabs of one user, several users summed up beyond three', () => {
     const t = new ClassTracker(0);
-    const s = t.observe(
-      room([
-        [11, state(1, { hash: 'bbbb0002' })],
-        [12, state(1)],
-        [21, state(2)],
-        [22, state(2)],
-        [3, state(3)],
-      ]),
-      0,
-      true,
-    );
+    const states = room([
+      [11, state(1, { hash: 'bbbb0002' })],
+      [12, state(1)],
+      [21, state(2)],
+      [22, state(2)],
+      [3, state(3)],
+    ]);
+    t.observe(states, 0, true);
+    const s = t.observe(states, SETTLE_MS, true);
     expect(s.verdict).toEqual({
       kind: 'diverged',
       reasons: ['2 different contents among 5 participants (2 of them tabs of Student 1, 2 of Student 2)'],
@@ -692,23 +703,21 @@ describe('LAB-UI-3: divergence and heal timings', () => {
 
   it('a divergence without a heal (two writers racing) records no heal time', () => {
     const t = seenTwo();
-    t.observe(
-      room([
-        [1, state(1, { hash: 'b' })],
-        [2, state(2)],
-      ]),
-      100,
-      true,
-    );
+    const apart = room([
+      [1, state(1, { hash: 'b' })],
+      [2, state(2)],
+    ]);
+    t.observe(apart, 100, true);
+    expect(t.observe(apart, 100 + SETTLE_MS, true).verdict.kind).toBe('diverged');
     const s = t.observe(
       room([
         [1, state(1, { hash: 'b' })],
         [2, state(2, { hash: 'b' })],
       ]),
-      300,
+      300 + SETTLE_MS,
       true,
     );
-    expect(s.lastNotConverged).toEqual({ endedAt: 300, lastedMs: 200 });
+    expect(s.lastNotConverged).toEqual({ endedAt: 300 + SETTLE_MS, lastedMs: 200 });
     expect(s.lastHealToConvergeMs).toBeNull();
   });
 
@@ -727,7 +736,7 @@ describe('LAB-UI-3: divergence and heal timings', () => {
       10 * 60_000 + 10,
       true,
     );
-    expect(s.samples.at(-1)).toEqual({ t: 10 * 60_000 + 10, kind: 'diverged', distinct: 2 });
+    expect(s.samples.at(-1)).toEqual({ t: 10 * 60_000 + 10, kind: 'syncing', distinct: 2 });
     expect(s.samples.at(-2)).toEqual({ t: 10 * 60_000, kind: 'converged', distinct: 1 });
     expect(s.samples.length).toBeLessThanOrEqual(5 * 60 + 3);
     expect(s.samples[0]!.t).toBeGreaterThanOrEqual(5 * 60_000);
@@ -771,6 +780,148 @@ describe('30 participants: an update to one re-creates only that one (rows of th
     const after = t.observe(changed, 200, true);
     const recreated = after.participants.filter((p, i) => p !== before.participants[i]);
     expect(recreated.map((p) => p.state.name)).toEqual(['Student 17']);
-    expect(after.verdict).toEqual({ kind: 'diverged', reasons: ['2 different contents among 30 participants'] });
+    expect(after.verdict.kind).toBe('syncing');
   });
 });
+
+describe('LAB-UI-17: the view cut off itself does not know where anyone is', () => {
+  it('LAB-UI-17 nobody is marked offline while the view is not connected: rows keep their last state and reach, marked last known', () => {
+    const t = seenTwo();
+    // The provider drops every remote state with its socket: both "depart" with the socket.
+    const both = room([
+      [1, state(1)],
+      [2, state(2)],
+    ]);
+    for (const now of [1000, 4000]) {
+      const s = t.observe(room([]), now, false, now === 1000 ? both : new Map());
+      expect(s.verdict.kind).toBe('unknown');
+      expect(s.participants.map((p) => [p.state.name, p.offlineSince, p.lastKnown, p.counted])).toEqual([
+        ['Student 1', null, true, true],
+        ['Student 2', null, true, true],
+      ]);
+    }
+    // Back: both were there all along, so nobody healed; one that really left is offline from then.
+    const back = t.observe(room([[1, state(1)]]), 5000, true);
+    expect(back.participants.map((p) => [p.state.name, p.offlineSince, p.lastKnown])).toEqual([
+      ['Student 1', null, false],
+      ['Student 2', 5000, false],
+    ]);
+    expect(t.observe(both, 5100, true).verdict.kind).toBe('converged');
+  });
+
+  it('LAB-UI-17, LAB-UI-8 a reported participant stays listed while the view is not connected (nobody can report it then)', () => {
+    const reporter = (): unknown => {
+      const s = state(1) as { lab: object };
+      return {
+        ...s,
+        lab: {
+          ...s.lab,
+          cutOffPeers: [
+            { id: 7, user: { id: userId(7), name: 'Student 7' }, lab: (state(7) as { lab: object }).lab, left: 0 },
+          ],
+        },
+      };
+    };
+    const t = new ClassTracker(0);
+    expect(t.observe(room([[1, reporter()]]), 0, true).participants.map((p) => p.label)).toEqual([
+      'Student 1',
+      'Student 7',
+    ]);
+    const cut = t.observe(room([]), 1000, false, room([[1, reporter()]]));
+    expect(cut.participants.map((p) => [p.label, p.lastKnown])).toEqual([
+      ['Student 1', true],
+      ['Student 7', true],
+    ]);
+  });
+});
+
+describe('LAB-UI-16: a difference still in flight is Converging, not Not converged', () => {
+  /** Totals each of two chatting participants has published at `t`: message k (every 500 ms, alternating senders) is published by its sender 300 ms later, by the other 900 ms later (LAB-7's once a second). */
+  const chatTotals = (t: number): [number, number] => {
+    const totals: [number, number] = [10, 10];
+    for (let k = 1; 500 * k <= t; k++) {
+      const sender = k % 2;
+      if (t >= 500 * k + 300) totals[sender]! += 1;
+      if (t >= 500 * k + 900) totals[1 - sender]! += 1;
+    }
+    return totals;
+  };
+
+  it('LAB-UI-16 healthy chat, a message every 500 ms: Converged or Converging…, never Not converged', () => {
+    const t = new ClassTracker(0);
+    const kinds = new Set<string>();
+    for (let now = 0; now <= 30_000; now += 100) {
+      const [a, b] = chatTotals(now);
+      const s = t.observe(
+        room([
+          [1, state(1, { svTotal: a, hash: `${a}` })],
+          [2, state(2, { svTotal: b, hash: `${b}` })],
+        ]),
+        now,
+        true,
+      );
+      kinds.add(s.verdict.kind);
+    }
+    expect([...kinds].sort()).toEqual(['converged', 'syncing']);
+  });
+
+  it('LAB-UI-16 one stuck behind while another keeps writing reads Not converged once behind for SETTLE_MS', () => {
+    const t = new ClassTracker(0);
+    let kind = '';
+    for (let now = 0; now <= 500 + SETTLE_MS; now += 100) {
+      const a = 10 + Math.floor(now / 500);
+      kind = t.observe(
+        room([
+          [1, state(1, { svTotal: a, hash: `${a}` })],
+          [2, state(2)],
+        ]),
+        now,
+        true,
+      ).verdict.kind;
+      if (now === 500 + SETTLE_MS - 100) expect(kind).toBe('syncing');
+    }
+    expect(kind).toBe('diverged');
+  });
+
+  it('LAB-UI-16 concurrent contents that do not resolve read Not converged after SETTLE_MS; with someone unreachable, Unknown meanwhile', () => {
+    const t = new ClassTracker(0);
+    const apart = room([
+      [1, state(1, { hash: 'aaaa' })],
+      [2, state(2, { hash: 'bbbb' })],
+    ]);
+    expect(t.observe(apart, 0, true).verdict).toEqual({
+      kind: 'syncing',
+      reasons: [
+        '2 different contents among 2 participants, changed in the last 3 s: updates on their way (each publishes its state about once a second)',
+      ],
+    });
+    expect(t.observe(apart, SETTLE_MS - 1, true).verdict.kind).toBe('syncing');
+    expect(t.observe(apart, SETTLE_MS, true).verdict.kind).toBe('diverged');
+
+    const u = new ClassTracker(0);
+    const withAway = new Map([...apart, [3, state(3, { partitioned: true })]]);
+    const v = u.observe(withAway, 0, true).verdict;
+    expect(v.kind === 'unreachable' && v.reasons.at(-1)).toBe(
+      'The 2 reachable participants are exchanging updates. What Student 3 holds now cannot be known until they are back.',
+    );
+    expect(u.observe(withAway, SETTLE_MS, true).verdict.kind).toBe('diverged');
+  });
+});
+
+describe('LAB-UI-3: a time not converged or unknown that is still running', () => {
+  it('LAB-UI-3 is given as running from its start, the first one too; the last finished one stays as it was', () => {
+    const t = seenTwo();
+    const one = room([[1, state(1)]]);
+    expect(t.observe(one, 1000, true).notConvergedSince).toBe(1000);
+    const back = t.observe(seenTwoStates(), 1154, true);
+    expect([back.notConvergedSince, back.lastNotConverged]).toEqual([null, { endedAt: 1154, lastedMs: 154 }]);
+    const again = t.observe(one, 1300, true);
+    expect([again.notConvergedSince, again.lastNotConverged]).toEqual([1300, { endedAt: 1154, lastedMs: 154 }]);
+  });
+});
+
+const seenTwoStates = (): Map<number, unknown> =>
+  room([
+    [1, state(1)],
+    [2, state(2)],
+  ]);

@@ -22,6 +22,19 @@
  * (`unknown`, with its cause): the view has nothing current to judge. Participants publish about
  * once a second, so a verdict lags reality by about that much.
  *
+ * LAB-UI-16, in flight (`syncing`, "Converging…"). Each participant publishes at most once a
+ * second (LAB-7), so in a lively room two states compared at one instant differ while an update is
+ * on its way: that is not a divergence. A difference among the reachable ones is in flight while it may still
+ * resolve within `SETTLE_MS` (the publish interval plus a margin for delivery): no two of them
+ * that differ have both held their content for `SETTLE_MS`, and none has been behind (a lower SV
+ * total than another reachable one) for `SETTLE_MS` with its content unchanged. Beyond that it is
+ * **not converged**. With everyone reachable the verdict is then `syncing`; with someone unreachable
+ * it is `unreachable` (what the room holds is unknown either way).
+ *
+ * LAB-UI-17, the view not connected: the relay's states vanish with its socket, but that says
+ * nothing of the participants. Whoever was listed keeps their last state and reach, marked
+ * `lastKnown`; nobody is marked offline, nor a report (LAB-UI-8) dropped, until the view is back.
+ *
  * LAB-UI-8 (reported). A view opened after someone left cut off never saw them: a participant
  * that the present ones report cut off (LAB-9, ./cutOffPeers.ts) is listed as offline with its
  * reported state and who reported it, its time away estimated from the report, and counts like
@@ -41,10 +54,11 @@
  *
  * LAB-UI-3 (timings). A time not converged lasts from the first verdict that is not converged or
  * unknown because someone is unreachable, to the next converged one (the view's own `unknown`
- * neither starts nor ends it). A heal is a participant coming back online (or a new tab of a user
- * whose last one was offline) or it no longer being cut off (a partition lifted, or a drop of every
- * frame lowered, `cutOff`); "the last heal took" is the time
- * from the last heal during a time not converged to the converged verdict that ended it.
+ * and `syncing` neither start nor end it; while one runs, `notConvergedSince` says since when).
+ * A heal is a participant coming back online (or a new tab of a user whose last one was offline)
+ * or it no longer being cut off (a partition lifted, or a drop of every frame lowered, `cutOff`);
+ * "the last heal took" is the time from the last heal during a time not converged to the
+ * converged verdict that ended it.
  */
 import { cutOff } from '../../shared/lab/faults.js';
 import { parseCutOffReports, type CutOffReport } from './cutOffPeers.js';
@@ -57,6 +71,11 @@ export const HISTORY_MS = 5 * 60_000;
 export const SAMPLE_MS = 1000;
 /** Participants kept in the list; beyond it the longest-offline ones are dropped. */
 export const MAX_LISTED = 200;
+/**
+ * How long a difference among reachable participants may be updates in flight: LAB-7's publish
+ * interval (1 s) plus a margin for delivery and the view's own batching.
+ */
+export const SETTLE_MS = 3000;
 /** Client ids remembered as replaced by a new tab of their user (bounded; LAB-UI-8). */
 const MAX_REPLACED = 1024;
 /** Tab numbers remembered (LAB-UI-10); beyond, those of client ids no longer listed are forgotten. */
@@ -74,6 +93,15 @@ export interface Participant {
   readonly offlineSince: number | null;
   /** Counts for the verdict (LAB-UI-1). */
   readonly counted: boolean;
+  /** When (class view's clock) its content (hash, SV total) was first seen as it is now. */
+  readonly stateSince: number;
+  /**
+   * Since when it has been behind another reachable participant (a lower SV total) with its
+   * content unchanged; null when it is not behind.
+   */
+  readonly behindSince: number | null;
+  /** The view is not connected: `state` and `offlineSince` are as last known, not current. */
+  readonly lastKnown: boolean;
   /**
    * LAB-UI-8: the label of a participant reporting this one cut off, when this view never saw it
    * itself (it left before the view opened); its `offlineSince` is then an estimate.
@@ -86,6 +114,7 @@ interface Tracked {
   readonly state: LabPresence;
   readonly offlineSince: number | null;
   readonly counted: boolean;
+  readonly stateSince: number;
   /** LAB-UI-8: the client id of the participant reporting it, null when the view saw it itself. */
   readonly reporter: number | null;
 }
@@ -93,6 +122,8 @@ interface Tracked {
 export type Verdict =
   | { readonly kind: 'converged' }
   | { readonly kind: 'diverged'; readonly reasons: readonly string[] }
+  /** Everyone reachable, their difference still in flight (see SETTLE_MS). */
+  | { readonly kind: 'syncing'; readonly reasons: readonly string[] }
   | {
       readonly kind: 'unreachable';
       /** Counted participants that are offline or cut off (at least one). */
@@ -122,6 +153,8 @@ export interface ClassSnapshot {
   readonly since: number;
   /** The current kind is the first this view saw (from 'unknown' at its start): it may have held long before `since`. */
   readonly sinceWatching: boolean;
+  /** LAB-UI-3: when the current time not converged or unknown began; null while there is none. */
+  readonly notConvergedSince: number | null;
   /** LAB-UI-3: how long the last finished time not converged lasted, and when it ended. */
   readonly lastNotConverged: { readonly endedAt: number; readonly lastedMs: number } | null;
   readonly lastHealToConvergeMs: number | null;
@@ -182,8 +215,25 @@ const lastSeen = (last: LabPresence, ref: LabPresence): string =>
         ? 'last seen ahead (with updates the others lack)'
         : 'last seen with different content';
 
-/** LAB-UI-1: the verdict over `participants` (their `counted` flags already set). */
-export const computeVerdict = (participants: readonly Participant[], connected: boolean): Verdict => {
+/**
+ * The difference among `reachable` (more than one content) may still be updates in flight at
+ * `now`: no two differing ones both settled, and none behind for SETTLE_MS (see the header).
+ */
+const inFlight = (reachable: readonly Participant[], now: number): boolean => {
+  const settled = reachable.filter((p) => now - p.stateSince >= SETTLE_MS);
+  if (new Set(settled.map((p) => stateKey(p.state))).size > 1) return false;
+  return reachable.every((p) => p.behindSince === null || now - p.behindSince < SETTLE_MS);
+};
+
+/**
+ * LAB-UI-1: the verdict over `participants` (their `counted` flags already set) at `now` (the
+ * view's clock; by default every state is settled: no difference is in flight).
+ */
+export const computeVerdict = (
+  participants: readonly Participant[],
+  connected: boolean,
+  now = Number.POSITIVE_INFINITY,
+): Verdict => {
   if (!connected) return { kind: 'unknown', cause: 'not-connected', reason: NOT_CONNECTED };
   const counted = participants.filter((p) => p.counted);
   if (counted.length === 0)
@@ -191,7 +241,17 @@ export const computeVerdict = (participants: readonly Participant[], connected: 
   const reachable = counted.filter(isReachable);
   const away = counted.filter((p) => !isReachable(p));
   const distinct = new Set(reachable.map((p) => stateKey(p.state))).size;
-  if (distinct > 1) {
+  const syncing = distinct > 1 && inFlight(reachable, now);
+  if (syncing && away.length === 0) {
+    return {
+      kind: 'syncing',
+      reasons: [
+        `${distinct} different contents among ${counted.length} participants${tabsNote(counted)}, ` +
+          `changed in the last ${SETTLE_MS / 1000} s: updates on their way (each publishes its state about once a second)`,
+      ],
+    };
+  }
+  if (distinct > 1 && !syncing) {
     const among =
       away.length === 0
         ? `${counted.length} participants${tabsNote(counted)}`
@@ -205,7 +265,8 @@ export const computeVerdict = (participants: readonly Participant[], connected: 
     };
   }
   if (away.length === 0) return { kind: 'converged' };
-  const ref = reachable[0]?.state;
+  // In flight, the reachable ones have no common state yet to compare the others with.
+  const ref = syncing ? undefined : reachable[0]?.state;
   const reasons = away.map((p) =>
     ref ? `${outOfReach(p)} — ${lastSeen(p.state, ref)}` : `${outOfReach(p)} (last known state shown)`,
   );
@@ -216,7 +277,9 @@ export const computeVerdict = (participants: readonly Participant[], connected: 
       ? 'Nobody is reachable.'
       : reachable.length === 1
         ? `Only ${reachable[0]!.label} is reachable.`
-        : `The ${reachable.length} reachable participants${tabsNote(reachable)} show the same content.`;
+        : syncing
+          ? `The ${reachable.length} reachable participants${tabsNote(reachable)} are exchanging updates.`
+          : `The ${reachable.length} reachable participants${tabsNote(reachable)} show the same content.`;
   reasons.push(`${agree} What ${who} now cannot be known until they are back.`);
   return { kind: 'unreachable', unreachable: away.length, reasons };
 };
@@ -280,6 +343,10 @@ export class ClassTracker {
   private readonly replaced = new Set<number>();
   /** LAB-UI-10: each client id's tab number among its user's tabs (bounded by MAX_TAB_NUMBERS). */
   private readonly tabs = new Map<number, { readonly userId: string; readonly n: number }>();
+  /** Reachable participants behind another, with the content they had then (see SETTLE_MS). */
+  private readonly behind = new Map<number, { readonly key: string; readonly since: number }>();
+  /** The view's own connection, as of the last observation. */
+  private connected = true;
 
   constructor(now: number) {
     this.since = now;
@@ -336,7 +403,7 @@ export class ClassTracker {
           }
         }
         this.numberTab(clientId, state.userId, inherited);
-        this.byClient.set(clientId, { state, offlineSince: null, counted: true, reporter: null });
+        this.byClient.set(clientId, { state, offlineSince: null, counted: true, stateSince: now, reporter: null });
         changed = true;
         continue;
       }
@@ -347,6 +414,7 @@ export class ClassTracker {
           state: sameLabPresence(old.state, state) ? old.state : state,
           offlineSince: null,
           counted: true,
+          stateSince: stateKey(old.state) === stateKey(state) ? old.stateSince : now,
           reporter: null,
         });
         changed = true;
@@ -364,12 +432,25 @@ export class ClassTracker {
         // Estimated once, when first reported: later reports would only move it by their delays.
         offlineSince: old?.offlineSince ?? now - Math.min(report.awayMs, forgetAfterMs(report.state)),
         counted: true,
+        stateSince: old && stateKey(old.state) === stateKey(report.state) ? old.stateSince : now,
         reporter: by,
       });
       changed = true;
     }
     for (const [clientId, p] of this.byClient) {
       if (present.has(clientId)) continue;
+      const raw = p.offlineSince === null ? departed.get(clientId) : undefined;
+      const last = raw === undefined ? null : this.parse(clientId, raw);
+      const state = last && !sameLabPresence(p.state, last) ? last : p.state;
+      const stateSince = stateKey(state) === stateKey(p.state) ? p.stateSince : now;
+      if (!connected) {
+        // The states went with the view's socket, not with the participants: as last known.
+        if (state !== p.state) {
+          this.byClient.set(clientId, { ...p, state, stateSince });
+          changed = true;
+        }
+        continue;
+      }
       if (p.reporter !== null && !reported.has(clientId)) {
         // Nobody here reports it any more: it is back under a new tab, or forgotten (LAB-9).
         this.byClient.delete(clientId);
@@ -378,11 +459,8 @@ export class ClassTracker {
       }
       const offlineSince = p.offlineSince ?? now;
       const counted = now - offlineSince < forgetAfterMs(p.state);
-      const raw = p.offlineSince === null ? departed.get(clientId) : undefined;
-      const last = raw === undefined ? null : this.parse(clientId, raw);
-      const state = last && !sameLabPresence(p.state, last) ? last : p.state;
       if (offlineSince !== p.offlineSince || counted !== p.counted || state !== p.state) {
-        this.byClient.set(clientId, { state, offlineSince, counted, reporter: p.reporter });
+        this.byClient.set(clientId, { state, offlineSince, counted, stateSince, reporter: p.reporter });
         changed = true;
       }
     }
@@ -392,9 +470,37 @@ export class ClassTracker {
       for (const [c] of offline.slice(0, this.byClient.size - MAX_LISTED)) this.byClient.delete(c);
       changed = true;
     }
+    if (this.trackBehind(now)) changed = true;
+    if (connected !== this.connected) {
+      this.connected = connected;
+      changed = true;
+    }
     if (changed) this.list = this.buildList();
-    this.judge(computeVerdict(this.list, connected), now);
+    this.judge(computeVerdict(this.list, connected, now), now);
     return this.snapshot(now);
+  }
+
+  /**
+   * Notes since when each counted reachable participant has been behind another (a lower SV total)
+   * with its content unchanged (see SETTLE_MS); true when that changed.
+   */
+  private trackBehind(now: number): boolean {
+    const reachable = [...this.byClient].filter(([, p]) => p.counted && isReachable(p));
+    const top = Math.max(0, ...reachable.map(([, p]) => p.state.svTotal));
+    let changed = false;
+    for (const [clientId, p] of this.byClient) {
+      const old = this.behind.get(clientId);
+      const behind = p.counted && isReachable(p) && p.state.svTotal < top;
+      if (behind && old?.key !== stateKey(p.state)) {
+        this.behind.set(clientId, { key: stateKey(p.state), since: now });
+        changed = true;
+      } else if (!behind && old) {
+        this.behind.delete(clientId);
+        changed = true;
+      }
+    }
+    for (const clientId of this.behind.keys()) if (!this.byClient.has(clientId)) this.behind.delete(clientId);
+    return changed;
   }
 
   /**
@@ -440,6 +546,9 @@ export class ClassTracker {
         tab: tabOf(clientId),
         offlineSince: t.offlineSince,
         counted: t.counted,
+        stateSince: t.stateSince,
+        behindSince: this.behind.get(clientId)?.since ?? null,
+        lastKnown: !this.connected,
         // A reporter is present (LAB-UI-8), so listed: only offline ones are ever dropped.
         reportedBy: t.reporter === null ? null : label(t.reporter, this.byClient.get(t.reporter)!.state),
       };
@@ -452,6 +561,9 @@ export class ClassTracker {
         old.tab === p.tab &&
         old.offlineSince === p.offlineSince &&
         old.counted === p.counted &&
+        old.stateSince === p.stateSince &&
+        old.behindSince === p.behindSince &&
+        old.lastKnown === p.lastKnown &&
         old.reportedBy === p.reportedBy;
       list.push(same ? old : p);
     }
@@ -523,6 +635,7 @@ export class ClassTracker {
       verdict: this.verdict,
       since: this.since,
       sinceWatching: this.kindsSeen <= 1,
+      notConvergedSince: this.notConvergedAt,
       lastNotConverged: this.lastNotConverged,
       lastHealToConvergeMs: this.lastHealToConvergeMs,
       samples: Object.freeze([...this.samples]),

@@ -60,6 +60,22 @@ describe('the class view watcher', () => {
     expect(watcher.connected).toBe(true);
   });
 
+  it('LAB-UI-17: the watcher is connected only once the states the relay sends on join are in', async () => {
+    const room = freshRoom();
+    await open(room, person('Alice'));
+    // The relay holds Alice's state: a first view sees it.
+    const first = watch(room);
+    await waitFor(() => first.snap().participants.length === 1, 'Alice seen');
+    const watcher = new ClassWatcher(room, relay().wsUrl, WS);
+    afterTest(() => watcher.destroy());
+    // Every moment the view looks (each change it is told of): connected, and how many states it holds.
+    const looks: Array<[boolean, number]> = [];
+    watcher.subscribe(() => looks.push([watcher.connected, watcher.states().size]));
+    await waitFor(() => watcher.connected, 'connected');
+    expect(looks.filter(([connected, states]) => connected && states === 0)).toEqual([]);
+    expect(watcher.states().size).toBe(1);
+  });
+
   it('LAB-UI-1 unknown, unreachable: a partitioned participant goes offline with its last state, last seen behind, and comes back on heal', async () => {
     const room = freshRoom();
     const a = await open(room, person('Alice'));

@@ -39,6 +39,12 @@ export class ClassWatcher {
   /** Every present state as of the last change event, so a removed one's last state is known. */
   private readonly mirror = new Map<number, unknown>();
   private departed = new Map<number, unknown>();
+  /**
+   * LAB-UI-17: the relay answered this socket's SyncStep1. It sends the room's states on join,
+   * before that answer (one socket, in order): until then an open socket has no states yet, and
+   * everyone missing from them would be taken for offline.
+   */
+  private joined = false;
 
   constructor(room: string, relayUrl: string, WebSocketImpl?: typeof WebSocket) {
     this.awareness = new awarenessProtocol.Awareness(this.doc);
@@ -57,7 +63,11 @@ export class ClassWatcher {
       params: { [ConnectionMode.param]: ConnectionMode.awarenessOnly },
     });
     const ignore = (): void => undefined;
-    this.provider.messageHandlers[MessageType.Sync] = ignore;
+    this.provider.messageHandlers[MessageType.Sync] = () => {
+      if (this.joined) return;
+      this.joined = true;
+      this.emit();
+    };
     this.provider.messageHandlers[MessageType.Ack] = ignore;
     // PRES-7: after its own reconnect the view takes the states the relay re-sends at the clocks it
     // had seen; else everyone looked unreachable until their state changed.
@@ -71,8 +81,15 @@ export class ClassWatcher {
       }
       this.emit();
     });
-    this.provider.on('status', () => this.emit());
-    this.provider.on('connection-close', () => this.emit());
+    // Any status is a socket opening or gone: nothing of it has been answered yet.
+    this.provider.on('status', () => {
+      this.joined = false;
+      this.emit();
+    });
+    this.provider.on('connection-close', () => {
+      this.joined = false;
+      this.emit();
+    });
     this.provider.connect();
   }
 
@@ -92,8 +109,9 @@ export class ClassWatcher {
     return d;
   }
 
+  /** Connected, with the room's states as the relay sent them on join (LAB-UI-17). */
   get connected(): boolean {
-    return this.provider.wsconnected;
+    return this.provider.wsconnected && this.joined;
   }
 
   subscribe(listener: () => void): () => void {

@@ -156,11 +156,48 @@ const timelineText = (e: TimelineEvent): string => {
   }
 };
 
+/**
+ * One row per scenario step. The runner records a step's label, then what it applied
+ * (`partition`, `heal`, `faults`: runExperiment.ts), with no send in between: those effects are
+ * the step itself, so they are folded into its row rather than listed again in other words a few
+ * ms later; a faults config that is not "none" adds what the label does not say (which faults,
+ * per client). The final heal's clearing of faults and heal are its own doing too. An effect with
+ * no step of its own (a history recorded otherwise: after a send, or before any step) keeps a row;
+ * crashes and restarts keep theirs (EXP-7: what happened, apart from the step that asked for it).
+ */
+const timelineRows = (events: readonly HistoryEvent[]): Array<{ t: number; text: string }> => {
+  const rows: Array<{ t: number; text: string }> = [];
+  let step: { row: { t: number; text: string }; faults: string[] } | null = null;
+  const close = (): void => {
+    if (step && step.faults.length > 0) step.row.text += ` (${step.faults.join('; ')})`;
+    step = null;
+  };
+  for (const e of events) {
+    if (e.kind === 'send') close();
+    if (e.kind === 'send' || e.kind === 'deliver' || e.kind === 'ack' || e.kind === 'sample') continue;
+    if (step && (e.kind === 'partition' || e.kind === 'heal' || e.kind === 'faults')) {
+      if (e.kind === 'faults') {
+        const words = describeFaults(e.config);
+        // "none" (cleared) is what the step's own label says (clear-faults, final heal).
+        if (words.length > 0) step.faults.push(`${e.client}: ${words.join(', ')}`);
+      }
+      continue;
+    }
+    const row = { t: e.t, text: timelineText(e) };
+    rows.push(row);
+    if (e.kind === 'step') {
+      close();
+      step = { row, faults: [] };
+    } else if (e.kind === 'send-refused') close();
+  }
+  close();
+  return rows;
+};
+
 const timeline = (h: History): string => {
-  const steps = h.events.filter(
-    (e): e is TimelineEvent => e.kind !== 'send' && e.kind !== 'deliver' && e.kind !== 'ack' && e.kind !== 'sample',
-  );
-  const rows = steps.map((e) => `<tr><td>${formatMs(e.t)}</td><td>${escapeHtml(timelineText(e))}</td></tr>`).join('');
+  const rows = timelineRows(h.events)
+    .map((r) => `<tr><td>${formatMs(r.t)}</td><td>${escapeHtml(r.text)}</td></tr>`)
+    .join('');
   return `<section id="timeline"><h2>Timeline</h2>${rows ? `<table><tbody>${rows}</tbody></table>` : '<p class="muted">No scenario steps recorded.</p>'}</section>`;
 };
 

@@ -131,6 +131,38 @@ describe('HTML report', () => {
     ]);
   });
 
+  it('the timeline lists each step once: its partition, heal and faults are the step, not rows of their own', () => {
+    const h = history(['c0', 'c1'], [], null);
+    const events: HistoryEvent[] = [
+      { t: 0, kind: 'partition', clients: ['c1'] },
+      { t: 1000, kind: 'step', label: 'faults c0' },
+      { t: 1001, kind: 'faults', client: 'c0', config: { ...NO_FAULTS, dropPct: 30 } },
+      { t: 1501, kind: 'step', label: 'partition c0,c1' },
+      { t: 1506, kind: 'partition', clients: ['c0', 'c1'] },
+      send(1600, 'c0', 'm1'),
+      { t: 1700, kind: 'heal', clients: ['c0'] },
+      { t: 2000, kind: 'step', label: 'heal c0,c1' },
+      { t: 2004, kind: 'heal', clients: ['c0', 'c1'] },
+      { t: 3000, kind: 'step', label: 'final heal' },
+      { t: 3100, kind: 'client-restart', client: 'c1' },
+      { t: 3101, kind: 'faults', client: 'c0', config: NO_FAULTS },
+      { t: 3101, kind: 'faults', client: 'c1', config: NO_FAULTS },
+      { t: 3102, kind: 'heal', clients: ['c0', 'c1'] },
+    ];
+    const timeline = render({ ...h, events }).split('<section id="timeline">')[1]!;
+    const rows = [...timeline.matchAll(/<td>([^<]*)<\/td><td>([^<]*)<\/td>/g)].map((m) => `${m[1]} ${m[2]}`);
+    expect(rows).toEqual([
+      // Before any step, and after a send: not a step's doing, so a row of its own.
+      '0 ms partition c1',
+      '1000 ms faults c0 (c0: drops 30 %)',
+      '1501 ms partition c0,c1',
+      '1700 ms heal c0',
+      '2000 ms heal c0,c1',
+      '3000 ms final heal',
+      '3100 ms client-restart c1 done',
+    ]);
+  });
+
   it('shows failures with their evidence, and the SLO verdict', () => {
     const html = render(rich());
     expect(html).toContain('✘ FAIL');

@@ -1,7 +1,7 @@
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
-import { ClassTracker } from '../../lab/classTracker.js';
+import { ClassTracker, SETTLE_MS } from '../../lab/classTracker.js';
 import { ClassViewContent } from './ClassView.js';
 
 const state = (n: number, hash = '0000abcd'): unknown => ({
@@ -45,11 +45,13 @@ describe('the class view with 30 simulated awareness states', () => {
 
     states.set(17, state(17, '0000ffff'));
     states.delete(4);
-    html = render(states, 1000, tracker);
+    render(states, 1000, tracker);
+    // Held for SETTLE_MS: not an update in flight.
+    html = render(states, 1000 + SETTLE_MS, tracker);
     expect(html).toContain('>Not converged<');
     expect(html).toContain('2 different contents among the 29 reachable participants');
     expect(html).toContain('Student &lt;b&gt;4&lt;/b&gt; is offline (last known state shown)');
-    expect(html).toContain('offline for 0 ms');
+    expect(html).toContain('offline for 3.0 s');
   });
 });
 
@@ -68,12 +70,12 @@ describe('LAB-UI-1: the indicator and the chart say which verdict, the two unkno
     expect(html).toContain('class="card class-indicator verdict-unreachable"');
     expect(html).toContain('<li>Student &lt;b&gt;2&lt;/b&gt; is offline — last seen with the same content</li>');
     expect(chartLabel(html)).toBe(
-      'Of the time shown: converged 100 %, not converged 0 %, unknown with someone unreachable 0 %, ' +
+      'Of the time shown: converged 100 %, converging 0 %, not converged 0 %, unknown with someone unreachable 0 %, ' +
         'unknown with the view not connected or nobody here 0 %. The line is the number of different contents, last known ones included.',
     );
     html = render(states, 4000, tracker);
     expect(chartLabel(html)).toMatch(
-      /^Of the time shown: converged 25 %, not converged 0 %, unknown with someone unreachable 75 %,/,
+      /^Of the time shown: converged 25 %, converging 0 %, not converged 0 %, unknown with someone unreachable 75 %,/,
     );
     expect(html).toContain('<rect class="band band-unreachable"');
   });
@@ -241,5 +243,45 @@ describe('LAB-UI-11: what the view cannot know of someone out of reach', () => {
     // Student 2 left partitioned: a skew set since could not reach the view. Student 3 (-5 min) closed its tab.
     expect(skewOf(2)).toBe('not known (last seen: 0)');
     expect(skewOf(3)).toBe('not known (last seen: -5 min)');
+  });
+});
+
+describe('LAB-UI-17: the view not connected calls nobody offline', () => {
+  it('the header and the rows give each participant as last known, with no time offline', () => {
+    const tracker = new ClassTracker(0);
+    const states = new Map<number, unknown>([
+      [1, state(1)],
+      [2, state(2)],
+    ]);
+    render(states, 0, tracker);
+    // The provider drops the states with its socket.
+    tracker.observe(new Map(), 1000, false);
+    const html = render(new Map(), 4000, tracker, false);
+    expect(textAt(html, 'data-testid="verdict"')).toBe('Unknown: view not connected');
+    expect(textAt(html, 'class="hint"')).toContain(
+      '2 participants: not known while this view is not connected (last known: 2 online)',
+    );
+    expect(html.match(/not known, view not connected \(last known: online\)/g)).toHaveLength(2);
+    expect(html).not.toContain('offline for');
+    expect(html).not.toContain('class="offline"');
+    expect(html).not.toMatch(/\d offline/);
+  });
+});
+
+describe('LAB-UI-3: a running time not converged or unknown', () => {
+  it('LAB-UI-3 reads "now, for …" while one runs (the first one too), never the previous one or "none seen yet"', () => {
+    const tracker = new ClassTracker(0);
+    const states = new Map<number, unknown>([
+      [1, state(1)],
+      [2, state(2)],
+    ]);
+    const last = (html: string): string => textAt(html, 'data-testid="last-not-converged"');
+    render(states, 0, tracker);
+    const one = new Map([[1, state(1)]]);
+    expect(last(render(one, 1000, tracker))).toBe('now, for 0 ms');
+    render(states, 1154, tracker);
+    const html = render(one, 1300, tracker);
+    expect(last(render(one, 13_900, tracker))).toBe('now, for 12.6 s');
+    expect(textAt(html, 'data-testid="verdict"')).toBe('Unknown: 1 unreachable');
   });
 });

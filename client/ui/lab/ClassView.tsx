@@ -1,15 +1,24 @@
 /**
  * `/lab/<room>`: the teacher's projector view. Every lab participant of the room (from
- * awareness), a big indicator (LAB-UI-1, defined on screen: converged, not converged, or unknown
- * because someone is unreachable, with who and how their last state compared), how long ago the
- * last time not converged or unknown ended and how long the last heal took to converge (LAB-UI-3), a live
+ * awareness), a big indicator (LAB-UI-1, defined on screen: converged, converging with updates in
+ * flight (LAB-UI-16), not converged, or unknown because someone is unreachable, with who and how
+ * their last state compared), since when the current time not converged or unknown runs or how long
+ * ago the last one ended, and how long the last heal took to converge (LAB-UI-3), a live
  * chart, and the participants' state vectors aligned in columns (LAB-UI-7). The view itself is not
  * a participant (LAB-UI-4). Tabs of one user are told apart (LAB-UI-10), and namesakes (LAB-UI-14); what someone out of reach
- * changed since is not known (LAB-UI-11); a long room or participant name wraps (LAB-UI-13).
+ * changed since is not known (LAB-UI-11); a long room or participant name wraps (LAB-UI-13). Cut off
+ * itself, the view shows everyone as last known, nobody as offline (LAB-UI-17).
  */
 import { memo, useEffect, useId, useMemo, type ReactNode } from 'react';
 import { cutOff, describeFaults, formatSkew } from '../../../shared/lab/faults.js';
-import { HISTORY_MS, tabsNote, type ClassSnapshot, type Participant, type Verdict } from '../../lab/classTracker.js';
+import {
+  HISTORY_MS,
+  SETTLE_MS,
+  tabsNote,
+  type ClassSnapshot,
+  type Participant,
+  type Verdict,
+} from '../../lab/classTracker.js';
 import { CUT_OFF_FORGET_MS, FORGET_MS } from '../../lab/labPresence.js';
 import { sameSvRow, svMatrix, type SvCell } from '../../lab/svMatrix.js';
 import { linkClick } from '../appContext.js';
@@ -49,7 +58,7 @@ export const ClassViewContent = ({ room, snap }: { room: string; snap: ClassSnap
   );
 };
 
-/** What a participant is, in the words its row's status starts with. */
+/** What a participant is (as last known, while the view is not connected), in the words its row's status starts with. */
 const reach = (p: Participant): 'online' | 'partitioned' | 'dropping every frame' | 'offline' =>
   p.state.faults.partitioned
     ? 'partitioned'
@@ -70,7 +79,11 @@ export const headcount = (participants: readonly Participant[]): string => {
   const parts = (['online', 'partitioned', 'dropping every frame', 'offline'] as const)
     .filter((k) => by.has(k))
     .map((k) => `${by.get(k)} ${k}`);
-  return `${plural(participants.length, 'participant')}${tabsNote(participants)}${parts.length > 0 ? `: ${parts.join(', ')}` : ''}`;
+  const count = `${plural(participants.length, 'participant')}${tabsNote(participants)}`;
+  // LAB-UI-17: cut off itself, the view does not know where anyone is now.
+  if (participants.some((p) => p.lastKnown))
+    return `${count}: not known while this view is not connected (last known: ${parts.join(', ')})`;
+  return `${count}${parts.length > 0 ? `: ${parts.join(', ')}` : ''}`;
 };
 
 /**
@@ -81,6 +94,8 @@ const verdictText = (v: Verdict): string => {
   switch (v.kind) {
     case 'converged':
       return 'Converged';
+    case 'syncing':
+      return 'Converging…';
     case 'diverged':
       return 'Not converged';
     case 'unreachable':
@@ -104,7 +119,7 @@ const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
         for {formatElapsed(now - snap.since)}
         {snap.sinceWatching && verdict.kind !== 'unknown' ? ', since this view opened' : ''}
       </p>
-      {(verdict.kind === 'diverged' || verdict.kind === 'unreachable') && (
+      {(verdict.kind === 'diverged' || verdict.kind === 'syncing' || verdict.kind === 'unreachable') && (
         <ul className="verdict-reasons">
           {/* Two tabs of one student can give the same words: the index is the key. */}
           {verdict.reasons.map((r, i) => (
@@ -118,9 +133,11 @@ const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
           {/* LAB-UI-3 times Unknown (someone unreachable) as well as Not converged: the label says both. */}
           <dt>Last time not converged or unknown</dt>
           <dd data-testid="last-not-converged">
-            {snap.lastNotConverged
-              ? `ended ${formatElapsed(now - snap.lastNotConverged.endedAt)} ago, lasted ${formatElapsed(snap.lastNotConverged.lastedMs)}`
-              : 'none seen yet'}
+            {snap.notConvergedSince !== null
+              ? `now, for ${formatElapsed(now - snap.notConvergedSince)}`
+              : snap.lastNotConverged
+                ? `ended ${formatElapsed(now - snap.lastNotConverged.endedAt)} ago, lasted ${formatElapsed(snap.lastNotConverged.lastedMs)}`
+                : 'none seen yet'}
           </dd>
         </div>
         <div>
@@ -139,21 +156,25 @@ const Indicator = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
           someone who left partitioned or dropping every frame). Someone offline, partitioned or dropping every frame is
           unreachable: they are shown with the last state they published. <strong>Converged</strong>: everyone who
           counts is reachable and shows the same content (same content hash and same state-vector total).{' '}
-          <strong>Not converged</strong>: two reachable participants show different content; that is known now.{' '}
-          <strong>Unknown: n unreachable</strong>: the reachable participants agree, but nobody can know what an
-          unreachable replica holds until it is back (it may have written, or received, something since). Its last state
-          is compared with the others&rsquo;: the same content, behind (missing updates they have), ahead (with updates
-          they lack), or different. What someone out of reach changed since, their clock skew included, is not known:
-          their row shows what it was when last seen. Each tab is a participant of its own (with its own copy of the
-          room): a student with several tabs is listed once per tab, numbered (&ldquo;Quad (tab 2)&rdquo;), a number
-          each tab keeps while this view is open. Two students with the same name are told apart by the end of their
-          user id (&ldquo;Sam #k3f2&rdquo;). Someone who went out of reach before this view opened is listed too when a
-          participant here saw them go; how long ago is then approximate. Participants publish their state about once a
-          second, so the indicator lags by about that much. A heal is someone coming back online or lifting their
-          partition (or their drop of every frame); &ldquo;last heal took&rdquo; is the time from the last heal to the
-          moment everyone matched again. &ldquo;Last time not converged or unknown&rdquo; runs from the first Not
-          converged or Unknown (someone unreachable) to the next Converged; this view&rsquo;s own Unknown (not
-          connected) neither starts nor ends it.
+          <strong>Converging…</strong>: everyone is reachable and their contents differ only by updates still on their
+          way (each publishes its state about once a second): no two that differ have kept their content for{' '}
+          {SETTLE_MS / 1000} s, and nobody has stayed behind that long. <strong>Not converged</strong>: two reachable
+          participants show different content beyond that; that is known now. <strong>Unknown: n unreachable</strong>:
+          the reachable participants agree, but nobody can know what an unreachable replica holds until it is back (it
+          may have written, or received, something since). Its last state is compared with the others&rsquo;: the same
+          content, behind (missing updates they have), ahead (with updates they lack), or different. What someone out of
+          reach changed since, their clock skew included, is not known: their row shows what it was when last seen. Each
+          tab is a participant of its own (with its own copy of the room): a student with several tabs is listed once
+          per tab, numbered (&ldquo;Quad (tab 2)&rdquo;), a number each tab keeps while this view is open. Two students
+          with the same name are told apart by the end of their user id (&ldquo;Sam #k3f2&rdquo;). Someone who went out
+          of reach before this view opened is listed too when a participant here saw them go; how long ago is then
+          approximate. Participants publish their state about once a second, so the indicator lags by about that much. A
+          heal is someone coming back online or lifting their partition (or their drop of every frame); &ldquo;last heal
+          took&rdquo; is the time from the last heal to the moment everyone matched again. &ldquo;Last time not
+          converged or unknown&rdquo; runs from the first Not converged or Unknown (someone unreachable) to the next
+          Converged; this view&rsquo;s own Unknown (not connected) neither starts nor ends it, nor does Converging….
+          While this view is not connected it does not know where anyone is: the rows show each participant as last
+          known.
         </p>
       </details>
     </section>
@@ -176,7 +197,8 @@ const ConvergenceChart = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
   const summary =
     g.bands.length === 0
       ? 'Nothing recorded yet.'
-      : `Of the time shown: converged ${pc(share.converged)}, not converged ${pc(share.diverged)}, ` +
+      : `Of the time shown: converged ${pc(share.converged)}, converging ${pc(share.syncing)}, ` +
+        `not converged ${pc(share.diverged)}, ` +
         `unknown with someone unreachable ${pc(share.unreachable)}, ` +
         `unknown with the view not connected or nobody here ${pc(share.unknown)}.`;
   return (
@@ -195,6 +217,7 @@ const ConvergenceChart = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
       </svg>
       <p className="hint chart-legend">
         <span className="swatch band-converged" aria-hidden="true" /> converged{' '}
+        <span className="swatch band-syncing" aria-hidden="true" /> converging (updates on their way){' '}
         <span className="swatch band-diverged" aria-hidden="true" /> not converged{' '}
         <span className="swatch band-unreachable" aria-hidden="true" /> unknown: someone unreachable{' '}
         <span className="swatch band-unknown" aria-hidden="true" /> unknown: view not connected or nobody here · line:
@@ -285,7 +308,9 @@ const Participants = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
                     key={p.state.clientId}
                     p={p}
                     cells={sv.rows[i]!}
-                    offlineFor={p.offlineSince === null ? null : Math.floor((snap.now - p.offlineSince) / 1000)}
+                    offlineFor={
+                      p.offlineSince === null || p.lastKnown ? null : Math.floor((snap.now - p.offlineSince) / 1000)
+                    }
                   />
                 ))}
               </tbody>
@@ -327,17 +352,23 @@ const ParticipantRow = memo(
     const state = reach(p);
     const skew = s.faults.skewMs === 0 ? '0' : formatSkew(s.faults.skewMs);
     // LAB-UI-8: a reported time away is an estimate (the report's age), and the view says whose report it is.
-    const status =
-      offlineFor !== null
+    // LAB-UI-17: the view cut off itself knows only where each one was: no time offline is counted.
+    const status = p.lastKnown
+      ? `not known, view not connected (last known: ${state})`
+      : offlineFor !== null
         ? `${state === 'offline' ? state : `${state}, out of reach`} for ${p.reportedBy === null ? '' : 'about '}${formatElapsed(offlineFor * 1000)}${p.counted ? '' : ' (no longer counted)'}${p.reportedBy === null ? '' : ` (left before this view opened; reported by ${p.reportedBy})`}`
         : state;
     return (
-      <tr className={offlineFor !== null ? 'offline' : cutOff(s.faults) ? 'partitioned' : undefined}>
+      <tr
+        className={
+          p.lastKnown ? 'last-known' : offlineFor !== null ? 'offline' : cutOff(s.faults) ? 'partitioned' : undefined
+        }
+      >
         <th scope="row">{p.label}</th>
         <td>{status}</td>
         <td>{faults.length ? faults.join(', ') : 'none'}</td>
         {/* LAB-UI-11: out of reach, its clock may have been moved since: that is not known, only what it was. */}
-        <td>{offlineFor === null && !cutOff(s.faults) ? skew : `not known (last seen: ${skew})`}</td>
+        <td>{offlineFor === null && !cutOff(s.faults) && !p.lastKnown ? skew : `not known (last seen: ${skew})`}</td>
         {cells.map((cell, i) => (
           <SvClock key={i} cell={cell} />
         ))}

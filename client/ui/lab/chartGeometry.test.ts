@@ -55,7 +55,7 @@ describe('class view chart geometry', () => {
 
   it('draws nothing without samples', () => {
     expect(chartGeometry([], 10, 10, 10, 10)).toEqual({ bands: [], line: '', yMax: 2 });
-    expect(timeShares([])).toEqual({ converged: 0, diverged: 0, unreachable: 0, unknown: 0 });
+    expect(timeShares([])).toEqual({ converged: 0, syncing: 0, diverged: 0, unreachable: 0, unknown: 0 });
   });
 
   it('LAB-UI-1 unknown, unreachable: a band of its own, its time counted apart from converged and not converged', () => {
@@ -78,7 +78,13 @@ describe('class view chart geometry', () => {
       { x: 300, w: 50, kind: 'diverged' },
       { x: 350, w: 50, kind: 'unknown' },
     ]);
-    expect(timeShares(g.bands)).toEqual({ converged: 0.25, diverged: 0.125, unreachable: 0.5, unknown: 0.125 });
+    expect(timeShares(g.bands)).toEqual({
+      converged: 0.25,
+      syncing: 0,
+      diverged: 0.125,
+      unreachable: 0.5,
+      unknown: 0.125,
+    });
   });
 });
 

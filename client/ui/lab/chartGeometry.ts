@@ -2,7 +2,7 @@
  * The lab's charts as geometry (pure, tested), in viewBox coordinates; time runs left to right.
  *
  * The class view's chart: over the last `windowMs`, one band per stretch of equal verdict
- * (converged / diverged / unreachable / unknown, LAB-UI-1) and a step line of the number of
+ * (converged / syncing / diverged / unreachable / unknown, LAB-UI-1) and a step line of the number of
  * distinct contents among the participants that count, in a `width` × `height` viewBox, `now` at
  * the right edge; and the share of the time shown each verdict held.
  *
@@ -55,7 +55,7 @@ export const chartGeometry = (
  * are counted apart: "unknown, someone unreachable" is neither converged nor not converged.
  */
 export const timeShares = (bands: ChartGeometry['bands']): Record<BandKind, number> => {
-  const shares: Record<BandKind, number> = { converged: 0, diverged: 0, unreachable: 0, unknown: 0 };
+  const shares: Record<BandKind, number> = { converged: 0, syncing: 0, diverged: 0, unreachable: 0, unknown: 0 };
   const total = bands.reduce((n, b) => n + b.w, 0);
   if (total <= 0) return shares;
   for (const b of bands) shares[b.kind] += b.w / total;
