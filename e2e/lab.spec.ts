@@ -628,6 +628,9 @@ test.describe('class view', () => {
     room,
     relay,
   }) => {
+    // Three users, a second tab and a teacher: on two shared cores it took 20 s of the default 30 in a
+    // full run, and once ran out at a setup step.
+    test.setTimeout(60_000);
     // A class: others whose state vectors name six more clients, so the table has its 8 columns.
     const sims = simulateParticipants(relay.wsUrl, room, 3, 'a001:9 a002:8 a003:7 a004:6 a005:5 a006:4');
     try {
