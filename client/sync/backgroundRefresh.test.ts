@@ -249,8 +249,12 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     for (let i = 1; i <= 3; i++) b.send(`bob offline ${i}`);
     await b.whenStored();
     // Sent after Bob's three (a later time), so it sorts after them; Alice reads it, as the room
-    // screen marks it when she is at the newest message (UNREAD-1), and leaves.
+    // screen marks it when she is at the newest message (UNREAD-1), and leaves. A later time means
+    // a later millisecond: in the same one the HLCs' counters and nodes decide (CI had it sort first).
+    const bobLatest = Math.max(...b.view().messages.map((m) => m.hlc.wall));
+    await waitFor(() => Date.now() > bobLatest, 'a millisecond after Bob’s last');
     const latest = a.send('alice latest').id;
+    expect(a.view().messages.at(-1)!.hlc.wall).toBeGreaterThan(bobLatest);
     await waitFor(() => a.view().pendingCount === 0, 'alice saved');
     await aliceStore.setMeta(room, { lastReadMessageId: latest, readSv: a.readStateVector()! });
     a.destroy();
