@@ -14,7 +14,7 @@ import { person, randomBytes, WS } from '../testing/relaySessions.js';
 import { fetchRelayConfig, type RelayConfig } from '../net/relayConfig.js';
 import { Transport } from '../net/transport.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
-import { RoomSession } from './roomSession.js';
+import { RoomSession, type RoomSessionOptions } from './roomSession.js';
 
 let relay: RelayProcess;
 let config: RelayConfig;
@@ -29,7 +29,9 @@ afterAll(async () => {
 
 const sessions: RoomSession[] = [];
 let rooms = 0;
-const open = async (readLimits: boolean): Promise<RoomSession> => {
+type LimitsSource = Pick<RoomSessionOptions, 'relayLimits' | 'watchRelayLimits'>;
+/** A session that reads the relay's published limits (true), none (false), or from `limits`. */
+const open = async (limits: boolean | LimitsSource): Promise<RoomSession> => {
   const s = await RoomSession.open({
     room: `struct-${process.pid}-${rooms++}`,
     relayUrl: relay.wsUrl,
@@ -39,7 +41,7 @@ const open = async (readLimits: boolean): Promise<RoomSession> => {
     randomBytes,
     crossTab: false,
     transport: new Transport({ WebSocketImpl: WS, jitterBaseMs: 20, jitterMaxMs: 100 }),
-    relayLimits: () => (readLimits ? config.limits : null),
+    ...(typeof limits === 'boolean' ? { relayLimits: () => (limits ? config.limits : null) } : limits),
   });
   sessions.push(s);
   await waitFor(() => s.view().connection.status === 'online', 'online');
@@ -80,22 +82,13 @@ describe('STRUCT-1 with the real relay', () => {
   it('STRUCT-1: the view carries the text byte limit and changes when the limits arrive (a counter shown meanwhile follows)', async () => {
     let known: RelayConfig['limits'] = null;
     const watchers = new Set<() => void>();
-    const s = await RoomSession.open({
-      room: `struct-${process.pid}-${rooms++}`,
-      relayUrl: relay.wsUrl,
-      identity: person('Writer'),
-      store: new MemoryRoomUpdateStore(),
-      persistent: false,
-      randomBytes,
-      crossTab: false,
-      transport: new Transport({ WebSocketImpl: WS }),
+    const s = await open({
       relayLimits: () => known,
       watchRelayLimits: (changed) => {
         watchers.add(changed);
         return () => watchers.delete(changed);
       },
     });
-    sessions.push(s);
     const before = s.view();
     expect(before.connection.textByteLimit).toBeNull();
     let notified = 0;
