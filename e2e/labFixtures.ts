@@ -34,9 +34,18 @@ export const lab = {
 
 export type Box = { x: number; y: number; width: number; height: number };
 
-/** The rendered boxes of every element `locator` matches. */
-export const boxesOf = async (locator: Locator): Promise<Box[]> =>
-  Promise.all((await locator.all()).map(async (e) => (await e.boundingBox())!));
+/**
+ * The rendered boxes of every element `locator` matches, measured together in one task of the
+ * page, so they are one picture: the space-time diagram moves as time passes (it is redrawn each
+ * second), and boxes measured one by one could come from two different drawings.
+ */
+export const boxesOf = (locator: Locator): Promise<Box[]> =>
+  locator.evaluateAll((els) =>
+    els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { x: r.x, y: r.y, width: r.width, height: r.height };
+    }),
+  );
 
 export const intersect = (a: Box, b: Box): boolean =>
   a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
