@@ -74,6 +74,26 @@ describe('RoomSession lab hooks with a real relay', () => {
     );
   });
 
+  it('LAB-1, OFF-1, STATE-7: a partition healed while switched off joins the other tabs again, with their acks', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, { crossTab: true });
+    const b = await open(room, alice, { crossTab: true });
+    await Promise.all([online(a), online(b)]);
+    a.lab.setFaults(validateFaultConfig({ partitioned: true }));
+    // Tab b writes and the relay acks it to b alone; a, cut off, hears neither.
+    b.send('from tab b, while a is partitioned');
+    await waitFor(() => b.view().messages[0]?.state === 'saved', 'saved in b');
+    // The profile is switched off (both tabs follow the switch), then the partition heals.
+    a.setOffline(true);
+    b.setOffline(true);
+    expect(texts(a)).toEqual([]);
+    a.lab.setFaults(NO_FAULTS);
+    await waitFor(() => texts(a).includes('from tab b, while a is partitioned'), 'a has it over BroadcastChannel');
+    // Saved, not pending: b's ack came with it, though neither tab can reach the relay now.
+    await waitFor(() => a.view().messages[0]?.state === 'saved', 'saved in a');
+    expect(a.view().connection.status).not.toBe('online');
+  });
+
   it('LAB-3: skew moves the wall clock and the HLC of what is sent; a reply still shows after its parent', async () => {
     const room = freshRoom();
     const a = await open(room, alice);

@@ -64,7 +64,10 @@ export interface LabHost {
   acked(): ReadonlyMap<number, number>;
   /** Own writes the relay has not acked: messages, reactions and the title (`pendingWrites`). */
   pendingCount(): number;
-  /** Connect at once if the session wants to be connected and is not (like the browser's `online`). */
+  /**
+   * LAB-1 heal: connect at once if the session wants to be connected and is not (like the
+   * browser's `online`), and join the profile's other tabs again (also when switched off, OFF-1).
+   */
   reconnectNow(): void;
   /** The wall part of the session's HLC (the latest time it issued or merged). */
   hlcWall(): number;
@@ -210,7 +213,6 @@ export class LabHooks {
       r.provider.disableBc = true;
     } else if (r && !config.partitioned && was.partitioned) {
       r.provider.disableBc = !this.host.crossTab;
-      if (this.host.crossTab && r.provider.shouldConnect) r.provider.connectBc();
       this.host.reconnectNow();
     }
     this.publish();

@@ -510,7 +510,13 @@ export class RoomSession {
         pendingCount: () => pendingWrites(this.view()),
         reconnectNow: () => {
           const r = this.replica;
-          if (r && r.provider.ws === null && this.mayConnect()) this.connect();
+          if (!r) return;
+          const rejoining = !r.provider.bcconnected;
+          // connect() joins the tabs too (the provider's connect); switched off, only the tabs.
+          if (r.provider.ws === null && this.mayConnect()) this.connect();
+          else if (rejoining) this.joinTabs();
+          // STATE-7: acks the other tabs got while this one was cut off from them.
+          if (rejoining && r.provider.bcconnected) this.ackShare?.ask();
         },
         hlcWall: () => this.clock.peek().wall,
         subscribe: (l) => this.subscribe(l),
