@@ -628,6 +628,7 @@ test('cold start offline from the service worker at /, /r/<room> and /lab/<room>
   await u.gotoRoom(room);
   await u.send('kept for offline');
   await expect(u.message('kept for offline')).toContainText(/Saved|Seen/);
+  await expect.poll(() => ui.storedOnDevice(u.page, room, 'kept for offline')).toBe(true);
   await waitForServiceWorker(u.page);
 
   await u.context.setOffline(true);
@@ -2027,6 +2028,7 @@ test("STRUCT-2: a page started offline knows the relay's limits: a message too l
     await u.gotoRoom(room);
     await u.send('short one');
     await expect(u.connection()).not.toContainText('pending');
+    await expect.poll(() => ui.storedOnDevice(u.page, room, 'short one')).toBe(true);
     await waitForServiceWorker(u.page);
     await u.context.setOffline(true);
     await u.page.reload(); // served by the service worker; /config.json cannot be fetched
@@ -2055,6 +2057,7 @@ test('STRUCT-3, STRUCT-4: a message stored offline without the limits is named w
     await u.gotoRoom(room);
     await u.send('short one');
     await expect(u.connection()).not.toContainText('pending');
+    await expect.poll(() => ui.storedOnDevice(u.page, room, 'short one')).toBe(true);
     await waitForServiceWorker(u.page);
     await u.context.setOffline(true);
     // A device that never kept the limits (a message stored before STRUCT-2).

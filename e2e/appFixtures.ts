@@ -126,6 +126,49 @@ export const ui = {
     await box.press('Enter');
     await expect(box).toHaveValue('');
   },
+  /**
+   * Whether this device's database holds `text` in one of `room`'s stored updates (a committed
+   * IndexedDB transaction: what a reload finds). "Saved" says only that the relay has a message:
+   * its ack can come before the device's own write is done (STATE-4), so a test that reloads
+   * offline polls this first. Yjs keeps a message's text as its UTF-8 bytes.
+   */
+  storedOnDevice: (page: Page, room: string, text: string): Promise<boolean> =>
+    page.evaluate(
+      async ({ room, text }) => {
+        interface Req<T> {
+          result: T;
+          error: Error | null;
+          onsuccess: (() => void) | null;
+          onerror: (() => void) | null;
+        }
+        interface Db {
+          transaction(store: string): {
+            objectStore(name: string): { index(name: string): { getAll(key: string): Req<{ update: Uint8Array }[]> } };
+          };
+          close(): void;
+        }
+        const settled = <T>(r: Req<T>): Promise<T> =>
+          new Promise((resolve, reject) => {
+            r.onsuccess = () => resolve(r.result);
+            r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
+          });
+        const idb = (globalThis as unknown as { indexedDB: { open(name: string): Req<Db> } }).indexedDB;
+        const db = await settled(idb.open('converge'));
+        try {
+          const rows = await settled(db.transaction('updates').objectStore('updates').index('room').getAll(room));
+          const wanted = Array.from(new TextEncoder().encode(text));
+          const holds = (bytes: Uint8Array): boolean => {
+            for (let i = 0; i + wanted.length <= bytes.length; i++)
+              if (wanted.every((b, k) => bytes[i + k] === b)) return true;
+            return false;
+          };
+          return rows.some((row) => holds(row.update));
+        } finally {
+          db.close();
+        }
+      },
+      { room, text },
+    ),
 };
 
 /** Scrolls the message log to a fraction of its height (0 = top, 1 = bottom). */
