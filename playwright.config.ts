@@ -19,7 +19,11 @@ export default defineConfig({
   forbidOnly: isCI,
   retries: 0,
   workers: 2,
-  timeout: 30_000,
+  // Per test. Many tests drive several browsers, relays that restart, reloads and lobby refreshes;
+  // with two workers on two shared cores (CI's machine) the default 30 s ran out for one of them
+  // or another in full runs, each time with every condition met so far. Conditions keep their own
+  // polls (expect: 10 s unless a step says otherwise); this only bounds a test as a whole.
+  timeout: 60_000,
   expect: { timeout: 10_000 },
   // 'list' prints one line per test without a TTY too; the summary reporter ends the run with
   // a plain "e2e: N passed, N failed" line that CI logs can be read by.

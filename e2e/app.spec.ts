@@ -291,9 +291,6 @@ test.describe('two users', () => {
     relay,
     room,
   }) => {
-    // Two users, four tabs, a reload and a lobby refresh (up to 20 s): on two shared cores the
-    // default 30 s ran out once in a full run, every condition met so far.
-    test.setTimeout(60_000);
     const other = `${room}-other`;
     const a = await openUser('Alice');
     const b = await openUser('Bob');
@@ -500,8 +497,6 @@ test('STATE-5: an own reaction the relay does not have yet is marked Pending on 
   openUser,
   room,
 }) => {
-  // Two users, a reload and a reconnect: on two shared cores that can outlast the default 30 s.
-  test.setTimeout(60_000);
   const a = await openUser('Alice', { network: true });
   const b = await openUser('Bob');
   await a.gotoRoom(room);
@@ -552,8 +547,6 @@ test('STATE-6: an own title change the relay does not have yet is counted in the
   openUser,
   room,
 }) => {
-  // A reload and a reconnect: on two shared cores that can outlast the default 30 s.
-  test.setTimeout(60_000);
   const a = await openUser('Alice', { network: true });
   await a.gotoRoom(room);
   await a.send('before the cut');
@@ -789,7 +782,6 @@ test('LIST-1: a backlog that arrives late, sorted above the newest message, keep
   openUser,
   room,
 }) => {
-  test.setTimeout(60_000);
   const [a, b] = await aliceAndBobIn(openUser, room);
   // A history taller than Bob's screen: his view is scrolled, at the bottom.
   for (let i = 1; i <= 15; i++) await a.send(`earlier ${String(i).padStart(2, '0')}`);
@@ -829,9 +821,6 @@ test('unread: Jump to latest while scrolled up, the lobby count, and the "New me
   openUser,
   room,
 }) => {
-  // 47 messages sent one after another, each waited for: 18–20 s with two workers on two cores,
-  // too close to the default 30 s when the machine is busy (it has run out of it under load).
-  test.setTimeout(60_000);
   const a = await openUser('Alice');
   const b = await openUser('Bob');
   await a.gotoRoom(room);
@@ -1783,8 +1772,6 @@ test('axe: no serious or critical accessibility violations on the lobby and in a
   relay,
   room,
 }) => {
-  // Eight axe scans, each taking seconds on two shared cores: twice the default time.
-  test.setTimeout(60_000);
   const a = await openUser('Axel');
   const b = await openUser('Bea');
   const check = async (page: Page, where: string): Promise<void> => {
@@ -2050,7 +2037,6 @@ test('STRUCT-3, STRUCT-4: a message stored offline without the limits is named w
   openUser,
   room,
 }) => {
-  test.setTimeout(60_000);
   const relay = await startSmallFrameRelay();
   try {
     const u = await openUser('Writer', { relay });

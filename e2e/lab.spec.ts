@@ -78,9 +78,6 @@ test.describe('Lab panel', () => {
     room,
     relay,
   }) => {
-    // Three tabs, a lobby, a trip to the lobby and back and a heal: on two shared cores under the
-    // full suite this ran up to 28 s of the default 30.
-    test.setTimeout(60_000);
     const [a, b] = await aliceAndBobIn(openUser, room);
     await a.send('before the partition');
     await expect(b.message('before the partition')).toBeVisible();
@@ -630,9 +627,6 @@ test.describe('class view', () => {
     room,
     relay,
   }) => {
-    // Three users, a second tab and a teacher: on two shared cores it took 20 s of the default 30 in a
-    // full run, and once ran out at a setup step.
-    test.setTimeout(60_000);
     // A class: others whose state vectors name six more clients, so the table has its 8 columns.
     const sims = simulateParticipants(relay.wsUrl, room, 3, 'a001:9 a002:8 a003:7 a004:6 a005:5 a006:4');
     try {
@@ -679,7 +673,7 @@ test.describe('class view', () => {
     room,
     relay,
   }) => {
-    // Three tabs, a partition twice, a reload: more than the default 30 s on two shared cores.
+    // Three tabs, a partition twice, a reload: more than the default 60 s on two shared cores.
     test.setTimeout(90_000);
     // The view first, then the tabs one by one: each tab's number is the order the view saw them in.
     const t = await openUser('Teacher');
@@ -743,8 +737,6 @@ test.describe('class view', () => {
     room,
     relay,
   }) => {
-    // Two tabs, a partition, two reloads: more than the default 30 s on two shared cores.
-    test.setTimeout(60_000);
     const t = await openUser('Teacher');
     await t.page.goto(`${relay.url}/lab/${room}`);
     await expect(t.page.getByRole('heading', { name: `Lab: ${room}` })).toBeVisible();
@@ -833,7 +825,6 @@ test('axe: no serious or critical accessibility violations in the Lab panel with
   openUser,
   room,
 }) => {
-  test.setTimeout(60_000);
   const a = await openUser('Axel');
   const b = await openUser('Bea');
   await a.gotoRoom(room);
@@ -858,7 +849,6 @@ test('axe: no serious or critical accessibility violations in the class view, co
   room,
   relay,
 }) => {
-  test.setTimeout(60_000);
   const a = await openUser('Axel');
   const b = await openUser('Bea');
   await a.gotoRoom(room);
