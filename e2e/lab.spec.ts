@@ -673,7 +673,7 @@ test.describe('class view', () => {
     room,
     relay,
   }) => {
-    // Three tabs, a partition twice, a reload: more than the default 60 s on two shared cores.
+    // Three tabs, a partition twice, a reload: one of the longest tests, 90 s on two shared cores.
     test.setTimeout(90_000);
     // The view first, then the tabs one by one: each tab's number is the order the view saw them in.
     const t = await openUser('Teacher');
