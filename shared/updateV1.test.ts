@@ -31,6 +31,8 @@ import {
 
 const SEED = seedFromEnv();
 const EXTENSIVE = process.env.FUZZ_BUDGET === 'extensive';
+/** Per test for the large budget (`npm run test:extensive`); the small one keeps vitest's default. */
+const EXTENSIVE_TIMEOUT_MS = EXTENSIVE ? 600_000 : undefined;
 
 const hex = (u: Uint8Array): string => Buffer.from(u).toString('hex');
 const fromHex = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'));
@@ -1047,56 +1049,61 @@ describe('VAL-9: a live map entry holds one value', () => {
 describe('mutation fuzz: whatever the validator accepts is safe to apply', () => {
   const rounds = EXTENSIVE ? 400 : 4;
 
-  it(`accepted mutants neither throw nor freeze a fresh or a populated doc (seed ${SEED}, ${rounds} rounds)`, () => {
-    let mutants = 0;
-    let accepted = 0;
-    for (let round = 0; round < rounds; round++) {
-      const seed = (SEED + round * 7919) >>> 0;
-      const prng = new Prng(seed);
-      const { docs, updates: events } = randomDocs(prng, { transactions: 20, docs: 3 });
-      const states = docs.map((d) => Y.encodeStateAsUpdate(d));
-      const pool = [...events, ...states, Y.mergeUpdates(events.slice(0, 10))];
-      const knownIds = docs.flatMap((d) =>
-        [...Y.decodeStateVector(Y.encodeStateVector(d))].flatMap(([client, clock]) =>
-          Array.from({ length: Math.ceil(clock / 3) }, (_, i) => ({ client, clock: i * 3 })),
-        ),
-      );
-      for (let i = 0; i < 150; i++) {
-        const kind = prng.int(0, 9);
-        const source = prng.pick(pool);
-        const mutant =
-          kind < 5
-            ? structMutate(prng, source, pool, knownIds)
-            : kind < 8
-              ? byteMutate(prng, source, pool)
-              : synthUpdate(prng);
-        mutants++;
-        let p: ParsedUpdate;
-        try {
-          p = parseUpdateV1(mutant);
-        } catch (e) {
-          expect(e, `round seed ${seed}, mutant ${i}: ${hex(mutant)}`).toBeInstanceOf(UpdateError);
-          continue;
-        }
-        accepted++;
-        const where = `round seed ${seed}, mutant ${i}: ${hex(mutant)}`;
-        expect(applyBreaks(mutant), `fresh doc, ${where}`).toBeNull();
-        // A populated doc: the relay never forwards clocks it already holds (a re-sent range with
-        // other origins is beyond a doc-less check, see the header of updateV1.ts).
-        const base = prng.bool() ? [prng.pick(states)] : events.slice(0, prng.int(0, events.length));
-        const held = new Y.Doc();
-        for (const b of base) Y.applyUpdate(held, b);
-        const sv = Y.decodeStateVector(Y.encodeStateVector(held));
-        if (p.runs.every((r) => r.clock >= (sv.get(r.client) ?? 0))) {
-          expect(applyBreaks(mutant, base), `populated doc, ${where}`).toBeNull();
+  it(
+    `accepted mutants neither throw nor freeze a fresh or a populated doc (seed ${SEED}, ${rounds} rounds)`,
+    () => {
+      let mutants = 0;
+      let accepted = 0;
+      for (let round = 0; round < rounds; round++) {
+        const seed = (SEED + round * 7919) >>> 0;
+        const prng = new Prng(seed);
+        const { docs, updates: events } = randomDocs(prng, { transactions: 20, docs: 3 });
+        const states = docs.map((d) => Y.encodeStateAsUpdate(d));
+        const pool = [...events, ...states, Y.mergeUpdates(events.slice(0, 10))];
+        const knownIds = docs.flatMap((d) =>
+          [...Y.decodeStateVector(Y.encodeStateVector(d))].flatMap(([client, clock]) =>
+            Array.from({ length: Math.ceil(clock / 3) }, (_, i) => ({ client, clock: i * 3 })),
+          ),
+        );
+        for (let i = 0; i < 150; i++) {
+          const kind = prng.int(0, 9);
+          const source = prng.pick(pool);
+          const mutant =
+            kind < 5
+              ? structMutate(prng, source, pool, knownIds)
+              : kind < 8
+                ? byteMutate(prng, source, pool)
+                : synthUpdate(prng);
+          mutants++;
+          let p: ParsedUpdate;
+          try {
+            p = parseUpdateV1(mutant);
+          } catch (e) {
+            expect(e, `round seed ${seed}, mutant ${i}: ${hex(mutant)}`).toBeInstanceOf(UpdateError);
+            continue;
+          }
+          accepted++;
+          const where = `round seed ${seed}, mutant ${i}: ${hex(mutant)}`;
+          expect(applyBreaks(mutant), `fresh doc, ${where}`).toBeNull();
+          // A populated doc: the relay never forwards clocks it already holds (a re-sent range with
+          // other origins is beyond a doc-less check, see the header of updateV1.ts).
+          const base = prng.bool() ? [prng.pick(states)] : events.slice(0, prng.int(0, events.length));
+          const held = new Y.Doc();
+          for (const b of base) Y.applyUpdate(held, b);
+          const sv = Y.decodeStateVector(Y.encodeStateVector(held));
+          if (p.runs.every((r) => r.clock >= (sv.get(r.client) ?? 0))) {
+            expect(applyBreaks(mutant, base), `populated doc, ${where}`).toBeNull();
+          }
         }
       }
-    }
-    expect(
-      accepted,
-      `only ${accepted} of ${mutants} mutants accepted: the fuzzer no longer reaches yjs`,
-    ).toBeGreaterThan(mutants / 10);
-  });
+      expect(
+        accepted,
+        `only ${accepted} of ${mutants} mutants accepted: the fuzzer no longer reaches yjs`,
+      ).toBeGreaterThan(mutants / 10);
+      // 400 rounds take 60–80 s on two busy cores: the extensive budget has time for them.
+    },
+    EXTENSIVE_TIMEOUT_MS,
+  );
 
   it('regression (known limit): re-sent clocks with other origins break a populated doc, so the relay must drop them', () => {
     // Found by the mutation fuzzer against a populated doc. Client 1 typed 'hello', then wrote
