@@ -19,7 +19,7 @@ import { encodeRoomFile, ROOM_FILE_FORMAT } from '../client/sync/roomFile.js';
 import { CLIENT_CHARGE_BYTES, CloseReason, Limits } from '../shared/protocol.js';
 import { startRelay } from '../relay/testing/relayProcess.js';
 import { observeFor } from '../shared/testing/waitFor.js';
-import { aliceAndBobIn, expect, scrollLog, test, ui, type AppUser } from './appFixtures.js';
+import { aliceAndBobIn, expect, scrollLog, test, ui, type AppUser, type IdbRequest } from './appFixtures.js';
 
 const rb = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
@@ -2228,12 +2228,6 @@ test('CATCH-7: a reaction removed offline reaches the others through the lobby, 
 const lobbyRecord = (page: Page, room: string, unread?: number): Promise<{ unread: number } | null> =>
   page.evaluate(
     async ({ room, unread }) => {
-      interface Req<T> {
-        readonly result: T;
-        readonly error: Error | null;
-        onsuccess: (() => void) | null;
-        onerror: (() => void) | null;
-      }
       interface RoomRecord {
         readonly meta: { readonly lobby?: string };
       }
@@ -2242,16 +2236,19 @@ const lobbyRecord = (page: Page, room: string, unread?: number): Promise<{ unrea
           store: string,
           mode: string,
         ): {
-          objectStore(name: string): { get(k: string): Req<RoomRecord | undefined>; put(v: unknown): Req<unknown> };
+          objectStore(name: string): {
+            get(k: string): IdbRequest<RoomRecord | undefined>;
+            put(v: unknown): IdbRequest<unknown>;
+          };
         };
         close(): void;
       }
-      const settled = <T>(r: Req<T>): Promise<T> =>
+      const settled = <T>(r: IdbRequest<T>): Promise<T> =>
         new Promise((resolve, reject) => {
           r.onsuccess = () => resolve(r.result);
           r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
         });
-      const idb = (globalThis as unknown as { indexedDB: { open(name: string): Req<Db> } }).indexedDB;
+      const idb = (globalThis as unknown as { indexedDB: { open(name: string): IdbRequest<Db> } }).indexedDB;
       const db = await settled(idb.open('converge'));
       try {
         const rooms = db.transaction('rooms', unread === undefined ? 'readonly' : 'readwrite').objectStore('rooms');

@@ -99,6 +99,17 @@ export interface OpenUserOptions {
   readonly clockAheadMs?: number;
 }
 
+/**
+ * An IndexedDB request as a function run in the page sees it (e2e code is typed without the DOM):
+ * for tests that read the app's database over a connection of their own.
+ */
+export interface IdbRequest<T> {
+  readonly result: T;
+  readonly error: Error | null;
+  onsuccess: (() => void) | null;
+  onerror: (() => void) | null;
+}
+
 /** Locators shared by tabs: every helper takes the page it works on. */
 export const ui = {
   composer: (page: Page): Locator => page.getByRole('textbox', { name: 'Message', exact: true }),
@@ -135,24 +146,20 @@ export const ui = {
   storedOnDevice: (page: Page, room: string, text: string): Promise<boolean> =>
     page.evaluate(
       async ({ room, text }) => {
-        interface Req<T> {
-          result: T;
-          error: Error | null;
-          onsuccess: (() => void) | null;
-          onerror: (() => void) | null;
-        }
         interface Db {
           transaction(store: string): {
-            objectStore(name: string): { index(name: string): { getAll(key: string): Req<{ update: Uint8Array }[]> } };
+            objectStore(name: string): {
+              index(name: string): { getAll(key: string): IdbRequest<{ update: Uint8Array }[]> };
+            };
           };
           close(): void;
         }
-        const settled = <T>(r: Req<T>): Promise<T> =>
+        const settled = <T>(r: IdbRequest<T>): Promise<T> =>
           new Promise((resolve, reject) => {
             r.onsuccess = () => resolve(r.result);
             r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
           });
-        const idb = (globalThis as unknown as { indexedDB: { open(name: string): Req<Db> } }).indexedDB;
+        const idb = (globalThis as unknown as { indexedDB: { open(name: string): IdbRequest<Db> } }).indexedDB;
         const db = await settled(idb.open('converge'));
         try {
           const rows = await settled(db.transaction('updates').objectStore('updates').index('room').getAll(room));
