@@ -621,7 +621,8 @@ test('cold start offline from the service worker at /, /r/<room> and /lab/<room>
   await u.gotoRoom(room);
   await u.send('kept for offline');
   await expect(u.message('kept for offline')).toContainText(/Saved|Seen/);
-  await expect.poll(() => ui.storedOnDevice(u.page, room, 'kept for offline')).toBe(true);
+  // STATE-1: "Saved" also means this device's database holds it (a completed transaction).
+  expect(await ui.storedOnDevice(u.page, room, 'kept for offline')).toBe(true);
   await waitForServiceWorker(u.page);
 
   await u.context.setOffline(true);
@@ -1189,7 +1190,7 @@ test("Room details: the room's sync in full, the phone header's cut last-sync ti
   // The marks' meanings, which a touch screen never shows as tooltips.
   await sync.getByText('What the marks on your messages mean').click();
   await expect(sync).toContainText('Kept on this device, not on the relay yet: it is sent when you are online.');
-  await expect(sync).toContainText('Stored on the relay’s disk.');
+  await expect(sync).toContainText('Stored on this device and on the relay’s disk.');
   // Back online, the count and the status follow.
   await u.page.getByRole('button', { name: 'Close room details' }).click();
   await u.offlineToggle().click();

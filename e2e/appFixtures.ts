@@ -139,9 +139,10 @@ export const ui = {
   },
   /**
    * Whether this device's database holds `text` in one of `room`'s stored updates (a committed
-   * IndexedDB transaction: what a reload finds). "Saved" says only that the relay has a message:
-   * its ack can come before the device's own write is done (STATE-4), so a test that reloads
-   * offline polls this first. Yjs keeps a message's text as its UTF-8 bytes.
+   * IndexedDB transaction: what a reload finds). The header's "nothing pending" says only that the
+   * relay has a message: its ack can come before the device's own write is done (the message then
+   * shows "Storing…", STATE-1), so a test that waits for the header and then reloads offline polls
+   * this first. Yjs keeps a message's text as its UTF-8 bytes.
    */
   storedOnDevice: (page: Page, room: string, text: string): Promise<boolean> =>
     page.evaluate(

@@ -64,6 +64,8 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
   private readonly listeners = new ErrorListeners();
   /** Armed failures, consumed one per write call (FIFO). */
   private readonly writeFailures: unknown[] = [];
+  /** While writes are held (`holdWrites`) or still draining after: the last write's settling, so writes stay in order. */
+  private heldTail: Promise<unknown> | null = null;
 
   /**
    * Test hook: the next write (append, appendMissing, held — it saves what it folded in —,
@@ -72,6 +74,19 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
    */
   failNextWrite(error: unknown): void {
     this.writeFailures.push(error);
+  }
+
+  /**
+   * Test hook: writes wait (in order) until the returned function is called, as a slow strict
+   * IndexedDB transaction does; reads do not. A write issued while earlier ones still wait queues
+   * behind them.
+   */
+  holdWrites(): () => void {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const before = this.heldTail ?? Promise.resolve();
+    this.heldTail = before.then(() => gate);
+    return release;
   }
 
   /** Test hook (LOCAL-8): reports a lost connection; like the IndexedDB store, the next call works. */
@@ -327,10 +342,24 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
    * checks everything that can refuse before it mutates, so a refusal changes nothing.
    */
   private write<T>(validate: () => void, apply: () => T): Promise<T> {
-    return this.op(() => {
-      validate();
-      if (this.writeFailures.length > 0) throw toStorageError(this.writeFailures.shift());
-      return apply();
+    const run = (): Promise<T> =>
+      this.op(() => {
+        validate();
+        if (this.writeFailures.length > 0) throw toStorageError(this.writeFailures.shift());
+        return apply();
+      });
+    const tail = this.heldTail;
+    if (tail === null) return run();
+    const p = tail.then(run);
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.heldTail = settled;
+    // Once the last held write has settled, writes run at once again.
+    void settled.then(() => {
+      if (this.heldTail === settled) this.heldTail = null;
     });
+    return p;
   }
 }

@@ -474,6 +474,23 @@ describe('MemoryRoomUpdateStore', () => {
     expect((await store.load('r')).updates).toHaveLength(1);
   });
 
+  it('holdWrites holds writes, in the order issued, until released; reads go on; later writes queue behind', async () => {
+    const store = new MemoryRoomUpdateStore();
+    await store.append('r', Uint8Array.of(1));
+    const release = store.holdWrites();
+    const done: number[] = [];
+    const first = store.append('r', Uint8Array.of(2)).then(() => done.push(2));
+    const second = store.setMeta('r', { title: 'held' }).then(() => done.push(3));
+    expect((await store.load('r')).updates).toHaveLength(1); // a read is answered while writes wait
+    expect(done).toEqual([]);
+    release();
+    const third = store.append('r', Uint8Array.of(4)).then(() => done.push(4)); // issued after the release
+    await Promise.all([first, second, third]);
+    expect(done).toEqual([2, 3, 4]);
+    expect((await store.load('r')).updates.map((u) => u[0])).toEqual([1, 2, 4]);
+    await store.append('r', Uint8Array.of(5)); // no longer held
+  });
+
   it('a throwing onError listener does not stop the others or the store', async () => {
     const store = new MemoryRoomUpdateStore();
     const uncaught: unknown[] = [];

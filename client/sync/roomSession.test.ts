@@ -126,6 +126,24 @@ describe('RoomSession with a real relay', () => {
     expect(again.view().pendingCount).toBe(0);
   });
 
+  it('STATE-1 (STATE-4): a message the relay acked before this device stored it is "storing", not "saved", until stored', async () => {
+    const { store, a } = await aliceAndBobOnline(); // Bob stays in the room: his replica is what sees it
+    const release = store.holdWrites(); // a strict IndexedDB write slower than the relay's fsync
+    const { id } = a.send('acked first');
+    await waitFor(() => a.view().pendingCount === 0, 'acked by the relay');
+    const { yId } = a.view().messages.find((m) => m.id === id)!;
+    // Seen too (SEEN-1): Bob's published state vector, as Alice holds it, covers the message.
+    await waitFor(() => {
+      const states = [...(a.internals?.awareness.getStates().values() ?? [])] as Array<{ sv?: [number, number][] }>;
+      return states.some((st) => st.sv?.some(([c, k]) => c === yId!.client && k > yId!.clock));
+    }, 'seen by b');
+    expect(a.view().messages.find((m) => m.id === id)?.state).toBe('storing');
+    release();
+    await a.whenStored();
+    // Still tracked while it was storing: it turns 'seen' (not left 'storing' for good).
+    await waitFor(() => a.view().messages.find((m) => m.id === id)?.state === 'seen', 'seen once stored');
+  });
+
   it('STATE-1: saved and seen are read back from the `sync` room meta after a reopen without a relay', async () => {
     const room = freshRoom();
     const base = new MemoryRoomUpdateStore();

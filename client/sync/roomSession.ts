@@ -14,9 +14,12 @@
  *   scratch doc and replacing it. Never after a load that failed or skipped updates.
  * - STATE-1 an own message is 'pending' until the relay acks its record (ack clock > record's
  *   Yjs clock), then 'saved'; 'seen' once another participant's published state vector covers
- *   it (SEEN-1 in ./presence.ts). Ack and seen clocks are kept in the room's meta record.
+ *   it (SEEN-1 in ./presence.ts). Ack and seen clocks are kept in the room's meta record. Each
+ *   state holds what the one before it does: 'saved' and 'seen' also need the local store to hold
+ *   it (STATE-4), so 'saved' means on this device and on the relay's disk.
  * - STATE-4 (./localWrites.ts) before 'pending', a message this session made is 'storing' until
- *   the local store holds it (record and shown edit): closing the page before then loses it.
+ *   the local store holds it (record and shown edit), even when the relay acked it first: closing
+ *   the page before then loses it from this device (and everywhere, unless the relay has it).
  * - STATE-5 an own reaction is 'pending' (after 'storing', as STATE-4) until the relay acks the Yjs
  *   item its key holds now; the view says so per message (`pendingReactions`) and counts them
  *   (`pendingReactionCount`). Removing a reaction only deletes (no clock an ack could cover), so a
@@ -418,8 +421,9 @@ export class RoomSession {
    * The message views (see `messageViews`). Invariants between calls: `viewSource` is the display
    * order the last views were made from and `viewOut[i]` is the view of `viewSource[i]`; `viewById`
    * holds exactly the ids in `viewOut`, each with the CachedView that made its view; `openOwn`
-   * holds the own messages not both acked and seen yet (their state can still change; a message
-   * can be seen before its ack arrives), `pendingIds` the own messages not acked.
+   * holds the own messages not acked, seen and stored yet (their state can still change; a message
+   * can be seen before its ack arrives, and acked before this device stores it), `pendingIds` the
+   * own messages not acked.
    */
   private viewSource: readonly ChatMessage[] = [];
   private viewOut: readonly MessageView[] = [];
@@ -1972,7 +1976,8 @@ export class RoomSession {
       reactions: m.reactions,
       yId: m.yId,
       editYId: m.editYId,
-      state: own ? (seen ? 'seen' : acked ? 'saved' : this.isStored(m) ? 'pending' : 'storing') : null,
+      // STATE-1: each state holds what the one before it does; 'saved' and 'seen' need this device too.
+      state: own ? (!this.isStored(m) ? 'storing' : seen ? 'seen' : acked ? 'saved' : 'pending') : null,
       pendingReactions: this.pendingReactionsOf(m),
       late: this.lateSet.has(m.id),
       clockAheadMs: this.aheadMs.get(m.id) ?? 0,
@@ -1999,7 +2004,7 @@ export class RoomSession {
     if (own && m.editYId) this.ownClients.add(m.editYId.client);
     // Only an id made before as an own message can be in these (opening a room of 100,000 others'
     // messages then costs no lookups here).
-    if (own && !(acked && seen)) this.openOwn.set(m.id, c);
+    if (own && !(acked && seen && stored)) this.openOwn.set(m.id, c);
     else if (old?.v.own) this.openOwn.delete(m.id);
     if (own && !acked) this.pendingIds.add(m.id);
     else if (old?.v.own) this.pendingIds.delete(m.id);

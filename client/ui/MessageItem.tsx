@@ -20,9 +20,9 @@ export const STATE_LABEL: Record<MessageState, string> = {
   seen: 'Seen',
 };
 export const STATE_HELP: Record<MessageState, string> = {
-  storing: 'Being written to this device’s storage; closing the page before it is done would lose it.',
+  storing: 'Being written to this device’s storage; closing the page before it is done would lose it from this device.',
   pending: 'Kept on this device, not on the relay yet: it is sent when you are online.',
-  saved: 'Stored on the relay’s disk.',
+  saved: 'Stored on this device and on the relay’s disk.',
   seen: 'Received by someone else in the room.',
 };
 /** STATE-5: what an own reaction's chip says while the relay does not have it (its accessible name and title). */
