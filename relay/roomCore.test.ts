@@ -862,15 +862,45 @@ describe('RoomCore awareness', () => {
     core.receive(1, awarenessFrame({ clientID: 20, clock: 7, state: { n: 2 } }));
     core.leave(1); // AWR-4 removal of 20 at clock 8
 
-    // Another client re-sends the copies it learned before the removals.
+    // Another client re-sends the copies it learned before the removals: not stored, not
+    // broadcast; only the sender is told of the removals (AWR-8).
     const stale = awarenessFrame(
       { clientID: 10, clock: 3, state: { n: 1 } },
       { clientID: 20, clock: 7, state: { n: 2 } },
     );
-    expect(core.receive(2, stale)).toEqual([]);
-    expect(core.receive(2, awarenessFrame({ clientID: 20, clock: 8, state: { n: 2 } }))).toEqual([]);
+    const tombstones = [
+      { clientID: 10, clock: 4, state: null },
+      { clientID: 20, clock: 8, state: null },
+    ];
+    const answered = core.receive(2, stale);
+    expect(answered.every((e) => e.type === 'send' && e.conn === 2)).toBe(true);
+    expect(awarenessTo(answered, 2)).toEqual(tombstones);
+    const sameClock = core.receive(2, awarenessFrame({ clientID: 20, clock: 8, state: { n: 2 } }));
+    expect(awarenessTo(sameClock, 2)).toEqual([tombstones[1]]);
+    expect(awarenessTo(sameClock, 3)).toEqual([]);
     expect(awarenessTo(core.join(4), 4)).toEqual([]);
     expect(awarenessTo(core.receive(3, encodeQueryAwareness()), 3)).toEqual([]);
+  });
+
+  it('AWR-8: a state re-announced at a clock its removal supersedes gets the removal back; renewed past it, it is live again', () => {
+    const core = joined(makeCore(), 1, 2);
+    core.receive(1, awarenessFrame({ clientID: 10, clock: 3, state: { n: 1 } }));
+    core.leave(1); // AWR-4: the removal of 10 at clock 4
+    core.join(3); // the same client, reconnected, announces the state it had
+    const answered = core.receive(3, awarenessFrame({ clientID: 10, clock: 3, state: { n: 1 } }));
+    expect(answered.every((e) => e.type === 'send' && e.conn === 3)).toBe(true);
+    expect(awarenessTo(answered, 3)).toEqual([{ clientID: 10, clock: 4, state: null }]);
+    // y-protocols renews its own state with the clock past the removal: accepted and broadcast.
+    const renewed = core.receive(3, awarenessFrame({ clientID: 10, clock: 5, state: { n: 1 } }));
+    for (const conn of [2, 3])
+      expect(awarenessTo(renewed, conn)).toEqual([{ clientID: 10, clock: 5, state: { n: 1 } }]);
+    expect(awarenessTo(core.join(4), 4)).toEqual([{ clientID: 10, clock: 5, state: { n: 1 } }]);
+    // Owned by the new connection: its leave removes it again.
+    expect(awarenessTo(core.leave(3), 2)).toEqual([{ clientID: 10, clock: 6, state: null }]);
+    // Nothing is answered for an older live state (AWR-2) or a stale removal.
+    core.receive(2, awarenessFrame({ clientID: 20, clock: 5, state: { n: 2 } }));
+    expect(core.receive(4, awarenessFrame({ clientID: 20, clock: 4, state: { n: 3 } }))).toEqual([]);
+    expect(core.receive(4, awarenessFrame({ clientID: 10, clock: 5, state: null }))).toEqual([]);
   });
 
   it('AWR-3: 1,024 removed clients are remembered', () => {
@@ -883,7 +913,9 @@ describe('RoomCore awareness', () => {
     }
     for (let start = 0; start < 1024; start += 128) {
       const stale = Array.from({ length: 128 }, (_, i) => ({ clientID: 10_000 + start + i, clock: 1, state: {} }));
-      expect(core.receive(2, awarenessFrame(...stale))).toEqual([]);
+      const answered = core.receive(2, awarenessFrame(...stale));
+      expect(awarenessTo(answered, 1)).toEqual([]);
+      expect(awarenessTo(answered, 2)).toEqual(stale.map(({ clientID }) => ({ clientID, clock: 2, state: null })));
     }
   });
 

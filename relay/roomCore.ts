@@ -9,7 +9,7 @@
  * `durable` (struct ranges whose updates are committed to the store).
  *
  * Rules (docs/SPEC.md): SYNC-1..SYNC-5 (handshake and catch-up), FWD-1..FWD-3 (forwarding),
- * DEDUPE-1, ACK-1..ACK-5, AWR-1..AWR-4, VAL-* (via shared/updateV1.ts).
+ * DEDUPE-1, ACK-1..ACK-5, AWR-1..AWR-8, VAL-* (via shared/updateV1.ts).
  */
 import * as Y from 'yjs';
 import {
@@ -574,8 +574,13 @@ export class RoomCore {
       return this.fail(conn, CloseReason.InvalidAwareness, 'AWR-7: awareness states over the per-connection budget');
     }
     const accepted: AwarenessEntry[] = [];
+    const superseded: AwarenessEntry[] = [];
     for (const e of entries) {
-      if (!isNewer(e)) continue;
+      if (!isNewer(e)) {
+        const removal = this.removalOver(e);
+        if (removal) superseded.push(removal);
+        continue;
+      }
       if (this.growsOthersState(conn, e)) continue;
       if (e.state !== 'null' && !this.ownerOf.has(e.clientID)) {
         c.owned.add(e.clientID);
@@ -588,21 +593,39 @@ export class RoomCore {
       this.setAwareness(e);
       accepted.push(e);
     }
-    return this.withAwarenessEffect(
-      accepted,
-      this.awarenessFrames(accepted).flatMap((f) => this.broadcast(f)),
-    );
+    const effects = this.awarenessFrames(accepted).flatMap((f) => this.broadcast(f));
+    // AWR-8: only to the sender, which is the one that holds the stale copy.
+    for (const frame of this.awarenessFrames(superseded)) effects.push({ type: 'send', conn, frame });
+    return this.withAwarenessEffect(accepted, effects);
+  }
+
+  /**
+   * AWR-8: the removal (AWR-3's tombstone) that supersedes the live entry `e`, if there is one. A
+   * stock client that reconnects re-announces its state at the clock it had, which the removal of
+   * its old connection's state (AWR-4, REDIS-6: clock + 1) supersedes: dropped silently, the client
+   * stayed invisible until its awareness renewed twice (15 s each). Told of the removal, y-protocols
+   * renews its own state at once with the clock past it; a client holding someone else's stale
+   * copy deletes it.
+   */
+  private removalOver(e: AwarenessEntry): AwarenessEntry | null {
+    if (e.state === 'null') return null;
+    const cur = this.awareness.get(e.clientID);
+    return cur && cur.state === 'null' && cur.clock >= e.clock
+      ? { clientID: e.clientID, clock: cur.clock, state: 'null' }
+      : null;
   }
 
   /**
    * REDIS-6: awareness from another relay. Validated like a client's (AWR-1: state size, JSON
    * depth — Redis is shared, not trusted), then the AWR-2 clock rule and AWR-3 tombstones. A
    * removal also ends a local connection's ownership of that client id (the client moved to
-   * another relay and left there). Never returns an 'awareness' effect: remote entries are not
-   * published again.
+   * another relay and left there). Remote entries are not published again; but a live entry this
+   * relay's removal supersedes (AWR-8: a client reconnected through another relay that never saw
+   * the removal) is answered by publishing that removal, which the other relay passes on to it.
    */
   receiveRemoteAwareness(entries: readonly AwarenessEntry[]): RoomEffect[] {
     const accepted: AwarenessEntry[] = [];
+    const superseded: AwarenessEntry[] = [];
     for (const raw of entries) {
       let e: AwarenessEntry;
       try {
@@ -618,7 +641,11 @@ export class RoomCore {
       if (e.clock > MAX_AWARENESS_CLOCK) continue;
       const cur = this.awareness.get(e.clientID);
       const curClock = cur ? cur.clock : -1;
-      if (!(curClock < e.clock || (curClock === e.clock && e.state === 'null' && cur?.state !== 'null'))) continue;
+      if (!(curClock < e.clock || (curClock === e.clock && e.state === 'null' && cur?.state !== 'null'))) {
+        const removal = this.removalOver(e);
+        if (removal) superseded.push(removal);
+        continue;
+      }
       if (e.state === 'null') {
         const owner = this.ownerOf.get(e.clientID);
         if (owner !== undefined) this.conns.get(owner)?.owned.delete(e.clientID);
@@ -627,7 +654,10 @@ export class RoomCore {
       this.setAwareness(e);
       accepted.push(e);
     }
-    return this.awarenessFrames(accepted).flatMap((f) => this.broadcast(f));
+    return this.withAwarenessEffect(
+      superseded,
+      this.awarenessFrames(accepted).flatMap((f) => this.broadcast(f)),
+    );
   }
 
   /**

@@ -94,7 +94,7 @@ describe('RoomCore.receiveRemote (REDIS-4, REDIS-8)', () => {
 });
 
 describe('RoomCore.receiveRemoteAwareness (REDIS-6)', () => {
-  it('applies newer remote entries, refuses stale ones and tombstoned ones, and never re-publishes', () => {
+  it('applies newer remote entries, refuses stale ones and tombstoned ones, and re-publishes none of them', () => {
     const c = core();
     c.join(1);
     const first = c.receiveRemoteAwareness([{ clientID: 9, clock: 3, state: '{"n":"ann"}' }]);
@@ -103,8 +103,37 @@ describe('RoomCore.receiveRemoteAwareness (REDIS-6)', () => {
     expect(c.receiveRemoteAwareness([{ clientID: 9, clock: 2, state: '{"n":"old"}' }])).toEqual([]);
     const removal = c.receiveRemoteAwareness([{ clientID: 9, clock: 4, state: 'null' }]);
     expect(framesTo(removal, 1)).toHaveLength(1);
-    // AWR-3: a stale copy of the departed state is refused.
-    expect(c.receiveRemoteAwareness([{ clientID: 9, clock: 3, state: '{"n":"ann"}' }])).toEqual([]);
+    // AWR-3: a stale copy of the departed state is refused; AWR-8: the removal is published back.
+    expect(c.receiveRemoteAwareness([{ clientID: 9, clock: 3, state: '{"n":"ann"}' }])).toEqual([
+      { type: 'awareness', entries: [{ clientID: 9, clock: 4, state: 'null' }] },
+    ]);
+  });
+
+  it('AWR-8: a client that reconnected through another relay with a clock this relay’s removal supersedes is answered with that removal', () => {
+    // This relay removed 5's state (its connection left); the client reconnected through a relay
+    // that never saw the removal, which took its state at the old clock and published it.
+    const here = core();
+    here.join(1);
+    here.receive(1, awarenessFrame([{ clientID: 5, clock: 1, state: { n: 'bo' } }]));
+    here.leave(1); // removal at clock 2
+    here.join(2);
+    const seen = here.receiveRemoteAwareness([{ clientID: 5, clock: 1, state: '{"n":"bo"}' }]);
+    expect(framesTo(seen, 2)).toEqual([]); // not shown here
+    expect(seen).toEqual([{ type: 'awareness', entries: [{ clientID: 5, clock: 2, state: 'null' }] }]);
+    // The other relay takes the removal in and passes it on to the client's connection there,
+    // whose y-protocols then renews its state past it.
+    const there = core();
+    there.join(7);
+    there.receive(7, awarenessFrame([{ clientID: 5, clock: 1, state: { n: 'bo' } }]));
+    const told = there.receiveRemoteAwareness([{ clientID: 5, clock: 2, state: 'null' }]);
+    expect(framesTo(told, 7).flatMap((f) => (f.kind === 'awareness' ? f.entries : []))).toEqual([
+      { clientID: 5, clock: 2, state: null },
+    ]);
+    const renewed = there.receive(7, awarenessFrame([{ clientID: 5, clock: 3, state: { n: 'bo' } }]));
+    expect(renewed.filter((e) => e.type === 'awareness')).toEqual([
+      { type: 'awareness', entries: [{ clientID: 5, clock: 3, state: '{"n":"bo"}' }] },
+    ]);
+    expect(framesTo(here.receiveRemoteAwareness([{ clientID: 5, clock: 3, state: '{"n":"bo"}' }]), 2)).toHaveLength(1);
   });
 
   it('AWR-1: a remote state over the size limit is dropped like a client one', () => {

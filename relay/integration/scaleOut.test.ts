@@ -14,7 +14,7 @@ import { RedisRoomStore } from '../redisRoomStore.js';
 import { keySlot, migrateSlot, slotOwner, startRedisCluster, type RedisCluster } from '../testing/redisCluster.js';
 import { DEFAULT_REDIS_PREFIX, roomKeys } from '../redisKeys.js';
 import { startScaleOut, type ScaleOut, type ScaleOutRedis } from '../testing/scaleOut.js';
-import { Harness, healthz, synced, waitFor, type StockClient } from './clients.js';
+import { Harness, healthz, stopAwarenessRenewal, synced, waitFor, type StockClient } from './clients.js';
 import { observeFor } from '../../shared/testing/waitFor.js';
 import type { RelayProcess } from '../testing/relayProcess.js';
 
@@ -178,6 +178,32 @@ describe('scale-out: three relays on one Redis', () => {
     await observeFor(1000); // a few reap ticks
     // If the reap removed bo's old entry, y-protocols renewed it (clock + 1): bo must be visible.
     await waitFor(seen, 'bo visible after the reap of relay 1');
+  });
+
+  it('REDIS-6, AWR-8: a client that reconnects through another relay after the reap is visible again', async () => {
+    bed = await startScaleOut({ relays: 3 });
+    const urls = bed.wsUrls();
+    const room = 'presence-reaped';
+    const watcher = h.client(urls[0]!, room);
+    const moving = h.client(urls[1]!, room);
+    await synced(watcher);
+    await synced(moving);
+    moving.provider.awareness.setLocalStateField('user', { name: 'cy' });
+    const id = moving.doc.clientID;
+    const seen = (): boolean => watcher.provider.awareness.getStates().has(id);
+    await waitFor(seen, 'cy visible through relay 0');
+    await bed.killRelay(1);
+    // The survivors reap relay 1 and publish the removal (clock + 1) before cy reconnects.
+    await waitFor(() => !seen(), { timeout: 15_000, message: 'cy removed after relay 1 died' });
+    const { doc } = moving;
+    const state = moving.provider.awareness.getLocalState();
+    moving.provider.destroy();
+    // The same client id and clock, through relay 2, which has no record of the removal.
+    const back = h.client(urls[2]!, room, { doc });
+    stopAwarenessRenewal(back);
+    back.provider.awareness.setLocalState(state);
+    await synced(back);
+    await waitFor(seen, 'cy visible through relay 0 again');
   });
 
   it('REDIS-5: a Redis restart closes clients with storage-unavailable; they come back and converge', async () => {

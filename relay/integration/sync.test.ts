@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ConnectionMode } from '../../shared/protocol.js';
-import { Harness, synced, waitFor, type StockClient } from './clients.js';
+import { Harness, stopAwarenessRenewal, synced, waitFor, type StockClient } from './clients.js';
 
 const h = new Harness();
 afterEach(async (ctx) => h.cleanup(ctx.task.result?.state === 'fail'));
@@ -127,6 +127,25 @@ describe('awareness', () => {
     const c = h.client(relay.wsUrl, 'awr-4-drop');
     await waitFor(() => userOf(c, b.doc.clientID) !== undefined);
     expect(c.provider.awareness.getStates().has(a.doc.clientID)).toBe(false);
+  });
+});
+
+describe('reconnecting presence', () => {
+  it('AWR-8: a stock client that reconnects is visible again without waiting for its awareness to renew', async () => {
+    const relay = await h.relay();
+    const a = h.client(relay.wsUrl, 'awr-8');
+    const b = h.client(relay.wsUrl, 'awr-8');
+    await Promise.all([synced(a), synced(b)]);
+    stopAwarenessRenewal(b);
+    b.provider.awareness.setLocalStateField('user', { name: 'bob' });
+    const seen = (): boolean => a.provider.awareness.getStates().has(b.doc.clientID);
+    await waitFor(seen, 'bob visible');
+    b.provider.disconnect(); // a network blip: the relay removes bob's state (AWR-4, clock + 1)
+    await waitFor(() => !seen(), 'bob removed');
+    b.provider.connect(); // re-announces the state at the clock it had, which the removal supersedes
+    await synced(b);
+    await waitFor(seen, 'bob visible again');
+    expect(a.provider.awareness.getStates().get(b.doc.clientID)).toEqual({ user: { name: 'bob' } });
   });
 });
 
