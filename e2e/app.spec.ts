@@ -388,18 +388,23 @@ test.describe('two users', () => {
     openUser,
     room,
   }) => {
-    const [a] = await aliceAndBobIn(openUser, room);
+    const [a, b] = await aliceAndBobIn(openUser, room);
     const people = a.page.getByRole('complementary', { name: 'Room details' }).getByRole('listitem');
+    const bobsPeople = b.page.getByRole('complementary', { name: 'Room details' }).getByRole('listitem');
     await expect(people.filter({ hasText: 'Bob' })).toHaveCount(1);
+    await expect(bobsPeople.filter({ hasText: 'Alice' })).toHaveCount(1);
     await a.offlineToggle().click();
     await expect(a.connection()).toContainText('Offline');
     await expect(people.filter({ hasText: 'Alice (you, offline)' })).toHaveCount(1);
     await expect(people.filter({ hasText: 'Bob' })).toHaveCount(1);
     await expect(a.page.getByText('who was here when it last was')).toBeVisible();
+    await expect(bobsPeople.filter({ hasText: 'Alice' })).toHaveCount(0); // AWR-4
     await a.offlineToggle().click();
     await expect(a.connection()).toContainText('Online');
     await expect(people.filter({ hasText: 'Bob' })).toHaveCount(1);
     await expect(a.page.getByText('who was here when it last was')).toBeHidden();
+    // Bob sees Alice again once she is back (her re-announced presence is not older than its removal: AWR-8).
+    await expect(bobsPeople.filter({ hasText: 'Alice' })).toHaveCount(1);
   });
 
   test('STATUS-2: the browser losing its network shows Offline at once, though the socket still looked open', async ({
