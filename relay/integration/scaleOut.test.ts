@@ -145,31 +145,46 @@ describe('scale-out: three relays on one Redis', () => {
     await waitFor(() => !seen(), { timeout: 15_000, message: 'ann removed after relay 1 died' });
   });
 
-  it('REDIS-6: a client that moved off a killed relay stays present after the dead relay is reaped', async () => {
+  /**
+   * Three relays; a watcher on relay 0 sees `name`, a stock client on relay 1, and relay 1 is
+   * killed. `moveToRelay2` reconnects the same doc and awareness state through relay 2 (same client
+   * id, same clock), with y-protocols' own renewal stopped unless `renews`.
+   */
+  const presenceOnKilledRelay = async (
+    room: string,
+    name: string,
+  ): Promise<{ seen: () => boolean; moveToRelay2: (renews: boolean) => Promise<void> }> => {
     bed = await startScaleOut({ relays: 3 });
     const urls = bed.wsUrls();
-    const room = 'presence-moved';
     const watcher = h.client(urls[0]!, room);
-    let moving = h.client(urls[1]!, room);
+    const moving = h.client(urls[1]!, room);
     await synced(watcher);
     await synced(moving);
-    moving.provider.awareness.setLocalStateField('user', { name: 'bo' });
+    moving.provider.awareness.setLocalStateField('user', { name });
     const id = moving.doc.clientID;
     const seen = (): boolean => watcher.provider.awareness.getStates().has(id);
-    await waitFor(seen, 'bo visible through relay 0');
+    await waitFor(seen, `${name} visible through relay 0`);
     await bed.killRelay(1);
-    // The same doc and awareness state reconnect through relay 2 (same client id, same clock).
-    const { doc } = moving;
-    const state = moving.provider.awareness.getLocalState();
-    moving.provider.destroy();
-    moving = h.client(urls[2]!, room, { doc });
-    moving.provider.awareness.setLocalState(state);
-    await synced(moving);
-    // The survivors reap relay 1 (3 heartbeats) and publish the removal of bo's old entry; y-protocols
-    // renews a state removed by someone else with clock + 1, so bo must be visible afterwards.
+    const moveToRelay2 = async (renews: boolean): Promise<void> => {
+      const state = moving.provider.awareness.getLocalState();
+      moving.provider.destroy();
+      const back = h.client(urls[2]!, room, { doc: moving.doc });
+      if (!renews) stopAwarenessRenewal(back);
+      back.provider.awareness.setLocalState(state);
+      await synced(back);
+    };
+    return { seen, moveToRelay2 };
+  };
+
+  it('REDIS-6: a client that moved off a killed relay stays present after the dead relay is reaped', async () => {
+    const { seen, moveToRelay2 } = await presenceOnKilledRelay('presence-moved', 'bo');
+    await moveToRelay2(true);
+    // The survivors reap relay 1 (3 heartbeats) and publish the removal of bo's old entry, before
+    // or after bo's move: y-protocols renews a state removed by someone else with clock + 1, and
+    // a relay answers the old clock with the removal (AWR-8), so bo must be visible afterwards.
     await waitFor(seen, 'bo visible through relay 0 after the move');
     // Relay 1's heartbeat key expires (3 × 200 ms); the survivors reap it on their next ticks.
-    const admin = await connectRedis(bed.redis.url, 'converge-test-admin');
+    const admin = await connectRedis(bed!.redis.url, 'converge-test-admin');
     try {
       await waitFor(async () => (await admin.keys('converge:relay:*')).length === 2, 'relay 1 counted dead');
     } finally {
@@ -181,28 +196,11 @@ describe('scale-out: three relays on one Redis', () => {
   });
 
   it('REDIS-6, AWR-8: a client that reconnects through another relay after the reap is visible again', async () => {
-    bed = await startScaleOut({ relays: 3 });
-    const urls = bed.wsUrls();
-    const room = 'presence-reaped';
-    const watcher = h.client(urls[0]!, room);
-    const moving = h.client(urls[1]!, room);
-    await synced(watcher);
-    await synced(moving);
-    moving.provider.awareness.setLocalStateField('user', { name: 'cy' });
-    const id = moving.doc.clientID;
-    const seen = (): boolean => watcher.provider.awareness.getStates().has(id);
-    await waitFor(seen, 'cy visible through relay 0');
-    await bed.killRelay(1);
-    // The survivors reap relay 1 and publish the removal (clock + 1) before cy reconnects.
+    const { seen, moveToRelay2 } = await presenceOnKilledRelay('presence-reaped', 'cy');
+    // The survivors reap relay 1 and publish the removal (clock + 1) before cy reconnects, through
+    // relay 2, which has no record of the removal; nothing renews cy's state but the relays.
     await waitFor(() => !seen(), { timeout: 15_000, message: 'cy removed after relay 1 died' });
-    const { doc } = moving;
-    const state = moving.provider.awareness.getLocalState();
-    moving.provider.destroy();
-    // The same client id and clock, through relay 2, which has no record of the removal.
-    const back = h.client(urls[2]!, room, { doc });
-    stopAwarenessRenewal(back);
-    back.provider.awareness.setLocalState(state);
-    await synced(back);
+    await moveToRelay2(false);
     await waitFor(seen, 'cy visible through relay 0 again');
   });
 
