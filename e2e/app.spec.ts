@@ -1030,6 +1030,9 @@ test('HEADER-1: on a phone the room header is two rows at most, with the title, 
   await u.page.getByRole('button', { name: 'Rename room' }).click();
   await u.page.getByRole('textbox', { name: 'Room title' }).fill('Planning the class trip to the mountains');
   await u.page.getByRole('button', { name: 'Save title' }).click();
+  // The title is pending until the relay acks it (STATE-6); switched off before that, "1 pending" would lengthen the status.
+  await expect(u.page.getByRole('banner').getByRole('heading', { level: 1 })).toContainText('Planning');
+  await expect(u.connection()).not.toContainText('pending');
   // For each of the status's two lines (its state, then the rest): is it cut short, wider than its box?
   const cut = (): Promise<boolean[]> =>
     u.connection().evaluate((status) => Array.from(status.children, (line) => line.scrollWidth > line.clientWidth));
@@ -1248,6 +1251,9 @@ test('HEADER-3: wider than a phone, a long title stays whole beside Rename, the 
   await u.page.getByRole('textbox', { name: 'Room title' }).fill('A fairly long room title for the header to show');
   await u.page.getByRole('button', { name: 'Save title' }).click();
   await u.send('one');
+  // The title and "one" on the relay first (STATE-6, STATE-1): only what follows is pending.
+  await expect(u.message('one')).toContainText('Saved');
+  await expect(u.connection()).not.toContainText('pending');
   await u.offlineToggle().click();
   await u.send('two');
   await u.send('three');
