@@ -84,8 +84,12 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
   holdWrites(): () => void {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const before = this.heldTail ?? Promise.resolve();
-    this.heldTail = before.then(() => gate);
+    const held = (this.heldTail ?? Promise.resolve()).then(() => gate);
+    this.heldTail = held;
+    // Released with no write queued behind it: writes run at once again.
+    void held.then(() => {
+      if (this.heldTail === held) this.heldTail = null;
+    });
     return release;
   }
 
