@@ -550,11 +550,7 @@ export class RoomCore {
       maxDepth: this.limits.maxNestingDepth,
     }).filter((e) => e.clock <= MAX_AWARENESS_CLOCK);
     const c = this.conns.get(conn)!;
-    const isNewer = (e: AwarenessEntry): boolean => {
-      const cur = this.awareness.get(e.clientID);
-      const curClock = cur ? cur.clock : -1;
-      return curClock < e.clock || (curClock === e.clock && e.state === 'null' && cur?.state !== 'null');
-    };
+    const isNewer = (e: AwarenessEntry): boolean => this.isNewerAwareness(e);
     // Check the whole frame before changing anything: a refused frame has no effect (CLOSE-2).
     // y-protocols lists a client once per update; a repeat would be counted twice (AWR-7).
     const ids = new Set<number>();
@@ -600,6 +596,16 @@ export class RoomCore {
   }
 
   /**
+   * AWR-2: `e` is taken when its clock is newer than the one held for its client id, or it is the
+   * removal of a live state at the same clock, exactly as y-protocols decides.
+   */
+  private isNewerAwareness(e: AwarenessEntry): boolean {
+    const cur = this.awareness.get(e.clientID);
+    const curClock = cur ? cur.clock : -1;
+    return curClock < e.clock || (curClock === e.clock && e.state === 'null' && cur?.state !== 'null');
+  }
+
+  /**
    * AWR-8: the removal (AWR-3's tombstone) that supersedes the live entry `e`, if there is one. A
    * stock client that reconnects re-announces its state at the clock it had, which the removal of
    * its old connection's state (AWR-4, REDIS-6: clock + 1) supersedes: dropped silently, the client
@@ -639,9 +645,7 @@ export class RoomCore {
         throw err;
       }
       if (e.clock > MAX_AWARENESS_CLOCK) continue;
-      const cur = this.awareness.get(e.clientID);
-      const curClock = cur ? cur.clock : -1;
-      if (!(curClock < e.clock || (curClock === e.clock && e.state === 'null' && cur?.state !== 'null'))) {
+      if (!this.isNewerAwareness(e)) {
         const removal = this.removalOver(e);
         if (removal) superseded.push(removal);
         continue;

@@ -84,13 +84,20 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
   holdWrites(): () => void {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const held = (this.heldTail ?? Promise.resolve()).then(() => gate);
-    this.heldTail = held;
-    // Released with no write queued behind it: writes run at once again.
-    void held.then(() => {
-      if (this.heldTail === held) this.heldTail = null;
-    });
+    this.queueHeld((this.heldTail ?? Promise.resolve()).then(() => gate));
     return release;
+  }
+
+  /** `p` is the last held write (or gate) now; once it settles with nothing behind it, writes run at once again. */
+  private queueHeld(p: Promise<unknown>): void {
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.heldTail = settled;
+    void settled.then(() => {
+      if (this.heldTail === settled) this.heldTail = null;
+    });
   }
 
   /** Test hook (LOCAL-8): reports a lost connection; like the IndexedDB store, the next call works. */
@@ -355,15 +362,7 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
     const tail = this.heldTail;
     if (tail === null) return run();
     const p = tail.then(run);
-    const settled = p.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.heldTail = settled;
-    // Once the last held write has settled, writes run at once again.
-    void settled.then(() => {
-      if (this.heldTail === settled) this.heldTail = null;
-    });
+    this.queueHeld(p);
     return p;
   }
 }

@@ -109,7 +109,6 @@ export const stockClient = (wsUrl: string, room: string, opts: StockClientOption
 export const synced = (c: StockClient, timeout = 10_000): Promise<void> =>
   waitFor(() => c.provider.synced, { timeout, message: 'provider synced' });
 
-/** A raw `ws` client: records every frame the relay sends and how the socket closed. */
 /**
  * Stops y-protocols' renewal of `c`'s local awareness state (every 15 s), so that a state the
  * relay dropped comes back only through the relay (AWR-8), never by waiting.
@@ -117,6 +116,7 @@ export const synced = (c: StockClient, timeout = 10_000): Promise<void> =>
 export const stopAwarenessRenewal = (c: StockClient): void =>
   clearInterval((c.provider.awareness as unknown as { _checkInterval: ReturnType<typeof setInterval> })._checkInterval);
 
+/** A raw `ws` client: records every frame the relay sends and how the socket closed. */
 export interface RawClient {
   readonly ws: WebSocket;
   readonly frames: Uint8Array[];
