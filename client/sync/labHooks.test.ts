@@ -35,7 +35,8 @@ describe('RoomSession lab hooks with a real relay', () => {
     const b = await open(room, bob);
     await Promise.all([online(a), online(b)]);
     a.lab.setFaults(validateFaultConfig({ partitioned: true }));
-    await waitFor(() => a.view().connection.status !== 'online', 'a is cut off');
+    // STATUS-1: Offline at once, not "Connecting…" while the first attempts fail.
+    expect(a.view().connection.status).toBe('offline');
     a.send('from the island');
     b.send('from the mainland');
     const framesIn = a.lab.traffic.filter((f) => f.dir === 'in').length;
@@ -50,6 +51,19 @@ describe('RoomSession lab hooks with a real relay', () => {
     expect(texts(a)).toEqual(texts(b));
     expect(a.lab.contentHash()).toBe(b.lab.contentHash());
     expect(a.lab.traffic.some((f) => f.dir === 'in' && f.kind === 'sync2')).toBe(true);
+  });
+
+  it('LAB-1, STATUS-1: a session opened partitioned (LAB-10) is Offline from the start, never Connecting', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, { faults: validateFaultConfig({ partitioned: true }) });
+    const seen = new Set([a.view().connection.status]);
+    const stop = a.subscribe(() => seen.add(a.view().connection.status));
+    // Long enough for several failed attempts (the transport's first retries come within it).
+    await observeFor(1500);
+    stop();
+    expect([...seen]).toEqual(['offline']);
+    a.lab.setFaults(NO_FAULTS);
+    await online(a);
   });
 
   it('LAB-1: a partition also stops cross-tab sync, and healing resumes it', async () => {
@@ -126,7 +140,7 @@ describe('RoomSession lab hooks with a real relay', () => {
     expect(a.lab.hlcAhead().ms).toBe(0);
     a.lab.setFaults(validateFaultConfig({ skewMs: hour / 2 }));
     const reduced = a.lab.hlcAhead();
-    expect(reduced.afterSkew).toBe(true);
+    expect(reduced.setBack).toBe(true);
     expect(reduced.ms).toBeGreaterThan(hour / 2 - 60_000);
     expect(reduced.ms).toBeLessThanOrEqual(hour / 2);
     a.lab.setFaults(NO_FAULTS);
@@ -134,11 +148,43 @@ describe('RoomSession lab hooks with a real relay', () => {
     expect(cleared.ms).toBeGreaterThan(hour - 60_000);
     const d = formatPreciseDuration(cleared.ms);
     expect(hlcAheadNote(cleared)).toBe(
-      `This device’s HLC is ${d} ahead of its clock: your messages keep sorting as if sent ${d} ahead, until real time catches up. An HLC never goes back (HLC-2): it keeps the time it gave messages while the clock was skewed further ahead.`,
+      `This device’s HLC is ${d} ahead of its clock: your messages keep sorting as if sent ${d} ahead, until real time catches up. An HLC never goes back (HLC-2): it keeps the latest time it gave a message or took from one before this device’s clock was set back.`,
     );
     // Its next message takes that time (HLC-2), whatever the clock says.
     const next = a.send('after the skew was cleared');
     expect(next.hlc.wall - Date.now()).toBeGreaterThan(hour - 60_000);
+  });
+
+  it('LAB-13: a clock put behind after a message arrived: the HLC keeps the time it took, and the lab says the clock was set back (skewed-clocks step 1)', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice);
+    const b = await open(room, bob);
+    await Promise.all([online(a), online(b)]);
+    a.send('question');
+    await waitFor(() => texts(b).includes('question'), 'b has the question');
+    b.lab.setFaults(validateFaultConfig({ skewMs: -120_000 }));
+    const ahead = b.lab.hlcAhead();
+    expect(ahead.setBack).toBe(true);
+    expect(ahead.ms).toBeGreaterThan(110_000);
+    // Not "the time it gave messages while the clock was skewed further ahead": b sent nothing.
+    expect(hlcAheadNote(ahead)).toContain(
+      'it keeps the latest time it gave a message or took from one before this device’s clock was set back.',
+    );
+  });
+
+  it('LAB-13: a session opened with its clock behind takes a message at most 60 s ahead: no set-back (HLC-3)', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice);
+    const b = await open(room, bob, { faults: validateFaultConfig({ skewMs: -30_000 }) });
+    await Promise.all([online(a), online(b)]);
+    a.send('question');
+    await waitFor(() => texts(b).includes('question'), 'b has the question');
+    const ahead = b.lab.hlcAhead();
+    expect(ahead.setBack).toBe(false);
+    expect(ahead.ms).toBeGreaterThan(20_000);
+    expect(hlcAheadNote(ahead)).toContain(
+      'it keeps the latest time it used or took from a message (up to 60 s ahead, HLC-3)',
+    );
   });
 
   it('LAB-8: updates lost to drops are repaired by resyncNow (both directions)', async () => {

@@ -69,6 +69,8 @@ export interface LabHost {
    * browser's `online`), and join the profile's other tabs again (also when switched off, OFF-1).
    */
   reconnectNow(): void;
+  /** The faults were set: what the session shows of its connection may change (LAB-1: a partition is Offline). */
+  faultsChanged(): void;
   /** The wall part of the session's HLC (the latest time it issued or merged). */
   hlcWall(): number;
   subscribe(listener: () => void): () => void;
@@ -116,7 +118,11 @@ export const summariseStateVector = (sv: ReadonlyMap<number, number>, max = 6): 
   return words.join(' ');
 };
 
-const hostOf = (name: string, id: string): string => `${name.replace(/\s+/g, '_') || '_'}#${id.slice(0, 4)}`;
+/**
+ * A ShiViz host: the name and the end of the user id, the part the class view names users by when
+ * names read alike (LAB-UI-14) and a "Guest" name is made of, so one person reads the same in each.
+ */
+const hostOf = (name: string, id: string): string => `${name.replace(/\s+/g, '_') || '_'}#${id.slice(-4)}`;
 
 export class LabHooks {
   readonly faults: FaultInjector;
@@ -145,8 +151,8 @@ export class LabHooks {
   private disposed = false;
   /** LAB-14: the tab's id to publish; undefined until known. */
   private tab: string | null | undefined;
-  /** LAB-13: the largest clock skew this session has had. */
-  private highestSkewMs = 0;
+  /** LAB-13: this device's clock was set back (the skew lowered) while its HLC held a time. */
+  private setBack = false;
   /**
    * The last content hash and what it was computed from. `ChatRoom.orderedMessages()` returns
    * the same array until the document changes, so while the array and the title are the same the
@@ -205,8 +211,9 @@ export class LabHooks {
     // a drop would lose it, latency or a reorder hold would keep it until the socket closed.
     if (cutOff(config) && !cutOff(was)) this.faults.unfaulted(() => this.publish(config));
     this.faults.set(config);
+    // LAB-13: an HLC that holds no time yet (the session's faults set as it opens) keeps nothing.
+    if (config.skewMs < this.clock.skewMs && this.host.hlcWall() > 0) this.setBack = true;
     this.clock.skewMs = config.skewMs;
-    this.highestSkewMs = Math.max(this.highestSkewMs, config.skewMs);
     const r = this.host.replica();
     if (r && config.partitioned && !was.partitioned) {
       r.provider.disconnectBc();
@@ -215,6 +222,7 @@ export class LabHooks {
       r.provider.disableBc = !this.host.crossTab;
       this.host.reconnectNow();
     }
+    this.host.faultsChanged();
     this.publish();
     this.changed();
   }
@@ -251,16 +259,14 @@ export class LabHooks {
   }
 
   /**
-   * LAB-13: how far the session's HLC is ahead of its clock (0 when not), and whether a higher
-   * clock skew was set before. A skew set ahead, then cleared or reduced, leaves the HLC at the
-   * time it gave messages meanwhile: it never goes back (HLC-2), so this device's next messages
-   * take that time until real time catches up. (Up to 60 s can also come from another's message.)
+   * LAB-13: how far the session's HLC is ahead of its clock (0 when not), and whether the clock
+   * was set back since the HLC held a time. A skew lowered (a skew ahead cleared, or a clock put
+   * behind) leaves the HLC at the latest time it gave a message or took from one before: it never
+   * goes back (HLC-2), so this device's next messages take that time until real time catches up.
+   * Without a set-back, a lead comes only from another's message, at most 60 s ahead (HLC-3).
    */
-  hlcAhead(): { ms: number; afterSkew: boolean } {
-    return {
-      ms: Math.max(0, this.host.hlcWall() - Math.floor(this.clock.now())),
-      afterSkew: this.highestSkewMs > this.faults.config.skewMs,
-    };
+  hlcAhead(): { ms: number; setBack: boolean } {
+    return { ms: Math.max(0, this.host.hlcWall() - Math.floor(this.clock.now())), setBack: this.setBack };
   }
 
   /** LAB-8: `resyncNow()` every `ms` (null: off). */

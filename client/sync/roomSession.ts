@@ -522,6 +522,7 @@ export class RoomSession {
           // STATE-7: acks the other tabs got while this one was cut off from them.
           if (rejoining && r.provider.bcconnected) this.ackShare?.ask();
         },
+        faultsChanged: () => this.markDirty(),
         hlcWall: () => this.clock.peek().wall,
         subscribe: (l) => this.subscribe(l),
         selfName: this.me.name,
@@ -1732,6 +1733,7 @@ export class RoomSession {
       manualOffline: this.manualOffline,
       refused: this.refusal !== null,
       networkOnline: this.networkOnline,
+      partitioned: this.lab.partitioned,
       wantsConnection: r?.provider.shouldConnect ?? false,
       socketOpen: r?.provider.wsconnected ?? false,
       synced: r?.provider.synced ?? false,

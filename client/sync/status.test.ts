@@ -13,6 +13,7 @@ const base: StatusInputs = {
   manualOffline: false,
   refused: false,
   networkOnline: true,
+  partitioned: false,
   wantsConnection: true,
   socketOpen: false,
   synced: false,
@@ -30,6 +31,13 @@ describe('STATUS-1 deriveStatus', () => {
     ['refused', { refused: true }, 'offline'],
     ['provider gave up', { wantsConnection: false }, 'offline'],
     ['browser has no network', { networkOnline: false }, 'offline'],
+    // LAB-1: no attempt can succeed; the first ones said "Connecting…" for seconds.
+    ['cut off by a Lab partition, before any attempt failed', { partitioned: true }, 'offline'],
+    [
+      'cut off by a Lab partition while the closing socket still looks open',
+      { partitioned: true, socketOpen: true, synced: true },
+      'offline',
+    ],
     // STATUS-2 closes that socket; its close may take seconds on a dead link (seen in e2e under load).
     [
       'browser says offline while the socket still looks open',

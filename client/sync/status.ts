@@ -22,6 +22,8 @@ export interface StatusInputs {
   readonly refused: boolean;
   /** `navigator.onLine` (true when unknown). */
   readonly networkOnline: boolean;
+  /** LAB-1: this session's Lab faults include a partition (no attempt can succeed until it is lifted). */
+  readonly partitioned: boolean;
   /** provider.shouldConnect */
   readonly wantsConnection: boolean;
   /** provider.wsconnected */
@@ -38,6 +40,8 @@ export const deriveStatus = (s: StatusInputs): ConnectionStatus => {
   // Before the socket: the session is closing it (STATUS-2), and a close on a dead link may take
   // seconds to complete; until then the socket still looks open and synced.
   if (!s.networkOnline) return 'offline';
+  // A partition fails every attempt on purpose: "Connecting…" would say a connection may come.
+  if (s.partitioned) return 'offline';
   if (s.socketOpen && s.synced) return 'online';
   if (s.failedAttempts >= OFFLINE_AFTER_FAILURES && !s.socketOpen) return 'offline';
   return 'connecting';

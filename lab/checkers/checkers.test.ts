@@ -24,6 +24,8 @@ interface Case {
   readonly ok: boolean;
   /** Substrings that must all appear in the evidence (when failing). */
   readonly says?: readonly string[];
+  /** The verdict's summary line, exactly (when given). */
+  readonly summary?: string;
   /** Clients the evidence must name. */
   readonly clients?: readonly string[];
 }
@@ -48,6 +50,7 @@ const expectVerdict = (v: Verdict, c: Case): void => {
   }
   expect(v.evidence.length).toBeGreaterThan(0);
   for (const s of c.says ?? []) expect(all).toContain(s);
+  if (c.summary !== undefined) expect(v.summary).toBe(c.summary);
   const named = new Set(v.evidence.flatMap((e) => e.clients));
   for (const cl of c.clients ?? []) expect(named).toContain(cl);
 };
@@ -98,10 +101,32 @@ describe('CHK-1 convergence: all replicas identical after the final heal', () =>
     },
     {
       name: 'without a majority the reference is called the largest group',
+      h: history(
+        ['c0', 'c1', 'c2', 'c3', 'c4'],
+        [],
+        [
+          replica('c0', [m1]),
+          replica('c1', [m1]),
+          replica('c2', [m2], { hash: 'h1' }),
+          replica('c3', [m2], { hash: 'h2' }),
+          replica('c4', [m2], { hash: 'h3' }),
+        ],
+      ),
+      ok: false,
+      summary: '3 of 5 replicas differ from the largest group',
+      says: [
+        'c2 differs from the largest group (c0, c1): hash h1 instead of h0; missing 1 message(s): m1; 1 extra message(s): m2',
+      ],
+      clients: ['c2', 'c3', 'c4'],
+    },
+    {
+      // A group of one is no group: it read "the largest group (c0)", which students took for the truth.
+      name: 'when no two replicas are alike the first is named as only what the others are compared with',
       h: history(['c0', 'c1'], [], [replica('c0', [m1]), replica('c1', [m2], { hash: 'h1' })]),
       ok: false,
+      summary: "no two of the 2 replicas are identical (each is compared with c0's)",
       says: [
-        'c1 differs from the largest group (c0): hash h1 instead of h0; missing 1 message(s): m1; 1 extra message(s): m2',
+        'c1 differs from the first replica (c0): hash h1 instead of h0; missing 1 message(s): m1; 1 extra message(s): m2',
       ],
       clients: ['c1'],
     },

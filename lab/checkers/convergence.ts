@@ -5,7 +5,8 @@
  *
  * The reference is the majority: replicas are grouped by what they show, the biggest group (ties:
  * the one with the earliest client) is the reference — called "the majority" only when it is more
- * than half of the clients, else "the largest group" — and each other replica gets evidence saying
+ * than half of the clients, else "the largest group", or "the first replica" when no two are
+ * alike (it is then no group, only what the others are compared with) — and each other replica gets evidence saying
  * how it differs from it (hash, missing and extra ids, first position where the order differs,
  * state-vector entries).
  */
@@ -68,7 +69,10 @@ export const checkConvergence = (h: History): Verdict => {
   let majority: FinalReplica[] = [];
   for (const g of groups.values()) if (g.length > majority.length) majority = g;
   const ref = majority[0];
-  const refName = majority.length * 2 > h.clients.length ? 'the majority' : 'the largest group';
+  // No two replicas alike: the first client's is no "group" and no truth, only what the rest is compared with.
+  const noneAlike = majority.length === 1 && groups.size > 1;
+  const refName =
+    majority.length * 2 > h.clients.length ? 'the majority' : noneAlike ? 'the first replica' : 'the largest group';
   if (ref) {
     for (const g of groups.values()) {
       if (g === majority) continue;
@@ -85,6 +89,10 @@ export const checkConvergence = (h: History): Verdict => {
   const summary =
     violations.length === 0
       ? `${replicas.length} replicas identical: ${ref?.displayed.length ?? 0} messages, hash ${ref?.contentHash ?? '-'}`
-      : `${replicas.length - majority.length + (h.clients.length - present.size)} of ${h.clients.length} replicas differ from ${refName}`;
+      : noneAlike
+        ? `no two of the ${replicas.length} replicas are identical (each is compared with ${ref!.client}'s)${
+            present.size < h.clients.length ? `, and ${h.clients.length - present.size} client(s) have none` : ''
+          }`
+        : `${replicas.length - majority.length + (h.clients.length - present.size)} of ${h.clients.length} replicas differ from ${refName}`;
   return verdict('CHK-1', summary, violations);
 };

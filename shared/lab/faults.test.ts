@@ -58,6 +58,12 @@ describe('LAB-1 fault config', () => {
       'clock +5 min',
     ]);
     expect([formatSkew(-30_000), formatSkew(250), formatSkew(90_500)]).toEqual(['-30 s', '+250 ms', '+90500 ms']);
+    // A day read "+1440 min" on the banner, an hour "+60 min".
+    expect([formatSkew(86_400_000), formatSkew(-3_600_000), formatSkew(5_400_000)]).toEqual([
+      '+1 day',
+      '-1 h',
+      '+90 min',
+    ]);
   });
 
   it('LAB-UI-6: the banner says only what the active faults can do (a skewed clock alone loses nothing)', () => {

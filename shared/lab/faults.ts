@@ -107,10 +107,12 @@ export const cutOff = (c: FaultConfig): boolean => c.partitioned || c.dropPct >=
 const latency = (dir: string, l: LinkFault): string =>
   `latency ${dir} ${l.fixedMs}${l.jitterMs > 0 ? `±${l.jitterMs}` : ''} ms`;
 
-/** "+5 min", "-30 s", "+250 ms": the largest unit that states the offset exactly enough. */
+/** "+1 day", "+2 h", "+5 min", "-30 s", "+250 ms": the largest unit that states the offset exactly. */
 export const formatSkew = (ms: number): string => {
   const sign = ms < 0 ? '-' : '+';
   const a = Math.abs(ms);
+  if (a >= 86_400_000 && a % 86_400_000 === 0) return `${sign}${a / 86_400_000} day${a === 86_400_000 ? '' : 's'}`;
+  if (a >= 3_600_000 && a % 3_600_000 === 0) return `${sign}${a / 3_600_000} h`;
   if (a >= 60_000 && a % 60_000 === 0) return `${sign}${a / 60_000} min`;
   if (a >= 1000 && a % 1000 === 0) return `${sign}${a / 1000} s`;
   return `${sign}${a} ms`;

@@ -24,11 +24,11 @@ describe('lab formatting and the class view route', () => {
 
 describe('LAB-13: the note while the HLC is ahead of the clock', () => {
   it('says nothing within the tolerance, then how far, what it does and why', () => {
-    expect(hlcAheadNote({ ms: 800, afterSkew: true })).toBeNull();
-    expect(hlcAheadNote({ ms: 86_400_000, afterSkew: true })).toBe(
-      'This device’s HLC is 1 day ahead of its clock: your messages keep sorting as if sent 1 day ahead, until real time catches up. An HLC never goes back (HLC-2): it keeps the time it gave messages while the clock was skewed further ahead.',
+    expect(hlcAheadNote({ ms: 800, setBack: true })).toBeNull();
+    expect(hlcAheadNote({ ms: 86_400_000, setBack: true })).toBe(
+      'This device’s HLC is 1 day ahead of its clock: your messages keep sorting as if sent 1 day ahead, until real time catches up. An HLC never goes back (HLC-2): it keeps the latest time it gave a message or took from one before this device’s clock was set back.',
     );
-    expect(hlcAheadNote({ ms: 45_000, afterSkew: false })).toContain(
+    expect(hlcAheadNote({ ms: 45_000, setBack: false })).toContain(
       'it keeps the latest time it used or took from a message (up to 60 s ahead, HLC-3)',
     );
   });

@@ -21,11 +21,11 @@ export const formatBytes = (n: number): string => {
  * LAB-13: what the Lab panel says while this device's HLC is ahead of its clock (null within the
  * tolerance of HLC-4): how far, what it does to this device's messages, and why, in one sentence.
  */
-export const hlcAheadNote = (ahead: { ms: number; afterSkew: boolean }): string | null => {
+export const hlcAheadNote = (ahead: { ms: number; setBack: boolean }): string | null => {
   if (ahead.ms <= CLOCK_AHEAD_TOLERANCE_MS) return null;
   const d = formatPreciseDuration(ahead.ms);
-  const why = ahead.afterSkew
-    ? 'An HLC never goes back (HLC-2): it keeps the time it gave messages while the clock was skewed further ahead.'
+  const why = ahead.setBack
+    ? 'An HLC never goes back (HLC-2): it keeps the latest time it gave a message or took from one before this device’s clock was set back.'
     : 'An HLC never goes back (HLC-2): it keeps the latest time it used or took from a message (up to 60 s ahead, HLC-3).';
   return `This device’s HLC is ${d} ahead of its clock: your messages keep sorting as if sent ${d} ahead, until real time catches up. ${why}`;
 };
