@@ -880,6 +880,35 @@ test('unread: Jump to latest while scrolled up, the lobby count, and the "New me
   await expect(b.message('while away 15')).toBeInViewport();
 });
 
+test("UNREAD-2: a hidden tab's title counts every message by others since the reader left it, not one", async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  await a.gotoRoom(room);
+  await a.send('before Bob looks away');
+  await b.gotoRoom(room);
+  await expect(b.message('before Bob looks away')).toBeVisible();
+  await expect(b.page).toHaveTitle(new RegExp(`^${room} — Converge$`));
+  // Bob's tab goes to the background (another tab or window in front), left at the newest message.
+  const setHidden = (hidden: boolean): Promise<void> =>
+    b.page.evaluate((h) => {
+      Object.defineProperty(document, 'visibilityState', { get: () => (h ? 'hidden' : 'visible'), configurable: true });
+      Object.defineProperty(document, 'hidden', { get: () => h, configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, hidden);
+  await setHidden(true);
+  await a.send('first while hidden');
+  await expect(b.page).toHaveTitle(new RegExp(`^\\(1\\) ${room} — Converge$`));
+  await a.send('second while hidden');
+  await a.send('third while hidden');
+  // It said "(1)" whatever came: the count below the view is 0 for a reader left at the bottom.
+  await expect(b.page).toHaveTitle(new RegExp(`^\\(3\\) ${room} — Converge$`));
+  await setHidden(false);
+  await expect(b.page).toHaveTitle(new RegExp(`^${room} — Converge$`));
+});
+
 test('UNREAD-1, LATE-2: messages written offline that sort before what was read count as unread in the lobby and arrive late', async ({
   openUser,
   room,

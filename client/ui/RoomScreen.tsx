@@ -313,7 +313,15 @@ const Room = ({
 
   // ---- Document title ----
   const title = view.title || room;
-  const unreadForTitle = !visible && dividerBeforeId !== null ? newBelow || 1 : 0;
+  // While hidden, the tab's title counts what the "New messages" line stands above: the messages
+  // by others after the mark, not deleted (as the lobby counts unread). `newBelow` is 0 for a
+  // reader left at the bottom, so the title said "(1)" however many had come.
+  const unreadForTitle = useMemo(() => {
+    if (visible || divider === null) return 0;
+    let n = 0;
+    for (let i = divider.index; i < messages.length; i++) if (!messages[i]!.own && !messages[i]!.deleted) n++;
+    return n;
+  }, [visible, divider, messages]);
   useEffect(() => {
     document.title = `${unreadForTitle ? `(${unreadForTitle}) ` : ''}${title} — Converge`;
   }, [title, unreadForTitle]);

@@ -105,6 +105,14 @@ describe('chat model', () => {
     const a = replica('a');
     const alice = person('Alice');
     expect(() => a.room.send(alice, '   ')).toThrow(ChatError);
+    // Only invisible code points (zero-width space, word joiner, direction mark, soft hyphen) is empty too.
+    for (const invisible of ['\u200b\u200b', ' \u2060\u200e\n', '\u00ad', '\u200d\ufe0f']) {
+      expect(validateText(invisible)?.code, JSON.stringify(invisible)).toBe('empty');
+      expect(() => a.room.send(alice, invisible)).toThrow(/cannot be empty/);
+    }
+    // Visible text with them is a message: an emoji sequence joins with U+200D.
+    expect(validateText('\u{1F468}\u200d\u{1F469}')).toBeNull();
+    expect(validateText('a\u200b')).toBeNull();
     expect(() => a.room.send(alice, 'x'.repeat(TEXT_LIMIT + 1))).toThrow(/at most 4000/);
     expect(a.room.messages()).toEqual([]);
     expect(validateText('x'.repeat(TEXT_LIMIT))).toBeNull();

@@ -133,9 +133,16 @@ export const isOwnReactionKey = (key: string, userId: string): boolean => {
   return parts !== null && parts.userId === userId && key === reactionKey(parts.id, parts.userId, parts.emoji);
 };
 
+/**
+ * What shows nothing: white space and the code points Unicode says to render invisibly when not
+ * supported otherwise (zero-width spaces and joiners, direction marks, soft hyphens, …).
+ */
+const INVISIBLE = /[\s\p{Default_Ignorable_Code_Point}]/gu;
+
 /** CHAT-2: the reason a text cannot be sent, or null when it can. */
 export const validateText = (text: string): ChatError | null => {
-  if (text.trim().length === 0) return new ChatError('empty', 'A message cannot be empty.');
+  // A text of only zero-width spaces was sent, and shown as a message with no text.
+  if (text.replace(INVISIBLE, '').length === 0) return new ChatError('empty', 'A message cannot be empty.');
   if (text.length > TEXT_LIMIT) {
     return new ChatError(
       'too-long',
