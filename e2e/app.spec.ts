@@ -321,6 +321,12 @@ test.describe('two users', () => {
     // Not sent by that refresh (the one fixed window: something that must NOT happen).
     await observeFor(1500);
     await expect(b.message('held back')).toHaveCount(0);
+    // OFF-3: the lobby says why it is not sent: the room is switched off, not waiting for a network.
+    const heldRow = lobby.getByRole('listitem').filter({ has: lobby.getByRole('link', { name: room, exact: true }) });
+    const switchedOff = (r: typeof row) => r.locator('.badge.switched-off');
+    await expect(heldRow).toContainText('1 not sent yet');
+    await expect(switchedOff(heldRow)).toHaveText(/^switched off/);
+    await expect(switchedOff(row)).toHaveCount(0);
 
     // The room in another tab is switched off too, and the tabs still share what they write: a
     // message from that tab, closed before the switch goes off, is uploaded by the one that stays.
@@ -340,6 +346,8 @@ test.describe('two users', () => {
     await expect(b.message('held back')).toBeVisible();
     await expect(b.message('from a tab closed while switched off')).toBeVisible();
     await expect(thirdToggle).toHaveAttribute('aria-pressed', 'false');
+    await expect(switchedOff(heldRow)).toHaveCount(0);
+    await expect(heldRow).not.toContainText('not sent yet');
   });
 
   test("STATE-7: a tab switched off right after another tab's send knows the ack: no pending beside a Seen mark", async ({

@@ -27,6 +27,7 @@ import { useNetworkOnline } from './useNetworkOnline.js';
 import { describePending } from './describePending.js';
 import { currentDraft } from './draftKeeper.js';
 import { browserRefreshEnv, startRefreshLoop } from './refreshLoop.js';
+import { OfflineSwitch } from './offlineSwitch.js';
 
 interface LobbyRoom {
   readonly info: RoomInfo;
@@ -277,11 +278,17 @@ const RoomList = (): ReactNode => {
     };
     document.addEventListener('visibilitychange', onVisible);
     window.addEventListener('focus', onVisible);
+    // OFF-3: a room switched on or off in another tab shows so at once.
+    const onSwitch = (e: StorageEvent): void => {
+      if (OfflineSwitch.mayBeSwitch(e.key)) onVisible();
+    };
+    window.addEventListener('storage', onSwitch);
     // Another tab of this profile may be receiving messages: keep the counts fresh.
     const timer = setInterval(onVisible, 5000);
     return () => {
       document.removeEventListener('visibilitychange', onVisible);
       window.removeEventListener('focus', onVisible);
+      window.removeEventListener('storage', onSwitch);
       clearInterval(timer);
     };
   }, [refresh]);
@@ -373,6 +380,9 @@ const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
   const title = summary?.title || info.meta.title || '';
   const draft = currentDraft(kv, name, info.meta).text;
   const unread = summary?.unread ?? 0;
+  // OFF-3: a room switched off here sends nothing from any tab until switched back on: its
+  // "not sent yet" waits for the user, not for the network.
+  const off = offlineSwitch.isOff(name);
   return (
     <li className="room-row">
       <div className="room-row-main">
@@ -387,6 +397,12 @@ const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
             {/* What they are, when not only messages (STATE-5, STATE-6), as the room's header says it. */}
             {!what.onlyMessages && ` (${what.parts.join(', ')})`}
             <span className="visually-hidden">: kept on this device, not on the relay yet</span>
+          </span>
+        )}
+        {off && (
+          <span className="badge switched-off" title="Nothing is sent or received until you go online in the room.">
+            switched off
+            <span className="visually-hidden">: nothing is sent or received until you go online in the room</span>
           </span>
         )}
       </div>

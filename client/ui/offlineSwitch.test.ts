@@ -24,6 +24,15 @@ const profile = () => {
 };
 
 describe('OfflineSwitch', () => {
+  it('OFF-3: the keys a switch writes are the ones a lobby listens for, and only those', () => {
+    const { kv, tab } = profile();
+    tab().set('room-1', true);
+    kv.setItem('converge:draft:room-1', 'x');
+    const keys = Array.from({ length: kv.length }, (_, i) => kv.key(i)!);
+    expect(keys.filter((k) => OfflineSwitch.mayBeSwitch(k))).toHaveLength(1);
+    expect(OfflineSwitch.mayBeSwitch(null)).toBe(true);
+  });
+
   it('OFF-1: a room switched off in one tab is off in every tab, and a watching tab hears each change', () => {
     const { tab } = profile();
     const a = tab();

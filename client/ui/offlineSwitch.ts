@@ -15,8 +15,15 @@ export class OfflineSwitch {
     private readonly events: Pick<EventTarget, 'addEventListener' | 'removeEventListener'>,
   ) {}
 
+  private static readonly PREFIX = 'converge:offline:';
+
   private static key(room: string): string {
-    return `converge:offline:${room}`;
+    return `${OfflineSwitch.PREFIX}${room}`;
+  }
+
+  /** Whether a `storage` event's key can be a switch turned in another tab (null: the storage was cleared). */
+  static mayBeSwitch(key: string | null): boolean {
+    return key === null || key.startsWith(OfflineSwitch.PREFIX);
   }
 
   isOff(room: string): boolean {
