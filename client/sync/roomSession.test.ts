@@ -618,6 +618,18 @@ describe('RoomSession with a real relay', () => {
       await waitFor(() => transport.attempts >= attempts + 2, 'it keeps retrying');
       expect(a.view().notices.filter((n) => n === notice)).toHaveLength(1); // one notice, not one per retry
       expect(last().state).toBe('pending');
+      expect(a.view().resolvedNotices.has(notice)).toBe(false);
+      // The relay comes back with room to store (the same data, no limit): once it acks, the
+      // notice is no longer true and is not shown (it stayed up beside "Saved").
+      await full.stop();
+      const roomy = await startRelay({ port: full.port, dataDir: full.dataDir });
+      try {
+        await waitFor(() => last().state === 'saved', 'the refused message saved');
+        expect(a.view().resolvedNotices.has(notice)).toBe(true);
+        expect(a.view().notices.filter((n) => n === notice)).toHaveLength(1);
+      } finally {
+        await roomy.stop();
+      }
     } finally {
       await full.cleanup();
     }

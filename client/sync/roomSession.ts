@@ -174,6 +174,11 @@ export interface RoomView {
   readonly storage: { readonly persistent: boolean; readonly error: string | null; readonly evicted: boolean };
   readonly presence: readonly PresenceView[];
   readonly notices: readonly string[];
+  /**
+   * REFUSE-3: notices that are no longer true, not shown: a retryable close's (the relay's storage
+   * failing, a rate limit, an internal error) once the relay acked something again since.
+   */
+  readonly resolvedNotices: ReadonlySet<string>;
 }
 
 /**
@@ -452,6 +457,9 @@ export class RoomSession {
   private reactionStatesChanged = false;
   private notifyScheduled = false;
   private notices: string[] = [];
+  /** REFUSE-3: retryable-close notices shown since the last ack growth, and those an ack resolved since. */
+  private retryableNotices = new Set<string>();
+  private resolvedNotices: ReadonlySet<string> = new Set();
   private lastRefusedNoticeAt = -Infinity;
   /** Since when own messages have been pending on a synced connection (STATE-2). */
   private pendingSince: number | null = null;
@@ -1085,7 +1093,10 @@ export class RoomSession {
     });
     provider.on('connection-close', (event) => {
       const notice = event ? describeRetryableClose(event.code) : null;
-      if (notice) this.addNotice(notice);
+      if (notice) {
+        this.addNotice(notice);
+        this.retryableNotices.add(notice);
+      }
       this.markDirty();
     });
     provider.on('closed', (e) => {
@@ -1484,6 +1495,11 @@ export class RoomSession {
       }
     }
     if (changed) {
+      // REFUSE-3: the relay stored something again (this socket's ack, or another tab's: STATE-7).
+      if (this.retryableNotices.size > 0) {
+        this.resolvedNotices = new Set([...this.resolvedNotices, ...this.retryableNotices]);
+        this.retryableNotices.clear();
+      }
       this.ackGrowths++;
       this.statesChanged = true;
       this.reactionStatesChanged = true;
@@ -1677,6 +1693,11 @@ export class RoomSession {
    * few is not repeated, so a peer that keeps sending bad data cannot flood the list.
    */
   private addNotice(text: string): void {
+    // True again (REFUSE-3: the relay's storage failed again): shown again where it stands in the list.
+    if (this.resolvedNotices.has(text)) {
+      this.resolvedNotices = new Set([...this.resolvedNotices].filter((n) => n !== text));
+      this.markDirty();
+    }
     if (this.notices.slice(-3).includes(text) || this.notices.length >= MAX_NOTICES) return;
     this.notices = [...this.notices, text];
     this.markDirty();
@@ -1767,6 +1788,7 @@ export class RoomSession {
         prev && prev.notices.length === this.notices.length && prev.notices.every((n, i) => n === this.notices[i])
           ? prev.notices
           : Object.freeze([...this.notices]),
+      resolvedNotices: this.resolvedNotices,
     };
     if (prev && shallowSameView(prev, view)) return prev;
     return Object.freeze(view);
@@ -2064,6 +2086,7 @@ const shallowSameView = (a: RoomView, b: RoomView): boolean =>
   a.pendingTitle === b.pendingTitle &&
   a.presence === b.presence &&
   a.notices === b.notices &&
+  a.resolvedNotices === b.resolvedNotices &&
   a.connection.status === b.connection.status &&
   a.connection.manualOffline === b.connection.manualOffline &&
   a.connection.lastSyncedAt === b.connection.lastSyncedAt &&

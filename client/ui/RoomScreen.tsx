@@ -660,12 +660,12 @@ const ConnectionIndicator = ({ view }: { view: RoomView }): ReactNode => {
 };
 
 const Banners = ({ view, session }: { view: RoomView; session: RoomSession }): ReactNode => {
-  const { storage, connection, notices } = view;
+  const { storage, connection, notices, resolvedNotices } = view;
   const [dismissed, setDismissed] = useState(0);
-  // A refusal is also a notice: it already has its banner.
+  // A refusal is also a notice: it already has its banner. One no longer true (REFUSE-3) goes.
   const shownNotices = notices
     .slice(dismissed)
-    .filter((n) => n !== connection.refusal)
+    .filter((n) => n !== connection.refusal && !resolvedNotices.has(n))
     .slice(-3);
   const banners: ReactNode[] = [];
   if (connection.refusal) {
