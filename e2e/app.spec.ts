@@ -490,6 +490,33 @@ test.describe('two users', () => {
   });
 });
 
+test('DRAFT-2: a reply being written survives a reload with its text; Enter then sends it as that reply', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  await a.gotoRoom(room);
+  await b.gotoRoom(room);
+  await a.send('question for Bob');
+  await a.send('something else');
+  await b.message('question for Bob').getByRole('button', { name: 'Reply' }).click();
+  await b.composer().fill('a reply, across a reload');
+  await b.page.reload();
+  await expect(b.composer()).toHaveValue('a reply, across a reload');
+  // The text came back without its reply bar, and Enter sent a plain message.
+  const cancelReply = b.page.getByRole('button', { name: 'Cancel reply' });
+  await expect(cancelReply).toBeVisible();
+  await expect(b.page.locator('.replying')).toContainText('question for Bob');
+  await b.composer().press('Enter');
+  await expect(a.message('a reply, across a reload').locator('blockquote')).toContainText('question for Bob');
+  // Sent: the reply is not brought back by the next reload.
+  await b.page.reload();
+  await expect(b.message('a reply, across a reload')).toBeVisible();
+  await expect(b.composer()).toHaveValue('');
+  await expect(cancelReply).toHaveCount(0);
+});
+
 test('STATE-1: an own message that showed Saved still shows Saved after a reload, even offline', async ({
   openUser,
   room,

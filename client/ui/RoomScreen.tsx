@@ -37,7 +37,9 @@ import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.j
 import { ImportError } from '../sync/roomFile.js';
 import { roomUrl } from './router.js';
 import { foldForSearch, foldQuery, indexOfFolded } from './searchText.js';
+import { readDraftReply, writeDraftReply } from './draftKeeper.js';
 import {
+  kv,
   offlineSwitch,
   roomFileName,
   type MessageView,
@@ -135,6 +137,9 @@ const Room = ({
   }, [focusComposerOnOpen]);
   const [query, setQuery] = useState('');
   const [replyTo, setReplyTo] = useState<MessageView | null>(null);
+  // DRAFT-2: the reply the draft was written as, taken back once its message is shown; until then
+  // (or until the user picks another or none) what is stored stays as it is.
+  const [replyToRestore, setReplyToRestore] = useState(() => readDraftReply(kv, room));
   const [atBottom, setAtBottom] = useState(true);
   const [highlightedId, setHighlightedId] = useState<string | null>(null);
   const [pendingScroll, setPendingScroll] = useState<string | null>(null);
@@ -161,6 +166,20 @@ const Room = ({
   const [index] = useState(() => new MessageIndex());
   index.update(messages);
   const { structureVersion, namesVersion } = index;
+
+  // DRAFT-2: the stored reply comes back once its message is shown; a reply chosen or dropped is stored.
+  useEffect(() => {
+    if (replyToRestore === null || replyTo !== null) return;
+    const m = index.get(replyToRestore);
+    if (!m) return;
+    setReplyTo(m);
+    setReplyToRestore(null);
+  }, [replyToRestore, replyTo, index, messages]);
+  useEffect(() => {
+    if (replyTo === null && replyToRestore !== null) return;
+    writeDraftReply(kv, room, replyTo?.id ?? null);
+    setReplyToRestore(null);
+  }, [replyTo, replyToRestore, room]);
 
   // ---- Unread: the "New messages" line and the last-read mark ----
   // `markId`: messages by others after this one are new in this visit. It follows the bottom of
@@ -373,6 +392,7 @@ const Room = ({
 
   const onSent = useCallback((m: MessageView) => {
     setReplyTo(null);
+    setReplyToRestore(null); // DRAFT-2: a stored reply never shown is dropped with the draft it went with
     setQuery('');
     setMarkId(m.id);
     setPinned(false);

@@ -62,6 +62,30 @@ const writeLocalDraft = (kv: Storage, room: string, draft: Draft): void => {
   }
 };
 
+/**
+ * DRAFT-2: the message the draft replies to (its id), kept beside the draft's localStorage copy so
+ * that a reload keeps the reply with its text (Enter sent it as a plain message). Only this copy:
+ * losing it to a browser crash loses the reply bar, never the text. Never throws.
+ */
+const draftReplyKey = (room: string): string => `converge:draftReply:${room}`;
+
+export const readDraftReply = (kv: Storage, room: string): string | null => {
+  try {
+    return kv.getItem(draftReplyKey(room));
+  } catch {
+    return null;
+  }
+};
+
+export const writeDraftReply = (kv: Storage, room: string, messageId: string | null): void => {
+  try {
+    if (messageId === null) kv.removeItem(draftReplyKey(room));
+    else kv.setItem(draftReplyKey(room), messageId);
+  } catch {
+    // Quota: the reply bar stays for this page.
+  }
+};
+
 export const metaDraft = (meta: RoomMeta | undefined): Draft => ({ text: meta?.draft ?? '', at: meta?.draftAt ?? 0 });
 
 /** The copy typed last; localStorage's on a tie (it is never older than the meta's). */
