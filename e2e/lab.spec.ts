@@ -253,6 +253,10 @@ test.describe('Lab panel', () => {
 
     const expected = ['yes, see you there', 'lunch at noon?'];
     await expect.poll(() => a.messageTexts()).toEqual(expected);
+    // PLACE-1: Alice is told where her answer went, and why.
+    await expect(a.page.getByRole('status').filter({ hasText: 'Your message was placed' })).toContainText(
+      'placed 1 message up, by the time it was written',
+    );
     await expect.poll(() => b.messageTexts()).toEqual(expected);
     await lab.open(b.page);
     for (const page of [a.page, b.page]) {
@@ -262,6 +266,31 @@ test.describe('Lab panel', () => {
       await expect(page.getByRole('note').filter({ hasText: 'The shown order breaks causality here' })).toBeVisible();
     }
   });
+});
+
+test('PLACE-1: an own message the order puts above the newest ones (a clock behind by more than 60 s) is shown where it went, and why', async ({
+  openUser,
+  room,
+}) => {
+  const [a, b] = await aliceAndBobIn(openUser, room);
+  await lab.open(a.page);
+  await lab.field(a.page, 'Clock skew').fill('-300');
+  await lab.apply(a.page).click();
+  await expect(lab.banner(a.page)).toContainText('clock -5 min');
+  for (let i = 1; i <= 30; i++) await b.send(`from Bob ${String(i).padStart(2, '0')}`);
+  await expect(a.message('from Bob 30')).toBeInViewport();
+  await a.send('my answer');
+  // It sorts first (its HLC is Alice's clock: Bob's times were too far ahead to take, HLC-3), out
+  // of sight of a reader at the bottom: it is brought into view and the reason given.
+  const note = a.page.getByRole('status').filter({ hasText: 'Your message was placed' });
+  await expect(note).toContainText('placed 30 messages up');
+  await expect(note).toContainText('about 5 minutes later than this device’s clock');
+  await expect(a.message('my answer')).toBeInViewport();
+  await note.getByRole('button', { name: 'Dismiss' }).click();
+  await expect(note).toHaveCount(0);
+  // Bob's own messages go last: nothing to say.
+  await b.send('from Bob, last');
+  await expect(b.page.getByRole('status').filter({ hasText: 'Your message was placed' })).toHaveCount(0);
 });
 
 test('LAB-2, LAB-8: a dropped update is not sent again by itself; "Resync now" repairs it; the log exports for ShiViz', async ({

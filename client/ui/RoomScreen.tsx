@@ -22,7 +22,7 @@ import { LabPanel } from './lab/LabPanel.js';
 import { useLabPanelOpen } from './lab/useLabPanelOpen.js';
 import { useSpaceTimeRecorder } from './lab/useSpaceTimeRecorder.js';
 import { dateStamp, download } from './download.js';
-import { formatSyncTime, isoTime, plural } from './format.js';
+import { formatDuration, formatSyncTime, isoTime, plural } from './format.js';
 import type { MessageActions } from './MessageItem.js';
 import { MessageIndex } from './messageIndex.js';
 import { MessageList, type MessageListHandle } from './MessageList.js';
@@ -144,6 +144,9 @@ const Room = ({
   const [highlightedId, setHighlightedId] = useState<string | null>(null);
   const [pendingScroll, setPendingScroll] = useState<string | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
+  /** PLACE-1: the own message sent last, until it shows; where it went when not last. */
+  const justSent = useRef<string | null>(null);
+  const [placedEarlier, setPlacedEarlier] = useState<{ below: number; behindMs: number } | null>(null);
   const [detailsOpen, setDetailsOpen] = useState(false);
   const detailsButton = useRef<HTMLButtonElement>(null);
   const closeDetails = useCallback(() => {
@@ -391,6 +394,8 @@ const Room = ({
   );
 
   const onSent = useCallback((m: MessageView) => {
+    justSent.current = m.id;
+    setPlacedEarlier(null);
     setReplyTo(null);
     setReplyToRestore(null); // DRAFT-2: a stored reply never shown is dropped with the draft it went with
     setQuery('');
@@ -398,6 +403,22 @@ const Room = ({
     setPinned(false);
     requestAnimationFrame(() => listRef.current?.scrollToLatest());
   }, []);
+
+  // PLACE-1: an own message just sent that the display order (ORD-1, by HLC) put above others is
+  // shown where it went, and why: this device's clock is behind theirs by more than HLC-3 lets its
+  // HLC take, so it stamped the message earlier. It was out of sight: "sent" seemed to lose it.
+  useEffect(() => {
+    const id = justSent.current;
+    if (id === null) return;
+    const at = lastIndexOfMessage(messages, id);
+    if (at < 0) return;
+    justSent.current = null;
+    const below = messages.length - 1 - at;
+    if (below === 0) return;
+    setPlacedEarlier({ below, behindMs: Math.max(0, messages.at(-1)!.hlc.wall - messages[at]!.hlc.wall) });
+    // After the send's own scroll to the newest message (scheduled in an earlier frame callback).
+    requestAnimationFrame(() => showMessage(id));
+  }, [messages, showMessage]);
 
   // A reply target that got deleted meanwhile: keep the quote current.
   const currentReply = replyTo ? (index.get(replyTo.id) ?? replyTo) : null;
@@ -496,6 +517,16 @@ const Room = ({
             <p className="error inline-error" role="alert">
               {actionError}{' '}
               <button type="button" className="button quiet small" onClick={() => setActionError(null)}>
+                Dismiss
+              </button>
+            </p>
+          )}
+          {placedEarlier && (
+            <p className="inline-note" role="status">
+              Your message was placed {plural(placedEarlier.below, 'message')} up, by the time it was written: the
+              newest message’s time is about {formatDuration(placedEarlier.behindMs)} later than this device’s clock.
+              Messages are ordered by their time, so one of the clocks is off: check this device’s date and time.{' '}
+              <button type="button" className="button quiet small" onClick={() => setPlacedEarlier(null)}>
                 Dismiss
               </button>
             </p>
