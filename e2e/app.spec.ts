@@ -636,9 +636,17 @@ test('relay killed and restarted on the same port and data dir: nothing is lost'
     await a.send('outage note from A');
     await b.send('outage note from B');
     await expect(a.message('outage note from A')).toContainText('Pending');
+    // NET-4: Room details offers to try at once; with the relay still down the attempt just fails.
+    const retry = a.page
+      .getByRole('complementary', { name: 'Room details' })
+      .getByRole('button', { name: 'Retry now' });
+    await retry.click();
+    await expect(a.message('outage note from A')).toContainText('Pending');
+    await expect(retry).toBeVisible();
 
     relay = await startRelay({ dataDir, port: relay.port });
     await expect(a.message('outage note from A')).toContainText(/Saved|Seen/, { timeout: 25_000 });
+    await expect(retry).toHaveCount(0); // online: nothing to retry
     await expect(b.message('outage note from B')).toContainText(/Saved|Seen/, { timeout: 25_000 });
     await expectConverged([a, b], ['before the crash', 'outage note from A', 'outage note from B']);
 

@@ -185,6 +185,15 @@ export class Transport {
     for (const s of this.sockets) s.startSoon();
   }
 
+  /**
+   * NET-4: the user asked to retry: the next attempt has no jitter, and one waiting out its jitter
+   * starts now (a partition or a lost network still fails it, as they fail any attempt).
+   */
+  retryNow(): void {
+    this.skipJitter = true;
+    for (const s of this.sockets) s.startSoon();
+  }
+
   /** STATUS-2: see the header. Open sockets are left to the caller (the session closes them). */
   setNetworkDown(down: boolean): void {
     if (this.networkDown === down) return;

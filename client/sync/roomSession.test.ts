@@ -635,6 +635,46 @@ describe('RoomSession with a real relay', () => {
     }
   });
 
+  it('NET-4: "Retry now" starts the attempt NET-1 holds back at once; it does nothing online or switched off', async () => {
+    const relay = await startRelay();
+    try {
+      // Every attempt after a failure waits ~59 s of jitter: only a retry can reconnect within the test.
+      const transport = new Transport({
+        WebSocketImpl: WS,
+        jitterBaseMs: 60_000,
+        jitterMaxMs: 60_000,
+        random: () => 0.99,
+      });
+      const a = await open(freshRoom(), alice, new MemoryRoomUpdateStore(), { relayUrl: relay.wsUrl, transport });
+      await online(a);
+      expect(a.retryNow()).toBe(false);
+      await relay.stop();
+      await waitFor(() => a.view().connection.status !== 'online', 'the relay is gone');
+      const restarted = await startRelay({ port: relay.port, dataDir: relay.dataDir });
+      try {
+        a.setOffline(true);
+        expect(a.retryNow()).toBe(false);
+        a.setOffline(false); // a user's connect: no jitter, connects at once
+        await online(a);
+        await restarted.stop();
+        await waitFor(() => a.view().connection.status !== 'online', 'the relay is gone again');
+        const again = await startRelay({ port: relay.port, dataDir: relay.dataDir });
+        try {
+          await observeFor(300);
+          expect(a.view().connection.status).not.toBe('online'); // the next attempt waits ~59 s
+          expect(a.retryNow()).toBe(true);
+          await online(a);
+        } finally {
+          await again.stop();
+        }
+      } finally {
+        await restarted.stop();
+      }
+    } finally {
+      await relay.cleanup();
+    }
+  });
+
   it('REFUSE-2: an invalid room name is refused before connecting, in words', async () => {
     const transport = new Transport({ WebSocketImpl: WS });
     const a = await open('../etc/passwd', alice, new MemoryRoomUpdateStore(), { transport });

@@ -737,6 +737,20 @@ export class RoomSession {
   }
 
   /** The "Go offline" switch (OFF-1): disconnects from the relay, not from the other tabs; or reconnects. */
+  /**
+   * NET-4 "Retry now": an attempt waiting out the stock provider's backoff (up to MAX_BACKOFF_MS)
+   * or NET-1's jitter starts at once. False, doing nothing, when no attempt may start or one would
+   * fail for sure: connected, switched off, refused, cut off by a Lab partition, no network.
+   */
+  retryNow(): boolean {
+    const r = this.replica;
+    if (!r || !this.mayConnect() || this.lab.partitioned || !this.networkOnline || r.provider.wsconnected) return false;
+    this.transport.retryNow();
+    // Between attempts the provider holds no socket; it would make the next one when its backoff ends.
+    if (r.provider.ws === null) this.connect();
+    return true;
+  }
+
   setOffline(offline: boolean): void {
     if (this.destroyed || offline === this.manualOffline) return;
     this.manualOffline = offline;

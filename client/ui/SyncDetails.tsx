@@ -14,11 +14,12 @@ import { useLabFaults } from './lab/useLab.js';
 const STATES: readonly MessageState[] = ['storing', 'pending', 'saved', 'seen'];
 
 export const SyncDetails = ({ session, view }: { session: RoomSession; view: RoomView }): ReactNode => {
-  const { lastSyncedAt } = view.connection;
-  const words = describeSync(view, {
-    networkOnline: useNetworkOnline(),
-    labPartitioned: useLabFaults(session).partitioned,
-  });
+  const { lastSyncedAt, status, manualOffline, refusal } = view.connection;
+  const networkOnline = useNetworkOnline();
+  const labPartitioned = useLabFaults(session).partitioned;
+  const words = describeSync(view, { networkOnline, labPartitioned });
+  // NET-4: waiting for the relay (between attempts, up to 10 s and NET-1's jitter): try at once.
+  const mayRetry = status !== 'online' && !manualOffline && refusal === null && !labPartitioned && networkOnline;
   const headingId = useId();
   return (
     <section className="panel" aria-labelledby={headingId}>
@@ -26,7 +27,17 @@ export const SyncDetails = ({ session, view }: { session: RoomSession; view: Roo
       <dl className="sync-facts">
         <div>
           <dt>Connection</dt>
-          <dd>{words.connection}</dd>
+          <dd>
+            {words.connection}
+            {mayRetry && (
+              <>
+                {' '}
+                <button type="button" className="button small" onClick={() => session.retryNow()}>
+                  Retry now
+                </button>
+              </>
+            )}
+          </dd>
         </div>
         <div>
           <dt>Pending</dt>
