@@ -11,6 +11,7 @@ import { seedFromEnv } from '../shared/testing/prng.js';
 import { startRelay, type RelayProcess } from '../relay/testing/relayProcess.js';
 import { parseScenario, type Scenario } from './scenario.js';
 import { runExperiment, type RunResult } from './run/runExperiment.js';
+import type { Progress } from './report/progressLine.js';
 
 const dir = join(import.meta.dirname, 'scenarios');
 const scenarios = readdirSync(dir)
@@ -31,15 +32,29 @@ afterAll(async () => {
 /** The last result per scenario (the EXP-1 test replays one of them instead of running it twice). */
 const results = new Map<string, RunResult>();
 
-const run = (s: Scenario, withSeed = seed): Promise<RunResult> =>
-  runExperiment({
+/** A client that drops every frame is online yet unreachable (LAB-UI-1). */
+const cutsOff = (s: Scenario): boolean => s.timeline.some((x) => x.do === 'faults' && (x.faults.dropPct ?? 0) >= 100);
+
+const run = async (s: Scenario, withSeed = seed): Promise<RunResult> => {
+  const lines: Progress[] = [];
+  const r = await runExperiment({
     scenario: s,
     scenarioFile: null,
     seed: withSeed,
     clients: s.small.clients,
     durationMs: s.small.durationMs,
     ...(crashesRelay(s) ? {} : { relayUrl: shared.wsUrl }),
+    onProgress: (p) => lines.push(p),
   });
+  // The progress line's counts describe one moment: without a client cut off by drops, the
+  // unreachable are exactly those not online (it read "1/3 online · unknown: 3 unreachable").
+  for (const p of lines) {
+    if (p.states === null) continue;
+    if (cutsOff(s)) expect(p.states.unreachable, `seed ${withSeed}`).toBeGreaterThanOrEqual(p.clients - p.online);
+    else expect(p.states.unreachable, `seed ${withSeed}`).toBe(p.clients - p.online);
+  }
+  return r;
+};
 
 const failures = (r: RunResult): string =>
   [

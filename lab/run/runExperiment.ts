@@ -151,13 +151,17 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
   let sent = 0;
   let step: string | null = 'starting';
   let states: SampledStates | null = null;
+  /** Clients online in the sample `states` is from: both counts of the line describe one moment. */
+  let sampledOnline = 0;
   const progress = (): void =>
     opts.onProgress?.({
       elapsedMs: recorder?.elapsed() ?? 0,
       totalMs: opts.durationMs,
       step: relayUp ? step : `${step ?? ''} (relay down)`,
       clients: clients.length,
-      online: clients.filter((c) => c.online).length,
+      // From the last sample once there is one: a live count beside a sample's verdict read
+      // "1/3 online · unknown: 3 unreachable".
+      online: states === null ? clients.filter((c) => c.online).length : sampledOnline,
       sent,
       delivered: clients.reduce((n, c) => n + c.shownCount, 0),
       states,
@@ -191,6 +195,7 @@ export const runExperiment = async (opts: RunOptions): Promise<RunResult> => {
     const sample = (): void => {
       const samples = clients.map((c) => c.sample());
       states = sampledStates(samples.map((x, i) => ({ ...x, cutOff: cutOff(clients[i]!.faults) })));
+      sampledOnline = samples.filter((x) => x.online).length;
       rec.sample(samples);
     };
     sampleTimer = setInterval(sample, scenario.sampleMs);
