@@ -900,5 +900,8 @@ test('axe: no serious or critical accessibility violations in the class view, co
   await axeCheck(b.page, 'class view (phone)');
   // Only the participants table scrolls sideways, not the page.
   expect(await b.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  // The table's description stays whole on screen (as its caption it was as wide as the table: cut).
+  const caption = b.page.getByText(/^Each participant’s state, and its state vector/);
+  expect(await caption.evaluate((el) => el.getBoundingClientRect().right)).toBeLessThanOrEqual(390);
   await expect.poll(() => verdictOverflow(b.page)).toBeLessThanOrEqual(0);
 });

@@ -242,6 +242,7 @@ const Participants = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
     [snap.participants],
   );
   const legendId = useId();
+  const captionId = useId();
   return (
     <section className="card class-participants" aria-labelledby="participants-heading">
       <h2 id="participants-heading">Participants</h2>
@@ -251,13 +252,14 @@ const Participants = ({ snap }: { snap: ClassSnapshot }): ReactNode => {
         </p>
       ) : (
         <>
+          {/* Above the scrolled table, not its caption: a caption is as wide as the table, and a phone cut it. */}
+          <p id={captionId} className="hint table-caption">
+            Each participant&rsquo;s state, and its state vector: the clock it published for each Yjs client, one column
+            per client
+          </p>
           {/* Focusable, so a keyboard can scroll it when it is wider than the screen. */}
           <div className="table-scroll" tabIndex={0} role="region" aria-label="Participants table">
-            <table className="lab-table" aria-describedby={legendId}>
-              <caption className="hint">
-                Each participant&rsquo;s state, and its state vector: the clock it published for each Yjs client, one
-                column per client
-              </caption>
+            <table className="lab-table" aria-labelledby={captionId} aria-describedby={legendId}>
               <colgroup span={4} />
               <colgroup span={sv.columns.length + 1} className="sv-group" />
               <colgroup span={2} />
