@@ -494,10 +494,7 @@ test('DRAFT-2: a reply being written survives a reload with its text; Enter then
   openUser,
   room,
 }) => {
-  const a = await openUser('Alice');
-  const b = await openUser('Bob');
-  await a.gotoRoom(room);
-  await b.gotoRoom(room);
+  const [a, b] = await aliceAndBobIn(openUser, room);
   await a.send('question for Bob');
   await a.send('something else');
   await b.message('question for Bob').getByRole('button', { name: 'Reply' }).click();

@@ -210,10 +210,7 @@ test.describe('Lab panel', () => {
     await b.send('first, from Bob');
     await expect(a.message('first, from Bob')).toBeVisible();
 
-    await lab.open(a.page);
-    await lab.field(a.page, 'Clock skew').fill('-300');
-    await lab.apply(a.page).click();
-    await expect(lab.banner(a.page)).toContainText('clock -5 min');
+    await lab.skew(a.page, -300, 'clock -5 min');
 
     await a.send('second, from Alice five minutes behind');
     await expect(b.message('second, from Alice five minutes behind')).toBeVisible();
@@ -242,10 +239,7 @@ test.describe('Lab panel', () => {
     const [a, b] = await aliceAndBobIn(openUser, room);
     // Alice's clock goes 5 min behind before she has seen anything: Bob's question is then too far
     // ahead for her HLC to take (HLC-3), so her answer gets an earlier timestamp.
-    await lab.open(a.page);
-    await lab.field(a.page, 'Clock skew').fill('-300');
-    await lab.apply(a.page).click();
-    await expect(lab.banner(a.page)).toContainText('clock -5 min');
+    await lab.skew(a.page, -300, 'clock -5 min');
     await b.send('lunch at noon?');
     await expect(a.message('lunch at noon?')).toBeVisible();
     await a.send('yes, see you there');
@@ -273,10 +267,7 @@ test('PLACE-1: an own message the order puts above the newest ones (a clock behi
   room,
 }) => {
   const [a, b] = await aliceAndBobIn(openUser, room);
-  await lab.open(a.page);
-  await lab.field(a.page, 'Clock skew').fill('-300');
-  await lab.apply(a.page).click();
-  await expect(lab.banner(a.page)).toContainText('clock -5 min');
+  await lab.skew(a.page, -300, 'clock -5 min');
   for (let i = 1; i <= 30; i++) await b.send(`from Bob ${String(i).padStart(2, '0')}`);
   await expect(a.message('from Bob 30')).toBeInViewport();
   await a.send('my answer');
@@ -456,11 +447,8 @@ test('LAB-13, HLC-4: after a skew of a day ahead is cleared the panel says the H
   room,
 }) => {
   const [a, b] = await aliceAndBobIn(openUser, room);
-  await lab.open(a.page);
-  await lab.field(a.page, 'Clock skew').fill('86400');
-  await lab.apply(a.page).click();
-  // In the largest unit that states it (it said "clock +1440 min").
-  await expect(lab.banner(a.page)).toContainText('clock +1 day');
+  // The banner says it in the largest unit that states it (it said "clock +1440 min").
+  await lab.skew(a.page, 86400, 'clock +1 day');
   await expect(a.page.getByTestId('lab-hlc-ahead')).toHaveCount(0);
   await a.send('from tomorrow');
   const aDay = '(1 day|23 hours 59 minutes \\d+ seconds)';

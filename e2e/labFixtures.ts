@@ -20,6 +20,13 @@ export const lab = {
     await expect(lab.toggle(page)).toHaveAttribute('aria-expanded', 'true');
     return lab.panel(page);
   },
+  /** Opens the panel and applies a clock skew of `seconds`; resolves once the banner says `shown` ("clock -5 min"). */
+  skew: async (page: Page, seconds: number, shown: string): Promise<void> => {
+    await lab.open(page);
+    await lab.field(page, 'Clock skew').fill(String(seconds));
+    await lab.apply(page).click();
+    await expect(lab.banner(page)).toContainText(shown);
+  },
   partition: (page: Page): Locator => page.getByLabel(/^Partition:/),
   banner: (page: Page): Locator => page.getByTestId('lab-fault-banner'),
   field: (page: Page, label: string): Locator => lab.panel(page).getByLabel(label, { exact: false }),
