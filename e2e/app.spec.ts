@@ -514,6 +514,35 @@ test('DRAFT-2: a reply being written survives a reload with its text; Enter then
   await expect(cancelReply).toHaveCount(0);
 });
 
+test("DRAFT-2: the reply follows the draft into the room's other tabs; sent from one, it is gone from all", async ({
+  openUser,
+  room,
+}) => {
+  const [a, b] = await aliceAndBobIn(openUser, room);
+  await a.send('original');
+  const tab2 = await b.newTab();
+  await expect(ui.message(tab2, 'original')).toBeVisible();
+  await b.message('original').getByRole('button', { name: 'Reply' }).click();
+  // The other tab takes the reply, then the text it goes with: Enter there sends that reply. (It
+  // is in the background, not typing in its box: a headless page never loses the focus a reply
+  // gives its box, so the test takes it away.)
+  await expect(tab2.locator('.replying')).toContainText('original');
+  await ui.composer(tab2).blur();
+  await b.composer().fill('my reply text');
+  await expect(ui.composer(tab2)).toHaveValue('my reply text');
+  await ui.composer(tab2).press('Enter');
+  await expect(a.message('my reply text').locator('blockquote')).toContainText('original');
+  // The first tab's bar goes with the sent text, also across a reload: the next message is no reply.
+  const cancelReply = b.page.getByRole('button', { name: 'Cancel reply' });
+  await expect(cancelReply).toHaveCount(0);
+  await b.page.reload();
+  await expect(b.message('my reply text')).toBeVisible();
+  await expect(cancelReply).toHaveCount(0);
+  await b.send('not a reply');
+  await expect(a.message('not a reply')).toBeVisible();
+  await expect(a.message('not a reply').locator('blockquote')).toHaveCount(0);
+});
+
 test('STATE-1: an own message that showed Saved still shows Saved after a reload, even offline', async ({
   openUser,
   room,

@@ -134,6 +134,25 @@ describe('RedisBackplane', () => {
     await b.close();
   });
 
+  it('REDIS-5: a Redis that stops answering (no connection closes) is reported down after two silent heartbeats, and up once it answers', async () => {
+    harness = await redisHarness();
+    const a = await harness.relay();
+    const statuses: string[] = [];
+    a.onStatus((s) => statuses.push(s));
+    const server = harness.server;
+    process.kill(server.pid()!, 'SIGSTOP');
+    try {
+      await waitFor(() => a.status() === 'down', 'the backplane reports down while Redis is stopped');
+    } finally {
+      process.kill(server.pid()!, 'SIGCONT');
+    }
+    await waitFor(() => a.status() === 'up', 'the backplane reports up once Redis answers again');
+    expect(statuses).toEqual(['down', 'up']);
+    // The relay works again: what it publishes now is stored and read back.
+    await a.publish([{ room: 'after-stop', update: Uint8Array.of(7) }]);
+    expect((await harness.load('after-stop')).log.length).toBe(1);
+  });
+
   it('REDIS-1: room keys carry the room hash tag, so a cluster keeps a room on one shard', async () => {
     harness = await redisHarness();
     const a = await harness.relay();

@@ -206,6 +206,13 @@ describe('loadConfig', () => {
       /BYTE_BURST must be at least MAX_FRAME_BYTES \+ MAX_CLIENTS_PER_UPDATE × 256 = 8388608 \+ 32769 × 256 = 16777472 \(RATE-1\), got 16777216/,
     ],
     [{ MAX_SEND_FRAME_BYTES: '8192', MAX_AWARENESS_STATE_BYTES: '8192' }, [], /MAX_AWARENESS_STATE_BYTES/],
+    // Past 2^53 a number is not exact: refused, not rounded.
+    [{ MAX_ROOMS: '99999999999999999999' }, [], /MAX_ROOMS must be an integer from 1 to 9007199254740991/],
+    [{}, ['--max-connections', '9007199254740992'], /MAX_CONNECTIONS/],
+    // An empty line in an env file: HOST= listened on every interface.
+    [{ HOST: '' }, [], /HOST must not be empty \(leave it out for 127\.0\.0\.1\)/],
+    [{ HOST: ' ' }, [], /HOST must not be empty/],
+    [{ DATA_DIR: '' }, [], /DATA_DIR must not be empty/],
     [{}, ['--port'], /--port/],
     [{}, ['--no-such-option', '1'], /--no-such-option/],
     [{}, ['port=1'], /port=1/],

@@ -226,10 +226,21 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
   const int = (key: keyof typeof SETTINGS, min: number): number => {
     const v = raw.get(key)!;
     const n = Number(v);
-    if (!/^\d+$/.test(v) || n < min) {
-      throw new ConfigError(`${SETTINGS[key].env} must be an integer ≥ ${min}, got "${v}"`);
+    // Past 2^53 a number is no longer exact (99999999999999999999 would be read as 1e20).
+    if (!/^\d+$/.test(v) || n < min || !Number.isSafeInteger(n)) {
+      throw new ConfigError(
+        `${SETTINGS[key].env} must be an integer from ${min} to ${Number.MAX_SAFE_INTEGER}, got "${v}"`,
+      );
     }
     return n;
+  };
+  /** A text setting an empty value would silently change: `HOST=` listened on every interface. */
+  const text = (key: keyof typeof SETTINGS): string => {
+    const v = raw.get(key)!;
+    if (v.trim() === '') {
+      throw new ConfigError(`${SETTINGS[key].env} must not be empty (leave it out for ${SETTINGS[key].default})`);
+    }
+    return v;
   };
   /** A duration: Node.js runs a longer timer after 1 ms (IDLE_UNLOAD_MS=3000000000 unloaded rooms at once). */
   const ms = (key: keyof typeof SETTINGS, min: number): number => {
@@ -317,8 +328,8 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
   return {
     warnings: uploadWarnings(limits),
     port,
-    host: raw.get('host')!,
-    dataDir: raw.get('dataDir')!,
+    host: text('host'),
+    dataDir: text('dataDir'),
     maxDbBytes,
     logLevel: logLevel as LogLevelName,
     commitDelayMs: ms('commitDelayMs', 0),

@@ -39,7 +39,7 @@ import { Cluster } from 'ioredis';
 import { UpgradeRefusal } from '../shared/protocol.js';
 import { UNCOUNTED, type AddressAdmission, type AddressLimiter, type AddressLimits } from './addressLimiter.js';
 import { silentLogger, type Logger } from './log.js';
-import { createRedisClient, isClusterServer, type RedisClient } from './redisConnection.js';
+import { connectExplained, createRedisClient, isClusterServer, type RedisClient } from './redisConnection.js';
 import { DEFAULT_REDIS_PREFIX, addressKey } from './redisKeys.js';
 import { observed, type RedisObserver } from './redisRoomStore.js';
 import { RedisScript, type RedisArg } from './redisScript.js';
@@ -189,7 +189,7 @@ export class RedisAddressLimiter implements AddressLimiter {
     const cluster = options.cluster ?? (await isClusterServer(options.url));
     const redis = createRedisClient(options.url, 'converge-relay-limits', { cluster });
     try {
-      await redis.connect();
+      await connectExplained(redis, options.url);
     } catch (err) {
       redis.disconnect();
       throw err;

@@ -51,7 +51,7 @@ import {
   type RoomSubscriber,
   type RoomSubscription,
 } from './backplane.js';
-import { createRedisClient, isClusterServer, type RedisClient } from './redisConnection.js';
+import { connectExplained, createRedisClient, isClusterServer, type RedisClient } from './redisConnection.js';
 import {
   DEFAULT_REDIS_PREFIX,
   awarenessChannel,
@@ -237,7 +237,7 @@ export class RedisBackplane implements Backplane {
     const sub = createSubscriber(options.url);
     const backplane = new RedisBackplane(cmd, sub, options, cluster);
     try {
-      await Promise.all([cmd.connect(), sub.connect()]);
+      await Promise.all([connectExplained(cmd, options.url), connectExplained(sub, options.url)]);
       await backplane.start();
     } catch (err) {
       // Do not leave clients reconnecting in the background.
@@ -420,8 +420,23 @@ export class RedisBackplane implements Backplane {
     for (const l of this.listeners) l(status);
   }
 
+  /**
+   * REDIS-5: a heartbeat that gets no reply within a period fails. A Redis that hangs (stopped,
+   * or a network that drops its packets) closes nothing: ioredis has no command timeout here
+   * (commits must not get one: a commit given up on may still be stored), so without this bound
+   * every beat would wait for good and the relay would say "up" while nothing is stored.
+   */
   private beat(): Promise<unknown> {
-    return this.cmd.set(relayAliveKey(this.prefix, this.relayId), '1', 'PX', this.heartbeatMs * 3);
+    const write = this.cmd.set(relayAliveKey(this.prefix, this.relayId), '1', 'PX', this.heartbeatMs * 3);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      // After the period, one more turn of the event loop's I/O first: a reply that waited behind
+      // a busy loop (the timer and the reply both due) is read before the beat is called failed.
+      const fail = (): void => reject(new Error(`no reply from Redis within ${this.heartbeatMs} ms`));
+      timer = setTimeout(() => setImmediate(fail), this.heartbeatMs);
+    });
+    write.catch(() => undefined); // after a timeout nobody awaits it
+    return Promise.race([write, late]).finally(() => clearTimeout(timer));
   }
 
   /**
@@ -444,9 +459,12 @@ export class RedisBackplane implements Backplane {
         return true;
       },
       (err: unknown) => {
-        // The status listeners learn it from the connection or from the second failed beat.
-        if (++this.failedBeats >= 2) this.setStatus('down');
-        this.log.debug('backplane-heartbeat-failed', { error: String(err) });
+        // The status listeners learn it from the connection or from the second failed beat; the
+        // beat that takes the backplane down says why at warn (the relay logs only the status).
+        const downNow = ++this.failedBeats >= 2 && this.current === 'up';
+        if (downNow) this.log.warn('backplane-heartbeat-failed', { error: String(err) });
+        else this.log.debug('backplane-heartbeat-failed', { error: String(err) });
+        if (this.failedBeats >= 2) this.setStatus('down');
         return false;
       },
     );

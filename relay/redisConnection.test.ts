@@ -54,6 +54,29 @@ describe('Redis connection', () => {
     });
   });
 
+  it('REDIS-5: a connection that fails says where and why (refused, wrong password, none given), never the password', async () => {
+    server = await startRedis();
+    const admin = await connectRedis(server.url, 'converge-test-admin');
+    await admin.config('SET', 'requirepass', 's3cretPW');
+    admin.disconnect();
+    const { port } = new URL(server.url);
+    const at = `cannot connect to Redis at 127.0.0.1:${port}: `;
+    const failure = async (url: string): Promise<string> => {
+      try {
+        client = await connectRedis(url, 'converge-test');
+      } catch (err) {
+        return String(err);
+      }
+      throw new Error(`connected to ${url}`);
+    };
+    expect(await failure(`redis://:wrongPW@127.0.0.1:${port}`)).toContain(`${at}WRONGPASS`);
+    expect(await failure(`redis://127.0.0.1:${port}`)).toContain(`${at}NOAUTH`);
+    await server.stop();
+    const refused = await failure(`redis://:s3cretPW@127.0.0.1:${port}`);
+    expect(refused).toContain(`${at}connect ECONNREFUSED`);
+    expect(refused).not.toContain('s3cretPW');
+  });
+
   it('REDIS-5: while Redis is down every store call rejects at once, and works again when it is back', async () => {
     server = await startRedis();
     client = await connectRedis(server.url, 'converge-test');

@@ -91,11 +91,41 @@ const urlAuth = (url: string): RedisOptions => {
   };
 };
 
+/** Where `url` points, for a message: host and port, never its credentials. */
+const redisAddress = (url: string): string => {
+  const u = new URL(url);
+  return `${u.hostname}:${u.port || '6379'}`;
+};
+
+/**
+ * Connects `client`. A failed connect rejects with only "Connection is closed."; the cause
+ * (ECONNREFUSED, WRONGPASS, NOAUTH, a TLS error) comes as an 'error' event before it. The error
+ * thrown names both the address and that cause, so a relay that cannot start says why (Redis
+ * replies never echo the password).
+ */
+export const connectExplained = async (client: RedisClient, url: string): Promise<void> => {
+  let cause: unknown = null;
+  const onError = (err: unknown): void => {
+    cause ??= err;
+  };
+  client.on('error', onError);
+  try {
+    await client.connect();
+  } catch (err) {
+    const why = cause ?? err;
+    throw new Error(
+      `cannot connect to Redis at ${redisAddress(url)}: ${why instanceof Error ? why.message : String(why)}`,
+    );
+  } finally {
+    client.off('error', onError);
+  }
+};
+
 /** REDIS-1: whether the server at `url` runs in cluster mode (`cluster_enabled:1` in INFO cluster). */
 export const isClusterServer = async (url: string): Promise<boolean> => {
   const probe = createRedisClient(url, 'converge-probe');
   try {
-    await probe.connect();
+    await connectExplained(probe, url);
     return /^cluster_enabled:1\s*$/m.test(await probe.info('cluster'));
   } finally {
     probe.disconnect();
@@ -108,7 +138,7 @@ export const isClusterServer = async (url: string): Promise<boolean> => {
  */
 export const connectRedis = async (url: string, name: string, cluster?: boolean): Promise<RedisClient> => {
   const client = createRedisClient(url, name, { cluster: cluster ?? (await isClusterServer(url)) });
-  await client.connect();
+  await connectExplained(client, url);
   return client;
 };
 

@@ -312,9 +312,11 @@ describe('Relay handshake and loading', () => {
     gate.resolve();
     await relay.settled();
     const framesA = a.sink.take();
-    expect(kinds(framesA)).toEqual(['sync-step1', 'sync-step2', 'sync-update', 'sync-update', 'awareness']);
+    expect(kinds(framesA)).toEqual(['sync-step1', 'ack', 'sync-step2', 'sync-update', 'sync-update', 'awareness']);
     expect(framesA[0]).toMatchObject({ stateVector: new Map([[1, 6]]) });
-    expect(framesA.slice(2)).toEqual([
+    // ACK-2: the stored text the answer carries is durable.
+    expect(framesA[1]).toEqual({ kind: 'ack', clocks: new Map([[1, 6]]) });
+    expect(framesA.slice(3)).toEqual([
       { kind: 'sync-update', update: u1 },
       { kind: 'sync-update', update: u2 },
       { kind: 'awareness', entries: [{ clientID: 20, clock: 1, state: { name: 'a' } }] },

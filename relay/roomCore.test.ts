@@ -562,7 +562,7 @@ describe('RoomCore acks', () => {
     expect(core.committed(1)).toEqual([]);
   });
 
-  it('ACK-2: after answering a SyncStep1 the relay acks the durable clocks of the clients in the client SV', () => {
+  it('ACK-2: after answering a SyncStep1 the relay acks the durable clocks of the clients in the client SV and of those its answer carries', () => {
     const a = new Editor(1);
     const b = new Editor(2);
     const c = new Editor(3);
@@ -579,7 +579,14 @@ describe('RoomCore acks', () => {
     const frames = framesTo(core.receive(2, encodeSyncStep1(sv)), 2);
     // Before the answer: a client that leaves at the SyncStep2 has it (CATCH-8).
     expect(kinds(frames)).toEqual(['ack', 'sync-step2']);
-    expect(frames[0]).toEqual({ kind: 'ack', clocks: new Map([[1, 5]]) }); // client 3 is not in the SV
+    // Client 3 is not in the SV but the answer carries it; client 2's structs are not durable yet.
+    expect(frames[0]).toEqual({
+      kind: 'ack',
+      clocks: new Map([
+        [1, 5],
+        [3, 1],
+      ]),
+    });
 
     core.committed(3); // seq 1 and 2 were loaded from the store
     const again = framesTo(core.receive(2, encodeSyncStep1(sv)), 2);
@@ -587,8 +594,19 @@ describe('RoomCore acks', () => {
       new Map([
         [1, 5],
         [2, 7],
+        [3, 1],
       ]),
     ]);
+  });
+
+  it('ACK-2: a new device (an empty SV) learns that what it downloads is durable, not what is still pending', () => {
+    const a = new Editor(1);
+    const b = new Editor(2);
+    const core = joined(makeCore({}, storedLog([a.insert(0, 'hello')])), 1, 2);
+    core.receive(1, encodeSyncUpdate(b.insert(0, 'pending'))); // not durable yet
+    const frames = framesTo(core.receive(2, encodeSyncStep1(encodeStateVector(new Map()))), 2);
+    expect(kinds(frames)).toEqual(['ack', 'sync-step2']);
+    expect(frames[0]).toEqual({ kind: 'ack', clocks: new Map([[1, 5]]) });
   });
 
   it('ACK-5: an ack that would repeat what a connection was already acked is not sent', () => {

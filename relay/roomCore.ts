@@ -365,18 +365,24 @@ export class RoomCore {
    * `Y.diffUpdate`). SYNC-4: frames stay under `maxSendFrameBytes`: a large catch-up
    * goes as several Update frames followed by a final SyncStep2 (the stock client only marks
    * itself synced on SyncStep2). ACK-2: first an ack of what the relay durably holds of the
-   * clients the client knows, so a reconnecting client learns which of its edits were saved; first,
-   * so a client that leaves at the SyncStep2 (the lobby's catch-up, CATCH-8) has it by then.
+   * clients the client knows and of those the answer carries, so a reconnecting client learns
+   * which of its edits were saved, and a new device of the same user sees the user's messages it
+   * downloads as saved, not pending until a re-check (STATE-2); first, so a client that leaves at
+   * the SyncStep2 (the lobby's catch-up, CATCH-8) has it by then.
    */
   private answerStep1(conn: ConnId, svBytes: Uint8Array): RoomEffect[] {
     const sv = decodeStateVector(svBytes);
+    const acked = new Set(sv.keys());
     const pieces: Piece[] = [];
     for (const chunk of this.chunks) {
       let all = true;
       let none = true;
       for (const run of chunk.parsed.runs) {
         const have = sv.get(run.client) ?? 0;
-        if (have < run.clock + run.length) all = false;
+        if (have < run.clock + run.length) {
+          all = false;
+          acked.add(run.client);
+        }
         if (have > run.clock) none = false;
       }
       if (all) {
@@ -390,7 +396,7 @@ export class RoomCore {
         });
     }
     const frames = this.packFrames(pieces);
-    const ack = this.ackFrame(sv.keys(), conn, true);
+    const ack = this.ackFrame(acked, conn, true);
     const out: RoomEffect[] = ack ? [{ type: 'send', conn, frame: ack }] : [];
     frames.forEach((f, i) =>
       out.push({

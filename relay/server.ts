@@ -183,6 +183,13 @@ export const createRelayServer = (opts: ServerOptions): Server => {
         return refuse(UpgradeRefusal.BadMode);
       }
       const awarenessOnly = modes.length === 1;
+      // REDIS-10: while Redis is not durable every commit is refused. A full connection admitted
+      // now would upload, be closed with 4503 and, its open having reset the stock client's
+      // backoff, come straight back: refused here, it backs off. An observer (WATCH-1) stores
+      // nothing and is admitted.
+      if (!awarenessOnly && opts.redisDurability && !opts.redisDurability.durable()) {
+        return refuse(UpgradeRefusal.StorageUnavailable);
+      }
       relay
         .admit(room)
         .then((refusal) => {

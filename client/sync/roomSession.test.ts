@@ -126,6 +126,31 @@ describe('RoomSession with a real relay', () => {
     expect(again.view().pendingCount).toBe(0);
   });
 
+  it('ACK-2 (STATE-1): a new device of the same user shows the messages it downloads as saved, never pending', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice, new MemoryRoomUpdateStore());
+    await online(a);
+    a.send('from device A');
+    await waitFor(() => a.view().messages[0]?.state === 'saved', 'saved on device A');
+    // Device B: the same identity (restored by its cookie, say), nothing stored yet.
+    const b = await open(room, alice, new MemoryRoomUpdateStore());
+    const states: string[] = [];
+    const note = (): void => {
+      const state = b.view().messages[0]?.state;
+      if (state !== undefined && states.at(-1) !== state) states.push(state);
+    };
+    note();
+    const unsubscribe = b.subscribe(note);
+    try {
+      await waitFor(() => b.view().messages[0]?.state === 'saved', 'saved on device B');
+    } finally {
+      unsubscribe();
+    }
+    // Pending means "only on this device": it came from the relay (it showed Pending until a re-check).
+    expect(states).not.toContain('pending');
+    expect(b.view().pendingCount).toBe(0);
+  });
+
   it('STATE-1 (STATE-4): a message the relay acked before this device stored it is "storing", not "saved", until stored', async () => {
     const { store, a } = await aliceAndBobOnline(); // Bob stays in the room: his replica is what sees it
     const release = store.holdWrites(); // a strict IndexedDB write slower than the relay's fsync

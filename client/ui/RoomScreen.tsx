@@ -37,7 +37,7 @@ import { lastIndexOfMessage, messageRows, searchRows, type Rows } from './rows.j
 import { ImportError } from '../sync/roomFile.js';
 import { roomUrl } from './router.js';
 import { foldForSearch, foldQuery, indexOfFolded } from './searchText.js';
-import { readDraftReply, writeDraftReply } from './draftKeeper.js';
+import { isDraftReplyKey, readDraftReply, writeDraftReply } from './draftKeeper.js';
 import {
   kv,
   offlineSwitch,
@@ -183,6 +183,18 @@ const Room = ({
     writeDraftReply(kv, room, replyTo?.id ?? null);
     setReplyToRestore(null);
   }, [replyTo, replyToRestore, room]);
+  // DRAFT-2: the reply follows the draft into this room's other tabs. A tab that kept its own bar
+  // after another sent the text made the next message a reply nobody chose. Writing back what
+  // came from the event changes nothing stored, so no event goes back.
+  useEffect(() => {
+    const onStorage = (e: StorageEvent): void => {
+      if (!isDraftReplyKey(e.key, room)) return;
+      setReplyTo(null);
+      setReplyToRestore(e.newValue);
+    };
+    window.addEventListener('storage', onStorage);
+    return () => window.removeEventListener('storage', onStorage);
+  }, [room]);
 
   // ---- Unread: the "New messages" line and the last-read mark ----
   // `markId`: messages by others after this one are new in this visit. It follows the bottom of

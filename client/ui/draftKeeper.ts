@@ -64,10 +64,14 @@ const writeLocalDraft = (kv: Storage, room: string, draft: Draft): void => {
 
 /**
  * DRAFT-2: the message the draft replies to (its id), kept beside the draft's localStorage copy so
- * that a reload keeps the reply with its text (Enter sent it as a plain message). Only this copy:
- * losing it to a browser crash loses the reply bar, never the text. Never throws.
+ * that a reload keeps the reply with its text (Enter sent it as a plain message), and the room's
+ * other tabs follow it as they follow the text (`isDraftReplyKey` on their storage events). Only
+ * this copy: losing it to a browser crash loses the reply bar, never the text. Never throws.
  */
 const draftReplyKey = (room: string): string => `converge:draftReply:${room}`;
+
+/** DRAFT-2: a storage event's key is `room`'s draft reply (another tab chose, dropped or sent it). */
+export const isDraftReplyKey = (key: string | null, room: string): boolean => key === draftReplyKey(room);
 
 export const readDraftReply = (kv: Storage, room: string): string | null => {
   try {

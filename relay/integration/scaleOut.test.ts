@@ -250,6 +250,13 @@ describe('scale-out: three relays on one Redis', () => {
       // HEALTH-1: not ok while nothing can be stored, before any commit fails too.
       const weakened = await healthz(relay);
       expect([weakened.status, weakened.body.ok, weakened.body.redisDurability]).toEqual([503, false, 'weakened']);
+      // REDIS-10: a new full connection is refused at the upgrade (it could only be closed once it
+      // uploads); the class view's observer, which stores nothing, is not.
+      expect(await upgradeStatus(relay, 'weakened')).toEqual({
+        status: UpgradeRefusal.StorageUnavailable.status,
+        body: UpgradeRefusal.StorageUnavailable.reason,
+      });
+      expect((await upgradeStatus(relay, 'weakened', 'mode=awareness')).status).toBe(101);
       const acked = ownAcked(c);
       messages.push(['during']);
       await waitFor(() => /"event":"append-failed".*appendfsync everysec/.test(relay.stderr()), 'the commit refused');
@@ -317,9 +324,10 @@ describe('scale-out: three relays on one Redis', () => {
 });
 
 /** The raw HTTP answer to a websocket upgrade of `room` at `relay`. */
-const upgradeStatus = (relay: RelayProcess, room: string): Promise<{ status: number; body: string }> => {
+/** The answer to a websocket upgrade at `room` (`query` after a `?`): a refusal, or 101 for an open socket (closed at once). */
+const upgradeStatus = (relay: RelayProcess, room: string, query = ''): Promise<{ status: number; body: string }> => {
   return new Promise((resolve, reject) => {
-    const req = request(`${relay.url}/sync/${room}`, {
+    const req = request(`${relay.url}/sync/${room}${query ? `?${query}` : ''}`, {
       headers: {
         Connection: 'Upgrade',
         Upgrade: 'websocket',
@@ -332,7 +340,10 @@ const upgradeStatus = (relay: RelayProcess, room: string): Promise<{ status: num
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
-    req.on('upgrade', () => reject(new Error('the upgrade was accepted')));
+    req.on('upgrade', (_res, socket) => {
+      socket.destroy();
+      resolve({ status: 101, body: '' });
+    });
     req.on('error', reject);
     req.end();
   });
