@@ -134,10 +134,10 @@ describe('RoomSession with a real relay', () => {
     await waitFor(() => a.view().messages[0]?.state === 'saved', 'saved on device A');
     // Device B: the same identity (restored by its cookie, say), nothing stored yet.
     const b = await open(room, alice, new MemoryRoomUpdateStore());
-    const states: string[] = [];
+    const states: Array<string | null> = [];
     const note = (): void => {
-      const state = b.view().messages[0]?.state;
-      if (state !== undefined && states.at(-1) !== state) states.push(state);
+      const m = b.view().messages[0];
+      if (m && states.at(-1) !== m.state) states.push(m.state);
     };
     note();
     const unsubscribe = b.subscribe(note);
