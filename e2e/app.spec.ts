@@ -482,6 +482,10 @@ test.describe('two users', () => {
     await expect(a.message('history from Alice')).toBeVisible();
     await expect(a.message('pending across the reload')).toContainText('Pending');
     await expect(a.composer()).toHaveValue('a draft\nover two lines');
+    // Typing goes on after the draft (the caret was before it: "!a draft…").
+    await expect(a.composer()).toBeFocused();
+    await a.page.keyboard.type('!');
+    await expect(a.composer()).toHaveValue('a draft\nover two lines!');
     await expect(a.connection()).not.toContainText('Online');
 
     a.restore();
@@ -2185,6 +2189,31 @@ test('STRUCT-3, STRUCT-4: a message stored offline without the limits is named w
     expect(await reader.messageTexts()).toEqual(['short one', 'message deleted', 'after the long one']);
   } finally {
     await relay.cleanup();
+  }
+});
+
+test("TYPE-1: what is typed right after the name prompt's Enter, while the room opens, is all in the message box", async ({
+  browser,
+  relay,
+  room,
+}) => {
+  const fresh = await browser.newContext();
+  try {
+    const page = await fresh.newPage();
+    await page.goto(`${relay.url}/r/${room}`);
+    const field = ui.namePrompt(page).getByLabel('Your name');
+    await expect(field).toBeFocused();
+    const suggested = await field.inputValue();
+    // Enter keeps the suggested name; no wait for the room: a person types on (the first letters
+    // landed on the page while it opened, and were lost).
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('hello right away', { delay: 10 });
+    await expect(ui.composer(page)).toHaveValue('hello right away');
+    await expect(ui.composer(page)).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(ui.message(page, 'hello right away')).toContainText(suggested);
+  } finally {
+    await fresh.close();
   }
 });
 

@@ -18,6 +18,7 @@ import { ChatError, TEXT_LIMIT } from '../../shared/chat/chatRoom.js';
 import { CharCounter } from './CharCounter.js';
 import { FieldError } from './FieldError.js';
 import { currentDraft, draftKey, DraftKeeper } from './draftKeeper.js';
+import type { TypeAhead } from './typeAhead.js';
 import { kv, type MessageView, type RoomSession } from './services.js';
 import type { RoomMeta, RoomUpdateStore } from '../storage/roomUpdateStore.js';
 
@@ -42,6 +43,7 @@ export const Composer = ({
   onSent,
   onDraftChange,
   byteLimit,
+  typeAhead,
   ref,
 }: {
   room: string;
@@ -56,6 +58,8 @@ export const Composer = ({
   onDraftChange?: (draft: string) => void;
   /** STRUCT-1: the view's `connection.textByteLimit`, so the counter follows the relay's limits as they arrive. */
   byteLimit: number | null;
+  /** TYPE-1: keys typed while the room opened, taken when this box first shows. */
+  typeAhead?: TypeAhead;
   ref?: Ref<ComposerHandle>;
 }): ReactNode => {
   const [opened] = useState(() => currentDraft(kv, room, meta));
@@ -152,6 +156,21 @@ export const Composer = ({
     setError(null);
     setTyping(text.trim().length > 0);
   };
+
+  // Once, when the box first shows: the caret after the draft it opened with (it was before it, and
+  // what was typed went in front), then TYPE-1: what was typed while the room opened follows that
+  // draft (a new value puts the caret at its end), and the box has the focus to go on typing.
+  const opening = useRef(true);
+  useLayoutEffect(() => {
+    if (!opening.current) return;
+    opening.current = false;
+    const el = textareaRef.current;
+    el?.setSelectionRange(el.value.length, el.value.length);
+    const typed = typeAhead?.take() ?? '';
+    if (!typed) return;
+    update(opened.text + typed);
+    el?.focus();
+  });
 
   const send = (): void => {
     const text = draft.replace(/\s+$/, '');

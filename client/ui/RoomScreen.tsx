@@ -7,6 +7,7 @@ import {
   useCallback,
   useEffect,
   useId,
+  useLayoutEffect,
   useMemo,
   useRef,
   useState,
@@ -38,6 +39,7 @@ import { ImportError } from '../sync/roomFile.js';
 import { roomUrl } from './router.js';
 import { foldForSearch, foldQuery, indexOfFolded } from './searchText.js';
 import { isDraftReplyKey, readDraftReply, writeDraftReply } from './draftKeeper.js';
+import { TypeAhead } from './typeAhead.js';
 import {
   kv,
   offlineSwitch,
@@ -83,8 +85,17 @@ export const RoomScreen = ({ room }: { room: string }): ReactNode => {
 
 const OpeningRoom = ({ room, focusComposer }: { room: string; focusComposer: boolean }): ReactNode => {
   const state = useRoomSession(room);
+  // TYPE-1: keys typed before the message box exists are kept for it. A layout effect: it listens
+  // before the browser handles the next key (the name prompt's Enter unmounted the field).
+  const [typeAhead] = useState(() => new TypeAhead(document));
+  useLayoutEffect(() => {
+    typeAhead.start();
+    return () => typeAhead.stop();
+  }, [typeAhead]);
   if (state.phase === 'open') {
-    return <Room room={room} session={state.session} meta={state.meta} focusComposer={focusComposer} />;
+    return (
+      <Room room={room} session={state.session} meta={state.meta} focusComposer={focusComposer} typeAhead={typeAhead} />
+    );
   }
   return (
     <RoomFrame room={room} busy={state.phase === 'opening'}>
@@ -117,11 +128,13 @@ const Room = ({
   session,
   meta,
   focusComposer,
+  typeAhead,
 }: {
   room: string;
   session: RoomSession;
   meta: RoomMeta;
   focusComposer: boolean;
+  typeAhead: TypeAhead;
 }): ReactNode => {
   const { identity, local } = useApp();
   const view = useRoomView(session);
@@ -546,6 +559,7 @@ const Room = ({
           <TypingLine view={view} />
           <Composer
             ref={composerRef}
+            typeAhead={typeAhead}
             room={room}
             session={session}
             store={local.store}
