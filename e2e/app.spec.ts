@@ -982,6 +982,30 @@ test("UNREAD-2: a hidden tab's title counts every message by others since the re
   await expect(b.page).toHaveTitle(new RegExp(`^${room} — Converge$`));
 });
 
+test("UNREAD-3: read in another tab of the device, messages no longer count in a hidden tab's title", async ({
+  openUser,
+  room,
+}) => {
+  const [a, b] = await aliceAndBobIn(openUser, room);
+  await a.send('before Bob looks away');
+  await expect(b.message('before Bob looks away')).toBeVisible();
+  await b.page.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { get: () => 'hidden', configurable: true });
+    Object.defineProperty(document, 'hidden', { get: () => true, configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await a.send('one while hidden');
+  await a.send('two while hidden');
+  await expect(b.page).toHaveTitle(new RegExp(`^\\(2\\) ${room} — Converge$`));
+  // Bob reads them in another tab: the hidden one kept saying "(2)" until it was shown itself.
+  const tab2 = await b.newTab();
+  await expect(ui.message(tab2, 'two while hidden')).toBeVisible();
+  await expect(b.page).toHaveTitle(new RegExp(`^${room} — Converge$`));
+  // A later message counts again.
+  await a.send('three while hidden');
+  await expect(b.page).toHaveTitle(new RegExp(`^\\(1\\) ${room} — Converge$`));
+});
+
 test('UNREAD-1, LATE-2: messages written offline that sort before what was read count as unread in the lobby and arrive late', async ({
   openUser,
   room,

@@ -163,6 +163,12 @@ end
 return out
 `);
 
+/**
+ * REDIS-5: a heartbeat fails with no reply within its period, but never sooner than this: a short
+ * period (100 ms) must not call a busy Redis, or a busy machine, down.
+ */
+const MIN_BEAT_TIMEOUT_MS = 1000;
+
 export interface RedisBackplaneOptions {
   readonly url: string;
   /** Cluster client or single-server client; undefined = ask the server (REDIS-1). */
@@ -421,19 +427,21 @@ export class RedisBackplane implements Backplane {
   }
 
   /**
-   * REDIS-5: a heartbeat that gets no reply within a period fails. A Redis that hangs (stopped,
-   * or a network that drops its packets) closes nothing: ioredis has no command timeout here
+   * REDIS-5: a heartbeat that gets no reply within a period (at least MIN_BEAT_TIMEOUT_MS) fails.
+   * A Redis that hangs (stopped, or a network that drops its packets) closes nothing: ioredis has
+   * no command timeout here
    * (commits must not get one: a commit given up on may still be stored), so without this bound
    * every beat would wait for good and the relay would say "up" while nothing is stored.
    */
   private beat(): Promise<unknown> {
     const write = this.cmd.set(relayAliveKey(this.prefix, this.relayId), '1', 'PX', this.heartbeatMs * 3);
+    const bound = Math.max(this.heartbeatMs, MIN_BEAT_TIMEOUT_MS);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
-      // After the period, one more turn of the event loop's I/O first: a reply that waited behind
+      // After the bound, one more turn of the event loop's I/O first: a reply that waited behind
       // a busy loop (the timer and the reply both due) is read before the beat is called failed.
-      const fail = (): void => reject(new Error(`no reply from Redis within ${this.heartbeatMs} ms`));
-      timer = setTimeout(() => setImmediate(fail), this.heartbeatMs);
+      const fail = (): void => reject(new Error(`no reply from Redis within ${bound} ms`));
+      timer = setTimeout(() => setImmediate(fail), bound);
     });
     write.catch(() => undefined); // after a timeout nobody awaits it
     return Promise.race([write, late]).finally(() => clearTimeout(timer));

@@ -122,6 +122,8 @@ const useDocumentVisible = (): boolean =>
 /** How long after opening a room incoming messages still count as "arrived while you were away". */
 const CATCH_UP_MS = 5000;
 const READ_WRITE_DELAY_MS = 800;
+/** UNREAD-3: how often a hidden tab that counts unread messages reads the room's read mark. */
+const READ_MARK_POLL_MS = 2000;
 
 const Room = ({
   room,
@@ -369,6 +371,34 @@ const Room = ({
     for (let i = divider.index; i < messages.length; i++) if (!messages[i]!.own && !messages[i]!.deleted) n++;
     return n;
   }, [visible, divider, messages]);
+  // UNREAD-3: read in another tab of this device (the room's read mark moved past this tab's mark),
+  // the messages are no longer new here either: the hidden title and the line follow. The mark is
+  // in the room's meta, written by the tab that showed them; read while the title counts any.
+  const latestMessages = useRef(messages);
+  latestMessages.current = messages;
+  const latestMark = useRef(markId);
+  latestMark.current = markId;
+  useEffect(() => {
+    if (unreadForTitle === 0) return;
+    const check = (): void => {
+      local.store
+        .getMeta(room)
+        .then((stored) => {
+          const readId = stored?.lastReadMessageId;
+          if (readId === undefined) return;
+          const list = latestMessages.current;
+          const readAt = lastIndexOfMessage(list, readId);
+          const mark = latestMark.current;
+          if (readAt < 0 || (mark !== null && readAt <= lastIndexOfMessage(list, mark))) return;
+          setMarkId(readId);
+          // The line was held for a reader who had not seen these: they have now.
+          setPinned(false);
+        })
+        .catch(() => undefined);
+    };
+    const timer = setInterval(check, READ_MARK_POLL_MS);
+    return () => clearInterval(timer);
+  }, [unreadForTitle, local.store, room]);
   useEffect(() => {
     document.title = `${unreadForTitle ? `(${unreadForTitle}) ` : ''}${title} — Converge`;
   }, [title, unreadForTitle]);
