@@ -1207,6 +1207,29 @@ test('HEADER-1: on a phone the room header is two rows at most, with the title, 
   expect(pendingBox.x + pendingBox.width).toBeLessThanOrEqual(statusBox.x + statusBox.width + 1);
 });
 
+test('DRAWER-1: on a phone, Tab out of the Room details drawer closes it: focus never sits on what the drawer covers', async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('Keys');
+  await u.page.setViewportSize({ width: 390, height: 844 });
+  await u.gotoRoom(room);
+  await u.send('a message under the drawer');
+  const drawer = u.page.getByRole('complementary', { name: 'Room details' });
+  const conversation = u.page.getByRole('main', { name: 'Conversation' });
+  const inConversation = (): Promise<boolean> => conversation.evaluate((c) => c.contains(document.activeElement));
+  for (const key of ['Tab', 'Shift+Tab']) {
+    await u.page.getByRole('button', { name: 'Room details' }).press('Enter');
+    await expect(drawer.getByRole('button', { name: 'Close room details' })).toBeFocused();
+    // Through the drawer's controls and on (or back before its start), into the conversation under it.
+    for (let i = 0; i < 80 && !(await inConversation()); i++) await u.page.keyboard.press(key);
+    expect(await inConversation()).toBe(true);
+    // Tab went on through the message list and the box hidden under the drawer.
+    await expect(drawer).toBeHidden();
+    await expect(u.page.locator(':focus')).toBeInViewport();
+  }
+});
+
 test('a narrow screen: Room details and the Lab panel take the same place, so the one opened last is the one shown', async ({
   openUser,
   room,

@@ -122,6 +122,8 @@ const useDocumentVisible = (): boolean =>
 /** How long after opening a room incoming messages still count as "arrived while you were away". */
 const CATCH_UP_MS = 5000;
 const READ_WRITE_DELAY_MS = 800;
+/** The width below which Room details is a drawer over the messages (styles.css's breakpoint). */
+const DRAWER_LAYOUT = '(max-width: 56rem)';
 /** UNREAD-3: how often a hidden tab that counts unread messages reads the room's read mark. */
 const READ_MARK_POLL_MS = 2000;
 
@@ -545,7 +547,16 @@ const Room = ({
       <UploadAnnouncer connection={view.connection} />
 
       <div className={`room-body${labOpen ? ' lab-open' : ''}`}>
-        <main className="chat" aria-label="Conversation">
+        <main
+          className="chat"
+          aria-label="Conversation"
+          onFocus={() => {
+            // DRAWER-1: on a narrow screen Room details is a drawer over the conversation; focus
+            // coming here (Tab past the drawer's end, Shift+Tab before its start, a tap beside it)
+            // closes it. Tab went on through the messages and the message box hidden under it.
+            if (detailsOpen && matchMedia(DRAWER_LAYOUT).matches) setDetailsOpen(false);
+          }}
+        >
           <SearchBar query={query} setQuery={setQuery} count={trimmedQuery ? rows.length : null} />
           <div className="log-wrap">
             <MessageList
