@@ -965,20 +965,14 @@ test("UNREAD-2: a hidden tab's title counts every message by others since the re
   await expect(b.message('before Bob looks away')).toBeVisible();
   await expect(b.page).toHaveTitle(new RegExp(`^${room} — Converge$`));
   // Bob's tab goes to the background (another tab or window in front), left at the newest message.
-  const setHidden = (hidden: boolean): Promise<void> =>
-    b.page.evaluate((h) => {
-      Object.defineProperty(document, 'visibilityState', { get: () => (h ? 'hidden' : 'visible'), configurable: true });
-      Object.defineProperty(document, 'hidden', { get: () => h, configurable: true });
-      document.dispatchEvent(new Event('visibilitychange'));
-    }, hidden);
-  await setHidden(true);
+  await ui.setHidden(b.page, true);
   await a.send('first while hidden');
   await expect(b.page).toHaveTitle(new RegExp(`^\\(1\\) ${room} — Converge$`));
   await a.send('second while hidden');
   await a.send('third while hidden');
   // It said "(1)" whatever came: the count below the view is 0 for a reader left at the bottom.
   await expect(b.page).toHaveTitle(new RegExp(`^\\(3\\) ${room} — Converge$`));
-  await setHidden(false);
+  await ui.setHidden(b.page, false);
   await expect(b.page).toHaveTitle(new RegExp(`^${room} — Converge$`));
 });
 
@@ -989,11 +983,7 @@ test("UNREAD-3: read in another tab of the device, messages no longer count in a
   const [a, b] = await aliceAndBobIn(openUser, room);
   await a.send('before Bob looks away');
   await expect(b.message('before Bob looks away')).toBeVisible();
-  await b.page.evaluate(() => {
-    Object.defineProperty(document, 'visibilityState', { get: () => 'hidden', configurable: true });
-    Object.defineProperty(document, 'hidden', { get: () => true, configurable: true });
-    document.dispatchEvent(new Event('visibilitychange'));
-  });
+  await ui.setHidden(b.page, true);
   await a.send('one while hidden');
   await a.send('two while hidden');
   await expect(b.page).toHaveTitle(new RegExp(`^\\(2\\) ${room} — Converge$`));

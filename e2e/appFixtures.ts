@@ -120,6 +120,13 @@ export const ui = {
     page.getByRole('article').filter({ has: page.locator('.message-text', { hasText: text }) }),
   messageTexts: (page: Page): Promise<string[]> =>
     page.getByRole('log', { name: 'Messages' }).locator('article .message-text').allInnerTexts(),
+  /** The page as if another tab or window were in front of it (hidden), or in front again. */
+  setHidden: (page: Page, hidden: boolean): Promise<void> =>
+    page.evaluate((h) => {
+      Object.defineProperty(document, 'visibilityState', { get: () => (h ? 'hidden' : 'visible'), configurable: true });
+      Object.defineProperty(document, 'hidden', { get: () => h, configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, hidden),
   /** PRES-5: the question a room asks a profile that never chose a name, before it opens. */
   namePrompt: (page: Page): Locator => page.getByRole('form', { name: 'What name should people in this room see?' }),
   /** Answers the name question as a person does: types over the suggestion, then Enter. */
