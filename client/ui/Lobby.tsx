@@ -212,8 +212,9 @@ const JoinRoom = (): ReactNode => {
         </button>
       </form>
       <p id={ruleId} className="hint">
-        Anyone with the same room name (or its link, which you can paste here) joins the same room. Names: 1–128
-        characters, letters, digits and - _ . ~, not starting with a dot.
+        Anyone with the same room name (or its link, which you can paste here) joins the same room; capitals count
+        (“Math” and “math” are two rooms). Names: 1–128 characters, letters, digits and - _ . ~, not starting with a
+        dot.
       </p>
       {error && (
         <p id={errorId} className="error" role="alert">
