@@ -429,9 +429,9 @@ export class RedisBackplane implements Backplane {
   /**
    * REDIS-5: a heartbeat that gets no reply within a period (at least MIN_BEAT_TIMEOUT_MS) fails.
    * A Redis that hangs (stopped, or a network that drops its packets) closes nothing: ioredis has
-   * no command timeout here
-   * (commits must not get one: a commit given up on may still be stored), so without this bound
-   * every beat would wait for good and the relay would say "up" while nothing is stored.
+   * no command timeout here (commits must not get one: a commit given up on may still be stored),
+   * so without this bound every beat would wait for good and the relay would say "up" while
+   * nothing is stored.
    */
   private beat(): Promise<unknown> {
     const write = this.cmd.set(relayAliveKey(this.prefix, this.relayId), '1', 'PX', this.heartbeatMs * 3);
