@@ -55,10 +55,7 @@ describe('Redis connection', () => {
   });
 
   it('REDIS-5: a connection that fails says where and why (refused, wrong password, none given), never the password', async () => {
-    server = await startRedis();
-    const admin = await connectRedis(server.url, 'converge-test-admin');
-    await admin.config('SET', 'requirepass', 's3cretPW');
-    admin.disconnect();
+    server = await startRedis({ extraArgs: ['--requirepass', 's3cretPW'] });
     const { port } = new URL(server.url);
     const at = `cannot connect to Redis at 127.0.0.1:${port}: `;
     const failure = async (url: string): Promise<string> => {

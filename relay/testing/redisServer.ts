@@ -66,6 +66,8 @@ export interface StartRedisOptions {
    * second free port, its cluster state file lives in its directory (kept across restarts).
    */
   readonly clusterNode?: boolean;
+  /** How long to wait for the server to answer PING before giving up on it (default 20 s). */
+  readonly readyTimeoutMs?: number;
 }
 
 const args = (port: number, dir: string, extra: readonly string[]): string[] => [
@@ -118,7 +120,15 @@ export const startRedis = async (options: StartRedisOptions = {}): Promise<Redis
         resolve();
       }),
     );
-    await waitUntilReady(port, exited, () => output);
+    try {
+      await waitUntilReady(port, exited, () => output, options.readyTimeoutMs ?? 20_000);
+    } catch (error) {
+      // A server that runs but never answers (bound elsewhere by `extraArgs`, say) must not
+      // outlive the test that gave up on it.
+      proc.kill('SIGKILL');
+      await exited;
+      throw error;
+    }
   };
 
   const signal = async (sig: NodeJS.Signals): Promise<void> => {
@@ -135,7 +145,10 @@ export const startRedis = async (options: StartRedisOptions = {}): Promise<Redis
       await launch();
       break;
     } catch (error) {
-      if (attempt === 5 || !output.includes('Address already in use')) throw error;
+      if (attempt === 5 || !output.includes('Address already in use')) {
+        rmSync(dir, { recursive: true, force: true });
+        throw error;
+      }
       output = '';
       rmSync(join(dir, 'nodes.conf'), { force: true }); // it may name the ports given up
       port = await freePort();
@@ -162,8 +175,16 @@ export const startRedis = async (options: StartRedisOptions = {}): Promise<Redis
   };
 };
 
-/** Polls PING until the server answers (it loads the AOF first) or the process exits. */
-const waitUntilReady = async (port: number, exited: Promise<void>, output: () => string): Promise<void> => {
+/**
+ * Polls PING until the server answers (it loads the AOF first) or the process exits. A server
+ * started with `--requirepass` answers NOAUTH: it is up, and the test brings the password.
+ */
+const waitUntilReady = async (
+  port: number,
+  exited: Promise<void>,
+  output: () => string,
+  timeout: number,
+): Promise<void> => {
   let dead = false;
   void exited.then(() => (dead = true));
   const answers = async (): Promise<boolean> => {
@@ -175,15 +196,18 @@ const waitUntilReady = async (port: number, exited: Promise<void>, output: () =>
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
-    client.on('error', () => undefined);
+    // ioredis opens with HELLO; a server that wants a password refuses it with NOAUTH, reported
+    // only as an 'error' event (connect itself rejects with "Connection is closed.").
+    let refusal = '';
+    client.on('error', (error: Error) => (refusal = error.message));
     try {
       await client.connect();
       return (await client.ping()) === 'PONG';
     } catch {
-      return false; // not listening yet, or still loading the AOF (-LOADING)
+      return refusal.startsWith('NOAUTH'); // else not listening yet, or loading the AOF (-LOADING)
     } finally {
       client.disconnect();
     }
   };
-  await waitFor(answers, { timeout: 20_000, interval: 10, message: `redis-server on port ${port} ready` });
+  await waitFor(answers, { timeout, interval: 10, message: `redis-server on port ${port} ready` });
 };
