@@ -93,6 +93,7 @@ export class RelayMetrics {
   private readonly closes: Counter<'reason'>;
   private readonly refusals: Counter<'reason'>;
   private readonly socketsRefused: Counter;
+  private readonly socketsDropped: Counter;
   private readonly opened: Counter;
   private readonly compactions: Counter<'outcome'>;
   private readonly redisRoundTrips: Histogram<'op' | 'outcome'>;
@@ -204,6 +205,11 @@ export class RelayMetrics {
       help: 'TCP connections closed as accepted: their address held MAX_CONNECTIONS_PER_IP + 32 already (CLOSE-7).',
       registers,
     });
+    this.socketsDropped = new Counter({
+      name: 'converge_sockets_dropped_total',
+      help: 'TCP connections closed as accepted: the relay held MAX_CONNECTIONS + 256 already (CLOSE-6).',
+      registers,
+    });
     this.compactions = new Counter({
       name: 'converge_compactions_total',
       help: 'Compaction runs, by outcome.',
@@ -286,6 +292,10 @@ export class RelayMetrics {
 
   socketRefused(): void {
     this.socketsRefused.inc();
+  }
+
+  socketDropped(): void {
+    this.socketsDropped.inc();
   }
 
   compaction(outcome: CompactionOutcome): void {

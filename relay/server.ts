@@ -120,8 +120,17 @@ export const createRelayServer = (opts: ServerOptions): Server => {
     });
   });
 
-  // Node closes a connection beyond maxConnections as soon as it is accepted.
-  if (opts.maxConnections !== undefined) server.maxConnections = opts.maxConnections + HTTP_SOCKET_HEADROOM;
+  // Node closes a connection beyond maxConnections as soon as it is accepted. That means the relay
+  // is full: counted, and logged at warn (throttled, as anybody can cause it).
+  if (opts.maxConnections !== undefined) {
+    const maxSockets = opts.maxConnections + HTTP_SOCKET_HEADROOM;
+    server.maxConnections = maxSockets;
+    server.on('drop', () => {
+      metrics?.socketDropped();
+      const line = refusalLog.allow('sockets-full');
+      if (line) log.warn('sockets-full', { maxSockets, ...(line.suppressed ? line : {}) });
+    });
+  }
   server.headersTimeout = HEADERS_TIMEOUT_MS;
 
   // CLOSE-7: sockets per peer address, from accept (a trusted proxy's carry everybody's: not counted).

@@ -15,7 +15,7 @@ import {
   encodeSyncUpdate,
   readPublishedLimits,
 } from '../../shared/protocol.js';
-import { Harness, frameKind, healthz, refusal, synced, waitFor, type RawClient } from './clients.js';
+import { Harness, frameKind, healthz, metric, refusal, synced, waitFor, type RawClient } from './clients.js';
 import { HTTP_SOCKET_HEADROOM } from '../server.js';
 
 const h = new Harness();
@@ -199,7 +199,7 @@ describe('HTTP', () => {
     });
   });
 
-  it('CLOSE-6: connections that never upgrade are capped at MAX_CONNECTIONS + 256; one more is closed at once', async () => {
+  it('CLOSE-6: connections that never upgrade are capped at MAX_CONNECTIONS + 256; one more is closed at once, counted and logged', async () => {
     const relay = await h.relay({ env: { MAX_CONNECTIONS: '2' } });
     const port = Number(new URL(relay.url).port);
     const idle: Socket[] = [];
@@ -217,9 +217,11 @@ describe('HTTP', () => {
       extra.once('close', () => (closed = true));
       await waitFor(() => closed, 'the connection beyond the cap closed');
       expect(idle.filter((s) => s.destroyed || s.readableEnded)).toEqual([]);
-      // Room again once some go: a stock client gets in.
+      // Room again once some go: a stock client gets in, and the operator can see what happened.
       for (const s of idle.splice(0, 8)) s.destroy();
       await synced(h.client(relay.wsUrl, 'after-the-cap'));
+      expect(await metric(relay, 'converge_sockets_dropped_total')).toBe(1);
+      expect(relay.stderr()).toContain(`"event":"sockets-full","maxSockets":${2 + HTTP_SOCKET_HEADROOM}`);
     } finally {
       for (const s of idle) s.destroy();
     }
