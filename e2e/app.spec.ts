@@ -650,6 +650,46 @@ test('STATE-6: an own title change the relay does not have yet is counted in the
   await expect(a.connection()).not.toContainText('pending', { timeout: 20_000 });
 });
 
+test('CHAT-9: of two renames made apart, the one not kept is told to its author', async ({ openUser, room }) => {
+  const a = await openUser('Alice', { network: true });
+  const b = await openUser('Bob', { network: true });
+  await a.gotoRoom(room);
+  await b.gotoRoom(room);
+  await a.send('before the cut');
+  await expect(b.message('before the cut')).toBeVisible();
+  const rename = async (u: typeof a, title: string): Promise<void> => {
+    await u.page.getByRole('button', { name: 'Rename room' }).click();
+    await u.page.getByRole('textbox', { name: 'Room title' }).fill(title);
+    await u.page.getByRole('button', { name: 'Save title' }).click();
+    await expect(u.connection()).toContainText('1 pending (the title)');
+  };
+  await a.cut();
+  await b.cut();
+  await rename(a, 'Title from Alice');
+  await rename(b, 'Title from Bob');
+  a.restore();
+  b.restore();
+  const heading = (u: typeof a) => u.page.getByRole('heading', { level: 1 });
+  // Converged: both renames on the relay, and both pages show the same one.
+  await expect(a.connection()).not.toContainText('pending', { timeout: 20_000 });
+  await expect(b.connection()).not.toContainText('pending', { timeout: 20_000 });
+  await expect
+    .poll(async () => ((await heading(a).textContent()) === (await heading(b).textContent()) ? 'same' : 'differ'), {
+      timeout: 20_000,
+    })
+    .toBe('same');
+  const shown = (await heading(a).textContent())!;
+  const [loser, winner, lost] = shown === 'Title from Bob' ? [a, b, 'Title from Alice'] : [b, a, 'Title from Bob'];
+  await expect(loser.page.getByText(`Your rename to “${lost}” was not kept`)).toContainText(`“${shown}”`);
+  await expect(winner.connection()).not.toContainText('pending');
+  await expect(winner.page.getByText('was not kept')).toHaveCount(0);
+  // Told once: not again after a reload.
+  await loser.page.reload();
+  await expect(heading(loser)).toHaveText(shown);
+  await expect(loser.connection()).toContainText('Online');
+  await expect(loser.page.getByText('was not kept')).toHaveCount(0);
+});
+
 test('relay killed and restarted on the same port and data dir: nothing is lost', async ({ openUser, room }) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'converge-e2e-restart-'));
   let relay = await startRelay({ dataDir });

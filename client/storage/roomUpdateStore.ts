@@ -206,6 +206,8 @@ export interface RoomMeta {
   readonly sync?: string;
   /** Owned by client/ui: the lobby's last summary of the room, JSON, written with `setMetaIf` (LOBBY-2). */
   readonly lobby?: string;
+  /** Owned by client/sync: the title this device last set, JSON, until its fate is known (CHAT-9). */
+  readonly ownTitle?: string;
 }
 
 export type MetaDurability = 'strict' | 'relaxed';
@@ -360,6 +362,7 @@ const metaTypes: Record<keyof RoomMeta, 'string' | 'number'> = {
   draftAt: 'number',
   sync: 'string',
   lobby: 'string',
+  ownTitle: 'string',
 };
 
 /** LOCAL-7: the patch applied to `meta`; validates first, so a bad patch changes nothing. */

@@ -32,6 +32,7 @@ import { startRelay } from '../../relay/testing/relayProcess.js';
 import { person, randomBytes, useRelaySessions, WS } from '../testing/relaySessions.js';
 import { observeFor, waitFor } from '../../shared/testing/waitFor.js';
 import { decodeSyncState, MAX_AHEAD_IDS, type SyncState } from './syncState.js';
+import { lostTitleNotice } from './ownTitle.js';
 
 const { freshRoom, open: openSession } = useRelaySessions('room');
 const alice = person('Alice');
@@ -971,6 +972,60 @@ describe('RoomSession with a real relay', () => {
     again.destroy();
     const later = await open(room, alice, store2.reopen(), noRelay);
     expect(later.view()).toMatchObject({ title: 'Trip', pendingTitle: false });
+  });
+
+  it('CHAT-9: a rename that lost to a concurrent one is told to its author, once; renames made after seeing it are not losses', async () => {
+    const { a, b } = await aliceAndBobOnline();
+    a.setOffline(true);
+    b.setOffline(true);
+    a.setTitle('From Alice');
+    b.setTitle('From Bob');
+    // CHAT-7: the rename from the higher Yjs client id wins.
+    const clientOf = (s: RoomSession): number => s.internals!.chat.doc.clientID;
+    const [loser, winner] = clientOf(a) < clientOf(b) ? [a, b] : [b, a];
+    const [lostTitle, shown] = loser === a ? ['From Alice', 'From Bob'] : ['From Bob', 'From Alice'];
+    a.setOffline(false);
+    b.setOffline(false);
+    await waitFor(() => a.view().title === shown && b.view().title === shown, 'both show the winner');
+    const lost = lostTitleNotice(lostTitle, shown);
+    await waitFor(() => loser.view().notices.includes(lost), 'the loser is told');
+    expect(winner.view().notices).toEqual([]);
+    // Later renames, each made seeing the one before: nobody is told anything more.
+    loser.setTitle('Loser again');
+    await waitFor(() => winner.view().title === 'Loser again', 'the winner has it');
+    winner.setTitle('Winner, having seen it');
+    await waitFor(() => loser.view().title === 'Winner, having seen it', 'the loser has it');
+    loser.send('a message after, so both have heard everything');
+    await waitFor(() => texts(winner).includes('a message after, so both have heard everything'), 'the winner has it');
+    expect(loser.view().notices).toEqual([lost]);
+    expect(winner.view().notices).toEqual([]);
+  });
+
+  it('CHAT-9: a loss that arrives while the room is closed is told when it opens, and only once', async () => {
+    const { room, store, a, b } = await aliceAndBobOnline();
+    a.setOffline(true);
+    a.setTitle('Trip');
+    const alicesClient = a.internals!.chat.ownTitleYId(alice.id)!.client;
+    await a.whenStored();
+    a.destroy();
+    // Bob renames from a tab whose Yjs client id is above Alice's, so his wins (CHAT-7): each
+    // opening picks a random id, above hers half the time.
+    let bob2 = b;
+    while (bob2.internals!.chat.doc.clientID < alicesClient) {
+      if (bob2 !== b) bob2.destroy();
+      bob2 = await open(room, bob, new MemoryRoomUpdateStore());
+    }
+    await online(bob2);
+    bob2.setTitle('Vacation');
+    // Alice's tab comes back: it uploads her rename and gets Bob's, which wins.
+    const store2 = store.reopen();
+    const again = await open(room, alice, store2);
+    await waitFor(() => b.view().title === 'Vacation' && again.view().title === 'Vacation', 'both show the winner');
+    await waitFor(() => again.view().notices.includes(lostTitleNotice('Trip', 'Vacation')), 'Alice is told');
+    await waitFor(async () => (await store2.getMeta(room))?.ownTitle === undefined, 'the record is cleared');
+    again.destroy();
+    const later = await open(room, alice, store2.reopen(), { relayUrl: 'ws://127.0.0.1:9/sync' });
+    expect(later.view()).toMatchObject({ title: 'Vacation', notices: [] });
   });
 
   it('STATE-6 (STATE-2): an own title another tab uploaded becomes saved here too', async () => {

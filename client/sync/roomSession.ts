@@ -116,6 +116,7 @@ import { arrivedSince, decodeReadSv, encodeReadSv } from './readMark.js';
 import { formatTranscript } from './transcript.js';
 import { LocalWrites } from './localWrites.js';
 import { OpenReactions, type ReactionState } from './openReactions.js';
+import { decodeOwnTitle, encodeOwnTitle, lostTitleNotice, type OwnTitle } from './ownTitle.js';
 
 export type { ConnectionStatus, OversizedMessage } from './status.js';
 export { ImportError } from './roomFile.js';
@@ -354,6 +355,8 @@ export class RoomSession {
   readonly room: string;
   private me: Identity;
   private readonly background: boolean;
+  /** CHAT-9: the title this device last set, until its fate is known (./ownTitle.ts). */
+  private ownTitle: OwnTitle | null = null;
   readonly transport: Transport;
   /** The network lab's hooks (LAB-1..LAB-8). */
   readonly lab: LabHooks;
@@ -634,6 +637,7 @@ export class RoomSession {
     }
     const readSv = decodeReadSv(roomMeta?.readSv);
     const readId = roomMeta?.lastReadMessageId;
+    this.ownTitle = decodeOwnTitle(roomMeta?.ownTitle);
     this.install(loaded.doc, readSv && readId !== undefined ? { id: readId, sv: readSv } : null);
     if (!this.background) this.store.setMeta(this.room, { lastOpenedAt: this.now() }).catch(() => {});
   }
@@ -705,7 +709,30 @@ export class RoomSession {
   setTitle(title: string): void {
     const r = this.mutable();
     r.chat.setTitle(this.me, title);
+    const yId = r.chat.ownTitleYId(this.me.id);
+    if (yId && !this.background) {
+      this.ownTitle = { title: r.chat.title(), ...yId };
+      // Only the CHAT-9 notice depends on this record; the title itself is stored with the
+      // doc's update (LOCAL-1), whose failures are shown.
+      this.store.setMeta(this.room, { ownTitle: encodeOwnTitle(this.ownTitle) }).catch(() => {});
+    }
     this.afterMutation(r);
+  }
+
+  /**
+   * CHAT-9: once this device's last rename is known to be replaced or lost, forget it; lost to a
+   * concurrent rename (and another title shown), tell the user. The stored record is removed
+   * only if it is still this one (another tab may have set a newer title since).
+   */
+  private checkOwnTitle(chat: ChatRoom): void {
+    const own = this.ownTitle;
+    if (!own || this.background) return;
+    const fate = chat.titleFate(own);
+    if (fate === 'shown' || fate === 'unknown') return;
+    if (fate === 'lost' && chat.title() !== own.title) this.addNotice(lostTitleNotice(own.title, chat.title()));
+    this.ownTitle = null;
+    const stored = encodeOwnTitle(own);
+    this.store.setMeta(this.room, (meta) => (meta.ownTitle === stored ? { ownTitle: undefined } : {})).catch(() => {});
   }
 
   /** PRES-1: typing is published at once and cleared after TYPING_TIMEOUT_MS without a call. */
@@ -1078,6 +1105,12 @@ export class RoomSession {
     const ownPart = `|${this.me.id}|`;
     for (const key of chat.reactionsMap.keys()) if (key.includes(ownPart)) this.trackReaction(chat, key);
     chat.reactionsMap.observe((event) => this.onReactionsChanged(chat, event));
+    // CHAT-9: a rename may have lost while the room was closed (the lobby's refresh stores it),
+    // or lose now to one arriving.
+    this.checkOwnTitle(chat);
+    chat.meta.observe((event) => {
+      if (!event.transaction.local) this.checkOwnTitle(chat);
+    });
     awareness.on('change', (e: { added: number[]; updated: number[] }) =>
       this.onAwarenessChange(replica, [...e.added, ...e.updated]),
     );

@@ -247,6 +247,84 @@ describe('chat model', () => {
     expect(a.room.ownTitleYId(ann.id)).toBeNull();
   });
 
+  describe('CHAT-9: what became of a rename', () => {
+    const ann = person('Ann');
+    const ben = person('Ben');
+    const lastTitleId = (room: ChatRoom) => room.ownTitleYId(ann.id) ?? room.ownTitleYId(ben.id)!;
+    /** Two replicas with fixed client ids (the higher one's concurrent rename wins, CHAT-7), synced once. */
+    const pair = () => {
+      const a = replica('a');
+      const b = replica('b');
+      a.doc.clientID = 1;
+      b.doc.clientID = 2;
+      a.room.setTitle(ann, 'first');
+      sync(a.doc, b.doc);
+      return { a, b };
+    };
+
+    it('shown while the room shows it; unknown to a replica that does not hold it', () => {
+      const { a, b } = pair();
+      a.room.setTitle(ann, 'mine');
+      const mine = lastTitleId(a.room);
+      expect(a.room.titleFate(mine)).toBe('shown');
+      expect(b.room.titleFate(mine)).toBe('unknown');
+      sync(a.doc, b.doc);
+      expect(b.room.titleFate(mine)).toBe('shown');
+    });
+
+    it('replaced by a rename made by someone who had it (also by its own author)', () => {
+      const { a, b } = pair();
+      const first = lastTitleId(a.room);
+      a.room.setTitle(ann, 'again');
+      expect(a.room.titleFate(first)).toBe('replaced');
+      const again = lastTitleId(a.room);
+      sync(a.doc, b.doc);
+      b.room.setTitle(ben, 'after seeing it');
+      sync(a.doc, b.doc);
+      expect(a.room.titleFate(again)).toBe('replaced');
+      expect(b.room.titleFate(again)).toBe('replaced');
+    });
+
+    it('lost to a concurrent rename with a higher client id, on both replicas; the winner is shown', () => {
+      const { a, b } = pair();
+      a.room.setTitle(ann, 'from a');
+      b.room.setTitle(ben, 'from b');
+      const fromA = lastTitleId(a.room);
+      const fromB = lastTitleId(b.room);
+      sync(a.doc, b.doc);
+      expect(a.room.title()).toBe('from b');
+      for (const room of [a.room, b.room]) {
+        expect(room.titleFate(fromA)).toBe('lost');
+        expect(room.titleFate(fromB)).toBe('shown');
+      }
+      // Still lost after a later rename that saw the winner, and in a replica loaded from bytes
+      // (deleted values keep their ids and origins once their content is collected).
+      b.room.setTitle(ben, 'later');
+      sync(a.doc, b.doc);
+      const loaded = replica('c');
+      Y.applyUpdate(loaded.doc, Y.encodeStateAsUpdate(a.doc));
+      for (const room of [a.room, loaded.room]) {
+        expect(room.titleFate(fromA)).toBe('lost');
+        expect(room.titleFate(fromB)).toBe('replaced');
+      }
+    });
+
+    it('lost when three rename at once, whatever order the updates arrive in', () => {
+      const { a, b } = pair();
+      const c = replica('c');
+      c.doc.clientID = 3;
+      sync(a.doc, c.doc);
+      a.room.setTitle(ann, 'a');
+      b.room.setTitle(ben, 'b');
+      c.room.setTitle(ben, 'c');
+      const ids = [a, b, c].map((r) => lastTitleId(r.room));
+      Y.applyUpdate(a.doc, Y.encodeStateAsUpdate(c.doc));
+      Y.applyUpdate(a.doc, Y.encodeStateAsUpdate(b.doc));
+      sync(a.doc, b.doc, c.doc);
+      for (const r of [a, b, c]) expect(ids.map((id) => r.room.titleFate(id))).toEqual(['lost', 'lost', 'shown']);
+    });
+  });
+
   it('CHAT-8: a message stamped below the greatest one its sender displayed names it; otherwise nothing is added', () => {
     const a = replica('a');
     const b = replica('b');

@@ -9,7 +9,8 @@
  *               removed from the document, so the text is gone, not hidden)
  * - `reactions` `${id}|${userId}|${emoji}` → true; removing the key un-reacts (CHAT-6)
  * - `meta`      'title' → string (CHAT-7); 'titleBy' → the id of the user who set it, written in
- *               the same transaction (STATE-6: whose title change is pending)
+ *               the same transaction (STATE-6: whose title change is pending; CHAT-9: whose
+ *               rename lost to a concurrent one)
  *
  * Data from other replicas is untrusted: records that do not validate are ignored, never thrown
  * on, and text is only ever data (the UI renders it as text, never as HTML).
@@ -362,6 +363,34 @@ export class ChatRoom {
     if (!title || title.deleted || !by || by.deleted || this.meta.get('titleBy') !== userId) return null;
     if (by.id.client !== title.id.client || by.id.clock !== title.id.clock + title.length) return null;
     return { client: title.id.client, clock: title.id.clock };
+  }
+
+  /**
+   * CHAT-9: what became of the title value whose Yjs id is `id` (one `setTitle` made):
+   * - 'shown': the room shows it;
+   * - 'replaced': a later rename replaced it, made by someone whose replica held it (the new
+   *   value's Yjs origin is it, or a value after it);
+   * - 'lost': a rename made without seeing it (at the same time, or while apart) won the key
+   *   (CHAT-7: the higher Yjs client id), so nobody may ever have seen it;
+   * - 'unknown': this replica does not hold it.
+   * Walks the key's values from the newest: as many as the room has had titles. Deleted values
+   * keep their ids and origins (Yjs garbage-collects only their content), also across encoding.
+   */
+  titleFate(id: { readonly client: number; readonly clock: number }): 'shown' | 'replaced' | 'lost' | 'unknown' {
+    const holds = (item: Y.Item, ref: Y.ID | null): boolean =>
+      ref !== null &&
+      ref.client === item.id.client &&
+      ref.clock >= item.id.clock &&
+      ref.clock < item.id.clock + item.length;
+    const newer: Y.Item[] = [];
+    for (let item = this.meta._map.get('title') ?? null; item; item = item.left) {
+      if (holds(item, Y.createID(id.client, id.clock))) {
+        if (!item.deleted) return 'shown';
+        return newer.some((n) => holds(item!, n.origin)) ? 'replaced' : 'lost';
+      }
+      newer.push(item);
+    }
+    return 'unknown';
   }
 
   title(): string {
