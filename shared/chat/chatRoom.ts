@@ -386,7 +386,7 @@ export class ChatRoom {
     for (let item = this.meta._map.get('title') ?? null; item; item = item.left) {
       if (holds(item, Y.createID(id.client, id.clock))) {
         if (!item.deleted) return 'shown';
-        return newer.some((n) => holds(item!, n.origin)) ? 'replaced' : 'lost';
+        return newer.some((n) => holds(item, n.origin)) ? 'replaced' : 'lost';
       }
       newer.push(item);
     }
