@@ -1834,13 +1834,9 @@ test('a room of 10,000 messages opens, stays virtualized and scrolls end to end'
   // Virtualized: only a window of rows is in the DOM.
   expect(await u.log().getByRole('article').count()).toBeLessThan(80);
 
-  // Reopen from local storage: fast, at the newest message.
-  const started = Date.now();
+  // Reopen from local storage, at the newest message (how fast: `npm run bench -- --only client`).
   await u.page.reload();
   await expect(u.message(label(N - 1))).toBeVisible({ timeout: 15_000 });
-  const openMs = Date.now() - started;
-  testInfo.annotations.push({ type: 'open-10k-ms', description: String(openMs) });
-  expect(openMs).toBeLessThan(10_000);
 
   // End to end.
   await scrollLog(u.log(), 0);

@@ -151,6 +151,10 @@ describe('decodeClientFrame rejects bad frames with CloseReason.BadFrame', () =>
     ['trailing bytes after sync', bytes(0, 2, 1, 7, 9)],
     ['trailing bytes after awareness', bytes(1, 0, 0)],
     ['trailing bytes after query awareness', bytes(3, 0)],
+    // AWR-6: types are one byte; an over-long varint would dodge checks made on the first bytes.
+    ['over-long outer type (query awareness as 0x83 0x00)', bytes(0x83, 0x00)],
+    ['over-long outer type (sync)', bytes(0x80, 0x00, 2, 0)],
+    ['over-long inner sync type', bytes(0, 0x82, 0x00, 0)],
   ])('%s', (name, frame) => {
     expectBadFrame(() => decodeClientFrame(frame), name);
   });

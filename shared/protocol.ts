@@ -319,12 +319,20 @@ export const decodeClientFrame = (frame: Uint8Array): ClientFrame => {
   };
   if (frame.length === 0) bad('empty frame');
   const d = decoding.createDecoder(frame);
+  // Every type this protocol defines is below 128, one byte as lib0 writes it. An over-long form
+  // ([0x83, 0x00] for 3) is refused: the relay and its metrics recognise a frame by its first
+  // bytes (AWR-6 charges a query-awareness by them), and no client writes one.
+  const readType = (): number => {
+    const at = d.pos;
+    const type = decoding.readVarUint(d);
+    return d.pos - at === 1 ? type : bad(`message type ${type} not written in one byte`);
+  };
   let result: ClientFrame;
   try {
-    const outer = decoding.readVarUint(d);
+    const outer = readType();
     switch (outer) {
       case MessageType.Sync: {
-        const inner = decoding.readVarUint(d);
+        const inner = readType();
         const body = readBytes(d);
         if (inner === SyncType.Step1) result = { type: 'sync-step1', stateVector: body };
         else if (inner === SyncType.Step2) result = { type: 'sync-step2', update: body };

@@ -327,12 +327,10 @@ describe('IdbRoomUpdateStore', () => {
   it('LOCAL-2: an open that never answers times out as unavailable, and a late connection is closed', async () => {
     // A request that never fires an event, like Safari's first open in some versions.
     const hanging = { open: () => ({}) } as unknown as IDBFactory;
-    const started = Date.now();
     const error = (await IdbRoomUpdateStore.open({ indexedDB: hanging, name: DB, openTimeoutMs: 30 }).catch(
       (e: unknown) => e,
     )) as StorageError;
     expect(error.kind).toBe(StorageErrorKind.unavailable);
-    expect(Date.now() - started).toBeLessThan(2_000);
   });
 
   it('LOCAL-2: a late success after the timeout closes the connection it got', async () => {

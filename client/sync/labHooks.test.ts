@@ -238,7 +238,7 @@ describe('RoomSession lab hooks with a real relay', () => {
     await Promise.all([online(a), online(b)]);
     a.lab.setFaults(validateFaultConfig({ dropPct: 100 }));
     a.send('dropped once');
-    await observeFor(200);
+    await waitFor(() => a.lab.stats().droppedOut > 0, 'the update dropped');
     a.lab.setFaults(NO_FAULTS);
     a.lab.setAntiEntropyMs(200);
     expect(a.lab.antiEntropyMs).toBe(200);

@@ -16,6 +16,7 @@ import {
   encodeQueryAwareness,
   encodeSyncStep2,
   encodeSyncUpdate,
+  MessageType,
   type CloseReasonInfo,
 } from '../../shared/protocol.js';
 import { Prng } from '../../shared/testing/prng.js';
@@ -166,6 +167,15 @@ const attacks: Attack[] = [
       // 15 KB of presence (paid once), then one-byte queries each answered with it.
       raw.ws.send(encodeAwareness(awarenessUpdate(ATTACKER, 1, JSON.stringify({ pad: 'x'.repeat(15_000) }))));
       for (let i = 0; i < 5; i++) raw.ws.send(encodeQueryAwareness());
+    },
+  },
+  {
+    name: 'AWR-6: a query-awareness written in two bytes (over-long varint) → bad-frame',
+    expected: CloseReason.BadFrame,
+    env: { MAX_FRAME_BYTES: '20000', BYTE_BURST: '40000', MAX_BYTES_PER_SEC: '1000', MAX_CLIENTS_PER_UPDATE: '64' },
+    run: (raw) => {
+      raw.ws.send(encodeAwareness(awarenessUpdate(ATTACKER, 1, JSON.stringify({ pad: 'x'.repeat(15_000) }))));
+      for (let i = 0; i < 10; i++) raw.ws.send(Uint8Array.of(0x80 | MessageType.QueryAwareness, 0x00));
     },
   },
   {
