@@ -19,7 +19,16 @@ import { encodeRoomFile, ROOM_FILE_FORMAT } from '../client/sync/roomFile.js';
 import { CLIENT_CHARGE_BYTES, CloseReason, Limits } from '../shared/protocol.js';
 import { startRelay } from '../relay/testing/relayProcess.js';
 import { observeFor } from '../shared/testing/waitFor.js';
-import { aliceAndBobIn, expect, scrollLog, test, ui, type AppUser, type IdbRequest } from './appFixtures.js';
+import {
+  aliceAndBobIn,
+  expect,
+  scrollLog,
+  takeCspViolations,
+  test,
+  ui,
+  type AppUser,
+  type IdbRequest,
+} from './appFixtures.js';
 
 const rb = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
@@ -1851,6 +1860,30 @@ test('a room of 10,000 messages opens, stays virtualized and scrolls end to end'
   await u.page.getByRole('searchbox', { name: 'Search messages' }).fill(label(4321));
   await expect(u.page.getByText('1 match')).toBeVisible();
   await expect(u.message(label(4321))).toBeVisible();
+});
+
+test('SEC-1: the room and Lab pages carry the content security policy, and the app works within it', async ({
+  openUser,
+  room,
+}) => {
+  const u = await openUser('Sec');
+  for (const path of [`/r/${room}`, `/lab/${room}`]) {
+    const res = (await u.page.goto(new URL(u.page.url()).origin + path))!;
+    expect(res.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(res.headers()['x-frame-options']).toBe('DENY');
+  }
+  await u.gotoRoom(room);
+  await u.send('under the policy');
+  await expect(u.message('under the policy')).toContainText(/Saved|Seen/);
+  // An injected inline script does not run (the policy allows scripts from this origin only).
+  await u.page.evaluate(() => {
+    const s = document.createElement('script');
+    s.textContent = 'window.__injected = true';
+    document.body.append(s);
+  });
+  let refused = 0;
+  await expect.poll(() => (refused += takeCspViolations().length)).toBeGreaterThan(0);
+  expect(await u.page.evaluate(() => (window as unknown as { __injected?: boolean }).__injected)).toBeUndefined();
 });
 
 test('the app is installable (no installability errors)', async ({ playwright, launchOptions, relay }, testInfo) => {

@@ -194,6 +194,12 @@ export const scrollLog = async (log: Locator, fraction: number): Promise<void> =
   }, fraction);
 };
 
+/** SEC-1: what the browser refused under the page's content security policy, in this worker's current test. */
+const cspViolations: string[] = [];
+
+/** SEC-1: the violations reported so far, taken (a test that provokes one on purpose). */
+export const takeCspViolations = (): string[] => cspViolations.splice(0);
+
 const makeUser = async (
   browser: Browser,
   relay: RelayProcess,
@@ -201,6 +207,10 @@ const makeUser = async (
   opts: OpenUserOptions,
 ): Promise<AppUser> => {
   const context = await browser.newContext();
+  // SEC-1: the app must work within its content security policy; anything it refuses is a bug.
+  context.on('console', (msg) => {
+    if (msg.type() === 'error' && msg.text().includes('Content Security Policy')) cspViolations.push(msg.text());
+  });
   if (opts.clockAheadMs) await context.clock.install({ time: Date.now() + opts.clockAheadMs });
   /** Each routed socket's page side, with its server side. */
   const open = new Map<WebSocketRoute, WebSocketRoute>();
@@ -317,5 +327,6 @@ export const test = base.extend<AppFixtures, AppWorkerFixtures>({
     });
     // Closed before the relay stops (teardown runs in reverse dependency order).
     await Promise.all(contexts.map((c) => c.close()));
+    expect(cspViolations.splice(0), 'SEC-1: no content security policy violations').toEqual([]);
   },
 });

@@ -88,6 +88,21 @@ const MIME: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
+/**
+ * SEC-1: the app's pages may load only what this origin serves, connect only to this origin and
+ * the `RELAY_URLS` relays (NET-3 failover), and may not be framed (no clickjacking of Delete or
+ * Rename). A second line behind CHAT-2's text-only rendering: an injected script would not run.
+ */
+export const contentSecurityPolicy = (relayUrls: readonly string[]): string =>
+  [
+    "default-src 'self'",
+    `connect-src 'self'${relayUrls.map((u) => ' ' + new URL(u).origin).join('')}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+
 /** Payloads up to this size are framed once and shared by all recipients; larger ones go through `ws.send` (no copy). */
 const PREFRAME_MAX_BYTES = 64 * 1024;
 
@@ -357,8 +372,14 @@ const handleHttp = async (req: IncomingMessage, res: ServerResponse, opts: Serve
   }
   const root = resolve(opts.staticDir);
   const index = join(root, 'index.html');
+  const pageHeaders = {
+    'Content-Security-Policy': contentSecurityPolicy(opts.relayUrls ?? []),
+    'X-Frame-Options': 'DENY',
+    'Referrer-Policy': 'no-referrer',
+    'X-Content-Type-Options': 'nosniff',
+  };
   if (!(await isFile(index))) {
-    if (path === '/') res.writeHead(200, { 'Content-Type': MIME['.html'] }).end(PLACEHOLDER);
+    if (path === '/') res.writeHead(200, { 'Content-Type': MIME['.html'], ...pageHeaders }).end(PLACEHOLDER);
     else res.writeHead(404, { 'Content-Type': MIME['.txt'] }).end('not found');
     return;
   }
@@ -380,7 +401,7 @@ const handleHttp = async (req: IncomingMessage, res: ServerResponse, opts: Serve
   res.writeHead(200, {
     'Content-Type': type,
     'Cache-Control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
-    'X-Content-Type-Options': 'nosniff',
+    ...pageHeaders,
   });
   res.end(req.method === 'HEAD' ? undefined : await readFile(file));
 };

@@ -82,6 +82,22 @@ describe('HTTP', () => {
     expect((await fetch(relay.url + '/healthz', { method: 'POST' })).status).toBe(405);
   });
 
+  it('SEC-1: pages carry a content security policy that allows only this origin and the RELAY_URLS relays, and no framing', async () => {
+    const relay = await h.relay({ env: { RELAY_URLS: 'ws://10.0.0.1:8787,wss://b.example.org' } });
+    // The built app's page, or the placeholder where dist/ is not built (e2e checks the app's routes).
+    {
+      const res = await fetch(relay.url + '/');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+      const csp = res.headers.get('content-security-policy')!.split('; ');
+      expect(csp).toContain("default-src 'self'");
+      expect(csp).toContain("connect-src 'self' ws://10.0.0.1:8787 wss://b.example.org");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).toContain("object-src 'none'");
+    }
+  });
+
   it('a plain GET of the websocket endpoint is 426 Upgrade Required with what it is, not the app page', async () => {
     const relay = await h.relay();
     for (const path of ['/sync/some-room', '/sync']) {
