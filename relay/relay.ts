@@ -17,6 +17,7 @@ import {
   CLIENT_CHARGE_BYTES,
   CloseReason,
   MessageType,
+  SyncType,
   UpgradeRefusal,
   type CloseReasonInfo,
 } from '../shared/protocol.js';
@@ -100,6 +101,8 @@ interface Conn {
   readonly msgs: TokenBucket;
   readonly bytes: TokenBucket;
   catchUpBytes: number;
+  /** SYNC-7: SyncStep1s answered on this connection (the first answer is not charged). */
+  step1sAnswered: number;
   /** WATCH-1: gets awareness only. */
   readonly awarenessOnly: boolean;
 }
@@ -244,6 +247,7 @@ export class Relay {
       msgs: new TokenBucket(l.maxMessagesPerSecond, l.messageBurst, t),
       bytes: new TokenBucket(l.maxBytesPerSecond, l.byteBurst, t),
       catchUpBytes: 0,
+      step1sAnswered: 0,
       awarenessOnly: mode.awarenessOnly === true,
     });
     let slot = this.rooms.get(room);
@@ -310,18 +314,28 @@ export class Relay {
       this.log.error('internal-error', { room: slot.name, conn: id, error: String(err) });
       return this.closeConn(id, CloseReason.InternalError, 'unexpected error handling a frame');
     }
-    // AWR-6: a query-awareness (one byte) is answered with every presence state of the room; the
-    // answer is paid from the asker's byte allowance, else one socket could draw the room's states
-    // (up to 64 × 16 KiB per connection in it) 200 times a second. Stock clients never send one.
-    if (frame.length === 1 && frame[0] === MessageType.QueryAwareness) {
+    // Answers a frame of a few bytes asks for are paid from the asker's byte allowance, else one
+    // socket could draw far more than it sends, as often as the message rate allows:
+    // - AWR-6: a query-awareness (one byte) is answered with every presence state of the room (up
+    //   to 64 × 16 KiB per connection in it). Stock clients never send one.
+    // - SYNC-7: a SyncStep1 with an empty state vector (4 bytes) is answered with the whole room.
+    //   The first answer on a connection is free: it is the catch-up every client needs, and it
+    //   may be larger than the burst. Later ones (re-checks, STATE-2; the lab's resyncs, LAB-8)
+    //   answer what the client lacks, which is small unless it lost its copy; a connection over
+    //   its allowance is closed and its reconnect gets the free one again.
+    const asks =
+      frame.length === 1 && frame[0] === MessageType.QueryAwareness
+        ? 'query-awareness'
+        : frame[0] === MessageType.Sync && frame[1] === SyncType.Step1
+          ? 'sync-step1'
+          : null;
+    if (asks) {
+      const c = this.conns.get(id)!;
       let bytes = 0;
       for (const e of effects) if (e.type === 'send' && e.conn === id) bytes += e.frame.length;
-      if (!this.conns.get(id)!.bytes.take(bytes, this.now())) {
-        return this.closeConn(
-          id,
-          CloseReason.RateLimited,
-          `query-awareness answer of ${bytes} bytes over the byte rate`,
-        );
+      const free = asks === 'sync-step1' && c.step1sAnswered++ === 0;
+      if (!free && !c.bytes.take(bytes, this.now())) {
+        return this.closeConn(id, CloseReason.RateLimited, `${asks} answer of ${bytes} bytes over the byte rate`);
       }
     }
     this.apply(slot, effects);

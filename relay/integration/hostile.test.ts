@@ -14,6 +14,7 @@ import {
   CloseReason,
   encodeAwareness,
   encodeQueryAwareness,
+  encodeSyncStep1,
   encodeSyncStep2,
   encodeSyncUpdate,
   MessageType,
@@ -301,6 +302,38 @@ describe('hostile input closes only the offending socket', () => {
       expect(health.body.connections).toBe(3);
     });
   }
+});
+
+describe('answers a client asks for', () => {
+  it('SYNC-7: the whole room asked for again and again is charged to the asker, who is closed rate-limited; a first catch-up larger than the burst is free', async () => {
+    // RATE-1 wants BYTE_BURST ≥ MAX_FRAME_BYTES + MAX_CLIENTS_PER_UPDATE × 256.
+    const env = {
+      MAX_FRAME_BYTES: '20000',
+      BYTE_BURST: '40000',
+      MAX_BYTES_PER_SEC: '20000',
+      MAX_CLIENTS_PER_UPDATE: '64',
+    };
+    const relay = await h.relay({ env });
+    const room = 'asked-again';
+    // A room of 4 × 15,000 characters, more than one connection's burst: each writer pays its own.
+    const writers = Array.from({ length: 4 }, () => h.client(relay.wsUrl, room));
+    await Promise.all(writers.map((w) => synced(w)));
+    writers.forEach((w, i) => w.doc.getText(`t${i}`).insert(0, String(i).repeat(15_000)));
+    await waitFor(() => writers.every((w) => w.allOwnEditsAcked()), 'the room is stored');
+
+    // A new stock client's catch-up (~60 KB) is its first answer: free, whatever the burst.
+    const fresh = h.client(relay.wsUrl, room);
+    await synced(fresh);
+    expect(fresh.doc.getText('t3').length).toBe(15_000);
+
+    // An empty state vector asked again: the second answer is charged, and over the burst.
+    const raw = h.raw(`${relay.wsUrl}/${room}`);
+    await raw.opened;
+    for (let i = 0; i < 5; i++) raw.ws.send(encodeSyncStep1(Y.encodeStateVector(new Y.Doc())));
+    expect(await raw.closed).toEqual({ code: CloseReason.RateLimited.code, reason: CloseReason.RateLimited.reason });
+    expect(relay.stderr()).toMatch(/"reason":"rate-limited".*sync-step1 answer of \d+ bytes over the byte rate/);
+    expect([fresh, ...writers].flatMap((c) => c.closes)).toEqual([]);
+  });
 });
 
 describe('awareness clocks near 2^53', () => {
