@@ -63,7 +63,8 @@ export default defineConfig({
     }),
   ],
   server: {
-    // `npm run dev`-style use: proxy the relay so /sync and /healthz work from the dev server.
+    // Vite's dev server (`npx vite`; no npm script runs it): proxy /sync and /healthz to the relay
+    // that `npm start` runs at its defaults (127.0.0.1:8787).
     proxy: {
       '/sync': { target: 'ws://127.0.0.1:8787', ws: true },
       '/healthz': 'http://127.0.0.1:8787',

@@ -184,8 +184,6 @@ export type HistoryEvent =
   | StepEvent
   | SampleEvent;
 
-export type HistoryEventKind = HistoryEvent['kind'];
-
 /** One message as a replica displays it at the end. */
 export interface FinalMessage {
   readonly id: string;

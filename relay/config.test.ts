@@ -1,6 +1,7 @@
 /**
  * Tests of relay/config.ts: defaults, environment variables, command-line flags (flags win) and
- * errors that name the bad setting; and that the README documents every setting.
+ * errors that name the bad setting; and that the README's configuration table lists exactly the
+ * settings, with the defaults the code has.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -283,12 +284,78 @@ describe('UP-1 warnings', () => {
   });
 });
 
+/**
+ * The README's configuration table (under `## Configuration`): `| name | default | meaning |`, one
+ * row a setting, e.g. | `PORT` | `8787` | HTTP + websocket port … |. Returns name → default cell.
+ */
+const readmeConfigTable = (): { rows: Map<string, string>; duplicates: string[] } => {
+  const readme = join(dirname(fileURLToPath(import.meta.url)), '..', 'README.md');
+  expect(existsSync(readme), 'README.md at the repository root').toBe(true);
+  const lines = readFileSync(readme, 'utf8').split('\n');
+  const heading = lines.findIndex((line) => line.trim() === '## Configuration');
+  expect(heading, 'a "## Configuration" section in README.md').toBeGreaterThanOrEqual(0);
+  // The first table after the heading: its lines run from the first line starting with `|`.
+  const start = lines.findIndex((line, i) => i > heading && line.startsWith('|'));
+  expect(start, 'a table under "## Configuration"').toBeGreaterThan(heading);
+  const end = lines.findIndex((line, i) => i > start && !line.startsWith('|'));
+  const table = lines.slice(start, end === -1 ? undefined : end);
+  /** The cells of a table line, trimmed (a `\|` inside a cell is not a separator). */
+  const cells = (line: string): string[] =>
+    line
+      .trim()
+      .replace(/^\|/, '')
+      .replace(/\|$/, '')
+      .split(/(?<!\\)\|/)
+      .map((cell) => cell.trim());
+  expect(cells(table[0]!), 'the header row').toEqual(['name', 'default', 'meaning']);
+  expect(
+    cells(table[1]!).every((cell) => /^:?-+:?$/.test(cell)),
+    'the separator row',
+  ).toBe(true);
+  const rows = new Map<string, string>();
+  const duplicates: string[] = [];
+  for (const line of table.slice(2)) {
+    const [name, def, meaning] = cells(line);
+    const env = /^`([A-Z][A-Z0-9_]*)`$/.exec(name ?? '')?.[1];
+    // A name cell is one environment variable in backticks; anything else is a malformed row.
+    expect(env, `README configuration row with a name cell other than \`ENV_NAME\`: ${line}`).toBeDefined();
+    expect(meaning, `README configuration row ${env} has no meaning`).toBeTruthy();
+    if (rows.has(env!)) duplicates.push(env!);
+    rows.set(env!, def ?? '');
+  }
+  return { rows, duplicates };
+};
+
+/**
+ * A README default cell as the raw value `SETTINGS[key].default` would hold: `` `8787` `` is "8787",
+ * and (empty) is "" (TRUST_PROXY, REDIS_URL, RELAY_URLS: the code's default is the empty string, the
+ * README says it in words because an empty code span does not render). Every default the README
+ * gives today is one of these two forms, so every row is compared; a cell in any other form (a
+ * word, an expression such as `2 × MAX_FRAME_BYTES`) is returned as null and fails the test below,
+ * so a new form is mapped here, not skipped.
+ */
+const readmeDefault = (cell: string): string | null => {
+  if (cell === '(empty)') return '';
+  return /^`([^`]+)`$/.exec(cell)?.[1] ?? null;
+};
+
 describe('README', () => {
-  it('lists every SETTINGS environment variable in its configuration table', () => {
-    const readme = join(dirname(fileURLToPath(import.meta.url)), '..', 'README.md');
-    expect(existsSync(readme), 'README.md at the repository root').toBe(true);
-    const text = readFileSync(readme, 'utf8');
-    const missing = KEYS.map((k) => SETTINGS[k].env).filter((env) => !text.includes(env));
-    expect(missing).toEqual([]);
+  it('its configuration table lists exactly the SETTINGS environment variables, each once', () => {
+    const { rows, duplicates } = readmeConfigTable();
+    expect(duplicates, 'rows listed twice').toEqual([]);
+    const inCode = KEYS.map((k) => SETTINGS[k].env).sort();
+    expect([...rows.keys()].sort()).toEqual(inCode);
+  });
+
+  it("its configuration table gives each setting's default as SETTINGS has it", () => {
+    const { rows } = readmeConfigTable();
+    const wrong = KEYS.flatMap((k) => {
+      const { env, default: inCode } = SETTINGS[k];
+      const cell = rows.get(env);
+      if (cell === undefined) return []; // a missing row fails the test above
+      const inReadme = readmeDefault(cell);
+      return inReadme === inCode ? [] : [`${env}: README says ${cell}, the code has ${JSON.stringify(inCode)}`];
+    });
+    expect(wrong).toEqual([]);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Relay configuration: every setting is an environment variable, and the same name in
  * lower-kebab case is a command-line flag (`PORT=0` or `--port 0` / `--port=0`); flags win.
- * The README's configuration table lists every entry of `SETTINGS` (a test checks it).
+ * The README's configuration table lists every entry of `SETTINGS`, its default and its meaning
+ * (a test checks the names and defaults).
  */
 import { CLIENT_CHARGE_BYTES, Limits, maxStructBytes, type PublishedLimits } from '../shared/protocol.js';
 import type { RelayLimits } from './relay.js';
@@ -16,113 +17,43 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 interface Setting {
   readonly env: string;
   readonly default: string;
-  readonly help: string;
 }
 
 export const SETTINGS = {
-  port: { env: 'PORT', default: '8787', help: 'HTTP + websocket port (0 = pick a free one and print it)' },
-  host: { env: 'HOST', default: '127.0.0.1', help: 'listen address (0.0.0.0 for a classroom LAN)' },
-  dataDir: { env: 'DATA_DIR', default: './data', help: 'directory of the SQLite database' },
-  maxDbBytes: {
-    env: 'MAX_DB_BYTES',
-    default: '0',
-    help: 'largest size of the SQLite database (0 = no limit but the disk); past it commits fail, nothing more is acked and clients are closed with storage-unavailable until space is freed',
-  },
-  logLevel: { env: 'LOG_LEVEL', default: 'info', help: 'debug, info, warn, error or silent (JSON lines on stderr)' },
-  maxFrameBytes: { env: 'MAX_FRAME_BYTES', default: String(Limits.maxFrameBytes), help: 'largest frame accepted' },
-  maxSendFrameBytes: {
-    env: 'MAX_SEND_FRAME_BYTES',
-    default: String(Limits.maxSendFrameBytes),
-    help: 'largest frame sent; bigger catch-ups are streamed in several frames',
-  },
-  maxMessagesPerSecond: { env: 'MAX_MSGS_PER_SEC', default: '200', help: 'per-connection message rate' },
-  messageBurst: { env: 'MSG_BURST', default: '1000', help: 'per-connection message burst' },
-  maxBytesPerSecond: { env: 'MAX_BYTES_PER_SEC', default: String(2 * MiB), help: 'per-connection byte rate' },
-  byteBurst: { env: 'BYTE_BURST', default: String(2 * Limits.maxFrameBytes), help: 'per-connection byte burst' },
-  maxBufferedBytes: {
-    env: 'MAX_BUFFERED_BYTES',
-    default: String(16 * MiB),
-    help: 'bytes queued for a client (beyond its catch-up) before it is closed as not reading',
-  },
-  maxTotalBufferedBytes: {
-    env: 'MAX_TOTAL_BUFFERED_BYTES',
-    default: String(256 * MiB),
-    help: 'bytes queued for all clients together; above it the largest queues are closed as not reading',
-  },
-  maxRooms: { env: 'MAX_ROOMS', default: '10000', help: 'rooms the relay holds; new rooms beyond are refused' },
-  maxConnections: {
-    env: 'MAX_CONNECTIONS',
-    default: '2000',
-    help: 'open websockets; more are refused (TCP connections in all: this + 256)',
-  },
-  maxConnectionsPerIp: {
-    env: 'MAX_CONNECTIONS_PER_IP',
-    default: '128',
-    help: 'websockets one client address (an IPv6 /64) may hold; more are refused with 429 (0 = no limit). A class behind one NAT shares one address: 128 fits 30–40 pupils with a room tab, a second tab and a lobby refresh each, and at the defaults it takes 16 addresses to fill MAX_CONNECTIONS. With REDIS_URL, counted across all relays on that Redis (REDIS-11)',
-  },
-  maxUpgradesPerIpPerMinute: {
-    env: 'MAX_UPGRADES_PER_IP_PER_MINUTE',
-    default: '1200',
-    help: "websocket upgrade attempts one client address may make per minute, at once or spread out; more are refused with 429 (0 = no limit). Room for a full MAX_CONNECTIONS_PER_IP reconnecting after a restart and a class's lobbies refreshing at once; bounds how often reconnecting resets a connection's rate allowance. With REDIS_URL, counted across all relays on that Redis (REDIS-11)",
-  },
-  trustProxy: {
-    env: 'TRUST_PROXY',
-    default: '',
-    help: 'comma-separated IP addresses or CIDR ranges (10.0.0.0/8, fd00::/8; no host bits set) of reverse proxies: an upgrade from one of them is counted under the last address of its X-Forwarded-For (empty = the header is ignored and loopback clients are not counted)',
-  },
-  maxAwarenessStateBytes: {
-    env: 'MAX_AWARENESS_STATE_BYTES',
-    default: String(Limits.maxAwarenessStateBytes),
-    help: 'largest awareness (presence) state',
-  },
-  maxClientsPerUpdate: {
-    env: 'MAX_CLIENTS_PER_UPDATE',
-    default: String(Limits.maxClientsPerUpdate),
-    help: 'Yjs clients (writing sessions) one update may hold; each is also charged 256 bytes of the byte rate',
-  },
+  port: { env: 'PORT', default: '8787' },
+  host: { env: 'HOST', default: '127.0.0.1' },
+  dataDir: { env: 'DATA_DIR', default: './data' },
+  maxDbBytes: { env: 'MAX_DB_BYTES', default: '0' },
+  logLevel: { env: 'LOG_LEVEL', default: 'info' },
+  maxFrameBytes: { env: 'MAX_FRAME_BYTES', default: String(Limits.maxFrameBytes) },
+  maxSendFrameBytes: { env: 'MAX_SEND_FRAME_BYTES', default: String(Limits.maxSendFrameBytes) },
+  maxMessagesPerSecond: { env: 'MAX_MSGS_PER_SEC', default: '200' },
+  messageBurst: { env: 'MSG_BURST', default: '1000' },
+  maxBytesPerSecond: { env: 'MAX_BYTES_PER_SEC', default: String(2 * MiB) },
+  byteBurst: { env: 'BYTE_BURST', default: String(2 * Limits.maxFrameBytes) },
+  maxBufferedBytes: { env: 'MAX_BUFFERED_BYTES', default: String(16 * MiB) },
+  maxTotalBufferedBytes: { env: 'MAX_TOTAL_BUFFERED_BYTES', default: String(256 * MiB) },
+  maxRooms: { env: 'MAX_ROOMS', default: '10000' },
+  maxConnections: { env: 'MAX_CONNECTIONS', default: '2000' },
+  maxConnectionsPerIp: { env: 'MAX_CONNECTIONS_PER_IP', default: '128' },
+  maxUpgradesPerIpPerMinute: { env: 'MAX_UPGRADES_PER_IP_PER_MINUTE', default: '1200' },
+  trustProxy: { env: 'TRUST_PROXY', default: '' },
+  maxAwarenessStateBytes: { env: 'MAX_AWARENESS_STATE_BYTES', default: String(Limits.maxAwarenessStateBytes) },
+  maxClientsPerUpdate: { env: 'MAX_CLIENTS_PER_UPDATE', default: String(Limits.maxClientsPerUpdate) },
   maxAwarenessBytesPerConnection: {
     env: 'MAX_AWARENESS_BYTES_PER_CONNECTION',
     default: String(Limits.maxAwarenessBytesPerConnection),
-    help: 'awareness (presence) bytes one connection may hold on the relay, all its states together',
   },
-  commitDelayMs: { env: 'COMMIT_DELAY_MS', default: '10', help: 'group commit window before one fsync' },
-  idleUnloadMs: { env: 'IDLE_UNLOAD_MS', default: '30000', help: 'an idle room is dropped from memory after this' },
-  storeCallTimeoutMs: {
-    env: 'STORE_CALL_TIMEOUT_MS',
-    default: '30000',
-    help: 'a store worker call unanswered this long means the thread hangs: it is restarted (0 = never)',
-  },
-  redisUrl: {
-    env: 'REDIS_URL',
-    default: '',
-    help: 'scale-out mode: `redis://host:port` of the shared Redis (empty = embedded SQLite)',
-  },
-  redisPrefix: { env: 'REDIS_PREFIX', default: 'converge', help: "prefix of Converge's Redis keys" },
-  redisDurability: {
-    env: 'REDIS_DURABILITY',
-    default: 'verify',
-    help: '`verify`: refuse to start unless Redis has appendonly yes + appendfsync always; `trust`: CONFIG is disabled and the operator vouches',
-  },
-  redisHeartbeatMs: {
-    env: 'REDIS_HEARTBEAT_MS',
-    default: '2000',
-    help: 'relay heartbeat period; a relay silent for 3 periods is dead and its presence removed',
-  },
-  redisWaitReplicas: {
-    env: 'REDIS_WAIT_REPLICAS',
-    default: '0',
-    help: 'acks also wait until this many Redis replicas have the write (`WAIT`), so a failover to a replica loses nothing acked',
-  },
-  redisWaitTimeoutMs: {
-    env: 'REDIS_WAIT_TIMEOUT_MS',
-    default: '1000',
-    help: 'how long a commit waits for those replicas; fewer in time = no ack, clients retry',
-  },
-  relayUrls: {
-    env: 'RELAY_URLS',
-    default: '',
-    help: 'comma-separated `ws://`/`wss://` origins of all relays, served at `/config.json` for client failover (empty = this relay only)',
-  },
+  commitDelayMs: { env: 'COMMIT_DELAY_MS', default: '10' },
+  idleUnloadMs: { env: 'IDLE_UNLOAD_MS', default: '30000' },
+  storeCallTimeoutMs: { env: 'STORE_CALL_TIMEOUT_MS', default: '30000' },
+  redisUrl: { env: 'REDIS_URL', default: '' },
+  redisPrefix: { env: 'REDIS_PREFIX', default: 'converge' },
+  redisDurability: { env: 'REDIS_DURABILITY', default: 'verify' },
+  redisHeartbeatMs: { env: 'REDIS_HEARTBEAT_MS', default: '2000' },
+  redisWaitReplicas: { env: 'REDIS_WAIT_REPLICAS', default: '0' },
+  redisWaitTimeoutMs: { env: 'REDIS_WAIT_TIMEOUT_MS', default: '1000' },
+  relayUrls: { env: 'RELAY_URLS', default: '' },
 } as const satisfies Record<string, Setting>;
 
 export interface RelayConfig {

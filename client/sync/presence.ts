@@ -17,12 +17,6 @@ export const MAX_SV_ENTRIES = 32;
 /** PRES-1: typing clears after this long without `setTyping(true)`. */
 export const TYPING_TIMEOUT_MS = 3000;
 
-export interface PresenceState {
-  readonly user: { readonly id: string; readonly name: string };
-  readonly typing: boolean;
-  readonly sv: ReadonlyArray<readonly [number, number]>;
-}
-
 export interface ParsedPresence {
   readonly userId: string;
   readonly name: string;
