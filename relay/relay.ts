@@ -103,6 +103,12 @@ interface Conn {
   catchUpBytes: number;
   /** SYNC-7: SyncStep1s answered on this connection (the first answer is not charged). */
   step1sAnswered: number;
+  /**
+   * SYNC-7: what later answers are charged to. The same rate and burst as `bytes`, but apart from
+   * it: a client paces its uploads by `bytes` alone (UP-2, the published limits), and its own
+   * re-checks during an upload (UP-6, STATE-2) must not overdraw that.
+   */
+  readonly answerBytes: TokenBucket;
   /** WATCH-1: gets awareness only. */
   readonly awarenessOnly: boolean;
 }
@@ -248,6 +254,7 @@ export class Relay {
       bytes: new TokenBucket(l.maxBytesPerSecond, l.byteBurst, t),
       catchUpBytes: 0,
       step1sAnswered: 0,
+      answerBytes: new TokenBucket(l.maxBytesPerSecond, l.byteBurst, t),
       awarenessOnly: mode.awarenessOnly === true,
     });
     let slot = this.rooms.get(room);
@@ -320,9 +327,10 @@ export class Relay {
     //   to 64 × 16 KiB per connection in it). Stock clients never send one.
     // - SYNC-7: a SyncStep1 with an empty state vector (4 bytes) is answered with the whole room.
     //   The first answer on a connection is free: it is the catch-up every client needs, and it
-    //   may be larger than the burst. Later ones (re-checks, STATE-2; the lab's resyncs, LAB-8)
-    //   answer what the client lacks, which is small unless it lost its copy; a connection over
-    //   its allowance is closed and its reconnect gets the free one again.
+    //   may be larger than the burst. Later ones (re-checks, STATE-2; the pacer's, UP-6; the lab's
+    //   resyncs, LAB-8) answer what the client lacks, which is small unless it lost its copy; they
+    //   are paid from `answerBytes`, and a connection over it is closed (its reconnect gets the
+    //   free one again).
     const asks =
       frame.length === 1 && frame[0] === MessageType.QueryAwareness
         ? 'query-awareness'
@@ -334,7 +342,8 @@ export class Relay {
       let bytes = 0;
       for (const e of effects) if (e.type === 'send' && e.conn === id) bytes += e.frame.length;
       const free = asks === 'sync-step1' && c.step1sAnswered++ === 0;
-      if (!free && !c.bytes.take(bytes, this.now())) {
+      const bucket = asks === 'sync-step1' ? c.answerBytes : c.bytes;
+      if (!free && !bucket.take(bytes, this.now())) {
         return this.closeConn(id, CloseReason.RateLimited, `${asks} answer of ${bytes} bytes over the byte rate`);
       }
     }
