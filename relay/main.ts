@@ -15,6 +15,7 @@ import type { RoomStore } from './roomStore.js';
 import { RelayMetrics } from './metrics.js';
 import { openScaleOutStorage } from './scaleOutStorage.js';
 import { PerIpLimits } from './perIpLimits.js';
+import { COMPACTION } from './storeCompactor.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -65,7 +66,7 @@ const main = async (): Promise<void> => {
     limits: config.limits,
     commitDelayMs: config.commitDelayMs,
     idleUnloadMs: config.idleUnloadMs,
-    compaction: { minLogEntries: 256, targetBytes: 128 * 1024 },
+    compaction: COMPACTION,
     bufferBudgetCheckMs: 250,
     log,
   });

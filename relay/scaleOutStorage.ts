@@ -14,7 +14,7 @@ import { RedisAddressLimiter } from './redisAddressLimiter.js';
 import { checkDurability, connectRedis, isClusterServer } from './redisConnection.js';
 import { DurabilityWatch } from './durabilityWatch.js';
 import { RedisRoomStore } from './redisRoomStore.js';
-import type { StoreCompactionPolicy } from './storeCompactor.js';
+import { COMPACTION, type StoreCompactionPolicy } from './storeCompactor.js';
 
 export interface ScaleOutStorage {
   readonly store: RedisRoomStore;
@@ -26,8 +26,8 @@ export interface ScaleOutStorage {
   readonly durability: DurabilityWatch | undefined;
 }
 
-/** Store-side compaction: a segment per ~256 entries; a lease long enough for one merge of 512 KiB. */
-const POLICY: StoreCompactionPolicy = { minLogEntries: 256, targetBytes: 512 * 1024, leaseMs: 30_000 };
+/** REDIS-3: STORE-2's policy, run from the store; a lease far longer than one merge of a segment. */
+const POLICY: StoreCompactionPolicy = { ...COMPACTION, leaseMs: 30_000 };
 
 export const openScaleOutStorage = async (
   config: RelayConfig,

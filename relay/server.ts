@@ -3,6 +3,7 @@
  * present) and websocket upgrades at `/sync/<room>`, wired to a `Relay`. Everything about
  * rooms and frames lives in relay.ts/roomCore.ts; this file only translates sockets.
  */
+import { createRequire } from 'node:module';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -31,7 +32,8 @@ import { LogThrottle } from './logThrottle.js';
 import type { PerIpLimits } from './perIpLimits.js';
 import type { AddressLimiter } from './addressLimiter.js';
 
-export const VERSION = '0.1.0';
+/** The version `/healthz` reports: package.json's, so a release cannot report another. */
+export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 export interface ServerOptions {
   readonly relay: Relay;

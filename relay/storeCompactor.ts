@@ -21,6 +21,13 @@ export interface FencedCompactionStore extends RoomStore {
   releaseCompaction(room: string, token: string): Promise<void>;
 }
 
+/**
+ * STORE-2: when a room's log is compacted and how big a segment grows, for the embedded relay and
+ * in scale-out mode alike (docs/decisions.md, "Segments of at most 128 KiB": larger segments made
+ * a client 1 % behind pay a diff over most of one).
+ */
+export const COMPACTION = { minLogEntries: 256, targetBytes: 128 * 1024 } as const;
+
 export interface StoreCompactionPolicy {
   /** Compact once at least this many log entries are stored (or half of `targetBytes`). */
   readonly minLogEntries: number;

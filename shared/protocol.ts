@@ -29,7 +29,7 @@
  * is refused at the upgrade with 400 `bad-mode` (WATCH-2): a client asking for a mode this relay
  * does not know must not be served as a full connection it did not ask for.
  *
- * Ack (see docs/SPEC.md, ACK-1..ACK-4): each pair (client, clock) means "every Yjs struct of
+ * Ack (see docs/SPEC.md, ACK-1..ACK-5): each pair (client, clock) means "every Yjs struct of
  * `client` with a clock below `clock` is on the relay's disk (fsync'd)". Pairs only ever grow.
  * The stock client has no handler for type 100; it logs once per frame and carries on, and an
  * app registers `provider.messageHandlers[MessageType.Ack]` to use it.

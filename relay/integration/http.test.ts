@@ -2,6 +2,7 @@
  * The relay's HTTP surface (CLOSE-3): /healthz, /config.json (NET-3, UP-2), the page at /, and
  * upgrades refused with an HTTP status and reason before any websocket exists.
  */
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -61,7 +62,7 @@ describe('HTTP', () => {
       protocol: PROTOCOL_VERSION,
       backplane: 'off',
     });
-    expect(typeof body.version).toBe('string');
+    expect(body.version).toBe((JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version);
 
     const a = h.client(relay.wsUrl, 'health-room');
     await synced(a);
