@@ -8,6 +8,7 @@ import {
   CLIENT_CHARGE_BYTES,
   CloseReason,
   closeReasonByCode,
+  isFatalCloseCode,
   decodeAck,
   decodeClientFrame,
   decodeStateVector,
@@ -264,6 +265,19 @@ describe('protocol schema', () => {
     }
     expect(new Set(reasons.map((r) => r.code)).size).toBe(reasons.length);
     expect(new Set(reasons.map((r) => r.reason)).size).toBe(reasons.length);
+  });
+
+  it('isFatalCloseCode goes by the range, for codes this version does not know too', () => {
+    expect([4399, 4400, 4450, 4499, 4500, 1001, 1006].map(isFatalCloseCode)).toEqual([
+      false,
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
+    for (const r of Object.values(CloseReason)) expect(isFatalCloseCode(r.code), r.reason).toBe(r.fatal);
   });
 
   it('closeReasonByCode is the reverse lookup', () => {

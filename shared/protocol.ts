@@ -116,6 +116,13 @@ export const CloseReason = {
 export type CloseReasonName = keyof typeof CloseReason;
 export type CloseReasonInfo = (typeof CloseReason)[CloseReasonName];
 
+/** Fatal close codes: the stock client stops reconnecting (CLOSE-1). */
+export const FATAL_CLOSE_CODES = { min: 4400, max: 4499 } as const;
+
+/** Whether `code` is fatal by its range, known reason or not (a newer relay's). */
+export const isFatalCloseCode = (code: number): boolean =>
+  code >= FATAL_CLOSE_CODES.min && code <= FATAL_CLOSE_CODES.max;
+
 /** Reverse lookup from a close code to the reason, or undefined for codes we never send. */
 export const closeReasonByCode = (code: number): CloseReasonInfo | undefined =>
   Object.values(CloseReason).find((r) => r.code === code);

@@ -53,6 +53,7 @@ import {
   decodeStateVector,
   encodeStateVector,
   encodeSyncStep1,
+  isFatalCloseCode,
   isValidRoomName,
   MessageType,
   readAckPayload,
@@ -207,7 +208,7 @@ const receiveCatchUp = (
     };
     const timer = setTimeout(() => finish('timeout'), opts.timeoutMs);
     ws.onopen = () => ws.send(encodeSyncStep1(encodeStateVector(held.stateVector())));
-    ws.onclose = (event) => finish(event.code >= 4400 && event.code <= 4499 ? 'refused' : 'failed');
+    ws.onclose = (event) => finish(isFatalCloseCode(event.code) ? 'refused' : 'failed');
     ws.onmessage = (event: MessageEvent) => {
       if (!(event.data instanceof ArrayBuffer)) {
         finish('failed');
