@@ -1246,7 +1246,7 @@ test('HEADER-1: on a phone the room header is two rows at most, with the title, 
   expect(pendingBox.x + pendingBox.width).toBeLessThanOrEqual(statusBox.x + statusBox.width + 1);
 });
 
-test('DRAWER-1: on a phone, Tab out of the Room details drawer closes it: focus never sits on what the drawer covers', async ({
+test('DRAWER-1: on a phone, Tab out of the Room details drawer or the Lab panel closes it: focus never sits on what they cover', async ({
   openUser,
   room,
 }) => {
@@ -1267,6 +1267,15 @@ test('DRAWER-1: on a phone, Tab out of the Room details drawer closes it: focus 
     await expect(drawer).toBeHidden();
     await expect(u.page.locator(':focus')).toBeInViewport();
   }
+  // The Lab panel is a drawer too: Shift+Tab before its start (its controls come last on the page).
+  const panel = u.page.locator('#lab-panel');
+  await u.page.getByRole('button', { name: 'Lab', exact: true }).press('Enter');
+  await expect(panel).toBeVisible();
+  await panel.getByRole('heading').first().focus();
+  for (let i = 0; i < 80 && !(await inConversation()); i++) await u.page.keyboard.press('Shift+Tab');
+  expect(await inConversation()).toBe(true);
+  await expect(panel).toBeHidden();
+  await expect(u.page.locator(':focus')).toBeInViewport();
 });
 
 test('a narrow screen: Room details and the Lab panel take the same place, so the one opened last is the one shown', async ({

@@ -551,10 +551,13 @@ const Room = ({
           className="chat"
           aria-label="Conversation"
           onFocus={() => {
-            // DRAWER-1: on a narrow screen Room details is a drawer over the conversation; focus
-            // coming here (Tab past the drawer's end, Shift+Tab before its start, a tap beside it)
-            // closes it. Tab went on through the messages and the message box hidden under it.
-            if (detailsOpen && matchMedia(DRAWER_LAYOUT).matches) setDetailsOpen(false);
+            // DRAWER-1: on a narrow screen Room details and the Lab panel are drawers over the
+            // conversation; focus coming here (Tab past the drawer's end, Shift+Tab before its
+            // start, a tap beside it) closes them. Tab went on through the messages and the
+            // message box hidden under them.
+            if (!matchMedia(DRAWER_LAYOUT).matches) return;
+            if (detailsOpen) setDetailsOpen(false);
+            if (labOpen) setLabOpen(false);
           }}
         >
           <SearchBar query={query} setQuery={setQuery} count={trimmedQuery ? rows.length : null} />
