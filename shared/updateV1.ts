@@ -168,6 +168,12 @@ interface StructInfo {
   refClient: number;
   refClock: number;
 }
+/**
+ * The V1 struct infos (`info & 31`) that are not items: a GC struct (clocks whose content was
+ * collected) and a Skip (clocks this update does not carry). Item content refs are 1..9.
+ */
+export const GC_STRUCT_REF = 0;
+export const SKIP_STRUCT_REF = 10;
 const KIND_GC = 0;
 const KIND_SKIP = 1;
 const KIND_ITEM = 2;
@@ -420,13 +426,12 @@ const readStructBody = (
   out.slot = SLOT_LIST;
   out.refClient = 0;
   out.refClock = 0;
-  if (ref === 0 || ref === 10) {
-    // GC, Skip
-    out.kind = ref === 0 ? KIND_GC : KIND_SKIP;
+  if (ref === GC_STRUCT_REF || ref === SKIP_STRUCT_REF) {
+    out.kind = ref === GC_STRUCT_REF ? KIND_GC : KIND_SKIP;
     out.length = r.varUint();
     return;
   }
-  if (ref > 10) throw new UpdateError(`VAL-4: unknown content ref ${ref}`);
+  if (ref > SKIP_STRUCT_REF) throw new UpdateError(`VAL-4: unknown content ref ${ref}`);
   out.kind = KIND_ITEM;
   if (info & 0x80) {
     out.refClient = readId(r, client, clock, 'origin');
@@ -888,10 +893,10 @@ const encodeRuns = (runs: Map<number, RunBytes[]>, ranges: Map<number, DeleteRan
   return encodePiece(sections, deletes);
 };
 
-/** A Skip struct of `length` clocks: info 10, then the length. */
+/** A Skip struct of `length` clocks: its info, then the length. */
 const skipStruct = (length: number): Uint8Array => {
   const e = encoding.createEncoder();
-  encoding.writeUint8(e, 10);
+  encoding.writeUint8(e, SKIP_STRUCT_REF);
   encoding.writeVarUint(e, length);
   return encoding.toUint8Array(e);
 };

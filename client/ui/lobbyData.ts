@@ -26,6 +26,7 @@ import * as encoding from 'lib0/encoding';
 import { ClockRanges } from '../../shared/clockRanges.js';
 import { byHlcThenId, ChatRoom, isOwnReactionKey, type ChatMessage } from '../../shared/chat/chatRoom.js';
 import { HybridClock } from '../../shared/chat/hlc.js';
+import { GC_STRUCT_REF, SKIP_STRUCT_REF } from '../../shared/updateV1.js';
 import { arrivedSince } from '../sync/readMark.js';
 import { coversItem, coversMessage, type ItemId, type MessageWrites } from '../sync/syncState.js';
 import type { AppendedMissing, RoomUpdateStore } from './services.js';
@@ -151,9 +152,9 @@ const selfContained = (appended: readonly Uint8Array[]): ClockRanges | null => {
 };
 
 /**
- * A V1 update of placeholders: for every client of `brought`, garbage-collected structs (V1 info
- * 0) over the clocks before and between its ranges, the ranges themselves skipped (info 10), so
- * the brought structs find their clocks' predecessors and integrate.
+ * A V1 update of placeholders: for every client of `brought`, garbage-collected structs over the
+ * clocks before and between its ranges, the ranges themselves skipped, so the brought structs
+ * find their clocks' predecessors and integrate.
  */
 const placeholdersFor = (brought: ClockRanges): Uint8Array => {
   const sections: Array<{ client: number; structs: Array<[number, number]> }> = [];
@@ -161,8 +162,8 @@ const placeholdersFor = (brought: ClockRanges): Uint8Array => {
     const structs: Array<[number, number]> = [];
     let at = 0;
     for (const [start, end] of brought.ranges(client)) {
-      if (start > at) structs.push([0, start - at]);
-      structs.push([10, end - start]);
+      if (start > at) structs.push([GC_STRUCT_REF, start - at]);
+      structs.push([SKIP_STRUCT_REF, end - start]);
       at = end;
     }
     structs.pop();
