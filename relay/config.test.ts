@@ -36,6 +36,8 @@ const sample = (key: Key): [string, unknown] => {
       return ['school-7', 'school-7'];
     case 'redisDurability':
       return ['trust', 'trust'];
+    case 'metricsToken':
+      return ['s3cr3t-t0ken_for.metrics~+/A==', 's3cr3t-t0ken_for.metrics~+/A=='];
     case 'relayUrls':
       return ['ws://10.0.0.1:8787, wss://b.example.org', ['ws://10.0.0.1:8787', 'wss://b.example.org']];
     case 'trustProxy':
@@ -86,6 +88,7 @@ describe('loadConfig', () => {
       redisWaitReplicas: 0,
       redisWaitTimeoutMs: 1000,
       relayUrls: [],
+      metricsToken: '',
       maxConnectionsPerIp: 128,
       maxUpgradesPerIpPerMinute: 1200,
       trustProxy: [],
@@ -187,6 +190,9 @@ describe('loadConfig', () => {
     [{ RELAY_URLS: 'http://a:1' }, [], /RELAY_URLS/],
     [{ RELAY_URLS: 'ws://a:1/sync' }, [], /RELAY_URLS/],
     [{ MAX_CONNECTIONS_PER_IP: '-1' }, [], /MAX_CONNECTIONS_PER_IP/],
+    // SEC-3: too short to resist guessing, or characters a bearer token cannot carry.
+    [{ METRICS_TOKEN: 'short-secret-15' }, [], /METRICS_TOKEN must be empty or at least 16 characters/],
+    [{ METRICS_TOKEN: 'sixteen chars ok!' }, [], /METRICS_TOKEN/],
     [{ MAX_UPGRADES_PER_IP_PER_MINUTE: '1.5' }, [], /MAX_UPGRADES_PER_IP_PER_MINUTE/],
     // CLOSE-7: one bad entry refuses the whole list, naming it.
     [{ TRUST_PROXY: '10.0.0.1, proxy.example.org' }, [], /TRUST_PROXY entry "proxy.example.org" is not an IP address/],
@@ -224,6 +230,19 @@ describe('loadConfig', () => {
       expect(() => loadConfig(env, argv)).toThrow(names);
     },
   );
+
+  it('SEC-3: an error about METRICS_TOKEN never quotes the token', () => {
+    const thrown = (() => {
+      try {
+        loadConfig({ METRICS_TOKEN: 'not a token, yet secret' }, []);
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    })();
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect(String(thrown)).not.toContain('secret');
+  });
 
   it('accepts each numeric setting at its minimum, and durations up to 2^31 − 1 ms', () => {
     expect(

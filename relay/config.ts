@@ -54,6 +54,7 @@ export const SETTINGS = {
   redisWaitReplicas: { env: 'REDIS_WAIT_REPLICAS', default: '0' },
   redisWaitTimeoutMs: { env: 'REDIS_WAIT_TIMEOUT_MS', default: '1000' },
   relayUrls: { env: 'RELAY_URLS', default: '' },
+  metricsToken: { env: 'METRICS_TOKEN', default: '' },
 } as const satisfies Record<string, Setting>;
 
 export interface RelayConfig {
@@ -78,6 +79,8 @@ export interface RelayConfig {
   readonly redisWaitTimeoutMs: number;
   /** Relay origins the client may fail over between ([] = only the one that served the page). */
   readonly relayUrls: readonly string[];
+  /** SEC-3: the bearer token `/metrics` asks for ('' = none, /metrics is public). A secret: never logged. */
+  readonly metricsToken: string;
   /** CLOSE-7: websockets one client address may hold (0 = no limit); across all relays in scale-out mode (REDIS-11). */
   readonly maxConnectionsPerIp: number;
   /** CLOSE-7: upgrade attempts one client address may make per minute (0 = no limit); across all relays too. */
@@ -247,6 +250,11 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     if (typeof range === 'string') throw new ConfigError(`TRUST_PROXY entry "${entry}" ${range}`);
     return range;
   });
+  // SEC-3: the error never quotes the value, a secret (RFC 6750's token characters; 16 or more).
+  const metricsToken = raw.get('metricsToken')!;
+  if (metricsToken !== '' && !/^[A-Za-z0-9._~+/-]{16,}=*$/.test(metricsToken)) {
+    throw new ConfigError('METRICS_TOKEN must be empty or at least 16 characters of A-Z a-z 0-9 - . _ ~ + / (then = padding)');
+  }
   const redisPrefix = raw.get('redisPrefix')!;
   // Braces would interfere with the room hash tags (REDIS-1).
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(redisPrefix)) {
@@ -274,6 +282,7 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     redisWaitReplicas: int('redisWaitReplicas', 0),
     redisWaitTimeoutMs: ms('redisWaitTimeoutMs', 1),
     relayUrls,
+    metricsToken,
     maxConnectionsPerIp: int('maxConnectionsPerIp', 0),
     maxUpgradesPerIpPerMinute: int('maxUpgradesPerIpPerMinute', 0),
     trustProxy,

@@ -77,6 +77,7 @@ const main = async (): Promise<void> => {
     maxConnections: config.limits.maxConnections,
     staticDir: join(here, '..', 'dist'),
     metrics,
+    metricsToken: config.metricsToken,
     backplane: scaleOut?.backplane,
     redisDurability: scaleOut?.durability,
     storeWorker: merger,

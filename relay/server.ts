@@ -3,6 +3,7 @@
  * present) and websocket upgrades at `/sync/<room>`, wired to a `Relay`. Everything about
  * rooms and frames lives in relay.ts/roomCore.ts; this file only translates sockets.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -47,6 +48,8 @@ export interface ServerOptions {
   readonly heartbeatMs?: number;
   /** Serves `GET /metrics` (Prometheus text) and counts connections, frames and closes. */
   readonly metrics?: RelayMetrics;
+  /** SEC-3: when set, `GET /metrics` answers only a request with `Authorization: Bearer <this>`. */
+  readonly metricsToken?: string;
   /** Scale-out mode: its status is reported by `/healthz`. */
   readonly backplane?: Backplane;
   /** Scale-out mode, REDIS-10: whether Redis is durable now, reported by `/healthz` (HEALTH-1). */
@@ -105,6 +108,14 @@ export const contentSecurityPolicy = (relayUrls: readonly string[]): string =>
     "frame-ancestors 'none'",
   ].join('; ');
 
+/** SEC-1: the headers every page and static file is served with. */
+const securityHeaders = (relayUrls: readonly string[]): Readonly<Record<string, string>> => ({
+  'Content-Security-Policy': contentSecurityPolicy(relayUrls),
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'X-Content-Type-Options': 'nosniff',
+});
+
 /** Payloads up to this size are framed once and shared by all recipients; larger ones go through `ws.send` (no copy). */
 const PREFRAME_MAX_BYTES = 64 * 1024;
 
@@ -130,8 +141,10 @@ export const createRelayServer = (opts: ServerOptions): Server => {
     return lastFramed;
   };
 
+  // SEC-1's headers depend only on the settings: built once, not per request.
+  const pageHeaders = securityHeaders(opts.relayUrls ?? []);
   const server = createServer((req, res) => {
-    handleHttp(req, res, opts).catch((err: unknown) => {
+    handleHttp(req, res, opts, pageHeaders).catch((err: unknown) => {
       log.error('http-error', { error: String(err) });
       if (!res.headersSent) res.writeHead(500).end();
     });
@@ -321,7 +334,12 @@ export const createRelayServer = (opts: ServerOptions): Server => {
   return server;
 };
 
-const handleHttp = async (req: IncomingMessage, res: ServerResponse, opts: ServerOptions): Promise<void> => {
+const handleHttp = async (
+  req: IncomingMessage,
+  res: ServerResponse,
+  opts: ServerOptions,
+  pageHeaders: Readonly<Record<string, string>>,
+): Promise<void> => {
   const path = (req.url ?? '/').split('?')[0]!;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { Allow: 'GET, HEAD' }).end();
@@ -361,6 +379,10 @@ const handleHttp = async (req: IncomingMessage, res: ServerResponse, opts: Serve
     return;
   }
   if (path === '/metrics' && opts.metrics) {
+    if (opts.metricsToken && !bearerMatches(req.headers.authorization, opts.metricsToken)) {
+      res.writeHead(401, { 'WWW-Authenticate': 'Bearer realm="metrics"', 'Cache-Control': 'no-store' }).end();
+      return;
+    }
     const text = await opts.metrics.render();
     res.writeHead(200, { 'Content-Type': opts.metrics.contentType, 'Cache-Control': 'no-store' }).end(text);
     return;
@@ -374,12 +396,6 @@ const handleHttp = async (req: IncomingMessage, res: ServerResponse, opts: Serve
   }
   const root = resolve(opts.staticDir);
   const index = join(root, 'index.html');
-  const pageHeaders = {
-    'Content-Security-Policy': contentSecurityPolicy(opts.relayUrls ?? []),
-    'X-Frame-Options': 'DENY',
-    'Referrer-Policy': 'no-referrer',
-    'X-Content-Type-Options': 'nosniff',
-  };
   if (!(await isFile(index))) {
     if (path === '/') res.writeHead(200, { 'Content-Type': MIME['.html'], ...pageHeaders }).end(PLACEHOLDER);
     else res.writeHead(404, { 'Content-Type': MIME['.txt'] }).end('not found');
@@ -406,6 +422,17 @@ const handleHttp = async (req: IncomingMessage, res: ServerResponse, opts: Serve
     ...pageHeaders,
   });
   res.end(req.method === 'HEAD' ? undefined : await readFile(file));
+};
+
+/**
+ * SEC-3: compares digests of equal length in constant time, so the answer's timing tells nothing
+ * about how much of a guessed token was right.
+ */
+const bearerMatches = (header: string | undefined, token: string): boolean => {
+  const given = /^Bearer (\S+)$/i.exec(header ?? '')?.[1];
+  if (given === undefined) return false;
+  const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(token));
 };
 
 const isFile = async (p: string): Promise<boolean> => {

@@ -99,6 +99,27 @@ describe('HTTP', () => {
     }
   });
 
+  it('SEC-3: with METRICS_TOKEN set, /metrics answers only its bearer, /healthz stays open, and the token is never logged', async () => {
+    const token = 'metrics-reader-7f3a9c2e';
+    const relay = await h.relay({ env: { METRICS_TOKEN: token, LOG_LEVEL: 'debug' } });
+    const asked = async (authorization?: string): Promise<Response> =>
+      fetch(relay.url + '/metrics', authorization ? { headers: { authorization } } : {});
+    for (const wrong of [undefined, 'Bearer metrics-reader-7f3a9c2', `Bearer ${token}x`, `Basic ${token}`, token]) {
+      const res = await asked(wrong);
+      expect(res.status, String(wrong)).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="metrics"');
+      expect(await res.text()).toBe('');
+    }
+    const res = await asked(`Bearer ${token}`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/^converge_connections /m);
+    expect((await fetch(relay.url + '/healthz')).status).toBe(200);
+    expect(relay.stderr()).not.toContain(token);
+    // Without the setting, /metrics is as public as the app (SEC-2).
+    const open = await h.relay();
+    expect((await fetch(open.url + '/metrics')).status).toBe(200);
+  });
+
   it('a plain GET of the websocket endpoint is 426 Upgrade Required with what it is, not the app page', async () => {
     const relay = await h.relay();
     for (const path of ['/sync/some-room', '/sync']) {
