@@ -253,7 +253,9 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
   // SEC-3: the error never quotes the value, a secret (RFC 6750's token characters; 16 or more).
   const metricsToken = raw.get('metricsToken')!;
   if (metricsToken !== '' && !/^[A-Za-z0-9._~+/-]{16,}=*$/.test(metricsToken)) {
-    throw new ConfigError('METRICS_TOKEN must be empty or at least 16 characters of A-Z a-z 0-9 - . _ ~ + / (then = padding)');
+    throw new ConfigError(
+      'METRICS_TOKEN must be empty or at least 16 characters of A-Z a-z 0-9 - . _ ~ + / (then = padding)',
+    );
   }
   const redisPrefix = raw.get('redisPrefix')!;
   // Braces would interfere with the room hash tags (REDIS-1).
