@@ -16,6 +16,7 @@ import { RelayMetrics } from './metrics.js';
 import { openScaleOutStorage } from './scaleOutStorage.js';
 import { PerIpLimits } from './perIpLimits.js';
 import { COMPACTION } from './storeCompactor.js';
+import { lockDataDir } from './dataDirLock.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -47,6 +48,9 @@ const main = async (): Promise<void> => {
   // Both are supervised (STORE-5): a thread that dies is restarted, logged and counted; one
   // that stops answering is terminated and restarted (STORE-6).
   const supervision = { log, metrics, callTimeoutMs: config.storeCallTimeoutMs };
+  // STORE-8: a second relay on this directory stops here, saying why. Held until the process
+  // ends (kept referenced: a collected handle would close and drop the lock).
+  const dataDirLock = scaleOut ? null : lockDataDir(config.dataDir);
   const worker = scaleOut
     ? null
     : await WorkerRoomStore.openDataDir(
@@ -110,6 +114,7 @@ const main = async (): Promise<void> => {
       .then(() => scaleOut?.addressLimiter?.close())
       .then(() => {
         server.closeAllConnections();
+        dataDirLock?.release();
         process.exit(0);
       })
       .catch((err: unknown) => {
@@ -122,7 +127,7 @@ const main = async (): Promise<void> => {
 };
 
 main().catch((err: unknown) => {
-  // Startup failures (Redis unreachable, REDIS-2 durability refused): one line, exit 1.
+  // Startup failures (Redis unreachable, REDIS-2 durability refused, STORE-8 data directory in use): one line, exit 1.
   process.stderr.write(`converge: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });
