@@ -4,7 +4,8 @@
  * PWA: the service worker precaches the app shell and answers every navigation (`/`,
  * `/r/<room>`, `/lab/<room>`) with index.html, so the app cold-starts offline. It never reloads a
  * page by itself (`registerType: 'prompt'`): a new version waits until the user clicks "Reload",
- * so a draft being typed is never lost. `/sync` (websockets) and `/healthz` bypass it.
+ * so a draft being typed is never lost. `/sync` (websockets), `/healthz`, `/metrics` and `/config.json`
+ * bypass it.
  */
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
@@ -52,7 +53,7 @@ export default defineConfig({
       workbox: {
         globPatterns: ['**/*.{js,css,html,png,svg,ico,txt}'],
         navigateFallback: 'index.html',
-        navigateFallbackDenylist: [/^\/sync(\/|$)/, /^\/healthz$/],
+        navigateFallbackDenylist: [/^\/sync(\/|$)/, /^\/healthz$/, /^\/metrics$/, /^\/config\.json$/],
         cleanupOutdatedCaches: true,
         // No skipWaiting: a new worker waits for the user's "Reload" (see UpdatePrompt). Once it
         // activates it claims open pages, so the page that asked reloads into the new version.

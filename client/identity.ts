@@ -103,21 +103,23 @@ export interface IdentityWitness {
   write(identity: LocalIdentity): void;
 }
 
-export interface StartupIdentity {
+export interface CurrentIdentity {
   readonly identity: LocalIdentity;
   /** LOCAL-11: localStorage had lost the identity the witness still had: the origin's data was evicted. */
   readonly evicted: boolean;
 }
 
 /**
- * The identity at app start (LOCAL-11): the stored one (the witness is refreshed), else the
- * witness's copy (restored to storage; `evicted`), else a new one (stored in both).
+ * The identity (LOCAL-11), at app start and whenever it is read again: the stored one (the witness
+ * is refreshed), else the witness's copy (restored to storage; `evicted`), else a new one (stored
+ * in both). Storage can be wiped while a page is open, so a page re-reads through here, never
+ * through `loadIdentity` alone, which would make the person someone new.
  */
-export function startIdentity(
+export function currentIdentity(
   storage: Storage,
   witness: IdentityWitness,
   randomBytes: RandomBytes = defaultRandomBytes,
-): StartupIdentity {
+): CurrentIdentity {
   const stored = read(storage);
   if (stored) {
     witness.write(stored);
@@ -197,7 +199,11 @@ export function saveName(
 ): LocalIdentity {
   const normalized = normalizeName(name);
   if (normalized.length === 0) throw new IdentityError('A name cannot be empty.');
-  const identity: LocalIdentity = { id: loadIdentity(storage, randomBytes).id, name: normalized, named: true };
+  // LOCAL-11: storage wiped since the page started: the name goes on the witnessed id.
+  const current = witness
+    ? currentIdentity(storage, witness, randomBytes).identity
+    : loadIdentity(storage, randomBytes);
+  const identity: LocalIdentity = { id: current.id, name: normalized, named: true };
   write(storage, identity);
   witness?.write(identity);
   return identity;

@@ -2124,6 +2124,35 @@ test('STATE-2: a tab cut off from the relay writes and is closed; the tab of the
   await expect(ui.connection(tab)).not.toContainText('pending');
 });
 
+test('LOCAL-11: site data cleared under an open page (cookies kept): the same identity, never a new one', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Ada');
+  await a.gotoRoom(room);
+  await a.send('written before the clearing');
+  await expect(a.message('written before the clearing')).toContainText(/Saved|Seen/);
+  const origin = new URL(a.page.url()).origin;
+  const cdp = await a.context.newCDPSession(a.page);
+  await cdp.send('Storage.clearDataForOrigin', {
+    origin,
+    storageTypes: 'indexeddb,local_storage,service_workers,cache_storage',
+  });
+  await cdp.detach();
+  // The page reads the identity again (as on another tab's storage event): restored, and said.
+  await a.page.evaluate(() => window.dispatchEvent(new StorageEvent('storage')));
+  await expect(a.page.getByRole('alert').filter({ hasText: 'deleted Converge’s saved data' })).toBeVisible();
+  await a.send('written after the clearing');
+  await a.page.reload();
+  // No name prompt (PRES-5): still Ada, still named.
+  await expect(ui.composer(a.page)).toBeVisible();
+  await expect(a.page.getByLabel('Your name')).toHaveCount(0);
+  for (const text of ['written before the clearing', 'written after the clearing']) {
+    await expect(a.message(text)).toContainText(/Saved|Seen/, { timeout: 20_000 });
+    await expect(a.message(text)).toContainText('Ada');
+  }
+});
+
 test('LOCAL-11: a second Converge on the same host but another port is not taken for an eviction', async ({
   openUser,
 }) => {

@@ -43,10 +43,8 @@ const deployVersionB = (site: string): void => {
 const buildMarker = (page: Page): Promise<string | null> =>
   page.evaluate((name) => document.querySelector(`meta[name="${name}"]`)?.getAttribute('content') ?? null, MARKER);
 
-test('the app offers a new version, keeps running the old one until asked, and keeps the draft', async ({
-  browser,
-  room,
-}) => {
+/** A relay in this process serving a copy of dist/ that the test can redeploy (see the header). */
+const serveCopyOfDist = async (): Promise<{ site: string; url: string; close: () => Promise<void> }> => {
   const site = mkdtempSync(join(tmpdir(), 'converge-update-'));
   cpSync(join(root, 'dist'), site, { recursive: true });
   const config = loadConfig({}, []);
@@ -65,16 +63,33 @@ test('the app offers a new version, keeps running the old one until asked, and k
     staticDir: site,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    site,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await relay.shutdown();
+      rmSync(site, { recursive: true, force: true });
+    },
+  };
+};
+
+/** Version A installed and controlling the page: what a returning user has. */
+const controlled = (page: Page): Promise<void> =>
+  expect.poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null), { timeout: 20_000 }).toBe(true);
+
+test('the app offers a new version, keeps running the old one until asked, and keeps the draft', async ({
+  browser,
+  room,
+}) => {
+  const { site, url, close } = await serveCopyOfDist();
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
     await page.goto(`${url}/r/${room}`);
     await ui.chooseName(page, 'Una');
-    // Version A installed and controlling the page: what a returning user has.
-    await expect
-      .poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null), { timeout: 20_000 })
-      .toBe(true);
+    await controlled(page);
     await ui.composer(page).fill('a draft typed before the update');
     expect(await buildMarker(page)).toBeNull();
 
@@ -101,9 +116,44 @@ test('the app offers a new version, keeps running the old one until asked, and k
     await expect(prompt).toHaveCount(0);
   } finally {
     await context.close();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await relay.shutdown();
-    rmSync(site, { recursive: true, force: true });
+    await close();
+  }
+});
+
+test('UPD-1: "Reload" in one tab reloads that tab only; another tab says a new version runs and reloads when asked', async ({
+  browser,
+  room,
+}) => {
+  const { site, url, close } = await serveCopyOfDist();
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${url}/r/${room}`);
+    await ui.chooseName(page, 'Una');
+    await controlled(page);
+    const other = await context.newPage();
+    await other.goto(`${url}/r/${room}`);
+    await controlled(other);
+    // What a reload would lose: state that lives only in this page.
+    await other.evaluate(() => ((window as unknown as { notReloaded?: boolean }).notReloaded = true));
+
+    deployVersionB(site);
+    await page.reload();
+    const prompt = page.getByRole('alert').filter({ hasText: 'A new version is available' });
+    await expect(prompt).toBeVisible({ timeout: 20_000 });
+    await prompt.getByRole('button', { name: 'Reload' }).click();
+    await expect.poll(() => buildMarker(page).catch(() => null), { timeout: 20_000 }).toBe('B');
+
+    // The other tab is now controlled by B's worker (the point where it used to reload): it says
+    // so and keeps running, its page state intact.
+    const elsewhere = other.getByRole('alert').filter({ hasText: 'A new version is running in another tab' });
+    await expect(elsewhere).toBeVisible({ timeout: 20_000 });
+    expect(await other.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    expect(await buildMarker(other)).toBeNull();
+    await elsewhere.getByRole('button', { name: 'Reload' }).click();
+    await expect.poll(() => buildMarker(other).catch(() => null), { timeout: 20_000 }).toBe('B');
+  } finally {
+    await context.close();
+    await close();
   }
 });

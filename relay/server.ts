@@ -412,8 +412,17 @@ const handleHttp = async (
     res.writeHead(404).end();
     return;
   }
-  // Client-side routes (/r/<room>, /lab/<room>) get the app shell.
-  if (!(await isFile(file))) file = index;
+  if (!(await isFile(file))) {
+    // A file that is not there (an old build's hashed asset, a mistyped icon) is a 404: served the
+    // app's page instead, a script would fail as HTML, and a service worker could cache it as one.
+    if (path.startsWith('/assets/') || /^\/[^/]*\.[^/]*$/.test(path)) {
+      res.writeHead(404, { 'Content-Type': MIME['.txt'], 'Cache-Control': 'no-store' }).end('not found');
+      return;
+    }
+    // Client-side routes (/r/<room>, /lab/<room>, anything else the app answers "not found" to)
+    // get the app shell.
+    file = index;
+  }
   const type = MIME[extname(file)] ?? 'application/octet-stream';
   const immutable = file.includes(`${sep}assets${sep}`);
   res.writeHead(200, {

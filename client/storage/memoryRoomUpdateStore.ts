@@ -9,7 +9,7 @@
  * that never goes back (LOCAL-5).
  *
  * Test hooks model what IndexedDB does to a store from outside: `failNextWrite` (a quota or disk
- * error), `simulateConnectionLoss` (another tab or the browser closed the connection),
+ * error), `failNextLoad` (a read of a database being deleted), `simulateConnectionLoss` (another tab or the browser closed the connection),
  * `simulateEviction` (updates vanish behind the store's back) and `reopen` (a page reload over
  * the same data).
  */
@@ -64,6 +64,8 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
   private readonly listeners = new ErrorListeners();
   /** Armed failures, consumed one per write call (FIFO). */
   private readonly writeFailures: unknown[] = [];
+  /** Armed failures, consumed one per `load` (FIFO). */
+  private readonly loadFailures: unknown[] = [];
   /** While writes are held (`holdWrites`) or still draining after: the last write's settling, so writes stay in order. */
   private heldTail: Promise<unknown> | null = null;
 
@@ -100,6 +102,14 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
     });
   }
 
+  /**
+   * Test hook: the next `load` rejects with `toStorageError(error)`, as IndexedDB's does when the
+   * database it reopens is being deleted (the origin's data cleared under an open page).
+   */
+  failNextLoad(error: unknown): void {
+    this.loadFailures.push(error);
+  }
+
   /** Test hook (LOCAL-8): reports a lost connection; like the IndexedDB store, the next call works. */
   simulateConnectionLoss(): void {
     if (this.closed) return;
@@ -132,6 +142,7 @@ export class MemoryRoomUpdateStore implements RoomUpdateStore {
   }
 
   load(room: string): Promise<StoredUpdates> {
+    if (this.loadFailures.length > 0) return Promise.reject(toStorageError(this.loadFailures.shift()));
     return this.op(() => {
       assertRoom(room);
       const updates: Uint8Array[] = [];

@@ -11,7 +11,7 @@ import {
   loadIdentity,
   normalizeName,
   saveName,
-  startIdentity,
+  currentIdentity,
   type IdentityWitness,
   type LocalIdentity,
 } from '../identity.js';
@@ -114,30 +114,45 @@ describe('LOCAL-11: an identity witness outside evictable storage', () => {
   it('LOCAL-11: a first start creates an identity, stores it in both places, and is not an eviction', () => {
     const s = new MapStorage();
     const w = new MemoryWitness();
-    const first = startIdentity(s, w, randomBytes);
+    const first = currentIdentity(s, w, randomBytes);
     expect(first.evicted).toBe(false);
     expect(w.value).toEqual(first.identity);
     expect(loadIdentity(s, randomBytes)).toEqual(first.identity);
     // A normal restart: same identity, no eviction, witness refreshed.
     w.value = null;
-    expect(startIdentity(s, w, randomBytes)).toEqual({ identity: first.identity, evicted: false });
+    expect(currentIdentity(s, w, randomBytes)).toEqual({ identity: first.identity, evicted: false });
     expect(w.value).toEqual(first.identity);
   });
 
   it('LOCAL-11: storage wiped but the witness kept: the same identity comes back and the start says evicted', () => {
     const s = new MapStorage();
     const w = new MemoryWitness();
-    const before = startIdentity(s, w, randomBytes).identity;
+    const before = currentIdentity(s, w, randomBytes).identity;
     const renamed = saveName(s, 'Ada', randomBytes, w);
     expect(renamed.id).toBe(before.id);
     expect(w.value).toEqual(renamed);
     const wiped = new MapStorage();
-    const after = startIdentity(wiped, w, randomBytes);
+    const after = currentIdentity(wiped, w, randomBytes);
     expect(after).toEqual({ identity: renamed, evicted: true });
     expect(loadIdentity(wiped, randomBytes)).toEqual(renamed);
     expect(after.identity.named).toBe(true);
     // Only the first start after the loss reports it.
-    expect(startIdentity(wiped, w, randomBytes)).toEqual({ identity: renamed, evicted: false });
+    expect(currentIdentity(wiped, w, randomBytes)).toEqual({ identity: renamed, evicted: false });
+  });
+
+  it('LOCAL-11: storage wiped while the page is open: a re-read or a rename keeps the witnessed id, never a new one', () => {
+    const s = new MapStorage();
+    const w = new MemoryWitness();
+    const ada = saveName(s, 'Ada', randomBytes, w);
+    currentIdentity(s, w, randomBytes);
+    // Cleared under the open page (site data cleared but cookies, as an eviction does).
+    s.clear();
+    expect(currentIdentity(s, w, randomBytes)).toEqual({ identity: ada, evicted: true });
+    s.clear();
+    const renamed = saveName(s, 'Ada L.', randomBytes, w);
+    expect(renamed).toEqual({ id: ada.id, name: 'Ada L.', named: true });
+    expect(w.value).toEqual(renamed);
+    expect(currentIdentity(s, w, randomBytes)).toEqual({ identity: renamed, evicted: false });
   });
 
   it('LOCAL-11: the cookie value round-trips any name and ignores other cookies and damage', () => {

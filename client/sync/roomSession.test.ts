@@ -803,6 +803,27 @@ describe('RoomSession with a real relay', () => {
     expect(texts(again)).toEqual(['first', 'second']);
   });
 
+  it('LOCAL-8: a lost connection whose re-check cannot read the store (site data cleared under the page) writes the whole state back', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const noRelay = { relayUrl: 'ws://127.0.0.1:9/sync' };
+    const a = await open(room, alice, store, noRelay);
+    a.send('first');
+    await waitFor(async () => (await storedCount(store, room)) === 1, 'stored');
+    // The origin's data is deleted: the connection closes and the reopened database cannot be read.
+    store.simulateEviction(room);
+    store.failNextLoad(new DOMException('The connection was closed.', 'AbortError'));
+    store.simulateConnectionLoss();
+    // Written back at once, not only when the next write or the retry comes.
+    await waitFor(async () => (await storedCount(store, room)) === 1, 'written back');
+    a.send('second');
+    await waitFor(() => a.view().messages.every((m) => m.state === 'pending'), 'both on this device');
+    expect(a.view().storage.error).toBeNull();
+    a.destroy();
+    const again = await open(room, alice, store.reopen(), noRelay);
+    expect(texts(again)).toEqual(['first', 'second']);
+  });
+
   it('STATE-4: a message is "storing" until the store holds it, also after a failed write, until the full write', async () => {
     const room = freshRoom();
     const store = new MemoryRoomUpdateStore();

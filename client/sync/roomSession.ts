@@ -1387,8 +1387,15 @@ export class RoomSession {
           this.markDirty();
         }
       }
-    } catch {
-      // onError already reported it.
+    } catch (e) {
+      // Whether the room survived is unknown (the origin's data may be being cleared, and the
+      // reopened database with it): write the whole state back now, to be sure; a failure of that
+      // write is reported and retried (STORE-C1). Writing what the store still holds costs a
+      // duplicate, never a loss.
+      if (this.destroyed) return;
+      this.setStorageError(e);
+      this.needsFullWrite = true;
+      this.heal();
     }
   }
 

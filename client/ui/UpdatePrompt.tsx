@@ -2,20 +2,38 @@
  * Registers the service worker and, when a new version of the app is waiting, offers to reload.
  * Never reloads by itself (registerType 'prompt'): a draft being typed must not vanish under the
  * user's fingers. Drafts are in localStorage anyway, so the reload the user asks for keeps them.
+ *
+ * UPD-1: only the tab whose user clicked "Reload" reloads. The new worker then controls every tab
+ * of the app (one worker per origin), and vite-plugin-pwa would reload them all, losing an edit
+ * in progress or lifting a Lab partition (LAB-UI-6) in a tab nobody touched; those tabs say a new
+ * version is running instead, and reload when their user asks.
+ *
+ * UPD-2: an open tab looks for a new version when the network comes back and when it is shown
+ * again (at most once a minute), not only hourly: after a deploy, the relay's restart is exactly
+ * such a moment for a tab that stayed open.
  */
-import { useEffect, useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { useRegisterSW } from 'virtual:pwa-register/react';
 
 const UPDATE_CHECK_MS = 60 * 60 * 1000;
+/** UPD-2: the least time between two checks asked for by the network or the tab coming back. */
+const UPDATE_RECHECK_MS = 60 * 1000;
 
 export const UpdatePrompt = (): ReactNode => {
   const [registration, setRegistration] = useState<ServiceWorkerRegistration | null>(null);
+  // UPD-1: whether this tab's user asked for the new version, and whether another tab's did.
+  const reloadAsked = useRef(false);
+  const [runningElsewhere, setRunningElsewhere] = useState(false);
   const {
     needRefresh: [needRefresh, setNeedRefresh],
     offlineReady: [offlineReady, setOfflineReady],
     updateServiceWorker,
   } = useRegisterSW({
     immediate: true,
+    onNeedReload: () => {
+      if (reloadAsked.current) window.location.reload();
+      else setRunningElsewhere(true);
+    },
     onRegisteredSW: (_url, reg) => {
       if (reg) setRegistration(reg);
     },
@@ -30,7 +48,19 @@ export const UpdatePrompt = (): ReactNode => {
       if (navigator.onLine) registration.update().catch(() => undefined);
     };
     const timer = setInterval(check, UPDATE_CHECK_MS);
-    return () => clearInterval(timer);
+    let lastCheck = performance.now();
+    const recheck = (): void => {
+      if (document.visibilityState !== 'visible' || performance.now() - lastCheck < UPDATE_RECHECK_MS) return;
+      lastCheck = performance.now();
+      check();
+    };
+    window.addEventListener('online', recheck);
+    document.addEventListener('visibilitychange', recheck);
+    return () => {
+      clearInterval(timer);
+      window.removeEventListener('online', recheck);
+      document.removeEventListener('visibilitychange', recheck);
+    };
   }, [registration]);
 
   useEffect(() => {
@@ -39,14 +69,20 @@ export const UpdatePrompt = (): ReactNode => {
     return () => clearTimeout(timer);
   }, [offlineReady, setOfflineReady]);
 
-  if (needRefresh) {
+  if (needRefresh || runningElsewhere) {
     return (
       <div className="update-banner" role="alert">
-        <span>A new version is available — </span>
+        <span>{runningElsewhere ? 'A new version is running in another tab — ' : 'A new version is available — '}</span>
         <button
           type="button"
           className="button primary"
           onClick={() => {
+            reloadAsked.current = true;
+            // Another tab already switched to it: nothing waits, this page only reloads.
+            if (runningElsewhere || !registration?.waiting) {
+              window.location.reload();
+              return;
+            }
             // The new worker takes over, then the page reloads into it. (workbox-window reloads only
             // pages that were controlled when they registered; a tab opened on the first visit is not.)
             navigator.serviceWorker?.addEventListener('controllerchange', () => window.location.reload());
@@ -56,7 +92,14 @@ export const UpdatePrompt = (): ReactNode => {
         >
           Reload
         </button>
-        <button type="button" className="button quiet" onClick={() => setNeedRefresh(false)}>
+        <button
+          type="button"
+          className="button quiet"
+          onClick={() => {
+            setNeedRefresh(false);
+            setRunningElsewhere(false);
+          }}
+        >
           Later
         </button>
       </div>

@@ -3,7 +3,7 @@
  * store and room sessions. Components get these through `AppContext` (App.tsx), never by
  * importing storage or sync modules themselves.
  */
-import { cookieWitness, loadIdentity, saveName, startIdentity, type IdentityWitness } from '../identity.js';
+import { cookieWitness, saveName, currentIdentity, type IdentityWitness } from '../identity.js';
 import { openRoomUpdateStore } from '../storage/openRoomUpdateStore.js';
 import type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 import { RoomSession } from '../sync/roomSession.js';
@@ -109,12 +109,33 @@ if (typeof window !== 'undefined') {
 // No document (the UI's modules imported by tests in Node): no witness, as with cookies disabled.
 const witness: IdentityWitness =
   typeof document === 'undefined' ? { read: () => null, write: () => undefined } : cookieWitness(document);
-/** Decided once, when the app starts (LOCAL-11): later reads find the restored identity. */
-/** True when the browser had deleted this app's saved data before this start (LOCAL-11). */
-export const originEvicted: boolean = startIdentity(kv, witness, randomBytes).evicted;
+let evicted = false;
+const evictionListeners = new Set<() => void>();
+/** Reads the identity (LOCAL-11), noting when it had to be restored from the witness. */
+const readIdentity = (): IdentityInfo => {
+  const current = currentIdentity(kv, witness, randomBytes);
+  if (current.evicted && !evicted) {
+    evicted = true;
+    for (const listener of evictionListeners) listener();
+  }
+  return current.identity;
+};
+readIdentity();
 
-/** The stored identity (re-read when another tab renamed it). */
-export const getIdentity = (): IdentityInfo => loadIdentity(kv, randomBytes);
+/**
+ * LOCAL-11: whether the browser deleted this app's saved data, before this start or while the
+ * page was open (a later read of the identity found only the witness's copy). For `useSyncExternalStore`.
+ */
+export const originEviction = {
+  evicted: (): boolean => evicted,
+  subscribe: (listener: () => void): (() => void) => {
+    evictionListeners.add(listener);
+    return () => evictionListeners.delete(listener);
+  },
+};
+
+/** The identity (re-read when another tab renamed it, or storage was wiped under the page). */
+export const getIdentity = (): IdentityInfo => readIdentity();
 export const setIdentityName = (name: string): IdentityInfo => saveName(kv, name, randomBytes, witness);
 
 export const openLocalStore = async (): Promise<LocalStore> => {
