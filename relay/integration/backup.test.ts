@@ -1,0 +1,90 @@
+/**
+ * STORE-9: `npm run backup` copies a running relay's database while a client keeps writing, and a
+ * relay started on the copy has everything that was acked before the backup began.
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ROOM_STORE_FILE_NAME } from '../sqliteRoomStore.js';
+import { Harness, synced, waitFor } from './clients.js';
+
+const h = new Harness();
+const dirs: string[] = [];
+afterEach(async (ctx) => {
+  await h.cleanup(ctx.task.result?.state === 'fail');
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+interface Run {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `npm run backup -- …args` in another process (the event loop, and so the test's writes, go on meanwhile). */
+const npmBackup = (dataDir: string, ...args: string[]): Promise<Run> =>
+  new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', '--silent', 'backup', '--', ...args], {
+      env: { ...process.env, DATA_DIR: dataDir },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+
+describe('npm run backup', () => {
+  it('STORE-9: a backup taken under writes holds everything acked before it began; a relay restored from it serves it', async () => {
+    const relay = await h.relay();
+    const writer = h.client(relay.wsUrl, 'kept');
+    await synced(writer);
+    const text = writer.doc.getText('text');
+    for (let i = 0; i < 200; i++) text.insert(text.length, `line ${i}\n`);
+    await waitFor(() => writer.allOwnEditsAcked(), 'the first 200 lines acked');
+    const ackedBefore = text.toString();
+    // Writes go on while the backup runs.
+    let more = 0;
+    const timer = setInterval(() => text.insert(text.length, `more ${more++}\n`), 2);
+    const out = mkdtempSync(join(tmpdir(), 'converge-backup-'));
+    dirs.push(out);
+    const dest = join(out, 'copy.sqlite3');
+    let result: Run;
+    try {
+      result = await npmBackup(relay.dataDir, dest);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(more).toBeGreaterThan(0);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^converge: backed up 1 rooms \\(\\d+ bytes\\) from .+ to ${dest}\\n$`));
+
+    // Never over an existing file.
+    const again = await npmBackup(relay.dataDir, dest);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain(`converge: backup failed: ${dest} exists`);
+
+    const restoredDir = mkdtempSync(join(tmpdir(), 'converge-restored-'));
+    dirs.push(restoredDir);
+    copyFileSync(dest, join(restoredDir, ROOM_STORE_FILE_NAME));
+    const restored = await h.relay({ dataDir: restoredDir });
+    const reader = h.client(restored.wsUrl, 'kept');
+    await synced(reader);
+    await waitFor(() => reader.text().startsWith(ackedBefore), 'the acked lines in the restored room');
+  });
+
+  it('STORE-9: a DATA_DIR without a database, or a wrong command line, fails with the reason', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'converge-backup-'));
+    dirs.push(empty);
+    const missing = await npmBackup(empty, join(empty, 'copy.sqlite3'));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('converge: backup failed: no database at');
+    const usage = await npmBackup(empty);
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain('usage: DATA_DIR=./data npm run backup -- <new file');
+  });
+});
