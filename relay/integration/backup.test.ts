@@ -45,7 +45,7 @@ describe('npm run backup', () => {
     const text = writer.doc.getText('text');
     for (let i = 0; i < 200; i++) text.insert(text.length, `line ${i}\n`);
     await waitFor(() => writer.allOwnEditsAcked(), 'the first 200 lines acked');
-    const ackedBefore = text.toString();
+    const ackedBefore = writer.text();
     // Writes go on while the backup runs.
     let more = 0;
     const timer = setInterval(() => text.insert(text.length, `more ${more++}\n`), 2);
