@@ -156,14 +156,18 @@ export class SqliteRoomStore implements RoomStore {
    */
   static open(file: string, options: SqliteRoomStoreOptions = {}): SqliteRoomStore {
     makeDirectory(dirname(file));
-    const db = new Database(file);
+    let db: Database.Database | null = null;
     try {
+      db = new Database(file);
       configure(db, options);
       migrate(db);
       return new SqliteRoomStore(db);
     } catch (error) {
-      db.close();
-      throw error;
+      db?.close();
+      // The operator's first question is which file: say it.
+      throw new Error(`cannot use the database ${file}: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
     }
   }
 
@@ -321,6 +325,15 @@ function migrate(db: Database.Database): void {
       );
     }
   }).immediate();
+  // STORE-10: a write at every open. SQLite opens a file it may not write (mode 444, another
+  // owner) read-only without a word, and a relay that starts on it would fail only at its first
+  // commit, after answering /healthz as healthy. A full disk is not a reason to refuse to start
+  // (catch-ups still work, and commits report it, ACK-4): only a read-only database is.
+  try {
+    db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('opened_at', ?)").run(new Date().toISOString());
+  } catch (error) {
+    if (String((error as { code?: unknown }).code).startsWith('SQLITE_READONLY')) throw error;
+  }
 }
 
 /** Runs `fn` now (a Promise executor runs synchronously); a throw becomes a rejection, not a synchronous throw. */
