@@ -1,8 +1,8 @@
 /**
- * Log lines an untrusted party can cause at will (a refused upgrade costs the sender one request)
- * are throttled per key: at most `limit` lines per `windowMs`; the first line after that says how
- * many were left out (`suppressed`). The counts stay in the metrics either way. Memory: one entry
- * per key, and the keys are a closed set (refusal reasons).
+ * Log lines an untrusted party can cause at will (a refused upgrade costs the sender one request;
+ * a close, one reconnect) are throttled per key: at most `limit` lines per `windowMs`; the first
+ * line after that says how many were left out (`suppressed`). The counts stay in the metrics
+ * either way. Memory: one entry per key, and the keys are a closed set (events and their reasons).
  */
 export class LogThrottle {
   private readonly windows = new Map<string, { start: number; lines: number; suppressed: number }>();

@@ -388,6 +388,42 @@ describe('Relay handshake and loading', () => {
   });
 });
 
+describe('LOG-1: lines clients can cause again and again are throttled', () => {
+  it('LOG-1: closes and failed loads log at most 10 lines per reason in 10 s, then say how many were left out', async () => {
+    const store = new ControlledStore();
+    store.loadError = new Error('disk on fire');
+    let now = 1_000_000;
+    const lines: Array<[string, Record<string, unknown>]> = [];
+    const record = (event: string, fields?: Record<string, unknown>): void => void lines.push([event, fields ?? {}]);
+    const relay = new Relay({
+      store,
+      limits: LIMITS,
+      commitDelayMs: 'manual',
+      idleUnloadMs: 0,
+      compaction: { minLogEntries: 1_000_000, targetBytes: 1 << 30 },
+      now: () => now,
+      log: { debug: record, info: record, warn: record, error: record },
+    });
+    relays.push(relay);
+    // 25 reconnects to a room whose storage fails: 25 failed loads, 25 closes.
+    const clients: Client[] = [];
+    for (let i = 0; i < 25; i++) {
+      clients.push(new Client(relay, 'r', i + 1).connect());
+      await relay.settled();
+    }
+    expect(clients.every((c) => c.sink.closes.length === 1)).toBe(true);
+    const of = (event: string): Array<Record<string, unknown>> => lines.filter(([e]) => e === event).map(([, f]) => f);
+    expect(of('room-load-failed')).toHaveLength(10);
+    expect(of('close')).toHaveLength(10);
+    // The window over: the next line says what was left out.
+    now += 10_000;
+    new Client(relay, 'r', 99).connect();
+    await relay.settled();
+    expect(of('room-load-failed').at(-1)).toMatchObject({ room: 'r', suppressed: 15 });
+    expect(of('close').at(-1)).toMatchObject({ reason: CloseReason.StorageUnavailable.reason, suppressed: 15 });
+  });
+});
+
 describe('Relay rooms, commits and acks', () => {
   it('FWD-3: nothing from one room reaches another room’s connections', async () => {
     const store = new ControlledStore();

@@ -30,6 +30,7 @@ import type { Backplane, BackplaneEntry, BackplaneStatus, RoomSubscription } fro
 import type { AwarenessEntry } from '../shared/awarenessUpdate.js';
 import type { RelayMetrics } from './metrics.js';
 import { compactStoredRoom, type FencedCompactionStore, type StoreCompactionPolicy } from './storeCompactor.js';
+import { LogThrottle } from './logThrottle.js';
 
 /**
  * LOAD-2: the most bytes a loading room holds for its connections before it can validate them:
@@ -166,11 +167,14 @@ export class Relay {
   private closing = false;
   private readonly now: () => number;
   private readonly log: Logger;
+  /** Lines that clients can cause again and again: throttled per event and reason (see `logRepeated`). */
+  private readonly repeatedLog: LogThrottle;
   /** Where compaction merges run (the worker store's thread, or inline). */
   private readonly merger: Merger;
 
   constructor(private readonly opts: RelayOptions) {
     this.now = opts.now ?? Date.now;
+    this.repeatedLog = new LogThrottle(10, 10_000, this.now);
     this.log = opts.log ?? silentLogger;
     this.merger = opts.merger ?? inlineMerger;
     opts.backplane?.onStatus((status) => this.onBackplaneStatus(status));
@@ -393,11 +397,22 @@ export class Relay {
     return closed;
   }
 
+  /**
+   * Logs a line clients can cause again and again: closes (any client can earn one per reconnect)
+   * and storage failures (every reconnect of a room's clients retries the load or the commit; a
+   * disk full of logs would make it worse). At most 10 lines per event and `key` per 10 s; the
+   * next line says how many were left out (`suppressed`). The metrics count them all.
+   */
+  private logRepeated(level: 'info' | 'error', event: string, key: string, fields: Record<string, unknown>): void {
+    const line = this.repeatedLog.allow(`${event}:${key}`);
+    if (line) this.log[level](event, line.suppressed ? { ...fields, suppressed: line.suppressed } : fields);
+  }
+
   /** Closes a connection for a protocol reason (also used by the socket layer for framing errors). */
   closeConn(id: ConnId, reason: CloseReasonInfo, detail: string): void {
     const c = this.conns.get(id);
     if (!c) return;
-    this.log.info('close', { room: c.room, conn: id, reason: reason.reason, detail });
+    this.logRepeated('info', 'close', reason.reason, { room: c.room, conn: id, reason: reason.reason, detail });
     c.sink.close(reason.code, reason.reason);
     this.closed(id);
   }
@@ -480,7 +495,7 @@ export class Relay {
         this.maybeUnload(slot);
       })
       .catch((err: unknown) => {
-        this.log.error('room-load-failed', { room: slot.name, error: String(err) });
+        this.logRepeated('error', 'room-load-failed', '', { room: slot.name, error: String(err) });
         this.dropRoom(slot, CloseReason.StorageUnavailable, 'load failed');
       })
       .finally(() => this.loads.delete(p));
@@ -495,7 +510,12 @@ export class Relay {
         // The core already left the connection; only the socket and bookkeeping remain.
         const c = this.conns.get(e.conn);
         if (!c) continue;
-        this.log.info('close', { room: slot.name, conn: e.conn, reason: e.reason.reason, detail: e.detail });
+        this.logRepeated('info', 'close', e.reason.reason, {
+          room: slot.name,
+          conn: e.conn,
+          reason: e.reason.reason,
+          detail: e.detail,
+        });
         c.sink.close(e.reason.code, e.reason.reason);
         this.conns.delete(e.conn);
         slot.conns.delete(e.conn);
@@ -550,7 +570,7 @@ export class Relay {
       await this.storeOutcome(this.appendOrPublish(batch), 'write');
     } catch (err) {
       this.failedCommits++;
-      this.log.error('append-failed', { rooms: upTo.size, entries: batch.length, error: String(err) });
+      this.logRepeated('error', 'append-failed', '', { rooms: upTo.size, entries: batch.length, error: String(err) });
       for (const room of upTo.keys()) {
         const slot = this.rooms.get(room);
         if (slot) this.dropRoom(slot, CloseReason.StorageUnavailable, 'store append failed');
@@ -624,7 +644,7 @@ export class Relay {
     for (const id of [...slot.conns]) {
       const c = this.conns.get(id);
       if (!c) continue;
-      this.log.info('close', { room: slot.name, conn: id, reason: reason.reason, detail });
+      this.logRepeated('info', 'close', reason.reason, { room: slot.name, conn: id, reason: reason.reason, detail });
       c.sink.close(reason.code, reason.reason);
       this.conns.delete(id);
     }
