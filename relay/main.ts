@@ -17,6 +17,7 @@ import { openScaleOutStorage } from './scaleOutStorage.js';
 import { PerIpLimits } from './perIpLimits.js';
 import { COMPACTION } from './storeCompactor.js';
 import { lockDataDir } from './dataDirLock.js';
+import { storeFileBytes } from './sqliteRoomStore.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -40,6 +41,8 @@ const main = async (): Promise<void> => {
   const metrics: RelayMetrics = new RelayMetrics({
     stats: (): RelayStats => relay.stats(),
     trackedAddresses: () => perIpLimits.size,
+    roomsStored: () => (store ? store.roomCount() : Promise.resolve(0)),
+    ...(config.redisUrl ? {} : { storeBytes: () => storeFileBytes(config.dataDir) }),
   });
   // Scale-out mode (REDIS_URL): Redis is the store, the backplane and the compaction lease.
   const scaleOut = config.redisUrl ? await openScaleOutStorage(config, log, metrics) : null;

@@ -77,6 +77,10 @@ export interface RelayMetricsOptions {
   readonly stats?: () => { readonly roomsLoaded: number; readonly connections: number };
   /** Read when rendering: client addresses the per-IP limits hold an entry for (CLOSE-7). */
   readonly trackedAddresses?: () => number;
+  /** Read when rendering: rooms the store holds, which `MAX_ROOMS` caps (rooms are never removed). */
+  readonly roomsStored?: () => Promise<number>;
+  /** Read when rendering: bytes of the SQLite database and its WAL on disk (embedded mode). */
+  readonly storeBytes?: () => number;
 }
 
 export class RelayMetrics {
@@ -122,6 +126,32 @@ export class RelayMetrics {
         if (trackedAddresses) this.set(trackedAddresses());
       },
     });
+    const roomsStored = options.roomsStored;
+    new Gauge({
+      name: 'converge_rooms_stored',
+      help: 'Rooms the store holds (every room ever written to; MAX_ROOMS caps it). Kept at its last value while the store cannot answer.',
+      registers,
+      async collect() {
+        if (!roomsStored) return;
+        try {
+          this.set(await roomsStored());
+        } catch {
+          // A failing store is reported by the commit outcomes and /healthz; the scrape still works.
+        }
+      },
+    });
+    // Only where there is a database file: absent in scale-out mode rather than a false 0.
+    const storeBytes = options.storeBytes;
+    if (storeBytes) {
+      new Gauge({
+        name: 'converge_store_bytes',
+        help: 'Bytes of the SQLite database and its write-ahead log on disk (embedded mode; MAX_DB_BYTES caps the database).',
+        registers,
+        collect() {
+          this.set(storeBytes());
+        },
+      });
+    }
     new Gauge({
       name: 'converge_rooms_loaded',
       help: 'Rooms held in memory.',

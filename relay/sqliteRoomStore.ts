@@ -23,6 +23,7 @@
  */
 import Database from 'better-sqlite3';
 import { makeDirectory } from './makeDirectory.js';
+import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AppendEntry, RoomStore, StoredLogEntry, StoredRoom, StoredSegment } from './roomStore.js';
 import { assertEntry, assertRange, assertRoom, assertSegment } from './storeArguments.js';
@@ -32,6 +33,19 @@ export const ROOM_STORE_SCHEMA_VERSION = 1;
 
 /** The file name `openDataDir` uses inside a data directory. */
 export const ROOM_STORE_FILE_NAME = 'rooms.sqlite3';
+
+/** Bytes on disk of the database in `dataDir` and its WAL (0 for a file not there); for `/metrics`. */
+export const storeFileBytes = (dataDir: string): number => {
+  let bytes = 0;
+  for (const suffix of ['', '-wal']) {
+    try {
+      bytes += statSync(join(dataDir, ROOM_STORE_FILE_NAME + suffix)).size;
+    } catch {
+      // Not there (yet): nothing on disk.
+    }
+  }
+  return bytes;
+};
 
 export interface SqliteRoomStoreOptions {
   /**

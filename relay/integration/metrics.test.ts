@@ -45,6 +45,9 @@ describe('GET /metrics after real traffic', () => {
     const text = await scrape(relay);
     expect(sample(text, 'converge_connections')).toBe(2);
     expect(sample(text, 'converge_rooms_loaded')).toBe(1);
+    // What MAX_ROOMS and MAX_DB_BYTES cap: the rooms stored, the database's bytes on disk.
+    expect(sample(text, 'converge_rooms_stored')).toBe(1);
+    expect(sample(text, 'converge_store_bytes')).toBeGreaterThan(10 * SECRET.length);
     expect(sample(text, 'converge_connections_opened_total')).toBe(2);
     expect(sample(text, 'converge_frames_received_total{type="sync-update"}')).toBe(10);
     expect(sample(text, 'converge_frames_sent_total{type="sync-update"}')).toBeGreaterThanOrEqual(20);
@@ -88,6 +91,11 @@ describe('GET /metrics after real traffic', () => {
     expect(sample(t0, 'converge_redis_round_trip_seconds_count{op="publish",outcome="ok"}')).toBeGreaterThan(0);
     expect(sample(t1, 'converge_delivery_seconds_count{path="backplane"}')).toBeGreaterThan(0);
     expect(sample(t1, 'converge_frames_sent_total{type="sync-update"}')).toBeGreaterThanOrEqual(300);
+    // The shared store's rooms, as every relay sees them; no database file of their own.
+    for (const t of [t0, t1]) {
+      expect(sample(t, 'converge_rooms_stored')).toBe(1);
+      expect(t).not.toMatch(/^converge_store_bytes /m);
+    }
     for (const r of [r0, r1]) expect(r.stderr()).not.toContain(SECRET);
   });
 });
