@@ -148,8 +148,10 @@ const Room = ({
   // Only when the room first shows (the Composer is mounted by then: effects run after children's).
   // With a mouse or keyboard the room opens ready to write (else what was typed went nowhere); on a
   // touch screen only after the name prompt, as focusing would raise the keyboard over the messages.
+  // A layout effect, in the same commit as the Composer's, which takes TYPE-1's keys and stops
+  // listening: a key pressed between that and a later (passive) focus landed on the page, lost.
   const [focusComposerOnOpen] = useState(() => focusComposer || window.matchMedia('(pointer: fine)').matches);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (focusComposerOnOpen) composerRef.current?.focus();
   }, [focusComposerOnOpen]);
   const [query, setQuery] = useState('');
