@@ -1,7 +1,8 @@
 /**
  * LOCAL-11: says so when the browser deleted this app's saved data (whole-origin eviction) before
- * this start or while the page was open. Shown above every screen until dismissed; the identity was restored, so the user's
- * earlier messages are still theirs once a room is fetched again from the relay.
+ * this start or while the page was open. Shown above every screen until dismissed; the identity
+ * was restored, so the user's earlier messages are still theirs once a room is fetched again from
+ * the relay.
  */
 import { useState, useSyncExternalStore, type ReactNode } from 'react';
 import { originEviction } from './services.js';
