@@ -123,21 +123,25 @@ test.describe('Lab panel', () => {
     // Phones, the narrow layout's widest, then every 32 px from the wide layout's start, through 1024 and 1280:
     // where the header's first row stops holding the status and buttons depends on the room name's length.
     const widths = [320, 360, 390, 896, ...Array.from({ length: 18 }, (_, i) => 928 + 32 * i)];
-    /** Per status (all its words), per width: where the header ends, so where what follows it starts. */
+    /**
+     * Per status (all its words), per width: the header's height, so where what follows it starts
+     * relative to it. Not its bottom edge on the page: a banner above the header ("ready to work
+     * offline", for 8 s after the service worker first installs) moves that, whatever the words.
+     */
     const seen = new Map<string, Map<number, number>>();
     const measure = async (): Promise<void> => {
       for (const width of widths) {
         await u.page.setViewportSize({ width, height: 800 });
         // Read together: a status that changed between two reads would be filed under the wrong words.
-        const { words, bottom } = await u.page.evaluate(() => {
+        const { words, height } = await u.page.evaluate(() => {
           const header = document.querySelector('.room-header')!;
           return {
             words: header.querySelector('.connection')!.textContent,
-            bottom: header.getBoundingClientRect().bottom,
+            height: header.getBoundingClientRect().height,
           };
         });
         if (!seen.has(words)) seen.set(words, new Map());
-        seen.get(words)!.set(width, bottom);
+        seen.get(words)!.set(width, height);
       }
       await u.page.setViewportSize({ width: 1280, height: 800 });
     };
@@ -192,7 +196,7 @@ test.describe('Lab panel', () => {
         [...seen.keys()].some((w) => words.test(w)),
         `${words}`,
       ).toBe(true);
-    // Every width where the header's bottom edge moved with the words, and where it was for each.
+    // Every width where the header's height changed with the words, and what it was for each.
     const moved: Record<number, Record<string, number>> = {};
     for (const width of widths) {
       const at = [...seen].filter(([, byWidth]) => byWidth.has(width));
