@@ -2483,6 +2483,32 @@ test('LOBBY-3: the lobby shows what a room still holds unsent, until its refresh
   await expect(row).toBeVisible();
 });
 
+test('SYNC-C2: a message written offline in one room goes out when another room it moved to connects, without the lobby', async ({
+  openUser,
+  room,
+}) => {
+  const [a, b] = await aliceAndBobIn(openUser, room);
+  const other = `elsewhere-${Date.now().toString(36)}`;
+  await a.context.setOffline(true);
+  await expect(a.connection()).toContainText('Offline');
+  await a.send('written offline, then left');
+  await expect(a.message('written offline, then left')).toContainText('Pending');
+  // Still offline, Alice moves on to another room (the lobby's refresh cannot run offline).
+  await a.page.getByRole('link', { name: 'Rooms', exact: true }).click();
+  await a.page.getByLabel('Room name').fill(other);
+  await a.page.getByRole('button', { name: 'Join room' }).click();
+  await expect(a.connection()).toContainText('Offline');
+  // The network is back while she stays there: that room's connection brings the other one's upload.
+  await a.context.setOffline(false);
+  await expect(a.connection()).toContainText('Online');
+  await expect(b.message('written offline, then left')).toBeVisible({ timeout: 20_000 });
+  await expect(a.page).toHaveURL(new RegExp(`/r/${other}$`));
+  // Acked: the lobby has nothing left to send for the room.
+  await a.page.getByRole('link', { name: 'Rooms', exact: true }).click();
+  await expect(lobbyRow(a.page, room)).toContainText('written offline, then left');
+  await expect(lobbyRow(a.page, room)).not.toContainText('not sent yet');
+});
+
 test('CATCH-7: a reaction removed offline reaches the others through the lobby, without opening the room', async ({
   openUser,
   room,

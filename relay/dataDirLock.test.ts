@@ -2,7 +2,7 @@
  * STORE-8: one relay per data directory, with a lock the kernel drops when its holder dies.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -19,6 +19,8 @@ it('STORE-8: a second lock on a directory is refused, naming it, until the first
   root = mkdtempSync(join(tmpdir(), 'converge-lock-'));
   const dir = join(root, 'data');
   const first = lockDataDir(dir);
+  // The lock is one file: no journal left beside it while it is held.
+  expect(readdirSync(dir)).toEqual(['relay.lock']);
   expect(() => lockDataDir(dir)).toThrow(DataDirBusyError);
   expect(() => lockDataDir(dir)).toThrow(`DATA_DIR ${dir} is in use by another relay`);
   // Another directory is another lock.

@@ -31,6 +31,9 @@ export const lockDataDir = (dataDir: string): DataDirLock => {
   const db = new Database(join(dataDir, DATA_DIR_LOCK_FILE_NAME), { timeout: 0 });
   try {
     db.pragma('locking_mode = EXCLUSIVE');
+    // The lock file holds nothing worth a crash-safe journal; an on-disk one would stay beside it
+    // as `relay.lock-journal` for as long as the lock is held.
+    db.pragma('journal_mode = MEMORY');
     // The write takes the exclusive lock, and EXCLUSIVE mode keeps it after the commit.
     db.exec('CREATE TABLE IF NOT EXISTS holder (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER, since TEXT)');
     db.prepare('INSERT OR REPLACE INTO holder VALUES (1, ?, ?)').run(process.pid, new Date().toISOString());

@@ -4,7 +4,7 @@
  * going-away, and exit 0 (1 when a commit failed on the way, CLOSE-4).
  */
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, ConfigError, publishedLimits } from './config.js';
 import { createLogger } from './log.js';
@@ -98,7 +98,7 @@ const main = async (): Promise<void> => {
     const { port } = server.address() as AddressInfo;
     const shownHost = config.host.includes(':') ? `[${config.host}]` : config.host;
     process.stdout.write(
-      `Converge relay listening on http://${shownHost}:${port} (${scaleOut ? `rooms in Redis, prefix ${config.redisPrefix}` : `data in ${config.dataDir}`})\n`,
+      `Converge relay listening on http://${shownHost}:${port} (${scaleOut ? `rooms in Redis, prefix ${config.redisPrefix}` : `data in ${resolve(config.dataDir)}`})\n`,
     );
   });
   server.on('error', (err) => {

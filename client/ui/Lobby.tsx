@@ -11,22 +11,14 @@ import { notSent as notSentOf, type NotSent, type RoomSummary } from './lobbyDat
 import { lobbySummariesFor } from './lobbySummaries.js';
 import { normalizeName } from '../identity.js';
 import { navigate, roomOfLink, roomPath, roomUrl } from './router.js';
-import { refreshRooms } from '../sync/backgroundRefresh.js';
 import { decodeSyncState } from '../sync/syncState.js';
-import {
-  catchUpInBackground,
-  tabFaults,
-  kv,
-  offlineSwitch,
-  openBackgroundSession,
-  randomBytes,
-  type RoomInfo,
-} from './services.js';
+import { kv, offlineSwitch, randomBytes, type RoomInfo } from './services.js';
 import { useCopy } from './useCopy.js';
 import { useNetworkOnline } from './useNetworkOnline.js';
 import { describePending } from './describePending.js';
 import { currentDraft } from './draftKeeper.js';
 import { browserRefreshEnv, startRefreshLoop } from './refreshLoop.js';
+import { REFRESH_EVERY_MS, refreshRecentRooms } from './refreshRecentRooms.js';
 import { OfflineSwitch } from './offlineSwitch.js';
 
 interface LobbyRoom {
@@ -225,15 +217,6 @@ const JoinRoom = (): ReactNode => {
   );
 };
 
-/** SYNC-C1: how many of the most recently opened rooms the lobby refreshes, and how often. */
-const REFRESH_ROOMS = 10;
-// A refresh of a room that missed nothing is one short websocket (CATCH-1: the relay answers a
-// state vector with nothing): every 30 s costs a relay little, where 2 min left counts stale.
-const REFRESH_EVERY_MS = 30_000;
-const REFRESH_ROOM_TIMEOUT_MS = 15_000;
-/** OFF-1, LAB-10: rooms the user holds back from the relay, which no lobby syncs. */
-const heldBack = (room: string): boolean => offlineSwitch.isOff(room) || tabFaults.partitionedHere(room);
-
 const NOTHING_NOT_SENT: NotSent = { count: 0, messages: 0, reactions: 0, title: false };
 
 const RoomList = (): ReactNode => {
@@ -301,25 +284,12 @@ const RoomList = (): ReactNode => {
     const run = async (): Promise<void> => {
       setChecking(true);
       try {
-        const infos = await local.store.listRooms();
-        infos.sort((a, b) => (b.meta.lastOpenedAt ?? 0) - (a.meta.lastOpenedAt ?? 0));
-        await refreshRooms({
-          // OFF-1: a room switched off in this tab is not synced from here either; LAB-10: nor
-          // one a Lab partition holds back, in this tab or another (also once the round started).
-          rooms: infos
-            .map((i) => i.room)
-            .filter((room) => !heldBack(room))
-            .slice(0, REFRESH_ROOMS),
-          heldBack,
-          catchUp: (room, timeoutMs) => catchUpInBackground(room, local, timeoutMs, summaries.unackedClients(room)),
-          open: (room) => openBackgroundSession(room, identity, local),
-          timeoutMs: REFRESH_ROOM_TIMEOUT_MS,
-          cancelled: () => stopped || !navigator.onLine,
-          onRoom: (room, _outcome, change) => {
-            if (change.kind === 'none') return;
-            summaries.advance(room, change);
-            void refresh();
-          },
+        await refreshRecentRooms({
+          local,
+          identity,
+          summaries,
+          cancelled: () => stopped,
+          onChange: () => void refresh(),
         });
       } finally {
         if (!stopped) setChecking(false);

@@ -53,6 +53,7 @@ import {
 } from './services.js';
 import { useCopy } from './useCopy.js';
 import { useRoomSession, useRoomView } from './useRoomView.js';
+import { useOtherRoomsRefresh } from './useOtherRoomsRefresh.js';
 
 /**
  * SEARCH-1: a message's text and author as search compares them, folded once per message view
@@ -143,6 +144,7 @@ const Room = ({
   const { identity, local } = useApp();
   const view = useRoomView(session);
   const visible = useDocumentVisible();
+  useOtherRoomsRefresh(room, view.connection.status);
   const listRef = useRef<MessageListHandle>(null);
   const composerRef = useRef<ComposerHandle>(null);
   // Only when the room first shows (the Composer is mounted by then: effects run after children's).

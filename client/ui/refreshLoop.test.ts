@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { startRefreshLoop, type RefreshLoopEnv } from './refreshLoop.js';
+import {
+  startReconnectRefresh,
+  startRefreshLoop,
+  type ReconnectRefresh,
+  type ReconnectRefreshEnv,
+  type RefreshLoopEnv,
+} from './refreshLoop.js';
 
 const EVERY = 30_000;
 
@@ -114,5 +120,127 @@ describe('SYNC-C1: the lobby refreshes recent rooms only while it is shown and o
     expect(handlers).toBeNull();
     await vi.advanceTimersByTimeAsync(3 * EVERY);
     expect(runs).toBe(2);
+  });
+});
+
+describe("SYNC-C2: a room's screen refreshes the other rooms when its connection comes up", () => {
+  let visible: boolean;
+  let online: boolean;
+  let shown: (() => void) | null;
+  let rounds: { lastStart: number };
+  let runs: number;
+  let finish: (() => void) | null;
+  let schedules: ReconnectRefresh[];
+  const env = (): ReconnectRefreshEnv => ({
+    visible: () => visible,
+    online: () => online,
+    now: () => Date.now(),
+    listen: (h) => {
+      shown = h.shown;
+      return () => (shown = null);
+    },
+    rounds,
+  });
+  const run = (): Promise<void> => {
+    runs++;
+    return new Promise((resolve) => (finish = resolve));
+  };
+  const start = (): ReconnectRefresh => {
+    const s = startReconnectRefresh(run, EVERY, env());
+    schedules.push(s);
+    return s;
+  };
+  const endRun = async (): Promise<void> => {
+    finish?.();
+    finish = null;
+    await vi.advanceTimersByTimeAsync(0);
+  };
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    visible = true;
+    online = true;
+    shown = null;
+    rounds = { lastStart: -Infinity };
+    runs = 0;
+    finish = null;
+    schedules = [];
+  });
+  afterEach(() => {
+    for (const s of schedules) s.stop();
+    vi.useRealTimers();
+  });
+
+  it('SYNC-C2: no round until the connection comes up, then one at once; none on a timer', async () => {
+    const s = start();
+    await vi.advanceTimersByTimeAsync(10 * EVERY);
+    expect(runs).toBe(0);
+    s.connected();
+    expect(runs).toBe(1);
+    await endRun();
+    await vi.advanceTimersByTimeAsync(10 * EVERY);
+    expect(runs).toBe(1);
+  });
+
+  it('SYNC-C2: coming up again within 30 s of the last round owes one round, run when the 30 s are up; owed rounds do not add up', async () => {
+    const s = start();
+    s.connected();
+    await endRun();
+    await vi.advanceTimersByTimeAsync(EVERY / 3);
+    s.connected();
+    s.connected();
+    expect(runs).toBe(1);
+    await vi.advanceTimersByTimeAsync((2 * EVERY) / 3);
+    expect(runs).toBe(2);
+    await endRun();
+    await vi.advanceTimersByTimeAsync(5 * EVERY);
+    expect(runs).toBe(2);
+  });
+
+  it('SYNC-C2: coming up during a round owes one more after it, once the gap is over', async () => {
+    const s = start();
+    s.connected();
+    s.connected();
+    expect(runs).toBe(1);
+    await vi.advanceTimersByTimeAsync(EVERY + 1);
+    expect(runs).toBe(1);
+    await endRun();
+    expect(runs).toBe(2);
+  });
+
+  it('SYNC-C2: a hidden page runs its owed round when shown; a connection down again holds it until it comes up', () => {
+    const s = start();
+    visible = false;
+    s.connected();
+    expect(runs).toBe(0);
+    online = false;
+    visible = true;
+    shown!();
+    expect(runs).toBe(0);
+    online = true;
+    s.connected();
+    expect(runs).toBe(1);
+  });
+
+  it("SYNC-C2: the gap holds across a page's schedules (moving to another room starts no round of its own)", async () => {
+    const first = start();
+    first.connected();
+    await endRun();
+    first.stop();
+    const second = start();
+    second.connected();
+    expect(runs).toBe(1);
+    await vi.advanceTimersByTimeAsync(EVERY);
+    expect(runs).toBe(2);
+  });
+
+  it('SYNC-C2: a stopped schedule runs nothing it owed', async () => {
+    const s = start();
+    s.connected();
+    await endRun();
+    s.connected();
+    s.stop();
+    await vi.advanceTimersByTimeAsync(3 * EVERY);
+    expect(runs).toBe(1);
   });
 });

@@ -67,3 +67,75 @@ export const startRefreshLoop = (run: () => Promise<void>, everyMs: number, env:
     unlisten();
   };
 };
+
+/** What `startReconnectRefresh` needs of the page: its visibility, the room's connection and the clock. */
+export interface ReconnectRefreshEnv {
+  readonly visible: () => boolean;
+  /** The room's own connection is up (a round started while it is down would only fail). */
+  readonly online: () => boolean;
+  readonly now: () => number;
+  /** Calls `shown` when the page becomes visible; returns the unsubscribe. */
+  readonly listen: (handlers: { shown: () => void }) => () => void;
+  /** When the last round started (ms, `now`), shared by every schedule of the page: a new room's screen keeps the gap. */
+  readonly rounds: { lastStart: number };
+}
+
+export interface ReconnectRefresh {
+  /** The room's connection came up: a round is owed. */
+  connected(): void;
+  /** Stops it (a round in progress finishes; none owed runs). */
+  stop(): void;
+}
+
+/**
+ * SYNC-C2's schedule for a room's screen: a round is owed each time the room's connection comes
+ * up (the relay is reachable again, so edits made offline in other rooms can go out), and runs
+ * once the page is visible, the connection is still up, no round is running and `minGapMs` have
+ * passed since the page's last round started (it runs when they have: moving from room to room
+ * does not start a round per room). Owed rounds do not add up: one
+ * round visits every room. No round runs on a timer: a room's screen, where people spend their
+ * time, adds upgrades only when its connection comes back, and hidden tabs none (a relay restart
+ * reconnects every tab of a class behind one NAT at once; CLOSE-7 counts their upgrades together).
+ */
+export const startReconnectRefresh = (
+  run: () => Promise<void>,
+  minGapMs: number,
+  env: ReconnectRefreshEnv,
+): ReconnectRefresh => {
+  let stopped = false;
+  let running = false;
+  let owed = false;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const tick = (): void => {
+    if (stopped || running || !owed || !env.visible() || !env.online()) return;
+    const wait = env.rounds.lastStart + minGapMs - env.now();
+    if (wait > 0) {
+      timer ??= setTimeout(() => {
+        timer = null;
+        tick();
+      }, wait);
+      return;
+    }
+    owed = false;
+    running = true;
+    env.rounds.lastStart = env.now();
+    run()
+      .catch(() => undefined)
+      .finally(() => {
+        running = false;
+        tick();
+      });
+  };
+  const unlisten = env.listen({ shown: tick });
+  return {
+    connected: () => {
+      owed = true;
+      tick();
+    },
+    stop: () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      unlisten();
+    },
+  };
+};
