@@ -2153,6 +2153,48 @@ test('LOCAL-11: site data cleared under an open page (cookies kept): the same id
   }
 });
 
+test('LEAVE-1: with the device full, leaving a page that holds the only copy of a message asks first', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Ada');
+  // A full device, made on demand: Chromium here ignores CDP's quota override (Storage.overrideQuotaForOrigin
+  // leaves navigator.storage.estimate() at gigabytes), so adding a row refuses as IndexedDB does
+  // when the quota is reached: with a QuotaExceededError.
+  await a.page.addInitScript(() => {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with apply, on its own receiver
+    const add = IDBObjectStore.prototype.add;
+    IDBObjectStore.prototype.add = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['add']>) {
+      if ((globalThis as { diskFull?: boolean }).diskFull)
+        throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      return add.apply(this, args);
+    };
+  });
+  await a.gotoRoom(room);
+  await a.send('stored and saved');
+  await expect(a.message('stored and saved')).toContainText(/Saved|Seen/);
+  await a.context.setOffline(true);
+  await expect(a.connection()).toContainText('Offline');
+  await a.page.evaluate(() => ((globalThis as { diskFull?: boolean }).diskFull = true));
+  await a.send('only in this page');
+  const banner = a.page.getByRole('alert').filter({ hasText: 'Storage problem.' });
+  await expect(banner).toContainText('Keep this page open');
+  // Closing asks; the user stays, and the message is still there.
+  const asked = a.page.waitForEvent('dialog');
+  await a.page.close({ runBeforeUnload: true });
+  const dialog = await asked;
+  expect(dialog.type()).toBe('beforeunload');
+  await dialog.dismiss();
+  await expect(a.message('only in this page')).toBeVisible();
+  // Space again: the next write stores everything (STORE-C1), and leaving asks nothing.
+  await a.page.evaluate(() => ((globalThis as { diskFull?: boolean }).diskFull = false));
+  await a.send('space again');
+  await expect(banner).toHaveCount(0);
+  await expect(a.message('only in this page')).toContainText('Pending');
+  await a.page.reload();
+  for (const text of ['only in this page', 'space again']) await expect(a.message(text)).toContainText('Pending');
+});
+
 test('LOCAL-11: a second Converge on the same host but another port is not taken for an eviction', async ({
   openUser,
 }) => {

@@ -64,6 +64,21 @@ describe('clientAddress', () => {
     expect(clientAddress('192.0.2.1', '198.51.100.7', proxies)).toBe('192.0.2.1');
     expect(clientAddress('127.0.0.2', '198.51.100.7', proxies)).toBe('127.0.0.2');
   });
+
+  it('CLOSE-7: behind a chain of trusted proxies (a CDN, then nginx), the nearest hop no trusted proxy stands for is counted', () => {
+    const proxies = trusting('127.0.0.1', '203.0.113.0/24');
+    // client 198.51.100.7 → CDN edge 203.0.113.5 → nginx on the relay's host.
+    expect(clientAddress('127.0.0.1', '198.51.100.7, 203.0.113.5', proxies)).toBe('198.51.100.7');
+    // What the client wrote itself, before the CDN's hop, still counts for nothing.
+    expect(clientAddress('127.0.0.1', '10.9.9.9, 198.51.100.7, 203.0.113.5', proxies)).toBe('198.51.100.7');
+    expect(clientAddress('127.0.0.1', ['10.9.9.9, 198.51.100.8', '203.0.113.5'], proxies)).toBe('198.51.100.8');
+    // Every hop a trusted proxy: the earliest of them.
+    expect(clientAddress('127.0.0.1', '203.0.113.7, 203.0.113.5', proxies)).toBe('203.0.113.7');
+    // An unreadable hop stops the walk at the trusted one after it.
+    expect(clientAddress('127.0.0.1', '198.51.100.7, unknown, 203.0.113.5', proxies)).toBe('203.0.113.5');
+    // The CDN's range not listed: its edge is the client, as before.
+    expect(clientAddress('127.0.0.1', '198.51.100.7, 203.0.113.5', trusting('127.0.0.1'))).toBe('203.0.113.5');
+  });
 });
 
 describe('addressRange and inRanges', () => {

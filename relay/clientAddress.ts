@@ -2,9 +2,11 @@
  * CLOSE-7: the address an upgrade is counted under by the per-IP limits (./perIpLimits.ts).
  *
  * - It is the TCP peer's address, or, when the peer is one of the trusted proxies (TRUST_PROXY),
- *   the last hop of its `X-Forwarded-For`: the address that proxy saw. Earlier hops were written
- *   by whoever sent the request and prove nothing; from any other peer the header is ignored, so
- *   a client cannot pick its own address.
+ *   the address its `X-Forwarded-For` says that proxy saw (the last hop), and while that hop is a
+ *   trusted proxy too (a CDN in front of nginx, both listed), the hop before it: the nearest
+ *   address no trusted proxy stands for. Hops before that were written by whoever sent the
+ *   request and prove nothing; from any other peer the header is ignored, so a client cannot pick
+ *   its own address. An unreadable hop ends the walk at the trusted address after it.
  * - While no proxy is trusted, loopback peers are not counted (null): a reverse proxy on the same
  *   host makes every client 127.0.0.1, and one count for all of them would cap the whole relay at
  *   MAX_CONNECTIONS_PER_IP. Only processes on the relay's own host have a loopback address.
@@ -129,11 +131,26 @@ const withoutPort = (hop: string): string => {
   return v4 ? v4[1]! : t;
 };
 
-/** The last address of an `X-Forwarded-For` header (Node joins repeated headers with ", "). */
-const lastHop = (header: string | readonly string[] | undefined): string | null => {
-  if (header === undefined) return null;
+/**
+ * Walking an `X-Forwarded-For` header (Node joins repeated headers with ", ") from its last hop:
+ * the first address that is not a trusted proxy, else the last trusted one read (`from`, the peer,
+ * when the header is missing or its last hop unreadable).
+ */
+const forwardedClient = (
+  from: string,
+  header: string | readonly string[] | undefined,
+  trustedProxies: readonly AddressRange[],
+): string => {
+  if (header === undefined) return from;
   const hops = (typeof header === 'string' ? header : header.join(',')).split(',');
-  return canonicalAddress(withoutPort(hops[hops.length - 1]!));
+  let nearest = from;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = canonicalAddress(withoutPort(hops[i]!));
+    if (hop === null) return nearest;
+    if (!inRanges(hop, trustedProxies)) return hop;
+    nearest = hop;
+  }
+  return nearest;
 };
 
 /** The key the per-IP limits count this upgrade under, or null when it is not counted. */
@@ -147,6 +164,5 @@ export const clientAddress = (
   if (from === null) return null;
   if (trustedProxies.length === 0) return isLoopback(from) ? null : countedAs(from);
   // A trusted proxy that sent no usable header is counted as itself.
-  const forwarded = inRanges(from, trustedProxies) ? lastHop(forwardedFor) : null;
-  return countedAs(forwarded ?? from);
+  return countedAs(inRanges(from, trustedProxies) ? forwardedClient(from, forwardedFor, trustedProxies) : from);
 };

@@ -5,9 +5,9 @@
  * in-memory counter and fanning them out only to its own clients: their clients stop seeing each
  * other, and one relay's commits fail on the other's sequence numbers. The relay therefore holds
  * an exclusive lock on `relay.lock` in the data directory for as long as it runs. The lock is
- * SQLite's own (POSIX advisory locks, taken by `locking_mode = EXCLUSIVE` and a write): the
- * kernel drops it when the process ends however it ends, SIGKILL and power loss included, so a
- * crashed relay never leaves a stale lock behind, unlike a pid file.
+ * SQLite's own (POSIX advisory locks, taken by `locking_mode = EXCLUSIVE` and an exclusive
+ * transaction): the kernel drops it when the process ends however it ends, SIGKILL and power loss
+ * included, so a crashed relay never leaves a stale lock behind, unlike a pid file.
  *
  * Invariant: while a `DataDirLock` is open, no other process can open one on the same directory.
  */
@@ -34,9 +34,10 @@ export const lockDataDir = (dataDir: string): DataDirLock => {
     // The lock file holds nothing worth a crash-safe journal; an on-disk one would stay beside it
     // as `relay.lock-journal` for as long as the lock is held.
     db.pragma('journal_mode = MEMORY');
-    // The write takes the exclusive lock, and EXCLUSIVE mode keeps it after the commit.
-    db.exec('CREATE TABLE IF NOT EXISTS holder (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER, since TEXT)');
-    db.prepare('INSERT OR REPLACE INTO holder VALUES (1, ?, ?)').run(process.pid, new Date().toISOString());
+    // An exclusive transaction takes the lock, and EXCLUSIVE mode keeps it after the commit. It
+    // writes nothing: a relay restarted on a full disk must get this far to say what is wrong.
+    db.exec('BEGIN EXCLUSIVE');
+    db.exec('COMMIT');
   } catch (err) {
     db.close();
     if ((err as { code?: string }).code === 'SQLITE_BUSY') {

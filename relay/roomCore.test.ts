@@ -1044,6 +1044,36 @@ describe('RoomCore compaction', () => {
   });
 });
 
+describe('RoomCore compaction behind a big entry', () => {
+  it('STORE-11: an entry too big to join the run before it does not stop compaction: the run is folded, then the entry alone', () => {
+    const a = new Editor(1);
+    const opts = { minLogEntries: 8, targetBytes: 1000 };
+    const small = (i: number): Uint8Array => a.insert(0, `#${i} `);
+    const updates = [small(0), small(1), small(2), a.insert(0, 'x'.repeat(3 * opts.targetBytes))];
+    for (let i = 3; i < 40; i++) updates.push(small(i));
+    const core = joined(makeCore(), 1);
+    for (const u of updates) core.receive(1, encodeSyncUpdate(u));
+    core.committed(updates.length);
+    const sv = core.stateVector();
+    const plans: [number, number][] = [];
+    for (let plan = core.compactionPlan(opts); plan; plan = core.compactionPlan(opts)) {
+      plans.push([plan.seqLo, plan.seqHi]);
+      core.applyCompaction(plan.seqLo, plan.seqHi, mergeAndParse(plan.parts.map((p) => p.bytes)));
+      expect(plans.length).toBeLessThan(50);
+    }
+    expect(plans.slice(0, 2)).toEqual([
+      [1, 3],
+      [4, 4],
+    ]);
+    // Everything after the big entry was folded too, down to less than one plan's worth.
+    expect(plans[plans.length - 1]![1]).toBeGreaterThan(updates.length - opts.minLogEntries);
+    expect(core.stateVector()).toEqual(sv);
+    const x = new Editor(9);
+    x.apply(...syncBodies(framesTo(core.receive(1, encodeSyncStep1(encodeStateVector(new Map()))), 1)));
+    expectSameDoc(x.doc, a.doc);
+  });
+});
+
 describe('RoomCore awareness-only connections', () => {
   it('WATCH-1: a watcher gets the awareness states on join and no SyncStep1', () => {
     const core = joined(makeCore(), 1);

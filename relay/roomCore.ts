@@ -304,7 +304,8 @@ export class RoomCore {
   /**
    * The oldest committed log entries to fold into a segment, or null when the log is short.
    * Takes consecutive durable log chunks (and the segment before them if it is still small),
-   * up to about `targetBytes` of input.
+   * up to about `targetBytes` of input. Invariant (STORE-11): while the log holds at least
+   * `minLogEntries` durable entries or `targetBytes / 2` durable bytes, there is a plan.
    */
   compactionPlan(opts: { minLogEntries: number; targetBytes: number }): {
     seqLo: number;
@@ -317,15 +318,24 @@ export class RoomCore {
     const firstLog = this.chunks.length - this.logCount;
     let end = firstLog;
     let bytes = 0;
+    // STORE-11: the walk stopped at a durable entry too big to join: the run before it can never
+    // grow, so it is folded now however small (else a big entry behind a few small ones stopped
+    // the room's compaction for good, and its log grew without bound).
+    let blocked = false;
     while (end < this.chunks.length) {
       const c = this.chunks[end]!;
+      if (c.seqHi > durableSeq) break;
       // The first entry always fits: an oversized one becomes a segment of its own.
-      if (c.seqHi > durableSeq || (end > firstLog && bytes + c.parsed.bytes.length > opts.targetBytes)) break;
+      if (end > firstLog && bytes + c.parsed.bytes.length > opts.targetBytes) {
+        blocked = true;
+        break;
+      }
       bytes += c.parsed.bytes.length;
       end++;
     }
-    if (end - firstLog < opts.minLogEntries && bytes < opts.targetBytes / 2) return null;
-    if (end === firstLog || (end - firstLog < 2 && bytes <= opts.targetBytes)) return null;
+    if (end === firstLog) return null;
+    if (!blocked && end - firstLog < opts.minLogEntries && bytes < opts.targetBytes / 2) return null;
+    if (!blocked && end - firstLog < 2 && bytes <= opts.targetBytes) return null;
     let start = firstLog;
     const prev = this.chunks[firstLog - 1];
     // Fold into the previous segment only while it is small: re-merging a big segment for every

@@ -23,7 +23,7 @@
  */
 import Database from 'better-sqlite3';
 import { makeDirectory } from './makeDirectory.js';
-import { statSync } from 'node:fs';
+import { statfsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AppendEntry, RoomStore, StoredLogEntry, StoredRoom, StoredSegment } from './roomStore.js';
 import { assertEntry, assertRange, assertRoom, assertSegment } from './storeArguments.js';
@@ -45,6 +45,20 @@ export const storeFileBytes = (dataDir: string): number => {
     }
   }
   return bytes;
+};
+
+/** STORE-10: said when a database cannot be opened and the disk under it is full. */
+export const FULL_DISK_HINT =
+  ' (the disk holding it is full, and SQLite must create its write-ahead log to open it: free some space, then start the relay again)';
+
+/** Whether the file system holding `dir` has less than a page or two free (unknown: false). */
+const diskFull = (dir: string): boolean => {
+  try {
+    const fs = statfsSync(dir);
+    return fs.bavail * fs.bsize < 64 * 1024;
+  } catch {
+    return false;
+  }
 };
 
 export interface SqliteRoomStoreOptions {
@@ -178,10 +192,11 @@ export class SqliteRoomStore implements RoomStore {
       return new SqliteRoomStore(db);
     } catch (error) {
       db?.close();
-      // The operator's first question is which file: say it.
-      throw new Error(`cannot use the database ${file}: ${error instanceof Error ? error.message : String(error)}`, {
-        cause: error,
-      });
+      // The operator's first question is which file: say it. SQLite reports a full disk at open
+      // as "disk I/O error" when it cannot create its write-ahead log: say what it is.
+      const why = error instanceof Error ? error.message : String(error);
+      const full = diskFull(dirname(file)) ? FULL_DISK_HINT : '';
+      throw new Error(`cannot use the database ${file}: ${why}${full}`, { cause: error });
     }
   }
 

@@ -175,3 +175,41 @@ describe('compactStoredRoom on Redis', () => {
     expect(contentOf(final)).toHaveLength(seq - 1);
   });
 });
+
+describe('planStoredCompaction', () => {
+  /** Plans and applies (by hand: content does not matter to the plan) until there is no plan; returns each plan's seqs. */
+  const compactAll = (sizes: readonly number[]): { plans: [number, number][]; left: StoredRoom } => {
+    let room: StoredRoom = {
+      segments: [],
+      log: sizes.map((n, i) => ({ seq: i + 1, update: new Uint8Array(n) })),
+    };
+    const plans: [number, number][] = [];
+    for (let plan = planStoredCompaction(room, policy); plan; plan = planStoredCompaction(room, policy)) {
+      const { seqLo, seqHi } = plan;
+      plans.push([seqLo, seqHi]);
+      const bytes = plan.updates.reduce((n, u) => n + u.length, 0);
+      room = {
+        segments: [...room.segments.filter((g) => g.seqHi < seqLo), { seqLo, seqHi, update: new Uint8Array(bytes) }],
+        log: room.log.filter((e) => e.seq > seqHi),
+      };
+    }
+    return { plans, left: room };
+  };
+
+  it('STORE-11: an entry too big to join the run before it does not stop compaction: the run is folded, then the entry alone', () => {
+    const big = policy.targetBytes * 2;
+    // Three small entries, one big, then enough small ones to pass minLogEntries again and again.
+    const { plans, left } = compactAll([100, 100, 100, big, ...Array<number>(20).fill(100)]);
+    expect(plans.slice(0, 2)).toEqual([
+      [1, 3],
+      [4, 4],
+    ]);
+    // Whatever is left in the log is below the thresholds: nothing waits behind the big entry.
+    expect(left.log.length).toBeLessThan(policy.minLogEntries);
+    expect(left.segments.some((g) => g.seqLo === 4 && g.seqHi === 4)).toBe(true);
+  });
+
+  it('STORE-2: a short log of small entries is left alone', () => {
+    expect(compactAll([100, 100, 100]).plans).toEqual([]);
+  });
+});

@@ -65,15 +65,21 @@ export const planStoredCompaction = (
   if (firstLog < 0) return null;
   let end = firstLog;
   let bytes = 0;
+  // STORE-11: stopped at an entry too big to join, the run before it can never grow: folded now.
+  let blocked = false;
   while (end < chunks.length) {
     const c = chunks[end]!;
-    if (c.kind !== 'log' || (end > firstLog && bytes + c.update.length > policy.targetBytes)) break;
+    if (c.kind !== 'log') break;
+    if (end > firstLog && bytes + c.update.length > policy.targetBytes) {
+      blocked = true;
+      break;
+    }
     bytes += c.update.length;
     end++;
   }
   const count = end - firstLog;
-  if (count < policy.minLogEntries && bytes < policy.targetBytes / 2) return null;
-  if (count < 2 && bytes <= policy.targetBytes) return null;
+  if (!blocked && count < policy.minLogEntries && bytes < policy.targetBytes / 2) return null;
+  if (!blocked && count < 2 && bytes <= policy.targetBytes) return null;
   let start = firstLog;
   const prev = chunks[firstLog - 1];
   if (prev && prev.update.length < policy.targetBytes / 8 && prev.update.length + bytes <= policy.targetBytes) {

@@ -57,6 +57,20 @@ export class LocalWrites {
   }
 
   /**
+   * LEAVE-1: whether a write failed and no full write succeeded since, and a tracked client's
+   * clock in the doc (`clockOf`) passes both what is stored and `keptElsewhere` (the relay's
+   * acks): structs that are only in memory, not because a write is still under way.
+   */
+  failedToKeep(clockOf: (client: number) => number, keptElsewhere: (client: number) => number): boolean {
+    if (!this.broken && !this.queue.some((w) => w.outcome === 'failed')) return false;
+    for (const client of this.tracked) {
+      const clock = clockOf(client);
+      if (clock > (this.stored.get(client) ?? 0) && clock > keptElsewhere(client)) return true;
+    }
+    return false;
+  }
+
+  /**
    * REBUILD-1: the doc was rebuilt from the store, so everything it shows is stored. Writes
    * still in flight from the old doc no longer count.
    */

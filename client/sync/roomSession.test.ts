@@ -844,6 +844,42 @@ describe('RoomSession with a real relay', () => {
     ]);
   });
 
+  it('LEAVE-1: a message whose write failed is only in the page until a full write stores it', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store, { relayUrl: 'ws://127.0.0.1:9/sync' });
+    a.send('first');
+    await a.whenStored();
+    // Stored: nothing to lose.
+    expect(a.view().storage.onlyInPage).toBe(false);
+    store.failNextWrite(new DOMException('full', 'QuotaExceededError'));
+    a.send('second');
+    await waitFor(() => a.view().storage.onlyInPage, 'only in the page');
+    expect(a.view().storage.error).not.toBeNull();
+    // The next write is a full one (STORE-C1) and succeeds: the device holds everything again.
+    a.send('third');
+    await waitFor(() => !a.view().storage.onlyInPage, 'on the device again');
+    expect(a.view().storage.error).toBeNull();
+  });
+
+  it('LEAVE-1: a message the relay acked is not only in the page, though its write here failed', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    const a = await open(room, alice, store);
+    await online(a);
+    // Every write fails from here (the heal's retries too), so only the relay can keep it.
+    for (let i = 0; i < 50; i++) store.failNextWrite(new DOMException('full', 'QuotaExceededError'));
+    a.send('kept by the relay');
+    await waitFor(() => a.view().storage.error !== null, 'the write failed');
+    // STATE-1: acked (the message itself stays 'storing', STATE-4: it is not on this device).
+    await waitFor(() => a.view().pendingCount === 0, 'acked');
+    expect(a.view().storage.onlyInPage).toBe(false);
+    // Offline, a new one is only in the page.
+    a.setOffline(true);
+    a.send('nowhere else');
+    await waitFor(() => a.view().storage.onlyInPage, 'only in the page');
+  });
+
   /** Bob's message, in Alice's view: what she reacts to (so her reacting Yjs client wrote no message). */
   const bobsMessage = async (a: RoomSession, b: RoomSession): Promise<string> => {
     const { id } = b.send('react to me');

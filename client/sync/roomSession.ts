@@ -172,7 +172,16 @@ export interface RoomView {
   readonly pendingReactionCount: number;
   /** STATE-6: the title shown is this user's and not yet acked by the relay. */
   readonly pendingTitle: boolean;
-  readonly storage: { readonly persistent: boolean; readonly error: string | null; readonly evicted: boolean };
+  readonly storage: {
+    readonly persistent: boolean;
+    readonly error: string | null;
+    readonly evicted: boolean;
+    /**
+     * LEAVE-1: own edits are only in this page's memory: their write to the device failed (the
+     * error above) and the relay has not acked them. Closing the page loses them for good.
+     */
+    readonly onlyInPage: boolean;
+  };
   readonly presence: readonly PresenceView[];
   readonly notices: readonly string[];
   /**
@@ -1301,6 +1310,16 @@ export class RoomSession {
     void p.finally(() => this.appends.delete(p));
   }
 
+  /** LEAVE-1: see `RoomView.storage.onlyInPage`. */
+  private onlyInPage(): boolean {
+    const r = this.replica;
+    if (!r) return false;
+    return this.localWrites.failedToKeep(
+      (client) => Y.getState(r.doc.store, client),
+      (client) => this.acked.get(client) ?? 0,
+    );
+  }
+
   /** STATE-4: own messages (and reactions, STATE-5) the store now holds go from 'storing' to 'pending'. */
   private onLocalWriteSettled(grew: boolean): void {
     if (!grew) return;
@@ -1835,7 +1854,12 @@ export class RoomSession {
       pendingCount,
       pendingReactionCount,
       pendingTitle,
-      storage: Object.freeze({ persistent: this.persistent, error: this.storageError, evicted: this.evicted }),
+      storage: Object.freeze({
+        persistent: this.persistent,
+        error: this.storageError,
+        evicted: this.evicted,
+        onlyInPage: this.onlyInPage(),
+      }),
       presence:
         prev && JSON.stringify(prev.presence) === JSON.stringify(presence) ? prev.presence : Object.freeze(presence),
       notices:
@@ -2152,7 +2176,8 @@ const shallowSameView = (a: RoomView, b: RoomView): boolean =>
   a.connection.upload?.totalBytes === b.connection.upload?.totalBytes &&
   a.storage.persistent === b.storage.persistent &&
   a.storage.error === b.storage.error &&
-  a.storage.evicted === b.storage.evicted;
+  a.storage.evicted === b.storage.evicted &&
+  a.storage.onlyInPage === b.storage.onlyInPage;
 
 /**
  * LOAD-C1: a fresh doc from stored updates, each validated and applied defensively. An update

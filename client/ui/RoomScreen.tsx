@@ -54,6 +54,7 @@ import {
 import { useCopy } from './useCopy.js';
 import { useRoomSession, useRoomView } from './useRoomView.js';
 import { useOtherRoomsRefresh } from './useOtherRoomsRefresh.js';
+import { useLeaveGuard } from './useLeaveGuard.js';
 
 /**
  * SEARCH-1: a message's text and author as search compares them, folded once per message view
@@ -145,6 +146,7 @@ const Room = ({
   const view = useRoomView(session);
   const visible = useDocumentVisible();
   useOtherRoomsRefresh(room, view.connection.status);
+  useLeaveGuard(view.storage.onlyInPage);
   const listRef = useRef<MessageListHandle>(null);
   const composerRef = useRef<ComposerHandle>(null);
   // Only when the room first shows (the Composer is mounted by then: effects run after children's).
@@ -827,6 +829,13 @@ const Banners = ({ view, session }: { view: RoomView; session: RoomSession }): R
     banners.push(
       <div key="storage-error" className="banner error" role="alert">
         <strong>Storage problem.</strong> {storage.error}
+        {storage.onlyInPage && (
+          <>
+            {' '}
+            <strong>Keep this page open:</strong> what you wrote is only in this page until the relay has it (it says
+            Saved) or the device has space again. Closing or reloading it now loses that.
+          </>
+        )}
       </div>,
     );
   }
