@@ -928,6 +928,50 @@ test('LIST-1: a backlog that arrives late, sorted above the newest message, keep
   await expect(b.page.getByRole('button', { name: /Jump to latest/ })).toHaveCount(0);
 });
 
+test('LIST-1: a reader at the bottom who never scrolls keeps following while another user sends 100 messages as fast as possible', async ({
+  openUser,
+  room,
+}) => {
+  // A hundred messages typed one after the other, while Bob's page runs at a quarter speed.
+  test.setTimeout(180_000);
+  const [a, b] = await aliceAndBobIn(openUser, room);
+  // A history taller than Bob's screen: his view is scrolled, at the bottom.
+  for (let i = 1; i <= 15; i++) await a.send(`earlier ${String(i).padStart(2, '0')}`);
+  await expect(b.message('earlier 15')).toBeInViewport();
+  // A slow device: each burst of rows costs Bob several times the render time it would here.
+  const cdp = await b.context.newCDPSession(b.page);
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
+  // Whether "Jump to latest" was ever in Bob's page, even for one update (it is only there while
+  // the list takes him to have scrolled up, which he never does).
+  await b.page.evaluate(`(() => {
+    window.__jumpShown = false;
+    const seen = () => { if (document.querySelector('button.jump')) window.__jumpShown = true; };
+    new MutationObserver(seen).observe(document.body, { childList: true, subtree: true });
+    seen();
+  })()`);
+  // As fast as Alice's page takes them: no waiting for one to be sent before typing the next.
+  const box = a.composer();
+  for (let i = 1; i <= 100; i++) {
+    await box.fill(`burst ${String(i).padStart(3, '0')}`);
+    await box.press('Enter');
+  }
+  await expect(b.message('burst 100')).toBeInViewport({ timeout: 30_000 });
+  await expect
+    .poll(() =>
+      b.log().evaluate((el) => {
+        const box = el as unknown as { scrollTop: number; scrollHeight: number; clientHeight: number };
+        return box.scrollHeight - box.clientHeight - box.scrollTop;
+      }),
+    )
+    .toBeLessThanOrEqual(48);
+  await expect(b.page.getByRole('button', { name: /Jump to latest/ })).toHaveCount(0);
+  expect(
+    await b.page.evaluate('window.__jumpShown'),
+    'LIST-1: "Jump to latest" appeared for a reader who never scrolled',
+  ).toBe(false);
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+});
+
 test('LIST-2: a reader at the newest message keeps it in view while the message box grows with a long draft', async ({
   openUser,
   room,

@@ -35,12 +35,28 @@ export interface MessageListProps {
 
 const AT_BOTTOM_PX = 48;
 
+/** How far the element's own scroll position is from its end, read from the DOM (never stale). */
+const fromEnd = (el: HTMLElement): number => el.scrollHeight - el.clientHeight - el.scrollTop;
+
 export const MessageList = (props: MessageListProps): ReactNode => {
   const { rows, byId, names, selfId, query, highlightedId, actions, initialIndex, onAtBottomChange, emptyText } = props;
   const scrollRef = useRef<HTMLDivElement>(null);
+  // LIST-1: whether the list follows the newest message. The invariant: it turns false only when the
+  // element's scroll position, read from the DOM in a scroll event, is more than AT_BOTTOM_PX from
+  // the end (the reader, or a jump, scrolled up) — never from a reading taken while rows are being
+  // added, before the list was stuck to the end again (the virtualizer's `getDistanceFromEnd` keeps
+  // the scroll offset of the last scroll event until the next one: under fast traffic it saw every
+  // new row as the reader having scrolled up, stopped following, and showed "Jump to latest").
+  // Rows added while it is true are followed below, in the same task, so no scroll event ever
+  // reads a grown list that was not yet stuck to its end.
   const atBottomRef = useRef(true);
   const onAtBottomRef = useRef(onAtBottomChange);
   onAtBottomRef.current = onAtBottomChange;
+  const report = useCallback((atBottom: boolean) => {
+    if (atBottom === atBottomRef.current) return;
+    atBottomRef.current = atBottom;
+    onAtBottomRef.current(atBottom);
+  }, []);
 
   // The virtualizer measures every row again whenever `getItemKey` is a new function: it stays
   // the same function while the keys are the same (an ack or an edit changes a row, not the keys).
@@ -62,14 +78,15 @@ export const MessageList = (props: MessageListProps): ReactNode => {
     anchorTo: 'end',
     followOnAppend: true,
     scrollEndThreshold: AT_BOTTOM_PX,
-    onChange: (instance) => {
-      const atBottom = instance.getDistanceFromEnd() <= AT_BOTTOM_PX;
-      if (atBottom !== atBottomRef.current) {
-        atBottomRef.current = atBottom;
-        onAtBottomRef.current(atBottom);
-      }
-    },
   });
+
+  useEffect(() => {
+    const el = scrollRef.current;
+    if (!el) return;
+    const onScroll = (): void => report(fromEnd(el) <= AT_BOTTOM_PX);
+    el.addEventListener('scroll', onScroll, { passive: true });
+    return () => el.removeEventListener('scroll', onScroll);
+  }, [report]);
 
   // The first position: the unread line, or the newest message.
   const placed = useRef(false);
@@ -81,18 +98,24 @@ export const MessageList = (props: MessageListProps): ReactNode => {
     lastShape.current = shape;
     if (initialIndex !== null && initialIndex > 0) virtualizer.scrollToIndex(initialIndex, { align: 'start' });
     else virtualizer.scrollToEnd();
-  }, [rows.length, initialIndex, virtualizer, shape]);
+    // The write is synchronous: a message arriving before its scroll event must not move the view
+    // away from the unread line.
+    const el = scrollRef.current;
+    if (el) report(fromEnd(el) <= AT_BOTTOM_PX);
+  }, [rows.length, initialIndex, virtualizer, shape, report]);
 
   // Messages that arrive late sort by their time (ORD-1), above the newest one: the list grows
   // without an append, which `followOnAppend` does not follow, and the anchor kept the view where
   // it was, no longer at the newest message. A user who was at the bottom stays there.
-  // `atBottomRef` is read while rendering: before this update's measurements move it.
-  const wasAtBottom = atBottomRef.current;
+  // The same holds for a plain append: `followOnAppend` decides from the virtualizer's last scroll
+  // event, which under fast traffic predates the previous append's scroll to the end, so it is not
+  // enough on its own. Measured from the DOM, after this commit grew the list.
   useLayoutEffect(() => {
     if (lastShape.current === shape) return;
     lastShape.current = shape;
-    if (wasAtBottom && placed.current && virtualizer.getDistanceFromEnd() > AT_BOTTOM_PX) virtualizer.scrollToEnd();
-  }, [shape, wasAtBottom, virtualizer]);
+    const el = scrollRef.current;
+    if (atBottomRef.current && placed.current && el && fromEnd(el) > AT_BOTTOM_PX) virtualizer.scrollToEnd();
+  }, [shape, virtualizer]);
 
   // LIST-2: the list's box shrinking (the message box growing with a long draft, a phone's keyboard
   // opening) keeps its top where it was, so a reader at the newest message lost it below the fold.
@@ -139,13 +162,11 @@ export const MessageList = (props: MessageListProps): ReactNode => {
     [indexOf, virtualizer, focusWhenRendered],
   );
 
-  // Keep the reported state right when the list empties or fills without a scroll.
+  // A list that shrinks or empties can reach its end without a scroll event. (Only that way: a list
+  // that grows without one was followed above, or the reader had already scrolled up.)
   useEffect(() => {
-    const atBottom = virtualizer.getDistanceFromEnd() <= AT_BOTTOM_PX;
-    if (atBottom !== atBottomRef.current) {
-      atBottomRef.current = atBottom;
-      onAtBottomRef.current(atBottom);
-    }
+    const el = scrollRef.current;
+    if (el && fromEnd(el) <= AT_BOTTOM_PX) report(true);
   });
 
   const items = virtualizer.getVirtualItems();
