@@ -23,10 +23,13 @@ import { RoomCore, type ConnId, type RoomCoreLimits, type RoomEffect } from './r
 import type { StoredRoom } from './roomStore.js';
 import { decodeRelayFrame, type AwarenessFrameEntry, type RelayFrame } from './testing/fakeSink.js';
 import { defaultRoomCoreLimits } from './testing/roomCoreLimits.js';
+import { Prng, seedFromEnv } from '../shared/testing/prng.js';
 
 // --- helpers ------------------------------------------------------------------------------------
 
 const LIMITS: RoomCoreLimits = defaultRoomCoreLimits;
+
+const DEDUPE_SEED = seedFromEnv();
 
 const EMPTY_ROOM: StoredRoom = { segments: [], log: [] };
 
@@ -502,6 +505,233 @@ describe('RoomCore forwarding', () => {
       expect(persists(effects)).toEqual([]);
       expect(framesTo(effects, 1)).toEqual([]);
       expect(framesTo(effects, 2).filter((f) => f.kind !== 'ack')).toEqual([]);
+    }
+  });
+});
+
+// --- DEDUPE-2 past a gap ------------------------------------------------------------------------
+
+/** A replica fed by the relay: every sync frame sent to its connection is applied to its doc. */
+class Replica {
+  readonly doc = new Y.Doc();
+  constructor(readonly conn: ConnId) {}
+  take(effects: readonly RoomEffect[]): void {
+    for (const u of syncBodies(framesTo(effects, this.conn))) Y.applyUpdate(this.doc, u);
+  }
+  /** Joins `core` and catches up from nothing (SYNC-2). */
+  static caughtUp(core: RoomCore, conn: ConnId): Replica {
+    const r = new Replica(conn);
+    core.join(conn);
+    r.take(core.receive(conn, encodeSyncStep1(encodeStateVector(new Map()))));
+    return r;
+  }
+}
+
+/** What a doc shows: its text, array and map, and whether something is left pending. */
+const shown = (doc: Y.Doc): unknown => ({
+  t: doc.getText('t').toJSON(),
+  a: doc.getArray('a').toJSON(),
+  m: doc.getMap('m').toJSON(),
+  pending: doc.store.pendingStructs !== null || doc.store.pendingDs !== null,
+});
+
+/** The struct clock ranges [from, to) of `client` an update carries (adjacent structs joined). */
+const clocksOf = (update: Uint8Array, client: number): Array<[number, number]> => {
+  const out: Array<[number, number]> = [];
+  for (const s of Y.decodeUpdate(update).structs) {
+    if (s.id.client !== client || s instanceof Y.Skip) continue;
+    const last = out[out.length - 1];
+    if (last && last[1] === s.id.clock) last[1] += s.length;
+    else out.push([s.id.clock, s.id.clock + s.length]);
+  }
+  return out;
+};
+
+describe('RoomCore DEDUPE-2: clocks held past a gap', () => {
+  /** Client 4242 writes `head`, then `tail`: [0, 5) then [5, 10), as one struct in `full`. */
+  const history = (tail: string): { head: Uint8Array; tail: Uint8Array; full: Uint8Array } => {
+    const d = new Y.Doc();
+    d.clientID = 4242;
+    d.getText('t').insert(0, 'hello');
+    const sv = Y.encodeStateVector(d);
+    const head = Y.encodeStateAsUpdate(d);
+    d.getText('t').insert(5, tail);
+    return { head, tail: Y.encodeStateAsUpdate(d, sv), full: Y.encodeStateAsUpdate(d) };
+  };
+
+  it('DEDUPE-2: a copy of clocks held past a gap is trimmed: every replica keeps the first content', () => {
+    const real = history('REAL!');
+    const fake = history('FAKE!');
+    const core = makeCore();
+    const live = new Replica(3);
+    for (const conn of [1, 2, 3]) core.join(conn);
+    const persisted: Uint8Array[] = [];
+    // The real [5, 10) arrives first: held past a gap [0, 5).
+    const first = core.receive(1, encodeSyncUpdate(real.tail));
+    persisted.push(...persists(first).map((p) => p.update));
+    live.take(first);
+    // A copy of [0, 10) with other content at [5, 10): only [0, 5) is new.
+    const second = core.receive(2, encodeSyncUpdate(fake.full));
+    expect(closes(second)).toEqual([]);
+    const stored = persists(second).map((p) => p.update);
+    expect(stored).toHaveLength(1);
+    expect(clocksOf(stored[0]!, 4242)).toEqual([[0, 5]]);
+    for (const conn of [1, 2, 3]) {
+      const sent = syncBodies(framesTo(second, conn));
+      expect(sent).toHaveLength(1);
+      expect(clocksOf(sent[0]!, 4242)).toEqual([[0, 5]]);
+    }
+    persisted.push(...stored);
+    live.take(second);
+    core.committed(2);
+
+    // The author (who holds the real history), a live replica, a late one, and one caught up
+    // from the store after a restart all show the first content stored.
+    const author = new Y.Doc();
+    Y.applyUpdate(author, real.full);
+    for (const u of [...syncBodies(framesTo(first, 1)), ...syncBodies(framesTo(second, 1))]) Y.applyUpdate(author, u);
+    const late = Replica.caughtUp(core, 4);
+    const restarted = Replica.caughtUp(makeCore({}, storedLog(persisted)), 5);
+    for (const doc of [author, live.doc, late.doc, restarted.doc]) {
+      expect(shown(doc)).toEqual({ t: 'helloREAL!', a: [], m: {}, pending: false });
+    }
+    // The forged copy again, whole or its tail alone: nothing new, nothing stored or sent.
+    for (const again of [fake.full, fake.tail]) {
+      const effects = core.receive(2, encodeSyncUpdate(again));
+      expect(persists(effects)).toEqual([]);
+      expect(framesTo(effects, 1)).toEqual([]);
+      expect(framesTo(effects, 3)).toEqual([]);
+    }
+  });
+
+  /** Client 4242 types `letters` one at a time: the update of each letter, and the whole as one struct. */
+  const typed = (letters: string): { each: Uint8Array[]; full: Uint8Array } => {
+    const e = new Editor(4242);
+    const each = [...letters].map((c, i) => e.insert(i, c));
+    return { each, full: Y.encodeStateAsUpdate(e.doc) };
+  };
+
+  /**
+   * The room first takes the real clocks of each range in `held`, then `fake.full` (all of them,
+   * one struct, other letters). Returns what a live, a late and a restarted replica show, and the
+   * clock ranges of client 4242 each stored update holds.
+   */
+  const heldThenCopy = (
+    held: ReadonlyArray<readonly [number, number]>,
+  ): { shown: unknown[]; stored: Array<Array<[number, number]>> } => {
+    const real = typed('abcdefghijkl');
+    const fake = typed('ABCDEFGHIJKL');
+    const core = makeCore();
+    const live = new Replica(9);
+    core.join(9);
+    core.join(1);
+    const persisted: Uint8Array[] = [];
+    for (const [from, to] of held) {
+      const effects = core.receive(1, encodeSyncUpdate(Y.mergeUpdates(real.each.slice(from, to))));
+      persisted.push(...persists(effects).map((p) => p.update));
+      live.take(effects);
+    }
+    const effects = core.receive(1, encodeSyncStep2(fake.full));
+    expect(closes(effects)).toEqual([]);
+    persisted.push(...persists(effects).map((p) => p.update));
+    live.take(effects);
+    const late = Replica.caughtUp(core, 10);
+    const restarted = Replica.caughtUp(makeCore({}, storedLog(persisted)), 11);
+    return {
+      shown: [live, late, restarted].map((r) => shown(r.doc)),
+      stored: persisted.map((u) => clocksOf(u, 4242)),
+    };
+  };
+
+  it('DEDUPE-2: a copy of clocks held past gaps is cut around each held range, inside its structs', () => {
+    const { shown: all, stored } = heldThenCopy([
+      [7, 9],
+      [2, 4],
+    ]);
+    for (const s of all) expect(s).toEqual({ t: 'ABcdEFGhiJKL', a: [], m: {}, pending: false });
+    expect(stored).toEqual([
+      [[7, 9]],
+      [[2, 4]],
+      [
+        [0, 2],
+        [4, 7],
+        [9, 12],
+      ],
+    ]);
+  });
+
+  it('DEDUPE-2: with no gap, the copy is cut below the held prefix (as before)', () => {
+    const { shown: all, stored } = heldThenCopy([[0, 5]]);
+    for (const s of all) expect(s).toEqual({ t: 'abcdeFGHIJKL', a: [], m: {}, pending: false });
+    expect(stored).toEqual([[[0, 5]], [[5, 12]]]);
+  });
+
+  it('DEDUPE-2: a held range ending inside the copy, and one reaching past it, keep their first content', () => {
+    const { shown: all, stored } = heldThenCopy([[3, 12]]);
+    for (const s of all) expect(s).toEqual({ t: 'ABCdefghijkl', a: [], m: {}, pending: false });
+    expect(stored).toEqual([[[3, 12]], [[0, 3]]]);
+  });
+
+  it(`DEDUPE-2: copies of any content, held in pieces in any order, leave every replica with the first content (seed ${DEDUPE_SEED})`, () => {
+    const prng = new Prng(DEDUPE_SEED);
+    for (let round = 0; round < 40; round++) {
+      const ctx = `seed ${DEDUPE_SEED}, round ${round}`;
+      // Two histories of client 4242 with the same operations (so the same Yjs ids) and other
+      // values; `mixed` takes each operation's values from the history the room gets it from.
+      const real = new Editor(4242);
+      const fake = new Editor(4242);
+      const mixed = new Editor(4242);
+      const realOps: Uint8Array[] = [];
+      const fromReal: boolean[] = [];
+      for (let op = 0; op < 12; op++) {
+        const kind = prng.int(0, 3);
+        const length = real.doc.getText('t').length;
+        const at = prng.int(0, length);
+        const n = prng.int(1, 4);
+        const takeReal = prng.bool(0.5);
+        const edit = (e: Editor, isReal: boolean): Uint8Array =>
+          e.edit((d) => {
+            if (kind === 0) d.getText('t').insert(at, (isReal ? 'r' : 'F').repeat(n) + String(op));
+            else if (kind === 1)
+              d.getArray('a').insert(
+                0,
+                Array.from({ length: n }, (_, i) => (isReal ? i : -i - 1)),
+              );
+            else if (kind === 2) d.getMap('m').set(`k${n}`, isReal ? { real: op } : ['fake', op]);
+            else if (length > 0)
+              d.getText('t').delete(Math.min(at, length - 1), Math.min(n, length - Math.min(at, length - 1)));
+            else d.getText('t').insert(0, isReal ? 'x' : 'X');
+          });
+        realOps.push(edit(real, true));
+        edit(fake, false);
+        edit(mixed, takeReal);
+        fromReal.push(takeReal);
+      }
+      const core = makeCore();
+      const live = new Replica(9);
+      core.join(9);
+      core.join(1);
+      core.join(2);
+      const persisted: Uint8Array[] = [];
+      const take = (conn: ConnId, update: Uint8Array): void => {
+        const effects = core.receive(conn, encodeSyncUpdate(update));
+        expect(closes(effects), ctx).toEqual([]);
+        persisted.push(...persists(effects).map((p) => p.update));
+        live.take(effects);
+      };
+      // The room gets the chosen real operations in any order (gaps), then the fake history whole.
+      for (const i of prng.shuffle(realOps.map((_, i) => i).filter((i) => fromReal[i]))) take(1, realOps[i]!);
+      take(2, Y.encodeStateAsUpdate(fake.doc));
+      take(1, Y.encodeStateAsUpdate(real.doc));
+      // No clock of client 4242 is stored twice.
+      const clocks = persisted.flatMap((u) => clocksOf(u, 4242)).sort((x, y) => x[0] - y[0]);
+      for (let i = 1; i < clocks.length; i++) expect(clocks[i]![0], ctx).toBeGreaterThanOrEqual(clocks[i - 1]![1]);
+      const late = Replica.caughtUp(core, 10);
+      const restarted = Replica.caughtUp(makeCore({}, storedLog(persisted)), 11);
+      for (const r of [live, late, restarted]) {
+        expect(shown(r.doc), `${ctx}, replica ${r.conn}`).toEqual({ ...(shown(mixed.doc) as object), pending: false });
+        expect(Y.equalSnapshots(Y.snapshot(r.doc), Y.snapshot(mixed.doc)), `${ctx}, replica ${r.conn}`).toBe(true);
+      }
     }
   });
 });

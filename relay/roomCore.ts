@@ -9,7 +9,7 @@
  * `durable` (struct ranges whose updates are committed to the store).
  *
  * Rules (docs/SPEC.md): SYNC-1..SYNC-5 (handshake and catch-up), FWD-1..FWD-3 (forwarding),
- * DEDUPE-1, ACK-1..ACK-5, AWR-1..AWR-8, VAL-* (via shared/updateV1.ts).
+ * DEDUPE-1, DEDUPE-2, ACK-1..ACK-5, AWR-1..AWR-8, VAL-* (via shared/updateV1.ts).
  */
 import * as Y from 'yjs';
 import {
@@ -37,6 +37,8 @@ import {
   isEmptyParsed,
   parseUpdateV1,
   splitUpdateV1,
+  withoutHeldV1,
+  type ParseOptions,
   type ParsedUpdate,
 } from '../shared/updateV1.js';
 import {
@@ -489,12 +491,14 @@ export class RoomCore {
       const ack = this.ackFrame(clients, conn, false);
       return ack ? [{ type: 'send', conn, frame: ack }] : [];
     }
-    // DEDUPE-2: structs the relay already holds up to its state vector are cut off before the
-    // update is stored or forwarded. A re-sent clock with different content (a forged or corrupt
-    // copy) would make replicas that hold the original throw.
-    if (parsed.runs.some((run) => this.structs.contiguous(run.client) > run.clock)) {
-      const trimmed = Y.diffUpdate(parsed.bytes, encodeStateVector(this.structs.stateVector()));
-      parsed = parseUpdateV1(trimmed, { maxDepth: this.limits.maxNestingDepth, isMapEntry: this.isMapEntry });
+    // DEDUPE-2: structs the relay already holds are cut off before the update is stored or
+    // forwarded, wherever they lie: below its state vector, or past a gap (clocks that arrived
+    // before the ones under them). A re-sent clock with different content (a forged or corrupt
+    // copy) would give the replicas that learn it from here other content than those holding
+    // the original, or make them throw.
+    const trimmed = this.withoutHeld(parsed, { maxDepth: this.limits.maxNestingDepth, isMapEntry: this.isMapEntry });
+    if (trimmed !== parsed) {
+      parsed = trimmed;
       frame = null;
       if (isEmptyParsed(parsed)) return [];
     }
@@ -512,6 +516,33 @@ export class RoomCore {
     if (owned.bytes.length <= budget) this.broadcastSyncInto(out, frame ?? encodeSyncUpdate(owned.bytes));
     else for (const piece of splitUpdateV1(owned, budget)) this.broadcastSyncInto(out, encodeSyncUpdate(piece));
     return out;
+  }
+
+  /**
+   * DEDUPE-2: `p` without the struct clocks the room holds (every range accepted, past a gap too,
+   * not only the contiguous prefix its state vector claims), parsed again with `limits`; `p`
+   * itself when it holds none of them. The first stored copy of a clock is the only one kept
+   * and forwarded, so every replica that learns a Yjs id from the relay gets the same content.
+   * Only an update reaching clocks held past a gap (forged, or forwarded pending structs) is cut
+   * by `withoutHeldV1`; the common case, clocks held below the state vector, keeps Yjs's diff.
+   */
+  private withoutHeld(p: ParsedUpdate, limits: ParseOptions): ParsedUpdate {
+    /** Whether the run holds a clock the room holds past the end of its contiguous prefix. */
+    const pastGap = (run: { client: number; clock: number; length: number }): boolean => {
+      const from = Math.max(run.clock, this.structs.contiguous(run.client));
+      return from < run.clock + run.length && this.structs.overlaps(run.client, from, run.clock + run.length - from);
+    };
+    if (p.runs.some(pastGap)) {
+      return parseUpdateV1(
+        withoutHeldV1(p, (client, clock, length) => this.structs.missing(client, clock, length)),
+        limits,
+      );
+    }
+    // Held only below the state vector, as every re-sent SyncStep2 is: Yjs's own diff does it.
+    if (p.runs.some((run) => this.structs.contiguous(run.client) > run.clock)) {
+      return parseUpdateV1(Y.diffUpdate(p.bytes, encodeStateVector(this.structs.stateVector())), limits);
+    }
+    return p;
   }
 
   private isKnown(p: ParsedUpdate): boolean {
@@ -693,8 +724,9 @@ export class RoomCore {
     const limits = { maxDepth: this.limits.maxNestingDepth, isMapEntry: this.isMapEntry };
     let parsed = parseUpdateV1(update, limits);
     if (isEmptyParsed(parsed) || this.isKnown(parsed)) return [];
-    if (parsed.runs.some((run) => this.structs.contiguous(run.client) > run.clock)) {
-      parsed = parseUpdateV1(Y.diffUpdate(parsed.bytes, encodeStateVector(this.structs.stateVector())), limits);
+    const trimmed = this.withoutHeld(parsed, limits);
+    if (trimmed !== parsed) {
+      parsed = trimmed;
       if (isEmptyParsed(parsed)) return [];
     }
     this.mapEntries.addRuns(parsed.mapEntries ?? []);

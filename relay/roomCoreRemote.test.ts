@@ -79,6 +79,24 @@ describe('RoomCore.receiveRemote (REDIS-4, REDIS-8)', () => {
     expect(structs.every((s) => s.id.clock >= 2)).toBe(true);
   });
 
+  it('DEDUPE-2: a remote copy of clocks the room holds past a gap is cut around them: replicas keep the first content', () => {
+    const c = core();
+    c.join(1);
+    const [realHead, realTail] = edits(7, 'hello', 'REAL!');
+    const [fakeHead, fakeTail] = edits(7, 'hello', 'FAKE!');
+    const doc = new Y.Doc();
+    const apply = (effects: RoomEffect[]): void => {
+      for (const u of updatesIn(framesTo(effects, 1))) Y.applyUpdate(doc, u);
+    };
+    apply(c.receiveRemote(realTail!)); // [5, 10) past a gap
+    const forwarded = updatesIn(framesTo(c.receiveRemote(Y.mergeUpdates([fakeHead!, fakeTail!])), 1));
+    expect(forwarded).toHaveLength(1);
+    expect(Y.decodeUpdate(forwarded[0]!).structs.every((s) => s.id.clock + s.length <= 5)).toBe(true);
+    Y.applyUpdate(doc, forwarded[0]!);
+    expect(doc.getText('t').toJSON()).toBe('helloREAL!');
+    expect(c.receiveRemote(realHead!)).toEqual([]);
+  });
+
   it('ACK-1: a local update already committed by another relay is acked to its sender once durable', () => {
     const c = core();
     c.join(1);

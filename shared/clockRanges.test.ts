@@ -206,6 +206,17 @@ describe('ClockRanges against a naive model', () => {
         let covered = true;
         for (let c = qClock; c < qClock + qLength; c++) covered &&= has(qClient, c);
         expect(r.covers(qClient, qClock, qLength), `${ctx}, covers(${qClient}, ${qClock}, ${qLength})`).toBe(covered);
+        // DEDUPE-2: what overlaps and what is missing, past gaps too.
+        let overlaps = false;
+        const missing: Array<[number, number]> = [];
+        for (let c = qClock; c < qClock + qLength; c++) {
+          if (has(qClient, c)) overlaps = true;
+          else if (missing.length > 0 && missing[missing.length - 1]![1] === c) missing[missing.length - 1]![1]++;
+          else missing.push([c, c + 1]);
+        }
+        const q = `(${qClient}, ${qClock}, ${qLength})`;
+        expect(r.overlaps(qClient, qClock, qLength), `${ctx}, overlaps${q}`).toBe(overlaps);
+        expect(r.missing(qClient, qClock, qLength), `${ctx}, missing${q}`).toEqual(missing);
       }
     }
   });

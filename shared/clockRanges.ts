@@ -134,6 +134,37 @@ export class ClockRanges {
     return found >= 0 && list[found * 2 + 1]! >= end;
   }
 
+  /**
+   * True when some clock in [clock, clock + length) is held, past a gap too (DEDUPE-2: a held
+   * clock is never taken again, whoever re-sends it).
+   */
+  overlaps(client: number, clock: number, length: number): boolean {
+    const list = this.byClient.get(client);
+    if (!list || length <= 0) return false;
+    const i = this.firstEndingAtOrAfter(list, clock + 1);
+    return i < list.length / 2 && list[i * 2]! < clock + length;
+  }
+
+  /**
+   * The parts of [clock, clock + length) that are not held, as sorted [start, end) pairs: the
+   * whole range when nothing of it is held, none when all of it is.
+   */
+  missing(client: number, clock: number, length: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    const end = clock + length;
+    if (length <= 0) return out;
+    let at = clock;
+    const list = this.byClient.get(client);
+    if (list) {
+      for (let i = this.firstEndingAtOrAfter(list, clock + 1); i < list.length / 2 && list[i * 2]! < end; i++) {
+        if (list[i * 2]! > at) out.push([at, list[i * 2]!]);
+        at = Math.max(at, list[i * 2 + 1]!);
+      }
+    }
+    if (at < end) out.push([at, end]);
+    return out;
+  }
+
   /** End of the range starting at 0 (0 when clock 0 is missing). */
   contiguous(client: number): number {
     const list = this.byClient.get(client);

@@ -53,6 +53,7 @@ import { ByteReader, ByteReaderError } from './byteReader.js';
 import { isBoundedJson } from './jsonDepth.js';
 import { decodeUtf8 } from './byteReader.js';
 import * as encoding from 'lib0/encoding';
+import * as Y from 'yjs';
 
 /**
  * The relay's configurable limits an update can break while being well formed (REFUSE-4): a
@@ -843,6 +844,148 @@ export const diffUpdateV1 = (p: ParsedUpdate, sv: ReadonlyMap<number, number>): 
   }
   return encodeRuns(runs, new Map([...p.deletes].map(([client, list]) => [client, [...list]])));
 };
+
+/**
+ * DEDUPE-2: `p` without the struct clocks a replica already holds, wherever they lie (past a gap
+ * too, not only below a state vector): `missing(client, clock, length)` names the parts of
+ * [clock, clock + length) not held (sorted, disjoint; ClockRanges.missing). Each run's structs
+ * inside those parts are copied as they are; a struct a held range cuts is sliced as Yjs slices
+ * it (`sliceStructV1`); all of `p`'s deletions are kept (as Y.diffUpdate keeps them). Runs of a
+ * client are laid out in clock order with a Skip over each gap. Held clocks are never taken from
+ * a later copy: the first stored copy of a clock is the one every replica gets.
+ */
+export const withoutHeldV1 = (
+  p: ParsedUpdate,
+  missing: (client: number, clock: number, length: number) => ReadonlyArray<readonly [number, number]>,
+): Uint8Array => {
+  const runs = new Map<number, RunBytes[]>();
+  const info: StructInfo = { length: 0, kind: 0, ref: 0, slot: 0, refClient: 0, refClock: 0 };
+  for (const run of p.runs) {
+    const end = run.clock + run.length;
+    const keep = missing(run.client, run.clock, run.length);
+    if (keep.length === 0) continue;
+    if (keep.length === 1 && keep[0]![0] === run.clock && keep[0]![1] === end) {
+      addRun(runs, run, p.bytes);
+      continue;
+    }
+    // Whole structs kept one after another are copied as one stretch of bytes.
+    let stretch: { clock: number; endClock: number; structs: number; start: number; end: number } | null = null;
+    const flush = (): void => {
+      if (!stretch) return;
+      const { clock, endClock, structs, start, end: stop } = stretch;
+      addRun(runs, { client: run.client, clock, length: endClock - clock, structs, start, end: stop }, p.bytes);
+      stretch = null;
+    };
+    const r = new ByteReader(p.bytes);
+    r.pos = run.start;
+    let clock = run.clock;
+    let k = 0;
+    while (r.pos < run.end && k < keep.length) {
+      const start = r.pos;
+      readStructBody(r, r.u8(), run.client, clock, Number.POSITIVE_INFINITY, info);
+      const structEnd = clock + info.length;
+      const pieces: Array<[number, number]> = [];
+      for (let i = k; i < keep.length && keep[i]![0] < structEnd; i++) {
+        const from = Math.max(keep[i]![0], clock);
+        const to = Math.min(keep[i]![1], structEnd);
+        if (from < to) pieces.push([from, to]);
+      }
+      if (pieces.length === 1 && pieces[0]![0] === clock && pieces[0]![1] === structEnd) {
+        if (stretch && stretch.endClock === clock) {
+          stretch.endClock = structEnd;
+          stretch.structs++;
+          stretch.end = r.pos;
+        } else {
+          flush();
+          stretch = { clock, endClock: structEnd, structs: 1, start, end: r.pos };
+        }
+      } else if (pieces.length > 0) {
+        flush();
+        const sliced = sliceStructV1(p.bytes.subarray(start, r.pos), run.client, clock, pieces);
+        pieces.forEach(([from, to], i) => {
+          const bytes = sliced[i]!;
+          addRun(
+            runs,
+            { client: run.client, clock: from, length: to - from, structs: 1, start: 0, end: bytes.length },
+            bytes,
+          );
+        });
+      }
+      while (k < keep.length && keep[k]![1] <= structEnd) k++;
+      clock = structEnd;
+    }
+    flush();
+  }
+  const out = encodeRuns(runs, new Map([...p.deletes].map(([client, list]) => [client, [...list]])));
+  if (!out) throw new Error('withoutHeldV1: overlapping runs'); // cannot happen: the parts are disjoint
+  return out;
+};
+
+/**
+ * The parts `pieces` (sorted, disjoint [from, to) clock ranges inside it) of one struct (`bytes`,
+ * of `client` at `clock`), each encoded as Yjs encodes the pieces of a split struct: a GC keeps
+ * its kind; a piece that starts after the struct does takes the clock before it as its origin
+ * (its parent comes from there) and keeps the right origin; the first piece keeps the struct's
+ * origin and parent. A string cut inside a surrogate pair gets U+FFFD on both sides of the cut,
+ * as Yjs's `ContentString.splice` does. The struct is decoded once (by Yjs) and each piece's
+ * content taken from it directly: cost linear in the struct and the pieces however many held
+ * ranges cut it. Only structs longer than 1 are cut: GC, Deleted, JSON, String and Any contents.
+ */
+const sliceStructV1 = (
+  bytes: Uint8Array,
+  client: number,
+  clock: number,
+  pieces: ReadonlyArray<readonly [number, number]>,
+): Uint8Array[] => {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 1); // one client section
+  encoding.writeVarUint(e, 1); // of one struct
+  encoding.writeVarUint(e, client);
+  encoding.writeVarUint(e, clock);
+  encoding.writeUint8Array(e, bytes);
+  encoding.writeVarUint(e, 0); // no deletions
+  const struct = Y.decodeUpdate(encoding.toUint8Array(e)).structs[0]!;
+  return pieces.map(([from, to]) => {
+    const out = new Y.UpdateEncoderV1();
+    if (struct instanceof Y.Item) {
+      const item = new Y.Item(
+        Y.createID(client, from),
+        null,
+        from > clock ? Y.createID(client, from - 1) : struct.origin,
+        null,
+        struct.rightOrigin,
+        struct.parent,
+        struct.parentSub,
+        contentPart(struct.content, from - clock, to - clock),
+      );
+      item.write(out, 0);
+    } else {
+      new Y.GC(Y.createID(client, from), to - from).write(out, 0);
+    }
+    return out.toUint8Array();
+  });
+};
+
+/** Offsets [a, b) of a content of length > 1, as Yjs's splits at a and at b leave them. */
+const contentPart = (c: YContent, a: number, b: number): YContent => {
+  if (c instanceof Y.ContentString) {
+    const str = c.str;
+    let part = str.slice(a, b);
+    const isHigh = (i: number): boolean => {
+      const code = str.charCodeAt(i);
+      return code >= 0xd800 && code <= 0xdbff;
+    };
+    if (a > 0 && isHigh(a - 1)) part = '\ufffd' + part.slice(1);
+    if (b < str.length && isHigh(b - 1)) part = part.slice(0, -1) + '\ufffd';
+    return new Y.ContentString(part);
+  }
+  if (c instanceof Y.ContentAny) return new Y.ContentAny(c.arr.slice(a, b));
+  if (c instanceof Y.ContentJSON) return new Y.ContentJSON(c.arr.slice(a, b));
+  if (c instanceof Y.ContentDeleted) return new Y.ContentDeleted(b - a);
+  throw new Error(`cannot cut content ${c.constructor.name}`); // its length is 1: never cut
+};
+
+type YContent = Y.Item['content'];
 
 interface RunBytes {
   readonly run: StructRun;

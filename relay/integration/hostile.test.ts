@@ -369,6 +369,42 @@ describe('awareness clocks near 2^53', () => {
 });
 
 describe('held ranges out of order', () => {
+  it('DEDUPE-2: a forged copy of clocks the relay holds past a gap is trimmed: live, late and restarted replicas show the first content', async () => {
+    // Two histories of client ATTACKER sharing clocks [0, 5) and differing at [5, 10).
+    const history = (tail: string): { tail: Uint8Array; full: Uint8Array } => {
+      const d = new Y.Doc();
+      d.clientID = ATTACKER;
+      d.getText('text').insert(0, 'hello');
+      const sv = Y.encodeStateVector(d);
+      d.getText('text').insert(5, tail);
+      return { tail: Y.encodeStateAsUpdate(d, sv), full: Y.encodeStateAsUpdate(d) };
+    };
+    const real = history('REAL!');
+    const fake = history('FAKE!');
+    const relay = await h.relay();
+    const live = h.client(relay.wsUrl, 'gap');
+    await synced(live);
+    const sendAndEcho = async (raw: RawClient, update: Uint8Array): Promise<void> => {
+      await raw.opened;
+      const before = raw.frames.length;
+      raw.ws.send(encodeSyncUpdate(update));
+      await waitFor(() => raw.frames.length > before, 'the echo of the update');
+    };
+    // The real [5, 10) first (held past a gap), then a copy of [0, 10) with another [5, 10).
+    await sendAndEcho(h.raw(`${relay.wsUrl}/gap`), real.tail);
+    await sendAndEcho(h.raw(`${relay.wsUrl}/gap`), fake.full);
+    await waitFor(() => live.text().length === 10, 'the live replica has all ten clocks');
+    expect(live.text()).toBe('helloREAL!');
+    const late = h.client(relay.wsUrl, 'gap');
+    await synced(late);
+    expect(late.text()).toBe('helloREAL!');
+    await relay.stop();
+    const again = await h.relay({ dataDir: relay.dataDir });
+    const fresh = h.client(again.wsUrl, 'gap');
+    await synced(fresh);
+    expect(fresh.text()).toBe('helloREAL!');
+  });
+
   it('regression: a delete set of 100,000 ranges below a held range is handled in one pass; other rooms keep working', async () => {
     const relay = await h.relay();
     const other = h.client(relay.wsUrl, 'elsewhere');
