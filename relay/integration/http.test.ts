@@ -256,7 +256,12 @@ describe('HTTP', () => {
       await waitFor(() => closed, 'the connection beyond the cap closed');
       expect(idle.filter((s) => s.destroyed || s.readableEnded)).toEqual([]);
       // Room again once some go: a stock client gets in, and the operator can see what happened.
-      for (const s of idle.splice(0, 8)) s.destroy();
+      // Each is ended and its own 'close' awaited: that comes after the server's FIN, so the server has
+      // let go of it before anything new connects (a destroy raced the stock client's connect, which
+      // was then dropped too).
+      await Promise.all(
+        idle.splice(0, 8).map((s) => new Promise<void>((resolve) => (s.once('close', () => resolve()), s.end()))),
+      );
       await synced(h.client(relay.wsUrl, 'after-the-cap'));
       expect(await metric(relay, 'converge_sockets_dropped_total')).toBe(1);
       expect(relay.stderr()).toContain(`"event":"sockets-full","maxSockets":${2 + HTTP_SOCKET_HEADROOM}`);
