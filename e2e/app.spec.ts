@@ -2197,15 +2197,13 @@ test('LOCAL-11: site data cleared under an open page (cookies kept): the same id
   }
 });
 
-test('LEAVE-1: with the device full, leaving a page that holds the only copy of a message asks first', async ({
-  openUser,
-  room,
-}) => {
-  const a = await openUser('Ada');
-  // A full device, made on demand: Chromium here ignores CDP's quota override (Storage.overrideQuotaForOrigin
-  // leaves navigator.storage.estimate() at gigabytes), so adding a row refuses as IndexedDB does
-  // when the quota is reached: with a QuotaExceededError.
-  await a.page.addInitScript(() => {
+/**
+ * A full device, made on demand (`globalThis.diskFull`): Chromium here ignores CDP's quota override
+ * (Storage.overrideQuotaForOrigin leaves navigator.storage.estimate() at gigabytes), so adding a row
+ * refuses as IndexedDB does when the quota is reached: with a QuotaExceededError.
+ */
+const fillableDisk = async (page: Page): Promise<void> => {
+  await page.addInitScript(() => {
     // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with apply, on its own receiver
     const add = IDBObjectStore.prototype.add;
     IDBObjectStore.prototype.add = function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['add']>) {
@@ -2214,12 +2212,22 @@ test('LEAVE-1: with the device full, leaving a page that holds the only copy of 
       return add.apply(this, args);
     };
   });
+};
+const setDiskFull = (page: Page, full: boolean): Promise<boolean> =>
+  page.evaluate((f) => ((globalThis as { diskFull?: boolean }).diskFull = f), full);
+
+test('LEAVE-1: with the device full, leaving a page that holds the only copy of a message asks first', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Ada');
+  await fillableDisk(a.page);
   await a.gotoRoom(room);
   await a.send('stored and saved');
   await expect(a.message('stored and saved')).toContainText(/Saved|Seen/);
   await a.context.setOffline(true);
   await expect(a.connection()).toContainText('Offline');
-  await a.page.evaluate(() => ((globalThis as { diskFull?: boolean }).diskFull = true));
+  await setDiskFull(a.page, true);
   await a.send('only in this page');
   const banner = a.page.getByRole('alert').filter({ hasText: 'Storage problem.' });
   await expect(banner).toContainText('Keep this page open');
@@ -2231,12 +2239,52 @@ test('LEAVE-1: with the device full, leaving a page that holds the only copy of 
   await dialog.dismiss();
   await expect(a.message('only in this page')).toBeVisible();
   // Space again: the next write stores everything (STORE-C1), and leaving asks nothing.
-  await a.page.evaluate(() => ((globalThis as { diskFull?: boolean }).diskFull = false));
+  await setDiskFull(a.page, false);
   await a.send('space again');
   await expect(banner).toHaveCount(0);
   await expect(a.message('only in this page')).toContainText('Pending');
   await a.page.reload();
   for (const text of ['only in this page', 'space again']) await expect(a.message(text)).toContainText('Pending');
+});
+
+test('LEAVE-2: with the device full, a room left inside the app keeps its unsent message and sends it when the network is back', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Ada');
+  await fillableDisk(a.page);
+  await a.gotoRoom(room);
+  const b = await openUser('Bob');
+  await b.gotoRoom(room);
+  await a.context.setOffline(true);
+  await expect(a.connection()).toContainText('Offline');
+  await setDiskFull(a.page, true);
+  await a.send('only in this page');
+  await expect(a.page.getByRole('alert').filter({ hasText: 'Storage problem.' })).toContainText('Keep this page open');
+  // To the lobby: the room's session is kept, and the page says which room holds what.
+  const kept = a.page.getByRole('alert').filter({ hasText: 'could not be stored on this device' });
+  await a.page.getByRole('link', { name: 'Rooms' }).click();
+  await expect(a.page.getByRole('heading', { name: 'Your rooms' })).toBeVisible();
+  await expect(kept).toContainText('Keep this page open');
+  // Closing the page asks from the lobby too.
+  const asked = a.page.waitForEvent('dialog');
+  await a.page.close({ runBeforeUnload: true });
+  const dialog = await asked;
+  expect(dialog.type()).toBe('beforeunload');
+  await dialog.dismiss();
+  // Back into the room by the notice's link: the same session, the message still there (the device never had it).
+  // (STATE-4: not on the device, so still "Storing…".)
+  await kept.getByRole('link', { name: room }).click();
+  await expect(a.message('only in this page')).toContainText('Storing');
+  await expect(kept).toHaveCount(0);
+  await a.page.getByRole('link', { name: 'Rooms' }).click();
+  await expect(kept).toBeVisible();
+  // The network comes back while Ada is in the lobby: Bob gets it, and nothing is kept any longer.
+  await a.context.setOffline(false);
+  await expect(b.message('only in this page')).toBeVisible({ timeout: 20_000 });
+  await expect(kept).toHaveCount(0, { timeout: 20_000 });
+  await a.gotoRoom(room);
+  await expect(a.message('only in this page')).toContainText(/Saved|Seen/, { timeout: 20_000 });
 });
 
 test('LOCAL-11: a second Converge on the same host but another port is not taken for an eviction', async ({

@@ -10,6 +10,7 @@ import { RoomScreen } from './RoomScreen.js';
 import { useRoute } from './router.js';
 import { getIdentity, openLocalStore, setIdentityName, type IdentityInfo, type LocalStore } from './services.js';
 import { EvictionNotice } from './EvictionNotice.js';
+import { KeptRoomsNotice } from './KeptRoomsNotice.js';
 import { UpdatePrompt } from './UpdatePrompt.js';
 
 const useIdentity = (): [IdentityInfo, (name: string) => void] => {
@@ -54,6 +55,7 @@ export const App = (): ReactNode => {
     <>
       <UpdatePrompt />
       <EvictionNotice />
+      <KeptRoomsNotice />
       {fatal ? (
         <main className="screen-center">
           <h1>Converge cannot start</h1>

@@ -1,6 +1,7 @@
 /** Opens a room session for a screen and follows its view. */
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { useApp } from './appContext.js';
+import { keptSessions } from './keptSessions.js';
 import { openSession, type RoomMeta, type RoomSession, type RoomView } from './services.js';
 
 export type SessionState =
@@ -8,7 +9,10 @@ export type SessionState =
   | { readonly phase: 'error'; readonly message: string }
   | { readonly phase: 'open'; readonly session: RoomSession; readonly meta: RoomMeta };
 
-/** Opens `room` once per mount (destroyed on unmount) with the identity current at that time. */
+/**
+ * Opens `room` once per mount with the identity current at that time; on unmount the session is
+ * destroyed, or kept while it holds edits only in this page (LEAVE-2).
+ */
 export const useRoomSession = (room: string): SessionState => {
   const { identity, local } = useApp();
   const identityRef = useRef(identity);
@@ -21,9 +25,10 @@ export const useRoomSession = (room: string): SessionState => {
     setState({ phase: 'opening' });
     const open = async (): Promise<void> => {
       const meta = await local.store.getMeta(room).catch(() => undefined);
-      const s = await openSession(room, identityRef.current, local);
+      // LEAVE-2: the session kept since the room was left, holding edits that are only in this page.
+      const s = keptSessions.take(room) ?? (await openSession(room, identityRef.current, local));
       if (cancelled) {
-        s.destroy();
+        keptSessions.release(room, s);
         return;
       }
       session = s;
@@ -34,7 +39,7 @@ export const useRoomSession = (room: string): SessionState => {
     });
     return () => {
       cancelled = true;
-      session?.destroy();
+      if (session) keptSessions.release(room, session);
     };
   }, [room, local]);
 
