@@ -767,6 +767,15 @@ describe('parseUpdateV1 rejects malformed updates with UpdateError', () => {
     expectRejected(update(1, [rootItem('a', 8, content.any([]), 0)]), /VAL-3/);
   });
 
+  it('VAL-3: a struct or delete range may end at 2^53 − 1 (a state vector stays a safe integer), not past it', () => {
+    const gcAt = (clock: number): Uint8Array =>
+      encodeModel({ sections: [{ client: 1, clock, structs: [{ kind: 'gc', length: 1 }] }], deletes: [] });
+    expect(parseUpdateV1(gcAt(2 ** 53 - 2)).runs).toMatchObject([{ client: 1, clock: 2 ** 53 - 2, length: 1 }]);
+    expectRejected(gcAt(2 ** 53 - 1), /VAL-3/);
+    expect([...parseUpdateV1(update(1, [], [{ client: 1, ranges: [[2 ** 53 - 2, 1]] }])).deletes.keys()]).toEqual([1]);
+    expectRejected(update(1, [], [{ client: 1, ranges: [[2 ** 53 - 1, 1]] }]), /VAL-3/);
+  });
+
   it('rejects clocks past 2^53 (VAL-3)', () => {
     expectRejected(
       encodeModel({ sections: [{ client: 1, clock: 2 ** 53 - 2, structs: [{ kind: 'gc', length: 5 }] }], deletes: [] }),
