@@ -16,12 +16,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Page } from '@playwright/test';
+import type { Page, WebSocketRoute } from '@playwright/test';
 import { loadConfig } from '../relay/config.js';
 import { silentLogger } from '../relay/log.js';
 import { MemoryRoomStore } from '../relay/memoryRoomStore.js';
 import { Relay } from '../relay/relay.js';
 import { createRelayServer } from '../relay/server.js';
+import { CloseReason } from '../shared/protocol.js';
 import { expect, test, ui } from './appFixtures.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,6 +40,8 @@ const deployVersionB = (site: string): void => {
   if (!revision) throw new Error('dist/sw.js does not precache index.html with a revision');
   writeFileSync(swPath, sw.replace(revision[0], `{url:"index.html",revision:"${revision[1]}b"}`));
 };
+
+const GOING_AWAY = CloseReason.GoingAway;
 
 const buildMarker = (page: Page): Promise<string | null> =>
   page.evaluate((name) => document.querySelector(`meta[name="${name}"]`)?.getAttribute('content') ?? null, MARKER);
@@ -152,6 +155,40 @@ test('UPD-1: "Reload" in one tab reloads that tab only; another tab says a new v
     expect(await buildMarker(other)).toBeNull();
     await elsewhere.getByRole('button', { name: 'Reload' }).click();
     await expect.poll(() => buildMarker(other).catch(() => null), { timeout: 20_000 }).toBe('B');
+  } finally {
+    await context.close();
+    await close();
+  }
+});
+
+test('UPD-4: a tab open in a room finds a new version when its connection to the relay comes back', async ({
+  browser,
+  room,
+}) => {
+  const { site, url, close } = await serveCopyOfDist();
+  const context = await browser.newContext();
+  // The page's sockets, so the test can close them as a relay that restarts does (1001, going-away).
+  const sockets: WebSocketRoute[] = [];
+  await context.routeWebSocket(/\/sync\//, (ws) => {
+    ws.connectToServer();
+    sockets.push(ws);
+  });
+  try {
+    const page = await context.newPage();
+    await page.goto(`${url}/r/${room}`);
+    await ui.chooseName(page, 'Una');
+    await controlled(page);
+    await expect(ui.connection(page)).toContainText('Online');
+    deployVersionB(site);
+    // The relay "restarts" soon after the page loaded: no `online` event, the tab stays shown.
+    const closing = sockets.splice(0);
+    expect(closing.length).toBeGreaterThan(0);
+    for (const ws of closing) await ws.close({ code: GOING_AWAY.code, reason: GOING_AWAY.reason });
+    await expect.poll(() => sockets.length, { timeout: 20_000 }).toBeGreaterThan(0);
+    await expect(ui.connection(page)).toContainText('Online');
+    const prompt = page.getByRole('alert').filter({ hasText: 'A new version is available' });
+    await expect(prompt).toBeVisible({ timeout: 20_000 });
+    expect(await buildMarker(page)).toBeNull();
   } finally {
     await context.close();
     await close();

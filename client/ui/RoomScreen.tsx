@@ -54,6 +54,7 @@ import {
 import { useCopy } from './useCopy.js';
 import { useRoomSession, useRoomView } from './useRoomView.js';
 import { useOtherRoomsRefresh } from './useOtherRoomsRefresh.js';
+import { useRelayBackAnnouncer } from './relayBack.js';
 import { useLeaveGuard } from './useLeaveGuard.js';
 
 /**
@@ -146,6 +147,7 @@ const Room = ({
   const view = useRoomView(session);
   const visible = useDocumentVisible();
   useOtherRoomsRefresh(room, view.connection.status);
+  useRelayBackAnnouncer(view.connection.status);
   useLeaveGuard(view.storage.onlyInPage);
   const listRef = useRef<MessageListHandle>(null);
   const composerRef = useRef<ComposerHandle>(null);

@@ -9,14 +9,16 @@
  * version is running instead, and reload when their user asks.
  *
  * UPD-2: an open tab looks for a new version when the network comes back and when it is shown
- * again (at most once a minute), not only hourly: after a deploy, the relay's restart is exactly
- * such a moment for a tab that stayed open.
+ * again (at most once a minute), not only hourly. UPD-4: also when a room's connection to the
+ * relay comes back (`RELAY_BACK_EVENT`): after a deploy, the relay's restart is exactly such a
+ * moment for a tab that stayed open, and it fires no `online` event.
  */
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { useRegisterSW } from 'virtual:pwa-register/react';
+import { RELAY_BACK_EVENT } from './relayBack.js';
 
 const UPDATE_CHECK_MS = 60 * 60 * 1000;
-/** UPD-2: the least time between two checks asked for by the network or the tab coming back. */
+/** UPD-2, UPD-4: the least time between two checks asked for by the network, the relay or the tab coming back. */
 const UPDATE_RECHECK_MS = 60 * 1000;
 
 export const UpdatePrompt = (): ReactNode => {
@@ -54,11 +56,21 @@ export const UpdatePrompt = (): ReactNode => {
       lastCheck = performance.now();
       check();
     };
+    // UPD-4: throttled on its own, so a relay restart soon after the page loaded is not skipped
+    // (the page's own load checked before the deploy).
+    let lastRelayCheck = -Infinity;
+    const relayBack = (): void => {
+      if (performance.now() - lastRelayCheck < UPDATE_RECHECK_MS) return;
+      lastRelayCheck = performance.now();
+      check();
+    };
     window.addEventListener('online', recheck);
+    window.addEventListener(RELAY_BACK_EVENT, relayBack);
     document.addEventListener('visibilitychange', recheck);
     return () => {
       clearInterval(timer);
       window.removeEventListener('online', recheck);
+      window.removeEventListener(RELAY_BACK_EVENT, relayBack);
       document.removeEventListener('visibilitychange', recheck);
     };
   }, [registration]);
