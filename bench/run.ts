@@ -16,6 +16,8 @@
  *            time of the catch-up against the full background session, and the lobby's first
  *            count of a 10,000 and a 100,000-message room after a page load, replay against the
  *            persisted summary (LOBBY-2) (bench/lobbyRefresh.ts)
+ *   download the built app's bytes on the wire: a first visit and the re-check at each load, against
+ *            the relay before STATIC-1 (no compression, no validators) (bench/download.ts)
  *   client   headless Chromium, IndexedDB seeded with 10,000 and 100,000 messages: time to the first
  *            messages painted, time for a sent message to appear, bytes per message; y-indexeddb
  *            side by side (bench/client.ts)
@@ -47,10 +49,11 @@ import { machineInfo } from './proc.js';
 import { baseline, convergeOverrides, type SystemName } from './servers.js';
 import { fmt, fmtBytes, fmtInt, median, ratio, table } from './stats.js';
 import { formatClientReport, runClientBench } from './client.js';
+import { runDownloadBench } from './download.js';
 
 const HELP = `npm run bench -- [options]
 
-  --only LIST          scenarios to run, comma-separated: fanout,catchup,memory,merge,clients,lobby,client,scaleout (default: all)
+  --only LIST          scenarios to run, comma-separated: fanout,catchup,memory,merge,clients,lobby,download,client,scaleout (default: all)
   --quick              smaller relay and client scenarios (about 3.5 minutes: scaleout keeps its full scale); explicit
                        options still win. scaleout needs redis-server and client needs Chromium: --only skips them
   --levels LIST        fan-out levels ROOMSxCLIENTSxRATE (default 10x10x5,20x10x10)
@@ -127,10 +130,10 @@ const parseLevels = (s: string): FanoutLevel[] =>
   });
 
 const scenarios = new Set(
-  (args.only ?? 'fanout,catchup,memory,merge,clients,lobby,client,scaleout').split(',').map((s) => s.trim()),
+  (args.only ?? 'fanout,catchup,memory,merge,clients,lobby,download,client,scaleout').split(',').map((s) => s.trim()),
 );
 for (const s of scenarios) {
-  if (!['fanout', 'catchup', 'memory', 'merge', 'clients', 'lobby', 'client', 'scaleout'].includes(s))
+  if (!['fanout', 'catchup', 'memory', 'merge', 'clients', 'lobby', 'download', 'client', 'scaleout'].includes(s))
     throw new Error(`--only: unknown scenario "${s}"`);
 }
 const levels = parseLevels(args.levels ?? (quick ? '10x10x5' : '10x10x5,20x10x10'));
@@ -508,6 +511,14 @@ if (scenarios.has('lobby')) {
   print('## Lobby refresh (SYNC-C1)');
   print();
   print(await runLobbyRefreshBench(args.quick ? { messages: 10_000, missed: 10, reps: 2 } : DEFAULT_LOBBY_REFRESH));
+}
+
+if (scenarios.has('download')) {
+  process.stderr.write('download: the built app, compressed and revalidated against before…\n');
+  print();
+  print('## Downloading the app (STATIC-1)');
+  print();
+  print(await runDownloadBench(join(here, '..', 'dist')));
 }
 
 if (scenarios.has('client')) {

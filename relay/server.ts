@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
@@ -30,6 +30,7 @@ import type { StoreWorkerHealth } from './workerRoomStore.js';
 import { binaryFrame } from './binaryFrame.js';
 import { canonicalAddress, clientAddress, inRanges, type AddressRange } from './clientAddress.js';
 import { LogThrottle } from './logThrottle.js';
+import { matchesEtag, StaticFiles } from './staticFiles.js';
 import type { PerIpLimits } from './perIpLimits.js';
 import type { AddressLimiter } from './addressLimiter.js';
 
@@ -143,8 +144,9 @@ export const createRelayServer = (opts: ServerOptions): Server => {
 
   // SEC-1's headers depend only on the settings: built once, not per request.
   const pageHeaders = securityHeaders(opts.relayUrls ?? []);
+  const staticFiles = new StaticFiles();
   const server = createServer((req, res) => {
-    handleHttp(req, res, opts, pageHeaders).catch((err: unknown) => {
+    handleHttp(req, res, opts, pageHeaders, staticFiles).catch((err: unknown) => {
       log.error('http-error', { error: String(err) });
       if (!res.headersSent) res.writeHead(500).end();
     });
@@ -339,6 +341,7 @@ const handleHttp = async (
   res: ServerResponse,
   opts: ServerOptions,
   pageHeaders: Readonly<Record<string, string>>,
+  staticFiles: StaticFiles,
 ): Promise<void> => {
   const path = (req.url ?? '/').split('?')[0]!;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -425,12 +428,22 @@ const handleHttp = async (
   }
   const type = MIME[extname(file)] ?? 'application/octet-stream';
   const immutable = file.includes(`${sep}assets${sep}`);
-  res.writeHead(200, {
+  // STATIC-1: a validator on every file, and text compressed when the browser takes it.
+  const sent = await staticFiles.body(file, type, req.headers['accept-encoding']);
+  const headers: Record<string, string> = {
     'Content-Type': type,
     'Cache-Control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+    ETag: sent.etag,
+    ...(sent.varies ? { Vary: 'Accept-Encoding' } : {}),
+    ...(sent.encoding !== 'identity' ? { 'Content-Encoding': sent.encoding } : {}),
     ...pageHeaders,
-  });
-  res.end(req.method === 'HEAD' ? undefined : await readFile(file));
+  };
+  if (matchesEtag(req.headers['if-none-match'], sent.etag)) {
+    res.writeHead(304, headers).end();
+    return;
+  }
+  res.writeHead(200, headers);
+  res.end(req.method === 'HEAD' ? undefined : await sent.body());
 };
 
 /**
