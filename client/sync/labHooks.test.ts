@@ -207,7 +207,7 @@ describe('RoomSession lab hooks with a real relay', () => {
     expect(a.lab.contentHash()).toBe(b.lab.contentHash());
   });
 
-  it('LAB-2, STATE-2: an update dropped on the way up stays missing past STATE-2 quiet spells; resyncNow repairs it', async () => {
+  it('LAB-2, STATE-2: an update dropped on the way up stays missing past STATE-2 quiet spells (re-checks at doubling intervals); resyncNow repairs it', async () => {
     const room = freshRoom();
     const a = await open(room, alice);
     const b = await open(room, bob);
@@ -216,13 +216,19 @@ describe('RoomSession lab hooks with a real relay', () => {
     a.send('x-lost');
     await waitFor(() => a.lab.stats().droppedOut > 0, 'the update was dropped');
     a.lab.setFaults(NO_FAULTS);
+    const from = Date.now();
     // Without the lab, STATE-2 would upload it by itself: its first re-check comes a refresh period
-    // (plus a tick) after the write became pending, the upload at the first refresh a quiet spell
-    // (the sessions here have no relay limits: no pacing gap) after that. One refresh period more
-    // is the margin.
+    // (plus a tick) after the write became pending, the upload at the next re-check (twice the
+    // period later, plus a tick: it is longer than a quiet spell, as the sessions here have no relay
+    // limits and so no pacing gap). One refresh period more is the margin.
     const refreshPeriod = ACK_REFRESH_MS + ACK_REFRESH_TICK_MS;
-    const quietSpell = ACK_REFRESH_MS + longestPieceGapMs(null);
-    await observeFor(refreshPeriod + quietSpell + ACK_REFRESH_TICK_MS + refreshPeriod);
+    expect(2 * ACK_REFRESH_MS).toBeGreaterThanOrEqual(ACK_REFRESH_MS + longestPieceGapMs(null));
+    await observeFor(refreshPeriod + 2 * ACK_REFRESH_MS + ACK_REFRESH_TICK_MS + refreshPeriod);
+    // The re-checks that brought no ack came at 2 s, then 4 s later (the next would be 8 s later):
+    // two in this window, where one every 2 s made four or five.
+    const rechecks = a.lab.traffic.filter((f) => f.t >= from && f.dir === 'out' && f.kind === 'sync1').length;
+    expect(rechecks).toBeGreaterThanOrEqual(2);
+    expect(rechecks).toBeLessThanOrEqual(3);
     expect(a.view().connection.status).toBe('online');
     expect(texts(b)).toEqual([]);
     expect(a.lab.pendingCount).toBe(1);

@@ -254,6 +254,12 @@ export const IMPORT_ORIGIN = Symbol('import');
 
 export const MAX_BACKOFF_MS = 10_000;
 export const ACK_REFRESH_MS = 2_000;
+/**
+ * STATE-2: re-checks that bring no ack double their interval up to this: a slow link (an ack on
+ * its way for seconds) or a relay that cannot store (no ack for minutes) cost a SyncStep1 and a
+ * complete ACK-2 each time, which grow with every Yjs client the room ever had.
+ */
+export const ACK_REFRESH_MAX_MS = 30_000;
 /** STATE-2: how often the session checks whether to re-check (so a re-check comes up to this late). */
 export const ACK_REFRESH_TICK_MS = 1_000;
 export const MIN_COMPACTION_INTERVAL_MS = 60_000;
@@ -482,6 +488,16 @@ export class RoomSession {
    * ack last grew (or since the last upload of what the relay lacks) was sent, and when.
    */
   private quietSince: { readonly ws: WebSocket; readonly ackGrowths: number; readonly at: number } | null = null;
+  /**
+   * STATE-2: the wait before the next re-check on `ws`: ACK_REFRESH_MS, doubled after each re-check
+   * until an ack grows (up to ACK_REFRESH_MAX_MS); back to the start on another socket, an ack
+   * that grew, or nothing pending.
+   */
+  private ackRefresh: { ws: WebSocket | null; ackGrowths: number; everyMs: number } = {
+    ws: null,
+    ackGrowths: 0,
+    everyMs: ACK_REFRESH_MS,
+  };
 
   // Timers and handlers to undo
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
@@ -1583,8 +1599,8 @@ export class RoomSession {
   }
 
   /**
-   * STATE-2: checked every second; asks at most every ACK_REFRESH_MS, only for what was pending that
-   * long. When re-checks on this socket brought no ack at all for longer than another tab's paced
+   * STATE-2: checked every second; asks once something was pending ACK_REFRESH_MS, then at doubling
+   * intervals while no ack grows (up to ACK_REFRESH_MAX_MS). When re-checks on this socket brought no ack at all for longer than another tab's paced
    * upload waits between two pieces, the relay lacks what is pending and nobody is sending it:
    * another tab wrote it while cut off from the relay, and this tab got it over BroadcastChannel,
    * from where nothing is forwarded to the relay (which asks for what it lacks only when a
@@ -1595,14 +1611,19 @@ export class RoomSession {
     if (!r || !r.provider.wsconnected || !r.provider.synced || r.frozen || pendingWrites(this.view()) === 0) {
       this.pendingSince = null;
       this.quietSince = null;
+      this.ackRefresh = { ws: null, ackGrowths: this.ackGrowths, everyMs: ACK_REFRESH_MS };
       return;
     }
     const now = this.now();
-    if (this.pendingSince === null) this.pendingSince = now;
-    if (now - this.pendingSince < ACK_REFRESH_MS) return;
-    this.pendingSince = now;
     const ws = r.provider.ws;
+    if (this.ackRefresh.ws !== ws || this.ackRefresh.ackGrowths !== this.ackGrowths) {
+      this.ackRefresh = { ws, ackGrowths: this.ackGrowths, everyMs: ACK_REFRESH_MS };
+    }
+    if (this.pendingSince === null) this.pendingSince = now;
+    if (now - this.pendingSince < this.ackRefresh.everyMs) return;
+    this.pendingSince = now;
     if (!ws || ws.readyState !== ws.OPEN) return;
+    this.ackRefresh.everyMs = Math.min(this.ackRefresh.everyMs * 2, ACK_REFRESH_MAX_MS);
     // An ack that grew (another tab's upload under way, seen through a re-check's ACK-2, or this
     // tab's own), or pieces still queued here, mean the relay is getting it: no copy. ACK-2 is
     // complete for every client of this doc's state vector, so what lies above `acked` is what the
