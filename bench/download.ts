@@ -13,15 +13,10 @@
  *   and to a later one.
  */
 import { readdirSync, statSync } from 'node:fs';
-import { request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join, relative, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { loadConfig } from '../relay/config.js';
-import { silentLogger } from '../relay/log.js';
-import { MemoryRoomStore } from '../relay/memoryRoomStore.js';
-import { Relay } from '../relay/relay.js';
-import { createRelayServer } from '../relay/server.js';
+import { request } from 'node:http';
+import { startStaticRelay } from '../relay/testing/staticRelay.js';
 import { fmtBytes, ratio, table } from './stats.js';
 
 const CHROMIUM_ACCEPT = 'gzip, deflate, br';
@@ -53,23 +48,8 @@ const filesOf = (dir: string): string[] =>
   });
 
 export const runDownloadBench = async (distDir: string): Promise<string> => {
-  const config = loadConfig({}, []);
-  const relay = new Relay({
-    store: new MemoryRoomStore(),
-    limits: config.limits,
-    commitDelayMs: config.commitDelayMs,
-    idleUnloadMs: config.idleUnloadMs,
-    compaction: { minLogEntries: 256, targetBytes: 128 * 1024 },
-    log: silentLogger,
-  });
-  const server: Server = createRelayServer({
-    relay,
-    log: silentLogger,
-    maxFrameBytes: config.limits.maxFrameBytes,
-    staticDir: distDir,
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const relay = await startStaticRelay(distDir);
+  const base = relay.url;
   try {
     const paths = filesOf(distDir)
       .filter((f) => !f.endsWith('.map'))
@@ -123,8 +103,6 @@ export const runDownloadBench = async (distDir: string): Promise<string> => {
         `a later one ${warmMs.toFixed(1)} ms.`,
     ].join('\n');
   } finally {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await relay.shutdown();
+    await relay.close();
   }
 };

@@ -2213,6 +2213,14 @@ const fillableDisk = async (page: Page): Promise<void> => {
     };
   });
 };
+/** Closes the page as a user does; the browser's "Leave site?" must come, and the user stays. */
+const closingAsksAndStay = async (page: Page): Promise<void> => {
+  const asked = page.waitForEvent('dialog');
+  await page.close({ runBeforeUnload: true });
+  const dialog = await asked;
+  expect(dialog.type()).toBe('beforeunload');
+  await dialog.dismiss();
+};
 const setDiskFull = (page: Page, full: boolean): Promise<boolean> =>
   page.evaluate((f) => ((globalThis as { diskFull?: boolean }).diskFull = f), full);
 
@@ -2232,11 +2240,7 @@ test('LEAVE-1: with the device full, leaving a page that holds the only copy of 
   const banner = a.page.getByRole('alert').filter({ hasText: 'Storage problem.' });
   await expect(banner).toContainText('Keep this page open');
   // Closing asks; the user stays, and the message is still there.
-  const asked = a.page.waitForEvent('dialog');
-  await a.page.close({ runBeforeUnload: true });
-  const dialog = await asked;
-  expect(dialog.type()).toBe('beforeunload');
-  await dialog.dismiss();
+  await closingAsksAndStay(a.page);
   await expect(a.message('only in this page')).toBeVisible();
   // Space again: the next write stores everything (STORE-C1), and leaving asks nothing.
   await setDiskFull(a.page, false);
@@ -2267,11 +2271,7 @@ test('LEAVE-2: with the device full, a room left inside the app keeps its unsent
   await expect(a.page.getByRole('heading', { name: 'Your rooms' })).toBeVisible();
   await expect(kept).toContainText('Keep this page open');
   // Closing the page asks from the lobby too.
-  const asked = a.page.waitForEvent('dialog');
-  await a.page.close({ runBeforeUnload: true });
-  const dialog = await asked;
-  expect(dialog.type()).toBe('beforeunload');
-  await dialog.dismiss();
+  await closingAsksAndStay(a.page);
   // Back into the room by the notice's link: the same session, the message still there (the device never had it).
   // (STATE-4: not on the device, so still "Storing…".)
   await kept.getByRole('link', { name: room }).click();

@@ -12,16 +12,11 @@
  * offer; "Reload" switches to B, and the draft is still there.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page, WebSocketRoute } from '@playwright/test';
-import { loadConfig } from '../relay/config.js';
-import { silentLogger } from '../relay/log.js';
-import { MemoryRoomStore } from '../relay/memoryRoomStore.js';
-import { Relay } from '../relay/relay.js';
-import { createRelayServer } from '../relay/server.js';
+import { startStaticRelay } from '../relay/testing/staticRelay.js';
 import { CloseReason } from '../shared/protocol.js';
 import { expect, test, ui } from './appFixtures.js';
 
@@ -50,29 +45,12 @@ const buildMarker = (page: Page): Promise<string | null> =>
 const serveCopyOfDist = async (): Promise<{ site: string; url: string; close: () => Promise<void> }> => {
   const site = mkdtempSync(join(tmpdir(), 'converge-update-'));
   cpSync(join(root, 'dist'), site, { recursive: true });
-  const config = loadConfig({}, []);
-  const relay = new Relay({
-    store: new MemoryRoomStore(),
-    limits: config.limits,
-    commitDelayMs: config.commitDelayMs,
-    idleUnloadMs: config.idleUnloadMs,
-    compaction: { minLogEntries: 256, targetBytes: 512 * 1024 },
-    log: silentLogger,
-  });
-  const server = createRelayServer({
-    relay,
-    log: silentLogger,
-    maxFrameBytes: config.limits.maxFrameBytes,
-    staticDir: site,
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const relay = await startStaticRelay(site);
   return {
     site,
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: relay.url,
     close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await relay.shutdown();
+      await relay.close();
       rmSync(site, { recursive: true, force: true });
     },
   };

@@ -5,17 +5,12 @@
  * worker would take for JavaScript).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../config.js';
-import { silentLogger } from '../log.js';
-import { MemoryRoomStore } from '../memoryRoomStore.js';
-import { Relay } from '../relay.js';
-import { createRelayServer } from '../server.js';
+import { startStaticRelay, type StaticRelay } from '../testing/staticRelay.js';
 
 const INDEX = '<!doctype html><title>app shell</title>';
 const BIG = Array.from({ length: 2000 }, (_, i) => `export const v${i} = ${i};`).join('\n');
@@ -36,8 +31,7 @@ const get = (
     req.end();
   });
 let site: string;
-let server: Server;
-let relay: Relay;
+let relay: StaticRelay;
 let url: string;
 
 beforeAll(async () => {
@@ -47,24 +41,12 @@ beforeAll(async () => {
   mkdirSync(join(site, 'assets'));
   writeFileSync(join(site, 'assets', 'index-NEW.js'), 'export {};');
   writeFileSync(join(site, 'assets', 'big-NEW.js'), BIG);
-  const config = loadConfig({}, []);
-  relay = new Relay({
-    store: new MemoryRoomStore(),
-    limits: config.limits,
-    commitDelayMs: config.commitDelayMs,
-    idleUnloadMs: config.idleUnloadMs,
-    compaction: { minLogEntries: 256, targetBytes: 128 * 1024 },
-    log: silentLogger,
-  });
-  server = createRelayServer({ relay, log: silentLogger, maxFrameBytes: config.limits.maxFrameBytes, staticDir: site });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  relay = await startStaticRelay(site);
+  url = relay.url;
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  await relay.shutdown();
+  await relay.close();
   rmSync(site, { recursive: true, force: true });
 });
 
