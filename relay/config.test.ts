@@ -106,6 +106,7 @@ describe('loadConfig', () => {
         maxConnections: 2000,
         maxAwarenessStateBytes: Limits.maxAwarenessStateBytes,
         maxNestingDepth: Limits.maxNestingDepth,
+        maxHeldRangesPerUpdate: Limits.maxHeldRangesPerUpdate,
         maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
         maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
         maxAwarenessBytesPerConnection: Limits.maxAwarenessBytesPerConnection,

@@ -200,6 +200,7 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     maxConnections: int('maxConnections', 1),
     maxAwarenessStateBytes: int('maxAwarenessStateBytes', 64),
     maxNestingDepth: Limits.maxNestingDepth,
+    maxHeldRangesPerUpdate: Limits.maxHeldRangesPerUpdate,
     maxAwarenessEntriesPerFrame: Limits.maxAwarenessEntriesPerFrame,
     maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
     maxAwarenessBytesPerConnection: int('maxAwarenessBytesPerConnection', 64),

@@ -736,6 +736,89 @@ describe('RoomCore DEDUPE-2: clocks held past a gap', () => {
   });
 });
 
+// --- DEDUPE-3 -----------------------------------------------------------------------------------
+
+describe('RoomCore DEDUPE-3: a bounded number of held ranges past a gap per update', () => {
+  const LIMIT = Limits.maxHeldRangesPerUpdate;
+
+  /** Client `id` types `n` letters one at a time: the update of each (the letter at clock i), and the whole. */
+  const typedBy = (id: number, n: number): { each: Uint8Array[]; full: Uint8Array } => {
+    const e = new Editor(id);
+    const each = Array.from({ length: n }, (_, i) => e.insert(i, String.fromCharCode(97 + (i % 26))));
+    return { each, full: Y.encodeStateAsUpdate(e.doc) };
+  };
+
+  /** Updates of the letters at odd clocks in [from, to), 64 to an update: one range past a gap per letter. */
+  const oddLetters = (each: readonly Uint8Array[], from: number, to: number): Uint8Array[] => {
+    const odd = each.slice(from, to).filter((_, i) => (from + i) % 2 === 1);
+    return Array.from({ length: Math.ceil(odd.length / 64) }, (_, k) => Y.mergeUpdates(odd.slice(k * 64, k * 64 + 64)));
+  };
+
+  const refusal = (effects: readonly RoomEffect[], conn: ConnId): void =>
+    expect(closes(effects)).toEqual([
+      { type: 'close', conn, reason: CloseReason.TooManyGaps, detail: expect.stringMatching(/DEDUPE-3/) as string },
+    ]);
+
+  it('DEDUPE-3: more ranges past a gap than the limit, planted in separate updates, are taken; one update reaching limit + 1 of them is refused (too-many-gaps), nothing of it stored or sent, another connection goes on (runs held whole do not count); one reaching the limit is taken and every replica converges', () => {
+    const core = makeCore();
+    const live = new Replica(3);
+    for (const conn of [1, 2, 3]) core.join(conn);
+    const persisted: Uint8Array[] = [];
+    const take = (conn: ConnId, update: Uint8Array): void => {
+      const effects = core.receive(conn, encodeSyncUpdate(update));
+      expect(closes(effects)).toEqual([]);
+      expect(persists(effects)).toHaveLength(1);
+      persisted.push(...persists(effects).map((p) => p.update));
+      live.take(effects);
+    };
+    const h = typedBy(4242, 2 * LIMIT + 4);
+    // Clock 0 (the contiguous prefix [0, 1)), then clocks 3, 5, …, 2 × LIMIT + 3: LIMIT + 1 ranges
+    // past a gap, in updates that each reach none.
+    take(1, h.each[0]!);
+    for (const u of oddLetters(h.each, 2, 2 * LIMIT + 4)) take(1, u);
+
+    // The whole history reaches all LIMIT + 1 of them.
+    const refused = core.receive(1, encodeSyncUpdate(h.full));
+    refusal(refused, 1);
+    expect(persists(refused)).toEqual([]);
+    expect(sendsTo(refused, 2)).toEqual([]);
+    expect(sendsTo(refused, 3)).toEqual([]);
+    expect(core.receive(1, encodeSyncUpdate(h.full))).toEqual([]); // gone
+
+    const hi = new Editor(77).insert(0, 'hi');
+    // The planted structs re-sent with something new, as an honest client re-sends pending
+    // structs: each run is held whole, dropped without a cut, so none counts.
+    take(2, Y.mergeUpdates([...h.each.filter((_, i) => i % 2 === 1 && i > 2), hi]));
+    // Clocks 0 … 2 × LIMIT + 1 reach the prefix and LIMIT ranges past a gap: the prefix does not
+    // count, so it is taken, cut around them (DEDUPE-2); then the rest.
+    take(2, Y.mergeUpdates(h.each.slice(0, 2 * LIMIT + 2)));
+    take(2, Y.mergeUpdates(h.each.slice(2 * LIMIT + 2)));
+    const late = Replica.caughtUp(core, 4);
+    const restarted = Replica.caughtUp(makeCore({}, storedLog(persisted)), 5);
+    const expected = { ...(shown(docOf([h.full, hi])) as object), pending: false };
+    for (const r of [live, late, restarted]) expect(shown(r.doc), `replica ${r.conn}`).toEqual(expected);
+  });
+
+  it('DEDUPE-3: the count is over every client an update names', () => {
+    const core = joined(makeCore(), 1, 2);
+    // Two clients with LIMIT / 2 + 1 ranges past a gap each: either alone is within the limit.
+    const a = typedBy(11, LIMIT + 2);
+    const b = typedBy(12, LIMIT + 2);
+    for (const h of [a, b])
+      for (const u of oddLetters(h.each, 0, LIMIT + 2))
+        expect(closes(core.receive(1, encodeSyncUpdate(u)))).toEqual([]);
+    const refused = core.receive(1, encodeSyncUpdate(Y.mergeUpdates([a.full, b.full])));
+    refusal(refused, 1);
+    expect(persists(refused)).toEqual([]);
+    expect(sendsTo(refused, 2)).toEqual([]);
+    for (const h of [a, b]) {
+      const taken = core.receive(2, encodeSyncUpdate(h.full));
+      expect(closes(taken)).toEqual([]);
+      expect(persists(taken)).toHaveLength(1);
+    }
+  });
+});
+
 // --- ACK ------------------------------------------------------------------------------------------
 
 describe('RoomCore acks', () => {

@@ -9,7 +9,7 @@
  * `durable` (struct ranges whose updates are committed to the store).
  *
  * Rules (docs/SPEC.md): SYNC-1..SYNC-5 (handshake and catch-up), FWD-1..FWD-3 (forwarding),
- * DEDUPE-1, DEDUPE-2, ACK-1..ACK-5, AWR-1..AWR-8, VAL-* (via shared/updateV1.ts).
+ * DEDUPE-1, DEDUPE-2, DEDUPE-3, ACK-1..ACK-5, AWR-1..AWR-8, VAL-* (via shared/updateV1.ts).
  */
 import * as Y from 'yjs';
 import {
@@ -85,6 +85,8 @@ export interface RoomCoreLimits {
   readonly maxClientsPerUpdate: number;
   /** AWR-7: total UTF-8 bytes of the live states one connection owns. */
   readonly maxAwarenessBytesPerConnection: number;
+  /** DEDUPE-3: most struct ranges held past a gap that one local update may reach. */
+  readonly maxHeldRangesPerUpdate: number;
 }
 
 /** Invariant: `chunks` is the segments (a prefix) then the log entries, all in sequence order. */
@@ -472,6 +474,17 @@ export class RoomCore {
       maxStructBytes: maxStructBytes(this.limits.maxSendFrameBytes), // VAL-10
       maxClients: this.limits.maxClientsPerUpdate, // VAL-11
     });
+    // DEDUPE-3: before anything is cut, stored, sent or charged. What is bounded is the cost of
+    // this update's cut (DEDUPE-2), not what the room holds: planting ranges past a gap costs each
+    // planter its own bytes and rate, and refusing the planter's victims would hand it the room.
+    const held = this.heldPastPrefix(parsed);
+    if (held > this.limits.maxHeldRangesPerUpdate) {
+      return this.fail(
+        conn,
+        CloseReason.TooManyGaps,
+        `DEDUPE-3: the update reaches more than ${this.limits.maxHeldRangesPerUpdate} struct ranges held past a gap`,
+      );
+    }
     const clients = new Set(parsed.runs.map((r) => r.client));
     const out = this.takeUpdate(conn, parsed, clients, frame);
     // RATE-1: charged whether the update was new or known: the parse is the cost.
@@ -543,6 +556,25 @@ export class RoomCore {
       return parseUpdateV1(Y.diffUpdate(p.bytes, encodeStateVector(this.structs.stateVector())), limits);
     }
     return p;
+  }
+
+  /**
+   * DEDUPE-3: held struct ranges past a gap that `p`'s runs reach, summed over its runs (each run
+   * is cut around those it reaches), counted up to one past `maxHeldRangesPerUpdate`:
+   * O(runs × log ranges), never proportional to the ranges held. Ranges in the contiguous prefix
+   * do not count: clocks held only there take Yjs's diff, whose cost does not grow with gaps. Nor
+   * does a run held whole: `withoutHeldV1` drops it without cutting, as it does the pending
+   * structs an honest client re-sends (each one run, exactly what the relay forwarded it).
+   */
+  private heldPastPrefix(p: ParsedUpdate): number {
+    const limit = this.limits.maxHeldRangesPerUpdate;
+    let held = 0;
+    for (const run of p.runs) {
+      if (this.structs.covers(run.client, run.clock, run.length)) continue;
+      held += this.structs.heldPastPrefix(run.client, run.clock, run.length);
+      if (held > limit) break;
+    }
+    return held;
   }
 
   private isKnown(p: ParsedUpdate): boolean {
@@ -716,7 +748,10 @@ export class RoomCore {
    * during catch-up). Already durable, so no persist effect and no waiters; parsed with the same
    * limits as a client's. DEDUPE-1 drops what is held, DEDUPE-2 cuts what is below the state
    * vector; the rest is broadcast to this relay's connections (FWD-1) and counts as durable for
-   * ACK-2/ACK-3. Invariant kept: `pending` holds only local updates, so `committed` is unchanged;
+   * ACK-2/ACK-3. DEDUPE-3 is not checked: the update is in the shared log already, and a relay
+   * dropping it would split its replicas from the others'; it was checked by the relay its writer
+   * used, against what that relay held, so only what this relay holds and that one did not is more.
+   * Invariant kept: `pending` holds only local updates, so `committed` is unchanged;
    * the chunk gets a local seq (ordering and in-memory compaction only), and a remote chunk after
    * a pending one waits for it before compaction.
    */

@@ -6,7 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
-import { Limits, encodeAwareness, encodeStateVector, encodeSyncStep1, encodeSyncUpdate } from '../shared/protocol.js';
+import {
+  CloseReason,
+  Limits,
+  encodeAwareness,
+  encodeStateVector,
+  encodeSyncStep1,
+  encodeSyncUpdate,
+} from '../shared/protocol.js';
 import { defaultRoomCoreLimits } from './testing/roomCoreLimits.js';
 import { RoomCore, type ConnId, type RoomEffect } from './roomCore.js';
 import { decodeRelayFrame, type RelayFrame } from './testing/fakeSink.js';
@@ -95,6 +102,36 @@ describe('RoomCore.receiveRemote (REDIS-4, REDIS-8)', () => {
     Y.applyUpdate(doc, forwarded[0]!);
     expect(doc.getText('t').toJSON()).toBe('helloREAL!');
     expect(c.receiveRemote(realHead!)).toEqual([]);
+  });
+
+  it('DEDUPE-3: a remote update reaching more held ranges past a gap than the limit is taken (it is in the shared log); a local writer sending the same is refused', () => {
+    const LIMIT = Limits.maxHeldRangesPerUpdate;
+    const c = core();
+    c.join(1);
+    c.join(2);
+    const doc = new Y.Doc();
+    const apply = (effects: RoomEffect[]): void => {
+      for (const u of updatesIn(framesTo(effects, 2))) Y.applyUpdate(doc, u);
+    };
+    // Client 7 types one letter per update; the letters at odd clocks, committed through another
+    // relay, are LIMIT + 1 ranges past a gap here.
+    const letters = Array.from({ length: 2 * LIMIT + 2 }, (_, i) => String.fromCharCode(97 + (i % 26)));
+    const each = edits(7, ...letters);
+    apply(c.receiveRemote(Y.mergeUpdates(each.filter((_, i) => i % 2 === 1))));
+    const full = Y.mergeUpdates(each);
+
+    const refused = c.receive(1, encodeSyncUpdate(full));
+    expect(refused.filter((e) => e.type === 'close')).toEqual([
+      { type: 'close', conn: 1, reason: CloseReason.TooManyGaps, detail: expect.stringMatching(/DEDUPE-3/) as string },
+    ]);
+    expect(refused.some((e) => e.type === 'persist')).toBe(false);
+    expect(framesTo(refused, 2)).toEqual([]);
+
+    const remote = c.receiveRemote(full);
+    expect(updatesIn(framesTo(remote, 2))).toHaveLength(1);
+    apply(remote);
+    expect(doc.getText('t').toJSON()).toBe(letters.join(''));
+    expect(doc.store.pendingStructs).toBeNull();
   });
 
   it('ACK-1: a local update already committed by another relay is acked to its sender once durable', () => {

@@ -248,6 +248,33 @@ describe('ClockRanges.addAll and addRuns', () => {
     }
   });
 
+  it(`DEDUPE-3: heldPastPrefix counts the held ranges past the contiguous prefix a run reaches, as a count from scratch does (seed ${SEED})`, () => {
+    const prng = new Prng(SEED);
+    /** From scratch: every held range but the one at clock 0 sharing a clock with [clock, clock + length). */
+    const counted = (r: ClockRanges, client: number, clock: number, length: number): number =>
+      r.ranges(client).filter(([s, e]) => s > 0 && s < clock + length && e > clock && length > 0).length;
+    for (let round = 0; round < 200; round++) {
+      const r = new ClockRanges();
+      // Sometimes with a contiguous prefix, sometimes without; ranges of 1–3 clocks with gaps of 1–4.
+      for (const client of [1, 2]) {
+        let clock = prng.bool(0.5) ? 0 : prng.int(1, 5);
+        for (let i = prng.int(0, 30); i > 0; i--) {
+          const length = prng.int(1, 3);
+          r.add(client, clock, length);
+          clock += length + prng.int(1, 4);
+        }
+      }
+      for (let probe = 0; probe < 50; probe++) {
+        const client = prng.int(1, 3); // 3 holds nothing
+        const clock = prng.int(0, 120);
+        const length = prng.int(0, 60);
+        expect(r.heldPastPrefix(client, clock, length), `seed ${SEED}, round ${round}, probe ${probe}`).toBe(
+          counted(r, client, clock, length),
+        );
+      }
+    }
+  });
+
   it('regression: 100,000 ranges below a held one merge in one pass, with the same result', () => {
     const r = new ClockRanges();
     r.add(7, 1e9, 1);

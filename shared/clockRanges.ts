@@ -146,6 +146,21 @@ export class ClockRanges {
   }
 
   /**
+   * DEDUPE-3: how many held ranges past a gap (every range but the one starting at clock 0, the
+   * contiguous prefix) hold some clock in [clock, clock + length): the ranges `missing` walks, and
+   * `withoutHeldV1` cuts around, for such a run. Two binary searches, O(log ranges), whatever the
+   * count: it prices a cut before it is made.
+   */
+  heldPastPrefix(client: number, clock: number, length: number): number {
+    const list = this.byClient.get(client);
+    if (!list || length <= 0) return 0;
+    // Ranges [first, last] are those ending after `clock` and starting before `clock + length`.
+    const first = Math.max(this.firstEndingAtOrAfter(list, clock + 1), list[0] === 0 ? 1 : 0);
+    const last = this.lastStartingAtOrBefore(list, clock + length - 1);
+    return Math.max(0, last - first + 1);
+  }
+
+  /**
    * The parts of [clock, clock + length) that are not held, as sorted [start, end) pairs: the
    * whole range when nothing of it is held, none when all of it is.
    */

@@ -237,6 +237,7 @@ describe('protocol schema', () => {
     6: 'e84937e9', // UP-1 maxUploadClientsPerFrame: what a Converge client's upload frame may name
     7: 'aa90697a', // REFUSE-4 struct-too-large (VAL-10), too-many-clients (VAL-11); STRUCT-1 clientStructBytes
     8: 'e3e335be', // WATCH-2 upgrade refusal bad-mode
+    9: 'eb7d1801', // DEDUPE-3 too-many-gaps, maxHeldRangesPerUpdate
   };
 
   it('the wire tables hash to the value recorded for PROTOCOL_VERSION', () => {

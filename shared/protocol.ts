@@ -54,7 +54,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 
 /** Bumped on every wire change (see the schema-hash test in shared/protocol.test.ts). */
-export const PROTOCOL_VERSION = 8;
+export const PROTOCOL_VERSION = 9;
 
 /** Outer message types. 0–3 are y-protocols'; 100 is Converge's own. */
 export const MessageType = {
@@ -100,6 +100,12 @@ export const CloseReason = {
    * MAX_CLIENTS_PER_UPDATE (REFUSE-4).
    */
   TooManyClients: { code: 4425, reason: 'too-many-clients', fatal: true },
+  /**
+   * DEDUPE-3: a well-formed update reaching more struct clock ranges the relay holds past a gap
+   * than `Limits.maxHeldRangesPerUpdate`, the ranges it would be cut around (REFUSE-4). Fatal: a
+   * reconnecting client sends the same structs again.
+   */
+  TooManyGaps: { code: 4426, reason: 'too-many-gaps', fatal: true },
   /** An awareness update that fails validation (size, depth, JSON, too many clients). */
   InvalidAwareness: { code: 4423, reason: 'invalid-awareness', fatal: true },
   /** Over the per-connection message or byte rate. */
@@ -280,6 +286,19 @@ export const Limits = {
    * session that writes is a new client; a re-upload of a whole room holds all of them.
    */
   maxClientsPerUpdate: 32_768,
+  /**
+   * DEDUPE-3: most struct clock ranges held past a gap in their client's clocks (not in the
+   * contiguous prefix) that one incoming update may reach, summed over its runs. DEDUPE-2 cuts an
+   * update around every held range it reaches, at about 3–15 µs a range: without a bound, a writer
+   * that planted many tiny ranges (structs at clocks 10, 12, 14, … of clients, about 9 bytes each)
+   * made one update covering them cost the relay up to seconds. Per update, not per room or client:
+   * planting is bounded by the planter's own bytes and rate, and a room-wide budget could be filled
+   * by an attacker, or by honest Lab clients dropping frames, and then refuse honest writers.
+   * 1,024 ranges cost about 3–16 ms to cut around (docs/benchmarks.md). A run held whole counts
+   * none (it is dropped uncut): an app's update reaches such ranges only with its own structs, one
+   * range per frame of its own the relay got after a dropped one.
+   */
+  maxHeldRangesPerUpdate: 1024,
   /**
    * Most Yjs clients Converge's client names in one upload frame (UP-1), well below
    * `maxClientsPerUpdate`: a relay configured below this refuses such an upload (VAL-11).

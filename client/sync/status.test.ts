@@ -64,7 +64,12 @@ describe('refusal texts', () => {
     const writers = describeFatalClose(CloseReason.TooManyClients.code, CloseReason.TooManyClients.reason);
     expect(writers).toMatch(/^The relay refused an upload naming too many writers \(too-many-clients\)/);
     expect(writers).toMatch(/MAX_CLIENTS_PER_UPDATE.*export the room.*raise that limit/);
-    for (const text of [tooLarge, writers]) {
+    const gaps = describeFatalClose(CloseReason.TooManyGaps.code, CloseReason.TooManyGaps.reason);
+    expect(gaps).toMatch(/^The relay refused a change from this device \(too-many-gaps\)/);
+    expect(gaps).toMatch(
+      /holds out of order.*than the relay cuts around in one change.*export the room.*tell whoever runs the relay/,
+    );
+    for (const text of [tooLarge, writers, gaps]) {
       expect(text).not.toMatch(/malformed/);
       expect(text).toMatch(/switch the room offline and online again to retry/);
     }

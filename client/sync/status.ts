@@ -71,6 +71,8 @@ export const describeFatalClose = (code: number, reason: string): string => {
       return `The relay refused a change too large for this relay (${known.reason}): one item in it, such as a very long message or something in an imported room file, is bigger than the largest piece this relay passes on, so this room cannot sync through it. Your messages are kept on this device; export the room to keep a copy, and ask whoever runs the relay to raise MAX_SEND_FRAME_BYTES. If it is a long message of yours written offline, deleting it (copy its text first) lets the room sync.${tail}`;
     case CloseReason.TooManyClients.reason:
       return `The relay refused an upload naming too many writers (${known.reason}): this room was written in more sessions than this relay accepts in one change (its MAX_CLIENTS_PER_UPDATE). Your messages are kept on this device; export the room to keep a copy, and ask whoever runs the relay to raise that limit.${tail}`;
+    case CloseReason.TooManyGaps.reason:
+      return `The relay refused a change from this device (${known.reason}): the change reaches more pieces of the room that the relay holds out of order (with parts before them still missing) than the relay cuts around in one change (DEDUPE-3). This app does not make such changes; a program writing forged data to the room can cause it. Your messages are kept on this device; export the room to keep a copy, and tell whoever runs the relay.${tail}`;
     case CloseReason.InvalidAwareness.reason:
       return `The relay refused this device's presence information (${known.reason}).${tail}`;
     default:

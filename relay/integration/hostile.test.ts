@@ -17,6 +17,7 @@ import {
   encodeSyncStep1,
   encodeSyncStep2,
   encodeSyncUpdate,
+  Limits,
   MessageType,
   type CloseReasonInfo,
 } from '../../shared/protocol.js';
@@ -302,6 +303,58 @@ describe('hostile input closes only the offending socket', () => {
       expect(health.body.connections).toBe(3);
     });
   }
+});
+
+describe('DEDUPE-3: held ranges past a gap one update reaches', () => {
+  it('DEDUPE-3: ranges past a gap planted beyond the limit are taken; one update reaching limit + 1 of them closes its sender too-many-gaps, nothing of it forwarded; the stock clients go on and the room fills in within the limit', async () => {
+    const LIMIT = Limits.maxHeldRangesPerUpdate;
+    const relay = await h.relay();
+    const room = 'planted';
+    const a = h.client(relay.wsUrl, room);
+    const c = h.client(relay.wsUrl, room);
+    await Promise.all([synced(a), synced(c)]);
+    // The attacker types one letter per update; the letters at odd clocks are one range past a gap
+    // each: LIMIT + 1 of them, planted in one frame (which itself reaches none).
+    const d = new Y.Doc();
+    d.clientID = ATTACKER;
+    const each: Uint8Array[] = [];
+    d.on('update', (u: Uint8Array) => each.push(u));
+    for (let i = 0; i < 2 * LIMIT + 2; i++) d.getText('gaps').insert(i, String.fromCharCode(97 + (i % 26)));
+    const raw = h.raw(`${relay.wsUrl}/${room}`);
+    await raw.opened;
+    raw.ws.send(encodeSyncUpdate(Y.mergeUpdates(each.filter((_, i) => i % 2 === 1))));
+    await waitFor(() => c.doc.store.pendingStructs !== null, 'the planted ranges reached c');
+    const before = c.doc.store.pendingStructs!.update;
+    raw.ws.send(encodeSyncUpdate(Y.encodeStateAsUpdate(d)));
+    expect(await raw.closed).toEqual({ code: CloseReason.TooManyGaps.code, reason: CloseReason.TooManyGaps.reason });
+    await waitFor(() => relay.stderr().includes(`"event":"close","room":"${room}","conn":3,"reason":"too-many-gaps"`), {
+      message: 'the close logged as too-many-gaps',
+    });
+
+    // The stock clients keep working, and got nothing of the refused update.
+    a.doc.getText('text').insert(0, 'after');
+    await waitFor(() => c.text() === 'after' && a.allOwnEditsAcked(), { message: 'a’s edit reached c' });
+    expect(c.doc.store.pendingStructs?.update).toEqual(before);
+    expect(c.doc.getText('gaps').toJSON()).toBe('');
+
+    // Clocks 0 … 2 × LIMIT − 1 reach LIMIT held ranges: taken; then the rest. Both replicas fill in.
+    const filler = h.raw(`${relay.wsUrl}/${room}`);
+    await filler.opened;
+    filler.ws.send(encodeSyncUpdate(Y.mergeUpdates(each.slice(0, 2 * LIMIT))));
+    filler.ws.send(encodeSyncUpdate(Y.mergeUpdates(each.slice(2 * LIMIT))));
+    const whole = d.getText('gaps').toJSON();
+    await waitFor(() => a.doc.getText('gaps').toJSON() === whole && c.doc.getText('gaps').toJSON() === whole, {
+      message: 'a and c hold the whole history',
+    });
+    expect(a.doc.store.pendingStructs).toBeNull();
+    expect(c.doc.store.pendingStructs).toBeNull();
+    expect(a.closes).toEqual([]);
+    expect(c.closes).toEqual([]);
+    const fresh = h.client(relay.wsUrl, room);
+    await synced(fresh);
+    expect(fresh.doc.getText('gaps').toJSON()).toBe(whole);
+    expect(isAlive(relay)).toBe(true);
+  });
 });
 
 describe('answers a client asks for', () => {

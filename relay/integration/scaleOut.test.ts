@@ -8,7 +8,7 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { CloseReason, UpgradeRefusal } from '../../shared/protocol.js';
+import { CloseReason, Limits, UpgradeRefusal, encodeSyncUpdate } from '../../shared/protocol.js';
 import { connectRedis } from '../redisConnection.js';
 import { RedisRoomStore } from '../redisRoomStore.js';
 import { keySlot, migrateSlot, slotOwner, startRedisCluster, type RedisCluster } from '../testing/redisCluster.js';
@@ -295,6 +295,47 @@ describe('scale-out: three relays on one Redis', () => {
       await admin.call('CLIENT', 'UNPAUSE').catch(() => undefined);
       admin.disconnect();
     }
+  });
+
+  it("DEDUPE-3: ranges past a gap planted through one relay are held by another, whose writer reaching limit + 1 of them is refused (too-many-gaps), nothing of it in Redis; the planter's relay forwards the fill as remote updates", async () => {
+    const LIMIT = Limits.maxHeldRangesPerUpdate;
+    bed = await startScaleOut({ relays: 2 });
+    const urls = bed.wsUrls();
+    const room = 'gaps';
+    const reader = h.client(urls[1]!, room);
+    await synced(reader);
+    // Client 4242 types one letter per update; the letters at odd clocks are one range past a gap
+    // each: LIMIT + 1 of them, planted through relay 0 in one update (which reaches none).
+    const d = new Y.Doc();
+    d.clientID = 4242;
+    const each: Uint8Array[] = [];
+    d.on('update', (u: Uint8Array) => each.push(u));
+    for (let i = 0; i < 2 * LIMIT + 2; i++) d.getText('text').insert(i, String.fromCharCode(97 + (i % 26)));
+    const planter = h.raw(`${urls[0]!}/${room}`);
+    await planter.opened;
+    planter.ws.send(encodeSyncUpdate(Y.mergeUpdates(each.filter((_, i) => i % 2 === 1))));
+    // Pending in the reader's doc (the clocks under them are missing): relay 1 holds them.
+    await waitFor(() => reader.doc.store.pendingStructs !== null, 'the planted ranges reached relay 1');
+
+    const writer = h.raw(`${urls[1]!}/${room}`);
+    await writer.opened;
+    writer.ws.send(encodeSyncUpdate(Y.encodeStateAsUpdate(d)));
+    expect(await writer.closed).toEqual({ code: CloseReason.TooManyGaps.code, reason: CloseReason.TooManyGaps.reason });
+    const store = new RedisRoomStore(await connectRedis(bed.redis.url, 'converge-test-reader'), { ownsClient: true });
+    try {
+      expect((await store.load(room)).log).toHaveLength(1); // the plant only
+    } finally {
+      await store.close();
+    }
+
+    // The history through relay 0 in two updates, each within the limit: the reader on relay 1
+    // gets them as remote updates and shows it all.
+    planter.ws.send(encodeSyncUpdate(Y.mergeUpdates(each.slice(0, 2 * LIMIT))));
+    planter.ws.send(encodeSyncUpdate(Y.mergeUpdates(each.slice(2 * LIMIT))));
+    await waitFor(() => reader.text() === d.getText('text').toJSON(), 'the reader holds the whole history');
+    expect(reader.doc.store.pendingStructs).toBeNull();
+    expect(reader.closes).toEqual([]);
+    expect((await storedDoc(bed.redis.url, room)).getText('text').toJSON()).toBe(d.getText('text').toJSON());
   });
 
   it('REDIS-2 / ACK-1: everything acked is in Redis after Redis itself is killed and restarted from its AOF', async () => {

@@ -10,4 +10,5 @@ export const defaultRoomCoreLimits: RoomCoreLimits = {
   maxAwarenessClientsPerConnection: Limits.maxAwarenessClientsPerConnection,
   maxAwarenessBytesPerConnection: Limits.maxAwarenessBytesPerConnection,
   maxClientsPerUpdate: Limits.maxClientsPerUpdate,
+  maxHeldRangesPerUpdate: Limits.maxHeldRangesPerUpdate,
 };
