@@ -330,31 +330,6 @@ describe('RoomSession lab hooks with a real relay', () => {
     await waitFor(() => dropOf() === 100, 'b learns that a drops every frame');
   });
 
-  it("PRES-9: a message changes a reader's presence once: one frame carries its seen clocks (SEEN-1) and its lab field (LAB-7)", async () => {
-    const room = freshRoom();
-    const a = await open(room, alice);
-    const b = await open(room, bob);
-    await Promise.all([online(a), online(b)]);
-    const aAtB = (): Record<string, unknown> | undefined =>
-      b.internals!.awareness.getStates().get(a.internals!.doc.clientID);
-    await waitFor(() => (aAtB()?.[LAB_AWARENESS_FIELD] as LabAwareness | undefined) !== undefined, 'b sees a');
-    // Past a's own first publishes.
-    await observeFor(LAB_PUBLISH_INTERVAL_MS + 500);
-    const from = Date.now();
-    const { yId } = b.send('one message');
-    await waitFor(() => texts(a).includes('one message'), 'a has it');
-    // b learns both from a: what a has seen, and a's new content hash.
-    await waitFor(() => {
-      const st = aAtB();
-      const sv = st?.sv as Array<[number, number]> | undefined;
-      const seen = sv?.some(([c, k]) => c === yId!.client && k > yId!.clock) === true;
-      return seen && (st?.[LAB_AWARENESS_FIELD] as LabAwareness).hash === a.lab.contentHash();
-    }, "b has a's new presence");
-    await observeFor(LAB_PUBLISH_INTERVAL_MS + 500);
-    const sent = a.lab.traffic.filter((f) => f.t >= from && f.dir === 'out' && f.kind === 'awareness');
-    expect(sent).toHaveLength(1);
-  });
-
   it("LAB-14: the lab field waits for the tab's id: the first state a peer sees carries it", async () => {
     const room = freshRoom();
     let settle: (tab: string) => void = () => undefined;

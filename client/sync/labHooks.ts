@@ -84,11 +84,6 @@ export interface LabHost {
    * tab in a class view, which decides that when it first sees a participant.
    */
   readonly tab: Promise<string> | null;
-  /**
-   * PRES-9: a presence change of the session (SEEN-1's `sv`) is about to be published and will carry
-   * `lab` too (`takeChangedField`): the periodic publish leaves it to that one frame.
-   */
-  presencePending(): boolean;
 }
 
 /** The kind of a frame from its outer (and sync's inner) message type. */
@@ -228,7 +223,7 @@ export class LabHooks {
       this.host.reconnectNow();
     }
     this.host.faultsChanged();
-    this.publish(config);
+    this.publish();
     this.changed();
   }
 
@@ -410,34 +405,19 @@ export class LabHooks {
     this.listeners.clear();
   }
 
-  /**
-   * LAB-7: the `lab` field to publish now when it changed (or the replica is new), counted as
-   * published; null when there is nothing new. PRES-9: the session's own presence change takes it
-   * this way, so that one frame carries both.
-   */
-  takeChangedField(faults: FaultConfig = this.faults.config): LabAwareness | null {
+  /** LAB-7: publishes the `lab` field when it changed (or the replica is new). */
+  private publish(faults: FaultConfig = this.faults.config): void {
     const r = this.host.replica();
-    if (!r || this.disposed || this.tab === undefined) return null;
+    if (!r || this.disposed || this.tab === undefined) return;
     const state = this.awarenessState(faults);
     const key = JSON.stringify({ ...state, at: 0 });
     // LAB-9: a report's age is read from `at`, and a view may first get it long after it was published.
     const refresh = state.cutOffPeers !== undefined && state.at - this.lastPublishedAt >= CUT_OFF_REFRESH_MS;
-    if (key === this.lastPublished && this.lastPublishedTo === r.awareness && !refresh) return null;
+    if (key === this.lastPublished && this.lastPublishedTo === r.awareness && !refresh) return;
     this.lastPublished = key;
     this.lastPublishedTo = r.awareness;
     this.lastPublishedAt = state.at;
-    return state;
-  }
-
-  /**
-   * LAB-7: publishes the `lab` field when it changed. Without `faults` (the periodic check) it
-   * waits while a presence change that will carry it is due (PRES-9); given the faults just set,
-   * at once.
-   */
-  private publish(faults?: FaultConfig): void {
-    if (faults === undefined && this.host.presencePending()) return;
-    const state = this.takeChangedField(faults);
-    if (state) this.host.replica()?.awareness.setLocalStateField(LAB_AWARENESS_FIELD, state);
+    r.awareness.setLocalStateField(LAB_AWARENESS_FIELD, state);
   }
 
   /** LAB-9: follows the replica's awareness (a rebuilt replica has a new one), and returns what it saw leave cut off. */

@@ -91,7 +91,7 @@ import {
 import { Transport } from '../net/transport.js';
 import { SkewableClock } from '../../shared/lab/clock.js';
 import type { FaultConfig } from '../../shared/lab/faults.js';
-import { LAB_AWARENESS_FIELD, LabHooks } from './labHooks.js';
+import { LabHooks } from './labHooks.js';
 import { AckShare, type AckChannelFactory } from './ackShare.js';
 import type { Identity } from '../identity.js';
 import { applyUpdateDefensively, createSyncHandler, isDocFrozen, mapEntryLookup } from './defensiveSync.js';
@@ -565,7 +565,6 @@ export class RoomSession {
         selfId: this.me.id,
         uploader: this.uploads,
         tab: opts.labTab ?? null,
-        presencePending: () => this.svTimer !== null,
       },
       this.transport,
       labClock,
@@ -1744,13 +1743,7 @@ export class RoomSession {
     const key = JSON.stringify(sv);
     if (key === this.lastPublishedSv && r.awareness.getLocalState()?.sv !== undefined) return;
     this.lastPublishedSv = key;
-    // PRES-9: a new message changes the lab field too (its hash and SV total): one frame for both,
-    // as each frame goes to everyone in the room. Without a state (a background session, or after
-    // PRES-4's leave) there is nothing to publish, as setLocalStateField does.
-    const local = r.awareness.getLocalState();
-    if (local === null) return;
-    const lab = this.lab.takeChangedField();
-    r.awareness.setLocalState({ ...local, sv, ...(lab ? { [LAB_AWARENESS_FIELD]: lab } : {}) });
+    r.awareness.setLocalStateField('sv', sv);
   }
 
   /** parsePresence, once per state object (awareness replaces the object on every update). */
