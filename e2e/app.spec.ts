@@ -2223,6 +2223,16 @@ const closingAsksAndStay = async (page: Page): Promise<void> => {
 };
 const setDiskFull = (page: Page, full: boolean): Promise<boolean> =>
   page.evaluate((f) => ((globalThis as { diskFull?: boolean }).diskFull = f), full);
+/** The user goes offline with the device full (`fillableDisk`) and writes `text`: only the page holds it, and the storage banner says so. */
+const writeOnlyInThisPage = async (user: AppUser, text: string): Promise<void> => {
+  await user.context.setOffline(true);
+  await expect(user.connection()).toContainText('Offline');
+  await setDiskFull(user.page, true);
+  await user.send(text);
+  await expect(user.page.getByRole('alert').filter({ hasText: 'Storage problem.' })).toContainText(
+    'Keep this page open',
+  );
+};
 
 test('LEAVE-1: with the device full, leaving a page that holds the only copy of a message asks first', async ({
   openUser,
@@ -2233,12 +2243,8 @@ test('LEAVE-1: with the device full, leaving a page that holds the only copy of 
   await a.gotoRoom(room);
   await a.send('stored and saved');
   await expect(a.message('stored and saved')).toContainText(/Saved|Seen/);
-  await a.context.setOffline(true);
-  await expect(a.connection()).toContainText('Offline');
-  await setDiskFull(a.page, true);
-  await a.send('only in this page');
+  await writeOnlyInThisPage(a, 'only in this page');
   const banner = a.page.getByRole('alert').filter({ hasText: 'Storage problem.' });
-  await expect(banner).toContainText('Keep this page open');
   // Closing asks; the user stays, and the message is still there.
   await closingAsksAndStay(a.page);
   await expect(a.message('only in this page')).toBeVisible();
@@ -2260,11 +2266,7 @@ test('LEAVE-2: with the device full, a room left inside the app keeps its unsent
   await a.gotoRoom(room);
   const b = await openUser('Bob');
   await b.gotoRoom(room);
-  await a.context.setOffline(true);
-  await expect(a.connection()).toContainText('Offline');
-  await setDiskFull(a.page, true);
-  await a.send('only in this page');
-  await expect(a.page.getByRole('alert').filter({ hasText: 'Storage problem.' })).toContainText('Keep this page open');
+  await writeOnlyInThisPage(a, 'only in this page');
   // To the lobby: the room's session is kept, and the page says which room holds what.
   const kept = a.page.getByRole('alert').filter({ hasText: 'could not be stored on this device' });
   await a.page.getByRole('link', { name: 'Rooms' }).click();
