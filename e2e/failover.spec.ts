@@ -4,20 +4,10 @@
  * the relay it is connected to is SIGKILLed, it moves to the other one and keeps sending: a
  * message sent after the kill is saved there, and nothing acked before the kill is lost.
  */
-import { createServer } from 'node:net';
+import { freePort } from '../relay/testing/freePort.js';
 import { startRedis } from '../relay/testing/redisServer.js';
 import { startRelay, type RelayProcess } from '../relay/testing/relayProcess.js';
 import { expect, test, type AppUser } from './appFixtures.js';
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 const connections = async (relay: RelayProcess): Promise<number> =>
   ((await (await fetch(relay.url + '/healthz')).json()) as { connections: number }).connections;

@@ -49,6 +49,8 @@ export interface StockClientOptions {
   readonly connect?: boolean;
   /** URL query parameters (the stock provider's `params`), e.g. WATCH-1's mode. */
   readonly params?: Record<string, string>;
+  /** The websocket class the provider uses (default `ws`'s), e.g. one that trusts a test certificate. */
+  readonly webSocket?: new (url: string, protocols?: string | string[]) => WebSocket;
 }
 
 /**
@@ -62,7 +64,7 @@ export const stockClient = (wsUrl: string, room: string, opts: StockClientOption
   process.setMaxListeners(Math.max(process.getMaxListeners(), MAX_LIVE_STOCK_CLIENTS + 10));
   const doc = opts.doc ?? new Y.Doc();
   const provider = new WebsocketProvider(wsUrl, room, doc, {
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    WebSocketPolyfill: (opts.webSocket ?? WebSocket) as unknown as typeof globalThis.WebSocket,
     disableBc: true,
     connect: false, // connect below, once every listener is attached
     ...(opts.params ? { params: opts.params } : {}),

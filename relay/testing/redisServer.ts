@@ -9,11 +9,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { waitFor } from '../../shared/testing/waitFor.js';
+import { freePort } from './freePort.js';
 
 export const REDIS_SERVER_MISSING =
   'redis-server not found: install it (Debian/Ubuntu: `sudo apt-get install redis-server`; ' +
@@ -45,18 +45,6 @@ export const assertRedisServerInstalled = (): void => {
   const probe = spawnSync(binary(), ['--version'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) throw new Error(REDIS_SERVER_MISSING);
 };
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 
 export interface StartRedisOptions {
   /** More `redis-server` arguments (e.g. `['--rename-command', 'CONFIG', '']`). */
