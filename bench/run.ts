@@ -23,8 +23,8 @@
  *            side by side (bench/client.ts)
  *
  * No pass/fail: it prints Markdown tables (and writes the raw numbers as JSON under
- * bench/results/, which git ignores). Never part of `npm test`. `--quick` finishes in under a
- * minute for a smoke test; the default run takes about 10 minutes on 2 cores.
+ * bench/results/, which git ignores). Never part of `npm test`. `--quick` takes about 3.5 minutes
+ * for a smoke test; the default run about 8 minutes on 2 cores (docs/benchmarks.md).
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

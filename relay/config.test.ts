@@ -8,7 +8,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Limits } from '../shared/protocol.js';
-import { ConfigError, SETTINGS, loadConfig, publishedLimits, type RelayConfig } from './config.js';
+import {
+  ConfigError,
+  SETTINGS,
+  configHelp,
+  loadConfig,
+  publishedLimits,
+  wantsHelp,
+  type RelayConfig,
+} from './config.js';
 
 type Key = keyof typeof SETTINGS;
 const KEYS = Object.keys(SETTINGS) as Key[];
@@ -156,8 +164,8 @@ describe('loadConfig', () => {
   it.each([
     [{ PORT: 'abc' }, [], /PORT/],
     [{ PORT: '-1' }, [], /PORT/],
-    [{ PORT: '70000' }, [], /PORT/],
-    [{ PORT: '1.5' }, [], /PORT/],
+    [{ PORT: '70000' }, [], /PORT must be an integer from 0 to 65535, got "70000"/],
+    [{ PORT: '1.5' }, [], /PORT must be an integer from 0 to 65535, got "1.5"/],
     [{ PORT: '' }, [], /PORT/],
     [{}, ['--port', 'x'], /PORT/],
     [{}, ['--port=-3'], /PORT/],
@@ -169,9 +177,9 @@ describe('loadConfig', () => {
     [{ MAX_ROOMS: '0' }, [], /MAX_ROOMS/],
     [{ MAX_AWARENESS_STATE_BYTES: '63' }, [], /MAX_AWARENESS_STATE_BYTES/],
     [{ COMMIT_DELAY_MS: 'soon' }, [], /COMMIT_DELAY_MS/],
-    [{ IDLE_UNLOAD_MS: '1e3' }, [], /IDLE_UNLOAD_MS/],
+    [{ IDLE_UNLOAD_MS: '1e3' }, [], /IDLE_UNLOAD_MS must be an integer from \d+ to 2147483647, got "1e3"/],
     // Longer than Node.js timers hold: they would fire after 1 ms (rooms unloaded at once).
-    [{ IDLE_UNLOAD_MS: '3000000000' }, [], /IDLE_UNLOAD_MS must be at most 2147483647/],
+    [{ IDLE_UNLOAD_MS: '3000000000' }, [], /IDLE_UNLOAD_MS must be an integer from 0 to 2147483647/],
     [{ COMMIT_DELAY_MS: '2147483648' }, [], /COMMIT_DELAY_MS/],
     [{ STORE_CALL_TIMEOUT_MS: '99999999999' }, [], /STORE_CALL_TIMEOUT_MS/],
     [{ REDIS_HEARTBEAT_MS: '2147483648' }, [], /REDIS_HEARTBEAT_MS/],
@@ -377,5 +385,19 @@ describe('README', () => {
       return inReadme === inCode ? [] : [`${env}: README says ${cell}, the code has ${JSON.stringify(inCode)}`];
     });
     expect(wrong).toEqual([]);
+  });
+});
+
+describe('--help', () => {
+  it('lists every setting with its flag, environment variable and default, and every listed flag is read', () => {
+    const help = configHelp();
+    for (const s of Object.values(SETTINGS)) {
+      const flag = '--' + s.env.toLowerCase().replaceAll('_', '-');
+      expect(help).toMatch(new RegExp(`^  ${flag} +${s.env} +${s.default === '' ? '\\(empty\\)' : s.default}$`, 'm'));
+      expect(() => loadConfig({}, [`${flag}=${s.default}`])).not.toThrow();
+    }
+    expect(wantsHelp(['--port', '1', '--help'])).toBe(true);
+    expect(wantsHelp(['-h'])).toBe(true);
+    expect(wantsHelp(['--port', '1'])).toBe(false);
   });
 });

@@ -144,6 +144,28 @@ export const publishedLimits = (limits: RelayLimits): PublishedLimits => ({
 
 const flagName = (key: keyof typeof SETTINGS): string => '--' + SETTINGS[key].env.toLowerCase().replaceAll('_', '-');
 
+/** Asks for `configHelp` instead of a relay. */
+export const wantsHelp = (argv: readonly string[]): boolean => argv.includes('--help') || argv.includes('-h');
+
+/** What `npm start -- --help` prints: every setting's flag, environment variable and default. */
+export const configHelp = (): string => {
+  const rows = (Object.keys(SETTINGS) as Array<keyof typeof SETTINGS>).map((k) => [
+    flagName(k),
+    SETTINGS[k].env,
+    SETTINGS[k].default === '' ? '(empty)' : SETTINGS[k].default,
+  ]);
+  const width = (i: number): number => Math.max(...rows.map((r) => r[i]!.length));
+  return [
+    'usage: npm start -- [--flag value | --flag=value] ...',
+    "Each setting is a flag or an environment variable (the flag wins); the README's Configuration",
+    'section says what each means and what it accepts. A setting out of range stops the relay with',
+    'exit code 2 and a message naming it.',
+    '',
+    ...rows.map((r) => `  ${r[0]!.padEnd(width(0))}  ${r[1]!.padEnd(width(1))}  ${r[2]}`),
+    '',
+  ].join('\n');
+};
+
 /** Reads settings from `env` and `argv` (flags win). Throws ConfigError naming the bad setting. */
 export const loadConfig = (env: Record<string, string | undefined>, argv: readonly string[]): RelayConfig => {
   const raw = new Map<string, string>();
@@ -157,14 +179,12 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     if (value === undefined) throw new ConfigError(`${arg} needs a value`);
     raw.set(entry, value);
   }
-  const int = (key: keyof typeof SETTINGS, min: number): number => {
+  const int = (key: keyof typeof SETTINGS, min: number, max = Number.MAX_SAFE_INTEGER): number => {
     const v = raw.get(key)!;
     const n = Number(v);
     // Past 2^53 a number is no longer exact (99999999999999999999 would be read as 1e20).
-    if (!/^\d+$/.test(v) || n < min || !Number.isSafeInteger(n)) {
-      throw new ConfigError(
-        `${SETTINGS[key].env} must be an integer from ${min} to ${Number.MAX_SAFE_INTEGER}, got "${v}"`,
-      );
+    if (!/^\d+$/.test(v) || n < min || n > max || !Number.isSafeInteger(n)) {
+      throw new ConfigError(`${SETTINGS[key].env} must be an integer from ${min} to ${max}, got "${v}"`);
     }
     return n;
   };
@@ -177,16 +197,11 @@ export const loadConfig = (env: Record<string, string | undefined>, argv: readon
     return v;
   };
   /** A duration: Node.js runs a longer timer after 1 ms (IDLE_UNLOAD_MS=3000000000 unloaded rooms at once). */
-  const ms = (key: keyof typeof SETTINGS, min: number): number => {
-    const n = int(key, min);
-    if (n > MAX_TIMER_MS) throw new ConfigError(`${SETTINGS[key].env} must be at most ${MAX_TIMER_MS} ms, got "${n}"`);
-    return n;
-  };
+  const ms = (key: keyof typeof SETTINGS, min: number): number => int(key, min, MAX_TIMER_MS);
   const logLevel = raw.get('logLevel')!;
   if (!Object.hasOwn(LogLevel, logLevel))
     throw new ConfigError(`LOG_LEVEL must be one of ${Object.keys(LogLevel).join(', ')}`);
-  const port = int('port', 0);
-  if (port > 65535) throw new ConfigError('PORT must be at most 65535');
+  const port = int('port', 0, 65535);
   const limits: RelayLimits = {
     maxFrameBytes: int('maxFrameBytes', 1024),
     maxSendFrameBytes: int('maxSendFrameBytes', 4096),

@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { loadConfig, ConfigError, publishedLimits } from './config.js';
+import { configHelp, ConfigError, loadConfig, publishedLimits, wantsHelp } from './config.js';
 import { createLogger } from './log.js';
 import { Relay, type RelayStats } from './relay.js';
 import { createRelayServer } from './server.js';
@@ -22,6 +22,10 @@ import { storeFileBytes } from './sqliteRoomStore.js';
 const here = dirname(fileURLToPath(import.meta.url));
 
 const main = async (): Promise<void> => {
+  if (wantsHelp(process.argv.slice(2))) {
+    process.stdout.write(configHelp());
+    return;
+  }
   let config;
   try {
     config = loadConfig(process.env, process.argv.slice(2));

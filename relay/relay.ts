@@ -408,7 +408,19 @@ export class Relay {
     if (line) this.log[level](event, line.suppressed ? { ...fields, suppressed: line.suppressed } : fields);
   }
 
-  /** Closes a connection for a protocol reason (also used by the socket layer for framing errors). */
+  /**
+   * The socket layer closed a connection for a framing error (ws sent the close: an oversize
+   * frame, a protocol error): logged as any close, throttled per reason (LOG-1: any client can
+   * cause one per upgrade), then forgotten.
+   */
+  socketFailed(id: ConnId, reason: CloseReasonInfo, detail: string): void {
+    const c = this.conns.get(id);
+    if (!c) return;
+    this.logRepeated('info', 'close', reason.reason, { room: c.room, conn: id, reason: reason.reason, detail });
+    this.closed(id);
+  }
+
+  /** Closes a connection for a protocol reason. */
   closeConn(id: ConnId, reason: CloseReasonInfo, detail: string): void {
     const c = this.conns.get(id);
     if (!c) return;

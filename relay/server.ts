@@ -311,11 +311,9 @@ export const createRelayServer = (opts: ServerOptions): Server => {
       if (isBinary) metrics?.frameIn(data);
       relay.receive(id, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), isBinary);
     });
-    ws.on('error', (err: Error & { code?: string }) => {
-      const reason = (framingClose ?? CloseReason.ProtocolError).reason;
-      log.info('close', { room, conn: id, reason, detail: err.code ?? err.message });
-      relay.closed(id);
-    });
+    ws.on('error', (err: Error & { code?: string }) =>
+      relay.socketFailed(id, framingClose ?? CloseReason.ProtocolError, err.code ?? err.message),
+    );
     ws.on('close', () => relay.closed(id));
   };
 

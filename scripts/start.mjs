@@ -19,7 +19,9 @@ import { fileURLToPath } from 'node:url';
 import { exitBySignal, runNode } from './runChild.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const built = await runNode([join(here, 'ensureBuild.mjs')]);
+// `--help` only prints the relay's flags: no build for it.
+const help = process.argv.includes('--help') || process.argv.includes('-h');
+const built = help ? { code: 0, error: null, interrupted: null } : await runNode([join(here, 'ensureBuild.mjs')]);
 if (built.interrupted) {
   // Whatever the build's own outcome: the stop was asked for before the relay started.
   const signal = built.interrupted;

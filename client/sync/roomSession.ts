@@ -27,7 +27,8 @@
  * - STATE-6 the room's title, when this user set the one it shows (ChatRoom.ownTitleYId), is
  *   'pending' until the relay acks its Yjs item (`pendingTitle`), as a reaction is.
  * - STATE-2 while own messages, reactions or the title are pending on a synced connection, the
- *   session re-sends its SyncStep1 every `ACK_REFRESH_MS`: the relay answers with ACK-2, which also
+ *   session re-sends its SyncStep1 after `ACK_REFRESH_MS`, then at doubling intervals up to
+ *   `ACK_REFRESH_MAX_MS` while no ack grows: the relay answers with ACK-2, which also
  *   covers own writes another tab uploaded. When no ack grows for a while, nobody is uploading
  *   them (a tab cut off from the relay wrote them): the session uploads what the relay has not
  *   acked, unless the lab owns that repair (LAB-2: it dropped the upload, `lab.ownsRepair`).

@@ -23,12 +23,16 @@ interface Run {
   readonly stderr: string;
 }
 
-/** `npm run backup -- …args` in another process (the event loop, and so the test's writes, go on meanwhile). */
-const npmBackup = (dataDir: string, ...args: string[]): Promise<Run> =>
+/**
+ * `npm run backup -- …args` in another process (the event loop, and so the test's writes, go on
+ * meanwhile), with `DATA_DIR` set to `dataDir` (none when null).
+ */
+const npmBackup = (dataDir: string | null, ...args: string[]): Promise<Run> =>
   new Promise((resolve, reject) => {
-    const child = spawn('npm', ['run', '--silent', 'backup', '--', ...args], {
-      env: { ...process.env, DATA_DIR: dataDir },
-    });
+    const env = { ...process.env };
+    if (dataDir === null) delete env.DATA_DIR;
+    else env.DATA_DIR = dataDir;
+    const child = spawn('npm', ['run', '--silent', 'backup', '--', ...args], { env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -83,8 +87,31 @@ describe('npm run backup', () => {
     const missing = await npmBackup(empty, join(empty, 'copy.sqlite3'));
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('converge: backup failed: no database at');
-    const usage = await npmBackup(empty);
-    expect(usage.status).toBe(2);
-    expect(usage.stderr).toContain('usage: DATA_DIR=./data npm run backup -- <new file');
+    for (const args of [[], ['a.sqlite3', 'b.sqlite3'], ['--data-dir'], ['--verbose', 'a.sqlite3']]) {
+      const usage = await npmBackup(empty, ...args);
+      expect(usage.status, args.join(' ')).toBe(2);
+      expect(usage.stderr).toContain('usage: npm run backup -- [--data-dir <');
+    }
+  });
+
+  it('STORE-9: --data-dir names the directory as it does for the relay, over DATA_DIR', async () => {
+    const relay = await h.relay();
+    const writer = h.client(relay.wsUrl, 'flagged');
+    await synced(writer);
+    writer.doc.getText('text').insert(0, 'in the flagged directory');
+    await waitFor(() => writer.allOwnEditsAcked(), 'the edit acked');
+    // DATA_DIR names another, empty directory: the flag wins, as `npm start -- --data-dir` does.
+    const elsewhere = mkdtempSync(join(tmpdir(), 'converge-backup-'));
+    dirs.push(elsewhere);
+    for (const [i, args] of [['--data-dir', relay.dataDir], [`--data-dir=${relay.dataDir}`]].entries()) {
+      const dest = join(elsewhere, `copy-${i}.sqlite3`);
+      const result = await npmBackup(elsewhere, ...args, dest);
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toContain(`backed up 1 rooms`);
+      expect(result.stdout).toContain(`from ${relay.dataDir} to ${dest}`);
+    }
+    // Without either, ./data under the working directory (npm runs in the package's root).
+    const none = await npmBackup(null, join(elsewhere, 'copy-default.sqlite3'));
+    expect(none.stdout + none.stderr).toMatch(/from \.\/data to|no database at .*data/);
   });
 });

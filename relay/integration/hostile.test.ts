@@ -305,6 +305,35 @@ describe('hostile input closes only the offending socket', () => {
   }
 });
 
+describe('LOG-1: closes for framing errors', () => {
+  it('LOG-1: a client that earns a protocol-error close on every upgrade logs at most 10 close lines per 10 s; the metric counts them all', async () => {
+    const relay = await h.relay();
+    const ATTEMPTS = 25;
+    const began = Date.now();
+    for (let i = 0; i < ATTEMPTS; i++) {
+      const raw = h.raw(`${relay.wsUrl}/noisy`);
+      await raw.opened;
+      tcpSocket(raw).write(Uint8Array.from([0x82, 0x02, 0x03, 0x00])); // FIN + binary, no MASK bit
+      expect(await raw.closed).toEqual({
+        code: CloseReason.ProtocolError.code,
+        reason: CloseReason.ProtocolError.reason,
+      });
+    }
+    await waitFor(
+      async () =>
+        new RegExp(`^converge_closes_total\\{reason="protocol-error"\\} ${ATTEMPTS}$`, 'm').test(
+          await (await fetch(`${relay.url}/metrics`)).text(),
+        ),
+      'every close counted',
+    );
+    const lines = relay.stderr().match(/"event":"close","room":"noisy".*"reason":"protocol-error"/g) ?? [];
+    // 10 a window: the attempts may span more than one 10 s window on a slow machine.
+    const windows = Math.ceil((Date.now() - began) / 10_000) + 1;
+    expect(lines.length).toBeLessThanOrEqual(Math.min(10 * windows, ATTEMPTS - 1));
+    expect(lines.length).toBeGreaterThanOrEqual(10);
+  });
+});
+
 describe('DEDUPE-3: held ranges past a gap one update reaches', () => {
   it('DEDUPE-3: ranges past a gap planted beyond the limit are taken; one update reaching limit + 1 of them closes its sender too-many-gaps, nothing of it forwarded; the stock clients go on and the room fills in within the limit', async () => {
     const LIMIT = Limits.maxHeldRangesPerUpdate;

@@ -73,7 +73,7 @@ describe('static files', () => {
   });
 
   it.each(['/assets/index-OLD.js', '/assets/nested/x.css', '/favicon.ico', '/workbox-0ld.js'])(
-    'answers a missing file %s with 404, not the app shell',
+    'UPD-3: answers a missing file %s with 404, not the app shell',
     async (path) => {
       const res = await fetch(url + path);
       expect(res.status).toBe(404);
