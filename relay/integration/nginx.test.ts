@@ -110,6 +110,7 @@ describe('DEPLOY-1: the documented nginx configuration', () => {
     expect(page.status).toBe(200);
     expect(page.body.toString()).toBe(INDEX);
     expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(page.headers['strict-transport-security']).toBe('max-age=31536000');
     const direct = await fetch(`${relay.url}/assets/index-ABC.js`, { headers: { 'Accept-Encoding': 'br' } });
     const script = await get(`${proxy.httpsUrl}/assets/index-ABC.js`, { 'Accept-Encoding': 'br' });
     expect(script.status).toBe(200);
