@@ -330,6 +330,78 @@ describe('RoomSession lab hooks with a real relay', () => {
     await waitFor(() => dropOf() === 100, 'b learns that a drops every frame');
   });
 
+  it("PRES-9: a message changes a reader's presence once: one frame carries its seen clocks (SEEN-1) and its lab field (LAB-7)", async () => {
+    const room = freshRoom();
+    const a = await open(room, alice);
+    const b = await open(room, bob);
+    await Promise.all([online(a), online(b)]);
+    const aAtB = (): Record<string, unknown> | undefined =>
+      b.internals!.awareness.getStates().get(a.internals!.doc.clientID);
+    await waitFor(() => (aAtB()?.[LAB_AWARENESS_FIELD] as LabAwareness | undefined) !== undefined, 'b sees a');
+    // Past a's own first publishes.
+    await observeFor(LAB_PUBLISH_INTERVAL_MS + 500);
+    const from = Date.now();
+    const { yId } = b.send('one message');
+    await waitFor(() => texts(a).includes('one message'), 'a has it');
+    // b learns both from a: what a has seen, and a's new content hash.
+    await waitFor(() => {
+      const st = aAtB();
+      const sv = st?.sv as Array<[number, number]> | undefined;
+      const seen = sv?.some(([c, k]) => c === yId!.client && k > yId!.clock) === true;
+      return seen && (st?.[LAB_AWARENESS_FIELD] as LabAwareness).hash === a.lab.contentHash();
+    }, "b has a's new presence");
+    await observeFor(LAB_PUBLISH_INTERVAL_MS + 500);
+    const sent = a.lab.traffic.filter((f) => f.t >= from && f.dir === 'out' && f.kind === 'awareness');
+    expect(sent).toHaveLength(1);
+  });
+
+  it('PRES-9: a stream of changes that leave the seen clocks alone (own reactions) does not hold the lab field back', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice);
+    const b = await open(room, bob);
+    await Promise.all([online(a), online(b)]);
+    // a wrote no message: its own client is not among its seen clocks (SEEN-1), so its reactions
+    // change its document (and the lab field's hash) but not its `sv`.
+    const { id } = b.send('react to me');
+    await waitFor(() => texts(a).includes('react to me'), 'a has it');
+    const labOfA = (): LabAwareness | undefined =>
+      b.internals!.awareness.getStates().get(a.internals!.doc.clientID)?.[LAB_AWARENESS_FIELD] as
+        LabAwareness | undefined;
+    await waitFor(() => labOfA()?.hash === a.lab.contentHash(), 'b has the hash of a');
+    const hashes = new Set<string>();
+    const end = Date.now() + 3 * LAB_PUBLISH_INTERVAL_MS;
+    // A reaction set or cleared every 100 ms: a publish of the seen clocks is always due.
+    for (let i = 0; Date.now() < end; i++) {
+      a.react(id, '👍', i % 2 === 0);
+      await observeFor(100);
+      const h = labOfA()?.hash;
+      if (h !== undefined) hashes.add(h);
+    }
+    // The lab field followed (LAB-7: at most once a second), not only after the stream.
+    expect(hashes.size).toBeGreaterThan(1);
+  });
+
+  it('LAB-7, PRES-4: a session back in the room (rejoinPresence) publishes its lab field again, unchanged as it is, in the same frame', async () => {
+    const room = freshRoom();
+    const a = await open(room, alice);
+    const b = await open(room, bob);
+    await Promise.all([online(a), online(b)]);
+    const aAtB = (): Record<string, unknown> | undefined =>
+      b.internals!.awareness.getStates().get(a.internals!.doc.clientID);
+    await waitFor(() => aAtB()?.[LAB_AWARENESS_FIELD] !== undefined, 'b sees a with its lab field');
+    a.leavePresence();
+    await waitFor(() => aAtB() === undefined, 'b sees a leave');
+    // Past a periodic publish while a has no state.
+    await observeFor(LAB_PUBLISH_INTERVAL_MS + 500);
+    a.rejoinPresence();
+    await waitFor(() => aAtB() !== undefined, 'b sees a back');
+    // In the frame that announces it again (PRES-9), not only at a later periodic publish.
+    expect(aAtB()?.[LAB_AWARENESS_FIELD]).toBeDefined();
+    // And it stays (nothing removes it).
+    await observeFor(LAB_PUBLISH_INTERVAL_MS + 500);
+    expect(aAtB()?.[LAB_AWARENESS_FIELD]).toBeDefined();
+  });
+
   it("LAB-14: the lab field waits for the tab's id: the first state a peer sees carries it", async () => {
     const room = freshRoom();
     let settle: (tab: string) => void = () => undefined;

@@ -84,6 +84,11 @@ export interface LabHost {
    * tab in a class view, which decides that when it first sees a participant.
    */
   readonly tab: Promise<string> | null;
+  /**
+   * PRES-9: a presence change of the session (SEEN-1's `sv`) is about to be published and will carry
+   * `lab` too (`takeChangedField`): the periodic publish leaves it to that one frame.
+   */
+  presencePending(): boolean;
 }
 
 /** The kind of a frame from its outer (and sync's inner) message type. */
@@ -223,7 +228,7 @@ export class LabHooks {
       this.host.reconnectNow();
     }
     this.host.faultsChanged();
-    this.publish();
+    this.publish(config);
     this.changed();
   }
 
@@ -405,19 +410,37 @@ export class LabHooks {
     this.listeners.clear();
   }
 
-  /** LAB-7: publishes the `lab` field when it changed (or the replica is new). */
-  private publish(faults: FaultConfig = this.faults.config): void {
+  /**
+   * LAB-7: the `lab` field to publish now when it changed (or the replica is new), counted as
+   * published; null when there is nothing new. PRES-9: the session's own presence change takes it
+   * this way, so that one frame carries both.
+   */
+  takeChangedField(faults: FaultConfig = this.faults.config): LabAwareness | null {
     const r = this.host.replica();
-    if (!r || this.disposed || this.tab === undefined) return;
+    if (!r || this.disposed || this.tab === undefined) return null;
     const state = this.awarenessState(faults);
     const key = JSON.stringify({ ...state, at: 0 });
     // LAB-9: a report's age is read from `at`, and a view may first get it long after it was published.
     const refresh = state.cutOffPeers !== undefined && state.at - this.lastPublishedAt >= CUT_OFF_REFRESH_MS;
-    if (key === this.lastPublished && this.lastPublishedTo === r.awareness && !refresh) return;
+    // A state removed and put back (PRES-4's leave, then rejoin) or never there (a kept or background
+    // session: setLocalStateField changes nothing without a state) lacks it, however unchanged it is.
+    const held = r.awareness.getLocalState()?.[LAB_AWARENESS_FIELD] !== undefined;
+    if (key === this.lastPublished && this.lastPublishedTo === r.awareness && !refresh && held) return null;
     this.lastPublished = key;
     this.lastPublishedTo = r.awareness;
     this.lastPublishedAt = state.at;
-    r.awareness.setLocalStateField(LAB_AWARENESS_FIELD, state);
+    return state;
+  }
+
+  /**
+   * LAB-7: publishes the `lab` field when it changed. Without `faults` (the periodic check) it
+   * waits while a presence change that will carry it is due (PRES-9); given the faults just set,
+   * at once.
+   */
+  private publish(faults?: FaultConfig): void {
+    if (faults === undefined && this.host.presencePending()) return;
+    const state = this.takeChangedField(faults);
+    if (state) this.host.replica()?.awareness.setLocalStateField(LAB_AWARENESS_FIELD, state);
   }
 
   /** LAB-9: follows the replica's awareness (a rebuilt replica has a new one), and returns what it saw leave cut off. */

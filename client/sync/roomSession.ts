@@ -92,7 +92,7 @@ import {
 import { Transport } from '../net/transport.js';
 import { SkewableClock } from '../../shared/lab/clock.js';
 import type { FaultConfig } from '../../shared/lab/faults.js';
-import { LabHooks } from './labHooks.js';
+import { LAB_AWARENESS_FIELD, LabHooks } from './labHooks.js';
 import { AckShare, type AckChannelFactory } from './ackShare.js';
 import type { Identity } from '../identity.js';
 import { applyUpdateDefensively, createSyncHandler, isDocFrozen, mapEntryLookup } from './defensiveSync.js';
@@ -566,6 +566,7 @@ export class RoomSession {
         selfId: this.me.id,
         uploader: this.uploads,
         tab: opts.labTab ?? null,
+        presencePending: () => this.svTimer !== null,
       },
       this.transport,
       labClock,
@@ -896,11 +897,13 @@ export class RoomSession {
     awarenessProtocol.removeAwarenessStates(r.awareness, [r.doc.clientID], 'leave');
   }
 
-  /** PRES-4: back from the back-forward cache: announce this session again. */
+  /** PRES-4: back from the back-forward cache (or a kept session taken back): announce this session again. */
   rejoinPresence(): void {
     const r = this.replica;
     if (!r || this.background || r.awareness.getLocalState() !== null) return;
-    r.awareness.setLocalState(this.ownPresence(r.doc));
+    // LAB-7: with the lab field, in the same frame (PRES-9); the state put back had none.
+    const lab = this.lab.takeChangedField();
+    r.awareness.setLocalState({ ...this.ownPresence(r.doc), ...(lab ? { [LAB_AWARENESS_FIELD]: lab } : {}) });
   }
 
   /** This session's awareness state when it (re)joins: who, not typing, the seen clocks (SEEN-1). */
@@ -1742,9 +1745,19 @@ export class RoomSession {
     if (r.frozen) return;
     const sv = this.svEntries(r.doc);
     const key = JSON.stringify(sv);
-    if (key === this.lastPublishedSv && r.awareness.getLocalState()?.sv !== undefined) return;
+    const local = r.awareness.getLocalState();
+    const svSame = key === this.lastPublishedSv && local?.sv !== undefined;
     this.lastPublishedSv = key;
-    r.awareness.setLocalStateField('sv', sv);
+    // Without a state (a background session, or after PRES-4's leave) there is nothing to publish,
+    // as setLocalStateField does.
+    if (local === null) return;
+    // PRES-9: a new message changes the lab field too (its hash and SV total): one frame for both,
+    // as each frame goes to everyone in the room. LAB-7's periodic publish waits while this one is
+    // due, so the lab field goes out here also when the seen clocks did not change (a reaction or a
+    // title by a client not among them): else changes coming every < 250 ms held it back.
+    const lab = this.lab.takeChangedField();
+    if (svSame && lab === null) return;
+    r.awareness.setLocalState({ ...local, sv, ...(lab ? { [LAB_AWARENESS_FIELD]: lab } : {}) });
   }
 
   /** parsePresence, once per state object (awareness replaces the object on every update). */
