@@ -17,8 +17,8 @@ import { useCopy } from './useCopy.js';
 import { useNetworkOnline } from './useNetworkOnline.js';
 import { describePending } from './describePending.js';
 import { currentDraft } from './draftKeeper.js';
-import { browserRefreshEnv, startRefreshLoop } from './refreshLoop.js';
-import { REFRESH_EVERY_MS, refreshRecentRooms } from './refreshRecentRooms.js';
+import { browserRefreshEnv, startRefreshLoop, type RoundFinding } from './refreshLoop.js';
+import { LOBBY_REFRESH_GAPS, refreshRecentRooms } from './refreshRecentRooms.js';
 import { OfflineSwitch } from './offlineSwitch.js';
 
 interface LobbyRoom {
@@ -278,13 +278,14 @@ const RoomList = (): ReactNode => {
   }, [refresh]);
 
   // SYNC-C1: fetch what the recent rooms missed, so their counts include messages that arrived
-  // while this device was away (and the rooms are current for the next time offline).
+  // while this device was away (and the rooms are current for the next time offline). Rounds
+  // that find nothing come less and less often (`LOBBY_REFRESH_GAPS`).
   useEffect(() => {
     let stopped = false;
-    const run = async (): Promise<void> => {
+    const run = async (): Promise<RoundFinding> => {
       setChecking(true);
       try {
-        await refreshRecentRooms({
+        return await refreshRecentRooms({
           local,
           identity,
           summaries,
@@ -295,7 +296,7 @@ const RoomList = (): ReactNode => {
         if (!stopped) setChecking(false);
       }
     };
-    const stop = startRefreshLoop(run, REFRESH_EVERY_MS, browserRefreshEnv);
+    const stop = startRefreshLoop(run, LOBBY_REFRESH_GAPS, browserRefreshEnv);
     return () => {
       stopped = true;
       stop();

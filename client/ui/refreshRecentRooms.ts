@@ -3,10 +3,12 @@
  * (./Lobby.tsx, on ./refreshLoop.ts's schedule) and by a room's screen for the other rooms when
  * its connection comes back (SYNC-C2, ./refreshLoop.ts `startReconnectRefresh`). Each room is
  * caught up without loading it; one the catch-up cannot decide alone, such as one holding edits
- * made offline (CATCH-6), gets a background session, which uploads them.
+ * made offline (CATCH-6), gets a background session, which uploads them. A round says what it
+ * found (`RoundFinding`): the lobby's schedule backs off while rounds find nothing.
  */
 import { refreshRooms, type RoomChange } from '../sync/backgroundRefresh.js';
 import type { LobbySummaries } from './lobbySummaries.js';
+import { roundFinding, type RefreshGaps, type RoundFinding } from './refreshLoop.js';
 import {
   catchUpInBackground,
   offlineSwitch,
@@ -18,9 +20,23 @@ import {
 
 /** SYNC-C1: how many of the most recently opened rooms a round visits. */
 export const REFRESH_ROOMS = 10;
-// A refresh of a room that missed nothing is one short websocket (CATCH-1: the relay answers a
-// state vector with nothing): every 30 s costs a relay little, where 2 min left counts stale.
+/**
+ * SYNC-C1's gaps between the lobby's rounds (and SYNC-C2's least gap between a page's rounds). A
+ * refresh of a room that missed nothing is one short websocket (CATCH-1: the relay answers a
+ * state vector with nothing), about 1.9 KB with its upgrade (plus a TLS handshake in production):
+ * every 30 s that was 1,200 upgrades and 2.3 MB an hour for a lobby left shown on a phone, found
+ * nothing or not. So 30 s only after a round that changed something (a conversation is going on:
+ * its counts stay within 30 s), doubling after each round in a row that changed nothing: 1, 2,
+ * 4 min, then 5 min (reached after 7 min of quiet). The cap bounds how far behind the counts of a
+ * lobby left shown can be (5 min, plus a round) while costing 12 rounds an hour, a tenth of before
+ * (120 upgrades, about 230 KB); past it each doubling would save less and less (10 min: 60
+ * upgrades an hour more) for counts twice as stale. The page shown again (if the last round
+ * started 30 s ago or more) and the network coming back run a round anyway.
+ */
 export const REFRESH_EVERY_MS = 30_000;
+/** SYNC-C1: the longest gap between the lobby's rounds (see `REFRESH_EVERY_MS`). */
+export const REFRESH_MAX_GAP_MS = 5 * 60_000;
+export const LOBBY_REFRESH_GAPS: RefreshGaps = { baseMs: REFRESH_EVERY_MS, maxMs: REFRESH_MAX_GAP_MS };
 const REFRESH_ROOM_TIMEOUT_MS = 15_000;
 
 /** OFF-1, LAB-10: rooms the user holds back from the relay (the offline switch, a Lab partition), which no round visits. */
@@ -39,19 +55,24 @@ export interface RecentRoomsRound {
   readonly onChange?: (room: string, change: RoomChange) => void;
 }
 
-/** Refreshes the `REFRESH_ROOMS` most recently opened rooms not held back, one at a time. */
-export const refreshRecentRooms = async (round: RecentRoomsRound): Promise<void> => {
+/**
+ * Refreshes the `REFRESH_ROOMS` most recently opened rooms not held back, one at a time; resolves
+ * with what it found (`roundFinding`: a change in any room wins over a room that failed).
+ */
+export const refreshRecentRooms = async (round: RecentRoomsRound): Promise<RoundFinding> => {
   const { local, identity, summaries } = round;
   const skip = (room: string): boolean => heldBack(room) || room === round.except?.();
   const infos = await local.store.listRooms();
   infos.sort((a, b) => (b.meta.lastOpenedAt ?? 0) - (a.meta.lastOpenedAt ?? 0));
-  await refreshRooms({
-    // OFF-1: a room switched off in this tab is not synced from here either; LAB-10: nor one a Lab
-    // partition holds back, in this tab or another (also once the round started).
-    rooms: infos
-      .map((i) => i.room)
-      .filter((room) => !skip(room))
-      .slice(0, REFRESH_ROOMS),
+  // OFF-1: a room switched off in this tab is not synced from here either; LAB-10: nor one a Lab
+  // partition holds back, in this tab or another (also once the round started).
+  const rooms = infos
+    .map((i) => i.room)
+    .filter((room) => !skip(room))
+    .slice(0, REFRESH_ROOMS);
+  let changed = false;
+  const outcomes = await refreshRooms({
+    rooms,
     heldBack: skip,
     catchUp: (room, timeoutMs) => catchUpInBackground(room, local, timeoutMs, summaries.unackedClients(room)),
     open: (room) => openBackgroundSession(room, identity, local),
@@ -59,8 +80,10 @@ export const refreshRecentRooms = async (round: RecentRoomsRound): Promise<void>
     cancelled: () => round.cancelled() || !navigator.onLine,
     onRoom: (room, _outcome, change) => {
       if (change.kind === 'none') return;
+      changed = true;
       summaries.advance(room, change);
       round.onChange?.(room, change);
     },
   });
+  return roundFinding(rooms, outcomes, changed);
 };

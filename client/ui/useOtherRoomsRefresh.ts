@@ -26,14 +26,16 @@ export const useOtherRoomsRefresh = (room: string, status: ConnectionStatus): vo
   useEffect(() => {
     let stopped = false;
     const refresh = startReconnectRefresh(
-      () =>
-        refreshRecentRooms({
+      // What a round found does not matter here: SYNC-C2 runs no round on a timer, so none backs off.
+      async () => {
+        await refreshRecentRooms({
           local,
           identity,
           summaries,
           except: () => current.current.room,
           cancelled: () => stopped,
-        }),
+        });
+      },
       REFRESH_EVERY_MS,
       {
         visible: () => document.visibilityState === 'visible',
