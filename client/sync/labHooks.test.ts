@@ -27,13 +27,18 @@ const open = (room: string, identity: Identity, extra: Partial<RoomSessionOption
 const online = (s: RoomSession): Promise<void> =>
   waitFor(() => s.view().connection.status === 'online', `${s.identity.name} online`);
 const texts = (s: RoomSession): string[] => s.view().messages.map((m) => m.text);
+/** Alice and Bob in a fresh room, both online. */
+const aliceAndBobOnline = async (): Promise<[RoomSession, RoomSession]> => {
+  const room = freshRoom();
+  const a = await open(room, alice);
+  const b = await open(room, bob);
+  await Promise.all([online(a), online(b)]);
+  return [a, b];
+};
 
 describe('RoomSession lab hooks with a real relay', () => {
   it('LAB-1: a partition stops traffic both ways; healing reconnects at once and both sides converge', async () => {
-    const room = freshRoom();
-    const a = await open(room, alice);
-    const b = await open(room, bob);
-    await Promise.all([online(a), online(b)]);
+    const [a, b] = await aliceAndBobOnline();
     a.lab.setFaults(validateFaultConfig({ partitioned: true }));
     // STATUS-1: Offline at once, not "Connecting…" while the first attempts fail.
     expect(a.view().connection.status).toBe('offline');
@@ -109,10 +114,7 @@ describe('RoomSession lab hooks with a real relay', () => {
   });
 
   it('LAB-3: skew moves the wall clock and the HLC of what is sent; a reply still shows after its parent', async () => {
-    const room = freshRoom();
-    const a = await open(room, alice);
-    const b = await open(room, bob);
-    await Promise.all([online(a), online(b)]);
+    const [a, b] = await aliceAndBobOnline();
     const parent = a.send('question');
     await waitFor(() => texts(b).includes('question'), 'b has the question');
     b.lab.setFaults(validateFaultConfig({ skewMs: -300_000 }));
@@ -156,10 +158,7 @@ describe('RoomSession lab hooks with a real relay', () => {
   });
 
   it('LAB-13: a clock put behind after a message arrived: the HLC keeps the time it took, and the lab says the clock was set back (skewed-clocks step 1)', async () => {
-    const room = freshRoom();
-    const a = await open(room, alice);
-    const b = await open(room, bob);
-    await Promise.all([online(a), online(b)]);
+    const [a, b] = await aliceAndBobOnline();
     a.send('question');
     await waitFor(() => texts(b).includes('question'), 'b has the question');
     b.lab.setFaults(validateFaultConfig({ skewMs: -120_000 }));
@@ -188,10 +187,7 @@ describe('RoomSession lab hooks with a real relay', () => {
   });
 
   it('LAB-8: updates lost to drops are repaired by resyncNow (both directions)', async () => {
-    const room = freshRoom();
-    const a = await open(room, alice);
-    const b = await open(room, bob);
-    await Promise.all([online(a), online(b)]);
+    const [a, b] = await aliceAndBobOnline();
     a.lab.setFaults(validateFaultConfig({ dropPct: 100 }));
     a.send('lost on the way up');
     b.send('lost on the way down');
@@ -208,10 +204,7 @@ describe('RoomSession lab hooks with a real relay', () => {
   });
 
   it('LAB-2, STATE-2: an update dropped on the way up stays missing past STATE-2 quiet spells (re-checks at doubling intervals); resyncNow repairs it', async () => {
-    const room = freshRoom();
-    const a = await open(room, alice);
-    const b = await open(room, bob);
-    await Promise.all([online(a), online(b)]);
+    const [a, b] = await aliceAndBobOnline();
     a.lab.setFaults(validateFaultConfig({ dropPct: 100 }));
     a.send('x-lost');
     await waitFor(() => a.lab.stats().droppedOut > 0, 'the update was dropped');
@@ -238,10 +231,7 @@ describe('RoomSession lab hooks with a real relay', () => {
   });
 
   it('LAB-8: periodic anti-entropy repairs drops without a resync by hand', async () => {
-    const room = freshRoom();
-    const a = await open(room, alice);
-    const b = await open(room, bob);
-    await Promise.all([online(a), online(b)]);
+    const [a, b] = await aliceAndBobOnline();
     a.lab.setFaults(validateFaultConfig({ dropPct: 100 }));
     a.send('dropped once');
     await waitFor(() => a.lab.stats().droppedOut > 0, 'the update dropped');
@@ -254,10 +244,7 @@ describe('RoomSession lab hooks with a real relay', () => {
   });
 
   it('LAB-7: the content hash follows every change (a send, an edit, a reaction, the title), read between changes too', async () => {
-    const room = freshRoom();
-    const a = await open(room, alice);
-    const b = await open(room, bob);
-    await Promise.all([online(a), online(b)]);
+    const [a, b] = await aliceAndBobOnline();
     const hashes = new Set([a.lab.contentHash()]);
     const step = async (what: string, change: () => void): Promise<void> => {
       const before = a.lab.contentHash();
@@ -278,10 +265,7 @@ describe('RoomSession lab hooks with a real relay', () => {
   });
 
   it('LAB-7: peers see the lab awareness field (faults, state vector, hash, pending)', async () => {
-    const room = freshRoom();
-    const a = await open(room, alice);
-    const b = await open(room, bob);
-    await Promise.all([online(a), online(b)]);
+    const [a, b] = await aliceAndBobOnline();
     a.send('hello');
     a.lab.setFaults(validateFaultConfig({ skewMs: 60_000 }));
     const labOf = (): LabAwareness | undefined => {
@@ -317,10 +301,7 @@ describe('RoomSession lab hooks with a real relay', () => {
   });
 
   it('LAB-7: a session about to drop every frame tells the room first, so the class view can say it is out of reach', async () => {
-    const room = freshRoom();
-    const a = await open(room, alice);
-    const b = await open(room, bob);
-    await Promise.all([online(a), online(b)]);
+    const [a, b] = await aliceAndBobOnline();
     const dropOf = (): number | undefined => {
       const st = b.internals!.awareness.getStates().get(a.internals!.doc.clientID);
       return (st?.[LAB_AWARENESS_FIELD] as LabAwareness | undefined)?.faults.dropPct;
@@ -331,10 +312,7 @@ describe('RoomSession lab hooks with a real relay', () => {
   });
 
   it("PRES-9: a message changes a reader's presence once: one frame carries its seen clocks (SEEN-1) and its lab field (LAB-7)", async () => {
-    const room = freshRoom();
-    const a = await open(room, alice);
-    const b = await open(room, bob);
-    await Promise.all([online(a), online(b)]);
+    const [a, b] = await aliceAndBobOnline();
     const aAtB = (): Record<string, unknown> | undefined =>
       b.internals!.awareness.getStates().get(a.internals!.doc.clientID);
     await waitFor(() => (aAtB()?.[LAB_AWARENESS_FIELD] as LabAwareness | undefined) !== undefined, 'b sees a');
@@ -356,10 +334,7 @@ describe('RoomSession lab hooks with a real relay', () => {
   });
 
   it('PRES-9: a stream of changes that leave the seen clocks alone (own reactions) does not hold the lab field back', async () => {
-    const room = freshRoom();
-    const a = await open(room, alice);
-    const b = await open(room, bob);
-    await Promise.all([online(a), online(b)]);
+    const [a, b] = await aliceAndBobOnline();
     // a wrote no message: its own client is not among its seen clocks (SEEN-1), so its reactions
     // change its document (and the lab field's hash) but not its `sv`.
     const { id } = b.send('react to me');
@@ -382,10 +357,7 @@ describe('RoomSession lab hooks with a real relay', () => {
   });
 
   it('LAB-7, PRES-4: a session back in the room (rejoinPresence) publishes its lab field again, unchanged as it is, in the same frame', async () => {
-    const room = freshRoom();
-    const a = await open(room, alice);
-    const b = await open(room, bob);
-    await Promise.all([online(a), online(b)]);
+    const [a, b] = await aliceAndBobOnline();
     const aAtB = (): Record<string, unknown> | undefined =>
       b.internals!.awareness.getStates().get(a.internals!.doc.clientID);
     await waitFor(() => aAtB()?.[LAB_AWARENESS_FIELD] !== undefined, 'b sees a with its lab field');
@@ -456,10 +428,7 @@ describe('RoomSession lab hooks with a real relay', () => {
   });
 
   it('LAB-5/LAB-6: arrival order and a ShiViz log of sends and receives', async () => {
-    const room = freshRoom();
-    const a = await open(room, alice);
-    const b = await open(room, bob);
-    await Promise.all([online(a), online(b)]);
+    const [a, b] = await aliceAndBobOnline();
     const m1 = a.send('one');
     await waitFor(() => texts(b).includes('one'), 'b has one');
     const m2 = b.send('two', m1.id);
