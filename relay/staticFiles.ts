@@ -9,11 +9,11 @@
  * A file's version is its size and modification time, the same validator most static servers
  * use; a rebuild under a running relay gives new versions. Compressed bodies are made once per
  * version, asynchronously (zlib's thread pool, never the event loop), and kept: dist/ is a
- * handful of files. Invariant: what is kept is at most one version of each file that existed at the
- * last sweep, which runs whenever a new version is read (a rebuild under a running relay deletes
- * the old build's hashed files; nobody asks for those names again, so without the sweep their
- * bytes would stay until a restart). Brotli runs at quality 5: 11 took 9 s for the app's script here, 5 takes
- * 0.2 s and is within 11 % of it.
+ * handful of files. Invariant: what is kept is at most one version of each file that existed at
+ * the last sweep, which runs whenever a new version is read (a rebuild under a running relay
+ * deletes the old build's hashed files; nobody asks for those names again, so without the sweep
+ * their bytes would stay until a restart). Brotli runs at quality 5: 11 took 9 s for the app's
+ * script here, 5 takes 0.2 s and is within 11 % of it.
  */
 import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';

@@ -16,12 +16,14 @@
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { wantsHelp } from '../relay/config.ts';
 import { exitBySignal, runNode } from './runChild.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // `--help` only prints the relay's flags: no build for it.
-const help = process.argv.includes('--help') || process.argv.includes('-h');
-const built = help ? { code: 0, error: null, interrupted: null } : await runNode([join(here, 'ensureBuild.mjs')]);
+const built = wantsHelp(process.argv.slice(2))
+  ? { code: 0, error: null, interrupted: null }
+  : await runNode([join(here, 'ensureBuild.mjs')]);
 if (built.interrupted) {
   // Whatever the build's own outcome: the stop was asked for before the relay started.
   const signal = built.interrupted;
