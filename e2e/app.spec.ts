@@ -989,28 +989,40 @@ test('LIST-2: a reader at the newest message keeps it in view while the message 
   await expect(u.page.getByRole('button', { name: /Jump to latest/ })).toHaveCount(0);
 });
 
-test('unread: Jump to latest while scrolled up, the lobby count, and the "New messages" line', async ({
-  openUser,
-  room,
-}) => {
+/**
+ * Bob in `room` behind 30 messages of Alice's, so his view can scroll (the unread tests scroll
+ * up to show what a new message does to a reader who is not at the bottom).
+ */
+const aliceAndBobInAFullRoom = async (
+  openUser: (name: string) => Promise<AppUser>,
+  room: string,
+): Promise<{ a: AppUser; b: AppUser; jump: Locator; row: Locator }> => {
   const a = await openUser('Alice');
   const b = await openUser('Bob');
   await a.gotoRoom(room);
   for (let i = 1; i <= 30; i++) await a.send(`filler message ${String(i).padStart(2, '0')}`);
   await b.gotoRoom(room);
   await expect(b.message('filler message 30')).toBeVisible();
+  const jump = b.page.getByRole('button', { name: /Jump to latest/ });
+  const row = b.page.getByRole('listitem').filter({ has: b.page.getByRole('link', { name: room }) });
+  return { a, b, jump, row };
+};
+
+test('unread: scrolled up, a new message waits below "Jump to latest"; the lobby counts it; the room opens at the "New messages" line', async ({
+  openUser,
+  room,
+}) => {
+  const { a, b, jump, row } = await aliceAndBobInAFullRoom(openUser, room);
 
   // Scrolled up, a new message does not move the view; the button offers the way down.
   await scrollLog(b.log(), 0);
   await expect(b.message('filler message 01')).toBeVisible();
   await a.send('fresh news');
-  const jump = b.page.getByRole('button', { name: /Jump to latest/ });
   await expect(jump).toContainText('1 new');
   await expect(b.message('fresh news')).not.toBeInViewport();
 
   // The lobby counts it as unread.
   await b.page.getByRole('link', { name: 'Rooms' }).click();
-  const row = b.page.getByRole('listitem').filter({ has: b.page.getByRole('link', { name: room }) });
   await expect(row).toContainText('1 unread');
 
   // Back in the room: the "New messages" line sits above it, and the view starts there.
@@ -1023,8 +1035,14 @@ test('unread: Jump to latest while scrolled up, the lobby count, and the "New me
       .locator('.message-row')
       .filter({ has: b.page.getByRole('separator', { name: 'New messages' }) }),
   ).toHaveCount(1);
+});
 
-  // Jump to latest.
+test('unread: "Jump to latest" goes to the newest; messages that came while the reader was away open at the line', async ({
+  openUser,
+  room,
+}) => {
+  const { a, b, jump, row } = await aliceAndBobInAFullRoom(openUser, room);
+
   await scrollLog(b.log(), 0);
   await expect(jump).toBeVisible();
   await a.send('later news');
@@ -2039,24 +2057,21 @@ test('DRAFT-1: a draft typed just before the browser itself crashes is there whe
   }
 });
 
-test('axe: no serious or critical accessibility violations on the lobby and in a room', async ({
+/** Axe's serious and critical violations on `page`, named by `where`: a test expects none. */
+const axeViolations = async (page: Page, where: string): Promise<string[]> => {
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${where}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+};
+
+test('axe: no serious or critical accessibility violations on the lobby and in a room, light and dark', async ({
   openUser,
-  browser,
-  relay,
   room,
 }) => {
   const a = await openUser('Axel');
   const b = await openUser('Bea');
-  const check = async (page: Page, where: string): Promise<void> => {
-    const results = await new AxeBuilder({ page }).analyze();
-    const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    expect(
-      bad.map(
-        (v) => `${where}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
-      ),
-    ).toEqual([]);
-  };
-  await check(a.page, 'lobby (empty)');
+  expect(await axeViolations(a.page, 'lobby (empty)')).toEqual([]);
 
   await a.gotoRoom(room);
   await b.gotoRoom(room);
@@ -2070,10 +2085,20 @@ test('axe: no serious or critical accessibility violations on the lobby and in a
   await a.composer().press('Enter');
   await expect(a.page.getByRole('alert')).toBeVisible();
   await a.message('A reply').hover();
-  await check(a.page, 'room');
+  expect(await axeViolations(a.page, 'room')).toEqual([]);
   await a.page.emulateMedia({ colorScheme: 'dark' });
-  await check(a.page, 'room (dark)');
-  await a.page.emulateMedia({ colorScheme: 'light' });
+  expect(await axeViolations(a.page, 'room (dark)')).toEqual([]);
+});
+
+test('axe: no serious or critical accessibility violations offline: a pending reaction and message, on a phone, the lobby, the name prompt', async ({
+  openUser,
+  browser,
+  relay,
+  room,
+}) => {
+  const a = await openUser('Axel');
+  await a.gotoRoom(room);
+  await a.send('A reply');
 
   await a.offlineToggle().click();
   await expect(a.connection()).toContainText('Offline');
@@ -2081,21 +2106,21 @@ test('axe: no serious or critical accessibility violations on the lobby and in a
   await a.message('A reply').getByRole('button', { name: 'React', exact: true }).click();
   await a.message('A reply').getByRole('button', { name: 'React with 👍' }).click();
   await expect(a.message('A reply').getByRole('button', { name: /yours pending/ })).toBeVisible();
-  await check(a.page, 'room offline');
+  expect(await axeViolations(a.page, 'room offline')).toEqual([]);
   // A pending count in the header, and LOBBY-3's mark in the lobby.
   await a.send('kept here while offline');
   await expect(a.connection()).toContainText('2 pending (1 message, 1 reaction)');
   // HEADER-1's compact header.
   await a.page.setViewportSize({ width: 390, height: 844 });
-  await check(a.page, 'room offline (phone)');
+  expect(await axeViolations(a.page, 'room offline (phone)')).toEqual([]);
   await a.page.setViewportSize({ width: 1280, height: 720 });
 
   await a.page.getByRole('link', { name: 'Rooms' }).click();
   await expect(a.page.getByRole('list', { name: 'Rooms on this device' })).toBeVisible();
   await expect(a.page.getByText('2 not sent yet (1 message, 1 reaction)')).toBeVisible();
-  await check(a.page, 'lobby');
+  expect(await axeViolations(a.page, 'lobby')).toEqual([]);
   await a.page.emulateMedia({ colorScheme: 'dark' });
-  await check(a.page, 'lobby (dark)');
+  expect(await axeViolations(a.page, 'lobby (dark)')).toEqual([]);
 
   // PRES-5's question, in a profile that never chose a name.
   const fresh = await browser.newContext();
@@ -2103,7 +2128,7 @@ test('axe: no serious or critical accessibility violations on the lobby and in a
     const page = await fresh.newPage();
     await page.goto(`${relay.url}/r/${room}`);
     await expect(ui.namePrompt(page)).toBeVisible();
-    await check(page, 'name prompt');
+    expect(await axeViolations(page, 'name prompt')).toEqual([]);
   } finally {
     await fresh.close();
   }
