@@ -16,6 +16,7 @@ import { ChatRoom, TEXT_LIMIT, TEXT_STRUCT_OVERHEAD, TITLE_LIMIT, type Identity 
 import { HybridClock } from '../shared/chat/hlc.js';
 import { newId } from '../shared/ids.js';
 import { encodeRoomFile, ROOM_FILE_FORMAT } from '../client/sync/roomFile.js';
+import { REFRESH_ROOMS } from '../client/ui/roundRooms.js';
 import { CLIENT_CHARGE_BYTES, CloseReason, Limits } from '../shared/protocol.js';
 import { startRelay } from '../relay/testing/relayProcess.js';
 import { observeFor } from '../shared/testing/waitFor.js';
@@ -2599,6 +2600,33 @@ test('SYNC-C1: the lobby counts messages that arrived while this device was away
   await expect(stale).toBeVisible();
   await a.context.setOffline(false);
   await expect(stale).toHaveCount(0);
+});
+
+test('SYNC-C1: a room opened before the ten most recent still gets its unread count, in its turn', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  await a.gotoRoom(room);
+  await a.send('hello from Alice');
+  await expect(a.message('hello from Alice')).toContainText(/Saved|Seen/);
+  // Ten rooms opened since: `room` is not among the most recent any more.
+  for (let i = 1; i <= REFRESH_ROOMS; i++) await a.gotoRoom(`${room}-${i}`);
+  const origin = new URL(a.page.url()).origin;
+  await a.page.goto(`${origin}/healthz`);
+
+  await b.gotoRoom(room);
+  await b.send('Bob, to an old room');
+  await expect(b.message('Bob, to an old room')).toContainText(/Saved|Seen/);
+
+  await a.page.goto(`${origin}/`);
+  const row = a.page
+    .getByRole('list', { name: 'Rooms on this device' })
+    .getByRole('listitem')
+    .filter({ has: a.page.getByRole('link', { name: room, exact: true }) });
+  await expect(row).toContainText('1 unread', { timeout: 20_000 });
+  await expect(row).toContainText('Bob, to an old room');
 });
 
 /** Alice's row for `room` in the lobby shown on `page`. */

@@ -1,7 +1,7 @@
 /**
  * SYNC-C1: the lobby's background refresh. Rooms are only synced while open, so a room's unread
  * count in the lobby would only know what this device already stored. While the lobby is shown
- * and the network is up, it visits the most recently opened rooms one at a time: a catch-up
+ * and the network is up, it visits the rooms one at a time (which: ../ui/roundRooms.ts): a catch-up
  * (./catchUp.ts) sends the relay the state vector the store keeps for the room, validates what
  * comes back up to the relay's SyncStep2 (everything the relay held is then here), stores it and
  * leaves — without loading the room, so a refresh costs what the room missed. A room the

@@ -9,6 +9,7 @@
 import { refreshRooms, type RoomChange } from '../sync/backgroundRefresh.js';
 import type { LobbySummaries } from './lobbySummaries.js';
 import { roundFinding, type RefreshGaps, type RoundFinding } from './refreshLoop.js';
+import { REFRESH_OLDER_ROOMS, REFRESH_ROOMS, roundRooms } from './roundRooms.js';
 import {
   catchUpInBackground,
   offlineSwitch,
@@ -18,19 +19,17 @@ import {
   type LocalStore,
 } from './services.js';
 
-/** SYNC-C1: how many of the most recently opened rooms a round visits. */
-export const REFRESH_ROOMS = 10;
 /**
  * SYNC-C1's gaps between the lobby's rounds (and SYNC-C2's least gap between a page's rounds). A
  * refresh of a room that missed nothing is one short websocket (CATCH-1: the relay answers a
  * state vector with nothing), about 1.9 KB with its upgrade (plus a TLS handshake in production):
- * every 30 s that was 1,200 upgrades and 2.3 MB an hour for a lobby left shown on a phone, found
- * nothing or not. So 30 s only after a round that changed something (a conversation is going on:
- * its counts stay within 30 s), doubling after each round in a row that changed nothing: 1, 2,
- * 4 min, then 5 min (reached after 7 min of quiet). The cap bounds how far behind the counts of a
- * lobby left shown can be (5 min, plus a round) while costing 12 rounds an hour, a tenth of before
- * (120 upgrades, about 230 KB); past it each doubling would save less and less (10 min: 60
- * upgrades an hour more) for counts twice as stale. The page shown again (if the last round
+ * every 30 s, 10 rooms a round, that was 1,200 upgrades and 2.3 MB an hour for a lobby left shown
+ * on a phone, found nothing or not. So 30 s only after a round that changed something (a
+ * conversation is going on: its counts stay within 30 s), doubling after each round in a row that
+ * changed nothing: 1, 2, 4 min, then 5 min (reached after 7 min of quiet). The cap bounds how far
+ * behind the counts of a lobby left shown can be (5 min, plus a round) while costing 12 rounds an
+ * hour, a tenth of before (13 rooms a round: 156 upgrades, about 300 KB); past it each doubling
+ * would save less and less for counts twice as stale. The page shown again (if the last round
  * started 30 s ago or more) and the network coming back run a round anyway.
  */
 export const REFRESH_EVERY_MS = 30_000;
@@ -55,21 +54,28 @@ export interface RecentRoomsRound {
   readonly onChange?: (room: string, change: RoomChange) => void;
 }
 
+/** Where the turn of the older rooms stands: the last one a round of this page visited. */
+let olderAfter: string | null = null;
+
 /**
- * Refreshes the `REFRESH_ROOMS` most recently opened rooms not held back, one at a time; resolves
- * with what it found (`roundFinding`: a change in any room wins over a room that failed).
+ * Refreshes the `REFRESH_ROOMS` most recently opened rooms not held back and `REFRESH_OLDER_ROOMS`
+ * of the others in turn, one at a time; resolves with what it found (`roundFinding`: a change in
+ * any room wins over a room that failed).
  */
 export const refreshRecentRooms = async (round: RecentRoomsRound): Promise<RoundFinding> => {
   const { local, identity, summaries } = round;
   const skip = (room: string): boolean => heldBack(room) || room === round.except?.();
   const infos = await local.store.listRooms();
-  infos.sort((a, b) => (b.meta.lastOpenedAt ?? 0) - (a.meta.lastOpenedAt ?? 0));
   // OFF-1: a room switched off in this tab is not synced from here either; LAB-10: nor one a Lab
   // partition holds back, in this tab or another (also once the round started).
-  const rooms = infos
-    .map((i) => i.room)
-    .filter((room) => !skip(room))
-    .slice(0, REFRESH_ROOMS);
+  const choice = roundRooms(
+    infos.map((i) => ({ room: i.room, lastOpenedAt: i.meta.lastOpenedAt })),
+    skip,
+    { recent: REFRESH_ROOMS, older: REFRESH_OLDER_ROOMS },
+    olderAfter,
+  );
+  olderAfter = choice.after;
+  const { rooms } = choice;
   let changed = false;
   const outcomes = await refreshRooms({
     rooms,

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { roundRooms, type RoundRoom } from './roundRooms.js';
+
+/** Rooms `r00`…, the lower the number the more recently opened. */
+const rooms = (n: number): RoundRoom[] =>
+  Array.from({ length: n }, (_, i) => ({ room: `r${String(i).padStart(2, '0')}`, lastOpenedAt: 1_000 - i }));
+const LIMITS = { recent: 3, older: 2 };
+const none = (): boolean => false;
+
+describe('SYNC-C1: the rooms a refresh round visits', () => {
+  it('the most recently opened first, then older rooms in their turn by name', () => {
+    const all = rooms(8).reverse(); // the order listRooms gives does not matter
+    const first = roundRooms(all, none, LIMITS, null);
+    expect(first).toEqual({ rooms: ['r00', 'r01', 'r02', 'r03', 'r04'], after: 'r04' });
+    const second = roundRooms(all, none, LIMITS, first.after);
+    expect(second).toEqual({ rooms: ['r00', 'r01', 'r02', 'r05', 'r06'], after: 'r06' });
+    // The turn wraps around.
+    expect(roundRooms(all, none, LIMITS, second.after)).toEqual({
+      rooms: ['r00', 'r01', 'r02', 'r07', 'r03'],
+      after: 'r03',
+    });
+  });
+
+  it('every older room is visited within ceil(others / older) rounds, though rooms are opened meanwhile', () => {
+    let all = rooms(20);
+    const visited = new Set<string>();
+    let after: string | null = null;
+    for (let round = 0; round < Math.ceil(17 / LIMITS.older); round++) {
+      const choice = roundRooms(all, none, LIMITS, after);
+      choice.rooms.forEach((r) => visited.add(r));
+      after = choice.after;
+      // The user opens an older room between rounds: it becomes the most recent.
+      const opened = all[all.length - 1 - round]!.room;
+      all = all.map((r) => (r.room === opened ? { ...r, lastOpenedAt: 2_000 + round } : r));
+    }
+    expect([...visited].sort()).toEqual(rooms(20).map((r) => r.room));
+  });
+
+  it('rooms left out (held back, open on this screen) are neither recent nor in the turn', () => {
+    const skip = (room: string): boolean => room === 'r01' || room === 'r05';
+    expect(roundRooms(rooms(8), skip, LIMITS, null).rooms).toEqual(['r00', 'r02', 'r03', 'r04', 'r06']);
+  });
+
+  it('few rooms: each once; no older room keeps the turn where it was', () => {
+    expect(roundRooms(rooms(2), none, LIMITS, 'r05')).toEqual({ rooms: ['r00', 'r01'], after: 'r05' });
+    expect(roundRooms(rooms(4), none, LIMITS, null)).toEqual({ rooms: ['r00', 'r01', 'r02', 'r03'], after: 'r03' });
+    expect(roundRooms(rooms(4), none, LIMITS, 'r03')).toEqual({ rooms: ['r00', 'r01', 'r02', 'r03'], after: 'r03' });
+  });
+
+  it('a room never opened here counts as the oldest', () => {
+    const all: RoundRoom[] = [{ room: 'imported', lastOpenedAt: undefined }, ...rooms(3)];
+    expect(roundRooms(all, none, { recent: 3, older: 0 }, null).rooms).toEqual(['r00', 'r01', 'r02']);
+  });
+});
