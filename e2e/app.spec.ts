@@ -2122,6 +2122,10 @@ test('axe: no serious or critical accessibility violations offline: a pending re
   expect(await axeViolations(a.page, 'lobby')).toEqual([]);
   await a.page.emulateMedia({ colorScheme: 'dark' });
   expect(await axeViolations(a.page, 'lobby (dark)')).toEqual([]);
+  // REMOVE-1's question, with what would be lost.
+  await a.page.getByRole('button', { name: `Remove ${room} from this device` }).click();
+  await expect(a.page.getByRole('group', { name: `Remove ${room} from this device?` })).toContainText('would be lost');
+  expect(await axeViolations(a.page, 'lobby, removal asked (dark)')).toEqual([]);
 
   // PRES-5's question, in a profile that never chose a name.
   const fresh = await browser.newContext();
@@ -2818,4 +2822,117 @@ test('LOBBY-5: the room list stays put when the lobby starts and ends checking t
   for (const ws of held) await ws.close({ code: 4000, reason: 'released by the test' });
   await expect(checking).toBeHidden({ timeout: 20_000 });
   expect(await top()).toBe(whileChecking);
+});
+
+/** The lobby's row for exactly `room` (another room's name may contain it). */
+const exactLobbyRow = (page: Page, room: string): Locator =>
+  page
+    .getByRole('list', { name: 'Rooms on this device' })
+    .getByRole('listitem')
+    .filter({ has: page.getByRole('link', { name: room, exact: true }) });
+
+test('REMOVE-1: a room removed from the device leaves the lobby and its store, stays out when a refresh runs, and comes back whole when joined again', async ({
+  openUser,
+  relay,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  const other = `${room}-other`;
+  // `other` first: `room`, opened last, comes first in a refresh round.
+  await a.gotoRoom(other);
+  await a.gotoRoom(room);
+  await a.send('kept on the relay');
+  await expect(a.message('kept on the relay')).toContainText(/Saved|Seen/);
+  await expect.poll(() => ui.storedOnDevice(a.page, room, 'kept on the relay')).toBe(true);
+
+  await a.page.getByRole('link', { name: 'Rooms', exact: true }).click();
+  const row = exactLobbyRow(a.page, room);
+  const remove = row.getByRole('button', { name: `Remove ${room} from this device` });
+  const question = a.page.getByRole('group', { name: `Remove ${room} from this device?` });
+  // Asked first; Escape (or Cancel) keeps it, the focus back on Remove.
+  await remove.click();
+  await expect(question).toContainText('The others keep the room; joining it again brings its messages back');
+  await expect(question.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await a.page.keyboard.press('Escape');
+  await expect(question).toHaveCount(0);
+  await expect(remove).toBeFocused();
+
+  await remove.click();
+  await question.getByRole('button', { name: 'Remove from this device' }).click();
+  await expect(row).toHaveCount(0);
+  await expect(a.page.getByRole('status').filter({ hasText: `${room} was removed from this device.` })).toHaveCount(1);
+  await expect(a.page.getByRole('heading', { name: 'Your rooms' })).toBeFocused();
+  expect(await ui.storedOnDevice(a.page, room, 'kept on the relay')).toBe(false);
+  await expect(exactLobbyRow(a.page, other)).toBeVisible();
+
+  // Bob writes in both. Alice's lobby starts again (a round at once): it counts `other` and never
+  // visits the removed room, which would store it again.
+  const visited: string[] = [];
+  await a.context.routeWebSocket(/\/sync\//, (ws) => {
+    visited.push(new URL(ws.url()).pathname);
+    ws.connectToServer();
+  });
+  await b.gotoRoom(room);
+  await b.send('while it was removed');
+  await expect(b.message('while it was removed')).toContainText(/Saved|Seen/);
+  await b.gotoRoom(other);
+  await b.send('in the other room');
+  await expect(b.message('in the other room')).toContainText(/Saved|Seen/);
+  await a.page.goto(`${relay.url}/`);
+  await expect(exactLobbyRow(a.page, other)).toContainText('1 unread', { timeout: 20_000 });
+  await expect(exactLobbyRow(a.page, room)).toHaveCount(0);
+  expect(visited).toContain(`/sync/${other}`);
+  expect(visited).not.toContain(`/sync/${room}`);
+  expect(await ui.storedOnDevice(a.page, room, 'while it was removed')).toBe(false);
+
+  // Joined again: everything comes back from the relay, and the lobby lists it again.
+  await a.page.getByLabel('Room name').fill(room);
+  await a.page.getByRole('button', { name: 'Join room' }).click();
+  await expect(a.message('kept on the relay')).toBeVisible();
+  await expect(a.message('while it was removed')).toBeVisible();
+  await a.page.getByRole('link', { name: 'Rooms', exact: true }).click();
+  await expect(exactLobbyRow(a.page, room)).toContainText('while it was removed');
+});
+
+test('REMOVE-1: the question says what the room has not sent yet would be lost; a room open in another tab is not removed, and says why', async ({
+  openUser,
+  relay,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  await a.gotoRoom(room);
+  await a.send('saved one');
+  await expect(a.message('saved one')).toContainText(/Saved|Seen/);
+  const toggle = a.offlineToggle();
+  await toggle.click();
+  await expect(toggle).toHaveAttribute('aria-pressed', 'true');
+  await a.send('held back');
+  await expect(a.message('held back')).toContainText('Pending');
+
+  // A second tab of Alice's has the room open; she tries to remove it in the lobby of the first.
+  const tab = await a.newTab();
+  await tab.goto(`${relay.url}/r/${room}`);
+  await expect(ui.message(tab, 'held back')).toBeVisible();
+  await a.page.getByRole('link', { name: 'Rooms', exact: true }).click();
+  const row = exactLobbyRow(a.page, room);
+  await row.getByRole('button', { name: `Remove ${room} from this device` }).click();
+  const question = a.page.getByRole('group', { name: `Remove ${room} from this device?` });
+  await expect(question).toContainText('What it has not sent yet (1) would be lost.');
+  const confirm = question.getByRole('button', { name: 'Remove from this device' });
+  await confirm.click();
+  await expect(question.getByRole('alert')).toContainText('Not removed: It is open in another tab');
+  await expect(row).toBeVisible();
+  expect(await ui.storedOnDevice(a.page, room, 'held back')).toBe(true);
+  // What is written in that tab meanwhile is stored as before.
+  await ui.send(tab, 'written in the other tab');
+  await expect.poll(() => ui.storedOnDevice(tab, room, 'written in the other tab')).toBe(true);
+
+  // That tab closed, the room is removed.
+  await tab.close();
+  await expect(async () => {
+    await confirm.click();
+    await expect(row).toHaveCount(0, { timeout: 1_000 });
+  }).toPass();
+  expect(await ui.storedOnDevice(a.page, room, 'held back')).toBe(false);
 });

@@ -19,11 +19,12 @@ import {
 import { observeFor, waitFor } from '../../shared/testing/waitFor.js';
 import { parseUpdateV1 } from '../../shared/updateV1.js';
 import { person, randomBytes, testTransport, useRelaySessions, WS } from '../testing/relaySessions.js';
+import { IN_USE, memoryRoomLocks } from '../storage/roomLocks.js';
 import { MemoryRoomUpdateStore } from '../storage/memoryRoomUpdateStore.js';
 import { startRelay } from '../../relay/testing/relayProcess.js';
 import type { Identity } from '../identity.js';
 import { RoomSession } from './roomSession.js';
-import { refreshRooms, type RefreshOptions, type RoomChange } from './backgroundRefresh.js';
+import { refreshRooms, takeStoredRoom, type RefreshOptions, type RoomChange } from './backgroundRefresh.js';
 import { catchUpRoom, type CatchUpResult } from './catchUp.js';
 import { decodeReadSv } from './readMark.js';
 import { decodeSyncState } from './syncState.js';
@@ -694,6 +695,46 @@ describe('SYNC-C1: background refresh of the lobby', () => {
     });
     expect([...late]).toEqual([[r2, 'held-back']]);
     expect(opened).toEqual([]);
+  });
+
+  it('REMOVE-1: a room is held for its whole visit, so it is not removed meanwhile; a room removed since the round listed it is not visited', async () => {
+    const [kept, removed] = [freshRoom(), freshRoom()];
+    const aliceStore = new MemoryRoomUpdateStore();
+    await aliceWritesOffline(kept, aliceStore, ['kept']);
+    await aliceWritesOffline(removed, aliceStore, ['removed']);
+    const locks = memoryRoomLocks();
+    const removal = (room: string): Promise<true | typeof IN_USE> =>
+      locks.ifFree(room, async () => {
+        await aliceStore.deleteRoom(room);
+        return true as const;
+      });
+    expect(await removal(removed)).toBe(true); // after the round listed the rooms
+    const visited: string[] = [];
+    const tried: Array<true | typeof IN_USE> = [];
+    const catchUp = catchUpOn(aliceStore);
+    const outcomes = await refreshRooms({
+      rooms: [kept, removed],
+      catchUp: (room, timeoutMs) => {
+        visited.push(room);
+        return catchUp(room, timeoutMs);
+      },
+      // `kept` holds an edit made offline: the full path opens a session, the room still held.
+      open: async (room) => {
+        tried.push(await removal(room));
+        return openOn(room, alice, { store: aliceStore, background: true });
+      },
+      take: takeStoredRoom(locks, aliceStore),
+      timeoutMs: 20_000,
+    });
+    expect([...outcomes]).toEqual([
+      [kept, 'synced'],
+      [removed, 'gone'],
+    ]);
+    expect(visited).toEqual([kept]);
+    expect(tried).toEqual([IN_USE]);
+    expect(await aliceStore.getMeta(removed)).toBeUndefined();
+    // The visit over, the room is free.
+    expect(await removal(kept)).toBe(true);
   });
 
   it('OFF-2: a background session switched off while it runs stops, uploads nothing a switched-off tab wrote, and its wait ends', async () => {

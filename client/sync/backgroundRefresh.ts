@@ -15,12 +15,16 @@
  * One room at a time keeps the relay's and this device's work small; a room that does not answer
  * within `timeoutMs` is left for the next round.
  */
-import type { AppendedMissing } from '../storage/roomUpdateStore.js';
+import type { RoomLocks } from '../storage/roomLocks.js';
+import type { AppendedMissing, RoomUpdateStore } from '../storage/roomUpdateStore.js';
 import type { CatchUpResult } from './catchUp.js';
 import { pendingWrites, type RoomSession } from './roomSession.js';
 
-/** `held-back`: OFF-1's switch or LAB-10's partition holds the room back (`heldBack`); nothing more was fetched or sent. */
-export type RefreshOutcome = 'synced' | 'refused' | 'timeout' | 'failed' | 'held-back';
+/**
+ * `held-back`: OFF-1's switch or LAB-10's partition holds the room back (`heldBack`); `gone`: the
+ * room was removed from the device (REMOVE-1, `take`). Nothing was fetched or sent for either.
+ */
+export type RefreshOutcome = 'synced' | 'refused' | 'timeout' | 'failed' | 'held-back' | 'gone';
 
 /**
  * What a refresh changed in the room's store: nothing, exactly the updates the catch-up stored
@@ -52,6 +56,12 @@ export interface RefreshOptions {
   readonly heldBack?: (room: string) => boolean;
   /** After each room, once what arrived is stored. */
   readonly onRoom?: (room: string, outcome: RefreshOutcome, change: RoomChange) => void;
+  /**
+   * REMOVE-1: takes the room for its visit (its lock, held until everything the visit stores is
+   * stored), resolving with the release; or null when the room is gone from the device since the
+   * round listed it: the visit would fetch it all back. Default: nothing to take.
+   */
+  readonly take?: (room: string) => Promise<(() => void) | null>;
 }
 
 /**
@@ -146,6 +156,21 @@ const refreshWithSession = async (room: string, opts: RefreshOptions): Promise<R
   }
 };
 
+/**
+ * REMOVE-1, `RefreshOptions.take`: a room's lock for its visit, if the room is still on the device
+ * once the lock is held (a removal deletes under the lock, so it is either done or not begun). A
+ * store that fails to answer lets the visit go on, which then fails as it would have.
+ */
+export const takeStoredRoom =
+  (locks: RoomLocks, store: RoomUpdateStore) =>
+  async (room: string): Promise<(() => void) | null> => {
+    const release = await locks.share(room);
+    const meta = await store.getMeta(room).catch(() => null);
+    if (meta !== undefined) return release;
+    release();
+    return null;
+  };
+
 /** Refreshes `rooms` in order, one at a time (SYNC-C1); resolves with each room's outcome. */
 export const refreshRooms = async (opts: RefreshOptions): Promise<Map<string, RefreshOutcome>> => {
   const outcomes = new Map<string, RefreshOutcome>();
@@ -155,24 +180,33 @@ export const refreshRooms = async (opts: RefreshOptions): Promise<Map<string, Re
       outcomes.set(room, 'held-back');
       continue;
     }
-    let result: CatchUpResult;
+    const release = opts.take ? await opts.take(room) : () => undefined;
+    if (release === null) {
+      outcomes.set(room, 'gone');
+      continue;
+    }
     try {
-      result = await opts.catchUp(room, opts.timeoutMs);
-    } catch {
-      result = { outcome: 'failed' };
+      const [outcome, change] = await visitRoom(room, opts);
+      outcomes.set(room, outcome);
+      opts.onRoom?.(room, outcome, change);
+    } finally {
+      release();
     }
-    let outcome: RefreshOutcome;
-    let change: RoomChange = { kind: 'none' };
-    if (result.outcome === 'unsure') {
-      outcome = await refreshWithSession(room, opts);
-      change = { kind: 'unknown' };
-    } else {
-      outcome = result.outcome;
-      if (result.stored && result.stored.appended.length > 0) change = { kind: 'stored', stored: result.stored };
-      else if (result.acksRecorded) change = { kind: 'acked' };
-    }
-    outcomes.set(room, outcome);
-    opts.onRoom?.(room, outcome, change);
   }
   return outcomes;
+};
+
+/** One room of a round: a catch-up, and the full path when it leaves the room unsure. */
+const visitRoom = async (room: string, opts: RefreshOptions): Promise<[RefreshOutcome, RoomChange]> => {
+  let result: CatchUpResult;
+  try {
+    result = await opts.catchUp(room, opts.timeoutMs);
+  } catch {
+    result = { outcome: 'failed' };
+  }
+  if (result.outcome === 'unsure') return [await refreshWithSession(room, opts), { kind: 'unknown' }];
+  if (result.stored && result.stored.appended.length > 0) {
+    return [result.outcome, { kind: 'stored', stored: result.stored }];
+  }
+  return [result.outcome, result.acksRecorded ? { kind: 'acked' } : { kind: 'none' }];
 };

@@ -127,6 +127,25 @@ describe('RoomSession with a real relay', () => {
     expect(again.view().pendingCount).toBe(0);
   });
 
+  it('REMOVE-1: `done` comes once, after destroy, when what the session wrote is in the store', async () => {
+    const room = freshRoom();
+    const store = new MemoryRoomUpdateStore();
+    let calls = 0;
+    const a = await open(room, alice, store, { done: () => calls++ });
+    // The write is slow (a strict IndexedDB transaction): destroy comes before it is done.
+    const release = store.holdWrites();
+    a.send('written just before leaving');
+    a.destroy();
+    a.destroy();
+    await store.getMeta(room); // reads pass held writes: a turn of the store for `done` to come early
+    expect(calls).toBe(0);
+    release();
+    await waitFor(() => calls === 1, 'done');
+    expect(await storedCount(store, room)).toBe(1);
+    await a.whenStored();
+    expect(calls).toBe(1);
+  });
+
   it('ACK-2 (STATE-1): a new device of the same user shows the messages it downloads as saved, never pending', async () => {
     const room = freshRoom();
     const a = await open(room, alice, new MemoryRoomUpdateStore());

@@ -229,6 +229,11 @@ export interface RoomSessionOptions {
    * and the room's `lastOpenedAt` is left alone. Default false.
    */
   readonly background?: boolean;
+  /**
+   * Called once after `destroy()`, when every write the session started is done (`whenStored`):
+   * REMOVE-1's room lock is released then, so that no write of the session lands after a removal.
+   */
+  readonly done?: () => void;
   /** OFF-1: the "Go offline" switch starts on (the tab switched it on before a reload): nothing connects. */
   readonly offline?: boolean;
   /**
@@ -371,6 +376,7 @@ export class RoomSession {
   readonly room: string;
   private me: Identity;
   private readonly background: boolean;
+  private readonly done: (() => void) | undefined;
   /** CHAT-9: the title this device last set, until its fate is known (./ownTitle.ts). */
   private ownTitle: OwnTitle | null = null;
   readonly transport: Transport;
@@ -515,6 +521,7 @@ export class RoomSession {
     this.room = opts.room;
     this.me = opts.identity;
     this.background = opts.background ?? false;
+    this.done = opts.done;
     this.manualOffline = opts.offline ?? false;
     this.store = opts.store;
     this.persistent = opts.persistent;
@@ -965,6 +972,7 @@ export class RoomSession {
     this.replica = null;
     r?.dispose();
     this.listeners.clear();
+    if (this.done) void this.whenStored().then(this.done);
   }
 
   // ---------------------------------------------------------------- loading and the replica

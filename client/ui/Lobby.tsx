@@ -12,7 +12,8 @@ import { lobbySummariesFor } from './lobbySummaries.js';
 import { normalizeName } from '../identity.js';
 import { navigate, roomOfLink, roomPath, roomUrl } from './router.js';
 import { decodeSyncState } from '../sync/syncState.js';
-import { kv, offlineSwitch, randomBytes, type RoomInfo } from './services.js';
+import { kv, offlineSwitch, randomBytes, roomLocks, type RoomInfo } from './services.js';
+import { IN_USE } from '../storage/roomLocks.js';
 import { useCopy } from './useCopy.js';
 import { useNetworkOnline } from './useNetworkOnline.js';
 import { describePending } from './describePending.js';
@@ -225,6 +226,9 @@ const RoomList = (): ReactNode => {
   const [checking, setChecking] = useState(false);
   const online = useNetworkOnline();
   const [error, setError] = useState<string | null>(null);
+  /** REMOVE-1: what the last removal did, for screen readers (the row going is what others see). */
+  const [removal, setRemoval] = useState('');
+  const headingRef = useRef<HTMLHeadingElement>(null);
   // Kept across visits to rooms: showing the lobby again counts only the rooms that changed.
   const summaries = useMemo(() => lobbySummariesFor(local.store, identity.id), [local.store, identity.id]);
 
@@ -303,9 +307,40 @@ const RoomList = (): ReactNode => {
     };
   }, [local, identity, refresh, summaries]);
 
+  // REMOVE-1: only while nothing uses the room (../storage/roomLocks.ts). Resolves with why it was
+  // not removed, or null.
+  const remove = useCallback(
+    async (room: string): Promise<string | null> => {
+      setRemoval('');
+      let outcome: true | typeof IN_USE;
+      try {
+        outcome = await roomLocks.ifFree(room, async () => {
+          await local.store.deleteRoom(room);
+          return true as const;
+        });
+      } catch (e) {
+        return `Its data could not be deleted (${e instanceof Error ? e.message : String(e)}); nothing was removed.`;
+      }
+      if (outcome === IN_USE) {
+        return 'It is open in another tab, or in use in this one (sending what you wrote there, or being checked for new messages): close it, or try again in a moment.';
+      }
+      setRemoval(`${room} was removed from this device.`);
+      await refresh();
+      // Its row, and the button that had the focus, are gone.
+      headingRef.current?.focus();
+      return null;
+    },
+    [local.store, refresh],
+  );
+
   return (
     <section className="card" aria-labelledby="rooms-heading">
-      <h2 id="rooms-heading">Your rooms</h2>
+      <h2 id="rooms-heading" ref={headingRef} tabIndex={-1}>
+        Your rooms
+      </h2>
+      <p className="visually-hidden" role="status">
+        {removal}
+      </p>
       {/* LOBBY-5: the line is kept when empty, so the list below does not move as checks start and end. */}
       <p className="hint status-line" aria-live="polite">
         {!online
@@ -332,7 +367,7 @@ const RoomList = (): ReactNode => {
       ) : (
         <ul className="room-list" aria-label="Rooms on this device">
           {rooms.map((r) => (
-            <RoomRow key={r.info.room} room={r} />
+            <RoomRow key={r.info.room} room={r} onRemove={remove} />
           ))}
         </ul>
       )}
@@ -340,8 +375,27 @@ const RoomList = (): ReactNode => {
   );
 };
 
-const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
+const RoomRow = ({
+  room,
+  onRemove,
+}: {
+  room: LobbyRoom;
+  onRemove: (room: string) => Promise<string | null>;
+}): ReactNode => {
   const { info, summary, notSent } = room;
+  const [confirming, setConfirming] = useState(false);
+  /** Why the last removal did not happen (REMOVE-1), shown in the question until it closes. */
+  const [refused, setRefused] = useState<string | null>(null);
+  const removeRef = useRef<HTMLButtonElement>(null);
+  const keepRef = useRef<HTMLButtonElement>(null);
+  const opened = useRef(false);
+  useEffect(() => {
+    // Focus to Cancel when the question opens, back to Remove when it is cancelled.
+    if (confirming) keepRef.current?.focus();
+    else if (opened.current) removeRef.current?.focus();
+    if (!confirming) setRefused(null);
+    opened.current = confirming;
+  }, [confirming]);
   const what = describePending({
     pendingCount: notSent.messages,
     pendingReactionCount: notSent.reactions,
@@ -401,7 +455,49 @@ const RoomRow = ({ room }: { room: LobbyRoom }): ReactNode => {
         <span className="copy-feedback" aria-live="polite">
           {copied}
         </span>
+        {!confirming && (
+          <button ref={removeRef} type="button" className="button small quiet" onClick={() => setConfirming(true)}>
+            Remove<span className="visually-hidden"> {name} from this device</span>
+          </button>
+        )}
       </div>
+      {confirming && (
+        <div
+          className="confirm room-row-confirm"
+          role="group"
+          aria-label={`Remove ${name} from this device?`}
+          onKeyDown={(e) => {
+            if (e.key === 'Escape') setConfirming(false);
+          }}
+        >
+          <span>
+            Remove <bdi>{title || name}</bdi> from this device? The others keep the room; joining it again brings its
+            messages back from the relay.
+            {notSent.count > 0 && (
+              <strong>
+                {' '}
+                What it has not sent yet ({notSent.count}
+                {!what.onlyMessages && `: ${what.parts.join(', ')}`}) would be lost.
+              </strong>
+            )}
+          </span>
+          <button
+            type="button"
+            className="button danger small"
+            onClick={() => void onRemove(name).then((reason) => setRefused(reason))}
+          >
+            Remove from this device
+          </button>
+          <button ref={keepRef} type="button" className="button small" onClick={() => setConfirming(false)}>
+            Cancel
+          </button>
+          {refused && (
+            <p className="error" role="alert">
+              Not removed: {refused}
+            </p>
+          )}
+        </div>
+      )}
     </li>
   );
 };

@@ -6,7 +6,7 @@
  * made offline (CATCH-6), gets a background session, which uploads them. A round says what it
  * found (`RoundFinding`): the lobby's schedule backs off while rounds find nothing.
  */
-import { refreshRooms, type RoomChange } from '../sync/backgroundRefresh.js';
+import { refreshRooms, takeStoredRoom, type RoomChange } from '../sync/backgroundRefresh.js';
 import type { LobbySummaries } from './lobbySummaries.js';
 import { roundFinding, type RefreshGaps, type RoundFinding } from './refreshLoop.js';
 import { REFRESH_OLDER_ROOMS, REFRESH_ROOMS, roundRooms } from './roundRooms.js';
@@ -14,6 +14,7 @@ import {
   catchUpInBackground,
   offlineSwitch,
   openBackgroundSession,
+  roomLocks,
   tabFaults,
   type IdentityInfo,
   type LocalStore,
@@ -84,6 +85,8 @@ export const refreshRecentRooms = async (round: RecentRoomsRound): Promise<Round
     open: (room) => openBackgroundSession(room, identity, local),
     timeoutMs: REFRESH_ROOM_TIMEOUT_MS,
     cancelled: () => round.cancelled() || !navigator.onLine,
+    // REMOVE-1: a room is not removed while a round visits it, nor visited once removed.
+    take: takeStoredRoom(roomLocks, local.store),
     onRoom: (room, _outcome, change) => {
       if (change.kind === 'none') return;
       changed = true;

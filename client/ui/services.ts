@@ -11,6 +11,7 @@ import { catchUpRoom, type CatchUpResult } from '../sync/catchUp.js';
 import { RelayConfigSource } from '../net/relayConfig.js';
 import { MemoryStorage } from './memoryStorage.js';
 import { OfflineSwitch } from './offlineSwitch.js';
+import { memoryRoomLocks, webRoomLocks, type RoomLocks } from '../storage/roomLocks.js';
 import { PartitionMarks, RENEW_MS, TabFaults } from './tabFaults.js';
 import { TAB_ID_CHANNEL, TAB_ID_CLAIM_MS, TabId } from './tabId.js';
 
@@ -63,6 +64,11 @@ export const kv: Storage = pickStorage();
 
 /** OFF-1 (./offlineSwitch.ts): the rooms whose "Go offline" switch is on, for every tab of this profile. */
 export const offlineSwitch = new OfflineSwitch(kv, typeof window === 'undefined' ? new EventTarget() : window);
+/** REMOVE-1 (../storage/roomLocks.ts): a room open in any tab is not removed. */
+export const roomLocks: RoomLocks =
+  typeof navigator !== 'undefined' && 'locks' in navigator && navigator.locks
+    ? webRoomLocks(navigator.locks)
+    : memoryRoomLocks();
 
 const hex = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 
@@ -183,12 +189,21 @@ const sessionOptions = (room: string, identity: IdentityInfo, local: LocalStore)
 };
 
 export const openSession = async (room: string, identity: IdentityInfo, local: LocalStore): Promise<RoomSession> => {
-  const session = await RoomSession.open({
-    ...sessionOptions(room, identity, local),
-    // NET-3: a visit fails over to the relays the config lists; the lobby's refresh stays on this page's.
-    relays: () => relayConfig.current.relays,
-    labTab: tabId.id,
-  });
+  // REMOVE-1: held until the session is gone and its writes done (a kept one's too, LEAVE-2).
+  const release = await roomLocks.share(room);
+  let session: RoomSession;
+  try {
+    session = await RoomSession.open({
+      ...sessionOptions(room, identity, local),
+      // NET-3: a visit fails over to the relays the config lists; the lobby's refresh stays on this page's.
+      relays: () => relayConfig.current.relays,
+      labTab: tabId.id,
+      done: release,
+    });
+  } catch (e) {
+    release();
+    throw e;
+  }
   // LAB-10: the tab keeps the room's faults when the session goes (its listeners go with it); also
   // those it started with (a partition taken over from another tab is held by this one too).
   tabFaults.remember(room, session.lab.config);
