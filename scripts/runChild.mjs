@@ -28,14 +28,21 @@ import process from 'node:process';
  */
 export const runNode = (args, options = {}) =>
   new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { ...options, stdio: 'inherit' });
+    /** @type {import('node:child_process').ChildProcess | undefined} */
+    let child;
     /** @type {StopSignal | null} */
     let interrupted = null;
     /** @param {StopSignal} signal */
     const forward = (signal) => {
       interrupted ??= signal;
-      child.kill(signal);
+      // A handler runs from the event loop, after the synchronous spawn below has returned.
+      child?.kill(signal);
     };
+    // Caught from before the child exists. Installed after the spawn, they left a window: the
+    // child runs its program before spawn returns (under load, milliseconds before), and a signal
+    // that came in between ended this process by default and left the child running, orphaned (a
+    // CI run found vite still building after npm, start.mjs and ensureBuild.mjs had ended by
+    // SIGTERM). A signal that comes during the spawn is forwarded once the child exists.
     process.on('SIGTERM', forward);
     process.on('SIGINT', forward);
     /** @param {Omit<ChildOutcome, 'interrupted'>} outcome */
@@ -45,6 +52,13 @@ export const runNode = (args, options = {}) =>
       process.off('SIGINT', forward);
       resolve({ ...outcome, interrupted });
     };
+    try {
+      child = spawn(process.execPath, args, { ...options, stdio: 'inherit' });
+    } catch (error) {
+      // Most spawn failures come as an 'error' event; the rest are thrown.
+      done({ code: null, signal: null, error: error instanceof Error ? error : new Error(String(error)) });
+      return;
+    }
     child.once('error', (error) => done({ code: null, signal: null, error }));
     child.once('exit', (code, signal) => {
       // A Ctrl-C signals the whole process group: the child may be gone before this process's own
