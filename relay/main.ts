@@ -90,6 +90,7 @@ const main = async (): Promise<void> => {
     metrics,
     metricsToken: config.metricsToken,
     backplane: scaleOut?.backplane,
+    redisConnections: scaleOut?.connections,
     redisDurability: scaleOut?.durability,
     storeWorker: merger,
     relayUrls: config.relayUrls,

@@ -39,7 +39,14 @@ import { Cluster } from 'ioredis';
 import { UpgradeRefusal } from '../shared/protocol.js';
 import { UNCOUNTED, type AddressAdmission, type AddressLimiter, type AddressLimits } from './addressLimiter.js';
 import { silentLogger, type Logger } from './log.js';
-import { connectExplained, createRedisClient, isClusterServer, type RedisClient } from './redisConnection.js';
+import {
+  connectExplained,
+  connectionsReady,
+  createRedisClient,
+  isClusterServer,
+  type RedisClient,
+  type RedisReadiness,
+} from './redisConnection.js';
 import { DEFAULT_REDIS_PREFIX, addressKey } from './redisKeys.js';
 import { observed, type RedisObserver } from './redisRoomStore.js';
 import { RedisScript, type RedisArg } from './redisScript.js';
@@ -161,7 +168,7 @@ export interface RedisAddressLimiterOptions extends AddressLimits {
 /** A connection's state here: its ADMIT in flight, or held (admitted, or admitted without Redis). */
 type Slot = 'pending' | 'held';
 
-export class RedisAddressLimiter implements AddressLimiter {
+export class RedisAddressLimiter implements AddressLimiter, RedisReadiness {
   private readonly prefix: string;
   private readonly heartbeatMs: number;
   private readonly timeoutMs: number;
@@ -241,6 +248,11 @@ export class RedisAddressLimiter implements AddressLimiter {
         if (!this.closed) await this.sendHeld([address]);
       },
     };
+  }
+
+  /** HEALTH-1: whether its connection is ready (else upgrades are admitted uncounted, fail-open). */
+  redisReady(): boolean {
+    return connectionsReady([this.redis]);
   }
 
   async close(): Promise<void> {

@@ -51,7 +51,14 @@ import {
   type RoomSubscriber,
   type RoomSubscription,
 } from './backplane.js';
-import { connectExplained, createRedisClient, isClusterServer, type RedisClient } from './redisConnection.js';
+import {
+  connectExplained,
+  connectionsReady,
+  createRedisClient,
+  isClusterServer,
+  type RedisClient,
+  type RedisReadiness,
+} from './redisConnection.js';
 import {
   DEFAULT_REDIS_PREFIX,
   awarenessChannel,
@@ -203,7 +210,7 @@ interface PresenceRecord {
   readonly entry: AwarenessEntry;
 }
 
-export class RedisBackplane implements Backplane {
+export class RedisBackplane implements Backplane, RedisReadiness {
   readonly relayId: string;
   private readonly prefix: string;
   private readonly heartbeatMs: number;
@@ -261,6 +268,14 @@ export class RedisBackplane implements Backplane {
   onStatus(listener: (status: BackplaneStatus) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * HEALTH-1: both connections ready. `status()` follows the command connection only: the
+   * subscriber reconnects on its own backoff, and until it is back rooms get no live messages.
+   */
+  redisReady(): boolean {
+    return connectionsReady([this.cmd, this.sub]);
   }
 
   async publish(entries: readonly PublishEntry[]): Promise<number[]> {

@@ -3,7 +3,14 @@
  * real redis-server.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { RedisDurabilityError, checkDurability, connectRedis, type RedisClient } from './redisConnection.js';
+import {
+  RedisDurabilityError,
+  checkDurability,
+  connectRedis,
+  connectionsReady,
+  type RedisClient,
+} from './redisConnection.js';
+import { waitFor } from '../shared/testing/waitFor.js';
 import { RedisRoomStore } from './redisRoomStore.js';
 import { startRedis, type RedisServer } from './testing/redisServer.js';
 
@@ -86,6 +93,30 @@ describe('Redis connection', () => {
     await waitForReady(client);
     await store.append([{ room: 'r', seq: 2, update: Uint8Array.of(2) }]);
     expect((await store.load('r')).log.map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('HEALTH-1: connectionsReady holds only while every connection can run a command', async () => {
+    server = await startRedis();
+    client = await connectRedis(server.url, 'converge-test');
+    const other = await connectRedis(server.url, 'converge-test-other');
+    try {
+      expect(connectionsReady([client, other])).toBe(true);
+      // One of them away, the other still ready: not ready.
+      other.disconnect();
+      await waitFor(() => other.status === 'end', 'the other closed');
+      expect(connectionsReady([client])).toBe(true);
+      expect(connectionsReady([client, other])).toBe(false);
+      await other.connect();
+      expect(connectionsReady([client, other])).toBe(true);
+      // Both away, then back one by one on their own backoff: ready once the last one is.
+      await server.kill();
+      await waitFor(() => !connectionsReady([client!]) && !connectionsReady([other]), 'both closed');
+      await server.restart();
+      await Promise.all([waitForReady(client), waitForReady(other)]);
+      expect(connectionsReady([client, other])).toBe(true);
+    } finally {
+      other.disconnect();
+    }
   });
 });
 

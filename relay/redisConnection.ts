@@ -82,6 +82,26 @@ export const createRedisClient = (url: string, name: string, options: RedisClien
   return client;
 };
 
+/**
+ * HEALTH-1: a part of the relay that holds Redis connections of its own (the backplane's command
+ * and pub/sub connections, the store's, the per-address limiter's). After an outage each
+ * reconnects on its own backoff, so they come back one by one, milliseconds apart: `/healthz`
+ * asks every part, and reports Redis up only once all of them are ready.
+ */
+export interface RedisReadiness {
+  /** True while every Redis connection of this part can run a command now. */
+  redisReady(): boolean;
+}
+
+/**
+ * Whether every one of `clients` can run a command now: connected and past ioredis's ready check
+ * (which waits out a server still loading its AOF). Any other state refuses commands at once (no
+ * offline queue). A Cluster client is 'ready' once it knows the slot map and stays so while a
+ * node is unreachable; the backplane's heartbeats notice that (REDIS-5).
+ */
+export const connectionsReady = (clients: readonly RedisClient[]): boolean =>
+  clients.every((client) => client.status === 'ready');
+
 const urlAuth = (url: string): RedisOptions => {
   const u = new URL(url);
   return {

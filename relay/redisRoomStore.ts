@@ -35,7 +35,7 @@
  * Every returned update is a plain `Uint8Array` (the contract compares them with `toEqual`).
  */
 import { Cluster } from 'ioredis';
-import type { RedisClient } from './redisConnection.js';
+import { connectionsReady, type RedisClient, type RedisReadiness } from './redisConnection.js';
 import { RedisScript, type RedisArg, type ReplicaWait } from './redisScript.js';
 import { DEFAULT_REDIS_PREFIX, roomKeys, roomsKey } from './redisKeys.js';
 import type { AppendEntry, RoomStore, StoredLogEntry, StoredRoom, StoredSegment } from './roomStore.js';
@@ -236,7 +236,7 @@ export interface RedisRoomStoreOptions {
   readonly durability?: DurabilityGuard;
 }
 
-export class RedisRoomStore implements RoomStore {
+export class RedisRoomStore implements RoomStore, RedisReadiness {
   private closed = false;
   private readonly prefix: string;
   private readonly registry: RoomRegistry;
@@ -247,6 +247,11 @@ export class RedisRoomStore implements RoomStore {
   ) {
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
     this.registry = new RoomRegistry(redis, this.prefix, (op, run) => this.timed(op, run));
+  }
+
+  /** HEALTH-1: whether its connection is ready (a room's load at admission needs it). */
+  redisReady(): boolean {
+    return connectionsReady([this.redis]);
   }
 
   async load(room: string): Promise<StoredRoom> {

@@ -11,7 +11,7 @@ import type { RelayMetrics } from './metrics.js';
 import type { Backplane } from './backplane.js';
 import { RedisBackplane } from './redisBackplane.js';
 import { RedisAddressLimiter } from './redisAddressLimiter.js';
-import { checkDurability, connectRedis, isClusterServer } from './redisConnection.js';
+import { checkDurability, connectRedis, isClusterServer, type RedisReadiness } from './redisConnection.js';
 import { DurabilityWatch } from './durabilityWatch.js';
 import { RedisRoomStore } from './redisRoomStore.js';
 import { COMPACTION, type StoreCompactionPolicy } from './storeCompactor.js';
@@ -24,6 +24,8 @@ export interface ScaleOutStorage {
   readonly addressLimiter: RedisAddressLimiter | null;
   /** REDIS-10: the running durability check; undefined when REDIS_DURABILITY left it unverified. */
   readonly durability: DurabilityWatch | undefined;
+  /** HEALTH-1: every part above that holds a Redis connection of its own, for `/healthz`. */
+  readonly connections: readonly RedisReadiness[];
 }
 
 /** REDIS-3: STORE-2's policy, run from the store; a lease far longer than one merge of a segment. */
@@ -82,5 +84,7 @@ export const openScaleOutStorage = async (
           log,
         });
   metrics.backplane(true);
-  return { store, backplane, storeCompaction: { store, policy: POLICY }, addressLimiter, durability };
+  // The durability watch uses the store's connection; the cluster probe is closed by now.
+  const connections = addressLimiter ? [store, backplane, addressLimiter] : [store, backplane];
+  return { store, backplane, storeCompaction: { store, policy: POLICY }, addressLimiter, durability, connections };
 };

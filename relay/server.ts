@@ -33,6 +33,7 @@ import { LogThrottle } from './logThrottle.js';
 import { matchesEtag, StaticFiles } from './staticFiles.js';
 import type { PerIpLimits } from './perIpLimits.js';
 import type { AddressLimiter } from './addressLimiter.js';
+import type { RedisReadiness } from './redisConnection.js';
 
 /** The version `/healthz` reports: package.json's, so a release cannot report another. */
 export const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -53,6 +54,11 @@ export interface ServerOptions {
   readonly metricsToken?: string;
   /** Scale-out mode: its status is reported by `/healthz`. */
   readonly backplane?: Backplane;
+  /**
+   * Scale-out mode, HEALTH-1: every part holding a Redis connection (the backplane's two
+   * included); `/healthz` reports the backplane up only while all of them are ready.
+   */
+  readonly redisConnections?: readonly RedisReadiness[];
   /** Scale-out mode, REDIS-10: whether Redis is durable now, reported by `/healthz` (HEALTH-1). */
   readonly redisDurability?: { durable(): boolean };
   /** The store's worker thread (merges only in scale-out mode): its status is reported by `/healthz` (STORE-5). */
@@ -355,7 +361,12 @@ const handleHttp = async (
   }
   if (path === '/healthz') {
     const s = opts.relay.stats();
-    const backplane = opts.backplane ? opts.backplane.status() : 'off';
+    // HEALTH-1: the backplane's status follows its command connection; after an outage the
+    // others (its subscriber, the store's, the limiter's) reconnect one by one, each on its own
+    // backoff, and an upgrade meanwhile could still fail its room's load with 503. Up only once
+    // every one is ready, so a load balancer sends traffic when the relay admits it.
+    const redisReady = (opts.redisConnections ?? []).every((c) => c.redisReady());
+    const backplane = opts.backplane ? (opts.backplane.status() === 'up' && redisReady ? 'up' : 'down') : 'off';
     const storeWorker = opts.storeWorker ? opts.storeWorker.health().status : 'off';
     // HEALTH-1: not ok while nothing can be stored (a load balancer or a monitor should know). In
     // scale-out mode the worker only merges: Redis stores, and the backplane's status says so.

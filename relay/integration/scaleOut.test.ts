@@ -9,7 +9,7 @@ import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { CloseReason, Limits, UpgradeRefusal, encodeSyncUpdate } from '../../shared/protocol.js';
-import { connectRedis } from '../redisConnection.js';
+import { connectRedis, type RedisClient } from '../redisConnection.js';
 import { RedisRoomStore } from '../redisRoomStore.js';
 import { keySlot, migrateSlot, slotOwner, startRedisCluster, type RedisCluster } from '../testing/redisCluster.js';
 import { DEFAULT_REDIS_PREFIX, roomKeys } from '../redisKeys.js';
@@ -234,6 +234,42 @@ describe('scale-out: three relays on one Redis', () => {
     expect((await healthz(relay0)).body.backplane).toBe('up');
   });
 
+  it('HEALTH-1: in scale-out mode /healthz reports the backplane up only while every Redis connection of the relay is ready', async () => {
+    bed = await startScaleOut({ relays: 1 });
+    const relay = bed.relays[0]!;
+    const room = 'connections-ready';
+    const admin = await connectRedis(bed.redis.url, 'converge-test-admin', false);
+    const [, maxclients] = (await admin.config('GET', 'maxclients')) as [string, string];
+    try {
+      expect(await healthz(relay)).toMatchObject({ status: 200, body: { ok: true, backplane: 'up' } });
+      const command = connectionId(await clientList(admin), 'converge-relay');
+      // The store's first: the upgrade after it is back loads the room, which needs it.
+      for (const name of ['converge-relay-store', 'converge-relay-sub', 'converge-relay-limits']) {
+        const clients = await clientList(admin);
+        // Redis keeps the connections it has when maxclients drops below their number, and refuses
+        // new ones: with one fewer allowed, the one killed cannot come back until it is raised.
+        await admin.config('SET', 'maxclients', String(clients.length - 1));
+        try {
+          await admin.client('KILL', 'ID', connectionId(clients, name));
+          await waitFor(async () => (await healthz(relay)).status === 503, `/healthz 503 without ${name}`);
+          // No upgrade is tried here: one refused by a failed load would keep `storage` failing
+          // (HEALTH-1) for a minute after the connection is back.
+          expect((await healthz(relay)).body).toMatchObject({ ok: false, backplane: 'down', storage: 'ok' });
+        } finally {
+          await admin.config('SET', 'maxclients', maxclients);
+        }
+        await waitFor(async () => (await healthz(relay)).status === 200, `/healthz 200 once ${name} is back`);
+        expect((await healthz(relay)).body).toMatchObject({ ok: true, backplane: 'up' });
+        // What the load balancer is told is what an upgrade gets (the room is loaded at the first).
+        expect((await upgradeStatus(relay, room)).status).toBe(101);
+      }
+      // The backplane's command connection, all the relay asked before, was ready throughout.
+      expect(connectionId(await clientList(admin), 'converge-relay')).toBe(command);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   it('REDIS-10: appendfsync weakened while a relay runs: nothing more is acked until it is restored, then everything is', async () => {
     bed = await startScaleOut({ relays: 1 });
     const relay = bed.relays[0]!;
@@ -363,6 +399,17 @@ describe('scale-out: three relays on one Redis', () => {
     await failoverMidTraffic(bed, 'mid-traffic');
   });
 });
+
+/** CLIENT LIST: one line per connection ("id=… addr=… name=… …"). */
+const clientList = async (admin: RedisClient): Promise<string[]> =>
+  ((await admin.call('CLIENT', 'LIST')) as string).trim().split('\n');
+
+/** The id of the one connection named `name` in `clients`. */
+const connectionId = (clients: readonly string[], name: string): string => {
+  const ids = clients.flatMap((line) => (line.includes(` name=${name} `) ? [/^id=(\d+) /.exec(line)![1]!] : []));
+  expect(ids, `connections named ${name}`).toHaveLength(1);
+  return ids[0]!;
+};
 
 /** The raw HTTP answer to a websocket upgrade of `room` at `relay`. */
 /** The answer to a websocket upgrade at `room` (`query` after a `?`): a refusal, or 101 for an open socket (closed at once). */
