@@ -2557,20 +2557,32 @@ test('PRES-5: offline, Enter keeps the suggested name, which counts as chosen', 
 });
 
 /**
- * Alice sends in `room` and leaves the app (an empty page of the same origin: no lobby, no room
- * open); Bob sends `texts` meanwhile; Alice comes back to the lobby, whose row for the room is
- * returned once it counts them.
+ * The lobby's row for `room`: the one showing exactly that name (as its title, or under the title
+ * it was given), not another room's name containing it.
+ */
+const lobbyRow = (page: Page, room: string): Locator =>
+  page
+    .getByRole('list', { name: 'Rooms on this device' })
+    .getByRole('listitem')
+    .filter({ has: page.getByText(room, { exact: true }) });
+
+/**
+ * Alice sends in `room` (then does `before`, if given) and leaves the app (an empty page of the
+ * same origin: no lobby, no room open); Bob sends `texts` meanwhile; Alice comes back to the lobby,
+ * whose row for the room is returned once it counts them.
  */
 const awayWhileBobSends = async (
   openUser: (name: string) => Promise<AppUser>,
   room: string,
   texts: readonly string[],
+  before?: (a: AppUser) => Promise<void>,
 ): Promise<{ a: AppUser; b: AppUser; row: Locator }> => {
   const a = await openUser('Alice');
   const b = await openUser('Bob');
   await a.gotoRoom(room);
   await a.send('hello from Alice');
   await expect(a.message('hello from Alice')).toContainText(/Saved|Seen/);
+  await before?.(a);
   const origin = new URL(a.page.url()).origin;
   await a.page.goto(`${origin}/healthz`);
 
@@ -2579,10 +2591,7 @@ const awayWhileBobSends = async (
   await expect(b.message(texts[texts.length - 1]!)).toContainText(/Saved|Seen/);
 
   await a.page.goto(`${origin}/`);
-  const row = a.page
-    .getByRole('list', { name: 'Rooms on this device' })
-    .getByRole('listitem')
-    .filter({ hasText: room });
+  const row = lobbyRow(a.page, room);
   await expect(row).toContainText(`${texts.length} unread`, { timeout: 20_000 });
   return { a, b, row };
 };
@@ -2610,32 +2619,12 @@ test('SYNC-C1: a room opened before the ten most recent still gets its unread co
   openUser,
   room,
 }) => {
-  const a = await openUser('Alice');
-  const b = await openUser('Bob');
-  await a.gotoRoom(room);
-  await a.send('hello from Alice');
-  await expect(a.message('hello from Alice')).toContainText(/Saved|Seen/);
-  // Ten rooms opened since: `room` is not among the most recent any more.
-  for (let i = 1; i <= REFRESH_ROOMS; i++) await a.gotoRoom(`${room}-${i}`);
-  const origin = new URL(a.page.url()).origin;
-  await a.page.goto(`${origin}/healthz`);
-
-  await b.gotoRoom(room);
-  await b.send('Bob, to an old room');
-  await expect(b.message('Bob, to an old room')).toContainText(/Saved|Seen/);
-
-  await a.page.goto(`${origin}/`);
-  const row = a.page
-    .getByRole('list', { name: 'Rooms on this device' })
-    .getByRole('listitem')
-    .filter({ has: a.page.getByRole('link', { name: room, exact: true }) });
-  await expect(row).toContainText('1 unread', { timeout: 20_000 });
+  const { row } = await awayWhileBobSends(openUser, room, ['Bob, to an old room'], async (a) => {
+    // Ten rooms opened since: `room` is not among the most recent any more.
+    for (let i = 1; i <= REFRESH_ROOMS; i++) await a.gotoRoom(`${room}-${i}`);
+  });
   await expect(row).toContainText('Bob, to an old room');
 });
-
-/** Alice's row for `room` in the lobby shown on `page`. */
-const lobbyRow = (page: Page, room: string): Locator =>
-  page.getByRole('list', { name: 'Rooms on this device' }).getByRole('listitem').filter({ hasText: room });
 
 test('LOBBY-3: the lobby shows what a room still holds unsent, until its refresh uploads it or another tab does', async ({
   openUser,
@@ -2824,14 +2813,7 @@ test('LOBBY-5: the room list stays put when the lobby starts and ends checking t
   expect(await top()).toBe(whileChecking);
 });
 
-/** The lobby's row for exactly `room` (another room's name may contain it). */
-const exactLobbyRow = (page: Page, room: string): Locator =>
-  page
-    .getByRole('list', { name: 'Rooms on this device' })
-    .getByRole('listitem')
-    .filter({ has: page.getByRole('link', { name: room, exact: true }) });
-
-test('REMOVE-1: a room removed from the device leaves the lobby and its store, stays out when a refresh runs, and comes back whole when joined again', async ({
+test("REMOVE-1: a room removed from the device leaves the lobby and its store (after this lobby's own check of it), nothing fetches it again, and it comes back whole when joined again", async ({
   openUser,
   relay,
   room,
@@ -2846,42 +2828,59 @@ test('REMOVE-1: a room removed from the device leaves the lobby and its store, s
   await expect(a.message('kept on the relay')).toContainText(/Saved|Seen/);
   await expect.poll(() => ui.storedOnDevice(a.page, room, 'kept on the relay')).toBe(true);
 
-  await a.page.getByRole('link', { name: 'Rooms', exact: true }).click();
-  const row = exactLobbyRow(a.page, room);
+  // The lobby's check of `room` waits on a socket the test holds: its round is visiting the room.
+  let hold = true;
+  const held: WebSocketRoute[] = [];
+  const visited: string[] = [];
+  await a.context.routeWebSocket(/\/sync\//, (ws) => {
+    const path = new URL(ws.url()).pathname;
+    visited.push(path);
+    if (hold && path === `/sync/${room}`) held.push(ws);
+    else ws.connectToServer();
+  });
+  await a.page.goto(`${relay.url}/`);
+  await expect.poll(() => held.length).toBeGreaterThan(0);
+
+  const row = lobbyRow(a.page, room);
   const remove = row.getByRole('button', { name: `Remove ${room} from this device` });
   const question = a.page.getByRole('group', { name: `Remove ${room} from this device?` });
   // Asked first; Escape (or Cancel) keeps it, the focus back on Remove.
   await remove.click();
-  await expect(question).toContainText('The others keep the room; joining it again brings its messages back');
+  await expect(question).toContainText(
+    'Everyone else in it, and your other devices, keep it; joining it again brings its messages back from the relay.',
+  );
   await expect(question.getByRole('button', { name: 'Cancel' })).toBeFocused();
   await a.page.keyboard.press('Escape');
   await expect(question).toHaveCount(0);
   await expect(remove).toBeFocused();
 
+  // Confirmed while this lobby's own check holds the room: the removal waits for that visit,
+  // neither refused nor deleting under it.
   await remove.click();
   await question.getByRole('button', { name: 'Remove from this device' }).click();
-  await expect(row).toHaveCount(0);
+  await expect(a.page.getByText('Checking your rooms for new messages…')).toBeVisible();
+  await expect(row).toBeVisible();
+  await expect(question.getByRole('alert')).toHaveCount(0);
+  hold = false;
+  for (const ws of held) await ws.close({ code: 4000, reason: 'released by the test' });
+  await expect(row).toHaveCount(0, { timeout: 20_000 });
   await expect(a.page.getByRole('status').filter({ hasText: `${room} was removed from this device.` })).toHaveCount(1);
   await expect(a.page.getByRole('heading', { name: 'Your rooms' })).toBeFocused();
   expect(await ui.storedOnDevice(a.page, room, 'kept on the relay')).toBe(false);
-  await expect(exactLobbyRow(a.page, other)).toBeVisible();
+  await expect(lobbyRow(a.page, other)).toBeVisible();
 
-  // Bob writes in both. Alice's lobby starts again (a round at once): it counts `other` and never
-  // visits the removed room, which would store it again.
-  const visited: string[] = [];
-  await a.context.routeWebSocket(/\/sync\//, (ws) => {
-    visited.push(new URL(ws.url()).pathname);
-    ws.connectToServer();
-  });
+  // Bob writes in both. Alice's lobby starts again (a round at once): it counts `other`, and
+  // nothing fetches the removed room.
   await b.gotoRoom(room);
   await b.send('while it was removed');
   await expect(b.message('while it was removed')).toContainText(/Saved|Seen/);
   await b.gotoRoom(other);
   await b.send('in the other room');
   await expect(b.message('in the other room')).toContainText(/Saved|Seen/);
+  visited.length = 0;
   await a.page.goto(`${relay.url}/`);
-  await expect(exactLobbyRow(a.page, other)).toContainText('1 unread', { timeout: 20_000 });
-  await expect(exactLobbyRow(a.page, room)).toHaveCount(0);
+  await expect(lobbyRow(a.page, other)).toContainText('1 unread', { timeout: 20_000 });
+  await expect(lobbyRow(a.page, room)).toHaveCount(0);
   expect(visited).toContain(`/sync/${other}`);
   expect(visited).not.toContain(`/sync/${room}`);
   expect(await ui.storedOnDevice(a.page, room, 'while it was removed')).toBe(false);
@@ -2892,7 +2891,7 @@ test('REMOVE-1: a room removed from the device leaves the lobby and its store, s
   await expect(a.message('kept on the relay')).toBeVisible();
   await expect(a.message('while it was removed')).toBeVisible();
   await a.page.getByRole('link', { name: 'Rooms', exact: true }).click();
-  await expect(exactLobbyRow(a.page, room)).toContainText('while it was removed');
+  await expect(lobbyRow(a.page, room)).toContainText('while it was removed');
 });
 
 test('REMOVE-1: the question says what the room has not sent yet would be lost; a room open in another tab is not removed, and says why', async ({
@@ -2915,13 +2914,15 @@ test('REMOVE-1: the question says what the room has not sent yet would be lost; 
   await tab.goto(`${relay.url}/r/${room}`);
   await expect(ui.message(tab, 'held back')).toBeVisible();
   await a.page.getByRole('link', { name: 'Rooms', exact: true }).click();
-  const row = exactLobbyRow(a.page, room);
+  const row = lobbyRow(a.page, room);
   await row.getByRole('button', { name: `Remove ${room} from this device` }).click();
   const question = a.page.getByRole('group', { name: `Remove ${room} from this device?` });
-  await expect(question).toContainText('What it has not sent yet (1) would be lost.');
+  await expect(question).toContainText('What you wrote there that the relay does not have yet (1) would be lost.');
   const confirm = question.getByRole('button', { name: 'Remove from this device' });
   await confirm.click();
-  await expect(question.getByRole('alert')).toContainText('Not removed: It is open in another tab');
+  await expect(question.getByRole('alert')).toHaveText(
+    'Not removed: it is open in another tab of this browser: close the room there first.',
+  );
   await expect(row).toBeVisible();
   expect(await ui.storedOnDevice(a.page, room, 'held back')).toBe(true);
   // What is written in that tab meanwhile is stored as before.
@@ -2935,4 +2936,12 @@ test('REMOVE-1: the question says what the room has not sent yet would be lost; 
     await expect(row).toHaveCount(0, { timeout: 1_000 });
   }).toPass();
   expect(await ui.storedOnDevice(a.page, room, 'held back')).toBe(false);
+
+  // Joined again: a room joined anew (not switched off, as it was), what the relay has comes back;
+  // what was held back was lost, as the question said.
+  await a.page.getByLabel('Room name').fill(room);
+  await a.page.getByRole('button', { name: 'Join room' }).click();
+  await expect(a.offlineToggle()).toHaveAttribute('aria-pressed', 'false');
+  await expect(a.message('saved one')).toBeVisible();
+  await expect(a.message('held back')).toHaveCount(0);
 });

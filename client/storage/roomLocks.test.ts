@@ -1,15 +1,17 @@
 /**
- * REMOVE-1's room lock as a page without Web Locks holds it. The Web Locks one is the browser's:
- * the REMOVE-1 e2e tests use it across tabs in Chromium.
+ * REMOVE-1's room lock: as a page without Web Locks holds it, and `webRoomLocks`' use of the API.
+ * The browser's Web Locks themselves are in the REMOVE-1 e2e tests, across tabs in Chromium.
  */
 import { describe, expect, it } from 'vitest';
-import { IN_USE, memoryRoomLocks } from './roomLocks.js';
+import { waitFor } from '../../shared/testing/waitFor.js';
+import { IN_USE, memoryRoomLocks, webRoomLocks, type LockRequester } from './roomLocks.js';
 
 const removal = (): Promise<string> => Promise.resolve('removed');
 
 describe('REMOVE-1: room locks (memory)', () => {
   it('a room held shared is in use until every holder released it; other rooms are their own', async () => {
     const locks = memoryRoomLocks();
+    expect(locks.acrossTabs).toBe(false);
     const first = await locks.share('r');
     const second = await locks.share('r');
     expect(await locks.ifFree('r', removal)).toBe(IN_USE);
@@ -45,5 +47,59 @@ describe('REMOVE-1: room locks (memory)', () => {
     const locks = memoryRoomLocks();
     await expect(locks.ifFree('r', () => Promise.reject(new Error('quota')))).rejects.toThrow('quota');
     expect(await locks.ifFree('r', removal)).toBe('removed');
+  });
+});
+
+/**
+ * A Web Locks stand-in for one room name: grants as the API does for these two uses (a shared
+ * request waits for an exclusive holder; `ifAvailable` gets null when any holder exists). Only the
+ * wiring of `webRoomLocks` is under test here; the browser's own is in the e2e tests.
+ */
+const fakeLocks = (refuse = false): LockRequester & { held: () => number } => {
+  let holders = 0;
+  return {
+    held: () => holders,
+    request: async <T>(
+      _name: string,
+      options: { mode: 'shared' | 'exclusive'; ifAvailable?: boolean },
+      callback: (lock: unknown) => Promise<T> | T,
+    ): Promise<T> => {
+      if (refuse) throw new DOMException('document not fully active', 'InvalidStateError');
+      if (options.ifAvailable && holders > 0) return callback(null);
+      holders++;
+      try {
+        return await callback({ mode: options.mode });
+      } finally {
+        holders--;
+      }
+    },
+  };
+};
+
+describe('REMOVE-1: room locks (Web Locks)', () => {
+  it('a share holds the lock until released, once; a removal runs only while nobody holds it', async () => {
+    const api = fakeLocks();
+    const locks = webRoomLocks(api);
+    expect(locks.acrossTabs).toBe(true);
+    const release = await locks.share('r');
+    expect(api.held()).toBe(1);
+    let ran = false;
+    expect(
+      await locks.ifFree('r', () => {
+        ran = true;
+        return Promise.resolve('removed');
+      }),
+    ).toBe(IN_USE);
+    expect(ran).toBe(false);
+    release();
+    release();
+    await waitFor(() => api.held() === 0, 'released');
+    expect(await locks.ifFree('r', removal)).toBe('removed');
+    await expect(locks.ifFree('r', () => Promise.reject(new Error('quota')))).rejects.toThrow('quota');
+  });
+
+  it('a share the browser refuses lets the room open unguarded rather than never', async () => {
+    const release = await webRoomLocks(fakeLocks(true)).share('r');
+    release();
   });
 });

@@ -11,7 +11,8 @@
  *
  * In a browser the lock is a Web Lock (`navigator.locks`: every tab of the origin); where there is
  * none (a page that is not a secure context, such as plain http on a LAN address) it is the page's
- * own (`memoryRoomLocks`), which knows only this tab's sessions.
+ * own (`memoryRoomLocks`, `acrossTabs` false), which knows only this tab's sessions: the lobby
+ * then removes nothing, as it cannot know whether another tab has the room open.
  */
 
 /** What is needed of the Web Locks API (`navigator.locks`). */
@@ -27,6 +28,8 @@ export interface LockRequester {
 export const IN_USE: unique symbol = Symbol('in use');
 
 export interface RoomLocks {
+  /** Whether the lock is every tab's (Web Locks), or only this page's: a removal must not rely on the latter. */
+  readonly acrossTabs: boolean;
   /** Resolves once `room`'s lock is held shared, with the function that releases it (once). */
   share(room: string): Promise<() => void>;
   /** Runs `fn` with `room`'s lock held exclusive if nobody holds it now; `IN_USE` (and `fn` not run) otherwise. */
@@ -47,6 +50,7 @@ const once = (f: () => void): (() => void) => {
 
 /** Room locks over the Web Locks API. */
 export const webRoomLocks = (locks: LockRequester): RoomLocks => ({
+  acrossTabs: true,
   share: (room) =>
     new Promise((granted) => {
       locks
@@ -74,6 +78,7 @@ export const memoryRoomLocks = (): RoomLocks => {
     });
   };
   return {
+    acrossTabs: false,
     share: (room) => {
       const waiting = exclusive.get(room);
       if (waiting === undefined) return Promise.resolve(take(room));

@@ -17,9 +17,10 @@ import { IN_USE } from '../storage/roomLocks.js';
 import { useCopy } from './useCopy.js';
 import { useNetworkOnline } from './useNetworkOnline.js';
 import { describePending } from './describePending.js';
-import { currentDraft } from './draftKeeper.js';
+import { currentDraft, forgetDraft } from './draftKeeper.js';
 import { browserRefreshEnv, startRefreshLoop, type RoundFinding } from './refreshLoop.js';
-import { LOBBY_REFRESH_GAPS, refreshRecentRooms } from './refreshRecentRooms.js';
+import { LOBBY_REFRESH_GAPS, refreshRecentRooms, roundVisit } from './refreshRecentRooms.js';
+import { keptSessions } from './keptSessions.js';
 import { OfflineSwitch } from './offlineSwitch.js';
 
 interface LobbyRoom {
@@ -232,7 +233,10 @@ const RoomList = (): ReactNode => {
   // Kept across visits to rooms: showing the lobby again counts only the rooms that changed.
   const summaries = useMemo(() => lobbySummariesFor(local.store, identity.id), [local.store, identity.id]);
 
+  // The latest refresh wins: one that listed the rooms before a removal must not bring its row back.
+  const latestRefresh = useRef(0);
   const refresh = useCallback(async () => {
+    const generation = ++latestRefresh.current;
     try {
       const infos = await local.store.listRooms();
       const withSummaries: LobbyRoom[] = [];
@@ -251,6 +255,7 @@ const RoomList = (): ReactNode => {
         withSummaries.push({ info, summary, notSent });
       }
       withSummaries.sort((a, b) => (b.info.meta.lastOpenedAt ?? 0) - (a.info.meta.lastOpenedAt ?? 0));
+      if (generation !== latestRefresh.current) return;
       setRooms(withSummaries);
       setError(null);
     } catch (e) {
@@ -312,22 +317,41 @@ const RoomList = (): ReactNode => {
   const remove = useCallback(
     async (room: string): Promise<string | null> => {
       setRemoval('');
-      let outcome: true | typeof IN_USE;
-      try {
-        outcome = await roomLocks.ifFree(room, async () => {
+      if (!roomLocks.acrossTabs) {
+        return 'this page is not served over https (or from localhost), so it cannot tell whether another tab has the room open.';
+      }
+      const removeNow = (): Promise<true | typeof IN_USE> =>
+        roomLocks.ifFree(room, async () => {
           await local.store.deleteRoom(room);
+          // Under the lock, so no tab of the room is using them: what the device kept of it
+          // outside the store (a room joined again starts switched on, with no draft).
+          offlineSwitch.set(room, false);
+          forgetDraft(kv, room);
           return true as const;
         });
+      let outcome: true | typeof IN_USE;
+      try {
+        outcome = await removeNow();
+        // This page's own refresh may be visiting the room (it holds it for as long: at most one
+        // room's timeout): wait for that visit, not for the person to try again.
+        const visit = roundVisit(room);
+        if (outcome === IN_USE && visit) {
+          await visit;
+          outcome = await removeNow();
+        }
       } catch (e) {
-        return `Its data could not be deleted (${e instanceof Error ? e.message : String(e)}); nothing was removed.`;
+        return `its data could not be deleted (${e instanceof Error ? e.message : String(e)}).`;
       }
       if (outcome === IN_USE) {
-        return 'It is open in another tab, or in use in this one (sending what you wrote there, or being checked for new messages): close it, or try again in a moment.';
+        return keptSessions.rooms().includes(room)
+          ? 'what you wrote there is only in this page until the relay has it; the room can be removed once it is sent.'
+          : 'it is open in another tab of this browser: close the room there first.';
       }
       setRemoval(`${room} was removed from this device.`);
-      await refresh();
+      setRooms((rows) => rows?.filter((r) => r.info.room !== room) ?? rows);
       // Its row, and the button that had the focus, are gone.
       headingRef.current?.focus();
+      await refresh();
       return null;
     },
     [local.store, refresh],
@@ -386,6 +410,9 @@ const RoomRow = ({
   const [confirming, setConfirming] = useState(false);
   /** Why the last removal did not happen (REMOVE-1), shown in the question until it closes. */
   const [refused, setRefused] = useState<string | null>(null);
+  /** A removal under way: a second click would find the room held by the first. */
+  const [removing, setRemoving] = useState(false);
+  const questionId = useId();
   const removeRef = useRef<HTMLButtonElement>(null);
   const keepRef = useRef<HTMLButtonElement>(null);
   const opened = useRef(false);
@@ -466,25 +493,40 @@ const RoomRow = ({
           className="confirm room-row-confirm"
           role="group"
           aria-label={`Remove ${name} from this device?`}
+          aria-describedby={questionId}
           onKeyDown={(e) => {
             if (e.key === 'Escape') setConfirming(false);
           }}
         >
-          <span>
-            Remove <bdi>{title || name}</bdi> from this device? The others keep the room; joining it again brings its
-            messages back from the relay.
-            {notSent.count > 0 && (
+          <span id={questionId}>
+            Remove <bdi>{title || name}</bdi> from this device? Everyone else in it, and your other devices, keep it;
+            joining it again brings its messages back from the relay.
+            {notSent.count > 0 ? (
               <strong>
                 {' '}
-                What it has not sent yet ({notSent.count}
+                What you wrote there that the relay does not have yet ({notSent.count}
                 {!what.onlyMessages && `: ${what.parts.join(', ')}`}) would be lost.
               </strong>
+            ) : (
+              summary === null && (
+                <strong> Anything you wrote there that the relay does not have yet would be lost.</strong>
+              )
             )}
           </span>
           <button
             type="button"
             className="button danger small"
-            onClick={() => void onRemove(name).then((reason) => setRefused(reason))}
+            aria-disabled={removing || undefined}
+            onClick={() => {
+              if (removing) return;
+              // A refusal said again is announced again.
+              setRefused(null);
+              setRemoving(true);
+              void onRemove(name).then((reason) => {
+                setRemoving(false);
+                setRefused(reason);
+              });
+            }}
           >
             Remove from this device
           </button>

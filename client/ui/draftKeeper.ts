@@ -40,6 +40,15 @@ const draftAtKey = (room: string): string => `converge:draftAt:${room}`;
 
 const EMPTY: Draft = { text: '', at: 0 };
 
+/** REMOVE-1: the room is removed from this device: its draft (text, time, reply) goes too. Never throws. */
+export const forgetDraft = (kv: Storage, room: string): void => {
+  try {
+    for (const key of [draftKey(room), draftAtKey(room), draftReplyKey(room)]) kv.removeItem(key);
+  } catch {
+    // A refused storage holds no draft to forget.
+  }
+};
+
 /** The localStorage copy; never throws (a refused storage reads as no draft). */
 export const readLocalDraft = (kv: Storage, room: string): Draft => {
   try {

@@ -9,7 +9,7 @@
 import { refreshRooms, takeStoredRoom, type RoomChange } from '../sync/backgroundRefresh.js';
 import type { LobbySummaries } from './lobbySummaries.js';
 import { roundFinding, type RefreshGaps, type RoundFinding } from './refreshLoop.js';
-import { REFRESH_OLDER_ROOMS, REFRESH_ROOMS, roundRooms } from './roundRooms.js';
+import { OlderRoomsTurn } from './roundRooms.js';
 import {
   catchUpInBackground,
   offlineSwitch,
@@ -55,8 +55,14 @@ export interface RecentRoomsRound {
   readonly onChange?: (room: string, change: RoomChange) => void;
 }
 
-/** Where the turn of the older rooms stands: the last one a round of this page visited. */
-let olderAfter: string | null = null;
+/** REMOVE-1: the rooms this page's rounds are visiting now, each until its visit ends. */
+const visits = new Map<string, Promise<void>>();
+
+/** REMOVE-1: the end of this page's visit of `room`, if a round is visiting it now. */
+export const roundVisit = (room: string): Promise<void> | undefined => visits.get(room);
+
+/** The turn of the older rooms, shared by this page's rounds (the lobby's, SYNC-C2's). */
+const olderTurn = new OlderRoomsTurn();
 
 /**
  * Refreshes the `REFRESH_ROOMS` most recently opened rooms not held back and `REFRESH_OLDER_ROOMS`
@@ -69,14 +75,10 @@ export const refreshRecentRooms = async (round: RecentRoomsRound): Promise<Round
   const infos = await local.store.listRooms();
   // OFF-1: a room switched off in this tab is not synced from here either; LAB-10: nor one a Lab
   // partition holds back, in this tab or another (also once the round started).
-  const choice = roundRooms(
+  const rooms = olderTurn.choose(
     infos.map((i) => ({ room: i.room, lastOpenedAt: i.meta.lastOpenedAt })),
     skip,
-    { recent: REFRESH_ROOMS, older: REFRESH_OLDER_ROOMS },
-    olderAfter,
   );
-  olderAfter = choice.after;
-  const { rooms } = choice;
   let changed = false;
   const outcomes = await refreshRooms({
     rooms,
@@ -86,8 +88,19 @@ export const refreshRecentRooms = async (round: RecentRoomsRound): Promise<Round
     timeoutMs: REFRESH_ROOM_TIMEOUT_MS,
     cancelled: () => round.cancelled() || !navigator.onLine,
     // REMOVE-1: a room is not removed while a round visits it, nor visited once removed.
-    take: takeStoredRoom(roomLocks, local.store),
+    take: async (room) => {
+      const release = await takeStoredRoom(roomLocks, local.store)(room);
+      if (release === null) return null;
+      let ended = (): void => undefined;
+      visits.set(room, new Promise((resolve) => (ended = resolve)));
+      return () => {
+        visits.delete(room);
+        release();
+        ended();
+      };
+    },
     onRoom: (room, _outcome, change) => {
+      olderTurn.visited(room);
       if (change.kind === 'none') return;
       changed = true;
       summaries.advance(room, change);

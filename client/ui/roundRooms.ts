@@ -4,8 +4,8 @@
  * got a refresh: its lobby count stayed where it was when it last was among them until it was
  * opened again, however much it missed.
  *
- * The turn goes by name, continuing after the last older room visited (`after`) and wrapping
- * around, not by position: opening a room moves every room after it in the recency order, and a
+ * The turn goes by name, continuing after the last older room visited (`after`: a room chosen but
+ * not visited, a round cut short, keeps its turn) and wrapping around, not by position: opening a room moves every room after it in the recency order, and a
  * cursor by position would then skip some. By name, while no room is added, each older room is
  * visited within ceil(others / older) rounds; a room moving into the most recent is visited there.
  */
@@ -24,8 +24,8 @@ export interface RoundRoom {
 export interface RoundRoomsChoice {
   /** The rooms to visit, the most recent first, then the older ones in their turn. */
   readonly rooms: readonly string[];
-  /** The last older room visited: the next round continues after it (unchanged when none was). */
-  readonly after: string | null;
+  /** The older ones among them, in the order visited. */
+  readonly turn: readonly string[];
 }
 
 /**
@@ -45,12 +45,30 @@ export const roundRooms = (
     .slice(limits.recent)
     .map((r) => r.room)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (others.length === 0 || limits.older <= 0) return { rooms: recent, after };
+  if (others.length === 0 || limits.older <= 0) return { rooms: recent, turn: [] };
   const start = after === null ? 0 : others.findIndex((room) => room > after);
   const from = start < 0 ? 0 : start;
   const turn = Array.from(
     { length: Math.min(limits.older, others.length) },
     (_, i) => others[(from + i) % others.length]!,
   );
-  return { rooms: [...recent, ...turn], after: turn[turn.length - 1]! };
+  return { rooms: [...recent, ...turn], turn };
 };
+
+/** The turn of the older rooms across a page's rounds: where the next one continues. */
+export class OlderRoomsTurn {
+  private after: string | null = null;
+  private turn: readonly string[] = [];
+
+  /** The rooms a round visits (`roundRooms`), continuing the turn. */
+  choose(all: readonly RoundRoom[], skip: (room: string) => boolean): readonly string[] {
+    const choice = roundRooms(all, skip, { recent: REFRESH_ROOMS, older: REFRESH_OLDER_ROOMS }, this.after);
+    this.turn = choice.turn;
+    return choice.rooms;
+  }
+
+  /** The round visited `room`: if it was one of the older, the turn moves past it. */
+  visited(room: string): void {
+    if (this.turn.includes(room)) this.after = room;
+  }
+}

@@ -24,9 +24,10 @@ export const useRoomSession = (room: string): SessionState => {
     let session: RoomSession | null = null;
     setState({ phase: 'opening' });
     const open = async (): Promise<void> => {
-      const meta = await local.store.getMeta(room).catch(() => undefined);
       // LEAVE-2: the session kept since the room was left, holding edits that are only in this page.
       const s = keptSessions.take(room) ?? (await openSession(room, identityRef.current, local));
+      // Read once the session holds the room (REMOVE-1): a removal in another tab cannot come between.
+      const meta = await local.store.getMeta(room).catch(() => undefined);
       if (cancelled) {
         keptSessions.release(room, s);
         return;
