@@ -3,7 +3,6 @@
  * The browser's Web Locks themselves are in the REMOVE-1 e2e tests, across tabs in Chromium.
  */
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../../shared/testing/waitFor.js';
 import { IN_USE, memoryRoomLocks, webRoomLocks, type LockRequester } from './roomLocks.js';
 
 const removal = (): Promise<string> => Promise.resolve('removed');
@@ -15,11 +14,11 @@ describe('REMOVE-1: room locks (memory)', () => {
     const first = await locks.share('r');
     const second = await locks.share('r');
     expect(await locks.ifFree('r', removal)).toBe(IN_USE);
-    first();
-    first(); // a second release of the same hold releases nothing more
+    await first();
+    await first(); // a second release of the same hold releases nothing more
     expect(await locks.ifFree('r', removal)).toBe(IN_USE);
     await locks.share('s');
-    second();
+    await second();
     expect(await locks.ifFree('r', removal)).toBe('removed');
   });
 
@@ -39,7 +38,7 @@ describe('REMOVE-1: room locks (memory)', () => {
     expect(await running).toBe('done');
     const release = await share;
     expect(await locks.ifFree('r', removal)).toBe(IN_USE);
-    release();
+    await release();
     expect(await locks.ifFree('r', removal)).toBe('removed');
   });
 
@@ -91,15 +90,16 @@ describe('REMOVE-1: room locks (Web Locks)', () => {
       }),
     ).toBe(IN_USE);
     expect(ran).toBe(false);
-    release();
-    release();
-    await waitFor(() => api.held() === 0, 'released');
+    // Resolved once the lock is let go: a removal right after finds it free.
+    await release();
+    expect(api.held()).toBe(0);
+    await release();
     expect(await locks.ifFree('r', removal)).toBe('removed');
     await expect(locks.ifFree('r', () => Promise.reject(new Error('quota')))).rejects.toThrow('quota');
   });
 
   it('a share the browser refuses lets the room open unguarded rather than never', async () => {
     const release = await webRoomLocks(fakeLocks(true)).share('r');
-    release();
+    await release();
   });
 });

@@ -30,8 +30,11 @@ export const IN_USE: unique symbol = Symbol('in use');
 export interface RoomLocks {
   /** Whether the lock is every tab's (Web Locks), or only this page's: a removal must not rely on the latter. */
   readonly acrossTabs: boolean;
-  /** Resolves once `room`'s lock is held shared, with the function that releases it (once). */
-  share(room: string): Promise<() => void>;
+  /**
+   * Resolves once `room`'s lock is held shared, with the function that releases it (once; again,
+   * it does nothing), which resolves when the lock is let go.
+   */
+  share(room: string): Promise<() => Promise<void>>;
   /** Runs `fn` with `room`'s lock held exclusive if nobody holds it now; `IN_USE` (and `fn` not run) otherwise. */
   ifFree<T>(room: string, fn: () => Promise<T>): Promise<T | typeof IN_USE>;
 }
@@ -39,13 +42,10 @@ export interface RoomLocks {
 /** The Web Lock's name for a room (locks are per origin: another app's rooms are not these). */
 export const roomLockName = (room: string): string => `converge-room:${room}`;
 
-const once = (f: () => void): (() => void) => {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    f();
-  };
+/** `f`, run at its first call only; every call answers what the first did. */
+const once = <T>(f: () => T): (() => T) => {
+  let result: { value: T } | null = null;
+  return () => (result ??= { value: f() }).value;
 };
 
 /** Room locks over the Web Locks API. */
@@ -53,10 +53,29 @@ export const webRoomLocks = (locks: LockRequester): RoomLocks => ({
   acrossTabs: true,
   share: (room) =>
     new Promise((granted) => {
-      locks
-        .request(roomLockName(room), { mode: 'shared' }, () => new Promise<void>((release) => granted(once(release))))
-        // Refused (the document is going away): the room opens unguarded rather than never.
-        .catch(() => granted(() => undefined));
+      let letGo = (): void => undefined;
+      /** Settles once the browser has let the lock go (the request settles then). */
+      let gone: Promise<void> = Promise.resolve();
+      // Made before the request: its callback may run at once.
+      const release = once(() => {
+        letGo();
+        return gone;
+      });
+      const held = locks.request(
+        roomLockName(room),
+        { mode: 'shared' },
+        () =>
+          new Promise<void>((resolve) => {
+            letGo = resolve;
+            granted(release);
+          }),
+      );
+      gone = held.then(
+        () => undefined,
+        () => undefined,
+      );
+      // Refused (the document is going away): the room opens unguarded rather than never.
+      held.catch(() => granted(() => Promise.resolve()));
     }),
   ifFree: <T>(room: string, fn: () => Promise<T>) =>
     locks.request<T | typeof IN_USE>(roomLockName(room), { mode: 'exclusive', ifAvailable: true }, (lock) =>
@@ -69,12 +88,13 @@ export const memoryRoomLocks = (): RoomLocks => {
   const shared = new Map<string, number>();
   /** Rooms held exclusive, each with the shares waiting for it to end. */
   const exclusive = new Map<string, Array<() => void>>();
-  const take = (room: string): (() => void) => {
+  const take = (room: string): (() => Promise<void>) => {
     shared.set(room, (shared.get(room) ?? 0) + 1);
     return once(() => {
       const left = (shared.get(room) ?? 1) - 1;
       if (left === 0) shared.delete(room);
       else shared.set(room, left);
+      return Promise.resolve();
     });
   };
   return {

@@ -58,10 +58,11 @@ export interface RefreshOptions {
   readonly onRoom?: (room: string, outcome: RefreshOutcome, change: RoomChange) => void;
   /**
    * REMOVE-1: takes the room for its visit (its lock, held until everything the visit stores is
-   * stored), resolving with the release; or null when the room is gone from the device since the
-   * round listed it: the visit would fetch it all back. Default: nothing to take.
+   * stored), resolving with the release (which resolves once it is let go); or null when the room
+   * is gone from the device since the round listed it: the visit would fetch it all back. Default:
+   * nothing to take.
    */
-  readonly take?: (room: string) => Promise<(() => void) | null>;
+  readonly take?: (room: string) => Promise<(() => Promise<void>) | null>;
 }
 
 /**
@@ -163,11 +164,11 @@ const refreshWithSession = async (room: string, opts: RefreshOptions): Promise<R
  */
 export const takeStoredRoom =
   (locks: RoomLocks, store: RoomUpdateStore) =>
-  async (room: string): Promise<(() => void) | null> => {
+  async (room: string): Promise<(() => Promise<void>) | null> => {
     const release = await locks.share(room);
     const meta = await store.getMeta(room).catch(() => null);
     if (meta !== undefined) return release;
-    release();
+    await release();
     return null;
   };
 
@@ -180,7 +181,7 @@ export const refreshRooms = async (opts: RefreshOptions): Promise<Map<string, Re
       outcomes.set(room, 'held-back');
       continue;
     }
-    const release = opts.take ? await opts.take(room) : () => undefined;
+    const release = opts.take ? await opts.take(room) : () => Promise.resolve();
     if (release === null) {
       outcomes.set(room, 'gone');
       continue;
@@ -190,7 +191,7 @@ export const refreshRooms = async (opts: RefreshOptions): Promise<Map<string, Re
       outcomes.set(room, outcome);
       opts.onRoom?.(room, outcome, change);
     } finally {
-      release();
+      await release();
     }
   }
   return outcomes;

@@ -93,9 +93,9 @@ export const refreshRecentRooms = async (round: RecentRoomsRound): Promise<Round
       if (release === null) return null;
       let ended = (): void => undefined;
       visits.set(room, new Promise((resolve) => (ended = resolve)));
-      return () => {
+      return async () => {
         visits.delete(room);
-        release();
+        await release();
         ended();
       };
     },

@@ -198,10 +198,10 @@ export const openSession = async (room: string, identity: IdentityInfo, local: L
       // NET-3: a visit fails over to the relays the config lists; the lobby's refresh stays on this page's.
       relays: () => relayConfig.current.relays,
       labTab: tabId.id,
-      done: release,
+      done: () => void release(),
     });
   } catch (e) {
-    release();
+    void release();
     throw e;
   }
   // LAB-10: the tab keeps the room's faults when the session goes (its listeners go with it); also
