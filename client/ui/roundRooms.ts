@@ -5,9 +5,10 @@
  * opened again, however much it missed.
  *
  * The turn goes by name, continuing after the last older room visited (`after`: a room chosen but
- * not visited, a round cut short, keeps its turn) and wrapping around, not by position: opening a room moves every room after it in the recency order, and a
- * cursor by position would then skip some. By name, while no room is added, each older room is
- * visited within ceil(others / older) rounds; a room moving into the most recent is visited there.
+ * not visited, in a round cut short, keeps its turn) and wrapping around, not by position: opening
+ * a room moves every room after it in the recency order, and a cursor by position would then skip
+ * some. By name, while no room is added, each older room is visited within ceil(others / older)
+ * rounds; a room moving into the most recent is visited there.
  */
 
 /** SYNC-C1: how many of the most recently opened rooms a round visits. */
