@@ -1108,6 +1108,65 @@ test("UNREAD-3: read in another tab of the device, messages no longer count in a
   await expect(b.page).toHaveTitle(new RegExp(`^\\(1\\) ${room} — Converge$`));
 });
 
+test('UNREAD-4: a room never read on this device, hidden while it still catches up, counts what came after the message it showed', async ({
+  openUser,
+  relay,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  // Bob joins while the room is empty (nothing read: no mark), and is away while Alice writes.
+  await b.gotoRoom(room);
+  await b.page.goto(`${relay.url}/healthz`);
+  await a.gotoRoom(room);
+  await a.send('before Bob looks away');
+  await expect(a.message('before Bob looks away')).toContainText(/Saved|Seen/);
+  // His lobby's check brings the message to the device.
+  await b.page.goto(`${relay.url}/`);
+  await expect(lobbyRow(b.page, room)).toContainText('before Bob looks away', { timeout: 20_000 });
+
+  // The room opens from the device while its socket stays silent (held by the test): it is still
+  // catching up (for CATCH_UP_MS, 5 s) when Bob leaves it hidden, so no mark has been set yet.
+  let hold = true;
+  const held: WebSocketRoute[] = [];
+  await b.context.routeWebSocket(/\/sync\//, (ws) => {
+    if (hold) held.push(ws);
+    else ws.connectToServer();
+  });
+  await lobbyRow(b.page, room).getByRole('link', { name: room }).click();
+  await expect(b.message('before Bob looks away')).toBeVisible();
+  await ui.setHidden(b.page, true);
+  await a.send('first while hidden');
+  await expect(a.message('first while hidden')).toContainText(/Saved|Seen/);
+  hold = false;
+  for (const ws of held) await ws.close({ code: 4000, reason: 'released by the test' });
+  await expect(b.message('first while hidden')).toBeAttached({ timeout: 20_000 });
+  await expect(b.page).toHaveTitle(new RegExp(`^\\(1\\) ${room} — Converge$`));
+  await ui.setHidden(b.page, false);
+  await expect(b.page).toHaveTitle(new RegExp(`^${room} — Converge$`));
+  await expect(b.page.getByRole('separator', { name: 'New messages' })).toBeVisible();
+});
+
+test('UNREAD-4: a room never read on this device, opened in a background tab, counts what comes after its catch-up', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  await a.gotoRoom(room);
+  await a.send('before Bob opens it');
+  // Bob's tab is hidden from its first script on: the room is never shown before the message.
+  await b.page.addInitScript(() => {
+    Object.defineProperty(document, 'visibilityState', { get: () => 'hidden', configurable: true });
+    Object.defineProperty(document, 'hidden', { get: () => true, configurable: true });
+  });
+  await b.gotoRoom(room);
+  await expect(b.message('before Bob opens it')).toBeAttached();
+  await a.send('first while hidden');
+  await expect(b.message('first while hidden')).toBeAttached();
+  await expect(b.page).toHaveTitle(new RegExp(`^\\(1\\) ${room} — Converge$`));
+});
+
 test('UNREAD-1, LATE-2: messages written offline that sort before what was read count as unread in the lobby and arrive late', async ({
   openUser,
   room,

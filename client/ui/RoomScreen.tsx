@@ -256,6 +256,20 @@ const Room = ({
   useEffect(() => {
     if (!catchingUp && atBottom && visible && !pinned && lastId !== null && markId !== lastId) setMarkId(lastId);
   }, [catchingUp, atBottom, visible, pinned, lastId, markId]);
+  // UNREAD-4: a room with no mark yet (never read on this device) gets one when the reader leaves
+  // it hidden before the effect above set one (still catching up, or within a render of it): the
+  // newest message shown is read. Opened hidden (a background tab), it is the newest message once
+  // the catch-up is done. Without it, nothing that came while hidden counted in the title.
+  const shownLastId = useRef<string | null>(null);
+  useEffect(() => {
+    if (visible) {
+      shownLastId.current = lastId;
+      return;
+    }
+    if (markId !== null) return;
+    const read = shownLastId.current ?? (catchingUp ? null : lastId);
+    if (read !== null) setMarkId(read);
+  }, [visible, markId, lastId, catchingUp]);
 
   // Persist what was read (the lobby's unread counts): at once, then at most every
   // READ_WRITE_DELAY_MS (every meta write is fsync'd), and flushed when leaving the room.
