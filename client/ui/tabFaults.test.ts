@@ -61,6 +61,21 @@ describe('LAB-10: a tab keeps its Lab faults per room, and a partition holds the
     expect(a.startingFaults('maths')).toBeUndefined();
   });
 
+  it("REMOVE-1 a room removed from the device forgets this tab's faults and mark for it, not another tab's", () => {
+    const { a, b, storage } = twoTabs();
+    a.remember('maths', { ...PARTITIONED, dropPct: 30 });
+    a.remember('physics', PARTITIONED);
+    a.forget('maths');
+    expect(a.startingFaults('maths')).toBeUndefined();
+    expect(b.partitionedHere('maths')).toBe(false);
+    expect(a.partitionedHere('physics')).toBe(true); // the other room's stay
+    b.remember('maths', PARTITIONED);
+    a.remember('maths', PARTITIONED);
+    a.forget('maths');
+    expect(a.startingFaults('maths')).toEqual(PARTITIONED); // b's partition still holds the device
+    expect(storage.length).toBe(2); // b's mark of maths and a's of physics
+  });
+
   it('LAB-10 a storage that refuses writes leaves the partition to this tab alone (nothing thrown)', () => {
     const storage = new MemoryStorage();
     storage.setItem = () => {

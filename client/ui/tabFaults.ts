@@ -97,6 +97,15 @@ export class TabFaults {
     this.renew();
   }
 
+  /**
+   * REMOVE-1: the room is gone from the device: this tab's faults for it and its mark go too, so
+   * the room joined again starts without them. Another tab's partition mark is that tab's (LAB-10).
+   */
+  forget(room: string): void {
+    if (!this.faults.delete(room)) return;
+    this.renew();
+  }
+
   /** The faults a session opened on `room` in this tab starts with. */
   startingFaults(room: string): FaultConfig | undefined {
     const own = this.faults.get(room);
