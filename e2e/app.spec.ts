@@ -30,6 +30,7 @@ import {
   type AppUser,
   type IdbRequest,
 } from './appFixtures.js';
+import { lab } from './labFixtures.js';
 
 const rb = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
@@ -1144,6 +1145,24 @@ test('UNREAD-4: a room never read on this device, hidden while it still catches 
   await expect(b.page).toHaveTitle(new RegExp(`^\\(1\\) ${room} — Converge$`));
   await ui.setHidden(b.page, false);
   await expect(b.page).toHaveTitle(new RegExp(`^${room} — Converge$`));
+  await expect(b.page.getByRole('separator', { name: 'New messages' })).toBeVisible();
+});
+
+test('UNREAD-4: a room left hidden while empty counts its first message by others in the title', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  await b.gotoRoom(room);
+  // Caught up: nothing in the room.
+  await expect(b.connection()).toContainText('Online');
+  await ui.setHidden(b.page, true);
+  await a.gotoRoom(room);
+  await a.send('the very first message');
+  await expect(b.message('the very first message')).toBeAttached();
+  await expect(b.page).toHaveTitle(new RegExp(`^\\(1\\) ${room} — Converge$`));
+  await ui.setHidden(b.page, false);
   await expect(b.page.getByRole('separator', { name: 'New messages' })).toBeVisible();
 });
 
@@ -2376,6 +2395,36 @@ test('LEAVE-2: with the device full, a room left inside the app keeps its unsent
   await expect(kept).toHaveCount(0, { timeout: 20_000 });
   await a.gotoRoom(room);
   await expect(a.message('only in this page')).toContainText(/Saved|Seen/, { timeout: 20_000 });
+});
+
+test('UNREAD-4: a kept session taken back is caught up already: a message that comes while the reader watches gets no "New messages" line', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Ada');
+  await fillableDisk(a.page);
+  const b = await openUser('Bob');
+  await b.gotoRoom(room);
+  await a.gotoRoom(room);
+  await b.send('before Ada writes');
+  await expect(a.message('before Ada writes')).toBeVisible();
+  // Online, but what Ada sends reaches the relay only in a minute, and the device is full: only
+  // this page holds it, so leaving the room keeps its session, connected and synced (LEAVE-2).
+  await lab.open(a.page);
+  await lab.field(a.page, 'Latency up').fill('60000');
+  await lab.apply(a.page).click();
+  await setDiskFull(a.page, true);
+  await a.send('only in this page, on its way');
+  const kept = a.page.getByRole('alert').filter({ hasText: 'could not be stored on this device' });
+  await a.page.getByRole('link', { name: 'Rooms' }).click();
+  await expect(kept).toContainText('Keep this page open');
+  await kept.getByRole('link', { name: room }).click();
+  await expect(a.message('only in this page, on its way')).toBeVisible();
+  await expect(a.connection()).toContainText('Online');
+  // Within the first seconds of the room showing again (CATCH_UP_MS is 5 s): read as it comes.
+  await b.send('while Ada watches');
+  await expect(a.message('while Ada watches')).toBeVisible();
+  await expect(a.page.getByRole('separator', { name: 'New messages' })).toHaveCount(0);
 });
 
 test('LOCAL-11: a second Converge on the same host but another port is not taken for an eviction', async ({

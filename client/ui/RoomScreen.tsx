@@ -122,6 +122,8 @@ const subscribeVisibility = (changed: () => void): (() => void) => {
 const useDocumentVisible = (): boolean =>
   useSyncExternalStore(subscribeVisibility, () => document.visibilityState === 'visible');
 
+/** UNREAD-4: the mark of a reader who left an empty room: every message by others is new. Ids are never empty. */
+const BEFORE_EVERY_MESSAGE = '';
 /** How long after opening a room incoming messages still count as "arrived while you were away". */
 const CATCH_UP_MS = 5000;
 const READ_WRITE_DELAY_MS = 800;
@@ -233,17 +235,22 @@ const Room = ({
     const t = setTimeout(() => setCatchingUp(false), CATCH_UP_MS);
     return () => clearTimeout(t);
   }, []);
+  // The catch-up ends at the first sync since opening, or at once after the first render (which
+  // placed the line) when the session was synced before the room showed (the relay answered before
+  // the room's meta was read, or a kept session, LEAVE-2): waiting out CATCH_UP_MS then pinned a
+  // line above messages that came while the reader watched, and left the mark unset (UNREAD-4).
   useEffect(() => {
-    const synced = view.connection.lastSyncedAt !== null && view.connection.lastSyncedAt >= openedAt.current;
-    if (catchingUp && (synced || view.connection.status === 'offline')) setCatchingUp(false);
-  }, [catchingUp, view.connection.lastSyncedAt, view.connection.status]);
+    const { lastSyncedAt, status } = view.connection;
+    const synced = status === 'online' || (lastSyncedAt !== null && lastSyncedAt >= openedAt.current);
+    if (catchingUp && (synced || status === 'offline')) setCatchingUp(false);
+  }, [catchingUp, view.connection]);
 
   // The line goes before the first message by others after the mark. Both searches start at the
   // mark, found from the end: the mark is usually the last message or close to it.
   const divider = useMemo(() => {
     if (markId === null) return null;
-    const at = lastIndexOfMessage(messages, markId);
-    if (at < 0) return null;
+    const at = markId === BEFORE_EVERY_MESSAGE ? -1 : lastIndexOfMessage(messages, markId);
+    if (at < 0 && markId !== BEFORE_EVERY_MESSAGE) return null;
     for (let i = at + 1; i < messages.length; i++) if (!messages[i]!.own) return { id: messages[i]!.id, index: i };
     return null;
   }, [messages, markId]);
@@ -258,16 +265,17 @@ const Room = ({
   }, [catchingUp, atBottom, visible, pinned, lastId, markId]);
   // UNREAD-4: a room with no mark yet (never read on this device) gets one when the reader leaves
   // it hidden before the effect above set one (still catching up, or within a render of it): the
-  // newest message shown is read. Opened hidden (a background tab), it is the newest message once
+  // newest message shown is read, or none when the room was shown empty once caught up. Opened
+  // hidden (a background tab), or shown only empty and catching up, it is the newest message once
   // the catch-up is done. Without it, nothing that came while hidden counted in the title.
-  const shownLastId = useRef<string | null>(null);
+  const shownUpTo = useRef<string | null>(null);
   useEffect(() => {
     if (visible) {
-      shownLastId.current = lastId;
+      if (lastId !== null || !catchingUp) shownUpTo.current = lastId ?? BEFORE_EVERY_MESSAGE;
       return;
     }
     if (markId !== null) return;
-    const read = shownLastId.current ?? (catchingUp ? null : lastId);
+    const read = shownUpTo.current ?? (catchingUp ? null : (lastId ?? BEFORE_EVERY_MESSAGE));
     if (read !== null) setMarkId(read);
   }, [visible, markId, lastId, catchingUp]);
 
