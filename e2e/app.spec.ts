@@ -1166,6 +1166,28 @@ test('UNREAD-4: a room left hidden while empty counts its first message by other
   await expect(b.page.getByRole('separator', { name: 'New messages' })).toBeVisible();
 });
 
+test('UNREAD-4: a room opened offline and hidden while empty: the history its first sync brings is not new, what comes after is', async ({
+  openUser,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob', { network: true });
+  await a.gotoRoom(room);
+  await a.send('history one');
+  await a.send('history two');
+  await expect(a.message('history two')).toContainText(/Saved|Seen/);
+  // Bob's device cannot reach the relay: the room shows empty, its catch-up over (offline).
+  await b.cut();
+  await b.gotoRoom(room);
+  await expect(b.connection()).toHaveText(/^Offline · not synced yet$/, { timeout: 20_000 });
+  await ui.setHidden(b.page, true);
+  b.restore();
+  await expect(b.message('history two')).toBeAttached({ timeout: 20_000 });
+  await a.send('after the sync');
+  await expect(b.message('after the sync')).toBeAttached();
+  await expect(b.page).toHaveTitle(new RegExp(`^\\(1\\) ${room} — Converge$`));
+});
+
 test('UNREAD-4: a room never read on this device, opened in a background tab, counts what comes after its catch-up', async ({
   openUser,
   room,
@@ -1174,6 +1196,8 @@ test('UNREAD-4: a room never read on this device, opened in a background tab, co
   const b = await openUser('Bob');
   await a.gotoRoom(room);
   await a.send('before Bob opens it');
+  // On the relay before Bob's tab asks: it comes in his catch-up, not after.
+  await expect(a.message('before Bob opens it')).toContainText(/Saved|Seen/);
   // Bob's tab is hidden from its first script on: the room is never shown before the message.
   await b.page.addInitScript(() => {
     Object.defineProperty(document, 'visibilityState', { get: () => 'hidden', configurable: true });
@@ -3016,6 +3040,8 @@ test('REMOVE-1: the question says what the room has not sent yet would be lost; 
   await expect(toggle).toHaveAttribute('aria-pressed', 'true');
   await a.send('held back');
   await expect(a.message('held back')).toContainText('Pending');
+  // The Lab panel open and a fault set in this tab: both go with the room.
+  await lab.skew(a.page, -300, 'clock -5 min');
 
   // A second tab of Alice's has the room open; she tries to remove it in the lobby of the first.
   const tab = await a.newTab();
@@ -3052,4 +3078,6 @@ test('REMOVE-1: the question says what the room has not sent yet would be lost; 
   await expect(a.offlineToggle()).toHaveAttribute('aria-pressed', 'false');
   await expect(a.message('saved one')).toBeVisible();
   await expect(a.message('held back')).toHaveCount(0);
+  await expect(lab.toggle(a.page)).toHaveAttribute('aria-expanded', 'false');
+  await expect(lab.banner(a.page)).toHaveCount(0);
 });

@@ -21,6 +21,7 @@ import { currentDraft, forgetDraft } from './draftKeeper.js';
 import { browserRefreshEnv, startRefreshLoop, type RoundFinding } from './refreshLoop.js';
 import { LOBBY_REFRESH_GAPS, refreshRecentRooms, roundVisit } from './refreshRecentRooms.js';
 import { keptSessions } from './keptSessions.js';
+import { forgetLabPanel } from './lab/useLabPanelOpen.js';
 import { OfflineSwitch } from './offlineSwitch.js';
 
 interface LobbyRoom {
@@ -324,10 +325,11 @@ const RoomList = (): ReactNode => {
         roomLocks.ifFree(room, async () => {
           await local.store.deleteRoom(room);
           // Under the lock, so no tab of the room is using them: what the device kept of it
-          // outside the store (a room joined again starts switched on, with no draft, and
-          // without this tab's Lab faults).
+          // outside the store (a room joined again starts switched on, with no draft, its Lab
+          // panel closed, and without this tab's Lab faults).
           offlineSwitch.set(room, false);
           forgetDraft(kv, room);
+          forgetLabPanel(room);
           tabFaults.forget(room);
           return true as const;
         });

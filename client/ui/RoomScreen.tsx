@@ -231,6 +231,8 @@ const Room = ({
   const [pinned, setPinned] = useState(false);
   const openedAt = useRef(Date.now());
   const [catchingUp, setCatchingUp] = useState(true);
+  /** The session has synced with the relay since the room showed (UNREAD-4: what it then holds is caught up). */
+  const [syncedSinceOpen, setSyncedSinceOpen] = useState(false);
   useEffect(() => {
     const t = setTimeout(() => setCatchingUp(false), CATCH_UP_MS);
     return () => clearTimeout(t);
@@ -242,15 +244,19 @@ const Room = ({
   useEffect(() => {
     const { lastSyncedAt, status } = view.connection;
     const synced = status === 'online' || (lastSyncedAt !== null && lastSyncedAt >= openedAt.current);
+    if (synced && !syncedSinceOpen) setSyncedSinceOpen(true);
     if (catchingUp && (synced || status === 'offline')) setCatchingUp(false);
-  }, [catchingUp, view.connection]);
+  }, [catchingUp, syncedSinceOpen, view.connection]);
 
   // The line goes before the first message by others after the mark. Both searches start at the
   // mark, found from the end: the mark is usually the last message or close to it.
   const divider = useMemo(() => {
     if (markId === null) return null;
-    const at = markId === BEFORE_EVERY_MESSAGE ? -1 : lastIndexOfMessage(messages, markId);
-    if (at < 0 && markId !== BEFORE_EVERY_MESSAGE) return null;
+    let at = -1;
+    if (markId !== BEFORE_EVERY_MESSAGE) {
+      at = lastIndexOfMessage(messages, markId);
+      if (at < 0) return null;
+    }
     for (let i = at + 1; i < messages.length; i++) if (!messages[i]!.own) return { id: messages[i]!.id, index: i };
     return null;
   }, [messages, markId]);
@@ -264,20 +270,23 @@ const Room = ({
     if (!catchingUp && atBottom && visible && !pinned && lastId !== null && markId !== lastId) setMarkId(lastId);
   }, [catchingUp, atBottom, visible, pinned, lastId, markId]);
   // UNREAD-4: a room with no mark yet (never read on this device) gets one when the reader leaves
-  // it hidden before the effect above set one (still catching up, or within a render of it): the
-  // newest message shown is read, or none when the room was shown empty once caught up. Opened
-  // hidden (a background tab), or shown only empty and catching up, it is the newest message once
-  // the catch-up is done. Without it, nothing that came while hidden counted in the title.
+  // the newest message before the effect above set one: the tab hidden (still catching up, or
+  // within a render of it), or the list scrolled up. The mark is the newest message the reader
+  // was at while shown, or none (every message by others is new) when they were at a room that
+  // was empty after syncing. Opened hidden (a background tab), or never at a message while shown,
+  // it is the newest message once the session has synced, not before: a relay slower than the
+  // catch-up's 5 s, or a room opened offline, would make the whole history new. Without it,
+  // nothing that came while hidden or scrolled up counted, in the title or below a line.
   const shownUpTo = useRef<string | null>(null);
   useEffect(() => {
-    if (visible) {
-      if (lastId !== null || !catchingUp) shownUpTo.current = lastId ?? BEFORE_EVERY_MESSAGE;
+    if (visible && atBottom) {
+      if (lastId !== null || syncedSinceOpen) shownUpTo.current = lastId ?? BEFORE_EVERY_MESSAGE;
       return;
     }
     if (markId !== null) return;
-    const read = shownUpTo.current ?? (catchingUp ? null : (lastId ?? BEFORE_EVERY_MESSAGE));
+    const read = shownUpTo.current ?? (syncedSinceOpen ? (lastId ?? BEFORE_EVERY_MESSAGE) : null);
     if (read !== null) setMarkId(read);
-  }, [visible, markId, lastId, catchingUp]);
+  }, [visible, atBottom, markId, lastId, syncedSinceOpen]);
 
   // Persist what was read (the lobby's unread counts): at once, then at most every
   // READ_WRITE_DELAY_MS (every meta write is fsync'd), and flushed when leaving the room.

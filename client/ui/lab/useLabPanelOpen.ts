@@ -4,6 +4,15 @@ import { kv } from '../services.js';
 
 export const labPanelKey = (room: string): string => `converge:lab-panel:${room}`;
 
+/** REMOVE-1: the room is gone from the device; joined again, its panel starts closed. */
+export const forgetLabPanel = (room: string): void => {
+  try {
+    kv.removeItem(labPanelKey(room));
+  } catch {
+    // Storage refused: the panel opens as it was.
+  }
+};
+
 export const useLabPanelOpen = (room: string): [boolean, (open: boolean) => void] => {
   const [open, setOpenState] = useState(() => {
     try {
