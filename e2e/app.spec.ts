@@ -991,6 +991,10 @@ test('LIST-2: a reader at the newest message keeps it in view while the message 
   await expect(u.page.getByRole('button', { name: /Jump to latest/ })).toHaveCount(0);
 });
 
+/** The tab's title in `room`: its name, after "(n) " while hidden with n messages unread (UNREAD-2). */
+const roomTitle = (room: string, unread = 0): RegExp =>
+  new RegExp(`^${unread > 0 ? `\\(${unread}\\) ` : ''}${room} — Converge$`);
+
 /**
  * Bob in `room` behind 30 messages of Alice's, so his view can scroll (the unread tests scroll
  * up to show what a new message does to a reader who is not at the bottom).
@@ -1076,17 +1080,17 @@ test("UNREAD-2: a hidden tab's title counts every message by others since the re
   await a.send('before Bob looks away');
   await b.gotoRoom(room);
   await expect(b.message('before Bob looks away')).toBeVisible();
-  await expect(b.page).toHaveTitle(new RegExp(`^${room} — Converge$`));
+  await expect(b.page).toHaveTitle(roomTitle(room));
   // Bob's tab goes to the background (another tab or window in front), left at the newest message.
   await ui.setHidden(b.page, true);
   await a.send('first while hidden');
-  await expect(b.page).toHaveTitle(new RegExp(`^\\(1\\) ${room} — Converge$`));
+  await expect(b.page).toHaveTitle(roomTitle(room, 1));
   await a.send('second while hidden');
   await a.send('third while hidden');
   // It said "(1)" whatever came: the count below the view is 0 for a reader left at the bottom.
-  await expect(b.page).toHaveTitle(new RegExp(`^\\(3\\) ${room} — Converge$`));
+  await expect(b.page).toHaveTitle(roomTitle(room, 3));
   await ui.setHidden(b.page, false);
-  await expect(b.page).toHaveTitle(new RegExp(`^${room} — Converge$`));
+  await expect(b.page).toHaveTitle(roomTitle(room));
 });
 
 test("UNREAD-3: read in another tab of the device, messages no longer count in a hidden tab's title", async ({
@@ -1099,14 +1103,14 @@ test("UNREAD-3: read in another tab of the device, messages no longer count in a
   await ui.setHidden(b.page, true);
   await a.send('one while hidden');
   await a.send('two while hidden');
-  await expect(b.page).toHaveTitle(new RegExp(`^\\(2\\) ${room} — Converge$`));
+  await expect(b.page).toHaveTitle(roomTitle(room, 2));
   // Bob reads them in another tab: the hidden one kept saying "(2)" until it was shown itself.
   const tab2 = await b.newTab();
   await expect(ui.message(tab2, 'two while hidden')).toBeVisible();
-  await expect(b.page).toHaveTitle(new RegExp(`^${room} — Converge$`));
+  await expect(b.page).toHaveTitle(roomTitle(room));
   // A later message counts again.
   await a.send('three while hidden');
-  await expect(b.page).toHaveTitle(new RegExp(`^\\(1\\) ${room} — Converge$`));
+  await expect(b.page).toHaveTitle(roomTitle(room, 1));
 });
 
 test('UNREAD-4: a room never read on this device, hidden while it still catches up, counts what came after the message it showed', async ({
@@ -1142,9 +1146,9 @@ test('UNREAD-4: a room never read on this device, hidden while it still catches 
   hold = false;
   for (const ws of held) await ws.close({ code: 4000, reason: 'released by the test' });
   await expect(b.message('first while hidden')).toBeAttached({ timeout: 20_000 });
-  await expect(b.page).toHaveTitle(new RegExp(`^\\(1\\) ${room} — Converge$`));
+  await expect(b.page).toHaveTitle(roomTitle(room, 1));
   await ui.setHidden(b.page, false);
-  await expect(b.page).toHaveTitle(new RegExp(`^${room} — Converge$`));
+  await expect(b.page).toHaveTitle(roomTitle(room));
   await expect(b.page.getByRole('separator', { name: 'New messages' })).toBeVisible();
 });
 
@@ -1161,7 +1165,7 @@ test('UNREAD-4: a room left hidden while empty counts its first message by other
   await a.gotoRoom(room);
   await a.send('the very first message');
   await expect(b.message('the very first message')).toBeAttached();
-  await expect(b.page).toHaveTitle(new RegExp(`^\\(1\\) ${room} — Converge$`));
+  await expect(b.page).toHaveTitle(roomTitle(room, 1));
   await ui.setHidden(b.page, false);
   await expect(b.page.getByRole('separator', { name: 'New messages' })).toBeVisible();
 });
@@ -1185,7 +1189,7 @@ test('UNREAD-4: a room opened offline and hidden while empty: the history its fi
   await expect(b.message('history two')).toBeAttached({ timeout: 20_000 });
   await a.send('after the sync');
   await expect(b.message('after the sync')).toBeAttached();
-  await expect(b.page).toHaveTitle(new RegExp(`^\\(1\\) ${room} — Converge$`));
+  await expect(b.page).toHaveTitle(roomTitle(room, 1));
 });
 
 test('UNREAD-4: a room never read on this device, opened in a background tab, counts what comes after its catch-up', async ({
@@ -1207,7 +1211,7 @@ test('UNREAD-4: a room never read on this device, opened in a background tab, co
   await expect(b.message('before Bob opens it')).toBeAttached();
   await a.send('first while hidden');
   await expect(b.message('first while hidden')).toBeAttached();
-  await expect(b.page).toHaveTitle(new RegExp(`^\\(1\\) ${room} — Converge$`));
+  await expect(b.page).toHaveTitle(roomTitle(room, 1));
 });
 
 test('UNREAD-1, LATE-2: messages written offline that sort before what was read count as unread in the lobby and arrive late', async ({
