@@ -1203,10 +1203,7 @@ test('UNREAD-4: a room never read on this device, opened in a background tab, co
   // On the relay before Bob's tab asks: it comes in his catch-up, not after.
   await expect(a.message('before Bob opens it')).toContainText(/Saved|Seen/);
   // Bob's tab is hidden from its first script on: the room is never shown before the message.
-  await b.page.addInitScript(() => {
-    Object.defineProperty(document, 'visibilityState', { get: () => 'hidden', configurable: true });
-    Object.defineProperty(document, 'hidden', { get: () => true, configurable: true });
-  });
+  await ui.startHidden(b.page);
   await b.gotoRoom(room);
   await expect(b.message('before Bob opens it')).toBeAttached();
   await a.send('first while hidden');

@@ -111,6 +111,19 @@ export interface IdbRequest<T> {
 }
 
 /** Locators shared by tabs: every helper takes the page it works on. */
+/**
+ * Runs in the page: the document says it is `hidden` (or visible), and with `announce` tells its
+ * listeners as the browser does. Self-contained: Playwright sends it to the page as source.
+ */
+const showAs = ({ hidden, announce }: { hidden: boolean; announce: boolean }): void => {
+  Object.defineProperty(document, 'visibilityState', {
+    get: () => (hidden ? 'hidden' : 'visible'),
+    configurable: true,
+  });
+  Object.defineProperty(document, 'hidden', { get: () => hidden, configurable: true });
+  if (announce) document.dispatchEvent(new Event('visibilitychange'));
+};
+
 export const ui = {
   composer: (page: Page): Locator => page.getByRole('textbox', { name: 'Message', exact: true }),
   log: (page: Page): Locator => page.getByRole('log', { name: 'Messages' }),
@@ -121,12 +134,11 @@ export const ui = {
   messageTexts: (page: Page): Promise<string[]> =>
     page.getByRole('log', { name: 'Messages' }).locator('article .message-text').allInnerTexts(),
   /** The page as if another tab or window were in front of it (hidden), or in front again. */
-  setHidden: (page: Page, hidden: boolean): Promise<void> =>
-    page.evaluate((h) => {
-      Object.defineProperty(document, 'visibilityState', { get: () => (h ? 'hidden' : 'visible'), configurable: true });
-      Object.defineProperty(document, 'hidden', { get: () => h, configurable: true });
-      document.dispatchEvent(new Event('visibilitychange'));
-    }, hidden),
+  setHidden: (page: Page, hidden: boolean): Promise<void> => page.evaluate(showAs, { hidden, announce: true }),
+  /** The page's next loads hidden from their first script on, as a tab opened in the background. */
+  startHidden: async (page: Page): Promise<void> => {
+    await page.addInitScript(showAs, { hidden: true, announce: false });
+  },
   /** PRES-5: the question a room asks a profile that never chose a name, before it opens. */
   namePrompt: (page: Page): Locator => page.getByRole('form', { name: 'What name should people in this room see?' }),
   /** Answers the name question as a person does: types over the suggestion, then Enter. */
