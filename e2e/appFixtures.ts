@@ -111,6 +111,46 @@ export interface IdbRequest<T> {
 }
 
 /** Locators shared by tabs: every helper takes the page it works on. */
+/** What this device's database holds of `room` (committed IndexedDB transactions): whether an update holds `text`, and the read mark. */
+const onDevice = (page: Page, room: string, text: string): Promise<{ holds: boolean; readId: string | null }> =>
+  page.evaluate(
+    async ({ room, text }) => {
+      interface Db {
+        transaction(stores: string[]): {
+          objectStore(name: string): {
+            index(name: string): { getAll(key: string): IdbRequest<{ update: Uint8Array }[]> };
+            get(key: string): IdbRequest<{ meta?: { lastReadMessageId?: string } } | undefined>;
+          };
+        };
+        close(): void;
+      }
+      const settled = <T>(r: IdbRequest<T>): Promise<T> =>
+        new Promise((resolve, reject) => {
+          r.onsuccess = () => resolve(r.result);
+          r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
+        });
+      const idb = (globalThis as unknown as { indexedDB: { open(name: string): IdbRequest<Db> } }).indexedDB;
+      const db = await settled(idb.open('converge'));
+      try {
+        const tx = db.transaction(['updates', 'rooms']);
+        const [rows, record] = await Promise.all([
+          settled(tx.objectStore('updates').index('room').getAll(room)),
+          settled(tx.objectStore('rooms').get(room)),
+        ]);
+        const wanted = Array.from(new TextEncoder().encode(text));
+        const holds = (bytes: Uint8Array): boolean => {
+          for (let i = 0; i + wanted.length <= bytes.length; i++)
+            if (wanted.every((b, k) => bytes[i + k] === b)) return true;
+          return false;
+        };
+        return { holds: rows.some((row) => holds(row.update)), readId: record?.meta?.lastReadMessageId ?? null };
+      } finally {
+        db.close();
+      }
+    },
+    { room, text },
+  );
+
 /**
  * Runs in the page: the document says it is `hidden` (or visible), and with `announce` tells its
  * listeners as the browser does. Self-contained: Playwright sends it to the page as source.
@@ -163,39 +203,10 @@ export const ui = {
    * shows "Storing…", STATE-1), so a test that waits for the header and then reloads offline polls
    * this first. Yjs keeps a message's text as its UTF-8 bytes.
    */
-  storedOnDevice: (page: Page, room: string, text: string): Promise<boolean> =>
-    page.evaluate(
-      async ({ room, text }) => {
-        interface Db {
-          transaction(store: string): {
-            objectStore(name: string): {
-              index(name: string): { getAll(key: string): IdbRequest<{ update: Uint8Array }[]> };
-            };
-          };
-          close(): void;
-        }
-        const settled = <T>(r: IdbRequest<T>): Promise<T> =>
-          new Promise((resolve, reject) => {
-            r.onsuccess = () => resolve(r.result);
-            r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
-          });
-        const idb = (globalThis as unknown as { indexedDB: { open(name: string): IdbRequest<Db> } }).indexedDB;
-        const db = await settled(idb.open('converge'));
-        try {
-          const rows = await settled(db.transaction('updates').objectStore('updates').index('room').getAll(room));
-          const wanted = Array.from(new TextEncoder().encode(text));
-          const holds = (bytes: Uint8Array): boolean => {
-            for (let i = 0; i + wanted.length <= bytes.length; i++)
-              if (wanted.every((b, k) => bytes[i + k] === b)) return true;
-            return false;
-          };
-          return rows.some((row) => holds(row.update));
-        } finally {
-          db.close();
-        }
-      },
-      { room, text },
-    ),
+  storedOnDevice: async (page: Page, room: string, text: string): Promise<boolean> =>
+    (await onDevice(page, room, text)).holds,
+  /** The id of the message `room`'s stored read mark names (UNREAD-1), as committed on this device; null when none. */
+  readMarkOnDevice: async (page: Page, room: string): Promise<string | null> => (await onDevice(page, room, '')).readId,
 };
 
 /** Scrolls the message log to a fraction of its height (0 = top, 1 = bottom). */
