@@ -207,6 +207,50 @@ export const ui = {
     (await onDevice(page, room, text)).holds,
   /** The id of the message `room`'s stored read mark names (UNREAD-1), as committed on this device; null when none. */
   readMarkOnDevice: async (page: Page, room: string): Promise<string | null> => (await onDevice(page, room, '')).readId,
+  /**
+   * Holds a write transaction over the device's room records from `page` (any page of the app's
+   * origin), as a long write of another tab would: every other page's write to a room's meta or
+   * updates waits behind it. Resolves once it holds them, with the function that lets them go
+   * (resolving when that transaction has completed). IndexedDB commits a transaction with no request
+   * pending, so it keeps one pending until let go.
+   */
+  holdRoomRecords: async (page: Page): Promise<() => Promise<void>> => {
+    await page.evaluate(async () => {
+      interface Tx {
+        objectStore(name: string): { get(key: string): IdbRequest<unknown> };
+        oncomplete: (() => void) | null;
+        onerror: (() => void) | null;
+      }
+      const open = (globalThis as unknown as { indexedDB: { open(name: string): IdbRequest<unknown> } }).indexedDB.open(
+        'converge',
+      );
+      const db = await new Promise<{ transaction(s: string[], mode: 'readwrite'): Tx }>((resolve, reject) => {
+        open.onsuccess = () => resolve(open.result as { transaction(s: string[], mode: 'readwrite'): Tx });
+        open.onerror = () => reject(open.error ?? new Error('IndexedDB open failed'));
+      });
+      const g = globalThis as unknown as { letGo?: boolean; heldDone?: Promise<void> };
+      const tx = db.transaction(['rooms'], 'readwrite');
+      g.heldDone = new Promise<void>((resolve, reject) => {
+        tx.oncomplete = () => resolve();
+        tx.onerror = () => reject(new Error('the held transaction failed'));
+      });
+      await new Promise<void>((held) => {
+        const spin = (): void => {
+          tx.objectStore('rooms').get('').onsuccess = () => {
+            held();
+            if (!g.letGo) spin();
+          };
+        };
+        spin();
+      });
+    });
+    return () =>
+      page.evaluate(async () => {
+        const g = globalThis as unknown as { letGo?: boolean; heldDone?: Promise<void> };
+        g.letGo = true;
+        await g.heldDone;
+      });
+  },
 };
 
 /** Scrolls the message log to a fraction of its height (0 = top, 1 = bottom). */

@@ -918,7 +918,6 @@ export class RoomSession {
     return { user: { id: this.me.id, name: this.me.name }, typing: false, sv: this.svEntries(doc) };
   }
 
-  /** True once the relay's SyncStep2 arrived on the current connection: what the relay held then is here. */
   /**
    * UNREAD-1: what the doc holds now, as the read mark's state vector (`RoomMeta.readSv`); null
    * before it is loaded. The room screen takes it when the reader is at the newest message.
@@ -927,6 +926,7 @@ export class RoomSession {
     return this.replica ? encodeReadSv(Y.encodeStateVector(this.replica.doc)) : null;
   }
 
+  /** True once the relay's SyncStep2 arrived on the current connection: what the relay held then is here. */
   get synced(): boolean {
     return this.replica?.provider.synced ?? false;
   }

@@ -12,7 +12,7 @@ import { lobbySummariesFor } from './lobbySummaries.js';
 import { normalizeName } from '../identity.js';
 import { navigate, roomOfLink, roomPath, roomUrl } from './router.js';
 import { decodeSyncState } from '../sync/syncState.js';
-import { kv, offlineSwitch, randomBytes, roomLocks, tabFaults, type RoomInfo } from './services.js';
+import { kv, offlineSwitch, randomBytes, readMarks, roomLocks, tabFaults, type RoomInfo } from './services.js';
 import { IN_USE } from '../storage/roomLocks.js';
 import { useCopy } from './useCopy.js';
 import { useNetworkOnline } from './useNetworkOnline.js';
@@ -326,11 +326,12 @@ const RoomList = (): ReactNode => {
           await local.store.deleteRoom(room);
           // Under the lock, so no tab of the room is using them: what the device kept of it
           // outside the store (a room joined again starts switched on, with no draft, its Lab
-          // panel closed, and without this tab's Lab faults).
+          // panel closed, without this tab's Lab faults, and no read mark kept from a page gone).
           offlineSwitch.set(room, false);
           forgetDraft(kv, room);
           forgetLabPanel(room);
           tabFaults.forget(room);
+          readMarks.forget(room);
           return true as const;
         });
       let outcome: true | typeof IN_USE;

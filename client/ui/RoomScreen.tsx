@@ -50,6 +50,7 @@ import {
   type RoomView,
   type OversizedMessage,
   quoteStart,
+  readMarks,
 } from './services.js';
 import { useCopy } from './useCopy.js';
 import { useRoomSession, useRoomView } from './useRoomView.js';
@@ -307,8 +308,8 @@ const Room = ({
     if (target.id === null || target === persistedRead.current) return;
     persistedRead.current = target;
     lastReadWrite.current = Date.now();
-    // Both fields at once: an id with an older state vector would count as unread what was read.
-    local.store.setMeta(room, { lastReadMessageId: target.id, readSv: target.sv }).catch(() => undefined);
+    // UNREAD-5: kept in localStorage should the page go before IndexedDB has it.
+    readMarks.write(local.store, room, { id: target.id, sv: target.sv }).catch(() => undefined);
   }, [local.store, room]);
   useEffect(() => {
     if (!atBottom || !visible || lastId === null) return;

@@ -14,6 +14,7 @@ import { OfflineSwitch } from './offlineSwitch.js';
 import { memoryRoomLocks, webRoomLocks, type RoomLocks } from '../storage/roomLocks.js';
 import { PartitionMarks, RENEW_MS, TabFaults } from './tabFaults.js';
 import { TAB_ID_CHANNEL, TAB_ID_CLAIM_MS, TabId } from './tabId.js';
+import { ReadMarkKeeper, readMarkRoom } from './readMarkKeeper.js';
 
 export type { RoomUpdateStore } from '../storage/roomUpdateStore.js';
 export type { AppendedMissing, RoomMeta, RoomInfo } from '../storage/roomUpdateStore.js';
@@ -112,6 +113,13 @@ if (typeof window !== 'undefined') {
   window.addEventListener('pageshow', () => tabFaults.renew());
 }
 
+/** UNREAD-5 (./readMarkKeeper.ts): read marks not yet stored when the page goes are kept for the next start. */
+export const readMarks = new ReadMarkKeeper(kv, roomLocks);
+if (typeof window !== 'undefined') {
+  window.addEventListener('pagehide', () => readMarks.keepPending());
+  window.addEventListener('pageshow', () => readMarks.shown());
+}
+
 // No document (the UI's modules imported by tests in Node): no witness, as with cookies disabled.
 const witness: IdentityWitness =
   typeof document === 'undefined' ? { read: () => null, write: () => undefined } : cookieWitness(document);
@@ -146,6 +154,15 @@ export const setIdentityName = (name: string): IdentityInfo => saveName(kv, name
 
 export const openLocalStore = async (): Promise<LocalStore> => {
   const { store, persistent, reason } = await openRoomUpdateStore();
+  // UNREAD-5: before anything reads the rooms; and what a tab of this profile keeps as it goes
+  // while this one is open. A store in memory holds no room to put them in: they wait for one.
+  if (persistent) {
+    await readMarks.restoreAll(store);
+    window.addEventListener('storage', (e) => {
+      const room = readMarkRoom(e.key);
+      if (room !== null && e.newValue !== null) void readMarks.restore(store, room);
+    });
+  }
   return { store, persistent, reason: reason ?? null };
 };
 
