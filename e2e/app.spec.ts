@@ -2232,6 +2232,8 @@ test('axe: no serious or critical accessibility violations offline: a pending re
   const a = await openUser('Axel');
   await a.gotoRoom(room);
   await a.send('A reply');
+  // On the relay before going offline: the pending counts below are what is written offline.
+  await expect(a.message('A reply')).toContainText(/Saved|Seen/);
 
   await a.offlineToggle().click();
   await expect(a.connection()).toContainText('Offline');
