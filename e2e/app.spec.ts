@@ -1152,6 +1152,50 @@ test('UNREAD-4: a room never read on this device, hidden while it still catches 
   await expect(b.page.getByRole('separator', { name: 'New messages' })).toBeVisible();
 });
 
+test('UNREAD-4: a room never read on this device, scrolled up while it still catches up, puts the line below the newest message shown', async ({
+  openUser,
+  relay,
+  room,
+}) => {
+  const a = await openUser('Alice');
+  const b = await openUser('Bob');
+  // Bob joins while the room is empty (nothing read: no mark), and is away while Alice writes more
+  // than a screenful; his lobby's check brings it to the device.
+  await b.gotoRoom(room);
+  await b.page.goto(`${relay.url}/healthz`);
+  await a.gotoRoom(room);
+  for (let i = 1; i <= 15; i++) await a.send(`history ${String(i).padStart(2, '0')}`);
+  await expect(a.message('history 15')).toContainText(/Saved|Seen/);
+  await b.page.goto(`${relay.url}/`);
+  await expect(lobbyRow(b.page, room)).toContainText('history 15', { timeout: 20_000 });
+
+  // The room opens from the device while its socket stays silent (held by the test): still
+  // catching up, so no mark is set, when Bob scrolls up to read the history.
+  let hold = true;
+  const held: WebSocketRoute[] = [];
+  await b.context.routeWebSocket(/\/sync\//, (ws) => {
+    if (hold) held.push(ws);
+    else ws.connectToServer();
+  });
+  await lobbyRow(b.page, room).getByRole('link', { name: room }).click();
+  await expect(b.message('history 15')).toBeInViewport();
+  await scrollLog(b.log(), 0);
+  await expect(b.message('history 01')).toBeInViewport();
+  await a.send('while scrolled up');
+  await expect(a.message('while scrolled up')).toContainText(/Saved|Seen/);
+  hold = false;
+  for (const ws of held) await ws.close({ code: 4000, reason: 'released by the test' });
+  await expect(b.message('while scrolled up')).toBeAttached({ timeout: 20_000 });
+  // Back at the bottom: the line stands above what came while he was up there, not above the history.
+  await scrollLog(b.log(), 1);
+  await expect(b.message('while scrolled up')).toBeInViewport();
+  const line = b.page.getByRole('separator', { name: 'New messages' });
+  await expect(line).toBeVisible();
+  const at = Number(await b.log().locator('.message-row').filter({ has: line }).getAttribute('data-index'));
+  await expect(b.log().locator(`.message-row[data-index="${at - 1}"]`)).toContainText('history 15');
+  await expect(b.log().locator(`.message-row[data-index="${at + 1}"]`)).toContainText('while scrolled up');
+});
+
 test('UNREAD-4: a room left hidden while empty counts its first message by others in the title', async ({
   openUser,
   room,
