@@ -17,6 +17,7 @@ import { HybridClock } from '../shared/chat/hlc.js';
 import { newId } from '../shared/ids.js';
 import { encodeRoomFile, ROOM_FILE_FORMAT } from '../client/sync/roomFile.js';
 import { REFRESH_ROOMS } from '../client/ui/roundRooms.js';
+import { readMarkKey } from '../client/ui/readMarkKeeper.js';
 import { CLIENT_CHARGE_BYTES, CloseReason, Limits } from '../shared/protocol.js';
 import { startRelay } from '../relay/testing/relayProcess.js';
 import { observeFor } from '../shared/testing/waitFor.js';
@@ -1306,6 +1307,9 @@ test('UNREAD-5 a read mark the page had not stored when it was left is stored at
   await a.page.goto(`${origin}/robots.txt`);
   await letGo();
   expect(await ui.readMarkOnDevice(a.page, room)).toBe(firstId);
+  // The page kept it in localStorage as it went.
+  const kept = await a.page.evaluate((key) => localStorage.getItem(key), readMarkKey(room));
+  expect(JSON.parse(kept ?? 'null')).toMatchObject({ id: secondId });
   await a.page.goto(`${origin}/`);
   const row = a.page.getByRole('listitem').filter({ has: a.page.getByRole('link', { name: room, exact: true }) });
   await expect(row).toBeVisible();

@@ -220,6 +220,7 @@ export const ui = {
         objectStore(name: string): { get(key: string): IdbRequest<unknown> };
         oncomplete: (() => void) | null;
         onerror: (() => void) | null;
+        onabort: (() => void) | null;
       }
       const open = (globalThis as unknown as { indexedDB: { open(name: string): IdbRequest<unknown> } }).indexedDB.open(
         'converge',
@@ -233,6 +234,7 @@ export const ui = {
       g.heldDone = new Promise<void>((resolve, reject) => {
         tx.oncomplete = () => resolve();
         tx.onerror = () => reject(new Error('the held transaction failed'));
+        tx.onabort = () => reject(new Error('the held transaction was aborted'));
       });
       await new Promise<void>((held) => {
         const spin = (): void => {

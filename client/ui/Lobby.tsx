@@ -277,12 +277,15 @@ const RoomList = (): ReactNode => {
       if (OfflineSwitch.mayBeSwitch(e.key)) onVisible();
     };
     window.addEventListener('storage', onSwitch);
+    // UNREAD-5: a read mark another tab kept as it went is now stored: its room's count changed.
+    const stopRestored = readMarks.onRestored(onVisible);
     // Another tab of this profile may be receiving messages: keep the counts fresh.
     const timer = setInterval(onVisible, 5000);
     return () => {
       document.removeEventListener('visibilitychange', onVisible);
       window.removeEventListener('focus', onVisible);
       window.removeEventListener('storage', onSwitch);
+      stopRestored();
       clearInterval(timer);
     };
   }, [refresh]);

@@ -123,15 +123,14 @@ describe('UNREAD-5: a read mark not yet stored when the page goes is kept for th
     expect(await store.listRooms()).toEqual([]);
   });
 
-  it('UNREAD-5 REMOVE-1 forgets the pending and the kept mark of a removed room', async () => {
-    const { kv, store, page } = profile();
+  it('UNREAD-5 REMOVE-1 forgets the pending and the kept mark of a removed room', () => {
+    const { kv, page, goneWithThePage } = profile();
     const keeper = page();
     kv.setItem(readMarkKey('physics'), JSON.stringify(first));
-    const write = keeper.write(store, 'maths', second);
+    void keeper.write(goneWithThePage, 'maths', second);
     keeper.forget('maths');
     keeper.forget('physics');
     keeper.keepPending();
-    await write;
     expect(kv.length).toBe(0);
   });
 
@@ -151,6 +150,85 @@ describe('UNREAD-5: a read mark not yet stored when the page goes is kept for th
     b.keepPending();
     a.keepPending();
     expect(kv.getItem(readMarkKey('physics'))).toBe(JSON.stringify(third));
+  });
+
+  it('UNREAD-5 a write that completes after a later one was handed over leaves the later one pending', async () => {
+    const { kv, page, goneWithThePage } = profile();
+    const keeper = page();
+    let complete = (): void => undefined;
+    const slow = { ...goneWithThePage, setMeta: () => new Promise<void>((resolve) => (complete = resolve)) };
+    const earlier = keeper.write(slow, 'maths', first);
+    void keeper.write(goneWithThePage, 'maths', second);
+    complete();
+    await earlier;
+    keeper.keepPending();
+    expect(kv.getItem(readMarkKey('maths'))).toBe(JSON.stringify(second));
+  });
+
+  it('UNREAD-5 two tabs that saw different updates: neither mark replaces the other', async () => {
+    const { kv, store, page, stored, goneWithThePage } = profile();
+    const doc = new Y.Doc();
+    const mine = new Y.Doc();
+    doc.clientID = 7;
+    mine.clientID = 8;
+    doc.getArray<string>('m').push(['m-1']);
+    Y.applyUpdate(mine, Y.encodeStateAsUpdate(doc));
+    doc.getArray<string>('m').push(['m-2']); // the stored mark's tab got m-2 ...
+    mine.getArray<string>('m').push(['m-3']); // ... the kept one's m-3 instead
+    const storedMark = { id: 'm-2', sv: encodeReadSv(Y.encodeStateVector(doc)) };
+    const keptMark = { id: 'm-3', sv: encodeReadSv(Y.encodeStateVector(mine)) };
+    await store.setMeta('maths', { lastReadMessageId: storedMark.id, readSv: storedMark.sv });
+    kv.setItem(readMarkKey('maths'), JSON.stringify(keptMark));
+    await page().restoreAll(store);
+    expect(await stored()).toEqual(storedMark);
+    expect(kv.length).toBe(0);
+    // Nor does a tab hidden later replace the other's kept mark with its own.
+    const keeper = page();
+    kv.setItem(readMarkKey('maths'), JSON.stringify(keptMark));
+    void keeper.write(goneWithThePage, 'maths', storedMark);
+    keeper.keepPending();
+    expect(kv.getItem(readMarkKey('maths'))).toBe(JSON.stringify(keptMark));
+  });
+
+  it('UNREAD-5 a mark kept while the restore runs stays for the next', async () => {
+    const { kv, store, page, stored } = profile();
+    await store.setMeta('maths', { lastReadMessageId: first.id, readSv: first.sv });
+    kv.setItem(readMarkKey('maths'), JSON.stringify(second));
+    const restoring = page().restoreAll(store);
+    // A page of the profile hidden now keeps a newer one (the restore is waiting for the room's lock).
+    kv.setItem(readMarkKey('maths'), JSON.stringify(third));
+    await restoring;
+    expect(await stored()).toEqual(second);
+    expect(kv.getItem(readMarkKey('maths'))).toBe(JSON.stringify(third));
+    await page().restoreAll(store);
+    expect(await stored()).toEqual(third);
+  });
+
+  it('UNREAD-5 the lobby hears of a mark stored by a restore; a mark not newer costs no write', async () => {
+    const { kv, store, page } = profile();
+    await store.setMeta('maths', { lastReadMessageId: second.id, readSv: second.sv });
+    await store.setMeta('physics', { lastReadMessageId: second.id, readSv: second.sv });
+    kv.setItem(readMarkKey('maths'), JSON.stringify(third));
+    kv.setItem(readMarkKey('physics'), JSON.stringify(first));
+    const keeper = page();
+    const heard: string[] = [];
+    const stop = keeper.onRestored((room) => heard.push(room));
+    const writes: string[] = [];
+    const counted = {
+      getMeta: (room: string) => store.getMeta(room),
+      setMeta: (room: string, patch: Parameters<MemoryRoomUpdateStore['setMeta']>[1]) => {
+        writes.push(room);
+        return store.setMeta(room, patch);
+      },
+    };
+    await keeper.restoreAll(counted);
+    expect(heard).toEqual(['maths']);
+    expect(writes).toEqual(['maths']);
+    stop();
+    kv.setItem(readMarkKey('physics'), JSON.stringify(third));
+    await keeper.restoreAll(counted);
+    expect(writes).toEqual(['maths', 'physics']);
+    expect(heard).toEqual(['maths']);
   });
 
   it('UNREAD-5 a kept value that does not parse is dropped; a key of another kind is left alone', async () => {
@@ -183,6 +261,7 @@ describe('UNREAD-5: a read mark not yet stored when the page goes is kept for th
     expect(keptIsNewer(second, meta(first))).toBe(true);
     expect(keptIsNewer(first, meta(second))).toBe(false);
     expect(keptIsNewer(second, meta(second))).toBe(false);
+    expect(keptIsNewer(third, meta(first))).toBe(true);
     expect(keptIsNewer(second, meta(undefined))).toBe(true);
     expect(keptIsNewer(second, { lastReadMessageId: 'm-9' })).toBe(true);
     expect(keptIsNewer({ id: 'm-2', sv: undefined }, meta(first))).toBe(false);

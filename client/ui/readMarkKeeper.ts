@@ -12,12 +12,12 @@
  * or another tab of it that is open then (`restore` on its `storage` event), moves each into the
  * room's meta, unless the stored mark is already as new:
  *
- * - newer means the kept mark's state vector has an entry the stored one does not cover (the kept
- *   one saw an update the stored one did not); the check and the write are one transaction, so a
- *   mark another tab stored meanwhile is never replaced by an older one;
+ * - newer means the kept mark saw every update the stored one saw, and more (`keptIsNewer`); the
+ *   check and the write are one transaction, so a mark another tab stored meanwhile is never
+ *   replaced by an older one, nor by one that saw other updates (the line could move back);
  * - a room removed from this device (REMOVE-1) gets no mark back: the restore holds the room's lock
  *   shared, so it runs before or after a removal, and after one the room has no record to write to;
- * - the key is removed once its mark is stored or found older. A key that does not parse is removed.
+ * - the key is removed once its mark is stored or found not newer. A key that does not parse is removed.
  *
  * localStorage is written to disk lazily by the browser: a crash of the browser itself can still
  * lose the mark (as before, when the page was open long enough the transaction completed anyway).
@@ -53,19 +53,29 @@ const parse = (text: string | null): ReadMark | null => {
 };
 
 /**
- * Whether `kept` is newer than the room's stored mark: the stored one is missing, or has no state
- * vector while `kept` has one, or does not cover an entry of `kept`'s. A kept mark without a state
- * vector is newer only than no mark at all.
+ * Whether `kept` is newer than the room's stored mark: no mark is stored; or the stored one has no
+ * state vector while `kept` has one; or `kept`'s covers every entry of the stored one's and goes
+ * past it in one (it saw all the stored mark saw, and more). Marks neither of which covers the
+ * other (two tabs that had not received the same updates) leave the stored one: replacing it could
+ * move the line back over messages read. A kept mark without a state vector is newer only than
+ * no mark at all.
  */
-export const keptIsNewer = (kept: ReadMark, stored: RoomMeta): boolean => {
+export const keptIsNewer = (kept: ReadMark, stored: Pick<RoomMeta, 'lastReadMessageId' | 'readSv'>): boolean => {
   if (stored.lastReadMessageId === undefined) return true;
   const keptSv = decodeReadSv(kept.sv);
   if (keptSv === null) return false;
   const storedSv = decodeReadSv(stored.readSv);
   if (storedSv === null) return true;
+  for (const [client, clock] of storedSv) if ((keptSv.get(client) ?? 0) < clock) return false;
   for (const [client, clock] of keptSv) if ((storedSv.get(client) ?? 0) < clock) return true;
   return false;
 };
+
+/** `mark` as the meta fields it is stored in. */
+const asMeta = (mark: ReadMark): Pick<RoomMeta, 'lastReadMessageId' | 'readSv'> => ({
+  lastReadMessageId: mark.id,
+  readSv: mark.sv,
+});
 
 type Store = Pick<RoomUpdateStore, 'getMeta' | 'setMeta'>;
 
@@ -74,6 +84,7 @@ export class ReadMarkKeeper {
   private readonly pending = new Map<string, ReadMark>();
   /** Between `pagehide` and a `pageshow`: a mark written then (a room screen's flush) is kept at once. */
   private hidden = false;
+  private readonly listeners = new Set<(room: string) => void>();
 
   constructor(
     private readonly kv: Storage,
@@ -89,7 +100,7 @@ export class ReadMarkKeeper {
     this.pending.set(room, mark);
     // `pagehide` listeners run in the order they were added: a screen's flush may come after ours.
     if (this.hidden) this.keep(room, mark);
-    await store.setMeta(room, { lastReadMessageId: mark.id, readSv: mark.sv });
+    await store.setMeta(room, asMeta(mark));
     if (this.pending.get(room) !== mark) return;
     this.pending.delete(room);
     // Kept on a `pagehide` that did not end the page (the back/forward cache), then stored after all.
@@ -116,9 +127,9 @@ export class ReadMarkKeeper {
 
   private keep(room: string, mark: ReadMark): void {
     try {
-      // Another tab hidden before this one may have kept a mark that saw more: it stays.
+      // Another tab hidden before this one may have kept a mark: it is replaced only by a newer one.
       const other = parse(this.kv.getItem(readMarkKey(room)));
-      if (other !== null && keptIsNewer(other, { lastReadMessageId: mark.id, readSv: mark.sv })) return;
+      if (other !== null && !keptIsNewer(mark, asMeta(other))) return;
       this.kv.setItem(readMarkKey(room), JSON.stringify(mark));
     } catch {
       // Quota or a refused storage: nothing else can be done as the page goes.
@@ -135,7 +146,6 @@ export class ReadMarkKeeper {
     }
   }
 
-  /** The rooms with a kept mark. */
   /** The rooms with a kept mark. */
   private keptRooms(): string[] {
     const rooms: string[] = [];
@@ -155,9 +165,16 @@ export class ReadMarkKeeper {
     await Promise.all(this.keptRooms().map((room) => this.restore(store, room)));
   }
 
+  /** Calls `listener` with the room whenever a kept mark is stored into it; returns the unsubscribe. */
+  onRestored(listener: (room: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   /**
-   * `room`'s kept mark, if any, into its meta when newer (above), then the key removed. Never
-   * rejects: a failed write leaves the key for the next start.
+   * `room`'s kept mark, if any, into its meta when newer (above), then the key removed unless it
+   * changed meanwhile (a page hidden since kept another). Never rejects: a failed write leaves the
+   * key for the next start.
    */
   async restore(store: Store, room: string): Promise<void> {
     const key = readMarkKey(room);
@@ -167,11 +184,16 @@ export class ReadMarkKeeper {
       const kept = parse(text);
       if (kept !== null) {
         release = await this.locks.share(room);
-        // A removed room has no meta: it must not get a record back.
-        if ((await store.getMeta(room)) !== undefined) {
-          await store.setMeta(room, (stored) =>
-            keptIsNewer(kept, stored) ? { lastReadMessageId: kept.id, readSv: kept.sv } : {},
-          );
+        // A removed room has no meta: it must not get a record back. An older mark costs no write;
+        // the check is made again in the write's transaction (another tab may store one meanwhile).
+        const meta = await store.getMeta(room);
+        if (meta !== undefined && keptIsNewer(kept, meta)) {
+          let stored = false;
+          await store.setMeta(room, (now) => {
+            stored = keptIsNewer(kept, now);
+            return stored ? asMeta(kept) : {};
+          });
+          if (stored) for (const listener of this.listeners) listener(room);
         }
       }
       // Only the value read: a page hidden meanwhile may have kept a newer one.

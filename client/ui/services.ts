@@ -113,11 +113,20 @@ if (typeof window !== 'undefined') {
   window.addEventListener('pageshow', () => tabFaults.renew());
 }
 
-/** UNREAD-5 (./readMarkKeeper.ts): read marks not yet stored when the page goes are kept for the next start. */
+/**
+ * UNREAD-5 (./readMarkKeeper.ts): read marks not yet stored when the page goes are kept for the
+ * next start; those another tab of the profile keeps as it goes are stored by this one, into the
+ * store opened last (`openLocalStore`; a persistent one: one in memory has no room to put them in).
+ */
 export const readMarks = new ReadMarkKeeper(kv, roomLocks);
+let restoreInto: RoomUpdateStore | null = null;
 if (typeof window !== 'undefined') {
   window.addEventListener('pagehide', () => readMarks.keepPending());
   window.addEventListener('pageshow', () => readMarks.shown());
+  window.addEventListener('storage', (e) => {
+    const room = readMarkRoom(e.key);
+    if (room !== null && e.newValue !== null && restoreInto !== null) void readMarks.restore(restoreInto, room);
+  });
 }
 
 // No document (the UI's modules imported by tests in Node): no witness, as with cookies disabled.
@@ -154,15 +163,9 @@ export const setIdentityName = (name: string): IdentityInfo => saveName(kv, name
 
 export const openLocalStore = async (): Promise<LocalStore> => {
   const { store, persistent, reason } = await openRoomUpdateStore();
-  // UNREAD-5: before anything reads the rooms; and what a tab of this profile keeps as it goes
-  // while this one is open. A store in memory holds no room to put them in: they wait for one.
-  if (persistent) {
-    await readMarks.restoreAll(store);
-    window.addEventListener('storage', (e) => {
-      const room = readMarkRoom(e.key);
-      if (room !== null && e.newValue !== null) void readMarks.restore(store, room);
-    });
-  }
+  // UNREAD-5: before anything reads the rooms. A store in memory holds no room to put them in.
+  restoreInto = persistent ? store : null;
+  if (persistent) await readMarks.restoreAll(store);
   return { store, persistent, reason: reason ?? null };
 };
 
