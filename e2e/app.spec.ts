@@ -1114,25 +1114,28 @@ test("UNREAD-3: read in another tab of the device, messages no longer count in a
   await expect(b.page).toHaveTitle(roomTitle(room, 1));
 });
 
-test('UNREAD-4: a room never read on this device, hidden while it still catches up, counts what came after the message it showed', async ({
-  openUser,
-  relay,
-  room,
-}) => {
+/**
+ * UNREAD-4's first visit: Bob joined `room` while it was empty (nothing read: no mark) and was away
+ * while Alice wrote `history`; his lobby's check brought it to the device. The room then opens from
+ * the device with its socket held silent by the test, so it is still catching up (for CATCH_UP_MS,
+ * 5 s) and no mark is set; `release` lets it connect.
+ */
+const firstVisitStillCatchingUp = async (
+  openUser: (name: string) => Promise<AppUser>,
+  relayUrl: string,
+  room: string,
+  history: string[],
+): Promise<{ a: AppUser; b: AppUser; release: () => Promise<void> }> => {
   const a = await openUser('Alice');
   const b = await openUser('Bob');
-  // Bob joins while the room is empty (nothing read: no mark), and is away while Alice writes.
   await b.gotoRoom(room);
-  await b.page.goto(`${relay.url}/healthz`);
+  await b.page.goto(`${relayUrl}/healthz`);
   await a.gotoRoom(room);
-  await a.send('before Bob looks away');
-  await expect(a.message('before Bob looks away')).toContainText(/Saved|Seen/);
-  // His lobby's check brings the message to the device.
-  await b.page.goto(`${relay.url}/`);
-  await expect(lobbyRow(b.page, room)).toContainText('before Bob looks away', { timeout: 20_000 });
-
-  // The room opens from the device while its socket stays silent (held by the test): it is still
-  // catching up (for CATCH_UP_MS, 5 s) when Bob leaves it hidden, so no mark has been set yet.
+  for (const text of history) await a.send(text);
+  const newest = history.at(-1)!;
+  await expect(a.message(newest)).toContainText(/Saved|Seen/);
+  await b.page.goto(`${relayUrl}/`);
+  await expect(lobbyRow(b.page, room)).toContainText(newest, { timeout: 20_000 });
   let hold = true;
   const held: WebSocketRoute[] = [];
   await b.context.routeWebSocket(/\/sync\//, (ws) => {
@@ -1140,12 +1143,24 @@ test('UNREAD-4: a room never read on this device, hidden while it still catches 
     else ws.connectToServer();
   });
   await lobbyRow(b.page, room).getByRole('link', { name: room }).click();
-  await expect(b.message('before Bob looks away')).toBeVisible();
+  await expect(b.message(newest)).toBeInViewport();
+  const release = async (): Promise<void> => {
+    hold = false;
+    for (const ws of held) await ws.close({ code: 4000, reason: 'released by the test' });
+  };
+  return { a, b, release };
+};
+
+test('UNREAD-4: a room never read on this device, hidden while it still catches up, counts what came after the message it showed', async ({
+  openUser,
+  relay,
+  room,
+}) => {
+  const { a, b, release } = await firstVisitStillCatchingUp(openUser, relay.url, room, ['before Bob looks away']);
   await ui.setHidden(b.page, true);
   await a.send('first while hidden');
   await expect(a.message('first while hidden')).toContainText(/Saved|Seen/);
-  hold = false;
-  for (const ws of held) await ws.close({ code: 4000, reason: 'released by the test' });
+  await release();
   await expect(b.message('first while hidden')).toBeAttached({ timeout: 20_000 });
   await expect(b.page).toHaveTitle(roomTitle(room, 1));
   await ui.setHidden(b.page, false);
@@ -1158,34 +1173,13 @@ test('UNREAD-4: a room never read on this device, scrolled up while it still cat
   relay,
   room,
 }) => {
-  const a = await openUser('Alice');
-  const b = await openUser('Bob');
-  // Bob joins while the room is empty (nothing read: no mark), and is away while Alice writes more
-  // than a screenful; his lobby's check brings it to the device.
-  await b.gotoRoom(room);
-  await b.page.goto(`${relay.url}/healthz`);
-  await a.gotoRoom(room);
-  for (let i = 1; i <= 15; i++) await a.send(`history ${String(i).padStart(2, '0')}`);
-  await expect(a.message('history 15')).toContainText(/Saved|Seen/);
-  await b.page.goto(`${relay.url}/`);
-  await expect(lobbyRow(b.page, room)).toContainText('history 15', { timeout: 20_000 });
-
-  // The room opens from the device while its socket stays silent (held by the test): still
-  // catching up, so no mark is set, when Bob scrolls up to read the history.
-  let hold = true;
-  const held: WebSocketRoute[] = [];
-  await b.context.routeWebSocket(/\/sync\//, (ws) => {
-    if (hold) held.push(ws);
-    else ws.connectToServer();
-  });
-  await lobbyRow(b.page, room).getByRole('link', { name: room }).click();
-  await expect(b.message('history 15')).toBeInViewport();
+  const history = Array.from({ length: 15 }, (_, i) => `history ${String(i + 1).padStart(2, '0')}`);
+  const { a, b, release } = await firstVisitStillCatchingUp(openUser, relay.url, room, history);
   await scrollLog(b.log(), 0);
   await expect(b.message('history 01')).toBeInViewport();
   await a.send('while scrolled up');
   await expect(a.message('while scrolled up')).toContainText(/Saved|Seen/);
-  hold = false;
-  for (const ws of held) await ws.close({ code: 4000, reason: 'released by the test' });
+  await release();
   await expect(b.message('while scrolled up')).toBeAttached({ timeout: 20_000 });
   // Back at the bottom: the line stands above what came while he was up there, not above the history.
   await scrollLog(b.log(), 1);
