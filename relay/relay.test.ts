@@ -287,7 +287,7 @@ describe('Relay handshake and loading', () => {
     expect(kinds(b.process())).toEqual(['sync-step1', 'awareness']);
   });
 
-  it('SYNC-5 (LOAD-1): frames sent before the room is loaded are handled in order once it is', async () => {
+  it('SYNC-5: frames sent before the room is loaded are handled in order once it is', async () => {
     const store = new ControlledStore();
     const seed = new Client(makeRelay(), 'r', 1);
     await seedStore(store.inner, 'r', [seed.insert(0, 'stored', false)]);

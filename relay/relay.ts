@@ -4,12 +4,12 @@
  * storage is a `RoomStore` — so tests and the fuzz drive it with in-memory ones.
  *
  * Invariants:
- * - LOAD-1 a room answers nothing before its stored state is loaded; frames that arrive while
+ * - SYNC-5 a room answers nothing before its stored state is loaded; frames that arrive while
  *   it loads are queued in order, at most `loadQueueBytes` of them per room (LOAD-2).
  * - ACK-1 an ack is sent only after the store transaction holding the update resolved.
  * - A store failure closes that batch's rooms' connections (retryable) and drops their
  *   in-memory state; clients still hold their updates and upload them again on reconnect,
- *   because a room reloaded from the store never claims what was not stored (SV-1).
+ *   because a room reloaded from the store never claims what was not stored (SYNC-3).
  * - UNLOAD-1 a room with no connections and nothing pending is dropped from memory after
  *   `idleUnloadMs`: memory is bounded by the active rooms.
  */
@@ -118,7 +118,7 @@ interface RoomSlot {
   readonly name: string;
   core: RoomCore | null;
   readonly conns: Set<ConnId>;
-  /** Frames received while loading, replayed in order (LOAD-1); at most `loadQueueBytes` (LOAD-2). */
+  /** Frames received while loading, replayed in order (SYNC-5); at most `loadQueueBytes` (LOAD-2). */
   readonly queue: Array<{ conn: ConnId; frame: Uint8Array; at: number }>;
   queueBytes: number;
   /** True when the room had nothing stored when loaded (counts toward maxRooms until stored). */

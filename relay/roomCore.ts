@@ -200,7 +200,7 @@ export class RoomCore {
     return n;
   }
 
-  /** The conservative state vector (SV-1): clocks up to the first gap of every client. */
+  /** The conservative state vector (SYNC-3): clocks up to the first gap of every client. */
   stateVector(): Map<number, number> {
     return this.structs.stateVector();
   }

@@ -138,7 +138,7 @@ describe('ClockRanges tables', () => {
     expect(r.covers(9, 0, 0)).toBe(true);
   });
 
-  it('contiguous and stateVector claim only what starts at clock 0 (SV-1)', () => {
+  it('contiguous and stateVector claim only what starts at clock 0 (SYNC-3)', () => {
     const r = build([
       [1, 0, 5],
       [1, 6, 3],
@@ -288,7 +288,7 @@ describe('ClockRanges.addAll and addRuns', () => {
   });
 });
 
-describe('SV-1: the state vector never over-claims', () => {
+describe('SYNC-3: the state vector never over-claims', () => {
   const rangesOf = (stored: readonly Uint8Array[]): ClockRanges => {
     const r = new ClockRanges();
     for (const u of stored) for (const run of parseUpdateV1(u).runs) r.add(run.client, run.clock, run.length);

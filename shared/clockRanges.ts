@@ -5,7 +5,7 @@
  *
  * Invariant: each client's ranges are sorted, disjoint and non-adjacent (adjacent ones merge).
  * `contiguous(client)` is the end of the range that starts at clock 0 — the only clock a state
- * vector may claim (SV-1: never over-claim past a gap).
+ * vector may claim (SYNC-3: never over-claim past a gap).
  */
 export class ClockRanges {
   /** client → flat [start0, end0, start1, end1, …] (end exclusive). */

@@ -83,7 +83,7 @@ export class HeldRanges {
     return true;
   }
 
-  /** SV-1: the conservative state vector, never past a gap in what is stored. */
+  /** SYNC-3: the conservative state vector, never past a gap in what is stored. */
   stateVector(): Map<number, number> {
     return this.structs.stateVector();
   }
