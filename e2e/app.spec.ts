@@ -1297,7 +1297,8 @@ test('UNREAD-5 a read mark the page had not stored when it was left is stored at
   await b.send('bob second');
   await expect(a.message('bob second')).toBeVisible();
   const secondId = await a.message('bob second').getAttribute('data-message-id');
-  // Alice leaves by a full page load while the write waits: it goes with the page.
+  // Alice leaves by a full page load while the write waits: it goes with the page, as the check
+  // below shows (a page kept in the back/forward cache would keep it; Chromium does not keep this one).
   await a.page.goto(`${origin}/robots.txt`);
   await letGo();
   expect(await ui.readMarkOnDevice(a.page, room)).toBe(firstId);

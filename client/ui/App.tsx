@@ -8,7 +8,14 @@ import { ClassView } from './lab/ClassView.js';
 import { Lobby } from './Lobby.js';
 import { RoomScreen } from './RoomScreen.js';
 import { useRoute } from './router.js';
-import { getIdentity, openLocalStore, setIdentityName, type IdentityInfo, type LocalStore } from './services.js';
+import {
+  closeLocalStore,
+  getIdentity,
+  openLocalStore,
+  setIdentityName,
+  type IdentityInfo,
+  type LocalStore,
+} from './services.js';
 import { EvictionNotice } from './EvictionNotice.js';
 import { KeptRoomsNotice } from './KeptRoomsNotice.js';
 import { UpdatePrompt } from './UpdatePrompt.js';
@@ -40,7 +47,7 @@ export const App = (): ReactNode => {
     openLocalStore().then(
       (l) => {
         if (!cancelled) setLocal(l);
-        else void l.store.close();
+        else void closeLocalStore(l);
       },
       (e: unknown) => setFatal(e instanceof Error ? e.message : String(e)),
     );

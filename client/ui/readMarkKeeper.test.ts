@@ -231,6 +231,24 @@ describe('UNREAD-5: a read mark not yet stored when the page goes is kept for th
     expect(heard).toEqual(['maths']);
   });
 
+  it('UNREAD-5 a mark another tab stored between the check and the write stays, and nobody hears of a restore', async () => {
+    const { kv, store, page, stored } = profile();
+    await store.setMeta('maths', { lastReadMessageId: third.id, readSv: third.sv });
+    kv.setItem(readMarkKey('maths'), JSON.stringify(second));
+    const keeper = page();
+    const heard: string[] = [];
+    keeper.onRestored((room) => heard.push(room));
+    // The meta read before the write's transaction still had the first mark.
+    const raced = {
+      getMeta: () => Promise.resolve({ lastReadMessageId: first.id, readSv: first.sv }),
+      setMeta: store.setMeta.bind(store),
+    };
+    await keeper.restoreAll(raced);
+    expect(await stored()).toEqual(third);
+    expect(heard).toEqual([]);
+    expect(kv.length).toBe(0);
+  });
+
   it('UNREAD-5 a kept value that does not parse is dropped; a key of another kind is left alone', async () => {
     const { kv, store, page, stored } = profile();
     await store.setMeta('maths', { lastReadMessageId: first.id, readSv: first.sv });

@@ -101,14 +101,13 @@ export class ReadMarkKeeper {
     // `pagehide` listeners run in the order they were added: a screen's flush may come after ours.
     if (this.hidden) this.keep(room, mark);
     await store.setMeta(room, asMeta(mark));
-    if (this.pending.get(room) !== mark) return;
-    this.pending.delete(room);
     // Kept on a `pagehide` that did not end the page (the back/forward cache), then stored after all.
     try {
       if (this.kv.getItem(readMarkKey(room)) === JSON.stringify(mark)) this.kv.removeItem(readMarkKey(room));
     } catch {
       // A refused storage keeps nothing to remove.
     }
+    if (this.pending.get(room) === mark) this.pending.delete(room);
   }
 
   /**
@@ -184,8 +183,9 @@ export class ReadMarkKeeper {
       const kept = parse(text);
       if (kept !== null) {
         release = await this.locks.share(room);
-        // A removed room has no meta: it must not get a record back. An older mark costs no write;
-        // the check is made again in the write's transaction (another tab may store one meanwhile).
+        // A removed room has no meta: it must not get a record back. A mark found not newer here
+        // costs no write; the check is made again in the write's transaction (another tab may
+        // store one meanwhile), which then writes the record back unchanged.
         const meta = await store.getMeta(room);
         if (meta !== undefined && keptIsNewer(kept, meta)) {
           let stored = false;

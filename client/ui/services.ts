@@ -116,16 +116,18 @@ if (typeof window !== 'undefined') {
 /**
  * UNREAD-5 (./readMarkKeeper.ts): read marks not yet stored when the page goes are kept for the
  * next start; those another tab of the profile keeps as it goes are stored by this one, into the
- * store opened last (`openLocalStore`; a persistent one: one in memory has no room to put them in).
+ * persistent store it opened last and has not closed (one in memory has no room to put them in).
  */
 export const readMarks = new ReadMarkKeeper(kv, roomLocks);
-let restoreInto: RoomUpdateStore | null = null;
+/** The persistent stores open, in the order they opened (React's development checks open two). */
+const restoreInto: RoomUpdateStore[] = [];
 if (typeof window !== 'undefined') {
   window.addEventListener('pagehide', () => readMarks.keepPending());
   window.addEventListener('pageshow', () => readMarks.shown());
   window.addEventListener('storage', (e) => {
     const room = readMarkRoom(e.key);
-    if (room !== null && e.newValue !== null && restoreInto !== null) void readMarks.restore(restoreInto, room);
+    const store = restoreInto.at(-1);
+    if (room !== null && e.newValue !== null && store !== undefined) void readMarks.restore(store, room);
   });
 }
 
@@ -161,11 +163,20 @@ export const originEviction = {
 export const getIdentity = (): IdentityInfo => readIdentity();
 export const setIdentityName = (name: string): IdentityInfo => saveName(kv, name, randomBytes, witness);
 
+/** Closes a store `openLocalStore` opened (one opened twice by React's development checks): kept marks no longer go there. */
+export const closeLocalStore = (local: LocalStore): Promise<void> => {
+  const at = restoreInto.indexOf(local.store);
+  if (at >= 0) restoreInto.splice(at, 1);
+  return local.store.close();
+};
+
 export const openLocalStore = async (): Promise<LocalStore> => {
   const { store, persistent, reason } = await openRoomUpdateStore();
   // UNREAD-5: before anything reads the rooms. A store in memory holds no room to put them in.
-  restoreInto = persistent ? store : null;
-  if (persistent) await readMarks.restoreAll(store);
+  if (persistent) {
+    restoreInto.push(store);
+    await readMarks.restoreAll(store);
+  }
   return { store, persistent, reason: reason ?? null };
 };
 
