@@ -164,21 +164,35 @@ export const decodeIdentityCookie = (cookies: string, name: string): LocalIdenti
   return null;
 };
 
-/** The witness the app uses: a first-party, SameSite=Strict cookie named for the origin's port (LOCAL-11). */
-export const cookieWitness = (doc: Document): IdentityWitness => {
+/**
+ * The witness the app uses: a first-party, SameSite=Strict cookie named for the origin's port
+ * (LOCAL-11). The page's first write sets it (renewing its lifetime at every app start); a later
+ * one only when the jar does not hold that identity already. The identity is read again on every
+ * `storage` event, a draft's keystroke in another tab among them: a cookie set each time is a
+ * write to the browser's cookie store for nothing.
+ */
+export const cookieWitness = (
+  doc: Pick<Document, 'cookie'> & { readonly location: Document['location'] | null },
+): IdentityWitness => {
   const name = identityCookieName(doc.location ?? { protocol: 'http:', port: '' });
+  const read = (): LocalIdentity | null => {
+    try {
+      return decodeIdentityCookie(doc.cookie, name);
+    } catch {
+      return null;
+    }
+  };
+  let renewed = false;
   return {
-    read: () => {
-      try {
-        return decodeIdentityCookie(doc.cookie, name);
-      } catch {
-        return null;
-      }
-    },
+    read,
     write: (identity) => {
+      const value = encodeIdentityCookie(identity);
+      const held = read();
+      if (renewed && held !== null && encodeIdentityCookie(held) === value) return;
       const secure = doc.location?.protocol === 'https:' ? '; Secure' : '';
       try {
-        doc.cookie = `${name}=${encodeIdentityCookie(identity)}; Path=/; Max-Age=${COOKIE_MAX_AGE_S}; SameSite=Strict${secure}`;
+        doc.cookie = `${name}=${value}; Path=/; Max-Age=${COOKIE_MAX_AGE_S}; SameSite=Strict${secure}`;
+        renewed = true;
       } catch {
         // Cookies disabled (sandboxed frame): eviction goes unnoticed, as without a witness.
       }

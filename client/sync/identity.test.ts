@@ -12,6 +12,7 @@ import {
   normalizeName,
   saveName,
   currentIdentity,
+  cookieWitness,
   type IdentityWitness,
   type LocalIdentity,
 } from '../identity.js';
@@ -153,6 +154,43 @@ describe('LOCAL-11: an identity witness outside evictable storage', () => {
     expect(renamed).toEqual({ id: ada.id, name: 'Ada L.', named: true });
     expect(w.value).toEqual(renamed);
     expect(currentIdentity(s, w, randomBytes)).toEqual({ identity: renamed, evicted: false });
+  });
+
+  it('LOCAL-11: the cookie is set at the first write of a page (renewed) and then only when the identity changed or the jar lost it', () => {
+    /** `document.cookie` as a browser has it: reading gives "name=value" pairs; setting one sets that cookie. */
+    const jar = new Map<string, string>();
+    let sets = 0;
+    const doc = {
+      location: { protocol: 'http:', port: '8787' } as Location,
+      get cookie(): string {
+        return [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+      },
+      set cookie(line: string) {
+        sets++;
+        const [pair = ''] = line.split(';');
+        const eq = pair.indexOf('=');
+        jar.set(pair.slice(0, eq), pair.slice(eq + 1));
+      },
+    };
+    const ada = { ...loadIdentity(new MapStorage(), randomBytes), name: 'Ada', named: true };
+    const earlier = cookieWitness(doc);
+    earlier.write(ada);
+    expect(sets).toBe(1);
+    // A new page (an app start) renews it, though the jar holds it; its re-reads do not.
+    const page = cookieWitness(doc);
+    page.write(ada);
+    expect(sets).toBe(2);
+    page.write(ada);
+    page.write({ ...ada });
+    expect(sets).toBe(2);
+    expect(page.read()).toEqual(ada);
+    page.write({ ...ada, name: 'Ada L.' });
+    expect(sets).toBe(3);
+    expect(page.read()?.name).toBe('Ada L.');
+    jar.clear();
+    page.write({ ...ada, name: 'Ada L.' });
+    expect(sets).toBe(4);
+    expect(page.read()?.name).toBe('Ada L.');
   });
 
   it('LOCAL-11: the cookie value round-trips any name and ignores other cookies and damage', () => {
