@@ -17,7 +17,8 @@
  *   replaced by an older one, nor by one that saw other updates (the line could move back);
  * - a room removed from this device (REMOVE-1) gets no mark back: the restore holds the room's lock
  *   shared, so it runs before or after a removal, and after one the room has no record to write to;
- * - the key is removed once its mark is stored or found not newer. A key that does not parse is removed.
+ * - the key is removed once its mark is stored or found not newer, unless a page kept another there
+ *   meanwhile; a key that does not parse is removed; one whose restore failed stays for the next.
  *
  * localStorage is written to disk lazily by the browser: a crash of the browser itself can still
  * lose the mark (as before, when the page was open long enough the transaction completed anyway).
